@@ -1,0 +1,103 @@
+"""The ``braintrust`` command.
+
+``braintrust list``            what the local store holds (projects, experiments, datasets, logs)
+``braintrust show P E``        the traces of one experiment as a tree
+``braintrust replay [DIR]``    send spilled rows (default: the local store's ``spill/``)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+
+def _store(args: argparse.Namespace):
+    from braintrust.store.location import database_path
+    from braintrust.store.sqlite_store import LocalStore
+
+    path = Path(args.store).expanduser() if args.store else database_path()
+    if path.is_dir():
+        path = path / "braintrust.sqlite"
+    if not path.exists():
+        print(
+            f"braintrust: no local store at {path}. Run an eval or a logger without BRAINTRUST_API_KEY "
+            "first, or point --store (or BRAINTRUST_LOCAL_DIR) at one.",
+            file=sys.stderr,
+        )
+        return None
+    return LocalStore(path)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from braintrust.cli.store_commands import list_store
+
+    store = _store(args)
+    if store is None:
+        return 1
+    list_store(store, sys.stdout)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from braintrust.cli.store_commands import show_experiment
+
+    store = _store(args)
+    if store is None:
+        return 1
+    try:
+        show_experiment(store, args.project, args.experiment, sys.stdout)
+    except LookupError as exc:
+        print(f"braintrust: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from braintrust.delivery.replay import replay, spill_files
+    from braintrust.store.location import spill_dir
+
+    directory = Path(args.directory).expanduser() if args.directory else spill_dir()
+    if not directory.is_dir() or not spill_files(directory):
+        print(f"braintrust: nothing to replay in {directory}")
+        return 0
+    result = replay(directory, timeout_seconds=args.timeout)
+    print(
+        f"braintrust: replayed {result.rows_sent} rows from {result.files_done} of {result.files} spill files"
+        + (f"; created {result.objects_created} objects" if result.objects_created else "")
+        + (f"; {result.rows_failed} rows failed again and stay in {directory}" if result.rows_failed else "")
+    )
+    for error in result.errors:
+        print(f"  {error}", file=sys.stderr)
+    return 0 if not result.rows_failed and not result.errors else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="braintrust", description="pytest-braintrust's Braintrust SDK command line.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    list_parser = sub.add_parser("list", help="list what the local store holds")
+    list_parser.add_argument("--store", help="store folder or database file (default: .braintrust/ in the project root)")
+    list_parser.set_defaults(func=cmd_list)
+
+    show_parser = sub.add_parser("show", help="show one experiment's traces from the local store")
+    show_parser.add_argument("project")
+    show_parser.add_argument("experiment")
+    show_parser.add_argument("--store", help="store folder or database file")
+    show_parser.set_defaults(func=cmd_show)
+
+    replay_parser = sub.add_parser("replay", help="send rows that were spilled to disk")
+    replay_parser.add_argument("directory", nargs="?", help="spill folder (default: the local store's spill/)")
+    replay_parser.add_argument("--timeout", type=float, default=60.0, help="seconds to spend at most (default 60)")
+    replay_parser.set_defaults(func=cmd_replay)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""Settings resolved once: explicit arguments > ``BRAINTRUST_*`` environment > defaults.
+
+Every reader validates its value and raises ``ValueError`` naming the variable, the rule and
+the offending value, so a typo in CI configuration fails loudly instead of silently using a
+default.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_APP_URL = "https://www.braintrust.dev"
+DEFAULT_MAX_REQUEST_BYTES = 6 * 1024 * 1024
+
+_TRUE = {"true", "1", "yes", "y", "on"}
+_FALSE = {"false", "0", "no", "n", "off"}
+
+
+def env_str(name: str) -> str | None:
+    """The variable's value, or None when unset or only whitespace."""
+    value = os.environ.get(name)
+    if value is None or not value.strip():
+        return None
+    return value.strip()
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = env_str(name)
+    if value is None:
+        return default
+    lowered = value.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ValueError(
+        f"{name}={value!r} is not a boolean: use one of true/1/yes/on or false/0/no/off."
+    )
+
+
+def env_number(name: str, default: float, *, minimum: float = 0.0, integer: bool = False) -> float:
+    value = env_str(name)
+    if value is None:
+        return default
+    try:
+        number = int(value) if integer else float(value)
+    except ValueError:
+        kind = "a whole number" if integer else "a number"
+        raise ValueError(f"{name}={value!r} is not {kind}; set it to e.g. {default!r} or unset it.") from None
+    if number < minimum:
+        raise ValueError(f"{name}={value!r} must be at least {minimum}; unset it to use the default {default!r}.")
+    return number
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    """How rows travel: the reliability doc's defaults table, overridable through the environment."""
+
+    flush_timeout_seconds: float = 10.0
+    attempts_per_batch: int = 5
+    backoff_initial_seconds: float = 0.5
+    backoff_max_seconds: float = 8.0
+    connect_timeout_seconds: float = 5.0
+    read_timeout_seconds: float = 30.0
+    queue_max_rows: int = 100_000
+    queue_max_bytes: int = 256 * 1024 * 1024
+    queue_full_wait_seconds: float = 0.0
+    batch_max_rows: int = 100
+    max_request_bytes: int | None = None
+    spill_dir: Path | None = None
+    spill_budget_bytes: int = 500 * 1024 * 1024
+    sync_flush: bool = False
+    disable_atexit_flush: bool = False
+
+    @classmethod
+    def from_env(cls) -> "DeliverySettings":
+        retries = env_number("BRAINTRUST_NUM_RETRIES", 4, integer=True)
+        max_request = env_str("BRAINTRUST_MAX_REQUEST_SIZE")
+        spill = env_str("BRAINTRUST_FAILED_PUBLISH_PAYLOADS_DIR")
+        return cls(
+            flush_timeout_seconds=env_number("BRAINTRUST_FLUSH_TIMEOUT", 10.0),
+            attempts_per_batch=int(retries) + 1,
+            read_timeout_seconds=env_number("BRAINTRUST_HTTP_TIMEOUT", 30.0, minimum=0.001),
+            queue_max_rows=int(env_number("BRAINTRUST_QUEUE_SIZE", 100_000, minimum=1, integer=True)),
+            batch_max_rows=int(env_number("BRAINTRUST_DEFAULT_BATCH_SIZE", 100, minimum=1, integer=True)),
+            max_request_bytes=(
+                int(env_number("BRAINTRUST_MAX_REQUEST_SIZE", DEFAULT_MAX_REQUEST_BYTES, minimum=1024, integer=True))
+                if max_request
+                else None
+            ),
+            spill_dir=Path(spill) if spill else None,
+            sync_flush=env_bool("BRAINTRUST_SYNC_FLUSH"),
+            disable_atexit_flush=env_bool("BRAINTRUST_DISABLE_ATEXIT_FLUSH"),
+        )
+
+
+def default_project_name() -> str | None:
+    """``BRAINTRUST_PROJECT_NAME`` (or the plugin-era ``BRAINTRUST_PROJECT``)."""
+    return env_str("BRAINTRUST_PROJECT_NAME") or env_str("BRAINTRUST_PROJECT")
+
+
+def default_project_id() -> str | None:
+    return env_str("BRAINTRUST_PROJECT_ID")
+
+
+def find_api_key(start: Path | None = None) -> str | None:
+    """``BRAINTRUST_API_KEY`` from the environment, else from the nearest ``.env.braintrust``."""
+    key = env_str("BRAINTRUST_API_KEY")
+    if key:
+        return key
+    here = (start or Path.cwd()).resolve()
+    for directory in [here, *list(here.parents)[:64]]:
+        candidate = directory / ".env.braintrust"
+        try:
+            text = candidate.read_text(encoding="utf-8")
+        except OSError:
+            continue
+        for line in text.splitlines():
+            name, sep, value = line.partition("=")
+            if sep and name.strip() == "BRAINTRUST_API_KEY" and value.strip():
+                return value.strip().strip("'\"")
+        return None
+    return None
+
+
+def mask_secret(secret: str | None) -> str:
+    """At most four characters of a secret ever appear in output."""
+    if not secret:
+        return "<none>"
+    if len(secret) <= 8:
+        return "****"
+    return f"{secret[:2]}...{secret[-2:]}"

@@ -1,0 +1,61 @@
+"""Deadlines for delivery work: every wait and every request is bounded by one of these.
+
+A ``Deadline`` can be tightened while it runs (a flush at exit caps the background sender's
+batch deadline) and its sleeps wake early when that happens. Clock and sleep are injectable so
+retry tests run in milliseconds.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from typing import Callable
+
+
+class Deadline:
+    def __init__(
+        self,
+        seconds: float | None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        cap: Callable[[], float | None] | None = None,
+        wakeup: threading.Event | None = None,
+        sleeper: Callable[[float], None] | None = None,
+    ):
+        self._clock = clock
+        self.end = math.inf if seconds is None else clock() + seconds
+        self._cap = cap
+        self._wakeup = wakeup
+        self._sleeper = sleeper
+
+    def _effective_end(self) -> float:
+        cap = self._cap() if self._cap is not None else None
+        return self.end if cap is None else min(self.end, cap)
+
+    def remaining(self) -> float:
+        return max(0.0, self._effective_end() - self._clock())
+
+    def expired(self) -> bool:
+        return self.remaining() <= 0.0
+
+    def sleep(self, seconds: float) -> bool:
+        """Sleep up to ``seconds``, never past the deadline; False when the deadline is reached."""
+        wanted_end = self._clock() + max(0.0, seconds)
+        while True:
+            now = self._clock()
+            budget = min(wanted_end, self._effective_end()) - now
+            if budget <= 0:
+                break
+            if self._sleeper is not None:
+                self._sleeper(budget)
+            elif self._wakeup is not None:
+                self._wakeup.wait(budget)
+                self._wakeup.clear()
+            else:
+                time.sleep(budget)
+        return not self.expired()
+
+
+def forever() -> Deadline:
+    return Deadline(None)

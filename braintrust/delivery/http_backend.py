@@ -1,0 +1,219 @@
+"""``HttpBackend``: rows to the Braintrust API (``/logs3``), objects via ``/v1/*``.
+
+Splits a batch on 413, uploads a payload over the server's advertised limit through
+``/logs3/overflow``, stops sending after 401/403 (one clear error; the rest spills), and never
+retries other 4xx. Everything runs under the deadline it is given.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+from braintrust.config import DEFAULT_MAX_REQUEST_BYTES, DeliverySettings
+from braintrust.delivery.backend import DATASET, EXPERIMENT, PROJECT_LOGS, BackendError, Deadline, ExportResult, ObjectRef
+from braintrust.delivery.http_client import HttpError, TransportError
+from braintrust.state import BraintrustState, LoginError
+from braintrust.tracing.record import OBJECT_ID_FIELDS
+
+_ENVELOPE_BYTES = len('{"rows": [], "api_version": 2}')
+
+
+def logs3_payload(encoded: list[bytes]) -> bytes:
+    return b'{"rows": [' + b",".join(encoded) + b'], "api_version": 2}'
+
+
+def _failure_reason(exc: Exception) -> str:
+    if isinstance(exc, HttpError):
+        if exc.status in (401, 403):
+            return "auth"
+        if exc.status == 413:
+            return "http_413"
+        return f"http_{exc.status // 100}xx"
+    if isinstance(exc, TransportError):
+        return exc.reason
+    if isinstance(exc, LoginError):
+        return exc.reason
+    return "error"
+
+
+class HttpBackend:
+    def __init__(self, state: BraintrustState, settings: DeliverySettings):
+        self.state = state
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._payload_limit: int | None = None
+        self._overflow_enabled = False
+        self.stopped_error: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.state.api_url or self.state.app_url()
+
+    def describe(self) -> dict[str, Any]:
+        return self.state.target_description()
+
+    # -- objects -------------------------------------------------------------------------------
+
+    def _login(self, deadline: Deadline) -> None:
+        try:
+            self.state.login(deadline)
+        except LoginError as exc:
+            if exc.reason == "auth":
+                self.stopped_error = str(exc)
+            raise BackendError(str(exc), exc.reason) from None
+
+    def _call(self, method: str, path: str, deadline: Deadline, *, body: Any = None, params: dict | None = None, retry: bool = True) -> Any:
+        self._login(deadline)
+        client = self.state.http_client()
+        try:
+            response = client.request(method, f"{self.state.api_url}{path}", deadline, json_body=body, params=params, retry=retry)
+        except (HttpError, TransportError) as exc:
+            reason = _failure_reason(exc)
+            if reason == "auth":
+                self.stopped_error = f"Braintrust refused the API key ({exc})."
+            raise BackendError(str(exc), reason) from None
+        return response.json()
+
+    def resolve(self, ref: ObjectRef, deadline: Deadline) -> dict[str, str]:
+        with self._lock:
+            if ref.ids:
+                return ref.ids
+            if self.stopped_error:
+                raise BackendError(self.stopped_error, "auth")
+            self._login(deadline)
+            if ref.object_type == PROJECT_LOGS:
+                project = self._project(ref.create_args, deadline)
+                ref.info.update(project_id=project["id"], project_name=project.get("name"))
+                ref.ids = {"project_id": project["id"], "log_id": "g"}
+            elif ref.object_type in (EXPERIMENT, DATASET):
+                from braintrust.delivery.http_objects import resolve_object
+
+                resolve_object(self, ref, deadline)
+            else:
+                raise BackendError(f"cannot resolve objects of type {ref.object_type!r}", "unsupported")
+            return ref.ids
+
+    def _project(self, args: dict[str, Any], deadline: Deadline) -> dict[str, Any]:
+        name, project_id = args.get("project_name"), args.get("project_id")
+        if project_id and name:
+            return {"id": project_id, "name": name}
+        if project_id:
+            return self._call("GET", f"/v1/project/{project_id}", deadline)
+        return self._call("POST", "/v1/project", deadline, body={"name": name or "Global", "org_name": self.state.org_name})
+
+    # -- rows ----------------------------------------------------------------------------------
+
+    def max_batch_bytes(self, deadline: Deadline) -> int:
+        with self._lock:
+            if self._payload_limit is None:
+                self._discover_limit(deadline)
+            limit = self._payload_limit or DEFAULT_MAX_REQUEST_BYTES
+        if self.settings.max_request_bytes:
+            limit = min(limit, self.settings.max_request_bytes)
+        return limit - _ENVELOPE_BYTES
+
+    def _discover_limit(self, deadline: Deadline) -> None:
+        try:
+            info = self._call("GET", "/version", deadline)
+        except BackendError:
+            return  # try again next batch; use the default meanwhile
+        advertised = info.get("logs3_payload_max_bytes") if isinstance(info, dict) else None
+        if isinstance(advertised, (int, float)) and advertised > 0:
+            self._payload_limit = int(advertised)
+            self._overflow_enabled = True
+        else:
+            self._payload_limit = DEFAULT_MAX_REQUEST_BYTES
+
+    def export(self, rows: list[dict[str, Any]], encoded: list[bytes], deadline: Deadline) -> ExportResult:
+        result = ExportResult()
+        if self.stopped_error:
+            result.failed = [(row, "auth") for row in rows]
+            result.error = self.stopped_error
+            return result
+        try:
+            self._login(deadline)
+            limit = self.max_batch_bytes(deadline) + _ENVELOPE_BYTES
+        except BackendError as exc:
+            result.failed = [(row, exc.reason) for row in rows]
+            result.error = str(exc)
+            return result
+        self._send(rows, encoded, deadline, limit, result)
+        return result
+
+    def _send(self, rows: list[dict], encoded: list[bytes], deadline: Deadline, limit: int, result: ExportResult) -> None:
+        if self.stopped_error:
+            result.failed.extend((row, "auth") for row in rows)
+            return
+        payload = logs3_payload(encoded)
+        try:
+            if len(payload) > limit and len(rows) > 1:
+                raise HttpError("POST", "/logs3", 413, "batch over the payload limit (split locally)")
+            if len(payload) > limit and self._overflow_enabled:
+                self._send_overflow(rows, encoded, payload, deadline)
+            else:
+                self._post_logs3(payload, deadline)
+            result.accepted += len(rows)
+        except HttpError as exc:
+            if exc.status == 413 and len(rows) > 1:
+                middle = len(rows) // 2
+                self._send(rows[:middle], encoded[:middle], deadline, limit, result)
+                self._send(rows[middle:], encoded[middle:], deadline, limit, result)
+                return
+            if exc.status == 413 and self._overflow_enabled and len(payload) <= limit:
+                try:
+                    self._send_overflow(rows, encoded, payload, deadline)
+                    result.accepted += len(rows)
+                    return
+                except (HttpError, TransportError, BackendError) as overflow_exc:
+                    exc = overflow_exc  # type: ignore[assignment]
+            self._record_failure(rows, exc, result)
+        except (TransportError, BackendError) as exc:
+            self._record_failure(rows, exc, result)
+
+    def _record_failure(self, rows: list[dict], exc: Exception, result: ExportResult) -> None:
+        reason = exc.reason if isinstance(exc, BackendError) else _failure_reason(exc)
+        if reason == "auth" and not self.stopped_error:
+            self.stopped_error = f"Braintrust refused the API key ({exc}); no more rows will be sent this run."
+        result.failed.extend((row, reason) for row in rows)
+        result.error = str(exc)
+
+    def _post_logs3(self, payload: bytes, deadline: Deadline) -> None:
+        client = self.state.http_client()
+        client.request("POST", f"{self.state.api_url}/logs3", deadline, data=payload)
+
+    def _send_overflow(self, rows: list[dict], encoded: list[bytes], payload: bytes, deadline: Deadline) -> None:
+        """Upload the payload to object storage, then post a reference to it."""
+        client = self.state.http_client()
+        descriptors = [
+            {
+                "object_ids": {k: row[k] for k in OBJECT_ID_FIELDS if row.get(k) is not None},
+                "has_comment": "comment" in row,
+                "is_delete": row.get("_object_delete") is True,
+                "input_row": {"byte_size": len(data)},
+            }
+            for row, data in zip(rows, encoded)
+        ]
+        request = {"content_type": "application/json", "size_bytes": len(payload), "rows": descriptors}
+        upload = client.request("POST", f"{self.state.api_url}/logs3/overflow", deadline, json_body=request).json()
+        url = upload["signedUrl"]
+        headers = dict(upload.get("headers") or {})
+        if "blob.core.windows.net" in url:
+            headers["x-ms-blob-type"] = "BlockBlob"
+        if (upload.get("method") or "PUT").upper() == "POST":
+            files = {"file": ("logs3.json", payload, "application/json")}
+            response = client.session.post(url, data=upload.get("fields") or {}, files=files, timeout=self._timeout(deadline), allow_redirects=False)
+        else:
+            response = client.session.put(url, data=payload, headers=headers, timeout=self._timeout(deadline), allow_redirects=False)
+        if response.status_code >= 300:
+            raise HttpError("PUT", url, response.status_code, response.text)
+        reference = {"rows": {"type": "logs3_overflow", "key": upload["key"], "size_bytes": len(payload)}, "api_version": 2}
+        self._post_logs3(json.dumps(reference).encode(), deadline)
+
+    def _timeout(self, deadline: Deadline) -> tuple[float, float]:
+        remaining = max(0.001, deadline.remaining())
+        return (min(self.settings.connect_timeout_seconds, remaining), min(self.settings.read_timeout_seconds, remaining))
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,128 @@
+"""The process-wide delivery runtime: one processor, the backend it sends to, exit handling.
+
+The backend is chosen when the first row is sent: the Braintrust API when an API key is known,
+else the embedded local store (announced once on stderr). The exit-time flush (``atexit`` and
+SIGTERM) runs under the flush deadline.
+"""
+
+from __future__ import annotations
+
+import atexit
+import signal
+import sys
+import threading
+from typing import Any
+
+from braintrust.config import DeliverySettings
+from braintrust.delivery import policy
+from braintrust.delivery.backend import ObjectRef
+from braintrust.delivery.deadline import Deadline
+from braintrust.delivery.processor import FlushResult, Processor
+from braintrust.delivery.spill import SpillWriter
+from braintrust.state import global_state
+
+_lock = threading.Lock()
+_processor: Processor | None = None
+_announced = False
+
+
+def _make_backend() -> Any:
+    state = global_state()
+    settings = DeliverySettings.from_env()
+    if state.is_local():
+        from braintrust.delivery.local_backend import LocalBackend
+
+        backend = LocalBackend()
+        _announce_local(backend.label)
+        return backend
+    from braintrust.delivery.http_backend import HttpBackend
+
+    return HttpBackend(state, settings)
+
+
+def _announce_local(where: str) -> None:
+    global _announced
+    if _announced or policy.quiet_local_notice:
+        return
+    _announced = True
+    reason = "BRAINTRUST_LOCAL is set" if global_state().api_key() else "no BRAINTRUST_API_KEY"
+    print(f"braintrust: {reason}; writing to the local store at {where} (see `braintrust list`)", file=sys.stderr)
+
+
+def _make_spill_writer() -> SpillWriter:
+    settings = DeliverySettings.from_env()
+    from braintrust.store.location import spill_dir
+
+    directory = settings.spill_dir or spill_dir()
+    return SpillWriter(directory, global_state().target_description(), settings.spill_budget_bytes)
+
+
+def get_processor() -> Processor:
+    global _processor
+    if _processor is None:
+        with _lock:
+            if _processor is None:
+                settings = DeliverySettings.from_env()
+                _processor = Processor(_make_backend, _make_spill_writer, settings)
+                if not settings.disable_atexit_flush:
+                    atexit.register(_flush_at_exit)
+                _install_sigterm_handler()
+    return _processor
+
+
+def flush(timeout: float | None = None) -> FlushResult:
+    """Send everything logged so far (bounded by the flush deadline); returns the counts."""
+    return get_processor().flush(timeout)
+
+
+def resolve_ref(ref: ObjectRef, timeout: float = 30.0) -> dict[str, str]:
+    """Resolve an object's ids now, on the caller's thread (logs in if needed)."""
+    if ref.ids:
+        return ref.ids
+    processor = get_processor()
+    return processor._backend_instance().resolve(ref, Deadline(timeout))
+
+
+def reset_for_tests() -> None:
+    """Flush, then forget the processor, the backend, the login and the current objects
+    (tests switch between servers and stores within one process)."""
+    global _processor, _announced
+    from braintrust.tracing import api, context
+
+    with _lock:
+        if _processor is not None:
+            _processor.flush(timeout=5)
+        _processor = None
+        _announced = False
+    global_state().reset()
+    context.set_global_logger(None)
+    context.set_global_experiment(None)
+    api.forget_refs()
+
+
+def _flush_at_exit() -> None:
+    if _processor is None:
+        return
+    try:
+        _processor.flush()
+    except Exception as exc:  # never turn a clean exit into a traceback
+        print(f"braintrust: exit-time flush failed: {exc}", file=sys.stderr)
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    # Unwind the main thread; atexit then flushes under the deadline. Under pytest a
+    # KeyboardInterrupt ends the session cleanly (its own finish hooks flush).
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if policy.queue_full_wait_seconds > 0:
+        raise KeyboardInterrupt("SIGTERM")
+    raise SystemExit(128 + signal.SIGTERM)
+
+
+def _install_sigterm_handler() -> None:
+    if threading.current_thread() is not threading.main_thread():
+        return
+    try:
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _on_sigterm)
+    except (ValueError, OSError):
+        pass

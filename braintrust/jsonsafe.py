@@ -1,0 +1,458 @@
+"""JSON-safe snapshots of user data, and the one row encoder used for the wire and the store.
+
+Contract
+--------
+``snapshot(value) -> (copy, approx_bytes)`` is called on every ``log``: it returns a deep copy made
+only of ``dict`` (str keys), ``list``, ``str``, ``int``, ``float``, ``bool`` and ``None``, that any
+JSON encoder accepts and that later mutation of the user's objects cannot change, plus a cheap
+estimate of its encoded size in bytes (for bounding the queue; it is not exact, typically within
+a factor of 2). It never raises (except ``BaseException`` such as ``KeyboardInterrupt``) and never
+imports optional libraries.
+
+``dumps_row(row) -> bytes`` is compact JSON (``,``/``:`` separators), keys sorted, non-ASCII kept,
+UTF-8. It uses ``orjson`` when installed and the standard library otherwise; both give the same
+bytes except for floats in exponent notation (orjson writes ``1e16``/``1e-7``, the standard
+library ``1e+16``/``1e-07``: the same numbers once parsed). It always returns valid JSON, even for
+a row that was not snapshotted (it then snapshots the row and encodes that).
+
+Placeholders (what ``snapshot`` turns each kind of value into)
+--------------------------------------------------------------
+
+===================================================  ==============================================
+value                                                 becomes
+===================================================  ==============================================
+``str``                                               itself; lone surrogates -> U+FFFD (a valid
+                                                      surrogate pair is joined into its character)
+``int``, ``bool``, ``None``                           itself
+``int`` outside [-2**63, 2**63 - 1]                   ``str(n)`` (if even that is refused, more than
+                                                      4300 digits: ``"<int with N bits>"``)
+``float``                                             itself; NaN -> ``"NaN"``, inf -> ``"Infinity"``,
+                                                      -inf -> ``"-Infinity"``
+``dict`` (and subclasses)                             ``dict``; non-str keys -> ``str(key)``
+``list``, ``tuple`` (and subclasses)                  ``list``
+``set``, ``frozenset``                                ``list`` sorted by the ``repr`` of the copied
+                                                      items (insertion order if that fails)
+``bytes``, ``bytearray``                              ``str(b)``, e.g. ``"b'bytes'"``
+``memoryview``                                        ``str(bytes(m))``
+object with a str ``__braintrust_placeholder__``      that string (our Span/Logger/Experiment/Dataset
+                                                      set ``"<span>"``, ``"<logger>"``, ...)
+``enum.Enum`` member                                  its ``value`` (snapshotted)
+dataclass instance                                    ``dict`` of its fields (snapshotted)
+pydantic v2 model (``model_dump`` returning a dict)   ``model_dump(exclude_none=True)``
+pydantic v1 model (``__fields__`` + ``dict``)          ``.dict(exclude_none=True)`` (if a dict)
+``datetime``, ``date``, ``time``                      ``isoformat()``
+``decimal.Decimal``                                   ``float`` if finite as a float, else ``str(d)``
+``uuid.UUID``, ``pathlib.PurePath``                   ``str(x)``
+numpy-like arrays / pandas-like (callable ``tolist``)  ``tolist()`` (snapshotted; ignored when it
+                                                      returns an object of the same type)
+numpy-like scalars (``dtype`` + ``item``)               ``item()`` (snapshotted, same condition)
+a container already being copied (a cycle)            ``"<circular reference>"``
+a container nested deeper than 200 levels             ``"<max depth exceeded>"``
+anything else                                         ``str(obj)``
+an object whose conversion or ``str``/``repr`` raises  ``"<unserializable object of type X>"``
+===================================================  ==============================================
+
+A value shared by two branches (not a cycle) is copied twice, as JSON would write it twice.
+Duck typing only: pydantic, numpy and pandas are never imported here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import decimal
+import enum
+import json
+import pathlib
+import uuid
+from typing import Any
+
+try:  # optional fast encoder; never required
+    import orjson as _orjson
+
+    _ORJSON_OPTIONS = (
+        _orjson.OPT_SORT_KEYS
+        # Make orjson refuse what snapshot() would convert differently, so that un-snapshotted
+        # data takes the fallback path and still follows the table above.
+        | _orjson.OPT_PASSTHROUGH_DATACLASS
+        | _orjson.OPT_PASSTHROUGH_DATETIME
+        | _orjson.OPT_PASSTHROUGH_SUBCLASS
+    )
+except Exception:  # pragma: no cover - depends on the environment
+    _orjson = None
+    _ORJSON_OPTIONS = 0
+
+__all__ = [
+    "CIRCULAR_REFERENCE",
+    "MAX_DEPTH",
+    "MAX_DEPTH_EXCEEDED",
+    "dumps_row",
+    "snapshot",
+    "unserializable_placeholder",
+]
+
+MAX_DEPTH = 200
+CIRCULAR_REFERENCE = "<circular reference>"
+MAX_DEPTH_EXCEEDED = "<max depth exceeded>"
+PLACEHOLDER_ATTR = "__braintrust_placeholder__"
+
+_INT_MIN = -(2**63)
+_INT_MAX = 2**63 - 1
+_INF = float("inf")
+
+# Rough encoded sizes used by the estimate: every container item costs _SZ_ITEM (quotes,
+# separators, a short number or literal) plus the length of its strings.
+_SZ_ITEM = 6
+_SZ_NUM = 8
+_SZ_LITERAL = 5  # true / false / null
+
+
+def unserializable_placeholder(obj: Any) -> str:
+    try:
+        name = type(obj).__name__
+    except Exception:  # pragma: no cover - type() of anything has a name
+        name = "?"
+    return f"<unserializable object of type {name}>"
+
+
+# ---------------------------------------------------------------------------------------------
+# scalars
+
+
+def _clean_str(s: str) -> str:
+    """``s`` with lone surrogates replaced by U+FFFD (``s`` itself when it has none)."""
+    try:
+        s.encode("utf-8")
+        return s
+    except UnicodeEncodeError:
+        # UTF-16 round trip: joins valid surrogate pairs, replaces the lone ones.
+        return s.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+def _str_size(s: str) -> tuple[str, int]:
+    """``s`` cleaned, and its encoded size (exact UTF-8 length when not ASCII, escapes aside)."""
+    if s.isascii():
+        return s, len(s) + 2
+    try:
+        return s, len(s.encode("utf-8")) + 2
+    except UnicodeEncodeError:
+        s = _clean_str(s)
+        return s, len(s.encode("utf-8")) + 2
+
+
+def _big_int(n: int) -> str:
+    try:
+        return str(n)
+    except ValueError:  # sys.int_info.default_max_str_digits
+        return f"<int with {n.bit_length()} bits>"
+
+
+def _float(f: float) -> Any:
+    if f != f:
+        return "NaN"
+    if f == _INF:
+        return "Infinity"
+    if f == -_INF:
+        return "-Infinity"
+    return f
+
+
+def _key(k: Any) -> str:
+    if type(k) is str:
+        return k if k.isascii() else _clean_str(k)
+    try:
+        return _clean_str(str(k))
+    except Exception:
+        return unserializable_placeholder(k)
+
+
+# ---------------------------------------------------------------------------------------------
+# containers
+#
+# Leaves are handled inline in the loops (no function call per leaf): that is what makes the
+# common case fast. ``path`` holds the ids of the containers on the current branch.
+
+
+def _copy_dict(d: Any, depth: int, path: set) -> tuple[Any, int]:
+    oid = id(d)
+    if oid in path:
+        return CIRCULAR_REFERENCE, 22
+    if depth > MAX_DEPTH:
+        return MAX_DEPTH_EXCEEDED, 22
+    path.add(oid)
+    try:
+        out = {}
+        size = 2 + _SZ_ITEM * len(d)
+        for k, v in d.items():
+            if type(k) is str:
+                if k.isascii():
+                    size += len(k)
+                else:
+                    k, n = _str_size(k)
+                    size += n
+            else:
+                k = _key(k)
+                size += len(k)
+            t = type(v)
+            if t is str:
+                if v.isascii():
+                    size += len(v)
+                else:
+                    v, n = _str_size(v)
+                    size += n
+            elif t is int:
+                if not (_INT_MIN <= v <= _INT_MAX):
+                    v = _big_int(v)
+                    size += len(v)
+            elif t is float:
+                if v - v != 0.0:
+                    v = _float(v)
+            elif v is None or t is bool:
+                pass
+            elif t is dict:
+                v, n = _copy_dict(v, depth + 1, path)
+                size += n
+            elif t is list:
+                v, n = _copy_list(v, depth + 1, path)
+                size += n
+            else:
+                v, n = _copy_other(v, depth + 1, path)
+                size += n
+            out[k] = v
+        return out, size
+    finally:
+        path.discard(oid)
+
+
+def _copy_list(seq: Any, depth: int, path: set) -> tuple[Any, int]:
+    """Lists, tuples, sets (any iterable of items)."""
+    oid = id(seq)
+    if oid in path:
+        return CIRCULAR_REFERENCE, 22
+    if depth > MAX_DEPTH:
+        return MAX_DEPTH_EXCEEDED, 22
+    path.add(oid)
+    try:
+        out = []
+        append = out.append
+        size = 2 + _SZ_ITEM * len(seq)
+        for v in seq:
+            t = type(v)
+            if t is str:
+                if v.isascii():
+                    size += len(v)
+                else:
+                    v, n = _str_size(v)
+                    size += n
+            elif t is int:
+                if not (_INT_MIN <= v <= _INT_MAX):
+                    v = _big_int(v)
+                    size += len(v)
+            elif t is float:
+                if v - v != 0.0:
+                    v = _float(v)
+            elif v is None or t is bool:
+                pass
+            elif t is dict:
+                v, n = _copy_dict(v, depth + 1, path)
+                size += n
+            elif t is list:
+                v, n = _copy_list(v, depth + 1, path)
+                size += n
+            else:
+                v, n = _copy_other(v, depth + 1, path)
+                size += n
+            append(v)
+        return out, size
+    finally:
+        path.discard(oid)
+
+
+def _set_sort_key(item: Any) -> str:
+    return repr(item)
+
+
+def _copy_set(s: Any, depth: int, path: set) -> tuple[Any, int]:
+    out, size = _copy_list(s, depth, path)
+    if type(out) is list:
+        try:
+            out.sort(key=_set_sort_key)
+        except Exception:
+            pass
+    return out, size
+
+
+def _copy_value(v: Any, depth: int, path: set) -> tuple[Any, int]:
+    """Any value (used for results of conversions and for the top level)."""
+    t = type(v)
+    if t is str:
+        return _str_size(v)
+    if t is int:
+        if _INT_MIN <= v <= _INT_MAX:
+            return v, _SZ_NUM
+        s = _big_int(v)
+        return s, len(s) + 2
+    if t is float:
+        return _float(v), _SZ_NUM
+    if v is None or t is bool:
+        return v, _SZ_LITERAL
+    if t is dict:
+        return _copy_dict(v, depth, path)
+    if t is list:
+        return _copy_list(v, depth, path)
+    return _copy_other(v, depth, path)
+
+
+def _copy_other(obj: Any, depth: int, path: set) -> tuple[Any, int]:
+    try:
+        return _convert(obj, depth, path)
+    except Exception:
+        return unserializable_placeholder(obj), 40
+
+
+def _via(obj: Any, converted: Any, depth: int, path: set) -> tuple[Any, int]:
+    """Snapshot ``converted`` (derived from ``obj``) with ``obj`` marked as on the current branch."""
+    oid = id(obj)
+    path.add(oid)
+    try:
+        return _copy_value(converted, depth, path)
+    finally:
+        path.discard(oid)
+
+
+def _convert(obj: Any, depth: int, path: set) -> tuple[Any, int]:
+    if id(obj) in path:
+        return CIRCULAR_REFERENCE, 22
+    if depth > MAX_DEPTH:
+        return MAX_DEPTH_EXCEEDED, 22
+
+    placeholder = getattr(obj, PLACEHOLDER_ATTR, None)
+    if isinstance(placeholder, str):
+        return _str_size(placeholder)
+
+    if isinstance(obj, enum.Enum):
+        return _via(obj, obj.value, depth, path)
+
+    # Subclasses of the plain types (exact types never reach here from the containers).
+    if isinstance(obj, str):
+        return _str_size(str.__str__(obj))
+    if isinstance(obj, bool):
+        return bool(obj), _SZ_LITERAL
+    if isinstance(obj, int):
+        return _copy_value(int(obj), depth, path)
+    if isinstance(obj, float):  # includes numpy.float64
+        return _float(float(obj)), _SZ_NUM
+    if isinstance(obj, dict):
+        return _copy_dict(obj, depth, path)
+    if isinstance(obj, (list, tuple)):
+        return _copy_list(obj, depth, path)
+    if isinstance(obj, (set, frozenset)):
+        return _copy_set(obj, depth, path)
+
+    if isinstance(obj, (bytes, bytearray)):
+        return _str_size(str(obj))
+    if isinstance(obj, memoryview):
+        return _str_size(str(obj.tobytes()))
+
+    if isinstance(obj, (_dt.date, _dt.time)):  # datetime is a date
+        return _str_size(obj.isoformat())
+    if isinstance(obj, decimal.Decimal):
+        if obj.is_finite():
+            f = float(obj)
+            if f - f == 0.0:
+                return f, _SZ_NUM
+        return _str_size(str(obj))
+    if isinstance(obj, (uuid.UUID, pathlib.PurePath)):
+        return _str_size(str(obj))
+
+    if not isinstance(obj, type):
+        if dataclasses.is_dataclass(obj):
+            fields = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+            return _via(obj, fields, depth, path)
+
+        model_dump = getattr(obj, "model_dump", None)  # pydantic v2
+        if callable(model_dump):
+            try:
+                dumped = model_dump(exclude_none=True)
+            except Exception:
+                dumped = _NOTHING
+            if isinstance(dumped, dict):
+                return _via(obj, dumped, depth, path)
+        if hasattr(obj, "__fields__"):  # pydantic v1
+            as_dict = getattr(obj, "dict", None)
+            if callable(as_dict):
+                try:
+                    dumped = as_dict(exclude_none=True)
+                except Exception:
+                    dumped = _NOTHING
+                if isinstance(dumped, dict):
+                    return _via(obj, dumped, depth, path)
+
+        tolist = getattr(obj, "tolist", None)  # numpy arrays and scalars, pandas, array.array
+        if callable(tolist):
+            try:
+                listed = tolist()
+            except Exception:
+                listed = _NOTHING
+            # (a result of the object's own type, e.g. from a Mock, would never end)
+            if listed is not _NOTHING and type(listed) is not type(obj):
+                return _via(obj, listed, depth, path)
+        if hasattr(obj, "dtype"):  # numpy-like scalar without tolist
+            item = getattr(obj, "item", None)
+            if callable(item):
+                try:
+                    value = item()
+                except Exception:
+                    value = _NOTHING
+                if value is not _NOTHING and type(value) is not type(obj):
+                    return _via(obj, value, depth, path)
+
+    return _str_size(str(obj))
+
+
+_NOTHING = object()
+
+
+# ---------------------------------------------------------------------------------------------
+# public API
+
+
+def snapshot(value: Any) -> tuple[Any, int]:
+    """Deep JSON-safe copy of ``value`` and an estimate of its encoded size in bytes.
+
+    See the module docstring for the placeholder table. Never raises ``Exception``.
+    """
+    for _attempt in range(2):
+        try:
+            return _copy_value(value, 0, set())
+        except RecursionError:
+            # Only when the caller's own stack is already nearly exhausted.
+            return MAX_DEPTH_EXCEEDED, 22
+        except RuntimeError:
+            # "dictionary changed size during iteration": another thread mutated the data while
+            # it was being logged. Try once more, then give up on the value.
+            continue
+        except Exception:  # pragma: no cover - every branch already guards itself
+            break
+    return unserializable_placeholder(value), 40
+
+
+def _dumps_std(row: Any) -> bytes:
+    return json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode(
+        "utf-8"
+    )
+
+
+def dumps_row(row: dict) -> bytes:
+    """Compact, key-sorted UTF-8 JSON for one row (see the module docstring)."""
+    if _orjson is not None:
+        try:
+            return _orjson.dumps(row, option=_ORJSON_OPTIONS)
+        except Exception:
+            pass
+    try:
+        return _dumps_std(row)
+    except Exception:
+        pass
+    # Not JSON-safe (NaN, surrogates, odd keys or objects...): clean it, which cannot fail.
+    return _dumps_std(snapshot(row)[0])

@@ -1,0 +1,220 @@
+"""Project logs: ``init_logger``, ``Logger`` and ``login``."""
+
+from __future__ import annotations
+
+import datetime
+import time
+from typing import Any
+
+from braintrust import jsonsafe
+from braintrust.config import default_project_id, default_project_name
+from braintrust.delivery.backend import PROJECT_LOGS, ObjectRef
+from braintrust.delivery.runtime import flush as flush_all
+from braintrust.delivery.runtime import resolve_ref
+from braintrust.state import global_state
+from braintrust.tracing import context, ids
+from braintrust.tracing.api import register_ref, start_span_under_slug
+from braintrust.tracing.feedback import log_feedback as _log_feedback
+from braintrust.tracing.record import validate_event
+from braintrust.tracing.span import SPAN_ORIGIN, SpanImpl, _enqueue, caller_location, object_id_of
+from braintrust.tracing.span_components import SpanComponentsV3, SpanComponentsV4, SpanObjectTypeV3
+
+
+class ProjectMetadata:
+    """``logger.project``: the project's id and name (resolving it logs in if needed)."""
+
+    def __init__(self, id: str, name: str | None):
+        self.id = id
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"ProjectMetadata(id={self.id!r}, name={self.name!r})"
+
+
+class Logger:
+    """Writes rows to a project's logs (root spans of type ``task``)."""
+
+    __braintrust_placeholder__ = "<logger>"
+
+    def __init__(self, ref: ObjectRef, async_flush: bool = True):
+        self.ref = ref
+        self.async_flush = async_flush
+        self._last_log_time = time.time()
+
+    # -- identity ------------------------------------------------------------------------------
+
+    @property
+    def id(self) -> str:
+        """The project id (logs in and registers the project if needed)."""
+        resolve_ref(self.ref)
+        return self.ref.ids["project_id"]  # type: ignore[index]
+
+    @property
+    def project(self) -> ProjectMetadata:
+        project_id = self.id
+        return ProjectMetadata(project_id, self.ref.info.get("project_name") or self.ref.create_args.get("project_name"))
+
+    @property
+    def org_id(self) -> str | None:
+        state = global_state()
+        if not state.is_local() and not state.logged_in:
+            state.login()
+        return state.org_id
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def log(
+        self,
+        input: Any = None,
+        output: Any = None,
+        expected: Any = None,
+        error: Any = None,
+        tags: Any = None,
+        scores: Any = None,
+        metadata: Any = None,
+        metrics: Any = None,
+        id: str | None = None,
+        dataset_record_id: str | None = None,
+        allow_concurrent_with_spans: bool = False,
+        **extra: Any,
+    ) -> str:
+        """Log one complete row (a root span started and ended at once); returns its id."""
+        event = dict(
+            input=input, output=output, expected=expected, error=error, tags=tags, scores=scores,
+            metadata=metadata, metrics=metrics, dataset_record_id=dataset_record_id, **extra,
+        )
+        clean = validate_event(event)
+        row_id = id or ids.row_id()
+        now = time.time()
+        data, size = jsonsafe.snapshot(clean)
+        row = {
+            "id": row_id,
+            "span_id": ids.span_id(),
+            "root_span_id": ids.trace_id(),
+            "span_parents": None,
+            "span_attributes": {"name": "root", "type": "task", "exec_counter": ids.next_exec_counter()},
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+            "context": {**caller_location(), "span_origin": SPAN_ORIGIN},
+        }
+        row.update(data)
+        row["metrics"] = {**(data.get("metrics") or {}), "start": self._last_log_time, "end": now}
+        self._last_log_time = now
+        _enqueue(self.ref, row, size + 400)
+        if not self.async_flush:
+            self.flush()
+        return row_id
+
+    def log_feedback(
+        self,
+        id: str,
+        scores: Any = None,
+        expected: Any = None,
+        tags: Any = None,
+        comment: str | None = None,
+        metadata: Any = None,
+        source: str | None = None,
+    ) -> None:
+        _log_feedback(self.ref, id=id, scores=scores, expected=expected, tags=tags, comment=comment, metadata=metadata, source=source)
+
+    def start_span(
+        self,
+        name: str | None = None,
+        type: Any = None,
+        span_attributes: dict | None = None,
+        start_time: float | None = None,
+        set_current: bool | None = None,
+        parent: str | None = None,
+        propagated_event: dict | None = None,
+        span_id: str | None = None,
+        root_span_id: str | None = None,
+        **event: Any,
+    ) -> SpanImpl:
+        """Start a root span in these logs (or under ``parent``, an exported slug)."""
+        if parent is not None:
+            span = start_span_under_slug(
+                parent, name=name, type=type, span_attributes=span_attributes, start_time=start_time,
+                propagated_event=propagated_event, event=event,
+            )
+        else:
+            span = SpanImpl(
+                self.ref,
+                name=name,
+                type=type,
+                span_attributes=span_attributes,
+                start_time=start_time,
+                propagated_event=propagated_event,
+                event=event,
+                default_root_type="task",
+                span_id=span_id,
+                root_span_id=root_span_id,
+            )
+        if set_current is False:
+            span._set_current_on_enter = False
+        return span
+
+    def update_span(self, id: str, **event: Any) -> None:
+        """Merge fields into the row ``id`` of these logs."""
+        clean = validate_event(event)
+        clean.pop("id", None)
+        data, size = jsonsafe.snapshot(clean)
+        _enqueue(self.ref, {"id": id, **data, "_is_merge": True}, size + 200)
+
+    def export(self) -> str:
+        """A slug naming these logs, usable as ``parent=`` elsewhere."""
+        cls = SpanComponentsV3 if ids.legacy_ids() else SpanComponentsV4
+        object_id = object_id_of(self.ref)
+        if object_id is not None:
+            return cls(object_type=SpanObjectTypeV3.PROJECT_LOGS, object_id=object_id).to_str()
+        return cls(
+            object_type=SpanObjectTypeV3.PROJECT_LOGS,
+            compute_object_metadata_args={"project_name": self.ref.create_args.get("project_name"), "project_id": None},
+        ).to_str()
+
+    def flush(self) -> Any:
+        return flush_all()
+
+    def __enter__(self) -> "Logger":
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self.flush()
+
+    def __repr__(self) -> str:
+        return f"Logger(project={self.ref.create_args.get('project_name')!r})"
+
+
+def init_logger(
+    project: str | None = None,
+    project_id: str | None = None,
+    async_flush: bool = True,
+    app_url: str | None = None,
+    api_key: str | None = None,
+    org_name: str | None = None,
+    force_login: bool = False,
+    set_current: bool = True,
+    state: Any = None,
+) -> Logger:
+    """A logger for a project's logs. Returns at once: nothing touches the network (or the
+    local store) until rows are sent or ``logger.id`` is read."""
+    global_state().configure(api_key=api_key, app_url=app_url, org_name=org_name, force_login=force_login)
+    if project is None and project_id is None:
+        project = default_project_name()
+        project_id = default_project_id()
+    ref = ObjectRef(PROJECT_LOGS, {"project_name": project, "project_id": project_id})
+    register_ref(ref)
+    logger = Logger(ref, async_flush=async_flush)
+    if set_current:
+        context.set_global_logger(logger)
+    return logger
+
+
+def login(app_url: str | None = None, api_key: str | None = None, org_name: str | None = None, force_login: bool = False) -> None:
+    """Log in now. With no API key this selects the embedded local store instead of failing."""
+    state = global_state()
+    state.configure(api_key=api_key, app_url=app_url, org_name=org_name, force_login=force_login)
+    if not state.is_local():
+        state.login(force_login=force_login)
+
+
+def current_logger() -> Logger | None:
+    return context.current_logger_object()

@@ -1,0 +1,184 @@
+"""Who we are talking to: credentials, the login handshake and local-vs-API mode.
+
+Login is lazy: nothing touches the network until rows are sent or an id is needed. With no API
+key (or ``BRAINTRUST_LOCAL=1``) everything goes to the embedded local store instead.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+from braintrust.config import DEFAULT_APP_URL, DeliverySettings, env_bool, env_str, find_api_key, mask_secret
+
+NO_KEY_MESSAGE = (
+    "Could not login to Braintrust. You may need to set BRAINTRUST_API_KEY in your environment or nearest "
+    ".env.braintrust file."
+)
+
+
+class LoginError(ValueError):
+    """Login failed; ``reason`` is ``auth`` for a refused key, else the transport reason."""
+
+    def __init__(self, message: str, reason: str = "auth"):
+        super().__init__(message)
+        self.reason = reason
+
+
+class BraintrustState:
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self.reset()
+
+    def reset(self) -> None:
+        self.explicit_api_key: str | None = None
+        self.explicit_app_url: str | None = None
+        self.explicit_org_name: str | None = None
+        self.org_id: str | None = None
+        self.org_name: str | None = None
+        self.api_url: str | None = None
+        self.proxy_url: str | None = None
+        self.git_metadata: Any = None
+        self.logged_in = False
+        self._client: Any = None
+        self._client_pid: int | None = None
+
+    # -- configuration -------------------------------------------------------------------------
+
+    def configure(self, api_key: str | None = None, app_url: str | None = None, org_name: str | None = None, force_login: bool = False) -> None:
+        """Record credentials passed to ``login``/``init_*``; they win over the environment."""
+        with self._lock:
+            changed = (
+                (api_key is not None and api_key != self.api_key())
+                or (app_url is not None and app_url.rstrip("/") != self.app_url())
+                or (org_name is not None and org_name != (self.org_name or self.explicit_org_name))
+            )
+            if self.logged_in and changed and not force_login:
+                raise ValueError(
+                    "Re-logging in with different credentials (app_url, api_key or org_name) is not "
+                    "supported; pass force_login=True to switch."
+                )
+            if changed and force_login:
+                self._drop_login()
+            if api_key is not None:
+                self.explicit_api_key = api_key
+            if app_url is not None:
+                self.explicit_app_url = app_url.rstrip("/")
+            if org_name is not None:
+                self.explicit_org_name = org_name
+
+    def api_key(self) -> str | None:
+        return self.explicit_api_key or find_api_key()
+
+    def app_url(self) -> str:
+        return (self.explicit_app_url or env_str("BRAINTRUST_APP_URL") or DEFAULT_APP_URL).rstrip("/")
+
+    def app_public_url(self) -> str:
+        return (env_str("BRAINTRUST_APP_PUBLIC_URL") or self.app_url()).rstrip("/")
+
+    def requested_org(self) -> str | None:
+        return self.explicit_org_name or env_str("BRAINTRUST_ORG_NAME")
+
+    def is_local(self) -> bool:
+        """Rows go to the embedded store: ``BRAINTRUST_LOCAL=1``, or no API key anywhere."""
+        return env_bool("BRAINTRUST_LOCAL") or not self.api_key()
+
+    def target_description(self) -> dict[str, Any]:
+        """Where rows go, for spill files (never includes the key)."""
+        if self.is_local():
+            from braintrust.store.location import database_path
+
+            return {"kind": "local", "path": str(database_path())}
+        return {"kind": "api", "app_url": self.app_url(), "org_name": self.org_name or self.requested_org()}
+
+    # -- login ---------------------------------------------------------------------------------
+
+    def http_client(self) -> Any:
+        from braintrust.delivery.http_client import HttpClient
+
+        with self._lock:
+            if self._client is None or self._client_pid != os.getpid():
+                key = self.api_key()
+                if not key:
+                    raise LoginError(NO_KEY_MESSAGE, "no_api_key")
+                self._client = HttpClient(key, DeliverySettings.from_env())
+                self._client_pid = os.getpid()
+                self._client.trust(self.app_url())
+                for url in (self.api_url, self.proxy_url):
+                    self._client.trust(url)
+            return self._client
+
+    def login(self, deadline: Any = None, force_login: bool = False) -> "BraintrustState":
+        """Log in once (thread-safe). Raises ``LoginError``."""
+        from braintrust.delivery.deadline import Deadline
+        from braintrust.delivery.http_client import HttpError, TransportError
+
+        with self._lock:
+            if self.logged_in and not force_login:
+                return self
+            key = self.api_key()
+            if not key:
+                raise LoginError(NO_KEY_MESSAGE, "no_api_key")
+            client = self.http_client()
+            deadline = deadline or Deadline(30.0)
+            try:
+                response = client.request("POST", f"{self.app_url()}/api/apikey/login", deadline, data=b"")
+            except HttpError as exc:
+                reason = "auth" if exc.status in (401, 403) else f"http_{exc.status // 100}xx"
+                raise LoginError(f"Invalid API key {mask_secret(key)}: [{exc.status}] {exc.body[:300]}", reason) from None
+            except TransportError as exc:
+                raise LoginError(f"Could not reach Braintrust at {self.app_url()} to log in: {exc}", exc.reason) from None
+            self._apply_login(response.json())
+            return self
+
+    def _apply_login(self, info: dict[str, Any]) -> None:
+        orgs = info.get("org_info") or []
+        if not orgs:
+            raise LoginError("This user is not part of any organizations.")
+        wanted = self.requested_org()
+        org = orgs[0]
+        if wanted:
+            matches = [o for o in orgs if o.get("name") == wanted]
+            if not matches:
+                names = ", ".join(str(o.get("name")) for o in orgs)
+                raise LoginError(f"Organization {wanted} not found. Must be one of {names}")
+            org = matches[0]
+        self.org_id = org.get("id")
+        self.org_name = org.get("name")
+        self.api_url = (env_str("BRAINTRUST_API_URL") or org.get("api_url") or "").rstrip("/")
+        proxy = env_str("BRAINTRUST_PROXY_URL") or org.get("proxy_url") or self.api_url
+        if proxy.endswith("/v1/proxy"):
+            proxy = proxy[: -len("/v1/proxy")]
+        self.proxy_url = proxy.rstrip("/")
+        if not self.api_url:
+            raise LoginError("Login returned no api_url for the organization; set BRAINTRUST_API_URL.")
+        self.git_metadata = org.get("git_metadata")
+        client = self.http_client()
+        client.trust(self.api_url)
+        client.trust(self.proxy_url)
+        self.logged_in = True
+
+    def _drop_login(self) -> None:
+        if self._client is not None:
+            try:
+                self._client.close()
+            except Exception:
+                pass
+        self._client = None
+        self.logged_in = False
+        self.org_id = self.org_name = self.api_url = self.proxy_url = None
+
+    def after_fork(self) -> None:
+        self._lock = threading.RLock()
+        self._client = None
+
+
+_state = BraintrustState()
+
+
+def global_state() -> BraintrustState:
+    return _state
+
+
+os.register_at_fork(after_in_child=_state.after_fork)

@@ -1,0 +1,220 @@
+"""Opening the store's SQLite database safely for many threads and processes.
+
+Contract:
+
+* the folder is created 0700 and the database file 0600 before SQLite touches it (SQLite gives
+  its ``-wal`` and ``-shm`` files the database file's mode); modes are re-tightened on open;
+* every connection runs in WAL mode with ``synchronous=NORMAL`` and a busy timeout, and writes
+  go through ``write_transaction`` (``BEGIN IMMEDIATE``), so several processes can write at once;
+* ``ConnectionPool`` hands each thread its own connection and, after ``fork``, opens fresh ones
+  in the child: a connection inherited from the parent is never used, nor closed, by the child.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Iterator
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_SECONDS = 30.0
+#: The first transaction id handed out; ids are shown as 19-digit strings (like the server's).
+FIRST_XACT_ID = 10**18
+
+# Connections inherited from a parent process. Closing one in the child could checkpoint or
+# unlink the parent's WAL, so the child keeps them referenced and never touches them again.
+_abandoned: list[sqlite3.Connection] = []
+
+
+class StoreError(Exception):
+    """The store cannot be used as asked (newer schema, invalid row, unknown object)."""
+
+
+def _tighten(path: Path, mode: int) -> None:
+    """chmod ``path`` to ``mode`` if it exists and belongs to us; never fails."""
+    try:
+        info = path.stat()
+        if hasattr(os, "geteuid") and info.st_uid != os.geteuid():
+            return
+        if info.st_mode & 0o777 != mode:
+            os.chmod(path, mode)
+    except OSError:
+        pass
+
+
+def prepare_files(path: Path) -> None:
+    """Create the store folder (0700) and an empty database file (0600) if missing."""
+    directory = path.parent
+    if not directory.is_dir():
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _tighten(directory, 0o700)
+    if not path.exists():
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        os.close(fd)
+    for suffix in ("", "-wal", "-shm"):
+        _tighten(Path(f"{path}{suffix}"), 0o600)
+
+
+def _statements(script: str) -> Iterator[str]:
+    """Split a SQL script into complete statements (triggers included)."""
+    buffer: list[str] = []
+    for line in script.splitlines(keepends=True):
+        buffer.append(line)
+        text = "".join(buffer)
+        if sqlite3.complete_statement(text):
+            if text.strip():
+                yield text
+            buffer = []
+
+
+def _schema_script() -> str:
+    return resources.files("braintrust.store").joinpath("schema.sql").read_text(encoding="utf-8")
+
+
+@contextmanager
+def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on any exception).
+
+    Inside an open transaction it joins that one, so writers compose into one atomic step.
+    """
+    if conn.in_transaction:
+        yield conn
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+        raise
+
+
+def set_busy_timeout(conn: sqlite3.Connection, seconds: float) -> None:
+    conn.execute(f"PRAGMA busy_timeout = {max(1, int(seconds * 1000))}")
+
+
+def _schema_version(conn: sqlite3.Connection) -> int | None:
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return None
+        raise
+    return int(row[0]) if row else None
+
+
+def ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
+    """Create the tables once (idempotent, safe when several processes open a new store)."""
+    if _schema_version(conn) == SCHEMA_VERSION:
+        return
+    with write_transaction(conn):
+        found = _schema_version(conn)
+        if found is not None and found > SCHEMA_VERSION:
+            raise StoreError(
+                f"the local Braintrust store {path} has schema version {found}, newer than this "
+                f"pytest-braintrust understands ({SCHEMA_VERSION}); upgrade pytest-braintrust or set "
+                "BRAINTRUST_LOCAL_DIR to another folder."
+            )
+        for statement in _statements(_schema_script()):
+            conn.execute(statement)
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (str(SCHEMA_VERSION),),
+        )
+        conn.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('last_xact_id', ?)",
+            (str(FIRST_XACT_ID - 1),),
+        )
+
+
+def _enable_wal(conn: sqlite3.Connection, timeout_seconds: float) -> None:
+    """Switch to WAL; the switch itself can report "locked" while another process creates the file."""
+    give_up = time.monotonic() + timeout_seconds
+    while True:
+        try:
+            mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= give_up:
+                raise
+            time.sleep(0.02)
+
+
+def open_connection(path: Path, timeout_seconds: float = BUSY_TIMEOUT_SECONDS) -> sqlite3.Connection:
+    """A configured connection to the database at ``path`` (created if missing)."""
+    prepare_files(path)
+    conn = sqlite3.connect(
+        str(path),
+        timeout=timeout_seconds,
+        isolation_level=None,  # we issue BEGIN/COMMIT ourselves
+        check_same_thread=False,  # only so that close() can close every thread's connection
+        cached_statements=256,
+    )
+    try:
+        set_busy_timeout(conn, timeout_seconds)
+        _enable_wal(conn, timeout_seconds)
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA temp_store = MEMORY")
+        conn.execute("PRAGMA cache_size = -16000")  # 16 MB
+        ensure_schema(conn, path)
+    except BaseException:
+        conn.close()
+        raise
+    for suffix in ("-wal", "-shm"):
+        _tighten(Path(f"{path}{suffix}"), 0o600)
+    return conn
+
+
+class ConnectionPool:
+    """One connection per thread, per process; re-opened lazily after ``fork``."""
+
+    def __init__(self, path: Path, timeout_seconds: float = BUSY_TIMEOUT_SECONDS):
+        self.path = path
+        self.timeout_seconds = timeout_seconds
+        self._reset(os.getpid())
+
+    def _reset(self, pid: int) -> None:
+        self._pid = pid
+        self._local = threading.local()
+        self._lock = threading.Lock()  # a lock inherited across fork may be held forever
+        self._all: list[sqlite3.Connection] = []
+
+    def get(self) -> sqlite3.Connection:
+        pid = os.getpid()
+        if pid != self._pid:
+            _abandoned.extend(self._all)
+            self._reset(pid)
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = open_connection(self.path, self.timeout_seconds)
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def close(self) -> None:
+        """Close this process's connections (those inherited from a parent stay untouched)."""
+        if os.getpid() != self._pid:
+            _abandoned.extend(self._all)
+            self._reset(os.getpid())
+            return
+        with self._lock:
+            connections, self._all = self._all, []
+        self._local = threading.local()
+        for conn in connections:
+            try:
+                conn.close()
+            except sqlite3.Error:
+                pass

@@ -1,0 +1,53 @@
+"""Where the embedded local store lives.
+
+``BRAINTRUST_LOCAL_DIR`` wins; under pytest the rootdir (set by the plugin); else the nearest
+parent of the current directory holding ``pyproject.toml`` or ``.git``; else the current
+directory. The store is the ``.braintrust/`` folder there.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from braintrust.config import env_str
+
+STORE_DIRNAME = ".braintrust"
+DATABASE_FILENAME = "braintrust.sqlite"
+
+_default_root: Path | None = None
+
+
+def set_default_root(root: Path | str | None) -> None:
+    """Used by the pytest plugin: the store goes in pytest's rootdir."""
+    global _default_root
+    _default_root = Path(root) if root is not None else None
+
+
+def project_root(start: Path | None = None) -> Path:
+    if _default_root is not None:
+        return _default_root
+    here = (start or Path.cwd()).resolve()
+    for directory in [here, *here.parents]:
+        if (directory / "pyproject.toml").exists() or (directory / ".git").exists():
+            return directory
+    return here
+
+
+def store_dir(start: Path | None = None) -> Path:
+    """The store folder (not created here)."""
+    override = env_str("BRAINTRUST_LOCAL_DIR")
+    if override:
+        return Path(override).expanduser().resolve()
+    return project_root(start) / STORE_DIRNAME
+
+
+def database_path(start: Path | None = None) -> Path:
+    return store_dir(start) / DATABASE_FILENAME
+
+
+def spill_dir(start: Path | None = None) -> Path:
+    """Default spill folder: ``spill/`` inside the store folder."""
+    override = env_str("BRAINTRUST_FAILED_PUBLISH_PAYLOADS_DIR")
+    if override:
+        return Path(override).expanduser().resolve()
+    return store_dir(start) / "spill"

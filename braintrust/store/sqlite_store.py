@@ -1,0 +1,161 @@
+"""``LocalStore``: the embedded store's public face.
+
+One SQLite database (``location.database_path()`` unless a path is given) holding projects,
+experiments, datasets, the rows of all of them with their version history, and spill
+bookkeeping. Safe to share between threads and across ``fork``; several processes may write at
+once. Every method returns plain dicts / strings; transaction ids are 19-digit strings.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+from braintrust.store import catalog, spills
+from braintrust.store import rows as row_ops
+from braintrust.store.connection import BUSY_TIMEOUT_SECONDS, ConnectionPool, StoreError, set_busy_timeout
+from braintrust.store.location import database_path
+
+__all__ = ["LocalStore", "StoreError"]
+
+
+class LocalStore:
+    """The local store at ``path`` (a database file), created on first use."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, timeout_seconds: float = BUSY_TIMEOUT_SECONDS):
+        self.path = Path(path).expanduser().resolve() if path is not None else database_path()
+        self.timeout_seconds = timeout_seconds
+        self._pool = ConnectionPool(self.path, timeout_seconds)
+
+    def __repr__(self) -> str:
+        return f"LocalStore({str(self.path)!r})"
+
+    @property
+    def directory(self) -> Path:
+        return self.path.parent
+
+    def connection(self):
+        """This thread's (and process's) connection, opened and migrated on first use."""
+        return self._pool.get()
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def __enter__(self) -> "LocalStore":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- projects, experiments, datasets ------------------------------------------------------
+
+    def get_or_create_project(self, name: str | None = None, id: str | None = None) -> dict[str, Any]:
+        return catalog.get_or_create_project(self.connection(), name=name, id=id)
+
+    def get_project(self, id: str | None = None, name: str | None = None) -> dict[str, Any] | None:
+        return catalog.get_project(self.connection(), id=id, name=name)
+
+    def list_projects(self) -> list[dict[str, Any]]:
+        return catalog.list_projects(self.connection())
+
+    def create_experiment(
+        self,
+        project_id: str,
+        name: str | None = None,
+        ensure_new: bool = True,
+        description: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        tags: list[str] | None = None,
+        base_exp_id: str | None = None,
+        dataset_id: str | None = None,
+        dataset_version: str | None = None,
+        repo_info: dict[str, Any] | None = None,
+        public: bool = False,
+    ) -> dict[str, Any]:
+        """See ``catalog.create_experiment``: unique names, ``ensure_new=False`` reuses by name."""
+        return catalog.create_experiment(
+            self.connection(), project_id, name=name, ensure_new=ensure_new, description=description,
+            metadata=metadata, tags=tags, base_exp_id=base_exp_id, dataset_id=dataset_id,
+            dataset_version=dataset_version, repo_info=repo_info, public=public,
+        )
+
+    def get_experiment(
+        self, id: str | None = None, project_id: str | None = None, name: str | None = None
+    ) -> dict[str, Any] | None:
+        return catalog.get_experiment(self.connection(), id=id, project_id=project_id, name=name)
+
+    def list_experiments(self, project_id: str | None = None) -> list[dict[str, Any]]:
+        return catalog.list_experiments(self.connection(), project_id)
+
+    def previous_experiment(self, experiment_id: str) -> dict[str, Any] | None:
+        return catalog.previous_experiment(self.connection(), experiment_id)
+
+    def get_or_create_dataset(
+        self, project_id: str, name: str, description: str | None = None, metadata: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        return catalog.get_or_create_dataset(self.connection(), project_id, name, description, metadata)
+
+    def get_dataset(
+        self, id: str | None = None, project_id: str | None = None, name: str | None = None
+    ) -> dict[str, Any] | None:
+        return catalog.get_dataset(self.connection(), id=id, project_id=project_id, name=name)
+
+    def list_datasets(self, project_id: str | None = None) -> list[dict[str, Any]]:
+        return catalog.list_datasets(self.connection(), project_id)
+
+    # -- rows ---------------------------------------------------------------------------------
+
+    def write_rows(
+        self,
+        rows: Sequence[dict[str, Any]],
+        encoded: Sequence[bytes] | None = None,
+        timeout_seconds: float | None = None,
+    ) -> str:
+        """Write a batch in one transaction with the server's merge semantics; returns its xact id.
+
+        ``encoded[i]`` (optional) is ``rows[i]`` as JSON, stored as is for plain rows.
+        ``timeout_seconds`` bounds the wait for other writers (default: the store's timeout).
+        Raises ``ValueError`` for a row with no id or object, ``sqlite3.Error`` on I/O trouble.
+        """
+        conn = self.connection()
+        if timeout_seconds is None:
+            return str(row_ops.write_rows(conn, rows, encoded))
+        set_busy_timeout(conn, min(timeout_seconds, self.timeout_seconds))
+        try:
+            return str(row_ops.write_rows(conn, rows, encoded))
+        finally:
+            set_busy_timeout(conn, self.timeout_seconds)
+
+    def fetch_rows(
+        self,
+        object_type: str,
+        object_id: str,
+        version: str | int | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """``(rows, next_cursor)``: current rows, or those as of xact id ``version``."""
+        return row_ops.fetch_rows(self.connection(), object_type, object_id, version, limit, cursor)
+
+    def count_rows(self, object_type: str, object_id: str) -> int:
+        return row_ops.count_rows(self.connection(), object_type, object_id)
+
+    def max_xact_id(self, object_type: str, object_id: str) -> str | None:
+        return row_ops.max_xact_id(self.connection(), object_type, object_id)
+
+    def last_xact_id(self) -> str:
+        """The newest transaction id of the whole store."""
+        return str(row_ops.last_xact_id(self.connection()))
+
+    # -- spills -------------------------------------------------------------------------------
+
+    def record_spill(self, path: str, reason: str, row_count: int, byte_count: int,
+                     ref_key: str | None = None, object_type: str | None = None) -> None:
+        spills.record_spill(self.connection(), path, reason, row_count, byte_count, ref_key, object_type)
+
+    def mark_spill_replayed(self, path: str, xact_id: str | int | None = None) -> None:
+        spills.mark_spill_replayed(self.connection(), path, xact_id)
+
+    def list_spills(self, replayed: bool | None = None) -> list[dict[str, Any]]:
+        return spills.list_spills(self.connection(), replayed)

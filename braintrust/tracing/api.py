@@ -1,0 +1,184 @@
+"""Module-level tracing functions: ``start_span``, ``update_span``, ``parent_context`` and
+resolving a parent (current span, slug, experiment or logger) for a new span."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from typing import Any, Iterator
+
+from braintrust import jsonsafe
+from braintrust.delivery.backend import EXPERIMENT, PLAYGROUND_LOGS, PROJECT_LOGS, ObjectRef
+from braintrust.tracing import context
+from braintrust.tracing.record import validate_event
+from braintrust.tracing.span import NOOP_SPAN, Span, SpanImpl, _enqueue
+from braintrust.tracing.span_components import SpanComponentsV4, SpanObjectTypeV3
+
+_TYPE_NAMES = {
+    SpanObjectTypeV3.EXPERIMENT: EXPERIMENT,
+    SpanObjectTypeV3.PROJECT_LOGS: PROJECT_LOGS,
+    SpanObjectTypeV3.PLAYGROUND_LOGS: PLAYGROUND_LOGS,
+}
+
+_refs_lock = threading.Lock()
+_refs_by_identity: dict[tuple, ObjectRef] = {}
+
+
+def ref_for_components(components: Any) -> ObjectRef:
+    """The (shared) ObjectRef that a decoded export slug points at."""
+    object_type = _TYPE_NAMES[SpanObjectTypeV3(components.object_type)]
+    if components.object_id:
+        identity: tuple = (object_type, "id", components.object_id)
+    else:
+        args = components.compute_object_metadata_args or {}
+        identity = (object_type, "args", args.get("project_name"), args.get("project_id"))
+    with _refs_lock:
+        ref = _refs_by_identity.get(identity)
+        if ref is None:
+            ref = _new_ref_for(object_type, components)
+            _refs_by_identity[identity] = ref
+        return ref
+
+
+def register_ref(ref: ObjectRef) -> None:
+    """Let slugs that name an object already in use map back to the same ref."""
+    if ref.object_type == PROJECT_LOGS:
+        identity = (PROJECT_LOGS, "args", ref.create_args.get("project_name"), ref.create_args.get("project_id"))
+        with _refs_lock:
+            _refs_by_identity.setdefault(identity, ref)
+
+
+def forget_refs() -> None:
+    with _refs_lock:
+        _refs_by_identity.clear()
+
+
+def _new_ref_for(object_type: str, components: Any) -> ObjectRef:
+    if components.object_id:
+        field = {EXPERIMENT: "experiment_id", PROJECT_LOGS: "project_id", PLAYGROUND_LOGS: "prompt_session_id"}[object_type]
+        ids = {field: components.object_id}
+        if object_type in (PROJECT_LOGS, PLAYGROUND_LOGS):
+            ids["log_id"] = "g" if object_type == PROJECT_LOGS else "x"
+        create_args = {"project_id": components.object_id} if object_type == PROJECT_LOGS else {field: components.object_id}
+        return ObjectRef(object_type, create_args, ids=ids)
+    args = components.compute_object_metadata_args or {}
+    return ObjectRef(object_type, {"project_name": args.get("project_name"), "project_id": args.get("project_id")})
+
+
+def start_span_under_slug(
+    parent: str | dict,
+    *,
+    name=None,
+    type=None,
+    span_attributes=None,
+    start_time=None,
+    propagated_event=None,
+    event=None,
+) -> SpanImpl:
+    """Start a span whose parent is an exported slug (from ``span.export()`` elsewhere)."""
+    if isinstance(parent, dict):
+        parent = _slug_from_w3c(parent)
+    components = SpanComponentsV4.from_str(parent)
+    ref = ref_for_components(components)
+    if components.row_id:
+        return SpanImpl(
+            ref,
+            name=name,
+            type=type,
+            span_attributes=span_attributes,
+            start_time=start_time,
+            parent_span_id=components.span_id,
+            root_span_id=components.root_span_id,
+            propagated_event=propagated_event if propagated_event is not None else components.propagated_event,
+            event=event,
+        )
+    default_type = "eval" if ref.object_type == EXPERIMENT else "task"
+    return SpanImpl(
+        ref,
+        name=name,
+        type=type,
+        span_attributes=span_attributes,
+        start_time=start_time,
+        propagated_event=propagated_event if propagated_event is not None else components.propagated_event,
+        event=event,
+        default_root_type=default_type,
+    )
+
+
+def _slug_from_w3c(headers: dict) -> str:
+    for key in ("braintrust_parent", "braintrust.parent", "parent"):
+        if isinstance(headers.get(key), str):
+            return headers[key]
+    raise ValueError("parent= dict must carry an exported span slug under 'braintrust_parent'; pass span.export() instead.")
+
+
+def start_span(
+    name: str | None = None,
+    type: Any = None,
+    span_attributes: dict | None = None,
+    start_time: float | None = None,
+    set_current: bool | None = None,
+    parent: str | None = None,
+    propagated_event: dict | None = None,
+    state: Any = None,
+    **event: Any,
+) -> Span:
+    """Start a span under, in order: an explicit ``parent`` slug, the current span, a
+    ``parent_context``, the current experiment, the current logger. With none of them the
+    no-op span is returned and nothing is recorded."""
+    kwargs = dict(name=name, type=type, span_attributes=span_attributes, start_time=start_time, propagated_event=propagated_event)
+    span: Span
+    if parent is not None:
+        span = start_span_under_slug(parent, event=event, **kwargs)
+    else:
+        current = context.current_span_var.get()
+        if current is not None and current is not NOOP_SPAN:
+            span = current.start_span(**kwargs, **event)
+        elif context.parent_slug_var.get():
+            span = start_span_under_slug(context.parent_slug_var.get(), event=event, **kwargs)
+        else:
+            owner = context.current_experiment_object() or context.current_logger_object()
+            if owner is None:
+                return NOOP_SPAN
+            span = owner.start_span(**kwargs, **event)
+    if set_current is False and isinstance(span, SpanImpl):
+        span._set_current_on_enter = False
+    return span
+
+
+def update_span(exported: str, **event: Any) -> None:
+    """Merge fields into a span that was exported (possibly in another process)."""
+    components = SpanComponentsV4.from_str(exported)
+    if not components.row_id:
+        raise ValueError("update_span needs a slug from span.export() (it has no row id); got an object slug.")
+    ref = ref_for_components(components)
+    clean = validate_event(event)
+    clean.pop("id", None)
+    data, size = jsonsafe.snapshot(clean)
+    row = {"id": components.row_id, "root_span_id": components.root_span_id, "span_id": components.span_id, "_is_merge": True}
+    row.update(data)
+    _enqueue(ref, row, size + 200)
+
+
+@contextlib.contextmanager
+def parent_context(parent: str | None, state: Any = None) -> Iterator[None]:
+    """Within the block, spans with no current span start under this exported parent."""
+    token = context.parent_slug_var.set(parent)
+    try:
+        yield
+    finally:
+        context.parent_slug_var.reset(token)
+
+
+def span_components_to_object_id(components: Any) -> str:
+    """The object id a slug points at, logging in to resolve a project name if needed."""
+    if components.object_id:
+        return components.object_id
+    ref = ref_for_components(components)
+    from braintrust.delivery.runtime import resolve_ref
+
+    ids = resolve_ref(ref)
+    for key in ("experiment_id", "project_id", "prompt_session_id"):
+        if key in ids:
+            return ids[key]
+    raise ValueError("Could not resolve the slug's object id.")

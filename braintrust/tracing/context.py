@@ -1,0 +1,38 @@
+"""The context variables that hold the current span, experiment and logger.
+
+Context variables follow asyncio tasks, threads started with a copied context and generators
+(the ``@traced`` wrapper re-enters the span's context around each step).
+"""
+
+from __future__ import annotations
+
+import contextvars
+from typing import Any
+
+current_span_var: contextvars.ContextVar[Any] = contextvars.ContextVar("braintrust_current_span", default=None)
+parent_slug_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("braintrust_parent_slug", default=None)
+
+# The current experiment and logger are process-wide defaults (set by init/init_logger) that a
+# context may override.
+_global_experiment: Any = None
+_global_logger: Any = None
+experiment_var: contextvars.ContextVar[Any] = contextvars.ContextVar("braintrust_current_experiment", default=None)
+logger_var: contextvars.ContextVar[Any] = contextvars.ContextVar("braintrust_current_logger", default=None)
+
+
+def current_experiment_object() -> Any:
+    return experiment_var.get() or _global_experiment
+
+
+def current_logger_object() -> Any:
+    return logger_var.get() or _global_logger
+
+
+def set_global_experiment(experiment: Any) -> None:
+    global _global_experiment
+    _global_experiment = experiment
+
+
+def set_global_logger(logger: Any) -> None:
+    global _global_logger
+    _global_logger = logger

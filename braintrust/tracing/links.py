@@ -1,0 +1,59 @@
+"""Links to objects and rows: Braintrust app URLs, or the local store for offline runs."""
+
+from __future__ import annotations
+
+from urllib.parse import quote, urlencode
+
+from braintrust.delivery.backend import ObjectRef
+
+
+def object_link(ref: ObjectRef, row_id: str | None = None, resolve: bool = True) -> str:
+    """``{app_url}/app/{org}/object?object_type=..&object_id=..&id=..`` for the API; for the
+    local store a ``file://`` URL of the database with the same query."""
+    from braintrust.delivery.runtime import resolve_ref
+    from braintrust.state import global_state
+    from braintrust.tracing.span import object_id_of
+
+    state = global_state()
+    object_id = object_id_of(ref)
+    if object_id is None and resolve:
+        resolve_ref(ref)
+        object_id = object_id_of(ref)
+    query = {"object_type": ref.object_type, "object_id": object_id}
+    if row_id is not None:
+        query["id"] = row_id
+    if state.is_local():
+        from braintrust.store.location import database_path
+
+        return database_path().as_uri() + "?" + urlencode(query)
+    if object_id is None:
+        project = ref.create_args.get("project_name") or ""
+        org = state.org_name or ""
+        suffix = f"?oid={quote(row_id)}" if row_id else ""
+        return f"{state.app_public_url()}/app/{quote(org)}/p/{quote(project)}/logs{suffix}"
+    if resolve and not state.logged_in:
+        state.login()
+    return f"{state.app_public_url()}/app/{quote(state.org_name or '')}/object?" + urlencode(query)
+
+
+def permalink(slug: str, org_name: str | None = None, app_url: str | None = None) -> str:
+    """A link to the row an exported span slug names (an object link for object slugs)."""
+    from braintrust.tracing.api import ref_for_components
+    from braintrust.tracing.span_components import SpanComponentsV4
+
+    if not slug:
+        return "https://www.braintrust.dev/noop-span"
+    try:
+        components = SpanComponentsV4.from_str(slug)
+        ref = ref_for_components(components)
+        link = object_link(ref, row_id=components.row_id, resolve=True)
+    except Exception as exc:
+        return "https://www.braintrust.dev/error-generating-link?" + urlencode({"msg": str(exc)})
+    if app_url or org_name:
+        from braintrust.state import global_state
+
+        state = global_state()
+        default_prefix = f"{state.app_public_url()}/app/{quote(state.org_name or '')}/"
+        prefix = f"{(app_url or state.app_public_url()).rstrip('/')}/app/{quote(org_name or state.org_name or '')}/"
+        link = link.replace(default_prefix, prefix, 1)
+    return link

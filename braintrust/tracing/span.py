@@ -1,0 +1,419 @@
+"""Spans: ``Span`` (the interface), ``SpanImpl``, the no-op span and the current-span helpers.
+
+A span writes one first-write row when it starts, one merge row per ``log`` and one merge row
+carrying ``metrics.end`` when it ends. Every row is a JSON-safe snapshot taken at call time and
+handed to the processor with the ``ObjectRef`` of the object it belongs to.
+"""
+
+from __future__ import annotations
+
+import datetime
+import sys
+import time
+import traceback
+from typing import Any
+from urllib.parse import urlencode
+
+from braintrust import jsonsafe
+from braintrust.delivery.backend import EXPERIMENT, PLAYGROUND_LOGS, PROJECT_LOGS, ObjectRef
+from braintrust.span_types import span_type_value
+from braintrust.tracing import context, ids
+from braintrust.tracing.record import validate_event
+from braintrust.tracing.span_components import SpanComponentsV3, SpanComponentsV4, SpanObjectTypeV3
+
+SDK_VERSION = "0.48.1"
+SPAN_ORIGIN = {
+    "name": "braintrust.sdk.python",
+    "version": SDK_VERSION,
+    "instrumentation": {"name": "braintrust-python-logger"},
+}
+NOOP_PERMALINK = "https://www.braintrust.dev/noop-span"
+
+_OBJECT_TYPE_CODES = {
+    EXPERIMENT: SpanObjectTypeV3.EXPERIMENT,
+    PROJECT_LOGS: SpanObjectTypeV3.PROJECT_LOGS,
+    PLAYGROUND_LOGS: SpanObjectTypeV3.PLAYGROUND_LOGS,
+}
+
+
+def _enqueue(ref: ObjectRef, row: dict[str, Any], approx_bytes: int) -> None:
+    from braintrust.delivery.runtime import get_processor
+
+    get_processor().enqueue(ref, row, approx_bytes)
+
+
+def caller_location() -> dict[str, Any]:
+    """The first stack frame outside the ``braintrust`` package."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if not (module == "braintrust" or module.startswith("braintrust.")):
+            code = frame.f_code
+            return {
+                "caller_functionname": code.co_name,
+                "caller_filename": code.co_filename,
+                "caller_lineno": frame.f_lineno,
+            }
+        frame = frame.f_back
+    return {}
+
+
+def _now_iso() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat()
+
+
+class Span:
+    """The interface every span offers; ``SpanImpl`` records, ``NoopSpan`` does nothing."""
+
+    id: str
+    span_id: str
+    root_span_id: str
+
+    def log(self, **event: Any) -> None:
+        raise NotImplementedError
+
+    def log_feedback(self, **event: Any) -> None:
+        raise NotImplementedError
+
+    def start_span(self, name=None, type=None, span_attributes=None, start_time=None, set_current=None, parent=None, propagated_event=None, **event) -> "Span":
+        raise NotImplementedError
+
+    def export(self) -> str:
+        raise NotImplementedError
+
+    def link(self) -> str:
+        raise NotImplementedError
+
+    def permalink(self) -> str:
+        raise NotImplementedError
+
+    def end(self, end_time: float | None = None) -> float:
+        raise NotImplementedError
+
+    def flush(self) -> None:
+        raise NotImplementedError
+
+    def close(self, end_time: float | None = None) -> float:
+        return self.end(end_time)
+
+    def set_attributes(self, name=None, type=None, span_attributes=None) -> None:
+        raise NotImplementedError
+
+    def set_current(self) -> None:
+        raise NotImplementedError
+
+    def unset_current(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> "Span":
+        raise NotImplementedError
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        raise NotImplementedError
+
+
+class NoopSpan(Span):
+    """A span that records nothing: what ``start_span`` returns when nothing is being logged."""
+
+    id = ""
+    span_id = ""
+    root_span_id = ""
+    span_parents = None
+    __braintrust_placeholder__ = "<span>"
+
+    def log(self, **event: Any) -> None:
+        pass
+
+    def log_feedback(self, **event: Any) -> None:
+        pass
+
+    def start_span(self, *args: Any, **kwargs: Any) -> "Span":
+        return self
+
+    def export(self) -> str:
+        return ""
+
+    def link(self) -> str:
+        return NOOP_PERMALINK
+
+    def permalink(self) -> str:
+        return NOOP_PERMALINK
+
+    def end(self, end_time: float | None = None) -> float:
+        return end_time if end_time is not None else time.time()
+
+    def flush(self) -> None:
+        pass
+
+    def set_attributes(self, name=None, type=None, span_attributes=None) -> None:
+        pass
+
+    def set_current(self) -> None:
+        pass
+
+    def unset_current(self) -> None:
+        pass
+
+    def __enter__(self) -> "Span":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        pass
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "NOOP_SPAN"
+
+
+NOOP_SPAN = NoopSpan()
+
+
+class SpanImpl(Span):
+    """A recording span, attached to an object (``ref``) and, for children, to a parent span."""
+
+    __braintrust_placeholder__ = "<span>"
+
+    def __init__(
+        self,
+        ref: ObjectRef,
+        *,
+        name: str | None = None,
+        type: Any = None,
+        span_attributes: dict[str, Any] | None = None,
+        start_time: float | None = None,
+        parent_span_id: str | None = None,
+        root_span_id: str | None = None,
+        propagated_event: dict[str, Any] | None = None,
+        event: dict[str, Any] | None = None,
+        default_root_type: str | None = None,
+        row_id: str | None = None,
+        span_id: str | None = None,
+    ):
+        self.ref = ref
+        self.propagated_event = propagated_event
+        event = dict(event or {})
+        self.id = row_id or event.pop("id", None) or ids.row_id()
+        self.span_id = span_id or ids.span_id()
+        if parent_span_id is not None:
+            self.root_span_id = root_span_id or parent_span_id
+            self.span_parents: list[str] | None = [parent_span_id]
+        else:
+            self.root_span_id = root_span_id or ids.trace_id()
+            self.span_parents = None
+        self._ended_at: float | None = None
+        self._context_tokens: list[Any] = []
+        caller = caller_location()
+        if name is None:
+            if self.span_parents is None:
+                name = "root"
+            else:
+                name = f"{caller.get('caller_functionname')}:{caller.get('caller_filename')}:{caller.get('caller_lineno')}"
+        attributes: dict[str, Any] = {"name": name}
+        type_value = span_type_value(type)
+        if type_value is None and self.span_parents is None:
+            type_value = default_root_type
+        if type_value is not None:
+            attributes["type"] = type_value
+        attributes["exec_counter"] = ids.next_exec_counter()
+        if span_attributes:
+            attributes.update(span_attributes)
+        self.name = name
+        if propagated_event:
+            merged = jsonsafe.snapshot(propagated_event)[0]
+            for key, value in merged.items():
+                event.setdefault(key, value)
+        clean = validate_event(event)
+        row: dict[str, Any] = {
+            "id": self.id,
+            "span_id": self.span_id,
+            "root_span_id": self.root_span_id,
+            "span_parents": self.span_parents,
+            "span_attributes": attributes,
+            "created": _now_iso(),
+            "context": {**caller, "span_origin": SPAN_ORIGIN},
+            "_is_merge": False,
+        }
+        data, size = jsonsafe.snapshot(clean)
+        row.update(data)
+        row["metrics"] = {**(data.get("metrics") or {}), "start": start_time if start_time is not None else time.time()}
+        self._set_current_on_enter = True
+        _enqueue(ref, row, size + 400)
+
+    # -- logging -----------------------------------------------------------------------------
+
+    def _merge_row(self, fields: dict[str, Any], size: int) -> None:
+        row = {
+            "id": self.id,
+            "span_id": self.span_id,
+            "root_span_id": self.root_span_id,
+            "span_parents": self.span_parents,
+            "_is_merge": True,
+        }
+        row.update(fields)
+        _enqueue(self.ref, row, size + 200)
+
+    def log(self, **event: Any) -> None:
+        """Merge fields into this span's row (input, output, expected, scores, metadata, ...)."""
+        clean = validate_event(event)
+        clean.pop("id", None)
+        if not clean:
+            return
+        data, size = jsonsafe.snapshot(clean)
+        self._merge_row(data, size)
+
+    def log_feedback(self, **event: Any) -> None:
+        from braintrust.tracing.feedback import log_feedback
+
+        log_feedback(self.ref, id=self.id, **event)
+
+    def set_attributes(self, name=None, type=None, span_attributes=None) -> None:
+        attributes = dict(span_attributes or {})
+        if name is not None:
+            attributes["name"] = name
+            self.name = name
+        if type is not None:
+            attributes["type"] = span_type_value(type)
+        if attributes:
+            data, size = jsonsafe.snapshot(attributes)
+            self._merge_row({"span_attributes": data}, size)
+
+    def start_span(
+        self,
+        name=None,
+        type=None,
+        span_attributes=None,
+        start_time=None,
+        set_current=None,
+        parent=None,
+        propagated_event=None,
+        **event,
+    ) -> "SpanImpl":
+        if parent is not None:
+            from braintrust.tracing.api import start_span_under_slug
+
+            return start_span_under_slug(
+                parent, name=name, type=type, span_attributes=span_attributes, start_time=start_time,
+                propagated_event=propagated_event, event=event,
+            )
+        return SpanImpl(
+            self.ref,
+            name=name,
+            type=type,
+            span_attributes=span_attributes,
+            start_time=start_time,
+            parent_span_id=self.span_id,
+            root_span_id=self.root_span_id,
+            propagated_event=propagated_event if propagated_event is not None else self.propagated_event,
+            event=event,
+        )
+
+    def end(self, end_time: float | None = None) -> float:
+        """End the span once; later calls return the first end time."""
+        if self._ended_at is None:
+            self._ended_at = end_time if end_time is not None else time.time()
+            self._merge_row({"metrics": {"end": self._ended_at}}, 40)
+        return self._ended_at
+
+    def flush(self) -> None:
+        from braintrust.delivery.runtime import flush
+
+        flush()
+
+    # -- identity and links ------------------------------------------------------------------
+
+    def _components(self, cls: type = SpanComponentsV4) -> Any:
+        object_type = _OBJECT_TYPE_CODES.get(self.ref.object_type, SpanObjectTypeV3.PROJECT_LOGS)
+        object_id = object_id_of(self.ref)
+        kwargs: dict[str, Any] = dict(
+            object_type=object_type,
+            row_id=self.id,
+            span_id=self.span_id,
+            root_span_id=self.root_span_id,
+            propagated_event=self.propagated_event,
+        )
+        if object_id is not None:
+            kwargs["object_id"] = object_id
+        else:
+            kwargs["compute_object_metadata_args"] = {
+                "project_name": self.ref.create_args.get("project_name"),
+                "project_id": self.ref.create_args.get("project_id"),
+            }
+        return cls(**kwargs)
+
+    def export(self) -> str:
+        """A slug other processes can pass as ``parent=`` (V4, or V3 with legacy ids)."""
+        return self._components(SpanComponentsV3 if ids.legacy_ids() else SpanComponentsV4).to_str()
+
+    def permalink(self) -> str:
+        from braintrust.tracing.links import object_link
+
+        try:
+            return object_link(self.ref, row_id=self.id, resolve=True)
+        except Exception as exc:  # permalinks never raise
+            return "https://www.braintrust.dev/error-generating-link?" + urlencode({"msg": str(exc)})
+
+    def link(self) -> str:
+        from braintrust.tracing.links import object_link
+
+        try:
+            return object_link(self.ref, row_id=self.id, resolve=False)
+        except Exception as exc:
+            return "https://www.braintrust.dev/error-generating-link?" + urlencode({"msg": str(exc)})
+
+    # -- context -----------------------------------------------------------------------------
+
+    def set_current(self) -> None:
+        self._context_tokens.append(context.current_span_var.set(self))
+
+    def unset_current(self) -> None:
+        if self._context_tokens:
+            token = self._context_tokens.pop()
+            try:
+                context.current_span_var.reset(token)
+            except ValueError:
+                # Reset from another context (e.g. a generator resumed elsewhere): best effort.
+                context.current_span_var.set(None)
+
+    def __enter__(self) -> "SpanImpl":
+        if self._set_current_on_enter:
+            self.set_current()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc is not None:
+                self.log_error(exc_type, exc, tb)
+            self.end()
+        finally:
+            self.unset_current()
+
+    def log_error(self, exc_type: Any, exc: BaseException, tb: Any) -> None:
+        text = "".join(traceback.format_exception(exc_type, exc, tb))
+        self._merge_row({"error": text}, len(text))
+
+    def __repr__(self) -> str:
+        return f"SpanImpl(name={self.name!r}, id={self.id!r}, span_id={self.span_id!r}, root_span_id={self.root_span_id!r})"
+
+
+def object_id_of(ref: ObjectRef) -> str | None:
+    """The object's id if already known (never triggers a login)."""
+    if ref.ids:
+        for key in ("experiment_id", "project_id", "dataset_id", "prompt_session_id"):
+            if key in ref.ids:
+                return ref.ids[key]
+    if ref.object_type == PROJECT_LOGS:
+        return ref.create_args.get("project_id")
+    if ref.object_type == EXPERIMENT:
+        return ref.create_args.get("experiment_id")
+    return None
+
+
+def current_span() -> Span:
+    """The span of the current context, or ``NOOP_SPAN``."""
+    span = context.current_span_var.get()
+    return span if span is not None else NOOP_SPAN
+
+
+__all__ = ["NOOP_SPAN", "NoopSpan", "Span", "SpanImpl", "current_span", "caller_location"]

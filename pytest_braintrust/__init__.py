@@ -1,0 +1,1 @@
+"""pytest-braintrust: turn pytest suites into Braintrust experiments."""

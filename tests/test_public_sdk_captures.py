@@ -1,0 +1,58 @@
+"""The public SDK's own scenario scripts, run unchanged on our package against the test server,
+must produce the rows the public SDK produced (ids, times, caller locations aside)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from capture_compare import CAPTURES, capture_rows, diff, merge_like_server, normalize
+from btserver import BraintrustTestServer
+
+
+def run_scenario(name: str, server: BraintrustTestServer, tmp_path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRAINTRUST_")}
+    env.update(BRAINTRUST_API_KEY=server.api_key, BRAINTRUST_APP_URL=server.url, BRAINTRUST_LOCAL_DIR=str(tmp_path / "store"))
+    script = CAPTURES / f"scenario_{name}.py"
+    return subprocess.run([sys.executable, str(script)], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize(
+    "name, payload_max_bytes",
+    [("logger", 6291456), ("traced", 6291456), ("overflow", 4096)],
+)
+def test_scenario_rows_match_public_sdk(name, payload_max_bytes, tmp_path):
+    with BraintrustTestServer(payload_max_bytes=payload_max_bytes, org_name="recorder-org") as server:
+        proc = run_scenario(name, server, tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        ours = normalize(server.rows())
+    theirs = normalize(merge_like_server(capture_rows(name)))
+    assert ours == theirs, diff(ours, theirs)
+
+
+def test_logger_scenario_requests_match(tmp_path):
+    """Same endpoints, same registration bodies, in a compatible order."""
+    with BraintrustTestServer(org_name="recorder-org") as server:
+        proc = run_scenario("logger", server, tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        paths = [(r.method, r.path) for r in server.requests]
+        project_bodies = [r.json for r in server.requests_to("/v1/project", "POST")]
+    assert paths[:3] == [("POST", "/api/apikey/login"), ("POST", "/v1/project"), ("GET", "/version")]
+    assert all(p == ("POST", "/logs3") for p in paths[3:])
+    assert project_bodies == [{"name": "recorder-logs", "org_name": "recorder-org"}]
+    assert proc.stdout.splitlines()[-1] == "flushed"
+
+
+def test_overflow_scenario_uses_overflow_upload(tmp_path):
+    with BraintrustTestServer(payload_max_bytes=4096, org_name="recorder-org") as server:
+        proc = run_scenario("overflow", server, tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        overflow = server.requests_to("/logs3/overflow", "POST")
+        assert len(overflow) == 1
+        request = overflow[0].json
+        assert request["content_type"] == "application/json"
+        assert request["rows"][0]["object_ids"]["log_id"] == "g"
+        assert all(len(r.body) <= 4096 for r in server.requests_to("/logs3", "POST"))
