@@ -43,9 +43,9 @@ pydantic v1 model (``__fields__`` + ``dict``)          ``.dict(exclude_none=True
 ``datetime``, ``date``, ``time``                      ``isoformat()``
 ``decimal.Decimal``                                   ``float`` if finite as a float, else ``str(d)``
 ``uuid.UUID``, ``pathlib.PurePath``                   ``str(x)``
-numpy-like arrays / pandas-like (callable ``tolist``)  ``tolist()`` (snapshotted; ignored when it
-                                                      returns an object of the same type)
-numpy-like scalars (``dtype`` + ``item``)               ``item()`` (snapshotted, same condition)
+numpy-like arrays / pandas-like (callable ``tolist``)  ``tolist()`` (snapshotted; used only when it
+                                                      returns a plain Python value)
+numpy-like scalars (``dtype`` + ``item``)               ``item()`` (same condition)
 a container already being copied (a cycle)            ``"<circular reference>"``
 a container nested deeper than 200 levels             ``"<max depth exceeded>"``
 anything else                                         ``str(obj)``
@@ -394,8 +394,7 @@ def _convert(obj: Any, depth: int, path: set) -> tuple[Any, int]:
                 listed = tolist()
             except Exception:
                 listed = _NOTHING
-            # (a result of the object's own type, e.g. from a Mock, would never end)
-            if listed is not _NOTHING and type(listed) is not type(obj):
+            if type(listed) in _PLAIN_RESULTS:
                 return _via(obj, listed, depth, path)
         if hasattr(obj, "dtype"):  # numpy-like scalar without tolist
             item = getattr(obj, "item", None)
@@ -404,13 +403,19 @@ def _convert(obj: Any, depth: int, path: set) -> tuple[Any, int]:
                     value = item()
                 except Exception:
                     value = _NOTHING
-                if value is not _NOTHING and type(value) is not type(obj):
+                if type(value) in _PLAIN_RESULTS:
                     return _via(obj, value, depth, path)
 
     return _str_size(str(obj))
 
 
 _NOTHING = object()
+# What a genuine ``tolist()`` / ``item()`` returns (numpy, pandas, array.array). Anything else
+# (e.g. a Mock, whose every attribute is another callable Mock) falls through to ``str(obj)``.
+_PLAIN_RESULTS = frozenset(
+    {list, tuple, dict, str, bytes, int, float, bool, complex, type(None), _dt.datetime, _dt.date, _dt.time,
+     _dt.timedelta, decimal.Decimal}
+)
 
 
 # ---------------------------------------------------------------------------------------------

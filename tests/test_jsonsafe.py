@@ -248,6 +248,23 @@ def test_real_numpy_and_pydantic_when_installed(encoder):
     json.loads(dumps_row(copy))
 
 
+def test_mock_objects_become_their_str_quickly():
+    from unittest import mock
+    import time
+
+    start = time.perf_counter()
+    copy, _ = snapshot({"m": mock.MagicMock(), "n": mock.Mock(name="client")})
+    assert time.perf_counter() - start < 0.5
+    assert copy["m"].startswith("<MagicMock") and copy["n"].startswith("<Mock name='client'")
+
+
+def test_more_numpy_kinds_when_installed():
+    np = pytest.importorskip("numpy")
+    copy, _ = snapshot([np.datetime64("2024-01-01T00:00:00"), np.array(["a", "b"]), np.complex128(1 + 2j),
+                        np.array([1.5, np.inf]), np.str_("s"), np.zeros((0,))])
+    assert copy == ["2024-01-01T00:00:00", ["a", "b"], "(1+2j)", [1.5, "Infinity"], "s", []]
+
+
 # -- semantics -------------------------------------------------------------------------------------
 
 

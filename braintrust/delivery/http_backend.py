@@ -175,9 +175,12 @@ class HttpBackend:
     def _record_failure(self, rows: list[dict], exc: Exception, result: ExportResult) -> None:
         reason = exc.reason if isinstance(exc, BackendError) else _failure_reason(exc)
         if reason == "auth" and not self.stopped_error:
-            self.stopped_error = f"Braintrust refused the API key ({exc}); no more rows will be sent this run."
+            self.stopped_error = (
+                f"Braintrust refused the API key ({exc}); no more rows will be sent this run. "
+                "Check BRAINTRUST_API_KEY; the rows are spilled for `braintrust replay`."
+            )
         result.failed.extend((row, reason) for row in rows)
-        result.error = str(exc)
+        result.error = self.stopped_error if reason == "auth" else str(exc)
 
     def _post_logs3(self, payload: bytes, deadline: Deadline) -> None:
         client = self.state.http_client()

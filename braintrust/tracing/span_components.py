@@ -32,7 +32,6 @@ row_id, span_id and root_span_id are all set or all unset.
 from __future__ import annotations
 
 import base64
-import binascii
 import dataclasses
 import enum
 import json

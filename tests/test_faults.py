@@ -1,0 +1,165 @@
+"""Fault tests in real processes against the loopback server. Every test ends with the
+invariant: produced == accepted + spilled + reported dropped, and what the server holds is
+exactly what was accepted (no loss, nothing twice)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from btserver import BraintrustTestServer, Step
+
+CHILD = Path(__file__).parent / "fault_child.py"
+pytestmark = pytest.mark.slow
+
+
+def child_env(server: BraintrustTestServer, tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRAINTRUST_")}
+    env.update(
+        BRAINTRUST_API_KEY=server.api_key,
+        BRAINTRUST_APP_URL=server.url,
+        BRAINTRUST_LOCAL_DIR=str(tmp_path / "store"),
+        PYTHONPATH=str(Path(__file__).parent),
+    )
+    env.update(extra)
+    return env
+
+
+def run_child(mode: str, rows: int, server: BraintrustTestServer, tmp_path: Path, timeout: float = 60, **extra: str):
+    report = tmp_path / "report.json"
+    started = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, str(CHILD), mode, str(rows), str(report)],
+        env=child_env(server, tmp_path, **extra), capture_output=True, text=True, timeout=timeout,
+    )
+    elapsed = time.monotonic() - started
+    assert report.exists(), proc.stderr
+    return proc, json.loads(report.read_text()), elapsed
+
+
+def received_ids(server: BraintrustTestServer) -> list[str]:
+    return [row["id"] for body in server.logs3_bodies if isinstance(body.get("rows"), list) for row in body["rows"]]
+
+
+def assert_invariant(report: dict) -> None:
+    dropped = sum(report["dropped"].values())
+    assert report["pending"] == 0
+    assert report["produced"] == report["accepted"] + report["spilled"] + dropped, report
+
+
+def test_500_three_times_then_200_delivers_everything(tmp_path):
+    with BraintrustTestServer() as server:
+        server.script("POST", "/logs3", [Step(status=500)] * 3)
+        proc, report, _ = run_child("flush", 50, server, tmp_path)
+        assert_invariant(report)
+        assert report["accepted"] == 50 and report["spilled"] == 0
+        assert sorted(set(received_ids(server))) == sorted(report["ids"])
+        assert len(server.rows()) == 50
+
+
+def test_429_retry_after_is_honoured(tmp_path):
+    with BraintrustTestServer() as server:
+        server.script("POST", "/logs3", [Step(status=429, retry_after="1")])
+        proc, report, _ = run_child("flush", 20, server, tmp_path)
+        assert_invariant(report)
+        assert report["accepted"] == 20
+        attempts = server.requests_to("/logs3", "POST")
+        assert attempts[1].time - attempts[0].time >= 0.95
+
+
+def test_413_splits_the_batch_and_delivers_everything(tmp_path):
+    with BraintrustTestServer() as server:
+        server.script("POST", "/logs3", [Step(status=413)])
+        proc, report, _ = run_child("flush", 80, server, tmp_path)
+        assert_invariant(report)
+        assert report["accepted"] == 80 and report["spilled"] == 0
+        assert len(server.rows()) == 80
+
+
+def test_401_stops_sending_spills_and_reports_one_error(tmp_path):
+    with BraintrustTestServer() as server:
+        server.fail_always("POST", "/logs3", Step(status=401))
+        proc, report, _ = run_child("flush", 300, server, tmp_path)
+        assert_invariant(report)
+        assert report["accepted"] == 0 and report["spilled"] == 300
+        assert len(server.requests_to("/logs3", "POST")) == 1  # stopped after the first refusal
+        errors = [line for line in proc.stderr.splitlines() if "answered 401" in line]
+        assert len(errors) == 1 and "refused the API key" in errors[0], proc.stderr
+        assert "300 spilled" in proc.stderr
+        assert server.api_key not in proc.stderr
+
+
+def test_server_down_exits_within_deadline_then_replays_exactly_once(tmp_path):
+    server = BraintrustTestServer().start()
+    url = server.url
+    server.stop()
+    try:
+        env = {"BRAINTRUST_FLUSH_TIMEOUT": "2"}
+        proc, report, elapsed = run_child("exit", 40, server, tmp_path, **env)
+        assert proc.returncode == 0
+        assert elapsed < 2 + 1 + 1.5, f"took {elapsed:.1f}s (deadline 2 s; interpreter start allowance 1.5 s)"
+        assert_invariant(report)
+        assert report["spilled"] == 40 and report["accepted"] == 0
+        spill_dir = tmp_path / "store" / "spill"
+        files = list(spill_dir.glob("spill-*.json"))
+        assert files and all(oct(f.stat().st_mode & 0o777) == "0o600" for f in files)
+        assert oct(spill_dir.stat().st_mode & 0o777) == "0o700"
+        assert server.api_key not in "".join(f.read_text() for f in files)
+
+        server.start()
+        assert server.url == url
+        replay = [sys.executable, "-m", "braintrust.cli.main", "replay", str(spill_dir)]
+        first = subprocess.run(replay, env=child_env(server, tmp_path), capture_output=True, text=True, timeout=60)
+        assert first.returncode == 0, first.stderr
+        assert sorted(received_ids(server)) == sorted(report["ids"])
+        second = subprocess.run(replay, env=child_env(server, tmp_path), capture_output=True, text=True, timeout=60)
+        assert second.returncode == 0 and "nothing to replay" in second.stdout
+        assert len(received_ids(server)) == 40
+        assert len(server.projects()) == 1
+    finally:
+        server.stop()
+
+
+def test_sigterm_mid_run_exits_within_deadline_with_every_row_delivered_or_spilled(tmp_path):
+    with BraintrustTestServer() as server:
+        server.fail_always("POST", "/logs3", Step(delay_seconds=0.05))
+        report_path = tmp_path / "report.json"
+        proc = subprocess.Popen(
+            [sys.executable, str(CHILD), "loop", "0", str(report_path)],
+            env=child_env(server, tmp_path, BRAINTRUST_FLUSH_TIMEOUT="2"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        assert proc.stdout.readline().strip() == "LOGGING"
+        time.sleep(1.0)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        elapsed = time.monotonic() - sent
+        assert elapsed < 2 + 1, f"exit took {elapsed:.1f}s after SIGTERM (deadline 2 s)"
+        report = json.loads(report_path.read_text())
+        assert report["produced"] > 100
+        assert_invariant(report)
+        received = set(received_ids(server))
+        assert received <= set(report["ids"])
+        # A request still in flight at the deadline is spilled too (replay is idempotent: stable ids).
+        assert report["accepted"] <= len(received) <= report["accepted"] + report["spilled"]
+
+
+def test_forked_child_logs_and_flushes_without_duplicates_or_deadlock(tmp_path):
+    with BraintrustTestServer() as server:
+        proc, parent, _ = run_child("fork", 100, server, tmp_path, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        child = json.loads((tmp_path / "report.json.child").read_text())
+        assert_invariant(parent)
+        assert_invariant(child)
+        ids = received_ids(server)
+        assert len(ids) == len(set(ids)), "a row was sent twice"
+        assert set(child["ids"]) <= set(ids)
+        assert set(parent["ids"]) <= set(ids)
+        assert len(ids) == 300
