@@ -65,3 +65,81 @@ def bt_env(bt_server, monkeypatch) -> BraintrustTestServer:
 
 
 # ==== end of Braintrust test server fixtures =======================================================
+
+
+# ==== Tracing / isolation fixtures (tests/test_tracing_*.py, test_public_api.py, test_local_mode.py) ===
+# (autouse) _bt_isolation  every test starts with no BRAINTRUST_* variable set, BRAINTRUST_LOCAL_DIR
+#                          pointing at a fresh temporary directory, no masking function, no current
+#                          span/logger and a fresh delivery runtime (braintrust.delivery.runtime)
+# bt_logs                  bt_env + helpers to flush and read back what the server stored
+
+import os as _os  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _bt_isolation(tmp_path_factory, monkeypatch):
+    from braintrust import masking
+    from braintrust.delivery import runtime
+    from braintrust.tracing import context
+
+    for name in list(_os.environ):
+        if name.startswith("BRAINTRUST_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("BRAINTRUST_LOCAL_DIR", str(tmp_path_factory.mktemp("bt-local")))
+    runtime.reset_for_tests()
+    masking.set_masking_function(None)
+    context.current_span_var.set(None)
+    context.parent_slug_var.set(None)
+    yield
+    masking.set_masking_function(None)
+    if runtime._processor is not None:
+        try:
+            # Whatever a test left queued gets a short chance only (its server may be gone already).
+            runtime._processor.flush(timeout=0.5)
+        except Exception:
+            pass
+    runtime.reset_for_tests()
+
+
+class BtLogs:
+    """What a test needs to check rows against ``bt_server``."""
+
+    def __init__(self, server):
+        self.server = server
+
+    def flush(self):
+        import braintrust
+
+        result = braintrust.flush()
+        assert result.ok, result.describe()
+        return result
+
+    def rows(self, object_type="project_logs", object_id=None):
+        """Flush, then the server's merged rows."""
+        self.flush()
+        return self.server.rows(object_type, object_id)
+
+    def by_name(self, object_type="project_logs"):
+        """Flush, then ``{span name: merged row}`` (names must be unique)."""
+        rows = self.rows(object_type)
+        named = {}
+        for row in rows:
+            name = (row.get("span_attributes") or {}).get("name")
+            assert name not in named, f"two rows named {name!r}"
+            named[name] = row
+        return named
+
+    def sent_rows(self):
+        """Every row as sent in accepted /logs3 bodies (not merged)."""
+        return [row for body in self.server.logs3_bodies if isinstance(body.get("rows"), list) for row in body["rows"]]
+
+    def paths(self):
+        return [(r.method, r.path) for r in self.server.requests]
+
+
+@pytest.fixture
+def bt_logs(bt_env) -> BtLogs:
+    return BtLogs(bt_env)
+
+
+# ==== end of tracing / isolation fixtures ==========================================================

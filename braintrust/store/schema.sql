@@ -1,8 +1,8 @@
 -- The embedded local store (schema version 1).
 --
 -- One SQLite database in WAL mode, shared by every process of a run (pytest-xdist workers
--- included). Every statement is idempotent: the file is applied inside BEGIN IMMEDIATE on
--- each open, and ``meta.schema_version`` records which version created the file.
+-- included). Every statement is idempotent: the file is applied inside BEGIN IMMEDIATE when
+-- ``meta.schema_version`` is missing, and that key records which version created the file.
 --
 -- Times are ISO-8601 UTC strings; JSON columns hold compact JSON text (NULL when absent).
 -- Transaction ids (``xact_id``) are integers counted up from 10**18 in ``meta.last_xact_id``;
@@ -49,13 +49,35 @@ CREATE TABLE IF NOT EXISTS datasets (
     UNIQUE (project_id, name)
 );
 
--- The current, merged state of every row of every object. ``object_type`` is one of
--- experiment | project_logs | playground_logs | dataset; ``object_id`` is the experiment,
--- project, prompt session or dataset id. ``data`` is the row's JSON without ``_xact_id`` and
--- control fields; ``created`` is kept from the first write. Deleted rows stay as tombstones
--- (``is_deleted = 1``) so reads "as of" an older version still see what was there.
--- ``seq`` (the rowid) is stable across updates and orders rows by first write; fetch cursors
--- use it. The second index serves current-state reads and counts in ``seq`` order.
+-- Rows are stored as a log and a folded view of it:
+--
+-- * ``row_log`` is append-only: every row written, as written (``op`` 0 = replace/insert,
+--   1 = merge, 2 = delete), with its transaction id. Writers only ever append to it, in
+--   ``seq`` order, so a write costs no lookups and touches no random index pages. It is the
+--   version history: the state of an object as of version V folds its entries with
+--   ``xact_id <= V``.
+-- * ``object_rows`` is the current, merged state of every row, folded from the log up to
+--   ``objects.folded_seq`` by the first read after a write. ``seq`` is the log ``seq`` of the
+--   row's first write: it orders reads and is the fetch cursor. Deleted rows stay as
+--   tombstones (``is_deleted = 1``). ``data`` is JSON; control fields, ``created`` and
+--   ``_xact_id`` inside it are ignored (the columns hold them).
+--
+-- ``object_type`` is experiment | project_logs | playground_logs | dataset; ``object_id`` is
+-- the experiment, project, prompt session or dataset id.
+CREATE TABLE IF NOT EXISTS row_log (
+    seq         INTEGER PRIMARY KEY,
+    object_type TEXT NOT NULL,
+    object_id   TEXT NOT NULL,
+    id          TEXT NOT NULL,
+    xact_id     INTEGER NOT NULL,
+    created     TEXT,
+    op          INTEGER NOT NULL,
+    data        TEXT NOT NULL
+);
+
+-- Index entries carry the rowid, so this serves "entries of an object in seq order".
+CREATE INDEX IF NOT EXISTS row_log_by_object ON row_log (object_type, object_id);
+
 CREATE TABLE IF NOT EXISTS object_rows (
     seq         INTEGER PRIMARY KEY,
     object_type TEXT NOT NULL,
@@ -68,37 +90,14 @@ CREATE TABLE IF NOT EXISTS object_rows (
     UNIQUE (object_type, object_id, id)
 );
 
-CREATE INDEX IF NOT EXISTS object_rows_live
-    ON object_rows (object_type, object_id, is_deleted);
+CREATE INDEX IF NOT EXISTS object_rows_live ON object_rows (object_type, object_id, is_deleted);
 
--- Superseded versions of rows: when a row is overwritten by a later transaction, its old
--- state lands here (see the trigger). The state of an object as of version V is, per row id,
--- the newest of (row_versions ∪ object_rows) with xact_id <= V, unless that one is a tombstone.
-CREATE TABLE IF NOT EXISTS row_versions (
+CREATE TABLE IF NOT EXISTS objects (
     object_type TEXT NOT NULL,
     object_id   TEXT NOT NULL,
-    id          TEXT NOT NULL,
-    xact_id     INTEGER NOT NULL,
-    row_seq     INTEGER NOT NULL,
-    created     TEXT,
-    is_deleted  INTEGER NOT NULL,
-    data        TEXT NOT NULL,
-    PRIMARY KEY (object_type, object_id, id, xact_id)
+    folded_seq  INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (object_type, object_id)
 );
-
-CREATE INDEX IF NOT EXISTS row_versions_by_object_xact
-    ON row_versions (object_type, object_id, xact_id);
-
-CREATE TRIGGER IF NOT EXISTS rows_keep_history
-AFTER UPDATE ON object_rows
-WHEN OLD.xact_id <> NEW.xact_id
-BEGIN
-    INSERT OR REPLACE INTO row_versions
-        (object_type, object_id, id, xact_id, row_seq, created, is_deleted, data)
-    VALUES
-        (OLD.object_type, OLD.object_id, OLD.id, OLD.xact_id, OLD.seq, OLD.created,
-         OLD.is_deleted, OLD.data);
-END;
 
 -- ObjectRef.key -> resolved ids, so resolving (or replaying) the same reference twice never
 -- creates a second experiment.

@@ -33,11 +33,9 @@ def _input_of(func: Callable, signature: inspect.Signature | None, args: tuple, 
         bound = signature.bind(*args, **kwargs)
     except TypeError:
         return {"args": list(args), "kwargs": kwargs}
-    arguments = dict(bound.arguments)
-    for name, param in signature.parameters.items():
-        if param.kind is inspect.Parameter.VAR_KEYWORD and name in arguments:
-            arguments.update(arguments.pop(name))
-    return arguments
+    # As the public SDK logs it: parameter name -> value, with ``*args`` as a list and
+    # ``**kwargs`` as a nested dict under their own parameter names.
+    return dict(bound.arguments)
 
 
 def _generator_limit() -> int:
@@ -73,12 +71,20 @@ def _wrap(func: Callable, options: dict[str, Any]) -> Callable:
             span.log(output=output)
         span.end()
 
-    def fail(span: Any) -> None:
+    def fail(span: Any, collector: "_Collector | None" = None) -> None:
         if span is NOOP_SPAN:
             return
         exc_type, exc, tb = sys.exc_info()
+        if collector is not None and not notrace_io and collector.loggable() and collector.items:
+            span.log(output=collector.output())  # what was yielded before the failure
         span.log_error(exc_type, exc, tb)
         span.end()
+
+    def abandon(span: Any) -> None:
+        # The consumer stopped iterating early (``break``, ``close()``): not an error, and the
+        # items seen so far are not the generator's output.
+        if span is not NOOP_SPAN:
+            span.end()
 
     if inspect.isasyncgenfunction(func):
 
@@ -87,19 +93,38 @@ def _wrap(func: Callable, options: dict[str, Any]) -> Callable:
             span = open_span(args, kwargs)
             collector = _Collector()
             agen = func(*args, **kwargs)
+            to_send: Any = None
+            to_throw: BaseException | None = None
             try:
                 while True:
                     _enter(span, set_current)
                     try:
-                        item = await agen.__anext__()
+                        if to_throw is not None:
+                            thrown, to_throw = to_throw, None
+                            item = await agen.athrow(thrown)
+                        else:
+                            item = await agen.asend(to_send)
                     except StopAsyncIteration:
                         break
                     finally:
                         _leave(span, set_current)
                     collector.add(item)
-                    yield item
+                    try:
+                        to_send = yield item
+                    except GeneratorExit:
+                        raise
+                    except BaseException as exc:  # athrow() on the wrapper: pass it on
+                        to_throw = exc
+            except GeneratorExit:
+                _enter(span, set_current)
+                try:
+                    await agen.aclose()
+                finally:
+                    _leave(span, set_current)
+                    abandon(span)
+                raise
             except BaseException:
-                fail(span)
+                fail(span, collector)
                 raise
             finish(span, collector.output(), collector.loggable())
 
@@ -112,20 +137,39 @@ def _wrap(func: Callable, options: dict[str, Any]) -> Callable:
             span = open_span(args, kwargs)
             collector = _Collector()
             gen = func(*args, **kwargs)
+            to_send: Any = None
+            to_throw: BaseException | None = None
             try:
                 while True:
                     _enter(span, set_current)
                     try:
-                        item = next(gen)
+                        if to_throw is not None:
+                            thrown, to_throw = to_throw, None
+                            item = gen.throw(thrown)
+                        else:
+                            item = gen.send(to_send)
                     except StopIteration as stop:
                         result = stop.value
                         break
                     finally:
                         _leave(span, set_current)
                     collector.add(item)
-                    yield item
+                    try:
+                        to_send = yield item
+                    except GeneratorExit:
+                        raise
+                    except BaseException as exc:  # throw() on the wrapper: pass it on
+                        to_throw = exc
+            except GeneratorExit:
+                _enter(span, set_current)
+                try:
+                    gen.close()
+                finally:
+                    _leave(span, set_current)
+                    abandon(span)
+                raise
             except BaseException:
-                fail(span)
+                fail(span, collector)
                 raise
             finish(span, collector.output(), collector.loggable())
             return result

@@ -14,6 +14,7 @@ faults. A scripted non-2xx answer never applies the request's effect.
 from __future__ import annotations
 
 import gzip
+import sys
 import io
 import json
 import socket
@@ -44,8 +45,8 @@ class Step:
     * ``reset``: then close the connection with a TCP RST, answering nothing;
     * ``hang``: then answer nothing until the server stops;
     * ``status``: answer this status. Non-2xx (or any status with ``body``) answers without
-      running the endpoint; 2xx without ``body`` runs the endpoint and overrides its status.
-      None: run the endpoint normally (useful with ``delay_seconds`` or ``retry_after``);
+      running the endpoint; 2xx without ``body`` runs the endpoint and, if it succeeded, answers
+      this status instead. None: run the endpoint normally (with ``delay_seconds``/``retry_after``);
     * ``retry_after``: ``Retry-After`` header value (seconds or an HTTP-date);
     * ``body``: the JSON (dict/list) or raw bytes to answer; default ``{"error": ...}``;
     * ``headers``: extra response headers.
@@ -147,8 +148,6 @@ class _HTTPServer(ThreadingHTTPServer):
 
     def handle_error(self, request, client_address) -> None:
         # Resets and closed sockets are routine here (faults, stop()); anything else is a bug.
-        import sys
-
         if not isinstance(sys.exc_info()[1], OSError):
             super().handle_error(request, client_address)
 
@@ -243,7 +242,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             status_override = step.status
         response = owner._handle(request)
-        if status_override is not None:
+        if status_override is not None and 200 <= response.status < 300:
             response.status = status_override
         response.headers = {**response.headers, **extra_headers}
         self._respond(request, response)

@@ -1,0 +1,91 @@
+"""Registering experiments and datasets with the Braintrust API (``/v1/experiment``,
+``/v1/dataset``), from the ``create_args`` an ``ObjectRef`` carries."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from braintrust.delivery.backend import DATASET, EXPERIMENT, BackendError, Deadline, ObjectRef
+
+log = logging.getLogger("braintrust")
+
+
+def resolve_object(backend: Any, ref: ObjectRef, deadline: Deadline) -> None:
+    """Find or create ``ref``'s experiment or dataset; sets ``ref.ids`` and ``ref.info``."""
+    args = ref.create_args
+    if ref.object_type == DATASET and args.get("dataset_id"):
+        dataset = backend._call("GET", f"/v1/dataset/{args['dataset_id']}", deadline)
+        project = backend._call("GET", f"/v1/project/{dataset['project_id']}", deadline)
+        ref.ids = {"dataset_id": dataset["id"]}
+        ref.info.update(project_id=project["id"], project_name=project.get("name"), dataset_name=dataset.get("name"))
+        return
+    project = backend._project(args, deadline)
+    ref.info.update(project_id=project["id"], project_name=project.get("name"))
+    if ref.object_type == EXPERIMENT:
+        experiment = open_experiment(backend, project, args, deadline) if args.get("open") else create_experiment(backend, project, args, deadline)
+        ref.ids = {"experiment_id": experiment["id"]}
+        ref.info.update(experiment_name=experiment.get("name"), base_exp_id=experiment.get("base_exp_id"))
+    elif ref.object_type == DATASET:
+        dataset = create_dataset(backend, project, args, deadline)
+        ref.ids = {"dataset_id": dataset["id"]}
+        ref.info.update(dataset_name=dataset.get("name"))
+
+
+def find_experiment(backend: Any, project_id: str, name: str, deadline: Deadline) -> dict[str, Any] | None:
+    params = {"experiment_name": name, "project_id": project_id, "org_name": backend.state.org_name}
+    found = backend._call("GET", "/v1/experiment", deadline, params=params)
+    objects = found.get("objects") if isinstance(found, dict) else None
+    return objects[0] if objects else None
+
+
+def open_experiment(backend: Any, project: dict, args: dict, deadline: Deadline) -> dict[str, Any]:
+    experiment = find_experiment(backend, project["id"], args["experiment_name"], deadline)
+    if experiment is None:
+        raise BackendError(f"Experiment {args['experiment_name']} not found in project {project.get('name')}.", "not_found")
+    return experiment
+
+
+def create_experiment(backend: Any, project: dict, args: dict, deadline: Deadline) -> dict[str, Any]:
+    from braintrust import git
+
+    body: dict[str, Any] = {"project_id": project["id"], "ensure_new": bool(args.get("ensure_new", True))}
+    if args.get("experiment_name"):
+        body["name"] = args["experiment_name"]
+    if args.get("description") is not None:
+        body["description"] = args["description"]
+    settings = git.combine_settings(backend.state.git_metadata, args.get("git_metadata_settings"))
+    if backend.state.git_metadata is None and args.get("git_metadata_settings") is None:
+        settings = {"collect": "none"}  # the public SDK collects nothing when the org sets no policy
+    repo_info = args.get("repo_info")
+    if repo_info is None and settings.get("collect") != "none":
+        repo_info = git.collect_repo_info(settings, args.get("cwd"))
+    if repo_info is not None:
+        body["repo_info"] = repo_info
+    base_id = args.get("base_exp_id")
+    if base_id is None and args.get("base_experiment"):
+        base = find_experiment(backend, project["id"], args["base_experiment"], deadline)
+        if base is None:
+            log.warning("braintrust: base experiment %r not found in project %r; comparing with the default.", args["base_experiment"], project.get("name"))
+        else:
+            base_id = base["id"]
+    if base_id is not None:
+        body["base_exp_id"] = base_id
+    elif settings.get("collect") != "none":
+        body["ancestor_commits"] = git.ancestor_commits(args.get("cwd"))
+    for key in ("dataset_id", "dataset_version"):
+        if args.get(key) is not None:
+            body[key] = args[key]
+    body["public"] = bool(args.get("public", False))
+    for key in ("metadata", "tags"):
+        if args.get(key) is not None:
+            body[key] = args[key]
+    return backend._call("POST", "/v1/experiment", deadline, body=body, retry=False)
+
+
+def create_dataset(backend: Any, project: dict, args: dict, deadline: Deadline) -> dict[str, Any]:
+    body: dict[str, Any] = {"project_id": project["id"], "name": args.get("dataset_name") or "logs"}
+    for key in ("description", "metadata"):
+        if args.get(key) is not None:
+            body[key] = args[key]
+    return backend._call("POST", "/v1/dataset", deadline, body=body)

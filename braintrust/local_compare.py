@@ -1,0 +1,147 @@
+"""Summaries computed locally (the local store has no server to compare experiments for us).
+
+The rules, mirroring what the Braintrust server reports:
+
+* A *trace* is every row sharing a ``root_span_id``; its input is the root row's input.
+* A trace's score ``s`` is the mean of every non-null ``scores[s]`` logged anywhere in the trace
+  (on the root, or on the score spans ``Eval`` writes). An experiment's score is the mean over
+  the traces that have it.
+* Metrics, where lower is better: ``duration`` (root ``metrics.end - metrics.start``), every
+  token count (``*tokens``) and ``estimated_cost``/``cost`` summed over the trace's rows; only
+  metrics that were logged appear. An experiment's metric is the mean over traces.
+* Against a base experiment, traces are grouped by their canonical input JSON; for each group
+  present in both, the group means are compared: higher score = improvement, lower = regression
+  (the reverse for metrics). ``diff`` = experiment mean − base mean, for names present in both.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable
+
+from braintrust.summary import MetricSummary, ScoreSummary
+
+TOKEN_SUFFIX = "tokens"
+COST_METRICS = ("estimated_cost", "cost")
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+class _Trace:
+    __slots__ = ("input_key", "scores", "metrics")
+
+    def __init__(self) -> None:
+        self.input_key: str | None = None
+        self.scores: dict[str, list[float]] = {}
+        self.metrics: dict[str, float] = {}
+
+
+def _traces(rows: Iterable[dict[str, Any]], score_order: list[str], metric_order: list[str]) -> list[_Trace]:
+    traces: dict[str, _Trace] = {}
+    for row in rows:
+        trace_key = row.get("root_span_id") or row.get("id")
+        trace = traces.get(trace_key)
+        if trace is None:
+            trace = traces[trace_key] = _Trace()
+        is_root = not row.get("span_parents")
+        if is_root:
+            trace.input_key = _canonical(row.get("input"))
+        for name, value in (row.get("scores") or {}).items():
+            if isinstance(value, (int, float)):
+                trace.scores.setdefault(name, []).append(float(value))
+                if name not in score_order:
+                    score_order.append(name)
+        metrics = row.get("metrics") or {}
+        if is_root and isinstance(metrics.get("start"), (int, float)) and isinstance(metrics.get("end"), (int, float)):
+            trace.metrics["duration"] = float(metrics["end"]) - float(metrics["start"])
+            if "duration" not in metric_order:
+                metric_order.insert(0, "duration")
+        for name, value in metrics.items():
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                continue
+            if name.endswith(TOKEN_SUFFIX) or name in COST_METRICS:
+                trace.metrics[name] = trace.metrics.get(name, 0.0) + float(value)
+                if name not in metric_order:
+                    metric_order.append(name)
+    return list(traces.values())
+
+
+def _score_of(trace: _Trace, name: str) -> float | None:
+    values = trace.scores.get(name)
+    return _mean(values) if values else None
+
+
+def _per_input(traces: list[_Trace], value_of) -> dict[str, float]:
+    groups: dict[str, list[float]] = {}
+    for trace in traces:
+        value = value_of(trace)
+        if value is not None:
+            groups.setdefault(trace.input_key or "", []).append(value)
+    return {key: _mean(values) for key, values in groups.items()}
+
+
+def _overall(traces: list[_Trace], value_of) -> float | None:
+    values = [v for v in (value_of(t) for t in traces) if v is not None]
+    return _mean(values) if values else None
+
+
+def _compare(current: dict[str, float], base: dict[str, float], higher_is_better: bool) -> tuple[int, int]:
+    improvements = regressions = 0
+    for key, value in current.items():
+        if key not in base or value == base[key]:
+            continue
+        better = value > base[key] if higher_is_better else value < base[key]
+        if better:
+            improvements += 1
+        else:
+            regressions += 1
+    return improvements, regressions
+
+
+def _unit(name: str) -> str:
+    if name == "duration":
+        return "s"
+    if name in COST_METRICS:
+        return "$"
+    return "tok"
+
+
+def compare_experiments(
+    rows: Iterable[dict[str, Any]], base_rows: Iterable[dict[str, Any]] | None
+) -> tuple[dict[str, ScoreSummary], dict[str, MetricSummary]]:
+    """Scores and metrics of an experiment, compared with ``base_rows`` when given."""
+    score_order: list[str] = []
+    metric_order: list[str] = []
+    traces = _traces(rows, score_order, metric_order)
+    base_traces = _traces(base_rows, [], []) if base_rows is not None else None
+    scores: dict[str, ScoreSummary] = {}
+    for name in score_order:
+        value_of = lambda t, n=name: _score_of(t, n)  # noqa: E731
+        average = _overall(traces, value_of)
+        summary = ScoreSummary(name=name, score=average, improvements=0, regressions=0)
+        if base_traces is not None:
+            base_average = _overall(base_traces, value_of)
+            if base_average is not None:
+                summary.improvements, summary.regressions = _compare(_per_input(traces, value_of), _per_input(base_traces, value_of), True)
+                summary.diff = (average or 0.0) - base_average
+        scores[name] = summary
+    metrics: dict[str, MetricSummary] = {}
+    for name in metric_order:
+        value_of = lambda t, n=name: t.metrics.get(n)  # noqa: E731
+        average = _overall(traces, value_of)
+        if average is None:
+            continue
+        summary = MetricSummary(name=name, metric=average, unit=_unit(name), improvements=0, regressions=0)
+        if base_traces is not None:
+            base_average = _overall(base_traces, value_of)
+            if base_average is not None:
+                summary.improvements, summary.regressions = _compare(_per_input(traces, value_of), _per_input(base_traces, value_of), False)
+                summary.diff = average - base_average
+        metrics[name] = summary
+    return scores, metrics

@@ -1,0 +1,192 @@
+"""Datasets: ``init_dataset`` and ``Dataset`` (insert, update, delete, fetch, versions).
+
+Writes go through the processor like every other row. Reads flush first, then page through
+the server's (or the local store's) ``fetch``; ``version`` pins reads to a transaction id, so a
+pinned dataset reads the same records later.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any, Iterator
+
+from braintrust import jsonsafe
+from braintrust.config import default_project_id, default_project_name
+from braintrust.delivery.backend import DATASET, ObjectRef
+from braintrust.delivery.runtime import flush as flush_all
+from braintrust.delivery.runtime import resolve_ref
+from braintrust.objects.project_logs import ProjectMetadata
+from braintrust.state import global_state
+from braintrust.summary import DatasetSummary
+from braintrust.tracing import ids
+from braintrust.tracing.record import validate_metadata, validate_tags
+from braintrust.tracing.span import _enqueue
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat()
+
+
+class Dataset:
+    """Records (input, expected, metadata, tags) in a project, versioned by transaction."""
+
+    __braintrust_placeholder__ = "<dataset>"
+
+    def __init__(self, ref: ObjectRef, version: str | None = None, use_output: bool = False):
+        if version is not None and not str(version).isdigit():
+            raise ValueError(f"version must be a non-negative integer string (a dataset _xact_id), got {version!r}.")
+        self.ref = ref
+        self.pinned_version = str(version) if version is not None else None
+        self.use_output = use_output
+        self.new_records = 0
+        self._cache: list[dict[str, Any]] | None = None
+
+    # -- identity ------------------------------------------------------------------------------
+
+    @property
+    def id(self) -> str:
+        resolve_ref(self.ref)
+        return self.ref.ids["dataset_id"]  # type: ignore[index]
+
+    @property
+    def name(self) -> str:
+        resolve_ref(self.ref)
+        return self.ref.info.get("dataset_name") or self.ref.create_args.get("dataset_name") or ""
+
+    @property
+    def project(self) -> ProjectMetadata:
+        resolve_ref(self.ref)
+        return ProjectMetadata(self.ref.info.get("project_id"), self.ref.info.get("project_name"))
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def _write(self, row: dict[str, Any], size: int) -> None:
+        self._cache = None
+        _enqueue(self.ref, row, size + 200)
+
+    def insert(self, input: Any = None, expected: Any = None, tags: Any = None, metadata: Any = None, id: str | None = None, output: Any = None) -> str:
+        """Add a record (``output`` is the deprecated name of ``expected``); returns its id."""
+        if expected is not None and output is not None:
+            raise ValueError("Pass expected= or the deprecated output=, not both.")
+        fields = {
+            "input": input,
+            "expected": expected if expected is not None else output,
+            "tags": validate_tags(tags) if tags is not None else None,
+        }
+        if metadata is not None:
+            fields["metadata"] = validate_metadata(metadata)
+        data, size = jsonsafe.snapshot(fields)
+        row_id = id or ids.row_id()
+        self._write({"id": row_id, **data, "created": _now()}, size)
+        self.new_records += 1
+        return row_id
+
+    def update(self, id: str, input: Any = None, expected: Any = None, tags: Any = None, metadata: Any = None) -> str:
+        """Merge the given fields into record ``id``."""
+        fields: dict[str, Any] = {}
+        if input is not None:
+            fields["input"] = input
+        if expected is not None:
+            fields["expected"] = expected
+        if tags is not None:
+            fields["tags"] = validate_tags(tags)
+        if metadata is not None:
+            fields["metadata"] = validate_metadata(metadata)
+        data, size = jsonsafe.snapshot(fields)
+        self._write({"id": id, **data, "_is_merge": True}, size)
+        return id
+
+    def delete(self, id: str) -> str:
+        self._write({"id": id, "created": _now(), "_object_delete": True}, 100)
+        return id
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def fetch(self, batch_size: int | None = None) -> Iterator[dict[str, Any]]:
+        """The records (as of the pinned version, if any), paging ``batch_size`` at a time."""
+        if self._cache is not None and batch_size is None:
+            yield from self._cache
+            return
+        from braintrust.objects.reads import reads
+
+        flush_all()
+        records: list[dict[str, Any]] = []
+        for row in reads().fetch(DATASET, self.id, version=self.pinned_version, batch_size=batch_size):
+            record = self._normalize(row)
+            records.append(record)
+            yield record
+        self._cache = records
+
+    def _normalize(self, row: dict[str, Any]) -> dict[str, Any]:
+        record = dict(row)
+        if "expected" not in record and "output" in record:
+            record["expected"] = record["output"]
+        if self.use_output and "output" in record:
+            record["expected"] = record["output"]
+        return record
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return self.fetch()
+
+    @property
+    def version(self) -> str:
+        """The pinned version, else the newest ``_xact_id`` among the records (or "0")."""
+        if self.pinned_version is not None:
+            return self.pinned_version
+        versions = [str(r.get("_xact_id")) for r in self.fetch() if r.get("_xact_id") is not None]
+        return max(versions, key=lambda v: (len(v), v)) if versions else "0"
+
+    def summarize(self, summarize_data: bool = True) -> DatasetSummary:
+        from braintrust.objects.reads import reads
+
+        self.flush()
+        resolve_ref(self.ref)
+        return reads().summarize_dataset(self.ref, self.new_records, summarize_data)
+
+    def flush(self) -> Any:
+        return flush_all()
+
+    def close(self) -> str:
+        self.flush()
+        return self.id
+
+    def __enter__(self) -> "Dataset":
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self.flush()
+
+    def __repr__(self) -> str:
+        return f"Dataset(project={self.ref.create_args.get('project_name')!r}, name={self.ref.create_args.get('dataset_name')!r})"
+
+
+def init_dataset(
+    project: str | None = None,
+    name: str | None = None,
+    description: str | None = None,
+    version: str | int | None = None,
+    app_url: str | None = None,
+    api_key: str | None = None,
+    org_name: str | None = None,
+    project_id: str | None = None,
+    metadata: dict | None = None,
+    use_output: bool = False,
+    state: Any = None,
+    environment: str | None = None,
+    dataset_id: str | None = None,
+) -> Dataset:
+    """A dataset handle; created (or found by name) lazily, on first write or read."""
+    global_state().configure(api_key=api_key, app_url=app_url, org_name=org_name)
+    if project is None and project_id is None and dataset_id is None:
+        project = default_project_name()
+        project_id = default_project_id()
+    if project is None and project_id is None and dataset_id is None:
+        raise ValueError("init_dataset needs project= (or project_id=, dataset_id=, or BRAINTRUST_PROJECT_NAME).")
+    create_args: dict[str, Any] = {"project_name": project, "project_id": project_id, "dataset_name": name}
+    if dataset_id is not None:
+        create_args["dataset_id"] = dataset_id
+    if description is not None:
+        create_args["description"] = description
+    if metadata is not None:
+        create_args["metadata"] = jsonsafe.snapshot(validate_metadata(metadata))[0]
+    return Dataset(ObjectRef(DATASET, create_args), version=str(version) if version is not None else None, use_output=use_output)

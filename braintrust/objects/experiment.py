@@ -1,0 +1,364 @@
+"""Experiments: ``init`` / ``init_experiment``, ``Experiment``, ``ReadonlyExperiment``.
+
+Registration is lazy, as with loggers: the experiment is created (on the server or in the local
+store) when its first rows are sent or its id is needed. ``summarize`` flushes first, then asks
+the server for the comparison (or computes it locally against the base experiment).
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import time
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from braintrust import jsonsafe
+from braintrust.config import default_project_id, default_project_name
+from braintrust.delivery.backend import EXPERIMENT, ObjectRef
+from braintrust.delivery.runtime import flush as flush_all
+from braintrust.delivery.runtime import resolve_ref
+from braintrust.objects.project_logs import ProjectMetadata
+from braintrust.state import global_state
+from braintrust.summary import ExperimentSummary
+from braintrust.tracing import context, ids
+from braintrust.tracing.api import start_span_under_slug
+from braintrust.tracing.feedback import log_feedback as _log_feedback
+from braintrust.tracing.record import validate_event
+from braintrust.tracing.span import SPAN_ORIGIN, SpanImpl, _enqueue, caller_location
+from braintrust.tracing.span_components import SpanComponentsV3, SpanComponentsV4, SpanObjectTypeV3
+
+
+@dataclass
+class ExperimentIdentifier:
+    id: str
+    name: str
+
+
+class Experiment:
+    """A set of traces that can be summarized and compared with a base experiment."""
+
+    __braintrust_placeholder__ = "<experiment>"
+
+    def __init__(self, ref: ObjectRef, dataset: Any = None):
+        self.ref = ref
+        self.dataset = dataset
+        self._last_log_time = time.time()
+        self._spans_started = False
+        self._called_log = False
+
+    # -- identity ------------------------------------------------------------------------------
+
+    @property
+    def id(self) -> str:
+        resolve_ref(self.ref)
+        return self.ref.ids["experiment_id"]  # type: ignore[index]
+
+    @property
+    def name(self) -> str:
+        resolve_ref(self.ref)
+        return self.ref.info.get("experiment_name") or self.ref.create_args.get("experiment_name") or ""
+
+    @property
+    def project(self) -> ProjectMetadata:
+        resolve_ref(self.ref)
+        return ProjectMetadata(self.ref.info.get("project_id"), self.ref.info.get("project_name"))
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def log(
+        self,
+        input: Any = None,
+        output: Any = None,
+        expected: Any = None,
+        error: Any = None,
+        tags: Any = None,
+        scores: Any = None,
+        metadata: Any = None,
+        metrics: Any = None,
+        id: str | None = None,
+        dataset_record_id: str | None = None,
+        allow_concurrent_with_spans: bool = False,
+        inputs: Any = None,
+        **extra: Any,
+    ) -> str:
+        """Log one complete evaluation row (input, output, scores...); returns its id."""
+        if self._spans_started and not allow_concurrent_with_spans:
+            raise ValueError(
+                "Cannot run toplevel log method while using spans. To log to the span, call "
+                "experiment.start_span and then log with span.log, or pass allow_concurrent_with_spans=True."
+            )
+        if input is None and inputs is None:
+            raise ValueError("experiment.log needs input= (the case's input).")
+        if scores is None:
+            raise ValueError("experiment.log needs scores= (a dict of name -> number in [0, 1]; may be empty).")
+        event = dict(
+            input=input, inputs=inputs, output=output, expected=expected, error=error, tags=tags, scores=scores,
+            metadata=metadata, metrics=metrics, dataset_record_id=dataset_record_id, **extra,
+        )
+        clean = validate_event({k: v for k, v in event.items() if v is not None})
+        row_id = id or ids.row_id()
+        now = time.time()
+        data, size = jsonsafe.snapshot(clean)
+        row = {
+            "id": row_id,
+            "span_id": ids.span_id(),
+            "root_span_id": ids.trace_id(),
+            "span_parents": None,
+            "span_attributes": {"name": "root", "type": "eval", "exec_counter": ids.next_exec_counter()},
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+            "context": {**caller_location(), "span_origin": SPAN_ORIGIN},
+        }
+        row.update(data)
+        row["metrics"] = {**(data.get("metrics") or {}), "start": self._last_log_time, "end": now}
+        self._last_log_time = now
+        self._called_log = True
+        _enqueue(self.ref, row, size + 400)
+        return row_id
+
+    def log_feedback(self, id: str, scores: Any = None, expected: Any = None, tags: Any = None, comment: str | None = None, metadata: Any = None, source: str | None = None) -> None:
+        _log_feedback(self.ref, id=id, scores=scores, expected=expected, tags=tags, comment=comment, metadata=metadata, source=source)
+
+    def start_span(
+        self,
+        name: str | None = None,
+        type: Any = None,
+        span_attributes: dict | None = None,
+        start_time: float | None = None,
+        set_current: bool | None = None,
+        parent: str | None = None,
+        propagated_event: dict | None = None,
+        span_id: str | None = None,
+        root_span_id: str | None = None,
+        **event: Any,
+    ) -> SpanImpl:
+        """Start a root span (type ``eval``) in this experiment."""
+        self._spans_started = True
+        if parent is not None:
+            span = start_span_under_slug(
+                parent, name=name, type=type, span_attributes=span_attributes, start_time=start_time,
+                propagated_event=propagated_event, event=event,
+            )
+        else:
+            span = SpanImpl(
+                self.ref, name=name, type=type, span_attributes=span_attributes, start_time=start_time,
+                propagated_event=propagated_event, event=event, default_root_type="eval",
+                span_id=span_id, root_span_id=root_span_id,
+            )
+        if set_current is False:
+            span._set_current_on_enter = False
+        return span
+
+    def update_span(self, id: str, **event: Any) -> None:
+        clean = validate_event(event)
+        clean.pop("id", None)
+        data, size = jsonsafe.snapshot(clean)
+        _enqueue(self.ref, {"id": id, **data, "_is_merge": True}, size + 200)
+
+    # -- reading and summaries ------------------------------------------------------------------
+
+    def fetch_base_experiment(self) -> ExperimentIdentifier | None:
+        from braintrust.objects.reads import reads
+
+        resolve_ref(self.ref)
+        base = reads().base_experiment(self.ref)
+        return ExperimentIdentifier(id=base["id"], name=base["name"]) if base else None
+
+    def summarize(self, summarize_scores: bool = True, comparison_experiment_id: str | None = None) -> ExperimentSummary:
+        """Flush, then summarize the experiment against ``comparison_experiment_id`` (default:
+        its base experiment, else the previous experiment of the project)."""
+        from braintrust.objects.reads import reads
+
+        self.flush()
+        resolve_ref(self.ref)
+        return reads().summarize_experiment(self.ref, summarize_scores, comparison_experiment_id)
+
+    def export(self) -> str:
+        cls = SpanComponentsV3 if ids.legacy_ids() else SpanComponentsV4
+        return cls(object_type=SpanObjectTypeV3.EXPERIMENT, object_id=self.id).to_str()
+
+    def flush(self) -> Any:
+        return flush_all()
+
+    def close(self) -> str:
+        """Flush and return the experiment id (the object stays usable)."""
+        self.flush()
+        return self.id
+
+    def __enter__(self) -> "Experiment":
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self.flush()
+
+    def __repr__(self) -> str:
+        return f"Experiment(project={self.ref.create_args.get('project_name')!r}, name={self.ref.create_args.get('experiment_name')!r})"
+
+
+class ReadonlyExperiment:
+    """An existing experiment opened with ``init(..., open=True)``: iterate its rows."""
+
+    __braintrust_placeholder__ = "<experiment>"
+
+    def __init__(self, ref: ObjectRef):
+        self.ref = ref
+
+    @property
+    def id(self) -> str:
+        resolve_ref(self.ref)
+        return self.ref.ids["experiment_id"]  # type: ignore[index]
+
+    @property
+    def name(self) -> str:
+        resolve_ref(self.ref)
+        return self.ref.info.get("experiment_name") or self.ref.create_args.get("experiment_name") or ""
+
+    def fetch(self, batch_size: int | None = None) -> Iterator[dict[str, Any]]:
+        from braintrust.objects.reads import reads
+
+        yield from reads().fetch(EXPERIMENT, self.id, batch_size=batch_size)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return self.fetch()
+
+    def as_dataset(self) -> Iterator[dict[str, Any]]:
+        """Root spans as eval cases: input, expected (falling back to output), metadata, tags."""
+        for row in self.fetch():
+            if row.get("span_parents") or row.get("root_span_id") not in (None, row.get("span_id")) and row.get("span_parents"):
+                continue
+            case = {"input": row.get("input"), "expected": row["expected"] if row.get("expected") is not None else row.get("output")}
+            for key in ("metadata", "tags"):
+                if row.get(key) is not None:
+                    case[key] = row[key]
+            yield case
+
+
+def init(
+    project: str | None = None,
+    experiment: str | None = None,
+    description: str | None = None,
+    dataset: Any = None,
+    open: bool = False,
+    base_experiment: str | None = None,
+    is_public: bool = False,
+    app_url: str | None = None,
+    api_key: str | None = None,
+    org_name: str | None = None,
+    metadata: dict | None = None,
+    git_metadata_settings: Any = None,
+    set_current: bool = True,
+    update: bool | None = None,
+    project_id: str | None = None,
+    base_experiment_id: str | None = None,
+    repo_info: Any = None,
+    state: Any = None,
+    tags: list[str] | None = None,
+) -> Experiment | ReadonlyExperiment:
+    """Create (or with ``update=True`` reuse, with ``open=True`` read) an experiment."""
+    from braintrust.tracing.record import validate_metadata, validate_tags
+
+    if open and update:
+        raise ValueError("Cannot open and update an experiment at the same time; pass one of open=True or update=True.")
+    global_state().configure(api_key=api_key, app_url=app_url, org_name=org_name)
+    if project is None and project_id is None:
+        project = default_project_name()
+        project_id = default_project_id()
+    if project is None and project_id is None:
+        raise ValueError("init needs project= (or project_id=, or BRAINTRUST_PROJECT_NAME in the environment).")
+    if open:
+        if experiment is None:
+            raise ValueError("init(open=True) needs experiment= (the name of the experiment to open).")
+        ref = ObjectRef(EXPERIMENT, {"project_name": project, "project_id": project_id, "experiment_name": experiment, "open": True})
+        return ReadonlyExperiment(ref)
+    create_args: dict[str, Any] = {
+        "project_name": project,
+        "project_id": project_id,
+        "experiment_name": experiment,
+        "ensure_new": update is not True,
+        "public": bool(is_public),
+        "cwd": os.getcwd(),
+    }
+    if description is not None:
+        create_args["description"] = description
+    if metadata is not None:
+        create_args["metadata"] = jsonsafe.snapshot(validate_metadata(metadata))[0]
+    if tags is not None:
+        create_args["tags"] = validate_tags(tags)
+    if base_experiment_id is not None:
+        create_args["base_exp_id"] = base_experiment_id
+    elif base_experiment is not None:
+        create_args["base_experiment"] = base_experiment
+    if repo_info is not None:
+        create_args["repo_info"] = _repo_info_dict(repo_info)
+    if git_metadata_settings is not None:
+        create_args["git_metadata_settings"] = _settings_dict(git_metadata_settings)
+    if dataset is not None:
+        create_args.update(_dataset_args(dataset))
+    ref = ObjectRef(EXPERIMENT, create_args)
+    experiment_object = Experiment(ref, dataset=dataset)
+    if set_current:
+        context.set_global_experiment(experiment_object)
+    return experiment_object
+
+
+def init_experiment(*args: Any, **kwargs: Any) -> Experiment | ReadonlyExperiment:
+    """Alias of ``init``."""
+    return init(*args, **kwargs)
+
+
+def current_experiment() -> Experiment | None:
+    return context.current_experiment_object()
+
+
+def log(**event: Any) -> str:
+    """Log a row to the current experiment (deprecated in the public SDK; kept for old code)."""
+    experiment = current_experiment()
+    if experiment is None:
+        raise ValueError("Not initialized. Please call braintrust.init(...) before calling braintrust.log(...).")
+    return experiment.log(**event)
+
+
+def summarize(summarize_scores: bool = True, comparison_experiment_id: str | None = None) -> ExperimentSummary:
+    """Summarize the current experiment."""
+    experiment = current_experiment()
+    if experiment is None:
+        raise ValueError("Not initialized. Please call braintrust.init(...) before calling braintrust.summarize().")
+    return experiment.summarize(summarize_scores=summarize_scores, comparison_experiment_id=comparison_experiment_id)
+
+
+def _repo_info_dict(repo_info: Any) -> dict[str, Any]:
+    import dataclasses
+
+    if dataclasses.is_dataclass(repo_info) and not isinstance(repo_info, type):
+        return dataclasses.asdict(repo_info)
+    if isinstance(repo_info, dict):
+        return dict(repo_info)
+    raise ValueError(f"repo_info must be a RepoInfo or a dict, got {type(repo_info).__name__}.")
+
+
+def _settings_dict(settings: Any) -> dict[str, Any]:
+    import dataclasses
+
+    if dataclasses.is_dataclass(settings) and not isinstance(settings, type):
+        return dataclasses.asdict(settings)
+    if isinstance(settings, dict):
+        return dict(settings)
+    raise ValueError("git_metadata_settings must be a GitMetadataSettings or a dict like {'collect': 'some', 'fields': [...]}.")
+
+
+def _dataset_args(dataset: Any) -> dict[str, Any]:
+    if isinstance(dataset, dict):
+        if "id" not in dataset:
+            raise ValueError("dataset= as a dict needs an 'id' (and optionally a 'version').")
+        args = {"dataset_id": dataset["id"]}
+        if dataset.get("version") is not None:
+            args["dataset_version"] = str(dataset["version"])
+        return args
+    dataset_id = getattr(dataset, "id", None)
+    if dataset_id is None:
+        raise ValueError("dataset= must be a Dataset from init_dataset or a dict {'id': ..., 'version': ...}.")
+    args = {"dataset_id": dataset_id}
+    version = getattr(dataset, "version", None)
+    if version is not None:
+        args["dataset_version"] = str(version)
+    return args

@@ -1,0 +1,202 @@
+"""Reading back: rows of experiments and datasets, summaries, base experiments.
+
+``reads()`` answers from the Braintrust API when logged in with a key, else from the local
+store; both give the same shapes, so objects above never ask which one they talk to.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Iterator
+from urllib.parse import quote
+
+from braintrust.delivery.backend import DATASET, EXPERIMENT, BackendError, ObjectRef
+from braintrust.delivery.deadline import Deadline
+from braintrust.state import global_state
+from braintrust.summary import DatasetSummary, DataSummary, ExperimentSummary, MetricSummary, ScoreSummary
+
+log = logging.getLogger("braintrust")
+
+FETCH_BATCH = 1000
+MAX_FETCH_PAGES = 10000
+REQUEST_TIMEOUT_SECONDS = 60.0
+
+
+def reads() -> "ApiReads | LocalReads":
+    if global_state().is_local():
+        return LocalReads()
+    return ApiReads()
+
+
+def _skipped_summary(ref: ObjectRef, reason: str, url: str | None, local_hint: str | None = None) -> ExperimentSummary:
+    return ExperimentSummary(
+        project_name=ref.info.get("project_name") or "",
+        project_id=ref.info.get("project_id"),
+        experiment_id=(ref.ids or {}).get("experiment_id"),
+        experiment_name=ref.info.get("experiment_name") or "",
+        project_url=None,
+        experiment_url=url,
+        comparison_experiment_name=None,
+        comparison_status="skipped",
+        comparison_reason=reason,
+        local_hint=local_hint,
+    )
+
+
+class ApiReads:
+    def __init__(self) -> None:
+        from braintrust.delivery.runtime import get_processor
+
+        self.backend = get_processor()._backend_instance()
+        self.state = global_state()
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self.backend._call(method, path, Deadline(REQUEST_TIMEOUT_SECONDS), **kwargs)
+
+    def fetch(self, object_type: str, object_id: str, version: str | None = None, batch_size: int | None = None) -> Iterator[dict[str, Any]]:
+        cursor = None
+        for _ in range(MAX_FETCH_PAGES):
+            body: dict[str, Any] = {"limit": batch_size or FETCH_BATCH}
+            if cursor:
+                body["cursor"] = cursor
+            if version is not None:
+                body["version"] = str(version)
+            page = self._call("POST", f"/v1/{object_type}/{object_id}/fetch", body=body)
+            yield from page.get("events") or []
+            cursor = page.get("cursor")
+            if not cursor:
+                return
+
+    def urls(self, project_name: str, experiment_name: str | None = None) -> tuple[str, str | None]:
+        project_url = f"{self.state.app_public_url()}/app/{quote(self.state.org_name or '')}/p/{quote(project_name)}"
+        return project_url, (f"{project_url}/experiments/{quote(experiment_name)}" if experiment_name else None)
+
+    def base_experiment(self, ref: ObjectRef) -> dict[str, Any] | None:
+        experiment_id = ref.ids["experiment_id"]  # type: ignore[index]
+        client = self.state.http_client()
+        try:
+            response = client.request("POST", f"{self.state.app_url()}/api/base_experiment/get_id", Deadline(REQUEST_TIMEOUT_SECONDS), json_body={"id": experiment_id})
+        except Exception as exc:
+            log.warning("braintrust: could not fetch the base experiment: %s", exc)
+            return None
+        info = response.json()
+        if not info.get("base_exp_id"):
+            return None
+        return {"id": info["base_exp_id"], "name": info.get("base_exp_name")}
+
+    def summarize_experiment(self, ref: ObjectRef, summarize_scores: bool, comparison_experiment_id: str | None) -> ExperimentSummary:
+        project_url, experiment_url = self.urls(ref.info.get("project_name") or "", ref.info.get("experiment_name"))
+        if not summarize_scores:
+            return _skipped_summary(ref, "Score summarization was disabled", experiment_url)
+        params = {"summarize_scores": "true"}
+        if comparison_experiment_id:
+            params["comparison_experiment_id"] = comparison_experiment_id
+        try:
+            answer = self._call("GET", f"/v1/experiment/{ref.ids['experiment_id']}/summarize", params=params)  # type: ignore[index]
+        except BackendError as exc:
+            log.warning("braintrust: experiment comparison could not be retrieved: %s", exc)
+            return _skipped_summary(ref, "Experiment comparison could not be retrieved", experiment_url)
+        return ExperimentSummary(
+            project_name=answer.get("project_name") or ref.info.get("project_name") or "",
+            project_id=ref.info.get("project_id"),
+            experiment_id=ref.ids["experiment_id"],  # type: ignore[index]
+            experiment_name=answer.get("experiment_name") or ref.info.get("experiment_name") or "",
+            project_url=project_url,
+            experiment_url=experiment_url,
+            comparison_experiment_name=answer.get("comparison_experiment_name"),
+            scores={k: ScoreSummary.from_api(v) for k, v in (answer.get("scores") or {}).items()},
+            metrics={k: MetricSummary.from_api(v) for k, v in (answer.get("metrics") or {}).items()},
+        )
+
+    def summarize_dataset(self, ref: ObjectRef, new_records: int, summarize_data: bool) -> DatasetSummary:
+        project_name = ref.info.get("project_name") or ""
+        dataset_name = ref.info.get("dataset_name") or ""
+        project_url, _ = self.urls(project_name)
+        dataset_url = f"{project_url}/datasets/{quote(dataset_name)}"
+        data = None
+        if summarize_data:
+            answer = self._call("GET", f"/v1/dataset/{ref.ids['dataset_id']}/summarize", params={"summarize_data": "true"})  # type: ignore[index]
+            total = (answer.get("data_summary") or {}).get("total_records", 0)
+            data = DataSummary(new_records=new_records, total_records=total)
+        return DatasetSummary(project_name=project_name, dataset_name=dataset_name, project_url=project_url, dataset_url=dataset_url, data_summary=data)
+
+
+class LocalReads:
+    def __init__(self) -> None:
+        from braintrust.store.sqlite_store import LocalStore
+
+        self.store = LocalStore()
+
+    def fetch(self, object_type: str, object_id: str, version: str | None = None, batch_size: int | None = None) -> Iterator[dict[str, Any]]:
+        cursor = None
+        for _ in range(MAX_FETCH_PAGES):
+            rows, cursor = self.store.fetch_rows(object_type, object_id, version=version, limit=batch_size or FETCH_BATCH, cursor=cursor)
+            yield from rows
+            if not cursor:
+                return
+
+    def hint(self, project_name: str, name: str, kind: str = "experiment") -> str:
+        command = f"braintrust show {_shell_quote(project_name)} {_shell_quote(name)}" if kind == "experiment" else "braintrust list"
+        return f"See results for {name} in the local store at {self.store.path} (run `{command}`)"
+
+    def base_experiment(self, ref: ObjectRef) -> dict[str, Any] | None:
+        experiment = self.store.get_experiment(id=ref.ids["experiment_id"])  # type: ignore[index]
+        if experiment and experiment.get("base_exp_id"):
+            base = self.store.get_experiment(id=experiment["base_exp_id"])
+        else:
+            base = self.store.previous_experiment(ref.ids["experiment_id"])  # type: ignore[index]
+        return {"id": base["id"], "name": base["name"]} if base else None
+
+    def summarize_experiment(self, ref: ObjectRef, summarize_scores: bool, comparison_experiment_id: str | None) -> ExperimentSummary:
+        from braintrust.local_compare import compare_experiments
+
+        experiment_id = ref.ids["experiment_id"]  # type: ignore[index]
+        experiment = self.store.get_experiment(id=experiment_id) or {}
+        name = experiment.get("name") or ref.info.get("experiment_name") or ""
+        project_name = ref.info.get("project_name") or ""
+        hint = self.hint(project_name, name)
+        if not summarize_scores:
+            return _skipped_summary(ref, "Score summarization was disabled", None, hint)
+        if comparison_experiment_id:
+            base = self.store.get_experiment(id=comparison_experiment_id)
+        else:
+            found = self.base_experiment(ref)
+            base = self.store.get_experiment(id=found["id"]) if found else None
+        rows = list(self.fetch(EXPERIMENT, experiment_id))
+        base_rows = list(self.fetch(EXPERIMENT, base["id"])) if base else None
+        scores, metrics = compare_experiments(rows, base_rows)
+        db_uri = self.store.path.as_uri()
+        return ExperimentSummary(
+            project_name=project_name,
+            project_id=ref.info.get("project_id"),
+            experiment_id=experiment_id,
+            experiment_name=name,
+            project_url=f"{db_uri}?project={quote(project_name)}",
+            experiment_url=f"{db_uri}?project={quote(project_name)}&experiment={quote(name)}",
+            comparison_experiment_name=base["name"] if base else None,
+            scores=scores,
+            metrics=metrics,
+            local_hint=hint,
+        )
+
+    def summarize_dataset(self, ref: ObjectRef, new_records: int, summarize_data: bool) -> DatasetSummary:
+        project_name = ref.info.get("project_name") or ""
+        dataset_name = ref.info.get("dataset_name") or ""
+        data = None
+        if summarize_data:
+            data = DataSummary(new_records=new_records, total_records=self.store.count_rows(DATASET, ref.ids["dataset_id"]))  # type: ignore[index]
+        db_uri = self.store.path.as_uri()
+        return DatasetSummary(
+            project_name=project_name,
+            dataset_name=dataset_name,
+            project_url=f"{db_uri}?project={quote(project_name)}",
+            dataset_url=f"{db_uri}?project={quote(project_name)}&dataset={quote(dataset_name)}",
+            data_summary=data,
+            local_hint=f"See {dataset_name} in the local store at {self.store.path} (run `braintrust list`)",
+        )
+
+
+def _shell_quote(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)

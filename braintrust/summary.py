@@ -1,0 +1,191 @@
+"""Experiment and dataset summaries, and their text exactly as the public SDK prints it.
+
+The numbers come from the server's ``/summarize`` answer, or (local store) from
+``braintrust.local_compare``; this module only holds and formats them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+RULE = "=========================SUMMARY========================="
+
+
+def _known_fields(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    """Keep the keys the dataclass knows (a newer server may send more; the public SDK crashes)."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return {k: v for k, v in data.items() if k in names}
+
+
+@dataclass
+class ScoreSummary:
+    name: str
+    score: float | None
+    improvements: int | None = None
+    regressions: int | None = None
+    diff: float | None = None
+    _longest_score_name: int = 0
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> "ScoreSummary":
+        return cls(**_known_fields(cls, data))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "_longest_score_name": self._longest_score_name,
+            "score": self.score,
+            "improvements": self.improvements,
+            "regressions": self.regressions,
+            "diff": self.diff,
+        }
+
+    def __str__(self) -> str:
+        qname = ("'" + self.name + "'").ljust(self._longest_score_name + 2)
+        value = f"{(self.score or 0) * 100:05.2f}%"
+        if self.diff is None:
+            return f"{value} {qname} score"
+        return f"{value} ({_signed_percent(self.diff)}) {qname} score\t({self.improvements} improvements, {self.regressions} regressions)"
+
+
+@dataclass
+class MetricSummary:
+    name: str
+    metric: float | int
+    unit: str
+    improvements: int | None = None
+    regressions: int | None = None
+    diff: float | None = None
+    _longest_metric_name: int = 0
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> "MetricSummary":
+        return cls(**_known_fields(cls, data))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "_longest_metric_name": self._longest_metric_name,
+            "metric": self.metric,
+            "unit": self.unit,
+            "improvements": self.improvements,
+            "regressions": self.regressions,
+            "diff": self.diff,
+        }
+
+    def __str__(self) -> str:
+        number = f"{self.metric:d}" if isinstance(self.metric, int) and not isinstance(self.metric, bool) else f"{self.metric:.2f}"
+        if self.diff is None:
+            return f"{number}{self.unit} {self.name}"
+        qname = ("'" + self.name + "'").ljust(self._longest_metric_name + 2)
+        return f"{number}{self.unit} ({_signed_percent(self.diff)}) {qname}\t({self.improvements} improvements, {self.regressions} regressions)"
+
+
+def _signed_percent(diff: float) -> str:
+    if diff == 0:
+        return "-"
+    sign = "+" if diff > 0 else "-"
+    return f"{sign}{abs(diff) * 100:05.2f}%"
+
+
+@dataclass
+class ExperimentSummary:
+    project_name: str
+    project_id: str | None
+    experiment_id: str | None
+    experiment_name: str
+    project_url: str | None
+    experiment_url: str | None
+    comparison_experiment_name: str | None
+    scores: dict[str, ScoreSummary] = field(default_factory=dict)
+    metrics: dict[str, MetricSummary] = field(default_factory=dict)
+    comparison_status: str = "success"
+    comparison_reason: str | None = None
+    #: Offline runs: where the rows are and the command that shows them (replaces the URL line).
+    local_hint: str | None = None
+
+    def __post_init__(self) -> None:
+        longest_score = max((len(n) for n in self.scores), default=0)
+        for score in self.scores.values():
+            score._longest_score_name = longest_score
+        longest_metric = max((len(n) for n in self.metrics), default=0)
+        for metric in self.metrics.values():
+            metric._longest_metric_name = longest_metric
+
+    def as_dict(self) -> dict[str, Any]:
+        scores = {k: v.as_dict() for k, v in self.scores.items()}
+        metrics = {k: v.as_dict() for k, v in self.metrics.items()}
+        comparison: dict[str, Any] = {"scores": scores, "metrics": metrics, "status": self.comparison_status}
+        if self.comparison_reason:
+            comparison["reason"] = self.comparison_reason
+        return {
+            "project_name": self.project_name,
+            "project_id": self.project_id,
+            "experiment_id": self.experiment_id,
+            "experiment_name": self.experiment_name,
+            "project_url": self.project_url,
+            "experiment_url": self.experiment_url,
+            "comparison_experiment_name": self.comparison_experiment_name,
+            "comparison": comparison,
+            "scores": scores,
+            "metrics": metrics,
+        }
+
+    def __str__(self) -> str:
+        text = f"\n{RULE}\n"
+        if self.comparison_experiment_name:
+            text += f"{self.experiment_name} compared to {self.comparison_experiment_name}:\n"
+        if self.comparison_status == "skipped":
+            text += f"Summary skipped: {self.comparison_reason}\n\n"
+        else:
+            if self.scores:
+                text += "\n".join(str(s) for s in self.scores.values()) + "\n\n"
+            if self.metrics:
+                text += "\n".join(str(m) for m in self.metrics.values()) + "\n\n"
+        if self.local_hint:
+            text += self.local_hint
+        elif self.experiment_url is not None:
+            text += f"See results for {self.experiment_name} at {self.experiment_url}"
+        return text
+
+
+@dataclass
+class DataSummary:
+    new_records: int
+    total_records: int
+
+    def __str__(self) -> str:
+        return f"Total records: {self.total_records} ({self.new_records} new or updated records)"
+
+
+@dataclass
+class DatasetSummary:
+    project_name: str
+    dataset_name: str
+    project_url: str | None
+    dataset_url: str | None
+    data_summary: DataSummary | None
+    local_hint: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "project_name": self.project_name,
+            "dataset_name": self.dataset_name,
+            "project_url": self.project_url,
+            "dataset_url": self.dataset_url,
+            "data_summary": dataclasses.asdict(self.data_summary) if self.data_summary else None,
+        }
+
+    def __str__(self) -> str:
+        text = f"\n{RULE}\n"
+        if self.data_summary is not None:
+            text += f"{self.data_summary}\n"
+        if self.local_hint:
+            return text + self.local_hint
+        return (
+            text
+            + f"See results for all datasets in {self.project_name} at {self.project_url}\n"
+            + f"See results for {self.dataset_name} at {self.dataset_url}"
+        )
