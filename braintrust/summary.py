@@ -114,6 +114,21 @@ class ExperimentSummary:
         for metric in self.metrics.values():
             metric._longest_metric_name = longest_metric
 
+    @classmethod
+    def from_api(cls, answer: dict[str, Any], *, project_id: str | None, experiment_id: str | None, project_url: str | None, experiment_url: str | None) -> "ExperimentSummary":
+        """From a ``/v1/experiment/{id}/summarize`` answer (URLs are built by the caller)."""
+        return cls(
+            project_name=answer.get("project_name") or "",
+            project_id=project_id,
+            experiment_id=experiment_id,
+            experiment_name=answer.get("experiment_name") or "",
+            project_url=project_url,
+            experiment_url=experiment_url,
+            comparison_experiment_name=answer.get("comparison_experiment_name"),
+            scores={k: ScoreSummary.from_api(v) for k, v in (answer.get("scores") or {}).items()},
+            metrics={k: MetricSummary.from_api(v) for k, v in (answer.get("metrics") or {}).items()},
+        )
+
     def as_dict(self) -> dict[str, Any]:
         scores = {k: v.as_dict() for k, v in self.scores.items()}
         metrics = {k: v.as_dict() for k, v in self.metrics.items()}

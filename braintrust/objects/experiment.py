@@ -301,6 +301,18 @@ def init(
     return experiment_object
 
 
+def attach_experiment(identity: dict[str, Any]) -> Experiment:
+    """An ``Experiment`` for an experiment that already exists (by id), without registering
+    anything: how pytest-xdist workers and CI shards join the run's experiment."""
+    ref = ObjectRef(
+        EXPERIMENT,
+        {"project_name": identity.get("project_name"), "project_id": identity.get("project_id"), "experiment_id": identity["experiment_id"]},
+        ids={"experiment_id": identity["experiment_id"]},
+        info={k: identity.get(k) for k in ("project_id", "project_name", "experiment_name") if identity.get(k) is not None},
+    )
+    return Experiment(ref)
+
+
 def init_experiment(*args: Any, **kwargs: Any) -> Experiment | ReadonlyExperiment:
     """Alias of ``init``."""
     return init(*args, **kwargs)

@@ -46,6 +46,8 @@ class Logger:
     @property
     def id(self) -> str:
         """The project id (logs in and registers the project if needed)."""
+        if not self.ref.ids:
+            _login_now()
         resolve_ref(self.ref)
         return self.ref.ids["project_id"]  # type: ignore[index]
 
@@ -87,10 +89,11 @@ class Logger:
         row_id = id or ids.row_id()
         now = time.time()
         data, size = jsonsafe.snapshot(clean)
+        span_id = ids.span_id()
         row = {
             "id": row_id,
-            "span_id": ids.span_id(),
-            "root_span_id": ids.trace_id(),
+            "span_id": span_id,
+            "root_span_id": span_id if ids.legacy_ids() else ids.trace_id(),
             "span_parents": None,
             "span_attributes": {"name": "root", "type": "task", "exec_counter": ids.next_exec_counter()},
             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(),
@@ -130,7 +133,7 @@ class Logger:
         **event: Any,
     ) -> SpanImpl:
         """Start a root span in these logs (or under ``parent``, an exported slug)."""
-        if parent is not None:
+        if parent:
             span = start_span_under_slug(
                 parent, name=name, type=type, span_attributes=span_attributes, start_time=start_time,
                 propagated_event=propagated_event, event=event,
@@ -214,6 +217,14 @@ def login(app_url: str | None = None, api_key: str | None = None, org_name: str 
     state.configure(api_key=api_key, app_url=app_url, org_name=org_name, force_login=force_login)
     if not state.is_local():
         state.login(force_login=force_login)
+
+
+def _login_now() -> None:
+    """Log in on the caller's thread so a refused key or unknown org raises its own
+    ``ValueError`` (the public SDK's messages) rather than a delivery error."""
+    state = global_state()
+    if not state.is_local() and not state.logged_in:
+        state.login()
 
 
 def current_logger() -> Logger | None:

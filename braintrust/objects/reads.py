@@ -13,7 +13,7 @@ from urllib.parse import quote
 from braintrust.delivery.backend import DATASET, EXPERIMENT, BackendError, ObjectRef
 from braintrust.delivery.deadline import Deadline
 from braintrust.state import global_state
-from braintrust.summary import DatasetSummary, DataSummary, ExperimentSummary, MetricSummary, ScoreSummary
+from braintrust.summary import DatasetSummary, DataSummary, ExperimentSummary
 
 log = logging.getLogger("braintrust")
 
@@ -96,16 +96,14 @@ class ApiReads:
         except BackendError as exc:
             log.warning("braintrust: experiment comparison could not be retrieved: %s", exc)
             return _skipped_summary(ref, "Experiment comparison could not be retrieved", experiment_url)
-        return ExperimentSummary(
-            project_name=answer.get("project_name") or ref.info.get("project_name") or "",
+        answer.setdefault("project_name", ref.info.get("project_name"))
+        answer.setdefault("experiment_name", ref.info.get("experiment_name"))
+        return ExperimentSummary.from_api(
+            answer,
             project_id=ref.info.get("project_id"),
             experiment_id=ref.ids["experiment_id"],  # type: ignore[index]
-            experiment_name=answer.get("experiment_name") or ref.info.get("experiment_name") or "",
             project_url=project_url,
             experiment_url=experiment_url,
-            comparison_experiment_name=answer.get("comparison_experiment_name"),
-            scores={k: ScoreSummary.from_api(v) for k, v in (answer.get("scores") or {}).items()},
-            metrics={k: MetricSummary.from_api(v) for k, v in (answer.get("metrics") or {}).items()},
         )
 
     def summarize_dataset(self, ref: ObjectRef, new_records: int, summarize_data: bool) -> DatasetSummary:

@@ -1,0 +1,162 @@
+"""One eval case: what a test item declares (``CaseSpec``) and what the test can do with it
+through the ``braintrust_case`` fixture (``BraintrustCase``)."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from pytest_braintrust.marks import Declared, declared
+
+#: Parametrize argument names that belong to the plugin, not to the case's input.
+PLUGIN_PARAMS = frozenset({"braintrust_trial", "braintrust_case"})
+
+
+@dataclass
+class CaseSpec:
+    """Everything known about a case before its test runs."""
+
+    name: str
+    input: Any
+    expected: Any
+    metadata: dict[str, Any]
+    tags: list[str]
+    scorers: list[Any]
+    project: str | None
+    record_id: str | None = None
+    trial_index: int = 0
+    origin: dict[str, Any] | None = None
+
+
+@dataclass
+class DataRecord:
+    """A record a test was parametrized with (``data=``): the ``braintrust_case`` param."""
+
+    input: Any = None
+    expected: Any = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
+    id: str | None = None
+    origin: dict[str, Any] | None = None
+
+
+def is_case(item: pytest.Item) -> bool:
+    return item.get_closest_marker("braintrust") is not None or "braintrust_case" in getattr(item, "fixturenames", ())
+
+
+def spec_of(item: pytest.Item) -> CaseSpec:
+    decl = declared(item) or Declared()
+    callspec = getattr(item, "callspec", None)
+    params = dict(callspec.params) if callspec is not None else {}
+    record = params.get("braintrust_case")
+    trial_index = int(params.get("braintrust_trial", 1)) - 1 if "braintrust_trial" in params else 0
+    user_params = {k: v for k, v in params.items() if k not in PLUGIN_PARAMS}
+    metadata = dict(decl.metadata)
+    tags = list(decl.tags)
+    if isinstance(record, DataRecord):
+        input_value, expected_value = record.input, record.expected
+        metadata.update(record.metadata)
+        tags += [t for t in record.tags if t not in tags]
+    else:
+        input_value = decl.input if decl.has_input else (user_params or None)
+        expected_value = decl.expected
+    return CaseSpec(
+        name=decl.name or getattr(item, "originalname", None) or item.name,
+        input=input_value,
+        expected=expected_value,
+        metadata=metadata,
+        tags=tags,
+        scorers=list(decl.scorers),
+        project=decl.project,
+        record_id=record.id if isinstance(record, DataRecord) else None,
+        trial_index=trial_index,
+        origin=record.origin if isinstance(record, DataRecord) else None,
+    )
+
+
+class BraintrustCase:
+    """The ``braintrust_case`` fixture: the case, its span, and ways to log and score.
+
+    Without ``--braintrust`` the same object works but records nothing (its span is the no-op
+    span); declared scorers still run, so checks behave the same with and without logging.
+    """
+
+    def __init__(self, spec: CaseSpec, span: Any, scorer_runner: Any):
+        self.spec = spec
+        self.span = span
+        self._scorer_runner = scorer_runner
+        self.input = copy.deepcopy(spec.input)
+        self.expected = copy.deepcopy(spec.expected)
+        self.metadata: dict[str, Any] = dict(spec.metadata)
+        self.tags: list[str] = list(spec.tags)
+        self.id = spec.record_id
+        self.trial_index = spec.trial_index
+        self.output: Any = None
+        self.has_output = False
+        self.scores: dict[str, float | None] = {}  # logged on the root span (pass, soft checks)
+        self.scorer_scores: dict[str, float | None] = {}  # logged on the scorers' own spans
+        self.score_metadata: dict[str, Any] = {}
+        self.scorer_errors: dict[str, str] = {}
+        self.scorers_ran = False
+
+    # -- logging -------------------------------------------------------------------------------
+
+    def log_output(self, output: Any) -> None:
+        """Record the system's output for this case (scorers run on it)."""
+        self.output = output
+        self.has_output = True
+
+    def log(self, **event: Any) -> None:
+        """Log fields on the case's root span (``output`` is recorded as the case's output)."""
+        if "output" in event:
+            self.log_output(event.pop("output"))
+        if "metadata" in event:
+            self.metadata.update(event.pop("metadata") or {})
+        if "tags" in event:
+            for tag in event.pop("tags") or []:
+                if tag not in self.tags:
+                    self.tags.append(tag)
+        if "scores" in event:
+            for name, value in (event.pop("scores") or {}).items():
+                self.score(name, value)
+        if event:
+            self.span.log(**event)
+
+    def log_metadata(self, **metadata: Any) -> None:
+        self.metadata.update(metadata)
+
+    def score(self, name: str, value: float | bool | None, metadata: dict[str, Any] | None = None) -> None:
+        """Add a score to the case (validated now: a number in [0, 1], a bool, or None)."""
+        from braintrust.tracing.record import validate_scores
+
+        self.scores.update(validate_scores({name: value}))
+        if metadata:
+            self.score_metadata[name] = metadata
+
+    def check(self, name: str, condition: Any, message: str | None = None) -> bool:
+        """A soft check: log score ``name`` as 1 or 0 without failing the test."""
+        passed = bool(condition)
+        self.score(name, passed, {"message": message} if message and not passed else None)
+        return passed
+
+    def run_scorers(self, output: Any = None, scorers: list[Any] | None = None) -> dict[str, float | None]:
+        """Run the declared (or given) scorers on ``output`` (default: the logged output) now;
+        returns their scores. Scorer errors are recorded, never raised."""
+        if output is not None:
+            self.log_output(output)
+        results = self._scorer_runner(self, scorers if scorers is not None else self.spec.scorers)
+        self.scorers_ran = scorers is None
+        return results
+
+    def feedback(self, **feedback: Any) -> None:
+        """Attach feedback (scores, expected, tags, comment, metadata) to the case's row."""
+        self.span.log_feedback(**feedback)
+
+    def start_span(self, *args: Any, **kwargs: Any) -> Any:
+        return self.span.start_span(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"BraintrustCase(name={self.spec.name!r}, input={self.input!r}, expected={self.expected!r})"

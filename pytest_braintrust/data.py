@@ -1,0 +1,148 @@
+"""Parametrizing a test from data: ``eval_case(data=...)`` / ``braintrust(data=...)``.
+
+A source is a list (of dicts with input/expected/metadata/tags/id, or of plain inputs), a
+callable returning one, a ``.jsonl`` path (relative to the test file), or a Braintrust
+``Dataset`` (from ``init_dataset``; read from the local store when there is no key). Every
+record becomes one item of the test, with the ``braintrust_case`` fixture holding it; pytest ids
+come from record ids (else ``case-N``), so they are stable across runs.
+
+A dataset that is not pinned is pinned to its current version at collection; under pytest-xdist
+the first worker to read it records that version in a folder the controller shares, and every
+other worker reads the same version, so all workers collect the same ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Iterable
+
+import pytest
+
+from pytest_braintrust.case import DataRecord
+
+_ID_CHARS = re.compile(r"[^A-Za-z0-9_.:-]+")
+
+
+def parametrize_data(metafunc: pytest.Metafunc, source: Any) -> None:
+    records = load_records(source, metafunc)
+    if not records:
+        raise pytest.UsageError(f"{metafunc.definition.nodeid}: the data source {source!r} has no records.")
+    if "braintrust_case" not in metafunc.fixturenames:
+        metafunc.fixturenames.append("braintrust_case")
+    metafunc.parametrize("braintrust_case", records, ids=unique_ids(records), indirect=True)
+
+
+def unique_ids(records: list[DataRecord]) -> list[str]:
+    ids, seen = [], set()
+    for index, record in enumerate(records):
+        base = _ID_CHARS.sub("_", str(record.id)).strip("_")[:60] if record.id else f"case-{index + 1}"
+        candidate, n = base, 2
+        while candidate in seen:
+            candidate, n = f"{base}-{n}", n + 1
+        seen.add(candidate)
+        ids.append(candidate)
+    return ids
+
+
+def load_records(source: Any, metafunc: pytest.Metafunc) -> list[DataRecord]:
+    if isinstance(source, (str, os.PathLike)):
+        return _from_jsonl(Path(source), metafunc)
+    if hasattr(source, "fetch") and hasattr(source, "ref") and getattr(source.ref, "object_type", None) == "dataset":
+        return _from_dataset(source, metafunc)
+    if callable(source):
+        return load_records(source(), metafunc)
+    if isinstance(source, Iterable) and not isinstance(source, (dict, bytes)):
+        return [to_record(item, f"record {i + 1}") for i, item in enumerate(source)]
+    raise pytest.UsageError(
+        f"{metafunc.definition.nodeid}: data= must be a list, a callable, a .jsonl path or a Dataset; got {type(source).__name__}."
+    )
+
+
+def to_record(item: Any, where: str) -> DataRecord:
+    if isinstance(item, DataRecord):
+        return item
+    if isinstance(item, dict):
+        if "input" not in item:
+            return DataRecord(input=item)
+        metadata = item.get("metadata") or {}
+        if not isinstance(metadata, dict):
+            raise pytest.UsageError(f"{where}: metadata must be an object, got {type(metadata).__name__}.")
+        return DataRecord(
+            input=item.get("input"),
+            expected=item["expected"] if "expected" in item else item.get("output"),
+            metadata=dict(metadata),
+            tags=list(item.get("tags") or []),
+            id=str(item["id"]) if item.get("id") is not None else None,
+        )
+    fields = {k: getattr(item, k) for k in ("input", "expected", "metadata", "tags", "id") if hasattr(item, k)}
+    if "input" in fields:
+        return to_record(fields, where)
+    return DataRecord(input=item)
+
+
+def _from_jsonl(path: Path, metafunc: pytest.Metafunc) -> list[DataRecord]:
+    if not path.is_absolute():
+        candidates = [Path(str(metafunc.definition.fspath)).parent / path, metafunc.config.rootpath / path]
+        path = next((c for c in candidates if c.exists()), candidates[0])
+    if path.suffix != ".jsonl":
+        raise pytest.UsageError(f"data={str(path)!r}: only .jsonl files are read (one JSON object per line).")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise pytest.UsageError(f"data={str(path)!r}: cannot read the file ({exc.strerror}).") from None
+    records = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise pytest.UsageError(f"{path}:{number}: not valid JSON ({exc.msg}); every line must be one JSON object.") from None
+        if not isinstance(item, dict):
+            raise pytest.UsageError(f"{path}:{number}: expected a JSON object with input/expected, got {type(item).__name__}.")
+        records.append(to_record(item, f"{path}:{number}"))
+    return records
+
+
+def _from_dataset(dataset: Any, metafunc: pytest.Metafunc) -> list[DataRecord]:
+    if dataset.pinned_version is None:
+        dataset.pinned_version = _shared_pin(dataset, metafunc.config)
+    records = []
+    for row in dataset.fetch():
+        origin = {"object_type": "dataset", "object_id": dataset.id, "id": row.get("id"), "_xact_id": row.get("_xact_id"), "created": row.get("created")}
+        records.append(
+            DataRecord(
+                input=row.get("input"),
+                expected=row.get("expected"),
+                metadata=dict(row.get("metadata") or {}),
+                tags=list(row.get("tags") or []),
+                id=row.get("id"),
+                origin=origin,
+            )
+        )
+    return records
+
+
+def _shared_pin(dataset: Any, config: pytest.Config) -> str:
+    """The version to read: the current one, agreed between xdist workers through pin files."""
+    pins_dir = (getattr(config, "workerinput", None) or {}).get("braintrust_pins_dir")
+    if not pins_dir:
+        return dataset.version
+    key = hashlib.sha256(json.dumps(dataset.ref.create_args, sort_keys=True, default=str).encode()).hexdigest()[:20]
+    pin_file = Path(pins_dir) / f"{key}.version"
+    if pin_file.exists():
+        return pin_file.read_text().strip()
+    version = dataset.version
+    draft = pin_file.with_name(f"{pin_file.name}.{os.getpid()}")
+    draft.write_text(version)
+    try:
+        os.link(draft, pin_file)  # atomic: the first worker's version wins, complete
+    except FileExistsError:
+        version = pin_file.read_text().strip()
+    finally:
+        draft.unlink()
+    return version

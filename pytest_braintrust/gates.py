@@ -1,0 +1,57 @@
+"""Quality gates: ``--braintrust-fail-under`` and ``--braintrust-max-regression``.
+
+A gate fails when a score's average is below its bar, or dropped more than the allowed delta
+below the baseline. A gate naming a score the run never produced fails too (a typo must not
+pass silently).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pytest_braintrust.options import Gate
+
+
+@dataclass
+class GateResult:
+    kind: str  # "fail-under" | "max-regression"
+    score: str
+    bar: float
+    value: float | None
+    passed: bool
+    message: str
+
+
+def _pct(value: float) -> str:
+    return f"{value * 100:.2f}%"
+
+
+def evaluate(fail_under: tuple[Gate, ...], max_regression: tuple[Gate, ...], summaries: list[Any]) -> list[GateResult]:
+    """Check every gate against every experiment summary of the run."""
+    results: list[GateResult] = []
+    for gate in fail_under:
+        found = [s.scores[gate.score] for s in summaries if gate.score in s.scores]
+        if not found:
+            results.append(GateResult("fail-under", gate.score, gate.value, None, False, f"--braintrust-fail-under: no score named {gate.score!r} was logged in this run"))
+            continue
+        for score in found:
+            value = score.score if score.score is not None else 0.0
+            ok = value >= gate.value
+            verdict = "meets" if ok else "is below"
+            results.append(GateResult("fail-under", gate.score, gate.value, value, ok, f"score {gate.score!r} is {_pct(value)}, which {verdict} the bar of {_pct(gate.value)}"))
+    for gate in max_regression:
+        found = [s.scores[gate.score] for s in summaries if gate.score in s.scores]
+        if not found:
+            results.append(GateResult("max-regression", gate.score, gate.value, None, False, f"--braintrust-max-regression: no score named {gate.score!r} was logged in this run"))
+            continue
+        for score in found:
+            if score.diff is None:
+                results.append(GateResult("max-regression", gate.score, gate.value, None, True, f"score {gate.score!r} has no baseline to compare with; gate not applied"))
+                continue
+            drop = -score.diff
+            ok = drop <= gate.value + 1e-12
+            detail = f"dropped {_pct(drop)}" if drop > 0 else f"changed by {'+' if score.diff > 0 else ''}{_pct(score.diff)}"
+            verdict = "within" if ok else "more than"
+            results.append(GateResult("max-regression", gate.score, gate.value, score.diff, ok, f"score {gate.score!r} {detail} against the baseline, {verdict} the allowed {_pct(gate.value)}"))
+    return results

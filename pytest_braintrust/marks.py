@@ -1,0 +1,103 @@
+"""``@eval_case`` and the ``braintrust`` marker: which tests are cases and what they declare.
+
+``eval_case(...)`` is ``pytest.mark.braintrust(...)`` with a documented signature, so it works on
+functions, classes and modules (``pytestmark = eval_case(...)``) and suites written for the
+public SDK's marker keep working. Marks closer to the test win; ``metadata`` dicts merge and
+``tags`` are unioned from the module down to the function.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import pytest
+
+MARKER = "braintrust"
+MARKER_HELP = (
+    "braintrust(input=, expected=, metadata=, tags=, scorers=, trials=, name=, project=, data=): "
+    "log this test as a case of the run's Braintrust experiment"
+)
+_UNSET: Any = object()
+_KNOWN = {"input", "expected", "metadata", "tags", "scorers", "trials", "name", "project", "data"}
+
+
+def eval_case(
+    input: Any = _UNSET,
+    expected: Any = _UNSET,
+    *,
+    metadata: dict[str, Any] | None = None,
+    tags: Sequence[str] | None = None,
+    scorers: Sequence[Callable[..., Any]] | None = None,
+    trials: int = 1,
+    name: str | None = None,
+    project: str | None = None,
+    data: Any = None,
+) -> pytest.MarkDecorator:
+    """Mark a test (or every test of a class/module) as an eval case.
+
+    ``input``/``expected`` describe the case (default: the test's parametrize values);
+    ``scorers`` are ``Eval`` scorers run on the test's output; ``trials`` runs the case N times
+    (items ``[trial-1]``..``[trial-N]``); ``data`` parametrizes the test from a list, a callable,
+    a ``.jsonl`` path or a Braintrust ``Dataset`` (the test then requests ``braintrust_case``).
+    """
+    if not isinstance(trials, int) or isinstance(trials, bool) or trials < 1:
+        raise ValueError(f"eval_case(trials=...) must be a whole number >= 1, got {trials!r}.")
+    kwargs: dict[str, Any] = {}
+    if input is not _UNSET:
+        kwargs["input"] = input
+    if expected is not _UNSET:
+        kwargs["expected"] = expected
+    for key, value in (("metadata", metadata), ("tags", tags), ("scorers", scorers), ("name", name), ("project", project), ("data", data)):
+        if value is not None:
+            kwargs[key] = value
+    if trials != 1:
+        kwargs["trials"] = trials
+    return pytest.mark.braintrust(**kwargs)
+
+
+@dataclass
+class Declared:
+    """What the marks of one test declare, merged from module to function."""
+
+    has_input: bool = False
+    input: Any = None
+    has_expected: bool = False
+    expected: Any = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
+    scorers: list[Any] = field(default_factory=list)
+    trials: int = 1
+    name: str | None = None
+    project: str | None = None
+    data: Any = None
+
+
+def declared(node: Any) -> Declared | None:
+    """The merged ``braintrust`` marks of a node (item or function definition), or None."""
+    marks = list(node.iter_markers(MARKER))
+    if not marks:
+        return None
+    result = Declared()
+    for mark in reversed(marks):  # outermost first, so closer marks override
+        if mark.args:
+            raise pytest.UsageError(f"{node.nodeid}: the braintrust marker takes keyword arguments only (input=..., expected=...).")
+        unknown = set(mark.kwargs) - _KNOWN
+        if unknown:
+            raise pytest.UsageError(f"{node.nodeid}: unknown braintrust marker argument(s) {sorted(unknown)}; known: {sorted(_KNOWN)}.")
+        kw = mark.kwargs
+        if "input" in kw:
+            result.has_input, result.input = True, kw["input"]
+        if "expected" in kw:
+            result.has_expected, result.expected = True, kw["expected"]
+        if kw.get("metadata"):
+            result.metadata.update(kw["metadata"])
+        for tag in kw.get("tags") or []:
+            if tag not in result.tags:
+                result.tags.append(tag)
+        if "scorers" in kw:
+            result.scorers = list(kw["scorers"] or [])
+        for key in ("trials", "name", "project", "data"):
+            if kw.get(key) is not None:
+                setattr(result, key, kw[key])
+    return result

@@ -1,0 +1,115 @@
+"""Command line, ini and environment → one frozen ``Settings`` object.
+
+Options are validated while pytest parses them (``pytest.UsageError`` naming the option, the
+rule and an example), so a typo in CI fails before any test runs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+#: Exit status when a quality gate fails (pytest itself uses 0-5).
+GATE_FAILED_EXIT_CODE = 6
+
+_OPTIONS = (
+    ("--braintrust", dict(action="store_true", default=False, help="log marked tests as cases of a Braintrust experiment")),
+    ("--braintrust-project", dict(default=None, help="project for the experiment (default: ini braintrust_project, BRAINTRUST_PROJECT_NAME, else the rootdir name)")),
+    ("--braintrust-experiment", dict(default=None, help="experiment name (default: generated); with --braintrust-update, joins that experiment")),
+    ("--braintrust-experiment-id", dict(default=None, help="log into this existing experiment (CI shards joining one experiment)")),
+    ("--braintrust-update", dict(action="store_true", default=False, help="add to the named experiment if it exists instead of creating a new one")),
+    ("--braintrust-base-experiment", dict(default=None, help="experiment to compare with (default: the previous one)")),
+    ("--braintrust-api-key", dict(default=None, help="deprecated: set BRAINTRUST_API_KEY instead")),
+    ("--braintrust-no-summary", dict(action="store_true", default=False, help="do not print the experiment summary")),
+    ("--braintrust-fail-under", dict(default=None, metavar="SCORE=VALUE[,...]", help="fail the run (exit 6) when a score's average is below VALUE (0.8 or 80%%)")),
+    ("--braintrust-max-regression", dict(default=None, metavar="SCORE=DELTA[,...]", help="fail the run (exit 6) when a score drops more than DELTA below the baseline (0.05 or 5%%)")),
+    ("--braintrust-gates-only", dict(action="store_true", default=False, help="evals as benchmarks: failing cases only lower scores; exit 0 unless a gate fails")),
+    ("--braintrust-json", dict(default=None, metavar="PATH", help="write a JSON summary of the run to PATH")),
+)
+
+
+@dataclass(frozen=True)
+class Gate:
+    score: str
+    value: float
+
+
+@dataclass(frozen=True)
+class Settings:
+    enabled: bool
+    project: str
+    experiment: str | None
+    experiment_id: str | None
+    update: bool
+    base_experiment: str | None
+    no_summary: bool
+    fail_under: tuple[Gate, ...]
+    max_regression: tuple[Gate, ...]
+    gates_only: bool
+    json_path: Path | None
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("braintrust", "Braintrust evals")
+    for name, kwargs in _OPTIONS:
+        group.addoption(name, dest=name.lstrip("-").replace("-", "_"), **kwargs)
+    parser.addini("braintrust_project", "default Braintrust project for --braintrust runs", default=None)
+    parser.addini("braintrust_fail_under", "default for --braintrust-fail-under", default=None)
+    parser.addini("braintrust_max_regression", "default for --braintrust-max-regression", default=None)
+
+
+def parse_fraction(text: str, option: str) -> float:
+    """``0.8``, ``80%`` → 0.8."""
+    raw = text.strip()
+    try:
+        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+    except ValueError:
+        raise pytest.UsageError(f"{option}: {text!r} is not a number; write a fraction (0.8) or a percentage (80%).") from None
+    if not 0 <= value <= 1:
+        raise pytest.UsageError(f"{option}: {text!r} is outside 0..1 (0%..100%); scores are fractions.")
+    return value
+
+
+def parse_gates(text: str | None, option: str) -> tuple[Gate, ...]:
+    if not text:
+        return ()
+    gates = []
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        name, sep, value = part.partition("=")
+        if not sep or not name.strip() or not re.match(r"^[^=]+$", name.strip()):
+            raise pytest.UsageError(f"{option}: {part!r} should look like SCORE=VALUE, e.g. {option}=exact=0.8,relevance=75%")
+        gates.append(Gate(name.strip(), parse_fraction(value, option)))
+    return tuple(gates)
+
+
+def default_project(config: pytest.Config) -> str:
+    return (
+        config.getoption("braintrust_project")
+        or config.getini("braintrust_project")
+        or os.environ.get("BRAINTRUST_PROJECT_NAME", "").strip()
+        or os.environ.get("BRAINTRUST_PROJECT", "").strip()
+        or config.rootpath.name
+    )
+
+
+def settings_from(config: pytest.Config) -> Settings:
+    json_path = config.getoption("braintrust_json")
+    return Settings(
+        enabled=bool(config.getoption("braintrust")),
+        project=default_project(config),
+        experiment=config.getoption("braintrust_experiment"),
+        experiment_id=config.getoption("braintrust_experiment_id"),
+        update=bool(config.getoption("braintrust_update")),
+        base_experiment=config.getoption("braintrust_base_experiment"),
+        no_summary=bool(config.getoption("braintrust_no_summary")),
+        fail_under=parse_gates(config.getoption("braintrust_fail_under") or config.getini("braintrust_fail_under"), "--braintrust-fail-under"),
+        max_regression=parse_gates(config.getoption("braintrust_max_regression") or config.getini("braintrust_max_regression"), "--braintrust-max-regression"),
+        gates_only=bool(config.getoption("braintrust_gates_only")),
+        json_path=Path(json_path) if json_path else None,
+    )

@@ -1,0 +1,123 @@
+"""What a run reports: the terminal summary, ``$GITHUB_STEP_SUMMARY`` Markdown and the JSON
+summary file (``--braintrust-json``). The JSON schema (version 1)::
+
+    {"schema_version": 1,
+     "experiments": [{"project", "experiment", "experiment_id", "link", "comparison_experiment",
+                      "scores":  {name: {"score", "diff", "improvements", "regressions"}},
+                      "metrics": {name: {"value", "unit", "diff", "improvements", "regressions"}}}],
+     "cases": {"total": n, "passed": n, "failed": n, "error": n, "skipped": n, "xfailed": n, "xpassed": n},
+     "gates": [{"kind", "score", "bar", "value", "passed", "message"}],
+     "delivery": {"produced", "accepted", "spilled", "dropped": {reason: n}, "spill_files": [...]},
+     "errors": [...]}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from typing import Any
+
+OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
+
+
+def summary_document(run: Any) -> dict[str, Any]:
+    counts = Counter(case["outcome"] for case in run.all_cases())
+    return {
+        "schema_version": 1,
+        "experiments": [_experiment(s) for s in run.summaries],
+        "cases": {"total": sum(counts.values()), **{o: counts.get(o, 0) for o in OUTCOMES}},
+        "gates": [gate.__dict__ for gate in run.gates],
+        "delivery": run.delivery_counts(),
+        "errors": list(run.errors),
+    }
+
+
+def _experiment(summary: Any) -> dict[str, Any]:
+    return {
+        "project": summary.project_name,
+        "experiment": summary.experiment_name,
+        "experiment_id": summary.experiment_id,
+        "link": summary.experiment_url,
+        "comparison_experiment": summary.comparison_experiment_name,
+        "scores": {
+            name: {"score": s.score, "diff": s.diff, "improvements": s.improvements, "regressions": s.regressions}
+            for name, s in summary.scores.items()
+        },
+        "metrics": {
+            name: {"value": m.metric, "unit": m.unit, "diff": m.diff, "improvements": m.improvements, "regressions": m.regressions}
+            for name, m in summary.metrics.items()
+        },
+    }
+
+
+def write_outputs(run: Any) -> None:
+    if run.settings.json_path is not None:
+        path = run.settings.json_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(summary_document(run), indent=2, default=str) + "\n", encoding="utf-8")
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if step_summary:
+        with open(step_summary, "a", encoding="utf-8") as handle:
+            handle.write(markdown(run))
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.2f}%"
+
+
+def _diff(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return "±0.00%" if value == 0 else f"{'+' if value > 0 else '-'}{abs(value) * 100:.2f}%"
+
+
+def markdown(run: Any) -> str:
+    """A GitHub step summary: scores against the baseline, gates, delivery."""
+    lines = ["## Braintrust eval results", ""]
+    for summary in run.summaries:
+        compared = f" (compared to `{summary.comparison_experiment_name}`)" if summary.comparison_experiment_name else ""
+        lines += [f"**{_md(summary.project_name)} / {_md(summary.experiment_name)}**{compared}", ""]
+        lines += ["| score | value | diff | improvements | regressions |", "|---|---:|---:|---:|---:|"]
+        for name, s in summary.scores.items():
+            lines.append(f"| {_md(name)} | {_pct(s.score)} | {_diff(s.diff)} | {s.improvements or 0} | {s.regressions or 0} |")
+        lines.append("")
+    if run.gates:
+        lines += ["| gate | result |", "|---|---|"]
+        for gate in run.gates:
+            lines.append(f"| {gate.kind} {_md(gate.score)} | {'✅' if gate.passed else '❌'} {_md(gate.message)} |")
+        lines.append("")
+    counts = run.delivery_counts()
+    dropped = sum(counts["dropped"].values())
+    lines.append(f"Rows: {counts['accepted']} delivered, {counts['spilled']} spilled, {dropped} dropped.")
+    return "\n".join(lines) + "\n\n"
+
+
+def _md(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def terminal_summary(run: Any, tr: Any) -> None:
+    tr.section("Braintrust", sep="=", bold=True)
+    cases = run.all_cases()
+    counts = Counter(case["outcome"] for case in cases)
+    tr.write_line(f"{len(cases)} eval cases: " + ", ".join(f"{counts[o]} {o}" for o in OUTCOMES if counts.get(o)))
+    if not run.settings.no_summary:
+        for summary in run.summaries:
+            for line in str(summary).splitlines():
+                tr.write_line(line)
+            tr.write_line("")
+    for gate in run.gates:
+        marker = "PASSED" if gate.passed else "FAILED"
+        tr.write_line(f"gate {marker}: {gate.message}", red=not gate.passed, green=gate.passed)
+    delivery = run.delivery_counts()
+    dropped = sum(delivery["dropped"].values())
+    line = f"rows: {delivery['accepted']} sent, {delivery['spilled']} spilled, {dropped} dropped (flush {run.flush_seconds:.2f}s)"
+    tr.write_line(line, red=bool(delivery["spilled"] or dropped))
+    if delivery["spill_files"]:
+        folder = os.path.dirname(delivery["spill_files"][-1])
+        tr.write_line(f"spilled rows are kept in {folder}; send them with `braintrust replay {folder}`", red=True)
+    for error in run.errors:
+        tr.write_line(f"braintrust: {error}", red=True)
+    if any(not gate.passed for gate in run.gates):
+        tr.write_line(f"braintrust: a quality gate failed; exit status {6}", red=True)

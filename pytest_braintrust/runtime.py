@@ -1,0 +1,140 @@
+"""The run as a whole (``--braintrust`` only): where results go, the session-end flush, the
+summaries, gates, CI outputs and the exit status. Under pytest-xdist the controller owns the
+experiment and the summary; workers log and flush (see ``pytest_braintrust.xdist``)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from pytest_braintrust.case import is_case
+from pytest_braintrust.gates import GateResult, evaluate
+from pytest_braintrust.options import GATE_FAILED_EXIT_CODE, Settings
+from pytest_braintrust.session import EvalSession, ExperimentRegistry
+
+RUN_PLUGIN = "braintrust-run"
+
+
+def configure_session(config: pytest.Config, settings: Settings) -> None:
+    from braintrust.delivery import policy
+
+    policy.quiet_local_notice = True  # the report header says where results go
+    workerinput = getattr(config, "workerinput", None)
+    attach = (workerinput or {}).get("braintrust_experiments") if workerinput else None
+    registry = ExperimentRegistry(settings, attach=attach)
+    run = BraintrustRun(config, settings, registry, is_worker=workerinput is not None)
+    config.pluginmanager.register(run, RUN_PLUGIN)
+    config.pluginmanager.register(EvalSession(config, settings, registry), "braintrust-eval-session")
+    if config.pluginmanager.hasplugin("xdist"):
+        from pytest_braintrust.xdist import XdistBridge
+
+        config.pluginmanager.register(XdistBridge(run), "braintrust-xdist")
+
+
+class BraintrustRun:
+    def __init__(self, config: pytest.Config, settings: Settings, registry: ExperimentRegistry, is_worker: bool):
+        self.config = config
+        self.settings = settings
+        self.registry = registry
+        self.is_worker = is_worker
+        self.is_controller = False  # set by the xdist bridge
+        self.worker_outputs: list[dict[str, Any]] = []
+        self.summaries: list[Any] = []
+        self.gates: list[GateResult] = []
+        self.flush_result: Any = None
+        self.flush_seconds = 0.0
+        self.failed_non_cases = 0
+        self.errors: list[str] = []
+
+    def session(self) -> EvalSession:
+        return self.config.pluginmanager.get_plugin("braintrust-eval-session")
+
+    # -- header ----------------------------------------------------------------------------------
+
+    def pytest_report_header(self, config: pytest.Config) -> str:
+        from braintrust.state import global_state
+        from braintrust.store.location import database_path
+
+        state = global_state()
+        experiment = self.settings.experiment_id or self.settings.experiment or "a new experiment"
+        if state.is_local():
+            where = f"the local store at {database_path()} (no BRAINTRUST_API_KEY)"
+        else:
+            where = f"Braintrust at {state.app_url()}"
+        return f"braintrust: logging eval cases to project {self.settings.project!r}, {experiment}, in {where}"
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.failed and not getattr(report, "braintrust_case", False):
+            self.failed_non_cases += 1
+
+    # -- session end -----------------------------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        from braintrust.delivery.runtime import flush
+
+        started = time.monotonic()
+        try:
+            self.flush_result = flush()
+        except Exception as exc:  # never lose the test run's result to a reporting problem
+            self.errors.append(f"flush failed: {exc}")
+        self.flush_seconds = time.monotonic() - started
+        if self.is_worker:
+            return
+        self._summarize()
+        self.gates = evaluate(self.settings.fail_under, self.settings.max_regression, self.summaries)
+        from pytest_braintrust.report import write_outputs
+
+        write_outputs(self)
+        if any(not gate.passed for gate in self.gates):
+            session.exitstatus = GATE_FAILED_EXIT_CODE
+        elif self.settings.gates_only and session.exitstatus == pytest.ExitCode.TESTS_FAILED and not self.failed_non_cases:
+            session.exitstatus = pytest.ExitCode.OK
+
+    def _summarize(self) -> None:
+        for project in self.projects():
+            try:
+                experiment = self.registry.get(project)
+                self.summaries.append(experiment.summarize())
+            except Exception as exc:
+                self.errors.append(f"could not summarize the experiment of project {project!r}: {exc}")
+
+    def projects(self) -> list[str]:
+        seen: list[str] = []
+        for case in self.all_cases():
+            if case["project"] not in seen:
+                seen.append(case["project"])
+        return seen
+
+    def all_cases(self) -> list[dict[str, Any]]:
+        cases = list(self.session().cases)
+        for output in self.worker_outputs:
+            cases.extend(output.get("cases", []))
+        return cases
+
+    def delivery_counts(self) -> dict[str, Any]:
+        """Rows produced/accepted/spilled/dropped, over this process and every worker."""
+        totals = {"produced": 0, "accepted": 0, "spilled": 0, "dropped": {}, "spill_files": []}
+        results = [self.flush_result.__dict__ if self.flush_result is not None else None]
+        results += [o.get("flush") for o in self.worker_outputs]
+        for result in results:
+            if not result:
+                continue
+            for key in ("produced", "accepted", "spilled"):
+                totals[key] += result.get(key, 0)
+            for reason, count in (result.get("dropped") or {}).items():
+                totals["dropped"][reason] = totals["dropped"].get(reason, 0) + count
+            totals["spill_files"] += result.get("spill_files") or []
+        return totals
+
+    def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+        if self.is_worker:
+            return
+        from pytest_braintrust.report import terminal_summary
+
+        terminal_summary(self, terminalreporter)
+
+
+__all__ = ["BraintrustRun", "configure_session", "is_case"]

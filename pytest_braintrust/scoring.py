@@ -1,0 +1,83 @@
+"""Running a case's declared scorers with ``Eval``'s calling convention.
+
+Each scorer gets its own span under the case's root (type ``score``, purpose ``scorer``), as in
+``Eval``. A scorer that raises or returns something invalid is recorded as that scorer's error
+(``metadata.scorer_errors`` on the root); it never changes the test's outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import traceback
+from typing import Any
+
+from braintrust.eval.scorers import match_arguments, resolve_scorer, scorer_callable, scorer_name, span_fields, to_scores
+
+
+def _call(fn: Any, is_async: bool, args: list[Any], kwargs: dict[str, Any]) -> Any:
+    if not is_async:
+        result = fn(*args, **kwargs)
+        if not asyncio.iscoroutine(result):
+            return result
+        coroutine = result
+    else:
+        coroutine = fn(*args, **kwargs)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    # Called from inside a running loop (an async test calling run_scorers): use a fresh loop
+    # on a helper thread rather than nesting.
+    box: dict[str, Any] = {}
+
+    def runner() -> None:
+        try:
+            box["value"] = asyncio.run(coroutine)
+        except BaseException as exc:  # handed back to the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=runner, name="braintrust-scorer")
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def run_scorers(case: Any, scorers: list[Any]) -> dict[str, float | None]:
+    """Score ``case.output`` with each scorer; log score spans; return the scores."""
+    results: dict[str, float | None] = {}
+    available = {
+        "input": case.input,
+        "expected": case.expected,
+        "metadata": case.metadata,
+        "output": case.output,
+        "id": case.id,
+        "tags": case.tags,
+    }
+    for index, raw in enumerate(scorers):
+        name = scorer_name(raw, index)
+        span = case.span.start_span(
+            name=name,
+            span_attributes={"type": "score", "purpose": "scorer"},
+            input={k: available[k] for k in ("input", "expected", "metadata", "output", "id", "tags")},
+        )
+        try:
+            scorer = resolve_scorer(raw)
+            fn, is_async = scorer_callable(scorer)
+            args, kwargs = match_arguments(fn, {**available, "trace": None})
+            scores = to_scores(name, _call(fn, is_async, args, kwargs))
+        except Exception as exc:
+            case.scorer_errors[name] = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            span.log_error(type(exc), exc, exc.__traceback__)
+            span.end()
+            continue
+        fields = span_fields(scores)
+        span.log(**fields)
+        span.end()
+        for score in scores:
+            value = score.score
+            results[score.name] = (1 if value else 0) if isinstance(value, bool) else value
+    case.scorer_scores.update(results)
+    return results

@@ -1,0 +1,79 @@
+"""Local summaries: the comparison math against hand-computed expectations."""
+
+from __future__ import annotations
+
+from braintrust.local_compare import compare_experiments
+from braintrust.summary import ExperimentSummary
+
+
+def trace(trace_id, input, scores=None, start=0.0, end=1.0, child_scores=None, tokens=None):
+    """A root row (and optionally one score span) of one trace."""
+    rows = [{"id": f"{trace_id}-root", "root_span_id": trace_id, "span_id": f"{trace_id}-r", "span_parents": None,
+             "input": input, "scores": scores or {}, "metrics": {"start": start, "end": end}}]
+    if child_scores:
+        rows.append({"id": f"{trace_id}-score", "root_span_id": trace_id, "span_id": f"{trace_id}-s",
+                     "span_parents": [f"{trace_id}-r"], "scores": child_scores, "metrics": {"start": start, "end": end}})
+    if tokens:
+        rows.append({"id": f"{trace_id}-llm", "root_span_id": trace_id, "span_id": f"{trace_id}-l",
+                     "span_parents": [f"{trace_id}-r"], "metrics": {"prompt_tokens": tokens, "start": start, "end": end}})
+    return rows
+
+
+def test_without_a_base_only_means_are_reported():
+    rows = trace("t1", "a", {"exact": 1}) + trace("t2", "b", {"exact": 0}) + trace("t3", "c", {"exact": 1, "other": None})
+    scores, metrics = compare_experiments(rows, None)
+    assert scores["exact"].score == 2 / 3
+    assert scores["exact"].diff is None and scores["exact"].improvements == 0
+    assert "other" not in scores or scores["other"].score is None
+    assert metrics["duration"].metric == 1.0 and metrics["duration"].unit == "s"
+
+
+def test_improvements_regressions_and_diff_match_hand_computation():
+    # Base: a=1, b=1, c=0 -> mean 2/3.  Current: a=0, b=1, c=1 -> mean 2/3.
+    # Per input: a regressed, c improved, b unchanged -> 1 improvement, 1 regression, diff 0.
+    base = trace("b1", "a", {"exact": 1}, 0, 2) + trace("b2", "b", {"exact": 1}, 0, 2) + trace("b3", "c", {"exact": 0}, 0, 2)
+    cur = trace("c1", "a", {"exact": 0}, 0, 1) + trace("c2", "b", {"exact": 1}, 0, 3) + trace("c3", "c", {"exact": 1}, 0, 1)
+    scores, metrics = compare_experiments(cur, base)
+    exact = scores["exact"]
+    assert (exact.score, exact.improvements, exact.regressions, exact.diff) == (2 / 3, 1, 1, 0.0)
+    # Durations: base 2,2,2 (mean 2); current 1,3,1 (mean 5/3). Lower is better: a, c improved; b regressed.
+    duration = metrics["duration"]
+    assert (duration.improvements, duration.regressions) == (2, 1)
+    assert abs(duration.diff - (5 / 3 - 2)) < 1e-12
+
+
+def test_scores_on_score_spans_and_repeated_inputs_are_averaged():
+    # Eval puts scores on score spans. Input "q" appears twice (trials): group mean is compared.
+    base = trace("b1", "q", child_scores={"s": 0.5}) + trace("b2", "q", child_scores={"s": 0.5})
+    cur = trace("c1", "q", child_scores={"s": 1.0}) + trace("c2", "q", child_scores={"s": 0.0}) + trace("c3", "new", child_scores={"s": 1.0})
+    scores, _ = compare_experiments(cur, base)
+    s = scores["s"]
+    assert s.score == 2 / 3
+    assert s.diff == 2 / 3 - 0.5
+    # group "q": 0.5 vs 0.5 -> unchanged; "new" has no base -> not counted
+    assert (s.improvements, s.regressions) == (0, 0)
+
+
+def test_a_score_missing_from_the_base_has_no_diff():
+    base = trace("b1", "a", {"exact": 1})
+    cur = trace("c1", "a", {"exact": 1, "len_ok": 1})
+    scores, _ = compare_experiments(cur, base)
+    assert scores["len_ok"].diff is None and scores["exact"].diff == 0.0
+
+
+def test_token_metrics_are_summed_per_trace_and_lower_is_better():
+    base = trace("b1", "a", {"x": 1}, tokens=10) + trace("b2", "b", {"x": 1}, tokens=10)
+    cur = trace("c1", "a", {"x": 1}, tokens=5) + trace("c2", "b", {"x": 1}, tokens=20)
+    _, metrics = compare_experiments(cur, base)
+    tokens = metrics["prompt_tokens"]
+    assert tokens.unit == "tok" and tokens.metric == 12.5 and tokens.diff == 2.5
+    assert (tokens.improvements, tokens.regressions) == (1, 1)
+    assert "estimated_cost" not in metrics  # cost appears only when logged
+
+
+def test_printed_local_comparison():
+    base = trace("b1", "a", {"exact": 1}, 0, 1) + trace("b2", "b", {"exact": 0}, 0, 1)
+    cur = trace("c1", "a", {"exact": 1}, 0, 1) + trace("c2", "b", {"exact": 1}, 0, 1)
+    scores, metrics = compare_experiments(cur, base)
+    summary = ExperimentSummary("p", None, None, "run-2", None, None, "run-1", scores=scores, metrics=metrics, local_hint="See results for run-2 in the local store")
+    assert str(summary).splitlines()[2:4] == ["run-2 compared to run-1:", "100.00% (+50.00%) 'exact' score\t(1 improvements, 0 regressions)"]
