@@ -21,6 +21,7 @@ def configure_session(config: pytest.Config, settings: Settings) -> None:
     from braintrust.delivery import policy
 
     policy.quiet_local_notice = True  # the report header says where results go
+    policy.enable_pytest_backpressure()
     workerinput = getattr(config, "workerinput", None)
     attach = (workerinput or {}).get("braintrust_experiments") if workerinput else None
     registry = ExperimentRegistry(settings, attach=attach)

@@ -7,6 +7,7 @@ directory. The store is the ``.braintrust/`` folder there.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from braintrust.config import env_str
@@ -23,9 +24,19 @@ def set_default_root(root: Path | str | None) -> None:
     _default_root = Path(root) if root is not None else None
 
 
+def _pytest_rootdir() -> Path | None:
+    """pytest's rootdir while pytest runs with our plugin (read without importing it)."""
+    plugin = sys.modules.get("pytest_braintrust.plugin")
+    root = getattr(plugin, "active_rootdir", None)
+    return Path(root) if root is not None else None
+
+
 def project_root(start: Path | None = None) -> Path:
     if _default_root is not None:
         return _default_root
+    pytest_root = _pytest_rootdir()
+    if pytest_root is not None:
+        return pytest_root
     here = (start or Path.cwd()).resolve()
     for directory in [here, *here.parents]:
         if (directory / "pyproject.toml").exists() or (directory / ".git").exists():
