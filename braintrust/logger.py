@@ -1,6 +1,41 @@
-"""Compatibility import path: ``from braintrust.logger import Span, NOOP_SPAN, ...``."""
+"""Compatibility import path: ``from braintrust.logger import Span, NOOP_SPAN, ...``.
 
+The public SDK keeps its tracing API in ``braintrust.logger``; code that imports from there gets
+the same objects as ``braintrust`` itself offers.
+"""
+
+from braintrust.delivery.runtime import flush
+from braintrust.masking import set_masking_function
 from braintrust.objects.project_logs import Logger, current_logger, init_logger, login
+from braintrust.span_types import SpanTypeAttribute
+from braintrust.tracing.api import (
+    get_span_parent_object,
+    parent_context,
+    span_components_to_object_id,
+    start_span,
+    update_span,
+)
+from braintrust.tracing.links import permalink
 from braintrust.tracing.span import NOOP_SPAN, Span, SpanImpl, current_span
+from braintrust.tracing.traced import traced
 
-__all__ = ["Logger", "NOOP_SPAN", "Span", "SpanImpl", "current_logger", "current_span", "init_logger", "login"]
+__all__ = [
+    "Logger",
+    "NOOP_SPAN",
+    "Span",
+    "SpanImpl",
+    "SpanTypeAttribute",
+    "current_logger",
+    "current_span",
+    "flush",
+    "get_span_parent_object",
+    "init_logger",
+    "login",
+    "parent_context",
+    "permalink",
+    "set_masking_function",
+    "span_components_to_object_id",
+    "start_span",
+    "traced",
+    "update_span",
+]

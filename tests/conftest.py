@@ -138,8 +138,11 @@ class BtLogs:
 
 
 @pytest.fixture
-def bt_logs(bt_env) -> BtLogs:
-    return BtLogs(bt_env)
+def bt_logs(bt_env):
+    yield BtLogs(bt_env)
+    import braintrust
+
+    braintrust.flush(timeout=2)  # while the server still runs: nothing left for teardown
 
 
 # ==== end of tracing / isolation fixtures ==========================================================

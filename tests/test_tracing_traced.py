@@ -399,3 +399,102 @@ def test_async_generator_asend_and_aclose(bt_logs, logger):
     assert events == ["finally ran"]
     row = bt_logs.by_name()["echo"]
     assert "error" not in row and "end" in row["metrics"]
+
+
+def test_positional_span_arguments(bt_logs, logger):
+    @traced("named-positionally", "llm")
+    def f():
+        return 1
+
+    @traced("only-name")
+    def g():
+        return 2
+
+    f(), g()
+    rows = bt_logs.by_name()
+    assert rows["named-positionally"]["span_attributes"]["type"] == "llm"
+    assert rows["only-name"]["span_attributes"]["type"] == "function"
+    with pytest.raises(TypeError):
+        traced("a", name="b")
+
+
+def test_type_in_span_attributes_is_kept(bt_logs, logger):
+    @traced(span_attributes={"type": "tool"})
+    def tool():
+        return 1
+
+    tool()
+    assert bt_logs.by_name()["tool"]["span_attributes"]["type"] == "tool"
+
+
+def test_parent_and_set_current_arguments(bt_logs, logger):
+    with logger.start_span(name="remote-parent") as remote:
+        pass
+    slug = remote.export()
+
+    @traced(parent=slug)
+    def child():
+        return 1
+
+    @traced(set_current=False)
+    def detached():
+        assert current_span() is braintrust.NOOP_SPAN
+        return 2
+
+    with braintrust.start_span(name="local"):
+        child()
+    detached()
+    rows = bt_logs.by_name()
+    assert rows["child"]["span_parents"] == [remote.span_id]
+    assert rows["detached"]["output"] == 2
+
+
+def test_wrappers_keep_the_function_kind():
+    import inspect
+
+    @traced
+    def f():
+        pass
+
+    @traced
+    async def a():
+        pass
+
+    @traced
+    def g():
+        yield
+
+    @traced
+    async def ag():
+        yield
+
+    assert not inspect.iscoroutinefunction(f) and not inspect.isgeneratorfunction(f)
+    assert inspect.iscoroutinefunction(a)
+    assert inspect.isgeneratorfunction(g)
+    assert inspect.isasyncgenfunction(ag)
+
+
+def test_notrace_io_generator(bt_logs, logger):
+    @traced(notrace_io=True)
+    def gen():
+        yield from range(3)
+
+    assert list(gen()) == [0, 1, 2]
+    row = bt_logs.by_name()["gen"]
+    assert "input" not in row and "output" not in row
+
+
+def test_propagated_event_reaches_descendants(bt_logs, logger):
+    @traced
+    def inner():
+        return 1
+
+    own = {"own": True, "session": "mine"}
+    with braintrust.start_span(name="top", propagated_event={"metadata": {"session": "s1"}}) as top:
+        with top.start_span(name="mid", metadata=own):
+            inner()
+    assert own == {"own": True, "session": "mine"}  # the caller's dict is not modified
+    rows = bt_logs.by_name()
+    assert rows["top"]["metadata"] == {"session": "s1"}
+    assert rows["mid"]["metadata"] == {"session": "s1", "own": True}
+    assert rows["inner"]["metadata"] == {"session": "s1"}

@@ -128,7 +128,7 @@ def start_span(
     no-op span is returned and nothing is recorded."""
     kwargs = dict(name=name, type=type, span_attributes=span_attributes, start_time=start_time, propagated_event=propagated_event)
     span: Span
-    if parent is not None:
+    if parent:  # "" counts as no parent, as in the public SDK
         span = start_span_under_slug(parent, event=event, **kwargs)
     else:
         current = context.current_span_var.get()
@@ -144,6 +144,20 @@ def start_span(
     if set_current is False and isinstance(span, SpanImpl):
         span._set_current_on_enter = False
     return span
+
+
+def get_span_parent_object(parent: str | None = None, state: Any = None) -> Any:
+    """What a new top-level span would start under: the current span, else the ``parent``
+    slug or the ``parent_context`` slug (decoded), else the current experiment, else the
+    current logger, else ``NOOP_SPAN``."""
+    current = context.current_span_var.get()
+    if current is not None and current is not NOOP_SPAN:
+        return current
+    slug = parent or context.parent_slug_var.get()
+    if slug:
+        return SpanComponentsV4.from_str(slug)
+    owner = context.current_experiment_object() or context.current_logger_object()
+    return owner if owner is not None else NOOP_SPAN
 
 
 def update_span(exported: str, **event: Any) -> None:
@@ -176,7 +190,11 @@ def span_components_to_object_id(components: Any) -> str:
         return components.object_id
     ref = ref_for_components(components)
     from braintrust.delivery.runtime import resolve_ref
+    from braintrust.state import global_state
 
+    state = global_state()
+    if not ref.ids and not state.is_local() and not state.logged_in:
+        state.login()  # a refused key or unknown org raises its ValueError here
     ids = resolve_ref(ref)
     for key in ("experiment_id", "project_id", "prompt_session_id"):
         if key in ids:

@@ -45,6 +45,15 @@ def permalink(slug: str, org_name: str | None = None, app_url: str | None = None
         return "https://www.braintrust.dev/noop-span"
     try:
         components = SpanComponentsV4.from_str(slug)
+        if org_name and app_url and components.object_id:
+            # Everything is known: no login needed.
+            from braintrust.tracing.api import _TYPE_NAMES
+            from braintrust.tracing.span_components import SpanObjectTypeV3
+
+            query = {"object_type": _TYPE_NAMES[SpanObjectTypeV3(components.object_type)], "object_id": components.object_id}
+            if components.row_id:
+                query["id"] = components.row_id
+            return f"{app_url.rstrip('/')}/app/{quote(org_name)}/object?" + urlencode(query)
         ref = ref_for_components(components)
         link = object_link(ref, row_id=components.row_id, resolve=True)
     except Exception as exc:

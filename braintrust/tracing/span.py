@@ -8,6 +8,7 @@ handed to the processor with the ``ObjectRef`` of the object it belongs to.
 from __future__ import annotations
 
 import datetime
+import os
 import sys
 import time
 import traceback
@@ -56,6 +57,18 @@ def caller_location() -> dict[str, Any]:
             }
         frame = frame.f_back
     return {}
+
+
+def _deep_merged(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """``update`` merged into a copy of ``base`` (dicts recursively; the caller's dicts untouched)."""
+    out = dict(base)
+    for key, value in update.items():
+        existing = out.get(key)
+        if isinstance(existing, dict) and isinstance(value, dict):
+            out[key] = _deep_merged(existing, value)
+        else:
+            out[key] = value
+    return out
 
 
 def _now_iso() -> str:
@@ -119,6 +132,7 @@ class NoopSpan(Span):
     span_id = ""
     root_span_id = ""
     span_parents = None
+    propagated_event = None
     __braintrust_placeholder__ = "<span>"
 
     def log(self, **event: Any) -> None:
@@ -160,9 +174,6 @@ class NoopSpan(Span):
     def __exit__(self, exc_type, exc, tb) -> None:
         pass
 
-    def __bool__(self) -> bool:
-        return False
-
     def __repr__(self) -> str:
         return "NOOP_SPAN"
 
@@ -200,7 +211,8 @@ class SpanImpl(Span):
             self.root_span_id = root_span_id or parent_span_id
             self.span_parents: list[str] | None = [parent_span_id]
         else:
-            self.root_span_id = root_span_id or ids.trace_id()
+            # Legacy ids: a trace is named after its root span (as the public SDK does).
+            self.root_span_id = root_span_id or (self.span_id if ids.legacy_ids() else ids.trace_id())
             self.span_parents = None
         self._ended_at: float | None = None
         self._context_tokens: list[Any] = []
@@ -208,8 +220,12 @@ class SpanImpl(Span):
         if name is None:
             if self.span_parents is None:
                 name = "root"
+            elif caller:
+                # "<function>:<file name>:<line>", as the public SDK names an unnamed child.
+                filename = os.path.basename(caller["caller_filename"])
+                name = caller["caller_functionname"] + (f":{filename}:{caller['caller_lineno']}" if filename else "")
             else:
-                name = f"{caller.get('caller_functionname')}:{caller.get('caller_filename')}:{caller.get('caller_lineno')}"
+                name = "subspan"
         attributes: dict[str, Any] = {"name": name}
         type_value = span_type_value(type)
         if type_value is None and self.span_parents is None:
@@ -221,9 +237,9 @@ class SpanImpl(Span):
             attributes.update(span_attributes)
         self.name = name
         if propagated_event:
-            merged = jsonsafe.snapshot(propagated_event)[0]
-            for key, value in merged.items():
-                event.setdefault(key, value)
+            # Deep-merged into the event; on a conflict the propagated value wins (as in the
+            # public SDK), so every descendant carries it.
+            event = _deep_merged(event, jsonsafe.snapshot(propagated_event)[0])
         clean = validate_event(event)
         row: dict[str, Any] = {
             "id": self.id,
@@ -290,7 +306,7 @@ class SpanImpl(Span):
         propagated_event=None,
         **event,
     ) -> "SpanImpl":
-        if parent is not None:
+        if parent:
             from braintrust.tracing.api import start_span_under_slug
 
             return start_span_under_slug(

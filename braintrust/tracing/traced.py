@@ -4,25 +4,41 @@ current while the function body runs, including across generator steps."""
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import inspect
 import logging
 import sys
+import types
 from typing import Any, Callable
 
 from braintrust.config import env_number
+from braintrust.tracing import context
 from braintrust.tracing.api import start_span
 from braintrust.tracing.span import NOOP_SPAN
 
 log = logging.getLogger("braintrust")
 
 
-def traced(*fn: Callable, **options: Any) -> Any:
-    """``@traced`` or ``@traced(name=..., type=..., notrace_io=..., span_attributes=..., **event)``."""
-    if fn and callable(fn[0]) and len(fn) == 1 and not options:
-        return _wrap(fn[0], {})
-    if fn:
-        raise TypeError("traced takes a function, or only keyword arguments: @traced(name='step').")
+#: ``start_span``'s parameters, in order: ``@traced("name", "llm")`` passes them positionally.
+_SPAN_PARAMETERS = ("name", "type", "span_attributes", "start_time", "set_current", "parent", "propagated_event")
+
+
+def traced(*span_args: Any, **options: Any) -> Any:
+    """``@traced`` or ``@traced(name=..., type=..., notrace_io=..., span_attributes=..., **event)``.
+
+    Arguments other than ``notrace_io`` are ``start_span``'s (also positionally, name first);
+    anything else, like ``metadata=``, is logged on the span when it starts.
+    """
+    if len(span_args) == 1 and not options and callable(span_args[0]):
+        return _wrap(span_args[0], {})
+    if len(span_args) > len(_SPAN_PARAMETERS):
+        raise TypeError(f"traced takes at most {len(_SPAN_PARAMETERS)} positional arguments ({', '.join(_SPAN_PARAMETERS)}).")
+    options = dict(options)
+    for name, value in zip(_SPAN_PARAMETERS, span_args):
+        if name in options:
+            raise TypeError(f"traced got multiple values for argument {name!r}")
+        options[name] = value
     return lambda f: _wrap(f, options)
 
 
@@ -45,12 +61,21 @@ def _generator_limit() -> int:
 def _wrap(func: Callable, options: dict[str, Any]) -> Callable:
     options = dict(options)
     notrace_io = bool(options.pop("notrace_io", False))
+    options.pop("state", None)
+    span_attributes = options.pop("span_attributes", None)
+    span_type = options.pop("type", None)
+    if span_type is None and not (span_attributes and span_attributes.get("type") is not None):
+        span_type = "function"
     span_args = {
-        "name": options.pop("name", None) or getattr(func, "__name__", "function"),
-        "type": options.pop("type", "function"),
-        "span_attributes": options.pop("span_attributes", None),
+        "name": options.pop("name", None) or getattr(func, "__name__", None) or type(func).__name__,
+        "type": span_type,
+        "span_attributes": span_attributes,
+        "start_time": options.pop("start_time", None),
+        "parent": options.pop("parent", None),
+        "propagated_event": options.pop("propagated_event", None),
     }
-    set_current = options.pop("set_current", True)
+    set_current = options.pop("set_current", None) is not False
+    span_args["set_current"] = set_current
     event = options  # anything else is logged on the span at start (e.g. metadata=)
     try:
         signature: inspect.Signature | None = inspect.signature(func)
@@ -86,28 +111,30 @@ def _wrap(func: Callable, options: dict[str, Any]) -> Callable:
         if span is not NOOP_SPAN:
             span.end()
 
+    # Generators run every step inside a context of their own (copied from the caller's when
+    # the generator starts, with the span made current): the body sees its span -- and spans it
+    # opens across a ``yield`` stay current for it -- while the caller's context is untouched.
+
     if inspect.isasyncgenfunction(func):
 
         @functools.wraps(func)
         async def async_gen_wrapper(*args: Any, **kwargs: Any) -> Any:
             span = open_span(args, kwargs)
-            collector = _Collector()
+            ctx = _step_context(span, set_current)
+            collector = _Collector(collect=not notrace_io)
             agen = func(*args, **kwargs)
             to_send: Any = None
             to_throw: BaseException | None = None
             try:
                 while True:
-                    _enter(span, set_current)
                     try:
                         if to_throw is not None:
                             thrown, to_throw = to_throw, None
-                            item = await agen.athrow(thrown)
+                            item = await _in_context(ctx, agen.athrow(thrown))
                         else:
-                            item = await agen.asend(to_send)
+                            item = await _in_context(ctx, agen.asend(to_send))
                     except StopAsyncIteration:
                         break
-                    finally:
-                        _leave(span, set_current)
                     collector.add(item)
                     try:
                         to_send = yield item
@@ -116,11 +143,9 @@ def _wrap(func: Callable, options: dict[str, Any]) -> Callable:
                     except BaseException as exc:  # athrow() on the wrapper: pass it on
                         to_throw = exc
             except GeneratorExit:
-                _enter(span, set_current)
                 try:
-                    await agen.aclose()
+                    await _in_context(ctx, agen.aclose())
                 finally:
-                    _leave(span, set_current)
                     abandon(span)
                 raise
             except BaseException:
@@ -135,24 +160,22 @@ def _wrap(func: Callable, options: dict[str, Any]) -> Callable:
         @functools.wraps(func)
         def gen_wrapper(*args: Any, **kwargs: Any) -> Any:
             span = open_span(args, kwargs)
-            collector = _Collector()
+            ctx = _step_context(span, set_current)
+            collector = _Collector(collect=not notrace_io)
             gen = func(*args, **kwargs)
             to_send: Any = None
             to_throw: BaseException | None = None
             try:
                 while True:
-                    _enter(span, set_current)
                     try:
                         if to_throw is not None:
                             thrown, to_throw = to_throw, None
-                            item = gen.throw(thrown)
+                            item = ctx.run(gen.throw, thrown)
                         else:
-                            item = gen.send(to_send)
+                            item = ctx.run(gen.send, to_send)
                     except StopIteration as stop:
                         result = stop.value
                         break
-                    finally:
-                        _leave(span, set_current)
                     collector.add(item)
                     try:
                         to_send = yield item
@@ -161,11 +184,9 @@ def _wrap(func: Callable, options: dict[str, Any]) -> Callable:
                     except BaseException as exc:  # throw() on the wrapper: pass it on
                         to_throw = exc
             except GeneratorExit:
-                _enter(span, set_current)
                 try:
-                    gen.close()
+                    ctx.run(gen.close)
                 finally:
-                    _leave(span, set_current)
                     abandon(span)
                 raise
             except BaseException:
@@ -211,6 +232,36 @@ def _wrap(func: Callable, options: dict[str, Any]) -> Callable:
     return wrapper
 
 
+def _step_context(span: Any, set_current: bool) -> contextvars.Context:
+    ctx = contextvars.copy_context()
+    if set_current and span is not NOOP_SPAN:
+        ctx.run(context.current_span_var.set, span)
+    return ctx
+
+
+@types.coroutine
+def _in_context(ctx: contextvars.Context, awaitable: Any) -> Any:
+    """Await ``awaitable`` with each of its steps run inside ``ctx`` (whatever it yields to the
+    event loop, and whatever the loop sends or throws back, passes through unchanged)."""
+    steps = awaitable.__await__()
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            if error is not None:
+                thrown, error = error, None
+                yielded = ctx.run(steps.throw, thrown)
+            else:
+                yielded = ctx.run(steps.send, value)
+        except StopIteration as stop:
+            return stop.value
+        try:
+            value = yield yielded
+        except BaseException as exc:  # cancellation and the like go to the awaitable
+            error = exc
+            value = None
+
+
 def _enter(span: Any, set_current: bool) -> None:
     if set_current and span is not NOOP_SPAN:
         span.set_current()
@@ -224,8 +275,8 @@ def _leave(span: Any, set_current: bool) -> None:
 class _Collector:
     """Yielded items kept as a generator's output, up to ``BRAINTRUST_MAX_GENERATOR_ITEMS``."""
 
-    def __init__(self) -> None:
-        self.limit = _generator_limit()
+    def __init__(self, collect: bool = True) -> None:
+        self.limit = _generator_limit() if collect else 0
         self.items: list[Any] = []
         self.overflowed = False
 

@@ -1,0 +1,264 @@
+"""The public SDK's names and import paths (``tests/data/public-api-names.md``), what importing
+``braintrust`` costs, and the warning when the public SDK is installed next to us."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import braintrust
+
+NAMES_FILE = Path(__file__).parent / "data" / "public-api-names.md"
+
+#: Names the public SDK documents that later work will add. Update this set when a name lands
+#: (the test fails then, so the list stays true) -- never add a stub to make it pass.
+EXPECTED_MISSING = {
+    # evaluation framework
+    "Eval", "EvalAsync", "EvalCase", "EvalHooks", "EvalResult", "EvalResultWithSummary", "EvalScorerArgs",
+    "Evaluator", "Reporter", "ReporterDef", "Score", "ScoreSummary", "MetricSummary", "ExperimentSummary",
+    "DataSummary", "DatasetSummary", "AsyncScorerLike", "SyncScorerLike", "BaseExperiment",
+    "set_thread_pool_max_workers", "TaskProgressEvent", "SSEProgressEvent",
+    # experiments and datasets
+    "init", "init_experiment", "current_experiment", "log", "summarize", "Experiment", "ReadonlyExperiment",
+    "RepoInfo", "init_dataset", "Dataset",
+    # prompts, functions, projects, invoke
+    "load_prompt", "get_prompt_versions", "Prompt", "PromptBuilder", "CodePrompt", "CodeFunction", "Project",
+    "ProjectBuilder", "ScorerBuilder", "ToolBuilder", "projects", "init_function", "invoke", "prettify_params",
+    "serialize_response_format", "BraintrustInvokeError", "BraintrustStream", "BraintrustConsoleChunk",
+    "BraintrustErrorChunk", "BraintrustJsonChunk", "BraintrustProgressChunk", "BraintrustTextChunk", "parse_stream",
+    # LLM client wrappers and instrumentation
+    "wrap_openai", "wrap_anthropic", "wrap_litellm", "patch_litellm", "unpatch_litellm", "auto_instrument",
+    "NamedWrapper", "AsyncResponseWrapper", "CompletionWrapper", "EmbeddingWrapper", "ModerationWrapper",
+    "ResponsesWrapper", "LiteLLMWrapper", "TracedMessageStream",
+    # attachments
+    "Attachment", "ExternalAttachment", "JSONAttachment", "ReadonlyAttachment",
+    # span/trace helper types of the scorer `trace` argument
+    "SpanIds", "SpanScope", "TraceScope",
+}
+
+#: ``module:name`` import paths from the names file that later work will make importable.
+EXPECTED_MISSING_PATHS = {
+    "braintrust.logger:Experiment", "braintrust.logger:Dataset",
+    "braintrust.oai:NamedWrapper", "braintrust.oai:wrap_openai",
+}
+
+
+def _section(text: str, title: str) -> str:
+    match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", text, re.S | re.M)
+    assert match, f"no section {title!r} in {NAMES_FILE}"
+    return match.group(1)
+
+
+def documented_names() -> set[str]:
+    text = NAMES_FILE.read_text(encoding="utf-8")
+    names: set[str] = set()
+    for title in ("Functions", "Classes"):
+        names |= set(re.findall(r"`([A-Za-z_][A-Za-z0-9_]*)`", _section(text, title)))
+    return names
+
+
+def documented_import_paths() -> set[tuple[str, str]]:
+    text = _section(NAMES_FILE.read_text(encoding="utf-8"), "Import paths used in the wild")
+    paths = set()
+    for module, names in re.findall(r"`from (braintrust[\w.]*) import ([^`]+)`", text.replace("\n  ", " ")):
+        for name in names.split(","):
+            paths.add((module, name.strip()))
+    return paths
+
+
+def _importable(module: str, name: str) -> bool:
+    try:
+        return hasattr(importlib.import_module(module), name)
+    except ImportError:
+        return False
+
+
+def test_names_file_parses():
+    names = documented_names()
+    assert {"traced", "start_span", "Span", "NOOP_SPAN", "projects", "SpanComponentsV4", "Eval"} <= names
+    assert len(names) > 90
+    paths = documented_import_paths()
+    assert ("braintrust.logger", "NOOP_SPAN") in paths
+    assert ("braintrust.framework", "set_thread_pool_max_workers") in paths
+    assert ("braintrust.oai", "wrap_openai") in paths
+
+
+def test_all_is_sorted_and_every_name_exists():
+    assert braintrust.__all__ == sorted(braintrust.__all__)
+    assert len(set(braintrust.__all__)) == len(braintrust.__all__)
+    for name in braintrust.__all__:
+        assert getattr(braintrust, name, None) is not None, name
+    namespace: dict = {}
+    exec("from braintrust import *", namespace)
+    assert set(braintrust.__all__) <= set(namespace)
+
+
+def test_documented_names_present_or_expected_missing():
+    documented = documented_names()
+    missing = {name for name in documented if not hasattr(braintrust, name)}
+    print("still missing:", sorted(missing))
+    landed = EXPECTED_MISSING - missing
+    assert not landed, f"these names now exist: remove them from EXPECTED_MISSING: {sorted(landed)}"
+    disappeared = missing - EXPECTED_MISSING
+    assert not disappeared, f"these documented names are gone from braintrust: {sorted(disappeared)}"
+    assert EXPECTED_MISSING <= documented, sorted(EXPECTED_MISSING - documented)
+    # Whatever exists is exported.
+    assert (documented - missing) <= set(braintrust.__all__), sorted((documented - missing) - set(braintrust.__all__))
+
+
+def test_documented_import_paths_work_or_are_expected_missing():
+    missing = {f"{module}:{name}" for module, name in documented_import_paths() if not _importable(module, name)}
+    print("import paths still missing:", sorted(missing))
+    landed = EXPECTED_MISSING_PATHS - missing
+    assert not landed, f"these import paths work now: remove them from EXPECTED_MISSING_PATHS: {sorted(landed)}"
+    assert missing == EXPECTED_MISSING_PATHS, sorted(missing - EXPECTED_MISSING_PATHS)
+
+
+def test_submodule_paths_are_the_same_objects():
+    from braintrust.logger import NOOP_SPAN, Span, SpanImpl
+    from braintrust.span_types import SpanTypeAttribute
+
+    assert NOOP_SPAN is braintrust.NOOP_SPAN
+    assert Span is braintrust.Span and SpanImpl is braintrust.SpanImpl
+    assert SpanTypeAttribute is braintrust.SpanTypeAttribute
+    assert SpanTypeAttribute.LLM == "llm" and str(SpanTypeAttribute.SCORE) == "score"
+    assert [t.value for t in SpanTypeAttribute] == [
+        "llm", "score", "function", "eval", "task", "tool", "automation", "facet", "preprocessor",
+        "classifier", "review", "decision", "question", "log",
+    ]
+
+
+def test_logger_module_offers_the_same_tracing_objects():
+    import braintrust.logger as logger_module
+
+    assert logger_module.__all__ == sorted(logger_module.__all__)
+    for name in logger_module.__all__:
+        assert getattr(logger_module, name) is getattr(braintrust, name), name
+
+
+def test_get_span_parent_object(bt_logs):
+    assert braintrust.get_span_parent_object() is braintrust.NOOP_SPAN
+    logger = braintrust.init_logger(project="parents")
+    assert braintrust.get_span_parent_object() is logger
+    slug = logger.export()
+    with braintrust.parent_context(slug):
+        assert isinstance(braintrust.get_span_parent_object(), braintrust.SpanComponentsV4)
+        with braintrust.start_span(name="s") as span:
+            assert braintrust.get_span_parent_object() is span
+
+
+def test_retry_adapter_is_importable_lazily():
+    adapter = braintrust.RetryRequestExceptionsAdapter
+    assert adapter.__name__ == "RetryRequestExceptionsAdapter"
+    with pytest.raises(AttributeError):
+        braintrust.no_such_name  # noqa: B018
+
+
+def _run(code: str, tmp_path: Path, extra_path: Path | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRAINTRUST_") and k != "PYTHONPATH"}
+    if extra_path is not None:
+        env["PYTHONPATH"] = str(extra_path)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+IMPORT_PROBE = """
+    import json, sys, threading
+    recording = True
+    events = []
+
+    def hook(event, args):
+        if not recording:
+            return
+        if event == "open":
+            path = str(args[0])
+            if not path.endswith((".py", ".pyc", ".so", ".pth")) and "__pycache__" not in path:
+                events.append([event, path])
+        elif event.startswith(("socket.", "sqlite3.", "subprocess.", "os.fork", "_thread.start_new_thread")):
+            events.append([event])
+
+    sys.addaudithook(hook)
+    before = set(threading.enumerate())
+    import braintrust
+    recording = False
+    print(json.dumps({
+        "threads": [t.name for t in threading.enumerate() if t not in before],
+        "events": events,
+        "modules": sorted(m for m in ("requests", "sqlite3", "urllib3", "orjson") if m in sys.modules),
+    }))
+"""
+
+
+def test_import_has_no_side_effects(tmp_path):
+    proc = _run(IMPORT_PROBE, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["threads"] == []
+    assert report["events"] == []
+    assert "requests" not in report["modules"] and "sqlite3" not in report["modules"]
+    assert "urllib3" not in report["modules"]
+    assert proc.stderr == ""
+
+
+def _fake_public_sdk(root: Path) -> Path:
+    dist = root / "braintrust-0.48.1.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: braintrust\nVersion: 0.48.1\n\nThe public SDK.\n")
+    (dist / "RECORD").write_text("braintrust/__init__.py,,\n")
+    return root
+
+
+def test_warns_when_the_public_sdk_is_installed_too(tmp_path):
+    site = _fake_public_sdk(tmp_path / "site")
+    code = """
+        import warnings
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            import braintrust
+            braintrust._warn_if_shadowed()  # a second check warns no more
+        for w in caught:
+            print(w.category.__name__, "|", w.message)
+    """
+    proc = _run(code, tmp_path, extra_path=site)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 1, lines
+    category, message = lines[0].split(" | ", 1)
+    assert category == "UserWarning"
+    assert "braintrust 0.48.1" in message
+    assert str(site / "braintrust-0.48.1.dist-info") in message
+    assert "pip uninstall braintrust" in message
+    # Shown with the default warning filters too.
+    plain = _run("import braintrust", tmp_path, extra_path=site)
+    assert plain.returncode == 0
+    assert plain.stderr.count("pip uninstall braintrust") == 1
+
+
+def test_no_warning_for_similarly_named_distributions(tmp_path):
+    site = tmp_path / "site"
+    for name in ("braintrust_langchain-0.1.0.dist-info", "braintrust-core-0.0.5.dist-info", "pytest_braintrust-0.1.0.dist-info"):
+        (site / name).mkdir(parents=True)
+        (site / name / "METADATA").write_text("Name: x\nVersion: 1\n")
+    proc = _run("import braintrust", tmp_path, extra_path=site)
+    assert proc.returncode == 0
+    assert proc.stderr == ""
+
+
+def test_shadow_check_is_cheap():
+    import time
+
+    runs = 20
+    start = time.perf_counter()
+    for _ in range(runs):
+        braintrust._other_braintrust_distribution()
+    per_call = (time.perf_counter() - start) / runs
+    assert per_call < 0.005, f"the check takes {per_call * 1000:.2f} ms"
