@@ -21,6 +21,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Iterator
 
+from braintrust.store.location import STORE_DIRNAME
+
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_SECONDS = 30.0
 #: The first transaction id handed out; ids are shown as 19-digit strings (like the server's).
@@ -48,10 +50,16 @@ def _tighten(path: Path, mode: int) -> None:
 
 
 def prepare_files(path: Path) -> None:
-    """Create the store folder (0700) and an empty database file (0600) if missing."""
+    """Create the store folder (0700) and an empty database file (0600) if missing.
+
+    A ``.braintrust`` folder that already exists (made by another part, say) is tightened to
+    0700 too; a folder of another name chosen through ``BRAINTRUST_LOCAL_DIR`` is left as is.
+    """
     directory = path.parent
     if not directory.is_dir():
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _tighten(directory, 0o700)
+    elif directory.name == STORE_DIRNAME:
         _tighten(directory, 0o700)
     if not path.exists():
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -99,7 +107,20 @@ def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 
 def set_busy_timeout(conn: sqlite3.Connection, seconds: float) -> None:
-    conn.execute(f"PRAGMA busy_timeout = {max(1, int(seconds * 1000))}")
+    conn.execute(f"PRAGMA busy_timeout = {max(1, int(min(seconds, 86_400.0) * 1000))}")
+
+
+@contextmanager
+def waiting_at_most(conn: sqlite3.Connection, seconds: float | None, default_seconds: float) -> Iterator[None]:
+    """Wait at most ``seconds`` (capped by the default) for other writers inside the block."""
+    if seconds is None or seconds >= default_seconds:
+        yield
+        return
+    set_busy_timeout(conn, seconds)
+    try:
+        yield
+    finally:
+        set_busy_timeout(conn, default_seconds)
 
 
 def _schema_version(conn: sqlite3.Connection) -> int | None:
@@ -178,7 +199,11 @@ def open_connection(path: Path, timeout_seconds: float = BUSY_TIMEOUT_SECONDS) -
 
 
 class ConnectionPool:
-    """One connection per thread, per process; re-opened lazily after ``fork``."""
+    """One connection per thread, per process; re-opened lazily after ``fork``.
+
+    A connection whose thread has ended is closed when another thread opens one, so a
+    process that keeps starting threads does not pile up open files.
+    """
 
     def __init__(self, path: Path, timeout_seconds: float = BUSY_TIMEOUT_SECONDS):
         self.path = path
@@ -189,32 +214,40 @@ class ConnectionPool:
         self._pid = pid
         self._local = threading.local()
         self._lock = threading.Lock()  # a lock inherited across fork may be held forever
-        self._all: list[sqlite3.Connection] = []
+        self._open: list[tuple[threading.Thread, sqlite3.Connection]] = []
 
     def get(self) -> sqlite3.Connection:
         pid = os.getpid()
         if pid != self._pid:
-            _abandoned.extend(self._all)
+            _abandoned.extend(conn for _, conn in self._open)
             self._reset(pid)
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = open_connection(self.path, self.timeout_seconds)
             self._local.conn = conn
             with self._lock:
-                self._all.append(conn)
+                ended = [conn for thread, conn in self._open if not thread.is_alive()]
+                self._open = [(t, c) for t, c in self._open if t.is_alive()]
+                self._open.append((threading.current_thread(), conn))
+            for old in ended:
+                _close_quietly(old)
         return conn
 
     def close(self) -> None:
         """Close this process's connections (those inherited from a parent stay untouched)."""
         if os.getpid() != self._pid:
-            _abandoned.extend(self._all)
+            _abandoned.extend(conn for _, conn in self._open)
             self._reset(os.getpid())
             return
         with self._lock:
-            connections, self._all = self._all, []
+            connections, self._open = self._open, []
         self._local = threading.local()
-        for conn in connections:
-            try:
-                conn.close()
-            except sqlite3.Error:
-                pass
+        for _, conn in connections:
+            _close_quietly(conn)
+
+
+def _close_quietly(conn: sqlite3.Connection) -> None:
+    try:
+        conn.close()
+    except sqlite3.Error:
+        pass

@@ -2,64 +2,78 @@
 
 Per row id: a replace (op 0) sets the row, keeping the ``created`` of a live row it replaces;
 a merge (op 1) deep-merges into a live row (see ``merge.merge_row``) or, with none, inserts;
-a delete (op 2) leaves a tombstone. JSON is parsed only when a merge needs it.
+a delete (op 2) leaves a tombstone.
+
+A state that is exactly one log entry's JSON only points at that entry (``data_seq``); JSON
+is read and parsed only when a merge needs it, through the ``load`` callable.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from braintrust.store.merge import merge_row, stored_form
 
 REPLACE, MERGE, DELETE = 0, 1, 2
 
-#: One log entry: (seq, row id, xact_id, created, op, data as JSON text).
-Entry = tuple[int, str, int, "str | None", int, str]
+#: One log entry: (seq, row id, xact_id, created, op, JSON text or None if not read).
+Entry = tuple[int, str, int, "str | None", int, "str | None"]
+#: Reads the JSON text of the log entry with the given seq.
+Loader = Callable[[int], str]
 
 
 class RowState:
     """A row folded so far. ``seq`` is the log seq of its first write (its place in reads)."""
 
-    __slots__ = ("seq", "xact_id", "created", "deleted", "text", "data")
+    __slots__ = ("seq", "xact_id", "created", "deleted", "data_seq", "text", "data")
 
-    def __init__(self, seq: int, xact_id: int, created: str | None, deleted: bool, text: str | None, data: dict[str, Any] | None = None):
+    def __init__(self, seq: int, xact_id: int, created: str | None, deleted: bool,
+                 data_seq: int | None, text: str | None = None, data: dict[str, Any] | None = None):
         self.seq = seq
         self.xact_id = xact_id
         self.created = created
         self.deleted = deleted
-        self.text = text  # JSON as stored, while unchanged by a merge
-        self.data = data  # parsed and merged, once a merge touched the row
+        self.data_seq = data_seq  # the log entry whose JSON is this row, while no merge changed it
+        self.text = text  # that JSON, when already read (or the merged JSON loaded from the store)
+        self.data = data  # the parsed row, once a merge touched it
 
-    def parsed(self) -> dict[str, Any]:
+    def parsed(self, load: Loader) -> dict[str, Any]:
         if self.data is None:
-            self.data = stored_form(json.loads(self.text or "{}"))
-            self.text = None
+            text = self.text if self.text is not None else load(self.data_seq)  # type: ignore[arg-type]
+            self.data = stored_form(json.loads(text))
+            self.text, self.data_seq = None, None
         return self.data
 
-    def json(self) -> str:
-        if self.data is None:
-            return self.text or "{}"
-        return json.dumps(self.data, separators=(",", ":"))
+    def storage(self) -> tuple[int | None, str | None]:
+        """``(data_seq, data)`` for ``object_rows``: a log reference, or the JSON a merge made."""
+        if self.data is not None:
+            return None, json.dumps(self.data, separators=(",", ":"))
+        if self.data_seq is not None:
+            return self.data_seq, None
+        return None, self.text
+
+    def json(self, load: Loader) -> str:
+        if self.data is not None:
+            return json.dumps(self.data, separators=(",", ":"))
+        return self.text if self.text is not None else load(self.data_seq)  # type: ignore[arg-type]
 
 
-def fold(entries: Iterable[Entry], states: dict[str, RowState]) -> set[str]:
-    """Apply ``entries`` (in seq order) to ``states`` in place; returns the row ids touched."""
-    touched: set[str] = set()
+def fold(entries: Iterable[Entry], states: dict[str, RowState], load: Loader) -> None:
+    """Apply ``entries`` (in seq order) to ``states`` in place."""
     for seq, row_id, xact_id, created, op, text in entries:
-        touched.add(row_id)
         state = states.get(row_id)
         if state is None:
-            states[row_id] = RowState(seq, xact_id, created, op == DELETE, text)
+            states[row_id] = RowState(seq, xact_id, created, op == DELETE, seq, text)
             continue
         if op == DELETE:
             state.deleted = True
         elif op == MERGE and not state.deleted:
-            state.data = merge_row(state.parsed(), json.loads(text))
+            patch = json.loads(text if text is not None else load(seq))
+            state.data = merge_row(state.parsed(load), patch)
         else:
             if state.deleted:
                 state.created = created
             state.deleted = False
-            state.text, state.data = text, None
+            state.data_seq, state.text, state.data = seq, text, None
         state.xact_id = xact_id
-    return touched

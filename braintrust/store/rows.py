@@ -21,32 +21,36 @@ from braintrust.store.fold import DELETE, MERGE, REPLACE, RowState, fold
 from braintrust.store.merge import object_of, read_form
 
 _IN_CHUNK = 500
+_FOLD_CHUNK = 5000
 
 _APPEND = (
     "INSERT INTO row_log (object_type, object_id, id, xact_id, created, op, data) "
     "VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
-_LOG_AFTER = (
-    "SELECT seq, id, xact_id, created, op, data FROM row_log "
-    "WHERE object_type = ? AND object_id = ? AND seq > ? ORDER BY seq"
+_LOG_AFTER = (  # the JSON is read only for merges; other entries are referenced by seq
+    "SELECT seq, id, xact_id, created, op, CASE WHEN op = 1 THEN data END FROM row_log "
+    "WHERE object_type = ? AND object_id = ? AND seq > ? ORDER BY seq LIMIT ?"
 )
 _LOG_UNTIL = (
     "SELECT seq, id, xact_id, created, op, data FROM row_log "
     "WHERE object_type = ? AND object_id = ? AND xact_id <= ? ORDER BY seq"
 )
 _LAST_LOG = "SELECT seq, xact_id FROM row_log WHERE object_type = ? AND object_id = ? ORDER BY seq DESC LIMIT 1"
-_UPSERT = """
-INSERT INTO object_rows (seq, object_type, object_id, id, xact_id, created, is_deleted, data)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (object_type, object_id, id) DO UPDATE SET
-    xact_id = excluded.xact_id, created = excluded.created,
-    is_deleted = excluded.is_deleted, data = excluded.data
+_INSERT = """
+INSERT INTO object_rows (seq, object_type, object_id, id, xact_id, created, is_deleted, data_seq, data)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+_UPSERT = _INSERT + """ON CONFLICT (object_type, object_id, id) DO UPDATE SET
+    xact_id = excluded.xact_id, created = excluded.created, is_deleted = excluded.is_deleted,
+    data_seq = excluded.data_seq, data = excluded.data
 """
 _CURRENT = """
-SELECT seq, xact_id, created, data FROM object_rows
-WHERE object_type = ? AND object_id = ? AND is_deleted = 0 AND seq > ?
-ORDER BY seq LIMIT ?
+SELECT o.seq, o.xact_id, o.created, coalesce(o.data, l.data) FROM object_rows AS o
+LEFT JOIN row_log AS l ON l.seq = o.data_seq
+WHERE o.object_type = ? AND o.object_id = ? AND o.is_deleted = 0 AND o.seq > ?
+ORDER BY o.seq LIMIT ?
 """
+_MAX_VERSION = 2**63 - 1
 
 
 def utc_now() -> str:
@@ -96,18 +100,25 @@ def write_rows(conn: sqlite3.Connection, rows: Sequence[dict[str, Any]], encoded
     return xact_id
 
 
+def _loader(conn: sqlite3.Connection):
+    def load(seq: int) -> str:
+        return conn.execute("SELECT data FROM row_log WHERE seq = ?", (seq,)).fetchone()[0]
+
+    return load
+
+
 def _load_states(conn: sqlite3.Connection, object_type: str, object_id: str, ids: list[str]) -> dict[str, RowState]:
     states: dict[str, RowState] = {}
     for start in range(0, len(ids), _IN_CHUNK):
         chunk = ids[start : start + _IN_CHUNK]
         marks = ",".join("?" * len(chunk))
         cursor = conn.execute(
-            "SELECT id, seq, xact_id, created, is_deleted, data FROM object_rows "
+            "SELECT id, seq, xact_id, created, is_deleted, data_seq, data FROM object_rows "
             f"WHERE object_type = ? AND object_id = ? AND id IN ({marks})",
             (object_type, object_id, *chunk),
         )
-        for row_id, seq, xact_id, created, is_deleted, data in cursor:
-            states[row_id] = RowState(seq, xact_id, created, bool(is_deleted), data)
+        for row_id, seq, xact_id, created, is_deleted, data_seq, data in cursor:
+            states[row_id] = RowState(seq, xact_id, created, bool(is_deleted), data_seq, data)
     return states
 
 
@@ -119,37 +130,52 @@ def _folded_seq(conn: sqlite3.Connection, object_type: str, object_id: str) -> i
 
 
 def materialize(conn: sqlite3.Connection, object_type: str, object_id: str) -> None:
-    """Fold log entries newer than ``objects.folded_seq`` into ``object_rows`` (one transaction)."""
+    """Fold log entries newer than ``objects.folded_seq`` into ``object_rows``.
+
+    One transaction, read in chunks so that a large object is never held in memory. Stored
+    rows are looked up only for ids that can exist (not on an object's first fold, unless an
+    earlier chunk wrote them).
+    """
     last = conn.execute(_LAST_LOG, (object_type, object_id)).fetchone()
     if last is None or last[0] <= _folded_seq(conn, object_type, object_id):
         return
+    load = _loader(conn)
     with write_transaction(conn):
         folded = _folded_seq(conn, object_type, object_id)
-        entries = conn.execute(_LOG_AFTER, (object_type, object_id, folded)).fetchall()
-        if not entries:
-            return
-        ids = list(dict.fromkeys(entry[1] for entry in entries))
-        states = _load_states(conn, object_type, object_id, ids)
-        touched = fold(entries, states)
-        conn.executemany(
-            _UPSERT,
-            [
-                (s.seq, object_type, object_id, row_id, s.xact_id, s.created, 1 if s.deleted else 0, s.json())
-                for row_id, s in states.items()
-                if row_id in touched
-            ],
-        )
+        first_fold = folded == 0
+        written: set[str] = set()
+        while True:
+            entries = conn.execute(_LOG_AFTER, (object_type, object_id, folded, _FOLD_CHUNK)).fetchall()
+            if not entries:
+                break
+            ids = list(dict.fromkeys(entry[1] for entry in entries))
+            maybe_stored = [i for i in ids if i in written] if first_fold else ids
+            states = _load_states(conn, object_type, object_id, maybe_stored) if maybe_stored else {}
+            stored = set(states)
+            fold(entries, states, load)
+            new, old = [], []
+            for row_id, s in states.items():
+                params = (s.seq, object_type, object_id, row_id, s.xact_id, s.created, 1 if s.deleted else 0, *s.storage())
+                (old if row_id in stored else new).append(params)
+            conn.executemany(_INSERT, new)
+            conn.executemany(_UPSERT, old)
+            if first_fold:
+                written.update(ids)
+            folded = entries[-1][0]
         conn.execute(
             "INSERT INTO objects (object_type, object_id, folded_seq) VALUES (?, ?, ?) "
             "ON CONFLICT (object_type, object_id) DO UPDATE SET folded_seq = excluded.folded_seq",
-            (object_type, object_id, entries[-1][0]),
+            (object_type, object_id, folded),
         )
 
 
-def _fold_log(conn: sqlite3.Connection, object_type: str, object_id: str, version: int) -> list[RowState]:
+def _fold_log(conn: sqlite3.Connection, object_type: str, object_id: str, version: int) -> list[tuple]:
+    """``(seq, xact_id, created, json)`` of the rows present as of ``version``, in seq order."""
     states: dict[str, RowState] = {}
-    fold(conn.execute(_LOG_UNTIL, (object_type, object_id, version)), states)
-    return sorted((s for s in states.values() if not s.deleted), key=lambda s: s.seq)
+    load = _loader(conn)
+    fold(conn.execute(_LOG_UNTIL, (object_type, object_id, min(version, _MAX_VERSION))), states, load)
+    live = sorted((s for s in states.values() if not s.deleted), key=lambda s: s.seq)
+    return [(s.seq, s.xact_id, s.created, s.json(load)) for s in live]
 
 
 def _parse_version(version: str | int) -> int:
@@ -188,11 +214,9 @@ def fetch_rows(
                 raise
             found = None  # a read-only store: fold the log instead
         if found is None:
-            states = _fold_log(conn, object_type, object_id, last_xact_id(conn))
-            found = [(s.seq, s.xact_id, s.created, s.json()) for s in states if s.seq > after]
+            found = [f for f in _fold_log(conn, object_type, object_id, _MAX_VERSION) if f[0] > after]
     else:
-        states = _fold_log(conn, object_type, object_id, _parse_version(version))
-        found = [(s.seq, s.xact_id, s.created, s.json()) for s in states if s.seq > after]
+        found = [f for f in _fold_log(conn, object_type, object_id, _parse_version(version)) if f[0] > after]
     more = limit is not None and len(found) > limit
     if limit is not None:
         found = found[:limit]
@@ -207,7 +231,7 @@ def count_rows(conn: sqlite3.Connection, object_type: str, object_id: str) -> in
     except sqlite3.OperationalError as exc:
         if "readonly" not in str(exc):
             raise
-        return len(_fold_log(conn, object_type, object_id, last_xact_id(conn)))
+        return len(_fold_log(conn, object_type, object_id, _MAX_VERSION))
     query = "SELECT count(*) FROM object_rows WHERE object_type = ? AND object_id = ? AND is_deleted = 0"
     return int(conn.execute(query, (object_type, object_id)).fetchone()[0])
 

@@ -58,9 +58,10 @@ CREATE TABLE IF NOT EXISTS datasets (
 --   ``xact_id <= V``.
 -- * ``object_rows`` is the current, merged state of every row, folded from the log up to
 --   ``objects.folded_seq`` by the first read after a write. ``seq`` is the log ``seq`` of the
---   row's first write: it orders reads and is the fetch cursor. Deleted rows stay as
---   tombstones (``is_deleted = 1``). ``data`` is JSON; control fields, ``created`` and
---   ``_xact_id`` inside it are ignored (the columns hold them).
+--   row's first write: it orders reads and is the fetch cursor. The row's JSON is ``data``
+--   when a merge produced it, else the log entry ``data_seq`` (not copied). Deleted rows stay
+--   as tombstones (``is_deleted = 1``). Control fields, ``created`` and ``_xact_id`` inside
+--   the JSON are ignored: the columns hold them.
 --
 -- ``object_type`` is experiment | project_logs | playground_logs | dataset; ``object_id`` is
 -- the experiment, project, prompt session or dataset id.
@@ -86,7 +87,8 @@ CREATE TABLE IF NOT EXISTS object_rows (
     xact_id     INTEGER NOT NULL,
     created     TEXT,
     is_deleted  INTEGER NOT NULL DEFAULT 0,
-    data        TEXT NOT NULL,
+    data_seq    INTEGER,
+    data        TEXT,
     UNIQUE (object_type, object_id, id)
 );
 

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 from braintrust.store import catalog, spills
 from braintrust.store import rows as row_ops
-from braintrust.store.connection import BUSY_TIMEOUT_SECONDS, ConnectionPool, StoreError, set_busy_timeout
+from braintrust.store.connection import BUSY_TIMEOUT_SECONDS, ConnectionPool, StoreError, waiting_at_most
 from braintrust.store.location import database_path
 
 __all__ = ["LocalStore", "StoreError"]
@@ -119,13 +119,8 @@ class LocalStore:
         Raises ``ValueError`` for a row with no id or object, ``sqlite3.Error`` on I/O trouble.
         """
         conn = self.connection()
-        if timeout_seconds is None:
+        with waiting_at_most(conn, timeout_seconds, self.timeout_seconds):
             return str(row_ops.write_rows(conn, rows, encoded))
-        set_busy_timeout(conn, min(timeout_seconds, self.timeout_seconds))
-        try:
-            return str(row_ops.write_rows(conn, rows, encoded))
-        finally:
-            set_busy_timeout(conn, self.timeout_seconds)
 
     def fetch_rows(
         self,

@@ -1,0 +1,227 @@
+"""The local-store commands of ``braintrust``: pure functions writing plain text to a stream.
+
+``store`` is the store folder (``.braintrust``), the database file in it, or a ``LocalStore``.
+Each function returns 0 once it has printed what was asked, and raises ``LookupError`` when the
+store, project or experiment does not exist; the message says what exists instead and nothing
+is printed. Looking never creates a store. No colours.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import IO, Any, Iterable
+
+from braintrust.delivery.backend import DATASET, EXPERIMENT, PROJECT_LOGS
+from braintrust.store.location import DATABASE_FILENAME
+from braintrust.store.sqlite_store import LocalStore
+
+VALUE_WIDTH = 100
+_FIELDS = ("input", "output", "expected")
+
+
+def _database(store: str | os.PathLike[str]) -> Path:
+    path = Path(store).expanduser()
+    if path.is_dir() or (not path.exists() and path.suffix not in (".sqlite", ".db")):
+        return path / DATABASE_FILENAME
+    return path
+
+
+def _open(store: LocalStore | str | os.PathLike[str]) -> LocalStore:
+    if isinstance(store, LocalStore):
+        return store
+    path = _database(store)
+    if not path.is_file():
+        raise LookupError(
+            f"no local Braintrust store at {path}: nothing has been logged there yet. Run your evals "
+            "without BRAINTRUST_API_KEY (or with BRAINTRUST_LOCAL=1), or point BRAINTRUST_LOCAL_DIR "
+            "at the folder that holds the store."
+        )
+    return LocalStore(path)
+
+
+def _when(iso: str | None) -> str:
+    """``2026-11-22T13:42:01.315470+00:00`` -> ``2026-11-22 13:42:01``."""
+    return (iso or "-").replace("T", " ")[:19]
+
+
+def _table(rows: list[tuple[str, ...]], indent: str, right: Iterable[int] = ()) -> list[str]:
+    """Rows of cells as aligned lines; columns in ``right`` are right-aligned."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    right = set(right)
+    lines = []
+    for row in rows:
+        cells = [cell.rjust(w) if i in right else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths))]
+        lines.append((indent + "  ".join(cells)).rstrip())
+    return lines
+
+
+def list_store(store: LocalStore | str | os.PathLike[str], out: IO[str]) -> int:
+    """Projects with their experiments (name, created, rows), datasets and project logs."""
+    local = _open(store)
+    try:
+        return _list(local, out)
+    finally:
+        if local is not store:
+            local.close()
+
+
+def _list(local: LocalStore, out: IO[str]) -> int:
+    out.write(f"Local Braintrust store: {local.path}\n")
+    projects = local.list_projects()
+    if not projects:
+        out.write("\nNo projects yet.\n")
+        return 0
+    for project in projects:
+        table: list[tuple[str, ...]] = [("KIND", "NAME", "CREATED (UTC)", "ROWS")]
+        for experiment in local.list_experiments(project["id"]):
+            rows = local.count_rows(EXPERIMENT, experiment["id"])
+            table.append(("experiment", experiment["name"], _when(experiment["created"]), str(rows)))
+        for dataset in local.list_datasets(project["id"]):
+            rows = local.count_rows(DATASET, dataset["id"])
+            table.append(("dataset", dataset["name"], _when(dataset["created"]), str(rows)))
+        logs = local.count_rows(PROJECT_LOGS, project["id"])
+        if logs:
+            table.append(("logs", "-", "-", str(logs)))
+        out.write(f"\nProject {project['name']}  (id {project['id']})\n")
+        if len(table) == 1:
+            out.write("  (empty)\n")
+        else:
+            out.write("\n".join(_table(table, "  ", right=(3,))) + "\n")
+    return 0
+
+
+# -- one experiment as a span tree ------------------------------------------------------------
+
+
+def _short(value: Any, width: int = VALUE_WIDTH) -> str:
+    """Compact JSON on one line, cut to ``width`` characters."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _scores(scores: Any) -> str:
+    if not isinstance(scores, dict):
+        return _short(scores)
+    parts = []
+    for name, value in scores.items():
+        shown = f"{value:.2f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "-" if value is None else str(value)
+        parts.append(f"{name}={shown}")
+    return "  ".join(parts)
+
+
+def _error_line(error: Any) -> str:
+    """The last line of a traceback (the exception), as plain text."""
+    if isinstance(error, str):
+        lines = [line.strip() for line in error.strip().splitlines() if line.strip()]
+        text = lines[-1] if lines else ""
+        return text if len(text) <= VALUE_WIDTH else text[: VALUE_WIDTH - 3] + "..."
+    return _short(error)
+
+
+def _details(row: dict[str, Any]) -> list[tuple[str, str]]:
+    details = [(field, _short(row[field])) for field in _FIELDS if row.get(field) is not None]
+    if row.get("scores"):
+        details.append(("scores", _scores(row["scores"])))
+    if row.get("error") is not None:
+        details.append(("error", _error_line(row["error"])))
+    metrics = row.get("metrics") or {}
+    start, end = metrics.get("start"), metrics.get("end")
+    if isinstance(start, (int, float)) and isinstance(end, (int, float)):
+        details.append(("duration", f"{end - start:.3f} s"))
+    return details
+
+
+def _start(row: dict[str, Any]) -> tuple[float, str]:
+    start = (row.get("metrics") or {}).get("start")
+    return (float(start) if isinstance(start, (int, float)) else float("inf"), str(row.get("created") or ""))
+
+
+def span_tree_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """The rows as an indented tree by ``span_parents`` (children under their parent, by start)."""
+    by_span = {row["span_id"]: row for row in rows if row.get("span_id")}
+    children: dict[str, list[dict[str, Any]]] = {}
+    roots = []
+    for row in rows:
+        parents = row.get("span_parents") or []
+        parent = parents[0] if isinstance(parents, list) and parents else None
+        if parent in by_span and parent != row.get("span_id"):
+            children.setdefault(parent, []).append(row)
+        else:
+            roots.append(row)
+    lines: list[str] = []
+    seen: set[int] = set()
+
+    def visit(row: dict[str, Any], depth: int) -> None:
+        if id(row) in seen:
+            return
+        seen.add(id(row))
+        attributes = row.get("span_attributes") or {}
+        name = attributes.get("name") or row.get("id")
+        kind = f" [{attributes['type']}]" if attributes.get("type") else ""
+        lines.append(f"{'  ' * depth}{name}{kind}")
+        details = _details(row)
+        width = max((len(label) for label, _ in details), default=0) + 1
+        for label, text in details:
+            lines.append(f"{'  ' * depth}    {(label + ':').ljust(width)} {text}")
+        for child in sorted(children.get(row.get("span_id") or "", []), key=_start):
+            visit(child, depth + 1)
+
+    for root in sorted(roots, key=_start):
+        visit(root, 0)
+    return lines
+
+
+def _find_project(local: LocalStore, project: str | None) -> dict[str, Any] | None:
+    if project is None:
+        return None
+    return local.get_project(name=project) or local.get_project(id=project)
+
+
+def show_experiment(
+    store: LocalStore | str | os.PathLike[str], project: str | None, experiment: str | None, out: IO[str]
+) -> int:
+    """The rows of one experiment as a tree. ``project`` and ``experiment`` are names or ids;
+    no project searches all of them; no experiment shows the project's newest one."""
+    local = _open(store)
+    try:
+        return _show(local, project, experiment, out)
+    finally:
+        if local is not store:
+            local.close()
+
+
+def _show(local: LocalStore, project: str | None, experiment: str | None, out: IO[str]) -> int:
+    found_project = _find_project(local, project)
+    if project is not None and found_project is None:
+        names = ", ".join(p["name"] for p in local.list_projects()) or "none"
+        raise LookupError(f"no project {project!r} in {local.path}; projects: {names}.")
+    project_id = found_project["id"] if found_project else None
+    if experiment is None:
+        candidates = local.list_experiments(project_id)
+        chosen = candidates[-1] if candidates else None
+    else:
+        chosen = (
+            local.get_experiment(project_id=project_id, name=experiment)
+            if project_id
+            else local.get_experiment(name=experiment)
+        ) or local.get_experiment(id=experiment)
+        if chosen is not None and project_id and chosen["project_id"] != project_id:
+            chosen = None
+    if chosen is None:
+        names = ", ".join(e["name"] for e in local.list_experiments(project_id)) or "none"
+        where = f"project {found_project['name']!r}" if found_project else str(local.path)
+        wanted = f"experiment {experiment!r}" if experiment else "experiment"
+        raise LookupError(f"no {wanted} in {where}; experiments: {names}.")
+    owner = found_project or local.get_project(id=chosen["project_id"]) or {"name": chosen["project_id"]}
+    rows, _ = local.fetch_rows(EXPERIMENT, chosen["id"])
+    header = [("id:", chosen["id"]), ("created:", _when(chosen["created"]) + " UTC"), ("rows:", str(len(rows)))]
+    if chosen.get("base_exp_id"):
+        base = local.get_experiment(id=chosen["base_exp_id"])
+        header.append(("base:", base["name"] if base else chosen["base_exp_id"]))
+    out.write(f"Experiment {chosen['name']}  (project {owner['name']})\n")
+    out.write("\n".join(_table([(label, value) for label, value in header], "  ")) + "\n\n")
+    lines = span_tree_lines(rows)
+    out.write(("\n".join(lines) if lines else "(no rows)") + "\n")
+    return 0

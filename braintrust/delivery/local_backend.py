@@ -1,0 +1,188 @@
+"""``LocalBackend``: the embedded store as a destination for rows (used when there is no API key).
+
+Resolving an ``ObjectRef`` finds or creates the project / experiment / dataset in the store and
+remembers the result under ``ref.key``, so resolving the same reference again (a replay in
+another process, say) never creates a second experiment. ``export`` writes a batch in one
+transaction. Thread-safe (one SQLite connection per thread) and fork-safe (a child process
+opens its own connections).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from typing import Any
+
+from braintrust.delivery.backend import (
+    DATASET,
+    EXPERIMENT,
+    PLAYGROUND_LOGS,
+    PROJECT_LOGS,
+    BackendError,
+    Deadline,
+    ExportResult,
+    ObjectRef,
+)
+from braintrust.store import catalog
+from braintrust.store.connection import StoreError, waiting_at_most, write_transaction
+from braintrust.store.merge import object_of
+from braintrust.store.sqlite_store import LocalStore
+
+REASON = "local_store"
+MAX_BATCH_BYTES = 64 * 1024 * 1024
+_FIX = (
+    "check that the folder exists, is writable and is on a local disk, "
+    "or set BRAINTRUST_LOCAL_DIR to another folder"
+)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+class LocalBackend:
+    """Rows go to the SQLite store at ``path`` (default: ``location.database_path()``)."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, store: LocalStore | None = None):
+        self._owns_store = store is None
+        self.store = store if store is not None else LocalStore(path)
+        self.label = str(self.store.directory)
+
+    def __repr__(self) -> str:
+        return f"LocalBackend({str(self.store.path)!r})"
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "local", "path": str(self.store.path)}
+
+    def max_batch_bytes(self, deadline: Deadline) -> int:
+        return MAX_BATCH_BYTES
+
+    # -- resolving objects --------------------------------------------------------------------
+
+    def resolve(self, ref: ObjectRef, deadline: Deadline) -> dict[str, str]:
+        """Find or create the object of ``ref``; sets ``ref.ids`` and ``ref.info``."""
+        if ref.ids:
+            return ref.ids
+        try:
+            conn = self.store.connection()
+            with waiting_at_most(conn, deadline.remaining(), self.store.timeout_seconds), write_transaction(conn):
+                saved = catalog.get_resolved_ref(conn, ref.key)
+                if saved is not None:
+                    ids, info = saved["ids"], saved["info"]
+                else:
+                    ids, info = self._create(conn, ref.object_type, ref.create_args)
+                    catalog.save_resolved_ref(conn, ref.key, ref.object_type, ids, info)
+        except (sqlite3.Error, OSError, StoreError) as exc:
+            raise BackendError(
+                f"could not open or create the {ref.object_type} in the local Braintrust store "
+                f"{self.store.path}: {_one_line(exc)}; {_FIX}.",
+                REASON,
+            ) from exc
+        ref.ids = dict(ids)
+        ref.info.update(info)
+        return ref.ids
+
+    def _create(self, conn: sqlite3.Connection, object_type: str, args: dict[str, Any]) -> tuple[dict[str, str], dict[str, Any]]:
+        if object_type == PLAYGROUND_LOGS:
+            session = args.get("prompt_session_id")
+            if not session:
+                raise StoreError("playground logs need a 'prompt_session_id' in create_args.")
+            return {"prompt_session_id": str(session), "log_id": "x"}, {"prompt_session_id": str(session)}
+        project = catalog.get_or_create_project(conn, name=args.get("project_name"), id=args.get("project_id"))
+        info: dict[str, Any] = {"project_id": project["id"], "project_name": project["name"]}
+        if object_type == PROJECT_LOGS:
+            return {"project_id": project["id"], "log_id": "g"}, info
+        if object_type == EXPERIMENT:
+            return self._create_experiment(conn, project["id"], args, info)
+        if object_type == DATASET:
+            dataset = catalog.get_or_create_dataset(
+                conn, project["id"], args.get("dataset_name") or "logs",
+                description=args.get("description"), metadata=args.get("metadata"),
+            )
+            info.update(dataset_id=dataset["id"], dataset_name=dataset["name"])
+            return {"dataset_id": dataset["id"]}, info
+        raise StoreError(f"unknown object type {object_type!r}; expected one of "
+                         f"{EXPERIMENT}, {PROJECT_LOGS}, {PLAYGROUND_LOGS}, {DATASET}.")
+
+    def _create_experiment(self, conn: sqlite3.Connection, project_id: str, args: dict[str, Any], info: dict[str, Any]) -> tuple[dict[str, str], dict[str, Any]]:
+        base_exp_id = args.get("base_exp_id")
+        if not base_exp_id and args.get("base_experiment"):
+            base = catalog.get_experiment(conn, project_id=project_id, name=args["base_experiment"])
+            base_exp_id = base["id"] if base else None  # like the SDK: an unknown base is no base
+        ensure_new = args.get("ensure_new")
+        if ensure_new is None:
+            ensure_new = not args.get("update", False)
+        experiment = catalog.create_experiment(
+            conn,
+            project_id,
+            name=args.get("experiment_name"),
+            ensure_new=bool(ensure_new),
+            description=args.get("description"),
+            metadata=args.get("metadata"),
+            tags=args.get("tags"),
+            base_exp_id=base_exp_id,
+            dataset_id=args.get("dataset_id"),
+            dataset_version=args.get("dataset_version"),
+            repo_info=args.get("repo_info"),
+            public=bool(args.get("public", False)),
+        )
+        base = catalog.get_experiment(conn, id=experiment["base_exp_id"]) if experiment["base_exp_id"] else None
+        info.update(
+            experiment_id=experiment["id"],
+            experiment_name=experiment["name"],
+            base_exp_id=experiment["base_exp_id"],
+            base_experiment_name=base["name"] if base else None,
+        )
+        return {"experiment_id": experiment["id"]}, info
+
+    # -- rows ---------------------------------------------------------------------------------
+
+    def export(self, rows: list[dict[str, Any]], encoded: list[bytes], deadline: Deadline) -> ExportResult:
+        """Write the batch in one transaction. Rows naming no object fail alone; when the store
+        cannot be written every row fails, with reason ``local_store`` (or ``deadline``)."""
+        if not rows:
+            return ExportResult(accepted=0)
+        if deadline.expired():
+            return ExportResult(failed=[(row, "deadline") for row in rows],
+                                error="the flush deadline passed before the local store was written")
+        failed: list[tuple[dict[str, Any], str]] = []
+        error = None
+        try:
+            try:
+                self._write(rows, encoded, deadline)
+            except ValueError:  # some rows name no object: nothing was written, keep the others
+                rows, encoded, failed, error = self._split_invalid(rows, encoded)
+                if rows:
+                    self._write(rows, encoded, deadline)
+        except (sqlite3.Error, OSError, ValueError) as exc:
+            reason = "deadline" if deadline.expired() else REASON
+            return ExportResult(
+                failed=failed + [(row, reason) for row in rows],
+                error=f"could not write {len(rows)} rows to the local Braintrust store "
+                f"{self.store.path}: {_one_line(exc)}; {_FIX}.",
+            )
+        return ExportResult(accepted=len(rows), failed=failed, error=error)
+
+    def _write(self, rows: list[dict[str, Any]], encoded: list[bytes] | None, deadline: Deadline) -> None:
+        self.store.write_rows(rows, encoded, timeout_seconds=max(0.001, deadline.remaining()))
+
+    @staticmethod
+    def _split_invalid(rows: list[dict[str, Any]], encoded: list[bytes] | None) -> tuple[list, list | None, list, str]:
+        good, good_encoded, failed, first_error = [], [], [], ""
+        for index, row in enumerate(rows):
+            try:
+                object_of(row)
+            except ValueError as exc:
+                failed.append((row, REASON))
+                first_error = first_error or str(exc)
+            else:
+                good.append(row)
+                if encoded is not None:
+                    good_encoded.append(encoded[index])
+        count = f"{len(failed)} row was" if len(failed) == 1 else f"{len(failed)} rows were"
+        error = f"{count} not written to the local store: {first_error}" if failed else None
+        return good, (good_encoded if encoded is not None else None), failed, error
+
+    def close(self) -> None:
+        if self._owns_store:
+            self.store.close()

@@ -1,0 +1,106 @@
+"""Creating the store: files, modes, WAL, schema version, default location."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+
+import pytest
+
+from braintrust.store import location
+from braintrust.store.connection import SCHEMA_VERSION, StoreError
+from braintrust.store.sqlite_store import LocalStore
+
+
+def _mode(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_new_store_creates_private_folder_and_files(tmp_path):
+    path = tmp_path / "deep" / ".braintrust" / "braintrust.sqlite"
+    store = LocalStore(path)
+    store.get_or_create_project("p")  # first use opens the database
+    assert _mode(path.parent) == 0o700
+    for suffix in ("", "-wal", "-shm"):
+        assert os.path.exists(f"{path}{suffix}"), suffix
+        assert _mode(f"{path}{suffix}") == 0o600, suffix
+    store.close()
+
+
+def test_modes_are_private_even_with_a_permissive_umask(tmp_path):
+    old = os.umask(0)
+    try:
+        store = LocalStore(tmp_path / "s" / "braintrust.sqlite")
+        store.list_projects()
+    finally:
+        os.umask(old)
+    assert _mode(tmp_path / "s") == 0o700
+    assert _mode(tmp_path / "s" / "braintrust.sqlite") == 0o600
+    store.close()
+
+
+def test_an_existing_store_folder_is_tightened_but_other_folders_are_not(tmp_path):
+    made_by_someone_else = tmp_path / ".braintrust"
+    made_by_someone_else.mkdir(mode=0o755)
+    os.chmod(made_by_someone_else, 0o755)
+    LocalStore(made_by_someone_else / "braintrust.sqlite").list_projects()
+    assert _mode(made_by_someone_else) == 0o700
+    chosen = tmp_path / "shared"
+    chosen.mkdir()
+    os.chmod(chosen, 0o755)
+    LocalStore(chosen / "braintrust.sqlite").list_projects()
+    assert _mode(chosen) == 0o755
+    assert _mode(chosen / "braintrust.sqlite") == 0o600
+
+
+def test_wal_mode_and_schema_version(tmp_path):
+    store = LocalStore(tmp_path / "braintrust.sqlite")
+    conn = store.connection()
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 10_000
+    version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
+    assert int(version) == SCHEMA_VERSION
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"projects", "experiments", "datasets", "row_log", "object_rows", "objects",
+            "resolved_refs", "spilled_batches", "meta"} <= tables
+    store.close()
+
+
+def test_reopening_keeps_data_and_does_not_reapply_schema(tmp_path):
+    path = tmp_path / "braintrust.sqlite"
+    with LocalStore(path) as store:
+        project = store.get_or_create_project("p")
+    with LocalStore(path) as again:
+        assert again.get_project(name="p") == project
+
+
+def test_a_newer_schema_is_refused_with_a_fix(tmp_path):
+    path = tmp_path / "braintrust.sqlite"
+    LocalStore(path).list_projects()
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE meta SET value = '999' WHERE key = 'schema_version'")
+    with pytest.raises(StoreError, match="newer.*BRAINTRUST_LOCAL_DIR"):
+        LocalStore(path).list_projects()
+
+
+def test_default_path_follows_location(tmp_path, monkeypatch):
+    monkeypatch.setenv("BRAINTRUST_LOCAL_DIR", str(tmp_path / "custom"))
+    store = LocalStore()
+    assert store.path == location.database_path()
+    assert store.path == (tmp_path / "custom" / "braintrust.sqlite").resolve()
+    store.get_or_create_project("p")
+    assert store.path.is_file()
+    store.close()
+
+
+def test_spill_bookkeeping(tmp_path):
+    store = LocalStore(tmp_path / "braintrust.sqlite")
+    store.record_spill("/spill/a.json", "http_5xx", 3, 300, ref_key="k", object_type="experiment")
+    store.record_spill("/spill/b.json", "deadline", 1, 10)
+    assert [s["path"] for s in store.list_spills(replayed=False)] == ["/spill/a.json", "/spill/b.json"]
+    store.mark_spill_replayed("/spill/a.json", "1000000000000000007")
+    (done,) = store.list_spills(replayed=True)
+    assert done["path"] == "/spill/a.json" and done["replay_xact_id"] == "1000000000000000007"
+    assert done["row_count"] == 3 and done["reason"] == "http_5xx"
+    store.close()
