@@ -7,9 +7,36 @@ from typing import Any
 
 from braintrust.delivery.policy import set_http_adapter
 from braintrust.delivery.runtime import flush
+from braintrust.framework import (
+    BaseExperiment,
+    Eval,
+    EvalAsync,
+    EvalCase,
+    EvalHooks,
+    EvalResult,
+    EvalResultWithSummary,
+    EvalScorerArgs,
+    Evaluator,
+    Reporter,
+    ReporterDef,
+    set_thread_pool_max_workers,
+)
+from braintrust.git import RepoInfo
 from braintrust.masking import set_masking_function
+from braintrust.objects.dataset import Dataset, init_dataset
+from braintrust.objects.experiment import (
+    Experiment,
+    ReadonlyExperiment,
+    current_experiment,
+    init,
+    init_experiment,
+    log,
+    summarize,
+)
 from braintrust.objects.project_logs import Logger, current_logger, init_logger, login
+from braintrust.score import AsyncScorerLike, Score, SyncScorerLike
 from braintrust.span_types import SpanTypeAttribute
+from braintrust.summary import DatasetSummary, DataSummary, ExperimentSummary, MetricSummary, ScoreSummary
 from braintrust.tracing.api import (
     get_span_parent_object,
     parent_context,
@@ -24,27 +51,57 @@ from braintrust.tracing.traced import traced
 
 # Kept sorted (tests/test_public_api.py checks it, and the names still missing).
 __all__ = [
+    "AsyncScorerLike",
+    "BaseExperiment",
+    "DataSummary",
+    "Dataset",
+    "DatasetSummary",
+    "Eval",
+    "EvalAsync",
+    "EvalCase",
+    "EvalHooks",
+    "EvalResult",
+    "EvalResultWithSummary",
+    "EvalScorerArgs",
+    "Evaluator",
+    "Experiment",
+    "ExperimentSummary",
     "Logger",
+    "MetricSummary",
     "NOOP_SPAN",
+    "ReadonlyExperiment",
+    "RepoInfo",
+    "Reporter",
+    "ReporterDef",
     "RetryRequestExceptionsAdapter",
+    "Score",
+    "ScoreSummary",
     "Span",
     "SpanComponentsV3",
     "SpanComponentsV4",
     "SpanImpl",
     "SpanObjectTypeV3",
     "SpanTypeAttribute",
+    "SyncScorerLike",
+    "current_experiment",
     "current_logger",
     "current_span",
     "flush",
     "get_span_parent_object",
+    "init",
+    "init_dataset",
+    "init_experiment",
     "init_logger",
+    "log",
     "login",
     "parent_context",
     "permalink",
     "set_http_adapter",
     "set_masking_function",
+    "set_thread_pool_max_workers",
     "span_components_to_object_id",
     "start_span",
+    "summarize",
     "traced",
     "update_span",
 ]

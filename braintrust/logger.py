@@ -6,6 +6,8 @@ the same objects as ``braintrust`` itself offers.
 
 from braintrust.delivery.runtime import flush
 from braintrust.masking import set_masking_function
+from braintrust.objects.dataset import Dataset, init_dataset
+from braintrust.objects.experiment import Experiment, ReadonlyExperiment, current_experiment, init, init_experiment
 from braintrust.objects.project_logs import Logger, current_logger, init_logger, login
 from braintrust.span_types import SpanTypeAttribute
 from braintrust.tracing.api import (
@@ -20,15 +22,22 @@ from braintrust.tracing.span import NOOP_SPAN, Span, SpanImpl, current_span
 from braintrust.tracing.traced import traced
 
 __all__ = [
+    "Dataset",
+    "Experiment",
     "Logger",
     "NOOP_SPAN",
+    "ReadonlyExperiment",
     "Span",
     "SpanImpl",
     "SpanTypeAttribute",
+    "current_experiment",
     "current_logger",
     "current_span",
     "flush",
     "get_span_parent_object",
+    "init",
+    "init_dataset",
+    "init_experiment",
     "init_logger",
     "login",
     "parent_context",

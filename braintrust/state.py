@@ -125,11 +125,23 @@ class BraintrustState:
             try:
                 response = client.request("POST", f"{self.app_url()}/api/apikey/login", deadline, data=b"")
             except HttpError as exc:
-                reason = "auth" if exc.status in (401, 403) else f"http_{exc.status // 100}xx"
-                raise LoginError(f"Invalid API key {mask_secret(key)}: [{exc.status}] {exc.body[:300]}", reason) from None
+                if exc.status in (401, 403):
+                    raise LoginError(f"Invalid API key {mask_secret(key)}: [{exc.status}] {exc.body[:300]}", "auth") from None
+                reason = "deadline" if exc.deadline_reached else f"http_{exc.status // 100}xx"
+                raise LoginError(f"Braintrust login at {self.app_url()} failed: [{exc.status}] {exc.body[:300]}", reason) from None
             except TransportError as exc:
                 raise LoginError(f"Could not reach Braintrust at {self.app_url()} to log in: {exc}", exc.reason) from None
-            self._apply_login(response.json())
+            try:
+                info = response.json()
+            except ValueError:
+                info = None
+            if not isinstance(info, dict):
+                raise LoginError(
+                    f"Braintrust login at {self.app_url()} answered {response.status_code} without a JSON object; "
+                    "is BRAINTRUST_APP_URL the Braintrust app?",
+                    "bad_response",
+                )
+            self._apply_login(info)
             return self
 
     def _apply_login(self, info: dict[str, Any]) -> None:

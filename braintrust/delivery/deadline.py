@@ -40,21 +40,28 @@ class Deadline:
         return self.remaining() <= 0.0
 
     def sleep(self, seconds: float) -> bool:
-        """Sleep up to ``seconds``, never past the deadline; False when the deadline is reached."""
+        """Sleep ``seconds``; False, at once, when the sleep would end past the deadline.
+
+        A wait that cannot finish before the deadline is pointless (nothing can be sent after
+        it), so it is not started. If the deadline is tightened while sleeping (a flush caps the
+        sender's deadline and sets ``wakeup``), the sleep re-checks and gives up at once too.
+        """
         wanted_end = self._clock() + max(0.0, seconds)
         while True:
             now = self._clock()
-            budget = min(wanted_end, self._effective_end()) - now
+            end = self._effective_end()
+            if wanted_end > end or now >= end:
+                return False
+            budget = wanted_end - now
             if budget <= 0:
-                break
+                return True
             if self._sleeper is not None:
                 self._sleeper(budget)
             elif self._wakeup is not None:
-                self._wakeup.wait(budget)
-                self._wakeup.clear()
+                if self._wakeup.wait(budget):
+                    self._wakeup.clear()
             else:
                 time.sleep(budget)
-        return not self.expired()
 
 
 def forever() -> Deadline:

@@ -30,6 +30,8 @@ def _failure_reason(exc: Exception) -> str:
             return "auth"
         if exc.status == 413:
             return "http_413"
+        if exc.deadline_reached:
+            return "deadline"
         return f"http_{exc.status // 100}xx"
     if isinstance(exc, TransportError):
         return exc.reason
@@ -74,7 +76,10 @@ class HttpBackend:
             if reason == "auth":
                 self.stopped_error = f"Braintrust refused the API key ({exc})."
             raise BackendError(str(exc), reason) from None
-        return response.json()
+        try:
+            return response.json()
+        except ValueError:
+            raise BackendError(f"{method} {path} answered {response.status_code} with a body that is not JSON", "bad_response") from None
 
     def resolve(self, ref: ObjectRef, deadline: Deadline) -> dict[str, str]:
         with self._lock:
@@ -117,8 +122,12 @@ class HttpBackend:
     def _discover_limit(self, deadline: Deadline) -> None:
         try:
             info = self._call("GET", "/version", deadline)
-        except BackendError:
-            return  # try again next batch; use the default meanwhile
+        except BackendError as exc:
+            if exc.reason.startswith("http_4"):
+                # A server without /version (404...): it advertises no limit, and asking again
+                # would not change that.
+                self._payload_limit = DEFAULT_MAX_REQUEST_BYTES
+            return  # otherwise try again next batch; use the default meanwhile
         advertised = info.get("logs3_payload_max_bytes") if isinstance(info, dict) else None
         if isinstance(advertised, (int, float)) and advertised > 0:
             self._payload_limit = int(advertised)
@@ -199,24 +208,25 @@ class HttpBackend:
             for row, data in zip(rows, encoded)
         ]
         request = {"content_type": "application/json", "size_bytes": len(payload), "rows": descriptors}
-        upload = client.request("POST", f"{self.state.api_url}/logs3/overflow", deadline, json_body=request).json()
-        url = upload["signedUrl"]
-        headers = dict(upload.get("headers") or {})
+        answer = client.request("POST", f"{self.state.api_url}/logs3/overflow", deadline, json_body=request)
+        try:
+            upload = answer.json()
+            url, key = upload["signedUrl"], upload["key"]
+            method = str(upload.get("method") or "PUT").upper()
+            headers = {str(k): str(v) for k, v in dict(upload.get("headers") or {}).items()}
+            fields = dict(upload.get("fields") or {})
+        except (ValueError, TypeError, KeyError, AttributeError):
+            raise BackendError("POST /logs3/overflow answered without a usable signedUrl and key", "bad_response") from None
         if "blob.core.windows.net" in url:
             headers["x-ms-blob-type"] = "BlockBlob"
-        if (upload.get("method") or "PUT").upper() == "POST":
+        # A signed URL carries its own authorisation: never the API key (authenticate=False).
+        if method == "POST":
             files = {"file": ("logs3.json", payload, "application/json")}
-            response = client.session.post(url, data=upload.get("fields") or {}, files=files, timeout=self._timeout(deadline), allow_redirects=False)
+            client.request("POST", url, deadline, data=fields, files=files, authenticate=False)
         else:
-            response = client.session.put(url, data=payload, headers=headers, timeout=self._timeout(deadline), allow_redirects=False)
-        if response.status_code >= 300:
-            raise HttpError("PUT", url, response.status_code, response.text)
-        reference = {"rows": {"type": "logs3_overflow", "key": upload["key"], "size_bytes": len(payload)}, "api_version": 2}
+            client.request("PUT", url, deadline, data=payload, headers=headers, authenticate=False)
+        reference = {"rows": {"type": "logs3_overflow", "key": key, "size_bytes": len(payload)}, "api_version": 2}
         self._post_logs3(json.dumps(reference).encode(), deadline)
-
-    def _timeout(self, deadline: Deadline) -> tuple[float, float]:
-        remaining = max(0.001, deadline.remaining())
-        return (min(self.settings.connect_timeout_seconds, remaining), min(self.settings.read_timeout_seconds, remaining))
 
     def close(self) -> None:
         pass

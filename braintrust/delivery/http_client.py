@@ -9,12 +9,14 @@ compatibility; retries they make count against the same attempts and deadline.
 
 from __future__ import annotations
 
+import datetime
 import email.utils
+import math
 import random
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import urlsplit
 
 import requests
@@ -32,8 +34,10 @@ _budget = threading.local()
 class RetryRequestExceptionsAdapter(HTTPAdapter):
     """An adapter that retries connection errors and timeouts with backoff.
 
-    Unlike the public SDK's, its retries draw on the attempts and the deadline of the request
-    being made, so it can never stretch an exit-time flush.
+    Unlike the public SDK's, inside a Braintrust request its retries draw on the attempts and
+    the deadline of that request (each retry takes one attempt, sleeps under the deadline and
+    gets a timeout that fits in what remains), so it can never stretch an exit-time flush.
+    Used on its own (outside ``HttpClient``) it behaves like the public SDK's.
     """
 
     def __init__(self, *args: Any, base_num_retries: int = 10, backoff_factor: float = 0.5, default_timeout_secs: float = 60, **kwargs: Any):
@@ -50,23 +54,32 @@ class RetryRequestExceptionsAdapter(HTTPAdapter):
         while True:
             try:
                 return super().send(*args, **kwargs)
+            except (requests.exceptions.SSLError, requests.exceptions.InvalidURL):
+                raise
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout):
                 retries += 1
                 if retries > self.base_num_retries:
                     raise
-                if budget is not None:
-                    if not budget.take_attempt():
-                        raise
-                    if not budget.deadline.sleep(self.backoff_factor * (2 ** (retries - 1))):
-                        raise
-                else:
-                    time.sleep(self.backoff_factor * (2 ** (retries - 1)))
+                wait = self.backoff_factor * (2 ** (retries - 1))
+                if budget is None:
+                    time.sleep(wait)
+                    continue
+                if not budget.take_attempt() or not budget.deadline.sleep(wait):
+                    raise
+                timeout = budget.timeout()
+                if timeout is None:
+                    raise
+                kwargs["timeout"] = timeout
 
 
 @dataclass
 class _Budget:
+    """The attempts and deadline of one ``HttpClient.request`` (shared with the adapter)."""
+
     deadline: Deadline
     attempts_left: int
+    connect_timeout: float
+    read_timeout: float
 
     def take_attempt(self) -> bool:
         if self.attempts_left <= 0:
@@ -74,14 +87,27 @@ class _Budget:
         self.attempts_left -= 1
         return True
 
+    def timeout(self) -> tuple[float, float] | None:
+        """(connect, read) timeouts that fit in the remaining deadline; None when it is over."""
+        remaining = self.deadline.remaining()
+        if remaining <= 0:
+            return None
+        return (min(self.connect_timeout, remaining), min(self.read_timeout, remaining))
+
 
 class HttpError(Exception):
-    """A request finished with a non-2xx status (after any retries)."""
+    """A request finished with a non-2xx status (after any retries).
 
-    def __init__(self, method: str, url: str, status: int, body: str):
+    ``deadline_reached`` is True when the status was retryable but the deadline left no time
+    for another attempt (the rows then count under ``deadline``).
+    """
+
+    def __init__(self, method: str, url: str, status: int, body: str, *, deadline_reached: bool = False):
         self.status = status
         self.body = body
-        super().__init__(f"{method} {urlsplit(url).path} answered {status}: {body[:300]}")
+        self.deadline_reached = deadline_reached
+        note = " (no time left for a retry)" if deadline_reached else ""
+        super().__init__(f"{method} {urlsplit(url).path} answered {status}{note}: {body[:300]}")
 
 
 class TransportError(Exception):
@@ -92,49 +118,91 @@ class TransportError(Exception):
         self.reason = reason
 
 
-def retry_after_seconds(value: str | None) -> float | None:
+def retry_after_seconds(value: str | None, now: Callable[[], float] = time.time) -> float | None:
     """``Retry-After`` as seconds (delta-seconds or an HTTP-date), or None."""
     if not value:
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         parsed = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if parsed is None:
         return None
-    return max(0.0, parsed.timestamp() - time.time())
+    if parsed.tzinfo is None:  # an HTTP-date is always GMT
+        parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+    return max(0.0, parsed.timestamp() - now())
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]``, lower-cased, without the scheme's default port."""
+    parts = urlsplit(url)
+    scheme = (parts.scheme or "").lower()
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is None or _DEFAULT_PORTS.get(scheme) == port:
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class HttpClient:
     """A session bound to one API key and the hosts allowed to receive it."""
 
-    def __init__(self, api_key: str, settings: DeliverySettings, *, rng: random.Random | None = None):
+    def __init__(
+        self,
+        api_key: str,
+        settings: DeliverySettings,
+        *,
+        rng: random.Random | None = None,
+        wall_clock: Callable[[], float] = time.time,
+    ):
         self.api_key = api_key
         self.settings = settings
         self._trusted_origins: set[str] = set()
         self._rng = rng or random.Random()
+        self._wall_clock = wall_clock
         self.session = requests.Session()
         self.session.trust_env = True
         self.session.cookies.set_policy(_RejectCookies())
-        if policy.http_adapter is not None:
-            self.session.mount("http://", policy.http_adapter)
-            self.session.mount("https://", policy.http_adapter)
+        self._mounted_adapter: Any = None
+        self._mount_policy_adapter()
+
+    def _mount_policy_adapter(self) -> None:
+        """Mount the adapter given to ``set_http_adapter`` (also one set after this client was made)."""
+        adapter = policy.http_adapter
+        if adapter is self._mounted_adapter:
+            return
+        mounted = adapter if adapter is not None else HTTPAdapter()
+        self.session.mount("http://", mounted)
+        self.session.mount("https://", mounted)
+        self._mounted_adapter = adapter
 
     def trust(self, url: str | None) -> None:
         """Allow the API key to be sent to this URL's origin."""
         if url:
-            parts = urlsplit(url)
-            self._trusted_origins.add(f"{parts.scheme}://{parts.netloc}")
+            self._trusted_origins.add(origin_of(url))
+
+    def is_trusted(self, url: str) -> bool:
+        return origin_of(url) in self._trusted_origins
 
     def backoff_seconds(self, attempt: int) -> float:
         """Sleep before retry number ``attempt`` (1-based): 0.5 s doubling, ±20 %, at most 8 s."""
-        base = min(self.settings.backoff_max_seconds, self.settings.backoff_initial_seconds * (2 ** (attempt - 1)))
-        return base * self._rng.uniform(0.8, 1.2)
+        base = self.settings.backoff_initial_seconds * (2 ** min(attempt - 1, 30))
+        return min(self.settings.backoff_max_seconds, base * self._rng.uniform(0.8, 1.2))
 
     def request(
         self,
@@ -142,62 +210,85 @@ class HttpClient:
         url: str,
         deadline: Deadline,
         *,
-        data: bytes | None = None,
+        data: Any = None,
         json_body: Any = None,
         params: dict | None = None,
         headers: dict | None = None,
+        files: Any = None,
         retry: bool = True,
         attempts: int | None = None,
         authenticate: bool = True,
     ) -> requests.Response:
-        """Send with retries under ``deadline``. Raises ``HttpError`` or ``TransportError``."""
-        attempts = attempts if attempts is not None else (self.settings.attempts_per_batch if retry else 1)
+        """Send with retries under ``deadline``. Raises ``HttpError`` or ``TransportError``.
+
+        ``authenticate=False`` sends no credentials (signed upload URLs). Redirects are never
+        followed: a 3xx is an ``HttpError``, so the key cannot travel to another host.
+        """
+        if attempts is None:
+            attempts = self.settings.attempts_per_batch if retry else 1
         request_headers = dict(headers or {})
         if authenticate:
-            origin = "{0.scheme}://{0.netloc}".format(urlsplit(url))
-            if origin not in self._trusted_origins:
-                raise TransportError(f"refusing to send the API key to untrusted host {origin}", "untrusted_host")
+            if not self.is_trusted(url):
+                raise TransportError(f"refusing to send the API key to untrusted host {origin_of(url)}", "untrusted_host")
             request_headers["Authorization"] = f"Bearer {self.api_key}"
-        budget = _Budget(deadline, attempts)
+        self._mount_policy_adapter()
+        path = urlsplit(url).path
+        budget = _Budget(deadline, attempts, self.settings.connect_timeout_seconds, self.settings.read_timeout_seconds)
         attempt = 0
         last_error = "no attempt made"
         while budget.take_attempt():
-            attempt += 1
-            remaining = deadline.remaining()
-            if remaining <= 0:
+            timeout = budget.timeout()
+            if timeout is None:
                 break
-            timeout = (min(self.settings.connect_timeout_seconds, remaining), min(self.settings.read_timeout_seconds, remaining))
+            attempt += 1
             _budget.current = budget
             try:
                 response = self.session.request(
                     method, url, data=data, json=json_body, params=params, headers=request_headers,
-                    timeout=timeout, allow_redirects=False,
+                    files=files, timeout=timeout, allow_redirects=False,
                 )
-            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+            except requests.exceptions.SSLError as exc:
+                raise TransportError(f"{method} {path} failed: TLS error: {_scrub(str(exc), self.api_key)}", "tls") from None
+            except _RETRYABLE_EXCEPTIONS as exc:
                 last_error = f"{type(exc).__name__}: {_scrub(str(exc), self.api_key)}"
                 reason = "timeout" if isinstance(exc, requests.exceptions.Timeout) else "connection"
-                if not retry or budget.attempts_left <= 0 or not deadline.sleep(self.backoff_seconds(attempt)):
-                    raise TransportError(f"{method} {urlsplit(url).path} failed: {last_error}", reason) from None
+                if not retry or budget.attempts_left <= 0:
+                    raise TransportError(f"{method} {path} failed after {attempt} attempt(s): {last_error}", reason) from None
+                if not deadline.sleep(self.backoff_seconds(attempt)):
+                    raise TransportError(f"{method} {path} failed ({last_error}); no time left for a retry", "deadline") from None
                 continue
+            except requests.exceptions.RequestException as exc:
+                # Invalid URLs, bad headers...: retrying cannot help.
+                message = f"{method} {path} failed: {type(exc).__name__}: {_scrub(str(exc), self.api_key)}"
+                raise TransportError(message, "request_error") from None
             finally:
                 _budget.current = None
             if response.status_code < 300:
                 return response
             body = _scrub(response.text, self.api_key)
-            if retry and response.status_code in RETRYABLE_STATUSES and budget.attempts_left > 0:
-                wait = retry_after_seconds(response.headers.get("Retry-After"))
-                if wait is None:
-                    wait = self.backoff_seconds(attempt)
-                elif wait > deadline.remaining():
-                    raise HttpError(method, url, response.status_code, body)
-                last_error = f"HTTP {response.status_code}"
-                if deadline.sleep(wait):
-                    continue
-            raise HttpError(method, url, response.status_code, body)
-        raise TransportError(f"{method} {urlsplit(url).path} gave up: deadline reached after {attempt} attempt(s) ({last_error})", "deadline")
+            status = response.status_code
+            if not retry or status not in RETRYABLE_STATUSES or budget.attempts_left <= 0:
+                raise HttpError(method, url, status, body)
+            wait = retry_after_seconds(response.headers.get("Retry-After"), self._wall_clock)
+            if wait is None:
+                wait = self.backoff_seconds(attempt)
+            last_error = f"HTTP {status}"
+            if not deadline.sleep(wait):
+                raise HttpError(method, url, status, body, deadline_reached=True)
+        if attempt == 0:
+            raise TransportError(f"{method} {path} not sent: the deadline had passed", "deadline")
+        raise TransportError(f"{method} {path} gave up: deadline reached after {attempt} attempt(s) ({last_error})", "deadline")
 
     def close(self) -> None:
         self.session.close()
+
+
+#: Failures worth another attempt: no connection, a reset, a timeout, a response cut short.
+_RETRYABLE_EXCEPTIONS = (
+    requests.exceptions.ConnectionError,  # (TLS errors, a subclass, are caught before)
+    requests.exceptions.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+)
 
 
 def _scrub(text: str, secret: str) -> str:

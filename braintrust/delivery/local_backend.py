@@ -105,6 +105,15 @@ class LocalBackend:
                          f"{EXPERIMENT}, {PROJECT_LOGS}, {PLAYGROUND_LOGS}, {DATASET}.")
 
     def _create_experiment(self, conn: sqlite3.Connection, project_id: str, args: dict[str, Any], info: dict[str, Any]) -> tuple[dict[str, str], dict[str, Any]]:
+        if args.get("open"):
+            found = catalog.get_experiment(conn, project_id=project_id, name=args.get("experiment_name"))
+            if found is None:
+                raise StoreError(
+                    f"Experiment {args.get('experiment_name')!r} not found in project {info.get('project_name')!r} "
+                    "of the local store; `braintrust list` shows the experiments it holds."
+                )
+            info.update(experiment_id=found["id"], experiment_name=found["name"], base_exp_id=found.get("base_exp_id"))
+            return {"experiment_id": found["id"]}, info
         base_exp_id = args.get("base_exp_id")
         if not base_exp_id and args.get("base_experiment"):
             base = catalog.get_experiment(conn, project_id=project_id, name=args["base_experiment"])

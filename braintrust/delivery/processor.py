@@ -6,6 +6,12 @@ backend does not accept is spilled to replayable files. Nothing leaves without b
 
     produced == accepted + spilled + dropped (+ pending while running)
 
+Order matters for replay, which applies spill files oldest first: for every row, its writes
+must reach the disk in the order they were made. So once a write of a row has been spilled, its
+later writes are spilled too (reason ``earlier_write_spilled``) instead of being sent; a full
+queue still takes a write whose earlier write is queued (up to 10 % over its bounds); and at the
+flush deadline in-flight rows spill before queued ones.
+
 It imports no HTTP: backends do that.
 """
 
@@ -16,16 +22,20 @@ import logging
 import os
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from braintrust import jsonsafe, masking
-from braintrust.config import DeliverySettings
+from braintrust.config import DEFAULT_MAX_REQUEST_BYTES, DeliverySettings
 from braintrust.delivery import policy
 from braintrust.delivery.backend import Backend, BackendError, ObjectRef
+from braintrust.delivery.accounting import Accounts, FlushError, FlushResult
 from braintrust.delivery.deadline import Deadline
 from braintrust.delivery.spill import SpillWriter
 from braintrust.tracing.record import merge_row_into, row_key
+
+__all__ = ["CHUNK_ITEMS", "EARLIER_WRITE_SPILLED", "FlushError", "FlushResult", "IN_FLIGHT_GRACE_SECONDS", "Processor"]
 
 log = logging.getLogger("braintrust")
 
@@ -33,64 +43,53 @@ log = logging.getLogger("braintrust")
 CHUNK_ITEMS = 2000
 #: How long a flush waits past its deadline for an in-flight request before spilling its rows.
 IN_FLIGHT_GRACE_SECONDS = 0.5
+#: Reason for a row write spilled because an earlier write of the same row was spilled.
+EARLIER_WRITE_SPILLED = "earlier_write_spilled"
+#: How far over its bounds the queue may grow with rows whose earlier writes are still queued.
+OVER_BOUND_FACTOR = 1.1
 
 
-@dataclass
-class FlushResult:
-    """Counts since the processor started. ``ok`` when nothing was spilled or dropped."""
+class _Item:
+    """One row write in the queue; ``seq`` orders items (flush waits for those before it)."""
 
-    produced: int = 0
-    accepted: int = 0
-    spilled: int = 0
-    dropped: dict[str, int] = field(default_factory=dict)
-    spilled_by_reason: dict[str, int] = field(default_factory=dict)
-    pending: int = 0
-    mask_errors: int = 0
-    spill_files: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
+    __slots__ = ("seq", "ref", "row", "size")
 
-    @property
-    def dropped_total(self) -> int:
-        return sum(self.dropped.values())
-
-    @property
-    def ok(self) -> bool:
-        return not self.spilled and not self.dropped_total and not self.pending
-
-    def describe(self) -> str:
-        parts = [f"{self.produced} row writes", f"{self.accepted} accepted"]
-        if self.spilled:
-            reasons = ", ".join(f"{k}: {v}" for k, v in sorted(self.spilled_by_reason.items()))
-            parts.append(f"{self.spilled} spilled ({reasons})")
-        if self.dropped_total:
-            reasons = ", ".join(f"{k}: {v}" for k, v in sorted(self.dropped.items()))
-            parts.append(f"{self.dropped_total} dropped ({reasons})")
-        if self.pending:
-            parts.append(f"{self.pending} pending")
-        return ", ".join(parts)
-
-
-class FlushError(RuntimeError):
-    """Raised by ``flush`` under ``BRAINTRUST_SYNC_FLUSH`` when rows could not be delivered."""
-
-    def __init__(self, result: FlushResult):
-        super().__init__(f"Braintrust flush could not deliver every row: {result.describe()}")
-        self.result = result
-
-
-@dataclass
-class _Outcome:
-    entries: list[tuple[ObjectRef, dict, int]]  # (ref, row, items the row stands for)
-    reason: str
-    masked: bool
+    def __init__(self, seq: int, ref: ObjectRef, row: dict, size: int):
+        self.seq, self.ref, self.row, self.size = seq, ref, row, size
 
 
 class _Chunk:
-    __slots__ = ("items", "claimed")
+    __slots__ = ("items", "claimed", "min_seq")
 
-    def __init__(self, items: list[tuple[ObjectRef, dict, int]]):
+    def __init__(self, items: list[_Item]):
         self.items = items
-        self.claimed = False
+        self.claimed = False  # a flush past its deadline spilled these items already
+        self.min_seq = items[0].seq if items else 0
+
+
+@dataclass
+class _Progress:
+    """What ``_deliver`` settled so far: accepted item count and rows to spill by reason."""
+
+    accepted: int = 0
+    outcomes: list[tuple[list[tuple[ObjectRef, dict, int]], str, bool]] = field(default_factory=list)
+
+    def fail(self, entries: list[tuple[ObjectRef, dict, int]], reason: str, masked: bool) -> None:
+        """Rows to spill; those with the same reason go to one file (not one per batch)."""
+        if not entries:
+            return
+        for existing, existing_reason, existing_masked in self.outcomes:
+            if existing_reason == reason and existing_masked == masked:
+                existing.extend(entries)
+                return
+        self.outcomes.append((list(entries), reason, masked))
+
+
+def _copy_dicts(value: Any) -> Any:
+    """Copy the dict tree of a row (merging mutates dicts in place, never lists)."""
+    if isinstance(value, dict):
+        return {k: _copy_dicts(v) for k, v in value.items()}
+    return value
 
 
 class Processor:
@@ -106,26 +105,36 @@ class Processor:
         self.settings = settings or DeliverySettings.from_env()
         self._clock = clock
         self._init_runtime_state()
-        os.register_at_fork(after_in_child=self._after_fork_in_child)
+        me = weakref.ref(self)
+
+        def after_fork_in_child() -> None:
+            processor = me()
+            if processor is not None:
+                processor._after_fork_in_child()
+
+        os.register_at_fork(after_in_child=after_fork_in_child)
 
     def _init_runtime_state(self) -> None:
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._wakeup = threading.Event()
-        self._queue: collections.deque[tuple[ObjectRef, dict, int]] = collections.deque()
+        self._backend_lock = threading.Lock()
+        self._queue: collections.deque[_Item] = collections.deque()
         self._queued_bytes = 0
-        self._enqueued = 0  # items ever produced
+        self._next_seq = 0
         self._completed = 0  # items accepted, spilled or dropped
-        self._in_flight: _Chunk | None = None
+        self._in_flight: set[_Chunk] = set()
         self._sender_waiting = False
+        self._takes = 0  # chunks taken from the queue (progress, for back-pressure)
+        self._stalled_at: int | None = None  # ``_takes`` when a producer last waited in vain
+        self._stop = False
         self._thread: threading.Thread | None = None
-        self._flush_deadline_end: float | None = None
+        self._flush_ends: list[float] = []
         self._backend: Backend | None = None
-        self._spill: SpillWriter | None = None
-        self._stats = FlushResult()
+        self._accounts = Accounts(self._spill_factory)
+        self._pending_keys: dict[tuple[str, Any], int] = {}  # (ref key, row id) -> queued/in-flight writes
         self._reported = (0, 0)
-        self._errors_logged: set[str] = set()
-        self._closed = False
+        self._losses_at_last_flush = 0
 
     def _after_fork_in_child(self) -> None:
         """A forked child starts with an empty queue and its own lock, thread and backend."""
@@ -134,30 +143,73 @@ class Processor:
     # -- producer side ---------------------------------------------------------------------------
 
     def enqueue(self, ref: ObjectRef, row: dict[str, Any], approx_bytes: int) -> None:
-        settings = self.settings
         with self._cond:
-            self._enqueued += 1
-            self._stats.produced += 1
-            if len(self._queue) >= settings.queue_max_rows or self._queued_bytes + approx_bytes > settings.queue_max_bytes:
-                if not self._wait_for_room(approx_bytes):
-                    self._completed += 1
-                    self._spill_locked([(ref, row, 1)], "queue_full", masked=False)
-                    return
-            self._queue.append((ref, row, approx_bytes))
-            self._queued_bytes += approx_bytes
-            if self._sender_waiting:
-                self._cond.notify_all()
-        if self._thread is None or not self._thread.is_alive():
+            item = _Item(self._next_seq, ref, row, approx_bytes)
+            self._next_seq += 1
+            self._accounts.stats.produced += 1
+            self._stop = False
+            key = (ref.key, row.get("id"))
+            if (
+                self._full_locked(approx_bytes)
+                and not self._follows_pending_write_locked(key, approx_bytes)
+                and not self._wait_for_room(approx_bytes)
+            ):
+                self._completed += 1
+                self._accounts.spill([(ref, row, 1)], "queue_full", masked=False)
+            else:
+                self._queue.append(item)
+                self._queued_bytes += approx_bytes
+                self._pending_keys[key] = self._pending_keys.get(key, 0) + 1
+                if self._sender_waiting:
+                    self._cond.notify_all()
+            needs_sender = not self.settings.sync_flush and (self._thread is None or not self._thread.is_alive())
+        if needs_sender:
             self._start_sender()
 
-    def _wait_for_room(self, approx_bytes: int) -> bool:
-        wait = policy.queue_full_wait_seconds
-        if wait <= 0 or self.settings.sync_flush:
+    def _full_locked(self, approx_bytes: int) -> bool:
+        if len(self._queue) >= self.settings.queue_max_rows:
+            return True
+        # A row bigger than the byte bound still fits into an empty queue.
+        return bool(self._queue) and self._queued_bytes + approx_bytes > self.settings.queue_max_bytes
+
+    def _follows_pending_write_locked(self, key: tuple, approx_bytes: int) -> bool:
+        """A full queue still takes a row whose earlier write is queued or being sent (within
+        10 % over the bounds): spilling it now would put it on disk before that earlier write,
+        and a replay would apply them in the wrong order."""
+        if not self._pending_keys.get(key):
             return False
-        end = self._clock() + wait
-        while len(self._queue) >= self.settings.queue_max_rows or self._queued_bytes + approx_bytes > self.settings.queue_max_bytes:
-            remaining = end - self._clock()
+        settings = self.settings
+        return (
+            len(self._queue) < settings.queue_max_rows * OVER_BOUND_FACTOR
+            and self._queued_bytes + approx_bytes <= settings.queue_max_bytes * OVER_BOUND_FACTOR
+        )
+
+    def _settle_keys_locked(self, items: list[_Item]) -> None:
+        pending = self._pending_keys
+        for item in items:
+            key = (item.ref.key, item.row.get("id"))
+            left = pending.get(key, 0) - 1
+            if left > 0:
+                pending[key] = left
+            else:
+                pending.pop(key, None)
+
+    def _wait_for_room(self, approx_bytes: int) -> bool:
+        """Back-pressure (pytest): wait briefly for the sender to make room.
+
+        If a producer already waited in vain and the sender has taken nothing since (it is
+        stuck on a slow backend), later producers spill at once instead of each waiting too.
+        """
+        wait = policy.queue_full_wait_seconds
+        if wait <= 0 or self.settings.sync_flush or threading.current_thread() is self._thread:
+            return False
+        if self._stalled_at == self._takes:
+            return False
+        end = time.monotonic() + wait
+        while self._full_locked(approx_bytes):
+            remaining = end - time.monotonic()
             if remaining <= 0:
+                self._stalled_at = self._takes
                 return False
             self._cond.notify_all()
             self._cond.wait(remaining)
@@ -166,8 +218,6 @@ class Processor:
     # -- sender ----------------------------------------------------------------------------------
 
     def _start_sender(self) -> None:
-        if self.settings.sync_flush:
-            return
         with self._lock:
             if self._thread is not None and self._thread.is_alive():
                 return
@@ -177,90 +227,137 @@ class Processor:
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._queue:
+                # Past a flush's deadline, queued items are the flush's to spill (at once, in one
+                # file): sending them now could only fail.
+                while not self._queue or self._flush_expired_locked():
+                    if self._stop and not self._queue:
+                        return
                     self._sender_waiting = True
-                    self._cond.wait()
+                    self._cond.wait(0.05 if self._queue else None)
                     self._sender_waiting = False
                 chunk = self._take_locked(CHUNK_ITEMS)
-            self._process(chunk)
+            try:
+                self._process(chunk)
+            except BaseException:  # _process accounts for the chunk first; the sender lives on
+                log.exception("braintrust: the sender was interrupted; it keeps running")
 
     def _take_locked(self, limit: int) -> _Chunk:
         items = []
         while self._queue and len(items) < limit:
             item = self._queue.popleft()
-            self._queued_bytes -= item[2]
+            self._queued_bytes -= item.size
             items.append(item)
         chunk = _Chunk(items)
-        self._in_flight = chunk
+        self._takes += 1
+        self._in_flight.add(chunk)
         self._cond.notify_all()  # producers waiting for room
         return chunk
 
+    def _flush_cap(self) -> float | None:
+        ends = self._flush_ends
+        return min(ends) if ends else None
+
+    def _flush_expired_locked(self) -> bool:
+        cap = self._flush_cap()
+        return cap is not None and self._clock() >= cap
+
     def _batch_deadline(self) -> Deadline:
-        return Deadline(None, clock=self._clock, cap=lambda: self._flush_deadline_end, wakeup=self._wakeup)
+        return Deadline(None, clock=self._clock, cap=self._flush_cap, wakeup=self._wakeup)
 
     def _process(self, chunk: _Chunk) -> None:
-        """Deliver one chunk; afterwards every item in it is accepted, spilled or dropped."""
-        outcomes: list[_Outcome] = []
-        accepted = 0
+        """Deliver one chunk; afterwards every item in it is accepted, spilled or dropped.
+
+        An exception that escapes delivery (a bug, or ``SystemExit`` from a masking function)
+        spills the whole chunk as ``internal_error``; it is re-raised only if it is not an
+        ``Exception`` and we are not on the sender thread (Ctrl-C in a synchronous flush).
+        """
+        progress = _Progress()
+        failure: BaseException | None = None
         try:
-            accepted = self._deliver(chunk.items, self._batch_deadline(), outcomes)
-        except Exception:  # the sender must survive anything; nothing is lost
-            log.exception("braintrust: the sender failed unexpectedly; spilling the batch")
-            outcomes = [_Outcome([(ref, row, 1) for ref, row, _ in chunk.items], "internal_error", masked=False)]
-            accepted = 0
+            self._deliver(chunk.items, self._batch_deadline(), progress)
+        except BaseException as exc:
+            failure = exc
+            log.error(
+                "braintrust: delivering a batch failed unexpectedly (%s: %s); spilling it",
+                type(exc).__name__, exc, exc_info=isinstance(exc, Exception),
+            )
+            progress = _Progress()
+            progress.fail([(item.ref, item.row, 1) for item in chunk.items], "internal_error", False)
         with self._cond:
-            if self._in_flight is chunk:
-                self._in_flight = None
-            if chunk.claimed:
-                return  # a flush that timed out already spilled these items
-            self._stats.accepted += accepted
-            for outcome in outcomes:
-                self._spill_locked(outcome.entries, outcome.reason, masked=outcome.masked)
-            self._completed += len(chunk.items)
+            self._in_flight.discard(chunk)
+            if not chunk.claimed:
+                self._accounts.stats.accepted += progress.accepted
+                for entries, reason, masked in progress.outcomes:
+                    self._accounts.spill(entries, reason, masked=masked)
+                self._completed += len(chunk.items)
+                self._settle_keys_locked(chunk.items)
             self._cond.notify_all()
+        if failure is not None and not isinstance(failure, Exception) and threading.current_thread() is not self._thread:
+            raise failure
 
     def _backend_instance(self) -> Backend:
-        if self._backend is None:
-            self._backend = self._backend_factory()
-        return self._backend
+        with self._backend_lock:
+            if self._backend is None:
+                self._backend = self._backend_factory()
+            return self._backend
 
-    def _deliver(self, items: list[tuple[ObjectRef, dict, int]], deadline: Deadline, outcomes: list[_Outcome]) -> int:
-        """Resolve, merge, mask, encode, batch, export. Returns the accepted item count;
-        what failed is appended to ``outcomes`` for spilling."""
+    def _deliver(self, items: list[_Item], deadline: Deadline, progress: _Progress) -> None:
+        """Resolve, merge, mask, encode, batch, export; settle every item in ``progress``."""
         backend = self._backend_instance()
         failure_of: dict[str, str | None] = {}  # ref key -> None when resolved, else the reason
-        unresolved: dict[str, list[tuple[ObjectRef, dict, int]]] = {}
-        merged: dict[tuple, list] = {}  # row key -> [row, item count, ref]
-        for ref, row, _ in items:
+        failed: dict[str, list[tuple[ObjectRef, dict, int]]] = {}
+        merged: dict[tuple, list] = {}  # row key -> [row, item count, ref, row is a private copy]
+        spilled_keys = self._accounts.spilled_keys
+        for item in items:
+            ref, row = item.ref, item.row
+            if spilled_keys and (ref.key, row.get("id")) in spilled_keys:
+                failed.setdefault(EARLIER_WRITE_SPILLED, []).append((ref, row, 1))
+                continue
             if ref.key not in failure_of:
-                try:
-                    backend.resolve(ref, deadline)
-                    failure_of[ref.key] = None
-                except BackendError as exc:
-                    self._note_error(str(exc))
-                    failure_of[ref.key] = exc.reason
+                failure_of[ref.key] = self._resolve(backend, ref, deadline)
             reason = failure_of[ref.key]
             if reason is not None:
-                unresolved.setdefault(reason, []).append((ref, row, 1))
+                failed.setdefault(reason, []).append((ref, row, 1))
                 continue
-            row.update(ref.ids)  # type: ignore[arg-type]
+            # Never modify the queued row itself: a flush past its deadline may spill it.
+            row = {**row, **ref.ids}  # type: ignore[dict-item]
             key = row_key(row)
             entry = merged.get(key)
             if entry is None:
-                merged[key] = [row, 1, ref]
+                merged[key] = [row, 1, ref, False]
             else:
-                entry[0] = merge_row_into(entry[0], row)
+                earlier = entry[0] if entry[3] else _copy_dicts(entry[0])
+                entry[0] = merge_row_into(earlier, _copy_dicts(row))
                 entry[1] += 1
-        for reason, failed in unresolved.items():
-            outcomes.append(_Outcome(failed, reason, masked=False))
-        if not merged:
-            return 0
-        return self._export_merged(backend, list(merged.values()), deadline, outcomes)
+                entry[3] = True
+        for reason, entries in failed.items():
+            progress.fail(entries, reason, False)
+        if merged:
+            self._export_merged(backend, list(merged.values()), deadline, progress)
 
-    def _export_merged(self, backend: Backend, entries: list[list], deadline: Deadline, outcomes: list[_Outcome]) -> int:
+    def _resolve(self, backend: Backend, ref: ObjectRef, deadline: Deadline) -> str | None:
+        """None when ``ref`` has its ids, else the reason its rows spill."""
+        try:
+            backend.resolve(ref, deadline)
+        except BackendError as exc:
+            self._accounts.note_error(str(exc))
+            return exc.reason
+        except Exception as exc:
+            log.exception("braintrust: resolving %s failed unexpectedly", ref.object_type)
+            self._accounts.note_error(f"could not resolve the {ref.object_type} ({type(exc).__name__}: {exc})")
+            return "internal_error"
+        if not ref.ids:
+            self._accounts.note_error(f"the backend resolved the {ref.object_type} without ids")
+            return "internal_error"
+        return None
+
+    def _export_merged(self, backend: Backend, entries: list[list], deadline: Deadline, progress: _Progress) -> None:
         max_rows = self.settings.batch_max_rows
-        max_bytes = backend.max_batch_bytes(deadline)
-        accepted = 0
+        try:
+            max_bytes = backend.max_batch_bytes(deadline)
+        except Exception as exc:
+            self._accounts.note_error(f"could not learn the batch size limit ({type(exc).__name__}: {exc}); using 6 MiB")
+            max_bytes = DEFAULT_MAX_REQUEST_BYTES
         batch: list[list] = []
         encoded_batch: list[bytes] = []
         batch_bytes = 0
@@ -269,142 +366,133 @@ class Processor:
             encoded = jsonsafe.dumps_row(entry[0])
             size = len(encoded) + 1
             if batch and (len(batch) >= max_rows or batch_bytes + size > max_bytes):
-                accepted += self._export_batch(backend, batch, encoded_batch, deadline, outcomes)
+                self._export_batch(backend, batch, encoded_batch, deadline, progress)
                 batch, encoded_batch, batch_bytes = [], [], 0
             batch.append(entry)
             encoded_batch.append(encoded)
             batch_bytes += size
         if batch:
-            accepted += self._export_batch(backend, batch, encoded_batch, deadline, outcomes)
-        return accepted
+            self._export_batch(backend, batch, encoded_batch, deadline, progress)
 
-    def _export_batch(self, backend: Backend, batch: list[list], encoded: list[bytes], deadline: Deadline, outcomes: list[_Outcome]) -> int:
+    def _export_batch(self, backend: Backend, batch: list[list], encoded: list[bytes], deadline: Deadline, progress: _Progress) -> None:
         rows = [entry[0] for entry in batch]
-        result = backend.export(rows, encoded, deadline)
+        try:
+            result = backend.export(rows, encoded, deadline)
+        except Exception as exc:
+            log.exception("braintrust: the backend failed unexpectedly; spilling the batch")
+            self._accounts.note_error(f"{backend.label}: export failed ({type(exc).__name__}: {exc})")
+            progress.fail([(entry[2], entry[0], entry[1]) for entry in batch], "internal_error", True)
+            return
         if result.error:
-            self._note_error(result.error)
+            self._accounts.note_error(result.error)
         reason_of = {id(row): reason for row, reason in result.failed}
-        accepted = 0
         failed: dict[str, list[tuple[ObjectRef, dict, int]]] = {}
-        for row, count, ref in batch:
+        for row, count, ref, _ in batch:
             reason = reason_of.get(id(row))
             if reason is None:
-                accepted += count
+                progress.accepted += count
             else:
                 failed.setdefault(reason, []).append((ref, row, count))
         for reason, entries in failed.items():
-            outcomes.append(_Outcome(entries, reason, masked=True))
-        return accepted
-
-    # -- spilling and accounting -------------------------------------------------------------------
-
-    def _spill_locked(self, entries: list[tuple[ObjectRef, dict, int]], reason: str, masked: bool) -> None:
-        """Write rows to a spill file and count them; ``count`` is how many items a (merged)
-        row stands for."""
-        count = sum(entry[2] for entry in entries)
-        if self._spill is None:
-            self._spill = self._spill_factory()
-        try:
-            path = self._spill.write([(ref, row) for ref, row, _ in entries], reason, masked=masked, item_count=count)
-        except Exception as exc:
-            self._count_dropped("spill_failed", count)
-            self._note_error(f"could not write a spill file ({exc}); {count} row writes lost")
-            return
-        self._stats.spilled += count
-        self._stats.spilled_by_reason[reason] = self._stats.spilled_by_reason.get(reason, 0) + count
-        if path is not None and str(path) not in self._stats.spill_files:
-            self._stats.spill_files.append(str(path))
-        for dropped_reason, dropped in self._spill.take_dropped().items():
-            self._stats.spilled -= dropped
-            self._count_dropped(dropped_reason, dropped)
-
-    def _count_dropped(self, reason: str, count: int) -> None:
-        self._stats.dropped[reason] = self._stats.dropped.get(reason, 0) + count
-
-    def _note_error(self, message: str) -> None:
-        if message not in self._errors_logged:
-            self._errors_logged.add(message)
-            self._stats.errors.append(message)
-            log.error("braintrust: %s", message)
+            progress.fail(entries, reason, True)
 
     # -- flushing --------------------------------------------------------------------------------
 
     def stats(self) -> FlushResult:
         with self._lock:
-            result = FlushResult(**{k: (dict(v) if isinstance(v, dict) else list(v) if isinstance(v, list) else v) for k, v in self._stats.__dict__.items()})
-            result.pending = self._enqueued - self._completed
-            result.mask_errors = masking.mask_error_count()
-            return result
+            return self._accounts.snapshot(self._completed)
 
     def flush(self, timeout: float | None = None) -> FlushResult:
         """Deliver everything produced so far, within ``timeout`` seconds (default: the flush
-        deadline). What cannot be delivered in time is spilled, never waited on."""
+        deadline). What cannot be delivered in time is spilled, never waited on.
+
+        Under ``BRAINTRUST_SYNC_FLUSH`` this sends on the caller's thread and raises
+        ``FlushError`` when rows were spilled or dropped since the previous flush."""
         timeout = self.settings.flush_timeout_seconds if timeout is None else timeout
-        end = self._clock() + timeout
+        end = self._clock() + max(0.0, timeout)
         with self._cond:
-            target = self._enqueued
-            previous_cap = self._flush_deadline_end
-            self._flush_deadline_end = end if previous_cap is None else min(previous_cap, end)
-        self._wakeup.set()
+            target = self._next_seq
+            self._flush_ends.append(end)
+            thread = self._thread
+        self._wakeup.set()  # a sleeping sender re-reads its (now capped) deadline
         try:
-            if self.settings.sync_flush or self._thread is None or not self._thread.is_alive() or threading.current_thread() is self._thread:
-                self._drain_inline(target)
+            on_sender = threading.current_thread() is thread
+            if self.settings.sync_flush or thread is None or not thread.is_alive() or on_sender:
+                self._drain_inline(target, end)
             else:
                 self._wait_for(target, end)
         finally:
             with self._cond:
-                self._flush_deadline_end = previous_cap
-        if self._spill is not None:
-            with self._lock:
-                self._spill.flush()
+                self._flush_ends.remove(end)
+                self._accounts.flush_spill_buffer()
+                losses = self._accounts.losses()
+                new_losses = losses > self._losses_at_last_flush
+                self._losses_at_last_flush = losses
         result = self.stats()
         self._report(result)
-        if self.settings.sync_flush and (result.spilled or result.dropped_total):
+        if self.settings.sync_flush and new_losses:
             raise FlushError(result)
         return result
 
-    def _drain_inline(self, target: int) -> None:
+    def _done_locked(self, target: int) -> bool:
+        """Every item produced before ``target`` is settled."""
+        if self._queue and self._queue[0].seq < target:
+            return False
+        return all(chunk.min_seq >= target for chunk in self._in_flight)
+
+    def _drain_inline(self, target: int, end: float) -> None:
+        """Send on the caller's thread (no sender thread, or ``BRAINTRUST_SYNC_FLUSH``)."""
         while True:
             with self._cond:
-                if self._completed >= target:
+                if self._done_locked(target):
                     return
-                if not self._queue:
-                    self._cond.wait(0.05)  # another thread is finishing the last chunk
+                now = self._clock()
+                if now >= end:
+                    self._expire_locked(target)
+                    return
+                if not (self._queue and self._queue[0].seq < target):
+                    self._cond.wait(min(0.05, end - now))  # another thread holds the last chunk
                     continue
                 chunk = self._take_locked(CHUNK_ITEMS)
             self._process(chunk)
 
     def _wait_for(self, target: int, end: float) -> None:
         with self._cond:
-            while self._completed < target:
+            while not self._done_locked(target):
                 remaining = end - self._clock()
                 if remaining <= 0:
-                    break
+                    self._expire_locked(target)
+                    return
                 self._cond.wait(min(remaining, 0.1))
-            if self._completed >= target:
-                return
-            # Deadline reached: queued items spill now; an in-flight chunk gets a short grace.
-            leftover = target - self._completed - (len(self._in_flight.items) if self._in_flight else 0)
-            expired: list[tuple[ObjectRef, dict, int]] = []
-            while leftover > 0 and self._queue:
-                ref, row, size = self._queue.popleft()
-                self._queued_bytes -= size
-                expired.append((ref, row, 1))
-                leftover -= 1
-            if expired:
-                self._completed += len(expired)
-                self._spill_locked(expired, "deadline", masked=False)
-            grace_end = self._clock() + IN_FLIGHT_GRACE_SECONDS
-            while self._completed < target and self._in_flight is not None:
-                remaining = grace_end - self._clock()
-                if remaining <= 0:
-                    chunk = self._in_flight
-                    chunk.claimed = True
-                    self._in_flight = None
-                    self._completed += len(chunk.items)
-                    self._spill_locked([(ref, row, 1) for ref, row, _ in chunk.items], "deadline", masked=False)
-                    break
-                self._cond.wait(remaining)
+
+    def _expire_locked(self, target: int) -> None:
+        """The flush deadline passed: in-flight chunks get a short grace, then their items spill;
+        then the queued items spill (in that order: older writes of a row go to disk first).
+        The sender takes no new chunk meanwhile, and its late result for a claimed chunk is
+        ignored."""
+        grace_end = self._clock() + IN_FLIGHT_GRACE_SECONDS
+        while any(chunk.min_seq < target for chunk in self._in_flight):
+            remaining = grace_end - self._clock()
+            if remaining > 0:
+                self._cond.wait(min(remaining, 0.05))
+                continue
+            for chunk in sorted((c for c in self._in_flight if c.min_seq < target), key=lambda c: c.min_seq):
+                chunk.claimed = True
+                self._in_flight.discard(chunk)
+                self._completed += len(chunk.items)
+                self._settle_keys_locked(chunk.items)
+                self._accounts.spill([(item.ref, item.row, 1) for item in chunk.items], "deadline", masked=False)
+            break
+        expired: list[_Item] = []
+        while self._queue and self._queue[0].seq < target:
+            item = self._queue.popleft()
+            self._queued_bytes -= item.size
+            expired.append(item)
+        if expired:
+            self._completed += len(expired)
+            self._settle_keys_locked(expired)
+            self._accounts.spill([(item.ref, item.row, 1) for item in expired], "deadline", masked=False)
+        self._cond.notify_all()
 
     def _report(self, result: FlushResult) -> None:
         """Warn (through ``logging``) about rows spilled or dropped since the last report."""
@@ -412,10 +500,28 @@ class Processor:
         if current == self._reported:
             return
         self._reported = current
-        where = f" Replay them with `braintrust replay {os.path.dirname(result.spill_files[-1])}`." if result.spill_files else ""
+        where = ""
+        writer = self._accounts.spill_writer
+        if result.spilled and writer is not None:
+            where = f" Replay the spilled rows with `braintrust replay {writer.directory}`."
         log.warning("braintrust: not every row was delivered: %s.%s", result.describe(), where)
 
     def close(self, timeout: float | None = None) -> FlushResult:
-        result = self.flush(timeout)
-        self._closed = True
-        return result
+        """Flush, then stop the sender thread (a later ``enqueue`` starts a new one)."""
+        try:
+            return self.flush(timeout)
+        finally:
+            with self._cond:
+                self._stop = True
+                self._cond.notify_all()
+                thread = self._thread
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(0.5)
+            if thread is None or not thread.is_alive():
+                with self._backend_lock:
+                    backend, self._backend = self._backend, None
+                if backend is not None:
+                    try:
+                        backend.close()
+                    except Exception as exc:
+                        log.warning("braintrust: closing %s failed: %s", getattr(backend, "label", "the backend"), exc)

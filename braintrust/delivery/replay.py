@@ -4,7 +4,8 @@ Each spill file is replayed to its recorded target (the API, with the key from t
 or the local store at its path). Objects that were never created are created once: their ids
 go into a ledger (``objects.json``) beside the spill files, so a later replay of another file,
 or of the same file after a crash, reuses them. A file is deleted once all its rows are
-accepted; rows that fail again stay in it.
+accepted; rows that fail again stay in it (and so do later writes of the same rows, so a
+later replay applies them in order).
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from braintrust import jsonsafe
-from braintrust.config import DeliverySettings
+from braintrust.config import DEFAULT_MAX_REQUEST_BYTES, DeliverySettings
 from braintrust.delivery.backend import Backend, BackendError, ObjectRef
 from braintrust.delivery.deadline import Deadline
-from braintrust.delivery.spill import SPILL_FORMAT, write_private_file
+from braintrust.delivery.spill import SPILL_FORMAT, encode_document, write_private_file
 from braintrust.tracing.record import merge_row_into, row_key
 
 LEDGER_NAME = "objects.json"
@@ -72,10 +73,15 @@ def replay(
     timeout_seconds: float = 60.0,
     backend_factory: Callable[[dict[str, Any]], Backend] = backend_for_target,
 ) -> ReplayResult:
+    """Replay every spill file in ``directory`` (oldest first), all within ``timeout_seconds``."""
     directory = Path(directory)
     result = ReplayResult()
     ledger = _load_ledger(directory)
     backends: dict[str, Backend] = {}
+    unresolvable: dict[str, str] = {}  # object key -> why it could not be resolved in this run
+    held: set[tuple[str, Any]] = set()  # (object key, row id) of rows that failed in this run
+    deadline = Deadline(timeout_seconds)
+    batch_rows = DeliverySettings.from_env().batch_max_rows
     for path in spill_files(directory):
         result.files += 1
         try:
@@ -83,82 +89,144 @@ def replay(
         except (OSError, ValueError) as exc:
             result.errors.append(f"{path.name}: unreadable spill file ({exc}); left in place")
             continue
-        if document.get("format") != SPILL_FORMAT:
+        if not isinstance(document, dict) or document.get("format") != SPILL_FORMAT:
             result.errors.append(f"{path.name}: not a braintrust spill file; left in place")
             continue
         target = document.get("target") or {}
         target_key = json.dumps(target, sort_keys=True)
         try:
-            backend = backends.get(target_key) or backends.setdefault(target_key, backend_factory(target))
+            if target_key not in backends:
+                backends[target_key] = backend_factory(target)
+            backend = backends[target_key]
         except BackendError as exc:
             result.errors.append(f"{path.name}: {exc}")
             result.rows_failed += len(document.get("rows", []))
             continue
-        _replay_file(path, document, backend, ledger, directory, Deadline(timeout_seconds), result)
+        replayer = _FileReplay(path, document, backend, ledger, directory, deadline, result, unresolvable, held, batch_rows)
+        replayer.run()
+    for backend in backends.values():
+        try:
+            backend.close()
+        except Exception:
+            pass
     return result
 
 
-def _replay_file(path: Path, document: dict, backend: Backend, ledger: dict, directory: Path, deadline: Deadline, result: ReplayResult) -> None:
-    refs: dict[str, ObjectRef] = {}
-    for key, data in (document.get("objects") or {}).items():
-        ref = ObjectRef.from_json(data)
-        if not ref.ids and key in ledger:
-            ref.ids = ledger[key]
-        refs[key] = ref
-    remaining: list[dict] = []
-    merged: dict[tuple, dict] = {}
-    for entry in document.get("rows", []):
-        ref = refs.get(entry.get("object"))
-        row = dict(entry.get("row") or {})
-        if ref is None:
-            result.errors.append(f"{path.name}: a row names an unknown object; left in place")
-            remaining.append(entry)
-            continue
-        if not ref.ids:
+class _FileReplay:
+    """Replays one spill file; rows that fail again are written back to it."""
+
+    def __init__(self, path: Path, document: dict, backend: Backend, ledger: dict, directory: Path,
+                 deadline: Deadline, result: ReplayResult, unresolvable: dict[str, str],
+                 held: set[tuple[str, Any]], batch_rows: int):
+        self.path, self.document, self.backend = path, document, backend
+        self.ledger, self.directory, self.deadline, self.result = ledger, directory, deadline, result
+        self.unresolvable = unresolvable
+        # A row that failed stays; its later writes (in later files) stay too, so that they are
+        # applied after it by a later replay, never before.
+        self.held = held
+        self.batch_rows = max(1, batch_rows)
+        self.refs: dict[str, ObjectRef] = {}
+        self.remaining: list[dict] = []
+
+    def note(self, message: str) -> None:
+        line = f"{self.path.name}: {message}"
+        if line not in self.result.errors:
+            self.result.errors.append(line)
+
+    def resolved(self, ref: ObjectRef) -> bool:
+        """Give ``ref`` its ids: from the file, the ledger, or by finding/creating it once."""
+        if ref.ids:
+            return True
+        if ref.key in self.ledger:
+            ref.ids = self.ledger[ref.key]
+            return True
+        if ref.key in self.unresolvable:
+            return False
+        try:
+            self.backend.resolve(ref, self.deadline)
+            if not ref.ids:
+                raise BackendError(f"the {ref.object_type} was resolved without ids", "internal_error")
+        except Exception as exc:  # BackendError, or a bug: the rows stay in the file either way
+            self.unresolvable[ref.key] = str(exc)
+            self.note(str(exc))
+            return False
+        # Record it at once: a crash later must not make a second object on the next replay.
+        self.ledger[ref.key] = ref.ids
+        self.result.objects_created += 1
+        _save_ledger(self.directory, self.ledger)
+        return True
+
+    def run(self) -> None:
+        for key, data in (self.document.get("objects") or {}).items():
             try:
-                backend.resolve(ref, deadline)
-            except BackendError as exc:
-                result.errors.append(f"{path.name}: {exc}")
-                remaining.append(entry)
+                self.refs[key] = ObjectRef.from_json(data)
+            except (KeyError, TypeError, AttributeError):
+                self.note(f"object {key!r} is malformed")
+        merged: dict[tuple, dict] = {}
+        row_ref: dict[int, str] = {}
+        for entry in self.document.get("rows", []):
+            ref = self.refs.get(entry.get("object")) if isinstance(entry, dict) else None
+            if ref is None:
+                self.note("a row names an unknown object; left in place")
+                self.remaining.append(entry)
                 continue
-            ledger[ref.key] = ref.ids
-            result.objects_created += 1
-            _save_ledger(directory, ledger)
-        row.update(ref.ids)
-        key = row_key(row)
-        merged[key] = merge_row_into(merged[key], row) if key in merged else row
-    rows = list(merged.values())
-    if rows:
+            row_id = (entry.get("row") or {}).get("id")
+            if (ref.key, row_id) in self.held or not self.resolved(ref):
+                self.remaining.append(entry)
+                self.result.rows_failed += 1
+                continue
+            row = {**dict(entry.get("row") or {}), **ref.ids}  # type: ignore[dict-item]
+            key = row_key(row)
+            merged[key] = merge_row_into(merged[key], row) if key in merged else row
+            row_ref[id(merged[key])] = ref.key
+        rows = list(merged.values())
+        if rows:
+            self.send(rows, row_ref)
+        self.finish()
+
+    def send(self, rows: list[dict], row_ref: dict[int, str]) -> None:
         encoded = [jsonsafe.dumps_row(row) for row in rows]
-        limit = backend.max_batch_bytes(deadline)
+        try:
+            limit = self.backend.max_batch_bytes(self.deadline)
+        except Exception:
+            limit = DEFAULT_MAX_REQUEST_BYTES
         start = 0
         while start < len(rows):
             end, size = start, 0
-            while end < len(rows) and (end == start or size + len(encoded[end]) + 1 <= limit) and end - start < 100:
+            while end < len(rows) and end - start < self.batch_rows and (end == start or size + len(encoded[end]) + 1 <= limit):
                 size += len(encoded[end]) + 1
                 end += 1
-            outcome = backend.export(rows[start:end], encoded[start:end], deadline)
-            failed_ids = {id(row) for row, _ in outcome.failed}
-            for row in rows[start:end]:
+            batch = rows[start:end]
+            try:
+                outcome = self.backend.export(batch, encoded[start:end], self.deadline)
+                failed_ids = {id(row) for row, _ in outcome.failed}
+                error = outcome.error
+            except Exception as exc:
+                failed_ids = {id(row) for row in batch}
+                error = f"{type(exc).__name__}: {exc}"
+            for row in batch:
                 if id(row) in failed_ids:
-                    remaining.append({"object": _ref_key_of(row, refs), "row": row})
-                    result.rows_failed += 1
+                    ref_key = row_ref.get(id(row)) or next(iter(self.refs))
+                    self.held.add((ref_key, row.get("id")))
+                    self.remaining.append({"object": ref_key, "row": row})
+                    self.result.rows_failed += 1
                 else:
-                    result.rows_sent += 1
-            if outcome.error:
-                result.errors.append(f"{path.name}: {outcome.error}")
+                    self.result.rows_sent += 1
+            if error:
+                self.note(error)
             start = end
-    if remaining:
-        document["rows"] = remaining
-        document["item_count"] = len(remaining)
-        write_private_file(path, json.dumps(document, ensure_ascii=False).encode("utf-8"))
-    else:
-        path.unlink()
-        result.files_done += 1
 
-
-def _ref_key_of(row: dict, refs: dict[str, ObjectRef]) -> str:
-    for key, ref in refs.items():
-        if ref.ids and all(row.get(k) == v for k, v in ref.ids.items()):
-            return key
-    return next(iter(refs))
+    def finish(self) -> None:
+        if not self.remaining:
+            self.path.unlink()
+            self.result.files_done += 1
+            return
+        document = self.document
+        document["rows"] = self.remaining
+        document["item_count"] = len(self.remaining)
+        # Keep the ids found or created, so the file stays correct even away from the ledger.
+        objects = document.get("objects") or {}
+        for key, ref in self.refs.items():
+            if ref.ids and isinstance(objects.get(key), dict):
+                objects[key]["ids"] = ref.ids
+        write_private_file(self.path, encode_document(document))

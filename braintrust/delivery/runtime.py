@@ -65,9 +65,20 @@ def get_processor() -> Processor:
                 settings = DeliverySettings.from_env()
                 _processor = Processor(_make_backend, _make_spill_writer, settings)
                 if not settings.disable_atexit_flush:
-                    atexit.register(_flush_at_exit)
+                    _register_atexit_once()
                 _install_sigterm_handler()
     return _processor
+
+
+_atexit_registered = False
+
+
+def _register_atexit_once() -> None:
+    """One exit-time flush per process, however often the processor is recreated (tests)."""
+    global _atexit_registered
+    if not _atexit_registered:
+        _atexit_registered = True
+        atexit.register(_flush_at_exit)
 
 
 def flush(timeout: float | None = None) -> FlushResult:
@@ -91,7 +102,10 @@ def reset_for_tests() -> None:
 
     with _lock:
         if _processor is not None:
-            _processor.flush(timeout=5)
+            try:
+                _processor.close(timeout=5)  # also stops its sender thread
+            except Exception as exc:  # (FlushError under BRAINTRUST_SYNC_FLUSH)
+                print(f"braintrust: flush before reset failed: {exc}", file=sys.stderr)
         _processor = None
         _announced = False
     global_state().reset()

@@ -12,11 +12,17 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import shlex
 from pathlib import Path
 from typing import Any
 
 from braintrust import masking
 from braintrust.delivery.backend import ObjectRef
+
+try:  # optional, only for speed
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - depends on the environment
+    _orjson = None
 
 SPILL_FORMAT = "braintrust-spill"
 SPILL_VERSION = 1
@@ -33,9 +39,17 @@ def ensure_private_dir(directory: Path) -> None:
 
 
 def write_private_file(path: Path, data: bytes) -> None:
-    """Atomically write ``data`` to ``path`` with mode 0600."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    """Atomically write ``data`` to ``path`` with mode 0600 (temp file + fsync + rename).
+
+    (The folder is not fsynced: a spill at the exit deadline may write many files, and only a
+    power cut right after the rename could lose one; the data itself is on disk before it.)
+
+    The temp file is created exclusively (never reusing, or writing through, an existing file
+    or symlink), so its mode is always 0600 whatever was there before.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(tmp, flags, 0o600)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -64,7 +78,28 @@ def spill_document(target: dict[str, Any], reason: str, rows: list[tuple[ObjectR
     }
 
 
+def encode_document(document: dict[str, Any]) -> bytes:
+    """UTF-8 JSON for a spill document; with ``orjson`` when installed (a spill at the flush
+    deadline may hold the whole queue, and the time it takes counts against the exit)."""
+    if _orjson is not None:
+        try:
+            return _orjson.dumps(document)
+        except Exception:  # e.g. an integer beyond 64 bits: the standard encoder takes anything
+            pass
+    return json.dumps(document, ensure_ascii=False).encode("utf-8")
+
+
+def _item_count(path: Path) -> int:
+    try:
+        return int(json.loads(path.read_text(encoding="utf-8")).get("item_count", 0))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return 0
+
+
 class SpillWriter:
+    """Writes spill files for one process. Files are written in the order rows were given, so
+    replaying them in name order applies every row after the rows written before it."""
+
     def __init__(self, directory: Path, target: dict[str, Any], budget_bytes: int = 500 * 1024 * 1024):
         self.directory = Path(directory)
         self.target = target
@@ -73,27 +108,43 @@ class SpillWriter:
         self._buffer_items = 0
         self._buffer_reason = "queue_full"
         self._dropped: dict[str, int] = {}
+        self._foreign_dropped = 0
+        self._own_files: dict[str, tuple[int, str]] = {}  # name -> (item count, reason) of files written here
         self._sequence = 0
+
+    @property
+    def buffered_items(self) -> int:
+        """Row writes accepted by ``write`` but not yet on disk (see ``flush``)."""
+        return self._buffer_items
 
     def write(self, rows: list[tuple[ObjectRef, dict]], reason: str, *, masked: bool, item_count: int) -> Path | None:
         """Persist rows (masking them first unless ``masked``). Single rows from a full queue
         are buffered into larger files; call ``flush`` to write the buffer."""
-        if not masked:
-            rows = [(ref, masking.mask_row(dict(row))) for ref, row in rows]
-        if reason == "queue_full":
+        if not masked and masking.get_masking_function() is not None:
+            rows = [(ref, masking.mask_row(row)) for ref, row in rows]  # (returns a new row)
+        if reason == self._buffer_reason:
             self._buffer.extend(rows)
             self._buffer_items += item_count
             if len(self._buffer) >= BUFFERED_ROWS_PER_FILE:
                 return self.flush()
             return None
+        # Rows buffered earlier go to disk first, so files stay in the order rows were produced.
+        self.flush()
         return self._write_file(rows, reason, item_count)
 
     def flush(self) -> Path | None:
+        """Write the buffered rows to a file. On failure they stay buffered (and it raises)."""
         if not self._buffer:
             return None
-        rows, items = self._buffer, self._buffer_items
+        path = self._write_file(self._buffer, self._buffer_reason, self._buffer_items)
         self._buffer, self._buffer_items = [], 0
-        return self._write_file(rows, self._buffer_reason, items)
+        return path
+
+    def discard_buffer(self) -> int:
+        """Forget the buffered rows (they could not be written); returns their item count."""
+        lost = self._buffer_items
+        self._buffer, self._buffer_items = [], 0
+        return lost
 
     def _write_file(self, rows: list[tuple[ObjectRef, dict]], reason: str, item_count: int) -> Path:
         ensure_private_dir(self.directory)
@@ -101,30 +152,52 @@ class SpillWriter:
         stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
         path = self.directory / f"spill-{stamp}-{os.getpid()}-{self._sequence:06d}-{os.urandom(3).hex()}.json"
         document = spill_document(self.target, reason, rows, item_count)
-        write_private_file(path, json.dumps(document, ensure_ascii=False).encode("utf-8"))
+        document["replay_command"] = f"braintrust replay {shlex.quote(str(self.directory))}"
+        write_private_file(path, encode_document(document))
+        self._own_files[path.name] = (item_count, reason)
         self._enforce_budget(keep=path)
         return path
 
     def _enforce_budget(self, keep: Path) -> None:
+        """Past the budget, delete the oldest files. Rows of files this writer wrote are counted
+        as dropped (``spill_budget``); rows of earlier runs' files in ``take_foreign_dropped``."""
         files = sorted(self.directory.glob("spill-*.json"))
-        sizes = {f: f.stat().st_size for f in files if f.exists()}
+        sizes: dict[Path, int] = {}
+        for f in files:
+            try:
+                sizes[f] = f.stat().st_size
+            except OSError:
+                pass
         total = sum(sizes.values())
         for oldest in files:
             if total <= self.budget_bytes:
                 break
-            if oldest == keep:
+            if oldest == keep or oldest not in sizes:
                 continue
+            own = self._own_files.get(oldest.name)
+            items = own[0] if own is not None else _item_count(oldest)
             try:
-                items = json.loads(oldest.read_text(encoding="utf-8")).get("item_count", 0)
                 oldest.unlink()
-            except (OSError, ValueError):
+            except OSError:
                 continue
-            total -= sizes.get(oldest, 0)
-            self._dropped["spill_budget"] = self._dropped.get("spill_budget", 0) + int(items)
+            total -= sizes[oldest]
+            if own is not None:
+                del self._own_files[oldest.name]
+                self._dropped[own[1]] = self._dropped.get(own[1], 0) + items
+            else:
+                self._foreign_dropped += items
 
     def take_dropped(self) -> dict[str, int]:
+        """Row writes of this writer's files deleted over budget since the last call, by the
+        reason they had been spilled for (they now count as dropped: ``spill_budget``)."""
         dropped, self._dropped = self._dropped, {}
+        return dropped
+
+    def take_foreign_dropped(self) -> int:
+        """Row writes of earlier runs' spill files deleted over budget since the last call."""
+        dropped, self._foreign_dropped = self._foreign_dropped, 0
         return dropped
 
     def after_fork(self) -> None:
         self._buffer, self._buffer_items = [], 0
+        self._own_files = {}

@@ -342,6 +342,12 @@ class SpanImpl(Span):
     def _components(self, cls: type = SpanComponentsV4) -> Any:
         object_type = _OBJECT_TYPE_CODES.get(self.ref.object_type, SpanObjectTypeV3.PROJECT_LOGS)
         object_id = object_id_of(self.ref)
+        if object_id is None and self.ref.object_type != PROJECT_LOGS:
+            # Only project logs can be named by project; an experiment must be registered first.
+            from braintrust.delivery.runtime import resolve_ref
+
+            resolve_ref(self.ref)
+            object_id = object_id_of(self.ref)
         kwargs: dict[str, Any] = dict(
             object_type=object_type,
             row_id=self.id,

@@ -1,0 +1,176 @@
+"""What happened to every row write: counts by outcome and reason, spill files, errors.
+
+``Accounts`` is the processor's book: rows it could not deliver go through ``spill`` (to a
+replayable file, or counted as dropped when even that fails), and ``snapshot`` gives the
+``FlushResult`` that ``flush()`` returns. The processor serialises calls with its own lock.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from braintrust import masking
+from braintrust.delivery.backend import ObjectRef
+from braintrust.delivery.spill import SpillWriter
+
+log = logging.getLogger("braintrust")
+
+#: Rows whose spilled writes are remembered for the processor's ordering rule (bounded memory;
+#: past it the rule is best effort).
+MAX_SPILLED_KEYS = 200_000
+
+#: (object, row, how many row writes the row stands for after merging)
+Entry = tuple[ObjectRef, dict, int]
+
+
+@dataclass
+class FlushResult:
+    """Counts since the processor started. ``ok`` when nothing was spilled or dropped."""
+
+    produced: int = 0
+    accepted: int = 0
+    spilled: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+    spilled_by_reason: dict[str, int] = field(default_factory=dict)
+    pending: int = 0
+    mask_errors: int = 0
+    spill_files: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    #: Row writes of earlier runs' spill files deleted to keep the spill budget (not part of
+    #: this run's invariant; reported in ``errors`` too).
+    dropped_from_earlier_runs: int = 0
+
+    @property
+    def dropped_total(self) -> int:
+        return sum(self.dropped.values())
+
+    @property
+    def ok(self) -> bool:
+        return not self.spilled and not self.dropped_total and not self.pending
+
+    def describe(self) -> str:
+        parts = [f"{self.produced} row writes", f"{self.accepted} accepted"]
+        if self.spilled:
+            reasons = ", ".join(f"{k}: {v}" for k, v in sorted(self.spilled_by_reason.items()) if v)
+            parts.append(f"{self.spilled} spilled ({reasons})")
+        if self.dropped_total:
+            reasons = ", ".join(f"{k}: {v}" for k, v in sorted(self.dropped.items()) if v)
+            parts.append(f"{self.dropped_total} dropped ({reasons})")
+        if self.pending:
+            parts.append(f"{self.pending} pending")
+        return ", ".join(parts)
+
+
+class FlushError(RuntimeError):
+    """Raised by ``flush`` under ``BRAINTRUST_SYNC_FLUSH`` when rows could not be delivered."""
+
+    def __init__(self, result: FlushResult):
+        super().__init__(f"Braintrust flush could not deliver every row: {result.describe()}")
+        self.result = result
+
+
+class Accounts:
+    def __init__(self, spill_factory: Callable[[], SpillWriter]):
+        self._spill_factory = spill_factory
+        self.spill_writer: SpillWriter | None = None
+        self.stats = FlushResult()
+        #: (object key, row id) of every row with a spilled write.
+        self.spilled_keys: set[tuple[str, Any]] = set()
+        self._errors_lock = threading.Lock()
+        self._errors_logged: set[str] = set()
+
+    def snapshot(self, completed: int) -> FlushResult:
+        stats = self.stats
+        result = dataclasses.replace(
+            stats,
+            dropped=dict(stats.dropped),
+            spilled_by_reason=dict(stats.spilled_by_reason),
+            spill_files=list(stats.spill_files),
+            errors=list(stats.errors),
+        )
+        result.pending = stats.produced - completed
+        result.mask_errors = masking.mask_error_count()
+        return result
+
+    def losses(self) -> int:
+        return self.stats.spilled + self.stats.dropped_total
+
+    def spill(self, entries: list[Entry], reason: str, masked: bool) -> None:
+        """Write rows to a spill file and count them (as dropped if that fails)."""
+        count = sum(entry[2] for entry in entries)
+        if len(self.spilled_keys) < MAX_SPILLED_KEYS:
+            self.spilled_keys.update((ref.key, row.get("id")) for ref, row, _ in entries)
+        buffered_before = self.spill_writer.buffered_items if self.spill_writer is not None else 0
+        try:
+            if self.spill_writer is None:
+                self.spill_writer = self._spill_factory()
+            path = self.spill_writer.write([(ref, row) for ref, row, _ in entries], reason, masked=masked, item_count=count)
+        except BaseException as exc:  # (a masking function may even raise SystemExit)
+            writer = self.spill_writer
+            if reason == "queue_full" and writer is not None and writer.buffered_items > buffered_before:
+                # The rows are in the writer's buffer (written, or counted as lost, at flush).
+                self._count_spilled(reason, count)
+                self.note_error(f"could not write a spill file ({exc!r}); will try again at flush")
+                return
+            self.count_dropped("spill_failed", count)
+            self.note_error(f"could not write a spill file ({exc!r}); {count} row writes lost")
+            return
+        self._count_spilled(reason, count)
+        self._note_spill_file(path)
+        self._account_budget()
+
+    def flush_spill_buffer(self) -> None:
+        """Write rows still buffered in the spill writer (a full queue's rows)."""
+        writer = self.spill_writer
+        if writer is None:
+            return
+        try:
+            self._note_spill_file(writer.flush())
+        except Exception as exc:
+            lost = writer.discard_buffer()
+            self.stats.spilled -= lost
+            self.stats.spilled_by_reason["queue_full"] = self.stats.spilled_by_reason.get("queue_full", 0) - lost
+            self.count_dropped("spill_failed", lost)
+            self.note_error(f"could not write a spill file ({exc}); {lost} row writes lost")
+        self._account_budget()
+
+    def count_dropped(self, reason: str, count: int) -> None:
+        self.stats.dropped[reason] = self.stats.dropped.get(reason, 0) + count
+
+    def note_error(self, message: str) -> None:
+        """Record (and log once) an error line for the flush result."""
+        with self._errors_lock:
+            if message in self._errors_logged:
+                return
+            self._errors_logged.add(message)
+            self.stats.errors.append(message)
+        log.error("braintrust: %s", message)
+
+    def _count_spilled(self, reason: str, count: int) -> None:
+        self.stats.spilled += count
+        self.stats.spilled_by_reason[reason] = self.stats.spilled_by_reason.get(reason, 0) + count
+
+    def _note_spill_file(self, path: Any) -> None:
+        if path is not None and str(path) not in self.stats.spill_files:
+            self.stats.spill_files.append(str(path))
+
+    def _account_budget(self) -> None:
+        """Rows of spill files deleted over the budget move from spilled to dropped."""
+        writer = self.spill_writer
+        if writer is None:
+            return
+        for spilled_reason, count in writer.take_dropped().items():
+            self.stats.spilled -= count
+            self.stats.spilled_by_reason[spilled_reason] = self.stats.spilled_by_reason.get(spilled_reason, 0) - count
+            self.count_dropped("spill_budget", count)
+        foreign = writer.take_foreign_dropped()
+        if foreign:
+            self.stats.dropped_from_earlier_runs += foreign
+            self.note_error(
+                f"the spill budget is full: deleted the oldest spill files in {writer.directory}, "
+                f"{foreign} row writes from earlier runs"
+            )

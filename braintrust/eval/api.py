@@ -1,0 +1,179 @@
+"""``Eval`` and ``EvalAsync``: the public entry points (signature of the public SDK 0.48.1)."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Callable
+
+from braintrust.eval.cases import BaseExperiment, EvalCase
+from braintrust.eval.evaluator import Evaluator, unique_eval_name
+from braintrust.eval.hooks import EvalHooks
+from braintrust.eval.reporters import Reporter, ReporterDef, call_maybe_async
+from braintrust.eval.results import EvalResult, EvalResultWithSummary, EvalScorerArgs, EvalTimeoutError
+from braintrust.eval.threads import set_thread_pool_max_workers
+
+ASYNC_CONTEXT_WARNING = (
+    "Eval() was called inside a running event loop: it returns an asyncio.Task scheduled on that loop; "
+    "await it (or call `await EvalAsync(...)` instead)."
+)
+
+
+def default_error_score_handler(root_span: Any, data: Any, unhandled_scores: list[str]) -> dict[str, float]:
+    """Score 0 for every scorer that produced nothing because the task or the scorer failed
+    (logged on the root span)."""
+    scores = {name: 0 for name in unhandled_scores}
+    root_span.log(scores=scores)
+    return scores
+
+
+def _make_evaluator(name: str, data: Any, task: Callable[..., Any], **options: Any) -> Evaluator:
+    return Evaluator(
+        project_name=name,
+        eval_name=unique_eval_name(name, options.get("experiment_name")),
+        data=data,
+        task=task,
+        **options,
+    )
+
+
+async def _run_and_report(evaluator: Evaluator, reporter: Any) -> EvalResultWithSummary:
+    from braintrust.eval.registry import resolve_reporter
+    from braintrust.eval.runner import run_evaluator_async
+
+    reporter_def = resolve_reporter(reporter)
+    result = await run_evaluator_async(evaluator)
+    await call_maybe_async(reporter_def.report_eval, evaluator, result, False, False)
+    return result
+
+
+def Eval(  # noqa: N802 - public API name
+    name: str,
+    data: Any,
+    task: Callable[..., Any],
+    scores: list[Any] | None = None,
+    classifiers: list[Any] | None = None,
+    experiment_name: str | None = None,
+    trial_count: int = 1,
+    metadata: dict[str, Any] | None = None,
+    tags: list[str] | None = None,
+    is_public: bool = False,
+    update: bool = False,
+    reporter: ReporterDef | str | None = None,
+    timeout: float | None = None,
+    max_concurrency: int | None = None,
+    project_id: str | None = None,
+    base_experiment_name: str | None = None,
+    base_experiment_id: str | None = None,
+    git_metadata_settings: Any = None,
+    repo_info: Any = None,
+    error_score_handler: Callable[..., Any] | None = None,
+    description: str | None = None,
+    summarize_scores: bool = True,
+    no_send_logs: bool = False,
+    parameters: Any = None,
+    on_start: Callable[[Any], Any] | None = None,
+    stream: Callable[[Any], Any] | None = None,
+    parent: Any = None,
+    state: Any = None,
+    enable_cache: bool = True,
+    cancel_event: Any = None,
+) -> Any:
+    """Run an evaluation: every case of ``data`` through ``task``, scored by ``scores``, logged as
+    an experiment of project ``name``; prints the summary and returns ``EvalResultWithSummary``.
+
+    Inside a running event loop it returns an ``asyncio.Task`` on that loop instead (await it).
+    Under ``braintrust eval`` it only registers the evaluator and returns None.
+    """
+    evaluator = _make_evaluator(
+        name, data, task, scores=scores or [], classifiers=classifiers or [], experiment_name=experiment_name,
+        trial_count=trial_count, metadata=metadata, tags=tags, is_public=is_public, update=update, timeout=timeout,
+        max_concurrency=max_concurrency, project_id=project_id, base_experiment_name=base_experiment_name,
+        base_experiment_id=base_experiment_id, git_metadata_settings=git_metadata_settings, repo_info=repo_info,
+        error_score_handler=error_score_handler, description=description, summarize_scores=summarize_scores,
+        no_send_logs=no_send_logs, parameters=parameters, on_start=on_start, stream=stream, parent=parent,
+        state=state, enable_cache=enable_cache, cancel_event=cancel_event,
+    )
+    import asyncio
+
+    from braintrust.eval import registry
+    from braintrust.eval.runner import run_sync
+
+    if registry.is_collecting():
+        registry.record(evaluator, reporter)
+        return None
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+    if loop is not None:
+        warnings.warn(ASYNC_CONTEXT_WARNING, RuntimeWarning, stacklevel=2)
+        return loop.create_task(_run_and_report(evaluator, reporter))
+    return run_sync(_run_and_report(evaluator, reporter))
+
+
+async def EvalAsync(  # noqa: N802 - public API name
+    name: str,
+    data: Any,
+    task: Callable[..., Any],
+    scores: list[Any] | None = None,
+    classifiers: list[Any] | None = None,
+    experiment_name: str | None = None,
+    trial_count: int = 1,
+    metadata: dict[str, Any] | None = None,
+    tags: list[str] | None = None,
+    is_public: bool = False,
+    update: bool = False,
+    reporter: ReporterDef | str | None = None,
+    timeout: float | None = None,
+    max_concurrency: int | None = None,
+    project_id: str | None = None,
+    base_experiment_name: str | None = None,
+    base_experiment_id: str | None = None,
+    git_metadata_settings: Any = None,
+    repo_info: Any = None,
+    error_score_handler: Callable[..., Any] | None = None,
+    description: str | None = None,
+    summarize_scores: bool = True,
+    no_send_logs: bool = False,
+    parameters: Any = None,
+    on_start: Callable[[Any], Any] | None = None,
+    stream: Callable[[Any], Any] | None = None,
+    parent: Any = None,
+    state: Any = None,
+    enable_cache: bool = True,
+    cancel_event: Any = None,
+) -> Any:
+    """``Eval`` for async code: ``result = await EvalAsync(...)``."""
+    evaluator = _make_evaluator(
+        name, data, task, scores=scores or [], classifiers=classifiers or [], experiment_name=experiment_name,
+        trial_count=trial_count, metadata=metadata, tags=tags, is_public=is_public, update=update, timeout=timeout,
+        max_concurrency=max_concurrency, project_id=project_id, base_experiment_name=base_experiment_name,
+        base_experiment_id=base_experiment_id, git_metadata_settings=git_metadata_settings, repo_info=repo_info,
+        error_score_handler=error_score_handler, description=description, summarize_scores=summarize_scores,
+        no_send_logs=no_send_logs, parameters=parameters, on_start=on_start, stream=stream, parent=parent,
+        state=state, enable_cache=enable_cache, cancel_event=cancel_event,
+    )
+    from braintrust.eval import registry
+
+    if registry.is_collecting():
+        registry.record(evaluator, reporter)
+        return None
+    return await _run_and_report(evaluator, reporter)
+
+
+__all__ = [
+    "BaseExperiment",
+    "Eval",
+    "EvalAsync",
+    "EvalCase",
+    "EvalHooks",
+    "EvalResult",
+    "EvalResultWithSummary",
+    "EvalScorerArgs",
+    "EvalTimeoutError",
+    "Evaluator",
+    "Reporter",
+    "ReporterDef",
+    "default_error_score_handler",
+    "set_thread_pool_max_workers",
+]

@@ -1,0 +1,170 @@
+"""Eval cases and every form ``data=`` may take.
+
+``data`` may be a list, any iterable or iterator, a generator, an async generator (or any async
+iterable), a zero-argument function returning one of these (sync or async, called once), a class
+(instantiated with no arguments, then iterated), a ``Dataset`` (its records, with their provenance
+as ``origin``) or ``BaseExperiment`` (resolved by the runner, which needs the experiment first).
+Each item is an ``EvalCase`` or a dict with the same keys; unknown keys are ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+import re
+from typing import Any, Generic, Iterable, TypeVar
+
+Input = TypeVar("Input")
+Output = TypeVar("Output")
+
+
+@dataclasses.dataclass
+class EvalCase(Generic[Input, Output]):
+    """One case: the task's ``input``, optionally the ``expected`` output, ``metadata`` and ``tags``.
+
+    ``id``, ``_xact_id`` and ``created`` are a dataset record's provenance; ``upsert_id`` fixes the
+    root row id (trial 0; later trials derive theirs from it); ``trial_count`` overrides the
+    evaluator's ``trial_count`` for this case.
+    """
+
+    input: Input
+    expected: Output | None = None
+    metadata: dict[str, Any] | None = None
+    tags: list[str] | None = None
+    id: str | None = None
+    _xact_id: str | None = None
+    created: str | None = None
+    upsert_id: str | None = None
+    trial_count: int | None = None
+    origin: dict[str, Any] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+_CASE_FIELDS = tuple(f.name for f in dataclasses.fields(EvalCase))
+
+
+@dataclasses.dataclass
+class BaseExperiment:
+    """``data=BaseExperiment()``: the rows of another experiment of the same project as cases
+    (``name=None``: the new experiment's base experiment)."""
+
+    name: str | None = None
+
+
+def to_case(item: Any, position: int) -> EvalCase:
+    """An ``EvalCase`` from a case or a dict (unknown keys ignored)."""
+    if isinstance(item, EvalCase):
+        return item
+    if isinstance(item, dict):
+        return EvalCase(**{k: v for k, v in item.items() if k in _CASE_FIELDS and isinstance(k, str)})
+    fields = {name: getattr(item, name) for name in _CASE_FIELDS if hasattr(item, name)}
+    if "input" in fields and not isinstance(item, (str, bytes)):
+        return EvalCase(**fields)  # another SDK's EvalCase, a namedtuple-like object...
+    raise TypeError(
+        f"data item {position} is a {type(item).__name__}, not an EvalCase or a dict with an 'input' "
+        f"key: {item!r:.200}"
+    )
+
+
+def is_dataset(data: Any) -> bool:
+    from braintrust.objects.dataset import Dataset
+
+    return isinstance(data, Dataset)
+
+
+def dataset_case(record: dict[str, Any], dataset_id: str) -> EvalCase:
+    """A dataset record as a case, with ``origin`` pointing back at the record."""
+    origin = {
+        "object_type": "dataset",
+        "object_id": dataset_id,
+        "id": record.get("id"),
+        "_xact_id": record.get("_xact_id"),
+        "created": record.get("created"),
+    }
+    return EvalCase(
+        input=record.get("input"),
+        expected=record.get("expected"),
+        metadata=record.get("metadata"),
+        tags=record.get("tags"),
+        id=record.get("id"),
+        _xact_id=record.get("_xact_id"),
+        created=record.get("created"),
+        origin=origin,
+    )
+
+
+async def resolve_data(data: Any, run_blocking: Any) -> tuple[list[EvalCase], Any]:
+    """All cases of ``data`` (and the ``Dataset`` it came from, if any).
+
+    ``run_blocking(fn)`` runs a blocking call (dataset fetches) off the event loop.
+    """
+    for _ in range(8):  # a function may return a class whose instances iterate, ...
+        if inspect.isclass(data):
+            data = data()
+            continue
+        if inspect.isawaitable(data) and not _is_iterable(data):
+            data = await data
+            continue
+        if is_dataset(data) or _is_iterable(data) or not callable(data):
+            break
+        data = data()
+        if inspect.isawaitable(data):
+            data = await data
+    if is_dataset(data):
+        dataset = data
+        records = await run_blocking(lambda: list(dataset.fetch()))
+        dataset_id = await run_blocking(lambda: dataset.id)
+        return [dataset_case(record, dataset_id) for record in records], dataset
+    cases: list[EvalCase] = []
+    if hasattr(data, "__aiter__"):
+        async for item in data:
+            cases.append(to_case(item, len(cases)))
+        return cases, None
+    if not _is_iterable(data):
+        raise TypeError(
+            f"data must be a list, an iterable, an async iterable, a function or class returning one, "
+            f"a Dataset or BaseExperiment(); got {type(data).__name__}."
+        )
+    for item in data:
+        cases.append(to_case(item, len(cases)))
+    return cases, None
+
+
+def _is_iterable(value: Any) -> bool:
+    if isinstance(value, (str, bytes, dict)):
+        return False
+    return hasattr(value, "__iter__") or hasattr(value, "__aiter__")
+
+
+# -- filters (``braintrust eval --filter path=regex``) -------------------------------------------
+
+
+def value_at(case: EvalCase, path: str) -> tuple[bool, Any]:
+    """The value at a dotted path of a case (``metadata.priority``, ``input.name``, ``tags.0``)."""
+    current: Any = case.as_dict()
+    for part in path.split("."):
+        if isinstance(current, dict) and part in current:
+            current = current[part]
+        elif isinstance(current, (list, tuple)) and part.lstrip("-").isdigit() and -len(current) <= int(part) < len(current):
+            current = current[int(part)]
+        elif not isinstance(current, (dict, list, tuple)) and hasattr(current, part) and not part.startswith("_"):
+            current = getattr(current, part)
+        else:
+            return False, None
+    return True, current
+
+
+def case_matches(case: EvalCase, filters: Iterable[tuple[str, re.Pattern[str]]]) -> bool:
+    """True when every ``(dotted_path, regex)`` matches: the value at the path as a string (JSON
+    if it is not one), matched from its start (``re.match``) as the public CLI does."""
+    for path, pattern in filters:
+        found, value = value_at(case, path)
+        if not found:
+            return False
+        text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+        if pattern.match(text) is None:
+            return False
+    return True

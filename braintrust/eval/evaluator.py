@@ -1,0 +1,107 @@
+"""``Evaluator``: everything one ``Eval(...)`` call describes, validated, with its display name."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from typing import Any, Callable, Generic, TypeVar
+
+Input = TypeVar("Input")
+Output = TypeVar("Output")
+
+_names_lock = threading.Lock()
+_names_seen: dict[str, int] = {}
+
+
+def unique_eval_name(project_name: str, experiment_name: str | None) -> str:
+    """``name`` or ``"<name> [experiment_name=<x>]"``, made unique within the process with ``_<n>``."""
+    base = f"{project_name} [experiment_name={experiment_name}]" if experiment_name else project_name
+    with _names_lock:
+        count = _names_seen.get(base, 0)
+        _names_seen[base] = count + 1
+    return base if count == 0 else f"{base}_{count}"
+
+
+@dataclasses.dataclass
+class Evaluator(Generic[Input, Output]):
+    """An evaluator: data, task and scorers, plus the experiment it writes to."""
+
+    project_name: str
+    eval_name: str
+    data: Any
+    task: Callable[..., Any]
+    scores: list[Any] = dataclasses.field(default_factory=list)
+    experiment_name: str | None = None
+    metadata: dict[str, Any] | None = None
+    trial_count: int = 1
+    is_public: bool = False
+    update: bool = False
+    timeout: float | None = None
+    max_concurrency: int | None = None
+    project_id: str | None = None
+    base_experiment_name: str | None = None
+    base_experiment_id: str | None = None
+    git_metadata_settings: Any = None
+    repo_info: Any = None
+    error_score_handler: Callable[..., Any] | None = None
+    description: str | None = None
+    summarize_scores: bool = True
+    classifiers: list[Any] = dataclasses.field(default_factory=list)
+    tags: list[str] | None = None
+    parameters: Any = None
+    on_start: Callable[[Any], Any] | None = None
+    stream: Callable[[Any], Any] | None = None
+    parent: Any = None
+    state: Any = None
+    enable_cache: bool = True
+    cancel_event: Any = None
+    no_send_logs: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.project_name, str) or not self.project_name:
+            raise ValueError("Eval needs a name (the project the experiment goes to), e.g. Eval('my-project', data=..., task=..., scores=[...]).")
+        if not callable(self.task):
+            raise TypeError(f"Eval task must be a function taking (input) or (input, hooks); got {type(self.task).__name__}.")
+        self.scores = list(self.scores or [])
+        self.classifiers = list(self.classifiers or [])
+        if not self.scores and not self.classifiers:
+            raise ValueError("Eval needs at least one scorer in scores= (or a classifier in classifiers=).")
+        for kind, entries in (("scores", self.scores), ("classifiers", self.classifiers)):
+            for index, entry in enumerate(entries):
+                if not callable(entry) and not hasattr(entry, "eval_async") and not hasattr(entry, "eval"):
+                    raise TypeError(f"{kind}[{index}] is a {type(entry).__name__}, not a scorer (a function, a class or an object with eval/eval_async).")
+        if not isinstance(self.trial_count, int) or isinstance(self.trial_count, bool) or self.trial_count < 1:
+            raise ValueError(f"trial_count must be a positive integer, got {self.trial_count!r}.")
+        if self.max_concurrency is not None and (not isinstance(self.max_concurrency, int) or self.max_concurrency < 1):
+            raise ValueError(f"max_concurrency must be a positive integer or None, got {self.max_concurrency!r}.")
+        if self.timeout is not None and (not isinstance(self.timeout, (int, float)) or self.timeout <= 0):
+            raise ValueError(f"timeout must be a positive number of seconds or None, got {self.timeout!r}.")
+
+
+def resolve_parameters(parameters: Any) -> dict[str, Any]:
+    """The values a task sees as ``hooks.parameters``: each parameter's default.
+
+    A pydantic model class is instantiated with its defaults (a model with a single ``value``
+    field gives that value); ``{"type": "prompt", "default": ...}`` and ``{"default": ...}`` give
+    the default; anything else is used as given.
+    """
+    if parameters is None:
+        return {}
+    if not isinstance(parameters, dict):
+        values = getattr(parameters, "data", None) or getattr(parameters, "parameters", None)
+        return dict(values) if isinstance(values, dict) else {}
+    resolved: dict[str, Any] = {}
+    for name, spec in parameters.items():
+        if isinstance(spec, type) and hasattr(spec, "model_fields"):
+            try:
+                instance = spec()
+            except Exception:
+                resolved[name] = None
+                continue
+            fields = list(getattr(spec, "model_fields", {}) or {})
+            resolved[name] = getattr(instance, "value") if fields == ["value"] else instance
+        elif isinstance(spec, dict) and "default" in spec:
+            resolved[name] = spec["default"]
+        else:
+            resolved[name] = spec
+    return resolved

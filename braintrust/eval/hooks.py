@@ -1,0 +1,113 @@
+"""``EvalHooks``: what a task declared as ``task(input, hooks)`` receives."""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, Callable, Generic, TypeVar
+
+Output = TypeVar("Output")
+
+
+class EvalHooks(abc.ABC, Generic[Output]):
+    """The per-trial handle given to a two-parameter task."""
+
+    @property
+    @abc.abstractmethod
+    def metadata(self) -> dict[str, Any]:
+        """The case's metadata (a mutable copy): what the task adds is logged on the root span."""
+
+    @property
+    @abc.abstractmethod
+    def tags(self) -> list[str]:
+        """The case's tags (a mutable list): what the task adds is logged on the root span."""
+
+    @property
+    @abc.abstractmethod
+    def expected(self) -> Output | None:
+        """The case's expected output."""
+
+    @property
+    @abc.abstractmethod
+    def trial_index(self) -> int:
+        """0-based index of this trial of the case."""
+
+    @property
+    @abc.abstractmethod
+    def span(self) -> Any:
+        """The task span: log to it, or start child spans under it."""
+
+    @property
+    @abc.abstractmethod
+    def parameters(self) -> dict[str, Any]:
+        """The evaluator's resolved ``parameters``."""
+
+    @abc.abstractmethod
+    def report_progress(self, progress: dict[str, Any]) -> None:
+        """Send an event to the evaluator's ``stream`` callback (if any)."""
+
+    @abc.abstractmethod
+    def meta(self, **info: Any) -> None:
+        """Deprecated: add to ``metadata``."""
+
+
+class DictEvalHooks(EvalHooks[Output]):
+    def __init__(
+        self,
+        metadata: dict[str, Any],
+        *,
+        expected: Any = None,
+        trial_index: int = 0,
+        tags: list[str] | None = None,
+        parameters: dict[str, Any] | None = None,
+        report_progress: Callable[[dict[str, Any]], None] | None = None,
+        cancel_event: Any = None,
+    ):
+        self._metadata = metadata
+        self._expected = expected
+        self._trial_index = trial_index
+        self._tags = tags if tags is not None else []
+        self._parameters = parameters if parameters is not None else {}
+        self._report_progress = report_progress
+        self._span: Any = None
+        self.cancel_event = cancel_event
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return self._metadata
+
+    @property
+    def tags(self) -> list[str]:
+        return self._tags
+
+    @tags.setter
+    def tags(self, value: list[str]) -> None:
+        self._tags[:] = list(value or [])
+
+    @property
+    def expected(self) -> Any:
+        return self._expected
+
+    @property
+    def trial_index(self) -> int:
+        return self._trial_index
+
+    @property
+    def span(self) -> Any:
+        return self._span
+
+    def set_span(self, span: Any) -> None:
+        self._span = span
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        return self._parameters
+
+    def report_progress(self, progress: dict[str, Any]) -> None:
+        if self._report_progress is not None:
+            self._report_progress(progress)
+
+    def meta(self, **info: Any) -> None:
+        self._metadata.update(info)
+
+    def __repr__(self) -> str:
+        return f"EvalHooks(trial_index={self._trial_index}, metadata={self._metadata!r}, tags={self._tags!r})"

@@ -1,0 +1,147 @@
+"""The hook ``braintrust eval`` uses: collect evaluators instead of running them, then run them.
+
+    with registry.collecting():
+        runpy.run_path("eval_foo.py")          # Eval(...) calls record, nothing runs
+    for entry in registry.registered():
+        result = registry.run_evaluator(entry.evaluator, filters=[("metadata.priority", re.compile("^P0$"))])
+        report = registry.resolve_reporter(entry.reporter).report_eval(entry.evaluator, result, verbose, jsonl)
+
+``Reporter(...)`` definitions made while collecting are recorded too (``registered_reporters()``),
+so an evaluator's ``reporter="name"`` can be resolved.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import threading
+from typing import Iterator, Pattern
+
+from braintrust.eval.evaluator import Evaluator
+from braintrust.eval.reporters import ReporterDef, default_reporter
+from braintrust.eval.results import EvalResultWithSummary
+
+_lock = threading.Lock()
+_depth = 0
+_evaluators: list["RegisteredEvaluator"] = []
+_reporters: dict[str, ReporterDef] = {}
+
+
+@dataclasses.dataclass
+class RegisteredEvaluator:
+    evaluator: Evaluator
+    #: A ``ReporterDef``, the name of one (``Reporter(name=...)``), or None for the default.
+    reporter: ReporterDef | str | None = None
+
+
+def is_collecting() -> bool:
+    return _depth > 0
+
+
+@contextlib.contextmanager
+def collecting() -> Iterator[list[RegisteredEvaluator]]:
+    """Within the block, ``Eval``/``EvalAsync`` record their evaluator (and return None) instead
+    of running. Starts from an empty list; what was recorded stays readable via ``registered()``."""
+    global _depth
+    with _lock:
+        if _depth == 0:
+            _evaluators.clear()
+            _reporters.clear()
+        _depth += 1
+    try:
+        yield _evaluators
+    finally:
+        with _lock:
+            _depth -= 1
+
+
+def record(evaluator: Evaluator, reporter: ReporterDef | str | None) -> None:
+    with _lock:
+        _evaluators.append(RegisteredEvaluator(evaluator, reporter))
+
+
+def record_reporter(reporter: ReporterDef) -> None:
+    if not is_collecting():
+        return
+    with _lock:
+        _reporters[reporter.name] = reporter
+
+
+def registered() -> list[RegisteredEvaluator]:
+    with _lock:
+        return list(_evaluators)
+
+
+def registered_reporters() -> dict[str, ReporterDef]:
+    with _lock:
+        return dict(_reporters)
+
+
+def resolve_reporter(reporter: ReporterDef | str | None) -> ReporterDef:
+    """The ``ReporterDef`` for an evaluator's ``reporter`` (None → the default reporter)."""
+    if reporter is None:
+        return default_reporter
+    if isinstance(reporter, ReporterDef):
+        return reporter
+    if isinstance(reporter, str):
+        found = registered_reporters().get(reporter)
+        if found is None:
+            names = ", ".join(sorted(registered_reporters())) or "none defined"
+            raise ValueError(f"Reporter {reporter!r} is not defined (defined: {names}).")
+        return found
+    if all(hasattr(reporter, a) for a in ("name", "report_eval", "report_run")):
+        return ReporterDef(name=reporter.name, report_eval=reporter.report_eval, report_run=reporter.report_run)
+    raise TypeError(f"reporter must be a ReporterDef or a reporter name, got {type(reporter).__name__}.")
+
+
+def run_evaluator(
+    evaluator: Evaluator,
+    *,
+    filters: list[tuple[str, Pattern[str]]] | None = None,
+    no_send_logs: bool = False,
+    num_workers: int | None = None,
+    progress: bool = False,
+    jsonl: bool = False,
+) -> EvalResultWithSummary:
+    """Run one evaluator now (from sync code; never inside a running event loop) and return its
+    results; reporting is the caller's (``resolve_reporter(...).report_eval``). ``filters`` are
+    ``(dotted_path, compiled_regex)`` pairs a case must all match; ``num_workers`` bounds the
+    threads of sync tasks; ``progress`` draws a bar when stderr is a terminal. May raise
+    ``EvalTimeoutError``, ``KeyboardInterrupt``, or the error that kept the experiment from being
+    created."""
+    from braintrust.eval.runner import run_evaluator_async, run_sync
+    from braintrust.eval.threads import BoundedThreadPool
+
+    pool = BoundedThreadPool(num_workers) if num_workers else None
+    return run_sync(run_evaluator_async(evaluator, no_send_logs=no_send_logs, filters=filters, progress=progress, pool=pool))
+
+
+async def run_evaluator_async(
+    evaluator: Evaluator,
+    *,
+    filters: list[tuple[str, Pattern[str]]] | None = None,
+    no_send_logs: bool = False,
+    num_workers: int | None = None,
+    progress: bool = False,
+    jsonl: bool = False,
+) -> EvalResultWithSummary:
+    """``run_evaluator`` for a caller that already runs an event loop."""
+    from braintrust.eval.runner import run_evaluator_async as run
+    from braintrust.eval.threads import BoundedThreadPool
+
+    pool = BoundedThreadPool(num_workers) if num_workers else None
+    return await run(evaluator, no_send_logs=no_send_logs, filters=filters, progress=progress, pool=pool)
+
+
+__all__ = [
+    "RegisteredEvaluator",
+    "collecting",
+    "is_collecting",
+    "record",
+    "record_reporter",
+    "registered",
+    "registered_reporters",
+    "resolve_reporter",
+    "run_evaluator",
+    "run_evaluator_async",
+]

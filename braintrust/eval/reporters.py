@@ -1,0 +1,84 @@
+"""Reporters: what happens with an evaluator's results once it has run.
+
+``report_eval(evaluator, result, verbose, jsonl)`` is called once per evaluator and returns a
+report; ``report_run(reports, verbose, jsonl)`` is called once per reporter by ``braintrust eval``
+with every report of that reporter and returns whether the run passed. The default reporter prints
+the summary to stdout, or, when a task raised, the failures to stderr (in red), exactly as the
+public SDK does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+import sys
+from typing import Any, Awaitable, Callable, Generic, TypeVar
+
+EvalReport = TypeVar("EvalReport")
+
+RED = "\033[91m"
+END = "\033[0m"
+
+
+@dataclasses.dataclass
+class ReporterDef(Generic[EvalReport]):
+    name: str
+    report_eval: Callable[[Any, Any, bool, bool], EvalReport | Awaitable[EvalReport]]
+    report_run: Callable[[list[EvalReport], bool, bool], bool | Awaitable[bool]]
+
+
+def Reporter(  # noqa: N802 - public API name
+    name: str,
+    report_eval: Callable[[Any, Any, bool, bool], Any],
+    report_run: Callable[[list[Any], bool, bool], Any],
+) -> ReporterDef:
+    """Define a reporter. Under ``braintrust eval`` it is also registered by name, so an
+    evaluator's ``reporter="<name>"`` refers to it."""
+    reporter = ReporterDef(name=name, report_eval=report_eval, report_run=report_run)
+    from braintrust.eval import registry
+
+    registry.record_reporter(reporter)
+    return reporter
+
+
+def eprint(*args: Any) -> None:
+    print(*args, file=sys.stderr)
+
+
+def report_failures(evaluator: Any, failing_results: list[Any], verbose: bool, jsonl: bool) -> None:
+    count = len(failing_results)
+    eprint(f"{RED}Evaluator {evaluator.eval_name} failed with {count} {'error' if count == 1 else 'errors'}{END}")
+    errors = [(r.exc_info or repr(r.error)).rstrip() for r in failing_results]
+    if jsonl:
+        print(json.dumps({"eval_name": evaluator.eval_name, "errors": errors}))
+    else:
+        for error in errors:
+            eprint(f"{RED}{error}{END}")
+    if not verbose and not jsonl:
+        eprint(f"{RED}Add --verbose to see full stack traces.{END}")
+
+
+def _default_report_eval(evaluator: Any, result: Any, verbose: bool, jsonl: bool) -> bool:
+    failing = [r for r in result.results if r.error is not None]
+    if failing:
+        report_failures(evaluator, failing, verbose, jsonl)
+    elif jsonl:
+        print(json.dumps(result.summary.as_dict()))
+    else:
+        print(f"{result.summary}")
+    return not failing
+
+
+def _default_report_run(eval_reports: list[Any], verbose: bool, jsonl: bool) -> bool:
+    return all(bool(r) for r in eval_reports)
+
+
+default_reporter = ReporterDef(name="default", report_eval=_default_report_eval, report_run=_default_report_run)
+
+
+async def call_maybe_async(fn: Callable[..., Any], *args: Any) -> Any:
+    result = fn(*args)
+    if inspect.isawaitable(result):
+        result = await result
+    return result

@@ -1,0 +1,64 @@
+"""What an eval returns: ``EvalResult`` per trial, ``EvalResultWithSummary`` per evaluator, and
+``EvalTimeoutError`` (which, unlike the public SDK's bare ``TimeoutError``, keeps what finished)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Generic, TypeVar
+
+Input = TypeVar("Input")
+Output = TypeVar("Output")
+
+
+@dataclasses.dataclass
+class EvalScorerArgs(Generic[Input, Output]):
+    """The arguments a scorer receives, as one object."""
+
+    input: Input
+    output: Output
+    expected: Output | None = None
+    metadata: dict[str, Any] | None = None
+
+
+@dataclasses.dataclass
+class EvalResult(Generic[Input, Output]):
+    """One trial of one case: its output and scores, or the error its task raised."""
+
+    input: Input
+    output: Output
+    scores: dict[str, Any]
+    classifications: dict[str, list[dict[str, Any]]] | None = None
+    expected: Output | None = None
+    metadata: dict[str, Any] | None = None
+    tags: list[str] | None = None
+    error: BaseException | None = None
+    exc_info: str | None = None
+    origin: dict[str, Any] | None = None
+    trial_index: int = dataclasses.field(default=0, repr=False)
+
+
+@dataclasses.dataclass
+class EvalResultWithSummary(Generic[Input, Output]):
+    summary: Any
+    results: list[EvalResult[Input, Output]]
+
+    def __repr__(self) -> str:
+        return f'EvalResultWithSummary(summary="...", results=[...{len(self.results)} results])'
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:  # IPython
+        p.text(repr(self))
+
+    def __str__(self) -> str:
+        return str(self.summary)
+
+
+class EvalTimeoutError(TimeoutError):
+    """``Eval(timeout=...)`` expired. The cases that finished are in ``results`` (their rows were
+    flushed); the ones still running were cancelled and logged with an error."""
+
+    def __init__(self, message: str, results: list[EvalResult], *, eval_name: str | None = None, cancelled: int = 0, experiment: Any = None):
+        super().__init__(message)
+        self.results = results
+        self.eval_name = eval_name
+        self.cancelled = cancelled
+        self.experiment = experiment

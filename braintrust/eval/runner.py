@@ -1,0 +1,711 @@
+"""The engine behind ``Eval``: runs every (case, trial) of an evaluator and summarizes.
+
+Per trial (braintrust-api.md §10): a root span ``eval`` (first write: input, expected, tags,
+origin), a child ``task`` span around the task, one child span per scorer (input = the scorer's
+arguments without ``trace``; output, metadata and **scores on the score span**), then the root
+receives output, metadata, tags and its end. Task and scorer exceptions are recorded on their
+spans and in the results; they never stop the run.
+
+Concurrency: each trial is an asyncio task (bounded by ``max_concurrency``); sync tasks and
+scorers run on a bounded pool of daemon threads; the SDK's own blocking calls run on helper
+threads, so the engine is safe inside someone else's running loop. ``timeout``, ``cancel_event``
+and Ctrl-C cancel what is still running (logged on those spans as an error), flush what
+finished and then raise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import signal
+import sys
+import threading
+import time
+import traceback
+import uuid
+from typing import Any, Awaitable, Callable, Iterable, Pattern
+
+from braintrust.eval.cases import BaseExperiment, EvalCase, case_matches, is_dataset, resolve_data
+from braintrust.eval.evaluator import Evaluator, resolve_parameters
+from braintrust.eval.hooks import DictEvalHooks
+from braintrust.eval.progress import ProgressBar
+from braintrust.eval.reporters import eprint
+from braintrust.eval.results import EvalResult, EvalResultWithSummary, EvalTimeoutError
+from braintrust.eval.scorers import (
+    is_async_callable,
+    match_arguments,
+    resolve_scorer,
+    scorer_callable,
+    scorer_name,
+    span_fields,
+    to_classifications,
+    to_scores,
+)
+from braintrust.eval.threads import BoundedThreadPool, run_blocking, run_in_pool, shared_pool
+
+#: How long cancelled trials get to record their cancellation before the engine moves on.
+CANCEL_GRACE_SECONDS = 2.0
+
+
+class EvalTrace:
+    """The ``trace`` argument of scorers: the spans of the trial being scored."""
+
+    def __init__(self, root_span: Any, experiment: Any):
+        self._root = root_span
+        self._experiment = experiment
+
+    @property
+    def root_span_id(self) -> str:
+        return getattr(self._root, "root_span_id", "")
+
+    def get_configuration(self) -> dict[str, Any]:
+        experiment_id = self._experiment.id if self._experiment is not None else None
+        return {"object_type": "experiment", "object_id": experiment_id, "root_span_id": self.root_span_id}
+
+    def get_spans(self, span_type: str | Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """The trial's spans as stored so far (flushes first; needs an experiment)."""
+        if self._experiment is None or not self.root_span_id:
+            return []
+        from braintrust.delivery.backend import EXPERIMENT
+        from braintrust.objects.reads import reads
+
+        self._experiment.flush()
+        wanted = {span_type} if isinstance(span_type, str) else (set(span_type) if span_type else None)
+        spans = []
+        for row in reads().fetch(EXPERIMENT, self._experiment.id):
+            if row.get("root_span_id") != self.root_span_id:
+                continue
+            kind = (row.get("span_attributes") or {}).get("type")
+            if wanted is None or kind in wanted:
+                spans.append(row)
+        return spans
+
+    def __repr__(self) -> str:
+        return f"EvalTrace(root_span_id={self.root_span_id!r})"
+
+
+def _format(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+
+
+def _log_error(span: Any, text: str) -> None:
+    try:
+        span.log(error=text)
+    except Exception:  # pragma: no cover - logging an error string cannot fail validation
+        pass
+
+
+class _Run:
+    def __init__(self, evaluator: Evaluator, *, no_send_logs: bool, filters: list[tuple[str, Pattern[str]]] | None, progress: bool, pool: BoundedThreadPool | None, announce: bool):
+        self.ev = evaluator
+        self.no_send_logs = no_send_logs or evaluator.no_send_logs
+        self.filters = list(filters or [])
+        self.progress = progress
+        self.pool = pool or shared_pool()
+        self.announce = announce
+        self.experiment: Any = None
+        self.recorded = False  # some span went somewhere (needs a flush)
+        self.cancel_reason = "the eval was cancelled"
+        self.parameters = resolve_parameters(evaluator.parameters)
+        self.scorers = [resolve_scorer(s) for s in evaluator.scores]
+        self.scorer_names = [scorer_name(s, i) for i, s in enumerate(self.scorers)]
+        self.classifiers = [resolve_scorer(c) for c in evaluator.classifiers]
+        self.classifier_names = [scorer_name(c, i) for i, c in enumerate(self.classifiers)]
+        self.task_takes_hooks = _parameter_count(evaluator.task) == 2
+        self.task_is_async = is_async_callable(evaluator.task)
+        self.started = time.monotonic()
+
+    # -- the whole evaluator --------------------------------------------------------------------
+
+    async def execute(self) -> EvalResultWithSummary:
+        ev = self.ev
+        data = ev.data
+        if not self.no_send_logs and ev.parent is None:
+            self.experiment = await run_blocking(lambda: self._init_experiment(data))
+            self.recorded = True
+            if self.announce:
+                eprint(self._running_message())
+        elif isinstance(data, BaseExperiment):
+            raise ValueError("data=BaseExperiment() needs an experiment to compare with; it cannot be used with no_send_logs=True or parent=.")
+        if isinstance(data, BaseExperiment):
+            data = await run_blocking(lambda: self._base_experiment_cases(data))
+        cases, _ = await self._with_timeout(resolve_data(data, run_blocking), phase="reading data")
+        if self.filters:
+            cases = [c for c in cases if case_matches(c, self.filters)]
+        if not cases:
+            eprint(f"braintrust: evaluator {ev.eval_name}: no data rows found")
+        if ev.on_start is not None:
+            start_summary = await self._start_summary()
+            await _maybe_await(ev.on_start(start_summary))
+        results = await self._run_trials(cases)
+        await self._flush()
+        summary = await self._summarize(results)
+        return EvalResultWithSummary(summary=summary, results=results)
+
+    def _init_experiment(self, data: Any) -> Any:
+        from braintrust.delivery.runtime import resolve_ref
+        from braintrust.objects.experiment import init
+
+        ev = self.ev
+        base_experiment = ev.base_experiment_name
+        if base_experiment is None and ev.base_experiment_id is None and isinstance(data, BaseExperiment):
+            base_experiment = data.name  # re-running another experiment's cases: compare with it
+        experiment = init(
+            project=ev.project_name,
+            experiment=ev.experiment_name,
+            description=ev.description,
+            dataset=data if is_dataset(data) else None,
+            base_experiment=base_experiment,
+            is_public=ev.is_public,
+            metadata=ev.metadata,
+            git_metadata_settings=ev.git_metadata_settings,
+            set_current=False,
+            update=ev.update,
+            project_id=ev.project_id,
+            base_experiment_id=ev.base_experiment_id,
+            repo_info=ev.repo_info,
+            tags=ev.tags,
+        )
+        resolve_ref(experiment.ref)
+        return experiment
+
+    def _running_message(self) -> str:
+        from braintrust.state import global_state
+
+        experiment = self.experiment
+        name = experiment.ref.info.get("experiment_name") or self.ev.experiment_name or ""
+        project = experiment.ref.info.get("project_name") or self.ev.project_name
+        if global_state().is_local():
+            import shlex
+
+            from braintrust.store.location import database_path
+
+            command = f"braintrust show {shlex.quote(project)} {shlex.quote(name)}"
+            return f"Experiment {name} is running in the local store at {database_path()} (see it with `{command}`)"
+        from urllib.parse import quote
+
+        state = global_state()
+        url = f"{state.app_public_url()}/app/{quote(state.org_name or '')}/p/{quote(project)}/experiments/{quote(name)}"
+        return f"Experiment {name} is running at {url}"
+
+    def _base_experiment_cases(self, base: BaseExperiment) -> list[dict[str, Any]]:
+        from braintrust.objects.experiment import init
+
+        name = base.name
+        if name is None:
+            found = self.experiment.fetch_base_experiment()
+            if found is None:
+                raise ValueError(
+                    "BaseExperiment() found no base experiment for this experiment (the project has no earlier "
+                    "experiment); pass BaseExperiment(name=...) or base_experiment_name=."
+                )
+            name = found.name
+        project_name = self.experiment.ref.info.get("project_name") or self.ev.project_name
+        readonly = init(project=project_name, experiment=name, open=True)
+        _preresolve_local(readonly.ref, self.experiment.ref.info.get("project_id"), name)
+        return list(readonly.as_dataset())
+
+    async def _start_summary(self) -> Any:
+        if self.experiment is not None:
+            experiment = self.experiment
+            return await run_blocking(lambda: experiment.summarize(summarize_scores=False))
+        return self._local_summary([])
+
+    async def _with_timeout(self, awaitable: Awaitable[Any], phase: str) -> Any:
+        remaining = self._remaining()
+        if remaining is None:
+            return await awaitable
+        try:
+            return await asyncio.wait_for(awaitable, max(remaining, 0.001))
+        except asyncio.TimeoutError:
+            await self._flush()
+            raise EvalTimeoutError(
+                f"Evaluator timed out: {self.ev.eval_name} exceeded timeout={self.ev.timeout}s while {phase}; no case ran.",
+                [], eval_name=self.ev.eval_name, experiment=self.experiment,
+            ) from None
+
+    def _remaining(self) -> float | None:
+        if self.ev.timeout is None:
+            return None
+        return self.ev.timeout - (time.monotonic() - self.started)
+
+    # -- trials ---------------------------------------------------------------------------------
+
+    async def _run_trials(self, cases: list[EvalCase]) -> list[EvalResult]:
+        ev = self.ev
+        units = [(case, trial) for case in cases for trial in range(_trial_count(case, ev.trial_count))]
+        loop = asyncio.get_running_loop()
+        semaphore = asyncio.Semaphore(ev.max_concurrency) if ev.max_concurrency else None
+        bar = ProgressBar(ev.eval_name, len(units), enabled=self.progress)
+        all_done: asyncio.Future = loop.create_future()
+        left = len(units)
+
+        def on_done(_: Any) -> None:
+            nonlocal left
+            left -= 1
+            bar.update()
+            if left == 0 and not all_done.done():
+                all_done.set_result(None)
+
+        tasks = []
+        for case, trial in units:
+            task = asyncio.ensure_future(self._run_unit(case, trial, semaphore))
+            task.add_done_callback(on_done)
+            tasks.append(task)
+        if not tasks:
+            all_done.set_result(None)
+        watcher = asyncio.ensure_future(_wait_for_event(ev.cancel_event)) if ev.cancel_event is not None else None
+        try:
+            waiting = {all_done} | ({watcher} if watcher else set())
+            done, _ = await asyncio.wait(waiting, timeout=self._remaining(), return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            # Ctrl-C (or the caller cancelled us): record the cancellation on what is still running,
+            # flush what finished, then let the cancellation continue.
+            bar.close()
+            if self.cancel_reason == "the eval was cancelled":
+                self.cancel_reason = "the eval was interrupted before this case finished"
+            cancelled = await self._cancel(tasks)
+            await self._flush()
+            finished = sum(1 for t in tasks if t.done() and not t.cancelled() and t not in cancelled)
+            eprint(
+                f"braintrust: evaluator {ev.eval_name} was interrupted: {finished} of {len(units)} trials had finished "
+                f"(their rows were flushed); {len(cancelled)} were cancelled (those already running are logged with an error)."
+            )
+            raise
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+        bar.close()
+        if all_done not in done:
+            timed_out = watcher is None or watcher not in done
+            if timed_out:
+                self.cancel_reason = f"Evaluator timed out (timeout={ev.timeout}s) before this case finished"
+            else:
+                self.cancel_reason = "the eval's cancel_event was set before this case finished"
+            cancelled = await self._cancel(tasks)
+            finished = [self._result_of(t, case, trial) for t, (case, trial) in zip(tasks, units) if t.done() and not t.cancelled() and t not in cancelled]
+            await self._flush()
+            if not timed_out:
+                raise asyncio.CancelledError("cancel_event was set")
+            raise EvalTimeoutError(
+                f"Evaluator timed out: {ev.eval_name} exceeded timeout={ev.timeout}s; {len(finished)} of {len(units)} "
+                f"trials finished (their rows were flushed), {len(cancelled)} were cancelled (those already running are logged with an error).",
+                finished, eval_name=ev.eval_name, cancelled=len(cancelled), experiment=self.experiment,
+            )
+        return [self._result_of(t, case, trial) for t, (case, trial) in zip(tasks, units)]
+
+    async def _cancel(self, tasks: list[asyncio.Task]) -> set[asyncio.Task]:
+        pending = {t for t in tasks if not t.done()}
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=CANCEL_GRACE_SECONDS)
+        return pending
+
+    def _result_of(self, task: asyncio.Task, case: EvalCase, trial: int) -> EvalResult:
+        if task.cancelled():
+            exc: BaseException = asyncio.CancelledError(self.cancel_reason)
+        else:
+            exc = task.exception()  # type: ignore[assignment]
+            if exc is None:
+                return task.result()
+        # Only an error in the engine itself gets here; the trial's rows say what happened.
+        return EvalResult(input=case.input, output=None, scores={}, expected=case.expected, metadata=dict(case.metadata or {}),
+                          tags=list(case.tags) if case.tags else None, error=exc, exc_info=_format(exc), origin=case.origin, trial_index=trial)
+
+    async def _run_unit(self, case: EvalCase, trial: int, semaphore: asyncio.Semaphore | None) -> EvalResult:
+        if semaphore is None:
+            return await self._trial(case, trial)
+        async with semaphore:
+            return await self._trial(case, trial)
+
+    def _start_root(self, case: EvalCase, trial: int) -> tuple[Any, BaseException | None]:
+        from braintrust.tracing.api import start_span
+
+        event: dict[str, Any] = {"input": case.input, "expected": case.expected, "tags": list(case.tags) if case.tags else None}
+        if case.origin:
+            event["origin"] = case.origin
+        if case.upsert_id:
+            event["id"] = case.upsert_id if trial == 0 else str(uuid.uuid5(uuid.NAMESPACE_URL, f"braintrust:eval:{case.upsert_id}:trial:{trial}"))
+
+        def start(fields: dict[str, Any]) -> Any:
+            if self.experiment is not None:
+                return self.experiment.start_span(name="eval", span_attributes={"type": "eval"}, **fields)
+            parent = self.ev.parent
+            if parent is not None and not isinstance(parent, (str, dict)):
+                return parent.start_span(name="eval", span_attributes={"type": "eval"}, **fields)
+            return start_span(name="eval", span_attributes={"type": "eval"}, parent=parent, **fields)
+
+        try:
+            return start(event), None
+        except ValueError as exc:  # e.g. tags that are not unique strings: keep the trial, report it
+            return start({k: event[k] for k in ("input", "expected", "id") if k in event}), exc
+
+    async def _trial(self, case: EvalCase, trial: int) -> EvalResult:
+        from braintrust.tracing.span import NOOP_SPAN
+
+        ev = self.ev
+        metadata: dict[str, Any] = dict(case.metadata or {})
+        tags: list[str] = list(case.tags or [])
+        output: Any = None
+        error: BaseException | None = None
+        exc_info: str | None = None
+        scores: dict[str, Any] = {}
+        classifications: dict[str, list[dict[str, Any]]] | None = None
+        failing: list[str] = []
+        root, root_error = self._start_root(case, trial)
+        if root is not NOOP_SPAN:
+            self.recorded = True
+        root.set_current()
+        try:
+            hooks = DictEvalHooks(
+                metadata, expected=case.expected, trial_index=trial, tags=tags, parameters=self.parameters,
+                report_progress=lambda event: self._stream(root, case, event), cancel_event=ev.cancel_event,
+            )
+            try:
+                if root_error is not None:
+                    raise root_error
+                output = await self._run_task(root, case, hooks)
+                self._stream(root, case, {"event": "json_delta", "data": _json(output)})
+                root.log(output=output, metadata=metadata, tags=tags or None)
+                scores, failing, classifications = await self._run_scorers(root, case, output, metadata, tags)
+            except asyncio.CancelledError:
+                _log_error(root, f"Cancelled: {self.cancel_reason}")
+                raise
+            except Exception as exc:
+                error, exc_info = exc, _format(exc)
+                _log_error(root, exc_info)
+                try:
+                    root.log(tags=tags or None)
+                except Exception:
+                    pass
+            if ev.error_score_handler is not None and (error is not None or failing):
+                unhandled = list(self.scorer_names) if error is not None else failing
+                try:
+                    handled = await _maybe_await(ev.error_score_handler(root, case, unhandled))
+                    if handled:
+                        scores = {**dict(handled), **scores}
+                except Exception as exc:
+                    eprint(f"braintrust: error_score_handler raised for evaluator {ev.eval_name}:\n{_format(exc).rstrip()}")
+        finally:
+            root.unset_current()
+            root.end()
+        return EvalResult(
+            input=case.input, output=output, scores=scores, classifications=classifications, expected=case.expected,
+            metadata=metadata, tags=tags or None, error=error, exc_info=exc_info, origin=case.origin, trial_index=trial,
+        )
+
+    async def _run_task(self, root: Any, case: EvalCase, hooks: DictEvalHooks) -> Any:
+        task = self.ev.task
+        args = (case.input, hooks) if self.task_takes_hooks else (case.input,)
+        span = root.start_span(name="task", span_attributes={"type": "task"})
+        hooks.set_span(span)
+        span.set_current()
+        try:
+            if self.task_is_async:
+                output = await task(*args)
+            else:
+                output = await run_in_pool(self.pool, task, *args)
+            if inspect.isawaitable(output):
+                output = await output
+            span.log(input=case.input, output=output)
+            return output
+        except asyncio.CancelledError:
+            _log_error(span, f"Cancelled: {self.cancel_reason}")
+            raise
+        except BaseException as exc:
+            _log_error(span, _format(exc))
+            raise
+        finally:
+            span.unset_current()
+            span.end()
+
+    async def _run_scorers(self, root: Any, case: EvalCase, output: Any, metadata: dict[str, Any], tags: list[str]) -> tuple[dict[str, Any], list[str], dict[str, list[dict[str, Any]]] | None]:
+        scorer_input = {"input": case.input, "expected": case.expected, "metadata": metadata, "output": output, "id": case.id, "tags": tags or None}
+        arguments = {**scorer_input, "trace": EvalTrace(root, self.experiment)}
+        # All spans first (in list order), then the work: each trial's scorer spans are contiguous.
+        score_spans = [root.start_span(name=name, span_attributes={"type": "score", "purpose": "scorer"}, input=scorer_input) for name in self.scorer_names]
+        classifier_spans = [root.start_span(name=name, span_attributes={"type": "classifier", "purpose": "scorer"}, input=scorer_input) for name in self.classifier_names]
+        jobs = [asyncio.ensure_future(self._run_scorer(span, scorer, name, arguments, to_scores)) for span, scorer, name in zip(score_spans, self.scorers, self.scorer_names)]
+        jobs += [asyncio.ensure_future(self._run_scorer(span, c, name, arguments, to_classifications)) for span, c, name in zip(classifier_spans, self.classifiers, self.classifier_names)]
+        outcomes = await asyncio.gather(*jobs, return_exceptions=True)
+        scores: dict[str, Any] = {}
+        failures: list[tuple[str, BaseException]] = []
+        for name, outcome in zip(self.scorer_names, outcomes[: len(self.scorers)]):
+            if isinstance(outcome, BaseException):
+                failures.append((name, outcome))
+            else:
+                for score in outcome:
+                    scores[score.name] = score.score
+        classifications: dict[str, list[dict[str, Any]]] | None = None
+        classifier_failures: list[tuple[str, BaseException]] = []
+        for name, outcome in zip(self.classifier_names, outcomes[len(self.scorers):]):
+            if isinstance(outcome, BaseException):
+                classifier_failures.append((name, outcome))
+                continue
+            for entry in outcome:
+                classifications = classifications or {}
+                item = {k: v for k, v in entry.items() if k != "name"}
+                classifications.setdefault(entry["name"], []).append(item)
+        if classifications:
+            root.log(classifications=classifications)
+        if failures:
+            scorer_errors = {name: _format(exc) for name, exc in failures}
+            metadata["scorer_errors"] = scorer_errors
+            root.log(metadata={"scorer_errors": scorer_errors})
+            print(f"Found exceptions for the following scorers: {', '.join(scorer_errors)}", [exc for _, exc in failures], file=sys.stderr)
+        if classifier_failures:
+            classifier_errors = {name: _format(exc) for name, exc in classifier_failures}
+            metadata["classifier_errors"] = classifier_errors
+            root.log(metadata={"classifier_errors": classifier_errors})
+            print(f"Found exceptions for the following classifiers: {', '.join(classifier_errors)}", [exc for _, exc in classifier_failures], file=sys.stderr)
+        return scores, [name for name, _ in failures], classifications
+
+    async def _run_scorer(self, span: Any, scorer: Any, name: str, arguments: dict[str, Any], convert: Callable[[str, Any], Any]) -> Any:
+        span.set_current()
+        try:
+            fn, is_async = scorer_callable(scorer)
+            positional, keyword = match_arguments(fn, arguments)
+            if is_async:
+                result = await fn(*positional, **keyword)
+            else:
+                result = await run_in_pool(self.pool, fn, *positional, **keyword)
+            if inspect.isawaitable(result):
+                result = await result
+            converted = convert(name, result)
+            if convert is to_scores:
+                span.log(**span_fields(converted))
+            else:  # classifications
+                span.log(output=converted[0] if len(converted) == 1 else converted)
+            return converted
+        except asyncio.CancelledError:
+            _log_error(span, f"Cancelled: {self.cancel_reason}")
+            raise
+        except BaseException as exc:
+            _log_error(span, _format(exc))
+            raise
+        finally:
+            span.unset_current()
+            span.end()
+
+    def _stream(self, root: Any, case: EvalCase, event: dict[str, Any]) -> None:
+        callback = self.ev.stream
+        if callback is None:
+            return
+        payload = {
+            "id": getattr(root, "id", ""),
+            "object_type": "task",
+            "origin": case.origin,
+            "name": self.ev.eval_name,
+            "format": "code",
+            "output_type": "completion",
+        }
+        payload.update(event or {})
+        try:
+            callback(payload)
+        except Exception as exc:
+            eprint(f"braintrust: the stream callback of evaluator {self.ev.eval_name} raised {exc!r}")
+
+    # -- the end --------------------------------------------------------------------------------
+
+    async def _flush(self) -> None:
+        if not self.recorded:
+            return
+        from braintrust.delivery.runtime import flush
+
+        try:
+            # Rows that could not be delivered are spilled or counted, and reported, by the processor.
+            await run_blocking(flush)
+        except Exception as exc:  # e.g. FlushError under BRAINTRUST_SYNC_FLUSH: say so, keep the results
+            eprint(f"braintrust: flushing the rows of evaluator {self.ev.eval_name} failed: {exc}")
+
+    async def _summarize(self, results: list[EvalResult]) -> Any:
+        if self.experiment is None:
+            return self._local_summary(results)
+        experiment = self.experiment
+        comparison = self.ev.base_experiment_id or experiment.ref.info.get("base_exp_id")
+        try:
+            return await run_blocking(lambda: experiment.summarize(summarize_scores=self.ev.summarize_scores, comparison_experiment_id=comparison))
+        except Exception as exc:
+            eprint(f"braintrust: could not summarize experiment {experiment.ref.info.get('experiment_name')}: {exc}")
+            return self._local_summary(results, experiment)
+
+    def _local_summary(self, results: list[EvalResult], experiment: Any = None) -> Any:
+        """Per score: the mean of its non-null values (what ``no_send_logs`` prints)."""
+        from braintrust.summary import ExperimentSummary, ScoreSummary
+
+        values: dict[str, list[float]] = {}
+        for result in results:
+            for name, value in (result.scores or {}).items():
+                bucket = values.setdefault(name, [])
+                if isinstance(value, (int, float)):
+                    bucket.append(float(value))
+        scores = {
+            name: ScoreSummary(name=name, score=sum(v) / len(v), improvements=0, regressions=0)
+            for name, v in values.items()
+            if v
+        }
+        info = experiment.ref.info if experiment is not None else {}
+        return ExperimentSummary(
+            project_name=info.get("project_name") or self.ev.project_name,
+            project_id=info.get("project_id") or self.ev.project_id,
+            experiment_id=(experiment.ref.ids or {}).get("experiment_id") if experiment is not None else None,
+            experiment_name=info.get("experiment_name") or self.ev.experiment_name or self.ev.project_name,
+            project_url=None,
+            experiment_url=None,
+            comparison_experiment_name=None,
+            scores=scores,
+            metrics={},
+        )
+
+
+def _preresolve_local(ref: Any, project_id: str | None, name: str) -> None:
+    """Local store: point an ``open=True`` reference at the existing experiment by name (the local
+    backend's resolve would register a new one)."""
+    from braintrust.state import global_state
+
+    if ref.ids or not global_state().is_local() or not project_id:
+        return
+    from braintrust.store.sqlite_store import LocalStore
+
+    store = LocalStore()
+    try:
+        found = store.get_experiment(project_id=project_id, name=name)
+    finally:
+        store.close()
+    if found is None:
+        raise ValueError(f"Experiment {name} not found in the local store (project id {project_id}).")
+    ref.ids = {"experiment_id": found["id"]}
+    ref.info.update(project_id=project_id, experiment_name=found["name"])
+
+
+def _trial_count(case: EvalCase, default: int) -> int:
+    count = case.trial_count
+    if isinstance(count, int) and not isinstance(count, bool) and count >= 1:
+        return count
+    return default
+
+
+def _parameter_count(fn: Callable[..., Any]) -> int:
+    try:
+        return len(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        return 1
+
+
+def _json(value: Any) -> str:
+    try:
+        return json.dumps(value, default=str)
+    except (TypeError, ValueError):
+        return json.dumps(str(value))
+
+
+async def _maybe_await(value: Any) -> Any:
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+async def _wait_for_event(event: Any) -> None:
+    """Return once ``event`` (a threading.Event or asyncio.Event) is set."""
+    if isinstance(event, asyncio.Event):
+        await event.wait()
+        return
+    while not event.is_set():
+        await asyncio.sleep(0.05)
+
+
+async def run_evaluator_async(
+    evaluator: Evaluator,
+    *,
+    no_send_logs: bool = False,
+    filters: list[tuple[str, Pattern[str]]] | None = None,
+    progress: bool = True,
+    pool: BoundedThreadPool | None = None,
+    announce: bool = True,
+) -> EvalResultWithSummary:
+    """Run one evaluator (no reporting) and return its results and summary."""
+    run = _Run(evaluator, no_send_logs=no_send_logs, filters=filters, progress=progress, pool=pool, announce=announce)
+    return await run.execute()
+
+
+# -- running a coroutine from sync code -------------------------------------------------------------
+
+
+def run_sync(coro: Awaitable[Any]) -> Any:
+    """Run ``coro`` to completion on a fresh event loop (never nested in a running one).
+
+    The first Ctrl-C cancels the run (which flushes what finished) and then raises
+    ``KeyboardInterrupt``; a second Ctrl-C interrupts at once.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        if inspect.iscoroutine(coro):
+            coro.close()
+        raise RuntimeError("An event loop is already running in this thread: await the async form (EvalAsync, registry.run_evaluator_async) instead.")
+    loop = asyncio.new_event_loop()
+    main = loop.create_task(_as_coroutine(coro))
+    interrupted = threading.Event()
+    previous_handler: Any = None
+    installed = False
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        if interrupted.is_set() or main.done():
+            raise KeyboardInterrupt
+        interrupted.set()
+        loop.call_soon_threadsafe(main.cancel)
+
+    if threading.current_thread() is threading.main_thread():
+        try:
+            previous_handler = signal.getsignal(signal.SIGINT)
+            if previous_handler is signal.default_int_handler:
+                signal.signal(signal.SIGINT, on_sigint)
+                installed = True
+        except (ValueError, OSError):
+            installed = False
+    try:
+        try:
+            return loop.run_until_complete(main)
+        except KeyboardInterrupt:
+            # Raised directly (our handler was not installed, or a second Ctrl-C): still give the
+            # run its chance to record the cancellation and flush.
+            interrupted.set()
+            if not main.done():
+                main.cancel()
+                try:
+                    loop.run_until_complete(asyncio.wait({main}, timeout=CANCEL_GRACE_SECONDS + 15))
+                except BaseException:
+                    pass
+            raise
+        except asyncio.CancelledError:
+            if interrupted.is_set():
+                raise KeyboardInterrupt from None
+            raise
+    finally:
+        if installed:
+            try:
+                signal.signal(signal.SIGINT, previous_handler)
+            except (ValueError, OSError):
+                pass
+        try:
+            _cancel_leftovers(loop)
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        except BaseException:
+            pass
+        loop.close()
+
+
+async def _as_coroutine(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable
+
+
+def _cancel_leftovers(loop: asyncio.AbstractEventLoop) -> None:
+    leftovers = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in leftovers:
+        task.cancel()
+    if leftovers:
+        loop.run_until_complete(asyncio.wait(leftovers, timeout=1))

@@ -1,0 +1,222 @@
+"""How scorers are named, called and what their return values mean.
+
+* **Name**: ``obj._name()`` if defined, else ``__name__``, else the type's name; lambdas are
+  ``scorer_<index in the list>``.
+* **Resolution**: a class defining ``eval``, ``eval_async`` or ``_run_eval_sync`` (autoevals'
+  scorers, ``braintrust.score.Scorer``) is instantiated with no arguments; anything else is used as
+  given. An object with ``eval_async`` is awaited through it.
+* **Arguments**: ``input, expected, metadata, output, trace, id, tags`` are matched to parameter
+  names; parameters with defaults keep them; ``**kwargs`` receives the rest; a required parameter
+  whose name matches none of them gets the next unused argument in that order (so ``def s(a, b)``
+  receives ``a=input, b=expected``).
+* **Return values**: see ``to_scores``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from numbers import Number
+from typing import Any, Callable
+
+from braintrust.score import Score, check_score_value
+
+#: The arguments a scorer may receive, in the order leftover parameters are filled.
+SCORER_ARGUMENTS = ("input", "expected", "metadata", "output", "trace", "id", "tags")
+
+
+def resolve_scorer(scorer: Any) -> Any:
+    if inspect.isclass(scorer) and any(hasattr(scorer, m) for m in ("eval", "eval_async", "_run_eval_sync")):
+        return scorer()
+    return scorer
+
+
+def scorer_name(scorer: Any, index: int) -> str:
+    named = getattr(scorer, "_name", None)
+    if callable(named) and not inspect.isclass(scorer):
+        try:
+            name = named()
+        except Exception:
+            name = None
+        if isinstance(name, str) and name:
+            return name
+    name = getattr(scorer, "__name__", None)
+    if isinstance(name, str) and name:
+        return f"scorer_{index}" if name == "<lambda>" else name
+    return type(scorer).__name__
+
+
+def _signature(fn: Callable) -> inspect.Signature | None:
+    try:
+        return inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None
+
+
+def match_arguments(fn: Callable, available: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+    """``(positional, keyword)`` arguments for calling ``fn`` with the scorer arguments."""
+    signature = _signature(fn)
+    if signature is None:
+        return [], dict(available)
+    params = list(signature.parameters.values())
+    values: dict[str, Any] = {}
+    used: set[str] = set()
+    passable = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    for param in params:
+        if param.kind in passable and param.name in available:
+            values[param.name] = available[param.name]
+            used.add(param.name)
+    unused = [name for name in SCORER_ARGUMENTS if name in available and name not in used]
+    for param in params:
+        if param.kind not in passable or param.name in values or param.default is not inspect.Parameter.empty:
+            continue
+        if not unused:
+            break  # the call then fails with the usual TypeError, recorded as the scorer's error
+        name = unused.pop(0)
+        values[param.name] = available[name]
+        used.add(name)
+    positional: list[Any] = []
+    keyword: dict[str, Any] = {}
+    for param in params:
+        if param.name not in values:
+            continue
+        if param.kind is inspect.Parameter.POSITIONAL_ONLY:
+            positional.append(values[param.name])
+        else:
+            keyword[param.name] = values[param.name]
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        for name in SCORER_ARGUMENTS:
+            if name in available and name not in used and name not in keyword:
+                keyword[name] = available[name]
+    return positional, keyword
+
+
+def scorer_callable(scorer: Any) -> tuple[Callable, bool]:
+    """The function to call and whether it is async."""
+    eval_async = getattr(scorer, "eval_async", None)
+    if eval_async is not None and callable(eval_async) and not inspect.isclass(scorer):
+        return eval_async, True
+    eval_sync = getattr(scorer, "eval", None)
+    if not callable(scorer) and eval_sync is not None and callable(eval_sync):
+        return eval_sync, is_async_callable(eval_sync)
+    return scorer, is_async_callable(scorer)
+
+
+def is_async_callable(fn: Any) -> bool:
+    if inspect.iscoroutinefunction(fn):
+        return True
+    call = getattr(fn, "__call__", None)
+    return call is not None and not inspect.isfunction(fn) and inspect.iscoroutinefunction(call)
+
+
+# -- return values --------------------------------------------------------------------------------
+
+
+def _is_score_like(value: Any) -> bool:
+    return not isinstance(value, (dict, str, bytes)) and hasattr(value, "name") and hasattr(value, "score")
+
+
+def _from_object(value: Any) -> Score:
+    name = getattr(value, "name")
+    score = getattr(value, "score")
+    metadata = getattr(value, "metadata", None) or {}
+    if not isinstance(name, str):
+        raise TypeError(f"a score object's name must be a string, got {name!r}")
+    check_score_value(name, score)
+    if isinstance(value, Score):
+        return value
+    result = Score.__new__(Score)  # keep the value as given (e.g. True), validated above
+    result.name, result.score, result.metadata = name, score, metadata
+    return result
+
+
+def _from_dict(value: dict, default_name: str | None) -> Score:
+    if "score" not in value:
+        raise TypeError(f"a scorer returned a dict without a 'score' key: {value!r:.200}")
+    name = value.get("name", default_name)
+    if name is None:
+        raise TypeError(f"a scorer returned a list containing a dict without a 'name': {value!r:.200}")
+    return _from_object(_Plain(name, value["score"], value.get("metadata") or {}))
+
+
+class _Plain:
+    __slots__ = ("name", "score", "metadata")
+
+    def __init__(self, name: Any, score: Any, metadata: Any):
+        self.name, self.score, self.metadata = name, score, metadata
+
+
+def to_scores(name: str, result: Any) -> list[Score]:
+    """What a scorer returned, as scores.
+
+    number → ``Score(name, n)``; bool → kept (logged as 1/0); ``None`` → a skipped score;
+    ``Score`` or any object with ``name``/``score`` (``metadata``) → as is; dict → needs ``score``,
+    takes the scorer's name when it has no ``name``; list/iterable of those (dicts must be named) →
+    several scores. Anything else → ``TypeError``; a value outside [0, 1] → ``ValueError``.
+    """
+    if result is None:
+        return [_from_object(_Plain(name, None, {}))]
+    if isinstance(result, bool) or (isinstance(result, Number) and not isinstance(result, complex)):
+        return [_from_object(_Plain(name, result, {}))]
+    if isinstance(result, dict):
+        return [_from_dict(result, name)]
+    if _is_score_like(result):
+        return [_from_object(result)]
+    if isinstance(result, (str, bytes)) or not hasattr(result, "__iter__"):
+        raise TypeError(
+            f"scorer {name!r} returned {type(result).__name__} {result!r:.100}; a scorer must return a number "
+            "in [0, 1], a bool, None, a Score, a dict with 'score', or a list of Scores/named dicts"
+        )
+    scores: list[Score] = []
+    for item in result:
+        if isinstance(item, dict):
+            scores.append(_from_dict(item, None))
+        elif _is_score_like(item):
+            scores.append(_from_object(item))
+        else:
+            raise TypeError(f"scorer {name!r} returned a list containing {type(item).__name__} {item!r:.100}; expected Scores or dicts with 'name' and 'score'")
+    return scores
+
+
+def span_fields(scores: list[Score]) -> dict[str, Any]:
+    """What a score span logs: ``output``, ``metadata`` and ``scores``."""
+    if len(scores) == 1:
+        only = scores[0]
+        return {"output": {"score": only.score}, "metadata": only.metadata or {}, "scores": {only.name: only.score}}
+    return {
+        "output": {s.name: {"score": s.score} for s in scores},
+        "metadata": {s.name: s.metadata or {} for s in scores},
+        "scores": {s.name: s.score for s in scores},
+    }
+
+
+# -- classifiers ----------------------------------------------------------------------------------
+
+
+def to_classifications(name: str, result: Any) -> list[dict[str, Any]]:
+    """What a classifier returned, as ``[{"name", "id", "label"?, "metadata"?}]``.
+
+    Each item is a dict or object with ``id`` (``label``, ``metadata``, ``name`` optional; the name
+    defaults to the classifier's); a list gives several; ``None`` gives none.
+    """
+    if result is None:
+        return []
+    items = result if isinstance(result, (list, tuple)) else [result]
+    out = []
+    for item in items:
+        if isinstance(item, dict):
+            data = dict(item)
+        elif hasattr(item, "id"):
+            data = {k: getattr(item, k) for k in ("name", "id", "label", "metadata") if getattr(item, k, None) is not None}
+        elif isinstance(item, str):
+            data = {"id": item}
+        else:
+            raise TypeError(f"classifier {name!r} returned {type(item).__name__} {item!r:.100}; expected a dict or object with an 'id' (and optional 'label', 'metadata')")
+        if data.get("id") is None:
+            raise TypeError(f"classifier {name!r} returned a classification without an 'id': {data!r:.200}")
+        entry = {"name": data.get("name") or name, "id": data["id"]}
+        if data.get("label") is not None:
+            entry["label"] = data["label"]
+        if data.get("metadata") is not None:
+            entry["metadata"] = data["metadata"]
+        out.append(entry)
+    return out

@@ -1,0 +1,90 @@
+"""``Score`` (what a scorer returns) and ``Scorer`` (a base class for scorer objects).
+
+``from braintrust.score import Score`` is the public import path; ``Score`` is also exported
+from ``braintrust`` itself. Scorers may equally return a bare number, a bool, ``None``, a dict
+or a list; ``braintrust.eval.scorers`` turns every shape into ``Score`` objects.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from abc import ABC, abstractmethod
+from numbers import Number
+from typing import Any, Protocol, runtime_checkable
+
+
+def check_score_value(name: Any, value: Any) -> None:
+    """Raise ``ValueError`` unless ``value`` is None, a bool or a number in [0, 1]."""
+    if value is None or isinstance(value, bool):
+        return
+    if not isinstance(value, Number) or isinstance(value, complex):
+        raise ValueError(f"score {name!r} must be a number between 0 and 1 (or None to skip), got {value!r}")
+    if math.isnan(value) or value < 0 or value > 1:
+        raise ValueError(f"score {name!r} ({value}) must be between 0 and 1")
+
+
+@dataclasses.dataclass
+class Score:
+    """One named score in [0, 1] (``None`` = skipped), with optional metadata."""
+
+    name: str
+    score: float | None = None
+    metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_score_value(self.name, self.score)
+        if self.metadata is None:
+            self.metadata = {}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "score": self.score, "metadata": self.metadata}
+
+    def as_json(self, **kwargs: Any) -> str:
+        return json.dumps(self.as_dict(), **kwargs)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Score":
+        return cls(name=data["name"], score=data.get("score"), metadata=data.get("metadata") or {})
+
+
+class Scorer(ABC):
+    """Base class for scorer objects: implement ``_run_eval_sync`` (and optionally
+    ``_run_eval_async``). ``Eval`` awaits ``eval_async``; a class deriving from this may be passed
+    to ``scores=`` uninstantiated (it is constructed with no arguments)."""
+
+    async def eval_async(self, output: Any, expected: Any = None, **kwargs: Any) -> Score:
+        return await self._run_eval_async(output, expected, **kwargs)
+
+    def eval(self, output: Any, expected: Any = None, **kwargs: Any) -> Score:
+        return self._run_eval_sync(output, expected, **kwargs)
+
+    def __call__(self, output: Any, expected: Any = None, **kwargs: Any) -> Score:
+        return self.eval(output, expected, **kwargs)
+
+    async def _run_eval_async(self, output: Any, expected: Any = None, **kwargs: Any) -> Score:
+        return self._run_eval_sync(output, expected, **kwargs)
+
+    def _name(self) -> str:
+        return self.__class__.__name__
+
+    @abstractmethod
+    def _run_eval_sync(self, output: Any, expected: Any = None, **kwargs: Any) -> Score: ...
+
+
+__all__ = ["Score", "Scorer"]
+
+
+@runtime_checkable
+class SyncScorerLike(Protocol):
+    """Anything ``Eval`` can call as a synchronous scorer: ``scorer(input=..., output=..., expected=...)``."""
+
+    def __call__(self, input: Any, output: Any, expected: Any = None, **kwargs: Any) -> Any: ...
+
+
+@runtime_checkable
+class AsyncScorerLike(Protocol):
+    """A scorer object ``Eval`` awaits through ``eval_async``."""
+
+    async def eval_async(self, output: Any, expected: Any = None, **kwargs: Any) -> Any: ...

@@ -1,0 +1,409 @@
+"""The engine: concurrency bounds, timeouts, cancellation, Ctrl-C in a real process, running inside
+an event loop, no_send_logs / parent, stream, on_start, reporters and the thread pool."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import braintrust
+from braintrust.framework import Eval, EvalAsync, Reporter, set_thread_pool_max_workers
+from braintrust.eval.results import EvalTimeoutError
+from braintrust.eval.threads import BoundedThreadPool, shared_pool
+from test_eval_support import exact, roots, stored_rows, trace_of
+
+
+class Overlap:
+    """Measures how many calls run at the same time."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.now = 0
+        self.peak = 0
+
+    def enter(self):
+        with self.lock:
+            self.now += 1
+            self.peak = max(self.peak, self.now)
+
+    def leave(self):
+        with self.lock:
+            self.now -= 1
+
+
+@pytest.fixture
+def wide_pool():
+    pool = shared_pool()
+    before = pool.max_workers
+    set_thread_pool_max_workers(16)
+    yield
+    set_thread_pool_max_workers(before)
+
+
+# -- concurrency ------------------------------------------------------------------------------------
+
+
+def test_max_concurrency_bounds_async_trials():
+    overlap = Overlap()
+
+    async def task(x):
+        overlap.enter()
+        await asyncio.sleep(0.02)
+        overlap.leave()
+        return x
+
+    Eval("concurrency", data=[{"input": i} for i in range(12)], task=task, scores=[lambda output: 1], max_concurrency=3)
+    assert overlap.peak == 3
+
+
+def test_max_concurrency_bounds_sync_trials_and_without_it_they_overlap(wide_pool):
+    bounded, unbounded = Overlap(), Overlap()
+
+    def make(overlap):
+        def task(x):
+            overlap.enter()
+            time.sleep(0.03)
+            overlap.leave()
+            return x
+
+        return task
+
+    Eval("concurrency", data=[{"input": i} for i in range(8)], task=make(bounded), scores=[lambda output: 1], max_concurrency=2)
+    Eval("concurrency", data=[{"input": i} for i in range(8)], task=make(unbounded), scores=[lambda output: 1])
+    assert bounded.peak == 2
+    assert unbounded.peak >= 4
+
+
+def test_thread_pool_bounds_sync_work():
+    overlap = Overlap()
+
+    def task(x):
+        overlap.enter()
+        time.sleep(0.02)
+        overlap.leave()
+        return x
+
+    pool = shared_pool()
+    before = pool.max_workers
+    set_thread_pool_max_workers(2)
+    try:
+        Eval("pool", data=[{"input": i} for i in range(8)], task=task, scores=[lambda output: 1])
+    finally:
+        set_thread_pool_max_workers(before)
+    assert overlap.peak == 2
+    with pytest.raises(ValueError):
+        set_thread_pool_max_workers(0)
+
+
+def test_bounded_pool_runs_in_a_copy_of_the_submitting_context():
+    import contextvars
+
+    var = contextvars.ContextVar("v", default="unset")
+    pool = BoundedThreadPool(2)
+
+    async def main():
+        from braintrust.eval.threads import run_in_pool
+
+        var.set("set-in-task")
+        return await run_in_pool(pool, var.get)
+
+    assert asyncio.run(main()) == "set-in-task"
+    assert pool.active_threads() <= 2
+
+
+# -- timeout and cancellation -----------------------------------------------------------------------
+
+
+def test_timeout_raises_with_the_finished_results_and_their_rows_are_stored():
+    async def task(x):
+        await asyncio.sleep(0 if x < 3 else 30)
+        return x
+
+    started = time.monotonic()
+    with pytest.raises(EvalTimeoutError) as info:
+        Eval("timeouts", data=[{"input": i, "expected": i} for i in range(5)], task=task, scores=[exact], timeout=0.5, experiment_name="t")
+    assert time.monotonic() - started < 5
+    error = info.value
+    assert isinstance(error, TimeoutError) and "Evaluator timed out" in str(error)
+    assert sorted(r.input for r in error.results) == [0, 1, 2]
+    assert all(r.scores == {"exact": 1.0} for r in error.results)
+    assert error.cancelled == 2
+    rows = stored_rows(error.experiment.id)
+    finished = {r["input"]: r for r in roots(rows)}
+    assert {0, 1, 2} <= set(finished)
+    for i in (0, 1, 2):
+        root, spans = trace_of(rows, i)
+        assert root["output"] == i and spans["exact"]["scores"] == {"exact": 1.0}
+    for i in (3, 4):  # still running at the deadline: kept, with the reason
+        root, spans = trace_of(rows, i)
+        assert "timed out" in root["error"] and "timed out" in spans["task"]["error"]
+        assert root["metrics"]["end"] >= root["metrics"]["start"]
+
+
+def test_timeout_with_a_stuck_sync_task_returns_promptly():
+    release = threading.Event()
+
+    def task(x):
+        if x == 1:
+            release.wait(20)
+        return x
+
+    started = time.monotonic()
+    with pytest.raises(EvalTimeoutError) as info:
+        Eval("timeouts", data=[{"input": 0}, {"input": 1}], task=task, scores=[lambda output: 1], timeout=0.4)
+    release.set()
+    assert time.monotonic() - started < 5
+    assert [r.input for r in info.value.results] == [0]
+
+
+def test_cancel_event_cancels_the_run():
+    cancel = threading.Event()
+
+    async def task(x):
+        if x == 2:
+            cancel.set()
+        await asyncio.sleep(0 if x < 2 else 30)
+        return x
+
+    started = time.monotonic()
+    with pytest.raises(asyncio.CancelledError):
+        Eval("cancel", data=[{"input": i} for i in range(4)], task=task, scores=[lambda output: 1], cancel_event=cancel, max_concurrency=1)
+    assert time.monotonic() - started < 5
+
+
+def _run_script(tmp_path: Path, body: str) -> subprocess.Popen:
+    script = tmp_path / "script.py"
+    script.write_text(textwrap.dedent(body))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRAINTRUST_")}
+    env["BRAINTRUST_LOCAL_DIR"] = str(tmp_path / "store")
+    return subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_ctrl_c_in_a_real_process_stops_promptly_and_flushes_what_finished(tmp_path, kind):
+    task = (
+        "def task(x):\n    if x == 0:\n        print('STARTED', flush=True)\n    time.sleep(0.25)\n    return x\n"
+        if kind == "sync"
+        else "async def task(x):\n    if x == 0:\n        print('STARTED', flush=True)\n    await asyncio.sleep(0.25)\n    return x\n"
+    )
+    proc = _run_script(
+        tmp_path,
+        "import asyncio, time\nfrom braintrust.framework import Eval\n" + task + textwrap.dedent("""
+        Eval("interrupts", data=[{"input": i, "expected": i} for i in range(60)], task=task,
+             scores=[lambda output, expected: output == expected], experiment_name="ctrl-c", max_concurrency=2)
+        print("NOT REACHED", flush=True)
+        """),
+    )
+    assert proc.stdout.readline().strip() == "STARTED"
+    time.sleep(1.0)
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert time.monotonic() - sent < 10
+    assert proc.returncode in (130, -signal.SIGINT), err
+    assert "NOT REACHED" not in out
+    assert "KeyboardInterrupt" in err and "was interrupted" in err
+
+    from braintrust.store.sqlite_store import LocalStore
+
+    store = LocalStore(tmp_path / "store" / "braintrust.sqlite")
+    project = store.get_project(name="interrupts")
+    experiment = store.get_experiment(project_id=project["id"], name="ctrl-c")
+    rows, _ = store.fetch_rows("experiment", experiment["id"], limit=10000)
+    root_rows = [r for r in rows if not r.get("span_parents")]
+    done = [r for r in root_rows if "output" in r]
+    assert len(done) >= 4  # about 8 had finished after one second
+    for root in done:  # a finished trial is complete: task and score spans, scores on the score span
+        kids = [r for r in rows if r.get("span_parents") == [root["span_id"]]]
+        assert sorted(k["span_attributes"]["name"] for k in kids) == ["scorer_0", "task"]
+        assert [k for k in kids if k["span_attributes"]["name"] == "scorer_0"][0]["scores"] == {"scorer_0": 1}
+    cut = [r for r in root_rows if "output" not in r]
+    assert all("interrupted" in r["error"] for r in cut)
+    assert len(root_rows) < 60
+
+
+# -- inside a running event loop ------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_eval_inside_a_running_loop_returns_an_awaitable_task():
+    with pytest.warns(RuntimeWarning, match="running event loop"):
+        pending = Eval("in-loop", data=[{"input": 1, "expected": 1}], task=lambda x: x, scores=[exact])
+    assert isinstance(pending, asyncio.Task)
+    result = await pending
+    assert result.results[0].scores == {"exact": 1.0}
+
+
+@pytest.mark.asyncio
+async def test_eval_async_and_the_loop_stays_responsive():
+    ticks = 0
+
+    async def ticker():
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    background = asyncio.create_task(ticker())
+    result = await EvalAsync("in-loop", data=[{"input": i} for i in range(3)], task=lambda x: time.sleep(0.1) or x, scores=[lambda output: 1])
+    background.cancel()
+    assert len(result.results) == 3
+    assert ticks >= 5  # sync tasks ran on threads, not on the loop
+
+
+# -- no_send_logs, parent -------------------------------------------------------------------------------
+
+
+def test_no_send_logs_logs_in_nowhere_and_writes_nothing(bt_server, monkeypatch):
+    monkeypatch.setenv("BRAINTRUST_API_KEY", bt_server.api_key)
+    monkeypatch.setenv("BRAINTRUST_APP_URL", bt_server.url)
+    result = Eval("local-only", data=[{"input": 1, "expected": 1}], task=lambda x: x, scores=[exact], no_send_logs=True)
+    assert result.results[0].scores == {"exact": 1.0}
+    assert result.summary.experiment_id is None and result.summary.experiment_url is None
+    assert bt_server.requests == []  # not even a login
+    assert not (Path(os.environ["BRAINTRUST_LOCAL_DIR"]) / "braintrust.sqlite").exists()
+
+
+def test_no_send_logs_spans_go_to_the_current_parent():
+    from braintrust.objects.experiment import init
+
+    experiment = init(project="outer", experiment="holder", set_current=False)
+    with experiment.start_span(name="outer-span") as outer:
+        Eval("local-only", data=[{"input": "x"}], task=lambda x: x, scores=[lambda output: 1], no_send_logs=True)
+    experiment.flush()
+    rows = stored_rows(experiment.id)
+    evals = [r for r in rows if r["span_attributes"]["name"] == "eval"]
+    assert len(evals) == 1 and evals[0]["span_parents"] == [outer.span_id]
+
+
+def test_parent_slug_puts_the_trials_under_that_span():
+    from braintrust.objects.experiment import init
+
+    experiment = init(project="parented", experiment="holder", set_current=False)
+    experiment.id  # resolved first: an unresolved experiment's span exports project args instead of its id
+    span = experiment.start_span(name="playground-run")
+    result = Eval("parented", data=[{"input": "x"}], task=lambda x: x, scores=[lambda output: 1], parent=span.export())
+    span.end()
+    assert result.summary.experiment_id is None  # no experiment of its own
+    rows = stored_rows(experiment.id)
+    evals = [r for r in rows if r["span_attributes"]["name"] == "eval"]
+    assert len(evals) == 1 and evals[0]["span_parents"] == [span.span_id]
+    assert [r for r in rows if r["span_attributes"]["name"] == "scorer_0"][0]["scores"] == {"scorer_0": 1}
+
+
+# -- stream, on_start, reporters, options -----------------------------------------------------------
+
+
+def test_stream_receives_task_output_and_progress_events():
+    events = []
+
+    def task(input, hooks):
+        hooks.report_progress({"event": "progress", "data": "half way"})
+        return {"answer": input}
+
+    Eval("streaming", data=[{"input": 1}], task=task, scores=[lambda output: 1], stream=events.append)
+    kinds = [(e["event"], e["data"]) for e in events]
+    assert kinds == [("progress", "half way"), ("json_delta", '{"answer": 1}')]
+    assert all(e["object_type"] == "task" and e["name"] == "streaming" for e in events)
+
+
+def test_on_start_gets_the_experiment_summary_before_the_run():
+    seen = []
+    Eval("starting", data=[{"input": 1}], task=lambda x: seen.append("task") or x, scores=[lambda output: 1],
+         experiment_name="s1", on_start=lambda summary: seen.append(("start", summary.experiment_name, dict(summary.scores))))
+    assert seen == [("start", "s1", {}), "task"]
+
+
+def test_custom_reporter_replaces_the_default_printing(capsys):
+    reports = []
+    reporter = Reporter("mine", report_eval=lambda ev, result, verbose, jsonl: reports.append((ev.eval_name, len(result.results))) or "report", report_run=lambda reports, verbose, jsonl: True)
+    Eval("reporting", data=[{"input": 1}], task=lambda x: x, scores=[lambda output: 1], reporter=reporter)
+    assert reports == [("reporting", 1)]
+    assert "SUMMARY" not in capsys.readouterr().out
+
+
+def test_experiment_options_reach_the_experiment():
+    from braintrust.store.sqlite_store import LocalStore
+
+    result = Eval(
+        "options", data=[{"input": 1}], task=lambda x: x, scores=[lambda output: 1], experiment_name="opts",
+        metadata={"model": "m"}, tags=["nightly"], description="desc", is_public=True,
+        repo_info={"commit": "abc", "branch": "main"},
+    )
+    experiment = LocalStore().get_experiment(id=result.summary.experiment_id)
+    assert experiment["name"] == "opts" and experiment["metadata"] == {"model": "m"} and experiment["tags"] == ["nightly"]
+    assert experiment["description"] == "desc" and experiment["repo_info"]["commit"] == "abc"
+    again = Eval("options", data=[{"input": 2}], task=lambda x: x, scores=[lambda output: 1], experiment_name="opts", update=True)
+    assert again.summary.experiment_id == result.summary.experiment_id
+    assert len(roots(stored_rows(result))) == 2
+
+
+def test_summarize_scores_false_skips_the_comparison():
+    result = Eval("no-summary", data=[{"input": 1}], task=lambda x: x, scores=[lambda output: 1], summarize_scores=False)
+    assert "Summary skipped: Score summarization was disabled" in str(result.summary)
+
+
+def test_eval_names_are_unique_within_a_process(capsys):
+    seen = []
+    reporter = Reporter("names", report_eval=lambda ev, result, verbose, jsonl: seen.append(ev.eval_name), report_run=lambda r, v, j: True)
+    for _ in range(2):
+        Eval("same-name", data=[{"input": 1}], task=lambda x: x, scores=[lambda output: 1], reporter=reporter)
+    assert seen == ["same-name", "same-name_1"]
+
+
+def test_progress_bar_only_draws_on_a_terminal():
+    import io
+
+    from braintrust.eval.progress import ProgressBar
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    tty, pipe = Tty(), io.StringIO()
+    for stream in (tty, pipe):
+        bar = ProgressBar("my-eval", 2, stream=stream)
+        bar.update()
+        bar.update()
+        bar.close()
+    assert pipe.getvalue() == ""
+    assert tty.getvalue().endswith("\rmy-eval (tasks): [########################] 2/2\n")
+    disabled = Tty()
+    bar = ProgressBar("my-eval", 2, enabled=False, stream=disabled)
+    bar.update()
+    assert disabled.getvalue() == ""
+
+
+def test_base_experiment_id_is_the_comparison():
+    first = Eval("by-id", data=[{"input": 1}], task=lambda x: x, scores=[lambda output: 0], experiment_name="first")
+    Eval("by-id", data=[{"input": 1}], task=lambda x: x, scores=[lambda output: 0.5], experiment_name="second")
+    third = Eval("by-id", data=[{"input": 1}], task=lambda x: x, scores=[lambda output: 1], experiment_name="third",
+                 base_experiment_id=first.summary.experiment_id)
+    assert third.summary.comparison_experiment_name == "first"
+    assert third.summary.scores["scorer_0"].diff == 1
+
+
+def test_scorers_can_read_the_trace():
+    seen = {}
+
+    def looks_at_trace(output, trace):
+        seen["config"] = trace.get_configuration()
+        seen["types"] = sorted((s.get("span_attributes") or {}).get("type") for s in trace.get_spans())
+        seen["tasks"] = len(trace.get_spans("task"))
+        return 1
+
+    result = Eval("tracing", data=[{"input": 1}], task=lambda x: x, scores=[looks_at_trace])
+    root, _ = trace_of(stored_rows(result), 1)
+    assert seen["config"] == {"object_type": "experiment", "object_id": result.summary.experiment_id, "root_span_id": root["root_span_id"]}
+    assert seen["types"] == ["eval", "score", "task"] and seen["tasks"] == 1
+    _, spans = trace_of(stored_rows(result), 1)
+    assert "trace" not in spans["looks_at_trace"]["input"]
