@@ -4,6 +4,8 @@ through the ``braintrust_case`` fixture (``BraintrustCase``)."""
 from __future__ import annotations
 
 import copy
+import functools
+import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,8 +13,16 @@ import pytest
 
 from pytest_braintrust.marks import Declared, declared
 
+#: Where an item keeps its ``BraintrustCase`` (set by the session, or by the fixture when the run
+#: is not logged).
+CASE_KEY = pytest.StashKey["BraintrustCase"]()
+#: Set once the item's test function is wrapped to capture its return value.
+_WRAPPED_KEY = pytest.StashKey[bool]()
+
 #: Parametrize argument names that belong to the plugin, not to the case's input.
 PLUGIN_PARAMS = frozenset({"braintrust_trial", "braintrust_case"})
+#: A parametrize argument with this name is the case's expected value, not part of its input.
+EXPECTED_PARAM = "expected"
 
 
 @dataclass
@@ -27,7 +37,7 @@ class CaseSpec:
     scorers: list[Any]
     project: str | None
     record_id: str | None = None
-    trial_index: int = 0
+    trial_index: int | None = None  # 0-based; None when the case is not run in trials
     origin: dict[str, Any] | None = None
 
 
@@ -52,7 +62,7 @@ def spec_of(item: pytest.Item) -> CaseSpec:
     callspec = getattr(item, "callspec", None)
     params = dict(callspec.params) if callspec is not None else {}
     record = params.get("braintrust_case")
-    trial_index = int(params.get("braintrust_trial", 1)) - 1 if "braintrust_trial" in params else 0
+    trial_index = int(params["braintrust_trial"]) - 1 if "braintrust_trial" in params else None
     user_params = {k: v for k, v in params.items() if k not in PLUGIN_PARAMS}
     metadata = dict(decl.metadata)
     tags = list(decl.tags)
@@ -61,10 +71,14 @@ def spec_of(item: pytest.Item) -> CaseSpec:
         metadata.update(record.metadata)
         tags += [t for t in record.tags if t not in tags]
     else:
+        if not decl.has_expected and EXPECTED_PARAM in user_params:
+            # ``@pytest.mark.parametrize("question, expected", ...)``: the case's expected value.
+            expected_value = user_params.pop(EXPECTED_PARAM)
+        else:
+            expected_value = decl.expected
         input_value = decl.input if decl.has_input else (user_params or None)
-        expected_value = decl.expected
     return CaseSpec(
-        name=decl.name or getattr(item, "originalname", None) or item.name,
+        name=decl.name or item.name,
         input=input_value,
         expected=expected_value,
         metadata=metadata,
@@ -81,7 +95,8 @@ class BraintrustCase:
     """The ``braintrust_case`` fixture: the case, its span, and ways to log and score.
 
     Without ``--braintrust`` the same object works but records nothing (its span is the no-op
-    span); declared scorers still run, so checks behave the same with and without logging.
+    span): ``check`` still returns its verdict and ``run_scorers()`` still scores, but declared
+    scorers are not run automatically (they may be costly, and nothing would record them).
     """
 
     def __init__(self, spec: CaseSpec, span: Any, scorer_runner: Any):
@@ -93,7 +108,7 @@ class BraintrustCase:
         self.metadata: dict[str, Any] = dict(spec.metadata)
         self.tags: list[str] = list(spec.tags)
         self.id = spec.record_id
-        self.trial_index = spec.trial_index
+        self.trial_index = spec.trial_index or 0
         self.output: Any = None
         self.has_output = False
         self.scores: dict[str, float | None] = {}  # logged on the root span (pass, soft checks)
@@ -113,6 +128,8 @@ class BraintrustCase:
         """Log fields on the case's root span (``output`` is recorded as the case's output)."""
         if "output" in event:
             self.log_output(event.pop("output"))
+        if "expected" in event:
+            self.expected = event.pop("expected")
         if "metadata" in event:
             self.metadata.update(event.pop("metadata") or {})
         if "tags" in event:
@@ -160,3 +177,36 @@ class BraintrustCase:
 
     def __repr__(self) -> str:
         return f"BraintrustCase(name={self.spec.name!r}, input={self.input!r}, expected={self.expected!r})"
+
+
+def capture_return_value(item: pytest.Item) -> None:
+    """A case's return value is its output when it logged none, and pytest does not warn about
+    it (``PytestReturnNotNoneWarning``): the test function is wrapped to hand the value to the
+    item's case (if the test has one: with ``--braintrust``, or when it requested the fixture)."""
+    original = getattr(item, "obj", None)
+    if original is None or item.stash.get(_WRAPPED_KEY, False):
+        return
+
+    def record(value: Any) -> None:
+        case = item.stash.get(CASE_KEY, None)
+        if value is not None and case is not None and not case.has_output:
+            case.log_output(value)
+
+    if inspect.iscoroutinefunction(original):
+
+        @functools.wraps(original)
+        async def async_wrapper(*args: Any, **kwargs: Any) -> None:
+            record(await original(*args, **kwargs))
+
+        wrapper: Any = async_wrapper
+    elif callable(original) and not inspect.isgeneratorfunction(original) and not inspect.isasyncgenfunction(original):
+
+        @functools.wraps(original)
+        def sync_wrapper(*args: Any, **kwargs: Any) -> None:
+            record(original(*args, **kwargs))
+
+        wrapper = sync_wrapper
+    else:
+        return
+    item.stash[_WRAPPED_KEY] = True
+    item.obj = wrapper

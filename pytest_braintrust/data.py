@@ -129,10 +129,13 @@ def _from_dataset(dataset: Any, metafunc: pytest.Metafunc) -> list[DataRecord]:
 
 def _shared_pin(dataset: Any, config: pytest.Config) -> str:
     """The version to read: the current one, agreed between xdist workers through pin files."""
-    pins_dir = (getattr(config, "workerinput", None) or {}).get("braintrust_pins_dir")
+    from pytest_braintrust.xdist import PINS_KEY
+
+    pins_dir = (getattr(config, "workerinput", None) or {}).get(PINS_KEY)
     if not pins_dir:
         return dataset.version
     key = hashlib.sha256(json.dumps(dataset.ref.create_args, sort_keys=True, default=str).encode()).hexdigest()[:20]
+    Path(pins_dir).mkdir(parents=True, exist_ok=True)
     pin_file = Path(pins_dir) / f"{key}.version"
     if pin_file.exists():
         return pin_file.read_text().strip()

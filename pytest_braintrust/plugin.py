@@ -25,26 +25,37 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
 
 
+_ROOTDIR_KEY = pytest.StashKey[Any]()
+_API_KEY_ENV_KEY = pytest.StashKey[Any]()
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     global active_rootdir
     config.addinivalue_line("markers", MARKER_HELP)
+    config.stash[_ROOTDIR_KEY] = active_rootdir  # restored at unconfigure (pytest inside pytest)
     active_rootdir = config.rootpath
+    if config.pluginmanager.hasplugin("xdist") and not hasattr(config, "workerinput"):
+        from pytest_braintrust.xdist import DatasetPins
+
+        config.pluginmanager.register(DatasetPins(), "braintrust-dataset-pins")
+    if not config.getoption("braintrust"):
+        return  # options and ini values are only read (and validated) for --braintrust runs
     settings = settings_from(config)
-    if not settings.enabled:
-        return
     api_key = config.getoption("braintrust_api_key")
     if api_key:
         import os
-        import warnings
 
+        config.stash[_API_KEY_ENV_KEY] = os.environ.get("BRAINTRUST_API_KEY")
         os.environ["BRAINTRUST_API_KEY"] = api_key
-        warnings.warn(
-            pytest.PytestWarning(
-                "--braintrust-api-key puts the key in your shell history and CI logs; "
-                "set the BRAINTRUST_API_KEY environment variable instead."
+        if not hasattr(config, "workerinput"):  # once per run, not once per xdist worker too
+            config.issue_config_time_warning(
+                pytest.PytestWarning(
+                    "--braintrust-api-key puts the key in your shell history and CI logs; "
+                    "set the BRAINTRUST_API_KEY environment variable instead."
+                ),
+                stacklevel=2,
             )
-        )
     from pytest_braintrust.runtime import configure_session
 
     configure_session(config, settings)
@@ -52,10 +63,27 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     global active_rootdir
-    active_rootdir = None
+    active_rootdir = config.stash.get(_ROOTDIR_KEY, None)
+    if _API_KEY_ENV_KEY in config.stash:  # the key given with --braintrust-api-key
+        import os
+
+        previous = config.stash[_API_KEY_ENV_KEY]
+        if previous is None:
+            os.environ.pop("BRAINTRUST_API_KEY", None)
+        else:
+            os.environ["BRAINTRUST_API_KEY"] = previous
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    try:
+        _generate_cases(metafunc)
+    except pytest.UsageError as exc:
+        # A bad declaration or data source: a collection error of that module naming the
+        # problem (and the file:line of a bad data line), without a traceback into the plugin.
+        raise pytest.Collector.CollectError(str(exc)) from None
+
+
+def _generate_cases(metafunc: pytest.Metafunc) -> None:
     from pytest_braintrust.marks import declared
 
     decl = declared(metafunc.definition)
@@ -70,6 +98,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize(
             "braintrust_trial", range(1, decl.trials + 1), ids=[f"trial-{i}" for i in range(1, decl.trials + 1)], indirect=True
         )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    from pytest_braintrust.case import capture_return_value, is_case
+
+    if is_case(item):
+        capture_return_value(item)
 
 
 @pytest.fixture
@@ -92,7 +128,7 @@ def braintrust_case(request: pytest.FixtureRequest) -> Any:
 
 
 def _case_of(request: pytest.FixtureRequest) -> Any:
-    from pytest_braintrust.session import CASE_KEY
+    from pytest_braintrust.case import CASE_KEY
 
     case = request.node.stash.get(CASE_KEY, None)
     if case is not None:

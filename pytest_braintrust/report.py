@@ -18,6 +18,8 @@ import os
 from collections import Counter
 from typing import Any
 
+from pytest_braintrust.options import GATE_FAILED_EXIT_CODE
+
 OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
 
 
@@ -101,7 +103,8 @@ def terminal_summary(run: Any, tr: Any) -> None:
     tr.section("Braintrust", sep="=", bold=True)
     cases = run.all_cases()
     counts = Counter(case["outcome"] for case in cases)
-    tr.write_line(f"{len(cases)} eval cases: " + ", ".join(f"{counts[o]} {o}" for o in OUTCOMES if counts.get(o)))
+    breakdown = ", ".join(f"{counts[o]} {o}" for o in OUTCOMES if counts.get(o))
+    tr.write_line(f"{len(cases)} eval cases" + (f": {breakdown}" if breakdown else ""))
     if not run.settings.no_summary:
         for summary in run.summaries:
             for line in str(summary).splitlines():
@@ -120,4 +123,4 @@ def terminal_summary(run: Any, tr: Any) -> None:
     for error in run.errors:
         tr.write_line(f"braintrust: {error}", red=True)
     if any(not gate.passed for gate in run.gates):
-        tr.write_line(f"braintrust: a quality gate failed; exit status {6}", red=True)
+        tr.write_line(f"braintrust: a quality gate failed; exit status {GATE_FAILED_EXIT_CODE}", red=True)

@@ -20,12 +20,16 @@ RUN_PLUGIN = "braintrust-run"
 def configure_session(config: pytest.Config, settings: Settings) -> None:
     from braintrust.delivery import policy
 
+    saved_policy = (policy.quiet_local_notice, policy.queue_full_wait_seconds)
     policy.quiet_local_notice = True  # the report header says where results go
     policy.enable_pytest_backpressure()
     workerinput = getattr(config, "workerinput", None)
     attach = (workerinput or {}).get("braintrust_experiments") if workerinput else None
-    registry = ExperimentRegistry(settings, attach=attach)
+    from pytest_braintrust.xdist import PINS_KEY
+
+    registry = ExperimentRegistry(settings, attach=attach, shared_dir=(workerinput or {}).get(PINS_KEY))
     run = BraintrustRun(config, settings, registry, is_worker=workerinput is not None)
+    run.saved_policy = saved_policy
     config.pluginmanager.register(run, RUN_PLUGIN)
     config.pluginmanager.register(EvalSession(config, settings, registry), "braintrust-eval-session")
     if config.pluginmanager.hasplugin("xdist"):
@@ -48,6 +52,15 @@ class BraintrustRun:
         self.flush_seconds = 0.0
         self.failed_non_cases = 0
         self.errors: list[str] = []
+        self.saved_policy: tuple[Any, ...] | None = None
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        """Give the process back as it was (matters when pytest runs inside a process that
+        goes on, e.g. under ``pytester``)."""
+        from braintrust.delivery import policy
+
+        if self.saved_policy is not None:
+            policy.quiet_local_notice, policy.queue_full_wait_seconds = self.saved_policy
 
     def session(self) -> EvalSession:
         return self.config.pluginmanager.get_plugin("braintrust-eval-session")
@@ -59,7 +72,15 @@ class BraintrustRun:
         from braintrust.store.location import database_path
 
         state = global_state()
-        experiment = self.settings.experiment_id or self.settings.experiment or "a new experiment"
+        settings = self.settings
+        if settings.experiment_id:
+            experiment = f"joining experiment id {settings.experiment_id}"
+        elif settings.experiment and settings.update:
+            experiment = f"experiment {settings.experiment!r} (joined if it exists)"
+        elif settings.experiment:
+            experiment = f"a new experiment {settings.experiment!r}"
+        else:
+            experiment = "a new experiment"
         if state.is_local():
             where = f"the local store at {database_path()} (no BRAINTRUST_API_KEY)"
         else:
@@ -96,6 +117,11 @@ class BraintrustRun:
 
     def _summarize(self) -> None:
         for project in self.projects():
+            known = project in self.registry.experiments or project in self.registry.attach
+            if self.is_controller and not known:
+                # No worker could register it (its rows are spilled); do not create an empty one.
+                self.errors.append(f"no summary for project {project!r}: its experiment was never registered")
+                continue
             try:
                 experiment = self.registry.get(project)
                 self.summaries.append(experiment.summarize())

@@ -9,29 +9,37 @@ Per case, the same layout as ``Eval()``::
 
 from __future__ import annotations
 
-import functools
-import inspect
 from typing import Any
 
 import pytest
 
-from pytest_braintrust.case import BraintrustCase, CaseSpec, is_case, spec_of
+from pytest_braintrust.case import CASE_KEY, BraintrustCase, CaseSpec, is_case, spec_of
 from pytest_braintrust.options import Settings
 from pytest_braintrust.outcome import outcome_of
 from pytest_braintrust.scoring import run_scorers
 
-CASE_KEY = pytest.StashKey[BraintrustCase]()
 REPORTS_KEY = pytest.StashKey[dict]()
 ROOT_KEY = pytest.StashKey[Any]()
 OUTCOME_KEY = pytest.StashKey[Any]()
 
 
 class ExperimentRegistry:
-    """One experiment per project for the whole run (created lazily, or attached by id)."""
+    """One experiment per project for the whole run (created lazily, or attached by id).
 
-    def __init__(self, settings: Settings, attach: dict[str, dict[str, Any]] | None = None):
+    Under pytest-xdist the controller creates the default project's experiment and workers
+    attach to it (``attach``). The experiment of another project (marker ``project=``), or of
+    the default project when the controller could not create it, is created by the first worker
+    that needs it, which shares its identity with the other workers through a file in the run's
+    shared folder (``shared_dir``, set on workers only), so they all log into that one.
+    """
+
+    #: How long a worker waits for another worker to create a project's experiment.
+    SHARED_WAIT_SECONDS = 60.0
+
+    def __init__(self, settings: Settings, attach: dict[str, dict[str, Any]] | None = None, shared_dir: str | None = None):
         self.settings = settings
         self.attach = attach or {}
+        self.shared_dir = shared_dir
         self.experiments: dict[str, Any] = {}
 
     def get(self, project: str | None) -> Any:
@@ -42,17 +50,20 @@ class ExperimentRegistry:
         return experiment
 
     def _open(self, project: str) -> Any:
-        from braintrust.objects.experiment import attach_experiment, init
+        from braintrust.objects.experiment import attach_experiment
 
         known = self.attach.get(project)
         if known is not None:
             return attach_experiment(known)
         if self.settings.experiment_id and project == self.settings.project:
             return attach_experiment({"experiment_id": self.settings.experiment_id, "project_name": project})
-        shared = self.attach.get(self.settings.project)
-        if shared is not None:
-            # An xdist worker: another project's experiment is joined by the run's shared name.
-            return init(project=project, experiment=shared["experiment_name"], update=True, set_current=False, metadata={"runner": "pytest"})
+        if self.shared_dir is not None:  # an xdist worker
+            return self._open_shared(project, self.attach.get(self.settings.project))
+        return self._create(project)
+
+    def _create(self, project: str) -> Any:
+        from braintrust.objects.experiment import init
+
         return init(
             project=project,
             experiment=self.settings.experiment,
@@ -62,16 +73,72 @@ class ExperimentRegistry:
             metadata={"runner": "pytest"},
         )
 
-    def identities(self) -> dict[str, dict[str, Any]]:
-        """Resolved ids of every experiment (registers them), for workers and shards."""
-        result = {}
-        for project, experiment in self.experiments.items():
-            result[project] = {
+    def _open_shared(self, project: str, shared: dict[str, Any] | None) -> Any:
+        """An experiment agreed between xdist workers: the first one to need it creates it.
+
+        ``shared`` is the default project's experiment as the controller created it (None when
+        the controller could not create it: then the workers agree on that one too)."""
+        import hashlib
+        import json
+        import os
+        import time
+        from pathlib import Path
+
+        from braintrust.objects.experiment import attach_experiment, init
+
+        def join_by_name() -> Any:  # the creator failed: join the run's experiment name
+            if shared is None or not shared.get("experiment_name"):
+                return self._create(project)
+            return init(project=project, experiment=shared["experiment_name"], update=True, set_current=False, metadata={"runner": "pytest"})
+
+        folder = Path(self.shared_dir) / "experiments"
+        folder.mkdir(parents=True, exist_ok=True)
+        key = hashlib.sha256(project.encode()).hexdigest()[:20]
+        identity_file, lock_file = folder / f"{key}.json", folder / f"{key}.lock"
+        try:
+            os.close(os.open(lock_file, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            deadline = time.monotonic() + self.SHARED_WAIT_SECONDS
+            while time.monotonic() < deadline:
+                if identity_file.exists():
+                    identity = json.loads(identity_file.read_text())
+                    return attach_experiment(identity) if identity.get("experiment_id") else join_by_name()
+                time.sleep(0.01)
+            return join_by_name()
+        experiment = self._create(project)
+        try:
+            identity: dict[str, Any] = {
                 "experiment_id": experiment.id,
                 "experiment_name": experiment.name,
                 "project_name": project,
                 "project_id": experiment.project.id,
             }
+        except Exception as exc:  # could not register it: the others fall back to the name
+            identity = {"error": str(exc)}
+        draft = identity_file.with_name(f"{identity_file.name}.{os.getpid()}")
+        draft.write_text(json.dumps(identity))
+        os.replace(draft, identity_file)
+        return experiment
+
+    def identities(self, errors: list[str] | None = None, registered_only: bool = False) -> dict[str, dict[str, Any]]:
+        """Resolved ids of every experiment (registers them), for workers and shards. An
+        experiment that cannot be registered now (Braintrust unreachable) is left out, and the
+        reason appended to ``errors``; ``registered_only`` leaves out, without trying, those
+        not registered yet."""
+        result = {}
+        for project, experiment in self.experiments.items():
+            if registered_only and not experiment.ref.ids:
+                continue
+            try:
+                result[project] = {
+                    "experiment_id": experiment.id,
+                    "experiment_name": experiment.name,
+                    "project_name": project,
+                    "project_id": experiment.project.id,
+                }
+            except Exception as exc:
+                if errors is not None:
+                    errors.append(f"could not register the experiment of project {project!r}: {exc}")
         return result
 
 
@@ -83,6 +150,7 @@ class EvalSession:
         self.settings = settings
         self.registry = registry
         self.cases: list[dict[str, Any]] = []  # per finished case: project, outcome, scores
+        self.worker = (getattr(config, "workerinput", None) or {}).get("workerid")  # pytest-xdist
 
     # -- per case ------------------------------------------------------------------------------
 
@@ -97,7 +165,6 @@ class EvalSession:
         item.stash[CASE_KEY] = case
         item.stash[REPORTS_KEY] = {}
         item.stash[ROOT_KEY] = root
-        _capture_return_value(item, case)
         root.set_current()
         try:
             yield
@@ -168,12 +235,17 @@ class EvalSession:
                 **({"parametrize_id": item.callspec.id} if getattr(item, "callspec", None) else {}),
                 **({"phase": result.phase} if result.phase else {}),
                 **({"reason": result.reason} if result.reason else {}),
-                **({"trial_index": case.trial_index} if case.trial_index else {}),
+                **({"trial_index": case.spec.trial_index} if case.spec.trial_index is not None else {}),
+                **({"worker": self.worker} if self.worker else {}),
             },
         }
+        if case.score_metadata:  # e.g. the message of a failed soft check
+            metadata["score_metadata"] = dict(case.score_metadata)
         if case.scorer_errors:
             metadata["scorer_errors"] = dict(case.scorer_errors)
         event: dict[str, Any] = {"scores": scores, "metadata": metadata, "tags": case.tags or None}
+        if case.expected is not None:  # as declared, or as the test set it (case.expected = ...)
+            event["expected"] = case.expected
         if case.has_output:
             event["output"] = case.output
         if result.error:
@@ -187,31 +259,3 @@ class EvalSession:
             "scores": {**scores, **case.scorer_scores},
         })
 
-
-def _capture_return_value(item: pytest.Item, case: BraintrustCase) -> None:
-    """A test's return value is its output when it logged none (and pytest does not warn)."""
-    original = getattr(item, "obj", None)
-    if original is None or getattr(original, "__braintrust_wrapped__", False):
-        return
-    if inspect.iscoroutinefunction(original):
-
-        @functools.wraps(original)
-        async def async_wrapper(*args: Any, **kwargs: Any) -> None:
-            value = await original(*args, **kwargs)
-            if value is not None and not case.has_output:
-                case.log_output(value)
-
-        wrapper: Any = async_wrapper
-    elif callable(original) and not inspect.isgeneratorfunction(original) and not inspect.isasyncgenfunction(original):
-
-        @functools.wraps(original)
-        def sync_wrapper(*args: Any, **kwargs: Any) -> None:
-            value = original(*args, **kwargs)
-            if value is not None and not case.has_output:
-                case.log_output(value)
-
-        wrapper = sync_wrapper
-    else:
-        return
-    wrapper.__braintrust_wrapped__ = True
-    item.obj = wrapper

@@ -1,26 +1,53 @@
-"""pytest-xdist: one experiment per project for the whole run, one summary.
+"""pytest-xdist: one experiment per project for the whole run, one summary, the same dataset
+version on every worker.
 
-The controller creates (registers) the default project's experiment before workers start and
-hands its identity to them in ``workerinput``; experiments of other projects (marker
-``project=``) are joined by a shared name. Each worker logs and flushes in its own session
-finish and returns its cases and delivery counts in ``workeroutput``; the controller merges
-them and prints the summary. Registered only when xdist is installed.
+``XdistBridge`` (with ``--braintrust``): the controller creates (registers) the default
+project's experiment before workers start and hands its identity to them in ``workerinput``;
+experiments of other projects (marker ``project=``) are joined by a shared name. Each worker
+logs and flushes in its own session finish and returns its cases and delivery counts in
+``workeroutput``; the controller merges them and prints the summary.
+
+``DatasetPins`` (always, under xdist): the controller hands every worker the same pins folder;
+the first worker to read an unpinned dataset records the version it read there and every other
+worker reads that version (``pytest_braintrust.data``), so all collect the same ids. The folder
+is only created when a dataset is read, and removed by the controller at the end.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 from typing import Any
 
 import pytest
 
 WORKER_KEY = "braintrust"
+#: ``workerinput`` key of the folder where workers agree on dataset versions.
+PINS_KEY = "braintrust_pins_dir"
+
+
+class DatasetPins:
+    def __init__(self) -> None:
+        self.path: str | None = None
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        if self.path is None:
+            import tempfile
+            import uuid
+
+            self.path = os.path.join(tempfile.gettempdir(), f"braintrust-pins-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+        node.workerinput[PINS_KEY] = self.path
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        if self.path is not None:
+            shutil.rmtree(self.path, ignore_errors=True)
 
 
 class XdistBridge:
     def __init__(self, run: Any):
         self.run = run
         self._identities: dict[str, Any] | None = None
-        self._pins: str | None = None
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
@@ -29,16 +56,12 @@ class XdistBridge:
         if self._identities is None:
             registry = self.run.registry
             registry.get(None)
-            self._identities = registry.identities()
+            errors: list[str] = []
+            self._identities = registry.identities(errors)
+            if errors:  # e.g. Braintrust unreachable: the workers agree on an experiment later
+                registry.experiments.clear()
+                self.run.errors.extend(f"before starting the workers: {e}" for e in errors)
         node.workerinput["braintrust_experiments"] = self._identities
-        node.workerinput["braintrust_pins_dir"] = self._pins_dir()
-
-    def _pins_dir(self) -> str:
-        if self._pins is None:
-            import tempfile
-
-            self._pins = tempfile.mkdtemp(prefix="braintrust-pins-")
-        return self._pins
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
@@ -46,7 +69,9 @@ class XdistBridge:
         if not output:
             return
         self.run.worker_outputs.append(output)
-        self.run.errors.extend(output.get("errors") or [])
+        for error in output.get("errors") or []:
+            if error not in self.run.errors:  # every worker may hit the same trouble
+                self.run.errors.append(error)
         for project, identity in (output.get("experiments") or {}).items():
             self.run.registry.attach.setdefault(project, identity)
 
@@ -60,6 +85,6 @@ class XdistBridge:
         workeroutput[WORKER_KEY] = {
             "cases": self.run.session().cases,
             "flush": dict(result.__dict__) if result is not None else None,
-            "experiments": self.run.registry.identities(),
+            "experiments": self.run.registry.identities(self.run.errors, registered_only=True),
             "errors": list(self.run.errors),
         }

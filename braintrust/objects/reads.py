@@ -85,9 +85,8 @@ class ApiReads:
         return {"id": info["base_exp_id"], "name": info.get("base_exp_name")}
 
     def summarize_experiment(self, ref: ObjectRef, summarize_scores: bool, comparison_experiment_id: str | None) -> ExperimentSummary:
-        project_url, experiment_url = self.urls(ref.info.get("project_name") or "", ref.info.get("experiment_name"))
         if not summarize_scores:
-            return _skipped_summary(ref, "Score summarization was disabled", experiment_url)
+            return _skipped_summary(ref, "Score summarization was disabled", self.urls(ref.info.get("project_name") or "", ref.info.get("experiment_name"))[1])
         params = {"summarize_scores": "true"}
         if comparison_experiment_id:
             params["comparison_experiment_id"] = comparison_experiment_id
@@ -95,9 +94,12 @@ class ApiReads:
             answer = self._call("GET", f"/v1/experiment/{ref.ids['experiment_id']}/summarize", params=params)  # type: ignore[index]
         except BackendError as exc:
             log.warning("braintrust: experiment comparison could not be retrieved: %s", exc)
-            return _skipped_summary(ref, "Experiment comparison could not be retrieved", experiment_url)
+            url = self.urls(ref.info.get("project_name") or "", ref.info.get("experiment_name"))[1]
+            return _skipped_summary(ref, "Experiment comparison could not be retrieved", url)
         answer.setdefault("project_name", ref.info.get("project_name"))
         answer.setdefault("experiment_name", ref.info.get("experiment_name"))
+        # Build links from the answer: an experiment joined by id knows no names until now.
+        project_url, experiment_url = self.urls(answer.get("project_name") or "", answer.get("experiment_name"))
         return ExperimentSummary.from_api(
             answer,
             project_id=ref.info.get("project_id"),

@@ -1,0 +1,172 @@
+"""Which tests are cases, what ``@eval_case`` declares, and the row layout of one case
+(issue items 1, 4 and 5), read back from the local store."""
+
+from __future__ import annotations
+
+from plugin_helpers import tree
+
+SUITE = '''
+import pytest
+from pytest_braintrust import eval_case
+
+
+def exact(output, expected):
+    return 1.0 if output == expected else 0.0
+
+
+@eval_case(input={"q": "2+2"}, expected=4, metadata={"owner": "me"}, tags=["math"], scorers=[exact], name="adds")
+def test_adds(braintrust_case):
+    assert braintrust_case.input == {"q": "2+2"}
+    assert braintrust_case.expected == 4
+    braintrust_case.log_output(4)
+    braintrust_case.log_metadata(model="m1")
+    braintrust_case.score("style", 0.5)
+    braintrust_case.check("short", False, "too long")
+
+
+@pytest.mark.braintrust
+@pytest.mark.parametrize("word, expected", [("a", "A"), ("bb", "BB")], ids=["one", "two"])
+def test_upper(word, expected):
+    return word.upper()
+
+
+def test_requests_the_fixture(braintrust_case):
+    braintrust_case.log(output="plain", metadata={"k": 1})
+
+
+def test_unmarked():
+    pass
+
+
+@eval_case(metadata={"level": "class"}, tags=["cls"])
+class TestInClass:
+    def test_one(self):
+        pass
+
+    @eval_case(metadata={"extra": True}, tags=["fn"])
+    def test_two(self, braintrust_case):
+        assert braintrust_case.metadata == {"level": "class", "extra": True}
+'''
+
+
+def test_cases_rows_and_layout(bt):
+    bt.pytester.makepyfile(test_suite=SUITE)
+    result = bt.run("--braintrust", "--braintrust-project", "cases")
+    result.assert_outcomes(passed=7)
+    experiments = bt.experiments("cases")
+    assert len(experiments) == 1
+    rows = bt.rows(experiments[0])
+    roots = {r["span_attributes"]["name"]: r for r in rows if not r.get("span_parents")}
+    # Unmarked tests are untouched; the others are one root (type eval) each.
+    assert sorted(roots) == [
+        "adds",
+        "test_one",
+        "test_requests_the_fixture",
+        "test_two",
+        "test_upper[one]",
+        "test_upper[two]",
+    ]
+    assert {r["span_attributes"]["type"] for r in roots.values()} == {"eval"}
+    t = tree(rows)
+
+    adds = roots["adds"]
+    assert adds["input"] == {"q": "2+2"}
+    assert adds["expected"] == 4
+    assert adds["output"] == 4
+    assert adds["tags"] == ["math"]
+    assert adds["scores"] == {"pass": 1, "style": 0.5, "short": 0}
+    assert adds["metadata"]["owner"] == "me" and adds["metadata"]["model"] == "m1"
+    pytest_md = adds["metadata"]["pytest"]
+    assert pytest_md["nodeid"] == "test_suite.py::test_adds"
+    assert pytest_md["file"] == "test_suite.py"
+    assert pytest_md["line"] == 9  # where pytest locates the test (its first decorator)
+    assert pytest_md["outcome"] == "passed"
+    assert pytest_md["duration"] >= 0
+    assert "braintrust" in pytest_md["markers"]
+    # Eval's layout: a task child and one score span per declared scorer.
+    assert t.kinds(adds) == [("exact", "score"), ("task", "task")]
+    task = t.child(adds, "task")
+    assert task["input"] == {"q": "2+2"} and task["output"] == 4
+    score = t.child(adds, "exact")
+    assert score["scores"] == {"exact": 1}
+    assert score["span_attributes"]["purpose"] == "scorer"
+
+    # Parametrize values are the input (a param named "expected" is the case's expected);
+    # the return value is the output.
+    upper = roots["test_upper[two]"]
+    assert upper["input"] == {"word": "bb"}
+    assert upper["expected"] == "BB"
+    assert upper["output"] == "BB"
+    assert upper["metadata"]["pytest"]["parametrize_id"] == "two"
+    assert sorted(upper["metadata"]["pytest"]["markers"]) == ["braintrust", "parametrize"]
+
+    plain = roots["test_requests_the_fixture"]
+    assert plain["output"] == "plain" and plain["metadata"]["k"] == 1
+    assert plain["scores"] == {"pass": 1}
+
+    # Class marks apply to every method; closer marks merge metadata and add tags.
+    assert roots["test_one"]["metadata"]["level"] == "class"
+    assert roots["test_one"]["tags"] == ["cls"]
+    assert roots["test_two"]["metadata"]["extra"] is True
+    assert sorted(roots["test_two"]["tags"]) == ["cls", "fn"]
+    assert roots["test_two"]["metadata"]["pytest"]["nodeid"] == "test_suite.py::TestInClass::test_two"
+
+
+def test_module_mark_and_trials(bt):
+    bt.pytester.makepyfile(
+        test_mod='''
+        import pytest
+        from pytest_braintrust import eval_case
+
+        pytestmark = eval_case(tags=["module"])
+
+        def test_plain():
+            pass
+
+        @eval_case(input="x", trials=3)
+        def test_flaky(braintrust_case, braintrust_trial):
+            braintrust_case.log_output(braintrust_trial)
+            assert braintrust_trial != 2
+        '''
+    )
+    result = bt.run("--braintrust", "-v")
+    result.stdout.fnmatch_lines(
+        [
+            "*test_mod.py::test_flaky[[]trial-1[]] PASSED*",
+            "*test_mod.py::test_flaky[[]trial-2[]] FAILED*",
+            "*test_mod.py::test_flaky[[]trial-3[]] PASSED*",
+        ]
+    )
+    result.assert_outcomes(passed=3, failed=1)
+    # Default project: the rootdir's name.
+    experiments = bt.experiments(bt.path.name)
+    assert len(experiments) == 1
+    roots = bt.roots(experiments[0])
+    assert sorted(roots) == ["test_flaky[trial-1]", "test_flaky[trial-2]", "test_flaky[trial-3]", "test_plain"]
+    assert roots["test_plain"]["tags"] == ["module"]
+    for n in (1, 2, 3):
+        row = roots[f"test_flaky[trial-{n}]"]
+        assert row["input"] == "x"  # the trial number is not part of the input
+        assert row["output"] == n
+        assert row["metadata"]["pytest"]["trial_index"] == n - 1
+    assert roots["test_flaky[trial-2]"]["scores"]["pass"] == 0
+
+
+def test_eval_case_rejects_bad_arguments(bt):
+    bt.pytester.makepyfile(
+        test_bad='''
+        import pytest
+        from pytest_braintrust import eval_case
+
+        def test_trials():
+            with pytest.raises(ValueError, match="trials"):
+                eval_case(trials=0)
+
+        @pytest.mark.braintrust(inputs=1)
+        def test_typo():
+            pass
+        '''
+    )
+    result = bt.run("--braintrust")
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(["*unknown braintrust marker argument*inputs*"])

@@ -1,0 +1,94 @@
+"""Suites written for the public SDK's pytest plugin run unchanged (issue item 2): its scenario
+file, its flags, against the test server; our rows carry at least what the public plugin sent
+(tests/data/captures/pytest_plugin.jsonl)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from capture_compare import CAPTURES, capture_rows, merge_like_server
+
+SCENARIO = (CAPTURES / "scenario_pytest_plugin.py").read_text()
+
+
+def test_public_plugin_scenario_runs_unchanged(bt_api):
+    server = bt_api.server
+    bt_api.pytester.makepyfile(scenario_pytest_plugin=SCENARIO)
+    result = bt_api.run("--braintrust", "--braintrust-project", "scenario_pytest_plugin", "-q", "scenario_pytest_plugin.py")
+    result.assert_outcomes(passed=4, failed=1)
+    assert result.ret == 1
+
+    # One experiment per project: the run's default project and the marker's project=.
+    projects = {p["name"]: p for p in server.projects()}
+    assert set(projects) == {"scenario_pytest_plugin", "recorder-pytest-other"}
+    experiments = {p: server.experiments(projects[p]["id"]) for p in projects}
+    assert all(len(e) == 1 for e in experiments.values()), experiments
+
+    ours = {}
+    for project, (experiment,) in experiments.items():
+        for row in server.rows("experiment", experiment["id"]):
+            if not row.get("span_parents"):
+                ours[row["span_attributes"]["name"]] = (project, row)
+    public_roots = [r for r in merge_like_server(capture_rows("pytest_plugin")) if not r.get("span_parents")]
+    assert sorted(ours) == sorted(r["span_attributes"]["name"] for r in public_roots)  # test_unmarked: no row
+    for public in public_roots:
+        name = public["span_attributes"]["name"]
+        project, row = ours[name]
+        assert row["span_attributes"]["type"] == "eval"
+        for key in ("input", "expected", "output", "tags"):
+            assert row.get(key) == public.get(key), (name, key)
+        assert row["scores"]["pass"] == public["scores"]["pass"], name
+        for key, value in (public.get("metadata") or {}).items():
+            assert row["metadata"][key] == value, (name, key)
+        if "error" in public:
+            assert "AssertionError: assert 2 < 2" in public["error"]
+            assert "assert 2 < 2" in row["error"] and "scenario_pytest_plugin.py:17" in row["error"], row["error"]
+        else:
+            assert "error" not in row
+        # Richer than the public plugin: where the test is and how it ended.
+        assert row["metadata"]["pytest"]["nodeid"] == f"scenario_pytest_plugin.py::{name}"
+    # The same tests share an experiment as with the public plugin.
+    public_groups = {}
+    for public in public_roots:
+        public_groups.setdefault(public["experiment_id"], set()).add(public["span_attributes"]["name"])
+    our_groups = {}
+    for name, (project, _row) in ours.items():
+        our_groups.setdefault(project, set()).add(name)
+    assert sorted(map(sorted, public_groups.values())) == sorted(map(sorted, our_groups.values()))
+    assert our_groups["recorder-pytest-other"] == {"test_other_project"}
+
+    # The public plugin printed one summary per experiment; so do we.
+    assert result.stdout.str().count("=========================SUMMARY=========================") == 2
+    result.stdout.fnmatch_lines(["See results for * at http://127.0.0.1:*/app/test-org/p/recorder-pytest-other/experiments/*"])
+
+
+def test_public_flags(bt_api):
+    server = bt_api.server
+    bt_api.monkeypatch.delenv("BRAINTRUST_API_KEY")
+    bt_api.pytester.makepyfile(scenario_pytest_plugin=SCENARIO)
+    result = bt_api.run_subprocess(
+        "--braintrust",
+        "--braintrust-project",
+        "flags",
+        "--braintrust-experiment",
+        "nightly",
+        "--braintrust-api-key",
+        server.api_key,
+        "--braintrust-no-summary",
+        "--junitxml=junit.xml",
+        "scenario_pytest_plugin.py",
+    )
+    result.assert_outcomes(passed=4, failed=1)
+    flags = {p["name"]: p for p in server.projects()}["flags"]
+    (experiment,) = server.experiments(flags["id"])
+    assert experiment["name"] == "nightly"
+    assert len([r for r in server.rows("experiment", experiment["id"]) if not r.get("span_parents")]) == 3
+    # The key works, is discouraged with a warning pointing at the variable, and is never echoed.
+    output = result.stdout.str() + result.stderr.str()
+    assert "--braintrust-api-key puts the key in your shell history" in output
+    assert "set the BRAINTRUST_API_KEY environment variable instead" in output
+    assert server.api_key not in output
+    assert server.api_key not in (Path(bt_api.path) / "junit.xml").read_text()
+    # --braintrust-no-summary: no SUMMARY block (the counts and the rows line stay).
+    assert "SUMMARY" not in result.stdout.str()
+    result.stdout.fnmatch_lines(["4 eval cases: 3 passed, 1 failed", "rows: * sent, 0 spilled, 0 dropped*"])

@@ -1,0 +1,192 @@
+"""Parametrized datasets (issue item 3): every parametrization of a marked test is a case; data
+from a list, a callable, a JSONL file or a Braintrust dataset (pinned or not, from the local
+store), with readable, stable pytest ids."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import braintrust
+from braintrust.objects.dataset import init_dataset
+
+
+def collected_ids(result) -> list[str]:
+    return [line.strip() for line in result.stdout.lines if re.match(r"^\s*\S+::\S+", line)]
+
+
+def test_list_callable_and_jsonl(bt):
+    (bt.path / "cases").mkdir()
+    (bt.path / "cases" / "faq.jsonl").write_text(
+        "\n".join(
+            [
+                json.dumps({"id": "refund/basic", "input": "How do I get a refund?", "expected": "refund", "metadata": {"p": 0}, "tags": ["faq"]}),
+                "",
+                json.dumps({"id": "refund/basic", "input": "Money back?", "expected": "refund"}),
+                json.dumps({"input": "Where is my parcel?", "expected": "shipping"}),
+            ]
+        )
+        + "\n"
+    )
+    bt.pytester.makepyfile(
+        test_suite_data='''
+        import pytest
+        from pytest_braintrust import eval_case
+
+        RECORDS = [{"id": "one", "input": 1, "expected": 2}, {"id": "two", "input": 2, "expected": 4}]
+
+        def load():
+            return ["plain", {"question": "dict without input"}]
+
+        @eval_case(data=RECORDS)
+        def test_from_list(braintrust_case):
+            assert braintrust_case.input * 2 == braintrust_case.expected
+            return braintrust_case.input * 2
+
+        @eval_case(data=load, metadata={"source": "callable"})
+        def test_from_callable(braintrust_case):
+            braintrust_case.log_output(repr(braintrust_case.input))
+
+        @eval_case(data="cases/faq.jsonl")
+        def test_from_jsonl(braintrust_case):
+            assert braintrust_case.expected in ("refund", "shipping")
+
+        @pytest.mark.braintrust(expected="same for all")
+        @pytest.mark.parametrize("n", [1, 2])
+        @pytest.mark.parametrize("word", ["x"])
+        def test_plain_parametrize(n, word):
+            pass
+        '''
+    )
+    collected = bt.run("--collect-only", "-q")
+    ids = collected_ids(collected)
+    assert ids == [
+        "test_suite_data.py::test_from_list[one]",
+        "test_suite_data.py::test_from_list[two]",
+        "test_suite_data.py::test_from_callable[case-1]",
+        "test_suite_data.py::test_from_callable[case-2]",
+        "test_suite_data.py::test_from_jsonl[refund_basic]",
+        "test_suite_data.py::test_from_jsonl[refund_basic-2]",
+        "test_suite_data.py::test_from_jsonl[case-3]",
+        "test_suite_data.py::test_plain_parametrize[x-1]",
+        "test_suite_data.py::test_plain_parametrize[x-2]",
+    ]
+    assert collected_ids(bt.run("--collect-only", "-q")) == ids  # stable
+
+    result = bt.run("--braintrust")
+    result.assert_outcomes(passed=9)
+    roots = bt.roots()
+    assert roots["test_from_list[two]"]["input"] == 2
+    assert roots["test_from_list[two]"]["expected"] == 4
+    assert roots["test_from_list[two]"]["output"] == 4
+    assert roots["test_from_callable[case-1]"]["input"] == "plain"
+    assert roots["test_from_callable[case-2]"]["input"] == {"question": "dict without input"}
+    assert roots["test_from_callable[case-2]"]["metadata"]["source"] == "callable"
+    faq = roots["test_from_jsonl[refund_basic]"]
+    assert faq["input"] == "How do I get a refund?" and faq["expected"] == "refund"
+    assert faq["metadata"]["p"] == 0 and faq["tags"] == ["faq"]
+    assert faq["metadata"]["pytest"]["parametrize_id"] == "refund_basic"
+    # Plain parametrize: the params are the input (pytest ids kept), expected as declared.
+    plain = roots["test_plain_parametrize[x-2]"]
+    assert plain["input"] == {"n": 2, "word": "x"}
+    assert plain["expected"] == "same for all"
+
+
+def test_jsonl_errors_name_the_line(bt):
+    bt.pytester.makefile(".jsonl", bad='{"input": 1}\n{"input": 2,,}\n', notobject='{"input": 1}\n[1, 2]\n')
+    bt.pytester.makefile(".json", wrongsuffix='{"input": 1}\n')
+    cases = {
+        "bad.jsonl": r"bad.jsonl:2: not valid JSON (*); every line must be one JSON object.",
+        "notobject.jsonl": r"notobject.jsonl:2: expected a JSON object with input/expected, got list.",
+        "missing.jsonl": r"data=*missing.jsonl*: cannot read the file (No such file or directory).",
+        "wrongsuffix.json": r"data=*wrongsuffix.json*: only .jsonl files are read*",
+    }
+    for path, message in cases.items():
+        bt.pytester.makepyfile(
+            test_suite_jsonl=f'''
+            from pytest_braintrust import eval_case
+
+            @eval_case(data={path!r})
+            def test_it(braintrust_case):
+                pass
+            '''
+        )
+        result = bt.run("-q")  # errors at collection, with or without --braintrust
+        assert result.ret == 2, path  # a collection error of the module
+        result.stdout.fnmatch_lines([f"*{message}*"])
+        assert "Traceback" not in result.stdout.str() and "pytest_braintrust" not in result.stdout.str()
+
+
+def test_braintrust_dataset_pinned_and_unpinned(bt):
+    dataset = init_dataset(project="data", name="faq")
+    dataset.insert(id="refund", input="How do I get a refund?", expected="refund", metadata={"p": 0})
+    dataset.insert(id="ship", input="Where is my parcel?", expected="shipping", tags=["faq"])
+    braintrust.flush()
+    first_version = dataset.version
+    dataset = init_dataset(project="data", name="faq")
+    dataset.insert(id="later", input="Added later", expected="other")
+    braintrust.flush()
+    dataset_id = dataset.id
+    braintrust.delivery.runtime.reset_for_tests()
+
+    bt.pytester.makepyfile(
+        test_suite_dataset=f'''
+        import braintrust
+        from pytest_braintrust import eval_case
+
+        @eval_case(data=braintrust.init_dataset(project="data", name="faq"))
+        def test_current(braintrust_case):
+            braintrust_case.log_output(braintrust_case.expected)
+
+        @eval_case(data=braintrust.init_dataset(project="data", name="faq", version={first_version!r}))
+        def test_pinned(braintrust_case):
+            braintrust_case.log_output(braintrust_case.expected)
+        '''
+    )
+    ids = collected_ids(bt.run("--collect-only", "-q"))
+    assert sorted(ids) == [
+        "test_suite_dataset.py::test_current[later]",
+        "test_suite_dataset.py::test_current[refund]",
+        "test_suite_dataset.py::test_current[ship]",
+        "test_suite_dataset.py::test_pinned[refund]",
+        "test_suite_dataset.py::test_pinned[ship]",
+    ]
+    result = bt.run("--braintrust", "--braintrust-project", "evals")
+    result.assert_outcomes(passed=5)
+    (experiment,) = bt.experiments("evals")
+    roots = bt.roots(experiment)
+    ship = roots["test_pinned[ship]"]
+    assert ship["input"] == "Where is my parcel?" and ship["expected"] == "shipping" and ship["tags"] == ["faq"]
+    assert ship["output"] == "shipping"
+    # The row links back to the dataset record, as Eval's rows do.
+    assert ship["origin"]["object_type"] == "dataset"
+    assert ship["origin"]["object_id"] == dataset_id
+    assert ship["origin"]["id"] == "ship"
+    assert roots["test_current[refund]"]["metadata"]["p"] == 0
+
+
+def test_braintrust_dataset_from_the_api(bt_api):
+    server = bt_api.server
+    dataset = init_dataset(project="api-data", name="faq")
+    dataset.insert(id="refund", input="How do I get a refund?", expected="refund")
+    dataset.insert(id="ship", input="Where is my parcel?", expected="shipping")
+    braintrust.flush()
+    dataset_id = dataset.id
+    braintrust.delivery.runtime.reset_for_tests()
+    bt_api.pytester.makepyfile(
+        test_suite_api_dataset='''
+        import braintrust
+        from pytest_braintrust import eval_case
+
+        @eval_case(data=braintrust.init_dataset(project="api-data", name="faq"))
+        def test_it(braintrust_case):
+            return braintrust_case.expected
+        '''
+    )
+    result = bt_api.run("--braintrust", "--braintrust-project", "api-data", "-v")
+    result.stdout.fnmatch_lines(["*test_it[[]refund[]] PASSED*", "*test_it[[]ship[]] PASSED*"])
+    (project,) = [p for p in server.projects() if p["name"] == "api-data"]
+    (experiment,) = server.experiments(project["id"])
+    roots = {r["span_attributes"]["name"]: r for r in server.rows("experiment", experiment["id"]) if not r.get("span_parents")}
+    assert roots["test_it[ship]"]["output"] == "shipping"
+    assert roots["test_it[ship]"]["origin"]["object_id"] == dataset_id

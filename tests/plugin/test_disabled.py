@@ -1,0 +1,93 @@
+"""Without ``--braintrust`` installing the plugin changes nothing: no network, no store, no
+header, the SDK not even imported; the fixtures still work. ``-p no:braintrust`` removes it."""
+
+from __future__ import annotations
+
+SUITE = '''
+import sys
+
+import pytest
+from pytest_braintrust import eval_case
+
+
+def test_sdk_not_loaded():
+    # runs first: nothing so far needed the SDK
+    assert not [m for m in sys.modules if m == "braintrust" or m.startswith("braintrust.")]
+
+
+def exact(output, expected):
+    return 1.0 if output == expected else 0.0
+
+
+@eval_case(input={"q": 1}, expected=2, scorers=[exact])
+def test_case_fixture_works(braintrust_case, braintrust_span):
+    assert braintrust_case.input == {"q": 1}
+    assert braintrust_case.expected == 2
+    braintrust_case.log_output(2)
+    braintrust_span.log(output=2, metadata={"ignored": True})
+    assert braintrust_case.check("soft", False) is False
+    assert braintrust_case.run_scorers() == {"exact": 1}
+    braintrust_case.feedback(comment="nobody hears this")
+    with braintrust_case.start_span(name="child") as span:
+        span.log(output=1)
+
+
+@pytest.mark.braintrust(input="x")
+def test_public_marker_and_span(braintrust_span):
+    braintrust_span.log(output="y")
+
+
+def test_unmarked_fixture(braintrust_case):
+    assert braintrust_case.input is None
+
+
+@eval_case(input=3)
+def test_failing_case():
+    assert False
+'''
+
+
+def test_disabled_plugin_is_inert(bt_api):
+    server = bt_api.server
+    bt_api.monkeypatch.delenv("BRAINTRUST_LOCAL_DIR")  # the default store would be <rootdir>/.braintrust
+    bt_api.pytester.makepyfile(test_suite_disabled=SUITE)
+    result = bt_api.run_subprocess("-p", "no:randomly", "-v")
+    result.assert_outcomes(passed=4, failed=1)
+    assert "braintrust:" not in result.stdout.str()  # no header, no summary
+    assert "Braintrust" not in result.stdout.str()
+    assert server.requests == []  # no network at all
+    assert not (bt_api.path / ".braintrust").exists()
+    assert not bt_api.local_dir.joinpath("braintrust.sqlite").exists()
+
+
+def test_no_braintrust_plugin(bt):
+    bt.pytester.makepyfile(
+        test_suite_off='''
+        import pytest
+        from pytest_braintrust import eval_case
+
+        @eval_case(input=1)
+        def test_marked():
+            pass
+
+        @pytest.mark.braintrust
+        def test_public_marker():
+            pass
+        '''
+    )
+    result = bt.run("-p", "no:braintrust")
+    result.assert_outcomes(passed=2)
+    assert "braintrust:" not in result.stdout.str()
+    result = bt.run("-p", "no:braintrust", "--braintrust")
+    assert result.ret == 4
+    result.stderr.fnmatch_lines(["*unrecognized arguments: --braintrust*"])
+    assert not bt.local_dir.joinpath("braintrust.sqlite").exists()
+
+
+def test_braintrust_settings_are_only_read_for_braintrust_runs(bt):
+    bt.pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\nbraintrust_fail_under = typo\n")
+    bt.pytester.makepyfile(test_suite_settings="from pytest_braintrust import eval_case\n\n@eval_case(input=1)\ndef test_it():\n    pass\n")
+    bt.run().assert_outcomes(passed=1)
+    result = bt.run("--braintrust")
+    assert result.ret == 4
+    result.stderr.fnmatch_lines(["*--braintrust-fail-under: 'typo' should look like SCORE=VALUE*"])

@@ -1,0 +1,176 @@
+"""The ``braintrust_case`` fixture (issue item 5): output, metadata, scores, soft checks, declared
+scorers (autoevals included), feedback, the span; return values as output without pytest's
+warning; async tests; spans of the code under test nesting under the case."""
+
+from __future__ import annotations
+
+from plugin_helpers import tree
+
+
+def test_case_fixture_logs_scores_checks_feedback_and_spans(bt):
+    bt.pytester.makepyfile(
+        test_suite_fixture='''
+        import braintrust
+        from autoevals import ExactMatch, Levenshtein
+        from pytest_braintrust import eval_case
+
+
+        def shouting(output):
+            return {"name": "shouting", "score": 1.0 if output.isupper() else 0.0, "metadata": {"len": len(output)}}
+
+
+        @braintrust.traced
+        def greet(name):
+            with braintrust.start_span(name="lookup", type="tool") as span:
+                span.log(output={"known": True})
+            return "hello " + name
+
+
+        @eval_case(input="world", expected="hello world", scorers=[ExactMatch, Levenshtein(), shouting], metadata={"suite": "fx"})
+        def test_everything(braintrust_case, braintrust_span):
+            assert braintrust_span is braintrust_case.span
+            output = greet(braintrust_case.input)
+            braintrust_case.log_output(output)
+            braintrust_case.log(metadata={"model": "m"}, tags=["extra"], scores={"manual": 0.25})
+            assert braintrust_case.check("polite", "please" in output, "no please") is False
+            assert braintrust_case.check("short", len(output) < 20) is True
+            braintrust_case.feedback(comment="looks right", scores={"human": 1})
+            with braintrust_case.start_span(name="custom", type="function") as span:
+                span.log(output=1)
+
+
+        @eval_case(input="x", expected="declared")
+        def test_explicit_scorers(braintrust_case):
+            braintrust_case.log(expected="X")
+            scores = braintrust_case.run_scorers("X", scorers=[ExactMatch()])
+            assert scores == {"ExactMatch": 1}
+        '''
+    )
+    result = bt.run("--braintrust")
+    result.assert_outcomes(passed=2)
+    rows = bt.rows()
+    roots = {r["span_attributes"]["name"]: r for r in rows if r.get("span_attributes") and not r.get("span_parents")}
+    t = tree(rows)
+    root = roots["test_everything"]
+    assert root["output"] == "hello world"
+    assert root["metadata"]["suite"] == "fx" and root["metadata"]["model"] == "m"
+    assert root["tags"] == ["extra"]
+    # pass, the logged score, the soft checks, the feedback score: all on the root.
+    assert root["scores"] == {"pass": 1, "manual": 0.25, "polite": 0, "short": 1, "human": 1}
+    assert root["metadata"]["score_metadata"] == {"polite": {"message": "no please"}}
+    # Declared scorers (autoevals classes and instances, plain functions): one score span each.
+    assert t.kinds(root) == [("ExactMatch", "score"), ("Levenshtein", "score"), ("custom", "function"), ("shouting", "score"), ("task", "task")]
+    assert t.child(root, "ExactMatch")["scores"] == {"ExactMatch": 1}
+    assert t.child(root, "Levenshtein")["scores"] == {"Levenshtein": 1}
+    assert t.child(root, "shouting")["scores"] == {"shouting": 0}
+    assert t.child(root, "shouting")["metadata"] == {"len": 11}
+    # The code under test nests under the task span.
+    task = t.child(root, "task")
+    greet = t.child(task, "greet")
+    assert greet["input"] == {"name": "world"} and greet["output"] == "hello world"
+    assert t.child(greet, "lookup")["span_attributes"]["type"] == "tool"
+    # Feedback: the comment row points at the case's row.
+    comments = [r for r in rows if r.get("comment")]
+    assert [(c["comment"]["text"], c["origin"]["id"]) for c in comments] == [("looks right", root["id"])]
+
+    explicit = roots["test_explicit_scorers"]
+    assert t.kinds(explicit) == [("ExactMatch", "score"), ("task", "task")]
+    assert explicit["output"] == "X" and explicit["expected"] == "X"
+
+
+RETURNS = '''
+import pytest
+from pytest_braintrust import eval_case
+
+
+@eval_case(input=1)
+def test_returns():
+    return {"answer": 42}
+
+
+@eval_case(input=2)
+def test_logs_and_returns(braintrust_case):
+    braintrust_case.log_output("logged")
+    return "returned"
+
+
+@pytest.mark.braintrust
+@pytest.mark.parametrize("n", [3])
+def test_parametrized_returns(n):
+    return n * 2
+
+
+class TestMethods:
+    @eval_case(input=4)
+    def test_method_returns(self):
+        return "from a method"
+'''
+
+
+def test_return_value_is_output_without_warning(bt):
+    bt.pytester.makepyfile(test_suite_returns=RETURNS)
+    result = bt.run("--braintrust", "-W", "error::pytest.PytestReturnNotNoneWarning")
+    result.assert_outcomes(passed=4)
+    roots = bt.roots()
+    assert roots["test_returns"]["output"] == {"answer": 42}
+    assert roots["test_logs_and_returns"]["output"] == "logged"  # a logged output wins
+    assert roots["test_parametrized_returns[3]"]["output"] == 6
+    assert roots["test_method_returns"]["output"] == "from a method"
+    assert tree(bt.rows()).child(roots["test_returns"], "task")["output"] == {"answer": 42}
+
+
+def test_async_tests_and_traced_code(bt):
+    bt.pytester.makepyfile(
+        test_suite_async='''
+        import asyncio
+        import braintrust
+        import pytest
+        from pytest_braintrust import eval_case
+
+
+        @braintrust.traced
+        async def fetch(q):
+            await asyncio.sleep(0)
+            with braintrust.start_span(name="inner"):
+                pass
+            return q.upper()
+
+
+        async def upper_scorer(output, expected):
+            await asyncio.sleep(0)
+            return 1.0 if output == expected else 0.0
+
+
+        @pytest.mark.asyncio
+        @eval_case(input="abc", expected="ABC", scorers=[upper_scorer])
+        async def test_async(braintrust_case):
+            out = await fetch(braintrust_case.input)
+            results = await asyncio.gather(fetch("x"), fetch("y"))
+            assert results == ["X", "Y"]
+            return out
+
+
+        @pytest.mark.asyncio
+        @eval_case(input="q", expected="Q", scorers=[upper_scorer])
+        async def test_async_explicit_scoring(braintrust_case):
+            braintrust_case.log_output("Q")
+            assert braintrust_case.run_scorers() == {"upper_scorer": 1}
+        '''
+    )
+    result = bt.run("--braintrust", "-W", "error::pytest.PytestReturnNotNoneWarning")
+    result.assert_outcomes(passed=2)
+    rows = bt.rows()
+    t = tree(rows)
+    roots = {r["span_attributes"]["name"]: r for r in rows if not r.get("span_parents")}
+    assert sorted(roots) == ["test_async", "test_async_explicit_scoring"]
+    root = roots["test_async"]
+    assert root["output"] == "ABC"
+    assert root["scores"]["pass"] == 1
+    assert t.child(root, "upper_scorer")["scores"] == {"upper_scorer": 1}
+    task = t.child(root, "task")
+    fetches = [c for c in t.children(task) if c["span_attributes"]["name"] == "fetch"]
+    assert sorted(f["output"] for f in fetches) == ["ABC", "X", "Y"]
+    for f in fetches:
+        assert [c["span_attributes"]["name"] for c in t.children(f)] == ["inner"]
+    explicit = roots["test_async_explicit_scoring"]
+    assert [c["span_attributes"]["name"] for c in t.children(explicit) if c["span_attributes"].get("type") == "score"] == ["upper_scorer"]

@@ -1,0 +1,110 @@
+"""Quality gates (issue item 8): ``--braintrust-fail-under`` and ``--braintrust-max-regression``,
+exit status 6 with a message naming the score, the value and the bar; ``--braintrust-gates-only``;
+and two runs comparing (the second summary is against the first)."""
+
+from __future__ import annotations
+
+import pytest
+
+SUITE = '''
+import os
+
+import pytest
+from pytest_braintrust import eval_case
+
+FAILING = int(os.environ.get("FAILING", "0"))
+
+
+def exact(output, expected):
+    return 1.0 if output == expected else 0.0
+
+
+@eval_case(scorers=[exact])
+@pytest.mark.parametrize("n", range(4))
+def test_case(braintrust_case, n):
+    braintrust_case.expected = n
+    braintrust_case.log_output(n if n >= FAILING else -1)
+    assert n >= FAILING
+'''
+
+
+@pytest.fixture
+def gated(bt):
+    bt.pytester.makepyfile(test_suite_gates=SUITE)
+    return bt
+
+
+def test_fail_under(gated):
+    gated.monkeypatch.setenv("FAILING", "2")  # pass = exact = 50%
+    result = gated.run("--braintrust", "--braintrust-fail-under", "pass=0.8,exact=40%")
+    assert result.ret == 6
+    result.stdout.fnmatch_lines(
+        [
+            "gate FAILED: score 'pass' is 50.00%, which is below the bar of 80.00%",
+            "gate PASSED: score 'exact' is 50.00%, which meets the bar of 40.00%",
+            "*a quality gate failed; exit status 6*",
+        ]
+    )
+    # Met bars: the exit status is pytest's own (1: two cases failed).
+    result = gated.run("--braintrust", "--braintrust-fail-under", "pass=50%")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["gate PASSED: score 'pass' is 50.00%, which meets the bar of 50.00%"])
+
+
+def test_unknown_score_fails_and_bad_values_are_usage_errors(gated):
+    result = gated.run("--braintrust", "--braintrust-fail-under", "pas=0.5")
+    assert result.ret == 6
+    result.stdout.fnmatch_lines(["gate FAILED: --braintrust-fail-under: no score named 'pas' was logged in this run"])
+    for value, message in (
+        ("pass", "*should look like SCORE=VALUE*"),
+        ("pass=high", "*'high' is not a number*"),
+        ("pass=120%", "*outside 0..1*"),
+    ):
+        result = gated.run("--braintrust", "--braintrust-fail-under", value)
+        assert result.ret == 4, value
+        result.stderr.fnmatch_lines([message])
+
+
+def test_gates_only(gated):
+    gated.monkeypatch.setenv("FAILING", "1")
+    result = gated.run("--braintrust", "--braintrust-gates-only", "--braintrust-fail-under", "pass=0.7")
+    assert result.ret == 0  # a failing case only lowers the scores
+    result = gated.run("--braintrust", "--braintrust-gates-only", "--braintrust-fail-under", "pass=0.9")
+    assert result.ret == 6
+    # An ordinary (non-case) test failing still fails the run.
+    gated.pytester.makepyfile(test_suite_unit="def test_unit():\n    assert False\n")
+    result = gated.run("--braintrust", "--braintrust-gates-only")
+    assert result.ret == 1
+
+
+def test_ini_defaults(gated):
+    gated.pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\nbraintrust_fail_under = exact=0.9\n")
+    gated.monkeypatch.setenv("FAILING", "1")
+    result = gated.run("--braintrust")
+    assert result.ret == 6
+    result.stdout.fnmatch_lines(["gate FAILED: score 'exact' is 75.00%, which is below the bar of 90.00%"])
+
+
+def test_max_regression_against_the_previous_run(gated):
+    first = gated.run("--braintrust", "--braintrust-project", "gates", "--braintrust-max-regression", "pass=5%")
+    assert first.ret == 0
+    first.stdout.fnmatch_lines(["gate PASSED: score 'pass' has no baseline to compare with; gate not applied"])
+    assert "compared to" not in first.stdout.str()
+    (baseline,) = gated.experiments("gates")
+
+    gated.monkeypatch.setenv("FAILING", "1")  # pass 100% -> 75%
+    second = gated.run("--braintrust", "--braintrust-project", "gates", "--braintrust-max-regression", "pass=0.3,exact=10%")
+    assert second.ret == 6
+    second.stdout.fnmatch_lines(
+        [
+            f"* compared to {baseline['name']}:",
+            "75.00% (-25.00%) 'pass'  score*(0 improvements, 1 regressions)",
+            "gate PASSED: score 'pass' dropped 25.00% against the baseline, within the allowed 30.00%",
+            "gate FAILED: score 'exact' dropped 25.00% against the baseline, more than the allowed 10.00%",
+        ]
+    )
+    # An explicit base experiment is compared with instead of the previous one.
+    gated.monkeypatch.setenv("FAILING", "0")
+    third = gated.run("--braintrust", "--braintrust-project", "gates", "--braintrust-base-experiment", baseline["name"])
+    assert third.ret == 0
+    third.stdout.fnmatch_lines([f"* compared to {baseline['name']}:", "100.00% (-) 'pass'  score*"])

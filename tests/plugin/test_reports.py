@@ -1,0 +1,149 @@
+"""What a run reports (issue items 7 and 9): the header line, the terminal summary, the
+``$GITHUB_STEP_SUMMARY`` Markdown, JUnit XML properties and the JSON summary file."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+SUITE = '''
+import pytest
+from pytest_braintrust import eval_case
+
+
+def exact(output, expected):
+    return 1.0 if output == expected else 0.0
+
+
+@eval_case(input="a", expected="A", scorers=[exact])
+def test_good():
+    return "A"
+
+
+@eval_case(input="b", expected="B", scorers=[exact])
+def test_bad():
+    return "b"
+
+
+@eval_case(input="c")
+def test_fails():
+    assert 1 == 2
+
+
+def test_unit():
+    pass
+'''
+
+
+def test_terminal_step_summary_junit_and_json(bt, tmp_path):
+    step_summary = tmp_path / "step_summary.md"
+    step_summary.write_text("earlier step\n")
+    bt.monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step_summary))
+    bt.pytester.makepyfile(test_suite_reports=SUITE)
+    result = bt.run(
+        "--braintrust",
+        "--braintrust-project",
+        "reports",
+        "--braintrust-experiment",
+        "ci-run",
+        "--junitxml=junit.xml",
+        "--braintrust-json",
+        "out/summary.json",
+        "--braintrust-fail-under",
+        "exact=0.9",
+    )
+    assert result.ret == 6
+    store = bt.local_dir / "braintrust.sqlite"
+    # The header says where results go.
+    result.stdout.fnmatch_lines(
+        [f"braintrust: logging eval cases to project 'reports', a new experiment 'ci-run', in the local store at {store} (no BRAINTRUST_API_KEY)"]
+    )
+    # The terminal summary: counts, scores, where to look, the gate, delivery.
+    result.stdout.fnmatch_lines(
+        [
+            "*= Braintrust =*",
+            "3 eval cases: 2 passed, 1 failed",
+            "=========================SUMMARY=========================",
+            "66.67% 'pass'  score",
+            "50.00% 'exact' score",
+            f"See results for ci-run in the local store at {store} (run `braintrust show reports ci-run`)",
+            "gate FAILED: score 'exact' is 50.00%, which is below the bar of 90.00%",
+            "rows: * sent, 0 spilled, 0 dropped (flush *s)",
+        ]
+    )
+    (experiment,) = bt.experiments("reports")
+    assert experiment["name"] == "ci-run"
+
+    # GitHub step summary: appended Markdown.
+    markdown = step_summary.read_text()
+    assert markdown.startswith("earlier step\n## Braintrust eval results\n")
+    assert "**reports / ci-run**" in markdown
+    assert "| pass | 66.67% | – | 0 | 0 |" in markdown
+    assert "| exact | 50.00% | – | 0 | 0 |" in markdown
+    assert "| fail-under exact | ❌ score 'exact' is 50.00%, which is below the bar of 90.00% |" in markdown
+    assert "delivered, 0 spilled, 0 dropped." in markdown
+
+    # JUnit XML: scores as properties of each case's testcase.
+    cases = {tc.get("name"): tc for tc in ET.parse(bt.path / "junit.xml").getroot().iter("testcase")}
+    props = {name: {p.get("name"): p.get("value") for p in tc.iter("property")} for name, tc in cases.items()}
+    assert props["test_good"] == {"braintrust.score.pass": "1.0", "braintrust.score.exact": "1.0"}
+    assert props["test_bad"] == {"braintrust.score.pass": "1.0", "braintrust.score.exact": "0.0"}
+    assert props["test_fails"] == {"braintrust.score.pass": "0.0"}
+    assert props["test_unit"] == {}
+
+    # The JSON summary (schema in pytest_braintrust/report.py).
+    document = json.loads((bt.path / "out" / "summary.json").read_text())
+    assert document["schema_version"] == 1
+    (summary,) = document["experiments"]
+    assert summary["project"] == "reports" and summary["experiment"] == "ci-run"
+    assert summary["experiment_id"] == experiment["id"]
+    assert summary["comparison_experiment"] is None
+    assert summary["scores"]["pass"] == {"score": 2 / 3, "diff": None, "improvements": 0, "regressions": 0}
+    assert summary["scores"]["exact"]["score"] == 0.5
+    assert document["cases"] == {"total": 3, "passed": 2, "failed": 1, "error": 0, "skipped": 0, "xfailed": 0, "xpassed": 0}
+    assert document["gates"] == [
+        {"kind": "fail-under", "score": "exact", "bar": 0.9, "value": 0.5, "passed": False, "message": "score 'exact' is 50.00%, which is below the bar of 90.00%"}
+    ]
+    assert document["delivery"]["accepted"] > 0 and document["delivery"]["dropped"] == {} and document["delivery"]["spilled"] == 0
+    assert document["errors"] == []
+
+
+def test_api_header_url_and_comparison(bt_api):
+    server = bt_api.server
+    bt_api.pytester.makepyfile(test_suite_reports=SUITE)
+    first = bt_api.run("--braintrust", "--braintrust-project", "api-reports")
+    assert first.ret == 1
+    first.stdout.fnmatch_lines(
+        [
+            f"braintrust: logging eval cases to project 'api-reports', a new experiment, in Braintrust at {server.url}",
+            f"See results for * at {server.url}/app/test-org/p/api-reports/experiments/*",
+        ]
+    )
+    assert "compared to" not in first.stdout.str()
+    second = bt_api.run("--braintrust", "--braintrust-project", "api-reports")
+    (project,) = [p for p in server.projects() if p["name"] == "api-reports"]
+    names = [e["name"] for e in server.experiments(project["id"])]
+    assert len(names) == 2
+    second.stdout.fnmatch_lines([f"{names[1]} compared to {names[0]}:"])
+
+
+def test_rows_that_cannot_be_sent_are_spilled_and_reported(bt_api):
+    server = bt_api.server
+    server.fail_always("POST", "/logs3", 500)
+    bt_api.monkeypatch.setenv("BRAINTRUST_NUM_RETRIES", "0")
+    bt_api.monkeypatch.setenv("BRAINTRUST_FLUSH_TIMEOUT", "3")
+    spill_dir = bt_api.path / "spilled"
+    bt_api.monkeypatch.setenv("BRAINTRUST_FAILED_PUBLISH_PAYLOADS_DIR", str(spill_dir))
+    bt_api.pytester.makepyfile(test_suite_reports=SUITE)
+    result = bt_api.run("--braintrust", "--braintrust-project", "spills", "--braintrust-json", "summary.json")
+    assert result.ret == 1  # the tests' own result: reporting trouble never fails the run
+    result.stdout.fnmatch_lines(
+        [
+            "rows: 0 sent, * spilled, 0 dropped (flush *s)",
+            f"spilled rows are kept in {spill_dir}; send them with `braintrust replay {spill_dir}`",
+        ]
+    )
+    document = json.loads((bt_api.path / "summary.json").read_text())
+    assert document["delivery"]["spilled"] > 0 and document["delivery"]["accepted"] == 0
+    assert document["delivery"]["spill_files"] and all(f.startswith(str(spill_dir)) for f in document["delivery"]["spill_files"])
+    assert list(spill_dir.iterdir())

@@ -1,0 +1,196 @@
+"""pytest-xdist (issue items 3 and 6), in real processes: one experiment per project for the
+whole run, workers logging into it, one summary with merged counts from the controller, and a
+dataset pinned so that every worker collects the same ids even when it changes meanwhile."""
+
+from __future__ import annotations
+
+import json
+
+import braintrust
+from braintrust.objects.dataset import init_dataset
+
+CONFTEST = '''
+import os
+from pathlib import Path
+
+def pytest_collection_finish(session):
+    if os.environ.get("PYTEST_XDIST_WORKER") == "gw0":
+        Path(os.environ["SYNC_DIR"], "gw0-collected").write_text("")
+'''
+
+SUITE = '''
+import os
+import time
+from pathlib import Path
+
+import braintrust
+import pytest
+from braintrust.objects.dataset import init_dataset
+from pytest_braintrust import eval_case
+
+if os.environ.get("PYTEST_XDIST_WORKER") == "gw1":
+    # gw1 collects after gw0 and after the dataset changed: without the version gw0 pinned it
+    # would collect one more case and xdist would stop ("Different tests were collected").
+    marker = Path(os.environ["SYNC_DIR"], "gw0-collected")
+    deadline = time.monotonic() + 30
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    init_dataset(project="xdist", name="qa").insert(id="late", input="late", expected="LATE")
+    braintrust.flush()
+
+
+@eval_case(data=init_dataset(project="xdist", name="qa"))
+def test_dataset(braintrust_case):
+    return braintrust_case.input.upper()
+
+
+@eval_case()
+@pytest.mark.parametrize("n", range(12))
+def test_default(n):
+    assert n != 5
+
+
+@eval_case(project="xdist-other")
+@pytest.mark.parametrize("n", range(12))
+def test_other(n):
+    pass
+'''
+
+
+def test_xdist_one_experiment_one_summary_pinned_dataset(bt, tmp_path):
+    dataset = init_dataset(project="xdist", name="qa")
+    for word in ("alpha", "beta", "gamma"):
+        dataset.insert(id=word, input=word, expected=word.upper())
+    braintrust.flush()
+    braintrust.delivery.runtime.reset_for_tests()
+
+    # Earlier runs: the run's experiment in "xdist" will be "nightly-1", a name the other
+    # project already has; its workers must not join that old experiment.
+    with bt.store() as store:
+        store.create_experiment(store.get_or_create_project("xdist")["id"], name="nightly")
+        old_other = store.create_experiment(store.get_or_create_project("xdist-other")["id"], name="nightly-1")
+
+    bt.pytester.makeconftest(CONFTEST)
+    bt.pytester.makepyfile(test_suite_xdist=SUITE)
+    result = bt.run_subprocess(
+        "--braintrust",
+        "--braintrust-project",
+        "xdist",
+        "--braintrust-experiment",
+        "nightly",
+        "--braintrust-gates-only",
+        "--braintrust-fail-under",
+        "pass=0.9",
+        "--braintrust-json",
+        "summary.json",
+        "-n",
+        "2",
+        env={"SYNC_DIR": str(tmp_path)},
+    )
+    assert (tmp_path / "gw0-collected").exists()
+    result.assert_outcomes(passed=26, failed=1)
+    assert result.ret == 0  # --braintrust-gates-only: the failing case only lowers "pass" (26/27)
+    out = result.stdout.str()
+    assert "Different tests were collected" not in out
+
+    # One experiment per project, holding the cases of both workers.
+    (main,) = [e for e in bt.experiments("xdist") if e["name"] != "nightly"]
+    assert main["name"] == "nightly-1"
+    (other,) = [e for e in bt.experiments("xdist-other") if e["id"] != old_other["id"]]
+    assert bt.rows(old_other) == []
+    main_roots = bt.roots(main)
+    assert sorted(main_roots) == sorted(
+        [f"test_dataset[{w}]" for w in ("alpha", "beta", "gamma")] + [f"test_default[{n}]" for n in range(12)]
+    )
+    assert main_roots["test_dataset[beta]"]["output"] == "BETA"
+    assert sorted(bt.roots(other)) == sorted(f"test_other[{n}]" for n in range(12))
+    workers = {r["metadata"]["pytest"].get("worker") for r in main_roots.values()}
+    assert workers == {"gw0", "gw1"}
+
+    # The controller prints the header, the merged counts and the summaries, once.
+    assert out.count("braintrust: logging eval cases to project 'xdist'") == 1
+    assert out.count("= Braintrust =") == 1
+    result.stdout.fnmatch_lines(["27 eval cases: 26 passed, 1 failed"])
+    assert out.count("=========================SUMMARY=========================") == 2
+    result.stdout.fnmatch_lines([f"See results for {main['name']} in the local store at *", f"See results for {other['name']} in the local store at *"])
+    result.stdout.fnmatch_lines(["rows: * sent, 0 spilled, 0 dropped*"])
+    sent = int(out.split("rows: ")[1].split(" sent")[0])
+    assert sent >= 2 * (15 + 12)  # every worker's rows are counted (root + task per case at least)
+    document = json.loads((bt.path / "summary.json").read_text())
+    assert document["cases"]["total"] == 27 and document["cases"]["failed"] == 1
+    assert sorted(e["project"] for e in document["experiments"]) == ["xdist", "xdist-other"]
+    assert document["delivery"]["accepted"] == sent
+    assert [g["passed"] for g in document["gates"]] == [True, True]  # "pass" of each experiment
+
+
+def test_xdist_against_the_api(bt_api):
+    server = bt_api.server
+    bt_api.pytester.makepyfile(
+        test_suite_xdist_api='''
+        import pytest
+        from pytest_braintrust import eval_case
+
+        @eval_case()
+        @pytest.mark.parametrize("n", range(10))
+        def test_case(n):
+            return n
+
+        @eval_case(project="api-other")
+        @pytest.mark.parametrize("n", range(6))
+        def test_other(n):
+            pass
+        '''
+    )
+    result = bt_api.run_subprocess("--braintrust", "--braintrust-project", "api-xdist", "-n", "2")
+    result.assert_outcomes(passed=16)
+    projects = {p["name"]: p for p in server.projects()}
+    (main,) = server.experiments(projects["api-xdist"]["id"])
+    (other,) = server.experiments(projects["api-other"]["id"])
+    roots = [r for r in server.rows("experiment", main["id"]) if not r.get("span_parents")]
+    assert sorted(r["output"] for r in roots) == list(range(10))
+    assert {r["metadata"]["pytest"]["worker"] for r in roots} == {"gw0", "gw1"}
+    assert len([r for r in server.rows("experiment", other["id"]) if not r.get("span_parents")]) == 6
+    out = result.stdout.str()
+    assert out.count("= Braintrust =") == 1
+    result.stdout.fnmatch_lines(
+        [
+            "16 eval cases: 16 passed",
+            f"See results for {main['name']} at {server.url}/app/test-org/p/api-xdist/experiments/{main['name']}",
+        ]
+    )
+    result.stdout.fnmatch_lines([f"See results for {other['name']} at {server.url}/app/test-org/p/api-other/experiments/{other['name']}"])
+
+
+def test_unreachable_braintrust_never_breaks_the_run(bt_api):
+    """Braintrust down: the tests' result stands, rows are spilled, the trouble is reported (with
+    xdist too, where the controller cannot create the experiment before the workers start)."""
+    bt_api.server.stop()
+    spill_dir = bt_api.path / "spill"
+    env = {"BRAINTRUST_NUM_RETRIES": "0", "BRAINTRUST_FLUSH_TIMEOUT": "3", "BRAINTRUST_FAILED_PUBLISH_PAYLOADS_DIR": str(spill_dir)}
+    for name, value in env.items():
+        bt_api.monkeypatch.setenv(name, value)
+    bt_api.pytester.makepyfile(
+        test_suite_down='''
+        import pytest
+        from pytest_braintrust import eval_case
+
+        @eval_case()
+        @pytest.mark.parametrize("n", range(4))
+        def test_case(n):
+            return n
+        '''
+    )
+    for args in ((), ("-n", "2")):
+        result = bt_api.run_subprocess("--braintrust", "--braintrust-project", "down", *args)
+        assert result.ret == 0, args
+        out = result.stdout.str()
+        assert "INTERNALERROR" not in out
+        result.stdout.fnmatch_lines(
+            [
+                "4 eval cases: 4 passed",
+                "rows: 0 sent, * spilled, 0 dropped*",
+                f"spilled rows are kept in {spill_dir}; send them with `braintrust replay {spill_dir}`",
+                "braintrust: *Could not reach Braintrust*",
+            ]
+        )
+        assert "SUMMARY" not in out
