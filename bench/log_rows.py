@@ -9,7 +9,7 @@ made by bench/setup_public_sdk.sh); bench/bench_logger.py runs it and reads its 
 Measures the seconds from the first ``logger.log`` call until ``logger.flush()`` returns, and
 memory: the resident set size (from /proc/self/statm) before the first row, after 10k, 50k and
 100k rows (those not above N, and N itself) and after the flush, and the peak RSS of the
-process (``resource.getrusage(RUSAGE_SELF).ru_maxrss``). With ``BENCH_STATS_URL`` set (the test
+process (``resource.getrusage(RUSAGE_SELF).ru_maxrss``), and its CPU seconds. With ``BENCH_STATS_URL`` set (the test
 server's ``/_test/stats``), it also reads how many rows had arrived when ``flush()`` returned
 (outside the timed span). Prints one JSON line on stdout.
 """
@@ -64,6 +64,12 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
 
 
+def cpu_seconds() -> float:
+    """User + system CPU time of this process so far (all threads, imports included)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def log_row(logger, i: int) -> None:
     """One typical eval row; ``i`` varies the question, the scores and the metadata."""
     logger.log(
@@ -112,6 +118,7 @@ def main() -> None:
                 "seconds": seconds,
                 "log_seconds": log_seconds,
                 "peak_rss_mb": peak_rss_mb(),
+                "cpu_seconds": cpu_seconds(),
                 "rss_mb": {k: round(v, 1) for k, v in rss.items()},
                 "arrived_at_flush": rows_arrived(),
                 "flush_result": describe() if describe else None,

@@ -1,8 +1,14 @@
 """The ``braintrust`` command.
 
-``braintrust list``            what the local store holds (projects, experiments, datasets, logs)
-``braintrust show P E``        the traces of one experiment as a tree
-``braintrust replay [DIR]``    send spilled rows (default: the local store's ``spill/``)
+``braintrust eval PATH...``           run the evaluators of eval files (see ``eval_command``)
+``braintrust list``                   what the local store holds (projects, experiments, datasets, logs)
+``braintrust experiments [P]``        experiments (of project P) with rows and score averages, newest last
+``braintrust show P E``               the traces of one experiment as a tree
+``braintrust compare P E [BASE]``     E's summary compared with BASE (default: its base, else the previous one)
+``braintrust replay [DIR]``           send spilled rows (default: the local store's ``spill/``)
+
+Exit status: 0 done; 1 failed (nothing to show, a lookup failed, ``eval`` failures); 2 usage
+error; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -54,6 +60,36 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_experiments(args: argparse.Namespace) -> int:
+    from braintrust.cli.compare_command import list_experiments
+
+    store = _store(args)
+    if store is None:
+        return 1
+    try:
+        return list_experiments(store, args.project, sys.stdout, as_json=args.json)
+    except LookupError as exc:
+        print(f"braintrust: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from braintrust.cli.compare_command import compare
+
+    store = _store(args)
+    if store is None:
+        return 1
+    try:
+        return compare(store, args.project, args.experiment, args.base, sys.stdout, sys.stderr, as_json=args.json)
+    except LookupError as exc:
+        print(f"braintrust: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     from braintrust.delivery.replay import replay, spill_files
     from braintrust.store.location import spill_dir
@@ -77,6 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="braintrust", description="pytest-braintrust's Braintrust SDK command line.")
     sub = parser.add_subparsers(dest="command", required=True)
 
+    from braintrust.cli.eval_command import add_eval_arguments
+
+    add_eval_arguments(sub.add_parser("eval", help="run the evaluators defined in eval files (eval_*.py)"))
+
     list_parser = sub.add_parser("list", help="list what the local store holds")
     list_parser.add_argument("--store", help="store folder or database file (default: .braintrust/ in the project root)")
     list_parser.set_defaults(func=cmd_list)
@@ -87,6 +127,20 @@ def build_parser() -> argparse.ArgumentParser:
     show_parser.add_argument("--store", help="store folder or database file")
     show_parser.set_defaults(func=cmd_show)
 
+    experiments_parser = sub.add_parser("experiments", help="list experiments with their rows and score averages")
+    experiments_parser.add_argument("project", nargs="?", help="only this project (name or id)")
+    experiments_parser.add_argument("--json", action="store_true", help="machine-readable output")
+    experiments_parser.add_argument("--store", help="store folder or database file")
+    experiments_parser.set_defaults(func=cmd_experiments)
+
+    compare_parser = sub.add_parser("compare", help="compare an experiment with a base experiment from the local store")
+    compare_parser.add_argument("project")
+    compare_parser.add_argument("experiment")
+    compare_parser.add_argument("base", nargs="?", help="default: the experiment's base experiment, else the previous one")
+    compare_parser.add_argument("--json", action="store_true", help="the summary as JSON")
+    compare_parser.add_argument("--store", help="store folder or database file")
+    compare_parser.set_defaults(func=cmd_compare)
+
     replay_parser = sub.add_parser("replay", help="send rows that were spilled to disk")
     replay_parser.add_argument("directory", nargs="?", help="spill folder (default: the local store's spill/)")
     replay_parser.add_argument("--timeout", type=float, default=60.0, help="seconds to spend at most (default 60)")
@@ -95,7 +149,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments and arguments[0] == "eval":
+        # Its own parser, so that options may come after paths (``eval_a.py --jsonl eval_b.py``).
+        from braintrust.cli.eval_command import build_eval_parser
+
+        args = build_eval_parser().parse_intermixed_args(arguments[1:])
+    else:
+        args = build_parser().parse_args(arguments)
     return int(args.func(args) or 0)
 
 

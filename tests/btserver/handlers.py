@@ -106,6 +106,13 @@ def experiment_get(server, request, experiment_id: str) -> dict:
     return server.registry.experiment(experiment_id)
 
 
+def base_experiment_get_id(server, request) -> dict:
+    """``POST /api/base_experiment/get_id`` ``{"id"}``: the experiment a summary would compare with."""
+    experiment = server.registry.experiment(_json_body(request)["id"])
+    base = server.registry.comparison_for(experiment, None)
+    return {"base_exp_id": base["id"] if base else None, "base_exp_name": base["name"] if base else None}
+
+
 def dataset_create(server, request) -> dict:
     return server.registry.dataset_create_or_get(_json_body(request))
 
@@ -359,6 +366,7 @@ ROUTES: list[tuple[str, re.Pattern, Callable]] = [
         ("POST", "/v1/experiment", experiment_create),
         ("GET", "/v1/experiment", experiment_list),
         ("GET", f"/v1/experiment/{_ID}", experiment_get),
+        ("POST", "/api/base_experiment/get_id", base_experiment_get_id),
         ("POST", f"/v1/experiment/{_ID}/fetch", experiment_fetch),
         ("GET", f"/v1/experiment/{_ID}/fetch", experiment_fetch),
         ("GET", f"/v1/experiment/{_ID}/summarize", experiment_summarize),

@@ -1,0 +1,154 @@
+"""``braintrust experiments [PROJECT]`` and ``braintrust compare PROJECT EXPERIMENT [BASE]`` on the local store.
+
+Both read only; they raise ``LookupError`` (message: what exists instead) for an unknown project
+or experiment. Scores and metrics come from ``braintrust.local_compare.compare_experiments``, the
+same numbers an offline ``Eval`` prints in its summary.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from typing import IO, Any
+
+from braintrust.cli.store_commands import _table, _when
+from braintrust.delivery.backend import EXPERIMENT
+from braintrust.local_compare import compare_experiments
+from braintrust.store.sqlite_store import LocalStore
+from braintrust.summary import ExperimentSummary
+
+
+def _project(local: LocalStore, project: str) -> dict[str, Any]:
+    found = local.get_project(name=project) or local.get_project(id=project)
+    if found is None:
+        names = ", ".join(p["name"] for p in local.list_projects()) or "none yet"
+        raise LookupError(f"no project {project!r} in {local.path}; projects: {names}. (`braintrust list` shows them.)")
+    return found
+
+
+def _experiment(local: LocalStore, project: dict[str, Any], experiment: str, role: str = "experiment") -> dict[str, Any]:
+    found = local.get_experiment(project_id=project["id"], name=experiment) or local.get_experiment(id=experiment)
+    if found is None or found["project_id"] != project["id"]:
+        names = ", ".join(e["name"] for e in local.list_experiments(project["id"])) or "none"
+        command = f"braintrust experiments {shlex.quote(project['name'])}"
+        raise LookupError(f"no {role} {experiment!r} in project {project['name']!r}; experiments: {names}. (`{command}` lists them.)")
+    return found
+
+
+def _rows(local: LocalStore, experiment_id: str) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        page, cursor = local.fetch_rows(EXPERIMENT, experiment_id, limit=1000, cursor=cursor)
+        rows.extend(page)
+        if not cursor or not page:
+            return rows
+
+
+def _trace_count(rows: list[dict[str, Any]]) -> int:
+    return len({row.get("root_span_id") or row.get("id") for row in rows})
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.2f}%"
+
+
+# -- experiments -------------------------------------------------------------------------------
+
+
+def experiment_entries(local: LocalStore, project: str | None) -> list[dict[str, Any]]:
+    """Every experiment (of ``project``, else of all projects), oldest first, with its counts and
+    score averages."""
+    chosen = _project(local, project) if project is not None else None
+    names = {p["id"]: p["name"] for p in local.list_projects()}
+    entries = []
+    for experiment in local.list_experiments(chosen["id"] if chosen else None):
+        rows = _rows(local, experiment["id"])
+        scores, _ = compare_experiments(rows, None)
+        base = local.get_experiment(id=experiment["base_exp_id"]) if experiment.get("base_exp_id") else None
+        entries.append({
+            "project": names.get(experiment["project_id"], experiment["project_id"]),
+            "name": experiment["name"],
+            "id": experiment["id"],
+            "created": experiment["created"],
+            "rows": len(rows),
+            "traces": _trace_count(rows),
+            "base_experiment": base["name"] if base else None,
+            "scores": {name: summary.score for name, summary in scores.items()},
+        })
+    return entries
+
+
+def list_experiments(local: LocalStore, project: str | None, out: IO[str], as_json: bool = False) -> int:
+    entries = experiment_entries(local, project)
+    if as_json:
+        out.write(json.dumps(entries, indent=2) + "\n")
+        return 0
+    if not entries:
+        where = f"project {project!r}" if project else str(local.path)
+        out.write(f"No experiments in {where} yet.\n")
+        return 0
+    header = ("EXPERIMENT", "CREATED (UTC)", "ROWS", "TRACES", "SCORES")
+    if project is None:
+        header = ("PROJECT",) + header
+    table: list[tuple[str, ...]] = [header]
+    for entry in entries:
+        scores = "  ".join(f"{name}={_percent(value)}" for name, value in entry["scores"].items()) or "-"
+        cells = (entry["name"], _when(entry["created"]), str(entry["rows"]), str(entry["traces"]), scores)
+        table.append(((entry["project"],) + cells) if project is None else cells)
+    shift = 1 if project is None else 0
+    if project is not None:
+        out.write(f"Experiments of project {project} (oldest first)\n")
+    else:
+        out.write(f"Experiments in {local.path} (oldest first)\n")
+    out.write("\n".join(_table(table, "  ", right=(2 + shift, 3 + shift))) + "\n")
+    return 0
+
+
+# -- compare -----------------------------------------------------------------------------------
+
+
+def compare_summary(local: LocalStore, project: str, experiment: str, base: str | None) -> tuple[ExperimentSummary, dict[str, Any] | None]:
+    """The summary of ``experiment`` compared with ``base`` (default: its recorded base experiment,
+    else the project's previous experiment; none → no comparison) and the base's record."""
+    found_project = _project(local, project)
+    current = _experiment(local, found_project, experiment)
+    if base is not None:
+        base_experiment = _experiment(local, found_project, base, role="base experiment")
+    elif current.get("base_exp_id"):
+        base_experiment = local.get_experiment(id=current["base_exp_id"]) or local.previous_experiment(current["id"])
+    else:
+        base_experiment = local.previous_experiment(current["id"])
+    rows = _rows(local, current["id"])
+    base_rows = _rows(local, base_experiment["id"]) if base_experiment else None
+    scores, metrics = compare_experiments(rows, base_rows)
+    command = f"braintrust show {shlex.quote(found_project['name'])} {shlex.quote(current['name'])}"
+    summary = ExperimentSummary(
+        project_name=found_project["name"],
+        project_id=found_project["id"],
+        experiment_id=current["id"],
+        experiment_name=current["name"],
+        project_url=None,
+        experiment_url=None,
+        comparison_experiment_name=base_experiment["name"] if base_experiment else None,
+        scores=scores,
+        metrics=metrics,
+        local_hint=f"See results for {current['name']} in the local store at {local.path} (run `{command}`)",
+    )
+    return summary, base_experiment
+
+
+def compare(local: LocalStore, project: str, experiment: str, base: str | None, out: IO[str], err: IO[str], as_json: bool = False) -> int:
+    summary, base_experiment = compare_summary(local, project, experiment, base)
+    if as_json:
+        data = summary.as_dict()
+        data["comparison_experiment_id"] = base_experiment["id"] if base_experiment else None
+        out.write(json.dumps(data, indent=2) + "\n")
+    else:
+        if base_experiment is None:
+            err.write(
+                f"braintrust compare: {summary.experiment_name} has no base experiment and is the first experiment of "
+                f"project {summary.project_name}; showing its scores alone (pass BASE to compare with another).\n"
+            )
+        out.write(f"{summary}\n")
+    return 0

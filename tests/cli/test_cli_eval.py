@@ -1,0 +1,390 @@
+"""``braintrust eval``: the real command in subprocesses, against the local store (no key) and, once,
+the loopback test server. Exit codes: 0 ok, 1 failures (import, none found, run, task error), 2 usage,
+130 Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cli_support import PROGRESS_MARK, cli_env, database, eval_source, experiments, roots, run_cli, write
+
+
+@pytest.fixture
+def store_dir(tmp_path: Path) -> Path:
+    return tmp_path / "store"
+
+
+@pytest.fixture
+def env(store_dir: Path) -> dict[str, str]:
+    return cli_env(store_dir)
+
+
+def test_directory_search_runs_eval_files_and_prints_summaries(tmp_path, env, store_dir):
+    suite = tmp_path / "suite"
+    write(suite / "helpers.py", "DOUBLE = 2\n")  # imported from the eval file's own folder
+    write(suite / "eval_alpha.py", eval_source("proj-alpha", "alpha", extra="from helpers import DOUBLE", task="lambda x: x * DOUBLE // 2"))
+    write(suite / "nested" / "eval_beta.py", eval_source("proj-beta", "beta"))
+    write(suite / "nested" / "not_an_eval.py", "raise SystemExit('not an eval file: must not be imported')\n")
+    for skipped in (".venv", ".venv-py311", "node_modules", "lib/site-packages", ".hidden"):
+        write(suite / skipped / "eval_skipped.py", "raise SystemExit('skipped folder imported')\n")
+
+    result = run_cli("eval", "suite", cwd=tmp_path, env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("=========================SUMMARY=========================") == 2
+    assert "100.00% 'exact' score" in result.stdout
+    assert "skipped folder imported" not in result.stderr and "not an eval file" not in result.stderr
+    assert PROGRESS_MARK not in result.stderr  # progress bars are on by default, but stderr is no terminal
+    found = {e["name"]: e for e in experiments(store_dir)}
+    assert set(found) == {"alpha", "beta"}
+    assert [r["output"] for r in roots(found["alpha"]["rows"])] == [1]
+
+
+def test_file_named_directly_runs_with_a_rename_hint(tmp_path, env, store_dir):
+    write(tmp_path / "checks.py", eval_source("proj-direct", "direct"))
+
+    result = run_cli("eval", "checks.py", cwd=tmp_path, env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert "rename it eval_checks.py" in result.stderr
+    assert [e["name"] for e in experiments(store_dir)] == ["direct"]
+
+
+def test_broken_file_exits_1_with_its_traceback_and_the_other_files_still_run(tmp_path, env, store_dir):
+    write(tmp_path / "evals" / "eval_a_broken.py", "import os\n\ndef helper():\n    raise ImportError('no such model client')\n\nhelper()\n")
+    write(tmp_path / "evals" / "eval_b_syntax.py", "def broken(:\n    pass\n")
+    write(tmp_path / "evals" / "eval_c_good.py", eval_source("proj-good", "good"))
+
+    result = run_cli("eval", "evals", cwd=tmp_path, env=env)
+
+    assert result.returncode == 1
+    assert "failed to import evals/eval_a_broken.py" in result.stderr
+    assert "Traceback (most recent call last)" in result.stderr
+    assert 'eval_a_broken.py", line 4, in helper' in result.stderr
+    assert "ImportError: no such model client" in result.stderr
+    assert "failed to import evals/eval_b_syntax.py" in result.stderr and "SyntaxError" in result.stderr
+    assert "eval_command.py" not in result.stderr and "importlib" not in result.stderr  # the user's frames only
+    assert [e["name"] for e in experiments(store_dir)] == ["good"]
+
+
+def test_no_evaluators_found_exits_1(tmp_path, env, store_dir):
+    (tmp_path / "empty").mkdir()
+    write(tmp_path / "plain" / "eval_nothing.py", "VALUE = 1\n")
+
+    no_files = run_cli("eval", "empty", cwd=tmp_path, env=env)
+    no_calls = run_cli("eval", "plain", cwd=tmp_path, env=env)
+
+    assert no_files.returncode == 1 and "no evaluators found" in no_files.stderr and "eval_*.py" in no_files.stderr
+    assert no_calls.returncode == 1 and "no evaluators found" in no_calls.stderr
+    assert "eval_nothing.py defines no evaluator" in no_calls.stderr
+    assert not database(store_dir).exists()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--filter", "priority", "x.py"], "expected PATH=REGEX, e.g. metadata.priority=^P0$"),
+        (["--filter", "metadata.priority=(", "x.py"], "bad regular expression"),
+        (["--no-such-option", "x.py"], "unrecognized arguments: --no-such-option"),
+        (["--num-workers", "0", "x.py"], "expected a positive integer"),
+        (["missing_dir"], "no such file or directory: missing_dir"),
+        ([], "the following arguments are required: PATH"),
+        (["--env-file", "nowhere.env", "x.py"], "--env-file nowhere.env: no such file"),
+    ],
+)
+def test_usage_errors_exit_2(tmp_path, env, store_dir, args, message):
+    write(tmp_path / "x.py", "raise SystemExit('must not be imported')\n")
+
+    result = run_cli("eval", *args, cwd=tmp_path, env=env)
+
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert "must not be imported" not in result.stderr
+    assert not database(store_dir).exists()
+
+
+def test_a_failing_task_exits_1_a_failing_scorer_does_not(tmp_path, env, store_dir):
+    write(tmp_path / "eval_task_fails.py", eval_source(
+        "proj-fail", "task-fails", cases="[{'input': 1, 'expected': 1}, {'input': 2, 'expected': 2}]",
+        task="task", extra="def task(x):\n    if x == 2:\n        raise RuntimeError('model timed out on 2')\n    return x",
+    ))
+    write(tmp_path / "eval_scorer_fails.py", """
+        from braintrust import Eval
+        def bad_scorer(output):
+            raise ValueError("scorer bug")
+        Eval("proj-fail", data=[{"input": 1}], task=lambda x: x, scores=[bad_scorer, lambda output: 1], experiment_name="scorer-fails")
+    """)
+
+    task_fails = run_cli("eval", "eval_task_fails.py", cwd=tmp_path, env=env)
+    scorer_fails = run_cli("eval", "eval_scorer_fails.py", cwd=tmp_path, env=env)
+
+    assert task_fails.returncode == 1
+    assert "Evaluator proj-fail [experiment_name=task-fails] failed with 1 error" in task_fails.stderr
+    assert "RuntimeError: model timed out on 2" in task_fails.stderr
+    assert "a task raised" in task_fails.stderr
+    assert scorer_fails.returncode == 0, scorer_fails.stderr
+    assert "Found exceptions for the following scorers: bad_scorer" in scorer_fails.stderr
+    rows = {e["name"]: e["rows"] for e in experiments(store_dir)}
+    assert len(roots(rows["task-fails"])) == 2  # the failing case is still logged
+
+
+def test_terminate_on_failure_stops_after_the_first_failing_evaluator(tmp_path, env, store_dir):
+    write(tmp_path / "evals" / "eval_1_fails.py", eval_source("proj-stop", "first", task="task", extra="def task(x):\n    raise RuntimeError('boom')"))
+    write(tmp_path / "evals" / "eval_2_ok.py", eval_source("proj-stop", "second"))
+    write(tmp_path / "evals" / "eval_3_ok.py", eval_source("proj-stop", "third"))
+
+    keep_going = run_cli("eval", "evals", cwd=tmp_path, env=cli_env(tmp_path / "store-all"))
+    stopped = run_cli("eval", "--terminate-on-failure", "evals", cwd=tmp_path, env=env)
+
+    assert keep_going.returncode == 1
+    assert [e["name"] for e in experiments(tmp_path / "store-all")] == ["first", "second", "third"]
+    assert stopped.returncode == 1
+    assert "not run: proj-stop [experiment_name=second], proj-stop [experiment_name=third]" in stopped.stderr
+    assert [e["name"] for e in experiments(store_dir)] == ["first"]
+
+
+def test_evaluator_that_fails_to_run_exits_1_and_verbose_shows_the_traceback(tmp_path, env, store_dir):
+    write(tmp_path / "eval_bad_data.py", eval_source("proj-bad", "bad-data", cases="42"))
+    write(tmp_path / "eval_fine.py", eval_source("proj-bad", "fine"))
+
+    quiet = run_cli("eval", "eval_bad_data.py", "eval_fine.py", cwd=tmp_path, env=env)
+    verbose = run_cli("eval", "--verbose", "eval_bad_data.py", cwd=tmp_path, env=env)
+
+    assert quiet.returncode == 1
+    assert "evaluator proj-bad [experiment_name=bad-data] (eval_bad_data.py) failed to run: TypeError" in quiet.stderr
+    assert "add --verbose" in quiet.stderr and "Traceback" not in quiet.stderr
+    assert "fine" in [e["name"] for e in experiments(store_dir)]  # the next evaluator still ran
+    assert verbose.returncode == 1
+    assert "Traceback (most recent call last)" in verbose.stderr and "resolve_data" in verbose.stderr
+
+
+FILTER_CASES = """[
+    {'input': {'name': 'foo-x-bar'}, 'expected': 1, 'metadata': {'priority': 'P0'}},
+    {'input': {'name': 'foo-y'}, 'expected': 1, 'metadata': {'priority': 'P0'}},
+    {'input': {'name': 'other-bar'}, 'expected': 1, 'metadata': {'priority': 'P0'}},
+    {'input': {'name': 'foo-z-bar'}, 'expected': 1, 'metadata': {'priority': 'P1'}},
+]"""
+
+
+def test_filter_selects_cases(tmp_path, store_dir):
+    write(tmp_path / "eval_filtered.py", eval_source("proj-filter", None, cases=FILTER_CASES, task="lambda x: 1"))
+
+    several = run_cli("eval", "--filter", "metadata.priority=^P0$", "input.name=foo.*bar", "eval_filtered.py", cwd=tmp_path, env=cli_env(store_dir))
+    repeated = run_cli("eval", "eval_filtered.py", "--filter", "metadata.priority=P0", "--filter", "input.name=foo", cwd=tmp_path, env=cli_env(tmp_path / "s2"))
+    path_after = run_cli("eval", "--filter", "input.name=other", "eval_filtered.py", cwd=tmp_path, env=cli_env(tmp_path / "s3"))
+
+    for result in (several, repeated, path_after):
+        assert result.returncode == 0, result.stderr
+
+    def names(store: Path) -> list[str]:
+        (experiment,) = experiments(store)
+        return sorted(r["input"]["name"] for r in roots(experiment["rows"]))
+
+    assert names(store_dir) == ["foo-x-bar"]
+    assert names(tmp_path / "s2") == ["foo-x-bar", "foo-y"]
+    assert names(tmp_path / "s3") == ["other-bar"]
+
+
+def test_jsonl_prints_one_json_summary_per_evaluator(tmp_path, env):
+    write(tmp_path / "eval_one.py", eval_source("proj-json", "one"))
+    write(tmp_path / "eval_two.py", eval_source("proj-json", "two", cases="[{'input': 1, 'expected': 2}]"))
+
+    result = run_cli("eval", "eval_one.py", "--jsonl", "eval_two.py", cwd=tmp_path, env=env)  # options between paths
+
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["experiment_name"] for line in lines] == ["one", "two"]
+    assert [line["scores"]["exact"]["score"] for line in lines] == [1.0, 0.0]
+
+
+def test_list_prints_names_and_runs_nothing(tmp_path, env, store_dir):
+    marker = tmp_path / "task-ran"
+    write(tmp_path / "eval_listed.py", eval_source(
+        "proj-list", "listed", task="task", extra=f"def task(x):\n    open({str(marker)!r}, 'w').close()\n    return x",
+    ))
+    write(tmp_path / "eval_other.py", eval_source("proj-list"))
+
+    plain = run_cli("eval", "--list", ".", cwd=tmp_path, env=env)
+    as_json = run_cli("eval", "--list", "--jsonl", "eval_listed.py", cwd=tmp_path, env=env)
+
+    assert plain.returncode == 0, plain.stderr
+    assert plain.stdout.splitlines() == ["proj-list [experiment_name=listed]", "proj-list"]
+    assert json.loads(as_json.stdout)["file"] == "eval_listed.py"
+    assert not marker.exists()
+    assert not database(store_dir).exists()  # no experiment, not even a store
+
+
+def test_no_send_logs_runs_locally_and_writes_nothing(tmp_path, env, store_dir):
+    write(tmp_path / "eval_local.py", eval_source("proj-nolog", "nolog", cases="[{'input': 1, 'expected': 1}, {'input': 2, 'expected': 3}]"))
+
+    result = run_cli("eval", "--no-send-logs", "eval_local.py", cwd=tmp_path, env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert "50.00% 'exact' score" in result.stdout
+    assert "local store" not in result.stdout + result.stderr
+    assert not store_dir.exists()
+
+
+def test_env_file_loads_values_without_overriding_set_variables(tmp_path, store_dir):
+    dump = tmp_path / "env.json"
+    write(tmp_path / "eval_env.py", eval_source("proj-env", "env", extra=(
+        "import json, os\n"
+        f"json.dump({{k: os.environ.get(k) for k in ('GREETING', 'QUOTED', 'ALREADY', 'BLANK', 'INLINE')}}, open({str(dump)!r}, 'w'))"
+    )))
+    write(tmp_path / "settings.env", """
+        # comment line
+        GREETING=hello
+        export QUOTED="two words"
+        ALREADY=from-file
+        BLANK=filled
+        INLINE=value # trailing comment
+    """)
+
+    result = run_cli("eval", "--env-file", "settings.env", "eval_env.py", cwd=tmp_path, env=cli_env(store_dir, ALREADY="from-env", BLANK=""))
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(dump.read_text()) == {
+        "GREETING": "hello", "QUOTED": "two words", "ALREADY": "from-env", "BLANK": "filled", "INLINE": "value",
+    }
+
+
+def test_malformed_env_file_is_a_usage_error_naming_the_line(tmp_path, env):
+    write(tmp_path / "bad.env", "GOOD=1\nthis line has no equals sign\n")
+    write(tmp_path / "eval_x.py", eval_source("proj-env"))
+
+    result = run_cli("eval", "--env-file", "bad.env", "eval_x.py", cwd=tmp_path, env=env)
+
+    assert result.returncode == 2
+    assert "--env-file bad.env, line 2: expected KEY=VALUE" in result.stderr
+
+
+CONCURRENCY = """
+import threading, time
+lock = threading.Lock()
+state = {"now": 0, "max": 0}
+def task(x):
+    with lock:
+        state["now"] += 1
+        state["max"] = max(state["max"], state["now"])
+    time.sleep(0.15)
+    with lock:
+        state["now"] -= 1
+    return x
+def peak(output):
+    return state["max"] / 10
+"""
+
+
+def test_num_workers_bounds_the_threads_of_sync_tasks(tmp_path, env):
+    write(tmp_path / "eval_threads.py", eval_source("proj-threads", cases="[{'input': i, 'expected': i} for i in range(6)]", task="task", extra=CONCURRENCY).replace("scores=[exact]", "scores=[peak]"))
+
+    one = run_cli("eval", "--jsonl", "--num-workers", "1", "eval_threads.py", cwd=tmp_path, env=env)
+    three = run_cli("eval", "--jsonl", "--num-workers", "3", "eval_threads.py", cwd=tmp_path, env=env)
+
+    assert one.returncode == 0 and three.returncode == 0, one.stderr + three.stderr
+    peak_one = max(r["scores"]["peak"]["score"] for r in map(json.loads, one.stdout.splitlines())) * 10
+    peak_three = max(r["scores"]["peak"]["score"] for r in map(json.loads, three.stdout.splitlines())) * 10
+    assert round(peak_one) == 1
+    assert 2 <= round(peak_three) <= 3
+
+
+def _run_in_pty(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str]:
+    """Run the command with a terminal as stdout and stderr; (exit code, everything it wrote)."""
+    master, slave = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "braintrust", *args], cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave)
+    os.close(slave)
+    chunks = []
+    try:
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not data:
+                break
+            chunks.append(data)
+    finally:
+        os.close(master)
+    return process.wait(timeout=60), b"".join(chunks).decode(errors="replace")
+
+
+def test_progress_bar_only_on_a_terminal_and_not_with_no_progress_bars(tmp_path, env):
+    write(tmp_path / "eval_bar.py", eval_source("proj-bar", cases="[{'input': i, 'expected': i} for i in range(3)]"))
+
+    code, shown = _run_in_pty(["eval", "eval_bar.py"], tmp_path, env)
+    quiet_code, quiet = _run_in_pty(["eval", "--no-progress-bars", "eval_bar.py"], tmp_path, env)
+
+    assert code == 0 and quiet_code == 0, shown + quiet
+    assert f"proj-bar {PROGRESS_MARK}" in shown and "3/3" in shown
+    assert PROGRESS_MARK not in quiet
+    assert "100.00% (-) 'exact'" in quiet  # (compared with the first run)
+
+
+def test_ctrl_c_exits_130_after_flushing(tmp_path, env, store_dir):
+    scored = tmp_path / "quick-case-scored"
+    write(tmp_path / "eval_slow.py", f"""
+        import time
+        from braintrust import Eval
+        def task(x):
+            if x:
+                time.sleep(30)
+            return x
+        def exact(output, expected):
+            if output == 0:
+                open({str(scored)!r}, "w").close()
+            return 1.0 if output == expected else 0.0
+        Eval("proj-interrupt", data=[{{"input": i, "expected": i}} for i in range(3)], task=task, scores=[exact], experiment_name="interrupted")
+    """)
+    process = subprocess.Popen([sys.executable, "-m", "braintrust", "eval", "eval_slow.py"], cwd=tmp_path, env=env,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not scored.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.3)  # the quick case's root span gets its output once its scorer returned
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=30)
+
+    assert process.returncode == 130, err
+    assert "interrupted" in err
+    (experiment,) = experiments(store_dir)
+    by_input = {r["input"]: r for r in roots(experiment["rows"])}
+    assert by_input[0]["output"] == 0  # the case that finished was flushed
+    assert set(by_input) == {0, 1, 2}  # the cancelled ones are logged (with an error)
+
+
+# -- against the loopback API server -----------------------------------------------------------
+
+
+def test_against_the_api_server_with_env_and_with_options(tmp_path, bt_server, store_dir):
+    write(tmp_path / "eval_remote.py", eval_source("proj-remote", "remote", cases="[{'input': 1, 'expected': 1}, {'input': 2, 'expected': 3}]"))
+    from_env = cli_env(store_dir, BRAINTRUST_API_KEY=bt_server.api_key, BRAINTRUST_APP_URL=bt_server.url)
+
+    with_env = run_cli("eval", "eval_remote.py", cwd=tmp_path, env=from_env)
+    with_options = run_cli(
+        "eval", "eval_remote.py", "--api-key", bt_server.api_key, "--app-url", bt_server.url, "--org-name", bt_server.org_name,
+        cwd=tmp_path, env=cli_env(store_dir),
+    )
+    wrong_org = run_cli("eval", "eval_remote.py", "--org-name", "no-such-org", cwd=tmp_path, env=from_env)
+
+    assert with_env.returncode == 0, with_env.stderr
+    assert f"Experiment remote is running at {bt_server.url}/app/test-org/p/proj-remote/experiments/remote" in with_env.stderr
+    assert "50.00% 'exact' score" in with_env.stdout
+    assert with_options.returncode == 0, with_options.stderr
+    assert "prefer the BRAINTRUST_API_KEY environment variable" in with_options.stderr
+    assert bt_server.api_key not in with_options.stdout + with_options.stderr  # never echoed
+    experiments_seen = bt_server.experiments()
+    assert [e["name"] for e in experiments_seen] == ["remote", "remote-1"]  # (the server de-duplicates names)
+    for experiment in experiments_seen:
+        assert sorted(r["input"] for r in bt_server.rows("experiment", experiment["id"]) if not r.get("span_parents")) == [1, 2]
+    assert wrong_org.returncode == 1
+    assert "Organization no-such-org not found" in wrong_org.stderr
+    assert not database(store_dir).exists()  # nothing went to the local store

@@ -1,0 +1,122 @@
+"""``braintrust experiments`` and ``braintrust compare`` (and ``list``/``show``) on a local store
+filled by ``braintrust eval``, in subprocesses."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cli_support import cli_env, eval_source, run_cli, write
+
+CASES = "[{'input': 1, 'expected': 1}, {'input': 2, 'expected': 2}, {'input': 3, 'expected': 3}, {'input': 4, 'expected': 4}]"
+
+
+@pytest.fixture(scope="module")
+def filled(tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    """A store with project proj-cmp: baseline (75 %), better (100 %, base_experiment_name=baseline
+    not given: compared with the previous one), worse (25 %), and project proj-other: solo."""
+    root = tmp_path_factory.mktemp("cli-store")
+    env = cli_env(root / "store")
+    write(root / "eval_1_baseline.py", eval_source("proj-cmp", "baseline", cases=CASES, task="lambda x: x if x != 4 else 0"))
+    write(root / "eval_2_better.py", eval_source("proj-cmp", "better", cases=CASES))
+    write(root / "eval_3_worse.py", eval_source("proj-cmp", "worse", cases=CASES, task="lambda x: x if x == 1 else 0"))
+    write(root / "eval_4_solo.py", eval_source("proj-other", "solo"))
+    result = run_cli("eval", ".", cwd=root, env=env)
+    assert result.returncode == 0, result.stderr
+    return root, env
+
+
+def test_experiments_lists_every_experiment_newest_last_with_rows_and_scores(filled):
+    root, env = filled
+
+    everything = run_cli("experiments", cwd=root, env=env)
+    one_project = run_cli("experiments", "proj-cmp", cwd=root, env=env)
+    as_json = run_cli("experiments", "proj-cmp", "--json", cwd=root, env=env)
+
+    assert everything.returncode == 0, everything.stderr
+    lines = everything.stdout.splitlines()
+    assert lines[1].split() == ["PROJECT", "EXPERIMENT", "CREATED", "(UTC)", "ROWS", "TRACES", "SCORES"]
+    assert [line.split()[1] for line in lines[2:]] == ["baseline", "better", "worse", "solo"]
+    assert one_project.returncode == 0
+    rows = [line.split() for line in one_project.stdout.splitlines()[2:]]
+    assert [(r[0], r[3], r[4], r[5]) for r in rows] == [
+        ("baseline", "12", "4", "exact=75.00%"), ("better", "12", "4", "exact=100.00%"), ("worse", "12", "4", "exact=25.00%"),
+    ]
+    entries = json.loads(as_json.stdout)
+    assert [(e["name"], e["rows"], e["traces"], e["scores"]) for e in entries] == [
+        ("baseline", 12, 4, {"exact": 0.75}), ("better", 12, 4, {"exact": 1.0}), ("worse", 12, 4, {"exact": 0.25}),
+    ]
+    assert all(e["created"] and e["project"] == "proj-cmp" for e in entries)
+
+
+def test_compare_defaults_to_the_previous_experiment_and_takes_an_explicit_base(filled):
+    root, env = filled
+
+    default_base = run_cli("compare", "proj-cmp", "worse", cwd=root, env=env)
+    explicit = run_cli("compare", "proj-cmp", "better", "baseline", cwd=root, env=env)
+    as_json = run_cli("compare", "proj-cmp", "worse", "baseline", "--json", cwd=root, env=env)
+
+    assert default_base.returncode == 0, default_base.stderr
+    assert "worse compared to better:" in default_base.stdout
+    assert "25.00% (-75.00%) 'exact' score\t(0 improvements, 3 regressions)" in default_base.stdout
+    assert "run `braintrust show proj-cmp worse`" in default_base.stdout
+    assert "=========================SUMMARY=========================" in default_base.stdout
+    assert "better compared to baseline:" in explicit.stdout
+    assert "100.00% (+25.00%) 'exact' score\t(1 improvements, 0 regressions)" in explicit.stdout
+    data = json.loads(as_json.stdout)
+    assert data["experiment_name"] == "worse" and data["comparison_experiment_name"] == "baseline"
+    assert data["scores"]["exact"]["score"] == 0.25
+    assert data["scores"]["exact"]["diff"] == pytest.approx(-0.5)
+    assert (data["scores"]["exact"]["improvements"], data["scores"]["exact"]["regressions"]) == (0, 2)
+    assert "duration" in data["metrics"] and data["comparison_experiment_id"]
+
+
+def test_compare_first_experiment_has_no_base(filled):
+    root, env = filled
+
+    result = run_cli("compare", "proj-other", "solo", cwd=root, env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert "has no base experiment" in result.stderr and "pass BASE" in result.stderr
+    assert "compared to" not in result.stdout and "100.00% 'exact' score" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["compare", "nope", "worse"], "no project 'nope'"),
+        (["compare", "proj-cmp", "nope"], "no experiment 'nope' in project 'proj-cmp'; experiments: baseline, better, worse"),
+        (["compare", "proj-cmp", "worse", "nope"], "no base experiment 'nope'"),
+        (["experiments", "nope"], "projects: proj-cmp, proj-other"),
+        (["show", "proj-cmp", "nope"], "no experiment 'nope'"),
+    ],
+)
+def test_lookup_errors_name_what_exists(filled, args, message):
+    root, env = filled
+
+    result = run_cli(*args, cwd=root, env=env)
+
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("command", [["experiments"], ["compare", "p", "e"], ["list"], ["show", "p", "e"]])
+def test_missing_store_says_how_to_fix_it(tmp_path, command):
+    result = run_cli(*command, cwd=tmp_path, env=cli_env(tmp_path / "no-store"))
+
+    assert result.returncode == 1
+    assert "no local store at" in result.stderr and "BRAINTRUST_LOCAL_DIR" in result.stderr
+    assert not (tmp_path / "no-store").exists()
+
+
+def test_store_option_and_usage_error(filled, tmp_path):
+    root, _ = filled
+
+    listed = run_cli("experiments", "--store", str(root / "store"), cwd=tmp_path, env=cli_env(tmp_path / "elsewhere"))
+    usage = run_cli("compare", "only-project", cwd=tmp_path, env=cli_env(tmp_path / "elsewhere"))
+
+    assert listed.returncode == 0 and "solo" in listed.stdout
+    assert usage.returncode == 2 and "the following arguments are required: experiment" in usage.stderr

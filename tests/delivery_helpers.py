@@ -1,0 +1,94 @@
+"""Helpers for the delivery tests (``tests/test_delivery_*.py``): a fake clock whose sleeps are
+instant, processors wired to a ``MemoryBackend`` and a spill folder, spill-file readers, and
+the invariant every processor test ends with."""
+
+from __future__ import annotations
+
+import json
+import random
+import socket
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from braintrust.config import DeliverySettings
+from braintrust.delivery.backend import PROJECT_LOGS, ObjectRef
+from braintrust.delivery.deadline import Deadline
+from braintrust.delivery.http_client import HttpClient
+from braintrust.delivery.memory_backend import MemoryBackend
+from braintrust.delivery.processor import FlushResult, Processor
+from braintrust.delivery.spill import SpillWriter
+
+
+class FakeClock:
+    """Real monotonic time plus whatever was "slept": requests take real time, sleeps none."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+        self.sleeps: list[float] = []
+
+    def now(self) -> float:
+        return time.monotonic() + self.offset
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.offset += seconds
+
+    def deadline(self, seconds: float | None) -> Deadline:
+        return Deadline(seconds, clock=self.now, sleeper=self.sleep)
+
+
+def client_for(url: str, api_key: str = "test-api-key", **settings: Any) -> HttpClient:
+    """An ``HttpClient`` trusting ``url``, with a seeded jitter."""
+    client = HttpClient(api_key, DeliverySettings(**settings), rng=random.Random(0))
+    client.trust(url)
+    return client
+
+
+def closed_port_url() -> str:
+    """``http://127.0.0.1:PORT`` where nothing listens."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def project_ref(name: str = "delivery-tests") -> ObjectRef:
+    return ObjectRef(PROJECT_LOGS, {"project_name": name})
+
+
+def make_row(row_id: str | None = None, **fields: Any) -> dict[str, Any]:
+    row = {"id": row_id or str(uuid.uuid4()), "span_id": "s" * 16, "root_span_id": "r" * 32, "_is_merge": False}
+    row.update(fields)
+    return row
+
+
+def make_processor(tmp_path: Path, backend: MemoryBackend | None = None, budget_bytes: int = 500 * 1024 * 1024, **settings: Any):
+    """(processor, backend, spill folder). ``settings`` are ``DeliverySettings`` fields."""
+    backend = backend or MemoryBackend()
+    spill_dir = tmp_path / "spill"
+    processor = Processor(
+        lambda: backend,
+        lambda: SpillWriter(spill_dir, backend.describe(), budget_bytes),
+        DeliverySettings(**settings),
+    )
+    return processor, backend, spill_dir
+
+
+def assert_invariant(result: FlushResult) -> None:
+    assert result.pending == 0, result.describe()
+    assert result.produced == result.accepted + result.spilled + result.dropped_total, result.describe()
+    assert sum(result.spilled_by_reason.values()) == result.spilled, result
+
+
+def spill_documents(spill_dir: Path) -> list[dict[str, Any]]:
+    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(Path(spill_dir).glob("spill-*.json"))]
+
+
+def spilled_rows(spill_dir: Path) -> list[dict[str, Any]]:
+    return [entry["row"] for doc in spill_documents(spill_dir) for entry in doc["rows"]]
+
+
+def spilled_items(spill_dir: Path) -> int:
+    return sum(doc["item_count"] for doc in spill_documents(spill_dir))
