@@ -113,7 +113,11 @@ def run_evaluator(
     from braintrust.eval.threads import BoundedThreadPool
 
     pool = BoundedThreadPool(num_workers) if num_workers else None
-    return run_sync(run_evaluator_async(evaluator, no_send_logs=no_send_logs, filters=filters, progress=progress, pool=pool))
+    try:
+        return run_sync(run_evaluator_async(evaluator, no_send_logs=no_send_logs, filters=filters, progress=progress, pool=pool))
+    finally:
+        if pool is not None:
+            pool.shutdown()
 
 
 async def run_evaluator_async(
@@ -130,7 +134,11 @@ async def run_evaluator_async(
     from braintrust.eval.threads import BoundedThreadPool
 
     pool = BoundedThreadPool(num_workers) if num_workers else None
-    return await run(evaluator, no_send_logs=no_send_logs, filters=filters, progress=progress, pool=pool)
+    try:
+        return await run(evaluator, no_send_logs=no_send_logs, filters=filters, progress=progress, pool=pool)
+    finally:
+        if pool is not None:
+            pool.shutdown()
 
 
 __all__ = [

@@ -42,7 +42,7 @@ from braintrust.eval.scorers import (
     to_classifications,
     to_scores,
 )
-from braintrust.eval.threads import BoundedThreadPool, run_blocking, run_in_pool, shared_pool
+from braintrust.eval.threads import SCORER_PRIORITY, BoundedThreadPool, run_blocking, run_in_pool, shared_pool
 
 #: How long cancelled trials get to record their cancellation before the engine moves on.
 CANCEL_GRACE_SECONDS = 2.0
@@ -470,7 +470,7 @@ class _Run:
             if is_async:
                 result = await fn(*positional, **keyword)
             else:
-                result = await run_in_pool(self.pool, fn, *positional, **keyword)
+                result = await run_in_pool(self.pool, fn, *positional, priority=SCORER_PRIORITY, **keyword)
             if inspect.isawaitable(result):
                 result = await result
             converted = convert(name, result)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextvars
+import itertools
 import os
 import queue
 import threading
@@ -23,13 +24,21 @@ def default_max_workers() -> int:
     return min(32, (os.cpu_count() or 1) + 4)
 
 
+#: Work priorities: scorers before tasks, so a case that has its output is finished (and
+#: flushed) before the pool starts more tasks; a Ctrl-C then keeps every scored case.
+SCORER_PRIORITY = 0
+TASK_PRIORITY = 1
+_STOP_PRIORITY = -1
+
+
 class BoundedThreadPool:
-    """At most ``max_workers`` daemon threads, started on demand, fed from one queue."""
+    """At most ``max_workers`` daemon threads, started on demand, fed from one priority queue."""
 
     def __init__(self, max_workers: int | None = None, name: str = "braintrust-eval"):
         self._max_workers = max_workers or default_max_workers()
         self._name = name
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._queue: queue.PriorityQueue = queue.PriorityQueue()
+        self._sequence = itertools.count()  # FIFO within a priority
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         # As in ThreadPoolExecutor: a worker releases this when it becomes idle; ``submit``
@@ -47,11 +56,11 @@ class BoundedThreadPool:
             self._max_workers = max_workers
             extra = len(self._threads) - max_workers
         for _ in range(max(0, extra)):
-            self._queue.put(None)  # an idle thread over the limit exits when it takes this
+            self._queue.put((_STOP_PRIORITY, next(self._sequence), None))  # an idle thread over the limit exits
 
-    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> concurrent.futures.Future:
+    def submit(self, fn: Callable[..., Any], *args: Any, priority: int = TASK_PRIORITY, **kwargs: Any) -> concurrent.futures.Future:
         future: concurrent.futures.Future = concurrent.futures.Future()
-        self._queue.put((future, fn, args, kwargs))
+        self._queue.put((priority, next(self._sequence), (future, fn, args, kwargs)))
         if self._idle.acquire(timeout=0):
             return future
         with self._lock:
@@ -64,7 +73,7 @@ class BoundedThreadPool:
 
     def _work(self) -> None:
         while True:
-            item = self._queue.get()
+            item = self._queue.get()[2]
             if item is None:
                 with self._lock:
                     if len(self._threads) > self._max_workers:
@@ -82,6 +91,14 @@ class BoundedThreadPool:
                     future.set_result(result)
             del item, future, fn, args, kwargs
             self._idle.release()
+
+    def shutdown(self) -> None:
+        """Let every idle thread exit (a private pool's threads must not outlive its run)."""
+        with self._lock:
+            self._max_workers = 0
+            count = len(self._threads)
+        for _ in range(count):
+            self._queue.put((_STOP_PRIORITY, next(self._sequence), None))
 
     def active_threads(self) -> int:
         with self._lock:
@@ -121,13 +138,13 @@ def _after_fork() -> None:
 os.register_at_fork(after_in_child=_after_fork)
 
 
-async def run_in_pool(pool: BoundedThreadPool, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+async def run_in_pool(pool: BoundedThreadPool, fn: Callable[..., Any], *args: Any, priority: int = TASK_PRIORITY, **kwargs: Any) -> Any:
     """Run a sync callable on the pool in a copy of the current context; cancelling the await
     cancels work that has not started yet (work already running is left to finish, unobserved)."""
     import asyncio
 
     context = contextvars.copy_context()
-    future = pool.submit(context.run, fn, *args, **kwargs)
+    future = pool.submit(context.run, fn, *args, priority=priority, **kwargs)
     return await asyncio.wrap_future(future)
 
 
