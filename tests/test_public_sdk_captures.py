@@ -3,6 +3,7 @@ must produce the rows the public SDK produced (ids, times, caller locations asid
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -56,3 +57,32 @@ def test_overflow_scenario_uses_overflow_upload(tmp_path):
         assert request["content_type"] == "application/json"
         assert request["rows"][0]["object_ids"]["log_id"] == "g"
         assert all(len(r.body) <= 4096 for r in server.requests_to("/logs3", "POST"))
+
+
+def test_experiment_scenario_matches_public_sdk(tmp_path):
+    """init + log + summarize twice (base experiment by name, git metadata from the org policy)."""
+    with BraintrustTestServer(org_name="recorder-org", git_metadata={"collect": "all"}) as server:
+        proc = run_scenario("experiment", server, tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        ours = normalize(server.rows())
+        bodies = [r.json for r in server.requests_to("/v1/experiment", "POST")]
+        url = server.url
+    theirs = normalize(merge_like_server(capture_rows("experiment")))
+    assert ours == theirs, diff(ours, theirs)
+
+    captured = [json.loads(line) for line in (CAPTURES / "experiment.jsonl").read_text().splitlines()]
+    their_bodies = [c["body"] for c in captured if c["path"] == "/v1/experiment" and c["method"] == "POST"]
+    assert [sorted(b) for b in bodies] == [sorted(b) for b in their_bodies]
+    for body in bodies:
+        assert sorted(body["repo_info"]) == sorted(their_bodies[0]["repo_info"])
+        assert body["repo_info"]["dirty"] is True and body["repo_info"]["branch"] == "main"
+        assert body["repo_info"]["git_diff"].startswith("diff --git a/app.py b/app.py")
+    assert len(bodies[0]["ancestor_commits"]) == 1 and bodies[0]["ancestor_commits"][0] == bodies[0]["repo_info"]["commit"]
+    assert bodies[1]["base_exp_id"]  # resolved from base_experiment="baseline"
+
+    # The printed summaries: same text apart from the port and timing-dependent duration lines.
+    def comparable(text: str) -> list[str]:
+        lines = text.replace(url, "http://127.0.0.1:PORT").split("\nas_dict:")[0].splitlines()
+        return [line for line in lines if "duration" not in line]
+
+    assert comparable(proc.stdout) == comparable((CAPTURES / "experiment.out.txt").read_text())

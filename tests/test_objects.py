@@ -1,0 +1,176 @@
+"""Experiments, datasets and git metadata, in the local store and against the test server."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+import braintrust
+from braintrust import git
+
+
+def git_repo(path, *, dirty: bool, origin: bool = False):
+    def run(*args, cwd=path):
+        subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+
+    path.mkdir()
+    run("init", "-q", "-b", "main")
+    run("config", "user.email", "dev@example.invalid")
+    run("config", "user.name", "Dev Eloper")
+    (path / "app.py").write_text("print(1)\n")
+    run("add", "app.py")
+    run("commit", "-q", "-m", "first commit")
+    if origin:
+        bare = path.parent / "origin.git"
+        run("init", "--bare", "-q", str(bare))
+        run("remote", "add", "origin", str(bare))
+        run("push", "-q", "origin", "main")
+    if dirty:
+        (path / "app.py").write_text("print(2)\n")
+    return path
+
+
+# -- git metadata ------------------------------------------------------------------------------
+
+
+def test_repo_info_of_a_dirty_checkout(tmp_path):
+    repo = git_repo(tmp_path / "repo", dirty=True)
+    info = git.collect_repo_info({"collect": "all"}, str(repo))
+    assert info["branch"] == "main" and info["dirty"] is True
+    assert len(info["commit"]) == 40 and info["author_email"] == "dev@example.invalid"
+    assert info["commit_message"] == "first commit"
+    assert info["commit_time"].endswith("+00:00") or "+" in info["commit_time"] or "-" in info["commit_time"][-6:]
+    assert info["git_diff"].startswith("diff --git a/app.py b/app.py")
+
+
+def test_some_fields_only_and_none(tmp_path):
+    repo = git_repo(tmp_path / "repo", dirty=False)
+    info = git.collect_repo_info({"collect": "some", "fields": ["commit", "branch"]}, str(repo))
+    assert info["branch"] == "main" and info["author_name"] is None and info["dirty"] is None
+    assert git.collect_repo_info({"collect": "none"}, str(repo)) is None
+    assert git.collect_repo_info({"collect": "all"}, str(tmp_path)) is None  # not a repository
+
+
+def test_settings_combine_as_the_public_sdk_does():
+    assert git.combine_settings(None, {"collect": "some", "fields": ["commit"]}) == {"collect": "some", "fields": ["commit"]}
+    assert git.combine_settings({"collect": "none"}, {"collect": "all"}) == {"collect": "none"}
+    assert git.combine_settings({"collect": "some", "fields": ["a", "b"]}, {"collect": "some", "fields": ["b", "c"]}) == {"collect": "some", "fields": ["b"]}
+    assert git.combine_settings({"collect": "all"}, None) == {"collect": "all"}
+
+
+def test_ancestor_commits_need_an_origin(tmp_path):
+    assert git.ancestor_commits(str(git_repo(tmp_path / "plain", dirty=True))) == []
+    repo = git_repo(tmp_path / "tracked", dirty=True, origin=True)
+    commits = git.ancestor_commits(str(repo))
+    assert commits == [git.collect_repo_info({"collect": "all"}, str(repo))["commit"]]
+
+
+def test_the_org_policy_decides_collection_over_the_api(tmp_path, bt_server_factory, monkeypatch):
+    repo = git_repo(tmp_path / "repo", dirty=True)
+    monkeypatch.chdir(repo)
+    for policy, expect_repo_info in ((None, False), ({"collect": "all"}, True)):
+        braintrust.delivery.runtime.reset_for_tests()
+        server = bt_server_factory(git_metadata=policy)
+        monkeypatch.setenv("BRAINTRUST_API_KEY", server.api_key)
+        monkeypatch.setenv("BRAINTRUST_APP_URL", server.url)
+        experiment = braintrust.init(project="git")
+        experiment.id  # registers
+        (body,) = [r.json for r in server.requests_to("/v1/experiment", "POST")]
+        assert ("repo_info" in body) is expect_repo_info
+    explicit = braintrust.init(project="git", repo_info=braintrust.RepoInfo(commit="abc", branch="x"))
+    explicit.id
+    body = [r.json for r in server.requests_to("/v1/experiment", "POST")][-1]
+    assert body["repo_info"]["commit"] == "abc" and body["repo_info"]["branch"] == "x"
+
+
+# -- experiments ------------------------------------------------------------------------------
+
+
+def test_experiment_log_validates_like_the_public_sdk():
+    experiment = braintrust.init(project="p", experiment="e")
+    with pytest.raises(ValueError, match="scores"):
+        experiment.log(input=1, output=2)
+    with pytest.raises(ValueError, match="'s' must be between 0 and 1"):
+        experiment.log(input=1, output=2, scores={"s": 1.5})
+    experiment.start_span(name="x").end()
+    with pytest.raises(ValueError, match="allow_concurrent_with_spans"):
+        experiment.log(input=1, output=2, scores={})
+    experiment.log(input=1, output=2, scores={}, allow_concurrent_with_spans=True)
+    with pytest.raises(ValueError, match="open and update"):
+        braintrust.init(project="p", experiment="e", open=True, update=True)
+
+
+@pytest.mark.parametrize("mode", ["local", "api"])
+def test_update_joins_and_open_reads_an_existing_experiment(mode, request):
+    if mode == "api":
+        request.getfixturevalue("bt_env")
+    first = braintrust.init(project="p", experiment="shared")
+    first.log(input="a", output="A", expected="A", scores={"ok": 1})
+    first.flush()
+    joined = braintrust.init(project="p", experiment="shared", update=True)
+    joined.log(input="b", output="x", expected="B", scores={"ok": 0})
+    joined.flush()
+    assert joined.id == first.id
+    readonly = braintrust.init(project="p", experiment="shared", open=True)
+    assert isinstance(readonly, braintrust.ReadonlyExperiment)
+    assert sorted(r["input"] for r in readonly) == ["a", "b"]
+    cases = sorted(readonly.as_dataset(), key=lambda c: c["input"])
+    assert cases == [{"input": "a", "expected": "A"}, {"input": "b", "expected": "B"}]
+    fresh = braintrust.init(project="p", experiment="shared")  # ensure_new: a new name
+    fresh.log(input="c", output="c", scores={})
+    assert fresh.name != "shared"
+    assert fresh.fetch_base_experiment().name == "shared"
+
+
+def test_opening_a_missing_experiment_names_it():
+    readonly = braintrust.init(project="p", experiment="nope", open=True)
+    with pytest.raises(Exception, match="nope"):
+        list(readonly)
+
+
+# -- datasets ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["local", "api"])
+def test_dataset_versions_pin_what_a_read_sees(mode, request):
+    if mode == "api":
+        request.getfixturevalue("bt_env")
+    dataset = braintrust.init_dataset(project="p", name="greetings", description="toy")
+    first = dataset.insert(input="hi", expected="HI", metadata={"lang": "en"}, tags=["short"])
+    dropped = dataset.insert(input="bye", expected="BYE", id="to-delete")
+    dataset.flush()
+    pinned_version = dataset.version
+    dataset.update(first, metadata={"reviewed": True})
+    dataset.delete(dropped)
+    dataset.insert(input="hello", expected="HELLO")
+    dataset.flush()
+    now = sorted((r["input"], r.get("metadata")) for r in dataset)
+    assert now == [("hello", None), ("hi", {"lang": "en", "reviewed": True})] or now == [("hello", {}), ("hi", {"lang": "en", "reviewed": True})]
+    pinned = braintrust.init_dataset(project="p", name="greetings", version=pinned_version)
+    then = sorted(r["input"] for r in pinned.fetch(batch_size=1))
+    assert then == ["bye", "hi"]
+    assert int(dataset.version) > int(pinned_version)
+    summary = dataset.summarize()
+    assert summary.data_summary.total_records == 2 and summary.data_summary.new_records == 3
+    assert "Total records: 2 (3 new or updated records)" in str(summary)
+
+
+def test_dataset_arguments_are_checked():
+    with pytest.raises(ValueError, match="non-negative integer"):
+        braintrust.init_dataset(project="p", name="d", version="latest")
+    dataset = braintrust.init_dataset(project="p", name="d")
+    with pytest.raises(ValueError, match="not both"):
+        dataset.insert(input=1, expected=2, output=3)
+    with pytest.raises(ValueError, match="tags"):
+        dataset.insert(input=1, tags="x")
+
+
+def test_an_experiment_over_a_dataset_records_it(bt_env):
+    dataset = braintrust.init_dataset(project="p", name="d")
+    dataset.insert(input=1, expected=1)
+    dataset.flush()
+    experiment = braintrust.init(project="p", dataset=dataset)
+    experiment.id
+    body = [r.json for r in bt_env.requests_to("/v1/experiment", "POST")][-1]
+    assert body["dataset_id"] == dataset.id and body["dataset_version"] == dataset.version
