@@ -67,7 +67,7 @@ def bt_env(bt_server, monkeypatch) -> BraintrustTestServer:
 # ==== end of Braintrust test server fixtures =======================================================
 
 
-# ==== Tracing / isolation fixtures (tests/test_tracing_*.py, test_public_api.py, test_local_mode.py) ===
+# ==== Tracing / isolation fixtures (tests/sdk/) ===
 # (autouse) _bt_isolation  every test starts with no BRAINTRUST_* variable set, BRAINTRUST_LOCAL_DIR
 #                          pointing at a fresh temporary directory, no masking function, no current
 #                          span/logger and a fresh delivery runtime (braintrust.delivery.runtime)

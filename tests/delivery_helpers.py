@@ -1,4 +1,4 @@
-"""Helpers for the delivery tests (``tests/test_delivery_*.py``): a fake clock whose sleeps are
+"""Helpers for the delivery tests (``tests/delivery/``): a fake clock whose sleeps are
 instant, processors wired to a ``MemoryBackend`` and a spill folder, spill-file readers, and
 the invariant every processor test ends with."""
 

@@ -16,7 +16,7 @@ import pytest
 
 import braintrust
 
-NAMES_FILE = Path(__file__).parent / "data" / "public-api-names.md"
+NAMES_FILE = Path(__file__).parent.parent / "data" / "public-api-names.md"
 
 #: Names the public SDK documents that later work will add. Update this set when a name lands
 #: (the test fails then, so the list stays true) -- never add a stub to make it pass.

@@ -29,7 +29,7 @@ from braintrust.delivery.http_client import (
 from braintrust.state import BraintrustState
 from delivery_helpers import FakeClock, client_for, closed_port_url
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parent.parent.parent
 
 
 @pytest.fixture

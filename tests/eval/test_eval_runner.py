@@ -19,7 +19,7 @@ import braintrust
 from braintrust.framework import Eval, EvalAsync, Reporter, set_thread_pool_max_workers
 from braintrust.eval.results import EvalTimeoutError
 from braintrust.eval.threads import BoundedThreadPool, shared_pool
-from test_eval_support import exact, roots, stored_rows, trace_of
+from eval_support import exact, roots, stored_rows, trace_of
 
 
 class Overlap:

@@ -16,7 +16,7 @@ import requests
 
 from btserver import BraintrustTestServer, Step
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 class Client:

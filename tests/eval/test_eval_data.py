@@ -11,7 +11,7 @@ import pytest
 
 from braintrust.framework import BaseExperiment, Eval, EvalCase, EvalHooks
 from braintrust.eval.cases import case_matches, value_at
-from test_eval_support import children, exact, roots, stored_rows, trace_of
+from eval_support import children, exact, roots, stored_rows, trace_of
 
 CASES = [{"input": "a", "expected": "A"}, {"input": "b", "expected": "B"}, {"input": "c", "expected": "x"}]
 

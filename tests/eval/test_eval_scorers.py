@@ -12,7 +12,7 @@ import pytest
 from braintrust.framework import Eval, EvalCase, default_error_score_handler
 from braintrust.score import Score, Scorer
 from braintrust.eval.scorers import match_arguments, scorer_name, to_scores
-from test_eval_support import exact, stored_rows, trace_of
+from eval_support import exact, stored_rows, trace_of
 
 ARGS = {"input": "in", "expected": "exp", "metadata": {"m": 1}, "output": "out", "trace": "TRACE", "id": "rid", "tags": ["t"]}
 

@@ -16,7 +16,7 @@ import pytest
 
 from btserver import BraintrustTestServer, Step
 
-CHILD = Path(__file__).parent / "fault_child.py"
+CHILD = Path(__file__).parent.parent / "fault_child.py"
 pytestmark = pytest.mark.slow
 
 
@@ -26,7 +26,7 @@ def child_env(server: BraintrustTestServer, tmp_path: Path, **extra: str) -> dic
         BRAINTRUST_API_KEY=server.api_key,
         BRAINTRUST_APP_URL=server.url,
         BRAINTRUST_LOCAL_DIR=str(tmp_path / "store"),
-        PYTHONPATH=str(Path(__file__).parent),
+        PYTHONPATH=str(Path(__file__).parent.parent),
     )
     env.update(extra)
     return env

@@ -15,7 +15,7 @@ import pytest
 from braintrust.eval import registry
 from braintrust.eval.reporters import default_reporter
 from braintrust.framework import Eval, EvalAsync, Evaluator, Reporter
-from test_eval_support import roots, stored_rows
+from eval_support import roots, stored_rows
 
 EVAL_FILE = '''
 from braintrust.framework import Eval, Reporter
