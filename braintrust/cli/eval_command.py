@@ -307,7 +307,7 @@ def _call(fn: Any, *args: Any) -> Any:
     """Call a reporter function; an awaitable result is run to completion."""
     result = fn(*args)
     if inspect.isawaitable(result):
-        from braintrust.eval.runner import run_sync
+        from braintrust.eval.loop import run_sync
 
         result = run_sync(result)
     return result

@@ -96,7 +96,7 @@ def Eval(  # noqa: N802 - public API name
     import asyncio
 
     from braintrust.eval import registry
-    from braintrust.eval.runner import run_sync
+    from braintrust.eval.loop import run_sync
 
     if registry.is_collecting():
         registry.record(evaluator, reporter)

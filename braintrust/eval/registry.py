@@ -109,7 +109,8 @@ def run_evaluator(
     threads of sync tasks; ``progress`` draws a bar when stderr is a terminal. May raise
     ``EvalTimeoutError``, ``KeyboardInterrupt``, or the error that kept the experiment from being
     created."""
-    from braintrust.eval.runner import run_evaluator_async, run_sync
+    from braintrust.eval.loop import run_sync
+    from braintrust.eval.runner import run_evaluator_async
     from braintrust.eval.threads import BoundedThreadPool
 
     pool = BoundedThreadPool(num_workers) if num_workers else None

@@ -18,13 +18,11 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
-import signal
 import sys
-import threading
 import time
 import traceback
 import uuid
-from typing import Any, Awaitable, Callable, Iterable, Pattern
+from typing import Any, Awaitable, Callable, Pattern
 
 from braintrust.eval.cases import BaseExperiment, EvalCase, case_matches, is_dataset, resolve_data
 from braintrust.eval.evaluator import Evaluator, resolve_parameters
@@ -42,47 +40,10 @@ from braintrust.eval.scorers import (
     to_classifications,
     to_scores,
 )
+from braintrust.eval.loop import CANCEL_GRACE_SECONDS
 from braintrust.eval.threads import SCORER_PRIORITY, BoundedThreadPool, run_blocking, run_in_pool, shared_pool
+from braintrust.eval.trace import EvalTrace
 
-#: How long cancelled trials get to record their cancellation before the engine moves on.
-CANCEL_GRACE_SECONDS = 2.0
-
-
-class EvalTrace:
-    """The ``trace`` argument of scorers: the spans of the trial being scored."""
-
-    def __init__(self, root_span: Any, experiment: Any):
-        self._root = root_span
-        self._experiment = experiment
-
-    @property
-    def root_span_id(self) -> str:
-        return getattr(self._root, "root_span_id", "")
-
-    def get_configuration(self) -> dict[str, Any]:
-        experiment_id = self._experiment.id if self._experiment is not None else None
-        return {"object_type": "experiment", "object_id": experiment_id, "root_span_id": self.root_span_id}
-
-    def get_spans(self, span_type: str | Iterable[str] | None = None) -> list[dict[str, Any]]:
-        """The trial's spans as stored so far (flushes first; needs an experiment)."""
-        if self._experiment is None or not self.root_span_id:
-            return []
-        from braintrust.delivery.backend import EXPERIMENT
-        from braintrust.objects.reads import reads
-
-        self._experiment.flush()
-        wanted = {span_type} if isinstance(span_type, str) else (set(span_type) if span_type else None)
-        spans = []
-        for row in reads().fetch(EXPERIMENT, self._experiment.id):
-            if row.get("root_span_id") != self.root_span_id:
-                continue
-            kind = (row.get("span_attributes") or {}).get("type")
-            if wanted is None or kind in wanted:
-                spans.append(row)
-        return spans
-
-    def __repr__(self) -> str:
-        return f"EvalTrace(root_span_id={self.root_span_id!r})"
 
 
 def _format(exc: BaseException) -> str:
@@ -203,7 +164,6 @@ class _Run:
             name = found.name
         project_name = self.experiment.ref.info.get("project_name") or self.ev.project_name
         readonly = init(project=project_name, experiment=name, open=True)
-        _preresolve_local(readonly.ref, self.experiment.ref.info.get("project_id"), name)
         return list(readonly.as_dataset())
 
     async def _start_summary(self) -> Any:
@@ -560,26 +520,6 @@ class _Run:
         )
 
 
-def _preresolve_local(ref: Any, project_id: str | None, name: str) -> None:
-    """Local store: point an ``open=True`` reference at the existing experiment by name (the local
-    backend's resolve would register a new one)."""
-    from braintrust.state import global_state
-
-    if ref.ids or not global_state().is_local() or not project_id:
-        return
-    from braintrust.store.sqlite_store import LocalStore
-
-    store = LocalStore()
-    try:
-        found = store.get_experiment(project_id=project_id, name=name)
-    finally:
-        store.close()
-    if found is None:
-        raise ValueError(f"Experiment {name} not found in the local store (project id {project_id}).")
-    ref.ids = {"experiment_id": found["id"]}
-    ref.info.update(project_id=project_id, experiment_name=found["name"])
-
-
 def _trial_count(case: EvalCase, default: int) -> int:
     count = case.trial_count
     if isinstance(count, int) and not isinstance(count, bool) and count >= 1:
@@ -628,84 +568,3 @@ async def run_evaluator_async(
     """Run one evaluator (no reporting) and return its results and summary."""
     run = _Run(evaluator, no_send_logs=no_send_logs, filters=filters, progress=progress, pool=pool, announce=announce)
     return await run.execute()
-
-
-# -- running a coroutine from sync code -------------------------------------------------------------
-
-
-def run_sync(coro: Awaitable[Any]) -> Any:
-    """Run ``coro`` to completion on a fresh event loop (never nested in a running one).
-
-    The first Ctrl-C cancels the run (which flushes what finished) and then raises
-    ``KeyboardInterrupt``; a second Ctrl-C interrupts at once.
-    """
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        pass
-    else:
-        if inspect.iscoroutine(coro):
-            coro.close()
-        raise RuntimeError("An event loop is already running in this thread: await the async form (EvalAsync, registry.run_evaluator_async) instead.")
-    loop = asyncio.new_event_loop()
-    main = loop.create_task(_as_coroutine(coro))
-    interrupted = threading.Event()
-    previous_handler: Any = None
-    installed = False
-
-    def on_sigint(signum: int, frame: Any) -> None:
-        if interrupted.is_set() or main.done():
-            raise KeyboardInterrupt
-        interrupted.set()
-        loop.call_soon_threadsafe(main.cancel)
-
-    if threading.current_thread() is threading.main_thread():
-        try:
-            previous_handler = signal.getsignal(signal.SIGINT)
-            if previous_handler is signal.default_int_handler:
-                signal.signal(signal.SIGINT, on_sigint)
-                installed = True
-        except (ValueError, OSError):
-            installed = False
-    try:
-        try:
-            return loop.run_until_complete(main)
-        except KeyboardInterrupt:
-            # Raised directly (our handler was not installed, or a second Ctrl-C): still give the
-            # run its chance to record the cancellation and flush.
-            interrupted.set()
-            if not main.done():
-                main.cancel()
-                try:
-                    loop.run_until_complete(asyncio.wait({main}, timeout=CANCEL_GRACE_SECONDS + 15))
-                except BaseException:
-                    pass
-            raise
-        except asyncio.CancelledError:
-            if interrupted.is_set():
-                raise KeyboardInterrupt from None
-            raise
-    finally:
-        if installed:
-            try:
-                signal.signal(signal.SIGINT, previous_handler)
-            except (ValueError, OSError):
-                pass
-        try:
-            _cancel_leftovers(loop)
-            loop.run_until_complete(loop.shutdown_asyncgens())
-        except BaseException:
-            pass
-        loop.close()
-
-
-async def _as_coroutine(awaitable: Awaitable[Any]) -> Any:
-    return await awaitable
-
-
-def _cancel_leftovers(loop: asyncio.AbstractEventLoop) -> None:
-    leftovers = [t for t in asyncio.all_tasks(loop) if not t.done()]
-    for task in leftovers:
-        task.cancel()
-    if leftovers:
-        loop.run_until_complete(asyncio.wait(leftovers, timeout=1))
