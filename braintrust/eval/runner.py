@@ -41,6 +41,9 @@ from braintrust.eval.scorers import (
     to_scores,
 )
 from braintrust.eval.loop import CANCEL_GRACE_SECONDS
+
+#: Trials in flight at once (or ``max_concurrency`` when that is larger).
+IN_FLIGHT_TRIALS = 256
 from braintrust.eval.threads import SCORER_PRIORITY, BoundedThreadPool, run_blocking, run_in_pool, shared_pool
 from braintrust.eval.trace import EvalTrace
 
@@ -201,18 +204,32 @@ class _Run:
         all_done: asyncio.Future = loop.create_future()
         left = len(units)
 
+        tasks: list[asyncio.Task] = []
+        launched = 0
+        stopping = False
+
+        def launch() -> None:
+            # Trials start as earlier ones finish, at most IN_FLIGHT_TRIALS at a time: memory
+            # (and garbage-collection time) stays flat in the number of cases.
+            nonlocal launched
+            if stopping or launched >= len(units):
+                return
+            case, trial = units[launched]
+            launched += 1
+            task = asyncio.ensure_future(self._run_unit(case, trial, semaphore))
+            task.add_done_callback(on_done)
+            tasks.append(task)
+
         def on_done(_: Any) -> None:
             nonlocal left
             left -= 1
             bar.update()
             if left == 0 and not all_done.done():
                 all_done.set_result(None)
+            launch()
 
-        tasks = []
-        for case, trial in units:
-            task = asyncio.ensure_future(self._run_unit(case, trial, semaphore))
-            task.add_done_callback(on_done)
-            tasks.append(task)
+        for _ in range(min(max(IN_FLIGHT_TRIALS, ev.max_concurrency or 0), len(units))):
+            launch()
         if not tasks:
             all_done.set_result(None)
         watcher = asyncio.ensure_future(_wait_for_event(ev.cancel_event)) if ev.cancel_event is not None else None
@@ -225,12 +242,14 @@ class _Run:
             bar.close()
             if self.cancel_reason == "the eval was cancelled":
                 self.cancel_reason = "the eval was interrupted before this case finished"
+            stopping = True
             cancelled = await self._cancel(tasks)
             await self._flush()
             finished = sum(1 for t in tasks if t.done() and not t.cancelled() and t not in cancelled)
             eprint(
                 f"braintrust: evaluator {ev.eval_name} was interrupted: {finished} of {len(units)} trials had finished "
-                f"(their rows were flushed); {len(cancelled)} were cancelled (those already running are logged with an error)."
+                f"(their rows were flushed); {len(cancelled)} were cancelled (those already running are logged with an error) "
+                f"and {len(units) - len(tasks)} never started."
             )
             raise
         finally:
@@ -243,6 +262,7 @@ class _Run:
                 self.cancel_reason = f"Evaluator timed out (timeout={ev.timeout}s) before this case finished"
             else:
                 self.cancel_reason = "the eval's cancel_event was set before this case finished"
+            stopping = True
             cancelled = await self._cancel(tasks)
             finished = [self._result_of(t, case, trial) for t, (case, trial) in zip(tasks, units) if t.done() and not t.cancelled() and t not in cancelled]
             await self._flush()
@@ -250,7 +270,8 @@ class _Run:
                 raise asyncio.CancelledError("cancel_event was set")
             raise EvalTimeoutError(
                 f"Evaluator timed out: {ev.eval_name} exceeded timeout={ev.timeout}s; {len(finished)} of {len(units)} "
-                f"trials finished (their rows were flushed), {len(cancelled)} were cancelled (those already running are logged with an error).",
+                f"trials finished (their rows were flushed), {len(cancelled)} were cancelled (those already running are logged with an error), "
+                f"{len(units) - len(tasks)} never started.",
                 finished, eval_name=ev.eval_name, cancelled=len(cancelled), experiment=self.experiment,
             )
         return [self._result_of(t, case, trial) for t, (case, trial) in zip(tasks, units)]

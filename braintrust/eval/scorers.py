@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 from numbers import Number
 from typing import Any, Callable
@@ -45,11 +46,23 @@ def scorer_name(scorer: Any, index: int) -> str:
     return type(scorer).__name__
 
 
-def _signature(fn: Callable) -> inspect.Signature | None:
+@functools.lru_cache(maxsize=256)
+def _cached_signature(fn: Callable) -> inspect.Signature | None:
     try:
         return inspect.signature(fn)
     except (TypeError, ValueError):
         return None
+
+
+def _signature(fn: Callable) -> inspect.Signature | None:
+    """``inspect.signature`` is slow and a scorer is called once per case: cache it."""
+    try:
+        return _cached_signature(fn)
+    except TypeError:  # an unhashable callable
+        try:
+            return inspect.signature(fn)
+        except (TypeError, ValueError):
+            return None
 
 
 def match_arguments(fn: Callable, available: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
