@@ -171,6 +171,7 @@ class EvalSession:
         finally:
             root.unset_current()
             self._close_root(item, case, root)
+            _release(item)
 
     def _open_root(self, item: pytest.Item, spec: CaseSpec) -> Any:
         experiment = self.registry.get(spec.project)
@@ -259,3 +260,11 @@ class EvalSession:
             "scores": {**scores, **case.scorer_scores},
         })
 
+
+
+def _release(item: pytest.Item) -> None:
+    """Drop what this case held: items live until the session ends, so whatever they keep
+    (spans, outputs, reports) would grow memory, and garbage-collection time, with every test."""
+    for key in (CASE_KEY, REPORTS_KEY, ROOT_KEY, OUTCOME_KEY):
+        if key in item.stash:
+            del item.stash[key]
