@@ -8,18 +8,18 @@ the sender thread, and no profiler overhead), with the row built by bench/log_ro
 
 * producer (the caller's thread, inside ``logger.log``): validating the event, the JSON-safe deep
   copy, the ids, the timestamp, the caller's location, the whole ``log()`` without enqueueing;
-* sender: encoding a row, building the /logs3 body, and one POST of 100 / 1000 rows to the test
-  server (in another process) through our HTTP backend, next to the same POST with bare
+* encoding a row (``Processor.enqueue`` does it on the producer's thread once the object is
+  resolved), and the sender: building the /logs3 body, and one POST of 100 / 1000 rows to the
+  test server (in another process) through our HTTP backend, next to the same POST with bare
   ``http.client`` (the floor: the server's own cost);
-* end to end with ``BRAINTRUST_SYNC_FLUSH=1``: ``log()`` of every row with no sender thread,
-  then ``flush()`` draining the queue inline: the producer and the sender, each alone.
+* end to end with ``BRAINTRUST_SYNC_FLUSH=1``: ``log()`` of every row (enqueue and encoding
+  included) with no sender thread, then ``flush()`` draining the queue inline.
 
 Only our package (the system python); it does not touch the public SDK.
 """
 
 from __future__ import annotations
 
-import datetime
 import http.client
 import os
 import sys
@@ -79,6 +79,7 @@ def main() -> None:
         from braintrust.state import global_state
         from braintrust.tracing import ids, span
         from braintrust.tracing.record import validate_event
+        from braintrust.tracing.timestamps import iso_utc
 
         capture = Capture()
         for i in range(ROWS):
@@ -110,11 +111,10 @@ def main() -> None:
             ("validate_event", best_us_per_row(lambda n: [validate_event(dict(e)) for e in events[:n]])),
             ("jsonsafe.snapshot (deep JSON-safe copy + size)", best_us_per_row(lambda n: [jsonsafe.snapshot(c) for c in cleaned[:n]])),
             ("ids.row_id (uuid4)", best_us_per_row(lambda n: [ids.row_id() for _ in range(n)])),
-            ("ids.span_id (legacy_ids env check + urandom)", best_us_per_row(lambda n: [ids.span_id() for _ in range(n)])),
-            ("ids.trace_id (legacy_ids env check + urandom)", best_us_per_row(lambda n: [ids.trace_id() for _ in range(n)])),
-            ("  of which ids.legacy_ids (2 env lookups)", best_us_per_row(lambda n: [ids.legacy_ids() for _ in range(n)])),
-            ("  of which os.urandom(16).hex()", best_us_per_row(lambda n: [os.urandom(16).hex() for _ in range(n)])),
-            ("datetime.now(utc).isoformat()", best_us_per_row(lambda n: [datetime.datetime.now(datetime.timezone.utc).isoformat() for _ in range(n)])),
+            ("ids.span_id (the logger reads legacy_ids once)", best_us_per_row(lambda n: [ids.span_id(False) for _ in range(n)])),
+            ("ids.trace_id", best_us_per_row(lambda n: [ids.trace_id(False) for _ in range(n)])),
+            ("  ids.legacy_ids (2 env lookups; spans, exports)", best_us_per_row(lambda n: [ids.legacy_ids() for _ in range(n)])),
+            ("created: timestamps.iso_utc(time.time())", best_us_per_row(lambda n: [iso_utc(time.time()) for _ in range(n)])),
             ("span.caller_location", best_us_per_row(lambda n: [span.caller_location() for _ in range(n)])),
             ("Logger.log total without the enqueue (incl. building the args)", best_us_per_row(log_without_enqueue)),
         ]
@@ -151,7 +151,8 @@ def main() -> None:
         backend.export(rows[:10], encoded[:10], deadline)  # log in, discover the payload limit
         cpu_before = server.cpu_seconds()
         sender = [
-            (f"jsonsafe.dumps_row (orjson; {mean_bytes:.0f} bytes/row)", best_us_per_row(lambda n: [jsonsafe.dumps_row(r) for r in rows[:n]])),
+            (f"jsonsafe.dumps_row ({'orjson' if jsonsafe._orjson else 'json'}; {mean_bytes:.0f} bytes/row; the producer's enqueue runs it)",
+             best_us_per_row(lambda n: [jsonsafe.dumps_row(r) for r in rows[:n]])),
             ("logs3_payload (join 100 rows)", best_us_per_row(lambda n: [logs3_payload(encoded[s:s + 100]) for s in range(0, n, 100)])),
             ("HttpBackend.export, 100 rows per POST (the default batch)", best_us_per_row(export_batches(100))),
             ("HttpBackend.export, 1000 rows per POST", best_us_per_row(export_batches(1000))),

@@ -419,6 +419,90 @@ _PLAIN_RESULTS = frozenset(
 
 
 # ---------------------------------------------------------------------------------------------
+# fast pass
+#
+# Most logged data is dicts with str keys, lists and plain scalars. The fast pass copies exactly
+# that, as the containers above would, but without tracking the current branch (the set
+# bookkeeping costs about as much as the copy). It gives up, raising _NotPlain, on anything else:
+# another type, or nesting past MAX_DEPTH (which is also how a cycle shows up). The exact pass
+# then starts over, so the result is the same either way.
+
+
+class _NotPlain(Exception):
+    pass
+
+
+def _plain_dict(d: dict, depth: int) -> tuple[dict, int]:
+    if depth > MAX_DEPTH:
+        raise _NotPlain
+    out = {}
+    size = 2 + _SZ_ITEM * len(d)
+    for k, v in d.items():
+        if type(k) is not str:
+            raise _NotPlain
+        if k.isascii():
+            size += len(k)
+        else:
+            k, n = _str_size(k)
+            size += n
+        t = type(v)
+        if t is str:
+            if v.isascii():
+                size += len(v)
+            else:
+                v, n = _str_size(v)
+                size += n
+        elif t is dict:
+            v, n = _plain_dict(v, depth + 1)
+            size += n
+        elif t is list or t is tuple:
+            v, n = _plain_list(v, depth + 1)
+            size += n
+        elif t is float:
+            if v - v != 0.0:
+                v = _float(v)
+        elif t is int:
+            if not (_INT_MIN <= v <= _INT_MAX):
+                v = _big_int(v)
+                size += len(v)
+        elif not (v is None or t is bool):
+            raise _NotPlain
+        out[k] = v
+    return out, size
+
+
+def _plain_list(seq: list | tuple, depth: int) -> tuple[list, int]:
+    if depth > MAX_DEPTH:
+        raise _NotPlain
+    out = list(seq)
+    size = 2 + _SZ_ITEM * len(out)
+    for i, v in enumerate(out):
+        t = type(v)
+        if t is str:
+            if v.isascii():
+                size += len(v)
+            else:
+                out[i], n = _str_size(v)
+                size += n
+        elif t is dict:
+            out[i], n = _plain_dict(v, depth + 1)
+            size += n
+        elif t is list or t is tuple:
+            out[i], n = _plain_list(v, depth + 1)
+            size += n
+        elif t is float:
+            if v - v != 0.0:
+                out[i] = _float(v)
+        elif t is int:
+            if not (_INT_MIN <= v <= _INT_MAX):
+                out[i] = _big_int(v)
+                size += len(out[i])
+        elif not (v is None or t is bool):
+            raise _NotPlain
+    return out, size
+
+
+# ---------------------------------------------------------------------------------------------
 # public API
 
 
@@ -427,6 +511,11 @@ def snapshot(value: Any) -> tuple[Any, int]:
 
     See the module docstring for the placeholder table. Never raises ``Exception``.
     """
+    if type(value) is dict:
+        try:
+            return _plain_dict(value, 0)
+        except (_NotPlain, RecursionError, RuntimeError):
+            pass  # RuntimeError: mutated by another thread meanwhile; the exact pass deals with it
     for _attempt in range(2):
         try:
             return _copy_value(value, 0, set())
@@ -442,10 +531,11 @@ def snapshot(value: Any) -> tuple[Any, int]:
     return unserializable_placeholder(value), 40
 
 
+_std_encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+
+
 def _dumps_std(row: Any) -> bytes:
-    return json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode(
-        "utf-8"
-    )
+    return _std_encode(row).encode("utf-8")
 
 
 def dumps_row(row: dict) -> bytes:

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import datetime
 import email.utils
+import http.client
 import math
 import random
+import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -21,14 +23,18 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.auth import AuthBase
+from requests.utils import get_netrc_auth
 
 from braintrust.config import DeliverySettings, mask_secret
 from braintrust.delivery import policy
 from braintrust.delivery.deadline import Deadline
+from braintrust.delivery.direct_http import Answer, DirectConnections
 
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 _budget = threading.local()
+_STOCK_SEND = HTTPAdapter.send
 
 
 class RetryRequestExceptionsAdapter(HTTPAdapter):
@@ -179,6 +185,8 @@ class HttpClient:
         self.session.trust_env = True
         self.session.cookies.set_policy(_RejectCookies())
         self._mounted_adapter: Any = None
+        self._environments: dict[str, tuple[dict[str, Any], Any]] = {}
+        self._direct = DirectConnections()
         self._mount_policy_adapter()
 
     def _mount_policy_adapter(self) -> None:
@@ -190,6 +198,20 @@ class HttpClient:
         self.session.mount("http://", mounted)
         self.session.mount("https://", mounted)
         self._mounted_adapter = adapter
+
+    def _environment(self, url: str) -> tuple[dict[str, Any], Any]:
+        """``(send settings, auth)`` for ``url``: proxies and CA bundle from the environment and
+        ``~/.netrc`` credentials, as ``requests`` finds them, read once per origin. (``requests``
+        reads the whole environment and stats ``~/.netrc`` on every request: about 0.2 ms.)"""
+        origin = origin_of(url)
+        found = self._environments.get(origin)
+        if found is None:
+            settings = self.session.merge_environment_settings(url, {}, None, None, None)
+            auth = get_netrc_auth(url) if self.session.trust_env else None
+            if auth is None and not urlsplit(url).username:  # (else requests uses the URL's)
+                auth = _NO_AUTH
+            found = self._environments[origin] = (settings, auth)
+        return found
 
     def trust(self, url: str | None) -> None:
         """Allow the API key to be sent to this URL's origin."""
@@ -224,14 +246,75 @@ class HttpClient:
         ``authenticate=False`` sends no credentials (signed upload URLs). Redirects are never
         followed: a 3xx is an ``HttpError``, so the key cannot travel to another host.
         """
-        if attempts is None:
-            attempts = self.settings.attempts_per_batch if retry else 1
+        request_headers = self._headers(url, headers, authenticate)
+        self._mount_policy_adapter()
+
+        def send(timeout: tuple[float, float]) -> requests.Response:
+            settings, auth = self._environment(url)
+            prepared = self.session.prepare_request(requests.Request(
+                method.upper(), url, headers=request_headers, files=files, data=data or {},
+                json=json_body, params=params or {}, auth=auth,
+            ))
+            return self.session.send(
+                prepared, timeout=timeout, allow_redirects=False, proxies=dict(settings["proxies"]),
+                stream=settings["stream"], verify=settings["verify"], cert=settings["cert"],
+            )
+
+        return self._with_retries(method, url, deadline, send, retry, attempts, _RETRYABLE_EXCEPTIONS)
+
+    def post(self, url: str, body: bytes, deadline: Deadline) -> None:
+        """``request("POST", url, deadline, data=body)`` for an answer whose body is not needed:
+        over a direct connection (``direct_http``) where that sends what ``requests`` would."""
+        self._mount_policy_adapter()
+        settings = self._direct_settings(url)
+        if settings is None:
+            self.request("POST", url, deadline, data=body)
+            return
+        request_headers = self._headers(url, None, True)
+        header_list = [*self.session.headers.items(), *request_headers.items()]
+        verify = settings["verify"]
+
+        def send(timeout: tuple[float, float]) -> Answer:
+            return self._direct.post(url, body, header_list, timeout, verify)
+
+        self._with_retries("POST", url, deadline, send, True, None, _DIRECT_RETRYABLE)
+
+    def _direct_settings(self, url: str) -> dict[str, Any] | None:
+        """The environment settings for ``url`` when a direct connection sends what ``requests``
+        would, else None: an adapter was given (``set_http_adapter``), ``requests`` is patched
+        (``responses``, ``requests-mock``), a proxy, ``.netrc`` credentials or a client
+        certificate applies, or the scheme is not HTTP(S)."""
+        try:
+            settings, auth = self._environment(url)
+            adapter = self.session.get_adapter(url)
+        except Exception:
+            return None
+        stock = type(adapter) is HTTPAdapter and getattr(adapter.send, "__func__", None) is _STOCK_SEND
+        if (
+            not stock
+            or self._mounted_adapter is not None
+            or settings["proxies"]
+            or auth is not _NO_AUTH
+            or settings["cert"] is not None
+            or urlsplit(url).scheme not in ("http", "https")
+        ):
+            return None
+        return settings
+
+    def _headers(self, url: str, headers: dict | None, authenticate: bool) -> dict:
         request_headers = dict(headers or {})
         if authenticate:
             if not self.is_trusted(url):
                 raise TransportError(f"refusing to send the API key to untrusted host {origin_of(url)}", "untrusted_host")
             request_headers["Authorization"] = f"Bearer {self.api_key}"
-        self._mount_policy_adapter()
+        return request_headers
+
+    def _with_retries(self, method: str, url: str, deadline: Deadline, send: Callable[[tuple[float, float]], Any],
+                      retry: bool, attempts: int | None, retryable: tuple) -> Any:
+        """Call ``send(timeout)`` until it answers below 300, under the retry policy;
+        ``retryable``: the exceptions of the transport worth another attempt."""
+        if attempts is None:
+            attempts = self.settings.attempts_per_batch if retry else 1
         path = urlsplit(url).path
         budget = _Budget(deadline, attempts, self.settings.connect_timeout_seconds, self.settings.read_timeout_seconds)
         attempt = 0
@@ -243,15 +326,12 @@ class HttpClient:
             attempt += 1
             _budget.current = budget
             try:
-                response = self.session.request(
-                    method, url, data=data, json=json_body, params=params, headers=request_headers,
-                    files=files, timeout=timeout, allow_redirects=False,
-                )
-            except requests.exceptions.SSLError as exc:
+                response = send(timeout)
+            except _TLS_ERRORS as exc:
                 raise TransportError(f"{method} {path} failed: TLS error: {_scrub(str(exc), self.api_key)}", "tls") from None
-            except _RETRYABLE_EXCEPTIONS as exc:
+            except retryable as exc:
                 last_error = f"{type(exc).__name__}: {_scrub(str(exc), self.api_key)}"
-                reason = "timeout" if isinstance(exc, requests.exceptions.Timeout) else "connection"
+                reason = "timeout" if isinstance(exc, _TIMEOUTS) else "connection"
                 if not retry or budget.attempts_left <= 0:
                     raise TransportError(f"{method} {path} failed after {attempt} attempt(s): {last_error}", reason) from None
                 if not deadline.sleep(self.backoff_seconds(attempt)):
@@ -280,15 +360,23 @@ class HttpClient:
         raise TransportError(f"{method} {path} gave up: deadline reached after {attempt} attempt(s) ({last_error})", "deadline")
 
     def close(self) -> None:
+        self._direct.close()
         self.session.close()
 
 
+#: TLS failures: never retried (``requests`` and the direct connections raise different ones).
+_TLS_ERRORS = (requests.exceptions.SSLError, ssl.SSLError)
 #: Failures worth another attempt: no connection, a reset, a timeout, a response cut short.
+#: (TLS errors, subclasses of some of these, are caught before.)
 _RETRYABLE_EXCEPTIONS = (
-    requests.exceptions.ConnectionError,  # (TLS errors, a subclass, are caught before)
+    requests.exceptions.ConnectionError,
     requests.exceptions.Timeout,
     requests.exceptions.ChunkedEncodingError,
 )
+#: The same for the direct connections: refused, reset, timed out, name not resolved, an
+#: answer cut short or malformed.
+_DIRECT_RETRYABLE = (OSError, http.client.HTTPException)
+_TIMEOUTS = (requests.exceptions.Timeout, TimeoutError)
 
 
 def _scrub(text: str, secret: str) -> str:
@@ -297,6 +385,16 @@ def _scrub(text: str, secret: str) -> str:
     if secret and len(secret) >= 8 and secret in text:
         return text.replace(secret, mask_secret(secret))
     return text
+
+
+class _NoAuth(AuthBase):
+    """No credentials: stops ``requests`` from looking ``~/.netrc`` up again for every request."""
+
+    def __call__(self, request: Any) -> Any:
+        return request
+
+
+_NO_AUTH = _NoAuth()
 
 
 class _RejectCookies:

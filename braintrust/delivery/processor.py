@@ -1,8 +1,9 @@
 """The background processor: a bounded queue, one sender thread, batching and accounting.
 
-Every row write (a span start, a ``log``, an end) is one *item*. Items are merged by row key,
-masked, encoded and batched (by rows and bytes), then handed to the backend. Whatever the
-backend does not accept is spilled to replayable files. Nothing leaves without being counted::
+Every row write (a span start, a ``log``, an end) is one *item*. The sender takes items in
+chunks, resolves their objects, and hands them to ``batching`` (merge, mask, encode, batch,
+export). Whatever the backend does not accept is spilled to replayable files. Nothing leaves
+without being counted::
 
     produced == accepted + spilled + dropped (+ pending while running)
 
@@ -11,6 +12,21 @@ must reach the disk in the order they were made. So once a write of a row has be
 later writes are spilled too (reason ``earlier_write_spilled``) instead of being sent; a full
 queue still takes a write whose earlier write is queued (up to 10 % over its bounds); and at the
 flush deadline in-flight rows spill before queued ones.
+
+Pacing: a producer ``PACE_BATCHES`` batches (or ``PACE_BYTES``) ahead of what the backend has
+been handed waits while the sender works, until it is one batch (or half as many bytes) ahead,
+so it runs while a batch is at the server and waits while the sender prepares the next one.
+Without pacing, a producer in a tight loop holds the GIL for whole switch intervals (5 ms)
+while the sender, back from each system call, waits for it: the queue, and memory, would grow
+with the number of rows. A producer does not wait for a sender sleeping before a retry, and
+stops waiting when the sender hands nothing over for ``PACE_WAIT_SECONDS`` (a slow or hanging
+backend); it then waits again only once the sender made progress or ``PACE_RETRY_BATCHES`` more
+batches of rows were produced (so a sender that is starting up, importing and logging in, is
+not starved).
+
+Encoding: once an object is resolved, ``enqueue`` encodes each row on the producer's thread
+(while the row is still in that CPU's cache; the sender would encode it anyway). Measured end
+to end this is about a quarter faster than encoding on the sender.
 
 It imports no HTTP: backends do that.
 """
@@ -23,17 +39,16 @@ import os
 import threading
 import time
 import weakref
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from braintrust import jsonsafe, masking
-from braintrust.config import DEFAULT_MAX_REQUEST_BYTES, DeliverySettings
+from braintrust.config import DeliverySettings
 from braintrust.delivery import policy
-from braintrust.delivery.backend import Backend, BackendError, ObjectRef
 from braintrust.delivery.accounting import Accounts, FlushError, FlushResult
+from braintrust.delivery.backend import Backend, BackendError, ObjectRef
+from braintrust.delivery.batching import Progress, export_entries, merge_writes
 from braintrust.delivery.deadline import Deadline
 from braintrust.delivery.spill import SpillWriter
-from braintrust.tracing.record import merge_row_into, row_key
 
 __all__ = ["CHUNK_ITEMS", "EARLIER_WRITE_SPILLED", "FlushError", "FlushResult", "IN_FLIGHT_GRACE_SECONDS", "Processor"]
 
@@ -47,49 +62,34 @@ IN_FLIGHT_GRACE_SECONDS = 0.5
 EARLIER_WRITE_SPILLED = "earlier_write_spilled"
 #: How far over its bounds the queue may grow with rows whose earlier writes are still queued.
 OVER_BOUND_FACTOR = 1.1
+#: Pacing (see the module docstring): how far ahead a producer may get (in batches of
+#: ``batch_max_rows``, and bytes), how long it waits for a sender that hands nothing over, and
+#: how many batches of rows it produces before it waits for such a sender again.
+PACE_BATCHES = 2
+PACE_BYTES = 16 * 1024 * 1024
+PACE_WAIT_SECONDS = 0.05
+PACE_RETRY_BATCHES = 20
 
 
 class _Item:
-    """One row write in the queue; ``seq`` orders items (flush waits for those before it)."""
+    """One row write in the queue; ``seq`` orders items (flush waits for those before it).
+    ``encoded``: the row as sent, when the producer encoded it (the row then has its object ids).
+    ``key``: (object reference key, row id), for ``_pending_keys``."""
 
-    __slots__ = ("seq", "ref", "row", "size")
+    __slots__ = ("seq", "ref", "row", "size", "encoded", "key")
 
-    def __init__(self, seq: int, ref: ObjectRef, row: dict, size: int):
-        self.seq, self.ref, self.row, self.size = seq, ref, row, size
+    def __init__(self, seq: int, ref: ObjectRef, row: dict, size: int, encoded: bytes | None, key: tuple):
+        self.seq, self.ref, self.row, self.size, self.encoded, self.key = seq, ref, row, size, encoded, key
 
 
 class _Chunk:
-    __slots__ = ("items", "claimed", "min_seq")
+    __slots__ = ("items", "claimed", "min_seq", "unsent")
 
     def __init__(self, items: list[_Item]):
         self.items = items
         self.claimed = False  # a flush past its deadline spilled these items already
         self.min_seq = items[0].seq if items else 0
-
-
-@dataclass
-class _Progress:
-    """What ``_deliver`` settled so far: accepted item count and rows to spill by reason."""
-
-    accepted: int = 0
-    outcomes: list[tuple[list[tuple[ObjectRef, dict, int]], str, bool]] = field(default_factory=list)
-
-    def fail(self, entries: list[tuple[ObjectRef, dict, int]], reason: str, masked: bool) -> None:
-        """Rows to spill; those with the same reason go to one file (not one per batch)."""
-        if not entries:
-            return
-        for existing, existing_reason, existing_masked in self.outcomes:
-            if existing_reason == reason and existing_masked == masked:
-                existing.extend(entries)
-                return
-        self.outcomes.append((list(entries), reason, masked))
-
-
-def _copy_dicts(value: Any) -> Any:
-    """Copy the dict tree of a row (merging mutates dicts in place, never lists)."""
-    if isinstance(value, dict):
-        return {k: _copy_dicts(v) for k, v in value.items()}
-    return value
+        self.unsent = len(items)  # items not yet handed to the backend (for pacing)
 
 
 class Processor:
@@ -127,8 +127,14 @@ class Processor:
         self._sender_waiting = False
         self._takes = 0  # chunks taken from the queue (progress, for back-pressure)
         self._stalled_at: int | None = None  # ``_takes`` when a producer last waited in vain
+        self._unsent = 0  # items taken by the sender but not yet handed to the backend
+        self._handovers = 0  # batches handed to the backend (progress, for pacing)
+        self._pacing = 0  # producers waiting for the sender to catch up
+        self._paced_in_vain: tuple[int, int] | None = None  # (``_handovers``, ``_next_seq``) then
+        self._sender_sleeping = False  # in a backoff before a retry
         self._stop = False
         self._thread: threading.Thread | None = None
+        self._sender_running = False  # cleared by the sender as it exits (cheaper than is_alive())
         self._flush_ends: list[float] = []
         self._backend: Backend | None = None
         self._accounts = Accounts(self._spill_factory)
@@ -143,12 +149,19 @@ class Processor:
     # -- producer side ---------------------------------------------------------------------------
 
     def enqueue(self, ref: ObjectRef, row: dict[str, Any], approx_bytes: int) -> None:
-        with self._cond:
-            item = _Item(self._next_seq, ref, row, approx_bytes)
+        encoded = None
+        if ref.ids and masking.get_masking_function() is None:
+            row = {**row, **ref.ids}  # type: ignore[dict-item]
+            encoded = jsonsafe.dumps_row(row)
+        with self._lock:  # (the condition's lock; taken directly, it is a little cheaper)
+            if self._ahead_locked():
+                # Before the row counts as produced: a log() interrupted here leaves no trace.
+                self._pace_locked()
+            key = (ref.key, row.get("id"))
+            item = _Item(self._next_seq, ref, row, approx_bytes, encoded, key)
             self._next_seq += 1
             self._accounts.stats.produced += 1
             self._stop = False
-            key = (ref.key, row.get("id"))
             if (
                 self._full_locked(approx_bytes)
                 and not self._follows_pending_write_locked(key, approx_bytes)
@@ -162,9 +175,72 @@ class Processor:
                 self._pending_keys[key] = self._pending_keys.get(key, 0) + 1
                 if self._sender_waiting:
                     self._cond.notify_all()
-            needs_sender = not self.settings.sync_flush and (self._thread is None or not self._thread.is_alive())
+            needs_sender = not self.settings.sync_flush and not self._sender_running
         if needs_sender:
             self._start_sender()
+
+    def _ahead_locked(self) -> bool:
+        """Far enough ahead of what the backend has been handed to pace (``PACE_BATCHES``)."""
+        return (
+            len(self._queue) + self._unsent >= PACE_BATCHES * self.settings.batch_max_rows
+            or self._queued_bytes >= PACE_BYTES
+        )
+
+    def _resumable_locked(self) -> bool:
+        """Close enough for a pacing producer to go on: one batch less (and half the bytes)."""
+        return (
+            len(self._queue) + self._unsent <= (PACE_BATCHES - 1) * self.settings.batch_max_rows
+            and self._queued_bytes < PACE_BYTES // 2
+        )
+
+    def _pace_locked(self) -> None:
+        """Let a sender that is making progress catch up (see the module docstring)."""
+        thread = self._thread
+        if thread is None or thread is threading.current_thread() or self.settings.sync_flush:
+            return
+        if self._paced_in_vain is not None:
+            handovers, seq = self._paced_in_vain
+            retry_rows = PACE_RETRY_BATCHES * self.settings.batch_max_rows
+            if handovers == self._handovers and self._next_seq < seq + retry_rows:
+                return
+        seen = self._handovers
+        end = time.monotonic() + PACE_WAIT_SECONDS
+        self._pacing += 1
+        try:
+            while not self._resumable_locked() and not self._sender_sleeping:
+                if self._handovers != seen:  # the sender makes progress: keep waiting for it
+                    seen = self._handovers
+                    end = time.monotonic() + PACE_WAIT_SECONDS
+                remaining = end - time.monotonic()
+                if remaining <= 0 or not thread.is_alive():
+                    self._paced_in_vain = (self._handovers, self._next_seq)
+                    return
+                self._cond.wait(remaining)
+        finally:
+            self._pacing -= 1
+
+    def _backoff_sleep(self, seconds: float) -> None:
+        """How the sender sleeps before a retry (woken early when a flush tightens its
+        deadline); producers do not wait for it meanwhile."""
+        with self._cond:
+            self._sender_sleeping = True
+            if self._pacing:
+                self._cond.notify_all()
+        try:
+            if self._wakeup.wait(seconds):
+                self._wakeup.clear()
+        finally:
+            self._sender_sleeping = False
+
+    def _handed_over(self, chunk: _Chunk, items: int) -> None:
+        """The sender handed ``items`` items of ``chunk`` to the backend."""
+        with self._cond:
+            items = min(items, chunk.unsent)
+            chunk.unsent -= items
+            self._unsent -= items
+            self._handovers += 1
+            if self._pacing and self._resumable_locked():
+                self._cond.notify_all()
 
     def _full_locked(self, approx_bytes: int) -> bool:
         if len(self._queue) >= self.settings.queue_max_rows:
@@ -187,12 +263,11 @@ class Processor:
     def _settle_keys_locked(self, items: list[_Item]) -> None:
         pending = self._pending_keys
         for item in items:
-            key = (item.ref.key, item.row.get("id"))
-            left = pending.get(key, 0) - 1
+            left = pending.get(item.key, 0) - 1
             if left > 0:
-                pending[key] = left
+                pending[item.key] = left
             else:
-                pending.pop(key, None)
+                pending.pop(item.key, None)
 
     def _wait_for_room(self, approx_bytes: int) -> bool:
         """Back-pressure (pytest): wait briefly for the sender to make room.
@@ -223,6 +298,7 @@ class Processor:
                 return
             self._thread = threading.Thread(target=self._run, name="braintrust-sender", daemon=True)
             self._thread.start()
+            self._sender_running = True
 
     def _run(self) -> None:
         while True:
@@ -231,6 +307,7 @@ class Processor:
                 # file): sending them now could only fail.
                 while not self._queue or self._flush_expired_locked():
                     if self._stop and not self._queue:
+                        self._sender_running = False
                         return
                     self._sender_waiting = True
                     self._cond.wait(0.05 if self._queue else None)
@@ -249,6 +326,7 @@ class Processor:
             items.append(item)
         chunk = _Chunk(items)
         self._takes += 1
+        self._unsent += chunk.unsent
         self._in_flight.add(chunk)
         self._cond.notify_all()  # producers waiting for room
         return chunk
@@ -262,7 +340,7 @@ class Processor:
         return cap is not None and self._clock() >= cap
 
     def _batch_deadline(self) -> Deadline:
-        return Deadline(None, clock=self._clock, cap=self._flush_cap, wakeup=self._wakeup)
+        return Deadline(None, clock=self._clock, cap=self._flush_cap, sleeper=self._backoff_sleep)
 
     def _process(self, chunk: _Chunk) -> None:
         """Deliver one chunk; afterwards every item in it is accepted, spilled or dropped.
@@ -271,7 +349,7 @@ class Processor:
         spills the whole chunk as ``internal_error``; it is re-raised only if it is not an
         ``Exception`` and we are not on the sender thread (Ctrl-C in a synchronous flush).
         """
-        progress = _Progress()
+        progress = Progress(on_handed_over=lambda count: self._handed_over(chunk, count))
         failure: BaseException | None = None
         try:
             self._deliver(chunk.items, self._batch_deadline(), progress)
@@ -281,10 +359,12 @@ class Processor:
                 "braintrust: delivering a batch failed unexpectedly (%s: %s); spilling it",
                 type(exc).__name__, exc, exc_info=isinstance(exc, Exception),
             )
-            progress = _Progress()
+            progress = Progress()
             progress.fail([(item.ref, item.row, 1) for item in chunk.items], "internal_error", False)
         with self._cond:
             self._in_flight.discard(chunk)
+            self._unsent -= chunk.unsent
+            chunk.unsent = 0
             if not chunk.claimed:
                 self._accounts.stats.accepted += progress.accepted
                 for entries, reason, masked in progress.outcomes:
@@ -301,12 +381,13 @@ class Processor:
                 self._backend = self._backend_factory()
             return self._backend
 
-    def _deliver(self, items: list[_Item], deadline: Deadline, progress: _Progress) -> None:
-        """Resolve, merge, mask, encode, batch, export; settle every item in ``progress``."""
+    def _deliver(self, items: list[_Item], deadline: Deadline, progress: Progress) -> None:
+        """Resolve objects, then merge, mask, encode, batch and export (``batching``); settle
+        every item in ``progress``."""
         backend = self._backend_instance()
         failure_of: dict[str, str | None] = {}  # ref key -> None when resolved, else the reason
         failed: dict[str, list[tuple[ObjectRef, dict, int]]] = {}
-        merged: dict[tuple, list] = {}  # row key -> [row, item count, ref, row is a private copy]
+        ready: list[_Item] = []
         spilled_keys = self._accounts.spilled_keys
         for item in items:
             ref, row = item.ref, item.row
@@ -319,21 +400,13 @@ class Processor:
             if reason is not None:
                 failed.setdefault(reason, []).append((ref, row, 1))
                 continue
-            # Never modify the queued row itself: a flush past its deadline may spill it.
-            row = {**row, **ref.ids}  # type: ignore[dict-item]
-            key = row_key(row)
-            entry = merged.get(key)
-            if entry is None:
-                merged[key] = [row, 1, ref, False]
-            else:
-                earlier = entry[0] if entry[3] else _copy_dicts(entry[0])
-                entry[0] = merge_row_into(earlier, _copy_dicts(row))
-                entry[1] += 1
-                entry[3] = True
+            ready.append(item)
         for reason, entries in failed.items():
             progress.fail(entries, reason, False)
-        if merged:
-            self._export_merged(backend, list(merged.values()), deadline, progress)
+        if ready:
+            export_entries(
+                backend, merge_writes(ready), deadline, progress, self.settings.batch_max_rows, self._accounts.note_error
+            )
 
     def _resolve(self, backend: Backend, ref: ObjectRef, deadline: Deadline) -> str | None:
         """None when ``ref`` has its ids, else the reason its rows spill."""
@@ -350,51 +423,6 @@ class Processor:
             self._accounts.note_error(f"the backend resolved the {ref.object_type} without ids")
             return "internal_error"
         return None
-
-    def _export_merged(self, backend: Backend, entries: list[list], deadline: Deadline, progress: _Progress) -> None:
-        max_rows = self.settings.batch_max_rows
-        try:
-            max_bytes = backend.max_batch_bytes(deadline)
-        except Exception as exc:
-            self._accounts.note_error(f"could not learn the batch size limit ({type(exc).__name__}: {exc}); using 6 MiB")
-            max_bytes = DEFAULT_MAX_REQUEST_BYTES
-        batch: list[list] = []
-        encoded_batch: list[bytes] = []
-        batch_bytes = 0
-        for entry in entries:
-            entry[0] = masking.mask_row(entry[0])
-            encoded = jsonsafe.dumps_row(entry[0])
-            size = len(encoded) + 1
-            if batch and (len(batch) >= max_rows or batch_bytes + size > max_bytes):
-                self._export_batch(backend, batch, encoded_batch, deadline, progress)
-                batch, encoded_batch, batch_bytes = [], [], 0
-            batch.append(entry)
-            encoded_batch.append(encoded)
-            batch_bytes += size
-        if batch:
-            self._export_batch(backend, batch, encoded_batch, deadline, progress)
-
-    def _export_batch(self, backend: Backend, batch: list[list], encoded: list[bytes], deadline: Deadline, progress: _Progress) -> None:
-        rows = [entry[0] for entry in batch]
-        try:
-            result = backend.export(rows, encoded, deadline)
-        except Exception as exc:
-            log.exception("braintrust: the backend failed unexpectedly; spilling the batch")
-            self._accounts.note_error(f"{backend.label}: export failed ({type(exc).__name__}: {exc})")
-            progress.fail([(entry[2], entry[0], entry[1]) for entry in batch], "internal_error", True)
-            return
-        if result.error:
-            self._accounts.note_error(result.error)
-        reason_of = {id(row): reason for row, reason in result.failed}
-        failed: dict[str, list[tuple[ObjectRef, dict, int]]] = {}
-        for row, count, ref, _ in batch:
-            reason = reason_of.get(id(row))
-            if reason is None:
-                progress.accepted += count
-            else:
-                failed.setdefault(reason, []).append((ref, row, count))
-        for reason, entries in failed.items():
-            progress.fail(entries, reason, True)
 
     # -- flushing --------------------------------------------------------------------------------
 
@@ -479,6 +507,8 @@ class Processor:
             for chunk in sorted((c for c in self._in_flight if c.min_seq < target), key=lambda c: c.min_seq):
                 chunk.claimed = True
                 self._in_flight.discard(chunk)
+                self._unsent -= chunk.unsent
+                chunk.unsent = 0
                 self._completed += len(chunk.items)
                 self._settle_keys_locked(chunk.items)
                 self._accounts.spill([(item.ref, item.row, 1) for item in chunk.items], "deadline", masked=False)

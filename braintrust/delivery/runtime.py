@@ -40,6 +40,16 @@ def _make_backend() -> Any:
     return HttpBackend(state, settings)
 
 
+def import_backend() -> None:
+    """Import the modules of the backend rows will go to, on the caller's thread (``init_logger``).
+    Otherwise the sender imports them with its first batch, while a logging loop holds the GIL:
+    every file the import reads then waits for a switch interval, and imports take seconds."""
+    if global_state().is_local():
+        import braintrust.delivery.local_backend  # noqa: F401
+    else:
+        import braintrust.delivery.http_backend  # noqa: F401
+
+
 def _announce_local(where: str) -> None:
     global _announced
     if _announced or policy.quiet_local_notice:

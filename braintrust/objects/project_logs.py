@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import time
 from typing import Any
 
@@ -10,7 +9,7 @@ from braintrust import jsonsafe
 from braintrust.config import default_project_id, default_project_name
 from braintrust.delivery.backend import PROJECT_LOGS, ObjectRef
 from braintrust.delivery.runtime import flush as flush_all
-from braintrust.delivery.runtime import resolve_ref
+from braintrust.delivery.runtime import import_backend, resolve_ref
 from braintrust.state import global_state
 from braintrust.tracing import context, ids
 from braintrust.tracing.api import register_ref, start_span_under_slug
@@ -18,6 +17,7 @@ from braintrust.tracing.feedback import log_feedback as _log_feedback
 from braintrust.tracing.record import validate_event
 from braintrust.tracing.span import SPAN_ORIGIN, SpanImpl, _enqueue, caller_location, object_id_of
 from braintrust.tracing.span_components import SpanComponentsV3, SpanComponentsV4, SpanObjectTypeV3
+from braintrust.tracing.timestamps import iso_utc
 
 
 class ProjectMetadata:
@@ -40,6 +40,8 @@ class Logger:
         self.ref = ref
         self.async_flush = async_flush
         self._last_log_time = time.time()
+        # Read once, as the public SDK picks its id generator once: not two variables per row.
+        self._legacy_ids = ids.legacy_ids()
 
     # -- identity ------------------------------------------------------------------------------
 
@@ -81,23 +83,28 @@ class Logger:
         **extra: Any,
     ) -> str:
         """Log one complete row (a root span started and ended at once); returns its id."""
-        event = dict(
-            input=input, output=output, expected=expected, error=error, tags=tags, scores=scores,
-            metadata=metadata, metrics=metrics, dataset_record_id=dataset_record_id, **extra,
-        )
+        event = {
+            "input": input, "output": output, "expected": expected, "error": error, "tags": tags,
+            "scores": scores, "metadata": metadata, "metrics": metrics, "dataset_record_id": dataset_record_id,
+        }
+        if extra:
+            event.update(extra)
         clean = validate_event(event)
         row_id = id or ids.row_id()
         now = time.time()
         data, size = jsonsafe.snapshot(clean)
-        span_id = ids.span_id()
+        legacy = self._legacy_ids
+        span_id = ids.span_id(legacy)
+        context = caller_location()
+        context["span_origin"] = SPAN_ORIGIN
         row = {
             "id": row_id,
             "span_id": span_id,
-            "root_span_id": span_id if ids.legacy_ids() else ids.trace_id(),
+            "root_span_id": span_id if legacy else ids.trace_id(legacy),
             "span_parents": None,
             "span_attributes": {"name": "root", "type": "task", "exec_counter": ids.next_exec_counter()},
-            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-            "context": {**caller_location(), "span_origin": SPAN_ORIGIN},
+            "created": iso_utc(now),
+            "context": context,
         }
         row.update(data)
         row["metrics"] = {**(data.get("metrics") or {}), "start": self._last_log_time, "end": now}
@@ -205,6 +212,7 @@ def init_logger(
         project_id = default_project_id()
     ref = ObjectRef(PROJECT_LOGS, {"project_name": project, "project_id": project_id})
     register_ref(ref)
+    import_backend()
     logger = Logger(ref, async_flush=async_flush)
     if set_current:
         context.set_global_logger(logger)

@@ -31,6 +31,10 @@ OBJECT_ID_FIELDS = ("org_id", "project_id", "experiment_id", "dataset_id", "prom
 _KEEP_EARLIEST = ("created", "span_id", "root_span_id", "span_parents", "_parent_id")
 
 
+_EVENT_FIELDS = frozenset(LOGGABLE_FIELDS) | {"created", "span_parents", "allow_concurrent_with_spans"}
+_NUMBER_TYPES = (int, float)  # exact types: bool is not among them
+
+
 def validate_event(event: dict[str, Any]) -> dict[str, Any]:
     """Check the fields of a ``log`` call and return a cleaned copy (None values dropped).
 
@@ -41,8 +45,8 @@ def validate_event(event: dict[str, Any]) -> dict[str, Any]:
             raise ValueError("Pass either input or the deprecated inputs, not both.")
         event = {**event, "input": event["inputs"]}
         del event["inputs"]
-    unknown = set(event) - set(LOGGABLE_FIELDS) - {"created", "span_parents", "allow_concurrent_with_spans"}
-    if unknown:
+    if not _EVENT_FIELDS.issuperset(event):
+        unknown = set(event) - _EVENT_FIELDS
         raise ValueError(f"Unexpected log field(s) {sorted(unknown)}; allowed: {', '.join(LOGGABLE_FIELDS)}.")
     clean = {k: v for k, v in event.items() if v is not None}
     if "scores" in clean:
@@ -50,17 +54,22 @@ def validate_event(event: dict[str, Any]) -> dict[str, Any]:
     if "metadata" in clean:
         clean["metadata"] = validate_metadata(clean["metadata"])
     if "metrics" in clean:
-        metrics = clean["metrics"]
-        if not isinstance(metrics, dict):
-            raise ValueError(f"metrics must be a dict of numbers, got {type(metrics).__name__}.")
-        for name, value in metrics.items():
-            if not isinstance(name, str):
-                raise ValueError(f"metric names must be strings, got {name!r}.")
-            if value is not None and (isinstance(value, bool) or not isinstance(value, Number)):
-                raise ValueError(f"metric {name!r} must be a number, got {value!r}.")
+        validate_metrics(clean["metrics"])
     if "tags" in clean:
         clean["tags"] = validate_tags(clean["tags"])
     return clean
+
+
+def validate_metrics(metrics: Any) -> None:
+    if not isinstance(metrics, dict):
+        raise ValueError(f"metrics must be a dict of numbers, got {type(metrics).__name__}.")
+    for name, value in metrics.items():
+        if type(name) is str and type(value) in _NUMBER_TYPES:
+            continue  # the common case, without the slow isinstance(value, Number)
+        if not isinstance(name, str):
+            raise ValueError(f"metric names must be strings, got {name!r}.")
+        if value is not None and (isinstance(value, bool) or not isinstance(value, Number)):
+            raise ValueError(f"metric {name!r} must be a number, got {value!r}.")
 
 
 def validate_scores(scores: Any) -> dict[str, Any]:
@@ -68,6 +77,9 @@ def validate_scores(scores: Any) -> dict[str, Any]:
         raise ValueError(f"scores must be a dict of name -> number in [0, 1], got {type(scores).__name__}.")
     out: dict[str, Any] = {}
     for name, value in scores.items():
+        if type(name) is str and type(value) in _NUMBER_TYPES and 0 <= value <= 1:
+            out[name] = value  # the common case (NaN fails the range test and is refused below)
+            continue
         if not isinstance(name, str):
             raise ValueError(f"score names must be strings, got {name!r}.")
         if value is None:
@@ -125,7 +137,9 @@ def _object_to_dict(value: Any) -> dict[str, Any] | None:
 
 
 def row_key(row: dict[str, Any]) -> tuple:
-    return tuple(row.get(field) for field in OBJECT_ID_FIELDS) + (row.get("id"),)
+    """The object id fields (in ``OBJECT_ID_FIELDS`` order) and the row id."""
+    get = row.get
+    return (get("org_id"), get("project_id"), get("experiment_id"), get("dataset_id"), get("prompt_session_id"), get("log_id"), get("id"))
 
 
 def deep_merge(target: dict[str, Any], update: dict[str, Any]) -> None:

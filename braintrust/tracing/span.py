@@ -37,10 +37,16 @@ _OBJECT_TYPE_CODES = {
 }
 
 
-def _enqueue(ref: ObjectRef, row: dict[str, Any], approx_bytes: int) -> None:
-    from braintrust.delivery.runtime import get_processor
+_get_processor: Any = None
 
-    get_processor().enqueue(ref, row, approx_bytes)
+
+def _enqueue(ref: ObjectRef, row: dict[str, Any], approx_bytes: int) -> None:
+    global _get_processor
+    if _get_processor is None:  # imported on first use (not at import time), then kept
+        from braintrust.delivery.runtime import get_processor
+
+        _get_processor = get_processor
+    _get_processor().enqueue(ref, row, approx_bytes)
 
 
 def caller_location() -> dict[str, Any]:

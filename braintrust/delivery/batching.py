@@ -1,0 +1,147 @@
+"""From queued row writes to backend batches: merge, mask, encode, cut into batches, export.
+
+Writes of one row (same object ids and row id) are merged as the server would merge them; each
+row is masked once and encoded once, then rows are cut into batches by rows and bytes and
+handed to the backend. A write the producer already encoded (see ``Processor.enqueue``) is sent
+as encoded, unless another write was merged into it or a masking function must see it.
+What happens to every write is recorded in a ``Progress``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from braintrust import jsonsafe, masking
+from braintrust.config import DEFAULT_MAX_REQUEST_BYTES
+from braintrust.delivery.backend import Backend, ObjectRef
+from braintrust.delivery.deadline import Deadline
+from braintrust.tracing.record import merge_row_into, row_key
+
+__all__ = ["Entry", "Progress", "export_entries", "merge_writes"]
+
+log = logging.getLogger("braintrust")
+
+#: Rows to spill: (object, row, number of queued writes it stands for).
+Failed = list[tuple[ObjectRef, dict, int]]
+
+
+@dataclass
+class Progress:
+    """What was settled so far: accepted write count and rows to spill by reason.
+    ``on_handed_over(n)`` is told each time ``n`` writes were handed to the backend."""
+
+    on_handed_over: Callable[[int], None] | None = None
+    accepted: int = 0
+    outcomes: list[tuple[Failed, str, bool]] = field(default_factory=list)
+
+    def fail(self, entries: Failed, reason: str, masked: bool) -> None:
+        """Rows to spill; those with the same reason go to one file (not one per batch)."""
+        if not entries:
+            return
+        for existing, existing_reason, existing_masked in self.outcomes:
+            if existing_reason == reason and existing_masked == masked:
+                existing.extend(entries)
+                return
+        self.outcomes.append((list(entries), reason, masked))
+
+
+class Entry:
+    """One row to send: the writes merged into it (``count``), whether ``row`` is a private
+    copy that merging may change, and its encoding (None until encoded)."""
+
+    __slots__ = ("row", "count", "ref", "private", "encoded")
+
+    def __init__(self, row: dict, ref: ObjectRef, encoded: bytes | None):
+        self.row, self.count, self.ref, self.private, self.encoded = row, 1, ref, False, encoded
+
+
+def _copy_dicts(value: Any) -> Any:
+    """Copy the dict tree of a row (merging mutates dicts in place, never lists)."""
+    if isinstance(value, dict):
+        return {k: _copy_dicts(v) for k, v in value.items()}
+    return value
+
+
+def merge_writes(writes: Iterable[Any]) -> list[Entry]:
+    """Merge writes (queued items: ``ref``, ``row``, ``encoded`` or None) of resolved objects by
+    row key, in the order keys first appear. A row without its encoding lacks the object ids:
+    they are added to a copy (a queued row is never modified: a flush past its deadline may
+    spill it)."""
+    merged: dict[tuple, Entry] = {}
+    for write in writes:
+        ref, row, encoded = write.ref, write.row, write.encoded
+        if encoded is None:
+            row = {**row, **ref.ids}  # type: ignore[dict-item]
+        key = row_key(row)
+        entry = merged.get(key)
+        if entry is None:
+            merged[key] = Entry(row, ref, encoded)
+        else:
+            earlier = entry.row if entry.private else _copy_dicts(entry.row)
+            entry.row = merge_row_into(earlier, _copy_dicts(row))
+            entry.count += 1
+            entry.private = True
+            entry.encoded = None
+    return list(merged.values())
+
+
+def export_entries(
+    backend: Backend,
+    entries: list[Entry],
+    deadline: Deadline,
+    progress: Progress,
+    max_rows: int,
+    note_error: Callable[[str], None],
+) -> None:
+    """Mask, encode, cut into batches (``max_rows`` and the backend's byte limit), export."""
+    try:
+        max_bytes = backend.max_batch_bytes(deadline)
+    except Exception as exc:
+        note_error(f"could not learn the batch size limit ({type(exc).__name__}: {exc}); using 6 MiB")
+        max_bytes = DEFAULT_MAX_REQUEST_BYTES
+    masking_on = masking.get_masking_function() is not None
+    batch: list[Entry] = []
+    batch_bytes = 0
+    for entry in entries:
+        if entry.encoded is None or masking_on:
+            entry.row = masking.mask_row(entry.row)
+            entry.encoded = jsonsafe.dumps_row(entry.row)
+        size = len(entry.encoded) + 1
+        if batch and (len(batch) >= max_rows or batch_bytes + size > max_bytes):
+            _export_batch(backend, batch, deadline, progress, note_error)
+            batch, batch_bytes = [], 0
+        batch.append(entry)
+        batch_bytes += size
+    if batch:
+        _export_batch(backend, batch, deadline, progress, note_error)
+
+
+def _export_batch(backend: Backend, batch: list[Entry], deadline: Deadline, progress: Progress,
+                  note_error: Callable[[str], None]) -> None:
+    rows = [entry.row for entry in batch]
+    if progress.on_handed_over is not None:
+        progress.on_handed_over(sum(entry.count for entry in batch))
+    try:
+        result = backend.export(rows, [entry.encoded for entry in batch], deadline)  # type: ignore[misc]
+    except Exception as exc:
+        log.exception("braintrust: the backend failed unexpectedly; spilling the batch")
+        note_error(f"{backend.label}: export failed ({type(exc).__name__}: {exc})")
+        progress.fail([(entry.ref, entry.row, entry.count) for entry in batch], "internal_error", True)
+        return
+    if result.error:
+        note_error(result.error)
+    if not result.failed:
+        progress.accepted += sum(entry.count for entry in batch)
+        return
+    reason_of = {id(row): reason for row, reason in result.failed}
+    failed: dict[str, Failed] = {}
+    for entry in batch:
+        reason = reason_of.get(id(entry.row))
+        if reason is None:
+            progress.accepted += entry.count
+        else:
+            failed.setdefault(reason, []).append((entry.ref, entry.row, entry.count))
+    for reason, rows_failed in failed.items():
+        progress.fail(rows_failed, reason, True)
