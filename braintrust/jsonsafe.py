@@ -82,11 +82,24 @@ except Exception:  # pragma: no cover - depends on the environment
     _orjson = None
     _ORJSON_OPTIONS = 0
 
+
+
+def loads_row(text: str | bytes) -> Any:
+    """Parse a stored row (orjson when installed; the standard library for anything it refuses)."""
+    if _orjson is not None:
+        try:
+            return _orjson.loads(text)
+        except Exception:
+            pass
+    return json.loads(text)
+
+
 __all__ = [
     "CIRCULAR_REFERENCE",
     "MAX_DEPTH",
     "MAX_DEPTH_EXCEEDED",
     "dumps_row",
+    "loads_row",
     "snapshot",
     "unserializable_placeholder",
 ]

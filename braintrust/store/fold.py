@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable, Iterable
 
+from braintrust.jsonsafe import loads_row
 from braintrust.store.merge import merge_row, stored_form
 
 REPLACE, MERGE, DELETE = 0, 1, 2
@@ -41,7 +42,7 @@ class RowState:
     def parsed(self, load: Loader) -> dict[str, Any]:
         if self.data is None:
             text = self.text if self.text is not None else load(self.data_seq)  # type: ignore[arg-type]
-            self.data = stored_form(json.loads(text))
+            self.data = stored_form(loads_row(text))
             self.text, self.data_seq = None, None
         return self.data
 
@@ -69,7 +70,7 @@ def fold(entries: Iterable[Entry], states: dict[str, RowState], load: Loader) ->
         if op == DELETE:
             state.deleted = True
         elif op == MERGE and not state.deleted:
-            patch = json.loads(text if text is not None else load(seq))
+            patch = loads_row(text if text is not None else load(seq))
             state.data = merge_row(state.parsed(load), patch)
         else:
             if state.deleted:

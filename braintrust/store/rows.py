@@ -16,6 +16,7 @@ import sqlite3
 from datetime import datetime, timezone
 from typing import Any, Sequence
 
+from braintrust.jsonsafe import loads_row
 from braintrust.store.connection import write_transaction
 from braintrust.store.fold import DELETE, MERGE, REPLACE, RowState, fold
 from braintrust.store.merge import object_of, read_form
@@ -220,7 +221,7 @@ def fetch_rows(
     more = limit is not None and len(found) > limit
     if limit is not None:
         found = found[:limit]
-    rows = [read_form(json.loads(data), xact_id, created) for _seq, xact_id, created, data in found]
+    rows = [read_form(loads_row(data), xact_id, created) for _seq, xact_id, created, data in found]
     return rows, (str(found[-1][0]) if more else None)
 
 
