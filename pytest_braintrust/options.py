@@ -60,6 +60,7 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("braintrust_project", "default Braintrust project for --braintrust runs", default=None)
     parser.addini("braintrust_fail_under", "default for --braintrust-fail-under", default=None)
     parser.addini("braintrust_max_regression", "default for --braintrust-max-regression", default=None)
+    parser.addini("braintrust_gates_only", "default for --braintrust-gates-only", type="bool", default=False)
 
 
 def parse_fraction(text: str, option: str) -> float:
@@ -110,6 +111,6 @@ def settings_from(config: pytest.Config) -> Settings:
         no_summary=bool(config.getoption("braintrust_no_summary")),
         fail_under=parse_gates(config.getoption("braintrust_fail_under") or config.getini("braintrust_fail_under"), "--braintrust-fail-under"),
         max_regression=parse_gates(config.getoption("braintrust_max_regression") or config.getini("braintrust_max_regression"), "--braintrust-max-regression"),
-        gates_only=bool(config.getoption("braintrust_gates_only")),
+        gates_only=bool(config.getoption("braintrust_gates_only") or config.getini("braintrust_gates_only")),
         json_path=Path(json_path) if json_path else None,
     )
