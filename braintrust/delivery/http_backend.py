@@ -54,7 +54,19 @@ class HttpBackend:
         self._lock = threading.Lock()
         self._payload_limit: int | None = None
         self._overflow_enabled = False
-        self.stopped_error: str | None = None
+        self._stopped: tuple[str, str | None] | None = None  # (error, the key that was refused)
+
+    @property
+    def stopped_error(self) -> str | None:
+        """Why sending stopped (a refused key); cleared once a different key is configured
+        (``login(api_key=..., force_login=True)``)."""
+        if self._stopped is not None and self._stopped[1] != self.state.api_key():
+            self._stopped = None
+        return self._stopped[0] if self._stopped is not None else None
+
+    @stopped_error.setter
+    def stopped_error(self, message: str | None) -> None:
+        self._stopped = (message, self.state.api_key()) if message is not None else None
 
     @property
     def label(self) -> str:

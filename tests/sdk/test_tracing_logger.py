@@ -543,11 +543,6 @@ def test_masking_applies_to_spilled_rows(bt_env, monkeypatch):
     assert not any(b"refused-key-000" in p.read_bytes() for p in files)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="delivery/http_backend.py: HttpBackend.stopped_error set by a refused key is never cleared, "
-    "so login(force_login=True) with a good key still spills every row as 'auth'",
-)
 def test_force_login_after_a_refused_key_sends_again(bt_server, monkeypatch):
     monkeypatch.setenv("BRAINTRUST_APP_URL", bt_server.url)
     logger = braintrust.init_logger(project="relogin", api_key="refused-key-xyz")
