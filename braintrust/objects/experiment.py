@@ -16,14 +16,12 @@ from typing import Any, Iterator
 from braintrust import jsonsafe
 from braintrust.config import default_project_id, default_project_name
 from braintrust.delivery.backend import EXPERIMENT, ObjectRef
-from braintrust.delivery.runtime import flush as flush_all
 from braintrust.delivery.runtime import resolve_ref
+from braintrust.objects.base import RowsObject
 from braintrust.objects.project_logs import ProjectMetadata
 from braintrust.state import global_state
 from braintrust.summary import ExperimentSummary
 from braintrust.tracing import context, ids
-from braintrust.tracing.api import start_span_under_slug
-from braintrust.tracing.feedback import log_feedback as _log_feedback
 from braintrust.tracing.record import validate_event
 from braintrust.tracing.span import SPAN_ORIGIN, SpanImpl, _enqueue, caller_location
 from braintrust.tracing.span_components import SpanComponentsV3, SpanComponentsV4, SpanObjectTypeV3
@@ -35,10 +33,11 @@ class ExperimentIdentifier:
     name: str
 
 
-class Experiment:
+class Experiment(RowsObject):
     """A set of traces that can be summarized and compared with a base experiment."""
 
     __braintrust_placeholder__ = "<experiment>"
+    ROOT_SPAN_TYPE = "eval"
 
     def __init__(self, ref: ObjectRef, dataset: Any = None):
         self.ref = ref
@@ -116,44 +115,10 @@ class Experiment:
         _enqueue(self.ref, row, size + 400)
         return row_id
 
-    def log_feedback(self, id: str, scores: Any = None, expected: Any = None, tags: Any = None, comment: str | None = None, metadata: Any = None, source: str | None = None) -> None:
-        _log_feedback(self.ref, id=id, scores=scores, expected=expected, tags=tags, comment=comment, metadata=metadata, source=source)
-
-    def start_span(
-        self,
-        name: str | None = None,
-        type: Any = None,
-        span_attributes: dict | None = None,
-        start_time: float | None = None,
-        set_current: bool | None = None,
-        parent: str | None = None,
-        propagated_event: dict | None = None,
-        span_id: str | None = None,
-        root_span_id: str | None = None,
-        **event: Any,
-    ) -> SpanImpl:
+    def start_span(self, *args: Any, **kwargs: Any) -> SpanImpl:
         """Start a root span (type ``eval``) in this experiment."""
         self._spans_started = True
-        if parent is not None:
-            span = start_span_under_slug(
-                parent, name=name, type=type, span_attributes=span_attributes, start_time=start_time,
-                propagated_event=propagated_event, event=event,
-            )
-        else:
-            span = SpanImpl(
-                self.ref, name=name, type=type, span_attributes=span_attributes, start_time=start_time,
-                propagated_event=propagated_event, event=event, default_root_type="eval",
-                span_id=span_id, root_span_id=root_span_id,
-            )
-        if set_current is False:
-            span._set_current_on_enter = False
-        return span
-
-    def update_span(self, id: str, **event: Any) -> None:
-        clean = validate_event(event)
-        clean.pop("id", None)
-        data, size = jsonsafe.snapshot(clean)
-        _enqueue(self.ref, {"id": id, **data, "_is_merge": True}, size + 200)
+        return super().start_span(*args, **kwargs)
 
     # -- reading and summaries ------------------------------------------------------------------
 
@@ -177,19 +142,10 @@ class Experiment:
         cls = SpanComponentsV3 if ids.legacy_ids() else SpanComponentsV4
         return cls(object_type=SpanObjectTypeV3.EXPERIMENT, object_id=self.id).to_str()
 
-    def flush(self) -> Any:
-        return flush_all()
-
     def close(self) -> str:
         """Flush and return the experiment id (the object stays usable)."""
         self.flush()
         return self.id
-
-    def __enter__(self) -> "Experiment":
-        return self
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        self.flush()
 
     def __repr__(self) -> str:
         return f"Experiment(project={self.ref.create_args.get('project_name')!r}, name={self.ref.create_args.get('experiment_name')!r})"

@@ -8,14 +8,13 @@ from typing import Any
 from braintrust import jsonsafe
 from braintrust.config import default_project_id, default_project_name
 from braintrust.delivery.backend import PROJECT_LOGS, ObjectRef
-from braintrust.delivery.runtime import flush as flush_all
 from braintrust.delivery.runtime import import_backend, resolve_ref
+from braintrust.objects.base import RowsObject
 from braintrust.state import global_state
 from braintrust.tracing import context, ids
-from braintrust.tracing.api import register_ref, start_span_under_slug
-from braintrust.tracing.feedback import log_feedback as _log_feedback
+from braintrust.tracing.api import register_ref
 from braintrust.tracing.record import validate_event
-from braintrust.tracing.span import SPAN_ORIGIN, SpanImpl, _enqueue, caller_location, object_id_of
+from braintrust.tracing.span import SPAN_ORIGIN, _enqueue, caller_location, object_id_of
 from braintrust.tracing.span_components import SpanComponentsV3, SpanComponentsV4, SpanObjectTypeV3
 from braintrust.tracing.timestamps import iso_utc
 
@@ -31,7 +30,7 @@ class ProjectMetadata:
         return f"ProjectMetadata(id={self.id!r}, name={self.name!r})"
 
 
-class Logger:
+class Logger(RowsObject):
     """Writes rows to a project's logs (root spans of type ``task``)."""
 
     __braintrust_placeholder__ = "<logger>"
@@ -114,61 +113,6 @@ class Logger:
             self.flush()
         return row_id
 
-    def log_feedback(
-        self,
-        id: str,
-        scores: Any = None,
-        expected: Any = None,
-        tags: Any = None,
-        comment: str | None = None,
-        metadata: Any = None,
-        source: str | None = None,
-    ) -> None:
-        _log_feedback(self.ref, id=id, scores=scores, expected=expected, tags=tags, comment=comment, metadata=metadata, source=source)
-
-    def start_span(
-        self,
-        name: str | None = None,
-        type: Any = None,
-        span_attributes: dict | None = None,
-        start_time: float | None = None,
-        set_current: bool | None = None,
-        parent: str | None = None,
-        propagated_event: dict | None = None,
-        span_id: str | None = None,
-        root_span_id: str | None = None,
-        **event: Any,
-    ) -> SpanImpl:
-        """Start a root span in these logs (or under ``parent``, an exported slug)."""
-        if parent:
-            span = start_span_under_slug(
-                parent, name=name, type=type, span_attributes=span_attributes, start_time=start_time,
-                propagated_event=propagated_event, event=event,
-            )
-        else:
-            span = SpanImpl(
-                self.ref,
-                name=name,
-                type=type,
-                span_attributes=span_attributes,
-                start_time=start_time,
-                propagated_event=propagated_event,
-                event=event,
-                default_root_type="task",
-                span_id=span_id,
-                root_span_id=root_span_id,
-            )
-        if set_current is False:
-            span._set_current_on_enter = False
-        return span
-
-    def update_span(self, id: str, **event: Any) -> None:
-        """Merge fields into the row ``id`` of these logs."""
-        clean = validate_event(event)
-        clean.pop("id", None)
-        data, size = jsonsafe.snapshot(clean)
-        _enqueue(self.ref, {"id": id, **data, "_is_merge": True}, size + 200)
-
     def export(self) -> str:
         """A slug naming these logs, usable as ``parent=`` elsewhere."""
         cls = SpanComponentsV3 if ids.legacy_ids() else SpanComponentsV4
@@ -179,15 +123,6 @@ class Logger:
             object_type=SpanObjectTypeV3.PROJECT_LOGS,
             compute_object_metadata_args={"project_name": self.ref.create_args.get("project_name"), "project_id": None},
         ).to_str()
-
-    def flush(self) -> Any:
-        return flush_all()
-
-    def __enter__(self) -> "Logger":
-        return self
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        self.flush()
 
     def __repr__(self) -> str:
         return f"Logger(project={self.ref.create_args.get('project_name')!r})"

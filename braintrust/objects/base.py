@@ -1,0 +1,78 @@
+"""What loggers and experiments share: root spans, merges into existing rows, feedback, flush."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from braintrust import jsonsafe
+from braintrust.delivery.backend import ObjectRef
+from braintrust.delivery.runtime import flush as flush_all
+from braintrust.tracing.api import start_span_under_slug
+from braintrust.tracing.feedback import log_feedback as _log_feedback
+from braintrust.tracing.record import validate_event
+from braintrust.tracing.span import SpanImpl, _enqueue
+
+
+class RowsObject:
+    """An object that holds traces (project logs, an experiment). Subclasses set ``ref`` and
+    the type of the root spans they start (``ROOT_SPAN_TYPE``)."""
+
+    ROOT_SPAN_TYPE = "task"
+    ref: ObjectRef
+
+    def log_feedback(
+        self,
+        id: str,
+        scores: Any = None,
+        expected: Any = None,
+        tags: Any = None,
+        comment: str | None = None,
+        metadata: Any = None,
+        source: str | None = None,
+    ) -> None:
+        _log_feedback(self.ref, id=id, scores=scores, expected=expected, tags=tags, comment=comment, metadata=metadata, source=source)
+
+    def start_span(
+        self,
+        name: str | None = None,
+        type: Any = None,
+        span_attributes: dict | None = None,
+        start_time: float | None = None,
+        set_current: bool | None = None,
+        parent: str | None = None,
+        propagated_event: dict | None = None,
+        span_id: str | None = None,
+        root_span_id: str | None = None,
+        **event: Any,
+    ) -> SpanImpl:
+        """Start a root span here (or under ``parent``, an exported slug)."""
+        if parent:
+            span = start_span_under_slug(
+                parent, name=name, type=type, span_attributes=span_attributes, start_time=start_time,
+                propagated_event=propagated_event, event=event,
+            )
+        else:
+            span = SpanImpl(
+                self.ref, name=name, type=type, span_attributes=span_attributes, start_time=start_time,
+                propagated_event=propagated_event, event=event, default_root_type=self.ROOT_SPAN_TYPE,
+                span_id=span_id, root_span_id=root_span_id,
+            )
+        if set_current is False:
+            span._set_current_on_enter = False
+        return span
+
+    def update_span(self, id: str, **event: Any) -> None:
+        """Merge fields into row ``id``."""
+        clean = validate_event(event)
+        clean.pop("id", None)
+        data, size = jsonsafe.snapshot(clean)
+        _enqueue(self.ref, {"id": id, **data, "_is_merge": True}, size + 200)
+
+    def flush(self) -> Any:
+        return flush_all()
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self.flush()
