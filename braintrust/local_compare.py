@@ -43,6 +43,15 @@ class _Trace:
 
 
 def _traces(rows: Iterable[dict[str, Any]], score_order: list[str], metric_order: list[str]) -> list[_Trace]:
+    """Rows grouped into traces. Scores are ordered as they first appear on root rows, then as
+    they first appear on other rows (a trace's root row may be written after its children)."""
+    child_scores: list[str] = []
+    traces = _group(rows, score_order, child_scores, metric_order)
+    score_order.extend(name for name in child_scores if name not in score_order)
+    return traces
+
+
+def _group(rows: Iterable[dict[str, Any]], score_order: list[str], child_scores: list[str], metric_order: list[str]) -> list[_Trace]:
     traces: dict[str, _Trace] = {}
     for row in rows:
         trace_key = row.get("root_span_id") or row.get("id")
@@ -52,11 +61,12 @@ def _traces(rows: Iterable[dict[str, Any]], score_order: list[str], metric_order
         is_root = not row.get("span_parents")
         if is_root:
             trace.input_key = _canonical(row.get("input"))
+        names = score_order if is_root else child_scores
         for name, value in (row.get("scores") or {}).items():
             if isinstance(value, (int, float)):
                 trace.scores.setdefault(name, []).append(float(value))
-                if name not in score_order:
-                    score_order.append(name)
+                if name not in names:
+                    names.append(name)
         metrics = row.get("metrics") or {}
         if is_root and isinstance(metrics.get("start"), (int, float)) and isinstance(metrics.get("end"), (int, float)):
             trace.metrics["duration"] = float(metrics["end"]) - float(metrics["start"])

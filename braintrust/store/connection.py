@@ -188,7 +188,7 @@ def open_connection(path: Path, timeout_seconds: float = BUSY_TIMEOUT_SECONDS) -
         _enable_wal(conn, timeout_seconds)
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA temp_store = MEMORY")
-        conn.execute("PRAGMA cache_size = -16000")  # 16 MB
+        conn.execute("PRAGMA cache_size = -2000")  # 2 MB per connection (the default): memory stays flat
         ensure_schema(conn, path)
     except BaseException:
         conn.close()

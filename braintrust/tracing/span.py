@@ -1,7 +1,9 @@
 """Spans: ``Span`` (the interface), ``SpanImpl``, the no-op span and the current-span helpers.
 
-A span writes one first-write row when it starts, one merge row per ``log`` and one merge row
-carrying ``metrics.end`` when it ends. Every row is a JSON-safe snapshot taken at call time and
+A span's row is its first write (at start), merged with every ``log`` and with ``metrics.end``
+at its end. The span holds that row (``delivery.open_rows``) and queues it once, when it ends
+(or earlier: at a flush, or before a write from elsewhere to the same row id); what is logged
+after that is queued as merge rows. Every write is a JSON-safe snapshot taken at call time,
 handed to the processor with the ``ObjectRef`` of the object it belongs to.
 """
 
@@ -16,6 +18,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from braintrust import jsonsafe
+from braintrust.delivery import open_rows
 from braintrust.delivery.backend import EXPERIMENT, PLAYGROUND_LOGS, PROJECT_LOGS, ObjectRef
 from braintrust.span_types import span_type_value
 from braintrust.tracing import context, ids
@@ -40,13 +43,20 @@ _OBJECT_TYPE_CODES = {
 _get_processor: Any = None
 
 
-def _enqueue(ref: ObjectRef, row: dict[str, Any], approx_bytes: int) -> None:
+def _enqueue_now(ref: ObjectRef, row: dict[str, Any], approx_bytes: int) -> None:
     global _get_processor
     if _get_processor is None:  # imported on first use (not at import time), then kept
         from braintrust.delivery.runtime import get_processor
 
         _get_processor = get_processor
     _get_processor().enqueue(ref, row, approx_bytes)
+
+
+def _enqueue(ref: ObjectRef, row: dict[str, Any], approx_bytes: int) -> None:
+    """Queue a write; a row an open span holds with the same id is queued first."""
+    if open_rows._held:
+        open_rows.release_id(row.get("id"))
+    _enqueue_now(ref, row, approx_bytes)
 
 
 def caller_location() -> dict[str, Any]:
@@ -261,11 +271,16 @@ class SpanImpl(Span):
         row.update(data)
         row["metrics"] = {**(data.get("metrics") or {}), "start": start_time if start_time is not None else time.time()}
         self._set_current_on_enter = True
-        _enqueue(ref, row, size + 400)
+        self._open = open_rows.hold(ref, row, size + 400, _enqueue_now)
+        if self._open is None:
+            _enqueue_now(ref, row, size + 400)
 
     # -- logging -----------------------------------------------------------------------------
 
     def _merge_row(self, fields: dict[str, Any], size: int) -> None:
+        held = self._open
+        if held is not None and held.merge(fields, size):
+            return
         row = {
             "id": self.id,
             "span_id": self.span_id,
@@ -274,7 +289,7 @@ class SpanImpl(Span):
             "_is_merge": True,
         }
         row.update(fields)
-        _enqueue(self.ref, row, size + 200)
+        _enqueue_now(self.ref, row, size + 200)
 
     def log(self, **event: Any) -> None:
         """Merge fields into this span's row (input, output, expected, scores, metadata, ...)."""
@@ -335,7 +350,9 @@ class SpanImpl(Span):
         """End the span once; later calls return the first end time."""
         if self._ended_at is None:
             self._ended_at = end_time if end_time is not None else time.time()
-            self._merge_row({"metrics": {"end": self._ended_at}}, 40)
+            held, self._open = self._open, None
+            if held is None or not held.finish({"metrics": {"end": self._ended_at}}, 40):
+                self._merge_row({"metrics": {"end": self._ended_at}}, 40)
         return self._ended_at
 
     def flush(self) -> None:

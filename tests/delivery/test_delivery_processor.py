@@ -519,3 +519,43 @@ def test_the_spill_writer_keeps_files_in_the_order_rows_were_spilled(tmp_path):
     writer.write([(ref, make_row("queued-first"))], "queue_full", masked=True, item_count=1)
     writer.write([(ref, make_row("then-deadline"))], "deadline", masked=True, item_count=1)
     assert [doc["reason"] for doc in spill_documents(tmp_path)] == ["queue_full", "deadline"]
+
+
+def test_the_sender_lingers_so_a_trickle_of_writes_travels_in_few_batches(tmp_path):
+    """Writes made milliseconds apart are taken together (up to ``LINGER_SECONDS`` after the
+    first), not one batch per write; writes of one row among them merge."""
+    from braintrust.delivery.processor import LINGER_SECONDS
+
+    processor, backend, _ = make_processor(tmp_path)
+    ref = project_ref()
+    processor.enqueue(ref, make_row("warm-up"), 100)  # start the sender, resolve the object
+    processor.flush()
+    backend.calls.clear()
+    for i in range(10):
+        processor.enqueue(ref, make_row(f"r{i}", input=i), 100)
+        processor.enqueue(ref, {"id": f"r{i}", "_is_merge": True, "output": i}, 100)
+        time.sleep(LINGER_SECONDS / 40)
+    wait_until(lambda: sum(len(call.rows) for call in backend.calls) == 10)
+    assert len(backend.calls) <= 2
+    assert all(row["output"] == row["input"] for row in sent_rows(backend))
+    assert_invariant(processor.flush())
+
+
+def test_a_flush_takes_the_queue_from_a_lingering_sender_at_once(tmp_path):
+    from braintrust.delivery.processor import LINGER_SECONDS
+
+    processor, backend, _ = make_processor(tmp_path)
+    ref = project_ref()
+    processor.enqueue(ref, make_row("warm-up"), 100)
+    processor.flush()
+    durations = []
+    for _ in range(20):
+        processor.enqueue(ref, make_row(), 100)
+        started = time.monotonic()
+        result = processor.flush()
+        durations.append(time.monotonic() - started)
+    # Had the flush waited for the linger, every one would take LINGER_SECONDS (the median
+    # leaves room for a busy machine's stragglers).
+    assert sorted(durations)[len(durations) // 2] < LINGER_SECONDS / 2
+    assert_invariant(result)
+    assert result.accepted == 21
