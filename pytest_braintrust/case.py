@@ -179,34 +179,39 @@ class BraintrustCase:
         return f"BraintrustCase(name={self.spec.name!r}, input={self.input!r}, expected={self.expected!r})"
 
 
-def capture_return_value(item: pytest.Item) -> None:
-    """A case's return value is its output when it logged none, and pytest does not warn about
-    it (``PytestReturnNotNoneWarning``): the test function is wrapped to hand the value to the
-    item's case (if the test has one: with ``--braintrust``, or when it requested the fixture)."""
+def _record_return_value(item: pytest.Item, value: Any) -> None:
+    case = item.stash.get(CASE_KEY, None)
+    if value is not None and case is not None and not case.has_output:
+        case.log_output(value)
+
+
+def call_sync_case(item: pytest.Item) -> bool | None:
+    """Run a case's plain (sync) test function as pytest would, keeping its return value as the
+    case's output when it logged none, without pytest's ``PytestReturnNotNoneWarning``. None
+    (pytest calls it as usual) for items without a case and for functions pytest runs otherwise."""
+    if item.stash.get(CASE_KEY, None) is None:
+        return None
+    function = getattr(item, "obj", None)
+    if not (inspect.isfunction(function) or inspect.ismethod(function)) or (
+        inspect.iscoroutinefunction(function) or inspect.isgeneratorfunction(function) or inspect.isasyncgenfunction(function)
+    ):
+        return None
+    funcargs = item.funcargs  # type: ignore[attr-defined]
+    value = function(**{name: funcargs[name] for name in item._fixtureinfo.argnames})  # type: ignore[attr-defined]
+    _record_return_value(item, value)
+    return True
+
+
+def capture_async_return_value(item: pytest.Item) -> None:
+    """An async case's return value is its output too: its coroutine function is wrapped (the
+    async plugin that runs it, e.g. pytest-asyncio, discards the value)."""
     original = getattr(item, "obj", None)
-    if original is None or item.stash.get(_WRAPPED_KEY, False):
+    if not inspect.iscoroutinefunction(original) or item.stash.get(_WRAPPED_KEY, False):
         return
 
-    def record(value: Any) -> None:
-        case = item.stash.get(CASE_KEY, None)
-        if value is not None and case is not None and not case.has_output:
-            case.log_output(value)
+    @functools.wraps(original)
+    async def async_wrapper(*args: Any, **kwargs: Any) -> None:
+        _record_return_value(item, await original(*args, **kwargs))
 
-    if inspect.iscoroutinefunction(original):
-
-        @functools.wraps(original)
-        async def async_wrapper(*args: Any, **kwargs: Any) -> None:
-            record(await original(*args, **kwargs))
-
-        wrapper: Any = async_wrapper
-    elif callable(original) and not inspect.isgeneratorfunction(original) and not inspect.isasyncgenfunction(original):
-
-        @functools.wraps(original)
-        def sync_wrapper(*args: Any, **kwargs: Any) -> None:
-            record(original(*args, **kwargs))
-
-        wrapper = sync_wrapper
-    else:
-        return
     item.stash[_WRAPPED_KEY] = True
-    item.obj = wrapper
+    item.obj = async_wrapper

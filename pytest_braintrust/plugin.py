@@ -7,6 +7,7 @@ session object registered, so an unused plugin costs next to nothing.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import pytest
@@ -102,10 +103,19 @@ def _generate_cases(metafunc: pytest.Metafunc) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    from pytest_braintrust.case import capture_return_value, is_case
+    if inspect.iscoroutinefunction(getattr(item, "obj", None)):
+        from pytest_braintrust.case import capture_async_return_value, is_case
 
-    if is_case(item):
-        capture_return_value(item)
+        if is_case(item):
+            capture_async_return_value(item)
+
+
+@pytest.hookimpl  # before pytest's own (trylast); declines what other plugins run (async tests)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """A case's return value is its output (see ``case.call_sync_case``)."""
+    from pytest_braintrust.case import call_sync_case
+
+    return call_sync_case(pyfuncitem)
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections import Counter
 from typing import Any
 
 from pytest_braintrust.options import GATE_FAILED_EXIT_CODE
@@ -24,7 +23,7 @@ OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
 
 
 def summary_document(run: Any) -> dict[str, Any]:
-    counts = Counter(case["outcome"] for case in run.all_cases())
+    counts = run.outcome_counts()
     return {
         "schema_version": 1,
         "experiments": [_experiment(s) for s in run.summaries],
@@ -101,10 +100,9 @@ def _md(text: Any) -> str:
 
 def terminal_summary(run: Any, tr: Any) -> None:
     tr.section("Braintrust", sep="=", bold=True)
-    cases = run.all_cases()
-    counts = Counter(case["outcome"] for case in cases)
+    counts = run.outcome_counts()
     breakdown = ", ".join(f"{counts[o]} {o}" for o in OUTCOMES if counts.get(o))
-    tr.write_line(f"{len(cases)} eval cases" + (f": {breakdown}" if breakdown else ""))
+    tr.write_line(f"{sum(counts.values())} eval cases" + (f": {breakdown}" if breakdown else ""))
     if not run.settings.no_summary:
         for summary in run.summaries:
             for line in str(summary).splitlines():

@@ -5,6 +5,7 @@ experiment and the summary; workers log and flush (see ``pytest_braintrust.xdist
 from __future__ import annotations
 
 import time
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -129,17 +130,19 @@ class BraintrustRun:
                 self.errors.append(f"could not summarize the experiment of project {project!r}: {exc}")
 
     def projects(self) -> list[str]:
-        seen: list[str] = []
-        for case in self.all_cases():
-            if case["project"] not in seen:
-                seen.append(case["project"])
+        """Projects that had cases, in the order their first case finished (this process first)."""
+        seen = list(self.session().outcomes)
+        for output in self.worker_outputs:
+            seen += [project for project in output.get("outcomes", {}) if project not in seen]
         return seen
 
-    def all_cases(self) -> list[dict[str, Any]]:
-        cases = list(self.session().cases)
-        for output in self.worker_outputs:
-            cases.extend(output.get("cases", []))
-        return cases
+    def outcome_counts(self) -> Counter:
+        """Cases per outcome, over this process and every worker."""
+        counts: Counter = Counter()
+        for per_project in [self.session().outcomes, *(o.get("outcomes", {}) for o in self.worker_outputs)]:
+            for outcomes in per_project.values():
+                counts.update(outcomes)
+        return counts
 
     def delivery_counts(self) -> dict[str, Any]:
         """Rows produced/accepted/spilled/dropped, over this process and every worker."""

@@ -149,16 +149,16 @@ class EvalSession:
         self.config = config
         self.settings = settings
         self.registry = registry
-        self.cases: list[dict[str, Any]] = []  # per finished case: project, outcome, scores
+        # Finished cases per project and outcome (only counts: nothing per case outlives it).
+        self.outcomes: dict[str, dict[str, int]] = {}
         self.worker = (getattr(config, "workerinput", None) or {}).get("workerid")  # pytest-xdist
 
     # -- per case ------------------------------------------------------------------------------
 
-    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: Any) -> Any:
         if not is_case(item):
-            yield
-            return
+            return (yield)
         spec = spec_of(item)
         root = self._open_root(item, spec)
         case = BraintrustCase(spec, root, run_scorers)
@@ -167,7 +167,7 @@ class EvalSession:
         item.stash[ROOT_KEY] = root
         root.set_current()
         try:
-            yield
+            return (yield)
         finally:
             root.unset_current()
             self._close_root(item, case, root)
@@ -184,30 +184,27 @@ class EvalSession:
             event["origin"] = spec.origin
         return experiment.start_span(name=spec.name, type="eval", **event)
 
-    @pytest.hookimpl(hookwrapper=True)
+    @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Any:
         case = item.stash.get(CASE_KEY, None)
         if case is None:
-            yield
-            return
+            return (yield)
         task = case.span.start_span(name="task", type="task", input=case.input)
         task.set_current()
         try:
-            yield
+            return (yield)
         finally:
             task.unset_current()
             if case.has_output:
                 task.log(output=case.output)
             task.end()
 
-    @pytest.hookimpl(hookwrapper=True)
+    @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo) -> Any:
-        outcome = yield
+        report = yield
         case = item.stash.get(CASE_KEY, None)
         if case is None:
-            return
-        report = outcome.get_result()
-        report.braintrust_case = True
+            return report
         item.stash[REPORTS_KEY][report.when] = report
         if report.when == "call" and not case.scorers_ran and case.spec.scorers:
             case.run_scorers()
@@ -218,6 +215,7 @@ class EvalSession:
             for name, value in {**scores, **case.scores, **case.scorer_scores}.items():
                 if value is not None:
                     report.user_properties.append((f"braintrust.score.{name}", value))
+        return report
 
     def _close_root(self, item: pytest.Item, case: BraintrustCase, root: Any) -> None:
         result = item.stash.get(OUTCOME_KEY, None) or outcome_of(item.stash[REPORTS_KEY])
@@ -253,12 +251,8 @@ class EvalSession:
             event["error"] = result.error
         root.log(**event)
         root.end()
-        self.cases.append({
-            "nodeid": item.nodeid,
-            "project": case.spec.project or self.settings.project,
-            "outcome": result.outcome,
-            "scores": {**scores, **case.scorer_scores},
-        })
+        per_project = self.outcomes.setdefault(case.spec.project or self.settings.project, {})
+        per_project[result.outcome] = per_project.get(result.outcome, 0) + 1
 
 
 

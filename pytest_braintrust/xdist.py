@@ -83,7 +83,7 @@ class XdistBridge:
             return
         result = self.run.flush_result
         workeroutput[WORKER_KEY] = {
-            "cases": self.run.session().cases,
+            "outcomes": self.run.session().outcomes,
             "flush": dict(result.__dict__) if result is not None else None,
             "experiments": self.run.registry.identities(self.run.errors, registered_only=True),
             "errors": list(self.run.errors),
