@@ -205,6 +205,7 @@ class EvalSession:
         case = item.stash.get(CASE_KEY, None)
         if case is None:
             return report
+        report.braintrust_case = True  # (travels with the report to the xdist controller; see gates_only)
         item.stash[REPORTS_KEY][report.when] = report
         if report.when == "call" and not case.scorers_ran and case.spec.scorers:
             case.run_scorers()
