@@ -163,8 +163,8 @@ class LocalReads:
             found = self.base_experiment(ref)
             base = self.store.get_experiment(id=found["id"]) if found else None
         # Streamed: only per-trace aggregates are kept, so memory does not grow with the rows.
-        rows = self.fetch(EXPERIMENT, experiment_id)
-        base_rows = self.fetch(EXPERIMENT, base["id"]) if base else None
+        rows = self.store.summary_rows(EXPERIMENT, experiment_id)
+        base_rows = self.store.summary_rows(EXPERIMENT, base["id"]) if base else None
         scores, metrics = compare_experiments(rows, base_rows)
         db_uri = self.store.path.as_uri()
         return ExperimentSummary(

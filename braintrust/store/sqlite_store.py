@@ -133,6 +133,10 @@ class LocalStore:
         """``(rows, next_cursor)``: current rows, or those as of xact id ``version``."""
         return row_ops.fetch_rows(self.connection(), object_type, object_id, version, limit, cursor)
 
+    def summary_rows(self, object_type: str, object_id: str) -> Any:
+        """Rows reduced to what a summary reads (see ``rows.summary_rows``), streamed."""
+        return row_ops.summary_rows(self.connection(), object_type, object_id)
+
     def count_rows(self, object_type: str, object_id: str) -> int:
         return row_ops.count_rows(self.connection(), object_type, object_id)
 

@@ -155,3 +155,32 @@ def test_object_of_prefers_the_most_specific_id():
     assert object_of({"id": "r", "project_id": "p", "log_id": "g"}) == ("project_logs", "p", "r")
     with pytest.raises(ValueError):
         object_of({"id": "r", "project_id": "p"})  # no log_id: not project logs
+
+
+def test_summary_rows_agree_with_the_full_rows(store):
+    """``summary_rows`` (fields extracted by SQLite) reads the same values as ``fetch_rows``,
+    after merges, replaces and deletes, for every JSON type of input."""
+    inputs = ["text", 7, 2.5, True, False, None, {"b": [1, {"c": None}], "a": "é"}, [1, "x"]]
+    first = [row(f"root{i}", root_span_id=f"t{i}", span_parents=None, input=value, scores={"s": 0.5},
+                 metrics={"start": 1.0}, _is_merge=False) for i, value in enumerate(inputs)]
+    first.append(row("child", root_span_id="t0", span_parents=["x"], input="ignored", scores={"c": 1}, _is_merge=False))
+    first.append(row("no-parents-field", root_span_id="t9", input={"q": 1}, _is_merge=False))
+    first.append(row("gone", root_span_id="t10", span_parents=None, input=1, _is_merge=False))
+    store.write_rows(first)
+    store.write_rows([
+        row("root0", scores={"s2": 1.0}, metrics={"end": 3.0, "prompt_tokens": 4}, _is_merge=True),
+        row("root1", root_span_id="t1", span_parents=None, input=8, _is_merge=False),  # a replace
+        {"id": "gone", "experiment_id": EXP, "_object_delete": True},
+    ])
+    full = {r["id"]: r for r in store.fetch_rows("experiment", EXP)[0]}
+    reduced = {r["id"]: r for r in store.summary_rows("experiment", EXP)}
+    assert set(reduced) == set(full) and "gone" not in reduced
+    for row_id, r in full.items():
+        got = reduced[row_id]
+        assert got["root_span_id"] == r["root_span_id"]
+        assert got["span_parents"] == bool(r.get("span_parents"))
+        assert got["scores"] == r.get("scores") and got["metrics"] == r.get("metrics")
+        if not r.get("span_parents"):
+            assert got["input"] == r.get("input") and type(got["input"]) is type(r.get("input"))
+    assert reduced["root0"]["scores"] == {"s": 0.5, "s2": 1.0}
+    assert reduced["root1"]["input"] == 8
