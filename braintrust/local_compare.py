@@ -34,12 +34,25 @@ def _mean(values: list[float]) -> float:
 
 
 class _Trace:
-    __slots__ = ("input_key", "scores", "metrics")
+    """Per-trace aggregates, kept small (one per trace of both experiments is alive at once):
+    score sums, and counts only for scores logged more than once in the trace."""
+
+    __slots__ = ("input_key", "scores", "counts", "metrics")
 
     def __init__(self) -> None:
         self.input_key: str | None = None
-        self.scores: dict[str, list[float]] = {}
+        self.scores: dict[str, float] = {}
+        self.counts: dict[str, int] | None = None
         self.metrics: dict[str, float] = {}
+
+    def add_score(self, name: str, value: float) -> None:
+        if name in self.scores:
+            self.scores[name] += value
+            if self.counts is None:
+                self.counts = {}
+            self.counts[name] = self.counts.get(name, 1) + 1
+        else:
+            self.scores[name] = value
 
 
 def _traces(rows: Iterable[dict[str, Any]], score_order: list[str], metric_order: list[str]) -> list[_Trace]:
@@ -64,7 +77,7 @@ def _group(rows: Iterable[dict[str, Any]], score_order: list[str], child_scores:
         names = score_order if is_root else child_scores
         for name, value in (row.get("scores") or {}).items():
             if isinstance(value, (int, float)):
-                trace.scores.setdefault(name, []).append(float(value))
+                trace.add_score(name, float(value))
                 if name not in names:
                     names.append(name)
         metrics = row.get("metrics") or {}
@@ -83,8 +96,10 @@ def _group(rows: Iterable[dict[str, Any]], score_order: list[str], child_scores:
 
 
 def _score_of(trace: _Trace, name: str) -> float | None:
-    values = trace.scores.get(name)
-    return _mean(values) if values else None
+    total = trace.scores.get(name)
+    if total is None:
+        return None
+    return total / (trace.counts.get(name, 1) if trace.counts else 1)
 
 
 def _per_input(traces: list[_Trace], value_of) -> dict[str, float]:

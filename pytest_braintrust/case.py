@@ -39,6 +39,7 @@ class CaseSpec:
     record_id: str | None = None
     trial_index: int | None = None  # 0-based; None when the case is not run in trials
     origin: dict[str, Any] | None = None
+    markers: list[str] = field(default_factory=list)  # names of every marker of the item
 
 
 @dataclass
@@ -53,12 +54,20 @@ class DataRecord:
     origin: dict[str, Any] | None = None
 
 
-def is_case(item: pytest.Item) -> bool:
-    return item.get_closest_marker("braintrust") is not None or "braintrust_case" in getattr(item, "fixturenames", ())
+def is_case(item: pytest.Item, all_marks: list[Any] | None = None) -> bool:
+    """Marked ``braintrust`` (``all_marks``: ``list(item.iter_markers())`` if known), or
+    requesting the case fixture."""
+    if all_marks is None:
+        marked = item.get_closest_marker("braintrust") is not None
+    else:
+        marked = any(mark.name == "braintrust" for mark in all_marks)
+    return marked or "braintrust_case" in getattr(item, "fixturenames", ())
 
 
-def spec_of(item: pytest.Item) -> CaseSpec:
-    decl = declared(item) or Declared()
+def spec_of(item: pytest.Item, all_marks: list[Any] | None = None) -> CaseSpec:
+    if all_marks is None:
+        all_marks = list(item.iter_markers())
+    decl = declared(item, all_marks) or Declared()
     callspec = getattr(item, "callspec", None)
     params = dict(callspec.params) if callspec is not None else {}
     record = params.get("braintrust_case")
@@ -88,6 +97,7 @@ def spec_of(item: pytest.Item) -> CaseSpec:
         record_id=record.id if isinstance(record, DataRecord) else None,
         trial_index=trial_index,
         origin=record.origin if isinstance(record, DataRecord) else None,
+        markers=sorted({mark.name for mark in all_marks}),
     )
 
 

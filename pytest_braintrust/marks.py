@@ -74,9 +74,10 @@ class Declared:
     data: Any = None
 
 
-def declared(node: Any) -> Declared | None:
-    """The merged ``braintrust`` marks of a node (item or function definition), or None."""
-    marks = list(node.iter_markers(MARKER))
+def declared(node: Any, all_marks: list[Any] | None = None) -> Declared | None:
+    """The merged ``braintrust`` marks of a node (item or function definition), or None.
+    ``all_marks``: ``list(node.iter_markers())`` when the caller has it already."""
+    marks = [m for m in all_marks if m.name == MARKER] if all_marks is not None else list(node.iter_markers(MARKER))
     if not marks:
         return None
     result = Declared()

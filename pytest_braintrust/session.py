@@ -157,9 +157,10 @@ class EvalSession:
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: Any) -> Any:
-        if not is_case(item):
+        all_marks = list(item.iter_markers())
+        if not is_case(item, all_marks):
             return (yield)
-        spec = spec_of(item)
+        spec = spec_of(item, all_marks)
         root = self._open_root(item, spec)
         case = BraintrustCase(spec, root, run_scorers)
         item.stash[CASE_KEY] = case
@@ -231,7 +232,7 @@ class EvalSession:
                 "line": (item.location[1] or 0) + 1,
                 "outcome": result.outcome,
                 "duration": round(result.duration, 6),
-                "markers": sorted({m.name for m in item.iter_markers()}),
+                "markers": case.spec.markers,
                 **({"parametrize_id": item.callspec.id} if getattr(item, "callspec", None) else {}),
                 **({"phase": result.phase} if result.phase else {}),
                 **({"reason": result.reason} if result.reason else {}),

@@ -9,7 +9,6 @@ handed to the processor with the ``ObjectRef`` of the object it belongs to.
 
 from __future__ import annotations
 
-import datetime
 import os
 import sys
 import time
@@ -23,6 +22,7 @@ from braintrust.delivery.backend import EXPERIMENT, PLAYGROUND_LOGS, PROJECT_LOG
 from braintrust.span_types import span_type_value
 from braintrust.tracing import context, ids
 from braintrust.tracing.record import validate_event
+from braintrust.tracing.timestamps import iso_utc
 from braintrust.tracing.span_components import SpanComponentsV3, SpanComponentsV4, SpanObjectTypeV3
 
 SDK_VERSION = "0.48.1"
@@ -85,10 +85,6 @@ def _deep_merged(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]
         else:
             out[key] = value
     return out
-
-
-def _now_iso() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat()
 
 
 class Span:
@@ -221,17 +217,19 @@ class SpanImpl(Span):
         self.ref = ref
         self.propagated_event = propagated_event
         event = dict(event or {})
+        legacy = ids.legacy_ids()
         self.id = row_id or event.pop("id", None) or ids.row_id()
-        self.span_id = span_id or ids.span_id()
+        self.span_id = span_id or ids.span_id(legacy)
         if parent_span_id is not None:
             self.root_span_id = root_span_id or parent_span_id
             self.span_parents: list[str] | None = [parent_span_id]
         else:
             # Legacy ids: a trace is named after its root span (as the public SDK does).
-            self.root_span_id = root_span_id or (self.span_id if ids.legacy_ids() else ids.trace_id())
+            self.root_span_id = root_span_id or (self.span_id if legacy else ids.trace_id(legacy))
             self.span_parents = None
         self._ended_at: float | None = None
         self._context_tokens: list[Any] = []
+        now = time.time()
         caller = caller_location()
         if name is None:
             if self.span_parents is None:
@@ -263,13 +261,13 @@ class SpanImpl(Span):
             "root_span_id": self.root_span_id,
             "span_parents": self.span_parents,
             "span_attributes": attributes,
-            "created": _now_iso(),
+            "created": iso_utc(now),
             "context": {**caller, "span_origin": SPAN_ORIGIN},
             "_is_merge": False,
         }
         data, size = jsonsafe.snapshot(clean)
         row.update(data)
-        row["metrics"] = {**(data.get("metrics") or {}), "start": start_time if start_time is not None else time.time()}
+        row["metrics"] = {**(data.get("metrics") or {}), "start": start_time if start_time is not None else now}
         self._set_current_on_enter = True
         self._open = open_rows.hold(ref, row, size + 400, _enqueue_now)
         if self._open is None:
