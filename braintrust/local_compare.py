@@ -37,13 +37,24 @@ class _Trace:
     """Per-trace aggregates, kept small (one per trace of both experiments is alive at once):
     score sums, and counts only for scores logged more than once in the trace."""
 
-    __slots__ = ("input_key", "scores", "counts", "metrics")
+    __slots__ = ("input_key", "scores", "counts", "duration", "metrics")
 
     def __init__(self) -> None:
         self.input_key: str | None = None
         self.scores: dict[str, float] = {}
         self.counts: dict[str, int] | None = None
-        self.metrics: dict[str, float] = {}
+        self.duration: float | None = None
+        self.metrics: dict[str, float] | None = None  # tokens and cost, when logged
+
+    def add_metric(self, name: str, value: float) -> None:
+        if self.metrics is None:
+            self.metrics = {}
+        self.metrics[name] = self.metrics.get(name, 0.0) + value
+
+    def metric(self, name: str) -> float | None:
+        if name == "duration":
+            return self.duration
+        return self.metrics.get(name) if self.metrics else None
 
     def add_score(self, name: str, value: float) -> None:
         if name in self.scores:
@@ -82,14 +93,14 @@ def _group(rows: Iterable[dict[str, Any]], score_order: list[str], child_scores:
                     names.append(name)
         metrics = row.get("metrics") or {}
         if is_root and isinstance(metrics.get("start"), (int, float)) and isinstance(metrics.get("end"), (int, float)):
-            trace.metrics["duration"] = float(metrics["end"]) - float(metrics["start"])
+            trace.duration = float(metrics["end"]) - float(metrics["start"])
             if "duration" not in metric_order:
                 metric_order.insert(0, "duration")
         for name, value in metrics.items():
             if not isinstance(value, (int, float)) or isinstance(value, bool):
                 continue
             if name.endswith(TOKEN_SUFFIX) or name in COST_METRICS:
-                trace.metrics[name] = trace.metrics.get(name, 0.0) + float(value)
+                trace.add_metric(name, float(value))
                 if name not in metric_order:
                     metric_order.append(name)
     return list(traces.values())
@@ -158,7 +169,7 @@ def compare_experiments(
         scores[name] = summary
     metrics: dict[str, MetricSummary] = {}
     for name in metric_order:
-        value_of = lambda t, n=name: t.metrics.get(n)  # noqa: E731
+        value_of = lambda t, n=name: t.metric(n)  # noqa: E731
         average = _overall(traces, value_of)
         if average is None:
             continue

@@ -159,9 +159,11 @@ class Processor:
     # -- producer side ---------------------------------------------------------------------------
 
     def enqueue(self, ref: ObjectRef, row: dict[str, Any], approx_bytes: int) -> None:
+        """Queue one row write. The processor owns ``row`` from now on (callers pass a private
+        snapshot and do not touch it again)."""
         encoded = None
         if ref.ids and masking.get_masking_function() is None:
-            row = {**row, **ref.ids}  # type: ignore[dict-item]
+            row.update(ref.ids)
             encoded = jsonsafe.dumps_row(row)
         with self._lock:  # (the condition's lock; taken directly, it is a little cheaper)
             if self._ahead_locked():

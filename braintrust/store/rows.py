@@ -144,13 +144,15 @@ def materialize(conn: sqlite3.Connection, object_type: str, object_id: str) -> N
     with write_transaction(conn):
         folded = _folded_seq(conn, object_type, object_id)
         first_fold = folded == 0
-        written: set[str] = set()
+        # Hashes of the ids folded by earlier chunks (first fold only): a collision just costs a
+        # lookup, and ints take half the memory of the id strings.
+        written: set[int] = set()
         while True:
             entries = conn.execute(_LOG_AFTER, (object_type, object_id, folded, _FOLD_CHUNK)).fetchall()
             if not entries:
                 break
             ids = list(dict.fromkeys(entry[1] for entry in entries))
-            maybe_stored = [i for i in ids if i in written] if first_fold else ids
+            maybe_stored = [i for i in ids if hash(i) in written] if first_fold else ids
             states = _load_states(conn, object_type, object_id, maybe_stored) if maybe_stored else {}
             stored = set(states)
             fold(entries, states, load)
@@ -161,7 +163,7 @@ def materialize(conn: sqlite3.Connection, object_type: str, object_id: str) -> N
             conn.executemany(_INSERT, new)
             conn.executemany(_UPSERT, old)
             if first_fold:
-                written.update(ids)
+                written.update(map(hash, ids))
             folded = entries[-1][0]
         conn.execute(
             "INSERT INTO objects (object_type, object_id, folded_seq) VALUES (?, ?, ?) "
