@@ -20,7 +20,7 @@ class EvalScorerArgs(Generic[Input, Output]):
     metadata: dict[str, Any] | None = None
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)  # one per case is kept until Eval returns: keep it small
 class EvalResult(Generic[Input, Output]):
     """One trial of one case: its output and scores, or the error its task raised."""
 
