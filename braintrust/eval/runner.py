@@ -204,7 +204,11 @@ class _Run:
         all_done: asyncio.Future = loop.create_future()
         left = len(units)
 
-        tasks: list[asyncio.Task] = []
+        # Only running trials keep their task; a finished one leaves its result in ``results``
+        # (a task per case kept to the end would grow memory with the number of cases).
+        results: list[EvalResult | None] = [None] * len(units)
+        running: dict[int, asyncio.Task] = {}
+        finished_before_stop: list[int] = []
         launched = 0
         stopping = False
 
@@ -214,14 +218,20 @@ class _Run:
             nonlocal launched
             if stopping or launched >= len(units):
                 return
-            case, trial = units[launched]
+            index = launched
+            case, trial = units[index]
             launched += 1
             task = asyncio.ensure_future(self._run_unit(case, trial, semaphore))
-            task.add_done_callback(on_done)
-            tasks.append(task)
+            running[index] = task
+            task.add_done_callback(lambda done_task, i=index: on_done(i, done_task))
 
-        def on_done(_: Any) -> None:
+        def on_done(index: int, task: asyncio.Task) -> None:
             nonlocal left
+            running.pop(index, None)
+            case, trial = units[index]
+            results[index] = self._result_of(task, case, trial)
+            if not stopping:
+                finished_before_stop.append(index)
             left -= 1
             bar.update()
             if left == 0 and not all_done.done():
@@ -230,7 +240,7 @@ class _Run:
 
         for _ in range(min(max(IN_FLIGHT_TRIALS, ev.max_concurrency or 0), len(units))):
             launch()
-        if not tasks:
+        if not launched:
             all_done.set_result(None)
         watcher = asyncio.ensure_future(_wait_for_event(ev.cancel_event)) if ev.cancel_event is not None else None
         try:
@@ -243,13 +253,12 @@ class _Run:
             if self.cancel_reason == "the eval was cancelled":
                 self.cancel_reason = "the eval was interrupted before this case finished"
             stopping = True
-            cancelled = await self._cancel(tasks)
+            cancelled = await self._cancel(list(running.values()))
             await self._flush()
-            finished = sum(1 for t in tasks if t.done() and not t.cancelled() and t not in cancelled)
             eprint(
-                f"braintrust: evaluator {ev.eval_name} was interrupted: {finished} of {len(units)} trials had finished "
+                f"braintrust: evaluator {ev.eval_name} was interrupted: {len(finished_before_stop)} of {len(units)} trials had finished "
                 f"(their rows were flushed); {len(cancelled)} were cancelled (those already running are logged with an error) "
-                f"and {len(units) - len(tasks)} never started."
+                f"and {len(units) - launched} never started."
             )
             raise
         finally:
@@ -263,18 +272,18 @@ class _Run:
             else:
                 self.cancel_reason = "the eval's cancel_event was set before this case finished"
             stopping = True
-            cancelled = await self._cancel(tasks)
-            finished = [self._result_of(t, case, trial) for t, (case, trial) in zip(tasks, units) if t.done() and not t.cancelled() and t not in cancelled]
+            cancelled = await self._cancel(list(running.values()))
+            finished = [results[i] for i in sorted(finished_before_stop)]
             await self._flush()
             if not timed_out:
                 raise asyncio.CancelledError("cancel_event was set")
             raise EvalTimeoutError(
                 f"Evaluator timed out: {ev.eval_name} exceeded timeout={ev.timeout}s; {len(finished)} of {len(units)} "
                 f"trials finished (their rows were flushed), {len(cancelled)} were cancelled (those already running are logged with an error), "
-                f"{len(units) - len(tasks)} never started.",
+                f"{len(units) - launched} never started.",
                 finished, eval_name=ev.eval_name, cancelled=len(cancelled), experiment=self.experiment,
             )
-        return [self._result_of(t, case, trial) for t, (case, trial) in zip(tasks, units)]
+        return [result for result in results if result is not None]
 
     async def _cancel(self, tasks: list[asyncio.Task]) -> set[asyncio.Task]:
         pending = {t for t in tasks if not t.done()}
