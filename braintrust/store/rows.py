@@ -251,7 +251,16 @@ def summary_rows(conn: sqlite3.Connection, object_type: str, object_id: str) -> 
         for _seq, _xact_id, _created, data in _fold_log(conn, object_type, object_id, _MAX_VERSION):
             yield loads_row(data)
         return
-    cursor = conn.execute(_SUMMARY_FIELDS, (object_type, object_id))
+    try:
+        cursor = conn.execute(_SUMMARY_FIELDS, (object_type, object_id))
+    except sqlite3.OperationalError as exc:
+        if "no such function" not in str(exc):
+            raise
+        # An SQLite built without its JSON functions: parse the whole rows instead.
+        found = conn.execute(_CURRENT, (object_type, object_id, 0, -1))
+        for _seq, _xact_id, _created, data in found:
+            yield loads_row(data)
+        return
     for root_span_id, row_id, parents_type, input_type, input_value, scores, metrics in cursor:
         if input_type in ("object", "array"):
             input_value = loads_row(input_value)

@@ -184,3 +184,13 @@ def test_summary_rows_agree_with_the_full_rows(store):
             assert got["input"] == r.get("input") and type(got["input"]) is type(r.get("input"))
     assert reduced["root0"]["scores"] == {"s": 0.5, "s2": 1.0}
     assert reduced["root1"]["input"] == 8
+
+
+def test_summary_rows_without_sqlite_json_functions(store, monkeypatch):
+    """An SQLite built without JSON functions: summary_rows parses whole rows instead."""
+    from braintrust.store import rows as row_ops
+
+    store.write_rows([row("a", root_span_id="t", span_parents=None, input={"q": 1}, scores={"s": 1.0})])
+    monkeypatch.setattr(row_ops, "_SUMMARY_FIELDS", "SELECT no_such_json_function(1)")
+    (got,) = store.summary_rows("experiment", EXP)
+    assert got["input"] == {"q": 1} and got["scores"] == {"s": 1.0} and got["root_span_id"] == "t"
