@@ -101,7 +101,10 @@ class Backend(Protocol):
         """Largest payload (bytes) one ``export`` call should be given."""
 
     def export(self, rows: list[dict[str, Any]], encoded: list[bytes], deadline: Deadline) -> ExportResult:
-        """Deliver rows (object ids already set, merged, masked). ``encoded[i]`` is rows[i] as
-        sorted-key compact JSON. Retries, splitting and overflow happen inside, under the deadline."""
+        """Deliver rows (object ids already set, merged, masked). ``encoded[i]`` is the whole
+        row as sorted-key compact JSON; ``rows[i]`` may be only its header (``batching.
+        HEADER_FIELDS``: id, object ids, ``_is_merge``, ``_object_delete``, ``created``, and
+        ``comment`` when the row has one), and is what ``ExportResult.failed`` names. Retries,
+        splitting and overflow happen inside, under the deadline."""
 
     def close(self) -> None: ...

@@ -17,9 +17,9 @@ from braintrust import jsonsafe, masking
 from braintrust.config import DEFAULT_MAX_REQUEST_BYTES
 from braintrust.delivery.backend import Backend, ObjectRef
 from braintrust.delivery.deadline import Deadline
-from braintrust.tracing.record import merge_row_into, row_key
+from braintrust.tracing.record import OBJECT_ID_FIELDS, merge_row_into, row_key
 
-__all__ = ["Entry", "Progress", "export_entries", "merge_writes"]
+__all__ = ["HEADER_FIELDS", "Entry", "Progress", "export_entries", "merge_writes", "row_header"]
 
 log = logging.getLogger("braintrust")
 
@@ -47,14 +47,32 @@ class Progress:
         self.outcomes.append((list(entries), reason, masked))
 
 
+#: What backends read of a row (``Backend.export``): its ids, the kind of write and ``created``.
+HEADER_FIELDS = ("id", *OBJECT_ID_FIELDS, "_is_merge", "_object_delete", "created")
+
+
+def row_header(row: dict) -> dict:
+    """The fields of ``row`` backends read (plus ``comment``: True when the row has one).
+    Made of strings and flags only, so the garbage collector does not track it."""
+    header = {name: row[name] for name in HEADER_FIELDS if name in row}
+    if "comment" in row:
+        header["comment"] = True
+    return header
+
+
 class Entry:
     """One row to send: the writes merged into it (``count``), whether ``row`` is a private
-    copy that merging may change, and its encoding (None until encoded)."""
+    copy that merging may change, and its encoding (None until encoded). ``row`` is only the
+    row's header while ``header_only`` (the whole row is ``encoded``; ``full_row`` decodes it)."""
 
-    __slots__ = ("row", "count", "ref", "private", "encoded")
+    __slots__ = ("row", "count", "ref", "private", "encoded", "header_only")
 
-    def __init__(self, row: dict, ref: ObjectRef, encoded: bytes | None):
+    def __init__(self, row: dict, ref: ObjectRef, encoded: bytes | None, header_only: bool = False):
         self.row, self.count, self.ref, self.private, self.encoded = row, 1, ref, False, encoded
+        self.header_only = header_only
+
+    def full_row(self) -> dict:
+        return jsonsafe.loads_row(self.encoded) if self.header_only else self.row  # type: ignore[arg-type]
 
 
 def _copy_dicts(value: Any) -> Any:
@@ -65,24 +83,28 @@ def _copy_dicts(value: Any) -> Any:
 
 
 def merge_writes(writes: Iterable[Any]) -> list[Entry]:
-    """Merge writes (queued items: ``ref``, ``row``, ``encoded`` or None) of resolved objects by
-    row key, in the order keys first appear. A row without its encoding lacks the object ids:
-    they are added to a copy (a queued row is never modified: a flush past its deadline may
-    spill it)."""
+    """Merge writes (queued items: ``ref``, ``header``, ``row``, ``encoded`` or None) of
+    resolved objects by row key, in the order keys first appear. A row without its encoding
+    lacks the object ids: they are added to a copy (a queued row is never modified: a flush
+    past its deadline may spill it). Encoded rows are decoded only to be merged."""
     merged: dict[tuple, Entry] = {}
     for write in writes:
-        ref, row, encoded = write.ref, write.row, write.encoded
+        ref, encoded = write.ref, write.encoded
         if encoded is None:
-            row = {**row, **ref.ids}  # type: ignore[dict-item]
+            row = {**write.row, **ref.ids}  # type: ignore[dict-item]
+        else:
+            row = write.header
         key = row_key(row)
         entry = merged.get(key)
         if entry is None:
-            merged[key] = Entry(row, ref, encoded)
+            merged[key] = Entry(row, ref, encoded, header_only=encoded is not None)
         else:
-            earlier = entry.row if entry.private else _copy_dicts(entry.row)
-            entry.row = merge_row_into(earlier, _copy_dicts(row))
+            earlier = entry.row if entry.private else _copy_dicts(entry.full_row())
+            later = row if encoded is None else write.row
+            entry.row = merge_row_into(earlier, _copy_dicts(later))
             entry.count += 1
             entry.private = True
+            entry.header_only = False
             entry.encoded = None
     return list(merged.values())
 
@@ -106,7 +128,8 @@ def export_entries(
     batch_bytes = 0
     for entry in entries:
         if entry.encoded is None or masking_on:
-            entry.row = masking.mask_row(entry.row)
+            entry.row = masking.mask_row(entry.full_row())
+            entry.header_only = False
             entry.encoded = jsonsafe.dumps_row(entry.row)
         size = len(entry.encoded) + 1
         if batch and (len(batch) >= max_rows or batch_bytes + size > max_bytes):
@@ -128,7 +151,7 @@ def _export_batch(backend: Backend, batch: list[Entry], deadline: Deadline, prog
     except Exception as exc:
         log.exception("braintrust: the backend failed unexpectedly; spilling the batch")
         note_error(f"{backend.label}: export failed ({type(exc).__name__}: {exc})")
-        progress.fail([(entry.ref, entry.row, entry.count) for entry in batch], "internal_error", True)
+        progress.fail([(entry.ref, entry.full_row(), entry.count) for entry in batch], "internal_error", True)
         return
     if result.error:
         note_error(result.error)
@@ -142,6 +165,6 @@ def _export_batch(backend: Backend, batch: list[Entry], deadline: Deadline, prog
         if reason is None:
             progress.accepted += entry.count
         else:
-            failed.setdefault(reason, []).append((entry.ref, entry.row, entry.count))
+            failed.setdefault(reason, []).append((entry.ref, entry.full_row(), entry.count))
     for reason, rows_failed in failed.items():
         progress.fail(rows_failed, reason, True)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from braintrust.config import DEFAULT_MAX_REQUEST_BYTES
+from braintrust.jsonsafe import loads_row
 from braintrust.delivery.backend import DATASET, EXPERIMENT, PLAYGROUND_LOGS, PROJECT_LOGS, BackendError, Deadline, ExportResult, ObjectRef
 from braintrust.tracing.record import merge_row_into, row_key
 
@@ -95,8 +96,10 @@ class MemoryBackend:
     def export(self, rows: list[dict[str, Any]], encoded: list[bytes], deadline: Deadline) -> ExportResult:
         self.export_started.set()
         self._gate.wait()
+        # ``rows`` may be only the rows' headers (see ``Backend.export``): record whole rows.
+        whole = [loads_row(data) for data in encoded]
         with self._lock:
-            self.calls.append(ExportCall(list(rows), list(encoded), deadline.remaining(), threading.current_thread().name))
+            self.calls.append(ExportCall(whole, list(encoded), deadline.remaining(), threading.current_thread().name))
             failure = self._failures.pop(0) if self._failures else None
         if failure is not None:
             reason, exc = failure
@@ -105,12 +108,12 @@ class MemoryBackend:
             return ExportResult(failed=[(row, reason) for row in rows], error=f"scripted failure: {reason}")
         result = ExportResult()
         with self._lock:
-            for row in rows:
-                reason = next((r for predicate, r in self._row_failures if predicate(row)), None)
+            for row, whole_row in zip(rows, whole):
+                reason = next((r for predicate, r in self._row_failures if predicate(whole_row)), None)
                 if reason is not None:
                     result.failed.append((row, reason))
                     continue
-                self._apply(row)
+                self._apply(whole_row)
                 result.accepted += 1
         return result
 

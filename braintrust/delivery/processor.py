@@ -52,7 +52,7 @@ from braintrust.config import DeliverySettings
 from braintrust.delivery import open_rows, policy
 from braintrust.delivery.accounting import Accounts, FlushError, FlushResult
 from braintrust.delivery.backend import Backend, BackendError, ObjectRef
-from braintrust.delivery.batching import Progress, export_entries, merge_writes
+from braintrust.delivery.batching import Progress, export_entries, merge_writes, row_header
 from braintrust.delivery.deadline import Deadline
 from braintrust.delivery.spill import SpillWriter
 
@@ -82,13 +82,27 @@ LINGER_SECONDS = 0.05
 
 class _Item:
     """One row write in the queue; ``seq`` orders items (flush waits for those before it).
-    ``encoded``: the row as sent, when the producer encoded it (the row then has its object ids).
-    ``key``: (object reference key, row id), for ``_pending_keys``."""
+    ``encoded``: the row as sent, when the producer encoded it; the item then keeps only the
+    row's ``header`` (ids, op and ``created``: what backends read) and ``row`` decodes the
+    whole row again when it is needed (a merge or a spill), so queued rows are bytes, not trees
+    of dicts for the garbage collector to scan. ``key``: (object reference key, row id)."""
 
-    __slots__ = ("seq", "ref", "row", "size", "encoded", "key")
+    __slots__ = ("seq", "ref", "_row", "size", "encoded", "key")
 
     def __init__(self, seq: int, ref: ObjectRef, row: dict, size: int, encoded: bytes | None, key: tuple):
-        self.seq, self.ref, self.row, self.size, self.encoded, self.key = seq, ref, row, size, encoded, key
+        self.seq, self.ref, self._row, self.size, self.encoded, self.key = seq, ref, row, size, encoded, key
+
+    @property
+    def header(self) -> dict:
+        """What backends read of the row (the row itself when it was not encoded)."""
+        return self._row
+
+    @property
+    def row(self) -> dict:
+        """The whole row (decoded from ``encoded`` when only the header was kept)."""
+        if self.encoded is None:
+            return self._row
+        return jsonsafe.loads_row(self.encoded)
 
 
 class _Chunk:
@@ -162,14 +176,18 @@ class Processor:
         """Queue one row write. The processor owns ``row`` from now on (callers pass a private
         snapshot and do not touch it again)."""
         encoded = None
+        key = (ref.key, row.get("id"))
         if ref.ids and masking.get_masking_function() is None:
             row.update(ref.ids)
             encoded = jsonsafe.dumps_row(row)
+            spilled = row  # (if the queue is full: spilled at once, as the dict it is)
+            row = row_header(row)
+        else:
+            spilled = row
         with self._lock:  # (the condition's lock; taken directly, it is a little cheaper)
             if self._ahead_locked():
                 # Before the row counts as produced: a log() interrupted here leaves no trace.
                 self._pace_locked()
-            key = (ref.key, row.get("id"))
             item = _Item(self._next_seq, ref, row, approx_bytes, encoded, key)
             self._next_seq += 1
             self._accounts.stats.produced += 1
@@ -180,7 +198,7 @@ class Processor:
                 and not self._wait_for_room(approx_bytes)
             ):
                 self._completed += 1
-                self._accounts.spill([(ref, row, 1)], "queue_full", masked=False)
+                self._accounts.spill([(ref, spilled, 1)], "queue_full", masked=False)
             else:
                 self._queue.append(item)
                 self._queued_bytes += approx_bytes
@@ -425,15 +443,15 @@ class Processor:
         ready: list[_Item] = []
         spilled_keys = self._accounts.spilled_keys
         for item in items:
-            ref, row = item.ref, item.row
-            if spilled_keys and (ref.key, row.get("id")) in spilled_keys:
-                failed.setdefault(EARLIER_WRITE_SPILLED, []).append((ref, row, 1))
+            ref = item.ref
+            if spilled_keys and item.key in spilled_keys:
+                failed.setdefault(EARLIER_WRITE_SPILLED, []).append((ref, item.row, 1))
                 continue
             if ref.key not in failure_of:
                 failure_of[ref.key] = self._resolve(backend, ref, deadline)
             reason = failure_of[ref.key]
             if reason is not None:
-                failed.setdefault(reason, []).append((ref, row, 1))
+                failed.setdefault(reason, []).append((ref, item.row, 1))
                 continue
             ready.append(item)
         for reason, entries in failed.items():
