@@ -559,3 +559,27 @@ def test_a_flush_takes_the_queue_from_a_lingering_sender_at_once(tmp_path):
     assert sorted(durations)[len(durations) // 2] < LINGER_SECONDS / 2
     assert_invariant(result)
     assert result.accepted == 21
+
+
+def test_an_encoded_row_waits_in_the_queue_as_bytes_and_a_header(tmp_path):
+    """Once its object is resolved a write is encoded at once: the queue keeps the bytes and a
+    header of strings and flags (not tracked by the garbage collector), and a spill gets the
+    whole row back."""
+    import gc
+
+    processor, backend, spill_dir = make_processor(tmp_path, sync_flush=True)
+    ref = project_ref()
+    processor.enqueue(ref, make_row("warm-up"), 100)
+    processor.flush()  # resolves the object
+    processor.enqueue(ref, make_row("a", input={"q": [1, {"deep": "x"}]}, comment={"text": "c"}), 100)
+    (item,) = processor._queue
+    assert item.encoded is not None
+    assert item.header["id"] == "a" and item.header["project_id"] and item.header["comment"] is True
+    assert not gc.is_tracked(item.header)
+    assert item.row["input"] == {"q": [1, {"deep": "x"}]}  # decoded on demand
+    backend.fail_next("http_5xx")
+    with pytest.raises(FlushError) as raised:  # (sync flush raises when rows were lost)
+        processor.flush()
+    assert_invariant(raised.value.result)
+    (spilled,) = [r for r in spilled_rows(spill_dir) if r["id"] == "a"]
+    assert spilled["input"] == {"q": [1, {"deep": "x"}]} and spilled["comment"] == {"text": "c"}
