@@ -24,7 +24,7 @@ value                                                 becomes
 ``str``                                               itself; lone surrogates -> U+FFFD (a valid
                                                       surrogate pair is joined into its character)
 ``int``, ``bool``, ``None``                           itself
-``int`` outside [-2**63, 2**63 - 1]                   ``str(n)`` (if even that is refused, more than
+``int`` outside [-2**63, 2**64 - 1]                   ``str(n)`` (if even that is refused, more than
                                                       4300 digits: ``"<int with N bits>"``)
 ``float``                                             itself; NaN -> ``"NaN"``, inf -> ``"Infinity"``,
                                                       -inf -> ``"-Infinity"``
@@ -47,7 +47,7 @@ numpy-like arrays / pandas-like (callable ``tolist``)  ``tolist()`` (snapshotted
                                                       returns a plain Python value)
 numpy-like scalars (``dtype`` + ``item``)               ``item()`` (same condition)
 a container already being copied (a cycle)            ``"<circular reference>"``
-a container nested deeper than 200 levels             ``"<max depth exceeded>"``
+a container nested deeper than 254 levels             ``"<max depth exceeded>"``
 anything else                                         ``str(obj)``
 an object whose conversion or ``str``/``repr`` raises  ``"<unserializable object of type X>"``
 ===================================================  ==============================================
@@ -99,18 +99,20 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_DEPTH_EXCEEDED",
     "dumps_row",
+    "encode_fresh",
     "loads_row",
     "snapshot",
     "unserializable_placeholder",
 ]
 
-MAX_DEPTH = 200
+#: As deep as orjson encodes (it refuses 255 levels), so ``encode_fresh`` and ``snapshot`` agree.
+MAX_DEPTH = 254
 CIRCULAR_REFERENCE = "<circular reference>"
 MAX_DEPTH_EXCEEDED = "<max depth exceeded>"
 PLACEHOLDER_ATTR = "__braintrust_placeholder__"
 
 _INT_MIN = -(2**63)
-_INT_MAX = 2**63 - 1
+_INT_MAX = 2**64 - 1  # orjson writes unsigned 64-bit integers as numbers
 _INF = float("inf")
 
 # Rough encoded sizes used by the estimate: every container item costs _SZ_ITEM (quotes,
@@ -549,6 +551,24 @@ _std_encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_asc
 
 def _dumps_std(row: Any) -> bytes:
     return _std_encode(row).encode("utf-8")
+
+
+def encode_fresh(row: dict, nulls: int) -> bytes | None:
+    """``row`` encoded exactly as ``dumps_row(snapshot(row)[0])`` would encode it, without the
+    snapshot: for a row about to be queued, whose bytes then freeze the caller's data. None
+    (take the snapshot path) when that cannot be promised cheaply: orjson is not installed,
+    refuses a value (anything ``snapshot`` converts, and cycles), or wrote ``null`` more than
+    the ``nulls`` times the caller's own fields account for (a None, NaN or infinity somewhere
+    in the data, which ``snapshot`` may write differently, or just the text "null")."""
+    if _orjson is None:
+        return None
+    try:
+        encoded = _orjson.dumps(row, option=_ORJSON_OPTIONS)
+    except Exception:
+        return None
+    if encoded.count(b"null") != nulls:
+        return None
+    return encoded
 
 
 def dumps_row(row: dict) -> bytes:

@@ -175,15 +175,24 @@ class Processor:
     def enqueue(self, ref: ObjectRef, row: dict[str, Any], approx_bytes: int) -> None:
         """Queue one row write. The processor owns ``row`` from now on (callers pass a private
         snapshot and do not touch it again)."""
-        encoded = None
-        key = (ref.key, row.get("id"))
         if ref.ids and masking.get_masking_function() is None:
             row.update(ref.ids)
-            encoded = jsonsafe.dumps_row(row)
-            spilled = row  # (if the queue is full: spilled at once, as the dict it is)
-            row = row_header(row)
+            self.enqueue_encoded(ref, row, jsonsafe.dumps_row(row), approx_bytes)
         else:
-            spilled = row
+            self._enqueue_item(ref, row, approx_bytes, None, row)
+
+    def enqueue_encoded(self, ref: ObjectRef, row: dict[str, Any], encoded: bytes, approx_bytes: int | None = None) -> None:
+        """Queue a row already encoded (with its object ids, no masking function set): only
+        the row's header is kept, so ``row`` may still hold the caller's objects."""
+        header = row_header(row)
+        size = len(encoded) if approx_bytes is None else approx_bytes
+        self._enqueue_item(ref, header, size, encoded, None)
+
+    def _enqueue_item(self, ref: ObjectRef, row: dict[str, Any], approx_bytes: int, encoded: bytes | None,
+                      whole: dict[str, Any] | None) -> None:
+        """``row``: the whole row, or its header when ``encoded``; ``whole``: the whole row as a
+        dict if the caller has one (what a full queue spills; else ``encoded`` is decoded)."""
+        key = (ref.key, row.get("id"))
         with self._lock:  # (the condition's lock; taken directly, it is a little cheaper)
             if self._ahead_locked():
                 # Before the row counts as produced: a log() interrupted here leaves no trace.
@@ -198,6 +207,7 @@ class Processor:
                 and not self._wait_for_room(approx_bytes)
             ):
                 self._completed += 1
+                spilled = whole if whole is not None else (row if encoded is None else jsonsafe.loads_row(encoded))
                 self._accounts.spill([(ref, spilled, 1)], "queue_full", masked=False)
             else:
                 self._queue.append(item)

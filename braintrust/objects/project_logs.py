@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from braintrust import jsonsafe
+from braintrust import jsonsafe, masking
 from braintrust.config import default_project_id, default_project_name
 from braintrust.delivery.backend import PROJECT_LOGS, ObjectRef
-from braintrust.delivery.runtime import import_backend, resolve_ref
+from braintrust.delivery import open_rows
+from braintrust.delivery.runtime import get_processor, import_backend, resolve_ref
 from braintrust.objects.base import RowsObject
 from braintrust.state import global_state
 from braintrust.tracing import context, ids
@@ -91,7 +92,24 @@ class Logger(RowsObject):
         clean = validate_event(event)
         row_id = id or ids.row_id()
         now = time.time()
+        if self.ref.ids and masking.get_masking_function() is None:
+            # The object is resolved: encode the row at once, from the caller's objects (the
+            # bytes freeze them); the snapshot path below takes whatever this cannot encode.
+            row = self._row(row_id, now, clean, clean.get("metrics"))
+            row.update(self.ref.ids)
+            encoded = jsonsafe.encode_fresh(row, nulls=sum(1 for value in row.values() if value is None))
+            if encoded is not None:
+                if open_rows._held:
+                    open_rows.release_id(row_id)
+                get_processor().enqueue_encoded(self.ref, row, encoded)
+                return self._logged(row_id, now)
         data, size = jsonsafe.snapshot(clean)
+        row = self._row(row_id, now, data, data.get("metrics"))
+        _enqueue(self.ref, row, size + 400)
+        return self._logged(row_id, now)
+
+    def _row(self, row_id: str, now: float, fields: dict[str, Any], metrics: Any) -> dict[str, Any]:
+        """The row of one ``log`` call: a root span started and ended at once."""
         legacy = self._legacy_ids
         span_id = ids.span_id(legacy)
         context = caller_location()
@@ -105,10 +123,12 @@ class Logger(RowsObject):
             "created": iso_utc(now),
             "context": context,
         }
-        row.update(data)
-        row["metrics"] = {**(data.get("metrics") or {}), "start": self._last_log_time, "end": now}
+        row.update(fields)
+        row["metrics"] = {**(metrics or {}), "start": self._last_log_time, "end": now}
+        return row
+
+    def _logged(self, row_id: str, now: float) -> str:
         self._last_log_time = now
-        _enqueue(self.ref, row, size + 400)
         if not self.async_flush:
             self.flush()
         return row_id

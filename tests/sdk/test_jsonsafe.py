@@ -167,8 +167,9 @@ NASTY = [
     (deep_dict(500), MAX_DEPTH_EXCEEDED),
     (10**400, '"1' + "0" * 400 + '"'),
     (-(10**30), '"-1' + "0" * 30 + '"'),
-    (2**63, '"9223372036854775808"'),
-    (2**63 - 1, "9223372036854775807"),
+    (2**64, '"18446744073709551616"'),
+    (2**64 - 1, "18446744073709551615"),  # unsigned 64-bit: a number (as orjson writes it)
+    (2**63, "9223372036854775808"),
     (-(2**63), "-9223372036854775808"),
     (10**5000, "<int with 16610 bits>"),
     ("\ud800", '"\ufffd"'),
@@ -433,3 +434,31 @@ def test_snapshot_is_fast_for_plain_rows():
     per_call = min(timeit.repeat(lambda: snapshot(row), number=n, repeat=5)) / n
     assert per_call < 100e-6  # generous: ~3-5 µs on a normal machine
     assert not math.isnan(per_call)
+
+
+# -- encode_fresh: encoding without the snapshot must give the very same bytes ------------------------
+
+
+def _envelope(value):
+    return {"id": "x", "span_parents": None, "created": "2026-01-01T00:00:00+00:00", "input": value}
+
+
+@pytest.mark.parametrize("value", [v for v, _ in NASTY] + PLAIN_CORPUS, ids=lambda v: type(v).__name__)
+def test_encode_fresh_gives_the_snapshot_bytes_or_declines(value):
+    row = _envelope(value)
+    fresh = jsonsafe.encode_fresh(row, nulls=1)
+    exact = dumps_row(snapshot(row)[0])
+    assert fresh is None or fresh == exact
+
+
+def test_encode_fresh_takes_plain_rows_and_declines_what_snapshot_rewrites():
+    if jsonsafe._orjson is None:
+        pytest.skip("orjson not installed")
+    plain = _envelope({"q": ["a", 1, 2.5, True, {"k": "é"}], "n": 2**64 - 1, "t": (1, 2)})
+    assert jsonsafe.encode_fresh(plain, nulls=1) == dumps_row(snapshot(plain)[0])
+    for value in (float("nan"), float("inf"), None, {"k": None}, "a null word", 2**64, {1: "x"}, "\ud800", {1, 2}):
+        assert jsonsafe.encode_fresh(_envelope(value), nulls=1) is None, value
+    for depth in (jsonsafe.MAX_DEPTH - 2, jsonsafe.MAX_DEPTH - 1, jsonsafe.MAX_DEPTH, jsonsafe.MAX_DEPTH + 1):
+        row = {"input": deep(depth)}
+        fresh = jsonsafe.encode_fresh(row, nulls=0)
+        assert fresh is None or fresh == dumps_row(snapshot(row)[0]), depth
