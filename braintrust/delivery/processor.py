@@ -78,6 +78,8 @@ PACE_RETRY_BATCHES = 20
 #: Lingering (see the module docstring): how long the sender waits for a batch's worth of
 #: writes before it takes fewer.
 LINGER_SECONDS = 0.05
+#: How many batches' worth of writes wake a lingering sender.
+LINGER_BATCHES = 1
 
 
 class _Item:
@@ -214,7 +216,7 @@ class Processor:
                 self._queued_bytes += approx_bytes
                 self._pending_keys[key] = self._pending_keys.get(key, 0) + 1
                 if self._sender_waiting and (
-                    not self._sender_lingering or len(self._queue) >= self.settings.batch_max_rows
+                    not self._sender_lingering or len(self._queue) >= LINGER_BATCHES * self.settings.batch_max_rows
                 ):
                     self._cond.notify_all()
             needs_sender = not self.settings.sync_flush and not self._sender_running
@@ -368,7 +370,7 @@ class Processor:
         self._sender_waiting = self._sender_lingering = True
         try:
             while (
-                len(self._queue) < self.settings.batch_max_rows
+                len(self._queue) < LINGER_BATCHES * self.settings.batch_max_rows
                 and not self._flush_ends
                 and not self._stop
                 and not self._pacing
