@@ -227,52 +227,58 @@ def fetch_rows(
     return rows, (str(found[-1][0]) if more else None)
 
 
-_SUMMARY_FIELDS = """
-SELECT json_extract(d, '$.root_span_id'), json_extract(d, '$.id'), json_type(d, '$.span_parents'),
-       CASE WHEN coalesce(json_type(d, '$.span_parents'), 'null') = 'null' THEN json_type(d, '$.input') END,
-       CASE WHEN coalesce(json_type(d, '$.span_parents'), 'null') = 'null' THEN json_extract(d, '$.input') END,
-       json_extract(d, '$.scores'), json_extract(d, '$.metrics')
-FROM (SELECT coalesce(o.data, l.data) AS d FROM object_rows AS o LEFT JOIN row_log AS l ON l.seq = o.data_seq
-      WHERE o.object_type = ? AND o.object_id = ? AND o.is_deleted = 0 ORDER BY o.seq)
+# One JSON parse per row: json_extract with several paths returns them as one JSON array.
+_SUMMARY_PATHS = "json_extract(d, '$.root_span_id', '$.id', '$.span_parents', '$.input', '$.scores', '$.metrics')"
+_SUMMARY_FROM_ROWS = f"""
+SELECT {_SUMMARY_PATHS} FROM (
+    SELECT coalesce(o.data, l.data) AS d FROM object_rows AS o LEFT JOIN row_log AS l ON l.seq = o.data_seq
+    WHERE o.object_type = ? AND o.object_id = ? AND o.is_deleted = 0 ORDER BY o.seq)
 """
-_JSON_LITERALS = {"true": True, "false": False, "null": None}
+_SUMMARY_FROM_LOG = f"""
+SELECT {_SUMMARY_PATHS} FROM (
+    SELECT data AS d FROM row_log WHERE object_type = ? AND object_id = ? ORDER BY seq)
+"""
+# The log is the current state when every entry is a first write of a distinct row.
+_LOG_IS_CURRENT = """
+SELECT count(*) = count(DISTINCT id) AND coalesce(max(op), 0) = 0 FROM row_log
+WHERE object_type = ? AND object_id = ?
+"""
 
 
 def summary_rows(conn: sqlite3.Connection, object_type: str, object_id: str) -> Iterator[dict[str, Any]]:
     """The current rows of an object reduced to what a summary reads (``local_compare``):
-    ``root_span_id``, ``span_parents`` (truthy or not), the root rows' ``input``, ``scores``
-    and ``metrics``. SQLite extracts the fields, so only those are parsed here; much cheaper
-    than ``fetch_rows`` for a large experiment. Streamed (memory does not grow with rows)."""
+    ``root_span_id``, ``span_parents``, ``input``, ``scores`` and ``metrics``. SQLite extracts
+    the fields, so only those are parsed here, much cheaper than ``fetch_rows`` for a large
+    experiment; and when the log holds one write per row (spans write theirs once), it is read
+    as it is, without folding it into ``object_rows`` first. Streamed (memory does not grow
+    with the rows)."""
     try:
-        materialize(conn, object_type, object_id)
+        if _folded_seq(conn, object_type, object_id) == 0 and conn.execute(_LOG_IS_CURRENT, (object_type, object_id)).fetchone()[0]:
+            query = _SUMMARY_FROM_LOG
+        else:
+            materialize(conn, object_type, object_id)
+            query = _SUMMARY_FROM_ROWS
+        cursor = conn.execute(query, (object_type, object_id))
     except sqlite3.OperationalError as exc:
-        if "readonly" not in str(exc):
+        if "readonly" in str(exc):  # cannot fold into object_rows: fold in memory
+            found = _fold_log(conn, object_type, object_id, _MAX_VERSION)
+        elif "no such function" in str(exc):  # an SQLite without its JSON functions
+            materialize(conn, object_type, object_id)
+            found = conn.execute(_CURRENT, (object_type, object_id, 0, -1)).fetchall()
+        else:
             raise
-        for _seq, _xact_id, _created, data in _fold_log(conn, object_type, object_id, _MAX_VERSION):
-            yield loads_row(data)
-        return
-    try:
-        cursor = conn.execute(_SUMMARY_FIELDS, (object_type, object_id))
-    except sqlite3.OperationalError as exc:
-        if "no such function" not in str(exc):
-            raise
-        # An SQLite built without its JSON functions: parse the whole rows instead.
-        found = conn.execute(_CURRENT, (object_type, object_id, 0, -1))
         for _seq, _xact_id, _created, data in found:
             yield loads_row(data)
         return
-    for root_span_id, row_id, parents_type, input_type, input_value, scores, metrics in cursor:
-        if input_type in ("object", "array"):
-            input_value = loads_row(input_value)
-        elif input_type in _JSON_LITERALS:
-            input_value = _JSON_LITERALS[input_type]
+    for (fields,) in cursor:
+        root_span_id, row_id, span_parents, input_value, scores, metrics = loads_row(fields)
         yield {
             "id": row_id,
             "root_span_id": root_span_id,
-            "span_parents": parents_type not in (None, "null"),
+            "span_parents": span_parents,
             "input": input_value,
-            "scores": loads_row(scores) if scores else None,
-            "metrics": loads_row(metrics) if metrics else None,
+            "scores": scores,
+            "metrics": metrics,
         }
 
 

@@ -178,10 +178,9 @@ def test_summary_rows_agree_with_the_full_rows(store):
     for row_id, r in full.items():
         got = reduced[row_id]
         assert got["root_span_id"] == r["root_span_id"]
-        assert got["span_parents"] == bool(r.get("span_parents"))
+        assert got["span_parents"] == r.get("span_parents")
         assert got["scores"] == r.get("scores") and got["metrics"] == r.get("metrics")
-        if not r.get("span_parents"):
-            assert got["input"] == r.get("input") and type(got["input"]) is type(r.get("input"))
+        assert got["input"] == r.get("input") and type(got["input"]) is type(r.get("input"))
     assert reduced["root0"]["scores"] == {"s": 0.5, "s2": 1.0}
     assert reduced["root1"]["input"] == 8
 
@@ -191,6 +190,21 @@ def test_summary_rows_without_sqlite_json_functions(store, monkeypatch):
     from braintrust.store import rows as row_ops
 
     store.write_rows([row("a", root_span_id="t", span_parents=None, input={"q": 1}, scores={"s": 1.0})])
-    monkeypatch.setattr(row_ops, "_SUMMARY_FIELDS", "SELECT no_such_json_function(1)")
+    monkeypatch.setattr(row_ops, "_SUMMARY_FROM_LOG", "SELECT no_such_json_function(1)")
+    monkeypatch.setattr(row_ops, "_SUMMARY_FROM_ROWS", "SELECT no_such_json_function(1)")
     (got,) = store.summary_rows("experiment", EXP)
     assert got["input"] == {"q": 1} and got["scores"] == {"s": 1.0} and got["root_span_id"] == "t"
+
+
+def test_summary_rows_read_a_log_of_first_writes_without_folding_it(store):
+    """One write per row (what spans write): the log is read as it is; the store folds it only
+    when another read needs it."""
+    store.write_rows([row(f"r{i}", root_span_id=f"t{i}", span_parents=None, input=i, scores={"s": i / 10}) for i in range(5)])
+    store.write_rows([row("c", root_span_id="t0", span_parents=["x"], scores={"t": 1.0})])
+    reduced = list(store.summary_rows("experiment", EXP))
+    folded = store.connection().execute("SELECT count(*) FROM objects").fetchone()[0]
+    assert folded == 0  # nothing was folded into object_rows
+    full = store.fetch_rows("experiment", EXP)[0]
+    assert [(r["id"], r["input"], r["scores"], r["span_parents"]) for r in reduced] == [
+        (r["id"], r.get("input"), r.get("scores"), r.get("span_parents")) for r in full
+    ]
