@@ -213,11 +213,13 @@ class SpanImpl(Span):
         default_root_type: str | None = None,
         row_id: str | None = None,
         span_id: str | None = None,
+        parent_legacy: bool | None = None,
     ):
         self.ref = ref
         self.propagated_event = propagated_event
         event = dict(event or {})
-        legacy = ids.legacy_ids()
+        # A child names itself as its parent did (BRAINTRUST_LEGACY_IDS is read once per trace).
+        legacy = self._legacy = parent_legacy if parent_legacy is not None else ids.legacy_ids()
         self.id = row_id or event.pop("id", None) or ids.row_id()
         self.span_id = span_id or ids.span_id(legacy)
         if parent_span_id is not None:
@@ -342,6 +344,7 @@ class SpanImpl(Span):
             root_span_id=self.root_span_id,
             propagated_event=propagated_event if propagated_event is not None else self.propagated_event,
             event=event,
+            parent_legacy=self._legacy,
         )
 
     def end(self, end_time: float | None = None) -> float:
