@@ -8,6 +8,8 @@ import os
 import sys
 import threading
 
+import pytest
+
 import braintrust
 from braintrust.delivery import open_rows
 
@@ -106,6 +108,7 @@ def test_past_the_bound_new_spans_write_at_once(bt_logs, monkeypatch):
     assert sorted(r["output"] for r in rows) == [f"s{i}" for i in range(5)]
 
 
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")  # forking is the point
 def test_a_forked_child_does_not_send_what_the_parent_holds(bt_logs):
     logger = braintrust.init_logger(project="open")
     held = logger.start_span(name="parent-span", input="p")

@@ -176,6 +176,7 @@ def test_export_into_an_unusable_folder_fails_every_row(tmp_path):
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")  # forking is the point
 def test_a_forked_child_writes_through_its_own_connection(backend):
     rows = [{"id": "parent-before", "experiment_id": "e"}]
     assert backend.export(rows, encode(rows), DEADLINE).accepted == 1  # parent connection is open
