@@ -43,21 +43,16 @@ import argparse
 import json
 import os
 import sqlite3
-import subprocess
 import sys
 import tempfile
-import threading
 import time
-import urllib.request
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
-REPO = BENCH.parent
+from common import API_KEY, BENCH, TestServer, clean_env, git_tree, run_json_workload, setup_public_sdk, short
+
 WORKLOAD = BENCH / "eval_cases.py"
-SERVER = BENCH / "count_server.py"
 PUBLIC_PYTHON = BENCH / ".venvs" / "public-sdk" / "bin" / "python"
 PUBLIC_QUEUE_SIZE = "1000000"
-API_KEY = "test-api-key"
 SPANS_PER_CASE = ("eval", "task", "score")  # root, task, one scorer
 TARGET_RATIO = 0.20  # ours ms/case <= a fifth of the public SDK's
 FLAT_KB_PER_CASE = 2.0  # peak RSS growth per extra case that still counts as flat
@@ -65,66 +60,9 @@ UNIT = "cases"
 RUN_TIMEOUT_SECONDS = 3600
 
 
-class TestServer:
-    """bench/count_server.py (``tests.btserver`` count-only, plus distinct rows) in its own process."""
-
-    def __init__(self, workdir: Path):
-        self.log_path = workdir / "server.log"
-        self.log_file = open(self.log_path, "w")
-        self.process = subprocess.Popen(
-            [sys.executable, str(SERVER), "--port", "0", "--api-key", API_KEY],
-            cwd=workdir,
-            stdout=subprocess.PIPE,
-            stderr=self.log_file,
-            text=True,
-        )
-        line = self.process.stdout.readline()
-        if not line.startswith("READY "):
-            self.stop()
-            raise RuntimeError(f"test server did not start: {line!r}; see {self.log_path}")
-        self.url = line.split()[1]
-        self.stats_url = f"{self.url}/_test/bench_stats"
-        threading.Thread(target=self.process.stdout.read, daemon=True).start()  # never block on a full pipe
-
-    def stats(self) -> dict:
-        with urllib.request.urlopen(self.stats_url, timeout=30) as response:
-            return json.load(response)
-
-    def cpu_seconds(self) -> float:
-        """User + system CPU seconds the server process has used so far (from /proc)."""
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.log_file.close()
-
-
-def clean_env(**extra: str) -> dict:
-    """The current environment without BRAINTRUST_* and PYTHONPATH, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BRAINTRUST_") and k != "PYTHONPATH"}
-    env.update(extra)
-    return env
-
-
 def run_workload(python: Path | str, cases: int, env: dict, workdir: Path) -> dict:
-    """Run eval_cases.py in ``workdir`` (never the repo: the repo's ``braintrust/`` would shadow
-    the public SDK) and parse its JSON line."""
-    proc = subprocess.run(
-        [str(python), str(WORKLOAD), str(cases)],
-        cwd=workdir, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_SECONDS,
-    )
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-    if proc.returncode != 0 or not lines:
-        raise RuntimeError(f"workload failed (exit {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    result = json.loads(lines[-1])
-    result["stderr_tail"] = proc.stderr.strip()[-1500:]
-    return result
+    """eval_cases.py for ``cases`` cases, in ``workdir``."""
+    return run_json_workload(python, WORKLOAD, cases, env, workdir, RUN_TIMEOUT_SECONDS)
 
 
 def count_store_rows(store_dir: Path) -> dict:
@@ -169,7 +107,7 @@ def run_case(case: str, cases: int) -> dict:
                     BRAINTRUST_API_KEY=API_KEY,
                     BRAINTRUST_APP_URL=server.url,
                     BRAINTRUST_LOCAL_DIR=str(store_dir),  # where ours would spill; must stay empty
-                    BENCH_STATS_URL=server.stats_url,
+                    BENCH_STATS_URL=f"{server.url}/_test/bench_stats",
                 )
                 python: Path | str = sys.executable
                 if case == "public-server":
@@ -254,29 +192,12 @@ def run_all(cases_to_run: list[str], cases: int, repeat: int) -> dict:
     return results
 
 
-def ensure_public_sdk() -> None:
-    subprocess.run(["bash", str(BENCH / "setup_public_sdk.sh")], check=True, stdout=sys.stderr)
-
-
-def git_tree() -> str:
-    """The commit benchmarked, "+dirty" when our packages have uncommitted changes."""
-    def git(*cmd):
-        return subprocess.run(["git", *cmd], cwd=REPO, capture_output=True, text=True).stdout.strip()
-    dirty = git("status", "--porcelain", "--", "braintrust", "pytest_braintrust")
-    return git("rev-parse", "--short", "HEAD") + ("+dirty" if dirty else "")
-
-
 def kb_per_case(result: dict, cases: int, small: int) -> float | None:
     """Peak-RSS slope between the small run and the full run, in KB per case."""
     small_peak = result.get("small", {}).get("peak_rss_mb")
     if small_peak is None or cases == small:
         return None
     return (result["peak_rss_mb"] - small_peak) * 1000 / (cases - small)
-
-
-def short(n: int) -> str:
-    """2000 -> "2k", 500 -> "500"."""
-    return f"{n // 1000}k" if n % 1000 == 0 else str(n)
 
 
 def print_table(results: dict, cases: int, small: int) -> None:
@@ -350,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
 
     cases_to_run = ["ours-server"]
     if not args.skip_public:
-        ensure_public_sdk()
+        setup_public_sdk()
         cases_to_run.append("public-server")
     if not args.skip_local:
         cases_to_run.append("ours-local")

@@ -29,82 +29,31 @@ import argparse
 import json
 import os
 import sqlite3
-import subprocess
 import sys
 import tempfile
-import threading
 import time
-import urllib.request
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
-REPO = BENCH.parent
+from common import API_KEY, BENCH, REPO, TestServer, clean_env, git_tree, run_json_workload, setup_public_sdk
+
 WORKLOAD = BENCH / "log_rows.py"
 PUBLIC_PYTHON = BENCH / ".venvs" / "public-sdk" / "bin" / "python"
 LOCAL_BACKEND = REPO / "braintrust" / "delivery" / "local_backend.py"
 PUBLIC_QUEUE_SIZE = "1000000"
-API_KEY = "test-api-key"
 TARGET_ROWS_PER_SECOND = 50_000
 
 
-class TestServer:
-    """``python -m tests.btserver --port 0 --count-only`` in its own process."""
-
-    def __init__(self, workdir: Path):
-        self.log_path = workdir / "server.log"
-        self.log_file = open(self.log_path, "w")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.btserver", "--port", "0", "--count-only", "--api-key", API_KEY],
-            cwd=REPO,
-            stdout=subprocess.PIPE,
-            stderr=self.log_file,
-            text=True,
-        )
-        line = self.process.stdout.readline()
-        if not line.startswith("READY "):
-            self.stop()
-            raise RuntimeError(f"test server did not start: {line!r}; see {self.log_path}")
-        self.url = line.split()[1]
-        # Keep draining stdout so the server can never block on a full pipe.
-        threading.Thread(target=self.process.stdout.read, daemon=True).start()
-
-    def rows_received(self) -> int:
-        with urllib.request.urlopen(f"{self.url}/_test/stats", timeout=30) as response:
-            return json.load(response)["rows_received"]
-
-    def cpu_seconds(self) -> float:
-        """User + system CPU time the server process has used so far (from /proc)."""
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.log_file.close()
+#: The server: ``tests.btserver`` count-only, as in the test suite (no distinct-row counting).
+SERVER_COMMAND = [sys.executable, "-m", "tests.btserver", "--port", "0", "--count-only", "--api-key", API_KEY]
 
 
-def clean_env(**extra: str) -> dict:
-    """The current environment without any BRAINTRUST_* variable, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BRAINTRUST_")}
-    env.update(extra)
-    return env
+def start_server(workdir: Path) -> TestServer:
+    return TestServer(workdir, command=SERVER_COMMAND, cwd=REPO)
 
 
 def run_workload(python: Path | str, rows: int, env: dict, workdir: Path) -> dict:
-    """Run log_rows.py (in ``workdir``, so nothing in the repo is picked up) and parse its JSON line."""
-    proc = subprocess.run(
-        [str(python), str(WORKLOAD), str(rows)], cwd=workdir, env=env, capture_output=True, text=True, timeout=1800
-    )
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-    if proc.returncode != 0 or not lines:
-        raise RuntimeError(f"workload failed (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    result = json.loads(lines[-1])
-    result["stderr"] = proc.stderr.strip()[-2000:]
-    return result
+    """log_rows.py for ``rows`` rows, in ``workdir``."""
+    return run_json_workload(python, WORKLOAD, rows, env, workdir, 1800)
 
 
 def count_store_rows(store_dir: Path) -> tuple[int, int]:
@@ -140,7 +89,7 @@ def run_case(case: str, rows: int, ours_env: dict | None = None) -> dict:
             result = run_workload(sys.executable, rows, env, workdir)
             result["arrived"], result["store_writes"] = count_store_rows(store_dir)
         else:
-            server = TestServer(workdir)
+            server = start_server(workdir)
             try:
                 env = clean_env(
                     BRAINTRUST_API_KEY=API_KEY,
@@ -179,8 +128,8 @@ def run_case(case: str, rows: int, ours_env: dict | None = None) -> dict:
     result["status"] = "ok" if not problems else "MISMATCH" if not result["ok"] else f"EXTRA +{result['extra']}"
     if problems:
         print(f"!!!!! {result['status']} in {case} ({rows} rows logged): {'; '.join(problems)} !!!!!", file=sys.stderr)
-        if result["stderr"]:
-            print(result["stderr"], file=sys.stderr)
+        if result["stderr_tail"]:
+            print(result["stderr_tail"], file=sys.stderr)
     return result
 
 
@@ -217,17 +166,6 @@ def wait_for_local_backend(seconds: float) -> bool:
         print(f"waiting for {LOCAL_BACKEND.relative_to(REPO)} (being written) ...", file=sys.stderr)
         time.sleep(min(30.0, max(0.0, end - time.monotonic())))
     return True
-
-
-def ensure_public_sdk() -> None:
-    subprocess.run(["bash", str(BENCH / "setup_public_sdk.sh")], check=True, stdout=sys.stderr)
-
-
-def git_tree() -> str:
-    """The commit benchmarked, with "+dirty" when the work tree has changes (ours is edited live)."""
-    def git(*cmd):
-        return subprocess.run(["git", *cmd], cwd=REPO, capture_output=True, text=True).stdout.strip()
-    return git("rev-parse", "--short", "HEAD") + ("+dirty" if git("status", "--porcelain", "--", "braintrust") else "")
 
 
 def print_table(results: dict, rows: int, small: int, ours_env: dict) -> None:
@@ -287,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
 
     cases = ["ours-server"]
     if not args.skip_public:
-        ensure_public_sdk()
+        setup_public_sdk()
         cases.append("public-server")
     if not args.skip_local:
         if wait_for_local_backend(args.wait_local):

@@ -59,19 +59,15 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import urllib.request
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
-REPO = BENCH.parent
-SERVER = BENCH / "count_server.py"
+from common import API_KEY, BENCH, TestServer, clean_env, git_tree, setup_public_sdk, short
+
 PUBLIC_VENV = BENCH / ".venvs" / "public-sdk"
 PUBLIC_PYTHON = PUBLIC_VENV / "bin" / "python"
 PUBLIC_QUEUE_SIZE = "1000000"
 PYTEST_VERSION_FALLBACK = "9.0.3"
-API_KEY = "test-api-key"
 PROJECT = "bench-pytest"
 COMMON_ARGS = ["-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:benchmark", "-p", "no:asyncio"]
 TARGET_RATIO = 1.10
@@ -121,44 +117,6 @@ def test_small(x):
 
 def python_of(interpreter: str) -> str:
     return sys.executable if interpreter == "ours" else str(PUBLIC_PYTHON)
-
-
-class TestServer:
-    """bench/count_server.py (``tests.btserver`` count-only, plus distinct rows) in its own process."""
-
-    def __init__(self, workdir: Path):
-        self.log_file = open(workdir / "server.log", "w")
-        self.process = subprocess.Popen(
-            [sys.executable, str(SERVER), "--port", "0", "--api-key", API_KEY],
-            cwd=workdir, stdout=subprocess.PIPE, stderr=self.log_file, text=True,
-        )
-        line = self.process.stdout.readline()
-        if not line.startswith("READY "):
-            self.stop()
-            raise RuntimeError(f"test server did not start: {line!r}; see {workdir / 'server.log'}")
-        self.url = line.split()[1]
-        threading.Thread(target=self.process.stdout.read, daemon=True).start()
-
-    def stats(self) -> dict:
-        with urllib.request.urlopen(f"{self.url}/_test/bench_stats", timeout=30) as response:
-            return json.load(response)
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.log_file.close()
-
-
-def clean_env(**extra: str) -> dict:
-    """The current environment without BRAINTRUST_*, PYTEST_* and PYTHONPATH, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("BRAINTRUST_", "PYTEST_")) and k != "PYTHONPATH"}
-    env.update(extra)
-    return env
 
 
 def run_pytest(python: str, args: list[str], env: dict, cwd: Path, log: Path) -> dict:
@@ -355,7 +313,7 @@ def measure_unused(folder: Path, repeat: int, public: bool) -> dict:
 
 def ensure_public_sdk() -> None:
     """The public SDK's venv (bench/setup_public_sdk.sh), plus pytest in it (the system's version)."""
-    subprocess.run(["bash", str(BENCH / "setup_public_sdk.sh")], check=True, stdout=sys.stderr)
+    setup_public_sdk()
     probe = "import braintrust, pytest; print(braintrust.__file__); print(pytest.__version__)"
     check = subprocess.run([str(PUBLIC_PYTHON), "-c", probe], cwd=tempfile.gettempdir(), capture_output=True, text=True)
     if check.returncode != 0:
@@ -372,13 +330,6 @@ def ensure_public_sdk() -> None:
         raise RuntimeError(f"the public venv imports braintrust from {check.stdout.splitlines()[0]}, not from {PUBLIC_VENV}")
 
 
-def git_tree() -> str:
-    def git(*cmd):
-        return subprocess.run(["git", *cmd], cwd=REPO, capture_output=True, text=True).stdout.strip()
-    dirty = git("status", "--porcelain", "--", "braintrust", "pytest_braintrust")
-    return git("rev-parse", "--short", "HEAD") + ("+dirty" if dirty else "")
-
-
 def kb_per_test(results: dict, case: str, tests: int, small: int) -> float | None:
     """Peak-RSS growth per extra test between the small and the full run, in KB: over the
     baseline's peak for a plugin run, the run's own peak for a plain run."""
@@ -392,11 +343,6 @@ def kb_per_test(results: dict, case: str, tests: int, small: int) -> float | Non
             return None
         growth -= baseline["peak_rss_mb"] - baseline["small"]["peak_rss_mb"]
     return growth * 1000 / (tests - small)
-
-
-def short(n: int) -> str:
-    """2000 -> "2k", 500 -> "500"."""
-    return f"{n // 1000}k" if n % 1000 == 0 else str(n)
 
 
 def print_table(results: dict, tests: int, small: int, unused: dict | None, scorer: bool) -> None:

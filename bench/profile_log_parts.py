@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_logger import API_KEY, TestServer  # noqa: E402
+from bench_logger import API_KEY, start_server  # noqa: E402
 from log_rows import log_row  # noqa: E402
 
 ROWS = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
@@ -65,7 +65,7 @@ def report(rows: list[tuple[str, float]], title: str) -> None:
 
 def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="bench-parts-"))
-    server = TestServer(workdir)
+    server = start_server(workdir)
     os.environ.update(BRAINTRUST_API_KEY=API_KEY, BRAINTRUST_APP_URL=server.url, BRAINTRUST_LOCAL_DIR=str(workdir / "store"))
     os.environ.pop("BRAINTRUST_LOCAL", None)
     try:
