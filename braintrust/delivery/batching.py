@@ -17,7 +17,7 @@ from braintrust import jsonsafe, masking
 from braintrust.config import DEFAULT_MAX_REQUEST_BYTES
 from braintrust.delivery.backend import Backend, ObjectRef
 from braintrust.delivery.deadline import Deadline
-from braintrust.tracing.record import OBJECT_ID_FIELDS, merge_row_into, row_key
+from braintrust.tracing.record import OBJECT_ID_FIELDS, copy_dicts, merge_row_into, row_key
 
 __all__ = ["HEADER_FIELDS", "Entry", "Progress", "export_entries", "merge_writes", "row_header"]
 
@@ -75,13 +75,6 @@ class Entry:
         return jsonsafe.loads_row(self.encoded) if self.header_only else self.row  # type: ignore[arg-type]
 
 
-def _copy_dicts(value: Any) -> Any:
-    """Copy the dict tree of a row (merging mutates dicts in place, never lists)."""
-    if isinstance(value, dict):
-        return {k: _copy_dicts(v) for k, v in value.items()}
-    return value
-
-
 def merge_writes(writes: Iterable[Any]) -> list[Entry]:
     """Merge writes (queued items: ``ref``, ``header``, ``row``, ``encoded`` or None) of
     resolved objects by row key, in the order keys first appear. A row without its encoding
@@ -99,9 +92,12 @@ def merge_writes(writes: Iterable[Any]) -> list[Entry]:
         if entry is None:
             merged[key] = Entry(row, ref, encoded, header_only=encoded is not None)
         else:
-            earlier = entry.row if entry.private else _copy_dicts(entry.full_row())
-            later = row if encoded is None else write.row
-            entry.row = merge_row_into(earlier, _copy_dicts(later))
+            if entry.private or entry.header_only:  # (a decoded row is a private copy already)
+                earlier = entry.full_row()
+            else:
+                earlier = copy_dicts(entry.row)
+            later = copy_dicts(row) if encoded is None else write.row
+            entry.row = merge_row_into(earlier, later)
             entry.count += 1
             entry.private = True
             entry.header_only = False

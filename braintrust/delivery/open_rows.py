@@ -25,7 +25,7 @@ import threading
 from typing import Any, Callable
 
 from braintrust.delivery.backend import ObjectRef
-from braintrust.tracing.record import merge_row_into
+from braintrust.tracing.record import copy_dicts, merge_row_into
 
 __all__ = ["MAX_OPEN_ROWS", "OpenRow", "hold", "open_count", "release_all", "release_id"]
 
@@ -62,7 +62,7 @@ class OpenRow:
     def _merge_locked(self, fields: dict, size: int) -> None:
         row = self.row
         if "context" in fields and isinstance(row.get("context"), dict):
-            row["context"] = _copy_dicts(row["context"])  # may share constant dicts
+            row["context"] = copy_dicts(row["context"])  # may share constant dicts
         merge_row_into(row, {**fields, "_is_merge": True})  # (drops a first write's _is_merge)
         self.size += size
 
@@ -88,12 +88,6 @@ class OpenRow:
             del _held[row["id"]]
         # Queued while holding the lock: a concurrent write waits, and reaches the queue after.
         self.enqueue(self.ref, row, self.size)
-
-
-def _copy_dicts(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _copy_dicts(v) for k, v in value.items()}
-    return value
 
 
 def hold(ref: ObjectRef, row: dict, size: int, enqueue: Enqueue) -> OpenRow | None:

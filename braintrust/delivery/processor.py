@@ -179,7 +179,7 @@ class Processor:
         snapshot and do not touch it again)."""
         if ref.ids and masking.get_masking_function() is None:
             row.update(ref.ids)
-            self.enqueue_encoded(ref, row, jsonsafe.dumps_row(row), approx_bytes)
+            self._enqueue_item(ref, row_header(row), approx_bytes, jsonsafe.dumps_row(row), row)
         else:
             self._enqueue_item(ref, row, approx_bytes, None, row)
 

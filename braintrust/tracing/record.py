@@ -142,6 +142,13 @@ def row_key(row: dict[str, Any]) -> tuple:
     return (get("org_id"), get("project_id"), get("experiment_id"), get("dataset_id"), get("prompt_session_id"), get("log_id"), get("id"))
 
 
+def copy_dicts(value: Any) -> Any:
+    """Copy the dict tree of a row (merging mutates dicts in place, never lists)."""
+    if isinstance(value, dict):
+        return {k: copy_dicts(v) for k, v in value.items()}
+    return value
+
+
 def deep_merge(target: dict[str, Any], update: dict[str, Any]) -> None:
     """Merge ``update`` into ``target`` in place: dicts recursively, everything else replaced."""
     for key, value in update.items():
