@@ -1,4 +1,4 @@
-"""From queued row writes to backend batches: merge, mask, encode, cut into batches, export.
+"""From queued row writes to backend batches: resolve, merge, mask, encode, cut into batches, export.
 
 Writes of one row (same object ids and row id) are merged as the server would merge them; each
 row is masked once and encoded once, then rows are cut into batches by rows and bytes and
@@ -15,14 +15,16 @@ from typing import Any, Callable, Iterable
 
 from braintrust import jsonsafe, masking
 from braintrust.config import DEFAULT_MAX_REQUEST_BYTES
-from braintrust.delivery.backend import Backend, ObjectRef
+from braintrust.delivery.backend import Backend, BackendError, ObjectRef
 from braintrust.delivery.deadline import Deadline
 from braintrust.tracing.record import OBJECT_ID_FIELDS, copy_dicts, merge_row_into, row_key
 
-__all__ = ["HEADER_FIELDS", "Entry", "Progress", "export_entries", "merge_writes", "row_header"]
+__all__ = ["EARLIER_WRITE_SPILLED", "HEADER_FIELDS", "Entry", "Progress", "deliver", "export_entries", "merge_writes", "row_header"]
 
 log = logging.getLogger("braintrust")
 
+#: Reason for a row write spilled because an earlier write of the same row was spilled.
+EARLIER_WRITE_SPILLED = "earlier_write_spilled"
 #: Rows to spill: (object, row, number of queued writes it stands for).
 Failed = list[tuple[ObjectRef, dict, int]]
 
@@ -103,6 +105,56 @@ def merge_writes(writes: Iterable[Any]) -> list[Entry]:
             entry.header_only = False
             entry.encoded = None
     return list(merged.values())
+
+
+def deliver(
+    backend: Backend,
+    writes: list[Any],
+    deadline: Deadline,
+    progress: Progress,
+    max_rows: int,
+    spilled_keys: set,
+    note_error: Callable[[str], None],
+) -> None:
+    """Resolve the writes' objects, then merge, mask, encode, batch and export them; settle every
+    write in ``progress``. A write whose row had an earlier write spilled (``spilled_keys``:
+    (object reference key, row id)) spills too, so a replay applies them in order."""
+    resolved: dict[str, str | None] = {}  # ref key -> None when resolved, else the reason
+    failed: dict[str, Failed] = {}
+    ready = []
+    for write in writes:
+        ref = write.ref
+        if spilled_keys and write.key in spilled_keys:
+            failed.setdefault(EARLIER_WRITE_SPILLED, []).append((ref, write.row, 1))
+            continue
+        if ref.key not in resolved:
+            resolved[ref.key] = _resolve(backend, ref, deadline, note_error)
+        reason = resolved[ref.key]
+        if reason is not None:
+            failed.setdefault(reason, []).append((ref, write.row, 1))
+            continue
+        ready.append(write)
+    for reason, entries in failed.items():
+        progress.fail(entries, reason, False)
+    if ready:
+        export_entries(backend, merge_writes(ready), deadline, progress, max_rows, note_error)
+
+
+def _resolve(backend: Backend, ref: ObjectRef, deadline: Deadline, note_error: Callable[[str], None]) -> str | None:
+    """None when ``ref`` has its ids, else the reason its rows spill."""
+    try:
+        backend.resolve(ref, deadline)
+    except BackendError as exc:
+        note_error(str(exc))
+        return exc.reason
+    except Exception as exc:
+        log.exception("braintrust: resolving %s failed unexpectedly", ref.object_type)
+        note_error(f"could not resolve the {ref.object_type} ({type(exc).__name__}: {exc})")
+        return "internal_error"
+    if not ref.ids:
+        note_error(f"the backend resolved the {ref.object_type} without ids")
+        return "internal_error"
+    return None
 
 
 def export_entries(

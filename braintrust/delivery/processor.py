@@ -1,7 +1,7 @@
 """The background processor: a bounded queue, one sender thread, batching and accounting.
 
-Every row write (a span start, a ``log``, an end) is one *item*. The sender takes items in
-chunks, resolves their objects, and hands them to ``batching`` (merge, mask, encode, batch,
+Every row write (a span's row, a ``log`` row, a merge by id) is one *item*. The sender takes
+items in chunks and hands them to ``batching.deliver`` (resolve, merge, mask, encode, batch,
 export). Whatever the backend does not accept is spilled to replayable files. Nothing leaves
 without being counted::
 
@@ -51,8 +51,8 @@ from braintrust import jsonsafe, masking
 from braintrust.config import DeliverySettings
 from braintrust.delivery import open_rows, policy
 from braintrust.delivery.accounting import Accounts, FlushError, FlushResult
-from braintrust.delivery.backend import Backend, BackendError, ObjectRef
-from braintrust.delivery.batching import Progress, export_entries, merge_writes, row_header
+from braintrust.delivery.backend import Backend, ObjectRef
+from braintrust.delivery.batching import EARLIER_WRITE_SPILLED, Progress, deliver, row_header
 from braintrust.delivery.deadline import Deadline
 from braintrust.delivery.spill import SpillWriter
 
@@ -64,8 +64,6 @@ log = logging.getLogger("braintrust")
 CHUNK_ITEMS = 2000
 #: How long a flush waits past its deadline for an in-flight request before spilling its rows.
 IN_FLIGHT_GRACE_SECONDS = 0.5
-#: Reason for a row write spilled because an earlier write of the same row was spilled.
-EARLIER_WRITE_SPILLED = "earlier_write_spilled"
 #: How far over its bounds the queue may grow with rows whose earlier writes are still queued.
 OVER_BOUND_FACTOR = 1.1
 #: Pacing (see the module docstring): how far ahead a producer may get (in batches of
@@ -417,7 +415,10 @@ class Processor:
         progress = Progress(on_handed_over=lambda count: self._handed_over(chunk, count))
         failure: BaseException | None = None
         try:
-            self._deliver(chunk.items, self._batch_deadline(), progress)
+            deliver(
+                self._backend_instance(), chunk.items, self._batch_deadline(), progress, self.settings.batch_max_rows,
+                self._accounts.spilled_keys, self._accounts.note_error,
+            )
         except BaseException as exc:
             failure = exc
             log.error(
@@ -445,49 +446,6 @@ class Processor:
             if self._backend is None:
                 self._backend = self._backend_factory()
             return self._backend
-
-    def _deliver(self, items: list[_Item], deadline: Deadline, progress: Progress) -> None:
-        """Resolve objects, then merge, mask, encode, batch and export (``batching``); settle
-        every item in ``progress``."""
-        backend = self._backend_instance()
-        failure_of: dict[str, str | None] = {}  # ref key -> None when resolved, else the reason
-        failed: dict[str, list[tuple[ObjectRef, dict, int]]] = {}
-        ready: list[_Item] = []
-        spilled_keys = self._accounts.spilled_keys
-        for item in items:
-            ref = item.ref
-            if spilled_keys and item.key in spilled_keys:
-                failed.setdefault(EARLIER_WRITE_SPILLED, []).append((ref, item.row, 1))
-                continue
-            if ref.key not in failure_of:
-                failure_of[ref.key] = self._resolve(backend, ref, deadline)
-            reason = failure_of[ref.key]
-            if reason is not None:
-                failed.setdefault(reason, []).append((ref, item.row, 1))
-                continue
-            ready.append(item)
-        for reason, entries in failed.items():
-            progress.fail(entries, reason, False)
-        if ready:
-            export_entries(
-                backend, merge_writes(ready), deadline, progress, self.settings.batch_max_rows, self._accounts.note_error
-            )
-
-    def _resolve(self, backend: Backend, ref: ObjectRef, deadline: Deadline) -> str | None:
-        """None when ``ref`` has its ids, else the reason its rows spill."""
-        try:
-            backend.resolve(ref, deadline)
-        except BackendError as exc:
-            self._accounts.note_error(str(exc))
-            return exc.reason
-        except Exception as exc:
-            log.exception("braintrust: resolving %s failed unexpectedly", ref.object_type)
-            self._accounts.note_error(f"could not resolve the {ref.object_type} ({type(exc).__name__}: {exc})")
-            return "internal_error"
-        if not ref.ids:
-            self._accounts.note_error(f"the backend resolved the {ref.object_type} without ids")
-            return "internal_error"
-        return None
 
     # -- flushing --------------------------------------------------------------------------------
 
