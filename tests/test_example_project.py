@@ -4,6 +4,7 @@ twice (the second run compares with the first), and with -n 2 (one experiment, o
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -49,6 +50,22 @@ def test_two_offline_runs_pass_and_the_second_compares_with_the_first(project):
     assert len(runs) == 2
     assert f"{runs[1]['name']} compared to {runs[0]['name']}:" in second.stdout
     assert "(0 improvements, 0 regressions)" in second.stdout  # deterministic bot: same scores
+
+
+def test_the_command_the_summary_prints_works_from_where_pytest_ran(project):
+    """The README runs pytest from the repository root, whose pyproject.toml would make
+    `braintrust` look for the store there; pytest put it in example_project/ (the rootdir), so
+    the printed command names the store."""
+    (project.parent / "pyproject.toml").write_text("[project]\nname = 'checkout'\n")
+    result = run_example(project)
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("See results for ")]
+    command = line.split("(run `", 1)[1].rstrip(")`")
+    assert command.startswith("braintrust show --store ")
+    command = f"{shlex.quote(sys.executable)} -m {command}"  # the same program, whatever PATH holds
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRAINTRUST_")}
+    shown = subprocess.run(command, shell=True, cwd=project.parent, env=env, capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert experiments(project)[0]["name"] in shown.stdout
 
 
 def test_with_two_xdist_workers_there_is_one_experiment_and_one_summary(project):

@@ -11,6 +11,7 @@ import atexit
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 from braintrust.config import DeliverySettings
@@ -56,7 +57,10 @@ def _announce_local(where: str) -> None:
         return
     _announced = True
     reason = "BRAINTRUST_LOCAL is set" if global_state().api_key() else "no BRAINTRUST_API_KEY"
-    print(f"braintrust: {reason}; writing to the local store at {where} (see `braintrust list`)", file=sys.stderr)
+    from braintrust.store.location import DATABASE_FILENAME, command_store_args
+
+    listing = f"braintrust list{command_store_args(Path(where) / DATABASE_FILENAME)}"
+    print(f"braintrust: {reason}; writing to the local store at {where} (see `{listing}`)", file=sys.stderr)
 
 
 def _make_spill_writer() -> SpillWriter:

@@ -13,6 +13,7 @@ from urllib.parse import quote
 from braintrust.delivery.backend import DATASET, EXPERIMENT, BackendError, ObjectRef
 from braintrust.delivery.deadline import Deadline
 from braintrust.state import global_state
+from braintrust.store.location import command_store_args
 from braintrust.summary import DatasetSummary, DataSummary, ExperimentSummary
 
 log = logging.getLogger("braintrust")
@@ -136,7 +137,8 @@ class LocalReads:
                 return
 
     def hint(self, project_name: str, name: str, kind: str = "experiment") -> str:
-        command = f"braintrust show {_shell_quote(project_name)} {_shell_quote(name)}" if kind == "experiment" else "braintrust list"
+        where = command_store_args(self.store.path)
+        command = f"braintrust show{where} {_shell_quote(project_name)} {_shell_quote(name)}" if kind == "experiment" else f"braintrust list{where}"
         return f"See results for {name} in the local store at {self.store.path} (run `{command}`)"
 
     def base_experiment(self, ref: ObjectRef) -> dict[str, Any] | None:
@@ -193,7 +195,7 @@ class LocalReads:
             project_url=f"{db_uri}?project={quote(project_name)}",
             dataset_url=f"{db_uri}?project={quote(project_name)}&dataset={quote(dataset_name)}",
             data_summary=data,
-            local_hint=f"See {dataset_name} in the local store at {self.store.path} (run `braintrust list`)",
+            local_hint=f"See {dataset_name} in the local store at {self.store.path} (run `braintrust list{command_store_args(self.store.path)}`)",
         )
 
 

@@ -37,11 +37,28 @@ def project_root(start: Path | None = None) -> Path:
     pytest_root = _pytest_rootdir()
     if pytest_root is not None:
         return pytest_root
+    return _nearest_project(start)
+
+
+def _nearest_project(start: Path | None = None) -> Path:
     here = (start or Path.cwd()).resolve()
     for directory in [here, *here.parents]:
         if (directory / "pyproject.toml").exists() or (directory / ".git").exists():
             return directory
     return here
+
+
+def command_store_args(database: Path) -> str:
+    """What a ``braintrust`` command run from the current directory needs to open ``database``:
+    nothing when it finds that store by itself, else `` --store <folder>`` (e.g. pytest put the
+    store in a rootdir below the project root)."""
+    import shlex
+
+    override = env_str("BRAINTRUST_LOCAL_DIR")
+    found = Path(override).expanduser() if override else _nearest_project() / STORE_DIRNAME
+    if (found / DATABASE_FILENAME).resolve() == Path(database).resolve():
+        return ""
+    return f" --store {shlex.quote(str(Path(database).parent))}"
 
 
 def store_dir(start: Path | None = None) -> Path:
