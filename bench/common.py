@@ -65,9 +65,15 @@ class TestServer:
         self.log_file.close()
 
 
+#: Left out of every run's environment. ``PYTHONDONTWRITEBYTECODE`` too: with it set, a package
+#: installed from source (ours, editable) is compiled again by every run, while one installed from
+#: a wheel (the public SDK, pytest) has its bytecode from the install; users' runs cache it.
+DROPPED_VARIABLES = ("PYTHONPATH", "PYTHONDONTWRITEBYTECODE")
+
+
 def clean_env(**extra: str) -> dict:
-    """The current environment without BRAINTRUST_*, PYTEST_* and PYTHONPATH, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BRAINTRUST_", "PYTEST_")) and k != "PYTHONPATH"}
+    """The current environment without BRAINTRUST_*, PYTEST_* and ``DROPPED_VARIABLES``, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BRAINTRUST_", "PYTEST_")) and k not in DROPPED_VARIABLES}
     env.update(extra)
     return env
 

@@ -126,6 +126,8 @@ class BraintrustCase:
         self.score_metadata: dict[str, Any] = {}
         self.scorer_errors: dict[str, str] = {}
         self.scorers_ran = False
+        self._reports: dict[str, Any] = {}  # the item's setup/call/teardown reports (the session's)
+        self._outcome: Any = None  # their combined outcome, once the teardown report is made
 
     # -- logging -------------------------------------------------------------------------------
 

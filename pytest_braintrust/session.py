@@ -13,14 +13,12 @@ from typing import Any
 
 import pytest
 
+from braintrust.tracing.deferred import DeferredSpan
 from pytest_braintrust.case import CASE_KEY, BraintrustCase, CaseSpec, is_case, spec_of
 from pytest_braintrust.options import Settings
 from pytest_braintrust.outcome import outcome_of
 from pytest_braintrust.scoring import run_scorers
 
-REPORTS_KEY = pytest.StashKey[dict]()
-ROOT_KEY = pytest.StashKey[Any]()
-OUTCOME_KEY = pytest.StashKey[Any]()
 
 
 class ExperimentRegistry:
@@ -164,8 +162,6 @@ class EvalSession:
         root = self._open_root(item, spec)
         case = BraintrustCase(spec, root, run_scorers)
         item.stash[CASE_KEY] = case
-        item.stash[REPORTS_KEY] = {}
-        item.stash[ROOT_KEY] = root
         root.set_current()
         try:
             return (yield)
@@ -174,7 +170,7 @@ class EvalSession:
             self._close_root(item, case, root)
             _release(item)
 
-    def _open_root(self, item: pytest.Item, spec: CaseSpec) -> Any:
+    def _open_root(self, item: pytest.Item, spec: CaseSpec) -> DeferredSpan:
         experiment = self.registry.get(spec.project)
         event: dict[str, Any] = {"input": spec.input}
         if spec.expected is not None:
@@ -183,22 +179,27 @@ class EvalSession:
             event["tags"] = spec.tags
         if spec.origin:
             event["origin"] = spec.origin
-        return experiment.start_span(name=spec.name, type="eval", **event)
+        path, line, _ = item.location
+        caller = {
+            "caller_functionname": getattr(item, "originalname", None) or item.name,
+            "caller_filename": str(getattr(item, "path", path)),
+            "caller_lineno": (line or 0) + 1,
+        }
+        return DeferredSpan(experiment.ref, spec.name, "eval", event, caller)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Any:
         case = item.stash.get(CASE_KEY, None)
         if case is None:
             return (yield)
-        task = case.span.start_span(name="task", type="task", input=case.input)
+        root = case.span
+        task = DeferredSpan(root.ref, "task", "task", {"input": case.input}, root._caller, parent=root)
         task.set_current()
         try:
             return (yield)
         finally:
             task.unset_current()
-            if case.has_output:
-                task.log(output=case.output)
-            task.end()
+            task.finish({"output": case.output} if case.has_output else {})
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo) -> Any:
@@ -207,12 +208,11 @@ class EvalSession:
         if case is None:
             return report
         report.braintrust_case = True  # (travels with the report to the xdist controller; see gates_only)
-        item.stash[REPORTS_KEY][report.when] = report
+        case._reports[report.when] = report
         if report.when == "call" and not case.scorers_ran and case.spec.scorers:
             case.run_scorers()
         if report.when == "teardown":
-            result = outcome_of(item.stash[REPORTS_KEY])
-            item.stash[OUTCOME_KEY] = result
+            result = case._outcome = outcome_of(case._reports)
             scores = {"pass": result.passed} if result.passed is not None else {}
             for name, value in {**scores, **case.scores, **case.scorer_scores}.items():
                 if value is not None:
@@ -220,7 +220,7 @@ class EvalSession:
         return report
 
     def _close_root(self, item: pytest.Item, case: BraintrustCase, root: Any) -> None:
-        result = item.stash.get(OUTCOME_KEY, None) or outcome_of(item.stash[REPORTS_KEY])
+        result = case._outcome or outcome_of(case._reports)
         scores = dict(case.scores)
         if result.passed is not None:
             scores = {"pass": result.passed, **scores}
@@ -251,8 +251,7 @@ class EvalSession:
             event["output"] = case.output
         if result.error:
             event["error"] = result.error
-        root.log(**event)
-        root.end()
+        root.finish(event)
         per_project = self.outcomes.setdefault(case.spec.project or self.settings.project, {})
         per_project[result.outcome] = per_project.get(result.outcome, 0) + 1
 
@@ -261,6 +260,5 @@ class EvalSession:
 def _release(item: pytest.Item) -> None:
     """Drop what this case held: items live until the session ends, so whatever they keep
     (spans, outputs, reports) would grow memory, and garbage-collection time, with every test."""
-    for key in (CASE_KEY, REPORTS_KEY, ROOT_KEY, OUTCOME_KEY):
-        if key in item.stash:
-            del item.stash[key]
+    if CASE_KEY in item.stash:
+        del item.stash[CASE_KEY]

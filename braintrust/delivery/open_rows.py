@@ -16,6 +16,10 @@ The row as the destination finally holds it is the same either way. Bounded: pas
 ``MAX_OPEN_ROWS`` held rows, new spans write at once. A row is never queued by two processes:
 a forked child starts with an empty registry, and what it logs to a span it inherited travels
 as merges.
+
+Besides ``OpenRow``, the registry holds any ``Holder`` (``register``): an object that composes
+its row some other way (``tracing.deferred.DeferredSpan`` builds it only when it ends) and
+queues it from ``_release_locked``, under its ``lock``.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from typing import Any, Callable
 from braintrust.delivery.backend import ObjectRef
 from braintrust.tracing.record import copy_dicts, merge_row_into
 
-__all__ = ["MAX_OPEN_ROWS", "OpenRow", "hold", "open_count", "release_all", "release_id"]
+__all__ = ["MAX_OPEN_ROWS", "Holder", "OpenRow", "hold", "open_count", "register", "release_all", "release_id", "unregister"]
 
 #: Rows held at most at once (each is one open span's row: a few KB).
 MAX_OPEN_ROWS = 10_000
@@ -38,10 +42,27 @@ _RELEASE_WAIT_SECONDS = 0.2
 
 Enqueue = Callable[[ObjectRef, dict, int], None]
 
-_held: dict[str, "OpenRow"] = {}  # row id -> its open row
+_held: dict[str, "Holder"] = {}  # row id -> what holds that row
 
 
-class OpenRow:
+class Holder:
+    """What the registry holds: ``lock`` guards the row; ``_release_locked`` (called with the lock
+    held) queues it once; ``_forget_after_fork`` marks it released in a forked child."""
+
+    lock: Any
+
+    def release(self) -> None:
+        with self.lock:
+            self._release_locked()
+
+    def _release_locked(self) -> None:
+        raise NotImplementedError
+
+    def _forget_after_fork(self) -> None:
+        raise NotImplementedError
+
+
+class OpenRow(Holder):
     """One held row. ``row`` is None once released (later writes go to the queue as merges)."""
 
     __slots__ = ("ref", "row", "size", "lock", "enqueue")
@@ -75,19 +96,18 @@ class OpenRow:
             self._release_locked()
             return True
 
-    def release(self) -> None:
-        """Queue the row (once); later writes of it become merges."""
-        with self.lock:
-            self._release_locked()
-
     def _release_locked(self) -> None:
+        """Queue the row (once); later writes of it become merges."""
         row, self.row = self.row, None
         if row is None:
             return
-        if _held.get(row["id"]) is self:
-            del _held[row["id"]]
+        unregister(row["id"], self)
         # Queued while holding the lock: a concurrent write waits, and reaches the queue after.
         self.enqueue(self.ref, row, self.size)
+
+    def _forget_after_fork(self) -> None:
+        self.lock = threading.Lock()  # it may have been held at the fork
+        self.row = None
 
 
 def hold(ref: ObjectRef, row: dict, size: int, enqueue: Enqueue) -> OpenRow | None:
@@ -100,6 +120,19 @@ def hold(ref: ObjectRef, row: dict, size: int, enqueue: Enqueue) -> OpenRow | No
     return open_row
 
 
+def register(row_id: str, holder: Holder) -> bool:
+    """Hold a row some other way (see ``Holder``); False when too many rows are held already."""
+    if len(_held) >= MAX_OPEN_ROWS:
+        return False
+    _held[row_id] = holder
+    return True
+
+
+def unregister(row_id: str, holder: Holder) -> None:
+    if _held.get(row_id) is holder:
+        del _held[row_id]
+
+
 def release_id(row_id: Any) -> None:
     """Queue the held row with this id, if any (before a write from elsewhere merges into it)."""
     open_row = _held.get(row_id) if _held else None
@@ -109,13 +142,13 @@ def release_id(row_id: Any) -> None:
 
 def release_all() -> None:
     """Queue every held row as it is now (before a flush)."""
-    for open_row in list(_held.values()):
-        acquired = open_row.lock.acquire(timeout=_RELEASE_WAIT_SECONDS)
+    for holder in list(_held.values()):
+        acquired = holder.lock.acquire(timeout=_RELEASE_WAIT_SECONDS)
         try:
-            open_row._release_locked()
+            holder._release_locked()
         finally:
             if acquired:
-                open_row.lock.release()
+                holder.lock.release()
 
 
 def open_count() -> int:
@@ -125,9 +158,8 @@ def open_count() -> int:
 def _after_fork_in_child() -> None:
     # The parent queues the rows it held; in the child they count as released (what the child
     # logs to an inherited span travels as merges). Their locks may have been held at the fork.
-    for open_row in _held.values():
-        open_row.lock = threading.Lock()
-        open_row.row = None
+    for holder in list(_held.values()):
+        holder._forget_after_fork()
     _held.clear()
 
 

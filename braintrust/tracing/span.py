@@ -214,7 +214,15 @@ class SpanImpl(Span):
         row_id: str | None = None,
         span_id: str | None = None,
         parent_legacy: bool | None = None,
+        created: float | None = None,
+        caller: dict[str, Any] | None = None,
+        exec_counter: int | None = None,
+        first_write: str = "hold",
     ):
+        """``created``, ``caller`` and ``exec_counter`` stand for the moment and the place the
+        span really started (a ``DeferredSpan`` that becomes real later). ``first_write``: "hold"
+        the row until the span ends (``delivery.open_rows``), "queue" it at once, or "none" (it
+        was written elsewhere: everything this span logs travels as merges)."""
         self.ref = ref
         self.propagated_event = propagated_event
         event = dict(event or {})
@@ -231,8 +239,9 @@ class SpanImpl(Span):
             self.span_parents = None
         self._ended_at: float | None = None
         self._context_tokens: list[Any] = []
-        now = time.time()
-        caller = caller_location()
+        now = time.time() if created is None else created
+        if caller is None:
+            caller = caller_location()
         if name is None:
             if self.span_parents is None:
                 name = "root"
@@ -248,7 +257,7 @@ class SpanImpl(Span):
             type_value = default_root_type
         if type_value is not None:
             attributes["type"] = type_value
-        attributes["exec_counter"] = ids.next_exec_counter()
+        attributes["exec_counter"] = exec_counter if exec_counter is not None else ids.next_exec_counter()
         if span_attributes:
             attributes.update(span_attributes)
         self.name = name
@@ -271,7 +280,10 @@ class SpanImpl(Span):
         row.update(data)
         row["metrics"] = {**(data.get("metrics") or {}), "start": start_time if start_time is not None else now}
         self._set_current_on_enter = True
-        self._open = open_rows.hold(ref, row, size + 400, _enqueue_now)
+        if first_write == "none":
+            self._open = None
+            return
+        self._open = open_rows.hold(ref, row, size + 400, _enqueue_now) if first_write == "hold" else None
         if self._open is None:
             _enqueue_now(ref, row, size + 400)
 

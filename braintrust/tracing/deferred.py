@@ -1,0 +1,241 @@
+"""``DeferredSpan``: a span whose row is built once, when it ends, unless it is used first.
+
+For spans an owner opens and closes on the caller's behalf, most of which nobody touches in
+between (the pytest plugin's case and task spans: one pair per test). It records its ids, start
+time, exec counter and first fields (validated and snapshotted at once, as ``SpanImpl`` does),
+and ``finish`` builds the row in one piece, merging the last fields into the first, and queues
+it: no ``SpanImpl``, no held ``OpenRow``, no second snapshot.
+
+It is a ``Span`` all the same. Children (``start_span``, ``@traced`` code under it while it is
+current) are real spans that only need its ids. Anything else that needs a real span (``log``,
+``export``, feedback, ...) turns it into one (``real``): a ``SpanImpl`` with the same ids,
+start, creation time, caller and exec counter, so its row is the one it would have had.
+
+Like a ``SpanImpl``'s held row, it is in the ``open_rows`` registry until it ends: a flush (the
+exit flush included) or a write from elsewhere to its row id queues its row as it is so far
+(it becomes real, with its first write queued), and what follows travels as merges.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from braintrust import jsonsafe
+from braintrust.delivery import open_rows
+from braintrust.delivery.backend import ObjectRef
+from braintrust.span_types import span_type_value
+from braintrust.tracing import context, ids
+from braintrust.tracing.record import merge_row_into, validate_event
+from braintrust.tracing.span import SPAN_ORIGIN, Span, SpanImpl, _enqueue_now
+from braintrust.tracing.timestamps import iso_utc
+
+__all__ = ["DeferredSpan"]
+
+
+class DeferredSpan(open_rows.Holder, Span):
+    """A root span (``parent=None``) or a child of another ``DeferredSpan``, on ``ref``.
+
+    ``caller`` is the ``context`` the row names as where the span started (the owner knows it
+    better than the stack does: the plugin passes the test function's location)."""
+
+    __braintrust_placeholder__ = "<span>"
+
+    def __init__(
+        self,
+        ref: ObjectRef,
+        name: str,
+        type: Any,
+        event: dict[str, Any],
+        caller: dict[str, Any],
+        parent: "DeferredSpan | None" = None,
+    ):
+        self.ref = ref
+        self.name = name
+        self.propagated_event = None
+        self._legacy = legacy = parent._legacy if parent is not None else ids.legacy_ids()
+        self.id = ids.row_id()
+        self.span_id = ids.span_id(legacy)
+        if parent is not None:
+            self.root_span_id = parent.root_span_id
+            self.span_parents: list[str] | None = [parent.span_id]
+        else:
+            self.root_span_id = self.span_id if legacy else ids.trace_id(legacy)
+            self.span_parents = None
+        self._type = span_type_value(type)
+        self._exec_counter = ids.next_exec_counter()
+        self._caller = caller
+        self._start = time.time()
+        self._fields, self._size = jsonsafe.snapshot(validate_event(event))
+        self._real: SpanImpl | None = None
+        self._ended_at: float | None = None
+        self._context_tokens: list[Any] = []
+        self.lock = threading.Lock()
+        self._held = open_rows.register(self.id, self)
+        if not self._held:  # too many rows held: become real now (its first write is queued)
+            self._become_real("queue")
+
+    # -- becoming real -------------------------------------------------------------------------
+
+    @property
+    def real(self) -> SpanImpl:
+        """The ``SpanImpl`` this span is from now on (made on first use)."""
+        with self.lock:
+            if self._real is None:
+                self._become_real("hold" if self._ended_at is None else "none")
+            return self._real  # type: ignore[return-value]
+
+    def _become_real(self, first_write: str) -> None:
+        if self._held:
+            open_rows.unregister(self.id, self)
+            self._held = False
+        self._real = SpanImpl(
+            self.ref,
+            name=self.name,
+            type=self._type,
+            start_time=self._start,
+            parent_span_id=self.span_parents[0] if self.span_parents else None,
+            root_span_id=self.root_span_id,
+            event=self._fields,
+            row_id=self.id,
+            span_id=self.span_id,
+            parent_legacy=self._legacy,
+            created=self._start,
+            caller=self._caller,
+            exec_counter=self._exec_counter,
+            first_write=first_write,
+        )
+
+    def _release_locked(self) -> None:
+        """A flush, or a write from elsewhere to this row: queue the row as it is now."""
+        if self._real is None:
+            self._become_real("queue")
+        elif self._real._open is not None:
+            self._real._open.release()
+
+    def _forget_after_fork(self) -> None:
+        # The parent queues this row; in the child it is real, and what it logs travels as merges.
+        self.lock = threading.Lock()
+        self._held = False
+        if self._real is None:
+            self._become_real("none")
+        else:
+            self._real._open = None
+
+    # -- the owner's end -----------------------------------------------------------------------
+
+    def finish(self, fields: dict[str, Any], end_time: float | None = None) -> float:
+        """Log ``fields`` (validated here) and end the span: one row, queued once."""
+        clean = validate_event(fields)
+        with self.lock:
+            if self._ended_at is not None:
+                return self._ended_at
+            real = self._real
+            if real is None:
+                end = self._ended_at = time.time() if end_time is None else end_time
+                self._queue_row(clean, end)
+                return end
+        if clean:
+            real.log(**clean)
+        self._ended_at = real.end(end_time)
+        return self._ended_at
+
+    def _queue_row(self, clean: dict[str, Any], end: float) -> None:
+        attributes: dict[str, Any] = {"name": self.name}
+        if self._type is not None:
+            attributes["type"] = self._type
+        attributes["exec_counter"] = self._exec_counter
+        row: dict[str, Any] = {
+            "id": self.id,
+            "span_id": self.span_id,
+            "root_span_id": self.root_span_id,
+            "span_parents": self.span_parents,
+            "span_attributes": attributes,
+            "created": iso_utc(self._start),
+            "context": {**self._caller, "span_origin": SPAN_ORIGIN},
+        }
+        row.update(self._fields)
+        size = self._size + 400
+        if clean:
+            data, extra = jsonsafe.snapshot(clean)
+            merge_row_into(row, {**data, "_is_merge": True})
+            size += extra
+        row["metrics"] = {**(row.get("metrics") or {}), "start": self._start, "end": end}
+        row["_is_merge"] = False
+        if self._held:
+            open_rows.unregister(self.id, self)
+            self._held = False
+        _enqueue_now(self.ref, row, size)
+
+    # -- Span ----------------------------------------------------------------------------------
+
+    def start_span(self, name=None, type=None, span_attributes=None, start_time=None, set_current=None,
+                   parent=None, propagated_event=None, **event) -> Span:
+        real = self._real
+        if real is not None or parent:
+            return (real or self.real).start_span(
+                name=name, type=type, span_attributes=span_attributes, start_time=start_time,
+                set_current=set_current, parent=parent, propagated_event=propagated_event, **event,
+            )
+        # A child needs only this span's ids: this one stays deferred.
+        return SpanImpl(
+            self.ref, name=name, type=type, span_attributes=span_attributes, start_time=start_time,
+            parent_span_id=self.span_id, root_span_id=self.root_span_id,
+            propagated_event=propagated_event, event=event, parent_legacy=self._legacy,
+        )
+
+    def log(self, **event: Any) -> None:
+        self.real.log(**event)
+
+    def log_feedback(self, **event: Any) -> None:
+        self.real.log_feedback(**event)
+
+    def set_attributes(self, name=None, type=None, span_attributes=None) -> None:
+        self.real.set_attributes(name=name, type=type, span_attributes=span_attributes)
+        if name is not None:
+            self.name = name
+
+    def export(self) -> str:
+        return self.real.export()
+
+    def link(self) -> str:
+        return self.real.link()
+
+    def permalink(self) -> str:
+        return self.real.permalink()
+
+    def end(self, end_time: float | None = None) -> float:
+        return self.finish({}, end_time)
+
+    def flush(self) -> None:
+        from braintrust.delivery.runtime import flush
+
+        flush()
+
+    def set_current(self) -> None:
+        self._context_tokens.append(context.current_span_var.set(self))
+
+    def unset_current(self) -> None:
+        if self._context_tokens:
+            token = self._context_tokens.pop()
+            try:
+                context.current_span_var.reset(token)
+            except ValueError:  # reset from another context: best effort
+                context.current_span_var.set(None)
+
+    def __enter__(self) -> "DeferredSpan":
+        self.set_current()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc is not None:
+                self.real.log_error(exc_type, exc, tb)
+            self.end()
+        finally:
+            self.unset_current()
+
+    def __repr__(self) -> str:
+        state = "real" if self._real is not None else "deferred"
+        return f"DeferredSpan(name={self.name!r}, id={self.id!r}, span_id={self.span_id!r}, {state})"
