@@ -104,3 +104,27 @@ def test_spill_bookkeeping(tmp_path):
     assert done["path"] == "/spill/a.json" and done["replay_xact_id"] == "1000000000000000007"
     assert done["row_count"] == 3 and done["reason"] == "http_5xx"
     store.close()
+
+
+def test_a_new_store_has_large_pages_and_an_old_one_keeps_its_own(tmp_path):
+    from braintrust.store.connection import PAGE_SIZE
+
+    new = tmp_path / "new" / "braintrust.sqlite"
+    store = LocalStore(new)
+    store.list_projects()
+    store.close()
+    with sqlite3.connect(new) as db:
+        assert db.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE == 16384
+
+    old = tmp_path / "old" / "braintrust.sqlite"
+    old.parent.mkdir()
+    with sqlite3.connect(old) as db:  # made by an earlier version: default pages, WAL
+        db.execute("PRAGMA page_size = 4096")
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("CREATE TABLE t (x)")
+    store = LocalStore(old)
+    store.get_or_create_project("p")
+    store.close()
+    with sqlite3.connect(old) as db:
+        assert db.execute("PRAGMA page_size").fetchone()[0] == 4096
+        assert db.execute("SELECT count(*) FROM projects").fetchone()[0] == 1
