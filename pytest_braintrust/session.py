@@ -193,7 +193,7 @@ class EvalSession:
         if case is None:
             return (yield)
         root = case.span
-        task = DeferredSpan(root.ref, "task", "task", {"input": case.input}, root._caller, parent=root)
+        task = DeferredSpan(root.ref, "task", "task", {"input": case.input}, root.caller, parent=root)
         task.set_current()
         try:
             return (yield)

@@ -65,7 +65,7 @@ class DeferredSpan(open_rows.Holder, Span):
             self.span_parents = None
         self._type = span_type_value(type)
         self._exec_counter = ids.next_exec_counter()
-        self._caller = caller
+        self.caller = caller
         self._start = time.time()
         self._fields, self._size = jsonsafe.snapshot(validate_event(event))
         self._real: SpanImpl | None = None
@@ -102,7 +102,7 @@ class DeferredSpan(open_rows.Holder, Span):
             span_id=self.span_id,
             parent_legacy=self._legacy,
             created=self._start,
-            caller=self._caller,
+            caller=self.caller,
             exec_counter=self._exec_counter,
             first_write=first_write,
         )
@@ -153,7 +153,7 @@ class DeferredSpan(open_rows.Holder, Span):
             "span_parents": self.span_parents,
             "span_attributes": attributes,
             "created": iso_utc(self._start),
-            "context": {**self._caller, "span_origin": SPAN_ORIGIN},
+            "context": {**self.caller, "span_origin": SPAN_ORIGIN},
         }
         row.update(self._fields)
         size = self._size + 400
