@@ -66,16 +66,18 @@ class _Trace:
             self.scores[name] = value
 
 
-def _traces(rows: Iterable[dict[str, Any]], score_order: list[str], metric_order: list[str]) -> list[_Trace]:
+def _traces(rows: Iterable[dict[str, Any]], score_order: list[str], metric_order: list[str], inputs: bool = True) -> list[_Trace]:
     """Rows grouped into traces. Scores are ordered as they first appear on root rows, then as
-    they first appear on other rows (a trace's root row may be written after its children)."""
+    they first appear on other rows (a trace's root row may be written after its children).
+    ``inputs=False``: no input keys (only comparisons with a base use them)."""
     child_scores: list[str] = []
-    traces = _group(rows, score_order, child_scores, metric_order)
+    traces = _group(rows, score_order, child_scores, metric_order, inputs)
     score_order.extend(name for name in child_scores if name not in score_order)
     return traces
 
 
-def _group(rows: Iterable[dict[str, Any]], score_order: list[str], child_scores: list[str], metric_order: list[str]) -> list[_Trace]:
+def _group(rows: Iterable[dict[str, Any]], score_order: list[str], child_scores: list[str], metric_order: list[str],
+           inputs: bool) -> list[_Trace]:
     traces: dict[str, _Trace] = {}
     for row in rows:
         trace_key = row.get("root_span_id") or row.get("id")
@@ -83,7 +85,7 @@ def _group(rows: Iterable[dict[str, Any]], score_order: list[str], child_scores:
         if trace is None:
             trace = traces[trace_key] = _Trace()
         is_root = not row.get("span_parents")
-        if is_root:
+        if is_root and inputs:
             trace.input_key = _canonical(row.get("input"))
         names = score_order if is_root else child_scores
         for name, value in (row.get("scores") or {}).items():
@@ -154,7 +156,7 @@ def compare_experiments(
     """Scores and metrics of an experiment, compared with ``base_rows`` when given."""
     score_order: list[str] = []
     metric_order: list[str] = []
-    traces = _traces(rows, score_order, metric_order)
+    traces = _traces(rows, score_order, metric_order, inputs=base_rows is not None)
     base_traces = _traces(base_rows, [], []) if base_rows is not None else None
     scores: dict[str, ScoreSummary] = {}
     for name in score_order:

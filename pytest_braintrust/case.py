@@ -204,14 +204,24 @@ def call_sync_case(item: pytest.Item) -> bool | None:
     if item.stash.get(CASE_KEY, None) is None:
         return None
     function = getattr(item, "obj", None)
-    if not (inspect.isfunction(function) or inspect.ismethod(function)) or (
-        inspect.iscoroutinefunction(function) or inspect.isgeneratorfunction(function) or inspect.isasyncgenfunction(function)
-    ):
+    if not _plain_sync(function):
         return None
     funcargs = item.funcargs  # type: ignore[attr-defined]
     value = function(**{name: funcargs[name] for name in item._fixtureinfo.argnames})  # type: ignore[attr-defined]
     _record_return_value(item, value)
     return True
+
+
+def _plain_sync(function: Any) -> bool:
+    """A plain function or method: not a coroutine, generator or async generator function."""
+    if inspect.isfunction(function):
+        return _plain_sync_function(function)
+    return inspect.ismethod(function) and _plain_sync_function(function.__func__)
+
+
+@functools.lru_cache(maxsize=1024)  # the parametrized items of one test share its function
+def _plain_sync_function(function: Any) -> bool:
+    return not (inspect.iscoroutinefunction(function) or inspect.isgeneratorfunction(function) or inspect.isasyncgenfunction(function))
 
 
 def capture_async_return_value(item: pytest.Item) -> None:

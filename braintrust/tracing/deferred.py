@@ -22,7 +22,7 @@ import threading
 import time
 from typing import Any
 
-from braintrust import jsonsafe
+from braintrust import jsonsafe, masking
 from braintrust.delivery import open_rows
 from braintrust.delivery.backend import ObjectRef
 from braintrust.span_types import span_type_value
@@ -32,6 +32,12 @@ from braintrust.tracing.span import SPAN_ORIGIN, Span, SpanImpl, _enqueue_now
 from braintrust.tracing.timestamps import iso_utc
 
 __all__ = ["DeferredSpan"]
+
+
+def _get_processor() -> Any:
+    from braintrust.delivery.runtime import get_processor
+
+    return get_processor()
 
 
 class DeferredSpan(open_rows.Holder, Span):
@@ -156,6 +162,26 @@ class DeferredSpan(open_rows.Holder, Span):
             "context": {**self.caller, "span_origin": SPAN_ORIGIN},
         }
         row.update(self._fields)
+        if self._held:
+            open_rows.unregister(self.id, self)
+            self._held = False
+        ref = self.ref
+        if ref.ids and masking.get_masking_function() is None:
+            # The object is resolved: merge the caller's values as they are and encode the row at
+            # once (the bytes freeze them), as Logger.log does; else snapshot them first.
+            fast = dict(row)
+            if clean:
+                merge_row_into(fast, {**clean, "_is_merge": True})
+            fast["metrics"] = {**(fast.get("metrics") or {}), "start": self._start, "end": end}
+            fast["_is_merge"] = False
+            fast.update(ref.ids)
+            encoded = jsonsafe.encode_fresh(fast, nulls=sum(1 for value in fast.values() if value is None))
+            if encoded is not None:
+                _get_processor().enqueue_encoded(ref, fast, encoded)
+            else:  # something orjson and the snapshot would write differently: snapshot it all
+                data, size = jsonsafe.snapshot(fast)
+                _enqueue_now(ref, data, size + 400)
+            return
         size = self._size + 400
         if clean:
             data, extra = jsonsafe.snapshot(clean)
@@ -163,10 +189,7 @@ class DeferredSpan(open_rows.Holder, Span):
             size += extra
         row["metrics"] = {**(row.get("metrics") or {}), "start": self._start, "end": end}
         row["_is_merge"] = False
-        if self._held:
-            open_rows.unregister(self.id, self)
-            self._held = False
-        _enqueue_now(self.ref, row, size)
+        _enqueue_now(ref, row, size)
 
     # -- Span ----------------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ import pytest
 
 import braintrust
 from braintrust.delivery import open_rows
+from braintrust.tracing import deferred
 from braintrust.tracing.deferred import DeferredSpan
 
 CALLER = {"caller_functionname": "test_case", "caller_filename": "/src/test_x.py", "caller_lineno": 7}
@@ -177,3 +178,31 @@ def test_a_forked_child_merges_into_the_parents_row(bt_logs):
     assert len(first_writes) == 1  # the child sent only a merge
     case = {r["id"]: r for r in bt_logs.server.rows("experiment")}[root.id]
     assert case["output"] == "parent" and case["input"] == "q"
+
+
+@pytest.mark.parametrize("resolved", [False, True], ids=["unresolved", "resolved"])
+def test_values_are_frozen_at_the_end_and_made_json_safe(bt_logs, resolved, monkeypatch):
+    """Once the experiment is registered the row is encoded straight from the caller's values;
+    either way later mutation does not show, and what JSON cannot hold follows the snapshot
+    table (NaN -> "NaN", sets -> sorted lists, nested None kept)."""
+    experiment = braintrust.init(project="deferred", experiment=f"values-{resolved}")
+    if resolved:
+        experiment.id
+    root, _ = _case(experiment)
+    output = {"answer": "a", "none": None, "tags": {"y", "x"}, "score": float("nan")}
+    plain = {"answer": "b", "n": 1}
+    metadata = {"k": [1, 2]}
+    root.finish({"output": output, "metadata": metadata})
+    other, _ = _case(experiment)
+    snapshots = []
+    real_snapshot = deferred.jsonsafe.snapshot
+    with monkeypatch.context() as patch:
+        patch.setattr(deferred.jsonsafe, "snapshot", lambda value: snapshots.append(value) or real_snapshot(value))
+        other.finish({"output": plain})
+    assert (snapshots == []) == resolved  # resolved: encoded from the values, no snapshot
+    output["answer"] = metadata["k"][0] = plain["answer"] = "changed"
+    experiment.flush()
+    stored = {r["id"]: r for r in bt_logs.server.rows("experiment") if "span_attributes" in r}
+    assert stored[root.id]["output"] == {"answer": "a", "none": None, "tags": ["x", "y"], "score": "NaN"}
+    assert stored[root.id]["metadata"] == {"k": [1, 2]}
+    assert stored[other.id]["output"] == {"answer": "b", "n": 1}
