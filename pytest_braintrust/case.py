@@ -113,8 +113,8 @@ class BraintrustCase:
         self.spec = spec
         self.span = span
         self._scorer_runner = scorer_runner
-        self.input = copy.deepcopy(spec.input)
-        self.expected = copy.deepcopy(spec.expected)
+        self.input = _private_copy(spec.input)
+        self.expected = _private_copy(spec.expected)
         self.metadata: dict[str, Any] = dict(spec.metadata)
         self.tags: list[str] = list(spec.tags)
         self.id = spec.record_id
@@ -189,6 +189,14 @@ class BraintrustCase:
 
     def __repr__(self) -> str:
         return f"BraintrustCase(name={self.spec.name!r}, input={self.input!r}, expected={self.expected!r})"
+
+
+_ATOMS = (str, int, float, bool, type(None))
+
+
+def _private_copy(value: Any) -> Any:
+    """A deep copy the test may change freely (immutable atoms are their own copy)."""
+    return value if type(value) in _ATOMS else copy.deepcopy(value)
 
 
 def _record_return_value(item: pytest.Item, value: Any) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from braintrust.tracing import ids
 from braintrust.tracing.deferred import DeferredSpan
 from pytest_braintrust.case import CASE_KEY, BraintrustCase, CaseSpec, is_case, spec_of
 from pytest_braintrust.options import Settings
@@ -150,6 +151,7 @@ class EvalSession:
         # Finished cases per project and outcome (only counts: nothing per case outlives it).
         self.outcomes: dict[str, dict[str, int]] = {}
         self.worker = (getattr(config, "workerinput", None) or {}).get("workerid")  # pytest-xdist
+        self.legacy_ids = ids.legacy_ids()  # read once per run, as a logger does
 
     # -- per case ------------------------------------------------------------------------------
 
@@ -185,7 +187,7 @@ class EvalSession:
             "caller_filename": str(getattr(item, "path", path)),
             "caller_lineno": (line or 0) + 1,
         }
-        return DeferredSpan(experiment.ref, spec.name, "eval", event, caller)
+        return DeferredSpan(experiment.ref, spec.name, "eval", event, caller, legacy=self.legacy_ids)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Any:

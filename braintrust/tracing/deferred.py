@@ -34,17 +34,24 @@ from braintrust.tracing.timestamps import iso_utc
 __all__ = ["DeferredSpan"]
 
 
-def _get_processor() -> Any:
-    from braintrust.delivery.runtime import get_processor
+_processor_getter: Any = None
 
-    return get_processor()
+
+def _get_processor() -> Any:
+    global _processor_getter
+    if _processor_getter is None:  # imported on first use, then kept
+        from braintrust.delivery.runtime import get_processor
+
+        _processor_getter = get_processor
+    return _processor_getter()
 
 
 class DeferredSpan(open_rows.Holder, Span):
     """A root span (``parent=None``) or a child of another ``DeferredSpan``, on ``ref``.
 
     ``caller`` is the ``context`` the row names as where the span started (the owner knows it
-    better than the stack does: the plugin passes the test function's location)."""
+    better than the stack does: the plugin passes the test function's location). ``legacy``:
+    ``ids.legacy_ids()`` if the owner read it already (a child uses its parent's)."""
 
     __braintrust_placeholder__ = "<span>"
 
@@ -56,11 +63,16 @@ class DeferredSpan(open_rows.Holder, Span):
         event: dict[str, Any],
         caller: dict[str, Any],
         parent: "DeferredSpan | None" = None,
+        legacy: bool | None = None,
     ):
         self.ref = ref
         self.name = name
         self.propagated_event = None
-        self._legacy = legacy = parent._legacy if parent is not None else ids.legacy_ids()
+        if parent is not None:
+            legacy = parent._legacy
+        elif legacy is None:
+            legacy = ids.legacy_ids()
+        self._legacy = legacy
         self.id = ids.row_id()
         self.span_id = ids.span_id(legacy)
         if parent is not None:
