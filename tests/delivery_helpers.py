@@ -92,3 +92,19 @@ def spilled_rows(spill_dir: Path) -> list[dict[str, Any]]:
 
 def spilled_items(spill_dir: Path) -> int:
     return sum(doc["item_count"] for doc in spill_documents(spill_dir))
+
+
+def in_forked_child(work) -> int:
+    """Run ``work()`` in a forked child and return the child's exit code: 0 when it returned
+    true, 1 when false, 2 when it raised (the child never returns into the test)."""
+    import os
+
+    pid = os.fork()
+    if pid == 0:
+        code = 2
+        try:
+            code = 0 if work() else 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)

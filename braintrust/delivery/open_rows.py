@@ -49,6 +49,7 @@ class Holder:
     """What the registry holds: ``lock`` guards the row; ``_release_locked`` (called with the lock
     held) queues it once; ``_forget_after_fork`` marks it released in a forked child."""
 
+    __slots__ = ()
     lock: Any
 
     def release(self) -> None:

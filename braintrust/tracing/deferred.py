@@ -26,27 +26,15 @@ from braintrust import jsonsafe, masking
 from braintrust.delivery import open_rows
 from braintrust.delivery.backend import ObjectRef
 from braintrust.span_types import span_type_value
-from braintrust.tracing import context, ids
+from braintrust.tracing import ids
 from braintrust.tracing.record import merge_row_into, validate_event
-from braintrust.tracing.span import SPAN_ORIGIN, Span, SpanImpl, _enqueue_now
+from braintrust.tracing.span import SPAN_ORIGIN, CurrentTokens, Span, SpanImpl, _enqueue_now, processor
 from braintrust.tracing.timestamps import iso_utc
 
 __all__ = ["DeferredSpan"]
 
 
-_processor_getter: Any = None
-
-
-def _get_processor() -> Any:
-    global _processor_getter
-    if _processor_getter is None:  # imported on first use, then kept
-        from braintrust.delivery.runtime import get_processor
-
-        _processor_getter = get_processor
-    return _processor_getter()
-
-
-class DeferredSpan(open_rows.Holder, Span):
+class DeferredSpan(open_rows.Holder, CurrentTokens, Span):
     """A root span (``parent=None``) or a child of another ``DeferredSpan``, on ``ref``.
 
     ``caller`` is the ``context`` the row names as where the span started (the owner knows it
@@ -178,29 +166,25 @@ class DeferredSpan(open_rows.Holder, Span):
             open_rows.unregister(self.id, self)
             self._held = False
         ref = self.ref
-        if ref.ids and masking.get_masking_function() is None:
-            # The object is resolved: merge the caller's values as they are and encode the row at
-            # once (the bytes freeze them), as Logger.log does; else snapshot them first.
-            fast = dict(row)
-            if clean:
-                merge_row_into(fast, {**clean, "_is_merge": True})
-            fast["metrics"] = {**(fast.get("metrics") or {}), "start": self._start, "end": end}
-            fast["_is_merge"] = False
-            fast.update(ref.ids)
-            encoded = jsonsafe.encode_fresh(fast, nulls=sum(1 for value in fast.values() if value is None))
-            if encoded is not None:
-                _get_processor().enqueue_encoded(ref, fast, encoded)
-            else:  # something orjson and the snapshot would write differently: snapshot it all
-                data, size = jsonsafe.snapshot(fast)
-                _enqueue_now(ref, data, size + 400)
-            return
+        # Once the object is resolved the row is encoded at once, from the caller's values (the
+        # bytes freeze them), as Logger.log does; before that they are snapshotted first.
+        encode_now = bool(ref.ids) and masking.get_masking_function() is None
         size = self._size + 400
         if clean:
-            data, extra = jsonsafe.snapshot(clean)
-            merge_row_into(row, {**data, "_is_merge": True})
-            size += extra
+            if not encode_now:
+                clean, extra = jsonsafe.snapshot(clean)
+                size += extra
+            merge_row_into(row, {**clean, "_is_merge": True})  # (row's dicts are this span's own)
         row["metrics"] = {**(row.get("metrics") or {}), "start": self._start, "end": end}
         row["_is_merge"] = False
+        if encode_now:
+            row.update(ref.ids)
+            encoded = jsonsafe.encode_fresh(row, nulls=sum(1 for value in row.values() if value is None))
+            if encoded is not None:
+                processor().enqueue_encoded(ref, row, encoded)
+                return
+            row, size = jsonsafe.snapshot(row)  # orjson and the snapshot would differ: snapshot it all
+            size += 400
         _enqueue_now(ref, row, size)
 
     # -- Span ----------------------------------------------------------------------------------
@@ -247,17 +231,6 @@ class DeferredSpan(open_rows.Holder, Span):
         from braintrust.delivery.runtime import flush
 
         flush()
-
-    def set_current(self) -> None:
-        self._context_tokens.append(context.current_span_var.set(self))
-
-    def unset_current(self) -> None:
-        if self._context_tokens:
-            token = self._context_tokens.pop()
-            try:
-                context.current_span_var.reset(token)
-            except ValueError:  # reset from another context: best effort
-                context.current_span_var.set(None)
 
     def __enter__(self) -> "DeferredSpan":
         self.set_current()

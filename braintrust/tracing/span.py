@@ -43,13 +43,18 @@ _OBJECT_TYPE_CODES = {
 _get_processor: Any = None
 
 
-def _enqueue_now(ref: ObjectRef, row: dict[str, Any], approx_bytes: int) -> None:
+def processor() -> Any:
+    """The process's delivery processor (its module imported on first use, then kept)."""
     global _get_processor
-    if _get_processor is None:  # imported on first use (not at import time), then kept
+    if _get_processor is None:
         from braintrust.delivery.runtime import get_processor
 
         _get_processor = get_processor
-    _get_processor().enqueue(ref, row, approx_bytes)
+    return _get_processor()
+
+
+def _enqueue_now(ref: ObjectRef, row: dict[str, Any], approx_bytes: int) -> None:
+    processor().enqueue(ref, row, approx_bytes)
 
 
 def _enqueue(ref: ObjectRef, row: dict[str, Any], approx_bytes: int) -> None:
@@ -193,7 +198,25 @@ class NoopSpan(Span):
 NOOP_SPAN = NoopSpan()
 
 
-class SpanImpl(Span):
+class CurrentTokens:
+    """``set_current``/``unset_current`` for a span that keeps its tokens in ``_context_tokens``."""
+
+    _context_tokens: list[Any]
+
+    def set_current(self) -> None:
+        self._context_tokens.append(context.current_span_var.set(self))
+
+    def unset_current(self) -> None:
+        if self._context_tokens:
+            token = self._context_tokens.pop()
+            try:
+                context.current_span_var.reset(token)
+            except ValueError:
+                # Reset from another context (e.g. a generator resumed elsewhere): best effort.
+                context.current_span_var.set(None)
+
+
+class SpanImpl(CurrentTokens, Span):
     """A recording span, attached to an object (``ref``) and, for children, to a parent span."""
 
     __braintrust_placeholder__ = "<span>"
@@ -421,18 +444,6 @@ class SpanImpl(Span):
             return "https://www.braintrust.dev/error-generating-link?" + urlencode({"msg": str(exc)})
 
     # -- context -----------------------------------------------------------------------------
-
-    def set_current(self) -> None:
-        self._context_tokens.append(context.current_span_var.set(self))
-
-    def unset_current(self) -> None:
-        if self._context_tokens:
-            token = self._context_tokens.pop()
-            try:
-                context.current_span_var.reset(token)
-            except ValueError:
-                # Reset from another context (e.g. a generator resumed elsewhere): best effort.
-                context.current_span_var.set(None)
 
     def __enter__(self) -> "SpanImpl":
         if self._set_current_on_enter:

@@ -4,7 +4,6 @@ span before that, it becomes a real one. Either way the server ends up with the 
 
 from __future__ import annotations
 
-import os
 
 import pytest
 
@@ -12,6 +11,7 @@ import braintrust
 from braintrust.delivery import open_rows
 from braintrust.tracing import deferred
 from braintrust.tracing.deferred import DeferredSpan
+from delivery_helpers import in_forked_child
 
 CALLER = {"caller_functionname": "test_case", "caller_filename": "/src/test_x.py", "caller_lineno": 7}
 
@@ -160,18 +160,12 @@ def test_a_forked_child_merges_into_the_parents_row(bt_logs):
     experiment = braintrust.init(project="deferred", experiment="fork")
     experiment.id  # registered before forking
     root, _ = _case(experiment)
-    pid = os.fork()
-    if pid == 0:
-        code = 0
-        try:
-            root.log(metadata={"child": True})
-            code = 0 if braintrust.flush().ok else 1
-        except BaseException:
-            code = 2
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
+
+    def child() -> bool:
+        root.log(metadata={"child": True})
+        return braintrust.flush().ok
+
+    assert in_forked_child(child) == 0
     root.finish({"output": "parent"})
     experiment.flush()
     first_writes = [r for r in bt_logs.sent_rows() if r.get("id") == root.id and not r.get("_is_merge")]

@@ -12,6 +12,7 @@ import pytest
 
 import braintrust
 from braintrust.delivery import open_rows
+from delivery_helpers import in_forked_child
 
 
 def test_a_span_is_one_write_with_everything_it_logged(bt_logs):
@@ -113,19 +114,13 @@ def test_a_forked_child_does_not_send_what_the_parent_holds(bt_logs):
     logger = braintrust.init_logger(project="open")
     held = logger.start_span(name="parent-span", input="p")
     logger.id  # resolve before forking
-    pid = os.fork()
-    if pid == 0:  # the child: log a span of its own, flush, exit
-        code = 0
-        try:
-            with logger.start_span(name="child-span"):
-                pass
-            code = 0 if braintrust.flush().ok else 1
-        except BaseException:
-            code = 2
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
+
+    def child() -> bool:  # log a span of its own, flush
+        with logger.start_span(name="child-span"):
+            pass
+        return braintrust.flush().ok
+
+    assert in_forked_child(child) == 0
     held.end()
     named = bt_logs.by_name()
     assert named["parent-span"]["input"] == "p"
