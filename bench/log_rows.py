@@ -9,7 +9,8 @@ made by bench/setup_public_sdk.sh); bench/bench_logger.py runs it and reads its 
 Measures the seconds from the first ``logger.log`` call until ``logger.flush()`` returns, and
 memory: the resident set size (from /proc/self/statm) before the first row, after 10k, 50k and
 100k rows (those not above N, and N itself) and after the flush, and the peak RSS of the
-process (``resource.getrusage(RUSAGE_SELF).ru_maxrss``), and its CPU seconds. With ``BENCH_STATS_URL`` set (the test
+process (``resource.getrusage(RUSAGE_SELF).ru_maxrss``), and its CPU seconds; after the timed
+part, the peak RSS of its child processes (ours into the local store: the store's writer). With ``BENCH_STATS_URL`` set (the test
 server's ``/_test/stats``), it also reads how many rows had arrived when ``flush()`` returned
 (outside the timed span). Prints one JSON line on stdout.
 """
@@ -82,6 +83,20 @@ def log_row(logger, i: int) -> None:
     )
 
 
+def children_peak_rss_mb() -> float | None:
+    """Peak RSS of this process's finished child processes in MB, None if there were none.
+    Ours logging into the local store has one, the store's writer process: it is stopped
+    here, after the timed part. The public SDK has no such processor and starts no children."""
+    try:
+        from braintrust.delivery.runtime import get_processor
+
+        get_processor().close()
+    except Exception:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return peak * 1024 / 1e6 if peak else None
+
+
 def rows_arrived() -> int | None:
     url = os.environ.get("BENCH_STATS_URL")
     if not url:
@@ -110,6 +125,10 @@ def main() -> None:
 
     rss["after_flush"] = rss_mb()
     describe = getattr(result, "describe", None)  # ours returns a FlushResult, the public SDK None
+    flush_result = describe() if describe else None
+    arrived = rows_arrived()
+    peak, cpu = peak_rss_mb(), cpu_seconds()
+    children_peak = children_peak_rss_mb()
     print(
         json.dumps(
             {
@@ -117,11 +136,12 @@ def main() -> None:
                 "rows": rows,
                 "seconds": seconds,
                 "log_seconds": log_seconds,
-                "peak_rss_mb": peak_rss_mb(),
-                "cpu_seconds": cpu_seconds(),
+                "peak_rss_mb": peak,
+                "cpu_seconds": cpu,
                 "rss_mb": {k: round(v, 1) for k, v in rss.items()},
-                "arrived_at_flush": rows_arrived(),
-                "flush_result": describe() if describe else None,
+                "arrived_at_flush": arrived,
+                "flush_result": flush_result,
+                "children_peak_rss_mb": children_peak,
                 "queue_size_env": os.environ.get("BRAINTRUST_QUEUE_SIZE"),
             }
         ),

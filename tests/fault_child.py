@@ -3,7 +3,8 @@
 Usage: ``python fault_child.py MODE ROWS REPORT_FILE``. MODE is ``flush`` (log, then flush),
 ``exit`` (log and exit: the atexit flush delivers), ``loop`` (log until SIGTERM) or ``fork``
 (the parent and a forked child both log and flush). The report (JSON) is written after every
-braintrust exit handler has run: produced, accepted, spilled, dropped, pending, and the row ids.
+braintrust exit handler has run: produced, accepted, spilled, dropped, pending, and the row ids
+(and, into the local store, how many rows its writer process wrote).
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ logged_ids: list[str] = []
 def report(tag: str = "") -> None:
     from braintrust.delivery.runtime import get_processor
 
-    stats = get_processor().stats()
+    processor = get_processor()
+    stats = processor.stats()
     data = {
+        "rows_by_writer": getattr(processor._backend, "rows_by_writer", None),  # local store only
         "pid": os.getpid(),
         "produced": stats.produced,
         "accepted": stats.accepted,

@@ -3,14 +3,20 @@
 Resolving an ``ObjectRef`` finds or creates the project / experiment / dataset in the store and
 remembers the result under ``ref.key``, so resolving the same reference again (a replay in
 another process, say) never creates a second experiment. ``export`` writes a batch in one
-transaction. Thread-safe (one SQLite connection per thread) and fork-safe (a child process
-opens its own connections).
+transaction: in this process at first, then, once ``WRITER_AFTER_ROWS`` rows were written, in a
+writer process (``store.writer_process``) that appends on another core while this one goes on
+logging. If that process cannot start or goes away, batches are written here again (with one
+warning). A batch it may already have written is then written a second time; the merge
+semantics make that harmless. Thread-safe (one SQLite connection per thread) and fork-safe (a
+child process opens its own connections and starts its own writer).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
+import threading
 from typing import Any
 
 from braintrust.delivery.backend import (
@@ -24,11 +30,18 @@ from braintrust.delivery.backend import (
     ObjectRef,
 )
 from braintrust.store import catalog
+from braintrust.store import rows as row_ops
 from braintrust.store.connection import StoreError, waiting_at_most, write_transaction
 from braintrust.store.merge import object_of
 from braintrust.store.sqlite_store import LocalStore
+from braintrust.store.writer_process import WriterGone, WriterProcess
+
+log = logging.getLogger("braintrust")
 
 REASON = "local_store"
+#: Rows a process writes itself before it starts a writer process: fewer would not repay the
+#: process's start (~0.1 s of CPU). Tests lower it to exercise the writer with small batches.
+WRITER_AFTER_ROWS = 2000
 MAX_BATCH_BYTES = 64 * 1024 * 1024
 _FIX = (
     "check that the folder exists, is writable and is on a local disk, "
@@ -47,6 +60,11 @@ class LocalBackend:
         self._owns_store = store is None
         self.store = store if store is not None else LocalStore(path)
         self.label = str(self.store.directory)
+        self._writer_lock = threading.Lock()
+        self._writer: WriterProcess | None = None
+        self._writer_failed = False
+        self._rows_written_here = 0
+        self.rows_by_writer = 0  # rows the writer process wrote (diagnostics and tests)
 
     def __repr__(self) -> str:
         return f"LocalBackend({str(self.store.path)!r})"
@@ -173,7 +191,50 @@ class LocalBackend:
         return ExportResult(accepted=len(rows), failed=failed, error=error)
 
     def _write(self, rows: list[dict[str, Any]], encoded: list[bytes] | None, deadline: Deadline) -> None:
-        self.store.write_rows(rows, encoded, timeout_seconds=max(0.001, deadline.remaining()))
+        entries = row_ops.entry_params(rows, encoded)  # ValueError before anything is written
+        writer = self._ready_writer()
+        if writer is not None:
+            try:
+                # (No deadline outside a flush: then the store's own wait for other writers.)
+                writer.append(entries, max(0.001, min(deadline.remaining(), self.store.timeout_seconds)))
+                self.rows_by_writer += len(entries)
+                return
+            except WriterGone:
+                self._give_up_writer(writer)
+        self.store.append_entries(entries, timeout_seconds=max(0.001, deadline.remaining()))
+        self._rows_written_here += len(entries)
+
+    def _ready_writer(self) -> WriterProcess | None:
+        """The writer process if it takes requests now. One is started once enough rows were
+        written here; until it is ready (a moment later), batches are written here."""
+        if self._writer_failed:
+            return None
+        with self._writer_lock:
+            writer = self._writer
+            if writer is None:
+                if self._rows_written_here < WRITER_AFTER_ROWS:
+                    return None
+                try:
+                    self._writer = WriterProcess(self.store.path)
+                except OSError as exc:
+                    self._writer_failed = True
+                    log.warning("braintrust: could not start the local store's writer process (%s); "
+                                "rows are written in this process.", _one_line(exc))
+                return None
+        if writer.ready():
+            return writer
+        if writer.gone:
+            self._give_up_writer(writer)
+        return None
+
+    def _give_up_writer(self, writer: WriterProcess) -> None:
+        with self._writer_lock:
+            if self._writer_failed:
+                return
+            self._writer_failed = True
+        if not writer.closed_by_us:
+            log.warning("braintrust: the local store's writer process stopped (%s); rows are written "
+                        "in this process from now on.", writer.gone_reason)
 
     @staticmethod
     def _split_invalid(rows: list[dict[str, Any]], encoded: list[bytes] | None) -> tuple[list, list | None, list, str]:
@@ -193,5 +254,9 @@ class LocalBackend:
         return good, (good_encoded if encoded is not None else None), failed, error
 
     def close(self) -> None:
+        with self._writer_lock:
+            writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.close()
         if self._owns_store:
             self.store.close()

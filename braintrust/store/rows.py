@@ -68,21 +68,32 @@ def last_xact_id(conn: sqlite3.Connection) -> int:
     return int(conn.execute("SELECT value FROM meta WHERE key = 'last_xact_id'").fetchone()[0])
 
 
-def _entry_params(rows: Sequence[dict[str, Any]], encoded: Sequence[bytes | str] | None) -> list[tuple]:
-    """Log parameters without the xact id: (type, object id, row id, created, op, data)."""
+def entry_params(rows: Sequence[dict[str, Any]], encoded: Sequence[bytes | str] | None = None) -> list[tuple]:
+    """Row-log entries for ``rows``, without the xact id: (type, object id, row id, created, op,
+    data). ``data`` is ``encoded[i]`` as given (bytes or str), else the row as JSON.
+    Raises ``ValueError`` for a row without an id or object."""
+    if encoded is not None and len(encoded) != len(rows):
+        raise ValueError(f"{len(rows)} rows but {len(encoded)} encodings were given.")
     now = utc_now()
     params = []
     for index, row in enumerate(rows):
         object_type, object_id, row_id = object_of(row)
-        if encoded is None:
-            data = json.dumps(row, separators=(",", ":"))
-        else:
-            data = encoded[index]
-            if not isinstance(data, str):
-                data = data.decode("utf-8")
+        data = json.dumps(row, separators=(",", ":")) if encoded is None else encoded[index]
         op = DELETE if row.get("_object_delete") else MERGE if row.get("_is_merge") else REPLACE
         params.append((object_type, object_id, row_id, row.get("created") or now, op, data))
     return params
+
+
+def append_entries(conn: sqlite3.Connection, entries: Sequence[tuple]) -> int:
+    """Append ``entries`` (made by ``entry_params``) in one transaction; returns its xact id."""
+    with write_transaction(conn):
+        xact_id = next_xact_id(conn)
+        if entries:
+            conn.executemany(
+                _APPEND,
+                [(t, o, i, xact_id, c, op, d if isinstance(d, str) else d.decode("utf-8")) for t, o, i, c, op, d in entries],
+            )
+    return xact_id
 
 
 def write_rows(conn: sqlite3.Connection, rows: Sequence[dict[str, Any]], encoded: Sequence[bytes | str] | None = None) -> int:
@@ -91,14 +102,7 @@ def write_rows(conn: sqlite3.Connection, rows: Sequence[dict[str, Any]], encoded
     ``encoded[i]``, when given, is ``rows[i]`` as JSON and is stored instead of re-encoding.
     Raises ``ValueError`` (before writing anything) for a row without an id or object.
     """
-    if encoded is not None and len(encoded) != len(rows):
-        raise ValueError(f"{len(rows)} rows but {len(encoded)} encodings were given.")
-    params = _entry_params(rows, encoded)
-    with write_transaction(conn):
-        xact_id = next_xact_id(conn)
-        if params:
-            conn.executemany(_APPEND, [(t, o, i, xact_id, c, op, d) for t, o, i, c, op, d in params])
-    return xact_id
+    return append_entries(conn, entry_params(rows, encoded))
 
 
 def _loader(conn: sqlite3.Connection):

@@ -122,6 +122,13 @@ class LocalStore:
         with waiting_at_most(conn, timeout_seconds, self.timeout_seconds):
             return str(row_ops.write_rows(conn, rows, encoded))
 
+    def append_entries(self, entries: Sequence[tuple], timeout_seconds: float | None = None) -> str:
+        """Append row-log entries made by ``rows.entry_params`` in one transaction; returns its
+        xact id. ``timeout_seconds`` as for ``write_rows``."""
+        conn = self.connection()
+        with waiting_at_most(conn, timeout_seconds, self.timeout_seconds):
+            return str(row_ops.append_entries(conn, entries))
+
     def fetch_rows(
         self,
         object_type: str,
