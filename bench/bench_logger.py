@@ -185,12 +185,7 @@ def print_table(results: dict, rows: int, small: int, ours_env: dict) -> None:
     public = results.get("public-server")
     if public:
         print()
-        local = results.get("ours-local")
-    if local and local.get("children_peak_rss_mb"):
-        small_child = local.get("small", {}).get("children_peak_rss_mb")
-        print(f"ours-local also runs the local store's writer process: peak RSS {local['children_peak_rss_mb']:.1f} MB"
-              + (f" ({small:,} rows: {small_child:.1f} MB)" if small_child else "") + ".")
-    for case in ("ours-server", "ours-local"):
+        for case in ("ours-server", "ours-local"):
             if case in results:
                 r = results[case]
                 print(f"{case} / public-server:  rows/s x{r['rows_per_second'] / public['rows_per_second']:.1f}   "

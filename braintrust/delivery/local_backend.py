@@ -216,7 +216,7 @@ class LocalBackend:
                     return None
                 try:
                     self._writer = WriterProcess(self.store.path)
-                except OSError as exc:
+                except Exception as exc:  # (no interpreter to run, no memory, no processes...)
                     self._writer_failed = True
                     log.warning("braintrust: could not start the local store's writer process (%s); "
                                 "rows are written in this process.", _one_line(exc))

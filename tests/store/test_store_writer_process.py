@@ -304,3 +304,15 @@ def test_sigterm_while_the_writer_writes_exits_within_the_deadline_losing_nothin
     assert len(logged) == len(set(logged)) >= report["accepted"]
     # The signal may land inside a log() call after its row was queued, before the child noted its id.
     assert len(set(logged) - set(report["ids"])) <= 1
+
+
+def test_a_writer_that_cannot_start_leaves_rows_to_this_process(tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(local_backend, "WRITER_AFTER_ROWS", 0)
+    monkeypatch.setattr(sys, "executable", "")  # an embedded interpreter, say
+    with contextlib.closing(LocalBackend(tmp_path / "braintrust.sqlite")) as backend:
+        with caplog.at_level(logging.WARNING, logger="braintrust"):
+            for n in range(3):
+                assert export(backend, rows_of(f"r{n}", 10)).accepted == 10
+        warnings = [r.getMessage() for r in caplog.records if "writer process" in r.getMessage()]
+        assert len(warnings) == 1 and "could not start" in warnings[0]
+        assert backend.rows_by_writer == 0 and len(stored(backend)) == 30
