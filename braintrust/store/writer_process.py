@@ -166,9 +166,15 @@ class WriterProcess:
             self._buffer = mmap.mmap(self._buffer_fd, size)
         self._buffer[: len(payload)] = payload
 
-    def close(self, timeout_seconds: float = 2.0) -> None:
-        """Close the child's stdin and wait for it to finish (killed after ``timeout_seconds``)."""
-        with self._lock:
+    def close(self, timeout_seconds: float = 1.0) -> None:
+        """Close the child's stdin and wait for it to finish, at most ``timeout_seconds`` in all
+        (then it is killed). A request in flight gets that long to finish: at exit, another
+        thread may be waiting on one with a long timeout, and exiting must not wait for it."""
+        if not self._lock.acquire(timeout=timeout_seconds):
+            self.closed_by_us = True
+            self._proc.kill()  # the request in flight fails (WriterGone), which writes it here
+            return
+        try:
             if self.gone:
                 return
             self.closed_by_us = True
@@ -179,6 +185,8 @@ class WriterProcess:
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait()
+        finally:
+            self._lock.release()
 
     def _abandon(self, reason: str) -> None:
         """Kill the child (a request may be half-written) and close the files; lock held."""

@@ -316,3 +316,25 @@ def test_a_writer_that_cannot_start_leaves_rows_to_this_process(tmp_path, monkey
         warnings = [r.getMessage() for r in caplog.records if "writer process" in r.getMessage()]
         assert len(warnings) == 1 and "could not start" in warnings[0]
         assert backend.rows_by_writer == 0 and len(stored(backend)) == 30
+
+
+def test_closing_does_not_wait_for_a_long_request_in_flight(backend):
+    import threading
+
+    blocker = sqlite3.connect(backend.store.path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # the writer's next request waits up to its 10 s timeout
+    results = []
+    exporting = threading.Thread(target=lambda: results.append(export(backend, rows_of("late", 5))))
+    try:
+        exporting.start()
+        time.sleep(0.3)  # the request is in flight
+        started = time.monotonic()
+        backend._writer.close(timeout_seconds=0.5)
+        took = time.monotonic() - started
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    exporting.join(15)
+    assert took < 0.5 + 0.5
+    assert results and results[0].accepted == 5  # written here once the writer was gone
+    assert backend.rows_by_writer == 0 and len(stored(backend)) == 6
