@@ -1,12 +1,15 @@
 """Helpers for the delivery tests (``tests/delivery/``): a fake clock whose sleeps are
 instant, processors wired to a ``MemoryBackend`` and a spill folder, spill-file readers, and
-the invariant every processor test ends with."""
+the invariant every processor test ends with, and a logging process stopped by SIGTERM."""
 
 from __future__ import annotations
 
 import json
 import random
+import signal
 import socket
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -108,3 +111,19 @@ def in_forked_child(work) -> int:
             os._exit(code)
     _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status)
+
+
+FAULT_CHILD = Path(__file__).parent / "fault_child.py"
+
+
+def sigterm_while_logging(env: dict[str, str], report_path: Path, run_seconds: float) -> tuple[dict[str, Any], float]:
+    """Run ``fault_child.py loop`` with ``env`` for ``run_seconds``, send it SIGTERM, wait for it;
+    returns its report and the seconds from the signal to its exit."""
+    proc = subprocess.Popen([sys.executable, str(FAULT_CHILD), "loop", "0", str(report_path)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "LOGGING"
+    time.sleep(run_seconds)
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+    return json.loads(report_path.read_text()), time.monotonic() - sent

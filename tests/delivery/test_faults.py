@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from btserver import BraintrustTestServer, Step
+from delivery_helpers import sigterm_while_logging
 
 CHILD = Path(__file__).parent.parent / "fault_child.py"
 pytestmark = pytest.mark.slow
@@ -130,19 +130,9 @@ def test_server_down_exits_within_deadline_then_replays_exactly_once(tmp_path):
 def test_sigterm_mid_run_exits_within_deadline_with_every_row_delivered_or_spilled(tmp_path):
     with BraintrustTestServer() as server:
         server.fail_always("POST", "/logs3", Step(delay_seconds=0.05))
-        report_path = tmp_path / "report.json"
-        proc = subprocess.Popen(
-            [sys.executable, str(CHILD), "loop", "0", str(report_path)],
-            env=child_env(server, tmp_path, BRAINTRUST_FLUSH_TIMEOUT="2"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )
-        assert proc.stdout.readline().strip() == "LOGGING"
-        time.sleep(1.0)
-        sent = time.monotonic()
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
-        elapsed = time.monotonic() - sent
+        env = child_env(server, tmp_path, BRAINTRUST_FLUSH_TIMEOUT="2")
+        report, elapsed = sigterm_while_logging(env, tmp_path / "report.json", run_seconds=1.0)
         assert elapsed < 2 + 1, f"exit took {elapsed:.1f}s after SIGTERM (deadline 2 s)"
-        report = json.loads(report_path.read_text())
         assert report["produced"] > 100
         assert_invariant(report)
         received = set(received_ids(server))

@@ -22,6 +22,7 @@ from braintrust.delivery import local_backend
 from braintrust.delivery.local_backend import LocalBackend
 from braintrust.store import writer_process
 from braintrust.store.sqlite_store import LocalStore
+from delivery_helpers import FAULT_CHILD, sigterm_while_logging
 
 
 class FakeDeadline:
@@ -240,9 +241,6 @@ def _running(pid: int) -> bool:
 
 # -- whole processes logging into the local store (tests/fault_child.py) -------------------------
 
-FAULT_CHILD = Path(__file__).parent.parent / "fault_child.py"
-
-
 def local_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BRAINTRUST_")}
     env.update(BRAINTRUST_LOCAL="1", BRAINTRUST_LOCAL_DIR=str(tmp_path / "store"),
@@ -285,18 +283,9 @@ def test_a_forked_logger_never_writes_a_row_twice(tmp_path):
 
 @pytest.mark.slow
 def test_sigterm_while_the_writer_writes_exits_within_the_deadline_losing_nothing(tmp_path):
-    report_path = tmp_path / "report.json"
-    proc = subprocess.Popen([sys.executable, str(FAULT_CHILD), "loop", "0", str(report_path)],
-                            env=local_env(tmp_path, BRAINTRUST_FLUSH_TIMEOUT="2"),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "LOGGING"
-    time.sleep(1.5)  # well past WRITER_AFTER_ROWS rows
-    sent = time.monotonic()
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=30)
-    elapsed = time.monotonic() - sent
+    env = local_env(tmp_path, BRAINTRUST_FLUSH_TIMEOUT="2")
+    report, elapsed = sigterm_while_logging(env, tmp_path / "report.json", run_seconds=1.5)  # past WRITER_AFTER_ROWS
     assert elapsed < 2 + 1, f"exit took {elapsed:.1f}s after SIGTERM (deadline 2 s)"
-    report = json.loads(report_path.read_text())
     assert report["rows_by_writer"] > 0
     dropped = sum(report["dropped"].values())
     assert report["pending"] == 0 and report["produced"] == report["accepted"] + report["spilled"] + dropped
