@@ -15,7 +15,9 @@ server's merge semantics (``merge_row_into``); the row is queued once (``release
 The row as the destination finally holds it is the same either way. Bounded: past
 ``MAX_OPEN_ROWS`` held rows, new spans write at once. A row is never queued by two processes:
 a forked child starts with an empty registry, and what it logs to a span it inherited travels
-as merges.
+as merges. The parent's first write of a row it held at the fork is a merge too (``forked``):
+the child's merges may reach the destination first, and a first write that replaced the row
+would erase them.
 
 Besides ``OpenRow``, the registry holds any ``Holder`` (``register``): an object that composes
 its row some other way (``tracing.deferred.DeferredSpan`` builds it only when it ends) and
@@ -31,7 +33,7 @@ from typing import Any, Callable
 from braintrust.delivery.backend import ObjectRef
 from braintrust.tracing.record import copy_dicts, merge_row_into
 
-__all__ = ["MAX_OPEN_ROWS", "Holder", "OpenRow", "hold", "open_count", "register", "release_all", "release_id", "unregister"]
+__all__ = ["MAX_OPEN_ROWS", "Holder", "OpenRow", "forked", "hold", "open_count", "register", "release_all", "release_id", "unregister"]
 
 #: Rows held at most at once (each is one open span's row: a few KB).
 MAX_OPEN_ROWS = 10_000
@@ -43,6 +45,7 @@ _RELEASE_WAIT_SECONDS = 0.2
 Enqueue = Callable[[ObjectRef, dict, int], None]
 
 _held: dict[str, "Holder"] = {}  # row id -> what holds that row
+_held_at_fork: set[str] = set()  # ids of rows held when this process forked, not yet queued
 
 
 class Holder:
@@ -103,6 +106,8 @@ class OpenRow(Holder):
         if row is None:
             return
         unregister(row["id"], self)
+        if forked(row["id"]):
+            row["_is_merge"] = True
         # Queued while holding the lock: a concurrent write waits, and reaches the queue after.
         self.enqueue(self.ref, row, self.size)
 
@@ -156,12 +161,26 @@ def open_count() -> int:
     return len(_held)
 
 
+def forked(row_id: Any) -> bool:
+    """Whether this row was held when the process forked and is being queued for the first time
+    now: its first write must then be a merge (see the module docstring)."""
+    if _held_at_fork and row_id in _held_at_fork:
+        _held_at_fork.discard(row_id)
+        return True
+    return False
+
+
+def _before_fork() -> None:
+    _held_at_fork.update(_held)
+
+
 def _after_fork_in_child() -> None:
     # The parent queues the rows it held; in the child they count as released (what the child
     # logs to an inherited span travels as merges). Their locks may have been held at the fork.
     for holder in list(_held.values()):
         holder._forget_after_fork()
     _held.clear()
+    _held_at_fork.clear()
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)

@@ -176,7 +176,7 @@ class DeferredSpan(open_rows.Holder, CurrentTokens, Span):
                 size += extra
             merge_row_into(row, {**clean, "_is_merge": True})  # (row's dicts are this span's own)
         row["metrics"] = {**(row.get("metrics") or {}), "start": self._start, "end": end}
-        row["_is_merge"] = False
+        row["_is_merge"] = open_rows.forked(self.id)
         if encode_now:
             row.update(ref.ids)
             encoded = jsonsafe.encode_fresh(row, nulls=sum(1 for value in row.values() if value is None))

@@ -308,6 +308,8 @@ class SpanImpl(CurrentTokens, Span):
             return
         self._open = open_rows.hold(ref, row, size + 400, _enqueue_now) if first_write == "hold" else None
         if self._open is None:
+            if first_write == "queue" and open_rows.forked(self.id):  # (a deferred span held at a fork)
+                row["_is_merge"] = True
             _enqueue_now(ref, row, size + 400)
 
     # -- logging -----------------------------------------------------------------------------

@@ -168,10 +168,11 @@ def test_a_forked_child_merges_into_the_parents_row(bt_logs):
     assert in_forked_child(child) == 0
     root.finish({"output": "parent"})
     experiment.flush()
-    first_writes = [r for r in bt_logs.sent_rows() if r.get("id") == root.id and not r.get("_is_merge")]
-    assert len(first_writes) == 1  # the child sent only a merge
+    writes = [r for r in bt_logs.sent_rows() if r.get("id") == root.id]
+    # The child sent a merge, and the parent's first write merges too, so it keeps the child's.
+    assert len(writes) == 2 and all(w.get("_is_merge") for w in writes)
     case = {r["id"]: r for r in bt_logs.server.rows("experiment")}[root.id]
-    assert case["output"] == "parent" and case["input"] == "q"
+    assert case["output"] == "parent" and case["input"] == "q" and case["metadata"]["child"] is True
 
 
 @pytest.mark.parametrize("resolved", [False, True], ids=["unresolved", "resolved"])

@@ -125,8 +125,48 @@ def test_a_forked_child_does_not_send_what_the_parent_holds(bt_logs):
     named = bt_logs.by_name()
     assert named["parent-span"]["input"] == "p"
     assert "child-span" in named
-    first_writes = [r for r in bt_logs.sent_rows() if r["id"] == held.id and not r.get("_is_merge")]
-    assert len(first_writes) == 1  # the child never sent the parent's held row
+    writes = [r for r in bt_logs.sent_rows() if r["id"] == held.id]
+    assert len(writes) == 1 and writes[0]["input"] == "p"  # the child never sent the parent's held row
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")  # forking is the point
+@pytest.mark.parametrize("kind", ["span", "deferred"])
+def test_what_a_forked_child_logs_to_an_inherited_span_survives_the_parents_first_write(bt_logs, kind):
+    """The child's merge reaches the server before the parent queues the row it held: the
+    parent's first write must merge into it, not replace it."""
+    from braintrust.tracing.deferred import DeferredSpan
+
+    logger = braintrust.init_logger(project="open")
+    logger.id  # resolve before forking
+    if kind == "span":
+        held = logger.start_span(name="inherited", input="from the parent")
+    else:
+        held = DeferredSpan(logger.ref, "inherited", "eval", {"input": "from the parent"}, {})
+    child_done = in_forked_child(lambda: (held.log(output="from the child"), braintrust.flush().ok)[1])
+    assert child_done == 0
+    if kind == "span":
+        held.log(metadata={"parent": "after the fork"})
+        held.end()
+    else:
+        held.finish({"metadata": {"parent": "after the fork"}})
+    row = bt_logs.by_name()["inherited"]
+    assert row["input"] == "from the parent" and row["output"] == "from the child"
+    assert row["metadata"] == {"parent": "after the fork"}
+    writes = [r for r in bt_logs.sent_rows() if r["id"] == held.id]
+    assert len(writes) == 2 and all(w.get("_is_merge") for w in writes)
+    assert not open_rows._held_at_fork  # nothing left to mark
+
+
+def test_rows_opened_after_a_fork_are_first_written_as_usual(bt_logs):
+    logger = braintrust.init_logger(project="open")
+    logger.id
+    assert in_forked_child(lambda: True) == 0
+    with logger.start_span(name="after", input=1):
+        pass
+    bt_logs.flush()
+    (row,) = [r for r in bt_logs.sent_rows() if r.get("span_attributes", {}).get("name") == "after"]
+    assert not row.get("_is_merge")
 
 
 def test_sigterm_delivers_an_open_span(bt_server, tmp_path):
