@@ -100,6 +100,10 @@ class Backend(Protocol):
     def max_batch_bytes(self, deadline: Deadline) -> int:
         """Largest payload (bytes) one ``export`` call should be given."""
 
+    def max_batch_rows(self, configured: int) -> int:
+        """Most rows one ``export`` call should be given; ``configured`` is the setting
+        (``BRAINTRUST_DEFAULT_BATCH_SIZE``, the public SDK's request size in rows)."""
+
     def export(self, rows: list[dict[str, Any]], encoded: list[bytes], deadline: Deadline) -> ExportResult:
         """Deliver rows (object ids already set, merged, masked). ``encoded[i]`` is the whole
         row as sorted-key compact JSON; ``rows[i]`` may be only its header (``batching.

@@ -165,12 +165,14 @@ def export_entries(
     max_rows: int,
     note_error: Callable[[str], None],
 ) -> None:
-    """Mask, encode, cut into batches (``max_rows`` and the backend's byte limit), export."""
+    """Mask, encode, cut into batches (the backend's row and byte limits), export.
+    ``max_rows``: the configured rows per batch, which the backend may raise."""
     try:
         max_bytes = backend.max_batch_bytes(deadline)
     except Exception as exc:
         note_error(f"could not learn the batch size limit ({type(exc).__name__}: {exc}); using 6 MiB")
         max_bytes = DEFAULT_MAX_REQUEST_BYTES
+    max_rows = backend.max_batch_rows(max_rows)
     masking_on = masking.get_masking_function() is not None
     batch: list[Entry] = []
     batch_bytes = 0

@@ -129,6 +129,9 @@ class HttpBackend:
 
     # -- rows ----------------------------------------------------------------------------------
 
+    def max_batch_rows(self, configured: int) -> int:
+        return configured
+
     def max_batch_bytes(self, deadline: Deadline) -> int:
         with self._lock:
             if self._payload_limit is None:

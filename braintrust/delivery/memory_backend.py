@@ -93,6 +93,9 @@ class MemoryBackend:
     def max_batch_bytes(self, deadline: Deadline) -> int:
         return self.max_bytes
 
+    def max_batch_rows(self, configured: int) -> int:
+        return configured
+
     def export(self, rows: list[dict[str, Any]], encoded: list[bytes], deadline: Deadline) -> ExportResult:
         self.export_started.set()
         self._gate.wait()

@@ -124,7 +124,7 @@ class _FileReplay:
         # A row that failed stays; its later writes (in later files) stay too, so that they are
         # applied after it by a later replay, never before.
         self.held = held
-        self.batch_rows = max(1, batch_rows)
+        self.batch_rows = max(1, backend.max_batch_rows(batch_rows))
         self.refs: dict[str, ObjectRef] = {}
         self.remaining: list[dict] = []
 

@@ -199,3 +199,22 @@ def test_a_forked_child_writes_through_its_own_connection(backend):
     assert backend.store.connection().execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     with LocalStore(backend.store.path) as fresh:
         assert fresh.count_rows("experiment", "e") == 202
+
+
+def test_a_flush_writes_a_whole_chunk_in_one_transaction(tmp_path):
+    """Local batches are not cut at the configured 100 rows: each is a round trip to the
+    store's writer process, and one transaction per chunk is what SQLite does best."""
+    from braintrust.delivery.local_backend import MIN_BATCH_ROWS
+    from delivery_helpers import make_processor, make_row, project_ref
+
+    backend = LocalBackend(tmp_path / "braintrust.sqlite")
+    assert backend.max_batch_rows(100) == MIN_BATCH_ROWS and backend.max_batch_rows(5000) == 5000
+    processor, _, _ = make_processor(tmp_path, backend, sync_flush=True)
+    ref = project_ref()
+    for i in range(1500):
+        processor.enqueue(ref, make_row(f"r{i}", input=i), 100)
+    result = processor.flush(10)
+    assert result.accepted == 1500
+    xacts = backend.store.connection().execute("SELECT COUNT(DISTINCT xact_id), COUNT(*) FROM row_log").fetchone()
+    assert xacts == (1, 1500)
+    processor.close()
