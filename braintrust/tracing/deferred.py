@@ -28,8 +28,7 @@ from braintrust.delivery.backend import ObjectRef
 from braintrust.span_types import span_type_value
 from braintrust.tracing import ids
 from braintrust.tracing.record import merge_row_into, validate_event
-from braintrust.tracing.span import SPAN_ORIGIN, CurrentTokens, Span, SpanImpl, _enqueue_now, processor
-from braintrust.tracing.timestamps import iso_utc
+from braintrust.tracing.span import CurrentTokens, Span, SpanImpl, _enqueue_now, first_row, processor
 
 __all__ = ["DeferredSpan"]
 
@@ -152,15 +151,7 @@ class DeferredSpan(open_rows.Holder, CurrentTokens, Span):
         if self._type is not None:
             attributes["type"] = self._type
         attributes["exec_counter"] = self._exec_counter
-        row: dict[str, Any] = {
-            "id": self.id,
-            "span_id": self.span_id,
-            "root_span_id": self.root_span_id,
-            "span_parents": self.span_parents,
-            "span_attributes": attributes,
-            "created": iso_utc(self._start),
-            "context": {**self.caller, "span_origin": SPAN_ORIGIN},
-        }
+        row = first_row(self, attributes, self._start, self.caller)
         row.update(self._fields)
         if self._held:
             open_rows.unregister(self.id, self)

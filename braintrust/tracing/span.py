@@ -80,6 +80,19 @@ def caller_location() -> dict[str, Any]:
     return {}
 
 
+def first_row(span: Any, attributes: dict[str, Any], created: float, caller: dict[str, Any]) -> dict[str, Any]:
+    """The fields a span's first write starts with (``span``: its ids; ``created``: its start)."""
+    return {
+        "id": span.id,
+        "span_id": span.span_id,
+        "root_span_id": span.root_span_id,
+        "span_parents": span.span_parents,
+        "span_attributes": attributes,
+        "created": iso_utc(created),
+        "context": {**caller, "span_origin": SPAN_ORIGIN},
+    }
+
+
 def _deep_merged(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     """``update`` merged into a copy of ``base`` (dicts recursively; the caller's dicts untouched)."""
     out = dict(base)
@@ -289,16 +302,8 @@ class SpanImpl(CurrentTokens, Span):
             # public SDK), so every descendant carries it.
             event = _deep_merged(event, jsonsafe.snapshot(propagated_event)[0])
         clean = validate_event(event)
-        row: dict[str, Any] = {
-            "id": self.id,
-            "span_id": self.span_id,
-            "root_span_id": self.root_span_id,
-            "span_parents": self.span_parents,
-            "span_attributes": attributes,
-            "created": iso_utc(now),
-            "context": {**caller, "span_origin": SPAN_ORIGIN},
-            "_is_merge": False,
-        }
+        row = first_row(self, attributes, now, caller)
+        row["_is_merge"] = False
         data, size = jsonsafe.snapshot(clean)
         row.update(data)
         row["metrics"] = {**(data.get("metrics") or {}), "start": start_time if start_time is not None else now}
