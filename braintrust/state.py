@@ -11,6 +11,7 @@ import threading
 from typing import Any
 
 from braintrust.config import DEFAULT_APP_URL, DeliverySettings, env_bool, env_str, find_api_key, mask_secret
+from braintrust.forks import at_fork
 
 NO_KEY_MESSAGE = (
     "Could not login to Braintrust. You may need to set BRAINTRUST_API_KEY in your environment or nearest "
@@ -193,4 +194,4 @@ def global_state() -> BraintrustState:
     return _state
 
 
-os.register_at_fork(after_in_child=_state.after_fork)
+at_fork(after_in_child=_state.after_fork)

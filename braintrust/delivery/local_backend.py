@@ -29,7 +29,7 @@ from braintrust.delivery.backend import (
     ExportResult,
     ObjectRef,
 )
-from braintrust.store import catalog
+from braintrust.store import catalog, writer_process
 from braintrust.store import rows as row_ops
 from braintrust.store.connection import StoreError, waiting_at_most, write_transaction
 from braintrust.store.merge import object_of
@@ -214,7 +214,7 @@ class LocalBackend:
     def _ready_writer(self) -> WriterProcess | None:
         """The writer process if it takes requests now. One is started once enough rows were
         written here; until it is ready (a moment later), batches are written here."""
-        if self._writer_failed:
+        if self._writer_failed or not writer_process.SUPPORTED:
             return None
         with self._writer_lock:
             writer = self._writer

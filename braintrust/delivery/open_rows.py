@@ -26,11 +26,11 @@ queues it from ``_release_locked``, under its ``lock``.
 
 from __future__ import annotations
 
-import os
 import threading
 from typing import Any, Callable
 
 from braintrust.delivery.backend import ObjectRef
+from braintrust.forks import at_fork
 from braintrust.tracing.record import copy_dicts, merge_row_into
 
 __all__ = ["MAX_OPEN_ROWS", "Holder", "OpenRow", "forked", "hold", "open_count", "register", "release_all", "release_id", "unregister"]
@@ -183,4 +183,4 @@ def _after_fork_in_child() -> None:
     _held_at_fork.clear()
 
 
-os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
+at_fork(before=_before_fork, after_in_child=_after_fork_in_child)

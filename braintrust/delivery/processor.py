@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import collections
 import logging
-import os
 import threading
 import time
 import weakref
@@ -55,6 +54,7 @@ from braintrust.delivery.backend import Backend, ObjectRef
 from braintrust.delivery.batching import EARLIER_WRITE_SPILLED, Progress, deliver, row_header
 from braintrust.delivery.deadline import Deadline
 from braintrust.delivery.spill import SpillWriter
+from braintrust.forks import at_fork
 
 __all__ = ["CHUNK_ITEMS", "EARLIER_WRITE_SPILLED", "FlushError", "FlushResult", "IN_FLIGHT_GRACE_SECONDS", "Processor"]
 
@@ -135,7 +135,7 @@ class Processor:
             if processor is not None:
                 processor._after_fork_in_child()
 
-        os.register_at_fork(after_in_child=after_fork_in_child)
+        at_fork(after_in_child=after_fork_in_child)
 
     def _init_runtime_state(self) -> None:
         self._lock = threading.Lock()

@@ -17,6 +17,8 @@ import queue
 import threading
 from typing import Any, Callable
 
+from braintrust.forks import at_fork
+
 
 def default_max_workers() -> int:
     # Eval tasks mostly wait on the network (LLM calls): the ThreadPoolExecutor default rather than
@@ -135,7 +137,7 @@ def _after_fork() -> None:
     _pool_lock = threading.Lock()
 
 
-os.register_at_fork(after_in_child=_after_fork)
+at_fork(after_in_child=_after_fork)
 
 
 async def run_in_pool(pool: BoundedThreadPool, fn: Callable[..., Any], *args: Any, priority: int = TASK_PRIORITY, **kwargs: Any) -> Any:

@@ -44,6 +44,12 @@ import time
 import weakref
 from typing import Any, Sequence
 
+from braintrust.forks import at_fork
+
+#: Whether this platform can run a writer: the child is handed the shared buffer's descriptor
+#: (``pass_fds``) and runs in a session of its own, both POSIX only. Elsewhere (Windows) the
+#: logging process writes its rows itself.
+SUPPORTED = os.name == "posix"
 READY = b"R"
 #: How much longer than a request's own timeout the parent waits for its reply.
 REPLY_GRACE_SECONDS = 0.25
@@ -268,7 +274,7 @@ def _close_all_at_exit() -> None:
         writer.close()
 
 
-os.register_at_fork(after_in_child=_forget_all_after_fork)
+at_fork(after_in_child=_forget_all_after_fork)
 atexit.register(_close_all_at_exit)
 
 

@@ -12,16 +12,16 @@ contention, costs the caller its turn.
 from __future__ import annotations
 
 import itertools
-import os
 import random
 
 from braintrust.config import env_bool
+from braintrust.forks import at_fork
 
 _exec_counter = itertools.count(1)
 
 _random = random.Random()  # seeded from os.urandom
 _getrandbits = _random.getrandbits
-os.register_at_fork(after_in_child=_random.seed)
+at_fork(after_in_child=_random.seed)
 
 # Version 4 (random) UUID: version nibble 0100, variant bits 10 (as uuid.UUID(version=4) sets them).
 _UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)

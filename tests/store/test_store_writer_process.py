@@ -327,3 +327,15 @@ def test_closing_does_not_wait_for_a_long_request_in_flight(backend):
     assert took < 0.5 + 0.5
     assert results and results[0].accepted == 5  # written here once the writer was gone
     assert backend.rows_by_writer == 0 and len(stored(backend)) == 6
+
+
+def test_where_no_writer_process_can_run_rows_are_written_here_without_a_warning(tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(writer_process, "SUPPORTED", False)  # as on Windows
+    monkeypatch.setattr(local_backend, "WRITER_AFTER_ROWS", 0)
+    with contextlib.closing(LocalBackend(tmp_path / "braintrust.sqlite")) as backend:
+        with caplog.at_level(logging.WARNING, logger="braintrust"):
+            for n in range(3):
+                assert export(backend, rows_of(f"r{n}", 10)).accepted == 10
+        assert backend._writer is None and backend.rows_by_writer == 0
+        assert len(stored(backend)) == 30
+        assert not [r for r in caplog.records if "writer process" in r.getMessage()]
