@@ -338,8 +338,15 @@ class Processor:
         with self._lock:
             if self._thread is not None and self._thread.is_alive():
                 return
-            self._thread = threading.Thread(target=self._run, name="braintrust-sender", daemon=True)
-            self._thread.start()
+            thread = threading.Thread(target=self._run, name="braintrust-sender", daemon=True)
+            try:
+                thread.start()
+            except RuntimeError:
+                # No new thread: the system's limit, or the interpreter is exiting (Python 3.12.0
+                # and 3.12.1 refuse them in atexit handlers). Rows wait in the queue, and a flush,
+                # the exit-time one included, sends them on its own thread (``_drain_inline``).
+                return
+            self._thread = thread
             self._sender_running = True
 
     def _run(self) -> None:

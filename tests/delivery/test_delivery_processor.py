@@ -513,6 +513,22 @@ def test_close_stops_the_sender_thread(tmp_path):
     assert processor.close(timeout=5).accepted == 2
 
 
+def test_when_no_thread_can_start_rows_wait_and_a_flush_sends_them_itself(tmp_path, monkeypatch):
+    """As at exit on Python 3.12.0-3.12.1, or at the system's thread limit."""
+
+    def refuse(thread):
+        raise RuntimeError("can't create new thread at interpreter shutdown")
+
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    processor, backend, _ = make_processor(tmp_path)
+    for name in ("a", "b", "c"):
+        processor.enqueue(project_ref(), make_row(name), 100)  # no error, nothing lost
+    assert processor._thread is None and not backend.calls
+    result = processor.flush(timeout=5)
+    assert_invariant(result)
+    assert result.accepted == 3 and sorted(row["id"] for row in sent_rows(backend)) == ["a", "b", "c"]
+
+
 def test_the_spill_writer_keeps_files_in_the_order_rows_were_spilled(tmp_path):
     writer = SpillWriter(tmp_path, {"kind": "memory"})
     ref = project_ref()
