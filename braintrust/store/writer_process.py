@@ -297,7 +297,11 @@ def serve(path: str, buffer_fd: int, checkpoint_pages: int) -> None:
     store = LocalStore(path)
     checkpoints = _Checkpointer(store, checkpoint_pages * PAGE_SIZE)
     buffer = mmap.mmap(buffer_fd, 0)
-    os.write(replies, READY)
+    try:
+        os.write(replies, READY)
+    except OSError:  # the parent exited (or gave up on us) while we started: nothing to do
+        store.close()
+        return
     try:
         while True:
             try:

@@ -225,6 +225,23 @@ def test_the_writer_exits_when_its_parent_dies(tmp_path):
     wait_until(lambda: not _running(writer_pid), "the orphaned writer to exit", seconds=10)
 
 
+def test_a_writer_whose_parent_exits_while_it_starts_exits_quietly(tmp_path):
+    """A process that exits right after its writer started (the last rows crossed
+    WRITER_AFTER_ROWS) leaves no traceback on the terminal the writer shares with it."""
+    script = (
+        "import os, sys\n"
+        "from braintrust.store.writer_process import WriterProcess\n"
+        "print(WriterProcess(sys.argv[1]).pid, flush=True)\n"
+        "os._exit(0)\n"  # before the writer is ready, without closing it
+    )
+    # (run() returns once the writer, which shares the captured stderr, has exited too)
+    parent = subprocess.run([sys.executable, "-c", script, str(tmp_path / "braintrust.sqlite")],
+                            capture_output=True, text=True, timeout=60)
+    assert parent.returncode == 0
+    assert parent.stderr == ""
+    assert not _running(int(parent.stdout.split()[0]))
+
+
 def _running(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as handle:
