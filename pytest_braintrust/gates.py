@@ -2,7 +2,8 @@
 
 A gate fails when a score's average is below its bar, or dropped more than the allowed delta
 below the baseline. A gate naming a score the run never produced fails too (a typo must not
-pass silently).
+pass silently), and so does one that cannot be checked because a summary is missing (say,
+Braintrust was unreachable): its message says which.
 """
 
 from __future__ import annotations
@@ -27,13 +28,21 @@ def _pct(value: float) -> str:
     return f"{value * 100:.2f}%"
 
 
-def evaluate(fail_under: tuple[Gate, ...], max_regression: tuple[Gate, ...], summaries: list[Any]) -> list[GateResult]:
-    """Check every gate against every experiment summary of the run."""
+def evaluate(fail_under: tuple[Gate, ...], max_regression: tuple[Gate, ...], summaries: list[Any],
+             summary_missing: str | None = None) -> list[GateResult]:
+    """Check every gate against every experiment summary of the run. ``summary_missing``: why
+    some summary is missing, if one is (a score not found is then reported as unchecked)."""
+
+    def not_found(option: str, score: str) -> str:
+        if summary_missing:
+            return f"--braintrust-{option}: score {score!r} could not be checked: {summary_missing}"
+        return f"--braintrust-{option}: no score named {score!r} was logged in this run"
+
     results: list[GateResult] = []
     for gate in fail_under:
         found = [s.scores[gate.score] for s in summaries if gate.score in s.scores]
         if not found:
-            results.append(GateResult("fail-under", gate.score, gate.value, None, False, f"--braintrust-fail-under: no score named {gate.score!r} was logged in this run"))
+            results.append(GateResult("fail-under", gate.score, gate.value, None, False, not_found("fail-under", gate.score)))
             continue
         for score in found:
             value = score.score if score.score is not None else 0.0
@@ -43,7 +52,7 @@ def evaluate(fail_under: tuple[Gate, ...], max_regression: tuple[Gate, ...], sum
     for gate in max_regression:
         found = [s.scores[gate.score] for s in summaries if gate.score in s.scores]
         if not found:
-            results.append(GateResult("max-regression", gate.score, gate.value, None, False, f"--braintrust-max-regression: no score named {gate.score!r} was logged in this run"))
+            results.append(GateResult("max-regression", gate.score, gate.value, None, False, not_found("max-regression", gate.score)))
             continue
         for score in found:
             if score.diff is None:

@@ -7,7 +7,8 @@ summary file (``--braintrust-json``). The JSON schema (version 1)::
                       "metrics": {name: {"value", "unit", "diff", "improvements", "regressions"}}}],
      "cases": {"total": n, "passed": n, "failed": n, "error": n, "skipped": n, "xfailed": n, "xpassed": n},
      "gates": [{"kind", "score", "bar", "value", "passed", "message"}],
-     "delivery": {"produced", "accepted", "spilled", "dropped": {reason: n}, "spill_files": [...]},
+     "delivery": {"produced", "accepted", "spilled", "dropped": {reason: n}, "spill_files": [...],
+                  "errors": [why rows were not delivered, each once]},
      "errors": [...]}
 """
 
@@ -74,7 +75,7 @@ def _diff(value: float | None) -> str:
 
 
 def markdown(run: Any) -> str:
-    """A GitHub step summary: scores against the baseline, gates, delivery."""
+    """A GitHub step summary: scores against the baseline, gates, delivery (and why rows were not delivered)."""
     lines = ["## Braintrust eval results", ""]
     for summary in run.summaries:
         compared = f" (compared to `{summary.comparison_experiment_name}`)" if summary.comparison_experiment_name else ""
@@ -91,6 +92,7 @@ def markdown(run: Any) -> str:
     counts = run.delivery_counts()
     dropped = sum(counts["dropped"].values())
     lines.append(f"Rows: {counts['accepted']} delivered, {counts['spilled']} spilled, {dropped} dropped.")
+    lines += [f"Not delivered: {_md(error)}" for error in counts["errors"]]
     return "\n".join(lines) + "\n\n"
 
 
@@ -118,6 +120,8 @@ def terminal_summary(run: Any, tr: Any) -> None:
     if delivery["spill_files"]:
         folder = os.path.dirname(delivery["spill_files"][-1])
         tr.write_line(f"spilled rows are kept in {folder}; send them with `braintrust replay {folder}`", red=True)
+    for error in delivery["errors"]:
+        tr.write_line(f"braintrust: {error}", red=True)
     for error in run.errors:
         tr.write_line(f"braintrust: {error}", red=True)
     if any(not gate.passed for gate in run.gates):

@@ -53,6 +53,8 @@ class BraintrustRun:
         self.flush_seconds = 0.0
         self.failed_non_cases = 0
         self.errors: list[str] = []
+        #: Why some experiment has no summary (gates then say so instead of "no such score").
+        self.summary_missing: str | None = None
         self.saved_policy: tuple[Any, ...] | None = None
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
@@ -107,7 +109,7 @@ class BraintrustRun:
         if self.is_worker:
             return
         self._summarize()
-        self.gates = evaluate(self.settings.fail_under, self.settings.max_regression, self.summaries)
+        self.gates = evaluate(self.settings.fail_under, self.settings.max_regression, self.summaries, self.summary_missing)
         from pytest_braintrust.report import write_outputs
 
         write_outputs(self)
@@ -117,17 +119,25 @@ class BraintrustRun:
             session.exitstatus = pytest.ExitCode.OK
 
     def _summarize(self) -> None:
+        delivery = self.delivery_counts()
+        if delivery["spilled"] and not delivery["accepted"]:
+            # Nothing reached the destination (it is down, or refused the key): asking it for a
+            # summary would only wait through the same retries again, after the flush did.
+            self.summary_missing = f"no summary, because none of this run's rows were delivered ({delivery['spilled']} spilled)"
+            return
         for project in self.projects():
             known = project in self.registry.experiments or project in self.registry.attach
             if self.is_controller and not known:
                 # No worker could register it (its rows are spilled); do not create an empty one.
                 self.errors.append(f"no summary for project {project!r}: its experiment was never registered")
+                self.summary_missing = f"no summary for project {project!r}"
                 continue
             try:
                 experiment = self.registry.get(project)
                 self.summaries.append(experiment.summarize())
             except Exception as exc:
                 self.errors.append(f"could not summarize the experiment of project {project!r}: {exc}")
+                self.summary_missing = f"the experiment of project {project!r} could not be summarized"
 
     def projects(self) -> list[str]:
         """Projects that had cases, in the order their first case finished (this process first)."""
@@ -145,8 +155,9 @@ class BraintrustRun:
         return counts
 
     def delivery_counts(self) -> dict[str, Any]:
-        """Rows produced/accepted/spilled/dropped, over this process and every worker."""
-        totals = {"produced": 0, "accepted": 0, "spilled": 0, "dropped": {}, "spill_files": []}
+        """Rows produced/accepted/spilled/dropped, spill files and why rows were not delivered
+        (each error once), over this process and every worker."""
+        totals = {"produced": 0, "accepted": 0, "spilled": 0, "dropped": {}, "spill_files": [], "errors": []}
         results = [self.flush_result.__dict__ if self.flush_result is not None else None]
         results += [o.get("flush") for o in self.worker_outputs]
         for result in results:
@@ -157,6 +168,7 @@ class BraintrustRun:
             for reason, count in (result.get("dropped") or {}).items():
                 totals["dropped"][reason] = totals["dropped"].get(reason, 0) + count
             totals["spill_files"] += result.get("spill_files") or []
+            totals["errors"] += [error for error in result.get("errors") or [] if error not in totals["errors"]]
         return totals
 
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

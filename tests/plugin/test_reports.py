@@ -127,6 +127,37 @@ def test_api_header_url_and_comparison(bt_api):
     second.stdout.fnmatch_lines([f"{names[1]} compared to {names[0]}:"])
 
 
+def test_when_no_row_was_delivered_the_run_says_why_and_gates_say_they_were_not_checked(bt_api):
+    """Braintrust refuses every login (503, so retried): rows are spilled, the reason is shown,
+    no summary is asked for (that would wait through the same retries again), and a gate fails
+    saying it could not be checked, not that the score does not exist."""
+    server = bt_api.server
+    server.fail_always("POST", "/api/apikey/login", 503)
+    bt_api.monkeypatch.setenv("BRAINTRUST_NUM_RETRIES", "1")
+    bt_api.monkeypatch.setenv("BRAINTRUST_FLUSH_TIMEOUT", "5")
+    bt_api.monkeypatch.setenv("BRAINTRUST_FAILED_PUBLISH_PAYLOADS_DIR", str(bt_api.path / "spilled"))
+    bt_api.monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(bt_api.path / "step.md"))
+    bt_api.pytester.makepyfile(test_suite_reports=SUITE)
+    result = bt_api.run("--braintrust", "--braintrust-project", "refused", "--braintrust-fail-under", "pass=0.5",
+                        "--braintrust-json", "summary.json")
+    assert result.ret == 6
+    result.stdout.fnmatch_lines(
+        [
+            "gate FAILED: --braintrust-fail-under: score 'pass' could not be checked: "
+            "no summary, because none of this run's rows were delivered (* spilled)",
+            "rows: 0 sent, * spilled, 0 dropped (flush *s)",
+            "braintrust: *503*",
+        ]
+    )
+    assert len(server.requests_to("/api/apikey/login")) == 2  # the flush's two attempts, no more
+    document = json.loads((bt_api.path / "summary.json").read_text())
+    assert document["experiments"] == [] and document["delivery"]["accepted"] == 0
+    assert any("503" in error for error in document["delivery"]["errors"])
+    step = (bt_api.path / "step.md").read_text()
+    assert "❌ --braintrust-fail-under: score 'pass' could not be checked" in step
+    assert "Not delivered: " in step and "503" in step
+
+
 def test_rows_that_cannot_be_sent_are_spilled_and_reported(bt_api):
     server = bt_api.server
     server.fail_always("POST", "/logs3", 500)
