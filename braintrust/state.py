@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from typing import Any
 
 from braintrust.config import DEFAULT_APP_URL, DeliverySettings, env_bool, env_str, find_api_key, mask_secret
@@ -17,6 +18,13 @@ NO_KEY_MESSAGE = (
     "Could not login to Braintrust. You may need to set BRAINTRUST_API_KEY in your environment or nearest "
     ".env.braintrust file."
 )
+
+
+#: After a login could not reach Braintrust (its attempts failed to connect or timed out), a login
+#: to the same URL within this many seconds fails at once with that same error instead of waiting
+#: through the retries again: an offline laptop with a key set, or an xdist run whose controller
+#: and workers each log in. Rows meanwhile spill (replayable); ``login(force_login=True)`` retries.
+UNREACHABLE_RETRY_AFTER_SECONDS = 10.0
 
 
 class LoginError(ValueError):
@@ -44,6 +52,7 @@ class BraintrustState:
         self.logged_in = False
         self._client: Any = None
         self._client_pid: int | None = None
+        self._unreachable: tuple[str, float, LoginError] | None = None  # (app url, when, error)
 
     # -- configuration -------------------------------------------------------------------------
 
@@ -121,6 +130,8 @@ class BraintrustState:
             key = self.api_key()
             if not key:
                 raise LoginError(NO_KEY_MESSAGE, "no_api_key")
+            if not force_login:
+                self._raise_if_recently_unreachable()
             client = self.http_client()
             deadline = deadline or Deadline(30.0)
             try:
@@ -131,7 +142,10 @@ class BraintrustState:
                 reason = "deadline" if exc.deadline_reached else f"http_{exc.status // 100}xx"
                 raise LoginError(f"Braintrust login at {self.app_url()} failed: [{exc.status}] {exc.body[:300]}", reason) from None
             except TransportError as exc:
-                raise LoginError(f"Could not reach Braintrust at {self.app_url()} to log in: {exc}", exc.reason) from None
+                error = LoginError(f"Could not reach Braintrust at {self.app_url()} to log in: {exc}", exc.reason)
+                if exc.reason != "deadline":  # (a deadline cut the attempts short: that says less)
+                    self._unreachable = (self.app_url(), time.monotonic(), error)
+                raise error from None
             try:
                 info = response.json()
             except ValueError:
@@ -144,6 +158,36 @@ class BraintrustState:
                 )
             self._apply_login(info)
             return self
+
+    def unreachable_verdict(self) -> dict[str, Any] | None:
+        """The last "could not reach Braintrust" while it still holds (see
+        ``UNREACHABLE_RETRY_AFTER_SECONDS``), for another process: ``remember_unreachable``."""
+        with self._lock:
+            if self._unreachable is None:
+                return None
+            url, failed_at, error = self._unreachable
+            left = UNREACHABLE_RETRY_AFTER_SECONDS - (time.monotonic() - failed_at)
+            if left <= 0:
+                return None
+            return {"app_url": url, "message": str(error), "reason": error.reason, "seconds_left": left}
+
+    def remember_unreachable(self, verdict: dict[str, Any]) -> None:
+        """Adopt another process's ``unreachable_verdict`` (pytest-xdist workers take the
+        controller's: they would each wait through the same retries again)."""
+        with self._lock:
+            failed_at = time.monotonic() - (UNREACHABLE_RETRY_AFTER_SECONDS - float(verdict["seconds_left"]))
+            error = LoginError(str(verdict["message"]), str(verdict["reason"]))
+            self._unreachable = (str(verdict["app_url"]), failed_at, error)
+
+    def _raise_if_recently_unreachable(self) -> None:
+        if self._unreachable is None:
+            return
+        url, failed_at, error = self._unreachable
+        ago = time.monotonic() - failed_at
+        if url != self.app_url() or ago >= UNREACHABLE_RETRY_AFTER_SECONDS:
+            self._unreachable = None
+            return
+        raise LoginError(str(error), error.reason)  # (the same text: reports show each error once)
 
     def _apply_login(self, info: dict[str, Any]) -> None:
         orgs = info.get("org_info") or []
@@ -171,6 +215,7 @@ class BraintrustState:
         client.trust(self.api_url)
         client.trust(self.proxy_url)
         self.logged_in = True
+        self._unreachable = None
 
     def _drop_login(self) -> None:
         if self._client is not None:

@@ -24,6 +24,8 @@ import pytest
 WORKER_KEY = "braintrust"
 #: ``workerinput`` key of the folder where workers agree on dataset versions.
 PINS_KEY = "braintrust_pins_dir"
+#: ``workerinput`` key of the controller's "could not reach Braintrust" (``BraintrustState.unreachable_verdict``).
+UNREACHABLE_KEY = "braintrust_unreachable"
 
 
 class DatasetPins:
@@ -62,6 +64,10 @@ class XdistBridge:
                 registry.experiments.clear()
                 self.run.errors.extend(f"before starting the workers: {e}" for e in errors)
         node.workerinput["braintrust_experiments"] = self._identities
+        from braintrust.state import global_state
+
+        # Unreachable just now: workers do not wait through the same login retries again at once.
+        node.workerinput[UNREACHABLE_KEY] = global_state().unreachable_verdict()
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:

@@ -159,6 +159,38 @@ def test_login_with_bad_key_raises(bt_env, monkeypatch):
     assert "wrong-key-123456" not in str(info.value)
 
 
+def test_an_unreachable_braintrust_is_not_asked_again_within_ten_seconds(bt_env, monkeypatch):
+    """An offline laptop with a key set: the first login waits through its retries; logins in
+    the next seconds (the next batch, the summary) fail at once instead of waiting again."""
+    import time
+
+    from braintrust import state
+
+    monkeypatch.setenv("BRAINTRUST_NUM_RETRIES", "1")
+    bt_env.stop()
+    with pytest.raises(ValueError, match="Could not reach Braintrust") as first:
+        braintrust.login()
+    bt_env.start()  # back already, but nobody asks it yet
+    started = time.monotonic()
+    with pytest.raises(ValueError) as again:
+        braintrust.login()
+    assert str(again.value) == str(first.value)  # the same error (reports show it once)
+    assert time.monotonic() - started < 0.1 and bt_env.requests_to("/api/apikey/login") == []
+    monkeypatch.setattr(state, "UNREACHABLE_RETRY_AFTER_SECONDS", 0.0)  # ten seconds later
+    braintrust.login()
+    assert len(bt_env.requests_to("/api/apikey/login")) == 1
+
+
+def test_force_login_asks_an_unreachable_braintrust_again_at_once(bt_env, monkeypatch):
+    monkeypatch.setenv("BRAINTRUST_NUM_RETRIES", "0")
+    bt_env.stop()
+    with pytest.raises(ValueError, match="Could not reach Braintrust"):
+        braintrust.login()
+    bt_env.start()
+    braintrust.login(force_login=True)
+    assert len(bt_env.requests_to("/api/apikey/login")) == 1
+
+
 def test_set_current_and_current_logger(bt_env):
     assert braintrust.current_logger() is None
     first = braintrust.init_logger(project="one")
