@@ -124,10 +124,12 @@ class BraintrustRun:
 
     def _summarize(self) -> None:
         delivery = self.delivery_counts()
-        if delivery["spilled"] and not delivery["accepted"]:
-            # Nothing reached the destination (it is down, or refused the key): asking it for a
-            # summary would only wait through the same retries again, after the flush did.
-            self.summary_missing = f"no summary, because none of this run's rows were delivered ({delivery['spilled']} spilled)"
+        lost = {"spilled": delivery["spilled"], "dropped": sum(delivery["dropped"].values())}
+        if any(lost.values()) and not delivery["accepted"]:
+            # Nothing reached the destination (it is down, refused the key, or the store cannot
+            # be written): asking it for a summary would only fail again, after the same waits.
+            counts = ", ".join(f"{n} {what}" for what, n in lost.items() if n)
+            self.summary_missing = f"no summary, because none of this run's rows were delivered ({counts})"
             return
         for project in self.projects():
             known = project in self.registry.experiments or project in self.registry.attach

@@ -158,6 +158,26 @@ def test_when_no_row_was_delivered_the_run_says_why_and_gates_say_they_were_not_
     assert "Not delivered: " in step and "503" in step
 
 
+def test_a_local_store_that_cannot_be_written_is_named_with_the_fix_and_no_summary_is_tried(bt):
+    blocker = bt.path / "a-file"
+    blocker.write_text("not a folder")
+    bt.monkeypatch.setenv("BRAINTRUST_LOCAL_DIR", str(blocker / "store"))  # cannot exist (even as root)
+    bt.monkeypatch.setenv("BRAINTRUST_FAILED_PUBLISH_PAYLOADS_DIR", str(blocker / "spill"))
+    bt.pytester.makepyfile(test_suite_reports=SUITE)
+    result = bt.run("--braintrust", "--braintrust-fail-under", "pass=0.5")
+    assert result.ret == 6
+    result.stdout.fnmatch_lines(
+        [
+            "gate FAILED: --braintrust-fail-under: score 'pass' could not be checked: "
+            "no summary, because none of this run's rows were delivered (* dropped)",
+            "rows: 0 sent, 0 spilled, * dropped (flush *s)",
+            f"braintrust: could not open or create the experiment in the local Braintrust store {blocker}*"
+            "or set BRAINTRUST_LOCAL_DIR to another folder.",
+        ]
+    )
+    assert "could not summarize" not in result.stdout.str()
+
+
 def test_rows_that_cannot_be_sent_are_spilled_and_reported(bt_api):
     server = bt_api.server
     server.fail_always("POST", "/logs3", 500)
