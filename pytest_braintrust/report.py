@@ -84,6 +84,8 @@ def markdown(run: Any) -> str:
         for name, s in summary.scores.items():
             lines.append(f"| {_md(name)} | {_pct(s.score)} | {_diff(s.diff)} | {s.improvements or 0} | {s.regressions or 0} |")
         lines.append("")
+    if run.gates_skipped:
+        lines += [run.gates_skipped, ""]
     if run.gates:
         lines += ["| gate | result |", "|---|---|"]
         for gate in run.gates:
@@ -101,6 +103,8 @@ def _md(text: Any) -> str:
 
 
 def terminal_summary(run: Any, tr: Any) -> None:
+    if run.collect_only:
+        return
     tr.section("Braintrust", sep="=", bold=True)
     counts = run.outcome_counts()
     breakdown = ", ".join(f"{counts[o]} {o}" for o in OUTCOMES if counts.get(o))
@@ -113,6 +117,8 @@ def terminal_summary(run: Any, tr: Any) -> None:
     for gate in run.gates:
         marker = "PASSED" if gate.passed else "FAILED"
         tr.write_line(f"gate {marker}: {gate.message}", red=not gate.passed, green=gate.passed)
+    if run.gates_skipped:
+        tr.write_line(run.gates_skipped, yellow=True)
     delivery = run.delivery_counts()
     dropped = sum(delivery["dropped"].values())
     line = f"rows: {delivery['accepted']} sent, {delivery['spilled']} spilled, {dropped} dropped (flush {run.flush_seconds:.2f}s)"

@@ -59,6 +59,9 @@ class BraintrustRun:
         self.errors: list[str] = []
         #: Why some experiment has no summary (gates then say so instead of "no such score").
         self.summary_missing: str | None = None
+        self.gates_skipped: str | None = None
+        #: ``--collect-only``: nothing runs, so nothing is reported (IDEs collect this way).
+        self.collect_only = bool(config.getoption("collectonly", False))
         self.saved_policy: tuple[Any, ...] | None = None
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
@@ -110,10 +113,15 @@ class BraintrustRun:
         except Exception as exc:  # never lose the test run's result to a reporting problem
             self.errors.append(f"flush failed: {exc}")
         self.flush_seconds = time.monotonic() - started
-        if self.is_worker:
+        if self.is_worker or self.collect_only:
             return
         self._summarize()
-        self.gates = evaluate(self.settings.fail_under, self.settings.max_regression, self.summaries, self.summary_missing)
+        if sum(self.outcome_counts().values()):
+            self.gates = evaluate(self.settings.fail_under, self.settings.max_regression, self.summaries, self.summary_missing)
+        elif self.settings.fail_under or self.settings.max_regression:
+            # Nothing to judge (``-k`` kept only other tests, a shard got none): pytest's own
+            # status stands, rather than every gate failing as if its score had a typo.
+            self.gates_skipped = "gates not applied: no eval case ran"
         from pytest_braintrust.report import write_outputs
 
         write_outputs(self)

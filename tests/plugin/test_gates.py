@@ -108,3 +108,24 @@ def test_max_regression_against_the_previous_run(gated):
     third = gated.run("--braintrust", "--braintrust-project", "gates", "--braintrust-base-experiment", baseline["name"])
     assert third.ret == 0
     third.stdout.fnmatch_lines([f"* compared to {baseline['name']}:", "100.00% (-) 'pass'  score*"])
+
+
+def test_gates_judge_only_runs_where_an_eval_case_ran(gated):
+    """IDEs collect with --collect-only, and -k may keep only ordinary tests: no eval case ran,
+    so the gates (from the ini file, say) do not turn pytest's own status into 6."""
+    gated.pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\nbraintrust_fail_under = exact=0.9\n")
+    gated.pytester.makepyfile(test_suite_unit="def test_unit():\n    assert True\n")
+    collected = gated.run("--braintrust", "--collect-only")
+    assert collected.ret == 0
+    out = collected.stdout.str()
+    assert "= Braintrust =" not in out and "\ngate " not in out and "\n0 eval cases" not in out
+    assert not (gated.local_dir / "braintrust.sqlite").exists()  # no experiment either
+
+    units_only = gated.run("--braintrust", "-k", "test_unit")
+    assert units_only.ret == 0
+    units_only.stdout.fnmatch_lines(["0 eval cases", "gates not applied: no eval case ran"])
+    nothing = gated.run("--braintrust", "-k", "no_such_test")
+    assert nothing.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+
+    gated.monkeypatch.setenv("FAILING", "1")
+    assert gated.run("--braintrust").ret == 6  # with cases the gate judges as before
