@@ -553,20 +553,20 @@ def _dumps_std(row: Any) -> bytes:
     return _std_encode(row).encode("utf-8")
 
 
-def encode_fresh(row: dict, nulls: int) -> bytes | None:
+def encode_fresh(row: dict) -> bytes | None:
     """``row`` encoded exactly as ``dumps_row(snapshot(row)[0])`` would encode it, without the
     snapshot: for a row about to be queued, whose bytes then freeze the caller's data. None
     (take the snapshot path) when that cannot be promised cheaply: orjson is not installed,
-    refuses a value (anything ``snapshot`` converts, and cycles), or wrote ``null`` more than
-    the ``nulls`` times the caller's own fields account for (a None, NaN or infinity somewhere
-    in the data, which ``snapshot`` may write differently, or just the text "null")."""
+    refuses a value (anything ``snapshot`` converts, and cycles), or wrote ``null`` more often
+    than the row has None values at its top level (a None, NaN or infinity deeper in the data,
+    which ``snapshot`` may write differently, or just the text "null")."""
     if _orjson is None:
         return None
     try:
         encoded = _orjson.dumps(row, option=_ORJSON_OPTIONS)
     except Exception:
         return None
-    if encoded.count(b"null") != nulls:
+    if encoded.count(b"null") != list(row.values()).count(None):
         return None
     return encoded
 

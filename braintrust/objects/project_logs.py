@@ -97,7 +97,7 @@ class Logger(RowsObject):
             # bytes freeze them); the snapshot path below takes whatever this cannot encode.
             row = self._row(row_id, now, clean, clean.get("metrics"))
             row.update(self.ref.ids)
-            encoded = jsonsafe.encode_fresh(row, nulls=sum(1 for value in row.values() if value is None))
+            encoded = jsonsafe.encode_fresh(row)
             if encoded is not None:
                 if open_rows._held:
                     open_rows.release_id(row_id)

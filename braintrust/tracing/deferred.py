@@ -170,7 +170,7 @@ class DeferredSpan(open_rows.Holder, CurrentTokens, Span):
         row["_is_merge"] = open_rows.forked(self.id)
         if encode_now:
             row.update(ref.ids)
-            encoded = jsonsafe.encode_fresh(row, nulls=sum(1 for value in row.values() if value is None))
+            encoded = jsonsafe.encode_fresh(row)
             if encoded is not None:
                 processor().enqueue_encoded(ref, row, encoded)
                 return

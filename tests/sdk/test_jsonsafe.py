@@ -446,7 +446,7 @@ def _envelope(value):
 @pytest.mark.parametrize("value", [v for v, _ in NASTY] + PLAIN_CORPUS, ids=lambda v: type(v).__name__)
 def test_encode_fresh_gives_the_snapshot_bytes_or_declines(value):
     row = _envelope(value)
-    fresh = jsonsafe.encode_fresh(row, nulls=1)
+    fresh = jsonsafe.encode_fresh(row)
     exact = dumps_row(snapshot(row)[0])
     assert fresh is None or fresh == exact
 
@@ -455,10 +455,11 @@ def test_encode_fresh_takes_plain_rows_and_declines_what_snapshot_rewrites():
     if jsonsafe._orjson is None:
         pytest.skip("orjson not installed")
     plain = _envelope({"q": ["a", 1, 2.5, True, {"k": "é"}], "n": 2**64 - 1, "t": (1, 2)})
-    assert jsonsafe.encode_fresh(plain, nulls=1) == dumps_row(snapshot(plain)[0])
-    for value in (float("nan"), float("inf"), None, {"k": None}, "a null word", 2**64, {1: "x"}, "\ud800", {1, 2}):
-        assert jsonsafe.encode_fresh(_envelope(value), nulls=1) is None, value
+    assert jsonsafe.encode_fresh(plain) == dumps_row(snapshot(plain)[0])
+    for value in (float("nan"), float("inf"), {"k": None}, "a null word", 2**64, {1: "x"}, "\ud800", {1, 2}):
+        assert jsonsafe.encode_fresh(_envelope(value)) is None, value
+    assert jsonsafe.encode_fresh(_envelope(None)) == dumps_row(snapshot(_envelope(None))[0])  # a top-level None
     for depth in (jsonsafe.MAX_DEPTH - 2, jsonsafe.MAX_DEPTH - 1, jsonsafe.MAX_DEPTH, jsonsafe.MAX_DEPTH + 1):
         row = {"input": deep(depth)}
-        fresh = jsonsafe.encode_fresh(row, nulls=0)
+        fresh = jsonsafe.encode_fresh(row)
         assert fresh is None or fresh == dumps_row(snapshot(row)[0]), depth
