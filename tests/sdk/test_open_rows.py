@@ -169,25 +169,37 @@ def test_rows_opened_after_a_fork_are_first_written_as_usual(bt_logs):
     assert not row.get("_is_merge")
 
 
+def _open_span_script(tmp_path, project: str, span_name: str, then: str):
+    """A script that opens a span on a logger of ``project`` (logged in), then runs ``then``."""
+    script = tmp_path / f"{project}.py"
+    script.write_text(
+        "import atexit, sys, threading, time, braintrust\n"
+        f"logger = braintrust.init_logger(project={project!r})\n"
+        f"span = logger.start_span(name={span_name!r}, input='kept')\n"
+        "logger.id\n" + then
+    )
+    return script
+
+
+def _server_env(bt_server) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRAINTRUST_")}
+    env.update(BRAINTRUST_API_KEY=bt_server.api_key, BRAINTRUST_APP_URL=bt_server.url, PYTHONPATH=os.getcwd())
+    return env
+
+
 def test_the_exit_flush_delivers_an_open_span_when_no_thread_can_start(bt_server, tmp_path):
     """Python 3.12.0 and 3.12.1 refuse new threads in atexit handlers, where the exit flush runs:
     the span's row is queued then, with no sender thread yet, and must still be sent."""
     import subprocess
 
-    script = tmp_path / "exit_without_threads.py"
-    script.write_text(
-        "import atexit, threading, braintrust\n"
-        "logger = braintrust.init_logger(project='exit-no-threads')\n"
-        "span = logger.start_span(name='open-at-exit', input='kept')\n"
-        "logger.id\n"
+    script = _open_span_script(
+        tmp_path, "exit-no-threads", "open-at-exit",
         "def refuse(thread):\n"
         "    raise RuntimeError(\"can't create new thread at interpreter shutdown\")\n"
         "# atexit runs handlers last-in first-out: this one runs before braintrust's flush\n"
-        "atexit.register(setattr, threading.Thread, 'start', refuse)\n"
+        "atexit.register(setattr, threading.Thread, 'start', refuse)\n",
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BRAINTRUST_")}
-    env.update(BRAINTRUST_API_KEY=bt_server.api_key, BRAINTRUST_APP_URL=bt_server.url, PYTHONPATH=os.getcwd())
-    done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=30)
+    done = subprocess.run([sys.executable, str(script)], env=_server_env(bt_server), capture_output=True, text=True, timeout=30)
     assert done.returncode == 0 and "flush failed" not in done.stderr, done.stderr
     (row,) = bt_server.rows("project_logs")
     assert row["input"] == "kept" and row["span_attributes"]["name"] == "open-at-exit"
@@ -199,18 +211,8 @@ def test_sigterm_delivers_an_open_span(bt_server, tmp_path):
     import subprocess
     import time
 
-    script = tmp_path / "open_span.py"
-    script.write_text(
-        "import sys, time, braintrust\n"
-        "logger = braintrust.init_logger(project='open-sigterm')\n"
-        "span = logger.start_span(name='interrupted', input='kept')\n"
-        "logger.id\n"
-        "print('READY', flush=True)\n"
-        "time.sleep(60)\n"
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BRAINTRUST_")}
-    env.update(BRAINTRUST_API_KEY=bt_server.api_key, BRAINTRUST_APP_URL=bt_server.url, PYTHONPATH=os.getcwd())
-    proc = subprocess.Popen([sys.executable, str(script)], env=env, stdout=subprocess.PIPE, text=True)
+    script = _open_span_script(tmp_path, "open-sigterm", "interrupted", "print('READY', flush=True)\ntime.sleep(60)\n")
+    proc = subprocess.Popen([sys.executable, str(script)], env=_server_env(bt_server), stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "READY"
     started = time.monotonic()
     proc.send_signal(signal.SIGTERM)
