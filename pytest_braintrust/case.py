@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from pytest_braintrust.marks import Declared, declared
+from pytest_braintrust.marks import MARKER, Declared, declared
 
 #: Where an item keeps its ``BraintrustCase`` (set by the session, or by the fixture when the run
 #: is not logged).
@@ -205,11 +205,15 @@ def _record_return_value(item: pytest.Item, value: Any) -> None:
         case.log_output(value)
 
 
-def call_sync_case(item: pytest.Item) -> bool | None:
+def call_sync_case(item: pytest.Item, logging: bool) -> bool | None:
     """Run a case's plain (sync) test function as pytest would, keeping its return value as the
     case's output when it logged none, without pytest's ``PytestReturnNotNoneWarning``. None
-    (pytest calls it as usual) for items without a case and for functions pytest runs otherwise."""
-    if item.stash.get(CASE_KEY, None) is None:
+    (pytest calls it as usual) for items without a case and for functions pytest runs otherwise.
+    Without ``--braintrust`` (``logging`` False) a test marked as a case is called here too, so
+    its return value, an output by design, raises no warning (an error under ``-W error``)."""
+    # (``keywords`` holds the marks' names of the item and its parents: a cheap first look. A
+    # node merely named "braintrust" would only lose pytest's warning about a returned value.)
+    if item.stash.get(CASE_KEY, None) is None and (logging or MARKER not in item.keywords):
         return None
     function = getattr(item, "obj", None)
     if not _plain_sync(function):

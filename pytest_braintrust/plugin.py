@@ -115,7 +115,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     """A case's return value is its output (see ``case.call_sync_case``)."""
     from pytest_braintrust.case import call_sync_case
 
-    return call_sync_case(pyfuncitem)
+    return call_sync_case(pyfuncitem, bool(pyfuncitem.config.option.braintrust))
 
 
 @pytest.fixture

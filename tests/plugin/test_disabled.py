@@ -91,3 +91,30 @@ def test_braintrust_settings_are_only_read_for_braintrust_runs(bt):
     result = bt.run("--braintrust")
     assert result.ret == 4
     result.stderr.fnmatch_lines(["*--braintrust-fail-under: 'typo' should look like SCORE=VALUE*"])
+
+
+def test_without_logging_a_case_may_still_return_its_output_without_a_warning(bt):
+    """A case's return value is its output by design: plain ``pytest`` (no ``--braintrust``)
+    under ``-W error`` must not fail it. Other tests keep pytest's warning."""
+    bt.pytester.makepyfile(
+        test_suite_returning='''
+        import pytest
+        from pytest_braintrust import eval_case
+
+        @eval_case(input=1)
+        def test_case_returns():
+            return {"answer": 42}
+
+        @pytest.mark.braintrust
+        class TestMarkedClass:
+            @pytest.mark.parametrize("n", [1, 2])
+            def test_method_returns(self, n):
+                return n
+
+        def test_unmarked_returns():
+            return "a mistake pytest warns about"
+        '''
+    )
+    result = bt.run("-W", "error::pytest.PytestReturnNotNoneWarning", "-rf")
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(["FAILED *::test_unmarked_returns - *PytestReturnNo*"])
