@@ -455,11 +455,13 @@ def run(args: argparse.Namespace) -> int:
     if outcome.stopped:
         return EXIT_FAILED
     if not loaded:
-        eprint(
-            f"braintrust eval: no evaluators found in {len(files)} file{'s' if len(files) != 1 else ''}"
-            + (" that imported" if outcome.failures else "")
-            + "; an eval file must call Eval(...) (or EvalAsync(...)) when it is imported"
-        )
+        imported = len(files) - sum(1 for failure in outcome.failures if failure.startswith("import of "))
+        if imported:  # (when no file imported, the import errors above say it all)
+            eprint(
+                f"braintrust eval: no evaluators found in {imported} file{'s' if imported != 1 else ''}"
+                + (" that imported" if imported < len(files) else "")
+                + "; an eval file must call Eval(...) (or EvalAsync(...)) when it is imported"
+            )
         return EXIT_FAILED
     if args.list:
         _list(loaded, args.jsonl)

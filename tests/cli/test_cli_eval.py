@@ -89,6 +89,19 @@ def test_no_evaluators_found_exits_1(tmp_path, env, store_dir):
     assert not database(store_dir).exists()
 
 
+def test_a_lone_file_that_fails_to_import_is_reported_once(tmp_path, env):
+    write(tmp_path / "eval_syntax.py", "def broken(:\n    pass\n")
+    write(tmp_path / "more" / "eval_syntax.py", "def broken(:\n    pass\n")
+    write(tmp_path / "more" / "eval_empty.py", "VALUE = 1\n")
+
+    alone = run_cli("eval", "eval_syntax.py", cwd=tmp_path, env=env)
+    mixed = run_cli("eval", "more", cwd=tmp_path, env=env)
+
+    assert alone.returncode == 1 and "failed to import eval_syntax.py" in alone.stderr
+    assert "no evaluators found" not in alone.stderr  # not "in 1 file that imported": none did
+    assert mixed.returncode == 1 and "no evaluators found in 1 file that imported" in mixed.stderr
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
