@@ -95,6 +95,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from braintrust.store.location import spill_dir
 
     directory = Path(args.directory).expanduser() if args.directory else spill_dir()
+    if args.directory and not directory.is_dir():  # (the default folder exists once a row spilled)
+        what = "is not a folder" if directory.exists() else "does not exist"
+        print(f"braintrust replay: {directory} {what}; give the spill folder that a warning or a pytest "
+              "summary named (default: the local store's spill/)", file=sys.stderr)
+        return 2
     if not directory.is_dir() or not spill_files(directory):
         print(f"braintrust: nothing to replay in {directory}")
         return 0

@@ -120,3 +120,16 @@ def test_store_option_and_usage_error(filled, tmp_path):
 
     assert listed.returncode == 0 and "solo" in listed.stdout
     assert usage.returncode == 2 and "the following arguments are required: experiment" in usage.stderr
+
+
+def test_replay_of_a_folder_that_does_not_exist_is_a_usage_error_but_no_spills_is_fine(tmp_path):
+    env = cli_env(tmp_path / "store")
+    typo = run_cli("replay", str(tmp_path / "spil"), cwd=tmp_path, env=env)
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("x")
+    not_a_folder = run_cli("replay", str(a_file), cwd=tmp_path, env=env)
+    default = run_cli("replay", cwd=tmp_path, env=env)  # nothing ever spilled: no folder yet
+
+    assert typo.returncode == 2 and f"{tmp_path / 'spil'} does not exist" in typo.stderr
+    assert not_a_folder.returncode == 2 and "is not a folder" in not_a_folder.stderr
+    assert default.returncode == 0 and "nothing to replay" in default.stdout
