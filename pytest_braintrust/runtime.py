@@ -75,6 +75,35 @@ class BraintrustRun:
     def session(self) -> EvalSession:
         return self.config.pluginmanager.get_plugin("braintrust-eval-session")
 
+    # -- session start ---------------------------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)  # before pytest-xdist starts workers, which attach to it
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        """``--braintrust-experiment-id``: the experiment must exist (a typo would log rows
+        under an id nothing shows); its name and project then label the summary."""
+        experiment_id = self.settings.experiment_id
+        if self.is_worker or self.collect_only or not experiment_id:
+            return
+        from braintrust.objects.reads import reads
+
+        try:
+            reader = reads()
+            identity = reader.experiment_identity(experiment_id)
+        except Exception as exc:  # unreachable: the rows spill, and the summary says why
+            self.errors.append(f"could not check --braintrust-experiment-id {experiment_id}: {exc}")
+            return
+        if identity is None:
+            from braintrust.state import global_state
+
+            listing = "`braintrust experiments` lists them" if global_state().is_local() else "the experiment's page shows it"
+            raise pytest.UsageError(
+                f"--braintrust-experiment-id {experiment_id}: {reader.where()} has no experiment with that id; "
+                f"check the id ({listing}), or give --braintrust-experiment NAME --braintrust-update "
+                "to join or create one by name."
+            )
+        identity["project_name"] = identity.get("project_name") or self.settings.project
+        self.registry.attach.setdefault(self.settings.project, identity)
+
     # -- header ----------------------------------------------------------------------------------
 
     def pytest_report_header(self, config: pytest.Config) -> str:

@@ -54,6 +54,9 @@ class ApiReads:
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         return self.backend._call(method, path, Deadline(REQUEST_TIMEOUT_SECONDS), **kwargs)
 
+    def where(self) -> str:
+        return f"Braintrust at {self.state.app_url()}"
+
     def fetch(self, object_type: str, object_id: str, version: str | None = None, batch_size: int | None = None) -> Iterator[dict[str, Any]]:
         cursor = None
         for _ in range(MAX_FETCH_PAGES):
@@ -67,6 +70,18 @@ class ApiReads:
             cursor = page.get("cursor")
             if not cursor:
                 return
+
+    def experiment_identity(self, experiment_id: str) -> dict[str, Any] | None:
+        """The experiment's id, name and project id, or None when the server has no such
+        experiment (a 4xx other than 401/403). ``BackendError`` when it cannot be asked."""
+        try:
+            found = self._call("GET", f"/v1/experiment/{quote(experiment_id, safe='')}")
+        except BackendError as exc:
+            if exc.reason.startswith("http_4"):
+                return None
+            raise
+        return {"experiment_id": found.get("id") or experiment_id, "experiment_name": found.get("name"),
+                "project_id": found.get("project_id")}
 
     def urls(self, project_name: str, experiment_name: str | None = None) -> tuple[str, str | None]:
         project_url = f"{self.state.app_public_url()}/app/{quote(self.state.org_name or '')}/p/{quote(project_name)}"
@@ -135,6 +150,18 @@ class LocalReads:
             yield from rows
             if not cursor:
                 return
+
+    def experiment_identity(self, experiment_id: str) -> dict[str, Any] | None:
+        """The experiment's id, name, project id and name, or None when the store has none."""
+        found = self.store.get_experiment(id=experiment_id)
+        if found is None:
+            return None
+        project = self.store.get_project(id=found["project_id"]) or {}
+        return {"experiment_id": found["id"], "experiment_name": found["name"], "project_id": found["project_id"],
+                "project_name": project.get("name")}
+
+    def where(self) -> str:
+        return f"the local store at {self.store.path}"
 
     def hint(self, project_name: str, name: str, kind: str = "experiment") -> str:
         where = command_store_args(self.store.path)

@@ -59,6 +59,34 @@ def test_shards_join_in_the_local_store(bt):
     assert len([r for r in bt.rows(experiment) if not r.get("span_parents")]) == 5  # one more row for test_shard[0]
 
 
+def test_an_experiment_id_that_does_not_exist_is_a_usage_error(bt):
+    """A typo in --braintrust-experiment-id would log every row under an id nothing shows."""
+    bt.pytester.makepyfile(test_suite_shards=SUITE)
+    result = bt.run("--braintrust", "--braintrust-experiment-id", "no-such-id")
+    assert result.ret == 4
+    result.stderr.fnmatch_lines(["ERROR: --braintrust-experiment-id no-such-id: the local store at * has no experiment with that id;*"])
+    assert "`braintrust experiments` lists them" in result.stderr.str()
+    assert bt.experiments() == []
+
+
+def test_an_experiment_id_the_server_does_not_know_is_a_usage_error(bt_api):
+    bt_api.pytester.makepyfile(test_suite_shards=SUITE)
+    result = bt_api.run("--braintrust", "--braintrust-experiment-id", "00000000-0000-4000-8000-000000000000")
+    assert result.ret == 4
+    result.stderr.fnmatch_lines([f"ERROR: --braintrust-experiment-id *: Braintrust at {bt_api.server.url} has no experiment with that id;*"])
+    assert bt_api.server.requests_to("/logs3") == []
+
+
+def test_an_experiment_id_that_cannot_be_checked_does_not_stop_the_run(bt_api):
+    bt_api.server.stop()
+    bt_api.monkeypatch.setenv("BRAINTRUST_NUM_RETRIES", "0")
+    bt_api.monkeypatch.setenv("BRAINTRUST_FAILED_PUBLISH_PAYLOADS_DIR", str(bt_api.path / "spill"))
+    bt_api.pytester.makepyfile(test_suite_shards=SUITE)
+    result = bt_api.run("--braintrust", "--braintrust-experiment-id", "some-id")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["rows: 0 sent, * spilled, 0 dropped*", "braintrust: could not check --braintrust-experiment-id some-id: *"])
+
+
 def test_marker_project_adds_an_experiment(bt):
     bt.pytester.makepyfile(
         test_suite_projects='''
