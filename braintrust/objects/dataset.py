@@ -157,7 +157,8 @@ class Dataset:
         self.flush()
 
     def __repr__(self) -> str:
-        return f"Dataset(project={self.ref.create_args.get('project_name')!r}, name={self.ref.create_args.get('dataset_name')!r})"
+        pinned = f", version={self.pinned_version!r}" if self.pinned_version is not None else ""
+        return f"Dataset(project={self.ref.create_args.get('project_name')!r}, name={self.ref.create_args.get('dataset_name')!r}{pinned})"
 
 
 def init_dataset(

@@ -164,6 +164,21 @@ def test_braintrust_dataset_pinned_and_unpinned(bt):
     assert ship["origin"]["id"] == "ship"
     assert roots["test_current[refund]"]["metadata"]["p"] == 0
 
+    # A version from before the first record: an empty source, named with its version.
+    bt.pytester.makepyfile(
+        test_suite_dataset='''
+        import braintrust
+        from pytest_braintrust import eval_case
+
+        @eval_case(data=braintrust.init_dataset(project="data", name="faq", version="1"))
+        def test_too_early(braintrust_case):
+            pass
+        '''
+    )
+    early = bt.run("--braintrust", "-q")
+    assert early.ret == 2
+    early.stdout.fnmatch_lines(["*test_too_early: the data source Dataset(project='data', name='faq', version='1') has no records."])
+
 
 def test_braintrust_dataset_from_the_api(bt_api):
     server = bt_api.server
