@@ -54,14 +54,22 @@ def _experiment(summary: Any) -> dict[str, Any]:
 
 
 def write_outputs(run: Any) -> None:
+    """The JSON summary and the step summary. A file that cannot be written is reported in
+    ``run.errors`` (shown in the terminal summary); it never ends the run with a traceback."""
     if run.settings.json_path is not None:
         path = run.settings.json_path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(summary_document(run), indent=2, default=str) + "\n", encoding="utf-8")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(summary_document(run), indent=2, default=str) + "\n", encoding="utf-8")
+        except OSError as exc:
+            run.errors.append(f"could not write the JSON summary to {path} ({exc.strerror or exc}); check --braintrust-json")
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if step_summary:
-        with open(step_summary, "a", encoding="utf-8") as handle:
-            handle.write(markdown(run))
+        try:
+            with open(step_summary, "a", encoding="utf-8") as handle:
+                handle.write(markdown(run))
+        except OSError as exc:
+            run.errors.append(f"could not append the step summary to {step_summary} ({exc.strerror or exc}); check GITHUB_STEP_SUMMARY")
 
 
 def _pct(value: float | None) -> str:

@@ -198,3 +198,19 @@ def test_rows_that_cannot_be_sent_are_spilled_and_reported(bt_api):
     assert document["delivery"]["spilled"] > 0 and document["delivery"]["accepted"] == 0
     assert document["delivery"]["spill_files"] and all(f.startswith(str(spill_dir)) for f in document["delivery"]["spill_files"])
     assert list(spill_dir.iterdir())
+
+
+def test_outputs_that_cannot_be_written_are_reported_and_the_gates_still_judge(bt):
+    blocker = bt.path / "a-file"
+    blocker.write_text("not a folder")
+    bt.monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(blocker / "step.md"))
+    bt.pytester.makepyfile(test_suite_reports=SUITE)
+    result = bt.run("--braintrust", "--braintrust-json", str(blocker / "out" / "summary.json"), "--braintrust-fail-under", "pass=0.99")
+    assert result.ret == 6  # the gate's verdict survives; no traceback ends the run
+    result.stdout.fnmatch_lines(
+        [
+            f"braintrust: could not write the JSON summary to {blocker / 'out' / 'summary.json'} (*); check --braintrust-json",
+            f"braintrust: could not append the step summary to {blocker / 'step.md'} (*); check GITHUB_STEP_SUMMARY",
+        ]
+    )
+    assert "Traceback" not in result.stdout.str() and "INTERNALERROR" not in result.stdout.str()
