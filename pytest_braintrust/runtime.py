@@ -177,10 +177,19 @@ class BraintrustRun:
                 continue
             try:
                 experiment = self.registry.get(project)
-                self.summaries.append(experiment.summarize())
+                summary = experiment.summarize()
+                self.summaries.append(summary)
             except Exception as exc:
                 self.errors.append(f"could not summarize the experiment of project {project!r}: {exc}")
                 self.summary_missing = f"the experiment of project {project!r} could not be summarized"
+                continue
+            wanted = self.settings.base_experiment
+            if wanted and project == self.settings.project and summary.comparison_experiment_name != wanted:
+                instead = summary.comparison_experiment_name
+                self.errors.append(
+                    f"--braintrust-base-experiment {wanted!r}: no such experiment in project {project!r}; "
+                    + (f"compared with {instead!r} (the previous experiment) instead" if instead else "nothing to compare with")
+                )
 
     def projects(self) -> list[str]:
         """Projects that had cases, in the order their first case finished (this process first)."""

@@ -214,3 +214,20 @@ def test_outputs_that_cannot_be_written_are_reported_and_the_gates_still_judge(b
         ]
     )
     assert "Traceback" not in result.stdout.str() and "INTERNALERROR" not in result.stdout.str()
+
+
+def test_a_base_experiment_that_does_not_exist_is_named_with_what_was_compared_instead(bt):
+    bt.pytester.makepyfile(test_suite_reports=SUITE)
+    assert bt.run("--braintrust", "--braintrust-project", "bases").ret == 1
+    (first,) = bt.experiments("bases")
+    missing = bt.run("--braintrust", "--braintrust-project", "bases", "--braintrust-base-experiment", "nightly")
+    missing.stdout.fnmatch_lines(
+        [
+            f"* compared to {first['name']}:",
+            f"braintrust: --braintrust-base-experiment 'nightly': no such experiment in project 'bases'; "
+            f"compared with '{first['name']}' (the previous experiment) instead",
+        ]
+    )
+    named = bt.run("--braintrust", "--braintrust-project", "bases", "--braintrust-base-experiment", first["name"])
+    named.stdout.fnmatch_lines([f"* compared to {first['name']}:"])
+    assert "--braintrust-base-experiment" not in named.stdout.str()
