@@ -143,6 +143,9 @@ class LocalBackend:
         if not base_exp_id and args.get("base_experiment"):
             base = catalog.get_experiment(conn, project_id=project_id, name=args["base_experiment"])
             base_exp_id = base["id"] if base else None  # like the SDK: an unknown base is no base
+            if base is None:  # (and a warning, as the HTTP backend gives)
+                log.warning("braintrust: base experiment %r not found in project %r; comparing with the default.",
+                            args["base_experiment"], info.get("project_name"))
         ensure_new = args.get("ensure_new")
         if ensure_new is None:
             ensure_new = not args.get("update", False)

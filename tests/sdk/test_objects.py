@@ -123,6 +123,20 @@ def test_update_joins_and_open_reads_an_existing_experiment(mode, request):
     assert fresh.fetch_base_experiment().name == "shared"
 
 
+@pytest.mark.parametrize("mode", ["local", "api"])
+def test_an_unknown_base_experiment_name_warns_and_compares_with_the_default(mode, request, caplog):
+    if mode == "api":
+        request.getfixturevalue("bt_env")
+    braintrust.init(project="bases", experiment="first").log(input="a", output="a", scores={"ok": 1})
+    braintrust.flush()
+    with caplog.at_level("WARNING", logger="braintrust"):
+        second = braintrust.init(project="bases", experiment="second", base_experiment="nope")
+        second.log(input="a", output="a", scores={"ok": 1})
+        summary = second.summarize()
+    assert any("base experiment 'nope' not found in project 'bases'" in r.getMessage() for r in caplog.records)
+    assert summary.comparison_experiment_name == "first"  # the default: the previous experiment
+
+
 def test_opening_a_missing_experiment_names_it():
     readonly = braintrust.init(project="p", experiment="nope", open=True)
     with pytest.raises(Exception, match="nope"):
