@@ -3,15 +3,18 @@
 | pytest result              | ``outcome``  | ``pass`` | error logged                         |
 |----------------------------|--------------|----------|--------------------------------------|
 | passed                     | ``passed``   | 1        | –                                    |
-| failed in the call         | ``failed``   | 0        | assertion message and ``file:line``  |
+| failed in the call         | ``failed``   | 0        | message and the test's ``file:line`` |
 | error in setup / teardown  | ``error``    | 0        | the error, prefixed with the phase   |
 | skipped                    | ``skipped``  | none     | –  (reason in metadata)              |
 | xfail, failed as expected  | ``xfailed``  | 0        | –  (reason in metadata)              |
 | xfail, but passed          | ``xpassed``  | 1        | –  (strict xpass: ``failed``, 0)     |
+
+An exception raised below the test (a helper, a library) also names where it was raised.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,11 +32,28 @@ class Outcome:
 
 
 def _error_text(report: pytest.TestReport) -> str:
+    """The exception's message and where: the line of the test file that failed, and where the
+    exception was raised when that is elsewhere (a helper, a library, this SDK)."""
     longrepr = report.longrepr
     crash = getattr(longrepr, "reprcrash", None)
-    if crash is not None:
-        return f"{crash.message}\n{crash.path}:{crash.lineno}"
-    return str(longrepr)
+    if crash is None:
+        return str(longrepr)
+    where = f"{crash.path}:{crash.lineno}"
+    in_test = _last_line_in(longrepr, report.location[0])
+    if in_test is not None and in_test != (os.path.basename(crash.path), crash.lineno):
+        where = f"{report.location[0]}:{in_test[1]} (raised at {where})"
+    return f"{crash.message}\n{where}"
+
+
+def _last_line_in(longrepr: Any, test_file: str) -> tuple[str, int] | None:
+    """(file name, line) of the last traceback entry in ``test_file``, if pytest kept entries."""
+    entries = getattr(getattr(longrepr, "reprtraceback", None), "reprentries", None) or []
+    wanted = test_file.replace(os.sep, "/")
+    for entry in reversed(entries):
+        location = getattr(entry, "reprfileloc", None)
+        if location is not None and str(location.path).replace(os.sep, "/").endswith(wanted):
+            return os.path.basename(str(location.path)), location.lineno
+    return None
 
 
 def outcome_of(reports: dict[str, pytest.TestReport]) -> Outcome:

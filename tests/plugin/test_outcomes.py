@@ -144,3 +144,30 @@ def test_outcome_table(bt):
 
     # The terminal summary counts the outcomes.
     result.stdout.fnmatch_lines(["10 eval cases: 2 passed, 2 failed, 2 error, 2 skipped, 1 xfailed, 1 xpassed"])
+
+
+def test_an_error_raised_below_the_test_names_the_tests_line_and_where_it_was_raised(bt):
+    bt.pytester.makepyfile(
+        helpers="def parse(text):\n    return int(text)\n",
+        test_suite_raised='''
+        from pytest_braintrust import eval_case
+        from helpers import parse
+
+
+        @eval_case(input="x")
+        def test_helper_raises(braintrust_case):
+            parse(braintrust_case.input)
+
+
+        @eval_case(input=1)
+        def test_assert_here():
+            assert 1 + 1 == 3, "arithmetic"
+        ''',
+    )
+    bt.run("--braintrust").assert_outcomes(failed=2)
+    roots = bt.roots()
+    error = roots["test_helper_raises"]["error"]
+    assert error.startswith("ValueError: invalid literal for int() with base 10: 'x'\n")
+    assert error.endswith("test_suite_raised.py:7 (raised at " + str(bt.path / "helpers.py") + ":2)")
+    here = roots["test_assert_here"]["error"]
+    assert here.startswith("AssertionError: arithmetic") and here.endswith("test_suite_raised.py:12")
