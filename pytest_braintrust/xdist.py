@@ -50,6 +50,14 @@ class XdistBridge:
     def __init__(self, run: Any):
         self.run = run
         self._identities: dict[str, Any] | None = None
+        self._cases_by_worker: dict[str, int] = {}  # controller: eval cases each worker finished
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Controller: count each worker's finished cases (what a crashed worker may have lost)."""
+        if report.when == "teardown" and getattr(report, "braintrust_case", False):
+            worker = getattr(getattr(getattr(report, "node", None), "gateway", None), "id", None)
+            if worker is not None:
+                self._cases_by_worker[worker] = self._cases_by_worker.get(worker, 0) + 1
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
@@ -73,6 +81,13 @@ class XdistBridge:
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         output = getattr(node, "workeroutput", {}).get(WORKER_KEY)
         if not output:
+            # It crashed (or was killed) before its session finish: what it held is gone.
+            worker = getattr(getattr(node, "gateway", None), "id", "?")
+            finished = self._cases_by_worker.get(worker, 0)
+            self.run.errors.append(
+                f"worker {worker} went down before flushing: of the {finished} eval case(s) it finished, "
+                "those whose rows it had not sent yet are lost and not in the counts above; rerun them"
+            )
             return
         self.run.worker_outputs.append(output)
         for error in output.get("errors") or []:

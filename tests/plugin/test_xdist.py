@@ -220,3 +220,28 @@ def test_workers_take_the_controllers_unreachable_verdict(bt_api):
     assert result.ret == 0, result.stdout.str()
     result.stdout.fnmatch_lines(["4 eval cases: 4 passed", "rows: 0 sent, * spilled, 0 dropped*"])
     assert result.stdout.str().count("braintrust: Could not reach Braintrust") == 1  # each error once
+
+
+def test_a_worker_that_crashes_is_reported_with_the_cases_it_may_have_lost(bt):
+    bt.pytester.makepyfile(
+        test_suite_crash='''
+        import os
+        import pytest
+        from pytest_braintrust import eval_case
+
+        @eval_case()
+        @pytest.mark.parametrize("n", range(6))
+        def test_case(n):
+            if n == 3:
+                os._exit(1)  # the worker dies without its session finish (no flush)
+            return n
+        '''
+    )
+    result = bt.run_subprocess("--braintrust", "--braintrust-project", "crash", "-n", "2", "-p", "no:randomly")
+    assert result.ret == 1
+    out = result.stdout.str()
+    assert "INTERNALERROR" not in out
+    result.stdout.fnmatch_lines(
+        ["braintrust: worker gw* went down before flushing: of the * eval case(s) it finished, "
+         "those whose rows it had not sent yet are lost and not in the counts above; rerun them"]
+    )
