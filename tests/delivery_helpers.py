@@ -5,6 +5,7 @@ the invariant every processor test ends with, and a logging process stopped by S
 from __future__ import annotations
 
 import json
+import os
 import random
 import signal
 import socket
@@ -22,6 +23,14 @@ from braintrust.delivery.http_client import HttpClient
 from braintrust.delivery.memory_backend import MemoryBackend
 from braintrust.delivery.processor import FlushResult, Processor
 from braintrust.delivery.spill import SpillWriter
+
+
+def subprocess_env(**variables: str) -> dict[str, str]:
+    """This process's environment without ``BRAINTRUST_*`` (a test's own settings must not leak
+    into the child it starts), plus ``variables``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRAINTRUST_")}
+    env.update(variables)
+    return env
 
 
 class FakeClock:

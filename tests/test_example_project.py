@@ -3,7 +3,6 @@ twice (the second run compares with the first), and with -n 2 (one experiment, o
 
 from __future__ import annotations
 
-import os
 import shlex
 import shutil
 import subprocess
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from braintrust.store.sqlite_store import LocalStore
+from delivery_helpers import subprocess_env
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "example_project"
 pytestmark = pytest.mark.slow
@@ -27,7 +27,8 @@ def project(tmp_path: Path) -> Path:
 
 
 def run_example(project: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BRAINTRUST_") and k != "GITHUB_STEP_SUMMARY"}
+    env = subprocess_env()
+    env.pop("GITHUB_STEP_SUMMARY", None)
     command = [sys.executable, "-m", "pytest", str(project), "--braintrust", "-p", "no:cacheprovider", *args]
     return subprocess.run(command, cwd=project.parent, env=env, capture_output=True, text=True, timeout=180)
 
@@ -62,7 +63,7 @@ def test_the_command_the_summary_prints_works_from_where_pytest_ran(project):
     command = line.split("(run `", 1)[1].rstrip(")`")
     assert command.startswith("braintrust show --store ")
     command = f"{shlex.quote(sys.executable)} -m {command}"  # the same program, whatever PATH holds
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BRAINTRUST_")}
+    env = subprocess_env()
     shown = subprocess.run(command, shell=True, cwd=project.parent, env=env, capture_output=True, text=True, timeout=60)
     assert shown.returncode == 0, shown.stdout + shown.stderr
     assert experiments(project)[0]["name"] in shown.stdout

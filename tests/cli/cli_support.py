@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -10,17 +9,14 @@ from pathlib import Path
 
 from braintrust.delivery.backend import EXPERIMENT
 from braintrust.store.sqlite_store import LocalStore
+from delivery_helpers import subprocess_env
 
 PROGRESS_MARK = "(tasks): ["
 
 
 def cli_env(store_dir: Path, **extra: str) -> dict[str, str]:
     """The environment of a user with no API key whose local store is ``store_dir``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BRAINTRUST_")}
-    env["BRAINTRUST_LOCAL_DIR"] = str(store_dir)
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    env.update(extra)
-    return env
+    return subprocess_env(BRAINTRUST_LOCAL_DIR=str(store_dir), PYTHONDONTWRITEBYTECODE="1", **extra)
 
 
 def run_cli(*args: str, cwd: Path, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess:

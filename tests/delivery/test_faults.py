@@ -5,7 +5,6 @@ exactly what was accepted (no loss, nothing twice)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -14,22 +13,20 @@ from pathlib import Path
 import pytest
 
 from btserver import BraintrustTestServer, Step
-from delivery_helpers import sigterm_while_logging
+from delivery_helpers import sigterm_while_logging, subprocess_env
 
 CHILD = Path(__file__).parent.parent / "fault_child.py"
 pytestmark = pytest.mark.slow
 
 
 def child_env(server: BraintrustTestServer, tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BRAINTRUST_")}
-    env.update(
+    return subprocess_env(
         BRAINTRUST_API_KEY=server.api_key,
         BRAINTRUST_APP_URL=server.url,
         BRAINTRUST_LOCAL_DIR=str(tmp_path / "store"),
         PYTHONPATH=str(Path(__file__).parent.parent),
+        **extra,
     )
-    env.update(extra)
-    return env
 
 
 def run_child(mode: str, rows: int, server: BraintrustTestServer, tmp_path: Path, timeout: float = 60, **extra: str):

@@ -6,7 +6,6 @@ duration aside)."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -15,6 +14,7 @@ import pytest
 
 from btserver import BraintrustTestServer
 from capture_compare import CAPTURES, capture_rows, diff, merge_like_server, normalize
+from delivery_helpers import subprocess_env
 
 from braintrust.summary import ExperimentSummary
 
@@ -53,8 +53,7 @@ runpy.run_path(script, run_name="__main__")
 
 
 def run_scenario(name: str, server: BraintrustTestServer, tmp_path, *, api_key: bool = True) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BRAINTRUST_")}
-    env.update(BRAINTRUST_APP_URL=server.url, BRAINTRUST_LOCAL_DIR=str(tmp_path / "store"))
+    env = subprocess_env(BRAINTRUST_APP_URL=server.url, BRAINTRUST_LOCAL_DIR=str(tmp_path / "store"))
     if api_key:
         env["BRAINTRUST_API_KEY"] = server.api_key
     script = CAPTURES / f"scenario_{name}.py"

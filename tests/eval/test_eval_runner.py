@@ -19,6 +19,7 @@ import braintrust
 from braintrust.framework import Eval, EvalAsync, Reporter, set_thread_pool_max_workers
 from braintrust.eval.results import EvalTimeoutError
 from braintrust.eval.threads import BoundedThreadPool, shared_pool
+from delivery_helpers import subprocess_env
 from eval_support import exact, roots, stored_rows, trace_of
 
 
@@ -183,8 +184,7 @@ def test_cancel_event_cancels_the_run():
 def _run_script(tmp_path: Path, body: str) -> subprocess.Popen:
     script = tmp_path / "script.py"
     script.write_text(textwrap.dedent(body))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BRAINTRUST_")}
-    env["BRAINTRUST_LOCAL_DIR"] = str(tmp_path / "store")
+    env = subprocess_env(BRAINTRUST_LOCAL_DIR=str(tmp_path / "store"))
     return subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

@@ -12,6 +12,7 @@ import pytest
 
 import braintrust
 from braintrust.store.sqlite_store import LocalStore
+from delivery_helpers import subprocess_env
 
 SCRIPT = """
     import braintrust
@@ -31,10 +32,7 @@ SCRIPT = """
 
 
 def _env(store: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BRAINTRUST_")}
-    env["BRAINTRUST_LOCAL_DIR"] = str(store)
-    env.update(extra)
-    return env
+    return subprocess_env(BRAINTRUST_LOCAL_DIR=str(store), **extra)
 
 
 def _run_script(tmp_path: Path, env: dict[str, str], ending: str = "braintrust.flush()") -> subprocess.CompletedProcess:

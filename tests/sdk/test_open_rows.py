@@ -12,7 +12,7 @@ import pytest
 
 import braintrust
 from braintrust.delivery import open_rows
-from delivery_helpers import in_forked_child
+from delivery_helpers import in_forked_child, subprocess_env
 
 
 def test_a_span_is_one_write_with_everything_it_logged(bt_logs):
@@ -182,9 +182,7 @@ def _open_span_script(tmp_path, project: str, span_name: str, then: str):
 
 
 def _server_env(bt_server) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BRAINTRUST_")}
-    env.update(BRAINTRUST_API_KEY=bt_server.api_key, BRAINTRUST_APP_URL=bt_server.url, PYTHONPATH=os.getcwd())
-    return env
+    return subprocess_env(BRAINTRUST_API_KEY=bt_server.api_key, BRAINTRUST_APP_URL=bt_server.url, PYTHONPATH=os.getcwd())
 
 
 def test_the_exit_flush_delivers_an_open_span_when_no_thread_can_start(bt_server, tmp_path):

@@ -5,7 +5,6 @@ module imports and logging works: fork hooks are registered only where forks exi
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -13,6 +12,7 @@ from pathlib import Path
 
 from braintrust.delivery.backend import PROJECT_LOGS
 from braintrust.store.sqlite_store import LocalStore
+from delivery_helpers import subprocess_env
 
 SCRIPT = textwrap.dedent(
     """
@@ -44,8 +44,7 @@ SCRIPT = textwrap.dedent(
 
 
 def test_without_fork_every_module_imports_and_rows_reach_the_local_store(tmp_path: Path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BRAINTRUST_")}
-    env["BRAINTRUST_LOCAL_DIR"] = str(tmp_path / "store")
+    env = subprocess_env(BRAINTRUST_LOCAL_DIR=str(tmp_path / "store"))
     done = subprocess.run([sys.executable, "-c", SCRIPT], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.strip().splitlines()[-1])

@@ -22,7 +22,7 @@ from braintrust.delivery import local_backend
 from braintrust.delivery.local_backend import LocalBackend
 from braintrust.store import writer_process
 from braintrust.store.sqlite_store import LocalStore
-from delivery_helpers import FAULT_CHILD, sigterm_while_logging
+from delivery_helpers import FAULT_CHILD, sigterm_while_logging, subprocess_env
 
 
 class FakeDeadline:
@@ -259,10 +259,8 @@ def _running(pid: int) -> bool:
 # -- whole processes logging into the local store (tests/fault_child.py) -------------------------
 
 def local_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BRAINTRUST_")}
-    env.update(BRAINTRUST_LOCAL="1", BRAINTRUST_LOCAL_DIR=str(tmp_path / "store"),
-               PYTHONPATH=str(FAULT_CHILD.parent), **extra)
-    return env
+    return subprocess_env(BRAINTRUST_LOCAL="1", BRAINTRUST_LOCAL_DIR=str(tmp_path / "store"),
+                          PYTHONPATH=str(FAULT_CHILD.parent), **extra)
 
 
 def row_log(tmp_path: Path) -> list[str]:
