@@ -184,7 +184,8 @@ class BraintrustRun:
                 self.summary_missing = f"the experiment of project {project!r} could not be summarized"
                 continue
             wanted = self.settings.base_experiment
-            if wanted and project == self.settings.project and summary.comparison_experiment_name != wanted:
+            compared = summary.comparison_status != "skipped"  # (a summary that failed compared nothing)
+            if wanted and compared and project == self.settings.project and summary.comparison_experiment_name != wanted:
                 instead = summary.comparison_experiment_name
                 self.errors.append(
                     f"--braintrust-base-experiment {wanted!r}: no such experiment in project {project!r}; "
