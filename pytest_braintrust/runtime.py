@@ -20,6 +20,7 @@ RUN_PLUGIN = "braintrust-run"
 
 def configure_session(config: pytest.Config, settings: Settings) -> None:
     from braintrust.delivery import policy
+    from braintrust.delivery.runtime import mark_counts
 
     saved_policy = (policy.quiet_local_notice, policy.queue_full_wait_seconds)
     policy.quiet_local_notice = True  # the report header says where results go
@@ -35,6 +36,7 @@ def configure_session(config: pytest.Config, settings: Settings) -> None:
     registry = ExperimentRegistry(settings, attach=attach, shared_dir=(workerinput or {}).get(PINS_KEY))
     run = BraintrustRun(config, settings, registry, is_worker=workerinput is not None)
     run.saved_policy = saved_policy
+    run.counts_at_start = mark_counts()  # this run's rows only, when pytest runs twice in a process
     config.pluginmanager.register(run, RUN_PLUGIN)
     config.pluginmanager.register(EvalSession(config, settings, registry), "braintrust-eval-session")
     if config.pluginmanager.hasplugin("xdist"):
@@ -63,6 +65,7 @@ class BraintrustRun:
         #: ``--collect-only``: nothing runs, so nothing is reported (IDEs collect this way).
         self.collect_only = bool(config.getoption("collectonly", False))
         self.saved_policy: tuple[Any, ...] | None = None
+        self.counts_at_start: Any = None
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         """Give the process back as it was (matters when pytest runs inside a process that
@@ -138,7 +141,7 @@ class BraintrustRun:
 
         started = time.monotonic()
         try:
-            self.flush_result = flush()
+            self.flush_result = flush().since(self.counts_at_start)
         except Exception as exc:  # never lose the test run's result to a reporting problem
             self.errors.append(f"flush failed: {exc}")
         self.flush_seconds = time.monotonic() - started

@@ -52,6 +52,29 @@ class FlushResult:
     def ok(self) -> bool:
         return not self.spilled and not self.dropped_total and not self.pending
 
+    def since(self, earlier: "FlushResult | None") -> "FlushResult":
+        """What happened after ``earlier`` (from ``runtime.mark_counts``; None: everything):
+        counts are differences, spill files and errors those added since, ``pending`` as now.
+        For a run inside a process that goes on (``pytest.main`` called twice, a notebook)."""
+        if earlier is None:
+            return self
+
+        def minus(now: dict[str, int], before: dict[str, int]) -> dict[str, int]:
+            return {k: v - before.get(k, 0) for k, v in now.items() if v - before.get(k, 0)}
+
+        return FlushResult(
+            produced=self.produced - earlier.produced,
+            accepted=self.accepted - earlier.accepted,
+            spilled=self.spilled - earlier.spilled,
+            dropped=minus(self.dropped, earlier.dropped),
+            spilled_by_reason=minus(self.spilled_by_reason, earlier.spilled_by_reason),
+            pending=self.pending,
+            mask_errors=self.mask_errors - earlier.mask_errors,
+            spill_files=[path for path in self.spill_files if path not in earlier.spill_files],
+            errors=self.errors[len(earlier.errors):],
+            dropped_from_earlier_runs=self.dropped_from_earlier_runs - earlier.dropped_from_earlier_runs,
+        )
+
     def describe(self) -> str:
         parts = [f"{self.produced} row writes", f"{self.accepted} accepted"]
         if self.spilled:
@@ -95,6 +118,11 @@ class Accounts:
         result.pending = stats.produced - completed
         result.mask_errors = masking.mask_error_count()
         return result
+
+    def forget_logged_errors(self) -> None:
+        """Record (and log) errors again when they recur: a new run in the same process."""
+        with self._errors_lock:
+            self._errors_logged.clear()
 
     def losses(self) -> int:
         return self.stats.spilled + self.stats.dropped_total

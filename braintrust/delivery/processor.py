@@ -460,6 +460,14 @@ class Processor:
         with self._lock:
             return self._accounts.snapshot(self._completed)
 
+    def mark(self) -> FlushResult:
+        """The counts so far, for ``FlushResult.since``; errors seen before are recorded again
+        from now on when they recur."""
+        with self._lock:
+            result = self._accounts.snapshot(self._completed)
+            self._accounts.forget_logged_errors()
+        return result
+
     def flush(self, timeout: float | None = None) -> FlushResult:
         """Deliver everything produced so far, within ``timeout`` seconds (default: the flush
         deadline). What cannot be delivered in time is spilled, never waited on.

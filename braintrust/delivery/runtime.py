@@ -100,6 +100,13 @@ def flush(timeout: float | None = None) -> FlushResult:
     return get_processor().flush(timeout)
 
 
+def mark_counts() -> FlushResult | None:
+    """Where this process's counts stand (None before anything was logged): a run that starts
+    now reports ``flush().since(mark)``, its own rows only."""
+    processor = _processor
+    return processor.mark() if processor is not None else None
+
+
 def resolve_ref(ref: ObjectRef, timeout: float = 30.0) -> dict[str, str]:
     """Resolve an object's ids now, on the caller's thread (logs in if needed)."""
     if ref.ids:

@@ -599,3 +599,17 @@ def test_an_encoded_row_waits_in_the_queue_as_bytes_and_a_header(tmp_path):
     assert_invariant(raised.value.result)
     (spilled,) = [r for r in spilled_rows(spill_dir) if r["id"] == "a"]
     assert spilled["input"] == {"q": [1, {"deep": "x"}]} and spilled["comment"] == {"text": "c"}
+
+
+def test_counts_since_a_mark_are_one_runs_own():
+    from braintrust.delivery.accounting import FlushResult
+
+    earlier = FlushResult(produced=10, accepted=6, spilled=3, dropped={"queue_full": 1}, spilled_by_reason={"http": 3},
+                          spill_files=["a"], errors=["down"])
+    now = FlushResult(produced=25, accepted=16, spilled=7, dropped={"queue_full": 1, "spill_failed": 1},
+                      spilled_by_reason={"http": 7}, pending=1, spill_files=["a", "b"], errors=["down", "down"])
+    run = now.since(earlier)
+    assert (run.produced, run.accepted, run.spilled, run.pending) == (15, 10, 4, 1)
+    assert run.dropped == {"spill_failed": 1} and run.spilled_by_reason == {"http": 4}
+    assert run.spill_files == ["b"] and run.errors == ["down"]
+    assert now.since(None) is now

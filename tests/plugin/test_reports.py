@@ -231,3 +231,37 @@ def test_a_base_experiment_that_does_not_exist_is_named_with_what_was_compared_i
     named = bt.run("--braintrust", "--braintrust-project", "bases", "--braintrust-base-experiment", first["name"])
     named.stdout.fnmatch_lines([f"* compared to {first['name']}:"])
     assert "--braintrust-base-experiment" not in named.stdout.str()
+
+
+def test_each_run_in_one_process_reports_its_own_rows_and_errors(bt_api):
+    """``pytest.main`` called again in the same process (a notebook, an IDE, a script running
+    suites): each run reports its own rows, and why they were not delivered, not the process's
+    totals so far."""
+    from braintrust.delivery.runtime import reset_for_tests
+    from plugin_helpers import QUIET
+
+    server = bt_api.server
+    bt_api.monkeypatch.setenv("BRAINTRUST_NUM_RETRIES", "0")
+    bt_api.monkeypatch.setenv("BRAINTRUST_FLUSH_TIMEOUT", "3")
+    bt_api.monkeypatch.setenv("BRAINTRUST_FAILED_PUBLISH_PAYLOADS_DIR", str(bt_api.path / "spilled"))
+    bt_api.pytester.makepyfile(test_suite_reports=SUITE)
+    args = (*QUIET, "--braintrust", "--braintrust-project", "again")
+    reset_for_tests()
+    try:
+        first = bt_api.pytester.runpytest(*args, "--braintrust-json", "first.json")
+        server.fail_always("POST", "/logs3", 500)
+        second = bt_api.pytester.runpytest(*args, "--braintrust-json", "second.json")
+        third = bt_api.pytester.runpytest(*args, "--braintrust-json", "third.json")
+    finally:
+        server.clear_faults()
+        reset_for_tests()
+    delivery = [json.loads((bt_api.path / f"{run}.json").read_text())["delivery"] for run in ("first", "second", "third")]
+    rows = delivery[0]["produced"]
+    assert rows == 8  # root + task per case, and a score span for the two with a scorer
+    assert (delivery[0]["accepted"], delivery[0]["spilled"], delivery[0]["errors"]) == (rows, 0, [])
+    first.stdout.fnmatch_lines([f"rows: {rows} sent, 0 spilled, 0 dropped (flush *s)"])
+    for result, counts in ((second, delivery[1]), (third, delivery[2])):
+        assert (counts["produced"], counts["accepted"], counts["spilled"]) == (rows, 0, rows)
+        assert any("500" in error for error in counts["errors"])  # said again by the third run
+        assert counts["spill_files"]
+        result.stdout.fnmatch_lines([f"rows: 0 sent, {rows} spilled, 0 dropped (flush *s)", "spilled rows are kept in *"])
