@@ -8,6 +8,8 @@
 | skipped                    | ``skipped``  | none     | –  (reason in metadata)              |
 | xfail, failed as expected  | ``xfailed``  | 0        | –  (reason in metadata)              |
 | xfail, but passed          | ``xpassed``  | 1        | –  (strict xpass: ``failed``, 0)     |
+| interrupted (Ctrl-C,       | ``interrupted`` | none  | what stopped it, with the phase      |
+| ``pytest.exit``)           |              |          |                                      |
 
 An exception raised below the test (a helper, a library) also names where it was raised.
 """
@@ -78,6 +80,16 @@ def outcome_of(reports: dict[str, pytest.TestReport]) -> Outcome:
     if call.skipped:
         return _skipped(call, duration)
     return _with_teardown(Outcome("passed", 1.0, duration=duration), teardown)
+
+
+def interrupted_outcome(reports: dict[str, pytest.TestReport], stop: BaseException) -> Outcome:
+    """The test was stopped in the middle (``KeyboardInterrupt``, ``pytest.exit``): pytest made
+    no report for the phase that was running, so it is the first one missing."""
+    phase = next(when for when in ("setup", "call", "teardown") if when not in reports)
+    message = str(stop).strip()
+    what = type(stop).__name__ + (f": {message}" if message else "")
+    duration = sum(r.duration for r in reports.values())
+    return Outcome("interrupted", None, f"interrupted in {phase}: {what}", phase, duration=duration)
 
 
 def _skipped(report: pytest.TestReport, duration: float) -> Outcome:

@@ -5,7 +5,7 @@ summary file (``--braintrust-json``). The JSON schema (version 1)::
      "experiments": [{"project", "experiment", "experiment_id", "link", "comparison_experiment",
                       "scores":  {name: {"score", "diff", "improvements", "regressions"}},
                       "metrics": {name: {"value", "unit", "diff", "improvements", "regressions"}}}],
-     "cases": {"total": n, "passed": n, "failed": n, "error": n, "skipped": n, "xfailed": n, "xpassed": n},
+     "cases": {"total": n, "passed": n, "failed": n, "error": n, "skipped": n, "xfailed": n, "xpassed": n, "interrupted": n},
      "gates": [{"kind", "score", "bar", "value", "passed", "message"}],
      "delivery": {"produced", "accepted", "spilled", "dropped": {reason: n}, "spill_files": [...],
                   "errors": [why rows were not delivered, each once]},
@@ -20,7 +20,7 @@ from typing import Any
 
 from pytest_braintrust.options import GATE_FAILED_EXIT_CODE
 
-OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
+OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "interrupted")
 
 
 def summary_document(run: Any) -> dict[str, Any]:
@@ -116,7 +116,8 @@ def terminal_summary(run: Any, tr: Any) -> None:
     tr.section("Braintrust", sep="=", bold=True)
     counts = run.outcome_counts()
     breakdown = ", ".join(f"{counts[o]} {o}" for o in OUTCOMES if counts.get(o))
-    tr.write_line(f"{sum(counts.values())} eval cases" + (f": {breakdown}" if breakdown else ""))
+    unreported = f" (and {run.unreported_cases} not reported back: see below)" if run.unreported_cases else ""
+    tr.write_line(f"{sum(counts.values())} eval cases" + (f": {breakdown}" if breakdown else "") + unreported)
     if not run.settings.no_summary:
         for summary in run.summaries:
             for line in str(summary).splitlines():

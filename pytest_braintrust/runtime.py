@@ -42,7 +42,8 @@ def configure_session(config: pytest.Config, settings: Settings) -> None:
     if config.pluginmanager.hasplugin("xdist"):
         from pytest_braintrust.xdist import XdistBridge
 
-        config.pluginmanager.register(XdistBridge(run), "braintrust-xdist")
+        run.xdist_bridge = XdistBridge(run)
+        config.pluginmanager.register(run.xdist_bridge, "braintrust-xdist")
 
 
 class BraintrustRun:
@@ -66,6 +67,9 @@ class BraintrustRun:
         self.collect_only = bool(config.getoption("collectonly", False))
         self.saved_policy: tuple[Any, ...] | None = None
         self.counts_at_start: Any = None
+        self.xdist_bridge: Any = None
+        #: Eval cases the controller saw finish on workers that never reported them back.
+        self.unreported_cases = 0
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         """Give the process back as it was (matters when pytest runs inside a process that
@@ -147,8 +151,21 @@ class BraintrustRun:
         self.flush_seconds = time.monotonic() - started
         if self.is_worker or self.collect_only:
             return
+        if self.is_controller and self.xdist_bridge is not None:
+            workers, self.unreported_cases = self.xdist_bridge.unreported()
+            if workers:
+                self.errors.append(
+                    f"the run ended before worker(s) {', '.join(workers)} reported back: {self.unreported_cases} "
+                    "finished eval case(s) are not counted above, nor the rows the workers sent; the summary "
+                    "shows what had arrived"
+                )
         self._summarize()
-        if sum(self.outcome_counts().values()):
+        if session.exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+            # Interrupted (Ctrl-C, pytest.exit) or broken: the scores cover part of the suite
+            # at best, and the status already says the run is not a verdict.
+            if self.settings.fail_under or self.settings.max_regression:
+                self.gates_skipped = f"gates not applied: the run ended with exit status {int(session.exitstatus)} ({_status_name(session.exitstatus)})"
+        elif sum(self.outcome_counts().values()):
             self.gates = evaluate(self.settings.fail_under, self.settings.max_regression, self.summaries, self.summary_missing)
         elif self.settings.fail_under or self.settings.max_regression:
             # Nothing to judge (``-k`` kept only other tests, a shard got none): pytest's own
@@ -200,6 +217,8 @@ class BraintrustRun:
         seen = list(self.session().outcomes)
         for output in self.worker_outputs:
             seen += [project for project in output.get("outcomes", {}) if project not in seen]
+        if self.unreported_cases:  # workers that did not report may have logged into these
+            seen += [project for project in self.registry.experiments if project not in seen]
         return seen
 
     def outcome_counts(self) -> Counter:
@@ -233,6 +252,13 @@ class BraintrustRun:
         from pytest_braintrust.report import terminal_summary
 
         terminal_summary(self, terminalreporter)
+
+
+def _status_name(status: Any) -> str:
+    try:
+        return pytest.ExitCode(status).name.lower().replace("_", " ")
+    except ValueError:
+        return "set by the suite"
 
 
 __all__ = ["BraintrustRun", "configure_session", "is_case"]

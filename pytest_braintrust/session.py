@@ -17,7 +17,7 @@ from braintrust.tracing import ids
 from braintrust.tracing.deferred import DeferredSpan
 from pytest_braintrust.case import CASE_KEY, BraintrustCase, CaseSpec, is_case, spec_of
 from pytest_braintrust.options import Settings
-from pytest_braintrust.outcome import outcome_of
+from pytest_braintrust.outcome import interrupted_outcome, outcome_of
 from pytest_braintrust.scoring import run_scorers
 
 
@@ -167,6 +167,9 @@ class EvalSession:
         root.set_current()
         try:
             return (yield)
+        except BaseException as stop:  # Ctrl-C or pytest.exit() in this test: pytest stops the run
+            case._outcome = interrupted_outcome(case._reports, stop)
+            raise
         finally:
             root.unset_current()
             self._close_root(item, case, root)

@@ -51,6 +51,7 @@ class XdistBridge:
         self.run = run
         self._identities: dict[str, Any] | None = None
         self._cases_by_worker: dict[str, int] = {}  # controller: eval cases each worker finished
+        self._accounted: set[str] = set()  # controller: workers that reported back or were reported down
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Controller: count each worker's finished cases (what a crashed worker may have lost)."""
@@ -77,12 +78,19 @@ class XdistBridge:
         # Unreachable just now: workers do not wait through the same login retries again at once.
         node.workerinput[UNREACHABLE_KEY] = global_state().unreachable_verdict()
 
+    def unreported(self) -> tuple[list[str], int]:
+        """Controller: the workers that finished eval cases but neither reported them nor were
+        reported down (the run was interrupted first: Ctrl-C), and how many cases those were."""
+        workers = sorted(w for w in self._cases_by_worker if w not in self._accounted)
+        return workers, sum(self._cases_by_worker[w] for w in workers)
+
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         output = getattr(node, "workeroutput", {}).get(WORKER_KEY)
+        worker = getattr(getattr(node, "gateway", None), "id", "?")
+        self._accounted.add(worker)
         if not output:
             # It crashed (or was killed) before its session finish: what it held is gone.
-            worker = getattr(getattr(node, "gateway", None), "id", "?")
             finished = self._cases_by_worker.get(worker, 0)
             self.run.errors.append(
                 f"worker {worker} went down before flushing: of the {finished} eval case(s) it finished, "

@@ -3,6 +3,13 @@ scorers: they run when the test fails, and their errors never change the outcome
 
 from __future__ import annotations
 
+import json
+import signal
+import subprocess
+import sys
+import time
+
+from delivery_helpers import subprocess_env
 from plugin_helpers import tree
 
 SUITE = '''
@@ -171,3 +178,87 @@ def test_an_error_raised_below_the_test_names_the_tests_line_and_where_it_was_ra
     assert error.endswith("test_suite_raised.py:7 (raised at " + str(bt.path / "helpers.py") + ":2)")
     here = roots["test_assert_here"]["error"]
     assert here.startswith("AssertionError: arithmetic") and here.endswith("test_suite_raised.py:12")
+
+
+def test_a_case_stopped_by_pytest_exit_is_interrupted_and_gates_are_not_applied(bt):
+    bt.pytester.makepyfile(
+        test_suite_exit='''
+        import pytest
+        from pytest_braintrust import eval_case
+
+
+        @eval_case(input=1)
+        def test_first():
+            pass
+
+
+        @eval_case(input=2)
+        def test_stops_the_run():
+            pytest.exit("enough for today")
+
+
+        @eval_case(input=3)
+        def test_never_runs():
+            pass
+        ''',
+    )
+    result = bt.run("--braintrust", "--braintrust-fail-under", "pass=1", "--braintrust-json", "summary.json")
+    assert result.ret == 2  # pytest's "interrupted", not the gates' 6: a partial run is no verdict
+    roots = bt.roots()
+    assert set(roots) == {"test_first", "test_stops_the_run"}
+    stopped = roots["test_stops_the_run"]
+    assert stopped["metadata"]["pytest"]["outcome"] == "interrupted"
+    assert stopped["metadata"]["pytest"]["phase"] == "call"
+    assert stopped["error"] == "interrupted in call: Exit: enough for today"
+    assert "pass" not in stopped["scores"]  # no verdict
+    result.stdout.fnmatch_lines(
+        ["2 eval cases: 1 passed, 1 interrupted", "gates not applied: the run ended with exit status 2 (interrupted)"]
+    )
+    document = json.loads((bt.path / "summary.json").read_text())
+    assert document["cases"]["interrupted"] == 1 and document["gates"] == []
+
+
+def test_ctrl_c_ends_the_run_at_once_with_the_interrupted_case_logged(bt):
+    """A real SIGINT (Ctrl-C) to a real pytest process: the case that was running is logged as
+    interrupted, the finished ones as they were, and the process exits with pytest's 2."""
+    started = bt.path / "started"
+    bt.pytester.makepyfile(
+        test_suite_ctrl_c=f'''
+        import pathlib
+        import time
+        from pytest_braintrust import eval_case
+
+
+        @eval_case(input=1)
+        def test_quick():
+            pass
+
+
+        @eval_case(input=2)
+        def test_waits():
+            pathlib.Path({str(started)!r}).write_text("yes")
+            time.sleep(60)
+        ''',
+    )
+    env = subprocess_env(BRAINTRUST_LOCAL_DIR=str(bt.local_dir), PYTHONDONTWRITEBYTECODE="1")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--braintrust", "test_suite_ctrl_c.py"],
+        cwd=bt.path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not started.exists() and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.05)
+        assert started.exists(), process.communicate()[0]
+        process.send_signal(signal.SIGINT)
+        interrupted_at = time.monotonic()
+        output = process.communicate(timeout=30)[0]
+    finally:
+        process.kill()
+    assert time.monotonic() - interrupted_at < 10, output  # flush and summary, not the test's 60 s
+    assert process.returncode == 2, output
+    assert "2 eval cases: 1 passed, 1 interrupted" in output, output
+    roots = bt.roots()
+    assert roots["test_quick"]["metadata"]["pytest"]["outcome"] == "passed"
+    assert roots["test_waits"]["metadata"]["pytest"]["outcome"] == "interrupted"
+    assert roots["test_waits"]["error"] == "interrupted in call: KeyboardInterrupt"

@@ -5,9 +5,15 @@ dataset pinned so that every worker collects the same ids even when it changes m
 from __future__ import annotations
 
 import json
+import re
+import signal
+import subprocess
+import sys
+import time
 
 import braintrust
 from braintrust.objects.dataset import init_dataset
+from delivery_helpers import subprocess_env
 
 CONFTEST = '''
 import os
@@ -245,3 +251,44 @@ def test_a_worker_that_crashes_is_reported_with_the_cases_it_may_have_lost(bt):
         ["braintrust: worker gw* went down before flushing: of the * eval case(s) it finished, "
          "those whose rows it had not sent yet are lost and not in the counts above; rerun them"]
     )
+
+
+def test_ctrl_c_under_xdist_says_what_the_workers_did_not_report(bt):
+    """Ctrl-C (a real SIGINT to the controller) while workers run cases: the controller stops
+    before the workers report back. It says how many finished cases that leaves uncounted, still
+    summarizes what reached the experiment, and exits with pytest's 2."""
+    finished = bt.path / "finished"
+    finished.mkdir()
+    bt.pytester.makepyfile(
+        test_suite_ctrl_c=f'''
+        import pathlib
+        import time
+        import pytest
+        from pytest_braintrust import eval_case
+
+        @eval_case()
+        @pytest.mark.parametrize("n", range(400))
+        def test_case(n):
+            pathlib.Path({str(finished)!r}, str(n)).write_text("")
+            time.sleep(0.05)
+        '''
+    )
+    env = subprocess_env(BRAINTRUST_LOCAL_DIR=str(bt.local_dir), PYTHONDONTWRITEBYTECODE="1")
+    args = ["-p", "no:cacheprovider", "-p", "no:randomly", "--braintrust", "--braintrust-project", "stopped", "-n", "2"]
+    process = subprocess.Popen([sys.executable, "-m", "pytest", *args, "test_suite_ctrl_c.py"], cwd=bt.path, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while len(list(finished.iterdir())) < 10 and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        output = process.communicate(timeout=60)[0]
+    finally:
+        process.kill()
+    assert process.returncode == 2, output
+    assert "INTERNALERROR" not in output, output
+    uncounted = re.search(r"the run ended before worker\(s\) gw\d(, gw\d)? reported back: (\d+) finished eval case\(s\) "
+                          r"are not counted above, nor the rows the workers sent; the summary shows what had arrived", output)
+    assert uncounted and int(uncounted.group(2)) >= 8, output
+    assert f"(and {uncounted.group(2)} not reported back: see below)" in output
+    assert "See results for" in output  # the experiment the controller registered is summarized
