@@ -162,7 +162,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_eval_parser().parse_intermixed_args(arguments[1:])
     else:
         args = build_parser().parse_args(arguments)
-    return int(args.func(args) or 0)
+    import sqlite3
+
+    from braintrust.store.connection import StoreError
+
+    try:
+        return int(args.func(args) or 0)
+    except (StoreError, sqlite3.DatabaseError) as exc:  # a damaged or foreign store file, a newer schema
+        print(f"braintrust: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

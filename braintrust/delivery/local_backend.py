@@ -57,6 +57,13 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
+def _why_with_fix(exc: BaseException) -> str:
+    """The error and what to do (a ``StoreError`` names its own fix)."""
+    if isinstance(exc, StoreError):
+        return _one_line(exc).rstrip(".")
+    return f"{_one_line(exc)}; {_FIX}"
+
+
 class LocalBackend:
     """Rows go to the SQLite store at ``path`` (default: ``location.database_path()``)."""
 
@@ -98,9 +105,9 @@ class LocalBackend:
                     ids, info = self._create(conn, ref.object_type, ref.create_args)
                     catalog.save_resolved_ref(conn, ref.key, ref.object_type, ids, info)
         except (sqlite3.Error, OSError, StoreError) as exc:
+            where = "" if isinstance(exc, StoreError) else f" in the local Braintrust store {self.store.path}"
             raise BackendError(
-                f"could not open or create the {ref.object_type} in the local Braintrust store "
-                f"{self.store.path}: {_one_line(exc)}; {_FIX}.",
+                f"could not open or create the {ref.object_type}{where}: {_why_with_fix(exc)}.",
                 REASON,
             ) from exc
         ref.ids = dict(ids)
@@ -196,7 +203,7 @@ class LocalBackend:
             return ExportResult(
                 failed=failed + [(row, reason) for row in rows],
                 error=f"could not write {len(rows)} rows to the local Braintrust store "
-                f"{self.store.path}: {_one_line(exc)}; {_FIX}.",
+                f"{self.store.path}: {_why_with_fix(exc)}.",
             )
         return ExportResult(accepted=len(rows), failed=failed, error=error)
 

@@ -196,6 +196,16 @@ def open_connection(path: Path, timeout_seconds: float = BUSY_TIMEOUT_SECONDS) -
         conn.execute("PRAGMA temp_store = MEMORY")
         conn.execute("PRAGMA cache_size = -2000")  # 2 MB per connection (the default): memory stays flat
         ensure_schema(conn, path)
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        if type(exc) is not sqlite3.DatabaseError:  # locked, unable to open, ...: said as they are
+            raise
+        # "file is not a database", "database disk image is malformed"
+        raise StoreError(
+            f"{path} cannot be read as a Braintrust store ({exc}): it is damaged or is some other "
+            "file; move it aside (a new store is then made in its place) or set BRAINTRUST_LOCAL_DIR "
+            "to another folder."
+        ) from exc
     except BaseException:
         conn.close()
         raise

@@ -112,6 +112,39 @@ def test_missing_store_says_how_to_fix_it(tmp_path, command):
     assert not (tmp_path / "no-store").exists()
 
 
+@pytest.mark.parametrize("command", [["experiments"], ["compare", "p", "e"], ["list"], ["show", "p", "e"]])
+def test_a_damaged_or_foreign_store_file_is_named_with_the_fix_not_a_traceback(tmp_path, command):
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "braintrust.sqlite").write_text("notes, not a database\n" * 100)
+
+    result = run_cli(*command, cwd=tmp_path, env=cli_env(store))
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert (
+        f"braintrust: {store / 'braintrust.sqlite'} cannot be read as a Braintrust store (file is not a database): "
+        "it is damaged or is some other file; move it aside" in result.stderr
+    )
+    assert (store / "braintrust.sqlite").read_text().startswith("notes, not a database")  # left as it was
+
+
+def test_a_store_of_a_newer_version_is_named_with_the_fix(filled, tmp_path):
+    import shutil
+    import sqlite3
+
+    root, _ = filled
+    copy = tmp_path / "newer"
+    shutil.copytree(root / "store", copy)
+    with sqlite3.connect(copy / "braintrust.sqlite") as conn:
+        conn.execute("UPDATE meta SET value = '999' WHERE key = 'schema_version'")
+
+    result = run_cli("experiments", cwd=tmp_path, env=cli_env(copy))
+
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "has schema version 999, newer than this pytest-braintrust understands" in result.stderr
+
+
 def test_store_option_and_usage_error(filled, tmp_path):
     root, _ = filled
 

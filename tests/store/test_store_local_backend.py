@@ -106,6 +106,19 @@ def test_resolve_failure_is_a_backend_error(tmp_path):
     assert str(blocker) in str(caught.value) and "BRAINTRUST_LOCAL_DIR" in str(caught.value)
 
 
+def test_a_damaged_store_file_is_a_backend_error_naming_the_file_once_with_its_fix(tmp_path):
+    path = tmp_path / "braintrust.sqlite"
+    path.write_text("not a database")
+    backend = LocalBackend(path)
+    with pytest.raises(BackendError) as caught:
+        backend.resolve(ObjectRef("project_logs", {"project_name": "p"}), DEADLINE)
+    assert str(caught.value) == (
+        f"could not open or create the project_logs: {path} cannot be read as a Braintrust store (file is not a "
+        "database): it is damaged or is some other file; move it aside (a new store is then made in its place) "
+        "or set BRAINTRUST_LOCAL_DIR to another folder."
+    )
+
+
 def test_export_writes_the_batch(backend):
     ref = ObjectRef("experiment", {"project_name": "demo"})
     eid = backend.resolve(ref, DEADLINE)["experiment_id"]

@@ -84,6 +84,14 @@ def test_a_newer_schema_is_refused_with_a_fix(tmp_path):
         LocalStore(path).list_projects()
 
 
+def test_a_file_that_is_not_a_store_is_refused_with_a_fix_and_left_alone(tmp_path):
+    path = tmp_path / "braintrust.sqlite"
+    path.write_bytes(b"\x00junk" * 1000)
+    with pytest.raises(StoreError, match="cannot be read as a Braintrust store .*move it aside.*BRAINTRUST_LOCAL_DIR"):
+        LocalStore(path).list_projects()
+    assert path.read_bytes() == b"\x00junk" * 1000
+
+
 def test_default_path_follows_location(tmp_path, monkeypatch):
     monkeypatch.setenv("BRAINTRUST_LOCAL_DIR", str(tmp_path / "custom"))
     store = LocalStore()
