@@ -109,10 +109,19 @@ class BraintrustCase:
     scorers are not run automatically (they may be costly, and nothing would record them).
     """
 
-    def __init__(self, spec: CaseSpec, span: Any, scorer_runner: Any):
+    def __init__(self, spec: CaseSpec, span: Any, scorer_runner: Any, hold_scores: bool = False):
         self.spec = spec
         self.span = span
         self._scorer_runner = scorer_runner
+        #: Score spans keep their scores until ``settle_scores`` (set while the run is logged).
+        self.hold_scores = hold_scores
+        self.held_score_spans: list[tuple[Any, dict[str, Any], float]] = []
+        self.reruns = 0  # earlier attempts of this test that were run again (--reruns)
+        self._start_attempt()
+
+    def _start_attempt(self) -> None:
+        """What one run of the test records (all of it again when the test is rerun)."""
+        spec = self.spec
         self.input = _private_copy(spec.input)
         self.expected = _private_copy(spec.expected)
         self.metadata: dict[str, Any] = dict(spec.metadata)
@@ -128,6 +137,24 @@ class BraintrustCase:
         self.scorers_ran = False
         self._reports: dict[str, Any] = {}  # the item's setup/call/teardown reports (the session's)
         self._outcome: Any = None  # their combined outcome, once the teardown report is made
+
+    def rerun(self) -> None:
+        """The test runs again (pytest-rerunfailures): what the earlier attempt logged on the
+        case is dropped, and its score spans end without their scores, so only the final attempt
+        counts. (Its task span stays in the trace, with its error.)"""
+        self.settle_scores(final=False)
+        self.reruns += 1
+        self._start_attempt()
+
+    def settle_scores(self, final: bool = True) -> None:
+        """End the held score spans: with their scores (``final``), or marked superseded."""
+        held, self.held_score_spans = self.held_score_spans, []
+        for span, scores, ended in held:
+            if final:
+                span.log(scores=scores)
+            else:
+                span.log(metadata={"superseded": "the test was run again; the last attempt's scores count"})
+            span.end(ended)
 
     # -- logging -------------------------------------------------------------------------------
 

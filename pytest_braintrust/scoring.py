@@ -3,12 +3,16 @@
 Each scorer gets its own span under the case's root (type ``score``, purpose ``scorer``), as in
 ``Eval``. A scorer that raises or returns something invalid is recorded as that scorer's error
 (``metadata.scorer_errors`` on the root); it never changes the test's outcome.
+
+While the run is logged, a score span's scores are held until the case settles: when the test
+is run again (pytest-rerunfailures' ``--reruns``), the attempt it superseded must not count.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import time
 import traceback
 from typing import Any
 
@@ -74,8 +78,12 @@ def run_scorers(case: Any, scorers: list[Any]) -> dict[str, float | None]:
             span.end()
             continue
         fields = span_fields(scores)
+        held = fields.pop("scores") if case.hold_scores else None
         span.log(**fields)
-        span.end()
+        if held is None:
+            span.end()
+        else:  # ended when the case settles (see BraintrustCase.settle_scores)
+            case.held_score_spans.append((span, held, time.time()))
         for score in scores:
             value = score.score
             results[score.name] = (1 if value else 0) if isinstance(value, bool) else value

@@ -162,7 +162,7 @@ class EvalSession:
             return (yield)
         spec = spec_of(item, all_marks)
         root = self._open_root(item, spec)
-        case = BraintrustCase(spec, root, run_scorers)
+        case = BraintrustCase(spec, root, run_scorers, hold_scores=True)
         item.stash[CASE_KEY] = case
         root.set_current()
         try:
@@ -191,6 +191,13 @@ class EvalSession:
             "caller_lineno": (line or 0) + 1,
         }
         return DeferredSpan(experiment.ref, spec.name, "eval", event, caller, legacy=self.legacy_ids)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        """A case set up again within one protocol is rerun (pytest-rerunfailures)."""
+        case = item.stash.get(CASE_KEY, None)
+        if case is not None and case._reports:
+            case.rerun()
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Any:
@@ -225,6 +232,7 @@ class EvalSession:
         return report
 
     def _close_root(self, item: pytest.Item, case: BraintrustCase, root: Any) -> None:
+        case.settle_scores()
         result = case._outcome or outcome_of(case._reports)
         scores = dict(case.scores)
         if result.passed is not None:
@@ -242,6 +250,7 @@ class EvalSession:
                 **({"phase": result.phase} if result.phase else {}),
                 **({"reason": result.reason} if result.reason else {}),
                 **({"trial_index": case.spec.trial_index} if case.spec.trial_index is not None else {}),
+                **({"reruns": case.reruns} if case.reruns else {}),
                 **({"worker": self.worker} if self.worker else {}),
             },
         }

@@ -262,3 +262,60 @@ def test_ctrl_c_ends_the_run_at_once_with_the_interrupted_case_logged(bt):
     assert roots["test_quick"]["metadata"]["pytest"]["outcome"] == "passed"
     assert roots["test_waits"]["metadata"]["pytest"]["outcome"] == "interrupted"
     assert roots["test_waits"]["error"] == "interrupted in call: KeyboardInterrupt"
+
+
+def test_a_rerun_case_counts_once_with_its_last_attempt(bt):
+    """pytest-rerunfailures (``--reruns``): one case per test, whose row, outcome and scores are
+    those of the last attempt; earlier attempts stay in the trace (their task spans, and score
+    spans without scores), so the summary does not average a flaky failure into the score."""
+    bt.pytester.makepyfile(
+        test_suite_reruns='''
+        import itertools
+        from pytest_braintrust import eval_case
+
+        attempts = {"flaky": itertools.count(1), "broken": itertools.count(1)}
+
+
+        def exact(output, expected):
+            return output == expected
+
+
+        @eval_case(input="q", expected="A", scorers=[exact])
+        def test_flaky(braintrust_case):
+            attempt = next(attempts["flaky"])
+            braintrust_case.check("first_try", attempt == 1)
+            braintrust_case.log_metadata(attempt=attempt)
+            assert attempt == 3, f"attempt {attempt} failed"
+            return "A"
+
+
+        @eval_case(input="r", expected="B", scorers=[exact])
+        def test_broken():
+            attempt = next(attempts["broken"])
+            assert False, f"attempt {attempt} failed"
+        ''',
+    )
+    result = bt.run("--braintrust", "--reruns", "2", "--braintrust-json", "summary.json", "-p", "no:randomly")
+    assert result.parseoutcomes() == {"passed": 1, "failed": 1, "rerun": 4}
+    rows = bt.rows()
+    roots = {r["span_attributes"]["name"]: r for r in rows if not r.get("span_parents")}
+    assert set(roots) == {"test_flaky", "test_broken"}
+    t = tree(rows)
+
+    flaky = roots["test_flaky"]
+    assert flaky["metadata"]["pytest"]["outcome"] == "passed" and flaky["metadata"]["pytest"]["reruns"] == 2
+    assert flaky["scores"] == {"pass": 1, "first_try": 0} and flaky["metadata"]["attempt"] == 3
+    assert flaky["output"] == "A" and "error" not in flaky
+    assert sorted(t.kinds(flaky)) == [("exact", "score")] * 3 + [("task", "task")] * 3
+    score_spans = sorted((c for c in t.children(flaky) if c["span_attributes"]["name"] == "exact"), key=lambda c: c["metrics"]["start"])
+    assert [s.get("scores") for s in score_spans] == [None, None, {"exact": 1}]
+    assert all("superseded" in s["metadata"] for s in score_spans[:2])
+
+    broken = roots["test_broken"]
+    assert broken["metadata"]["pytest"]["outcome"] == "failed" and broken["metadata"]["pytest"]["reruns"] == 2
+    assert broken["error"].startswith("AssertionError: attempt 3 failed")
+
+    scores = json.loads((bt.path / "summary.json").read_text())["experiments"][0]["scores"]
+    assert scores["exact"]["score"] == 0.5  # 1 (flaky's last attempt) and 0 (broken's), nothing else
+    assert scores["pass"]["score"] == 0.5
+    result.stdout.fnmatch_lines(["2 eval cases: 1 passed, 1 failed"])
