@@ -166,6 +166,25 @@ class ExperimentSummary:
         return text
 
 
+def report_entry(summary: ExperimentSummary) -> dict[str, Any]:
+    """An experiment's entry in the JSON reports (``pytest --braintrust-json``, ``braintrust gate --json``)."""
+    return {
+        "project": summary.project_name,
+        "experiment": summary.experiment_name,
+        "experiment_id": summary.experiment_id,
+        "link": summary.experiment_url,
+        "comparison_experiment": summary.comparison_experiment_name,
+        "scores": {
+            name: {"score": s.score, "diff": s.diff, "improvements": s.improvements, "regressions": s.regressions}
+            for name, s in summary.scores.items()
+        },
+        "metrics": {
+            name: {"value": m.metric, "unit": m.unit, "diff": m.diff, "improvements": m.improvements, "regressions": m.regressions}
+            for name, m in summary.metrics.items()
+        },
+    }
+
+
 @dataclass
 class DataSummary:
     new_records: int

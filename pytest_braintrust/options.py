@@ -7,14 +7,15 @@ rule and an example), so a typo in CI fails before any test runs.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import pytest
 
-#: Exit status when a quality gate fails (pytest itself uses 0-5).
-GATE_FAILED_EXIT_CODE = 6
+if TYPE_CHECKING:  # (the SDK is imported only by --braintrust runs: an unused plugin stays cheap)
+    from braintrust.gates import Gate
 
 _OPTIONS = (
     ("--braintrust", dict(action="store_true", default=False, help="log marked tests as cases of a Braintrust experiment")),
@@ -30,12 +31,6 @@ _OPTIONS = (
     ("--braintrust-gates-only", dict(action="store_true", default=False, help="evals as benchmarks: failing cases only lower scores; exit 0 unless a gate fails")),
     ("--braintrust-json", dict(default=None, metavar="PATH", help="write a JSON summary of the run to PATH")),
 )
-
-
-@dataclass(frozen=True)
-class Gate:
-    score: str
-    value: float
 
 
 @dataclass(frozen=True)
@@ -63,30 +58,13 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("braintrust_gates_only", "default for --braintrust-gates-only", type="bool", default=False)
 
 
-def parse_fraction(text: str, option: str) -> float:
-    """``0.8``, ``80%`` → 0.8."""
-    raw = text.strip()
-    try:
-        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
-    except ValueError:
-        raise pytest.UsageError(f"{option}: {text!r} is not a number; write a fraction (0.8) or a percentage (80%).") from None
-    if not 0 <= value <= 1:
-        raise pytest.UsageError(f"{option}: {text!r} is outside 0..1 (0%..100%); scores are fractions.")
-    return value
-
-
 def parse_gates(text: str | None, option: str) -> tuple[Gate, ...]:
-    if not text:
-        return ()
-    gates = []
-    for part in text.split(","):
-        if not part.strip():
-            continue
-        name, sep, value = part.partition("=")
-        if not sep or not name.strip() or not re.match(r"^[^=]+$", name.strip()):
-            raise pytest.UsageError(f"{option}: {part!r} should look like SCORE=VALUE, e.g. {option}=exact=0.8,relevance=75%")
-        gates.append(Gate(name.strip(), parse_fraction(value, option)))
-    return tuple(gates)
+    from braintrust import gates
+
+    try:
+        return gates.parse_gates(text, option)
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def default_project(config: pytest.Config) -> str:

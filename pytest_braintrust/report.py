@@ -18,7 +18,8 @@ import json
 import os
 from typing import Any
 
-from pytest_braintrust.options import GATE_FAILED_EXIT_CODE
+from braintrust.gates import GATE_FAILED_EXIT_CODE
+from braintrust.summary import report_entry
 
 OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "interrupted")
 
@@ -27,29 +28,11 @@ def summary_document(run: Any) -> dict[str, Any]:
     counts = run.outcome_counts()
     return {
         "schema_version": 1,
-        "experiments": [_experiment(s) for s in run.summaries],
+        "experiments": [report_entry(s) for s in run.summaries],
         "cases": {"total": sum(counts.values()), **{o: counts.get(o, 0) for o in OUTCOMES}},
         "gates": [gate.__dict__ for gate in run.gates],
         "delivery": run.delivery_counts(),
         "errors": list(run.errors),
-    }
-
-
-def _experiment(summary: Any) -> dict[str, Any]:
-    return {
-        "project": summary.project_name,
-        "experiment": summary.experiment_name,
-        "experiment_id": summary.experiment_id,
-        "link": summary.experiment_url,
-        "comparison_experiment": summary.comparison_experiment_name,
-        "scores": {
-            name: {"score": s.score, "diff": s.diff, "improvements": s.improvements, "regressions": s.regressions}
-            for name, s in summary.scores.items()
-        },
-        "metrics": {
-            name: {"value": m.metric, "unit": m.unit, "diff": m.diff, "improvements": m.improvements, "regressions": m.regressions}
-            for name, m in summary.metrics.items()
-        },
     }
 
 

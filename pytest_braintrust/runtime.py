@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from braintrust.gates import GATE_FAILED_EXIT_CODE, GateResult, evaluate
 from pytest_braintrust.case import is_case
-from pytest_braintrust.gates import GateResult, evaluate
-from pytest_braintrust.options import GATE_FAILED_EXIT_CODE, Settings
+from pytest_braintrust.options import Settings
 from pytest_braintrust.session import EvalSession, ExperimentRegistry
 
 RUN_PLUGIN = "braintrust-run"

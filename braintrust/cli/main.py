@@ -6,9 +6,10 @@
 ``braintrust show P E``               the traces of one experiment as a tree
 ``braintrust compare P E [BASE]``     E's summary compared with BASE (default: its base, else the previous one)
 ``braintrust replay [DIR]``           send spilled rows (default: the local store's ``spill/``)
+``braintrust gate P E --fail-under``  E's summary judged by quality gates (exit 6 when one fails)
 
 Exit status: 0 done; 1 failed (nothing to show, a lookup failed, ``eval`` failures); 2 usage
-error; 130 interrupted.
+error; 6 a quality gate failed (``gate``); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -145,6 +146,10 @@ def build_parser() -> argparse.ArgumentParser:
     compare_parser.add_argument("--json", action="store_true", help="the summary as JSON")
     compare_parser.add_argument("--store", help="store folder or database file")
     compare_parser.set_defaults(func=cmd_compare)
+
+    from braintrust.cli.gate_command import add_gate_parser
+
+    add_gate_parser(sub)
 
     replay_parser = sub.add_parser("replay", help="send rows that were spilled to disk")
     replay_parser.add_argument("directory", nargs="?", help="spill folder (default: the local store's spill/)")

@@ -1,4 +1,5 @@
-"""Quality gates: ``--braintrust-fail-under`` and ``--braintrust-max-regression``.
+"""Quality gates on experiment summaries: ``pytest --braintrust-fail-under`` /
+``--braintrust-max-regression``, and ``braintrust gate`` (after CI shards joined one experiment).
 
 A gate fails when a score's average is below its bar, or dropped more than the allowed delta
 below the baseline. A gate naming a score the run never produced fails too (a typo must not
@@ -8,10 +9,18 @@ Braintrust was unreachable): its message says which.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_braintrust.options import Gate
+#: Exit status when a quality gate fails (pytest itself uses 0-5).
+GATE_FAILED_EXIT_CODE = 6
+
+
+@dataclass(frozen=True)
+class Gate:
+    score: str
+    value: float
 
 
 @dataclass
@@ -28,15 +37,44 @@ def _pct(value: float) -> str:
     return f"{value * 100:.2f}%"
 
 
+def parse_fraction(text: str, option: str) -> float:
+    """``0.8``, ``80%`` → 0.8 (``ValueError`` naming ``option`` and the fix otherwise)."""
+    raw = text.strip()
+    try:
+        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+    except ValueError:
+        raise ValueError(f"{option}: {text!r} is not a number; write a fraction (0.8) or a percentage (80%).") from None
+    if not 0 <= value <= 1:
+        raise ValueError(f"{option}: {text!r} is outside 0..1 (0%..100%); scores are fractions.")
+    return value
+
+
+def parse_gates(text: str | None, option: str) -> tuple[Gate, ...]:
+    """``exact=0.8,relevance=75%`` → gates (``ValueError`` naming ``option`` and the fix)."""
+    if not text:
+        return ()
+    gates = []
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        name, sep, value = part.partition("=")
+        if not sep or not name.strip() or not re.match(r"^[^=]+$", name.strip()):
+            raise ValueError(f"{option}: {part!r} should look like SCORE=VALUE, e.g. {option}=exact=0.8,relevance=75%")
+        gates.append(Gate(name.strip(), parse_fraction(value, option)))
+    return tuple(gates)
+
+
 def evaluate(fail_under: tuple[Gate, ...], max_regression: tuple[Gate, ...], summaries: list[Any],
-             summary_missing: str | None = None) -> list[GateResult]:
-    """Check every gate against every experiment summary of the run. ``summary_missing``: why
-    some summary is missing, if one is (a score not found is then reported as unchecked)."""
+             summary_missing: str | None = None, option_prefix: str = "--braintrust-",
+             scope: str = "this run") -> list[GateResult]:
+    """Check every gate against every experiment summary. ``summary_missing``: why some summary
+    is missing, if one is (a score not found is then reported as unchecked). Messages name the
+    options as ``{option_prefix}fail-under`` and what was judged as ``scope``."""
 
     def not_found(option: str, score: str) -> str:
         if summary_missing:
-            return f"--braintrust-{option}: score {score!r} could not be checked: {summary_missing}"
-        return f"--braintrust-{option}: no score named {score!r} was logged in this run"
+            return f"{option_prefix}{option}: score {score!r} could not be checked: {summary_missing}"
+        return f"{option_prefix}{option}: no score named {score!r} was logged in {scope}"
 
     results: list[GateResult] = []
     for gate in fail_under:

@@ -1,0 +1,90 @@
+"""``braintrust gate PROJECT EXPERIMENT``: an experiment's summary, judged by quality gates.
+
+For CI shards that joined one experiment (``pytest --braintrust-experiment-id ID`` on each
+machine): no shard sees the whole experiment when it finishes, so a last job, after every shard,
+judges it with the same gates as ``pytest --braintrust-fail-under/--braintrust-max-regression``.
+It reads Braintrust when ``BRAINTRUST_API_KEY`` is set, else the local store.
+
+Exit status: 0 every gate passed (or none was given); 1 the experiment could not be found or
+summarized; 2 usage error; 6 a gate failed (as pytest's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from braintrust.gates import GATE_FAILED_EXIT_CODE, evaluate, parse_gates
+
+GATE_OPTIONS = "--"  # this command names the gates --fail-under and --max-regression
+
+
+def add_gate_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "gate",
+        help="summarize an experiment and fail (exit 6) when a quality gate fails: the last job after CI shards",
+        description="Summarize an experiment (of Braintrust with BRAINTRUST_API_KEY, else of the local store) "
+        "and judge it with quality gates, as pytest --braintrust-fail-under/--braintrust-max-regression do.",
+    )
+    parser.add_argument("project", help="project name")
+    parser.add_argument("experiment", help="experiment name")
+    parser.add_argument("--base", help="experiment to compare with (default: its base experiment, else the previous one)")
+    parser.add_argument("--fail-under", metavar="SCORE=VALUE[,...]", help="fail when a score's average is below VALUE (0.8 or 80%%)")
+    parser.add_argument("--max-regression", metavar="SCORE=DELTA[,...]", help="fail when a score dropped more than DELTA below the base")
+    parser.add_argument("--json", metavar="PATH", help="also write the summary and the gates as JSON to PATH")
+    parser.set_defaults(func=cmd_gate)
+
+
+def _experiment_id(project: str, name: str) -> str:
+    """The id of an existing experiment (``LookupError`` naming it when there is none)."""
+    from braintrust.delivery.backend import BackendError
+    from braintrust.objects.experiment import init
+
+    try:
+        return init(project=project, experiment=name, open=True).id
+    except BackendError as exc:
+        raise LookupError(str(exc)) from None
+
+
+def cmd_gate(args: argparse.Namespace) -> int:
+    try:
+        fail_under = parse_gates(args.fail_under, "--fail-under")
+        max_regression = parse_gates(args.max_regression, "--max-regression")
+    except ValueError as exc:
+        print(f"braintrust gate: {exc}", file=sys.stderr)
+        return 2
+    from braintrust.delivery import policy
+    from braintrust.objects.experiment import attach_experiment
+
+    policy.quiet_local_notice = True  # (it says "writing to"; this command only reads)
+    try:
+        experiment_id = _experiment_id(args.project, args.experiment)
+        base_id = _experiment_id(args.project, args.base) if args.base else None
+        summary = attach_experiment({"experiment_id": experiment_id, "project_name": args.project}).summarize(
+            comparison_experiment_id=base_id
+        )
+    except LookupError as exc:
+        print(f"braintrust: {exc}", file=sys.stderr)
+        return 1
+    if summary.comparison_status == "skipped" and not summary.scores:
+        print(f"braintrust: could not summarize experiment {args.experiment!r}: {summary.comparison_reason}", file=sys.stderr)
+        return 1
+    print(summary)
+    results = evaluate(fail_under, max_regression, [summary], option_prefix=GATE_OPTIONS,
+                       scope=f"experiment {args.experiment!r}")
+    for result in results:
+        print(f"gate {'PASSED' if result.passed else 'FAILED'}: {result.message}")
+    if args.json:
+        from braintrust.summary import report_entry
+
+        document = {"schema_version": 1, "experiments": [report_entry(summary)], "gates": [r.__dict__ for r in results]}
+        path = Path(args.json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
+    if any(not result.passed for result in results):
+        print(f"braintrust: a quality gate failed; exit status {GATE_FAILED_EXIT_CODE}", file=sys.stderr)
+        return GATE_FAILED_EXIT_CODE
+    return 0

@@ -1,0 +1,95 @@
+"""``braintrust gate``: the last CI job after shards joined one experiment, judging the whole
+experiment with the gates each shard could only judge in part. Real pytest shards in
+subprocesses, into the loopback test server and into the local store."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cli_support import cli_env, run_cli, write
+from delivery_helpers import subprocess_env
+
+SHARD_1 = '''
+import pytest
+from pytest_braintrust import eval_case
+
+@eval_case()
+@pytest.mark.parametrize("n", [1, 2])
+def test_good(n):
+    pass
+'''
+
+SHARD_2 = '''
+import pytest
+from pytest_braintrust import eval_case
+
+@eval_case()
+@pytest.mark.parametrize("n", [3, 4])
+def test_half(n):
+    assert n == 3
+'''
+
+
+@pytest.fixture(params=["server", "local"])
+def shard_env(request, tmp_path) -> dict[str, str]:
+    """Where the shards log and ``braintrust gate`` reads: the test server, or a local store."""
+    if request.param == "local":
+        return cli_env(tmp_path / "store")
+    server = request.getfixturevalue("bt_server")
+    return subprocess_env(BRAINTRUST_API_KEY=server.api_key, BRAINTRUST_APP_URL=server.url, PYTHONDONTWRITEBYTECODE="1")
+
+
+def run_shard(folder: Path, test_file: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    args = ["-p", "no:cacheprovider", "-p", "no:randomly", "--braintrust", "--braintrust-project", "shards",
+            "--braintrust-experiment", "nightly-42", "--braintrust-update", test_file]
+    return subprocess.run([sys.executable, "-m", "pytest", *args], cwd=folder, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_gate_judges_the_experiment_every_shard_logged_into(tmp_path, shard_env):
+    write(tmp_path / "test_shard_1.py", SHARD_1)
+    write(tmp_path / "test_shard_2.py", SHARD_2)
+    first, second = run_shard(tmp_path, "test_shard_1.py", shard_env), run_shard(tmp_path, "test_shard_2.py", shard_env)
+    assert first.returncode == 0, first.stdout
+    assert second.returncode == 1, second.stdout  # one case failed there
+
+    failing = run_cli("gate", "shards", "nightly-42", "--fail-under", "pass=80%", "--json", "gate.json", cwd=tmp_path, env=shard_env)
+    passing = run_cli("gate", "shards", "nightly-42", "--fail-under", "pass=0.7", cwd=tmp_path, env=shard_env)
+
+    assert failing.returncode == 6, failing.stdout + failing.stderr
+    # The whole experiment: 3 of the 4 cases of both shards passed.
+    assert "75.00% 'pass' score" in failing.stdout
+    assert "gate FAILED: score 'pass' is 75.00%, which is below the bar of 80.00%" in failing.stdout
+    assert "braintrust: a quality gate failed; exit status 6" in failing.stderr
+    document = json.loads((tmp_path / "gate.json").read_text())
+    assert document["experiments"][0]["experiment"] == "nightly-42" and document["experiments"][0]["scores"]["pass"]["score"] == 0.75
+    assert [(g["kind"], g["score"], g["passed"]) for g in document["gates"]] == [("fail-under", "pass", False)]
+    assert passing.returncode == 0, passing.stdout + passing.stderr
+    assert "gate PASSED: score 'pass' is 75.00%, which meets the bar of 70.00%" in passing.stdout
+
+
+def test_gate_compares_with_a_named_base_and_names_what_is_missing(tmp_path, shard_env):
+    write(tmp_path / "test_shard_1.py", SHARD_1)
+    write(tmp_path / "test_shard_2.py", SHARD_2)
+    base = ["-p", "no:cacheprovider", "--braintrust", "--braintrust-project", "shards"]
+    for experiment, test_file in (("good-run", "test_shard_1.py"), ("half-run", "test_shard_2.py")):
+        subprocess.run([sys.executable, "-m", "pytest", *base, "--braintrust-experiment", experiment, test_file],
+                       cwd=tmp_path, env=shard_env, capture_output=True, timeout=120)
+
+    dropped = run_cli("gate", "shards", "half-run", "--base", "good-run", "--max-regression", "pass=0.25", cwd=tmp_path, env=shard_env)
+    typo = run_cli("gate", "shards", "half-run", "--fail-under", "passs=0.5", cwd=tmp_path, env=shard_env)
+    unknown = run_cli("gate", "shards", "no-such-run", "--fail-under", "pass=0.5", cwd=tmp_path, env=shard_env)
+    bad_bar = run_cli("gate", "shards", "half-run", "--fail-under", "pass=150%", cwd=tmp_path, env=shard_env)
+
+    assert dropped.returncode == 6, dropped.stdout + dropped.stderr
+    assert "half-run compared to good-run" in dropped.stdout
+    assert "gate FAILED: score 'pass' dropped 50.00% against the baseline, more than the allowed 25.00%" in dropped.stdout
+    assert typo.returncode == 6
+    assert "gate FAILED: --fail-under: no score named 'passs' was logged in experiment 'half-run'" in typo.stdout
+    assert unknown.returncode == 1 and "no-such-run" in unknown.stderr and "Traceback" not in unknown.stderr
+    assert bad_bar.returncode == 2
+    assert "--fail-under: 'pass=150%'" not in bad_bar.stderr and "'150%' is outside 0..1" in bad_bar.stderr
