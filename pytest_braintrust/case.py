@@ -137,6 +137,9 @@ class BraintrustCase:
         self.scorers_ran = False
         self._reports: dict[str, Any] = {}  # the item's setup/call/teardown reports (the session's)
         self._outcome: Any = None  # their combined outcome, once the teardown report is made
+        self.running = False  # the test function is running (reports made now are subtests')
+        self.subtests: dict[str, int] = {}  # subtests (the ``subtests`` fixture) per outcome
+        self.subtest_errors: list[str] = []
 
     def rerun(self) -> None:
         """The test runs again (pytest-rerunfailures): what the earlier attempt logged on the

@@ -33,7 +33,7 @@ class Outcome:
     duration: float = 0.0
 
 
-def _error_text(report: pytest.TestReport) -> str:
+def error_text(report: pytest.TestReport) -> str:
     """The exception's message and where: the line of the test file that failed, and where the
     exception was raised when that is elsewhere (a helper, a library, this SDK)."""
     longrepr = report.longrepr
@@ -63,7 +63,7 @@ def outcome_of(reports: dict[str, pytest.TestReport]) -> Outcome:
     duration = sum(r.duration for r in reports.values())
     setup, call, teardown = reports.get("setup"), reports.get("call"), reports.get("teardown")
     if setup is not None and setup.failed:
-        return Outcome("error", 0.0, f"error in setup: {_error_text(setup)}", "setup", duration=duration)
+        return Outcome("error", 0.0, f"error in setup: {error_text(setup)}", "setup", duration=duration)
     if setup is not None and setup.skipped:
         return _skipped(setup, duration)
     if call is None:
@@ -75,7 +75,7 @@ def outcome_of(reports: dict[str, pytest.TestReport]) -> Outcome:
             result = Outcome("xpassed", 1.0, reason=call.wasxfail or None, duration=duration)
             return _with_teardown(result, teardown)
     if call.failed:
-        result = Outcome("failed", 0.0, _error_text(call), "call", duration=duration)
+        result = Outcome("failed", 0.0, error_text(call), "call", duration=duration)
         return result
     if call.skipped:
         return _skipped(call, duration)
@@ -101,5 +101,5 @@ def _skipped(report: pytest.TestReport, duration: float) -> Outcome:
 
 def _with_teardown(result: Outcome, teardown: Any) -> Outcome:
     if teardown is not None and teardown.failed:
-        return Outcome("error", 0.0, f"error in teardown: {_error_text(teardown)}", "teardown", duration=result.duration)
+        return Outcome("error", 0.0, f"error in teardown: {error_text(teardown)}", "teardown", duration=result.duration)
     return result

@@ -17,7 +17,7 @@ from braintrust.tracing import ids
 from braintrust.tracing.deferred import DeferredSpan
 from pytest_braintrust.case import CASE_KEY, BraintrustCase, CaseSpec, is_case, spec_of
 from pytest_braintrust.options import Settings
-from pytest_braintrust.outcome import interrupted_outcome, outcome_of
+from pytest_braintrust.outcome import error_text, interrupted_outcome, outcome_of
 from pytest_braintrust.scoring import run_scorers
 
 
@@ -207,9 +207,11 @@ class EvalSession:
         root = case.span
         task = DeferredSpan(root.ref, "task", "task", {"input": case.input}, root.caller, parent=root)
         task.set_current()
+        case.running = True
         try:
             return (yield)
         finally:
+            case.running = False
             task.unset_current()
             task.finish({"output": case.output} if case.has_output else {})
 
@@ -220,6 +222,11 @@ class EvalSession:
         if case is None:
             return report
         report.braintrust_case = True  # (travels with the report to the xdist controller; see gates_only)
+        if case.running:  # a subtest's report (the ``subtests`` fixture), made while the test runs
+            case.subtests[report.outcome] = case.subtests.get(report.outcome, 0) + 1
+            if report.failed:
+                case.subtest_errors.append(error_text(report))
+            return report
         case._reports[report.when] = report
         if report.when == "call" and not case.scorers_ran and case.spec.scorers:
             case.run_scorers()
@@ -251,6 +258,7 @@ class EvalSession:
                 **({"reason": result.reason} if result.reason else {}),
                 **({"trial_index": case.spec.trial_index} if case.spec.trial_index is not None else {}),
                 **({"reruns": case.reruns} if case.reruns else {}),
+                **({"subtests": dict(case.subtests)} if case.subtests else {}),
                 **({"worker": self.worker} if self.worker else {}),
             },
         }
@@ -264,7 +272,7 @@ class EvalSession:
         if case.has_output:
             event["output"] = case.output
         if result.error:
-            event["error"] = result.error
+            event["error"] = "\n".join([result.error, *(f"subtest failed: {e}" for e in case.subtest_errors)])
         root.finish(event)
         per_project = self.outcomes.setdefault(case.spec.project or self.settings.project, {})
         per_project[result.outcome] = per_project.get(result.outcome, 0) + 1

@@ -112,10 +112,13 @@ def _scores(scores: Any) -> str:
 
 
 def _error_line(error: Any) -> str:
-    """The last line of a traceback (the exception), as plain text."""
+    """An error on one line: a traceback's last line (the exception), else every line joined
+    with " | " (a pytest case's error is its message, then where: ``file:line``)."""
     if isinstance(error, str):
         lines = [line.strip() for line in error.strip().splitlines() if line.strip()]
-        text = lines[-1] if lines else ""
+        if lines and lines[0].startswith("Traceback ("):
+            lines = lines[-1:]
+        text = " | ".join(lines)
         return text if len(text) <= VALUE_WIDTH else text[: VALUE_WIDTH - 3] + "..."
     return _short(error)
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from delivery_helpers import subprocess_env
 from plugin_helpers import tree
 
@@ -319,3 +320,51 @@ def test_a_rerun_case_counts_once_with_its_last_attempt(bt):
     assert scores["exact"]["score"] == 0.5  # 1 (flaky's last attempt) and 0 (broken's), nothing else
     assert scores["pass"]["score"] == 0.5
     result.stdout.fnmatch_lines(["2 eval cases: 1 passed, 1 failed"])
+
+
+@pytest.mark.skipif(int(pytest.__version__.split(".")[0]) < 9, reason="the subtests fixture is pytest 9's")
+def test_subtests_are_counted_on_their_case_and_scorers_score_the_whole_test(bt):
+    """pytest's ``subtests`` fixture reports each subtest while the test still runs: those
+    reports are not the case's outcome, and the declared scorers run once, on the output the
+    test logged at its end (not on the first subtest's report, before any output)."""
+    bt.pytester.makepyfile(
+        test_suite_subtests='''
+        from pytest_braintrust import eval_case
+
+
+        def exact(output, expected):
+            return output == expected
+
+
+        @eval_case(input="ab", expected="AB", scorers=[exact])
+        def test_letters(subtests, braintrust_case):
+            for letter in "ab":
+                with subtests.test(msg=letter):
+                    assert letter != "b", "no b please"
+            braintrust_case.log_output("AB")
+
+
+        @eval_case(input="cd", expected="CD", scorers=[exact])
+        def test_all_subtests_pass(subtests):
+            for letter in "cd":
+                with subtests.test(msg=letter):
+                    assert letter.isalpha()
+            return "CD"
+        ''',
+    )
+    bt.run("--braintrust")
+    rows = bt.rows()
+    roots = {r["span_attributes"]["name"]: r for r in rows if not r.get("span_parents")}
+    t = tree(rows)
+
+    letters = roots["test_letters"]
+    assert letters["metadata"]["pytest"]["outcome"] == "failed"
+    assert letters["metadata"]["pytest"]["subtests"] == {"passed": 1, "failed": 1}
+    assert "subtest failed: AssertionError: no b please" in letters["error"]
+    assert t.child(letters, "exact")["scores"] == {"exact": 1}  # scored on "AB", once
+    assert [k for k in t.kinds(letters)].count(("exact", "score")) == 1
+
+    passing = roots["test_all_subtests_pass"]
+    assert passing["metadata"]["pytest"]["outcome"] == "passed" and passing["scores"]["pass"] == 1
+    assert passing["metadata"]["pytest"]["subtests"] == {"passed": 2}
+    assert t.child(passing, "exact")["scores"] == {"exact": 1} and passing["output"] == "CD"

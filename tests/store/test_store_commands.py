@@ -110,3 +110,12 @@ def test_span_tree_handles_orphans_and_rows_without_spans():
         {"id": "loop", "span_id": "l", "span_parents": ["l"], "span_attributes": {"name": "self"}},
     ])
     assert lines == ["orphan", "comment-row", "self"]
+
+
+def test_an_error_is_shown_on_one_line_a_tracebacks_by_its_exception():
+    from braintrust.cli.store_commands import _error_line
+
+    assert _error_line("Traceback (most recent call last):\n  File \"t.py\", line 1\nValueError: bad\n") == "ValueError: bad"
+    # A pytest case's error: the message, then where it failed.
+    assert _error_line("AssertionError: assert 2 == 3\ntests/test_app.py:12") == "AssertionError: assert 2 == 3 | tests/test_app.py:12"
+    assert _error_line("x" * 300).endswith("...") and len(_error_line("x" * 300)) == 100
