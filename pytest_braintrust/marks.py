@@ -54,7 +54,43 @@ def eval_case(
             kwargs[key] = value
     if trials != 1:
         kwargs["trials"] = trials
+    problem = declaration_problem(kwargs)
+    if problem:
+        raise ValueError(f"eval_case: {problem}")
     return pytest.mark.braintrust(**kwargs)
+
+
+def _is_scorer(value: Any) -> bool:
+    """What ``Eval`` can call: a function, or an object (or class) with ``eval``/``eval_async``."""
+    return callable(value) or callable(getattr(value, "eval", None)) or callable(getattr(value, "eval_async", None))
+
+
+def declaration_problem(kw: dict[str, Any]) -> str | None:
+    """What is wrong with one mark's arguments, with the fix (None when nothing is)."""
+    if "data" in kw and kw["data"] is not None and ("input" in kw or "expected" in kw):
+        given = " and ".join(f"{k}=" for k in ("input", "expected") if k in kw)
+        return f"{given} and data= both give the case's values; drop {given} (each data record has its own input and expected)."
+    metadata = kw.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        return f"metadata= must be a dict, got {type(metadata).__name__} {metadata!r:.60}."
+    tags = kw.get("tags")
+    if tags is not None:
+        if isinstance(tags, str):
+            return f"tags= must be a list of strings, got the string {tags!r} (write tags=[{tags!r}])."
+        if not isinstance(tags, (list, tuple, set, frozenset)) or not all(isinstance(t, str) for t in tags):
+            return f"tags= must be a list of strings, got {tags!r:.60}."
+    scorers = kw.get("scorers")
+    if scorers is not None:
+        if not isinstance(scorers, (list, tuple)):
+            return f"scorers= must be a list of scorers, got {type(scorers).__name__} (write scorers=[{getattr(scorers, '__name__', '...')}])."
+        for scorer in scorers:
+            if not _is_scorer(scorer):
+                return (f"scorers= takes functions or scorer objects (e.g. autoevals' Factuality), got {scorer!r:.60} "
+                        f"({type(scorer).__name__}); pass the scorer itself, not its name.")
+    for key in ("name", "project"):
+        if kw.get(key) is not None and not isinstance(kw[key], str):
+            return f"{key}= must be a string, got {kw[key]!r:.60}."
+    return None
 
 
 @dataclass
@@ -88,6 +124,9 @@ def declared(node: Any, all_marks: list[Any] | None = None) -> Declared | None:
         if unknown:
             raise pytest.UsageError(f"{node.nodeid}: unknown braintrust marker argument(s) {sorted(unknown)}; known: {sorted(_KNOWN)}.")
         kw = mark.kwargs
+        problem = declaration_problem(kw)
+        if problem:
+            raise pytest.UsageError(f"{node.nodeid}: braintrust marker: {problem}")
         if "input" in kw:
             result.has_input, result.input = True, kw["input"]
         if "expected" in kw:

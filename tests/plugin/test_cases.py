@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import pytest
 from plugin_helpers import tree
 
 SUITE = '''
@@ -170,3 +171,46 @@ def test_eval_case_rejects_bad_arguments(bt):
     result = bt.run("--braintrust")
     assert result.ret != 0
     result.stdout.fnmatch_lines(["*unknown braintrust marker argument*inputs*"])
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        ("scorers=['Factuality']", "scorers= takes functions or scorer objects (e.g. autoevals' Factuality), got 'Factuality' (str); pass the scorer itself, not its name."),
+        ("scorers=exact", "scorers= must be a list of scorers, got function (write scorers=[exact])."),
+        ("tags='smoke'", "tags= must be a list of strings, got the string 'smoke' (write tags=['smoke'])."),
+        ("metadata=['model', 'gpt']", "metadata= must be a dict, got list ['model', 'gpt']."),
+        ("input='x', data=[{'input': 'a'}]", "input= and data= both give the case's values; drop input= (each data record has its own input and expected)."),
+        ("name=3", "name= must be a string, got 3."),
+    ],
+)
+def test_a_bad_declaration_fails_collection_naming_the_argument_and_the_fix(bt, arguments, message):
+    """Both forms: ``eval_case(...)`` fails where it is written; the marker at collection. Either
+    way no test of the module runs (a declaration that is quietly ignored would log wrong data)."""
+    bt.pytester.makepyfile(
+        test_declared=f'''
+        from pytest_braintrust import eval_case
+
+        def exact(output, expected):
+            return output == expected
+
+        @eval_case({arguments})
+        def test_declared():
+            pass
+        ''',
+        test_marked=f'''
+        import pytest
+
+        def exact(output, expected):
+            return output == expected
+
+        @pytest.mark.braintrust({arguments})
+        def test_marked():
+            pass
+        ''',
+    )
+    result = bt.run("--braintrust")
+    assert result.ret == pytest.ExitCode.INTERRUPTED  # collection errors
+    result.stdout.fnmatch_lines([f"E   ValueError: eval_case: {message}"])
+    result.stdout.fnmatch_lines([f"test_marked.py::test_marked: braintrust marker: {message}"])
+    assert bt.experiments() == []
