@@ -67,10 +67,12 @@ def _diff(value: float | None) -> str:
 
 def markdown(run: Any) -> str:
     """A GitHub step summary: scores against the baseline, gates, delivery (and why rows were not delivered)."""
-    lines = ["## Braintrust eval results", ""]
+    lines = ["## Braintrust eval results", "", f"{case_breakdown(run)}.", ""]
     for summary in run.summaries:
         compared = f" (compared to `{summary.comparison_experiment_name}`)" if summary.comparison_experiment_name else ""
-        lines += [f"**{_md(summary.project_name)} / {_md(summary.experiment_name)}**{compared}", ""]
+        title = f"{_md(summary.project_name)} / {_md(summary.experiment_name)}"
+        url = summary.experiment_url or ""
+        lines += [(f"**[{title}]({url})**" if url.startswith(("https://", "http://")) else f"**{title}**") + compared, ""]
         lines += ["| score | value | diff | improvements | regressions |", "|---|---:|---:|---:|---:|"]
         for name, s in summary.scores.items():
             lines.append(f"| {_md(name)} | {_pct(s.score)} | {_diff(s.diff)} | {s.improvements or 0} | {s.regressions or 0} |")
@@ -89,6 +91,14 @@ def markdown(run: Any) -> str:
     return "\n".join(lines) + "\n\n"
 
 
+def case_breakdown(run: Any) -> str:
+    """``11 eval cases: 10 passed, 1 failed`` (over this process and every worker)."""
+    counts = run.outcome_counts()
+    breakdown = ", ".join(f"{counts[o]} {o}" for o in OUTCOMES if counts.get(o))
+    unreported = f" (and {run.unreported_cases} not reported back: see below)" if run.unreported_cases else ""
+    return f"{sum(counts.values())} eval cases" + (f": {breakdown}" if breakdown else "") + unreported
+
+
 def _md(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
 
@@ -97,10 +107,7 @@ def terminal_summary(run: Any, tr: Any) -> None:
     if run.collect_only:
         return
     tr.section("Braintrust", sep="=", bold=True)
-    counts = run.outcome_counts()
-    breakdown = ", ".join(f"{counts[o]} {o}" for o in OUTCOMES if counts.get(o))
-    unreported = f" (and {run.unreported_cases} not reported back: see below)" if run.unreported_cases else ""
-    tr.write_line(f"{sum(counts.values())} eval cases" + (f": {breakdown}" if breakdown else "") + unreported)
+    tr.write_line(case_breakdown(run))
     if not run.settings.no_summary:
         for summary in run.summaries:
             for line in str(summary).splitlines():

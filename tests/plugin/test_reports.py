@@ -76,7 +76,7 @@ def test_terminal_step_summary_junit_and_json(bt, tmp_path):
 
     # GitHub step summary: appended Markdown.
     markdown = step_summary.read_text()
-    assert markdown.startswith("earlier step\n## Braintrust eval results\n")
+    assert markdown.startswith("earlier step\n## Braintrust eval results\n\n3 eval cases: 2 passed, 1 failed.\n")
     assert "**reports / ci-run**" in markdown
     assert "| pass | 66.67% | – | 0 | 0 |" in markdown
     assert "| exact | 50.00% | – | 0 | 0 |" in markdown
@@ -120,11 +120,15 @@ def test_api_header_url_and_comparison(bt_api):
         ]
     )
     assert "compared to" not in first.stdout.str()
+    bt_api.monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(bt_api.path / "step.md"))
     second = bt_api.run("--braintrust", "--braintrust-project", "api-reports")
     (project,) = [p for p in server.projects() if p["name"] == "api-reports"]
     names = [e["name"] for e in server.experiments(project["id"])]
     assert len(names) == 2
     second.stdout.fnmatch_lines([f"{names[1]} compared to {names[0]}:"])
+    # The step summary links the experiment's page.
+    url = f"{server.url}/app/test-org/p/api-reports/experiments/{names[1]}"
+    assert f"**[api-reports / {names[1]}]({url})** (compared to `{names[0]}`)" in (bt_api.path / "step.md").read_text()
 
 
 def test_when_no_row_was_delivered_the_run_says_why_and_gates_say_they_were_not_checked(bt_api):
