@@ -23,9 +23,9 @@ the public plugin ignores the argument.) Runs, each a whole ``python -m pytest -
 * ``public-server``: the public SDK's plugin, ``--braintrust`` in its venv, into the test server
   (with ``BRAINTRUST_QUEUE_SIZE=1000000``: its default queue drops the oldest rows when full).
 
-Every run gets ``-p no:cacheprovider -p no:hypothesispytest -p no:benchmark -p no:asyncio`` (the
-same for all; pytest-xdist stays loaded in the system python) and ``--braintrust-project
-bench-pytest``. Time: wall seconds of the pytest process (``time.perf_counter`` around it, so
+Every run gets ``-p no:cacheprovider -p no:hypothesispytest -p no:benchmark -p no:asyncio -p
+no:rerunfailures`` (the same for all; pytest-xdist stays loaded in the system python) and
+``--braintrust-project bench-pytest``. Time: wall seconds of the pytest process (``time.perf_counter`` around it, so
 the session-end flush and summary are in it); ms/test over plain and the ratio to plain use the
 plain run of the same interpreter (``plain`` for ours, ``plain-public`` for the public plugin;
 ``-n 2`` runs are also compared with ``plain-n2``). Memory: peak RSS from ``wait4`` (the
@@ -69,7 +69,8 @@ PUBLIC_PYTHON = PUBLIC_VENV / "bin" / "python"
 PUBLIC_QUEUE_SIZE = "1000000"
 PYTEST_VERSION_FALLBACK = "9.0.3"
 PROJECT = "bench-pytest"
-COMMON_ARGS = ["-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:benchmark", "-p", "no:asyncio"]
+COMMON_ARGS = ["-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:benchmark", "-p", "no:asyncio",
+               "-p", "no:rerunfailures"]
 TARGET_RATIO = 1.10
 TARGET_UNUSED_MS = 50.0
 FLAT_KB_PER_TEST = 2.0
