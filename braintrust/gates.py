@@ -77,22 +77,22 @@ def evaluate(fail_under: tuple[Gate, ...], max_regression: tuple[Gate, ...], sum
         return f"{option_prefix}{option}: no score named {score!r} was logged in {scope}"
 
     results: list[GateResult] = []
-    for gate in fail_under:
+
+    def scores_for(kind: str, gate: Gate) -> list[Any]:
+        """The gate's score in every summary (none found: a failed result saying so)."""
         found = [s.scores[gate.score] for s in summaries if gate.score in s.scores]
         if not found:
-            results.append(GateResult("fail-under", gate.score, gate.value, None, False, not_found("fail-under", gate.score)))
-            continue
-        for score in found:
+            results.append(GateResult(kind, gate.score, gate.value, None, False, not_found(kind, gate.score)))
+        return found
+
+    for gate in fail_under:
+        for score in scores_for("fail-under", gate):
             value = score.score if score.score is not None else 0.0
             ok = value >= gate.value
             verdict = "meets" if ok else "is below"
             results.append(GateResult("fail-under", gate.score, gate.value, value, ok, f"score {gate.score!r} is {_pct(value)}, which {verdict} the bar of {_pct(gate.value)}"))
     for gate in max_regression:
-        found = [s.scores[gate.score] for s in summaries if gate.score in s.scores]
-        if not found:
-            results.append(GateResult("max-regression", gate.score, gate.value, None, False, not_found("max-regression", gate.score)))
-            continue
-        for score in found:
+        for score in scores_for("max-regression", gate):
             if score.diff is None:
                 results.append(GateResult("max-regression", gate.score, gate.value, None, True, f"score {gate.score!r} has no baseline to compare with; gate not applied"))
                 continue
