@@ -12,11 +12,14 @@ The rules, mirroring what the Braintrust server reports:
 * Against a base experiment, traces are grouped by their canonical input JSON; for each group
   present in both, the group means are compared: higher score = improvement, lower = regression
   (the reverse for metrics). ``diff`` = experiment mean − base mean, for names present in both.
+  A score's ``regressed_cases`` names the traces (their root span's name) of every group that
+  regressed, so a summary can say which cases got worse.
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any, Iterable
 
 from braintrust.summary import MetricSummary, ScoreSummary
@@ -37,10 +40,11 @@ class _Trace:
     """Per-trace aggregates, kept small (one per trace of both experiments is alive at once):
     score sums, and counts only for scores logged more than once in the trace."""
 
-    __slots__ = ("input_key", "scores", "counts", "duration", "metrics")
+    __slots__ = ("input_key", "name", "scores", "counts", "duration", "metrics")
 
     def __init__(self) -> None:
         self.input_key: str | None = None
+        self.name: str | None = None  # the root span's name (a pytest case: the test's name)
         self.scores: dict[str, float] = {}
         self.counts: dict[str, int] | None = None
         self.duration: float | None = None
@@ -87,6 +91,7 @@ def _group(rows: Iterable[dict[str, Any]], score_order: list[str], child_scores:
         is_root = not row.get("span_parents")
         if is_root and inputs:
             trace.input_key = _canonical(row.get("input"))
+            trace.name = (row.get("span_attributes") or {}).get("name")
         names = score_order if is_root else child_scores
         for name, value in (row.get("scores") or {}).items():
             if isinstance(value, (int, float)):
@@ -129,8 +134,10 @@ def _overall(traces: list[_Trace], value_of) -> float | None:
     return _mean(values) if values else None
 
 
-def _compare(current: dict[str, float], base: dict[str, float], higher_is_better: bool) -> tuple[int, int]:
-    improvements = regressions = 0
+def _compare(current: dict[str, float], base: dict[str, float], higher_is_better: bool) -> tuple[int, int, list[str]]:
+    """Improved and regressed groups (by input key), and the keys of the regressed ones."""
+    improvements = 0
+    regressed: list[str] = []
     for key, value in current.items():
         if key not in base or value == base[key]:
             continue
@@ -138,8 +145,24 @@ def _compare(current: dict[str, float], base: dict[str, float], higher_is_better
         if better:
             improvements += 1
         else:
-            regressions += 1
-    return improvements, regressions
+            regressed.append(key)
+    return improvements, len(regressed), regressed
+
+
+def _names(traces: list[_Trace], keys: list[str]) -> list[str]:
+    """The traces with these input keys, in the experiment's order: by name when it names one
+    trace (a pytest case's test id), else by input (``Eval``'s roots are all "eval")."""
+    if not keys:
+        return []
+    wanted = set(keys)
+    uses = Counter(trace.name for trace in traces)
+    names: list[str] = []
+    for trace in traces:
+        if trace.input_key in wanted:
+            name = trace.name if trace.name and uses[trace.name] == 1 else f"input {(trace.input_key or '')[:40]}"
+            if name not in names:
+                names.append(name)
+    return names
 
 
 def _unit(name: str) -> str:
@@ -166,8 +189,9 @@ def compare_experiments(
         if base_traces is not None:
             base_average = _overall(base_traces, value_of)
             if base_average is not None:
-                summary.improvements, summary.regressions = _compare(_per_input(traces, value_of), _per_input(base_traces, value_of), True)
+                summary.improvements, summary.regressions, regressed = _compare(_per_input(traces, value_of), _per_input(base_traces, value_of), True)
                 summary.diff = (average or 0.0) - base_average
+                summary.regressed_cases = _names(traces, regressed)
         scores[name] = summary
     metrics: dict[str, MetricSummary] = {}
     for name in metric_order:
@@ -179,7 +203,7 @@ def compare_experiments(
         if base_traces is not None:
             base_average = _overall(base_traces, value_of)
             if base_average is not None:
-                summary.improvements, summary.regressions = _compare(_per_input(traces, value_of), _per_input(base_traces, value_of), False)
+                summary.improvements, summary.regressions, _ = _compare(_per_input(traces, value_of), _per_input(base_traces, value_of), False)
                 summary.diff = average - base_average
         metrics[name] = summary
     return scores, metrics

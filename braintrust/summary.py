@@ -27,6 +27,9 @@ class ScoreSummary:
     regressions: int | None = None
     diff: float | None = None
     _longest_score_name: int = 0
+    #: Local store only: the names of the cases (traces) whose score went down against the base.
+    #: Not part of the public SDK's summary: neither printed by ``str`` nor in ``as_dict``.
+    regressed_cases: list[str] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> "ScoreSummary":
@@ -166,6 +169,24 @@ class ExperimentSummary:
         return text
 
 
+#: How many regressed cases ``regression_lines`` names per score.
+NAMED_REGRESSIONS = 10
+
+
+def regression_lines(summary: ExperimentSummary) -> list[str]:
+    """One line per score that regressed in named cases (local store summaries), e.g.
+    ``'exact' regressed in 2 cases: test_a, test_b[x]``."""
+    lines = []
+    for name, score in summary.scores.items():
+        cases = score.regressed_cases
+        if not cases:
+            continue
+        shown = ", ".join(cases[:NAMED_REGRESSIONS])
+        more = f" and {len(cases) - NAMED_REGRESSIONS} more" if len(cases) > NAMED_REGRESSIONS else ""
+        lines.append(f"'{name}' regressed in {len(cases)} case{'s' if len(cases) != 1 else ''}: {shown}{more}")
+    return lines
+
+
 def report_entry(summary: ExperimentSummary) -> dict[str, Any]:
     """An experiment's entry in the JSON reports (``pytest --braintrust-json``, ``braintrust gate --json``)."""
     return {
@@ -175,7 +196,10 @@ def report_entry(summary: ExperimentSummary) -> dict[str, Any]:
         "link": summary.experiment_url,
         "comparison_experiment": summary.comparison_experiment_name,
         "scores": {
-            name: {"score": s.score, "diff": s.diff, "improvements": s.improvements, "regressions": s.regressions}
+            name: {
+                "score": s.score, "diff": s.diff, "improvements": s.improvements, "regressions": s.regressions,
+                **({"regressed_cases": s.regressed_cases} if s.regressed_cases is not None else {}),
+            }
             for name, s in summary.scores.items()
         },
         "metrics": {

@@ -19,7 +19,7 @@ import os
 from typing import Any
 
 from braintrust.gates import GATE_FAILED_EXIT_CODE
-from braintrust.summary import report_entry
+from braintrust.summary import regression_lines, report_entry
 
 OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "interrupted")
 
@@ -112,6 +112,8 @@ def terminal_summary(run: Any, tr: Any) -> None:
         for summary in run.summaries:
             for line in str(summary).splitlines():
                 tr.write_line(line)
+            for line in regression_lines(summary):
+                tr.write_line(line, red=True)
             tr.write_line("")
     for gate in run.gates:
         marker = "PASSED" if gate.passed else "FAILED"

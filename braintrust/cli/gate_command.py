@@ -73,6 +73,10 @@ def cmd_gate(args: argparse.Namespace) -> int:
         print(f"braintrust: could not summarize experiment {args.experiment!r}: {summary.comparison_reason}", file=sys.stderr)
         return 1
     print(summary)
+    from braintrust.summary import regression_lines
+
+    for line in regression_lines(summary):
+        print(line)
     results = evaluate(fail_under, max_regression, [summary], option_prefix=GATE_OPTIONS,
                        scope=f"experiment {args.experiment!r}")
     for result in results:

@@ -166,3 +166,15 @@ def test_replay_of_a_folder_that_does_not_exist_is_a_usage_error_but_no_spills_i
     assert typo.returncode == 2 and f"{tmp_path / 'spil'} does not exist" in typo.stderr
     assert not_a_folder.returncode == 2 and "is not a folder" in not_a_folder.stderr
     assert default.returncode == 0 and "nothing to replay" in default.stdout
+
+
+def test_compare_names_the_regressed_cases_by_input_when_their_names_are_shared(filled):
+    """``Eval``'s root spans are all named "eval": regressed cases are named by their input."""
+    root, env = filled
+
+    result = run_cli("compare", "proj-cmp", "worse", "better", cwd=root, env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert "'exact' regressed in 3 cases: input 2, input 3, input 4" in result.stdout
+    as_json = json.loads(run_cli("compare", "proj-cmp", "worse", "better", "--json", cwd=root, env=env).stdout)
+    assert as_json["scores"]["exact"]["regressed_cases"] == ["input 2", "input 3", "input 4"]

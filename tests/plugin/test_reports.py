@@ -269,3 +269,34 @@ def test_each_run_in_one_process_reports_its_own_rows_and_errors(bt_api):
         assert any("500" in error for error in counts["errors"])  # said again by the third run
         assert counts["spill_files"]
         result.stdout.fnmatch_lines([f"rows: 0 sent, {rows} spilled, 0 dropped (flush *s)", "spilled rows are kept in *"])
+
+
+def test_the_summary_names_the_cases_that_regressed_since_the_last_run(bt):
+    """At a laptop (the local store): the second run's summary says which cases got worse."""
+    bt.pytester.makepyfile(
+        test_suite_regress='''
+        import pathlib
+        import pytest
+        from pytest_braintrust import eval_case
+
+        BROKEN = pathlib.Path("broken").exists()
+
+
+        def exact(output, expected):
+            return output == expected
+
+
+        @eval_case(scorers=[exact])
+        @pytest.mark.parametrize("word, expected", [("a", "A"), ("b", "B"), ("c", "C")])
+        def test_upper(word, expected):
+            return "?" if BROKEN and word != "a" else word.upper()
+        ''',
+    )
+    first = bt.run("--braintrust")
+    assert "regressed in" not in first.stdout.str()
+    (bt.path / "broken").write_text("")
+    second = bt.run("--braintrust", "--braintrust-json", "summary.json")
+    second.stdout.fnmatch_lines(["'exact' regressed in 2 cases: test_upper[b-B], test_upper[c-C]"])
+    scores = json.loads((bt.path / "summary.json").read_text())["experiments"][0]["scores"]
+    assert scores["exact"]["regressed_cases"] == ["test_upper[b-B]", "test_upper[c-C]"]
+    assert scores["exact"]["regressions"] == 2

@@ -77,3 +77,23 @@ def test_printed_local_comparison():
     scores, metrics = compare_experiments(cur, base)
     summary = ExperimentSummary("p", None, None, "run-2", None, None, "run-1", scores=scores, metrics=metrics, local_hint="See results for run-2 in the local store")
     assert str(summary).splitlines()[2:4] == ["run-2 compared to run-1:", "100.00% (+50.00%) 'exact' score\t(1 improvements, 0 regressions)"]
+
+
+def test_regressed_cases_are_named_by_their_root_span_and_kept_out_of_the_public_summary():
+    def named(rows, name):
+        rows[0]["span_attributes"] = {"name": name, "type": "eval"}
+        return rows
+
+    base = (named(trace("b1", "a", {"exact": 1}), "test_a") + named(trace("b2", "b", {"exact": 1}), "test_b")
+            + trace("b3", "c", {"exact": 1}))
+    cur = (named(trace("c1", "a", {"exact": 0}), "test_a") + named(trace("c2", "b", {"exact": 1}), "test_b")
+           + trace("c3", "c", {"exact": 0}))
+    scores, _ = compare_experiments(cur, base)
+    assert scores["exact"].regressions == 2
+    assert scores["exact"].regressed_cases == ["test_a", 'input "c"']  # an unnamed trace: by its input
+    summary = ExperimentSummary("p", None, None, "e", None, None, "base", scores=scores)
+    assert "test_a" not in str(summary) and "regressed_cases" not in summary.as_dict()["scores"]["exact"]
+    from braintrust.summary import regression_lines
+
+    assert regression_lines(summary) == ["'exact' regressed in 2 cases: test_a, input \"c\""]
+    assert compare_experiments(cur, None)[0]["exact"].regressed_cases is None  # nothing to regress from
