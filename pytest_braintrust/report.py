@@ -3,7 +3,8 @@ summary file (``--braintrust-json``). The JSON schema (version 1)::
 
     {"schema_version": 1,
      "experiments": [{"project", "experiment", "experiment_id", "link", "comparison_experiment",
-                      "scores":  {name: {"score", "diff", "improvements", "regressions"}},
+                      "scores":  {name: {"score", "diff", "improvements", "regressions",
+                                         "regressed_cases" (local store: the cases' names)}},
                       "metrics": {name: {"value", "unit", "diff", "improvements", "regressions"}}}],
      "cases": {"total": n, "passed": n, "failed": n, "error": n, "skipped": n, "xfailed": n, "xpassed": n, "interrupted": n},
      "gates": [{"kind", "score", "bar", "value", "passed", "message"}],
