@@ -19,6 +19,7 @@ import json
 import os
 from typing import Any
 
+from braintrust import step_summary
 from braintrust.gates import GATE_FAILED_EXIT_CODE
 from braintrust.summary import regression_lines, report_entry
 
@@ -47,48 +48,24 @@ def write_outputs(run: Any) -> None:
             path.write_text(json.dumps(summary_document(run), indent=2, default=str) + "\n", encoding="utf-8")
         except OSError as exc:
             run.errors.append(f"could not write the JSON summary to {path} ({exc.strerror or exc}); check --braintrust-json")
-    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if step_summary:
-        try:
-            with open(step_summary, "a", encoding="utf-8") as handle:
-                handle.write(markdown(run))
-        except OSError as exc:
-            run.errors.append(f"could not append the step summary to {step_summary} ({exc.strerror or exc}); check GITHUB_STEP_SUMMARY")
-
-
-def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{value * 100:.2f}%"
-
-
-def _diff(value: float | None) -> str:
-    if value is None:
-        return "–"
-    return "±0.00%" if value == 0 else f"{'+' if value > 0 else '-'}{abs(value) * 100:.2f}%"
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
+        problem = step_summary.append(markdown(run))
+        if problem:
+            run.errors.append(problem)
 
 
 def markdown(run: Any) -> str:
     """A GitHub step summary: scores against the baseline, gates, delivery (and why rows were not delivered)."""
     lines = ["## Braintrust eval results", "", f"{case_breakdown(run)}.", ""]
     for summary in run.summaries:
-        compared = f" (compared to `{summary.comparison_experiment_name}`)" if summary.comparison_experiment_name else ""
-        title = f"{_md(summary.project_name)} / {_md(summary.experiment_name)}"
-        url = summary.experiment_url or ""
-        lines += [(f"**[{title}]({url})**" if url.startswith(("https://", "http://")) else f"**{title}**") + compared, ""]
-        lines += ["| score | value | diff | improvements | regressions |", "|---|---:|---:|---:|---:|"]
-        for name, s in summary.scores.items():
-            lines.append(f"| {_md(name)} | {_pct(s.score)} | {_diff(s.diff)} | {s.improvements or 0} | {s.regressions or 0} |")
-        lines.append("")
+        lines += step_summary.summary_lines(summary)
     if run.gates_skipped:
         lines += [run.gates_skipped, ""]
-    if run.gates:
-        lines += ["| gate | result |", "|---|---|"]
-        for gate in run.gates:
-            lines.append(f"| {gate.kind} {_md(gate.score)} | {'✅' if gate.passed else '❌'} {_md(gate.message)} |")
-        lines.append("")
+    lines += step_summary.gate_lines(run.gates)
     counts = run.delivery_counts()
     dropped = sum(counts["dropped"].values())
     lines.append(f"Rows: {counts['accepted']} delivered, {counts['spilled']} spilled, {dropped} dropped.")
-    lines += [f"Not delivered: {_md(error)}" for error in counts["errors"]]
+    lines += [f"Not delivered: {step_summary.md(error)}" for error in counts["errors"]]
     return "\n".join(lines) + "\n\n"
 
 
@@ -98,10 +75,6 @@ def case_breakdown(run: Any) -> str:
     breakdown = ", ".join(f"{counts[o]} {o}" for o in OUTCOMES if counts.get(o))
     unreported = f" (and {run.unreported_cases} not reported back: see below)" if run.unreported_cases else ""
     return f"{sum(counts.values())} eval cases" + (f": {breakdown}" if breakdown else "") + unreported
-
-
-def _md(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def terminal_summary(run: Any, tr: Any) -> None:

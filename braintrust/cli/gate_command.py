@@ -3,7 +3,8 @@
 For CI shards that joined one experiment (``pytest --braintrust-experiment-id ID`` on each
 machine): no shard sees the whole experiment when it finishes, so a last job, after every shard,
 judges it with the same gates as ``pytest --braintrust-fail-under/--braintrust-max-regression``.
-It reads Braintrust when ``BRAINTRUST_API_KEY`` is set, else the local store.
+It reads Braintrust when ``BRAINTRUST_API_KEY`` is set, else the local store, and appends the
+summary and the verdicts to ``$GITHUB_STEP_SUMMARY`` when that is set.
 
 Exit status: 0 every gate passed (or none was given); 1 the experiment could not be found or
 summarized; 2 usage error; 6 a gate failed (as pytest's).
@@ -88,6 +89,14 @@ def cmd_gate(args: argparse.Namespace) -> int:
         path = Path(args.json)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
+    from braintrust import step_summary
+
+    verdict = "❌ a gate failed" if any(not r.passed for r in results) else "✅ every gate passed" if results else "no gates given"
+    problem = step_summary.append(
+        "\n".join([f"## Braintrust gate: {verdict}", "", *step_summary.summary_lines(summary), *step_summary.gate_lines(results)]) + "\n"
+    )
+    if problem:
+        print(f"braintrust: {problem}", file=sys.stderr)
     if any(not result.passed for result in results):
         print(f"braintrust: a quality gate failed; exit status {GATE_FAILED_EXIT_CODE}", file=sys.stderr)
         return GATE_FAILED_EXIT_CODE

@@ -57,7 +57,9 @@ def test_gate_judges_the_experiment_every_shard_logged_into(tmp_path, shard_env)
     assert first.returncode == 0, first.stdout
     assert second.returncode == 1, second.stdout  # one case failed there
 
-    failing = run_cli("gate", "shards", "nightly-42", "--fail-under", "pass=80%", "--json", "gate.json", cwd=tmp_path, env=shard_env)
+    step = tmp_path / "step.md"
+    failing = run_cli("gate", "shards", "nightly-42", "--fail-under", "pass=80%", "--json", "gate.json", cwd=tmp_path,
+                      env={**shard_env, "GITHUB_STEP_SUMMARY": str(step)})
     passing = run_cli("gate", "shards", "nightly-42", "--fail-under", "pass=0.7", cwd=tmp_path, env=shard_env)
 
     assert failing.returncode == 6, failing.stdout + failing.stderr
@@ -68,6 +70,10 @@ def test_gate_judges_the_experiment_every_shard_logged_into(tmp_path, shard_env)
     document = json.loads((tmp_path / "gate.json").read_text())
     assert document["experiments"][0]["experiment"] == "nightly-42" and document["experiments"][0]["scores"]["pass"]["score"] == 0.75
     assert [(g["kind"], g["score"], g["passed"]) for g in document["gates"]] == [("fail-under", "pass", False)]
+    markdown = step.read_text()  # the CI job's page shows the verdict
+    assert markdown.startswith("## Braintrust gate: ❌ a gate failed\n")
+    assert "| pass | 75.00% |" in markdown
+    assert "| fail-under pass | ❌ score 'pass' is 75.00%, which is below the bar of 80.00% |" in markdown
     assert passing.returncode == 0, passing.stdout + passing.stderr
     assert "gate PASSED: score 'pass' is 75.00%, which meets the bar of 70.00%" in passing.stdout
 
