@@ -99,3 +99,20 @@ def test_gate_compares_with_a_named_base_and_names_what_is_missing(tmp_path, sha
     assert unknown.returncode == 1 and "no-such-run" in unknown.stderr and "Traceback" not in unknown.stderr
     assert bad_bar.returncode == 2
     assert "--fail-under: 'pass=150%'" not in bad_bar.stderr and "'150%' is outside 0..1" in bad_bar.stderr
+
+
+def test_gate_says_when_the_summary_cannot_be_had_and_exits_1(tmp_path, bt_server):
+    """Braintrust answers, but not the summary: no gate is judged on nothing (exit 1, not 6)."""
+    env = subprocess_env(BRAINTRUST_API_KEY=bt_server.api_key, BRAINTRUST_APP_URL=bt_server.url,
+                         BRAINTRUST_NUM_RETRIES="0", PYTHONDONTWRITEBYTECODE="1")
+    write(tmp_path / "test_shard_1.py", SHARD_1)
+    assert run_shard(tmp_path, "test_shard_1.py", env).returncode == 0
+    (project,) = [p for p in bt_server.projects() if p["name"] == "shards"]
+    (experiment,) = bt_server.experiments(project["id"])
+    bt_server.fail_always("GET", f"/v1/experiment/{experiment['id']}/summarize", 500)
+
+    result = run_cli("gate", "shards", "nightly-42", "--fail-under", "pass=0.5", cwd=tmp_path, env=env)
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "braintrust: could not summarize experiment 'nightly-42': Experiment comparison could not be retrieved" in result.stderr
+    assert "gate " not in result.stdout
