@@ -165,6 +165,9 @@ class BraintrustRun:
             # at best, and the status already says the run is not a verdict.
             if self.settings.fail_under or self.settings.max_regression:
                 self.gates_skipped = f"gates not applied: the run ended with exit status {int(session.exitstatus)} ({_status_name(session.exitstatus)})"
+        elif (session.shouldfail or session.shouldstop) and (self.settings.fail_under or self.settings.max_regression):
+            # -x / --maxfail (or a plugin's stop): the scores of the cases run so far are not the suite's.
+            self.gates_skipped = f"gates not applied: the run stopped early ({session.shouldfail or session.shouldstop})"
         elif sum(self.outcome_counts().values()):
             self.gates = evaluate(self.settings.fail_under, self.settings.max_regression, self.summaries, self.summary_missing)
         elif self.settings.fail_under or self.settings.max_regression:

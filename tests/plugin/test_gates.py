@@ -129,3 +129,26 @@ def test_gates_judge_only_runs_where_an_eval_case_ran(gated):
 
     gated.monkeypatch.setenv("FAILING", "1")
     assert gated.run("--braintrust").ret == 6  # with cases the gate judges as before
+
+
+def test_a_run_stopped_early_by_maxfail_is_not_judged_by_the_gates(bt):
+    """``-x``: the cases that ran before the stop are not the suite; pytest's 1 stands."""
+    bt.pytester.makepyfile(
+        test_suite_stops='''
+        from pytest_braintrust import eval_case
+
+
+        @eval_case(input=1)
+        def test_fails_first():
+            assert False
+
+
+        @eval_case(input=2)
+        def test_never_runs():
+            pass
+        ''',
+    )
+    result = bt.run("--braintrust", "-x", "--braintrust-fail-under", "pass=0.9")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["gates not applied: the run stopped early (stopping after 1 failures)"])
+    assert "gate FAILED" not in result.stdout.str()
