@@ -199,24 +199,35 @@ class Processor:
                 self._pace_locked()
             item = _Item(self._next_seq, ref, row, approx_bytes, encoded, key)
             self._next_seq += 1
-            self._accounts.stats.produced += 1
-            self._stop = False
-            if (
-                self._full_locked(approx_bytes)
-                and not self._follows_pending_write_locked(key, approx_bytes)
-                and not self._wait_for_room(approx_bytes)
-            ):
-                self._completed += 1
-                spilled = whole if whole is not None else (row if encoded is None else jsonsafe.loads_row(encoded))
-                self._accounts.spill([(ref, spilled, 1)], "queue_full", masked=False)
-            else:
-                self._queue.append(item)
-                self._queued_bytes += approx_bytes
-                self._pending_keys[key] = self._pending_keys.get(key, 0) + 1
-                if self._sender_waiting and (
-                    not self._sender_lingering or len(self._queue) >= LINGER_BATCHES * self.settings.batch_max_rows
+            stats = self._accounts.stats
+            produced_before, spilling = stats.produced, False
+            try:
+                stats.produced += 1
+                self._stop = False
+                if (
+                    self._full_locked(approx_bytes)
+                    and not self._follows_pending_write_locked(key, approx_bytes)
+                    and not self._wait_for_room(approx_bytes)
                 ):
-                    self._cond.notify_all()
+                    spilled = whole if whole is not None else (row if encoded is None else jsonsafe.loads_row(encoded))
+                    spilling = True
+                    self._completed += 1
+                    self._accounts.spill([(ref, spilled, 1)], "queue_full", masked=False)
+                else:
+                    self._queue.append(item)
+                    self._queued_bytes += approx_bytes
+                    self._pending_keys[key] = self._pending_keys.get(key, 0) + 1
+                    if self._sender_waiting and (
+                        not self._sender_lingering or len(self._queue) >= LINGER_BATCHES * self.settings.batch_max_rows
+                    ):
+                        self._cond.notify_all()
+            except BaseException:
+                # A signal's exception (SIGTERM's SystemExit, Ctrl-C) landed in between: a row
+                # that counts as produced is queued, for the exit-time flush to send or spill.
+                if stats.produced > produced_before and not spilling and item not in self._queue:
+                    self._queue.append(item)
+                    self._queued_bytes += approx_bytes
+                raise
             needs_sender = not self.settings.sync_flush and not self._sender_running
         if needs_sender:
             self._start_sender()

@@ -613,3 +613,33 @@ def test_counts_since_a_mark_are_one_runs_own():
     assert run.dropped == {"spill_failed": 1} and run.spilled_by_reason == {"http": 4}
     assert run.spill_files == ["b"] and run.errors == ["down"]
     assert now.since(None) is now
+
+
+@pytest.mark.parametrize("where", ["_full_locked", "_follows_pending_write_locked"])
+def test_a_signal_landing_inside_enqueue_after_the_row_counted_still_delivers_it(tmp_path, monkeypatch, where):
+    """SIGTERM's SystemExit (or Ctrl-C) is raised between two bytecodes of whatever runs: here,
+    after ``log()`` counted its row as produced and before the row was queued. The row is queued
+    anyway, so the exit-time flush still accounts for it (it was once left pending: one row lost)."""
+    processor, backend, _ = make_processor(tmp_path)
+    processor.enqueue(project_ref(), make_row("before"), 100)
+    original = getattr(type(processor), where)
+    calls = []
+
+    def interrupted(self, *args):
+        if threading.current_thread() is threading.main_thread():  # (the sender asks too)
+            calls.append(where)
+            if len(calls) == 1:
+                raise SystemExit(143)
+        return original(self, *args)
+
+    monkeypatch.setattr(type(processor), where, interrupted)
+    if where == "_follows_pending_write_locked":
+        monkeypatch.setattr(type(processor), "_full_locked", lambda self, size: True)  # the branch that asks it
+    with pytest.raises(SystemExit):
+        processor.enqueue(project_ref(), make_row("interrupted"), 100)
+    monkeypatch.undo()
+    result = processor.flush(timeout=5)
+    assert_invariant(result)
+    assert result.produced == result.accepted == 2
+    assert sorted(r["id"] for r in backend.rows()) == ["before", "interrupted"]
+    processor.close()
