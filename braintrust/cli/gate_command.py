@@ -18,7 +18,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from braintrust import step_summary
 from braintrust.gates import GATE_FAILED_EXIT_CODE, evaluate, parse_gates
+from braintrust.summary import regression_lines, report_entry
 
 GATE_OPTIONS = "--"  # this command names the gates --fail-under and --max-regression
 
@@ -74,8 +76,6 @@ def cmd_gate(args: argparse.Namespace) -> int:
         print(f"braintrust: could not summarize experiment {args.experiment!r}: {summary.comparison_reason}", file=sys.stderr)
         return 1
     print(summary)
-    from braintrust.summary import regression_lines
-
     for line in regression_lines(summary):
         print(line)
     results = evaluate(fail_under, max_regression, [summary], option_prefix=GATE_OPTIONS,
@@ -83,14 +83,13 @@ def cmd_gate(args: argparse.Namespace) -> int:
     for result in results:
         print(f"gate {'PASSED' if result.passed else 'FAILED'}: {result.message}")
     if args.json:
-        from braintrust.summary import report_entry
-
         document = {"schema_version": 1, "experiments": [report_entry(summary)], "gates": [r.__dict__ for r in results]}
         path = Path(args.json)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
-    from braintrust import step_summary
-
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
+        except OSError as exc:  # reported; the verdict below still stands
+            print(f"braintrust: could not write the JSON summary to {path} ({exc.strerror or exc}); check --json", file=sys.stderr)
     verdict = "❌ a gate failed" if any(not r.passed for r in results) else "✅ every gate passed" if results else "no gates given"
     problem = step_summary.append(
         "\n".join([f"## Braintrust gate: {verdict}", "", *step_summary.summary_lines(summary), *step_summary.gate_lines(results)]) + "\n"

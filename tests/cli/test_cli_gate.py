@@ -86,15 +86,17 @@ def test_gate_compares_with_a_named_base_and_names_what_is_missing(tmp_path, sha
         subprocess.run([sys.executable, "-m", "pytest", *base, "--braintrust-experiment", experiment, test_file],
                        cwd=tmp_path, env=shard_env, capture_output=True, timeout=120)
 
+    (tmp_path / "a-file").write_text("not a folder")
     dropped = run_cli("gate", "shards", "half-run", "--base", "good-run", "--max-regression", "pass=0.25", cwd=tmp_path, env=shard_env)
-    typo = run_cli("gate", "shards", "half-run", "--fail-under", "passs=0.5", cwd=tmp_path, env=shard_env)
+    typo = run_cli("gate", "shards", "half-run", "--fail-under", "passs=0.5", "--json", "a-file/gate.json", cwd=tmp_path, env=shard_env)
     unknown = run_cli("gate", "shards", "no-such-run", "--fail-under", "pass=0.5", cwd=tmp_path, env=shard_env)
     bad_bar = run_cli("gate", "shards", "half-run", "--fail-under", "pass=150%", cwd=tmp_path, env=shard_env)
 
     assert dropped.returncode == 6, dropped.stdout + dropped.stderr
     assert "half-run compared to good-run" in dropped.stdout
     assert "gate FAILED: score 'pass' dropped 50.00% against the baseline, more than the allowed 25.00%" in dropped.stdout
-    assert typo.returncode == 6
+    assert typo.returncode == 6  # (its JSON file could not be written: said, and the verdict stands)
+    assert "braintrust: could not write the JSON summary to a-file/gate.json (File exists); check --json" in typo.stderr
     assert "gate FAILED: --fail-under: no score named 'passs' was logged in experiment 'half-run'" in typo.stdout
     assert unknown.returncode == 1 and "no-such-run" in unknown.stderr and "Traceback" not in unknown.stderr
     assert bad_bar.returncode == 2
