@@ -33,7 +33,7 @@ def add_gate_parser(sub: Any) -> None:
         "and judge it with quality gates, as pytest --braintrust-fail-under/--braintrust-max-regression do.",
     )
     parser.add_argument("project", help="project name")
-    parser.add_argument("experiment", help="experiment name")
+    parser.add_argument("experiment", help="experiment name (or id)")
     parser.add_argument("--base", help="experiment to compare with (default: its base experiment, else the previous one)")
     parser.add_argument("--fail-under", metavar="SCORE=VALUE[,...]", help="fail when a score's average is below VALUE (0.8 or 80%%)")
     parser.add_argument("--max-regression", metavar="SCORE=DELTA[,...]", help="fail when a score dropped more than DELTA below the base")
@@ -41,15 +41,25 @@ def add_gate_parser(sub: Any) -> None:
     parser.set_defaults(func=cmd_gate)
 
 
-def _experiment_id(project: str, name: str) -> str:
-    """The id of an existing experiment (``LookupError`` naming it when there is none)."""
+def _experiment(project: str, name_or_id: str) -> dict[str, Any]:
+    """An existing experiment's identity, by name (else by id, as CI shards joined it with
+    ``--braintrust-experiment-id``); ``LookupError`` naming it when there is none."""
     from braintrust.delivery.backend import BackendError
     from braintrust.objects.experiment import init
+    from braintrust.objects.reads import reads
 
     try:
-        return init(project=project, experiment=name, open=True).id
+        found = init(project=project, experiment=name_or_id, open=True)
+        return {"experiment_id": found.id, "experiment_name": found.name, "project_name": project}
     except BackendError as exc:
-        raise LookupError(str(exc)) from None
+        by_name_error = str(exc)
+    try:
+        identity = reads().experiment_identity(name_or_id)
+    except BackendError:
+        identity = None
+    if identity is None:
+        raise LookupError(by_name_error)
+    return {**identity, "project_name": identity.get("project_name") or project}
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
@@ -64,11 +74,9 @@ def cmd_gate(args: argparse.Namespace) -> int:
 
     policy.quiet_local_notice = True  # (it says "writing to"; this command only reads)
     try:
-        experiment_id = _experiment_id(args.project, args.experiment)
-        base_id = _experiment_id(args.project, args.base) if args.base else None
-        summary = attach_experiment({"experiment_id": experiment_id, "project_name": args.project}).summarize(
-            comparison_experiment_id=base_id
-        )
+        identity = _experiment(args.project, args.experiment)
+        base_id = _experiment(args.project, args.base)["experiment_id"] if args.base else None
+        summary = attach_experiment(identity).summarize(comparison_experiment_id=base_id)
     except LookupError as exc:
         print(f"braintrust: {exc}", file=sys.stderr)
         return 1

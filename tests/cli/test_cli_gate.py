@@ -76,6 +76,10 @@ def test_gate_judges_the_experiment_every_shard_logged_into(tmp_path, shard_env)
     assert "| fail-under pass | ❌ score 'pass' is 75.00%, which is below the bar of 80.00% |" in markdown
     assert passing.returncode == 0, passing.stdout + passing.stderr
     assert "gate PASSED: score 'pass' is 75.00%, which meets the bar of 70.00%" in passing.stdout
+    # Shards that joined with --braintrust-experiment-id know the id: it works in place of the name.
+    by_id = run_cli("gate", "shards", document["experiments"][0]["experiment_id"], "--fail-under", "pass=0.7", cwd=tmp_path, env=shard_env)
+    assert by_id.returncode == 0, by_id.stdout + by_id.stderr
+    assert "See results for nightly-42" in by_id.stdout and "75.00% 'pass' score" in by_id.stdout
 
 
 def test_gate_compares_with_a_named_base_and_names_what_is_missing(tmp_path, shard_env):
