@@ -160,20 +160,7 @@ class BraintrustRun:
                     "shows what had arrived"
                 )
         self._summarize()
-        if session.exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
-            # Interrupted (Ctrl-C, pytest.exit) or broken: the scores cover part of the suite
-            # at best, and the status already says the run is not a verdict.
-            if self.settings.fail_under or self.settings.max_regression:
-                self.gates_skipped = f"gates not applied: the run ended with exit status {int(session.exitstatus)} ({_status_name(session.exitstatus)})"
-        elif (session.shouldfail or session.shouldstop) and (self.settings.fail_under or self.settings.max_regression):
-            # -x / --maxfail (or a plugin's stop): the scores of the cases run so far are not the suite's.
-            self.gates_skipped = f"gates not applied: the run stopped early ({session.shouldfail or session.shouldstop})"
-        elif sum(self.outcome_counts().values()):
-            self.gates = evaluate(self.settings.fail_under, self.settings.max_regression, self.summaries, self.summary_missing)
-        elif self.settings.fail_under or self.settings.max_regression:
-            # Nothing to judge (``-k`` kept only other tests, a shard got none): pytest's own
-            # status stands, rather than every gate failing as if its score had a typo.
-            self.gates_skipped = "gates not applied: no eval case ran"
+        self._judge(session)
         from pytest_braintrust.report import write_outputs
 
         write_outputs(self)
@@ -181,6 +168,26 @@ class BraintrustRun:
             session.exitstatus = GATE_FAILED_EXIT_CODE
         elif self.settings.gates_only and session.exitstatus == pytest.ExitCode.TESTS_FAILED and not self.failed_non_cases:
             session.exitstatus = pytest.ExitCode.OK
+
+    def _judge(self, session: pytest.Session) -> None:
+        """Apply the gates to a whole run; otherwise say why they were not applied."""
+        has_gates = bool(self.settings.fail_under or self.settings.max_regression)
+        if session.exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+            # Interrupted (Ctrl-C, pytest.exit) or broken: the scores cover part of the suite
+            # at best, and the status already says the run is not a verdict.
+            why = f"the run ended with exit status {int(session.exitstatus)} ({_status_name(session.exitstatus)})"
+        elif session.shouldfail or session.shouldstop:
+            # -x / --maxfail (or a plugin's stop): the scores of the cases run so far are not the suite's.
+            why = f"the run stopped early ({session.shouldfail or session.shouldstop})"
+        elif not sum(self.outcome_counts().values()):
+            # Nothing to judge (``-k`` kept only other tests, a shard got none): pytest's own
+            # status stands, rather than every gate failing as if its score had a typo.
+            why = "no eval case ran"
+        else:
+            self.gates = evaluate(self.settings.fail_under, self.settings.max_regression, self.summaries, self.summary_missing)
+            return
+        if has_gates:
+            self.gates_skipped = f"gates not applied: {why}"
 
     def _summarize(self) -> None:
         delivery = self.delivery_counts()
