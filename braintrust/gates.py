@@ -78,27 +78,31 @@ def evaluate(fail_under: tuple[Gate, ...], max_regression: tuple[Gate, ...], sum
 
     results: list[GateResult] = []
 
-    def scores_for(kind: str, gate: Gate) -> list[Any]:
-        """The gate's score in every summary (none found: a failed result saying so)."""
-        found = [s.scores[gate.score] for s in summaries if gate.score in s.scores]
+    def scores_for(kind: str, gate: Gate) -> list[tuple[Any, Any]]:
+        """(summary, the gate's score) of every summary that has it (none found: a failed result
+        saying so)."""
+        found = [(s, s.scores[gate.score]) for s in summaries if gate.score in s.scores]
         if not found:
             results.append(GateResult(kind, gate.score, gate.value, None, False, not_found(kind, gate.score)))
         return found
 
     for gate in fail_under:
-        for score in scores_for("fail-under", gate):
+        for _, score in scores_for("fail-under", gate):
             value = score.score if score.score is not None else 0.0
             ok = value >= gate.value
             verdict = "meets" if ok else "is below"
             results.append(GateResult("fail-under", gate.score, gate.value, value, ok, f"score {gate.score!r} is {_pct(value)}, which {verdict} the bar of {_pct(gate.value)}"))
     for gate in max_regression:
-        for score in scores_for("max-regression", gate):
+        for summary, score in scores_for("max-regression", gate):
+            coverage = getattr(summary, "case_coverage", None)
             if score.diff is None:
-                results.append(GateResult("max-regression", gate.score, gate.value, None, True, f"score {gate.score!r} has no baseline to compare with; gate not applied"))
+                why = "no input in common with the baseline" if coverage is not None and not coverage.common else "no baseline to compare with"
+                results.append(GateResult("max-regression", gate.score, gate.value, None, True, f"score {gate.score!r} has {why}; gate not applied"))
                 continue
             drop = -score.diff
             ok = drop <= gate.value + 1e-12
             detail = f"dropped {_pct(drop)}" if drop > 0 else f"changed by {'+' if score.diff > 0 else ''}{_pct(score.diff)}"
             verdict = "within" if ok else "more than"
-            results.append(GateResult("max-regression", gate.score, gate.value, score.diff, ok, f"score {gate.score!r} {detail} against the baseline, {verdict} the allowed {_pct(gate.value)}"))
+            against = "the baseline" if coverage is None else f"the baseline on the {coverage.common} inputs both ran"
+            results.append(GateResult("max-regression", gate.score, gate.value, score.diff, ok, f"score {gate.score!r} {detail} against {against}, {verdict} the allowed {_pct(gate.value)}"))
     return results

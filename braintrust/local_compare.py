@@ -14,15 +14,18 @@ The rules, mirroring what the Braintrust server reports:
   (the reverse for metrics). ``diff`` = experiment mean − base mean, for names present in both.
   A score's ``regressed_cases`` names the traces (their root span's name) of every group that
   regressed, so a summary can say which cases got worse.
+* When the two ran different inputs (a ``-k`` or ``--lf`` rerun, a dataset that grew), both
+  sides are first cut down to the inputs they share, so ``diff`` compares like with like; the
+  result's ``coverage`` says how many inputs that is. (The server compares whole experiments.)
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from typing import Any, Iterable
+from typing import Any, Iterable, NamedTuple
 
-from braintrust.summary import MetricSummary, ScoreSummary
+from braintrust.summary import CaseCoverage, MetricSummary, ScoreSummary
 
 TOKEN_SUFFIX = "tokens"
 COST_METRICS = ("estimated_cost", "cost")
@@ -173,25 +176,39 @@ def _unit(name: str) -> str:
     return "tok"
 
 
-def compare_experiments(
-    rows: Iterable[dict[str, Any]], base_rows: Iterable[dict[str, Any]] | None
-) -> tuple[dict[str, ScoreSummary], dict[str, MetricSummary]]:
+class LocalComparison(NamedTuple):
+    scores: dict[str, ScoreSummary]
+    metrics: dict[str, MetricSummary]
+    #: Set when the two experiments ran different inputs (then the comparison is over those in both).
+    coverage: CaseCoverage | None = None
+
+
+def _matched(traces: list[_Trace], base_traces: list[_Trace]) -> tuple[list[_Trace], list[_Trace], CaseCoverage | None]:
+    """The traces of both experiments whose input both ran, when their inputs differ."""
+    keys = {trace.input_key for trace in traces}
+    base_keys = {trace.input_key for trace in base_traces}
+    if keys == base_keys:
+        return traces, base_traces, None
+    common = keys & base_keys
+    coverage = CaseCoverage(common=len(common), current=len(keys), base=len(base_keys))
+    return [t for t in traces if t.input_key in common], [t for t in base_traces if t.input_key in common], coverage
+
+
+def compare_experiments(rows: Iterable[dict[str, Any]], base_rows: Iterable[dict[str, Any]] | None) -> LocalComparison:
     """Scores and metrics of an experiment, compared with ``base_rows`` when given."""
     score_order: list[str] = []
     metric_order: list[str] = []
     traces = _traces(rows, score_order, metric_order, inputs=base_rows is not None)
     base_traces = _traces(base_rows, [], []) if base_rows is not None else None
+    coverage = None
+    if base_traces is not None:
+        matched, base_matched, coverage = _matched(traces, base_traces)
     scores: dict[str, ScoreSummary] = {}
     for name in score_order:
         value_of = lambda t, n=name: _score_of(t, n)  # noqa: E731
-        average = _overall(traces, value_of)
-        summary = ScoreSummary(name=name, score=average, improvements=0, regressions=0)
-        if base_traces is not None:
-            base_average = _overall(base_traces, value_of)
-            if base_average is not None:
-                summary.improvements, summary.regressions, regressed = _compare(_per_input(traces, value_of), _per_input(base_traces, value_of), True)
-                summary.diff = (average or 0.0) - base_average
-                summary.regressed_cases = _names(traces, regressed)
+        summary = ScoreSummary(name=name, score=_overall(traces, value_of), improvements=0, regressions=0)
+        if base_traces is not None and _overall(base_traces, value_of) is not None:
+            _compare_into(summary, matched, base_matched, value_of, True)
         scores[name] = summary
     metrics: dict[str, MetricSummary] = {}
     for name in metric_order:
@@ -199,11 +216,18 @@ def compare_experiments(
         average = _overall(traces, value_of)
         if average is None:
             continue
-        summary = MetricSummary(name=name, metric=average, unit=_unit(name), improvements=0, regressions=0)
-        if base_traces is not None:
-            base_average = _overall(base_traces, value_of)
-            if base_average is not None:
-                summary.improvements, summary.regressions, _ = _compare(_per_input(traces, value_of), _per_input(base_traces, value_of), False)
-                summary.diff = average - base_average
-        metrics[name] = summary
-    return scores, metrics
+        metric = MetricSummary(name=name, metric=average, unit=_unit(name), improvements=0, regressions=0)
+        if base_traces is not None and _overall(base_traces, value_of) is not None:
+            _compare_into(metric, matched, base_matched, value_of, False)
+        metrics[name] = metric
+    return LocalComparison(scores, metrics, coverage)
+
+
+def _compare_into(summary: Any, traces: list[_Trace], base_traces: list[_Trace], value_of: Any, higher_is_better: bool) -> None:
+    """Improvements, regressions (by input) and the diff of the means, over matched traces."""
+    summary.improvements, summary.regressions, regressed = _compare(_per_input(traces, value_of), _per_input(base_traces, value_of), higher_is_better)
+    average, base_average = _overall(traces, value_of), _overall(base_traces, value_of)
+    if average is not None and base_average is not None:
+        summary.diff = average - base_average
+    if isinstance(summary, ScoreSummary):
+        summary.regressed_cases = _names(traces, regressed)

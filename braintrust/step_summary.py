@@ -28,6 +28,9 @@ def summary_lines(summary: Any) -> list[str]:
     title = f"{md(summary.project_name)} / {md(summary.experiment_name)}"
     url = summary.experiment_url or ""
     lines = [(f"**[{title}]({url})**" if url.startswith(("https://", "http://")) else f"**{title}**") + compared, ""]
+    coverage = getattr(summary, "case_coverage", None)
+    if coverage is not None:
+        lines += [md(coverage.describe(summary.comparison_experiment_name)), ""]
     lines += ["| score | value | diff | improvements | regressions |", "|---|---:|---:|---:|---:|"]
     for name, s in summary.scores.items():
         lines.append(f"| {md(name)} | {_pct(s.score)} | {_diff(s.diff)} | {s.improvements or 0} | {s.regressions or 0} |")

@@ -93,6 +93,26 @@ def _signed_percent(diff: float) -> str:
     return f"{sign}{abs(diff) * 100:05.2f}%"
 
 
+@dataclass(frozen=True)
+class CaseCoverage:
+    """Local store only: the experiment and its base ran different inputs (a ``-k`` or ``--lf``
+    run, a grown dataset), so diffs, improvements and regressions are over the inputs both ran
+    (``common``) rather than over two different sets of cases."""
+
+    common: int
+    current: int
+    base: int
+
+    def describe(self, base_name: str | None) -> str:
+        base = base_name or "the base experiment"
+        if not self.common:
+            return f"no input in both: nothing to compare (this run has {self.current}, {base} has {self.base})"
+        return f"diffs over the {self.common} inputs in both (this run has {self.current}, {base} has {self.base})"
+
+    def as_dict(self) -> dict[str, int]:
+        return {"common": self.common, "this_run": self.current, "base": self.base}
+
+
 @dataclass
 class ExperimentSummary:
     project_name: str
@@ -108,6 +128,8 @@ class ExperimentSummary:
     comparison_reason: str | None = None
     #: Offline runs: where the rows are and the command that shows them (replaces the URL line).
     local_hint: str | None = None
+    #: Offline runs whose base ran other inputs: what the diffs are over (None: the same inputs).
+    case_coverage: CaseCoverage | None = None
 
     def __post_init__(self) -> None:
         longest_score = max((len(n) for n in self.scores), default=0)
@@ -155,6 +177,8 @@ class ExperimentSummary:
         text = f"\n{RULE}\n"
         if self.comparison_experiment_name:
             text += f"{self.experiment_name} compared to {self.comparison_experiment_name}:\n"
+            if self.case_coverage is not None:
+                text += self.case_coverage.describe(self.comparison_experiment_name) + "\n"
         if self.comparison_status == "skipped":
             text += f"Summary skipped: {self.comparison_reason}\n\n"
         else:
@@ -195,6 +219,7 @@ def report_entry(summary: ExperimentSummary) -> dict[str, Any]:
         "experiment_id": summary.experiment_id,
         "link": summary.experiment_url,
         "comparison_experiment": summary.comparison_experiment_name,
+        **({"compared_inputs": summary.case_coverage.as_dict()} if summary.case_coverage is not None else {}),
         "scores": {
             name: {
                 "score": s.score, "diff": s.diff, "improvements": s.improvements, "regressions": s.regressions,

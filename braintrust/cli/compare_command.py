@@ -64,7 +64,7 @@ def experiment_entries(local: LocalStore, project: str | None) -> list[dict[str,
     entries = []
     for experiment in local.list_experiments(chosen["id"] if chosen else None):
         rows = _rows(local, experiment["id"])
-        scores, _ = compare_experiments(rows, None)
+        scores = compare_experiments(rows, None).scores
         base = local.get_experiment(id=experiment["base_exp_id"]) if experiment.get("base_exp_id") else None
         entries.append({
             "project": names.get(experiment["project_id"], experiment["project_id"]),
@@ -121,7 +121,7 @@ def compare_summary(local: LocalStore, project: str, experiment: str, base: str 
         base_experiment = local.previous_experiment(current["id"])
     rows = _rows(local, current["id"])
     base_rows = _rows(local, base_experiment["id"]) if base_experiment else None
-    scores, metrics = compare_experiments(rows, base_rows)
+    comparison = compare_experiments(rows, base_rows)
     command = f"braintrust show {shlex.quote(found_project['name'])} {shlex.quote(current['name'])}"
     summary = ExperimentSummary(
         project_name=found_project["name"],
@@ -131,8 +131,9 @@ def compare_summary(local: LocalStore, project: str, experiment: str, base: str 
         project_url=None,
         experiment_url=None,
         comparison_experiment_name=base_experiment["name"] if base_experiment else None,
-        scores=scores,
-        metrics=metrics,
+        scores=comparison.scores,
+        metrics=comparison.metrics,
+        case_coverage=comparison.coverage,
         local_hint=f"See results for {current['name']} in the local store at {local.path} (run `{command}`)",
     )
     return summary, base_experiment
@@ -143,6 +144,8 @@ def compare(local: LocalStore, project: str, experiment: str, base: str | None, 
     if as_json:
         data = summary.as_dict()
         data["comparison_experiment_id"] = base_experiment["id"] if base_experiment else None
+        if summary.case_coverage is not None:
+            data["compared_inputs"] = summary.case_coverage.as_dict()
         for name, score in summary.scores.items():
             if score.regressed_cases is not None:
                 data["scores"][name]["regressed_cases"] = score.regressed_cases

@@ -194,7 +194,7 @@ class LocalReads:
         # Streamed: only per-trace aggregates are kept, so memory does not grow with the rows.
         rows = self.store.summary_rows(EXPERIMENT, experiment_id)
         base_rows = self.store.summary_rows(EXPERIMENT, base["id"]) if base else None
-        scores, metrics = compare_experiments(rows, base_rows)
+        comparison = compare_experiments(rows, base_rows)
         db_uri = self.store.path.as_uri()
         return ExperimentSummary(
             project_name=project_name,
@@ -204,9 +204,10 @@ class LocalReads:
             project_url=f"{db_uri}?project={quote(project_name)}",
             experiment_url=f"{db_uri}?project={quote(project_name)}&experiment={quote(name)}",
             comparison_experiment_name=base["name"] if base else None,
-            scores=scores,
-            metrics=metrics,
+            scores=comparison.scores,
+            metrics=comparison.metrics,
             local_hint=hint,
+            case_coverage=comparison.coverage,
         )
 
     def summarize_dataset(self, ref: ObjectRef, new_records: int, summarize_data: bool) -> DatasetSummary:

@@ -83,10 +83,10 @@ def test_gate_judges_the_experiment_every_shard_logged_into(tmp_path, shard_env)
 
 
 def test_gate_compares_with_a_named_base_and_names_what_is_missing(tmp_path, shard_env):
-    write(tmp_path / "test_shard_1.py", SHARD_1)
+    write(tmp_path / "test_shard_2_fixed.py", SHARD_2.replace("assert n == 3", "pass"))  # the same cases, all passing
     write(tmp_path / "test_shard_2.py", SHARD_2)
     base = ["-p", "no:cacheprovider", "--braintrust", "--braintrust-project", "shards"]
-    for experiment, test_file in (("good-run", "test_shard_1.py"), ("half-run", "test_shard_2.py")):
+    for experiment, test_file in (("good-run", "test_shard_2_fixed.py"), ("half-run", "test_shard_2.py")):
         subprocess.run([sys.executable, "-m", "pytest", *base, "--braintrust-experiment", experiment, test_file],
                        cwd=tmp_path, env=shard_env, capture_output=True, timeout=120)
 

@@ -178,3 +178,22 @@ def test_compare_names_the_regressed_cases_by_input_when_their_names_are_shared(
     assert "'exact' regressed in 3 cases: input 2, input 3, input 4" in result.stdout
     as_json = json.loads(run_cli("compare", "proj-cmp", "worse", "better", "--json", cwd=root, env=env).stdout)
     assert as_json["scores"]["exact"]["regressed_cases"] == ["input 2", "input 3", "input 4"]
+
+
+def test_compare_after_the_dataset_grew_is_over_the_inputs_both_ran(tmp_path):
+    """Two cases added to the data (one failing) are not a regression of the two that were there."""
+    env = cli_env(tmp_path / "store")
+    write(tmp_path / "eval_v1.py", eval_source("proj-grown", "v1", cases="[{'input': 1, 'expected': 1}, {'input': 2, 'expected': 2}]"))
+    assert run_cli("eval", "eval_v1.py", cwd=tmp_path, env=env).returncode == 0
+    grown = "[{'input': 1, 'expected': 1}, {'input': 2, 'expected': 2}, {'input': 3, 'expected': 3}, {'input': 4, 'expected': 4}]"
+    write(tmp_path / "eval_v2.py", eval_source("proj-grown", "v2", cases=grown, task="lambda x: x if x != 4 else 0"))
+    eval_run = run_cli("eval", "eval_v2.py", cwd=tmp_path, env=env)
+
+    text = run_cli("compare", "proj-grown", "v2", cwd=tmp_path, env=env).stdout
+    as_json = json.loads(run_cli("compare", "proj-grown", "v2", "--json", cwd=tmp_path, env=env).stdout)
+
+    for printed in (eval_run.stdout, text):  # Eval's own summary says it too
+        assert "diffs over the 2 inputs in both (this run has 4, v1 has 2)" in printed
+        assert "75.00% (-) 'exact' score\t(0 improvements, 0 regressions)" in printed
+    assert as_json["compared_inputs"] == {"common": 2, "this_run": 4, "base": 2}
+    assert as_json["scores"]["exact"]["diff"] == 0.0 and as_json["scores"]["exact"]["score"] == 0.75

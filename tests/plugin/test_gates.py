@@ -152,3 +152,38 @@ def test_a_run_stopped_early_by_maxfail_is_not_judged_by_the_gates(bt):
     assert result.ret == 1
     result.stdout.fnmatch_lines(["gates not applied: the run stopped early (stopping after 1 failures)"])
     assert "gate FAILED" not in result.stdout.str()
+
+
+def test_a_subset_rerun_is_compared_and_gated_on_the_cases_both_ran(gated):
+    """``-k``/``--lf`` reruns: comparing 2 failing cases with all 4 of the last run would show a
+    50-point drop and fail the regression gate, though no case changed."""
+    gated.monkeypatch.setenv("FAILING", "2")  # n=0,1 fail; n=2,3 pass: pass 50%
+    assert gated.run("--braintrust", "--braintrust-project", "gates").ret == 1
+    (full,) = gated.experiments("gates")
+
+    step = gated.pytester.path / "step.md"
+    gated.monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step))
+    rerun = gated.run("--braintrust", "--braintrust-project", "gates", "-k", "0 or 1", "--braintrust-max-regression", "pass=10%")
+    gated.monkeypatch.delenv("GITHUB_STEP_SUMMARY")
+    assert rerun.ret == 1  # the two cases still fail; the gate passes
+    assert f"diffs over the 2 inputs in both (this run has 2, {full['name']} has 4)" in step.read_text()
+    rerun.stdout.fnmatch_lines(
+        [
+            f"* compared to {full['name']}:",
+            f"diffs over the 2 inputs in both (this run has 2, {full['name']} has 4)",
+            "00.00% (-) 'pass'  score*(0 improvements, 0 regressions)",
+            "gate PASSED: score 'pass' changed by 0.00% against the baseline on the 2 inputs both ran, within the allowed 10.00%",
+        ]
+    )
+    subset = gated.experiments("gates")[-1]
+
+    gated.monkeypatch.setenv("FAILING", "0")  # fixed: the next full run is compared on those two
+    fixed = gated.run("--braintrust", "--braintrust-project", "gates", "--braintrust-json", "report.json")
+    assert fixed.ret == 0
+    fixed.stdout.fnmatch_lines(
+        [f"diffs over the 2 inputs in both (this run has 4, {subset['name']} has 2)", "100.00% (+100.00%) 'pass'  score*(2 improvements, 0 regressions)"]
+    )
+    import json
+
+    (entry,) = json.loads((gated.pytester.path / "report.json").read_text())["experiments"]
+    assert entry["compared_inputs"] == {"common": 2, "this_run": 4, "base": 2}

@@ -21,7 +21,7 @@ def trace(trace_id, input, scores=None, start=0.0, end=1.0, child_scores=None, t
 
 def test_without_a_base_only_means_are_reported():
     rows = trace("t1", "a", {"exact": 1}) + trace("t2", "b", {"exact": 0}) + trace("t3", "c", {"exact": 1, "other": None})
-    scores, metrics = compare_experiments(rows, None)
+    scores, metrics, _ = compare_experiments(rows, None)
     assert scores["exact"].score == 2 / 3
     assert scores["exact"].diff is None and scores["exact"].improvements == 0
     assert "other" not in scores or scores["other"].score is None
@@ -33,7 +33,7 @@ def test_improvements_regressions_and_diff_match_hand_computation():
     # Per input: a regressed, c improved, b unchanged -> 1 improvement, 1 regression, diff 0.
     base = trace("b1", "a", {"exact": 1}, 0, 2) + trace("b2", "b", {"exact": 1}, 0, 2) + trace("b3", "c", {"exact": 0}, 0, 2)
     cur = trace("c1", "a", {"exact": 0}, 0, 1) + trace("c2", "b", {"exact": 1}, 0, 3) + trace("c3", "c", {"exact": 1}, 0, 1)
-    scores, metrics = compare_experiments(cur, base)
+    scores, metrics, _ = compare_experiments(cur, base)
     exact = scores["exact"]
     assert (exact.score, exact.improvements, exact.regressions, exact.diff) == (2 / 3, 1, 1, 0.0)
     # Durations: base 2,2,2 (mean 2); current 1,3,1 (mean 5/3). Lower is better: a, c improved; b regressed.
@@ -46,25 +46,66 @@ def test_scores_on_score_spans_and_repeated_inputs_are_averaged():
     # Eval puts scores on score spans. Input "q" appears twice (trials): group mean is compared.
     base = trace("b1", "q", child_scores={"s": 0.5}) + trace("b2", "q", child_scores={"s": 0.5})
     cur = trace("c1", "q", child_scores={"s": 1.0}) + trace("c2", "q", child_scores={"s": 0.0}) + trace("c3", "new", child_scores={"s": 1.0})
-    scores, _ = compare_experiments(cur, base)
+    scores, _, coverage = compare_experiments(cur, base)
     s = scores["s"]
     assert s.score == 2 / 3
-    assert s.diff == 2 / 3 - 0.5
+    # "new" has no base: the diff is over "q" alone (mean 0.5 vs 0.5), and says so
+    assert s.diff == 0.0 and coverage is not None and (coverage.common, coverage.current, coverage.base) == (1, 2, 1)
     # group "q": 0.5 vs 0.5 -> unchanged; "new" has no base -> not counted
     assert (s.improvements, s.regressions) == (0, 0)
+
+
+def test_a_subset_rerun_is_compared_on_the_inputs_both_ran():
+    # A ``-k``/``--lf`` rerun of the two cases that passed: compared with all four cases of the
+    # base, the mean would "improve" by 50 points although no case changed.
+    base = (trace("b1", "a", {"exact": 1}, 0, 1) + trace("b2", "b", {"exact": 1}, 0, 1)
+            + trace("b3", "c", {"exact": 0}, 0, 3) + trace("b4", "d", {"exact": 0}, 0, 3))
+    cur = trace("c1", "a", {"exact": 1}, 0, 1) + trace("c2", "b", {"exact": 0.5}, 0, 1)
+    scores, metrics, coverage = compare_experiments(cur, base)
+    exact = scores["exact"]
+    assert exact.score == 0.75  # this run's own mean, over all its cases
+    assert (exact.diff, exact.improvements, exact.regressions) == (-0.25, 0, 1)
+    assert metrics["duration"].diff == 0.0  # 1 s vs 1 s on a and b (the base's mean over all is 2 s)
+    summary = ExperimentSummary("p", None, None, "run-2", None, None, "run-1", scores=scores, metrics=metrics, case_coverage=coverage)
+    lines = str(summary).splitlines()
+    assert lines[2:5] == [
+        "run-2 compared to run-1:",
+        "diffs over the 2 inputs in both (this run has 2, run-1 has 4)",
+        "75.00% (-25.00%) 'exact' score\t(0 improvements, 1 regressions)",
+    ]
+    # the other way round (the next full run, against the subset run): the same two inputs
+    scores, _, coverage = compare_experiments(base, cur)
+    assert scores["exact"].diff == 0.25 and (coverage.common, coverage.current, coverage.base) == (2, 4, 2)
+
+
+def test_no_input_in_common_means_nothing_to_compare():
+    base = trace("b1", "a", {"exact": 1})
+    cur = trace("c1", "z", {"exact": 0})
+    scores, metrics, coverage = compare_experiments(cur, base)
+    assert scores["exact"].diff is None and (scores["exact"].improvements, scores["exact"].regressions) == (0, 0)
+    assert metrics["duration"].diff is None
+    summary = ExperimentSummary("p", None, None, "run-2", None, None, "run-1", scores=scores, case_coverage=coverage)
+    assert "no input in both: nothing to compare (this run has 1, run-1 has 1)" in str(summary)
+    assert "(-)" not in str(summary)  # no diff is shown, not a zero one
+
+
+def test_the_same_inputs_need_no_coverage_note():
+    base = trace("b1", "a", {"exact": 1}) + trace("b2", "b", {"exact": 0})
+    cur = trace("c2", "b", {"exact": 1}) + trace("c1", "a", {"exact": 1})
+    assert compare_experiments(cur, base).coverage is None
 
 
 def test_a_score_missing_from_the_base_has_no_diff():
     base = trace("b1", "a", {"exact": 1})
     cur = trace("c1", "a", {"exact": 1, "len_ok": 1})
-    scores, _ = compare_experiments(cur, base)
+    scores, _, _ = compare_experiments(cur, base)
     assert scores["len_ok"].diff is None and scores["exact"].diff == 0.0
 
 
 def test_token_metrics_are_summed_per_trace_and_lower_is_better():
     base = trace("b1", "a", {"x": 1}, tokens=10) + trace("b2", "b", {"x": 1}, tokens=10)
     cur = trace("c1", "a", {"x": 1}, tokens=5) + trace("c2", "b", {"x": 1}, tokens=20)
-    _, metrics = compare_experiments(cur, base)
+    _, metrics, _ = compare_experiments(cur, base)
     tokens = metrics["prompt_tokens"]
     assert tokens.unit == "tok" and tokens.metric == 12.5 and tokens.diff == 2.5
     assert (tokens.improvements, tokens.regressions) == (1, 1)
@@ -74,7 +115,7 @@ def test_token_metrics_are_summed_per_trace_and_lower_is_better():
 def test_printed_local_comparison():
     base = trace("b1", "a", {"exact": 1}, 0, 1) + trace("b2", "b", {"exact": 0}, 0, 1)
     cur = trace("c1", "a", {"exact": 1}, 0, 1) + trace("c2", "b", {"exact": 1}, 0, 1)
-    scores, metrics = compare_experiments(cur, base)
+    scores, metrics, _ = compare_experiments(cur, base)
     summary = ExperimentSummary("p", None, None, "run-2", None, None, "run-1", scores=scores, metrics=metrics, local_hint="See results for run-2 in the local store")
     assert str(summary).splitlines()[2:4] == ["run-2 compared to run-1:", "100.00% (+50.00%) 'exact' score\t(1 improvements, 0 regressions)"]
 
@@ -88,7 +129,7 @@ def test_regressed_cases_are_named_by_their_root_span_and_kept_out_of_the_public
             + trace("b3", "c", {"exact": 1}))
     cur = (named(trace("c1", "a", {"exact": 0}), "test_a") + named(trace("c2", "b", {"exact": 1}), "test_b")
            + trace("c3", "c", {"exact": 0}))
-    scores, _ = compare_experiments(cur, base)
+    scores, _, _ = compare_experiments(cur, base)
     assert scores["exact"].regressions == 2
     assert scores["exact"].regressed_cases == ["test_a", 'input "c"']  # an unnamed trace: by its input
     summary = ExperimentSummary("p", None, None, "e", None, None, "base", scores=scores)
