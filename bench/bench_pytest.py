@@ -24,7 +24,7 @@ the public plugin ignores the argument.) Runs, each a whole ``python -m pytest -
   (with ``BRAINTRUST_QUEUE_SIZE=1000000``: its default queue drops the oldest rows when full).
 
 Every run gets ``-p no:cacheprovider -p no:hypothesispytest -p no:benchmark -p no:asyncio -p
-no:rerunfailures`` (the same for all; pytest-xdist stays loaded in the system python) and
+no:rerunfailures -p no:repeat`` (the same for all; pytest-xdist stays loaded in the system python) and
 ``--braintrust-project bench-pytest``. Time: wall seconds of the pytest process (``time.perf_counter`` around it, so
 the session-end flush and summary are in it); ms/test over plain and the ratio to plain use the
 plain run of the same interpreter (``plain`` for ours, ``plain-public`` for the public plugin;
@@ -70,7 +70,7 @@ PUBLIC_QUEUE_SIZE = "1000000"
 PYTEST_VERSION_FALLBACK = "9.0.3"
 PROJECT = "bench-pytest"
 COMMON_ARGS = ["-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:benchmark", "-p", "no:asyncio",
-               "-p", "no:rerunfailures"]
+               "-p", "no:rerunfailures", "-p", "no:repeat"]
 TARGET_RATIO = 1.10
 TARGET_UNUSED_MS = 50.0
 FLAT_KB_PER_TEST = 2.0

@@ -23,6 +23,14 @@ _WRAPPED_KEY = pytest.StashKey[bool]()
 PLUGIN_PARAMS = frozenset({"braintrust_trial", "braintrust_case"})
 #: A parametrize argument with this name is the case's expected value, not part of its input.
 EXPECTED_PARAM = "expected"
+#: pytest-repeat's ``--count N``: each repetition is a trial of the same case (0-based).
+REPEAT_PARAM = "__pytest_repeat_step_number"
+
+
+def _is_input_param(name: str) -> bool:
+    """Params that are the case's input: not the plugin's own, and not another plugin's private
+    ones (a leading ``__``, as pytest-repeat's), which would make each copy a different input."""
+    return name not in PLUGIN_PARAMS and not name.startswith("__")
 
 
 @dataclass
@@ -72,7 +80,9 @@ def spec_of(item: pytest.Item, all_marks: list[Any] | None = None) -> CaseSpec:
     params = dict(callspec.params) if callspec is not None else {}
     record = params.get("braintrust_case")
     trial_index = int(params["braintrust_trial"]) - 1 if "braintrust_trial" in params else None
-    user_params = {k: v for k, v in params.items() if k not in PLUGIN_PARAMS}
+    if trial_index is None and isinstance(params.get(REPEAT_PARAM), int):
+        trial_index = params[REPEAT_PARAM]
+    user_params = {k: v for k, v in params.items() if _is_input_param(k)}
     metadata = dict(decl.metadata)
     tags = list(decl.tags)
     if isinstance(record, DataRecord):

@@ -153,6 +153,32 @@ def test_module_mark_and_trials(bt):
     assert roots["test_flaky[trial-2]"]["scores"]["pass"] == 0
 
 
+def test_pytest_repeat_copies_are_trials_of_one_case(bt):
+    """pytest-repeat's ``--count`` parametrizes a private fixture: its step number is the trial,
+    not part of the input (else every copy would be a different case to compare)."""
+    bt.pytester.makepyfile(
+        test_rep='''
+        import pytest
+        from pytest_braintrust import eval_case
+
+        @eval_case()
+        @pytest.mark.parametrize("q", ["a", "b"])
+        def test_q(braintrust_case, q):
+            assert braintrust_case.input == {"q": q}
+            return q.upper()
+        '''
+    )
+    result = bt.run("--braintrust", "--count", "3")
+    result.assert_outcomes(passed=6)
+    (experiment,) = bt.experiments(bt.path.name)
+    roots = bt.roots(experiment)
+    assert len(roots) == 6
+    for name, row in roots.items():
+        q, step, _ = name[len("test_q["):-1].split("-")
+        assert row["input"] == {"q": q} and row["output"] == q.upper()
+        assert row["metadata"]["pytest"]["trial_index"] == int(step) - 1
+
+
 def test_eval_case_rejects_bad_arguments(bt):
     bt.pytester.makepyfile(
         test_bad='''
