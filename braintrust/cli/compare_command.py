@@ -1,4 +1,4 @@
-"""``braintrust experiments [PROJECT]`` and ``braintrust compare PROJECT EXPERIMENT [BASE]`` on the local store.
+"""``braintrust experiments [PROJECT]`` and ``braintrust compare PROJECT [EXPERIMENT [BASE]]`` on the local store.
 
 Both read only; they raise ``LookupError`` (message: what exists instead) for an unknown project
 or experiment. Scores and metrics come from ``braintrust.local_compare.compare_experiments``, the
@@ -26,7 +26,13 @@ def _project(local: LocalStore, project: str) -> dict[str, Any]:
     return found
 
 
-def _experiment(local: LocalStore, project: dict[str, Any], experiment: str, role: str = "experiment") -> dict[str, Any]:
+def _experiment(local: LocalStore, project: dict[str, Any], experiment: str | None, role: str = "experiment") -> dict[str, Any]:
+    """An experiment of ``project`` by name or id (None: the newest)."""
+    if experiment is None:
+        newest = local.list_experiments(project["id"])
+        if not newest:
+            raise LookupError(f"project {project['name']!r} has no experiment yet in {local.path}.")
+        return newest[-1]
     found = local.get_experiment(project_id=project["id"], name=experiment) or local.get_experiment(id=experiment)
     if found is None or found["project_id"] != project["id"]:
         names = ", ".join(e["name"] for e in local.list_experiments(project["id"])) or "none"
@@ -108,8 +114,8 @@ def list_experiments(local: LocalStore, project: str | None, out: IO[str], as_js
 # -- compare -----------------------------------------------------------------------------------
 
 
-def compare_summary(local: LocalStore, project: str, experiment: str, base: str | None) -> tuple[ExperimentSummary, dict[str, Any] | None]:
-    """The summary of ``experiment`` compared with ``base`` (default: its recorded base experiment,
+def compare_summary(local: LocalStore, project: str, experiment: str | None, base: str | None) -> tuple[ExperimentSummary, dict[str, Any] | None]:
+    """The summary of ``experiment`` (None: the project's newest) compared with ``base`` (default: its recorded base experiment,
     else the project's previous experiment; none → no comparison) and the base's record."""
     found_project = _project(local, project)
     current = _experiment(local, found_project, experiment)
@@ -139,7 +145,7 @@ def compare_summary(local: LocalStore, project: str, experiment: str, base: str 
     return summary, base_experiment
 
 
-def compare(local: LocalStore, project: str, experiment: str, base: str | None, out: IO[str], err: IO[str], as_json: bool = False) -> int:
+def compare(local: LocalStore, project: str, experiment: str | None, base: str | None, out: IO[str], err: IO[str], as_json: bool = False) -> int:
     summary, base_experiment = compare_summary(local, project, experiment, base)
     if as_json:
         data = summary.as_dict()

@@ -3,13 +3,13 @@
 ``braintrust eval PATH...``           run the evaluators of eval files (see ``eval_command``)
 ``braintrust list``                   what the local store holds (projects, experiments, datasets, logs)
 ``braintrust experiments [P]``        experiments (of project P) with rows and score averages, newest last
-``braintrust show P E``               the traces of one experiment as a tree
-``braintrust compare P E [BASE]``     E's summary compared with BASE (default: its base, else the previous one)
+``braintrust show P [E]``             the traces of one experiment (default: P's newest) as a tree
+``braintrust compare P [E [BASE]]``   E's (default: P's newest) summary compared with BASE (default: its base, else the previous one)
 ``braintrust replay [DIR]``           send spilled rows (default: the local store's ``spill/``)
 ``braintrust gate P E --fail-under``  E's summary judged by quality gates (exit 6 when one fails)
 
 Exit status: 0 done; 1 failed (nothing to show, a lookup failed, ``eval`` failures); 2 usage
-error; 6 a quality gate failed (``gate``); 130 interrupted.
+error; 6 a quality gate failed (``gate``); 130 interrupted; 141 the output was closed early (``| head``).
 """
 
 from __future__ import annotations
@@ -129,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     show_parser = sub.add_parser("show", help="show one experiment's traces from the local store")
     show_parser.add_argument("project")
-    show_parser.add_argument("experiment")
+    show_parser.add_argument("experiment", nargs="?", help="name or id (default: the project's newest)")
     show_parser.add_argument("--store", help="store folder or database file")
     show_parser.set_defaults(func=cmd_show)
 
@@ -141,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     compare_parser = sub.add_parser("compare", help="compare an experiment with a base experiment from the local store")
     compare_parser.add_argument("project")
-    compare_parser.add_argument("experiment")
+    compare_parser.add_argument("experiment", nargs="?", help="name or id (default: the project's newest)")
     compare_parser.add_argument("base", nargs="?", help="default: the experiment's base experiment, else the previous one")
     compare_parser.add_argument("--json", action="store_true", help="the summary as JSON")
     compare_parser.add_argument("--store", help="store folder or database file")
@@ -176,6 +176,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (StoreError, sqlite3.DatabaseError) as exc:  # a damaged or foreign store file, a newer schema
         print(f"braintrust: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # the reader went away (``| head``, a pager quit): stop quietly, as Unix tools do
+        _discard_stdout()
+        return BROKEN_PIPE_EXIT
+
+
+#: 128 + SIGPIPE: what a shell reports for a tool its pipe's reader closed.
+BROKEN_PIPE_EXIT = 141
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush of it does not fail again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real stdout to replace
+        pass
 
 
 if __name__ == "__main__":

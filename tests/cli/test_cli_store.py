@@ -4,6 +4,7 @@ filled by ``braintrust eval``, in subprocesses."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -149,10 +150,10 @@ def test_store_option_and_usage_error(filled, tmp_path):
     root, _ = filled
 
     listed = run_cli("experiments", "--store", str(root / "store"), cwd=tmp_path, env=cli_env(tmp_path / "elsewhere"))
-    usage = run_cli("compare", "only-project", cwd=tmp_path, env=cli_env(tmp_path / "elsewhere"))
+    usage = run_cli("compare", cwd=tmp_path, env=cli_env(tmp_path / "elsewhere"))
 
     assert listed.returncode == 0 and "solo" in listed.stdout
-    assert usage.returncode == 2 and "the following arguments are required: experiment" in usage.stderr
+    assert usage.returncode == 2 and "the following arguments are required: project" in usage.stderr
 
 
 def test_replay_of_a_folder_that_does_not_exist_is_a_usage_error_but_no_spills_is_fine(tmp_path):
@@ -197,3 +198,31 @@ def test_compare_after_the_dataset_grew_is_over_the_inputs_both_ran(tmp_path):
         assert "75.00% (-) 'exact' score\t(0 improvements, 0 regressions)" in printed
     assert as_json["compared_inputs"] == {"common": 2, "this_run": 4, "base": 2}
     assert as_json["scores"]["exact"]["diff"] == 0.0 and as_json["scores"]["exact"]["score"] == 0.75
+
+
+@pytest.mark.parametrize("command", [["show", "proj-cmp"], ["compare", "proj-cmp"], ["experiments"], ["list"]])
+def test_output_closed_early_stops_quietly(filled, command):
+    """``braintrust show P | head``: the reader is gone before the command writes; no traceback."""
+    import subprocess
+    import sys
+
+    root, env = filled
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the command writes
+    try:
+        result = subprocess.run([sys.executable, "-m", "braintrust", *command], cwd=root, env=env, stdout=write_end,
+                                stderr=subprocess.PIPE, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    finally:
+        os.close(write_end)
+    assert result.returncode == 141, result.stderr
+    assert result.stderr == ""
+
+
+def test_show_and_compare_default_to_the_newest_experiment(filled):
+    root, env = filled
+    show = run_cli("show", "proj-cmp", cwd=root, env=env)
+    compare = run_cli("compare", "proj-cmp", cwd=root, env=env)
+    assert show.returncode == 0 and show.stdout.startswith("Experiment worse  (project proj-cmp)")
+    assert compare.returncode == 0 and "worse compared to better:" in compare.stdout
+    empty = run_cli("compare", "proj-empty", cwd=root, env=env)
+    assert empty.returncode == 1 and "no project 'proj-empty'" in empty.stderr
