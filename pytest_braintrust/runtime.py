@@ -70,6 +70,8 @@ class BraintrustRun:
         self.xdist_bridge: Any = None
         #: Eval cases the controller saw finish on workers that never reported them back.
         self.unreported_cases = 0
+        #: What Ctrl-C cut short at session finish ("the final flush", "the summary"), if anything.
+        self.interrupted_in: str | None = None
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         """Give the process back as it was (matters when pytest runs inside a process that
@@ -141,11 +143,14 @@ class BraintrustRun:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        from braintrust.delivery.runtime import flush
+        from braintrust.delivery.runtime import flush, stats
 
         started = time.monotonic()
         try:
             self.flush_result = flush().since(self.counts_at_start)
+        except KeyboardInterrupt:  # the user will not wait: the processor spilled the rest at once
+            self.flush_result = stats().since(self.counts_at_start)
+            self._interrupted(session, "the final flush")
         except Exception as exc:  # never lose the test run's result to a reporting problem
             self.errors.append(f"flush failed: {exc}")
         self.flush_seconds = time.monotonic() - started
@@ -159,7 +164,11 @@ class BraintrustRun:
                     "finished eval case(s) are not counted above, nor the rows the workers sent; the summary "
                     "shows what had arrived"
                 )
-        self._summarize()
+        if self.interrupted_in is None:
+            try:
+                self._summarize()
+            except KeyboardInterrupt:
+                self._interrupted(session, "the summary")
         self._judge(session)
         from pytest_braintrust.report import write_outputs
 
@@ -168,6 +177,13 @@ class BraintrustRun:
             session.exitstatus = GATE_FAILED_EXIT_CODE
         elif self.settings.gates_only and session.exitstatus == pytest.ExitCode.TESTS_FAILED and not self.failed_non_cases:
             session.exitstatus = pytest.ExitCode.OK
+
+    def _interrupted(self, session: pytest.Session, what: str) -> None:
+        """Ctrl-C at session finish: no more waiting; the run's status says it was interrupted."""
+        self.interrupted_in = what
+        self.summary_missing = f"no summary: Ctrl-C interrupted {what}"
+        self.errors.append(f"Ctrl-C interrupted {what}; rows not delivered by then were spilled")
+        session.exitstatus = pytest.ExitCode.INTERRUPTED
 
     def _judge(self, session: pytest.Session) -> None:
         """Apply the gates to a whole run; otherwise say why they were not applied."""

@@ -1,7 +1,8 @@
 """A real process that logs rows and reports what happened to them (used by fault tests).
 
 Usage: ``python fault_child.py MODE ROWS REPORT_FILE``. MODE is ``flush`` (log, then flush),
-``exit`` (log and exit: the atexit flush delivers), ``loop`` (log until SIGTERM) or ``fork``
+``exit`` (log and exit: the atexit flush delivers), ``exit-announced`` (the same, printing
+``EXITING`` as the exit handlers start), ``loop`` (log until SIGTERM) or ``fork``
 (the parent and a forked child both log and flush). The report (JSON) is written after every
 braintrust exit handler has run: produced, accepted, spilled, dropped, pending, and the row ids
 (and, into the local store, how many rows its writer process wrote).
@@ -60,6 +61,9 @@ if mode == "flush":
     print(json.dumps({"flush_seconds": time.monotonic() - started}), flush=True)
 elif mode == "exit":
     log_rows(rows, "main")
+elif mode == "exit-announced":  # as ``exit``, saying when it reaches the exit-time flush
+    log_rows(rows, "main")
+    atexit.register(print, "EXITING", flush=True)  # (runs before braintrust's, registered earlier)
 elif mode == "loop":
     print("LOGGING", flush=True)
     i = 0

@@ -481,7 +481,9 @@ class Processor:
 
     def flush(self, timeout: float | None = None) -> FlushResult:
         """Deliver everything produced so far, within ``timeout`` seconds (default: the flush
-        deadline). What cannot be delivered in time is spilled, never waited on.
+        deadline). What cannot be delivered in time is spilled, never waited on. A
+        ``KeyboardInterrupt`` meanwhile spills what is left at once (reason ``interrupted``),
+        then propagates.
 
         Under ``BRAINTRUST_SYNC_FLUSH`` this sends on the caller's thread and raises
         ``FlushError`` when rows were spilled or dropped since the previous flush."""
@@ -494,12 +496,19 @@ class Processor:
             thread = self._thread
             self._cond.notify_all()  # a lingering sender takes the queue now
         self._wakeup.set()  # a sleeping sender re-reads its (now capped) deadline
+        interrupted: KeyboardInterrupt | None = None
         try:
             on_sender = threading.current_thread() is thread
             if self.settings.sync_flush or thread is None or not thread.is_alive() or on_sender:
                 self._drain_inline(target, end)
             else:
                 self._wait_for(target, end)
+        except KeyboardInterrupt as stop:
+            # Ctrl-C while waiting (a second one, when the first stopped the run): the user wants
+            # out now. What is not delivered yet is spilled at once, not waited on.
+            interrupted = stop
+            with self._cond:
+                self._expire_locked(target, grace_seconds=0.0, reason="interrupted")
         finally:
             with self._cond:
                 self._flush_ends.remove(end)
@@ -509,6 +518,8 @@ class Processor:
                 self._losses_at_last_flush = losses
         result = self.stats()
         self._report(result)
+        if interrupted is not None:
+            raise interrupted
         if self.settings.sync_flush and new_losses:
             raise FlushError(result)
         return result
@@ -544,12 +555,12 @@ class Processor:
                     return
                 self._cond.wait(min(remaining, 0.1))
 
-    def _expire_locked(self, target: int) -> None:
-        """The flush deadline passed: in-flight chunks get a short grace, then their items spill;
-        then the queued items spill (in that order: older writes of a row go to disk first).
-        The sender takes no new chunk meanwhile, and its late result for a claimed chunk is
-        ignored."""
-        grace_end = self._clock() + IN_FLIGHT_GRACE_SECONDS
+    def _expire_locked(self, target: int, grace_seconds: float = IN_FLIGHT_GRACE_SECONDS, reason: str = "deadline") -> None:
+        """The flush deadline passed (or the wait was interrupted: ``reason``): in-flight chunks
+        get a short grace, then their items spill; then the queued items spill (in that order:
+        older writes of a row go to disk first). The sender takes no new chunk meanwhile, and
+        its late result for a claimed chunk is ignored."""
+        grace_end = self._clock() + grace_seconds
         while any(chunk.min_seq < target for chunk in self._in_flight):
             remaining = grace_end - self._clock()
             if remaining > 0:
@@ -562,7 +573,7 @@ class Processor:
                 chunk.unsent = 0
                 self._completed += len(chunk.items)
                 self._settle_keys_locked(chunk.items)
-                self._accounts.spill([(item.ref, item.row, 1) for item in chunk.items], "deadline", masked=False)
+                self._accounts.spill([(item.ref, item.row, 1) for item in chunk.items], reason, masked=False)
             break
         expired: list[_Item] = []
         while self._queue and self._queue[0].seq < target:
@@ -572,7 +583,7 @@ class Processor:
         if expired:
             self._completed += len(expired)
             self._settle_keys_locked(expired)
-            self._accounts.spill([(item.ref, item.row, 1) for item in expired], "deadline", masked=False)
+            self._accounts.spill([(item.ref, item.row, 1) for item in expired], reason, masked=False)
         self._cond.notify_all()
 
     def _report(self, result: FlushResult) -> None:

@@ -100,6 +100,11 @@ def flush(timeout: float | None = None) -> FlushResult:
     return get_processor().flush(timeout)
 
 
+def stats() -> FlushResult:
+    """The counts so far, without flushing."""
+    return get_processor().stats()
+
+
 def mark_counts() -> FlushResult | None:
     """Where this process's counts stand (None before anything was logged): a run that starts
     now reports ``flush().since(mark)``, its own rows only."""
@@ -140,6 +145,8 @@ def _flush_at_exit() -> None:
         return
     try:
         _processor.flush()
+    except KeyboardInterrupt:  # Ctrl-C while exiting: the rest is spilled (and reported) already
+        print("braintrust: exit-time flush interrupted; the rows not delivered were spilled", file=sys.stderr)
     except Exception as exc:  # never turn a clean exit into a traceback
         print(f"braintrust: exit-time flush failed: {exc}", file=sys.stderr)
 

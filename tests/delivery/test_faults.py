@@ -138,6 +138,34 @@ def test_sigterm_mid_run_exits_within_deadline_with_every_row_delivered_or_spill
         assert report["accepted"] <= len(received) <= report["accepted"] + report["spilled"]
 
 
+def test_ctrl_c_during_the_exit_time_flush_spills_at_once(tmp_path):
+    """Braintrust hangs; a script ends and its exit-time flush waits (up to the deadline, 60 s
+    here). Ctrl-C: the undelivered rows are spilled at once, one line says so, no traceback."""
+    import signal
+
+    with BraintrustTestServer() as server:
+        server.fail_always("POST", "/logs3", Step(hang=True))
+        report = tmp_path / "report.json"
+        proc = subprocess.Popen(
+            [sys.executable, str(CHILD), "exit-announced", "30", str(report)],
+            env=child_env(server, tmp_path, BRAINTRUST_FLUSH_TIMEOUT="60"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        try:
+            assert proc.stdout.readline().strip() == "EXITING"
+            time.sleep(0.3)  # inside the flush's wait
+            proc.send_signal(signal.SIGINT)
+            interrupted_at = time.monotonic()
+            _, stderr = proc.communicate(timeout=30)
+        finally:
+            proc.kill()
+        assert time.monotonic() - interrupted_at < 5, stderr
+        assert "Traceback" not in stderr and "braintrust: exit-time flush interrupted; the rows not delivered were spilled" in stderr
+        assert "interrupted: 30" in stderr  # the warning counts them by reason
+        result = json.loads(report.read_text())
+        assert_invariant(result)
+        assert result["spilled"] == 30 and result["accepted"] == 0
+
+
 def test_forked_child_logs_and_flushes_without_duplicates_or_deadlock(tmp_path):
     with BraintrustTestServer() as server:
         proc, parent, _ = run_child("fork", 100, server, tmp_path, timeout=60)
