@@ -150,7 +150,7 @@ class BraintrustRun:
             self.flush_result = flush().since(self.counts_at_start)
         except KeyboardInterrupt:  # the user will not wait: the processor spilled the rest at once
             self.flush_result = stats().since(self.counts_at_start)
-            self._interrupted(session, "the final flush")
+            self._interrupted(session, "the final flush", "rows not delivered by then were spilled")
         except Exception as exc:  # never lose the test run's result to a reporting problem
             self.errors.append(f"flush failed: {exc}")
         self.flush_seconds = time.monotonic() - started
@@ -168,7 +168,7 @@ class BraintrustRun:
             try:
                 self._summarize()
             except KeyboardInterrupt:
-                self._interrupted(session, "the summary")
+                self._interrupted(session, "the summary", "every row was delivered")
         self._judge(session)
         from pytest_braintrust.report import write_outputs
 
@@ -178,11 +178,11 @@ class BraintrustRun:
         elif self.settings.gates_only and session.exitstatus == pytest.ExitCode.TESTS_FAILED and not self.failed_non_cases:
             session.exitstatus = pytest.ExitCode.OK
 
-    def _interrupted(self, session: pytest.Session, what: str) -> None:
+    def _interrupted(self, session: pytest.Session, what: str, rows: str) -> None:
         """Ctrl-C at session finish: no more waiting; the run's status says it was interrupted."""
         self.interrupted_in = what
         self.summary_missing = f"no summary: Ctrl-C interrupted {what}"
-        self.errors.append(f"Ctrl-C interrupted {what}; rows not delivered by then were spilled")
+        self.errors.append(f"Ctrl-C interrupted {what}; {rows}")
         session.exitstatus = pytest.ExitCode.INTERRUPTED
 
     def _judge(self, session: pytest.Session) -> None:

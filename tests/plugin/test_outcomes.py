@@ -265,10 +265,11 @@ def test_ctrl_c_ends_the_run_at_once_with_the_interrupted_case_logged(bt):
     assert roots["test_waits"]["error"] == "interrupted in call: KeyboardInterrupt"
 
 
-def test_ctrl_c_during_the_final_flush_spills_at_once_and_exits_2(bt_api):
-    """Braintrust hangs; the tests are done and the final flush waits (up to its deadline). The
-    user presses Ctrl-C: the rows not delivered are spilled at once, the summary says so, the
-    run exits 2 (interrupted) without a traceback; replayed later, every row arrives once."""
+@pytest.mark.parametrize("stage", ["flush", "summary"])
+def test_ctrl_c_during_the_session_finish_stops_at_once_and_exits_2(bt_api, stage):
+    """Braintrust hangs; the tests are done and the final flush (or the summary request) waits.
+    The user presses Ctrl-C: no more waiting (rows not delivered are spilled at once), the run
+    exits 2 (interrupted) with one message and no traceback; replayed later, every row arrives."""
     server = bt_api.server
     finishing = bt_api.path / "finishing"
     bt_api.pytester.makeconftest(
@@ -283,7 +284,7 @@ def test_ctrl_c_during_the_final_flush_spills_at_once_and_exits_2(bt_api):
         '''
     )
     bt_api.pytester.makepyfile(
-        test_suite_flush='''
+        test_suite_finish='''
         import pytest
         from pytest_braintrust import eval_case
 
@@ -293,35 +294,47 @@ def test_ctrl_c_during_the_final_flush_spills_at_once_and_exits_2(bt_api):
             pass
         '''
     )
-    server.fail_always("POST", "/logs3", {"hang": True})
+    hanging = ("POST", "/logs3") if stage == "flush" else ("GET", "/v1/experiment/*")  # (the summary's GET)
+    server.fail_always(*hanging, {"hang": True})
     env = subprocess_env(BRAINTRUST_API_KEY=server.api_key, BRAINTRUST_APP_URL=server.url, BRAINTRUST_LOCAL_DIR=str(bt_api.local_dir),
                          BRAINTRUST_FLUSH_TIMEOUT="60", PYTHONDONTWRITEBYTECODE="1")
     process = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--braintrust", "test_suite_flush.py"],
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--braintrust", "test_suite_finish.py"],
         cwd=bt_api.path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
+
+    def waiting() -> bool:  # the plugin's finish has started, and its request hangs
+        if not finishing.exists():
+            return False
+        if stage == "flush":
+            return bool(server.requests_to("/logs3", "POST"))
+        return any(request.path.endswith("/summarize") for request in server.requests)
+
     try:
         deadline = time.monotonic() + 60
-        while not (finishing.exists() and server.requests_to("/logs3")) and time.monotonic() < deadline and process.poll() is None:
+        while not waiting() and time.monotonic() < deadline and process.poll() is None:
             time.sleep(0.05)
-        assert finishing.exists() and server.requests_to("/logs3"), process.communicate()[0]
-        time.sleep(0.3)  # well inside the flush's wait
+        assert waiting(), process.communicate()[0]
+        time.sleep(0.3)  # well inside the wait
         process.send_signal(signal.SIGINT)
         interrupted_at = time.monotonic()
         output = process.communicate(timeout=30)[0]
     finally:
         process.kill()
-    assert time.monotonic() - interrupted_at < 5, output  # not the 60 s flush deadline
+    assert time.monotonic() - interrupted_at < 5, output  # not the 60 s flush deadline, nor the summary's
     assert process.returncode == 2, output
     assert "Traceback" not in output and "KeyboardInterrupt" not in output, output
     assert "3 eval cases: 3 passed" in output
-    assert "rows: 0 sent, 6 spilled, 0 dropped" in output, output
-    assert "braintrust: Ctrl-C interrupted the final flush; rows not delivered by then were spilled" in output
-
-    server.clear_faults()
-    replay = subprocess.run([sys.executable, "-m", "braintrust", "replay", str(bt_api.local_dir / "spill")], cwd=bt_api.path,
-                            env=env, capture_output=True, text=True, timeout=60)
-    assert replay.returncode == 0, replay.stdout + replay.stderr
+    if stage == "flush":
+        assert "rows: 0 sent, 6 spilled, 0 dropped" in output, output
+        assert "braintrust: Ctrl-C interrupted the final flush; rows not delivered by then were spilled" in output
+        server.clear_faults()
+        replay = subprocess.run([sys.executable, "-m", "braintrust", "replay", str(bt_api.local_dir / "spill")], cwd=bt_api.path,
+                                env=env, capture_output=True, text=True, timeout=60)
+        assert replay.returncode == 0, replay.stdout + replay.stderr
+    else:
+        assert "rows: 6 sent, 0 spilled, 0 dropped" in output, output
+        assert "braintrust: Ctrl-C interrupted the summary; every row was delivered" in output
     roots = [row for row in server.rows("experiment") if not row.get("span_parents")]
     assert sorted(row["span_attributes"]["name"] for row in roots) == ["test_case[0]", "test_case[1]", "test_case[2]"]
     assert len(server.rows("experiment")) == 6
