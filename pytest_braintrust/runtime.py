@@ -70,6 +70,7 @@ class BraintrustRun:
         self.xdist_bridge: Any = None
         #: Eval cases the controller saw finish on workers that never reported them back.
         self.unreported_cases = 0
+        self.started_at = time.time()  # (wall clock: compared with spill files' modification times)
         #: What Ctrl-C cut short at session finish ("the final flush", "the summary"), if anything.
         self.interrupted_in: str | None = None
 
@@ -162,7 +163,7 @@ class BraintrustRun:
                 self.errors.append(
                     f"the run ended before worker(s) {', '.join(workers)} reported back: {self.unreported_cases} "
                     "finished eval case(s) are not counted above, nor the rows the workers sent; the summary "
-                    "shows what had arrived"
+                    "shows what had arrived" + self._spilled_since_start()
                 )
         if self.interrupted_in is None:
             try:
@@ -177,6 +178,19 @@ class BraintrustRun:
             session.exitstatus = GATE_FAILED_EXIT_CODE
         elif self.settings.gates_only and session.exitstatus == pytest.ExitCode.TESTS_FAILED and not self.failed_non_cases:
             session.exitstatus = pytest.ExitCode.OK
+
+    def _spilled_since_start(self) -> str:
+        """Workers that did not report may have spilled rows: say where, if files appeared."""
+        from braintrust.delivery.runtime import spill_directory
+
+        folder = spill_directory()
+        try:
+            files = [f for f in folder.glob("spill-*.json") if f.stat().st_mtime >= self.started_at]
+        except OSError:
+            return ""
+        if not files:
+            return ""
+        return f"; {len(files)} spill file(s) appeared in {folder} meanwhile: send them with `braintrust replay {folder}`"
 
     def _interrupted(self, session: pytest.Session, what: str, rows: str) -> None:
         """Ctrl-C at session finish: no more waiting; the run's status says it was interrupted."""

@@ -63,12 +63,17 @@ def _announce_local(where: str) -> None:
     print(f"braintrust: {reason}; writing to the local store at {where} (see `{listing}`)", file=sys.stderr)
 
 
-def _make_spill_writer() -> SpillWriter:
-    settings = DeliverySettings.from_env()
+def spill_directory() -> Path:
+    """Where this process spills rows (``BRAINTRUST_FAILED_PUBLISH_PAYLOADS_DIR``, else the
+    local store's ``spill/``)."""
     from braintrust.store.location import spill_dir
 
-    directory = settings.spill_dir or spill_dir()
-    return SpillWriter(directory, global_state().target_description(), settings.spill_budget_bytes)
+    return DeliverySettings.from_env().spill_dir or spill_dir()
+
+
+def _make_spill_writer() -> SpillWriter:
+    settings = DeliverySettings.from_env()
+    return SpillWriter(spill_directory(), global_state().target_description(), settings.spill_budget_bytes)
 
 
 def get_processor() -> Processor:

@@ -293,3 +293,66 @@ def test_ctrl_c_under_xdist_says_what_the_workers_did_not_report(bt):
     assert uncounted and int(uncounted.group(2)) >= 1, output
     assert f"(and {uncounted.group(2)} not reported back: see below)" in output
     assert "See results for" in output  # the experiment the controller registered is summarized
+
+
+def test_ctrl_c_under_xdist_while_the_workers_flush_to_a_hanging_braintrust(bt_api):
+    """Ctrl-C to the whole process group while both workers wait in their final flush: they spill
+    at once, and the controller, which they never reported to, says where the spill files are;
+    replayed, every row arrives."""
+    server = bt_api.server
+    finishing = bt_api.path / "finishing"
+    finishing.mkdir()
+    bt_api.pytester.makeconftest(
+        f'''
+        import os
+        import pathlib
+        import pytest
+
+        @pytest.hookimpl(wrapper=True)  # (around every implementation: before the plugin's flush)
+        def pytest_sessionfinish():
+            worker = os.environ.get("PYTEST_XDIST_WORKER")
+            if worker:
+                pathlib.Path({str(finishing)!r}, worker).write_text("")
+            return (yield)
+        '''
+    )
+    bt_api.pytester.makepyfile(
+        test_suite_hang='''
+        import pytest
+        from pytest_braintrust import eval_case
+
+        @eval_case()
+        @pytest.mark.parametrize("n", range(10))
+        def test_case(n):
+            pass
+        '''
+    )
+    server.fail_always("POST", "/logs3", {"hang": True})
+    env = subprocess_env(BRAINTRUST_API_KEY=server.api_key, BRAINTRUST_APP_URL=server.url, BRAINTRUST_LOCAL_DIR=str(bt_api.local_dir),
+                         BRAINTRUST_FLUSH_TIMEOUT="60", PYTHONDONTWRITEBYTECODE="1")
+    args = ["-p", "no:cacheprovider", "-p", "no:randomly", "--braintrust", "-n", "2", "test_suite_hang.py"]
+    process = subprocess.Popen([sys.executable, "-m", "pytest", *args], cwd=bt_api.path, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, start_new_session=True)  # (its own group, as a terminal's job)
+    try:
+        deadline = time.monotonic() + 60
+        while len(list(finishing.iterdir())) < 2 and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.05)
+        assert len(list(finishing.iterdir())) == 2, process.communicate()[0]
+        time.sleep(0.5)  # inside both flushes' waits
+        import os
+
+        os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        interrupted_at = time.monotonic()
+        output = process.communicate(timeout=30)[0]
+    finally:
+        process.kill()
+    assert time.monotonic() - interrupted_at < 10, output
+    assert process.returncode == 2, output
+    spill = bt_api.local_dir / "spill"
+    assert f"spill file(s) appeared in {spill} meanwhile: send them with `braintrust replay {spill}`" in output, output
+
+    server.clear_faults()
+    replay = subprocess.run([sys.executable, "-m", "braintrust", "replay", str(spill)], cwd=bt_api.path, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert replay.returncode == 0, replay.stdout + replay.stderr
+    assert len({row["id"] for row in server.rows("experiment")}) == 20  # 10 cases: root and task each
