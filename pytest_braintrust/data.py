@@ -67,6 +67,11 @@ def to_record(item: Any, where: str) -> DataRecord:
         return item
     if isinstance(item, dict):
         if "input" not in item:
+            if "expected" in item:  # a record missing its input, not an input with a field "expected"
+                raise pytest.UsageError(
+                    f"{where}: has \"expected\" but no \"input\"; write {{\"input\": ..., \"expected\": ...}} "
+                    "(an object with neither \"input\" nor \"expected\" is the input itself)."
+                )
             return DataRecord(input=item)
         metadata = item.get("metadata") or {}
         if not isinstance(metadata, dict):

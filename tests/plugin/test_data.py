@@ -93,11 +93,14 @@ def test_list_callable_and_jsonl(bt):
 
 
 def test_jsonl_errors_name_the_line(bt):
-    bt.pytester.makefile(".jsonl", bad='{"input": 1}\n{"input": 2,,}\n', notobject='{"input": 1}\n[1, 2]\n')
+    bt.pytester.makefile(".jsonl", bad='{"input": 1}\n{"input": 2,,}\n', notobject='{"input": 1}\n[1, 2]\n',
+                         noinput='{"input": 1, "expected": 1}\n{"expected": 2}\n')
     bt.pytester.makefile(".json", wrongsuffix='{"input": 1}\n')
     cases = {
         "bad.jsonl": r"bad.jsonl:2: not valid JSON (*); every line must be one JSON object.",
         "notobject.jsonl": r"notobject.jsonl:2: expected a JSON object with input/expected, got list.",
+        # (not taken as the input {"expected": 2} with no expected value)
+        "noinput.jsonl": r'noinput.jsonl:2: has "expected" but no "input"; write {"input": ..., "expected": ...}*',
         "missing.jsonl": r"data=*missing.jsonl*: cannot read the file (No such file or directory).",
         "wrongsuffix.json": r"data=*wrongsuffix.json*: only .jsonl files are read*",
     }
