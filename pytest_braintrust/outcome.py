@@ -9,7 +9,9 @@
 | xfail, failed as expected  | ``xfailed``  | 0        | –  (reason in metadata)              |
 | xfail, but passed          | ``xpassed``  | 1        | –  (strict xpass: ``failed``, 0)     |
 | interrupted (Ctrl-C,       | ``interrupted`` | none  | what stopped it, with the phase      |
-| ``pytest.exit``)           |              |          |                                      |
+| ``pytest.exit``; not after |              |          |                                      |
+| a failure: quitting        |              |          |                                      |
+| ``--pdb`` keeps ``failed``)|              |          |                                      |
 
 An exception raised below the test (a helper, a library) also names where it was raised.
 """
@@ -84,7 +86,10 @@ def outcome_of(reports: dict[str, pytest.TestReport]) -> Outcome:
 
 def interrupted_outcome(reports: dict[str, pytest.TestReport], stop: BaseException) -> Outcome:
     """The test was stopped in the middle (``KeyboardInterrupt``, ``pytest.exit``): pytest made
-    no report for the phase that was running, so it is the first one missing."""
+    no report for the phase that was running, so it is the first one missing. A phase that had
+    already failed keeps its outcome (``--pdb`` opened on the failure, then the user quit it)."""
+    if any(report.failed for report in reports.values()):
+        return outcome_of(reports)
     phase = next(when for when in ("setup", "call", "teardown") if when not in reports)
     message = str(stop).strip()
     what = type(stop).__name__ + (f": {message}" if message else "")

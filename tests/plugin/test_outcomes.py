@@ -219,6 +219,36 @@ def test_a_case_stopped_by_pytest_exit_is_interrupted_and_gates_are_not_applied(
     assert document["cases"]["interrupted"] == 1 and document["gates"] == []
 
 
+def test_quitting_the_debugger_on_a_failure_keeps_the_failure(bt):
+    """``--pdb`` opens the debugger on a failed case and the user quits it (``q``): pytest stops
+    the run, but that case had failed, and is logged as failed (not interrupted)."""
+    bt.pytester.makepyfile(
+        test_suite_pdb='''
+        from pytest_braintrust import eval_case
+
+
+        @eval_case(input=1)
+        def test_fails():
+            assert 1 == 2
+
+
+        @eval_case(input=2)
+        def test_never_runs():
+            pass
+        ''',
+    )
+    env = subprocess_env(BRAINTRUST_LOCAL_DIR=str(bt.local_dir), PYTHONDONTWRITEBYTECODE="1")
+    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--braintrust", "--pdb", "test_suite_pdb.py"],
+                            cwd=bt.path, env=env, input="q\n", capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stdout  # pytest's own: the run was stopped
+    assert "1 eval cases: 1 failed" in result.stdout, result.stdout
+    roots = bt.roots()
+    assert set(roots) == {"test_fails"}
+    failed = roots["test_fails"]
+    assert failed["metadata"]["pytest"]["outcome"] == "failed" and failed["scores"]["pass"] == 0
+    assert failed["error"].startswith("assert 1 == 2")
+
+
 def test_ctrl_c_ends_the_run_at_once_with_the_interrupted_case_logged(bt):
     """A real SIGINT (Ctrl-C) to a real pytest process: the case that was running is logged as
     interrupted, the finished ones as they were, and the process exits with pytest's 2."""
