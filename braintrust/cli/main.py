@@ -15,6 +15,8 @@ error; 6 a quality gate failed (``gate``); 130 interrupted; 141 the output was c
 from __future__ import annotations
 
 import argparse
+import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -28,13 +30,30 @@ def _store(args: argparse.Namespace):
     if path.is_dir():
         path = path / "braintrust.sqlite"
     if not path.exists():
+        below = [] if args.store else _stores_below(Path.cwd())
+        again = getattr(args, "argv", None) or [args.command]
+        hint = "".join(
+            f"\n  found one below: `braintrust {shlex.join([*again, '--store', os.path.relpath(found.parent)])}`" for found in below
+        )
         print(
             f"braintrust: no local store at {path}. Run an eval or a logger without BRAINTRUST_API_KEY "
-            "first, or point --store (or BRAINTRUST_LOCAL_DIR) at one.",
+            f"first, or point --store (or BRAINTRUST_LOCAL_DIR) at one.{hint}",
             file=sys.stderr,
         )
         return None
     return LocalStore(path)
+
+
+def _stores_below(folder: Path, limit: int = 3) -> list[Path]:
+    """Stores in the folders just below ``folder`` (pytest puts one in the rootdir of a suite
+    run from above it, e.g. ``pytest example_project``)."""
+    found: list[Path] = []
+    for pattern in ("*/.braintrust/braintrust.sqlite", "*/*/.braintrust/braintrust.sqlite"):
+        try:
+            found += sorted(folder.glob(pattern))
+        except OSError:
+            break
+    return found[:limit]
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -167,6 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_eval_parser().parse_intermixed_args(arguments[1:])
     else:
         args = build_parser().parse_args(arguments)
+        args.argv = arguments  # (to repeat the command with --store, when the store is elsewhere)
     import sqlite3
 
     from braintrust.store.connection import StoreError

@@ -226,3 +226,23 @@ def test_show_and_compare_default_to_the_newest_experiment(filled):
     assert compare.returncode == 0 and "worse compared to better:" in compare.stdout
     empty = run_cli("compare", "proj-empty", cwd=root, env=env)
     assert empty.returncode == 1 and "no project 'proj-empty'" in empty.stderr
+
+
+def test_no_store_here_points_at_one_just_below(tmp_path):
+    """``pytest example_project --braintrust`` from a repository's root puts the store in the
+    suite's rootdir: a command run from the root says where it is, with the command to see it."""
+    from delivery_helpers import subprocess_env
+
+    (tmp_path / "pyproject.toml").write_text("")  # the project root the commands look in
+    suite = tmp_path / "example_suite"
+    write(suite / "eval_here.py", eval_source("proj-below", "only"))
+    assert run_cli("eval", "eval_here.py", cwd=suite, env=cli_env(suite / ".braintrust")).returncode == 0
+    env = subprocess_env(PYTHONDONTWRITEBYTECODE="1")  # no BRAINTRUST_LOCAL_DIR: the default place
+
+    shown = run_cli("show", "proj-below", cwd=tmp_path, env=env)
+
+    assert shown.returncode == 1
+    assert f"no local store at {tmp_path / '.braintrust' / 'braintrust.sqlite'}" in shown.stderr
+    assert "found one below: `braintrust show proj-below --store example_suite/.braintrust`" in shown.stderr
+    again = run_cli("show", "proj-below", "--store", "example_suite/.braintrust", cwd=tmp_path, env=env)
+    assert again.returncode == 0 and again.stdout.startswith("Experiment only  (project proj-below)")
