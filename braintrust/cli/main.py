@@ -4,6 +4,7 @@
 ``braintrust list``                   what the local store holds (projects, experiments, datasets, logs)
 ``braintrust experiments [P]``        experiments (of project P) with rows and score averages, newest last
 ``braintrust show P [E]``             the traces of one experiment (default: P's newest) as a tree
+``braintrust logs P [--last N]``      the last N traces of project P's logs as trees
 ``braintrust compare P [E [BASE]]``   E's (default: P's newest) summary compared with BASE (default: its base, else the previous one)
 ``braintrust replay [DIR]``           send spilled rows (default: the local store's ``spill/``)
 ``braintrust gate P E --fail-under``  E's summary judged by quality gates (exit 6 when one fails)
@@ -80,6 +81,21 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_logs(args: argparse.Namespace) -> int:
+    from braintrust.cli.store_commands import show_logs
+
+    store = _store(args)
+    if store is None:
+        return 1
+    try:
+        return show_logs(store, args.project, args.last, sys.stdout)
+    except LookupError as exc:
+        print(f"braintrust: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+
+
 def cmd_experiments(args: argparse.Namespace) -> int:
     from braintrust.cli.compare_command import list_experiments
 
@@ -134,6 +150,16 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0 if not result.rows_failed and not result.errors else 1
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give at least 1")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="braintrust", description="pytest-braintrust's Braintrust SDK command line.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -151,6 +177,12 @@ def build_parser() -> argparse.ArgumentParser:
     show_parser.add_argument("experiment", nargs="?", help="name or id (default: the project's newest)")
     show_parser.add_argument("--store", help="store folder or database file")
     show_parser.set_defaults(func=cmd_show)
+
+    logs_parser = sub.add_parser("logs", help="the last traces of a project's logs from the local store")
+    logs_parser.add_argument("project", help="name or id")
+    logs_parser.add_argument("--last", type=_positive_int, default=20, metavar="N", help="how many traces (default 20)")
+    logs_parser.add_argument("--store", help="store folder or database file")
+    logs_parser.set_defaults(func=cmd_logs)
 
     experiments_parser = sub.add_parser("experiments", help="list experiments with their rows and score averages")
     experiments_parser.add_argument("project", nargs="?", help="only this project (name or id)")

@@ -15,6 +15,7 @@ from typing import IO, Any, Iterable
 
 from braintrust.delivery.backend import DATASET, EXPERIMENT, PROJECT_LOGS
 from braintrust.store.location import DATABASE_FILENAME
+from braintrust.store.rows import commented_row
 from braintrust.store.sqlite_store import LocalStore
 
 VALUE_WIDTH = 100
@@ -92,6 +93,29 @@ def _list(local: LocalStore, out: IO[str]) -> int:
     return 0
 
 
+# -- a project's logs ---------------------------------------------------------------------------
+
+
+def show_logs(store: LocalStore | str | os.PathLike[str], project: str, last: int, out: IO[str]) -> int:
+    """The last ``last`` traces of a project's logs (``init_logger``) as trees, oldest first."""
+    local = _open(store)
+    try:
+        found = _find_project(local, project)
+        if found is None:
+            names = ", ".join(p["name"] for p in local.list_projects()) or "none"
+            raise LookupError(f"no project {project!r} in {local.path}; projects: {names}.")
+        total = local.count_rows(PROJECT_LOGS, found["id"])
+        rows = local.latest_traces(PROJECT_LOGS, found["id"], last) if total else []
+        traces = len({row.get("root_span_id") or row.get("id") for row in rows if not commented_row(row)})
+        out.write(f"Logs of project {found['name']}: the last {traces} trace{'s' if traces != 1 else ''} ({total} rows in all)\n\n")
+        lines = span_tree_lines(rows)
+        out.write(("\n".join(lines) if lines else "(no logs yet: rows logged with init_logger appear here)") + "\n")
+        return 0
+    finally:
+        if local is not store:
+            local.close()
+
+
 # -- one experiment as a span tree ------------------------------------------------------------
 
 
@@ -142,11 +166,26 @@ def _start(row: dict[str, Any]) -> tuple[float, str]:
 
 
 def span_tree_lines(rows: list[dict[str, Any]]) -> list[str]:
-    """The rows as an indented tree by ``span_parents`` (children under their parent, by start)."""
-    by_span = {row["span_id"]: row for row in rows if row.get("span_id")}
+    """The rows as an indented tree by ``span_parents`` (children under their parent, by start).
+    Comment rows (``log_feedback(comment=...)``) are shown on the row they are about."""
+    comments: dict[str, list[str]] = {}
+    spans = []
+    for row in rows:
+        about = commented_row(row)
+        if about:
+            comment = row["comment"]
+            text = comment.get("text") if isinstance(comment, dict) and "text" in comment else comment
+            comments.setdefault(about, []).append(_short(text))
+        else:
+            spans.append(row)
+    known = {row.get("id") for row in spans}
+    for about, texts in comments.items():  # about a row not shown here: a line of its own
+        if about not in known:
+            spans.append({"id": f"comment on {about}", "created": None, "_comments": texts})
+    by_span = {row["span_id"]: row for row in spans if row.get("span_id")}
     children: dict[str, list[dict[str, Any]]] = {}
     roots = []
-    for row in rows:
+    for row in spans:
         parents = row.get("span_parents") or []
         parent = parents[0] if isinstance(parents, list) and parents else None
         if parent in by_span and parent != row.get("span_id"):
@@ -164,7 +203,7 @@ def span_tree_lines(rows: list[dict[str, Any]]) -> list[str]:
         name = attributes.get("name") or row.get("id")
         kind = f" [{attributes['type']}]" if attributes.get("type") else ""
         lines.append(f"{'  ' * depth}{name}{kind}")
-        details = _details(row)
+        details = _details(row) + [("comment", text) for text in comments.get(row.get("id"), row.get("_comments", []))]
         width = max((len(label) for label, _ in details), default=0) + 1
         for label, text in details:
             lines.append(f"{'  ' * depth}    {(label + ':').ljust(width)} {text}")

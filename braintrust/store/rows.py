@@ -288,6 +288,73 @@ def summary_rows(conn: sqlite3.Connection, object_type: str, object_id: str) -> 
         }
 
 
+_TRACE_OF = "coalesce(json_extract(coalesce(o.data, l.data), '$.root_span_id'), o.id)"
+_COMMENTED = "json_extract(coalesce(o.data, l.data), '$.origin.id')"  # a comment row: the row it is about
+_TRACES_NEWEST_FIRST = f"""
+SELECT {_TRACE_OF} FROM object_rows AS o LEFT JOIN row_log AS l ON l.seq = o.data_seq
+WHERE o.object_type = ? AND o.object_id = ? AND o.is_deleted = 0 AND {_COMMENTED} IS NULL ORDER BY o.seq DESC
+"""
+_ROWS_OF_TRACES = f"""
+SELECT o.seq, o.xact_id, o.created, coalesce(o.data, l.data) FROM object_rows AS o
+LEFT JOIN row_log AS l ON l.seq = o.data_seq
+WHERE o.object_type = ? AND o.object_id = ? AND o.is_deleted = 0 AND {_COMMENTED} IS NULL
+AND {_TRACE_OF} IN (SELECT value FROM json_each(?))
+ORDER BY o.seq
+"""
+_COMMENTS_ON = f"""
+SELECT o.seq, o.xact_id, o.created, coalesce(o.data, l.data) FROM object_rows AS o
+LEFT JOIN row_log AS l ON l.seq = o.data_seq
+WHERE o.object_type = ? AND o.object_id = ? AND o.is_deleted = 0 AND {_COMMENTED} IN (SELECT value FROM json_each(?))
+ORDER BY o.seq
+"""
+
+
+def commented_row(row: dict[str, Any]) -> str | None:
+    """The id of the row a comment row (``log_feedback(comment=...)``) is about; None for others."""
+    origin = row.get("origin")
+    return origin.get("id") if row.get("comment") is not None and isinstance(origin, dict) else None
+
+
+def latest_traces(conn: sqlite3.Connection, object_type: str, object_id: str, count: int) -> list[dict[str, Any]]:
+    """The current rows of the ``count`` traces (rows sharing a ``root_span_id``) written last,
+    with the comments on them (``log_feedback(comment=...)`` rows, tied by ``origin.id``): for a
+    look at the end of a project's logs without reading all of them into memory."""
+    if count < 1:
+        raise ValueError(f"count must be a positive number of traces, not {count!r}.")
+    try:
+        materialize(conn, object_type, object_id)
+        traces: list[str] = []
+        for (trace,) in conn.execute(_TRACES_NEWEST_FIRST, (object_type, object_id)):
+            if trace not in traces:
+                traces.append(trace)
+                if len(traces) == count:
+                    break
+        found = conn.execute(_ROWS_OF_TRACES, (object_type, object_id, json.dumps(traces))).fetchall()
+        row_ids = [loads_row(data).get("id") for _seq, _xact_id, _created, data in found]
+        found += conn.execute(_COMMENTS_ON, (object_type, object_id, json.dumps(row_ids))).fetchall()
+    except sqlite3.OperationalError as exc:
+        if "readonly" not in str(exc) and "no such function" not in str(exc):
+            raise
+        return _latest_traces_in_memory(conn, object_type, object_id, count)
+    return [read_form(loads_row(data), xact_id, created) for _seq, xact_id, created, data in found]
+
+
+def _latest_traces_in_memory(conn: sqlite3.Connection, object_type: str, object_id: str, count: int) -> list[dict[str, Any]]:
+    """``latest_traces`` for a store that cannot be folded (read-only) or an SQLite without JSON."""
+    found = _fold_log(conn, object_type, object_id, _MAX_VERSION)
+    rows = [read_form(loads_row(data), xact_id, created) for _seq, xact_id, created, data in found]
+
+    traces: list[str] = []
+    for row in reversed(rows):
+        trace = row.get("root_span_id") or row.get("id")
+        if commented_row(row) is None and trace not in traces:
+            traces.append(trace)
+    wanted = set(traces[:count])
+    chosen = [row for row in rows if commented_row(row) is None and (row.get("root_span_id") or row.get("id")) in wanted]
+    ids = {row.get("id") for row in chosen}
+    return chosen + [row for row in rows if commented_row(row) in ids]
+
+
 def count_rows(conn: sqlite3.Connection, object_type: str, object_id: str) -> int:
     """Rows currently present (deleted rows excluded)."""
     try:

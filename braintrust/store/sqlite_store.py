@@ -140,6 +140,10 @@ class LocalStore:
         """``(rows, next_cursor)``: current rows, or those as of xact id ``version``."""
         return row_ops.fetch_rows(self.connection(), object_type, object_id, version, limit, cursor)
 
+    def latest_traces(self, object_type: str, object_id: str, count: int) -> list[dict[str, Any]]:
+        """The current rows of the ``count`` traces written last (see ``rows.latest_traces``)."""
+        return row_ops.latest_traces(self.connection(), object_type, object_id, count)
+
     def summary_rows(self, object_type: str, object_id: str) -> Any:
         """Rows reduced to what a summary reads (see ``rows.summary_rows``), streamed."""
         return row_ops.summary_rows(self.connection(), object_type, object_id)

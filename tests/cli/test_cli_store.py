@@ -246,3 +246,37 @@ def test_no_store_here_points_at_one_just_below(tmp_path):
     assert "found one below: `braintrust show proj-below --store example_suite/.braintrust`" in shown.stderr
     again = run_cli("show", "proj-below", "--store", "example_suite/.braintrust", cwd=tmp_path, env=env)
     assert again.returncode == 0 and again.stdout.startswith("Experiment only  (project proj-below)")
+
+
+def test_logs_shows_what_a_logger_wrote_offline(tmp_path):
+    env = cli_env(tmp_path / "store")
+    write(tmp_path / "app.py", '''
+        import braintrust
+
+        logger = braintrust.init_logger(project="support")
+
+        @braintrust.traced(type="llm")
+        def model(question):
+            return question.upper()
+
+        for question in ("hello", "refund", "bye"):
+            with logger.start_span(name="request") as span:
+                span.log(input=question, output=model(question))
+                last = span.id
+        logger.log_feedback(id=last, scores={"thumbs": 0}, comment="too loud")
+    ''')
+    import subprocess
+    import sys
+
+    assert subprocess.run([sys.executable, "app.py"], cwd=tmp_path, env=env, timeout=60).returncode == 0
+
+    result = run_cli("logs", "support", "--last", "2", cwd=tmp_path, env=env)
+    bad = run_cli("logs", "support", "--last", "0", cwd=tmp_path, env=env)
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "Logs of project support: the last 2 traces (7 rows in all)"
+    assert [line for line in lines[2:] if line and not line.startswith(" ")] == ["request [task]", "request [task]"]
+    assert '"REFUND"' in result.stdout and '"BYE"' in result.stdout and '"HELLO"' not in result.stdout
+    assert 'comment:  "too loud"' in result.stdout and "thumbs=0.00" in result.stdout
+    assert bad.returncode == 2 and "give at least 1" in bad.stderr

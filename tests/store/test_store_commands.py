@@ -119,3 +119,63 @@ def test_an_error_is_shown_on_one_line_a_tracebacks_by_its_exception():
     # A pytest case's error: the message, then where it failed.
     assert _error_line("AssertionError: assert 2 == 3\ntests/test_app.py:12") == "AssertionError: assert 2 == 3 | tests/test_app.py:12"
     assert _error_line("x" * 300).endswith("...") and len(_error_line("x" * 300)) == 100
+
+
+def _logs_store(folder) -> None:
+    """Project "bot" logs three traces (request-1..3, each with a child span) and comments on
+    request-1 and request-3's child, one of them written after every trace."""
+    store = LocalStore(folder / "braintrust.sqlite")
+    project = store.get_or_create_project("bot")["id"]
+    for n in (1, 2, 3):
+        store.write_rows([
+            {"id": f"c{n}", "span_id": f"cs{n}", "root_span_id": f"t{n}", "span_parents": [f"rs{n}"], "project_id": project,
+             "log_id": "g", "span_attributes": {"name": f"model-{n}", "type": "llm"}, "output": n, "metrics": {"start": n + 0.1}},
+            {"id": f"r{n}", "span_id": f"rs{n}", "root_span_id": f"t{n}", "span_parents": None, "project_id": project,
+             "log_id": "g", "span_attributes": {"name": f"request-{n}", "type": "task"}, "input": f"q{n}", "metrics": {"start": float(n)}},
+        ])
+    store.write_rows([{"id": "k3", "project_id": project, "log_id": "g", "comment": {"text": "slow"}, "origin": {"id": "c3"}}])
+    store.write_rows([{"id": "k1", "project_id": project, "log_id": "g", "comment": {"text": "wrong"}, "origin": {"id": "r1"}}])
+    store.close()
+
+
+def test_logs_shows_the_last_traces_with_their_comments(tmp_path):
+    from braintrust.cli.store_commands import show_logs
+
+    _logs_store(tmp_path)
+    out = io.StringIO()
+    assert show_logs(tmp_path, "bot", 2, out) == 0
+    assert out.getvalue().splitlines() == [
+        "Logs of project bot: the last 2 traces (8 rows in all)",
+        "",
+        "request-2 [task]",
+        '    input: "q2"',
+        "  model-2 [llm]",
+        "      output: 2",
+        "request-3 [task]",
+        '    input: "q3"',
+        "  model-3 [llm]",
+        "      output:  3",
+        '      comment: "slow"',
+    ]
+    everything = io.StringIO()
+    show_logs(tmp_path, "bot", 20, everything)
+    assert "the last 3 traces" in everything.getvalue() and '    comment: "wrong"' in everything.getvalue()
+    with pytest.raises(LookupError, match="no project 'nobody'.*projects: bot"):
+        show_logs(tmp_path, "nobody", 2, io.StringIO())
+
+
+def test_latest_traces_in_sql_and_in_memory_agree(tmp_path):
+    """(The in-memory path serves stores that cannot be folded: read-only, or no JSON functions.)"""
+    from braintrust.store import rows as row_ops
+
+    _logs_store(tmp_path)
+    store = LocalStore(tmp_path / "braintrust.sqlite")
+    project = store.get_project(name="bot")["id"]
+    for count in (1, 2, 3, 10):
+        in_sql = store.latest_traces("project_logs", project, count)
+        in_memory = row_ops._latest_traces_in_memory(store.connection(), "project_logs", project, count)
+        assert sorted(r["id"] for r in in_sql) == sorted(r["id"] for r in in_memory)
+    assert sorted(r["id"] for r in store.latest_traces("project_logs", project, 1)) == ["c3", "k3", "r3"]
+    with pytest.raises(ValueError, match="positive"):
+        store.latest_traces("project_logs", project, 0)
+    store.close()
