@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import functools
 import inspect
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +49,13 @@ class CaseSpec:
     trial_index: int | None = None  # 0-based; None when the case is not run in trials
     origin: dict[str, Any] | None = None
     markers: list[str] = field(default_factory=list)  # names of every marker of the item
+    #: The input as the case's rows record it: ``input``, except parameters with no stable text
+    #: (see ``_stable_param``). None: the same as ``input``.
+    logged_input: Any = None
+
+    @property
+    def row_input(self) -> Any:
+        return self.input if self.logged_input is None else self.logged_input
 
 
 @dataclass
@@ -83,6 +91,7 @@ def spec_of(item: pytest.Item, all_marks: list[Any] | None = None) -> CaseSpec:
     if trial_index is None and isinstance(params.get(REPEAT_PARAM), int):
         trial_index = params[REPEAT_PARAM]
     user_params = {k: v for k, v in params.items() if _is_input_param(k)}
+    logged_input = None
     metadata = dict(decl.metadata)
     tags = list(decl.tags)
     if isinstance(record, DataRecord):
@@ -96,6 +105,10 @@ def spec_of(item: pytest.Item, all_marks: list[Any] | None = None) -> CaseSpec:
         else:
             expected_value = decl.expected
         input_value = decl.input if decl.has_input else (user_params or None)
+        if not decl.has_input and user_params and callspec is not None:
+            stable = {name: _stable_param(value, lambda name=name, value=value: _position(all_marks, name, value, callspec))
+                      for name, value in user_params.items()}
+            logged_input = stable if any(stable[name] is not user_params[name] for name in stable) else None
     return CaseSpec(
         name=decl.name or item.name,
         input=input_value,
@@ -108,7 +121,55 @@ def spec_of(item: pytest.Item, all_marks: list[Any] | None = None) -> CaseSpec:
         trial_index=trial_index,
         origin=record.origin if isinstance(record, DataRecord) else None,
         markers=sorted({mark.name for mark in all_marks}),
+        logged_input=logged_input,
     )
+
+
+#: The address in Python's default text of an object (``<x.Client object at 0x7f3a...>``), which
+#: changes from run to run.
+_ADDRESS = re.compile(r" at 0x[0-9A-Fa-f]+")
+
+
+def _stable_param(value: Any, position: Any) -> Any:
+    """A parameter's value as the input records it. Logged as text, an object without a text of
+    its own (``<x.Client object at 0x7f3a...>``, ``<function rag at 0x...>``) would be another
+    input on every run, and no run could be compared with another: the address is replaced by
+    the value's position in its parametrize list (``position()``), e.g. ``<x.Client object #0>``."""
+    if type(value) in _ATOMS or isinstance(value, (dict, list, tuple)):
+        return value
+    try:
+        text = str(value)
+    except Exception:
+        return value
+    stable = _ADDRESS.sub("", text)
+    if stable == text:
+        return value
+    index = position()
+    return f"{stable[:-1]} #{index}>" if stable.endswith(">") else f"{stable} #{index}"
+
+
+def _position(all_marks: list[Any], name: str, value: Any, callspec: Any) -> int:
+    """Where ``value`` is in the ``parametrize`` list of argument ``name`` (a fixture's params:
+    pytest's index of it)."""
+    for mark in all_marks:
+        if mark.name != "parametrize" or not mark.args:
+            continue
+        argnames = mark.args[0]
+        names = [n.strip() for n in argnames.split(",")] if isinstance(argnames, str) else list(argnames)
+        if name not in names:
+            continue
+        column = names.index(name)
+        argvalues = mark.args[1] if len(mark.args) > 1 else mark.kwargs.get("argvalues", ())
+        for index, entry in enumerate(argvalues):
+            values = entry.values if _is_param_set(entry) else (entry if len(names) > 1 else (entry,))
+            if column < len(values) and values[column] is value:
+                return index
+    return int(callspec.indices.get(name, 0))
+
+
+def _is_param_set(entry: Any) -> bool:
+    """``pytest.param(...)`` (a named tuple of values, marks and id)."""
+    return isinstance(entry, tuple) and getattr(type(entry), "_fields", None) == ("values", "marks", "id")
 
 
 class BraintrustCase:
@@ -235,8 +296,15 @@ _ATOMS = (str, int, float, bool, type(None))
 
 
 def _private_copy(value: Any) -> Any:
-    """A deep copy the test may change freely (immutable atoms are their own copy)."""
-    return value if type(value) in _ATOMS else copy.deepcopy(value)
+    """A deep copy the test may change freely (immutable atoms are their own copy). A value
+    that cannot be copied (a client holding a lock or a connection, passed as a parameter) is
+    the test's own object: the row keeps the snapshot taken when the case started."""
+    if type(value) in _ATOMS:
+        return value
+    try:
+        return copy.deepcopy(value)
+    except Exception:
+        return value
 
 
 def _record_return_value(item: pytest.Item, value: Any) -> None:

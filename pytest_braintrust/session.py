@@ -177,7 +177,7 @@ class EvalSession:
 
     def _open_root(self, item: pytest.Item, spec: CaseSpec) -> DeferredSpan:
         experiment = self.registry.get(spec.project)
-        event: dict[str, Any] = {"input": spec.input}
+        event: dict[str, Any] = {"input": spec.row_input}
         if spec.expected is not None:
             event["expected"] = spec.expected
         if spec.tags:
@@ -205,7 +205,8 @@ class EvalSession:
         if case is None:
             return (yield)
         root = case.span
-        task = DeferredSpan(root.ref, "task", "task", {"input": case.input}, root.caller, parent=root)
+        task_input = case.input if case.spec.logged_input is None else case.spec.logged_input
+        task = DeferredSpan(root.ref, "task", "task", {"input": task_input}, root.caller, parent=root)
         task.set_current()
         case.running = True
         try:

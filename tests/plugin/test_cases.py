@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from plugin_helpers import tree
 
@@ -177,6 +179,48 @@ def test_pytest_repeat_copies_are_trials_of_one_case(bt):
         q, step, _ = name[len("test_q["):-1].split("-")
         assert row["input"] == {"q": q} and row["output"] == q.upper()
         assert row["metadata"]["pytest"]["trial_index"] == int(step) - 1
+
+
+def test_objects_as_parameters_are_stable_inputs_and_stay_the_tests_own(bt):
+    """Parametrizing over clients or pipeline functions: the value that cannot be deep-copied (a
+    lock inside) is no internal error, the fixture's input holds the objects themselves, and the
+    logged input names them without a memory address, so a second run compares with the first."""
+    bt.pytester.makepyfile(
+        test_objects='''
+        import threading
+        import pytest
+        from pytest_braintrust import eval_case
+
+
+        class Client:
+            def __init__(self, name):
+                self.name, self.lock = name, threading.Lock()
+
+
+        def rag_v1(q):
+            return q
+
+
+        @eval_case()
+        @pytest.mark.parametrize("pipeline", [pytest.param(rag_v1, id="rag_v1"), len])
+        @pytest.mark.parametrize("client", [Client("a"), Client("b")], ids=["a", "b"])
+        def test_objects(braintrust_case, client, pipeline):
+            assert braintrust_case.input == {"client": client, "pipeline": pipeline}
+            return pipeline(client.name)
+        '''
+    )
+    first = bt.run("--braintrust", "--braintrust-project", "objects")
+    second = bt.run("--braintrust", "--braintrust-project", "objects")
+    first.assert_outcomes(passed=4)
+    second.assert_outcomes(passed=4)
+    assert "diffs over" not in second.stdout.str()  # the same four inputs as the first run
+    earlier, later = bt.experiments("objects")
+    inputs = sorted(json.dumps(row["input"], sort_keys=True) for row in bt.roots(earlier).values())
+    assert inputs == sorted(json.dumps(row["input"], sort_keys=True) for row in bt.roots(later).values())
+    assert bt.roots(later)["test_objects[a-rag_v1]"]["input"] == {
+        "client": "<test_objects.Client object #0>", "pipeline": "<function rag_v1 #0>"}
+    assert bt.roots(later)["test_objects[b-len]"]["input"] == {
+        "client": "<test_objects.Client object #1>", "pipeline": "<built-in function len>"}  # (no address: as it is)
 
 
 def test_eval_case_rejects_bad_arguments(bt):
