@@ -159,7 +159,7 @@ def test_pytest_repeat_copies_are_trials_of_one_case(bt):
     """pytest-repeat's ``--count`` parametrizes a private fixture: its step number is the trial,
     not part of the input (else every copy would be a different case to compare)."""
     bt.pytester.makepyfile(
-        test_rep='''
+        test_suite_repeat='''
         import pytest
         from pytest_braintrust import eval_case
 
@@ -186,7 +186,7 @@ def test_objects_as_parameters_are_stable_inputs_and_stay_the_tests_own(bt):
     lock inside) is no internal error, the fixture's input holds the objects themselves, and the
     logged input names them without a memory address, so a second run compares with the first."""
     bt.pytester.makepyfile(
-        test_objects='''
+        test_suite_objects='''
         import threading
         import pytest
         from pytest_braintrust import eval_case
@@ -218,9 +218,9 @@ def test_objects_as_parameters_are_stable_inputs_and_stay_the_tests_own(bt):
     inputs = sorted(json.dumps(row["input"], sort_keys=True) for row in bt.roots(earlier).values())
     assert inputs == sorted(json.dumps(row["input"], sort_keys=True) for row in bt.roots(later).values())
     assert bt.roots(later)["test_objects[a-rag_v1]"]["input"] == {
-        "client": "<test_objects.Client object #0>", "pipeline": "<function rag_v1 #0>"}
+        "client": "<test_suite_objects.Client object #0>", "pipeline": "<function rag_v1 #0>"}
     assert bt.roots(later)["test_objects[b-len]"]["input"] == {
-        "client": "<test_objects.Client object #1>", "pipeline": "<built-in function len>"}  # (no address: as it is)
+        "client": "<test_suite_objects.Client object #1>", "pipeline": "<built-in function len>"}  # (no address: as it is)
 
 
 def test_eval_case_rejects_bad_arguments(bt):
