@@ -12,8 +12,8 @@ The rules, mirroring what the Braintrust server reports:
 * Against a base experiment, traces are grouped by their canonical input JSON; for each group
   present in both, the group means are compared: higher score = improvement, lower = regression
   (the reverse for metrics). ``diff`` = experiment mean − base mean, for names present in both.
-  A score's ``regressed_cases`` names the traces (their root span's name) of every group that
-  regressed, so a summary can say which cases got worse.
+  A score's ``regressed_cases`` (``improved_cases``) names the traces (their root span's name)
+  of every group that regressed (improved), so a summary can say which cases changed.
 * When the two ran different inputs (a ``-k`` or ``--lf`` rerun, a dataset that grew), both
   sides are first cut down to the inputs they share, so ``diff`` compares like with like; the
   result's ``coverage`` says how many inputs that is. (The server compares whole experiments.)
@@ -137,19 +137,16 @@ def _overall(traces: list[_Trace], value_of) -> float | None:
     return _mean(values) if values else None
 
 
-def _compare(current: dict[str, float], base: dict[str, float], higher_is_better: bool) -> tuple[int, int, list[str]]:
-    """Improved and regressed groups (by input key), and the keys of the regressed ones."""
-    improvements = 0
+def _compare(current: dict[str, float], base: dict[str, float], higher_is_better: bool) -> tuple[list[str], list[str]]:
+    """The keys (inputs) of the groups that improved, and of those that regressed."""
+    improved: list[str] = []
     regressed: list[str] = []
     for key, value in current.items():
         if key not in base or value == base[key]:
             continue
         better = value > base[key] if higher_is_better else value < base[key]
-        if better:
-            improvements += 1
-        else:
-            regressed.append(key)
-    return improvements, len(regressed), regressed
+        (improved if better else regressed).append(key)
+    return improved, regressed
 
 
 def _names(traces: list[_Trace], keys: list[str]) -> list[str]:
@@ -225,9 +222,11 @@ def compare_experiments(rows: Iterable[dict[str, Any]], base_rows: Iterable[dict
 
 def _compare_into(summary: Any, traces: list[_Trace], base_traces: list[_Trace], value_of: Any, higher_is_better: bool) -> None:
     """Improvements, regressions (by input) and the diff of the means, over matched traces."""
-    summary.improvements, summary.regressions, regressed = _compare(_per_input(traces, value_of), _per_input(base_traces, value_of), higher_is_better)
+    improved, regressed = _compare(_per_input(traces, value_of), _per_input(base_traces, value_of), higher_is_better)
+    summary.improvements, summary.regressions = len(improved), len(regressed)
     average, base_average = _overall(traces, value_of), _overall(base_traces, value_of)
     if average is not None and base_average is not None:
         summary.diff = average - base_average
     if isinstance(summary, ScoreSummary):
         summary.regressed_cases = _names(traces, regressed)
+        summary.improved_cases = _names(traces, improved)

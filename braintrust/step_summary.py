@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from braintrust.summary import improvement_lines, regression_lines
+
 
 def md(text: Any) -> str:
     """``text`` safe inside a Markdown table cell (no HTML, no column breaks)."""
@@ -34,7 +36,9 @@ def summary_lines(summary: Any) -> list[str]:
     lines += ["| score | value | diff | improvements | regressions |", "|---|---:|---:|---:|---:|"]
     for name, s in summary.scores.items():
         lines.append(f"| {md(name)} | {_pct(s.score)} | {_diff(s.diff)} | {s.improvements or 0} | {s.regressions or 0} |")
-    return lines + [""]
+    lines.append("")
+    changed = [f"- ❌ {md(line)}" for line in regression_lines(summary)] + [f"- ✅ {md(line)}" for line in improvement_lines(summary)]
+    return lines + (changed + [""] if changed else [])
 
 
 def gate_lines(gates: list[Any]) -> list[str]:

@@ -30,6 +30,8 @@ class ScoreSummary:
     #: Local store only: the names of the cases (traces) whose score went down against the base.
     #: Not part of the public SDK's summary: neither printed by ``str`` nor in ``as_dict``.
     regressed_cases: list[str] | None = field(default=None, compare=False, repr=False)
+    #: Local store only: the names of the cases whose score went up (same rules).
+    improved_cases: list[str] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> "ScoreSummary":
@@ -193,21 +195,30 @@ class ExperimentSummary:
         return text
 
 
-#: How many regressed cases ``regression_lines`` names per score.
+#: How many regressed (or improved) cases ``regression_lines`` (``improvement_lines``) names per score.
 NAMED_REGRESSIONS = 10
 
 
 def regression_lines(summary: ExperimentSummary) -> list[str]:
     """One line per score that regressed in named cases (local store summaries), e.g.
     ``'exact' regressed in 2 cases: test_a, test_b[x]``."""
+    return _named_lines(summary, "regressed_cases", "regressed")
+
+
+def improvement_lines(summary: ExperimentSummary) -> list[str]:
+    """The same for the cases whose score went up: ``'exact' improved in 1 case: test_c``."""
+    return _named_lines(summary, "improved_cases", "improved")
+
+
+def _named_lines(summary: ExperimentSummary, attribute: str, verb: str) -> list[str]:
     lines = []
     for name, score in summary.scores.items():
-        cases = score.regressed_cases
+        cases = getattr(score, attribute)
         if not cases:
             continue
         shown = ", ".join(cases[:NAMED_REGRESSIONS])
         more = f" and {len(cases) - NAMED_REGRESSIONS} more" if len(cases) > NAMED_REGRESSIONS else ""
-        lines.append(f"'{name}' regressed in {len(cases)} case{'s' if len(cases) != 1 else ''}: {shown}{more}")
+        lines.append(f"'{name}' {verb} in {len(cases)} case{'s' if len(cases) != 1 else ''}: {shown}{more}")
     return lines
 
 
@@ -224,6 +235,7 @@ def report_entry(summary: ExperimentSummary) -> dict[str, Any]:
             name: {
                 "score": s.score, "diff": s.diff, "improvements": s.improvements, "regressions": s.regressions,
                 **({"regressed_cases": s.regressed_cases} if s.regressed_cases is not None else {}),
+                **({"improved_cases": s.improved_cases} if s.improved_cases is not None else {}),
             }
             for name, s in summary.scores.items()
         },

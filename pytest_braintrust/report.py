@@ -4,7 +4,7 @@ summary file (``--braintrust-json``). The JSON schema (version 1)::
     {"schema_version": 1,
      "experiments": [{"project", "experiment", "experiment_id", "link", "comparison_experiment",
                       "scores":  {name: {"score", "diff", "improvements", "regressions",
-                                         "regressed_cases" (local store: the cases' names)}},
+                                         "regressed_cases", "improved_cases" (local store: the cases' names)}},
                       "metrics": {name: {"value", "unit", "diff", "improvements", "regressions"}}}],
      "cases": {"total": n, "passed": n, "failed": n, "error": n, "skipped": n, "xfailed": n, "xpassed": n, "interrupted": n},
      "gates": [{"kind", "score", "bar", "value", "passed", "message"}],
@@ -21,7 +21,7 @@ from typing import Any
 
 from braintrust import step_summary
 from braintrust.gates import GATE_FAILED_EXIT_CODE
-from braintrust.summary import regression_lines, report_entry
+from braintrust.summary import improvement_lines, regression_lines, report_entry
 
 OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "interrupted")
 
@@ -88,6 +88,8 @@ def terminal_summary(run: Any, tr: Any) -> None:
                 tr.write_line(line)
             for line in regression_lines(summary):
                 tr.write_line(line, red=True)
+            for line in improvement_lines(summary):
+                tr.write_line(line, green=True)
             tr.write_line("")
     for gate in run.gates:
         marker = "PASSED" if gate.passed else "FAILED"

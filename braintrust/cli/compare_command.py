@@ -15,7 +15,7 @@ from braintrust.cli.store_commands import _table, _when
 from braintrust.delivery.backend import EXPERIMENT
 from braintrust.local_compare import compare_experiments
 from braintrust.store.sqlite_store import LocalStore
-from braintrust.summary import ExperimentSummary, regression_lines
+from braintrust.summary import ExperimentSummary, improvement_lines, regression_lines
 
 
 def _project(local: LocalStore, project: str) -> dict[str, Any]:
@@ -155,6 +155,7 @@ def compare(local: LocalStore, project: str, experiment: str | None, base: str |
         for name, score in summary.scores.items():
             if score.regressed_cases is not None:
                 data["scores"][name]["regressed_cases"] = score.regressed_cases
+                data["scores"][name]["improved_cases"] = score.improved_cases
         out.write(json.dumps(data, indent=2) + "\n")
     else:
         if base_experiment is None:
@@ -163,6 +164,6 @@ def compare(local: LocalStore, project: str, experiment: str | None, base: str |
                 f"project {summary.project_name}; showing its scores alone (pass BASE to compare with another).\n"
             )
         out.write(f"{summary}\n")
-        for line in regression_lines(summary):
+        for line in regression_lines(summary) + improvement_lines(summary):
             out.write(line + "\n")
     return 0

@@ -20,7 +20,7 @@ from typing import Any
 
 from braintrust import step_summary
 from braintrust.gates import GATE_FAILED_EXIT_CODE, evaluate, parse_gates
-from braintrust.summary import regression_lines, report_entry
+from braintrust.summary import improvement_lines, regression_lines, report_entry
 
 GATE_OPTIONS = "--"  # this command names the gates --fail-under and --max-regression
 
@@ -84,7 +84,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
         print(f"braintrust: could not summarize experiment {args.experiment!r}: {summary.comparison_reason}", file=sys.stderr)
         return 1
     print(summary)
-    for line in regression_lines(summary):
+    for line in regression_lines(summary) + improvement_lines(summary):
         print(line)
     results = evaluate(fail_under, max_regression, [summary], option_prefix=GATE_OPTIONS,
                        scope=f"experiment {args.experiment!r}")

@@ -178,12 +178,17 @@ def test_a_subset_rerun_is_compared_and_gated_on_the_cases_both_ran(gated):
     subset = gated.experiments("gates")[-1]
 
     gated.monkeypatch.setenv("FAILING", "0")  # fixed: the next full run is compared on those two
+    gated.monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step))
     fixed = gated.run("--braintrust", "--braintrust-project", "gates", "--braintrust-json", "report.json")
     assert fixed.ret == 0
     fixed.stdout.fnmatch_lines(
         [f"diffs over the 2 inputs in both (this run has 4, {subset['name']} has 2)", "100.00% (+100.00%) 'pass'  score*(2 improvements, 0 regressions)"]
     )
+    fixed.stdout.fnmatch_lines(["'pass' improved in 2 cases: test_case[[]0[]], test_case[[]1[]]"])  # the cases that were fixed
+    assert "- ✅ 'pass' improved in 2 cases: test_case[0], test_case[1]" in step.read_text()
     import json
 
     (entry,) = json.loads((gated.pytester.path / "report.json").read_text())["experiments"]
     assert entry["compared_inputs"] == {"common": 2, "this_run": 4, "base": 2}
+    assert entry["scores"]["pass"]["improved_cases"] == ["test_case[0]", "test_case[1]"]
+    assert entry["scores"]["pass"]["regressed_cases"] == []

@@ -138,3 +138,18 @@ def test_regressed_cases_are_named_by_their_root_span_and_kept_out_of_the_public
 
     assert regression_lines(summary) == ["'exact' regressed in 2 cases: test_a, input \"c\""]
     assert compare_experiments(cur, None)[0]["exact"].regressed_cases is None  # nothing to regress from
+
+
+def test_improved_cases_are_named_too():
+    def named(rows, name):
+        rows[0]["span_attributes"] = {"name": name, "type": "eval"}
+        return rows
+
+    base = named(trace("b1", "a", {"exact": 0}), "test_a") + named(trace("b2", "b", {"exact": 1}), "test_b")
+    cur = named(trace("c1", "a", {"exact": 1}), "test_a") + named(trace("c2", "b", {"exact": 0}), "test_b")
+    scores, _, _ = compare_experiments(cur, base)
+    assert (scores["exact"].improved_cases, scores["exact"].regressed_cases) == (["test_a"], ["test_b"])
+    from braintrust.summary import improvement_lines
+
+    summary = ExperimentSummary("p", None, None, "e", None, None, "base", scores=scores)
+    assert improvement_lines(summary) == ["'exact' improved in 1 case: test_a"]
