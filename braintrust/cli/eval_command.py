@@ -432,7 +432,9 @@ def _flush_after_interrupt() -> None:
         return
     try:
         runtime.flush(timeout=10)
-    except BaseException as exc:  # a second Ctrl-C, or a failed flush: we are leaving anyway
+    except KeyboardInterrupt:  # a second Ctrl-C: the flush spilled what it had not sent yet
+        eprint("braintrust eval: interrupted again; the rows not sent yet were spilled")
+    except BaseException as exc:  # a failed flush: we are leaving anyway
         eprint(f"braintrust eval: flush after interrupt failed: {exc!r}")
 
 

@@ -160,6 +160,7 @@ class Processor:
         self._thread: threading.Thread | None = None
         self._sender_running = False  # cleared by the sender as it exits (cheaper than is_alive())
         self._flush_ends: list[float] = []
+        self._interruptions = 0  # ``interrupt()`` calls: a flush waiting when it grows stops waiting
         self._backend: Backend | None = None
         self._accounts = Accounts(self._spill_factory)
         self._pending_keys: dict[tuple[str, Any], int] = {}  # (ref key, row id) -> queued/in-flight writes
@@ -491,6 +492,7 @@ class Processor:
         end = self._clock() + max(0.0, timeout)
         open_rows.release_all()  # rows open spans hold are part of what was logged so far
         with self._cond:
+            interruptions = self._interruptions
             target = self._next_seq
             self._flush_ends.append(end)
             thread = self._thread
@@ -500,9 +502,9 @@ class Processor:
         try:
             on_sender = threading.current_thread() is thread
             if self.settings.sync_flush or thread is None or not thread.is_alive() or on_sender:
-                self._drain_inline(target, end)
+                self._drain_inline(target, end, interruptions)
             else:
-                self._wait_for(target, end)
+                self._wait_for(target, end, interruptions)
         except KeyboardInterrupt as stop:
             # Ctrl-C while waiting (a second one, when the first stopped the run): the user wants
             # out now. What is not delivered yet is spilled at once, not waited on.
@@ -530,11 +532,22 @@ class Processor:
             return False
         return all(chunk.min_seq >= target for chunk in self._in_flight)
 
-    def _drain_inline(self, target: int, end: float) -> None:
+    def interrupt(self) -> None:
+        """Ctrl-C on another thread than the one flushing (``Eval`` flushes on a worker thread):
+        every flush waiting now stops waiting and spills what it has not delivered (reason
+        ``interrupted``). Flushes that start later are not affected."""
+        with self._cond:
+            self._interruptions += 1
+            self._cond.notify_all()
+
+    def _drain_inline(self, target: int, end: float, interruptions: int) -> None:
         """Send on the caller's thread (no sender thread, or ``BRAINTRUST_SYNC_FLUSH``)."""
         while True:
             with self._cond:
                 if self._done_locked(target):
+                    return
+                if self._interruptions != interruptions:
+                    self._expire_locked(target, grace_seconds=0.0, reason="interrupted")
                     return
                 now = self._clock()
                 if now >= end:
@@ -546,9 +559,12 @@ class Processor:
                 chunk = self._take_locked(CHUNK_ITEMS)
             self._process(chunk)
 
-    def _wait_for(self, target: int, end: float) -> None:
+    def _wait_for(self, target: int, end: float, interruptions: int) -> None:
         with self._cond:
             while not self._done_locked(target):
+                if self._interruptions != interruptions:
+                    self._expire_locked(target, grace_seconds=0.0, reason="interrupted")
+                    return
                 remaining = end - self._clock()
                 if remaining <= 0:
                     self._expire_locked(target)

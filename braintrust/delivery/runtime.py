@@ -105,6 +105,13 @@ def flush(timeout: float | None = None) -> FlushResult:
     return get_processor().flush(timeout)
 
 
+def interrupt_flushes() -> None:
+    """Ctrl-C: flushes waiting on other threads stop waiting and spill the rest at once."""
+    processor = _processor
+    if processor is not None:
+        processor.interrupt()
+
+
 def stats() -> FlushResult:
     """The counts so far, without flushing."""
     return get_processor().stats()

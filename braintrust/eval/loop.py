@@ -52,7 +52,12 @@ def run_sync(coro: Awaitable[Any]) -> Any:
             return loop.run_until_complete(main)
         except KeyboardInterrupt:
             # Raised directly (our handler was not installed, or a second Ctrl-C): still give the
-            # run its chance to record the cancellation and flush.
+            # run its chance to record the cancellation and flush, but a flush waiting on a slow
+            # Braintrust (on a worker thread) stops waiting: the user has asked twice.
+            from braintrust.delivery.runtime import interrupt_flushes
+
+            if interrupted.is_set():
+                interrupt_flushes()
             interrupted.set()
             if not main.done():
                 main.cancel()

@@ -374,6 +374,44 @@ def test_ctrl_c_exits_130_after_flushing(tmp_path, env, store_dir):
     assert set(by_input) == {0, 1, 2}  # the cancelled ones are logged (with an error)
 
 
+def test_a_second_ctrl_c_stops_the_flush_and_spills(tmp_path, bt_server, store_dir):
+    """Braintrust hangs: after the first Ctrl-C the flush waits (up to 10 s); a second one stops
+    it at once, and what was not sent is spilled, to replay."""
+    scored = tmp_path / "quick-case-scored"
+    write(tmp_path / "eval_hang.py", f"""
+        import time
+        from braintrust import Eval
+        def task(x):
+            if x:
+                time.sleep(30)
+            return x
+        def exact(output, expected):
+            if output == 0:
+                open({str(scored)!r}, "w").close()
+            return 1.0 if output == expected else 0.0
+        Eval("proj-hang", data=[{{"input": i, "expected": i}} for i in range(2)], task=task, scores=[exact], experiment_name="hung")
+    """)
+    bt_server.fail_always("POST", "/logs3", {"hang": True})
+    env = cli_env(store_dir, BRAINTRUST_API_KEY=bt_server.api_key, BRAINTRUST_APP_URL=bt_server.url)
+    process = subprocess.Popen([sys.executable, "-m", "braintrust", "eval", "eval_hang.py"], cwd=tmp_path, env=env,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not scored.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.3)
+    process.send_signal(signal.SIGINT)  # stops the eval; its flush now waits on the hanging server
+    time.sleep(1.0)
+    process.send_signal(signal.SIGINT)
+    second = time.monotonic()
+    out, err = process.communicate(timeout=30)
+
+    assert time.monotonic() - second < 5, err
+    assert process.returncode == 130, err
+    assert "spilled (interrupted: " in err and "braintrust replay" in err  # counted by reason, with the command
+    assert "Traceback" not in err
+    assert list((store_dir / "spill").glob("spill-*.json")), err
+
+
 # -- against the loopback API server -----------------------------------------------------------
 
 

@@ -247,6 +247,38 @@ def test_a_blocking_backend_cannot_hold_flush_past_its_deadline(tmp_path):
     processor.close()
 
 
+def test_interrupt_stops_a_flush_waiting_on_another_thread_and_only_that_one(tmp_path):
+    """Ctrl-C while ``Eval`` flushes on a worker thread: ``interrupt()`` makes that flush spill
+    what it has not delivered at once (no grace, reason ``interrupted``); a later flush waits as
+    usual."""
+    processor, backend, spill_dir = make_processor(tmp_path)
+    ref = project_ref()
+    backend.block()
+    for i in range(10):
+        processor.enqueue(ref, make_row(f"first-{i}"), 100)
+    assert backend.export_started.wait(2)
+    for i in range(5):
+        processor.enqueue(ref, make_row(f"queued-{i}"), 100)
+    results = []
+    flushing = threading.Thread(target=lambda: results.append(processor.flush(timeout=30)))
+    flushing.start()
+    time.sleep(0.2)
+    started = time.monotonic()
+    processor.interrupt()
+    flushing.join(5)
+    assert not flushing.is_alive() and time.monotonic() - started < 1.0
+    (result,) = results
+    assert_invariant(result)
+    assert result.spilled == 15 and result.spilled_by_reason == {"interrupted": 15}
+    assert spilled_items(spill_dir) == 15
+    backend.release()
+    processor.enqueue(ref, make_row("after"), 100)
+    later = processor.flush(timeout=5)  # not interrupted: it delivers
+    assert_invariant(later)
+    assert later.accepted == 1 and later.spilled == 15
+    processor.close()
+
+
 def test_an_unexpected_backend_exception_spills_the_batch_and_the_sender_lives_on(tmp_path, caplog):
     processor, backend, spill_dir = make_processor(tmp_path)
     ref = project_ref()
