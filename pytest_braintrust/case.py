@@ -105,10 +105,8 @@ def spec_of(item: pytest.Item, all_marks: list[Any] | None = None) -> CaseSpec:
         else:
             expected_value = decl.expected
         input_value = decl.input if decl.has_input else (user_params or None)
-        if not decl.has_input and user_params and callspec is not None:
-            stable = {name: _stable_param(value, lambda name=name, value=value: _position(all_marks, name, value, callspec))
-                      for name, value in user_params.items()}
-            logged_input = stable if any(stable[name] is not user_params[name] for name in stable) else None
+        if not decl.has_input and user_params:
+            logged_input = _logged_params(user_params, all_marks, callspec)
     return CaseSpec(
         name=decl.name or item.name,
         input=input_value,
@@ -128,6 +126,13 @@ def spec_of(item: pytest.Item, all_marks: list[Any] | None = None) -> CaseSpec:
 #: The address in Python's default text of an object (``<x.Client object at 0x7f3a...>``), which
 #: changes from run to run.
 _ADDRESS = re.compile(r" at 0x[0-9A-Fa-f]+")
+
+
+def _logged_params(params: dict[str, Any], all_marks: list[Any], callspec: Any) -> dict[str, Any] | None:
+    """The parameters as the input records them, when some differ from the values (else None)."""
+    stable = {name: _stable_param(value, lambda name=name, value=value: _position(all_marks, name, value, callspec))
+              for name, value in params.items()}
+    return stable if any(stable[name] is not params[name] for name in stable) else None
 
 
 def _stable_param(value: Any, position: Any) -> Any:
