@@ -20,6 +20,7 @@ import os
 from typing import Any
 
 from braintrust import step_summary
+from braintrust.annotations import annotation_lines
 from braintrust.gates import GATE_FAILED_EXIT_CODE
 from braintrust.summary import improvement_lines, regression_lines, report_entry
 
@@ -109,3 +110,8 @@ def terminal_summary(run: Any, tr: Any) -> None:
         tr.write_line(f"braintrust: {error}", red=True)
     if any(not gate.passed for gate in run.gates):
         tr.write_line(f"braintrust: a quality gate failed; exit status {GATE_FAILED_EXIT_CODE}", red=True)
+    lost = f"{delivery['spilled']} rows spilled and {dropped} dropped" if delivery["spilled"] or dropped else None
+    if lost and delivery["spill_files"]:
+        lost += f"; send the spilled rows with `braintrust replay {os.path.dirname(delivery['spill_files'][-1])}`"
+    for line in annotation_lines(run.gates, lost):
+        tr.write_line(line)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from braintrust import step_summary
+from braintrust.annotations import annotation_lines
 from braintrust.gates import GATE_FAILED_EXIT_CODE, evaluate, parse_gates
 from braintrust.summary import improvement_lines, regression_lines, report_entry
 
@@ -104,6 +105,8 @@ def cmd_gate(args: argparse.Namespace) -> int:
     )
     if problem:
         print(f"braintrust: {problem}", file=sys.stderr)
+    for line in annotation_lines(results):
+        print(line)
     if any(not result.passed for result in results):
         print(f"braintrust: a quality gate failed; exit status {GATE_FAILED_EXIT_CODE}", file=sys.stderr)
         return GATE_FAILED_EXIT_CODE

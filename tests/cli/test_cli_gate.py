@@ -59,7 +59,7 @@ def test_gate_judges_the_experiment_every_shard_logged_into(tmp_path, shard_env)
 
     step = tmp_path / "step.md"
     failing = run_cli("gate", "shards", "nightly-42", "--fail-under", "pass=80%", "--json", "gate.json", cwd=tmp_path,
-                      env={**shard_env, "GITHUB_STEP_SUMMARY": str(step)})
+                      env={**shard_env, "GITHUB_STEP_SUMMARY": str(step), "GITHUB_ACTIONS": "true"})
     passing = run_cli("gate", "shards", "nightly-42", "--fail-under", "pass=0.7", cwd=tmp_path, env=shard_env)
 
     assert failing.returncode == 6, failing.stdout + failing.stderr
@@ -67,6 +67,9 @@ def test_gate_judges_the_experiment_every_shard_logged_into(tmp_path, shard_env)
     assert "75.00% 'pass' score" in failing.stdout
     assert "gate FAILED: score 'pass' is 75.00%, which is below the bar of 80.00%" in failing.stdout
     assert "braintrust: a quality gate failed; exit status 6" in failing.stderr
+    # On GitHub Actions the failed gate is also an annotation on the run and the pull request
+    # ("%" escaped as the workflow command requires; GitHub shows "75.00%").
+    assert "::error title=Braintrust quality gate::score 'pass' is 75.00%25, which is below the bar of 80.00%25" in failing.stdout
     document = json.loads((tmp_path / "gate.json").read_text())
     assert document["experiments"][0]["experiment"] == "nightly-42" and document["experiments"][0]["scores"]["pass"]["score"] == 0.75
     assert [(g["kind"], g["score"], g["passed"]) for g in document["gates"]] == [("fail-under", "pass", False)]

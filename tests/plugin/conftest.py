@@ -15,7 +15,7 @@ from plugin_helpers import Runner
 @pytest.fixture
 def bt(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Runner:
     # A suite's own environment: no project override, results in the per-test local store.
-    for name in ("BRAINTRUST_PROJECT_NAME", "BRAINTRUST_PROJECT", "GITHUB_STEP_SUMMARY", "PYTEST_ADDOPTS", "PYTEST_XDIST_WORKER"):
+    for name in ("BRAINTRUST_PROJECT_NAME", "BRAINTRUST_PROJECT", "GITHUB_STEP_SUMMARY", "GITHUB_ACTIONS", "PYTEST_ADDOPTS", "PYTEST_XDIST_WORKER"):
         monkeypatch.delenv(name, raising=False)
     return Runner(pytester, monkeypatch)
 

@@ -300,3 +300,23 @@ def test_the_summary_names_the_cases_that_regressed_since_the_last_run(bt):
     scores = json.loads((bt.path / "summary.json").read_text())["experiments"][0]["scores"]
     assert scores["exact"]["regressed_cases"] == ["test_upper[b-B]", "test_upper[c-C]"]
     assert scores["exact"]["regressions"] == 2
+
+
+def test_github_actions_annotations_for_failed_gates_and_rows_not_delivered(bt_api):
+    """On GitHub Actions a failed gate is an ``::error`` and undelivered rows a ``::warning``
+    (shown on the run's page and the pull request); elsewhere neither is printed."""
+    bt_api.pytester.makepyfile(test_suite_reports=SUITE)
+    bt_api.server.fail_always("POST", "/logs3", 401)  # the key is refused: rows spill, no summary
+    args = ("--braintrust", "--braintrust-project", "annotated", "--braintrust-fail-under", "exact=0.9")
+    bt_api.monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    on_github = bt_api.run(*args)
+    bt_api.monkeypatch.delenv("GITHUB_ACTIONS")
+    elsewhere = bt_api.run(*args)
+
+    assert on_github.ret == 6 and elsewhere.ret == 6
+    on_github.stdout.fnmatch_lines([
+        "::error title=Braintrust quality gate::--braintrust-fail-under: score 'exact' could not be checked: *",
+        "::warning title=Braintrust rows not delivered::* rows spilled and 0 dropped; send the spilled rows with `braintrust replay *`",
+    ])
+    assert "::error" not in elsewhere.stdout.str() and "::warning" not in elsewhere.stdout.str()
+
