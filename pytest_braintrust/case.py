@@ -163,13 +163,29 @@ def _position(all_marks: list[Any], name: str, value: Any, callspec: Any) -> int
         names = [n.strip() for n in argnames.split(",")] if isinstance(argnames, str) else list(argnames)
         if name not in names:
             continue
-        column = names.index(name)
         argvalues = mark.args[1] if len(mark.args) > 1 else mark.kwargs.get("argvalues", ())
-        for index, entry in enumerate(argvalues):
-            values = entry.values if _is_param_set(entry) else (entry if len(names) > 1 else (entry,))
-            if column < len(values) and values[column] is value:
-                return index
+        index = _positions(argvalues, len(names), names.index(name)).get(id(value))
+        if index is not None:
+            return index
     return int(callspec.indices.get(name, 0))
+
+
+#: id(argvalues), column -> (argvalues, {id(value): position}): each list is indexed once, not
+#: searched once per item (the list is kept, so its id is not reused).
+_POSITIONS: dict[tuple[int, int], tuple[Any, dict[int, int]]] = {}
+
+
+def _positions(argvalues: Any, width: int, column: int) -> dict[int, int]:
+    cached = _POSITIONS.get((id(argvalues), column))
+    if cached is not None and cached[0] is argvalues:
+        return cached[1]
+    positions: dict[int, int] = {}
+    for index, entry in enumerate(argvalues):
+        values = entry.values if _is_param_set(entry) else (entry if width > 1 else (entry,))
+        if column < len(values):
+            positions.setdefault(id(values[column]), index)
+    _POSITIONS[(id(argvalues), column)] = (argvalues, positions)
+    return positions
 
 
 def _is_param_set(entry: Any) -> bool:
