@@ -103,7 +103,8 @@ class _FilterAction(argparse.Action):
         namespace.extra_paths = extra
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
     try:
         value = int(text)
     except ValueError:
@@ -124,7 +125,7 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
     parser.add_argument("--jsonl", action="store_true", help="print one JSON summary per line on stdout")
     parser.add_argument("--no-send-logs", action="store_true", help="run locally: no experiment, nothing written or sent")
     parser.add_argument("--terminate-on-failure", action="store_true", help="stop at the first failing evaluator (or file) instead of moving on")
-    parser.add_argument("--num-workers", type=_positive_int, metavar="N", help="threads for sync tasks and scorers (default: min(32, CPU count + 4))")
+    parser.add_argument("--num-workers", type=positive_int, metavar="N", help="threads for sync tasks and scorers (default: min(32, CPU count + 4))")
     parser.add_argument("--no-progress-bars", action="store_true", help="no progress bars (they are only drawn when stderr is a terminal)")
     parser.add_argument("--env-file", metavar="FILE", help="KEY=VALUE lines loaded into the environment first (set variables win)")
     parser.add_argument("--api-key", help="Braintrust API key for this run (prefer the BRAINTRUST_API_KEY variable)")

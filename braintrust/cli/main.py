@@ -150,21 +150,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0 if not result.rows_failed and not result.errors else 1
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: give at least 1")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="braintrust", description="pytest-braintrust's Braintrust SDK command line.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    from braintrust.cli.eval_command import add_eval_arguments
+    from braintrust.cli.eval_command import add_eval_arguments, positive_int
 
     add_eval_arguments(sub.add_parser("eval", help="run the evaluators defined in eval files (eval_*.py)"))
 
@@ -180,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     logs_parser = sub.add_parser("logs", help="the last traces of a project's logs from the local store")
     logs_parser.add_argument("project", help="name or id")
-    logs_parser.add_argument("--last", type=_positive_int, default=20, metavar="N", help="how many traces (default 20)")
+    logs_parser.add_argument("--last", type=positive_int, default=20, metavar="N", help="how many traces (default 20)")
     logs_parser.add_argument("--store", help="store folder or database file")
     logs_parser.set_defaults(func=cmd_logs)
 

@@ -342,9 +342,9 @@ def test_progress_bar_only_on_a_terminal_and_not_with_no_progress_bars(tmp_path,
     assert "100.00% (-) 'exact'" in quiet  # (compared with the first run)
 
 
-def test_ctrl_c_exits_130_after_flushing(tmp_path, env, store_dir):
-    scored = tmp_path / "quick-case-scored"
-    write(tmp_path / "eval_slow.py", f"""
+def interruptible_eval(path: Path, scored: Path, project: str, experiment: str, cases: int) -> None:
+    """An eval file whose case 0 is quick (its scorer creates ``scored``) and the others sleep 30 s."""
+    write(path, f"""
         import time
         from braintrust import Eval
         def task(x):
@@ -355,8 +355,13 @@ def test_ctrl_c_exits_130_after_flushing(tmp_path, env, store_dir):
             if output == 0:
                 open({str(scored)!r}, "w").close()
             return 1.0 if output == expected else 0.0
-        Eval("proj-interrupt", data=[{{"input": i, "expected": i}} for i in range(3)], task=task, scores=[exact], experiment_name="interrupted")
+        Eval({project!r}, data=[{{"input": i, "expected": i}} for i in range({cases})], task=task, scores=[exact], experiment_name={experiment!r})
     """)
+
+
+def test_ctrl_c_exits_130_after_flushing(tmp_path, env, store_dir):
+    scored = tmp_path / "quick-case-scored"
+    interruptible_eval(tmp_path / "eval_slow.py", scored, "proj-interrupt", "interrupted", 3)
     process = subprocess.Popen([sys.executable, "-m", "braintrust", "eval", "eval_slow.py"], cwd=tmp_path, env=env,
                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
@@ -378,19 +383,7 @@ def test_a_second_ctrl_c_stops_the_flush_and_spills(tmp_path, bt_server, store_d
     """Braintrust hangs: after the first Ctrl-C the flush waits (up to 10 s); a second one stops
     it at once, and what was not sent is spilled, to replay."""
     scored = tmp_path / "quick-case-scored"
-    write(tmp_path / "eval_hang.py", f"""
-        import time
-        from braintrust import Eval
-        def task(x):
-            if x:
-                time.sleep(30)
-            return x
-        def exact(output, expected):
-            if output == 0:
-                open({str(scored)!r}, "w").close()
-            return 1.0 if output == expected else 0.0
-        Eval("proj-hang", data=[{{"input": i, "expected": i}} for i in range(2)], task=task, scores=[exact], experiment_name="hung")
-    """)
+    interruptible_eval(tmp_path / "eval_hang.py", scored, "proj-hang", "hung", 2)
     bt_server.fail_always("POST", "/logs3", {"hang": True})
     env = cli_env(store_dir, BRAINTRUST_API_KEY=bt_server.api_key, BRAINTRUST_APP_URL=bt_server.url)
     process = subprocess.Popen([sys.executable, "-m", "braintrust", "eval", "eval_hang.py"], cwd=tmp_path, env=env,

@@ -279,4 +279,4 @@ def test_logs_shows_what_a_logger_wrote_offline(tmp_path):
     assert [line for line in lines[2:] if line and not line.startswith(" ")] == ["request [task]", "request [task]"]
     assert '"REFUND"' in result.stdout and '"BYE"' in result.stdout and '"HELLO"' not in result.stdout
     assert 'comment:  "too loud"' in result.stdout and "thumbs=0.00" in result.stdout
-    assert bad.returncode == 2 and "give at least 1" in bad.stderr
+    assert bad.returncode == 2 and "expected a positive integer, got '0'" in bad.stderr

@@ -221,7 +221,8 @@ def test_under_pytest_a_producer_gets_in_when_room_frees_up(tmp_path, monkeypatc
 # -- the flush deadline and failures ------------------------------------------------------------
 
 
-def test_a_blocking_backend_cannot_hold_flush_past_its_deadline(tmp_path):
+def behind_a_blocked_backend(tmp_path):
+    """A processor whose backend blocks in the middle of sending 10 rows, with 5 more queued."""
     processor, backend, spill_dir = make_processor(tmp_path)
     ref = project_ref()
     backend.block()
@@ -230,6 +231,11 @@ def test_a_blocking_backend_cannot_hold_flush_past_its_deadline(tmp_path):
     assert backend.export_started.wait(2)
     for i in range(5):
         processor.enqueue(ref, make_row(f"queued-{i}"), 100)
+    return processor, backend, spill_dir, ref
+
+
+def test_a_blocking_backend_cannot_hold_flush_past_its_deadline(tmp_path):
+    processor, backend, spill_dir, ref = behind_a_blocked_backend(tmp_path)
     started = time.monotonic()
     result = processor.flush(timeout=0.3)
     elapsed = time.monotonic() - started
@@ -251,14 +257,7 @@ def test_interrupt_stops_a_flush_waiting_on_another_thread_and_only_that_one(tmp
     """Ctrl-C while ``Eval`` flushes on a worker thread: ``interrupt()`` makes that flush spill
     what it has not delivered at once (no grace, reason ``interrupted``); a later flush waits as
     usual."""
-    processor, backend, spill_dir = make_processor(tmp_path)
-    ref = project_ref()
-    backend.block()
-    for i in range(10):
-        processor.enqueue(ref, make_row(f"first-{i}"), 100)
-    assert backend.export_started.wait(2)
-    for i in range(5):
-        processor.enqueue(ref, make_row(f"queued-{i}"), 100)
+    processor, backend, spill_dir, ref = behind_a_blocked_backend(tmp_path)
     results = []
     flushing = threading.Thread(target=lambda: results.append(processor.flush(timeout=30)))
     flushing.start()
