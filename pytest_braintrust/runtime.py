@@ -158,10 +158,11 @@ class BraintrustRun:
         if self.is_worker or self.collect_only:
             return
         if self.is_controller and self.xdist_bridge is not None:
-            workers, self.unreported_cases = self.xdist_bridge.unreported()
+            workers, interrupted_cases = self.xdist_bridge.unreported()
+            self.unreported_cases = interrupted_cases + self.xdist_bridge.crashed_cases
             if workers:
                 self.errors.append(
-                    f"the run ended before worker(s) {', '.join(workers)} reported back: {self.unreported_cases} "
+                    f"the run ended before worker(s) {', '.join(workers)} reported back: {interrupted_cases} "
                     "finished eval case(s) are not counted above, nor the rows the workers sent; the summary "
                     "shows what had arrived" + self._spilled_since_start()
                 )

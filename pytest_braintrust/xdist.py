@@ -50,15 +50,18 @@ class XdistBridge:
     def __init__(self, run: Any):
         self.run = run
         self._identities: dict[str, Any] | None = None
-        self._cases_by_worker: dict[str, int] = {}  # controller: eval cases each worker finished
+        #: Controller: the eval cases each worker finished (node ids: a rerun case counts once).
+        self._cases_by_worker: dict[str, set[str]] = {}
         self._accounted: set[str] = set()  # controller: workers that reported back or were reported down
+        #: Controller: eval cases finished by workers that crashed before reporting them.
+        self.crashed_cases = 0
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Controller: count each worker's finished cases (what a crashed worker may have lost)."""
         if report.when == "teardown" and getattr(report, "braintrust_case", False):
             worker = getattr(getattr(getattr(report, "node", None), "gateway", None), "id", None)
             if worker is not None:
-                self._cases_by_worker[worker] = self._cases_by_worker.get(worker, 0) + 1
+                self._cases_by_worker.setdefault(worker, set()).add(report.nodeid)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
@@ -82,7 +85,7 @@ class XdistBridge:
         """Controller: the workers that finished eval cases but neither reported them nor were
         reported down (the run was interrupted first: Ctrl-C), and how many cases those were."""
         workers = sorted(w for w in self._cases_by_worker if w not in self._accounted)
-        return workers, sum(self._cases_by_worker[w] for w in workers)
+        return workers, sum(len(self._cases_by_worker[w]) for w in workers)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
@@ -91,7 +94,10 @@ class XdistBridge:
         self._accounted.add(worker)
         if not output:
             # It crashed (or was killed) before its session finish: what it held is gone.
-            finished = self._cases_by_worker.get(worker, 0)
+            finished = len(self._cases_by_worker.get(worker, ()))
+            if not finished:  # (pytest-xdist reports the crash and the test that was running)
+                return
+            self.crashed_cases += finished
             self.run.errors.append(
                 f"worker {worker} went down before flushing: of the {finished} eval case(s) it finished, "
                 "those whose rows it had not sent yet are lost and not in the counts above; rerun them"

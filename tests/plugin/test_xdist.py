@@ -253,6 +253,43 @@ def test_a_worker_that_crashes_is_reported_with_the_cases_it_may_have_lost(bt):
     )
 
 
+def test_a_crashed_worker_counts_a_rerun_case_once(bt):
+    """pytest-rerunfailures under xdist: the worker that crashed had finished 2 cases, one of
+    them after a rerun; a replacement worker that finished none is not reported."""
+    bt.pytester.makepyfile(
+        test_suite_crash_reruns=f'''
+        import os
+        import pathlib
+        from pytest_braintrust import eval_case
+
+        ATTEMPTED = pathlib.Path({str(bt.path / "attempted")!r})
+
+        @eval_case()
+        def test_a_flaky():
+            if not ATTEMPTED.exists():
+                ATTEMPTED.write_text("")
+                assert False, "the first attempt fails"
+
+        @eval_case()
+        def test_b_fine():
+            pass
+
+        @eval_case()
+        def test_c_crashes():
+            os._exit(1)
+        '''
+    )
+    result = bt.run_subprocess("--braintrust", "--braintrust-project", "crash", "-n", "1", "--reruns", "2", "-p", "no:randomly")
+    assert result.ret == 1
+    out = result.stdout.str()
+    assert "INTERNALERROR" not in out
+    result.stdout.fnmatch_lines([
+        "0 eval cases (and 2 not reported back: see below)",
+        "braintrust: worker gw0 went down before flushing: of the 2 eval case(s) it finished, *",
+    ])
+    assert out.count("went down before flushing") == 1, out  # (not the replacements that finished none)
+
+
 def test_ctrl_c_under_xdist_says_what_the_workers_did_not_report(bt):
     """Ctrl-C (a real SIGINT to the controller) while workers run cases: the controller stops
     before the workers report back. It says how many finished cases that leaves uncounted, still
