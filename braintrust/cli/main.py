@@ -229,8 +229,6 @@ BROKEN_PIPE_EXIT = 141
 
 def _discard_stdout() -> None:
     """Point stdout at /dev/null, so the interpreter's last flush of it does not fail again."""
-    import os
-
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())

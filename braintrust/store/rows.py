@@ -323,13 +323,13 @@ def latest_traces(conn: sqlite3.Connection, object_type: str, object_id: str, co
         raise ValueError(f"count must be a positive number of traces, not {count!r}.")
     try:
         materialize(conn, object_type, object_id)
-        traces: list[str] = []
+        traces: dict[str, None] = {}  # (ordered, and a set)
         for (trace,) in conn.execute(_TRACES_NEWEST_FIRST, (object_type, object_id)):
             if trace not in traces:
-                traces.append(trace)
+                traces[trace] = None
                 if len(traces) == count:
                     break
-        found = conn.execute(_ROWS_OF_TRACES, (object_type, object_id, json.dumps(traces))).fetchall()
+        found = conn.execute(_ROWS_OF_TRACES, (object_type, object_id, json.dumps(list(traces)))).fetchall()
         row_ids = [loads_row(data).get("id") for _seq, _xact_id, _created, data in found]
         found += conn.execute(_COMMENTS_ON, (object_type, object_id, json.dumps(row_ids))).fetchall()
     except sqlite3.OperationalError as exc:
@@ -344,12 +344,12 @@ def _latest_traces_in_memory(conn: sqlite3.Connection, object_type: str, object_
     found = _fold_log(conn, object_type, object_id, _MAX_VERSION)
     rows = [read_form(loads_row(data), xact_id, created) for _seq, xact_id, created, data in found]
 
-    traces: list[str] = []
+    traces: dict[str, None] = {}
     for row in reversed(rows):
         trace = row.get("root_span_id") or row.get("id")
         if commented_row(row) is None and trace not in traces:
-            traces.append(trace)
-    wanted = set(traces[:count])
+            traces[trace] = None
+    wanted = set(list(traces)[:count])
     chosen = [row for row in rows if commented_row(row) is None and (row.get("root_span_id") or row.get("id")) in wanted]
     ids = {row.get("id") for row in chosen}
     return chosen + [row for row in rows if commented_row(row) in ids]
