@@ -193,11 +193,11 @@ class BraintrustRun:
             return ""
         return f"; {len(files)} spill file(s) appeared in {folder} meanwhile: send them with `braintrust replay {folder}`"
 
-    def _interrupted(self, session: pytest.Session, what: str, rows: str) -> None:
+    def _interrupted(self, session: pytest.Session, what: str, rows_note: str) -> None:
         """Ctrl-C at session finish: no more waiting; the run's status says it was interrupted."""
         self.interrupted_in = what
         self.summary_missing = f"no summary: Ctrl-C interrupted {what}"
-        self.errors.append(f"Ctrl-C interrupted {what}; {rows}")
+        self.errors.append(f"Ctrl-C interrupted {what}; {rows_note}")
         session.exitstatus = pytest.ExitCode.INTERRUPTED
 
     def _judge(self, session: pytest.Session) -> None:
