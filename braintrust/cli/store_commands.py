@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from pathlib import Path
 from typing import IO, Any, Iterable
 
@@ -90,6 +91,8 @@ def _list(local: LocalStore, out: IO[str]) -> int:
             out.write("  (empty)\n")
         else:
             out.write("\n".join(_table(table, "  ", right=(3,))) + "\n")
+        if logs:
+            out.write(f"  (the latest logs: `braintrust logs {shlex.quote(project['name'])}`)\n")
     return 0
 
 

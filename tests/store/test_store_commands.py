@@ -56,6 +56,7 @@ def test_list_store(filled):
     assert table[2].split()[:2] == ["experiment", "second-run"] and table[2].endswith(" 3")
     assert table[3].split()[:2] == ["dataset", "qa"] and table[3].endswith(" 0")
     assert table[4].split() == ["logs", "-", "-", "1"]
+    assert lines[demo + 6] == "  (the latest logs: `braintrust logs demo`)"
     assert len({line.index("CREATED") if "CREATED" in line else line.index("20") for line in table[:4]}) == 1
     assert "Project empty" in text and "(empty)" in text
     assert "\x1b[" not in text
