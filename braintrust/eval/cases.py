@@ -59,6 +59,11 @@ def to_case(item: Any, position: int) -> EvalCase:
     if isinstance(item, EvalCase):
         return item
     if isinstance(item, dict):
+        if "input" not in item:
+            raise TypeError(
+                f"data item {position} has no 'input' key (keys: {', '.join(map(repr, item))}); every case "
+                "needs one, e.g. {'input': ..., 'expected': ...}"
+            )
         return EvalCase(**{k: v for k, v in item.items() if k in _CASE_FIELDS and isinstance(k, str)})
     fields = {name: getattr(item, name) for name in _CASE_FIELDS if hasattr(item, name)}
     if "input" in fields and not isinstance(item, (str, bytes)):

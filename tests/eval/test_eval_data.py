@@ -75,6 +75,9 @@ def test_unknown_case_keys_are_ignored_and_bad_items_are_refused():
     assert result.results[0].scores == {"exact": 1.0}
     with pytest.raises(TypeError, match="not an EvalCase or a dict"):
         Eval("data-forms", data=["just a string"], task=lambda x: x, scores=[exact])
+    # A dict without its input names the item and the fix (not "EvalCase.__init__() missing ...").
+    with pytest.raises(TypeError, match=r"data item 1 has no 'input' key \(keys: 'expected'\); every case needs one"):
+        Eval("data-forms", data=[{"input": 1, "expected": 1}, {"expected": 2}], task=lambda x: x, scores=[exact])
 
 
 def test_no_cases_warns_and_returns_an_empty_result(capsys):
