@@ -92,6 +92,8 @@ def terminal_summary(run: Any, tr: Any) -> None:
             for line in improvement_lines(summary):
                 tr.write_line(line, green=True)
             tr.write_line("")
+        for note in run.notes:
+            tr.write_line(note, yellow=True)
     for gate in run.gates:
         marker = "PASSED" if gate.passed else "FAILED"
         tr.write_line(f"gate {marker}: {gate.message}", red=not gate.passed, green=gate.passed)

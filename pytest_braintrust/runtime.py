@@ -71,6 +71,8 @@ class BraintrustRun:
         #: Eval cases the controller saw finish on workers that never reported them back.
         self.unreported_cases = 0
         self.started_at = time.time()  # (wall clock: compared with spill files' modification times)
+        #: Things worth knowing about the summaries (printed after them).
+        self.notes: list[str] = []
         #: What Ctrl-C cut short at session finish ("the final flush", "the summary"), if anything.
         self.interrupted_in: str | None = None
 
@@ -244,8 +246,16 @@ class BraintrustRun:
                 self.errors.append(f"could not summarize the experiment of project {project!r}: {exc}")
                 self.summary_missing = f"the experiment of project {project!r} could not be summarized"
                 continue
-            wanted = self.settings.base_experiment
             compared = summary.comparison_status != "skipped"  # (a summary that failed compared nothing)
+            selection = partial_selection(self.config)
+            if selection and compared and summary.comparison_experiment_name and summary.case_coverage is None and not summary.local_hint:
+                # (The local store compares the inputs both ran; Braintrust compares whole experiments.)
+                self.notes.append(
+                    f"note: this run selected part of the suite ({selection}); Braintrust compares it with the whole of "
+                    f"{summary.comparison_experiment_name}, so its diffs (and --braintrust-max-regression) may count cases this "
+                    "run did not run; to compare like with like, pass --braintrust-base-experiment with a run of the same selection"
+                )
+            wanted = self.settings.base_experiment
             if wanted and compared and project == self.settings.project and summary.comparison_experiment_name != wanted:
                 instead = summary.comparison_experiment_name
                 self.errors.append(
@@ -293,6 +303,21 @@ class BraintrustRun:
         from pytest_braintrust.report import terminal_summary
 
         terminal_summary(self, terminalreporter)
+
+
+def partial_selection(config: pytest.Config) -> str | None:
+    """How this run selected part of the suite (``-k``, ``-m``, ``--lf``, ...), if it did."""
+    parts = []
+    if config.getoption("keyword", ""):
+        parts.append(f"-k {config.getoption('keyword')!r}")
+    if config.getoption("markexpr", ""):
+        parts.append(f"-m {config.getoption('markexpr')!r}")
+    for option, flag in (("lf", "--lf"), ("stepwise", "--sw"), ("deselect", "--deselect")):
+        if config.getoption(option, None):
+            parts.append(flag)
+    if any("::" in str(arg) for arg in config.args):
+        parts.append("test ids")
+    return ", ".join(parts) or None
 
 
 def _status_name(status: Any) -> str:

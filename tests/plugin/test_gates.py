@@ -167,6 +167,7 @@ def test_a_subset_rerun_is_compared_and_gated_on_the_cases_both_ran(gated):
     gated.monkeypatch.delenv("GITHUB_STEP_SUMMARY")
     assert rerun.ret == 1  # the two cases still fail; the gate passes
     assert f"diffs over the 2 inputs in both (this run has 2, {full['name']} has 4)" in step.read_text()
+    assert "selected part of the suite" not in rerun.stdout.str()  # (the note is for Braintrust's comparisons)
     rerun.stdout.fnmatch_lines(
         [
             f"* compared to {full['name']}:",
@@ -192,3 +193,20 @@ def test_a_subset_rerun_is_compared_and_gated_on_the_cases_both_ran(gated):
     assert entry["compared_inputs"] == {"common": 2, "this_run": 4, "base": 2}
     assert entry["scores"]["pass"]["improved_cases"] == ["test_case[0]", "test_case[1]"]
     assert entry["scores"]["pass"]["regressed_cases"] == []
+
+
+def test_with_braintrust_a_subset_run_says_the_server_compares_whole_experiments(gated, bt_server):
+    """With a key the comparison is Braintrust's, over whole experiments: a ``-k`` run says so
+    (and how to compare like with like), rather than showing its diffs as if they were fair."""
+    gated.monkeypatch.setenv("BRAINTRUST_API_KEY", bt_server.api_key)
+    gated.monkeypatch.setenv("BRAINTRUST_APP_URL", bt_server.url)
+    assert gated.run("--braintrust", "--braintrust-project", "remote-gates").ret == 0
+    full = gated.run("--braintrust", "--braintrust-project", "remote-gates")
+    subset = gated.run("--braintrust", "--braintrust-project", "remote-gates", "-k", "0 or 1")
+
+    assert "selected part of the suite" not in full.stdout.str()
+    subset.stdout.fnmatch_lines([
+        "note: this run selected part of the suite (-k '0 or 1'); Braintrust compares it with the whole of *, so its "
+        "diffs (and --braintrust-max-regression) may count cases this run did not run; to compare like with like, "
+        "pass --braintrust-base-experiment with a run of the same selection"
+    ])
