@@ -5,6 +5,7 @@
 ``braintrust experiments [P]``        experiments (of project P) with rows and score averages, newest last
 ``braintrust show P [E]``             the traces of one experiment (default: P's newest) as a tree
 ``braintrust logs P [--last N]``      the last N traces of project P's logs as trees
+``braintrust dataset P D [--version V]``  dataset D's records (as of version V)
 ``braintrust compare P [E [BASE]]``   E's (default: P's newest) summary compared with BASE (default: its base, else the previous one)
 ``braintrust replay [DIR]``           send spilled rows (default: the local store's ``spill/``)
 ``braintrust gate P E --fail-under``  E's summary judged by quality gates (exit 6 when one fails)
@@ -96,6 +97,21 @@ def cmd_logs(args: argparse.Namespace) -> int:
         store.close()
 
 
+def cmd_dataset(args: argparse.Namespace) -> int:
+    from braintrust.cli.store_commands import show_dataset
+
+    store = _store(args)
+    if store is None:
+        return 1
+    try:
+        return show_dataset(store, args.project, args.dataset, args.version, args.limit, sys.stdout)
+    except (LookupError, ValueError) as exc:
+        print(f"braintrust: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+
+
 def cmd_experiments(args: argparse.Namespace) -> int:
     from braintrust.cli.compare_command import list_experiments
 
@@ -167,6 +183,14 @@ def build_parser() -> argparse.ArgumentParser:
     show_parser.add_argument("experiment", nargs="?", help="name or id (default: the project's newest)")
     show_parser.add_argument("--store", help="store folder or database file")
     show_parser.set_defaults(func=cmd_show)
+
+    dataset_parser = sub.add_parser("dataset", help="a dataset's records from the local store")
+    dataset_parser.add_argument("project", help="name or id")
+    dataset_parser.add_argument("dataset", help="name or id")
+    dataset_parser.add_argument("--version", help="as of this version (default: the current one)")
+    dataset_parser.add_argument("--limit", type=positive_int, default=50, metavar="N", help="how many records (default 50)")
+    dataset_parser.add_argument("--store", help="store folder or database file")
+    dataset_parser.set_defaults(func=cmd_dataset)
 
     logs_parser = sub.add_parser("logs", help="the last traces of a project's logs from the local store")
     logs_parser.add_argument("project", help="name or id")

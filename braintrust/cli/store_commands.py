@@ -119,6 +119,44 @@ def show_logs(store: LocalStore | str | os.PathLike[str], project: str, last: in
             local.close()
 
 
+# -- a dataset's records -----------------------------------------------------------------------
+
+
+def show_dataset(store: LocalStore | str | os.PathLike[str], project: str, dataset: str, version: str | None, limit: int,
+                 out: IO[str]) -> int:
+    """A dataset's records (``init_dataset(...).insert``), at ``version`` (None: the current one),
+    at most ``limit`` of them, in the order they were first written."""
+    local = _open(store)
+    try:
+        found_project = _find_project(local, project)
+        if found_project is None:
+            names = ", ".join(p["name"] for p in local.list_projects()) or "none"
+            raise LookupError(f"no project {project!r} in {local.path}; projects: {names}.")
+        found = local.get_dataset(project_id=found_project["id"], name=dataset) or local.get_dataset(id=dataset)
+        if found is None or found["project_id"] != found_project["id"]:
+            names = ", ".join(d["name"] for d in local.list_datasets(found_project["id"])) or "none"
+            raise LookupError(f"no dataset {dataset!r} in project {found_project['name']!r}; datasets: {names}.")
+        total = local.count_rows(DATASET, found["id"]) if version is None else None
+        rows, more = local.fetch_rows(DATASET, found["id"], version=version, limit=limit)
+        at = f"version {version}" if version is not None else f"version {local.max_xact_id(DATASET, found['id']) or '-'}"
+        counted = f"{total} record{'s' if total != 1 else ''}, " if total is not None else ""
+        out.write(f"Dataset {found['name']}  (project {found_project['name']}): {counted}{at}\n\n")
+        for row in rows:
+            out.write(f"{row.get('id')}\n")
+            details = [(field, _short(row[field])) for field in ("input", "expected", "metadata", "tags") if row.get(field) not in (None, {}, [])]
+            width = max((len(label) for label, _ in details), default=0) + 1
+            for label, text in details:
+                out.write(f"    {(label + ':').ljust(width)} {text}\n")
+        if not rows:
+            out.write("(no records)\n")
+        elif more:
+            out.write(f"... and more (showing the first {limit}; --limit N shows more)\n")
+        return 0
+    finally:
+        if local is not store:
+            local.close()
+
+
 # -- one experiment as a span tree ------------------------------------------------------------
 
 
@@ -258,7 +296,9 @@ def _show(local: LocalStore, project: str | None, experiment: str | None, out: I
         names = ", ".join(e["name"] for e in local.list_experiments(project_id)) or "none"
         where = f"project {found_project['name']!r}" if found_project else str(local.path)
         wanted = f"experiment {experiment!r}" if experiment else "experiment"
-        raise LookupError(f"no {wanted} in {where}; experiments: {names}.")
+        dataset = local.get_dataset(project_id=project_id, name=experiment) if project_id and experiment else None
+        hint = f" ({experiment!r} is a dataset: `braintrust dataset {shlex.quote(found_project['name'])} {shlex.quote(experiment)}`)" if dataset else ""
+        raise LookupError(f"no {wanted} in {where}; experiments: {names}.{hint}")
     owner = found_project or local.get_project(id=chosen["project_id"]) or {"name": chosen["project_id"]}
     rows, _ = local.fetch_rows(EXPERIMENT, chosen["id"])
     header = [("id:", chosen["id"]), ("created:", _when(chosen["created"]) + " UTC"), ("rows:", str(len(rows)))]

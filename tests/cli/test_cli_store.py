@@ -280,3 +280,39 @@ def test_logs_shows_what_a_logger_wrote_offline(tmp_path):
     assert '"REFUND"' in result.stdout and '"BYE"' in result.stdout and '"HELLO"' not in result.stdout
     assert 'comment:  "too loud"' in result.stdout and "thumbs=0.00" in result.stdout
     assert bad.returncode == 2 and "expected a positive integer, got '0'" in bad.stderr
+
+
+def test_dataset_shows_the_records_now_and_as_of_a_version(tmp_path):
+    env = cli_env(tmp_path / "store")
+    write(tmp_path / "build.py", '''
+        import braintrust
+
+        dataset = braintrust.init_dataset(project="support", name="golden")
+        dataset.insert(input="refund?", expected="refund", id="r1", tags=["billing"])
+        dataset.insert(input="reset?", expected="reset", id="r2")
+        dataset.flush()
+        print(dataset.version)
+        dataset.update(id="r2", expected="password reset")
+        dataset.delete("r1")
+        dataset.flush()
+    ''')
+    import subprocess
+    import sys
+
+    built = subprocess.run([sys.executable, "build.py"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert built.returncode == 0, built.stderr
+    first_version = built.stdout.split()[-1]
+
+    now = run_cli("dataset", "support", "golden", cwd=tmp_path, env=env)
+    then = run_cli("dataset", "support", "golden", "--version", first_version, cwd=tmp_path, env=env)
+    wrong = run_cli("show", "support", "golden", cwd=tmp_path, env=env)
+    missing = run_cli("dataset", "support", "silver", cwd=tmp_path, env=env)
+
+    assert now.returncode == 0, now.stderr
+    assert now.stdout.splitlines()[0].startswith("Dataset golden  (project support): 1 record, version ")
+    assert now.stdout.splitlines()[2:5] == ["r2", '    input:    "reset?"', '    expected: "password reset"']
+    assert then.returncode == 0 and f"version {first_version}" in then.stdout
+    assert then.stdout.splitlines()[2:6] == ["r1", '    input:    "refund?"', '    expected: "refund"', '    tags:     ["billing"]']
+    assert '"reset"' in then.stdout and "password reset" not in then.stdout
+    assert wrong.returncode == 1 and "('golden' is a dataset: `braintrust dataset support golden`)" in wrong.stderr
+    assert missing.returncode == 1 and "no dataset 'silver' in project 'support'; datasets: golden." in missing.stderr
