@@ -2,7 +2,9 @@
 
 The backend is chosen when the first row is sent: the Braintrust API when an API key is known,
 else the embedded local store (announced once on stderr). The exit-time flush (``atexit`` and
-SIGTERM) runs under the flush deadline.
+SIGTERM) runs under the flush deadline. A ``multiprocessing`` child process (a ``Pool`` worker,
+a ``Process``) ends with ``os._exit``, which runs no ``atexit`` handler: there the flush runs from
+multiprocessing's own exit hook instead.
 """
 
 from __future__ import annotations
@@ -20,11 +22,14 @@ from braintrust.delivery.backend import ObjectRef
 from braintrust.delivery.deadline import Deadline
 from braintrust.delivery.processor import FlushResult, Processor
 from braintrust.delivery.spill import SpillWriter
+from braintrust.forks import at_fork
 from braintrust.state import global_state
 
 _lock = threading.Lock()
 _processor: Processor | None = None
 _announced = False
+#: Set in a forked child: its exit hooks are registered again on its next use of the processor.
+_exit_hooks_stale = False
 
 
 def _make_backend() -> Any:
@@ -85,7 +90,10 @@ def get_processor() -> Processor:
                 _processor = Processor(_make_backend, _make_spill_writer, settings)
                 if not settings.disable_atexit_flush:
                     _register_atexit_once()
+                    _register_multiprocessing_exit()
                 _install_sigterm_handler()
+    elif _exit_hooks_stale:
+        _after_fork_first_use()
     return _processor
 
 
@@ -98,6 +106,42 @@ def _register_atexit_once() -> None:
     if not _atexit_registered:
         _atexit_registered = True
         atexit.register(_flush_at_exit)
+
+
+def _register_multiprocessing_exit() -> None:
+    """In a ``multiprocessing`` child, flush when it exits (its ``os._exit`` skips ``atexit``)."""
+    multiprocessing = sys.modules.get("multiprocessing")
+    if multiprocessing is None:
+        return
+    try:
+        if multiprocessing.parent_process() is None:
+            return
+        from multiprocessing import util
+
+        util.Finalize(None, _flush_at_exit, exitpriority=100)  # (runs before lower priorities)
+    except Exception as exc:  # an unusual multiprocessing: say so rather than lose rows unseen
+        print(f"braintrust: could not arrange the flush at this process's exit ({exc}); call braintrust.flush()", file=sys.stderr)
+
+
+def _after_fork_first_use() -> None:
+    """The first use of the processor in a forked child (``multiprocessing`` registers its exit
+    hooks only after the fork, so this is the time)."""
+    global _exit_hooks_stale
+    with _lock:
+        if not _exit_hooks_stale:
+            return
+        _exit_hooks_stale = False
+        if not DeliverySettings.from_env().disable_atexit_flush:
+            _register_multiprocessing_exit()
+        _install_sigterm_handler()
+
+
+def _mark_exit_hooks_stale() -> None:
+    global _exit_hooks_stale
+    _exit_hooks_stale = True
+
+
+at_fork(after_in_child=_mark_exit_hooks_stale)
 
 
 def flush(timeout: float | None = None) -> FlushResult:
@@ -152,9 +196,16 @@ def reset_for_tests() -> None:
     api.forget_refs()
 
 
+#: The exit-time flush is running: a SIGTERM now (``Pool.terminate()`` after a worker's task
+#: loop ended, an impatient supervisor) lets it finish under its deadline instead of cutting it.
+_exit_flush_running = False
+
+
 def _flush_at_exit() -> None:
+    global _exit_flush_running
     if _processor is None:
         return
+    _exit_flush_running = True
     try:
         _processor.flush()
     except KeyboardInterrupt:  # Ctrl-C while exiting: the rest is spilled (and reported) already
@@ -166,6 +217,8 @@ def _flush_at_exit() -> None:
 def _on_sigterm(signum: int, frame: Any) -> None:
     # Unwind the main thread; atexit then flushes under the deadline. Under pytest a
     # KeyboardInterrupt ends the session cleanly (its own finish hooks flush).
+    if _exit_flush_running:
+        return  # already exiting: the flush ends by its deadline, then so does the process
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if policy.queue_full_wait_seconds > 0:
         raise KeyboardInterrupt("SIGTERM")
