@@ -217,12 +217,20 @@ def _flush_at_exit() -> None:
 def _on_sigterm(signum: int, frame: Any) -> None:
     # Unwind the main thread; atexit then flushes under the deadline. Under pytest a
     # KeyboardInterrupt ends the session cleanly (its own finish hooks flush).
-    if _exit_flush_running:
+    if _exit_flush_running or _multiprocessing_child_exiting():
         return  # already exiting: the flush ends by its deadline, then so does the process
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if policy.queue_full_wait_seconds > 0:
         raise KeyboardInterrupt("SIGTERM")
     raise SystemExit(128 + signal.SIGTERM)
+
+
+def _multiprocessing_child_exiting() -> bool:
+    """A multiprocessing child has started its exit hooks (ours among them): an exception
+    raised now would skip the ones not run yet, the flush included."""
+    multiprocessing = sys.modules.get("multiprocessing")
+    util = getattr(multiprocessing, "util", None) if multiprocessing is not None else None
+    return bool(getattr(util, "_exiting", False))
 
 
 def _install_sigterm_handler() -> None:

@@ -59,7 +59,7 @@ def test_rows_of_pool_workers_and_processes_arrive(tmp_path, method):
         rows = server.rows("project_logs")
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr, result.stderr
-    assert Counter(row["input"]["task"] for row in rows) == EXPECTED
+    assert Counter(row["input"]["task"] for row in rows) == EXPECTED, result.stderr
     assert len({row["id"] for row in rows}) == len(rows)  # nothing twice
 
 
@@ -76,3 +76,53 @@ def test_into_the_local_store_too(tmp_path):
     finally:
         store.close()
     assert Counter(row["input"]["task"] for row in rows) == EXPECTED
+
+
+EXITING_SCRIPT = textwrap.dedent('''
+    import multiprocessing
+    import os
+    import pathlib
+    import signal
+    import sys
+    import time
+    from multiprocessing import util
+
+    import braintrust
+
+    MARK = pathlib.Path(sys.argv[1])
+
+
+    def another_exit_hook():  # runs before ours (a higher priority), and is slow
+        MARK.write_text("exiting")
+        time.sleep(1.0)
+
+
+    def work():
+        logger = braintrust.init_logger(project="exiting")
+        for n in range(5):
+            logger.log(input={"n": n}, output=n)
+        util.Finalize(None, another_exit_hook, exitpriority=1000)
+
+
+    if __name__ == "__main__":
+        child = multiprocessing.get_context("fork").Process(target=work)
+        child.start()
+        while not MARK.exists():
+            time.sleep(0.01)
+        os.kill(child.pid, signal.SIGTERM)  # while the child runs its exit hooks, before ours
+        child.join()
+        print(child.exitcode)
+''')
+
+
+def test_a_sigterm_while_the_child_runs_its_exit_hooks_does_not_skip_the_flush(tmp_path):
+    """A SIGTERM that lands in multiprocessing's exit hooks, before ours has run (``Pool``
+    terminates workers that are exiting on their own): raising there would skip our flush."""
+    (tmp_path / "exiting_script.py").write_text(EXITING_SCRIPT)
+    with BraintrustTestServer() as server:
+        result = subprocess.run([sys.executable, "exiting_script.py", str(tmp_path / "mark")], cwd=tmp_path, capture_output=True,
+                                text=True, timeout=60, env=subprocess_env(BRAINTRUST_API_KEY=server.api_key, BRAINTRUST_APP_URL=server.url,
+                                                                          BRAINTRUST_LOCAL_DIR=str(tmp_path / "store")))
+        rows = server.rows("project_logs")
+    assert result.returncode == 0, result.stderr
+    assert sorted(row["input"]["n"] for row in rows) == [0, 1, 2, 3, 4], result.stderr
