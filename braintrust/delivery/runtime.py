@@ -82,10 +82,11 @@ def _make_spill_writer() -> SpillWriter:
 
 
 def get_processor() -> Processor:
-    global _processor
+    global _processor, _exit_hooks_stale
     if _processor is None:
         with _lock:
             if _processor is None:
+                _exit_hooks_stale = False  # (registered just below, for this process)
                 settings = DeliverySettings.from_env()
                 _processor = Processor(_make_backend, _make_spill_writer, settings)
                 if not settings.disable_atexit_flush:
