@@ -29,6 +29,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable, Optional
 
+from braintrust.forks import at_fork
 from braintrust.jsonsafe import snapshot
 
 __all__ = [
@@ -45,6 +46,14 @@ _DROPPED_ON_ERROR = ("scores", "metrics")
 _masking_function: Optional[Callable[[Any], Any]] = None
 _error_count = 0
 _count_lock = threading.Lock()
+
+
+def _new_count_lock() -> None:  # in a forked child: the sender of the parent may have held it
+    global _count_lock
+    _count_lock = threading.Lock()
+
+
+at_fork(after_in_child=_new_count_lock)
 
 
 def set_masking_function(masking_function: Optional[Callable[[Any], Any]]) -> None:

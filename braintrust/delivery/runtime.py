@@ -10,6 +10,7 @@ multiprocessing's own exit hook instead.
 from __future__ import annotations
 
 import atexit
+import os
 import signal
 import sys
 import threading
@@ -109,6 +110,11 @@ def _register_atexit_once() -> None:
         atexit.register(_flush_at_exit)
 
 
+#: Ours runs first among a child's exit hooks (higher runs earlier): a SIGTERM is deferred only
+#: until it has run, so no other hook can hold the child up in the meantime.
+EXIT_HOOK_PRIORITY = 10**9
+
+
 def _register_multiprocessing_exit() -> None:
     """In a ``multiprocessing`` child, flush when it exits (its ``os._exit`` skips ``atexit``)."""
     multiprocessing = sys.modules.get("multiprocessing")
@@ -119,7 +125,7 @@ def _register_multiprocessing_exit() -> None:
             return
         from multiprocessing import util
 
-        util.Finalize(None, _flush_at_exit, exitpriority=100)  # (runs before lower priorities)
+        util.Finalize(None, _flush_at_exit, exitpriority=EXIT_HOOK_PRIORITY)
     except Exception as exc:  # an unusual multiprocessing: say so rather than lose rows unseen
         print(f"braintrust: could not arrange the flush at this process's exit ({exc}); call braintrust.flush()", file=sys.stderr)
 
@@ -137,12 +143,15 @@ def _after_fork_first_use() -> None:
         _install_sigterm_handler()
 
 
-def _mark_exit_hooks_stale() -> None:
-    global _exit_hooks_stale
+def _after_fork_in_child() -> None:
+    """The child's exit hooks are registered on its next use of the processor; the lock is new
+    (a thread of the parent may have held it when the process forked)."""
+    global _exit_hooks_stale, _lock
+    _lock = threading.Lock()
     _exit_hooks_stale = True
 
 
-at_fork(after_in_child=_mark_exit_hooks_stale)
+at_fork(after_in_child=_after_fork_in_child)
 
 
 def flush(timeout: float | None = None) -> FlushResult:
@@ -197,13 +206,16 @@ def reset_for_tests() -> None:
     api.forget_refs()
 
 
-#: The exit-time flush is running: a SIGTERM now (``Pool.terminate()`` after a worker's task
-#: loop ended, an impatient supervisor) lets it finish under its deadline instead of cutting it.
+#: The exit-time flush is running, or has run. A SIGTERM meanwhile (``Pool.terminate()`` after a
+#: worker's task loop ended, an impatient supervisor) waits for it: the flush ends by its deadline,
+#: then the signal is delivered again, with its default action.
 _exit_flush_running = False
+_exit_flush_done = False
+_sigterm_deferred = False
 
 
 def _flush_at_exit() -> None:
-    global _exit_flush_running
+    global _exit_flush_running, _exit_flush_done
     if _processor is None:
         return
     _exit_flush_running = True
@@ -213,13 +225,28 @@ def _flush_at_exit() -> None:
         print("braintrust: exit-time flush interrupted; the rows not delivered were spilled", file=sys.stderr)
     except Exception as exc:  # never turn a clean exit into a traceback
         print(f"braintrust: exit-time flush failed: {exc}", file=sys.stderr)
+    finally:
+        _exit_flush_running = False
+        _exit_flush_done = True
+        if _sigterm_deferred:
+            _deliver_sigterm_now()
+
+
+def _deliver_sigterm_now() -> None:
+    try:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+    except (ValueError, OSError):
+        pass
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
     # Unwind the main thread; atexit then flushes under the deadline. Under pytest a
     # KeyboardInterrupt ends the session cleanly (its own finish hooks flush).
-    if _exit_flush_running or _multiprocessing_child_exiting():
-        return  # already exiting: the flush ends by its deadline, then so does the process
+    global _sigterm_deferred
+    if _exit_flush_running or (not _exit_flush_done and _multiprocessing_child_exiting()):
+        _sigterm_deferred = True  # (delivered again once the flush is over)
+        return
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if policy.queue_full_wait_seconds > 0:
         raise KeyboardInterrupt("SIGTERM")
@@ -227,11 +254,16 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 
 
 def _multiprocessing_child_exiting() -> bool:
-    """A multiprocessing child has started its exit hooks (ours among them): an exception
-    raised now would skip the ones not run yet, the flush included."""
+    """A multiprocessing child has started its exit hooks (ours runs first among them): an
+    exception raised now would skip the flush."""
     multiprocessing = sys.modules.get("multiprocessing")
-    util = getattr(multiprocessing, "util", None) if multiprocessing is not None else None
-    return bool(getattr(util, "_exiting", False))
+    if multiprocessing is None:
+        return False
+    util = getattr(multiprocessing, "util", None)
+    try:
+        return bool(getattr(util, "_exiting", False)) and multiprocessing.parent_process() is not None
+    except Exception:
+        return False
 
 
 def _install_sigterm_handler() -> None:
