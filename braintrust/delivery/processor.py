@@ -55,6 +55,7 @@ from braintrust.delivery.batching import EARLIER_WRITE_SPILLED, Progress, delive
 from braintrust.delivery.deadline import Deadline
 from braintrust.delivery.spill import SpillWriter
 from braintrust.forks import at_fork
+from braintrust.signals import leave_signals_to_the_main_thread
 
 __all__ = ["CHUNK_ITEMS", "EARLIER_WRITE_SPILLED", "FlushError", "FlushResult", "IN_FLIGHT_GRACE_SECONDS", "Processor"]
 
@@ -362,6 +363,7 @@ class Processor:
             self._sender_running = True
 
     def _run(self) -> None:
+        leave_signals_to_the_main_thread()
         while True:
             with self._cond:
                 # Past a flush's deadline, queued items are the flush's to spill (at once, in one

@@ -18,6 +18,7 @@ import threading
 from typing import Any, Callable
 
 from braintrust.forks import at_fork
+from braintrust.signals import leave_signals_to_the_main_thread
 
 
 def default_max_workers() -> int:
@@ -74,6 +75,7 @@ class BoundedThreadPool:
         return future
 
     def _work(self) -> None:
+        leave_signals_to_the_main_thread()
         while True:
             item = self._queue.get()[2]
             if item is None:
@@ -164,6 +166,7 @@ async def run_blocking(fn: Callable[[], Any]) -> Any:
             setter(value)
 
     def target() -> None:
+        leave_signals_to_the_main_thread()
         try:
             result = context.run(fn)
         except BaseException as exc:  # noqa: BLE001

@@ -1,7 +1,7 @@
 """Rows logged in ``multiprocessing`` children (``Pool`` workers, a ``Process``) arrive: such a
-child ends with ``os._exit``, which runs no ``atexit`` handler, and ``Pool.__exit__`` sends
-SIGTERM to workers that are still flushing. Real processes, every start method, rows counted
-by the loopback server on arrival (and once into the local store)."""
+child ends with ``os._exit``, which runs no ``atexit`` handler; and a SIGTERM that lands while a
+child runs its exit hooks does not skip the flush. Real processes, every start method, rows
+counted by the loopback server on arrival (and once into the local store)."""
 
 from __future__ import annotations
 
@@ -35,8 +35,10 @@ SCRIPT = textwrap.dedent('''
         logger.log(input={"task": "parent-before", "n": 0}, output=0)
         braintrust.flush()  # (the parent has a processor, with its threads, before it forks)
         context = multiprocessing.get_context(sys.argv[1])
-        with context.Pool(2) as pool:  # (its __exit__ terminates the workers: SIGTERM)
-            assert pool.map(work, range(4)) == [0, 1, 2, 3]
+        pool = context.Pool(2)
+        assert pool.map(work, range(4)) == [0, 1, 2, 3]
+        pool.close()  # the workers end their loop, and exit
+        pool.join()
         child = context.Process(target=work, args=("process",))
         child.start()
         child.join()
