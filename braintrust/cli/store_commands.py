@@ -103,10 +103,7 @@ def show_logs(store: LocalStore | str | os.PathLike[str], project: str, last: in
     """The last ``last`` traces of a project's logs (``init_logger``) as trees, oldest first."""
     local = _open(store)
     try:
-        found = _find_project(local, project)
-        if found is None:
-            names = ", ".join(p["name"] for p in local.list_projects()) or "none"
-            raise LookupError(f"no project {project!r} in {local.path}; projects: {names}.")
+        found = _existing_project(local, project)
         total = local.count_rows(PROJECT_LOGS, found["id"])
         rows = local.latest_traces(PROJECT_LOGS, found["id"], last) if total else []
         traces = len({row.get("root_span_id") or row.get("id") for row in rows if not commented_row(row)})
@@ -128,10 +125,7 @@ def show_dataset(store: LocalStore | str | os.PathLike[str], project: str, datas
     at most ``limit`` of them, in the order they were first written."""
     local = _open(store)
     try:
-        found_project = _find_project(local, project)
-        if found_project is None:
-            names = ", ".join(p["name"] for p in local.list_projects()) or "none"
-            raise LookupError(f"no project {project!r} in {local.path}; projects: {names}.")
+        found_project = _existing_project(local, project)
         found = local.get_dataset(project_id=found_project["id"], name=dataset) or local.get_dataset(id=dataset)
         if found is None or found["project_id"] != found_project["id"]:
             names = ", ".join(d["name"] for d in local.list_datasets(found_project["id"])) or "none"
@@ -254,6 +248,15 @@ def span_tree_lines(rows: list[dict[str, Any]]) -> list[str]:
     for root in sorted(roots, key=_start):
         visit(root, 0)
     return lines
+
+
+def _existing_project(local: LocalStore, project: str) -> dict[str, Any]:
+    """The project by name or id; ``LookupError`` naming the projects there are."""
+    found = _find_project(local, project)
+    if found is None:
+        names = ", ".join(p["name"] for p in local.list_projects()) or "none"
+        raise LookupError(f"no project {project!r} in {local.path}; projects: {names}.")
+    return found
 
 
 def _find_project(local: LocalStore, project: str | None) -> dict[str, Any] | None:
