@@ -21,7 +21,7 @@ import os
 import shlex
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 
 def _store(args: argparse.Namespace):
@@ -58,88 +58,57 @@ def _stores_below(folder: Path, limit: int = 3) -> list[Path]:
     return found[:limit]
 
 
-def cmd_list(args: argparse.Namespace) -> int:
-    from braintrust.cli.store_commands import list_store
-
+def _read_store(args: argparse.Namespace, read: Callable[[Any], int | None], errors: tuple[type, ...] = (LookupError,)) -> int:
+    """Open the store the arguments name, run ``read(store)``, close it: exit 1 when there is no
+    store or ``read`` raises one of ``errors`` (its message is the error)."""
     store = _store(args)
     if store is None:
         return 1
-    list_store(store, sys.stdout)
-    return 0
+    try:
+        return int(read(store) or 0)
+    except errors as exc:
+        print(f"braintrust: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from braintrust.cli.store_commands import list_store
+
+    return _read_store(args, lambda store: list_store(store, sys.stdout))
 
 
 def cmd_show(args: argparse.Namespace) -> int:
     from braintrust.cli.store_commands import show_experiment
 
-    store = _store(args)
-    if store is None:
-        return 1
-    try:
-        show_experiment(store, args.project, args.experiment, sys.stdout)
-    except LookupError as exc:
-        print(f"braintrust: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return _read_store(args, lambda store: show_experiment(store, args.project, args.experiment, sys.stdout))
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
     from braintrust.cli.store_commands import show_logs
 
-    store = _store(args)
-    if store is None:
-        return 1
-    try:
-        return show_logs(store, args.project, args.last, sys.stdout)
-    except LookupError as exc:
-        print(f"braintrust: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        store.close()
+    return _read_store(args, lambda store: show_logs(store, args.project, args.last, sys.stdout))
 
 
 def cmd_dataset(args: argparse.Namespace) -> int:
     from braintrust.cli.store_commands import show_dataset
 
-    store = _store(args)
-    if store is None:
-        return 1
-    try:
-        return show_dataset(store, args.project, args.dataset, args.version, args.limit, sys.stdout)
-    except (LookupError, ValueError) as exc:
-        print(f"braintrust: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        store.close()
+    # (ValueError: a --version that is no version)
+    return _read_store(args, lambda store: show_dataset(store, args.project, args.dataset, args.version, args.limit, sys.stdout),
+                       errors=(LookupError, ValueError))
 
 
 def cmd_experiments(args: argparse.Namespace) -> int:
     from braintrust.cli.compare_command import list_experiments
 
-    store = _store(args)
-    if store is None:
-        return 1
-    try:
-        return list_experiments(store, args.project, sys.stdout, as_json=args.json)
-    except LookupError as exc:
-        print(f"braintrust: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        store.close()
+    return _read_store(args, lambda store: list_experiments(store, args.project, sys.stdout, as_json=args.json))
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from braintrust.cli.compare_command import compare
 
-    store = _store(args)
-    if store is None:
-        return 1
-    try:
-        return compare(store, args.project, args.experiment, args.base, sys.stdout, sys.stderr, as_json=args.json)
-    except LookupError as exc:
-        print(f"braintrust: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        store.close()
+    return _read_store(args, lambda store: compare(store, args.project, args.experiment, args.base, sys.stdout, sys.stderr, as_json=args.json))
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
