@@ -24,6 +24,7 @@ from braintrust.delivery.deadline import Deadline
 from braintrust.delivery.processor import FlushResult, Processor
 from braintrust.delivery.spill import SpillWriter
 from braintrust.forks import at_fork
+from braintrust.signals import sigterm_handler_ran, watch_sigterm_handler
 from braintrust.state import global_state
 
 _lock = threading.Lock()
@@ -144,11 +145,21 @@ def _after_fork_first_use() -> None:
 
 
 def _after_fork_in_child() -> None:
-    """The child's exit hooks are registered on its next use of the processor; the lock is new
-    (a thread of the parent may have held it when the process forked)."""
-    global _exit_hooks_stale, _lock
+    """The child's exit hooks, and its SIGTERM handler, are set on its next use of the
+    processor; the lock is new (a thread of the parent may have held it when the process forked).
+
+    Until then SIGTERM has its default action again: a child that logs nothing (an idle ``Pool``
+    worker) has nothing to flush, and a handler could only make it miss the signal (see
+    ``watch_sigterm_handler``) and hang where it would have ended."""
+    global _exit_hooks_stale, _lock, _exit_flush_running, _exit_flush_done, _sigterm_deferred
     _lock = threading.Lock()
     _exit_hooks_stale = True
+    _exit_flush_running = _exit_flush_done = _sigterm_deferred = False  # (the child's exit is its own)
+    try:
+        if signal.getsignal(signal.SIGTERM) is _on_sigterm:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    except (ValueError, OSError):
+        pass
 
 
 at_fork(after_in_child=_after_fork_in_child)
@@ -244,7 +255,11 @@ def _on_sigterm(signum: int, frame: Any) -> None:
     # Unwind the main thread; atexit then flushes under the deadline. Under pytest a
     # KeyboardInterrupt ends the session cleanly (its own finish hooks flush).
     global _sigterm_deferred
-    if _exit_flush_running or (not _exit_flush_done and _multiprocessing_child_exiting()):
+    sigterm_handler_ran()
+    if _exit_flush_done:  # nothing left to flush: the default action (no traceback from an exit hook)
+        _deliver_sigterm_now()
+        return
+    if _exit_flush_running or _multiprocessing_child_exiting(frame):
         _sigterm_deferred = True  # (delivered again once the flush is over)
         return
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -253,15 +268,24 @@ def _on_sigterm(signum: int, frame: Any) -> None:
     raise SystemExit(128 + signal.SIGTERM)
 
 
-def _multiprocessing_child_exiting() -> bool:
+def _multiprocessing_child_exiting(frame: Any = None) -> bool:
     """A multiprocessing child has started its exit hooks (ours runs first among them): an
-    exception raised now would skip the flush."""
-    multiprocessing = sys.modules.get("multiprocessing")
-    if multiprocessing is None:
+    exception raised now would skip the flush. ``frame``: where the signal interrupted the main
+    thread. The hooks' runner marks the child as exiting only after its first steps, and a
+    signal handled on one of them (seen in ~1 of 150 runs of ``with Pool(...)``, whose
+    ``terminate()`` races with its workers' exit) would otherwise skip them all."""
+    if not _in_multiprocessing_child():
         return False
-    util = getattr(multiprocessing, "util", None)
+    util = getattr(sys.modules["multiprocessing"], "util", None)
     try:
-        return bool(getattr(util, "_exiting", False)) and multiprocessing.parent_process() is not None
+        if getattr(util, "_exiting", False):
+            return True
+        runner = getattr(getattr(util, "_exit_function", None), "__code__", None)
+        while frame is not None:
+            if frame.f_code is runner:
+                return True
+            frame = frame.f_back
+        return False
     except Exception:
         return False
 
@@ -272,5 +296,17 @@ def _install_sigterm_handler() -> None:
     try:
         if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
             signal.signal(signal.SIGTERM, _on_sigterm)
+        if signal.getsignal(signal.SIGTERM) is _on_sigterm and _in_multiprocessing_child():
+            # Pool.terminate() SIGTERMs idle workers, which wait on a semaphore: a signal that
+            # lands just before that wait would leave them hanging (see watch_sigterm_handler).
+            watch_sigterm_handler()
     except (ValueError, OSError):
         pass
+
+
+def _in_multiprocessing_child() -> bool:
+    multiprocessing = sys.modules.get("multiprocessing")
+    try:
+        return multiprocessing is not None and multiprocessing.parent_process() is not None
+    except Exception:
+        return False
