@@ -272,7 +272,7 @@ def _multiprocessing_child_exiting(frame: Any = None) -> bool:
     """A multiprocessing child has started its exit hooks (ours runs first among them): an
     exception raised now would skip the flush. ``frame``: where the signal interrupted the main
     thread. The hooks' runner marks the child as exiting only after its first steps, and a
-    signal handled on one of them (seen in ~1 of 150 runs of ``with Pool(...)``, whose
+    signal handled on one of them (3 in 500 runs of ``with Pool(...)`` here, whose
     ``terminate()`` races with its workers' exit) would otherwise skip them all."""
     if not _in_multiprocessing_child():
         return False
