@@ -79,7 +79,7 @@ def case_breakdown(run: Any) -> str:
 
 
 def terminal_summary(run: Any, tr: Any) -> None:
-    if run.collect_only:
+    if run.runs_nothing:
         return
     tr.section("Braintrust", sep="=", bold=True)
     tr.write_line(case_breakdown(run))

@@ -38,12 +38,21 @@ def configure_session(config: pytest.Config, settings: Settings) -> None:
     run.saved_policy = saved_policy
     run.counts_at_start = mark_counts()  # this run's rows only, when pytest runs twice in a process
     config.pluginmanager.register(run, RUN_PLUGIN)
-    config.pluginmanager.register(EvalSession(config, settings, registry), "braintrust-eval-session")
+    run.eval_session = EvalSession(config, settings, registry)
+    if run.runs_nothing is None:  # no per-test hooks when no test runs
+        config.pluginmanager.register(run.eval_session, "braintrust-eval-session")
     if config.pluginmanager.hasplugin("xdist"):
         from pytest_braintrust.xdist import XdistBridge
 
         run.xdist_bridge = XdistBridge(run)
         config.pluginmanager.register(run.xdist_bridge, "braintrust-xdist")
+
+
+def _option_that_runs_nothing(config: pytest.Config) -> str | None:
+    for option, flag in (("collectonly", "--collect-only"), ("setupplan", "--setup-plan"), ("setuponly", "--setup-only")):
+        if config.getoption(option, False):
+            return flag
+    return None
 
 
 class BraintrustRun:
@@ -63,8 +72,11 @@ class BraintrustRun:
         #: Why some experiment has no summary (gates then say so instead of "no such score").
         self.summary_missing: str | None = None
         self.gates_skipped: str | None = None
-        #: ``--collect-only``: nothing runs, so nothing is reported (IDEs collect this way).
-        self.collect_only = bool(config.getoption("collectonly", False))
+        #: The option under which no test runs (``--collect-only``, as IDEs collect, or
+        #: ``--setup-only`` / ``--setup-plan``), if any: nothing is logged or reported, and no
+        #: experiment is created to become the next run's baseline.
+        self.runs_nothing = _option_that_runs_nothing(config)
+        self.eval_session: EvalSession | None = None
         self.saved_policy: tuple[Any, ...] | None = None
         self.counts_at_start: Any = None
         self.xdist_bridge: Any = None
@@ -85,7 +97,8 @@ class BraintrustRun:
             policy.quiet_local_notice, policy.queue_full_wait_seconds = self.saved_policy
 
     def session(self) -> EvalSession:
-        return self.config.pluginmanager.get_plugin("braintrust-eval-session")
+        assert self.eval_session is not None
+        return self.eval_session
 
     # -- session start ---------------------------------------------------------------------------
 
@@ -94,7 +107,7 @@ class BraintrustRun:
         """``--braintrust-experiment-id``: the experiment must exist (a typo would log rows
         under an id nothing shows); its name and project then label the summary."""
         experiment_id = self.settings.experiment_id
-        if self.is_worker or self.collect_only or not experiment_id:
+        if self.is_worker or self.runs_nothing or not experiment_id:
             return
         from braintrust.objects.reads import reads
 
@@ -122,6 +135,8 @@ class BraintrustRun:
         from braintrust.state import global_state
         from braintrust.store.location import database_path
 
+        if self.runs_nothing:
+            return f"braintrust: {self.runs_nothing} runs no test, so nothing is logged and no experiment is created"
         state = global_state()
         settings = self.settings
         if settings.experiment_id:
@@ -157,7 +172,7 @@ class BraintrustRun:
         except Exception as exc:  # never lose the test run's result to a reporting problem
             self.errors.append(f"flush failed: {exc}")
         self.flush_seconds = time.monotonic() - started
-        if self.is_worker or self.collect_only:
+        if self.is_worker or self.runs_nothing:
             return
         if self.is_controller and self.xdist_bridge is not None:
             workers, interrupted_cases = self.xdist_bridge.unreported()

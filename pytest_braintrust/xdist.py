@@ -67,6 +67,8 @@ class XdistBridge:
     def pytest_configure_node(self, node: Any) -> None:
         """Controller: register the experiment once, then tell each worker to join it."""
         self.run.is_controller = True
+        if self.run.runs_nothing:
+            return
         if self._identities is None:
             registry = self.run.registry
             registry.get(None)

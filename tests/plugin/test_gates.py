@@ -131,6 +131,21 @@ def test_gates_judge_only_runs_where_an_eval_case_ran(gated):
     assert gated.run("--braintrust").ret == 6  # with cases the gate judges as before
 
 
+@pytest.mark.parametrize("option", ["--setup-only", "--setup-plan"])
+def test_a_run_that_only_sets_up_logs_nothing_and_leaves_no_baseline(gated, option):
+    """No test body runs: an experiment of 'skipped' cases with no scores would become the next
+    run's baseline, so none is created, here or by the xdist controller."""
+    result = gated.run("--braintrust", option, "-v")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines([f"braintrust: {option} runs no test, so nothing is logged and no experiment is created"])
+    assert "= Braintrust =" not in result.stdout.str()
+    assert not (gated.local_dir / "braintrust.sqlite").exists()
+
+    under_xdist = gated.run_subprocess("--braintrust", option, "-n", "2", "-p", "xdist")
+    assert under_xdist.ret == 0, under_xdist.stdout.str()
+    assert not (gated.local_dir / "braintrust.sqlite").exists()
+
+
 def test_a_run_stopped_early_by_maxfail_is_not_judged_by_the_gates(bt):
     """``-x``: the cases that ran before the stop are not the suite; pytest's 1 stands."""
     bt.pytester.makepyfile(
