@@ -7,6 +7,7 @@ summary file (``--braintrust-json``). The JSON schema (version 1)::
                                          "regressed_cases", "improved_cases" (local store: the cases' names)}},
                       "metrics": {name: {"value", "unit", "diff", "improvements", "regressions"}}}],
      "cases": {"total": n, "passed": n, "failed": n, "error": n, "skipped": n, "xfailed": n, "xpassed": n, "interrupted": n},
+     "scorer_errors": {scorer: {"cases": n, "first": "case name: ExceptionType: message"}},
      "gates": [{"kind", "score", "bar", "value", "passed", "message"}],
      "delivery": {"produced", "accepted", "spilled", "dropped": {reason: n}, "spill_files": [...],
                   "errors": [why rows were not delivered, each once]},
@@ -33,6 +34,7 @@ def summary_document(run: Any) -> dict[str, Any]:
         "schema_version": 1,
         "experiments": [report_entry(s) for s in run.summaries],
         "cases": {"total": sum(counts.values()), **{o: counts.get(o, 0) for o in OUTCOMES}},
+        "scorer_errors": run.scorer_failures(),
         "gates": [gate.__dict__ for gate in run.gates],
         "delivery": run.delivery_counts(),
         "errors": list(run.errors),
@@ -58,6 +60,9 @@ def write_outputs(run: Any) -> None:
 def markdown(run: Any) -> str:
     """A GitHub step summary: scores against the baseline, gates, delivery (and why rows were not delivered)."""
     lines = ["## Braintrust eval results", "", f"{case_breakdown(run)}.", ""]
+    failures = scorer_failure_lines(run)
+    if failures:
+        lines += [f"- {step_summary.md(line)}" for line in failures] + [""]
     for summary in run.summaries:
         lines += step_summary.summary_lines(summary)
     if run.gates_skipped:
@@ -78,11 +83,27 @@ def case_breakdown(run: Any) -> str:
     return f"{sum(counts.values())} eval cases" + (f": {breakdown}" if breakdown else "") + unreported
 
 
+def scorer_failure_lines(run: Any) -> list[str]:
+    """One line per scorer that raised: its score is missing from those cases, which the
+    score averages alone would not show."""
+    lines = []
+    for scorer, failure in sorted(run.scorer_failures().items()):
+        if failure["cases"] == 1:
+            where = f"1 case ({failure['first']}); its score is missing there, and the score span holds the traceback"
+        else:
+            where = (f"{failure['cases']} cases (first: {failure['first']}); its score is missing there, "
+                     "and the score spans hold the tracebacks")
+        lines.append(f"scorer {scorer!r} failed in {where}")
+    return lines
+
+
 def terminal_summary(run: Any, tr: Any) -> None:
     if run.runs_nothing:
         return
     tr.section("Braintrust", sep="=", bold=True)
     tr.write_line(case_breakdown(run))
+    for line in scorer_failure_lines(run):
+        tr.write_line(line, yellow=True)
     if not run.settings.no_summary:
         for summary in run.summaries:
             for line in str(summary).splitlines():

@@ -295,6 +295,13 @@ class BraintrustRun:
                 counts.update(outcomes)
         return counts
 
+    def scorer_failures(self) -> dict[str, dict[str, Any]]:
+        """Scorers that raised, over this process and every worker (their scores are missing
+        from those cases; each score span holds the traceback)."""
+        from pytest_braintrust.session import merge_scorer_failures
+
+        return merge_scorer_failures(self.session().scorer_failures, *(o.get("scorer_failures") for o in self.worker_outputs))
+
     def delivery_counts(self) -> dict[str, Any]:
         """Rows produced/accepted/spilled/dropped, spill files and why rows were not delivered
         (each error once), over this process and every worker."""

@@ -150,6 +150,8 @@ class EvalSession:
         self.registry = registry
         # Finished cases per project and outcome (only counts: nothing per case outlives it).
         self.outcomes: dict[str, dict[str, int]] = {}
+        #: Scorers that raised: ``{scorer: {"cases": n, "first": "case: ExcType: message"}}``.
+        self.scorer_failures: dict[str, dict[str, Any]] = {}
         self.worker = (getattr(config, "workerinput", None) or {}).get("workerid")  # pytest-xdist
         self.legacy_ids = ids.legacy_ids()  # read once per run, as a logger does
 
@@ -267,6 +269,7 @@ class EvalSession:
             metadata["score_metadata"] = dict(case.score_metadata)
         if case.scorer_errors:
             metadata["scorer_errors"] = dict(case.scorer_errors)
+            self._count_scorer_failures(case)
         event: dict[str, Any] = {"scores": scores, "metadata": metadata, "tags": case.tags or None}
         if case.expected is not None:  # as declared, or as the test set it (case.expected = ...)
             event["expected"] = case.expected
@@ -278,6 +281,24 @@ class EvalSession:
         per_project = self.outcomes.setdefault(case.spec.project or self.settings.project, {})
         per_project[result.outcome] = per_project.get(result.outcome, 0) + 1
 
+
+    def _count_scorer_failures(self, case: BraintrustCase) -> None:
+        for scorer, formatted in case.scorer_errors.items():
+            failure = self.scorer_failures.setdefault(scorer, {"cases": 0, "first": None})
+            failure["cases"] += 1
+            if failure["first"] is None:
+                last_line = formatted.rstrip().splitlines()[-1] if formatted.strip() else "(no message)"
+                failure["first"] = f"{case.spec.name}: {last_line}"
+
+
+def merge_scorer_failures(*per_process: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The scorer failures of this process and every xdist worker, as one mapping."""
+    merged: dict[str, dict[str, Any]] = {}
+    for failures in per_process:
+        for scorer, failure in (failures or {}).items():
+            into = merged.setdefault(scorer, {"cases": 0, "first": failure.get("first")})
+            into["cases"] += failure.get("cases", 0)
+    return merged
 
 
 def _release(item: pytest.Item) -> None:

@@ -121,6 +121,7 @@ class XdistBridge:
         result = self.run.flush_result
         workeroutput[WORKER_KEY] = {
             "outcomes": self.run.session().outcomes,
+            "scorer_failures": self.run.session().scorer_failures,
             "flush": dict(result.__dict__) if result is not None else None,
             "experiments": self.run.registry.identities(self.run.errors, registered_only=True),
             "errors": list(self.run.errors),

@@ -108,6 +108,54 @@ def test_terminal_step_summary_junit_and_json(bt, tmp_path):
     assert document["errors"] == []
 
 
+def test_scorers_that_raise_are_named_in_every_report_and_change_no_outcome(bt, tmp_path):
+    """A broken scorer only leaves its score out of some cases, which the averages alone would
+    hide: each report names it, with how many cases and the first error."""
+    step_summary = tmp_path / "step_summary.md"
+    bt.monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step_summary))
+    bt.pytester.makepyfile(
+        test_suite_broken_scorer='''
+        import pytest
+        from pytest_braintrust import eval_case
+
+        def strict(output, expected):
+            if output is None:
+                raise ValueError("no output to score")
+            return output == expected
+
+        def too_high(output):
+            return 2
+
+        @eval_case(expected="A", scorers=[strict, too_high])
+        @pytest.mark.parametrize("answer", ["A", None, None])
+        def test_answer(answer):
+            return answer
+        '''
+    )
+    result = bt.run("--braintrust", "--braintrust-project", "broken", "--braintrust-json", "summary.json")
+    assert result.ret == 0
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(
+        [
+            "3 eval cases: 3 passed",
+            "scorer 'strict' failed in 2 cases (first: test_answer[[]None0[]]: ValueError: no output to score); "
+            "its score is missing there, and the score spans hold the tracebacks",
+            "scorer 'too_high' failed in 3 cases (first: test_answer[[]A[]]: ValueError: score 'too_high' (2) must be between 0 and 1)*",
+            "*SUMMARY*",
+            "100.00% 'pass'   score",
+            "100.00% 'strict' score",
+        ]
+    )
+    document = json.loads((bt.path / "summary.json").read_text())
+    assert document["scorer_errors"] == {
+        "strict": {"cases": 2, "first": "test_answer[None0]: ValueError: no output to score"},
+        "too_high": {"cases": 3, "first": "test_answer[A]: ValueError: score 'too_high' (2) must be between 0 and 1"},
+    }
+    assert "- scorer 'strict' failed in 2 cases" in step_summary.read_text()
+    errors = {r["span_attributes"]["name"]: r["metadata"].get("scorer_errors") for r in bt.roots().values()}
+    assert "ValueError: no output to score" in errors["test_answer[None0]"]["strict"]
+
+
 def test_api_header_url_and_comparison(bt_api):
     server = bt_api.server
     bt_api.pytester.makepyfile(test_suite_reports=SUITE)

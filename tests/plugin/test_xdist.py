@@ -56,7 +56,11 @@ def test_default(n):
     assert n != 5
 
 
-@eval_case(project="xdist-other")
+def broken(input):
+    return 1 / (input["n"] % 6)  # raises for n = 0 and 6
+
+
+@eval_case(project="xdist-other", scorers=[broken])
 @pytest.mark.parametrize("n", range(12))
 def test_other(n):
     pass
@@ -120,12 +124,15 @@ def test_xdist_one_experiment_one_summary_pinned_dataset(bt, tmp_path):
     assert out.count("=========================SUMMARY=========================") == 2
     result.stdout.fnmatch_lines([f"See results for {main['name']} in the local store at *", f"See results for {other['name']} in the local store at *"])
     result.stdout.fnmatch_lines(["rows: * sent, 0 spilled, 0 dropped*"])
+    # Scorer failures on both workers, counted together.
+    result.stdout.fnmatch_lines(["scorer 'broken' failed in 2 cases (first: test_other[[]*[]]: ZeroDivisionError: *)*"])
     sent = int(out.split("rows: ")[1].split(" sent")[0])
     assert sent >= 2 * (15 + 12)  # every worker's rows are counted (root + task per case at least)
     document = json.loads((bt.path / "summary.json").read_text())
     assert document["cases"]["total"] == 27 and document["cases"]["failed"] == 1
     assert sorted(e["project"] for e in document["experiments"]) == ["xdist", "xdist-other"]
     assert document["delivery"]["accepted"] == sent
+    assert document["scorer_errors"]["broken"]["cases"] == 2
     assert [g["passed"] for g in document["gates"]] == [True, True]  # "pass" of each experiment
 
 
