@@ -9,8 +9,9 @@ The rules, mirroring what the Braintrust server reports:
 * Metrics, where lower is better: ``duration`` (root ``metrics.end - metrics.start``), every
   token count (``*tokens``) and ``estimated_cost``/``cost`` summed over the trace's rows; only
   metrics that were logged appear. An experiment's metric is the mean over traces.
-* Against a base experiment, traces are grouped by their canonical input JSON; for each group
-  present in both, the group means are compared: higher score = improvement, lower = regression
+* Against a base experiment, traces are grouped by their canonical input JSON; a trace that
+  logged no input is grouped by its root span's name instead (pytest cases that declare no
+  input are different tests, not one case); for each group present in both, the group means are compared: higher score = improvement, lower = regression
   (the reverse for metrics). ``diff`` = experiment mean − base mean, for names present in both.
   A score's ``regressed_cases`` (``improved_cases``) names the traces (their root span's name)
   of every group that regressed (improved), so a summary can say which cases changed.
@@ -33,6 +34,12 @@ COST_METRICS = ("estimated_cost", "cost")
 
 def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _input_key(value: Any, name: str | None) -> str:
+    if value is None and name:
+        return "\x00no input: " + name  # (never canonical JSON, so never an input's key)
+    return _canonical(value)
 
 
 def _mean(values: list[float]) -> float:
@@ -93,8 +100,8 @@ def _group(rows: Iterable[dict[str, Any]], score_order: list[str], child_scores:
             trace = traces[trace_key] = _Trace()
         is_root = not row.get("span_parents")
         if is_root and inputs:
-            trace.input_key = _canonical(row.get("input"))
             trace.name = (row.get("span_attributes") or {}).get("name")
+            trace.input_key = _input_key(row.get("input"), trace.name)
         names = score_order if is_root else child_scores
         for name, value in (row.get("scores") or {}).items():
             if isinstance(value, (int, float)):

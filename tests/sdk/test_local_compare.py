@@ -153,3 +153,21 @@ def test_improved_cases_are_named_too():
 
     summary = ExperimentSummary("p", None, None, "e", None, None, "base", scores=scores)
     assert improvement_lines(summary) == ["'exact' improved in 1 case: test_a"]
+
+
+def test_traces_without_input_are_told_apart_by_name():
+    """``@pytest.mark.braintrust`` tests that declare no input log none: grouped as one null
+    input, one failing test would make every such test "regress"."""
+    def named(rows, name):
+        rows[0]["span_attributes"] = {"name": name, "type": "eval"}
+        return rows
+
+    base = [row for n in "abc" for row in named(trace(f"b{n}", None, {"pass": 1}), f"test_{n}")]
+    cur = [row for n in "abc" for row in named(trace(f"c{n}", None, {"pass": 0 if n == "b" else 1}), f"test_{n}")]
+    scores, _, coverage = compare_experiments(cur, base)
+    assert (scores["pass"].regressions, scores["pass"].regressed_cases) == (1, ["test_b"])
+    assert coverage is None  # the same three cases ran
+    # A test that is new (or renamed) has no baseline, like a new input.
+    renamed = named(trace("cz", None, {"pass": 0}), "test_z")
+    scores, _, coverage = compare_experiments(cur[:1] + renamed, base)
+    assert scores["pass"].regressions == 0 and (coverage.common, coverage.current, coverage.base) == (1, 2, 3)
