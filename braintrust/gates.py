@@ -66,15 +66,17 @@ def parse_gates(text: str | None, option: str) -> tuple[Gate, ...]:
 
 def evaluate(fail_under: tuple[Gate, ...], max_regression: tuple[Gate, ...], summaries: list[Any],
              summary_missing: str | None = None, option_prefix: str = "--braintrust-",
-             scope: str = "this run") -> list[GateResult]:
+             scope: str = "this run", unscored: dict[str, str] | None = None) -> list[GateResult]:
     """Check every gate against every experiment summary. ``summary_missing``: why some summary
-    is missing, if one is (a score not found is then reported as unchecked). Messages name the
-    options as ``{option_prefix}fail-under`` and what was judged as ``scope``."""
+    is missing, if one is (a score not found is then reported as unchecked). ``unscored``: why
+    a score may be missing (a scorer that raised), by score name. Messages name the options as
+    ``{option_prefix}fail-under`` and what was judged as ``scope``."""
 
     def not_found(option: str, score: str) -> str:
         if summary_missing:
             return f"{option_prefix}{option}: score {score!r} could not be checked: {summary_missing}"
-        return f"{option_prefix}{option}: no score named {score!r} was logged in {scope}"
+        why = f" ({unscored[score]})" if unscored and score in unscored else ""
+        return f"{option_prefix}{option}: no score named {score!r} was logged in {scope}{why}"
 
     results: list[GateResult] = []
 

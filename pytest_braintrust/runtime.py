@@ -232,7 +232,9 @@ class BraintrustRun:
             # status stands, rather than every gate failing as if its score had a typo.
             why = "no eval case ran"
         else:
-            self.gates = evaluate(self.settings.fail_under, self.settings.max_regression, self.summaries, self.summary_missing)
+            unscored = {scorer: f"scorer {scorer!r} failed in every case that ran it: see above" for scorer in self.scorer_failures()}
+            self.gates = evaluate(self.settings.fail_under, self.settings.max_regression, self.summaries, self.summary_missing,
+                                  unscored=unscored)
             return
         if has_gates:
             self.gates_skipped = f"gates not applied: {why}"

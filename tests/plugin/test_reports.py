@@ -132,8 +132,9 @@ def test_scorers_that_raise_are_named_in_every_report_and_change_no_outcome(bt, 
             return answer
         '''
     )
-    result = bt.run("--braintrust", "--braintrust-project", "broken", "--braintrust-json", "summary.json")
-    assert result.ret == 0
+    result = bt.run("--braintrust", "--braintrust-project", "broken", "--braintrust-json", "summary.json",
+                    "--braintrust-fail-under", "too_high=0.5")
+    assert result.ret == 6  # the gate's score is missing: it fails, and says why
     result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(
         [
@@ -144,6 +145,9 @@ def test_scorers_that_raise_are_named_in_every_report_and_change_no_outcome(bt, 
             "*SUMMARY*",
             "100.00% 'pass'   score",
             "100.00% 'strict' score",
+            "*",
+            "gate FAILED: --braintrust-fail-under: no score named 'too_high' was logged in this run "
+            "(scorer 'too_high' failed in every case that ran it: see above)",
         ]
     )
     document = json.loads((bt.path / "summary.json").read_text())
