@@ -13,8 +13,9 @@ The rules, mirroring what the Braintrust server reports:
   logged no input is grouped by its root span's name instead (pytest cases that declare no
   input are different tests, not one case); for each group present in both, the group means
   are compared: higher score = improvement, lower = regression (the reverse for metrics).
-  ``diff`` = experiment mean − base mean, for names present in both. A score's ``regressed_cases`` (``improved_cases``) names the traces (their root span's name)
-  of every group that regressed (improved), so a summary can say which cases changed.
+  ``diff`` = experiment mean − base mean, for names present in both. A score's
+  ``regressed_cases`` (``improved_cases``) names the traces (their root span's name) of every
+  group that regressed (improved), so a summary can say which cases changed.
 * When the two ran different inputs (a ``-k`` or ``--lf`` rerun, a dataset that grew), both
   sides are first cut down to the inputs they share, so ``diff`` compares like with like; the
   result's ``coverage`` says how many inputs that is. (The server compares whole experiments.)
