@@ -158,6 +158,7 @@ def test_what_a_forked_child_logs_to_an_inherited_span_survives_the_parents_firs
     assert not open_rows._held_at_fork  # nothing left to mark
 
 
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")  # forking is the point
 def test_rows_opened_after_a_fork_are_first_written_as_usual(bt_logs):
     logger = braintrust.init_logger(project="open")
     logger.id
