@@ -79,6 +79,9 @@ class _Run:
         self.task_takes_hooks = _parameter_count(evaluator.task) == 2
         self.task_is_async = is_async_callable(evaluator.task)
         self.started = time.monotonic()
+        #: Cases in which each scorer (or classifier) raised: its first failure is printed with
+        #: the case's line, repeats only counted (a broken judge would print one line per case).
+        self.failure_counts: dict[str, int] = {}
 
     # -- the whole evaluator --------------------------------------------------------------------
 
@@ -103,6 +106,7 @@ class _Run:
             start_summary = await self._start_summary()
             await _maybe_await(ev.on_start(start_summary))
         results = await self._run_trials(cases)
+        self._report_repeated_failures(len(results))
         await self._flush()
         summary = await self._summarize(results)
         return EvalResultWithSummary(summary=summary, results=results)
@@ -444,13 +448,30 @@ class _Run:
             scorer_errors = {name: _format(exc) for name, exc in failures}
             metadata["scorer_errors"] = scorer_errors
             root.log(metadata={"scorer_errors": scorer_errors})
-            print(f"Found exceptions for the following scorers: {', '.join(scorer_errors)}", [exc for _, exc in failures], file=sys.stderr)
+            if self._first_failure_of_any("scorer", scorer_errors):
+                print(f"Found exceptions for the following scorers: {', '.join(scorer_errors)}", [exc for _, exc in failures], file=sys.stderr)
         if classifier_failures:
             classifier_errors = {name: _format(exc) for name, exc in classifier_failures}
             metadata["classifier_errors"] = classifier_errors
             root.log(metadata={"classifier_errors": classifier_errors})
-            print(f"Found exceptions for the following classifiers: {', '.join(classifier_errors)}", [exc for _, exc in classifier_failures], file=sys.stderr)
+            if self._first_failure_of_any("classifier", classifier_errors):
+                print(f"Found exceptions for the following classifiers: {', '.join(classifier_errors)}", [exc for _, exc in classifier_failures], file=sys.stderr)
         return scores, [name for name, _ in failures], classifications
+
+    def _first_failure_of_any(self, kind: str, names: dict[str, str]) -> bool:
+        """Count a case's failing scorers (or classifiers); true if one of them fails for the first time."""
+        first = False
+        for name in names:
+            key = f"{kind} {name!r}"
+            first = first or key not in self.failure_counts
+            self.failure_counts[key] = self.failure_counts.get(key, 0) + 1
+        return first
+
+    def _report_repeated_failures(self, cases: int) -> None:
+        for what, count in self.failure_counts.items():
+            if count > 1:
+                eprint(f"braintrust: {what} of evaluator {self.ev.eval_name} failed in {count} of {cases} cases "
+                       "(the first error is above; each case's metadata has its own); its score is missing from them")
 
     async def _run_scorer(self, span: Any, scorer: Any, name: str, arguments: dict[str, Any], convert: Callable[[str, Any], Any]) -> Any:
         span.set_current()

@@ -218,6 +218,26 @@ def test_failing_scorer_is_recorded_and_other_scorers_still_run(capsys):
     assert spans["exact"]["scores"] == {"exact": 1.0}
 
 
+def test_a_scorer_failing_in_every_case_is_printed_once_then_counted(capsys):
+    """A broken judge (no API key, say) must not print one line per case: its first failure is
+    printed as usual, and the count comes once, after the cases."""
+
+    def sometimes(input):
+        if input % 2:
+            raise RuntimeError(f"odd input {input}")
+        return 1.0
+
+    result = Eval("repeated-failures", data=[{"input": i, "expected": i} for i in range(6)], task=lambda x: x,
+                  scores=[exact, bad_scorer, sometimes])
+    assert all(set(r.metadata["scorer_errors"]) >= {"bad_scorer"} for r in result.results)  # every case keeps its own
+    err = capsys.readouterr().err
+    printed = [line for line in err.splitlines() if line.startswith("Found exceptions for the following scorers:")]
+    # Each scorer's first failure (cases run concurrently: both may come in one case's line).
+    assert 1 <= len(printed) <= 2 and "bad_scorer" in printed[0] and any("sometimes" in line for line in printed)
+    assert "braintrust: scorer 'bad_scorer' of evaluator repeated-failures failed in 6 of 6 cases (the first error is above" in err
+    assert "braintrust: scorer 'sometimes' of evaluator repeated-failures failed in 3 of 6 cases" in err
+
+
 def flaky_task(input):
     if input == "boom":
         raise RuntimeError("task exploded")
