@@ -4,6 +4,7 @@
 ``braintrust list``                   what the local store holds (projects, experiments, datasets, logs)
 ``braintrust experiments [P]``        experiments (of project P) with rows and score averages, newest last
 ``braintrust show P [E]``             the traces of one experiment (default: P's newest) as a tree
+                                      (``--case TEXT``, ``--errors``: only some of them)
 ``braintrust logs P [--last N]``      the last N traces of project P's logs as trees
 ``braintrust dataset P D [--version V]``  dataset D's records (as of version V)
 ``braintrust compare P [E [BASE]]``   E's (default: P's newest) summary compared with BASE (default: its base, else the previous one)
@@ -82,7 +83,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     from braintrust.cli.store_commands import show_experiment
 
-    return _read_store(args, lambda store: show_experiment(store, args.project, args.experiment, sys.stdout))
+    return _read_store(args, lambda store: show_experiment(store, args.project, args.experiment, sys.stdout,
+                                                           case=args.case, errors_only=args.errors))
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
@@ -150,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     show_parser = sub.add_parser("show", help="show one experiment's traces from the local store")
     show_parser.add_argument("project")
     show_parser.add_argument("experiment", nargs="?", help="name or id (default: the project's newest)")
+    show_parser.add_argument("--case", metavar="TEXT", help="only the traces whose name (a test id) or input contains TEXT, ignoring case")
+    show_parser.add_argument("--errors", action="store_true", help="only the traces that ended with an error (failed cases)")
     show_parser.add_argument("--store", help="store folder or database file")
     show_parser.set_defaults(func=cmd_show)
 

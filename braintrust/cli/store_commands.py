@@ -266,19 +266,42 @@ def _find_project(local: LocalStore, project: str | None) -> dict[str, Any] | No
 
 
 def show_experiment(
-    store: LocalStore | str | os.PathLike[str], project: str | None, experiment: str | None, out: IO[str]
+    store: LocalStore | str | os.PathLike[str], project: str | None, experiment: str | None, out: IO[str],
+    case: str | None = None, errors_only: bool = False,
 ) -> int:
     """The rows of one experiment as a tree. ``project`` and ``experiment`` are names or ids;
-    no project searches all of them; no experiment shows the project's newest one."""
+    no project searches all of them; no experiment shows the project's newest one. ``case``:
+    only the traces whose root span's name (a pytest case's test id) or input (as JSON)
+    contains it, ignoring case; ``errors_only``: only the traces whose root row has an error
+    (a failed pytest case, an ``Eval`` task that raised)."""
     local = _open(store)
     try:
-        return _show(local, project, experiment, out)
+        return _show(local, project, experiment, out, case, errors_only)
     finally:
         if local is not store:
             local.close()
 
 
-def _show(local: LocalStore, project: str | None, experiment: str | None, out: IO[str]) -> int:
+def _selected_traces(rows: list[dict[str, Any]], case: str | None, errors_only: bool) -> tuple[list[dict[str, Any]], int, int]:
+    """The rows of the traces whose root matches, and how many traces matched of how many."""
+    roots = [row for row in rows if not row.get("span_parents") and not commented_row(row)]
+    wanted = case.casefold() if case else None
+
+    def named(row: dict[str, Any]) -> bool:
+        name = str((row.get("span_attributes") or {}).get("name") or "")
+        return wanted in name.casefold() or wanted in json.dumps(row.get("input"), ensure_ascii=False, default=str).casefold()
+
+    chosen = {
+        row.get("root_span_id")
+        for row in roots
+        if (wanted is None or named(row)) and (not errors_only or row.get("error") is not None)
+    }
+    kept = [row for row in rows if row.get("root_span_id") in chosen]
+    return kept, len(chosen), len(roots)
+
+
+def _show(local: LocalStore, project: str | None, experiment: str | None, out: IO[str],
+          case: str | None = None, errors_only: bool = False) -> int:
     found_project = _find_project(local, project)
     if project is not None and found_project is None:
         names = ", ".join(p["name"] for p in local.list_projects()) or "none"
@@ -310,6 +333,13 @@ def _show(local: LocalStore, project: str | None, experiment: str | None, out: I
         header.append(("base:", base["name"] if base else chosen["base_exp_id"]))
     out.write(f"Experiment {chosen['name']}  (project {owner['name']})\n")
     out.write("\n".join(_table([(label, value) for label, value in header], "  ")) + "\n\n")
-    lines = span_tree_lines(rows)
-    out.write(("\n".join(lines) if lines else "(no rows)") + "\n")
+    if case is None and not errors_only:
+        lines = span_tree_lines(rows)
+        out.write(("\n".join(lines) if lines else "(no rows)") + "\n")
+        return 0
+    kept, matched, traces = _selected_traces(rows, case, errors_only)
+    asked = " and ".join(([f"{case!r} in the name or input"] if case is not None else []) + (["an error"] if errors_only else []))
+    if kept:
+        out.write("\n".join(span_tree_lines(kept)) + "\n\n")
+    out.write(f"{matched} of {traces} traces with {asked}\n")
     return 0

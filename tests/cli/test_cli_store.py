@@ -228,6 +228,27 @@ def test_show_and_compare_default_to_the_newest_experiment(filled):
     assert empty.returncode == 1 and "no project 'proj-empty'" in empty.stderr
 
 
+def test_show_picks_traces_by_name_or_input_and_by_error(tmp_path):
+    """After a run, look at one case (``--case``, as the summary names it) or at the failures."""
+    env = cli_env(tmp_path / "store")
+    cases = "[{'input': 'refund please'}, {'input': 'Refund now'}, {'input': 'hello'}, {'input': 'boom'}]"
+    task = "lambda x: x.upper() if x != 'boom' else 1 / 0"
+    write(tmp_path / "eval_pick.py", eval_source("proj-pick", "run", cases=cases, task=task))
+    assert run_cli("eval", "eval_pick.py", cwd=tmp_path, env=env).returncode == 1  # a case's task raised
+
+    refunds = run_cli("show", "proj-pick", "--case", "REFUND", cwd=tmp_path, env=env)
+    assert refunds.returncode == 0, refunds.stderr
+    assert '"REFUND PLEASE"' in refunds.stdout and '"REFUND NOW"' in refunds.stdout and "HELLO" not in refunds.stdout
+    assert refunds.stdout.rstrip().endswith("2 of 4 traces with 'REFUND' in the name or input")
+    errors = run_cli("show", "proj-pick", "--errors", cwd=tmp_path, env=env)
+    assert '"boom"' in errors.stdout and "ZeroDivisionError" in errors.stdout and "REFUND" not in errors.stdout
+    assert errors.stdout.rstrip().endswith("1 of 4 traces with an error")
+    both = run_cli("show", "proj-pick", "run", "--case", "refund", "--errors", cwd=tmp_path, env=env)
+    assert both.returncode == 0 and both.stdout.rstrip().endswith("0 of 4 traces with 'refund' in the name or input and an error")
+    everything = run_cli("show", "proj-pick", cwd=tmp_path, env=env)
+    assert all(text in everything.stdout for text in ("REFUND PLEASE", "HELLO", "ZeroDivisionError"))
+
+
 def test_no_store_here_points_at_one_just_below(tmp_path):
     """``pytest example_project --braintrust`` from a repository's root puts the store in the
     suite's rootdir: a command run from the root says where it is, with the command to see it."""
