@@ -232,7 +232,10 @@ class BraintrustRun:
             # status stands, rather than every gate failing as if its score had a typo.
             why = "no eval case ran"
         else:
-            unscored = {scorer: f"scorer {scorer!r} failed in every case that ran it: see above" for scorer in self.scorer_failures()}
+            unscored = {
+                scorer: f"scorer {scorer!r} failed in {failure['cases']} case{'s' if failure['cases'] != 1 else ''}: see above"
+                for scorer, failure in self.scorer_failures().items()
+            }
             self.gates = evaluate(self.settings.fail_under, self.settings.max_regression, self.summaries, self.summary_missing,
                                   unscored=unscored)
             return

@@ -147,7 +147,7 @@ def test_scorers_that_raise_are_named_in_every_report_and_change_no_outcome(bt, 
             "100.00% 'strict' score",
             "*",
             "gate FAILED: --braintrust-fail-under: no score named 'too_high' was logged in this run "
-            "(scorer 'too_high' failed in every case that ran it: see above)",
+            "(scorer 'too_high' failed in 3 cases: see above)",
         ]
     )
     document = json.loads((bt.path / "summary.json").read_text())
