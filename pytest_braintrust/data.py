@@ -3,8 +3,11 @@
 A source is a list (of dicts with input/expected/metadata/tags/id, or of plain inputs), a
 callable returning one, a ``.jsonl`` path (relative to the test file), or a Braintrust
 ``Dataset`` (from ``init_dataset``; read from the local store when there is no key). Every
-record becomes one item of the test, with the ``braintrust_case`` fixture holding it; pytest ids
-come from record ids (else ``case-N``), so they are stable across runs.
+record becomes one item of the test, with the ``braintrust_case`` fixture holding it. pytest ids
+come from record ids; a record without one is named by its input when that is a string or a
+number (as pytest names plain parameters), else ``case-N`` (its position). Ids are reduced to
+``[A-Za-z0-9_.:-]`` and 60 characters, and a repeat gets ``-2``, ``-3``...: stable across runs
+of the same data, and an id or string input keeps its id when records are added before it.
 
 A dataset that is not pinned is pinned to its current version at collection; under pytest-xdist
 the first worker to read it records that version in a folder the controller shares, and every
@@ -39,13 +42,24 @@ def parametrize_data(metafunc: pytest.Metafunc, source: Any) -> None:
 def unique_ids(records: list[DataRecord]) -> list[str]:
     ids, seen = [], set()
     for index, record in enumerate(records):
-        base = _ID_CHARS.sub("_", str(record.id)).strip("_")[:60] if record.id else f"case-{index + 1}"
+        base = _readable_id(record) or f"case-{index + 1}"
         candidate, n = base, 2
         while candidate in seen:
             candidate, n = f"{base}-{n}", n + 1
         seen.add(candidate)
         ids.append(candidate)
     return ids
+
+
+def _readable_id(record: DataRecord) -> str:
+    """The record's id, else its input when a string or number, as an id pytest can show ("" if none)."""
+    if record.id:
+        text = str(record.id)
+    elif isinstance(record.input, (str, int, float)) and not isinstance(record.input, bool):
+        text = str(record.input)
+    else:
+        return ""
+    return _ID_CHARS.sub("_", text).strip("_")[:60].rstrip("_")
 
 
 def load_records(source: Any, metafunc: pytest.Metafunc) -> list[DataRecord]:

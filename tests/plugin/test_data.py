@@ -63,11 +63,11 @@ def test_list_callable_and_jsonl(bt):
     assert ids == [
         "test_suite_data.py::test_from_list[one]",
         "test_suite_data.py::test_from_list[two]",
-        "test_suite_data.py::test_from_callable[case-1]",
-        "test_suite_data.py::test_from_callable[case-2]",
+        "test_suite_data.py::test_from_callable[plain]",  # no id: a string input names it
+        "test_suite_data.py::test_from_callable[case-2]",  # no id, a dict input: its position
         "test_suite_data.py::test_from_jsonl[refund_basic]",
         "test_suite_data.py::test_from_jsonl[refund_basic-2]",
-        "test_suite_data.py::test_from_jsonl[case-3]",
+        "test_suite_data.py::test_from_jsonl[Where_is_my_parcel]",
         "test_suite_data.py::test_plain_parametrize[x-1]",
         "test_suite_data.py::test_plain_parametrize[x-2]",
     ]
@@ -79,7 +79,7 @@ def test_list_callable_and_jsonl(bt):
     assert roots["test_from_list[two]"]["input"] == 2
     assert roots["test_from_list[two]"]["expected"] == 4
     assert roots["test_from_list[two]"]["output"] == 4
-    assert roots["test_from_callable[case-1]"]["input"] == "plain"
+    assert roots["test_from_callable[plain]"]["input"] == "plain"
     assert roots["test_from_callable[case-2]"]["input"] == {"question": "dict without input"}
     assert roots["test_from_callable[case-2]"]["metadata"]["source"] == "callable"
     faq = roots["test_from_jsonl[refund_basic]"]
@@ -208,3 +208,17 @@ def test_braintrust_dataset_from_the_api(bt_api):
     roots = {r["span_attributes"]["name"]: r for r in server.rows("experiment", experiment["id"]) if not r.get("span_parents")}
     assert roots["test_it[ship]"]["output"] == "shipping"
     assert roots["test_it[ship]"]["origin"]["object_id"] == dataset_id
+
+
+def test_ids_of_records_without_an_id_come_from_scalar_inputs_and_survive_insertions():
+    from pytest_braintrust.case import DataRecord
+    from pytest_braintrust.data import unique_ids
+
+    before = [DataRecord(input="How do I reset my password?"), DataRecord(input=42), DataRecord(input={"q": 1})]
+    after = [DataRecord(input="A new first question")] + before
+    assert unique_ids(before) == ["How_do_I_reset_my_password", "42", "case-3"]
+    assert unique_ids(after)[1:3] == ["How_do_I_reset_my_password", "42"]  # unchanged by the insertion
+    repeated = [DataRecord(input="same"), DataRecord(input="same"), DataRecord(input="???"), DataRecord(input=True)]
+    assert unique_ids(repeated) == ["same", "same-2", "case-3", "case-4"]  # nothing readable left: the position
+    long = unique_ids([DataRecord(input="word " * 40)])[0]
+    assert len(long) <= 60 and not long.endswith("_")
