@@ -155,6 +155,38 @@ def test_module_mark_and_trials(bt):
     assert roots["test_flaky[trial-2]"]["scores"]["pass"] == 0
 
 
+def test_the_closest_mark_chooses_the_scorers(bt):
+    bt.pytester.makepyfile(
+        test_suite_closest='''
+        from pytest_braintrust import eval_case
+
+        def module_scorer(output):
+            return 1.0
+
+        def function_scorer(output):
+            return 0.5
+
+        pytestmark = eval_case(scorers=[module_scorer], tags=["module"])
+
+        @eval_case(input="f", scorers=[function_scorer], tags=["function"])
+        def test_own_scorers():
+            return "x"
+
+        def test_module_scorers():
+            return "y"
+        '''
+    )
+    bt.run("--braintrust").assert_outcomes(passed=2)
+    rows = bt.rows()
+    roots = bt.roots()
+    scorers = {
+        name: sorted(r["span_attributes"]["name"] for r in rows if r["root_span_id"] == root["root_span_id"] and r["span_attributes"]["type"] == "score")
+        for name, root in roots.items()
+    }
+    assert scorers == {"test_own_scorers": ["function_scorer"], "test_module_scorers": ["module_scorer"]}
+    assert roots["test_own_scorers"]["tags"] == ["module", "function"]
+
+
 def test_pytest_repeat_copies_are_trials_of_one_case(bt):
     """pytest-repeat's ``--count`` parametrizes a private fixture: its step number is the trial,
     not part of the input (else every copy would be a different case to compare)."""
