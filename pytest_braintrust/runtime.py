@@ -148,7 +148,8 @@ class BraintrustRun:
         else:
             experiment = "a new experiment"
         if state.is_local():
-            where = f"the local store at {database_path()} (no BRAINTRUST_API_KEY)"
+            why = "BRAINTRUST_LOCAL is set" if state.api_key() else "no BRAINTRUST_API_KEY"
+            where = f"the local store at {database_path()} ({why})"
         else:
             where = f"Braintrust at {state.app_url()}"
         return f"braintrust: logging eval cases to project {self.settings.project!r}, {experiment}, in {where}"

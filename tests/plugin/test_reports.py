@@ -108,6 +108,19 @@ def test_terminal_step_summary_junit_and_json(bt, tmp_path):
     assert document["errors"] == []
 
 
+def test_the_header_says_why_results_stay_local_when_a_key_is_set(bt):
+    """``BRAINTRUST_LOCAL=1`` with a key in the environment (offline at a laptop): the header must
+    not claim there is no key."""
+    bt.monkeypatch.setenv("BRAINTRUST_API_KEY", "sk-not-used")
+    bt.monkeypatch.setenv("BRAINTRUST_LOCAL", "1")
+    bt.pytester.makepyfile(test_suite_reports=SUITE)
+    result = bt.run("--braintrust", "--braintrust-project", "offline")
+    store = bt.local_dir / "braintrust.sqlite"
+    result.stdout.fnmatch_lines([f"braintrust: logging eval cases to project 'offline', a new experiment, in the local store at {store} (BRAINTRUST_LOCAL is set)"])
+    assert "sk-not-used" not in result.stdout.str()
+    assert len(bt.roots(bt.experiments("offline")[0])) == 3
+
+
 def test_scorers_that_raise_are_named_in_every_report_and_change_no_outcome(bt, tmp_path):
     """A broken scorer only leaves its score out of some cases, which the averages alone would
     hide: each report names it, with how many cases and the first error."""

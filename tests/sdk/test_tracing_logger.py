@@ -175,6 +175,7 @@ def test_an_unreachable_braintrust_is_not_asked_again_within_ten_seconds(bt_env,
     with pytest.raises(ValueError) as again:
         braintrust.login()
     assert str(again.value) == str(first.value)  # the same error (reports show it once)
+    assert "to work offline, set BRAINTRUST_LOCAL=1" in str(first.value)  # the way on, for a laptop offline
     assert time.monotonic() - started < 0.1 and bt_env.requests_to("/api/apikey/login") == []
     monkeypatch.setattr(state, "UNREACHABLE_RETRY_AFTER_SECONDS", 0.0)  # ten seconds later
     braintrust.login()
