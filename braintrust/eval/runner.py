@@ -261,7 +261,7 @@ class _Run:
             await self._flush()
             eprint(
                 f"braintrust: evaluator {ev.eval_name} was interrupted: {len(finished_before_stop)} of {len(units)} trials had finished "
-                f"(their rows were flushed); {len(cancelled)} were cancelled (those already running are logged with an error) "
+                f"(their rows were flushed); {len(cancelled)} cancelled (those already running are logged with an error) "
                 f"and {len(units) - launched} never started."
             )
             raise
@@ -283,7 +283,7 @@ class _Run:
                 raise asyncio.CancelledError("cancel_event was set")
             raise EvalTimeoutError(
                 f"Evaluator timed out: {ev.eval_name} exceeded timeout={ev.timeout}s; {len(finished)} of {len(units)} "
-                f"trials finished (their rows were flushed), {len(cancelled)} were cancelled (those already running are logged with an error), "
+                f"trials finished (their rows were flushed), {len(cancelled)} cancelled (those already running are logged with an error), "
                 f"{len(units) - launched} never started.",
                 finished, eval_name=ev.eval_name, cancelled=len(cancelled), experiment=self.experiment,
             )
