@@ -18,6 +18,7 @@ from typing import Any
 
 from braintrust import masking
 from braintrust.delivery.backend import ObjectRef
+from braintrust.store.location import make_private_folder
 
 try:  # optional, only for speed
     import orjson as _orjson
@@ -31,7 +32,7 @@ BUFFERED_ROWS_PER_FILE = 1000
 
 
 def ensure_private_dir(directory: Path) -> None:
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private_folder(directory)
     try:
         os.chmod(directory, 0o700)
     except OSError:

@@ -24,7 +24,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Iterator
 
-from braintrust.store.location import STORE_DIRNAME
+from braintrust.store.location import STORE_DIRNAME, make_private_folder
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_SECONDS = 30.0
@@ -62,7 +62,7 @@ def prepare_files(path: Path) -> None:
     """
     directory = path.parent
     if not directory.is_dir():
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        make_private_folder(directory)
         _tighten(directory, 0o700)
     elif directory.name == STORE_DIRNAME:
         _tighten(directory, 0o700)

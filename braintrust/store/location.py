@@ -14,6 +14,9 @@ from braintrust.config import env_str
 
 STORE_DIRNAME = ".braintrust"
 DATABASE_FILENAME = "braintrust.sqlite"
+#: Written into a ``.braintrust`` folder when it is created, as pytest does for its cache: the
+#: store holds test data (inputs, outputs, spilled rows) that should not be committed.
+GITIGNORE = "# Created by pytest-braintrust: the local Braintrust store. Not for version control.\n*\n"
 
 _default_root: Path | None = None
 
@@ -59,6 +62,19 @@ def command_store_args(database: Path) -> str:
     if (found / DATABASE_FILENAME).resolve() == Path(database).resolve():
         return ""
     return f" --store {shlex.quote(str(Path(database).parent))}"
+
+
+def make_private_folder(directory: Path) -> None:
+    """Create ``directory`` (and missing parents) with mode 0700. A ``.braintrust`` folder this
+    creates (the folder itself, or the parent of its ``spill/``) gets a ``.gitignore`` ignoring
+    everything in it; an existing folder is left as it is."""
+    new_store_folders = [d for d in (directory, directory.parent) if d.name == STORE_DIRNAME and not d.exists()]
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for folder in new_store_folders:
+        try:
+            (folder / ".gitignore").write_text(GITIGNORE, encoding="utf-8")
+        except OSError:
+            pass  # (only a convenience: the store works without it)
 
 
 def store_dir(start: Path | None = None) -> Path:

@@ -28,6 +28,25 @@ def test_new_store_creates_private_folder_and_files(tmp_path):
     store.close()
 
 
+def test_a_new_store_folder_is_kept_out_of_git(tmp_path):
+    """The store holds test data: like .pytest_cache, a .braintrust folder we create ignores
+    itself, whether the store or a spill created it; a folder that existed is left as it is."""
+    import subprocess
+
+    from braintrust.delivery.spill import ensure_private_dir
+
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    LocalStore(tmp_path / ".braintrust" / "braintrust.sqlite").list_projects()
+    ensure_private_dir(tmp_path / "sub" / ".braintrust" / "spill")  # rows spilled before any store
+    (tmp_path / "mine").mkdir()
+    LocalStore(tmp_path / "mine" / "braintrust.sqlite").list_projects()  # BRAINTRUST_LOCAL_DIR=mine
+    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=tmp_path,
+                            capture_output=True, text=True, check=True).stdout
+    assert ".braintrust" not in status and "mine/braintrust.sqlite" in status
+    assert (tmp_path / ".braintrust" / ".gitignore").read_text() == location.GITIGNORE
+    assert not (tmp_path / "mine" / ".gitignore").exists()
+
+
 def test_modes_are_private_even_with_a_permissive_umask(tmp_path):
     old = os.umask(0)
     try:
