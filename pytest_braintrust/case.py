@@ -24,6 +24,7 @@ _WRAPPED_KEY = pytest.StashKey[bool]()
 PLUGIN_PARAMS = frozenset({"braintrust_trial", "braintrust_case"})
 #: A parametrize argument with this name is the case's expected value, not part of its input.
 EXPECTED_PARAM = "expected"
+INPUT_PARAM = "input"
 #: pytest-repeat's ``--count N``: each repetition is a trial of the same case (0-based).
 REPEAT_PARAM = "__pytest_repeat_step_number"
 
@@ -104,9 +105,18 @@ def spec_of(item: pytest.Item, all_marks: list[Any] | None = None) -> CaseSpec:
             expected_value = user_params.pop(EXPECTED_PARAM)
         else:
             expected_value = decl.expected
-        input_value = decl.input if decl.has_input else (user_params or None)
-        if not decl.has_input and user_params:
-            logged_input = _logged_params(user_params, all_marks, callspec)
+        if not decl.has_input and INPUT_PARAM in user_params:
+            # ``@pytest.mark.parametrize("input, expected", ...)``: the case's input itself; any
+            # other parameters (a model fixture's, say) are recorded beside it.
+            input_value = user_params.pop(INPUT_PARAM)
+            if user_params:
+                metadata.setdefault("params", dict(user_params))
+            stable = _logged_params({INPUT_PARAM: input_value}, all_marks, callspec)
+            logged_input = stable[INPUT_PARAM] if stable else None
+        else:
+            input_value = decl.input if decl.has_input else (user_params or None)
+            if not decl.has_input and user_params:
+                logged_input = _logged_params(user_params, all_marks, callspec)
     return CaseSpec(
         name=decl.name or item.name,
         input=input_value,

@@ -187,6 +187,44 @@ def test_the_closest_mark_chooses_the_scorers(bt):
     assert roots["test_own_scorers"]["tags"] == ["module", "function"]
 
 
+def test_a_parameter_named_input_is_the_input_itself(bt):
+    """``parametrize("input, expected", ...)`` reads as the case's input and expected: the input
+    is the value, not ``{"input": value}``; other parameters (a fixture's) go to metadata."""
+    bt.pytester.makepyfile(
+        test_suite_input_param='''
+        import pytest
+        from pytest_braintrust import eval_case
+
+        class Client:
+            pass
+
+        @pytest.fixture(params=["gpt", "claude"])
+        def model(request):
+            return request.param
+
+        @eval_case()
+        @pytest.mark.parametrize("input, expected", [("hi", "HI")])
+        def test_upper(braintrust_case, input, expected, model):
+            assert braintrust_case.input == "hi"
+            return input.upper()
+
+        @eval_case()
+        @pytest.mark.parametrize("input", [Client()])
+        def test_object(input):
+            pass
+        '''
+    )
+    bt.run("--braintrust").assert_outcomes(passed=3)
+    roots = bt.roots()
+    gpt = roots["test_upper[gpt-hi-HI]"]
+    assert (gpt["input"], gpt["expected"], gpt["output"]) == ("hi", "HI", "HI")
+    assert gpt["metadata"]["params"] == {"model": "gpt"}
+    assert roots["test_upper[claude-hi-HI]"]["metadata"]["params"] == {"model": "claude"}
+    obj = roots["test_object[input0]"]
+    assert obj["input"] == "<test_suite_input_param.Client object #0>"  # comparable across runs
+    assert "params" not in obj["metadata"]
+
+
 def test_pytest_repeat_copies_are_trials_of_one_case(bt):
     """pytest-repeat's ``--count`` parametrizes a private fixture: its step number is the trial,
     not part of the input (else every copy would be a different case to compare)."""
