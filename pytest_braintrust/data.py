@@ -104,15 +104,17 @@ def to_record(item: Any, where: str) -> DataRecord:
 
 
 def _from_jsonl(path: Path, metafunc: pytest.Metafunc) -> list[DataRecord]:
+    looked_in = ""
     if not path.is_absolute():
         candidates = [Path(str(metafunc.definition.fspath)).parent / path, metafunc.config.rootpath / path]
         path = next((c for c in candidates if c.exists()), candidates[0])
+        looked_in = f"; a relative path is looked up next to the test file, then in the rootdir ({candidates[1]})"
     if path.suffix != ".jsonl":
         raise pytest.UsageError(f"data={str(path)!r}: only .jsonl files are read (one JSON object per line).")
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
-        raise pytest.UsageError(f"data={str(path)!r}: cannot read the file ({exc.strerror}).") from None
+        raise pytest.UsageError(f"data={str(path)!r}: cannot read the file ({exc.strerror}){looked_in}.") from None
     records = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():

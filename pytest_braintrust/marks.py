@@ -8,6 +8,7 @@ public SDK's marker keep working. Marks closer to the test win; ``metadata`` dic
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -41,7 +42,11 @@ def eval_case(
     ``scorers`` are ``Eval`` scorers run on the test's output; ``trials`` runs the case N times
     (items ``[trial-1]``..``[trial-N]``); ``data`` parametrizes the test from a list, a callable,
     a ``.jsonl`` path or a Braintrust ``Dataset`` (the test then requests ``braintrust_case``).
+    Written bare (``@eval_case``, no parentheses), it marks the function or class with the
+    defaults, as pytest's own marks do.
     """
+    if _applied_bare(input, expected, metadata, tags, scorers, trials, name, project, data):
+        return pytest.mark.braintrust(input)  # (pytest marks a lone function or class argument)
     if not isinstance(trials, int) or isinstance(trials, bool) or trials < 1:
         raise ValueError(f"eval_case(trials=...) must be a whole number >= 1, got {trials!r}.")
     kwargs: dict[str, Any] = {}
@@ -58,6 +63,13 @@ def eval_case(
     if problem:
         raise ValueError(f"eval_case: {problem}")
     return pytest.mark.braintrust(**kwargs)
+
+
+def _applied_bare(input: Any, expected: Any, *rest: Any) -> bool:
+    """``@eval_case`` without parentheses: called with the test function (or class) alone."""
+    metadata, tags, scorers, trials, name, project, data = rest
+    others_default = all(v is None for v in (metadata, tags, scorers, name, project, data)) and trials == 1
+    return expected is _UNSET and others_default and (inspect.isfunction(input) or inspect.isclass(input))
 
 
 def _is_scorer(value: Any) -> bool:

@@ -187,6 +187,31 @@ def test_the_closest_mark_chooses_the_scorers(bt):
     assert roots["test_own_scorers"]["tags"] == ["module", "function"]
 
 
+def test_eval_case_written_bare_marks_the_test(bt):
+    """``@eval_case`` without parentheses, as pytest's marks allow: the test must not vanish
+    (it used to become a mark object, which pytest skips with only a warning)."""
+    bt.pytester.makepyfile(
+        test_suite_bare='''
+        from pytest_braintrust import eval_case
+
+        @eval_case
+        def test_function():
+            return "out"
+
+        @eval_case
+        class TestGroup:
+            def test_method(self):
+                pass
+        '''
+    )
+    result = bt.run("--braintrust")
+    result.assert_outcomes(passed=2)
+    assert "cannot collect" not in result.stdout.str()
+    roots = bt.roots()
+    assert sorted(roots) == ["test_function", "test_method"]
+    assert roots["test_function"]["output"] == "out"
+
+
 def test_a_parameter_named_input_is_the_input_itself(bt):
     """``parametrize("input, expected", ...)`` reads as the case's input and expected: the input
     is the value, not ``{"input": value}``; other parameters (a fixture's) go to metadata."""

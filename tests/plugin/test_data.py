@@ -101,7 +101,8 @@ def test_jsonl_errors_name_the_line(bt):
         "notobject.jsonl": r"notobject.jsonl:2: expected a JSON object with input/expected, got list.",
         # (not taken as the input {"expected": 2} with no expected value)
         "noinput.jsonl": r'noinput.jsonl:2: has "expected" but no "input"; write {"input": ..., "expected": ...}*',
-        "missing.jsonl": r"data=*missing.jsonl*: cannot read the file (No such file or directory).",
+        "missing.jsonl": r"data=*missing.jsonl*: cannot read the file (No such file or directory); a relative path is "
+                         r"looked up next to the test file, then in the rootdir (*missing.jsonl).",
         "wrongsuffix.json": r"data=*wrongsuffix.json*: only .jsonl files are read*",
     }
     for path, message in cases.items():
