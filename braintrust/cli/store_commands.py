@@ -250,6 +250,15 @@ def span_tree_lines(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _git_line(repo_info: Any) -> str:
+    """``main 1a2b3c4d5e6f, with uncommitted changes``: where the experiment's code came from."""
+    if not isinstance(repo_info, dict) or not repo_info.get("commit"):
+        return ""
+    where = repo_info.get("branch") or repo_info.get("tag") or "detached HEAD"
+    changes = ", with uncommitted changes" if repo_info.get("dirty") else ""
+    return f"{where} {str(repo_info['commit'])[:12]}{changes}"
+
+
 def _existing_project(local: LocalStore, project: str) -> dict[str, Any]:
     """The project by name or id; ``LookupError`` naming the projects there are."""
     found = _find_project(local, project)
@@ -331,6 +340,9 @@ def _show(local: LocalStore, project: str | None, experiment: str | None, out: I
     if chosen.get("base_exp_id"):
         base = local.get_experiment(id=chosen["base_exp_id"])
         header.append(("base:", base["name"] if base else chosen["base_exp_id"]))
+    git = _git_line(chosen.get("repo_info"))
+    if git:
+        header.append(("git:", git))
     out.write(f"Experiment {chosen['name']}  (project {owner['name']})\n")
     out.write("\n".join(_table([(label, value) for label, value in header], "  ")) + "\n\n")
     if case is None and not errors_only:

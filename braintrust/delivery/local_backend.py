@@ -97,12 +97,13 @@ class LocalBackend:
             return ref.ids
         try:
             conn = self.store.connection()
+            create_args = self._with_repo_info(conn, ref)
             with waiting_at_most(conn, deadline.remaining(), self.store.timeout_seconds), write_transaction(conn):
                 saved = catalog.get_resolved_ref(conn, ref.key)
                 if saved is not None:
                     ids, info = saved["ids"], saved["info"]
                 else:
-                    ids, info = self._create(conn, ref.object_type, ref.create_args)
+                    ids, info = self._create(conn, ref.object_type, create_args)
                     catalog.save_resolved_ref(conn, ref.key, ref.object_type, ids, info)
         except (sqlite3.Error, OSError, StoreError) as exc:
             where = "" if isinstance(exc, StoreError) else f" in the local Braintrust store {self.store.path}"
@@ -113,6 +114,23 @@ class LocalBackend:
         ref.ids = dict(ids)
         ref.info.update(info)
         return ref.ids
+
+    @staticmethod
+    def _with_repo_info(conn: sqlite3.Connection, ref: ObjectRef) -> dict[str, Any]:
+        """An experiment about to be created gets its git metadata, as the server's do (all of
+        it: the local store has no organization policy; ``git_metadata_settings`` still applies).
+        Collected before the write transaction, which other processes wait on."""
+        args = ref.create_args
+        if ref.object_type != EXPERIMENT or args.get("open") or args.get("repo_info") is not None:
+            return args
+        if catalog.get_resolved_ref(conn, ref.key) is not None:  # created by another process
+            return args
+        from braintrust import git
+
+        settings = git.combine_settings(None, args.get("git_metadata_settings"))
+        if settings.get("collect") == "none":
+            return args
+        return {**args, "repo_info": git.collect_repo_info(settings, args.get("cwd"))}
 
     def _create(self, conn: sqlite3.Connection, object_type: str, args: dict[str, Any]) -> tuple[dict[str, str], dict[str, Any]]:
         if object_type == PLAYGROUND_LOGS:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 
 import pytest
 
@@ -82,6 +83,31 @@ def test_the_org_policy_decides_collection_over_the_api(tmp_path, bt_server_fact
     explicit.id
     body = [r.json for r in server.requests_to("/v1/experiment", "POST")][-1]
     assert body["repo_info"]["commit"] == "abc" and body["repo_info"]["branch"] == "x"
+
+
+def test_the_local_store_records_git_metadata_and_names_runs_by_branch(tmp_path, monkeypatch, capsys):
+    """No organization policy offline: everything is collected (the diff too), as git.py says;
+    ``git_metadata_settings`` and an explicit ``repo_info`` still decide; ``braintrust show``
+    says where the code came from."""
+    from braintrust.cli.store_commands import show_experiment
+    from braintrust.store.sqlite_store import LocalStore
+
+    repo = git_repo(tmp_path / "repo", dirty=True)
+    monkeypatch.chdir(repo)
+    for experiment in (braintrust.init(project="git"), braintrust.init(project="git", git_metadata_settings={"collect": "none"}),
+                       braintrust.init(project="git", repo_info=braintrust.RepoInfo(commit="abc", branch="x"))):
+        experiment.log(input=1, output=1, scores={})
+    braintrust.flush()
+    with LocalStore(braintrust.store.location.database_path()) as store:
+        collected, off, explicit = store.list_experiments()
+        assert collected["repo_info"]["branch"] == "main" and collected["repo_info"]["dirty"] is True
+        assert collected["repo_info"]["git_diff"].startswith("diff --git a/app.py b/app.py")
+        assert collected["name"].startswith("main-")  # as the server names a run on a branch
+        assert off["repo_info"] is None and off["name"].startswith("experiment-")
+        assert explicit["repo_info"]["commit"] == "abc"
+        show_experiment(store, "git", collected["name"], sys.stdout)
+    commit = collected["repo_info"]["commit"]
+    assert f"  git:      main {commit[:12]}, with uncommitted changes" in capsys.readouterr().out
 
 
 # -- experiments ------------------------------------------------------------------------------
