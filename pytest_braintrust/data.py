@@ -33,10 +33,30 @@ _ID_CHARS = re.compile(r"[^A-Za-z0-9_.:-]+")
 def parametrize_data(metafunc: pytest.Metafunc, source: Any) -> None:
     records = load_records(source, metafunc)
     if not records:
-        raise pytest.UsageError(f"{metafunc.definition.nodeid}: the data source {source!r} has no records.")
+        raise pytest.UsageError(f"{metafunc.definition.nodeid}: the data source {source!r} has no records{_where_to_add(source)}.")
     if "braintrust_case" not in metafunc.fixturenames:
         metafunc.fixturenames.append("braintrust_case")
     metafunc.parametrize("braintrust_case", records, ids=unique_ids(records), indirect=True)
+
+
+def _where_to_add(source: Any) -> str:
+    """For an empty Braintrust dataset: where it was read, and how records get there."""
+    if not _is_dataset(source):
+        return ""
+    from braintrust.objects.reads import reads
+    from braintrust.state import global_state
+
+    try:
+        where = reads().where()
+    except Exception:
+        where = "Braintrust"
+    listing = " (`braintrust list` shows the datasets there)" if global_state().is_local() else ""
+    return (f" in {where}; check its project and name{listing}, "
+            "or add records with init_dataset(...).insert(input=..., expected=...)")
+
+
+def _is_dataset(source: Any) -> bool:
+    return hasattr(source, "fetch") and hasattr(source, "ref") and getattr(source.ref, "object_type", None) == "dataset"
 
 
 def unique_ids(records: list[DataRecord]) -> list[str]:
@@ -65,7 +85,7 @@ def _readable_id(record: DataRecord) -> str:
 def load_records(source: Any, metafunc: pytest.Metafunc) -> list[DataRecord]:
     if isinstance(source, (str, os.PathLike)):
         return _from_jsonl(Path(source), metafunc)
-    if hasattr(source, "fetch") and hasattr(source, "ref") and getattr(source.ref, "object_type", None) == "dataset":
+    if _is_dataset(source):
         return _from_dataset(source, metafunc)
     if callable(source):
         return load_records(source(), metafunc)

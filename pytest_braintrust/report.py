@@ -102,7 +102,7 @@ def terminal_summary(run: Any, tr: Any) -> None:
         return
     tr.section("Braintrust", sep="=", bold=True)
     tr.write_line(case_breakdown(run))
-    if not sum(run.outcome_counts().values()) and not run.unreported_cases:
+    if not sum(run.outcome_counts().values()) and not run.unreported_cases and not tr.stats.get("error"):
         tr.write_line("(a test is an eval case when marked @eval_case(...) or @pytest.mark.braintrust, "
                       "or when it requests the braintrust_case fixture)")
     for line in scorer_failure_lines(run):

@@ -181,7 +181,12 @@ def test_braintrust_dataset_pinned_and_unpinned(bt):
     )
     early = bt.run("--braintrust", "-q")
     assert early.ret == 2
-    early.stdout.fnmatch_lines(["*test_too_early: the data source Dataset(project='data', name='faq', version='1') has no records."])
+    early.stdout.fnmatch_lines([
+        "*test_too_early: the data source Dataset(project='data', name='faq', version='1') has no records in the local store at "
+        f"{bt.local_dir / 'braintrust.sqlite'}; check its project and name (`braintrust list` shows the datasets there), "
+        "or add records with init_dataset(...).insert(input=..., expected=...)."
+    ])
+    assert "(a test is an eval case when" not in early.stdout.str()  # the case exists; its data failed
 
 
 def test_braintrust_dataset_from_the_api(bt_api):
