@@ -8,6 +8,7 @@ intersect their fields. The local store, having no organization, collects everyt
 from __future__ import annotations
 
 import subprocess
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,9 +50,17 @@ def combine_settings(org: dict[str, Any] | None, explicit: dict[str, Any] | None
     return {"collect": "some", "fields": fields}
 
 
-def _git(args: list[str], cwd: str | None) -> str | None:
+#: All the ``git`` calls of one collection share this many seconds: a huge or slow repository
+#: (a network filesystem, a lock) costs a run at most this, and leaves the rest of the fields out.
+COLLECT_BUDGET_SECONDS = 5.0
+
+
+def _git(args: list[str], cwd: str | None, until: float | None = None) -> str | None:
+    timeout = 10.0 if until is None else until - time.monotonic()
+    if timeout <= 0:
+        return None
     try:
-        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10)
+        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
     except (OSError, subprocess.SubprocessError):
         return None
     if done.returncode != 0:
@@ -62,24 +71,26 @@ def _git(args: list[str], cwd: str | None) -> str | None:
 def collect_repo_info(settings: dict[str, Any], cwd: str | None = None) -> dict[str, Any] | None:
     """RepoInfo fields as a dict, or None outside a repository or when collection is off."""
     collect = settings.get("collect", "all")
-    if collect == "none" or _git(["rev-parse", "--is-inside-work-tree"], cwd) != "true":
+    until = time.monotonic() + COLLECT_BUDGET_SECONDS
+    if collect == "none" or _git(["rev-parse", "--is-inside-work-tree"], cwd, until) != "true":
         return None
     wanted = set(FIELDS) if collect == "all" else set(settings.get("fields") or [])
-    commit = _git(["rev-parse", "HEAD"], cwd)
-    dirty = bool(_git(["status", "--porcelain", "--untracked-files=no"], cwd))
+    commit = _git(["rev-parse", "HEAD"], cwd, until)
+    status = _git(["status", "--porcelain", "--untracked-files=no"], cwd, until)
+    dirty = bool(status) if status is not None else None
     info: dict[str, Any] = {
         "commit": commit,
-        "branch": _git(["symbolic-ref", "--short", "HEAD"], cwd),
-        "tag": _git(["describe", "--tags", "--exact-match"], cwd),
+        "branch": _git(["symbolic-ref", "--short", "HEAD"], cwd, until),
+        "tag": _git(["describe", "--tags", "--exact-match"], cwd, until),
         "dirty": dirty,
-        "author_name": _git(["log", "-1", "--pretty=%an"], cwd),
-        "author_email": _git(["log", "-1", "--pretty=%ae"], cwd),
-        "commit_message": _git(["log", "-1", "--pretty=%B"], cwd),
-        "commit_time": (_git(["log", "-1", "--pretty=%cI"], cwd) or "").replace("Z", "+00:00") or None,
+        "author_name": _git(["log", "-1", "--pretty=%an"], cwd, until),
+        "author_email": _git(["log", "-1", "--pretty=%ae"], cwd, until),
+        "commit_message": _git(["log", "-1", "--pretty=%B"], cwd, until),
+        "commit_time": (_git(["log", "-1", "--pretty=%cI"], cwd, until) or "").replace("Z", "+00:00") or None,
         "git_diff": None,
     }
     if dirty:
-        diff = _git(["diff", "HEAD"], cwd) or ""
+        diff = _git(["diff", "HEAD"], cwd, until) or ""
         encoded = diff.encode("utf-8")
         if len(encoded) > GIT_DIFF_MAX_BYTES:
             diff = encoded[:GIT_DIFF_MAX_BYTES].decode("utf-8", errors="ignore")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -51,6 +52,31 @@ def test_some_fields_only_and_none(tmp_path):
     assert info["branch"] == "main" and info["author_name"] is None and info["dirty"] is None
     assert git.collect_repo_info({"collect": "none"}, str(repo)) is None
     assert git.collect_repo_info({"collect": "all"}, str(tmp_path)) is None  # not a repository
+
+
+def test_a_slow_git_costs_at_most_the_collection_budget(tmp_path, monkeypatch):
+    """A repository on a slow filesystem (or a git waiting on a lock) must not hold a run up:
+    every call shares one budget, and what did not fit is left out."""
+    import time
+
+    fake = tmp_path / "bin" / "git"
+    fake.parent.mkdir()
+    fake.write_text(
+        "#!/bin/sh\n"
+        'case "$1 $2" in\n'
+        '  "rev-parse --is-inside-work-tree") echo true ;;\n'
+        '  "rev-parse HEAD") echo 0123456789abcdef0123456789abcdef01234567 ;;\n'
+        "  *) sleep 30 ;;\n"
+        "esac\n"
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    monkeypatch.setattr(git, "COLLECT_BUDGET_SECONDS", 0.5)
+    started = time.monotonic()
+    info = git.collect_repo_info({"collect": "all"}, str(tmp_path))
+    assert time.monotonic() - started < 0.5 + 1.0  # the budget, plus a stated margin for process start
+    assert info["commit"] == "0123456789abcdef0123456789abcdef01234567"
+    assert info["dirty"] is None and info["branch"] is None and info["git_diff"] is None
 
 
 def test_settings_combine_as_the_public_sdk_does():
