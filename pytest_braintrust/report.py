@@ -80,7 +80,8 @@ def case_breakdown(run: Any) -> str:
     counts = run.outcome_counts()
     breakdown = ", ".join(f"{counts[o]} {o}" for o in OUTCOMES if counts.get(o))
     unreported = f" (and {run.unreported_cases} not reported back: see below)" if run.unreported_cases else ""
-    return f"{sum(counts.values())} eval cases" + (f": {breakdown}" if breakdown else "") + unreported
+    total = sum(counts.values())
+    return f"{total} eval case{'' if total == 1 else 's'}" + (f": {breakdown}" if breakdown else "") + unreported
 
 
 def scorer_failure_lines(run: Any) -> list[str]:

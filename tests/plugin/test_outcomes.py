@@ -241,7 +241,7 @@ def test_quitting_the_debugger_on_a_failure_keeps_the_failure(bt):
     result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--braintrust", "--pdb", "test_suite_pdb.py"],
                             cwd=bt.path, env=env, input="q\n", capture_output=True, text=True, timeout=60)
     assert result.returncode == 2, result.stdout  # pytest's own: the run was stopped
-    assert "1 eval cases: 1 failed" in result.stdout, result.stdout
+    assert "1 eval case: 1 failed" in result.stdout, result.stdout
     roots = bt.roots()
     assert set(roots) == {"test_fails"}
     failed = roots["test_fails"]
