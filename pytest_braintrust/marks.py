@@ -38,7 +38,8 @@ def eval_case(
     """Mark a test (or every test of a class/module) as an eval case.
 
     ``input``/``expected`` describe the case (default: the test's parametrize values are the
-    input, except a parameter named ``expected``, which is the case's expected value);
+    input, except a parameter named ``expected``, which is the case's expected value, and one
+    named ``input``, which is then the input itself);
     ``scorers`` are ``Eval`` scorers run on the test's output; ``trials`` runs the case N times
     (items ``[trial-1]``..``[trial-N]``); ``data`` parametrizes the test from a list, a callable,
     a ``.jsonl`` path or a Braintrust ``Dataset`` (the test then requests ``braintrust_case``).
