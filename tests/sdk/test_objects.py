@@ -128,7 +128,7 @@ def test_the_local_store_records_git_metadata_and_names_runs_by_branch(tmp_path,
         collected, off, explicit = store.list_experiments()
         assert collected["repo_info"]["branch"] == "main" and collected["repo_info"]["dirty"] is True
         assert collected["repo_info"]["git_diff"].startswith("diff --git a/app.py b/app.py")
-        assert collected["name"].startswith("main-")  # as the server names a run on a branch
+        assert collected["name"].startswith("main-")  # named after the branch when no name is given
         assert off["repo_info"] is None and off["name"].startswith("experiment-")
         assert explicit["repo_info"]["commit"] == "abc"
         show_experiment(store, "git", collected["name"], sys.stdout)
