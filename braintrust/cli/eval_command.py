@@ -132,7 +132,8 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
     parser.add_argument("--org-name", help="organization to use (BRAINTRUST_ORG_NAME)")
     parser.add_argument("--app-url", help="Braintrust app URL (BRAINTRUST_APP_URL)")
     parser.add_argument("-v", "--verbose", action="store_true", help="full stack traces")
-    parser.set_defaults(func=cmd_eval, extra_paths=[])
+    parser.add_argument("--watch", action="store_true", help="run again whenever a Python file under the paths changes (Ctrl-C stops)")
+    parser.set_defaults(func=cmd_eval, extra_paths=[], argv=None)
     return parser
 
 
@@ -482,6 +483,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    if args.watch:
+        from braintrust.cli.watch import watch, without_watch
+
+        paths = list(args.paths or []) + list(getattr(args, "extra_paths", None) or [])
+        if not paths:
+            eprint("usage: braintrust eval [options] PATH...\nbraintrust eval: error: --watch needs PATH (an eval file or a folder)")
+            return EXIT_USAGE
+        return watch(without_watch(args.argv or []), paths)
     try:
         return run(args)
     except UsageError as exc:

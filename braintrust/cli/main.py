@@ -1,6 +1,6 @@
 """The ``braintrust`` command.
 
-``braintrust eval PATH...``           run the evaluators of eval files (see ``eval_command``)
+``braintrust eval PATH...``           run the evaluators of eval files (see ``eval_command``; ``--watch``: ``watch``)
 ``braintrust list``                   what the local store holds (projects, experiments, datasets, logs)
 ``braintrust experiments [P]``        experiments (of project P) with rows and score averages, newest last
 ``braintrust show P [E]``             the traces of one experiment (default: P's newest) as a tree
@@ -203,6 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from braintrust.cli.eval_command import build_eval_parser
 
         args = build_eval_parser().parse_intermixed_args(arguments[1:])
+        args.argv = arguments[1:]  # (``--watch`` runs the same command again)
     else:
         args = build_parser().parse_args(arguments)
         args.argv = arguments  # (to repeat the command with --store, when the store is elsewhere)

@@ -10,6 +10,7 @@ import pty
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -111,6 +112,7 @@ def test_a_lone_file_that_fails_to_import_is_reported_once(tmp_path, env):
         (["--num-workers", "0", "x.py"], "expected a positive integer"),
         (["missing_dir"], "no such file or directory: missing_dir"),
         ([], "the following arguments are required: PATH"),
+        (["--watch"], "--watch needs PATH (an eval file or a folder)"),
         (["--env-file", "nowhere.env", "x.py"], "--env-file nowhere.env: no such file"),
     ],
 )
@@ -377,6 +379,43 @@ def test_ctrl_c_exits_130_after_flushing(tmp_path, env, store_dir):
     by_input = {r["input"]: r for r in roots(experiment["rows"])}
     assert by_input[0]["output"] == 0  # the case that finished was flushed
     assert set(by_input) == {0, 1, 2}  # the cancelled ones are logged (with an error)
+
+
+def test_watch_runs_again_when_a_file_changes_and_ctrl_c_stops_it(tmp_path, env, store_dir):
+    """``--watch``: a run now, a fresh run (a new process: the edited helper is imported anew)
+    after a change to the eval file or a module beside it, and exit 130 on Ctrl-C."""
+    write(tmp_path / "helper.py", "ANSWER = 0\n")
+    write(tmp_path / "eval_watched.py", eval_source("proj-watch", cases="[{'input': 1, 'expected': 1}]",
+                                                    task="lambda x: x + helper.ANSWER", extra="import helper"))
+    process = subprocess.Popen([sys.executable, "-m", "braintrust", "eval", "eval_watched.py", "--watch", "--no-progress-bars"],
+                               cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
+    reader.start()
+
+    def wait_for(text: str, count: int) -> None:
+        deadline = time.monotonic() + 30
+        while sum(text in line for line in list(lines)) < count:
+            assert process.poll() is None and time.monotonic() < deadline, "".join(lines)
+            time.sleep(0.05)
+
+    try:
+        wait_for("watching", 1)
+        assert any("100.00% 'exact' score" in line for line in lines), "".join(lines)
+        time.sleep(0.1)  # (a different modification time than the first version's)
+        write(tmp_path / "helper.py", "ANSWER = 1\n")  # the eval now scores 0
+        wait_for("helper.py changed; running again", 1)
+        wait_for("watching", 2)
+        assert any("00.00% (-100.00%) 'exact' score" in line for line in lines), "".join(lines)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=15) == 130
+    finally:
+        if process.poll() is None:
+            process.kill()
+    reader.join(timeout=5)
+    assert "Traceback" not in "".join(lines)
+    assert [len(e["rows"]) > 0 for e in experiments(store_dir)] == [True, True]  # two runs, two experiments
 
 
 def test_a_second_ctrl_c_stops_the_flush_and_spills(tmp_path, bt_server, store_dir):

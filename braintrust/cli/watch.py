@@ -1,0 +1,98 @@
+"""``braintrust eval --watch``: run the evals, then again whenever a watched Python file changes.
+
+Each run is a fresh ``braintrust eval`` process with the same arguments (without ``--watch``),
+so edited modules are imported anew and one run's state never leaks into the next. Watched:
+every ``*.py`` under the given folders, and the ``*.py`` beside each given file (the modules it
+likely imports), skipping hidden folders, ``__pycache__`` and ``site-packages``. Files are
+polled every ``POLL_SECONDS`` (no dependency). Ctrl-C stops the watch: exit status 130.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from braintrust.eval.reporters import eprint
+
+POLL_SECONDS = 0.5
+#: After a change, wait this long for the editor to finish writing before running again.
+SETTLE_SECONDS = 0.2
+#: How long a run may take to stop on its own after Ctrl-C (it flushes what already ran).
+STOP_GRACE_SECONDS = 10.0
+EXIT_INTERRUPTED = 130
+_SKIPPED_FOLDERS = {"__pycache__", "site-packages", "node_modules"}
+
+
+def watch(arguments: list[str], paths: list[str]) -> int:
+    """Run ``braintrust eval *arguments`` now and after every change under ``paths``."""
+    command = [sys.executable, "-m", "braintrust", "eval", *arguments]
+    seen = watched_files(paths)
+    try:
+        while True:
+            status = _run(command)
+            eprint(f"braintrust eval --watch: exit status {status}; watching {len(seen)} Python files for changes (Ctrl-C to stop)")
+            seen, changed = _wait_for_change(paths, seen)
+            eprint(f"braintrust eval --watch: {changed} changed; running again")
+    except KeyboardInterrupt:
+        eprint("\nbraintrust eval --watch: stopped")
+        return EXIT_INTERRUPTED
+
+
+def watched_files(paths: list[str]) -> dict[Path, int]:
+    """``{file: modification time}`` of every watched file."""
+    found: dict[Path, int] = {}
+    for raw in paths:
+        path = Path(raw)
+        if path.is_file():
+            candidates = [path, *path.parent.glob("*.py")]
+        elif path.is_dir():
+            candidates = [p for p in path.rglob("*.py") if not _skipped(p.relative_to(path))]
+        else:
+            continue
+        for file in candidates:
+            try:
+                found[file] = file.stat().st_mtime_ns
+            except OSError:  # removed meanwhile
+                pass
+    return found
+
+
+def _skipped(relative: Path) -> bool:
+    return any(part.startswith(".") or part in _SKIPPED_FOLDERS for part in relative.parts[:-1])
+
+
+def _wait_for_change(paths: list[str], seen: dict[Path, int]) -> tuple[dict[Path, int], str]:
+    while True:
+        time.sleep(POLL_SECONDS)
+        now = watched_files(paths)
+        if now != seen:
+            time.sleep(SETTLE_SECONDS)
+            settled = watched_files(paths)
+            changed = sorted({f for f in now.keys() | seen.keys() if now.get(f) != seen.get(f)}, key=str)
+            names = ", ".join(str(f) for f in changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
+            return settled, names
+
+
+def _run(command: list[str]) -> int:
+    process = subprocess.Popen(command)
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        # In a terminal the run got the same Ctrl-C and flushes; a signal sent to this process
+        # alone is passed on. Either way the run gets its grace period, then is ended.
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=STOP_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        raise
+
+
+def without_watch(arguments: list[str]) -> list[str]:
+    """The ``braintrust eval`` arguments to repeat (``--watch`` taken out)."""
+    return [argument for argument in arguments if argument != "--watch"]
