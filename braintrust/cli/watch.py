@@ -9,11 +9,13 @@ polled every ``POLL_SECONDS`` (no dependency). Ctrl-C stops the watch: exit stat
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from braintrust.eval.reporters import eprint
 
@@ -77,20 +79,40 @@ def _wait_for_change(paths: list[str], seen: dict[Path, int]) -> tuple[dict[Path
 
 
 def _run(command: list[str]) -> int:
-    process = subprocess.Popen(command)
+    process = subprocess.Popen(command, **_own_process_group())
     try:
         return process.wait()
     except KeyboardInterrupt:
-        # In a terminal the run got the same Ctrl-C and flushes; a signal sent to this process
-        # alone is passed on. Either way the run gets its grace period, then is ended.
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
+        _stop(process)
+        raise
+
+
+def _own_process_group() -> dict[str, Any]:
+    """A run in its own process group gets no Ctrl-C from the terminal: this process passes it
+    on, once, so the run flushes what already ran rather than taking it as a second Ctrl-C."""
+    if sys.platform == "win32":
+        return {}
+    if sys.version_info >= (3, 11):
+        return {"process_group": 0}
+    return {"preexec_fn": os.setpgrp}
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Ctrl-C during a run: the run gets it and flushes (up to ``STOP_GRACE_SECONDS``); a second
+    Ctrl-C is passed on too (the run then spills what it has not sent); then it is killed."""
+    for _ in range(2):
+        if process.poll() is not None:
+            return
+        process.send_signal(signal.SIGINT)
         try:
             process.wait(timeout=STOP_GRACE_SECONDS)
+            return
         except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        raise
+            break
+        except KeyboardInterrupt:
+            continue
+    process.kill()
+    process.wait()
 
 
 def without_watch(arguments: list[str]) -> list[str]:

@@ -389,7 +389,7 @@ def test_watch_runs_again_when_a_file_changes_and_ctrl_c_stops_it(tmp_path, env,
                                                     task="lambda x: x + helper.ANSWER", extra="import helper"))
     process = subprocess.Popen([sys.executable, "-m", "braintrust", "eval", "eval_watched.py", "--watch", "--no-progress-bars"],
                                cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
     reader.start()
@@ -408,7 +408,7 @@ def test_watch_runs_again_when_a_file_changes_and_ctrl_c_stops_it(tmp_path, env,
         wait_for("helper.py changed; running again", 1)
         wait_for("watching", 2)
         assert any("00.00% (-100.00%) 'exact' score" in line for line in lines), "".join(lines)
-        process.send_signal(signal.SIGINT)
+        os.killpg(process.pid, signal.SIGINT)  # Ctrl-C at a terminal: the whole foreground group
         assert process.wait(timeout=15) == 130
     finally:
         if process.poll() is None:
@@ -416,6 +416,31 @@ def test_watch_runs_again_when_a_file_changes_and_ctrl_c_stops_it(tmp_path, env,
     reader.join(timeout=5)
     assert "Traceback" not in "".join(lines)
     assert [len(e["rows"]) > 0 for e in experiments(store_dir)] == [True, True]  # two runs, two experiments
+
+
+def test_ctrl_c_during_a_watched_run_reaches_the_run_once(tmp_path, bt_server, store_dir):
+    """At a terminal Ctrl-C signals the whole foreground group. The run, in its own group, gets
+    it once, from the watcher: it waits for its flush (here on a hanging Braintrust, so up to
+    the 2 s deadline) instead of taking a second signal as "stop the flush" and spilling."""
+    scored = tmp_path / "quick-case-scored"
+    interruptible_eval(tmp_path / "eval_slow.py", scored, "proj-watch-stop", "watched", 3)
+    bt_server.fail_always("POST", "/logs3", {"hang": True})
+    env = cli_env(store_dir, BRAINTRUST_API_KEY=bt_server.api_key, BRAINTRUST_APP_URL=bt_server.url, BRAINTRUST_FLUSH_TIMEOUT="2")
+    process = subprocess.Popen([sys.executable, "-m", "braintrust", "eval", "eval_slow.py", "--watch"], cwd=tmp_path, env=env,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    deadline = time.monotonic() + 30
+    while not scored.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.3)
+    started = time.monotonic()
+    os.killpg(process.pid, signal.SIGINT)
+    out, err = process.communicate(timeout=30)
+
+    assert process.returncode == 130, err
+    assert 1.5 < time.monotonic() - started < 10, err  # the flush waited out its deadline, well inside the grace
+    assert "interrupted; flushing what already ran" in err and "Traceback" not in err
+    assert "spilled (interrupted" not in err and "spilled (deadline" in err, err  # one Ctrl-C, not two
 
 
 def test_a_second_ctrl_c_stops_the_flush_and_spills(tmp_path, bt_server, store_dir):
