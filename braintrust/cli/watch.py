@@ -3,8 +3,8 @@
 Each run is a fresh ``braintrust eval`` process with the same arguments (without ``--watch``),
 so edited modules are imported anew and one run's state never leaks into the next. Watched:
 every ``*.py`` under the given folders, and the ``*.py`` beside each given file (the modules it
-likely imports), skipping hidden folders, ``__pycache__`` and ``site-packages``. Files are
-polled every ``POLL_SECONDS`` (no dependency). Ctrl-C stops the watch: exit status 130.
+likely imports), skipping hidden folders, caches, ``site-packages`` and virtual environments.
+Files are polled every ``POLL_SECONDS`` (no dependency). Ctrl-C stops the watch: exit status 130.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def watched_files(paths: list[str]) -> dict[Path, int]:
         if path.is_file():
             candidates = [path, *path.parent.glob("*.py")]
         elif path.is_dir():
-            candidates = [p for p in path.rglob("*.py") if not _skipped(p.relative_to(path))]
+            candidates = list(_python_files_under(path))
         else:
             continue
         for file in candidates:
@@ -62,8 +62,15 @@ def watched_files(paths: list[str]) -> dict[Path, int]:
     return found
 
 
-def _skipped(relative: Path) -> bool:
-    return any(part.startswith(".") or part in _SKIPPED_FOLDERS for part in relative.parts[:-1])
+def _python_files_under(folder: Path):
+    """``*.py`` under ``folder``, not descending into hidden folders, caches, installed packages
+    or virtual environments (a venv in the project would otherwise be read every poll)."""
+    for directory, subdirectories, files in os.walk(folder):
+        subdirectories[:] = [
+            name for name in subdirectories
+            if not name.startswith(".") and name not in _SKIPPED_FOLDERS and not (Path(directory, name) / "pyvenv.cfg").exists()
+        ]
+        yield from (Path(directory, name) for name in files if name.endswith(".py"))
 
 
 def _wait_for_change(paths: list[str], seen: dict[Path, int]) -> tuple[dict[Path, int], str]:

@@ -418,6 +418,17 @@ def test_watch_runs_again_when_a_file_changes_and_ctrl_c_stops_it(tmp_path, env,
     assert [len(e["rows"]) > 0 for e in experiments(store_dir)] == [True, True]  # two runs, two experiments
 
 
+def test_watch_reads_the_project_s_python_files_but_not_environments_or_caches(tmp_path):
+    from braintrust.cli.watch import watched_files
+
+    for name in ("eval_a.py", "pkg/helper.py", "pkg/data.txt", ".hidden/x.py", "pkg/__pycache__/helper.py",
+                 "venv/lib/python3.11/site-packages/dep.py", "venv/bin/activate_this.py", "venv/pyvenv.cfg", "other/site-packages/y.py"):
+        write(tmp_path / name, "x = 1\n")
+    assert sorted(str(p.relative_to(tmp_path)) for p in watched_files([str(tmp_path)])) == ["eval_a.py", "pkg/helper.py"]
+    beside = watched_files([str(tmp_path / "pkg" / "helper.py")])  # a file: it and its neighbours
+    assert sorted(p.name for p in beside) == ["helper.py"]
+
+
 def test_ctrl_c_during_a_watched_run_reaches_the_run_once(tmp_path, bt_server, store_dir):
     """At a terminal Ctrl-C signals the whole foreground group. The run, in its own group, gets
     it once, from the watcher: it waits for its flush (here on a hanging Braintrust, so up to
