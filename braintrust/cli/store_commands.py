@@ -250,6 +250,14 @@ def span_tree_lines(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def git_short(repo_info: Any) -> str:
+    """``main@1a2b3c4`` (``*`` after it: uncommitted changes), or "-" without git metadata."""
+    if not isinstance(repo_info, dict) or not repo_info.get("commit"):
+        return "-"
+    where = repo_info.get("branch") or repo_info.get("tag") or "detached"
+    return f"{where}@{str(repo_info['commit'])[:7]}{'*' if repo_info.get('dirty') else ''}"
+
+
 def _git_line(repo_info: Any) -> str:
     """``main 1a2b3c4d5e6f, with uncommitted changes``: where the experiment's code came from."""
     if not isinstance(repo_info, dict) or not repo_info.get("commit"):

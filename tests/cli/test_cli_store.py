@@ -38,18 +38,19 @@ def test_experiments_lists_every_experiment_newest_last_with_rows_and_scores(fil
 
     assert everything.returncode == 0, everything.stderr
     lines = everything.stdout.splitlines()
-    assert lines[1].split() == ["PROJECT", "EXPERIMENT", "CREATED", "(UTC)", "ROWS", "TRACES", "SCORES"]
+    assert lines[1].split() == ["PROJECT", "EXPERIMENT", "CREATED", "(UTC)", "GIT", "ROWS", "TRACES", "SCORES"]
     assert [line.split()[1] for line in lines[2:]] == ["baseline", "better", "worse", "solo"]
     assert one_project.returncode == 0
     rows = [line.split() for line in one_project.stdout.splitlines()[2:]]
-    assert [(r[0], r[3], r[4], r[5]) for r in rows] == [
-        ("baseline", "12", "4", "exact=75.00%"), ("better", "12", "4", "exact=100.00%"), ("worse", "12", "4", "exact=25.00%"),
+    assert [(r[0], r[3], r[4], r[5], r[6]) for r in rows] == [
+        ("baseline", "-", "12", "4", "exact=75.00%"), ("better", "-", "12", "4", "exact=100.00%"),
+        ("worse", "-", "12", "4", "exact=25.00%"),  # ("-": not run in a git checkout)
     ]
     entries = json.loads(as_json.stdout)
     assert [(e["name"], e["rows"], e["traces"], e["scores"]) for e in entries] == [
         ("baseline", 12, 4, {"exact": 0.75}), ("better", 12, 4, {"exact": 1.0}), ("worse", 12, 4, {"exact": 0.25}),
     ]
-    assert all(e["created"] and e["project"] == "proj-cmp" for e in entries)
+    assert all(e["created"] and e["project"] == "proj-cmp" and e["git"] is None for e in entries)
 
 
 def test_compare_defaults_to_the_previous_experiment_and_takes_an_explicit_base(filled):

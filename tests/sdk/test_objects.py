@@ -115,6 +115,7 @@ def test_the_local_store_records_git_metadata_and_names_runs_by_branch(tmp_path,
     """No organization policy offline: everything is collected (the diff too), as git.py says;
     ``git_metadata_settings`` and an explicit ``repo_info`` still decide; ``braintrust show``
     says where the code came from."""
+    from braintrust.cli.compare_command import list_experiments
     from braintrust.cli.store_commands import show_experiment
     from braintrust.store.sqlite_store import LocalStore
 
@@ -132,8 +133,13 @@ def test_the_local_store_records_git_metadata_and_names_runs_by_branch(tmp_path,
         assert off["repo_info"] is None and off["name"].startswith("experiment-")
         assert explicit["repo_info"]["commit"] == "abc"
         show_experiment(store, "git", collected["name"], sys.stdout)
+        list_experiments(store, "git", sys.stdout)
     commit = collected["repo_info"]["commit"]
-    assert f"  git:      main {commit[:12]}, with uncommitted changes" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"  git:      main {commit[:12]}, with uncommitted changes" in out
+    listed = {line.split()[0]: line.split()[3] for line in out.splitlines() if line.startswith("  ") and line.split()[0] in
+              (collected["name"], off["name"], explicit["name"])}
+    assert listed == {collected["name"]: f"main@{commit[:7]}*", off["name"]: "-", explicit["name"]: "x@abc"}
 
 
 # -- experiments ------------------------------------------------------------------------------
