@@ -26,10 +26,10 @@ from typing import Any, Callable, Sequence
 
 
 def _store(args: argparse.Namespace):
-    from braintrust.store.location import database_path
+    from braintrust.store.location import database_for_commands
     from braintrust.store.sqlite_store import LocalStore
 
-    path = Path(args.store).expanduser() if args.store else database_path()
+    path = Path(args.store).expanduser() if args.store else database_for_commands()
     if path.is_dir():
         path = path / "braintrust.sqlite"
     if not path.exists():

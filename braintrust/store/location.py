@@ -57,11 +57,27 @@ def command_store_args(database: Path) -> str:
     store in a rootdir below the project root)."""
     import shlex
 
-    override = env_str("BRAINTRUST_LOCAL_DIR")
-    found = Path(override).expanduser() if override else _nearest_project() / STORE_DIRNAME
-    if (found / DATABASE_FILENAME).resolve() == Path(database).resolve():
+    if database_for_commands().resolve() == Path(database).resolve():
         return ""
     return f" --store {shlex.quote(str(Path(database).parent))}"
+
+
+def database_for_commands(start: Path | None = None) -> Path:
+    """The store a ``braintrust`` command reads when not told which: ``BRAINTRUST_LOCAL_DIR``'s;
+    else the nearest existing one from the current folder up to the project root (pytest keeps
+    a suite's store in its rootdir, which may be a folder below the root); else the root's."""
+    override = env_str("BRAINTRUST_LOCAL_DIR")
+    if override:
+        return Path(override).expanduser().resolve() / DATABASE_FILENAME
+    here = (start or Path.cwd()).resolve()
+    root = _nearest_project(here)
+    for directory in [here, *here.parents]:
+        candidate = directory / STORE_DIRNAME / DATABASE_FILENAME
+        if candidate.exists():
+            return candidate
+        if directory == root:
+            break
+    return root / STORE_DIRNAME / DATABASE_FILENAME
 
 
 def make_private_folder(directory: Path) -> None:

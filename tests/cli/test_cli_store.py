@@ -268,6 +268,11 @@ def test_no_store_here_points_at_one_just_below(tmp_path):
     assert "found one below: `braintrust show proj-below --store example_suite/.braintrust`" in shown.stderr
     again = run_cli("show", "proj-below", "--store", "example_suite/.braintrust", cwd=tmp_path, env=env)
     assert again.returncode == 0 and again.stdout.startswith("Experiment only  (project proj-below)")
+    # From the suite's folder, or one inside it, the nearest store up to the project root is found.
+    (suite / "evals").mkdir()
+    for where in (suite, suite / "evals"):
+        inside = run_cli("show", "proj-below", cwd=where, env=env)
+        assert inside.returncode == 0 and inside.stdout.startswith("Experiment only  (project proj-below)"), inside.stderr
 
 
 def test_logs_shows_what_a_logger_wrote_offline(tmp_path):
