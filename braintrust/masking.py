@@ -26,10 +26,9 @@ Contract (the public SDK's semantics, 0.48.1)
 
 from __future__ import annotations
 
-import threading
 from typing import Any, Callable, Optional
 
-from braintrust.forks import at_fork
+from braintrust.forks import ChildSafeLock
 from braintrust.jsonsafe import snapshot
 
 __all__ = [
@@ -45,15 +44,7 @@ _DROPPED_ON_ERROR = ("scores", "metrics")
 
 _masking_function: Optional[Callable[[Any], Any]] = None
 _error_count = 0
-_count_lock = threading.Lock()
-
-
-def _new_count_lock() -> None:  # in a forked child: the sender of the parent may have held it
-    global _count_lock
-    _count_lock = threading.Lock()
-
-
-at_fork(after_in_child=_new_count_lock)
+_count_lock = ChildSafeLock()  # (the sender of a parent may hold it when the process forks)
 
 
 def set_masking_function(masking_function: Optional[Callable[[Any], Any]]) -> None:

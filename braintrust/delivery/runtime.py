@@ -23,11 +23,11 @@ from braintrust.delivery.backend import ObjectRef
 from braintrust.delivery.deadline import Deadline
 from braintrust.delivery.processor import FlushResult, Processor
 from braintrust.delivery.spill import SpillWriter
-from braintrust.forks import at_fork
+from braintrust.forks import ChildSafeLock, at_fork
 from braintrust.signals import sigterm_handler_ran, watch_sigterm_handler
 from braintrust.state import global_state
 
-_lock = threading.Lock()
+_lock = ChildSafeLock()
 _processor: Processor | None = None
 _announced = False
 #: Set in a forked child: its exit hooks are registered again on its next use of the processor.
@@ -146,13 +146,12 @@ def _after_fork_first_use() -> None:
 
 def _after_fork_in_child() -> None:
     """The child's exit hooks, and its SIGTERM handler, are set on its next use of the
-    processor; the lock is new (a thread of the parent may have held it when the process forked).
+    processor (``_lock`` is a ``ChildSafeLock``: the child's is new).
 
     Until then SIGTERM has its default action again: a child that logs nothing (an idle ``Pool``
     worker) has nothing to flush, and a handler could only make it miss the signal (see
     ``watch_sigterm_handler``) and hang where it would have ended."""
-    global _exit_hooks_stale, _lock, _exit_flush_running, _exit_flush_done, _sigterm_deferred
-    _lock = threading.Lock()
+    global _exit_hooks_stale, _exit_flush_running, _exit_flush_done, _sigterm_deferred
     _exit_hooks_stale = True
     _exit_flush_running = _exit_flush_done = _sigterm_deferred = False  # (the child's exit is its own)
     try:

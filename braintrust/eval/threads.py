@@ -17,7 +17,7 @@ import queue
 import threading
 from typing import Any, Callable
 
-from braintrust.forks import at_fork
+from braintrust.forks import ChildSafeLock, at_fork
 from braintrust.signals import leave_signals_to_the_main_thread
 
 
@@ -109,7 +109,7 @@ class BoundedThreadPool:
             return sum(1 for t in self._threads if t.is_alive())
 
 
-_pool_lock = threading.Lock()
+_pool_lock = ChildSafeLock()
 _pool: BoundedThreadPool | None = None
 _configured_max: int | None = None
 
@@ -134,9 +134,8 @@ def shared_pool() -> BoundedThreadPool:
 
 
 def _after_fork() -> None:
-    global _pool, _pool_lock
+    global _pool
     _pool = None
-    _pool_lock = threading.Lock()
 
 
 at_fork(after_in_child=_after_fork)

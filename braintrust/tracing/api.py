@@ -4,12 +4,11 @@ resolving a parent (current span, slug, experiment or logger) for a new span."""
 from __future__ import annotations
 
 import contextlib
-import threading
 from typing import Any, Iterator
 
 from braintrust import jsonsafe
 from braintrust.delivery.backend import EXPERIMENT, PLAYGROUND_LOGS, PROJECT_LOGS, ObjectRef
-from braintrust.forks import at_fork
+from braintrust.forks import ChildSafeLock
 from braintrust.tracing import context
 from braintrust.tracing.record import validate_event
 from braintrust.tracing.span import NOOP_SPAN, Span, SpanImpl, _enqueue
@@ -21,15 +20,7 @@ _TYPE_NAMES = {
     SpanObjectTypeV3.PLAYGROUND_LOGS: PLAYGROUND_LOGS,
 }
 
-_refs_lock = threading.Lock()
-
-
-def _new_refs_lock() -> None:  # in a forked child: a thread of the parent may have held it
-    global _refs_lock
-    _refs_lock = threading.Lock()
-
-
-at_fork(after_in_child=_new_refs_lock)
+_refs_lock = ChildSafeLock()
 _refs_by_identity: dict[tuple, ObjectRef] = {}
 
 
