@@ -11,7 +11,7 @@ import json
 import shlex
 from typing import IO, Any
 
-from braintrust.cli.store_commands import _table, _when, git_short
+from braintrust.cli.store_commands import _table, _when, git_head, git_short
 from braintrust.delivery.backend import EXPERIMENT
 from braintrust.local_compare import compare_experiments
 from braintrust.store.sqlite_store import LocalStore
@@ -80,16 +80,10 @@ def experiment_entries(local: LocalStore, project: str | None) -> list[dict[str,
             "rows": len(rows),
             "traces": _trace_count(rows),
             "base_experiment": base["name"] if base else None,
-            "git": _git_fields(experiment.get("repo_info")),
+            "git": git_head(experiment.get("repo_info")),
             "scores": {name: summary.score for name, summary in scores.items()},
         })
     return entries
-
-
-def _git_fields(repo_info: Any) -> dict[str, Any] | None:
-    if not isinstance(repo_info, dict) or not repo_info.get("commit"):
-        return None
-    return {key: repo_info.get(key) for key in ("branch", "commit", "dirty")}
 
 
 def list_experiments(local: LocalStore, project: str | None, out: IO[str], as_json: bool = False) -> int:
@@ -107,8 +101,7 @@ def list_experiments(local: LocalStore, project: str | None, out: IO[str], as_js
     table: list[tuple[str, ...]] = [header]
     for entry in entries:
         scores = "  ".join(f"{name}={_percent(value)}" for name, value in entry["scores"].items()) or "-"
-        git = git_short(entry["git"])
-        cells = (entry["name"], _when(entry["created"]), git, str(entry["rows"]), str(entry["traces"]), scores)
+        cells = (entry["name"], _when(entry["created"]), git_short(entry["git"]), str(entry["rows"]), str(entry["traces"]), scores)
         table.append(((entry["project"],) + cells) if project is None else cells)
     shift = 1 if project is None else 0
     if project is not None:

@@ -250,21 +250,27 @@ def span_tree_lines(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def git_head(repo_info: Any) -> dict[str, Any] | None:
+    """``{"branch", "commit", "dirty"}`` of an experiment's git metadata, or None without it
+    (``branch``: the branch, else the tag, else "detached")."""
+    if not isinstance(repo_info, dict) or not repo_info.get("commit"):
+        return None
+    where = repo_info.get("branch") or repo_info.get("tag") or "detached"
+    return {"branch": where, "commit": str(repo_info["commit"]), "dirty": bool(repo_info.get("dirty"))}
+
+
 def git_short(repo_info: Any) -> str:
     """``main@1a2b3c4`` (``*`` after it: uncommitted changes), or "-" without git metadata."""
-    if not isinstance(repo_info, dict) or not repo_info.get("commit"):
-        return "-"
-    where = repo_info.get("branch") or repo_info.get("tag") or "detached"
-    return f"{where}@{str(repo_info['commit'])[:7]}{'*' if repo_info.get('dirty') else ''}"
+    head = git_head(repo_info)
+    return f"{head['branch']}@{head['commit'][:7]}{'*' if head['dirty'] else ''}" if head else "-"
 
 
 def _git_line(repo_info: Any) -> str:
     """``main 1a2b3c4d5e6f, with uncommitted changes``: where the experiment's code came from."""
-    if not isinstance(repo_info, dict) or not repo_info.get("commit"):
+    head = git_head(repo_info)
+    if head is None:
         return ""
-    where = repo_info.get("branch") or repo_info.get("tag") or "detached HEAD"
-    changes = ", with uncommitted changes" if repo_info.get("dirty") else ""
-    return f"{where} {str(repo_info['commit'])[:12]}{changes}"
+    return f"{head['branch']} {head['commit'][:12]}{', with uncommitted changes' if head['dirty'] else ''}"
 
 
 def _existing_project(local: LocalStore, project: str) -> dict[str, Any]:
