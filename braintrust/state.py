@@ -94,6 +94,10 @@ class BraintrustState:
         """Rows go to the embedded store: ``BRAINTRUST_LOCAL=1``, or no API key anywhere."""
         return env_bool("BRAINTRUST_LOCAL") or not self.api_key()
 
+    def local_reason(self) -> str:
+        """Why rows go to the embedded store, as the notices say it."""
+        return "BRAINTRUST_LOCAL is set" if self.api_key() else "no BRAINTRUST_API_KEY"
+
     def target_description(self) -> dict[str, Any]:
         """Where rows go, for spill files (never includes the key)."""
         if self.is_local():

@@ -148,8 +148,7 @@ class BraintrustRun:
         else:
             experiment = "a new experiment"
         if state.is_local():
-            why = "BRAINTRUST_LOCAL is set" if state.api_key() else "no BRAINTRUST_API_KEY"
-            where = f"the local store at {database_path()} ({why})"
+            where = f"the local store at {database_path()} ({state.local_reason()})"
         else:
             where = f"Braintrust at {state.app_url()}"
         return f"braintrust: logging eval cases to project {self.settings.project!r}, {experiment}, in {where}"

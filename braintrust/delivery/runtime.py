@@ -63,7 +63,7 @@ def _announce_local(where: str) -> None:
     if _announced or policy.quiet_local_notice:
         return
     _announced = True
-    reason = "BRAINTRUST_LOCAL is set" if global_state().api_key() else "no BRAINTRUST_API_KEY"
+    reason = global_state().local_reason()
     from braintrust.store.location import DATABASE_FILENAME, command_store_args
 
     listing = f"braintrust list{command_store_args(Path(where) / DATABASE_FILENAME)}"
