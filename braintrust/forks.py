@@ -28,8 +28,9 @@ class ChildSafeLock:
     the original at the fork, and in the child it would never be released. For module-level
     locks; used as ``with lock:``."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
+    def __init__(self, factory: Callable[[], Any] = threading.Lock) -> None:
+        self._factory = factory  # (``threading.RLock`` for a reentrant one)
+        self._lock = factory()
         _child_safe_locks.add(self)
 
     def __enter__(self) -> bool:
@@ -39,7 +40,7 @@ class ChildSafeLock:
         self._lock.release()
 
     def _renew(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = self._factory()
 
 
 _child_safe_locks: "weakref.WeakSet[ChildSafeLock]" = weakref.WeakSet()

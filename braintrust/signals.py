@@ -18,7 +18,7 @@ import signal
 import threading
 import time
 
-from braintrust.forks import at_fork
+from braintrust.forks import ChildSafeLock, at_fork
 
 __all__ = ["leave_signals_to_the_main_thread", "sigterm_handler_ran", "watch_sigterm_handler"]
 
@@ -41,7 +41,7 @@ def leave_signals_to_the_main_thread() -> None:
 NUDGE_SECONDS = 0.2
 NUDGE_LIMIT = 50
 
-_watch_lock = threading.RLock()
+_watch_lock = ChildSafeLock(threading.RLock)
 _handler_runs = 0
 _wakeup_fds: tuple[int, int] | None = None  # (read end, write end) of the watch's pipe
 
@@ -116,8 +116,7 @@ def _watch(read_end: int, main_thread: int, runs_before: int) -> None:
 def _stop_watch_after_fork() -> None:
     """A forked child has no watch thread, and must not write its signals into its parent's
     pipe (the parent's watch would act on them)."""
-    global _wakeup_fds, _watch_lock
-    _watch_lock = threading.RLock()
+    global _wakeup_fds
     if _wakeup_fds is None:
         return
     read_end, write_end = _wakeup_fds

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from braintrust import masking
+from braintrust import masking, signals
 from braintrust.delivery import runtime
 from braintrust.eval import threads
 from braintrust.forks import ChildSafeLock
@@ -18,6 +18,7 @@ MODULE_LOCKS = {
     "eval thread pool": lambda: threads._pool_lock,
     "masking error count": lambda: masking._count_lock,
     "object refs": lambda: api._refs_lock,
+    "SIGTERM watch (reentrant)": lambda: signals._watch_lock,
 }
 
 
