@@ -43,6 +43,12 @@ def _input_key(value: Any, name: str | None) -> str:
     return _canonical(value)
 
 
+def input_keys(rows: Iterable[dict[str, Any]]) -> set[str]:
+    """The keys the traces of ``rows`` are matched by in a comparison (one per distinct case)."""
+    return {_input_key(row.get("input"), (row.get("span_attributes") or {}).get("name"))
+            for row in rows if not row.get("span_parents")}
+
+
 def _mean(values: list[float]) -> float:
     return sum(values) / len(values)
 

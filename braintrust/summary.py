@@ -109,7 +109,8 @@ class CaseCoverage:
         base = base_name or "the base experiment"
         if not self.common:
             return f"no input in both: nothing to compare (this run has {self.current}, {base} has {self.base})"
-        return f"diffs over the {self.common} inputs in both (this run has {self.current}, {base} has {self.base})"
+        inputs = "the input" if self.common == 1 else f"the {self.common} inputs"
+        return f"diffs over {inputs} in both (this run has {self.current}, {base} has {self.base})"
 
     def as_dict(self) -> dict[str, int]:
         return {"common": self.common, "this_run": self.current, "base": self.base}

@@ -23,7 +23,7 @@ _OPTIONS = (
     ("--braintrust-experiment", dict(default=None, help="experiment name (default: generated); with --braintrust-update, joins that experiment")),
     ("--braintrust-experiment-id", dict(default=None, help="log into this existing experiment (CI shards joining one experiment)")),
     ("--braintrust-update", dict(action="store_true", default=False, help="add to the named experiment if it exists instead of creating a new one")),
-    ("--braintrust-base-experiment", dict(default=None, help="experiment to compare with (default: the previous one)")),
+    ("--braintrust-base-experiment", dict(default=None, help="experiment to compare with (default: Braintrust's choice with a key; in the local store, the last run of the same cases)")),
     ("--braintrust-api-key", dict(default=None, help="deprecated: set BRAINTRUST_API_KEY instead")),
     ("--braintrust-no-summary", dict(action="store_true", default=False, help="do not print the experiment summary")),
     ("--braintrust-fail-under", dict(default=None, metavar="SCORE=VALUE[,...]", help="fail the run (exit 6) when a score's average is below VALUE (0.8 or 80%%)")),

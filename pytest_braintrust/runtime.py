@@ -280,7 +280,7 @@ class BraintrustRun:
                 instead = summary.comparison_experiment_name
                 self.errors.append(
                     f"--braintrust-base-experiment {wanted!r}: no such experiment in project {project!r}; "
-                    + (f"compared with {instead!r} (the previous experiment) instead" if instead else "nothing to compare with")
+                    + (f"compared with {instead!r} (the default baseline) instead" if instead else "nothing to compare with")
                 )
 
     def projects(self) -> list[str]:

@@ -35,7 +35,7 @@ def add_gate_parser(sub: Any) -> None:
     )
     parser.add_argument("project", help="project name")
     parser.add_argument("experiment", help="experiment name (or id)")
-    parser.add_argument("--base", help="experiment to compare with (default: its base experiment, else the previous one)")
+    parser.add_argument("--base", help="experiment to compare with (default: its base experiment, else, in the local store, the last run of the same cases)")
     parser.add_argument("--fail-under", metavar="SCORE=VALUE[,...]", help="fail when a score's average is below VALUE (0.8 or 80%%)")
     parser.add_argument("--max-regression", metavar="SCORE=DELTA[,...]", help="fail when a score dropped more than DELTA below the base")
     parser.add_argument("--json", metavar="PATH", help="also write the summary and the gates as JSON to PATH")

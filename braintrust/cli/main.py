@@ -7,7 +7,7 @@
                                       (``--case TEXT``, ``--errors``: only some of them)
 ``braintrust logs P [--last N]``      the last N traces of project P's logs as trees
 ``braintrust dataset P D [--version V]``  dataset D's records (as of version V)
-``braintrust compare P [E [BASE]]``   E's (default: P's newest) summary compared with BASE (default: its base, else the previous one)
+``braintrust compare P [E [BASE]]``   E's (default: P's newest) summary compared with BASE (default: its base, else the last run of the same cases)
 ``braintrust replay [DIR]``           send spilled rows (default: the local store's ``spill/``)
 ``braintrust gate P E --fail-under``  E's summary judged by quality gates (exit 6 when one fails)
 
@@ -180,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare_parser = sub.add_parser("compare", help="compare an experiment with a base experiment from the local store")
     compare_parser.add_argument("project")
     compare_parser.add_argument("experiment", nargs="?", help="name or id (default: the project's newest)")
-    compare_parser.add_argument("base", nargs="?", help="default: the experiment's base experiment, else the previous one")
+    compare_parser.add_argument("base", nargs="?", help="default: the experiment's base experiment, else the last run of the same cases")
     compare_parser.add_argument("--json", action="store_true", help="the summary as JSON")
     compare_parser.add_argument("--store", help="store folder or database file")
     compare_parser.set_defaults(func=cmd_compare)

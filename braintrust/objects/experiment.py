@@ -131,7 +131,7 @@ class Experiment(RowsObject):
 
     def summarize(self, summarize_scores: bool = True, comparison_experiment_id: str | None = None) -> ExperimentSummary:
         """Flush, then summarize the experiment against ``comparison_experiment_id`` (default:
-        its base experiment, else the previous experiment of the project)."""
+        its base experiment; else, in the local store, ``baseline.default_baseline``)."""
         from braintrust.objects.reads import reads
 
         self.flush()

@@ -173,7 +173,9 @@ class LocalReads:
         if experiment and experiment.get("base_exp_id"):
             base = self.store.get_experiment(id=experiment["base_exp_id"])
         else:
-            base = self.store.previous_experiment(ref.ids["experiment_id"])  # type: ignore[index]
+            from braintrust.baseline import default_baseline
+
+            base = default_baseline(self.store, ref.ids["experiment_id"])  # type: ignore[index]
         return {"id": base["id"], "name": base["name"]} if base else None
 
     def summarize_experiment(self, ref: ObjectRef, summarize_scores: bool, comparison_experiment_id: str | None) -> ExperimentSummary:

@@ -111,11 +111,17 @@ def list_experiments(conn: sqlite3.Connection, project_id: str | None = None) ->
 
 def previous_experiment(conn: sqlite3.Connection, experiment_id: str) -> dict[str, Any] | None:
     """The experiment created just before this one in the same project, or None."""
+    earlier = earlier_experiments(conn, experiment_id, 1)
+    return earlier[0] if earlier else None
+
+
+def earlier_experiments(conn: sqlite3.Connection, experiment_id: str, limit: int) -> list[dict[str, Any]]:
+    """Up to ``limit`` experiments created before this one in the same project, newest first."""
     sql = (
         "SELECT p.* FROM experiments e JOIN experiments p ON p.project_id = e.project_id AND p.seq < e.seq "
-        "WHERE e.id = ? ORDER BY p.seq DESC LIMIT 1"
+        "WHERE e.id = ? ORDER BY p.seq DESC LIMIT ?"
     )
-    return _one(conn, sql, (experiment_id,), _EXPERIMENT_JSON)
+    return _all(conn, sql, (experiment_id, limit), _EXPERIMENT_JSON)
 
 
 def _generated_name(repo_info: dict[str, Any] | None) -> str:

@@ -91,6 +91,9 @@ class LocalStore:
     def previous_experiment(self, experiment_id: str) -> dict[str, Any] | None:
         return catalog.previous_experiment(self.connection(), experiment_id)
 
+    def earlier_experiments(self, experiment_id: str, limit: int) -> list[dict[str, Any]]:
+        return catalog.earlier_experiments(self.connection(), experiment_id, limit)
+
     def get_or_create_dataset(
         self, project_id: str, name: str, description: str | None = None, metadata: dict[str, Any] | None = None
     ) -> dict[str, Any]:

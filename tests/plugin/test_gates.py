@@ -169,9 +169,39 @@ def test_a_run_stopped_early_by_maxfail_is_not_judged_by_the_gates(bt):
     assert "gate FAILED" not in result.stdout.str()
 
 
+def test_a_file_run_alone_is_compared_with_the_last_run_of_that_file(gated):
+    """One file at a time into one project (the rootdir's): the previous experiment is the other
+    file's, with no case in common; the summary and the regression gate use the last run of
+    this file's cases instead."""
+    gated.pytester.makepyfile(test_suite_other="""
+        import pytest
+
+        @pytest.mark.braintrust
+        @pytest.mark.parametrize("word", ["x", "y"])
+        def test_other(word):
+            pass
+    """)
+    gates_file = "test_suite_gates.py"
+    assert gated.run("--braintrust", gates_file).ret == 0
+    (first,) = gated.experiments()
+    assert gated.run("--braintrust", "test_suite_other.py").ret == 0
+    gated.monkeypatch.setenv("FAILING", "1")
+    again = gated.run("--braintrust", gates_file, "--braintrust-max-regression", "pass=10%")
+    assert again.ret == 6
+    again.stdout.fnmatch_lines(
+        [
+            f"* compared to {first['name']}:",
+            "75.00% (-25.00%) 'exact' score*(0 improvements, 1 regressions)",
+            "gate FAILED: score 'pass' dropped 25.00% against the baseline, more than the allowed 10.00%",
+        ]
+    )
+    assert "in both" not in again.stdout.str()
+
+
 def test_a_subset_rerun_is_compared_and_gated_on_the_cases_both_ran(gated):
     """``-k``/``--lf`` reruns: comparing 2 failing cases with all 4 of the last run would show a
-    50-point drop and fail the regression gate, though no case changed."""
+    50-point drop and fail the regression gate, though no case changed. The full run after the
+    rerun is compared with the last full run, not with the subset (``braintrust.baseline``)."""
     gated.monkeypatch.setenv("FAILING", "2")  # n=0,1 fail; n=2,3 pass: pass 50%
     assert gated.run("--braintrust", "--braintrust-project", "gates").ret == 1
     (full,) = gated.experiments("gates")
@@ -192,20 +222,22 @@ def test_a_subset_rerun_is_compared_and_gated_on_the_cases_both_ran(gated):
         ]
     )
     subset = gated.experiments("gates")[-1]
+    assert subset["name"] != full["name"]
 
-    gated.monkeypatch.setenv("FAILING", "0")  # fixed: the next full run is compared on those two
+    # Fixed: the next full run is compared with the last run of every case, not with the subset.
+    gated.monkeypatch.setenv("FAILING", "0")
     gated.monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step))
     fixed = gated.run("--braintrust", "--braintrust-project", "gates", "--braintrust-json", "report.json")
     assert fixed.ret == 0
-    fixed.stdout.fnmatch_lines(
-        [f"diffs over the 2 inputs in both (this run has 4, {subset['name']} has 2)", "100.00% (+100.00%) 'pass'  score*(2 improvements, 0 regressions)"]
-    )
+    fixed.stdout.fnmatch_lines([f"* compared to {full['name']}:", "100.00% (+50.00%) 'pass'  score*(2 improvements, 0 regressions)"])
+    assert "inputs in both" not in fixed.stdout.str()
     fixed.stdout.fnmatch_lines(["'pass' improved in 2 cases: test_case[[]0[]], test_case[[]1[]]"])  # the cases that were fixed
     assert "- ✅ 'pass' improved in 2 cases: test_case[0], test_case[1]" in step.read_text()
     import json
 
     (entry,) = json.loads((gated.pytester.path / "report.json").read_text())["experiments"]
-    assert entry["compared_inputs"] == {"common": 2, "this_run": 4, "base": 2}
+    assert entry["comparison_experiment"] == full["name"]
+    assert entry.get("compared_inputs") is None
     assert entry["scores"]["pass"]["improved_cases"] == ["test_case[0]", "test_case[1]"]
     assert entry["scores"]["pass"]["regressed_cases"] == []
 

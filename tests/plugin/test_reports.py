@@ -294,7 +294,7 @@ def test_a_base_experiment_that_does_not_exist_is_named_with_what_was_compared_i
         [
             f"* compared to {first['name']}:",
             f"braintrust: --braintrust-base-experiment 'nightly': no such experiment in project 'bases'; "
-            f"compared with '{first['name']}' (the previous experiment) instead",
+            f"compared with '{first['name']}' (the default baseline) instead",
         ]
     )
     named = bt.run("--braintrust", "--braintrust-project", "bases", "--braintrust-base-experiment", first["name"])
