@@ -82,7 +82,8 @@ def declaration_problem(kw: dict[str, Any]) -> str | None:
     """What is wrong with one mark's arguments, with the fix (None when nothing is)."""
     if "data" in kw and kw["data"] is not None and ("input" in kw or "expected" in kw):
         given = " and ".join(f"{k}=" for k in ("input", "expected") if k in kw)
-        return f"{given} and data= both give the case's values; drop {given} (each data record has its own input and expected)."
+        them = "them" if " and " in given else "it"
+        return f"{given} cannot be used with data=; drop {them} (each data record has its own input and expected)."
     metadata = kw.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
         return f"metadata= must be a dict, got {type(metadata).__name__} {metadata!r:.60}."
