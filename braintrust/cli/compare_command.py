@@ -63,14 +63,15 @@ def _percent(value: float | None) -> str:
 # -- experiments -------------------------------------------------------------------------------
 
 
-def experiment_entries(local: LocalStore, project: str | None) -> list[dict[str, Any]]:
-    """Every experiment (of ``project``, else of all projects), oldest first, with its counts and
-    score averages."""
+def experiment_entries(local: LocalStore, project: str | None, last: int | None = None) -> tuple[list[dict[str, Any]], int]:
+    """The ``last`` newest experiments (of ``project``, else of all projects; None or 0: every
+    one), oldest first, with their counts and score averages; and how many there are in all."""
     chosen = _project(local, project) if project is not None else None
     names = {p["id"]: p["name"] for p in local.list_projects()}
+    experiments = local.list_experiments(chosen["id"] if chosen else None)
     entries = []
-    for experiment in local.list_experiments(chosen["id"] if chosen else None):
-        rows = _rows(local, experiment["id"])
+    for experiment in experiments[-last:] if last else experiments:
+        rows = list(local.summary_rows(EXPERIMENT, experiment["id"]))  # (only the fields scores need)
         scores = compare_experiments(rows, None).scores
         base = local.get_experiment(id=experiment["base_exp_id"]) if experiment.get("base_exp_id") else None
         entries.append({
@@ -84,11 +85,11 @@ def experiment_entries(local: LocalStore, project: str | None) -> list[dict[str,
             "git": git_head(experiment.get("repo_info")),
             "scores": {name: summary.score for name, summary in scores.items()},
         })
-    return entries
+    return entries, len(experiments)
 
 
-def list_experiments(local: LocalStore, project: str | None, out: IO[str], as_json: bool = False) -> int:
-    entries = experiment_entries(local, project)
+def list_experiments(local: LocalStore, project: str | None, out: IO[str], as_json: bool = False, last: int | None = None) -> int:
+    entries, total = experiment_entries(local, project, last)
     if as_json:
         out.write(json.dumps(entries, indent=2) + "\n")
         return 0
@@ -105,10 +106,11 @@ def list_experiments(local: LocalStore, project: str | None, out: IO[str], as_js
         cells = (entry["name"], _when(entry["created"]), git_short(entry["git"]), str(entry["rows"]), str(entry["traces"]), scores)
         table.append(((entry["project"],) + cells) if project is None else cells)
     shift = 1 if project is None else 0
+    which = f"the newest {len(entries)} of {total}, oldest first; --last 0 lists all" if len(entries) < total else "oldest first"
     if project is not None:
-        out.write(f"Experiments of project {project} (oldest first)\n")
+        out.write(f"Experiments of project {project} ({which})\n")
     else:
-        out.write(f"Experiments in {local.path} (oldest first)\n")
+        out.write(f"Experiments in {local.path} ({which})\n")
     out.write("\n".join(_table(table, "  ", right=(3 + shift, 4 + shift))) + "\n")
     return 0
 

@@ -105,12 +105,21 @@ class _FilterAction(argparse.Action):
 
 def positive_int(text: str) -> int:
     """An argparse type: a whole number of at least 1."""
+    return _whole_number(text, 1, "a positive integer")
+
+
+def count(text: str) -> int:
+    """An argparse type: a whole number of at least 0."""
+    return _whole_number(text, 0, "a whole number of 0 or more")
+
+
+def _whole_number(text: str, least: int, what: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if value < least:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
     return value
 
 

@@ -2,7 +2,7 @@
 
 ``braintrust eval PATH...``           run the evaluators of eval files (see ``eval_command``; ``--watch``: ``watch``)
 ``braintrust list``                   what the local store holds (projects, experiments, datasets, logs)
-``braintrust experiments [P]``        experiments (of project P) with rows and score averages, newest last
+``braintrust experiments [P]``        the newest experiments (of project P) with rows and score averages, newest last
 ``braintrust show P [E]``             the traces of one experiment (default: P's newest) as a tree
                                       (``--case TEXT``, ``--errors``: only some of them)
 ``braintrust logs P [--last N]``      the last N traces of project P's logs as trees
@@ -24,6 +24,9 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+
+#: How many experiments ``braintrust experiments`` lists unless told (the newest).
+EXPERIMENTS_SHOWN = 20
 
 def _store(args: argparse.Namespace):
     from braintrust.store.location import database_for_commands
@@ -104,7 +107,7 @@ def cmd_dataset(args: argparse.Namespace) -> int:
 def cmd_experiments(args: argparse.Namespace) -> int:
     from braintrust.cli.compare_command import list_experiments
 
-    return _read_store(args, lambda store: list_experiments(store, args.project, sys.stdout, as_json=args.json))
+    return _read_store(args, lambda store: list_experiments(store, args.project, sys.stdout, as_json=args.json, last=args.last))
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -141,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="braintrust", description="pytest-braintrust's Braintrust SDK command line.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    from braintrust.cli.eval_command import add_eval_arguments, positive_int
+    from braintrust.cli.eval_command import add_eval_arguments, count, positive_int
 
     add_eval_arguments(sub.add_parser("eval", help="run the evaluators defined in eval files (eval_*.py)"))
 
@@ -174,6 +177,10 @@ def build_parser() -> argparse.ArgumentParser:
     experiments_parser = sub.add_parser("experiments", help="list experiments with their rows and score averages")
     experiments_parser.add_argument("project", nargs="?", help="only this project (name or id)")
     experiments_parser.add_argument("--json", action="store_true", help="machine-readable output")
+    experiments_parser.add_argument(
+        "--last", type=count, default=EXPERIMENTS_SHOWN, metavar="N",
+        help=f"only the N newest experiments (default {EXPERIMENTS_SHOWN}; 0: all of them)",
+    )
     experiments_parser.add_argument("--store", help="store folder or database file")
     experiments_parser.set_defaults(func=cmd_experiments)
 

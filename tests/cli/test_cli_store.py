@@ -53,6 +53,23 @@ def test_experiments_lists_every_experiment_newest_last_with_rows_and_scores(fil
     assert all(e["created"] and e["project"] == "proj-cmp" and e["git"] is None for e in entries)
 
 
+def test_experiments_lists_the_newest_few_unless_told(filled):
+    """A laptop's store gathers hundreds of runs: the table shows the newest (20 by default) and
+    says how many there are; ``--last 0`` lists all, and ``--json`` follows ``--last`` too."""
+    root, env = filled
+    newest = run_cli("experiments", "--last", "2", cwd=root, env=env)
+    assert newest.returncode == 0, newest.stderr
+    lines = newest.stdout.splitlines()
+    assert lines[0].endswith("(the newest 2 of 4, oldest first; --last 0 lists all)")
+    assert [line.split()[1] for line in lines[2:]] == ["worse", "solo"]
+    every = run_cli("experiments", "--last", "0", cwd=root, env=env)
+    assert every.stdout.splitlines()[0].endswith("(oldest first)") and len(every.stdout.splitlines()) == 6
+    as_json = run_cli("experiments", "proj-cmp", "--json", "--last", "1", cwd=root, env=env)
+    assert [e["name"] for e in json.loads(as_json.stdout)] == ["worse"]
+    bad = run_cli("experiments", "--last", "-1", cwd=root, env=env)
+    assert bad.returncode == 2 and "--last: expected a whole number of 0 or more, got '-1'" in bad.stderr
+
+
 def test_compare_defaults_to_the_previous_experiment_and_takes_an_explicit_base(filled):
     root, env = filled
 
