@@ -42,16 +42,6 @@ def _experiment(local: LocalStore, project: dict[str, Any], experiment: str | No
     return found
 
 
-def _rows(local: LocalStore, experiment_id: str) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    cursor = None
-    while True:
-        page, cursor = local.fetch_rows(EXPERIMENT, experiment_id, limit=1000, cursor=cursor)
-        rows.extend(page)
-        if not cursor or not page:
-            return rows
-
-
 def _trace_count(rows: list[dict[str, Any]]) -> int:
     return len({row.get("root_span_id") or row.get("id") for row in rows})
 
@@ -128,8 +118,8 @@ def compare_summary(local: LocalStore, project: str, experiment: str | None, bas
     else:
         recorded = local.get_experiment(id=current["base_exp_id"]) if current.get("base_exp_id") else None
         base_experiment = recorded or default_baseline(local, current["id"])
-    rows = _rows(local, current["id"])
-    base_rows = _rows(local, base_experiment["id"]) if base_experiment else None
+    rows = local.summary_rows(EXPERIMENT, current["id"])
+    base_rows = local.summary_rows(EXPERIMENT, base_experiment["id"]) if base_experiment else None
     comparison = compare_experiments(rows, base_rows)
     command = f"braintrust show {shlex.quote(found_project['name'])} {shlex.quote(current['name'])}"
     summary = ExperimentSummary(
