@@ -8,6 +8,7 @@
 ``braintrust logs P [--last N]``      the last N traces of project P's logs as trees
 ``braintrust dataset P D [--version V]``  dataset D's records (as of version V)
 ``braintrust compare P [E [BASE]]``   E's (default: P's newest) summary compared with BASE (default: its base, else the last run of the same cases)
+``braintrust prune [P] --keep N``     delete all but the N newest experiments of each project (of P)
 ``braintrust replay [DIR]``           send spilled rows (default: the local store's ``spill/``)
 ``braintrust gate P E --fail-under``  E's summary judged by quality gates (exit 6 when one fails)
 
@@ -116,6 +117,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return _read_store(args, lambda store: compare(store, args.project, args.experiment, args.base, sys.stdout, sys.stderr, as_json=args.json))
 
 
+def cmd_prune(args: argparse.Namespace) -> int:
+    from braintrust.cli.prune_command import prune
+
+    return _read_store(args, lambda store: prune(store, args.project, args.keep, args.dry_run, sys.stdout, sys.stderr))
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     from braintrust.delivery.replay import replay, spill_files
     from braintrust.store.location import spill_dir
@@ -195,6 +202,13 @@ def build_parser() -> argparse.ArgumentParser:
     from braintrust.cli.gate_command import add_gate_parser
 
     add_gate_parser(sub)
+
+    prune_parser = sub.add_parser("prune", help="delete old experiments from the local store, keeping the newest of each project")
+    prune_parser.add_argument("project", nargs="?", help="only this project (name or id)")
+    prune_parser.add_argument("--keep", type=positive_int, required=True, metavar="N", help="how many of the newest experiments to keep")
+    prune_parser.add_argument("--dry-run", action="store_true", help="only list what would be deleted")
+    prune_parser.add_argument("--store", help="store folder or database file")
+    prune_parser.set_defaults(func=cmd_prune)
 
     replay_parser = sub.add_parser("replay", help="send rows that were spilled to disk")
     replay_parser.add_argument("directory", nargs="?", help="spill folder (default: the local store's spill/)")

@@ -10,7 +10,7 @@ import json
 import sqlite3
 import uuid
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Sequence
 
 from braintrust.store.connection import StoreError, write_transaction
 
@@ -122,6 +122,31 @@ def earlier_experiments(conn: sqlite3.Connection, experiment_id: str, limit: int
         "WHERE e.id = ? ORDER BY p.seq DESC LIMIT ?"
     )
     return _all(conn, sql, (experiment_id, limit), _EXPERIMENT_JSON)
+
+
+def experiments_beyond(conn: sqlite3.Connection, keep: int, project_id: str | None = None) -> list[dict[str, Any]]:
+    """Every experiment but the ``keep`` newest of its project (of ``project_id`` only, if
+    given), oldest first."""
+    sql = (
+        "SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY project_id ORDER BY seq DESC) AS newer "
+        "FROM experiments WHERE ? IS NULL OR project_id = ?) WHERE newer > ? ORDER BY seq"
+    )
+    found = _all(conn, sql, (project_id, project_id, keep), _EXPERIMENT_JSON)
+    for record in found:
+        record.pop("newer", None)
+    return found
+
+
+def delete_experiments(conn: sqlite3.Connection, experiment_ids: Sequence[str]) -> None:
+    """Remove these experiment records, and the references resolved to them (a spill replayed
+    later creates its experiment again). Their rows are ``rows.delete_objects``'."""
+    with write_transaction(conn):
+        for experiment_id in experiment_ids:
+            conn.execute("DELETE FROM experiments WHERE id = ?", (experiment_id,))
+            conn.execute(
+                "DELETE FROM resolved_refs WHERE object_type = 'experiment' AND json_extract(ids, '$.experiment_id') = ?",
+                (experiment_id,),
+            )
 
 
 def _generated_name(repo_info: dict[str, Any] | None) -> str:

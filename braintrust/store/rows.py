@@ -355,6 +355,14 @@ def _latest_traces_in_memory(conn: sqlite3.Connection, object_type: str, object_
     return chosen + [row for row in rows if commented_row(row) in ids]
 
 
+def delete_objects(conn: sqlite3.Connection, object_type: str, object_ids: Sequence[str]) -> None:
+    """Remove every row of these objects, with their history (the log entries too)."""
+    with write_transaction(conn):
+        for object_id in object_ids:
+            for table in ("row_log", "object_rows", "objects"):
+                conn.execute(f"DELETE FROM {table} WHERE object_type = ? AND object_id = ?", (object_type, object_id))
+
+
 def count_rows(conn: sqlite3.Connection, object_type: str, object_id: str) -> int:
     """Rows currently present (deleted rows excluded)."""
     try:

@@ -14,10 +14,14 @@ from typing import Any, Sequence
 
 from braintrust.store import catalog, spills
 from braintrust.store import rows as row_ops
-from braintrust.store.connection import BUSY_TIMEOUT_SECONDS, ConnectionPool, StoreError, waiting_at_most
+from braintrust.store.connection import BUSY_TIMEOUT_SECONDS, ConnectionPool, StoreError, waiting_at_most, write_transaction
 from braintrust.store.location import database_path
 
 __all__ = ["LocalStore", "StoreError"]
+
+
+#: How long ``compact`` waits for readers before leaving the file's shrinking to the last of them.
+CHECKPOINT_WAIT_SECONDS = 2.0
 
 
 class LocalStore:
@@ -93,6 +97,36 @@ class LocalStore:
 
     def earlier_experiments(self, experiment_id: str, limit: int) -> list[dict[str, Any]]:
         return catalog.earlier_experiments(self.connection(), experiment_id, limit)
+
+    def experiments_beyond(self, keep: int, project_id: str | None = None) -> list[dict[str, Any]]:
+        """What ``prune_experiments(keep, project_id)`` would delete, oldest first."""
+        return catalog.experiments_beyond(self.connection(), keep, project_id)
+
+    def prune_experiments(self, keep: int, project_id: str | None = None) -> list[dict[str, Any]]:
+        """Delete every experiment but the ``keep`` newest of each project (of ``project_id``
+        only, if given), with their rows, in one transaction; returns the deleted records,
+        oldest first. Datasets and project logs are left as they are."""
+        if keep < 1:
+            raise ValueError(f"keep must be at least 1 (the newest experiment is the next run's baseline), not {keep!r}.")
+        conn = self.connection()
+        with write_transaction(conn):
+            doomed = catalog.experiments_beyond(conn, keep, project_id)
+            ids = [record["id"] for record in doomed]
+            row_ops.delete_objects(conn, "experiment", ids)
+            catalog.delete_experiments(conn, ids)
+        return doomed
+
+    def compact(self) -> tuple[int, bool]:
+        """Give the space of deleted rows back to the file system (``VACUUM``): returns the
+        database's size in bytes now, and whether the file already has that size (False while
+        another process reads the store: it shrinks when the last one closes it). Raises
+        ``sqlite3.OperationalError`` when another process is writing meanwhile."""
+        conn = self.connection()
+        conn.execute("VACUUM")
+        with waiting_at_most(conn, CHECKPOINT_WAIT_SECONDS, self.timeout_seconds):
+            busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        size = conn.execute("PRAGMA page_count").fetchone()[0] * conn.execute("PRAGMA page_size").fetchone()[0]
+        return size, not busy
 
     def get_or_create_dataset(
         self, project_id: str, name: str, description: str | None = None, metadata: dict[str, Any] | None = None

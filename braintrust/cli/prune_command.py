@@ -1,0 +1,67 @@
+"""``braintrust prune``: delete old experiments from the local store.
+
+Every run of a suite adds an experiment, so a store used at a laptop grows with every run. This
+keeps the newest ``--keep N`` experiments of each project (or of one), deletes the older ones with
+their rows, then compacts the file. Datasets and project logs are not touched.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from typing import IO, Any
+
+from braintrust.cli.store_commands import _existing_project
+from braintrust.store.sqlite_store import LocalStore
+
+
+def _megabytes(path: Any) -> float:
+    return sum(os.path.getsize(f"{path}{suffix}") for suffix in ("", "-wal") if os.path.exists(f"{path}{suffix}")) / 1e6
+
+
+def _per_project(local: LocalStore, records: list[dict[str, Any]]) -> str:
+    names = {p["id"]: p["name"] for p in local.list_projects()}
+    counts: dict[str, int] = {}
+    for record in records:
+        name = names.get(record["project_id"], record["project_id"])
+        counts[name] = counts.get(name, 0) + 1
+    return ", ".join(f"{name}: {count}" for name, count in counts.items())
+
+
+def prune(local: LocalStore, project: str | None, keep: int, dry_run: bool, out: IO[str], err: IO[str]) -> int:
+    """Delete all but the ``keep`` newest experiments of each project (of ``project``); with
+    ``dry_run``, only say which. Exit status 0 (``LookupError`` for an unknown project)."""
+    chosen = _existing_project(local, project) if project is not None else None
+    scope = f"project {chosen['name']}" if chosen else "each project"
+    project_id = chosen["id"] if chosen else None
+    if dry_run:
+        doomed = local.experiments_beyond(keep, project_id)
+        if not doomed:
+            out.write(f"Nothing to prune: no more than {keep} experiments in {scope}.\n")
+            return 0
+        out.write(f"Would delete {len(doomed)} experiments ({_per_project(local, doomed)}), keeping the newest {keep} of {scope}:\n")
+        out.write("".join(f"  {record['name']}\n" for record in doomed))
+        return 0
+    before = _megabytes(local.path)
+    try:
+        deleted = local.prune_experiments(keep, project_id)
+    except sqlite3.OperationalError as exc:
+        err.write(f"braintrust prune: nothing was deleted: the store is busy ({exc}); another process (a test run?) "
+                  "is writing to it: try again when it is done.\n")
+        return 1
+    if not deleted:
+        out.write(f"Nothing to prune: no more than {keep} experiments in {scope}.\n")
+        return 0
+    summary = f"Deleted {len(deleted)} experiments ({_per_project(local, deleted)}), kept the newest {keep} of {scope}"
+    try:
+        size, shrunk = local.compact()
+    except sqlite3.OperationalError as exc:
+        out.write(f"{summary}.\n")
+        err.write(
+            f"braintrust prune: the store file was not compacted ({exc}: another process is writing to it); later runs "
+            "reuse the space, or run `braintrust prune` again once nothing else uses the store.\n"
+        )
+        return 0
+    shrinks = "went" if shrunk else "goes, once the other process reading it closes it,"
+    out.write(f"{summary}; the store {shrinks} from {before:.1f} MB to {size / 1e6:.1f} MB.\n")
+    return 0
