@@ -59,8 +59,12 @@ def _table(rows: list[tuple[str, ...]], indent: str, right: Iterable[int] = ()) 
     return lines
 
 
+#: How many of a project's experiments (the newest) ``braintrust list`` shows.
+LISTED_EXPERIMENTS = 10
+
+
 def list_store(store: LocalStore | str | os.PathLike[str], out: IO[str]) -> int:
-    """Projects with their experiments (name, created, rows), datasets and project logs."""
+    """Projects with their newest experiments (name, created, rows), datasets and project logs."""
     local = _open(store)
     try:
         return _list(local, out)
@@ -77,7 +81,9 @@ def _list(local: LocalStore, out: IO[str]) -> int:
         return 0
     for project in projects:
         table: list[tuple[str, ...]] = [("KIND", "NAME", "CREATED (UTC)", "ROWS")]
-        for experiment in local.list_experiments(project["id"]):
+        experiments = local.list_experiments(project["id"])
+        older = max(0, len(experiments) - LISTED_EXPERIMENTS)
+        for experiment in experiments[older:]:
             rows = local.count_rows(EXPERIMENT, experiment["id"])
             table.append(("experiment", experiment["name"], _when(experiment["created"]), str(rows)))
         for dataset in local.list_datasets(project["id"]):
@@ -91,6 +97,9 @@ def _list(local: LocalStore, out: IO[str]) -> int:
             out.write("  (empty)\n")
         else:
             out.write("\n".join(_table(table, "  ", right=(3,))) + "\n")
+        if older:
+            what = "1 older experiment" if older == 1 else f"{older} older experiments"
+            out.write(f"  (and {what}: `braintrust experiments {shlex.quote(project['name'])} --last 0`)\n")
         if logs:
             out.write(f"  (the latest logs: `braintrust logs {shlex.quote(project['name'])}`)\n")
     return 0

@@ -62,6 +62,16 @@ def test_list_store(filled):
     assert "\x1b[" not in text
 
 
+def test_list_store_shows_the_newest_experiments_of_a_project(filled, monkeypatch):
+    from braintrust.cli import store_commands
+
+    monkeypatch.setattr(store_commands, "LISTED_EXPERIMENTS", 1)
+    lines = run(list_store, filled)[1].splitlines()
+    demo = lines.index(next(line for line in lines if line.startswith("Project demo")))
+    assert [line.split()[1] for line in lines[demo + 2 : demo + 5]] == ["second-run", "qa", "-"]
+    assert lines[demo + 5] == "  (and 1 older experiment: `braintrust experiments demo --last 0`)"
+
+
 def test_list_store_accepts_the_database_file_or_a_store_and_reports_a_missing_store(filled, tmp_path):
     assert run(list_store, filled / "braintrust.sqlite")[0] == 0
     with LocalStore(filled / "braintrust.sqlite") as store:
