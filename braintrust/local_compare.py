@@ -11,7 +11,7 @@ The rules, mirroring what the Braintrust server reports:
   metrics that were logged appear. An experiment's metric is the mean over traces.
 * Against a base experiment, traces are grouped by their canonical input JSON; a trace that
   logged no input is grouped by its root span's name instead (pytest cases that declare no
-  input are different tests, not one case); for each group present in both, the group means
+  input are different tests, not one case; the trials of one, by ``metadata.pytest.case``); for each group present in both, the group means
   are compared: higher score = improvement, lower = regression (the reverse for metrics).
   ``diff`` = experiment mean − base mean, for names present in both. A score's
   ``regressed_cases`` (``improved_cases``) names the traces (their root span's name) of every
@@ -43,10 +43,17 @@ def _input_key(value: Any, name: str | None) -> str:
     return _canonical(value)
 
 
+def _case_name(row: dict[str, Any]) -> str | None:
+    """What an input-less root row is grouped by: a pytest trial's case name (every trial of
+    ``test_x[trial-N]`` is ``test_x``), else the span's name."""
+    pytest_metadata = (row.get("metadata") or {}).get("pytest")
+    case = pytest_metadata.get("case") if isinstance(pytest_metadata, dict) else None
+    return case if isinstance(case, str) else (row.get("span_attributes") or {}).get("name")
+
+
 def input_keys(rows: Iterable[dict[str, Any]]) -> set[str]:
     """The keys the traces of ``rows`` are matched by in a comparison (one per distinct case)."""
-    return {_input_key(row.get("input"), (row.get("span_attributes") or {}).get("name"))
-            for row in rows if not row.get("span_parents")}
+    return {_input_key(row.get("input"), _case_name(row)) for row in rows if not row.get("span_parents")}
 
 
 def _mean(values: list[float]) -> float:
@@ -61,7 +68,7 @@ class _Trace:
 
     def __init__(self) -> None:
         self.input_key: str | None = None
-        self.name: str | None = None  # the root span's name (a pytest case: the test's name)
+        self.name: str | None = None  # the root span's name (a pytest case: the test's name; a trial: the case's)
         self.scores: dict[str, float] = {}
         self.counts: dict[str, int] | None = None
         self.duration: float | None = None
@@ -107,7 +114,7 @@ def _group(rows: Iterable[dict[str, Any]], score_order: list[str], child_scores:
             trace = traces[trace_key] = _Trace()
         is_root = not row.get("span_parents")
         if is_root and inputs:
-            trace.name = (row.get("span_attributes") or {}).get("name")
+            trace.name = _case_name(row)
             trace.input_key = _input_key(row.get("input"), trace.name)
         names = score_order if is_root else child_scores
         for name, value in (row.get("scores") or {}).items():
@@ -164,16 +171,20 @@ def _compare(current: dict[str, float], base: dict[str, float], higher_is_better
 
 
 def _names(traces: list[_Trace], keys: list[str]) -> list[str]:
-    """The traces with these input keys, in the experiment's order: by name when it names one
-    trace (a pytest case's test id), else by input (``Eval``'s roots are all "eval")."""
+    """The cases with these input keys, in the experiment's order: by name when the name is
+    only that case's (a pytest case's test id; its trials' common name), else by input
+    (``Eval``'s roots are all "eval")."""
     if not keys:
         return []
     wanted = set(keys)
-    uses = Counter(trace.name for trace in traces)
+    cases_of_name: dict[str | None, set[str | None]] = {}
+    for trace in traces:
+        cases_of_name.setdefault(trace.name, set()).add(trace.input_key)
     names: list[str] = []
     for trace in traces:
         if trace.input_key in wanted:
-            name = trace.name if trace.name and uses[trace.name] == 1 else f"input {(trace.input_key or '')[:40]}"
+            own = trace.name and len(cases_of_name[trace.name]) == 1
+            name = trace.name if own else f"input {(trace.input_key or '')[:40]}"
             if name not in names:
                 names.append(name)
     return names

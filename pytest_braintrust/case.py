@@ -48,6 +48,9 @@ class CaseSpec:
     project: str | None
     record_id: str | None = None
     trial_index: int | None = None  # 0-based; None when the case is not run in trials
+    #: A trial's test name without its trial id (``test_x[a]`` for ``test_x[a-trial-2]``): one
+    #: name for every trial of the case (None when the case is not run in trials).
+    case_name: str | None = None
     origin: dict[str, Any] | None = None
     markers: list[str] = field(default_factory=list)  # names of every marker of the item
     #: The input as the case's rows record it: ``input``, except parameters with no stable text
@@ -89,8 +92,11 @@ def spec_of(item: pytest.Item, all_marks: list[Any] | None = None) -> CaseSpec:
     params = dict(callspec.params) if callspec is not None else {}
     record = params.get("braintrust_case")
     trial_index = int(params["braintrust_trial"]) - 1 if "braintrust_trial" in params else None
+    trial_id = f"trial-{trial_index + 1}" if trial_index is not None else None
     if trial_index is None and isinstance(params.get(REPEAT_PARAM), int):
         trial_index = params[REPEAT_PARAM]
+        count = getattr(item.config.option, "count", None)  # pytest-repeat's --count (ids "2-3")
+        trial_id = f"{trial_index + 1}-{count}" if count else None
     user_params = {k: v for k, v in params.items() if _is_input_param(k)}
     logged_input = None
     metadata = dict(decl.metadata)
@@ -127,10 +133,29 @@ def spec_of(item: pytest.Item, all_marks: list[Any] | None = None) -> CaseSpec:
         project=decl.project,
         record_id=record.id if isinstance(record, DataRecord) else None,
         trial_index=trial_index,
+        case_name=_without_id(item.name, trial_id) if trial_id else None,
         origin=record.origin if isinstance(record, DataRecord) else None,
         markers=sorted({mark.name for mark in all_marks}),
         logged_input=logged_input,
     )
+
+
+def _without_id(name: str, part: str) -> str:
+    """A test name without one part of its parametrize id: ``test_x[a-trial-2]`` less
+    ``trial-2`` is ``test_x[a]``, ``test_x[trial-2]`` is ``test_x``."""
+    head, bracket, rest = name.partition("[")
+    if not bracket or not rest.endswith("]"):
+        return name
+    whole = rest[:-1]
+    if whole == part:
+        return head
+    if whole.endswith(f"-{part}"):
+        return f"{head}[{whole[: -len(part) - 1]}]"
+    if whole.startswith(f"{part}-"):
+        return f"{head}[{whole[len(part) + 1 :]}]"
+    if f"-{part}-" in whole:
+        return f"{head}[{whole.replace(f'-{part}-', '-', 1)}]"
+    return name
 
 
 #: The address in Python's default text of an object (``<x.Client object at 0x7f3a...>``), which

@@ -232,7 +232,10 @@ def fetch_rows(
 
 
 # One JSON parse per row: json_extract with several paths returns them as one JSON array.
-_SUMMARY_PATHS = "json_extract(d, '$.root_span_id', '$.id', '$.span_parents', '$.input', '$.scores', '$.metrics', '$.span_attributes.name')"
+_SUMMARY_PATHS = (
+    "json_extract(d, '$.root_span_id', '$.id', '$.span_parents', '$.input', '$.scores', '$.metrics', "
+    "'$.span_attributes.name', '$.metadata.pytest.case')"
+)
 _SUMMARY_FROM_ROWS = f"""
 SELECT {_SUMMARY_PATHS} FROM (
     SELECT coalesce(o.data, l.data) AS d FROM object_rows AS o LEFT JOIN row_log AS l ON l.seq = o.data_seq
@@ -251,8 +254,9 @@ WHERE object_type = ? AND object_id = ?
 
 def summary_rows(conn: sqlite3.Connection, object_type: str, object_id: str) -> Iterator[dict[str, Any]]:
     """The current rows of an object reduced to what a summary reads (``local_compare``):
-    ``root_span_id``, ``span_parents``, ``input``, ``scores``, ``metrics`` and the span's name
-    (``span_attributes.name``, to name regressed cases). SQLite extracts
+    ``root_span_id``, ``span_parents``, ``input``, ``scores``, ``metrics``, the span's name
+    (``span_attributes.name``, to name regressed cases) and a pytest trial's case name
+    (``metadata.pytest.case``, which groups input-less trials). SQLite extracts
     the fields, so only those are parsed here, much cheaper than ``fetch_rows`` for a large
     experiment; and when the log holds one write per row (spans write theirs once), it is read
     as it is, without folding it into ``object_rows`` first. Streamed (memory does not grow
@@ -276,8 +280,8 @@ def summary_rows(conn: sqlite3.Connection, object_type: str, object_id: str) -> 
             yield loads_row(data)
         return
     for (fields,) in cursor:
-        root_span_id, row_id, span_parents, input_value, scores, metrics, name = loads_row(fields)
-        yield {
+        root_span_id, row_id, span_parents, input_value, scores, metrics, name, case = loads_row(fields)
+        row = {
             "id": row_id,
             "root_span_id": root_span_id,
             "span_parents": span_parents,
@@ -286,6 +290,9 @@ def summary_rows(conn: sqlite3.Connection, object_type: str, object_id: str) -> 
             "scores": scores,
             "metrics": metrics,
         }
+        if case is not None:
+            row["metadata"] = {"pytest": {"case": case}}
+        yield row
 
 
 _TRACE_OF = "coalesce(json_extract(coalesce(o.data, l.data), '$.root_span_id'), o.id)"

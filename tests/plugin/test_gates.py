@@ -198,6 +198,28 @@ def test_a_file_run_alone_is_compared_with_the_last_run_of_that_file(gated):
     assert "in both" not in again.stdout.str()
 
 
+def test_trials_of_a_case_without_input_are_compared_as_one_case(bt):
+    """``@eval_case(trials=2)`` with no input: another trial failing this time is the same case
+    at the same 50%, not one improvement and one regression."""
+    bt.pytester.makepyfile(test_suite_trials="""
+        import os
+        from pytest_braintrust import eval_case
+
+        @eval_case(trials=2)
+        def test_flaky(braintrust_trial):
+            assert braintrust_trial != int(os.environ["FAILING_TRIAL"])
+    """)
+    bt.monkeypatch.setenv("FAILING_TRIAL", "1")
+    assert bt.run("--braintrust").ret == 1
+    bt.monkeypatch.setenv("FAILING_TRIAL", "2")
+    again = bt.run("--braintrust")
+    again.stdout.fnmatch_lines(["50.00% (-) 'pass' score*(0 improvements, 0 regressions)"])
+    bt.monkeypatch.setenv("FAILING_TRIAL", "0")  # (trial numbers start at 1: none fails)
+    fixed = bt.run("--braintrust")
+    fixed.stdout.fnmatch_lines(["100.00% (+50.00%) 'pass' score*(1 improvements, 0 regressions)",
+                                "'pass' improved in 1 case: test_flaky"])
+
+
 def test_a_subset_rerun_is_compared_and_gated_on_the_cases_both_ran(gated):
     """``-k``/``--lf`` reruns: comparing 2 failing cases with all 4 of the last run would show a
     50-point drop and fail the regression gate, though no case changed. The full run after the

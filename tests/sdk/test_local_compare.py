@@ -171,3 +171,22 @@ def test_traces_without_input_are_told_apart_by_name():
     renamed = named(trace("cz", None, {"pass": 0}), "test_z")
     scores, _, coverage = compare_experiments(cur[:1] + renamed, base)
     assert scores["pass"].regressions == 0 and (coverage.common, coverage.current, coverage.base) == (1, 2, 3)
+
+
+def test_trials_without_input_are_one_case():
+    """``@eval_case(trials=3)`` with no input: the trials ``test_x[trial-N]`` are one case
+    (``metadata.pytest.case``), compared by their mean, not copy by copy."""
+    def trial(trace_id, n, passed):
+        rows = trace(trace_id, None, {"pass": passed})
+        rows[0]["span_attributes"] = {"name": f"test_x[trial-{n}]", "type": "eval"}
+        rows[0]["metadata"] = {"pytest": {"trial_index": n - 1, "case": "test_x"}}
+        return rows
+
+    base = trial("b1", 1, 1) + trial("b2", 2, 0)
+    cur = trial("c1", 1, 0) + trial("c2", 2, 1)  # the other trial failed this time: the same 50%
+    scores, _, coverage = compare_experiments(cur, base)
+    assert (scores["pass"].diff, scores["pass"].improvements, scores["pass"].regressions) == (0.0, 0, 0)
+    assert coverage is None
+    worse = trial("d1", 1, 0) + trial("d2", 2, 0)
+    scores, _, _ = compare_experiments(worse, base)
+    assert scores["pass"].regressions == 1 and scores["pass"].regressed_cases == ["test_x"]
