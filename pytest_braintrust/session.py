@@ -22,6 +22,31 @@ from pytest_braintrust.scoring import run_scorers
 
 
 
+class CaseSpan(DeferredSpan):
+    """A case's root or task span. What a test logs on it that belongs to the case (output,
+    expected, tags, metadata, scores) goes to the case (``BraintrustCase.log``), which writes it
+    on the root row when the case ends: the public SDK's plugin runs the test body in the root
+    span, so suites written for it log these on ``braintrust.current_span()``, which here is the
+    task span; and declared scorers see an output logged on either span. Other fields stay on
+    the span."""
+
+    case: BraintrustCase | None = None  # (set once the case exists)
+
+    def log(self, **event: Any) -> None:
+        case = self.case
+        if case is not None:
+            fields = {name: event.pop(name) for name in CASE_FIELDS if name in event}
+            fields = {name: value for name, value in fields.items() if value is not None}  # (as span.log drops them)
+            if fields:
+                case.log(**fields)
+        if event:
+            super().log(**event)
+
+
+#: The fields a ``CaseSpan`` hands to its case.
+CASE_FIELDS = ("output", "expected", "tags", "metadata", "scores")
+
+
 class ExperimentRegistry:
     """One experiment per project for the whole run (created lazily, or attached by id).
 
@@ -165,6 +190,7 @@ class EvalSession:
         spec = spec_of(item, all_marks)
         root = self._open_root(item, spec)
         case = BraintrustCase(spec, root, run_scorers, hold_scores=True)
+        root.case = case
         item.stash[CASE_KEY] = case
         root.set_current()
         try:
@@ -177,7 +203,7 @@ class EvalSession:
             self._close_root(item, case, root)
             _release(item)
 
-    def _open_root(self, item: pytest.Item, spec: CaseSpec) -> DeferredSpan:
+    def _open_root(self, item: pytest.Item, spec: CaseSpec) -> CaseSpan:
         experiment = self.registry.get(spec.project)
         event: dict[str, Any] = {"input": spec.row_input}
         if spec.expected is not None:
@@ -192,7 +218,7 @@ class EvalSession:
             "caller_filename": str(getattr(item, "path", path)),
             "caller_lineno": (line or 0) + 1,
         }
-        return DeferredSpan(experiment.ref, spec.name, "eval", event, caller, legacy=self.legacy_ids)
+        return CaseSpan(experiment.ref, spec.name, "eval", event, caller, legacy=self.legacy_ids)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
@@ -208,7 +234,8 @@ class EvalSession:
             return (yield)
         root = case.span
         task_input = case.input if case.spec.logged_input is None else case.spec.logged_input
-        task = DeferredSpan(root.ref, "task", "task", {"input": task_input}, root.caller, parent=root)
+        task = CaseSpan(root.ref, "task", "task", {"input": task_input}, root.caller, parent=root)
+        task.case = case
         task.set_current()
         case.running = True
         try:

@@ -92,3 +92,46 @@ def test_public_flags(bt_api):
     # --braintrust-no-summary: no SUMMARY block (the counts and the rows line stay).
     assert "SUMMARY" not in result.stdout.str()
     result.stdout.fnmatch_lines(["4 eval cases: 3 passed, 1 failed", "rows: * sent, 0 spilled, 0 dropped*"])
+
+
+def test_what_a_test_logs_on_the_current_span_is_the_cases(bt):
+    """The public plugin runs the test body in the case's root span, so its suites log output,
+    expected, tags, metadata and scores on ``braintrust.current_span()``. Here the body's current
+    span is the task span: those fields still go to the case's root row (and declared scorers
+    see the output, logged there or on ``braintrust_span``); others stay on the task span."""
+    bt.pytester.makepyfile(
+        test_suite_current='''
+        import braintrust
+        import pytest
+        from pytest_braintrust import eval_case
+
+        def exact(output, expected):
+            return output == expected
+
+        @pytest.mark.braintrust(input="abc")
+        def test_current(braintrust_span):
+            span = braintrust.current_span()
+            assert span is not braintrust_span  # (the task span)
+            span.log(output="cba", expected="cba", tags=["t1"], metadata={"k": 1}, scores={"custom": 0.5}, metrics={"tokens": 7})
+            span.log(expected=None)  # (None is no value, as span.log drops it)
+
+        @eval_case(input="abc", expected="cba", scorers=[exact])
+        def test_scored(braintrust_span):
+            braintrust_span.log(output="cba")
+        '''
+    )
+    result = bt.run("--braintrust")
+    result.assert_outcomes(passed=2)
+    (experiment,) = bt.experiments(bt.path.name)
+    rows = bt.rows(experiment)
+    roots = bt.roots(experiment)
+    current = roots["test_current"]
+    assert (current["output"], current["expected"], current["tags"]) == ("cba", "cba", ["t1"])
+    assert current["metadata"]["k"] == 1 and current["scores"] == {"pass": 1, "custom": 0.5}
+    (task,) = [r for r in rows if r["span_attributes"]["name"] == "task" and r["root_span_id"] == current["root_span_id"]]
+    assert task["output"] == "cba" and task["metrics"]["tokens"] == 7  # the task's own: its output, its metrics
+    assert not any(task.get(field) for field in ("expected", "tags", "metadata", "scores"))
+    scored = roots["test_scored"]
+    assert scored["output"] == "cba"
+    (score_span,) = [r for r in rows if r["span_attributes"]["name"] == "exact" and r["root_span_id"] == scored["root_span_id"]]
+    assert score_span["scores"] == {"exact": 1}
