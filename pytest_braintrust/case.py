@@ -244,6 +244,8 @@ class BraintrustCase:
         self.hold_scores = hold_scores
         self.held_score_spans: list[tuple[Any, dict[str, Any], float]] = []
         self.reruns = 0  # earlier attempts of this test that were run again (--reruns)
+        self.task: Any = None  # the task span of a test body that ran, until its report ends it
+        self.task_ended: float | None = None
         self._start_attempt()
 
     def _start_attempt(self) -> None:

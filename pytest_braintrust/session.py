@@ -9,6 +9,7 @@ Per case, the same layout as ``Eval()``::
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -243,7 +244,19 @@ class EvalSession:
         finally:
             case.running = False
             task.unset_current()
-            task.finish({"output": case.output} if case.has_output else {})
+            case.task, case.task_ended = task, time.time()  # (it ends with the call's report: _finish_task)
+
+    @staticmethod
+    def _finish_task(case: BraintrustCase, call_report: Any = None) -> None:
+        """End the task span of the test body that ran: its output, and the test's error when
+        the call failed (as ``Eval``'s task span carries the task's)."""
+        task, case.task = case.task, None
+        if task is None:
+            return
+        fields: dict[str, Any] = {"output": case.output} if case.has_output else {}
+        if call_report is not None and call_report.failed:
+            fields["error"] = error_text(call_report)
+        task.finish(fields, case.task_ended)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo) -> Any:
@@ -258,8 +271,10 @@ class EvalSession:
                 case.subtest_errors.append(error_text(report))
             return report
         case._reports[report.when] = report
-        if report.when == "call" and not case.scorers_ran and case.spec.scorers:
-            case.run_scorers()
+        if report.when == "call":
+            self._finish_task(case, report)
+            if not case.scorers_ran and case.spec.scorers:
+                case.run_scorers()
         if report.when == "teardown":
             result = case._outcome = outcome_of(case._reports)
             scores = {"pass": result.passed} if result.passed is not None else {}
@@ -269,6 +284,7 @@ class EvalSession:
         return report
 
     def _close_root(self, item: pytest.Item, case: BraintrustCase, root: Any) -> None:
+        self._finish_task(case)  # (when the run stopped before the call's report)
         case.settle_scores()
         result = case._outcome or outcome_of(case._reports)
         scores = dict(case.scores)

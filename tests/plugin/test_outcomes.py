@@ -119,6 +119,11 @@ def test_outcome_table(bt):
     # Scorers ran although the test failed, and the broken one did not change the outcome.
     t = tree(rows)
     assert t.child(roots["test_failed"], "exact")["scores"] == {"exact": 1}
+    # The test body is the task: its span carries the failure, as Eval's task span does.
+    assert t.child(roots["test_failed"], "task")["error"] == error
+    assert "error" not in t.child(roots["test_passed"], "task")
+    for name in ("test_skipped_inside", "test_xfailed", "test_teardown_error"):  # not failures of the body
+        assert "error" not in t.child(roots[name], "task"), name
     assert "scorer bug" in roots["test_failed"]["metadata"]["scorer_errors"]["explodes"]
     assert "scorer bug" in t.child(roots["test_failed"], "explodes")["error"]
 
@@ -415,6 +420,9 @@ def test_a_rerun_case_counts_once_with_its_last_attempt(bt):
     assert sorted(t.kinds(flaky)) == [("exact", "score")] * 3 + [("task", "task")] * 3
     score_spans = sorted((c for c in t.children(flaky) if c["span_attributes"]["name"] == "exact"), key=lambda c: c["metrics"]["start"])
     assert [s.get("scores") for s in score_spans] == [None, None, {"exact": 1}]
+    tasks = sorted((c for c in t.children(flaky) if c["span_attributes"]["name"] == "task"), key=lambda c: c["metrics"]["start"])
+    assert ["attempt 1 failed" in (c.get("error") or "") for c in tasks] == [True, False, False]
+    assert "attempt 2 failed" in tasks[1]["error"] and "error" not in tasks[2]
     assert all("superseded" in s["metadata"] for s in score_spans[:2])
 
     broken = roots["test_broken"]
