@@ -253,6 +253,7 @@ class EvalSession:
         task, case.task = case.task, None
         if task is None:
             return
+        task.case = None  # (no cycle left for the garbage collector: see _close_root)
         fields: dict[str, Any] = {"output": case.output} if case.has_output else {}
         if call_report is not None and call_report.failed:
             fields["error"] = error_text(call_report)
@@ -322,6 +323,9 @@ class EvalSession:
         if result.error:
             event["error"] = "\n".join([result.error, *(f"subtest failed: {e}" for e in case.subtest_errors)])
         root.finish(event)
+        # The span and the case refer to each other: broken here, the case and all it holds
+        # (reports, outputs) go when the item lets go of it, not at the next full collection.
+        root.case = None
         per_project = self.outcomes.setdefault(case.spec.project or self.settings.project, {})
         per_project[result.outcome] = per_project.get(result.outcome, 0) + 1
 
