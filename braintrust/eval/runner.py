@@ -240,54 +240,61 @@ class _Run:
             bar.update()
             if left == 0 and not all_done.done():
                 all_done.set_result(None)
-            launch()
+            if not stopping:
+                launch()
 
-        for _ in range(min(max(IN_FLIGHT_TRIALS, ev.max_concurrency or 0), len(units))):
-            launch()
-        if not launched:
-            all_done.set_result(None)
-        watcher = asyncio.ensure_future(_wait_for_event(ev.cancel_event)) if ev.cancel_event is not None else None
         try:
-            waiting = {all_done} | ({watcher} if watcher else set())
-            done, _ = await asyncio.wait(waiting, timeout=self._remaining(), return_when=asyncio.FIRST_COMPLETED)
-        except asyncio.CancelledError:
-            # Ctrl-C (or the caller cancelled us): record the cancellation on what is still running,
-            # flush what finished, then let the cancellation continue.
+            for _ in range(min(max(IN_FLIGHT_TRIALS, ev.max_concurrency or 0), len(units))):
+                launch()
+            if not launched:
+                all_done.set_result(None)
+            watcher = asyncio.ensure_future(_wait_for_event(ev.cancel_event)) if ev.cancel_event is not None else None
+            try:
+                waiting = {all_done} | ({watcher} if watcher else set())
+                done, _ = await asyncio.wait(waiting, timeout=self._remaining(), return_when=asyncio.FIRST_COMPLETED)
+            except asyncio.CancelledError:
+                # Ctrl-C (or the caller cancelled us): record the cancellation on what is still running,
+                # flush what finished, then let the cancellation continue.
+                bar.close()
+                if self.cancel_reason == "the eval was cancelled":
+                    self.cancel_reason = "the eval was interrupted before this case finished"
+                stopping = True
+                cancelled = await self._cancel(list(running.values()))
+                await self._flush()
+                eprint(
+                    f"braintrust: evaluator {ev.eval_name} was interrupted: {len(finished_before_stop)} of {len(units)} trials had finished "
+                    f"(their rows were flushed); {len(cancelled)} cancelled (those already running are logged with an error) "
+                    f"and {len(units) - launched} never started."
+                )
+                raise
+            finally:
+                if watcher is not None:
+                    watcher.cancel()
             bar.close()
-            if self.cancel_reason == "the eval was cancelled":
-                self.cancel_reason = "the eval was interrupted before this case finished"
-            stopping = True
-            cancelled = await self._cancel(list(running.values()))
-            await self._flush()
-            eprint(
-                f"braintrust: evaluator {ev.eval_name} was interrupted: {len(finished_before_stop)} of {len(units)} trials had finished "
-                f"(their rows were flushed); {len(cancelled)} cancelled (those already running are logged with an error) "
-                f"and {len(units) - launched} never started."
-            )
-            raise
+            if all_done not in done:
+                timed_out = watcher is None or watcher not in done
+                if timed_out:
+                    self.cancel_reason = f"Evaluator timed out (timeout={ev.timeout}s) before this case finished"
+                else:
+                    self.cancel_reason = "the eval's cancel_event was set before this case finished"
+                stopping = True
+                cancelled = await self._cancel(list(running.values()))
+                finished = [results[i] for i in sorted(finished_before_stop)]
+                await self._flush()
+                if not timed_out:
+                    raise asyncio.CancelledError("cancel_event was set")
+                raise EvalTimeoutError(
+                    f"Evaluator timed out: {ev.eval_name} exceeded timeout={ev.timeout}s; {len(finished)} of {len(units)} "
+                    f"trials finished (their rows were flushed), {len(cancelled)} cancelled (those already running are logged with an error), "
+                    f"{len(units) - launched} never started.",
+                    finished, eval_name=ev.eval_name, cancelled=len(cancelled), experiment=self.experiment,
+                )
+            return [result for result in results if result is not None]
         finally:
-            if watcher is not None:
-                watcher.cancel()
-        bar.close()
-        if all_done not in done:
-            timed_out = watcher is None or watcher not in done
-            if timed_out:
-                self.cancel_reason = f"Evaluator timed out (timeout={ev.timeout}s) before this case finished"
-            else:
-                self.cancel_reason = "the eval's cancel_event was set before this case finished"
-            stopping = True
-            cancelled = await self._cancel(list(running.values()))
-            finished = [results[i] for i in sorted(finished_before_stop)]
-            await self._flush()
-            if not timed_out:
-                raise asyncio.CancelledError("cancel_event was set")
-            raise EvalTimeoutError(
-                f"Evaluator timed out: {ev.eval_name} exceeded timeout={ev.timeout}s; {len(finished)} of {len(units)} "
-                f"trials finished (their rows were flushed), {len(cancelled)} cancelled (those already running are logged with an error), "
-                f"{len(units) - launched} never started.",
-                finished, eval_name=ev.eval_name, cancelled=len(cancelled), experiment=self.experiment,
-            )
-        return [result for result in results if result is not None]
+            # launch and on_done refer to each other (through their closures): a cycle that would
+            # keep every case and result alive until a full collection once this returns.
+            stopping = True  # (a trial that finishes late launches no other)
+            launch = None
 
     async def _cancel(self, tasks: list[asyncio.Task]) -> set[asyncio.Task]:
         pending = {t for t in tasks if not t.done()}

@@ -407,3 +407,26 @@ def test_scorers_can_read_the_trace():
     assert seen["types"] == ["eval", "score", "task"] and seen["tasks"] == 1
     _, spans = trace_of(stored_rows(result), 1)
     assert "trace" not in spans["looks_at_trace"]["input"]
+
+
+def test_a_finished_eval_leaves_no_cycle_holding_its_cases(tmp_path):
+    """Once ``Eval`` returns and its result is dropped, its cases and results go by reference
+    counting: a reference cycle would keep all of them (inputs, outputs) until a full
+    collection."""
+    proc = _run_script(tmp_path, """
+        import gc
+        from braintrust.framework import Eval
+
+        def exact(output, expected):
+            return output == expected
+
+        Eval("gc-probe", data=[{"input": i, "expected": i} for i in range(600)], task=lambda x: x, scores=[exact])
+        gc.collect()
+        gc.disable()
+        Eval("gc-probe", data=[{"input": i, "expected": i} for i in range(600)], task=lambda x: x, scores=[exact])
+        print("UNREACHABLE", gc.collect())
+    """)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    unreachable = int(out.split("UNREACHABLE")[1].split()[0])
+    assert unreachable < 600, unreachable  # (a few objects of a run's own; the cycle held 3 per case)
