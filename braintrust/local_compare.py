@@ -10,12 +10,13 @@ The rules, mirroring what the Braintrust server reports:
   token count (``*tokens``) and ``estimated_cost``/``cost`` summed over the trace's rows; only
   metrics that were logged appear. An experiment's metric is the mean over traces.
 * Against a base experiment, traces are grouped by their canonical input JSON; a trace that
-  logged no input is grouped by its root span's name instead (pytest cases that declare no
-  input are different tests, not one case; the trials of one, by ``metadata.pytest.case``); for each group present in both, the group means
-  are compared: higher score = improvement, lower = regression (the reverse for metrics).
-  ``diff`` = experiment mean − base mean, for names present in both. A score's
-  ``regressed_cases`` (``improved_cases``) names the traces (their root span's name) of every
-  group that regressed (improved), so a summary can say which cases changed.
+  logged no input is grouped by its pytest test instead (``metadata.pytest.nodeid``; the trials
+  of one test by ``metadata.pytest.case``), else by its root span's name: pytest cases that
+  declare no input are different tests, not one case. For each group present in both, the
+  group means are compared: higher score = improvement, lower = regression (the reverse for
+  metrics). ``diff`` = experiment mean − base mean, for names present in both. A score's
+  ``regressed_cases`` (``improved_cases``) names every group that regressed (improved), by its
+  root span's name when that is the group's own, so a summary can say which cases changed.
 * When the two ran different inputs (a ``-k`` or ``--lf`` rerun, a dataset that grew), both
   sides are first cut down to the inputs they share, so ``diff`` compares like with like; the
   result's ``coverage`` says how many inputs that is. (The server compares whole experiments.)
@@ -24,7 +25,6 @@ The rules, mirroring what the Braintrust server reports:
 from __future__ import annotations
 
 import json
-from collections import Counter
 from typing import Any, Iterable, NamedTuple
 
 from braintrust.summary import CaseCoverage, MetricSummary, ScoreSummary
@@ -37,23 +37,44 @@ def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
+_NO_INPUT = "\x00no input: "
+
+
 def _input_key(value: Any, name: str | None) -> str:
     if value is None and name:
-        return "\x00no input: " + name  # (never canonical JSON, so never an input's key)
+        return _NO_INPUT + name  # (never canonical JSON, so never an input's key)
     return _canonical(value)
 
 
-def _case_name(row: dict[str, Any]) -> str | None:
-    """What an input-less root row is grouped by: a pytest trial's case name (every trial of
-    ``test_x[trial-N]`` is ``test_x``), else the span's name."""
+def _pytest_test(row: dict[str, Any]) -> tuple[str | None, bool]:
+    """A pytest case's node id (a trial's without its trial id) and whether it is a trial."""
     pytest_metadata = (row.get("metadata") or {}).get("pytest")
-    case = pytest_metadata.get("case") if isinstance(pytest_metadata, dict) else None
-    return case if isinstance(case, str) else (row.get("span_attributes") or {}).get("name")
+    if not isinstance(pytest_metadata, dict):
+        return None, False
+    case = pytest_metadata.get("case")
+    if isinstance(case, str):
+        return case, True
+    nodeid = pytest_metadata.get("nodeid")
+    return (nodeid, False) if isinstance(nodeid, str) else (None, False)
+
+
+def _identity(row: dict[str, Any]) -> str | None:
+    """What an input-less root row is grouped by: its pytest test (tests of one name in two
+    files are two; the trials of one test are one), else the span's name."""
+    test, _ = _pytest_test(row)
+    return test or (row.get("span_attributes") or {}).get("name")
+
+
+def _display_name(row: dict[str, Any]) -> str | None:
+    """A root row's name in a summary: the span's (a pytest case's test name), a trial's without
+    its trial id."""
+    test, trial = _pytest_test(row)
+    return test.rsplit("::", 1)[-1] if trial and test else (row.get("span_attributes") or {}).get("name")
 
 
 def input_keys(rows: Iterable[dict[str, Any]]) -> set[str]:
     """The keys the traces of ``rows`` are matched by in a comparison (one per distinct case)."""
-    return {_input_key(row.get("input"), _case_name(row)) for row in rows if not row.get("span_parents")}
+    return {_input_key(row.get("input"), _identity(row)) for row in rows if not row.get("span_parents")}
 
 
 def _mean(values: list[float]) -> float:
@@ -114,8 +135,8 @@ def _group(rows: Iterable[dict[str, Any]], score_order: list[str], child_scores:
             trace = traces[trace_key] = _Trace()
         is_root = not row.get("span_parents")
         if is_root and inputs:
-            trace.name = _case_name(row)
-            trace.input_key = _input_key(row.get("input"), trace.name)
+            trace.name = _display_name(row)
+            trace.input_key = _input_key(row.get("input"), _identity(row))
         names = score_order if is_root else child_scores
         for name, value in (row.get("scores") or {}).items():
             if isinstance(value, (int, float)):
@@ -170,6 +191,13 @@ def _compare(current: dict[str, float], base: dict[str, float], higher_is_better
     return improved, regressed
 
 
+def _key_label(key: str) -> str:
+    """A case named by its input key: the test, for one without input; else its input."""
+    if key.startswith(_NO_INPUT):
+        return key[len(_NO_INPUT):]
+    return f"input {key[:40]}"
+
+
 def _names(traces: list[_Trace], keys: list[str]) -> list[str]:
     """The cases with these input keys, in the experiment's order: by name when the name is
     only that case's (a pytest case's test id; its trials' common name), else by input
@@ -184,7 +212,7 @@ def _names(traces: list[_Trace], keys: list[str]) -> list[str]:
     for trace in traces:
         if trace.input_key in wanted:
             own = trace.name and len(cases_of_name[trace.name]) == 1
-            name = trace.name if own else f"input {(trace.input_key or '')[:40]}"
+            name = trace.name if own else _key_label(trace.input_key or "")
             if name not in names:
                 names.append(name)
     return names

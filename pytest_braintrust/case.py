@@ -48,9 +48,9 @@ class CaseSpec:
     project: str | None
     record_id: str | None = None
     trial_index: int | None = None  # 0-based; None when the case is not run in trials
-    #: A trial's test name without its trial id (``test_x[a]`` for ``test_x[a-trial-2]``): one
-    #: name for every trial of the case (None when the case is not run in trials).
-    case_name: str | None = None
+    #: A trial's node id without its trial id (``t.py::test_x[a]`` for ``t.py::test_x[a-trial-2]``):
+    #: one id for every trial of the case (None when the case is not run in trials).
+    case_id: str | None = None
     origin: dict[str, Any] | None = None
     markers: list[str] = field(default_factory=list)  # names of every marker of the item
     #: The input as the case's rows record it: ``input``, except parameters with no stable text
@@ -133,7 +133,7 @@ def spec_of(item: pytest.Item, all_marks: list[Any] | None = None) -> CaseSpec:
         project=decl.project,
         record_id=record.id if isinstance(record, DataRecord) else None,
         trial_index=trial_index,
-        case_name=_without_id(item.name, trial_id) if trial_id else None,
+        case_id=_without_id(item.nodeid, trial_id) if trial_id else None,
         origin=record.origin if isinstance(record, DataRecord) else None,
         markers=sorted({mark.name for mark in all_marks}),
         logged_input=logged_input,
@@ -141,8 +141,8 @@ def spec_of(item: pytest.Item, all_marks: list[Any] | None = None) -> CaseSpec:
 
 
 def _without_id(name: str, part: str) -> str:
-    """A test name without one part of its parametrize id: ``test_x[a-trial-2]`` less
-    ``trial-2`` is ``test_x[a]``, ``test_x[trial-2]`` is ``test_x``."""
+    """A test's name or node id without one part of its parametrize id: ``test_x[a-trial-2]``
+    less ``trial-2`` is ``test_x[a]``, ``test_x[trial-2]`` is ``test_x``."""
     head, bracket, rest = name.partition("[")
     if not bracket or not rest.endswith("]"):
         return name

@@ -304,7 +304,7 @@ class EvalSession:
                 **({"phase": result.phase} if result.phase else {}),
                 **({"reason": result.reason} if result.reason else {}),
                 **({"trial_index": case.spec.trial_index} if case.spec.trial_index is not None else {}),
-                **({"case": case.spec.case_name} if case.spec.case_name else {}),
+                **({"case": case.spec.case_id} if case.spec.case_id else {}),
                 **({"reruns": case.reruns} if case.reruns else {}),
                 **({"subtests": dict(case.subtests)} if case.subtests else {}),
                 **({"worker": self.worker} if self.worker else {}),

@@ -234,7 +234,7 @@ def fetch_rows(
 # One JSON parse per row: json_extract with several paths returns them as one JSON array.
 _SUMMARY_PATHS = (
     "json_extract(d, '$.root_span_id', '$.id', '$.span_parents', '$.input', '$.scores', '$.metrics', "
-    "'$.span_attributes.name', '$.metadata.pytest.case')"
+    "'$.span_attributes.name', '$.metadata.pytest.case', '$.metadata.pytest.nodeid')"
 )
 _SUMMARY_FROM_ROWS = f"""
 SELECT {_SUMMARY_PATHS} FROM (
@@ -255,8 +255,8 @@ WHERE object_type = ? AND object_id = ?
 def summary_rows(conn: sqlite3.Connection, object_type: str, object_id: str) -> Iterator[dict[str, Any]]:
     """The current rows of an object reduced to what a summary reads (``local_compare``):
     ``root_span_id``, ``span_parents``, ``input``, ``scores``, ``metrics``, the span's name
-    (``span_attributes.name``, to name regressed cases) and a pytest trial's case name
-    (``metadata.pytest.case``, which groups input-less trials). SQLite extracts
+    (``span_attributes.name``, to name regressed cases) and a pytest case's node id
+    (``metadata.pytest.nodeid``, and ``case`` for trials: what tells input-less cases apart). SQLite extracts
     the fields, so only those are parsed here, much cheaper than ``fetch_rows`` for a large
     experiment; and when the log holds one write per row (spans write theirs once), it is read
     as it is, without folding it into ``object_rows`` first. Streamed (memory does not grow
@@ -280,7 +280,7 @@ def summary_rows(conn: sqlite3.Connection, object_type: str, object_id: str) -> 
             yield loads_row(data)
         return
     for (fields,) in cursor:
-        root_span_id, row_id, span_parents, input_value, scores, metrics, name, case = loads_row(fields)
+        root_span_id, row_id, span_parents, input_value, scores, metrics, name, case, nodeid = loads_row(fields)
         row = {
             "id": row_id,
             "root_span_id": root_span_id,
@@ -290,8 +290,8 @@ def summary_rows(conn: sqlite3.Connection, object_type: str, object_id: str) -> 
             "scores": scores,
             "metrics": metrics,
         }
-        if case is not None:
-            row["metadata"] = {"pytest": {"case": case}}
+        if case is not None or nodeid is not None:
+            row["metadata"] = {"pytest": {"case": case, "nodeid": nodeid}}
         yield row
 
 

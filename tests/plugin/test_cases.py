@@ -152,7 +152,7 @@ def test_module_mark_and_trials(bt):
         assert row["input"] == "x"  # the trial number is not part of the input
         assert row["output"] == n
         assert row["metadata"]["pytest"]["trial_index"] == n - 1
-        assert row["metadata"]["pytest"]["case"] == "test_flaky"  # one name for every trial
+        assert row["metadata"]["pytest"]["case"] == "test_mod.py::test_flaky"  # one id for every trial
     assert roots["test_flaky[trial-2]"]["scores"]["pass"] == 0
     assert "case" not in roots["test_plain"]["metadata"]["pytest"]
 
@@ -276,7 +276,7 @@ def test_pytest_repeat_copies_are_trials_of_one_case(bt):
         q, step, _ = name[len("test_q["):-1].split("-")
         assert row["input"] == {"q": q} and row["output"] == q.upper()
         assert row["metadata"]["pytest"]["trial_index"] == int(step) - 1
-        assert row["metadata"]["pytest"]["case"] == f"test_q[{q}]"
+        assert row["metadata"]["pytest"]["case"] == f"test_suite_repeat.py::test_q[{q}]"
 
 
 def test_objects_as_parameters_are_stable_inputs_and_stay_the_tests_own(bt):

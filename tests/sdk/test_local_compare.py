@@ -190,3 +190,20 @@ def test_trials_without_input_are_one_case():
     worse = trial("d1", 1, 0) + trial("d2", 2, 0)
     scores, _, _ = compare_experiments(worse, base)
     assert scores["pass"].regressions == 1 and scores["pass"].regressed_cases == ["test_x"]
+
+
+def test_tests_without_input_are_told_apart_by_node_id():
+    """Two input-less tests of one name in two files are two cases (``metadata.pytest.nodeid``):
+    one regressing is not averaged with the other; the summary names it by its node id, since
+    its name is not its own."""
+    def test(trace_id, nodeid, passed):
+        rows = trace(trace_id, None, {"pass": passed})
+        rows[0]["span_attributes"] = {"name": nodeid.rsplit("::", 1)[-1], "type": "eval"}
+        rows[0]["metadata"] = {"pytest": {"nodeid": nodeid}}
+        return rows
+
+    base = test("b1", "retrieval/test_quality.py::test_smoke", 1) + test("b2", "generation/test_quality.py::test_smoke", 1)
+    cur = test("c1", "retrieval/test_quality.py::test_smoke", 1) + test("c2", "generation/test_quality.py::test_smoke", 0)
+    scores, _, coverage = compare_experiments(cur, base)
+    assert (scores["pass"].improvements, scores["pass"].regressions) == (0, 1) and coverage is None
+    assert scores["pass"].regressed_cases == ["generation/test_quality.py::test_smoke"]
