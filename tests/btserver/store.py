@@ -28,7 +28,7 @@ from __future__ import annotations
 import copy
 import threading
 from datetime import datetime, timezone
-from typing import Any, Iterable
+from typing import Iterable
 
 #: Row keys that steer a write and are not stored.
 CONTROL_KEYS = ("_is_merge", "_object_delete", "_merge_paths")

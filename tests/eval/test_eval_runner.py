@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-import braintrust
 from braintrust.framework import Eval, EvalAsync, Reporter, set_thread_pool_max_workers
 from braintrust.eval.results import EvalTimeoutError
 from braintrust.eval.threads import BoundedThreadPool, shared_pool
