@@ -4,7 +4,7 @@
 ``braintrust list``                   what the local store holds (projects, experiments, datasets, logs)
 ``braintrust experiments [P]``        the newest experiments (of project P) with rows and score averages, newest last
 ``braintrust show P [E]``             the traces of one experiment (default: P's newest) as a tree
-                                      (``--case TEXT``, ``--errors``: only some of them)
+                                      (``--case TEXT``, ``--errors``: only some of them; ``--limit N``)
 ``braintrust logs P [--last N]``      the last N traces of project P's logs as trees
 ``braintrust dataset P D [--version V]``  dataset D's records (as of version V)
 ``braintrust compare P [E [BASE]]``   E's (default: P's newest) summary compared with BASE (default: its base, else the last run of the same cases)
@@ -28,6 +28,8 @@ from typing import Any, Callable, Sequence
 
 #: How many experiments ``braintrust experiments`` lists unless told (the newest).
 EXPERIMENTS_SHOWN = 20
+#: How many traces ``braintrust show`` prints unless told (the first).
+TRACES_SHOWN = 50
 
 def _store(args: argparse.Namespace):
     from braintrust.store.location import database_for_commands
@@ -88,7 +90,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     from braintrust.cli.store_commands import show_experiment
 
     return _read_store(args, lambda store: show_experiment(store, args.project, args.experiment, sys.stdout,
-                                                           case=args.case, errors_only=args.errors))
+                                                           case=args.case, errors_only=args.errors, limit=args.limit))
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
@@ -164,6 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     show_parser.add_argument("experiment", nargs="?", help="name or id (default: the project's newest)")
     show_parser.add_argument("--case", metavar="TEXT", help="only the traces whose name (a test id) or input contains TEXT, ignoring case")
     show_parser.add_argument("--errors", action="store_true", help="only the traces that ended with an error (failed cases)")
+    show_parser.add_argument("--limit", type=count, default=TRACES_SHOWN, metavar="N",
+                             help=f"at most N traces, the first ones (default {TRACES_SHOWN}; 0: all of them)")
     show_parser.add_argument("--store", help="store folder or database file")
     show_parser.set_defaults(func=cmd_show)
 

@@ -299,23 +299,25 @@ def _find_project(local: LocalStore, project: str | None) -> dict[str, Any] | No
 
 def show_experiment(
     store: LocalStore | str | os.PathLike[str], project: str | None, experiment: str | None, out: IO[str],
-    case: str | None = None, errors_only: bool = False,
+    case: str | None = None, errors_only: bool = False, limit: int | None = None,
 ) -> int:
     """The rows of one experiment as a tree. ``project`` and ``experiment`` are names or ids;
     no project searches all of them; no experiment shows the project's newest one. ``case``:
     only the traces whose root span's name (a pytest case's test id) or input (as JSON)
     contains it, ignoring case; ``errors_only``: only the traces whose root row has an error
-    (a failed pytest case, an ``Eval`` task that raised)."""
+    (a failed pytest case, an ``Eval`` task that raised); ``limit``: at most that many traces,
+    the first ones (None or 0: all), and a line saying how many there are."""
     local = _open(store)
     try:
-        return _show(local, project, experiment, out, case, errors_only)
+        return _show(local, project, experiment, out, case, errors_only, limit)
     finally:
         if local is not store:
             local.close()
 
 
-def _selected_traces(rows: list[dict[str, Any]], case: str | None, errors_only: bool) -> tuple[list[dict[str, Any]], int, int]:
-    """The rows of the traces whose root matches, and how many traces matched of how many."""
+def _selected_traces(rows: list[dict[str, Any]], case: str | None, errors_only: bool) -> tuple[list[str], int]:
+    """The traces whose root matches (their ids, in the experiment's order), and how many
+    traces there are."""
     roots = [row for row in rows if not row.get("span_parents") and not commented_row(row)]
     wanted = case.casefold() if case else None
 
@@ -323,17 +325,24 @@ def _selected_traces(rows: list[dict[str, Any]], case: str | None, errors_only: 
         name = str((row.get("span_attributes") or {}).get("name") or "")
         return wanted in name.casefold() or wanted in json.dumps(row.get("input"), ensure_ascii=False, default=str).casefold()
 
-    chosen = {
+    chosen = [
         row.get("root_span_id")
         for row in roots
         if (wanted is None or named(row)) and (not errors_only or row.get("error") is not None)
-    }
-    kept = [row for row in rows if row.get("root_span_id") in chosen]
-    return kept, len(chosen), len(roots)
+    ]
+    return list(dict.fromkeys(chosen)), len(roots)
+
+
+def _rows_of(rows: list[dict[str, Any]], traces: list[str]) -> list[dict[str, Any]]:
+    """The rows of these traces, with the comments on them."""
+    wanted = set(traces)
+    kept = [row for row in rows if row.get("root_span_id") in wanted and not commented_row(row)]
+    ids = {row.get("id") for row in kept}
+    return kept + [row for row in rows if commented_row(row) in ids]
 
 
 def _show(local: LocalStore, project: str | None, experiment: str | None, out: IO[str],
-          case: str | None = None, errors_only: bool = False) -> int:
+          case: str | None = None, errors_only: bool = False, limit: int | None = None) -> int:
     found_project = _find_project(local, project)
     if project is not None and found_project is None:
         names = ", ".join(p["name"] for p in local.list_projects()) or "none"
@@ -368,13 +377,17 @@ def _show(local: LocalStore, project: str | None, experiment: str | None, out: I
         header.append(("git:", git))
     out.write(f"Experiment {chosen['name']}  (project {owner['name']})\n")
     out.write("\n".join(_table([(label, value) for label, value in header], "  ")) + "\n\n")
+    chosen, traces = _selected_traces(rows, case, errors_only)
+    shown = chosen[:limit] if limit else chosen
+    more = f"the first {len(shown)} shown (--limit 0 shows all)" if len(shown) < len(chosen) else ""
     if case is None and not errors_only:
-        lines = span_tree_lines(rows)
+        lines = span_tree_lines(_rows_of(rows, shown) if more else rows)
         out.write(("\n".join(lines) if lines else "(no rows)") + "\n")
+        if more:
+            out.write(f"\n{traces} traces, {more}; --case TEXT or --errors picks some\n")
         return 0
-    kept, matched, traces = _selected_traces(rows, case, errors_only)
     asked = " and ".join(([f"{case!r} in the name or input"] if case is not None else []) + (["an error"] if errors_only else []))
-    if kept:
-        out.write("\n".join(span_tree_lines(kept)) + "\n\n")
-    out.write(f"{matched} of {traces} traces with {asked}\n")
+    if shown:
+        out.write("\n".join(span_tree_lines(_rows_of(rows, shown))) + "\n\n")
+    out.write(f"{len(chosen)} of {traces} traces with {asked}" + (f"; {more}" if more else "") + "\n")
     return 0

@@ -190,3 +190,24 @@ def test_latest_traces_in_sql_and_in_memory_agree(tmp_path):
     with pytest.raises(ValueError, match="positive"):
         store.latest_traces("project_logs", project, 0)
     store.close()
+
+
+def test_show_prints_the_first_traces_and_says_how_many_there_are(tmp_path):
+    from store_runs import Runs
+
+    path = tmp_path / "braintrust.sqlite"
+    with LocalStore(path) as store:
+        Runs(store).run("many", [f"q{n}" for n in range(5)])
+
+    def show(**options):
+        out = io.StringIO()
+        assert show_experiment(path, "p", "many", out, **options) == 0
+        return out.getvalue()
+
+    text = show(limit=2)
+    assert [line for line in text.splitlines() if line.startswith("case-")] == ["case-0", "case-1"]
+    assert text.endswith("\n5 traces, the first 2 shown (--limit 0 shows all); --case TEXT or --errors picks some\n")
+    picked = show(case="q", limit=1)
+    assert picked.endswith("\n5 of 5 traces with 'q' in the name or input; the first 1 shown (--limit 0 shows all)\n")
+    everything = show(limit=0)
+    assert len([line for line in everything.splitlines() if line.startswith("case-")]) == 5 and "shown" not in everything
