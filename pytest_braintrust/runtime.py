@@ -50,7 +50,8 @@ def configure_session(config: pytest.Config, settings: Settings) -> None:
 
 def _option_that_runs_nothing(config: pytest.Config) -> str | None:
     for option, flag in (("collectonly", "--collect-only"), ("setupplan", "--setup-plan"), ("setuponly", "--setup-only"),
-                         ("showfixtures", "--fixtures"), ("show_fixtures_per_test", "--fixtures-per-test")):
+                         ("showfixtures", "--fixtures"), ("show_fixtures_per_test", "--fixtures-per-test"),
+                         ("cacheshow", "--cache-show")):
         if config.getoption(option, False):
             return flag
     return None

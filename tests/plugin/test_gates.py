@@ -138,13 +138,26 @@ def test_a_run_that_only_sets_up_logs_nothing_and_leaves_no_baseline(gated, opti
     no test either: no "0 eval cases" section with advice on marking tests.)"""
     result = gated.run("--braintrust", option, "-v")
     assert result.ret == 0
-    if not option.startswith("--fixtures"):  # (those print no header)
+    if option in ("--setup-only", "--setup-plan"):  # (the others print no header)
         result.stdout.fnmatch_lines([f"braintrust: {option} runs no test, so nothing is logged and no experiment is created"])
     assert "= Braintrust =" not in result.stdout.str()
     assert not (gated.local_dir / "braintrust.sqlite").exists()
 
     under_xdist = gated.run_subprocess("--braintrust", option, "-n", "2", "-p", "xdist")
     assert under_xdist.ret == 0, under_xdist.stdout.str()
+    assert not (gated.local_dir / "braintrust.sqlite").exists()
+
+
+def test_showing_the_cache_logs_nothing(gated):
+    from braintrust.delivery.runtime import reset_for_tests
+
+    reset_for_tests()
+    try:  # (the other runs of these tests turn the cache plugin off)
+        result = gated.pytester.runpytest("-p", "no:hypothesispytest", "--braintrust", "--cache-show")
+    finally:
+        reset_for_tests()
+    assert result.ret == 0
+    assert "= Braintrust =" not in result.stdout.str()
     assert not (gated.local_dir / "braintrust.sqlite").exists()
 
 
