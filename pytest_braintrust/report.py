@@ -104,8 +104,12 @@ def terminal_summary(run: Any, tr: Any) -> None:
     tr.section("Braintrust", sep="=", bold=True)
     tr.write_line(case_breakdown(run))
     if not sum(run.outcome_counts().values()) and not run.unreported_cases and not tr.stats.get("error"):
-        tr.write_line("(a test is an eval case when marked @eval_case(...) or @pytest.mark.braintrust, "
-                      "or when it requests the braintrust_case fixture)")
+        deselected = run.deselected_tests()
+        if deselected:  # (-k, -m, --lf... may have left the cases out)
+            tr.write_line(f"({deselected} deselected test{'s' if deselected != 1 else ''} not run)")
+        else:
+            tr.write_line("(a test is an eval case when marked @eval_case(...) or @pytest.mark.braintrust, "
+                          "or when it requests the braintrust_case fixture)")
     for line in scorer_failure_lines(run):
         tr.write_line(line, yellow=True)
     if not run.settings.no_summary:

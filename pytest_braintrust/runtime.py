@@ -89,6 +89,14 @@ class BraintrustRun:
         self.notes: list[str] = []
         #: What Ctrl-C cut short at session finish ("the final flush", "the summary"), if anything.
         self.interrupted_in: str | None = None
+        self.deselected = 0  # tests -k, -m, --lf... left out (every xdist worker sees them all)
+
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        self.deselected += len(items)
+
+    def deselected_tests(self) -> int:
+        """Tests deselected in this run (under xdist each worker deselects the same ones)."""
+        return max([self.deselected, *(o.get("deselected", 0) for o in self.worker_outputs)])
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         """Give the process back as it was (matters when pytest runs inside a process that

@@ -125,4 +125,5 @@ class XdistBridge:
             "flush": dict(result.__dict__) if result is not None else None,
             "experiments": self.run.registry.identities(self.run.errors, registered_only=True),
             "errors": list(self.run.errors),
+            "deselected": self.run.deselected,
         }

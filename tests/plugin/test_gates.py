@@ -123,7 +123,12 @@ def test_gates_judge_only_runs_where_an_eval_case_ran(gated):
 
     units_only = gated.run("--braintrust", "-k", "test_unit")
     assert units_only.ret == 0
-    units_only.stdout.fnmatch_lines(["0 eval cases", "(a test is an eval case when marked @eval_case(...)*", "gates not applied: no eval case ran"])
+    # (the eval cases were deselected: no advice on marking tests)
+    units_only.stdout.fnmatch_lines(["0 eval cases", "(4 deselected tests not run)", "gates not applied: no eval case ran"])
+    unmarked = gated.run("--braintrust", "test_suite_unit.py")
+    unmarked.stdout.fnmatch_lines(["0 eval cases", "(a test is an eval case when marked @eval_case(...)*", "gates not applied: no eval case ran"])
+    under_xdist = gated.run_subprocess("--braintrust", "-k", "test_unit", "-n", "2", "-p", "xdist")
+    under_xdist.stdout.fnmatch_lines(["0 eval cases", "(4 deselected tests not run)"])
     nothing = gated.run("--braintrust", "-k", "no_such_test")
     assert nothing.ret == pytest.ExitCode.NO_TESTS_COLLECTED
 
