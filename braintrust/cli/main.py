@@ -31,6 +31,7 @@ EXPERIMENTS_SHOWN = 20
 #: How many traces ``braintrust show`` prints unless told (the first).
 TRACES_SHOWN = 50
 
+
 def _store(args: argparse.Namespace):
     from braintrust.store.location import database_for_commands
     from braintrust.store.sqlite_store import LocalStore

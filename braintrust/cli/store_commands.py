@@ -377,9 +377,9 @@ def _show(local: LocalStore, project: str | None, experiment: str | None, out: I
         header.append(("git:", git))
     out.write(f"Experiment {chosen['name']}  (project {owner['name']})\n")
     out.write("\n".join(_table([(label, value) for label, value in header], "  ")) + "\n\n")
-    chosen, traces = _selected_traces(rows, case, errors_only)
-    shown = chosen[:limit] if limit else chosen
-    more = f"the first {len(shown)} shown (--limit 0 shows all)" if len(shown) < len(chosen) else ""
+    picked, traces = _selected_traces(rows, case, errors_only)
+    shown = picked[:limit] if limit else picked
+    more = f"the first {len(shown)} shown (--limit 0 shows all)" if len(shown) < len(picked) else ""
     if case is None and not errors_only:
         lines = span_tree_lines(_rows_of(rows, shown) if more else rows)
         out.write(("\n".join(lines) if lines else "(no rows)") + "\n")
@@ -389,5 +389,5 @@ def _show(local: LocalStore, project: str | None, experiment: str | None, out: I
     asked = " and ".join(([f"{case!r} in the name or input"] if case is not None else []) + (["an error"] if errors_only else []))
     if shown:
         out.write("\n".join(span_tree_lines(_rows_of(rows, shown))) + "\n\n")
-    out.write(f"{len(chosen)} of {traces} traces with {asked}" + (f"; {more}" if more else "") + "\n")
+    out.write(f"{len(picked)} of {traces} traces with {asked}" + (f"; {more}" if more else "") + "\n")
     return 0

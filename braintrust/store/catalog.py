@@ -12,6 +12,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any, Sequence
 
+from braintrust.delivery.backend import EXPERIMENT
 from braintrust.store.connection import StoreError, write_transaction
 
 DEFAULT_PROJECT_NAME = "Global"
@@ -109,12 +110,6 @@ def list_experiments(conn: sqlite3.Connection, project_id: str | None = None) ->
     return _all(conn, sql, (project_id,), _EXPERIMENT_JSON)
 
 
-def previous_experiment(conn: sqlite3.Connection, experiment_id: str) -> dict[str, Any] | None:
-    """The experiment created just before this one in the same project, or None."""
-    earlier = earlier_experiments(conn, experiment_id, 1)
-    return earlier[0] if earlier else None
-
-
 def earlier_experiments(conn: sqlite3.Connection, experiment_id: str, limit: int) -> list[dict[str, Any]]:
     """Up to ``limit`` experiments created before this one in the same project, newest first."""
     sql = (
@@ -144,8 +139,8 @@ def delete_experiments(conn: sqlite3.Connection, experiment_ids: Sequence[str]) 
         for experiment_id in experiment_ids:
             conn.execute("DELETE FROM experiments WHERE id = ?", (experiment_id,))
             conn.execute(
-                "DELETE FROM resolved_refs WHERE object_type = 'experiment' AND json_extract(ids, '$.experiment_id') = ?",
-                (experiment_id,),
+                "DELETE FROM resolved_refs WHERE object_type = ? AND json_extract(ids, '$.experiment_id') = ?",
+                (EXPERIMENT, experiment_id),
             )
 
 

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
+from braintrust.delivery.backend import EXPERIMENT
 from braintrust.store import catalog, spills
 from braintrust.store import rows as row_ops
 from braintrust.store.connection import BUSY_TIMEOUT_SECONDS, ConnectionPool, StoreError, waiting_at_most, write_transaction
@@ -92,10 +93,8 @@ class LocalStore:
     def list_experiments(self, project_id: str | None = None) -> list[dict[str, Any]]:
         return catalog.list_experiments(self.connection(), project_id)
 
-    def previous_experiment(self, experiment_id: str) -> dict[str, Any] | None:
-        return catalog.previous_experiment(self.connection(), experiment_id)
-
     def earlier_experiments(self, experiment_id: str, limit: int) -> list[dict[str, Any]]:
+        """Up to ``limit`` experiments created before this one in its project, newest first."""
         return catalog.earlier_experiments(self.connection(), experiment_id, limit)
 
     def experiments_beyond(self, keep: int, project_id: str | None = None) -> list[dict[str, Any]]:
@@ -112,7 +111,7 @@ class LocalStore:
         with write_transaction(conn):
             doomed = catalog.experiments_beyond(conn, keep, project_id)
             ids = [record["id"] for record in doomed]
-            row_ops.delete_objects(conn, "experiment", ids)
+            row_ops.delete_objects(conn, EXPERIMENT, ids)
             catalog.delete_experiments(conn, ids)
         return doomed
 

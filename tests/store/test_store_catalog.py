@@ -82,16 +82,17 @@ def test_experiment_fields_round_trip(store):
     assert store.get_experiment(id="missing") is None
 
 
-def test_previous_experiment_is_the_one_created_before_in_the_same_project(store):
+def test_earlier_experiments_are_those_created_before_in_the_same_project(store):
     p = store.get_or_create_project("p")["id"]
     q = store.get_or_create_project("q")["id"]
     a = store.create_experiment(p, "a")
     store.create_experiment(q, "other project")
     b = store.create_experiment(p, "b")
     c = store.create_experiment(p, "a")  # becomes a-1
-    assert store.previous_experiment(a["id"]) is None
-    assert store.previous_experiment(b["id"])["id"] == a["id"]
-    assert store.previous_experiment(c["id"])["id"] == b["id"]
+    assert store.earlier_experiments(a["id"], 5) == []
+    assert [e["id"] for e in store.earlier_experiments(b["id"], 5)] == [a["id"]]
+    assert [e["id"] for e in store.earlier_experiments(c["id"], 5)] == [b["id"], a["id"]]  # newest first
+    assert [e["id"] for e in store.earlier_experiments(c["id"], 1)] == [b["id"]]
     assert [e["name"] for e in store.list_experiments(p)] == ["a", "b", "a-1"]
     assert len(store.list_experiments()) == 4
 
