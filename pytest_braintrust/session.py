@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from braintrust.tracing import ids
+from braintrust.tracing import context, ids
 from braintrust.tracing.deferred import DeferredSpan
 from pytest_braintrust.case import CASE_KEY, BraintrustCase, CaseSpec, is_case, spec_of
 from pytest_braintrust.options import Settings
@@ -189,23 +189,28 @@ class EvalSession:
         if not is_case(item, all_marks):
             return (yield)
         spec = spec_of(item, all_marks)
-        root = self._open_root(item, spec)
+        experiment = self.registry.get(spec.project)
+        root = self._open_root(item, spec, experiment)
         case = BraintrustCase(spec, root, run_scorers, hold_scores=True)
         root.case = case
         item.stash[CASE_KEY] = case
         root.set_current()
+        # The case runs in its experiment, as the public plugin's tests run in the experiment
+        # its ``braintrust.init`` made current (``braintrust.current_experiment()``, ``braintrust.log``).
+        outer_experiment = context.experiment_var.get()
+        context.experiment_var.set(experiment)
         try:
             return (yield)
         except BaseException as stop:  # Ctrl-C or pytest.exit() in this test: pytest stops the run
             case._outcome = interrupted_outcome(case._reports, stop)
             raise
         finally:
+            context.experiment_var.set(outer_experiment)
             root.unset_current()
             self._close_root(item, case, root)
             _release(item)
 
-    def _open_root(self, item: pytest.Item, spec: CaseSpec) -> CaseSpan:
-        experiment = self.registry.get(spec.project)
+    def _open_root(self, item: pytest.Item, spec: CaseSpec, experiment: Any) -> CaseSpan:
         event: dict[str, Any] = {"input": spec.row_input}
         if spec.expected is not None:
             event["expected"] = spec.expected

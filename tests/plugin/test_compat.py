@@ -135,3 +135,36 @@ def test_what_a_test_logs_on_the_current_span_is_the_cases(bt):
     assert scored["output"] == "cba"
     (score_span,) = [r for r in rows if r["span_attributes"]["name"] == "exact" and r["root_span_id"] == scored["root_span_id"]]
     assert score_span["scores"] == {"exact": 1}
+
+
+def test_a_case_runs_in_its_experiment(bt):
+    """The public plugin creates its experiments with ``braintrust.init``, which makes each the
+    current experiment, so its suites may call ``braintrust.current_experiment()`` or
+    ``braintrust.log(...)`` in a test. Here a case runs with its project's experiment current;
+    a row logged there lands in that experiment; outside a case there is none."""
+    bt.pytester.makepyfile(
+        test_suite_experiment='''
+        import braintrust
+        import pytest
+
+        @pytest.mark.braintrust(input="q")
+        def test_logs_a_row():
+            experiment = braintrust.current_experiment()
+            assert experiment is not None and experiment.name == "nightly"
+            braintrust.log(input="extra", output="row", scores={"extra": 1})
+
+        @pytest.mark.braintrust(input="p", project="other-project")
+        def test_other_project():
+            assert braintrust.current_experiment().project.name == "other-project"
+
+        def test_not_a_case():
+            assert braintrust.current_experiment() is None
+        '''
+    )
+    result = bt.run("--braintrust", "--braintrust-experiment", "nightly")
+    result.assert_outcomes(passed=3)
+    (experiment,) = bt.experiments(bt.path.name)
+    rows = bt.rows(experiment)
+    (extra,) = [r for r in rows if r.get("input") == "extra"]
+    assert extra["output"] == "row" and extra["scores"] == {"extra": 1} and not extra.get("span_parents")
+    assert set(bt.roots(experiment)) >= {"test_logs_a_row"}
