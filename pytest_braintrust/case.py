@@ -296,22 +296,62 @@ class BraintrustCase:
         self.has_output = True
 
     def log(self, **event: Any) -> None:
-        """Log fields on the case's root span (``output`` is recorded as the case's output)."""
-        if "output" in event:
-            self.log_output(event.pop("output"))
-        if "expected" in event:
-            self.expected = event.pop("expected")
-        if "metadata" in event:
-            self.metadata.update(event.pop("metadata") or {})
-        if "tags" in event:
-            for tag in event.pop("tags") or []:
-                if tag not in self.tags:
-                    self.tags.append(tag)
-        if "scores" in event:
-            for name, value in (event.pop("scores") or {}).items():
-                self.score(name, value)
+        """Log fields on the case's root span (``output`` is recorded as the case's output).
+
+        Checked now, as ``span.log`` checks them: a wrong metadata, tags or scores value raises
+        ``ValueError`` here, in the test, and nothing of that call is recorded."""
+        from braintrust.tracing.record import validate_metadata, validate_scores, validate_tags
+
+        case_fields = {name: event.pop(name) for name in ("output", "expected", "metadata", "tags", "scores") if name in event}
+        metadata, tags, scores = (case_fields.get(name) for name in ("metadata", "tags", "scores"))
+        metadata = validate_metadata(metadata) if metadata is not None else {}
+        tags = validate_tags(tags) if tags is not None else []
+        scores = validate_scores(scores) if scores is not None else {}
         if event:
-            self.span.log(**event)
+            self.span.log(**event)  # (the span checks the other fields)
+        if "output" in case_fields:
+            self.log_output(case_fields["output"])
+        if "expected" in case_fields:
+            self.expected = case_fields["expected"]
+        self.metadata.update(metadata)
+        self.tags.extend(tag for tag in tags if tag not in self.tags)
+        self.scores.update(scores)
+
+    def repair_fields(self) -> str | None:
+        """Check the tags, metadata and scores the test may have changed directly
+        (``braintrust_case.tags.append(...)``) as ``log`` checks them. A refused value is made
+        valid without losing it (tags and metadata keys as strings; a refused score moves to
+        ``metadata["refused_scores"]``, as text), and the problem is returned (None if there was none)."""
+        from braintrust.tracing.record import validate_metadata, validate_scores, validate_tags
+
+        problems = []
+        try:
+            validate_tags(self.tags)
+        except ValueError as exc:
+            problems.append(f"braintrust_case.tags: {exc}")
+            tags = self.tags if isinstance(self.tags, (list, tuple, set, frozenset)) else [self.tags]
+            self.tags = list(dict.fromkeys(str(tag) for tag in tags))
+        try:
+            validate_metadata(self.metadata)
+        except ValueError as exc:
+            problems.append(f"braintrust_case.metadata: {exc}")
+            metadata = self.metadata if isinstance(self.metadata, dict) else {"value": self.metadata}
+            self.metadata = {str(key): value for key, value in metadata.items()}
+        if not isinstance(self.scores, dict):
+            problems.append(f"braintrust_case.scores: scores must be a dict, got {type(self.scores).__name__}.")
+            self.metadata["refused_scores"] = repr(self.scores)
+            self.scores = {}
+        refused = {}
+        for name, value in list(self.scores.items()):
+            try:
+                validate_scores({name: value})
+            except ValueError as exc:
+                problems.append(f"braintrust_case.scores: {exc}")
+                refused[str(name)] = repr(value)
+                del self.scores[name]
+        if refused:
+            self.metadata["refused_scores"] = refused
+        return " ".join(problems) or None
 
     def log_metadata(self, **metadata: Any) -> None:
         self.metadata.update(metadata)

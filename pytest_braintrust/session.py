@@ -282,6 +282,10 @@ class EvalSession:
             if not case.scorers_ran and case.spec.scorers:
                 case.run_scorers()
         if report.when == "teardown":
+            problem = case.repair_fields()
+            if problem is not None and report.passed:  # (told as an error at teardown, as pytest tells a fixture's)
+                report.outcome = "failed"
+                report.longrepr = f"{problem} The row keeps them as text. braintrust_case.log(...) checks such values in the test itself."
             result = case._outcome = outcome_of(case._reports)
             scores = {"pass": result.passed} if result.passed is not None else {}
             for name, value in {**scores, **case.scores, **case.scorer_scores}.items():
@@ -292,6 +296,7 @@ class EvalSession:
     def _close_root(self, item: pytest.Item, case: BraintrustCase, root: Any) -> None:
         self._finish_task(case)  # (when the run stopped before the call's report)
         case.settle_scores()
+        case.repair_fields()  # (when there was no teardown report to do it)
         result = case._outcome or outcome_of(case._reports)
         scores = dict(case.scores)
         if result.passed is not None:

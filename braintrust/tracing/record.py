@@ -109,6 +109,8 @@ def validate_metadata(metadata: Any) -> dict[str, Any]:
 
 
 def validate_tags(tags: Any) -> list[str]:
+    if isinstance(tags, str):
+        raise ValueError(f"tags must be a list of unique strings, got the string {tags!r:.60} (write tags=[{tags!r:.60}]).")
     if not isinstance(tags, (list, tuple, set, frozenset)):
         raise ValueError(f"tags must be a list of unique strings, got {type(tags).__name__}.")
     seen: list[str] = []

@@ -174,3 +174,66 @@ def test_async_tests_and_traced_code(bt):
         assert [c["span_attributes"]["name"] for c in t.children(f)] == ["inner"]
     explicit = roots["test_async_explicit_scoring"]
     assert [c["span_attributes"]["name"] for c in t.children(explicit) if c["span_attributes"].get("type") == "score"] == ["upper_scorer"]
+
+
+def test_wrong_values_are_refused_in_the_test_and_the_run_goes_on(bt):
+    """``braintrust_case.log`` checks tags, metadata and scores as ``span.log`` does: a wrong
+    value fails that test at its line with a message naming the rule (it once stopped the whole
+    run with an INTERNALERROR when the case ended). Values set directly on the case's attributes
+    fail the test at teardown, and the row keeps them as text."""
+    bt.pytester.makepyfile(
+        test_suite_wrong='''
+        from pytest_braintrust import eval_case
+
+        @eval_case(input="a")
+        def test_tag_not_a_string(braintrust_case):
+            braintrust_case.log(tags=[1])
+
+        @eval_case(input="b")
+        def test_tags_as_a_string(braintrust_case):
+            braintrust_case.log(tags="smoke")
+
+        @eval_case(input="c")
+        def test_metadata_not_a_dict(braintrust_case):
+            braintrust_case.log(metadata=["x"])
+
+        @eval_case(input="d")
+        def test_score_out_of_range(braintrust_case):
+            braintrust_case.log(output="kept", scores={"quality": 7})
+
+        @eval_case(input="e", tags=["declared"])
+        def test_changed_directly(braintrust_case):
+            braintrust_case.tags.append(1)
+            braintrust_case.metadata[2] = "two"
+            braintrust_case.scores["quality"] = 7
+            braintrust_case.scores["fine"] = 0.5
+
+        @eval_case(input="f")
+        def test_after_them():
+            pass
+        '''
+    )
+    result = bt.run("--braintrust")
+    assert "INTERNALERROR" not in result.stdout.str()
+    result.assert_outcomes(passed=2, failed=4, errors=1)  # (test_changed_directly passed its call, erred at teardown)
+    result.stdout.fnmatch_lines([
+        "*ERROR at teardown of test_changed_directly*",
+        "braintrust_case.tags: tags must be strings, got 1. braintrust_case.metadata: metadata keys must be strings, got 2."
+        " braintrust_case.scores: score 'quality' must be between 0 and 1, got 7.*",
+        "*ValueError: tags must be strings, got 1.",
+        "*ValueError: tags must be a list of unique strings, got the string 'smoke' (write tags=[[]'smoke'[]]).",
+        "*ValueError: metadata must be a dict, got list.",
+        "*ValueError: score 'quality' must be between 0 and 1, got 7.",
+    ])
+    roots = bt.roots()
+    assert set(roots) == {"test_tag_not_a_string", "test_tags_as_a_string", "test_metadata_not_a_dict",
+                          "test_score_out_of_range", "test_changed_directly", "test_after_them"}
+    refused = roots["test_score_out_of_range"]
+    assert "output" not in refused and "quality" not in refused["scores"]  # (nothing of the refused call)
+    assert "test_suite_wrong.py:17" in refused["error"]
+    changed = roots["test_changed_directly"]
+    assert changed["tags"] == ["declared", "1"]
+    assert changed["metadata"]["2"] == "two" and changed["metadata"]["refused_scores"] == {"quality": "7"}
+    assert changed["scores"] == {"pass": 0, "fine": 0.5}
+    assert changed["metadata"]["pytest"]["phase"] == "teardown"
+    assert roots["test_after_them"]["scores"] == {"pass": 1}
