@@ -87,6 +87,9 @@ def declaration_problem(kw: dict[str, Any]) -> str | None:
     metadata = kw.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
         return f"metadata= must be a dict, got {type(metadata).__name__} {metadata!r:.60}."
+    if metadata is not None and not all(isinstance(key, str) for key in metadata):
+        key = next(key for key in metadata if not isinstance(key, str))
+        return f"metadata= keys must be strings, got {key!r:.60} (write {str(key)!r:.60})."
     tags = kw.get("tags")
     if tags is not None:
         if isinstance(tags, str):

@@ -348,6 +348,7 @@ def test_eval_case_rejects_bad_arguments(bt):
         ("scorers=exact", "scorers= must be a list of scorers, got function (write scorers=[exact])."),
         ("tags='smoke'", "tags= must be a list of strings, got the string 'smoke' (write tags=['smoke'])."),
         ("metadata=['model', 'gpt']", "metadata= must be a dict, got list ['model', 'gpt']."),
+        ("metadata={1: 'gpt'}", "metadata= keys must be strings, got 1 (write '1')."),
         ("input='x', data=[{'input': 'a'}]", "input= cannot be used with data=; drop it (each data record has its own input and expected)."),
         ("input='x', expected='y', data=[{'input': 'a'}]", "input= and expected= cannot be used with data=; drop them (each data record has its own input and expected)."),
         ("name=3", "name= must be a string, got 3."),
