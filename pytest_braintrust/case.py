@@ -300,7 +300,9 @@ class BraintrustCase:
 
         Checked now, as ``span.log`` checks them: a wrong metadata, tags or scores value raises
         ``ValueError`` here, in the test, and nothing of that call is recorded."""
-        from braintrust.tracing.record import validate_metadata, validate_scores, validate_tags
+        from braintrust.tracing.record import hide_refused_value, validate_metadata, validate_scores, validate_tags
+
+        __tracebackhide__ = hide_refused_value
 
         case_fields = {name: event.pop(name) for name in ("output", "expected", "metadata", "tags", "scores") if name in event}
         metadata, tags, scores = (case_fields.get(name) for name in ("metadata", "tags", "scores"))
@@ -358,7 +360,9 @@ class BraintrustCase:
 
     def score(self, name: str, value: float | bool | None, metadata: dict[str, Any] | None = None) -> None:
         """Add a score to the case (validated now: a number in [0, 1], a bool, or None)."""
-        from braintrust.tracing.record import validate_scores
+        from braintrust.tracing.record import hide_refused_value, validate_scores
+
+        __tracebackhide__ = hide_refused_value
 
         self.scores.update(validate_scores({name: value}))
         if metadata:

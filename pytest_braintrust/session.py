@@ -16,6 +16,7 @@ import pytest
 
 from braintrust.tracing import context, ids
 from braintrust.tracing.deferred import DeferredSpan
+from braintrust.tracing.record import hide_refused_value
 from pytest_braintrust.case import CASE_KEY, BraintrustCase, CaseSpec, is_case, spec_of
 from pytest_braintrust.options import Settings
 from pytest_braintrust.outcome import error_text, interrupted_outcome, outcome_of
@@ -34,6 +35,7 @@ class CaseSpan(DeferredSpan):
     case: BraintrustCase | None = None  # (set once the case exists)
 
     def log(self, **event: Any) -> None:
+        __tracebackhide__ = hide_refused_value
         case = self.case
         if case is not None:
             fields = {name: event.pop(name) for name in CASE_FIELDS if name in event}

@@ -22,7 +22,7 @@ from braintrust.objects.project_logs import ProjectMetadata
 from braintrust.state import global_state
 from braintrust.summary import ExperimentSummary
 from braintrust.tracing import context, ids
-from braintrust.tracing.record import validate_event
+from braintrust.tracing.record import hide_refused_value, validate_event
 from braintrust.tracing.span import SPAN_ORIGIN, SpanImpl, _enqueue, caller_location
 from braintrust.tracing.span_components import SpanComponentsV3, SpanComponentsV4, SpanObjectTypeV3
 
@@ -82,6 +82,7 @@ class Experiment(RowsObject):
         **extra: Any,
     ) -> str:
         """Log one complete evaluation row (input, output, scores...); returns its id."""
+        __tracebackhide__ = hide_refused_value
         if self._spans_started and not allow_concurrent_with_spans:
             raise ValueError(
                 "Cannot run toplevel log method while using spans. To log to the span, call "
@@ -280,6 +281,7 @@ def current_experiment() -> Experiment | None:
 
 def log(**event: Any) -> str:
     """Log a row to the current experiment (deprecated in the public SDK; kept for old code)."""
+    __tracebackhide__ = hide_refused_value
     experiment = current_experiment()
     if experiment is None:
         raise ValueError("Not initialized. Please call braintrust.init(...) before calling braintrust.log(...).")

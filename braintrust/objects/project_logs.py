@@ -14,7 +14,7 @@ from braintrust.objects.base import RowsObject
 from braintrust.state import global_state
 from braintrust.tracing import context, ids
 from braintrust.tracing.api import register_ref
-from braintrust.tracing.record import validate_event
+from braintrust.tracing.record import hide_refused_value, validate_event
 from braintrust.tracing.span import SPAN_ORIGIN, _enqueue, caller_location, object_id_of
 from braintrust.tracing.span_components import SpanComponentsV3, SpanComponentsV4, SpanObjectTypeV3
 from braintrust.tracing.timestamps import iso_utc
@@ -83,6 +83,7 @@ class Logger(RowsObject):
         **extra: Any,
     ) -> str:
         """Log one complete row (a root span started and ended at once); returns its id."""
+        __tracebackhide__ = hide_refused_value
         event = {
             "input": input, "output": output, "expected": expected, "error": error, "tags": tags,
             "scores": scores, "metadata": metadata, "metrics": metrics, "dataset_record_id": dataset_record_id,

@@ -27,7 +27,7 @@ from braintrust.delivery import open_rows
 from braintrust.delivery.backend import ObjectRef
 from braintrust.span_types import span_type_value
 from braintrust.tracing import ids
-from braintrust.tracing.record import merge_row_into, validate_event
+from braintrust.tracing.record import hide_refused_value, merge_row_into, validate_event
 from braintrust.tracing.span import CurrentTokens, Span, SpanImpl, _enqueue_now, first_row, processor
 
 __all__ = ["DeferredSpan"]
@@ -196,6 +196,7 @@ class DeferredSpan(open_rows.Holder, CurrentTokens, Span):
         )
 
     def log(self, **event: Any) -> None:
+        __tracebackhide__ = hide_refused_value
         self.real.log(**event)
 
     def log_feedback(self, **event: Any) -> None:

@@ -31,6 +31,15 @@ OBJECT_ID_FIELDS = ("org_id", "project_id", "experiment_id", "dataset_id", "prom
 _KEEP_EARLIEST = ("created", "span_id", "root_span_id", "span_parents", "_parent_id")
 
 
+def hide_refused_value(excinfo: Any) -> bool:
+    """pytest leaves the frames that set ``__tracebackhide__`` to this out of a failing test's
+    traceback when the error is a refused value (a ``ValueError``, raised here): the test's own
+    line and the message say what to fix. Any other error keeps them; ``--fulltrace`` shows all."""
+    return excinfo is not None and isinstance(excinfo.value, ValueError)
+
+
+__tracebackhide__ = hide_refused_value  # (every frame of this module: the checks)
+
 _EVENT_FIELDS = frozenset(LOGGABLE_FIELDS) | {"created", "span_parents", "allow_concurrent_with_spans"}
 _NUMBER_TYPES = (int, float)  # exact types: bool is not among them
 

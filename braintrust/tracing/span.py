@@ -21,7 +21,7 @@ from braintrust.delivery import open_rows
 from braintrust.delivery.backend import EXPERIMENT, PLAYGROUND_LOGS, PROJECT_LOGS, ObjectRef
 from braintrust.span_types import span_type_value
 from braintrust.tracing import context, ids
-from braintrust.tracing.record import validate_event
+from braintrust.tracing.record import hide_refused_value, validate_event
 from braintrust.tracing.timestamps import iso_utc
 from braintrust.tracing.span_components import SpanComponentsV3, SpanComponentsV4, SpanObjectTypeV3
 
@@ -335,6 +335,7 @@ class SpanImpl(CurrentTokens, Span):
 
     def log(self, **event: Any) -> None:
         """Merge fields into this span's row (input, output, expected, scores, metadata, ...)."""
+        __tracebackhide__ = hide_refused_value
         clean = validate_event(event)
         clean.pop("id", None)
         if not clean:

@@ -237,3 +237,45 @@ def test_wrong_values_are_refused_in_the_test_and_the_run_goes_on(bt):
     assert changed["scores"] == {"pass": 0, "fine": 0.5}
     assert changed["metadata"]["pytest"]["phase"] == "teardown"
     assert roots["test_after_them"]["scores"] == {"pass": 1}
+
+
+def test_a_refused_value_fails_at_the_tests_line_without_the_sdks_frames(bt):
+    """pytest shows a refused value's failure at the test's own line with the message, not the
+    SDK's validation code below it (``--fulltrace`` still shows every frame)."""
+    bt.pytester.makepyfile(
+        test_suite_refused='''
+        import braintrust
+        from pytest_braintrust import eval_case
+
+        @eval_case(input="a")
+        def test_on_the_case(braintrust_case):
+            braintrust_case.score("quality", 7)
+
+        @eval_case(input="b")
+        def test_on_the_current_span(braintrust_case):
+            braintrust.current_span().log(scores={"quality": 8})
+
+        @eval_case(input="c")
+        def test_on_a_child_span(braintrust_case):
+            with braintrust.start_span(name="step") as span:
+                span.log(metadata=["x"])
+
+        @eval_case(input="d")
+        def test_on_the_experiment(braintrust_case):
+            braintrust.log(input="d", output="x", scores={"quality": 9})
+        '''
+    )
+    result = bt.run("--braintrust")
+    result.assert_outcomes(failed=4)
+    output = result.stdout.str()
+    for line, message in [
+        ('braintrust_case.score("quality", 7)', "ValueError: score 'quality' must be between 0 and 1, got 7."),
+        ('braintrust.current_span().log(scores={"quality": 8})', "ValueError: score 'quality' must be between 0 and 1, got 8."),
+        ('span.log(metadata=[[]"x"[]])', "ValueError: metadata must be a dict, got list."),
+        ('braintrust.log(input="d", output="x", scores={"quality": 9})', "ValueError: score 'quality' must be between 0 and 1, got 9."),
+    ]:
+        result.stdout.fnmatch_lines([f">*{line}", f"E*{message}"], consecutive=True)
+    assert "record.py" not in output and "def validate_" not in output and "session.py" not in output, output
+
+    full = bt.run("--braintrust", "--fulltrace")
+    assert "record.py" in full.stdout.str()
