@@ -269,6 +269,7 @@ class BraintrustCase:
         self.running = False  # the test function is running (reports made now are subtests')
         self.subtests: dict[str, int] = {}  # subtests (the ``subtests`` fixture) per outcome
         self.subtest_errors: list[str] = []
+        self.fields_checked = False  # (by repair_fields, once the test is over)
 
     def rerun(self) -> None:
         """The test runs again (pytest-rerunfailures): what the earlier attempt logged on the
@@ -326,6 +327,7 @@ class BraintrustCase:
         ``metadata["refused_scores"]``, as text), and the problem is returned (None if there was none)."""
         from braintrust.tracing.record import validate_metadata, validate_scores, validate_tags
 
+        self.fields_checked = True
         problems = []
         try:
             validate_tags(self.tags)

@@ -298,7 +298,8 @@ class EvalSession:
     def _close_root(self, item: pytest.Item, case: BraintrustCase, root: Any) -> None:
         self._finish_task(case)  # (when the run stopped before the call's report)
         case.settle_scores()
-        case.repair_fields()  # (when there was no teardown report to do it)
+        if not case.fields_checked:  # (no teardown report checked them: the run stopped)
+            case.repair_fields()
         result = case._outcome or outcome_of(case._reports)
         scores = dict(case.scores)
         if result.passed is not None:

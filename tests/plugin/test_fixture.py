@@ -239,6 +239,24 @@ def test_wrong_values_are_refused_in_the_test_and_the_run_goes_on(bt):
     assert roots["test_after_them"]["scores"] == {"pass": 1}
 
 
+def test_a_value_set_directly_is_kept_when_the_run_stops_in_that_test(bt):
+    bt.pytester.makepyfile(
+        test_suite_stop='''
+        import pytest
+        from pytest_braintrust import eval_case
+
+        @eval_case(input="a")
+        def test_stops(braintrust_case):
+            braintrust_case.tags.append(1)
+            pytest.exit("stop here")
+        '''
+    )
+    result = bt.run("--braintrust")
+    assert "INTERNALERROR" not in result.stdout.str()
+    (root,) = bt.roots().values()
+    assert root["tags"] == ["1"] and root["metadata"]["pytest"]["outcome"] == "interrupted"
+
+
 def test_a_refused_value_fails_at_the_tests_line_without_the_sdks_frames(bt):
     """pytest shows a refused value's failure at the test's own line with the message, not the
     SDK's validation code below it (``--fulltrace`` still shows every frame)."""
