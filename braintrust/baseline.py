@@ -1,4 +1,5 @@
-"""Which earlier experiment a run in the local store is compared with when none was named.
+"""Which earlier experiment a run in the local store is compared with when none was named, and
+the comparison itself, each experiment's rows read once.
 
 Braintrust picks the project's most recent experiment. Locally we pick for the way people
 iterate: a run of one file, a ``-k`` selection or a ``--lf`` rerun is often followed by a full
@@ -9,9 +10,10 @@ run, and the previous experiment would then be the subset, sharing few of the fu
 2. else the one sharing the most cases with it (the more recent on a tie);
 3. else (none shares a case, or this one has no rows yet) the previous experiment.
 
-Cases are matched as comparisons match them (``local_compare.input_keys``). Only the
+Cases are matched as comparisons match them (``ExperimentTraces.keys``). Only the
 ``CANDIDATES`` most recent earlier experiments are read, so the cost stays bounded; the common
-case, a rerun of the same suite, reads just the previous one.
+case, a rerun of the same suite, reads just the previous one, and the comparison reuses what
+choosing it read (for 10,000 cases that halves the time a summary takes).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from braintrust.delivery.backend import EXPERIMENT
-from braintrust.local_compare import input_keys
+from braintrust.local_compare import ExperimentTraces, LocalComparison, compare_traces, group_traces
 
 #: How many earlier experiments (newest first) may be read to find the baseline.
 CANDIDATES = 10
@@ -31,14 +33,43 @@ def default_baseline(store: Any, experiment_id: str) -> dict[str, Any] | None:
     earlier = store.earlier_experiments(experiment_id, CANDIDATES)
     if not earlier:
         return None
-    cases = input_keys(store.summary_rows(EXPERIMENT, experiment_id))
+    return _choose(store, earlier, _traces_of(store, experiment_id))[0]
+
+
+def compare_with_base(store: Any, experiment_id: str, base: dict[str, Any] | None = None) -> tuple[LocalComparison, dict[str, Any] | None]:
+    """Experiment ``experiment_id`` compared with ``base`` (an experiment record), else with
+    its recorded base experiment, else with the default baseline; and the base it was compared
+    with (None: no earlier experiment, no comparison)."""
+    if base is None:
+        experiment = store.get_experiment(id=experiment_id) or {}
+        if experiment.get("base_exp_id"):
+            base = store.get_experiment(id=experiment["base_exp_id"])
+    if base is not None:
+        return compare_traces(_traces_of(store, experiment_id), _traces_of(store, base["id"])), base
+    earlier = store.earlier_experiments(experiment_id, CANDIDATES)
+    if not earlier:
+        return compare_traces(group_traces(store.summary_rows(EXPERIMENT, experiment_id), inputs=False), None), None
+    current = _traces_of(store, experiment_id)
+    base, base_traces = _choose(store, earlier, current)
+    return compare_traces(current, base_traces), base
+
+
+def _traces_of(store: Any, experiment_id: str) -> ExperimentTraces:
+    return group_traces(store.summary_rows(EXPERIMENT, experiment_id))
+
+
+def _choose(store: Any, earlier: list[dict[str, Any]], current: ExperimentTraces) -> tuple[dict[str, Any], ExperimentTraces]:
+    """The baseline among ``earlier`` (newest first, not empty) and its traces."""
+    cases = current.keys()
+    first = (earlier[0], _traces_of(store, earlier[0]["id"]))
     if not cases:
-        return earlier[0]
-    best, best_shared = earlier[0], 0
+        return first
+    best, best_shared = first, 0
     for candidate in earlier:
-        shared = len(cases & input_keys(store.summary_rows(EXPERIMENT, candidate["id"])))
+        read = first if candidate is earlier[0] else (candidate, _traces_of(store, candidate["id"]))
+        shared = len(cases & read[1].keys())
         if shared == len(cases):
-            return candidate
+            return read
         if shared > best_shared:
-            best, best_shared = candidate, shared
+            best, best_shared = read, shared
     return best

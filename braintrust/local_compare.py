@@ -72,11 +72,6 @@ def _display_name(row: dict[str, Any]) -> str | None:
     return test.rsplit("::", 1)[-1] if trial and test else (row.get("span_attributes") or {}).get("name")
 
 
-def input_keys(rows: Iterable[dict[str, Any]]) -> set[str]:
-    """The keys the traces of ``rows`` are matched by in a comparison (one per distinct case)."""
-    return {_input_key(row.get("input"), _identity(row)) for row in rows if not row.get("span_parents")}
-
-
 def _mean(values: list[float]) -> float:
     return sum(values) / len(values)
 
@@ -244,12 +239,40 @@ def _matched(traces: list[_Trace], base_traces: list[_Trace]) -> tuple[list[_Tra
     return [t for t in traces if t.input_key in common], [t for t in base_traces if t.input_key in common], coverage
 
 
-def compare_experiments(rows: Iterable[dict[str, Any]], base_rows: Iterable[dict[str, Any]] | None) -> LocalComparison:
-    """Scores and metrics of an experiment, compared with ``base_rows`` when given."""
+class ExperimentTraces(NamedTuple):
+    """An experiment's rows grouped into per-trace aggregates: what a comparison reads, so an
+    experiment read once can be compared (and matched against candidates) without reading it again."""
+
+    traces: list[_Trace]
+    score_order: list[str]
+    metric_order: list[str]
+
+    def keys(self) -> set[str]:
+        """The keys its traces are matched by in a comparison (one per distinct case whose root
+        row was written)."""
+        return {trace.input_key for trace in self.traces if trace.input_key is not None}
+
+
+def group_traces(rows: Iterable[dict[str, Any]], inputs: bool = True) -> ExperimentTraces:
+    """``rows`` (one experiment's) grouped into traces; ``inputs=False`` skips the input keys
+    (needed only to compare with another experiment)."""
     score_order: list[str] = []
     metric_order: list[str] = []
-    traces = _traces(rows, score_order, metric_order, inputs=base_rows is not None)
-    base_traces = _traces(base_rows, [], []) if base_rows is not None else None
+    traces = _traces(rows, score_order, metric_order, inputs=inputs)
+    return ExperimentTraces(traces, score_order, metric_order)
+
+
+def compare_experiments(rows: Iterable[dict[str, Any]], base_rows: Iterable[dict[str, Any]] | None) -> LocalComparison:
+    """Scores and metrics of an experiment, compared with ``base_rows`` when given."""
+    base = group_traces(base_rows) if base_rows is not None else None
+    return compare_traces(group_traces(rows, inputs=base is not None), base)
+
+
+def compare_traces(current: ExperimentTraces, base: ExperimentTraces | None) -> LocalComparison:
+    """Scores and metrics of an experiment, compared with ``base`` when given (both grouped
+    with their input keys then)."""
+    traces, score_order, metric_order = current
+    base_traces = base.traces if base is not None else None
     coverage = None
     if base_traces is not None:
         matched, base_matched, coverage = _matched(traces, base_traces)

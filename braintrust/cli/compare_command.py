@@ -11,7 +11,7 @@ import json
 import shlex
 from typing import IO, Any
 
-from braintrust.baseline import default_baseline
+from braintrust.baseline import compare_with_base
 from braintrust.cli.store_commands import _table, _when, git_head, git_short
 from braintrust.delivery.backend import EXPERIMENT
 from braintrust.local_compare import compare_experiments
@@ -110,17 +110,11 @@ def list_experiments(local: LocalStore, project: str | None, out: IO[str], as_js
 
 def compare_summary(local: LocalStore, project: str, experiment: str | None, base: str | None) -> tuple[ExperimentSummary, dict[str, Any] | None]:
     """The summary of ``experiment`` (None: the project's newest) compared with ``base`` (default: its recorded base experiment,
-    else ``baseline.default_baseline``; none → no comparison) and the base's record."""
+    else the default baseline, ``braintrust.baseline``; none → no comparison) and the base's record."""
     found_project = _project(local, project)
     current = _experiment(local, found_project, experiment)
-    if base is not None:
-        base_experiment = _experiment(local, found_project, base, role="base experiment")
-    else:
-        recorded = local.get_experiment(id=current["base_exp_id"]) if current.get("base_exp_id") else None
-        base_experiment = recorded or default_baseline(local, current["id"])
-    rows = local.summary_rows(EXPERIMENT, current["id"])
-    base_rows = local.summary_rows(EXPERIMENT, base_experiment["id"]) if base_experiment else None
-    comparison = compare_experiments(rows, base_rows)
+    named = _experiment(local, found_project, base, role="base experiment") if base is not None else None
+    comparison, base_experiment = compare_with_base(local, current["id"], named)
     command = f"braintrust show {shlex.quote(found_project['name'])} {shlex.quote(current['name'])}"
     summary = ExperimentSummary(
         project_name=found_project["name"],

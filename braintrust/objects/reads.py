@@ -10,7 +10,7 @@ import logging
 from typing import Any, Iterator
 from urllib.parse import quote
 
-from braintrust.delivery.backend import DATASET, EXPERIMENT, BackendError, ObjectRef
+from braintrust.delivery.backend import DATASET, BackendError, ObjectRef
 from braintrust.delivery.deadline import Deadline
 from braintrust.state import global_state
 from braintrust.store.location import command_store_args
@@ -179,7 +179,7 @@ class LocalReads:
         return {"id": base["id"], "name": base["name"]} if base else None
 
     def summarize_experiment(self, ref: ObjectRef, summarize_scores: bool, comparison_experiment_id: str | None) -> ExperimentSummary:
-        from braintrust.local_compare import compare_experiments
+        from braintrust.baseline import compare_with_base
 
         experiment_id = ref.ids["experiment_id"]  # type: ignore[index]
         experiment = self.store.get_experiment(id=experiment_id) or {}
@@ -188,15 +188,9 @@ class LocalReads:
         hint = self.hint(project_name, name)
         if not summarize_scores:
             return _skipped_summary(ref, "Score summarization was disabled", None, hint)
-        if comparison_experiment_id:
-            base = self.store.get_experiment(id=comparison_experiment_id)
-        else:
-            found = self.base_experiment(ref)
-            base = self.store.get_experiment(id=found["id"]) if found else None
+        given = self.store.get_experiment(id=comparison_experiment_id) if comparison_experiment_id else None
         # Streamed: only per-trace aggregates are kept, so memory does not grow with the rows.
-        rows = self.store.summary_rows(EXPERIMENT, experiment_id)
-        base_rows = self.store.summary_rows(EXPERIMENT, base["id"]) if base else None
-        comparison = compare_experiments(rows, base_rows)
+        comparison, base = compare_with_base(self.store, experiment_id, given)
         db_uri = self.store.path.as_uri()
         return ExperimentSummary(
             project_name=project_name,

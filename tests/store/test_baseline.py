@@ -91,3 +91,38 @@ def test_only_the_most_recent_candidates_are_read(store, monkeypatch):
     for n in range(3):
         runs.run(f"subset-{n}", ["a"])
     assert baseline_of(runs, runs.run("full-again", FULL)) == "subset-2"  # "full" is 4 runs back: not read
+
+
+class CountingReads:
+    """The store, counting how often each experiment's rows are read."""
+
+    def __init__(self, store: LocalStore):
+        self.store = store
+        self.reads: dict[str, int] = {}
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+    def summary_rows(self, object_type, object_id):
+        self.reads[object_id] = self.reads.get(object_id, 0) + 1
+        return self.store.summary_rows(object_type, object_id)
+
+
+def test_the_comparison_reads_each_experiment_once(store):
+    """Choosing the baseline reads the experiments it compares: the comparison reuses that
+    (reading them twice doubled the time a 10,000-case summary took)."""
+    runs = Runs(store)
+    runs.run("full", FULL)
+    runs.run("subset", ["a"])
+    now = runs.run("now", FULL)
+    counting = CountingReads(store)
+    comparison, base = baseline.compare_with_base(counting, now)
+    assert base["name"] == "full"
+    assert comparison.scores and comparison.coverage is None  # (the same cases: compared over all)
+    ids = {e["name"]: e["id"] for e in store.list_experiments(None)}
+    assert counting.reads == {ids["now"]: 1, ids["subset"]: 1, ids["full"]: 1}
+    # The same comparison as reading them apart.
+    from braintrust.local_compare import compare_experiments
+
+    apart = compare_experiments(store.summary_rows("experiment", now), store.summary_rows("experiment", ids["full"]))
+    assert comparison == apart
