@@ -18,6 +18,8 @@ the public plugin ignores the argument.) Runs, each a whole ``python -m pytest -
 * ``plain-n2``:      the same with ``-n 2`` (pytest-xdist), the baseline of ``ours-local-n2``;
 * ``plain-public``:  the public SDK's venv (bench/.venvs/public-sdk), its plugin disabled;
 * ``ours-local``:    ``--braintrust`` with no API key: the embedded local store (a fresh folder);
+* ``ours-local-rerun``: the same, into a store that already holds a run of the same file (made
+  first, untimed), as at a laptop from the second run on: its summary compares with that run;
 * ``ours-server``:   ``--braintrust`` into the loopback test server (bench/count_server.py, fresh per run);
 * ``ours-local-n2``: ``--braintrust -n 2`` into the local store (2 cores: not expected to be faster);
 * ``public-server``: the public SDK's plugin, ``--braintrust`` in its venv, into the test server
@@ -83,6 +85,7 @@ CASES = {
     "plain-n2":      ("ours",   ["-p", "no:braintrust", "-n", "2"], None, None),
     "plain-public":  ("public", ["-p", "no:braintrust"], None, None),
     "ours-local":    ("ours",   ["--braintrust"], "local", "plain"),
+    "ours-local-rerun": ("ours", ["--braintrust"], "local", "plain"),
     "ours-server":   ("ours",   ["--braintrust"], "server", "plain"),
     "ours-local-n2": ("ours",   ["--braintrust", "-n", "2"], "local", "plain"),
     "public-server": ("public", ["--braintrust"], "server", "plain-public"),
@@ -193,11 +196,20 @@ def run_case(case: str, tests: int, folder: Path, scorer: bool) -> dict:
                 env.update(BRAINTRUST_API_KEY=API_KEY, BRAINTRUST_APP_URL=server.url)
                 if interpreter == "public":
                     env["BRAINTRUST_QUEUE_SIZE"] = PUBLIC_QUEUE_SIZE
+            before = None
+            if case.endswith("-rerun"):  # the earlier run it compares with (untimed)
+                earlier = run_pytest(python_of(interpreter), args, env, folder, workdir / "earlier.log")
+                if earlier["exit_code"] != 0:
+                    raise RuntimeError(f"the earlier run of {case} failed:\n{earlier['output_tail']}")
+                before = count_store_rows(store_dir)
             result = run_pytest(python_of(interpreter), args, env, folder, workdir / "pytest.log")
             if server is not None:
                 counts = server.stats()
             elif destination == "local":
                 counts = count_store_rows(store_dir)
+                if before is not None:  # this run's rows only
+                    counts = {key: (counts[key] - before[key] if key != "distinct_by_span_type" else
+                                    {t: n - before[key].get(t, 0) for t, n in counts[key].items()}) for key in counts}
             else:
                 counts = None
         finally:
@@ -221,6 +233,8 @@ def run_case(case: str, tests: int, folder: Path, scorer: bool) -> dict:
             problems.append(f"{result['arrived']} distinct rows arrived ({result['by_span']}), expected {layout}")
     if spills:
         problems.append(f"{spills} spill files")
+    if case.endswith("-rerun") and " compared to " not in result["output_tail"]:
+        problems.append("the summary did not compare with the earlier run")
     result["ok"] = not problems
     result["status"] = "ok" if not problems else "MISMATCH"
     if problems:
@@ -262,7 +276,7 @@ def run_all(cases: list[str], tests: int, repeat: int, folder: Path, scorer: boo
             if run is None:
                 continue
             rows = f"  rows {run['arrived']} ({run['writes']} writes)" if "arrived" in run else ""
-            print(f"  {case:<14} {tests:>6} tests  run {i + 1}/{repeat}: {run['seconds']:7.2f} s  "
+            print(f"  {case:<16} {tests:>6} tests  run {i + 1}/{repeat}: {run['seconds']:7.2f} s  "
                   f"{run['ms_per_test']:6.3f} ms/test  peak {run['peak_rss_mb']:6.1f} MB{rows}  load {run['load_average']}",
                   file=sys.stderr)
             runs[case].append(run)
@@ -348,7 +362,7 @@ def kb_per_test(results: dict, case: str, tests: int, small: int) -> float | Non
 
 def print_table(results: dict, tests: int, small: int, unused: dict | None, scorer: bool) -> None:
     nan = float("nan")
-    header = (f"{'case':<14} {'seconds':>8} {'best':>7} {'ms/test':>8} {'+ms/test':>8} {'x plain':>7} "
+    header = (f"{'case':<16} {'seconds':>8} {'best':>7} {'ms/test':>8} {'+ms/test':>8} {'x plain':>7} "
               f"{'cpu s':>6} {'peak MB':>8} {f'peak@{short(small)}':>8} {'KB/test':>8}  {'rows':>6} {'writes':>7} {'reqs':>6}  status")
     print(header)
     print("-" * len(header))
@@ -360,7 +374,7 @@ def print_table(results: dict, tests: int, small: int, unused: dict | None, scor
         requests = r.get("requests")
         rows = (f"{r['arrived']:>6} {r['writes']:>7} {requests if requests is not None else '-':>6}" if "arrived" in r
                 else f"{'-':>6} {'-':>7} {'-':>6}")
-        print(f"{case:<14} {r['seconds']:>8.2f} {r['best_seconds']:>7.2f} {r['ms_per_test']:>8.3f} {over} {ratio} "
+        print(f"{case:<16} {r['seconds']:>8.2f} {r['best_seconds']:>7.2f} {r['ms_per_test']:>8.3f} {over} {ratio} "
               f"{r['cpu_seconds']:>6.1f} {r['peak_rss_mb']:>8.1f} {r.get('small', {}).get('peak_rss_mb', nan):>8.1f} "
               f"{slope if slope is not None else nan:>8.2f}  {rows}  {r['status']}")
     print()
@@ -402,7 +416,7 @@ def print_table(results: dict, tests: int, small: int, unused: dict | None, scor
                 print(f"  {sdk:<7} enabled {u['enabled_median_ms']:7.1f} ms  -p no:braintrust {u['disabled_median_ms']:7.1f} ms"
                       f"  difference of medians {u['difference_ms']:+7.1f} ms  median paired difference {u['paired_difference_ms']:+7.1f} ms")
     print()
-    for case in ("ours-local", "ours-server"):
+    for case in ("ours-local", "ours-local-rerun", "ours-server"):
         if case not in results:
             continue
         r = results[case]
@@ -458,7 +472,7 @@ def main(argv: list[str] | None = None) -> int:
                 run = attempt(case, small, folder, args.scorer)
                 if run is None:
                     continue
-                print(f"  {case:<14} {small:>6} tests  (memory run): {run['seconds']:7.2f} s  peak {run['peak_rss_mb']:6.1f} MB",
+                print(f"  {case:<16} {small:>6} tests  (memory run): {run['seconds']:7.2f} s  peak {run['peak_rss_mb']:6.1f} MB",
                       file=sys.stderr)
                 results[case]["small"] = run
                 if not run["ok"]:
