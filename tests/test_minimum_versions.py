@@ -1,0 +1,71 @@
+"""The oldest pytest, pluggy and requests that pyproject.toml accepts run the plugin: the example
+project, in a virtual environment holding exactly those versions. (``pluggy>=1.0`` was once
+declared while the plugin's hook wrappers need 1.2: installing it stopped every run with an
+INTERNALERROR.)"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from delivery_helpers import subprocess_env
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
+#: Runtime dependencies whose declared floor is installed here (pyproject.toml's dependencies).
+FLOORED = ("pytest", "pluggy", "requests")
+
+
+def declared_floors() -> dict[str, str]:
+    text = (ROOT / "pyproject.toml").read_text()
+    dependencies = re.search(r"^dependencies = \[(.*?)^\]", text, re.S | re.M).group(1)
+    floors = dict(re.findall(r'"([A-Za-z0-9_.-]+)>=([0-9][0-9.]*)"', dependencies))
+    assert set(FLOORED) <= set(floors), f"pyproject.toml's dependencies should give a floor for each of {FLOORED}: {floors}"
+    return floors
+
+
+def release(version: str) -> tuple[int, ...]:
+    """``7.4`` and ``7.4.0`` alike (as pip compares them)."""
+    parts = [int(part) for part in version.split(".")]
+    while parts and parts[-1] == 0:
+        parts.pop()
+    return tuple(parts)
+
+
+def test_the_example_project_runs_on_the_oldest_declared_versions(tmp_path):
+    floors = declared_floors()
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    pins = [f"{name}=={floors[name]}" for name in FLOORED]
+    installed = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *pins],
+                               capture_output=True, text=True, timeout=300)
+    if installed.returncode != 0 and re.search(r"connection|network|resolve host|Could not fetch", installed.stderr, re.I):
+        pytest.skip(f"the package index cannot be reached: {installed.stderr.strip().splitlines()[-1]}")
+    assert installed.returncode == 0, installed.stderr
+    project = tmp_path / "example_project"
+    shutil.copytree(ROOT / "example_project", project, ignore=shutil.ignore_patterns(".braintrust", "__pycache__", ".pytest_cache"))
+    env = subprocess_env()
+    env.pop("GITHUB_STEP_SUMMARY", None)
+    # This checkout's two packages, not installed (nor any metadata beside them): the plugin is loaded with -p.
+    packages = tmp_path / "packages"
+    packages.mkdir()
+    for package in ("braintrust", "pytest_braintrust"):
+        (packages / package).symlink_to(ROOT / package)
+    env["PYTHONPATH"] = str(packages)
+    result = subprocess.run(
+        [str(python), "-m", "pytest", str(project), "-p", "pytest_braintrust.plugin", "--braintrust", "-p", "no:cacheprovider"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180,
+    )
+    versions = subprocess.run([str(python), "-c", "import pytest, pluggy; print(pytest.__version__, pluggy.__version__)"],
+                              capture_output=True, text=True).stdout.split()
+    assert [release(v) for v in versions] == [release(floors["pytest"]), release(floors["pluggy"])]
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "INTERNALERROR" not in result.stdout + result.stderr
+    assert "11 eval cases: 10 passed, 1 failed" in result.stdout and "gate PASSED" in result.stdout, result.stdout
