@@ -1,7 +1,7 @@
-"""The oldest pytest, pluggy and requests that pyproject.toml accepts run the plugin: the example
-project, in a virtual environment holding exactly those versions. (``pluggy>=1.0`` was once
-declared while the plugin's hook wrappers need 1.2: installing it stopped every run with an
-INTERNALERROR.)"""
+"""The oldest pytest, pluggy, requests and pytest-xdist that pyproject.toml accepts run the plugin:
+the example project, alone and with ``-n 2``, in a virtual environment holding exactly those
+versions. (``pluggy>=1.0`` was once declared while the plugin's hook wrappers need 1.2:
+installing it stopped every run with an INTERNALERROR.)"""
 
 from __future__ import annotations
 
@@ -18,15 +18,16 @@ from delivery_helpers import subprocess_env
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
 
-#: Runtime dependencies whose declared floor is installed here (pyproject.toml's dependencies).
-FLOORED = ("pytest", "pluggy", "requests")
+#: Dependencies whose declared floor is installed here (pyproject.toml's, and its xdist extra).
+FLOORED = ("pytest", "pluggy", "requests", "pytest-xdist")
 
 
 def declared_floors() -> dict[str, str]:
     text = (ROOT / "pyproject.toml").read_text()
     dependencies = re.search(r"^dependencies = \[(.*?)^\]", text, re.S | re.M).group(1)
+    dependencies += re.search(r"^xdist = \[(.*?)\]", text, re.M).group(1)
     floors = dict(re.findall(r'"([A-Za-z0-9_.-]+)>=([0-9][0-9.]*)"', dependencies))
-    assert set(FLOORED) <= set(floors), f"pyproject.toml's dependencies should give a floor for each of {FLOORED}: {floors}"
+    assert set(FLOORED) <= set(floors), f"pyproject.toml should give a floor for each of {FLOORED}: {floors}"
     return floors
 
 
@@ -69,3 +70,10 @@ def test_the_example_project_runs_on_the_oldest_declared_versions(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "INTERNALERROR" not in result.stdout + result.stderr
     assert "11 eval cases: 10 passed, 1 failed" in result.stdout and "gate PASSED" in result.stdout, result.stdout
+
+    spread = subprocess.run(
+        [str(python), "-m", "pytest", str(project), "-p", "pytest_braintrust.plugin", "--braintrust", "-p", "no:cacheprovider", "-n", "2"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180,
+    )
+    assert spread.returncode == 0, spread.stdout + spread.stderr
+    assert "11 eval cases: 10 passed, 1 failed" in spread.stdout and spread.stdout.count("=====SUMMARY=====") == 1, spread.stdout
