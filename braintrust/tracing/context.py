@@ -29,8 +29,13 @@ def current_logger_object() -> Any:
 
 
 def set_global_experiment(experiment: Any) -> None:
+    """Make ``experiment`` the current one: the process-wide default, and in this context too when
+    the context has its own (a pytest case runs in its experiment: an ``init`` in the test wins
+    there, as the most recent ``init`` wins in the public SDK)."""
     global _global_experiment
     _global_experiment = experiment
+    if experiment_var.get() is not None:
+        experiment_var.set(experiment)
 
 
 def set_global_logger(logger: Any) -> None:

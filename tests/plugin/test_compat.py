@@ -141,7 +141,8 @@ def test_a_case_runs_in_its_experiment(bt):
     """The public plugin creates its experiments with ``braintrust.init``, which makes each the
     current experiment, so its suites may call ``braintrust.current_experiment()`` or
     ``braintrust.log(...)`` in a test. Here a case runs with its project's experiment current;
-    a row logged there lands in that experiment; outside a case there is none."""
+    a row logged there lands in that experiment; an ``init`` in a test makes its own current, as
+    the most recent ``init`` does in the public SDK."""
     bt.pytester.makepyfile(
         test_suite_experiment='''
         import braintrust
@@ -159,12 +160,22 @@ def test_a_case_runs_in_its_experiment(bt):
 
         def test_not_a_case():
             assert braintrust.current_experiment() is None
-        '''
+        ''',
+        test_suite_init='''
+        import braintrust
+        import pytest
+
+        @pytest.mark.braintrust(input="r")
+        def test_its_own_experiment():
+            mine = braintrust.init(project="mine", experiment="by-hand")
+            assert braintrust.current_experiment() is mine  # (the most recent init wins, as in the public SDK)
+        ''',
     )
-    result = bt.run("--braintrust", "--braintrust-experiment", "nightly")
+    result = bt.run("--braintrust", "--braintrust-experiment", "nightly", "test_suite_experiment.py")
     result.assert_outcomes(passed=3)
     (experiment,) = bt.experiments(bt.path.name)
     rows = bt.rows(experiment)
     (extra,) = [r for r in rows if r.get("input") == "extra"]
     assert extra["output"] == "row" and extra["scores"] == {"extra": 1} and not extra.get("span_parents")
     assert set(bt.roots(experiment)) >= {"test_logs_a_row"}
+    bt.run("--braintrust", "test_suite_init.py").assert_outcomes(passed=1)
