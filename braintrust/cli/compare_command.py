@@ -27,6 +27,14 @@ def _project(local: LocalStore, project: str) -> dict[str, Any]:
     return found
 
 
+def _newest_experiments_project(local: LocalStore) -> dict[str, Any]:
+    """The project of the store's newest experiment (the last run, whichever project it was)."""
+    experiments = local.list_experiments(None)
+    if not experiments:
+        raise LookupError(f"no experiment yet in {local.path}.")
+    return local.get_project(id=experiments[-1]["project_id"])
+
+
 def _experiment(local: LocalStore, project: dict[str, Any], experiment: str | None, role: str = "experiment") -> dict[str, Any]:
     """An experiment of ``project`` by name or id (None: the newest)."""
     if experiment is None:
@@ -108,10 +116,11 @@ def list_experiments(local: LocalStore, project: str | None, out: IO[str], as_js
 # -- compare -----------------------------------------------------------------------------------
 
 
-def compare_summary(local: LocalStore, project: str, experiment: str | None, base: str | None) -> tuple[ExperimentSummary, dict[str, Any] | None]:
-    """The summary of ``experiment`` (None: the project's newest) compared with ``base`` (default: its recorded base experiment,
-    else the default baseline, ``braintrust.baseline``; none → no comparison) and the base's record."""
-    found_project = _project(local, project)
+def compare_summary(local: LocalStore, project: str | None, experiment: str | None, base: str | None) -> tuple[ExperimentSummary, dict[str, Any] | None]:
+    """The summary of ``experiment`` (None: the project's newest; project None: the project of the store's
+    newest experiment) compared with ``base`` (default: its recorded base experiment, else the default
+    baseline, ``braintrust.baseline``; none → no comparison) and the base's record."""
+    found_project = _project(local, project) if project is not None else _newest_experiments_project(local)
     current = _experiment(local, found_project, experiment)
     named = _experiment(local, found_project, base, role="base experiment") if base is not None else None
     comparison, base_experiment = compare_with_base(local, current["id"], named)

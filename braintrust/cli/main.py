@@ -163,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     list_parser.set_defaults(func=cmd_list)
 
     show_parser = sub.add_parser("show", help="show one experiment's traces from the local store")
-    show_parser.add_argument("project")
+    show_parser.add_argument("project", nargs="?", help="name or id (default: the project of the store's newest experiment)")
     show_parser.add_argument("experiment", nargs="?", help="name or id (default: the project's newest)")
     show_parser.add_argument("--case", metavar="TEXT", help="only the traces whose name (a test id) or input contains TEXT, ignoring case")
     show_parser.add_argument("--errors", action="store_true", help="only the traces that ended with an error (failed cases)")
@@ -197,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     experiments_parser.set_defaults(func=cmd_experiments)
 
     compare_parser = sub.add_parser("compare", help="compare an experiment with a base experiment from the local store")
-    compare_parser.add_argument("project")
+    compare_parser.add_argument("project", nargs="?", help="name or id (default: the project of the store's newest experiment)")
     compare_parser.add_argument("experiment", nargs="?", help="name or id (default: the project's newest)")
     compare_parser.add_argument("base", nargs="?", help="default: the experiment's base experiment, else the last run of the same cases")
     compare_parser.add_argument("--json", action="store_true", help="the summary as JSON")

@@ -237,6 +237,7 @@ def test_output_closed_early_stops_quietly(filled, command):
 
 
 def test_show_and_compare_default_to_the_newest_experiment(filled):
+    """At a laptop, "how did the last run go?": `braintrust show` / `braintrust compare`."""
     root, env = filled
     show = run_cli("show", "proj-cmp", cwd=root, env=env)
     compare = run_cli("compare", "proj-cmp", cwd=root, env=env)
@@ -244,6 +245,11 @@ def test_show_and_compare_default_to_the_newest_experiment(filled):
     assert compare.returncode == 0 and "worse compared to better:" in compare.stdout
     empty = run_cli("compare", "proj-empty", cwd=root, env=env)
     assert empty.returncode == 1 and "no project 'proj-empty'" in empty.stderr
+    # With no project either: the last run, whichever project it was (solo, in proj-other).
+    last_show, last_compare = run_cli("show", cwd=root, env=env), run_cli("compare", cwd=root, env=env)
+    assert last_show.returncode == 0 and last_show.stdout.startswith("Experiment solo  (project proj-other)"), last_show.stderr
+    assert last_compare.returncode == 0 and "See results for solo" in last_compare.stdout, last_compare.stderr
+    assert "compared to" not in last_compare.stdout  # (the first run of its project)
 
 
 def test_show_picks_traces_by_name_or_input_and_by_error(tmp_path):
