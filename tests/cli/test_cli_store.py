@@ -168,10 +168,12 @@ def test_store_option_and_usage_error(filled, tmp_path):
     root, _ = filled
 
     listed = run_cli("experiments", "--store", str(root / "store"), cwd=tmp_path, env=cli_env(tmp_path / "elsewhere"))
-    usage = run_cli("compare", cwd=tmp_path, env=cli_env(tmp_path / "elsewhere"))
+    usage = run_cli("logs", cwd=tmp_path, env=cli_env(tmp_path / "elsewhere"))
+    no_store = run_cli("compare", cwd=tmp_path, env=cli_env(tmp_path / "elsewhere"))
 
     assert listed.returncode == 0 and "solo" in listed.stdout
     assert usage.returncode == 2 and "the following arguments are required: project" in usage.stderr
+    assert no_store.returncode == 1 and "no local store at" in no_store.stderr, no_store.stderr
 
 
 def test_replay_of_a_folder_that_does_not_exist_is_a_usage_error_but_no_spills_is_fine(tmp_path):
