@@ -27,12 +27,13 @@ the public plugin ignores the argument.) Runs, each a whole ``python -m pytest -
 
 Every run gets ``-p no:cacheprovider -p no:hypothesispytest -p no:benchmark -p no:asyncio -p
 no:rerunfailures -p no:repeat`` (the same for all; pytest-xdist stays loaded in the system python) and
-``--braintrust-project bench-pytest``. Time: wall seconds of the pytest process (``time.perf_counter`` around it, so
-the session-end flush and summary are in it); ms/test over plain and the ratio to plain use the
+``--braintrust-project bench-pytest``. Time: wall seconds of the pytest process (``time.perf_counter`` around it in
+the launcher, so the session-end flush and summary are in it); ms/test over plain and the ratio to plain use the
 plain run of the same interpreter (``plain`` for ours, ``plain-public`` for the public plugin;
 ``-n 2`` runs are also compared with ``plain-n2``). Memory: peak RSS from ``wait4`` (the
 largest single process of the run's tree: under ``-n 2`` the largest of controller and
-workers). Each run is repeated with ``--small`` tests (2,000): "KB/test" is the slope of the
+workers), taken by a small launcher process that forks pytest (``LAUNCHER``: forked from this
+process, pytest would report at least this process's own size). Each run is repeated with ``--small`` tests (2,000): "KB/test" is the slope of the
 peak over plain's, ``((peak - plain peak) at N - (same) at small) / (N - small)``; flat means at
 most FLAT_KB_PER_TEST.
 
@@ -123,30 +124,49 @@ def python_of(interpreter: str) -> str:
     return sys.executable if interpreter == "ours" else str(PUBLIC_PYTHON)
 
 
+#: Starts pytest and reports its wall time and rusage. Linux keeps a process's peak RSS across
+#: exec, and a child forked straight from this (large) benchmark process starts with the
+#: benchmark's pages: wait4 would report at least the benchmark's own size. This small process
+#: forks pytest instead, so the peak is pytest's (and its workers').
+LAUNCHER = """
+import json, os, sys, time
+report, argv = sys.argv[1], sys.argv[2:]
+start = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    os.execv(argv[0], argv)
+_, status, usage = os.wait4(pid, 0)
+seconds = time.perf_counter() - start
+with open(report, "w") as f:
+    json.dump({"seconds": seconds, "status": status, "maxrss_kb": usage.ru_maxrss, "cpu": usage.ru_utime + usage.ru_stime}, f)
+"""
+
+
 def run_pytest(python: str, args: list[str], env: dict, cwd: Path, log: Path) -> dict:
-    """One pytest process: wall seconds, exit code, and the rusage of its process tree (wait4)."""
+    """One pytest process (started by ``LAUNCHER``): wall seconds from its start to its exit,
+    exit code, and the rusage of its process tree."""
+    report = log.with_suffix(".rusage.json")
     with open(log, "w") as out:
-        start = time.perf_counter()
-        proc = subprocess.Popen([python, "-m", "pytest", *args], cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + RUN_TIMEOUT_SECONDS
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError(f"pytest ran over {RUN_TIMEOUT_SECONDS} s: {args}")
-            time.sleep(0.002)
-        seconds = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
+        command = [sys.executable, "-c", LAUNCHER, str(report), python, "-m", "pytest", *args]
+        proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            proc.wait(timeout=RUN_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise RuntimeError(f"pytest ran over {RUN_TIMEOUT_SECONDS} s: {args}") from None
+    if proc.returncode != 0:
+        raise RuntimeError(f"the launcher failed ({proc.returncode}): {log.read_text(errors='replace')[-1500:]}")
+    measured = json.loads(report.read_text())
+    seconds = measured["seconds"]
+    proc.returncode = os.waitstatus_to_exitcode(measured["status"])
     text = log.read_text(errors="replace")
     match = re.search(r"(\d+) passed", text)
     return {
         "seconds": seconds,
         "exit_code": proc.returncode,
         "passed": int(match.group(1)) if match else 0,
-        "peak_rss_mb": usage.ru_maxrss * 1024 / 1e6,  # KiB on Linux
-        "cpu_seconds": usage.ru_utime + usage.ru_stime,
+        "peak_rss_mb": measured["maxrss_kb"] * 1024 / 1e6,  # KiB on Linux
+        "cpu_seconds": measured["cpu"],
         "output_tail": text[-1500:],
     }
 
