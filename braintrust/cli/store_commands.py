@@ -291,6 +291,10 @@ def _existing_project(local: LocalStore, project: str) -> dict[str, Any]:
     return found
 
 
+def _experiment_named(local: LocalStore, name: str) -> bool:
+    return local.get_experiment(name=name) is not None or local.get_experiment(id=name) is not None
+
+
 def _find_project(local: LocalStore, project: str | None) -> dict[str, Any] | None:
     if project is None:
         return None
@@ -344,7 +348,9 @@ def _rows_of(rows: list[dict[str, Any]], traces: list[str]) -> list[dict[str, An
 def _show(local: LocalStore, project: str | None, experiment: str | None, out: IO[str],
           case: str | None = None, errors_only: bool = False, limit: int | None = None) -> int:
     found_project = _find_project(local, project)
-    if project is not None and found_project is None:
+    if project is not None and found_project is None and experiment is None and _experiment_named(local, project):
+        project, experiment = None, project  # (`braintrust show NAME`, NAME an experiment: the one the summary named)
+    elif project is not None and found_project is None:
         names = ", ".join(p["name"] for p in local.list_projects()) or "none"
         raise LookupError(f"no project {project!r} in {local.path}; projects: {names}.")
     project_id = found_project["id"] if found_project else None

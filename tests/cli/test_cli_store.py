@@ -252,6 +252,11 @@ def test_show_and_compare_default_to_the_newest_experiment(filled):
     assert last_show.returncode == 0 and last_show.stdout.startswith("Experiment solo  (project proj-other)"), last_show.stderr
     assert last_compare.returncode == 0 and "See results for solo" in last_compare.stdout, last_compare.stderr
     assert "compared to" not in last_compare.stdout  # (the first run of its project)
+    # An experiment's name alone (the name a summary printed): that experiment, whichever project.
+    by_name = run_cli("show", "better", cwd=root, env=env)
+    assert by_name.returncode == 0 and by_name.stdout.startswith("Experiment better  (project proj-cmp)"), by_name.stderr
+    neither = run_cli("show", "nightly", cwd=root, env=env)
+    assert neither.returncode == 1 and "no project 'nightly'" in neither.stderr
 
 
 def test_show_picks_traces_by_name_or_input_and_by_error(tmp_path):
