@@ -41,11 +41,18 @@ def configure_session(config: pytest.Config, settings: Settings) -> None:
     run.eval_session = EvalSession(config, settings, registry)
     if run.runs_nothing is None:  # no per-test hooks when no test runs
         config.pluginmanager.register(run.eval_session, "braintrust-eval-session")
-    if config.pluginmanager.hasplugin("xdist"):
-        from pytest_braintrust.xdist import XdistBridge
+    if workerinput is not None or _distributes(config):  # (not when pytest-xdist is merely installed)
+        from pytest_braintrust.xdist import XdistBridge, XdistCaseCounter
 
         run.xdist_bridge = XdistBridge(run)
         config.pluginmanager.register(run.xdist_bridge, "braintrust-xdist")
+        if workerinput is None:  # the controller: its per-report hook, which workers do not need
+            config.pluginmanager.register(XdistCaseCounter(run.xdist_bridge), "braintrust-xdist-cases")
+
+
+def _distributes(config: pytest.Config) -> bool:
+    """This pytest is a pytest-xdist controller that will start workers (``-n N``, ``--dist``)."""
+    return config.pluginmanager.hasplugin("xdist") and config.getoption("dist", "no") != "no"
 
 
 def _option_that_runs_nothing(config: pytest.Config) -> str | None:

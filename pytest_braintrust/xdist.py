@@ -46,6 +46,19 @@ class DatasetPins:
             shutil.rmtree(self.path, ignore_errors=True)
 
 
+class XdistCaseCounter:
+    """Controller only: count each worker's finished cases (what a crashed worker may have lost)."""
+
+    def __init__(self, bridge: "XdistBridge"):
+        self.bridge = bridge
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "teardown" and getattr(report, "braintrust_case", False):
+            worker = getattr(getattr(getattr(report, "node", None), "gateway", None), "id", None)
+            if worker is not None:
+                self.bridge._cases_by_worker.setdefault(worker, set()).add(report.nodeid)
+
+
 class XdistBridge:
     def __init__(self, run: Any):
         self.run = run
@@ -55,13 +68,6 @@ class XdistBridge:
         self._accounted: set[str] = set()  # controller: workers that reported back or were reported down
         #: Controller: eval cases finished by workers that crashed before reporting them.
         self.crashed_cases = 0
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """Controller: count each worker's finished cases (what a crashed worker may have lost)."""
-        if report.when == "teardown" and getattr(report, "braintrust_case", False):
-            worker = getattr(getattr(getattr(report, "node", None), "gateway", None), "id", None)
-            if worker is not None:
-                self._cases_by_worker.setdefault(worker, set()).add(report.nodeid)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
