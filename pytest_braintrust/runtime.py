@@ -41,6 +41,8 @@ def configure_session(config: pytest.Config, settings: Settings) -> None:
     run.eval_session = EvalSession(config, settings, registry)
     if run.runs_nothing is None:  # no per-test hooks when no test runs
         config.pluginmanager.register(run.eval_session, "braintrust-eval-session")
+    if settings.gates_only and workerinput is None:  # (the run's status is decided here, not on workers)
+        config.pluginmanager.register(NonCaseFailures(run), "braintrust-non-case-failures")
     if workerinput is not None or _distributes(config):  # (not when pytest-xdist is merely installed)
         from pytest_braintrust.xdist import XdistBridge, XdistCaseCounter
 
@@ -48,6 +50,18 @@ def configure_session(config: pytest.Config, settings: Settings) -> None:
         config.pluginmanager.register(run.xdist_bridge, "braintrust-xdist")
         if workerinput is None:  # the controller: its per-report hook, which workers do not need
             config.pluginmanager.register(XdistCaseCounter(run.xdist_bridge), "braintrust-xdist-cases")
+
+
+class NonCaseFailures:
+    """With ``--braintrust-gates-only``: a failing test that is not an eval case still fails the
+    run, so its failures are counted (only then: a report hook costs every test)."""
+
+    def __init__(self, run: "BraintrustRun"):
+        self.run = run
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.failed and not getattr(report, "braintrust_case", False):
+            self.run.failed_non_cases += 1
 
 
 def _distributes(config: pytest.Config) -> bool:
@@ -169,10 +183,6 @@ class BraintrustRun:
         else:
             where = f"Braintrust at {state.app_url()}"
         return f"braintrust: logging eval cases to project {self.settings.project!r}, {experiment}, in {where}"
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if report.failed and not getattr(report, "braintrust_case", False):
-            self.failed_non_cases += 1
 
     # -- session end -----------------------------------------------------------------------------
 

@@ -75,6 +75,10 @@ def test_gates_only(gated):
     gated.pytester.makepyfile(test_suite_unit="def test_unit():\n    assert False\n")
     result = gated.run("--braintrust", "--braintrust-gates-only")
     assert result.ret == 1
+    # Also when workers ran it (the controller, which decides the status, counts its report).
+    result = gated.run_subprocess("--braintrust", "--braintrust-gates-only", "-n", "2")
+    result.assert_outcomes(passed=3, failed=2)  # (a case, test_case[0], and the unit test)
+    assert result.ret == 1
 
 
 def test_ini_defaults(gated):
