@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from pytest_braintrust.marks import MARKER, Declared, declared
+from pytest_braintrust.marks import MARKER, Declared, declaration_problem, declared
 
 #: Where an item keeps its ``BraintrustCase`` (set by the session, or by the fixture when the run
 #: is not logged).
@@ -378,7 +378,13 @@ class BraintrustCase:
 
     def run_scorers(self, output: Any = None, scorers: list[Any] | None = None) -> dict[str, float | None]:
         """Run the declared (or given) scorers on ``output`` (default: the logged output) now;
-        returns their scores. Scorer errors are recorded, never raised."""
+        returns their scores. Scorer errors are recorded, never raised; a ``scorers`` argument
+        that is not a list of scorers raises ``ValueError`` (as in ``eval_case``)."""
+        if scorers is not None:
+            problem = declaration_problem({"scorers": scorers})
+            if problem:
+                __tracebackhide__ = True  # (the test's line and the message: a refused value)
+                raise ValueError(f"run_scorers: {problem}")
         if output is not None:
             self.log_output(output)
         results = self._scorer_runner(self, scorers if scorers is not None else self.spec.scorers)

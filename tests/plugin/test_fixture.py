@@ -281,19 +281,27 @@ def test_a_refused_value_fails_at_the_tests_line_without_the_sdks_frames(bt):
         @eval_case(input="d")
         def test_on_the_experiment(braintrust_case):
             braintrust.log(input="d", output="x", scores={"quality": 9})
+
+        @eval_case(input="e")
+        def test_a_scorer_by_name(braintrust_case):
+            braintrust_case.run_scorers("x", scorers=["Factuality"])
         '''
     )
     result = bt.run("--braintrust")
-    result.assert_outcomes(failed=4)
+    result.assert_outcomes(failed=5)
     output = result.stdout.str()
     for line, message in [
         ('braintrust_case.score("quality", 7)', "ValueError: score 'quality' must be between 0 and 1, got 7."),
         ('braintrust.current_span().log(scores={"quality": 8})', "ValueError: score 'quality' must be between 0 and 1, got 8."),
         ('span.log(metadata=[[]"x"[]])', "ValueError: metadata must be a dict, got list."),
         ('braintrust.log(input="d", output="x", scores={"quality": 9})', "ValueError: score 'quality' must be between 0 and 1, got 9."),
+        ('braintrust_case.run_scorers("x", scorers=[[]"Factuality"[]])',
+         "ValueError: run_scorers: scorers= takes functions or scorer objects (e.g. autoevals' Factuality), got 'Factuality' (str);"
+         " pass the scorer itself, not its name."),
     ]:
         result.stdout.fnmatch_lines([f">*{line}", f"E*{message}"], consecutive=True)
     assert "record.py" not in output and "def validate_" not in output and "session.py" not in output, output
+    assert "scorer 'str' failed" not in output  # (a scorer given by name is the test's mistake, not a scorer's failure)
 
     full = bt.run("--braintrust", "--fulltrace")
     assert "record.py" in full.stdout.str()
