@@ -20,6 +20,8 @@ import json
 import os
 from typing import Any
 
+import pytest
+
 from braintrust import step_summary
 from braintrust.annotations import annotation_lines
 from braintrust.gates import GATE_FAILED_EXIT_CODE
@@ -98,12 +100,17 @@ def scorer_failure_lines(run: Any) -> list[str]:
     return lines
 
 
-def terminal_summary(run: Any, tr: Any) -> None:
+#: Exit statuses of runs that went through their tests (not a usage or internal error, not Ctrl-C).
+RAN_ITS_TESTS = (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.NO_TESTS_COLLECTED)
+
+
+def terminal_summary(run: Any, tr: Any, exitstatus: int = pytest.ExitCode.OK) -> None:
     if run.runs_nothing:
         return
     tr.section("Braintrust", sep="=", bold=True)
     tr.write_line(case_breakdown(run))
-    if not sum(run.outcome_counts().values()) and not run.unreported_cases and not tr.stats.get("error"):
+    ran_normally = exitstatus in RAN_ITS_TESTS and not tr.stats.get("error")  # (else pytest says what went wrong)
+    if not sum(run.outcome_counts().values()) and not run.unreported_cases and ran_normally:
         deselected = run.deselected_tests()
         if deselected:  # (-k, -m, --lf... may have left the cases out)
             tr.write_line(f"({deselected} deselected test{'s' if deselected != 1 else ''} not run)")

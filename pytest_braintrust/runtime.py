@@ -356,7 +356,7 @@ class BraintrustRun:
             return
         from pytest_braintrust.report import terminal_summary
 
-        terminal_summary(self, terminalreporter)
+        terminal_summary(self, terminalreporter, exitstatus)
 
 
 def partial_selection(config: pytest.Config) -> str | None:

@@ -135,6 +135,19 @@ def test_gates_judge_only_runs_where_an_eval_case_ran(gated):
     under_xdist.stdout.fnmatch_lines(["0 eval cases", "(4 deselected tests not run)"])
     nothing = gated.run("--braintrust", "-k", "no_such_test")
     assert nothing.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    # A marker another plugin adds with a wrong argument stops the run before any case: pytest
+    # names the problem, and the section gives no advice on marking tests.
+    gated.pytester.makeconftest(
+        "import pytest\n"
+        "def pytest_collection_modifyitems(items):\n"
+        "    for item in items:\n"
+        "        item.add_marker(pytest.mark.braintrust(metadata=['bad']))\n"
+    )
+    usage = gated.run("--braintrust", "test_suite_unit.py")
+    assert usage.ret == pytest.ExitCode.USAGE_ERROR
+    usage.stderr.fnmatch_lines(["*braintrust marker: metadata= must be a dict, got list*"])
+    assert "0 eval cases" in usage.stdout.str() and "a test is an eval case when" not in usage.stdout.str()
+    (gated.path / "conftest.py").unlink()
 
     gated.monkeypatch.setenv("FAILING", "1")
     assert gated.run("--braintrust").ret == 6  # with cases the gate judges as before
