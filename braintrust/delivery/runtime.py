@@ -238,6 +238,9 @@ def _flush_at_exit() -> None:
     finally:
         _exit_flush_running = False
         _exit_flush_done = True
+        connections = sys.modules.get("braintrust.store.connection")
+        if connections is not None:  # (the store's own exit hook may have run before this one)
+            connections.close_all_pools()
         if _sigterm_deferred:
             _deliver_sigterm_now()
 

@@ -15,10 +15,12 @@ Contract:
 
 from __future__ import annotations
 
+import atexit
 import os
 import sqlite3
 import threading
 import time
+import weakref
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
@@ -218,13 +220,15 @@ class ConnectionPool:
     """One connection per thread, per process; re-opened lazily after ``fork``.
 
     A connection whose thread has ended is closed when another thread opens one, so a
-    process that keeps starting threads does not pile up open files.
+    process that keeps starting threads does not pile up open files; the rest are closed by
+    ``close()``, when the pool is collected, or at exit (``close_all_pools``).
     """
 
     def __init__(self, path: Path, timeout_seconds: float = BUSY_TIMEOUT_SECONDS):
         self.path = path
         self.timeout_seconds = timeout_seconds
         self._reset(os.getpid())
+        _POOLS.add(self)
 
     def _reset(self, pid: int) -> None:
         self._pid = pid
@@ -249,6 +253,12 @@ class ConnectionPool:
                 _close_quietly(old)
         return conn
 
+    def __del__(self) -> None:
+        try:  # a store dropped without close() (a short-lived reader) closes what it opened
+            self.close()
+        except Exception:
+            pass
+
     def close(self) -> None:
         """Close this process's connections (those inherited from a parent stay untouched)."""
         if os.getpid() != self._pid:
@@ -260,6 +270,21 @@ class ConnectionPool:
         self._local = threading.local()
         for _, conn in connections:
             _close_quietly(conn)
+
+
+#: Every pool of this process, so that exit can close their connections.
+_POOLS: "weakref.WeakSet[ConnectionPool]" = weakref.WeakSet()
+
+
+def close_all_pools() -> None:
+    """Close this process's connections, at exit (after the exit-time flush, which calls this
+    too): Python 3.13 warns about a connection still open when it is collected, and the
+    threads of a thread pool (``Eval``'s) leave theirs behind. A later use opens a new one."""
+    for pool in list(_POOLS):
+        pool.close()
+
+
+atexit.register(close_all_pools)
 
 
 def _close_quietly(conn: sqlite3.Connection) -> None:

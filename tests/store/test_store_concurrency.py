@@ -89,3 +89,48 @@ def test_connections_of_ended_threads_are_closed(tmp_path):
     assert len(store._pool._open) == 1
     assert store.count_rows("experiment", EXP) == 5
     store.close()
+
+
+EXIT_CHECK = r'''
+import atexit, gc, sqlite3, sys
+
+def every_connection_closed():  # registered first: runs last, after the SDK's exit hooks
+    still_open = 0
+    for obj in gc.get_objects():
+        if isinstance(obj, sqlite3.Connection):
+            try:
+                obj.execute("SELECT 1")
+                still_open += 1
+            except sqlite3.ProgrammingError:  # closed
+                pass
+    sys.stdout.write(f"open connections at exit: {still_open}\n")
+    sys.stdout.flush()
+
+atexit.register(every_connection_closed)
+
+import braintrust
+
+braintrust.Eval("exit-check", data=[{"input": i, "expected": i} for i in range(8)], task=lambda x: x,
+                scores=[lambda output, expected: output == expected])  # (its summary reads on a pool thread)
+dataset = braintrust.init_dataset(project="exit-check", name="d")
+dataset.insert(input=1)
+dataset.flush()
+assert len(list(braintrust.init_dataset(project="exit-check", name="d"))) == 1
+'''
+
+
+def test_no_connection_is_left_open_at_exit(tmp_path):
+    """Short-lived readers (an experiment's summary, a dataset read) and thread-pool threads
+    (``Eval``'s) opened connections and left them to the interpreter's teardown, where Python
+    3.13 warns about each (``ResourceWarning: unclosed database``, shown under ``-X dev``)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRAINTRUST_")}
+    env.update(BRAINTRUST_LOCAL_DIR=str(tmp_path / "store"))
+    result = subprocess.run([sys.executable, "-W", "error::ResourceWarning", "-c", EXIT_CHECK], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "open connections at exit: 0" in result.stdout, result.stdout + result.stderr
+    assert "ResourceWarning" not in result.stderr, result.stderr
