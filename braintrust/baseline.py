@@ -36,14 +36,15 @@ def default_baseline(store: Any, experiment_id: str) -> dict[str, Any] | None:
     return _choose(store, earlier, _traces_of(store, experiment_id))[0]
 
 
+def base_of(store: Any, experiment_id: str) -> dict[str, Any] | None:
+    """Its recorded base experiment (``base_exp_id``), else the default baseline."""
+    return _recorded_base(store, experiment_id) or default_baseline(store, experiment_id)
+
+
 def compare_with_base(store: Any, experiment_id: str, base: dict[str, Any] | None = None) -> tuple[LocalComparison, dict[str, Any] | None]:
     """Experiment ``experiment_id`` compared with ``base`` (an experiment record), else with
-    its recorded base experiment, else with the default baseline; and the base it was compared
-    with (None: no earlier experiment, no comparison)."""
-    if base is None:
-        experiment = store.get_experiment(id=experiment_id) or {}
-        if experiment.get("base_exp_id"):
-            base = store.get_experiment(id=experiment["base_exp_id"])
+    ``base_of`` it; and the base it was compared with (None: no earlier experiment, no comparison)."""
+    base = base or _recorded_base(store, experiment_id)
     if base is not None:
         return compare_traces(_traces_of(store, experiment_id), _traces_of(store, base["id"])), base
     earlier = store.earlier_experiments(experiment_id, CANDIDATES)
@@ -54,22 +55,26 @@ def compare_with_base(store: Any, experiment_id: str, base: dict[str, Any] | Non
     return compare_traces(current, base_traces), base
 
 
+def _recorded_base(store: Any, experiment_id: str) -> dict[str, Any] | None:
+    experiment = store.get_experiment(id=experiment_id) or {}
+    return store.get_experiment(id=experiment["base_exp_id"]) if experiment.get("base_exp_id") else None
+
+
 def _traces_of(store: Any, experiment_id: str) -> ExperimentTraces:
     return group_traces(store.summary_rows(EXPERIMENT, experiment_id))
 
 
 def _choose(store: Any, earlier: list[dict[str, Any]], current: ExperimentTraces) -> tuple[dict[str, Any], ExperimentTraces]:
-    """The baseline among ``earlier`` (newest first, not empty) and its traces."""
+    """The baseline among ``earlier`` (newest first, not empty) and its traces: the first that
+    ran every case (with no case, the previous one), else the one sharing most (the newer on a
+    tie; the previous one when none shares a case)."""
     cases = current.keys()
-    first = (earlier[0], _traces_of(store, earlier[0]["id"]))
-    if not cases:
-        return first
-    best, best_shared = first, 0
+    best, best_shared = None, 0
     for candidate in earlier:
-        read = first if candidate is earlier[0] else (candidate, _traces_of(store, candidate["id"]))
+        read = (candidate, _traces_of(store, candidate["id"]))
         shared = len(cases & read[1].keys())
         if shared == len(cases):
             return read
-        if shared > best_shared:
+        if best is None or shared > best_shared:
             best, best_shared = read, shared
     return best

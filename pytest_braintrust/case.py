@@ -306,10 +306,9 @@ class BraintrustCase:
         __tracebackhide__ = hide_refused_value
 
         case_fields = {name: event.pop(name) for name in ("output", "expected", "metadata", "tags", "scores") if name in event}
-        metadata, tags, scores = (case_fields.get(name) for name in ("metadata", "tags", "scores"))
-        metadata = validate_metadata(metadata) if metadata is not None else {}
-        tags = validate_tags(tags) if tags is not None else []
-        scores = validate_scores(scores) if scores is not None else {}
+        metadata = validate_metadata(case_fields["metadata"]) if case_fields.get("metadata") is not None else {}
+        tags = validate_tags(case_fields["tags"]) if case_fields.get("tags") is not None else []
+        scores = validate_scores(case_fields["scores"]) if case_fields.get("scores") is not None else {}
         if event:
             self.span.log(**event)  # (the span checks the other fields)
         if "output" in case_fields:

@@ -169,13 +169,9 @@ class LocalReads:
         return f"See results for {name} in the local store at {self.store.path} (run `{command}`)"
 
     def base_experiment(self, ref: ObjectRef) -> dict[str, Any] | None:
-        experiment = self.store.get_experiment(id=ref.ids["experiment_id"])  # type: ignore[index]
-        if experiment and experiment.get("base_exp_id"):
-            base = self.store.get_experiment(id=experiment["base_exp_id"])
-        else:
-            from braintrust.baseline import default_baseline
+        from braintrust.baseline import base_of
 
-            base = default_baseline(self.store, ref.ids["experiment_id"])  # type: ignore[index]
+        base = base_of(self.store, ref.ids["experiment_id"])  # type: ignore[index]
         return {"id": base["id"], "name": base["name"]} if base else None
 
     def summarize_experiment(self, ref: ObjectRef, summarize_scores: bool, comparison_experiment_id: str | None) -> ExperimentSummary:
