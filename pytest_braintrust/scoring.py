@@ -1,7 +1,7 @@
 """Running a case's declared scorers with ``Eval``'s calling convention.
 
 Each scorer gets its own span under the case's root (type ``score``, purpose ``scorer``), as in
-``Eval``. A scorer that raises or returns something invalid is recorded as that scorer's error
+``Eval``, current while the scorer runs. A scorer that raises or returns something invalid is recorded as that scorer's error
 (``metadata.scorer_errors`` on the root); it never changes the test's outcome.
 
 While the run is logged, a score span's scores are held until the case settles: when the test
@@ -11,6 +11,7 @@ is run again (pytest-rerunfailures' ``--reruns``), the attempt it superseded mus
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 import time
 import traceback
@@ -34,6 +35,7 @@ def _call(fn: Any, is_async: bool, args: list[Any], kwargs: dict[str, Any]) -> A
     # Called from inside a running loop (an async test calling run_scorers): use a fresh loop
     # on a helper thread rather than nesting.
     box: dict[str, Any] = {}
+    context = contextvars.copy_context()  # the score span stays current on that thread
 
     def runner() -> None:
         try:
@@ -41,7 +43,7 @@ def _call(fn: Any, is_async: bool, args: list[Any], kwargs: dict[str, Any]) -> A
         except BaseException as exc:  # handed back to the caller's thread
             box["error"] = exc
 
-    thread = threading.Thread(target=runner, name="braintrust-scorer")
+    thread = threading.Thread(target=context.run, args=(runner,), name="braintrust-scorer")
     thread.start()
     thread.join()
     if "error" in box:
@@ -67,6 +69,7 @@ def run_scorers(case: Any, scorers: list[Any]) -> dict[str, float | None]:
             span_attributes={"type": "score", "purpose": "scorer"},
             input={k: available[k] for k in ("input", "expected", "metadata", "output", "id", "tags")},
         )
+        span.set_current()  # spans the scorer starts (an LLM judge's calls) nest under its span
         try:
             scorer = resolve_scorer(raw)
             fn, is_async = scorer_callable(scorer)
@@ -77,6 +80,8 @@ def run_scorers(case: Any, scorers: list[Any]) -> dict[str, float | None]:
             span.log_error(type(exc), exc, exc.__traceback__)
             span.end()
             continue
+        finally:
+            span.unset_current()
         fields = span_fields(scores)
         held = fields.pop("scores") if case.hold_scores else None
         span.log(**fields)
