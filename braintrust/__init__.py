@@ -48,6 +48,7 @@ from braintrust.tracing.links import permalink
 from braintrust.tracing.span import NOOP_SPAN, Span, SpanImpl, current_span
 from braintrust.tracing.span_components import SpanComponentsV3, SpanComponentsV4, SpanObjectTypeV3
 from braintrust.tracing.traced import traced
+from braintrust.wrappers.openai import NamedWrapper, wrap_openai
 
 # Kept sorted (tests/test_public_api.py checks it, and the names still missing).
 __all__ = [
@@ -69,6 +70,7 @@ __all__ = [
     "Logger",
     "MetricSummary",
     "NOOP_SPAN",
+    "NamedWrapper",
     "ReadonlyExperiment",
     "RepoInfo",
     "Reporter",
@@ -104,6 +106,7 @@ __all__ = [
     "summarize",
     "traced",
     "update_span",
+    "wrap_openai",
 ]
 
 #: The distribution this package ships in; another one providing ``braintrust`` is a conflict.

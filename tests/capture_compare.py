@@ -1,7 +1,8 @@
 """Compare rows our SDK sent with the rows the public SDK sent (``tests/data/captures``).
 
-Rows are merged by id (as the server merges them), then made comparable: ids, timestamps,
-caller locations, SDK name/version and generated names are removed, and span references
+Rows are merged by id (as the server merges them), then made comparable: ids, timestamps (and
+the duration ``time_to_first_token``), caller locations, SDK name/version and generated names are
+removed, and span references
 (``span_parents``, ``root_span_id``, ``origin.id``) are replaced by the referenced span's name.
 """
 
@@ -75,6 +76,8 @@ def normalize(rows: list[dict]) -> list[str]:
         if isinstance(metrics, dict):
             metrics.pop("start", None)
             metrics.pop("end", None)
+            if isinstance(metrics.get("time_to_first_token"), float):
+                metrics["time_to_first_token"] = "<seconds>"
             if not metrics:
                 row.pop("metrics")
         context = row.get("context")

@@ -9,11 +9,13 @@ handed to the processor with the ``ObjectRef`` of the object it belongs to.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import sys
 import time
 import traceback
-from typing import Any
+from typing import Any, Iterator
 from urllib.parse import urlencode
 
 from braintrust import jsonsafe
@@ -32,6 +34,20 @@ SPAN_ORIGIN = {
     "instrumentation": {"name": "braintrust-python-logger"},
 }
 NOOP_PERMALINK = "https://www.braintrust.dev/noop-span"
+
+# What recorded a span (``context.span_origin``): the SDK's own tracing unless an integration,
+# such as ``wrap_openai``, starts its spans under ``instrumented_by``.
+_span_origin_var: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("braintrust_span_origin", default=SPAN_ORIGIN)
+
+
+@contextlib.contextmanager
+def instrumented_by(instrumentation: str) -> Iterator[None]:
+    """Spans started within the block name ``instrumentation`` as what recorded them."""
+    token = _span_origin_var.set({**SPAN_ORIGIN, "instrumentation": {"name": instrumentation}})
+    try:
+        yield
+    finally:
+        _span_origin_var.reset(token)
 
 _OBJECT_TYPE_CODES = {
     EXPERIMENT: SpanObjectTypeV3.EXPERIMENT,
@@ -89,7 +105,7 @@ def first_row(span: Any, attributes: dict[str, Any], created: float, caller: dic
         "span_parents": span.span_parents,
         "span_attributes": attributes,
         "created": iso_utc(created),
-        "context": {**caller, "span_origin": SPAN_ORIGIN},
+        "context": {**caller, "span_origin": _span_origin_var.get()},
     }
 
 

@@ -86,3 +86,18 @@ def test_experiment_scenario_matches_public_sdk(tmp_path):
         return [line for line in lines if "duration" not in line]
 
     assert comparable(proc.stdout) == comparable((CAPTURES / "experiment.out.txt").read_text())
+
+
+def test_wrap_openai_rows_match_public_sdk(tmp_path):
+    """``wrap_openai`` over the OpenAI stub: the same llm spans as the public SDK's, except that a
+    failed call also records its error (0.48.1 logs none)."""
+    with BraintrustTestServer(org_name="recorder-org") as server:
+        proc = run_scenario("openai", server, tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        rows = server.rows()
+    failed = [r for r in rows if (r.get("metadata") or {}).get("model") == "missing-model"]
+    assert len(failed) == 1
+    assert "BadRequestError: Error code: 400" in failed[0].pop("error")
+    theirs = normalize(merge_like_server(capture_rows("openai")))
+    assert normalize(rows) == theirs, diff(normalize(rows), theirs)
+    assert proc.stdout.splitlines()[-1] == "flushed"

@@ -1,0 +1,1 @@
+"""Wrappers that trace LLM clients: ``wrap_openai`` (``braintrust.oai`` re-exports it)."""

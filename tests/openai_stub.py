@@ -1,0 +1,148 @@
+"""A deterministic loopback stand-in for the OpenAI API: chat completions (plain, streamed, with
+tools, an unknown model's 400), the Responses API, embeddings and moderations.
+
+Used by ``tests/data/captures/scenario_openai.py`` (run by both SDKs) and by the ``wrap_openai``
+tests. ``OpenAIStub`` records each request body; ``cut_stream_after`` makes streamed answers stop
+after that many chunks with the connection closed, as a dropped connection would.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+USAGE = {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17,
+         "prompt_tokens_details": {"cached_tokens": 4}, "completion_tokens_details": {"reasoning_tokens": 0}}
+
+
+def chat_answer(body):
+    if body["model"] == "missing-model":
+        return 400, {"error": {"message": "The model `missing-model` does not exist", "type": "invalid_request_error",
+                               "param": "model", "code": "model_not_found"}}
+    if body.get("tools"):
+        message = {"role": "assistant", "content": None, "refusal": None, "tool_calls": [
+            {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}}]}
+        finish = "tool_calls"
+    else:
+        message = {"role": "assistant", "content": "The answer is 4.", "refusal": None}
+        finish = "stop"
+    return 200, {"id": "chatcmpl-1", "object": "chat.completion", "created": 1700000000, "model": body["model"],
+                 "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
+                 "usage": USAGE, "system_fingerprint": "fp_1"}
+
+
+def chat_stream(body):
+    base = {"id": "chatcmpl-2", "object": "chat.completion.chunk", "created": 1700000000, "model": body["model"],
+            "system_fingerprint": "fp_1"}
+    deltas = [{"role": "assistant", "content": ""}, {"content": "The answer"}, {"content": " is 4."}]
+    chunks = [{**base, "choices": [{"index": 0, "delta": d, "finish_reason": None, "logprobs": None}]} for d in deltas]
+    chunks.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop", "logprobs": None}]})
+    if (body.get("stream_options") or {}).get("include_usage"):
+        chunks.append({**base, "choices": [], "usage": USAGE})
+    return "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
+
+
+def responses_answer(body):
+    return {"id": "resp_1", "object": "response", "created_at": 1700000000, "status": "completed", "model": body["model"],
+            "output": [{"type": "message", "id": "msg_1", "status": "completed", "role": "assistant",
+                        "content": [{"type": "output_text", "text": "Paris.", "annotations": []}]}],
+            "parallel_tool_calls": True, "tool_choice": "auto", "tools": [], "error": None, "incomplete_details": None,
+            "instructions": body.get("instructions"), "metadata": {}, "temperature": 1.0, "top_p": 1.0,
+            "usage": {"input_tokens": 10, "output_tokens": 2, "total_tokens": 12,
+                      "input_tokens_details": {"cached_tokens": 0}, "output_tokens_details": {"reasoning_tokens": 0}}}
+
+
+def embeddings_answer(body):
+    return {"object": "list", "model": body["model"], "usage": {"prompt_tokens": 3, "total_tokens": 3},
+            "data": [{"object": "embedding", "index": 0, "embedding": [0.25, -0.5, 0.125]}]}
+
+
+def moderations_answer(body):
+    return {"id": "modr-1", "model": "omni-moderation-latest", "results": [
+        {"flagged": False, "categories": {"harassment": False, "violence": False},
+         "category_scores": {"harassment": 0.001, "violence": 0.002}}]}
+
+
+def responses_stream(body):
+    done = responses_answer(body)
+    events = [
+        {"type": "response.created", "sequence_number": 0, "response": {**done, "status": "in_progress", "output": [], "usage": None}},
+        {"type": "response.output_text.delta", "sequence_number": 1, "item_id": "msg_1", "output_index": 0,
+         "content_index": 0, "delta": "Paris.", "logprobs": []},
+        {"type": "response.completed", "sequence_number": 2, "response": done},
+    ]
+    return "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in events)
+
+
+class Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        stub = self.server.stub
+        stub.requests.append((self.path, body))
+        if self.path in ("/v1/chat/completions", "/v1/responses") and body.get("stream"):
+            text = chat_stream(body) if self.path == "/v1/chat/completions" else responses_stream(body)
+            return self.send_stream(text, stub.cut_stream_after)
+        if self.path == "/v1/chat/completions" and stub.chat_answer is not None:
+            status, answer = 200, stub.chat_answer(body)
+        else:
+            status, answer = {
+                "/v1/chat/completions": chat_answer,
+                "/v1/responses": lambda b: (200, responses_answer(b)),
+                "/v1/embeddings": lambda b: (200, embeddings_answer(b)),
+                "/v1/moderations": lambda b: (200, moderations_answer(b)),
+            }[self.path](body)
+        self.send(status, json.dumps(answer).encode(), "application/json")
+
+    def send(self, status, data, content_type):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def send_stream(self, text, cut_after):
+        events = text.split("\n\n")[:-1]
+        if cut_after is not None:  # a connection dropped mid-answer: fewer bytes than announced
+            data = "".join(e + "\n\n" for e in events[:cut_after]).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Content-Length", str(len(data) + 100))
+            self.end_headers()
+            self.wfile.write(data)
+            self.close_connection = True
+            return
+        self.send(200, text.encode(), "text/event-stream")
+
+
+class OpenAIStub:
+    """The stub on a loopback port; ``base_url`` is what ``OpenAI(base_url=...)`` takes.
+
+    ``chat_answer(body) -> dict``: the chat completion to answer instead of the default one.
+    """
+
+    def __init__(self, chat_answer=None, cut_stream_after=None):
+        self.requests: list[tuple[str, dict]] = []
+        self.chat_answer = chat_answer
+        self.cut_stream_after = cut_stream_after
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._server.stub = self
+        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def start(self) -> "OpenAIStub":
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> "OpenAIStub":
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()

@@ -1,0 +1,143 @@
+"""``wrap_openai`` beyond the capture scenario (tests/sdk/test_public_sdk_captures.py): streams
+left early or cut off, the Responses API streamed, what passes through, parameters that stay out,
+and no logger at all. A real openai client talks to the loopback stub (tests/openai_stub.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import warnings
+from pathlib import Path
+
+import openai
+import pytest
+from openai import AsyncOpenAI, OpenAI
+
+import braintrust
+from braintrust import NamedWrapper, wrap_openai
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from openai_stub import OpenAIStub  # noqa: E402
+
+QUESTION = [{"role": "user", "content": "What is 2+2?"}]
+
+
+@pytest.fixture
+def stub():
+    with OpenAIStub() as running:
+        yield running
+
+
+@pytest.fixture
+def logger(bt_logs):
+    return braintrust.init_logger(project="openai-tests")
+
+
+def client_for(stub: OpenAIStub, cls=OpenAI):
+    return wrap_openai(cls(api_key="sk-stub", base_url=stub.base_url, max_retries=0))
+
+
+def test_a_stream_left_early_ends_its_span_with_what_arrived(bt_logs, logger, stub):
+    stream = client_for(stub).chat.completions.create(model="m", messages=QUESTION, stream=True)
+    first, second = next(stream), next(stream)
+    assert first.choices[0].delta.role == "assistant" and second.choices[0].delta.content == "The answer"
+    stream.close()
+    (row,) = bt_logs.rows()
+    assert row["span_attributes"] == {"name": "Chat Completion", "type": "llm", "exec_counter": row["span_attributes"]["exec_counter"]}
+    assert row["output"][0]["message"] == {"role": "assistant", "content": "The answer", "tool_calls": None}
+    assert row["output"][0]["finish_reason"] is None
+    assert "error" not in row and row["metrics"]["end"] >= row["metrics"]["start"]
+    assert 0 <= row["metrics"]["time_to_first_token"] <= row["metrics"]["end"] - row["metrics"]["start"]
+
+
+def test_a_stream_cut_off_records_the_error_and_raises_it(bt_logs, logger):
+    with OpenAIStub(cut_stream_after=2) as stub:
+        stream = client_for(stub).chat.completions.create(model="m", messages=QUESTION, stream=True)
+        with pytest.raises(Exception) as raised:
+            for _ in stream:
+                pass
+    (row,) = bt_logs.rows()
+    assert type(raised.value).__name__ in row["error"]
+    assert row["output"][0]["message"]["content"] == "The answer"  # what arrived before the cut
+
+
+def test_a_stream_used_as_a_context_manager(bt_logs, logger, stub):
+    with client_for(stub).chat.completions.create(model="m", messages=QUESTION, stream=True) as stream:
+        text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+    assert text == "The answer is 4."
+    (row,) = bt_logs.rows()
+    assert row["output"][0]["message"]["content"] == "The answer is 4." and row["output"][0]["finish_reason"] == "stop"
+    assert "tokens" not in row["metrics"]  # no usage chunk was asked for
+
+
+def test_the_responses_api_streamed_and_async_logs_what_the_final_event_carries(bt_logs, logger, stub):
+    async def run():
+        client = client_for(stub, AsyncOpenAI)
+        plain = await client.responses.create(model="m", input="Capital of France?")
+        events = [e.type async for e in await client.responses.create(model="m", input="Capital of France?", stream=True)]
+        return plain, events
+
+    plain, events = asyncio.run(run())
+    assert plain.output_text == "Paris." and events[-1] == "response.completed"
+    unary, streamed = bt_logs.rows()
+    assert streamed["output"] == unary["output"] == [{"type": "message", "id": "msg_1", "status": "completed", "role": "assistant",
+                                                      "content": [{"type": "output_text", "text": "Paris.", "annotations": []}]}]
+    assert streamed["metadata"] == {**unary["metadata"], "stream": True}
+    assert streamed["metrics"]["tokens"] == unary["metrics"]["tokens"] == 12
+    assert "time_to_first_token" in streamed["metrics"]
+
+
+def test_parameters_that_are_not_model_settings_stay_out_of_metadata(bt_logs, logger, stub):
+    client_for(stub).chat.completions.create(model="m", messages=QUESTION, temperature=openai.NOT_GIVEN, user="u-1",
+                                             extra_headers={"X-Secret": "s"}, seed=3)
+    (row,) = bt_logs.rows()
+    assert row["metadata"] == {"model": "m", "seed": 3, "provider": "openai"}
+    assert stub.requests[-1][1]["user"] == "u-1"  # sent all the same
+
+
+def test_the_wrapped_client_passes_everything_else_through(bt_logs, logger, stub):
+    raw = OpenAI(api_key="sk-stub", base_url=stub.base_url, max_retries=0)
+    client = wrap_openai(raw)
+    assert isinstance(client, NamedWrapper) and wrap_openai(client) is client
+    assert client.api_key == "sk-stub" and client.models is raw.models and client._client is raw._client
+    from braintrust.oai import NamedWrapper as FromOai, wrap_openai as wrap_from_oai
+
+    assert FromOai is NamedWrapper and wrap_from_oai is wrap_openai
+    client.with_options(timeout=5).embeddings.create(model="e", input="hi")
+    (row,) = bt_logs.rows()
+    assert row["span_attributes"]["name"] == "Embedding" and row["output"] == {"embedding_length": 3}
+    assert row["metrics"]["tokens"] == 3 and "time_to_first_token" not in row["metrics"]
+
+
+def test_something_else_is_returned_as_it_is_with_a_warning():
+    thing = object()
+    with pytest.warns(UserWarning, match=r"wrap_openai: object is not an OpenAI client of openai>=1.0"):
+        assert wrap_openai(thing) is thing
+
+
+def test_with_no_logger_calls_work_and_nothing_is_recorded(bt_logs, stub):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        reply = client_for(stub).chat.completions.create(model="m", messages=QUESTION)
+    assert reply.choices[0].message.content == "The answer is 4."
+    braintrust.flush()
+    assert bt_logs.sent_rows() == []
+
+
+def test_a_result_of_an_unknown_shape_is_the_spans_error_not_the_callers(bt_logs, logger):
+    class Completions:
+        def create(self, **kwargs):
+            return ["chunk-1", "chunk-2"] if kwargs.get("stream") else {"choices": "not a list", "usage": 7}
+
+    class Resources:
+        completions = Completions()
+
+    class Client:
+        chat = Resources()
+
+    assert wrap_openai(Client()).chat.completions.create(model="m", messages=QUESTION) == {"choices": "not a list", "usage": 7}
+    assert list(wrap_openai(Client()).chat.completions.create(model="m", messages=QUESTION, stream=True)) == ["chunk-1", "chunk-2"]
+    plain, streamed = bt_logs.rows()
+    assert plain["output"] == "not a list" and "error" not in plain  # read as far as it goes
+    assert streamed["error"].startswith("wrap_openai could not read this result (list): ")
+    assert "AttributeError" in streamed["error"]
