@@ -24,6 +24,9 @@ def chat_answer(body):
         message = {"role": "assistant", "content": None, "refusal": None, "tool_calls": [
             {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}}]}
         finish = "tool_calls"
+    elif body.get("response_format"):  # structured output: JSON of the schema asked for
+        message = {"role": "assistant", "content": "{\"answer\": \"4\", \"confident\": true}", "refusal": None}
+        finish = "stop"
     else:
         message = {"role": "assistant", "content": "The answer is 4.", "refusal": None}
         finish = "stop"
@@ -44,9 +47,11 @@ def chat_stream(body):
 
 
 def responses_answer(body):
+    structured = ((body.get("text") or {}).get("format") or {}).get("type") == "json_schema"
+    text = "{\"answer\": \"Paris\", \"confident\": true}" if structured else "Paris."
     return {"id": "resp_1", "object": "response", "created_at": 1700000000, "status": "completed", "model": body["model"],
             "output": [{"type": "message", "id": "msg_1", "status": "completed", "role": "assistant",
-                        "content": [{"type": "output_text", "text": "Paris.", "annotations": []}]}],
+                        "content": [{"type": "output_text", "text": text, "annotations": []}]}],
             "parallel_tool_calls": True, "tool_choice": "auto", "tools": [], "error": None, "incomplete_details": None,
             "instructions": body.get("instructions"), "metadata": {}, "temperature": 1.0, "top_p": 1.0,
             "usage": {"input_tokens": 10, "output_tokens": 2, "total_tokens": 12,

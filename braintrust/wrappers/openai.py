@@ -3,13 +3,14 @@
 Contract
 --------
 ``wrap_openai(client)`` returns a proxy that behaves as ``client`` does. Each call of
-``chat.completions.create``, ``responses.create``, ``embeddings.create`` and
+``chat.completions.create``/``parse``, ``responses.create``/``parse``, ``embeddings.create`` and
 ``moderations.create`` (streamed or not) is an ``llm`` span under the current span (else the
 current experiment or logger; with none, nothing is recorded), with the rows the public SDK
-writes: the messages or input as ``input``; the request's model parameters and
-``provider: "openai"`` as ``metadata``; the choices, output items, embedding length or
-moderation results as ``output``; token counts (``tokens``, ``prompt_tokens``,
-``completion_tokens``, ``prompt_cached_tokens``...) and ``time_to_first_token`` as ``metrics``.
+writes: the messages or input as ``input``; the request's model parameters (a structured
+output's model class as its JSON schema) and ``provider: "openai"`` as ``metadata``; the
+choices, output items, embedding length or moderation results as ``output``; token counts
+(``tokens``, ``prompt_tokens``, ``completion_tokens``, ``prompt_cached_tokens``...) and
+``time_to_first_token`` as ``metrics``.
 A call that raises records the error on its span (the public SDK 0.48.1 leaves it out) and
 raises it unchanged. Everything else on the client passes through untraced.
 """
@@ -101,7 +102,7 @@ class _Client(NamedWrapper):
 
     @property
     def responses(self) -> Any:
-        return _Resource(self._bt_client.responses, _RESPONSES)
+        return _Resource(self._bt_client.responses, _RESPONSES, _RESPONSES.named("openai.responses.parse"))
 
     @property
     def embeddings(self) -> Any:
@@ -124,19 +125,26 @@ class _Chat(NamedWrapper):
 
     @property
     def completions(self) -> Any:
-        return _Resource(self._bt_chat.completions, _CHAT)
+        return _Resource(self._bt_chat.completions, _CHAT, _CHAT)
 
 
 class _Resource(NamedWrapper):
-    """An API resource whose ``create`` is traced as ``kind`` says."""
+    """An API resource whose ``create`` (and ``parse``, for structured outputs) is traced as
+    ``kind`` says."""
 
-    def __init__(self, resource: Any, kind: "_Kind"):
+    def __init__(self, resource: Any, kind: "_Kind", parse_kind: "_Kind | None" = None):
         super().__init__(resource)
         self._bt_resource = resource
         self._bt_kind = kind
+        self._bt_parse_kind = parse_kind
 
     def create(self, *args: Any, **kwargs: Any) -> Any:
         return _traced_call(self._bt_kind, self._bt_resource.create, args, kwargs)
+
+    def parse(self, *args: Any, **kwargs: Any) -> Any:
+        if self._bt_parse_kind is None:
+            return self._bt_resource.parse(*args, **kwargs)
+        return _traced_call(self._bt_parse_kind, self._bt_resource.parse, args, kwargs)
 
 
 # -- what each endpoint records ----------------------------------------------------------------
@@ -155,9 +163,22 @@ class _Kind:
         self.aggregate = aggregate  # a stream's chunks -> the fields to log
 
     def start_fields(self, kwargs: dict) -> dict:
-        metadata = {key: kwargs[key] for key in self.params if key in kwargs and _given(kwargs[key])}
+        metadata = {key: _setting(kwargs[key]) for key in self.params if key in kwargs and _given(kwargs[key])}
         metadata["provider"] = PROVIDER
         return {"input": kwargs.get(self.input_key), "metadata": metadata}
+
+    def named(self, name: str) -> "_Kind":
+        """The same kind under another span name (``parse``, beside ``create``)."""
+        return _Kind(name, self.params, self.input_key, self.timed, self.finish, self.aggregate)
+
+
+def _setting(value: Any) -> Any:
+    """A request parameter as metadata: a pydantic model class given as ``response_format`` /
+    ``text_format`` (structured outputs) becomes the JSON schema it stands for."""
+    schema = getattr(value, "model_json_schema", None)
+    if isinstance(value, type) and callable(schema):
+        return {"type": "json_schema", "json_schema": {"name": value.__name__, "schema": schema()}}
+    return value
 
 
 def _given(value: Any) -> bool:

@@ -1,5 +1,6 @@
-"""wrap_openai: chat completions (plain, streamed, with tools, an API error, async), the Responses
-API, embeddings and moderations, traced into project logs, one call nested under @traced.
+"""wrap_openai: chat completions (plain, streamed, with tools, parsed into a model, an API error,
+async), the Responses API (created and parsed), embeddings and moderations, traced into project
+logs, one call nested under @traced.
 
 The OpenAI API is a deterministic loopback stub (tests/openai_stub.py), so both SDKs see the same answers.
 """
@@ -10,6 +11,7 @@ from pathlib import Path
 import braintrust
 from braintrust import traced, wrap_openai
 from openai import AsyncOpenAI, BadRequestError, OpenAI
+from pydantic import BaseModel
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/, for the stub
 from openai_stub import OpenAIStub  # noqa: E402
@@ -34,6 +36,14 @@ tool_reply = client.chat.completions.create(model="gpt-4o-mini", messages=[{"rol
                                             tools=tools)
 print("tool call:", tool_reply.choices[0].message.tool_calls[0].function.name)
 
+class Answer(BaseModel):
+    answer: str
+    confident: bool
+
+
+parsed = client.chat.completions.parse(model="gpt-4o-mini", messages=question, response_format=Answer)
+print("parsed:", parsed.choices[0].message.parsed)
+
 try:
     client.chat.completions.create(model="missing-model", messages=question)
 except BadRequestError as exc:
@@ -41,6 +51,9 @@ except BadRequestError as exc:
 
 response = client.responses.create(model="gpt-4o-mini", input="Capital of France?", instructions="One word.")
 print("responses:", response.output_text)
+
+parsed_response = client.responses.parse(model="gpt-4o-mini", input="Capital of France?", text_format=Answer)
+print("responses parsed:", parsed_response.output_parsed)
 
 embedding = client.embeddings.create(model="text-embedding-3-small", input="hello world")
 print("embedding:", embedding.data[0].embedding)
