@@ -333,18 +333,23 @@ class _Call:
         self.span = span
         self.start = time.time()
         self.first_token_seconds: float | None = None
+        self.chunks: list = []  # of a streamed answer
 
     def first_chunk(self) -> None:
         if self.first_token_seconds is None:
             self.first_token_seconds = time.time() - self.start
 
+    def received(self, chunk: Any) -> None:
+        self.first_chunk()
+        self.chunks.append(chunk)
+
     def done(self, result: Any) -> None:
         self.first_chunk()
         self._end(self._read(self.kind.finish, result))
 
-    def done_streaming(self, chunks: list, error: BaseException | None = None) -> None:
+    def done_streaming(self, error: BaseException | None = None) -> None:
         """The stream ended (``error``: it failed); what arrived is the output."""
-        fields = self._read(self.kind.aggregate, chunks) if self.kind.aggregate else {}
+        fields = self._read(self.kind.aggregate, self.chunks) if self.kind.aggregate else {}
         if error is not None:
             fields["error"] = _error_text(error)
         self._end(fields)
@@ -388,9 +393,9 @@ def _error_text(exc: BaseException) -> str:
     return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
 
 
-class _TracedStream(NamedWrapper):
-    """A sync stream (``Stream``) whose chunks are collected; the span ends with the last one,
-    with ``close()``, or when the stream is dropped unfinished."""
+class _StreamProxy(NamedWrapper):
+    """A stream whose chunks pass through ``_follow``: collected, and the span ended with the
+    last one, with ``close()``, or when the stream is dropped unfinished."""
 
     def __init__(self, stream: Any, call: _Call):
         super().__init__(stream)
@@ -398,19 +403,25 @@ class _TracedStream(NamedWrapper):
         self._bt_chunks = self._follow(stream, call)
 
     @staticmethod
+    def _follow(stream: Any, call: _Call) -> Any:
+        raise NotImplementedError
+
+
+class _TracedStream(_StreamProxy):
+    """A sync stream (``Stream``)."""
+
+    @staticmethod
     def _follow(stream: Any, call: _Call) -> Iterator[Any]:
-        chunks: list = []
         try:
             for chunk in stream:
-                call.first_chunk()
-                chunks.append(chunk)
+                call.received(chunk)
                 yield chunk
         except GeneratorExit:  # closed, or dropped, before the end
             pass
         except BaseException as exc:
-            call.done_streaming(chunks, exc)
+            call.done_streaming(exc)
             raise
-        call.done_streaming(chunks)
+        call.done_streaming()
 
     def __iter__(self) -> Iterator[Any]:
         return self
@@ -429,28 +440,21 @@ class _TracedStream(NamedWrapper):
         self.close()
 
 
-class _TracedAsyncStream(NamedWrapper):
-    """The same for an async stream (``AsyncStream``)."""
-
-    def __init__(self, stream: Any, call: _Call):
-        super().__init__(stream)
-        self._bt_stream = stream
-        self._bt_chunks = self._follow(stream, call)
+class _TracedAsyncStream(_StreamProxy):
+    """An async stream (``AsyncStream``)."""
 
     @staticmethod
     async def _follow(stream: Any, call: _Call) -> AsyncIterator[Any]:
-        chunks: list = []
         try:
             async for chunk in stream:
-                call.first_chunk()
-                chunks.append(chunk)
+                call.received(chunk)
                 yield chunk
-        except GeneratorExit:  # closed, or dropped, before the end
+        except GeneratorExit:
             pass
         except BaseException as exc:
-            call.done_streaming(chunks, exc)
+            call.done_streaming(exc)
             raise
-        call.done_streaming(chunks)
+        call.done_streaming()
 
     def __aiter__(self) -> AsyncIterator[Any]:
         return self
