@@ -29,7 +29,8 @@ def filled(tmp_path):
          "span_attributes": {"name": "exact", "type": "score"}, "scores": {"exact": 0.5, "skipped": None},
          "metrics": {"start": 12.0}},
         {"id": "task", "span_id": "s2", "span_parents": ["s1"], "experiment_id": second,
-         "span_attributes": {"name": "task", "type": "task"}, "output": "x" * 500, "metrics": {"start": 11.0}},
+         "span_attributes": {"name": "task", "type": "task"}, "output": "x" * 500,
+         "metrics": {"start": 11.0, "tokens": 17, "time_to_first_token": 0.0421234, "cached": True}},
         {"id": "root", "experiment_id": second, "output": 3, "scores": {"pass": 1},
          "error": "Traceback (most recent call last):\n  File \"t.py\", line 1\nAssertionError: boom\n",
          "metrics": {"end": 13.5}, "_is_merge": True},
@@ -97,8 +98,9 @@ def test_show_experiment_prints_the_span_tree(filled):
     ]
     assert tree[6] == "    duration: 3.500 s"
     assert tree[7] == "  task [task]"
-    assert tree[8].startswith('      output: "xxx') and tree[8].endswith("...") and len(tree[8]) < 120
-    assert tree[9:] == ["  exact [score]", "      scores: exact=0.50  skipped=-"]
+    assert tree[8].startswith('      output:  "xxx') and tree[8].endswith("...") and len(tree[8]) < 120
+    assert tree[9] == "      metrics: tokens=17  time_to_first_token=0.0421"  # (numbers only, the total first)
+    assert tree[10:] == ["  exact [score]", "      scores: exact=0.50  skipped=-"]
 
 
 def test_show_experiment_defaults_and_errors(filled):
