@@ -139,5 +139,5 @@ def test_a_result_of_an_unknown_shape_is_the_spans_error_not_the_callers(bt_logs
     assert list(wrap_openai(Client()).chat.completions.create(model="m", messages=QUESTION, stream=True)) == ["chunk-1", "chunk-2"]
     plain, streamed = bt_logs.rows()
     assert plain["output"] == "not a list" and "error" not in plain  # read as far as it goes
-    assert streamed["error"].startswith("wrap_openai could not read this result (list): ")
+    assert streamed["error"].startswith("the wrapper could not read this result (list): ")
     assert "AttributeError" in streamed["error"]
