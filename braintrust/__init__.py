@@ -48,6 +48,7 @@ from braintrust.tracing.links import permalink
 from braintrust.tracing.span import NOOP_SPAN, Span, SpanImpl, current_span
 from braintrust.tracing.span_components import SpanComponentsV3, SpanComponentsV4, SpanObjectTypeV3
 from braintrust.tracing.traced import traced
+from braintrust.wrappers.anthropic import wrap_anthropic
 from braintrust.wrappers.openai import NamedWrapper, wrap_openai
 
 # Kept sorted (tests/test_public_api.py checks it, and the names still missing).
@@ -106,6 +107,7 @@ __all__ = [
     "summarize",
     "traced",
     "update_span",
+    "wrap_anthropic",
     "wrap_openai",
 ]
 

@@ -1,1 +1,2 @@
-"""Wrappers that trace LLM clients: ``wrap_openai`` (``braintrust.oai`` re-exports it)."""
+"""Wrappers that trace LLM clients: ``wrap_openai`` (``braintrust.oai`` re-exports it) and
+``wrap_anthropic``, on what ``calls`` shares."""

@@ -29,7 +29,7 @@ EXPECTED_MISSING = {
     "serialize_response_format", "BraintrustInvokeError", "BraintrustStream", "BraintrustConsoleChunk",
     "BraintrustErrorChunk", "BraintrustJsonChunk", "BraintrustProgressChunk", "BraintrustTextChunk", "parse_stream",
     # LLM client wrappers and instrumentation
-    "wrap_anthropic", "wrap_litellm", "patch_litellm", "unpatch_litellm", "auto_instrument",
+    "wrap_litellm", "patch_litellm", "unpatch_litellm", "auto_instrument",
     "AsyncResponseWrapper", "CompletionWrapper", "EmbeddingWrapper", "ModerationWrapper",
     "ResponsesWrapper", "LiteLLMWrapper", "TracedMessageStream",
     # attachments

@@ -101,3 +101,14 @@ def test_wrap_openai_rows_match_public_sdk(tmp_path):
     theirs = normalize(merge_like_server(capture_rows("openai")))
     assert normalize(rows) == theirs, diff(normalize(rows), theirs)
     assert proc.stdout.splitlines()[-1] == "flushed"
+
+
+def test_wrap_anthropic_rows_match_public_sdk(tmp_path):
+    """``wrap_anthropic`` over the Anthropic stub: the same llm spans as the public SDK's."""
+    with BraintrustTestServer(org_name="recorder-org") as server:
+        proc = run_scenario("anthropic", server, tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        ours = normalize(server.rows())
+    theirs = normalize(merge_like_server(capture_rows("anthropic")))
+    assert ours == theirs, diff(ours, theirs)
+    assert proc.stdout.splitlines()[-1] == "flushed"

@@ -1,0 +1,255 @@
+"""``wrap_anthropic``: an Anthropic client (sync or async) whose Messages API calls are traced.
+
+Contract
+--------
+``wrap_anthropic(client)`` returns a proxy that behaves as ``client`` does. Each
+``messages.create`` (span ``anthropic.messages.create``; with ``stream=True``,
+``anthropic.messages.stream``) and each ``messages.stream(...)`` helper (``anthropic.messages.stream``)
+is an ``llm`` span under the current span, with the rows the public SDK writes: the messages, then
+the system prompt as a ``system`` message, as ``input``; the model parameters and
+``provider: "anthropic"`` as ``metadata``; the answer's role, content, model and stop reason as
+``output``; token counts as ``metrics`` (``prompt_tokens`` counts cached and cache-creating
+input tokens too, ``tokens`` is the total) with ``time_to_first_token``. A call that raises logs
+its message as the span's error and raises it unchanged. Everything else passes through untraced.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from typing import Any, AsyncIterator, Iterator
+
+from braintrust.wrappers.calls import Call, Kind, NamedWrapper, as_dict, field, given, is_number, start_call, traced_call
+
+INSTRUMENTATION = "anthropic-auto"
+PROVIDER = "anthropic"
+
+# Request parameters kept as span metadata (``metadata``, ``system`` and ``extra_headers`` stay out).
+PARAMS = (
+    "model", "max_tokens", "temperature", "speed", "top_k", "top_p", "stop_sequences", "tool_choice", "tools", "stream",
+    "thinking", "output_config", "output_format", "compaction", "context_management", "diagnostics", "thread",
+)
+OUTPUT_FIELDS = ("role", "content", "model", "stop_reason", "stop_sequence", "stop_details")
+# usage field -> metric
+USAGE_METRICS = (
+    ("input_tokens", "prompt_tokens"),
+    ("output_tokens", "completion_tokens"),
+    ("cache_read_input_tokens", "prompt_cached_tokens"),
+    ("cache_creation_input_tokens", "prompt_cache_creation_tokens"),
+)
+
+
+def wrap_anthropic(client: Any) -> Any:
+    """``client`` (``Anthropic()``, ``AsyncAnthropic()``) with its Messages API calls traced; a
+    client wrapped already is returned as it is."""
+    if isinstance(client, NamedWrapper):
+        return client
+    if getattr(getattr(client, "messages", None), "create", None) is None:
+        warnings.warn(
+            f"wrap_anthropic: {type(client).__name__} is not an Anthropic client (Anthropic() or AsyncAnthropic()); "
+            "its calls are not traced. Fix: pass the client object.",
+            stacklevel=2,
+        )
+        return client
+    return _Client(client)
+
+
+class _Client(NamedWrapper):
+    def __init__(self, client: Any):
+        super().__init__(client)
+        self._bt_client = client
+
+    @property
+    def messages(self) -> Any:
+        return _Messages(self._bt_client.messages)
+
+    def with_options(self, *args: Any, **kwargs: Any) -> Any:
+        return _Client(self._bt_client.with_options(*args, **kwargs))
+
+    copy = with_options
+
+
+class _Messages(NamedWrapper):
+    def __init__(self, messages: Any):
+        super().__init__(messages)
+        self._bt_messages = messages
+
+    def create(self, *args: Any, **kwargs: Any) -> Any:
+        kind = _STREAMED if kwargs.get("stream") else _CREATE
+        return traced_call(kind, self._bt_messages.create, args, kwargs)
+
+    def stream(self, *args: Any, **kwargs: Any) -> Any:
+        """The ``messages.stream(...)`` helper: a context manager whose stream the span follows."""
+        call = start_call(_STREAM_HELPER, kwargs)
+        try:
+            manager = self._bt_messages.stream(*args, **kwargs)
+        except BaseException as exc:
+            call.fail(exc)
+            raise
+        return _StreamManager(manager, call)
+
+
+# -- what a call records -----------------------------------------------------------------------
+
+
+def _start_fields(kwargs: dict) -> dict:
+    messages = list(kwargs.get("messages") or [])
+    if kwargs.get("system"):
+        messages.append({"role": "system", "content": kwargs["system"]})
+    metadata: dict[str, Any] = {"provider": PROVIDER}
+    for key in PARAMS:
+        value = kwargs.get(key)
+        if not given(value) or (key == "tools" and not value):
+            continue
+        if key == "tools":
+            value = [tool.to_dict() if callable(getattr(tool, "to_dict", None)) else tool for tool in value]
+        elif key == "output_format" and isinstance(value, type):
+            value = f"{value.__module__}.{value.__qualname__}"
+        metadata[key] = value
+    return {"input": messages, "metadata": metadata}
+
+
+def usage_metrics(usage: Any) -> dict[str, float]:
+    """Token metrics from an Anthropic ``usage``: ``prompt_tokens`` is every input token (cached,
+    cache-creating or not), ``tokens`` adds the output's."""
+    usage = as_dict(usage)
+    if not isinstance(usage, dict):
+        return {}
+    metrics = {metric: float(usage[name]) for name, metric in USAGE_METRICS if is_number(usage.get(name))}
+    if any(name in metrics for name in ("prompt_tokens", "prompt_cached_tokens", "prompt_cache_creation_tokens")):
+        metrics["prompt_tokens"] = (metrics.get("prompt_tokens", 0.0) + metrics.get("prompt_cached_tokens", 0.0)
+                                    + metrics.get("prompt_cache_creation_tokens", 0.0))
+        if "completion_tokens" in metrics:
+            metrics["tokens"] = metrics["prompt_tokens"] + metrics["completion_tokens"]
+    return metrics
+
+
+def _message_fields(message: Any) -> dict:
+    """A complete message (a result, or a stream's final snapshot): its output and token metrics."""
+    output = {name: field(message, name) for name in OUTPUT_FIELDS if field(message, name) is not None}
+    return {"output": output or None, "metrics": usage_metrics(field(message, "usage"))}
+
+
+def _message_from_events(events: list) -> dict:
+    """The message a ``stream=True`` answer's raw events build up."""
+    message: dict[str, Any] = {}
+    blocks: list[dict] = []
+    partial_json: dict[int, str] = {}
+    usage: dict[str, Any] = {}
+    for event in map(as_dict, events):
+        kind = event.get("type")
+        if kind == "message_start":
+            message = dict(event.get("message") or {})
+            usage.update(message.get("usage") or {})
+        elif kind == "content_block_start":
+            blocks.append(dict(event.get("content_block") or {}))
+        elif kind == "content_block_delta" and blocks:
+            delta, block = event.get("delta") or {}, blocks[-1]
+            if delta.get("type") == "text_delta":
+                block["text"] = block.get("text", "") + delta.get("text", "")
+            elif delta.get("type") == "thinking_delta":
+                block["thinking"] = block.get("thinking", "") + delta.get("thinking", "")
+            elif delta.get("type") == "input_json_delta":
+                partial_json[len(blocks) - 1] = partial_json.get(len(blocks) - 1, "") + delta.get("partial_json", "")
+        elif kind == "message_delta":
+            message.update({k: v for k, v in (event.get("delta") or {}).items() if v is not None})
+            usage.update({k: v for k, v in (event.get("usage") or {}).items() if v is not None})
+    for index, text in partial_json.items():
+        try:
+            blocks[index]["input"] = json.loads(text) if text else {}
+        except ValueError:
+            blocks[index]["input"] = text
+    message["content"] = [{k: v for k, v in block.items() if v is not None} for block in blocks]
+    message["usage"] = usage
+    return _message_fields(message)
+
+
+_CREATE = Kind("anthropic.messages.create", INSTRUMENTATION, _start_fields, _message_fields, error_text=str)
+_STREAMED = Kind("anthropic.messages.stream", INSTRUMENTATION, _start_fields, _message_fields, _message_from_events,
+                 error_text=str)
+_STREAM_HELPER = _STREAMED
+
+
+# -- the messages.stream helper ----------------------------------------------------------------
+
+
+class _StreamManager(NamedWrapper):
+    """``messages.stream(...)``'s context manager. Its stream is the client's own (``text_stream``,
+    ``get_final_message()``... work as they do); the span notes its first event and ends on leaving
+    the block, with the message as far as it came."""
+
+    def __init__(self, manager: Any, call: Call):
+        super().__init__(manager)
+        self._bt_manager = manager
+        self._bt_call = call
+        self._bt_stream: Any = None
+
+    def __enter__(self) -> Any:
+        try:
+            self._bt_stream = self._bt_manager.__enter__()
+        except BaseException as exc:
+            self._bt_call.fail(exc)
+            raise
+        _note_first_event(self._bt_stream, self._bt_call)
+        return self._bt_stream
+
+    def __exit__(self, *exc_info: Any) -> Any:
+        try:
+            return self._bt_manager.__exit__(*exc_info)
+        finally:
+            _finish_stream(self._bt_stream, self._bt_call, exc_info[1])
+
+    async def __aenter__(self) -> Any:
+        try:
+            self._bt_stream = await self._bt_manager.__aenter__()
+        except BaseException as exc:
+            self._bt_call.fail(exc)
+            raise
+        _note_first_event(self._bt_stream, self._bt_call)
+        return self._bt_stream
+
+    async def __aexit__(self, *exc_info: Any) -> Any:
+        try:
+            return await self._bt_manager.__aexit__(*exc_info)
+        finally:
+            _finish_stream(self._bt_stream, self._bt_call, exc_info[1])
+
+
+def _note_first_event(stream: Any, call: Call) -> None:
+    """Follow the stream's event iterator (every way of reading the stream goes through it) to
+    time the first event; without one, the first token is taken to be the answer's start."""
+    events = getattr(stream, "_iterator", None)
+    if events is None:
+        call.first_chunk()
+    elif hasattr(events, "__anext__"):
+        stream._iterator = _first_event_async(events, call)
+    else:
+        stream._iterator = _first_event(events, call)
+
+
+def _first_event(events: Iterator[Any], call: Call) -> Iterator[Any]:
+    for event in events:
+        call.first_chunk()
+        yield event
+
+
+async def _first_event_async(events: AsyncIterator[Any], call: Call) -> AsyncIterator[Any]:
+    async for event in events:
+        call.first_chunk()
+        yield event
+
+
+def _finish_stream(stream: Any, call: Call, error: BaseException | None) -> None:
+    try:
+        snapshot = stream.current_message_snapshot if stream is not None else None
+    except Exception:  # no event arrived
+        snapshot = None
+    if snapshot is not None:
+        call.done(snapshot, error)
+    elif error is not None:
+        call.fail(error)
+    else:
+        call.done_streaming()
+
+
+__all__ = ["usage_metrics", "wrap_anthropic"]

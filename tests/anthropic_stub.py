@@ -1,0 +1,100 @@
+"""A deterministic loopback stand-in for Anthropic's Messages API: a plain answer, a tool call,
+streamed answers, an unknown model's 400.
+
+Used by ``tests/data/captures/scenario_anthropic.py`` (run by both SDKs) and by the
+``wrap_anthropic`` tests. ``AnthropicStub`` records each request body.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+USAGE = {"input_tokens": 12, "output_tokens": 5, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 4}
+
+
+def message_answer(body):
+    if body["model"] == "missing-model":
+        return 400, {"type": "error", "error": {"type": "invalid_request_error", "message": "model: missing-model"}}
+    if body.get("tools"):
+        content = [{"type": "text", "text": "Let me check."},
+                   {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}}]
+        stop = "tool_use"
+    else:
+        content = [{"type": "text", "text": "The answer is 4."}]
+        stop = "end_turn"
+    return 200, {"id": "msg_1", "type": "message", "role": "assistant", "model": body["model"], "content": content,
+                 "stop_reason": stop, "stop_sequence": None, "usage": USAGE}
+
+
+def message_stream(body):
+    start = {"id": "msg_2", "type": "message", "role": "assistant", "model": body["model"], "content": [],
+             "stop_reason": None, "stop_sequence": None, "usage": {**USAGE, "output_tokens": 1}}
+    events = [
+        {"type": "message_start", "message": start},
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "The answer"}},
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": " is 4."}},
+        {"type": "content_block_stop", "index": 0},
+    ]
+    stop = "end_turn"
+    if body.get("tools"):  # a tool call, its input streamed as JSON fragments
+        events += [
+            {"type": "content_block_start", "index": 1,
+             "content_block": {"type": "tool_use", "id": "toolu_2", "name": "get_weather", "input": {}}},
+            {"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": "{\"city\": "}},
+            {"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": "\"Paris\"}"}},
+            {"type": "content_block_stop", "index": 1},
+        ]
+        stop = "tool_use"
+    events += [
+        {"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None}, "usage": {"output_tokens": 5}},
+        {"type": "message_stop"},
+    ]
+    return "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in events)
+
+
+class Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.server.stub.requests.append((self.path, body))
+        if body.get("stream") and body["model"] != "missing-model":
+            return self.send(200, message_stream(body).encode(), "text/event-stream")
+        status, answer = message_answer(body)
+        self.send(status, json.dumps(answer).encode(), "application/json")
+
+    def send(self, status, data, content_type):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+class AnthropicStub:
+    """The stub on a loopback port; ``base_url`` is what ``Anthropic(base_url=...)`` takes."""
+
+    def __init__(self):
+        self.requests: list[tuple[str, dict]] = []
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._server.stub = self
+        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def start(self) -> "AnthropicStub":
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> "AnthropicStub":
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
