@@ -19,7 +19,9 @@ import json
 import warnings
 from typing import Any, AsyncIterator, Iterator
 
-from braintrust.wrappers.calls import Call, Kind, NamedWrapper, as_dict, field, given, is_number, start_call, traced_call
+from braintrust.wrappers.calls import (
+    Call, Kind, NamedWrapper, as_dict, field, given, is_number, keep_iterators, start_call, traced_call,
+)
 
 INSTRUMENTATION = "anthropic-auto"
 PROVIDER = "anthropic"
@@ -93,6 +95,7 @@ class _Messages(NamedWrapper):
 
 
 def _start_fields(kwargs: dict) -> dict:
+    keep_iterators(kwargs, "messages", "tools")
     messages = list(kwargs.get("messages") or [])
     if kwargs.get("system"):
         messages.append({"role": "system", "content": kwargs["system"]})

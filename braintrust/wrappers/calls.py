@@ -79,6 +79,14 @@ def field(value: Any, name: str) -> Any:
     return value.get(name) if isinstance(value, dict) else getattr(value, name, None)
 
 
+def keep_iterators(kwargs: dict, *names: str) -> None:
+    """Make the one-shot iterators among ``kwargs[names]`` (a generator of messages, say) lists,
+    so that logging them does not exhaust what the client then sends."""
+    for name in names:
+        if isinstance(kwargs.get(name), Iterator):
+            kwargs[name] = list(kwargs[name])
+
+
 def is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 

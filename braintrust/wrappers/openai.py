@@ -20,7 +20,7 @@ from __future__ import annotations
 import warnings
 from typing import Any, Callable
 
-from braintrust.wrappers.calls import Kind, NamedWrapper, as_dict, field, given, is_number, traced_call
+from braintrust.wrappers.calls import Kind, NamedWrapper, as_dict, field, given, is_number, keep_iterators, traced_call
 
 INSTRUMENTATION = "openai-auto"
 PROVIDER = "openai"
@@ -137,6 +137,7 @@ def _request_fields(params: tuple[str, ...], input_key: str) -> Callable[[dict],
     """A call's first fields: its ``input_key`` argument as input; ``params`` and the provider as metadata."""
 
     def start_fields(kwargs: dict) -> dict:
+        keep_iterators(kwargs, input_key, "tools")
         metadata = {key: _setting(kwargs[key]) for key in params if key in kwargs and given(kwargs[key])}
         metadata["provider"] = PROVIDER
         return {"input": kwargs.get(input_key), "metadata": metadata}

@@ -92,6 +92,13 @@ def test_the_wrapped_client_passes_everything_else_through(bt_logs, logger, stub
     assert stub.requests[-1][1]["metadata"] == {"user_id": "u"}
 
 
+def test_messages_and_tools_given_as_generators_are_logged_and_still_sent(bt_logs, logger, stub):
+    client_for(stub).messages.create(model="m", max_tokens=10, messages=(m for m in QUESTION), tools=(t for t in TOOLS))
+    (row,) = bt_logs.rows()
+    assert row["input"] == QUESTION and row["metadata"]["tools"] == TOOLS
+    assert stub.requests[-1][1]["messages"] == QUESTION and stub.requests[-1][1]["tools"] == TOOLS
+
+
 def test_something_else_is_returned_as_it_is_with_a_warning():
     thing = object()
     with pytest.warns(UserWarning, match=r"wrap_anthropic: object is not an Anthropic client"):

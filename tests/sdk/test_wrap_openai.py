@@ -95,6 +95,12 @@ def test_parameters_that_are_not_model_settings_stay_out_of_metadata(bt_logs, lo
     assert stub.requests[-1][1]["user"] == "u-1"  # sent all the same
 
 
+def test_messages_given_as_a_generator_are_logged_and_still_sent(bt_logs, logger, stub):
+    client_for(stub).chat.completions.create(model="m", messages=(m for m in QUESTION))
+    (row,) = bt_logs.rows()
+    assert row["input"] == QUESTION and stub.requests[-1][1]["messages"] == QUESTION
+
+
 def test_the_wrapped_client_passes_everything_else_through(bt_logs, logger, stub):
     raw = OpenAI(api_key="sk-stub", base_url=stub.base_url, max_retries=0)
     client = wrap_openai(raw)
