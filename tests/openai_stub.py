@@ -71,13 +71,24 @@ def moderations_answer(body):
 
 def responses_stream(body):
     done = responses_answer(body)
+    item = done["output"][0]
+    text = item["content"][0]["text"]
+    part = {"type": "output_text", "text": "", "annotations": []}
     events = [
-        {"type": "response.created", "sequence_number": 0, "response": {**done, "status": "in_progress", "output": [], "usage": None}},
-        {"type": "response.output_text.delta", "sequence_number": 1, "item_id": "msg_1", "output_index": 0,
-         "content_index": 0, "delta": "Paris.", "logprobs": []},
-        {"type": "response.completed", "sequence_number": 2, "response": done},
+        {"type": "response.created", "response": {**done, "status": "in_progress", "output": [], "usage": None}},
+        {"type": "response.output_item.added", "output_index": 0, "item": {**item, "status": "in_progress", "content": []}},
+        {"type": "response.content_part.added", "item_id": "msg_1", "output_index": 0, "content_index": 0, "part": part},
+        {"type": "response.output_text.delta", "item_id": "msg_1", "output_index": 0, "content_index": 0, "delta": text,
+         "logprobs": []},
+        {"type": "response.output_text.done", "item_id": "msg_1", "output_index": 0, "content_index": 0, "text": text,
+         "logprobs": []},
+        {"type": "response.content_part.done", "item_id": "msg_1", "output_index": 0, "content_index": 0,
+         "part": {**part, "text": text}},
+        {"type": "response.output_item.done", "output_index": 0, "item": item},
+        {"type": "response.completed", "response": done},
     ]
-    return "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in events)
+    numbered = [{**event, "sequence_number": n} for n, event in enumerate(events)]
+    return "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in numbered)
 
 
 class Handler(BaseHTTPRequestHandler):

@@ -3,8 +3,8 @@
 Contract
 --------
 ``wrap_openai(client)`` returns a proxy that behaves as ``client`` does. Each call of
-``chat.completions.create``/``parse``, ``responses.create``/``parse``, ``embeddings.create`` and
-``moderations.create`` (streamed or not) is an ``llm`` span under the current span (else the
+``chat.completions.create``/``parse``/``stream``, ``responses.create``/``parse``/``stream``,
+``embeddings.create`` and ``moderations.create`` (streamed or not) is an ``llm`` span under the current span (else the
 current experiment or logger; with none, nothing is recorded), with the rows the public SDK
 writes: the messages or input as ``input``; the request's model parameters (a structured
 output's model class as its JSON schema) and ``provider: "openai"`` as ``metadata``; the
@@ -20,7 +20,10 @@ from __future__ import annotations
 import warnings
 from typing import Any, Callable
 
-from braintrust.wrappers.calls import Kind, NamedWrapper, as_dict, field, given, is_number, keep_iterators, traced_call
+from braintrust.wrappers.calls import (
+    Call, Kind, NamedWrapper, TracedAsyncStream, TracedStream, as_dict, field, given, is_number, keep_iterators, start_call,
+    traced_call,
+)
 
 INSTRUMENTATION = "openai-auto"
 PROVIDER = "openai"
@@ -129,6 +132,68 @@ class _Resource(NamedWrapper):
             return self._bt_resource.parse(*args, **kwargs)
         return traced_call(self._bt_parse_kind, self._bt_resource.parse, args, kwargs)
 
+    def stream(self, *args: Any, **kwargs: Any) -> Any:
+        """The ``stream(...)`` helper (chat completions, Responses API): traced as ``create(stream=True)``."""
+        return _StreamHelper(self._bt_resource.stream(*args, **kwargs), self._bt_kind, kwargs)
+
+
+class _StreamHelper(NamedWrapper):
+    """A ``stream(...)`` helper's context manager. Its stream stays the client's own (events,
+    ``get_final_completion()``...); the span starts with the request, on entering the block, and
+    follows the raw chunks under the events, as for ``create(stream=True)``. Leaving the block
+    ends it with what arrived."""
+
+    def __init__(self, manager: Any, kind: Kind, kwargs: dict):
+        super().__init__(manager)
+        self._bt_manager = manager
+        self._bt_kind = kind
+        self._bt_kwargs = {**kwargs, "stream": True}
+        self._bt_chunks: Any = None
+
+    def _bt_start(self) -> Call:
+        return start_call(self._bt_kind, dict(self._bt_kwargs))
+
+    def _bt_follow(self, stream: Any, call: Call, proxy: type) -> None:
+        raw = getattr(stream, "_raw_stream", None)
+        if raw is None:  # a client whose helper works otherwise: the span has no output
+            call.done_streaming()
+            return
+        self._bt_chunks = stream._raw_stream = proxy(raw, call)
+
+    def __enter__(self) -> Any:
+        call = self._bt_start()
+        try:
+            stream = self._bt_manager.__enter__()
+        except BaseException as exc:
+            call.fail(exc)
+            raise
+        self._bt_follow(stream, call, TracedStream)
+        return stream
+
+    def __exit__(self, *exc_info: Any) -> Any:
+        try:
+            return self._bt_manager.__exit__(*exc_info)
+        finally:
+            if self._bt_chunks is not None:
+                self._bt_chunks.close()
+
+    async def __aenter__(self) -> Any:
+        call = self._bt_start()
+        try:
+            stream = await self._bt_manager.__aenter__()
+        except BaseException as exc:
+            call.fail(exc)
+            raise
+        self._bt_follow(stream, call, TracedAsyncStream)
+        return stream
+
+    async def __aexit__(self, *exc_info: Any) -> Any:
+        try:
+            return await self._bt_manager.__aexit__(*exc_info)
+        finally:
+            if self._bt_chunks is not None:
+                await self._bt_chunks.close()
+
 
 # -- what each endpoint records ----------------------------------------------------------------
 
@@ -222,10 +287,11 @@ def _responses_result(result: Any) -> dict:
 
 
 def _responses_events(events: list) -> dict:
-    """A streamed response: what its last terminal event (``response.completed``...) carries."""
+    """A streamed response: the output and usage its last terminal event (``response.completed``...)
+    carries (unlike a plain call's, the response's fields do not join the metadata)."""
     for event in reversed(events):
         if getattr(event, "type", None) in TERMINAL_RESPONSE_EVENTS and getattr(event, "response", None) is not None:
-            return _responses_result(event.response)
+            return {"output": field(event.response, "output"), "metrics": usage_metrics(field(event.response, "usage"))}
     return {}
 
 

@@ -82,9 +82,26 @@ def test_the_responses_api_streamed_and_async_logs_what_the_final_event_carries(
     unary, streamed = bt_logs.rows()
     assert streamed["output"] == unary["output"] == [{"type": "message", "id": "msg_1", "status": "completed", "role": "assistant",
                                                       "content": [{"type": "output_text", "text": "Paris.", "annotations": []}]}]
-    assert streamed["metadata"] == {**unary["metadata"], "stream": True}
+    assert unary["metadata"]["id"] == "resp_1"  # a plain call's result fields join its metadata; a stream's do not
+    assert streamed["metadata"] == {"model": "m", "provider": "openai", "stream": True}
     assert streamed["metrics"]["tokens"] == unary["metrics"]["tokens"] == 12
     assert "time_to_first_token" in streamed["metrics"]
+
+
+def test_the_stream_helpers_left_early_end_their_spans_with_what_arrived(bt_logs, logger, stub):
+    async def run_async():
+        async with client_for(stub, AsyncOpenAI).chat.completions.stream(model="m", messages=QUESTION) as helper:
+            return (await helper.get_final_completion()).choices[0].message.content
+
+    with client_for(stub).chat.completions.stream(model="m", messages=QUESTION) as helper:
+        for event in helper:
+            if event.type == "content.delta" and event.delta:
+                break
+    assert asyncio.run(run_async()) == "The answer is 4."
+    early, whole = bt_logs.rows()
+    assert early["metadata"] == whole["metadata"] == {"model": "m", "provider": "openai", "stream": True}
+    assert early["output"][0]["message"]["content"] == "The answer" and early["output"][0]["finish_reason"] is None
+    assert whole["output"][0]["message"]["content"] == "The answer is 4." and "error" not in early
 
 
 def test_parameters_that_are_not_model_settings_stay_out_of_metadata(bt_logs, logger, stub):

@@ -1,6 +1,6 @@
-"""wrap_openai: chat completions (plain, streamed, with tools, parsed into a model, an API error,
-async), the Responses API (created and parsed), embeddings and moderations, traced into project
-logs, one call nested under @traced.
+"""wrap_openai: chat completions (plain, streamed, through the stream helper, with tools, parsed into
+a model, an API error, async), the Responses API (created, streamed through its helper, parsed),
+embeddings and moderations, traced into project logs, one call nested under @traced.
 
 The OpenAI API is a deterministic loopback stub (tests/openai_stub.py), so both SDKs see the same answers.
 """
@@ -30,6 +30,10 @@ stream = client.chat.completions.create(model="gpt-4o-mini", messages=question, 
                                         stream_options={"include_usage": True})
 print("stream:", "".join(c.choices[0].delta.content or "" for c in stream if c.choices))
 
+with client.chat.completions.stream(model="gpt-4o-mini", messages=question) as helper:
+    kinds = [event.type for event in helper]
+print("stream helper:", kinds[-1], helper.get_final_completion().choices[0].message.content)
+
 tools = [{"type": "function", "function": {"name": "get_weather", "description": "Weather in a city",
                                            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
 tool_reply = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Weather in Paris?"}],
@@ -51,6 +55,9 @@ except BadRequestError as exc:
 
 response = client.responses.create(model="gpt-4o-mini", input="Capital of France?", instructions="One word.")
 print("responses:", response.output_text)
+
+with client.responses.stream(model="gpt-4o-mini", input="Capital of France?") as events:
+    print("responses stream helper:", events.get_final_response().output_text)
 
 parsed_response = client.responses.parse(model="gpt-4o-mini", input="Capital of France?", text_format=Answer)
 print("responses parsed:", parsed_response.output_parsed)
