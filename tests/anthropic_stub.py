@@ -8,8 +8,8 @@ Used by ``tests/data/captures/scenario_anthropic.py`` (run by both SDKs) and by 
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from loopback_stub import LoopbackStub
 
 USAGE = {"input_tokens": 12, "output_tokens": 5, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 4}
 
@@ -55,46 +55,15 @@ def message_stream(body):
     return "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in events)
 
 
-class Handler(BaseHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.server.stub.requests.append((self.path, body))
-        if body.get("stream") and body["model"] != "missing-model":
-            return self.send(200, message_stream(body).encode(), "text/event-stream")
-        status, answer = message_answer(body)
-        self.send(status, json.dumps(answer).encode(), "application/json")
-
-    def send(self, status, data, content_type):
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-
-class AnthropicStub:
-    """The stub on a loopback port; ``base_url`` is what ``Anthropic(base_url=...)`` takes."""
+class AnthropicStub(LoopbackStub):
+    """The stub; ``base_url`` is what ``Anthropic(base_url=...)`` takes."""
 
     def __init__(self):
-        self.requests: list[tuple[str, dict]] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._server.stub = self
-        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        super().__init__()
+        self.base_url = self.url
 
-    def start(self) -> "AnthropicStub":
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> "AnthropicStub":
-        return self.start()
-
-    def __exit__(self, *exc_info) -> None:
-        self.stop()
+    def answer(self, handler, path, body):
+        if body.get("stream") and body["model"] != "missing-model":
+            return handler.send(200, message_stream(body).encode(), "text/event-stream")
+        status, answer = message_answer(body)
+        handler.send(status, json.dumps(answer).encode(), "application/json")

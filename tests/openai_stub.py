@@ -9,8 +9,8 @@ after that many chunks with the connection closed, as a dropped connection would
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from loopback_stub import LoopbackStub
 
 USAGE = {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17,
          "prompt_tokens_details": {"cached_tokens": 4}, "completion_tokens_details": {"reasoning_tokens": 0}}
@@ -91,74 +91,33 @@ def responses_stream(body):
     return "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in numbered)
 
 
-class Handler(BaseHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
+class OpenAIStub(LoopbackStub):
+    """The stub; ``base_url`` is what ``OpenAI(base_url=...)`` takes.
 
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        stub = self.server.stub
-        stub.requests.append((self.path, body))
-        if self.path in ("/v1/chat/completions", "/v1/responses") and body.get("stream"):
-            text = chat_stream(body) if self.path == "/v1/chat/completions" else responses_stream(body)
-            return self.send_stream(text, stub.cut_stream_after)
-        if self.path == "/v1/chat/completions" and stub.chat_answer is not None:
-            status, answer = 200, stub.chat_answer(body)
+    ``chat_answer(body) -> dict``: the chat completion to answer instead of the default one.
+    """
+
+    def __init__(self, chat_answer=None, cut_stream_after=None):
+        super().__init__()
+        self.chat_answer = chat_answer
+        self.cut_stream_after = cut_stream_after
+        self.base_url = f"{self.url}/v1"
+
+    def answer(self, handler, path, body):
+        if path in ("/v1/chat/completions", "/v1/responses") and body.get("stream"):
+            text = chat_stream(body) if path == "/v1/chat/completions" else responses_stream(body)
+            if self.cut_stream_after is None:
+                return handler.send(200, text.encode(), "text/event-stream")
+            # A connection dropped mid-answer: fewer bytes than announced.
+            data = "".join(event + "\n\n" for event in text.split("\n\n")[: self.cut_stream_after]).encode()
+            return handler.send(200, data, "text/event-stream", announced_bytes=len(data) + 100)
+        if path == "/v1/chat/completions" and self.chat_answer is not None:
+            status, answer = 200, self.chat_answer(body)
         else:
             status, answer = {
                 "/v1/chat/completions": chat_answer,
                 "/v1/responses": lambda b: (200, responses_answer(b)),
                 "/v1/embeddings": lambda b: (200, embeddings_answer(b)),
                 "/v1/moderations": lambda b: (200, moderations_answer(b)),
-            }[self.path](body)
-        self.send(status, json.dumps(answer).encode(), "application/json")
-
-    def send(self, status, data, content_type):
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def send_stream(self, text, cut_after):
-        events = text.split("\n\n")[:-1]
-        if cut_after is not None:  # a connection dropped mid-answer: fewer bytes than announced
-            data = "".join(e + "\n\n" for e in events[:cut_after]).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
-            self.send_header("Content-Length", str(len(data) + 100))
-            self.end_headers()
-            self.wfile.write(data)
-            self.close_connection = True
-            return
-        self.send(200, text.encode(), "text/event-stream")
-
-
-class OpenAIStub:
-    """The stub on a loopback port; ``base_url`` is what ``OpenAI(base_url=...)`` takes.
-
-    ``chat_answer(body) -> dict``: the chat completion to answer instead of the default one.
-    """
-
-    def __init__(self, chat_answer=None, cut_stream_after=None):
-        self.requests: list[tuple[str, dict]] = []
-        self.chat_answer = chat_answer
-        self.cut_stream_after = cut_stream_after
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._server.stub = self
-        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
-
-    def start(self) -> "OpenAIStub":
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> "OpenAIStub":
-        return self.start()
-
-    def __exit__(self, *exc_info) -> None:
-        self.stop()
+            }[path](body)
+        handler.send(status, json.dumps(answer).encode(), "application/json")

@@ -16,11 +16,10 @@ its message as the span's error and raises it unchanged. Everything else passes 
 from __future__ import annotations
 
 import json
-import warnings
 from typing import Any, AsyncIterator, Iterator
 
 from braintrust.wrappers.calls import (
-    Call, Kind, NamedWrapper, as_dict, field, given, is_number, keep_iterators, start_call, traced_call,
+    Call, ClientProxy, Kind, NamedWrapper, as_dict, field, given, is_number, keep_iterators, start_call, traced_call, wrap_client,
 )
 
 INSTRUMENTATION = "anthropic-auto"
@@ -44,31 +43,14 @@ USAGE_METRICS = (
 def wrap_anthropic(client: Any) -> Any:
     """``client`` (``Anthropic()``, ``AsyncAnthropic()``) with its Messages API calls traced; a
     client wrapped already is returned as it is."""
-    if isinstance(client, NamedWrapper):
-        return client
-    if getattr(getattr(client, "messages", None), "create", None) is None:
-        warnings.warn(
-            f"wrap_anthropic: {type(client).__name__} is not an Anthropic client (Anthropic() or AsyncAnthropic()); "
-            "its calls are not traced. Fix: pass the client object.",
-            stacklevel=2,
-        )
-        return client
-    return _Client(client)
+    is_client = getattr(getattr(client, "messages", None), "create", None) is not None
+    return wrap_client(client, _Client, is_client, "wrap_anthropic", "an Anthropic client (Anthropic() or AsyncAnthropic())")
 
 
-class _Client(NamedWrapper):
-    def __init__(self, client: Any):
-        super().__init__(client)
-        self._bt_client = client
-
+class _Client(ClientProxy):
     @property
     def messages(self) -> Any:
         return _Messages(self._bt_client.messages)
-
-    def with_options(self, *args: Any, **kwargs: Any) -> Any:
-        return _Client(self._bt_client.with_options(*args, **kwargs))
-
-    copy = with_options
 
 
 class _Messages(NamedWrapper):

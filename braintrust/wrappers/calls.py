@@ -14,6 +14,7 @@ from __future__ import annotations
 import inspect
 import time
 import traceback
+import warnings
 from typing import Any, AsyncIterator, Callable, Iterator
 
 from braintrust.tracing.api import start_span
@@ -31,6 +32,31 @@ class NamedWrapper:
         if name == "_NamedWrapper__wrapped":  # not set yet (a copy being made)
             raise AttributeError(name)
         return getattr(self.__wrapped, name)
+
+
+class ClientProxy(NamedWrapper):
+    """A wrapped client: ``with_options(...)`` (and ``copy``) give a wrapped client too."""
+
+    def __init__(self, client: Any):
+        super().__init__(client)
+        self._bt_client = client
+
+    def with_options(self, *args: Any, **kwargs: Any) -> Any:
+        return type(self)(self._bt_client.with_options(*args, **kwargs))
+
+    copy = with_options
+
+
+def wrap_client(client: Any, proxy: type, is_client: bool, wrapper: str, expected: str) -> Any:
+    """``client`` in ``proxy``; itself when wrapped already, or (with a warning naming what
+    ``wrapper`` expected) when ``is_client`` says it is not a client the proxy can trace."""
+    if isinstance(client, NamedWrapper):
+        return client
+    if not is_client:
+        warnings.warn(f"{wrapper}: {type(client).__name__} is not {expected}; its calls are not traced. "
+                      "Fix: pass the client object.", stacklevel=3)
+        return client
+    return proxy(client)
 
 
 def traceback_text(exc: BaseException) -> str:

@@ -17,12 +17,11 @@ raises it unchanged. Everything else on the client passes through untraced.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any, Callable
 
 from braintrust.wrappers.calls import (
-    Call, Kind, NamedWrapper, TracedAsyncStream, TracedStream, as_dict, field, given, is_number, keep_iterators, start_call,
-    traced_call,
+    Call, ClientProxy, Kind, NamedWrapper, TracedAsyncStream, TracedStream, as_dict, field, given, is_number, keep_iterators, start_call,
+    traced_call, wrap_client,
 )
 
 INSTRUMENTATION = "openai-auto"
@@ -61,27 +60,14 @@ TERMINAL_RESPONSE_EVENTS = ("response.completed", "response.incomplete", "respon
 def wrap_openai(client: Any) -> Any:
     """``client`` (``OpenAI()``, ``AsyncOpenAI()``, an Azure client or the ``openai`` module) with
     its model calls traced; a client wrapped already is returned as it is."""
-    if isinstance(client, NamedWrapper):
-        return client
-    chat = getattr(client, "chat", None)
-    if getattr(chat, "completions", None) is None:
-        warnings.warn(
-            f"wrap_openai: {type(client).__name__} is not an OpenAI client of openai>=1.0 (OpenAI() or AsyncOpenAI()); "
-            "its calls are not traced. Fix: pass the client object, after `pip install 'openai>=1.0'`.",
-            stacklevel=2,
-        )
-        return client
-    return _Client(client)
+    is_client = getattr(getattr(client, "chat", None), "completions", None) is not None
+    return wrap_client(client, _Client, is_client, "wrap_openai", "an OpenAI client of openai>=1.0 (OpenAI() or AsyncOpenAI())")
 
 
 # -- the proxies -------------------------------------------------------------------------------
 
 
-class _Client(NamedWrapper):
-    def __init__(self, client: Any):
-        super().__init__(client)
-        self._bt_client = client
-
+class _Client(ClientProxy):
     @property
     def chat(self) -> Any:
         return _Chat(self._bt_client.chat)
@@ -97,11 +83,6 @@ class _Client(NamedWrapper):
     @property
     def moderations(self) -> Any:
         return _Resource(self._bt_client.moderations, _MODERATIONS)
-
-    def with_options(self, *args: Any, **kwargs: Any) -> Any:
-        return _Client(self._bt_client.with_options(*args, **kwargs))
-
-    copy = with_options
 
 
 class _Chat(NamedWrapper):
