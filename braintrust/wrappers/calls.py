@@ -18,7 +18,7 @@ import warnings
 from typing import Any, AsyncIterator, Callable, Iterator
 
 from braintrust.tracing.api import start_span
-from braintrust.tracing.span import instrumented_by
+from braintrust.tracing.span import NOOP_SPAN, instrumented_by
 
 
 class NamedWrapper:
@@ -124,13 +124,18 @@ def start_call(kind: Kind, kwargs: dict) -> "Call":
     its ``name`` names the span, its ``span_attributes`` (``purpose: "scorer"``) and ``metadata``
     join the span's, and any other field is logged as it is.
     """
-    span_info = dict(kwargs.pop("span_info", None) or {})
-    fields = kind.start_fields(kwargs)
-    fields["metadata"] = {**(span_info.pop("metadata", None) or {}), **fields["metadata"]}
-    name = span_info.pop("name", None) or kind.name
-    attributes = {**(span_info.pop("span_attributes", None) or {}), "type": "llm"}
-    with instrumented_by(kind.instrumentation):
-        span = start_span(name=name, span_attributes=attributes, **{**span_info, **fields})
+    span_info = kwargs.pop("span_info", None)
+    try:
+        span_info = dict(span_info or {})
+        fields = kind.start_fields(kwargs)
+        fields["metadata"] = {**(span_info.pop("metadata", None) or {}), **fields["metadata"]}
+        name = span_info.pop("name", None) or kind.name
+        attributes = {**(span_info.pop("span_attributes", None) or {}), "type": "llm"}
+        with instrumented_by(kind.instrumentation):
+            span = start_span(name=name, span_attributes=attributes, **{**span_info, **fields})
+    except Exception as exc:  # tracing never stops the call itself
+        warnings.warn(f"{kind.name}: this call is not traced ({type(exc).__name__}: {exc})", stacklevel=4)
+        span = NOOP_SPAN
     return Call(kind, span)
 
 

@@ -132,6 +132,13 @@ def test_the_wrapped_client_passes_everything_else_through(bt_logs, logger, stub
     assert row["metrics"]["tokens"] == 3 and "time_to_first_token" not in row["metrics"]
 
 
+def test_a_call_that_cannot_be_traced_still_runs_with_a_warning(bt_logs, logger, stub):
+    with pytest.warns(UserWarning, match=r"Chat Completion: this call is not traced \(ValueError: Unexpected log field"):
+        reply = client_for(stub).chat.completions.create(model="m", messages=QUESTION, span_info={"colour": "red"})
+    assert reply.choices[0].message.content == "The answer is 4."
+    assert bt_logs.rows() == [] and "span_info" not in stub.requests[-1][1]
+
+
 def test_something_else_is_returned_as_it_is_with_a_warning():
     thing = object()
     with pytest.warns(UserWarning, match=r"wrap_openai: object is not an OpenAI client of openai>=1.0"):
