@@ -128,7 +128,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from braintrust.delivery.replay import replay, spill_files
-    from braintrust.store.location import spill_dir
+    from braintrust.store.location import DATABASE_FILENAME, spill_dir
 
     directory = Path(args.directory).expanduser() if args.directory else spill_dir()
     if args.directory and not directory.is_dir():  # (the default folder exists once a row spilled)
@@ -139,7 +139,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if not directory.is_dir() or not spill_files(directory):
         print(f"braintrust: nothing to replay in {directory}")
         return 0
-    result = replay(directory, timeout_seconds=args.timeout)
+    store = None
+    if args.store:
+        store = Path(args.store).expanduser()
+        store = store / DATABASE_FILENAME if store.suffix != ".sqlite" else store
+    result = replay(directory, timeout_seconds=args.timeout, store=store)
     print(
         f"braintrust: replayed {result.rows_sent} rows from {result.files_done} of {result.files} spill files"
         + (f"; created {result.objects_created} objects" if result.objects_created else "")
@@ -147,6 +151,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
     )
     for error in result.errors:
         print(f"  {error}", file=sys.stderr)
+    if any("local Braintrust store" in error for error in result.errors) and store is None:
+        print(f"  (rows for a local store that cannot be written go to another with `braintrust replay {directory} --store FOLDER`)",
+              file=sys.stderr)
     return 0 if not result.rows_failed and not result.errors else 1
 
 
@@ -218,6 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
     replay_parser = sub.add_parser("replay", help="send rows that were spilled to disk")
     replay_parser.add_argument("directory", nargs="?", help="spill folder (default: the local store's spill/)")
     replay_parser.add_argument("--timeout", type=float, default=60.0, help="seconds to spend at most (default 60)")
+    replay_parser.add_argument("--store", metavar="FOLDER",
+                               help="send rows that were going to a local store to the store in FOLDER instead "
+                                    "(theirs could not be written); their projects and experiments are found or made there by name")
     replay_parser.set_defaults(func=cmd_replay)
     return parser
 

@@ -185,6 +185,11 @@ class Accounts:
     def _note_spill_file(self, path: Any) -> None:
         if path is not None and str(path) not in self.stats.spill_files:
             self.stats.spill_files.append(str(path))
+        moved = self.spill_writer.moved if self.spill_writer is not None else None
+        if moved is not None:
+            folder, error = moved
+            self.note_error(f"could not write spill files to {folder} ({error.strerror or error}); "
+                            f"they are kept in {self.spill_writer.directory} instead")
 
     def _account_budget(self) -> None:
         """Rows of spill files deleted over the budget move from spilled to dropped."""

@@ -1,15 +1,18 @@
 """``braintrust replay``: send spilled rows to where they were going, exactly once.
 
 Each spill file is replayed to its recorded target (the API, with the key from the environment,
-or the local store at its path). Objects that were never created are created once: their ids
-go into a ledger (``objects.json``) beside the spill files, so a later replay of another file,
-or of the same file after a crash, reuses them. A file is deleted once all its rows are
+or the local store at its path), or, with ``store``, rows that were going to a local store go to
+that store instead (theirs could not be written: a read-only checkout); their objects are then
+found or created there by name. Objects that were never created are created once: their ids
+go into a ledger (``objects.json``, one per redirecting store) beside the spill files, so a later
+replay of another file, or of the same file after a crash, reuses them. A file is deleted once all its rows are
 accepted; rows that fail again stay in it (and so do later writes of the same rows, so a
 later replay applies them in order).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,15 +42,22 @@ def spill_files(directory: Path) -> list[Path]:
     return sorted(Path(directory).glob("spill-*.json"))
 
 
-def _load_ledger(directory: Path) -> dict[str, Any]:
+def _ledger_name(store: Path | None) -> str:
+    """The ledger of objects created for the recorded targets, or in a redirecting ``store``."""
+    if store is None:
+        return LEDGER_NAME
+    return f"objects-{hashlib.sha1(str(store).encode('utf-8')).hexdigest()[:12]}.json"
+
+
+def _load_ledger(directory: Path, name: str) -> dict[str, Any]:
     try:
-        return json.loads((directory / LEDGER_NAME).read_text(encoding="utf-8"))
+        return json.loads((directory / name).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
 
 
-def _save_ledger(directory: Path, ledger: dict[str, Any]) -> None:
-    write_private_file(directory / LEDGER_NAME, json.dumps(ledger, indent=1).encode("utf-8"))
+def _save_ledger(directory: Path, name: str, ledger: dict[str, Any]) -> None:
+    write_private_file(directory / name, json.dumps(ledger, indent=1).encode("utf-8"))
 
 
 def backend_for_target(target: dict[str, Any]) -> Backend:
@@ -72,13 +82,19 @@ def replay(
     directory: Path,
     timeout_seconds: float = 60.0,
     backend_factory: Callable[[dict[str, Any]], Backend] = backend_for_target,
+    store: Path | None = None,
 ) -> ReplayResult:
-    """Replay every spill file in ``directory`` (oldest first), all within ``timeout_seconds``."""
+    """Replay every spill file in ``directory`` (oldest first), all within ``timeout_seconds``;
+    ``store``: the local store (database file) to send local stores' rows to instead."""
     directory = Path(directory)
     result = ReplayResult()
-    ledger = _load_ledger(directory)
+    ledgers = {False: (LEDGER_NAME, _load_ledger(directory, LEDGER_NAME))}
+    if store is not None:
+        store = Path(store).expanduser().resolve()
+        ledgers[True] = (_ledger_name(store), _load_ledger(directory, _ledger_name(store)))
     backends: dict[str, Backend] = {}
-    unresolvable: dict[str, str] = {}  # object key -> why it could not be resolved in this run
+    # object key -> why it could not be resolved in this run (for the recorded targets; for ``store``)
+    unresolvable: dict[bool, dict[str, str]] = {False: {}, True: {}}
     held: set[tuple[str, Any]] = set()  # (object key, row id) of rows that failed in this run
     deadline = Deadline(timeout_seconds)
     batch_rows = DeliverySettings.from_env().batch_max_rows
@@ -93,6 +109,9 @@ def replay(
             result.errors.append(f"{path.name}: not a braintrust spill file; left in place")
             continue
         target = document.get("target") or {}
+        redirected = store is not None and target.get("kind") == "local"
+        if redirected:
+            target = {"kind": "local", "path": str(store)}
         target_key = json.dumps(target, sort_keys=True)
         try:
             if target_key not in backends:
@@ -102,7 +121,9 @@ def replay(
             result.errors.append(f"{path.name}: {exc}")
             result.rows_failed += len(document.get("rows", []))
             continue
-        replayer = _FileReplay(path, document, backend, ledger, directory, deadline, result, unresolvable, held, batch_rows)
+        ledger_name, ledger = ledgers[redirected]
+        replayer = _FileReplay(path, document, backend, (ledger_name, ledger), directory, deadline, result,
+                               unresolvable[redirected], held, batch_rows, forget_ids=redirected)
         replayer.run()
     for backend in backends.values():
         try:
@@ -115,11 +136,14 @@ def replay(
 class _FileReplay:
     """Replays one spill file; rows that fail again are written back to it."""
 
-    def __init__(self, path: Path, document: dict, backend: Backend, ledger: dict, directory: Path,
+    def __init__(self, path: Path, document: dict, backend: Backend, ledger: tuple[str, dict], directory: Path,
                  deadline: Deadline, result: ReplayResult, unresolvable: dict[str, str],
-                 held: set[tuple[str, Any]], batch_rows: int):
+                 held: set[tuple[str, Any]], batch_rows: int, forget_ids: bool = False):
+        """``ledger``: its file name and contents; ``forget_ids``: the objects' recorded ids are
+        another store's (a redirected replay), so they are found or created by name."""
         self.path, self.document, self.backend = path, document, backend
-        self.ledger, self.directory, self.deadline, self.result = ledger, directory, deadline, result
+        (self.ledger_name, self.ledger), self.directory, self.deadline, self.result = ledger, directory, deadline, result
+        self.forget_ids = forget_ids
         self.unresolvable = unresolvable
         # A row that failed stays; its later writes (in later files) stay too, so that they are
         # applied after it by a later replay, never before.
@@ -153,13 +177,15 @@ class _FileReplay:
         # Record it at once: a crash later must not make a second object on the next replay.
         self.ledger[ref.key] = ref.ids
         self.result.objects_created += 1
-        _save_ledger(self.directory, self.ledger)
+        _save_ledger(self.directory, self.ledger_name, self.ledger)
         return True
 
     def run(self) -> None:
         for key, data in (self.document.get("objects") or {}).items():
             try:
-                self.refs[key] = ObjectRef.from_json(data)
+                self.refs[key] = ref = ObjectRef.from_json(data)
+                if self.forget_ids:
+                    ref.ids = None
             except (KeyError, TypeError, AttributeError):
                 self.note(f"object {key!r} is malformed")
         merged: dict[tuple, dict] = {}

@@ -4,7 +4,9 @@ Each file is self-describing JSON, written atomically (temp file + rename), mode
 folder. It names its target (API or local store, never the key), the objects its rows belong to
 (with the arguments needed to create them, so replay can register an object that never was),
 and the rows (masked). Past the size budget the oldest files are removed and their rows counted
-as dropped (``spill_budget``).
+as dropped (``spill_budget``). When the spill folder cannot be written (a read-only checkout, a
+path under a file), files go to a private folder of this user's in the system's temporary folder
+instead (``fallback_spill_dir``), and the writer says so (``moved``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import datetime
 import json
 import os
 import shlex
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +40,19 @@ def ensure_private_dir(directory: Path) -> None:
         os.chmod(directory, 0o700)
     except OSError:
         pass
+
+
+def fallback_spill_dir() -> Path:
+    """The spill folder to use when the configured one cannot be written."""
+    user = os.getuid() if hasattr(os, "getuid") else os.environ.get("USERNAME", "user")
+    return Path(tempfile.gettempdir()) / f"braintrust-spill-{user}"
+
+
+def _ensure_own_private_dir(directory: Path) -> None:
+    """``ensure_private_dir``, refusing a folder another user made (the temporary folder is shared)."""
+    ensure_private_dir(directory)
+    if hasattr(os, "getuid") and directory.stat().st_uid != os.getuid():
+        raise PermissionError(f"{directory} belongs to another user")
 
 
 def write_private_file(path: Path, data: bytes) -> None:
@@ -112,6 +128,8 @@ class SpillWriter:
         self._foreign_dropped = 0
         self._own_files: dict[str, tuple[int, str]] = {}  # name -> (item count, reason) of files written here
         self._sequence = 0
+        #: ``(folder, error)`` once the configured folder failed and files went to the fallback.
+        self.moved: tuple[Path, OSError] | None = None
 
     @property
     def buffered_items(self) -> int:
@@ -148,7 +166,19 @@ class SpillWriter:
         return lost
 
     def _write_file(self, rows: list[tuple[ObjectRef, dict]], reason: str, item_count: int) -> Path:
-        ensure_private_dir(self.directory)
+        try:
+            return self._write_file_here(rows, reason, item_count)
+        except OSError as exc:
+            fallback = fallback_spill_dir()
+            if self.directory == fallback:
+                raise
+            configured, self.directory = self.directory, fallback
+            path = self._write_file_here(rows, reason, item_count)  # (raising again: the rows are lost)
+            self.moved = (configured, exc)
+            return path
+
+    def _write_file_here(self, rows: list[tuple[ObjectRef, dict]], reason: str, item_count: int) -> Path:
+        _ensure_own_private_dir(self.directory)
         self._sequence += 1
         stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
         path = self.directory / f"spill-{stamp}-{os.getpid()}-{self._sequence:06d}-{os.urandom(3).hex()}.json"

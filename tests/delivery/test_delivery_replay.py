@@ -121,3 +121,32 @@ def test_files_that_are_not_spill_files_are_left_alone(tmp_path):
     result = replay(tmp_path, timeout_seconds=1, backend_factory=pytest.fail)
     assert result.files == 2 and result.files_done == 0 and len(result.errors) == 2
     assert len(list(tmp_path.glob("spill-*.json"))) == 2
+
+
+def test_rows_for_a_local_store_can_go_to_another_store_found_there_by_name(tmp_path):
+    """``replay(store=...)``: the recorded store cannot be written (a read-only checkout). Rows of
+    an experiment that store had already registered keep nothing of its ids: the project and the
+    experiment are found or made in the new store by name, once, and the ledger of the recorded
+    targets is left alone."""
+    from braintrust.store.sqlite_store import LocalStore
+
+    spills = tmp_path / "spill"
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    ref = ObjectRef(EXPERIMENT, {"project_name": "proj", "experiment_name": "nightly"})
+    ref.ids = {"experiment_id": "id-in-the-other-store"}
+    writer = SpillWriter(spills, {"kind": "local", "path": str(blocked / "braintrust.sqlite")})
+    writer.write([(ref, make_row("r1", input={"q": 1}))], "local_store", masked=True, item_count=1)
+    writer.write([(ref, make_row("r2", input={"q": 2}))], "local_store", masked=True, item_count=1)
+
+    stuck = replay(spills, timeout_seconds=10)
+    assert stuck.rows_sent == 0 and stuck.rows_failed == 2 and len(list(spills.glob("spill-*.json"))) == 2
+    store_path = tmp_path / "elsewhere" / "braintrust.sqlite"
+    moved = replay(spills, timeout_seconds=10, store=store_path)
+    assert (moved.rows_sent, moved.rows_failed, moved.objects_created) == (2, 0, 1) and moved.errors == []
+    assert not (spills / LEDGER_NAME).exists()
+    with LocalStore(store_path) as store:
+        [project] = store.list_projects()
+        [experiment] = store.list_experiments(project["id"])
+        assert (project["name"], experiment["name"]) == ("proj", "nightly")
+        assert sorted(row["id"] for row in store.fetch_rows("experiment", experiment["id"])[0]) == ["r1", "r2"]

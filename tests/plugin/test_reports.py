@@ -4,6 +4,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import tempfile
 import xml.etree.ElementTree as ET
 
 SUITE = '''
@@ -227,24 +231,47 @@ def test_when_no_row_was_delivered_the_run_says_why_and_gates_say_they_were_not_
     assert "Not delivered: " in step and "503" in step
 
 
-def test_a_local_store_that_cannot_be_written_is_named_with_the_fix_and_no_summary_is_tried(bt):
+def test_a_local_store_that_cannot_be_written_is_named_with_the_fix_and_its_rows_kept_elsewhere(bt):
+    """A read-only checkout, say: neither the store nor its spill folder can be made there. The
+    rows spill to this user's folder in the system's temporary folder, the summary says where and
+    how to send them, and a replay into a store that can be written delivers every one."""
     blocker = bt.path / "a-file"
     blocker.write_text("not a folder")
     bt.monkeypatch.setenv("BRAINTRUST_LOCAL_DIR", str(blocker / "store"))  # cannot exist (even as root)
     bt.monkeypatch.setenv("BRAINTRUST_FAILED_PUBLISH_PAYLOADS_DIR", str(blocker / "spill"))
+    bt.monkeypatch.setattr(tempfile, "tempdir", str(bt.path / "tmp"))
+    (bt.path / "tmp").mkdir()
+    fallback = bt.path / "tmp" / f"braintrust-spill-{os.getuid()}"
     bt.pytester.makepyfile(test_suite_reports=SUITE)
     result = bt.run("--braintrust", "--braintrust-fail-under", "pass=0.5")
     assert result.ret == 6
     result.stdout.fnmatch_lines(
         [
             "gate FAILED: --braintrust-fail-under: score 'pass' could not be checked: "
-            "no summary, because none of this run's rows were delivered (* dropped)",
-            "rows: 0 sent, 0 spilled, * dropped (flush *s)",
+            "no summary, because none of this run's rows were delivered (* spilled)",
+            "rows: 0 sent, * spilled, 0 dropped (flush *s)",
+            f"spilled rows are kept in {fallback}; send them with `braintrust replay {fallback}`",
             f"braintrust: could not open or create the experiment in the local Braintrust store {blocker}*"
             "or set BRAINTRUST_LOCAL_DIR to another folder.",
+            f"braintrust: could not write spill files to {blocker / 'spill'} (*); they are kept in {fallback} instead",
         ]
     )
     assert "could not summarize" not in result.stdout.str()
+    assert oct(fallback.stat().st_mode & 0o777) == "0o700"
+
+    def replay(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "braintrust", "replay", str(fallback), *args],
+                              capture_output=True, text=True, timeout=60)
+
+    again = replay()  # to the store that still cannot be written: the rows stay, and the way out is named
+    assert again.returncode == 1 and f"`braintrust replay {fallback} --store FOLDER`" in again.stderr
+    store = bt.path / "writable-store"
+    replayed = replay("--store", str(store))
+    assert replayed.returncode == 0, replayed.stderr
+    assert "replayed 8 rows" in replayed.stdout and not list(fallback.glob("spill-*.json"))
+    bt.local_dir = store
+    (experiment,) = bt.experiments()
+    assert {r["span_attributes"]["name"] for r in bt.rows(experiment) if not r.get("span_parents")} == {"test_good", "test_bad", "test_fails"}
 
 
 def test_rows_that_cannot_be_sent_are_spilled_and_reported(bt_api):
