@@ -172,13 +172,14 @@ class SpillWriter:
             fallback = fallback_spill_dir()
             if self.directory == fallback:
                 raise
+            _ensure_own_private_dir(fallback)  # (raising: the rows are lost, and counted)
             configured, self.directory = self.directory, fallback
-            path = self._write_file_here(rows, reason, item_count)  # (raising again: the rows are lost)
+            path = self._write_file_here(rows, reason, item_count)
             self.moved = (configured, exc)
             return path
 
     def _write_file_here(self, rows: list[tuple[ObjectRef, dict]], reason: str, item_count: int) -> Path:
-        _ensure_own_private_dir(self.directory)
+        ensure_private_dir(self.directory)
         self._sequence += 1
         stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
         path = self.directory / f"spill-{stamp}-{os.getpid()}-{self._sequence:06d}-{os.urandom(3).hex()}.json"

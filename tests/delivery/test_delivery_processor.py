@@ -674,3 +674,24 @@ def test_a_signal_landing_inside_enqueue_after_the_row_counted_still_delivers_it
     assert result.produced == result.accepted == 2
     assert sorted(r["id"] for r in backend.rows()) == ["before", "interrupted"]
     processor.close()
+
+
+def test_spill_files_go_to_the_fallback_folder_only_when_it_is_this_users(tmp_path, monkeypatch):
+    import tempfile
+
+    from braintrust.delivery.spill import SpillWriter, fallback_spill_dir
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    writer = SpillWriter(blocked / "spill", {"kind": "local", "path": "x"})
+    path = writer.write([(project_ref(), make_row("a"))], "local_store", masked=True, item_count=1)
+    assert path.parent == fallback_spill_dir() == tmp_path / "tmp" / f"braintrust-spill-{os.getuid()}"
+    assert writer.moved[0] == blocked / "spill" and isinstance(writer.moved[1], OSError)
+    assert json.loads(path.read_text())["replay_command"] == f"braintrust replay {fallback_spill_dir()}"
+
+    other = SpillWriter(blocked / "spill", {"kind": "local", "path": "x"})
+    monkeypatch.setattr(os, "getuid", lambda: 12345)  # the folder now "belongs to another user"
+    with pytest.raises(PermissionError, match="belongs to another user"):
+        other.write([(project_ref(), make_row("b"))], "local_store", masked=True, item_count=1)
