@@ -1,8 +1,9 @@
 """Running a case's declared scorers with ``Eval``'s calling convention.
 
 Each scorer gets its own span under the case's root (type ``score``, purpose ``scorer``), as in
-``Eval``, current while the scorer runs. A scorer that raises or returns something invalid is recorded as that scorer's error
-(``metadata.scorer_errors`` on the root); it never changes the test's outcome.
+``Eval``, current while the scorer runs. A scorer that raises or returns something invalid is
+recorded as that scorer's error (``metadata.scorer_errors`` on the root); it never changes the
+test's outcome.
 
 While the run is logged, a score span's scores are held until the case settles: when the test
 is run again (pytest-rerunfailures' ``--reruns``), the attempt it superseded must not count.

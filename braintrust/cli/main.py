@@ -151,7 +151,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     )
     for error in result.errors:
         print(f"  {error}", file=sys.stderr)
-    if any("local Braintrust store" in error for error in result.errors) and store is None:
+    if result.unusable_stores and store is None:
         print(f"  (rows for a local store that cannot be written go to another with `braintrust replay {directory} --store FOLDER`)",
               file=sys.stderr)
     return 0 if not result.rows_failed and not result.errors else 1

@@ -201,16 +201,13 @@ def _details(row: dict[str, Any]) -> list[tuple[str, str]]:
     start, end = metrics.get("start"), metrics.get("end")
     if isinstance(start, (int, float)) and isinstance(end, (int, float)):
         details.append(("duration", f"{end - start:.3f} s"))
-    logged = [(name, value) for name, value in metrics.items() if name not in ("start", "end") and _is_number(value)]
+    logged = [(name, value) for name, value in metrics.items()
+              if name not in ("start", "end") and isinstance(value, (int, float)) and not isinstance(value, bool)]
     if logged:  # an LLM call's token counts and time to first token; a user's own metrics
         logged.sort(key=lambda item: item[0] != "tokens")  # the total first
         text = "  ".join(f"{name}={value:.3g}" if isinstance(value, float) else f"{name}={value}" for name, value in logged)
         details.append(("metrics", text if len(text) <= VALUE_WIDTH else text[: VALUE_WIDTH - 3] + "..."))
     return details
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _start(row: dict[str, Any]) -> tuple[float, str]:

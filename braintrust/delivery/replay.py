@@ -3,11 +3,11 @@
 Each spill file is replayed to its recorded target (the API, with the key from the environment,
 or the local store at its path), or, with ``store``, rows that were going to a local store go to
 that store instead (theirs could not be written: a read-only checkout); their objects are then
-found or created there by name. Objects that were never created are created once: their ids
-go into a ledger (``objects.json``, one per redirecting store) beside the spill files, so a later
-replay of another file, or of the same file after a crash, reuses them. A file is deleted once all its rows are
-accepted; rows that fail again stay in it (and so do later writes of the same rows, so a
-later replay applies them in order).
+found or created there by name. Objects that were never created are created once: their ids go
+into a ledger (``objects.json``, one per redirecting store) beside the spill files, so a later
+replay of another file, or of the same file after a crash, reuses them. A file is deleted once
+all its rows are accepted; rows that fail again stay in it (and so do later writes of the same
+rows, so a later replay applies them in order).
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ class ReplayResult:
     rows_failed: int = 0
     objects_created: int = 0
     errors: list[str] = field(default_factory=list)
+    #: Local stores some of whose rows failed again (they stay; ``store=`` can send them to another).
+    unusable_stores: set[str] = field(default_factory=set)
 
 
 def spill_files(directory: Path) -> list[Path]:
@@ -120,11 +122,15 @@ def replay(
         except BackendError as exc:
             result.errors.append(f"{path.name}: {exc}")
             result.rows_failed += len(document.get("rows", []))
+            if target.get("kind") == "local":
+                result.unusable_stores.add(str(target.get("path")))
             continue
         ledger_name, ledger = ledgers[redirected]
         replayer = _FileReplay(path, document, backend, (ledger_name, ledger), directory, deadline, result,
                                unresolvable[redirected], held, batch_rows, forget_ids=redirected)
         replayer.run()
+        if replayer.remaining and target.get("kind") == "local":
+            result.unusable_stores.add(str(target.get("path")))
     for backend in backends.values():
         try:
             backend.close()

@@ -141,9 +141,11 @@ def test_rows_for_a_local_store_can_go_to_another_store_found_there_by_name(tmp_
 
     stuck = replay(spills, timeout_seconds=10)
     assert stuck.rows_sent == 0 and stuck.rows_failed == 2 and len(list(spills.glob("spill-*.json"))) == 2
+    assert stuck.unusable_stores == {str(blocked / "braintrust.sqlite")}
     store_path = tmp_path / "elsewhere" / "braintrust.sqlite"
     moved = replay(spills, timeout_seconds=10, store=store_path)
     assert (moved.rows_sent, moved.rows_failed, moved.objects_created) == (2, 0, 1) and moved.errors == []
+    assert moved.unusable_stores == set()
     assert not (spills / LEDGER_NAME).exists()
     with LocalStore(store_path) as store:
         [project] = store.list_projects()
