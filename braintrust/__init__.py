@@ -34,6 +34,8 @@ from braintrust.objects.experiment import (
     summarize,
 )
 from braintrust.objects.project_logs import Logger, current_logger, init_logger, login
+from braintrust.prompts.loading import load_prompt
+from braintrust.prompts.prompt import Prompt
 from braintrust.score import AsyncScorerLike, Score, SyncScorerLike
 from braintrust.span_types import SpanTypeAttribute
 from braintrust.summary import DatasetSummary, DataSummary, ExperimentSummary, MetricSummary, ScoreSummary
@@ -72,6 +74,7 @@ __all__ = [
     "MetricSummary",
     "NOOP_SPAN",
     "NamedWrapper",
+    "Prompt",
     "ReadonlyExperiment",
     "RepoInfo",
     "Reporter",
@@ -95,6 +98,7 @@ __all__ = [
     "init_dataset",
     "init_experiment",
     "init_logger",
+    "load_prompt",
     "log",
     "login",
     "parent_context",

@@ -9,6 +9,8 @@ from braintrust.masking import set_masking_function
 from braintrust.objects.dataset import Dataset, init_dataset
 from braintrust.objects.experiment import Experiment, ReadonlyExperiment, current_experiment, init, init_experiment
 from braintrust.objects.project_logs import Logger, current_logger, init_logger, login
+from braintrust.prompts.loading import load_prompt
+from braintrust.prompts.prompt import Prompt
 from braintrust.span_types import SpanTypeAttribute
 from braintrust.tracing.api import (
     get_span_parent_object,
@@ -26,6 +28,7 @@ __all__ = [
     "Experiment",
     "Logger",
     "NOOP_SPAN",
+    "Prompt",
     "ReadonlyExperiment",
     "Span",
     "SpanImpl",
@@ -39,6 +42,7 @@ __all__ = [
     "init_dataset",
     "init_experiment",
     "init_logger",
+    "load_prompt",
     "login",
     "parent_context",
     "permalink",

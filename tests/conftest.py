@@ -69,7 +69,7 @@ def bt_env(bt_server, monkeypatch) -> BraintrustTestServer:
 
 # ==== Tracing / isolation fixtures (tests/sdk/) ===
 # (autouse) _bt_isolation  every test starts with no BRAINTRUST_* variable set, BRAINTRUST_LOCAL_DIR
-#                          pointing at a fresh temporary directory, no masking function, no current
+#                          and BRAINTRUST_PROMPT_CACHE_DIR pointing at fresh temporary directories, no masking function, no current
 #                          span/logger and a fresh delivery runtime (braintrust.delivery.runtime)
 # bt_logs                  bt_env + helpers to flush and read back what the server stored
 
@@ -86,6 +86,7 @@ def _bt_isolation(tmp_path_factory, monkeypatch):
         if name.startswith("BRAINTRUST_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("BRAINTRUST_LOCAL_DIR", str(tmp_path_factory.mktemp("bt-local")))
+    monkeypatch.setenv("BRAINTRUST_PROMPT_CACHE_DIR", str(tmp_path_factory.mktemp("bt-prompt-cache")))
     runtime.reset_for_tests()
     masking.set_masking_function(None)
     context.current_span_var.set(None)

@@ -125,6 +125,33 @@ def dataset_list(server, request) -> dict:
     return {"objects": server.registry.datasets(request.query.get("project_id"), request.query.get("dataset_name"))}
 
 
+# -- prompts -------------------------------------------------------------------------------
+
+
+def prompt_create(server, request) -> dict:
+    return server.prompts.write(_json_body(request), replace=False)
+
+
+def prompt_replace(server, request) -> dict:
+    return server.prompts.write(_json_body(request), replace=True)
+
+
+def prompt_list(server, request) -> dict:
+    """``GET /v1/prompt?project_name=|project_id=&slug=[&version=][&environment=]``."""
+    query = request.query
+    project_id = query.get("project_id")
+    if project_id is None and query.get("project_name") is not None:
+        project = server.registry.project_by_name(query["project_name"])
+        project_id = project["id"] if project else None
+    if project_id is None:
+        return {"objects": []}
+    return {"objects": server.prompts.find(project_id, query.get("slug"), query.get("version"), query.get("environment"))}
+
+
+def prompt_get(server, request, prompt_id: str) -> dict:
+    return server.prompts.get(prompt_id, request.query.get("version"), request.query.get("environment"))
+
+
 # -- reading rows ----------------------------------------------------------------------------
 
 
@@ -370,6 +397,10 @@ ROUTES: list[tuple[str, re.Pattern, Callable]] = [
         ("POST", f"/v1/experiment/{_ID}/fetch", experiment_fetch),
         ("GET", f"/v1/experiment/{_ID}/fetch", experiment_fetch),
         ("GET", f"/v1/experiment/{_ID}/summarize", experiment_summarize),
+        ("POST", "/v1/prompt", prompt_create),
+        ("PUT", "/v1/prompt", prompt_replace),
+        ("GET", "/v1/prompt", prompt_list),
+        ("GET", f"/v1/prompt/{_ID}", prompt_get),
         ("POST", "/v1/dataset", dataset_create),
         ("GET", "/v1/dataset", dataset_list),
         ("GET", f"/v1/dataset/{_ID}", dataset_get),

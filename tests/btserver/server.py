@@ -32,6 +32,7 @@ from urllib.parse import parse_qsl, urlsplit
 from . import handlers
 from .handlers import Response
 from .objects import ApiError, Registry, stable_id
+from .prompts import PromptRegistry
 from .store import RowStore
 
 DEFAULT_PAYLOAD_MAX_BYTES = 6 * 1024 * 1024
@@ -330,6 +331,7 @@ class BraintrustTestServer:
         self.proxy_url: str | None = None
         self.store = RowStore(merge_rows=merge_rows)
         self.registry = Registry(self.org_id, org_name)
+        self.prompts = PromptRegistry(self.org_id, self.store.next_xact_id)
         self._lock = threading.Lock()
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -394,6 +396,7 @@ class BraintrustTestServer:
             self.errors: list[str] = []
         self.store.clear()
         self.registry.clear()
+        self.prompts.clear()
 
     # -- scripting ----------------------------------------------------------------------------
 
@@ -512,6 +515,13 @@ class BraintrustTestServer:
 
     def datasets(self, project_id: str | None = None) -> list[dict]:
         return self.registry.datasets(project_id)
+
+    def add_prompt(self, project: str, slug: str, prompt_data: dict, **fields) -> dict:
+        """Create the project if needed and write a new version of prompt ``slug`` (name defaults
+        to the slug); returns the stored version, whose ``_xact_id`` is its version."""
+        project_id = self.registry.project_create_or_get({"name": project})["id"]
+        body = {"project_id": project_id, "slug": slug, "name": slug, "prompt_data": prompt_data, **fields}
+        return self.prompts.write(body, replace=True)
 
     def attachment_data(self, key: str) -> bytes | None:
         """Bytes uploaded for an attachment key (None if not uploaded)."""

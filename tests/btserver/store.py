@@ -113,6 +113,13 @@ class RowStore:
 
     # -- writing -----------------------------------------------------------------------------
 
+    def next_xact_id(self) -> str:
+        """A new transaction id, for objects other than rows (prompt versions)."""
+        with self._lock:
+            xact = self._next_xact
+            self._next_xact += 1
+        return str(xact)
+
     def apply(self, rows: list) -> tuple[str, list]:
         """Write one request's rows atomically; return ``(xact_id, ids)``.
 

@@ -155,6 +155,27 @@ def test_dataset_is_created_once(client):
     assert client.get(f"/v1/dataset/{dataset['id']}").json() == dataset
 
 
+def test_prompts_have_versions_and_environments(bt_server, client):
+    project = client.project()
+    body = {"project_id": project["id"], "slug": "greet", "name": "Greet", "prompt_data": {"prompt": {"type": "completion", "content": "v1"}}}
+    first = client.post("/v1/prompt", json=body).json()
+    assert {"id", "project_id", "_xact_id", "name", "slug", "description", "prompt_data", "tags"} <= set(first)
+    assert client.post("/v1/prompt", json={**body, "name": "ignored"}).json() == first  # POST keeps an existing slug
+    second = client.session.put(bt_server.url + "/v1/prompt", json={**body, "description": "v2"}, timeout=10).json()
+    assert second["id"] == first["id"] and int(second["_xact_id"]) > int(first["_xact_id"])
+    by_name = {"project_name": "proj", "slug": "greet"}
+    assert client.get("/v1/prompt", params=by_name).json()["objects"] == [second]
+    assert client.get("/v1/prompt", params={**by_name, "version": first["_xact_id"]}).json()["objects"] == [first]
+    assert client.get("/v1/prompt", params={"project_id": project["id"]}).json()["objects"] == [second]
+    assert client.get("/v1/prompt", params={"project_name": "other", "slug": "greet"}).json()["objects"] == []
+    assert client.get(f"/v1/prompt/{first['id']}").json() == second
+    bt_server.prompts.set_environment(first["id"], "production", first["_xact_id"])
+    assert client.get(f"/v1/prompt/{first['id']}", params={"environment": "production"}).json() == first
+    assert client.get(f"/v1/prompt/{first['id']}", params={"environment": "staging"}).status_code == 404
+    assert client.get(f"/v1/prompt/{first['id']}", params={"version": "1"}).status_code == 404
+    assert client.post("/v1/prompt", json={"project_id": project["id"], "name": "x"}).status_code == 400
+
+
 # -- /logs3 -----------------------------------------------------------------------------------
 
 

@@ -24,7 +24,7 @@ EXPECTED_MISSING = {
     # progress events of streamed evals and invoke
     "TaskProgressEvent", "SSEProgressEvent",
     # prompts, functions, projects, invoke
-    "load_prompt", "get_prompt_versions", "Prompt", "PromptBuilder", "CodePrompt", "CodeFunction", "Project",
+    "get_prompt_versions", "PromptBuilder", "CodePrompt", "CodeFunction", "Project",
     "ProjectBuilder", "ScorerBuilder", "ToolBuilder", "projects", "init_function", "invoke", "prettify_params",
     "serialize_response_format", "BraintrustInvokeError", "BraintrustStream", "BraintrustConsoleChunk",
     "BraintrustErrorChunk", "BraintrustJsonChunk", "BraintrustProgressChunk", "BraintrustTextChunk", "parse_stream",

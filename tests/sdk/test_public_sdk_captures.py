@@ -112,3 +112,26 @@ def test_wrap_anthropic_rows_match_public_sdk(tmp_path):
     theirs = normalize(merge_like_server(capture_rows("anthropic")))
     assert ours == theirs, diff(ours, theirs)
     assert proc.stdout.splitlines()[-1] == "flushed"
+
+
+def test_load_prompt_matches_public_sdk(tmp_path):
+    """``load_prompt`` and ``Prompt.build`` (scenario_prompt.py): the same prompt requests, the
+    same built arguments (logged as rows), and the same llm span for a built prompt sent
+    through ``wrap_openai``."""
+    with BraintrustTestServer(org_name="recorder-org") as server:
+        proc = run_scenario("prompt", server, tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        rows = server.rows()
+        ours_asked = [(r.path, r.query) for r in server.requests if r.path.startswith("/v1/prompt") and r.method == "GET"]
+    captured = [json.loads(line) for line in (CAPTURES / "prompt.jsonl").read_text().splitlines()]
+    theirs_asked = [(c["path"], c["query"]) for c in captured if c["path"].startswith("/v1/prompt") and c["method"] == "GET"]
+    assert ours_asked == theirs_asked
+    theirs = normalize(merge_like_server(capture_rows("prompt")))
+    assert normalize(rows) == theirs, diff(normalize(rows), theirs)
+    assert proc.stdout.splitlines() == [
+        "latest: Support Reply support-reply True ['chat', 'model', 'params', 'position', 'tools']",
+        "strict: ValueError",
+        "missing: ValueError",
+        "reply: The answer is 4.",
+        "flushed",
+    ]

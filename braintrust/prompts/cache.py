@@ -1,0 +1,131 @@
+"""The copies of fetched prompts that ``load_prompt`` falls back on when Braintrust cannot answer.
+
+Two levels: memory (least recently used first out, ``BRAINTRUST_PROMPT_CACHE_MEMORY_MAX_SIZE``
+entries, default 1024) and a folder (``BRAINTRUST_PROMPT_CACHE_DIR``, default
+``~/.braintrust/prompt_cache``; ``BRAINTRUST_PROMPT_CACHE_DISK_MAX_SIZE`` files, default 1048576,
+oldest removed first). Files are JSON, written atomically, 0600 in a 0700 folder; they hold the
+prompt as the API answered it and never a credential (the key only enters the file name's hash).
+A folder that cannot be written costs the disk level only, with one warning.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from braintrust.config import env_number, env_str
+
+log = logging.getLogger("braintrust")
+
+__all__ = ["CachedPrompt", "PromptCache", "prompt_cache"]
+
+DEFAULT_MEMORY_MAX_ENTRIES = 1024
+DEFAULT_DISK_MAX_FILES = 1048576
+
+
+@dataclass(frozen=True)
+class CachedPrompt:
+    prompt: dict[str, Any]  # as the API answered it
+    saved_at: float  # unix seconds
+
+
+class PromptCache:
+    def __init__(self, folder: Path, memory_max_entries: int = DEFAULT_MEMORY_MAX_ENTRIES, disk_max_files: int = DEFAULT_DISK_MAX_FILES):
+        self.folder = folder
+        self.memory_max_entries = memory_max_entries
+        self.disk_max_files = disk_max_files
+        self._memory: OrderedDict[str, CachedPrompt] = OrderedDict()
+        self._lock = threading.Lock()
+        self._disk_warned = False
+
+    def put(self, key: str, prompt: dict[str, Any]) -> None:
+        entry = CachedPrompt(prompt, time.time())
+        with self._lock:
+            self._remember(key, entry)
+        try:
+            self._write(key, entry)
+        except OSError as exc:
+            if not self._disk_warned:
+                self._disk_warned = True
+                log.warning("braintrust: prompts are cached in memory only: %s cannot be written (%s). "
+                            "Set BRAINTRUST_PROMPT_CACHE_DIR to a writable folder.", self.folder, exc)
+
+    def get(self, key: str) -> CachedPrompt | None:
+        with self._lock:
+            entry = self._memory.get(key)
+            if entry is not None:
+                self._memory.move_to_end(key)
+                return entry
+        entry = self._read(key)
+        if entry is not None:
+            with self._lock:
+                self._remember(key, entry)
+        return entry
+
+    def _remember(self, key: str, entry: CachedPrompt) -> None:
+        self._memory[key] = entry
+        self._memory.move_to_end(key)
+        while len(self._memory) > self.memory_max_entries:
+            self._memory.popitem(last=False)
+
+    def _path(self, key: str) -> Path:
+        return self.folder / f"{hashlib.sha256(key.encode('utf-8')).hexdigest()}.json"
+
+    def _read(self, key: str) -> CachedPrompt | None:
+        try:
+            data = json.loads(self._path(key).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(data, dict) or data.get("key") != key or not isinstance(data.get("prompt"), dict):
+            return None
+        return CachedPrompt(data["prompt"], float(data.get("saved_at") or 0))
+
+    def _write(self, key: str, entry: CachedPrompt) -> None:
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        text = json.dumps({"key": key, "saved_at": entry.saved_at, "prompt": entry.prompt}, sort_keys=True)
+        descriptor, temporary = tempfile.mkstemp(dir=self.folder, prefix=".prompt-", suffix=".tmp")
+        try:
+            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:  # mkstemp makes it 0600
+                handle.write(text)
+            os.replace(temporary, self._path(key))
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        self._evict()
+
+    def _evict(self) -> None:
+        files = list(self.folder.glob("*.json"))
+        if len(files) <= self.disk_max_files:
+            return
+        def modified(path: Path) -> float:
+            try:
+                return path.stat().st_mtime
+            except OSError:
+                return 0.0
+        for path in sorted(files, key=modified)[: len(files) - self.disk_max_files]:
+            path.unlink(missing_ok=True)
+
+
+_caches: dict[tuple, PromptCache] = {}
+_caches_lock = threading.Lock()
+
+
+def prompt_cache() -> PromptCache:
+    """The cache the environment configures (one per setting, kept for the process)."""
+    folder = Path(env_str("BRAINTRUST_PROMPT_CACHE_DIR") or Path.home() / ".braintrust" / "prompt_cache").expanduser()
+    memory = int(env_number("BRAINTRUST_PROMPT_CACHE_MEMORY_MAX_SIZE", DEFAULT_MEMORY_MAX_ENTRIES, minimum=1, integer=True))
+    disk = int(env_number("BRAINTRUST_PROMPT_CACHE_DISK_MAX_SIZE", DEFAULT_DISK_MAX_FILES, minimum=1, integer=True))
+    settings = (str(folder), memory, disk)
+    with _caches_lock:
+        if settings not in _caches:
+            _caches[settings] = PromptCache(folder, memory, disk)
+        return _caches[settings]

@@ -1,0 +1,192 @@
+"""Mustache templates as the public SDK's prompts render them (it uses ``chevron``).
+
+Supported: variables (``{{x}}`` HTML-escaped; ``{{{x}}}`` and ``{{& x}}`` raw), dotted names and
+list indexes (``{{user.name}}``, ``{{items.0}}``), ``{{.}}``, sections and inverted sections,
+comments, set-delimiter tags, and the spec's standalone-line rules. Partials render nothing: the
+SDK gives none (chevron would read ``NAME.mustache`` from the current folder; we never read files). Lookups follow chevron where it differs from the spec: a dotted name
+that fails in one scope is tried whole in the next; falsy items of a list section are skipped;
+``True`` opens a section without a new scope; values render with ``str()`` (``None`` → ``""``).
+Unlike chevron, attributes of objects are looked up only for names that do not start with ``_``.
+
+``tests/data/prompts/mustache_cases.json`` holds chevron's outputs; the tests hold ours to them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+__all__ = ["MissingVariable", "TemplateError", "escape_html", "parse", "render"]
+
+_STANDALONE_KINDS = frozenset("#^/!>=")
+_LINE_TAIL = re.compile(r"[ \t]*(\r\n|\n|$)")
+
+
+class TemplateError(ValueError):
+    """The template cannot be parsed (an unclosed tag or section, a stray closing tag)."""
+
+
+class MissingVariable(ValueError):
+    """``strict`` rendering met names that no scope holds; ``names`` lists them in order."""
+
+    def __init__(self, names: list[str], context: str | None = None):
+        self.names = names
+        keys = ", ".join(repr(name) for name in names)
+        super().__init__(f"Template rendering failed: Could not find key {keys}" + (f" ({context})" if context else ""))
+
+
+def escape_html(text: str) -> str:
+    """chevron's escaping: ``&``, ``<``, ``>`` and ``"`` (not ``'``)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+@dataclass
+class _Tag:
+    kind: str  # "name" (escaped), "&" (raw), "#", "^"
+    key: str
+    children: list = field(default_factory=list)
+
+
+def parse(template: str) -> list:
+    """The template as a tree: strings and :class:`_Tag` nodes. Raises :class:`TemplateError`."""
+    root: list = []
+    stack: list[tuple[_Tag | None, list, int]] = [(None, root, 0)]
+    left, right = "{{", "}}"
+    pos = 0
+    while True:
+        start = template.find(left, pos)
+        if start < 0:
+            _add_text(stack[-1][1], template[pos:])
+            break
+        end = template.find(right, start + len(left))
+        if end < 0:
+            raise TemplateError(f"unclosed tag {template[start:start + 20]!r} at line {_line(template, start)}")
+        content = template[start + len(left):end]
+        after = end + len(right)
+        kind = content[:1] if content[:1] in "#^/!>=&{" else ""
+        if kind == "{" and right == "}}" and template.startswith("}", after):
+            after += 1
+        text = template[pos:start]
+        if kind in _STANDALONE_KINDS:
+            line_start = start - (len(text) - len(text.rstrip(" \t")))
+            tail = _LINE_TAIL.match(template, after)
+            if (line_start == 0 or template[line_start - 1] == "\n") and tail is not None:
+                if kind != ">":  # chevron keeps a standalone partial's indentation
+                    text = text[: len(text) - (start - line_start)]
+                after = tail.end()
+        _add_text(stack[-1][1], text)
+        pos = after
+        key = content[1:].strip() if kind else content.strip()
+        if kind == "=":
+            delimiters = content[1:-1].split() if content.endswith("=") else []
+            if len(delimiters) != 2:
+                raise TemplateError(f"bad set-delimiter tag {left}{content}{right} at line {_line(template, start)}")
+            left, right = delimiters
+        elif kind in ("#", "^"):
+            tag = _Tag(kind, key)
+            stack[-1][1].append(tag)
+            stack.append((tag, tag.children, start))
+        elif kind == "/":
+            opened = stack[-1][0]
+            if opened is None:
+                raise TemplateError(f"closing tag {key!r} at line {_line(template, start)} closes no section")
+            if opened.key != key:
+                raise TemplateError(f"closing tag {key!r} at line {_line(template, start)} does not match the open section {opened.key!r}")
+            stack.pop()
+        elif kind in ("", "&", "{"):
+            stack[-1][1].append(_Tag("name" if kind == "" else "&", key))
+        # comments ("!") and partials (">") render nothing
+    if len(stack) > 1:
+        tag, _, opened_at = stack[-1]
+        raise TemplateError(f"section {tag.key!r} opened at line {_line(template, opened_at)} is never closed")
+    return root
+
+
+def render(template: str, data: Any, *, strict: bool = False, escape: bool = True) -> str:
+    """Render ``template`` with ``data`` as the outermost scope.
+
+    ``strict``: raise :class:`MissingVariable` naming every name no scope holds (a name whose
+    value is ``None`` is present). ``escape=False`` renders ``{{x}}`` raw too.
+    """
+    missing: list[str] = []
+    out: list[str] = []
+    _render_nodes(parse(template), [data], out, missing if strict else None, escape)
+    if missing:
+        raise MissingVariable(list(dict.fromkeys(missing)))
+    return "".join(out)
+
+
+def _render_nodes(nodes: list, scopes: list, out: list[str], missing: list | None, escape: bool) -> None:
+    for node in nodes:
+        if isinstance(node, str):
+            out.append(node)
+            continue
+        found, value = _lookup(node.key, scopes)
+        if not found and missing is not None:
+            missing.append(node.key)
+        if node.kind in ("name", "&"):
+            text = _as_text(value)
+            out.append(escape_html(text) if node.kind == "name" and escape else text)
+        elif node.kind == "^":
+            if not value:
+                _render_nodes(node.children, scopes, out, missing, escape)
+        elif not value:
+            continue
+        elif value is True:
+            _render_nodes(node.children, scopes, out, missing, escape)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                if item:
+                    _render_nodes(node.children, [item, *scopes], out, missing, escape)
+        else:
+            _render_nodes(node.children, [value, *scopes], out, missing, escape)
+
+
+def _lookup(key: str, scopes: list) -> tuple[bool, Any]:
+    """``(found, value)``: the first scope that holds the whole (dotted) name."""
+    if key == ".":
+        return True, scopes[0]
+    parts = key.split(".")
+    for scope in scopes:
+        value = scope
+        for part in parts:
+            value = _child(value, part)
+            if value is _ABSENT:
+                break
+        else:
+            return True, value
+    return False, None
+
+
+_ABSENT = object()
+
+
+def _child(value: Any, name: str) -> Any:
+    if isinstance(value, Mapping):
+        return value[name] if name in value else _ABSENT
+    if isinstance(value, (list, tuple)):
+        try:
+            return value[int(name)]
+        except (ValueError, IndexError):
+            return _ABSENT
+    if name.startswith("_") or isinstance(value, (str, bytes, int, float)):
+        return _ABSENT
+    return getattr(value, name, _ABSENT)
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if value is None or (not value and value is not False and value != 0):
+        return ""
+    return str(value)
+
+
+def _add_text(nodes: list, text: str) -> None:
+    if text:
+        nodes.append(text)
+
+
+def _line(template: str, index: int) -> int:
+    return template.count("\n", 0, index) + 1

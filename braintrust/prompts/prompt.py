@@ -1,0 +1,244 @@
+"""``Prompt``: a prompt stored in Braintrust, and ``build()``, which turns it into the arguments of
+a model call (braintrust-api.md §12).
+
+``build(**variables)`` returns ``{**defaults, **options.params (without use_cache), "model"}``
+plus ``messages`` (chat) or ``prompt`` (completion), ``tools`` when the prompt has some, and
+``span_info`` (unless ``no_trace``), which the client wrappers move into the call's span as
+``metadata.prompt``. Text is rendered as mustache with HTML escaping, as the public SDK does:
+message contents, text/image/file parts, and the tools; a ``json_schema`` response format's schema
+is rendered without escaping. Unlike the public SDK, fields of a message that it does not know
+(``tool_call_id``, say) are kept, and a prompt made with ``from_prompt_data`` can be built.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import KeysView, Mapping
+from typing import Any, Callable, Iterator
+
+from braintrust.prompts.mustache import MissingVariable, render
+
+__all__ = ["Prompt", "PromptBlock", "PromptMessage"]
+
+
+class PromptMessage(dict):
+    """One message of a chat prompt: a dict that also answers ``message.role``, ``.content`` ...
+    (``None`` for a field it lacks), as the public SDK's message objects do."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self.get(name)
+
+
+class PromptBlock:
+    """``prompt.prompt``: ``type`` (``"chat"`` or ``"completion"``), ``messages`` or
+    ``content``, and ``tools`` (the JSON text, or None)."""
+
+    def __init__(self, data: Mapping[str, Any]):
+        self.type = data.get("type")
+        self.messages = [PromptMessage(m) for m in data.get("messages") or []] if self.type == "chat" else None
+        self.content = data.get("content") if self.type == "completion" else None
+        self.tools = data.get("tools")
+
+    def __repr__(self) -> str:
+        if self.type == "chat":
+            return f"PromptBlock(type='chat', messages={self.messages!r}, tools={self.tools!r})"
+        return f"PromptBlock(type={self.type!r}, content={self.content!r})"
+
+
+class Prompt:
+    """A prompt, fetched on first use when it came from ``load_prompt``.
+
+    ``lazy_metadata``: the prompt object (``id, project_id, _xact_id, name, slug, prompt_data``
+    ...) or a function that returns it; it is called once, when an attribute is first read.
+    As a mapping it holds the prompt's options, its messages (under ``"chat"``) or content
+    (under ``"completion"``), and ``"tools"``.
+    """
+
+    def __init__(self, lazy_metadata: Any, defaults: Mapping[str, Any] | None = None, no_trace: bool = False):
+        self._load: Callable[[], Mapping[str, Any]] | None = lazy_metadata if callable(lazy_metadata) else None
+        self._metadata: Mapping[str, Any] | None = None if callable(lazy_metadata) else _checked(lazy_metadata)
+        self.defaults = dict(defaults or {})
+        self.no_trace = no_trace
+
+    @classmethod
+    def from_prompt_data(cls, name: str, prompt_data: Mapping[str, Any]) -> "Prompt":
+        """A prompt made here rather than fetched: no id, project or version."""
+        return cls({"id": None, "project_id": None, "_xact_id": None, "name": name, "slug": name,
+                    "description": None, "tags": None, "prompt_data": prompt_data})
+
+    # -- what was fetched ------------------------------------------------------------------------
+
+    @property
+    def _data(self) -> Mapping[str, Any]:
+        if self._metadata is None:
+            assert self._load is not None
+            self._metadata = _checked(self._load())
+            self._load = None
+        return self._metadata
+
+    @property
+    def id(self) -> str | None:
+        return self._data.get("id")
+
+    @property
+    def name(self) -> str | None:
+        return self._data.get("name")
+
+    @property
+    def slug(self) -> str | None:
+        return self._data.get("slug")
+
+    @property
+    def version(self) -> str | None:
+        """The prompt's transaction id (``_xact_id``): pass it as ``load_prompt(version=...)``."""
+        return self._data.get("_xact_id")
+
+    @property
+    def project_id(self) -> str | None:
+        return self._data.get("project_id")
+
+    @property
+    def prompt(self) -> PromptBlock:
+        return PromptBlock(self._prompt_data.get("prompt") or {})
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return copy.deepcopy(dict(self._prompt_data.get("options") or {}))
+
+    @property
+    def _prompt_data(self) -> Mapping[str, Any]:
+        return self._data.get("prompt_data") or {}
+
+    def _as_dict(self) -> dict[str, Any]:
+        block = self._prompt_data.get("prompt") or {}
+        view = self.options
+        kind = block.get("type")
+        if kind == "chat":
+            view["chat"] = [PromptMessage(m) for m in copy.deepcopy(block.get("messages") or [])]
+        elif kind == "completion":
+            view["completion"] = block.get("content")
+        if block.get("tools") is not None:
+            view["tools"] = block["tools"]
+        return view
+
+    def __getitem__(self, key: str) -> Any:
+        return self._as_dict()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._as_dict())
+
+    def __len__(self) -> int:
+        return len(self._as_dict())
+
+    def keys(self) -> KeysView[str]:
+        return self._as_dict().keys()
+
+    def __repr__(self) -> str:
+        if self._metadata is None:
+            return "<Prompt (not fetched yet)>"
+        return f"<Prompt {self.slug!r} version={self.version!r}>"
+
+    # -- building ----------------------------------------------------------------------------
+
+    def build(self, **build_args: Any) -> dict[str, Any]:
+        """The model call's arguments, with the prompt rendered using ``build_args``.
+
+        ``strict=True`` raises ``ValueError`` naming every variable the prompt uses that
+        ``build_args`` lacks. Raises ``ValueError`` when neither the prompt nor the defaults
+        name a model.
+        """
+        strict = bool(build_args.pop("strict", False))
+        options = self.options
+        params = {k: v for k, v in (options.get("params") or {}).items() if k != "use_cache"}
+        result: dict[str, Any] = {**copy.deepcopy(self.defaults), **params}
+        model = options.get("model") or result.get("model")
+        if not model:
+            raise ValueError("No model specified. Either specify it in the prompt or as a default")
+        result["model"] = model
+        if not self.no_trace:
+            result["span_info"] = {"metadata": {"prompt": {
+                "variables": build_args, "id": self.id, "project_id": self.project_id, "version": self.version,
+            }}}
+        try:
+            self._render_into(result, build_args, strict)
+        except MissingVariable as exc:
+            raise MissingVariable(exc.names, f"prompt {self.slug!r}; pass them to build(), or build without strict=True") from None
+        return result
+
+    def _render_into(self, result: dict[str, Any], variables: dict[str, Any], strict: bool) -> None:
+        block = self._prompt_data.get("prompt") or {}
+        kind = block.get("type")
+
+        def text(template: Any, escape: bool = True) -> Any:
+            return render(template, variables, strict=strict, escape=escape) if isinstance(template, str) else template
+
+        if kind == "chat":
+            result["messages"] = [_render_message(m, text) for m in block.get("messages") or []]
+        elif kind == "completion":
+            result["prompt"] = text(block.get("content"))
+        else:
+            raise ValueError(f"Prompt {self.slug!r} has a prompt of type {kind!r}; build() knows 'chat' and 'completion'.")
+        tools = block.get("tools")
+        if isinstance(tools, str) and tools.strip():
+            rendered = text(tools)
+            try:
+                result["tools"] = json.loads(rendered)
+            except ValueError as exc:
+                raise ValueError(f"Prompt {self.slug!r}: its tools are not valid JSON once rendered ({exc}): {rendered[:200]}") from None
+        elif isinstance(tools, list):
+            result["tools"] = _render_strings(tools, text)
+        schema_holder = (result.get("response_format") or {}).get("json_schema") if isinstance(result.get("response_format"), dict) else None
+        if isinstance(schema_holder, dict) and schema_holder.get("schema") is not None:
+            schema = schema_holder["schema"]
+            if isinstance(schema, str):
+                schema_holder["schema"] = json.loads(text(schema, escape=False))
+            else:
+                schema_holder["schema"] = _render_strings(schema, lambda s: text(s, escape=False))
+
+
+def _render_message(message: Mapping[str, Any], text: Callable[..., Any]) -> dict[str, Any]:
+    rendered = {k: copy.deepcopy(v) for k, v in message.items() if v is not None}
+    content = rendered.get("content")
+    if isinstance(content, str):
+        rendered["content"] = text(content)
+    elif isinstance(content, list):
+        rendered["content"] = [_render_part(part, text) for part in content]
+    return rendered
+
+
+def _render_part(part: Any, text: Callable[..., Any]) -> Any:
+    if not isinstance(part, dict):
+        return part
+    kind = part.get("type")
+    if kind == "text":
+        part["text"] = text(part.get("text"))
+    elif kind == "image_url" and isinstance(part.get("image_url"), dict):
+        part["image_url"]["url"] = text(part["image_url"].get("url"))
+    elif kind == "file" and isinstance(part.get("file"), dict):
+        for field in ("file_data", "filename", "file_id"):
+            if field in part["file"]:
+                part["file"][field] = text(part["file"][field])
+    return part
+
+
+def _render_strings(value: Any, text: Callable[[str], Any]) -> Any:
+    if isinstance(value, str):
+        return text(value)
+    if isinstance(value, list):
+        return [_render_strings(item, text) for item in value]
+    if isinstance(value, dict):
+        return {key: _render_strings(item, text) for key, item in value.items()}
+    return value
+
+
+def _checked(metadata: Any) -> Mapping[str, Any]:
+    """The prompt object, refused with the reason when it cannot be a prompt."""
+    if not isinstance(metadata, Mapping):
+        raise ValueError(f"A prompt must be a JSON object, got {type(metadata).__name__}")
+    prompt_data = metadata.get("prompt_data")
+    if prompt_data is not None and not isinstance(prompt_data, Mapping):
+        raise ValueError(f"Prompt {metadata.get('slug')!r}: 'prompt_data' must be an object, got {type(prompt_data).__name__}")
+    return metadata
