@@ -5,6 +5,18 @@ Only the public surface lives here; nothing runs at import (no threads, no netwo
 
 from typing import Any
 
+from braintrust.attachments.kinds import (
+    Attachment,
+    AttachmentMetadata,
+    AttachmentReference,
+    AttachmentStatus,
+    BaseAttachment,
+    BraintrustAttachmentReference,
+    ExternalAttachment,
+    ExternalAttachmentReference,
+    JSONAttachment,
+    ReadonlyAttachment,
+)
 from braintrust.delivery.policy import set_http_adapter
 from braintrust.delivery.runtime import flush
 from braintrust.framework import (
@@ -56,7 +68,13 @@ from braintrust.wrappers.openai import NamedWrapper, wrap_openai
 # Kept sorted (tests/test_public_api.py checks it, and the names still missing).
 __all__ = [
     "AsyncScorerLike",
+    "Attachment",
+    "AttachmentMetadata",
+    "AttachmentReference",
+    "AttachmentStatus",
+    "BaseAttachment",
     "BaseExperiment",
+    "BraintrustAttachmentReference",
     "DataSummary",
     "Dataset",
     "DatasetSummary",
@@ -70,11 +88,15 @@ __all__ = [
     "Evaluator",
     "Experiment",
     "ExperimentSummary",
+    "ExternalAttachment",
+    "ExternalAttachmentReference",
+    "JSONAttachment",
     "Logger",
     "MetricSummary",
     "NOOP_SPAN",
     "NamedWrapper",
     "Prompt",
+    "ReadonlyAttachment",
     "ReadonlyExperiment",
     "RepoInfo",
     "Reporter",

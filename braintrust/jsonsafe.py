@@ -36,6 +36,8 @@ value                                                 becomes
 ``memoryview``                                        ``str(bytes(m))``
 object with a str ``__braintrust_placeholder__``      that string (our Span/Logger/Experiment/Dataset
                                                       set ``"<span>"``, ``"<logger>"``, ...)
+attachment (class with ``__braintrust_attachment__``)  its ``reference`` dict; its bytes are
+                                                      registered for storing (``attachments.pending``)
 ``enum.Enum`` member                                  its ``value`` (snapshotted)
 dataclass instance                                    ``dict`` of its fields (snapshotted)
 pydantic v2 model (``model_dump`` returning a dict)   ``model_dump(exclude_none=True)``
@@ -110,6 +112,7 @@ MAX_DEPTH = 254
 CIRCULAR_REFERENCE = "<circular reference>"
 MAX_DEPTH_EXCEEDED = "<max depth exceeded>"
 PLACEHOLDER_ATTR = "__braintrust_placeholder__"
+ATTACHMENT_ATTR = "__braintrust_attachment__"
 
 _INT_MIN = -(2**63)
 _INT_MAX = 2**64 - 1  # orjson writes unsigned 64-bit integers as numbers
@@ -344,6 +347,10 @@ def _convert(obj: Any, depth: int, path: set) -> tuple[Any, int]:
     placeholder = getattr(obj, PLACEHOLDER_ATTR, None)
     if isinstance(placeholder, str):
         return _str_size(placeholder)
+    if getattr(type(obj), ATTACHMENT_ATTR, False):
+        from braintrust.attachments.pending import logged  # (registers its bytes for storing)
+
+        return _via(obj, logged(obj), depth, path)
 
     if isinstance(obj, enum.Enum):
         return _via(obj, obj.value, depth, path)

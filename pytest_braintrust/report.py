@@ -72,9 +72,22 @@ def markdown(run: Any) -> str:
     lines += step_summary.gate_lines(run.gates)
     counts = run.delivery_counts()
     dropped = sum(counts["dropped"].values())
-    lines.append(f"Rows: {counts['accepted']} delivered, {counts['spilled']} spilled, {dropped} dropped.")
+    lines.append(f"Rows: {counts['accepted']} delivered, {counts['spilled']} spilled, {dropped} dropped{attachment_counts(counts)[0]}.")
     lines += [f"Not delivered: {step_summary.md(error)}" for error in counts["errors"]]
     return "\n".join(lines) + "\n\n"
+
+
+def attachment_counts(delivery: dict[str, Any]) -> tuple[str, int]:
+    """``"; attachments: 3 stored, 1 spilled"`` (empty when the run logged none), and how many
+    were spilled or dropped."""
+    dropped = sum(delivery["attachments_dropped"].values())
+    lost = delivery["attachments_spilled"] + dropped
+    if not delivery["attachments_stored"] and not lost:
+        return "", 0
+    text = f"; attachments: {delivery['attachments_stored']} stored"
+    if lost:
+        text += f", {delivery['attachments_spilled']} spilled, {dropped} dropped"
+    return text, lost
 
 
 def case_breakdown(run: Any) -> str:
@@ -137,11 +150,13 @@ def terminal_summary(run: Any, tr: Any, exitstatus: int = pytest.ExitCode.OK) ->
         tr.write_line(run.gates_skipped, yellow=True)
     delivery = run.delivery_counts()
     dropped = sum(delivery["dropped"].values())
-    line = f"rows: {delivery['accepted']} sent, {delivery['spilled']} spilled, {dropped} dropped (flush {run.flush_seconds:.2f}s)"
-    tr.write_line(line, red=bool(delivery["spilled"] or dropped))
+    line = f"rows: {delivery['accepted']} sent, {delivery['spilled']} spilled, {dropped} dropped"
+    attachments, attachments_lost = attachment_counts(delivery)
+    tr.write_line(f"{line}{attachments} (flush {run.flush_seconds:.2f}s)", red=bool(delivery["spilled"] or dropped or attachments_lost))
     if delivery["spill_files"]:
         folder = os.path.dirname(delivery["spill_files"][-1])
-        tr.write_line(f"spilled rows are kept in {folder}; send them with `braintrust replay {folder}`", red=True)
+        what = "spilled rows are" if delivery["spilled"] else "spilled attachments are"
+        tr.write_line(f"{what} kept in {folder}; send them with `braintrust replay {folder}`", red=True)
     for error in delivery["errors"]:
         tr.write_line(f"braintrust: {error}", red=True)
     for error in run.errors:
@@ -149,7 +164,9 @@ def terminal_summary(run: Any, tr: Any, exitstatus: int = pytest.ExitCode.OK) ->
     if any(not gate.passed for gate in run.gates):
         tr.write_line(f"braintrust: a quality gate failed; exit status {GATE_FAILED_EXIT_CODE}", red=True)
     lost = f"{delivery['spilled']} rows spilled and {dropped} dropped" if delivery["spilled"] or dropped else None
+    if attachments_lost:
+        lost = (f"{lost}; " if lost else "") + f"{attachments_lost} attachments not stored"
     if lost and delivery["spill_files"]:
-        lost += f"; send the spilled rows with `braintrust replay {os.path.dirname(delivery['spill_files'][-1])}`"
+        lost += f"; send what was spilled with `braintrust replay {os.path.dirname(delivery['spill_files'][-1])}`"
     for line in annotation_lines(run.gates, lost):
         tr.write_line(line)

@@ -335,18 +335,20 @@ class BraintrustRun:
         return merge_scorer_failures(self.session().scorer_failures, *(o.get("scorer_failures") for o in self.worker_outputs))
 
     def delivery_counts(self) -> dict[str, Any]:
-        """Rows produced/accepted/spilled/dropped, spill files and why rows were not delivered
-        (each error once), over this process and every worker."""
-        totals = {"produced": 0, "accepted": 0, "spilled": 0, "dropped": {}, "spill_files": [], "errors": []}
+        """Rows produced/accepted/spilled/dropped, attachments stored/spilled/dropped, spill
+        files and why they were not delivered (each error once), over this process and every worker."""
+        totals = {"produced": 0, "accepted": 0, "spilled": 0, "dropped": {}, "spill_files": [], "errors": [],
+                  "attachments_stored": 0, "attachments_spilled": 0, "attachments_dropped": {}}
         results = [self.flush_result.__dict__ if self.flush_result is not None else None]
         results += [o.get("flush") for o in self.worker_outputs]
         for result in results:
             if not result:
                 continue
-            for key in ("produced", "accepted", "spilled"):
+            for key in ("produced", "accepted", "spilled", "attachments_stored", "attachments_spilled"):
                 totals[key] += result.get(key, 0)
-            for reason, count in (result.get("dropped") or {}).items():
-                totals["dropped"][reason] = totals["dropped"].get(reason, 0) + count
+            for field in ("dropped", "attachments_dropped"):
+                for reason, count in (result.get(field) or {}).items():
+                    totals[field][reason] = totals[field].get(reason, 0) + count
             totals["spill_files"] += result.get("spill_files") or []
             totals["errors"] += [error for error in result.get("errors") or [] if error not in totals["errors"]]
         return totals

@@ -146,15 +146,17 @@ def cmd_replay(args: argparse.Namespace) -> int:
     result = replay(directory, timeout_seconds=args.timeout, store=store)
     print(
         f"braintrust: replayed {result.rows_sent} rows from {result.files_done} of {result.files} spill files"
+        + (f" and {result.attachments_sent} attachments" if result.attachments_sent else "")
         + (f"; created {result.objects_created} objects" if result.objects_created else "")
         + (f"; {result.rows_failed} rows failed again and stay in {directory}" if result.rows_failed else "")
+        + (f"; {result.attachments_failed} attachments failed again and stay in {directory}" if result.attachments_failed else "")
     )
     for error in result.errors:
         print(f"  {error}", file=sys.stderr)
     if result.unusable_stores and store is None:
         print(f"  (rows for a local store that cannot be written go to another with `braintrust replay {directory} --store FOLDER`)",
               file=sys.stderr)
-    return 0 if not result.rows_failed and not result.errors else 1
+    return 0 if not result.rows_failed and not result.attachments_failed and not result.errors else 1
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -2,7 +2,7 @@
 
 Every run of a suite adds an experiment, so a store used at a laptop grows with every run. This
 keeps the newest ``--keep N`` experiments of each project (or of one), deletes the older ones with
-their rows, then compacts the file. Datasets and project logs are not touched.
+their rows (and the attachments only they referred to), then compacts the file. Datasets and project logs are not touched.
 """
 
 from __future__ import annotations

@@ -43,6 +43,10 @@ class FlushResult:
     #: Row writes of earlier runs' spill files deleted to keep the spill budget (not part of
     #: this run's invariant; reported in ``errors`` too).
     dropped_from_earlier_runs: int = 0
+    #: Attachments (their bytes) stored, spilled for replay, and lost by reason.
+    attachments_stored: int = 0
+    attachments_spilled: int = 0
+    attachments_dropped: dict[str, int] = field(default_factory=dict)
 
     @property
     def dropped_total(self) -> int:
@@ -50,7 +54,8 @@ class FlushResult:
 
     @property
     def ok(self) -> bool:
-        return not self.spilled and not self.dropped_total and not self.pending
+        return (not self.spilled and not self.dropped_total and not self.pending
+                and not self.attachments_spilled and not sum(self.attachments_dropped.values()))
 
     def since(self, earlier: "FlushResult | None") -> "FlushResult":
         """What happened after ``earlier`` (from ``runtime.mark_counts``; None: everything):
@@ -73,6 +78,9 @@ class FlushResult:
             spill_files=[path for path in self.spill_files if path not in earlier.spill_files],
             errors=self.errors[len(earlier.errors):],
             dropped_from_earlier_runs=self.dropped_from_earlier_runs - earlier.dropped_from_earlier_runs,
+            attachments_stored=self.attachments_stored - earlier.attachments_stored,
+            attachments_spilled=self.attachments_spilled - earlier.attachments_spilled,
+            attachments_dropped=minus(self.attachments_dropped, earlier.attachments_dropped),
         )
 
     def describe(self) -> str:
@@ -85,6 +93,15 @@ class FlushResult:
             parts.append(f"{self.dropped_total} dropped ({reasons})")
         if self.pending:
             parts.append(f"{self.pending} pending")
+        lost_attachments = sum(self.attachments_dropped.values())
+        if self.attachments_stored or self.attachments_spilled or lost_attachments:
+            attachments = f"attachments: {self.attachments_stored} stored"
+            if self.attachments_spilled:
+                attachments += f", {self.attachments_spilled} spilled"
+            if lost_attachments:
+                reasons = ", ".join(f"{k}: {v}" for k, v in sorted(self.attachments_dropped.items()) if v)
+                attachments += f", {lost_attachments} dropped ({reasons})"
+            parts.append(attachments)
         return ", ".join(parts)
 
 
@@ -112,6 +129,7 @@ class Accounts:
             stats,
             dropped=dict(stats.dropped),
             spilled_by_reason=dict(stats.spilled_by_reason),
+            attachments_dropped=dict(stats.attachments_dropped),
             spill_files=list(stats.spill_files),
             errors=list(stats.errors),
         )
@@ -125,7 +143,33 @@ class Accounts:
             self._errors_logged.clear()
 
     def losses(self) -> int:
-        return self.stats.spilled + self.stats.dropped_total
+        return (self.stats.spilled + self.stats.dropped_total + self.stats.attachments_spilled
+                + sum(self.stats.attachments_dropped.values()))
+
+    def attachments(self, outcome: Any) -> None:
+        """Count an ``attachment_delivery.AttachmentOutcome``; spill the bytes not stored."""
+        self.stats.attachments_stored += outcome.stored
+        for message in outcome.unreadable:
+            self._count_attachments_dropped("unreadable", 1)
+            self.note_error(message)
+        if not outcome.unstored:
+            return
+        by_reason: dict[str, list] = {}
+        for reference, data, reason, error in outcome.unstored:
+            by_reason.setdefault(reason, []).append((reference, data))
+            self.note_error(error)
+        for reason, items in by_reason.items():
+            try:
+                if self.spill_writer is None:
+                    self.spill_writer = self._spill_factory()
+                path = self.spill_writer.write_attachments(items, reason)
+            except Exception as exc:
+                self._count_attachments_dropped("spill_failed", len(items))
+                self.note_error(f"could not write a spill file ({exc!r}); {len(items)} attachments lost")
+                continue
+            self.stats.attachments_spilled += len(items)
+            self._note_spill_file(path)
+            self._account_budget()
 
     def spill(self, entries: list[Entry], reason: str, masked: bool) -> None:
         """Write rows to a spill file and count them (as dropped if that fails)."""
@@ -178,6 +222,9 @@ class Accounts:
             self.stats.errors.append(message)
         log.error("braintrust: %s", message)
 
+    def _count_attachments_dropped(self, reason: str, count: int) -> None:
+        self.stats.attachments_dropped[reason] = self.stats.attachments_dropped.get(reason, 0) + count
+
     def _count_spilled(self, reason: str, count: int) -> None:
         self.stats.spilled += count
         self.stats.spilled_by_reason[reason] = self.stats.spilled_by_reason.get(reason, 0) + count
@@ -200,6 +247,10 @@ class Accounts:
             self.stats.spilled -= count
             self.stats.spilled_by_reason[spilled_reason] = self.stats.spilled_by_reason.get(spilled_reason, 0) - count
             self.count_dropped("spill_budget", count)
+        attachments = writer.take_dropped_attachments()
+        if attachments:
+            self.stats.attachments_spilled -= attachments
+            self._count_attachments_dropped("spill_budget", attachments)
         foreign = writer.take_foreign_dropped()
         if foreign:
             self.stats.dropped_from_earlier_runs += foreign

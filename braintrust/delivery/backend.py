@@ -111,4 +111,8 @@ class Backend(Protocol):
         ``comment`` when the row has one), and is what ``ExportResult.failed`` names. Retries,
         splitting and overflow happen inside, under the deadline."""
 
+    def store_attachment(self, reference: dict[str, Any], data: bytes, deadline: Deadline) -> None:
+        """Store an attachment's bytes under its reference's key (again: the same bytes, no
+        harm). Raises ``BackendError``."""
+
     def close(self) -> None: ...

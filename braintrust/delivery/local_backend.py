@@ -225,6 +225,19 @@ class LocalBackend:
             )
         return ExportResult(accepted=len(rows), failed=failed, error=error)
 
+    def store_attachment(self, reference: dict[str, Any], data: bytes, deadline: Deadline) -> None:
+        if deadline.expired():
+            raise BackendError("the flush deadline passed before the attachment was stored", "deadline")
+        try:
+            conn = self.store.connection()
+            with waiting_at_most(conn, deadline.remaining(), self.store.timeout_seconds):
+                self.store.put_attachment(reference["key"], reference["filename"], reference["content_type"], data)
+        except (sqlite3.Error, OSError, StoreError) as exc:
+            raise BackendError(
+                f"could not store attachment {reference['filename']!r} in the local Braintrust store "
+                f"{self.store.path}: {_why_with_fix(exc)}.", "deadline" if deadline.expired() else REASON,
+            ) from None
+
     def _write(self, rows: list[dict[str, Any]], encoded: list[bytes] | None, deadline: Deadline) -> None:
         entries = row_ops.entry_params(rows, encoded)  # ValueError before anything is written
         writer = self._ready_writer()

@@ -36,6 +36,10 @@ class MemoryBackend:
     calls: list[ExportCall] = field(default_factory=list)
     resolved: list[ObjectRef] = field(default_factory=list)
     closed: bool = False
+    #: key -> (reference, bytes) of stored attachments
+    attachments: dict[str, tuple[dict[str, Any], bytes]] = field(default_factory=dict)
+    #: reason every ``store_attachment`` fails with, while set
+    attachment_failure: str | None = None
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -119,6 +123,12 @@ class MemoryBackend:
                 self._apply(whole_row)
                 result.accepted += 1
         return result
+
+    def store_attachment(self, reference: dict[str, Any], data: bytes, deadline: Deadline) -> None:
+        if self.attachment_failure is not None:
+            raise BackendError(f"scripted failure: {self.attachment_failure}", self.attachment_failure)
+        with self._lock:
+            self.attachments[reference["key"]] = (dict(reference), bytes(data))
 
     def close(self) -> None:
         self.closed = True

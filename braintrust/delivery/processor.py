@@ -47,9 +47,11 @@ import weakref
 from typing import Any, Callable
 
 from braintrust import jsonsafe, masking
+from braintrust.attachments import pending as pending_attachments
 from braintrust.config import DeliverySettings
 from braintrust.delivery import open_rows, policy
 from braintrust.delivery.accounting import Accounts, FlushError, FlushResult
+from braintrust.delivery.attachment_delivery import AttachmentStorage
 from braintrust.delivery.backend import Backend, ObjectRef
 from braintrust.delivery.batching import EARLIER_WRITE_SPILLED, Progress, deliver, row_header
 from braintrust.delivery.deadline import Deadline
@@ -164,13 +166,15 @@ class Processor:
         self._interruptions = 0  # ``interrupt()`` calls: a flush waiting when it grows stops waiting
         self._backend: Backend | None = None
         self._accounts = Accounts(self._spill_factory)
+        self._attachments = AttachmentStorage(self._backend_instance, self._accounts, self._cond)
         self._pending_keys: dict[tuple[str, Any], int] = {}  # (ref key, row id) -> queued/in-flight writes
-        self._reported = (0, 0)
+        self._reported = (0, 0, 0, 0)
         self._losses_at_last_flush = 0
 
     def _after_fork_in_child(self) -> None:
         """A forked child starts with an empty queue and its own lock, thread and backend."""
         self._init_runtime_state()
+        pending_attachments.after_fork_in_child()
 
     # -- producer side ---------------------------------------------------------------------------
 
@@ -379,6 +383,8 @@ class Processor:
                 chunk = self._take_locked(CHUNK_ITEMS)
             try:
                 self._process(chunk)
+                if pending_attachments.count():  # (stored after the rows that hold them)
+                    self._attachments.store_pending(self._batch_deadline())
             except BaseException:  # _process accounts for the chunk first; the sender lives on
                 log.exception("braintrust: the sender was interrupted; it keeps running")
 
@@ -507,6 +513,8 @@ class Processor:
                 self._drain_inline(target, end, interruptions)
             else:
                 self._wait_for(target, end, interruptions)
+            self._attachments.store_pending(self._flush_deadline(end))
+            self._attachments.wait_idle(end + IN_FLIGHT_GRACE_SECONDS, self._clock)
         except KeyboardInterrupt as stop:
             # Ctrl-C while waiting (a second one, when the first stopped the run): the user wants
             # out now. What is not delivered yet is spilled at once, not waited on.
@@ -527,6 +535,13 @@ class Processor:
         if self.settings.sync_flush and new_losses:
             raise FlushError(result)
         return result
+
+    def _flush_deadline(self, end: float) -> Deadline:
+        return Deadline(max(0.0, end - self._clock()), clock=self._clock, sleeper=self._backoff_sleep)
+
+    def store_attachment_now(self, attachment: Any) -> dict[str, Any]:
+        """``Attachment.upload()``: store it on the caller's thread, within the flush timeout."""
+        return self._attachments.store_now(attachment, self._flush_deadline(self._clock() + self.settings.flush_timeout_seconds))
 
     def _done_locked(self, target: int) -> bool:
         """Every item produced before ``target`` is settled."""
@@ -606,14 +621,14 @@ class Processor:
 
     def _report(self, result: FlushResult) -> None:
         """Warn (through ``logging``) about rows spilled or dropped since the last report."""
-        current = (result.spilled, result.dropped_total)
+        current = (result.spilled, result.dropped_total, result.attachments_spilled, sum(result.attachments_dropped.values()))
         if current == self._reported:
             return
         self._reported = current
         where = ""
         writer = self._accounts.spill_writer
-        if result.spilled and writer is not None:
-            where = f" Replay the spilled rows with `braintrust replay {writer.directory}`."
+        if (result.spilled or result.attachments_spilled) and writer is not None:
+            where = f" Replay what was spilled with `braintrust replay {writer.directory}`."
         log.warning("braintrust: not every row was delivered: %s.%s", result.describe(), where)
 
     def close(self, timeout: float | None = None) -> FlushResult:

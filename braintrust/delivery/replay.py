@@ -5,13 +5,16 @@ or the local store at its path), or, with ``store``, rows that were going to a l
 that store instead (theirs could not be written: a read-only checkout); their objects are then
 found or created there by name. Objects that were never created are created once: their ids go
 into a ledger (``objects.json``, one per redirecting store) beside the spill files, so a later
-replay of another file, or of the same file after a crash, reuses them. A file is deleted once
-all its rows are accepted; rows that fail again stay in it (and so do later writes of the same
-rows, so a later replay applies them in order).
+replay of another file, or of the same file after a crash, reuses them. Spilled attachments'
+bytes are stored again under their keys. A file is deleted once all its rows and attachments are
+accepted; what fails again stays in it (and so do later writes of the same rows, so a later
+replay applies them in order).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -35,6 +38,8 @@ class ReplayResult:
     rows_sent: int = 0
     rows_failed: int = 0
     objects_created: int = 0
+    attachments_sent: int = 0
+    attachments_failed: int = 0
     errors: list[str] = field(default_factory=list)
     #: Local stores some of whose rows failed again (they stay; ``store=`` can send them to another).
     unusable_stores: set[str] = field(default_factory=set)
@@ -157,6 +162,7 @@ class _FileReplay:
         self.batch_rows = max(1, backend.max_batch_rows(batch_rows))
         self.refs: dict[str, ObjectRef] = {}
         self.remaining: list[dict] = []
+        self.remaining_attachments: list[dict] = []
 
     def note(self, message: str) -> None:
         line = f"{self.path.name}: {message}"
@@ -214,7 +220,25 @@ class _FileReplay:
         rows = list(merged.values())
         if rows:
             self.send(rows, row_ref)
+        self.store_attachments()
         self.finish()
+
+    def store_attachments(self) -> None:
+        """Store the spilled attachments' bytes; those that fail again stay in the file."""
+        for entry in self.document.get("attachments") or []:
+            try:
+                reference = dict(entry["reference"])
+                data = base64.b64decode(entry["data_base64"], validate=True)
+                self.backend.store_attachment(reference, data, self.deadline)
+            except (KeyError, TypeError, ValueError, binascii.Error):
+                self.note("a spilled attachment is malformed; left in place")
+            except Exception as exc:  # BackendError, or a bug: the bytes stay in the file either way
+                self.note(str(exc))
+            else:
+                self.result.attachments_sent += 1
+                continue
+            self.remaining_attachments.append(entry)
+            self.result.attachments_failed += 1
 
     def send(self, rows: list[dict], row_ref: dict[int, str]) -> None:
         encoded = [jsonsafe.dumps_row(row) for row in rows]
@@ -249,13 +273,17 @@ class _FileReplay:
             start = end
 
     def finish(self) -> None:
-        if not self.remaining:
+        if not self.remaining and not self.remaining_attachments:
             self.path.unlink()
             self.result.files_done += 1
             return
         document = self.document
         document["rows"] = self.remaining
         document["item_count"] = len(self.remaining)
+        if self.remaining_attachments:
+            document["attachments"] = self.remaining_attachments
+        else:
+            document.pop("attachments", None)
         # Keep the ids found or created, so the file stays correct even away from the ledger.
         objects = document.get("objects") or {}
         for key, ref in self.refs.items():

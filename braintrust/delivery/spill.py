@@ -3,7 +3,8 @@
 Each file is self-describing JSON, written atomically (temp file + rename), mode 0600 in a 0700
 folder. It names its target (API or local store, never the key), the objects its rows belong to
 (with the arguments needed to create them, so replay can register an object that never was),
-and the rows (masked). Past the size budget the oldest files are removed and their rows counted
+and the rows (masked), or the bytes of attachments that could not be stored (base64, with their
+references). Past the size budget the oldest files are removed and their rows counted
 as dropped (``spill_budget``). When the spill folder cannot be written (a read-only checkout, a
 path under a file), files go to a private folder of this user's in the system's temporary folder
 instead (``fallback_spill_dir``), and the writer says so (``moved``).
@@ -11,6 +12,7 @@ instead (``fallback_spill_dir``), and the writer says so (``moved``).
 
 from __future__ import annotations
 
+import base64
 import datetime
 import json
 import os
@@ -127,6 +129,8 @@ class SpillWriter:
         self._dropped: dict[str, int] = {}
         self._foreign_dropped = 0
         self._own_files: dict[str, tuple[int, str]] = {}  # name -> (item count, reason) of files written here
+        self._own_attachment_files: dict[str, int] = {}  # name -> attachments in it, of files written here
+        self._dropped_attachments = 0
         self._sequence = 0
         #: ``(folder, error)`` once the configured folder failed and files went to the fallback.
         self.moved: tuple[Path, OSError] | None = None
@@ -165,25 +169,37 @@ class SpillWriter:
         self._buffer, self._buffer_items = [], 0
         return lost
 
-    def _write_file(self, rows: list[tuple[ObjectRef, dict]], reason: str, item_count: int) -> Path:
+    def write_attachments(self, attachments: list[tuple[dict, bytes]], reason: str) -> Path:
+        """Persist attachments' bytes (``(reference, bytes)``), in a file of their own."""
+        self.flush()
+        path = self._write_file([], reason, 0, attachments)
+        self._own_attachment_files[path.name] = len(attachments)
+        return path
+
+    def _write_file(self, rows: list[tuple[ObjectRef, dict]], reason: str, item_count: int,
+                    attachments: list[tuple[dict, bytes]] | None = None) -> Path:
         try:
-            return self._write_file_here(rows, reason, item_count)
+            return self._write_file_here(rows, reason, item_count, attachments)
         except OSError as exc:
             fallback = fallback_spill_dir()
             if self.directory == fallback:
                 raise
             _ensure_own_private_dir(fallback)  # (raising: the rows are lost, and counted)
             configured, self.directory = self.directory, fallback
-            path = self._write_file_here(rows, reason, item_count)
+            path = self._write_file_here(rows, reason, item_count, attachments)
             self.moved = (configured, exc)
             return path
 
-    def _write_file_here(self, rows: list[tuple[ObjectRef, dict]], reason: str, item_count: int) -> Path:
+    def _write_file_here(self, rows: list[tuple[ObjectRef, dict]], reason: str, item_count: int,
+                         attachments: list[tuple[dict, bytes]] | None = None) -> Path:
         ensure_private_dir(self.directory)
         self._sequence += 1
         stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
         path = self.directory / f"spill-{stamp}-{os.getpid()}-{self._sequence:06d}-{os.urandom(3).hex()}.json"
         document = spill_document(self.target, reason, rows, item_count)
+        if attachments:
+            document["attachments"] = [{"reference": reference, "data_base64": base64.b64encode(data).decode("ascii")}
+                                       for reference, data in attachments]
         document["replay_command"] = f"braintrust replay {shlex.quote(str(self.directory))}"
         write_private_file(path, encode_document(document))
         self._own_files[path.name] = (item_count, reason)
@@ -216,6 +232,7 @@ class SpillWriter:
             if own is not None:
                 del self._own_files[oldest.name]
                 self._dropped[own[1]] = self._dropped.get(own[1], 0) + items
+                self._dropped_attachments += self._own_attachment_files.pop(oldest.name, 0)
             else:
                 self._foreign_dropped += items
 
@@ -223,6 +240,11 @@ class SpillWriter:
         """Row writes of this writer's files deleted over budget since the last call, by the
         reason they had been spilled for (they now count as dropped: ``spill_budget``)."""
         dropped, self._dropped = self._dropped, {}
+        return dropped
+
+    def take_dropped_attachments(self) -> int:
+        """Attachments of this writer's files deleted over budget since the last call."""
+        dropped, self._dropped_attachments = self._dropped_attachments, 0
         return dropped
 
     def take_foreign_dropped(self) -> int:
@@ -233,3 +255,4 @@ class SpillWriter:
     def after_fork(self) -> None:
         self._buffer, self._buffer_items = [], 0
         self._own_files = {}
+        self._own_attachment_files = {}

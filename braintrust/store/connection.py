@@ -28,7 +28,7 @@ from typing import Iterator
 
 from braintrust.store.location import STORE_DIRNAME, make_private_folder
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_SECONDS = 30.0
 #: The first transaction id handed out; ids are shown as 19-digit strings (like the server's).
 FIRST_XACT_ID = 10**18

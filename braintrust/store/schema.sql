@@ -1,4 +1,5 @@
--- The embedded local store (schema version 1).
+-- The embedded local store (schema version 2: version 1 plus ``attachments``; a version-1 file
+-- gains the table the first time this version opens it).
 --
 -- One SQLite database in WAL mode, shared by every process of a run (pytest-xdist workers
 -- included). Every statement is idempotent: the file is applied inside BEGIN IMMEDIATE when
@@ -122,4 +123,16 @@ CREATE TABLE IF NOT EXISTS spilled_batches (
     created        TEXT NOT NULL,
     replayed       TEXT,
     replay_xact_id INTEGER
+);
+
+-- The bytes of attachments logged with rows (``{"type": "braintrust_attachment", "key"}``
+-- references in row data point here). Written once per key; a second write of a key (a replay)
+-- replaces it with the same bytes.
+CREATE TABLE IF NOT EXISTS attachments (
+    key          TEXT PRIMARY KEY,
+    filename     TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    byte_size    INTEGER NOT NULL,
+    data         BLOB NOT NULL,
+    created      TEXT NOT NULL
 );

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from braintrust.delivery.backend import EXPERIMENT
-from braintrust.store import catalog, spills
+from braintrust.store import attachments, catalog, spills
 from braintrust.store import rows as row_ops
 from braintrust.store.connection import BUSY_TIMEOUT_SECONDS, ConnectionPool, StoreError, waiting_at_most, write_transaction
 from braintrust.store.location import database_path
@@ -103,16 +103,19 @@ class LocalStore:
 
     def prune_experiments(self, keep: int, project_id: str | None = None) -> list[dict[str, Any]]:
         """Delete every experiment but the ``keep`` newest of each project (of ``project_id``
-        only, if given), with their rows, in one transaction; returns the deleted records,
-        oldest first. Datasets and project logs are left as they are."""
+        only, if given), with their rows and the attachments no other row refers to, in one
+        transaction; returns the deleted records, oldest first. Datasets and project logs are
+        left as they are."""
         if keep < 1:
             raise ValueError(f"keep must be at least 1 (the newest experiment is the next run's baseline), not {keep!r}.")
         conn = self.connection()
         with write_transaction(conn):
             doomed = catalog.experiments_beyond(conn, keep, project_id)
             ids = [record["id"] for record in doomed]
+            candidates = attachments.keys_in_objects(conn, EXPERIMENT, ids)
             row_ops.delete_objects(conn, EXPERIMENT, ids)
             catalog.delete_experiments(conn, ids)
+            attachments.delete_unreferenced(conn, candidates)
         return doomed
 
     def compact(self) -> tuple[int, bool]:
@@ -126,6 +129,12 @@ class LocalStore:
             busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
         size = conn.execute("PRAGMA page_count").fetchone()[0] * conn.execute("PRAGMA page_size").fetchone()[0]
         return size, not busy
+
+    def put_attachment(self, key: str, filename: str, content_type: str, data: bytes) -> None:
+        attachments.put_attachment(self.connection(), key, filename, content_type, data)
+
+    def get_attachment(self, key: str) -> dict[str, Any] | None:
+        return attachments.get_attachment(self.connection(), key)
 
     def get_or_create_dataset(
         self, project_id: str, name: str, description: str | None = None, metadata: dict[str, Any] | None = None

@@ -346,11 +346,14 @@ def attachment_status(server, request) -> dict:
     body = _json_body(request)
     key = body.get("key")
     status = body.get("status")
-    if key not in server.attachments:
-        raise ApiError(404, f"attachment {key!r} was never requested")
+    if not isinstance(key, str) or not key:
+        raise ApiError(400, "'key' is required")
     if not isinstance(status, dict) or status.get("upload_status") not in ("uploading", "done", "error"):
         raise ApiError(400, "'status.upload_status' must be one of uploading, done, error")
-    server.attachments[key]["status"] = status
+    # A status may arrive for a key whose POST /attachment failed: the SDKs then report
+    # {"upload_status": "error", "error_message"} for it, which is recorded like any other.
+    record = server.attachments.setdefault(key, {"filename": None, "content_type": None, "org_id": body.get("org_id")})
+    record["status"] = status
     return {}
 
 

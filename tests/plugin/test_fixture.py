@@ -305,3 +305,43 @@ def test_a_refused_value_fails_at_the_tests_line_without_the_sdks_frames(bt):
 
     full = bt.run("--braintrust", "--fulltrace")
     assert "record.py" in full.stdout.str()
+
+
+def test_attachments_logged_in_cases_are_stored_once_also_under_xdist(bt):
+    """An attachment a case logs (or returns) is written as its reference, its bytes go to the
+    local store once, and the summary counts them, alone and with ``-n 2``."""
+    bt.pytester.makepyfile(
+        test_suite_files='''
+        import pytest
+        from braintrust import Attachment, JSONAttachment
+        from pytest_braintrust import eval_case
+
+        SHARED = Attachment(data=b"shared rubric", filename="rubric.txt", content_type="text/plain")
+
+        @eval_case(input={"q": "draw"})
+        def test_draws(braintrust_case):
+            braintrust_case.log(output={"image": Attachment(data=b"png!", filename="out.png", content_type="image/png")},
+                                metadata={"rubric": SHARED})
+
+        @pytest.mark.parametrize("n", [1, 2])
+        @eval_case()
+        def test_returns(n):
+            return JSONAttachment({"n": n}, filename=f"r{n}.json")
+        '''
+    )
+    for args in ((), ("-n", "2")):
+        result = bt.run_subprocess("--braintrust", "-p", "no:randomly", *args)
+        assert result.ret == 0, result.stdout.str()
+        result.stdout.fnmatch_lines(["rows: * sent, 0 spilled, 0 dropped; attachments: * stored (flush *s)"])
+        experiment = bt.experiments()[-1]
+        roots = bt.roots(experiment)
+        image = roots["test_draws"]["output"]["image"]
+        assert image["type"] == "braintrust_attachment" and image["filename"] == "out.png"
+        returned = roots["test_returns[1]"]["output"]
+        with bt.store() as store:
+            assert store.get_attachment(image["key"])["data"] == b"png!"
+            assert store.get_attachment(returned["key"])["data"] == b'{"n": 1}'
+    with bt.store() as store:
+        stored = store.connection().execute("SELECT filename, COUNT(*) FROM attachments GROUP BY filename").fetchall()
+    # each run stores its own attachments; the module-level one once per process that logged it
+    assert dict(stored)["out.png"] == 2 and dict(stored)["r1.json"] == 2

@@ -408,7 +408,7 @@ def test_github_actions_annotations_for_failed_gates_and_rows_not_delivered(bt_a
     assert on_github.ret == 6 and elsewhere.ret == 6
     on_github.stdout.fnmatch_lines([
         "::error title=Braintrust quality gate::--braintrust-fail-under: score 'exact' could not be checked: *",
-        "::warning title=Braintrust rows not delivered::* rows spilled and 0 dropped; send the spilled rows with `braintrust replay *`",
+        "::warning title=Braintrust rows not delivered::* rows spilled and 0 dropped; send what was spilled with `braintrust replay *`",
     ])
     assert "::error" not in elsewhere.stdout.str() and "::warning" not in elsewhere.stdout.str()
 

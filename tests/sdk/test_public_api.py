@@ -32,8 +32,6 @@ EXPECTED_MISSING = {
     "wrap_litellm", "patch_litellm", "unpatch_litellm", "auto_instrument",
     "AsyncResponseWrapper", "CompletionWrapper", "EmbeddingWrapper", "ModerationWrapper",
     "ResponsesWrapper", "LiteLLMWrapper", "TracedMessageStream",
-    # attachments
-    "Attachment", "ExternalAttachment", "JSONAttachment", "ReadonlyAttachment",
     # span/trace helper types of the scorer `trace` argument
     "SpanIds", "SpanScope", "TraceScope",
 }

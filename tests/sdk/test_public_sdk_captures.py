@@ -135,3 +135,34 @@ def test_load_prompt_matches_public_sdk(tmp_path):
         "reply: The answer is 4.",
         "flushed",
     ]
+
+
+def _keys_as_filenames(value):
+    """Attachment references with their (random) key replaced by the file name."""
+    if isinstance(value, dict):
+        if value.get("type") == "braintrust_attachment" and "key" in value:
+            return {**value, "key": f"<key of {value.get('filename')}>"}
+        return {k: _keys_as_filenames(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_keys_as_filenames(v) for v in value]
+    return value
+
+
+def test_attachments_match_public_sdk(tmp_path):
+    """Attachments (scenario_attachment.py): the same rows with references in place, one
+    upload per attachment (a shared one once), and the same read-back."""
+    with BraintrustTestServer(org_name="recorder-org") as server:
+        proc = run_scenario("attachment", server, tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        rows = server.rows()
+        ours_uploaded = sorted((r.json["filename"], r.json["content_type"]) for r in server.requests_to("/attachment", "POST"))
+        ours_done = [r.json["status"] for r in server.requests_to("/attachment/status", "POST")]
+    captured = [json.loads(line) for line in (CAPTURES / "attachment.jsonl").read_text().splitlines()]
+    theirs_uploaded = sorted((c["body"]["filename"], c["body"]["content_type"]) for c in captured
+                             if c["path"] == "/attachment" and c["method"] == "POST")
+    assert ours_uploaded == theirs_uploaded and len(ours_uploaded) == 8
+    assert ours_done == [{"upload_status": "done"}] * 8
+    theirs = normalize(_keys_as_filenames(merge_like_server(capture_rows("attachment"))))
+    ours = normalize(_keys_as_filenames(rows))
+    assert ours == theirs, diff(ours, theirs)
+    assert proc.stdout == (CAPTURES / "attachment.out.txt").read_text()

@@ -71,7 +71,8 @@ def test_prune_keeps_the_newest_of_each_project_and_shrinks_the_file(store_path)
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("Deleted 4 experiments (a: 4), kept the newest 2 of each project; the store went from ")
-    assert os.path.getsize(store_path) < size / 2 and not os.path.exists(f"{store_path}-wal")
+    # (half the experiments go; the schema's empty tables keep a few pages)
+    assert os.path.getsize(store_path) < size * 0.55 and not os.path.exists(f"{store_path}-wal")
     assert stat.S_IMODE(os.stat(store_path).st_mode) == 0o600
     with LocalStore(store_path) as store:
         assert names(store) == ["a-4", "a-5", "b-0", "b-1"]

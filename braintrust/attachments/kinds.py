@@ -1,0 +1,204 @@
+"""Files logged with rows (braintrust-api.md §14): ``Attachment``, ``JSONAttachment``,
+``ExternalAttachment``, and ``ReadonlyAttachment`` for reading one back.
+
+Anywhere in logged data an attachment is written as its ``reference`` (a small dict naming a
+key or a URL); its bytes are stored after the rows, by the processor (Braintrust's object
+storage through ``/attachment``, or the local store), exactly once however often the object is
+logged. An ``ExternalAttachment`` only points at a URL: nothing is uploaded.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import uuid
+from typing import Any, Literal, Mapping, TypedDict, Union
+
+log = logging.getLogger("braintrust")
+
+__all__ = [
+    "Attachment", "AttachmentMetadata", "AttachmentReference", "AttachmentStatus", "BaseAttachment",
+    "BraintrustAttachmentReference", "ExternalAttachment", "ExternalAttachmentReference", "JSONAttachment",
+    "ReadonlyAttachment",
+]
+
+
+class BraintrustAttachmentReference(TypedDict):
+    type: Literal["braintrust_attachment"]
+    filename: str
+    content_type: str
+    key: str
+
+
+class ExternalAttachmentReference(TypedDict):
+    type: Literal["external_attachment"]
+    filename: str
+    content_type: str
+    url: str
+
+
+AttachmentReference = Union[BraintrustAttachmentReference, ExternalAttachmentReference]
+
+
+class AttachmentStatus(TypedDict, total=False):
+    upload_status: Literal["uploading", "done", "error"]
+    error_message: str
+
+
+class AttachmentMetadata(TypedDict):
+    downloadUrl: str
+    status: AttachmentStatus
+
+
+class BaseAttachment:
+    """What logged data may hold in place of a file: it is written as ``reference``."""
+
+    #: Marks attachments for ``jsonsafe.snapshot`` (which imports nothing of ours).
+    __braintrust_attachment__ = True
+
+    @property
+    def reference(self) -> AttachmentReference:
+        raise NotImplementedError
+
+    @property
+    def data(self) -> bytes:
+        raise NotImplementedError
+
+    def upload(self) -> AttachmentStatus:
+        raise NotImplementedError
+
+    def debug_info(self) -> dict[str, Any]:
+        return {"reference": self.reference}
+
+
+class Attachment(BaseAttachment):
+    """Bytes, or the path of a file, stored with the row that logs it.
+
+    ``data``: ``bytes``/``bytearray`` or a path (read when the attachment is stored, not
+    before). A path that cannot be read is reported now as a warning, and again, as the
+    attachment's error, when it is stored; the row keeps its reference either way.
+    """
+
+    def __init__(self, *, data: "str | os.PathLike[str] | bytes | bytearray", filename: str, content_type: str):
+        if isinstance(data, bytearray):
+            data = bytes(data)
+        if not isinstance(data, (bytes, str, os.PathLike)):
+            raise TypeError(f"Attachment data must be bytes or a file path, not {type(data).__name__}")
+        self._data = data if isinstance(data, bytes) else os.fspath(data)
+        self._reference: BraintrustAttachmentReference = {
+            "type": "braintrust_attachment", "filename": filename, "content_type": content_type, "key": str(uuid.uuid4()),
+        }
+        self._status: AttachmentStatus | None = None
+        self._lock = threading.Lock()
+        if isinstance(self._data, str):
+            try:
+                os.stat(self._data)
+            except OSError as exc:
+                log.warning("braintrust: attachment %r: cannot read %s (%s); its upload will fail unless the file appears.",
+                            filename, self._data, exc.strerror or exc)
+
+    @property
+    def reference(self) -> BraintrustAttachmentReference:
+        return self._reference
+
+    @property
+    def data(self) -> bytes:
+        """The bytes (a path is read on each call; ``OSError`` when it cannot be)."""
+        if isinstance(self._data, bytes):
+            return self._data
+        with open(self._data, "rb") as handle:
+            return handle.read()
+
+    @property
+    def status(self) -> AttachmentStatus | None:
+        """How storing it went (None until the processor or ``upload()`` stored it)."""
+        return self._status
+
+    def upload(self) -> AttachmentStatus:
+        """Store the bytes now, unless that was done already; the outcome is kept."""
+        from braintrust.delivery.runtime import get_processor
+
+        with self._lock:
+            if self._status is None:
+                self._status = get_processor().store_attachment_now(self)
+            return self._status
+
+    def _stored(self, status: AttachmentStatus) -> None:
+        with self._lock:
+            if self._status is None:
+                self._status = status
+
+    def debug_info(self) -> dict[str, Any]:
+        return {"input_data": self._data if isinstance(self._data, str) else "<in-memory data>", "reference": self._reference}
+
+    def __repr__(self) -> str:
+        return f"Attachment(filename={self._reference['filename']!r}, content_type={self._reference['content_type']!r})"
+
+
+class JSONAttachment(Attachment):
+    """A JSON value stored as a ``application/json`` file (for values too big to log inline)."""
+
+    def __init__(self, data: Any, *, filename: str = "data.json", pretty: bool = False):
+        encoded = json.dumps(data, indent=2 if pretty else None).encode("utf-8")
+        super().__init__(data=encoded, filename=filename, content_type="application/json")
+
+
+class ExternalAttachment(BaseAttachment):
+    """A file that stays where it is (``url``, e.g. in your own bucket): only its reference is logged."""
+
+    def __init__(self, *, url: str, filename: str, content_type: str):
+        self._reference: ExternalAttachmentReference = {
+            "type": "external_attachment", "filename": filename, "content_type": content_type, "url": url,
+        }
+
+    @property
+    def reference(self) -> ExternalAttachmentReference:
+        return self._reference
+
+    @property
+    def data(self) -> bytes:
+        return ReadonlyAttachment(self._reference).data
+
+    def upload(self) -> AttachmentStatus:
+        return {"upload_status": "done"}
+
+    def __repr__(self) -> str:
+        return f"ExternalAttachment(url={self._reference['url']!r})"
+
+
+class ReadonlyAttachment:
+    """An attachment read back from its ``reference`` (as found in a fetched row). Logged
+    again, it is written as that reference."""
+
+    __braintrust_attachment__ = True
+
+    def __init__(self, reference: Mapping[str, Any]):
+        kind = reference.get("type") if isinstance(reference, Mapping) else None
+        if kind not in ("braintrust_attachment", "external_attachment"):
+            raise ValueError(f"Unknown attachment type: {kind!r} (expected a reference with type "
+                             "'braintrust_attachment' or 'external_attachment')")
+        self.reference = dict(reference)
+        self._data: bytes | None = None
+
+    @property
+    def data(self) -> bytes:
+        """The bytes, fetched once."""
+        if self._data is None:
+            from braintrust.attachments.reading import read_attachment
+
+            self._data = read_attachment(self.reference)
+        return self._data
+
+    def metadata(self) -> AttachmentMetadata:
+        """``{"downloadUrl", "status"}``, asked anew on each call."""
+        from braintrust.attachments.reading import attachment_metadata
+
+        return attachment_metadata(self.reference)
+
+    def status(self) -> AttachmentStatus:
+        return self.metadata()["status"]
+
+    def __repr__(self) -> str:
+        return f"ReadonlyAttachment({self.reference!r})"

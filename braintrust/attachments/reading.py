@@ -1,0 +1,80 @@
+"""Reading an attachment back from its reference, for ``ReadonlyAttachment``.
+
+With a key (and not ``BRAINTRUST_LOCAL``): ``GET /attachment?filename=&content_type=&org_id=&key=``
+(``url=`` for an external attachment) answers ``{"downloadUrl", "status"}``; the bytes are a
+plain ``GET`` of that URL, without the API key. Without a key, from the local store. An external
+attachment is always read from its URL.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import requests
+
+from braintrust.delivery.deadline import Deadline
+from braintrust.state import global_state
+
+__all__ = ["attachment_metadata", "read_attachment"]
+
+READ_DEADLINE_SECONDS = 60.0
+
+
+def attachment_metadata(reference: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"downloadUrl", "status"}`` for ``reference``."""
+    state = global_state()
+    if state.is_local():
+        if reference["type"] == "external_attachment":
+            return {"downloadUrl": reference["url"], "status": {"upload_status": "done"}}
+        stored = _local_attachment(reference)
+        return {"downloadUrl": f"{stored['path'].as_uri()}#attachment={reference['key']}", "status": {"upload_status": "done"}}
+    deadline = Deadline(READ_DEADLINE_SECONDS)
+    state.login(deadline)
+    params = {"filename": reference["filename"], "content_type": reference["content_type"], "org_id": state.org_id}
+    if reference["type"] == "external_attachment":
+        params["url"] = reference["url"]
+    else:
+        params["key"] = reference["key"]
+    from braintrust.delivery.http_client import HttpError, TransportError
+
+    try:
+        answer = state.http_client().request("GET", f"{state.api_url}/attachment", deadline, params=params).json()
+    except (HttpError, TransportError) as exc:
+        raise RuntimeError(f"Couldn't read attachment {reference['filename']!r}: {exc}") from None
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict) or not isinstance(answer.get("downloadUrl"), str) or not isinstance(answer.get("status"), dict):
+        raise RuntimeError(f"Invalid response from API server for attachment {reference['filename']!r}: {answer!r}")
+    return answer
+
+
+def read_attachment(reference: Mapping[str, Any]) -> bytes:
+    """The attachment's bytes."""
+    if global_state().is_local() and reference["type"] == "braintrust_attachment":
+        return _local_attachment(reference)["data"]
+    metadata = attachment_metadata(reference)
+    status = metadata["status"].get("upload_status")
+    if status != "done":
+        raise RuntimeError(f'Couldn\'t download attachment {reference["filename"]!r}: Expected attachment status "done", got "{status}"'
+                           + (f" ({metadata['status']['error_message']})" if metadata["status"].get("error_message") else ""))
+    try:
+        response = requests.get(metadata["downloadUrl"], timeout=READ_DEADLINE_SECONDS)
+        response.raise_for_status()
+    except requests.RequestException as exc:
+        raise RuntimeError(f"Couldn't download attachment {reference['filename']!r}: {exc}") from None
+    return response.content
+
+
+def _local_attachment(reference: Mapping[str, Any]) -> dict[str, Any]:
+    from braintrust.store.sqlite_store import LocalStore
+
+    with LocalStore() as store:
+        stored = store.get_attachment(reference["key"])
+        path = store.path
+    if stored is None:
+        raise RuntimeError(
+            f"Couldn't read attachment {reference['filename']!r}: the local store {path} has no attachment with key "
+            f"{reference['key']}. It may still be pending (call braintrust.flush() first), or it went to another store "
+            "or to Braintrust (set BRAINTRUST_API_KEY to read it there)."
+        )
+    return {**stored, "path": path}

@@ -1,0 +1,112 @@
+"""Storing the bytes of logged attachments, after their rows (braintrust-api.md §14).
+
+The processor takes what ``attachments.pending`` registered and stores each attachment once,
+through its backend, under the deadline it is given. Bytes that cannot be stored are spilled
+with a spill file of their own for ``braintrust replay``; a file that cannot be read leaves
+nothing to keep and is counted as dropped (``unreadable``). Nothing here raises.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from braintrust.delivery.backend import Backend, BackendError, Deadline
+
+log = logging.getLogger("braintrust")
+
+#: (reference, bytes, reason, error message) of an attachment to spill
+Unstored = tuple[dict[str, Any], bytes, str, str]
+
+
+@dataclass
+class AttachmentOutcome:
+    stored: int = 0
+    unstored: list[Unstored] = field(default_factory=list)
+    #: error messages of attachments whose bytes could not be read
+    unreadable: list[str] = field(default_factory=list)
+
+
+def store_attachments(backend: Backend, attachments: list[Any], deadline: Deadline) -> AttachmentOutcome:
+    """Store each attachment that ``upload()`` has not stored already."""
+    outcome = AttachmentOutcome()
+    for attachment in attachments:
+        if attachment.status is not None and attachment.status.get("upload_status") == "done":
+            continue
+        reference = dict(attachment.reference)
+        try:
+            data = attachment.data
+        except OSError as exc:
+            message = f"attachment {reference['filename']!r} could not be stored: Failed to read file: {exc}"
+            attachment._stored({"upload_status": "error", "error_message": message})
+            outcome.unreadable.append(message)
+            continue
+        try:
+            backend.store_attachment(reference, data, deadline)
+        except BackendError as exc:
+            outcome.unstored.append((reference, data, exc.reason, str(exc)))
+            continue
+        except Exception as exc:  # a bug: the bytes are kept all the same
+            log.exception("braintrust: storing attachment %r failed unexpectedly", reference.get("filename"))
+            outcome.unstored.append((reference, data, "internal_error", f"{type(exc).__name__}: {exc}"))
+            continue
+        attachment._stored({"upload_status": "done"})
+        outcome.stored += 1
+    return outcome
+
+
+class AttachmentStorage:
+    """The processor's share of attachment work: store what is pending, keep count of work in
+    progress (a flush waits for it), and store one attachment now for ``Attachment.upload()``.
+
+    ``accounts`` is the processor's book, used only while holding ``cond`` (its lock).
+    """
+
+    def __init__(self, backend: Callable[[], Backend], accounts: Any, cond: threading.Condition):
+        self._backend = backend
+        self._accounts = accounts
+        self._cond = cond
+        self._in_flight = 0
+
+    def store_pending(self, deadline: Deadline) -> None:
+        from braintrust.attachments import pending
+
+        with self._cond:
+            attachments = pending.take()
+            if not attachments:
+                return
+            self._in_flight += 1
+        outcome = AttachmentOutcome()
+        try:
+            outcome = store_attachments(self._backend(), attachments, deadline)
+        finally:
+            with self._cond:
+                self._accounts.attachments(outcome)
+                self._in_flight -= 1
+                self._cond.notify_all()
+
+    def wait_idle(self, until: float, clock: Callable[[], float]) -> None:
+        """Wait (until ``until`` on ``clock``) for work another thread is doing."""
+        with self._cond:
+            while self._in_flight and clock() < until:
+                self._cond.wait(min(0.05, max(0.0, until - clock())))
+
+    def store_now(self, attachment: Any, deadline: Deadline) -> dict[str, Any]:
+        """Store ``attachment`` on this thread: ``{"upload_status": "done"}``, or an error status
+        (then it stays pending, so the processor tries again and spills it if it must)."""
+        from braintrust.attachments import pending
+
+        reference = dict(attachment.reference)
+        pending.forget(reference["key"])
+        try:
+            data = attachment.data
+            self._backend().store_attachment(reference, data, deadline)
+        except (OSError, BackendError) as exc:
+            pending.retry(attachment)
+            prefix = "Failed to read file: " if isinstance(exc, OSError) else ""
+            return {"upload_status": "error", "error_message": f"{prefix}{exc}"}
+        with self._cond:
+            self._accounts.stats.attachments_stored += 1
+        return {"upload_status": "done"}
