@@ -7,12 +7,12 @@ once in the life of the process, however often it is logged, so its bytes are st
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from braintrust.attachments.kinds import Attachment
+from braintrust.forks import ChildSafeLock, at_fork
 
-_lock = threading.Lock()
+_lock = ChildSafeLock()
 _pending: dict[str, Attachment] = {}  # key -> attachment, not yet taken
 _seen: set[str] = set()  # keys ever registered (or stored by upload())
 
@@ -57,8 +57,10 @@ def count() -> int:
     return len(_pending)
 
 
-def after_fork_in_child() -> None:
+def _after_fork_in_child() -> None:
     """The parent stores what it registered; a forked child starts with none pending."""
     global _pending
-    with _lock:
-        _pending = {}
+    _pending = {}
+
+
+at_fork(after_in_child=_after_fork_in_child)

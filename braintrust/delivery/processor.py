@@ -174,7 +174,6 @@ class Processor:
     def _after_fork_in_child(self) -> None:
         """A forked child starts with an empty queue and its own lock, thread and backend."""
         self._init_runtime_state()
-        pending_attachments.after_fork_in_child()
 
     # -- producer side ---------------------------------------------------------------------------
 

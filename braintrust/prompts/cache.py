@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from braintrust.config import env_number, env_str
+from braintrust.forks import ChildSafeLock
 
 log = logging.getLogger("braintrust")
 
@@ -116,7 +117,7 @@ class PromptCache:
 
 
 _caches: dict[tuple, PromptCache] = {}
-_caches_lock = threading.Lock()
+_caches_lock = ChildSafeLock()
 
 
 def prompt_cache() -> PromptCache:

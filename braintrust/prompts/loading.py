@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Mapping
 from urllib.parse import quote
 
 from braintrust.delivery.deadline import Deadline
+from braintrust.forks import ChildSafeLock
 from braintrust.prompts.cache import prompt_cache
 from braintrust.prompts.prompt import Prompt
 from braintrust.state import BraintrustState, LoginError, global_state
@@ -187,7 +187,7 @@ def _required_fields(prompt: Any, request: _Request) -> dict[str, Any]:
 
 
 _states: dict[tuple, BraintrustState] = {}
-_states_lock = threading.Lock()
+_states_lock = ChildSafeLock()
 
 
 def _state_for(app_url: str | None, api_key: str | None, org_name: str | None) -> BraintrustState:
