@@ -33,6 +33,18 @@ from braintrust.framework import (
     ReporterDef,
     set_thread_pool_max_workers,
 )
+from braintrust.functions.invoke import init_function, invoke
+from braintrust.functions.stream import (
+    BraintrustConsoleChunk,
+    BraintrustErrorChunk,
+    BraintrustInvokeError,
+    BraintrustJsonChunk,
+    BraintrustProgressChunk,
+    BraintrustStream,
+    BraintrustStreamChunk,
+    BraintrustTextChunk,
+    parse_stream,
+)
 from braintrust.git import RepoInfo
 from braintrust.masking import set_masking_function
 from braintrust.objects.dataset import Dataset, init_dataset
@@ -75,6 +87,14 @@ __all__ = [
     "BaseAttachment",
     "BaseExperiment",
     "BraintrustAttachmentReference",
+    "BraintrustConsoleChunk",
+    "BraintrustErrorChunk",
+    "BraintrustInvokeError",
+    "BraintrustJsonChunk",
+    "BraintrustProgressChunk",
+    "BraintrustStream",
+    "BraintrustStreamChunk",
+    "BraintrustTextChunk",
     "DataSummary",
     "Dataset",
     "DatasetSummary",
@@ -119,11 +139,14 @@ __all__ = [
     "init",
     "init_dataset",
     "init_experiment",
+    "init_function",
     "init_logger",
+    "invoke",
     "load_prompt",
     "log",
     "login",
     "parent_context",
+    "parse_stream",
     "permalink",
     "set_http_adapter",
     "set_masking_function",

@@ -240,11 +240,15 @@ class HttpClient:
         retry: bool = True,
         attempts: int | None = None,
         authenticate: bool = True,
+        stream: bool = False,
+        read_timeout_seconds: float | None = None,
     ) -> requests.Response:
         """Send with retries under ``deadline``. Raises ``HttpError`` or ``TransportError``.
 
         ``authenticate=False`` sends no credentials (signed upload URLs). Redirects are never
         followed: a 3xx is an ``HttpError``, so the key cannot travel to another host.
+        ``stream``: the body is read as it arrives (server-sent events); ``read_timeout_seconds``
+        replaces ``BRAINTRUST_HTTP_TIMEOUT`` as the longest wait for the next bytes.
         """
         request_headers = self._headers(url, headers, authenticate)
         self._mount_policy_adapter()
@@ -257,10 +261,10 @@ class HttpClient:
             ))
             return self.session.send(
                 prepared, timeout=timeout, allow_redirects=False, proxies=dict(settings["proxies"]),
-                stream=settings["stream"], verify=settings["verify"], cert=settings["cert"],
+                stream=stream or settings["stream"], verify=settings["verify"], cert=settings["cert"],
             )
 
-        return self._with_retries(method, url, deadline, send, retry, attempts, _RETRYABLE_EXCEPTIONS)
+        return self._with_retries(method, url, deadline, send, retry, attempts, _RETRYABLE_EXCEPTIONS, read_timeout_seconds)
 
     def post(self, url: str, body: bytes, deadline: Deadline) -> None:
         """``request("POST", url, deadline, data=body)`` for an answer whose body is not needed:
@@ -310,13 +314,13 @@ class HttpClient:
         return request_headers
 
     def _with_retries(self, method: str, url: str, deadline: Deadline, send: Callable[[tuple[float, float]], Any],
-                      retry: bool, attempts: int | None, retryable: tuple) -> Any:
+                      retry: bool, attempts: int | None, retryable: tuple, read_timeout_seconds: float | None = None) -> Any:
         """Call ``send(timeout)`` until it answers below 300, under the retry policy;
         ``retryable``: the exceptions of the transport worth another attempt."""
         if attempts is None:
             attempts = self.settings.attempts_per_batch if retry else 1
         path = urlsplit(url).path
-        budget = _Budget(deadline, attempts, self.settings.connect_timeout_seconds, self.settings.read_timeout_seconds)
+        budget = _Budget(deadline, attempts, self.settings.connect_timeout_seconds, read_timeout_seconds or self.settings.read_timeout_seconds)
         attempt = 0
         last_error = "no attempt made"
         while budget.take_attempt():

@@ -8,7 +8,7 @@
         assert server.rows("experiment", experiment_id)
 
 Modules: ``server`` (lifecycle, recording, fault scripting), ``handlers`` (the endpoints),
-``store`` (row merge semantics and versions), ``objects`` (projects, experiments, datasets), ``prompts`` (prompt versions),
+``store`` (row merge semantics and versions), ``objects`` (projects, experiments, datasets), ``prompts`` (prompt versions), ``functions`` (stand-ins for ``/function/invoke``),
 ``summary`` (stand-in ``/summarize`` answers). ``python -m tests.btserver`` runs it standalone.
 """
 

@@ -20,6 +20,7 @@ from email.policy import HTTP
 from typing import Any, Callable
 from urllib.parse import quote, unquote
 
+from .functions import invoke as function_invoke
 from .objects import ApiError
 from .store import RowError
 from .summary import dataset_summary, experiment_summary
@@ -415,6 +416,7 @@ ROUTES: list[tuple[str, re.Pattern, Callable]] = [
         ("PUT", "/_objstore/(.+)", objstore_put),
         ("POST", "/_objstore/(.+)", objstore_put),
         ("GET", "/_objstore/(.+)", objstore_get),
+        ("POST", "/function/invoke", function_invoke),
         ("POST", "/attachment", attachment_create),
         ("POST", "/attachment/status", attachment_status),
         ("GET", "/attachment", attachment_get),

@@ -25,9 +25,7 @@ EXPECTED_MISSING = {
     "TaskProgressEvent", "SSEProgressEvent",
     # prompts, functions, projects, invoke
     "get_prompt_versions", "PromptBuilder", "CodePrompt", "CodeFunction", "Project",
-    "ProjectBuilder", "ScorerBuilder", "ToolBuilder", "projects", "init_function", "invoke", "prettify_params",
-    "serialize_response_format", "BraintrustInvokeError", "BraintrustStream", "BraintrustConsoleChunk",
-    "BraintrustErrorChunk", "BraintrustJsonChunk", "BraintrustProgressChunk", "BraintrustTextChunk", "parse_stream",
+    "ProjectBuilder", "ScorerBuilder", "ToolBuilder", "projects", "prettify_params", "serialize_response_format",
     # LLM client wrappers and instrumentation
     "wrap_litellm", "patch_litellm", "unpatch_litellm", "auto_instrument",
     "AsyncResponseWrapper", "CompletionWrapper", "EmbeddingWrapper", "ModerationWrapper",

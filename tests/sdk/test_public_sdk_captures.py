@@ -166,3 +166,36 @@ def test_attachments_match_public_sdk(tmp_path):
     ours = normalize(_keys_as_filenames(rows))
     assert ours == theirs, diff(ours, theirs)
     assert proc.stdout == (CAPTURES / "attachment.out.txt").read_text()
+
+
+def _invoke_calls(bodies: list[dict]) -> list[dict]:
+    """``/function/invoke`` bodies with each parent slug replaced by what it points at."""
+    from braintrust.tracing.span_components import SpanComponentsV4
+
+    calls = []
+    for body in bodies:
+        body = dict(body)
+        if body["parent"]:
+            parent = SpanComponentsV4.from_str(body["parent"])
+            body["parent"] = {"object_type": int(parent.object_type), "span": bool(parent.row_id),
+                              "object": parent.object_id or parent.compute_object_metadata_args}
+        calls.append(body)
+    return calls
+
+
+def test_invoke_matches_public_sdk(tmp_path):
+    """``invoke`` and ``init_function`` (scenario_invoke.py) against the test server's stand-in
+    functions: the same request bodies (parents compared by what they point at), the same
+    output, streamed chunks and errors, and the same spans."""
+    with BraintrustTestServer(org_name="recorder-org") as server:
+        proc = run_scenario("invoke", server, tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        calls = server.requests_to("/function/invoke", "POST")
+        rows = server.rows()
+    captured = [json.loads(line) for line in (CAPTURES / "invoke.jsonl").read_text().splitlines()]
+    theirs = _invoke_calls([c["body"] for c in captured if c["path"] == "/function/invoke"])
+    assert _invoke_calls([c.json for c in calls]) == theirs
+    assert [c.headers["Accept"] for c in calls] == ["text/event-stream" if b["stream"] else "application/json" for b in theirs]
+    assert proc.stdout == (CAPTURES / "invoke.out.txt").read_text()
+    ours_rows, their_rows = normalize(rows), normalize(merge_like_server(capture_rows("invoke")))
+    assert ours_rows == their_rows, diff(ours_rows, their_rows)

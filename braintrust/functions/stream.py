@@ -1,0 +1,164 @@
+"""Streamed function output (braintrust-api.md §13): server-sent events as typed chunks.
+
+``text_delta`` events carry a JSON string, ``json_delta`` a raw fragment of JSON, ``error`` a
+JSON string, ``console`` and ``progress`` JSON objects; other events (``start``, ``done``) carry
+nothing a caller needs and are skipped. ``BraintrustStream.final_value()`` is the parsed JSON
+deltas if any came, else the text, else ``None``; an error chunk raises ``BraintrustInvokeError``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Iterable, Iterator, Literal, Union
+
+__all__ = [
+    "BraintrustConsoleChunk", "BraintrustErrorChunk", "BraintrustInvokeError", "BraintrustJsonChunk",
+    "BraintrustProgressChunk", "BraintrustStream", "BraintrustStreamChunk", "BraintrustTextChunk", "parse_stream",
+]
+
+
+class BraintrustInvokeError(ValueError):
+    """The function failed: Braintrust answered 500, or its stream sent an error."""
+
+
+@dataclass
+class BraintrustTextChunk:
+    data: str
+    type: Literal["text_delta"] = "text_delta"
+
+
+@dataclass
+class BraintrustJsonChunk:
+    data: str
+    type: Literal["json_delta"] = "json_delta"
+
+
+@dataclass
+class BraintrustErrorChunk:
+    data: str
+    type: Literal["error"] = "error"
+
+
+@dataclass
+class BraintrustConsoleChunk:
+    message: str
+    stream: Literal["stderr", "stdout"]
+    type: Literal["console"] = "console"
+
+
+@dataclass
+class BraintrustProgressChunk:
+    data: str
+    id: str
+    object_type: str
+    format: str
+    output_type: str
+    name: str
+    event: Literal["json_delta", "text_delta", "reasoning_delta"]
+    type: Literal["progress"] = "progress"
+
+
+BraintrustStreamChunk = Union[BraintrustTextChunk, BraintrustJsonChunk, BraintrustErrorChunk, BraintrustConsoleChunk, BraintrustProgressChunk]
+
+
+def server_sent_events(lines: Iterable[str]) -> Iterator[tuple[str, str]]:
+    """``(event, data)`` pairs from the lines of an event stream (the WHATWG rules: ``data``
+    lines joined with newlines, one leading space dropped, comments and other fields ignored)."""
+    event, data = "", []
+    for line in lines:
+        if line == "":
+            if data or event:
+                yield event or "message", "\n".join(data)
+            event, data = "", []
+            continue
+        if line.startswith(":"):
+            continue
+        name, _, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
+        if name == "event":
+            event = value
+        elif name == "data":
+            data.append(value)
+    if data or event:
+        yield event or "message", "\n".join(data)
+
+
+def chunk_of(event: str, data: str) -> BraintrustStreamChunk | None:
+    """The chunk an event stands for, or None for events callers do not need."""
+    if event == "text_delta":
+        return BraintrustTextChunk(json.loads(data))
+    if event == "json_delta":
+        return BraintrustJsonChunk(data)
+    if event == "error":
+        return BraintrustErrorChunk(json.loads(data))
+    if event == "console":
+        fields = json.loads(data)
+        return BraintrustConsoleChunk(fields["message"], fields["stream"])
+    if event == "progress":
+        fields = json.loads(data)
+        return BraintrustProgressChunk(**{name: fields[name] for name in
+                                          ("data", "id", "object_type", "format", "output_type", "name", "event")})
+    return None
+
+
+class BraintrustStream:
+    """The chunks of a streamed function call, read as they arrive (iterate it once), or
+    ``final_value()``. Chunks already read still count towards ``final_value()``."""
+
+    def __init__(self, base_stream: Iterable[Any], *, on_close: Any = None):
+        self._source = iter(base_stream)
+        self._seen: list[BraintrustStreamChunk] = []
+        self._on_close = on_close
+
+    def __iter__(self) -> Iterator[BraintrustStreamChunk]:
+        for chunk in self._source:
+            if not isinstance(chunk, (BraintrustTextChunk, BraintrustJsonChunk, BraintrustErrorChunk,
+                                      BraintrustConsoleChunk, BraintrustProgressChunk)):
+                chunk = chunk_of(*chunk)  # an (event, data) pair
+                if chunk is None:
+                    continue
+            self._seen.append(chunk)
+            yield chunk
+        self.close()
+
+    def copy(self) -> "BraintrustStream":
+        """A stream of the chunks not read yet, which this one will still give too."""
+        rest = list(self)
+        self._source = iter(rest)
+        self._seen = self._seen[: len(self._seen) - len(rest)]
+        return BraintrustStream(list(rest))
+
+    def final_value(self) -> Any:
+        for _ in self:
+            pass
+        return _final_value(self._seen)
+
+    async def final_value_async(self) -> Any:
+        return self.final_value()
+
+    def close(self) -> None:
+        if self._on_close is not None:
+            on_close, self._on_close = self._on_close, None
+            on_close()
+
+
+def _final_value(chunks: list[BraintrustStreamChunk]) -> Any:
+    text, json_parts = [], []
+    for chunk in chunks:
+        if isinstance(chunk, BraintrustErrorChunk):
+            raise BraintrustInvokeError(chunk.data)
+        if isinstance(chunk, BraintrustTextChunk):
+            text.append(chunk.data)
+        elif isinstance(chunk, BraintrustJsonChunk):
+            json_parts.append(chunk.data)
+    if json_parts:
+        return json.loads("".join(json_parts))
+    if text:
+        return "".join(text)
+    return None
+
+
+def parse_stream(stream: BraintrustStream) -> Any:
+    """``stream.final_value()``."""
+    return stream.final_value()
