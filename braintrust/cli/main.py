@@ -9,7 +9,8 @@
 ``braintrust dataset P D [--version V]``  dataset D's records (as of version V)
 ``braintrust compare P [E [BASE]]``   E's (default: P's newest) summary compared with BASE (default: its base, else the last run of the same cases)
 ``braintrust prune [P] --keep N``     delete all but the N newest experiments of each project (of P)
-``braintrust replay [DIR]``           send spilled rows (default: the local store's ``spill/``)
+``braintrust replay [DIR]``           send spilled rows and attachments (default: the local store's ``spill/``)
+``braintrust attachment KEY [-o F]``  an attachment's bytes from the local store (KEY: as ``show`` prints it)
 ``braintrust gate P E --fail-under``  E's summary judged by quality gates (exit 6 when one fails)
 
 Exit status: 0 done; 1 failed (nothing to show, a lookup failed, ``eval`` failures); 2 usage
@@ -126,6 +127,14 @@ def cmd_prune(args: argparse.Namespace) -> int:
     return _read_store(args, lambda store: prune(store, args.project, args.keep, args.dry_run, sys.stdout, sys.stderr))
 
 
+def cmd_attachment(args: argparse.Namespace) -> int:
+    from braintrust.cli.attachment_command import default_streams, save_attachment
+
+    out, is_terminal = default_streams()
+    return _read_store(args, lambda store: save_attachment(store, args.key, args.output, out, sys.stderr, is_terminal),
+                       errors=(LookupError, OSError))
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     from braintrust.delivery.replay import replay, spill_files
     from braintrust.store.location import DATABASE_FILENAME, spill_dir
@@ -223,6 +232,12 @@ def build_parser() -> argparse.ArgumentParser:
     prune_parser.add_argument("--dry-run", action="store_true", help="only list what would be deleted")
     prune_parser.add_argument("--store", help="store folder or database file")
     prune_parser.set_defaults(func=cmd_prune)
+
+    attachment_parser = sub.add_parser("attachment", help="an attachment's bytes from the local store")
+    attachment_parser.add_argument("key", help="the attachment's key, or its first characters (as `braintrust show` prints them)")
+    attachment_parser.add_argument("-o", "--output", metavar="FILE", help="write the bytes here (a folder: under the attachment's file name)")
+    attachment_parser.add_argument("--store", help="store folder or database file")
+    attachment_parser.set_defaults(func=cmd_attachment)
 
     replay_parser = sub.add_parser("replay", help="send rows that were spilled to disk")
     replay_parser.add_argument("directory", nargs="?", help="spill folder (default: the local store's spill/)")

@@ -164,9 +164,22 @@ def show_dataset(store: LocalStore | str | os.PathLike[str], project: str, datas
 
 
 def _short(value: Any, width: int = VALUE_WIDTH) -> str:
-    """Compact JSON on one line, cut to ``width`` characters."""
-    text = json.dumps(value, ensure_ascii=False, default=str)
+    """Compact JSON on one line, cut to ``width`` characters; attachments as
+    ``[attachment NAME TYPE KEY8]`` (``braintrust attachment KEY8`` gets the bytes)."""
+    text = json.dumps(_readable(value), ensure_ascii=False, default=str)
     return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _readable(value: Any) -> Any:
+    if isinstance(value, dict):
+        if value.get("type") == "braintrust_attachment" and isinstance(value.get("key"), str):
+            return f"[attachment {value.get('filename')} {value.get('content_type')} {value['key'][:8]}]"
+        if value.get("type") == "external_attachment" and isinstance(value.get("url"), str):
+            return f"[attachment {value.get('filename')} {value.get('content_type')} at {value['url']}]"
+        return {k: _readable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_readable(v) for v in value]
+    return value
 
 
 def _scores(scores: Any) -> str:

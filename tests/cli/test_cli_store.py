@@ -373,3 +373,34 @@ def test_dataset_shows_the_records_now_and_as_of_a_version(tmp_path):
     assert '"reset"' in then.stdout and "password reset" not in then.stdout
     assert wrong.returncode == 1 and "('golden' is a dataset: `braintrust dataset support golden`)" in wrong.stderr
     assert missing.returncode == 1 and "no dataset 'silver' in project 'support'; datasets: golden." in missing.stderr
+
+
+def test_show_names_attachments_and_attachment_gets_their_bytes(tmp_path):
+    env = cli_env(tmp_path / "store")
+    write(tmp_path / "eval_files.py", """
+        from braintrust import Attachment, Eval, ExternalAttachment
+
+        def task(x):
+            if x == "a":
+                return {"file": Attachment(data=b"bytes of a", filename="a.txt", content_type="text/plain")}
+            return {"doc": ExternalAttachment(url="https://example.com/b", filename="b", content_type="text/html"),
+                    "file": Attachment(data=b"bytes of b", filename="b.txt", content_type="text/plain")}
+
+        Eval("proj-files", data=[{"input": "a"}, {"input": "b"}], task=task, scores=[lambda output: 1])
+    """)
+    assert run_cli("eval", "eval_files.py", cwd=tmp_path, env=env).returncode == 0
+    shown = run_cli("show", cwd=tmp_path, env=env)
+    assert '"file": "[attachment a.txt text/plain ' in shown.stdout
+    assert '"doc": "[attachment b text/html at https://example.com/b]"' in shown.stdout
+    key = shown.stdout.split("[attachment a.txt text/plain ")[1][:8]
+
+    saved = run_cli("attachment", key, "-o", str(tmp_path), cwd=tmp_path, env=env)
+    assert saved.returncode == 0, saved.stderr
+    assert (tmp_path / "a.txt").read_bytes() == b"bytes of a"
+    assert f"wrote a.txt (text/plain, 10 bytes) to {tmp_path / 'a.txt'}" in saved.stderr
+    piped = run_cli("attachment", key, cwd=tmp_path, env=env)
+    assert piped.stdout == "bytes of a"
+    missing = run_cli("attachment", "ffffffff", cwd=tmp_path, env=env)
+    assert missing.returncode == 1 and "no attachment with a key starting 'ffffffff'" in missing.stderr
+    ambiguous = run_cli("attachment", "", cwd=tmp_path, env=env)
+    assert ambiguous.returncode == 1 and "starts several attachments' keys" in ambiguous.stderr
