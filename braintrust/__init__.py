@@ -75,6 +75,7 @@ from braintrust.tracing.span import NOOP_SPAN, Span, SpanImpl, current_span
 from braintrust.tracing.span_components import SpanComponentsV3, SpanComponentsV4, SpanObjectTypeV3
 from braintrust.tracing.traced import traced
 from braintrust.wrappers.anthropic import wrap_anthropic
+from braintrust.wrappers.auto import auto_instrument
 from braintrust.wrappers.openai import NamedWrapper, wrap_openai
 
 # Kept sorted (tests/test_public_api.py checks it, and the names still missing).
@@ -131,6 +132,7 @@ __all__ = [
     "SpanObjectTypeV3",
     "SpanTypeAttribute",
     "SyncScorerLike",
+    "auto_instrument",
     "current_experiment",
     "current_logger",
     "current_span",

@@ -16,7 +16,7 @@ its message as the span's error and raises it unchanged. Everything else passes 
 from __future__ import annotations
 
 import json
-from typing import Any, AsyncIterator, Iterator
+from typing import Any, AsyncIterator, Callable, Iterator
 
 from braintrust.wrappers.calls import (
     Call, ClientProxy, Kind, NamedWrapper, as_dict, field, given, is_number, keep_iterators, start_call, traced_call, wrap_client,
@@ -47,10 +47,14 @@ def wrap_anthropic(client: Any) -> Any:
     return wrap_client(client, _Client, is_client, "wrap_anthropic", "an Anthropic client (Anthropic() or AsyncAnthropic())")
 
 
+#: The client's resources whose calls are traced, and the proxy each one gets (``auto_instrument``).
+TRACED_RESOURCES: dict[str, Callable[[Any], Any]] = {"messages": lambda messages: _Messages(messages)}
+
+
 class _Client(ClientProxy):
     @property
     def messages(self) -> Any:
-        return _Messages(self._bt_client.messages)
+        return TRACED_RESOURCES["messages"](self._bt_client.messages)
 
 
 class _Messages(NamedWrapper):

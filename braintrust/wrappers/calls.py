@@ -21,6 +21,10 @@ from braintrust.tracing.api import start_span
 from braintrust.tracing.span import NOOP_SPAN, instrumented_by
 
 
+#: Set on a client class whose instances ``auto_instrument`` traces.
+AUTO_INSTRUMENTED = "_bt_auto_instrumented"
+
+
 class NamedWrapper:
     """A transparent proxy: what it does not define itself comes from the wrapped object.
     (autoevals checks for it to leave an already wrapped client alone.)"""
@@ -50,8 +54,8 @@ class ClientProxy(NamedWrapper):
 def wrap_client(client: Any, proxy: type, is_client: bool, wrapper: str, expected: str) -> Any:
     """``client`` in ``proxy``; itself when wrapped already, or (with a warning naming what
     ``wrapper`` expected) when ``is_client`` says it is not a client the proxy can trace."""
-    if isinstance(client, NamedWrapper):
-        return client
+    if isinstance(client, NamedWrapper) or getattr(type(client), AUTO_INSTRUMENTED, False):
+        return client  # (traced already: by a wrapper, or by ``auto_instrument``)
     if not is_client:
         warnings.warn(f"{wrapper}: {type(client).__name__} is not {expected}; its calls are not traced. "
                       "Fix: pass the client object.", stacklevel=3)

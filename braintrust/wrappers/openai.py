@@ -67,22 +67,32 @@ def wrap_openai(client: Any) -> Any:
 # -- the proxies -------------------------------------------------------------------------------
 
 
+#: The client's resources whose calls are traced, and the proxy each one gets (``auto_instrument``
+#: puts them on the client classes themselves).
+TRACED_RESOURCES: dict[str, Callable[[Any], Any]] = {
+    "chat": lambda chat: _Chat(chat),
+    "responses": lambda responses: _Resource(responses, _RESPONSES, _RESPONSES.named("openai.responses.parse")),
+    "embeddings": lambda embeddings: _Resource(embeddings, _EMBEDDINGS),
+    "moderations": lambda moderations: _Resource(moderations, _MODERATIONS),
+}
+
+
 class _Client(ClientProxy):
     @property
     def chat(self) -> Any:
-        return _Chat(self._bt_client.chat)
+        return TRACED_RESOURCES["chat"](self._bt_client.chat)
 
     @property
     def responses(self) -> Any:
-        return _Resource(self._bt_client.responses, _RESPONSES, _RESPONSES.named("openai.responses.parse"))
+        return TRACED_RESOURCES["responses"](self._bt_client.responses)
 
     @property
     def embeddings(self) -> Any:
-        return _Resource(self._bt_client.embeddings, _EMBEDDINGS)
+        return TRACED_RESOURCES["embeddings"](self._bt_client.embeddings)
 
     @property
     def moderations(self) -> Any:
-        return _Resource(self._bt_client.moderations, _MODERATIONS)
+        return TRACED_RESOURCES["moderations"](self._bt_client.moderations)
 
 
 class _Chat(NamedWrapper):

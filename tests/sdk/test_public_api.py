@@ -27,7 +27,7 @@ EXPECTED_MISSING = {
     "get_prompt_versions", "PromptBuilder", "CodePrompt", "CodeFunction", "Project",
     "ProjectBuilder", "ScorerBuilder", "ToolBuilder", "projects", "prettify_params", "serialize_response_format",
     # LLM client wrappers and instrumentation
-    "wrap_litellm", "patch_litellm", "unpatch_litellm", "auto_instrument",
+    "wrap_litellm", "patch_litellm", "unpatch_litellm",
     "AsyncResponseWrapper", "CompletionWrapper", "EmbeddingWrapper", "ModerationWrapper",
     "ResponsesWrapper", "LiteLLMWrapper", "TracedMessageStream",
     # span/trace helper types of the scorer `trace` argument
