@@ -202,3 +202,18 @@ class ReadonlyAttachment:
 
     def __repr__(self) -> str:
         return f"ReadonlyAttachment({self.reference!r})"
+
+
+def with_readonly_attachments(value: Any) -> Any:
+    """``value`` with every attachment reference in it (at any depth) as a ``ReadonlyAttachment``,
+    as dataset records come to the public SDK's users; other values are left as they are."""
+    if isinstance(value, dict):
+        if value.get("type") in ("braintrust_attachment", "external_attachment"):
+            try:
+                return ReadonlyAttachment(value)
+            except ValueError:
+                return value
+        return {key: with_readonly_attachments(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [with_readonly_attachments(item) for item in value]
+    return value

@@ -2,7 +2,8 @@
 
 Writes go through the processor like every other row. Reads flush first, then page through
 the server's (or the local store's) ``fetch``; ``version`` pins reads to a transaction id, so a
-pinned dataset reads the same records later.
+pinned dataset reads the same records later. Attachment references in records come back as
+``ReadonlyAttachment`` objects (``record["input"]["image"].data``), as in the public SDK.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ from braintrust.summary import DatasetSummary
 from braintrust.tracing import ids
 from braintrust.tracing.record import validate_metadata, validate_tags
 from braintrust.tracing.span import _enqueue
+
+
+#: Fields of a record where attachment references become ``ReadonlyAttachment`` objects.
+_DATA_FIELDS = ("input", "expected", "output", "metadata")
 
 
 def _now() -> str:
@@ -118,7 +123,9 @@ class Dataset:
         self._cache = records
 
     def _normalize(self, row: dict[str, Any]) -> dict[str, Any]:
-        record = dict(row)
+        from braintrust.attachments.kinds import with_readonly_attachments
+
+        record = {key: with_readonly_attachments(value) if key in _DATA_FIELDS else value for key, value in row.items()}
         if "expected" not in record and "output" in record:
             record["expected"] = record["output"]
         if self.use_output and "output" in record:

@@ -225,3 +225,24 @@ def test_prune_deletes_the_attachments_only_pruned_experiments_referred_to():
         assert store.prune_experiments(keep=1)
         present = {key for key in (shared.reference["key"], *(a.reference["key"] for a in own)) if store.get_attachment(key)}
     assert present == {shared.reference["key"], own[2].reference["key"]}
+
+
+def test_dataset_records_hold_readonly_attachments_that_log_as_references():
+    dataset = braintrust.init_dataset(project="att", name="images")
+    picture = Attachment(data=b"pixels", filename="p.png", content_type="image/png")
+    dataset.insert(input={"image": picture, "caption": "a cat"}, expected="cat", metadata={"files": [picture]})
+    dataset.flush()
+    [record] = list(braintrust.init_dataset(project="att", name="images"))
+    image = record["input"]["image"]
+    assert isinstance(image, ReadonlyAttachment) and image.data == b"pixels"
+    assert isinstance(record["metadata"]["files"][0], ReadonlyAttachment) and record["input"]["caption"] == "a cat"
+
+    result = braintrust.Eval("att", data=braintrust.init_dataset(project="att", name="images"),
+                             task=lambda input: len(input["image"].data), scores=[lambda output: output == 6])
+    assert result.results[0].output == 6
+    braintrust.flush()
+    from braintrust.store.sqlite_store import LocalStore
+    with LocalStore() as store:
+        experiment = store.list_experiments()[-1]
+        root = next(r for r in store.fetch_rows("experiment", experiment["id"])[0] if not r.get("span_parents"))
+    assert root["input"]["image"] == picture.reference
