@@ -246,3 +246,19 @@ def test_dataset_records_hold_readonly_attachments_that_log_as_references():
         experiment = store.list_experiments()[-1]
         root = next(r for r in store.fetch_rows("experiment", experiment["id"])[0] if not r.get("span_parents"))
     assert root["input"]["image"] == picture.reference
+
+
+def test_a_hanging_object_store_cannot_stretch_the_flush(bt_env, tmp_path, monkeypatch):
+    """The flush deadline covers attachments too: a signed URL that never answers costs the
+    deadline (plus a stated margin of 1.5 s), and the bytes are spilled."""
+    import time
+
+    from btserver import Step
+
+    monkeypatch.setenv("BRAINTRUST_FAILED_PUBLISH_PAYLOADS_DIR", str(tmp_path / "spill"))
+    bt_env.fail_always("PUT", "/_objstore/*", Step(hang=True))
+    braintrust.init_logger(project="att").log(input=Attachment(data=b"slow", filename="slow.bin", content_type="application/octet-stream"))
+    started = time.monotonic()
+    result = braintrust.flush(timeout=2.0)
+    assert time.monotonic() - started < 2.0 + 1.5
+    assert result.accepted == 1 and result.attachments_spilled == 1
