@@ -22,7 +22,7 @@ Unstored = tuple[dict[str, Any], bytes, str, str]
 
 
 @dataclass
-class AttachmentOutcome:
+class AttachmentOutcome:  # (counted by ``Accounts.attachments``)
     stored: int = 0
     unstored: list[Unstored] = field(default_factory=list)
     #: error messages of attachments whose bytes could not be read
@@ -57,9 +57,19 @@ def store_attachments(backend: Backend, attachments: list[Any], deadline: Deadli
     return outcome
 
 
+class _Batch:
+    """Attachments one thread is storing; ``claimed`` once a flush past its deadline accounted
+    for them instead (the thread's own outcome is then not counted again)."""
+
+    def __init__(self, attachments: list[Any]):
+        self.attachments = attachments
+        self.claimed = False
+
+
 class AttachmentStorage:
-    """The processor's share of attachment work: store what is pending, keep count of work in
-    progress (a flush waits for it), and store one attachment now for ``Attachment.upload()``.
+    """The processor's share of attachment work: store what is pending, let a flush wait for
+    work in progress (and, past its deadline, spill what is still being stored), and store one
+    attachment now for ``Attachment.upload()``.
 
     ``accounts`` is the processor's book, used only while holding ``cond`` (its lock).
     """
@@ -68,7 +78,7 @@ class AttachmentStorage:
         self._backend = backend
         self._accounts = accounts
         self._cond = cond
-        self._in_flight = 0
+        self._batches: set[_Batch] = set()
 
     def store_pending(self, deadline: Deadline) -> None:
         from braintrust.attachments import pending
@@ -77,21 +87,28 @@ class AttachmentStorage:
             attachments = pending.take()
             if not attachments:
                 return
-            self._in_flight += 1
+            batch = _Batch(attachments)
+            self._batches.add(batch)
         outcome = AttachmentOutcome()
         try:
             outcome = store_attachments(self._backend(), attachments, deadline)
         finally:
             with self._cond:
-                self._accounts.attachments(outcome)
-                self._in_flight -= 1
+                self._batches.discard(batch)
+                if not batch.claimed:
+                    self._accounts.attachments(outcome)
                 self._cond.notify_all()
 
     def wait_idle(self, until: float, clock: Callable[[], float]) -> None:
-        """Wait (until ``until`` on ``clock``) for work another thread is doing."""
+        """Wait (until ``until`` on ``clock``) for work another thread is doing; what is still
+        being stored then is accounted for now: stored if it was, else spilled (``deadline``)."""
         with self._cond:
-            while self._in_flight and clock() < until:
+            while self._batches and clock() < until:
                 self._cond.wait(min(0.05, max(0.0, until - clock())))
+            for batch in list(self._batches):
+                batch.claimed = True
+                self._batches.discard(batch)
+                self._accounts.attachments(_outcome_at_deadline(batch.attachments))
 
     def store_now(self, attachment: Any, deadline: Deadline) -> dict[str, Any]:
         """Store ``attachment`` on this thread: ``{"upload_status": "done"}``, or an error status
@@ -110,3 +127,24 @@ class AttachmentStorage:
         with self._cond:
             self._accounts.stats.attachments_stored += 1
         return {"upload_status": "done"}
+
+
+def _outcome_at_deadline(attachments: list[Any]) -> AttachmentOutcome:
+    """What a flush past its deadline records for attachments another thread is still storing."""
+    outcome = AttachmentOutcome()
+    for attachment in attachments:
+        status = attachment.status or {}
+        if status.get("upload_status") == "done":
+            outcome.stored += 1
+        elif status.get("upload_status") == "error":  # (set only for a file that cannot be read)
+            outcome.unreadable.append(str(status.get("error_message")))
+        else:
+            reference = dict(attachment.reference)
+            try:
+                data = attachment.data
+            except OSError as exc:
+                outcome.unreadable.append(f"attachment {reference['filename']!r} could not be stored: Failed to read file: {exc}")
+                continue
+            outcome.unstored.append((reference, data, "deadline", f"attachment {reference['filename']!r} was still being "
+                                                                    "stored when the flush deadline came; its bytes are spilled"))
+    return outcome

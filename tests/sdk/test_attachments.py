@@ -262,3 +262,23 @@ def test_a_hanging_object_store_cannot_stretch_the_flush(bt_env, tmp_path, monke
     result = braintrust.flush(timeout=2.0)
     assert time.monotonic() - started < 2.0 + 1.5
     assert result.accepted == 1 and result.attachments_spilled == 1
+
+
+def test_an_upload_the_sender_started_before_the_flush_is_spilled_at_its_deadline(bt_env, tmp_path, monkeypatch):
+    """The sender stores attachments as it goes; when a flush's deadline comes while it is still
+    uploading one, the flush spills that one's bytes (a later duplicate is harmless: same key,
+    same bytes) instead of returning with it unaccounted for."""
+    import time
+
+    from btserver import Step
+
+    monkeypatch.setenv("BRAINTRUST_FAILED_PUBLISH_PAYLOADS_DIR", str(tmp_path / "spill"))
+    bt_env.fail_always("PUT", "/_objstore/*", Step(delay_seconds=6))
+    braintrust.init_logger(project="att").log(input=Attachment(data=b"big", filename="big.bin", content_type="application/octet-stream"))
+    bt_env.wait_for(lambda: bt_env.requests_to("/attachment", "POST"), timeout=10)  # the sender is uploading it
+    started = time.monotonic()
+    result = braintrust.flush(timeout=1.0)
+    assert time.monotonic() - started < 1.0 + 1.5
+    assert (result.attachments_stored, result.attachments_spilled) == (0, 1), result
+    [spilled] = result.spill_files
+    assert json.loads(open(spilled, encoding="utf-8").read())["attachments"][0]["reference"]["filename"] == "big.bin"
