@@ -17,7 +17,7 @@ import json
 from collections.abc import KeysView, Mapping
 from typing import Any, Callable, Iterator
 
-from braintrust.prompts.mustache import MissingVariable, render
+from braintrust.prompts.mustache import MissingVariable, TemplateError, render
 
 __all__ = ["Prompt", "PromptBlock", "PromptMessage"]
 
@@ -166,6 +166,8 @@ class Prompt:
             self._render_into(result, build_args, strict)
         except MissingVariable as exc:
             raise MissingVariable(exc.names, f"prompt {self.slug!r}; pass them to build(), or build without strict=True") from None
+        except TemplateError as exc:
+            raise TemplateError(f"Prompt {self.slug!r} has a template that cannot be rendered: {exc}") from None
         return result
 
     def _render_into(self, result: dict[str, Any], variables: dict[str, Any], strict: bool) -> None:
@@ -194,7 +196,10 @@ class Prompt:
         if isinstance(schema_holder, dict) and schema_holder.get("schema") is not None:
             schema = schema_holder["schema"]
             if isinstance(schema, str):
-                schema_holder["schema"] = json.loads(text(schema, escape=False))
+                try:
+                    schema_holder["schema"] = json.loads(text(schema, escape=False))
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"Prompt {self.slug!r}: its response format's schema is not valid JSON once rendered ({exc})") from None
             else:
                 schema_holder["schema"] = _render_strings(schema, lambda s: text(s, escape=False))
 

@@ -217,3 +217,10 @@ def test_the_prompt_reads_as_the_public_sdks_does():
     built["messages"][0]["content"] = "changed"
     assert prompt.build()["messages"][0]["content"] == "hi"
     assert "load_prompt" in braintrust.__all__ and "Prompt" in braintrust.__all__
+
+
+def test_a_broken_template_names_the_prompt():
+    from braintrust.prompts.mustache import TemplateError
+
+    with pytest.raises(TemplateError, match=r"Prompt 'p' has a template that cannot be rendered: section 'items' opened at line 1"):
+        Prompt.from_prompt_data("p", chat("{{#items}} never closed")).build()
