@@ -112,6 +112,11 @@ class Attachment(BaseAttachment):
             return handle.read()
 
     @property
+    def bytes_in_memory(self) -> int:
+        """What keeping it pending costs in memory (a path's file is read only when stored)."""
+        return len(self._data) if isinstance(self._data, bytes) else 0
+
+    @property
     def status(self) -> AttachmentStatus | None:
         """How storing it went (None until the processor or ``upload()`` stored it)."""
         return self._status

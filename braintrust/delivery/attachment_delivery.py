@@ -99,6 +99,20 @@ class AttachmentStorage:
                     self._accounts.attachments(outcome)
                 self._cond.notify_all()
 
+    def spill_excess(self) -> None:
+        """Pending attachments hold more bytes than the queue's bound: spill the oldest (the
+        server is slow or gone; memory must not grow with it)."""
+        from braintrust.attachments import pending
+
+        outcome = AttachmentOutcome()
+        for attachment in pending.take_over_limit():
+            reference = dict(attachment.reference)
+            outcome.unstored.append((reference, attachment.data, "queue_full", "attachments waiting to be stored passed the "
+                                     "queue's byte bound; the oldest are spilled for `braintrust replay`"))
+        if outcome.unstored:
+            with self._cond:
+                self._accounts.attachments(outcome)
+
     def wait_idle(self, until: float, clock: Callable[[], float]) -> None:
         """Wait (until ``until`` on ``clock``) for work another thread is doing; what is still
         being stored then is accounted for now: stored if it was, else spilled (``deadline``)."""

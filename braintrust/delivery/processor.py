@@ -538,6 +538,10 @@ class Processor:
     def _flush_deadline(self, end: float) -> Deadline:
         return Deadline(max(0.0, end - self._clock()), clock=self._clock, sleeper=self._backoff_sleep)
 
+    def spill_excess_attachments(self) -> None:
+        """Pending attachments passed the queue's byte bound: spill the oldest."""
+        self._attachments.spill_excess()
+
     def store_attachment_now(self, attachment: Any) -> dict[str, Any]:
         """``Attachment.upload()``: store it on the caller's thread, within the flush timeout."""
         return self._attachments.store_now(attachment, self._flush_deadline(self._clock() + self.settings.flush_timeout_seconds))

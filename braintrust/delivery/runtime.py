@@ -17,6 +17,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from braintrust.attachments import pending as pending_attachments
 from braintrust.config import DeliverySettings
 from braintrust.delivery import policy
 from braintrust.delivery.backend import ObjectRef
@@ -91,6 +92,8 @@ def get_processor() -> Processor:
                 _exit_hooks_stale = False  # (registered just below, for this process)
                 settings = DeliverySettings.from_env()
                 _processor = Processor(_make_backend, _make_spill_writer, settings)
+                # Pending attachments are bounded in bytes like the queue (the processor spills the excess).
+                pending_attachments.set_overflow(_spill_excess_attachments, settings.queue_max_bytes)
                 if not settings.disable_atexit_flush:
                     _register_atexit_once()
                     _register_multiprocessing_exit()
@@ -98,6 +101,11 @@ def get_processor() -> Processor:
     elif _exit_hooks_stale:
         _after_fork_first_use()
     return _processor
+
+
+def _spill_excess_attachments() -> None:
+    if _processor is not None:
+        _processor.spill_excess_attachments()
 
 
 _atexit_registered = False

@@ -282,3 +282,26 @@ def test_an_upload_the_sender_started_before_the_flush_is_spilled_at_its_deadlin
     assert (result.attachments_stored, result.attachments_spilled) == (0, 1), result
     [spilled] = result.spill_files
     assert json.loads(open(spilled, encoding="utf-8").read())["attachments"][0]["reference"]["filename"] == "big.bin"
+
+
+def test_pending_attachments_are_bounded_in_bytes_and_the_excess_spills(tmp_path, monkeypatch):
+    """Attachments waiting to be stored hold their bytes; past the queue's byte bound (lowered
+    here to 100 bytes) the oldest are spilled at once, and replay stores them: none is lost."""
+    from braintrust.attachments import pending
+    from braintrust.delivery import runtime
+    from braintrust.store.sqlite_store import LocalStore
+
+    monkeypatch.setenv("BRAINTRUST_FAILED_PUBLISH_PAYLOADS_DIR", str(tmp_path / "spill"))
+    logger = braintrust.init_logger(project="att")
+    runtime.get_processor()
+    monkeypatch.setattr(pending, "_limit_bytes", 100)
+    files = [Attachment(data=bytes([i]) * 60, filename=f"f{i}.bin", content_type="application/octet-stream") for i in range(5)]
+    logger.log(input={"files": files})  # 300 bytes at once: the oldest go to disk
+    result = braintrust.flush()
+    assert result.attachments_spilled >= 3 and result.attachments_stored + result.attachments_spilled == 5, result
+    assert any("passed the queue's byte bound" in error for error in result.errors)
+    replayed = subprocess.run([sys.executable, "-m", "braintrust", "replay", str(tmp_path / "spill")],
+                              env=dict(os.environ), capture_output=True, text=True, timeout=60)
+    assert replayed.returncode == 0, replayed.stderr
+    with LocalStore() as store:
+        assert [store.get_attachment(f.reference["key"])["data"] for f in files] == [f.data for f in files]
