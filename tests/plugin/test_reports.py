@@ -109,6 +109,8 @@ def test_terminal_step_summary_junit_and_json(bt, tmp_path):
         {"kind": "fail-under", "score": "exact", "bar": 0.9, "value": 0.5, "passed": False, "message": "score 'exact' is 50.00%, which is below the bar of 90.00%"}
     ]
     assert document["delivery"]["accepted"] > 0 and document["delivery"]["dropped"] == {} and document["delivery"]["spilled"] == 0
+    assert set(document["delivery"]) == {"produced", "accepted", "spilled", "dropped", "spill_files", "errors",
+                                         "attachments_stored", "attachments_spilled", "attachments_dropped"}  # (the README's schema)
     assert document["errors"] == []
 
 
