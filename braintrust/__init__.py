@@ -31,6 +31,8 @@ from braintrust.framework import (
     Evaluator,
     Reporter,
     ReporterDef,
+    SSEProgressEvent,
+    TaskProgressEvent,
     set_thread_pool_max_workers,
 )
 from braintrust.functions.invoke import init_function, invoke
@@ -123,6 +125,7 @@ __all__ = [
     "Reporter",
     "ReporterDef",
     "RetryRequestExceptionsAdapter",
+    "SSEProgressEvent",
     "Score",
     "ScoreSummary",
     "Span",
@@ -132,6 +135,7 @@ __all__ = [
     "SpanObjectTypeV3",
     "SpanTypeAttribute",
     "SyncScorerLike",
+    "TaskProgressEvent",
     "auto_instrument",
     "current_experiment",
     "current_logger",

@@ -9,7 +9,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Iterator, 
 from braintrust.eval.api import Eval, EvalAsync, default_error_score_handler
 from braintrust.eval.cases import BaseExperiment, EvalCase
 from braintrust.eval.evaluator import Evaluator
-from braintrust.eval.hooks import EvalHooks
+from braintrust.eval.hooks import EvalHooks, SSEProgressEvent, TaskProgressEvent
 from braintrust.eval.reporters import Reporter, ReporterDef
 from braintrust.eval.results import EvalResult, EvalResultWithSummary, EvalScorerArgs, EvalTimeoutError
 from braintrust.eval.threads import set_thread_pool_max_workers
@@ -50,8 +50,10 @@ __all__ = [
     "Output",
     "Reporter",
     "ReporterDef",
+    "SSEProgressEvent",
     "Score",
     "Scorer",
+    "TaskProgressEvent",
     "default_error_score_handler",
     "set_thread_pool_max_workers",
 ]

@@ -1,11 +1,35 @@
-"""``EvalHooks``: what a task declared as ``task(input, hooks)`` receives."""
+"""``EvalHooks``: what a task declared as ``task(input, hooks)`` receives; the events its
+``report_progress`` sends, as the evaluator's ``stream`` callback gets them."""
 
 from __future__ import annotations
 
 import abc
-from typing import Any, Callable, Generic, TypeVar
+from typing import Any, Callable, Generic, Literal, TypedDict, TypeVar
 
 Output = TypeVar("Output")
+
+
+class TaskProgressEvent(TypedDict):
+    """What a task reports through ``hooks.report_progress``."""
+
+    format: Literal["llm", "code", "global", "graph", "topic_map", "simulation"]
+    output_type: Literal["completion", "score", "facet", "classification", "any"]
+    event: Literal["reasoning_delta", "text_delta", "json_delta", "error", "console", "start", "done", "progress"]
+    data: str
+
+
+class _SSEProgressFields(TaskProgressEvent):
+    id: str
+    object_type: str
+    name: str
+
+
+class SSEProgressEvent(_SSEProgressFields, total=False):
+    """What the evaluator's ``stream`` callback receives: the event, with the case's root span
+    ``id``, ``object_type`` ``"task"``, the evaluator's ``name`` and (from a dataset) the case's
+    ``origin``."""
+
+    origin: dict[str, Any]
 
 
 class EvalHooks(abc.ABC, Generic[Output]):

@@ -511,14 +511,15 @@ class _Run:
         callback = self.ev.stream
         if callback is None:
             return
-        payload = {
+        payload = {  # (an SSEProgressEvent)
             "id": getattr(root, "id", ""),
             "object_type": "task",
-            "origin": case.origin,
             "name": self.ev.eval_name,
             "format": "code",
             "output_type": "completion",
         }
+        if case.origin is not None:
+            payload["origin"] = case.origin
         payload.update(event or {})
         try:
             callback(payload)

@@ -313,6 +313,9 @@ def test_stream_receives_task_output_and_progress_events():
     kinds = [(e["event"], e["data"]) for e in events]
     assert kinds == [("progress", "half way"), ("json_delta", '{"answer": 1}')]
     assert all(e["object_type"] == "task" and e["name"] == "streaming" for e in events)
+    from braintrust import SSEProgressEvent
+
+    assert all(SSEProgressEvent.__required_keys__ <= set(e) <= SSEProgressEvent.__required_keys__ | {"origin"} for e in events)
 
 
 def test_on_start_gets_the_experiment_summary_before_the_run():
