@@ -123,16 +123,19 @@ class Attachment(BaseAttachment):
 
     def upload(self) -> AttachmentStatus:
         """Store the bytes now, unless that was done already; the outcome is kept."""
+        from braintrust.delivery.deadline import Deadline
         from braintrust.delivery.runtime import get_processor
 
         with self._lock:
             if self._status is None:
-                self._status = get_processor().store_attachment_now(self)
+                processor = get_processor()
+                self._status = processor.attachments.store_now(self, Deadline(processor.settings.flush_timeout_seconds))
             return self._status
 
     def _stored(self, status: AttachmentStatus) -> None:
+        """Record how storing went (a later success replaces an earlier error)."""
         with self._lock:
-            if self._status is None:
+            if self._status is None or self._status.get("upload_status") != "done":
                 self._status = status
 
     def debug_info(self) -> dict[str, Any]:

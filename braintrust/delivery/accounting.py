@@ -122,6 +122,7 @@ class Accounts:
         self.spilled_keys: set[tuple[str, Any]] = set()
         self._errors_lock = threading.Lock()
         self._errors_logged: set[str] = set()
+        self._warned_at = (0, 0, 0, 0)  # (spilled, dropped, attachments spilled, dropped) last warned of
 
     def snapshot(self, completed: int) -> FlushResult:
         stats = self.stats
@@ -136,6 +137,17 @@ class Accounts:
         result.pending = stats.produced - completed
         result.mask_errors = masking.mask_error_count()
         return result
+
+    def warn_of_losses(self, result: FlushResult) -> None:
+        """Warn (through ``logging``) about what was spilled or dropped since the last warning."""
+        current = (result.spilled, result.dropped_total, result.attachments_spilled, sum(result.attachments_dropped.values()))
+        if current == self._warned_at:
+            return
+        self._warned_at = current
+        where = ""
+        if (result.spilled or result.attachments_spilled) and self.spill_writer is not None:
+            where = f" Replay what was spilled with `braintrust replay {self.spill_writer.directory}`."
+        log.warning("braintrust: not every row was delivered: %s.%s", result.describe(), where)
 
     def forget_logged_errors(self) -> None:
         """Record (and log) errors again when they recur: a new run in the same process."""

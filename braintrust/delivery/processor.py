@@ -34,6 +34,9 @@ each write as it comes would send one request (or one SQLite transaction) per wr
 steady trickle, and merge nothing: a span's start, logs and end, made milliseconds apart, then
 travel as separate writes instead of one row.
 
+Attachments: after the rows that hold them, the sender (and a flush) store the bytes of logged
+attachments (``attachment_delivery``); a flush waits for that under its deadline too.
+
 It imports no HTTP: backends do that.
 """
 
@@ -55,6 +58,7 @@ from braintrust.delivery.attachment_delivery import AttachmentStorage
 from braintrust.delivery.backend import Backend, ObjectRef
 from braintrust.delivery.batching import EARLIER_WRITE_SPILLED, Progress, deliver, row_header
 from braintrust.delivery.deadline import Deadline
+from braintrust.delivery.queued import Chunk, QueuedWrite
 from braintrust.delivery.spill import SpillWriter
 from braintrust.forks import at_fork
 from braintrust.signals import leave_signals_to_the_main_thread
@@ -81,41 +85,6 @@ PACE_RETRY_BATCHES = 20
 LINGER_SECONDS = 0.05
 #: How many batches' worth of writes wake a lingering sender.
 LINGER_BATCHES = 1
-
-
-class _Item:
-    """One row write in the queue; ``seq`` orders items (flush waits for those before it).
-    ``encoded``: the row as sent, when the producer encoded it; the item then keeps only the
-    row's ``header`` (ids, op and ``created``: what backends read) and ``row`` decodes the
-    whole row again when it is needed (a merge or a spill), so queued rows are bytes, not trees
-    of dicts for the garbage collector to scan. ``key``: (object reference key, row id)."""
-
-    __slots__ = ("seq", "ref", "_row", "size", "encoded", "key")
-
-    def __init__(self, seq: int, ref: ObjectRef, row: dict, size: int, encoded: bytes | None, key: tuple):
-        self.seq, self.ref, self._row, self.size, self.encoded, self.key = seq, ref, row, size, encoded, key
-
-    @property
-    def header(self) -> dict:
-        """What backends read of the row (the row itself when it was not encoded)."""
-        return self._row
-
-    @property
-    def row(self) -> dict:
-        """The whole row (decoded from ``encoded`` when only the header was kept)."""
-        if self.encoded is None:
-            return self._row
-        return jsonsafe.loads_row(self.encoded)
-
-
-class _Chunk:
-    __slots__ = ("items", "claimed", "min_seq", "unsent")
-
-    def __init__(self, items: list[_Item]):
-        self.items = items
-        self.claimed = False  # a flush past its deadline spilled these items already
-        self.min_seq = items[0].seq if items else 0
-        self.unsent = len(items)  # items not yet handed to the backend (for pacing)
 
 
 class Processor:
@@ -145,11 +114,11 @@ class Processor:
         self._cond = threading.Condition(self._lock)
         self._wakeup = threading.Event()
         self._backend_lock = threading.Lock()
-        self._queue: collections.deque[_Item] = collections.deque()
+        self._queue: collections.deque[QueuedWrite] = collections.deque()
         self._queued_bytes = 0
         self._next_seq = 0
         self._completed = 0  # items accepted, spilled or dropped
-        self._in_flight: set[_Chunk] = set()
+        self._in_flight: set[Chunk] = set()
         self._sender_waiting = False
         self._sender_lingering = False  # waiting for a batch's worth of writes (``LINGER_SECONDS``)
         self._takes = 0  # chunks taken from the queue (progress, for back-pressure)
@@ -168,7 +137,6 @@ class Processor:
         self._accounts = Accounts(self._spill_factory)
         self._attachments = AttachmentStorage(self._backend_instance, self._accounts, self._cond)
         self._pending_keys: dict[tuple[str, Any], int] = {}  # (ref key, row id) -> queued/in-flight writes
-        self._reported = (0, 0, 0, 0)
         self._losses_at_last_flush = 0
 
     def _after_fork_in_child(self) -> None:
@@ -202,7 +170,7 @@ class Processor:
             if self._ahead_locked():
                 # Before the row counts as produced: a log() interrupted here leaves no trace.
                 self._pace_locked()
-            item = _Item(self._next_seq, ref, row, approx_bytes, encoded, key)
+            item = QueuedWrite(self._next_seq, ref, row, approx_bytes, encoded, key)
             self._next_seq += 1
             stats = self._accounts.stats
             produced_before, spilling = stats.produced, False
@@ -290,7 +258,7 @@ class Processor:
         finally:
             self._sender_sleeping = False
 
-    def _handed_over(self, chunk: _Chunk, items: int) -> None:
+    def _handed_over(self, chunk: Chunk, items: int) -> None:
         """The sender handed ``items`` items of ``chunk`` to the backend."""
         with self._cond:
             items = min(items, chunk.unsent)
@@ -318,7 +286,7 @@ class Processor:
             and self._queued_bytes + approx_bytes <= settings.queue_max_bytes * OVER_BOUND_FACTOR
         )
 
-    def _settle_keys_locked(self, items: list[_Item]) -> None:
+    def _settle_keys_locked(self, items: list[QueuedWrite]) -> None:
         pending = self._pending_keys
         for item in items:
             left = pending.get(item.key, 0) - 1
@@ -407,13 +375,13 @@ class Processor:
         finally:
             self._sender_waiting = self._sender_lingering = False
 
-    def _take_locked(self, limit: int) -> _Chunk:
+    def _take_locked(self, limit: int) -> Chunk:
         items = []
         while self._queue and len(items) < limit:
             item = self._queue.popleft()
             self._queued_bytes -= item.size
             items.append(item)
-        chunk = _Chunk(items)
+        chunk = Chunk(items)
         self._takes += 1
         self._unsent += chunk.unsent
         self._in_flight.add(chunk)
@@ -431,7 +399,7 @@ class Processor:
     def _batch_deadline(self) -> Deadline:
         return Deadline(None, clock=self._clock, cap=self._flush_cap, sleeper=self._backoff_sleep)
 
-    def _process(self, chunk: _Chunk) -> None:
+    def _process(self, chunk: Chunk) -> None:
         """Deliver one chunk; afterwards every item in it is accepted, spilled or dropped.
 
         An exception that escapes delivery (a bug, or ``SystemExit`` from a masking function)
@@ -512,7 +480,7 @@ class Processor:
                 self._drain_inline(target, end, interruptions)
             else:
                 self._wait_for(target, end, interruptions)
-            self._attachments.store_pending(self._flush_deadline(end))
+            self._attachments.store_pending(Deadline(max(0.0, end - self._clock()), clock=self._clock, sleeper=self._backoff_sleep))
             self._attachments.wait_idle(end + IN_FLIGHT_GRACE_SECONDS, self._clock)
         except KeyboardInterrupt as stop:
             # Ctrl-C while waiting (a second one, when the first stopped the run): the user wants
@@ -528,23 +496,17 @@ class Processor:
                 new_losses = losses > self._losses_at_last_flush
                 self._losses_at_last_flush = losses
         result = self.stats()
-        self._report(result)
+        self._accounts.warn_of_losses(result)
         if interrupted is not None:
             raise interrupted
         if self.settings.sync_flush and new_losses:
             raise FlushError(result)
         return result
 
-    def _flush_deadline(self, end: float) -> Deadline:
-        return Deadline(max(0.0, end - self._clock()), clock=self._clock, sleeper=self._backoff_sleep)
-
-    def spill_excess_attachments(self) -> None:
-        """Pending attachments passed the queue's byte bound: spill the oldest."""
-        self._attachments.spill_excess()
-
-    def store_attachment_now(self, attachment: Any) -> dict[str, Any]:
-        """``Attachment.upload()``: store it on the caller's thread, within the flush timeout."""
-        return self._attachments.store_now(attachment, self._flush_deadline(self._clock() + self.settings.flush_timeout_seconds))
+    @property
+    def attachments(self) -> AttachmentStorage:
+        """Attachment work: ``spill_excess()`` past the byte bound, ``store_now(a, deadline)``."""
+        return self._attachments
 
     def _done_locked(self, target: int) -> bool:
         """Every item produced before ``target`` is settled."""
@@ -611,7 +573,7 @@ class Processor:
                 self._settle_keys_locked(chunk.items)
                 self._accounts.spill([(item.ref, item.row, 1) for item in chunk.items], reason, masked=False)
             break
-        expired: list[_Item] = []
+        expired: list[QueuedWrite] = []
         while self._queue and self._queue[0].seq < target:
             item = self._queue.popleft()
             self._queued_bytes -= item.size
@@ -621,18 +583,6 @@ class Processor:
             self._settle_keys_locked(expired)
             self._accounts.spill([(item.ref, item.row, 1) for item in expired], reason, masked=False)
         self._cond.notify_all()
-
-    def _report(self, result: FlushResult) -> None:
-        """Warn (through ``logging``) about rows spilled or dropped since the last report."""
-        current = (result.spilled, result.dropped_total, result.attachments_spilled, sum(result.attachments_dropped.values()))
-        if current == self._reported:
-            return
-        self._reported = current
-        where = ""
-        writer = self._accounts.spill_writer
-        if (result.spilled or result.attachments_spilled) and writer is not None:
-            where = f" Replay what was spilled with `braintrust replay {writer.directory}`."
-        log.warning("braintrust: not every row was delivered: %s.%s", result.describe(), where)
 
     def close(self, timeout: float | None = None) -> FlushResult:
         """Flush, then stop the sender thread (a later ``enqueue`` starts a new one)."""

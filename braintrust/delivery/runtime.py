@@ -105,7 +105,7 @@ def get_processor() -> Processor:
 
 def _spill_excess_attachments() -> None:
     if _processor is not None:
-        _processor.spill_excess_attachments()
+        _processor.attachments.spill_excess()
 
 
 _atexit_registered = False

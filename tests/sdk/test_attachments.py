@@ -305,3 +305,15 @@ def test_pending_attachments_are_bounded_in_bytes_and_the_excess_spills(tmp_path
     assert replayed.returncode == 0, replayed.stderr
     with LocalStore() as store:
         assert [store.get_attachment(f.reference["key"])["data"] for f in files] == [f.data for f in files]
+
+
+def test_an_upload_that_failed_is_stored_by_the_processor_later(bt_env, monkeypatch):
+    monkeypatch.setenv("BRAINTRUST_NUM_RETRIES", "0")
+    attachment = Attachment(data=b"retry me", filename="r.txt", content_type="text/plain")
+    bt_env.script("POST", "/attachment", [500])
+    assert attachment.upload()["upload_status"] == "error"
+    braintrust.init_logger(project="att").log(input=attachment)
+    result = braintrust.flush()
+    assert result.ok and result.attachments_stored == 1
+    assert attachment.status == {"upload_status": "done"}
+    assert bt_env.attachment_data(attachment.reference["key"]) == b"retry me"
