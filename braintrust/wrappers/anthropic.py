@@ -10,7 +10,9 @@ the system prompt as a ``system`` message, as ``input``; the model parameters an
 ``provider: "anthropic"`` as ``metadata``; the answer's role, content, model and stop reason as
 ``output``; token counts as ``metrics`` (``prompt_tokens`` counts cached and cache-creating
 input tokens too, ``tokens`` is the total) with ``time_to_first_token``. A call that raises logs
-its message as the span's error and raises it unchanged. Everything else passes through untraced.
+its message as the span's error and raises it unchanged. ``client.beta.messages`` is traced the
+same way (the same span names, as the public SDK writes them). Everything else passes through
+untraced.
 """
 
 from __future__ import annotations
@@ -48,13 +50,33 @@ def wrap_anthropic(client: Any) -> Any:
 
 
 #: The client's resources whose calls are traced, and the proxy each one gets (``auto_instrument``).
-TRACED_RESOURCES: dict[str, Callable[[Any], Any]] = {"messages": lambda messages: _Messages(messages)}
+TRACED_RESOURCES: dict[str, Callable[[Any], Any]] = {
+    "messages": lambda messages: _Messages(messages),
+    "beta": lambda beta: _Beta(beta),
+}
 
 
 class _Client(ClientProxy):
     @property
     def messages(self) -> Any:
         return TRACED_RESOURCES["messages"](self._bt_client.messages)
+
+    @property
+    def beta(self) -> Any:
+        return TRACED_RESOURCES["beta"](self._bt_client.beta)
+
+
+class _Beta(NamedWrapper):
+    """``client.beta``: its ``messages`` are traced as the Messages API's are (the same spans);
+    the rest of the beta API passes through."""
+
+    def __init__(self, beta: Any):
+        super().__init__(beta)
+        self._bt_beta = beta
+
+    @property
+    def messages(self) -> Any:
+        return _Messages(self._bt_beta.messages)
 
 
 class _Messages(NamedWrapper):

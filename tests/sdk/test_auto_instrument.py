@@ -39,6 +39,7 @@ asyncio.run(openai.AsyncOpenAI(api_key="sk", base_url=openai_stub.base_url, max_
             .chat.completions.create(model="async-model", messages=question))
 claude = anthropic.Anthropic(api_key="sk", base_url=anthropic_stub.base_url, max_retries=0)
 claude.messages.create(model="claude-model", max_tokens=10, messages=question)
+claude.beta.messages.create(model="claude-beta-model", max_tokens=10, messages=question)
 print(late.chat.completions.with_raw_response is not None)
 print(braintrust.flush().ok)
 """
@@ -56,7 +57,8 @@ def test_clients_are_traced_once_per_call(bt_env, tmp_path):
     rows = bt_env.rows("project_logs", bt_env.projects()[0]["id"])
     models = sorted((row["metadata"]["model"], row["span_attributes"]["name"]) for row in rows)
     assert models == [
-        ("async-model", "Chat Completion"), ("claude-model", "anthropic.messages.create"), ("early-model", "Chat Completion"),
+        ("async-model", "Chat Completion"), ("claude-beta-model", "anthropic.messages.create"),
+        ("claude-model", "anthropic.messages.create"), ("early-model", "Chat Completion"),
         ("embed-model", "Embedding"), ("late-model", "Chat Completion"), ("options-model", "Chat Completion"),
     ]
 

@@ -199,3 +199,15 @@ def test_invoke_matches_public_sdk(tmp_path):
     assert proc.stdout == (CAPTURES / "invoke.out.txt").read_text()
     ours_rows, their_rows = normalize(rows), normalize(merge_like_server(capture_rows("invoke")))
     assert ours_rows == their_rows, diff(ours_rows, their_rows)
+
+
+def test_wrap_anthropic_beta_messages_match_public_sdk(tmp_path):
+    """``client.beta.messages`` through ``wrap_anthropic`` (scenario_anthropic_beta.py): the same
+    llm spans as the public SDK's, which traces the beta API as the Messages API."""
+    with BraintrustTestServer(org_name="recorder-org") as server:
+        proc = run_scenario("anthropic_beta", server, tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        ours = normalize(server.rows())
+    theirs = normalize(merge_like_server(capture_rows("anthropic_beta")))
+    assert len(theirs) == 4 and ours == theirs, diff(ours, theirs)
+    assert proc.stdout.splitlines()[-1] == "flushed"
