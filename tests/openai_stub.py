@@ -104,6 +104,7 @@ class OpenAIStub(LoopbackStub):
         self.base_url = f"{self.url}/v1"
 
     def answer(self, handler, path, body):
+        path = path.split("?", 1)[0]  # (the beta namespace adds ?beta=true)
         if path in ("/v1/chat/completions", "/v1/responses") and body.get("stream"):
             text = chat_stream(body) if path == "/v1/chat/completions" else responses_stream(body)
             if self.cut_stream_after is None:

@@ -12,7 +12,8 @@ choices, output items, embedding length or moderation results as ``output``; tok
 (``tokens``, ``prompt_tokens``, ``completion_tokens``, ``prompt_cached_tokens``...) and
 ``time_to_first_token`` as ``metrics``.
 A call that raises records the error on its span (the public SDK 0.48.1 leaves it out) and
-raises it unchanged. Everything else on the client passes through untraced.
+raises it unchanged. ``client.beta.chat.completions`` is traced as ``client.chat.completions``.
+Everything else on the client passes through untraced.
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ TRACED_RESOURCES: dict[str, Callable[[Any], Any]] = {
     "responses": lambda responses: _Resource(responses, _RESPONSES, _RESPONSES.named("openai.responses.parse")),
     "embeddings": lambda embeddings: _Resource(embeddings, _EMBEDDINGS),
     "moderations": lambda moderations: _Resource(moderations, _MODERATIONS),
+    "beta": lambda beta: _Beta(beta),
 }
 
 
@@ -93,6 +95,23 @@ class _Client(ClientProxy):
     @property
     def moderations(self) -> Any:
         return TRACED_RESOURCES["moderations"](self._bt_client.moderations)
+
+    @property
+    def beta(self) -> Any:
+        return TRACED_RESOURCES["beta"](self._bt_client.beta)
+
+
+class _Beta(NamedWrapper):
+    """``client.beta``: its chat completions are traced as ``client.chat``'s are (the public SDK
+    traces those, and nothing else of the beta API)."""
+
+    def __init__(self, beta: Any):
+        super().__init__(beta)
+        self._bt_beta = beta
+
+    @property
+    def chat(self) -> Any:
+        return _Chat(self._bt_beta.chat)
 
 
 class _Chat(NamedWrapper):

@@ -30,6 +30,7 @@ question = [{{"role": "user", "content": "2+2?"}}]
 late = openai.OpenAI(api_key="sk", base_url=openai_stub.base_url, max_retries=0)
 early.chat.completions.create(model="early-model", messages=question)
 late.chat.completions.create(model="late-model", messages=question)
+late.beta.chat.completions.create(model="beta-model", messages=question)
 assert braintrust.wrap_openai(late) is late
 braintrust.wrap_openai(late).embeddings.create(model="embed-model", input="x")
 late.with_options(timeout=5).chat.completions.create(model="options-model", messages=question)
@@ -57,7 +58,7 @@ def test_clients_are_traced_once_per_call(bt_env, tmp_path):
     rows = bt_env.rows("project_logs", bt_env.projects()[0]["id"])
     models = sorted((row["metadata"]["model"], row["span_attributes"]["name"]) for row in rows)
     assert models == [
-        ("async-model", "Chat Completion"), ("claude-beta-model", "anthropic.messages.create"),
+        ("async-model", "Chat Completion"), ("beta-model", "Chat Completion"), ("claude-beta-model", "anthropic.messages.create"),
         ("claude-model", "anthropic.messages.create"), ("early-model", "Chat Completion"),
         ("embed-model", "Embedding"), ("late-model", "Chat Completion"), ("options-model", "Chat Completion"),
     ]

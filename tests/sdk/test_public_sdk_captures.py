@@ -211,3 +211,16 @@ def test_wrap_anthropic_beta_messages_match_public_sdk(tmp_path):
     theirs = normalize(merge_like_server(capture_rows("anthropic_beta")))
     assert len(theirs) == 4 and ours == theirs, diff(ours, theirs)
     assert proc.stdout.splitlines()[-1] == "flushed"
+
+
+def test_wrap_openai_beta_chat_matches_public_sdk(tmp_path):
+    """``client.beta.chat.completions`` through ``wrap_openai`` (scenario_openai_beta.py): traced
+    as ``client.chat.completions`` (create, parse, the stream helper); ``beta.responses`` is not,
+    in either SDK."""
+    with BraintrustTestServer(org_name="recorder-org") as server:
+        proc = run_scenario("openai_beta", server, tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        ours = normalize(server.rows())
+    theirs = normalize(merge_like_server(capture_rows("openai_beta")))
+    assert len(theirs) == 3 and ours == theirs, diff(ours, theirs)
+    assert proc.stdout.splitlines()[-1] == "flushed"
