@@ -14,7 +14,7 @@ import logging
 import os
 import threading
 import uuid
-from typing import Any, Literal, Mapping, TypedDict, Union
+from typing import Any, Callable, Literal, Mapping, TypedDict, Union
 
 log = logging.getLogger("braintrust")
 
@@ -184,7 +184,7 @@ class ReadonlyAttachment:
 
     def __init__(self, reference: Mapping[str, Any]):
         kind = reference.get("type") if isinstance(reference, Mapping) else None
-        if kind not in ("braintrust_attachment", "external_attachment"):
+        if kind not in REFERENCE_TYPES:
             raise ValueError(f"Unknown attachment type: {kind!r} (expected a reference with type "
                              "'braintrust_attachment' or 'external_attachment')")
         self.reference = dict(reference)
@@ -212,16 +212,23 @@ class ReadonlyAttachment:
         return f"ReadonlyAttachment({self.reference!r})"
 
 
-def with_readonly_attachments(value: Any) -> Any:
-    """``value`` with every attachment reference in it (at any depth) as a ``ReadonlyAttachment``,
-    as dataset records come to the public SDK's users; other values are left as they are."""
+#: The ``type`` of an attachment reference in row data.
+REFERENCE_TYPES = ("braintrust_attachment", "external_attachment")
+
+
+def map_attachment_references(value: Any, replace: Callable[[dict[str, Any]], Any]) -> Any:
+    """``value`` with ``replace(reference)`` in place of every attachment reference in it, at any
+    depth (dicts and lists are copied; other values are left as they are)."""
     if isinstance(value, dict):
-        if value.get("type") in ("braintrust_attachment", "external_attachment"):
-            try:
-                return ReadonlyAttachment(value)
-            except ValueError:
-                return value
-        return {key: with_readonly_attachments(item) for key, item in value.items()}
+        if value.get("type") in REFERENCE_TYPES:
+            return replace(value)
+        return {key: map_attachment_references(item, replace) for key, item in value.items()}
     if isinstance(value, list):
-        return [with_readonly_attachments(item) for item in value]
+        return [map_attachment_references(item, replace) for item in value]
     return value
+
+
+def with_readonly_attachments(value: Any) -> Any:
+    """``value`` with each attachment reference as a ``ReadonlyAttachment``, as dataset records
+    come to the public SDK's users."""
+    return map_attachment_references(value, ReadonlyAttachment)

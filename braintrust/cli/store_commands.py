@@ -14,6 +14,7 @@ import shlex
 from pathlib import Path
 from typing import IO, Any, Iterable
 
+from braintrust.attachments.kinds import map_attachment_references
 from braintrust.delivery.backend import DATASET, EXPERIMENT, PROJECT_LOGS
 from braintrust.store.location import DATABASE_FILENAME
 from braintrust.store.rows import commented_row
@@ -171,15 +172,12 @@ def _short(value: Any, width: int = VALUE_WIDTH) -> str:
 
 
 def _readable(value: Any) -> Any:
-    if isinstance(value, dict):
-        if value.get("type") == "braintrust_attachment" and isinstance(value.get("key"), str):
-            return f"[attachment {value.get('filename')} {value.get('content_type')} {value['key'][:8]}]"
-        if value.get("type") == "external_attachment" and isinstance(value.get("url"), str):
-            return f"[attachment {value.get('filename')} {value.get('content_type')} at {value['url']}]"
-        return {k: _readable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_readable(v) for v in value]
-    return value
+    return map_attachment_references(value, _attachment_label)
+
+
+def _attachment_label(reference: dict[str, Any]) -> str:
+    where = f"at {reference.get('url')}" if reference.get("type") == "external_attachment" else str(reference.get("key"))[:8]
+    return f"[attachment {reference.get('filename')} {reference.get('content_type')} {where}]"
 
 
 def _scores(scores: Any) -> str:

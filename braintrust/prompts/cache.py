@@ -93,15 +93,18 @@ class PromptCache:
     def _write(self, key: str, entry: CachedPrompt) -> None:
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         text = json.dumps({"key": key, "saved_at": entry.saved_at, "prompt": entry.prompt}, sort_keys=True)
+        path = self._path(key)
+        new_file = not path.exists()
         descriptor, temporary = tempfile.mkstemp(dir=self.folder, prefix=".prompt-", suffix=".tmp")
         try:
             with os.fdopen(descriptor, "w", encoding="utf-8") as handle:  # mkstemp makes it 0600
                 handle.write(text)
-            os.replace(temporary, self._path(key))
+            os.replace(temporary, path)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
-        self._evict()
+        if new_file:  # (a refreshed copy leaves the count as it was: no need to list the folder)
+            self._evict()
 
     def _evict(self) -> None:
         files = list(self.folder.glob("*.json"))

@@ -176,6 +176,24 @@ def test_prompts_have_versions_and_environments(bt_server, client):
     assert client.post("/v1/prompt", json={"project_id": project["id"], "name": "x"}).status_code == 400
 
 
+def test_function_invoke_runs_the_stand_ins(client):
+    def invoke(body):
+        return client.post("/function/invoke", json={"api_version": 1, "project_name": "p", **body})
+
+    assert invoke({"slug": "echo", "input": {"a": 1}}).json() == {"a": 1}
+    assert invoke({"slug": "shout", "messages": [{"role": "user", "content": "hi"}]}).json() == "HI"
+    assert invoke({"global_function": "classify", "input": "thanks"}).json() == {"label": "positive", "score": 0.9}
+    assert invoke({"slug": "fail", "input": 1}).status_code == 500
+    assert invoke({"slug": "nope"}).status_code == 404
+    assert invoke({"input": 1}).status_code == 400
+    streamed = invoke({"slug": "stream-error", "input": "abcdef", "stream": True})
+    assert streamed.headers["Content-Type"] == "text/event-stream"
+    events = [block.split("\n") for block in streamed.text.strip().split("\n\n")]
+    kinds = [lines[0].removeprefix("event: ") for lines in events]
+    assert kinds == ["start", "console", "progress", "text_delta", "text_delta", "error", "done"]
+    assert "".join(json.loads(lines[1].removeprefix("data: ")) for lines in events if lines[0] == "event: text_delta") == "ABCDEF"
+
+
 # -- /logs3 -----------------------------------------------------------------------------------
 
 

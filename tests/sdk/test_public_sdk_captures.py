@@ -139,13 +139,9 @@ def test_load_prompt_matches_public_sdk(tmp_path):
 
 def _keys_as_filenames(value):
     """Attachment references with their (random) key replaced by the file name."""
-    if isinstance(value, dict):
-        if value.get("type") == "braintrust_attachment" and "key" in value:
-            return {**value, "key": f"<key of {value.get('filename')}>"}
-        return {k: _keys_as_filenames(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_keys_as_filenames(v) for v in value]
-    return value
+    from braintrust.attachments.kinds import map_attachment_references
+
+    return map_attachment_references(value, lambda ref: {**ref, "key": f"<key of {ref.get('filename')}>"} if "key" in ref else ref)
 
 
 def test_attachments_match_public_sdk(tmp_path):
@@ -201,26 +197,15 @@ def test_invoke_matches_public_sdk(tmp_path):
     assert ours_rows == their_rows, diff(ours_rows, their_rows)
 
 
-def test_wrap_anthropic_beta_messages_match_public_sdk(tmp_path):
-    """``client.beta.messages`` through ``wrap_anthropic`` (scenario_anthropic_beta.py): the same
-    llm spans as the public SDK's, which traces the beta API as the Messages API."""
+@pytest.mark.parametrize("name, spans", [("anthropic_beta", 4), ("openai_beta", 3)])
+def test_wrap_beta_namespaces_match_public_sdk(name, spans, tmp_path):
+    """The clients' beta namespaces (scenario_anthropic_beta.py, scenario_openai_beta.py), traced
+    as the public SDK traces them: Anthropic's ``beta.messages`` as the Messages API, OpenAI's
+    ``beta.chat.completions`` as ``chat.completions`` (its ``beta.responses`` in neither SDK)."""
     with BraintrustTestServer(org_name="recorder-org") as server:
-        proc = run_scenario("anthropic_beta", server, tmp_path)
+        proc = run_scenario(name, server, tmp_path)
         assert proc.returncode == 0, proc.stderr
         ours = normalize(server.rows())
-    theirs = normalize(merge_like_server(capture_rows("anthropic_beta")))
-    assert len(theirs) == 4 and ours == theirs, diff(ours, theirs)
-    assert proc.stdout.splitlines()[-1] == "flushed"
-
-
-def test_wrap_openai_beta_chat_matches_public_sdk(tmp_path):
-    """``client.beta.chat.completions`` through ``wrap_openai`` (scenario_openai_beta.py): traced
-    as ``client.chat.completions`` (create, parse, the stream helper); ``beta.responses`` is not,
-    in either SDK."""
-    with BraintrustTestServer(org_name="recorder-org") as server:
-        proc = run_scenario("openai_beta", server, tmp_path)
-        assert proc.returncode == 0, proc.stderr
-        ours = normalize(server.rows())
-    theirs = normalize(merge_like_server(capture_rows("openai_beta")))
-    assert len(theirs) == 3 and ours == theirs, diff(ours, theirs)
+    theirs = normalize(merge_like_server(capture_rows(name)))
+    assert len(theirs) == spans and ours == theirs, diff(ours, theirs)
     assert proc.stdout.splitlines()[-1] == "flushed"
