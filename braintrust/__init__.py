@@ -64,7 +64,15 @@ from braintrust.prompts.loading import load_prompt
 from braintrust.prompts.prompt import Prompt
 from braintrust.score import AsyncScorerLike, Score, SyncScorerLike
 from braintrust.span_types import SpanTypeAttribute
-from braintrust.summary import DatasetSummary, DataSummary, ExperimentSummary, MetricSummary, ScoreSummary
+from braintrust.summary import (
+    DatasetSummary,
+    DataSummary,
+    ExperimentSummary,
+    MetricSummary,
+    ScoreSummary,
+    SummarySkipped,
+    SummarySuccess,
+)
 from braintrust.tracing.api import (
     get_span_parent_object,
     parent_context,
@@ -134,6 +142,8 @@ __all__ = [
     "SpanImpl",
     "SpanObjectTypeV3",
     "SpanTypeAttribute",
+    "SummarySkipped",
+    "SummarySuccess",
     "SyncScorerLike",
     "TaskProgressEvent",
     "auto_instrument",

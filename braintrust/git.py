@@ -12,12 +12,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from braintrust.serializable import SerializableDataClass
+
 GIT_DIFF_MAX_BYTES = 65536
 FIELDS = ("commit", "branch", "tag", "dirty", "author_name", "author_email", "commit_message", "commit_time", "git_diff")
 
 
 @dataclass
-class RepoInfo:
+class RepoInfo(SerializableDataClass):
     commit: str | None = None
     branch: str | None = None
     tag: str | None = None

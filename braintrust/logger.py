@@ -12,6 +12,7 @@ from braintrust.objects.project_logs import Logger, current_logger, init_logger,
 from braintrust.prompts.loading import load_prompt
 from braintrust.prompts.prompt import Prompt
 from braintrust.span_types import SpanTypeAttribute
+from braintrust.summary import SummarySkipped, SummarySuccess
 from braintrust.tracing.api import (
     get_span_parent_object,
     parent_context,
@@ -33,6 +34,8 @@ __all__ = [
     "Span",
     "SpanImpl",
     "SpanTypeAttribute",
+    "SummarySkipped",
+    "SummarySuccess",
     "current_experiment",
     "current_logger",
     "current_span",

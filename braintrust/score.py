@@ -8,11 +8,12 @@ or a list; ``braintrust.eval.scorers`` turns every shape into ``Score`` objects.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from abc import ABC, abstractmethod
 from numbers import Number
 from typing import Any, Protocol, runtime_checkable
+
+from braintrust.serializable import SerializableDataClass
 
 
 def check_score_value(name: Any, value: Any) -> None:
@@ -26,27 +27,21 @@ def check_score_value(name: Any, value: Any) -> None:
 
 
 @dataclasses.dataclass
-class Score:
-    """One named score in [0, 1] (``None`` = skipped), with optional metadata."""
+class Score(SerializableDataClass):
+    """One named score in [0, 1] (``None`` = skipped), with optional metadata. ``error``: why a
+    scorer could not score (kept on the object, not logged, as in the public SDK)."""
+
+    _NOT_SERIALIZED = ("error",)
 
     name: str
     score: float | None = None
     metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
+    error: Exception | None = None
 
     def __post_init__(self) -> None:
         check_score_value(self.name, self.score)
         if self.metadata is None:
             self.metadata = {}
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "score": self.score, "metadata": self.metadata}
-
-    def as_json(self, **kwargs: Any) -> str:
-        return json.dumps(self.as_dict(), **kwargs)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Score":
-        return cls(name=data["name"], score=data.get("score"), metadata=data.get("metadata") or {})
 
 
 class Scorer(ABC):

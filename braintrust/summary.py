@@ -10,6 +10,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from braintrust.serializable import SerializableDataClass
+
 RULE = "=========================SUMMARY========================="
 
 
@@ -20,7 +22,7 @@ def _known_fields(cls: type, data: dict[str, Any]) -> dict[str, Any]:
 
 
 @dataclass
-class ScoreSummary:
+class ScoreSummary(SerializableDataClass):
     name: str
     score: float | None
     improvements: int | None = None
@@ -56,7 +58,7 @@ class ScoreSummary:
 
 
 @dataclass
-class MetricSummary:
+class MetricSummary(SerializableDataClass):
     name: str
     metric: float | int
     unit: str
@@ -117,7 +119,24 @@ class CaseCoverage:
 
 
 @dataclass
-class ExperimentSummary:
+class SummarySuccess(SerializableDataClass):
+    """``summary.comparison`` when the scores and metrics were summarized."""
+
+    scores: dict[str, ScoreSummary]
+    metrics: dict[str, MetricSummary]
+    status: str = field(default="success", init=False)
+
+
+@dataclass
+class SummarySkipped(SerializableDataClass):
+    """``summary.comparison`` when summarizing was disabled or the server could not answer."""
+
+    reason: str
+    status: str = field(default="skipped", init=False)
+
+
+@dataclass
+class ExperimentSummary(SerializableDataClass):
     project_name: str
     project_id: str | None
     experiment_id: str | None
@@ -135,12 +154,15 @@ class ExperimentSummary:
     case_coverage: CaseCoverage | None = None
 
     def __post_init__(self) -> None:
+        # (``from_dict`` leaves the entries as dicts, as the public SDK's does: they keep theirs.)
         longest_score = max((len(n) for n in self.scores), default=0)
         for score in self.scores.values():
-            score._longest_score_name = longest_score
+            if isinstance(score, ScoreSummary):
+                score._longest_score_name = longest_score
         longest_metric = max((len(n) for n in self.metrics), default=0)
         for metric in self.metrics.values():
-            metric._longest_metric_name = longest_metric
+            if isinstance(metric, MetricSummary):
+                metric._longest_metric_name = longest_metric
 
     @classmethod
     def from_api(cls, answer: dict[str, Any], *, project_id: str | None, experiment_id: str | None, project_url: str | None, experiment_url: str | None) -> "ExperimentSummary":
@@ -157,9 +179,39 @@ class ExperimentSummary:
             metrics={k: MetricSummary.from_api(v) for k, v in (answer.get("metrics") or {}).items()},
         )
 
+    @property
+    def comparison(self) -> SummarySuccess | SummarySkipped:
+        """The scores and metrics against the base (``SummarySuccess``), or why there are none."""
+        if self.comparison_status == "skipped":
+            return SummarySkipped(reason=self.comparison_reason or "")
+        return SummarySuccess(scores=self.scores, metrics=self.metrics)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ExperimentSummary":
+        """From ``as_dict()`` (ours or the public SDK's): the scores and metrics of its
+        ``comparison`` (or top level) stay dicts; ``from_dict_deep`` makes them summaries."""
+        return cls._from(d, deep=False)
+
+    @classmethod
+    def from_dict_deep(cls, d: dict[str, Any]) -> "ExperimentSummary":
+        return cls._from(d, deep=True)
+
+    @classmethod
+    def _from(cls, d: dict[str, Any], deep: bool) -> "ExperimentSummary":
+        comparison = d.get("comparison") if isinstance(d.get("comparison"), dict) else {}
+        scores = comparison.get("scores", d.get("scores")) or {}
+        metrics = comparison.get("metrics", d.get("metrics")) or {}
+        if deep:
+            scores = {k: ScoreSummary.from_dict(v) if isinstance(v, dict) else v for k, v in scores.items()}
+            metrics = {k: MetricSummary.from_dict(v) if isinstance(v, dict) else v for k, v in metrics.items()}
+        names = ("project_name", "project_id", "experiment_id", "experiment_name", "project_url", "experiment_url",
+                 "comparison_experiment_name")
+        return cls(**{k: d.get(k) for k in names}, scores=scores, metrics=metrics,
+                   comparison_status=comparison.get("status", "success"), comparison_reason=comparison.get("reason"))
+
     def as_dict(self) -> dict[str, Any]:
-        scores = {k: v.as_dict() for k, v in self.scores.items()}
-        metrics = {k: v.as_dict() for k, v in self.metrics.items()}
+        scores = {k: v.as_dict() if isinstance(v, ScoreSummary) else v for k, v in self.scores.items()}
+        metrics = {k: v.as_dict() if isinstance(v, MetricSummary) else v for k, v in self.metrics.items()}
         comparison: dict[str, Any] = {"scores": scores, "metrics": metrics, "status": self.comparison_status}
         if self.comparison_reason:
             comparison["reason"] = self.comparison_reason
@@ -248,7 +300,7 @@ def report_entry(summary: ExperimentSummary) -> dict[str, Any]:
 
 
 @dataclass
-class DataSummary:
+class DataSummary(SerializableDataClass):
     new_records: int
     total_records: int
 
@@ -257,13 +309,13 @@ class DataSummary:
 
 
 @dataclass
-class DatasetSummary:
+class DatasetSummary(SerializableDataClass):
     project_name: str
     dataset_name: str
     project_url: str | None
     dataset_url: str | None
     data_summary: DataSummary | None
-    local_hint: str | None = None
+    local_hint: str | None = field(default=None, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -15,12 +15,14 @@ import json
 import re
 from typing import Any, Generic, Iterable, TypeVar
 
+from braintrust.serializable import SerializableDataClass
+
 Input = TypeVar("Input")
 Output = TypeVar("Output")
 
 
 @dataclasses.dataclass
-class EvalCase(Generic[Input, Output]):
+class EvalCase(SerializableDataClass, Generic[Input, Output]):
     """One case: the task's ``input``, optionally the ``expected`` output, ``metadata`` and ``tags``.
 
     ``id``, ``_xact_id`` and ``created`` are a dataset record's provenance; ``upsert_id`` fixes the
@@ -38,9 +40,6 @@ class EvalCase(Generic[Input, Output]):
     upsert_id: str | None = None
     trial_count: int | None = None
     origin: dict[str, Any] | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
 
 _CASE_FIELDS = tuple(f.name for f in dataclasses.fields(EvalCase))

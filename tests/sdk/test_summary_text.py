@@ -86,3 +86,37 @@ def test_dataset_summary_text_matches_capture():
     assert str(summary) == expected
     if text is not None:
         assert expected in text
+
+
+def _public_as_dict() -> dict:
+    """What the public SDK's ``summary.as_dict()`` printed in the experiment capture."""
+    import ast
+
+    line = next(l for l in (CAPTURES / "experiment.out.txt").read_text().splitlines() if l.startswith("as_dict: "))
+    return ast.literal_eval(line[len("as_dict: "):])
+
+
+def test_comparison_and_the_dict_round_trip_like_the_public_sdk():
+    public = _public_as_dict()
+    summary = ExperimentSummary.from_dict(public)  # as code reading a stored summary does
+    assert summary.comparison.status == "success" and summary.comparison.scores == public["comparison"]["scores"]
+    deep = ExperimentSummary.from_dict_deep(public)
+    assert isinstance(deep.comparison.scores["exact"], ScoreSummary) and deep.scores["exact"].improvements == 1
+    assert deep.as_dict() == public and json.loads(deep.as_json()) == public
+    assert str(deep) == printed_summaries("experiment")[1]
+    skipped = ExperimentSummary("p", None, None, "e", None, None, None, comparison_status="skipped", comparison_reason="disabled")
+    assert (skipped.comparison.status, skipped.comparison.reason) == ("skipped", "disabled")
+    assert ExperimentSummary.from_dict(skipped.as_dict()).comparison.as_dict() == {"reason": "disabled", "status": "skipped"}
+
+
+def test_the_other_public_dataclasses_serialize_as_the_public_sdks_do():
+    from braintrust import EvalCase, RepoInfo, Score
+
+    assert Score(name="judge", score=None, error=TimeoutError("slow")).as_dict() == {"name": "judge", "score": None, "metadata": {}}
+    assert Score.from_dict({"name": "s", "score": 1, "added_later": True}) == Score(name="s", score=1)
+    assert EvalCase.from_dict({"input": 1, "expected": 2, "other": 3}).as_dict()["expected"] == 2
+    assert json.loads(RepoInfo(commit="abc", dirty=True).as_json())["dirty"] is True
+    dataset = DatasetSummary("p", "d", "u", "v", DataSummary(new_records=1, total_records=2))
+    again = DatasetSummary.from_dict_deep(dataset.as_dict())
+    assert again.data_summary == DataSummary(new_records=1, total_records=2) and str(again) == str(dataset)
+    assert DatasetSummary.from_dict(dataset.as_dict()).data_summary == {"new_records": 1, "total_records": 2}

@@ -1,0 +1,70 @@
+"""``as_dict`` / ``as_json`` / ``from_dict`` / ``from_dict_deep`` on the SDK's public dataclasses
+(summaries, ``Score``, ``EvalCase``, ``RepoInfo``), as the public SDK's offer them.
+
+``from_dict`` keeps the keys the class has fields for (a newer server or SDK may send more) and
+leaves values as they are; ``from_dict_deep`` also turns nested dicts into the dataclasses the
+field's type names (``DatasetSummary.data_summary``, ``ExperimentSummary.scores``' values).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from typing import Any, TypeVar
+
+T = TypeVar("T", bound="SerializableDataClass")
+
+
+class SerializableDataClass:
+    """Mixed into a dataclass. ``_NOT_SERIALIZED`` names fields ``as_dict`` leaves out."""
+
+    _NOT_SERIALIZED: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)  # type: ignore[arg-type]
+                if f.name not in self._NOT_SERIALIZED and f.repr}
+
+    def as_json(self, **kwargs: Any) -> str:
+        return json.dumps(self.as_dict(), **kwargs)
+
+    @classmethod
+    def from_dict(cls: type[T], d: dict[str, Any]) -> T:
+        names = {f.name for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    @classmethod
+    def from_dict_deep(cls: type[T], d: dict[str, Any]) -> T:
+        hints = typing.get_type_hints(cls)
+        names = {f.name for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]
+        return cls(**{k: _deep(hints.get(k), v) for k, v in d.items() if k in names})
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, SerializableDataClass):
+        return value.as_dict()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _deep(hint: Any, value: Any) -> Any:
+    """``value`` made into what ``hint`` names, where that is one of these dataclasses."""
+    if hint is None:
+        return value
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if isinstance(hint, type) and issubclass(hint, SerializableDataClass):
+        return hint.from_dict_deep(value) if isinstance(value, dict) else value
+    if origin in (typing.Union, types.UnionType):
+        for option in args:
+            if option is not type(None) and isinstance(option, type) and issubclass(option, SerializableDataClass):
+                return option.from_dict_deep(value) if isinstance(value, dict) else value
+        return value
+    if origin is dict and len(args) == 2 and isinstance(value, dict):
+        return {k: _deep(args[1], v) for k, v in value.items()}
+    if origin is list and args and isinstance(value, list):
+        return [_deep(args[0], v) for v in value]
+    return value
