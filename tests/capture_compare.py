@@ -60,8 +60,10 @@ def capture_rows(name: str) -> list[dict]:
 
 def normalize(rows: list[dict]) -> list[str]:
     """Comparable, sorted JSON strings for a list of merged rows."""
-    names = {r.get("span_id"): (r.get("span_attributes") or {}).get("name") for r in rows if r.get("span_id")}
-    roots = {r.get("root_span_id"): (r.get("span_attributes") or {}).get("name") for r in rows if r.get("span_parents") is None and r.get("span_id")}
+    # Spans by name; log records (span type "log") carry their span's ids but are not spans.
+    spans = [r for r in rows if r.get("span_id") and (r.get("span_attributes") or {}).get("type") != "log"]
+    names = {r["span_id"]: (r.get("span_attributes") or {}).get("name") for r in spans}
+    roots = {r.get("root_span_id"): (r.get("span_attributes") or {}).get("name") for r in spans if r.get("span_parents") is None}
     labels = {r.get("id"): (r.get("span_attributes") or {}).get("name") or r.get("input") for r in rows}
     out = []
     for row in rows:

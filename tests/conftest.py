@@ -68,7 +68,8 @@ def bt_env(bt_server, monkeypatch) -> BraintrustTestServer:
 
 
 # ==== Tracing / isolation fixtures (tests/sdk/) ===
-# (autouse) _bt_isolation  every test starts with no BRAINTRUST_* variable set, BRAINTRUST_LOCAL_DIR
+# (autouse) _bt_isolation  every test starts with no BRAINTRUST_* variable (nor a CI or hosting variable
+#                          that span_origin.environment detects) set, BRAINTRUST_LOCAL_DIR
 #                          and BRAINTRUST_PROMPT_CACHE_DIR pointing at fresh temporary directories, no masking function, no current
 #                          span/logger and a fresh delivery runtime (braintrust.delivery.runtime)
 # bt_logs                  bt_env + helpers to flush and read back what the server stored
@@ -82,8 +83,10 @@ def _bt_isolation(tmp_path_factory, monkeypatch):
     from braintrust.delivery import runtime
     from braintrust.tracing import context
 
+    from braintrust.tracing.span_origin import DETECTION_VARIABLES
+
     for name in list(_os.environ):
-        if name.startswith("BRAINTRUST_"):
+        if name.startswith("BRAINTRUST_") or name in DETECTION_VARIABLES:  # (CI's own: rows as on a laptop)
             monkeypatch.delenv(name)
     monkeypatch.setenv("BRAINTRUST_LOCAL_DIR", str(tmp_path_factory.mktemp("bt-local")))
     monkeypatch.setenv("BRAINTRUST_PROMPT_CACHE_DIR", str(tmp_path_factory.mktemp("bt-prompt-cache")))

@@ -243,9 +243,18 @@ def span_tree_lines(rows: list[dict[str, Any]]) -> list[str]:
     for about, texts in comments.items():  # about a row not shown here: a line of its own
         if about not in known:
             spans.append({"id": f"comment on {about}", "created": None, "_comments": texts})
+    # Log records (``logger.info(...)``) carry the ids of the span they were written in: shown
+    # as one line under it (or at the top, outside spans), never as spans themselves.
+    records: dict[str, list[dict[str, Any]]] = {}
+    for row in [r for r in spans if (r.get("span_attributes") or {}).get("type") == "log"]:
+        spans.remove(row)
+        records.setdefault(row.get("span_id") or "", []).append(row)
     by_span = {row["span_id"]: row for row in spans if row.get("span_id")}
     children: dict[str, list[dict[str, Any]]] = {}
     roots = []
+    for span_id, held in records.items():
+        if span_id not in by_span:
+            roots.extend(held)
     for row in spans:
         parents = row.get("span_parents") or []
         parent = parents[0] if isinstance(parents, list) and parents else None
@@ -261,6 +270,9 @@ def span_tree_lines(rows: list[dict[str, Any]]) -> list[str]:
             return
         seen.add(id(row))
         attributes = row.get("span_attributes") or {}
+        if attributes.get("type") == "log":
+            lines.append(f"{'  ' * depth}[{attributes.get('log_level', 'log')}] {_short(row.get('output'))}")
+            return
         name = attributes.get("name") or row.get("id")
         kind = f" [{attributes['type']}]" if attributes.get("type") else ""
         lines.append(f"{'  ' * depth}{name}{kind}")
@@ -268,7 +280,7 @@ def span_tree_lines(rows: list[dict[str, Any]]) -> list[str]:
         width = max((len(label) for label, _ in details), default=0) + 1
         for label, text in details:
             lines.append(f"{'  ' * depth}    {(label + ':').ljust(width)} {text}")
-        for child in sorted(children.get(row.get("span_id") or "", []), key=_start):
+        for child in sorted(children.get(row.get("span_id") or "", []) + records.get(row.get("span_id") or "", []), key=_start):
             visit(child, depth + 1)
 
     for root in sorted(roots, key=_start):

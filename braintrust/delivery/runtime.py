@@ -208,7 +208,7 @@ def reset_for_tests() -> None:
     """Flush, then forget the processor, the backend, the login and the current objects
     (tests switch between servers and stores within one process)."""
     global _processor, _announced
-    from braintrust.tracing import api, context
+    from braintrust.tracing import api, context, span_origin
 
     with _lock:
         if _processor is not None:
@@ -219,6 +219,7 @@ def reset_for_tests() -> None:
         _processor = None
         _announced = False
     global_state().reset()
+    span_origin.set_environment()
     context.set_global_logger(None)
     context.set_global_experiment(None)
     api.forget_refs()

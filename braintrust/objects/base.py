@@ -7,7 +7,7 @@ from typing import Any
 from braintrust import jsonsafe
 from braintrust.delivery.backend import ObjectRef
 from braintrust.delivery.runtime import flush as flush_all
-from braintrust.tracing.api import start_span_under_slug
+from braintrust.tracing.api import start_span_under_parent
 from braintrust.tracing.feedback import log_feedback as _log_feedback
 from braintrust.tracing.record import validate_event
 from braintrust.tracing.span import SpanImpl, _enqueue
@@ -39,19 +39,20 @@ class RowsObject:
         span_attributes: dict | None = None,
         start_time: float | None = None,
         set_current: bool | None = None,
-        parent: str | None = None,
+        parent: Any = None,
         propagated_event: dict | None = None,
         span_id: str | None = None,
         root_span_id: str | None = None,
         **event: Any,
     ) -> SpanImpl:
-        """Start a root span here (or under ``parent``, an exported slug)."""
+        """Start a root span here (or under ``parent``: an exported slug, or W3C headers)."""
+        span = None
         if parent:
-            span = start_span_under_slug(
-                parent, name=name, type=type, span_attributes=span_attributes, start_time=start_time,
-                propagated_event=propagated_event, event=event,
+            span = start_span_under_parent(
+                parent, fallback=self.ref, name=name, type=type, span_attributes=span_attributes,
+                start_time=start_time, propagated_event=propagated_event, event=event,
             )
-        else:
+        if span is None:
             span = SpanImpl(
                 self.ref, name=name, type=type, span_attributes=span_attributes, start_time=start_time,
                 propagated_event=propagated_event, event=event, default_root_type=self.ROOT_SPAN_TYPE,

@@ -21,9 +21,9 @@ from braintrust.objects.base import RowsObject
 from braintrust.objects.project_logs import ProjectMetadata
 from braintrust.state import global_state
 from braintrust.summary import ExperimentSummary
-from braintrust.tracing import context, ids
+from braintrust.tracing import context, ids, span_origin
 from braintrust.tracing.record import hide_refused_value, validate_event
-from braintrust.tracing.span import SPAN_ORIGIN, SpanImpl, _enqueue, caller_location
+from braintrust.tracing.span import SpanImpl, _enqueue, caller_location
 from braintrust.tracing.span_components import SpanComponentsV3, SpanComponentsV4, SpanObjectTypeV3
 
 
@@ -107,7 +107,7 @@ class Experiment(RowsObject):
             "span_parents": None,
             "span_attributes": {"name": "root", "type": "eval", "exec_counter": ids.next_exec_counter()},
             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-            "context": {**caller_location(), "span_origin": SPAN_ORIGIN},
+            "context": {**caller_location(), "span_origin": span_origin.ORIGIN},
         }
         row.update(data)
         row["metrics"] = {**(data.get("metrics") or {}), "start": self._last_log_time, "end": now}

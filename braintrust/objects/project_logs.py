@@ -10,12 +10,13 @@ from braintrust.config import default_project_id, default_project_name
 from braintrust.delivery.backend import PROJECT_LOGS, ObjectRef
 from braintrust.delivery import open_rows
 from braintrust.delivery.runtime import get_processor, import_backend, resolve_ref
+from braintrust.objects import log_records
 from braintrust.objects.base import RowsObject
 from braintrust.state import global_state
-from braintrust.tracing import context, ids
+from braintrust.tracing import context, ids, span_origin
 from braintrust.tracing.api import register_ref
 from braintrust.tracing.record import hide_refused_value, validate_event
-from braintrust.tracing.span import SPAN_ORIGIN, _enqueue, caller_location, object_id_of
+from braintrust.tracing.span import _enqueue, caller_location, object_id_of
 from braintrust.tracing.span_components import SpanComponentsV3, SpanComponentsV4, SpanObjectTypeV3
 from braintrust.tracing.timestamps import iso_utc
 
@@ -42,6 +43,7 @@ class Logger(RowsObject):
         self._last_log_time = time.time()
         # Read once, as the public SDK picks its id generator once: not two variables per row.
         self._legacy_ids = ids.legacy_ids()
+        self._records_trace: str | None = None
 
     # -- identity ------------------------------------------------------------------------------
 
@@ -114,7 +116,7 @@ class Logger(RowsObject):
         legacy = self._legacy_ids
         span_id = ids.span_id(legacy)
         context = caller_location()
-        context["span_origin"] = SPAN_ORIGIN
+        context["span_origin"] = span_origin.ORIGIN
         row = {
             "id": row_id,
             "span_id": span_id,
@@ -127,6 +129,42 @@ class Logger(RowsObject):
         row.update(fields)
         row["metrics"] = {**(metrics or {}), "start": self._last_log_time, "end": now}
         return row
+
+    # -- log records ---------------------------------------------------------------------------
+
+    def emit_log(self, body: Any, level: str, metadata: dict[str, Any] | None = None, **parameters: Any) -> str:
+        """Log a record at ``level`` (trace, debug, info, warn, error, fatal), in the current
+        span's trace if there is one; keyword parameters fill ``body`` as a ``str.format``
+        template (see ``braintrust.objects.log_records``). Returns the record's row id."""
+        __tracebackhide__ = hide_refused_value
+        row_id = log_records.emit(self, body, level, metadata, parameters)
+        if not self.async_flush:
+            self.flush()
+        return row_id
+
+    def trace(self, body: Any, metadata: dict[str, Any] | None = None, **parameters: Any) -> str:
+        return self.emit_log(body, "trace", metadata, **parameters)
+
+    def debug(self, body: Any, metadata: dict[str, Any] | None = None, **parameters: Any) -> str:
+        return self.emit_log(body, "debug", metadata, **parameters)
+
+    def info(self, body: Any, metadata: dict[str, Any] | None = None, **parameters: Any) -> str:
+        return self.emit_log(body, "info", metadata, **parameters)
+
+    def warn(self, body: Any, metadata: dict[str, Any] | None = None, **parameters: Any) -> str:
+        return self.emit_log(body, "warn", metadata, **parameters)
+
+    def error(self, body: Any, metadata: dict[str, Any] | None = None, **parameters: Any) -> str:
+        return self.emit_log(body, "error", metadata, **parameters)
+
+    def fatal(self, body: Any, metadata: dict[str, Any] | None = None, **parameters: Any) -> str:
+        return self.emit_log(body, "fatal", metadata, **parameters)
+
+    def _records_trace_id(self) -> str:
+        """The trace that records written outside any span join (one per logger)."""
+        if self._records_trace is None:
+            self._records_trace = ids.trace_id(self._legacy_ids)
+        return self._records_trace
 
     def _logged(self, row_id: str, now: float) -> str:
         self._last_log_time = now
@@ -159,10 +197,13 @@ def init_logger(
     force_login: bool = False,
     set_current: bool = True,
     state: Any = None,
+    environment: span_origin.SpanOriginEnvironment | None = None,
 ) -> Logger:
     """A logger for a project's logs. Returns at once: nothing touches the network (or the
-    local store) until rows are sent or ``logger.id`` is read."""
+    local store) until rows are sent or ``logger.id`` is read. ``environment`` (``{"type",
+    "name"}``) replaces the detected one on every span from now on (``span_origin``)."""
     global_state().configure(api_key=api_key, app_url=app_url, org_name=org_name, force_login=force_login)
+    span_origin.set_environment(environment)
     if project is None and project_id is None:
         project = default_project_name()
         project_id = default_project_id()

@@ -4,12 +4,13 @@ resolving a parent (current span, slug, experiment or logger) for a new span."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from typing import Any, Iterator
 
 from braintrust import jsonsafe
 from braintrust.delivery.backend import EXPERIMENT, PLAYGROUND_LOGS, PROJECT_LOGS, ObjectRef
 from braintrust.forks import ChildSafeLock
-from braintrust.tracing import context
+from braintrust.tracing import context, w3c
 from braintrust.tracing.record import validate_event
 from braintrust.tracing.span import NOOP_SPAN, Span, SpanImpl, _enqueue
 from braintrust.tracing.span_components import SpanComponentsV4, SpanObjectTypeV3
@@ -65,8 +66,33 @@ def _new_ref_for(object_type: str, components: Any) -> ObjectRef:
     return ObjectRef(object_type, {"project_name": args.get("project_name"), "project_id": args.get("project_id")})
 
 
+def start_span_under_parent(
+    parent: str | Mapping,
+    *,
+    fallback: ObjectRef | None,
+    name=None,
+    type=None,
+    span_attributes=None,
+    start_time=None,
+    propagated_event=None,
+    event=None,
+) -> SpanImpl | None:
+    """Start a span under an explicit ``parent``: an exported slug, or W3C headers from
+    ``span.inject()`` (logged to the object their baggage names, else to ``fallback``). None when
+    the headers carry no valid ``traceparent``: the caller starts the span as without a parent."""
+    kwargs = dict(name=name, type=type, span_attributes=span_attributes, start_time=start_time,
+                  propagated_event=propagated_event, event=event)
+    if not isinstance(parent, Mapping):
+        return start_span_under_slug(parent, **kwargs)
+    remote = w3c.extract(parent)
+    ref = None if remote is None else (remote.ref() or fallback)
+    if ref is None:
+        return None
+    return SpanImpl(ref, parent_span_id=remote.span_id, root_span_id=remote.root_span_id, **kwargs)
+
+
 def start_span_under_slug(
-    parent: str | dict,
+    parent: str,
     *,
     name=None,
     type=None,
@@ -76,8 +102,6 @@ def start_span_under_slug(
     event=None,
 ) -> SpanImpl:
     """Start a span whose parent is an exported slug (from ``span.export()`` elsewhere)."""
-    if isinstance(parent, dict):
-        parent = _slug_from_w3c(parent)
     components = SpanComponentsV4.from_str(parent)
     ref = ref_for_components(components)
     if components.row_id:
@@ -105,32 +129,26 @@ def start_span_under_slug(
     )
 
 
-def _slug_from_w3c(headers: dict) -> str:
-    for key in ("braintrust_parent", "braintrust.parent", "parent"):
-        if isinstance(headers.get(key), str):
-            return headers[key]
-    raise ValueError("parent= dict must carry an exported span slug under 'braintrust_parent'; pass span.export() instead.")
-
-
 def start_span(
     name: str | None = None,
     type: Any = None,
     span_attributes: dict | None = None,
     start_time: float | None = None,
     set_current: bool | None = None,
-    parent: str | None = None,
+    parent: str | Mapping | None = None,
     propagated_event: dict | None = None,
     state: Any = None,
     **event: Any,
 ) -> Span:
-    """Start a span under, in order: an explicit ``parent`` slug, the current span, a
-    ``parent_context``, the current experiment, the current logger. With none of them the
-    no-op span is returned and nothing is recorded."""
+    """Start a span under, in order: an explicit ``parent`` (an exported slug, or W3C headers
+    from ``span.inject()``), the current span, a ``parent_context``, the current experiment, the
+    current logger. With none of them the no-op span is returned and nothing is recorded."""
     kwargs = dict(name=name, type=type, span_attributes=span_attributes, start_time=start_time, propagated_event=propagated_event)
-    span: Span
+    span: Span | None = None
     if parent:  # "" counts as no parent, as in the public SDK
-        span = start_span_under_slug(parent, event=event, **kwargs)
-    else:
+        owner = context.current_experiment_object() or context.current_logger_object()
+        span = start_span_under_parent(parent, fallback=getattr(owner, "ref", None), event=event, **kwargs)
+    if span is None:
         current = context.current_span_var.get()
         if current is not None and current is not NOOP_SPAN:
             span = current.start_span(**kwargs, **event)

@@ -22,28 +22,22 @@ from braintrust import jsonsafe
 from braintrust.delivery import open_rows
 from braintrust.delivery.backend import EXPERIMENT, PLAYGROUND_LOGS, PROJECT_LOGS, ObjectRef
 from braintrust.span_types import span_type_value
-from braintrust.tracing import context, ids
+from braintrust.tracing import context, ids, span_origin
 from braintrust.tracing.record import hide_refused_value, validate_event
 from braintrust.tracing.timestamps import iso_utc
 from braintrust.tracing.span_components import SpanComponentsV3, SpanComponentsV4, SpanObjectTypeV3
 
-SDK_VERSION = "0.48.1"
-SPAN_ORIGIN = {
-    "name": "braintrust.sdk.python",
-    "version": SDK_VERSION,
-    "instrumentation": {"name": "braintrust-python-logger"},
-}
 NOOP_PERMALINK = "https://www.braintrust.dev/noop-span"
 
 # What recorded a span (``context.span_origin``): the SDK's own tracing unless an integration,
-# such as ``wrap_openai``, starts its spans under ``instrumented_by``.
-_span_origin_var: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("braintrust_span_origin", default=SPAN_ORIGIN)
+# such as ``wrap_openai``, starts its spans under ``instrumented_by`` (None: ``span_origin.ORIGIN``).
+_span_origin_var: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("braintrust_span_origin", default=None)
 
 
 @contextlib.contextmanager
 def instrumented_by(instrumentation: str) -> Iterator[None]:
     """Spans started within the block name ``instrumentation`` as what recorded them."""
-    token = _span_origin_var.set({**SPAN_ORIGIN, "instrumentation": {"name": instrumentation}})
+    token = _span_origin_var.set(span_origin.instrumented(instrumentation))
     try:
         yield
     finally:
@@ -105,7 +99,7 @@ def first_row(span: Any, attributes: dict[str, Any], created: float, caller: dic
         "span_parents": span.span_parents,
         "span_attributes": attributes,
         "created": iso_utc(created),
-        "context": {**caller, "span_origin": _span_origin_var.get()},
+        "context": {**caller, "span_origin": _span_origin_var.get() or span_origin.ORIGIN},
     }
 
 
@@ -125,6 +119,7 @@ class Span:
     """The interface every span offers; ``SpanImpl`` records, ``NoopSpan`` does nothing."""
 
     id: str
+    name: str
     span_id: str
     root_span_id: str
 
@@ -139,6 +134,14 @@ class Span:
 
     def export(self) -> str:
         raise NotImplementedError
+
+    def inject(self, carrier: dict | None = None) -> dict:
+        """W3C trace-context headers (``traceparent``, ``baggage``) for this span, added to
+        ``carrier`` (a new dict if None): send them, and the receiving service's
+        ``start_span(parent=headers)`` continues this trace (``braintrust.tracing.w3c``)."""
+        from braintrust.tracing.w3c import inject
+
+        return inject(self, carrier)
 
     def link(self) -> str:
         raise NotImplementedError
@@ -175,6 +178,7 @@ class NoopSpan(Span):
     """A span that records nothing: what ``start_span`` returns when nothing is being logged."""
 
     id = ""
+    name = ""
     span_id = ""
     root_span_id = ""
     span_parents = None
@@ -192,6 +196,9 @@ class NoopSpan(Span):
 
     def export(self) -> str:
         return ""
+
+    def inject(self, carrier: dict | None = None) -> dict:
+        return carrier if carrier is not None else {}
 
     def link(self) -> str:
         return NOOP_PERMALINK
@@ -387,12 +394,14 @@ class SpanImpl(CurrentTokens, Span):
         **event,
     ) -> "SpanImpl":
         if parent:
-            from braintrust.tracing.api import start_span_under_slug
+            from braintrust.tracing.api import start_span_under_parent
 
-            return start_span_under_slug(
-                parent, name=name, type=type, span_attributes=span_attributes, start_time=start_time,
-                propagated_event=propagated_event, event=event,
+            span = start_span_under_parent(
+                parent, fallback=self.ref, name=name, type=type, span_attributes=span_attributes,
+                start_time=start_time, propagated_event=propagated_event, event=event,
             )
+            if span is not None:
+                return span
         return SpanImpl(
             self.ref,
             name=name,

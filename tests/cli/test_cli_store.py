@@ -339,6 +339,40 @@ def test_logs_shows_what_a_logger_wrote_offline(tmp_path):
     assert bad.returncode == 2 and "expected a positive integer, got '0'" in bad.stderr
 
 
+def test_records_reach_the_local_store_and_braintrust_logs_shows_them_in_their_spans(tmp_path):
+    env = cli_env(tmp_path / "store")
+    write(tmp_path / "app.py", '''
+        import braintrust
+
+        logger = braintrust.init_logger(project="records")
+        logger.info("worker {n} started", n=3)
+        with logger.start_span(name="request") as span:
+            span.log(input="refund please")
+            with span.start_span(name="lookup"):
+                logger.warn("slow lookup: {ms} ms", ms=1200)
+            logger.error({"code": 7})
+    ''')
+    import subprocess
+    import sys
+
+    assert subprocess.run([sys.executable, "app.py"], cwd=tmp_path, env=env, timeout=60).returncode == 0
+
+    result = run_cli("logs", "records", cwd=tmp_path, env=env)
+
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines()[2:] if line.strip()]
+    assert lines == [
+        '[info] "worker 3 started"',
+        "request [task]",
+        '    input:    "refund please"',
+        "    duration: " + lines[3].split("duration: ")[1],
+        "  lookup",
+        "      duration: " + lines[5].split("duration: ")[1],
+        '    [warn] "slow lookup: 1200 ms"',
+        '  [error] {"code": 7}',
+    ]
+
+
 def test_dataset_shows_the_records_now_and_as_of_a_version(tmp_path):
     env = cli_env(tmp_path / "store")
     write(tmp_path / "build.py", '''

@@ -345,3 +345,33 @@ def test_attachments_logged_in_cases_are_stored_once_also_under_xdist(bt):
         stored = store.connection().execute("SELECT filename, COUNT(*) FROM attachments GROUP BY filename").fetchall()
     # each run stores its own attachments; the module-level one once per process that logged it
     assert dict(stored)["out.png"] == 2 and dict(stored)["r1.json"] == 2
+
+
+def test_the_case_span_injects_its_trace_for_a_service_the_test_calls(bt):
+    """``braintrust_span.inject()`` (the case's root span, written late by the plugin) and the
+    current span's (the task's) give W3C headers: a service that receives them continues the
+    case's trace, under the span that injected them (tests/sdk/test_distributed_tracing.py)."""
+    bt.pytester.makepyfile(test_suite_w3c='''
+        import braintrust
+        from pytest_braintrust import eval_case
+
+
+        def service(headers):
+            with braintrust.start_span(name="service", parent=headers) as span:
+                span.log(output="served")
+
+
+        @eval_case(input="q")
+        def test_calls_a_service(braintrust_span):
+            service(braintrust.current_span().inject())
+            service(braintrust_span.inject())
+    ''')
+    result = bt.run("--braintrust")
+    assert result.ret == 0, result.stdout.str()
+    rows = bt.rows()
+    by_span_id = {r["span_id"]: r for r in rows}
+    root = bt.roots()["test_calls_a_service"]
+    services = [r for r in rows if r["span_attributes"]["name"] == "service"]
+    assert len(services) == 2 and {r["root_span_id"] for r in services} == {root["root_span_id"]}
+    parents = sorted(by_span_id[r["span_parents"][0]]["span_attributes"]["name"] for r in services)
+    assert parents == ["task", "test_calls_a_service"]

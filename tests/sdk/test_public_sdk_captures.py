@@ -14,9 +14,9 @@ from capture_compare import CAPTURES, capture_rows, diff, merge_like_server, nor
 from btserver import BraintrustTestServer
 
 
-def run_scenario(name: str, server: BraintrustTestServer, tmp_path) -> subprocess.CompletedProcess:
+def run_scenario(name: str, server: BraintrustTestServer, tmp_path, **variables: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BRAINTRUST_")}
-    env.update(BRAINTRUST_API_KEY=server.api_key, BRAINTRUST_APP_URL=server.url, BRAINTRUST_LOCAL_DIR=str(tmp_path / "store"))
+    env.update(BRAINTRUST_API_KEY=server.api_key, BRAINTRUST_APP_URL=server.url, BRAINTRUST_LOCAL_DIR=str(tmp_path / "store"), **variables)
     script = CAPTURES / f"scenario_{name}.py"
     return subprocess.run([sys.executable, str(script)], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
 
@@ -209,3 +209,48 @@ def test_wrap_beta_namespaces_match_public_sdk(name, spans, tmp_path):
     theirs = normalize(merge_like_server(capture_rows(name)))
     assert len(theirs) == spans and ours == theirs, diff(ours, theirs)
     assert proc.stdout.splitlines()[-1] == "flushed"
+
+
+def _record_places(rows: list[dict]) -> list[tuple]:
+    """Where each log record sits: its output, level, and the span whose ids it carries (by name),
+    or the trace it shares with the other records of its logger outside spans."""
+    spans = {r["span_id"]: r["span_attributes"].get("name") for r in rows if r["span_attributes"].get("type") != "log"}
+    records = [r for r in rows if r["span_attributes"].get("type") == "log"]
+    traces: dict[str, list[str]] = {}  # records outside spans, by trace
+    for r in records:
+        if r["span_id"] not in spans:
+            traces.setdefault(r["root_span_id"], []).append(json.dumps(r.get("output")))
+    return sorted(
+        (json.dumps(r.get("output")), r["span_attributes"]["log_level"],
+         spans.get(r["span_id"]) or f"outside spans, with {sorted(traces[r['root_span_id']])}")
+        for r in records
+    )
+
+
+@pytest.mark.parametrize("name", ["distributed", "log_records"])
+def test_distributed_tracing_and_log_records_match_public_sdk(name, tmp_path):
+    """W3C trace context (scenario_distributed.py: ``span.inject()``, ``start_span(parent=headers)``,
+    ``@traced(parent=headers)``) and log records (scenario_log_records.py: ``logger.info`` and the
+    other levels, templates): the same rows and output as the public SDK, each record in the same
+    span's trace (the ids it carries) or in its logger's trace outside spans."""
+    with BraintrustTestServer(org_name="recorder-org") as server:
+        proc = run_scenario(name, server, tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        rows = server.rows()
+    theirs = merge_like_server(capture_rows(name))
+    assert normalize(rows) == normalize(theirs), diff(normalize(rows), normalize(theirs))
+    assert _record_places(rows) == _record_places(theirs)
+    assert proc.stdout == (CAPTURES / f"{name}.out.txt").read_text()
+
+
+def test_span_origin_environment_matches_public_sdk(tmp_path):
+    """``context.span_origin.environment`` (scenario_environment.py, recorded with
+    ``GITHUB_ACTIONS=true``): detected on every kind of row, replaced by ``init_logger(environment=)``
+    for every later span, detected again by a later ``init_logger()``."""
+    with BraintrustTestServer(org_name="recorder-org") as server:
+        proc = run_scenario("environment", server, tmp_path, GITHUB_ACTIONS="true")
+        assert proc.returncode == 0, proc.stderr
+        ours = normalize(server.rows())
+    theirs = normalize(merge_like_server(capture_rows("environment")))
+    assert len(theirs) == 12 and ours == theirs, diff(ours, theirs)
+    assert sum('"environment": {"name": "github_actions", "type": "ci"}' in row for row in ours) == 8

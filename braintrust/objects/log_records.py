@@ -1,0 +1,74 @@
+"""Log records: ``logger.info(body)`` (and ``trace``, ``debug``, ``warn``, ``error``, ``fatal``,
+``emit_log(body, level)``), one row each, as the public SDK writes them.
+
+A record is a row of its own (span type ``log``, its level in ``span_attributes.log_level``, the
+body as ``output``). Written while a span is current, it carries that span's ids, so it shows in
+that trace; otherwise it joins a trace the logger keeps for its records outside spans. Keyword
+parameters make the body a template: ``logger.info("user {user} failed", user=u)`` logs the
+rendered text, and the template and each parameter under ``metadata`` (``braintrust.template``,
+``braintrust.template.parameter.<name>``), so records group by template. A template that does not
+render (a missing name) is logged as written.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from braintrust import jsonsafe
+from braintrust.tracing import context, ids, span_origin
+from braintrust.tracing.record import validate_metadata
+from braintrust.tracing.span import NOOP_SPAN, _enqueue, caller_location
+from braintrust.tracing.timestamps import iso_utc
+
+LOG_LEVELS = ("trace", "debug", "info", "warn", "error", "fatal")
+TEMPLATE_KEY = "braintrust.template"
+PARAMETER_PREFIX = "braintrust.template.parameter."
+
+
+def render(body: Any, parameters: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """The output, and the template's metadata (empty without parameters)."""
+    if not parameters:
+        return body, {}
+    if not isinstance(body, str):
+        raise TypeError("Log body must be a string when template parameters are provided")
+    try:
+        text = body.format(**parameters)
+    except (KeyError, IndexError, ValueError, AttributeError, TypeError):
+        text = body
+    return text, {TEMPLATE_KEY: body, **{PARAMETER_PREFIX + name: value for name, value in parameters.items()}}
+
+
+def emit(logger: Any, body: Any, level: str, metadata: Any, parameters: dict[str, Any]) -> str:
+    """Queue one record on ``logger``; returns its row id."""
+    if level not in LOG_LEVELS:
+        raise ValueError(f"Invalid log level {level!r}. Expected one of: {', '.join(LOG_LEVELS)}")
+    output, template = render(body, parameters)
+    fields: dict[str, Any] = {"output": output}
+    if metadata is not None or template:
+        fields["metadata"] = {**(validate_metadata(metadata) if metadata is not None else {}), **template}
+    data, size = jsonsafe.snapshot(fields)
+    now = time.time()
+    current = context.current_span_var.get()
+    legacy = logger._legacy_ids
+    if current is not None and current is not NOOP_SPAN:
+        span_id, root_span_id = current.span_id, current.root_span_id
+    else:
+        span_id, root_span_id = ids.span_id(legacy), logger._records_trace_id()
+    caller = caller_location()
+    caller["span_origin"] = span_origin.ORIGIN
+    row_id = ids.row_id()
+    row = {
+        "id": row_id,
+        "span_id": span_id,
+        "root_span_id": root_span_id,
+        "span_parents": None,
+        "span_attributes": {"type": "log", "log_level": level, "exec_counter": ids.next_exec_counter()},
+        "created": iso_utc(now),
+        "context": caller,
+        **data,
+        "metrics": {"start": now, "end": now},
+        "_is_merge": False,
+    }
+    _enqueue(logger.ref, row, size + 400)
+    return row_id
