@@ -66,29 +66,18 @@ def _new_ref_for(object_type: str, components: Any) -> ObjectRef:
     return ObjectRef(object_type, {"project_name": args.get("project_name"), "project_id": args.get("project_id")})
 
 
-def start_span_under_parent(
-    parent: str | Mapping,
-    *,
-    fallback: ObjectRef | None,
-    name=None,
-    type=None,
-    span_attributes=None,
-    start_time=None,
-    propagated_event=None,
-    event=None,
-) -> SpanImpl | None:
+def start_span_under_parent(parent: str | Mapping, *, fallback: ObjectRef | None, **span_args: Any) -> SpanImpl | None:
     """Start a span under an explicit ``parent``: an exported slug, or W3C headers from
     ``span.inject()`` (logged to the object their baggage names, else to ``fallback``). None when
-    the headers carry no valid ``traceparent``: the caller starts the span as without a parent."""
-    kwargs = dict(name=name, type=type, span_attributes=span_attributes, start_time=start_time,
-                  propagated_event=propagated_event, event=event)
+    the headers carry no valid ``traceparent``: the caller starts the span as without a parent.
+    ``span_args``: those of ``start_span_under_slug``."""
     if not isinstance(parent, Mapping):
-        return start_span_under_slug(parent, **kwargs)
+        return start_span_under_slug(parent, **span_args)
     remote = w3c.extract(parent)
     ref = None if remote is None else (remote.ref() or fallback)
     if ref is None:
         return None
-    return SpanImpl(ref, parent_span_id=remote.span_id, root_span_id=remote.root_span_id, **kwargs)
+    return SpanImpl(ref, parent_span_id=remote.span_id, root_span_id=remote.root_span_id, **span_args)
 
 
 def start_span_under_slug(
