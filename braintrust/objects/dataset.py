@@ -138,10 +138,17 @@ class Dataset:
     @property
     def version(self) -> str:
         """The pinned version, else the newest ``_xact_id`` among the records (or "0")."""
+        from braintrust.objects.reads import newest_version
+
         if self.pinned_version is not None:
             return self.pinned_version
-        versions = [str(r.get("_xact_id")) for r in self.fetch() if r.get("_xact_id") is not None]
-        return max(versions, key=lambda v: (len(v), v)) if versions else "0"
+        return newest_version(self.fetch())
+
+    @property
+    def fetched_data(self) -> list[dict[str, Any]]:
+        from braintrust.objects.reads import fetched_data
+
+        return fetched_data(self.fetch())
 
     def summarize(self, summarize_data: bool = True) -> DatasetSummary:
         from braintrust.objects.reads import reads

@@ -63,6 +63,31 @@ class Experiment(RowsObject):
         resolve_ref(self.ref)
         return ProjectMetadata(self.ref.info.get("project_id"), self.ref.info.get("project_name"))
 
+    # -- reading -------------------------------------------------------------------------------
+
+    def fetch(self, batch_size: int | None = None) -> Iterator[dict[str, Any]]:
+        """Its rows as stored, after sending what was logged so far (``batch_size`` per page)."""
+        from braintrust.objects.reads import reads
+
+        self.flush()
+        yield from reads().fetch(EXPERIMENT, self.id, batch_size=batch_size)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return self.fetch()
+
+    @property
+    def version(self) -> str:
+        """The newest ``_xact_id`` among its rows (or "0")."""
+        from braintrust.objects.reads import newest_version
+
+        return newest_version(self.fetch())
+
+    @property
+    def fetched_data(self) -> list[dict[str, Any]]:
+        from braintrust.objects.reads import fetched_data
+
+        return fetched_data(self.fetch())
+
     # -- writing -------------------------------------------------------------------------------
 
     def log(
@@ -177,6 +202,19 @@ class ReadonlyExperiment:
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         return self.fetch()
+
+    @property
+    def version(self) -> str:
+        """The newest ``_xact_id`` among its rows (or "0")."""
+        from braintrust.objects.reads import newest_version
+
+        return newest_version(self.fetch())
+
+    @property
+    def fetched_data(self) -> list[dict[str, Any]]:
+        from braintrust.objects.reads import fetched_data
+
+        return fetched_data(self.fetch())
 
     def as_dataset(self) -> Iterator[dict[str, Any]]:
         """Root spans as eval cases: input, expected (falling back to output), metadata, tags."""

@@ -23,6 +23,20 @@ MAX_FETCH_PAGES = 10000
 REQUEST_TIMEOUT_SECONDS = 60.0
 
 
+def newest_version(rows: Iterator[dict[str, Any]]) -> str:
+    """The newest ``_xact_id`` among ``rows`` (transaction ids grow; compared as numbers), or "0"."""
+    versions = [str(r["_xact_id"]) for r in rows if r.get("_xact_id") is not None]
+    return max(versions, key=lambda v: (len(v), v)) if versions else "0"
+
+
+def fetched_data(rows: Iterator[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``obj.fetched_data``: every row as a list (deprecated there, as in the public SDK)."""
+    import warnings
+
+    warnings.warn(".fetched_data is deprecated: use .fetch() or iterate the object instead", DeprecationWarning, stacklevel=3)
+    return list(rows)
+
+
 def reads() -> "ApiReads | LocalReads":
     if global_state().is_local():
         return LocalReads()

@@ -182,6 +182,29 @@ def test_update_joins_and_open_reads_an_existing_experiment(mode, request):
 
 
 @pytest.mark.parametrize("mode", ["local", "api"])
+def test_an_experiment_being_written_reads_back_its_rows_and_version(mode, request):
+    """``experiment.fetch()`` (and iterating it) sends what was logged first, as a user reading
+    back expects; ``version`` is the newest transaction, on a writable and a read-only one."""
+    if mode == "api":
+        request.getfixturevalue("bt_env")
+    experiment = braintrust.init(project="p", experiment="reads")
+    experiment.log(input="a", output="A", scores={"ok": 1})
+    assert [r["input"] for r in experiment.fetch()] == ["a"]  # no flush by the test
+    first_version = experiment.version
+    experiment.log(input="b", output="B", scores={"ok": 0})
+    assert sorted(r["input"] for r in experiment) == ["a", "b"]
+    assert int(experiment.version) > int(first_version) > 0
+    readonly = braintrust.init(project="p", experiment="reads", open=True)
+    assert readonly.version == experiment.version
+    with pytest.warns(DeprecationWarning, match="fetched_data is deprecated"):
+        assert len(readonly.fetched_data) == 2
+    dataset = braintrust.init_dataset(project="p", name="d")
+    dataset.insert(input=1, expected=2)
+    with pytest.warns(DeprecationWarning):
+        assert [r["expected"] for r in dataset.fetched_data] == [2]
+
+
+@pytest.mark.parametrize("mode", ["local", "api"])
 def test_an_unknown_base_experiment_name_warns_and_compares_with_the_default(mode, request, caplog):
     if mode == "api":
         request.getfixturevalue("bt_env")
