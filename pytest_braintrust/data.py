@@ -150,7 +150,7 @@ def _from_jsonl(path: Path, metafunc: pytest.Metafunc) -> list[DataRecord]:
 
 
 def _from_dataset(dataset: Any, metafunc: pytest.Metafunc) -> list[DataRecord]:
-    if dataset.pinned_version is None:
+    if dataset.explicit_version is None:  # (an environment= is looked up here, once for all workers)
         dataset.pinned_version = _shared_pin(dataset, metafunc.config)
     records = []
     for row in dataset.fetch():
@@ -169,13 +169,15 @@ def _from_dataset(dataset: Any, metafunc: pytest.Metafunc) -> list[DataRecord]:
 
 
 def _shared_pin(dataset: Any, config: pytest.Config) -> str:
-    """The version to read: the current one, agreed between xdist workers through pin files."""
+    """The version to read: the current one (or its environment's), agreed between xdist workers
+    through pin files."""
     from pytest_braintrust.xdist import PINS_KEY
 
     pins_dir = (getattr(config, "workerinput", None) or {}).get(PINS_KEY)
     if not pins_dir:
         return dataset.version
-    key = hashlib.sha256(json.dumps(dataset.ref.create_args, sort_keys=True, default=str).encode()).hexdigest()[:20]
+    identity = {**dataset.ref.create_args, "environment": dataset.environment}
+    key = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:20]
     Path(pins_dir).mkdir(parents=True, exist_ok=True)
     pin_file = Path(pins_dir) / f"{key}.version"
     if pin_file.exists():

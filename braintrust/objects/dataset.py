@@ -37,11 +37,13 @@ class Dataset:
 
     __braintrust_placeholder__ = "<dataset>"
 
-    def __init__(self, ref: ObjectRef, version: str | None = None, use_output: bool = False):
+    def __init__(self, ref: ObjectRef, version: str | None = None, use_output: bool = False, environment: str | None = None):
         if version is not None and not str(version).isdigit():
             raise ValueError(f"version must be a non-negative integer string (a dataset _xact_id), got {version!r}.")
         self.ref = ref
-        self.pinned_version = str(version) if version is not None else None
+        self._pinned = str(version) if version is not None else None
+        #: An environment ("production") whose version pins reads; ``version=`` wins over it.
+        self.environment = environment if version is None else None
         self.use_output = use_output
         self.new_records = 0
         self._cache: list[dict[str, Any]] | None = None
@@ -62,6 +64,26 @@ class Dataset:
     def project(self) -> ProjectMetadata:
         resolve_ref(self.ref)
         return ProjectMetadata(self.ref.info.get("project_id"), self.ref.info.get("project_name"))
+
+    @property
+    def pinned_version(self) -> str | None:
+        """The version reads are pinned to: ``version=``, else the one ``environment=`` points at
+        (asked of Braintrust once, at the first read), else None (the latest)."""
+        if self._pinned is None and self.environment is not None:
+            from braintrust.objects.reads import reads
+
+            describe = f"Dataset {self.name} (project {self.project.name})"
+            self._pinned = reads().environment_version(DATASET, self.id, self.environment, describe)
+        return self._pinned
+
+    @pinned_version.setter
+    def pinned_version(self, version: str | None) -> None:
+        self._pinned = version
+
+    @property
+    def explicit_version(self) -> str | None:
+        """The version given (``version=``, or pinned since), without asking for an environment's."""
+        return self._pinned
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -171,7 +193,9 @@ class Dataset:
         self.flush()
 
     def __repr__(self) -> str:
-        pinned = f", version={self.pinned_version!r}" if self.pinned_version is not None else ""
+        pinned = f", version={self._pinned!r}" if self._pinned is not None else ""
+        if self._pinned is None and self.environment is not None:  # (not resolved here: a repr asks no server)
+            pinned = f", environment={self.environment!r}"
         return f"Dataset(project={self.ref.create_args.get('project_name')!r}, name={self.ref.create_args.get('dataset_name')!r}{pinned})"
 
 
@@ -204,4 +228,5 @@ def init_dataset(
         create_args["description"] = description
     if metadata is not None:
         create_args["metadata"] = jsonsafe.snapshot(validate_metadata(metadata))[0]
-    return Dataset(ObjectRef(DATASET, create_args), version=str(version) if version is not None else None, use_output=use_output)
+    return Dataset(ObjectRef(DATASET, create_args), version=str(version) if version is not None else None, use_output=use_output,
+                   environment=environment)

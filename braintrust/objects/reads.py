@@ -85,6 +85,21 @@ class ApiReads:
             if not cursor:
                 return
 
+    def environment_version(self, object_type: str, object_id: str, environment: str, describe: str) -> str:
+        """The version an environment ("production") of an object points at (``describe``
+        names the object in the error when it points at none)."""
+        path = f"/environment-object/{object_type}/{quote(object_id, safe='')}/{quote(environment, safe='')}"
+        try:
+            answer = self._call("GET", path, params={"org_name": self.state.org_name or ""})
+        except BackendError as exc:
+            if exc.reason.startswith("http_4"):
+                raise ValueError(f"{describe} has no version in environment {environment!r} ({exc}): set it in Braintrust, or pass version= instead.") from None
+            raise
+        version = answer.get("object_version") if isinstance(answer, dict) else None
+        if version is None:
+            raise ValueError(f"Braintrust answered no version for environment {environment!r} of {describe}.")
+        return str(version)
+
     def experiment_identity(self, experiment_id: str) -> dict[str, Any] | None:
         """The experiment's id, name and project id, or None when the server has no such
         experiment (a 4xx other than 401/403). ``BackendError`` when it cannot be asked."""
@@ -164,6 +179,12 @@ class LocalReads:
             yield from rows
             if not cursor:
                 return
+
+    def environment_version(self, object_type: str, object_id: str, environment: str, describe: str) -> str:
+        raise ValueError(
+            f"{describe}: environment={environment!r} names a version set in Braintrust, and the local store has "
+            "no environments. Pass version= instead, or set BRAINTRUST_API_KEY to read from Braintrust."
+        )
 
     def experiment_identity(self, experiment_id: str) -> dict[str, Any] | None:
         """The experiment's id, name, project id and name, or None when the store has none."""

@@ -371,12 +371,28 @@ def attachment_get(server, request) -> dict:
     }
 
 
+def environment_object_get(server, request, object_type: str, object_id: str, environment: str) -> dict:
+    """``GET /environment-object/{type}/{id}/{environment}?org_name=`` → ``{"object_version"}``
+    (braintrust-api.md §4: a dataset's ``environment=``); 404 when the environment is not set."""
+    version = server.environment_objects.get((object_type, object_id, environment))
+    if version is None:
+        raise ApiError(404, f"{object_type} {object_id} has no version in environment {environment!r}")
+    return {"object_type": object_type, "object_id": object_id, "environment": environment, "object_version": version}
+
+
 # -- test controls ---------------------------------------------------------------------------
 
 
 def control_stats(server, request) -> dict:
     """``GET /_test/stats`` (no auth) → ``{"rows_received", "requests", "bytes_received"}``."""
     return server.stats
+
+
+def control_environment_object(server, request, object_type: str, object_id: str, environment: str) -> dict:
+    """``POST /_test/environment-object/{type}/{id}/{environment}`` ``{"object_version"}`` (no
+    auth): as ``server.set_environment_object`` (scenarios run in another process)."""
+    server.set_environment_object(object_type, object_id, environment, _json_body(request)["object_version"])
+    return {}
 
 
 def control_reset(server, request) -> dict:
@@ -420,7 +436,9 @@ ROUTES: list[tuple[str, re.Pattern, Callable]] = [
         ("POST", "/attachment", attachment_create),
         ("POST", "/attachment/status", attachment_status),
         ("GET", "/attachment", attachment_get),
+        ("GET", f"/environment-object/{_ID}/{_ID}/{_ID}", environment_object_get),
         ("GET", "/_test/stats", control_stats),
+        ("POST", f"/_test/environment-object/{_ID}/{_ID}/{_ID}", control_environment_object),
         ("POST", "/_test/reset", control_reset),
     ]
 ]

@@ -393,6 +393,8 @@ class BraintrustTestServer:
             self.objstore: dict[str, bytes] = {}
             self.objstore_types: dict[str, str] = {}
             self.attachments: dict[str, dict] = {}
+            #: ``(object type, object id, environment) -> version`` (``/environment-object``).
+            self.environment_objects: dict[tuple[str, str, str], str] = {}
             self.errors: list[str] = []
         self.store.clear()
         self.registry.clear()
@@ -522,6 +524,11 @@ class BraintrustTestServer:
         project_id = self.registry.project_create_or_get({"name": project})["id"]
         body = {"project_id": project_id, "slug": slug, "name": slug, "prompt_data": prompt_data, **fields}
         return self.prompts.write(body, replace=True)
+
+    def set_environment_object(self, object_type: str, object_id: str, environment: str, version: str) -> None:
+        """Point ``environment`` (e.g. "production") of an object (a dataset) at one of its versions."""
+        with self._lock:
+            self.environment_objects[(object_type, object_id, environment)] = str(version)
 
     def attachment_data(self, key: str) -> bytes | None:
         """Bytes uploaded for an attachment key (None if not uploaded)."""

@@ -216,6 +216,41 @@ def test_braintrust_dataset_from_the_api(bt_api):
     assert roots["test_it[ship]"]["origin"]["object_id"] == dataset_id
 
 
+
+def test_a_dataset_environment_decides_the_cases_under_xdist(bt_api):
+    """``data=init_dataset(..., environment="production")``: the cases are the records of the
+    version that environment points at, agreed between the workers through their pin file; each
+    case's origin names the record's version."""
+    server = bt_api.server
+    dataset = init_dataset(project="env-data", name="faq")
+    dataset.insert(id="refund", input="How do I get a refund?", expected="refund")
+    braintrust.flush()
+    server.set_environment_object("dataset", dataset.id, "production", dataset.version)
+    production_version = dataset.version
+    dataset.insert(id="draft", input="Not reviewed yet", expected="draft")
+    braintrust.flush()
+    braintrust.delivery.runtime.reset_for_tests()
+    bt_api.pytester.makepyfile(
+        test_suite_env_dataset='''
+        import braintrust
+        from pytest_braintrust import eval_case
+
+        @eval_case(data=braintrust.init_dataset(project="env-data", name="faq", environment="production"))
+        def test_it(braintrust_case):
+            return braintrust_case.expected
+        '''
+    )
+    result = bt_api.run_subprocess("--braintrust", "--braintrust-project", "env-data", "-n", "2", "-v")
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines(["*PASSED*test_it[[]refund[]]*", "*1 passed*"])
+    assert "draft" not in result.stdout.str()
+    (project,) = [p for p in server.projects() if p["name"] == "env-data"]
+    (experiment,) = server.experiments(project["id"])
+    (root,) = [r for r in server.rows("experiment", experiment["id"]) if not r.get("span_parents")]
+    assert root["origin"]["object_id"] == dataset.id and root["origin"]["_xact_id"] == production_version
+    # A worker that finds no pin yet asks; the first worker's pin wins, so both read one version.
+    assert 1 <= len(server.requests_to(f"/environment-object/dataset/{dataset.id}/production", "GET")) <= 2
+
 def test_ids_of_records_without_an_id_come_from_scalar_inputs_and_survive_insertions():
     from pytest_braintrust.case import DataRecord
     from pytest_braintrust.data import unique_ids

@@ -269,3 +269,24 @@ def test_an_experiment_over_a_dataset_records_it(bt_env):
     experiment.id
     body = [r.json for r in bt_env.requests_to("/v1/experiment", "POST")][-1]
     assert body["dataset_id"] == dataset.id and body["dataset_version"] == dataset.version
+
+
+def test_a_dataset_environment_is_looked_up_once_and_offline_says_what_to_do(bt_env):
+    dataset = braintrust.init_dataset(project="p", name="d")
+    dataset.insert(input=1, expected=1)
+    dataset.flush()
+    first = dataset.version
+    bt_env.set_environment_object("dataset", dataset.id, "production", first)
+    dataset.insert(input=2, expected=2)
+    production = braintrust.init_dataset(project="p", name="d", environment="production")
+    assert repr(production) == "Dataset(project='p', name='d', environment='production')"  # asks no server
+    assert [r["input"] for r in production] == [1] and production.version == first != dataset.version
+    assert len(bt_env.requests_to(f"/environment-object/dataset/{dataset.id}/production", "GET")) == 1
+    with pytest.raises(ValueError, match="Dataset d \\(project p\\) has no version in environment 'qa'.*pass version= instead"):
+        list(braintrust.init_dataset(project="p", name="d", environment="qa"))
+
+
+def test_a_dataset_environment_offline_names_the_fix():
+    braintrust.init_dataset(project="p", name="d").insert(input=1)
+    with pytest.raises(ValueError, match="the local store has no environments. Pass version= instead, or set BRAINTRUST_API_KEY"):
+        list(braintrust.init_dataset(project="p", name="d", environment="production"))

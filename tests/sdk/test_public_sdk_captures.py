@@ -254,3 +254,29 @@ def test_span_origin_environment_matches_public_sdk(tmp_path):
     theirs = normalize(merge_like_server(capture_rows("environment")))
     assert len(theirs) == 12 and ours == theirs, diff(ours, theirs)
     assert sum('"environment": {"name": "github_actions", "type": "ci"}' in row for row in ours) == 8
+
+
+def test_dataset_environment_matches_public_sdk(tmp_path):
+    """``init_dataset(environment=...)`` (scenario_dataset_environment.py): the same
+    ``/environment-object`` lookups, reads pinned to the version they answer (``version=`` winning
+    over ``environment=``), the experiment over it recording that version, the same records read.
+    Deliberate difference: an environment that is not set raises a ``ValueError`` naming the
+    dataset and the environment (the public SDK: its HTTP error)."""
+    with BraintrustTestServer(org_name="recorder-org") as server:
+        proc = run_scenario("dataset_environment", server, tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        ours = [{"seq": 0, "method": r.method, "path": r.path, "query": r.query, "body": r.json} for r in server.requests]
+    theirs = [json.loads(line) for line in (CAPTURES / "dataset_environment.jsonl").read_text().splitlines()]
+
+    def reads(requests):
+        lookups = [(r["path"].rsplit("/", 1)[1], r["query"]) for r in requests if r["path"].startswith("/environment-object/")]
+        pinned = sorted({r["body"].get("version") for r in requests if r["path"].endswith("/fetch")} - {None})
+        (created,) = [r["body"] for r in requests if r["path"] == "/v1/experiment"]
+        return lookups, pinned, created["dataset_version"]
+
+    assert reads(ours) == reads(theirs) == ([("production", {"org_name": "recorder-org"}), ("staging", {"org_name": "recorder-org"}),
+                                             ("production", {"org_name": "recorder-org"})], ["1000000000000000000", "1000000000000000001"],
+                                            "1000000000000000000")
+    printed = [line for line in proc.stdout.splitlines() if line.startswith(("production", "version wins", "unset environment", "cases"))]
+    expected = (CAPTURES / "dataset_environment.out.txt").read_text().replace("unset environment: AugmentedHTTPError", "unset environment: ValueError")
+    assert "\n".join(printed) + "\n" == expected
