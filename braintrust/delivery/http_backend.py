@@ -125,7 +125,10 @@ class HttpBackend:
             return {"id": project_id, "name": name}
         if project_id:
             return self._call("GET", f"/v1/project/{project_id}", deadline)
-        return self._call("POST", "/v1/project", deadline, body={"name": name or "Global", "org_name": self.state.org_name})
+        body = {"name": name or "Global", "org_name": self.state.org_name}
+        if args.get("project_group_name"):  # a new project goes into this group
+            body["project_group_name"] = args["project_group_name"]
+        return self._call("POST", "/v1/project", deadline, body=body)
 
     # -- rows ----------------------------------------------------------------------------------
 

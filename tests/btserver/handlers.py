@@ -21,7 +21,7 @@ from typing import Any, Callable
 from urllib.parse import quote, unquote
 
 from .functions import invoke as function_invoke
-from .objects import ApiError
+from .objects import ApiError, stable_id
 from .store import RowError
 from .summary import dataset_summary, experiment_summary
 
@@ -380,6 +380,25 @@ def environment_object_get(server, request, object_type: str, object_id: str, en
     return {"object_type": object_type, "object_id": object_id, "environment": environment, "object_version": version}
 
 
+def insert_functions(server, request) -> dict:
+    """``POST /insert-functions`` ``{"functions": [definition, ...]}`` (``Project.publish()``):
+    each definition needs a ``project_id`` and a ``slug``; answers their ids (stable per project
+    and slug), and whether one existed."""
+    functions = _json_body(request).get("functions")
+    if not isinstance(functions, list):
+        raise ApiError(400, "insert-functions expects {\"functions\": [...]}")
+    answers = []
+    for definition in functions:
+        if not isinstance(definition, dict) or not definition.get("project_id") or not definition.get("slug"):
+            raise ApiError(400, f"a function definition needs project_id and slug, got {definition!r:.200}")
+        with server._lock:
+            existing = any(f["project_id"] == definition["project_id"] and f["slug"] == definition["slug"] for f in server.inserted_functions)
+            server.inserted_functions.append(definition)
+        answers.append({"id": stable_id("function", definition["project_id"], definition["slug"]), "slug": definition["slug"],
+                        "project_id": definition["project_id"], "found_existing": existing})
+    return {"functions": answers}
+
+
 # -- test controls ---------------------------------------------------------------------------
 
 
@@ -437,6 +456,7 @@ ROUTES: list[tuple[str, re.Pattern, Callable]] = [
         ("POST", "/attachment/status", attachment_status),
         ("GET", "/attachment", attachment_get),
         ("GET", f"/environment-object/{_ID}/{_ID}/{_ID}", environment_object_get),
+        ("POST", "/insert-functions", insert_functions),
         ("GET", "/_test/stats", control_stats),
         ("POST", f"/_test/environment-object/{_ID}/{_ID}/{_ID}", control_environment_object),
         ("POST", "/_test/reset", control_reset),

@@ -395,6 +395,8 @@ class BraintrustTestServer:
             self.attachments: dict[str, dict] = {}
             #: ``(object type, object id, environment) -> version`` (``/environment-object``).
             self.environment_objects: dict[tuple[str, str, str], str] = {}
+            #: Function definitions received by ``POST /insert-functions``, in order.
+            self.inserted_functions: list[dict] = []
             self.errors: list[str] = []
         self.store.clear()
         self.registry.clear()

@@ -280,3 +280,19 @@ def test_dataset_environment_matches_public_sdk(tmp_path):
     printed = [line for line in proc.stdout.splitlines() if line.startswith(("production", "version wins", "unset environment", "cases"))]
     expected = (CAPTURES / "dataset_environment.out.txt").read_text().replace("unset environment: AugmentedHTTPError", "unset environment: ValueError")
     assert "\n".join(printed) + "\n" == expected
+
+
+def test_functions_defined_in_code_publish_as_the_public_sdk_does(tmp_path):
+    """``braintrust.projects`` (scenario_projects.py): tools, prompts and scorers defined in code,
+    then ``project.publish()``: the same project registration and the same ``/insert-functions``
+    body (prompts, their tools, the LLM scorer), the same output, and the same warning that code
+    functions need ``braintrust push``."""
+    with BraintrustTestServer(org_name="recorder-org") as server:
+        proc = run_scenario("projects", server, tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        ours = [(r.method, r.path, r.json) for r in server.requests if r.path != "/api/apikey/login"]
+    captured = [json.loads(line) for line in (CAPTURES / "projects.jsonl").read_text().splitlines()]
+    theirs = [(c["method"], c["path"], c["body"]) for c in captured if c["path"] != "/api/apikey/login"]
+    assert ours == theirs
+    assert proc.stdout == (CAPTURES / "projects.out.txt").read_text()
+    assert proc.stderr.strip() == "Code functions cannot be published directly. Use `braintrust push` instead."

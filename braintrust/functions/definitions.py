@@ -1,0 +1,278 @@
+"""Functions defined in code: ``braintrust.projects.create(name)`` gives a ``Project`` whose
+``tools``, ``prompts`` and ``scorers`` builders define functions, and ``project.publish()`` sends
+the prompts (LLM scorers included) to Braintrust, as the public SDK does (``POST
+/insert-functions``, the project registered first; tests/data/captures/projects.jsonl).
+
+Defining needs no network and no key (an eval file may define at import). Code functions (tools,
+scorers from a handler) keep their handler callable here; sending their code is ``braintrust
+push``'s work, which this package does not have: ``publish()`` says so, as the public SDK's does,
+and sends the rest. A prompt's tools may be code tools (sent as ``{"type": "slug", ...}``), saved
+function ids (``{"type": "global", "name": ...}``, sent as given) or raw tool definitions
+(``{"type": "function", "function": {...}}``, sent as JSON text in ``prompt.tools``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import sys
+import unicodedata
+from typing import Any, Callable, Mapping, Sequence
+
+IF_EXISTS = ("error", "ignore", "replace")
+
+_NO_KEY = ("publish() sends functions to Braintrust, and no API key is set: set BRAINTRUST_API_KEY (or call "
+           "braintrust.login(api_key=...)) first. Defining them needs no key.")
+
+
+def slugify(name: str) -> str:
+    """``"Order Status!"`` → ``"order-status"``: accents folded to ASCII, apostrophes dropped, every
+    other run of characters but letters and digits made one ``-``, lowercase."""
+    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    text = re.sub(r"['\u2019]+", "", text.lower())
+    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
+
+
+@dataclasses.dataclass
+class CodeFunction:
+    """A function whose code runs it (a tool, or a scorer from a handler)."""
+
+    project: "Project"
+    handler: Callable[..., Any]
+    name: str
+    slug: str
+    type_: str
+    description: str | None
+    parameters: Any
+    returns: Any
+    if_exists: str | None
+    metadata: Mapping[str, Any] | None = None
+    tags: Sequence[str] | None = None
+
+
+@dataclasses.dataclass
+class CodePrompt:
+    """A prompt (or an LLM scorer) defined in code."""
+
+    project: "Project"
+    name: str
+    slug: str
+    prompt: dict[str, Any]
+    tool_functions: list[Any]
+    description: str | None
+    function_type: str | None
+    id: str | None
+    if_exists: str | None
+    metadata: Mapping[str, Any] | None = None
+    tags: Sequence[str] | None = None
+
+    def to_function_definition(self, if_exists: str | None, project_ids: "ProjectIds") -> dict[str, Any]:
+        """The definition ``/insert-functions`` receives."""
+        prompt_data = dict(self.prompt)
+        if self.tool_functions:
+            prompt_data["tool_functions"] = [
+                {"type": "slug", "project_id": project_ids.of(tool.project), "slug": tool.slug} if isinstance(tool, CodeFunction) else tool
+                for tool in self.tool_functions
+            ]
+        definition: dict[str, Any] = {
+            "project_id": project_ids.of(self.project),
+            "name": self.name,
+            "slug": self.slug,
+            "function_data": {"type": "prompt"},
+            "prompt_data": prompt_data,
+            "if_exists": self.if_exists if self.if_exists is not None else if_exists,
+        }
+        for key, value in (("description", self.description), ("function_type", self.function_type), ("metadata", self.metadata)):
+            if value is not None:
+                definition[key] = value
+        if self.tags is not None:
+            definition["tags"] = list(self.tags)
+        return definition
+
+
+def _check_if_exists(if_exists: Any) -> None:
+    if if_exists is not None and if_exists not in IF_EXISTS:
+        raise ValueError(f"if_exists must be one of {', '.join(IF_EXISTS)} (or None for the server's default), got {if_exists!r}.")
+
+
+def _prompt_data(what: str, prompt: str | None, messages: Sequence[Any] | None, model: str | None, params: Any,
+                 raw_tools: list[Any] = ()) -> dict[str, Any]:  # type: ignore[assignment]
+    if (prompt is None) == (messages is None):
+        raise ValueError(f"{what} needs exactly one of prompt= (a completion) and messages= (a chat), got {'both' if prompt is not None else 'neither'}.")
+    if not model:
+        raise ValueError(f"{what} needs model=, the model its prompt runs on (e.g. model=\"gpt-4o-mini\").")
+    if messages is not None:
+        body: dict[str, Any] = {"type": "chat", "messages": list(messages)}
+        if raw_tools:
+            body["tools"] = json.dumps(raw_tools)
+    else:
+        body = {"type": "completion", "content": prompt}
+    options: dict[str, Any] = {"model": model}
+    if params is not None:
+        options["params"] = params
+    return {"prompt": body, "options": options}
+
+
+def _default_name(handler: Callable[..., Any] | None, kind: str, counter: int) -> str:
+    own = getattr(handler, "__name__", None) if handler is not None else None
+    return own if own and own != "<lambda>" else f"{kind} {counter}"
+
+
+class ToolBuilder:
+    """``project.tools.create(handler=...)``: a tool that prompts can call."""
+
+    def __init__(self, project: "Project"):
+        self.project = project
+        self._count = 0
+
+    def create(self, *, handler: Callable[..., Any], name: str | None = None, slug: str | None = None,
+               description: str | None = None, parameters: Any = None, returns: Any = None,
+               if_exists: str | None = None, metadata: Mapping[str, Any] | None = None,
+               tags: Sequence[str] | None = None) -> CodeFunction:
+        if not callable(handler):
+            raise ValueError(f"tools.create needs handler=, the function the tool runs, got {handler!r}.")
+        _check_if_exists(if_exists)
+        self._count += 1
+        name = name or _default_name(handler, "Tool", self._count)
+        tool = CodeFunction(self.project, handler, name, slug or slugify(name), "tool", description, parameters, returns,
+                            if_exists, metadata, tags)
+        self.project.add_code_function(tool)
+        return tool
+
+
+class PromptBuilder:
+    """``project.prompts.create(model=..., messages=... | prompt=...)``: a prompt in the project."""
+
+    def __init__(self, project: "Project"):
+        self.project = project
+        self._count = 0
+
+    def create(self, *, name: str | None = None, slug: str | None = None, description: str | None = None,
+               id: str | None = None, prompt: str | None = None, messages: Sequence[Any] | None = None,
+               model: str | None = None, params: Mapping[str, Any] | None = None, tools: Sequence[Any] | None = None,
+               if_exists: str | None = None, metadata: Mapping[str, Any] | None = None,
+               tags: Sequence[str] | None = None) -> CodePrompt:
+        _check_if_exists(if_exists)
+        self._count += 1
+        name = name or f"Prompt {self._count}"
+        tool_functions, raw_tools = [], []
+        for tool in tools or []:
+            if isinstance(tool, CodeFunction) or (isinstance(tool, Mapping) and "type" in tool and "function" not in tool):
+                tool_functions.append(tool)  # a code tool, or a saved function's id
+            elif isinstance(tool, Mapping):
+                raw_tools.append(dict(tool))  # a tool definition for the model
+            else:
+                raise ValueError(f"prompt {name!r}: a tool must be a tool from tools.create, a saved function id "
+                                 f"({{'type': 'global', 'name': ...}}) or a tool definition, got {tool!r:.100}.")
+        data = _prompt_data(f"prompt {name!r}", prompt, messages, model, params, raw_tools)
+        code_prompt = CodePrompt(self.project, name, slug or slugify(name), data, tool_functions, description, None, id,
+                                 if_exists, metadata, tags)
+        self.project.add_prompt(code_prompt)
+        return code_prompt
+
+
+class ScorerBuilder:
+    """``project.scorers.create(handler=..., parameters=...)`` (a code scorer) or
+    ``create(model=..., messages=... | prompt=..., use_cot=..., choice_scores=...)`` (an LLM
+    classifier: the model picks a choice, whose score is the score)."""
+
+    def __init__(self, project: "Project"):
+        self.project = project
+        self._count = 0
+
+    def create(self, *, name: str | None = None, slug: str | None = None, description: str | None = None,
+               if_exists: str | None = None, metadata: Mapping[str, Any] | None = None, tags: Sequence[str] | None = None,
+               handler: Callable[..., Any] | None = None, parameters: Any = None, returns: Any = None,
+               prompt: str | None = None, messages: Sequence[Any] | None = None, model: str | None = None,
+               params: Mapping[str, Any] | None = None, use_cot: bool | None = None,
+               choice_scores: Mapping[str, float] | None = None) -> CodeFunction | CodePrompt:
+        _check_if_exists(if_exists)
+        self._count += 1
+        name = name or _default_name(handler, "Scorer", self._count)
+        slug = slug or slugify(name)
+        if handler is not None:
+            if parameters is None:
+                raise ValueError(f"scorer {name!r}: a code scorer needs parameters=, its input schema as a pydantic model.")
+            scorer = CodeFunction(self.project, handler, name, slug, "scorer", description, parameters, returns, if_exists,
+                                  metadata, tags)
+            self.project.add_code_function(scorer)
+            return scorer
+        if use_cot is None or not choice_scores:
+            raise ValueError(f"scorer {name!r}: an LLM scorer needs use_cot= (True or False) and choice_scores= "
+                             "(each choice's score, e.g. {\"Yes\": 1, \"No\": 0}); or pass handler= for a code scorer.")
+        data = _prompt_data(f"scorer {name!r}", prompt, messages, model, params)
+        data["parser"] = {"type": "llm_classifier", "use_cot": use_cot, "choice_scores": dict(choice_scores)}
+        llm_scorer = CodePrompt(self.project, name, slug, data, [], description, "scorer", None, if_exists, metadata, tags)
+        self.project.add_prompt(llm_scorer)
+        return llm_scorer
+
+
+class ProjectIds:
+    """Project ids for one ``publish()``: each project registered (or found) once."""
+
+    def __init__(self) -> None:
+        self._ids: dict[tuple[str, str | None], str] = {}
+
+    def of(self, project: "Project") -> str:
+        key = (project.name, project.project_group_name)
+        if key not in self._ids:
+            from braintrust.delivery.backend import PROJECT_LOGS, ObjectRef
+            from braintrust.delivery.runtime import resolve_ref
+
+            args: dict[str, Any] = {"project_name": project.name, "project_id": None}
+            if project.project_group_name is not None:
+                args["project_group_name"] = project.project_group_name
+            self._ids[key] = resolve_ref(ObjectRef(PROJECT_LOGS, args))["project_id"]
+        return self._ids[key]
+
+
+class Project:
+    """A project's functions defined in code; ``publish()`` sends its prompts."""
+
+    def __init__(self, name: str, project_group_name: str | None = None):
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"projects.create needs the project's name, got {name!r}.")
+        self.name = name
+        self.project_group_name = project_group_name
+        self.tools = ToolBuilder(self)
+        self.prompts = PromptBuilder(self)
+        self.scorers = ScorerBuilder(self)
+        self.code_functions: list[CodeFunction] = []
+        self.code_prompts: list[CodePrompt] = []
+
+    def add_code_function(self, function: CodeFunction) -> None:
+        self.code_functions.append(function)
+
+    def add_prompt(self, prompt: CodePrompt) -> None:
+        self.code_prompts.append(prompt)
+
+    def publish(self) -> Any:
+        """Send the prompts and LLM scorers defined here (``POST /insert-functions``); returns
+        Braintrust's answer. Code functions are left out, with a warning: sending code is
+        ``braintrust push``'s work."""
+        from braintrust.delivery.deadline import Deadline
+        from braintrust.delivery.runtime import get_processor
+        from braintrust.state import global_state
+
+        state = global_state()
+        if not state.api_key():
+            raise ValueError(_NO_KEY)
+        state.login(Deadline(60.0))
+        if self.code_functions:
+            print("Code functions cannot be published directly. Use `braintrust push` instead.", file=sys.stderr)
+        project_ids = ProjectIds()
+        definitions = [prompt.to_function_definition(None, project_ids) for prompt in self.code_prompts]
+        backend = get_processor()._backend_instance()
+        # Not retried: without if_exists="replace", a second attempt after a lost answer would fail.
+        return backend._call("POST", "/insert-functions", Deadline(60.0), body={"functions": definitions}, retry=False)
+
+
+class ProjectBuilder:
+    """``braintrust.projects``: ``projects.create(name)`` gives a handle to define functions in."""
+
+    def create(self, name: str, project_group_name: str | None = None) -> Project:
+        return Project(name, project_group_name=project_group_name)
+
+
+projects = ProjectBuilder()
