@@ -18,46 +18,23 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
-import sys
 import time
-import traceback
 import uuid
 from typing import Any, Awaitable, Callable, Pattern
 
 from braintrust.eval.cases import BaseExperiment, EvalCase, case_matches, is_dataset, resolve_data
 from braintrust.eval.evaluator import Evaluator, resolve_parameters
 from braintrust.eval.hooks import DictEvalHooks
+from braintrust.eval.loop import CANCEL_GRACE_SECONDS
 from braintrust.eval.progress import ProgressBar
 from braintrust.eval.reporters import eprint
 from braintrust.eval.results import EvalResult, EvalResultWithSummary, EvalTimeoutError
-from braintrust.eval.scorers import (
-    is_async_callable,
-    match_arguments,
-    resolve_scorer,
-    scorer_callable,
-    scorer_name,
-    span_fields,
-    to_classifications,
-    to_scores,
-)
-from braintrust.eval.loop import CANCEL_GRACE_SECONDS
+from braintrust.eval.scorers import is_async_callable
+from braintrust.eval.threads import BoundedThreadPool, run_blocking, run_in_pool, shared_pool
+from braintrust.eval.trial_scoring import TrialScorers, format_exception, log_error
 
 #: Trials in flight at once (or ``max_concurrency`` when that is larger).
 IN_FLIGHT_TRIALS = 256
-from braintrust.eval.threads import SCORER_PRIORITY, BoundedThreadPool, run_blocking, run_in_pool, shared_pool
-from braintrust.eval.trace import EvalTrace
-
-
-
-def _format(exc: BaseException) -> str:
-    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-
-
-def _log_error(span: Any, text: str) -> None:
-    try:
-        span.log(error=text)
-    except Exception:  # pragma: no cover - logging an error string cannot fail validation
-        pass
 
 
 class _Run:
@@ -72,16 +49,10 @@ class _Run:
         self.recorded = False  # some span went somewhere (needs a flush)
         self.cancel_reason = "the eval was cancelled"
         self.parameters = resolve_parameters(evaluator.parameters)
-        self.scorers = [resolve_scorer(s) for s in evaluator.scores]
-        self.scorer_names = [scorer_name(s, i) for i, s in enumerate(self.scorers)]
-        self.classifiers = [resolve_scorer(c) for c in evaluator.classifiers]
-        self.classifier_names = [scorer_name(c, i) for i, c in enumerate(self.classifiers)]
+        self.scoring = TrialScorers(evaluator.scores, evaluator.classifiers, self.pool, lambda: self.cancel_reason)
         self.task_takes_hooks = _parameter_count(evaluator.task) == 2
         self.task_is_async = is_async_callable(evaluator.task)
         self.started = time.monotonic()
-        #: Cases in which each scorer (or classifier) raised: its first failure is printed with
-        #: the case's line, repeats only counted (a broken judge would print one line per case).
-        self.failure_counts: dict[str, int] = {}
 
     # -- the whole evaluator --------------------------------------------------------------------
 
@@ -106,7 +77,7 @@ class _Run:
             start_summary = await self._start_summary()
             await _maybe_await(ev.on_start(start_summary))
         results = await self._run_trials(cases)
-        self._report_repeated_failures(len(results))
+        self.scoring.report_repeated_failures(ev.eval_name, len(results))
         await self._flush()
         summary = await self._summarize(results)
         return EvalResultWithSummary(summary=summary, results=results)
@@ -313,7 +284,7 @@ class _Run:
                 return task.result()
         # Only an error in the engine itself gets here; the trial's rows say what happened.
         return EvalResult(input=case.input, output=None, scores={}, expected=case.expected, metadata=dict(case.metadata or {}),
-                          tags=list(case.tags) if case.tags else None, error=exc, exc_info=_format(exc), origin=case.origin, trial_index=trial)
+                          tags=list(case.tags) if case.tags else None, error=exc, exc_info=format_exception(exc), origin=case.origin, trial_index=trial)
 
     async def _run_unit(self, case: EvalCase, trial: int, semaphore: asyncio.Semaphore | None) -> EvalResult:
         if semaphore is None:
@@ -370,25 +341,25 @@ class _Run:
                 output = await self._run_task(root, case, hooks)
                 self._stream(root, case, {"event": "json_delta", "data": _json(output)})
                 root.log(output=output, metadata=metadata, tags=tags or None)
-                scores, failing, classifications = await self._run_scorers(root, case, output, metadata, tags)
+                scores, failing, classifications = await self.scoring.run(root, case, output, metadata, tags, self.experiment)
             except asyncio.CancelledError:
-                _log_error(root, f"Cancelled: {self.cancel_reason}")
+                log_error(root, f"Cancelled: {self.cancel_reason}")
                 raise
             except Exception as exc:
-                error, exc_info = exc, _format(exc)
-                _log_error(root, exc_info)
+                error, exc_info = exc, format_exception(exc)
+                log_error(root, exc_info)
                 try:
                     root.log(tags=tags or None)
                 except Exception:
                     pass
             if ev.error_score_handler is not None and (error is not None or failing):
-                unhandled = list(self.scorer_names) if error is not None else failing
+                unhandled = list(self.scoring.scorer_names) if error is not None else failing
                 try:
                     handled = await _maybe_await(ev.error_score_handler(root, case, unhandled))
                     if handled:
                         scores = {**dict(handled), **scores}
                 except Exception as exc:
-                    eprint(f"braintrust: error_score_handler raised for evaluator {ev.eval_name}:\n{_format(exc).rstrip()}")
+                    eprint(f"braintrust: error_score_handler raised for evaluator {ev.eval_name}:\n{format_exception(exc).rstrip()}")
         finally:
             root.unset_current()
             root.end()
@@ -413,95 +384,10 @@ class _Run:
             span.log(input=case.input, output=output)
             return output
         except asyncio.CancelledError:
-            _log_error(span, f"Cancelled: {self.cancel_reason}")
+            log_error(span, f"Cancelled: {self.cancel_reason}")
             raise
         except BaseException as exc:
-            _log_error(span, _format(exc))
-            raise
-        finally:
-            span.unset_current()
-            span.end()
-
-    async def _run_scorers(self, root: Any, case: EvalCase, output: Any, metadata: dict[str, Any], tags: list[str]) -> tuple[dict[str, Any], list[str], dict[str, list[dict[str, Any]]] | None]:
-        scorer_input = {"input": case.input, "expected": case.expected, "metadata": metadata, "output": output, "id": case.id, "tags": tags or None}
-        arguments = {**scorer_input, "trace": EvalTrace(root, self.experiment)}
-        # All spans first (in list order), then the work: each trial's scorer spans are contiguous.
-        score_spans = [root.start_span(name=name, span_attributes={"type": "score", "purpose": "scorer"}, input=scorer_input) for name in self.scorer_names]
-        classifier_spans = [root.start_span(name=name, span_attributes={"type": "classifier", "purpose": "scorer"}, input=scorer_input) for name in self.classifier_names]
-        jobs = [asyncio.ensure_future(self._run_scorer(span, scorer, name, arguments, to_scores)) for span, scorer, name in zip(score_spans, self.scorers, self.scorer_names)]
-        jobs += [asyncio.ensure_future(self._run_scorer(span, c, name, arguments, to_classifications)) for span, c, name in zip(classifier_spans, self.classifiers, self.classifier_names)]
-        outcomes = await asyncio.gather(*jobs, return_exceptions=True)
-        scores: dict[str, Any] = {}
-        failures: list[tuple[str, BaseException]] = []
-        for name, outcome in zip(self.scorer_names, outcomes[: len(self.scorers)]):
-            if isinstance(outcome, BaseException):
-                failures.append((name, outcome))
-            else:
-                for score in outcome:
-                    scores[score.name] = score.score
-        classifications: dict[str, list[dict[str, Any]]] | None = None
-        classifier_failures: list[tuple[str, BaseException]] = []
-        for name, outcome in zip(self.classifier_names, outcomes[len(self.scorers):]):
-            if isinstance(outcome, BaseException):
-                classifier_failures.append((name, outcome))
-                continue
-            for entry in outcome:
-                classifications = classifications or {}
-                item = {k: v for k, v in entry.items() if k != "name"}
-                classifications.setdefault(entry["name"], []).append(item)
-        if classifications:
-            root.log(classifications=classifications)
-        if failures:
-            scorer_errors = {name: _format(exc) for name, exc in failures}
-            metadata["scorer_errors"] = scorer_errors
-            root.log(metadata={"scorer_errors": scorer_errors})
-            if self._first_failure_of_any("scorer", scorer_errors):
-                print(f"Found exceptions for the following scorers: {', '.join(scorer_errors)}", [exc for _, exc in failures], file=sys.stderr)
-        if classifier_failures:
-            classifier_errors = {name: _format(exc) for name, exc in classifier_failures}
-            metadata["classifier_errors"] = classifier_errors
-            root.log(metadata={"classifier_errors": classifier_errors})
-            if self._first_failure_of_any("classifier", classifier_errors):
-                print(f"Found exceptions for the following classifiers: {', '.join(classifier_errors)}", [exc for _, exc in classifier_failures], file=sys.stderr)
-        return scores, [name for name, _ in failures], classifications
-
-    def _first_failure_of_any(self, kind: str, names: dict[str, str]) -> bool:
-        """Count a case's failing scorers (or classifiers); true if one of them fails for the first time."""
-        first = False
-        for name in names:
-            key = f"{kind} {name!r}"
-            first = first or key not in self.failure_counts
-            self.failure_counts[key] = self.failure_counts.get(key, 0) + 1
-        return first
-
-    def _report_repeated_failures(self, cases: int) -> None:
-        for what, count in self.failure_counts.items():
-            if count > 1:
-                eprint(f"braintrust: {what} of evaluator {self.ev.eval_name} failed in {count} of {cases} cases "
-                       "(the first error is above; each case's metadata has its own); its score is missing from them")
-
-    async def _run_scorer(self, span: Any, scorer: Any, name: str, arguments: dict[str, Any], convert: Callable[[str, Any], Any]) -> Any:
-        span.set_current()
-        try:
-            fn, is_async = scorer_callable(scorer)
-            positional, keyword = match_arguments(fn, arguments)
-            if is_async:
-                result = await fn(*positional, **keyword)
-            else:
-                result = await run_in_pool(self.pool, fn, *positional, priority=SCORER_PRIORITY, **keyword)
-            if inspect.isawaitable(result):
-                result = await result
-            converted = convert(name, result)
-            if convert is to_scores:
-                span.log(**span_fields(converted))
-            else:  # classifications
-                span.log(output=converted[0] if len(converted) == 1 else converted)
-            return converted
-        except asyncio.CancelledError:
-            _log_error(span, f"Cancelled: {self.cancel_reason}")
-            raise
-        except BaseException as exc:
-            _log_error(span, _format(exc))
+            log_error(span, format_exception(exc))
             raise
         finally:
             span.unset_current()

@@ -1,0 +1,133 @@
+"""The scorers and classifiers of one evaluator, run on each trial's output (braintrust-api.md §10).
+
+A span per scorer (``score``) and per classifier (``classifier``), all opened before any runs so a
+trial's scorer spans are contiguous; each gets the scorer's arguments as input, and its output,
+metadata and scores (classifications: on the root). A scorer that raises is recorded on its span
+and in the case's ``metadata.scorer_errors``; its first failure is printed with the case's line,
+later ones only counted (a broken judge would print one line per case) and reported at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import sys
+import traceback
+from typing import Any, Callable
+
+from braintrust.eval.cases import EvalCase
+from braintrust.eval.reporters import eprint
+from braintrust.eval.scorers import match_arguments, resolve_scorer, scorer_callable, scorer_name, span_fields, to_classifications, to_scores
+from braintrust.eval.threads import SCORER_PRIORITY, BoundedThreadPool, run_in_pool
+from braintrust.eval.trace import EvalTrace
+
+
+def format_exception(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+
+
+def log_error(span: Any, text: str) -> None:
+    try:
+        span.log(error=text)
+    except Exception:  # pragma: no cover - logging an error string cannot fail validation
+        pass
+
+
+class TrialScorers:
+    """``run`` scores one trial's output; ``report_repeated_failures`` ends the evaluator.
+    ``cancel_reason`` says why a cancelled scorer stopped (the run decides it)."""
+
+    def __init__(self, scores: list[Any], classifiers: list[Any], pool: BoundedThreadPool, cancel_reason: Callable[[], str]):
+        self.scorers = [resolve_scorer(s) for s in scores]
+        self.scorer_names = [scorer_name(s, i) for i, s in enumerate(self.scorers)]
+        self.classifiers = [resolve_scorer(c) for c in classifiers]
+        self.classifier_names = [scorer_name(c, i) for i, c in enumerate(self.classifiers)]
+        self.pool = pool
+        self.cancel_reason = cancel_reason
+        #: Cases in which each scorer (or classifier) raised.
+        self.failure_counts: dict[str, int] = {}
+
+    async def run(self, root: Any, case: EvalCase, output: Any, metadata: dict[str, Any], tags: list[str], experiment: Any) -> tuple[dict[str, Any], list[str], dict[str, list[dict[str, Any]]] | None]:
+        scorer_input = {"input": case.input, "expected": case.expected, "metadata": metadata, "output": output, "id": case.id, "tags": tags or None}
+        arguments = {**scorer_input, "trace": EvalTrace(root, experiment)}
+        # All spans first (in list order), then the work: each trial's scorer spans are contiguous.
+        score_spans = [root.start_span(name=name, span_attributes={"type": "score", "purpose": "scorer"}, input=scorer_input) for name in self.scorer_names]
+        classifier_spans = [root.start_span(name=name, span_attributes={"type": "classifier", "purpose": "scorer"}, input=scorer_input) for name in self.classifier_names]
+        jobs = [asyncio.ensure_future(self._run_one(span, scorer, name, arguments, to_scores)) for span, scorer, name in zip(score_spans, self.scorers, self.scorer_names)]
+        jobs += [asyncio.ensure_future(self._run_one(span, c, name, arguments, to_classifications)) for span, c, name in zip(classifier_spans, self.classifiers, self.classifier_names)]
+        outcomes = await asyncio.gather(*jobs, return_exceptions=True)
+        scores: dict[str, Any] = {}
+        failures: list[tuple[str, BaseException]] = []
+        for name, outcome in zip(self.scorer_names, outcomes[: len(self.scorers)]):
+            if isinstance(outcome, BaseException):
+                failures.append((name, outcome))
+            else:
+                for score in outcome:
+                    scores[score.name] = score.score
+        classifications: dict[str, list[dict[str, Any]]] | None = None
+        classifier_failures: list[tuple[str, BaseException]] = []
+        for name, outcome in zip(self.classifier_names, outcomes[len(self.scorers):]):
+            if isinstance(outcome, BaseException):
+                classifier_failures.append((name, outcome))
+                continue
+            for entry in outcome:
+                classifications = classifications or {}
+                item = {k: v for k, v in entry.items() if k != "name"}
+                classifications.setdefault(entry["name"], []).append(item)
+        if classifications:
+            root.log(classifications=classifications)
+        if failures:
+            scorer_errors = {name: format_exception(exc) for name, exc in failures}
+            metadata["scorer_errors"] = scorer_errors
+            root.log(metadata={"scorer_errors": scorer_errors})
+            if self._first_failure_of_any("scorer", scorer_errors):
+                print(f"Found exceptions for the following scorers: {', '.join(scorer_errors)}", [exc for _, exc in failures], file=sys.stderr)
+        if classifier_failures:
+            classifier_errors = {name: format_exception(exc) for name, exc in classifier_failures}
+            metadata["classifier_errors"] = classifier_errors
+            root.log(metadata={"classifier_errors": classifier_errors})
+            if self._first_failure_of_any("classifier", classifier_errors):
+                print(f"Found exceptions for the following classifiers: {', '.join(classifier_errors)}", [exc for _, exc in classifier_failures], file=sys.stderr)
+        return scores, [name for name, _ in failures], classifications
+
+    def _first_failure_of_any(self, kind: str, names: dict[str, str]) -> bool:
+        """Count a case's failing scorers (or classifiers); true if one of them fails for the first time."""
+        first = False
+        for name in names:
+            key = f"{kind} {name!r}"
+            first = first or key not in self.failure_counts
+            self.failure_counts[key] = self.failure_counts.get(key, 0) + 1
+        return first
+
+    def report_repeated_failures(self, eval_name: str, cases: int) -> None:
+        for what, count in self.failure_counts.items():
+            if count > 1:
+                eprint(f"braintrust: {what} of evaluator {eval_name} failed in {count} of {cases} cases "
+                       "(the first error is above; each case's metadata has its own); its score is missing from them")
+
+    async def _run_one(self, span: Any, scorer: Any, name: str, arguments: dict[str, Any], convert: Callable[[str, Any], Any]) -> Any:
+        span.set_current()
+        try:
+            fn, is_async = scorer_callable(scorer)
+            positional, keyword = match_arguments(fn, arguments)
+            if is_async:
+                result = await fn(*positional, **keyword)
+            else:
+                result = await run_in_pool(self.pool, fn, *positional, priority=SCORER_PRIORITY, **keyword)
+            if inspect.isawaitable(result):
+                result = await result
+            converted = convert(name, result)
+            if convert is to_scores:
+                span.log(**span_fields(converted))
+            else:  # classifications
+                span.log(output=converted[0] if len(converted) == 1 else converted)
+            return converted
+        except asyncio.CancelledError:
+            log_error(span, f"Cancelled: {self.cancel_reason()}")
+            raise
+        except BaseException as exc:
+            log_error(span, format_exception(exc))
+            raise
+        finally:
+            span.unset_current()
+            span.end()
