@@ -71,8 +71,10 @@ def start_span_under_parent(parent: str | Mapping, *, fallback: ObjectRef | None
     ``span.inject()`` (logged to the object their baggage names, else to ``fallback``). None when
     the headers carry no valid ``traceparent``: the caller starts the span as without a parent.
     ``span_args``: those of ``start_span_under_slug``."""
-    if not isinstance(parent, Mapping):
+    if isinstance(parent, str):
         return start_span_under_slug(parent, **span_args)
+    if not isinstance(parent, Mapping):
+        raise ValueError(f"parent= must be an exported span (span.export()) or W3C headers (span.inject()), got {type(parent).__name__}.")
     remote = w3c.extract(parent)
     ref = None if remote is None else (remote.ref() or fallback)
     if ref is None:

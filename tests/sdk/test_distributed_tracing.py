@@ -165,3 +165,10 @@ def test_the_noop_span_injects_nothing():
     assert braintrust.NOOP_SPAN.inject() == {}
     assert braintrust.current_span().name == "" and braintrust.current_span().id == ""
 
+
+
+@pytest.mark.parametrize("parent", [[("traceparent", "00-" + "a" * 32 + "-" + "b" * 16 + "-01")], 42, b"slug"])
+def test_a_parent_of_another_kind_is_refused_with_what_it_must_be(parent):
+    braintrust.init_logger(project="kinds")
+    with pytest.raises(ValueError, match=r"parent= must be an exported span \(span.export\(\)\) or W3C headers \(span.inject\(\)\), got "):
+        braintrust.start_span(name="x", parent=parent)
