@@ -85,7 +85,7 @@ def Eval(  # noqa: N802 - public API name
     Under ``braintrust eval`` it only registers the evaluator and returns None.
     """
     evaluator = _make_evaluator(
-        name, data, task, scores=scores or [], classifiers=classifiers or [], experiment_name=experiment_name,
+        name, data, task, scores=scores, classifiers=classifiers, experiment_name=experiment_name,
         trial_count=trial_count, metadata=metadata, tags=tags, is_public=is_public, update=update, timeout=timeout,
         max_concurrency=max_concurrency, project_id=project_id, base_experiment_name=base_experiment_name,
         base_experiment_id=base_experiment_id, git_metadata_settings=git_metadata_settings, repo_info=repo_info,
@@ -145,7 +145,7 @@ async def EvalAsync(  # noqa: N802 - public API name
 ) -> Any:
     """``Eval`` for async code: ``result = await EvalAsync(...)``."""
     evaluator = _make_evaluator(
-        name, data, task, scores=scores or [], classifiers=classifiers or [], experiment_name=experiment_name,
+        name, data, task, scores=scores, classifiers=classifiers, experiment_name=experiment_name,
         trial_count=trial_count, metadata=metadata, tags=tags, is_public=is_public, update=update, timeout=timeout,
         max_concurrency=max_concurrency, project_id=project_id, base_experiment_name=base_experiment_name,
         base_experiment_id=base_experiment_id, git_metadata_settings=git_metadata_settings, repo_info=repo_info,

@@ -30,7 +30,7 @@ class Evaluator(Generic[Input, Output]):
     eval_name: str
     data: Any
     task: Callable[..., Any]
-    scores: list[Any] = dataclasses.field(default_factory=list)
+    scores: list[Any] | None = None  # None: not given; [] runs the tasks only
     experiment_name: str | None = None
     metadata: dict[str, Any] | None = None
     trial_count: int = 1
@@ -46,7 +46,7 @@ class Evaluator(Generic[Input, Output]):
     error_score_handler: Callable[..., Any] | None = None
     description: str | None = None
     summarize_scores: bool = True
-    classifiers: list[Any] = dataclasses.field(default_factory=list)
+    classifiers: list[Any] | None = None
     tags: list[str] | None = None
     parameters: Any = None
     on_start: Callable[[Any], Any] | None = None
@@ -62,10 +62,10 @@ class Evaluator(Generic[Input, Output]):
             raise ValueError("Eval needs a name (the project the experiment goes to), e.g. Eval('my-project', data=..., task=..., scores=[...]).")
         if not callable(self.task):
             raise TypeError(f"Eval task must be a function taking (input) or (input, hooks); got {type(self.task).__name__}.")
+        if self.scores is None and self.classifiers is None:  # (an explicit [] runs the tasks only, as in the public SDK)
+            raise ValueError("Eval needs scores= (a list of scorers, or [] to run the task only) or classifiers=.")
         self.scores = list(self.scores or [])
         self.classifiers = list(self.classifiers or [])
-        if not self.scores and not self.classifiers:
-            raise ValueError("Eval needs at least one scorer in scores= (or a classifier in classifiers=).")
         for kind, entries in (("scores", self.scores), ("classifiers", self.classifiers)):
             for index, entry in enumerate(entries):
                 if not callable(entry) and not hasattr(entry, "eval_async") and not hasattr(entry, "eval"):

@@ -65,6 +65,13 @@ class EvalHooks(abc.ABC, Generic[Output]):
     def parameters(self) -> dict[str, Any]:
         """The evaluator's resolved ``parameters``."""
 
+    @property
+    def cancel_event(self) -> Any:
+        """Set when the evaluation is cancelled or times out: a long task can check
+        ``hooks.cancel_event.is_set()`` and stop (a task on a thread cannot be stopped otherwise).
+        The ``cancel_event`` given to ``Eval``, else one of its own."""
+        return None
+
     @abc.abstractmethod
     def report_progress(self, progress: dict[str, Any]) -> None:
         """Send an event to the evaluator's ``stream`` callback (if any)."""
@@ -93,7 +100,7 @@ class DictEvalHooks(EvalHooks[Output]):
         self._parameters = parameters if parameters is not None else {}
         self._report_progress = report_progress
         self._span: Any = None
-        self.cancel_event = cancel_event
+        self._cancel_event = cancel_event
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -121,6 +128,10 @@ class DictEvalHooks(EvalHooks[Output]):
 
     def set_span(self, span: Any) -> None:
         self._span = span
+
+    @property
+    def cancel_event(self) -> Any:
+        return self._cancel_event
 
     @property
     def parameters(self) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import threading
 import time
 import uuid
 from typing import Any, Awaitable, Callable, Pattern
@@ -48,6 +49,8 @@ class _Run:
         self.experiment: Any = None
         self.recorded = False  # some span went somewhere (needs a flush)
         self.cancel_reason = "the eval was cancelled"
+        #: What ``hooks.cancel_event`` is: the one given to Eval, else one set here on a timeout or an interrupt.
+        self.cancel_signal = evaluator.cancel_event if evaluator.cancel_event is not None else threading.Event()
         self.parameters = resolve_parameters(evaluator.parameters)
         self.scoring = TrialScorers(evaluator.scores, evaluator.classifiers, self.pool, lambda: self.cancel_reason)
         self.task_takes_hooks = _parameter_count(evaluator.task) == 2
@@ -230,6 +233,7 @@ class _Run:
                 if self.cancel_reason == "the eval was cancelled":
                     self.cancel_reason = "the eval was interrupted before this case finished"
                 stopping = True
+                self._signal_cancel()
                 cancelled = await self._cancel(list(running.values()))
                 await self._flush()
                 eprint(
@@ -249,6 +253,7 @@ class _Run:
                 else:
                     self.cancel_reason = "the eval's cancel_event was set before this case finished"
                 stopping = True
+                self._signal_cancel()
                 cancelled = await self._cancel(list(running.values()))
                 finished = [results[i] for i in sorted(finished_before_stop)]
                 await self._flush()
@@ -274,6 +279,11 @@ class _Run:
         if pending:
             await asyncio.wait(pending, timeout=CANCEL_GRACE_SECONDS)
         return pending
+
+    def _signal_cancel(self) -> None:
+        """Tell tasks that check ``hooks.cancel_event`` to stop (the caller's own event is theirs to set)."""
+        if self.cancel_signal is not self.ev.cancel_event:
+            self.cancel_signal.set()
 
     def _result_of(self, task: asyncio.Task, case: EvalCase, trial: int) -> EvalResult:
         if task.cancelled():
@@ -333,7 +343,7 @@ class _Run:
         try:
             hooks = DictEvalHooks(
                 metadata, expected=case.expected, trial_index=trial, tags=tags, parameters=self.parameters,
-                report_progress=lambda event: self._stream(root, case, event), cancel_event=ev.cancel_event,
+                report_progress=lambda event: self._stream(root, case, event), cancel_event=self.cancel_signal,
             )
             try:
                 if root_error is not None:

@@ -180,6 +180,25 @@ def test_cancel_event_cancels_the_run():
     assert time.monotonic() - started < 5
 
 
+
+def test_a_task_on_a_thread_sees_hooks_cancel_event_when_the_eval_times_out():
+    """A sync task runs on a thread that cannot be stopped; ``hooks.cancel_event`` (the Eval's own
+    when none was given, as in the public SDK) is set on the timeout, so the task can stop."""
+    stopped = threading.Event()
+
+    def task(x, hooks):
+        if hooks.cancel_event.wait(10):
+            stopped.set()
+        return x
+
+    with pytest.raises(EvalTimeoutError):
+        Eval("cooperative", data=[{"input": 1}], task=task, scores=[lambda output: 1], timeout=0.3)
+    assert stopped.wait(5)
+
+    mine = threading.Event()
+    result = Eval("given", data=[{"input": 1}], task=lambda x, hooks: hooks.cancel_event is mine, scores=[], cancel_event=mine)
+    assert result.results[0].output is True and not mine.is_set()
+
 def _run_script(tmp_path: Path, body: str) -> subprocess.Popen:
     script = tmp_path / "script.py"
     script.write_text(textwrap.dedent(body))

@@ -322,9 +322,13 @@ def test_classifiers_log_classifications_on_the_root():
     assert spans["sentiment"]["span_attributes"]["purpose"] == "scorer"
 
 
-def test_scores_or_classifiers_are_required():
-    with pytest.raises(ValueError, match="at least one scorer"):
+def test_scores_or_classifiers_are_required_and_an_empty_list_runs_the_task_only():
+    with pytest.raises(ValueError, match=r"Eval needs scores= \(a list of scorers, or \[\] to run the task only\) or classifiers="):
         Eval("x", data=[], task=lambda x: x)
+    result = Eval("outputs-only", data=[{"input": 1}], task=lambda x: x + 1, scores=[])  # as the public SDK allows
+    assert (result.results[0].output, result.results[0].scores) == (2, {})
+    root, spans = trace_of(stored_rows(result), 1)
+    assert root["output"] == 2 and set(spans) == {"task"}
 
 
 # -- autoevals ----------------------------------------------------------------------------------------
