@@ -29,8 +29,10 @@ from braintrust.tracing.span_components import SpanComponentsV3, SpanComponentsV
 
 @dataclass
 class ExperimentIdentifier:
-    id: str
-    name: str
+    """``fetch_base_experiment()``'s answer: both None when there is no base (as in the public SDK)."""
+
+    id: str | None
+    name: str | None
 
 
 class Experiment(RowsObject):
@@ -148,12 +150,12 @@ class Experiment(RowsObject):
 
     # -- reading and summaries ------------------------------------------------------------------
 
-    def fetch_base_experiment(self) -> ExperimentIdentifier | None:
+    def fetch_base_experiment(self) -> ExperimentIdentifier:
         from braintrust.objects.reads import reads
 
         resolve_ref(self.ref)
         base = reads().base_experiment(self.ref)
-        return ExperimentIdentifier(id=base["id"], name=base["name"]) if base else None
+        return ExperimentIdentifier(id=base["id"], name=base["name"]) if base else ExperimentIdentifier(id=None, name=None)
 
     def summarize(self, summarize_scores: bool = True, comparison_experiment_id: str | None = None) -> ExperimentSummary:
         """Flush, then summarize the experiment against ``comparison_experiment_id`` (default:

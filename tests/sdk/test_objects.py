@@ -165,6 +165,7 @@ def test_update_joins_and_open_reads_an_existing_experiment(mode, request):
         request.getfixturevalue("bt_env")
     first = braintrust.init(project="p", experiment="shared")
     first.log(input="a", output="A", expected="A", scores={"ok": 1})
+    assert first.fetch_base_experiment() == braintrust.objects.experiment.ExperimentIdentifier(id=None, name=None)  # none yet
     first.flush()
     joined = braintrust.init(project="p", experiment="shared", update=True)
     joined.log(input="b", output="x", expected="B", scores={"ok": 0})
