@@ -198,16 +198,22 @@ def init_logger(
     set_current: bool = True,
     state: Any = None,
     environment: span_origin.SpanOriginEnvironment | None = None,
+    _create_in_project_group: str | None = None,
 ) -> Logger:
     """A logger for a project's logs. Returns at once: nothing touches the network (or the
     local store) until rows are sent or ``logger.id`` is read. ``environment`` (``{"type",
-    "name"}``) replaces the detected one on every span from now on (``span_origin``)."""
+    "name"}``) replaces the detected one on every span from now on (``span_origin``).
+    ``_create_in_project_group`` (experimental, as in the public SDK): a new project goes into that
+    project group (ignored with ``project_id``)."""
     global_state().configure(api_key=api_key, app_url=app_url, org_name=org_name, force_login=force_login)
     span_origin.set_environment(environment)
     if project is None and project_id is None:
         project = default_project_name()
         project_id = default_project_id()
-    ref = ObjectRef(PROJECT_LOGS, {"project_name": project, "project_id": project_id})
+    create_args: dict[str, Any] = {"project_name": project, "project_id": project_id}
+    if _create_in_project_group is not None and project_id is None:
+        create_args["project_group_name"] = _create_in_project_group
+    ref = ObjectRef(PROJECT_LOGS, create_args)
     register_ref(ref)
     import_backend()
     logger = Logger(ref, async_flush=async_flush)

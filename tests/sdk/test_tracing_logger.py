@@ -44,6 +44,13 @@ def test_project_name_registers_the_project(bt_logs):
     assert logger.project.name == "my-logs"
 
 
+
+def test_a_new_project_can_go_into_a_project_group(bt_logs):
+    braintrust.init_logger(project="grouped-logs", _create_in_project_group="support").log(input=1)
+    bt_logs.rows()
+    assert [r.json for r in bt_logs.server.requests_to("/v1/project", "POST")] == [
+        {"name": "grouped-logs", "org_name": "test-org", "project_group_name": "support"}]
+
 def test_project_id_only_looks_the_project_up(bt_logs):
     project = bt_logs.server.registry.project_create_or_get({"name": "existing"})
     logger = braintrust.init_logger(project_id=project["id"])
