@@ -42,7 +42,9 @@ def inject(span: Any, carrier: dict | None) -> dict:
         headers[TRACEPARENT] = f"00-{span.root_span_id}-{span.span_id}-01"
     member = _parent_member(span.ref)
     if member is not None:
-        headers[BAGGAGE] = _with_member(_get(headers, BAGGAGE), member)
+        # (into the carrier's own "Baggage" if it has one: one header, not two)
+        name = next((k for k in headers if isinstance(k, str) and k.lower() == BAGGAGE), BAGGAGE)
+        headers[name] = _with_member(headers.get(name), member)
     return headers
 
 

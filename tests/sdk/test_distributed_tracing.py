@@ -106,6 +106,8 @@ def test_the_baggage_names_the_object_and_other_members_stay(bt_logs):
     with logger.start_span(name="before") as span:
         by_name = span.inject({"baggage": "tenant=acme, braintrust.parent=old;p=1 ,user=u"})
     assert by_name["baggage"] == "tenant=acme,user=u,braintrust.parent=project_name%3Anamed"
+    capitalized = span.inject({"Baggage": "tenant=acme"})
+    assert capitalized == {"Baggage": "tenant=acme,braintrust.parent=project_name%3Anamed", "traceparent": capitalized["traceparent"]}
     logger.id  # the project is registered now: the baggage names it by id
     with logger.start_span(name="after") as span:
         by_id = span.inject()
