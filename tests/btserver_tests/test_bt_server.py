@@ -559,3 +559,30 @@ def test_bt_env_points_the_environment_at_the_server(bt_env):
     assert os.environ["BRAINTRUST_APP_URL"] == bt_env.url
     assert "BRAINTRUST_API_URL" not in os.environ and "BRAINTRUST_LOCAL" not in os.environ
     assert bt_env.running and bt_env.errors == []
+
+
+# -- functions defined in code, environments --------------------------------------------------
+
+
+def test_insert_functions_records_definitions_and_answers_stable_ids(bt_server, client):
+    project = client.project("functions")
+    definition = {"project_id": project["id"], "slug": "greet", "name": "Greet", "function_data": {"type": "prompt"}}
+    first = client.post("/insert-functions", json={"functions": [definition]})
+    again = client.post("/insert-functions", json={"functions": [definition]})
+    assert first.status_code == again.status_code == 200
+    assert first.json()["functions"][0]["id"] == again.json()["functions"][0]["id"]
+    assert [a.json()["functions"][0]["found_existing"] for a in (first, again)] == [False, True]
+    assert bt_server.inserted_functions == [definition, definition]
+    for bad in ({"functions": "x"}, {"functions": [{"slug": "no-project"}]}):
+        response = client.post("/insert-functions", json=bad)
+        assert response.status_code == 400 and "error" in response.json()
+
+
+def test_an_environment_points_at_a_version_until_set(bt_server, client):
+    path = "/environment-object/dataset/d1/production"
+    assert client.get(path, params={"org_name": "test-org"}).status_code == 404
+    control = requests.post(f"{bt_server.url}/_test{path}", json={"object_version": 7}, timeout=10)  # no key needed
+    assert control.status_code == 200
+    answer = client.get(path, params={"org_name": "test-org"})
+    assert answer.status_code == 200 and answer.json()["object_version"] == "7"
+    assert [r.path for r in bt_server.requests_to(path)] == [path, path]  # control requests are not recorded
