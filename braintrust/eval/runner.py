@@ -32,7 +32,7 @@ from braintrust.eval.reporters import eprint
 from braintrust.eval.results import EvalResult, EvalResultWithSummary, EvalTimeoutError
 from braintrust.eval.scorers import is_async_callable
 from braintrust.eval.threads import BoundedThreadPool, run_blocking, run_in_pool, shared_pool
-from braintrust.eval.trial_scoring import TrialScorers, format_exception, log_error
+from braintrust.eval.trial_scoring import TrialScorers, format_exception, log_error, recorded_on
 
 #: Trials in flight at once (or ``max_concurrency`` when that is larger).
 IN_FLIGHT_TRIALS = 256
@@ -383,8 +383,7 @@ class _Run:
         args = (case.input, hooks) if self.task_takes_hooks else (case.input,)
         span = root.start_span(name="task", span_attributes={"type": "task"})
         hooks.set_span(span)
-        span.set_current()
-        try:
+        with recorded_on(span, lambda: self.cancel_reason):
             if self.task_is_async:
                 output = await task(*args)
             else:
@@ -393,15 +392,6 @@ class _Run:
                 output = await output
             span.log(input=case.input, output=output)
             return output
-        except asyncio.CancelledError:
-            log_error(span, f"Cancelled: {self.cancel_reason}")
-            raise
-        except BaseException as exc:
-            log_error(span, format_exception(exc))
-            raise
-        finally:
-            span.unset_current()
-            span.end()
 
     def _stream(self, root: Any, case: EvalCase, event: dict[str, Any]) -> None:
         callback = self.ev.stream

@@ -10,10 +10,11 @@ later ones only counted (a broken judge would print one line per case) and repor
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import sys
 import traceback
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from braintrust.eval.cases import EvalCase
 from braintrust.eval.reporters import eprint
@@ -31,6 +32,24 @@ def log_error(span: Any, text: str) -> None:
         span.log(error=text)
     except Exception:  # pragma: no cover - logging an error string cannot fail validation
         pass
+
+
+@contextlib.contextmanager
+def recorded_on(span: Any, cancel_reason: Callable[[], str]) -> Iterator[None]:
+    """Run the block with ``span`` current; a cancellation or an error is logged on it (and
+    raised again), and the span ends either way. The task span and each scorer span use it."""
+    span.set_current()
+    try:
+        yield
+    except asyncio.CancelledError:
+        log_error(span, f"Cancelled: {cancel_reason()}")
+        raise
+    except BaseException as exc:
+        log_error(span, format_exception(exc))
+        raise
+    finally:
+        span.unset_current()
+        span.end()
 
 
 class TrialScorers:
@@ -76,19 +95,19 @@ class TrialScorers:
                 classifications.setdefault(entry["name"], []).append(item)
         if classifications:
             root.log(classifications=classifications)
-        if failures:
-            scorer_errors = {name: format_exception(exc) for name, exc in failures}
-            metadata["scorer_errors"] = scorer_errors
-            root.log(metadata={"scorer_errors": scorer_errors})
-            if self._first_failure_of_any("scorer", scorer_errors):
-                print(f"Found exceptions for the following scorers: {', '.join(scorer_errors)}", [exc for _, exc in failures], file=sys.stderr)
-        if classifier_failures:
-            classifier_errors = {name: format_exception(exc) for name, exc in classifier_failures}
-            metadata["classifier_errors"] = classifier_errors
-            root.log(metadata={"classifier_errors": classifier_errors})
-            if self._first_failure_of_any("classifier", classifier_errors):
-                print(f"Found exceptions for the following classifiers: {', '.join(classifier_errors)}", [exc for _, exc in classifier_failures], file=sys.stderr)
+        self._record_failures(root, metadata, "scorer", failures)
+        self._record_failures(root, metadata, "classifier", classifier_failures)
         return scores, [name for name, _ in failures], classifications
+
+    def _record_failures(self, root: Any, metadata: dict[str, Any], kind: str, failures: list[tuple[str, BaseException]]) -> None:
+        """``metadata.<kind>_errors`` on the case; the first failure of each printed, as the public SDK does."""
+        if not failures:
+            return
+        errors = {name: format_exception(exc) for name, exc in failures}
+        metadata[f"{kind}_errors"] = errors
+        root.log(metadata={f"{kind}_errors": errors})
+        if self._first_failure_of_any(kind, errors):
+            print(f"Found exceptions for the following {kind}s: {', '.join(errors)}", [exc for _, exc in failures], file=sys.stderr)
 
     def _first_failure_of_any(self, kind: str, names: dict[str, str]) -> bool:
         """Count a case's failing scorers (or classifiers); true if one of them fails for the first time."""
@@ -106,8 +125,7 @@ class TrialScorers:
                        "(the first error is above; each case's metadata has its own); its score is missing from them")
 
     async def _run_one(self, span: Any, scorer: Any, name: str, arguments: dict[str, Any], convert: Callable[[str, Any], Any]) -> Any:
-        span.set_current()
-        try:
+        with recorded_on(span, self.cancel_reason):
             fn, is_async = scorer_callable(scorer)
             positional, keyword = match_arguments(fn, arguments)
             if is_async:
@@ -122,12 +140,3 @@ class TrialScorers:
             else:  # classifications
                 span.log(output=converted[0] if len(converted) == 1 else converted)
             return converted
-        except asyncio.CancelledError:
-            log_error(span, f"Cancelled: {self.cancel_reason()}")
-            raise
-        except BaseException as exc:
-            log_error(span, format_exception(exc))
-            raise
-        finally:
-            span.unset_current()
-            span.end()

@@ -17,6 +17,7 @@ from braintrust.delivery.backend import DATASET, ObjectRef
 from braintrust.delivery.runtime import flush as flush_all
 from braintrust.delivery.runtime import resolve_ref
 from braintrust.objects.project_logs import ProjectMetadata
+from braintrust.objects.reads import FetchedRows, newest_version
 from braintrust.state import global_state
 from braintrust.summary import DatasetSummary
 from braintrust.tracing import ids
@@ -32,7 +33,7 @@ def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat()
 
 
-class Dataset:
+class Dataset(FetchedRows):
     """Records (input, expected, metadata, tags) in a project, versioned by transaction."""
 
     __braintrust_placeholder__ = "<dataset>"
@@ -154,23 +155,12 @@ class Dataset:
             record["expected"] = record["output"]
         return record
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        return self.fetch()
-
     @property
     def version(self) -> str:
         """The pinned version, else the newest ``_xact_id`` among the records (or "0")."""
-        from braintrust.objects.reads import newest_version
-
         if self.pinned_version is not None:
             return self.pinned_version
         return newest_version(self.fetch())
-
-    @property
-    def fetched_data(self) -> list[dict[str, Any]]:
-        from braintrust.objects.reads import fetched_data
-
-        return fetched_data(self.fetch())
 
     def summarize(self, summarize_data: bool = True) -> DatasetSummary:
         from braintrust.objects.reads import reads

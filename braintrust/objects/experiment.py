@@ -19,6 +19,7 @@ from braintrust.delivery.backend import EXPERIMENT, ObjectRef
 from braintrust.delivery.runtime import resolve_ref
 from braintrust.objects.base import RowsObject
 from braintrust.objects.project_logs import ProjectMetadata
+from braintrust.objects.reads import FetchedRows
 from braintrust.state import global_state
 from braintrust.summary import ExperimentSummary
 from braintrust.tracing import context, ids, span_origin
@@ -35,7 +36,7 @@ class ExperimentIdentifier:
     name: str | None
 
 
-class Experiment(RowsObject):
+class Experiment(RowsObject, FetchedRows):
     """A set of traces that can be summarized and compared with a base experiment."""
 
     __braintrust_placeholder__ = "<experiment>"
@@ -73,22 +74,6 @@ class Experiment(RowsObject):
 
         self.flush()
         yield from reads().fetch(EXPERIMENT, self.id, batch_size=batch_size)
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        return self.fetch()
-
-    @property
-    def version(self) -> str:
-        """The newest ``_xact_id`` among its rows (or "0")."""
-        from braintrust.objects.reads import newest_version
-
-        return newest_version(self.fetch())
-
-    @property
-    def fetched_data(self) -> list[dict[str, Any]]:
-        from braintrust.objects.reads import fetched_data
-
-        return fetched_data(self.fetch())
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -179,7 +164,7 @@ class Experiment(RowsObject):
         return f"Experiment(project={self.ref.create_args.get('project_name')!r}, name={self.ref.create_args.get('experiment_name')!r})"
 
 
-class ReadonlyExperiment:
+class ReadonlyExperiment(FetchedRows):
     """An existing experiment opened with ``init(..., open=True)``: iterate its rows."""
 
     __braintrust_placeholder__ = "<experiment>"
@@ -201,22 +186,6 @@ class ReadonlyExperiment:
         from braintrust.objects.reads import reads
 
         yield from reads().fetch(EXPERIMENT, self.id, batch_size=batch_size)
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        return self.fetch()
-
-    @property
-    def version(self) -> str:
-        """The newest ``_xact_id`` among its rows (or "0")."""
-        from braintrust.objects.reads import newest_version
-
-        return newest_version(self.fetch())
-
-    @property
-    def fetched_data(self) -> list[dict[str, Any]]:
-        from braintrust.objects.reads import fetched_data
-
-        return fetched_data(self.fetch())
 
     def as_dataset(self) -> Iterator[dict[str, Any]]:
         """Root spans as eval cases: input, expected (falling back to output), metadata, tags."""

@@ -23,6 +23,26 @@ MAX_FETCH_PAGES = 10000
 REQUEST_TIMEOUT_SECONDS = 60.0
 
 
+class FetchedRows:
+    """Iteration, ``version`` and ``fetched_data`` for an object whose ``fetch()`` yields its rows
+    (experiments, read-only experiments, datasets)."""
+
+    def fetch(self, batch_size: int | None = None) -> Iterator[dict[str, Any]]:
+        raise NotImplementedError
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return self.fetch()
+
+    @property
+    def version(self) -> str:
+        """The newest ``_xact_id`` among its rows (or "0")."""
+        return newest_version(self.fetch())
+
+    @property
+    def fetched_data(self) -> list[dict[str, Any]]:
+        return fetched_data(self.fetch())
+
+
 def newest_version(rows: Iterator[dict[str, Any]]) -> str:
     """The newest ``_xact_id`` among ``rows`` (transaction ids grow; compared as numbers), or "0"."""
     versions = [str(r["_xact_id"]) for r in rows if r.get("_xact_id") is not None]
