@@ -45,7 +45,7 @@ from braintrust.functions.definitions import (
     ToolBuilder,
     projects,
 )
-from braintrust.functions.invoke import init_function, invoke
+from braintrust.functions.invoke import SpanScope, TraceScope, init_function, invoke
 from braintrust.functions.stream import (
     BraintrustConsoleChunk,
     BraintrustErrorChunk,
@@ -83,6 +83,7 @@ from braintrust.summary import (
     SummarySkipped,
     SummarySuccess,
 )
+from braintrust.prompts.versions import get_prompt_versions
 from braintrust.tracing.api import (
     get_span_parent_object,
     parent_context,
@@ -90,6 +91,7 @@ from braintrust.tracing.api import (
     start_span,
     update_span,
 )
+from braintrust.tracing.ids import SpanIds
 from braintrust.tracing.links import permalink
 from braintrust.tracing.span import NOOP_SPAN, Span, SpanImpl, current_span
 from braintrust.tracing.span_components import SpanComponentsV3, SpanComponentsV4, SpanObjectTypeV3
@@ -155,19 +157,23 @@ __all__ = [
     "Span",
     "SpanComponentsV3",
     "SpanComponentsV4",
+    "SpanIds",
     "SpanImpl",
     "SpanObjectTypeV3",
+    "SpanScope",
     "SpanTypeAttribute",
     "SummarySkipped",
     "SummarySuccess",
     "SyncScorerLike",
     "TaskProgressEvent",
     "ToolBuilder",
+    "TraceScope",
     "auto_instrument",
     "current_experiment",
     "current_logger",
     "current_span",
     "flush",
+    "get_prompt_versions",
     "get_span_parent_object",
     "init",
     "init_dataset",

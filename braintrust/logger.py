@@ -11,6 +11,7 @@ from braintrust.objects.experiment import Experiment, ReadonlyExperiment, curren
 from braintrust.objects.project_logs import Logger, current_logger, init_logger, login
 from braintrust.prompts.loading import load_prompt
 from braintrust.prompts.prompt import Prompt
+from braintrust.prompts.versions import get_prompt_versions
 from braintrust.span_types import SpanTypeAttribute
 from braintrust.summary import SummarySkipped, SummarySuccess
 from braintrust.tracing.api import (
@@ -20,6 +21,7 @@ from braintrust.tracing.api import (
     start_span,
     update_span,
 )
+from braintrust.tracing.ids import SpanIds
 from braintrust.tracing.links import permalink
 from braintrust.tracing.span import NOOP_SPAN, Span, SpanImpl, current_span
 from braintrust.tracing.traced import traced
@@ -32,6 +34,7 @@ __all__ = [
     "Prompt",
     "ReadonlyExperiment",
     "Span",
+    "SpanIds",
     "SpanImpl",
     "SpanTypeAttribute",
     "SummarySkipped",
@@ -40,6 +43,7 @@ __all__ = [
     "current_logger",
     "current_span",
     "flush",
+    "get_prompt_versions",
     "get_span_parent_object",
     "init",
     "init_dataset",

@@ -11,19 +11,36 @@ between two streamed events. Functions run in Braintrust: with no API key this s
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Literal, Mapping, Sequence, TypedDict
 
 from braintrust import jsonsafe
 from braintrust.delivery.deadline import Deadline
 from braintrust.functions.stream import BraintrustInvokeError, BraintrustStream, server_sent_events
 from braintrust.state import LoginError, global_state
 
-__all__ = ["init_function", "invoke"]
+__all__ = ["SpanScope", "TraceScope", "init_function", "invoke"]
 
 INVOKE_READ_TIMEOUT_SECONDS = 300.0
 
 _NO_KEY = ("invoke calls a function hosted in Braintrust, and no API key is set: set BRAINTRUST_API_KEY "
            "(or pass api_key=). Offline, call the code directly instead.")
+
+
+
+class SpanScope(TypedDict):
+    """What a function (a scorer, say) works on: one span of a trace."""
+
+    type: Literal["span"]
+    id: str
+    root_span_id: str
+
+
+class TraceScope(TypedDict):
+    """What a function works on: a whole trace, named by its root span id."""
+
+    type: Literal["trace"]
+    root_span_id: str
+
 
 #: The arguments that name the function, sent as given.
 _IDENTITY = ("function_id", "version", "prompt_session_id", "prompt_session_function_id", "project_name",

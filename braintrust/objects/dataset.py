@@ -1,8 +1,8 @@
 """Datasets: ``init_dataset`` and ``Dataset`` (insert, update, delete, fetch, versions).
 
 Writes go through the processor like every other row. Reads flush first, then page through
-the server's (or the local store's) ``fetch``; ``version`` pins reads to a transaction id, so a
-pinned dataset reads the same records later. Attachment references in records come back as
+the server's (or the local store's) ``fetch``; ``version`` pins reads to a transaction id (or its
+16-hex-digit form from the UI, sent as the id), so a pinned dataset reads the same records later. Attachment references in records come back as
 ``ReadonlyAttachment`` objects (``record["input"]["image"].data``), as in the public SDK.
 """
 
@@ -18,6 +18,7 @@ from braintrust.delivery.runtime import flush as flush_all
 from braintrust.delivery.runtime import resolve_ref
 from braintrust.objects.project_logs import ProjectMetadata
 from braintrust.objects.reads import FetchedRows, newest_version
+from braintrust.xact_ids import normalize_version
 from braintrust.state import global_state
 from braintrust.summary import DatasetSummary
 from braintrust.tracing import ids
@@ -39,10 +40,9 @@ class Dataset(FetchedRows):
     __braintrust_placeholder__ = "<dataset>"
 
     def __init__(self, ref: ObjectRef, version: str | None = None, use_output: bool = False, environment: str | None = None):
-        if version is not None and not str(version).isdigit():
-            raise ValueError(f"version must be a non-negative integer string (a dataset _xact_id), got {version!r}.")
         self.ref = ref
-        self._pinned = str(version) if version is not None else None
+        #: Pinned version, as the transaction id (a version in the UI's pretty form is converted).
+        self._pinned = normalize_version(version, "init_dataset(version=...)") if version is not None else None
         #: An environment ("production") whose version pins reads; ``version=`` wins over it.
         self.environment = environment if version is None else None
         self.use_output = use_output

@@ -20,6 +20,7 @@ from braintrust.jsonsafe import loads_row
 from braintrust.store.connection import write_transaction
 from braintrust.store.fold import DELETE, MERGE, REPLACE, RowState, fold
 from braintrust.store.merge import object_of, read_form
+from braintrust.xact_ids import normalize_version
 
 _IN_CHUNK = 500
 _FOLD_CHUNK = 5000
@@ -186,10 +187,8 @@ def _fold_log(conn: sqlite3.Connection, object_type: str, object_id: str, versio
 
 
 def _parse_version(version: str | int) -> int:
-    text = str(version).strip()
-    if not text.isdigit():
-        raise ValueError(f"version {version!r} must be a non-negative integer string (a _xact_id).")
-    return int(text)
+    """A transaction id, given as one or in the UI's 16-hex-digit form; ``ValueError`` otherwise."""
+    return int(normalize_version(version, "version"))
 
 
 def fetch_rows(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from dataclasses import dataclass
 
 from braintrust.config import env_bool
 from braintrust.forks import at_fork
@@ -57,6 +58,16 @@ def trace_id(legacy: bool | None = None) -> str:
     if legacy_ids() if legacy is None else legacy:
         return uuid4_str()
     return hex_id(16)
+
+
+@dataclass
+class SpanIds:
+    """The three ids that place a span in its trace: its own, its trace's (the root span's),
+    and its parents' (None for a root span)."""
+
+    span_id: str
+    root_span_id: str
+    span_parents: list[str] | None
 
 
 def next_exec_counter() -> int:

@@ -153,6 +153,31 @@ def prompt_get(server, request, prompt_id: str) -> dict:
     return server.prompts.get(prompt_id, request.query.get("version"), request.query.get("environment"))
 
 
+def btql(server, request) -> dict:
+    """``POST /btql``: only the query the SDKs send for a prompt's versions (``get_prompt_versions``):
+    ``from: project_prompts(<project id>)``, ``filter: id = <prompt id>``, with ``audit_log: true``
+    → ``{"data": [audit entry, ...]}``; without it, the prompt itself. Any other query → 400."""
+    body = _json_body(request)
+    query = body.get("query")
+    source = query.get("from") if isinstance(query, dict) else None
+    args = source.get("args") if isinstance(source, dict) else None
+    if not isinstance(source, dict) or source.get("name") != {"op": "ident", "name": ["project_prompts"]} \
+            or not isinstance(args, list) or len(args) != 1 or not isinstance(args[0], dict):
+        raise ApiError(400, f"this test server answers only BTQL over project_prompts(<project id>), got {query!r:.300}")
+    project_id = args[0].get("value")
+    condition = query.get("filter")
+    if not (isinstance(condition, dict) and condition.get("op") == "eq" and condition.get("left") == {"op": "ident", "name": ["id"]}):
+        raise ApiError(400, f"this test server answers only a filter 'id = <prompt id>', got {condition!r:.300}")
+    prompt_id = (condition.get("right") or {}).get("value")
+    if body.get("audit_log"):
+        return {"data": server.prompts.audit_log(project_id, prompt_id)}
+    try:
+        prompt = server.prompts.get(prompt_id)
+    except ApiError:
+        return {"data": []}
+    return {"data": [prompt] if prompt["project_id"] == project_id else []}
+
+
 # -- reading rows ----------------------------------------------------------------------------
 
 
@@ -440,6 +465,7 @@ ROUTES: list[tuple[str, re.Pattern, Callable]] = [
         ("PUT", "/v1/prompt", prompt_replace),
         ("GET", "/v1/prompt", prompt_list),
         ("GET", f"/v1/prompt/{_ID}", prompt_get),
+        ("POST", "/btql", btql),
         ("POST", "/v1/dataset", dataset_create),
         ("GET", "/v1/dataset", dataset_list),
         ("GET", f"/v1/dataset/{_ID}", dataset_get),

@@ -3,7 +3,7 @@
 Every write makes a new version whose ``_xact_id`` comes from the row store's counter, so a
 prompt's versions sort like the service's. A prompt's id derives from its project and slug, so a
 scenario that writes the same prompts in the same order sees the same ids and versions each run. Reads answer the latest version unless ``version``
-(an ``_xact_id``) or ``environment`` (a name set with :meth:`PromptRegistry.set_environment`)
+(an ``_xact_id``, or its 16-hex-digit "pretty" form as ``get_prompt_versions`` answers it) or ``environment`` (a name set with :meth:`PromptRegistry.set_environment`)
 picks another. Prompt objects carry every field the SDKs require.
 """
 
@@ -12,6 +12,8 @@ from __future__ import annotations
 import copy
 import threading
 from typing import Callable
+
+from braintrust.xact_ids import load_pretty_xact
 
 from .objects import USER_ID, ApiError, created_now, stable_id
 
@@ -78,6 +80,15 @@ class PromptRegistry:
                    and (slug is None or versions[-1]["slug"] == slug)]
             return [copy.deepcopy(self._pick(pid, version, environment)) for pid in ids]
 
+    def audit_log(self, project_id: str, prompt_id: str) -> list[dict]:
+        """The audit entries of a prompt's versions, oldest first (``/btql`` with ``audit_log``):
+        each write is an ``upsert`` of the prompt at its ``_xact_id``."""
+        with self._lock:
+            versions = self._versions.get(prompt_id, [])
+            return [{"id": prompt_id, "_xact_id": version["_xact_id"], "project_id": project_id, "created": version["created"],
+                     "audit_data": {"action": "upsert"}}
+                    for version in versions if version["project_id"] == project_id]
+
     def _find(self, project_id: str, slug: str) -> list[dict] | None:
         for versions in self._versions.values():
             if versions[-1]["project_id"] == project_id and versions[-1]["slug"] == slug:
@@ -97,7 +108,8 @@ class PromptRegistry:
         return self._versions[prompt_id][-1]
 
     def _version(self, prompt_id: str, xact_id: str) -> dict:
+        wanted = load_pretty_xact(str(xact_id))
         for candidate in self._versions.get(prompt_id, []):
-            if candidate["_xact_id"] == str(xact_id):
+            if candidate["_xact_id"] == wanted:
                 return candidate
         raise ApiError(404, f"prompt {prompt_id} has no version {xact_id}")

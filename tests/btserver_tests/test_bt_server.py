@@ -174,6 +174,27 @@ def test_prompts_have_versions_and_environments(bt_server, client):
     assert client.get(f"/v1/prompt/{first['id']}", params={"environment": "staging"}).status_code == 404
     assert client.get(f"/v1/prompt/{first['id']}", params={"version": "1"}).status_code == 404
     assert client.post("/v1/prompt", json={"project_id": project["id"], "name": "x"}).status_code == 400
+    pretty = format(int(first["_xact_id"]) * 3**30 % 2**64, "016x")  # (the UI's form of a version)
+    assert client.get(f"/v1/prompt/{first['id']}", params={"version": pretty}).json() == first
+
+
+def test_btql_answers_a_prompts_audit_log(bt_server, client):
+    project = client.project()
+    body = {"project_id": project["id"], "slug": "greet", "name": "Greet", "prompt_data": {"prompt": {"type": "completion", "content": "v1"}}}
+    first = client.session.put(bt_server.url + "/v1/prompt", json=body, timeout=10).json()
+    second = client.session.put(bt_server.url + "/v1/prompt", json={**body, "description": "v2"}, timeout=10).json()
+
+    def btql(project_id, prompt_id, **flags):
+        query = {"from": {"op": "function", "name": {"op": "ident", "name": ["project_prompts"]}, "args": [{"op": "literal", "value": project_id}]},
+                 "select": [{"op": "star"}], "filter": {"op": "eq", "left": {"op": "ident", "name": ["id"]}, "right": {"op": "literal", "value": prompt_id}}}
+        return client.post("/btql", json={"query": query, **flags})
+
+    audit = btql(project["id"], first["id"], audit_log=True).json()["data"]
+    assert [(e["_xact_id"], e["audit_data"]["action"]) for e in audit] == [(first["_xact_id"], "upsert"), (second["_xact_id"], "upsert")]
+    assert btql(project["id"], first["id"]).json()["data"] == [second]
+    assert btql("other-project", first["id"], audit_log=True).json()["data"] == []
+    unsupported = client.post("/btql", json={"query": {"from": {"op": "function", "name": {"op": "ident", "name": ["experiment"]}}}})
+    assert unsupported.status_code == 400 and "project_prompts" in unsupported.json()["error"]
 
 
 def test_function_invoke_runs_the_stand_ins(client):

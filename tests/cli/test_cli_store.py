@@ -396,6 +396,7 @@ def test_dataset_shows_the_records_now_and_as_of_a_version(tmp_path):
 
     now = run_cli("dataset", "support", "golden", cwd=tmp_path, env=env)
     then = run_cli("dataset", "support", "golden", "--version", first_version, cwd=tmp_path, env=env)
+    pretty = run_cli("dataset", "support", "golden", "--version", format(int(first_version) * 3**30 % 2**64, "016x"), cwd=tmp_path, env=env)
     wrong = run_cli("show", "support", "golden", cwd=tmp_path, env=env)
     missing = run_cli("dataset", "support", "silver", cwd=tmp_path, env=env)
 
@@ -405,6 +406,7 @@ def test_dataset_shows_the_records_now_and_as_of_a_version(tmp_path):
     assert then.returncode == 0 and f"version {first_version}" in then.stdout
     assert then.stdout.splitlines()[2:6] == ["r1", '    input:    "refund?"', '    expected: "refund"', '    tags:     ["billing"]']
     assert '"reset"' in then.stdout and "password reset" not in then.stdout
+    assert pretty.returncode == 0 and pretty.stdout.splitlines()[1:] == then.stdout.splitlines()[1:]  # (the UI's form of the version)
     assert wrong.returncode == 1 and "('golden' is a dataset: `braintrust dataset support golden`)" in wrong.stderr
     assert missing.returncode == 1 and "no dataset 'silver' in project 'support'; datasets: golden." in missing.stderr
 

@@ -10,6 +10,7 @@ import pytest
 
 import braintrust
 from braintrust import git
+from braintrust.xact_ids import prettify_xact
 
 
 def git_repo(path, *, dirty: bool, origin: bool = False):
@@ -246,6 +247,9 @@ def test_dataset_versions_pin_what_a_read_sees(mode, request):
     pinned = braintrust.init_dataset(project="p", name="greetings", version=pinned_version)
     then = sorted(r["input"] for r in pinned.fetch(batch_size=1))
     assert then == ["bye", "hi"]
+    # The same version as the Braintrust UI shows it (16 hex digits) pins the same records.
+    pretty = braintrust.init_dataset(project="p", name="greetings", version=prettify_xact(pinned_version))
+    assert sorted(r["input"] for r in pretty) == ["bye", "hi"] and pretty.version == pinned_version
     assert int(dataset.version) > int(pinned_version)
     summary = dataset.summarize()
     assert summary.data_summary.total_records == 2 and summary.data_summary.new_records == 3
@@ -253,7 +257,7 @@ def test_dataset_versions_pin_what_a_read_sees(mode, request):
 
 
 def test_dataset_arguments_are_checked():
-    with pytest.raises(ValueError, match="non-negative integer"):
+    with pytest.raises(ValueError, match="'latest' is not a version. Pass a transaction id .* or the 16-hex-digit form"):
         braintrust.init_dataset(project="p", name="d", version="latest")
     dataset = braintrust.init_dataset(project="p", name="d")
     with pytest.raises(ValueError, match="not both"):

@@ -18,6 +18,7 @@ import braintrust
 from braintrust import Prompt, load_prompt
 from braintrust.prompts.cache import PromptCache
 from braintrust.prompts.loading import PromptNotFound, PromptUnavailable
+from braintrust.xact_ids import prettify_xact
 
 CHAT = {"prompt": {"type": "chat", "messages": [{"role": "user", "content": "Hi {{name}}"}]},
         "options": {"model": "gpt-4o-mini", "params": {"temperature": 0}}}
@@ -224,3 +225,45 @@ def test_a_broken_template_names_the_prompt():
 
     with pytest.raises(TemplateError, match=r"Prompt 'p' has a template that cannot be rendered: section 'items' opened at line 1"):
         Prompt.from_prompt_data("p", chat("{{#items}} never closed")).build()
+
+
+# -- get_prompt_versions ------------------------------------------------------------------------
+
+
+def test_get_prompt_versions_answers_each_version_loadable(bt_env):
+    first = bt_env.add_prompt("proj", "hello", chat("v1 {{x}}"))
+    second = bt_env.add_prompt("proj", "hello", chat("v2 {{x}}"))
+    bt_env.add_prompt("proj", "other", chat("other"))
+    project_id = first["project_id"]
+    versions = braintrust.get_prompt_versions(project_id, first["id"])
+    assert versions == [prettify_xact(first["_xact_id"]), prettify_xact(second["_xact_id"])]
+    texts = [load_prompt("proj", "hello", version=v).build(x=1)["messages"][0]["content"] for v in versions]
+    assert texts == ["v1 1", "v2 1"]
+    request = bt_env.requests_to("/btql", "POST")[0]
+    assert request.json["audit_log"] is True and request.header("Accept-Encoding") == "gzip"
+    # (another project's prompt id, or an unknown one: no versions)
+    assert braintrust.get_prompt_versions("another-project", first["id"]) == []
+    assert braintrust.get_prompt_versions(project_id, "no-such-prompt") == []
+
+
+def test_get_prompt_versions_keeps_only_upserts_and_merges(bt_env):
+    entries = [{"_xact_id": "7", "audit_data": {"action": "upsert"}}, {"_xact_id": "8", "audit_data": {"action": "delete"}},
+               {"_xact_id": "9", "audit_data": {"action": "merge"}}, {"_xact_id": "10"}]
+    bt_env.script("POST", "/btql", [{"status": 200, "body": {"data": entries}}])
+    assert braintrust.get_prompt_versions("p", "x") == [prettify_xact(7), prettify_xact(9)]
+
+
+def test_get_prompt_versions_errors_say_what_to_do(bt_env, monkeypatch):
+    with pytest.raises(ValueError, match="prompt_id must be a non-empty string"):
+        braintrust.get_prompt_versions("p", "")
+    bt_env.script("POST", "/btql", [400])
+    with pytest.raises(ValueError, match="Braintrust refused the versions of prompt x: .*400"):
+        braintrust.get_prompt_versions("p", "x")
+    bt_env.script("POST", "/btql", [{"status": 200, "body": {"rows": []}}])
+    with pytest.raises(ValueError, match="without a 'data' list"):
+        braintrust.get_prompt_versions("p", "x")
+
+
+def test_get_prompt_versions_without_a_key_says_prompts_live_in_braintrust():
+    with pytest.raises(ValueError, match="no API key is set: set BRAINTRUST_API_KEY"):
+        braintrust.get_prompt_versions("p", "x")

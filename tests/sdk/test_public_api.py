@@ -22,13 +22,11 @@ NAMES_FILE = Path(__file__).parent.parent / "data" / "public-api-names.md"
 #: (the test fails then, so the list stays true) -- never add a stub to make it pass.
 EXPECTED_MISSING = {
     # prompts, functions, projects, invoke
-    "get_prompt_versions", "prettify_params", "serialize_response_format",
+    "prettify_params", "serialize_response_format",
     # LLM client wrappers and instrumentation
     "wrap_litellm", "patch_litellm", "unpatch_litellm",
     "AsyncResponseWrapper", "CompletionWrapper", "EmbeddingWrapper", "ModerationWrapper",
     "ResponsesWrapper", "LiteLLMWrapper", "TracedMessageStream",
-    # span/trace helper types of the scorer `trace` argument
-    "SpanIds", "SpanScope", "TraceScope",
 }
 
 #: ``module:name`` import paths from the names file that later work will make importable.
@@ -246,3 +244,16 @@ def test_shadow_check_is_cheap():
         braintrust._other_braintrust_distribution()
     per_call = (time.perf_counter() - start) / runs
     assert per_call < 0.005, f"the check takes {per_call * 1000:.2f} ms"
+
+
+def test_span_id_and_scope_types_have_the_public_fields():
+    import dataclasses
+
+    from braintrust.functions.invoke import SpanScope, TraceScope
+    from braintrust.logger import SpanIds
+
+    assert [f.name for f in dataclasses.fields(SpanIds)] == ["span_id", "root_span_id", "span_parents"]
+    assert SpanIds("s", "r", None) == SpanIds(span_id="s", root_span_id="r", span_parents=None)
+    assert list(SpanScope.__annotations__) == ["type", "id", "root_span_id"]
+    assert list(TraceScope.__annotations__) == ["type", "root_span_id"]
+    assert braintrust.SpanScope is SpanScope and braintrust.TraceScope is TraceScope

@@ -296,3 +296,17 @@ def test_functions_defined_in_code_publish_as_the_public_sdk_does(tmp_path):
     assert ours == theirs
     assert proc.stdout == (CAPTURES / "projects.out.txt").read_text()
     assert proc.stderr.strip() == "Code functions cannot be published directly. Use `braintrust push` instead."
+
+
+def test_prompt_versions_match_public_sdk(tmp_path):
+    """``get_prompt_versions`` (scenario_prompt_versions.py): the same ``POST /btql`` bodies, the
+    versions in the same 16-hex-digit form, each accepted by ``load_prompt(version=...)`` (the
+    same ``GET /v1/prompt`` queries), and the same output."""
+    with BraintrustTestServer(org_name="recorder-org") as server:
+        proc = run_scenario("prompt_versions", server, tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        ours = [(r.method, r.path, r.query, r.json) for r in server.requests if r.path in ("/btql", "/v1/prompt") and r.method != "PUT"]
+    captured = [json.loads(line) for line in (CAPTURES / "prompt_versions.jsonl").read_text().splitlines()]
+    theirs = [(c["method"], c["path"], c["query"], c["body"]) for c in captured if c["path"] in ("/btql", "/v1/prompt") and c["method"] != "PUT"]
+    assert ours == theirs
+    assert proc.stdout == (CAPTURES / "prompt_versions.out.txt").read_text()

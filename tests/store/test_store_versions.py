@@ -46,7 +46,7 @@ def test_a_version_read_does_not_change_after_later_writes(store):
 
 
 def test_versions_reject_non_numbers(store):
-    with pytest.raises(ValueError, match="non-negative integer"):
+    with pytest.raises(ValueError, match="'latest' is not a version"):
         store.fetch_rows("dataset", DS, version="latest")
 
 
