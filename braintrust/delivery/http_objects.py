@@ -12,24 +12,25 @@ log = logging.getLogger("braintrust")
 
 
 def resolve_object(backend: Any, ref: ObjectRef, deadline: Deadline) -> None:
-    """Find or create ``ref``'s experiment or dataset; sets ``ref.ids`` and ``ref.info``."""
+    """Find or create ``ref``'s experiment or dataset; sets ``ref.ids`` and ``ref.info`` (with
+    ``record``: the object as Braintrust answered it)."""
     args = ref.create_args
     if ref.object_type == DATASET and args.get("dataset_id"):
         dataset = backend._call("GET", f"/v1/dataset/{args['dataset_id']}", deadline)
         project = backend._call("GET", f"/v1/project/{dataset['project_id']}", deadline)
         ref.ids = {"dataset_id": dataset["id"]}
-        ref.info.update(project_id=project["id"], project_name=project.get("name"), dataset_name=dataset.get("name"))
+        ref.info.update(project_id=project["id"], project_name=project.get("name"), dataset_name=dataset.get("name"), record=dataset)
         return
     project = backend._project(args, deadline)
     ref.info.update(project_id=project["id"], project_name=project.get("name"))
     if ref.object_type == EXPERIMENT:
         experiment = open_experiment(backend, project, args, deadline) if args.get("open") else create_experiment(backend, project, args, deadline)
         ref.ids = {"experiment_id": experiment["id"]}
-        ref.info.update(experiment_name=experiment.get("name"), base_exp_id=experiment.get("base_exp_id"))
+        ref.info.update(experiment_name=experiment.get("name"), base_exp_id=experiment.get("base_exp_id"), record=experiment)
     elif ref.object_type == DATASET:
         dataset = create_dataset(backend, project, args, deadline)
         ref.ids = {"dataset_id": dataset["id"]}
-        ref.info.update(dataset_name=dataset.get("name"))
+        ref.info.update(dataset_name=dataset.get("name"), record=dataset)
 
 
 def find_experiment(backend: Any, project_id: str, name: str, deadline: Deadline) -> dict[str, Any] | None:

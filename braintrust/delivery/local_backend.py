@@ -149,7 +149,7 @@ class LocalBackend:
                 conn, project["id"], args.get("dataset_name") or "logs",
                 description=args.get("description"), metadata=args.get("metadata"),
             )
-            info.update(dataset_id=dataset["id"], dataset_name=dataset["name"])
+            info.update(dataset_id=dataset["id"], dataset_name=dataset["name"], record=catalog.api_form(dataset))
             return {"dataset_id": dataset["id"]}, info
         raise StoreError(f"unknown object type {object_type!r}; expected one of "
                          f"{EXPERIMENT}, {PROJECT_LOGS}, {PLAYGROUND_LOGS}, {DATASET}.")
@@ -162,7 +162,8 @@ class LocalBackend:
                     f"Experiment {args.get('experiment_name')!r} not found in project {info.get('project_name')!r} "
                     "of the local store; `braintrust list` shows the experiments it holds."
                 )
-            info.update(experiment_id=found["id"], experiment_name=found["name"], base_exp_id=found.get("base_exp_id"))
+            info.update(experiment_id=found["id"], experiment_name=found["name"], base_exp_id=found.get("base_exp_id"),
+                        record=catalog.api_form(found))
             return {"experiment_id": found["id"]}, info
         base_exp_id = args.get("base_exp_id")
         if not base_exp_id and args.get("base_experiment"):
@@ -194,6 +195,7 @@ class LocalBackend:
             experiment_name=experiment["name"],
             base_exp_id=experiment["base_exp_id"],
             base_experiment_name=base["name"] if base else None,
+            record=catalog.api_form(experiment),
         )
         return {"experiment_id": experiment["id"]}, info
 

@@ -10,7 +10,7 @@ import logging
 from typing import Any, Iterator
 from urllib.parse import quote
 
-from braintrust.delivery.backend import DATASET, BackendError, ObjectRef
+from braintrust.delivery.backend import DATASET, EXPERIMENT, BackendError, ObjectRef
 from braintrust.delivery.deadline import Deadline
 from braintrust.state import global_state
 from braintrust.store.location import command_store_args
@@ -25,10 +25,23 @@ REQUEST_TIMEOUT_SECONDS = 60.0
 
 class FetchedRows:
     """Iteration, ``version`` and ``fetched_data`` for an object whose ``fetch()`` yields its rows
-    (experiments, read-only experiments, datasets)."""
+    (experiments, read-only experiments, datasets), and ``data``, the object itself."""
+
+    ref: ObjectRef
+    id: str
 
     def fetch(self, batch_size: int | None = None) -> Iterator[dict[str, Any]]:
         raise NotImplementedError
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The object itself, not its rows, as Braintrust (or the local store) holds it: ``id``,
+        ``name``, ``project_id``, ``created``, ``description``, ``metadata``... (registers it)."""
+        object_id = self.id
+        record = self.ref.info.get("record")
+        if record is None:  # (joined by id: never registered here)
+            record = self.ref.info["record"] = reads().object_record(self.ref.object_type, object_id)
+        return dict(record)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         return self.fetch()
@@ -120,6 +133,10 @@ class ApiReads:
             raise ValueError(f"Braintrust answered no version for environment {environment!r} of {describe}.")
         return str(version)
 
+    def object_record(self, object_type: str, object_id: str) -> dict[str, Any]:
+        """``GET /v1/{experiment|dataset}/{id}``: the object as Braintrust answers it."""
+        return self._call("GET", f"/v1/{object_type}/{quote(object_id, safe='')}")
+
     def experiment_identity(self, experiment_id: str) -> dict[str, Any] | None:
         """The experiment's id, name and project id, or None when the server has no such
         experiment (a 4xx other than 401/403). ``BackendError`` when it cannot be asked."""
@@ -205,6 +222,15 @@ class LocalReads:
             f"{describe}: environment={environment!r} names a version set in Braintrust, and the local store has "
             "no environments. Pass version= instead, or set BRAINTRUST_API_KEY to read from Braintrust."
         )
+
+    def object_record(self, object_type: str, object_id: str) -> dict[str, Any]:
+        """The experiment or dataset as the store holds it, in the API's form."""
+        from braintrust.store import catalog
+
+        found = self.store.get_experiment(id=object_id) if object_type == EXPERIMENT else self.store.get_dataset(id=object_id)
+        if found is None:
+            raise ValueError(f"the local store {self.store.path} has no {object_type} {object_id}.")
+        return catalog.api_form(found)
 
     def experiment_identity(self, experiment_id: str) -> dict[str, Any] | None:
         """The experiment's id, name, project id and name, or None when the store has none."""

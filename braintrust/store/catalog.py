@@ -39,6 +39,17 @@ def _record(cursor: sqlite3.Cursor, row: tuple | None, json_fields: tuple[str, .
     return record
 
 
+def api_form(record: dict[str, Any]) -> dict[str, Any]:
+    """An experiment or dataset as the Braintrust API answers one (``experiment.data``): the
+    store's own bookkeeping (``seq``) left out, ``public`` a bool, ``commit`` from the git info."""
+    form = {key: value for key, value in record.items() if key != "seq"}
+    if "public" in form:
+        form["public"] = bool(form["public"])
+    if "repo_info" in form:
+        form["commit"] = (form["repo_info"] or {}).get("commit")
+    return form
+
+
 def _one(conn: sqlite3.Connection, sql: str, params: tuple, json_fields: tuple[str, ...] = ()) -> dict[str, Any] | None:
     cursor = conn.execute(sql, params)
     return _record(cursor, cursor.fetchone(), json_fields)

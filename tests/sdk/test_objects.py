@@ -10,6 +10,7 @@ import pytest
 
 import braintrust
 from braintrust import git
+from braintrust.delivery.backend import EXPERIMENT, ObjectRef
 from braintrust.xact_ids import prettify_xact
 
 
@@ -204,6 +205,28 @@ def test_an_experiment_being_written_reads_back_its_rows_and_version(mode, reque
     dataset.insert(input=1, expected=2)
     with pytest.warns(DeprecationWarning):
         assert [r["expected"] for r in dataset.fetched_data] == [2]
+
+
+@pytest.mark.parametrize("mode", ["local", "api"])
+def test_data_is_the_object_itself_as_braintrust_holds_it(mode, request):
+    """``experiment.data`` / ``dataset.data``: the registered object (the public SDK's
+    ``full_info``), the same fields from Braintrust and from the local store; also for an
+    experiment joined by id, which was never registered in this process."""
+    if mode == "api":
+        request.getfixturevalue("bt_env")
+    experiment = braintrust.init(project="p", experiment="described", description="a run", metadata={"model": "m"})
+    data = experiment.data
+    assert {"id", "name", "project_id", "created", "description", "metadata", "base_exp_id", "public", "commit"} <= set(data)
+    assert (data["id"], data["name"], data["description"], data["metadata"], data["public"]) == (
+        experiment.id, "described", "a run", {"model": "m"}, False)
+    readonly = braintrust.init(project="p", experiment="described", open=True)
+    assert readonly.data["id"] == experiment.id and readonly.data["project_id"] == data["project_id"]
+    joined = braintrust.Experiment(ObjectRef(EXPERIMENT, {}, ids={"experiment_id": experiment.id}))
+    assert {k: v for k, v in joined.data.items() if k != "user_id"} == {k: v for k, v in data.items() if k != "user_id"}
+    dataset = braintrust.init_dataset(project="p", name="golden", description="cases")
+    assert (dataset.data["id"], dataset.data["name"], dataset.data["description"]) == (dataset.id, "golden", "cases")
+    data["name"] = "changed"  # (a copy: the object's record stays as it was)
+    assert experiment.data["name"] == "described"
 
 
 @pytest.mark.parametrize("mode", ["local", "api"])
