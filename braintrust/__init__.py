@@ -96,12 +96,23 @@ from braintrust.tracing.links import permalink
 from braintrust.tracing.span import NOOP_SPAN, Span, SpanImpl, current_span
 from braintrust.tracing.span_components import SpanComponentsV3, SpanComponentsV4, SpanObjectTypeV3
 from braintrust.tracing.traced import traced
-from braintrust.wrappers.anthropic import wrap_anthropic
+from braintrust.wrappers.anthropic import TracedMessageStream, wrap_anthropic
 from braintrust.wrappers.auto import auto_instrument
-from braintrust.wrappers.openai import NamedWrapper, wrap_openai
+from braintrust.wrappers.openai import (
+    AsyncResponseWrapper,
+    CompletionWrapper,
+    EmbeddingWrapper,
+    ModerationWrapper,
+    NamedWrapper,
+    ResponsesWrapper,
+    prettify_params,
+    serialize_response_format,
+    wrap_openai,
+)
 
 # Kept sorted (tests/test_public_api.py checks it, and the names still missing).
 __all__ = [
+    "AsyncResponseWrapper",
     "AsyncScorerLike",
     "Attachment",
     "AttachmentMetadata",
@@ -120,9 +131,11 @@ __all__ = [
     "BraintrustTextChunk",
     "CodeFunction",
     "CodePrompt",
+    "CompletionWrapper",
     "DataSummary",
     "Dataset",
     "DatasetSummary",
+    "EmbeddingWrapper",
     "Eval",
     "EvalAsync",
     "EvalCase",
@@ -138,6 +151,7 @@ __all__ = [
     "JSONAttachment",
     "Logger",
     "MetricSummary",
+    "ModerationWrapper",
     "NOOP_SPAN",
     "NamedWrapper",
     "Project",
@@ -149,6 +163,7 @@ __all__ = [
     "RepoInfo",
     "Reporter",
     "ReporterDef",
+    "ResponsesWrapper",
     "RetryRequestExceptionsAdapter",
     "SSEProgressEvent",
     "Score",
@@ -168,6 +183,7 @@ __all__ = [
     "TaskProgressEvent",
     "ToolBuilder",
     "TraceScope",
+    "TracedMessageStream",
     "auto_instrument",
     "current_experiment",
     "current_logger",
@@ -187,7 +203,9 @@ __all__ = [
     "parent_context",
     "parse_stream",
     "permalink",
+    "prettify_params",
     "projects",
+    "serialize_response_format",
     "set_http_adapter",
     "set_masking_function",
     "set_thread_pool_max_workers",

@@ -13,10 +13,14 @@ input tokens too, ``tokens`` is the total) with ``time_to_first_token``. A call 
 its message as the span's error and raises it unchanged. ``client.beta.messages`` is traced the
 same way (the same span names, as the public SDK writes them). Everything else passes through
 untraced.
+
+``TracedMessageStream(stream, span, request_start_time)`` (the public SDK's) traces a message
+stream read outside a wrapped client: on a span of the caller's, it logs what the helper's span logs.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 from typing import Any, AsyncIterator, Callable, Iterator
 
@@ -263,4 +267,107 @@ def _finish_stream(stream: Any, call: Call, error: BaseException | None) -> None
         call.done_streaming()
 
 
-__all__ = ["usage_metrics", "wrap_anthropic"]
+class TracedMessageStream(NamedWrapper):
+    """An Anthropic ``MessageStream`` or ``AsyncMessageStream`` (what ``messages.stream(...)``'s block
+    gives) whose reading is traced on ``span``: when its events run out (iterated, ``text_stream``,
+    ``until_done()``, ``get_final_message()``, ``get_final_text()``), fail, or are dropped, or the
+    stream is closed or its block left, ``span`` logs the message as far as it came (output, token
+    metrics, ``time_to_first_token`` from ``request_start_time``) and ends, once. The rest of the
+    stream passes through."""
+
+    def __init__(self, msg_stream: Any, span: Any, request_start_time: float):
+        super().__init__(msg_stream)
+        self._bt_stream = msg_stream
+        self._bt_call = Call(_STREAM_HELPER, span)
+        self._bt_call.start = request_start_time
+        _note_first_event(msg_stream, self._bt_call)
+        _finish_with_events(msg_stream, self._bt_call)
+
+    def _bt_finish(self, error: BaseException | None = None) -> None:
+        if not self._bt_call.ended:
+            _finish_stream(self._bt_stream, self._bt_call, error)
+
+    def __iter__(self) -> Iterator[Any]:
+        return self
+
+    def __next__(self) -> Any:
+        return next(self._bt_stream)
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return self
+
+    async def __anext__(self) -> Any:
+        return await self._bt_stream.__anext__()
+
+    def close(self) -> Any:
+        if inspect.iscoroutinefunction(self._bt_stream.close):
+            return self._bt_close_async()
+        try:
+            return self._bt_stream.close()
+        finally:
+            self._bt_finish()
+
+    async def _bt_close_async(self) -> None:
+        try:
+            await self._bt_stream.close()
+        finally:
+            self._bt_finish()
+
+    def __enter__(self) -> "TracedMessageStream":
+        self._bt_stream.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> Any:
+        try:
+            return self._bt_stream.__exit__(*exc_info)
+        finally:
+            self._bt_finish(exc_info[1])
+
+    async def __aenter__(self) -> "TracedMessageStream":
+        await self._bt_stream.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> Any:
+        try:
+            return await self._bt_stream.__aexit__(*exc_info)
+        finally:
+            self._bt_finish(exc_info[1])
+
+
+def _finish_with_events(stream: Any, call: Call) -> None:
+    """End ``call`` with the stream's message when its event iterator (which every way of reading
+    goes through) runs out, fails or is dropped."""
+    events = getattr(stream, "_iterator", None)
+    if events is None:
+        return
+    if hasattr(events, "__anext__"):
+        stream._iterator = _events_then_finish_async(events, stream, call)
+    else:
+        stream._iterator = _events_then_finish(events, stream, call)
+
+
+def _events_then_finish(events: Iterator[Any], stream: Any, call: Call) -> Iterator[Any]:
+    try:
+        for event in events:
+            yield event
+    except GeneratorExit:  # closed, or dropped, before the end
+        pass
+    except BaseException as exc:
+        _finish_stream(stream, call, exc)
+        raise
+    _finish_stream(stream, call, None)
+
+
+async def _events_then_finish_async(events: AsyncIterator[Any], stream: Any, call: Call) -> AsyncIterator[Any]:
+    try:
+        async for event in events:
+            yield event
+    except GeneratorExit:
+        pass
+    except BaseException as exc:
+        _finish_stream(stream, call, exc)
+        raise
+    _finish_stream(stream, call, None)
+
+
+__all__ = ["TracedMessageStream", "usage_metrics", "wrap_anthropic"]

@@ -91,9 +91,14 @@ class Kind:
         return Kind(name, self.instrumentation, self.start_fields, self.finish, self.aggregate, self.timed, self.error_text)
 
 
+def omitted(value: Any) -> bool:
+    """True for the clients' "not given" markers (``NOT_GIVEN``, ``omit``); None is a value."""
+    return type(value).__name__ in ("NotGiven", "Omit")
+
+
 def given(value: Any) -> bool:
-    """False for None and the clients' "not given" markers (``NOT_GIVEN``, ``omit``)."""
-    return value is not None and type(value).__name__ not in ("NotGiven", "Omit")
+    """False for None and the clients' "not given" markers."""
+    return value is not None and not omitted(value)
 
 
 def as_dict(value: Any) -> Any:

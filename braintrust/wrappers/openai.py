@@ -14,15 +14,22 @@ choices, output items, embedding length or moderation results as ``output``; tok
 A call that raises records the error on its span (the public SDK 0.48.1 leaves it out) and
 raises it unchanged. ``client.beta.chat.completions`` is traced as ``client.chat.completions``.
 Everything else on the client passes through untraced.
+
+The public SDK's helpers for tracing one endpoint without a wrapped client: ``CompletionWrapper``,
+``ResponsesWrapper``, ``EmbeddingWrapper`` and ``ModerationWrapper`` take the client's own
+``create`` functions (sync, async) and write the spans the wrapped client's call writes.
+``prettify_params`` and ``serialize_response_format`` are request parameters as logged;
+``AsyncResponseWrapper`` is a transparent proxy of an async response or stream.
 """
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable
 
 from braintrust.wrappers.calls import (
-    Call, ClientProxy, Kind, NamedWrapper, TracedAsyncStream, TracedStream, as_dict, field, given, is_number, keep_iterators, start_call,
-    traced_call, wrap_client,
+    Call, ClientProxy, Kind, NamedWrapper, TracedAsyncStream, TracedStream, as_dict, field, given, is_number, keep_iterators,
+    omitted, start_call, traced_call, wrap_client,
 )
 
 INSTRUMENTATION = "openai-auto"
@@ -213,20 +220,38 @@ def _request_fields(params: tuple[str, ...], input_key: str) -> Callable[[dict],
 
     def start_fields(kwargs: dict) -> dict:
         keep_iterators(kwargs, input_key, "tools")
-        metadata = {key: _setting(kwargs[key]) for key in params if key in kwargs and given(kwargs[key])}
+        # (a pydantic model class given as ``response_format`` / ``text_format``: its JSON schema)
+        metadata = {key: serialize_response_format(kwargs[key]) for key in params if key in kwargs and given(kwargs[key])}
         metadata["provider"] = PROVIDER
         return {"input": kwargs.get(input_key), "metadata": metadata}
 
     return start_fields
 
 
-def _setting(value: Any) -> Any:
-    """A request parameter as metadata: a pydantic model class given as ``response_format`` /
-    ``text_format`` (structured outputs) becomes the JSON schema it stands for."""
-    schema = getattr(value, "model_json_schema", None)
-    if isinstance(value, type) and callable(schema):
-        return {"type": "json_schema", "json_schema": {"name": value.__name__, "schema": schema()}}
-    return value
+def serialize_response_format(response_format: Any) -> Any:
+    """A pydantic model class (a structured output's ``response_format``) as the JSON schema it
+    stands for, ``{"type": "json_schema", "json_schema": {"name": ..., "schema": ...}}``; any other
+    value as it is."""
+    if not isinstance(response_format, type):
+        return response_format
+    try:
+        from pydantic import BaseModel
+    except ImportError:  # then it cannot be a pydantic model
+        return response_format
+    if issubclass(response_format, BaseModel) and callable(getattr(response_format, "model_json_schema", None)):
+        return {"type": "json_schema", "json_schema": {"name": response_format.__name__,
+                                                       "schema": response_format.model_json_schema()}}
+    return response_format
+
+
+def prettify_params(params: dict) -> dict:
+    """Request parameters as logged: a shallow copy without the clients' "not given" markers
+    (``NOT_GIVEN``, ``omit``; None is kept), its ``response_format`` through
+    ``serialize_response_format``."""
+    pretty = {key: value for key, value in params.items() if not omitted(value)}
+    if "response_format" in pretty:
+        pretty["response_format"] = serialize_response_format(pretty["response_format"])
+    return pretty
 
 
 def usage_metrics(usage: Any) -> dict[str, Any]:
@@ -322,4 +347,108 @@ _EMBEDDINGS = Kind("Embedding", INSTRUMENTATION, _request_fields(EMBEDDING_PARAM
 _MODERATIONS = Kind("Moderation", INSTRUMENTATION, _request_fields(MODERATION_PARAMS, "input"), _moderation_result, timed=False)
 
 
-__all__ = ["NamedWrapper", "usage_metrics", "wrap_openai"]
+# -- the public SDK's per-endpoint helpers -----------------------------------------------------
+
+
+class _TracedEndpoint:
+    """One endpoint's ``create`` (through ``create_fn``) and ``acreate`` (through ``acreate_fn``),
+    each traced as ``kind`` says, as the wrapped client's call is."""
+
+    kind: Kind
+
+    def __init__(self, create_fn: Callable[..., Any] | None, acreate_fn: Callable[..., Any] | None):
+        self.create_fn = create_fn
+        self.acreate_fn = acreate_fn
+
+    def _function(self, method: str, fn: Callable[..., Any] | None) -> Callable[..., Any]:
+        if fn is None:
+            raise TypeError(f"{type(self).__name__}.{method}: no {method}_fn was given (it is None). Fix: pass the "
+                            f"{'async' if method == 'acreate' else 'sync'} client's create function as {method}_fn.")
+        return fn
+
+    def create(self, *args: Any, **kwargs: Any) -> Any:
+        """The call's result; with ``stream=True``, a stream the span follows to its end."""
+        return traced_call(self.kind, self._function("create", self.create_fn), args, kwargs)
+
+    async def acreate(self, *args: Any, **kwargs: Any) -> Any:
+        """The async call's result; with ``stream=True``, an async stream the span follows."""
+        result = traced_call(self.kind, self._function("acreate", self.acreate_fn), args, kwargs)
+        return await result if inspect.isawaitable(result) else result
+
+
+class CompletionWrapper(_TracedEndpoint):
+    """Chat completions (span ``Chat Completion``)."""
+
+    kind = _CHAT
+
+
+class ResponsesWrapper(_TracedEndpoint):
+    """The Responses API; ``name`` names the span."""
+
+    def __init__(self, create_fn: Callable[..., Any] | None, acreate_fn: Callable[..., Any] | None,
+                 name: str = "openai.responses.create"):
+        super().__init__(create_fn, acreate_fn)
+        self.name = name
+        self.kind = _RESPONSES if name == _RESPONSES.name else _RESPONSES.named(name)
+
+
+class EmbeddingWrapper(_TracedEndpoint):
+    """Embeddings (span ``Embedding``)."""
+
+    kind = _EMBEDDINGS
+
+
+class ModerationWrapper(_TracedEndpoint):
+    """Moderations (span ``Moderation``)."""
+
+    kind = _MODERATIONS
+
+
+class AsyncResponseWrapper:
+    """A transparent proxy of an async response or stream: ``async with`` enters the wrapped
+    object's context (when it has one) and gives the proxy, ``async for`` iterates the wrapped
+    object; attributes, ``str``/``repr`` and ``isinstance`` are the wrapped object's."""
+
+    def __init__(self, response: Any):
+        self._response = response
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:  # so that isinstance(proxy, type(response)) holds
+        return self._response.__class__
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "_response":  # not set yet (a copy being made)
+            raise AttributeError(name)
+        return getattr(self._response, name)
+
+    async def __aenter__(self) -> "AsyncResponseWrapper":
+        if hasattr(self._response, "__aenter__"):
+            await self._response.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> Any:
+        if hasattr(self._response, "__aexit__"):
+            return await self._response.__aexit__(*exc_info)
+        return None
+
+    def __aiter__(self) -> Any:
+        if not hasattr(self._response, "__aiter__"):
+            raise TypeError(f"{type(self._response).__name__} is not an async iterable")
+        return self._response.__aiter__()
+
+    async def __anext__(self) -> Any:
+        if not hasattr(self._response, "__anext__"):
+            raise TypeError(f"{type(self._response).__name__} is not an async iterator")
+        return await self._response.__anext__()
+
+    def __str__(self) -> str:
+        return str(self._response)
+
+    def __repr__(self) -> str:
+        return repr(self._response)
+
+
+__all__ = [
+    "AsyncResponseWrapper", "CompletionWrapper", "EmbeddingWrapper", "ModerationWrapper", "NamedWrapper", "ResponsesWrapper",
+    "prettify_params", "serialize_response_format", "usage_metrics", "wrap_openai",
+]

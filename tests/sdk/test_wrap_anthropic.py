@@ -1,11 +1,13 @@
 """``wrap_anthropic`` beyond the capture scenario (tests/sdk/test_public_sdk_captures.py): a
 streamed tool call, the stream helper left early or failing in its block, async streams, no
-logger. A real anthropic client talks to the loopback stub (tests/anthropic_stub.py)."""
+logger; ``TracedMessageStream`` on a span of the caller's. A real anthropic client talks to the
+loopback stub (tests/anthropic_stub.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from anthropic import Anthropic, AsyncAnthropic
 
 import braintrust
 from braintrust import NamedWrapper, wrap_anthropic
+from braintrust.wrappers.anthropic import TracedMessageStream
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from anthropic_stub import AnthropicStub  # noqa: E402
@@ -110,3 +113,119 @@ def test_with_no_logger_calls_work_and_nothing_is_recorded(bt_logs, stub):
     assert reply.content[0].text == "The answer is 4."
     braintrust.flush()
     assert bt_logs.sent_rows() == []
+
+
+# -- TracedMessageStream -----------------------------------------------------------------------
+
+REQUEST = {"model": "m", "max_tokens": 10, "messages": QUESTION, "tools": TOOLS}
+
+
+def raw_client(stub: AnthropicStub, cls=Anthropic):
+    return cls(api_key="sk-stub", base_url=stub.base_url, max_retries=0)
+
+
+def callers_span():
+    """The span a caller of TracedMessageStream starts for its request."""
+    return braintrust.start_span(name="anthropic.messages.stream", span_attributes={"type": "llm"}, input=QUESTION)
+
+
+def logged(row: dict) -> dict:
+    """What TracedMessageStream logs: the output, and the metrics but their times."""
+    metrics = {key: value for key, value in row["metrics"].items() if key not in ("start", "end", "time_to_first_token")}
+    return {"output": row["output"], "metrics": metrics, "error": row.get("error")}
+
+
+def test_a_traced_message_stream_logs_what_the_stream_helper_logs_when_read_to_the_end(bt_logs, logger, stub):
+    with client_for(stub).messages.stream(**REQUEST) as stream:
+        by_helper = "".join(stream.text_stream)
+    started = time.time() - 100  # the request's start, as the caller measured it
+    with raw_client(stub).messages.stream(**REQUEST) as stream:
+        traced = TracedMessageStream(stream, callers_span(), started)
+        by_traced = "".join(traced.text_stream)
+        helper_row, traced_row = bt_logs.rows()  # ended already: its events ran out
+    assert by_traced == by_helper == "The answer is 4."
+    assert logged(traced_row) == logged(helper_row) and traced_row["output"]["stop_reason"] == "tool_use"
+    assert traced_row["output"]["content"][1]["input"] == {"city": "Paris"} and traced_row["metrics"]["tokens"] == 21.0
+    assert traced_row["metrics"]["time_to_first_token"] >= 100 > helper_row["metrics"]["time_to_first_token"]
+    assert traced_row["input"] == QUESTION and traced_row["span_attributes"]["name"] == "anthropic.messages.stream"
+
+
+def test_a_traced_async_message_stream_logs_what_the_async_stream_helper_logs(bt_logs, logger, stub):
+    async def run():
+        async with client_for(stub, AsyncAnthropic).messages.stream(**REQUEST) as stream:
+            by_helper = await stream.get_final_message()
+        async with raw_client(stub, AsyncAnthropic).messages.stream(**REQUEST) as stream:
+            traced = TracedMessageStream(stream, callers_span(), time.time())
+            by_traced = await traced.get_final_message()
+        async with raw_client(stub, AsyncAnthropic).messages.stream(**REQUEST) as stream:
+            traced = TracedMessageStream(stream, callers_span(), time.time())
+            events = [event.type async for event in traced]
+        return by_helper, by_traced, events
+
+    by_helper, by_traced, events = asyncio.run(run())
+    assert by_traced == by_helper and events[0] == "message_start" and events[-1] == "message_stop"
+    helper_row, final_row, iterated_row = bt_logs.rows()
+    assert logged(final_row) == logged(iterated_row) == logged(helper_row) and helper_row["output"]["content"]
+    assert final_row["metrics"]["time_to_first_token"] >= 0 and iterated_row["metrics"]["time_to_first_token"] >= 0
+
+
+class RecordingSpan:
+    def __init__(self):
+        self.logs: list[dict] = []
+        self.ends = 0
+
+    def log(self, **fields):
+        self.logs.append(fields)
+
+    def end(self):
+        self.ends += 1
+
+
+def test_a_traced_message_stream_ends_its_span_once_however_it_is_read_and_closed(stub):
+    span = RecordingSpan()
+    with raw_client(stub).messages.stream(**REQUEST) as stream:
+        with TracedMessageStream(stream, span, time.time()) as traced:
+            assert traced.get_final_text() == "The answer is 4."
+            assert span.ends == 1 and [event.type for event in traced] == []  # read to its end already
+            assert traced.current_message_snapshot is stream.current_message_snapshot  # passes through
+            assert traced.response is stream.response and isinstance(traced, NamedWrapper)
+            traced.close()
+    assert span.ends == 1 and len(span.logs) == 1
+    assert [block.type for block in span.logs[0]["output"]["content"]] == ["text", "tool_use"]
+    assert span.logs[0]["output"]["content"][0].text == "The answer is 4."
+
+
+def test_a_traced_message_stream_closed_early_keeps_what_arrived(stub):
+    span = RecordingSpan()
+    with raw_client(stub).messages.stream(**REQUEST) as stream:
+        traced = TracedMessageStream(stream, span, time.time())
+        assert next(iter(traced)).type == "message_start" and next(traced).type == "content_block_start"
+        assert span.ends == 0
+        time.sleep(0.3)  # the first token's time is the first event's, not the close's
+        traced.close()
+        assert span.ends == 1
+    (fields,) = span.logs
+    assert fields["output"]["role"] == "assistant" and "stop_reason" not in fields["output"]
+    assert [(block.type, block.text) for block in fields["output"]["content"]] == [("text", "")]
+    assert fields["metrics"]["prompt_tokens"] == 16.0 and 0 <= fields["metrics"]["time_to_first_token"] < 0.3
+    assert "error" not in fields
+
+
+def test_an_error_in_a_traced_message_streams_block_is_the_spans_and_is_raised(stub):
+    async def run(span):
+        async with raw_client(stub, AsyncAnthropic).messages.stream(**REQUEST) as stream:
+            async with TracedMessageStream(stream, span, time.time()) as traced:
+                await traced.__anext__()
+                raise RuntimeError("parsing failed")
+
+    sync_span, async_span = RecordingSpan(), RecordingSpan()
+    with pytest.raises(RuntimeError, match="parsing failed"):
+        with raw_client(stub).messages.stream(**REQUEST) as stream:
+            with TracedMessageStream(stream, sync_span, time.time()) as traced:
+                next(traced)
+                raise RuntimeError("parsing failed")
+    with pytest.raises(RuntimeError, match="parsing failed"):
+        asyncio.run(run(async_span))
+    for span in (sync_span, async_span):
+        (fields,) = span.logs
+        assert span.ends == 1 and fields["error"] == "parsing failed" and fields["output"]["content"] == []

@@ -1,6 +1,7 @@
 """``wrap_openai`` beyond the capture scenario (tests/sdk/test_public_sdk_captures.py): streams
 left early or cut off, the Responses API streamed, what passes through, parameters that stay out,
-and no logger at all. A real openai client talks to the loopback stub (tests/openai_stub.py)."""
+and no logger at all; the per-endpoint helpers (``CompletionWrapper``...), ``prettify_params`` and
+``AsyncResponseWrapper``. A real openai client talks to the loopback stub (tests/openai_stub.py)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,15 @@ from pathlib import Path
 import openai
 import pytest
 from openai import AsyncOpenAI, OpenAI
+from pydantic import BaseModel
 
 import braintrust
 from braintrust import NamedWrapper, wrap_openai
+from braintrust.wrappers.calls import TracedAsyncStream
+from braintrust.wrappers.openai import (
+    AsyncResponseWrapper, CompletionWrapper, EmbeddingWrapper, ModerationWrapper, ResponsesWrapper, prettify_params,
+    serialize_response_format,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from openai_stub import OpenAIStub  # noqa: E402
@@ -34,7 +41,125 @@ def logger(bt_logs):
 
 
 def client_for(stub: OpenAIStub, cls=OpenAI):
-    return wrap_openai(cls(api_key="sk-stub", base_url=stub.base_url, max_retries=0))
+    return wrap_openai(raw_client(stub, cls))
+
+
+def raw_client(stub: OpenAIStub, cls=OpenAI):
+    return cls(api_key="sk-stub", base_url=stub.base_url, max_retries=0)
+
+
+class Answer(BaseModel):
+    answer: str
+    confident: bool
+
+
+#: name -> (the helper given (create_fn, acreate_fn), the client's function it traces, a request, its span's name)
+ENDPOINTS = {
+    "chat": (CompletionWrapper, lambda c: c.chat.completions.create, {"model": "m", "messages": QUESTION, "seed": 3},
+             "Chat Completion"),
+    "chat streamed": (CompletionWrapper, lambda c: c.chat.completions.create,
+                      {"model": "m", "messages": QUESTION, "stream": True, "stream_options": {"include_usage": True}},
+                      "Chat Completion"),
+    "responses": (ResponsesWrapper, lambda c: c.responses.create, {"model": "m", "input": "Capital of France?"},
+                  "openai.responses.create"),
+    "responses parse": (lambda create, acreate: ResponsesWrapper(create, acreate, name="openai.responses.parse"),
+                        lambda c: c.responses.parse, {"model": "m", "input": "Capital of France?", "text_format": Answer},
+                        "openai.responses.parse"),
+    "embeddings": (EmbeddingWrapper, lambda c: c.embeddings.create, {"model": "e", "input": "hi"}, "Embedding"),
+    "moderations": (ModerationWrapper, lambda c: c.moderations.create, {"input": "hi"}, "Moderation"),
+}
+
+
+def comparable(row: dict) -> dict:
+    """A row without what differs from call to call: ids, timestamps, timings, the caller's line."""
+    row = {key: value for key, value in row.items() if key not in ("_xact_id", "created", "id", "root_span_id", "span_id")}
+    row["metrics"] = {key: key if key in ("start", "end", "time_to_first_token") else value for key, value in row["metrics"].items()}
+    row["span_attributes"] = {key: value for key, value in row["span_attributes"].items() if key != "exec_counter"}
+    row["context"] = {key: value for key, value in row["context"].items() if key != "caller_lineno"}
+    return row
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_each_endpoint_helper_writes_the_row_the_wrapped_client_writes(bt_logs, logger, stub, endpoint):
+    helper, function, request, name = ENDPOINTS[endpoint]
+    by_helper = helper(function(raw_client(stub)), None).create(**request)
+    by_client = function(client_for(stub))(**request)
+    if request.get("stream"):
+        by_helper, by_client = list(by_helper), list(by_client)
+    assert by_helper == by_client
+    helper_row, client_row = bt_logs.rows()
+    assert helper_row["span_attributes"]["name"] == name and helper_row["output"]
+    assert comparable(helper_row) == comparable(client_row)
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_each_endpoint_helpers_acreate_writes_the_row_the_wrapped_async_client_writes(bt_logs, logger, stub, endpoint):
+    helper, function, request, name = ENDPOINTS[endpoint]
+
+    async def run():
+        by_helper = await helper(None, function(raw_client(stub, AsyncOpenAI))).acreate(**request)
+        by_client = await function(client_for(stub, AsyncOpenAI))(**request)
+        if request.get("stream"):
+            assert isinstance(by_helper, TracedAsyncStream)
+            return [chunk async for chunk in by_helper], [chunk async for chunk in by_client]
+        return by_helper, by_client
+
+    by_helper, by_client = asyncio.run(run())
+    assert by_helper == by_client
+    helper_row, client_row = bt_logs.rows()
+    assert helper_row["span_attributes"]["name"] == name and helper_row["output"]
+    assert comparable(helper_row) == comparable(client_row)
+
+
+def test_an_endpoint_helper_without_the_function_called_says_which_and_records_nothing(bt_logs, logger, stub):
+    with pytest.raises(TypeError, match=r"^CompletionWrapper\.create: no create_fn was given \(it is None\)\. Fix: pass the sync"):
+        CompletionWrapper(None, raw_client(stub, AsyncOpenAI).chat.completions.create).create(model="m", messages=QUESTION)
+    with pytest.raises(TypeError, match=r"^EmbeddingWrapper\.acreate: no acreate_fn was given .* Fix: pass the async"):
+        asyncio.run(EmbeddingWrapper(raw_client(stub).embeddings.create, None).acreate(model="e", input="hi"))
+    with pytest.raises(TypeError, match=r"^ResponsesWrapper\.create: no create_fn"):
+        ResponsesWrapper(None, None).create(model="m", input="hi")
+    assert bt_logs.rows() == [] and stub.requests == []
+
+
+def test_prettify_params_drops_what_was_not_given_keeps_none_and_serializes_a_model_class():
+    params = {"model": "m", "temperature": openai.NOT_GIVEN, "seed": openai.omit, "user": None, "response_format": Answer}
+    schema = {"type": "json_schema", "json_schema": {"name": "Answer", "schema": Answer.model_json_schema()}}
+    assert prettify_params(params) == {"model": "m", "user": None, "response_format": schema}
+    assert params == {"model": "m", "temperature": openai.NOT_GIVEN, "seed": openai.omit, "user": None, "response_format": Answer}
+    assert prettify_params({"response_format": {"type": "json_object"}}) == {"response_format": {"type": "json_object"}}
+    assert serialize_response_format(Answer) == schema
+
+    class NotAModel:
+        @staticmethod
+        def model_json_schema():
+            return {}
+
+    instance = Answer(answer="4", confident=True)
+    for value in (NotAModel, instance, dict, None, "json_object"):
+        assert serialize_response_format(value) is value
+
+
+def test_async_response_wrapper_is_a_transparent_proxy(stub):
+    async def run():
+        stream = await raw_client(stub, AsyncOpenAI).chat.completions.create(model="m", messages=QUESTION, stream=True)
+        proxy = AsyncResponseWrapper(stream)
+        assert isinstance(proxy, openai.AsyncStream) and isinstance(proxy, AsyncResponseWrapper)
+        assert proxy.response is stream.response and str(proxy) == str(stream) and repr(proxy) == repr(stream)
+        async with proxy as entered:
+            assert entered is proxy
+            first = await proxy.__anext__()
+            rest = [chunk async for chunk in proxy]
+        closed = stream.response.is_closed
+        plain = AsyncResponseWrapper(3)
+        async with plain as entered_plain:  # no context of its own
+            assert entered_plain is plain and plain.real == 3 and isinstance(plain, int)
+        with pytest.raises(TypeError, match="int is not an async iterable"):
+            [x async for x in plain]
+        return first, rest, closed
+
+    first, rest, closed = asyncio.run(run())
+    assert first.choices[0].delta.role == "assistant"
+    assert "".join(chunk.choices[0].delta.content or "" for chunk in rest) == "The answer is 4." and closed
 
 
 def test_a_stream_left_early_ends_its_span_with_what_arrived(bt_logs, logger, stub):
