@@ -5,6 +5,7 @@ the same objects as ``braintrust`` itself offers.
 """
 
 from braintrust.delivery.runtime import flush
+from braintrust.functions.definitions import Project
 from braintrust.masking import set_masking_function
 from braintrust.objects.dataset import Dataset, init_dataset
 from braintrust.objects.experiment import Experiment, ReadonlyExperiment, current_experiment, init, init_experiment
@@ -31,6 +32,7 @@ __all__ = [
     "Experiment",
     "Logger",
     "NOOP_SPAN",
+    "Project",
     "Prompt",
     "ReadonlyExperiment",
     "Span",

@@ -20,6 +20,8 @@ import sys
 import unicodedata
 from typing import Any, Callable, Mapping, Sequence
 
+from braintrust.forks import ChildSafeLock
+
 IF_EXISTS = ("error", "ignore", "replace")
 
 _NO_KEY = ("publish() sends functions to Braintrust, and no API key is set: set BRAINTRUST_API_KEY (or call "
@@ -208,6 +210,20 @@ class ScorerBuilder:
         return llm_scorer
 
 
+def register_project(name: str | None, project_id: str | None, project_group_name: str | None = None) -> tuple[str, str]:
+    """Find or create the project (by id, else by name; "Global" with neither) in Braintrust, or
+    offline in the local store: ``(id, name)``."""
+    from braintrust.delivery.backend import PROJECT_LOGS, ObjectRef
+    from braintrust.delivery.runtime import resolve_ref
+
+    args: dict[str, Any] = {"project_name": name, "project_id": project_id}
+    if project_group_name is not None:
+        args["project_group_name"] = project_group_name
+    ref = ObjectRef(PROJECT_LOGS, args)
+    ids = resolve_ref(ref)
+    return ids["project_id"], ref.info.get("project_name") or name or ids["project_id"]
+
+
 class ProjectIds:
     """Project ids for one ``publish()``: each project registered (or found) once."""
 
@@ -217,29 +233,51 @@ class ProjectIds:
     def of(self, project: "Project") -> str:
         key = (project.name, project.project_group_name)
         if key not in self._ids:
-            from braintrust.delivery.backend import PROJECT_LOGS, ObjectRef
-            from braintrust.delivery.runtime import resolve_ref
-
-            args: dict[str, Any] = {"project_name": project.name, "project_id": None}
-            if project.project_group_name is not None:
-                args["project_group_name"] = project.project_group_name
-            self._ids[key] = resolve_ref(ObjectRef(PROJECT_LOGS, args))["project_id"]
+            self._ids[key] = register_project(project.name, None, project.project_group_name)[0]
         return self._ids[key]
 
 
-class Project:
-    """A project's functions defined in code; ``publish()`` sends its prompts."""
+_register_lock = ChildSafeLock()
 
-    def __init__(self, name: str, project_group_name: str | None = None):
-        if not isinstance(name, str) or not name:
-            raise ValueError(f"projects.create needs the project's name, got {name!r}.")
-        self.name = name
+
+class Project:
+    """A Braintrust project. As the public SDK's ``braintrust.Project(name=, id=)``: a handle
+    whose ``id`` and ``name`` are looked up (the project registered, offline in the local store)
+    when first read, not before. As ``projects.create(name)`` gives it: its ``tools``, ``prompts``
+    and ``scorers`` builders define functions, and ``publish()`` sends its prompts."""
+
+    def __init__(self, name: str | None = None, id: str | None = None, project_group_name: str | None = None):
+        for what, value in (("name", name), ("id", id)):
+            if value is not None and (not isinstance(value, str) or not value):
+                raise ValueError(f"Project {what} must be a non-empty string, got {value!r}.")
+        self._name = name
+        self._id = id
         self.project_group_name = project_group_name
         self.tools = ToolBuilder(self)
         self.prompts = PromptBuilder(self)
         self.scorers = ScorerBuilder(self)
         self.code_functions: list[CodeFunction] = []
         self.code_prompts: list[CodePrompt] = []
+
+    def lazy_init(self) -> "Project":
+        """Look up what is not known of the project's id and name (registers it: by id, else by
+        name, else the "Global" project); returns the project."""
+        if self._id is None or self._name is None:
+            with _register_lock:
+                if self._id is None or self._name is None:
+                    self._id, self._name = register_project(self._name, self._id, self.project_group_name)
+        return self
+
+    @property
+    def id(self) -> str:
+        return self.lazy_init()._id  # type: ignore[return-value]
+
+    @property
+    def name(self) -> str:
+        return self._name if self._name is not None else self.lazy_init()._name  # type: ignore[return-value]
+
+    def __repr__(self) -> str:
+        return f"Project(name={self._name!r}, id={self._id!r})"
 
     def add_code_function(self, function: CodeFunction) -> None:
         self.code_functions.append(function)
@@ -272,6 +310,8 @@ class ProjectBuilder:
     """``braintrust.projects``: ``projects.create(name)`` gives a handle to define functions in."""
 
     def create(self, name: str, project_group_name: str | None = None) -> Project:
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"projects.create needs the project's name, got {name!r}.")
         return Project(name, project_group_name=project_group_name)
 
 

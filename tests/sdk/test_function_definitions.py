@@ -62,3 +62,37 @@ def test_publish_registers_the_project_in_its_group_and_sends_the_prompts(bt_env
     (sent,) = bt_env.inserted_functions
     assert (sent["slug"], sent["if_exists"], sent["prompt_data"]["prompt"]) == ("greet", "ignore", {"type": "completion", "content": "Hello {{name}}"})
     assert answer["functions"][0]["slug"] == "greet"
+
+
+def test_project_is_a_lazy_handle_as_the_public_sdks(bt_env):
+    """``braintrust.Project(name=)`` / ``(id=)`` / ``()``: nothing is asked until ``id`` or
+    ``name`` is read; then the project is registered (by id, else name, else "Global"), as the
+    public SDK 0.48.1 does it (the same requests, probed side by side)."""
+    by_name, by_id_later, global_project = braintrust.Project(name="handles"), None, braintrust.Project()
+    assert by_name.name == "handles" and bt_env.requests_to("/v1/project") == []  # a known name asks nothing
+    project_id = by_name.id
+    by_id_later = braintrust.Project(id=project_id)
+    assert by_id_later.name == "handles" and by_id_later.id == project_id
+    assert global_project.name == "Global" and by_name.lazy_init() is by_name
+    asked = [(r.method, r.path, r.json) for r in bt_env.requests if "/v1/project" in r.path]
+    assert asked == [("POST", "/v1/project", {"name": "handles", "org_name": bt_env.org_name}),
+                     ("GET", f"/v1/project/{project_id}", None),
+                     ("POST", "/v1/project", {"name": "Global", "org_name": bt_env.org_name})]
+
+
+def test_project_handles_work_offline_in_the_local_store():
+    project = braintrust.Project(name="offline-proj")
+    assert braintrust.Project(id=project.id).name == "offline-proj"
+    from braintrust.logger import Project
+
+    assert Project is braintrust.Project
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: braintrust.Project(name=""), "Project name must be a non-empty string"),
+    (lambda: braintrust.Project(id=5), "Project id must be a non-empty string"),
+    (lambda: braintrust.projects.create(None), "projects.create needs the project's name"),
+])
+def test_a_project_without_a_usable_name_or_id_is_refused(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
