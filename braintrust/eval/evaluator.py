@@ -49,6 +49,8 @@ class Evaluator(Generic[Input, Output]):
     classifiers: list[Any] | None = None
     tags: list[str] | None = None
     parameters: Any = None
+    #: Values of ``parameters`` chosen already (a playground's): the task sees these, not the defaults.
+    parameter_values: dict[str, Any] | None = None
     on_start: Callable[[Any], Any] | None = None
     stream: Callable[[Any], Any] | None = None
     parent: Any = None

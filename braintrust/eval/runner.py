@@ -51,7 +51,8 @@ class _Run:
         self.cancel_reason = "the eval was cancelled"
         #: What ``hooks.cancel_event`` is: the one given to Eval, else one set here on a timeout or an interrupt.
         self.cancel_signal = evaluator.cancel_event if evaluator.cancel_event is not None else threading.Event()
-        self.parameters = resolve_parameters(evaluator.parameters)
+        chosen = evaluator.parameter_values
+        self.parameters = dict(chosen) if chosen is not None else resolve_parameters(evaluator.parameters)
         self.scoring = TrialScorers(evaluator.scores, evaluator.classifiers, self.pool, lambda: self.cancel_reason)
         self.task_takes_hooks = _parameter_count(evaluator.task) == 2
         self.task_is_async = is_async_callable(evaluator.task)
