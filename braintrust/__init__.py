@@ -96,6 +96,7 @@ from braintrust.tracing.links import permalink
 from braintrust.tracing.span import NOOP_SPAN, Span, SpanImpl, current_span
 from braintrust.tracing.span_components import SpanComponentsV3, SpanComponentsV4, SpanObjectTypeV3
 from braintrust.tracing.traced import traced
+from braintrust.tracing.w3c import extract_trace_context, inject_trace_context
 from braintrust.wrappers.anthropic import TracedMessageStream, wrap_anthropic
 from braintrust.wrappers.auto import auto_instrument
 from braintrust.wrappers.openai import (
@@ -188,6 +189,7 @@ __all__ = [
     "current_experiment",
     "current_logger",
     "current_span",
+    "extract_trace_context",
     "flush",
     "get_prompt_versions",
     "get_span_parent_object",
@@ -196,6 +198,7 @@ __all__ = [
     "init_experiment",
     "init_function",
     "init_logger",
+    "inject_trace_context",
     "invoke",
     "load_prompt",
     "log",

@@ -26,6 +26,7 @@ from braintrust.tracing.ids import SpanIds
 from braintrust.tracing.links import permalink
 from braintrust.tracing.span import NOOP_SPAN, Span, SpanImpl, current_span
 from braintrust.tracing.traced import traced
+from braintrust.tracing.w3c import extract_trace_context, inject_trace_context
 
 __all__ = [
     "Dataset",
@@ -44,6 +45,7 @@ __all__ = [
     "current_experiment",
     "current_logger",
     "current_span",
+    "extract_trace_context",
     "flush",
     "get_prompt_versions",
     "get_span_parent_object",
@@ -51,6 +53,7 @@ __all__ = [
     "init_dataset",
     "init_experiment",
     "init_logger",
+    "inject_trace_context",
     "load_prompt",
     "login",
     "parent_context",

@@ -93,7 +93,7 @@ def _bt_isolation(tmp_path_factory, monkeypatch):
     runtime.reset_for_tests()
     masking.set_masking_function(None)
     context.current_span_var.set(None)
-    context.parent_slug_var.set(None)
+    context.parent_var.set(None)
     yield
     masking.set_masking_function(None)
     if runtime._processor is not None:

@@ -79,7 +79,9 @@ def start_span_under_parent(parent: str | Mapping, *, fallback: ObjectRef | None
     ref = None if remote is None else (remote.ref() or fallback)
     if ref is None:
         return None
-    return SpanImpl(ref, parent_span_id=remote.span_id, root_span_id=remote.root_span_id, **span_args)
+    span = SpanImpl(ref, parent_span_id=remote.span_id, root_span_id=remote.root_span_id, **span_args)
+    span.w3c_forward = remote.forward
+    return span
 
 
 def start_span_under_slug(
@@ -143,30 +145,57 @@ def start_span(
         current = context.current_span_var.get()
         if current is not None and current is not NOOP_SPAN:
             span = current.start_span(**kwargs, **event)
-        elif context.parent_slug_var.get():
-            span = start_span_under_slug(context.parent_slug_var.get(), event=event, **kwargs)
         else:
             owner = context.current_experiment_object() or context.current_logger_object()
-            if owner is None:
-                return NOOP_SPAN
-            span = owner.start_span(**kwargs, **event)
+            if context.parent_var.get():
+                span = start_span_under_parent(context.parent_var.get(), fallback=getattr(owner, "ref", None), event=event, **kwargs)
+            if span is None:
+                if owner is None:
+                    return NOOP_SPAN
+                span = owner.start_span(**kwargs, **event)
     if set_current is False and isinstance(span, SpanImpl):
         span._set_current_on_enter = False
     return span
 
 
-def get_span_parent_object(parent: str | None = None, state: Any = None) -> Any:
-    """What a new top-level span would start under: the current span, else the ``parent``
-    slug or the ``parent_context`` slug (decoded), else the current experiment, else the
-    current logger, else ``NOOP_SPAN``."""
+def get_span_parent_object(parent: str | Mapping | None = None, state: Any = None) -> Any:
+    """What a new top-level span would start under: the current span, else the ``parent`` (or
+    the ``parent_context``) as span components (a slug decoded; W3C headers as the trace and
+    span they name, in the object their baggage names or the current one's), else the current
+    experiment, else the current logger, else ``NOOP_SPAN``."""
     current = context.current_span_var.get()
     if current is not None and current is not NOOP_SPAN:
         return current
-    slug = parent or context.parent_slug_var.get()
-    if slug:
-        return SpanComponentsV4.from_str(slug)
+    parent = parent or context.parent_var.get()
     owner = context.current_experiment_object() or context.current_logger_object()
+    if isinstance(parent, str):
+        return SpanComponentsV4.from_str(parent)
+    if isinstance(parent, Mapping):
+        components = _components_of_headers(parent, owner)
+        if components is not None:
+            return components
     return owner if owner is not None else NOOP_SPAN
+
+
+def _components_of_headers(headers: Mapping, owner: Any) -> SpanComponentsV4 | None:
+    """The span W3C headers name, as span components: in the object of their baggage, else in
+    ``owner``'s; None without a valid ``traceparent`` or an object."""
+    remote = w3c.extract(headers)
+    if remote is None:
+        return None
+    kinds = {"experiment_id": (SpanObjectTypeV3.EXPERIMENT, remote.object_value, None),
+             "project_id": (SpanObjectTypeV3.PROJECT_LOGS, remote.object_value, None),
+             "project_name": (SpanObjectTypeV3.PROJECT_LOGS, None, {"project_name": remote.object_value})}
+    if remote.object_kind in kinds:
+        object_type, object_id, metadata_args = kinds[remote.object_kind]
+    elif owner is not None:
+        exported = SpanComponentsV4.from_str(owner.export())
+        object_type, object_id, metadata_args = exported.object_type, exported.object_id, exported.compute_object_metadata_args
+    else:
+        return None
+    # (row id: the public SDK's marker for a parent known only from trace context)
+    return SpanComponentsV4(object_type=object_type, object_id=object_id, compute_object_metadata_args=metadata_args,
+                            row_id=w3c.PROPAGATED_ROW_ID, span_id=remote.span_id, root_span_id=remote.root_span_id)
 
 
 def update_span(exported: str, **event: Any) -> None:
@@ -184,13 +213,15 @@ def update_span(exported: str, **event: Any) -> None:
 
 
 @contextlib.contextmanager
-def parent_context(parent: str | None, state: Any = None) -> Iterator[None]:
-    """Within the block, spans with no current span start under this exported parent."""
-    token = context.parent_slug_var.set(parent)
+def parent_context(parent: str | Mapping | None, state: Any = None) -> Iterator[None]:
+    """Within the block, spans with no current span start under ``parent``: an exported span
+    (``span.export()``) or W3C trace-context headers (``extract_trace_context``, ``span.inject()``;
+    without a valid ``traceparent`` they change nothing)."""
+    token = context.parent_var.set(parent)
     try:
         yield
     finally:
-        context.parent_slug_var.reset(token)
+        context.parent_var.reset(token)
 
 
 def span_components_to_object_id(components: Any) -> str:

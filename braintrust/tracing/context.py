@@ -10,7 +10,8 @@ import contextvars
 from typing import Any
 
 current_span_var: contextvars.ContextVar[Any] = contextvars.ContextVar("braintrust_current_span", default=None)
-parent_slug_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("braintrust_parent_slug", default=None)
+#: ``parent_context``'s parent: an exported slug, or W3C trace-context headers.
+parent_var: contextvars.ContextVar[Any] = contextvars.ContextVar("braintrust_parent", default=None)
 
 # The current experiment and logger are process-wide defaults (set by init/init_logger) that a
 # context may override.

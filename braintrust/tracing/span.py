@@ -256,6 +256,9 @@ class SpanImpl(CurrentTokens, Span):
     """A recording span, attached to an object (``ref``) and, for children, to a parent span."""
 
     __braintrust_placeholder__ = "<span>"
+    #: For a span continuing a W3C trace (and its children): the flags and ``tracestate`` its
+    #: ``inject()`` passes on (``braintrust.tracing.w3c``).
+    w3c_forward: tuple[str, str | None] | None = None
 
     def __init__(
         self,
@@ -402,7 +405,7 @@ class SpanImpl(CurrentTokens, Span):
             )
             if span is not None:
                 return span
-        return SpanImpl(
+        child = SpanImpl(
             self.ref,
             name=name,
             type=type,
@@ -414,6 +417,9 @@ class SpanImpl(CurrentTokens, Span):
             event=event,
             parent_legacy=self._legacy,
         )
+        if self.w3c_forward is not None:
+            child.w3c_forward = self.w3c_forward
+        return child
 
     def end(self, end_time: float | None = None) -> float:
         """End the span once; later calls return the first end time."""

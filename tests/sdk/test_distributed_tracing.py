@@ -174,3 +174,38 @@ def test_a_parent_of_another_kind_is_refused_with_what_it_must_be(parent):
     braintrust.init_logger(project="kinds")
     with pytest.raises(ValueError, match=r"parent= must be an exported span \(span.export\(\)\) or W3C headers \(span.inject\(\)\), got "):
         braintrust.start_span(name="x", parent=parent)
+
+
+def test_a_web_handler_continues_the_trace_through_parent_context(bt_logs):
+    """The handler's spans (``@traced`` functions it calls, an LLM wrapper's) continue the
+    caller's trace inside ``parent_context(extract_trace_context(request.headers))``, and pass
+    on the caller's flags and ``tracestate`` when they call further."""
+    logger = braintrust.init_logger(project="web")
+    with logger.start_span(name="client") as client:
+        outgoing = client.inject({"tracestate": "vendor=abc"})
+    outgoing["traceparent"] = outgoing["traceparent"][:-2] + "00"  # (the caller did not sample)
+    request_headers = RequestHeaders({**outgoing, "Content-Type": "application/json"})
+
+    @braintrust.traced
+    def lookup():
+        return braintrust.inject_trace_context({})
+
+    context = braintrust.extract_trace_context(request_headers)
+    assert set(context) == {"traceparent", "tracestate", "baggage"}  # (the others left out)
+    with braintrust.parent_context(context):
+        forwarded = lookup()
+    row = bt_logs.by_name()["lookup"]
+    assert row["root_span_id"] == client.root_span_id and row["span_parents"] == [client.span_id]
+    assert forwarded["traceparent"].startswith(f"00-{client.root_span_id}-") and forwarded["traceparent"].endswith("-00")
+    assert forwarded["tracestate"] == "vendor=abc"
+
+
+def test_inject_trace_context_never_breaks_the_request():
+    class Broken(braintrust.Span):
+        def inject(self, carrier=None):
+            raise RuntimeError("boom")
+
+    carrier = {"x": "1"}
+    assert braintrust.inject_trace_context(carrier, span=Broken()) is carrier and carrier == {"x": "1"}
+    assert braintrust.inject_trace_context() == {}  # no current span
+    assert braintrust.extract_trace_context(None) is None and braintrust.extract_trace_context(["traceparent"]) is None

@@ -227,10 +227,12 @@ def _record_places(rows: list[dict]) -> list[tuple]:
     )
 
 
-@pytest.mark.parametrize("name", ["distributed", "log_records"])
+@pytest.mark.parametrize("name", ["distributed", "trace_context", "log_records"])
 def test_distributed_tracing_and_log_records_match_public_sdk(name, tmp_path):
     """W3C trace context (scenario_distributed.py: ``span.inject()``, ``start_span(parent=headers)``,
-    ``@traced(parent=headers)``) and log records (scenario_log_records.py: ``logger.info`` and the
+    ``@traced(parent=headers)``; scenario_trace_context.py: ``extract_trace_context``,
+    ``inject_trace_context``, ``parent_context`` with trace context, flags and ``tracestate``
+    passed on) and log records (scenario_log_records.py: ``logger.info`` and the
     other levels, templates): the same rows and output as the public SDK, each record in the same
     span's trace (the ids it carries) or in its logger's trace outside spans."""
     with BraintrustTestServer(org_name="recorder-org") as server:
