@@ -58,6 +58,7 @@ from braintrust.functions.stream import (
     parse_stream,
 )
 from braintrust.git import RepoInfo
+from braintrust.logs import BraintrustLogHandler
 from braintrust.masking import set_masking_function
 from braintrust.objects.dataset import Dataset, init_dataset
 from braintrust.objects.experiment import (
@@ -126,6 +127,7 @@ __all__ = [
     "BraintrustErrorChunk",
     "BraintrustInvokeError",
     "BraintrustJsonChunk",
+    "BraintrustLogHandler",
     "BraintrustProgressChunk",
     "BraintrustStream",
     "BraintrustStreamChunk",

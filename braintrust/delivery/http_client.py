@@ -313,8 +313,16 @@ class HttpClient:
             request_headers["Authorization"] = f"Bearer {self.api_key}"
         return request_headers
 
-    def _with_retries(self, method: str, url: str, deadline: Deadline, send: Callable[[tuple[float, float]], Any],
-                      retry: bool, attempts: int | None, retryable: tuple, read_timeout_seconds: float | None = None) -> Any:
+    def _with_retries(self, *args: Any) -> Any:
+        """``_retry_loop`` with this thread marked as sending (``sending_now``)."""
+        _transport.depth = getattr(_transport, "depth", 0) + 1
+        try:
+            return self._retry_loop(*args)
+        finally:
+            _transport.depth -= 1
+
+    def _retry_loop(self, method: str, url: str, deadline: Deadline, send: Callable[[tuple[float, float]], Any],
+                    retry: bool, attempts: int | None, retryable: tuple, read_timeout_seconds: float | None = None) -> Any:
         """Call ``send(timeout)`` until it answers below 300, under the retry policy;
         ``retryable``: the exceptions of the transport worth another attempt."""
         if attempts is None:
@@ -380,6 +388,14 @@ _RETRYABLE_EXCEPTIONS = (
 #: The same for the direct connections: refused, reset, timed out, name not resolved, an
 #: answer cut short or malformed.
 _DIRECT_RETRYABLE = (OSError, http.client.HTTPException)
+
+_transport = threading.local()
+
+
+def sending_now() -> bool:
+    """This thread is inside one of this package's requests to Braintrust (so a log record that
+    ``urllib3`` makes now is about that request: ``braintrust.logs`` leaves such records out)."""
+    return getattr(_transport, "depth", 0) > 0
 _TIMEOUTS = (requests.exceptions.Timeout, TimeoutError)
 
 

@@ -39,8 +39,22 @@ def render(body: Any, parameters: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     return text, {TEMPLATE_KEY: body, **{PARAMETER_PREFIX + name: value for name, value in parameters.items()}}
 
 
-def emit(logger: Any, body: Any, level: str, metadata: Any, parameters: dict[str, Any]) -> str:
-    """Queue one record on ``logger``; returns its row id."""
+#: ``place`` of ``emit``: the span current now.
+CURRENT_SPAN = object()
+
+
+def span_place() -> tuple[str, str] | None:
+    """``(span_id, root_span_id)`` of the current span, or None outside spans."""
+    current = context.current_span_var.get()
+    if current is None or current is NOOP_SPAN:
+        return None
+    return current.span_id, current.root_span_id
+
+
+def emit(logger: Any, body: Any, level: str, metadata: Any, parameters: dict[str, Any],
+         captured_at: float | None = None, place: Any = CURRENT_SPAN) -> str:
+    """Queue one record on ``logger``; returns its row id. ``captured_at``: when it happened
+    (default: now); ``place``: the ``span_place()`` it was written in (default: looked up now)."""
     if level not in LOG_LEVELS:
         raise ValueError(f"Invalid log level {level!r}. Expected one of: {', '.join(LOG_LEVELS)}")
     output, template = render(body, parameters)
@@ -48,13 +62,13 @@ def emit(logger: Any, body: Any, level: str, metadata: Any, parameters: dict[str
     if metadata is not None or template:
         fields["metadata"] = {**(validate_metadata(metadata) if metadata is not None else {}), **template}
     data, size = jsonsafe.snapshot(fields)
-    now = time.time()
-    current = context.current_span_var.get()
-    legacy = logger._legacy_ids
-    if current is not None and current is not NOOP_SPAN:
-        span_id, root_span_id = current.span_id, current.root_span_id
+    now = time.time() if captured_at is None else captured_at
+    if place is CURRENT_SPAN:
+        place = span_place()
+    if place is not None:
+        span_id, root_span_id = place
     else:
-        span_id, root_span_id = ids.span_id(legacy), logger._records_trace_id()
+        span_id, root_span_id = ids.span_id(logger._legacy_ids), logger._records_trace_id()
     caller = caller_location()
     caller["span_origin"] = span_origin.ORIGIN
     row_id = ids.row_id()

@@ -312,3 +312,30 @@ def test_prompt_versions_match_public_sdk(tmp_path):
     theirs = [(c["method"], c["path"], c["query"], c["body"]) for c in captured if c["path"] in ("/btql", "/v1/prompt") and c["method"] != "PUT"]
     assert ours == theirs
     assert proc.stdout == (CAPTURES / "prompt_versions.out.txt").read_text()
+
+
+def test_log_handler_matches_public_sdk(tmp_path):
+    """``BraintrustLogHandler`` (scenario_log_handler.py): Python logging records as the public
+    SDK's log records, with the same output, level, metadata and span (the one current where the
+    record was made); braintrust's own loggers left out. (A traceback's text differs between
+    Python versions: an exception's record is compared by its first and last lines.)"""
+    def comparable(rows):
+        for row in rows:
+            output = row.get("output")
+            if isinstance(output, str) and "Traceback" in output:
+                lines = output.splitlines()
+                row["output"] = [lines[0], lines[-1]]
+            metadata = row.get("metadata") or {}
+            if "code.file.path" in metadata:  # (the capture's paths are written <app>)
+                metadata["code.file.path"] = metadata["code.file.path"].replace(str(CAPTURES), "<app>")
+        return rows
+
+    with BraintrustTestServer(org_name="recorder-org") as server:
+        proc = run_scenario("log_handler", server, tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        rows = server.rows()
+    theirs = merge_like_server(capture_rows("log_handler"))
+    ours, expected = normalize(comparable(rows)), normalize(comparable(theirs))
+    assert ours == expected, diff(ours, expected)
+    assert _record_places(rows) == _record_places(theirs)
+    assert proc.stdout == (CAPTURES / "log_handler.out.txt").read_text()
