@@ -45,7 +45,7 @@ from braintrust.functions.definitions import (
     ToolBuilder,
     projects,
 )
-from braintrust.functions.invoke import SpanScope, TraceScope, init_function, invoke
+from braintrust.functions.invoke import SpanScope, TraceScope, init_function, invoke, invoke_async
 from braintrust.functions.stream import (
     BraintrustConsoleChunk,
     BraintrustErrorChunk,
@@ -71,7 +71,7 @@ from braintrust.objects.experiment import (
     summarize,
 )
 from braintrust.objects.project_logs import Logger, current_logger, init_logger, login
-from braintrust.prompts.loading import load_prompt
+from braintrust.prompts.loading import load_prompt, load_prompt_async
 from braintrust.prompts.prompt import Prompt
 from braintrust.score import AsyncScorerLike, Score, SyncScorerLike
 from braintrust.span_types import SpanTypeAttribute
@@ -96,6 +96,7 @@ from braintrust.tracing.ids import SpanIds
 from braintrust.tracing.links import permalink
 from braintrust.tracing.span import NOOP_SPAN, Span, SpanImpl, current_span
 from braintrust.tracing.span_components import SpanComponentsV3, SpanComponentsV4, SpanObjectTypeV3
+from braintrust.tracing.threads import TracedThreadPoolExecutor
 from braintrust.tracing.traced import traced
 from braintrust.tracing.w3c import extract_trace_context, inject_trace_context
 from braintrust.wrappers.anthropic import TracedMessageStream, wrap_anthropic
@@ -187,6 +188,7 @@ __all__ = [
     "ToolBuilder",
     "TraceScope",
     "TracedMessageStream",
+    "TracedThreadPoolExecutor",
     "auto_instrument",
     "current_experiment",
     "current_logger",
@@ -202,7 +204,9 @@ __all__ = [
     "init_logger",
     "inject_trace_context",
     "invoke",
+    "invoke_async",
     "load_prompt",
+    "load_prompt_async",
     "log",
     "login",
     "parent_context",

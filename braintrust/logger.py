@@ -10,7 +10,7 @@ from braintrust.masking import set_masking_function
 from braintrust.objects.dataset import Dataset, init_dataset
 from braintrust.objects.experiment import Experiment, ReadonlyExperiment, current_experiment, init, init_experiment
 from braintrust.objects.project_logs import Logger, current_logger, init_logger, login
-from braintrust.prompts.loading import load_prompt
+from braintrust.prompts.loading import load_prompt, load_prompt_async
 from braintrust.prompts.prompt import Prompt
 from braintrust.prompts.versions import get_prompt_versions
 from braintrust.span_types import SpanTypeAttribute
@@ -25,6 +25,7 @@ from braintrust.tracing.api import (
 from braintrust.tracing.ids import SpanIds
 from braintrust.tracing.links import permalink
 from braintrust.tracing.span import NOOP_SPAN, Span, SpanImpl, current_span
+from braintrust.tracing.threads import TracedThreadPoolExecutor
 from braintrust.tracing.traced import traced
 from braintrust.tracing.w3c import extract_trace_context, inject_trace_context
 
@@ -42,6 +43,7 @@ __all__ = [
     "SpanTypeAttribute",
     "SummarySkipped",
     "SummarySuccess",
+    "TracedThreadPoolExecutor",
     "current_experiment",
     "current_logger",
     "current_span",
@@ -55,6 +57,7 @@ __all__ = [
     "init_logger",
     "inject_trace_context",
     "load_prompt",
+    "load_prompt_async",
     "login",
     "parent_context",
     "permalink",

@@ -10,6 +10,8 @@ between two streamed events. Functions run in Braintrust: with no API key this s
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import json
 from typing import Any, Callable, Literal, Mapping, Sequence, TypedDict
 
@@ -18,7 +20,7 @@ from braintrust.delivery.deadline import Deadline
 from braintrust.functions.stream import BraintrustInvokeError, BraintrustStream, server_sent_events
 from braintrust.state import LoginError, global_state
 
-__all__ = ["SpanScope", "TraceScope", "init_function", "invoke"]
+__all__ = ["SpanScope", "TraceScope", "init_function", "invoke", "invoke_async"]
 
 INVOKE_READ_TIMEOUT_SECONDS = 300.0
 
@@ -101,6 +103,16 @@ def invoke(
             raise BraintrustInvokeError(f"{_describe(identity)} answered without JSON: {response.text[:300]}") from None
     lines = (line.decode("utf-8") if isinstance(line, bytes) else line for line in response.iter_lines(chunk_size=None))
     return BraintrustStream(server_sent_events(lines), on_close=response.close)
+
+
+async def invoke_async(*args: Any, **kwargs: Any) -> Any:
+    """``invoke`` (same arguments) run on a worker thread, in the caller's context, so the event
+    loop is not blocked. With ``stream=True`` the ``BraintrustStream`` it returns reads with
+    ``async for`` and ``await stream.final_value_async()``."""
+    return await asyncio.to_thread(invoke, *args, **kwargs)
+
+
+invoke_async.__signature__ = inspect.signature(invoke)  # type: ignore[attr-defined]
 
 
 def init_function(project_name: str, slug: str, version: str | None = None) -> Callable[..., Any]:

@@ -8,9 +8,10 @@ deltas if any came, else the text, else ``None``; an error chunk raises ``Braint
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Literal, Union
+from typing import Any, AsyncIterator, Iterable, Iterator, Literal, Union
 
 __all__ = [
     "BraintrustConsoleChunk", "BraintrustErrorChunk", "BraintrustInvokeError", "BraintrustJsonChunk",
@@ -102,6 +103,9 @@ def chunk_of(event: str, data: str) -> BraintrustStreamChunk | None:
     return None
 
 
+_END = object()
+
+
 class BraintrustStream:
     """The chunks of a streamed function call, read as they arrive (iterate it once), or
     ``final_value()``. Chunks already read still count towards ``final_value()``."""
@@ -135,7 +139,20 @@ class BraintrustStream:
         return _final_value(self._seen)
 
     async def final_value_async(self) -> Any:
-        return self.final_value()
+        """``final_value()`` read on a worker thread: the event loop is not blocked."""
+        return await asyncio.to_thread(self.final_value)
+
+    def __aiter__(self) -> AsyncIterator[BraintrustStreamChunk]:
+        """``async for chunk in stream``: each chunk read on a worker thread."""
+        return self._chunks_async()
+
+    async def _chunks_async(self) -> AsyncIterator[BraintrustStreamChunk]:
+        chunks = iter(self)
+        while True:
+            chunk = await asyncio.to_thread(next, chunks, _END)
+            if chunk is _END:
+                return
+            yield chunk
 
     def close(self) -> None:
         if self._on_close is not None:

@@ -10,7 +10,9 @@ no API key ``load_prompt`` fails with what to do; ``BRAINTRUST_LOCAL=1`` does no
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import inspect
 import logging
 import time
 from dataclasses import dataclass
@@ -25,7 +27,7 @@ from braintrust.state import BraintrustState, LoginError, global_state
 
 log = logging.getLogger("braintrust")
 
-__all__ = ["PromptNotFound", "PromptUnavailable", "load_prompt"]
+__all__ = ["PromptNotFound", "PromptUnavailable", "load_prompt", "load_prompt_async"]
 
 FETCH_DEADLINE_SECONDS = 60.0
 
@@ -103,6 +105,17 @@ def load_prompt(
     request = _Request(project, slug, None if version is None else str(version), project_id, id, environment)
     credentials = (app_url, api_key, org_name)
     return Prompt(lambda: fetch_prompt(request, credentials), defaults, no_trace)
+
+
+async def load_prompt_async(*args: Any, **kwargs: Any) -> Prompt:
+    """``load_prompt`` (same arguments), fetched now on a worker thread so the event loop is not
+    blocked: a missing prompt raises here, at the ``await``."""
+    prompt = load_prompt(*args, **kwargs)
+    await asyncio.to_thread(lambda: prompt.name)
+    return prompt
+
+
+load_prompt_async.__signature__ = inspect.signature(load_prompt)  # type: ignore[attr-defined]
 
 
 def fetch_prompt(request: _Request, credentials: tuple[str | None, str | None, str | None]) -> dict[str, Any]:

@@ -75,3 +75,38 @@ def test_the_parent_is_the_current_span(bt_env):
 def test_server_sent_events_follow_the_standard():
     lines = ["event: a", "data: 1", "data:2", ": a comment", "id: 7", "", "", "data: plain", "", "event: last", "data: x"]
     assert list(server_sent_events(lines)) == [("a", "1\n2"), ("message", "plain"), ("last", "x")]
+
+
+def test_invoke_async_runs_in_the_callers_span_and_streams_with_async_for(bt_env):
+    """``invoke_async``: the same answer as ``invoke``, the caller's current span as the parent
+    (the worker thread runs in the caller's context), and a stream read with ``async for`` /
+    ``final_value_async()`` while the event loop keeps running."""
+    import asyncio
+
+    logger = braintrust.init_logger(project="p")
+
+    async def main():
+        ticks = 0
+
+        async def ticker():
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0)
+
+        running = asyncio.create_task(ticker())
+        with logger.start_span(name="outer") as span:
+            answer = await braintrust.invoke_async(project_name="p", slug="echo", input={"a": 1})
+            parent = bt_env.requests_to("/function/invoke")[-1].json["parent"]
+            stream = await braintrust.invoke_async(project_name="p", slug="shout", input="abc def", stream=True)
+            kinds = [chunk.type async for chunk in stream]
+            other = await braintrust.invoke_async(project_name="p", slug="classify", input="good", stream=True)
+            final = await other.final_value_async()
+        running.cancel()
+        return answer, parent, span.export(), kinds, stream.final_value(), final, ticks
+
+    answer, parent, exported, kinds, text, final, ticks = asyncio.run(main())
+    assert answer == {"a": 1} and parent == exported
+    assert kinds[:2] == ["console", "progress"] and text == "ABC DEF"
+    assert final == {"label": "positive", "score": 0.9}
+    assert ticks > 0  # (the loop ran while the calls waited on their threads)

@@ -267,3 +267,19 @@ def test_get_prompt_versions_errors_say_what_to_do(bt_env, monkeypatch):
 def test_get_prompt_versions_without_a_key_says_prompts_live_in_braintrust():
     with pytest.raises(ValueError, match="no API key is set: set BRAINTRUST_API_KEY"):
         braintrust.get_prompt_versions("p", "x")
+
+
+def test_load_prompt_async_fetches_at_the_await(bt_env):
+    import asyncio
+
+    bt_env.add_prompt("proj", "hello", CHAT)
+
+    async def main():
+        prompt = await braintrust.load_prompt_async("proj", "hello")
+        fetched = len(prompt_gets(bt_env))
+        with pytest.raises(PromptNotFound, match="Prompt nope not found"):
+            await braintrust.load_prompt_async("proj", "nope")
+        return prompt, fetched
+
+    prompt, fetched = asyncio.run(main())
+    assert fetched == 1 and prompt.build(name="Ada")["messages"] == [{"role": "user", "content": "Hi Ada"}]
