@@ -57,12 +57,13 @@ from braintrust.functions.stream import (
     BraintrustTextChunk,
     parse_stream,
 )
-from braintrust.git import RepoInfo
+from braintrust.git import GitMetadataSettings, RepoInfo
 from braintrust.logs import BraintrustLogHandler
 from braintrust.masking import set_masking_function
 from braintrust.objects.dataset import Dataset, init_dataset
 from braintrust.objects.experiment import (
     Experiment,
+    ExperimentIdentifier,
     ReadonlyExperiment,
     current_experiment,
     init,
@@ -149,9 +150,11 @@ __all__ = [
     "EvalScorerArgs",
     "Evaluator",
     "Experiment",
+    "ExperimentIdentifier",
     "ExperimentSummary",
     "ExternalAttachment",
     "ExternalAttachmentReference",
+    "GitMetadataSettings",
     "JSONAttachment",
     "Logger",
     "MetricSummary",

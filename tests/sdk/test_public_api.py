@@ -253,3 +253,12 @@ def test_span_id_and_scope_types_have_the_public_fields():
     assert list(SpanScope.__annotations__) == ["type", "id", "root_span_id"]
     assert list(TraceScope.__annotations__) == ["type", "root_span_id"]
     assert braintrust.SpanScope is SpanScope and braintrust.TraceScope is TraceScope
+
+
+def test_settings_and_identifier_types_are_the_ones_the_sdk_uses():
+    from braintrust import git
+    from braintrust.objects import experiment
+
+    assert braintrust.GitMetadataSettings is git.GitMetadataSettings
+    assert braintrust.GitMetadataSettings(collect="some", fields=["branch"]).fields == ["branch"]
+    assert braintrust.ExperimentIdentifier is experiment.ExperimentIdentifier
