@@ -19,6 +19,8 @@ from braintrust.logs import _field_kinds, level_name
 def app_logger():
     """A logger of the application's, with the handler only (removed afterwards)."""
     app = logging.getLogger("tests.app")
+    for handler in list(app.handlers):
+        app.removeHandler(handler)
     app.setLevel(logging.DEBUG)
     app.propagate = False
     yield app
@@ -84,12 +86,23 @@ def test_records_about_its_own_requests_are_left_out_and_others_kept(bt_logs):
     assert not any("/v1/project" in str(r.get("output")) or "/logs3" in str(r.get("output")) for r in records)
 
 
-def test_a_record_that_cannot_be_logged_never_reaches_the_caller(bt_logs, app_logger, capsys):
+def test_a_record_that_cannot_be_logged_never_reaches_the_caller(bt_logs, app_logger, monkeypatch):
+    """An error in the handler goes to ``logging``'s ``handleError`` (stderr, by default), as
+    with logging's own handlers; the application's call returns normally."""
+    class Refusing(logging.Formatter):
+        def format(self, record):
+            if record.args:
+                raise TypeError("cannot format")
+            return super().format(record)
+
+    handled = []
     handler = braintrust.BraintrustLogHandler(braintrust.init_logger(project="errors"))
+    handler.setFormatter(Refusing())
+    monkeypatch.setattr(handler, "handleError", handled.append)
     app_logger.addHandler(handler)
-    app_logger.info("bad %d", "not a number")  # formatting fails in the handler, as in logging's own
-    assert "--- Logging error ---" in capsys.readouterr().err
+    app_logger.info("bad %s", "arguments")
     app_logger.info("still logging")
+    assert [record.getMessage() for record in handled] == ["bad arguments"]
     assert [r["output"] for r in bt_logs.rows()] == ["still logging"]
 
 
