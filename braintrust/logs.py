@@ -54,6 +54,11 @@ class BraintrustLogHandler(logging.Handler):
     records. Attach it with ``addHandler``; ``flush()`` flushes the logger."""
 
     def __init__(self, logger: Any, level: int | str = logging.NOTSET):
+        from braintrust.objects.project_logs import Logger
+
+        if not isinstance(logger, Logger):
+            raise TypeError(f"BraintrustLogHandler needs the Braintrust logger to write to, from braintrust.init_logger(...); "
+                            f"got {type(logger).__name__}.")
         super().__init__(level=level)
         self._logger = logger
         _install_hooks()

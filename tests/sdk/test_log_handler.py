@@ -106,6 +106,12 @@ def test_a_record_that_cannot_be_logged_never_reaches_the_caller(bt_logs, app_lo
     assert [r["output"] for r in bt_logs.rows()] == ["still logging"]
 
 
+@pytest.mark.parametrize("target", [None, logging.getLogger("app"), braintrust.NOOP_SPAN])
+def test_a_handler_needs_a_braintrust_logger(target):
+    with pytest.raises(TypeError, match=r"needs the Braintrust logger to write to, from braintrust.init_logger\(...\)"):
+        braintrust.BraintrustLogHandler(target)
+
+
 @pytest.mark.parametrize("levelno, name", [(1, "trace"), (10, "debug"), (15, "debug"), (20, "info"), (30, "warn"),
                                            (40, "error"), (50, "fatal"), (60, "fatal")])
 def test_levels(levelno, name):
