@@ -74,7 +74,7 @@ def create_experiment(backend: Any, project: dict, args: dict, deadline: Deadlin
         body["base_exp_id"] = base_id
     elif settings.get("collect") != "none":
         body["ancestor_commits"] = git.ancestor_commits(args.get("cwd"))
-    for key in ("dataset_id", "dataset_version"):
+    for key in ("dataset_id", "dataset_version", "parameters_id", "parameters_version"):
         if args.get(key) is not None:
             body[key] = args[key]
     body["public"] = bool(args.get("public", False))

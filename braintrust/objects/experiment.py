@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -204,6 +205,7 @@ def init(
     experiment: str | None = None,
     description: str | None = None,
     dataset: Any = None,
+    parameters: Any = None,
     open: bool = False,
     base_experiment: str | None = None,
     is_public: bool = False,
@@ -220,7 +222,9 @@ def init(
     state: Any = None,
     tags: list[str] | None = None,
 ) -> Experiment | ReadonlyExperiment:
-    """Create (or with ``update=True`` reuse, with ``open=True`` read) an experiment."""
+    """Create (or with ``update=True`` reuse, with ``open=True`` read) an experiment.
+    ``parameters``: the saved parameters it ran with (``{"id", "version"?}``, or an object with
+    ``id`` and ``version``), recorded on the experiment in Braintrust."""
     from braintrust.tracing.record import validate_metadata, validate_tags
 
     if open and update:
@@ -260,11 +264,25 @@ def init(
         create_args["git_metadata_settings"] = _settings_dict(git_metadata_settings)
     if dataset is not None:
         create_args.update(_dataset_args(dataset))
+    if parameters is not None:
+        create_args.update(_parameters_args(parameters))
     ref = ObjectRef(EXPERIMENT, create_args)
     experiment_object = Experiment(ref, dataset=dataset)
     if set_current:
         context.set_global_experiment(experiment_object)
     return experiment_object
+
+
+def _parameters_args(parameters: Any) -> dict[str, Any]:
+    """``parameters_id`` / ``parameters_version`` of a saved-parameters reference."""
+    if isinstance(parameters, Mapping):
+        parameters_id, version = parameters.get("id"), parameters.get("version")
+    else:
+        parameters_id, version = getattr(parameters, "id", None), getattr(parameters, "version", None)
+    if not isinstance(parameters_id, str) or not parameters_id:
+        raise ValueError(f"init(parameters=...) takes a reference to saved parameters, {{'id': ..., 'version': ...}} "
+                         f"(or an object with id and version); got {parameters!r:.200}.")
+    return {"parameters_id": parameters_id, **({"parameters_version": str(version)} if version is not None else {})}
 
 
 def attach_experiment(identity: dict[str, Any]) -> Experiment:

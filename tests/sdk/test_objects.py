@@ -318,3 +318,18 @@ def test_a_dataset_environment_offline_names_the_fix():
     braintrust.init_dataset(project="p", name="d").insert(input=1)
     with pytest.raises(ValueError, match="the local store has no environments. Pass version= instead, or set BRAINTRUST_API_KEY"):
         list(braintrust.init_dataset(project="p", name="d", environment="production"))
+
+
+def test_an_experiment_records_the_saved_parameters_it_ran_with(bt_env):
+    """``init(parameters=...)``: the public SDK's ``parameters_id`` / ``parameters_version`` on
+    ``POST /v1/experiment`` (probed side by side with 0.48.1), from a reference or an object."""
+    class Saved:
+        id, version = "param-2", 9
+
+    for parameters in ({"id": "param-1", "version": "7"}, {"id": "param-1"}, Saved()):
+        braintrust.init(project="p", experiment="with-parameters", parameters=parameters).id
+    bodies = [r.json for r in bt_env.requests_to("/v1/experiment", "POST")]
+    assert [(b.get("parameters_id"), b.get("parameters_version")) for b in bodies] == [
+        ("param-1", "7"), ("param-1", None), ("param-2", "9")]
+    with pytest.raises(ValueError, match=r"init\(parameters=...\) takes a reference to saved parameters"):
+        braintrust.init(project="p", parameters={"temperature": 0.5})
