@@ -34,7 +34,8 @@ def load_pretty_xact(version: str) -> str:
 
 
 def normalize_version(version: str | int, what: str) -> str:
-    """A version as the decimal transaction id: a plain id (digits) or its pretty form.
+    """A version as the decimal transaction id: a plain id (digits) or its pretty form. Exactly
+    16 digits read as the pretty form, as the public SDK reads them (a real id has 19).
     Raises ``ValueError`` naming ``what`` and both accepted forms for anything else."""
     text = str(version).strip()
     if text.isdigit() and len(text) != PRETTY_LENGTH:

@@ -313,18 +313,19 @@ class HttpClient:
             request_headers["Authorization"] = f"Bearer {self.api_key}"
         return request_headers
 
-    def _with_retries(self, *args: Any) -> Any:
-        """``_retry_loop`` with this thread marked as sending (``sending_now``)."""
+    def _with_retries(self, method: str, url: str, deadline: Deadline, send: Callable[[tuple[float, float]], Any],
+                      retry: bool, attempts: int | None, retryable: tuple, read_timeout_seconds: float | None = None) -> Any:
+        """Call ``send(timeout)`` until it answers below 300, under the retry policy;
+        ``retryable``: the exceptions of the transport worth another attempt. The thread counts
+        as sending meanwhile (``sending_now``)."""
         _transport.depth = getattr(_transport, "depth", 0) + 1
         try:
-            return self._retry_loop(*args)
+            return self._retry_loop(method, url, deadline, send, retry, attempts, retryable, read_timeout_seconds)
         finally:
             _transport.depth -= 1
 
     def _retry_loop(self, method: str, url: str, deadline: Deadline, send: Callable[[tuple[float, float]], Any],
-                    retry: bool, attempts: int | None, retryable: tuple, read_timeout_seconds: float | None = None) -> Any:
-        """Call ``send(timeout)`` until it answers below 300, under the retry policy;
-        ``retryable``: the exceptions of the transport worth another attempt."""
+                    retry: bool, attempts: int | None, retryable: tuple, read_timeout_seconds: float | None) -> Any:
         if attempts is None:
             attempts = self.settings.attempts_per_batch if retry else 1
         path = urlsplit(url).path
@@ -388,6 +389,8 @@ _RETRYABLE_EXCEPTIONS = (
 #: The same for the direct connections: refused, reset, timed out, name not resolved, an
 #: answer cut short or malformed.
 _DIRECT_RETRYABLE = (OSError, http.client.HTTPException)
+_TIMEOUTS = (requests.exceptions.Timeout, TimeoutError)
+
 
 _transport = threading.local()
 
@@ -396,7 +399,6 @@ def sending_now() -> bool:
     """This thread is inside one of this package's requests to Braintrust (so a log record that
     ``urllib3`` makes now is about that request: ``braintrust.logs`` leaves such records out)."""
     return getattr(_transport, "depth", 0) > 0
-_TIMEOUTS = (requests.exceptions.Timeout, TimeoutError)
 
 
 def _scrub(text: str, secret: str) -> str:

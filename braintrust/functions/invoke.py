@@ -28,7 +28,6 @@ _NO_KEY = ("invoke calls a function hosted in Braintrust, and no API key is set:
            "(or pass api_key=). Offline, call the code directly instead.")
 
 
-
 class SpanScope(TypedDict):
     """What a function (a scorer, say) works on: one span of a trace."""
 
