@@ -38,6 +38,7 @@ from braintrust.framework import (
 from braintrust.functions.definitions import (
     CodeFunction,
     CodePrompt,
+    ParametersBuilder,
     Project,
     ProjectBuilder,
     PromptBuilder,
@@ -72,10 +73,12 @@ from braintrust.objects.experiment import (
     summarize,
 )
 from braintrust.objects.project_logs import Logger, current_logger, init_logger, login
+from braintrust.parameters.remote import RemoteEvalParameters, load_parameters
 from braintrust.prompts.loading import load_prompt, load_prompt_async
 from braintrust.prompts.prompt import Prompt
 from braintrust.score import AsyncScorerLike, Score, SyncScorerLike
 from braintrust.span_types import SpanTypeAttribute
+from braintrust.state import user_info
 from braintrust.summary import (
     DatasetSummary,
     DataSummary,
@@ -161,12 +164,14 @@ __all__ = [
     "ModerationWrapper",
     "NOOP_SPAN",
     "NamedWrapper",
+    "ParametersBuilder",
     "Project",
     "ProjectBuilder",
     "Prompt",
     "PromptBuilder",
     "ReadonlyAttachment",
     "ReadonlyExperiment",
+    "RemoteEvalParameters",
     "RepoInfo",
     "Reporter",
     "ReporterDef",
@@ -208,6 +213,7 @@ __all__ = [
     "inject_trace_context",
     "invoke",
     "invoke_async",
+    "load_parameters",
     "load_prompt",
     "load_prompt_async",
     "log",
@@ -226,6 +232,7 @@ __all__ = [
     "summarize",
     "traced",
     "update_span",
+    "user_info",
     "wrap_anthropic",
     "wrap_openai",
 ]

@@ -10,10 +10,12 @@ from braintrust.masking import set_masking_function
 from braintrust.objects.dataset import Dataset, init_dataset
 from braintrust.objects.experiment import Experiment, ReadonlyExperiment, current_experiment, init, init_experiment
 from braintrust.objects.project_logs import Logger, current_logger, init_logger, login
+from braintrust.parameters.remote import load_parameters
 from braintrust.prompts.loading import load_prompt, load_prompt_async
 from braintrust.prompts.prompt import Prompt
 from braintrust.prompts.versions import get_prompt_versions
 from braintrust.span_types import SpanTypeAttribute
+from braintrust.state import user_info
 from braintrust.summary import SummarySkipped, SummarySuccess
 from braintrust.tracing.api import (
     get_span_parent_object,
@@ -56,6 +58,7 @@ __all__ = [
     "init_experiment",
     "init_logger",
     "inject_trace_context",
+    "load_parameters",
     "load_prompt",
     "load_prompt_async",
     "login",
@@ -66,4 +69,5 @@ __all__ = [
     "start_span",
     "traced",
     "update_span",
+    "user_info",
 ]

@@ -50,6 +50,7 @@ class BraintrustState:
         self.proxy_url: str | None = None
         self.git_metadata: Any = None
         self.logged_in = False
+        self.user_info: dict[str, Any] | None = None  # (``GET /ping``'s answer, asked once)
         self._client: Any = None
         self._client_pid: int | None = None
         self._unreachable: tuple[str, float, LoginError] | None = None  # (app url, when, error)
@@ -210,6 +211,7 @@ class BraintrustState:
                 names = ", ".join(str(o.get("name")) for o in orgs)
                 raise LoginError(f"Organization {wanted} not found. Must be one of {names}")
             org = matches[0]
+        self.user_info = None
         self.org_id = org.get("id")
         self.org_name = org.get("name")
         self.api_url = (env_str("BRAINTRUST_API_URL") or org.get("api_url") or "").rstrip("/")
@@ -242,6 +244,25 @@ class BraintrustState:
 
 
 _state = BraintrustState()
+
+
+def user_info() -> dict[str, Any]:
+    """Who the API key belongs to, as Braintrust answers ``GET {api}/ping`` (asked once per login).
+    With no key there is nobody to ask: a ``ValueError`` says so."""
+    from braintrust.delivery.deadline import Deadline
+
+    state = _state
+    if not state.api_key():
+        raise ValueError("user_info() asks Braintrust who the API key belongs to, and no API key is set: "
+                         "set BRAINTRUST_API_KEY (or call braintrust.login(api_key=...)).")
+    if state.user_info is None:
+        deadline = Deadline(30.0)
+        state.login(deadline)
+        answer = state.http_client().request("GET", f"{state.api_url}/ping", deadline).json()
+        if not isinstance(answer, dict):
+            raise ValueError(f"Braintrust answered GET /ping with {answer!r:.100}, not a JSON object.")
+        state.user_info = answer
+    return state.user_info
 
 
 def global_state() -> BraintrustState:

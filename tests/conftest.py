@@ -70,7 +70,7 @@ def bt_env(bt_server, monkeypatch) -> BraintrustTestServer:
 # ==== Tracing / isolation fixtures (tests/sdk/) ===
 # (autouse) _bt_isolation  every test starts with no BRAINTRUST_* variable (nor a CI or hosting variable
 #                          that span_origin.environment detects) set, BRAINTRUST_LOCAL_DIR
-#                          and BRAINTRUST_PROMPT_CACHE_DIR pointing at fresh temporary directories, no masking function, no current
+#                          and BRAINTRUST_PROMPT_CACHE_DIR, BRAINTRUST_PARAMETERS_CACHE_DIR pointing at fresh temporary directories, no masking function, no current
 #                          span/logger and a fresh delivery runtime (braintrust.delivery.runtime)
 # bt_logs                  bt_env + helpers to flush and read back what the server stored
 
@@ -90,6 +90,7 @@ def _bt_isolation(tmp_path_factory, monkeypatch):
             monkeypatch.delenv(name)
     monkeypatch.setenv("BRAINTRUST_LOCAL_DIR", str(tmp_path_factory.mktemp("bt-local")))
     monkeypatch.setenv("BRAINTRUST_PROMPT_CACHE_DIR", str(tmp_path_factory.mktemp("bt-prompt-cache")))
+    monkeypatch.setenv("BRAINTRUST_PARAMETERS_CACHE_DIR", str(tmp_path_factory.mktemp("bt-parameters-cache")))
     runtime.reset_for_tests()
     masking.set_masking_function(None)
     context.current_span_var.set(None)

@@ -78,32 +78,3 @@ class Evaluator(Generic[Input, Output]):
             raise ValueError(f"max_concurrency must be a positive integer or None, got {self.max_concurrency!r}.")
         if self.timeout is not None and (not isinstance(self.timeout, (int, float)) or self.timeout <= 0):
             raise ValueError(f"timeout must be a positive number of seconds or None, got {self.timeout!r}.")
-
-
-def resolve_parameters(parameters: Any) -> dict[str, Any]:
-    """The values a task sees as ``hooks.parameters``: each parameter's default.
-
-    A pydantic model class is instantiated with its defaults (a model with a single ``value``
-    field gives that value); ``{"type": "prompt", "default": ...}`` and ``{"default": ...}`` give
-    the default; anything else is used as given.
-    """
-    if parameters is None:
-        return {}
-    if not isinstance(parameters, dict):
-        values = getattr(parameters, "data", None) or getattr(parameters, "parameters", None)
-        return dict(values) if isinstance(values, dict) else {}
-    resolved: dict[str, Any] = {}
-    for name, spec in parameters.items():
-        if isinstance(spec, type) and hasattr(spec, "model_fields"):
-            try:
-                instance = spec()
-            except Exception:
-                resolved[name] = None
-                continue
-            fields = list(getattr(spec, "model_fields", {}) or {})
-            resolved[name] = getattr(instance, "value") if fields == ["value"] else instance
-        elif isinstance(spec, dict) and "default" in spec:
-            resolved[name] = spec["default"]
-        else:
-            resolved[name] = spec
-    return resolved

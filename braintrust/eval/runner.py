@@ -24,7 +24,7 @@ import uuid
 from typing import Any, Awaitable, Callable, Pattern
 
 from braintrust.eval.cases import BaseExperiment, EvalCase, case_matches, is_dataset, resolve_data
-from braintrust.eval.evaluator import Evaluator, resolve_parameters
+from braintrust.eval.evaluator import Evaluator
 from braintrust.eval.hooks import DictEvalHooks
 from braintrust.eval.loop import CANCEL_GRACE_SECONDS
 from braintrust.eval.progress import ProgressBar
@@ -33,6 +33,8 @@ from braintrust.eval.results import EvalResult, EvalResultWithSummary, EvalTimeo
 from braintrust.eval.scorers import is_async_callable
 from braintrust.eval.threads import BoundedThreadPool, run_blocking, run_in_pool, shared_pool
 from braintrust.eval.trial_scoring import TrialScorers, format_exception, log_error, recorded_on
+from braintrust.parameters.remote import saved_parameters_ref
+from braintrust.parameters.values import resolve_parameters
 
 #: Trials in flight at once (or ``max_concurrency`` when that is larger).
 IN_FLIGHT_TRIALS = 256
@@ -51,8 +53,7 @@ class _Run:
         self.cancel_reason = "the eval was cancelled"
         #: What ``hooks.cancel_event`` is: the one given to Eval, else one set here on a timeout or an interrupt.
         self.cancel_signal = evaluator.cancel_event if evaluator.cancel_event is not None else threading.Event()
-        chosen = evaluator.parameter_values
-        self.parameters = dict(chosen) if chosen is not None else resolve_parameters(evaluator.parameters)
+        self.parameters = resolve_parameters(evaluator.parameters, evaluator.parameter_values)
         self.scoring = TrialScorers(evaluator.scores, evaluator.classifiers, self.pool, lambda: self.cancel_reason)
         self.task_takes_hooks = _parameter_count(evaluator.task) == 2
         self.task_is_async = is_async_callable(evaluator.task)
@@ -109,6 +110,7 @@ class _Run:
             base_experiment_id=ev.base_experiment_id,
             repo_info=ev.repo_info,
             tags=ev.tags,
+            parameters=saved_parameters_ref(ev.parameters),
         )
         resolve_ref(experiment.ref)
         return experiment

@@ -1,7 +1,8 @@
 """Functions defined in code: ``braintrust.projects.create(name)`` gives a ``Project`` whose
-``tools``, ``prompts`` and ``scorers`` builders define functions, and ``project.publish()`` sends
-the prompts (LLM scorers included) to Braintrust, as the public SDK does (``POST
-/insert-functions``, the project registered first; tests/data/captures/projects.jsonl).
+``tools``, ``prompts``, ``scorers`` and ``parameters`` builders define functions, and
+``project.publish()`` sends the prompts (LLM scorers included) and parameters to Braintrust, as
+the public SDK does (``POST /insert-functions``, the project registered first;
+tests/data/captures/projects.jsonl, parameters.jsonl).
 
 Defining needs no network and no key (an eval file may define at import). Code functions (tools,
 scorers from a handler) keep their handler callable here; sending their code is ``braintrust
@@ -90,6 +91,37 @@ class CodePrompt:
                 definition[key] = value
         if self.tags is not None:
             definition["tags"] = list(self.tags)
+        return definition
+
+
+@dataclasses.dataclass
+class CodeParameters:
+    """Parameters defined in code (``project.parameters.create``), saved by ``publish()``."""
+
+    project: "Project"
+    name: str
+    slug: str
+    description: str | None
+    schema: Mapping[str, Any]
+    if_exists: str | None
+    metadata: Mapping[str, Any] | None = None
+
+    def to_function_definition(self, if_exists: str | None, project_ids: "ProjectIds") -> dict[str, Any]:
+        """The definition ``/insert-functions`` receives: the declaration's JSON schema and its defaults."""
+        from braintrust.parameters.schema import get_default_data_from_parameters_schema, parameters_to_json_schema
+
+        schema = parameters_to_json_schema(self.schema)
+        definition: dict[str, Any] = {
+            "project_id": project_ids.of(self.project),
+            "name": self.name,
+            "slug": self.slug,
+            "description": self.description or "",
+            "function_type": "parameters",
+            "function_data": {"type": "parameters", "data": get_default_data_from_parameters_schema(schema), "__schema": schema},
+            "if_exists": self.if_exists if self.if_exists is not None else if_exists,
+        }
+        if self.metadata is not None:
+            definition["metadata"] = self.metadata
         return definition
 
 
@@ -210,6 +242,28 @@ class ScorerBuilder:
         return llm_scorer
 
 
+class ParametersBuilder:
+    """``project.parameters.create(name=, schema=)``: an evaluator's parameters, saved in
+    Braintrust by ``publish()`` (then ``load_parameters`` reads them back)."""
+
+    def __init__(self, project: "Project"):
+        self.project = project
+
+    def create(self, *, name: str, schema: Mapping[str, Any], slug: str | None = None, description: str | None = None,
+               if_exists: str | None = None, metadata: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
+        """Define them; returns ``schema`` (to pass on to ``Eval(parameters=...)``)."""
+        from braintrust.parameters.schema import parameters_to_json_schema
+
+        _check_if_exists(if_exists)
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"project.parameters.create needs name=, a non-empty string, got {name!r}.")
+        if not isinstance(schema, Mapping):
+            raise ValueError(f"project.parameters.create needs schema=, a mapping of parameter names to declarations, got {schema!r:.100}.")
+        parameters_to_json_schema(schema)  # (a declaration it cannot save is refused here, not at publish)
+        self.project.add_parameters(CodeParameters(self.project, name, slug or slugify(name), description, schema, if_exists, metadata))
+        return schema
+
+
 def register_project(name: str | None, project_id: str | None, project_group_name: str | None = None) -> tuple[str, str]:
     """Find or create the project (by id, else by name; "Global" with neither) in Braintrust, or
     offline in the local store: ``(id, name)``."""
@@ -243,8 +297,9 @@ _register_lock = ChildSafeLock()
 class Project:
     """A Braintrust project. As the public SDK's ``braintrust.Project(name=, id=)``: a handle
     whose ``id`` and ``name`` are looked up (the project registered, offline in the local store)
-    when first read, not before. As ``projects.create(name)`` gives it: its ``tools``, ``prompts``
-    and ``scorers`` builders define functions, and ``publish()`` sends its prompts."""
+    when first read, not before. As ``projects.create(name)`` gives it: its ``tools``, ``prompts``,
+    ``scorers`` and ``parameters`` builders define functions, and ``publish()`` sends its prompts
+    and parameters."""
 
     def __init__(self, name: str | None = None, id: str | None = None, project_group_name: str | None = None):
         for what, value in (("name", name), ("id", id)):
@@ -256,8 +311,10 @@ class Project:
         self.tools = ToolBuilder(self)
         self.prompts = PromptBuilder(self)
         self.scorers = ScorerBuilder(self)
+        self.parameters = ParametersBuilder(self)
         self.code_functions: list[CodeFunction] = []
         self.code_prompts: list[CodePrompt] = []
+        self.code_parameters: list[CodeParameters] = []
 
     def lazy_init(self) -> "Project":
         """Look up what is not known of the project's id and name (registers it: by id, else by
@@ -285,8 +342,11 @@ class Project:
     def add_prompt(self, prompt: CodePrompt) -> None:
         self.code_prompts.append(prompt)
 
+    def add_parameters(self, parameters: CodeParameters) -> None:
+        self.code_parameters.append(parameters)
+
     def publish(self) -> Any:
-        """Send the prompts and LLM scorers defined here (``POST /insert-functions``); returns
+        """Send the prompts, LLM scorers and parameters defined here (``POST /insert-functions``); returns
         Braintrust's answer. Code functions are left out, with a warning: sending code is
         ``braintrust push``'s work."""
         from braintrust.delivery.deadline import Deadline
@@ -300,7 +360,7 @@ class Project:
         if self.code_functions:
             print("Code functions cannot be published directly. Use `braintrust push` instead.", file=sys.stderr)
         project_ids = ProjectIds()
-        definitions = [prompt.to_function_definition(None, project_ids) for prompt in self.code_prompts]
+        definitions = [defined.to_function_definition(None, project_ids) for defined in [*self.code_prompts, *self.code_parameters]]
         backend = get_processor()._backend_instance()
         # Not retried: without if_exists="replace", a second attempt after a lost answer would fail.
         return backend._call("POST", "/insert-functions", Deadline(60.0), body={"functions": definitions}, retry=False)

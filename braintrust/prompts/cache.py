@@ -1,4 +1,5 @@
-"""The copies of fetched prompts that ``load_prompt`` falls back on when Braintrust cannot answer.
+"""The copies of fetched prompts that ``load_prompt`` falls back on when Braintrust cannot answer
+(and of saved parameters, for ``load_parameters``: ``parameters_cache``).
 
 Two levels: memory (least recently used first out, ``BRAINTRUST_PROMPT_CACHE_MEMORY_MAX_SIZE``
 entries, default 1024) and a folder (``BRAINTRUST_PROMPT_CACHE_DIR``, default
@@ -27,7 +28,7 @@ from braintrust.forks import ChildSafeLock
 
 log = logging.getLogger("braintrust")
 
-__all__ = ["CachedPrompt", "PromptCache", "prompt_cache"]
+__all__ = ["CachedPrompt", "PromptCache", "parameters_cache", "prompt_cache"]
 
 DEFAULT_MEMORY_MAX_ENTRIES = 1024
 DEFAULT_DISK_MAX_FILES = 1048576
@@ -124,10 +125,20 @@ _caches_lock = ChildSafeLock()
 
 
 def prompt_cache() -> PromptCache:
-    """The cache the environment configures (one per setting, kept for the process)."""
-    folder = Path(env_str("BRAINTRUST_PROMPT_CACHE_DIR") or Path.home() / ".braintrust" / "prompt_cache").expanduser()
-    memory = int(env_number("BRAINTRUST_PROMPT_CACHE_MEMORY_MAX_SIZE", DEFAULT_MEMORY_MAX_ENTRIES, minimum=1, integer=True))
-    disk = int(env_number("BRAINTRUST_PROMPT_CACHE_DISK_MAX_SIZE", DEFAULT_DISK_MAX_FILES, minimum=1, integer=True))
+    """The prompts' cache the environment configures (one per setting, kept for the process)."""
+    return _configured("PROMPT", "prompt_cache")
+
+
+def parameters_cache() -> PromptCache:
+    """The same for saved parameters (``load_parameters``): ``BRAINTRUST_PARAMETERS_CACHE_DIR``
+    (default ``~/.braintrust/parameters_cache``), ``..._MEMORY_MAX_SIZE``, ``..._DISK_MAX_SIZE``."""
+    return _configured("PARAMETERS", "parameters_cache")
+
+
+def _configured(kind: str, default_folder: str) -> PromptCache:
+    folder = Path(env_str(f"BRAINTRUST_{kind}_CACHE_DIR") or Path.home() / ".braintrust" / default_folder).expanduser()
+    memory = int(env_number(f"BRAINTRUST_{kind}_CACHE_MEMORY_MAX_SIZE", DEFAULT_MEMORY_MAX_ENTRIES, minimum=1, integer=True))
+    disk = int(env_number(f"BRAINTRUST_{kind}_CACHE_DISK_MAX_SIZE", DEFAULT_DISK_MAX_FILES, minimum=1, integer=True))
     settings = (str(folder), memory, disk)
     with _caches_lock:
         if settings not in _caches:

@@ -1,11 +1,13 @@
-"""``load_prompt``: a prompt from the Braintrust API, fetched when first used (braintrust-api.md §12).
+"""``load_prompt``: a prompt from the Braintrust API, fetched when first used (braintrust-api.md §12);
+and the fetching that ``load_parameters`` shares with it.
 
 Requests are the public SDK's: ``GET /v1/prompt?project_name=&slug=[&project_id=][&version=]
-[&environment=]``, or ``GET /v1/prompt/{id}[?version=&environment=]``. Every fetched prompt is
-cached (``braintrust.prompts.cache``). When Braintrust cannot answer (unreachable, or a status
-worth retrying after the retries ran out), the cached copy is used with a warning naming its
-age; never for ``environment=``, which may have moved. Prompts live only in Braintrust, so with
-no API key ``load_prompt`` fails with what to do; ``BRAINTRUST_LOCAL=1`` does not stop the fetch.
+[&environment=]``, or ``GET /v1/prompt/{id}[?version=&environment=]`` (saved parameters: the
+same on ``/v1/function``). Every fetched object is cached (``braintrust.prompts.cache``). When
+Braintrust cannot answer (unreachable, or a status worth retrying after the retries ran out), the
+cached copy is used with a warning naming its age; never for ``environment=``, which may have
+moved. Prompts live only in Braintrust, so with no API key ``load_prompt`` fails with what to do;
+``BRAINTRUST_LOCAL=1`` does not stop the fetch.
 """
 
 from __future__ import annotations
@@ -16,56 +18,74 @@ import inspect
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 from urllib.parse import quote
 
 from braintrust.delivery.deadline import Deadline
 from braintrust.forks import ChildSafeLock
-from braintrust.prompts.cache import prompt_cache
+from braintrust.prompts.cache import PromptCache, prompt_cache
 from braintrust.prompts.prompt import Prompt
 from braintrust.state import BraintrustState, LoginError, global_state
 
 log = logging.getLogger("braintrust")
 
-__all__ = ["PromptNotFound", "PromptUnavailable", "load_prompt", "load_prompt_async"]
+__all__ = ["LoadRequest", "PromptNotFound", "PromptUnavailable", "SavedKind", "fetch_saved", "load_prompt", "load_prompt_async"]
 
 FETCH_DEADLINE_SECONDS = 60.0
 
-_NO_KEY = (
-    "load_prompt reads prompts from the Braintrust API, and no API key is set: set BRAINTRUST_API_KEY "
-    "(or pass api_key=). To work offline, build the prompt here with "
-    "Prompt.from_prompt_data(name, prompt_data)."
-)
-
 
 class PromptNotFound(ValueError):
-    """Braintrust has no such prompt (or no such version or environment of it)."""
+    """Braintrust has no such prompt or saved parameters (or no such version or environment)."""
 
 
 class PromptUnavailable(RuntimeError):
-    """Braintrust could not be asked, and no cached copy of the prompt can stand in."""
+    """Braintrust could not be asked, and no cached copy can stand in."""
 
 
 @dataclass(frozen=True)
-class _Request:
+class SavedKind:
+    """A kind of object ``fetch_saved`` loads: where it is read, what it is called, which of the
+    answered objects are of the kind, and its cache."""
+
+    noun: str  # "prompt", "parameters"
+    plural: str
+    path: str  # "/v1/prompt", "/v1/function"
+    no_key: str  # the error when no API key is set
+    is_kind: Callable[[Any], bool]
+    cache: Callable[[], PromptCache]
+
+
+PROMPTS = SavedKind(
+    noun="prompt", plural="prompts", path="/v1/prompt",
+    no_key=("load_prompt reads prompts from the Braintrust API, and no API key is set: set BRAINTRUST_API_KEY "
+            "(or pass api_key=). To work offline, build the prompt here with "
+            "Prompt.from_prompt_data(name, prompt_data)."),
+    is_kind=lambda row: isinstance(row, dict) and isinstance(row.get("prompt_data"), dict),
+    cache=prompt_cache,
+)
+
+
+@dataclass(frozen=True)
+class LoadRequest:
     project: str | None
     slug: str | None
     version: str | None
     project_id: str | None
-    prompt_id: str | None
+    object_id: str | None
     environment: str | None
+    kind: SavedKind = PROMPTS
 
     def describe(self) -> str:
-        if self.prompt_id:
-            return f"prompt {self.prompt_id}"
-        return f"prompt {self.slug!r} of project {self.project or self.project_id!r}"
+        if self.object_id:
+            return f"{self.kind.noun} {self.object_id}"
+        return f"{self.kind.noun} {self.slug!r} of project {self.project or self.project_id!r}"
 
     def path_and_params(self) -> tuple[str, dict[str, str]]:
         params: dict[str, str] = {}
-        if self.prompt_id:
-            path = f"/v1/prompt/{quote(self.prompt_id, safe='')}"
+        if self.object_id:
+            path = f"{self.kind.path}/{quote(self.object_id, safe='')}"
         else:
-            path = "/v1/prompt"
+            path = self.kind.path
             if self.project is not None:
                 params["project_name"] = self.project
             params["slug"] = self.slug or ""
@@ -102,9 +122,9 @@ def load_prompt(
             raise ValueError("Must specify slug")
     if version is not None and environment is not None:
         raise ValueError("Pass either version= or environment= to load_prompt, not both: an environment names a version.")
-    request = _Request(project, slug, None if version is None else str(version), project_id, id, environment)
+    request = LoadRequest(project, slug, None if version is None else str(version), project_id, id, environment)
     credentials = (app_url, api_key, org_name)
-    return Prompt(lambda: fetch_prompt(request, credentials), defaults, no_trace)
+    return Prompt(lambda: fetch_saved(request, credentials), defaults, no_trace)
 
 
 async def load_prompt_async(*args: Any, **kwargs: Any) -> Prompt:
@@ -118,17 +138,17 @@ async def load_prompt_async(*args: Any, **kwargs: Any) -> Prompt:
 load_prompt_async.__signature__ = inspect.signature(load_prompt)  # type: ignore[attr-defined]
 
 
-def fetch_prompt(request: _Request, credentials: tuple[str | None, str | None, str | None]) -> dict[str, Any]:
-    """The prompt object from the API, or its cached copy when the API cannot answer."""
+def fetch_saved(request: LoadRequest, credentials: tuple[str | None, str | None, str | None]) -> dict[str, Any]:
+    """The object from the API, or its cached copy when the API cannot answer."""
     state = _state_for(*credentials)
     key = state.api_key()
     if not key:
-        raise ValueError(_NO_KEY)
-    cache = prompt_cache()
+        raise ValueError(request.kind.no_key)
+    cache = request.kind.cache()
     cache_key = "|".join([state.app_url(), state.requested_org() or "", hashlib.sha256(key.encode()).hexdigest()[:16],
-                          *(str(part) for part in (request.project, request.project_id, request.slug, request.prompt_id, request.version))])
+                          *(str(part) for part in (request.project, request.project_id, request.slug, request.object_id, request.version))])
     try:
-        prompt = _ask(state, request)
+        found = _ask(state, request)
     except (PromptUnavailable, PromptNotFound) as exc:
         cached = cache.get(cache_key) if isinstance(exc, PromptUnavailable) and request.environment is None else None
         if cached is None:
@@ -136,15 +156,16 @@ def fetch_prompt(request: _Request, credentials: tuple[str | None, str | None, s
         log.warning("braintrust: %s; using its copy cached %s ago.", exc, _age(time.time() - cached.saved_at))
         return cached.prompt
     if request.environment is None:
-        cache.put(cache_key, prompt)
-    return prompt
+        cache.put(cache_key, found)
+    return found
 
 
-def _ask(state: BraintrustState, request: _Request) -> dict[str, Any]:
+def _ask(state: BraintrustState, request: LoadRequest) -> dict[str, Any]:
     from braintrust.delivery.http_client import RETRYABLE_STATUSES, HttpError, TransportError  # (imports requests)
 
     deadline = Deadline(FETCH_DEADLINE_SECONDS)
     path, params = request.path_and_params()
+    noun = request.kind.noun
     try:
         state.login(deadline)
         response = state.http_client().request("GET", f"{state.api_url}{path}", deadline, params=params)
@@ -164,17 +185,22 @@ def _ask(state: BraintrustState, request: _Request) -> dict[str, Any]:
         answer = response.json()
     except ValueError:
         raise PromptUnavailable(f"could not load {request.describe()}: GET {path} answered without JSON") from None
-    if request.prompt_id:
-        return _required_fields(answer, request)
+    if request.object_id:
+        if not request.kind.is_kind(answer):
+            if isinstance(answer, dict) and answer.get("id"):
+                raise PromptNotFound(f"{request.describe().capitalize()} is not a {noun}{_pinned(request)}.")
+            raise PromptUnavailable(f"could not load {request.describe()}: the answer is not a {noun}")
+        return answer
     objects = answer.get("objects") if isinstance(answer, dict) else None
     if not isinstance(objects, list):
         raise PromptUnavailable(f"could not load {request.describe()}: GET {path} answered without 'objects'")
+    objects = [row for row in objects if request.kind.is_kind(row)]
     if not objects:
-        raise PromptNotFound(f"Prompt {request.slug} not found in project {request.project or request.project_id}{_pinned(request)}.")
+        raise PromptNotFound(f"{noun.capitalize()} {request.slug} not found in project {request.project or request.project_id}{_pinned(request)}.")
     if len(objects) > 1:
-        raise ValueError(f"Multiple prompts found with slug {request.slug} in project {request.project or request.project_id}: "
-                         "pass the prompt's id= instead.")
-    return _required_fields(objects[0], request)
+        raise ValueError(f"Multiple {request.kind.plural} found with slug {request.slug} in project "
+                         f"{request.project or request.project_id}: pass the {noun}'s id= instead.")
+    return objects[0]
 
 
 def _age(seconds: float) -> str:
@@ -185,18 +211,12 @@ def _age(seconds: float) -> str:
     return "less than a minute"
 
 
-def _pinned(request: _Request) -> str:
+def _pinned(request: LoadRequest) -> str:
     if request.version is not None:
         return f" at version {request.version}"
     if request.environment is not None:
         return f" in environment {request.environment!r}"
     return ""
-
-
-def _required_fields(prompt: Any, request: _Request) -> dict[str, Any]:
-    if not isinstance(prompt, dict) or not isinstance(prompt.get("prompt_data"), dict):
-        raise PromptUnavailable(f"could not load {request.describe()}: the answer is not a prompt with 'prompt_data'")
-    return prompt
 
 
 _states: dict[tuple, BraintrustState] = {}

@@ -21,7 +21,7 @@ from typing import Any, Callable
 from urllib.parse import quote, unquote
 
 from .functions import invoke as function_invoke
-from .objects import ApiError, stable_id
+from .objects import USER_ID, ApiError
 from .store import RowError
 from .summary import dataset_summary, experiment_summary
 
@@ -69,6 +69,11 @@ def login(server, request) -> dict:
             }
         ]
     }
+
+
+def ping(server, request) -> dict:
+    """``GET /ping`` (``braintrust.user_info()``): the key's user and organization."""
+    return {"id": USER_ID, "email": "tester@example.com", "given_name": "Test", "family_name": "User", "org_id": server.org_id}
 
 
 def version(server, request) -> dict:
@@ -137,7 +142,7 @@ def prompt_replace(server, request) -> dict:
     return server.prompts.write(_json_body(request), replace=True)
 
 
-def prompt_list(server, request) -> dict:
+def prompt_list(server, request, prompts_only: bool = True) -> dict:
     """``GET /v1/prompt?project_name=|project_id=&slug=[&version=][&environment=]``."""
     query = request.query
     project_id = query.get("project_id")
@@ -146,11 +151,17 @@ def prompt_list(server, request) -> dict:
         project_id = project["id"] if project else None
     if project_id is None:
         return {"objects": []}
-    return {"objects": server.prompts.find(project_id, query.get("slug"), query.get("version"), query.get("environment"))}
+    return {"objects": server.prompts.find(project_id, query.get("slug"), query.get("version"), query.get("environment"),
+                                           prompts_only=prompts_only)}
 
 
 def prompt_get(server, request, prompt_id: str) -> dict:
     return server.prompts.get(prompt_id, request.query.get("version"), request.query.get("environment"))
+
+
+def function_list(server, request) -> dict:
+    """``GET /v1/function``: as ``/v1/prompt``, over every function (``load_parameters``)."""
+    return prompt_list(server, request, prompts_only=False)
 
 
 def btql(server, request) -> dict:
@@ -408,7 +419,8 @@ def environment_object_get(server, request, object_type: str, object_id: str, en
 def insert_functions(server, request) -> dict:
     """``POST /insert-functions`` ``{"functions": [definition, ...]}`` (``Project.publish()``):
     each definition needs a ``project_id`` and a ``slug``; answers their ids (stable per project
-    and slug), and whether one existed."""
+    and slug), and whether one existed. Each is stored as a function (a new version with
+    ``if_exists: "replace"``; otherwise an existing one stays as it was)."""
     functions = _json_body(request).get("functions")
     if not isinstance(functions, list):
         raise ApiError(400, "insert-functions expects {\"functions\": [...]}")
@@ -419,7 +431,8 @@ def insert_functions(server, request) -> dict:
         with server._lock:
             existing = any(f["project_id"] == definition["project_id"] and f["slug"] == definition["slug"] for f in server.inserted_functions)
             server.inserted_functions.append(definition)
-        answers.append({"id": stable_id("function", definition["project_id"], definition["slug"]), "slug": definition["slug"],
+        stored = server.prompts.write({"name": definition["slug"], **definition}, replace=definition.get("if_exists") == "replace")
+        answers.append({"id": stored["id"], "slug": definition["slug"],
                         "project_id": definition["project_id"], "found_existing": existing})
     return {"functions": answers}
 
@@ -451,6 +464,7 @@ ROUTES: list[tuple[str, re.Pattern, Callable]] = [
     for method, pattern, fn in [
         ("POST", "/api/apikey/login", login),
         ("GET", "/version", version),
+        ("GET", "/ping", ping),
         ("POST", "/v1/project", project_create),
         ("GET", "/v1/project", project_list),
         ("GET", f"/v1/project/{_ID}", project_get),
@@ -465,6 +479,8 @@ ROUTES: list[tuple[str, re.Pattern, Callable]] = [
         ("PUT", "/v1/prompt", prompt_replace),
         ("GET", "/v1/prompt", prompt_list),
         ("GET", f"/v1/prompt/{_ID}", prompt_get),
+        ("GET", "/v1/function", function_list),
+        ("GET", f"/v1/function/{_ID}", prompt_get),
         ("POST", "/btql", btql),
         ("POST", "/v1/dataset", dataset_create),
         ("GET", "/v1/dataset", dataset_list),

@@ -1,4 +1,6 @@
-"""Prompts of the test server (braintrust-api.md §12): versions, environments, lookups.
+"""Prompts and other functions of the test server (braintrust-api.md §12): versions,
+environments, lookups. As in Braintrust, a prompt is a function: ``/v1/prompt`` reads the ones
+with ``prompt_data``, ``/v1/function`` reads them all (saved parameters, for ``load_parameters``).
 
 Every write makes a new version whose ``_xact_id`` comes from the row store's counter, so a
 prompt's versions sort like the service's. A prompt's id derives from its project and slug, so a
@@ -18,7 +20,7 @@ from braintrust.xact_ids import load_pretty_xact
 from .objects import USER_ID, ApiError, created_now, stable_id
 
 #: Fields a prompt write may set; the rest of a prompt object is the server's.
-WRITABLE_FIELDS = ("name", "slug", "description", "prompt_data", "tags", "metadata", "function_type")
+WRITABLE_FIELDS = ("name", "slug", "description", "prompt_data", "function_data", "tags", "metadata", "function_type")
 
 
 class PromptRegistry:
@@ -73,11 +75,14 @@ class PromptRegistry:
         with self._lock:
             return copy.deepcopy(self._pick(prompt_id, version, environment))
 
-    def find(self, project_id: str, slug: str | None, version: str | None = None, environment: str | None = None) -> list[dict]:
-        """``GET /v1/prompt``: the prompts of a project (with ``slug``, at most one)."""
+    def find(self, project_id: str, slug: str | None, version: str | None = None, environment: str | None = None,
+             prompts_only: bool = True) -> list[dict]:
+        """``GET /v1/prompt`` (``prompts_only``) or ``/v1/function``: the prompts or functions of
+        a project (with ``slug``, at most one)."""
         with self._lock:
             ids = [pid for pid, versions in self._versions.items() if versions[-1]["project_id"] == project_id
-                   and (slug is None or versions[-1]["slug"] == slug)]
+                   and (slug is None or versions[-1]["slug"] == slug)
+                   and (not prompts_only or versions[-1]["prompt_data"] is not None)]
             return [copy.deepcopy(self._pick(pid, version, environment)) for pid in ids]
 
     def audit_log(self, project_id: str, prompt_id: str) -> list[dict]:

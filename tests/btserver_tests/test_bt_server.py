@@ -599,6 +599,28 @@ def test_insert_functions_records_definitions_and_answers_stable_ids(bt_server, 
         assert response.status_code == 400 and "error" in response.json()
 
 
+def test_inserted_functions_are_read_back_from_v1_function(bt_server, client):
+    """``/v1/function`` answers every function (versions: ``if_exists: "replace"`` writes a new
+    one); ``/v1/prompt`` only those with ``prompt_data``."""
+    project = client.project("functions")
+    knobs = {"project_id": project["id"], "slug": "knobs", "name": "Knobs", "function_type": "parameters",
+             "function_data": {"type": "parameters", "data": {"a": 1}, "__schema": {"type": "object"}}}
+    reply = {"project_id": project["id"], "slug": "reply", "name": "Reply", "function_data": {"type": "prompt"},
+             "prompt_data": {"prompt": {"type": "completion", "content": "hi"}}}
+    first = client.post("/insert-functions", json={"functions": [knobs, reply]}).json()["functions"][0]
+    v1 = client.get("/v1/function", params={"project_name": "functions", "slug": "knobs"}).json()["objects"][0]["_xact_id"]
+    client.post("/insert-functions", json={"functions": [{**knobs, "function_data": {**knobs["function_data"], "data": {"a": 2}}, "if_exists": "replace"}]})
+    listed = client.get("/v1/function", params={"project_name": "functions", "slug": "knobs"}).json()["objects"]
+    assert [(f["id"], f["function_data"]["data"]) for f in listed] == [(first["id"], {"a": 2})]
+    (latest,) = listed
+    versions = [client.get(f"/v1/function/{first['id']}", params={"version": v}).json()["function_data"]["data"]
+                for v in (v1, latest["_xact_id"])]
+    assert versions == [{"a": 1}, {"a": 2}]
+    prompts = client.get("/v1/prompt", params={"project_id": project["id"]}).json()["objects"]
+    assert [p["slug"] for p in prompts] == ["reply"]
+    assert sorted(f["slug"] for f in client.get("/v1/function", params={"project_id": project["id"]}).json()["objects"]) == ["knobs", "reply"]
+
+
 def test_an_environment_points_at_a_version_until_set(bt_server, client):
     path = "/environment-object/dataset/d1/production"
     assert client.get(path, params={"org_name": "test-org"}).status_code == 404

@@ -158,10 +158,10 @@ def test_hooks_expose_expected_span_parameters_and_meta():
         data=[{"input": 5, "expected": 6}],
         task=task,
         scores=[lambda output: 1],
-        parameters={"temperature": {"default": 0.5}, "model": "gpt-x"},
+        parameters={"model": {"type": "model", "default": "gpt-x"}},
     )
     assert captured["expected"] == 6
-    assert captured["parameters"] == {"temperature": 0.5, "model": "gpt-x"}
+    assert captured["parameters"] == {"model": "gpt-x"}
     assert result.results[0].metadata == {"extra": "yes"}
     root, spans = trace_of(stored_rows(result), 5)
     assert spans["task"]["id"] == captured["span"].id

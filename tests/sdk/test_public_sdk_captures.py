@@ -339,3 +339,24 @@ def test_log_handler_matches_public_sdk(tmp_path):
     assert ours == expected, diff(ours, expected)
     assert _record_places(rows) == _record_places(theirs)
     assert proc.stdout == (CAPTURES / "log_handler.out.txt").read_text()
+
+
+def test_saved_parameters_match_public_sdk(tmp_path):
+    """Saved parameters (scenario_parameters.py): ``project.parameters.create`` + ``publish()``
+    send the same ``/insert-functions`` body (the declaration's JSON schema and defaults),
+    ``load_parameters`` the same ``GET /v1/function`` queries, the experiment run with the saved
+    parameters records their id and version, the task sees the same values (a ``Prompt``, a model
+    name, a pydantic model's value), and the rows and printed lines are the same."""
+    with BraintrustTestServer(org_name="recorder-org") as server:
+        proc = run_scenario("parameters", server, tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        wanted = ("/v1/project", "/insert-functions", "/v1/function", "/v1/experiment")
+        ours = [(r.method, r.path, r.query, r.json) for r in server.requests if r.path in wanted]
+        rows = server.rows()
+    captured = [json.loads(line) for line in (CAPTURES / "parameters.jsonl").read_text().splitlines()]
+    theirs = [(c["method"], c["path"], c["query"], c["body"]) for c in captured if c["path"] in wanted]
+    assert ours == theirs
+    assert normalize(rows) == normalize(merge_like_server(capture_rows("parameters"))), "rows differ"
+    printed = [line for line in proc.stdout.splitlines()
+               if line.startswith(("create", "published", "loaded", "schema", "data", "validate", "declared", "saved", "error"))]
+    assert "\n".join(printed) + "\n" == (CAPTURES / "parameters.out.txt").read_text()

@@ -199,6 +199,22 @@ def test_force_login_asks_an_unreachable_braintrust_again_at_once(bt_env, monkey
     assert len(bt_env.requests_to("/api/apikey/login")) == 1
 
 
+def test_user_info_asks_ping_once_per_login(bt_env, monkeypatch):
+    info = braintrust.user_info()
+    assert info["id"] and info["email"] == "tester@example.com"
+    assert braintrust.user_info() is info
+    assert [r.path for r in bt_env.requests] == ["/api/apikey/login", "/ping"]
+    braintrust.login(force_login=True)
+    braintrust.user_info()
+    assert [r.path for r in bt_env.requests].count("/ping") == 2
+    monkeypatch.delenv("BRAINTRUST_API_KEY")
+    from braintrust.state import global_state
+
+    global_state().reset()
+    with pytest.raises(ValueError, match="no API key is set: set BRAINTRUST_API_KEY"):
+        braintrust.user_info()
+
+
 def test_set_current_and_current_logger(bt_env):
     assert braintrust.current_logger() is None
     first = braintrust.init_logger(project="one")

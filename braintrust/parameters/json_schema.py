@@ -1,0 +1,163 @@
+"""Checking saved parameters' values against their JSON schema (draft 7), as Braintrust stores it.
+
+Saved parameters' schemas are small: an object of properties, each a type with a default, an
+``x-bt-type`` ("prompt", "model"), or a pydantic model's schema. This checks the keywords such
+schemas use: ``type`` (``integer`` is a whole number, never a bool), ``enum``, ``const``,
+``properties``, ``required``, ``additionalProperties``, ``items``, ``minItems`` / ``maxItems``,
+``minimum`` / ``maximum`` (and exclusive), ``minLength`` / ``maxLength``, ``pattern``, ``allOf`` /
+``anyOf`` / ``oneOf`` / ``not``, and local ``$ref`` (``#/...``). Other keywords (``format``,
+``dependencies``, ``if``/``then``...) are not checked, as a draft-7 validator leaves ``format``
+unchecked by default.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterator, Mapping
+
+__all__ = ["apply_defaults", "resolve_ref", "schema_errors"]
+
+_TYPES = {
+    "object": lambda v: isinstance(v, dict),
+    "array": lambda v: isinstance(v, list),
+    "string": lambda v: isinstance(v, str),
+    "boolean": lambda v: isinstance(v, bool),
+    "null": lambda v: v is None,
+    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    "integer": lambda v: (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, float) and v.is_integer()),
+}
+
+
+def apply_defaults(instance: Any, schema: Mapping[str, Any]) -> Any:
+    """Fill in ``instance`` (in place) the ``default`` of each property it lacks, at every level
+    of objects and arrays of objects it has."""
+    if not isinstance(instance, dict) or schema.get("type") != "object" or not isinstance(schema.get("properties"), dict):
+        return instance
+    for name, property_schema in schema["properties"].items():
+        if not isinstance(property_schema, dict):
+            continue
+        if name not in instance and "default" in property_schema:
+            instance[name] = property_schema["default"]
+        value = instance.get(name)
+        if isinstance(value, dict):
+            apply_defaults(value, property_schema)
+        elif isinstance(value, list) and isinstance(property_schema.get("items"), dict):
+            for item in value:
+                apply_defaults(item, property_schema["items"])
+    return instance
+
+
+def schema_errors(instance: Any, schema: Any) -> list[str]:
+    """Every way ``instance`` breaks ``schema``, each as ``"<dotted path or root>: <message>"``."""
+    root = schema if isinstance(schema, dict) else {}
+    return [f"{'.'.join(str(p) for p in path) or 'root'}: {message}" for path, message in _errors(instance, schema, root, ())]
+
+
+def _errors(value: Any, schema: Any, root: Mapping[str, Any], path: tuple) -> Iterator[tuple[tuple, str]]:
+    if schema is True or schema is None or (isinstance(schema, dict) and not schema):
+        return
+    if schema is False:
+        yield path, "False schema does not allow " + _show(value)
+        return
+    if not isinstance(schema, dict):
+        return
+    if isinstance(schema.get("$ref"), str):
+        yield from _errors(value, resolve_ref(schema["$ref"], root), root, path)
+        return
+    types = schema.get("type")
+    if types is not None:
+        names = types if isinstance(types, list) else [types]
+        if not any(_TYPES.get(name, lambda v: True)(value) for name in names):
+            yield path, f"{_show(value)} is not of type {', '.join(repr(n) for n in names)}"
+            return
+    if "enum" in schema and not any(_same(value, option) for option in schema["enum"]):
+        yield path, f"{_show(value)} is not one of {schema['enum']!r}"
+    if "const" in schema and not _same(value, schema["const"]):
+        yield path, f"{schema['const']!r} was expected"
+    if isinstance(value, dict):
+        yield from _object_errors(value, schema, root, path)
+    elif isinstance(value, list):
+        yield from _array_errors(value, schema, root, path)
+    elif isinstance(value, str):
+        if "minLength" in schema and len(value) < schema["minLength"]:
+            yield path, f"{_show(value)} is too short"
+        if "maxLength" in schema and len(value) > schema["maxLength"]:
+            yield path, f"{_show(value)} is too long"
+        if isinstance(schema.get("pattern"), str) and not re.search(schema["pattern"], value):
+            yield path, f"{_show(value)} does not match {schema['pattern']!r}"
+    elif _TYPES["number"](value):
+        for keyword, fails, words in (("minimum", lambda v, b: v < b, "is less than the minimum of"),
+                                      ("maximum", lambda v, b: v > b, "is greater than the maximum of"),
+                                      ("exclusiveMinimum", lambda v, b: v <= b, "is less than or equal to the minimum of"),
+                                      ("exclusiveMaximum", lambda v, b: v >= b, "is greater than or equal to the maximum of")):
+            bound = schema.get(keyword)
+            if _TYPES["number"](bound) and fails(value, bound):
+                yield path, f"{value!r} {words} {bound!r}"
+    for part in schema.get("allOf") or []:
+        yield from _errors(value, part, root, path)
+    if schema.get("anyOf") and not any(_valid(value, part, root) for part in schema["anyOf"]):
+        yield path, f"{_show(value)} is not valid under any of the given schemas"
+    if schema.get("oneOf"):
+        matches = sum(1 for part in schema["oneOf"] if _valid(value, part, root))
+        if matches != 1:
+            yield path, f"{_show(value)} is {'not valid under any' if matches == 0 else 'valid under more than one'} of the given schemas"
+    if "not" in schema and _valid(value, schema["not"], root):
+        yield path, f"{_show(value)} should not be valid under {schema['not']!r}"
+
+
+def _object_errors(value: dict, schema: dict, root: Mapping[str, Any], path: tuple) -> Iterator[tuple[tuple, str]]:
+    for name in schema.get("required") or []:
+        if name not in value:
+            yield path, f"{name!r} is a required property"
+    properties = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+    for name, item in value.items():
+        if name in properties:
+            yield from _errors(item, properties[name], root, (*path, name))
+        elif schema.get("additionalProperties") is False:
+            yield path, f"Additional properties are not allowed ({name!r} was unexpected)"
+        elif isinstance(schema.get("additionalProperties"), dict):
+            yield from _errors(item, schema["additionalProperties"], root, (*path, name))
+
+
+def _array_errors(value: list, schema: dict, root: Mapping[str, Any], path: tuple) -> Iterator[tuple[tuple, str]]:
+    if "minItems" in schema and len(value) < schema["minItems"]:
+        yield path, f"{_show(value)} is too short"
+    if "maxItems" in schema and len(value) > schema["maxItems"]:
+        yield path, f"{_show(value)} is too long"
+    items = schema.get("items")
+    if isinstance(items, dict):
+        for index, item in enumerate(value):
+            yield from _errors(item, items, root, (*path, index))
+    elif isinstance(items, list):
+        for index, (item, item_schema) in enumerate(zip(value, items)):
+            yield from _errors(item, item_schema, root, (*path, index))
+
+
+def _valid(value: Any, schema: Any, root: Mapping[str, Any]) -> bool:
+    return next(_errors(value, schema, root, ()), None) is None
+
+
+def resolve_ref(ref: str, root: Mapping[str, Any]) -> Any:
+    if ref == "#":
+        return root
+    if not ref.startswith("#/"):
+        raise ValueError(f"Unsupported JSON schema $ref {ref!r}: only references inside the schema (#/...) are resolved.")
+    node: Any = root
+    for part in ref[2:].split("/"):
+        part = part.replace("~1", "/").replace("~0", "~")
+        if not isinstance(node, dict) or part not in node:
+            raise ValueError(f"JSON schema $ref {ref!r} points at nothing in the schema.")
+        node = node[part]
+    return node
+
+
+def _same(a: Any, b: Any) -> bool:
+    """JSON equality: 1 == 1.0, but True is not 1."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    return a == b
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -1,0 +1,112 @@
+"""The values an evaluator's task sees as ``hooks.parameters``, from a declaration or saved parameters.
+
+As the public SDK resolves them: from a declaration (``braintrust.parameters.schema``), a prompt
+becomes a ``Prompt`` (built from the chosen prompt data, else the default), a model its name, a
+pydantic model an instance (or its ``value``), ``None`` the chosen value; a prompt or model with
+neither a chosen value nor a default is an error. From saved parameters (``load_parameters``), the
+saved data with the chosen values over it, the schema's defaults filled in, checked against the
+schema, and prompts made ``Prompt``s. Anything else is the task's parameters as given.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from braintrust.parameters.json_schema import apply_defaults, schema_errors
+from braintrust.parameters.schema import (
+    is_eval_parameter_schema,
+    is_model_parameter,
+    is_prompt_parameter,
+    is_pydantic_model,
+    prompt_data_dict,
+    pydantic_fields,
+)
+
+__all__ = ["resolve_parameters", "validate_json_schema", "validate_parameters"]
+
+
+def resolve_parameters(parameters: Any, chosen: Mapping[str, Any] | None = None) -> Any:
+    """What ``hooks.parameters`` is for an evaluator declared with ``parameters`` (values
+    ``chosen`` already, such as a playground's, are used as they are)."""
+    from braintrust.parameters.remote import RemoteEvalParameters
+
+    if chosen is not None:
+        return dict(chosen)
+    if parameters is None:
+        return {}
+    if isinstance(parameters, RemoteEvalParameters) or is_eval_parameter_schema(parameters):
+        return validate_parameters({}, parameters)
+    return parameters
+
+
+def validate_parameters(values: Mapping[str, Any], parameters: Any) -> dict[str, Any]:
+    """``values`` checked and completed by ``parameters`` (a declaration, saved parameters or
+    None); a ``ValueError`` names the parameter and what is wrong."""
+    from braintrust.parameters.remote import RemoteEvalParameters
+
+    if parameters is None:
+        return dict(values)
+    if isinstance(parameters, RemoteEvalParameters):
+        checked = validate_json_schema({**parameters.data, **values}, parameters.schema)
+        return _with_prompts(checked, parameters.schema)
+    return {name: _declared_value(name, spec, values.get(name)) for name, spec in parameters.items()}
+
+
+def validate_json_schema(values: Mapping[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` with the schema's defaults filled in; a ``ValueError`` lists every violation."""
+    candidate = apply_defaults(dict(values), schema)
+    errors = schema_errors(candidate, schema)
+    if errors:
+        raise ValueError(f"Invalid parameters: {', '.join(errors)}")
+    return candidate
+
+
+def _with_prompts(values: dict[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
+    from braintrust.prompts.prompt import Prompt
+
+    properties = schema.get("properties")
+    for name, prop in (properties.items() if isinstance(properties, dict) else ()):
+        if isinstance(prop, dict) and prop.get("x-bt-type") == "prompt" and name in values:
+            if not isinstance(values[name], dict):
+                raise ValueError(f"Invalid parameter '{name}': prompt value must be an object")
+            values[name] = Prompt.from_prompt_data(name, values[name])
+    return values
+
+
+def _declared_value(name: str, spec: Any, value: Any) -> Any:
+    try:
+        return _value_of(name, spec, value)
+    except Exception as exc:
+        raise ValueError(f"Invalid parameter '{name}': {exc}") from exc
+
+
+def _value_of(name: str, spec: Any, value: Any) -> Any:
+    if is_prompt_parameter(spec):
+        from braintrust.prompts.prompt import Prompt
+
+        prompt_data = value if value is not None else prompt_data_dict(spec.get("default"))
+        if prompt_data is None:
+            raise ValueError(f"Parameter '{name}' is required")
+        return Prompt.from_prompt_data(spec.get("name") or name, prompt_data)
+    if is_model_parameter(spec):
+        model = value if value is not None else spec.get("default")
+        if model is None:
+            raise ValueError(f"Parameter '{name}' is required")
+        if not isinstance(model, str):
+            raise ValueError(f"Parameter '{name}' must be a string model identifier")
+        return model
+    if is_pydantic_model(spec):
+        validate = getattr(spec, "model_validate", None) or spec.parse_obj  # (pydantic 2, else 1)
+        if list(pydantic_fields(spec)) == ["value"]:
+            if value is None:
+                return _default_instance(name, spec).value
+            return validate({"value": value}).value
+        return _default_instance(name, spec) if value is None else validate(value)
+    return value
+
+
+def _default_instance(name: str, model: type) -> Any:
+    try:
+        return model()
+    except Exception as exc:
+        raise ValueError(f"Parameter '{name}' is required") from exc
