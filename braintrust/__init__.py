@@ -36,6 +36,7 @@ from braintrust.framework import (
     set_thread_pool_max_workers,
 )
 from braintrust.functions.definitions import (
+    ClassifierBuilder,
     CodeFunction,
     CodePrompt,
     ParametersBuilder,
@@ -137,6 +138,7 @@ __all__ = [
     "BraintrustStream",
     "BraintrustStreamChunk",
     "BraintrustTextChunk",
+    "ClassifierBuilder",
     "CodeFunction",
     "CodePrompt",
     "CompletionWrapper",

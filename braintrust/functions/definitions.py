@@ -1,11 +1,11 @@
 """Functions defined in code: ``braintrust.projects.create(name)`` gives a ``Project`` whose
-``tools``, ``prompts``, ``scorers`` and ``parameters`` builders define functions, and
-``project.publish()`` sends the prompts (LLM scorers included) and parameters to Braintrust, as
-the public SDK does (``POST /insert-functions``, the project registered first;
+``tools``, ``prompts``, ``scorers``, ``classifiers`` and ``parameters`` builders define
+functions, and ``project.publish()`` sends the prompts (LLM scorers included) and parameters to
+Braintrust, as the public SDK does (``POST /insert-functions``, the project registered first;
 tests/data/captures/projects.jsonl, parameters.jsonl).
 
 Defining needs no network and no key (an eval file may define at import). Code functions (tools,
-scorers from a handler) keep their handler callable here; sending their code is ``braintrust
+classifiers, scorers from a handler) keep their handler callable here; sending their code is ``braintrust
 push``'s work, which this package does not have: ``publish()`` says so, as the public SDK's does,
 and sends the rest. A prompt's tools may be code tools (sent as ``{"type": "slug", ...}``), saved
 function ids (``{"type": "global", "name": ...}``, sent as given) or raw tool definitions
@@ -153,8 +153,11 @@ def _default_name(handler: Callable[..., Any] | None, kind: str, counter: int) -
     return own if own and own != "<lambda>" else f"{kind} {counter}"
 
 
-class ToolBuilder:
-    """``project.tools.create(handler=...)``: a tool that prompts can call."""
+class _CodeFunctionBuilder:
+    """``create(handler=...)``: a function of this builder's kind whose code runs it."""
+
+    kind = ""  # the function's type
+    label = ""  # its default name's start ("Tool 1")
 
     def __init__(self, project: "Project"):
         self.project = project
@@ -165,14 +168,27 @@ class ToolBuilder:
                if_exists: str | None = None, metadata: Mapping[str, Any] | None = None,
                tags: Sequence[str] | None = None) -> CodeFunction:
         if not callable(handler):
-            raise ValueError(f"tools.create needs handler=, the function the tool runs, got {handler!r}.")
+            raise ValueError(f"{self.kind}s.create needs handler=, the function the {self.kind} runs, got {handler!r}.")
         _check_if_exists(if_exists)
         self._count += 1
-        name = name or _default_name(handler, "Tool", self._count)
-        tool = CodeFunction(self.project, handler, name, slug or slugify(name), "tool", description, parameters, returns,
-                            if_exists, metadata, tags)
-        self.project.add_code_function(tool)
-        return tool
+        name = name or _default_name(handler, self.label, self._count)
+        function = CodeFunction(self.project, handler, name, slug or slugify(name), self.kind, description, parameters, returns,
+                                if_exists, metadata, tags)
+        self.project.add_code_function(function)
+        return function
+
+
+class ToolBuilder(_CodeFunctionBuilder):
+    """``project.tools.create(handler=...)``: a tool that prompts can call."""
+
+    kind, label = "tool", "Tool"
+
+
+class ClassifierBuilder(_CodeFunctionBuilder):
+    """``project.classifiers.create(handler=...)``: a classifier (it labels a case rather than
+    scoring it; as ``Eval(classifiers=...)`` runs them)."""
+
+    kind, label = "classifier", "Classifier"
 
 
 class PromptBuilder:
@@ -298,7 +314,7 @@ class Project:
     """A Braintrust project. As the public SDK's ``braintrust.Project(name=, id=)``: a handle
     whose ``id`` and ``name`` are looked up (the project registered, offline in the local store)
     when first read, not before. As ``projects.create(name)`` gives it: its ``tools``, ``prompts``,
-    ``scorers`` and ``parameters`` builders define functions, and ``publish()`` sends its prompts
+    ``scorers``, ``classifiers`` and ``parameters`` builders define functions, and ``publish()`` sends its prompts
     and parameters."""
 
     def __init__(self, name: str | None = None, id: str | None = None, project_group_name: str | None = None):
@@ -309,6 +325,7 @@ class Project:
         self._id = id
         self.project_group_name = project_group_name
         self.tools = ToolBuilder(self)
+        self.classifiers = ClassifierBuilder(self)
         self.prompts = PromptBuilder(self)
         self.scorers = ScorerBuilder(self)
         self.parameters = ParametersBuilder(self)

@@ -32,8 +32,17 @@ def test_defaults_and_handlers_work_offline():
     tool = project.tools.create(handler=lambda x: x)
     prompt = project.prompts.create(messages=[{"role": "user", "content": "hi"}], model="m")
     scorer = project.scorers.create(handler=lambda output: 1.0, parameters=Args)
+
+    def topic(output):
+        return {"name": "topic", "id": "billing"}
+
+    classifier = project.classifiers.create(handler=topic, tags=["support"])
+    anonymous = project.classifiers.create(handler=lambda output: None)
     assert (tool.name, tool.slug, prompt.name, prompt.slug, scorer.name) == ("Tool 1", "tool-1", "Prompt 1", "prompt-1", "Scorer 1")
-    assert tool.handler(3) == 3 and scorer.type_ == "scorer"
+    assert (classifier.name, classifier.slug, classifier.type_, classifier.tags) == ("topic", "topic", "classifier", ["support"])
+    assert (anonymous.name, anonymous.slug) == ("Classifier 2", "classifier-2")
+    assert tool.handler(3) == 3 and scorer.type_ == "scorer" and classifier.handler("x")["id"] == "billing"
+    assert project.code_functions == [tool, scorer, classifier, anonymous]
     with pytest.raises(ValueError, match="no API key is set: set BRAINTRUST_API_KEY"):
         project.publish()
 
@@ -46,7 +55,9 @@ def test_defaults_and_handlers_work_offline():
     (lambda p: p.prompts.create(name="x", prompt="a", model="m", if_exists="overwrite"), "if_exists must be one of error, ignore, replace"),
     (lambda p: p.scorers.create(name="s", handler=lambda output: 1), "a code scorer needs parameters="),
     (lambda p: p.scorers.create(name="s", prompt="ok? {{output}}", model="m"), "needs use_cot= .* and choice_scores="),
-    (lambda p: p.tools.create(handler="not callable"), "needs handler="),
+    (lambda p: p.tools.create(handler="not callable"), "tools.create needs handler="),
+    (lambda p: p.classifiers.create(handler=None), "classifiers.create needs handler="),
+    (lambda p: p.classifiers.create(handler=len, if_exists="never"), "if_exists must be one of"),
 ])
 def test_bad_definitions_name_the_argument(call, message):
     with pytest.raises(ValueError, match=message):
