@@ -11,7 +11,9 @@ of the same data, and an id or string input keeps its id when records are added 
 
 A dataset that is not pinned is pinned to its current version at collection; under pytest-xdist
 the first worker to read it records that version in a folder the controller shares, and every
-other worker reads the same version, so all workers collect the same ids.
+other worker reads the same version, so all workers collect the same ids. The datasets read are
+noted per project (``DATASETS_KEY``): a project whose cases come from one dataset version has its
+experiment linked to it, as ``Eval`` links its experiment (``dataset_id`` / ``dataset_version``).
 """
 
 from __future__ import annotations
@@ -29,9 +31,17 @@ from pytest_braintrust.case import DataRecord
 
 _ID_CHARS = re.compile(r"[^A-Za-z0-9_.:-]+")
 
+#: ``{project (None: the run's default) -> {(dataset id, version read)}}``: the Braintrust datasets
+#: test cases were read from.
+DATASETS_KEY = pytest.StashKey[dict]()
 
-def parametrize_data(metafunc: pytest.Metafunc, source: Any) -> None:
+
+def parametrize_data(metafunc: pytest.Metafunc, source: Any, project: str | None = None) -> None:
+    """Make every record of ``source`` one item of the test (``project``: its marker's, if any)."""
     records = load_records(source, metafunc)
+    if _is_dataset(source):
+        read = metafunc.config.stash.setdefault(DATASETS_KEY, {})
+        read.setdefault(project, set()).add((source.id, source.version))
     if not records:
         raise pytest.UsageError(f"{metafunc.definition.nodeid}: the data source {source!r} has no records{_where_to_add(source)}.")
     if "braintrust_case" not in metafunc.fixturenames:

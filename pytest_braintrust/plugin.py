@@ -93,7 +93,7 @@ def _generate_cases(metafunc: pytest.Metafunc) -> None:
     if decl.data is not None:
         from pytest_braintrust.data import parametrize_data
 
-        parametrize_data(metafunc, decl.data)
+        parametrize_data(metafunc, decl.data, decl.project)
     if decl.trials > 1:
         metafunc.fixturenames.append("braintrust_trial")
         metafunc.parametrize(

@@ -27,13 +27,15 @@ def configure_session(config: pytest.Config, settings: Settings) -> None:
     policy.enable_pytest_backpressure()
     workerinput = getattr(config, "workerinput", None)
     attach = (workerinput or {}).get("braintrust_experiments") if workerinput else None
+    from pytest_braintrust.data import DATASETS_KEY
     from pytest_braintrust.xdist import PINS_KEY, UNREACHABLE_KEY
 
     if (workerinput or {}).get(UNREACHABLE_KEY):
         from braintrust.state import global_state
 
         global_state().remember_unreachable(workerinput[UNREACHABLE_KEY])
-    registry = ExperimentRegistry(settings, attach=attach, shared_dir=(workerinput or {}).get(PINS_KEY))
+    registry = ExperimentRegistry(settings, attach=attach, shared_dir=(workerinput or {}).get(PINS_KEY),
+                                  datasets=config.stash.setdefault(DATASETS_KEY, {}))
     run = BraintrustRun(config, settings, registry, is_worker=workerinput is not None)
     run.saved_policy = saved_policy
     run.counts_at_start = mark_counts()  # this run's rows only, when pytest runs twice in a process

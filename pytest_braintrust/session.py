@@ -63,10 +63,13 @@ class ExperimentRegistry:
     #: How long a worker waits for another worker to create a project's experiment.
     SHARED_WAIT_SECONDS = 60.0
 
-    def __init__(self, settings: Settings, attach: dict[str, dict[str, Any]] | None = None, shared_dir: str | None = None):
+    def __init__(self, settings: Settings, attach: dict[str, dict[str, Any]] | None = None, shared_dir: str | None = None,
+                 datasets: dict[str | None, set[tuple[str, str]]] | None = None):
         self.settings = settings
         self.attach = attach or {}
         self.shared_dir = shared_dir
+        #: The datasets cases were read from, per project (``pytest_braintrust.data.DATASETS_KEY``).
+        self.datasets = datasets if datasets is not None else {}
         self.experiments: dict[str, Any] = {}
 
     def get(self, project: str | None) -> Any:
@@ -98,7 +101,20 @@ class ExperimentRegistry:
             update=self.settings.update or None,
             set_current=False,
             metadata={"runner": "pytest"},
+            dataset=self._dataset_of(project),
         )
+
+    def _dataset_of(self, project: str) -> dict[str, str] | None:
+        """The dataset the project's experiment is linked to: the one its cases were read from,
+        when that is one version of one dataset (cases from several stay linked row by row,
+        through each row's ``origin``)."""
+        read = set(self.datasets.get(project, ()))
+        if project == self.settings.project:
+            read |= self.datasets.get(None, set())
+        if len(read) != 1:
+            return None
+        ((dataset_id, version),) = read
+        return {"id": dataset_id, "version": version}
 
     def _open_shared(self, project: str, shared: dict[str, Any] | None) -> Any:
         """An experiment agreed between xdist workers: the first one to need it creates it.

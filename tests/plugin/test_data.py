@@ -167,6 +167,30 @@ def test_braintrust_dataset_pinned_and_unpinned(bt):
     assert ship["origin"]["object_id"] == dataset_id
     assert ship["origin"]["id"] == "ship"
     assert roots["test_current[refund]"]["metadata"]["p"] == 0
+    assert experiment["dataset_id"] is None  # (two versions of the dataset: linked row by row only)
+
+    # One version of one dataset: the experiment is linked to it, as Eval's is.
+    (bt.pytester.path / "test_suite_dataset.py").unlink()
+    bt.pytester.makepyfile(
+        test_suite_one_dataset=f'''
+        import braintrust
+        import pytest
+        from pytest_braintrust import eval_case
+
+        @eval_case(data=braintrust.init_dataset(project="data", name="faq", version={first_version!r}))
+        def test_pinned(braintrust_case):
+            braintrust_case.log_output(braintrust_case.expected)
+
+        @eval_case(data=braintrust.init_dataset(project="data", name="faq", version={first_version!r}), project="other")
+        def test_elsewhere(braintrust_case):
+            pass
+        '''
+    )
+    bt.run("--braintrust", "--braintrust-project", "linked").assert_outcomes(passed=4)
+    for project in ("linked", "other"):
+        (linked,) = bt.experiments(project)
+        assert (linked["dataset_id"], linked["dataset_version"]) == (dataset_id, first_version)
+    (bt.pytester.path / "test_suite_one_dataset.py").unlink()
 
     # A version from before the first record: an empty source, named with its version.
     bt.pytester.makepyfile(
@@ -214,6 +238,8 @@ def test_braintrust_dataset_from_the_api(bt_api):
     roots = {r["span_attributes"]["name"]: r for r in server.rows("experiment", experiment["id"]) if not r.get("span_parents")}
     assert roots["test_it[ship]"]["output"] == "shipping"
     assert roots["test_it[ship]"]["origin"]["object_id"] == dataset_id
+    registration = [r.json for r in server.requests if r.path == "/v1/experiment" and r.method == "POST"][-1]
+    assert (registration["dataset_id"], registration["dataset_version"]) == (dataset_id, roots["test_it[ship]"]["origin"]["_xact_id"])
 
 
 
