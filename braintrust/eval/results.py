@@ -20,7 +20,7 @@ class EvalScorerArgs(Generic[Input, Output]):
     metadata: dict[str, Any] | None = None
 
 
-@dataclasses.dataclass(slots=True)  # one per case is kept until Eval returns: keep it small
+@dataclasses.dataclass  # (no __slots__: as the public SDK's, vars() and extra attributes work; 48 bytes more each)
 class EvalResult(Generic[Input, Output]):
     """One trial of one case: its output and scores, or the error its task raised."""
 

@@ -117,6 +117,16 @@ def test_span_tree_of_a_trial():
     assert result.results[0].tags == ["t1", "from-task"]
 
 
+def test_results_are_plain_dataclasses_as_the_public_sdks():
+    """``vars(result)``, ``dataclasses.asdict`` and extra attributes work on an ``EvalResult``."""
+    import dataclasses
+
+    (result,) = Eval("plain", data=[{"input": 1, "expected": 2}], task=lambda x: x + 1, scores=[lambda output, expected: output == expected]).results
+    assert vars(result)["output"] == 2 and dataclasses.asdict(result)["scores"] == {"scorer_0": True}
+    result.note = "kept"
+    assert vars(result)["note"] == "kept"
+
+
 def test_trials_per_eval_and_per_case_with_trial_index():
     seen = []
 
