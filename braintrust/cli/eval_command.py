@@ -123,6 +123,16 @@ def _whole_number(text: str, least: int, what: str) -> int:
     return value
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number (0-65535), got {text!r}")
+    return port
+
+
 def add_eval_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("paths", nargs="*", metavar="PATH", help=f"eval files, or folders searched for {EVAL_FILE_PATTERN}")
     parser.add_argument("--list", action="store_true", help="print the evaluators' names and run nothing")
@@ -142,6 +152,11 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
     parser.add_argument("--app-url", help="Braintrust app URL (BRAINTRUST_APP_URL)")
     parser.add_argument("-v", "--verbose", action="store_true", help="full stack traces")
     parser.add_argument("--watch", action="store_true", help="run again whenever a Python file under the paths changes (Ctrl-C stops)")
+    parser.add_argument("--dev", action="store_true",
+                        help="serve the evaluators to the Braintrust playground (remote evals) instead of running them (Ctrl-C stops)")
+    parser.add_argument("--dev-host", default="localhost", help="the dev server's host (default localhost; 0.0.0.0 for every interface)")
+    parser.add_argument("--dev-port", type=_port, default=8300, metavar="PORT", help="the dev server's port (default 8300; 0: any free one)")
+    parser.add_argument("--dev-org-name", metavar="ORG", help="let only users of this Braintrust organization run the dev server's evals")
     parser.set_defaults(func=cmd_eval, extra_paths=[], argv=None)
     return parser
 
@@ -479,6 +494,8 @@ def run(args: argparse.Namespace) -> int:
     if args.list:
         _list(loaded, args.jsonl)
         return EXIT_FAILED if outcome.failures else EXIT_OK
+    if args.dev:
+        return _serve(loaded, args, outcome)
     if args.num_workers:
         # One pool for every evaluator (run_evaluator(num_workers=) would start a pool per evaluator).
         from braintrust.eval.threads import set_thread_pool_max_workers
@@ -491,7 +508,28 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _serve(loaded: list[_Loaded], args: argparse.Namespace, outcome: _Outcome) -> int:
+    """``--dev``: serve the evaluators until Ctrl-C (not when a file failed to import: the
+    playground would see some evaluators missing without knowing why)."""
+    if outcome.failures:
+        eprint(f"braintrust eval: not starting the dev server ({'; '.join(outcome.failures)})")
+        return EXIT_FAILED
+    from braintrust.devserver.server import serve
+
+    evaluators = {item.entry.evaluator.eval_name: item.entry.evaluator for item in loaded}
+    try:
+        serve(evaluators, host=args.dev_host, port=args.dev_port, org_name=args.dev_org_name)
+    except OSError as exc:
+        eprint(f"braintrust eval: the dev server cannot listen on {args.dev_host}:{args.dev_port} ({exc.strerror or exc}); "
+               "pass another --dev-port (or --dev-host)")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
+    if args.dev and (args.watch or args.list):
+        eprint(f"usage: braintrust eval [options] PATH...\nbraintrust eval: error: --dev cannot be combined with {'--watch' if args.watch else '--list'}")
+        return EXIT_USAGE
     if args.watch:
         from braintrust.cli.watch import watch, without_watch
 

@@ -76,14 +76,15 @@ def reads() -> "ApiReads | LocalReads":
     return ApiReads()
 
 
-def _skipped_summary(ref: ObjectRef, reason: str, url: str | None, local_hint: str | None = None) -> ExperimentSummary:
+def _skipped_summary(ref: ObjectRef, reason: str, urls: tuple[str | None, str | None], local_hint: str | None = None) -> ExperimentSummary:
+    """A summary without scores; ``urls``: the project's and the experiment's."""
     return ExperimentSummary(
         project_name=ref.info.get("project_name") or "",
         project_id=ref.info.get("project_id"),
         experiment_id=(ref.ids or {}).get("experiment_id"),
         experiment_name=ref.info.get("experiment_name") or "",
-        project_url=None,
-        experiment_url=url,
+        project_url=urls[0],
+        experiment_url=urls[1],
         comparison_experiment_name=None,
         comparison_status="skipped",
         comparison_reason=reason,
@@ -168,7 +169,7 @@ class ApiReads:
 
     def summarize_experiment(self, ref: ObjectRef, summarize_scores: bool, comparison_experiment_id: str | None) -> ExperimentSummary:
         if not summarize_scores:
-            return _skipped_summary(ref, "Score summarization was disabled", self.urls(ref.info.get("project_name") or "", ref.info.get("experiment_name"))[1])
+            return _skipped_summary(ref, "Score summarization was disabled", self.urls(ref.info.get("project_name") or "", ref.info.get("experiment_name")))
         params = {"summarize_scores": "true"}
         if comparison_experiment_id:
             params["comparison_experiment_id"] = comparison_experiment_id
@@ -176,8 +177,8 @@ class ApiReads:
             answer = self._call("GET", f"/v1/experiment/{ref.ids['experiment_id']}/summarize", params=params)  # type: ignore[index]
         except BackendError as exc:
             log.warning("braintrust: experiment comparison could not be retrieved: %s", exc)
-            url = self.urls(ref.info.get("project_name") or "", ref.info.get("experiment_name"))[1]
-            return _skipped_summary(ref, "Experiment comparison could not be retrieved", url)
+            urls = self.urls(ref.info.get("project_name") or "", ref.info.get("experiment_name"))
+            return _skipped_summary(ref, "Experiment comparison could not be retrieved", urls)
         answer.setdefault("project_name", ref.info.get("project_name"))
         answer.setdefault("experiment_name", ref.info.get("experiment_name"))
         # Build links from the answer: an experiment joined by id knows no names until now.
@@ -264,7 +265,7 @@ class LocalReads:
         project_name = ref.info.get("project_name") or ""
         hint = self.hint(project_name, name)
         if not summarize_scores:
-            return _skipped_summary(ref, "Score summarization was disabled", None, hint)
+            return _skipped_summary(ref, "Score summarization was disabled", (None, None), hint)
         given = self.store.get_experiment(id=comparison_experiment_id) if comparison_experiment_id else None
         # Streamed: only per-trace aggregates are kept, so memory does not grow with the rows.
         comparison, base = compare_with_base(self.store, experiment_id, given)

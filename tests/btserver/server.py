@@ -299,8 +299,9 @@ class BraintrustTestServer:
     ``/logs3`` rows (benchmarks); ``record=False`` keeps no requests or bodies (long benchmark runs);
     ``git_metadata`` for the login answer; ``enforce_payload_limit`` answers 413 to ``/logs3``
     bodies over the limit; ``overflow_upload_method`` ``"PUT"`` or ``"POST"`` (multipart).
-    Settable attributes: ``api_key``, ``payload_max_bytes``, ``git_metadata``, ``api_url`` and
-    ``proxy_url`` (login answers these instead of the server's own url when set).
+    Settable attributes: ``api_key``, ``other_api_keys`` (keys accepted besides it: other users of
+    the organization), ``payload_max_bytes``, ``git_metadata``, ``api_url`` and ``proxy_url`` (login
+    answers these instead of the server's own url when set).
     """
 
     def __init__(
@@ -318,6 +319,7 @@ class BraintrustTestServer:
         overflow_upload_method: str = "PUT",
     ) -> None:
         self.api_key = api_key
+        self.other_api_keys: set[str] = set()
         self.org_name = org_name
         self.org_id = stable_id("org", org_name)
         self.host = host
@@ -459,7 +461,8 @@ class BraintrustTestServer:
     def _handle(self, request: RecordedRequest) -> Response:
         try:
             if not request.path.startswith(handlers.PUBLIC_PREFIXES):
-                if request.header("Authorization") != f"Bearer {self.api_key}":
+                given = request.header("Authorization") or ""
+                if given != f"Bearer {self.api_key}" and given.removeprefix("Bearer ") not in self.other_api_keys:
                     return Response(401, {"error": "Unauthorized: missing or invalid API key (Authorization: Bearer <key>)"})
             return handlers.route(self, request)
         except ApiError as exc:

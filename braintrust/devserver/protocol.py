@@ -1,0 +1,161 @@
+"""What the Braintrust playground and the dev server say to each other (``braintrust eval --dev``).
+
+* ``GET /list`` answers ``{evaluator name: {"parameters", "scores": [{"name"}], "classifiers":
+  [{"name"}]}}``; ``parameters`` is a container: ``{"type": "braintrust.staticParameters",
+  "schema": {name: {"type": "prompt" | "model" | "data", ...}}, "source": None}`` for parameters
+  declared in code, ``{"type": "braintrust.parameters", "schema": <JSON schema>, "source": {...}}``
+  for saved ones, or None.
+* ``POST /eval`` takes ``{"name", "parameters"?, "data"?, "scores"?, "experiment_name"?,
+  "project_id"?, "parent"?, "stream"?}`` (``parse_eval_request``) and answers the experiment's
+  summary with camelCase keys, or, with ``stream``, server-sent events: ``start`` (the summary
+  when it starts), ``progress`` (each task's output), then ``summary`` or ``error``, then ``done``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+__all__ = ["BadRequest", "EvalRequest", "evaluator_listing", "format_summary", "parent_slug", "parse_eval_request", "sse_event"]
+
+#: The fields of a ``function_id`` a remote scorer may name, as ``invoke`` takes them.
+FUNCTION_ID_FIELDS = ("function_id", "version", "prompt_session_id", "prompt_session_function_id", "global_function",
+                      "project_name", "slug")
+
+
+class BadRequest(ValueError):
+    """The request cannot be run as sent (answered 400 with this message)."""
+
+
+@dataclass
+class EvalRequest:
+    name: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+    data: Any = None
+    scores: list[dict[str, Any]] = field(default_factory=list)  # [{"name", "function_id": {...}}]
+    experiment_name: str | None = None
+    project_id: str | None = None
+    parent: str | None = None  # an export slug
+    stream: bool = False
+
+
+def parse_eval_request(body: bytes) -> EvalRequest:
+    """The ``POST /eval`` body, checked; ``BadRequest`` names the field that is wrong."""
+    try:
+        data = json.loads(body or b"null")
+    except ValueError as exc:
+        raise BadRequest(f"Invalid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise BadRequest("Request body must be a JSON object")
+    name = data.get("name")
+    if not isinstance(name, str):
+        raise BadRequest("name is required" if name is None else f"name must be a string, got {type(name).__name__}")
+    request = EvalRequest(name=name, data=data.get("data"), stream=bool(data.get("stream", False)))
+    for key, kind in (("parameters", dict), ("experiment_name", str), ("project_id", str)):
+        if key in data and data[key] is not None:
+            if not isinstance(data[key], kind):
+                raise BadRequest(f"{key} must be {'a dictionary' if kind is dict else 'a string'}")
+            setattr(request, key, data[key])
+    scores = data.get("scores") or []
+    if not isinstance(scores, list):
+        raise BadRequest("scores must be an array")
+    for index, score in enumerate(scores):
+        request.scores.append(_remote_scorer(score, index))
+    if data.get("parent") is not None:
+        request.parent = parent_slug(data["parent"])
+    return request
+
+
+def _remote_scorer(score: Any, index: int) -> dict[str, Any]:
+    if not isinstance(score, dict) or not isinstance(score.get("name"), str) or not isinstance(score.get("function_id"), dict):
+        raise BadRequest(f"Invalid score at index {index}: each score needs a name and a function_id object")
+    function_id = {key: value for key, value in score["function_id"].items() if key in FUNCTION_ID_FIELDS and value is not None}
+    unknown = sorted(set(score["function_id"]) - set(FUNCTION_ID_FIELDS))
+    if unknown:
+        raise BadRequest(f"Invalid score at index {index}: this dev server cannot call a function given by {', '.join(unknown)}; "
+                         f"it takes {', '.join(FUNCTION_ID_FIELDS)}")
+    if not any(key in function_id for key in ("function_id", "prompt_session_id", "global_function", "slug")):
+        raise BadRequest(f"Invalid score at index {index}: function_id must name a function_id, prompt_session_id, global_function or slug")
+    return {"name": score["name"], "function_id": function_id}
+
+
+def parent_slug(parent: Any) -> str:
+    """A parent given as an export slug, or as ``{"object_type", "object_id", "row_ids"?}``, as a slug."""
+    if isinstance(parent, str):
+        return parent
+    from braintrust.tracing.span_components import SpanComponentsV4, SpanObjectTypeV3
+
+    types = {"experiment": SpanObjectTypeV3.EXPERIMENT, "project_logs": SpanObjectTypeV3.PROJECT_LOGS,
+             "playground_logs": SpanObjectTypeV3.PLAYGROUND_LOGS}
+    if not isinstance(parent, dict) or parent.get("object_type") not in types or not isinstance(parent.get("object_id"), str):
+        raise BadRequest("parent must be an export slug or an object with object_type (experiment, project_logs or "
+                         "playground_logs) and object_id")
+    row_ids = parent.get("row_ids") or {}
+    return SpanComponentsV4(object_type=types[parent["object_type"]], object_id=parent["object_id"], row_id=row_ids.get("id"),
+                            span_id=row_ids.get("span_id"), root_span_id=row_ids.get("root_span_id")).to_str()
+
+
+def evaluator_listing(evaluators: Mapping[str, Any]) -> dict[str, Any]:
+    """``GET /list``: each evaluator's parameters, scorers and classifiers."""
+    from braintrust.eval.scorers import resolve_scorer, scorer_name
+
+    def names(scorers: Any) -> list[dict[str, str]]:
+        return [{"name": scorer_name(resolve_scorer(s), i)} for i, s in enumerate(scorers or [])]
+
+    return {name: {"parameters": parameters_container(ev.parameters) if ev.parameters else None,
+                   "scores": names(ev.scores), "classifiers": names(ev.classifiers)}
+            for name, ev in evaluators.items()}
+
+
+def parameters_container(parameters: Any) -> dict[str, Any]:
+    """How the playground learns an evaluator's parameters (and draws their inputs)."""
+    from braintrust.parameters.remote import RemoteEvalParameters
+    from braintrust.parameters.schema import (
+        is_model_parameter,
+        is_prompt_parameter,
+        is_pydantic_model,
+        parameters_to_json_schema,
+        prompt_data_dict,
+    )
+
+    if isinstance(parameters, RemoteEvalParameters):
+        return {"type": "braintrust.parameters", "schema": parameters.schema,
+                "source": {"parametersId": parameters.id, "slug": parameters.slug, "name": parameters.name,
+                           "projectId": parameters.project_id, "version": parameters.version}}
+    schema: dict[str, Any] = {}
+    for name, spec in parameters.items():
+        if is_prompt_parameter(spec) or is_model_parameter(spec):
+            entry = {"type": spec["type"], **({"description": spec["description"]} if spec.get("description") is not None else {})}
+            default = prompt_data_dict(spec.get("default")) if is_prompt_parameter(spec) else spec.get("default")
+            if default is not None:
+                entry["default"] = default
+        elif spec is None:
+            entry = {"type": "data", "schema": {}}
+        elif is_pydantic_model(spec):
+            data_schema = parameters_to_json_schema({name: spec})["properties"][name]
+            entry = {"type": "data", "schema": data_schema}
+            for key in ("description", "default"):
+                if key in data_schema:
+                    entry[key] = data_schema[key]
+        else:
+            raise BadRequest(f"evaluator parameter {name!r} is not a parameter declaration")
+        schema[name] = entry
+    return {"type": "braintrust.staticParameters", "schema": schema, "source": None}
+
+
+def format_summary(summary: Any) -> dict[str, Any]:
+    """An ``ExperimentSummary`` as the playground reads it: its fields with camelCase names."""
+    def camel(name: str) -> str:
+        head, *rest = name.split("_")
+        return head + "".join(part.title() for part in rest)
+
+    return {camel(key): value for key, value in summary.as_dict().items()}
+
+
+def sse_event(event: str, data: Any) -> bytes:
+    """One server-sent event (dicts and lists as JSON, anything else as text; each line of a
+    text with several is its own ``data:`` line, which the reader joins back)."""
+    text = json.dumps(data) if isinstance(data, (dict, list)) else str(data)
+    lines = "".join(f"data: {line}\n" for line in text.split("\n"))
+    return f"event: {event}\n{lines}\n".encode()

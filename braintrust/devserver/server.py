@@ -1,0 +1,243 @@
+"""The dev server of ``braintrust eval --dev``: the playground's remote evals run here.
+
+An HTTP server from the standard library, one thread per request. ``GET /`` says hello,
+``GET /list`` lists the evaluators, ``POST /eval`` runs one with the playground's data,
+parameters and extra scorers (``braintrust.devserver.protocol``), as the caller
+(``braintrust.devserver.access``). A streamed run whose caller goes away is cancelled.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Mapping
+
+from braintrust.devserver.access import AccessDenied, Caller, CredentialGate, TokenChecker, caller_of, cors_headers
+from braintrust.devserver.protocol import (
+    BadRequest,
+    EvalRequest,
+    evaluator_listing,
+    format_summary,
+    parse_eval_request,
+    sse_event,
+)
+
+__all__ = ["DevServer", "serve"]
+
+MAX_BODY_BYTES = 64 * 1024 * 1024
+
+
+class DevServer(ThreadingHTTPServer):
+    """Serves ``evaluators`` (``{name: Evaluator}``) on ``(host, port)`` (port 0: any free one)."""
+
+    daemon_threads = True
+
+    def __init__(self, evaluators: Mapping[str, Any], host: str = "localhost", port: int = 8300, org_name: str | None = None):
+        super().__init__((host, port), _Handler)
+        self.evaluators = dict(evaluators)
+        self.tokens = TokenChecker(org_name)
+        self.gate = CredentialGate()
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+
+def serve(evaluators: Mapping[str, Any], host: str = "localhost", port: int = 8300, org_name: str | None = None) -> None:
+    """Run the dev server until Ctrl-C."""
+    server = DevServer(evaluators, host, port, org_name)
+    print(f"Starting dev server on http://{host}:{server.server_address[1]}", flush=True)
+    print(f"Loaded {len(evaluators)} evaluator(s): {list(evaluators)}", flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: DevServer
+    protocol_version = "HTTP/1.0"  # (a streamed answer ends when the connection closes)
+
+    def log_message(self, format: str, *args: Any) -> None:  # one line per request, on stderr
+        sys.stderr.write(f"braintrust dev server: {self.address_string()} {format % args}\n")
+
+    def _headers(self) -> dict[str, str]:
+        return {name.lower(): value for name, value in self.headers.items()}
+
+    def _answer(self, status: int, body: Any, content_type: str = "application/json") -> None:
+        data = body if isinstance(body, bytes) else (json.dumps(body) if content_type == "application/json" else str(body)).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in cors_headers(self._headers()).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_OPTIONS(self) -> None:  # noqa: N802 - the http.server naming
+        self._answer(200, b"", "text/plain")
+
+    def do_GET(self) -> None:  # noqa: N802
+        path = self.path.split("?", 1)[0]
+        if path == "/":
+            self._answer(200, "Hello, world!", "text/plain; charset=utf-8")
+        elif path == "/list":
+            if self._authorized() is not None:
+                self._answer(200, evaluator_listing(self.server.evaluators))
+        else:
+            self._answer(404, {"error": f"no endpoint GET {path}: the dev server answers GET /, GET /list and POST /eval"})
+
+    def do_POST(self) -> None:  # noqa: N802
+        path = self.path.split("?", 1)[0]
+        if path != "/eval":
+            self._answer(404, {"error": f"no endpoint POST {path}: the dev server answers GET /, GET /list and POST /eval"})
+            return
+        caller = self._authorized()
+        if caller is None:
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY_BYTES:
+            self._answer(413, {"error": f"request body of {length} bytes is over the dev server's {MAX_BODY_BYTES}"})
+            return
+        try:
+            request = parse_eval_request(self.rfile.read(length))
+        except BadRequest as exc:
+            self._answer(400, {"error": str(exc)})
+            return
+        registered = self.server.evaluators.get(request.name)
+        if registered is None:
+            self._answer(404, {"error": f"Evaluator '{request.name}' not found"})
+            return
+        try:
+            data = _data_of(request, registered)
+        except Exception as exc:
+            self._answer(400, {"error": f"Failed to load dataset: {exc}"})
+            return
+        try:
+            chosen = _chosen_parameters(request, registered)
+        except ValueError as exc:
+            self._answer(400, {"error": f"Invalid parameters: {exc}"})
+            return
+        with self.server.gate.using(caller):
+            if request.stream:
+                self._run_streamed(request, registered, data, chosen)
+            else:
+                self._run(request, registered, data, chosen)
+
+    def _authorized(self) -> Caller | None:
+        """The caller, once checked; None when the answer (an error) is already sent."""
+        try:
+            caller = caller_of(self._headers())
+            self.server.tokens.check(caller)
+            return caller
+        except AccessDenied as exc:
+            self._answer(exc.status, {"error": exc.message})
+            return None
+
+    def _run(self, request: EvalRequest, registered: Any, data: Any, chosen: Any) -> None:
+        evaluator = _evaluator_for(request, registered, data, chosen)
+        try:
+            result = _run_evaluator(evaluator)
+        except Exception as exc:
+            print(f"braintrust dev server: failed to run evaluation {request.name}: {exc}", file=sys.stderr)
+            self._answer(500, {"error": f"Failed to run evaluation: {exc}"})
+            return
+        self._answer(200, format_summary(result.summary))
+
+    def _run_streamed(self, request: EvalRequest, registered: Any, data: Any, chosen: Any) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        for name, value in cors_headers(self._headers()).items():
+            self.send_header(name, value)
+        self.end_headers()
+        cancel = threading.Event()
+        lock = threading.Lock()
+
+        def send(event: str, payload: Any) -> None:
+            with lock:
+                if cancel.is_set():
+                    return
+                try:
+                    self.wfile.write(sse_event(event, payload))
+                    self.wfile.flush()
+                except OSError:  # the caller went away: stop the run
+                    cancel.set()
+
+        evaluator = _evaluator_for(request, registered, data, chosen, cancel_event=cancel,
+                                   on_start=lambda summary: send("start", format_summary(summary)),
+                                   stream=lambda event: send("progress", event))
+        try:
+            result = _run_evaluator(evaluator)
+            send("summary", format_summary(result.summary))
+        except Exception as exc:
+            print(f"braintrust dev server: error running eval {request.name}: {exc}", file=sys.stderr)
+            send("error", str(exc))
+        finally:
+            send("done", "")
+
+
+def _data_of(request: EvalRequest, registered: Any) -> Any:
+    """The cases: a Braintrust dataset by project and name or by id, rows given inline, or (no
+    ``data``) the evaluator's own."""
+    data = request.data
+    if data is None:
+        return registered.data
+    if isinstance(data, dict):
+        from braintrust.objects.dataset import init_dataset
+
+        pinned = {key: data[f"dataset_{key}"] for key in ("version", "environment") if data.get(f"dataset_{key}") is not None}
+        if "project_name" in data and "dataset_name" in data:
+            dataset = init_dataset(project=data["project_name"], name=data["dataset_name"], **pinned)
+        elif "dataset_id" in data:
+            dataset = init_dataset(dataset_id=data["dataset_id"], **pinned)
+        else:
+            dataset = None
+        if dataset is not None:
+            dataset.id  # (looked up now: a dataset that cannot be read is the request's error, answered 400)
+            return dataset
+        if "data" in data:
+            return data["data"]
+        raise ValueError("data must name a dataset (project_name and dataset_name, or dataset_id) or hold the rows in data")
+    return data
+
+
+def _chosen_parameters(request: EvalRequest, registered: Any) -> dict[str, Any] | None:
+    """The parameters the playground chose, checked against the evaluator's (None: it has none)."""
+    if not registered.parameters:
+        return None
+    from braintrust.parameters.values import validate_parameters
+
+    return validate_parameters(request.parameters, registered.parameters)
+
+
+def _evaluator_for(request: EvalRequest, registered: Any, data: Any, chosen: Any, **callbacks: Any) -> Any:
+    scores = list(registered.scores or []) + [_remote_scorer(score["name"], score["function_id"]) for score in request.scores]
+    return dataclasses.replace(
+        registered, data=data, scores=scores, parameter_values=chosen, experiment_name=request.experiment_name,
+        parent=request.parent, project_id=request.project_id or registered.project_id, **callbacks,
+    )
+
+
+def _remote_scorer(name: str, function_id: dict[str, Any]) -> Callable[..., Any]:
+    """A scorer that calls a Braintrust function (the playground's scorers), in the scorer's span."""
+    def scorer(input: Any, output: Any, expected: Any, metadata: Any) -> Any:
+        from braintrust.functions.invoke import invoke
+        from braintrust.tracing.span import current_span
+
+        return invoke(**function_id, input={"input": input, "output": output, "expected": expected, "metadata": metadata},
+                      parent=current_span().export(), stream=False, mode="auto", strict=True)
+
+    scorer.__name__ = name
+    return scorer
+
+
+def _run_evaluator(evaluator: Any) -> Any:
+    from braintrust.eval.api import _run_and_report
+    from braintrust.eval.loop import run_sync
+
+    return run_sync(_run_and_report(evaluator, None))

@@ -1,0 +1,268 @@
+"""``braintrust eval --dev``: the dev server the Braintrust playground runs remote evals on, served
+for real (a thread here, or the command in a subprocess) against the loopback Braintrust server."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+import requests
+from pydantic import BaseModel
+
+import braintrust
+from braintrust.devserver.server import DevServer
+from braintrust.eval.evaluator import Evaluator
+
+PROMPT = {"prompt": {"type": "chat", "messages": [{"role": "user", "content": "Reply to {{input}}"}]}, "options": {"model": "gpt-4o-mini"}}
+
+
+class Shout(BaseModel):
+    value: bool = False
+
+
+def reply_task(input, hooks):
+    built = hooks.parameters["main"].build(input=input)
+    text = built["messages"][0]["content"]
+    return {"text": text.upper() if hooks.parameters["shout"] else text, "model": hooks.parameters["model"]}
+
+
+def exact(output, expected):
+    return 1.0 if expected is None or output["text"] == expected else 0.0
+
+
+def tone(output):
+    return {"name": "tone", "id": "loud" if output["text"].isupper() else "calm"}
+
+
+def evaluator(**fields) -> Evaluator:
+    defaults = dict(project_name="dev-project", eval_name="support-bot", data=[{"input": "hi", "expected": "Reply to hi"}],
+                    task=reply_task, scores=[exact], classifiers=[tone],
+                    parameters={"main": {"type": "prompt", "default": PROMPT}, "model": {"type": "model", "default": "gpt-4o-mini"},
+                                "shout": Shout})
+    return Evaluator(**{**defaults, **fields})
+
+
+@pytest.fixture
+def dev(bt_env):
+    """A dev server with two evaluators, and a requests session that speaks for the test server's user."""
+    server = DevServer({"support-bot": evaluator(), "plain": evaluator(eval_name="plain", parameters=None, task=lambda input: input,
+                                                                      scores=[], classifiers=[])}, port=0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    session = requests.Session()
+    session.headers.update({"x-bt-auth-token": bt_env.api_key, "x-bt-org-name": bt_env.org_name, "Origin": bt_env.url})
+    session.base = server.url  # type: ignore[attr-defined]
+    yield session
+    server.shutdown()
+    server.server_close()
+
+
+def call(session, method: str, path: str, **kwargs) -> requests.Response:
+    return session.request(method, session.base + path, timeout=30, **kwargs)
+
+
+def test_hello_and_the_evaluator_list(dev, bt_env):
+    assert call(dev, "GET", "/").text == "Hello, world!"
+    listing = call(dev, "GET", "/list").json()
+    assert set(listing) == {"support-bot", "plain"}
+    bot = listing["support-bot"]
+    assert bot["scores"] == [{"name": "exact"}] and bot["classifiers"] == [{"name": "tone"}]
+    assert bot["parameters"]["type"] == "braintrust.staticParameters" and bot["parameters"]["source"] is None
+    schema = bot["parameters"]["schema"]
+    assert schema["main"] == {"type": "prompt", "default": PROMPT}
+    assert schema["model"] == {"type": "model", "default": "gpt-4o-mini"}
+    assert schema["shout"] == {"type": "data", "schema": {"default": False, "title": "Value", "type": "boolean"}, "default": False}
+    assert listing["plain"] == {"parameters": None, "scores": [], "classifiers": []}
+
+
+def test_a_run_with_the_playgrounds_data_and_parameters(dev, bt_env):
+    answer = call(dev, "POST", "/eval", json={
+        "name": "support-bot", "experiment_name": "from-playground",
+        "data": {"data": [{"input": "hello", "expected": "REPLY TO HELLO"}, {"input": "bye"}]},
+        "parameters": {"shout": True, "model": "gpt-4o"},
+    })
+    assert answer.status_code == 200, answer.text
+    summary = answer.json()
+    assert summary["experimentName"] == "from-playground" and summary["projectName"] == "dev-project"
+    assert summary["scores"]["exact"]["score"] == 1.0 and "experimentUrl" in summary
+    (experiment,) = [e for e in bt_env.experiments() if e["name"] == "from-playground"]
+    roots = [r for r in bt_env.rows("experiment", experiment["id"]) if not r.get("span_parents")]
+    assert sorted(r["output"]["text"] for r in roots) == ["REPLY TO BYE", "REPLY TO HELLO"]
+    assert {r["output"]["model"] for r in roots} == {"gpt-4o"}
+
+
+def test_a_streamed_run_sends_start_progress_summary_done(dev, bt_env):
+    answer = call(dev, "POST", "/eval", json={"name": "support-bot", "stream": True, "data": [{"input": "hey"}]}, stream=True)
+    assert answer.headers["Content-Type"] == "text/event-stream"
+    assert answer.headers["Access-Control-Allow-Origin"] == bt_env.url
+    events = []
+    for block in answer.text.strip().split("\n\n"):
+        lines = block.split("\n")
+        events.append((lines[0].removeprefix("event: "), "\n".join(line.removeprefix("data: ") for line in lines[1:])))
+    kinds = [kind for kind, _ in events]
+    assert kinds[0] == "start" and kinds[-2:] == ["summary", "done"] and "progress" in kinds
+    progress = json.loads(next(data for kind, data in events if kind == "progress"))
+    assert progress["event"] == "json_delta" and json.loads(progress["data"]) == {"text": "Reply to hey", "model": "gpt-4o-mini"}
+    assert progress["object_type"] == "task" and progress["name"] == "support-bot"
+    start = json.loads(events[0][1])
+    assert start["projectName"] == "dev-project" and start["projectUrl"].endswith("/p/dev-project")
+    assert json.loads(events[-2][1])["scores"]["exact"]["score"] == 1.0
+
+
+def test_a_dataset_a_remote_scorer_and_a_parent(dev, bt_env):
+    dataset = braintrust.init_dataset(project="dev-project", name="greetings")
+    dataset.insert(id="g1", input="good morning")
+    braintrust.flush()
+    answer = call(dev, "POST", "/eval", json={
+        "name": "plain", "data": {"project_name": "dev-project", "dataset_name": "greetings"},
+        "scores": [{"name": "sentiment", "function_id": {"function_id": "classify"}}],
+        "parent": {"object_type": "experiment", "object_id": "parent-experiment-id"},
+    })
+    assert answer.status_code == 200, answer.text
+    (invoked,) = [r.json for r in bt_env.requests if r.path == "/function/invoke"]
+    assert invoked["function_id"] == "classify" and invoked["input"]["output"] == "good morning"
+    assert invoked["mode"] == "auto" and invoked["strict"] is True and invoked["parent"]
+    rows = bt_env.rows("experiment", "parent-experiment-id")  # (a parent: no experiment of its own)
+    root = next(r for r in rows if r.get("span_attributes", {}).get("type") == "eval")
+    assert root["output"] == "good morning" and root["origin"]["id"] == "g1"
+    scored = next(r for r in rows if r.get("span_attributes", {}).get("name") == "sentiment")
+    assert scored["scores"] == {"sentiment": 0.9}  # (the function's {"label", "score"} answer)
+    assert not [r for r in bt_env.requests if r.path == "/v1/experiment" and r.method == "POST"]
+
+
+@pytest.mark.parametrize("body, status, message", [
+    ({"name": "nobody"}, 404, "Evaluator 'nobody' not found"),
+    ({}, 400, "name is required"),
+    ({"name": "support-bot", "parameters": {"model": 4}}, 400, "Invalid parameters: Invalid parameter 'model'"),
+    ({"name": "support-bot", "data": {"dataset_id": 3, "nothing": 1}}, 400, "Failed to load dataset"),
+    ({"name": "support-bot", "data": {"rows": []}}, 400, "Failed to load dataset: data must name a dataset"),
+    ({"name": "plain", "scores": [{"name": "s", "function_id": {"inline_code": "x"}}]}, 400, "cannot call a function given by inline_code"),
+    ({"name": "plain", "parent": {"object_type": "dataset", "object_id": "x"}}, 400, "parent must be an export slug"),
+])
+def test_requests_that_cannot_run_say_why(dev, bt_env, body, status, message):
+    answer = call(dev, "POST", "/eval", json=body)
+    assert (answer.status_code, message in answer.json()["error"]) == (status, True), answer.text
+    assert not [r for r in bt_env.requests if r.path == "/v1/experiment" and r.method == "POST"]
+
+
+def test_who_may_call(dev, bt_env):
+    anonymous = requests.Session()
+    anonymous.base = dev.base  # type: ignore[attr-defined]
+    assert call(anonymous, "GET", "/list").status_code == 401
+    assert call(anonymous, "GET", "/list", headers={"x-bt-auth-token": "null"}).status_code == 401
+    assert call(anonymous, "GET", "/list", headers={"Authorization": "Bearer "}).json() == {"error": "Invalid authorization token format"}
+    no_org = call(anonymous, "GET", "/list", headers={"Authorization": f"Bearer {bt_env.api_key}"})
+    assert (no_org.status_code, no_org.json()) == (400, {"error": "Missing x-bt-org-name header"})
+    wrong = call(anonymous, "GET", "/list", headers={"x-bt-auth-token": "not-the-key", "x-bt-org-name": bt_env.org_name})
+    assert (wrong.status_code, wrong.json()) == (401, {"error": "Unauthorized"})
+    other_org = call(anonymous, "GET", "/list", headers={"x-bt-auth-token": bt_env.api_key, "x-bt-org-name": "elsewhere"})
+    assert other_org.status_code == 401
+    logins = len(bt_env.requests_to("/api/apikey/login"))
+    assert call(dev, "GET", "/list").status_code == 200
+    assert call(dev, "GET", "/list").status_code == 200
+    assert len(bt_env.requests_to("/api/apikey/login")) == logins + 1  # (a token is checked once)
+
+
+def test_only_the_braintrust_app_gets_cors_headers(dev, bt_env):
+    preflight = call(dev, "OPTIONS", "/eval", headers={"Origin": "https://www.braintrust.dev", "Access-Control-Request-Private-Network": "true"})
+    assert preflight.status_code == 200
+    assert preflight.headers["Access-Control-Allow-Origin"] == "https://www.braintrust.dev"
+    assert "x-bt-auth-token" in preflight.headers["Access-Control-Allow-Headers"]
+    assert preflight.headers["Access-Control-Allow-Private-Network"] == "true"
+    assert call(dev, "OPTIONS", "/eval", headers={"Origin": "https://x.preview.braintrust.dev"}).headers["Access-Control-Allow-Origin"]
+    stranger = call(dev, "OPTIONS", "/eval", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in stranger.headers
+
+
+def test_each_callers_rows_go_with_their_own_credential(bt_env):
+    """Evals of one credential run side by side; a caller with another waits for them, then the
+    process flushes and logs in as that caller, whose rows carry their key."""
+    bt_env.other_api_keys.add("second-user-key")
+    started, release = threading.Event(), threading.Event()
+
+    def slow(input):
+        started.set()
+        assert release.wait(30)
+        return input
+
+    server = DevServer({"slow": evaluator(eval_name="slow", parameters=None, task=slow, scores=[], classifiers=[]),
+                        "fast": evaluator(eval_name="fast", parameters=None, task=lambda input: input, scores=[], classifiers=[])}, port=0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    answers = {}
+
+    def run(name: str, key: str, value: str) -> None:
+        answers[name] = requests.post(server.url + "/eval", json={"name": name, "data": [{"input": value}], "experiment_name": name},
+                                      headers={"x-bt-auth-token": key, "x-bt-org-name": bt_env.org_name}, timeout=60)
+
+    try:
+        first = threading.Thread(target=run, args=("slow", bt_env.api_key, "from-first"))
+        first.start()
+        assert started.wait(30)
+        second = threading.Thread(target=run, args=("fast", "second-user-key", "from-second"))
+        second.start()
+        time.sleep(0.5)
+        assert "fast" not in answers  # (waiting for the first caller's eval)
+        release.set()
+        first.join(60)
+        second.join(60)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert answers["slow"].status_code == answers["fast"].status_code == 200, (answers["slow"].text, answers["fast"].text)
+    sent_by = {}
+    for request in bt_env.requests_to("/logs3"):
+        for row in request.json["rows"]:
+            if isinstance(row.get("output"), str):
+                sent_by[row["output"]] = request.header("Authorization")
+    assert sent_by == {"from-first": f"Bearer {bt_env.api_key}", "from-second": "Bearer second-user-key"}
+
+
+def test_an_allowed_organization_only(bt_env):
+    server = DevServer({"plain": evaluator(eval_name="plain", parameters=None)}, port=0, org_name="another-org")
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        answer = requests.get(server.url + "/list", headers={"x-bt-auth-token": bt_env.api_key, "x-bt-org-name": bt_env.org_name}, timeout=30)
+        assert (answer.status_code, answer.json()["error"]) == (403, "Org 'test-org' is not allowed. Only org 'another-org' is allowed.")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_command_serves_an_eval_file_until_interrupted(bt_env, tmp_path):
+    (tmp_path / "eval_bot.py").write_text(textwrap.dedent("""
+        import braintrust
+
+        braintrust.Eval("cli-project", data=[{"input": "a"}], task=lambda input: input + "!", scores=[])
+    """))
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "braintrust", "eval", "--dev", "--dev-port", "0", str(tmp_path / "eval_bot.py")],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        first = proc.stdout.readline()
+        assert first.startswith("Starting dev server on http://localhost:"), first + proc.stderr.read()
+        assert proc.stdout.readline().strip() == "Loaded 1 evaluator(s): ['cli-project']"
+        url = first.split(" on ", 1)[1].strip()
+        headers = {"x-bt-auth-token": bt_env.api_key, "x-bt-org-name": bt_env.org_name}
+        assert requests.get(url + "/list", headers=headers, timeout=30).json() == {"cli-project": {"parameters": None, "scores": [], "classifiers": []}}
+        answer = requests.post(url + "/eval", json={"name": "cli-project", "data": [{"input": "b"}]}, headers=headers, timeout=60)
+        assert answer.status_code == 200, answer.text
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    roots = [r for r in bt_env.rows() if r.get("span_attributes", {}).get("type") == "eval"]
+    assert [r["output"] for r in roots] == ["b!"]
+
+
+def test_dev_cannot_be_combined_with_watch_or_list(tmp_path):
+    for extra in ("--watch", "--list"):
+        proc = subprocess.run([sys.executable, "-m", "braintrust", "eval", "--dev", extra, str(tmp_path)], capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 2 and f"--dev cannot be combined with {extra}" in proc.stderr
