@@ -228,6 +228,11 @@ class BraintrustState:
         self.logged_in = True
         self._unreachable = None
 
+    def close(self) -> None:
+        """Forget the login and close the HTTP connections (a state made for one check)."""
+        with self._lock:
+            self._drop_login()
+
     def _drop_login(self) -> None:
         if self._client is not None:
             try:

@@ -21,9 +21,9 @@ import os
 import re
 import threading
 from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping
-from contextlib import contextmanager
 
 __all__ = ["AccessDenied", "Caller", "CredentialGate", "TokenChecker", "caller_of", "cors_headers"]
 
@@ -129,7 +129,7 @@ class TokenChecker:
             print(f"braintrust dev server: authorization failed: {exc}", file=sys.stderr)
             raise AccessDenied(401, "Unauthorized") from None
         finally:
-            state._drop_login()
+            state.close()
         with self._lock:
             self._checked[key] = True
             while len(self._checked) > self._remembered:

@@ -237,7 +237,7 @@ def _remote_scorer(name: str, function_id: dict[str, Any]) -> Callable[..., Any]
 
 
 def _run_evaluator(evaluator: Any) -> Any:
-    from braintrust.eval.api import _run_and_report
+    from braintrust.eval.api import run_and_report
     from braintrust.eval.loop import run_sync
 
-    return run_sync(_run_and_report(evaluator, None))
+    return run_sync(run_and_report(evaluator, None))

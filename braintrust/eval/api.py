@@ -36,7 +36,9 @@ def _make_evaluator(name: str, data: Any, task: Callable[..., Any], **options: A
     )
 
 
-async def _run_and_report(evaluator: Evaluator, reporter: Any) -> EvalResultWithSummary:
+async def run_and_report(evaluator: Evaluator, reporter: Any) -> EvalResultWithSummary:
+    """Run ``evaluator`` and report it with ``reporter`` (a ``ReporterDef``, a registered
+    reporter's name, or None for the default one), as ``Eval`` does."""
     from braintrust.eval.registry import resolve_reporter
     from braintrust.eval.runner import run_evaluator_async
 
@@ -107,8 +109,8 @@ def Eval(  # noqa: N802 - public API name
         loop = None
     if loop is not None:
         warnings.warn(ASYNC_CONTEXT_WARNING, RuntimeWarning, stacklevel=2)
-        return loop.create_task(_run_and_report(evaluator, reporter))
-    return run_sync(_run_and_report(evaluator, reporter))
+        return loop.create_task(run_and_report(evaluator, reporter))
+    return run_sync(run_and_report(evaluator, reporter))
 
 
 async def EvalAsync(  # noqa: N802 - public API name
@@ -158,7 +160,7 @@ async def EvalAsync(  # noqa: N802 - public API name
     if registry.is_collecting():
         registry.record(evaluator, reporter)
         return None
-    return await _run_and_report(evaluator, reporter)
+    return await run_and_report(evaluator, reporter)
 
 
 __all__ = [

@@ -267,12 +267,12 @@ def test_an_evaluators_chosen_parameter_values_replace_the_defaults():
     """``Evaluator(parameter_values=...)`` (values chosen already, as a playground chooses them):
     the task sees them instead of the parameters' defaults."""
     from braintrust import Evaluator
-    from braintrust.eval.api import _run_and_report
+    from braintrust.eval.api import run_and_report
     from braintrust.eval.loop import run_sync
 
     seen = []
     evaluator = Evaluator(project_name="chosen", eval_name="chosen", data=[{"input": 1}],
                           task=lambda input, hooks: seen.append(hooks.parameters) or input, scores=[lambda output: 1],
                           parameters={"temperature": {"default": 0.5}}, parameter_values={"temperature": 0.9})
-    run_sync(_run_and_report(evaluator, None))
+    run_sync(run_and_report(evaluator, None))
     assert seen == [{"temperature": 0.9}]
