@@ -266,3 +266,15 @@ def test_dev_cannot_be_combined_with_watch_or_list(tmp_path):
     for extra in ("--watch", "--list"):
         proc = subprocess.run([sys.executable, "-m", "braintrust", "eval", "--dev", extra, str(tmp_path)], capture_output=True, text=True, timeout=60)
         assert proc.returncode == 2 and f"--dev cannot be combined with {extra}" in proc.stderr
+
+
+def test_saved_parameters_are_listed_with_their_source():
+    from braintrust import RemoteEvalParameters
+    from braintrust.devserver.protocol import parameters_container
+
+    saved = RemoteEvalParameters(id="p1", project_id="proj", name="Knobs", slug="knobs", version="100",
+                                 schema={"type": "object", "properties": {"model": {"type": "string", "x-bt-type": "model"}}}, data={})
+    assert parameters_container(saved) == {
+        "type": "braintrust.parameters", "schema": saved.schema,
+        "source": {"parametersId": "p1", "slug": "knobs", "name": "Knobs", "projectId": "proj", "version": "100"},
+    }
