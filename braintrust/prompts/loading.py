@@ -188,7 +188,7 @@ def _ask(state: BraintrustState, request: LoadRequest) -> dict[str, Any]:
     if request.object_id:
         if not request.kind.is_kind(answer):
             if isinstance(answer, dict) and answer.get("id"):
-                raise PromptNotFound(f"{request.describe().capitalize()} is not a {noun}{_pinned(request)}.")
+                raise PromptNotFound(f"{request.describe().capitalize()} not found{_pinned(request)}: that id is a function of another kind.")
             raise PromptUnavailable(f"could not load {request.describe()}: the answer is not a {noun}")
         return answer
     objects = answer.get("objects") if isinstance(answer, dict) else None

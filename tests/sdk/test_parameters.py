@@ -118,9 +118,13 @@ def test_by_id_version_environment_and_not_found(bt_env):
 
     with pytest.raises(PromptNotFound, match="Parameters nope not found in project params."):
         load_parameters("params", "nope")
-    bt_env.add_prompt("params", "a-prompt", PROMPT)  # a function, but not parameters
+    prompt = bt_env.add_prompt("params", "a-prompt", PROMPT)  # a function, but not parameters
     with pytest.raises(PromptNotFound, match="Parameters a-prompt not found in project params."):
         load_parameters("params", "a-prompt")
+    with pytest.raises(PromptNotFound, match=f"Parameters {prompt['id']} not found: that id is a function of another kind."):
+        load_parameters(id=prompt["id"])
+    with pytest.raises(PromptNotFound, match=f"Prompt {first.id} not found: that id is a function of another kind."):
+        braintrust.load_prompt(id=first.id).build()
 
 
 def test_arguments_and_no_key_errors_say_what_to_do():
