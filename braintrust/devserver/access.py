@@ -75,12 +75,11 @@ def cors_headers(headers: Mapping[str, str]) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Caller:
-    """Who sent a request: their token, organization, the app they came from, and project."""
+    """Who sent a request: their token, organization, and the app they came from."""
 
     token: str | None
     org_name: str | None
     app_url: str | None
-    project_id: str | None
 
 
 def caller_of(headers: Mapping[str, str]) -> Caller:
@@ -93,7 +92,7 @@ def caller_of(headers: Mapping[str, str]) -> Caller:
             raise AccessDenied(400, "Invalid authorization token format")
     if token is not None and token.lower() == "null":
         token = None
-    return Caller(token or None, headers.get("x-bt-org-name"), allowed_origin(headers.get("origin")), headers.get("x-bt-project-id"))
+    return Caller(token or None, headers.get("x-bt-org-name"), allowed_origin(headers.get("origin")))
 
 
 class TokenChecker:

@@ -86,8 +86,7 @@ def parent_slug(parent: Any) -> str:
         return parent
     from braintrust.tracing.span_components import SpanComponentsV4, SpanObjectTypeV3
 
-    types = {"experiment": SpanObjectTypeV3.EXPERIMENT, "project_logs": SpanObjectTypeV3.PROJECT_LOGS,
-             "playground_logs": SpanObjectTypeV3.PLAYGROUND_LOGS}
+    types = {str(kind): kind for kind in SpanObjectTypeV3}  # "experiment", "project_logs", "playground_logs"
     if not isinstance(parent, dict) or parent.get("object_type") not in types or not isinstance(parent.get("object_id"), str):
         raise BadRequest("parent must be an export slug or an object with object_type (experiment, project_logs or "
                          "playground_logs) and object_id")

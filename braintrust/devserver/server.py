@@ -113,16 +113,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(404, {"error": f"Evaluator '{request.name}' not found"})
             return
         try:
-            data = _data_of(request, registered)
-        except Exception as exc:
-            self._answer(400, {"error": f"Failed to load dataset: {exc}"})
-            return
-        try:
             chosen = _chosen_parameters(request, registered)
         except ValueError as exc:
             self._answer(400, {"error": f"Invalid parameters: {exc}"})
             return
-        with self.server.gate.using(caller):
+        with self.server.gate.using(caller):  # (the dataset too is read as the caller)
+            try:
+                data = _data_of(request, registered)
+            except Exception as exc:
+                self._answer(400, {"error": f"Failed to load dataset: {exc}"})
+                return
             if request.stream:
                 self._run_streamed(request, registered, data, chosen)
             else:

@@ -7,7 +7,8 @@ from braintrust.parameters.schema import (
     is_eval_parameter_schema,
     parameters_to_json_schema,
 )
-from braintrust.parameters.values import validate_json_schema, validate_parameters
+from braintrust.parameters.json_schema import validate_json_schema
+from braintrust.parameters.values import validate_parameters
 
 __all__ = [
     "RemoteEvalParameters",

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any, Iterator, Mapping
 
-__all__ = ["apply_defaults", "resolve_ref", "schema_errors"]
+__all__ = ["apply_defaults", "resolve_ref", "schema_errors", "validate_json_schema"]
 
 _TYPES = {
     "object": lambda v: isinstance(v, dict),
@@ -45,6 +45,15 @@ def apply_defaults(instance: Any, schema: Mapping[str, Any]) -> Any:
             for item in value:
                 apply_defaults(item, property_schema["items"])
     return instance
+
+
+def validate_json_schema(values: Mapping[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` with the schema's defaults filled in; a ``ValueError`` lists every violation."""
+    candidate = apply_defaults(dict(values), schema)
+    errors = schema_errors(candidate, schema)
+    if errors:
+        raise ValueError(f"Invalid parameters: {', '.join(errors)}")
+    return candidate
 
 
 def schema_errors(instance: Any, schema: Any) -> list[str]:

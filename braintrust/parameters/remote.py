@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from braintrust.parameters.json_schema import apply_defaults, schema_errors
+from braintrust.parameters.json_schema import validate_json_schema
 from braintrust.prompts.cache import parameters_cache
 from braintrust.prompts.loading import LoadRequest, SavedKind, fetch_saved
 from braintrust.serializable import SerializableDataClass
@@ -52,8 +52,11 @@ class RemoteEvalParameters(SerializableDataClass):
 
     def validate(self, data: Any) -> bool:
         """Whether ``data`` (with the schema's defaults filled in) satisfies the schema."""
-        candidate = apply_defaults(dict(data), self.schema) if isinstance(data, Mapping) else data
-        return not schema_errors(candidate, self.schema)
+        try:
+            validate_json_schema(data, self.schema)
+        except (ValueError, TypeError):
+            return False
+        return True
 
 
 def load_parameters(

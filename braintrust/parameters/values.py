@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from braintrust.parameters.json_schema import apply_defaults, schema_errors
+from braintrust.parameters.json_schema import validate_json_schema
+from braintrust.parameters.remote import RemoteEvalParameters
 from braintrust.parameters.schema import (
     is_eval_parameter_schema,
     is_model_parameter,
@@ -21,15 +22,14 @@ from braintrust.parameters.schema import (
     prompt_data_dict,
     pydantic_fields,
 )
+from braintrust.prompts.prompt import Prompt
 
-__all__ = ["resolve_parameters", "validate_json_schema", "validate_parameters"]
+__all__ = ["resolve_parameters", "validate_parameters"]
 
 
 def resolve_parameters(parameters: Any, chosen: Mapping[str, Any] | None = None) -> Any:
     """What ``hooks.parameters`` is for an evaluator declared with ``parameters`` (values
     ``chosen`` already, such as a playground's, are used as they are)."""
-    from braintrust.parameters.remote import RemoteEvalParameters
-
     if chosen is not None:
         return dict(chosen)
     if parameters is None:
@@ -42,8 +42,6 @@ def resolve_parameters(parameters: Any, chosen: Mapping[str, Any] | None = None)
 def validate_parameters(values: Mapping[str, Any], parameters: Any) -> dict[str, Any]:
     """``values`` checked and completed by ``parameters`` (a declaration, saved parameters or
     None); a ``ValueError`` names the parameter and what is wrong."""
-    from braintrust.parameters.remote import RemoteEvalParameters
-
     if parameters is None:
         return dict(values)
     if isinstance(parameters, RemoteEvalParameters):
@@ -52,18 +50,7 @@ def validate_parameters(values: Mapping[str, Any], parameters: Any) -> dict[str,
     return {name: _declared_value(name, spec, values.get(name)) for name, spec in parameters.items()}
 
 
-def validate_json_schema(values: Mapping[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
-    """``values`` with the schema's defaults filled in; a ``ValueError`` lists every violation."""
-    candidate = apply_defaults(dict(values), schema)
-    errors = schema_errors(candidate, schema)
-    if errors:
-        raise ValueError(f"Invalid parameters: {', '.join(errors)}")
-    return candidate
-
-
 def _with_prompts(values: dict[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
-    from braintrust.prompts.prompt import Prompt
-
     properties = schema.get("properties")
     for name, prop in (properties.items() if isinstance(properties, dict) else ()):
         if isinstance(prop, dict) and prop.get("x-bt-type") == "prompt" and name in values:
@@ -82,8 +69,6 @@ def _declared_value(name: str, spec: Any, value: Any) -> Any:
 
 def _value_of(name: str, spec: Any, value: Any) -> Any:
     if is_prompt_parameter(spec):
-        from braintrust.prompts.prompt import Prompt
-
         prompt_data = value if value is not None else prompt_data_dict(spec.get("default"))
         if prompt_data is None:
             raise ValueError(f"Parameter '{name}' is required")

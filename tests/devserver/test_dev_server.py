@@ -137,6 +137,23 @@ def test_a_dataset_a_remote_scorer_and_a_parent(dev, bt_env):
     assert not [r for r in bt_env.requests if r.path == "/v1/experiment" and r.method == "POST"]
 
 
+def test_a_server_without_a_key_of_its_own_reads_the_dataset_as_the_caller(dev, bt_env, monkeypatch):
+    """The dataset is read with the caller's login, not the process's (here it has none)."""
+    dataset = braintrust.init_dataset(project="dev-project", name="faq")
+    dataset.insert(id="q1", input="where is my parcel")
+    braintrust.flush()
+    braintrust.delivery.runtime.reset_for_tests()
+    from braintrust.state import global_state
+
+    global_state().reset()
+    monkeypatch.delenv("BRAINTRUST_API_KEY")
+    answer = call(dev, "POST", "/eval", json={"name": "plain", "data": {"project_name": "dev-project", "dataset_name": "faq"}})
+    assert answer.status_code == 200, answer.text
+    braintrust.flush()
+    roots = [r for r in bt_env.rows() if r.get("span_attributes", {}).get("type") == "eval"]
+    assert [r["output"] for r in roots] == ["where is my parcel"]
+
+
 @pytest.mark.parametrize("body, status, message", [
     ({"name": "nobody"}, 404, "Evaluator 'nobody' not found"),
     ({}, 400, "name is required"),
