@@ -29,6 +29,7 @@ import argparse
 import json
 import os
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -168,6 +169,15 @@ def wait_for_local_backend(seconds: float) -> bool:
     return True
 
 
+def ours_encoder(ours_env: dict) -> str:
+    """What our package encodes rows with in the benchmark's environment (orjson, a dependency,
+    or the standard library where orjson cannot be imported)."""
+    probe = "import braintrust.jsonsafe as j; print('orjson ' + j._orjson.__version__ if j._orjson else 'the standard library (no orjson)')"
+    done = subprocess.run([sys.executable, "-c", probe], env=clean_env(**ours_env), cwd=tempfile.gettempdir(),
+                          capture_output=True, text=True, timeout=60)
+    return done.stdout.strip() or f"? ({done.stderr.strip().splitlines()[-1:]})"
+
+
 def print_table(results: dict, rows: int, small: int, ours_env: dict) -> None:
     rss_points = [str(c) for c in (10_000, 50_000, 100_000) if c <= rows]
     header = (f"{'case':<14} {'rows/s':>9} {'best':>7} {'seconds':>8} {'cpu s':>6} {'srv cpu':>7} {'peak MB':>8} {f'peak@{small // 1000}k':>9}  "
@@ -194,6 +204,7 @@ def print_table(results: dict, rows: int, small: int, ours_env: dict) -> None:
     print(f"{rows} rows per run; public SDK run with BRAINTRUST_QUEUE_SIZE={PUBLIC_QUEUE_SIZE} "
           f"(its default 25000 drops the oldest rows); ours with "
           + (" ".join(f"{k}={v}" for k, v in ours_env.items()) + " (NOT the defaults)" if ours_env else "defaults") + ".")
+    print(f"ours encodes rows with {ours_encoder(ours_env)}.")
     print("rows/s, seconds, cpu s, peak MB, rss@: the run with the median time; best: the fastest run's rows/s.")
     print("cpu s: CPU seconds of the logging process (imports included); srv cpu: of the server process.")
     loads = [r["load_average"] for r in results.values()]

@@ -1,4 +1,4 @@
-"""The oldest pytest, pluggy, requests and pytest-xdist that pyproject.toml accepts run the plugin:
+"""The oldest pytest, pluggy, requests, orjson and pytest-xdist that pyproject.toml accepts run the plugin:
 the example project, alone and with ``-n 2``, in a virtual environment holding exactly those
 versions. (``pluggy>=1.0`` was once declared while the plugin's hook wrappers need 1.2:
 installing it stopped every run with an INTERNALERROR.)"""
@@ -19,14 +19,14 @@ ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
 
 #: Dependencies whose declared floor is installed here (pyproject.toml's, and its xdist extra).
-FLOORED = ("pytest", "pluggy", "requests", "pytest-xdist")
+FLOORED = ("pytest", "pluggy", "requests", "orjson", "pytest-xdist")
 
 
 def declared_floors() -> dict[str, str]:
     text = (ROOT / "pyproject.toml").read_text()
     dependencies = re.search(r"^dependencies = \[(.*?)^\]", text, re.S | re.M).group(1)
     dependencies += re.search(r"^xdist = \[(.*?)\]", text, re.M).group(1)
-    floors = dict(re.findall(r'"([A-Za-z0-9_.-]+)>=([0-9][0-9.]*)"', dependencies))
+    floors = dict(re.findall(r'"([A-Za-z0-9_.-]+)>=([0-9][0-9.]*)[";]', dependencies))
     assert set(FLOORED) <= set(floors), f"pyproject.toml should give a floor for each of {FLOORED}: {floors}"
     return floors
 
@@ -66,9 +66,9 @@ def test_the_example_project_runs_on_the_oldest_declared_versions(tmp_path):
         [str(python), "-m", "pytest", str(project), "-p", "pytest_braintrust.plugin", "--braintrust", "-p", "no:cacheprovider"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180,
     )
-    versions = subprocess.run([str(python), "-c", "import pytest, pluggy; print(pytest.__version__, pluggy.__version__)"],
+    versions = subprocess.run([str(python), "-c", "import pytest, pluggy, orjson; print(pytest.__version__, pluggy.__version__, orjson.__version__)"],
                               capture_output=True, text=True).stdout.split()
-    assert [release(v) for v in versions] == [release(floors["pytest"]), release(floors["pluggy"])]
+    assert [release(v) for v in versions] == [release(floors[name]) for name in ("pytest", "pluggy", "orjson")]
     assert result.returncode == 0, result.stdout + result.stderr
     assert "INTERNALERROR" not in result.stdout + result.stderr
     assert "11 eval cases: 10 passed, 1 failed" in result.stdout and "gate PASSED" in result.stdout, result.stdout
