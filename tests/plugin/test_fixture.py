@@ -375,3 +375,55 @@ def test_the_case_span_injects_its_trace_for_a_service_the_test_calls(bt):
     assert len(services) == 2 and {r["root_span_id"] for r in services} == {root["root_span_id"]}
     parents = sorted(by_span_id[r["span_parents"][0]]["span_attributes"]["name"] for r in services)
     assert parents == ["task", "test_calls_a_service"]
+
+
+def test_unittest_methods_and_anyio_tests_are_cases(bt):
+    """Cases that pytest runs without its own function call: a ``unittest.TestCase`` method (its
+    failure mapped like an assertion's), and an async test run by anyio's plugin rather than
+    pytest-asyncio (its return value is the output there too)."""
+    bt.pytester.makepyfile(
+        test_suite_other_runners='''
+        import unittest
+
+        import braintrust
+        import pytest
+        from pytest_braintrust import eval_case
+
+
+        class TestBot(unittest.TestCase):
+            @pytest.mark.braintrust(input="hi", expected="hello")
+            def test_greets(self):
+                braintrust.current_span().log(output="hello")
+
+            @eval_case(input="x")
+            def test_fails(self):
+                self.assertEqual(1, 2)
+
+
+        @pytest.fixture
+        def anyio_backend():
+            return "asyncio"
+
+
+        @pytest.mark.anyio
+        @eval_case(input={"q": 1}, expected=2)
+        async def test_anyio_returns(braintrust_case):
+            with braintrust.start_span(name="inner"):
+                pass
+            return braintrust_case.input["q"] + 1
+        '''
+    )
+    result = bt.run("--braintrust")
+    result.assert_outcomes(passed=2, failed=1)
+    rows = bt.rows()
+    t = tree(rows)
+    roots = {r["span_attributes"]["name"]: r for r in rows if not r.get("span_parents")}
+    assert sorted(roots) == ["test_anyio_returns", "test_fails", "test_greets"]
+    assert roots["test_greets"]["output"] == "hello" and roots["test_greets"]["scores"]["pass"] == 1
+    failed = roots["test_fails"]
+    assert failed["scores"]["pass"] == 0 and failed["metadata"]["pytest"]["outcome"] == "failed"
+    assert "AssertionError: 1 != 2" in failed["error"]
+    assert "AssertionError: 1 != 2" in t.child(failed, "task")["error"]
+    anyio_root = roots["test_anyio_returns"]
+    assert anyio_root["output"] == 2 and anyio_root["scores"]["pass"] == 1
+    assert [c["span_attributes"]["name"] for c in t.children(t.child(anyio_root, "task"))] == ["inner"]
