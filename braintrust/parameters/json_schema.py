@@ -12,6 +12,7 @@ unchecked by default.
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import Any, Iterator, Mapping
 
@@ -29,22 +30,23 @@ _TYPES = {
 
 
 def apply_defaults(instance: Any, schema: Mapping[str, Any]) -> Any:
-    """Fill in ``instance`` (in place) the ``default`` of each property it lacks, at every level
-    of objects and arrays of objects it has."""
+    """``instance`` with the ``default`` of each property it lacks filled in, at every level of
+    objects and arrays of objects it has: a new value where anything is filled in (copies of the
+    defaults), so neither the caller's values nor the schema change."""
     if not isinstance(instance, dict) or schema.get("type") != "object" or not isinstance(schema.get("properties"), dict):
         return instance
+    filled = dict(instance)
     for name, property_schema in schema["properties"].items():
         if not isinstance(property_schema, dict):
             continue
-        if name not in instance and "default" in property_schema:
-            instance[name] = property_schema["default"]
-        value = instance.get(name)
+        if name not in filled and "default" in property_schema:
+            filled[name] = copy.deepcopy(property_schema["default"])
+        value = filled.get(name)
         if isinstance(value, dict):
-            apply_defaults(value, property_schema)
+            filled[name] = apply_defaults(value, property_schema)
         elif isinstance(value, list) and isinstance(property_schema.get("items"), dict):
-            for item in value:
-                apply_defaults(item, property_schema["items"])
-    return instance
+            filled[name] = [apply_defaults(item, property_schema["items"]) for item in value]
+    return filled
 
 
 def validate_json_schema(values: Mapping[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
