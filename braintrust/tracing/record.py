@@ -77,7 +77,7 @@ def validate_metrics(metrics: Any) -> None:
             continue  # the common case, without the slow isinstance(value, Number)
         if not isinstance(name, str):
             raise ValueError(f"metric names must be strings, got {name!r}.")
-        if value is not None and (isinstance(value, bool) or not isinstance(value, Number)):
+        if value is not None and not isinstance(value, Number):  # (a bool is one, as in the public SDK)
             raise ValueError(f"metric {name!r} must be a number, got {value!r}.")
 
 
