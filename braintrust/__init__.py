@@ -106,6 +106,7 @@ from braintrust.tracing.traced import traced
 from braintrust.tracing.w3c import extract_trace_context, inject_trace_context
 from braintrust.wrappers.anthropic import TracedMessageStream, wrap_anthropic
 from braintrust.wrappers.auto import auto_instrument
+from braintrust.wrappers.litellm import LiteLLMWrapper, patch_litellm, unpatch_litellm, wrap_litellm
 from braintrust.wrappers.openai import (
     AsyncResponseWrapper,
     CompletionWrapper,
@@ -161,6 +162,7 @@ __all__ = [
     "ExternalAttachmentReference",
     "GitMetadataSettings",
     "JSONAttachment",
+    "LiteLLMWrapper",
     "Logger",
     "MetricSummary",
     "ModerationWrapper",
@@ -222,6 +224,7 @@ __all__ = [
     "login",
     "parent_context",
     "parse_stream",
+    "patch_litellm",
     "permalink",
     "prettify_params",
     "projects",
@@ -233,9 +236,11 @@ __all__ = [
     "start_span",
     "summarize",
     "traced",
+    "unpatch_litellm",
     "update_span",
     "user_info",
     "wrap_anthropic",
+    "wrap_litellm",
     "wrap_openai",
 ]
 

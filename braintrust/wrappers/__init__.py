@@ -1,2 +1,2 @@
-"""Wrappers that trace LLM clients: ``wrap_openai`` (``braintrust.oai`` re-exports it) and
-``wrap_anthropic``, on what ``calls`` shares."""
+"""Wrappers that trace LLM clients: ``wrap_openai`` (``braintrust.oai`` re-exports it),
+``wrap_anthropic`` and ``wrap_litellm``, on what ``calls`` shares."""

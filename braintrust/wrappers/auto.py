@@ -5,8 +5,9 @@ The client classes (``OpenAI``, ``AsyncOpenAI`` and their Azure subclasses; ``An
 ``AsyncAnthropic``) get their traced resources (``chat``, ``responses``, ``embeddings``,
 ``moderations``; ``messages``) as properties that hand out the wrappers' proxies, so a client
 made before the call is traced too. Calling it again changes nothing; ``wrap_*`` on such a
-client returns it as it is (one span per call). The public SDK's other integrations are not
-traced here: they answer ``False``, with one warning for those that are installed.
+client returns it as it is (one span per call). ``litellm=True`` patches LiteLLM's module
+(``patch_litellm``). The public SDK's other integrations are not traced here: they answer
+``False``, with one warning for those that are installed.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ def auto_instrument(*, openai: bool = True, anthropic: bool = True, **integratio
         "openai": bool(openai) and _instrument("openai", ("OpenAI", "AsyncOpenAI"), "braintrust.wrappers.openai"),
         "anthropic": bool(anthropic) and _instrument("anthropic", ("Anthropic", "AsyncAnthropic"), "braintrust.wrappers.anthropic"),
     }
+    if "litellm" in integrations:
+        result["litellm"] = bool(integrations.pop("litellm")) and _patch_litellm()
     untraced = []
     for name, wanted in integrations.items():
         result[name] = False
@@ -42,6 +45,12 @@ def auto_instrument(*, openai: bool = True, anthropic: bool = True, **integratio
         log.warning("braintrust: auto_instrument traces OpenAI and Anthropic clients only; %s %s installed and not traced "
                     "(trace your own calls with @traced or start_span).", ", ".join(untraced), "is" if len(untraced) == 1 else "are")
     return result
+
+
+def _patch_litellm() -> bool:
+    from braintrust.wrappers.litellm import patch_litellm
+
+    return patch_litellm()
 
 
 def _instrument(module_name: str, class_names: tuple[str, ...], wrapper_module: str) -> bool:

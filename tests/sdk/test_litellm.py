@@ -1,0 +1,129 @@
+"""``wrap_litellm`` / ``patch_litellm`` with the real LiteLLM, against the OpenAI stub.
+
+LiteLLM cannot join the test extra: the newest releases need a ``certifi`` newer than the package
+index here holds, and the one pip settles on (1.106) needs ``openai<3``, while the wrappers'
+tests use openai 3. So these tests make a virtual environment of their own with LiteLLM 1.106.2
+(the version the capture was recorded with) and run this checkout's ``braintrust`` there,
+through ``PYTHONPATH``. The rows must be the public SDK's (tests/data/captures/litellm.jsonl,
+recorded with LiteLLM 1.106.2 beside 0.48.1), but for the error a failed call records.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from btserver import BraintrustTestServer
+from capture_compare import CAPTURES, capture_rows, diff, merge_like_server, normalize
+from delivery_helpers import subprocess_env
+
+ROOT = Path(__file__).resolve().parents[2]
+LITELLM = "litellm==1.106.2"
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def litellm_env(tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    """A Python with LiteLLM installed, and an environment that imports this checkout's braintrust."""
+    folder = tmp_path_factory.mktemp("litellm")
+    venv = folder / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    installed = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", LITELLM],
+                               capture_output=True, text=True, timeout=600)
+    if installed.returncode != 0 and re.search(r"connection|network|resolve host|Could not fetch|from versions: none", installed.stderr, re.I):
+        pytest.skip(f"the package index cannot be reached: {installed.stderr.strip().splitlines()[-1]}")
+    assert installed.returncode == 0, installed.stderr
+    packages = folder / "packages"
+    packages.mkdir()
+    (packages / "braintrust").symlink_to(ROOT / "braintrust")
+    return python, subprocess_env(PYTHONPATH=str(packages), LITELLM_LOCAL_MODEL_COST_MAP="True")
+
+
+def run(python: Path, env: dict[str, str], script: Path, server: BraintrustTestServer, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**env, "BRAINTRUST_API_KEY": server.api_key, "BRAINTRUST_APP_URL": server.url, "BRAINTRUST_LOCAL_DIR": str(cwd / "store")}
+    return subprocess.run([str(python), str(script)], env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+def test_rows_match_public_sdk(litellm_env, tmp_path):
+    """completion (plain, streamed, failing), text_completion, embedding, moderation, a call under
+    @traced, acompletion (plain, streamed) and patch_litellm(): the public SDK's spans."""
+    python, env = litellm_env
+    with BraintrustTestServer(org_name="recorder-org") as server:
+        proc = run(python, env, CAPTURES / "scenario_litellm.py", server, tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        rows = server.rows()
+    failed = [row for row in rows if (row.get("metadata") or {}).get("model") == "openai/missing-model"]
+    assert len(failed) == 1
+    assert "NotFoundError" in failed[0].pop("error")  # (0.48.1 records no error)
+    theirs = normalize(merge_like_server(capture_rows("litellm")))
+    assert normalize(rows) == theirs, diff(normalize(rows), theirs)
+    assert "async stream: The answer is 4." in proc.stdout and "patched: The answer is 4." in proc.stdout
+
+
+WRAPPING = """
+import asyncio, json, sys
+sys.path.insert(0, {tests!r})
+import braintrust, litellm
+from openai_stub import OpenAIStub
+
+stub = OpenAIStub().start()
+common = {{"api_base": stub.base_url, "api_key": "sk-stub"}}
+question = [{{"role": "user", "content": "2+2?"}}]
+original = litellm.completion
+logger = braintrust.init_logger(project="litellm-wrapping")
+
+proxy = braintrust.LiteLLMWrapper(litellm)
+proxy.completion(model="openai/via-proxy", messages=question, **common)
+print("module untouched by the proxy:", litellm.completion is original)
+print("proxy passes the rest through:", proxy.get_llm_provider is litellm.get_llm_provider)
+
+assert braintrust.wrap_litellm(litellm) is litellm
+traced = litellm.completion
+braintrust.wrap_litellm(litellm)
+print("wrapping twice keeps one wrapper:", litellm.completion is traced)
+litellm.completion(model="openai/wrapped", messages=question, **common)
+for chunk in litellm.text_completion(model="openai/gpt-4o-mini", prompt="Say hi", stream=True, **common):
+    pass
+asyncio.run(litellm.aembedding(model="openai/async-embedding", input=["x"], **common))
+asyncio.run(litellm.amoderation(model="openai/async-moderation", input="x", **common))
+
+braintrust.unpatch_litellm()
+print("unpatched:", litellm.completion is original)
+litellm.completion(model="openai/after-unpatch", messages=question, **common)
+print("auto_instrument:", json.dumps(braintrust.auto_instrument(litellm=True)))
+litellm.completion(model="openai/auto", messages=question, **common)
+braintrust.flush()
+"""
+
+
+def test_wrapping_the_proxy_unpatching_and_auto_instrument(litellm_env, tmp_path):
+    python, env = litellm_env
+    script = tmp_path / "wrapping.py"
+    script.write_text(textwrap.dedent(WRAPPING.format(tests=str(ROOT / "tests"))))
+    with BraintrustTestServer() as server:
+        proc = run(python, env, script, server, tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        rows = server.rows()
+    assert proc.stdout.splitlines() == [
+        "module untouched by the proxy: True",
+        "proxy passes the rest through: True",
+        "wrapping twice keeps one wrapper: True",
+        "unpatched: True",
+        'auto_instrument: {"openai": true, "anthropic": false, "litellm": true}',  # (no anthropic there)
+    ]
+    spans = {row["metadata"]["model"]: row for row in rows}
+    assert sorted(spans) == ["openai/async-embedding", "openai/async-moderation", "openai/auto", "openai/gpt-4o-mini",
+                             "openai/via-proxy", "openai/wrapped"]  # (none after unpatching)
+    assert {row["span_attributes"]["name"] for row in rows} == {"Completion", "Embedding", "Moderation"}
+    assert all(row["metadata"]["provider"] == "openai" for row in rows)
+    streamed = spans["openai/gpt-4o-mini"]
+    assert streamed["output"] == [{"index": 0, "text": "The answer is 4.", "logprobs": None, "finish_reason": "stop"}]
+    assert streamed["metadata"]["stream"] is True and "time_to_first_token" in streamed["metrics"]
+    assert spans["openai/async-embedding"]["output"] == {"embedding_length": 3}
+    assert spans["openai/async-moderation"]["output"][0]["flagged"] is False
