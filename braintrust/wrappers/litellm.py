@@ -9,16 +9,19 @@ none) and ``unpatch_litellm()`` puts the original functions back. ``LiteLLMWrapp
 is a proxy with the same traced functions that leaves the module alone.
 
 Traced: ``completion`` / ``acompletion`` and ``text_completion`` / ``atext_completion`` (span
-``Completion``), ``embedding`` / ``aembedding`` (``Embedding``) and ``moderation`` /
-``amoderation`` (``Moderation``), streamed or not. Each call is an ``llm`` span under the current
+``Completion``), ``responses`` / ``aresponses`` (``Response``), ``embedding`` / ``aembedding``
+(``Embedding``) and ``moderation`` / ``amoderation`` (``Moderation``), streamed or not. Each call is an ``llm`` span under the current
 span (else the current experiment or logger) with: the messages, prompt or input as ``input``;
 the request's model parameters, ``model`` and ``provider`` (LiteLLM's name for it, from
 ``get_llm_provider``: ``openai``, ``anthropic``...) as ``metadata``; the choices (a streamed
-answer as one choice), the embedding's length or the moderation results as ``output``; token
+answer as one choice), the response's output items, the embedding's length or the moderation
+results as ``output``; token
 counts (``tokens``, ``prompt_tokens``, ``completion_tokens``, ``prompt_cached_tokens``,
 ``prompt_cache_creation_tokens``...) and, for completions, ``time_to_first_token`` as
 ``metrics``. A call that raises records the error on its span (0.48.1 leaves it out) and raises
-it unchanged. LiteLLM's other functions (``responses``, images, audio, rerank...) are not traced.
+it unchanged. A streamed response's items carry their ``id``, ``type`` and ``status`` (0.48.1
+reads them through LiteLLM's ``item.get(...)``, which answers None: it logs nulls). LiteLLM's
+other functions (images, audio, rerank...) are not traced.
 """
 
 from __future__ import annotations
@@ -166,6 +169,51 @@ def _completion_chunks(chunks: list) -> dict:
     return {"output": output, "metrics": metrics}
 
 
+def _response_result(result: Any) -> dict:
+    return {"output": field(result, "output"), "metrics": usage_metrics(field(result, "usage"))}
+
+
+def _response_events(events: list) -> dict:
+    """A streamed response: its output items rebuilt from the events (id, type, status, each
+    content part's text and annotations), with the completed response's usage."""
+    metrics: dict[str, Any] = {}
+    output: list[dict[str, Any]] = []
+    for event in events:
+        kind = getattr(field(event, "type"), "value", field(event, "type"))
+        usage = field(event, "usage") or (field(field(event, "response"), "usage") if kind == "response.completed" else None)
+        if usage:
+            metrics.update(usage_metrics(usage))
+        if kind == "response.output_item.added":
+            output.append({"id": field(field(event, "item"), "id"), "type": field(field(event, "item"), "type")})
+            continue
+        index = field(event, "output_index")
+        if not isinstance(index, int) or not 0 <= index < len(output):
+            continue
+        item = output[index]
+        if kind == "response.output_item.done":
+            item["status"] = field(field(event, "item"), "status")
+            continue
+        part_index = field(event, "content_index")
+        if not isinstance(part_index, int):
+            continue
+        parts = item.setdefault("content", [])
+        if part_index == len(parts):
+            parts.append({})
+        if not 0 <= part_index < len(parts):
+            continue
+        part = parts[part_index]
+        if field(event, "delta"):
+            part["text"] = (part.get("text") or "") + field(event, "delta")
+        if kind == "response.output_text.annotation.added":
+            annotations = part.setdefault("annotations", [])
+            at = field(event, "annotation_index")
+            if at == len(annotations):
+                annotations.append(field(event, "annotation"))
+            elif isinstance(at, int) and 0 <= at < len(annotations):
+                annotations[at] = field(event, "annotation")
+    return {"output": output, "metrics": metrics}
+
+
 def _embedding_result(result: Any) -> dict:
     data = field(result, "data") or [{}]
     return {"output": {"embedding_length": len(field(data[0], "embedding") or [])}, "metrics": usage_metrics(field(result, "usage"))}
@@ -179,10 +227,11 @@ def _kinds(provider_of: Callable[[str], str]) -> dict[str, Kind]:
     """The traced functions of a LiteLLM module and how each one's call becomes a span."""
     completion = Kind("Completion", INSTRUMENTATION, _request_fields("messages", provider_of), _completion_result, _completion_chunks)
     text = Kind("Completion", INSTRUMENTATION, _request_fields("prompt", provider_of), _completion_result, _completion_chunks)
+    response = Kind("Response", INSTRUMENTATION, _request_fields("input", provider_of), _response_result, _response_events)
     embedding = Kind("Embedding", INSTRUMENTATION, _request_fields("input", provider_of), _embedding_result, timed=False)
     moderation = Kind("Moderation", INSTRUMENTATION, _request_fields("input", provider_of), _moderation_result, timed=False)
     return {"completion": completion, "acompletion": completion, "text_completion": text, "atext_completion": text,
-            "embedding": embedding, "aembedding": embedding, "moderation": moderation, "amoderation": moderation}
+            "responses": response, "aresponses": response, "embedding": embedding, "aembedding": embedding, "moderation": moderation, "amoderation": moderation}
 
 
 def _provider_lookup(module: Any) -> Callable[[str], str]:

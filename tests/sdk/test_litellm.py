@@ -3,7 +3,8 @@
 LiteLLM cannot join the test extra: the newest releases need a ``certifi`` newer than the package
 index here holds, and the one pip settles on (1.106) needs ``openai<3``, while the wrappers'
 tests use openai 3. So these tests make a virtual environment of their own with LiteLLM 1.106.2
-(the version the capture was recorded with) and run this checkout's ``braintrust`` there,
+(the version the capture was recorded with; and ``mcp``, which its ``responses()`` imports
+without requiring it) and run this checkout's ``braintrust`` there,
 through ``PYTHONPATH``. The rows must be the public SDK's (tests/data/captures/litellm.jsonl,
 recorded with LiteLLM 1.106.2 beside 0.48.1), but for the error a failed call records.
 """
@@ -23,7 +24,8 @@ from capture_compare import CAPTURES, capture_rows, diff, merge_like_server, nor
 from delivery_helpers import subprocess_env
 
 ROOT = Path(__file__).resolve().parents[2]
-LITELLM = "litellm==1.106.2"
+#: LiteLLM, and the package its ``responses()`` imports without requiring it.
+PACKAGES = ("litellm==1.106.2", "mcp==2.3.0")
 pytestmark = pytest.mark.slow
 
 
@@ -34,7 +36,7 @@ def litellm_env(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     venv = folder / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
-    installed = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", LITELLM],
+    installed = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *PACKAGES],
                                capture_output=True, text=True, timeout=600)
     if installed.returncode != 0 and re.search(r"connection|network|resolve host|Could not fetch|from versions: none", installed.stderr, re.I):
         pytest.skip(f"the package index cannot be reached: {installed.stderr.strip().splitlines()[-1]}")
@@ -51,8 +53,9 @@ def run(python: Path, env: dict[str, str], script: Path, server: BraintrustTestS
 
 
 def test_rows_match_public_sdk(litellm_env, tmp_path):
-    """completion (plain, streamed, failing), text_completion, embedding, moderation, a call under
-    @traced, acompletion (plain, streamed) and patch_litellm(): the public SDK's spans."""
+    """completion (plain, streamed, failing), text_completion, responses (plain, streamed),
+    embedding, moderation, a call under @traced, acompletion (plain, streamed), aresponses and
+    patch_litellm(): the public SDK's spans."""
     python, env = litellm_env
     with BraintrustTestServer(org_name="recorder-org") as server:
         proc = run(python, env, CAPTURES / "scenario_litellm.py", server, tmp_path)
@@ -61,6 +64,10 @@ def test_rows_match_public_sdk(litellm_env, tmp_path):
     failed = [row for row in rows if (row.get("metadata") or {}).get("model") == "openai/missing-model"]
     assert len(failed) == 1
     assert "NotFoundError" in failed[0].pop("error")  # (0.48.1 records no error)
+    streamed = [row for row in rows if row["span_attributes"]["name"] == "Response" and row["metadata"].get("stream")]
+    assert len(streamed) == 1
+    assert streamed[0]["output"] == [{"id": "msg_1", "type": "message", "status": "completed", "content": [{"text": "Paris."}]}]
+    streamed[0]["output"][0].update(id=None, type=None, status=None)  # (0.48.1 logs nulls: LiteLLM's item.get() answers None)
     theirs = normalize(merge_like_server(capture_rows("litellm")))
     assert normalize(rows) == theirs, diff(normalize(rows), theirs)
     assert "async stream: The answer is 4." in proc.stdout and "patched: The answer is 4." in proc.stdout

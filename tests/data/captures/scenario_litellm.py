@@ -1,6 +1,6 @@
-"""wrap_litellm: LiteLLM's completion (plain, streamed, an API error; with tools, and in responses,
-LiteLLM 1.106 imports the `mcp` package it does not require), acompletion
-(plain and streamed), text_completion, embedding and moderation, traced into project
+"""wrap_litellm: LiteLLM's completion (plain, streamed, an API error; with tools LiteLLM 1.106
+imports the `mcp` package it does not require, nor install), acompletion (plain and streamed),
+text_completion, responses (plain, streamed, async; `mcp` installed), embedding and moderation, traced into project
 logs, one call nested under @traced; then patch_litellm(), which traces the module's own functions.
 
 LiteLLM (1.106) calls the deterministic OpenAI stub (tests/openai_stub.py) as an OpenAI-compatible
@@ -45,6 +45,12 @@ text = llm.text_completion(model="openai/gpt-4o-mini", prompt="Say hi", **common
 print("text completion:", text.choices[0].text)
 
 
+response = llm.responses(model="openai/gpt-4o-mini", input="Capital of France?", instructions="One word.", **common)
+print("responses:", response.output[0].content[0].text)
+
+events = llm.responses(model="openai/gpt-4o-mini", input="Capital of France?", stream=True, **common)
+print("responses stream:", [str(getattr(event.type, "value", event.type)) for event in events][-1])
+
 embedding = llm.embedding(model="openai/text-embedding-3-small", input=["hello world"], **common)
 print("embedding:", embedding.data[0]["embedding"])
 
@@ -65,6 +71,8 @@ async def main():
     print("async:", done.choices[0].message.content)
     parts = await llm.acompletion(model="openai/gpt-4o-mini", messages=question, stream=True, **common)
     print("async stream:", "".join([chunk.choices[0].delta.content or "" async for chunk in parts]))
+    answered = await llm.aresponses(model="openai/gpt-4o-mini", input="Capital of Italy?", **common)
+    print("async responses:", answered.output[0].content[0].text)
 
 
 asyncio.run(main())
