@@ -8,12 +8,12 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from delivery_helpers import subprocess_env
+from venvs import venv_with
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
@@ -41,17 +41,8 @@ def release(version: str) -> tuple[int, ...]:
 
 def test_the_example_project_runs_on_the_oldest_declared_versions(tmp_path):
     floors = declared_floors()
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    python = venv / "bin" / "python"
     pins = [f"{name}=={floors[name]}" for name in FLOORED]
-    installed = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *pins],
-                               capture_output=True, text=True, timeout=300)
-    # No index at all (offline, or one that lists no version of these) is not the plugin's failure;
-    # an index that lists versions but not a declared floor is: that floor cannot be installed.
-    if installed.returncode != 0 and re.search(r"connection|network|resolve host|Could not fetch|from versions: none", installed.stderr, re.I):
-        pytest.skip(f"the package index cannot be reached: {installed.stderr.strip().splitlines()[-1]}")
-    assert installed.returncode == 0, installed.stderr
+    python = venv_with(tmp_path, *pins)
     project = tmp_path / "example_project"
     shutil.copytree(ROOT / "example_project", project, ignore=shutil.ignore_patterns(".braintrust", "__pycache__", ".pytest_cache"))
     env = subprocess_env()

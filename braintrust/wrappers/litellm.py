@@ -32,7 +32,9 @@ import sys
 from typing import Any, Callable
 
 from braintrust.wrappers.calls import Kind, NamedWrapper, as_dict, field, is_number, keep_iterators, traced_call
-from braintrust.wrappers.openai import DETAILS_PREFIXES, serialize_response_format
+from braintrust.wrappers.openai import USAGE_NAMES as OPENAI_USAGE_NAMES
+from braintrust.wrappers.openai import serialize_response_format
+from braintrust.wrappers.openai import usage_metrics as openai_usage_metrics
 
 __all__ = ["LiteLLMWrapper", "patch_litellm", "unpatch_litellm", "wrap_litellm"]
 
@@ -60,7 +62,7 @@ PROVIDER_ALIASES = {
 
 #: LiteLLM's usage names -> Braintrust's metric names (OpenAI's, and the provider caching aliases it keeps).
 USAGE_NAMES = {
-    "total_tokens": "tokens", "tokens": "tokens", "input_tokens": "prompt_tokens", "output_tokens": "completion_tokens",
+    **OPENAI_USAGE_NAMES,
     "cache_creation_input_tokens": "prompt_cache_creation_tokens", "cache_read_input_tokens": "prompt_cached_tokens",
 }
 #: Cache writes by time to live (Anthropic's breakdown) -> metric names.
@@ -93,17 +95,9 @@ def _request_fields(input_key: str, provider_of: Callable[[str], str]) -> Callab
 def usage_metrics(usage: Any) -> dict[str, Any]:
     """Token metrics from a LiteLLM ``usage`` (OpenAI's names, and the cache names it passes on)."""
     usage = as_dict(usage)
-    metrics: dict[str, Any] = {}
+    metrics = openai_usage_metrics(usage, USAGE_NAMES)
     if not isinstance(usage, dict):
         return metrics
-    for name, value in usage.items():
-        if name.endswith("_tokens_details"):
-            if isinstance(value, dict):
-                prefix = name[: -len("_tokens_details")]
-                prefix = DETAILS_PREFIXES.get(prefix, prefix)
-                metrics.update({f"{prefix}_{key}": number for key, number in value.items() if is_number(number)})
-        elif is_number(value):
-            metrics[USAGE_NAMES.get(name, name)] = value
     cache_writes = metrics.pop("prompt_cache_write_tokens", None)
     if is_number(cache_writes):
         metrics.setdefault("prompt_cache_creation_tokens", cache_writes)

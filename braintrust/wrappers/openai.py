@@ -254,8 +254,9 @@ def prettify_params(params: dict) -> dict:
     return pretty
 
 
-def usage_metrics(usage: Any) -> dict[str, Any]:
-    """Token metrics from an OpenAI ``usage`` object (chat and Responses API names)."""
+def usage_metrics(usage: Any, names: dict[str, str] = USAGE_NAMES) -> dict[str, Any]:
+    """Token metrics from an OpenAI ``usage`` object (chat and Responses API names; ``names``
+    maps a usage field to its metric, the others keep their name)."""
     usage = as_dict(usage)
     metrics: dict[str, Any] = {}
     if not isinstance(usage, dict):
@@ -267,7 +268,7 @@ def usage_metrics(usage: Any) -> dict[str, Any]:
                 prefix = DETAILS_PREFIXES.get(prefix, prefix)
                 metrics.update({f"{prefix}_{k}": v for k, v in value.items() if is_number(v)})
         elif is_number(value):
-            metrics[USAGE_NAMES.get(name, name)] = value
+            metrics[names.get(name, name)] = value
     return metrics
 
 

@@ -11,9 +11,7 @@ recorded with LiteLLM 1.106.2 beside 0.48.1), but for the error a failed call re
 
 from __future__ import annotations
 
-import re
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -22,6 +20,7 @@ import pytest
 from btserver import BraintrustTestServer
 from capture_compare import CAPTURES, capture_rows, diff, merge_like_server, normalize
 from delivery_helpers import subprocess_env
+from venvs import venv_with
 
 ROOT = Path(__file__).resolve().parents[2]
 #: LiteLLM, and the package its ``responses()`` imports without requiring it.
@@ -33,14 +32,7 @@ pytestmark = pytest.mark.slow
 def litellm_env(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     """A Python with LiteLLM installed, and an environment that imports this checkout's braintrust."""
     folder = tmp_path_factory.mktemp("litellm")
-    venv = folder / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    python = venv / "bin" / "python"
-    installed = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *PACKAGES],
-                               capture_output=True, text=True, timeout=600)
-    if installed.returncode != 0 and re.search(r"connection|network|resolve host|Could not fetch|from versions: none", installed.stderr, re.I):
-        pytest.skip(f"the package index cannot be reached: {installed.stderr.strip().splitlines()[-1]}")
-    assert installed.returncode == 0, installed.stderr
+    python = venv_with(folder, *PACKAGES)
     packages = folder / "packages"
     packages.mkdir()
     (packages / "braintrust").symlink_to(ROOT / "braintrust")
@@ -134,3 +126,29 @@ def test_wrapping_the_proxy_unpatching_and_auto_instrument(litellm_env, tmp_path
     assert streamed["metadata"]["stream"] is True and "time_to_first_token" in streamed["metrics"]
     assert spans["openai/async-embedding"]["output"] == {"embedding_length": 3}
     assert spans["openai/async-moderation"]["output"][0]["flagged"] is False
+
+
+USAGE_CASES = [  # (LiteLLM usage, 0.48.1's metrics for it: its _parse_metrics_from_usage, probed)
+    ({"prompt_tokens": 20, "completion_tokens": 5, "total_tokens": 25, "cache_creation_input_tokens": 8, "cache_read_input_tokens": 6},
+     {"prompt_tokens": 20, "completion_tokens": 5, "tokens": 25, "prompt_cache_creation_tokens": 8, "prompt_cached_tokens": 6}),
+    ({"prompt_tokens": 20, "completion_tokens": 5, "total_tokens": 25, "prompt_tokens_details": {"cached_tokens": 6, "cache_write_tokens": 8}},
+     {"prompt_tokens": 20, "completion_tokens": 5, "tokens": 25, "prompt_cached_tokens": 6, "prompt_cache_creation_tokens": 8}),
+    ({"prompt_tokens": 20, "completion_tokens": 5, "total_tokens": 25, "cache_creation_input_tokens": 8, "cache_creation": {"ephemeral_5m_input_tokens": 3, "ephemeral_1h_input_tokens": 5}},
+     {"prompt_tokens": 20, "completion_tokens": 5, "tokens": 25, "prompt_cache_creation_5m_tokens": 3, "prompt_cache_creation_1h_tokens": 5}),
+    ({"prompt_tokens": 20, "prompt_tokens_details": {"cached_tokens": 2, "cache_creation_token_details": {"ephemeral_5m_input_tokens": 7}}},
+     {"prompt_tokens": 20, "prompt_cached_tokens": 2, "prompt_cache_creation_5m_tokens": 7}),
+    ({"input_tokens": 10, "output_tokens": 2, "total_tokens": 12, "input_tokens_details": {"cached_tokens": 0}, "output_tokens_details": {"reasoning_tokens": 1}, "cost": 2.7e-06},
+     {"prompt_tokens": 10, "completion_tokens": 2, "tokens": 12, "prompt_cached_tokens": 0, "completion_reasoning_tokens": 1, "cost": 2.7e-06}),
+    ({},
+     {}),
+]
+
+
+@pytest.mark.parametrize("usage, metrics", USAGE_CASES)
+def test_usage_becomes_the_public_sdks_metrics(usage, metrics):
+    """Provider cache reads and writes (Anthropic's names, OpenAI's details, the 5-minute / 1-hour
+    breakdown that replaces the total), the Responses API's names, LiteLLM's cost. Runs here,
+    without LiteLLM: usage is plain data."""
+    from braintrust.wrappers.litellm import usage_metrics
+
+    assert usage_metrics(usage) == metrics
