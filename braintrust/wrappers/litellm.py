@@ -40,6 +40,10 @@ __all__ = ["LiteLLMWrapper", "patch_litellm", "unpatch_litellm", "wrap_litellm"]
 
 INSTRUMENTATION = "litellm-auto"
 
+#: The module's functions that are traced (each sync one and its async twin).
+TRACED_FUNCTIONS = ("completion", "acompletion", "text_completion", "atext_completion", "responses", "aresponses",
+                    "embedding", "aembedding", "moderation", "amoderation")
+
 #: The request parameters kept as span metadata (credentials, ``api_base`` and the like stay out).
 METADATA_PARAMS = frozenset({
     "allowed_openai_params", "audio", "background", "best_of", "caching", "custom_llm_provider", "deployment_id",
@@ -224,8 +228,9 @@ def _kinds(provider_of: Callable[[str], str]) -> dict[str, Kind]:
     response = Kind("Response", INSTRUMENTATION, _request_fields("input", provider_of), _response_result, _response_events)
     embedding = Kind("Embedding", INSTRUMENTATION, _request_fields("input", provider_of), _embedding_result, timed=False)
     moderation = Kind("Moderation", INSTRUMENTATION, _request_fields("input", provider_of), _moderation_result, timed=False)
-    return {"completion": completion, "acompletion": completion, "text_completion": text, "atext_completion": text,
-            "responses": response, "aresponses": response, "embedding": embedding, "aembedding": embedding, "moderation": moderation, "amoderation": moderation}
+    by_base = {"completion": completion, "text_completion": text, "responses": response, "embedding": embedding,
+               "moderation": moderation}
+    return {name: by_base[name if name in by_base else name[1:]] for name in TRACED_FUNCTIONS}  # ("acompletion": "completion"'s)
 
 
 def _provider_lookup(module: Any) -> Callable[[str], str]:
@@ -282,7 +287,7 @@ def unpatch_litellm() -> None:
     litellm = sys.modules.get("litellm")
     if litellm is None:
         return
-    for name in _kinds(str).keys():
+    for name in TRACED_FUNCTIONS:
         original = getattr(getattr(litellm, name, None), ORIGINAL, None)
         if original is not None:
             setattr(litellm, name, original)
