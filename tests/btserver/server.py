@@ -18,6 +18,7 @@ import sys
 import io
 import json
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -298,7 +299,8 @@ class BraintrustTestServer:
     by ``/version`` (None → not advertised, and no 413 limit); ``merge_rows=False`` only counts
     ``/logs3`` rows (benchmarks); ``record=False`` keeps no requests or bodies (long benchmark runs);
     ``git_metadata`` for the login answer; ``enforce_payload_limit`` answers 413 to ``/logs3``
-    bodies over the limit; ``overflow_upload_method`` ``"PUT"`` or ``"POST"`` (multipart).
+    bodies over the limit; ``overflow_upload_method`` ``"PUT"`` or ``"POST"`` (multipart); ``tls``
+    a server-side ``ssl.SSLContext``: the server speaks HTTPS.
     Settable attributes: ``api_key``, ``other_api_keys`` (keys accepted besides it: other users of
     the organization), ``payload_max_bytes``, ``git_metadata``, ``api_url`` and ``proxy_url`` (login
     answers these instead of the server's own url when set).
@@ -317,8 +319,10 @@ class BraintrustTestServer:
         git_metadata: dict | None = None,
         enforce_payload_limit: bool = True,
         overflow_upload_method: str = "PUT",
+        tls: "ssl.SSLContext | None" = None,
     ) -> None:
         self.api_key = api_key
+        self.tls = tls
         self.other_api_keys: set[str] = set()
         self.org_name = org_name
         self.org_id = stable_id("org", org_name)
@@ -345,8 +349,8 @@ class BraintrustTestServer:
 
     @property
     def url(self) -> str:
-        """``http://127.0.0.1:PORT`` (the port is known once started)."""
-        return f"http://{self.host}:{self.port}"
+        """``http://127.0.0.1:PORT`` (``https://`` with ``tls``; the port is known once started)."""
+        return f"{'https' if self.tls is not None else 'http'}://{self.host}:{self.port}"
 
     @property
     def running(self) -> bool:
@@ -357,6 +361,8 @@ class BraintrustTestServer:
         if self._httpd is not None:
             return self
         httpd = _HTTPServer((self.host, self.port), self)
+        if self.tls is not None:  # (each connection's handshake then happens as it is accepted)
+            httpd.socket = self.tls.wrap_socket(httpd.socket, server_side=True)
         self.port = httpd.server_address[1]
         self._httpd = httpd
         self._thread = threading.Thread(
