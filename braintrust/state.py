@@ -147,10 +147,12 @@ class BraintrustState:
                 reason = "deadline" if exc.deadline_reached else f"http_{exc.status // 100}xx"
                 raise LoginError(f"Braintrust login at {self.app_url()} failed: [{exc.status}] {exc.body[:300]}", reason) from None
             except TransportError as exc:
+                fix = ("its certificate could not be verified: if a proxy or a private CA signs it on this network, "
+                       "point REQUESTS_CA_BUNDLE at that CA's bundle" if exc.reason == "tls"
+                       else "check the network and BRAINTRUST_APP_URL")
                 error = LoginError(
                     f"Could not reach Braintrust at {self.app_url()} to log in: {exc} "
-                    "(check the network and BRAINTRUST_APP_URL; to work offline, set BRAINTRUST_LOCAL=1 "
-                    "and rows go to the local store)",
+                    f"({fix}; to work offline, set BRAINTRUST_LOCAL=1 and rows go to the local store)",
                     exc.reason,
                 )
                 if exc.reason != "deadline":  # (a deadline cut the attempts short: that says less)

@@ -95,3 +95,19 @@ def test_a_logger_sends_its_rows_over_https(https_server, certificate, tmp_path)
     assert proc.stdout.strip() == "True"
     assert sorted(row["input"] for row in https_server.rows()) == list(range(50))
     assert {r.path for r in https_server.requests} >= {"/api/apikey/login", "/v1/project", "/logs3"}
+
+
+def test_an_unverifiable_certificate_at_login_names_the_fix_and_rows_spill(https_server, tmp_path):
+    """A network whose proxy re-signs TLS: the login error says what to set, and nothing is lost."""
+    script = tmp_path / "untrusted.py"
+    script.write_text("import braintrust\nlogger = braintrust.init_logger(project='tls')\nlogger.log(input=1)\nprint(braintrust.flush().spilled)\n")
+    env = subprocess_env(BRAINTRUST_API_KEY=https_server.api_key, BRAINTRUST_APP_URL=https_server.url,
+                         BRAINTRUST_LOCAL_DIR=str(tmp_path / "store"))
+    env.pop("REQUESTS_CA_BUNDLE", None)
+    env.pop("CURL_CA_BUNDLE", None)
+    proc = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "1"
+    assert "certificate verify failed" in proc.stderr
+    assert "point REQUESTS_CA_BUNDLE at that CA's bundle" in proc.stderr
+    assert https_server.api_key not in proc.stderr
