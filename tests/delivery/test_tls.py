@@ -1,8 +1,8 @@
 """HTTPS, the way every user reaches Braintrust: the sender's direct connections (``direct_http``)
 and ``requests`` both verify the server against the CA bundle ``requests`` would use
 (``REQUESTS_CA_BUNDLE`` here), pool their connections, and refuse a certificate they cannot
-verify at once, without retrying. The loopback server's certificate is made for each run with the
-``openssl`` command."""
+verify at once, without retrying. The loopback server's certificate comes from a certificate
+authority made for each run (``trustme``)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import trustme
 
 from btserver import BraintrustTestServer
 from braintrust.delivery import policy
@@ -21,23 +22,18 @@ from delivery_helpers import FakeClock, client_for, subprocess_env
 
 
 @pytest.fixture(scope="module")
-def certificate(tmp_path_factory) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 and localhost, and its key."""
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=60,
-    )
-    return cert, key
+def authority(tmp_path_factory) -> tuple[trustme.CA, Path]:
+    """A certificate authority made for this run, and its certificate as a CA bundle file."""
+    ca = trustme.CA()
+    bundle = tmp_path_factory.mktemp("tls") / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    return ca, bundle
 
 
 @pytest.fixture
-def https_server(certificate):
-    cert, key = certificate
+def https_server(authority):
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
+    authority[0].issue_cert("127.0.0.1", "localhost").configure_cert(context)
     with BraintrustTestServer(tls=context) as server:
         yield server
 
@@ -47,8 +43,8 @@ def no_adapter(monkeypatch):
     monkeypatch.setattr(policy, "http_adapter", None)
 
 
-def test_direct_posts_verify_the_server_and_reuse_their_connection(https_server, certificate, monkeypatch):
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(certificate[0]))
+def test_direct_posts_verify_the_server_and_reuse_their_connection(https_server, authority, monkeypatch):
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(authority[1]))
     client = client_for(https_server.url)
     assert client._direct_settings(f"{https_server.url}/logs3") is not None  # (the direct path applies)
     for n in range(3):
@@ -77,7 +73,7 @@ def test_a_certificate_that_cannot_be_verified_is_refused_at_once(https_server, 
     assert https_server.requests == []
 
 
-def test_a_logger_sends_its_rows_over_https(https_server, certificate, tmp_path):
+def test_a_logger_sends_its_rows_over_https(https_server, authority, tmp_path):
     """Login, registration (``requests``) and ``/logs3`` (the direct connections) end to end, in a
     process of its own."""
     script = tmp_path / "log_over_https.py"
@@ -89,7 +85,7 @@ def test_a_logger_sends_its_rows_over_https(https_server, certificate, tmp_path)
         print(braintrust.flush().ok)
     """))
     env = subprocess_env(BRAINTRUST_API_KEY=https_server.api_key, BRAINTRUST_APP_URL=https_server.url,
-                         BRAINTRUST_LOCAL_DIR=str(tmp_path / "store"), REQUESTS_CA_BUNDLE=str(certificate[0]))
+                         BRAINTRUST_LOCAL_DIR=str(tmp_path / "store"), REQUESTS_CA_BUNDLE=str(authority[1]))
     proc = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "True"
