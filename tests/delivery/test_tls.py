@@ -107,3 +107,21 @@ def test_an_unverifiable_certificate_at_login_names_the_fix_and_rows_spill(https
     assert "certificate verify failed" in proc.stderr
     assert "point REQUESTS_CA_BUNDLE at that CA's bundle" in proc.stderr
     assert https_server.api_key not in proc.stderr
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_a_body_larger_than_the_socket_buffer_arrives_whole(scheme, https_server, authority, monkeypatch):
+    """A 5 MB batch (a large output, an image as text) over one connection: the direct path's
+    first ``write()`` takes what the socket buffer holds and the rest follows, intact, and the
+    connection is kept."""
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(authority[1]))
+    blob = "".join(chr(0x61 + i % 26) for i in range(5_000_000))
+    body = ('{"rows": [{"id": "big", "project_id": "p", "log_id": "g", "output": "%s"}]}' % blob).encode()
+    with BraintrustTestServer(payload_max_bytes=None) as plain:
+        server = https_server if scheme == "https" else plain
+        client = client_for(server.url)
+        client.post(f"{server.url}/logs3", body, FakeClock().deadline(30))
+        client.post(f"{server.url}/logs3", body.replace(b'"big"', b'"big2"'), FakeClock().deadline(30))
+        assert [len(r.body) for r in server.requests_to("/logs3", "POST")] == [len(body), len(body) + 1]
+        assert server.logs3_bodies[0]["rows"][0]["output"] == blob
+        assert sum(len(conns) for conns in client._direct._idle.values()) == 1
