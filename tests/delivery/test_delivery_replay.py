@@ -102,6 +102,32 @@ def test_later_writes_of_a_row_that_failed_again_wait_for_it(bt_env, tmp_path):
     assert row["output"] == "first" and row["metrics"] == {"end": 2.0}
 
 
+def test_a_damaged_spill_file_sends_what_it_can_and_keeps_the_rest(bt_env, tmp_path):
+    """A spill file edited by hand: an object entry that cannot be read, a row naming an object
+    the file does not have, an attachment whose bytes are not base64. The good row is sent; the
+    others stay in the file (nothing is lost), each named in the errors."""
+    ref = project_ref("damaged")
+    spill(tmp_path, bt_env, ref, ["good", "orphan", "broken"])
+    [path] = sorted(tmp_path.glob("spill-*.json"))
+    document = json.loads(path.read_text())
+    [key] = document["objects"]
+    document["objects"]["unreadable"] = {"not": "an object ref"}
+    document["rows"][1]["object"] = "missing"
+    document["rows"][2]["object"] = "unreadable"
+    document["attachments"] = [{"reference": {"type": "braintrust_attachment", "key": "k"}, "data_base64": "not base64!"}]
+    path.write_text(json.dumps(document))
+    result = replay(tmp_path, timeout_seconds=10, backend_factory=api_backend)
+    assert received_ids(bt_env) == ["good"]
+    assert result.rows_sent == 1 and result.files_done == 0
+    assert any("object 'unreadable' is malformed" in e for e in result.errors), result.errors
+    assert any("a row names an unknown object; left in place" in e for e in result.errors), result.errors
+    assert any("a spilled attachment is malformed; left in place" in e for e in result.errors), result.errors
+    [left] = spill_documents(tmp_path)
+    assert sorted(entry["row"]["id"] for entry in left["rows"]) == ["broken", "orphan"]
+    assert left["attachments"] == document["attachments"]
+    assert key in left["objects"]
+
+
 def test_replay_against_a_down_server_stays_within_one_deadline(bt_env, tmp_path):
     ref = project_ref("down")
     for n in range(3):
