@@ -73,6 +73,24 @@ def test_a_single_oversized_row_goes_through_the_overflow_upload(bt_server_facto
     assert set(stored) == {"row-0", "row-1", "row-2"} and stored["row-1"]["output"] == "y" * 10_000
 
 
+def test_the_overflow_upload_as_a_multipart_post(bt_server_factory, monkeypatch, clock):
+    """When ``/logs3/overflow`` answers ``method: POST`` with form ``fields`` (S3's presigned POST),
+    the payload goes as the ``file`` part of a multipart form, with those fields and no key."""
+    server = bt_server_factory(payload_max_bytes=4096, overflow_upload_method="POST")
+    monkeypatch.setenv("BRAINTRUST_API_KEY", server.api_key)
+    monkeypatch.setenv("BRAINTRUST_APP_URL", server.url)
+    backend = make_backend()
+    rows = resolved_rows(backend, clock, 2)
+    rows[0]["output"] = "z" * 10_000
+    result = export(backend, rows, clock)
+    assert result.failed == [] and result.accepted == 2
+    [upload] = server.requests_to("/_objstore/*", "POST")
+    assert upload.header("Authorization") is None
+    assert upload.header("Content-Type").startswith("multipart/form-data; boundary=")
+    assert b'name="file"; filename="logs3.json"' in upload.body and b'name="key"' in upload.body  # (the fields, then the file)
+    assert {row["id"]: row.get("output") for row in server.rows()}["row-0"] == "z" * 10_000
+
+
 def test_an_oversized_row_without_an_advertised_limit_fails_as_http_413(bt_server_factory, monkeypatch, clock):
     server = bt_server_factory(payload_max_bytes=None)
     monkeypatch.setenv("BRAINTRUST_API_KEY", server.api_key)
