@@ -427,3 +427,39 @@ def test_unittest_methods_and_anyio_tests_are_cases(bt):
     anyio_root = roots["test_anyio_returns"]
     assert anyio_root["output"] == 2 and anyio_root["scores"]["pass"] == 1
     assert [c["span_attributes"]["name"] for c in t.children(t.child(anyio_root, "task"))] == ["inner"]
+
+
+def test_the_case_span_answers_the_whole_span_interface(bt):
+    """``braintrust_span`` (a deferred span until something needs a real one): renaming and
+    attributes, link and permalink, export, flush, and the task span used as a context manager
+    by code that expects a span."""
+    bt.pytester.makepyfile(
+        test_suite_span_interface='''
+        import braintrust
+        from pytest_braintrust import eval_case
+
+
+        @eval_case(input="q")
+        def test_span_interface(braintrust_span):
+            braintrust_span.set_attributes(name="renamed case", span_attributes={"team": "search"})
+            assert braintrust_span.name == "renamed case"
+            assert isinstance(braintrust_span.link(), str)
+            assert isinstance(braintrust_span.permalink(), str)
+            assert isinstance(braintrust_span.export(), str)
+            braintrust_span.flush()
+            with braintrust.current_span() as task:  # (the task span; leaving the block ends it)
+                task.log(metrics={"inside": 1}, metadata={"to_the_case": True})
+            braintrust_span.log(output="a")
+        '''
+    )
+    result = bt.run("--braintrust")
+    result.assert_outcomes(passed=1)
+    rows = bt.rows()
+    roots = [row for row in rows if not row.get("span_parents")]
+    assert [row["span_attributes"]["name"] for row in roots] == ["renamed case"]
+    root = roots[0]
+    assert root["span_attributes"]["team"] == "search" and root["span_attributes"]["type"] == "eval"
+    assert root["output"] == "a" and root["scores"]["pass"] == 1
+    assert root["metadata"]["to_the_case"] is True  # (a case's field, logged on the task span, goes to the case)
+    task = tree(rows).child(root, "task")
+    assert task["metrics"]["inside"] == 1 and task["metrics"]["end"] >= task["metrics"]["start"]
