@@ -96,6 +96,18 @@ def test_span_start_span_always_parents_to_that_span(bt_logs, logger):
     assert rows["b"]["span_parents"] == [rows["a"]["span_id"]]
 
 
+
+def test_span_start_span_with_a_parent_goes_under_that_parent(bt_logs, logger):
+    """``span.start_span(parent=<export>)``: the given parent wins over the span it is called on
+    (as in the public SDK, probed side by side)."""
+    a = logger.start_span(name="a")
+    other = logger.start_span(name="other")
+    c = a.start_span(name="c", parent=other.export())
+    c.end(), other.end(), a.end()
+    rows = bt_logs.by_name()
+    assert rows["c"]["span_parents"] == [rows["other"]["span_id"]]
+    assert rows["c"]["root_span_id"] == rows["other"]["root_span_id"] != rows["a"]["root_span_id"]
+
 # -- parent precedence ----------------------------------------------------------------------------
 
 
