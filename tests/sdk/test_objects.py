@@ -333,3 +333,21 @@ def test_an_experiment_records_the_saved_parameters_it_ran_with(bt_env):
         ("param-1", "7"), ("param-1", None), ("param-2", "9")]
     with pytest.raises(ValueError, match=r"init\(parameters=...\) takes a reference to saved parameters"):
         braintrust.init(project="p", parameters={"temperature": 0.5})
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: braintrust.log(input=1, output=2, scores={}), r"Not initialized\. Please call braintrust\.init\(\.\.\.\) before calling braintrust\.log"),
+    (lambda: braintrust.summarize(), r"before calling braintrust\.summarize\(\)"),
+    (lambda: braintrust.init(project="p", experiment="e", open=True, update=True), r"Cannot open and update an experiment at the same time"),
+    (lambda: braintrust.init(project="p", open=True), r"init\(open=True\) needs experiment="),
+    (lambda: braintrust.init(project="p", repo_info="main"), r"repo_info must be a RepoInfo or a dict, got str"),
+    (lambda: braintrust.init(project="p", git_metadata_settings="all"), r"git_metadata_settings must be a GitMetadataSettings or a dict"),
+    (lambda: braintrust.init(project="p", dataset={"version": "1"}), r"dataset= as a dict needs an 'id'"),
+    (lambda: braintrust.init(project="p", dataset="my-dataset"), r"dataset= must be a Dataset from init_dataset or a dict"),
+])
+def test_misuse_is_refused_with_the_fix(bt_env, monkeypatch, call, message):
+    monkeypatch.delenv("BRAINTRUST_PROJECT_NAME", raising=False)
+    monkeypatch.delenv("BRAINTRUST_PROJECT_ID", raising=False)
+    with pytest.raises(ValueError, match=message):
+        call()
+    assert bt_env.requests_to("/v1/experiment", "POST") == []  # nothing created
