@@ -213,3 +213,28 @@ def test_show_prints_the_first_traces_and_says_how_many_there_are(tmp_path):
     assert picked.endswith("\n5 of 5 traces with 'q' in the name or input; the first 1 shown (--limit 0 shows all)\n")
     everything = show(limit=0)
     assert len([line for line in everything.splitlines() if line.startswith("case-")]) == 5 and "shown" not in everything
+
+
+def test_a_store_opened_read_only_reads_the_same_rows(tmp_path):
+    """A store that cannot be written (a copy from CI opened read-only, a file of another user):
+    reads fold the row log in memory instead of materializing, and give the same rows."""
+    import sqlite3
+
+    from braintrust.store import rows as row_ops
+
+    _logs_store(tmp_path)
+    path = tmp_path / "braintrust.sqlite"
+    read_only = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    project = read_only.execute("SELECT id FROM projects WHERE name = 'bot'").fetchone()[0]
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        row_ops.materialize(read_only, "project_logs", project)  # (what the fallbacks catch)
+    folded, _ = row_ops.fetch_rows(read_only, "project_logs", project)
+    counted = row_ops.count_rows(read_only, "project_logs", project)
+    latest = row_ops.latest_traces(read_only, "project_logs", project, 1)
+    read_only.close()
+    store = LocalStore(path)
+    materialized, _ = store.fetch_rows("project_logs", project)
+    assert [r["id"] for r in folded] == [r["id"] for r in materialized] and len(folded) == 8
+    assert counted == 8
+    assert sorted(r["id"] for r in latest) == ["c3", "k3", "r3"]
+    store.close()
