@@ -75,6 +75,18 @@ def pytest_unconfigure(config: pytest.Config) -> None:
             os.environ["BRAINTRUST_API_KEY"] = previous
 
 
+@pytest.hookimpl(tryfirst=True)  # (before pytest's own, which deselects by -m)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``-m braintrust`` selects every eval case, and ``-m "not braintrust"`` leaves them all out
+    (a unit-test job): a test that is a case only by requesting ``braintrust_case`` gets the
+    marker too. Only with a ``-m`` expression, the one thing the marker changes here."""
+    if not getattr(config.option, "markexpr", ""):
+        return
+    for item in items:
+        if "braintrust_case" in getattr(item, "fixturenames", ()) and item.get_closest_marker("braintrust") is None:
+            item.add_marker("braintrust")
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     try:
         _generate_cases(metafunc)

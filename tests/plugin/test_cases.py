@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from plugin_helpers import tree
@@ -113,6 +114,26 @@ def test_cases_rows_and_layout(bt):
     assert roots["test_two"]["metadata"]["extra"] is True
     assert sorted(roots["test_two"]["tags"]) == ["cls", "fn"]
     assert roots["test_two"]["metadata"]["pytest"]["nodeid"] == "test_suite.py::TestInClass::test_two"
+
+
+@pytest.mark.parametrize("expression, selected", [
+    ("braintrust", ["test_adds", "test_one", "test_requests_the_fixture", "test_two", "test_upper[one]", "test_upper[two]"]),
+    ("not braintrust", ["test_unmarked"]),
+])
+def test_the_marker_expression_selects_every_case(bt, expression, selected):
+    """``-m braintrust`` runs exactly the eval cases, a test that only requests the case fixture
+    included, and ``-m "not braintrust"`` (a unit-test job) exactly the others; with or without
+    ``--braintrust``."""
+    bt.pytester.makepyfile(test_suite=SUITE)
+    for args in ([], ["--braintrust"]):
+        result = bt.run("-m", expression, "-v", *args)
+        ran = sorted(re.findall(r"::(?:TestInClass::)?(\S+) PASSED", result.stdout.str()))
+        assert ran == selected, result.stdout.str()
+    if expression == "not braintrust":
+        assert bt.experiments() == []  # (no case ran: no experiment)
+        return
+    roots = {row["span_attributes"]["name"] for row in bt.rows() if not row.get("span_parents")}
+    assert roots == {"adds", "test_one", "test_requests_the_fixture", "test_two", "test_upper[one]", "test_upper[two]"}
 
 
 def test_module_mark_and_trials(bt):
