@@ -45,6 +45,19 @@ def logs3_row_counts(server) -> list[int]:
     return counts
 
 
+@pytest.fixture
+def serving(bt_server_factory, monkeypatch):
+    """``serving(**options)``: a test server made with these options, which the backend logs in to."""
+
+    def start(**options):
+        server = bt_server_factory(**options)
+        monkeypatch.setenv("BRAINTRUST_API_KEY", server.api_key)
+        monkeypatch.setenv("BRAINTRUST_APP_URL", server.url)
+        return server
+
+    return start
+
+
 def test_413_splits_the_batch_in_halves(bt_env, clock):
     backend = make_backend()
     rows = resolved_rows(backend, clock, 10)
@@ -56,10 +69,8 @@ def test_413_splits_the_batch_in_halves(bt_env, clock):
     assert clock.sleeps == []  # a 413 is split, never retried unchanged
 
 
-def test_a_single_oversized_row_goes_through_the_overflow_upload(bt_server_factory, monkeypatch, clock):
-    server = bt_server_factory(payload_max_bytes=4096)
-    monkeypatch.setenv("BRAINTRUST_API_KEY", server.api_key)
-    monkeypatch.setenv("BRAINTRUST_APP_URL", server.url)
+def test_a_single_oversized_row_goes_through_the_overflow_upload(serving, clock):
+    server = serving(payload_max_bytes=4096)
     backend = make_backend()
     rows = resolved_rows(backend, clock, 3)
     rows[1]["output"] = "y" * 10_000
@@ -73,12 +84,10 @@ def test_a_single_oversized_row_goes_through_the_overflow_upload(bt_server_facto
     assert set(stored) == {"row-0", "row-1", "row-2"} and stored["row-1"]["output"] == "y" * 10_000
 
 
-def test_the_overflow_upload_as_a_multipart_post(bt_server_factory, monkeypatch, clock):
+def test_the_overflow_upload_as_a_multipart_post(serving, clock):
     """When ``/logs3/overflow`` answers ``method: POST`` with form ``fields`` (S3's presigned POST),
     the payload goes as the ``file`` part of a multipart form, with those fields and no key."""
-    server = bt_server_factory(payload_max_bytes=4096, overflow_upload_method="POST")
-    monkeypatch.setenv("BRAINTRUST_API_KEY", server.api_key)
-    monkeypatch.setenv("BRAINTRUST_APP_URL", server.url)
+    server = serving(payload_max_bytes=4096, overflow_upload_method="POST")
     backend = make_backend()
     rows = resolved_rows(backend, clock, 2)
     rows[0]["output"] = "z" * 10_000
@@ -91,10 +100,8 @@ def test_the_overflow_upload_as_a_multipart_post(bt_server_factory, monkeypatch,
     assert {row["id"]: row.get("output") for row in server.rows()}["row-0"] == "z" * 10_000
 
 
-def test_an_oversized_row_without_an_advertised_limit_fails_as_http_413(bt_server_factory, monkeypatch, clock):
-    server = bt_server_factory(payload_max_bytes=None)
-    monkeypatch.setenv("BRAINTRUST_API_KEY", server.api_key)
-    monkeypatch.setenv("BRAINTRUST_APP_URL", server.url)
+def test_an_oversized_row_without_an_advertised_limit_fails_as_http_413(serving, clock):
+    server = serving(payload_max_bytes=None)
     backend = make_backend()
     rows = resolved_rows(backend, clock, 1, size=20_000)
     server.script("POST", "/logs3", [Step(status=413)])
@@ -160,10 +167,8 @@ def test_5xx_cut_short_by_the_deadline_fails_as_deadline(bt_env, clock):
     assert {reason for _, reason in result.failed} == {"deadline"}
 
 
-def test_a_failed_overflow_upload_fails_the_row_without_raising(bt_server_factory, monkeypatch, clock):
-    server = bt_server_factory(payload_max_bytes=4096)
-    monkeypatch.setenv("BRAINTRUST_API_KEY", server.api_key)
-    monkeypatch.setenv("BRAINTRUST_APP_URL", server.url)
+def test_a_failed_overflow_upload_fails_the_row_without_raising(serving, clock):
+    server = serving(payload_max_bytes=4096)
     backend = make_backend()
     rows = resolved_rows(backend, clock, 1, size=10_000)
     server.fail_always("PUT", "/_objstore/*", Step(reset=True))
