@@ -30,17 +30,19 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def litellm_env(tmp_path_factory) -> tuple[Path, dict[str, str]]:
-    """A Python with LiteLLM installed, and an environment that imports this checkout's braintrust."""
+    """A Python with LiteLLM installed, and the variables that make it import this checkout's
+    braintrust. (Only those: the rest of the environment is read per test, after the isolation
+    fixture has cleared CI's variables, which a module-scoped fixture runs before.)"""
     folder = tmp_path_factory.mktemp("litellm")
     python = venv_with(folder, *PACKAGES)
     packages = folder / "packages"
     packages.mkdir()
     (packages / "braintrust").symlink_to(ROOT / "braintrust")
-    return python, subprocess_env(PYTHONPATH=str(packages), LITELLM_LOCAL_MODEL_COST_MAP="True")
+    return python, {"PYTHONPATH": str(packages), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
 
 
-def run(python: Path, env: dict[str, str], script: Path, server: BraintrustTestServer, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**env, "BRAINTRUST_API_KEY": server.api_key, "BRAINTRUST_APP_URL": server.url, "BRAINTRUST_LOCAL_DIR": str(cwd / "store")}
+def run(python: Path, variables: dict[str, str], script: Path, server: BraintrustTestServer, cwd: Path) -> subprocess.CompletedProcess:
+    env = subprocess_env(**variables, BRAINTRUST_API_KEY=server.api_key, BRAINTRUST_APP_URL=server.url, BRAINTRUST_LOCAL_DIR=str(cwd / "store"))
     return subprocess.run([str(python), str(script)], env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
 
 
@@ -48,9 +50,9 @@ def test_rows_match_public_sdk(litellm_env, tmp_path):
     """completion (plain, streamed, failing), text_completion, responses (plain, streamed),
     embedding, moderation, a call under @traced, acompletion (plain, streamed), aresponses and
     patch_litellm(): the public SDK's spans."""
-    python, env = litellm_env
+    python, variables = litellm_env
     with BraintrustTestServer(org_name="recorder-org") as server:
-        proc = run(python, env, CAPTURES / "scenario_litellm.py", server, tmp_path)
+        proc = run(python, variables, CAPTURES / "scenario_litellm.py", server, tmp_path)
         assert proc.returncode == 0, proc.stderr
         rows = server.rows()
     failed = [row for row in rows if (row.get("metadata") or {}).get("model") == "openai/missing-model"]
@@ -102,11 +104,11 @@ braintrust.flush()
 
 
 def test_wrapping_the_proxy_unpatching_and_auto_instrument(litellm_env, tmp_path):
-    python, env = litellm_env
+    python, variables = litellm_env
     script = tmp_path / "wrapping.py"
     script.write_text(textwrap.dedent(WRAPPING.format(tests=str(ROOT / "tests"))))
     with BraintrustTestServer() as server:
-        proc = run(python, env, script, server, tmp_path)
+        proc = run(python, variables, script, server, tmp_path)
         assert proc.returncode == 0, proc.stderr
         rows = server.rows()
     assert proc.stdout.splitlines() == [
