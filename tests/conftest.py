@@ -69,7 +69,7 @@ def bt_env(bt_server, monkeypatch) -> BraintrustTestServer:
 
 # ==== Tracing / isolation fixtures (tests/sdk/) ===
 # (autouse) _bt_isolation  every test starts with no BRAINTRUST_* variable (nor a CI or hosting variable
-#                          that span_origin.environment detects) set, BRAINTRUST_LOCAL_DIR
+#                          that span_origin.environment detects, nor GITHUB_STEP_SUMMARY) set, BRAINTRUST_LOCAL_DIR
 #                          and BRAINTRUST_PROMPT_CACHE_DIR, BRAINTRUST_PARAMETERS_CACHE_DIR pointing at fresh temporary directories, no masking function, no current
 #                          span/logger and a fresh delivery runtime (braintrust.delivery.runtime)
 # bt_logs                  bt_env + helpers to flush and read back what the server stored
@@ -88,6 +88,7 @@ def _bt_isolation(tmp_path_factory, monkeypatch):
     for name in list(_os.environ):
         if name.startswith("BRAINTRUST_") or name in DETECTION_VARIABLES:  # (CI's own: rows as on a laptop)
             monkeypatch.delenv(name)
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)  # (the test runs' summaries stay out of CI's own)
     monkeypatch.setenv("BRAINTRUST_LOCAL_DIR", str(tmp_path_factory.mktemp("bt-local")))
     monkeypatch.setenv("BRAINTRUST_PROMPT_CACHE_DIR", str(tmp_path_factory.mktemp("bt-prompt-cache")))
     monkeypatch.setenv("BRAINTRUST_PARAMETERS_CACHE_DIR", str(tmp_path_factory.mktemp("bt-parameters-cache")))
