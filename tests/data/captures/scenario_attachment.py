@@ -11,7 +11,8 @@ import tempfile
 import braintrust
 from braintrust import Attachment, ExternalAttachment, JSONAttachment, ReadonlyAttachment, start_span, traced
 
-tmp = tempfile.mkdtemp(prefix="bt-att-")
+folder = tempfile.TemporaryDirectory(prefix="bt-att-")  # (removed at exit)
+tmp = folder.name
 png_path = os.path.join(tmp, "pixel.png")
 PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(16))
 with open(png_path, "wb") as f:
