@@ -25,10 +25,15 @@ from braintrust.delivery.processor import FlushResult, Processor
 from braintrust.delivery.spill import SpillWriter
 
 
+#: Kept in a child's environment: the test's own cache folders (conftest's isolation), so that
+#: a child that loads prompts or parameters caches them there, not in the user's home folder.
+CACHE_VARIABLES = ("BRAINTRUST_PROMPT_CACHE_DIR", "BRAINTRUST_PARAMETERS_CACHE_DIR")
+
+
 def subprocess_env(**variables: str) -> dict[str, str]:
     """This process's environment without ``BRAINTRUST_*`` (a test's own settings must not leak
-    into the child it starts), plus ``variables``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BRAINTRUST_")}
+    into the child it starts) but for the cache folders, plus ``variables``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRAINTRUST_") or k in CACHE_VARIABLES}
     env.update(variables)
     return env
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import re
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import braintrust
+from delivery_helpers import subprocess_env
 
 NAMES_FILE = Path(__file__).parent.parent / "data" / "public-api-names.md"
 
@@ -138,7 +138,7 @@ def test_retry_adapter_is_importable_lazily():
 
 
 def _run(code: str, tmp_path: Path, extra_path: Path | None = None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BRAINTRUST_") and k != "PYTHONPATH"}
+    env = {k: v for k, v in subprocess_env().items() if k != "PYTHONPATH"}
     if extra_path is not None:
         env["PYTHONPATH"] = str(extra_path)
     return subprocess.run(

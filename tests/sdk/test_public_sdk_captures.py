@@ -4,7 +4,6 @@ must produce the rows the public SDK produced (ids, times, caller locations asid
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
@@ -12,11 +11,11 @@ import pytest
 
 from capture_compare import CAPTURES, capture_rows, diff, merge_like_server, normalize
 from btserver import BraintrustTestServer
+from delivery_helpers import subprocess_env
 
 
 def run_scenario(name: str, server: BraintrustTestServer, tmp_path, **variables: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BRAINTRUST_")}
-    env.update(BRAINTRUST_API_KEY=server.api_key, BRAINTRUST_APP_URL=server.url, BRAINTRUST_LOCAL_DIR=str(tmp_path / "store"), **variables)
+    env = subprocess_env(BRAINTRUST_API_KEY=server.api_key, BRAINTRUST_APP_URL=server.url, BRAINTRUST_LOCAL_DIR=str(tmp_path / "store"), **variables)
     script = CAPTURES / f"scenario_{name}.py"
     return subprocess.run([sys.executable, str(script)], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
 

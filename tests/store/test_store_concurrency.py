@@ -7,6 +7,7 @@ import threading
 import traceback
 
 from braintrust.store.sqlite_store import LocalStore
+from delivery_helpers import subprocess_env
 
 PROCESSES = 4
 ROWS_PER_PROCESS = 2000
@@ -123,12 +124,10 @@ def test_no_connection_is_left_open_at_exit(tmp_path):
     """Short-lived readers (an experiment's summary, a dataset read) and thread-pool threads
     (``Eval``'s) opened connections and left them to the interpreter's teardown, where Python
     3.13 warns about each (``ResourceWarning: unclosed database``, shown under ``-X dev``)."""
-    import os
     import subprocess
     import sys
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BRAINTRUST_")}
-    env.update(BRAINTRUST_LOCAL_DIR=str(tmp_path / "store"))
+    env = subprocess_env(BRAINTRUST_LOCAL_DIR=str(tmp_path / "store"))
     result = subprocess.run([sys.executable, "-W", "error::ResourceWarning", "-c", EXIT_CHECK], cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
