@@ -7,7 +7,9 @@ default.
 
 from __future__ import annotations
 
+import math
 import os
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +51,8 @@ def env_number(name: str, default: float, *, minimum: float = 0.0, integer: bool
     except ValueError:
         kind = "a whole number" if integer else "a number"
         raise ValueError(f"{name}={value!r} is not {kind}; set it to e.g. {default!r} or unset it.") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{name}={value!r} is not a finite number; set it to e.g. {default!r} or unset it.")
     if number < minimum:
         raise ValueError(f"{name}={value!r} must be at least {minimum}; unset it to use the default {default!r}.")
     return number
@@ -105,24 +109,55 @@ def default_project_id() -> str | None:
     return env_str("BRAINTRUST_PROJECT_ID")
 
 
+#: The file the API key and the environment's type and name are also read from (as 0.48.1 does).
+ENV_FILE = ".env.braintrust"
+ENV_FILE_PARENTS = 64
+
+
+def env_file_value(name: str, start: Path | None = None) -> str | None:
+    """``name`` from the nearest ``.env.braintrust`` (in ``start``, default the working
+    directory, or one of its 64 nearest parents), read as the public SDK reads it: ``NAME=value``
+    lines, an optional ``export``, ``#`` comments, shell quoting, the value's first word. Only the
+    nearest file is read. None when there is none, it does not set ``name``, or it cannot be read."""
+    here = start or Path(os.getcwd())
+    for directory in [here, *list(here.parents)[:ENV_FILE_PARENTS]]:
+        try:
+            text = (directory / ENV_FILE).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            continue
+        except (OSError, UnicodeDecodeError):
+            return None
+        return _env_file_lookup(text, name)
+    return None
+
+
+def _env_file_lookup(text: str, name: str) -> str | None:
+    for line in text.splitlines():
+        line = line.lstrip()
+        if line.startswith("export "):
+            line = line[len("export "):].lstrip()
+        key, sep, value = line.partition("=")
+        if line.startswith("#") or not sep or key.strip() != name:
+            continue
+        words = shlex.shlex(value.lstrip(), posix=True)
+        words.whitespace_split = True
+        words.commenters = "#"
+        try:
+            first = next(iter(words), None)
+        except ValueError:  # an unclosed quote
+            return None
+        return first if first and first.strip() else None
+    return None
+
+
+def env_or_file(name: str) -> str | None:
+    """The variable, else its value in the nearest ``.env.braintrust``."""
+    return env_str(name) or env_file_value(name)
+
+
 def find_api_key(start: Path | None = None) -> str | None:
     """``BRAINTRUST_API_KEY`` from the environment, else from the nearest ``.env.braintrust``."""
-    key = env_str("BRAINTRUST_API_KEY")
-    if key:
-        return key
-    here = (start or Path.cwd()).resolve()
-    for directory in [here, *list(here.parents)[:64]]:
-        candidate = directory / ".env.braintrust"
-        try:
-            text = candidate.read_text(encoding="utf-8")
-        except OSError:
-            continue
-        for line in text.splitlines():
-            name, sep, value = line.partition("=")
-            if sep and name.strip() == "BRAINTRUST_API_KEY" and value.strip():
-                return value.strip().strip("'\"")
-        return None
-    return None
+    return env_str("BRAINTRUST_API_KEY") or env_file_value("BRAINTRUST_API_KEY", start)
 
 
 def mask_secret(secret: str | None) -> str:

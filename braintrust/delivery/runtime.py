@@ -10,6 +10,7 @@ multiprocessing's own exit hook instead.
 from __future__ import annotations
 
 import atexit
+import math
 import os
 import signal
 import sys
@@ -173,7 +174,13 @@ at_fork(after_in_child=_after_fork_in_child)
 
 
 def flush(timeout: float | None = None) -> FlushResult:
-    """Send everything logged so far (bounded by the flush deadline); returns the counts."""
+    """Send everything logged so far (bounded by the flush deadline, or by ``timeout`` seconds;
+    0 or less spills what is not sent at once); returns the counts."""
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or math.isnan(timeout)):
+        raise ValueError(
+            f"flush(timeout={timeout!r}): give a number of seconds, or None for the flush deadline "
+            "(BRAINTRUST_FLUSH_TIMEOUT, 10 s by default)."
+        )
     return get_processor().flush(timeout)
 
 

@@ -2,8 +2,8 @@
 and where it ran (``environment``), as the public SDK records them.
 
 The environment is detected once per process (and again by ``init_logger``): an explicit
-``init_logger(environment=...)``, else ``BRAINTRUST_ENVIRONMENT_TYPE`` / ``BRAINTRUST_ENVIRONMENT_NAME``,
-else the first well-known variable set by a CI system (``{"type": "ci", "name": "github_actions"}``,
+``init_logger(environment=...)``, else ``BRAINTRUST_ENVIRONMENT_TYPE`` / ``BRAINTRUST_ENVIRONMENT_NAME``
+(each from the environment, else from the nearest ``.env.braintrust``), else the first well-known variable set by a CI system (``{"type": "ci", "name": "github_actions"}``,
 ... ``CI`` alone: ``"ci"``), a hosting platform (``{"type": "server", "name": "vercel"}``, ECS, AWS
 Lambda, Cloud Run, Kubernetes, Heroku, ...), else ``PYTHON_ENV`` (production and staging are
 servers; development and local are ``local``; anything else is just a name). With none of them,
@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import os
 from typing import Any, TypedDict
+
+from braintrust.config import env_or_file
 
 SDK_VERSION = "0.48.1"
 SDK_NAME = "braintrust.sdk.python"
@@ -55,7 +57,7 @@ def detect_environment(explicit: SpanOriginEnvironment | None = None) -> SpanOri
     """Where this process runs (see the module docstring), or None."""
     if explicit:
         return explicit
-    kind, name = os.environ.get("BRAINTRUST_ENVIRONMENT_TYPE"), os.environ.get("BRAINTRUST_ENVIRONMENT_NAME")
+    kind, name = env_or_file("BRAINTRUST_ENVIRONMENT_TYPE"), env_or_file("BRAINTRUST_ENVIRONMENT_NAME")
     if kind or name:
         return {**({"type": kind} if kind else {}), **({"name": name} if name else {})}  # type: ignore[typeddict-item]
     ci = _first_set(_CI) or ("ci" if os.environ.get("CI") else None)
@@ -89,9 +91,8 @@ def _origin(instrumentation: str, environment: SpanOriginEnvironment | None) -> 
     return origin
 
 
-_environment: SpanOriginEnvironment | None = detect_environment()
-#: The ``span_origin`` of spans the SDK itself records (one shared dict: rows copy it when encoded).
-ORIGIN: dict[str, Any] = _origin(DEFAULT_INSTRUMENTATION, _environment)
+_NOT_YET: Any = object()
+_environment: SpanOriginEnvironment | None = _NOT_YET
 
 
 def set_environment(explicit: SpanOriginEnvironment | None = None) -> None:
@@ -101,6 +102,18 @@ def set_environment(explicit: SpanOriginEnvironment | None = None) -> None:
     ORIGIN = _origin(DEFAULT_INSTRUMENTATION, _environment)
 
 
+def __getattr__(name: str) -> Any:
+    """``ORIGIN``, the ``span_origin`` of spans the SDK itself records (one shared dict: rows copy
+    it when encoded), is made on first use: detecting the environment may read ``.env.braintrust``,
+    and importing braintrust opens no file. (Once made, it is a plain module attribute.)"""
+    if name == "ORIGIN":
+        set_environment()
+        return ORIGIN
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def instrumented(instrumentation: str) -> dict[str, Any]:
     """The ``span_origin`` of spans an integration (``wrap_openai``...) records."""
+    if _environment is _NOT_YET:
+        set_environment()
     return _origin(instrumentation, _environment)
