@@ -77,7 +77,7 @@ from braintrust.objects.project_logs import Logger, current_logger, init_logger,
 from braintrust.parameters.remote import RemoteEvalParameters, load_parameters
 from braintrust.prompts.loading import load_prompt, load_prompt_async
 from braintrust.prompts.prompt import Prompt
-from braintrust.score import AsyncScorerLike, Score, SyncScorerLike
+from braintrust.score import AsyncScorerLike, Classification, Score, SyncScorerLike
 from braintrust.span_types import SpanTypeAttribute
 from braintrust.state import user_info
 from braintrust.summary import (
@@ -139,6 +139,7 @@ __all__ = [
     "BraintrustStream",
     "BraintrustStreamChunk",
     "BraintrustTextChunk",
+    "Classification",
     "ClassifierBuilder",
     "CodeFunction",
     "CodePrompt",

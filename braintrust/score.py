@@ -1,4 +1,5 @@
-"""``Score`` (what a scorer returns) and ``Scorer`` (a base class for scorer objects).
+"""``Score`` (what a scorer returns), ``Classification`` (what a classifier returns) and
+``Scorer`` (a base class for scorer objects).
 
 ``from braintrust.score import Score`` is the public import path; ``Score`` is also exported
 from ``braintrust`` itself. Scorers may equally return a bare number, a bool, ``None``, a dict
@@ -44,6 +45,27 @@ class Score(SerializableDataClass):
             self.metadata = {}
 
 
+@dataclasses.dataclass
+class Classification(SerializableDataClass):
+    """One outcome of a classifier (``Eval(classifiers=...)``): ``id`` is machine-readable;
+    ``name`` defaults to the classifier's; ``label`` and ``metadata`` are optional."""
+
+    id: str
+    name: str | None = None
+    label: str | None = None
+    metadata: dict[str, Any] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The fields that are set, ``id`` always."""
+        return {"id": self.id, **{k: v for k, v in (("name", self.name), ("label", self.label), ("metadata", self.metadata)) if v is not None}}
+
+    def as_item(self) -> dict[str, Any]:
+        """As it is logged under the classifier's name in ``classifications``: without ``name``."""
+        item = self.as_dict()
+        item.pop("name", None)
+        return item
+
+
 class Scorer(ABC):
     """Base class for scorer objects: implement ``_run_eval_sync`` (and optionally
     ``_run_eval_async``). ``Eval`` awaits ``eval_async``; a class deriving from this may be passed
@@ -68,7 +90,7 @@ class Scorer(ABC):
     def _run_eval_sync(self, output: Any, expected: Any = None, **kwargs: Any) -> Score: ...
 
 
-__all__ = ["Score", "Scorer"]
+__all__ = ["Classification", "Score", "Scorer"]
 
 
 @runtime_checkable

@@ -9,17 +9,19 @@
   names; parameters with defaults keep them; ``**kwargs`` receives the rest; a required parameter
   whose name matches none of them gets the next unused argument in that order (so ``def s(a, b)``
   receives ``a=input, b=expected``).
-* **Return values**: see ``to_scores``.
+* **Return values**: see ``to_scores`` (and ``to_classifications`` for classifiers).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
+from collections.abc import Iterable, Mapping
 from numbers import Number
 from typing import Any, Callable
 
-from braintrust.score import Score, check_score_value
+from braintrust.score import Classification, Score, check_score_value
 
 #: The arguments a scorer may receive, in the order leftover parameters are filled.
 SCORER_ARGUMENTS = ("input", "expected", "metadata", "output", "trace", "id", "tags")
@@ -205,31 +207,46 @@ def span_fields(scores: list[Score]) -> dict[str, Any]:
 # -- classifiers ----------------------------------------------------------------------------------
 
 
-def to_classifications(name: str, result: Any) -> list[dict[str, Any]]:
-    """What a classifier returned, as ``[{"name", "id", "label"?, "metadata"?}]``.
+def to_classifications(name: str, result: Any) -> list[Classification] | None:
+    """What a classifier returned, as ``Classification`` objects named (by default) after it.
 
-    Each item is a dict or object with ``id`` (``label``, ``metadata``, ``name`` optional; the name
-    defaults to the classifier's); a list gives several; ``None`` gives none.
+    ``None`` → none (and the classifier's span logs no output); a ``Classification`` or a dict
+    with ``id`` (``name``, ``label``, ``metadata`` optional; other keys ignored) → one; a list or
+    any other iterable of those → several. Anything else → ``ValueError``, as the public SDK says it.
     """
     if result is None:
-        return []
-    items = result if isinstance(result, (list, tuple)) else [result]
-    out = []
-    for item in items:
-        if isinstance(item, dict):
-            data = dict(item)
-        elif hasattr(item, "id"):
-            data = {k: getattr(item, k) for k in ("name", "id", "label", "metadata") if getattr(item, k, None) is not None}
-        elif isinstance(item, str):
-            data = {"id": item}
-        else:
-            raise TypeError(f"classifier {name!r} returned {type(item).__name__} {item!r:.100}; expected a dict or object with an 'id' (and optional 'label', 'metadata')")
-        if data.get("id") is None:
-            raise TypeError(f"classifier {name!r} returned a classification without an 'id': {data!r:.200}")
-        entry = {"name": data.get("name") or name, "id": data["id"]}
-        if data.get("label") is not None:
-            entry["label"] = data["label"]
-        if data.get("metadata") is not None:
-            entry["metadata"] = data["metadata"]
-        out.append(entry)
-    return out
+        return None
+    items = list(result) if isinstance(result, Iterable) and not isinstance(result, (str, bytes, Mapping)) else [result]
+    return [_classification(item, name) for item in items]
+
+
+def _classification(value: Any, name: str) -> Classification:
+    if isinstance(value, Mapping) and value:
+        fields = {k: value[k] for k in ("id", "name", "label", "metadata") if k in value}
+        if fields.get("id") is None:
+            raise ValueError(f"When returning structured classifier results, each classification must be a valid Classification object. Got: {value}")
+        classification = Classification(**fields)
+    elif isinstance(value, Classification):
+        classification = value
+    else:
+        raise ValueError(f"When returning structured classifier results, each classification must be a non-empty object. Got: {value}")
+    return classification if classification.name else dataclasses.replace(classification, name=name)
+
+
+def classification_span_fields(classifications: list[Classification]) -> dict[str, Any]:
+    """What a classifier span logs: ``output`` (one classification, or each name's: one, or a
+    list of several) and ``metadata`` (the same way; none when there is no classification)."""
+    if len(classifications) == 1:
+        only = classifications[0]
+        return {"output": only.as_item(), **({"metadata": only.metadata} if only.metadata is not None else {})}
+    output: dict[str, Any] = {}
+    metadata: dict[str, Any] = {}
+    for c in classifications:
+        for grouped, value in ((output, c.as_item()), (metadata, c.metadata)):
+            if c.name not in grouped:
+                grouped[c.name] = value
+            elif isinstance(grouped[c.name], list):
+                grouped[c.name].append(value)
+            else:
+                grouped[c.name] = [grouped[c.name], value]
+    return {"output": output, **({"metadata": metadata} if metadata else {})}

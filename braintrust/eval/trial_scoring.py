@@ -18,7 +18,9 @@ from typing import Any, Callable, Iterator
 
 from braintrust.eval.cases import EvalCase
 from braintrust.eval.reporters import eprint
-from braintrust.eval.scorers import match_arguments, resolve_scorer, scorer_callable, scorer_name, span_fields, to_classifications, to_scores
+from braintrust.eval.scorers import (
+    classification_span_fields, match_arguments, resolve_scorer, scorer_callable, scorer_name, span_fields, to_classifications, to_scores,
+)
 from braintrust.eval.threads import SCORER_PRIORITY, BoundedThreadPool, run_in_pool
 from braintrust.eval.trace import EvalTrace
 
@@ -89,10 +91,9 @@ class TrialScorers:
             if isinstance(outcome, BaseException):
                 classifier_failures.append((name, outcome))
                 continue
-            for entry in outcome:
+            for classification in outcome or ():
                 classifications = classifications or {}
-                item = {k: v for k, v in entry.items() if k != "name"}
-                classifications.setdefault(entry["name"], []).append(item)
+                classifications.setdefault(classification.name, []).append(classification.as_item())
         if classifications:
             root.log(classifications=classifications)
         self._record_failures(root, metadata, "scorer", failures)
@@ -137,6 +138,6 @@ class TrialScorers:
             converted = convert(name, result)
             if convert is to_scores:
                 span.log(**span_fields(converted))
-            else:  # classifications
-                span.log(output=converted[0] if len(converted) == 1 else converted)
+            elif converted is not None:  # classifications (None: the classifier gave none, its span logs nothing)
+                span.log(**classification_span_fields(converted))
             return converted

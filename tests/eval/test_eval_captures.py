@@ -1,5 +1,5 @@
-"""The public SDK's Eval scenarios (``scenario_eval.py``, ``scenario_dataset.py``,
-``scenario_no_send_logs.py``), run unchanged on our package against the test server, must send the
+"""The public SDK's Eval scenarios (``scenario_eval.py``, ``scenario_eval_classifiers.py``,
+``scenario_dataset.py``, ``scenario_no_send_logs.py``), run unchanged on our package against the test server, must send the
 rows the public SDK sent and print the same summaries (ids, times, URLs and the server's stand-in
 duration aside)."""
 
@@ -64,18 +64,19 @@ def run_scenario(name: str, server: BraintrustTestServer, tmp_path, *, api_key: 
 def _prepare(rows: list[dict]) -> list[dict]:
     """What ``normalize`` does not know about Eval rows yet, made comparable first:
 
-    * ``metadata.scorer_errors`` holds full tracebacks (frames of each SDK's own engine): keep the
-      exception line, as ``normalize`` does for ``error``;
+    * ``metadata.scorer_errors`` and ``classifier_errors`` hold full tracebacks (frames of each
+      SDK's own engine): keep the exception line, as ``normalize`` does for ``error``;
     * a dataset case's provenance (``origin`` on the root, ``id`` in the score spans' input) names
       a record id, transaction id and creation time: replace them by the record's input.
     """
     records = {r["id"]: r.get("input") for r in rows if "dataset_id" in r and "id" in r}
     _exec_counter_ranks(rows)
     for row in rows:
-        errors = (row.get("metadata") or {}).get("scorer_errors")
-        if isinstance(errors, dict):
-            for key, text in errors.items():
-                errors[key] = text.strip().splitlines()[-1]
+        for kind in ("scorer_errors", "classifier_errors"):
+            errors = (row.get("metadata") or {}).get(kind)
+            if isinstance(errors, dict):
+                for key, text in errors.items():
+                    errors[key] = text.strip().splitlines()[-1]
         origin = row.get("origin")
         if isinstance(origin, dict) and origin.get("object_type") == "dataset":
             for key in ("object_id", "_xact_id", "created"):
@@ -91,7 +92,8 @@ def _exec_counter_ranks(rows: list[dict]) -> None:
     """``exec_counter`` numbers spans in the order the process created them. Across the traces of
     an eval that order depends on thread timing (which trial's task finished first), so it differs
     from run to run, in the public SDK too. Check what is deterministic (within a trace: root, then
-    task, then the score spans contiguously), then replace each counter by its rank in its trace."""
+    task, then the score spans and then the classifier spans, contiguously), then replace each
+    counter by its rank in its trace."""
     traces: dict = {}
     for row in rows:
         counter = (row.get("span_attributes") or {}).get("exec_counter")
@@ -101,7 +103,7 @@ def _exec_counter_ranks(rows: list[dict]) -> None:
         spans.sort(key=lambda r: r["span_attributes"]["exec_counter"])
         kinds = [r["span_attributes"].get("type") for r in spans]
         assert kinds[:2] == ["eval", "task"][: len(kinds)], kinds
-        assert all(k == "score" for k in kinds[2:]), kinds
+        assert kinds[2:] == sorted(kinds[2:], key=lambda kind: ["score", "classifier"].index(kind)), kinds
         counters = [r["span_attributes"]["exec_counter"] for r in spans[2:]]
         assert counters == list(range(counters[0], counters[0] + len(counters))) if counters else True, counters
         for rank, row in enumerate(spans):
@@ -149,7 +151,7 @@ def _strip_blank_runs(lines: list[str]) -> list[str]:
 # -- rows ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["eval", "dataset"])
+@pytest.mark.parametrize("name", ["eval", "eval_classifiers", "dataset"])
 def test_eval_scenario_rows_match_public_sdk(name, tmp_path):
     with BraintrustTestServer(org_name="recorder-org") as server:
         proc = run_scenario(name, server, tmp_path)
