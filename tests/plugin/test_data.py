@@ -121,6 +121,30 @@ def test_jsonl_errors_name_the_line(bt):
         assert "Traceback" not in result.stdout.str() and "pytest_braintrust" not in result.stdout.str()
 
 
+def test_other_data_errors_name_the_test_and_the_fix(bt):
+    cases = {
+        "42": "test_it: data= must be a list, a callable, a .jsonl path or a Dataset; got int.",
+        "{'input': 1}": "test_it: data= must be a list, a callable, a .jsonl path or a Dataset; got dict.",
+        "[]": "test_it: the data source [] has no records.",
+        "lambda: []": "test_it: the data source <function <lambda> at *> has no records.",
+        "[{'input': 1}, {'input': 2, 'metadata': 'urgent'}]": "record 2: metadata must be an object, got str.",
+    }
+    for data, message in cases.items():
+        bt.pytester.makepyfile(
+            test_suite_data=f'''
+            from pytest_braintrust import eval_case
+
+            @eval_case(data={data})
+            def test_it(braintrust_case):
+                pass
+            '''
+        )
+        result = bt.run("-q")
+        assert result.ret == 2, data
+        result.stdout.fnmatch_lines([f"*{message}*"])
+        assert "Traceback" not in result.stdout.str(), data
+
+
 def test_braintrust_dataset_pinned_and_unpinned(bt):
     dataset = init_dataset(project="data", name="faq")
     dataset.insert(id="refund", input="How do I get a refund?", expected="refund", metadata={"p": 0})
