@@ -68,7 +68,7 @@ def bt_env(bt_server, monkeypatch) -> BraintrustTestServer:
 
 
 # ==== Tracing / isolation fixtures (tests/sdk/) ===
-# (autouse, session) _bt_session_caches  prompt and parameter caches in temporary folders for the whole run
+# (autouse, session) _bt_session_caches  prompt and parameter caches, and the working folder, temporary for the whole run
 # (autouse) _bt_isolation  every test starts with no BRAINTRUST_* variable (nor a CI or hosting variable
 #                          that span_origin.environment detects, nor GITHUB_STEP_SUMMARY) set, BRAINTRUST_LOCAL_DIR
 #                          and BRAINTRUST_PROMPT_CACHE_DIR, BRAINTRUST_PARAMETERS_CACHE_DIR pointing at fresh temporary directories, no masking function, no current
@@ -81,8 +81,11 @@ import os as _os  # noqa: E402
 @pytest.fixture(scope="session", autouse=True)
 def _bt_session_caches(tmp_path_factory):
     """Cache folders for the whole run, for the children that module-scoped fixtures start before
-    a test's own isolation applies: nothing a test runs caches in the user's home folder."""
+    a test's own isolation applies: nothing a test runs caches in the user's home folder. And a
+    temporary working folder: the SDK looks for ``.env.braintrust`` in the working folder and its
+    parents, and a developer's own (in their home folder, say) must not give the tests a key."""
     with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(tmp_path_factory.mktemp("bt-session-cwd"))
         patch.setenv("BRAINTRUST_PROMPT_CACHE_DIR", str(tmp_path_factory.mktemp("bt-session-prompt-cache")))
         patch.setenv("BRAINTRUST_PARAMETERS_CACHE_DIR", str(tmp_path_factory.mktemp("bt-session-parameters-cache")))
         yield
