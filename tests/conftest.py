@@ -68,7 +68,7 @@ def bt_env(bt_server, monkeypatch) -> BraintrustTestServer:
 
 
 # ==== Tracing / isolation fixtures (tests/sdk/) ===
-# (autouse, session) _bt_session_caches  prompt and parameter caches, and the working folder, temporary for the whole run
+# (autouse, session) _bt_session_isolation  prompt and parameter caches, and the working folder, temporary for the whole run
 # (autouse) _bt_isolation  every test starts with no BRAINTRUST_* variable (nor a CI or hosting variable
 #                          that span_origin.environment detects, nor GITHUB_STEP_SUMMARY) set, BRAINTRUST_LOCAL_DIR
 #                          and BRAINTRUST_PROMPT_CACHE_DIR, BRAINTRUST_PARAMETERS_CACHE_DIR pointing at fresh temporary directories, no masking function, no current
@@ -79,7 +79,7 @@ import os as _os  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _bt_session_caches(tmp_path_factory):
+def _bt_session_isolation(tmp_path_factory):
     """Cache folders for the whole run, for the children that module-scoped fixtures start before
     a test's own isolation applies: nothing a test runs caches in the user's home folder. And a
     temporary working folder: the SDK looks for ``.env.braintrust`` in the working folder and its
