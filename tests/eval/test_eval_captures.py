@@ -1,5 +1,5 @@
 """The public SDK's Eval scenarios (``scenario_eval.py``, ``scenario_eval_classifiers.py``,
-``scenario_dataset.py``, ``scenario_no_send_logs.py``), run unchanged on our package against the test server, must send the
+``scenario_eval_options.py``, ``scenario_dataset.py``, ``scenario_no_send_logs.py``), run unchanged on our package against the test server, must send the
 rows the public SDK sent and print the same summaries (ids, times, URLs and the server's stand-in
 duration aside)."""
 
@@ -91,9 +91,10 @@ def _prepare(rows: list[dict]) -> list[dict]:
 def _exec_counter_ranks(rows: list[dict]) -> None:
     """``exec_counter`` numbers spans in the order the process created them. Across the traces of
     an eval that order depends on thread timing (which trial's task finished first), so it differs
-    from run to run, in the public SDK too. Check what is deterministic (within a trace: root, then
-    task, then the score spans and then the classifier spans, contiguously), then replace each
-    counter by its rank in its trace."""
+    from run to run, in the public SDK too. Check what is deterministic (within a trace: the eval
+    root, then task, then the score spans and then the classifier spans, contiguously; an Eval run
+    under ``parent=`` has the parent's span first), then replace each counter by its rank in its
+    trace."""
     traces: dict = {}
     for row in rows:
         counter = (row.get("span_attributes") or {}).get("exec_counter")
@@ -102,9 +103,11 @@ def _exec_counter_ranks(rows: list[dict]) -> None:
     for spans in traces.values():
         spans.sort(key=lambda r: r["span_attributes"]["exec_counter"])
         kinds = [r["span_attributes"].get("type") for r in spans]
-        assert kinds[:2] == ["eval", "task"][: len(kinds)], kinds
-        assert kinds[2:] == sorted(kinds[2:], key=lambda kind: ["score", "classifier"].index(kind)), kinds
-        counters = [r["span_attributes"]["exec_counter"] for r in spans[2:]]
+        start = kinds.index("eval") if "eval" in kinds else 0  # (an Eval under a parent= span starts below it)
+        assert kinds[start:start + 2] == ["eval", "task"][: len(kinds) - start], kinds
+        scoring = kinds[start + 2:]
+        assert scoring == sorted(scoring, key=lambda kind: ["score", "classifier"].index(kind)), kinds
+        counters = [r["span_attributes"]["exec_counter"] for r in spans[start + 2:]]
         assert counters == list(range(counters[0], counters[0] + len(counters))) if counters else True, counters
         for rank, row in enumerate(spans):
             row["span_attributes"]["exec_counter"] = rank
@@ -151,7 +154,7 @@ def _strip_blank_runs(lines: list[str]) -> list[str]:
 # -- rows ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["eval", "eval_classifiers", "dataset"])
+@pytest.mark.parametrize("name", ["eval", "eval_classifiers", "eval_options", "dataset"])
 def test_eval_scenario_rows_match_public_sdk(name, tmp_path):
     with BraintrustTestServer(org_name="recorder-org") as server:
         proc = run_scenario(name, server, tmp_path)
@@ -201,6 +204,21 @@ def test_eval_scenario_prints_like_public_sdk(tmp_path):
     assert red[1] == "\x1b[91mTraceback (most recent call last):"
     assert red[2] == "\x1b[91mAdd --verbose to see full stack traces.\x1b[0m"
     assert "RuntimeError: task exploded\x1b[0m" in err.splitlines()
+
+
+def test_eval_options_scenario_prints_like_public_sdk(tmp_path):
+    """Data from generators, an iterable and an async generator, ``EvalAsync``, a base
+    experiment, ``summarize_scores=False``, ``update=True``, ``parent=``: stdout is 0.48.1's
+    (``eval_options.out.txt``, its stdout alone), durations aside."""
+    with BraintrustTestServer(org_name="recorder-org") as server:
+        proc = run_scenario("eval_options", server, tmp_path)
+        port = server.port
+    assert proc.returncode == 0, proc.stderr
+
+    def scrub(text: str) -> str:
+        return re.sub(r"\d+\.\d\ds\b", "N.NNs", _normalize_text(text, port))
+
+    assert scrub(proc.stdout) == scrub((CAPTURES / "eval_options.out.txt").read_text())
 
 
 def test_dataset_scenario_prints_like_public_sdk(tmp_path):
