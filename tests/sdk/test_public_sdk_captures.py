@@ -22,7 +22,7 @@ def run_scenario(name: str, server: BraintrustTestServer, tmp_path, **variables:
 
 @pytest.mark.parametrize(
     "name, payload_max_bytes",
-    [("logger", 6291456), ("traced", 6291456), ("overflow", 4096)],
+    [("logger", 6291456), ("traced", 6291456), ("overflow", 4096), ("tracing_options", 6291456)],
 )
 def test_scenario_rows_match_public_sdk(name, payload_max_bytes, tmp_path):
     with BraintrustTestServer(payload_max_bytes=payload_max_bytes, org_name="recorder-org") as server:
@@ -31,6 +31,8 @@ def test_scenario_rows_match_public_sdk(name, payload_max_bytes, tmp_path):
         ours = normalize(server.rows())
     theirs = normalize(merge_like_server(capture_rows(name)))
     assert ours == theirs, diff(ours, theirs)
+    if name == "tracing_options":  # (what it printed: the traced functions' results, end()'s time)
+        assert proc.stdout == (CAPTURES / "tracing_options.out.txt").read_text()
 
 
 def test_logger_scenario_requests_match(tmp_path):
