@@ -188,16 +188,22 @@ class ReadonlyExperiment(FetchedRows):
 
         yield from reads().fetch(EXPERIMENT, self.id, batch_size=batch_size)
 
-    def as_dataset(self) -> Iterator[dict[str, Any]]:
-        """Root spans as eval cases: input, expected (falling back to output), metadata, tags."""
-        for row in self.fetch():
-            if row.get("span_parents") or row.get("root_span_id") not in (None, row.get("span_id")) and row.get("span_parents"):
+    def as_dataset(self, batch_size: int | None = None) -> Iterator[dict[str, Any]]:
+        """Its root spans as eval cases, as 0.48.1's records: ``input``, ``expected`` (else the
+        output), ``tags``, ``metadata``, ``id`` and ``_xact_id``. (0.48.1 picks the roots by
+        comparing a row's trace id with its span id, which differ with its default ids, so it
+        yields none unless ``BRAINTRUST_LEGACY_IDS`` is set; ours takes the rows with no parent.)"""
+        for row in self.fetch(batch_size=batch_size):
+            if row.get("span_parents"):
                 continue
-            case = {"input": row.get("input"), "expected": row["expected"] if row.get("expected") is not None else row.get("output")}
-            for key in ("metadata", "tags"):
-                if row.get(key) is not None:
-                    case[key] = row[key]
-            yield case
+            yield {
+                "input": row.get("input"),
+                "expected": row["expected"] if row.get("expected") is not None else row.get("output"),
+                "tags": row.get("tags"),
+                "metadata": row.get("metadata"),
+                "id": row.get("id"),
+                "_xact_id": row.get("_xact_id"),
+            }
 
 
 def init(

@@ -211,10 +211,14 @@ class LocalReads:
         self.store = LocalStore()
 
     def fetch(self, object_type: str, object_id: str, version: str | None = None, batch_size: int | None = None) -> Iterator[dict[str, Any]]:
+        """The object's rows, as Braintrust's fetch answers: without comments (``log_feedback(comment=...)``
+        rows, which Braintrust keeps beside the row they are about; ``braintrust show`` shows them)."""
+        from braintrust.store.rows import commented_row
+
         cursor = None
         for _ in range(MAX_FETCH_PAGES):
             rows, cursor = self.store.fetch_rows(object_type, object_id, version=version, limit=batch_size or FETCH_BATCH, cursor=cursor)
-            yield from rows
+            yield from (row for row in rows if commented_row(row) is None)
             if not cursor:
                 return
 

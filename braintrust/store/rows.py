@@ -233,7 +233,7 @@ def fetch_rows(
 # One JSON parse per row: json_extract with several paths returns them as one JSON array.
 _SUMMARY_PATHS = (
     "json_extract(d, '$.root_span_id', '$.id', '$.span_parents', '$.input', '$.scores', '$.metrics', "
-    "'$.span_attributes.name', '$.metadata.pytest.case', '$.metadata.pytest.nodeid')"
+    "'$.span_attributes.name', '$.metadata.pytest.case', '$.metadata.pytest.nodeid', '$.comment')"
 )
 _SUMMARY_FROM_ROWS = f"""
 SELECT {_SUMMARY_PATHS} FROM (
@@ -255,7 +255,8 @@ def summary_rows(conn: sqlite3.Connection, object_type: str, object_id: str) -> 
     """The current rows of an object reduced to what a summary reads (``local_compare``):
     ``root_span_id``, ``span_parents``, ``input``, ``scores``, ``metrics``, the span's name
     (``span_attributes.name``, to name regressed cases) and a pytest case's node id
-    (``metadata.pytest.nodeid``, and ``case`` for trials: what tells input-less cases apart). SQLite extracts
+    (``metadata.pytest.nodeid``, and ``case`` for trials: what tells input-less cases apart).
+    Comments (``log_feedback(comment=...)``) are not rows of the experiment, so not here. SQLite extracts
     the fields, so only those are parsed here, much cheaper than ``fetch_rows`` for a large
     experiment; and when the log holds one write per row (spans write theirs once), it is read
     as it is, without folding it into ``object_rows`` first. Streamed (memory does not grow
@@ -276,10 +277,14 @@ def summary_rows(conn: sqlite3.Connection, object_type: str, object_id: str) -> 
         else:
             raise
         for _seq, _xact_id, _created, data in found:
-            yield loads_row(data)
+            row = loads_row(data)
+            if commented_row(row) is None:
+                yield row
         return
     for (fields,) in cursor:
-        root_span_id, row_id, span_parents, input_value, scores, metrics, name, case, nodeid = loads_row(fields)
+        root_span_id, row_id, span_parents, input_value, scores, metrics, name, case, nodeid, comment = loads_row(fields)
+        if comment is not None:
+            continue
         row = {
             "id": row_id,
             "root_span_id": root_span_id,

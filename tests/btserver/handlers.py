@@ -211,7 +211,9 @@ def _fetch(server, request, object_type: str, obj: dict) -> dict:
 
     Rows come in order of first write, each with ``_xact_id`` and the object's ``project_id``;
     ``version`` returns the rows as they were right after that transaction; the cursor is the
-    base64 of the next offset (so ``"MQ=="`` for 1, as in the captures).
+    base64 of the next offset (so ``"MQ=="`` for 1, as in the captures). Comments
+    (``log_feedback(comment=...)``) are not rows: Braintrust keeps them beside the row they
+    annotate, so a fetch leaves them out (0.48.1's ``as_dataset`` would fail on one).
     """
     params = request.json if request.method == "POST" and isinstance(request.json, dict) else request.query
     try:
@@ -224,7 +226,7 @@ def _fetch(server, request, object_type: str, obj: dict) -> dict:
     pinned = params.get("version")
     if pinned is not None and not str(pinned).isdigit():
         raise ApiError(400, f"'version' must be a transaction id of digits, got {pinned!r}")
-    rows = server.store.rows_as_of(object_type, obj["id"], pinned)
+    rows = [row for row in server.store.rows_as_of(object_type, obj["id"], pinned) if "comment" not in row]
     page = rows[offset : offset + limit]
     events = []
     for row in page:

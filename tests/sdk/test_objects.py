@@ -176,12 +176,42 @@ def test_update_joins_and_open_reads_an_existing_experiment(mode, request):
     readonly = braintrust.init(project="p", experiment="shared", open=True)
     assert isinstance(readonly, braintrust.ReadonlyExperiment)
     assert sorted(r["input"] for r in readonly) == ["a", "b"]
-    cases = sorted(readonly.as_dataset(), key=lambda c: c["input"])
-    assert cases == [{"input": "a", "expected": "A"}, {"input": "b", "expected": "B"}]
+    cases = sorted(readonly.as_dataset(batch_size=1), key=lambda c: c["input"])
+    assert [{k: c[k] for k in ("input", "expected", "tags", "metadata")} for c in cases] == [
+        {"input": "a", "expected": "A", "tags": None, "metadata": None}, {"input": "b", "expected": "B", "tags": None, "metadata": None}]
+    assert all(set(c) == {"input", "expected", "tags", "metadata", "id", "_xact_id"} and c["id"] and c["_xact_id"] for c in cases)
     fresh = braintrust.init(project="p", experiment="shared")  # ensure_new: a new name
     fresh.log(input="c", output="c", scores={})
     assert fresh.name != "shared"
     assert fresh.fetch_base_experiment().name == "shared"
+    # the hill-climbing workflow: the last experiment's cases, run again
+    rerun = braintrust.Eval("p-rerun", data=readonly.as_dataset(), task=lambda x: x.upper(), scores=[lambda output, expected: output == expected])
+    assert sorted((r.input, r.output, r.scores["scorer_0"]) for r in rerun.results) == [("a", "A", True), ("b", "B", True)]
+
+
+@pytest.mark.parametrize("mode", ["local", "api"])
+def test_comments_are_not_rows_of_the_experiment(mode, request, capsys):
+    """``log_feedback(comment=...)`` writes a comment beside its row. Reading the experiment
+    back (``fetch``, ``as_dataset``) and summarizing it leave comments out, as Braintrust does:
+    in the local store a comment had been a row with no input, so a rerun over ``as_dataset()``
+    got an empty case and the summary counted one input too many."""
+    if mode == "api":
+        request.getfixturevalue("bt_env")
+    base = braintrust.init(project="comments", experiment="base")
+    for q in (1, 2):
+        base.log(input=q, output=q, scores={"s": 1})
+    base.flush()
+    exp = braintrust.init(project="comments", experiment="next", base_experiment="base")
+    first = exp.log(input=1, output=1, scores={"s": 1})
+    exp.log(input=2, output=2, scores={"s": 0})
+    exp.log_feedback(id=first, comment="looks right", scores={"s": 0.5})
+    summary = exp.summarize()
+    assert [row["input"] for row in exp.fetch()] == [1, 2]
+    assert [case["input"] for case in braintrust.init(project="comments", experiment="next", open=True).as_dataset()] == [1, 2]
+    assert summary.scores["s"].score == pytest.approx(0.25)
+    if mode == "local":  # (with a key, comparisons are the server's)
+        assert summary.scores["s"].regressions == 2 and summary.case_coverage is None
+    assert "inputs in both" not in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("mode", ["local", "api"])
