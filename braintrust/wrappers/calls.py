@@ -202,6 +202,13 @@ class Call:
     def fail(self, exc: BaseException) -> None:
         self._end({"error": self.kind.error_text(exc)})
 
+    def end_unread(self) -> None:
+        """The caller is done without reading the result (or all of a stream): what arrived is kept."""
+        if self.chunks:
+            self.done_streaming()
+        else:
+            self._end({})
+
     @staticmethod
     def _read(read: Callable[[Any], dict], result: Any) -> dict:
         """The fields ``read`` takes from a result; a result of a shape it does not know is the

@@ -31,6 +31,7 @@ from braintrust.wrappers.calls import (
     Call, ClientProxy, Kind, NamedWrapper, TracedAsyncStream, TracedStream, as_dict, field, given, is_number, keep_iterators,
     omitted, start_call, traced_call, wrap_client,
 )
+from braintrust.wrappers.raw_responses import RawResponses
 
 INSTRUMENTATION = "openai-auto"
 PROVIDER = "openai"
@@ -152,6 +153,16 @@ class _Resource(NamedWrapper):
     def stream(self, *args: Any, **kwargs: Any) -> Any:
         """The ``stream(...)`` helper (chat completions, Responses API): traced as ``create(stream=True)``."""
         return _StreamHelper(self._bt_resource.stream(*args, **kwargs), self._bt_kind, kwargs)
+
+    @property
+    def with_raw_response(self) -> Any:
+        """``create`` answering the raw HTTP response (headers, then ``parse()``): traced as ``create``."""
+        return RawResponses(self._bt_resource.with_raw_response, self._bt_kind, self._bt_parse_kind, streaming=False)
+
+    @property
+    def with_streaming_response(self) -> Any:
+        """``create`` as a context manager whose response is read on ``parse()``: traced as ``create``."""
+        return RawResponses(self._bt_resource.with_streaming_response, self._bt_kind, self._bt_parse_kind, streaming=True)
 
 
 class _StreamHelper(NamedWrapper):

@@ -218,6 +218,20 @@ def test_wrap_beta_namespaces_match_public_sdk(name, spans, tmp_path):
     assert proc.stdout.splitlines()[-1] == "flushed"
 
 
+def test_wrap_openai_raw_response_variants_match_public_sdk(tmp_path):
+    """``with_raw_response`` (chat plain and streamed, Responses API, async) and
+    ``with_streaming_response`` (sync and async) are traced as ``create`` (scenario_openai_variants.py):
+    six spans, 0.48.1's; and the caller gets the raw response (headers, status, ``parse()``)."""
+    with BraintrustTestServer(org_name="recorder-org") as server:
+        proc = run_scenario("openai_variants", server, tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        ours = normalize(server.rows())
+    theirs = normalize(merge_like_server(capture_rows("openai_variants")))
+    assert len(theirs) == 6 and ours == theirs, diff(ours, theirs)
+    assert proc.stdout.splitlines()[0] == "raw: 200 application/json The answer is 4."
+    assert proc.stdout.splitlines()[-1] == "async streaming response: The answer is 4."
+
+
 def _record_places(rows: list[dict]) -> list[tuple]:
     """Where each log record sits: its output, level, and the span whose ids it carries (by name),
     or the trace it shares with the other records of its logger outside spans."""

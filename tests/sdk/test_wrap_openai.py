@@ -195,6 +195,26 @@ def test_a_stream_used_as_a_context_manager(bt_logs, logger, stub):
     assert "tokens" not in row["metrics"]  # no usage chunk was asked for
 
 
+def test_raw_responses_stay_raw_and_their_failures_and_early_exits_end_the_span(bt_logs, logger, stub):
+    """The capture (``openai_variants``) covers the answers; here, what else a caller meets."""
+    client = client_for(stub)
+    raw = client.chat.completions.with_raw_response.create(model="m", messages=QUESTION)
+    assert isinstance(raw, openai._legacy_response.LegacyAPIResponse) and raw.status_code == 200
+    assert raw.parse() is raw.parse()  # (the client's cache: the wrapper parsed it first, once)
+    with pytest.raises(openai.BadRequestError):
+        client.chat.completions.with_raw_response.create(model="missing-model", messages=QUESTION)
+    with client.chat.completions.with_streaming_response.create(model="m", messages=QUESTION) as unread:
+        assert unread.status_code == 200  # (left without parse(): the span ends, with no output)
+    stream = client.chat.completions.with_raw_response.create(model="m", messages=QUESTION, stream=True).parse()
+    next(stream), next(stream)
+    stream.close()
+    parsed, failed, unread_row, early = bt_logs.rows()
+    assert parsed["output"][0]["message"]["content"] == "The answer is 4." and "error" not in parsed
+    assert "BadRequestError" in failed["error"] and "output" not in failed
+    assert "output" not in unread_row and "error" not in unread_row and unread_row["metrics"]["end"] >= unread_row["metrics"]["start"]
+    assert early["output"][0]["message"]["content"] == "The answer"  # what arrived before close()
+
+
 def test_the_responses_api_streamed_and_async_logs_what_the_final_event_carries(bt_logs, logger, stub):
     async def run():
         client = client_for(stub, AsyncOpenAI)
