@@ -119,8 +119,12 @@ def test_wrapping_the_proxy_unpatching_and_auto_instrument(litellm_env, tmp_path
         'auto_instrument: {"openai": true, "anthropic": false, "litellm": true}',  # (no anthropic there)
     ]
     spans = {row["metadata"]["model"]: row for row in rows}
-    assert sorted(spans) == ["openai/async-embedding", "openai/async-moderation", "openai/auto", "openai/gpt-4o-mini",
+    # "auto": auto_instrument patched the OpenAI client too, whose with_raw_response LiteLLM calls
+    # under its own Completion; 0.48.1 records that call as the same second span (probed)
+    assert sorted(spans) == ["auto", "openai/async-embedding", "openai/async-moderation", "openai/auto", "openai/gpt-4o-mini",
                              "openai/via-proxy", "openai/wrapped"]  # (none after unpatching)
+    assert spans.pop("auto")["span_attributes"]["name"] == "Chat Completion"
+    rows = list(spans.values())
     assert {row["span_attributes"]["name"] for row in rows} == {"Completion", "Embedding", "Moderation"}
     assert all(row["metadata"]["provider"] == "openai" for row in rows)
     streamed = spans["openai/gpt-4o-mini"]
