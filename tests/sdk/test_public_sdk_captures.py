@@ -218,6 +218,24 @@ def test_wrap_beta_namespaces_match_public_sdk(name, spans, tmp_path):
     assert proc.stdout.splitlines()[-1] == "flushed"
 
 
+def test_logger_options_match_public_sdk_but_for_two_documented_placeholders(tmp_path):
+    """scenario_logger_options.py: masking, async_flush=False, logging beside an open span,
+    set_current=False, braintrust.log and the current objects, update_span by export, and values
+    that are not JSON. Two of those are written differently on purpose (README, "Where this
+    differs"): a datetime as ISO 8601 (0.48.1: ``str()``) and an integer beyond 64 bits as its
+    digits in a string (0.48.1: the number, which JSON readers round past 2**53)."""
+    with BraintrustTestServer(org_name="recorder-org") as server:
+        proc = run_scenario("logger_options", server, tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        ours = server.rows()
+    theirs = merge_like_server(capture_rows("logger_options"))
+    [odd] = [row for row in theirs if isinstance(row.get("input"), dict) and "when" in row["input"]]
+    assert (odd["input"]["when"], odd["metadata"]["big"]) == ("2026-01-02 03:04:05", 10 ** 30)
+    odd["input"]["when"], odd["metadata"]["big"] = "2026-01-02T03:04:05", str(10 ** 30)
+    assert normalize(ours) == normalize(theirs), diff(normalize(ours), normalize(theirs))
+    assert proc.stdout.splitlines() == ["current logger is it: True", "current experiment is it: True", "flushed"]
+
+
 def test_wrap_openai_raw_response_variants_match_public_sdk(tmp_path):
     """``with_raw_response`` (chat plain and streamed, Responses API, async) and
     ``with_streaming_response`` (sync and async) are traced as ``create`` (scenario_openai_variants.py):
