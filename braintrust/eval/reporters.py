@@ -13,6 +13,7 @@ import dataclasses
 import inspect
 import json
 import sys
+import traceback
 from typing import Any, Awaitable, Callable, Generic, TypeVar
 
 EvalReport = TypeVar("EvalReport")
@@ -47,16 +48,24 @@ def eprint(*args: Any) -> None:
 
 
 def report_failures(evaluator: Any, failing_results: list[Any], verbose: bool, jsonl: bool) -> None:
+    """The failures in red on stderr (or a JSON line): each task's traceback when ``verbose`` or
+    ``jsonl``, else its exception line (``braintrust eval`` without ``--verbose``), then the hint
+    to add ``--verbose``, as the public SDK prints them. (``Eval()`` itself reports verbosely.)"""
     count = len(failing_results)
     eprint(f"{RED}Evaluator {evaluator.eval_name} failed with {count} {'error' if count == 1 else 'errors'}{END}")
-    errors = [(r.exc_info or repr(r.error)).rstrip() for r in failing_results]
+    errors = [_error_text(r, verbose or jsonl) for r in failing_results]
     if jsonl:
         print(json.dumps({"eval_name": evaluator.eval_name, "errors": errors}))
-    else:
-        for error in errors:
-            eprint(f"{RED}{error}{END}")
-    if not verbose and not jsonl:
-        eprint(f"{RED}Add --verbose to see full stack traces.{END}")
+        return
+    for error in errors:
+        eprint(f"{RED}{error}{END}")
+    eprint(f"{RED}Add --verbose to see full stack traces.{END}")
+
+
+def _error_text(result: Any, full: bool) -> str:
+    if full or result.error is None:
+        return (result.exc_info or repr(result.error)).rstrip()
+    return "".join(traceback.format_exception_only(type(result.error), result.error)).rstrip()
 
 
 def _default_report_eval(evaluator: Any, result: Any, verbose: bool, jsonl: bool) -> bool:

@@ -182,6 +182,24 @@ def test_evaluator_that_fails_to_run_exits_1_and_verbose_shows_the_traceback(tmp
     assert "Traceback (most recent call last)" in verbose.stderr and "resolve_data" in verbose.stderr
 
 
+def test_a_failing_task_is_one_line_without_verbose_and_its_traceback_with_it(tmp_path, env):
+    """As the public SDK's ``braintrust eval`` reports a task that raised: its exception line,
+    then the hint; with ``--verbose``, its traceback (``Eval()`` in a script reports verbosely)."""
+    write(tmp_path / "eval_raises.py", eval_source("proj-raise", "raises", cases="[{'input': 1, 'expected': 1}, {'input': 2, 'expected': 2}]",
+                                                    task="lambda x: 1 / 0 if x == 2 else x"))
+
+    quiet = run_cli("eval", "eval_raises.py", cwd=tmp_path, env=env)
+    verbose = run_cli("eval", "--verbose", "eval_raises.py", cwd=tmp_path, env=env)
+
+    assert quiet.returncode == verbose.returncode == 1
+    red = [line for line in quiet.stderr.splitlines() if line.startswith("\x1b[91m")]
+    assert red == ["\x1b[91mEvaluator proj-raise [experiment_name=raises] failed with 1 error\x1b[0m",
+                   "\x1b[91mZeroDivisionError: division by zero\x1b[0m",
+                   "\x1b[91mAdd --verbose to see full stack traces.\x1b[0m"]
+    assert "Traceback" not in quiet.stderr
+    assert "\x1b[91mTraceback (most recent call last):" in verbose.stderr and "ZeroDivisionError: division by zero\x1b[0m" in verbose.stderr
+
+
 FILTER_CASES = """[
     {'input': {'name': 'foo-x-bar'}, 'expected': 1, 'metadata': {'priority': 'P0'}},
     {'input': {'name': 'foo-y'}, 'expected': 1, 'metadata': {'priority': 'P0'}},

@@ -346,9 +346,9 @@ def test_on_start_gets_the_experiment_summary_before_the_run():
 
 def test_custom_reporter_replaces_the_default_printing(capsys):
     reports = []
-    reporter = Reporter("mine", report_eval=lambda ev, result, verbose, jsonl: reports.append((ev.eval_name, len(result.results))) or "report", report_run=lambda reports, verbose, jsonl: True)
+    reporter = Reporter("mine", report_eval=lambda ev, result, verbose, jsonl: reports.append((ev.eval_name, len(result.results), verbose, jsonl)) or "report", report_run=lambda reports, verbose, jsonl: True)
     Eval("reporting", data=[{"input": 1}], task=lambda x: x, scores=[lambda output: 1], reporter=reporter)
-    assert reports == [("reporting", 1)]
+    assert reports == [("reporting", 1, True, False)]  # (Eval() reports verbosely, as the public SDK's does)
     assert "SUMMARY" not in capsys.readouterr().out
 
 
