@@ -1,13 +1,16 @@
 """``auto_instrument()``: every OpenAI and Anthropic client made afterwards is traced, as if it
-had been passed to ``wrap_openai`` / ``wrap_anthropic``.
+had been passed to ``wrap_openai`` / ``wrap_anthropic``, and LiteLLM's module is patched.
 
 The client classes (``OpenAI``, ``AsyncOpenAI`` and their Azure subclasses; ``Anthropic``,
 ``AsyncAnthropic``) get their traced resources (``chat``, ``responses``, ``embeddings``,
 ``moderations``; ``messages``) as properties that hand out the wrappers' proxies, so a client
 made before the call is traced too. Calling it again changes nothing; ``wrap_*`` on such a
-client returns it as it is (one span per call). ``litellm=True`` patches LiteLLM's module
-(``patch_litellm``). The public SDK's other integrations are not traced here: they answer
-``False``, with one warning for those that are installed.
+client returns it as it is (one span per call). LiteLLM is patched as ``patch_litellm()`` does.
+
+It takes the public SDK 0.48.1's keywords (one per integration, each on by default) and answers
+as it does: ``{integration: whether it is traced}`` for the integrations left on, in its order.
+The integrations this SDK does not trace answer ``False``, with one warning per process naming
+those that are installed.
 """
 
 from __future__ import annotations
@@ -23,27 +26,76 @@ log = logging.getLogger("braintrust")
 
 __all__ = ["auto_instrument"]
 
+#: 0.48.1's integrations in the order its answer lists them: the keyword, the key in the answer,
+#: and the module whose presence means the library is installed.
+INTEGRATIONS = (
+    ("openai", "openai", "openai"),
+    ("anthropic", "anthropic", "anthropic"),
+    ("litellm", "litellm", "litellm"),
+    ("ai_sdk", "ai_sdk", "ai_sdk"),
+    ("pydantic_ai", "pydantic_ai", "pydantic_ai"),
+    ("google_genai", "google_genai", "google.genai"),
+    ("google_discoveryengine", "google_discoveryengine", "google.cloud.discoveryengine"),
+    ("instructor", "instructor", "instructor"),
+    ("openrouter", "openrouter", "openrouter"),
+    ("mistral", "mistral", "mistralai"),
+    ("huggingface_hub", "huggingface_hub", "huggingface_hub"),
+    ("transformers", "transformers", "transformers"),
+    ("agno", "agno", "agno"),
+    ("agentscope", "agentscope", "agentscope"),
+    ("claude_agent_sdk", "claude_agent_sdk", "claude_agent_sdk"),
+    ("cursor_sdk", "cursor_sdk", "cursor_sdk"),
+    ("dspy", "dspy", "dspy"),
+    ("adk", "adk", "google.adk"),
+    ("langchain", "langchain", "langchain_core"),
+    ("llamaindex", "llamaindex", "llama_index"),
+    ("openai_agents", "openai_agents", "agents"),
+    ("cohere", "cohere", "cohere"),
+    ("autogen", "autogen", "autogen_agentchat"),
+    ("bedrock", "bedrock_runtime", "boto3"),
+    ("crewai", "crewai", "crewai"),
+    ("strands", "strands", "strands"),
+    ("temporal", "temporal", "temporalio"),
+    ("livekit_agents", "livekit_agents", "livekit.agents"),
+    ("pipecat", "pipecat", "pipecat"),
+    ("typesafe", "typesafe", "typesafe"),
+)
+_KEYWORDS = {keyword for keyword, _, _ in INTEGRATIONS}
+_warned: set[str] = set()  # integrations already named in a warning (once per process)
+
 
 def auto_instrument(*, openai: bool = True, anthropic: bool = True, **integrations: Any) -> dict[str, bool]:
-    """Trace the OpenAI and Anthropic clients; ``{integration: whether it is traced}``."""
+    """Trace the OpenAI and Anthropic clients and LiteLLM; ``{integration: whether it is traced}``
+    for every integration left on (keywords and answer as 0.48.1's)."""
     customizers = integrations.pop("span_customizers", None)
-    if customizers is not None:
+    if customizers:  # (None or an empty list: nothing to customize)
         raise TypeError("auto_instrument(span_customizers=...) is not supported by pytest-braintrust; "
                         "change spans in your code with span.log(...) instead.")
-    result = {
-        "openai": bool(openai) and _instrument("openai", ("OpenAI", "AsyncOpenAI"), "braintrust.wrappers.openai"),
-        "anthropic": bool(anthropic) and _instrument("anthropic", ("Anthropic", "AsyncAnthropic"), "braintrust.wrappers.anthropic"),
-    }
-    if "litellm" in integrations:
-        result["litellm"] = bool(integrations.pop("litellm")) and _patch_litellm()
+    unknown = sorted(set(integrations) - _KEYWORDS)
+    if unknown:
+        raise TypeError(f"auto_instrument() got an unexpected keyword argument {unknown[0]!r}")
+    wanted = {**integrations, "openai": openai, "anthropic": anthropic}
+    result: dict[str, bool] = {}
     untraced = []
-    for name, wanted in integrations.items():
-        result[name] = False
-        if wanted and _installed(name):
-            untraced.append(name)
+    for keyword, key, module in INTEGRATIONS:
+        if not wanted.get(keyword, True):
+            continue
+        if keyword == "openai":
+            result[key] = _instrument("openai", ("OpenAI", "AsyncOpenAI"), "braintrust.wrappers.openai")
+        elif keyword == "anthropic":
+            result[key] = _instrument("anthropic", ("Anthropic", "AsyncAnthropic"), "braintrust.wrappers.anthropic")
+        elif keyword == "litellm":
+            result[key] = _installed(module) and _patch_litellm()
+        else:
+            result[key] = False
+            if keyword not in _warned and _installed(module):
+                untraced.append((keyword, module))
     if untraced:
-        log.warning("braintrust: auto_instrument traces OpenAI and Anthropic clients only; %s %s installed and not traced "
-                    "(trace your own calls with @traced or start_span).", ", ".join(untraced), "is" if len(untraced) == 1 else "are")
+        _warned.update(keyword for keyword, _ in untraced)
+        names = ", ".join(keyword if module == keyword else f"{keyword} ({module})" for keyword, module in untraced)
+        log.warning("braintrust: auto_instrument traces OpenAI, Anthropic and LiteLLM only; %s %s installed and not traced "
+                    "(trace your own calls with @traced or start_span, or pass %s=False to leave it out).", names,
+                    "is" if len(untraced) == 1 else "are", untraced[0][0])
     return result
 
 
@@ -79,8 +131,7 @@ def _traced(original: Any, proxy: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return get
 
 
-def _installed(name: str) -> bool:
-    module = {"google_genai": "google.genai", "huggingface_hub": "huggingface_hub", "bedrock": "boto3"}.get(name, name)
+def _installed(module: str) -> bool:
     try:
         return importlib.util.find_spec(module) is not None
     except (ImportError, ValueError):

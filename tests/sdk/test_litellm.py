@@ -97,7 +97,8 @@ asyncio.run(litellm.amoderation(model="openai/async-moderation", input="x", **co
 braintrust.unpatch_litellm()
 print("unpatched:", litellm.completion is original)
 litellm.completion(model="openai/after-unpatch", messages=question, **common)
-print("auto_instrument:", json.dumps(braintrust.auto_instrument(litellm=True)))
+traced = braintrust.auto_instrument()  # (LiteLLM on by default, as in 0.48.1)
+print("auto_instrument:", json.dumps({{name: traced[name] for name in ("openai", "anthropic", "litellm")}}))
 litellm.completion(model="openai/auto", messages=question, **common)
 braintrust.flush()
 """
