@@ -46,7 +46,7 @@ class RetryRequestExceptionsAdapter(HTTPAdapter):
     Used on its own (outside ``HttpClient``) it behaves like the public SDK's.
     """
 
-    def __init__(self, *args: Any, base_num_retries: int = 10, backoff_factor: float = 0.5, default_timeout_secs: float = 60, **kwargs: Any):
+    def __init__(self, *args: Any, base_num_retries: int = 0, backoff_factor: float = 0.5, default_timeout_secs: float = 60, **kwargs: Any):
         self.base_num_retries = base_num_retries
         self.backoff_factor = backoff_factor
         self.default_timeout_secs = default_timeout_secs

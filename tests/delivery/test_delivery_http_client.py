@@ -315,6 +315,22 @@ def test_adapter_retries_sleep_under_the_same_deadline(clock, connections, monke
     assert len(connections) == 3  # 0.5 s + 1 s fit in 2 s, the next 2 s does not
 
 
+def test_adapter_on_its_own_retries_as_configured_and_by_default_not_at_all(connections, monkeypatch):
+    """Mounted on a session of the user's (outside our requests), it is 0.48.1's adapter: no
+    retry by default, ``base_num_retries`` retries with the doubling backoff when asked."""
+    sleeps: list[float] = []
+    monkeypatch.setattr("braintrust.delivery.http_client.time.sleep", sleeps.append)
+    url = closed_port_url()
+    for adapter, attempts in ((RetryRequestExceptionsAdapter(), 1), (RetryRequestExceptionsAdapter(base_num_retries=2), 3)):
+        session = requests.Session()
+        session.mount("http://", adapter)
+        connections.clear()
+        with pytest.raises(requests.exceptions.ConnectionError):
+            session.get(f"{url}/version")
+        assert len(connections) == attempts
+    assert sleeps == [0.5, 1.0]
+
+
 def test_set_http_adapter_is_used_and_can_be_removed(bt_server, clock, monkeypatch):
     client = client_for(bt_server.url)
     adapter = RecordingAdapter(clock.deadline(10))
