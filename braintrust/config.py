@@ -74,6 +74,8 @@ class DeliverySettings:
     batch_max_rows: int = 100
     max_request_bytes: int | None = None
     spill_dir: Path | None = None
+    #: Where a copy of every payload sent to ``/logs3`` goes (``payload_copies``), if anywhere.
+    payload_copy_dir: Path | None = None
     spill_budget_bytes: int = 500 * 1024 * 1024
     sync_flush: bool = False
     disable_atexit_flush: bool = False
@@ -83,6 +85,7 @@ class DeliverySettings:
         retries = env_number("BRAINTRUST_NUM_RETRIES", 4, integer=True)
         max_request = env_str("BRAINTRUST_MAX_REQUEST_SIZE")
         spill = env_str("BRAINTRUST_FAILED_PUBLISH_PAYLOADS_DIR")
+        copies = env_str("BRAINTRUST_ALL_PUBLISH_PAYLOADS_DIR")
         return cls(
             flush_timeout_seconds=env_number("BRAINTRUST_FLUSH_TIMEOUT", 10.0),
             attempts_per_batch=int(retries) + 1,
@@ -95,6 +98,7 @@ class DeliverySettings:
                 else None
             ),
             spill_dir=Path(spill) if spill else None,
+            payload_copy_dir=Path(copies) if copies else None,
             sync_flush=env_bool("BRAINTRUST_SYNC_FLUSH"),
             disable_atexit_flush=env_bool("BRAINTRUST_DISABLE_ATEXIT_FLUSH"),
         )

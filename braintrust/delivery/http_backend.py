@@ -14,6 +14,7 @@ from typing import Any
 from braintrust.config import DEFAULT_MAX_REQUEST_BYTES, DeliverySettings
 from braintrust.delivery.backend import DATASET, EXPERIMENT, PROJECT_LOGS, BackendError, Deadline, ExportResult, ObjectRef
 from braintrust.delivery.http_client import HttpError, TransportError
+from braintrust.delivery.payload_copies import PayloadCopies
 from braintrust.state import BraintrustState, LoginError
 from braintrust.tracing.record import OBJECT_ID_FIELDS
 
@@ -55,6 +56,7 @@ class HttpBackend:
         self._payload_limit: int | None = None
         self._overflow_enabled = False
         self._stopped: tuple[str, str | None] | None = None  # (error, the key that was refused)
+        self._copies = PayloadCopies(settings.payload_copy_dir) if settings.payload_copy_dir else None
 
     @property
     def stopped_error(self) -> str | None:
@@ -184,6 +186,8 @@ class HttpBackend:
         try:
             if len(payload) > limit and len(rows) > 1:
                 raise HttpError("POST", "/logs3", 413, "batch over the payload limit (split locally)")
+            if self._copies is not None:
+                self._copies.write(payload)
             if len(payload) > limit and self._overflow_enabled:
                 self._send_overflow(rows, encoded, payload, deadline)
             else:

@@ -69,6 +69,34 @@ def test_413_splits_the_batch_in_halves(bt_env, clock):
     assert clock.sleeps == []  # a 413 is split, never retried unchanged
 
 
+def test_every_payload_sent_is_copied_when_asked(bt_env, clock, tmp_path, monkeypatch):
+    """``BRAINTRUST_ALL_PUBLISH_PAYLOADS_DIR`` (0.48.1's debugging aid): each /logs3 payload, as it
+    went on the wire (a split batch: the whole one, then each half), in a private file."""
+    folder = tmp_path / "copies"
+    monkeypatch.setenv("BRAINTRUST_ALL_PUBLISH_PAYLOADS_DIR", str(folder))
+    backend = HttpBackend(BraintrustState(), DeliverySettings.from_env())
+    rows = resolved_rows(backend, clock, 10)
+    bt_env.script("POST", "/logs3", [Step(status=413)])
+    result = export(backend, rows, clock)
+    assert result.accepted == 10 and logs3_row_counts(bt_env) == [10, 5, 5]
+    copies = sorted(folder.iterdir(), key=lambda path: float(path.name.split("_")[1]))
+    assert [path.name.startswith("payload_") and path.suffix == ".json" for path in copies] == [True] * 3
+    assert [path.read_bytes() for path in copies] == [request.body for request in bt_env.requests_to("/logs3", "POST")]
+    assert {path.stat().st_mode & 0o777 for path in copies} == {0o600} and folder.stat().st_mode & 0o777 == 0o700
+    assert not any(bt_env.api_key.encode() in path.read_bytes() for path in copies)
+
+
+def test_a_payload_copy_that_cannot_be_written_changes_nothing_but_one_warning(bt_env, clock, tmp_path, caplog):
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the folder should be")
+    backend = make_backend(payload_copy_dir=blocked / "copies")
+    for _ in range(2):
+        result = export(backend, resolved_rows(backend, clock, 3), clock)
+        assert result.failed == [] and result.accepted == 3
+    warnings = [r.getMessage() for r in caplog.records if "BRAINTRUST_ALL_PUBLISH_PAYLOADS_DIR" in r.getMessage()]
+    assert len(warnings) == 1 and "rows are sent as usual" in warnings[0]
+
+
 def test_a_single_oversized_row_goes_through_the_overflow_upload(serving, clock):
     server = serving(payload_max_bytes=4096)
     backend = make_backend()
