@@ -64,16 +64,22 @@ class _Run:
     async def execute(self) -> EvalResultWithSummary:
         ev = self.ev
         data = ev.data
-        if not self.no_send_logs and ev.parent is None:
+        records_experiment = not self.no_send_logs and ev.parent is None
+        from_experiment = isinstance(data, BaseExperiment)  # (its cases are read through the new experiment)
+        if from_experiment and not records_experiment:
+            raise ValueError("data=BaseExperiment() needs an experiment to compare with; it cannot be used with no_send_logs=True or parent=.")
+        if not from_experiment:
+            # The cases first: data that cannot be read (a wrong type, a function or dataset
+            # fetch that raises) leaves no empty experiment behind to become the next baseline.
+            cases, _ = await self._with_timeout(resolve_data(data, run_blocking), phase="reading data")
+        if records_experiment:
             self.experiment = await run_blocking(lambda: self._init_experiment(data))
             self.recorded = True
             if self.announce:
                 eprint(self._running_message())
-        elif isinstance(data, BaseExperiment):
-            raise ValueError("data=BaseExperiment() needs an experiment to compare with; it cannot be used with no_send_logs=True or parent=.")
-        if isinstance(data, BaseExperiment):
+        if from_experiment:
             data = await run_blocking(lambda: self._base_experiment_cases(data))
-        cases, _ = await self._with_timeout(resolve_data(data, run_blocking), phase="reading data")
+            cases, _ = await self._with_timeout(resolve_data(data, run_blocking), phase="reading data")
         if self.filters:
             cases = [c for c in cases if case_matches(c, self.filters)]
         if not cases:

@@ -3,6 +3,8 @@ the comparison experiment passed to /summarize, BaseExperiment over the API, the
 
 from __future__ import annotations
 
+import pytest
+
 from braintrust.framework import BaseExperiment, Eval
 
 
@@ -51,3 +53,20 @@ def test_base_experiment_data_over_the_api(bt_logs):
     paths = [(r.method, r.path) for r in server.requests]
     assert ("POST", "/api/base_experiment/get_id") in paths
     assert any(method == "POST" and path.endswith("/fetch") and "/v1/experiment/" in path for method, path in paths)
+
+
+def test_data_that_cannot_be_read_leaves_no_empty_experiment(bt_logs):
+    """The cases are read before the experiment is created: an Eval refused for its data (or
+    whose data function raises) leaves nothing that would become the next run's baseline."""
+    server = bt_logs.server
+
+    def broken_data():
+        raise RuntimeError("the dataset file is missing")
+
+    with pytest.raises(TypeError, match="data must be a list"):
+        Eval("api-broken", data=None, task=upper, scores=[exact])
+    with pytest.raises(RuntimeError, match="dataset file is missing"):
+        Eval("api-broken", data=broken_data, task=upper, scores=[exact])
+    assert server.requests_to("/v1/experiment", "POST") == []
+    Eval("api-broken", data=DATA, task=upper, scores=[exact], experiment_name="good")
+    assert [e["name"] for e in server.experiments()] == ["good"]
