@@ -19,6 +19,7 @@ from typing import Any, Awaitable, Callable, Generic, TypeVar
 EvalReport = TypeVar("EvalReport")
 
 RED = "\033[91m"
+YELLOW = "\033[93m"  # (warnings, as the public SDK colours them)
 END = "\033[0m"
 
 

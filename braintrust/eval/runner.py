@@ -28,7 +28,7 @@ from braintrust.eval.evaluator import Evaluator
 from braintrust.eval.hooks import DictEvalHooks
 from braintrust.eval.loop import CANCEL_GRACE_SECONDS
 from braintrust.eval.progress import ProgressBar
-from braintrust.eval.reporters import eprint
+from braintrust.eval.reporters import END, YELLOW, eprint
 from braintrust.eval.results import EvalResult, EvalResultWithSummary, EvalTimeoutError
 from braintrust.eval.scorers import is_async_callable
 from braintrust.eval.threads import BoundedThreadPool, run_blocking, run_in_pool, shared_pool
@@ -83,7 +83,7 @@ class _Run:
         if self.filters:
             cases = [c for c in cases if case_matches(c, self.filters)]
         if not cases:
-            eprint(f"braintrust: evaluator {ev.eval_name}: no data rows found")
+            eprint(f"{YELLOW}Warning: no data rows found for evaluator '{ev.eval_name}'. The experiment will be empty.{END}")
         if ev.on_start is not None:
             start_summary = await self._start_summary()
             await _maybe_await(ev.on_start(start_summary))

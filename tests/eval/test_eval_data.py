@@ -81,9 +81,10 @@ def test_unknown_case_keys_are_ignored_and_bad_items_are_refused():
 
 
 def test_no_cases_warns_and_returns_an_empty_result(capsys):
-    result = Eval("data-forms", data=[], task=lambda x: x, scores=[exact])
+    result = Eval("no-cases", data=[], task=lambda x: x, scores=[exact])
     assert result.results == []
-    assert "no data rows found" in capsys.readouterr().err
+    # (the public SDK's warning, word for word, in its yellow)
+    assert "\033[93mWarning: no data rows found for evaluator 'no-cases'. The experiment will be empty.\033[0m" in capsys.readouterr().err
 
 
 def test_span_tree_of_a_trial():
