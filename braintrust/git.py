@@ -32,7 +32,7 @@ class RepoInfo(SerializableDataClass):
 
 
 @dataclass
-class GitMetadataSettings:
+class GitMetadataSettings(SerializableDataClass):
     collect: str = "all"  # "all" | "some" | "none"
     fields: list[str] = field(default_factory=list)
 

@@ -1,5 +1,6 @@
-"""``as_dict`` / ``as_json`` / ``from_dict`` / ``from_dict_deep`` on the SDK's public dataclasses
-(summaries, ``Score``, ``EvalCase``, ``RepoInfo``), as the public SDK's offer them.
+"""``as_dict`` / ``as_json`` / ``from_dict`` / ``from_dict_deep`` and ``obj["field"]`` on the SDK's
+public dataclasses (summaries, ``Score``, ``EvalCase``, ``EvalResult``, ``EvalResultWithSummary``,
+``RepoInfo``...), as the public SDK's offer them.
 
 ``from_dict`` keeps the keys the class has fields for (a newer server or SDK may send more) and
 leaves values as they are; ``from_dict_deep`` also turns nested dicts into the dataclasses the
@@ -28,6 +29,9 @@ class SerializableDataClass:
 
     def as_json(self, **kwargs: Any) -> str:
         return json.dumps(self.as_dict(), **kwargs)
+
+    def __getitem__(self, item: str) -> Any:
+        return getattr(self, item)
 
     @classmethod
     def from_dict(cls: type[T], d: dict[str, Any]) -> T:

@@ -24,11 +24,11 @@ def _known_fields(cls: type, data: dict[str, Any]) -> dict[str, Any]:
 @dataclass
 class ScoreSummary(SerializableDataClass):
     name: str
-    score: float | None
+    _longest_score_name: int = 0  # (second, as in the public SDK's field order)
+    score: float | None = None
     improvements: int | None = None
     regressions: int | None = None
     diff: float | None = None
-    _longest_score_name: int = 0
     #: Local store only: the names of the cases (traces) whose score went down against the base.
     #: Not part of the public SDK's summary: neither printed by ``str`` nor in ``as_dict``.
     regressed_cases: list[str] | None = field(default=None, compare=False, repr=False)
@@ -60,12 +60,12 @@ class ScoreSummary(SerializableDataClass):
 @dataclass
 class MetricSummary(SerializableDataClass):
     name: str
-    metric: float | int
-    unit: str
+    _longest_metric_name: int = 0  # (second, as in the public SDK's field order)
+    metric: float | int = 0
+    unit: str = ""
     improvements: int | None = None
     regressions: int | None = None
     diff: float | None = None
-    _longest_metric_name: int = 0
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> "MetricSummary":

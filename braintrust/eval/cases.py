@@ -34,12 +34,12 @@ class EvalCase(SerializableDataClass, Generic[Input, Output]):
     expected: Output | None = None
     metadata: dict[str, Any] | None = None
     tags: list[str] | None = None
+    trial_count: int | None = None
     id: str | None = None
     _xact_id: str | None = None
     created: str | None = None
-    upsert_id: str | None = None
-    trial_count: int | None = None
     origin: dict[str, Any] | None = None
+    upsert_id: str | None = None
 
 
 _CASE_FIELDS = tuple(f.name for f in dataclasses.fields(EvalCase))

@@ -33,6 +33,7 @@ class Evaluator(Generic[Input, Output]):
     scores: list[Any] | None = None  # None: not given; [] runs the tasks only
     experiment_name: str | None = None
     metadata: dict[str, Any] | None = None
+    tags: list[str] | None = None
     trial_count: int = 1
     is_public: bool = False
     update: bool = False
@@ -46,17 +47,17 @@ class Evaluator(Generic[Input, Output]):
     error_score_handler: Callable[..., Any] | None = None
     description: str | None = None
     summarize_scores: bool = True
-    classifiers: list[Any] | None = None
-    tags: list[str] | None = None
     parameters: Any = None
+    classifiers: list[Any] | None = None
     #: Values of ``parameters`` chosen already (a playground's): the task sees these, not the defaults.
     parameter_values: dict[str, Any] | None = None
+    cancel_event: Any = None
+    # (The fields above are the public SDK's, in its order; these are Eval()'s other arguments.)
     on_start: Callable[[Any], Any] | None = None
     stream: Callable[[Any], Any] | None = None
     parent: Any = None
     state: Any = None
     enable_cache: bool = True
-    cancel_event: Any = None
     no_send_logs: bool = False
 
     def __post_init__(self) -> None:

@@ -16,6 +16,8 @@ import sys
 import traceback
 from typing import Any, Awaitable, Callable, Generic, TypeVar
 
+from braintrust.serializable import SerializableDataClass
+
 EvalReport = TypeVar("EvalReport")
 
 RED = "\033[91m"
@@ -24,7 +26,7 @@ END = "\033[0m"
 
 
 @dataclasses.dataclass
-class ReporterDef(Generic[EvalReport]):
+class ReporterDef(SerializableDataClass, Generic[EvalReport]):
     name: str
     report_eval: Callable[[Any, Any, bool, bool], EvalReport | Awaitable[EvalReport]]
     report_run: Callable[[list[EvalReport], bool, bool], bool | Awaitable[bool]]

@@ -6,12 +6,14 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Generic, TypeVar
 
+from braintrust.serializable import SerializableDataClass
+
 Input = TypeVar("Input")
 Output = TypeVar("Output")
 
 
 @dataclasses.dataclass
-class EvalScorerArgs(Generic[Input, Output]):
+class EvalScorerArgs(SerializableDataClass, Generic[Input, Output]):
     """The arguments a scorer receives, as one object."""
 
     input: Input
@@ -21,7 +23,7 @@ class EvalScorerArgs(Generic[Input, Output]):
 
 
 @dataclasses.dataclass  # (no __slots__: as the public SDK's, vars() and extra attributes work; 48 bytes more each)
-class EvalResult(Generic[Input, Output]):
+class EvalResult(SerializableDataClass, Generic[Input, Output]):
     """One trial of one case: its output and scores, or the error its task raised."""
 
     input: Input
@@ -38,7 +40,7 @@ class EvalResult(Generic[Input, Output]):
 
 
 @dataclasses.dataclass
-class EvalResultWithSummary(Generic[Input, Output]):
+class EvalResultWithSummary(SerializableDataClass, Generic[Input, Output]):
     summary: Any
     results: list[EvalResult[Input, Output]]
 

@@ -259,3 +259,59 @@ def test_settings_and_identifier_types_are_the_ones_the_sdk_uses():
     assert braintrust.GitMetadataSettings is git.GitMetadataSettings
     assert braintrust.GitMetadataSettings(collect="some", fields=["branch"]).fields == ["branch"]
     assert braintrust.ExperimentIdentifier is experiment.ExperimentIdentifier
+
+
+#: The public SDK 0.48.1's dataclass fields, in their order (probed with ``dataclasses.fields``):
+#: positional construction (``EvalCase("q", "a", None, [], 3)``) must mean the same here. Ours may
+#: add fields after them; ``ExperimentSummary``, whose 0.48.1 fields end with one ``comparison``
+#: object where ours keeps its parts, is checked up to there.
+PUBLIC_FIELD_ORDER = {
+    "EvalCase": ["input", "expected", "metadata", "tags", "trial_count", "id", "_xact_id", "created", "origin", "upsert_id"],
+    "EvalResult": ["input", "output", "scores", "classifications", "expected", "metadata", "tags", "error", "exc_info", "origin"],
+    "EvalResultWithSummary": ["summary", "results"],
+    "EvalScorerArgs": ["input", "output", "expected", "metadata"],
+    "Evaluator": ["project_name", "eval_name", "data", "task", "scores", "experiment_name", "metadata", "tags", "trial_count",
+                  "is_public", "update", "timeout", "max_concurrency", "project_id", "base_experiment_name",
+                  "base_experiment_id", "git_metadata_settings", "repo_info", "error_score_handler", "description",
+                  "summarize_scores", "parameters", "classifiers", "parameter_values", "cancel_event"],
+    "ScoreSummary": ["name", "_longest_score_name", "score", "improvements", "regressions", "diff"],
+    "MetricSummary": ["name", "_longest_metric_name", "metric", "unit", "improvements", "regressions", "diff"],
+    "DatasetSummary": ["project_name", "dataset_name", "project_url", "dataset_url", "data_summary"],
+    "ExperimentSummary": ["project_name", "project_id", "experiment_id", "experiment_name", "project_url", "experiment_url",
+                          "comparison_experiment_name"],
+}
+#: The classes 0.48.1 derives from its ``SerializableDataClass`` (``as_dict``, ``as_json``,
+#: ``from_dict``, ``from_dict_deep`` and ``obj["field"]``) that ours has too.
+PUBLIC_SERIALIZABLE = ["Classification", "DataSummary", "DatasetSummary", "EvalCase", "EvalResult", "EvalResultWithSummary",
+                       "EvalScorerArgs", "ExperimentSummary", "GitMetadataSettings", "MetricSummary", "RepoInfo",
+                       "ReporterDef", "Score", "ScoreSummary", "SummarySkipped", "SummarySuccess"]
+
+
+def test_dataclasses_take_their_fields_in_the_public_order():
+    import dataclasses
+
+    import braintrust.framework as framework
+
+    for name, public in PUBLIC_FIELD_ORDER.items():
+        cls = getattr(braintrust, name, None) or getattr(framework, name)
+        ours = [f.name for f in dataclasses.fields(cls) if f.init]
+        assert ours[: len(public)] == public, name
+    case = braintrust.EvalCase("q", "a", {"k": 1}, ["t"], 3)
+    assert (case.trial_count, case.id) == (3, None)
+    assert braintrust.ScoreSummary("exact", 5, 0.5).score == 0.5
+
+
+def test_results_and_summaries_serialize_as_the_public_ones(bt_logs):
+    import braintrust.framework as framework
+
+    for name in PUBLIC_SERIALIZABLE:
+        cls = getattr(braintrust, name, None) or getattr(framework, name)
+        assert all(hasattr(cls, method) for method in ("as_dict", "as_json", "from_dict", "from_dict_deep", "__getitem__")), name
+    result = braintrust.Eval("serializable", data=[{"input": "a", "expected": "A"}], task=str.upper,
+                             scores=[lambda output, expected: output == expected])
+    as_dict = json.loads(result.as_json())
+    assert list(as_dict) == ["summary", "results"]
+    assert as_dict["results"] == [{"input": "a", "output": "A", "scores": {"scorer_0": True}, "classifications": None, "expected": "A",
+                                   "metadata": {}, "tags": None, "error": None, "exc_info": None, "origin": None}]
+    assert as_dict["summary"]["scores"]["scorer_0"]["score"] == 1.0
+    assert result["results"][0]["output"] == "A" and result.summary["experiment_name"] == result.summary.experiment_name
