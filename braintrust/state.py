@@ -6,6 +6,7 @@ key (or ``BRAINTRUST_LOCAL=1``) everything goes to the embedded local store inst
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -78,6 +79,22 @@ class BraintrustState:
                 self.explicit_app_url = app_url.rstrip("/")
             if org_name is not None:
                 self.explicit_org_name = org_name
+
+    @contextlib.contextmanager
+    def credentials_kept_on_success(self) -> Any:
+        """Credentials ``configure``d inside the block are kept only if it succeeds: a failed
+        ``login(org_name="typo", force_login=True)`` leaves the earlier ones in place, as the
+        public SDK's does (the next call logs in with them again), not a state that fails forever."""
+        with self._lock:
+            saved = (self.explicit_api_key, self.explicit_app_url, self.explicit_org_name)
+        try:
+            yield
+        except BaseException:
+            with self._lock:
+                if (self.explicit_api_key, self.explicit_app_url, self.explicit_org_name) != saved:
+                    self._drop_login()
+                    self.explicit_api_key, self.explicit_app_url, self.explicit_org_name = saved
+            raise
 
     def api_key(self) -> str | None:
         return self.explicit_api_key or find_api_key()

@@ -225,9 +225,10 @@ def init_logger(
 def login(app_url: str | None = None, api_key: str | None = None, org_name: str | None = None, force_login: bool = False) -> None:
     """Log in now. With no API key this selects the embedded local store instead of failing."""
     state = global_state()
-    state.configure(api_key=api_key, app_url=app_url, org_name=org_name, force_login=force_login)
-    if not state.is_local():
-        state.login(force_login=force_login)
+    with state.credentials_kept_on_success():
+        state.configure(api_key=api_key, app_url=app_url, org_name=org_name, force_login=force_login)
+        if not state.is_local():
+            state.login(force_login=force_login)
 
 
 def _login_now() -> None:

@@ -133,6 +133,22 @@ def test_org_name_from_environment_and_unknown_org(bt_server_factory, monkeypatc
     assert server.requests_to("/v1/project", "POST")[0].json["org_name"] == "second"
 
 
+def test_a_failed_login_leaves_the_earlier_credentials_in_place(bt_env):
+    """As 0.48.1's: ``login(org_name="typo", force_login=True)`` raises, and what follows still works
+    with the credentials of before (here: it failed forever, every later call on the typo)."""
+    braintrust.login()
+    with pytest.raises(ValueError, match="Organization typo not found"):
+        braintrust.login(org_name="typo", force_login=True)
+    with pytest.raises(ValueError, match="Invalid API key"):
+        braintrust.login(api_key="not-the-key", force_login=True)
+    braintrust.login(force_login=True)
+    logger = braintrust.init_logger(project="after-typo")
+    logger.log(input=1)
+    assert braintrust.flush().ok
+    assert len(bt_env.rows()) == 1
+    assert [r.header("Authorization") for r in bt_env.requests_to("/logs3", "POST")] == [f"Bearer {bt_env.api_key}"]
+
+
 def test_force_login(bt_server_factory, monkeypatch):
     server = bt_server_factory()
     monkeypatch.setenv("BRAINTRUST_APP_URL", server.url)
