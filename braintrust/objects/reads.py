@@ -43,6 +43,16 @@ class FetchedRows:
             record = self.ref.info["record"] = reads().object_record(self.ref.object_type, object_id)
         return dict(record)
 
+    def __getattr__(self, name: str) -> Any:
+        """Another field of the object itself (``description``, ``created``, ``metadata``...), read
+        from ``data``, as the public SDK's experiments and datasets answer them."""
+        if name.startswith("_") or name in ("ref", "id"):  # (never looked up in the object: no recursion)
+            raise AttributeError(name)
+        data = self.data
+        if name in data:
+            return data[name]
+        raise AttributeError(f"{type(self).__name__!s} has no attribute {name!r} (its fields: {', '.join(sorted(data))})")
+
     def __iter__(self) -> Iterator[dict[str, Any]]:
         return self.fetch()
 

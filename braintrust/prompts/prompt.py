@@ -101,6 +101,14 @@ class Prompt:
         return self._data.get("project_id")
 
     @property
+    def description(self) -> str | None:
+        return self._data.get("description")
+
+    @property
+    def tags(self) -> list[str] | None:
+        return self._data.get("tags")
+
+    @property
     def prompt(self) -> PromptBlock:
         return PromptBlock(self._prompt_data.get("prompt") or {})
 

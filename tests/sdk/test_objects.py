@@ -257,6 +257,13 @@ def test_data_is_the_object_itself_as_braintrust_holds_it(mode, request):
     assert (dataset.data["id"], dataset.data["name"], dataset.data["description"]) == (dataset.id, "golden", "cases")
     data["name"] = "changed"  # (a copy: the object's record stays as it was)
     assert experiment.data["name"] == "described"
+    # Its other fields read as attributes, as 0.48.1's (``experiment.description``); an unknown
+    # one is an AttributeError naming the fields there are (0.48.1: a KeyError, which hasattr() lets out).
+    assert (experiment.description, experiment.metadata, readonly.description) == ("a run", {"model": "m"}, "a run")
+    assert (dataset.description, dataset.created) == ("cases", dataset.data["created"])
+    with pytest.raises(AttributeError, match="no attribute 'descripton' \\(its fields: .*description"):
+        experiment.descripton
+    assert not hasattr(dataset, "nothing_like_it")
 
 
 @pytest.mark.parametrize("mode", ["local", "api"])

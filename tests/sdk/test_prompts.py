@@ -34,11 +34,12 @@ def prompt_gets(server) -> list:
 
 
 def test_nothing_is_fetched_until_the_prompt_is_used(bt_env):
-    bt_env.add_prompt("proj", "hello", CHAT)
+    bt_env.add_prompt("proj", "hello", CHAT, description="greets", tags=["greeting"])
     prompt = load_prompt("proj", "hello")
     assert prompt_gets(bt_env) == []
     assert prompt.build(name="Ada")["messages"] == [{"role": "user", "content": "Hi Ada"}]
     assert prompt.slug == "hello" and prompt.name == "hello"
+    assert (prompt.description, prompt.tags) == ("greets", ["greeting"])  # (0.48.1's read through to the prompt)
     assert prompt_gets(bt_env) == [("/v1/prompt", {"project_name": "proj", "slug": "hello"})]
 
 
