@@ -38,9 +38,24 @@ def chat_answer(body):
 def chat_stream(body):
     base = {"id": "chatcmpl-2", "object": "chat.completion.chunk", "created": 1700000000, "model": body["model"],
             "system_fingerprint": "fp_1"}
-    deltas = [{"role": "assistant", "content": ""}, {"content": "The answer"}, {"content": " is 4."}]
-    chunks = [{**base, "choices": [{"index": 0, "delta": d, "finish_reason": None, "logprobs": None}]} for d in deltas]
-    chunks.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop", "logprobs": None}]})
+    if body.get("tools"):  # a tool call whose arguments arrive in pieces, as OpenAI streams them
+        deltas = [{"role": "assistant", "content": None, "tool_calls": [
+                      {"index": 0, "id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": ""}}]},
+                  {"tool_calls": [{"index": 0, "function": {"arguments": "{\"city\": "}}]},
+                  {"tool_calls": [{"index": 0, "function": {"arguments": "\"Paris\"}"}}]}]
+        finish = "tool_calls"
+    else:
+        deltas = [{"role": "assistant", "content": ""}, {"content": "The answer"}, {"content": " is 4."}]
+        finish = "stop"
+    # n choices (default 1), their chunks interleaved; the texts of choices after the first end in " (i)".
+    choices = range(body.get("n") or 1)
+
+    def of_choice(delta, i):
+        return {**delta, "content": f"{delta['content']} ({i})"} if i and delta.get("content") else delta
+
+    chunks = [{**base, "choices": [{"index": i, "delta": of_choice(d, i), "finish_reason": None, "logprobs": None}]}
+              for d in deltas for i in choices]
+    chunks += [{**base, "choices": [{"index": i, "delta": {}, "finish_reason": finish, "logprobs": None}]} for i in choices]
     if (body.get("stream_options") or {}).get("include_usage"):
         chunks.append({**base, "choices": [], "usage": USAGE})
     return "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"

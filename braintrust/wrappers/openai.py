@@ -290,41 +290,54 @@ def _chat_result(result: Any) -> dict:
 
 
 def _chat_chunks(chunks: list) -> dict:
-    """The streamed chunks of a chat completion as one choice (index 0), with the usage chunk's metrics."""
-    role = content = refusal = finish_reason = None
-    tool_calls: list[dict] | None = None
-    logprobs: dict[str, Any] | None = None
+    """The streamed chunks of a chat completion as its choices, with the usage chunk's metrics.
+    (0.48.1 runs the chunks of every choice into one message at index 0: with ``n=2`` its row
+    holds the two answers interleaved. Here each choice is its own, by the chunks' ``index``.)"""
+    choices: dict[int, _StreamedChoice] = {}
     metrics: dict[str, Any] = {}
     for chunk in map(as_dict, chunks):
         metrics.update(usage_metrics(chunk.get("usage")))
-        choices = chunk.get("choices") or []
-        if not choices:
-            continue
-        choice = choices[0]
-        finish_reason = choice.get("finish_reason") or finish_reason
+        for choice in (chunk.get("choices") or [])[:1]:
+            index = choice.get("index") if isinstance(choice.get("index"), int) else 0
+            choices.setdefault(index, _StreamedChoice()).add(choice)
+    output = [choices[index].as_choice(index) for index in sorted(choices)] or [_StreamedChoice().as_choice(0)]
+    return {"output": output, "metrics": metrics}
+
+
+class _StreamedChoice:
+    """One choice of a streamed chat completion, put together from its deltas."""
+
+    def __init__(self) -> None:
+        self.role = self.content = self.refusal = self.finish_reason = None
+        self.tool_calls: list[dict] | None = None
+        self.logprobs: dict[str, Any] | None = None
+
+    def add(self, choice: dict) -> None:
+        self.finish_reason = choice.get("finish_reason") or self.finish_reason
         if choice.get("logprobs") is not None:
-            logprobs = logprobs or {"content": None, "refusal": None}
+            self.logprobs = self.logprobs or {"content": None, "refusal": None}
             for part in ("content", "refusal"):
                 if choice["logprobs"].get(part) is not None:
-                    logprobs[part] = (logprobs[part] or []) + list(choice["logprobs"][part])
+                    self.logprobs[part] = (self.logprobs[part] or []) + list(choice["logprobs"][part])
         delta = choice.get("delta") or {}
-        role = role or delta.get("role")
+        self.role = self.role or delta.get("role")
         if delta.get("content") is not None:
-            content = (content or "") + delta["content"]
+            self.content = (self.content or "") + delta["content"]
         if delta.get("refusal") is not None:
-            refusal = (refusal or "") + delta["refusal"]
+            self.refusal = (self.refusal or "") + delta["refusal"]
         for call in (delta.get("tool_calls") or [])[:1]:
             function = call.get("function") or {}
-            if not tool_calls or (call.get("id") and tool_calls[-1]["id"] != call["id"]):
-                tool_calls = (tool_calls or []) + [{"id": call.get("id"), "type": call.get("type"), "function": {
+            if not self.tool_calls or (call.get("id") and self.tool_calls[-1]["id"] != call["id"]):
+                self.tool_calls = (self.tool_calls or []) + [{"id": call.get("id"), "type": call.get("type"), "function": {
                     "name": function.get("name"), "arguments": function.get("arguments") or ""}}]
             elif isinstance(function.get("arguments"), str):
-                tool_calls[-1]["function"]["arguments"] += function["arguments"]
-    message: dict[str, Any] = {"role": role, "content": content, "tool_calls": tool_calls}
-    if refusal is not None:
-        message["refusal"] = refusal
-    output = [{"index": 0, "message": message, "logprobs": logprobs, "finish_reason": finish_reason}]
-    return {"output": output, "metrics": metrics}
+                self.tool_calls[-1]["function"]["arguments"] += function["arguments"]
+
+    def as_choice(self, index: int) -> dict:
+        message: dict[str, Any] = {"role": self.role, "content": self.content, "tool_calls": self.tool_calls}
+        if self.refusal is not None:
+            message["refusal"] = self.refusal
+        return {"index": index, "message": message, "logprobs": self.logprobs, "finish_reason": self.finish_reason}
 
 
 def _responses_result(result: Any) -> dict:

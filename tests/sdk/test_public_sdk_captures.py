@@ -116,6 +116,25 @@ def test_wrap_openai_rows_match_public_sdk(tmp_path):
     assert proc.stdout.splitlines()[-1] == "flushed"
 
 
+def test_wrap_openai_streams_match_public_sdk_but_keep_each_choice(tmp_path):
+    """Streamed tool calls (arguments in pieces; sync, async, the stream helper) and a stream of two
+    choices: 0.48.1's rows, except that the two choices stay two (0.48.1 runs their chunks into one
+    message at index 0, the two answers interleaved)."""
+    with BraintrustTestServer(org_name="recorder-org") as server:
+        proc = run_scenario("openai_streams", server, tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        rows = server.rows()
+    theirs = merge_like_server(capture_rows("openai_streams"))
+    (ours_two,) = [r for r in rows if r["metadata"].get("n") == 2]
+    (theirs_two,) = [r for r in theirs if r["metadata"].get("n") == 2]
+    assert [c["message"]["content"] for c in theirs_two["output"]] == ["The answerThe answer (1) is 4. is 4. (1)"]
+    assert [(c["index"], c["message"]["content"], c["finish_reason"]) for c in ours_two["output"]] == [
+        (0, "The answer is 4.", "stop"), (1, "The answer (1) is 4. (1)", "stop")]
+    ours_two["output"] = theirs_two["output"]
+    assert normalize(rows) == normalize(theirs), diff(normalize(rows), normalize(theirs))
+    assert proc.stdout.splitlines()[-1] == "flushed"
+
+
 def test_wrap_anthropic_rows_match_public_sdk(tmp_path):
     """``wrap_anthropic`` over the Anthropic stub: the same llm spans as the public SDK's."""
     with BraintrustTestServer(org_name="recorder-org") as server:
