@@ -30,6 +30,7 @@ SCENARIOS = {
     "overflow": (4096, None),
     "tracing_options": (6291456, "tracing_options.out.txt"),
     "experiment_options": (6291456, "experiment_options.legacy_ids.out.txt"),
+    "anthropic_streams": (6291456, None),
 }
 
 
