@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import abc
+import warnings
 from typing import Any, Callable, Generic, Literal, TypedDict, TypeVar
 
 Output = TypeVar("Output")
@@ -81,10 +82,14 @@ class EvalHooks(abc.ABC, Generic[Output]):
         """Deprecated: add to ``metadata``."""
 
 
-class DictEvalHooks(EvalHooks[Output]):
+class DictEvalHooks(dict, EvalHooks[Output]):  # type: ignore[misc]
+    """The hooks a task gets. As 0.48.1's, it is also a dict: ``metadata`` (when given),
+    ``expected`` (when not None), ``trial_index`` and ``tags`` are its keys, so
+    ``hooks["metadata"]`` and ``hooks.get("expected")`` work as they do there."""
+
     def __init__(
         self,
-        metadata: dict[str, Any],
+        metadata: dict[str, Any] | None = None,
         *,
         expected: Any = None,
         trial_index: int = 0,
@@ -93,34 +98,37 @@ class DictEvalHooks(EvalHooks[Output]):
         report_progress: Callable[[dict[str, Any]], None] | None = None,
         cancel_event: Any = None,
     ):
-        self._metadata = metadata
-        self._expected = expected
-        self._trial_index = trial_index
-        self._tags = tags if tags is not None else []
-        self._parameters = parameters if parameters is not None else {}
+        super().__init__()
+        if metadata is not None:
+            self["metadata"] = metadata
+        if expected is not None:
+            self["expected"] = expected
+        self["trial_index"] = trial_index
+        self["tags"] = tags if tags is not None else []  # (the runner's own list: it logs what the task adds)
+        self._parameters = parameters
         self._report_progress = report_progress
         self._span: Any = None
         self._cancel_event = cancel_event
 
     @property
     def metadata(self) -> dict[str, Any]:
-        return self._metadata
+        return self.get("metadata")  # type: ignore[return-value]
 
     @property
     def tags(self) -> list[str]:
-        return self._tags
+        return self["tags"]
 
     @tags.setter
     def tags(self, value: list[str]) -> None:
-        self._tags[:] = list(value or [])
+        self["tags"][:] = list(value or [])
 
     @property
     def expected(self) -> Any:
-        return self._expected
+        return self.get("expected")
 
     @property
     def trial_index(self) -> int:
-        return self._trial_index
+        return self.get("trial_index", 0)
 
     @property
     def span(self) -> Any:
@@ -134,7 +142,7 @@ class DictEvalHooks(EvalHooks[Output]):
         return self._cancel_event
 
     @property
-    def parameters(self) -> dict[str, Any]:
+    def parameters(self) -> dict[str, Any] | None:
         return self._parameters
 
     def report_progress(self, progress: dict[str, Any]) -> None:
@@ -142,7 +150,10 @@ class DictEvalHooks(EvalHooks[Output]):
             self._report_progress(progress)
 
     def meta(self, **info: Any) -> None:
-        self._metadata.update(info)
+        warnings.warn("meta() is deprecated. Use the metadata field directly instead.", DeprecationWarning, stacklevel=2)
+        if self.get("metadata") is None:
+            self["metadata"] = {}
+        self["metadata"].update(info)
 
     def __repr__(self) -> str:
-        return f"EvalHooks(trial_index={self._trial_index}, metadata={self._metadata!r}, tags={self._tags!r})"
+        return f"EvalHooks(trial_index={self.trial_index}, metadata={self.metadata!r}, tags={self.tags!r})"

@@ -33,7 +33,7 @@ def resolve_parameters(parameters: Any, chosen: Mapping[str, Any] | None = None)
     if chosen is not None:
         return dict(chosen)
     if parameters is None:
-        return {}
+        return None  # (as in 0.48.1: an evaluator without parameters has none, not an empty dict)
     if isinstance(parameters, RemoteEvalParameters) or is_eval_parameter_schema(parameters):
         return validate_parameters({}, parameters)
     return parameters

@@ -160,7 +160,8 @@ def test_hooks_expose_expected_span_parameters_and_meta():
 
     def task(input, hooks):
         captured.update(expected=hooks.expected, span=hooks.span, parameters=hooks.parameters)
-        hooks.meta(extra="yes")
+        with pytest.warns(DeprecationWarning, match="meta\\(\\) is deprecated"):  # (as 0.48.1 warns)
+            hooks.meta(extra="yes")
         hooks.span.log(metadata={"inner": 1})
         return input
 
@@ -177,6 +178,23 @@ def test_hooks_expose_expected_span_parameters_and_meta():
     root, spans = trace_of(stored_rows(result), 5)
     assert spans["task"]["id"] == captured["span"].id
     assert spans["task"]["metadata"] == {"inner": 1}
+
+
+def test_hooks_are_a_dict_as_the_public_ones_are():
+    """0.48.1's hooks are a dict (``metadata``, ``expected`` when given, ``trial_index``, ``tags``),
+    and ``parameters`` is None for an evaluator declared without any."""
+    seen = []
+
+    def task(input, hooks):
+        seen.append((dict(hooks), hooks.get("expected"), hooks.parameters))
+        hooks["metadata"]["added"] = 1
+        hooks.tags = ["replaced"]
+        return input
+
+    result = Eval("dict-hooks", data=[{"input": 1, "expected": 2, "metadata": {"m": 1}}, {"input": 3}], task=task, scores=[])
+    assert seen == [({"metadata": {"m": 1, "added": 1}, "expected": 2, "trial_index": 0, "tags": ["replaced"]}, 2, None),
+                    ({"metadata": {"added": 1}, "trial_index": 0, "tags": ["replaced"]}, None, None)]
+    assert [(r.metadata, r.tags) for r in result.results] == [({"m": 1, "added": 1}, ["replaced"]), ({"added": 1}, ["replaced"])]
 
 
 def test_task_with_one_parameter_gets_no_hooks_and_async_tasks_are_awaited():
