@@ -1,42 +1,167 @@
-"""The ``trace`` argument scorers may take: the trial's spans, read back from its experiment."""
+"""The ``trace`` argument scorers may take: the trial's spans, read back from its experiment.
+
+As 0.48.1's ``LocalTrace``: a dict, ``{"trace_ref": {"object_type", "object_id", "root_span_id"}}``
+(so it serializes where a scorer passes it on), with ``get_configuration()`` and an async
+``get_spans(span_type=None, *, filters=None, include_scorers=False)`` that answers ``SpanData``
+objects. Scorer spans are left out unless ``include_scorers``. ``filters`` are 0.48.1's: a dict
+of ``span_type`` and ``name`` (lists of strings, any of), ``has_error`` (bool), ``metadata``
+(values at key paths, compared as JSON, without bool/number coercion) and ``duration``
+(``{"min", "max"}`` seconds, inclusive); they combine with AND, and anything else is a
+``ValueError`` naming it. (0.48.1's ``get_thread()``, which runs a preprocessor in Braintrust,
+is not here.)
+"""
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+import math
+from typing import Any, Mapping
+
+__all__ = ["EvalTrace", "SpanData"]
+
+_FILTER_FIELDS = ("span_type", "name", "has_error", "metadata", "duration")
 
 
-class EvalTrace:
-    """The ``trace`` argument of scorers: the spans of the trial being scored."""
+class SpanData:
+    """One span as ``get_spans()`` answers it: the row's fields as attributes (None when absent),
+    including fields this class does not name."""
+
+    def __init__(self, input: Any = None, output: Any = None, metadata: Any = None, expected: Any = None, error: Any = None,
+                 scores: Any = None, metrics: Any = None, span_id: str | None = None, span_parents: list[str] | None = None,
+                 span_attributes: dict[str, Any] | None = None, tags: list[str] | None = None, **fields: Any):
+        self.input, self.output, self.metadata, self.expected, self.error = input, output, metadata, expected, error
+        self.scores, self.metrics, self.span_id, self.span_parents = scores, metrics, span_id, span_parents
+        self.span_attributes, self.tags = span_attributes, tags
+        for name, value in fields.items():
+            setattr(self, name, value)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "SpanData":
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The span's fields that are set (not None)."""
+        return {name: value for name, value in vars(self).items() if value is not None}
+
+    def __repr__(self) -> str:
+        attributes = self.span_attributes or {}
+        return f"SpanData(name={attributes.get('name')!r}, type={attributes.get('type')!r}, span_id={self.span_id!r})"
+
+
+class EvalTrace(dict):
+    """The trial's trace, as a scorer's ``trace`` argument."""
 
     def __init__(self, root_span: Any, experiment: Any):
-        self._root = root_span
+        self._root_span_id = getattr(root_span, "root_span_id", "") or ""
         self._experiment = experiment
-
-    @property
-    def root_span_id(self) -> str:
-        return getattr(self._root, "root_span_id", "")
+        super().__init__(trace_ref=self.get_configuration())
 
     def get_configuration(self) -> dict[str, Any]:
         experiment_id = self._experiment.id if self._experiment is not None else None
-        return {"object_type": "experiment", "object_id": experiment_id, "root_span_id": self.root_span_id}
+        return {"object_type": "experiment", "object_id": experiment_id, "root_span_id": self._root_span_id}
 
-    def get_spans(self, span_type: str | Iterable[str] | None = None) -> list[dict[str, Any]]:
-        """The trial's spans as stored so far (flushes first; needs an experiment)."""
-        if self._experiment is None or not self.root_span_id:
+    async def get_spans(self, span_type: list[str] | str | None = None, *, filters: Mapping[str, Any] | None = None,
+                        include_scorers: bool = False) -> list[SpanData]:
+        """The trial's spans as stored so far (what was logged is sent first), in the order they
+        were written; needs an experiment (``no_send_logs`` has none: no spans)."""
+        wanted = _normalized_filters(filters, [span_type] if isinstance(span_type, str) else span_type)
+        if self._experiment is None or not self._root_span_id:
             return []
+        from braintrust.eval.threads import run_blocking
+
+        rows = await run_blocking(self._rows)
+        spans = [SpanData.from_dict(row) for row in rows
+                 if include_scorers or (row.get("span_attributes") or {}).get("purpose") != "scorer"]
+        return [span for span in spans if _matches(span, wanted)]
+
+    def _rows(self) -> list[dict[str, Any]]:
         from braintrust.delivery.backend import EXPERIMENT
         from braintrust.objects.reads import reads
 
         self._experiment.flush()
-        wanted = {span_type} if isinstance(span_type, str) else (set(span_type) if span_type else None)
-        spans = []
-        for row in reads().fetch(EXPERIMENT, self._experiment.id):
-            if row.get("root_span_id") != self.root_span_id:
-                continue
-            kind = (row.get("span_attributes") or {}).get("type")
-            if wanted is None or kind in wanted:
-                spans.append(row)
-        return spans
+        return [row for row in reads().fetch(EXPERIMENT, self._experiment.id) if row.get("root_span_id") == self._root_span_id]
 
     def __repr__(self) -> str:
-        return f"EvalTrace(root_span_id={self.root_span_id!r})"
+        return f"EvalTrace(root_span_id={self._root_span_id!r})"
+
+
+def _normalized_filters(filters: Any, span_type: list[str] | None) -> dict[str, Any]:
+    """``filters`` checked, with ``span_type`` (the argument) folded in."""
+    if filters is not None and not isinstance(filters, Mapping):
+        raise ValueError("get_spans(filters=...) must be a dict, e.g. {'span_type': ['llm'], 'has_error': False}.")
+    values = dict(filters or {})
+    if span_type is not None:
+        if "span_type" in values:
+            raise ValueError("get_spans(): give span_type as the argument or in filters, not both.")
+        if span_type:  # (an empty list is no constraint, as in 0.48.1)
+            values["span_type"] = list(span_type)
+    unknown = sorted(set(values) - set(_FILTER_FIELDS))
+    if unknown:
+        raise ValueError(f"get_spans(filters=...): unknown field(s) {unknown}; the filters are {', '.join(_FILTER_FIELDS)}.")
+    for field in ("span_type", "name"):
+        if field in values and (not isinstance(values[field], list) or not all(isinstance(v, str) for v in values[field])):
+            raise ValueError(f"get_spans(filters=...): {field} must be a list of strings.")
+    if "has_error" in values and not isinstance(values["has_error"], bool):
+        raise ValueError("get_spans(filters=...): has_error must be True or False.")
+    if "metadata" in values:
+        if not isinstance(values["metadata"], Mapping):
+            raise ValueError("get_spans(filters=...): metadata must be a dict of the values wanted at its keys.")
+        _leaves(values["metadata"])
+    if "duration" in values:
+        bounds = values["duration"]
+        if not isinstance(bounds, Mapping) or set(bounds) - {"min", "max"}:
+            raise ValueError("get_spans(filters=...): duration must be a dict with min and/or max (seconds).")
+        if not all(_finite(value) for value in bounds.values()):
+            raise ValueError("get_spans(filters=...): duration bounds must be finite numbers.")
+    return values
+
+
+def _leaves(metadata: Mapping[str, Any], path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
+    leaves = []
+    for key, value in metadata.items():
+        if not isinstance(key, str):
+            raise ValueError("get_spans(filters=...): metadata keys must be strings.")
+        if isinstance(value, Mapping):
+            leaves.extend(_leaves(value, (*path, key)))
+        else:
+            leaves.append(((*path, key), value))
+    return leaves
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _json_equal(actual: Any, expected: Any) -> bool:
+    """Equal as JSON values: ``True`` is not ``1``, inside lists and dicts too."""
+    if isinstance(actual, bool) != isinstance(expected, bool):
+        return False
+    if isinstance(expected, list):
+        return isinstance(actual, list) and len(actual) == len(expected) and all(map(_json_equal, actual, expected))
+    if isinstance(expected, Mapping):
+        return (isinstance(actual, Mapping) and actual.keys() == expected.keys()
+                and all(_json_equal(actual[key], value) for key, value in expected.items()))
+    return actual == expected
+
+
+def _matches(span: SpanData, filters: Mapping[str, Any]) -> bool:
+    attributes = span.span_attributes or {}
+    for field, attribute in (("span_type", "type"), ("name", "name")):
+        if field in filters and attributes.get(attribute) not in filters[field]:
+            return False
+    if "has_error" in filters and (span.error is not None) != filters["has_error"]:
+        return False
+    for path, expected in _leaves(filters.get("metadata") or {}):
+        actual: Any = span.metadata
+        for key in path:
+            actual = actual.get(key) if isinstance(actual, Mapping) else None
+        if not _json_equal(actual, expected):
+            return False
+    bounds = filters.get("duration")
+    if bounds:
+        metrics = span.metrics or {}
+        start, end = metrics.get("start"), metrics.get("end")
+        if not _finite(start) or not _finite(end):
+            return False
+        if ("min" in bounds and end - start < bounds["min"]) or ("max" in bounds and end - start > bounds["max"]):
+            return False
+    return True

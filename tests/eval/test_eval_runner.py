@@ -414,19 +414,48 @@ def test_base_experiment_id_is_the_comparison():
 
 
 def test_scorers_can_read_the_trace():
+    """As 0.48.1's ``LocalTrace``: a dict holding its ``trace_ref``, and an async ``get_spans``
+    answering ``SpanData`` (scorer spans only with ``include_scorers``), filtered as there."""
+    import json
+
+    from braintrust import start_span
+
     seen = {}
 
-    def looks_at_trace(output, trace):
-        seen["config"] = trace.get_configuration()
-        seen["types"] = sorted((s.get("span_attributes") or {}).get("type") for s in trace.get_spans())
-        seen["tasks"] = len(trace.get_spans("task"))
+    def task(input):
+        with start_span(name="lookup", type="tool", metadata={"source": {"kind": "db"}, "hit": True}):
+            pass
+        with start_span(name="broken", type="tool") as span:
+            span.log(error="timeout", metadata={"hit": 1})
+        return input
+
+    async def looks_at_trace(output, trace):
+        seen["config"], seen["json"] = trace.get_configuration(), json.loads(json.dumps(trace))
+        seen["types"] = sorted(s.span_attributes["type"] for s in await trace.get_spans())
+        seen["with_scorers"] = sorted(s.span_attributes["type"] for s in await trace.get_spans(include_scorers=True))
+        seen["tools"] = [s.span_attributes["name"] for s in await trace.get_spans(["tool"])]
+        seen["failed"] = [s.span_attributes["name"] for s in await trace.get_spans(filters={"has_error": True})]
+        seen["db"] = [s.span_attributes["name"] for s in await trace.get_spans(filters={"metadata": {"source": {"kind": "db"}}})]
+        seen["hit_true"] = [s.span_attributes["name"] for s in await trace.get_spans(filters={"metadata": {"hit": True}})]  # (1 is not True)
+        seen["quick"] = len(await trace.get_spans(filters={"span_type": ["tool"], "duration": {"max": 60}}))
+        (task_span,) = await trace.get_spans(filters={"name": ["task"]})
+        seen["task"] = (task_span.input, task_span.output, task_span.to_dict()["span_attributes"]["type"])
+        for bad in ({"colour": ["red"]}, {"span_type": "llm"}, {"duration": {"min": float("nan")}}):
+            try:
+                await trace.get_spans(filters=bad)
+            except ValueError as exc:
+                seen.setdefault("refused", []).append(str(exc).split(":")[1].split(";")[0].strip())
         return 1
 
-    result = Eval("tracing", data=[{"input": 1}], task=lambda x: x, scores=[looks_at_trace])
-    root, _ = trace_of(stored_rows(result), 1)
-    assert seen["config"] == {"object_type": "experiment", "object_id": result.summary.experiment_id, "root_span_id": root["root_span_id"]}
-    assert seen["types"] == ["eval", "score", "task"] and seen["tasks"] == 1
-    _, spans = trace_of(stored_rows(result), 1)
+    result = Eval("tracing", data=[{"input": 1}], task=task, scores=[looks_at_trace])
+    assert result.results[0].scores == {"looks_at_trace": 1}, result.results[0].metadata
+    root, spans = trace_of(stored_rows(result), 1)
+    reference = {"object_type": "experiment", "object_id": result.summary.experiment_id, "root_span_id": root["root_span_id"]}
+    assert seen["config"] == reference and seen["json"] == {"trace_ref": reference}
+    assert seen["types"] == ["eval", "task", "tool", "tool"] and seen["with_scorers"] == ["eval", "score", "task", "tool", "tool"]
+    assert seen["tools"] == ["lookup", "broken"] and seen["failed"] == ["broken"] and seen["db"] == ["lookup"]
+    assert seen["hit_true"] == ["lookup"] and seen["quick"] == 2 and seen["task"] == (1, 1, "task")
+    assert seen["refused"] == ["unknown field(s) ['colour']", "span_type must be a list of strings.", "duration bounds must be finite numbers."]
     assert "trace" not in spans["looks_at_trace"]["input"]
 
 
