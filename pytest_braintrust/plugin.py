@@ -149,16 +149,23 @@ def braintrust_case(request: pytest.FixtureRequest) -> Any:
     return _case_of(request)
 
 
+#: The case the fixtures give a test that is not being logged (no ``--braintrust``, or a test
+#: that only requests ``braintrust_span``): kept apart from the logged cases' key, which the
+#: per-test hooks act on.
+_UNLOGGED_CASE_KEY = pytest.StashKey[Any]()
+
+
 def _case_of(request: pytest.FixtureRequest) -> Any:
     from pytest_braintrust.case import CASE_KEY
 
-    case = request.node.stash.get(CASE_KEY, None)
+    stash = request.node.stash
+    case = stash.get(CASE_KEY, None) or stash.get(_UNLOGGED_CASE_KEY, None)
     if case is not None:
         return case
     from braintrust.tracing.span import NOOP_SPAN
     from pytest_braintrust.case import BraintrustCase, spec_of
     from pytest_braintrust.scoring import run_scorers
 
-    case = BraintrustCase(spec_of(request.node), NOOP_SPAN, run_scorers)
-    request.node.stash[CASE_KEY] = case
+    case = stash[_UNLOGGED_CASE_KEY] = BraintrustCase(spec_of(request.node), NOOP_SPAN, run_scorers)
+    request.addfinalizer(lambda: stash.__delitem__(_UNLOGGED_CASE_KEY))  # (items outlive their test)
     return case

@@ -137,6 +137,35 @@ def test_what_a_test_logs_on_the_current_span_is_the_cases(bt):
     assert score_span["scores"] == {"exact": 1}
 
 
+def test_an_unmarked_test_gets_a_no_op_span_under_braintrust(bt):
+    """As with the public plugin: ``braintrust_span`` in a test that is not a case is the no-op
+    span, also with ``--braintrust`` (it was taken for a case there, and the test errored). Its
+    return value still gets pytest's warning: only a case's return value is its output."""
+    bt.pytester.makepyfile(
+        test_unmarked_span='''
+        import pytest
+
+        def test_unmarked(braintrust_span):
+            braintrust_span.log(output="ignored", scores={"s": 1})
+            with braintrust_span.start_span(name="child") as child:
+                child.log(output=1)
+
+        def test_returns(braintrust_span):
+            return "a value"
+
+        @pytest.mark.braintrust(input=1)
+        def test_case(braintrust_span):
+            braintrust_span.log(output=2)
+        '''
+    )
+    result = bt.run("--braintrust")
+    result.assert_outcomes(passed=3, warnings=1)
+    result.stdout.fnmatch_lines(["*test_returns*", "*PytestReturnNotNoneWarning*"])
+    (experiment,) = bt.experiments(bt.path.name)
+    assert sorted(bt.roots(experiment)) == ["test_case"]
+    assert len(bt.rows(experiment)) == 2  # (the case's root and task rows only)
+
+
 def test_a_case_runs_in_its_experiment(bt):
     """The public plugin creates its experiments with ``braintrust.init``, which makes each the
     current experiment, so its suites may call ``braintrust.current_experiment()`` or
