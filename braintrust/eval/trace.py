@@ -14,11 +14,28 @@ is not here.)
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from typing import Any, Mapping, TypedDict
 
-__all__ = ["EvalTrace", "SpanData"]
+__all__ = ["EvalTrace", "SpanData", "SpanDurationFilter", "SpanFilters"]
 
-_FILTER_FIELDS = ("span_type", "name", "has_error", "metadata", "duration")
+
+class SpanDurationFilter(TypedDict, total=False):
+    """How long a span took, in seconds, inclusive."""
+
+    min: float
+    max: float
+
+
+class SpanFilters(TypedDict, total=False):
+    """``get_spans(filters=...)``: the fields combine with AND."""
+
+    span_type: list[str]
+    name: list[str]
+    has_error: bool
+    metadata: dict[str, Any]
+    duration: SpanDurationFilter
+
+_FILTER_FIELDS = tuple(SpanFilters.__annotations__)
 
 
 class SpanData:

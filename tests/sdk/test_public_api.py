@@ -111,6 +111,20 @@ def test_submodule_paths_are_the_same_objects():
     ]
 
 
+def test_more_of_the_public_module_paths_work():
+    """0.48.1's modules for the trace types, ``auto_instrument`` and ``SerializableDataClass``."""
+    from braintrust.auto import auto_instrument
+    from braintrust.eval.trace import EvalTrace
+    from braintrust.serializable_data_class import SerializableDataClass
+    from braintrust.trace import LocalTrace, SpanData, SpanDurationFilter, SpanFilters
+
+    assert auto_instrument is braintrust.auto_instrument and LocalTrace is EvalTrace
+    assert issubclass(braintrust.Score, SerializableDataClass) and issubclass(braintrust.EvalCase, SerializableDataClass)
+    assert list(SpanFilters.__annotations__) == ["span_type", "name", "has_error", "metadata", "duration"]
+    assert list(SpanDurationFilter.__annotations__) == ["min", "max"]
+    assert SpanData.from_dict({"output": 1, "extra": 2}).to_dict() == {"output": 1, "extra": 2}
+
+
 def test_logger_module_offers_the_same_tracing_objects():
     import braintrust.logger as logger_module
 
