@@ -329,9 +329,14 @@ def eprint(*parts: Any) -> None:
     print(*parts, file=sys.stderr, flush=True)
 
 
-def _call(fn: Any, *args: Any) -> Any:
-    """Call a reporter function; an awaitable result is run to completion."""
-    result = fn(*args)
+def _call(fn: Any, **arguments: Any) -> Any:
+    """Call a reporter function as 0.48.1's ``braintrust eval`` does, matching its parameters to
+    ``arguments`` by name (``match_arguments``: ``report_run(eval_reports, verbose, jsonl)`` gets
+    the reports; one that takes fewer arguments gets fewer); an awaitable result is run to completion."""
+    from braintrust.eval.scorers import match_arguments
+
+    positional, keyword = match_arguments(fn, arguments, order=tuple(arguments))
+    result = fn(*positional, **keyword)
     if inspect.isawaitable(result):
         from braintrust.eval.loop import run_sync
 
@@ -417,7 +422,7 @@ def _run_all(loaded: list[_Loaded], args: argparse.Namespace, outcome: _Outcome)
             ok = False
         else:
             try:
-                report = _call(reporter.report_eval, evaluator, result, args.verbose, args.jsonl)
+                report = _call(reporter.report_eval, evaluator=evaluator, result=result, verbose=args.verbose, jsonl=args.jsonl)
             except KeyboardInterrupt:
                 raise
             except Exception as exc:
@@ -439,7 +444,7 @@ def _run_all(loaded: list[_Loaded], args: argparse.Namespace, outcome: _Outcome)
             break
     for reporter, its_reports in reports.values():
         try:
-            passed = _call(reporter.report_run, its_reports, args.verbose, args.jsonl)
+            passed = _call(reporter.report_run, results=its_reports, verbose=args.verbose, jsonl=args.jsonl)
         except KeyboardInterrupt:
             raise
         except Exception as exc:

@@ -44,7 +44,7 @@ async def run_and_report(evaluator: Evaluator, reporter: Any) -> EvalResultWithS
 
     reporter_def = resolve_reporter(reporter)
     result = await run_evaluator_async(evaluator)
-    await call_maybe_async(reporter_def.report_eval, evaluator, result, True, False)  # (verbose, as the public SDK's Eval)
+    await call_maybe_async(reporter_def.report_eval, evaluator, result, verbose=True, jsonl=False)  # (as the public SDK's Eval calls it)
     return result
 
 

@@ -89,8 +89,8 @@ def _default_report_run(eval_reports: list[Any], verbose: bool, jsonl: bool) -> 
 default_reporter = ReporterDef(name="default", report_eval=_default_report_eval, report_run=_default_report_run)
 
 
-async def call_maybe_async(fn: Callable[..., Any], *args: Any) -> Any:
-    result = fn(*args)
+async def call_maybe_async(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    result = fn(*args, **kwargs)
     if inspect.isawaitable(result):
         result = await result
     return result

@@ -67,8 +67,11 @@ def _signature(fn: Callable) -> inspect.Signature | None:
             return None
 
 
-def match_arguments(fn: Callable, available: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
-    """``(positional, keyword)`` arguments for calling ``fn`` with the scorer arguments."""
+def match_arguments(fn: Callable, available: dict[str, Any], order: tuple[str, ...] = SCORER_ARGUMENTS) -> tuple[list[Any], dict[str, Any]]:
+    """``(positional, keyword)`` arguments for calling ``fn`` with the arguments ``available``
+    (0.48.1's convention, for scorers and reporters alike): each parameter named like one gets
+    it; a required parameter named like none gets the next unused one in ``order``; a parameter
+    with a default keeps it; ``**kwargs`` gets the rest; what ``fn`` does not take is left out."""
     signature = _signature(fn)
     if signature is None:
         return [], dict(available)
@@ -80,7 +83,7 @@ def match_arguments(fn: Callable, available: dict[str, Any]) -> tuple[list[Any],
         if param.kind in passable and param.name in available:
             values[param.name] = available[param.name]
             used.add(param.name)
-    unused = [name for name in SCORER_ARGUMENTS if name in available and name not in used]
+    unused = [name for name in order if name in available and name not in used]
     for param in params:
         if param.kind not in passable or param.name in values or param.default is not inspect.Parameter.empty:
             continue
@@ -99,7 +102,7 @@ def match_arguments(fn: Callable, available: dict[str, Any]) -> tuple[list[Any],
         else:
             keyword[param.name] = values[param.name]
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
-        for name in SCORER_ARGUMENTS:
+        for name in order:
             if name in available and name not in used and name not in keyword:
                 keyword[name] = available[name]
     return positional, keyword

@@ -239,6 +239,36 @@ def test_jsonl_prints_one_json_summary_per_evaluator(tmp_path, env):
     assert [line["scores"]["exact"]["score"] for line in lines] == [1.0, 0.0]
 
 
+def test_reporters_get_their_arguments_by_name_as_in_the_public_sdk(tmp_path, env):
+    """``braintrust eval`` calls a reporter's functions as 0.48.1's does: by parameter name, a
+    required parameter named otherwise gets the next argument, and one taking fewer gets fewer
+    (ours passed all four positionally: ``report_eval(evaluator, result)`` raised TypeError)."""
+    write(tmp_path / "eval_reporters.py", """
+from braintrust import Eval, Reporter
+
+def report_eval(evaluator, result):
+    print("report_eval", evaluator.eval_name, len(result.results))
+    return len(result.results)
+
+def report_run(eval_reports):
+    print("report_run", eval_reports)
+    return True
+
+async def report_eval_by_keyword(evaluator, result, *, jsonl, verbose):
+    print("keywords", verbose, jsonl)
+    return True
+
+Reporter("short", report_eval=report_eval, report_run=report_run)
+Reporter("keywords", report_eval=report_eval_by_keyword, report_run=lambda results, **options: print("options", sorted(options)) or True)
+Eval("reporters-one", data=[{"input": 1}], task=lambda x: x, scores=[], reporter="short")
+Eval("reporters-two", data=[{"input": 1}], task=lambda x: x, scores=[], reporter="keywords")
+""")
+    result = run_cli("eval", "eval_reporters.py", "--no-progress-bars", "--verbose", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "report_eval reporters-one 1", "keywords True False", "report_run [1]", "options ['jsonl', 'verbose']"]
+
+
 def test_list_prints_names_and_runs_nothing(tmp_path, env, store_dir):
     marker = tmp_path / "task-ran"
     write(tmp_path / "eval_listed.py", eval_source(
