@@ -113,6 +113,10 @@ class BraintrustRun:
         #: What Ctrl-C cut short at session finish ("the final flush", "the summary"), if anything.
         self.interrupted_in: str | None = None
         self.deselected = 0  # tests -k, -m, --lf... left out (every xdist worker sees them all)
+        #: Set (at session start) when this run reruns only the last failures (``--lf`` with
+        #: failures on record): its averages are a few cases', so ``--braintrust-fail-under``,
+        #: made for the suite, is not applied.
+        self.reruns_failures = False
 
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
         self.deselected += len(items)
@@ -139,6 +143,7 @@ class BraintrustRun:
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         """``--braintrust-experiment-id``: the experiment must exist (a typo would log rows
         under an id nothing shows); its name and project then label the summary."""
+        self.reruns_failures = _reruns_last_failures(self.config)
         experiment_id = self.settings.experiment_id
         if self.is_worker or self.runs_nothing or not experiment_id:
             return
@@ -265,7 +270,15 @@ class BraintrustRun:
                 scorer: f"scorer {scorer!r} failed in {failure['cases']} case{'s' if failure['cases'] != 1 else ''}: see above"
                 for scorer, failure in self.scorer_failures().items()
             }
-            self.gates = evaluate(self.settings.fail_under, self.settings.max_regression, self.summaries, self.summary_missing,
+            fail_under = self.settings.fail_under
+            if self.reruns_failures and fail_under:
+                # Bars on averages judge a suite; over the few cases --lf reruns (failures, mostly)
+                # they would fail the run for what the full run already reported. The regression
+                # gates still apply: they compare only the inputs both runs had.
+                fail_under = ()
+                self.gates_skipped = ("--braintrust-fail-under not applied: this run reran only the last failures (--lf); "
+                                      "a run of the whole suite applies it")
+            self.gates = evaluate(fail_under, self.settings.max_regression, self.summaries, self.summary_missing,
                                   unscored=unscored)
             return
         if has_gates:
@@ -361,6 +374,16 @@ class BraintrustRun:
         from pytest_braintrust.report import terminal_summary
 
         terminal_summary(self, terminalreporter, exitstatus)
+
+
+def _reruns_last_failures(config: pytest.Config) -> bool:
+    """``--lf`` with failures on record, which pytest then runs alone (read at session start,
+    before this run's results change the record; also right on an xdist controller, whose
+    workers do the selecting)."""
+    if not config.getoption("lf", False):
+        return False
+    last_failed = getattr(config.pluginmanager.getplugin("lfplugin"), "lastfailed", None)
+    return bool(last_failed)
 
 
 def partial_selection(config: pytest.Config) -> str | None:

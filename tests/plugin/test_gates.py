@@ -301,6 +301,36 @@ def test_a_subset_rerun_is_compared_and_gated_on_the_cases_both_ran(gated):
     assert entry["scores"]["pass"]["regressed_cases"] == []
 
 
+def test_a_last_failed_rerun_is_not_held_to_the_bars_on_averages(gated):
+    """``--lf`` reruns the failing cases alone: their averages (0% here) are not the suite's, so
+    ``--braintrust-fail-under`` is not applied (the summary says so) while the regression gate,
+    which compares only the inputs both runs had, still is; the next full run is judged again."""
+    from braintrust.delivery.runtime import reset_for_tests
+
+    def run(*args: str):
+        reset_for_tests()
+        try:  # (with the cache plugin, which the other runs of these tests turn off)
+            return gated.pytester.runpytest("-p", "no:hypothesispytest", "-p", "no:benchmark", "--braintrust",
+                                            "--braintrust-project", "lf", "--braintrust-fail-under", "pass=0.8",
+                                            "--braintrust-max-regression", "pass=10%", *args)
+        finally:
+            reset_for_tests()
+
+    gated.monkeypatch.setenv("FAILING", "2")  # n=0,1 fail: pass 50%
+    assert run().ret == 6
+    rerun = run("--lf")
+    assert rerun.ret == 1  # pytest's own: the two cases still fail
+    rerun.stdout.fnmatch_lines([
+        "*2 eval cases: 2 failed*",
+        "gate PASSED: score 'pass' changed by 0.00% against the baseline on the 2 inputs both ran, within the allowed 10.00%",
+        "--braintrust-fail-under not applied: this run reran only the last failures (--lf); a run of the whole suite applies it",
+    ])
+    assert "gate FAILED" not in rerun.stdout.str()
+    again = run()
+    assert again.ret == 6
+    again.stdout.fnmatch_lines(["gate FAILED: score 'pass' is 50.00%, which is below the bar of 80.00%"])
+
+
 def test_with_braintrust_a_subset_run_says_the_server_compares_whole_experiments(gated, bt_server):
     """With a key the comparison is Braintrust's, over whole experiments: a ``-k`` run says so
     (and how to compare like with like), rather than showing its diffs as if they were fair."""
