@@ -68,18 +68,16 @@ class _Run:
         from_experiment = isinstance(data, BaseExperiment)  # (its cases are read through the new experiment)
         if from_experiment and not records_experiment:
             raise ValueError("data=BaseExperiment() needs an experiment to compare with; it cannot be used with no_send_logs=True or parent=.")
-        if not from_experiment:
-            # The cases first: data that cannot be read (a wrong type, a function or dataset
-            # fetch that raises) leaves no empty experiment behind to become the next baseline.
-            cases, _ = await self._with_timeout(resolve_data(data, run_blocking), phase="reading data")
+        # The cases first: data that cannot be read (a wrong type, a function or dataset fetch
+        # that raises) leaves no empty experiment behind to become the next baseline.
+        cases = None if from_experiment else await self._read_cases(data)
         if records_experiment:
             self.experiment = await run_blocking(lambda: self._init_experiment(data))
             self.recorded = True
             if self.announce:
                 eprint(self._running_message())
-        if from_experiment:
-            data = await run_blocking(lambda: self._base_experiment_cases(data))
-            cases, _ = await self._with_timeout(resolve_data(data, run_blocking), phase="reading data")
+        if cases is None:
+            cases = await self._read_cases(await run_blocking(lambda: self._base_experiment_cases(data)))
         if self.filters:
             cases = [c for c in cases if case_matches(c, self.filters)]
         if not cases:
@@ -92,6 +90,10 @@ class _Run:
         await self._flush()
         summary = await self._summarize(results)
         return EvalResultWithSummary(summary=summary, results=results)
+
+    async def _read_cases(self, data: Any) -> list[EvalCase]:
+        cases, _ = await self._with_timeout(resolve_data(data, run_blocking), phase="reading data")
+        return cases
 
     def _init_experiment(self, data: Any) -> Any:
         from braintrust.delivery.runtime import resolve_ref

@@ -297,7 +297,7 @@ def _chat_chunks(chunks: list) -> dict:
     metrics: dict[str, Any] = {}
     for chunk in map(as_dict, chunks):
         metrics.update(usage_metrics(chunk.get("usage")))
-        for choice in (chunk.get("choices") or [])[:1]:
+        for choice in chunk.get("choices") or []:
             index = choice.get("index") if isinstance(choice.get("index"), int) else 0
             choices.setdefault(index, _StreamedChoice()).add(choice)
     output = [choices[index].as_choice(index) for index in sorted(choices)] or [_StreamedChoice().as_choice(0)]
