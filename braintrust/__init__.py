@@ -73,13 +73,13 @@ from braintrust.objects.experiment import (
     log,
     summarize,
 )
-from braintrust.objects.project_logs import Logger, current_logger, init_logger, login
+from braintrust.objects.project_logs import Logger, ObjectMetadata, current_logger, init_logger, login
 from braintrust.parameters.remote import RemoteEvalParameters, load_parameters
 from braintrust.prompts.loading import load_prompt, load_prompt_async
 from braintrust.prompts.prompt import Prompt
 from braintrust.score import AsyncScorerLike, Classification, Score, SyncScorerLike
 from braintrust.span_types import SpanTypeAttribute
-from braintrust.state import user_info
+from braintrust.state import BraintrustState, user_info
 from braintrust.summary import (
     DatasetSummary,
     DataSummary,
@@ -136,6 +136,7 @@ __all__ = [
     "BraintrustJsonChunk",
     "BraintrustLogHandler",
     "BraintrustProgressChunk",
+    "BraintrustState",
     "BraintrustStream",
     "BraintrustStreamChunk",
     "BraintrustTextChunk",
@@ -169,6 +170,7 @@ __all__ = [
     "ModerationWrapper",
     "NOOP_SPAN",
     "NamedWrapper",
+    "ObjectMetadata",
     "ParametersBuilder",
     "Project",
     "ProjectBuilder",
@@ -335,4 +337,8 @@ def __getattr__(name: str) -> Any:
         from braintrust.delivery.http_client import RetryRequestExceptionsAdapter
 
         return RetryRequestExceptionsAdapter
+    if name == "logger":  # (``braintrust.logger.Experiment`` in annotations, as with 0.48.1's module)
+        import braintrust.logger
+
+        return braintrust.logger
     raise AttributeError(f"module 'braintrust' has no attribute {name!r}")

@@ -6,17 +6,33 @@ the same objects as ``braintrust`` itself offers.
 
 from braintrust.delivery.runtime import flush
 from braintrust.functions.definitions import Project
+from braintrust.git import GitMetadataSettings, RepoInfo
 from braintrust.masking import set_masking_function
 from braintrust.objects.dataset import Dataset, init_dataset
-from braintrust.objects.experiment import Experiment, ReadonlyExperiment, current_experiment, init, init_experiment
-from braintrust.objects.project_logs import Logger, current_logger, init_logger, login
+from braintrust.objects.experiment import (
+    Experiment,
+    ExperimentIdentifier,
+    ReadonlyExperiment,
+    current_experiment,
+    init,
+    init_experiment,
+)
+from braintrust.objects.project_logs import Logger, ObjectMetadata, current_logger, init_logger, login
 from braintrust.parameters.remote import load_parameters
 from braintrust.prompts.loading import load_prompt, load_prompt_async
 from braintrust.prompts.prompt import Prompt
 from braintrust.prompts.versions import get_prompt_versions
 from braintrust.span_types import SpanTypeAttribute
-from braintrust.state import user_info
-from braintrust.summary import SummarySkipped, SummarySuccess
+from braintrust.state import BraintrustState, user_info
+from braintrust.summary import (
+    DataSummary,
+    DatasetSummary,
+    ExperimentSummary,
+    MetricSummary,
+    ScoreSummary,
+    SummarySkipped,
+    SummarySuccess,
+)
 from braintrust.tracing.api import (
     get_span_parent_object,
     parent_context,
@@ -32,13 +48,23 @@ from braintrust.tracing.traced import traced
 from braintrust.tracing.w3c import extract_trace_context, inject_trace_context
 
 __all__ = [
+    "BraintrustState",
+    "DataSummary",
     "Dataset",
+    "DatasetSummary",
     "Experiment",
+    "ExperimentIdentifier",
+    "ExperimentSummary",
+    "GitMetadataSettings",
     "Logger",
+    "MetricSummary",
     "NOOP_SPAN",
+    "ObjectMetadata",
     "Project",
     "Prompt",
     "ReadonlyExperiment",
+    "RepoInfo",
+    "ScoreSummary",
     "Span",
     "SpanIds",
     "SpanImpl",

@@ -5,8 +5,9 @@ Files: a directory is searched (recursively) for ``eval_*.py``, skipping hidden 
 run whatever its name (with a hint to rename it). Each file is imported once, under a unique module
 name, with its folder first on ``sys.path``, while ``Eval(...)``/``EvalAsync(...)`` calls only
 register their evaluator (``braintrust.eval.registry.collecting``). The evaluators then run one after
-the other, in file order; each one's reporter (``reporter=``, default: the summary printer) reports it
-as soon as it finished, and every reporter's ``report_run`` gets its reports at the end.
+the other, in file order; each one's reporter (``reporter=``; without it the only ``Reporter(...)``
+the files define, else the summary printer; several and none named is the evaluator's failure, as
+in 0.48.1) reports it as soon as it finished, and every reporter's ``report_run`` gets its reports at the end.
 
 Exit status (what a CI job can rely on):
 
@@ -134,7 +135,7 @@ def _port(text: str) -> int:
 
 
 def add_eval_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("paths", nargs="*", metavar="PATH", help=f"eval files, or folders searched for {EVAL_FILE_PATTERN}")
+    parser.add_argument("paths", nargs="*", metavar="PATH", help=f"eval files, or folders searched for {EVAL_FILE_PATTERN} (default: the current folder)")
     parser.add_argument("--list", action="store_true", help="print the evaluators' names and run nothing")
     parser.add_argument(
         "--filter", nargs="+", action=_FilterAction, default=[], metavar="PATH=REGEX",
@@ -391,7 +392,7 @@ def _list(loaded: list[_Loaded], jsonl: bool) -> None:
             print(evaluator.eval_name)
 
 
-def _run_all(loaded: list[_Loaded], args: argparse.Namespace, outcome: _Outcome) -> None:
+def _run_all(loaded: list[_Loaded], defined_reporters: dict[str, Any], args: argparse.Namespace, outcome: _Outcome) -> None:
     from braintrust.eval import registry
     from braintrust.eval.reporters import default_reporter
 
@@ -401,7 +402,7 @@ def _run_all(loaded: list[_Loaded], args: argparse.Namespace, outcome: _Outcome)
         name = evaluator.eval_name
         ok = True
         try:
-            reporter = registry.resolve_reporter(item.entry.reporter)
+            reporter = registry.resolve_reporter(item.entry.reporter, defined_reporters)
             result = registry.run_evaluator(
                 evaluator,
                 filters=args.filter or None,
@@ -469,11 +470,14 @@ def _flush_after_interrupt() -> None:
         eprint(f"braintrust eval: flush after interrupt failed: {exc!r}")
 
 
+def _paths(args: argparse.Namespace) -> list[str]:
+    """The paths given, or the current folder (as 0.48.1's ``braintrust eval`` with none)."""
+    return list(args.paths or []) + list(getattr(args, "extra_paths", None) or []) or ["."]
+
+
 def run(args: argparse.Namespace) -> int:
     """The command, with parsed arguments. Raises ``UsageError``."""
-    paths = list(args.paths or []) + list(getattr(args, "extra_paths", None) or [])
-    if not paths:
-        raise UsageError("the following arguments are required: PATH (an eval file or a folder)")
+    paths = _paths(args)
     if args.env_file:
         load_env_file(args.env_file)
     _apply_credentials(args)
@@ -484,7 +488,7 @@ def run(args: argparse.Namespace) -> int:
     if not files:
         eprint(f"braintrust eval: no evaluators found: no {EVAL_FILE_PATTERN} files in {', '.join(paths)}")
         return EXIT_FAILED
-    loaded, _ = _load(files, args, outcome)
+    loaded, defined_reporters = _load(files, args, outcome)
     if outcome.stopped:
         return EXIT_FAILED
     if not loaded:
@@ -506,7 +510,7 @@ def run(args: argparse.Namespace) -> int:
         from braintrust.eval.threads import set_thread_pool_max_workers
 
         set_thread_pool_max_workers(args.num_workers)
-    _run_all(loaded, args, outcome)
+    _run_all(loaded, defined_reporters, args, outcome)
     if outcome.failures:
         eprint(f"braintrust eval: failed ({'; '.join(outcome.failures)})")
         return EXIT_FAILED
@@ -538,11 +542,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.watch:
         from braintrust.cli.watch import watch, without_watch
 
-        paths = list(args.paths or []) + list(getattr(args, "extra_paths", None) or [])
-        if not paths:
-            eprint("usage: braintrust eval [options] PATH...\nbraintrust eval: error: --watch needs PATH (an eval file or a folder)")
-            return EXIT_USAGE
-        return watch(without_watch(args.argv or []), paths)
+        return watch(without_watch(args.argv or []), _paths(args))
     try:
         return run(args)
     except UsageError as exc:

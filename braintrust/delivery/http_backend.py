@@ -111,7 +111,7 @@ class HttpBackend:
             self._login(deadline)
             if ref.object_type == PROJECT_LOGS:
                 project = self._project(ref.create_args, deadline)
-                ref.info.update(project_id=project["id"], project_name=project.get("name"))
+                ref.info.update(project_id=project["id"], project_name=project.get("name"), project_record=project)
                 ref.ids = {"project_id": project["id"], "log_id": "g"}
             elif ref.object_type in (EXPERIMENT, DATASET):
                 from braintrust.delivery.http_objects import resolve_object

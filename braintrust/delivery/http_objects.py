@@ -19,10 +19,11 @@ def resolve_object(backend: Any, ref: ObjectRef, deadline: Deadline) -> None:
         dataset = backend._call("GET", f"/v1/dataset/{args['dataset_id']}", deadline)
         project = backend._call("GET", f"/v1/project/{dataset['project_id']}", deadline)
         ref.ids = {"dataset_id": dataset["id"]}
-        ref.info.update(project_id=project["id"], project_name=project.get("name"), dataset_name=dataset.get("name"), record=dataset)
+        ref.info.update(project_id=project["id"], project_name=project.get("name"), project_record=project,
+                        dataset_name=dataset.get("name"), record=dataset)
         return
     project = backend._project(args, deadline)
-    ref.info.update(project_id=project["id"], project_name=project.get("name"))
+    ref.info.update(project_id=project["id"], project_name=project.get("name"), project_record=project)
     if ref.object_type == EXPERIMENT:
         experiment = open_experiment(backend, project, args, deadline) if args.get("open") else create_experiment(backend, project, args, deadline)
         ref.ids = {"experiment_id": experiment["id"]}

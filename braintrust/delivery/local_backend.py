@@ -139,7 +139,7 @@ class LocalBackend:
                 raise StoreError("playground logs need a 'prompt_session_id' in create_args.")
             return {"prompt_session_id": str(session), "log_id": "x"}, {"prompt_session_id": str(session)}
         project = catalog.get_or_create_project(conn, name=args.get("project_name"), id=args.get("project_id"))
-        info: dict[str, Any] = {"project_id": project["id"], "project_name": project["name"]}
+        info: dict[str, Any] = {"project_id": project["id"], "project_name": project["name"], "project_record": catalog.api_form(project)}
         if object_type == PROJECT_LOGS:
             return {"project_id": project["id"], "log_id": "g"}, info
         if object_type == EXPERIMENT:

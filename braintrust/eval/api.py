@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Any, Callable
 
 from braintrust.eval.cases import BaseExperiment, EvalCase
 from braintrust.eval.evaluator import Evaluator, unique_eval_name
 from braintrust.eval.hooks import EvalHooks
-from braintrust.eval.reporters import Reporter, ReporterDef, call_maybe_async
+from braintrust.eval.reporters import Reporter, ReporterDef, call_maybe_async, eprint
 from braintrust.eval.results import EvalResult, EvalResultWithSummary, EvalScorerArgs, EvalTimeoutError
 from braintrust.eval.threads import set_thread_pool_max_workers
 
-ASYNC_CONTEXT_WARNING = (
-    "Eval() was called inside a running event loop: it returns an asyncio.Task scheduled on that loop; "
+# Printed (not a warning: ``-W error`` must not turn it into a failure, as 0.48.1's is not), once.
+ASYNC_CONTEXT_NOTICE = (
+    "`Eval()` was called from an async context: it returns an asyncio.Task scheduled on the running loop; "
     "await it (or call `await EvalAsync(...)` instead)."
 )
+_async_context_noticed = False
 
 
 def default_error_score_handler(root_span: Any, data: Any, unhandled_scores: list[str]) -> dict[str, float]:
@@ -108,7 +109,10 @@ def Eval(  # noqa: N802 - public API name
     except RuntimeError:
         loop = None
     if loop is not None:
-        warnings.warn(ASYNC_CONTEXT_WARNING, RuntimeWarning, stacklevel=2)
+        global _async_context_noticed
+        if not _async_context_noticed:
+            _async_context_noticed = True
+            eprint(ASYNC_CONTEXT_NOTICE)
         return loop.create_task(run_and_report(evaluator, reporter))
     return run_sync(run_and_report(evaluator, reporter))
 

@@ -4,7 +4,8 @@
         runpy.run_path("eval_foo.py")          # Eval(...) calls record, nothing runs
     for entry in registry.registered():
         result = registry.run_evaluator(entry.evaluator, filters=[("metadata.priority", re.compile("^P0$"))])
-        report = registry.resolve_reporter(entry.reporter).report_eval(entry.evaluator, result, verbose, jsonl)
+        reporter = registry.resolve_reporter(entry.reporter, registry.registered_reporters())
+        report = reporter.report_eval(entry.evaluator, result, verbose, jsonl)
 
 ``Reporter(...)`` definitions made while collecting are recorded too (``registered_reporters()``),
 so an evaluator's ``reporter="name"`` can be resolved.
@@ -77,10 +78,16 @@ def registered_reporters() -> dict[str, ReporterDef]:
         return dict(_reporters)
 
 
-def resolve_reporter(reporter: ReporterDef | str | None) -> ReporterDef:
-    """The ``ReporterDef`` for an evaluator's ``reporter`` (None → the default reporter)."""
+def resolve_reporter(reporter: ReporterDef | str | None, defined: dict[str, ReporterDef] | None = None) -> ReporterDef:
+    """The ``ReporterDef`` for an evaluator's ``reporter``. None is the default reporter, or, given
+    the reporters the run ``defined`` (``braintrust eval``, as 0.48.1's): the only one defined, and
+    a ``ValueError`` when several are and the evaluator names none."""
     if reporter is None:
-        return default_reporter
+        if not defined:
+            return default_reporter
+        if len(defined) == 1:
+            return next(iter(defined.values()))
+        raise ValueError(f"Multiple reporters found ({', '.join(defined)}). Please specify a reporter explicitly.")
     if isinstance(reporter, ReporterDef):
         return reporter
     if isinstance(reporter, str):

@@ -115,16 +115,15 @@ invoke_async.__signature__ = inspect.signature(invoke)  # type: ignore[attr-defi
 
 
 def init_function(project_name: str, slug: str, version: str | None = None) -> Callable[..., Any]:
-    """A function that invokes ``slug`` of ``project_name``: ``f(value)`` sends ``value`` as the
-    input, ``f(**fields)`` the fields as an object."""
+    """A function that invokes ``slug`` of ``project_name``, for ``Eval`` as a task or a scorer:
+    ``f(value, ...)`` sends its first argument as the input (a task's; ``Eval``'s hooks after it are
+    not sent), ``f(**fields)`` the fields as an object (a scorer's arguments). Its ``__name__`` (a
+    scorer's score name) is ``init_function-<project>-<slug>-<version or latest>``, as in 0.48.1."""
 
     def f(*args: Any, **kwargs: Any) -> Any:
-        if len(args) > 1 or (args and kwargs):
-            raise TypeError(f"{slug}() takes one input: a single value, or keyword arguments that make an object; "
-                            f"got {len(args)} positional and {len(kwargs)} keyword arguments")
         return invoke(project_name=project_name, slug=slug, version=version, input=args[0] if args else kwargs)
 
-    f.__name__ = f.__qualname__ = slug.replace("-", "_")
+    f.__name__ = f"init_function-{project_name}-{slug}-{version or 'latest'}"
     return f
 
 

@@ -16,7 +16,7 @@ from braintrust.config import default_project_id, default_project_name
 from braintrust.delivery.backend import DATASET, ObjectRef
 from braintrust.delivery.runtime import flush as flush_all
 from braintrust.delivery.runtime import resolve_ref
-from braintrust.objects.project_logs import ProjectMetadata
+from braintrust.objects.project_logs import ObjectMetadata
 from braintrust.objects.reads import FetchedRows, newest_version
 from braintrust.xact_ids import normalize_version
 from braintrust.state import global_state
@@ -62,9 +62,9 @@ class Dataset(FetchedRows):
         return self.ref.info.get("dataset_name") or self.ref.create_args.get("dataset_name") or ""
 
     @property
-    def project(self) -> ProjectMetadata:
+    def project(self) -> ObjectMetadata:
         resolve_ref(self.ref)
-        return ProjectMetadata(self.ref.info.get("project_id"), self.ref.info.get("project_name"))
+        return ObjectMetadata.of_project(self.ref)
 
     @property
     def pinned_version(self) -> str | None:

@@ -19,7 +19,7 @@ from braintrust.config import default_project_id, default_project_name
 from braintrust.delivery.backend import EXPERIMENT, ObjectRef
 from braintrust.delivery.runtime import resolve_ref
 from braintrust.objects.base import RowsObject
-from braintrust.objects.project_logs import ProjectMetadata
+from braintrust.objects.project_logs import ObjectMetadata
 from braintrust.objects.reads import FetchedRows
 from braintrust.state import global_state
 from braintrust.summary import ExperimentSummary
@@ -63,9 +63,9 @@ class Experiment(RowsObject, FetchedRows):
         return self.ref.info.get("experiment_name") or self.ref.create_args.get("experiment_name") or ""
 
     @property
-    def project(self) -> ProjectMetadata:
+    def project(self) -> ObjectMetadata:
         resolve_ref(self.ref)
-        return ProjectMetadata(self.ref.info.get("project_id"), self.ref.info.get("project_name"))
+        return ObjectMetadata.of_project(self.ref)
 
     # -- reading -------------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -21,15 +22,21 @@ from braintrust.tracing.span_components import SpanComponentsV3, SpanComponentsV
 from braintrust.tracing.timestamps import iso_utc
 
 
-class ProjectMetadata:
-    """``logger.project``: the project's id and name (resolving it logs in if needed)."""
+@dataclasses.dataclass
+class ObjectMetadata:
+    """``experiment.project``, ``dataset.project``, ``logger.project`` (as 0.48.1's): the project's
+    id and name, and ``full_info``, the project as Braintrust answered it (resolving it logs in if
+    needed)."""
 
-    def __init__(self, id: str, name: str | None):
-        self.id = id
-        self.name = name
+    id: str
+    name: str
+    full_info: dict[str, Any] = dataclasses.field(default_factory=dict)
 
-    def __repr__(self) -> str:
-        return f"ProjectMetadata(id={self.id!r}, name={self.name!r})"
+    @classmethod
+    def of_project(cls, ref: ObjectRef, name: str | None = None) -> "ObjectMetadata":
+        """The project of ``ref``, an object that is resolved."""
+        info = ref.info
+        return cls(info.get("project_id"), info.get("project_name") or name, dict(info.get("project_record") or {}))
 
 
 class Logger(RowsObject):
@@ -56,9 +63,9 @@ class Logger(RowsObject):
         return self.ref.ids["project_id"]  # type: ignore[index]
 
     @property
-    def project(self) -> ProjectMetadata:
+    def project(self) -> ObjectMetadata:
         project_id = self.id
-        return ProjectMetadata(project_id, self.ref.info.get("project_name") or self.ref.create_args.get("project_name"))
+        return ObjectMetadata.of_project(self.ref, self.ref.create_args.get("project_name"))
 
     @property
     def org_id(self) -> str | None:

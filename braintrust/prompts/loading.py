@@ -38,8 +38,9 @@ class PromptNotFound(ValueError):
     """Braintrust has no such prompt or saved parameters (or no such version or environment)."""
 
 
-class PromptUnavailable(RuntimeError):
-    """Braintrust could not be asked, and no cached copy can stand in."""
+class PromptUnavailable(RuntimeError, ValueError):
+    """Braintrust could not be asked, and no cached copy can stand in. (Also a ``ValueError``:
+    0.48.1 raises that, so ``except ValueError`` written for it still catches this.)"""
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ def load_prompt(
     org_name: str | None = None,
 ) -> Prompt:
     """The prompt ``slug`` of ``project`` (or ``project_id``), or the prompt ``id``; latest
-    version unless ``version`` or ``environment`` says otherwise. Nothing is fetched until the
+    version unless ``version`` or ``environment`` says otherwise (``version`` when both do). Nothing is fetched until the
     prompt is used. ``defaults`` are call arguments the prompt's own options override;
     ``no_trace`` leaves ``span_info`` out of ``build()``."""
     if id is None:
@@ -120,8 +121,8 @@ def load_prompt(
             raise ValueError("Must specify at least one of project or project_id")
         if not slug:
             raise ValueError("Must specify slug")
-    if version is not None and environment is not None:
-        raise ValueError("Pass either version= or environment= to load_prompt, not both: an environment names a version.")
+    if version is not None:
+        environment = None  # (a version names one exactly: it wins, as in 0.48.1)
     request = LoadRequest(project, slug, None if version is None else str(version), project_id, id, environment)
     credentials = (app_url, api_key, org_name)
     return Prompt(lambda: fetch_saved(request, credentials), defaults, no_trace)

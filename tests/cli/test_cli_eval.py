@@ -103,6 +103,15 @@ def test_a_lone_file_that_fails_to_import_is_reported_once(tmp_path, env):
     assert mixed.returncode == 1 and "no evaluators found in 1 file that imported" in mixed.stderr
 
 
+def test_no_path_searches_the_current_folder(tmp_path, env, store_dir):
+    write(tmp_path / "evals" / "eval_here.py", eval_source("proj-here"))
+
+    result = run_cli("eval", "--no-progress-bars", cwd=tmp_path, env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert [e["name"] for e in experiments(store_dir)] != []
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -111,8 +120,6 @@ def test_a_lone_file_that_fails_to_import_is_reported_once(tmp_path, env):
         (["--no-such-option", "x.py"], "unrecognized arguments: --no-such-option"),
         (["--num-workers", "0", "x.py"], "expected a positive integer"),
         (["missing_dir"], "no such file or directory: missing_dir"),
-        ([], "the following arguments are required: PATH"),
-        (["--watch"], "--watch needs PATH (an eval file or a folder)"),
         (["--env-file", "nowhere.env", "x.py"], "--env-file nowhere.env: no such file"),
     ],
 )
@@ -267,6 +274,31 @@ Eval("reporters-two", data=[{"input": 1}], task=lambda x: x, scores=[], reporter
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         "report_eval reporters-one 1", "keywords True False", "report_run [1]", "options ['jsonl', 'verbose']"]
+
+
+def test_the_only_reporter_defined_reports_every_evaluator_that_names_none(tmp_path, env):
+    """As in 0.48.1: a custom reporter is what CI gates on, so one defined anywhere is used by
+    evaluators that name none (a failing ``report_run`` fails the run); several is an error."""
+    write(tmp_path / "eval_gate.py", """
+from braintrust import Eval, Reporter
+
+Reporter("gate", report_eval=lambda evaluator, result, **_: print("gate saw", evaluator.eval_name) or False,
+         report_run=lambda results, **_: all(results))
+Eval("gated-one", data=[{"input": 1}], task=lambda x: x, scores=[])
+Eval("gated-two", data=[{"input": 1}], task=lambda x: x, scores=[])
+""")
+    gated = run_cli("eval", "eval_gate.py", "--no-progress-bars", cwd=tmp_path, env=env)
+    assert gated.returncode == 1, gated.stderr
+    assert gated.stdout.splitlines() == ["gate saw gated-one", "gate saw gated-two"]
+    assert "reporter 'gate'" in gated.stderr
+
+    write(tmp_path / "eval_second.py", """
+from braintrust import Reporter
+Reporter("other", report_eval=lambda evaluator, result, **_: True, report_run=lambda results, **_: True)
+""")
+    ambiguous = run_cli("eval", "eval_gate.py", "eval_second.py", "--no-progress-bars", cwd=tmp_path, env=env)
+    assert ambiguous.returncode == 1
+    assert "Multiple reporters found (gate, other). Please specify a reporter explicitly." in ambiguous.stderr
 
 
 def test_list_prints_names_and_runs_nothing(tmp_path, env, store_dir):

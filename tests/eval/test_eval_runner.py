@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from braintrust.framework import Eval, EvalAsync, Reporter, set_thread_pool_max_workers
+from braintrust.eval import api
 from braintrust.eval.results import EvalTimeoutError
 from braintrust.eval.threads import BoundedThreadPool, shared_pool
 from delivery_helpers import subprocess_env
@@ -253,12 +254,16 @@ def test_ctrl_c_in_a_real_process_stops_promptly_and_flushes_what_finished(tmp_p
 
 
 @pytest.mark.asyncio
-async def test_eval_inside_a_running_loop_returns_an_awaitable_task():
-    with pytest.warns(RuntimeWarning, match="running event loop"):
-        pending = Eval("in-loop", data=[{"input": 1, "expected": 1}], task=lambda x: x, scores=[exact])
+@pytest.mark.filterwarnings("error")  # (a notice, as 0.48.1's: -W error must not fail the Eval)
+async def test_eval_inside_a_running_loop_returns_an_awaitable_task(capsys, monkeypatch):
+    monkeypatch.setattr(api, "_async_context_noticed", False)
+    pending = Eval("in-loop", data=[{"input": 1, "expected": 1}], task=lambda x: x, scores=[exact])
+    again = Eval("in-loop", data=[{"input": 2, "expected": 2}], task=lambda x: x, scores=[exact])
     assert isinstance(pending, asyncio.Task)
     result = await pending
     assert result.results[0].scores == {"exact": 1.0}
+    await again
+    assert capsys.readouterr().err.count("`Eval()` was called from an async context") == 1  # once per process
 
 
 @pytest.mark.asyncio

@@ -56,11 +56,17 @@ def test_a_stream_read_once_still_has_its_final_value(bt_env):
     assert BraintrustStream([]).final_value() is None
 
 
-def test_init_function_takes_one_input(bt_env):
+def test_init_function_is_an_eval_task_and_scorer_as_in_the_public_sdk(bt_env):
     echo = init_function("p", "echo")
-    assert echo("x") == "x" and echo(a=1) == {"a": 1} and echo.__name__ == "echo"
-    with pytest.raises(TypeError, match="takes one input"):
-        echo("a", "b")
+    assert echo("x") == "x" and echo(a=1) == {"a": 1}
+    assert echo("x", object()) == "x"  # (a task: Eval passes its hooks after the input)
+    assert echo.__name__ == "init_function-p-echo-latest"  # (a scorer's score name)
+
+    def one(output):
+        return 1.0
+
+    result = braintrust.Eval("p", data=[{"input": "q"}], task=echo, scores=[one])
+    assert [(r.output, r.error) for r in result.results] == [("q", None)]
 
 
 def test_the_parent_is_the_current_span(bt_env):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import re
@@ -123,6 +124,34 @@ def test_more_of_the_public_module_paths_work():
     assert list(SpanFilters.__annotations__) == ["span_type", "name", "has_error", "metadata", "duration"]
     assert list(SpanDurationFilter.__annotations__) == ["min", "max"]
     assert SpanData.from_dict({"output": 1, "extra": 2}).to_dict() == {"output": 1, "extra": 2}
+
+
+def test_the_other_module_paths_code_for_0_48_1_imports_from():
+    """Span strings, git settings, the version, and ``braintrust.logger`` reached as an attribute
+    (``e: braintrust.logger.Experiment`` in annotations) and its summary and metadata types."""
+    from braintrust.git_fields import GitMetadataSettings, RepoInfo
+    from braintrust.logger import BraintrustState, DatasetSummary, ExperimentSummary, ObjectMetadata, ScoreSummary
+    from braintrust.span_identifier_v3 import SpanComponentsV3, SpanObjectTypeV3
+    from braintrust.span_identifier_v4 import SpanComponentsV4
+    from braintrust.version import VERSION
+
+    assert braintrust.logger.Experiment is braintrust.Experiment
+    assert (SpanComponentsV3, SpanComponentsV4, SpanObjectTypeV3) == (
+        braintrust.SpanComponentsV3, braintrust.SpanComponentsV4, braintrust.SpanObjectTypeV3)
+    assert (GitMetadataSettings, RepoInfo) == (braintrust.GitMetadataSettings, braintrust.RepoInfo)
+    assert (ExperimentSummary, ScoreSummary, DatasetSummary) == (
+        braintrust.ExperimentSummary, braintrust.ScoreSummary, braintrust.DatasetSummary)
+    assert ObjectMetadata is braintrust.ObjectMetadata and BraintrustState is braintrust.BraintrustState
+    assert [f.name for f in dataclasses.fields(ObjectMetadata)] == ["id", "name", "full_info"]
+    assert VERSION == "0.48.1"
+
+
+def test_an_object_s_project_is_its_metadata_with_the_full_record(bt_logs):
+    experiment = braintrust.init(project="meta")
+    project = experiment.project
+    assert isinstance(project, braintrust.ObjectMetadata)
+    assert project.name == "meta" and project.full_info["id"] == project.id and project.full_info["name"] == "meta"
+    assert braintrust.init_logger(project="meta").project.full_info["id"] == project.id
 
 
 def test_logger_module_offers_the_same_tracing_objects():
