@@ -30,20 +30,23 @@ value                                                 becomes
                                                       -inf -> ``"-Infinity"``
 ``dict`` (and subclasses)                             ``dict``; non-str keys -> ``str(key)``
 ``list``, ``tuple`` (and subclasses)                  ``list``
-``set``, ``frozenset``                                ``list`` sorted by the ``repr`` of the copied
+``set`` (and subclasses but ``frozenset``)           ``list`` sorted by the ``repr`` of the copied
                                                       items (insertion order if that fails)
+``frozenset``                                         ``str(s)``, e.g. ``"frozenset({1})"`` (as 0.48.1)
 ``bytes``, ``bytearray``                              ``str(b)``, e.g. ``"b'bytes'"``
 ``memoryview``                                        ``str(bytes(m))``
 object with a str ``__braintrust_placeholder__``      that string (our Span/Logger/Experiment/Dataset
                                                       set ``"<span>"``, ``"<logger>"``, ...)
 attachment (class with ``__braintrust_attachment__``)  its ``reference`` dict; its bytes are
                                                       registered for storing (``attachments.pending``)
-``enum.Enum`` member                                  its ``value`` (snapshotted)
+``enum.Enum`` member                                  its ``value`` (snapshotted), as orjson writes
+                                                      every member (0.48.1: ``str(member)``, e.g.
+                                                      ``"Color.RED"``, for a member of a plain Enum)
 dataclass instance                                    ``dict`` of its fields (snapshotted)
 pydantic v2 model (``model_dump`` returning a dict)   ``model_dump(exclude_none=True)``
 pydantic v1 model (``__fields__`` + ``dict``)          ``.dict(exclude_none=True)`` (if a dict)
 ``datetime``, ``date``, ``time``                      ``isoformat()``
-``decimal.Decimal``                                   ``float`` if finite as a float, else ``str(d)``
+``decimal.Decimal``                                   ``str(d)``: every digit kept (as 0.48.1)
 ``uuid.UUID``, ``pathlib.PurePath``                   ``str(x)``
 numpy-like arrays / pandas-like (callable ``tolist``)  ``tolist()`` (snapshotted; used only when it
                                                       returns a plain Python value)
@@ -368,7 +371,9 @@ def _convert(obj: Any, depth: int, path: set) -> tuple[Any, int]:
         return _copy_dict(obj, depth, path)
     if isinstance(obj, (list, tuple)):
         return _copy_list(obj, depth, path)
-    if isinstance(obj, (set, frozenset)):
+    if isinstance(obj, frozenset):
+        return _str_size(str(obj))
+    if isinstance(obj, set):
         return _copy_set(obj, depth, path)
 
     if isinstance(obj, (bytes, bytearray)):
@@ -379,10 +384,6 @@ def _convert(obj: Any, depth: int, path: set) -> tuple[Any, int]:
     if isinstance(obj, (_dt.date, _dt.time)):  # datetime is a date
         return _str_size(obj.isoformat())
     if isinstance(obj, decimal.Decimal):
-        if obj.is_finite():
-            f = float(obj)
-            if f - f == 0.0:
-                return f, _SZ_NUM
         return _str_size(str(obj))
     if isinstance(obj, (uuid.UUID, pathlib.PurePath)):
         return _str_size(str(obj))

@@ -76,6 +76,14 @@ class BackendError(Exception):
         self.reason = reason
 
 
+class ObjectNotFound(BackendError, ValueError):
+    """An object asked for by name (``init(..., open=True)``) does not exist: also a ``ValueError``,
+    as 0.48.1 raises."""
+
+    def __init__(self, message: str):
+        super().__init__(message, "not_found")
+
+
 class Deadline(Protocol):
     def remaining(self) -> float: ...
 

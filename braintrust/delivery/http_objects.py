@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from braintrust.delivery.backend import DATASET, EXPERIMENT, BackendError, Deadline, ObjectRef
+from braintrust.delivery.backend import DATASET, EXPERIMENT, BackendError, Deadline, ObjectNotFound, ObjectRef
 
 log = logging.getLogger("braintrust")
 
@@ -44,7 +44,7 @@ def find_experiment(backend: Any, project_id: str, name: str, deadline: Deadline
 def open_experiment(backend: Any, project: dict, args: dict, deadline: Deadline) -> dict[str, Any]:
     experiment = find_experiment(backend, project["id"], args["experiment_name"], deadline)
     if experiment is None:
-        raise BackendError(f"Experiment {args['experiment_name']} not found in project {project.get('name')}.", "not_found")
+        raise ObjectNotFound(f"Experiment {args['experiment_name']} not found in project {project.get('name')}.")
     return experiment
 
 

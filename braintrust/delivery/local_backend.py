@@ -27,6 +27,7 @@ from braintrust.delivery.backend import (
     BackendError,
     Deadline,
     ExportResult,
+    ObjectNotFound,
     ObjectRef,
 )
 from braintrust.store import catalog, writer_process
@@ -158,7 +159,7 @@ class LocalBackend:
         if args.get("open"):
             found = catalog.get_experiment(conn, project_id=project_id, name=args.get("experiment_name"))
             if found is None:
-                raise StoreError(
+                raise ObjectNotFound(
                     f"Experiment {args.get('experiment_name')!r} not found in project {info.get('project_name')!r} "
                     "of the local store; `braintrust list` shows the experiments it holds."
                 )

@@ -9,6 +9,7 @@ the server's (or the local store's) ``fetch``; ``version`` pins reads to a trans
 from __future__ import annotations
 
 import datetime
+import sys
 from typing import Any, Iterator
 
 from braintrust import jsonsafe
@@ -46,6 +47,10 @@ class Dataset(FetchedRows):
         #: An environment ("production") whose version pins reads; ``version=`` wins over it.
         self.environment = environment if version is None else None
         self.use_output = use_output
+        if use_output:
+            print('Records will be fetched from this dataset in the legacy format, with the "expected" field renamed to '
+                  '"output". Please update your code to use "expected", and use `braintrust.init_dataset()` with '
+                  '`use_output=False` (the default).', file=sys.stderr)
         self.new_records = 0
         self._cache: list[dict[str, Any]] | None = None
 
@@ -149,10 +154,11 @@ class Dataset(FetchedRows):
         from braintrust.attachments.kinds import with_readonly_attachments
 
         record = {key: with_readonly_attachments(value) if key in _DATA_FIELDS else value for key, value in row.items()}
-        if "expected" not in record and "output" in record:
-            record["expected"] = record["output"]
-        if self.use_output and "output" in record:
-            record["expected"] = record["output"]
+        if self.use_output:  # the legacy form: "expected" named "output" (as 0.48.1 reads it)
+            if "output" not in record:
+                record["output"] = record.pop("expected", None)
+        elif "expected" not in record and "output" in record:  # (a legacy row)
+            record["expected"] = record.pop("output")
         return record
 
     @property

@@ -103,11 +103,13 @@ class Experiment(RowsObject, FetchedRows):
             )
         if input is None and inputs is None:
             raise ValueError("experiment.log needs input= (the case's input).")
+        if output is None:
+            raise ValueError("experiment.log needs output= (what the case produced; as in 0.48.1, None is not an output).")
         if scores is None:
             raise ValueError("experiment.log needs scores= (a dict of name -> number in [0, 1]; may be empty).")
         event = dict(
             input=input, inputs=inputs, output=output, expected=expected, error=error, tags=tags, scores=scores,
-            metadata=metadata, metrics=metrics, dataset_record_id=dataset_record_id, **extra,
+            metadata=metadata, metrics=metrics, **extra,  # (dataset_record_id: unused, as in 0.48.1)
         )
         clean = validate_event({k: v for k, v in event.items() if v is not None})
         row_id = id or ids.row_id()

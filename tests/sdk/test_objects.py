@@ -147,10 +147,20 @@ def test_the_local_store_records_git_metadata_and_names_runs_by_branch(tmp_path,
 # -- experiments ------------------------------------------------------------------------------
 
 
+def test_experiment_log_leaves_out_the_unused_dataset_record_id(bt_env):
+    experiment = braintrust.init(project="p", experiment="records")
+    experiment.log(input=1, output=1, scores={}, dataset_record_id="r0")
+    experiment.flush()
+    [row] = bt_env.rows("experiment", experiment.id)
+    assert row["input"] == 1 and "dataset_record_id" not in row  # (0.48.1 does not send it)
+
+
 def test_experiment_log_validates_like_the_public_sdk():
     experiment = braintrust.init(project="p", experiment="e")
     with pytest.raises(ValueError, match="scores"):
         experiment.log(input=1, output=2)
+    with pytest.raises(ValueError, match="needs output="):
+        experiment.log(input=1, scores={})
     with pytest.raises(ValueError, match="'s' must be between 0 and 1"):
         experiment.log(input=1, output=2, scores={"s": 1.5})
     experiment.start_span(name="x").end()
@@ -280,13 +290,33 @@ def test_an_unknown_base_experiment_name_warns_and_compares_with_the_default(mod
     assert summary.comparison_experiment_name == "first"  # the default: the previous experiment
 
 
-def test_opening_a_missing_experiment_names_it():
+@pytest.mark.parametrize("mode", ["local", "api"])
+def test_opening_a_missing_experiment_names_it(mode, request):
+    if mode == "api":
+        request.getfixturevalue("bt_env")
     readonly = braintrust.init(project="p", experiment="nope", open=True)
-    with pytest.raises(Exception, match="nope"):
+    with pytest.raises(ValueError, match="nope"):  # (a ValueError, as 0.48.1 raises)
         list(readonly)
+    with pytest.raises(ValueError, match="Experiment '?nope'? not found in project '?p'?"):
+        braintrust.init(project="p", experiment="nope", open=True).id
 
 
 # -- datasets ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["local", "api"])
+def test_use_output_reads_records_in_the_legacy_form(mode, request, capsys):
+    if mode == "api":
+        request.getfixturevalue("bt_env")
+    dataset = braintrust.init_dataset(project="p", name="legacy")
+    dataset.insert(input="hi", expected="HI")
+    dataset.flush()
+    legacy = braintrust.init_dataset(project="p", name="legacy", use_output=True)
+    assert 'the "expected" field renamed to "output"' in capsys.readouterr().err
+    [record] = list(legacy)
+    assert record["output"] == "HI" and "expected" not in record  # (as 0.48.1 reads it)
+    [record] = list(braintrust.init_dataset(project="p", name="legacy"))
+    assert record["expected"] == "HI" and "output" not in record
 
 
 @pytest.mark.parametrize("mode", ["local", "api"])
