@@ -24,7 +24,7 @@ from braintrust.objects.reads import FetchedRows
 from braintrust.state import global_state
 from braintrust.summary import ExperimentSummary
 from braintrust.tracing import context, ids, span_origin
-from braintrust.tracing.record import hide_refused_value, validate_event
+from braintrust.tracing.record import hide_refused_value, timed_metrics, validate_event
 from braintrust.tracing.span import SpanImpl, _enqueue, caller_location
 from braintrust.tracing.span_components import SpanComponentsV3, SpanComponentsV4, SpanObjectTypeV3
 
@@ -125,8 +125,9 @@ class Experiment(RowsObject, FetchedRows):
             "context": {**caller_location(), "span_origin": span_origin.ORIGIN},
         }
         row.update(data)
-        row["metrics"] = {**(data.get("metrics") or {}), "start": self._last_log_time, "end": now}
-        self._last_log_time = now
+        row["metrics"] = timed_metrics(data.get("metrics"), self._last_log_time, now)  # (from the previous log's end)
+        end = row["metrics"]["end"]
+        self._last_log_time = end if isinstance(end, (int, float)) else now
         self._called_log = True
         _enqueue(self.ref, row, size + 400)
         return row_id

@@ -16,7 +16,7 @@ from braintrust.objects.base import RowsObject
 from braintrust.state import global_state
 from braintrust.tracing import context, ids, span_origin
 from braintrust.tracing.api import register_ref
-from braintrust.tracing.record import hide_refused_value, validate_event
+from braintrust.tracing.record import hide_refused_value, timed_metrics, validate_event
 from braintrust.tracing.span import _enqueue, caller_location, object_id_of
 from braintrust.tracing.span_components import SpanComponentsV3, SpanComponentsV4, SpanObjectTypeV3
 from braintrust.tracing.timestamps import iso_utc
@@ -112,11 +112,11 @@ class Logger(RowsObject):
                 if open_rows._held:
                     open_rows.release_id(row_id)
                 get_processor().enqueue_encoded(self.ref, row, encoded)
-                return self._logged(row_id, now)
+                return self._logged(row_id, row["metrics"]["end"])
         data, size = jsonsafe.snapshot(clean)
         row = self._row(row_id, now, data, data.get("metrics"))
         _enqueue(self.ref, row, size + 400)
-        return self._logged(row_id, now)
+        return self._logged(row_id, row["metrics"]["end"])
 
     def _row(self, row_id: str, now: float, fields: dict[str, Any], metrics: Any) -> dict[str, Any]:
         """The row of one ``log`` call: a root span started and ended at once."""
@@ -134,7 +134,7 @@ class Logger(RowsObject):
             "context": context,
         }
         row.update(fields)
-        row["metrics"] = {**(metrics or {}), "start": self._last_log_time, "end": now}
+        row["metrics"] = timed_metrics(metrics, self._last_log_time, now)  # (from the previous log's end)
         return row
 
     # -- log records ---------------------------------------------------------------------------
@@ -173,8 +173,8 @@ class Logger(RowsObject):
             self._records_trace = ids.trace_id(self._legacy_ids)
         return self._records_trace
 
-    def _logged(self, row_id: str, now: float) -> str:
-        self._last_log_time = now
+    def _logged(self, row_id: str, end: Any) -> str:
+        self._last_log_time = end if isinstance(end, (int, float)) else time.time()
         if not self.async_flush:
             self.flush()
         return row_id

@@ -200,6 +200,8 @@ def _components_of_headers(headers: Mapping, owner: Any) -> SpanComponentsV4 | N
 
 def update_span(exported: str, **event: Any) -> None:
     """Merge fields into a span that was exported (possibly in another process)."""
+    if event.get("id") is not None:  # (the slug names the row; another id would be ignored)
+        raise ValueError("Cannot specify id when updating a span with `update_span`. Use the output of `span.export()` instead.")
     components = SpanComponentsV4.from_str(exported)
     if not components.row_id:
         raise ValueError("update_span needs a slug from span.export() (it has no row id); got an object slug.")

@@ -27,7 +27,7 @@ from braintrust.delivery import open_rows
 from braintrust.delivery.backend import ObjectRef
 from braintrust.span_types import span_type_value
 from braintrust.tracing import ids
-from braintrust.tracing.record import hide_refused_value, merge_row_into, validate_event
+from braintrust.tracing.record import hide_refused_value, merge_row_into, timed_metrics, validate_event
 from braintrust.tracing.span import CurrentTokens, Span, SpanImpl, _enqueue_now, first_row, processor
 
 __all__ = ["DeferredSpan"]
@@ -138,15 +138,15 @@ class DeferredSpan(open_rows.Holder, CurrentTokens, Span):
                 return self._ended_at
             real = self._real
             if real is None:
-                end = self._ended_at = time.time() if end_time is None else end_time
-                self._queue_row(clean, end)
-                return end
+                self._ended_at = self._queue_row(clean, end_time or time.time())
+                return self._ended_at
         if clean:
             real.log(**clean)
         self._ended_at = real.end(end_time)
         return self._ended_at
 
-    def _queue_row(self, clean: dict[str, Any], end: float) -> None:
+    def _queue_row(self, clean: dict[str, Any], end: float) -> float:
+        """Queue the row, ended at ``end`` unless it logged its own (returned: the end it has)."""
         attributes: dict[str, Any] = {"name": self.name}
         if self._type is not None:
             attributes["type"] = self._type
@@ -166,17 +166,19 @@ class DeferredSpan(open_rows.Holder, CurrentTokens, Span):
                 clean, extra = jsonsafe.snapshot(clean)
                 size += extra
             merge_row_into(row, {**clean, "_is_merge": True})  # (row's dicts are this span's own)
-        row["metrics"] = {**(row.get("metrics") or {}), "start": self._start, "end": end}
+        row["metrics"] = timed_metrics(row.get("metrics"), self._start, end)
+        logged_end = row["metrics"]["end"]
         row["_is_merge"] = open_rows.forked(self.id)
         if encode_now:
             row.update(ref.ids)
             encoded = jsonsafe.encode_fresh(row)
             if encoded is not None:
                 processor().enqueue_encoded(ref, row, encoded)
-                return
+                return logged_end
             row, size = jsonsafe.snapshot(row)  # orjson and the snapshot would differ: snapshot it all
             size += 400
         _enqueue_now(ref, row, size)
+        return logged_end
 
     # -- Span ----------------------------------------------------------------------------------
 

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 from urllib.parse import quote, urlencode
 
-from braintrust.delivery.backend import ObjectRef
+from braintrust.delivery.backend import EXPERIMENT, ObjectRef
+
+ERROR_LINK = "https://www.braintrust.dev/error-generating-link?"
 
 
 def object_link(ref: ObjectRef, row_id: str | None = None, resolve: bool = True) -> str:
     """``{app_url}/app/{org}/object?object_type=..&object_id=..&id=..`` for the API; for the
-    local store a ``file://`` URL of the database with the same query."""
+    local store a ``file://`` URL of the database with the same query. Without ``resolve``
+    (``span.link()``) nothing is asked of Braintrust but an experiment's id, as 0.48.1's links
+    name the experiment; project logs not yet resolved get ``/p/{project}/logs?oid=``, and with
+    no org known yet (no login, no ``BRAINTRUST_ORG_NAME``) the link says so, as 0.48.1's does."""
     from braintrust.delivery.runtime import resolve_ref
     from braintrust.state import global_state
     from braintrust.tracing.span import object_id_of
 
     state = global_state()
     object_id = object_id_of(ref)
-    if object_id is None and resolve:
+    if object_id is None and (resolve or ref.object_type == EXPERIMENT):
         resolve_ref(ref)
         object_id = object_id_of(ref)
     query = {"object_type": ref.object_type, "object_id": object_id}
@@ -26,14 +31,16 @@ def object_link(ref: ObjectRef, row_id: str | None = None, resolve: bool = True)
         from braintrust.store.location import database_path
 
         return database_path().as_uri() + "?" + urlencode(query)
-    if object_id is None:
-        project = ref.create_args.get("project_name") or ""
-        org = state.org_name or ""
-        suffix = f"?oid={quote(row_id)}" if row_id else ""
-        return f"{state.app_public_url()}/app/{quote(org)}/p/{quote(project)}/logs{suffix}"
     if resolve and not state.logged_in:
         state.login()
-    return f"{state.app_public_url()}/app/{quote(state.org_name or '')}/object?" + urlencode(query)
+    org = state.org_name or state.requested_org()
+    if not org:
+        return ERROR_LINK + urlencode({"msg": "login-or-provide-org-name"})
+    if object_id is None:
+        project = ref.create_args.get("project_name") or ""
+        suffix = f"?oid={quote(row_id)}" if row_id else ""
+        return f"{state.app_public_url()}/app/{quote(org)}/p/{quote(project)}/logs{suffix}"
+    return f"{state.app_public_url()}/app/{quote(org)}/object?" + urlencode(query)
 
 
 def permalink(slug: str, org_name: str | None = None, app_url: str | None = None) -> str:
@@ -57,7 +64,7 @@ def permalink(slug: str, org_name: str | None = None, app_url: str | None = None
         ref = ref_for_components(components)
         link = object_link(ref, row_id=components.row_id, resolve=True)
     except Exception as exc:
-        return "https://www.braintrust.dev/error-generating-link?" + urlencode({"msg": str(exc)})
+        return ERROR_LINK + urlencode({"msg": str(exc)})
     if app_url or org_name:
         from braintrust.state import global_state
 

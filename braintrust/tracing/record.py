@@ -81,6 +81,17 @@ def validate_metrics(metrics: Any) -> None:
             raise ValueError(f"metric {name!r} must be a number, got {value!r}.")
 
 
+def timed_metrics(given: Any, start: float, end: float | None = None) -> dict[str, Any]:
+    """A row's ``metrics``: ``given`` (the caller's) with ``start`` (and ``end``), except that a
+    ``start`` or ``end`` the caller gave (not None) is kept, as 0.48.1 keeps them (back-filled logs)."""
+    metrics: dict[str, Any] = {"start": start} if end is None else {"start": start, "end": end}
+    if given:
+        for name, value in given.items():
+            if value is not None or (name != "start" and name != "end"):
+                metrics[name] = value
+    return metrics
+
+
 def validate_scores(scores: Any) -> dict[str, Any]:
     if not isinstance(scores, dict):
         raise ValueError(f"scores must be a dict of name -> number in [0, 1], got {type(scores).__name__}.")

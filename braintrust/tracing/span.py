@@ -23,7 +23,7 @@ from braintrust.delivery import open_rows
 from braintrust.delivery.backend import EXPERIMENT, PLAYGROUND_LOGS, PROJECT_LOGS, ObjectRef
 from braintrust.span_types import span_type_value
 from braintrust.tracing import context, ids, span_origin
-from braintrust.tracing.record import hide_refused_value, validate_event
+from braintrust.tracing.record import hide_refused_value, timed_metrics, validate_event
 from braintrust.tracing.timestamps import iso_utc
 from braintrust.tracing.span_components import SpanComponentsV3, SpanComponentsV4, SpanObjectTypeV3
 
@@ -300,6 +300,7 @@ class SpanImpl(CurrentTokens, Span):
             self.root_span_id = root_span_id or (self.span_id if legacy else ids.trace_id(legacy))
             self.span_parents = None
         self._ended_at: float | None = None
+        self._logged_end: float | None = None  # a metrics.end the span was given
         self._context_tokens: list[Any] = []
         now = time.time() if created is None else created
         if caller is None:
@@ -332,7 +333,8 @@ class SpanImpl(CurrentTokens, Span):
         row["_is_merge"] = False
         data, size = jsonsafe.snapshot(clean)
         row.update(data)
-        row["metrics"] = {**(data.get("metrics") or {}), "start": start_time if start_time is not None else now}
+        row["metrics"] = timed_metrics(data.get("metrics"), start_time if start_time is not None else now)
+        self._logged_end = row["metrics"].get("end")
         self._set_current_on_enter = True
         if first_write == "none":
             self._open = None
@@ -367,6 +369,8 @@ class SpanImpl(CurrentTokens, Span):
         if not clean:
             return
         data, size = jsonsafe.snapshot(clean)
+        if data.get("metrics") and data["metrics"].get("end") is not None:
+            self._logged_end = data["metrics"]["end"]  # (end() keeps it, as 0.48.1 does)
         self._merge_row(data, size)
 
     def log_feedback(self, **event: Any) -> None:
@@ -424,7 +428,8 @@ class SpanImpl(CurrentTokens, Span):
     def end(self, end_time: float | None = None) -> float:
         """End the span once; later calls return the first end time."""
         if self._ended_at is None:
-            self._ended_at = end_time if end_time is not None else time.time()
+            # An end the span logged itself (metrics.end) stands; else end_time, or now (as in 0.48.1).
+            self._ended_at = self._logged_end or end_time or time.time()
             held, self._open = self._open, None
             if held is None or not held.finish({"metrics": {"end": self._ended_at}}, 40):
                 self._merge_row({"metrics": {"end": self._ended_at}}, 40)
@@ -467,20 +472,20 @@ class SpanImpl(CurrentTokens, Span):
         return self._components(SpanComponentsV3 if ids.legacy_ids() else SpanComponentsV4).to_str()
 
     def permalink(self) -> str:
-        from braintrust.tracing.links import object_link
+        from braintrust.tracing.links import ERROR_LINK, object_link
 
         try:
             return object_link(self.ref, row_id=self.id, resolve=True)
         except Exception as exc:  # permalinks never raise
-            return "https://www.braintrust.dev/error-generating-link?" + urlencode({"msg": str(exc)})
+            return ERROR_LINK + urlencode({"msg": str(exc)})
 
     def link(self) -> str:
-        from braintrust.tracing.links import object_link
+        from braintrust.tracing.links import ERROR_LINK, object_link
 
         try:
             return object_link(self.ref, row_id=self.id, resolve=False)
         except Exception as exc:
-            return "https://www.braintrust.dev/error-generating-link?" + urlencode({"msg": str(exc)})
+            return ERROR_LINK + urlencode({"msg": str(exc)})
 
     # -- context -----------------------------------------------------------------------------
 

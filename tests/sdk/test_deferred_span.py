@@ -47,6 +47,15 @@ def test_untouched_spans_are_one_write_each_with_everything(bt_logs):
     assert case["metrics"]["start"] <= body["metrics"]["start"] <= body["metrics"]["end"] <= case["metrics"]["end"]
 
 
+def test_a_given_end_is_kept_as_by_a_real_span(bt_logs):
+    experiment = braintrust.init(project="deferred", experiment="given-end")
+    root, task = _case(experiment)
+    task.finish({"output": "a"})
+    assert root.finish({"metrics": {"end": 1_800_000_000.0, "tokens": 2}}) == 1_800_000_000.0
+    case = _rows(bt_logs, experiment)["case"]
+    assert case["metrics"]["end"] == 1_800_000_000.0 and case["metrics"]["tokens"] == 2
+
+
 def test_the_same_row_as_a_real_span(bt_logs):
     """Deferred or made real halfway (a ``log`` from the test), the stored rows agree."""
     experiment = braintrust.init(project="deferred", experiment="same")

@@ -360,6 +360,8 @@ def test_update_span_through_an_export_slug(bt_logs):
     }
     stored = bt_logs.server.rows()[0]
     assert stored["input"] == "i" and stored["metadata"] == {"updated": True}
+    with pytest.raises(ValueError, match="Cannot specify id when updating a span"):  # (as 0.48.1)
+        braintrust.update_span(slug, id="another", output="o2")
 
 
 def test_update_span_needs_a_row_slug(bt_logs):

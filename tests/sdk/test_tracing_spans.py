@@ -214,6 +214,23 @@ def test_end_is_idempotent_and_close_is_an_alias(bt_logs, logger):
     assert bt_logs.server.rows()[0]["metrics"]["end"] == 1_800_000_000.0
 
 
+def test_times_the_caller_gives_are_kept(bt_logs, logger):
+    """Back-filled logs: a metrics.start or .end given by the caller stands, as 0.48.1 keeps it."""
+    logger.log(input="old", metrics={"start": 5.0, "end": 6.0, "tokens": 3})
+    logger.log(input="next")  # (starts where the previous log ended: at its given end)
+    span = start_span(name="given-end")
+    span.log(metrics={"end": 150.0})
+    assert span.end() == 150.0
+    zero = start_span(name="zero")
+    assert abs(zero.end(end_time=0) - time.time()) < 5  # (0 is no time: now, as in 0.48.1)
+    bt_logs.flush()
+    rows = {r.get("input") or r["span_attributes"]["name"]: r["metrics"] for r in bt_logs.server.rows()}
+    assert rows["old"] == {"start": 5.0, "end": 6.0, "tokens": 3}
+    assert rows["next"]["start"] == 6.0
+    assert rows["given-end"]["end"] == 150.0
+    assert rows["zero"]["end"] > 1_000_000
+
+
 def test_set_attributes(bt_logs, logger):
     with start_span(name="before") as span:
         span.set_attributes(name="after", type="tool", span_attributes={"extra": 1})
@@ -318,12 +335,15 @@ def test_legacy_ids_give_uuids_and_v3_slugs(bt_logs, monkeypatch):
     assert str(uuid.UUID(row["span_id"])) == row["span_id"]
 
 
-def test_permalink_and_link(bt_logs, logger):
+def test_permalink_and_link(bt_logs, logger, monkeypatch):
     with start_span(name="linked") as span:
         pass
-    before = span.link()
-    assert before.startswith(bt_logs.server.url + "/app/")
-    assert span.id in before
+    # Before any login no org is known: the link says so (as 0.48.1's), and asks nothing.
+    assert span.link() == "https://www.braintrust.dev/error-generating-link?msg=login-or-provide-org-name"
+    assert bt_logs.server.requests == []
+    monkeypatch.setenv("BRAINTRUST_ORG_NAME", "test-org")  # (known without a login: the logs' link by name)
+    assert span.link() == f"{bt_logs.server.url}/app/test-org/p/span-tests/logs?oid={span.id}"
+    monkeypatch.delenv("BRAINTRUST_ORG_NAME")
     link = span.permalink()
     parts = urlsplit(link)
     assert f"{parts.scheme}://{parts.netloc}" == bt_logs.server.url
@@ -331,6 +351,11 @@ def test_permalink_and_link(bt_logs, logger):
     assert parse_qs(parts.query) == {"object_type": ["project_logs"], "object_id": [logger.id], "id": [span.id]}
     assert link.startswith(f"{bt_logs.server.url}/app/test-org/object?object_type=project_logs&object_id=")
     assert span.link() == link  # once resolved, link is the same object URL
+    experiment = braintrust.init(project="span-tests", experiment="linked")
+    with experiment.start_span(name="in-experiment") as in_experiment:
+        pass
+    assert in_experiment.link() == (f"{bt_logs.server.url}/app/test-org/object?object_type=experiment"
+                                    f"&object_id={experiment.id}&id={in_experiment.id}")  # (it names the experiment)
 
 
 def test_permalink_never_raises(bt_env):
