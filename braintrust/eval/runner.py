@@ -316,7 +316,8 @@ class _Run:
     def _start_root(self, case: EvalCase, trial: int) -> tuple[Any, BaseException | None]:
         from braintrust.tracing.api import start_span
 
-        event: dict[str, Any] = {"input": case.input, "expected": case.expected, "tags": list(case.tags) if case.tags else None}
+        # (tags=[] is sent as [], as 0.48.1 sends the case's tags as given)
+        event: dict[str, Any] = {"input": case.input, "expected": case.expected, "tags": list(case.tags) if case.tags is not None else None}
         if case.origin:
             event["origin"] = case.origin
         if case.upsert_id:
@@ -467,7 +468,9 @@ class _Run:
             project_name=info.get("project_name") or self.ev.project_name,
             project_id=info.get("project_id") or self.ev.project_id,
             experiment_id=(experiment.ref.ids or {}).get("experiment_id") if experiment is not None else None,
-            experiment_name=info.get("experiment_name") or self.ev.experiment_name or self.ev.project_name,
+            # With no experiment, the evaluator's name ("proj [experiment_name=x]"), as 0.48.1 names it.
+            experiment_name=(info.get("experiment_name") or self.ev.experiment_name or self.ev.project_name)
+            if experiment is not None else self.ev.eval_name,
             project_url=None,
             experiment_url=None,
             comparison_experiment_name=None,

@@ -148,12 +148,11 @@ def _from_object(value: Any) -> Score:
 
 
 def _from_dict(value: dict, default_name: str | None) -> Score:
-    if "score" not in value:
-        raise TypeError(f"a scorer returned a dict without a 'score' key: {value!r:.200}")
     name = value.get("name", default_name)
     if name is None:
         raise TypeError(f"a scorer returned a list containing a dict without a 'name': {value!r:.200}")
-    return _from_object(_Plain(name, value["score"], value.get("metadata") or {}))
+    # (no "score": a null score, skipped in the averages, as 0.48.1 logs it)
+    return _from_object(_Plain(name, value.get("score"), value.get("metadata") or {}))
 
 
 class _Plain:

@@ -73,10 +73,12 @@ def newest_version(rows: Iterator[dict[str, Any]]) -> str:
 
 
 def fetched_data(rows: Iterator[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``obj.fetched_data``: every row as a list (deprecated there, as in the public SDK)."""
-    import warnings
+    """``obj.fetched_data``: every row as a list; deprecated, which it says on stderr as 0.48.1
+    does (a notice, not a warning that ``-W error`` would turn into a failure)."""
+    import sys
 
-    warnings.warn(".fetched_data is deprecated: use .fetch() or iterate the object instead", DeprecationWarning, stacklevel=3)
+    print(".fetched_data is deprecated and will be removed in a future version of braintrust. "
+          "Use .fetch() or the iterator instead", file=sys.stderr)
     return list(rows)
 
 

@@ -47,14 +47,20 @@ class PromptBlock:
             return f"PromptBlock(type='chat', messages={self.messages!r}, tools={self.tools!r})"
         return f"PromptBlock(type={self.type!r}, content={self.content!r})"
 
+    def as_dict(self) -> dict[str, Any]:
+        """The block as plain data (as 0.48.1's block objects give it)."""
+        if self.type == "chat":
+            return {"messages": [copy.deepcopy(dict(m)) for m in self.messages or []], "tools": self.tools, "type": "chat"}
+        return {"content": self.content, "type": self.type}
+
 
 class Prompt:
     """A prompt, fetched on first use when it came from ``load_prompt``.
 
     ``lazy_metadata``: the prompt object (``id, project_id, _xact_id, name, slug, prompt_data``
     ...) or a function that returns it; it is called once, when an attribute is first read.
-    As a mapping it holds the prompt's options, its messages (under ``"chat"``) or content
-    (under ``"completion"``), and ``"tools"``.
+    As a mapping it holds the prompt's options, and its messages (under ``"chat"``) and
+    ``"tools"``, or its text (under ``"prompt"``).
     """
 
     def __init__(self, lazy_metadata: Any, defaults: Mapping[str, Any] | None = None, no_trace: bool = False):
@@ -124,12 +130,13 @@ class Prompt:
         block = self._prompt_data.get("prompt") or {}
         view = self.options
         kind = block.get("type")
-        if kind == "chat":
+        # The keys of 0.48.1's prompt: a chat prompt's "chat" and "tools" (None without), a
+        # completion prompt's "prompt" (its text here; 0.48.1 raises reading it).
+        if kind == "completion":
+            view["prompt"] = block.get("content")
+        else:
             view["chat"] = [PromptMessage(m) for m in copy.deepcopy(block.get("messages") or [])]
-        elif kind == "completion":
-            view["completion"] = block.get("content")
-        if block.get("tools") is not None:
-            view["tools"] = block["tools"]
+            view["tools"] = block.get("tools")
         return view
 
     def __getitem__(self, key: str) -> Any:
@@ -158,6 +165,7 @@ class Prompt:
         ``build_args`` lacks. Raises ``ValueError`` when neither the prompt nor the defaults
         name a model.
         """
+        logged_variables = dict(build_args)  # (strict= among them when given, as 0.48.1 logs them)
         strict = bool(build_args.pop("strict", False))
         options = self.options
         params = {k: v for k, v in (options.get("params") or {}).items() if k != "use_cache"}
@@ -168,7 +176,7 @@ class Prompt:
         result["model"] = model
         if not self.no_trace:
             result["span_info"] = {"metadata": {"prompt": {
-                "variables": build_args, "id": self.id, "project_id": self.project_id, "version": self.version,
+                "variables": logged_variables, "id": self.id, "project_id": self.project_id, "version": self.version,
             }}}
         try:
             self._render_into(result, build_args, strict)

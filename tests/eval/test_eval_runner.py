@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from braintrust.framework import Eval, EvalAsync, Reporter, set_thread_pool_max_workers
+from braintrust.framework import Eval, EvalAsync, EvalCase, Reporter, set_thread_pool_max_workers
 from braintrust.eval import api
 from braintrust.eval.results import EvalTimeoutError
 from braintrust.eval.threads import BoundedThreadPool, shared_pool
@@ -292,6 +292,9 @@ def test_no_send_logs_logs_in_nowhere_and_writes_nothing(bt_server, monkeypatch)
     result = Eval("local-only", data=[{"input": 1, "expected": 1}], task=lambda x: x, scores=[exact], no_send_logs=True)
     assert result.results[0].scores == {"exact": 1.0}
     assert result.summary.experiment_id is None and result.summary.experiment_url is None
+    assert result.summary.experiment_name == "local-only"  # (the evaluator's name, as 0.48.1's)
+    named = Eval("local-only", data=[{"input": 1}], task=lambda x: x, scores=[], no_send_logs=True, experiment_name="named")
+    assert named.summary.experiment_name == "local-only [experiment_name=named]"
     assert bt_server.requests == []  # not even a login
     assert not (Path(os.environ["BRAINTRUST_LOCAL_DIR"]) / "braintrust.sqlite").exists()
 
@@ -485,3 +488,10 @@ def test_a_finished_eval_leaves_no_cycle_holding_its_cases(tmp_path):
     assert proc.returncode == 0, err
     unreachable = int(out.split("UNREACHABLE")[1].split()[0])
     assert unreachable < 600, unreachable  # (a few objects of a run's own; the cycle held 3 per case)
+
+
+def test_a_case_s_empty_tags_are_sent_as_given():
+    """``tags=[]`` reaches the root row as ``[]`` (as 0.48.1 sends it); no tags, no field."""
+    result = Eval("tags-as-given", data=[EvalCase(input=1, tags=[]), EvalCase(input=2)], task=lambda x: x, scores=[])
+    by_input = {r["input"]: r for r in roots(stored_rows(result))}
+    assert by_input[1]["tags"] == [] and by_input[2].get("tags") is None

@@ -77,6 +77,8 @@ class Obj:
         (Obj("obj", 0.75, {"w": 2}), [("obj", 0.75, {"w": 2})]),
         ({"score": 0.5, "metadata": {"why": "half"}}, [("s", 0.5, {"why": "half"})]),
         ({"name": "named", "score": 0, "extra": "ignored"}, [("named", 0, {})]),
+        ({"name": "x"}, [("x", None, {})]),  # (no score: null, as 0.48.1 logs it)
+        ({"no_score": 1}, [("s", None, {})]),
         ([Score(name="m1", score=1), {"name": "m2", "score": 0.25}], [("m1", 1, {}), ("m2", 0.25, {})]),
         ((Obj("t1", 0.1), Obj("t2", 0.2)), [("t1", 0.1, {}), ("t2", 0.2, {})]),
     ],
@@ -90,7 +92,6 @@ def test_return_shapes(returned, expected):
     [
         ("0.5", TypeError),
         (object(), TypeError),
-        ({"no_score": 1}, TypeError),
         ([{"score": 1}], TypeError),  # dicts inside a list need a name
         ([0.5], TypeError),
         (1.5, ValueError),

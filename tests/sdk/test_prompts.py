@@ -199,6 +199,8 @@ def test_build_rules_beyond_the_captures():
         "span_info": {"metadata": {"prompt": {"variables": {"no_trace": 1}, "id": None, "project_id": None, "version": None}}}}
     with pytest.raises(ValueError, match=r"Could not find key 'who', 'what' \(prompt 'p'; pass them to build\(\)"):
         build(chat("{{who}} {{what}}"), strict=True)
+    strictly = build(chat("{{who}}"), who="me", strict=True)
+    assert strictly["span_info"]["metadata"]["prompt"]["variables"] == {"who": "me", "strict": True}  # (as 0.48.1 logs them)
     tool_turn = {"prompt": {"type": "chat", "messages": [
         {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "type": "function",
                                                                "function": {"name": "f", "arguments": "{}"}}]},
@@ -215,8 +217,12 @@ def test_build_rules_beyond_the_captures():
 def test_the_prompt_reads_as_the_public_sdks_does():
     prompt = Prompt.from_prompt_data("p", {"prompt": {"type": "chat", "messages": [{"role": "user", "content": "hi"}]},
                                            "options": {"model": "m", "params": {"temperature": 1}}})
-    assert list(prompt) == ["model", "params", "chat"] and len(prompt) == 3
+    assert list(prompt) == ["model", "params", "chat", "tools"] and len(prompt) == 4 and prompt["tools"] is None
     assert prompt["chat"][0].role == "user" and prompt["chat"][0].name is None
+    assert prompt.prompt.as_dict() == {"messages": [{"role": "user", "content": "hi"}], "tools": None, "type": "chat"}
+    completion = Prompt.from_prompt_data("c", {"prompt": {"type": "completion", "content": "Say {{x}}"}, "options": {"model": "m"}})
+    assert list(completion) == ["model", "prompt"] and completion["prompt"] == "Say {{x}}"
+    assert completion.prompt.as_dict() == {"content": "Say {{x}}", "type": "completion"}
     assert prompt.prompt.type == "chat" and prompt.prompt.messages[0].content == "hi"
     assert prompt.options == {"model": "m", "params": {"temperature": 1}}
     built = prompt.build()
