@@ -75,6 +75,7 @@ from braintrust.objects.experiment import (
 )
 from braintrust.objects.project_logs import Logger, ObjectMetadata, current_logger, init_logger, login
 from braintrust.parameters.remote import RemoteEvalParameters, load_parameters
+from braintrust.parameters.schema import EvalParameters
 from braintrust.prompts.loading import load_prompt, load_prompt_async
 from braintrust.prompts.prompt import Prompt
 from braintrust.score import AsyncScorerLike, Classification, Score, SyncScorerLike
@@ -153,6 +154,7 @@ __all__ = [
     "EvalAsync",
     "EvalCase",
     "EvalHooks",
+    "EvalParameters",
     "EvalResult",
     "EvalResultWithSummary",
     "EvalScorerArgs",

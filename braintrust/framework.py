@@ -13,6 +13,8 @@ from braintrust.eval.hooks import EvalHooks, SSEProgressEvent, TaskProgressEvent
 from braintrust.eval.reporters import Reporter, ReporterDef
 from braintrust.eval.results import EvalResult, EvalResultWithSummary, EvalScorerArgs, EvalTimeoutError
 from braintrust.eval.threads import set_thread_pool_max_workers
+from braintrust.parameters.remote import RemoteEvalParameters
+from braintrust.parameters.schema import EvalParameters
 from braintrust.score import Score, Scorer
 
 Input = TypeVar("Input")
@@ -39,6 +41,7 @@ __all__ = [
     "EvalCase",
     "EvalData",
     "EvalHooks",
+    "EvalParameters",
     "EvalResult",
     "EvalResultWithSummary",
     "EvalScorer",
@@ -48,6 +51,7 @@ __all__ = [
     "Evaluator",
     "Input",
     "Output",
+    "RemoteEvalParameters",
     "Reporter",
     "ReporterDef",
     "SSEProgressEvent",

@@ -4,6 +4,13 @@ The public SDK keeps its tracing API in ``braintrust.logger``; code that imports
 the same objects as ``braintrust`` itself offers.
 """
 
+from braintrust.attachments.kinds import (
+    Attachment,
+    AttachmentReference,
+    ExternalAttachment,
+    JSONAttachment,
+    ReadonlyAttachment,
+)
 from braintrust.delivery.runtime import flush
 from braintrust.functions.definitions import Project
 from braintrust.git import GitMetadataSettings, RepoInfo
@@ -48,6 +55,8 @@ from braintrust.tracing.traced import traced
 from braintrust.tracing.w3c import extract_trace_context, inject_trace_context
 
 __all__ = [
+    "Attachment",
+    "AttachmentReference",
     "BraintrustState",
     "DataSummary",
     "Dataset",
@@ -55,13 +64,16 @@ __all__ = [
     "Experiment",
     "ExperimentIdentifier",
     "ExperimentSummary",
+    "ExternalAttachment",
     "GitMetadataSettings",
+    "JSONAttachment",
     "Logger",
     "MetricSummary",
     "NOOP_SPAN",
     "ObjectMetadata",
     "Project",
     "Prompt",
+    "ReadonlyAttachment",
     "ReadonlyExperiment",
     "RepoInfo",
     "ScoreSummary",

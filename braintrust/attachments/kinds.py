@@ -208,6 +208,12 @@ class ReadonlyAttachment:
     def status(self) -> AttachmentStatus:
         return self.metadata()["status"]
 
+    def __str__(self) -> str:
+        """A ``data:`` URL of its bytes (fetched), as 0.48.1's: ready for a model's image input."""
+        import base64
+
+        return f"data:{self.reference.get('content_type')};base64,{base64.b64encode(self.data).decode('ascii')}"
+
     def __repr__(self) -> str:
         return f"ReadonlyAttachment({self.reference!r})"
 

@@ -110,36 +110,16 @@ def evaluator_listing(evaluators: Mapping[str, Any]) -> dict[str, Any]:
 def parameters_container(parameters: Any) -> dict[str, Any]:
     """How the playground learns an evaluator's parameters (and draws their inputs)."""
     from braintrust.parameters.remote import RemoteEvalParameters
-    from braintrust.parameters.schema import (
-        is_model_parameter,
-        is_prompt_parameter,
-        is_pydantic_model,
-        parameters_to_json_schema,
-        prompt_data_dict,
-    )
+    from braintrust.parameters.schema import serialize_eval_parameters
 
     if isinstance(parameters, RemoteEvalParameters):
         return {"type": "braintrust.parameters", "schema": parameters.schema,
                 "source": {"parametersId": parameters.id, "slug": parameters.slug, "name": parameters.name,
                            "projectId": parameters.project_id, "version": parameters.version}}
-    schema: dict[str, Any] = {}
-    for name, spec in parameters.items():
-        if is_prompt_parameter(spec) or is_model_parameter(spec):
-            entry = {"type": spec["type"], **({"description": spec["description"]} if spec.get("description") is not None else {})}
-            default = prompt_data_dict(spec.get("default")) if is_prompt_parameter(spec) else spec.get("default")
-            if default is not None:
-                entry["default"] = default
-        elif spec is None:
-            entry = {"type": "data", "schema": {}}
-        elif is_pydantic_model(spec):
-            data_schema = parameters_to_json_schema({name: spec})["properties"][name]
-            entry = {"type": "data", "schema": data_schema}
-            for key in ("description", "default"):
-                if key in data_schema:
-                    entry[key] = data_schema[key]
-        else:
-            raise BadRequest(f"evaluator parameter {name!r} is not a parameter declaration")
-        schema[name] = entry
+    try:
+        schema = serialize_eval_parameters(parameters)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
     return {"type": "braintrust.staticParameters", "schema": schema, "source": None}
 
 

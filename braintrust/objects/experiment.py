@@ -37,6 +37,14 @@ class ExperimentIdentifier:
     name: str | None
 
 
+def _readable(rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Rows as read back, each attachment reference in them a ``ReadonlyAttachment`` (as 0.48.1)."""
+    from braintrust.attachments.kinds import with_readonly_attachments
+
+    for row in rows:
+        yield with_readonly_attachments(row)
+
+
 class Experiment(RowsObject, FetchedRows):
     """A set of traces that can be summarized and compared with a base experiment."""
 
@@ -74,7 +82,7 @@ class Experiment(RowsObject, FetchedRows):
         from braintrust.objects.reads import reads
 
         self.flush()
-        yield from reads().fetch(EXPERIMENT, self.id, batch_size=batch_size)
+        yield from _readable(reads().fetch(EXPERIMENT, self.id, batch_size=batch_size))
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -189,7 +197,7 @@ class ReadonlyExperiment(FetchedRows):
     def fetch(self, batch_size: int | None = None) -> Iterator[dict[str, Any]]:
         from braintrust.objects.reads import reads
 
-        yield from reads().fetch(EXPERIMENT, self.id, batch_size=batch_size)
+        yield from _readable(reads().fetch(EXPERIMENT, self.id, batch_size=batch_size))
 
     def as_dataset(self, batch_size: int | None = None) -> Iterator[dict[str, Any]]:
         """Its root spans as eval cases, as 0.48.1's records: ``input``, ``expected`` (else the

@@ -16,11 +16,15 @@ prompts as ``{"type": "object", "x-bt-type": "prompt"}``, models as ``{"type": "
 from __future__ import annotations
 
 import copy
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping, TypedDict
 
 from braintrust.parameters.json_schema import resolve_ref
 
 __all__ = [
+    "EvalParameters",
+    "ModelParameter",
+    "PromptParameter",
+    "serialize_eval_parameters",
     "get_default_data_from_parameters_schema",
     "is_eval_parameter_schema",
     "is_model_parameter",
@@ -30,6 +34,28 @@ __all__ = [
     "prompt_data_dict",
     "pydantic_fields",
 ]
+
+
+class PromptParameter(TypedDict, total=False):
+    """A prompt parameter's declaration (``type`` is required)."""
+
+    type: Literal["prompt"]
+    name: str | None
+    default: Any
+    description: str | None
+
+
+class ModelParameter(TypedDict, total=False):
+    """A model parameter's declaration (``type`` is required)."""
+
+    type: Literal["model"]
+    default: str | None
+    description: str | None
+
+
+#: An evaluator's ``parameters=``: each name's declaration (a prompt or model parameter, a
+#: pydantic model class, or None).
+EvalParameters = Mapping[str, Any]
 
 
 def is_prompt_parameter(spec: Any) -> bool:
@@ -146,3 +172,28 @@ def _without_nones(value: Any) -> Any:
     if isinstance(value, list):
         return [_without_nones(item) for item in value]
     return value
+
+
+def serialize_eval_parameters(parameters: EvalParameters) -> dict[str, Any]:
+    """Each declaration as the playground reads it (``GET /list``'s ``schema``): prompts and
+    models with their description and default, pydantic models (and None) as ``"data"`` with
+    their JSON schema. Raises ``ValueError`` naming a declaration of no known kind."""
+    result: dict[str, Any] = {}
+    for name, spec in parameters.items():
+        if is_prompt_parameter(spec) or is_model_parameter(spec):
+            entry = {"type": spec["type"], **({"description": spec["description"]} if spec.get("description") is not None else {})}
+            default = prompt_data_dict(spec.get("default")) if is_prompt_parameter(spec) else spec.get("default")
+            if default is not None:
+                entry["default"] = default
+        elif spec is None:
+            entry = {"type": "data", "schema": {}}
+        elif is_pydantic_model(spec):
+            data_schema = parameters_to_json_schema({name: spec})["properties"][name]
+            entry = {"type": "data", "schema": data_schema}
+            for key in ("description", "default"):
+                if key in data_schema:
+                    entry[key] = data_schema[key]
+        else:
+            raise ValueError(f"evaluator parameter {name!r} is not a parameter declaration")
+        result[name] = entry
+    return result

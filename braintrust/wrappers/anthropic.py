@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import warnings
 from typing import Any, AsyncIterator, Callable, Iterator
 
 from braintrust.wrappers.calls import (
@@ -370,4 +371,10 @@ async def _events_then_finish_async(events: AsyncIterator[Any], stream: Any, cal
     _finish_stream(stream, call, None)
 
 
-__all__ = ["TracedMessageStream", "usage_metrics", "wrap_anthropic"]
+def wrap_anthropic_client(client: Any) -> Any:
+    """0.48.1's deprecated name of ``wrap_anthropic``."""
+    warnings.warn("wrap_anthropic_client() is deprecated. Use wrap_anthropic() instead.", DeprecationWarning, stacklevel=2)
+    return wrap_anthropic(client)
+
+
+__all__ = ["TracedMessageStream", "usage_metrics", "wrap_anthropic", "wrap_anthropic_client"]

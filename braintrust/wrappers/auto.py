@@ -81,7 +81,7 @@ def auto_instrument(*, openai: bool = True, anthropic: bool = True, **integratio
         if not wanted.get(keyword, True):
             continue
         if keyword == "openai":
-            result[key] = _instrument("openai", ("OpenAI", "AsyncOpenAI"), "braintrust.wrappers.openai")
+            result[key] = patch_openai()
         elif keyword == "anthropic":
             result[key] = _instrument("anthropic", ("Anthropic", "AsyncAnthropic"), "braintrust.wrappers.anthropic")
         elif keyword == "litellm":
@@ -97,6 +97,12 @@ def auto_instrument(*, openai: bool = True, anthropic: bool = True, **integratio
                     "(trace your own calls with @traced or start_span, or pass %s=False to leave it out).", names,
                     "is" if len(untraced) == 1 else "are", untraced[0][0])
     return result
+
+
+def patch_openai() -> bool:
+    """Trace every OpenAI client, made before or after (``braintrust.oai.patch_openai``, as
+    ``auto_instrument(openai=True)`` does); False when openai is not installed."""
+    return _instrument("openai", ("OpenAI", "AsyncOpenAI"), "braintrust.wrappers.openai")
 
 
 def _patch_litellm() -> bool:

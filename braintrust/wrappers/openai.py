@@ -2,7 +2,7 @@
 
 Contract
 --------
-``wrap_openai(client)`` returns a proxy that behaves as ``client`` does. Each call of
+``wrap_openai(client)`` traces ``client`` in place (its resources become proxies) and returns it. Each call of
 ``chat.completions.create``/``parse``/``stream``, ``responses.create``/``parse``/``stream``,
 ``embeddings.create`` and ``moderations.create`` (streamed or not) is an ``llm`` span under the current span (else the
 current experiment or logger; with none, nothing is recorded), with the rows the public SDK
@@ -28,8 +28,8 @@ import inspect
 from typing import Any, Callable
 
 from braintrust.wrappers.calls import (
-    Call, ClientProxy, Kind, NamedWrapper, TracedAsyncStream, TracedStream, as_dict, field, given, is_number, keep_iterators,
-    omitted, start_call, traced_call, wrap_client,
+    AUTO_INSTRUMENTED, Call, ClientProxy, Kind, NamedWrapper, TracedAsyncStream, TracedStream, as_dict, field, given, is_number,
+    keep_iterators, omitted, start_call, traced_call, wrap_client,
 )
 from braintrust.wrappers.raw_responses import RawResponses
 
@@ -68,9 +68,26 @@ TERMINAL_RESPONSE_EVENTS = ("response.completed", "response.incomplete", "respon
 
 def wrap_openai(client: Any) -> Any:
     """``client`` (``OpenAI()``, ``AsyncOpenAI()``, an Azure client or the ``openai`` module) with
-    its model calls traced; a client wrapped already is returned as it is."""
+    its model calls traced, and returned: wrapped in place, as 0.48.1 does, so it is still the
+    client it was (``isinstance`` checks hold) and calls through any reference to it are traced;
+    its ``copy()`` / ``with_options()`` give traced clients too. A client traced already (by this
+    or ``auto_instrument``) is returned as it is."""
     is_client = getattr(getattr(client, "chat", None), "completions", None) is not None
-    return wrap_client(client, _Client, is_client, "wrap_openai", "an OpenAI client of openai>=1.0 (OpenAI() or AsyncOpenAI())")
+    if not is_client or isinstance(client, NamedWrapper) or getattr(type(client), AUTO_INSTRUMENTED, False):
+        return wrap_client(client, _Client, is_client, "wrap_openai", "an OpenAI client of openai>=1.0 (OpenAI() or AsyncOpenAI())")
+    if isinstance(getattr(client, "chat", None), _Chat):
+        return client  # (wrapped already)
+    for name, traced in TRACED_RESOURCES.items():
+        resource = getattr(client, name, None)
+        if resource is not None:
+            setattr(client, name, traced(resource))  # (an instance attribute: it shadows the client's own)
+    copy = getattr(client, "copy", None)
+    if callable(copy):
+        def traced_copy(*args: Any, **kwargs: Any) -> Any:
+            return wrap_openai(copy(*args, **kwargs))
+
+        client.copy = client.with_options = traced_copy
+    return client
 
 
 # -- the proxies -------------------------------------------------------------------------------

@@ -240,12 +240,24 @@ def test_dataset_records_hold_readonly_attachments_that_log_as_references():
     result = braintrust.Eval("att", data=braintrust.init_dataset(project="att", name="images"),
                              task=lambda input: len(input["image"].data), scores=[lambda output: output == 6])
     assert result.results[0].output == 6
+    assert str(image) == "data:image/png;base64,cGl4ZWxz"  # (as 0.48.1's: a data URL of the bytes)
     braintrust.flush()
     from braintrust.store.sqlite_store import LocalStore
     with LocalStore() as store:
         experiment = store.list_experiments()[-1]
         root = next(r for r in store.fetch_rows("experiment", experiment["id"])[0] if not r.get("span_parents"))
     assert root["input"]["image"] == picture.reference
+
+
+@pytest.mark.parametrize("mode", ["local", "api"])
+def test_experiment_rows_read_back_hold_readonly_attachments(mode, request):
+    if mode == "api":
+        request.getfixturevalue("bt_env")
+    experiment = braintrust.init(project="att", experiment="with-files")
+    experiment.log(input={"file": Attachment(data=b"hi", filename="a.txt", content_type="text/plain")}, output=1, scores={})
+    for rows in (list(experiment.fetch()), list(braintrust.init(project="att", experiment="with-files", open=True))):
+        attachment = rows[0]["input"]["file"]
+        assert isinstance(attachment, ReadonlyAttachment) and attachment.data == b"hi"  # (as 0.48.1 reads them)
 
 
 def test_a_hanging_object_store_cannot_stretch_the_flush(bt_env, tmp_path, monkeypatch):

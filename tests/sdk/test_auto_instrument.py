@@ -51,6 +51,8 @@ claude = anthropic.Anthropic(api_key="sk", base_url=anthropic_stub.base_url, max
 claude.messages.create(model="claude-model", max_tokens=10, messages=question)
 claude.beta.messages.create(model="claude-beta-model", max_tokens=10, messages=question)
 print(late.chat.completions.with_raw_response is not None)
+from braintrust.oai import patch_openai
+print(patch_openai())  # (0.48.1's name for the OpenAI part: traced already, nothing changes)
 print(braintrust.flush().ok)
 """
 
@@ -72,7 +74,7 @@ def test_clients_are_traced_once_per_call(bt_env, tmp_path):
     assert {key for key, traced in first.items() if traced} == {"openai", "anthropic"}
     assert list(json.loads(lines[1])) == PUBLIC_KEYS
     assert list(json.loads(lines[2])) == [key for key in PUBLIC_KEYS if key not in ("openai", "bedrock_runtime")]
-    assert lines[3:] == ["_Chat", "True", "True"]
+    assert lines[3:] == ["_Chat", "True", "True", "True"]
     # The installed dspy is named once, when first left on (the first call left it out).
     warnings = [line for line in proc.stderr.splitlines() if "auto_instrument traces" in line]
     # (Where boto3 is installed, bedrock is named too: once, in the first call's warning.)

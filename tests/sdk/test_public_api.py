@@ -144,6 +144,17 @@ def test_the_other_module_paths_code_for_0_48_1_imports_from():
     assert ObjectMetadata is braintrust.ObjectMetadata and BraintrustState is braintrust.BraintrustState
     assert [f.name for f in dataclasses.fields(ObjectMetadata)] == ["id", "name", "full_info"]
     assert VERSION == "0.48.1"
+    from braintrust.framework import EvalParameters, RemoteEvalParameters
+    from braintrust.logger import Attachment, ReadonlyAttachment
+    from braintrust.parameters import ModelParameter, PromptParameter, serialize_eval_parameters
+
+    assert EvalParameters is braintrust.EvalParameters and RemoteEvalParameters is braintrust.RemoteEvalParameters
+    assert (Attachment, ReadonlyAttachment) == (braintrust.Attachment, braintrust.ReadonlyAttachment)
+    model: ModelParameter = {"type": "model", "default": "m"}
+    prompt: PromptParameter = {"type": "prompt", "description": "the prompt"}
+    assert serialize_eval_parameters({"model": model, "prompt": prompt, "anything": None}) == {
+        "model": {"type": "model", "default": "m"}, "prompt": {"type": "prompt", "description": "the prompt"},
+        "anything": {"type": "data", "schema": {}}}
 
 
 def test_an_object_s_project_is_its_metadata_with_the_full_record(bt_logs):

@@ -93,6 +93,10 @@ def test_the_wrapped_client_passes_everything_else_through(bt_logs, logger, stub
     (row,) = bt_logs.rows()
     assert row["metadata"] == {"model": "m", "max_tokens": 10, "provider": "anthropic"}  # the request's metadata stays out
     assert stub.requests[-1][1]["metadata"] == {"user_id": "u"}
+    from braintrust.wrappers.anthropic import wrap_anthropic_client
+
+    with pytest.warns(DeprecationWarning, match=r"wrap_anthropic_client\(\) is deprecated"):  # (0.48.1's old name)
+        assert isinstance(wrap_anthropic_client(raw), NamedWrapper)
 
 
 def test_messages_and_tools_given_as_generators_are_logged_and_still_sent(bt_logs, logger, stub):

@@ -266,8 +266,12 @@ def test_messages_given_as_a_generator_are_logged_and_still_sent(bt_logs, logger
 def test_the_wrapped_client_passes_everything_else_through(bt_logs, logger, stub):
     raw = OpenAI(api_key="sk-stub", base_url=stub.base_url, max_retries=0)
     client = wrap_openai(raw)
-    assert isinstance(client, NamedWrapper) and wrap_openai(client) is client
+    # Wrapped in place, as 0.48.1 does: still an OpenAI client, and the caller's reference traces too.
+    assert client is raw and isinstance(client, OpenAI) and wrap_openai(client) is client
     assert client.api_key == "sk-stub" and client.models is raw.models and client._client is raw._client
+    raw.embeddings.create(model="through-the-original-reference", input="hi")
+    assert [r["metadata"]["model"] for r in bt_logs.rows()] == ["through-the-original-reference"]
+    bt_logs.server.reset()
     from braintrust.oai import NamedWrapper as FromOai, wrap_openai as wrap_from_oai
 
     assert FromOai is NamedWrapper and wrap_from_oai is wrap_openai
