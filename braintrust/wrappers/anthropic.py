@@ -25,6 +25,7 @@ import json
 import warnings
 from typing import Any, AsyncIterator, Callable, Iterator
 
+from braintrust.wrappers import inline_files
 from braintrust.wrappers.calls import (
     Call, ClientProxy, Kind, NamedWrapper, as_dict, field, given, is_number, keep_iterators, start_call, traced_call, wrap_client,
 )
@@ -109,9 +110,9 @@ class _Messages(NamedWrapper):
 
 def _start_fields(kwargs: dict) -> dict:
     keep_iterators(kwargs, "messages", "tools")
-    messages = list(kwargs.get("messages") or [])
+    messages = inline_files.anthropic_input(list(kwargs.get("messages") or []))  # (base64 sources as attachments)
     if kwargs.get("system"):
-        messages.append({"role": "system", "content": kwargs["system"]})
+        messages.append({"role": "system", "content": inline_files.anthropic_input(kwargs["system"])})
     metadata: dict[str, Any] = {"provider": PROVIDER}
     for key in PARAMS:
         value = kwargs.get(key)

@@ -31,6 +31,7 @@ from braintrust.wrappers.calls import (
     AUTO_INSTRUMENTED, Call, ClientProxy, Kind, NamedWrapper, TracedAsyncStream, TracedStream, as_dict, field, given, is_number,
     keep_iterators, omitted, start_call, traced_call, wrap_client,
 )
+from braintrust.wrappers import inline_files
 from braintrust.wrappers.raw_responses import RawResponses
 
 INSTRUMENTATION = "openai-auto"
@@ -244,14 +245,15 @@ class _StreamHelper(NamedWrapper):
 
 
 def _request_fields(params: tuple[str, ...], input_key: str) -> Callable[[dict], dict]:
-    """A call's first fields: its ``input_key`` argument as input; ``params`` and the provider as metadata."""
+    """A call's first fields: its ``input_key`` argument as input (inline files as attachments);
+    ``params`` and the provider as metadata."""
 
     def start_fields(kwargs: dict) -> dict:
         keep_iterators(kwargs, input_key, "tools")
         # (a pydantic model class given as ``response_format`` / ``text_format``: its JSON schema)
         metadata = {key: serialize_response_format(kwargs[key]) for key in params if key in kwargs and given(kwargs[key])}
         metadata["provider"] = PROVIDER
-        return {"input": kwargs.get(input_key), "metadata": metadata}
+        return {"input": inline_files.openai_input(kwargs.get(input_key)), "metadata": metadata}
 
     return start_fields
 

@@ -197,6 +197,23 @@ def test_attachments_match_public_sdk(tmp_path):
     assert proc.stdout == (CAPTURES / "attachment.out.txt").read_text()
 
 
+def test_inline_files_match_public_sdk(tmp_path):
+    """Base64 images and files in model calls (scenario_inline_files.py): logged as attachments,
+    named and typed as 0.48.1 names them, each uploaded once; URLs and bad base64 left as they are."""
+    with BraintrustTestServer(org_name="recorder-org") as server:
+        proc = run_scenario("inline_files", server, tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        rows = server.rows()
+        ours_uploaded = sorted((r.json["filename"], r.json["content_type"]) for r in server.requests_to("/attachment", "POST"))
+    captured = [json.loads(line) for line in (CAPTURES / "inline_files.jsonl").read_text().splitlines()]
+    theirs_uploaded = sorted((c["body"]["filename"], c["body"]["content_type"]) for c in captured
+                             if c["path"] == "/attachment" and c["method"] == "POST")
+    assert ours_uploaded == theirs_uploaded and len(ours_uploaded) == 6
+    theirs = normalize(_keys_as_filenames(merge_like_server(capture_rows("inline_files"))))
+    ours = normalize(_keys_as_filenames(rows))
+    assert ours == theirs, diff(ours, theirs)
+
+
 def _invoke_calls(bodies: list[dict]) -> list[dict]:
     """``/function/invoke`` bodies with each parent slug replaced by what it points at."""
     from braintrust.tracing.span_components import SpanComponentsV4
