@@ -135,7 +135,7 @@ class SummarySkipped(SerializableDataClass):
     status: str = field(default="skipped", init=False)
 
 
-@dataclass
+@dataclass(init=False)
 class ExperimentSummary(SerializableDataClass):
     project_name: str
     project_id: str | None
@@ -152,6 +152,27 @@ class ExperimentSummary(SerializableDataClass):
     local_hint: str | None = None
     #: Offline runs whose base ran other inputs: what the diffs are over (None: the same inputs).
     case_coverage: CaseCoverage | None = None
+
+    def __init__(self, project_name: str, project_id: str | None, experiment_id: str | None, experiment_name: str,
+                 project_url: str | None, experiment_url: str | None, comparison_experiment_name: str | None,
+                 comparison: "SummarySuccess | SummarySkipped | None" = None, *, scores: dict[str, ScoreSummary] | None = None,
+                 metrics: dict[str, MetricSummary] | None = None, comparison_status: str = "success",
+                 comparison_reason: str | None = None, local_hint: str | None = None,
+                 case_coverage: CaseCoverage | None = None) -> None:
+        """0.48.1's arguments (its eighth, ``comparison``: a ``SummarySuccess`` with the scores and
+        metrics, or a ``SummarySkipped`` with the reason), or the scores and metrics by name."""
+        self.project_name, self.project_id, self.experiment_id = project_name, project_id, experiment_id
+        self.experiment_name, self.project_url, self.experiment_url = experiment_name, project_url, experiment_url
+        self.comparison_experiment_name = comparison_experiment_name
+        if isinstance(comparison, SummarySkipped):
+            comparison_status, comparison_reason = "skipped", comparison.reason
+        elif isinstance(comparison, SummarySuccess):
+            scores = comparison.scores if scores is None else scores
+            metrics = comparison.metrics if metrics is None else metrics
+        self.scores, self.metrics = dict(scores or {}), dict(metrics or {})
+        self.comparison_status, self.comparison_reason = comparison_status, comparison_reason
+        self.local_hint, self.case_coverage = local_hint, case_coverage
+        self.__post_init__()
 
     def __post_init__(self) -> None:
         # (``from_dict`` leaves the entries as dicts, as the public SDK's does: they keep theirs.)
@@ -212,9 +233,12 @@ class ExperimentSummary(SerializableDataClass):
     def as_dict(self) -> dict[str, Any]:
         scores = {k: v.as_dict() if isinstance(v, ScoreSummary) else v for k, v in self.scores.items()}
         metrics = {k: v.as_dict() if isinstance(v, MetricSummary) else v for k, v in self.metrics.items()}
-        comparison: dict[str, Any] = {"scores": scores, "metrics": metrics, "status": self.comparison_status}
-        if self.comparison_reason:
-            comparison["reason"] = self.comparison_reason
+        if self.comparison_status == "skipped":  # (as 0.48.1's SummarySkipped: the reason alone)
+            comparison: dict[str, Any] = {"reason": self.comparison_reason or "", "status": "skipped"}
+        else:
+            comparison = {"scores": scores, "metrics": metrics, "status": self.comparison_status}
+            if self.comparison_reason:
+                comparison["reason"] = self.comparison_reason
         return {
             "project_name": self.project_name,
             "project_id": self.project_id,

@@ -80,6 +80,7 @@ class Caller:
     token: str | None
     org_name: str | None
     app_url: str | None
+    project_id: str | None = None  # (x-bt-project-id: the playground's project, sent on with its scorers' calls)
 
 
 def caller_of(headers: Mapping[str, str]) -> Caller:
@@ -92,7 +93,7 @@ def caller_of(headers: Mapping[str, str]) -> Caller:
             raise AccessDenied(400, "Invalid authorization token format")
     if token is not None and token.lower() == "null":
         token = None
-    return Caller(token or None, headers.get("x-bt-org-name"), allowed_origin(headers.get("origin")))
+    return Caller(token or None, headers.get("x-bt-org-name"), allowed_origin(headers.get("origin")), headers.get("x-bt-project-id"))
 
 
 class TokenChecker:

@@ -19,9 +19,11 @@ from typing import Any, Mapping
 
 __all__ = ["BadRequest", "EvalRequest", "evaluator_listing", "format_summary", "parent_slug", "parse_eval_request", "sse_event"]
 
-#: The fields of a ``function_id`` a remote scorer may name, as ``invoke`` takes them.
-FUNCTION_ID_FIELDS = ("function_id", "version", "prompt_session_id", "prompt_session_function_id", "global_function",
-                      "project_name", "slug")
+#: The fields of a ``function_id`` a remote scorer may name (sent as given to ``/function/invoke``).
+FUNCTION_ID_FIELDS = ("function_id", "version", "name", "prompt_session_id", "prompt_session_function_id", "inline_code",
+                      "global_function", "project_name", "slug")
+#: One of these names the function (0.48.1's forms, and a project's slug).
+NAMING_FIELDS = ("function_id", "name", "prompt_session_id", "inline_code", "global_function", "slug")
 
 
 class BadRequest(ValueError):
@@ -38,6 +40,7 @@ class EvalRequest:
     project_id: str | None = None
     parent: str | None = None  # an export slug
     stream: bool = False
+    scorer_project_id: str | None = None  # the caller's x-bt-project-id, sent with the scorers' calls
 
 
 def parse_eval_request(body: bytes) -> EvalRequest:
@@ -75,8 +78,9 @@ def _remote_scorer(score: Any, index: int) -> dict[str, Any]:
     if unknown:
         raise BadRequest(f"Invalid score at index {index}: this dev server cannot call a function given by {', '.join(unknown)}; "
                          f"it takes {', '.join(FUNCTION_ID_FIELDS)}")
-    if not any(key in function_id for key in ("function_id", "prompt_session_id", "global_function", "slug")):
-        raise BadRequest(f"Invalid score at index {index}: function_id must name a function_id, prompt_session_id, global_function or slug")
+    if not any(key in function_id for key in NAMING_FIELDS):
+        raise BadRequest(f"Invalid score at index {index}: scores[{index}] must specify function_id, name, prompt_session_id, "
+                         "inline_code, global_function, or slug (with project_name)")
     return {"name": score["name"], "function_id": function_id}
 
 

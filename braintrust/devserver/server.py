@@ -58,6 +58,11 @@ def serve(evaluators: Mapping[str, Any], host: str = "localhost", port: int = 83
         server.server_close()
 
 
+#: Each path and the methods it answers (OPTIONS, the CORS preflight, everywhere).
+ENDPOINTS = {"/": ("GET", "HEAD"), "/list": ("GET",), "/eval": ("POST",)}
+ENDPOINTS_TEXT = "the dev server answers GET /, GET /list and POST /eval"
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: DevServer
     protocol_version = "HTTP/1.0"  # (a streamed answer ends when the connection closes)
@@ -81,20 +86,55 @@ class _Handler(BaseHTTPRequestHandler):
     def do_OPTIONS(self) -> None:  # noqa: N802 - the http.server naming
         self._answer(200, b"", "text/plain")
 
+    def _not_allowed_here(self, method: str) -> bool:
+        """405 (with ``Allow`` and the CORS headers a browser needs to read it) for a known path
+        asked with another method, as 0.48.1's server answers; False for an unknown path."""
+        allowed = ENDPOINTS.get(self.path.split("?", 1)[0])
+        if allowed is None or method in allowed:
+            return False
+        data = b"Method Not Allowed"
+        self.send_response(405)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Allow", ", ".join(allowed))
+        for name, value in cors_headers(self._headers()).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+        return True
+
+    def _unsupported(self) -> None:
+        if not self._not_allowed_here(self.command):
+            self._answer(404, {"error": f"no endpoint {self.command} {self.path.split('?', 1)[0]}: {ENDPOINTS_TEXT}"})
+
+    do_PUT = do_DELETE = do_PATCH = _unsupported  # noqa: N815
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        if self.path.split("?", 1)[0] == "/":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.end_headers()
+        else:
+            self._unsupported()
+
     def do_GET(self) -> None:  # noqa: N802
         path = self.path.split("?", 1)[0]
+        if self._not_allowed_here("GET"):
+            return
         if path == "/":
             self._answer(200, "Hello, world!", "text/plain; charset=utf-8")
         elif path == "/list":
             if self._authorized() is not None:
                 self._answer(200, evaluator_listing(self.server.evaluators))
         else:
-            self._answer(404, {"error": f"no endpoint GET {path}: the dev server answers GET /, GET /list and POST /eval"})
+            self._answer(404, {"error": f"no endpoint GET {path}: {ENDPOINTS_TEXT}"})
 
     def do_POST(self) -> None:  # noqa: N802
         path = self.path.split("?", 1)[0]
+        if self._not_allowed_here("POST"):
+            return
         if path != "/eval":
-            self._answer(404, {"error": f"no endpoint POST {path}: the dev server answers GET /, GET /list and POST /eval"})
+            self._answer(404, {"error": f"no endpoint POST {path}: {ENDPOINTS_TEXT}"})
             return
         caller = self._authorized()
         if caller is None:
@@ -108,6 +148,7 @@ class _Handler(BaseHTTPRequestHandler):
         except BadRequest as exc:
             self._answer(400, {"error": str(exc)})
             return
+        request.scorer_project_id = caller.project_id
         registered = self.server.evaluators.get(request.name)
         if registered is None:
             self._answer(404, {"error": f"Evaluator '{request.name}' not found"})
@@ -216,21 +257,25 @@ def _chosen_parameters(request: EvalRequest, registered: Any) -> dict[str, Any] 
 
 
 def _evaluator_for(request: EvalRequest, registered: Any, data: Any, chosen: Any, **callbacks: Any) -> Any:
-    scores = list(registered.scores or []) + [_remote_scorer(score["name"], score["function_id"]) for score in request.scores]
+    scores = list(registered.scores or []) + [_remote_scorer(score["name"], score["function_id"], request.scorer_project_id)
+                                              for score in request.scores]
     return dataclasses.replace(
         registered, data=data, scores=scores, parameter_values=chosen, experiment_name=request.experiment_name,
         parent=request.parent, project_id=request.project_id or registered.project_id, **callbacks,
     )
 
 
-def _remote_scorer(name: str, function_id: dict[str, Any]) -> Callable[..., Any]:
-    """A scorer that calls a Braintrust function (the playground's scorers), in the scorer's span."""
+def _remote_scorer(name: str, function_id: dict[str, Any], project_id: str | None) -> Callable[..., Any]:
+    """A scorer that calls a Braintrust function (the playground's scorers), in the scorer's span:
+    the request 0.48.1's dev server sends (the function as named, the scorer's arguments as input,
+    the org's and the playground project's headers)."""
     def scorer(input: Any, output: Any, expected: Any, metadata: Any) -> Any:
-        from braintrust.functions.invoke import invoke
+        from braintrust.functions.invoke import call_function
         from braintrust.tracing.span import current_span
 
-        return invoke(**function_id, input={"input": input, "output": output, "expected": expected, "metadata": metadata},
-                      parent=current_span().export(), stream=False, mode="auto", strict=True)
+        return call_function({**function_id, "input": {"input": input, "output": output, "expected": expected, "metadata": metadata},
+                              "parent": current_span().export(), "stream": False, "mode": "auto", "strict": True},
+                             project_id=project_id)
 
     scorer.__name__ = name
     return scorer

@@ -46,6 +46,13 @@ USAGE_METRICS = (
     ("cache_read_input_tokens", "prompt_cached_tokens"),
     ("cache_creation_input_tokens", "prompt_cache_creation_tokens"),
 )
+# usage.cache_creation field -> metric (by time to live; together they replace the total above)
+CACHE_CREATION_METRICS = (
+    ("ephemeral_5m_input_tokens", "prompt_cache_creation_5m_tokens"),
+    ("ephemeral_1h_input_tokens", "prompt_cache_creation_1h_tokens"),
+)
+# usage fields that are not counts, kept as metadata ("usage_<field>")
+USAGE_METADATA = ("service_tier", "inference_geo", "speed", "fallback_credit")
 
 
 def wrap_anthropic(client: Any) -> Any:
@@ -127,24 +134,51 @@ def _start_fields(kwargs: dict) -> dict:
 
 
 def usage_metrics(usage: Any) -> dict[str, float]:
-    """Token metrics from an Anthropic ``usage``: ``prompt_tokens`` is every input token (cached,
-    cache-creating or not), ``tokens`` adds the output's."""
+    """Token metrics from an Anthropic ``usage``, as 0.48.1 names them: ``prompt_tokens`` is every
+    input token (cached, cache-creating or not), ``tokens`` adds the output's; cache creation by
+    time to live when given (``prompt_cache_creation_5m_tokens``...), thinking tokens as
+    ``completion_reasoning_tokens``, and ``server_tool_use_<field>`` counts."""
     usage = as_dict(usage)
     if not isinstance(usage, dict):
         return {}
     metrics = {metric: float(usage[name]) for name, metric in USAGE_METRICS if is_number(usage.get(name))}
-    if any(name in metrics for name in ("prompt_tokens", "prompt_cached_tokens", "prompt_cache_creation_tokens")):
-        metrics["prompt_tokens"] = (metrics.get("prompt_tokens", 0.0) + metrics.get("prompt_cached_tokens", 0.0)
-                                    + metrics.get("prompt_cache_creation_tokens", 0.0))
+    by_ttl = as_dict(usage.get("cache_creation"))
+    if isinstance(by_ttl, dict):
+        metrics.update({metric: float(by_ttl[name]) for name, metric in CACHE_CREATION_METRICS if is_number(by_ttl.get(name))})
+    created = [metrics[metric] for _, metric in CACHE_CREATION_METRICS if metric in metrics]
+    if created:
+        metrics.pop("prompt_cache_creation_tokens", None)
+    details = as_dict(usage.get("output_tokens_details"))
+    if isinstance(details, dict) and is_number(details.get("thinking_tokens")):
+        metrics["completion_reasoning_tokens"] = float(details["thinking_tokens"])
+    server_tools = as_dict(usage.get("server_tool_use"))
+    if isinstance(server_tools, dict):
+        metrics.update({f"server_tool_use_{name}": float(value) for name, value in server_tools.items() if is_number(value)})
+    prompt_parts = ("prompt_tokens", "prompt_cached_tokens", "prompt_cache_creation_tokens", *(m for _, m in CACHE_CREATION_METRICS))
+    if any(name in metrics for name in prompt_parts):
+        creating = sum(created) if created else metrics.get("prompt_cache_creation_tokens", 0.0)
+        metrics["prompt_tokens"] = metrics.get("prompt_tokens", 0.0) + metrics.get("prompt_cached_tokens", 0.0) + creating
         if "completion_tokens" in metrics:
             metrics["tokens"] = metrics["prompt_tokens"] + metrics["completion_tokens"]
     return metrics
 
 
+def usage_metadata(usage: Any) -> dict[str, Any]:
+    """The usage fields that are not counts (``service_tier``...), as ``usage_<field>`` metadata."""
+    usage = as_dict(usage)
+    if not isinstance(usage, dict):
+        return {}
+    return {f"usage_{name}": usage[name] for name in USAGE_METADATA if usage.get(name) is not None}
+
+
 def _message_fields(message: Any) -> dict:
     """A complete message (a result, or a stream's final snapshot): its output and token metrics."""
     output = {name: field(message, name) for name in OUTPUT_FIELDS if field(message, name) is not None}
-    return {"output": output or None, "metrics": usage_metrics(field(message, "usage"))}
+    fields = {"output": output or None, "metrics": usage_metrics(field(message, "usage"))}
+    metadata = usage_metadata(field(message, "usage"))
+    if metadata:
+        fields["metadata"] = metadata
+    return fields
 
 
 def _message_from_events(events: list) -> dict:

@@ -124,11 +124,14 @@ def test_a_dataset_a_remote_scorer_and_a_parent(dev, bt_env):
         "name": "plain", "data": {"project_name": "dev-project", "dataset_name": "greetings"},
         "scores": [{"name": "sentiment", "function_id": {"function_id": "classify"}}],
         "parent": {"object_type": "experiment", "object_id": "parent-experiment-id"},
-    })
+    }, headers={"x-bt-project-id": "playground-project"})
     assert answer.status_code == 200, answer.text
-    (invoked,) = [r.json for r in bt_env.requests if r.path == "/function/invoke"]
-    assert invoked["function_id"] == "classify" and invoked["input"]["output"] == "good morning"
-    assert invoked["mode"] == "auto" and invoked["strict"] is True and invoked["parent"]
+    (invoked,) = [r for r in bt_env.requests if r.path == "/function/invoke"]
+    # The request 0.48.1's dev server sends: the function as named, the org's and the project's headers.
+    assert set(invoked.json) == {"function_id", "input", "parent", "stream", "mode", "strict"}
+    assert invoked.json["function_id"] == "classify" and invoked.json["input"]["output"] == "good morning"
+    assert invoked.json["mode"] == "auto" and invoked.json["strict"] is True and invoked.json["parent"]
+    assert invoked.header("x-bt-project-id") == "playground-project" and invoked.header("x-bt-org-name") == bt_env.org_name
     rows = bt_env.rows("experiment", "parent-experiment-id")  # (a parent: no experiment of its own)
     root = next(r for r in rows if r.get("span_attributes", {}).get("type") == "eval")
     assert root["output"] == "good morning" and root["origin"]["id"] == "g1"
@@ -160,7 +163,8 @@ def test_a_server_without_a_key_of_its_own_reads_the_dataset_as_the_caller(dev, 
     ({"name": "support-bot", "parameters": {"model": 4}}, 400, "Invalid parameters: Invalid parameter 'model'"),
     ({"name": "support-bot", "data": {"dataset_id": 3, "nothing": 1}}, 400, "Failed to load dataset"),
     ({"name": "support-bot", "data": {"rows": []}}, 400, "Failed to load dataset: data must name a dataset"),
-    ({"name": "plain", "scores": [{"name": "s", "function_id": {"inline_code": "x"}}]}, 400, "cannot call a function given by inline_code"),
+    ({"name": "plain", "scores": [{"name": "s", "function_id": {"code": "x"}}]}, 400, "cannot call a function given by code"),
+    ({"name": "plain", "scores": [{"name": "s", "function_id": {"version": "1"}}]}, 400, "scores[0] must specify function_id, name"),
     ({"name": "plain", "parent": {"object_type": "dataset", "object_id": "x"}}, 400, "parent must be an export slug"),
 ])
 def test_requests_that_cannot_run_say_why(dev, bt_env, body, status, message):
@@ -295,3 +299,14 @@ def test_saved_parameters_are_listed_with_their_source():
         "type": "braintrust.parameters", "schema": saved.schema,
         "source": {"parametersId": "p1", "slug": "knobs", "name": "Knobs", "projectId": "proj", "version": "100"},
     }
+
+
+def test_a_known_path_asked_with_another_method_is_405_with_cors(dev, bt_env):
+    """As 0.48.1's server: 405 and ``Allow`` (readable by the browser: CORS headers too); 404 elsewhere."""
+    origin = {"Origin": "https://www.braintrust.dev"}
+    for method, path, allowed in (("GET", "/eval", "POST"), ("PUT", "/eval", "POST"), ("POST", "/list", "GET"), ("DELETE", "/", "GET, HEAD")):
+        answer = call(dev, method, path, headers=origin)
+        assert (answer.status_code, answer.headers["Allow"]) == (405, allowed), (method, path)
+        assert answer.headers["Access-Control-Allow-Origin"] == "https://www.braintrust.dev"
+    assert call(dev, "HEAD", "/").status_code == 200
+    assert call(dev, "PUT", "/nothing").status_code == 404 and call(dev, "GET", "/nothing").status_code == 404

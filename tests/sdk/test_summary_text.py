@@ -120,3 +120,17 @@ def test_the_other_public_dataclasses_serialize_as_the_public_sdks_do():
     again = DatasetSummary.from_dict_deep(dataset.as_dict())
     assert again.data_summary == DataSummary(new_records=1, total_records=2) and str(again) == str(dataset)
     assert DatasetSummary.from_dict(dataset.as_dict()).data_summary == {"new_records": 1, "total_records": 2}
+
+
+def test_a_summary_is_made_as_0_48_1_makes_one():
+    """Its eighth argument is the comparison (a reporter building its own summary passes it)."""
+    from braintrust import ScoreSummary, SummarySkipped, SummarySuccess
+
+    score = ScoreSummary(name="s", score=0.5, diff=None, improvements=0, regressions=0)
+    made = ExperimentSummary("p", None, None, "e", None, None, None, SummarySuccess(scores={"s": score}, metrics={}))
+    assert made.scores == {"s": score} and made.comparison == SummarySuccess(scores={"s": score}, metrics={})
+    skipped = ExperimentSummary("p", None, None, "e", None, None, None, SummarySkipped(reason="Score summarization was disabled"))
+    assert skipped.as_dict() == {  # (0.48.1's, field for field)
+        "project_name": "p", "project_id": None, "experiment_id": None, "experiment_name": "e", "project_url": None,
+        "experiment_url": None, "comparison_experiment_name": None,
+        "comparison": {"reason": "Score summarization was disabled", "status": "skipped"}, "scores": {}, "metrics": {}}

@@ -235,3 +235,19 @@ def test_an_error_in_a_traced_message_streams_block_is_the_spans_and_is_raised(s
     for span in (sync_span, async_span):
         (fields,) = span.logs
         assert span.ends == 1 and fields["error"] == "parsing failed" and fields["output"]["content"] == []
+
+
+def test_usage_details_are_named_as_the_public_sdk_names_them():
+    from braintrust.wrappers.anthropic import usage_metadata, usage_metrics
+
+    usage = {"input_tokens": 10, "output_tokens": 5, "cache_read_input_tokens": 2, "cache_creation_input_tokens": 4,
+             "cache_creation": {"ephemeral_5m_input_tokens": 1, "ephemeral_1h_input_tokens": 3},
+             "server_tool_use": {"web_search_requests": 2}, "output_tokens_details": {"thinking_tokens": 3},
+             "service_tier": "standard", "inference_geo": None}
+    assert usage_metrics(usage) == {
+        "prompt_tokens": 16.0, "completion_tokens": 5.0, "tokens": 21.0, "prompt_cached_tokens": 2.0,
+        "prompt_cache_creation_5m_tokens": 1.0, "prompt_cache_creation_1h_tokens": 3.0,  # (they replace the total)
+        "completion_reasoning_tokens": 3.0, "server_tool_use_web_search_requests": 2.0,
+    }
+    assert usage_metadata(usage) == {"usage_service_tier": "standard"}
+    assert usage_metrics({"input_tokens": 1, "cache_creation_input_tokens": 2})["prompt_cache_creation_tokens"] == 2.0
