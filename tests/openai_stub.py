@@ -1,5 +1,5 @@
 """A deterministic loopback stand-in for the OpenAI API: chat completions (plain, streamed, with
-tools, an unknown model's 400), the Responses API, embeddings and moderations.
+tools, an unknown model's 400), the Responses API (with tool calls when given tools), embeddings and moderations.
 
 Used by ``tests/data/captures/scenario_openai.py`` (run by both SDKs) and by the ``wrap_openai``
 tests. ``OpenAIStub`` records each request body; ``cut_stream_after`` makes streamed answers stop
@@ -61,12 +61,24 @@ def chat_stream(body):
     return "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
 
 
+#: The output items a Responses answer to a request with tools adds: a function call, a web
+#: search and an MCP call that failed.
+RESPONSE_TOOL_ITEMS = [
+    {"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "get_weather",
+     "arguments": "{\"city\": \"Paris\"}", "status": "completed"},
+    {"type": "web_search_call", "id": "ws_1", "status": "completed", "action": {"type": "search", "query": "weather Paris"}},
+    {"type": "mcp_call", "id": "mcp_1", "server_label": "wiki", "name": "ask", "arguments": "{\"q\": \"rain\"}",
+     "output": None, "error": "{\"code\": 503}"},
+]
+
+
 def responses_answer(body):
     structured = ((body.get("text") or {}).get("format") or {}).get("type") == "json_schema"
     text = "{\"answer\": \"Paris\", \"confident\": true}" if structured else "Paris."
     return {"id": "resp_1", "object": "response", "created_at": 1700000000, "status": "completed", "model": body["model"],
             "output": [{"type": "message", "id": "msg_1", "status": "completed", "role": "assistant",
-                        "content": [{"type": "output_text", "text": text, "annotations": []}]}],
+                        "content": [{"type": "output_text", "text": text, "annotations": []}]},
+                       *(RESPONSE_TOOL_ITEMS if body.get("tools") else [])],
             "parallel_tool_calls": True, "tool_choice": "auto", "tools": [], "error": None, "incomplete_details": None,
             "instructions": body.get("instructions"), "metadata": {}, "temperature": 1.0, "top_p": 1.0,
             "usage": {"input_tokens": 10, "output_tokens": 2, "total_tokens": 12,

@@ -72,12 +72,15 @@ class Kind:
 
     ``start_fields(kwargs)``: the span's first fields (``input``, ``metadata``); ``finish(result)``
     and ``aggregate(chunks)``: the fields to log at the end (``output``, ``metrics``...);
-    ``timed``: log ``time_to_first_token``; ``error_text(exc)``: an error as logged.
+    ``timed``: log ``time_to_first_token``; ``error_text(exc)``: an error as logged;
+    ``children(output)``: child spans to log under the call's, each the arguments of a
+    ``start_span`` plus the ``output`` or ``error`` to log in it (the tool calls an answer made).
     """
 
     def __init__(self, name: str, instrumentation: str, start_fields: Callable[[dict], dict], finish: Callable[[Any], dict],
                  aggregate: Callable[[list], dict] | None = None, timed: bool = True,
-                 error_text: Callable[[BaseException], str] = traceback_text):
+                 error_text: Callable[[BaseException], str] = traceback_text,
+                 children: Callable[[Any], list[dict]] | None = None):
         self.name = name
         self.instrumentation = instrumentation
         self.start_fields = start_fields
@@ -85,10 +88,12 @@ class Kind:
         self.aggregate = aggregate
         self.timed = timed
         self.error_text = error_text
+        self.children = children
 
     def named(self, name: str) -> "Kind":
         """The same kind under another span name (``parse`` beside ``create``, say)."""
-        return Kind(name, self.instrumentation, self.start_fields, self.finish, self.aggregate, self.timed, self.error_text)
+        return Kind(name, self.instrumentation, self.start_fields, self.finish, self.aggregate, self.timed, self.error_text,
+                    self.children)
 
 
 def omitted(value: Any) -> bool:
@@ -193,8 +198,10 @@ class Call:
         self._end(fields)
 
     def done_streaming(self, error: BaseException | None = None) -> None:
-        """The stream ended (``error``: it failed); what arrived is the output."""
-        fields = self._read(self.kind.aggregate, self.chunks) if self.kind.aggregate else {}
+        """The stream ended (``error``: it failed); what arrived is the output (a stream that
+        failed before its first chunk has none, as in 0.48.1)."""
+        arrived = self.kind.aggregate is not None and (error is None or bool(self.chunks))
+        fields = self._read(self.kind.aggregate, self.chunks) if arrived else {}
         if error is not None:
             fields["error"] = self.kind.error_text(error)
         self._end(fields)
@@ -228,8 +235,19 @@ class Call:
         fields = {**fields, "metrics": metrics} if metrics else {k: v for k, v in fields.items() if k != "metrics"}
         try:
             self.span.log(**fields)
+            if self.kind.children is not None and fields.get("output") and self.span is not NOOP_SPAN:
+                self._log_children(self.kind.children(fields["output"]))
         finally:
             self.span.end()
+
+    def _log_children(self, children: list[dict]) -> None:
+        with instrumented_by(self.kind.instrumentation):
+            for child in children:
+                child = dict(child)
+                ended = {key: child.pop(key) for key in ("output", "error") if key in child}
+                with self.span.start_span(**child) as span:
+                    if ended:
+                        span.log(**ended)
 
     async def finish_async(self, pending: Any, stream: bool) -> Any:
         try:

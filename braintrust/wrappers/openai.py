@@ -25,6 +25,7 @@ The public SDK's helpers for tracing one endpoint without a wrapped client: ``Co
 from __future__ import annotations
 
 import inspect
+import json
 from typing import Any, Callable
 
 from braintrust.wrappers.calls import (
@@ -374,6 +375,55 @@ def _responses_events(events: list) -> dict:
     return {}
 
 
+#: The Responses API's tool-call output items, each logged as a child ``tool`` span (as 0.48.1
+#: does), and the item fields that are its input.
+RESPONSE_TOOL_INPUTS = {
+    "function_call": ("arguments",), "web_search_call": ("action",), "file_search_call": ("queries",),
+    "code_interpreter_call": ("code", "container_id"), "computer_call": ("action",), "image_generation_call": (),
+    "mcp_call": ("arguments",),
+}
+
+
+def _json_or_text(value: Any) -> Any:
+    """A string holding a JSON object or array, parsed; anything else as it is."""
+    if isinstance(value, str) and value.strip()[:1] in ("{", "["):
+        try:
+            return json.loads(value)
+        except ValueError:
+            pass
+    return value
+
+
+def _response_tool_spans(output: Any) -> list[dict]:
+    """A tool span per tool call among a response's output items: named after the tool, its
+    arguments (or action, queries, code...) as input, the call's ids and status as metadata, and
+    what else the item holds as output (a function call's result comes later, from the caller)."""
+    spans = []
+    for item in output if isinstance(output, list) else []:
+        item = as_dict(item)
+        if not isinstance(item, dict) or item.get("type") not in RESPONSE_TOOL_INPUTS:
+            continue
+        kind, keys = item["type"], RESPONSE_TOOL_INPUTS[item["type"]]
+        name = f"{item['server_label']}.{item['name']}" if item.get("server_label") and item.get("name") else str(item.get("name") or kind)
+        given_input = {key: _json_or_text(item[key]) for key in keys if item.get(key) is not None}
+        metadata = {key: value for key, value in (("tool_type", kind), ("tool_id", item.get("id")), ("call_id", item.get("call_id")),
+                                                  ("status", item.get("status")), ("server_label", item.get("server_label")))
+                    if value is not None}
+        span: dict[str, Any] = {"name": name, "type": "tool", "metadata": metadata or None,
+                                "input": (given_input.get("arguments") if keys == ("arguments",) else given_input) or None}
+        if item.get("error") is not None:
+            error = _json_or_text(item["error"])
+            span["error"] = error if isinstance(error, (dict, list)) else str(error)
+        elif kind != "function_call":
+            left_out = {"id", "type", "name", "call_id", "server_label", "error", *keys}
+            rest = {key: _json_or_text(value) if key == "output" else value for key, value in item.items()
+                    if key not in left_out and value is not None}
+            if rest:
+                span["output"] = rest
+        spans.append(span)
+    return spans
+
+
 def _embedding_result(result: Any) -> dict:
     data = field(result, "data") or [{}]
     embedding = field(data[0], "embedding") or []
@@ -386,7 +436,7 @@ def _moderation_result(result: Any) -> dict:
 
 _CHAT = Kind("Chat Completion", INSTRUMENTATION, _request_fields(CHAT_PARAMS, "messages"), _chat_result, _chat_chunks)
 _RESPONSES = Kind("openai.responses.create", INSTRUMENTATION, _request_fields(RESPONSES_PARAMS, "input"),
-                  _responses_result, _responses_events)
+                  _responses_result, _responses_events, children=_response_tool_spans)
 _EMBEDDINGS = Kind("Embedding", INSTRUMENTATION, _request_fields(EMBEDDING_PARAMS, "input"), _embedding_result, timed=False)
 _MODERATIONS = Kind("Moderation", INSTRUMENTATION, _request_fields(MODERATION_PARAMS, "input"), _moderation_result, timed=False)
 

@@ -31,6 +31,7 @@ SCENARIOS = {
     "tracing_options": (6291456, "tracing_options.out.txt"),
     "experiment_options": (6291456, "experiment_options.legacy_ids.out.txt"),
     "anthropic_streams": (6291456, None),
+    "responses_tools": (6291456, "responses_tools.out.txt"),
 }
 
 

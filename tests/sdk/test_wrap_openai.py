@@ -184,6 +184,14 @@ def test_a_stream_cut_off_records_the_error_and_raises_it(bt_logs, logger):
     (row,) = bt_logs.rows()
     assert type(raised.value).__name__ in row["error"]
     assert row["output"][0]["message"]["content"] == "The answer"  # what arrived before the cut
+    bt_logs.server.reset()
+    with OpenAIStub(cut_stream_after=0) as stub:
+        stream = client_for(stub).chat.completions.create(model="m", messages=QUESTION, stream=True)
+        with pytest.raises(Exception):
+            for _ in stream:
+                pass
+    (row,) = bt_logs.rows()
+    assert row["error"] and "output" not in row  # (nothing arrived: no output, as 0.48.1 logs it)
 
 
 def test_a_stream_used_as_a_context_manager(bt_logs, logger, stub):
