@@ -1,5 +1,5 @@
 """A deterministic loopback stand-in for Anthropic's Messages API: a plain answer, a tool call,
-streamed answers, an unknown model's 400.
+server tool calls (web search), streamed answers, an unknown model's 400.
 
 Used by ``tests/data/captures/scenario_anthropic.py`` (run by both SDKs) and by the
 ``wrap_anthropic`` tests. ``AnthropicStub`` records each request body.
@@ -14,9 +14,29 @@ from loopback_stub import LoopbackStub
 USAGE = {"input_tokens": 12, "output_tokens": 5, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 4}
 
 
+#: The answer to a request with a server tool (web search): two searches, the second failed,
+#: with the usage details such answers carry.
+SERVER_TOOL_CONTENT = [
+    {"type": "text", "text": "Searching."},
+    {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {"query": "weather Paris"}},
+    {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_1", "content": [
+        {"type": "web_search_result", "url": "https://example.com/weather", "title": "Weather", "encrypted_content": "e1",
+         "page_age": None}]},
+    {"type": "server_tool_use", "id": "srvtoolu_2", "name": "web_search", "input": {"query": "again"}},
+    {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_2",
+     "content": {"type": "web_search_tool_result_error", "error_code": "max_uses_exceeded"}},
+    {"type": "text", "text": "It is sunny."},
+]
+SERVER_TOOL_USAGE = {**USAGE, "cache_creation": {"ephemeral_5m_input_tokens": 1, "ephemeral_1h_input_tokens": 2},
+                     "server_tool_use": {"web_search_requests": 2}, "service_tier": "standard"}
+
+
 def message_answer(body):
     if body["model"] == "missing-model":
         return 400, {"type": "error", "error": {"type": "invalid_request_error", "message": "model: missing-model"}}
+    if any(str(tool.get("type", "")).startswith("web_search") for tool in body.get("tools") or []):
+        return 200, {"id": "msg_3", "type": "message", "role": "assistant", "model": body["model"], "content": SERVER_TOOL_CONTENT,
+                     "stop_reason": "end_turn", "stop_sequence": None, "usage": SERVER_TOOL_USAGE}
     if body.get("tools"):
         content = [{"type": "text", "text": "Let me check."},
                    {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}}]

@@ -215,9 +215,89 @@ def _message_from_events(events: list) -> dict:
     return _message_fields(message)
 
 
-_CREATE = Kind("anthropic.messages.create", INSTRUMENTATION, _start_fields, _message_fields, error_text=str)
+# -- server tools: each call (and its result) a tool span under the model call's, as 0.48.1 logs them
+
+SERVER_TOOL_CALLS = ("server_tool_use", "mcp_tool_use")
+REDACTED_RESULT_FIELDS = ("encrypted_content",)
+
+
+def _is_server_tool_result(kind: Any) -> bool:
+    return isinstance(kind, str) and kind.endswith("_tool_result") and kind != "tool_result"
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_redacted(item) for item in value]
+    if isinstance(value, dict):
+        return {key: "<redacted>" if key in REDACTED_RESULT_FIELDS else _redacted(item) for key, item in value.items()}
+    return value
+
+
+def _server_tool_span(call: dict | None, result: dict | None) -> dict:
+    call, result = call or {}, result or {}
+    if isinstance(call.get("name"), str):
+        name = call["name"]
+    elif isinstance(result.get("type"), str) and result["type"].endswith("_tool_result"):
+        name = result["type"][: -len("_tool_result")]
+    else:
+        name = "server_tool"
+    tool_input = call["input"] if call.get("input") is not None else \
+        ({key: value for key, value in call.items() if key not in ("id", "type", "name", "caller")} or None)
+    metadata = {key: value for key, value in (
+        ("tool_use_id", call.get("id") or result.get("tool_use_id")), ("tool_call_type", call.get("type")),
+        ("tool_result_type", result.get("type")), ("caller", call.get("caller") or result.get("caller"))) if value is not None}
+    span: dict[str, Any] = {"name": name, "type": "tool", "input": tool_input, "metadata": metadata or None}
+    if "content" in result:
+        output = _redacted(result["content"])
+    else:
+        output = _redacted({key: value for key, value in result.items() if key not in ("tool_use_id", "type", "caller")}) or None
+    if output is not None:
+        span["output"] = output
+        content = result.get("content")
+        if isinstance(content, dict) and isinstance(content.get("type"), str) and content["type"].endswith("_error"):
+            span["error"] = content.get("error_message") or content.get("error_code") or content["type"]
+    return span
+
+
+def _server_tool_spans(output: Any) -> list[dict]:
+    """A tool span per server tool call (web search, code execution, MCP...) in an answer's
+    content, paired with its result by id: the call's input, the result (encrypted parts
+    redacted) as output, an ``*_error`` result's code as the error."""
+    content = output.get("content") if isinstance(output, dict) else None
+    if not isinstance(content, list):
+        return []
+    calls: dict[str, dict] = {}
+    waiting: dict[str, list[dict]] = {}  # results that came before their call
+    matched: set[str] = set()
+    pairs: list[tuple[dict | None, dict | None]] = []
+    for item in map(as_dict, content):
+        kind = item.get("type") if isinstance(item, dict) else None
+        if kind in SERVER_TOOL_CALLS:
+            call_id = item.get("id")
+            if isinstance(call_id, str):
+                calls[call_id] = item
+                for result in waiting.pop(call_id, []):
+                    pairs.append((item, result))
+                    matched.add(call_id)
+            else:
+                pairs.append((item, None))
+        elif _is_server_tool_result(kind):
+            call_id = item.get("tool_use_id")
+            if isinstance(call_id, str) and call_id in calls:
+                pairs.append((calls[call_id], item))
+                matched.add(call_id)
+            elif isinstance(call_id, str):
+                waiting.setdefault(call_id, []).append(item)
+            else:
+                pairs.append((None, item))
+    pairs += [(call, None) for call_id, call in calls.items() if call_id not in matched]
+    return [_server_tool_span(call, result) for call, result in pairs]
+
+
+_CREATE = Kind("anthropic.messages.create", INSTRUMENTATION, _start_fields, _message_fields, error_text=str,
+               children=_server_tool_spans)
 _STREAMED = Kind("anthropic.messages.stream", INSTRUMENTATION, _start_fields, _message_fields, _message_from_events,
-                 error_text=str)
+                 error_text=str, children=_server_tool_spans)
 _STREAM_HELPER = _STREAMED
 
 

@@ -32,6 +32,7 @@ SCENARIOS = {
     "experiment_options": (6291456, "experiment_options.legacy_ids.out.txt"),
     "anthropic_streams": (6291456, None),
     "responses_tools": (6291456, "responses_tools.out.txt"),
+    "anthropic_server_tools": (6291456, None),
 }
 
 
