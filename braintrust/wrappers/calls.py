@@ -51,9 +51,10 @@ class ClientProxy(NamedWrapper):
     copy = with_options
 
 
-def wrap_client(client: Any, proxy: type, is_client: bool, wrapper: str, expected: str) -> Any:
-    """``client`` in ``proxy``; itself when wrapped already, or (with a warning naming what
-    ``wrapper`` expected) when ``is_client`` says it is not a client the proxy can trace."""
+def wrap_client(client: Any, proxy: Callable[[Any], Any], is_client: bool, wrapper: str, expected: str) -> Any:
+    """``proxy(client)`` (a proxy class, or a function that traces the client in place); the
+    client itself when traced already, or (with a warning naming what ``wrapper`` expected) when
+    ``is_client`` says it is not a client the proxy can trace."""
     if isinstance(client, NamedWrapper) or getattr(type(client), AUTO_INSTRUMENTED, False):
         return client  # (traced already: by a wrapper, or by ``auto_instrument``)
     if not is_client:

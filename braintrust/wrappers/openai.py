@@ -29,7 +29,7 @@ import json
 from typing import Any, Callable
 
 from braintrust.wrappers.calls import (
-    AUTO_INSTRUMENTED, Call, ClientProxy, Kind, NamedWrapper, TracedAsyncStream, TracedStream, as_dict, field, given, is_number,
+    Call, Kind, NamedWrapper, TracedAsyncStream, TracedStream, as_dict, field, given, is_number,
     keep_iterators, omitted, start_call, traced_call, wrap_client,
 )
 from braintrust.wrappers import inline_files
@@ -75,8 +75,10 @@ def wrap_openai(client: Any) -> Any:
     its ``copy()`` / ``with_options()`` give traced clients too. A client traced already (by this
     or ``auto_instrument``) is returned as it is."""
     is_client = getattr(getattr(client, "chat", None), "completions", None) is not None
-    if not is_client or isinstance(client, NamedWrapper) or getattr(type(client), AUTO_INSTRUMENTED, False):
-        return wrap_client(client, _Client, is_client, "wrap_openai", "an OpenAI client of openai>=1.0 (OpenAI() or AsyncOpenAI())")
+    return wrap_client(client, _trace_in_place, is_client, "wrap_openai", "an OpenAI client of openai>=1.0 (OpenAI() or AsyncOpenAI())")
+
+
+def _trace_in_place(client: Any) -> Any:
     if isinstance(getattr(client, "chat", None), _Chat):
         return client  # (wrapped already)
     for name, traced in TRACED_RESOURCES.items():
@@ -104,28 +106,6 @@ TRACED_RESOURCES: dict[str, Callable[[Any], Any]] = {
     "moderations": lambda moderations: _Resource(moderations, _MODERATIONS),
     "beta": lambda beta: _Beta(beta),
 }
-
-
-class _Client(ClientProxy):
-    @property
-    def chat(self) -> Any:
-        return TRACED_RESOURCES["chat"](self._bt_client.chat)
-
-    @property
-    def responses(self) -> Any:
-        return TRACED_RESOURCES["responses"](self._bt_client.responses)
-
-    @property
-    def embeddings(self) -> Any:
-        return TRACED_RESOURCES["embeddings"](self._bt_client.embeddings)
-
-    @property
-    def moderations(self) -> Any:
-        return TRACED_RESOURCES["moderations"](self._bt_client.moderations)
-
-    @property
-    def beta(self) -> Any:
-        return TRACED_RESOURCES["beta"](self._bt_client.beta)
 
 
 class _Beta(NamedWrapper):
