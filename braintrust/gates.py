@@ -31,10 +31,28 @@ class GateResult:
     value: float | None
     passed: bool
     message: str
+    #: The project and experiment judged (None: the gate found its score in none).
+    project: str | None = None
+    experiment: str | None = None
+
+
+def verdict(result: GateResult) -> str:
+    """``PASSED``, ``FAILED``, or ``SKIPPED`` (a regression gate with no baseline to check against)."""
+    return "FAILED" if not result.passed else "SKIPPED" if result.value is None else "PASSED"
 
 
 def _pct(value: float) -> str:
     return f"{value * 100:.2f}%"
+
+
+def _pcts(value: float, bar: float) -> tuple[str, str]:
+    """``value`` and ``bar`` as percentages, with as many decimals as it takes to tell them apart
+    (83.333% below 83.334%, not 83.33% below 83.33%)."""
+    for decimals in range(2, 7):
+        shown = f"{value * 100:.{decimals}f}%", f"{bar * 100:.{decimals}f}%"
+        if shown[0] != shown[1] or value == bar:
+            return shown
+    return shown
 
 
 def parse_fraction(text: str, option: str) -> float:
@@ -49,8 +67,9 @@ def parse_fraction(text: str, option: str) -> float:
     return value
 
 
-def parse_gates(text: str | None, option: str) -> tuple[Gate, ...]:
-    """``exact=0.8,relevance=75%`` → gates (``ValueError`` naming ``option`` and the fix)."""
+def parse_gates(text: str | None, option: str, example: str | None = None) -> tuple[Gate, ...]:
+    """``exact=0.8,relevance=75%`` → gates (``ValueError`` naming ``option`` and the fix, with
+    ``example``: how to write it there, by default ``{option}=exact=0.8,relevance=75%``)."""
     if not text:
         return ()
     gates = []
@@ -59,7 +78,7 @@ def parse_gates(text: str | None, option: str) -> tuple[Gate, ...]:
             continue
         name, sep, value = part.partition("=")
         if not sep or not name.strip() or not re.match(r"^[^=]+$", name.strip()):
-            raise ValueError(f"{option}: {part!r} should look like SCORE=VALUE, e.g. {option}=exact=0.8,relevance=75%")
+            raise ValueError(f"{option}: {part!r} should look like SCORE=VALUE, e.g. {example or f'{option}=exact=0.8,relevance=75%'}")
         gates.append(Gate(name.strip(), parse_fraction(value, option)))
     return tuple(gates)
 
@@ -88,23 +107,33 @@ def evaluate(fail_under: tuple[Gate, ...], max_regression: tuple[Gate, ...], sum
             results.append(GateResult(kind, gate.score, gate.value, None, False, not_found(kind, gate.score)))
         return found
 
+    several = len(summaries) > 1
+
+    def judged(kind: str, gate: Gate, summary: Any, value: float | None, ok: bool, message: str) -> GateResult:
+        """A result naming its project and experiment (in the message too, when several were judged)."""
+        project, experiment = getattr(summary, "project_name", None), getattr(summary, "experiment_name", None)
+        if several:
+            message = f"project {project!r} (experiment {experiment!r}): {message}"
+        return GateResult(kind, gate.score, gate.value, value, ok, message, project, experiment)
+
     for gate in fail_under:
-        for _, score in scores_for("fail-under", gate):
+        for summary, score in scores_for("fail-under", gate):
             value = score.score if score.score is not None else 0.0
             ok = value >= gate.value
             verdict = "meets" if ok else "is below"
-            results.append(GateResult("fail-under", gate.score, gate.value, value, ok, f"score {gate.score!r} is {_pct(value)}, which {verdict} the bar of {_pct(gate.value)}"))
+            shown, bar = _pcts(value, gate.value)
+            results.append(judged("fail-under", gate, summary, value, ok, f"score {gate.score!r} is {shown}, which {verdict} the bar of {bar}"))
     for gate in max_regression:
         for summary, score in scores_for("max-regression", gate):
             coverage = getattr(summary, "case_coverage", None)
             if score.diff is None:
                 why = "no input in common with the baseline" if coverage is not None and not coverage.common else "no baseline to compare with"
-                results.append(GateResult("max-regression", gate.score, gate.value, None, True, f"score {gate.score!r} has {why}; gate not applied"))
+                results.append(judged("max-regression", gate, summary, None, True, f"score {gate.score!r} has {why}, so this gate was not checked"))
                 continue
             drop = -score.diff
             ok = drop <= gate.value + 1e-12
             detail = f"dropped {_pct(drop)}" if drop > 0 else f"changed by {'+' if score.diff > 0 else ''}{_pct(score.diff)}"
             verdict = "within" if ok else "more than"
             against = "the baseline" if coverage is None else f"the baseline on the {coverage.common} inputs both ran"
-            results.append(GateResult("max-regression", gate.score, gate.value, score.diff, ok, f"score {gate.score!r} {detail} against {against}, {verdict} the allowed {_pct(gate.value)}"))
+            results.append(judged("max-regression", gate, summary, score.diff, ok, f"score {gate.score!r} {detail} against {against}, {verdict} the allowed {_pct(gate.value)}"))
     return results

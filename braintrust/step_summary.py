@@ -47,7 +47,8 @@ def gate_lines(gates: list[Any]) -> list[str]:
         return []
     lines = ["| gate | result |", "|---|---|"]
     for gate in gates:
-        lines.append(f"| {gate.kind} {md(gate.score)} | {'✅' if gate.passed else '❌'} {md(gate.message)} |")
+        mark = "❌" if not gate.passed else "➖" if gate.value is None else "✅"  # (➖: nothing to check it against)
+        lines.append(f"| {gate.kind} {md(gate.score)} | {mark} {md(gate.message)} |")
     return lines + [""]
 
 

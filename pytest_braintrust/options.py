@@ -58,13 +58,32 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("braintrust_gates_only", "default for --braintrust-gates-only", type="bool", default=False)
 
 
-def parse_gates(text: str | None, option: str) -> tuple[Gate, ...]:
+def parse_gates(text: str | None, option: str, example: str | None = None) -> tuple[Gate, ...]:
     from braintrust import gates
 
     try:
-        return gates.parse_gates(text, option)
+        return gates.parse_gates(text, option, example)
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
+
+
+def _gates_option(config: pytest.Config, name: str) -> tuple[Gate, ...]:
+    """``--braintrust-<name>`` or, without it, the ini key ``braintrust_<name>`` (errors name the one used)."""
+    option, key = f"--braintrust-{name.replace('_', '-')}", f"braintrust_{name}"
+    given = config.getoption(key)
+    if given:
+        return parse_gates(given, option)
+    where = config.inipath.name if config.inipath else "the ini file"
+    return parse_gates(config.getini(key), f"{key} (in {where})", f"{key} = exact=0.8,relevance=75%")
+
+
+def _ini_flag(config: pytest.Config, key: str) -> bool:
+    """An ini boolean (true/false, yes/no, 1/0...); a usage error naming the key otherwise."""
+    try:
+        return bool(config.getini(key))
+    except ValueError as exc:
+        where = config.inipath.name if config.inipath else "the ini file"
+        raise pytest.UsageError(f"{key} in {where}: {exc}; write true or false.") from None
 
 
 def default_project(config: pytest.Config) -> str:
@@ -87,8 +106,8 @@ def settings_from(config: pytest.Config) -> Settings:
         update=bool(config.getoption("braintrust_update")),
         base_experiment=config.getoption("braintrust_base_experiment"),
         no_summary=bool(config.getoption("braintrust_no_summary")),
-        fail_under=parse_gates(config.getoption("braintrust_fail_under") or config.getini("braintrust_fail_under"), "--braintrust-fail-under"),
-        max_regression=parse_gates(config.getoption("braintrust_max_regression") or config.getini("braintrust_max_regression"), "--braintrust-max-regression"),
-        gates_only=bool(config.getoption("braintrust_gates_only") or config.getini("braintrust_gates_only")),
+        fail_under=_gates_option(config, "fail_under"),
+        max_regression=_gates_option(config, "max_regression"),
+        gates_only=bool(config.getoption("braintrust_gates_only")) or _ini_flag(config, "braintrust_gates_only"),
         json_path=Path(json_path) if json_path else None,
     )

@@ -8,7 +8,7 @@ summary file (``--braintrust-json``). The JSON schema (version 1)::
                       "metrics": {name: {"value", "unit", "diff", "improvements", "regressions"}}}],
      "cases": {"total": n, "passed": n, "failed": n, "error": n, "skipped": n, "xfailed": n, "xpassed": n, "interrupted": n},
      "scorer_errors": {scorer: {"cases": n, "first": "case name: ExceptionType: message"}},
-     "gates": [{"kind", "score", "bar", "value", "passed", "message"}],
+     "gates": [{"kind", "score", "bar", "value", "passed", "message", "project", "experiment"}],
      "delivery": {"produced", "accepted", "spilled", "dropped": {reason: n}, "spill_files": [...],
                   "errors": [why rows were not delivered, each once]},
      "errors": [...]}
@@ -24,7 +24,7 @@ import pytest
 
 from braintrust import step_summary
 from braintrust.annotations import annotation_lines
-from braintrust.gates import GATE_FAILED_EXIT_CODE
+from braintrust.gates import GATE_FAILED_EXIT_CODE, verdict
 from braintrust.summary import improvement_lines, regression_lines, report_entry
 
 OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "interrupted")
@@ -144,8 +144,8 @@ def terminal_summary(run: Any, tr: Any, exitstatus: int = pytest.ExitCode.OK) ->
         for note in run.notes:
             tr.write_line(note, yellow=True)
     for gate in run.gates:
-        marker = "PASSED" if gate.passed else "FAILED"
-        tr.write_line(f"gate {marker}: {gate.message}", red=not gate.passed, green=gate.passed)
+        word = verdict(gate)
+        tr.write_line(f"gate {word}: {gate.message}", red=word == "FAILED", green=word == "PASSED", yellow=word == "SKIPPED")
     if run.gates_skipped:
         tr.write_line(run.gates_skipped, yellow=True)
     delivery = run.delivery_counts()

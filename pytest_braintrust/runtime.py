@@ -261,6 +261,9 @@ class BraintrustRun:
         elif session.shouldfail or session.shouldstop:
             # -x / --maxfail (or a plugin's stop): the scores of the cases run so far are not the suite's.
             why = f"the run stopped early ({session.shouldfail or session.shouldstop})"
+        elif self.outcome_counts().get("interrupted"):
+            # pytest.exit(..., returncode=0) in a case: a status of 0, but the suite did not run through.
+            why = "a case stopped the run (pytest.exit)"
         elif not sum(self.outcome_counts().values()):
             # Nothing to judge (``-k`` kept only other tests, a shard got none): pytest's own
             # status stands, rather than every gate failing as if its score had a typo.

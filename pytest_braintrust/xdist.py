@@ -106,9 +106,12 @@ class XdistBridge:
             if not finished:  # (pytest-xdist reports the crash and the test that was running)
                 return
             self.crashed_cases += finished
+            ids = sorted(self._cases_by_worker[worker])
+            named = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
             self.run.errors.append(
-                f"worker {worker} went down before flushing: of the {finished} eval case(s) it finished, "
-                "those whose rows it had not sent yet are lost and not in the counts above; rerun them"
+                f"worker {worker} went down before flushing: of the {finished} eval case(s) it finished ({named}), "
+                "those whose rows it had not sent yet are lost and not in the counts above; rerun them "
+                "(pass their ids to pytest; the test that crashed the worker is reported failed, so --lf reruns it)"
             )
             return
         self.run.worker_outputs.append(output)

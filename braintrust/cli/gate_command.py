@@ -20,7 +20,7 @@ from typing import Any
 
 from braintrust import step_summary
 from braintrust.annotations import annotation_lines
-from braintrust.gates import GATE_FAILED_EXIT_CODE, evaluate, parse_gates
+from braintrust.gates import GATE_FAILED_EXIT_CODE, evaluate, parse_gates, verdict
 from braintrust.summary import improvement_lines, regression_lines, report_entry
 
 GATE_OPTIONS = "--"  # this command names the gates --fail-under and --max-regression
@@ -90,7 +90,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
     results = evaluate(fail_under, max_regression, [summary], option_prefix=GATE_OPTIONS,
                        scope=f"experiment {args.experiment!r}")
     for result in results:
-        print(f"gate {'PASSED' if result.passed else 'FAILED'}: {result.message}")
+        print(f"gate {verdict(result)}: {result.message}")
     if args.json:
         document = {"schema_version": 1, "experiments": [report_entry(summary)], "gates": [r.__dict__ for r in results]}
         path = Path(args.json)
@@ -99,9 +99,9 @@ def cmd_gate(args: argparse.Namespace) -> int:
             path.write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
         except OSError as exc:  # reported; the verdict below still stands
             print(f"braintrust: could not write the JSON summary to {path} ({exc.strerror or exc}); check --json", file=sys.stderr)
-    verdict = "❌ a gate failed" if any(not r.passed for r in results) else "✅ every gate passed" if results else "no gates given"
+    headline = "❌ a gate failed" if any(not r.passed for r in results) else "✅ every gate passed" if results else "no gates given"
     problem = step_summary.append(
-        "\n".join([f"## Braintrust gate: {verdict}", "", *step_summary.summary_lines(summary), *step_summary.gate_lines(results)]) + "\n"
+        "\n".join([f"## Braintrust gate: {headline}", "", *step_summary.summary_lines(summary), *step_summary.gate_lines(results)]) + "\n"
     )
     if problem:
         print(f"braintrust: {problem}", file=sys.stderr)

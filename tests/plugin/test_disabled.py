@@ -90,7 +90,8 @@ def test_braintrust_settings_are_only_read_for_braintrust_runs(bt):
     bt.run().assert_outcomes(passed=1)
     result = bt.run("--braintrust")
     assert result.ret == 4
-    result.stderr.fnmatch_lines(["*--braintrust-fail-under: 'typo' should look like SCORE=VALUE*"])
+    result.stderr.fnmatch_lines(["*braintrust_fail_under (in tox.ini): 'typo' should look like SCORE=VALUE, "
+                                 "e.g. braintrust_fail_under = exact=0.8,relevance=75%"])
 
 
 def test_without_logging_a_case_may_still_return_its_output_without_a_warning(bt):

@@ -4,6 +4,8 @@ and two runs comparing (the second summary is against the first)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 SUITE = '''
@@ -87,12 +89,21 @@ def test_ini_defaults(gated):
     result = gated.run("--braintrust")
     assert result.ret == 6
     result.stdout.fnmatch_lines(["gate FAILED: score 'exact' is 75.00%, which is below the bar of 90.00%"])
+    # A mistake there names the ini key (not the option), and a bad boolean is a usage error, not a traceback.
+    gated.pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\nbraintrust_fail_under = exact=high\n")
+    result = gated.run("--braintrust")
+    assert result.ret == 4
+    result.stderr.fnmatch_lines(["*braintrust_fail_under (in tox.ini): 'high' is not a number*"])
+    gated.pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\nbraintrust_gates_only = maybe\n")
+    result = gated.run("--braintrust")
+    assert result.ret == 4 and "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    result.stderr.fnmatch_lines(["*braintrust_gates_only in tox.ini: *maybe*; write true or false."])
 
 
 def test_max_regression_against_the_previous_run(gated):
     first = gated.run("--braintrust", "--braintrust-project", "gates", "--braintrust-max-regression", "pass=5%")
     assert first.ret == 0
-    first.stdout.fnmatch_lines(["gate PASSED: score 'pass' has no baseline to compare with; gate not applied"])
+    first.stdout.fnmatch_lines(["gate SKIPPED: score 'pass' has no baseline to compare with, so this gate was not checked"])
     assert "compared to" not in first.stdout.str()
     (baseline,) = gated.experiments("gates")
 
@@ -204,6 +215,62 @@ def test_a_run_stopped_early_by_maxfail_is_not_judged_by_the_gates(bt):
     assert result.ret == 1
     result.stdout.fnmatch_lines(["gates not applied: the run stopped early (stopping after 1 failures)"])
     assert "gate FAILED" not in result.stdout.str()
+
+
+def test_a_case_that_stops_the_run_with_status_0_is_not_judged_by_the_gates(bt):
+    """``pytest.exit(..., returncode=0)`` in a case: status 0, but the suite did not run through."""
+    bt.pytester.makepyfile(
+        test_suite_exits='''
+        import pytest
+        from pytest_braintrust import eval_case
+
+
+        @eval_case(input=1)
+        def test_first():
+            pass
+
+
+        @eval_case(input=2)
+        def test_stops():
+            pytest.exit("enough", returncode=0)
+        ''',
+    )
+    result = bt.run("--braintrust", "-p", "no:randomly", "--braintrust-fail-under", "nosuch=0.9")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["gates not applied: a case stopped the run (pytest.exit)"])
+
+
+def test_gates_over_several_projects_name_each_one_and_tell_close_values_apart(bt):
+    bt.pytester.makepyfile(
+        test_suite_projects='''
+        from pytest_braintrust import eval_case
+
+
+        def exact(output, expected):
+            return 1.0 if output == expected else 0.0
+
+
+        @eval_case(input="a", expected="A", scorers=[exact])
+        def test_default():
+            return "A"
+
+
+        @eval_case(input="b", expected="B", scorers=[exact], project="other-proj")
+        def test_other():
+            return "b"
+        ''',
+    )
+    result = bt.run("--braintrust", "--braintrust-project", "main-proj", "--braintrust-fail-under", "exact=0.9,pass=0.999999",
+                    "--braintrust-json", "report.json")
+    assert result.ret == 6
+    result.stdout.fnmatch_lines([
+        "gate PASSED: project 'main-proj' (experiment '*'): score 'exact' is 100.00%, which meets the bar of 90.00%",
+        "gate FAILED: project 'other-proj' (experiment '*'): score 'exact' is 0.00%, which is below the bar of 90.00%",
+        "gate PASSED: project 'main-proj' (experiment '*'): score 'pass' is 100.0000%, which meets the bar of 99.9999%",
+    ])
+    gates = json.loads((bt.pytester.path / "report.json").read_text())["gates"]
+    assert sorted((g["project"], g["score"], g["passed"]) for g in gates) == [
+        ("main-proj", "exact", True), ("main-proj", "pass", True), ("other-proj", "exact", False), ("other-proj", "pass", True)]
 
 
 def test_a_file_run_alone_is_compared_with_the_last_run_of_that_file(gated):

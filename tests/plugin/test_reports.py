@@ -106,7 +106,8 @@ def test_terminal_step_summary_junit_and_json(bt, tmp_path):
     assert summary["scores"]["exact"]["score"] == 0.5
     assert document["cases"] == {"total": 3, "passed": 2, "failed": 1, "error": 0, "skipped": 0, "xfailed": 0, "xpassed": 0, "interrupted": 0}
     assert document["gates"] == [
-        {"kind": "fail-under", "score": "exact", "bar": 0.9, "value": 0.5, "passed": False, "message": "score 'exact' is 50.00%, which is below the bar of 90.00%"}
+        {"kind": "fail-under", "score": "exact", "bar": 0.9, "value": 0.5, "passed": False, "message": "score 'exact' is 50.00%, which is below the bar of 90.00%",
+         "project": "reports", "experiment": "ci-run"}
     ]
     assert document["delivery"]["accepted"] > 0 and document["delivery"]["dropped"] == {} and document["delivery"]["spilled"] == 0
     assert set(document["delivery"]) == {"produced", "accepted", "spilled", "dropped", "spill_files", "errors",

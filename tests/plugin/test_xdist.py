@@ -255,8 +255,8 @@ def test_a_worker_that_crashes_is_reported_with_the_cases_it_may_have_lost(bt):
     out = result.stdout.str()
     assert "INTERNALERROR" not in out
     result.stdout.fnmatch_lines(
-        ["braintrust: worker gw* went down before flushing: of the * eval case(s) it finished, "
-         "those whose rows it had not sent yet are lost and not in the counts above; rerun them"]
+        ["braintrust: worker gw* went down before flushing: of the * eval case(s) it finished (test_*::test_case[[]*), "
+         "those whose rows it had not sent yet are lost and not in the counts above; rerun them (pass their ids to pytest*"]
     )
 
 
@@ -292,7 +292,7 @@ def test_a_crashed_worker_counts_a_rerun_case_once(bt):
     assert "INTERNALERROR" not in out
     result.stdout.fnmatch_lines([
         "0 eval cases (and 2 not reported back: see below)",
-        "braintrust: worker gw0 went down before flushing: of the 2 eval case(s) it finished, *",
+        "braintrust: worker gw0 went down before flushing: of the 2 eval case(s) it finished (*), *",
     ])
     assert out.count("went down before flushing") == 1, out  # (not the replacements that finished none)
 
