@@ -143,7 +143,7 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
         "or input.name=foo.*bar; repeatable, all must match",
     )
     parser.add_argument("--jsonl", action="store_true", help="print one JSON summary per line on stdout")
-    parser.add_argument("--no-send-logs", action="store_true", help="run locally: no experiment, nothing written or sent")
+    parser.add_argument("--no-send-logs", action="store_true", help="run the evaluators without an experiment: their results are printed, not written or sent (a logger the file starts itself still logs, as in 0.48.1)")
     parser.add_argument("--terminate-on-failure", action="store_true", help="stop at the first failing evaluator (or file) instead of moving on")
     parser.add_argument("--num-workers", type=positive_int, metavar="N", help="threads for sync tasks and scorers (default: min(32, CPU count + 4))")
     parser.add_argument("--no-progress-bars", action="store_true", help="no progress bars (they are only drawn when stderr is a terminal)")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,8 @@ def add_gate_parser(sub: Any) -> None:
     parser.add_argument("--fail-under", metavar="SCORE=VALUE[,...]", help="fail when a score's average is below VALUE (0.8 or 80%%)")
     parser.add_argument("--max-regression", metavar="SCORE=DELTA[,...]", help="fail when a score dropped more than DELTA below the base")
     parser.add_argument("--json", metavar="PATH", help="also write the summary and the gates as JSON to PATH")
+    parser.add_argument("--store", help="without BRAINTRUST_API_KEY: the local store folder or database file "
+                        "(default: .braintrust/ in the project root)")
     parser.set_defaults(func=cmd_gate)
 
 
@@ -60,6 +63,9 @@ def _experiment(project: str, name_or_id: str) -> dict[str, Any]:
         identity = None
     if identity is None:
         raise LookupError(by_name_error)
+    if identity.get("project_name") not in (None, project):
+        raise LookupError(f"experiment {name_or_id!r} is in project {identity['project_name']!r}, not {project!r}; "
+                          f"name that project: braintrust gate {identity['project_name']} {name_or_id}")
     return {**identity, "project_name": identity.get("project_name") or project}
 
 
@@ -72,7 +78,20 @@ def cmd_gate(args: argparse.Namespace) -> int:
         return 2
     from braintrust.delivery import policy
     from braintrust.objects.experiment import attach_experiment
+    from braintrust.state import global_state
 
+    if global_state().is_local():
+        # The store the other commands read (found as they find it; never a new, empty one).
+        from braintrust.cli.main import _store
+
+        store = _store(args)
+        if store is None:
+            return 1
+        os.environ["BRAINTRUST_LOCAL_DIR"] = str(store.path.parent)
+        store.close()
+    elif args.store:
+        print("braintrust gate: --store is for the local store; with BRAINTRUST_API_KEY set this reads Braintrust.", file=sys.stderr)
+        return 2
     policy.quiet_local_notice = True  # (it says "writing to"; this command only reads)
     try:
         identity = _experiment(args.project, args.experiment)

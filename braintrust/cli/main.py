@@ -55,6 +55,17 @@ def _store(args: argparse.Namespace):
     return LocalStore(path)
 
 
+def _seconds(text: str) -> float:
+    """An argparse type: a number of seconds above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, got {text!r}")
+    return value
+
+
 def _stores_below(folder: Path, limit: int = 3) -> list[Path]:
     """Stores in the folders just below ``folder`` (pytest puts one in the rootdir of a suite
     run from above it, e.g. ``pytest example_project``)."""
@@ -241,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     replay_parser = sub.add_parser("replay", help="send rows that were spilled to disk")
     replay_parser.add_argument("directory", nargs="?", help="spill folder (default: the local store's spill/)")
-    replay_parser.add_argument("--timeout", type=float, default=60.0, help="seconds to spend at most (default 60)")
+    replay_parser.add_argument("--timeout", type=_seconds, default=60.0, help="seconds to spend at most (default 60)")
     replay_parser.add_argument("--store", metavar="FOLDER",
                                help="send rows that were going to a local store to the store in FOLDER instead "
                                     "(theirs could not be written); their projects and experiments are found or made there by name")

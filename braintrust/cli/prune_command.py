@@ -2,17 +2,20 @@
 
 Every run of a suite adds an experiment, so a store used at a laptop grows with every run. This
 keeps the newest ``--keep N`` experiments of each project (or of one), deletes the older ones with
-their rows (and the attachments only they referred to), then compacts the file. Datasets and project logs are not touched.
+their rows (and the attachments only they referred to), then compacts the file. An older
+experiment written to in the last ten minutes is kept (a run may still be logging into it). Datasets and project logs are not touched.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from typing import IO, Any
 
 from braintrust.cli.store_commands import _existing_project
 from braintrust.store.sqlite_store import LocalStore
+from braintrust.tracing.timestamps import iso_utc
 
 
 def _megabytes(path: Any) -> float:
@@ -28,14 +31,26 @@ def _per_project(local: LocalStore, records: list[dict[str, Any]]) -> str:
     return ", ".join(f"{name}: {count}" for name, count in counts.items())
 
 
+#: Experiments created or written to this recently are never pruned: a run may still be logging into them.
+ACTIVE_SECONDS = 600
+
+
 def prune(local: LocalStore, project: str | None, keep: int, dry_run: bool, out: IO[str], err: IO[str]) -> int:
-    """Delete all but the ``keep`` newest experiments of each project (of ``project``); with
-    ``dry_run``, only say which. Exit status 0 (``LookupError`` for an unknown project)."""
+    """Delete all but the ``keep`` newest experiments of each project (of ``project``), except
+    those written to in the last ``ACTIVE_SECONDS``; with ``dry_run``, only say which. Exit
+    status 0 (``LookupError`` for an unknown project)."""
     chosen = _existing_project(local, project) if project is not None else None
     scope = f"project {chosen['name']}" if chosen else "each project"
     project_id = chosen["id"] if chosen else None
+    since = iso_utc(time.time() - ACTIVE_SECONDS)
+    active = [r["name"] for r in local.experiments_beyond(keep, project_id)
+              if r["id"] not in {d["id"] for d in local.experiments_beyond(keep, project_id, since)}]
+    if active:
+        err.write(f"braintrust prune: kept {len(active)} older experiment{'s' if len(active) != 1 else ''} written to in the last "
+                  f"{ACTIVE_SECONDS // 60} minutes, which a run may still be logging into ({', '.join(active[:5])}"
+                  f"{', ...' if len(active) > 5 else ''}); prune again later to delete them.\n")
     if dry_run:
-        doomed = local.experiments_beyond(keep, project_id)
+        doomed = local.experiments_beyond(keep, project_id, since)
         if not doomed:
             out.write(f"Nothing to prune: no more than {keep} experiments in {scope}.\n")
             return 0
@@ -44,7 +59,7 @@ def prune(local: LocalStore, project: str | None, keep: int, dry_run: bool, out:
         return 0
     before = _megabytes(local.path)
     try:
-        deleted = local.prune_experiments(keep, project_id)
+        deleted = local.prune_experiments(keep, project_id, since)
     except sqlite3.OperationalError as exc:
         err.write(f"braintrust prune: nothing was deleted: the store is busy ({exc}); another process (a test run?) "
                   "is writing to it: try again when it is done.\n")

@@ -130,9 +130,11 @@ def earlier_experiments(conn: sqlite3.Connection, experiment_id: str, limit: int
     return _all(conn, sql, (experiment_id, limit), _EXPERIMENT_JSON)
 
 
-def experiments_beyond(conn: sqlite3.Connection, keep: int, project_id: str | None = None) -> list[dict[str, Any]]:
+def experiments_beyond(conn: sqlite3.Connection, keep: int, project_id: str | None = None,
+                       written_since: str | None = None) -> list[dict[str, Any]]:
     """Every experiment but the ``keep`` newest of its project (of ``project_id`` only, if
-    given), oldest first."""
+    given), oldest first; with ``written_since`` (an ISO time), not those created or written to
+    since then (a run may still be logging into them)."""
     sql = (
         "SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY project_id ORDER BY seq DESC) AS newer "
         "FROM experiments WHERE ? IS NULL OR project_id = ?) WHERE newer > ? ORDER BY seq"
@@ -140,6 +142,10 @@ def experiments_beyond(conn: sqlite3.Connection, keep: int, project_id: str | No
     found = _all(conn, sql, (project_id, project_id, keep), _EXPERIMENT_JSON)
     for record in found:
         record.pop("newer", None)
+    if written_since is not None:
+        found = [record for record in found if record["created"] < written_since and conn.execute(
+            "SELECT 1 FROM row_log WHERE object_type = ? AND object_id = ? AND created >= ? LIMIT 1",
+            (EXPERIMENT, record["id"], written_since)).fetchone() is None]
     return found
 
 

@@ -71,8 +71,7 @@ def prepare_files(path: Path) -> None:
     if not path.exists():
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         os.close(fd)
-    for suffix in ("", "-wal", "-shm"):
-        _tighten(Path(f"{path}{suffix}"), 0o600)
+    # (An existing file is tightened once it is known to be a store: see open_connection.)
 
 
 def _statements(script: str) -> Iterator[str]:
@@ -165,6 +164,20 @@ def ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
         )
 
 
+def _refuse_foreign(conn: sqlite3.Connection, path: Path) -> None:
+    """``StoreError`` for an SQLite database with tables of its own but none of ours: someone
+    else's file, to which nothing is then written (not even the switch to WAL)."""
+    if _schema_version(conn) is not None:
+        return
+    tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+    if tables:
+        raise StoreError(
+            f"{path} is an SQLite database but not a Braintrust store (its tables: {', '.join(tables[:5])}"
+            f"{', ...' if len(tables) > 5 else ''}); it was left as it is. Move it aside or set "
+            "BRAINTRUST_LOCAL_DIR to another folder."
+        )
+
+
 def _enable_wal(conn: sqlite3.Connection, timeout_seconds: float) -> None:
     """Switch to WAL; the switch itself can report "locked" while another process creates the file."""
     give_up = time.monotonic() + timeout_seconds
@@ -192,6 +205,7 @@ def open_connection(path: Path, timeout_seconds: float = BUSY_TIMEOUT_SECONDS) -
     )
     try:
         set_busy_timeout(conn, timeout_seconds)
+        _refuse_foreign(conn, path)
         conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # before WAL: a new file only
         _enable_wal(conn, timeout_seconds)
         conn.execute("PRAGMA synchronous = NORMAL")
@@ -211,7 +225,7 @@ def open_connection(path: Path, timeout_seconds: float = BUSY_TIMEOUT_SECONDS) -
     except BaseException:
         conn.close()
         raise
-    for suffix in ("-wal", "-shm"):
+    for suffix in ("", "-wal", "-shm"):
         _tighten(Path(f"{path}{suffix}"), 0o600)
     return conn
 

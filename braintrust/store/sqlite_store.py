@@ -97,20 +97,20 @@ class LocalStore:
         """Up to ``limit`` experiments created before this one in its project, newest first."""
         return catalog.earlier_experiments(self.connection(), experiment_id, limit)
 
-    def experiments_beyond(self, keep: int, project_id: str | None = None) -> list[dict[str, Any]]:
+    def experiments_beyond(self, keep: int, project_id: str | None = None, written_since: str | None = None) -> list[dict[str, Any]]:
         """What ``prune_experiments(keep, project_id)`` would delete, oldest first."""
-        return catalog.experiments_beyond(self.connection(), keep, project_id)
+        return catalog.experiments_beyond(self.connection(), keep, project_id, written_since)
 
-    def prune_experiments(self, keep: int, project_id: str | None = None) -> list[dict[str, Any]]:
+    def prune_experiments(self, keep: int, project_id: str | None = None, written_since: str | None = None) -> list[dict[str, Any]]:
         """Delete every experiment but the ``keep`` newest of each project (of ``project_id``
         only, if given), with their rows and the attachments no other row refers to, in one
         transaction; returns the deleted records, oldest first. Datasets and project logs are
-        left as they are."""
+        left as they are; so are experiments created or written to since ``written_since``."""
         if keep < 1:
             raise ValueError(f"keep must be at least 1 (the newest experiment is the next run's baseline), not {keep!r}.")
         conn = self.connection()
         with write_transaction(conn):
-            doomed = catalog.experiments_beyond(conn, keep, project_id)
+            doomed = catalog.experiments_beyond(conn, keep, project_id, written_since)
             ids = [record["id"] for record in doomed]
             candidates = attachments.keys_in_objects(conn, EXPERIMENT, ids)
             row_ops.delete_objects(conn, EXPERIMENT, ids)

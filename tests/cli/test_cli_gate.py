@@ -125,3 +125,28 @@ def test_gate_says_when_the_summary_cannot_be_had_and_exits_1(tmp_path, bt_serve
     assert result.returncode == 1, result.stdout + result.stderr
     assert "braintrust: could not summarize experiment 'nightly-42': Experiment comparison could not be retrieved" in result.stderr
     assert "gate " not in result.stdout
+
+
+def test_gate_reads_the_store_the_other_commands_read_and_never_makes_one(tmp_path):
+    """Without a key: the store found as `braintrust list` finds it, or --store; none there is
+    exit 1 with the fix, and no empty store is left behind to hide the real one."""
+    store = tmp_path / "elsewhere" / "store"
+    write(tmp_path / "test_shard_1.py", SHARD_1)
+    assert run_shard(tmp_path, "test_shard_1.py", cli_env(store)).returncode == 0
+    env = {k: v for k, v in cli_env(store).items() if k != "BRAINTRUST_LOCAL_DIR"}
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "proj" / "pyproject.toml").touch()
+
+    missing = run_cli("gate", "shards", "nightly-42", cwd=tmp_path / "proj", env=env)
+    assert missing.returncode == 1 and "no local store at" in missing.stderr
+    assert not (tmp_path / "proj" / ".braintrust").exists()
+
+    found = run_cli("gate", "shards", "nightly-42", "--store", str(store), "--fail-under", "pass=1", cwd=tmp_path / "proj", env=env)
+    assert found.returncode == 0, found.stderr
+    assert "gate PASSED: score 'pass' is 100.00%" in found.stdout
+
+    [listed] = json.loads(run_cli("experiments", "shards", "--json", "--store", str(store), cwd=tmp_path, env=env).stdout)
+    experiment_id = listed["id"]
+    other = run_cli("gate", "another-project", experiment_id, "--store", str(store), cwd=tmp_path / "proj", env=env)
+    assert other.returncode == 1
+    assert f"experiment {experiment_id!r} is in project 'shards', not 'another-project'" in other.stderr

@@ -187,6 +187,8 @@ def test_replay_of_a_folder_that_does_not_exist_is_a_usage_error_but_no_spills_i
     assert typo.returncode == 2 and f"{tmp_path / 'spil'} does not exist" in typo.stderr
     assert not_a_folder.returncode == 2 and "is not a folder" in not_a_folder.stderr
     assert default.returncode == 0 and "nothing to replay" in default.stdout
+    no_time = run_cli("replay", "--timeout", "0", cwd=tmp_path, env=env)
+    assert no_time.returncode == 2 and "--timeout: expected a number of seconds above 0, got '0'" in no_time.stderr
 
 
 def test_compare_names_the_regressed_cases_by_input_when_their_names_are_shared(filled):

@@ -9,6 +9,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -17,6 +18,7 @@ from braintrust.delivery.backend import DATASET, EXPERIMENT
 from braintrust.store import catalog
 from braintrust.store.sqlite_store import LocalStore
 from delivery_helpers import subprocess_env
+from braintrust.tracing.timestamps import iso_utc
 from store_runs import Runs
 
 CASES = [{"question": f"q{n}", "context": "some context " * 20} for n in range(200)]
@@ -37,7 +39,19 @@ def store_path(tmp_path):
         store.write_rows([{"id": "l1", "project_id": a.project, "log_id": "g", "input": "hi"}])
         first = store.get_experiment(project_id=a.project, name="a-0")
         catalog.save_resolved_ref(store.connection(), "ref-of-a-0", EXPERIMENT, {"experiment_id": first["id"]}, {})
+    backdate(path)
     return path
+
+
+def backdate(path, when: str = "2026-01-01T00:00:00+00:00") -> None:
+    """Runs of long ago: ``prune`` keeps experiments written to in the last minutes."""
+    conn = sqlite3.connect(path)
+    try:
+        with conn:
+            conn.execute("UPDATE experiments SET created = ?", (when,))
+            conn.execute("UPDATE row_log SET created = ?", (when,))
+    finally:
+        conn.close()
 
 
 def cli(*args, cwd):
@@ -132,3 +146,18 @@ def test_a_store_being_read_shrinks_when_its_reader_closes_it(store_path):
         reader.execute("COMMIT")
         reader.close()
     assert os.path.getsize(store_path) < before / 2 and not os.path.exists(f"{store_path}-wal")
+
+
+def test_an_experiment_written_to_in_the_last_minutes_is_kept(store_path):
+    """A run may still be logging into it (a long suite, a logger script): pruning it would lose
+    its later rows while the run reports success."""
+    with LocalStore(store_path) as store:
+        running = store.get_experiment(project_id=store.get_project(name="a")["id"], name="a-1")
+        store.write_rows([{"id": "late", "experiment_id": running["id"], "input": "still logging",
+                           "created": iso_utc(time.time())}])
+    out, err = io.StringIO(), io.StringIO()
+    with LocalStore(store_path) as store:
+        assert prune(store, "a", keep=2, dry_run=False, out=out, err=err) == 0
+        left = names(store)
+    assert "a-1" in left and "a-0" not in left and "a-2" not in left
+    assert "kept 1 older experiment written to in the last 10 minutes, which a run may still be logging into (a-1)" in err.getvalue()

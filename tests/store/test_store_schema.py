@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -111,6 +112,24 @@ def test_a_file_that_is_not_a_store_is_refused_with_a_fix_and_left_alone(tmp_pat
     assert path.read_bytes() == b"\x00junk" * 1000
 
 
+def test_another_programs_sqlite_database_is_refused_and_left_exactly_as_it_was(tmp_path):
+    path = tmp_path / "braintrust.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE foo (x)")
+    os.chmod(path, 0o644)
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match=r"is an SQLite database but not a Braintrust store \(its tables: foo\).*left as it is"):
+        LocalStore(path).list_projects()
+    assert path.read_bytes() == before and path.stat().st_mode & 0o777 == 0o644  # (not even tightened)
+    assert not Path(f"{path}-wal").exists()
+    text = tmp_path / "notes.txt"
+    text.write_text("hi\n")
+    os.chmod(text, 0o644)
+    with pytest.raises(StoreError, match="cannot be read as a Braintrust store"):
+        LocalStore(text).list_projects()
+    assert text.stat().st_mode & 0o777 == 0o644
+
+
 def test_default_path_follows_location(tmp_path, monkeypatch):
     monkeypatch.setenv("BRAINTRUST_LOCAL_DIR", str(tmp_path / "custom"))
     store = LocalStore()
@@ -148,7 +167,8 @@ def test_a_new_store_has_large_pages_and_an_old_one_keeps_its_own(tmp_path):
     with sqlite3.connect(old) as db:  # made by an earlier version: default pages, WAL
         db.execute("PRAGMA page_size = 4096")
         db.execute("PRAGMA journal_mode = WAL")
-        db.execute("CREATE TABLE t (x)")
+        db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        db.execute("INSERT INTO meta VALUES ('schema_version', '1')")
     store = LocalStore(old)
     store.get_or_create_project("p")
     store.close()
