@@ -134,7 +134,7 @@ def experiments_beyond(conn: sqlite3.Connection, keep: int, project_id: str | No
                        written_since: str | None = None) -> list[dict[str, Any]]:
     """Every experiment but the ``keep`` newest of its project (of ``project_id`` only, if
     given), oldest first; with ``written_since`` (an ISO time), not those created or written to
-    since then (a run may still be logging into them)."""
+    since then (a run may still be logging into them); never the base experiment of one kept."""
     sql = (
         "SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY project_id ORDER BY seq DESC) AS newer "
         "FROM experiments WHERE ? IS NULL OR project_id = ?) WHERE newer > ? ORDER BY seq"
@@ -146,7 +146,11 @@ def experiments_beyond(conn: sqlite3.Connection, keep: int, project_id: str | No
         found = [record for record in found if record["created"] < written_since and conn.execute(
             "SELECT 1 FROM row_log WHERE object_type = ? AND object_id = ? AND created >= ? LIMIT 1",
             (EXPERIMENT, record["id"], written_since)).fetchone() is None]
-    return found
+    # The base experiment a kept one names stays: its comparisons must not silently change.
+    doomed = {record["id"] for record in found}
+    kept_bases = {base for experiment_id, base in conn.execute(
+        "SELECT id, base_exp_id FROM experiments WHERE base_exp_id IS NOT NULL") if experiment_id not in doomed}
+    return [record for record in found if record["id"] not in kept_bases]
 
 
 def delete_experiments(conn: sqlite3.Connection, experiment_ids: Sequence[str]) -> None:

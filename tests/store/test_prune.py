@@ -161,3 +161,13 @@ def test_an_experiment_written_to_in_the_last_minutes_is_kept(store_path):
         left = names(store)
     assert "a-1" in left and "a-0" not in left and "a-2" not in left
     assert "kept 1 older experiment written to in the last 10 minutes, which a run may still be logging into (a-1)" in err.getvalue()
+
+
+def test_the_base_experiment_of_a_kept_one_is_kept(store_path):
+    """``init(..., base_experiment="a-0")``: its comparisons must not move to another baseline."""
+    with sqlite3.connect(store_path) as conn:
+        conn.execute("UPDATE experiments SET base_exp_id = (SELECT id FROM experiments WHERE name = 'a-0') WHERE name = 'a-5'")
+    out, err = io.StringIO(), io.StringIO()
+    with LocalStore(store_path) as store:
+        assert prune(store, "a", keep=2, dry_run=False, out=out, err=err) == 0
+        assert [n for n in names(store) if n.startswith("a-")] == ["a-0", "a-4", "a-5"]
