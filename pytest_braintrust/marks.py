@@ -62,6 +62,7 @@ def eval_case(
         kwargs["trials"] = trials
     problem = declaration_problem(kwargs)
     if problem:
+        __tracebackhide__ = True  # (the error is the test file's line, not this one)
         raise ValueError(f"eval_case: {problem}")
     return pytest.mark.braintrust(**kwargs)
 

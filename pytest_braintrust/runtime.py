@@ -320,6 +320,11 @@ class BraintrustRun:
                     f"{summary.comparison_experiment_name}, so its diffs (and --braintrust-max-regression) may count cases this "
                     "run did not run; to compare like with like, pass --braintrust-base-experiment with a run of the same selection"
                 )
+            named = self.settings.experiment
+            if named and not self.settings.update and not self.settings.experiment_id and project == self.settings.project \
+                    and summary.experiment_name not in ("", named):
+                self.notes.append(f"note: project {project!r} already has an experiment named {named!r}, so this run is "
+                                  f"{summary.experiment_name!r}; --braintrust-update adds this run's cases to {named!r} instead")
             wanted = self.settings.base_experiment
             if wanted and compared and project == self.settings.project and summary.comparison_experiment_name != wanted:
                 instead = summary.comparison_experiment_name

@@ -308,7 +308,7 @@ class EvalSession:
             scores = {"pass": result.passed} if result.passed is not None else {}
             for name, value in {**scores, **case.scores, **case.scorer_scores}.items():
                 if value is not None:
-                    report.user_properties.append((f"braintrust.score.{name}", value))
+                    report.user_properties.append((f"braintrust.score.{name}", float(value)))  # (True: 1.0, as every score)
         return report
 
     def _close_root(self, item: pytest.Item, case: BraintrustCase, root: Any) -> None:

@@ -415,3 +415,13 @@ def test_github_actions_annotations_for_failed_gates_and_rows_not_delivered(bt_a
     ])
     assert "::error" not in elsewhere.stdout.str() and "::warning" not in elsewhere.stdout.str()
 
+
+
+def test_a_taken_experiment_name_is_said_with_the_name_the_run_got(bt):
+    bt.pytester.makepyfile(test_suite_named="from pytest_braintrust import eval_case\n\n@eval_case(input=1)\ndef test_it():\n    pass\n")
+    first = bt.run("--braintrust", "--braintrust-project", "named", "--braintrust-experiment", "myexp")
+    assert first.ret == 0 and "already has an experiment" not in first.stdout.str()
+    second = bt.run("--braintrust", "--braintrust-project", "named", "--braintrust-experiment", "myexp")
+    assert second.ret == 0
+    second.stdout.fnmatch_lines(["note: project 'named' already has an experiment named 'myexp', so this run is 'myexp-*'; "
+                                 "--braintrust-update adds this run's cases to 'myexp' instead"])
