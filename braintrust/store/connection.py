@@ -167,15 +167,17 @@ def ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
 def _refuse_foreign(conn: sqlite3.Connection, path: Path) -> None:
     """``StoreError`` for an SQLite database with tables of its own but none of ours: someone
     else's file, to which nothing is then written (not even the switch to WAL)."""
-    if _schema_version(conn) is not None:
-        return
+    # The tables first, then the version: a store another process creates meanwhile commits both
+    # at once, so tables seen here mean its version is seen next (the other order could read the
+    # version before that commit and the tables after it).
     tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
-    if tables:
-        raise StoreError(
-            f"{path} is an SQLite database but not a Braintrust store (its tables: {', '.join(tables[:5])}"
-            f"{', ...' if len(tables) > 5 else ''}); it was left as it is. Move it aside or set "
-            "BRAINTRUST_LOCAL_DIR to another folder."
-        )
+    if not tables or ("meta" in tables and _schema_version(conn) is not None):
+        return
+    raise StoreError(
+        f"{path} is an SQLite database but not a Braintrust store (its tables: {', '.join(tables[:5])}"
+        f"{', ...' if len(tables) > 5 else ''}); it was left as it is. Move it aside or set "
+        "BRAINTRUST_LOCAL_DIR to another folder."
+    )
 
 
 def _enable_wal(conn: sqlite3.Connection, timeout_seconds: float) -> None:

@@ -133,3 +133,26 @@ def test_no_connection_is_left_open_at_exit(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "open connections at exit: 0" in result.stdout, result.stdout + result.stderr
     assert "ResourceWarning" not in result.stderr, result.stderr
+
+
+def test_many_openers_of_a_new_store_never_take_it_for_someone_elses(tmp_path):
+    """Threads opening a store another is creating: one may see the tables committed between its
+    reads; that store is ours, never "an SQLite database but not a Braintrust store"."""
+    failures: list[BaseException] = []
+    for attempt in range(40):
+        path = tmp_path / f"new-{attempt}" / "braintrust.sqlite"
+
+        def open_it() -> None:
+            try:
+                store = LocalStore(path)
+                store.list_projects()
+                store.close()
+            except BaseException as exc:  # pragma: no cover - reported below
+                failures.append(exc)
+
+        threads = [threading.Thread(target=open_it) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert not failures, failures[:3]
