@@ -43,8 +43,9 @@ def prune(local: LocalStore, project: str | None, keep: int, dry_run: bool, out:
     scope = f"project {chosen['name']}" if chosen else "each project"
     project_id = chosen["id"] if chosen else None
     since = iso_utc(time.time() - ACTIVE_SECONDS)
-    active = [r["name"] for r in local.experiments_beyond(keep, project_id)
-              if r["id"] not in {d["id"] for d in local.experiments_beyond(keep, project_id, since)}]
+    beyond = local.experiments_beyond(keep, project_id)
+    recent = local.recently_written(beyond, since)
+    active = [record["name"] for record in beyond if record["id"] in recent]
     if active:
         err.write(f"braintrust prune: kept {len(active)} older experiment{'s' if len(active) != 1 else ''} written to in the last "
                   f"{ACTIVE_SECONDS // 60} minutes, which a run may still be logging into ({', '.join(active[:5])}"

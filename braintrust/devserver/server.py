@@ -73,11 +73,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _headers(self) -> dict[str, str]:
         return {name.lower(): value for name, value in self.headers.items()}
 
-    def _answer(self, status: int, body: Any, content_type: str = "application/json") -> None:
+    def _answer(self, status: int, body: Any, content_type: str = "application/json", headers: dict[str, str] | None = None) -> None:
         data = body if isinstance(body, bytes) else (json.dumps(body) if content_type == "application/json" else str(body)).encode()
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         for name, value in cors_headers(self._headers()).items():
             self.send_header(name, value)
         self.end_headers()
@@ -92,15 +94,7 @@ class _Handler(BaseHTTPRequestHandler):
         allowed = ENDPOINTS.get(self.path.split("?", 1)[0])
         if allowed is None or method in allowed:
             return False
-        data = b"Method Not Allowed"
-        self.send_response(405)
-        self.send_header("Content-Type", "text/plain; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Allow", ", ".join(allowed))
-        for name, value in cors_headers(self._headers()).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
+        self._answer(405, "Method Not Allowed", "text/plain; charset=utf-8", {"Allow": ", ".join(allowed)})
         return True
 
     def _unsupported(self) -> None:

@@ -143,14 +143,20 @@ def experiments_beyond(conn: sqlite3.Connection, keep: int, project_id: str | No
     for record in found:
         record.pop("newer", None)
     if written_since is not None:
-        found = [record for record in found if record["created"] < written_since and conn.execute(
-            "SELECT 1 FROM row_log WHERE object_type = ? AND object_id = ? AND created >= ? LIMIT 1",
-            (EXPERIMENT, record["id"], written_since)).fetchone() is None]
+        recent = recently_written(conn, found, written_since)
+        found = [record for record in found if record["id"] not in recent]
     # The base experiment a kept one names stays: its comparisons must not silently change.
     doomed = {record["id"] for record in found}
     kept_bases = {base for experiment_id, base in conn.execute(
         "SELECT id, base_exp_id FROM experiments WHERE base_exp_id IS NOT NULL") if experiment_id not in doomed}
     return [record for record in found if record["id"] not in kept_bases]
+
+
+def recently_written(conn: sqlite3.Connection, experiments: list[dict[str, Any]], since: str) -> set[str]:
+    """The ids of ``experiments`` created or written to at ``since`` (an ISO time) or later."""
+    return {record["id"] for record in experiments if record["created"] >= since or conn.execute(
+        "SELECT 1 FROM row_log WHERE object_type = ? AND object_id = ? AND created >= ? LIMIT 1",
+        (EXPERIMENT, record["id"], since)).fetchone() is not None}
 
 
 def delete_experiments(conn: sqlite3.Connection, experiment_ids: Sequence[str]) -> None:

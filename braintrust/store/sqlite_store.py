@@ -101,6 +101,10 @@ class LocalStore:
         """What ``prune_experiments(keep, project_id)`` would delete, oldest first."""
         return catalog.experiments_beyond(self.connection(), keep, project_id, written_since)
 
+    def recently_written(self, experiments: list[dict[str, Any]], since: str) -> set[str]:
+        """The ids of ``experiments`` created or written to since ``since`` (an ISO time)."""
+        return catalog.recently_written(self.connection(), experiments, since)
+
     def prune_experiments(self, keep: int, project_id: str | None = None, written_since: str | None = None) -> list[dict[str, Any]]:
         """Delete every experiment but the ``keep`` newest of each project (of ``project_id``
         only, if given), with their rows and the attachments no other row refers to, in one
