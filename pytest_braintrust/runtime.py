@@ -209,6 +209,7 @@ class BraintrustRun:
         if self.is_worker or self.runs_nothing:
             return
         if self.is_controller and self.xdist_bridge is not None:
+            self.xdist_bridge.adopt_shared_experiments()
             workers, interrupted_cases = self.xdist_bridge.unreported()
             self.unreported_cases = interrupted_cases + self.xdist_bridge.crashed_cases
             if workers:
@@ -339,7 +340,7 @@ class BraintrustRun:
         for output in self.worker_outputs:
             seen += [project for project in output.get("outcomes", {}) if project not in seen]
         if self.unreported_cases:  # workers that did not report may have logged into these
-            seen += [project for project in self.registry.experiments if project not in seen]
+            seen += [project for project in [*self.registry.experiments, *self.registry.attach] if project not in seen]
         return seen
 
     def outcome_counts(self) -> Counter:

@@ -51,13 +51,13 @@ CASE_FIELDS = ("output", "expected", "tags", "metadata", "scores")
 
 
 class ExperimentRegistry:
-    """One experiment per project for the whole run (created lazily, or attached by id).
+    """One experiment per project for the whole run (created when its first case starts, or
+    attached: ``attach``, by id).
 
-    Under pytest-xdist the controller creates the default project's experiment and workers
-    attach to it (``attach``). The experiment of another project (marker ``project=``), or of
-    the default project when the controller could not create it, is created by the first worker
-    that needs it, which shares its identity with the other workers through a file in the run's
-    shared folder (``shared_dir``, set on workers only), so they all log into that one.
+    Under pytest-xdist a project's experiment is created by the first worker that needs it,
+    which shares its identity with the other workers through a file in the run's shared folder
+    (``shared_dir``, set on workers only), so they all log into that one; the controller reads
+    those files too (``adopt_shared``).
     """
 
     #: How long a worker waits for another worker to create a project's experiment.
@@ -162,6 +162,20 @@ class ExperimentRegistry:
         draft.write_text(json.dumps(identity))
         os.replace(draft, identity_file)
         return experiment
+
+    def adopt_shared(self, shared_dir: str) -> None:
+        """Controller: attach the experiments the workers created (their identity files), so
+        that the summary finds one whose only worker went down before reporting it."""
+        import json
+        from pathlib import Path
+
+        for file in sorted((Path(shared_dir) / "experiments").glob("*.json")):
+            try:
+                identity = json.loads(file.read_text())
+            except (OSError, ValueError):
+                continue
+            if isinstance(identity, dict) and identity.get("experiment_id") and identity.get("project_name"):
+                self.attach.setdefault(identity["project_name"], identity)
 
     def identities(self, errors: list[str] | None = None, registered_only: bool = False) -> dict[str, dict[str, Any]]:
         """Resolved ids of every experiment (registers them), for workers and shards. An

@@ -1,11 +1,13 @@
 """pytest-xdist: one experiment per project for the whole run, one summary, the same dataset
 version on every worker.
 
-``XdistBridge`` (with ``--braintrust``): the controller creates (registers) the default
-project's experiment before workers start and hands its identity to them in ``workerinput``;
-experiments of other projects (marker ``project=``) are joined by a shared name. Each worker
-logs and flushes in its own session finish and returns its cases and delivery counts in
-``workeroutput``; the controller merges them and prints the summary.
+``XdistBridge`` (with ``--braintrust``): each project's experiment is created by the first
+worker that logs a case into it, and the others join it (``ExperimentRegistry``), so a run
+with no eval cases leaves no empty experiment to become the next run's baseline, and the
+experiment is linked to the dataset its cases were read from, as without xdist. The controller
+hands the workers only an experiment given by id and whether Braintrust was reachable. Each
+worker logs and flushes in its own session finish and returns its cases, delivery counts and
+experiments in ``workeroutput``; the controller merges them and prints the summary.
 
 ``DatasetPins`` (always, under xdist): the controller hands every worker the same pins folder;
 the first worker to read an unpinned dataset records the version it read there and every other
@@ -62,7 +64,7 @@ class XdistCaseCounter:
 class XdistBridge:
     def __init__(self, run: Any):
         self.run = run
-        self._identities: dict[str, Any] | None = None
+        self._checked_reachable = False
         #: Controller: the eval cases each worker finished (node ids: a rerun case counts once).
         self._cases_by_worker: dict[str, set[str]] = {}
         self._accounted: set[str] = set()  # controller: workers that reported back or were reported down
@@ -71,23 +73,29 @@ class XdistBridge:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
-        """Controller: register the experiment once, then tell each worker to join it."""
+        """Controller: tell each worker the experiments given by id, and whether Braintrust
+        was reachable (checked once, by logging in)."""
+        from braintrust.state import global_state
+
         self.run.is_controller = True
         if self.run.runs_nothing:
             return
-        if self._identities is None:
-            registry = self.run.registry
-            registry.get(None)
-            errors: list[str] = []
-            self._identities = registry.identities(errors)
-            if errors:  # e.g. Braintrust unreachable: the workers agree on an experiment later
-                registry.experiments.clear()
-                self.run.errors.extend(f"before starting the workers: {e}" for e in errors)
-        node.workerinput["braintrust_experiments"] = self._identities
-        from braintrust.state import global_state
-
+        state = global_state()
+        if not self._checked_reachable and not state.is_local():
+            self._checked_reachable = True
+            try:
+                state.login()
+            except Exception as exc:  # the workers spill their rows; the summary says why
+                self.run.errors.append(f"before starting the workers: {exc}")
+        node.workerinput["braintrust_experiments"] = dict(self.run.registry.attach)
         # Unreachable just now: workers do not wait through the same login retries again at once.
-        node.workerinput[UNREACHABLE_KEY] = global_state().unreachable_verdict()
+        node.workerinput[UNREACHABLE_KEY] = state.unreachable_verdict()
+
+    def adopt_shared_experiments(self) -> None:
+        """Controller: know every experiment the workers created, reported or not."""
+        pins = self.run.config.pluginmanager.getplugin("braintrust-dataset-pins")
+        if pins is not None and pins.path is not None:
+            self.run.registry.adopt_shared(pins.path)
 
     def unreported(self) -> tuple[list[str], int]:
         """Controller: the workers that finished eval cases but neither reported them nor were

@@ -116,6 +116,10 @@ def test_xdist_one_experiment_one_summary_pinned_dataset(bt, tmp_path):
     assert sorted(bt.roots(other)) == sorted(f"test_other[{n}]" for n in range(12))
     workers = {r["metadata"]["pytest"].get("worker") for r in main_roots.values()}
     assert workers == {"gw0", "gw1"}
+    # Linked to the dataset its cases were read from (the version the workers pinned), as
+    # without xdist; the other project read none.
+    assert main["dataset_id"] == dataset.id and main["dataset_version"]
+    assert other["dataset_id"] is None
 
     # The controller prints the header, the merged counts and the summaries, once.
     assert out.count("braintrust: logging eval cases to project 'xdist'") == 1
@@ -134,6 +138,34 @@ def test_xdist_one_experiment_one_summary_pinned_dataset(bt, tmp_path):
     assert document["delivery"]["accepted"] == sent
     assert document["scorer_errors"]["broken"]["cases"] == 2
     assert [g["passed"] for g in document["gates"]] == [True, True]  # "pass" of each experiment
+
+
+def test_a_run_with_no_eval_case_leaves_no_experiment(bt):
+    """Under xdist too (its controller used to register the experiment before the workers
+    collected): an empty experiment would become the next run's baseline."""
+    bt.pytester.makepyfile(
+        test_suite_no_case='''
+        import pytest
+        from pytest_braintrust import eval_case
+
+        @eval_case()
+        @pytest.mark.parametrize("n", range(4))
+        def test_case(n):
+            return n
+
+        def test_unit():
+            pass
+        '''
+    )
+    for args in ((), ("-n", "2")):
+        result = bt.run_subprocess("--braintrust", "--braintrust-project", "no-case", "-k", "test_unit", *args)
+        assert result.ret == 0, args
+        result.stdout.fnmatch_lines(["0 eval cases"])
+        assert bt.experiments("no-case") == [], args
+    result = bt.run_subprocess("--braintrust", "--braintrust-project", "no-case", "-n", "2")
+    result.stdout.fnmatch_lines(["4 eval cases: 4 passed"])
+    (experiment,) = bt.experiments("no-case")
+    assert sorted(bt.roots(experiment)) == [f"test_case[{n}]" for n in range(4)]
 
 
 def test_xdist_against_the_api(bt_api):
