@@ -15,8 +15,14 @@ makes spans, so the 1.10x target of bench_pytest.py can be weighed against them:
   each report's outcome and times are kept: about the least a plugin can do that still knows each
   case's input, outcome, output and timing and lets traced code nest under it.
 
+And ours itself, with nothing to record:
+
+* ``active-no-case``: ``--braintrust`` on the same tests marked with another marker, so none is a
+  case: our hooks, options, SDK import, session start and finish, with no case and no row. What
+  ``--braintrust`` costs before its first case.
+
 Each run is a whole ``python -m pytest -q`` process (the same ``-p no:...`` arguments as
-bench_pytest.py, ``-p no:braintrust`` for all three, so only the stand-in differs from plain),
+bench_pytest.py; ``-p no:braintrust`` for plain and the stand-ins, so only the stand-in differs from plain),
 timed by wall clock; rounds are interleaved so the VM's drift hits every variant alike. Printed:
 medians, the ratio to plain, and the added ms per test.
 """
@@ -98,7 +104,19 @@ def pytest_runtest_logreport(report):
         REPORTS.append((report.nodeid, report.when, report.outcome, report.start, report.stop))
 '''
 
-VARIANTS = {"plain": None, "hook-shape": HOOK_SHAPE, "minimal-case": MINIMAL_CASE}
+VARIANTS = {"plain": None, "hook-shape": HOOK_SHAPE, "minimal-case": MINIMAL_CASE, "active-no-case": None}
+#: Variants that run our plugin (``--braintrust``) instead of a stand-in, on the unmarked file.
+OURS = {"active-no-case"}
+
+
+def write_unmarked_file(folder: Path, tests: int) -> str:
+    """The benchmark's file with its marker renamed (registered, so pytest does not warn)."""
+    marked = (folder / f"test_bench_{tests}.py").read_text()
+    name = f"test_unmarked_{tests}.py"
+    (folder / name).write_text(marked.replace("pytest.mark.braintrust(", "pytest.mark.notacase("))
+    ini = folder / "pytest.ini"
+    ini.write_text(ini.read_text() + "    notacase: the same mark under another name\n")
+    return name
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-pytest-floor-") as tmp:
         folder = Path(tmp)
         write_test_files(folder, {args.tests}, scorer=False)
+        unmarked = write_unmarked_file(folder, args.tests)
         for name, source in VARIANTS.items():
             if source is not None:
                 (folder / f"floor_{name.replace('-', '_')}.py").write_text(source)
@@ -117,9 +136,12 @@ def main(argv: list[str] | None = None) -> int:
         seconds: dict[str, list[float]] = {name: [] for name in VARIANTS}
         for _ in range(args.rounds):
             for name, source in VARIANTS.items():
-                plugin = ["-p", f"floor_{name.replace('-', '_')}"] if source is not None else []
-                command = [sys.executable, "-m", "pytest", *COMMON_ARGS, "-p", "no:braintrust", *plugin,
-                           f"test_bench_{args.tests}.py"]
+                if name in OURS:
+                    selection = ["--braintrust", "--braintrust-project", "bench-floor", unmarked]
+                else:
+                    plugin = ["-p", f"floor_{name.replace('-', '_')}"] if source is not None else []
+                    selection = ["-p", "no:braintrust", *plugin, f"test_bench_{args.tests}.py"]
+                command = [sys.executable, "-m", "pytest", *COMMON_ARGS, *selection]
                 start = time.perf_counter()
                 proc = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True)
                 seconds[name].append(time.perf_counter() - start)
