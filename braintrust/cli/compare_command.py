@@ -1,4 +1,4 @@
-"""``braintrust experiments [PROJECT]`` and ``braintrust compare PROJECT [EXPERIMENT [BASE]]`` on the local store.
+"""``braintrust experiments [PROJECT]`` and ``braintrust compare [PROJECT [EXPERIMENT [BASE]]]`` on the local store.
 
 Both read only; they raise ``LookupError`` (message: what exists instead) for an unknown project
 or experiment. Scores and metrics come from ``braintrust.local_compare.compare_experiments``, the
@@ -12,19 +12,11 @@ import shlex
 from typing import IO, Any
 
 from braintrust.baseline import compare_with_base
-from braintrust.cli.store_commands import _table, _when, git_head, git_short
+from braintrust.cli.store_commands import _existing_project, _table, _when, git_head, git_short, named_experiment
 from braintrust.delivery.backend import EXPERIMENT
 from braintrust.local_compare import compare_experiments
 from braintrust.store.sqlite_store import LocalStore
 from braintrust.summary import ExperimentSummary, improvement_lines, regression_lines
-
-
-def _project(local: LocalStore, project: str) -> dict[str, Any]:
-    found = local.get_project(name=project) or local.get_project(id=project)
-    if found is None:
-        names = ", ".join(p["name"] for p in local.list_projects()) or "none yet"
-        raise LookupError(f"no project {project!r} in {local.path}; projects: {names}. (`braintrust list` shows them.)")
-    return found
 
 
 def _newest_experiments_project(local: LocalStore) -> dict[str, Any]:
@@ -64,7 +56,7 @@ def _percent(value: float | None) -> str:
 def experiment_entries(local: LocalStore, project: str | None, last: int | None = None) -> tuple[list[dict[str, Any]], int]:
     """The ``last`` newest experiments (of ``project``, else of all projects; None or 0: every
     one), oldest first, with their counts and score averages; and how many there are in all."""
-    chosen = _project(local, project) if project is not None else None
+    chosen = _existing_project(local, project) if project is not None else None
     names = {p["id"]: p["name"] for p in local.list_projects()}
     experiments = local.list_experiments(chosen["id"] if chosen else None)
     entries = []
@@ -118,9 +110,11 @@ def list_experiments(local: LocalStore, project: str | None, out: IO[str], as_js
 
 def compare_summary(local: LocalStore, project: str | None, experiment: str | None, base: str | None) -> tuple[ExperimentSummary, dict[str, Any] | None]:
     """The summary of ``experiment`` (None: the project's newest; project None: the project of the store's
-    newest experiment) compared with ``base`` (default: its recorded base experiment, else the default
-    baseline, ``braintrust.baseline``; none → no comparison) and the base's record."""
-    found_project = _project(local, project) if project is not None else _newest_experiments_project(local)
+    newest experiment; a lone experiment name: that one, as ``named_experiment`` says) compared with
+    ``base`` (default: its recorded base experiment, else the default baseline, ``braintrust.baseline``;
+    none → no comparison) and the base's record."""
+    found_project, experiment = named_experiment(local, project, experiment, "compare")
+    found_project = found_project or _newest_experiments_project(local)
     current = _experiment(local, found_project, experiment)
     named = _experiment(local, found_project, base, role="base experiment") if base is not None else None
     comparison, base_experiment = compare_with_base(local, current["id"], named)
@@ -141,7 +135,7 @@ def compare_summary(local: LocalStore, project: str | None, experiment: str | No
     return summary, base_experiment
 
 
-def compare(local: LocalStore, project: str, experiment: str | None, base: str | None, out: IO[str], err: IO[str], as_json: bool = False) -> int:
+def compare(local: LocalStore, project: str | None, experiment: str | None, base: str | None, out: IO[str], err: IO[str], as_json: bool = False) -> int:
     summary, base_experiment = compare_summary(local, project, experiment, base)
     if as_json:
         data = summary.as_dict()

@@ -4,7 +4,8 @@
 ``braintrust list``                   what the local store holds (projects, experiments, datasets, logs)
 ``braintrust experiments [P]``        the newest experiments (of project P) with rows and score averages, newest last
 ``braintrust show P [E]``             the traces of one experiment (default: P's newest) as a tree
-                                      (``--case TEXT``, ``--errors``: only some of them; ``--limit N``)
+                                      (``--case TEXT``, ``--errors``: only some of them; ``--limit N``);
+                                      ``show E``, ``compare E``: experiment E (a name no project has), in its project
 ``braintrust logs P [--last N]``      the last N traces of project P's logs as trees
 ``braintrust dataset P D [--version V]``  dataset D's records (as of version V)
 ``braintrust compare P [E [BASE]]``   E's (default: P's newest) summary compared with BASE (default: its base, else the last run of the same cases)
@@ -12,6 +13,8 @@
 ``braintrust replay [DIR]``           send spilled rows and attachments (default: the local store's ``spill/``)
 ``braintrust attachment KEY [-o F]``  an attachment's bytes from the local store (KEY: as ``show`` prints it)
 ``braintrust gate P E --fail-under``  E's summary judged by quality gates (exit 6 when one fails)
+
+``--last N`` / ``--limit N`` (``show``, ``experiments``, ``logs``, ``dataset``): 0 means all of them.
 
 Exit status: 0 done; 1 failed (nothing to show, a lookup failed, ``eval`` failures); 2 usage
 error; 6 a quality gate failed (``gate``); 130 interrupted; 141 the output was closed early (``| head``).
@@ -31,6 +34,9 @@ from typing import Any, Callable, Sequence
 EXPERIMENTS_SHOWN = 20
 #: How many traces ``braintrust show`` prints unless told (the first).
 TRACES_SHOWN = 50
+#: ``show``'s and ``compare``'s first argument (see ``store_commands.named_experiment``).
+PROJECT_OR_EXPERIMENT = ("name or id (default: the project of the store's newest experiment); alone, an "
+                         "experiment's name or id also works, if no project has that name")
 
 
 def _store(args: argparse.Namespace):
@@ -192,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     list_parser.set_defaults(func=cmd_list)
 
     show_parser = sub.add_parser("show", help="show one experiment's traces from the local store")
-    show_parser.add_argument("project", nargs="?", help="name or id (default: the project of the store's newest experiment)")
+    show_parser.add_argument("project", nargs="?", help=PROJECT_OR_EXPERIMENT)
     show_parser.add_argument("experiment", nargs="?", help="name or id (default: the project's newest)")
     show_parser.add_argument("--case", metavar="TEXT", help="only the traces whose name (a test id) or input contains TEXT, ignoring case")
     show_parser.add_argument("--errors", action="store_true", help="only the traces that ended with an error (failed cases)")
@@ -205,13 +211,13 @@ def build_parser() -> argparse.ArgumentParser:
     dataset_parser.add_argument("project", help="name or id")
     dataset_parser.add_argument("dataset", help="name or id")
     dataset_parser.add_argument("--version", help="as of this version (default: the current one)")
-    dataset_parser.add_argument("--limit", type=positive_int, default=50, metavar="N", help="how many records (default 50)")
+    dataset_parser.add_argument("--limit", type=count, default=50, metavar="N", help="how many records (default 50; 0: all of them)")
     dataset_parser.add_argument("--store", help="store folder or database file")
     dataset_parser.set_defaults(func=cmd_dataset)
 
     logs_parser = sub.add_parser("logs", help="the last traces of a project's logs from the local store")
     logs_parser.add_argument("project", help="name or id")
-    logs_parser.add_argument("--last", type=positive_int, default=20, metavar="N", help="how many traces (default 20)")
+    logs_parser.add_argument("--last", type=count, default=20, metavar="N", help="how many traces (default 20; 0: all of them)")
     logs_parser.add_argument("--store", help="store folder or database file")
     logs_parser.set_defaults(func=cmd_logs)
 
@@ -226,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     experiments_parser.set_defaults(func=cmd_experiments)
 
     compare_parser = sub.add_parser("compare", help="compare an experiment with a base experiment from the local store")
-    compare_parser.add_argument("project", nargs="?", help="name or id (default: the project of the store's newest experiment)")
+    compare_parser.add_argument("project", nargs="?", help=PROJECT_OR_EXPERIMENT)
     compare_parser.add_argument("experiment", nargs="?", help="name or id (default: the project's newest)")
     compare_parser.add_argument("base", nargs="?", help="default: the experiment's base experiment, else the last run of the same cases")
     compare_parser.add_argument("--json", action="store_true", help="the summary as JSON")

@@ -110,12 +110,12 @@ def _list(local: LocalStore, out: IO[str]) -> int:
 
 
 def show_logs(store: LocalStore | str | os.PathLike[str], project: str, last: int, out: IO[str]) -> int:
-    """The last ``last`` traces of a project's logs (``init_logger``) as trees, oldest first."""
+    """The last ``last`` traces (0: all) of a project's logs (``init_logger``) as trees, oldest first."""
     local = _open(store)
     try:
         found = _existing_project(local, project)
         total = local.count_rows(PROJECT_LOGS, found["id"])
-        rows = local.latest_traces(PROJECT_LOGS, found["id"], last) if total else []
+        rows = local.latest_traces(PROJECT_LOGS, found["id"], last or total) if total else []  # (no more traces than rows)
         traces = len({row.get("root_span_id") or row.get("id") for row in rows if not commented_row(row)})
         out.write(f"Logs of project {found['name']}: the last {traces} trace{'s' if traces != 1 else ''} ({total} rows in all)\n\n")
         lines = span_tree_lines(rows)
@@ -132,16 +132,16 @@ def show_logs(store: LocalStore | str | os.PathLike[str], project: str, last: in
 def show_dataset(store: LocalStore | str | os.PathLike[str], project: str, dataset: str, version: str | None, limit: int,
                  out: IO[str]) -> int:
     """A dataset's records (``init_dataset(...).insert``), at ``version`` (None: the current one),
-    at most ``limit`` of them, in the order they were first written."""
+    at most ``limit`` of them (0: all), in the order they were first written."""
     local = _open(store)
     try:
         found_project = _existing_project(local, project)
         found = local.get_dataset(project_id=found_project["id"], name=dataset) or local.get_dataset(id=dataset)
         if found is None or found["project_id"] != found_project["id"]:
-            names = ", ".join(d["name"] for d in local.list_datasets(found_project["id"])) or "none"
+            names = _names(local.list_datasets(found_project["id"]))
             raise LookupError(f"no dataset {dataset!r} in project {found_project['name']!r}; datasets: {names}.")
         total = local.count_rows(DATASET, found["id"]) if version is None else None
-        rows, more = local.fetch_rows(DATASET, found["id"], version=version, limit=limit)
+        rows, more = local.fetch_rows(DATASET, found["id"], version=version, limit=limit or None)
         at = f"version {version}" if version is not None else f"version {local.max_xact_id(DATASET, found['id']) or '-'}"
         counted = f"{total} record{'s' if total != 1 else ''}, " if total is not None else ""
         out.write(f"Dataset {found['name']}  (project {found_project['name']}): {counted}{at}\n\n")
@@ -312,16 +312,28 @@ def _git_line(repo_info: Any) -> str:
 
 
 def _existing_project(local: LocalStore, project: str) -> dict[str, Any]:
-    """The project by name or id; ``LookupError`` naming the projects there are."""
+    """The project by name or id; ``LookupError`` naming the projects there are (and the command
+    that shows ``project`` when it is an experiment's name)."""
     found = _find_project(local, project)
     if found is None:
-        names = ", ".join(p["name"] for p in local.list_projects()) or "none"
-        raise LookupError(f"no project {project!r} in {local.path}; projects: {names}.")
+        owners = _owners(local, project)
+        hint = ""
+        if owners:
+            show = ["braintrust", "show", project] if len(owners) == 1 else ["braintrust", "show", owners[0]["name"], project]
+            which = "project" if len(owners) == 1 else "projects"
+            hint = f" ({project!r} is an experiment of {which} {_names(owners)}: `{shlex.join(show)}` shows it.)"
+        raise LookupError(f"no project {project!r} in {local.path}; projects: {_names(local.list_projects())}.{hint}")
     return found
 
 
-def _experiment_named(local: LocalStore, name: str) -> bool:
-    return local.get_experiment(name=name) is not None or local.get_experiment(id=name) is not None
+def _names(records: list[dict[str, Any]]) -> str:
+    return ", ".join(record["name"] for record in records) or "none"
+
+
+def _owners(local: LocalStore, experiment: str) -> list[dict[str, Any]]:
+    """The projects with an experiment of this name (or id)."""
+    ids = {e["project_id"] for e in local.list_experiments(None) if experiment in (e["name"], e["id"])}
+    return [p for p in local.list_projects() if p["id"] in ids]
 
 
 def _find_project(local: LocalStore, project: str | None) -> dict[str, Any] | None:
@@ -330,12 +342,35 @@ def _find_project(local: LocalStore, project: str | None) -> dict[str, Any] | No
     return local.get_project(name=project) or local.get_project(id=project)
 
 
+def named_experiment(local: LocalStore, project: str | None, experiment: str | None,
+                     command: str = "show") -> tuple[dict[str, Any] | None, str | None]:
+    """The project (None: none given) and experiment (a name or id; None: the newest) that
+    ``braintrust COMMAND [PROJECT [EXPERIMENT]]`` names. A lone name that is no project but an
+    experiment's name or id (as a summary prints it) is that experiment, in its project.
+    ``LookupError`` for an unknown project, or a lone name that no project or several have."""
+    if project is None:
+        return None, experiment
+    found = _find_project(local, project)
+    if found is not None or experiment is not None:
+        return found or _existing_project(local, project), experiment  # (raises when there is no such project)
+    owners = _owners(local, project)
+    if len(owners) == 1:
+        return owners[0], project
+    if not owners:
+        raise LookupError(f"no project {project!r} in {local.path}, nor an experiment of that name; "
+                          f"projects: {_names(local.list_projects())}.")
+    retry = shlex.join(["braintrust", command, owners[0]["name"], project])
+    raise LookupError(f"{project!r} is an experiment of {len(owners)} projects ({_names(owners)}); "
+                      f"name the project too: `{retry}`.")
+
+
 def show_experiment(
     store: LocalStore | str | os.PathLike[str], project: str | None, experiment: str | None, out: IO[str],
     case: str | None = None, errors_only: bool = False, limit: int | None = None,
 ) -> int:
-    """The rows of one experiment as a tree. ``project`` and ``experiment`` are names or ids;
-    no project searches all of them; no experiment shows the project's newest one. ``case``:
+    """The rows of one experiment as a tree. ``project`` and ``experiment`` are names or ids
+    (see ``named_experiment``: a lone experiment name is that experiment); no project searches
+    all of them; no experiment shows the project's newest one. ``case``:
     only the traces whose root span's name (a pytest case's test id) or input (as JSON)
     contains it, ignoring case; ``errors_only``: only the traces whose root row has an error
     (a failed pytest case, an ``Eval`` task that raised); ``limit``: at most that many traces,
@@ -376,12 +411,7 @@ def _rows_of(rows: list[dict[str, Any]], traces: list[str]) -> list[dict[str, An
 
 def _show(local: LocalStore, project: str | None, experiment: str | None, out: IO[str],
           case: str | None = None, errors_only: bool = False, limit: int | None = None) -> int:
-    found_project = _find_project(local, project)
-    if project is not None and found_project is None and experiment is None and _experiment_named(local, project):
-        project, experiment = None, project  # (`braintrust show NAME`, NAME an experiment: the one the summary named)
-    elif project is not None and found_project is None:
-        names = ", ".join(p["name"] for p in local.list_projects()) or "none"
-        raise LookupError(f"no project {project!r} in {local.path}; projects: {names}.")
+    found_project, experiment = named_experiment(local, project, experiment, "show")
     project_id = found_project["id"] if found_project else None
     if experiment is None:
         candidates = local.list_experiments(project_id)
@@ -395,7 +425,7 @@ def _show(local: LocalStore, project: str | None, experiment: str | None, out: I
         if chosen is not None and project_id and chosen["project_id"] != project_id:
             chosen = None
     if chosen is None:
-        names = ", ".join(e["name"] for e in local.list_experiments(project_id)) or "none"
+        names = _names(local.list_experiments(project_id))
         where = f"project {found_project['name']!r}" if found_project else str(local.path)
         wanted = f"experiment {experiment!r}" if experiment else "experiment"
         dataset = local.get_dataset(project_id=project_id, name=experiment) if project_id and experiment else None

@@ -261,6 +261,75 @@ def test_show_and_compare_default_to_the_newest_experiment(filled):
     assert neither.returncode == 1 and "no project 'nightly'" in neither.stderr
 
 
+def test_compare_takes_an_experiment_name_alone_as_show_does(filled):
+    """`braintrust compare NAME` (or its id), NAME an experiment a summary printed: that one, in its project."""
+    root, env = filled
+    by_name = run_cli("compare", "worse", cwd=root, env=env)
+    better_id = next(e["id"] for e in json.loads(run_cli("experiments", "--json", cwd=root, env=env).stdout) if e["name"] == "better")
+    by_id = run_cli("compare", better_id, cwd=root, env=env)
+    unknown = run_cli("compare", "nightly", cwd=root, env=env)
+
+    assert by_name.returncode == 0, by_name.stderr
+    assert "worse compared to better:" in by_name.stdout and "run `braintrust show proj-cmp worse`" in by_name.stdout
+    assert by_id.returncode == 0 and "better compared to baseline:" in by_id.stdout, by_id.stderr
+    assert unknown.returncode == 1 and unknown.stdout == ""
+    assert "no project 'nightly' in " in unknown.stderr
+    assert ", nor an experiment of that name; projects: proj-cmp, proj-other." in unknown.stderr
+
+
+def test_an_experiment_name_of_two_projects_needs_its_project(tmp_path):
+    """A lone name two projects' experiments have is refused by `show` and `compare` alike, with the command
+    that names the project; named with its project, each is found."""
+    env = cli_env(tmp_path / "store")
+    write(tmp_path / "eval_a.py", eval_source("proj-a", "nightly"))
+    write(tmp_path / "eval_b.py", eval_source("proj-b", "nightly"))
+    assert run_cli("eval", ".", cwd=tmp_path, env=env).returncode == 0
+
+    for command in ("show", "compare"):
+        alone = run_cli(command, "nightly", cwd=tmp_path, env=env)
+        assert alone.returncode == 1 and alone.stdout == ""
+        assert ("braintrust: 'nightly' is an experiment of 2 projects (proj-a, proj-b); name the project too: "
+                f"`braintrust {command} proj-a nightly`.") in alone.stderr
+    named = run_cli("compare", "proj-b", "nightly", cwd=tmp_path, env=env)
+    assert named.returncode == 0 and "run `braintrust show proj-b nightly`" in named.stdout, named.stderr
+
+
+def test_experiments_given_an_experiment_name_points_to_show(filled):
+    root, env = filled
+
+    result = run_cli("experiments", "worse", cwd=root, env=env)
+
+    assert result.returncode == 1 and result.stdout == ""
+    assert "no project 'worse' in " in result.stderr and "projects: proj-cmp, proj-other." in result.stderr
+    assert "('worse' is an experiment of project proj-cmp: `braintrust show worse` shows it.)" in result.stderr
+
+
+@pytest.mark.parametrize("command, option", [(["show"], "--limit"), (["experiments"], "--last"), (["logs", "p"], "--last"),
+                                             (["dataset", "p", "d"], "--limit")])
+def test_every_count_option_takes_0_for_all_and_refuses_a_negative_number(tmp_path, command, option):
+    """`--last`/`--limit` read alike everywhere: 0 is all of them (as each --help says), a negative
+    number is a usage error naming the option. (0 at work: the tests of each command.)"""
+    env = cli_env(tmp_path / "store")
+
+    negative = run_cli(*command, option, "-1", cwd=tmp_path, env=env)
+    helped = run_cli(command[0], "--help", cwd=tmp_path, env=env)
+
+    assert negative.returncode == 2 and negative.stdout == ""
+    assert f"argument {option}: expected a whole number of 0 or more, got '-1'" in negative.stderr
+    assert helped.returncode == 0 and "0: all of them)" in " ".join(helped.stdout.split())
+
+
+def test_show_limit_0_shows_every_trace(filled):
+    root, env = filled
+
+    first = run_cli("show", "proj-cmp", "worse", "--limit", "1", cwd=root, env=env)
+    every = run_cli("show", "proj-cmp", "worse", "--limit", "0", cwd=root, env=env)
+
+    assert first.returncode == 0 and "4 traces, the first 1 shown (--limit 0 shows all)" in first.stdout
+    assert every.returncode == 0 and "shown" not in every.stdout
+    assert [line for line in every.stdout.splitlines() if line.startswith("eval")] == ["eval [eval]"] * 4
+
+
 def test_show_picks_traces_by_name_or_input_and_by_error(tmp_path):
     """After a run, look at one case (``--case``, as the summary names it) or at the failures."""
     env = cli_env(tmp_path / "store")
@@ -330,7 +399,7 @@ def test_logs_shows_what_a_logger_wrote_offline(tmp_path):
     assert subprocess.run([sys.executable, "app.py"], cwd=tmp_path, env=env, timeout=60).returncode == 0
 
     result = run_cli("logs", "support", "--last", "2", cwd=tmp_path, env=env)
-    bad = run_cli("logs", "support", "--last", "0", cwd=tmp_path, env=env)
+    every = run_cli("logs", "support", "--last", "0", cwd=tmp_path, env=env)
 
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -338,7 +407,8 @@ def test_logs_shows_what_a_logger_wrote_offline(tmp_path):
     assert [line for line in lines[2:] if line and not line.startswith(" ")] == ["request [task]", "request [task]"]
     assert '"REFUND"' in result.stdout and '"BYE"' in result.stdout and '"HELLO"' not in result.stdout
     assert 'comment:  "too loud"' in result.stdout and "thumbs=0.00" in result.stdout
-    assert bad.returncode == 2 and "expected a positive integer, got '0'" in bad.stderr
+    assert every.returncode == 0 and every.stdout.splitlines()[0] == "Logs of project support: the last 3 traces (7 rows in all)"
+    assert all(text in every.stdout for text in ('"HELLO"', '"REFUND"', '"BYE"'))  # (--last 0: all of them)
 
 
 def test_records_reach_the_local_store_and_braintrust_logs_shows_them_in_their_spans(tmp_path):
@@ -401,6 +471,8 @@ def test_dataset_shows_the_records_now_and_as_of_a_version(tmp_path):
     pretty = run_cli("dataset", "support", "golden", "--version", format(int(first_version) * 3**30 % 2**64, "016x"), cwd=tmp_path, env=env)
     wrong = run_cli("show", "support", "golden", cwd=tmp_path, env=env)
     missing = run_cli("dataset", "support", "silver", cwd=tmp_path, env=env)
+    first = run_cli("dataset", "support", "golden", "--version", first_version, "--limit", "1", cwd=tmp_path, env=env)
+    every = run_cli("dataset", "support", "golden", "--version", first_version, "--limit", "0", cwd=tmp_path, env=env)
 
     assert now.returncode == 0, now.stderr
     assert now.stdout.splitlines()[0].startswith("Dataset golden  (project support): 1 record, version ")
@@ -411,6 +483,8 @@ def test_dataset_shows_the_records_now_and_as_of_a_version(tmp_path):
     assert pretty.returncode == 0 and pretty.stdout.splitlines()[1:] == then.stdout.splitlines()[1:]  # (the UI's form of the version)
     assert wrong.returncode == 1 and "('golden' is a dataset: `braintrust dataset support golden`)" in wrong.stderr
     assert missing.returncode == 1 and "no dataset 'silver' in project 'support'; datasets: golden." in missing.stderr
+    assert first.returncode == 0 and "r2" not in first.stdout.splitlines() and "... and more (showing the first 1" in first.stdout
+    assert every.returncode == 0 and every.stdout == then.stdout  # (--limit 0: all of them)
 
 
 def test_show_names_attachments_and_attachment_gets_their_bytes(tmp_path):
