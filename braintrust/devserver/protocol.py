@@ -8,7 +8,9 @@
 * ``POST /eval`` takes ``{"name", "parameters"?, "data"?, "scores"?, "experiment_name"?,
   "project_id"?, "parent"?, "stream"?}`` (``parse_eval_request``) and answers the experiment's
   summary with camelCase keys, or, with ``stream``, server-sent events: ``start`` (the summary
-  when it starts), ``progress`` (each task's output), then ``summary`` or ``error``, then ``done``.
+  when it starts), ``progress`` (each task's output), then ``summary`` or ``error`` (its data a
+  JSON string, the message, as in a function's stream), then ``done``. A field of a type that
+  cannot work is answered 400 before anything runs.
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ FUNCTION_ID_FIELDS = ("function_id", "version", "name", "prompt_session_id", "pr
                       "global_function", "project_name", "slug")
 #: One of these names the function (0.48.1's forms, and a project's slug).
 NAMING_FIELDS = ("function_id", "name", "prompt_session_id", "inline_code", "global_function", "slug")
+
+#: The fields of an object ``data`` this dev server reads, and the JSON types each may have.
+DATA_FIELDS = {"project_name": ("string",), "dataset_name": ("string",), "dataset_id": ("string",),
+               "dataset_version": ("string", "number", "null"), "dataset_environment": ("string", "null"), "data": ("array",)}
 
 
 class BadRequest(ValueError):
@@ -45,34 +51,74 @@ class EvalRequest:
 
 def parse_eval_request(body: bytes) -> EvalRequest:
     """The ``POST /eval`` body, checked; ``BadRequest`` names the field that is wrong."""
-    try:
-        data = json.loads(body or b"null")
-    except ValueError as exc:
-        raise BadRequest(f"Invalid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise BadRequest("Request body must be a JSON object")
-    name = data.get("name")
-    if not isinstance(name, str):
-        raise BadRequest("name is required" if name is None else f"name must be a string, got {type(name).__name__}")
-    request = EvalRequest(name=name, data=data.get("data"), stream=bool(data.get("stream", False)))
-    for key, kind in (("parameters", dict), ("experiment_name", str), ("project_id", str)):
-        if key in data and data[key] is not None:
-            if not isinstance(data[key], kind):
-                raise BadRequest(f"{key} must be {'a dictionary' if kind is dict else 'a string'}")
+    data = _json_object(body)
+    if data.get("name") is None:
+        raise BadRequest("name is required")
+    request = EvalRequest(name=_expect(data["name"], "name", "string"), data=_eval_data(data.get("data")),
+                          stream=bool(_expect(data.get("stream"), "stream", "boolean", "null")))
+    for key, kind in (("parameters", "object"), ("experiment_name", "string"), ("project_id", "string")):
+        if _expect(data.get(key), key, kind, "null") is not None:
             setattr(request, key, data[key])
-    scores = data.get("scores") or []
-    if not isinstance(scores, list):
-        raise BadRequest("scores must be an array")
-    for index, score in enumerate(scores):
+    for index, score in enumerate(_expect(data.get("scores"), "scores", "array", "null") or []):
         request.scores.append(_remote_scorer(score, index))
     if data.get("parent") is not None:
         request.parent = parent_slug(data["parent"])
     return request
 
 
+def _json_object(body: bytes) -> dict[str, Any]:
+    """The body parsed, when it is a JSON object."""
+    try:
+        data = json.loads(body or b"null")
+    except ValueError as exc:
+        raise BadRequest(f"Invalid JSON: {exc}") from None
+    return _expect(data, "the request body", "object")
+
+
+def _json_type(value: Any) -> str:
+    """The JSON type of a parsed value."""
+    for kind, name in ((bool, "boolean"), (dict, "object"), (list, "array"), (str, "string"), ((int, float), "number")):
+        if isinstance(value, kind):
+            return name
+    return "null"
+
+
+def _expect(value: Any, field: str, *kinds: str) -> Any:
+    """``value`` when its JSON type is one of ``kinds``, else ``BadRequest`` saying what the field
+    must be and what it is."""
+    given = _json_type(value)
+    if given not in kinds:
+        shown = "" if given == "null" else " " + _abridged(json.dumps(value))
+        raise BadRequest(f"{field} must be {_one_of(kinds)}, got {given}{shown}")
+    return value
+
+
+def _one_of(kinds: tuple[str, ...]) -> str:
+    """``("object", "null")`` as ``an object or null``."""
+    named = [kind if kind == "null" else f"an {kind}" if kind[0] in "aeiou" else f"a {kind}" for kind in kinds]
+    return named[0] if len(named) == 1 else f"{', '.join(named[:-1])} or {named[-1]}"
+
+
+def _abridged(text: str, limit: int = 60) -> str:
+    """``text``, cut to ``limit`` characters."""
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _eval_data(data: Any) -> Any:
+    """``data`` when it can work: null (the evaluator's own), rows, or an object naming a dataset
+    (``project_name`` and ``dataset_name``, or ``dataset_id``) or holding the rows (``data``)."""
+    _expect(data, "data", "object", "array", "null")
+    if isinstance(data, dict):
+        for key, kinds in DATA_FIELDS.items():
+            if key in data:
+                _expect(data[key], f"data.{key}", *kinds)
+    return data
+
+
 def _remote_scorer(score: Any, index: int) -> dict[str, Any]:
-    if not isinstance(score, dict) or not isinstance(score.get("name"), str) or not isinstance(score.get("function_id"), dict):
-        raise BadRequest(f"Invalid score at index {index}: each score needs a name and a function_id object")
+    _expect(score, f"scores[{index}]", "object")
+    _expect(score.get("name"), f"scores[{index}].name", "string")
+    _expect(score.get("function_id"), f"scores[{index}].function_id", "object")
     function_id = {key: value for key, value in score["function_id"].items() if key in FUNCTION_ID_FIELDS and value is not None}
     unknown = sorted(set(score["function_id"]) - set(FUNCTION_ID_FIELDS))
     if unknown:
@@ -81,6 +127,9 @@ def _remote_scorer(score: Any, index: int) -> dict[str, Any]:
     if not any(key in function_id for key in NAMING_FIELDS):
         raise BadRequest(f"Invalid score at index {index}: scores[{index}] must specify function_id, name, prompt_session_id, "
                          "inline_code, global_function, or slug (with project_name)")
+    for key, value in function_id.items():
+        if key != "inline_code":  # (passed on as given, as 0.48.1 does)
+            _expect(value, f"scores[{index}].function_id.{key}", "string")
     return {"name": score["name"], "function_id": function_id}
 
 
@@ -94,7 +143,9 @@ def parent_slug(parent: Any) -> str:
     if not isinstance(parent, dict) or parent.get("object_type") not in types or not isinstance(parent.get("object_id"), str):
         raise BadRequest("parent must be an export slug or an object with object_type (experiment, project_logs or "
                          "playground_logs) and object_id")
-    row_ids = parent.get("row_ids") or {}
+    row_ids = _expect(parent.get("row_ids"), "parent.row_ids", "object", "null") or {}
+    for key in ("id", "span_id", "root_span_id"):
+        _expect(row_ids.get(key), f"parent.row_ids.{key}", "string", "null")
     return SpanComponentsV4(object_type=types[parent["object_type"]], object_id=parent["object_id"], row_id=row_ids.get("id"),
                             span_id=row_ids.get("span_id"), root_span_id=row_ids.get("root_span_id")).to_str()
 

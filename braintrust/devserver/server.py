@@ -3,7 +3,9 @@
 An HTTP server from the standard library, one thread per request. ``GET /`` says hello,
 ``GET /list`` lists the evaluators, ``POST /eval`` runs one with the playground's data,
 parameters and extra scorers (``braintrust.devserver.protocol``), as the caller
-(``braintrust.devserver.access``). A streamed run whose caller goes away is cancelled.
+(``braintrust.devserver.access``). A request that cannot run is answered with a JSON error;
+once a streamed answer has started, a failure is its ``error`` event, then ``done``. A streamed
+run whose caller goes away is cancelled.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from braintrust.devserver.protocol import (
 __all__ = ["DevServer", "serve"]
 
 MAX_BODY_BYTES = 64 * 1024 * 1024
+JSON_TYPE = "application/json; charset=utf-8"
+TEXT_TYPE = "text/plain; charset=utf-8"
 
 
 class DevServer(ThreadingHTTPServer):
@@ -73,8 +77,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _headers(self) -> dict[str, str]:
         return {name.lower(): value for name, value in self.headers.items()}
 
-    def _answer(self, status: int, body: Any, content_type: str = "application/json", headers: dict[str, str] | None = None) -> None:
-        data = body if isinstance(body, bytes) else (json.dumps(body) if content_type == "application/json" else str(body)).encode()
+    def _answer(self, status: int, body: Any, content_type: str = JSON_TYPE, headers: dict[str, str] | None = None) -> None:
+        data = body if isinstance(body, bytes) else (json.dumps(body) if content_type == JSON_TYPE else str(body)).encode()
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
@@ -94,7 +98,7 @@ class _Handler(BaseHTTPRequestHandler):
         allowed = ENDPOINTS.get(self.path.split("?", 1)[0])
         if allowed is None or method in allowed:
             return False
-        self._answer(405, "Method Not Allowed", "text/plain; charset=utf-8", {"Allow": ", ".join(allowed)})
+        self._answer(405, "Method Not Allowed", TEXT_TYPE, {"Allow": ", ".join(allowed)})
         return True
 
     def _unsupported(self) -> None:
@@ -106,7 +110,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_HEAD(self) -> None:  # noqa: N802
         if self.path.split("?", 1)[0] == "/":
             self.send_response(200)
-            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.send_header("Content-Type", TEXT_TYPE)
             self.end_headers()
         else:
             self._unsupported()
@@ -116,7 +120,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self._not_allowed_here("GET"):
             return
         if path == "/":
-            self._answer(200, "Hello, world!", "text/plain; charset=utf-8")
+            self._answer(200, "Hello, world!", TEXT_TYPE)
         elif path == "/list":
             if self._authorized() is not None:
                 self._answer(200, evaluator_listing(self.server.evaluators))
@@ -133,12 +137,11 @@ class _Handler(BaseHTTPRequestHandler):
         caller = self._authorized()
         if caller is None:
             return
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY_BYTES:
-            self._answer(413, {"error": f"request body of {length} bytes is over the dev server's {MAX_BODY_BYTES}"})
+        body = self._body()
+        if body is None:
             return
         try:
-            request = parse_eval_request(self.rfile.read(length))
+            request = parse_eval_request(body)
         except BadRequest as exc:
             self._answer(400, {"error": str(exc)})
             return
@@ -163,6 +166,21 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._run(request, registered, data, chosen)
 
+    def _body(self) -> bytes | None:
+        """The request's body; None when the answer (an error) is already sent."""
+        declared = self.headers.get("Content-Length") or "0"
+        try:
+            length = int(declared)
+        except ValueError:
+            length = -1
+        if length < 0:
+            self._answer(400, {"error": f"Content-Length must be a number of bytes, got {declared!r}"})
+        elif length > MAX_BODY_BYTES:
+            self._answer(413, {"error": f"request body of {length} bytes is over the dev server's {MAX_BODY_BYTES}"})
+        else:
+            return self.rfile.read(length)
+        return None
+
     def _authorized(self) -> Caller | None:
         """The caller, once checked; None when the answer (an error) is already sent."""
         try:
@@ -174,9 +192,8 @@ class _Handler(BaseHTTPRequestHandler):
             return None
 
     def _run(self, request: EvalRequest, registered: Any, data: Any, chosen: Any) -> None:
-        evaluator = _evaluator_for(request, registered, data, chosen)
         try:
-            result = _run_evaluator(evaluator)
+            result = _run_evaluator(_evaluator_for(request, registered, data, chosen))
         except Exception as exc:
             print(f"braintrust dev server: failed to run evaluation {request.name}: {exc}", file=sys.stderr)
             self._answer(500, {"error": f"Failed to run evaluation: {exc}"})
@@ -203,15 +220,15 @@ class _Handler(BaseHTTPRequestHandler):
                 except OSError:  # the caller went away: stop the run
                     cancel.set()
 
-        evaluator = _evaluator_for(request, registered, data, chosen, cancel_event=cancel,
-                                   on_start=lambda summary: send("start", format_summary(summary)),
-                                   stream=lambda event: send("progress", event))
-        try:
+        try:  # (from here on, whatever fails is the stream's error event)
+            evaluator = _evaluator_for(request, registered, data, chosen, cancel_event=cancel,
+                                       on_start=lambda summary: send("start", format_summary(summary)),
+                                       stream=lambda event: send("progress", event))
             result = _run_evaluator(evaluator)
             send("summary", format_summary(result.summary))
         except Exception as exc:
             print(f"braintrust dev server: error running eval {request.name}: {exc}", file=sys.stderr)
-            send("error", str(exc))
+            send("error", json.dumps(str(exc)))  # (a JSON string, as a function's stream sends it)
         finally:
             send("done", "")
 

@@ -3,6 +3,7 @@ for real (a thread here, or the command in a subprocess) against the loopback Br
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -11,6 +12,8 @@ import sys
 import textwrap
 import threading
 import time
+from contextlib import contextmanager
+from typing import Iterator
 
 import pytest
 import requests
@@ -49,23 +52,42 @@ def evaluator(**fields) -> Evaluator:
     return Evaluator(**{**defaults, **fields})
 
 
-@pytest.fixture
-def dev(bt_env):
-    """A dev server with two evaluators, and a requests session that speaks for the test server's user."""
-    server = DevServer({"support-bot": evaluator(), "plain": evaluator(eval_name="plain", parameters=None, task=lambda input: input,
-                                                                      scores=[], classifiers=[])}, port=0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+def plain(**fields) -> Evaluator:
+    """An evaluator without parameters or scorers whose task echoes its input."""
+    return evaluator(**{"eval_name": "plain", "parameters": None, "task": lambda input: input, "scores": [], "classifiers": [], **fields})
+
+
+@contextmanager
+def serving(bt_env, evaluators: dict[str, Evaluator]) -> Iterator[requests.Session]:
+    """A dev server of ``evaluators``, and a requests session that speaks for the test server's user."""
+    server = DevServer(evaluators, port=0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     session = requests.Session()
     session.headers.update({"x-bt-auth-token": bt_env.api_key, "x-bt-org-name": bt_env.org_name, "Origin": bt_env.url})
     session.base = server.url  # type: ignore[attr-defined]
-    yield session
-    server.shutdown()
-    server.server_close()
+    try:
+        yield session
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def dev(bt_env):
+    """A dev server with two evaluators (``serving``)."""
+    with serving(bt_env, {"support-bot": evaluator(), "plain": plain()}) as session:
+        yield session
 
 
 def call(session, method: str, path: str, **kwargs) -> requests.Response:
     return session.request(method, session.base + path, timeout=30, **kwargs)
+
+
+def events(answer: requests.Response) -> list[tuple[str, str]]:
+    """The ``(event, data)`` pairs of a streamed answer, read as the SDK reads a function's stream."""
+    from braintrust.functions.stream import server_sent_events
+
+    return list(server_sent_events(answer.text.splitlines()))
 
 
 def test_hello_and_the_evaluator_list(dev, bt_env):
@@ -102,18 +124,15 @@ def test_a_streamed_run_sends_start_progress_summary_done(dev, bt_env):
     answer = call(dev, "POST", "/eval", json={"name": "support-bot", "stream": True, "data": [{"input": "hey"}]}, stream=True)
     assert answer.headers["Content-Type"] == "text/event-stream"
     assert answer.headers["Access-Control-Allow-Origin"] == bt_env.url
-    events = []
-    for block in answer.text.strip().split("\n\n"):
-        lines = block.split("\n")
-        events.append((lines[0].removeprefix("event: "), "\n".join(line.removeprefix("data: ") for line in lines[1:])))
-    kinds = [kind for kind, _ in events]
+    sent = events(answer)
+    kinds = [kind for kind, _ in sent]
     assert kinds[0] == "start" and kinds[-2:] == ["summary", "done"] and "progress" in kinds
-    progress = json.loads(next(data for kind, data in events if kind == "progress"))
+    progress = json.loads(next(data for kind, data in sent if kind == "progress"))
     assert progress["event"] == "json_delta" and json.loads(progress["data"]) == {"text": "Reply to hey", "model": "gpt-4o-mini"}
     assert progress["object_type"] == "task" and progress["name"] == "support-bot"
-    start = json.loads(events[0][1])
+    start = json.loads(sent[0][1])
     assert start["projectName"] == "dev-project" and start["projectUrl"].endswith("/p/dev-project")
-    assert json.loads(events[-2][1])["scores"]["exact"]["score"] == 1.0
+    assert json.loads(sent[-2][1])["scores"]["exact"]["score"] == 1.0
 
 
 def test_a_dataset_a_remote_scorer_and_a_parent(dev, bt_env):
@@ -161,7 +180,7 @@ def test_a_server_without_a_key_of_its_own_reads_the_dataset_as_the_caller(dev, 
     ({"name": "nobody"}, 404, "Evaluator 'nobody' not found"),
     ({}, 400, "name is required"),
     ({"name": "support-bot", "parameters": {"model": 4}}, 400, "Invalid parameters: Invalid parameter 'model'"),
-    ({"name": "support-bot", "data": {"dataset_id": 3, "nothing": 1}}, 400, "Failed to load dataset"),
+    ({"name": "support-bot", "data": {"dataset_id": "no-such-dataset", "nothing": 1}}, 400, "Failed to load dataset"),
     ({"name": "support-bot", "data": {"rows": []}}, 400, "Failed to load dataset: data must name a dataset"),
     ({"name": "plain", "scores": [{"name": "s", "function_id": {"code": "x"}}]}, 400, "cannot call a function given by code"),
     ({"name": "plain", "scores": [{"name": "s", "function_id": {"version": "1"}}]}, 400, "scores[0] must specify function_id, name"),
@@ -171,6 +190,101 @@ def test_requests_that_cannot_run_say_why(dev, bt_env, body, status, message):
     answer = call(dev, "POST", "/eval", json=body)
     assert (answer.status_code, message in answer.json()["error"]) == (status, True), answer.text
     assert not [r for r in bt_env.requests if r.path == "/v1/experiment" and r.method == "POST"]
+
+
+@pytest.mark.parametrize("body, message", [
+    ([1], "the request body must be an object, got array [1]"),
+    ({"name": 3}, "name must be a string, got number 3"),
+    ({"name": "plain", "data": 5}, "data must be an object, an array or null, got number 5"),
+    ({"name": "plain", "data": {"data": "rows"}}, 'data.data must be an array, got string "rows"'),
+    ({"name": "plain", "data": {"dataset_id": 3}}, "data.dataset_id must be a string, got number 3"),
+    ({"name": "support-bot", "parameters": "x"}, 'parameters must be an object or null, got string "x"'),
+    ({"name": "plain", "experiment_name": ["a"]}, 'experiment_name must be a string or null, got array ["a"]'),
+    ({"name": "plain", "stream": "yes"}, 'stream must be a boolean or null, got string "yes"'),
+    ({"name": "plain", "scores": {}}, "scores must be an array or null, got object {}"),
+    ({"name": "plain", "scores": ["exact"]}, 'scores[0] must be an object, got string "exact"'),
+    ({"name": "plain", "scores": [{"name": 1, "function_id": {"function_id": "f"}}]}, "scores[0].name must be a string, got number 1"),
+    ({"name": "plain", "scores": [{"name": "s", "function_id": {"function_id": 5}}]},
+     "scores[0].function_id.function_id must be a string, got number 5"),
+    ({"name": "plain", "parent": {"object_type": "experiment", "object_id": "e", "row_ids": 5}},
+     "parent.row_ids must be an object or null, got number 5"),
+])
+def test_a_field_of_the_wrong_type_is_named_up_front(dev, bt_env, body, message):
+    """400 before anything runs, saying which field, what it must be and what it is."""
+    answer = call(dev, "POST", "/eval", json=body)
+    assert (answer.status_code, answer.json()) == (400, {"error": message})
+    assert not [r for r in bt_env.requests if r.path in ("/v1/experiment", "/v1/project")]
+
+
+def test_the_fields_the_protocol_allows_to_be_null_may_be(dev, bt_env):
+    answer = call(dev, "POST", "/eval", json={"name": "plain", "data": {"data": [{"input": "x"}], "dataset_version": None},
+                                              "parameters": None, "scores": None, "experiment_name": None, "project_id": None,
+                                              "parent": None, "stream": None})
+    assert answer.status_code == 200, answer.text
+
+
+def test_a_content_length_that_is_not_a_size_is_a_400(dev, bt_env):
+    for declared in ("lots", "-1"):
+        connection = http.client.HTTPConnection(dev.base.removeprefix("http://"), timeout=10)
+        connection.putrequest("POST", "/eval")
+        for name, value in {**dev.headers, "Content-Length": declared}.items():
+            connection.putheader(name, value)
+        connection.endheaders()
+        answer = connection.getresponse()
+        assert (answer.status, json.loads(answer.read())) == (400, {"error": f"Content-Length must be a number of bytes, got {declared!r}"})
+        connection.close()
+
+
+def broken_rows():
+    yield {"input": "first"}
+    raise RuntimeError("row 2 could not be read")
+
+
+def assert_ends_with_the_error(answer: requests.Response, message: str) -> None:
+    """A stream that started (200, SSE) and ends with an ``error`` event (its data the message as a
+    JSON string, as the SDK's stream reader takes it), then ``done``."""
+    from braintrust.functions.stream import chunk_of
+
+    assert (answer.status_code, answer.headers["Content-Type"]) == (200, "text/event-stream"), answer.text
+    (error, error_data), done = events(answer)[-2:]
+    assert (error, done) == ("error", ("done", ""))
+    assert message in chunk_of(error, error_data).data
+
+
+def test_data_that_fails_while_streaming_is_the_streams_error_event(dev, bt_env):
+    with serving(bt_env, {"broken": plain(eval_name="broken", data=broken_rows)}) as broken:
+        assert_ends_with_the_error(call(broken, "POST", "/eval", json={"name": "broken", "stream": True}), "row 2 could not be read")
+    dataset = braintrust.init_dataset(project="dev-project", name="unreadable")
+    dataset.insert(id="u1", input="hello")
+    braintrust.flush()
+    bt_env.fail_always("POST", "/v1/dataset/*", 400)  # (its rows cannot be fetched)
+    unreadable = {"project_name": "dev-project", "dataset_name": "unreadable"}
+    assert_ends_with_the_error(call(dev, "POST", "/eval", json={"name": "plain", "stream": True, "data": unreadable}), "answered 400")
+
+
+def test_a_streamed_run_that_fails_before_its_first_event_still_ends_with_an_error_event(dev, monkeypatch):
+    def cannot_build(*args, **kwargs):
+        raise ValueError("no evaluator today")
+
+    monkeypatch.setattr("braintrust.devserver.server._evaluator_for", cannot_build)
+    streamed = call(dev, "POST", "/eval", json={"name": "plain", "stream": True, "data": [{"input": "x"}]})
+    assert_ends_with_the_error(streamed, "no evaluator today")
+    answer = call(dev, "POST", "/eval", json={"name": "plain", "data": [{"input": "x"}]})
+    assert (answer.status_code, answer.json()) == (500, {"error": "Failed to run evaluation: no evaluator today"})
+
+
+def test_a_dataset_that_cannot_be_found_is_a_json_error_before_the_stream(dev, bt_env):
+    answer = call(dev, "POST", "/eval", json={"name": "plain", "stream": True, "data": {"dataset_id": "no-such-dataset"}})
+    assert answer.status_code == 400 and answer.json()["error"].startswith("Failed to load dataset")
+
+
+def test_json_answers_say_their_charset(dev, bt_env):
+    answers = [call(dev, "GET", "/list"), call(dev, "POST", "/eval", json={"name": "plain", "data": [{"input": "é"}]}),
+               call(dev, "POST", "/eval", json={"name": "nobody"}), call(dev, "POST", "/eval", json={"name": 1}),
+               call(dev, "GET", "/nothing"), requests.get(dev.base + "/list", timeout=30)]
+    assert [(a.status_code, a.headers["Content-Type"]) for a in answers] == [
+        (status, "application/json; charset=utf-8") for status in (200, 200, 404, 400, 404, 401)]
+    assert call(dev, "GET", "/").headers["Content-Type"] == "text/plain; charset=utf-8"
 
 
 def test_who_may_call(dev, bt_env):
