@@ -37,6 +37,7 @@ class ReplayResult:
     files_done: int = 0
     rows_sent: int = 0
     rows_failed: int = 0
+    #: Objects the spilled rows named without ids, given them now: found by name, or created once.
     objects_created: int = 0
     attachments_sent: int = 0
     attachments_failed: int = 0

@@ -115,6 +115,8 @@ def test_server_down_exits_within_deadline_then_replays_exactly_once(tmp_path):
         replay = [sys.executable, "-m", "braintrust.cli.main", "replay", str(spill_dir)]
         first = subprocess.run(replay, env=child_env(server, tmp_path), capture_output=True, text=True, timeout=60)
         assert first.returncode == 0, first.stderr
+        assert "replayed 40 rows from" in first.stdout
+        assert "1 object registered (found, or created once)" in first.stdout  # (the logger's project)
         assert sorted(received_ids(server)) == sorted(report["ids"])
         second = subprocess.run(replay, env=child_env(server, tmp_path), capture_output=True, text=True, timeout=60)
         assert second.returncode == 0 and "nothing to replay" in second.stdout
