@@ -164,6 +164,8 @@ class BraintrustState:
                 reason = "deadline" if exc.deadline_reached else f"http_{exc.status // 100}xx"
                 raise LoginError(f"Braintrust login at {self.app_url()} failed: [{exc.status}] {exc.body[:300]}", reason) from None
             except TransportError as exc:
+                if exc.reason == "bad_api_key":  # (the network is not the problem)
+                    raise LoginError(str(exc), exc.reason) from None
                 fix = ("its certificate could not be verified: if a proxy or a private CA signs it on this network, "
                        "point REQUESTS_CA_BUNDLE at that CA's bundle" if exc.reason == "tls"
                        else "check the network and BRAINTRUST_APP_URL")
@@ -220,6 +222,14 @@ class BraintrustState:
 
     def _apply_login(self, info: dict[str, Any]) -> None:
         orgs = info.get("org_info") or []
+        if not isinstance(orgs, list) or not all(
+            isinstance(o, dict) and all(isinstance(o.get(k), (str, type(None))) for k in _ORG_TEXT_FIELDS) for o in orgs
+        ):
+            raise LoginError(
+                f"Braintrust login at {self.app_url()} answered an org_info that is not a list of organizations "
+                f"({', '.join(_ORG_TEXT_FIELDS)} as strings); is BRAINTRUST_APP_URL the Braintrust app?",
+                "bad_response",
+            )
         if not orgs:
             raise LoginError("This user is not part of any organizations.")
         wanted = self.requested_org()
@@ -266,6 +276,9 @@ class BraintrustState:
         self._lock = threading.RLock()
         self._client = None
 
+
+#: Fields of a login's organization that must be strings (or absent) to be used.
+_ORG_TEXT_FIELDS = ("id", "name", "api_url", "proxy_url")
 
 _state = BraintrustState()
 

@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from braintrust import masking
 from braintrust.delivery.backend import ObjectRef
+from braintrust.delivery.deadline import Deadline
 from braintrust.delivery.spill import SpillWriter
 
 log = logging.getLogger("braintrust")
@@ -183,13 +184,21 @@ class Accounts:
             self._note_spill_file(path)
             self._account_budget()
 
-    def spill(self, entries: list[Entry], reason: str, masked: bool) -> None:
-        """Write rows to a spill file and count them (as dropped if that fails)."""
+    def spill(self, entries: list[Entry], reason: str, masked: bool, mask_deadline: Deadline | None = None) -> None:
+        """Write rows to a spill file and count them (as dropped if that fails). With
+        ``mask_deadline``, rows the masking function has not masked by then are dropped
+        (``mask_timeout``): a slow masking function cannot stretch the exit, and an unmasked
+        row is never written."""
         count = sum(entry[2] for entry in entries)
         if len(self.spilled_keys) < MAX_SPILLED_KEYS:
             self.spilled_keys.update((ref.key, row.get("id")) for ref, row, _ in entries)
         buffered_before = self.spill_writer.buffered_items if self.spill_writer is not None else 0
         try:
+            if not masked and mask_deadline is not None and masking.get_masking_function() is not None:
+                entries, masked = self._mask_in_time(entries, mask_deadline), True
+                count = sum(entry[2] for entry in entries)
+                if not entries:
+                    return
             if self.spill_writer is None:
                 self.spill_writer = self._spill_factory()
             path = self.spill_writer.write([(ref, row) for ref, row, _ in entries], reason, masked=masked, item_count=count)
@@ -206,6 +215,21 @@ class Accounts:
         self._count_spilled(reason, count)
         self._note_spill_file(path)
         self._account_budget()
+
+    def _mask_in_time(self, entries: list[Entry], deadline: Deadline) -> list[Entry]:
+        masked = []
+        for ref, row, count in entries:
+            if deadline.expired():
+                break
+            masked.append((ref, masking.mask_row(row), count))
+        late = sum(count for _, _, count in entries[len(masked):])
+        if late:
+            self.count_dropped("mask_timeout", late)
+            self.note_error(
+                f"the masking function did not mask {late} row writes before the flush deadline, so they "
+                "were dropped (never written unmasked): make it faster or raise BRAINTRUST_FLUSH_TIMEOUT"
+            )
+        return masked
 
     def flush_spill_buffer(self) -> None:
         """Write rows still buffered in the spill writer (a full queue's rows)."""

@@ -176,7 +176,10 @@ def export_entries(
     masking_on = masking.get_masking_function() is not None
     batch: list[Entry] = []
     batch_bytes = 0
-    for entry in entries:
+    for index, entry in enumerate(entries):
+        if masking_on and deadline.expired():  # (the flush spills the rest, masking it in its grace)
+            progress.fail([(e.ref, e.full_row(), e.count) for e in entries[index:]], "deadline", False)
+            break
         if entry.encoded is None or masking_on:
             entry.row = masking.mask_row(entry.full_row())
             entry.header_only = False

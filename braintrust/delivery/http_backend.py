@@ -8,6 +8,7 @@ retries other 4xx. Everything runs under the deadline it is given.
 from __future__ import annotations
 
 import json
+import math
 import threading
 from typing import Any
 
@@ -46,6 +47,18 @@ def _failure_reason(exc: Exception) -> str:
     if isinstance(exc, LoginError):
         return exc.reason
     return "error"
+
+
+def checked_object(answer: Any, request: str) -> dict[str, Any]:
+    """``answer`` when it is a JSON object with a string ``id``, else a ``BackendError``."""
+    if isinstance(answer, dict) and isinstance(answer.get("id"), str) and answer["id"]:
+        return answer
+    what = "an object without a string id" if isinstance(answer, dict) else f"a JSON {type(answer).__name__}"
+    raise BackendError(
+        f"{request} answered {what} where an object with an id belongs; "
+        "is BRAINTRUST_API_URL (or the api_url login returned) the Braintrust API?",
+        "bad_response",
+    )
 
 
 class HttpBackend:
@@ -102,6 +115,10 @@ class HttpBackend:
         except ValueError:
             raise BackendError(f"{method} {path} answered {response.status_code} with a body that is not JSON", "bad_response") from None
 
+    def _call_object(self, method: str, path: str, deadline: Deadline, **kwargs: Any) -> dict[str, Any]:
+        """``_call`` for an endpoint that answers one object (a project, experiment, dataset)."""
+        return checked_object(self._call(method, path, deadline, **kwargs), f"{method} {path}")
+
     def resolve(self, ref: ObjectRef, deadline: Deadline) -> dict[str, str]:
         with self._lock:
             if ref.ids:
@@ -126,11 +143,11 @@ class HttpBackend:
         if project_id and name:
             return {"id": project_id, "name": name}
         if project_id:
-            return self._call("GET", f"/v1/project/{project_id}", deadline)
+            return self._call_object("GET", f"/v1/project/{project_id}", deadline)
         body = {"name": name or "Global", "org_name": self.state.org_name}
         if args.get("project_group_name"):  # a new project goes into this group
             body["project_group_name"] = args["project_group_name"]
-        return self._call("POST", "/v1/project", deadline, body=body)
+        return self._call_object("POST", "/v1/project", deadline, body=body)
 
     # -- rows ----------------------------------------------------------------------------------
 
@@ -156,7 +173,7 @@ class HttpBackend:
                 self._payload_limit = DEFAULT_MAX_REQUEST_BYTES
             return  # otherwise try again next batch; use the default meanwhile
         advertised = info.get("logs3_payload_max_bytes") if isinstance(info, dict) else None
-        if isinstance(advertised, (int, float)) and advertised > 0:
+        if type(advertised) in (int, float) and math.isfinite(advertised) and advertised >= 1:
             self._payload_limit = int(advertised)
             self._overflow_enabled = True
         else:

@@ -310,6 +310,13 @@ class HttpClient:
         if authenticate:
             if not self.is_trusted(url):
                 raise TransportError(f"refusing to send the API key to untrusted host {origin_of(url)}", "untrusted_host")
+            if not (self.api_key.isascii() and self.api_key.isprintable()):
+                # (else the HTTP libraries raise with the whole header, escaped past ``_scrub``)
+                raise TransportError(
+                    f"the API key {mask_secret(self.api_key)} holds a line break, a control or a non-ASCII character, "
+                    "which an HTTP header cannot carry: check BRAINTRUST_API_KEY (or the api_key given to login), "
+                    "e.g. for a trailing newline from a file", "bad_api_key",
+                )
             request_headers["Authorization"] = f"Bearer {self.api_key}"
         return request_headers
 

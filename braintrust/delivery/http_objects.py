@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from braintrust.delivery.backend import DATASET, EXPERIMENT, BackendError, Deadline, ObjectNotFound, ObjectRef
+from braintrust.delivery.http_backend import checked_object
 
 log = logging.getLogger("braintrust")
 
@@ -16,8 +17,8 @@ def resolve_object(backend: Any, ref: ObjectRef, deadline: Deadline) -> None:
     ``record``: the object as Braintrust answered it)."""
     args = ref.create_args
     if ref.object_type == DATASET and args.get("dataset_id"):
-        dataset = backend._call("GET", f"/v1/dataset/{args['dataset_id']}", deadline)
-        project = backend._call("GET", f"/v1/project/{dataset['project_id']}", deadline)
+        dataset = backend._call_object("GET", f"/v1/dataset/{args['dataset_id']}", deadline)
+        project = backend._call_object("GET", f"/v1/project/{dataset.get('project_id')}", deadline)
         ref.ids = {"dataset_id": dataset["id"]}
         ref.info.update(project_id=project["id"], project_name=project.get("name"), project_record=project,
                         dataset_name=dataset.get("name"), record=dataset)
@@ -38,7 +39,9 @@ def find_experiment(backend: Any, project_id: str, name: str, deadline: Deadline
     params = {"experiment_name": name, "project_id": project_id, "org_name": backend.state.org_name}
     found = backend._call("GET", "/v1/experiment", deadline, params=params)
     objects = found.get("objects") if isinstance(found, dict) else None
-    return objects[0] if objects else None
+    if not isinstance(objects, list):
+        raise BackendError("GET /v1/experiment answered without a list of objects; is BRAINTRUST_API_URL the Braintrust API?", "bad_response")
+    return checked_object(objects[0], "GET /v1/experiment") if objects else None
 
 
 def open_experiment(backend: Any, project: dict, args: dict, deadline: Deadline) -> dict[str, Any]:
@@ -82,7 +85,7 @@ def create_experiment(backend: Any, project: dict, args: dict, deadline: Deadlin
     for key in ("metadata", "tags"):
         if args.get(key) is not None:
             body[key] = args[key]
-    return backend._call("POST", "/v1/experiment", deadline, body=body, retry=False)
+    return backend._call_object("POST", "/v1/experiment", deadline, body=body, retry=False)
 
 
 def create_dataset(backend: Any, project: dict, args: dict, deadline: Deadline) -> dict[str, Any]:
@@ -90,4 +93,4 @@ def create_dataset(backend: Any, project: dict, args: dict, deadline: Deadline) 
     for key in ("description", "metadata"):
         if args.get(key) is not None:
             body[key] = args[key]
-    return backend._call("POST", "/v1/dataset", deadline, body=body)
+    return backend._call_object("POST", "/v1/dataset", deadline, body=body)

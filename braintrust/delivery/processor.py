@@ -71,6 +71,9 @@ log = logging.getLogger("braintrust")
 CHUNK_ITEMS = 2000
 #: How long a flush waits past its deadline for an in-flight request before spilling its rows.
 IN_FLIGHT_GRACE_SECONDS = 0.5
+#: How long past a flush's deadline the masking function may take to mask rows being spilled
+#: (those it has not masked by then are dropped as ``mask_timeout``, never written unmasked).
+MASK_GRACE_SECONDS = 0.5
 #: How far over its bounds the queue may grow with rows whose earlier writes are still queued.
 OVER_BOUND_FACTOR = 1.1
 #: Pacing (see the module docstring): how far ahead a producer may get (in batches of
@@ -427,13 +430,19 @@ class Processor:
             chunk.unsent = 0
             if not chunk.claimed:
                 self._accounts.stats.accepted += progress.accepted
+                cap = self._flush_cap()
+                mask_deadline = None if cap is None else self._mask_deadline(cap - self._clock())
                 for entries, reason, masked in progress.outcomes:
-                    self._accounts.spill(entries, reason, masked=masked)
+                    self._accounts.spill(entries, reason, masked=masked, mask_deadline=mask_deadline)
                 self._completed += len(chunk.items)
                 self._settle_keys_locked(chunk.items)
             self._cond.notify_all()
         if failure is not None and not isinstance(failure, Exception) and threading.current_thread() is not self._thread:
             raise failure
+
+    def _mask_deadline(self, seconds_to_flush_end: float) -> Deadline:
+        """Until when a masking function may mask rows spilled by a flush ending in that many seconds."""
+        return Deadline(max(0.0, seconds_to_flush_end) + MASK_GRACE_SECONDS, clock=self._clock)
 
     def _backend_instance(self) -> Backend:
         with self._backend_lock:
@@ -559,6 +568,7 @@ class Processor:
         older writes of a row go to disk first). The sender takes no new chunk meanwhile, and
         its late result for a claimed chunk is ignored."""
         grace_end = self._clock() + grace_seconds
+        mask_deadline = self._mask_deadline(grace_seconds)
         while any(chunk.min_seq < target for chunk in self._in_flight):
             remaining = grace_end - self._clock()
             if remaining > 0:
@@ -571,7 +581,8 @@ class Processor:
                 chunk.unsent = 0
                 self._completed += len(chunk.items)
                 self._settle_keys_locked(chunk.items)
-                self._accounts.spill([(item.ref, item.row, 1) for item in chunk.items], reason, masked=False)
+                self._accounts.spill([(item.ref, item.row, 1) for item in chunk.items], reason, masked=False,
+                                     mask_deadline=mask_deadline)
             break
         expired: list[QueuedWrite] = []
         while self._queue and self._queue[0].seq < target:
@@ -581,7 +592,7 @@ class Processor:
         if expired:
             self._completed += len(expired)
             self._settle_keys_locked(expired)
-            self._accounts.spill([(item.ref, item.row, 1) for item in expired], reason, masked=False)
+            self._accounts.spill([(item.ref, item.row, 1) for item in expired], reason, masked=False, mask_deadline=mask_deadline)
         self._cond.notify_all()
 
     def close(self, timeout: float | None = None) -> FlushResult:
