@@ -117,6 +117,9 @@ def replay(
             result.errors.append(f"{path.name}: not a braintrust spill file; left in place")
             continue
         target = document.get("target") or {}
+        if not isinstance(target, dict) or not isinstance(document.get("rows", []), list):
+            result.errors.append(f"{path.name}: not a braintrust spill file (its target or rows are malformed); left in place")
+            continue
         redirected = store is not None and target.get("kind") == "local"
         if redirected:
             target = {"kind": "local", "path": str(store)}
@@ -209,12 +212,16 @@ class _FileReplay:
                 self.note("a row names an unknown object; left in place")
                 self.remaining.append(entry)
                 continue
-            row_id = (entry.get("row") or {}).get("id")
+            if not isinstance(entry.get("row"), dict):
+                self.note("a row is malformed (not an object); left in place")
+                self.remaining.append(entry)
+                continue
+            row_id = entry["row"].get("id")
             if (ref.key, row_id) in self.held or not self.resolved(ref):
                 self.remaining.append(entry)
                 self.result.rows_failed += 1
                 continue
-            row = {**dict(entry.get("row") or {}), **ref.ids}  # type: ignore[dict-item]
+            row = {**entry["row"], **ref.ids}  # type: ignore[dict-item]
             key = row_key(row)
             merged[key] = merge_row_into(merged[key], row) if key in merged else row
             row_ref[id(merged[key])] = ref.key

@@ -115,6 +115,7 @@ def test_a_damaged_spill_file_sends_what_it_can_and_keeps_the_rest(bt_env, tmp_p
     document["rows"][1]["object"] = "missing"
     document["rows"][2]["object"] = "unreadable"
     document["attachments"] = [{"reference": {"type": "braintrust_attachment", "key": "k"}, "data_base64": "not base64!"}]
+    document["rows"].append({"object": key, "row": "not an object"})
     path.write_text(json.dumps(document))
     result = replay(tmp_path, timeout_seconds=10, backend_factory=api_backend)
     assert received_ids(bt_env) == ["good"]
@@ -122,8 +123,10 @@ def test_a_damaged_spill_file_sends_what_it_can_and_keeps_the_rest(bt_env, tmp_p
     assert any("object 'unreadable' is malformed" in e for e in result.errors), result.errors
     assert any("a row names an unknown object; left in place" in e for e in result.errors), result.errors
     assert any("a spilled attachment is malformed; left in place" in e for e in result.errors), result.errors
+    assert any("a row is malformed (not an object); left in place" in e for e in result.errors), result.errors
     [left] = spill_documents(tmp_path)
-    assert sorted(entry["row"]["id"] for entry in left["rows"]) == ["broken", "orphan"]
+    assert sorted(entry["row"]["id"] for entry in left["rows"] if isinstance(entry["row"], dict)) == ["broken", "orphan"]
+    assert {"object": key, "row": "not an object"} in left["rows"]
     assert left["attachments"] == document["attachments"]
     assert key in left["objects"]
 
@@ -144,9 +147,14 @@ def test_replay_against_a_down_server_stays_within_one_deadline(bt_env, tmp_path
 def test_files_that_are_not_spill_files_are_left_alone(tmp_path):
     (tmp_path / "spill-garbage.json").write_text("{not json")
     (tmp_path / "spill-other.json").write_text(json.dumps({"format": "something-else"}))
+    from braintrust.delivery.spill import SPILL_FORMAT
+
+    (tmp_path / "spill-target.json").write_text(json.dumps({"format": SPILL_FORMAT, "target": "api", "rows": []}))
+    (tmp_path / "spill-rows.json").write_text(json.dumps({"format": SPILL_FORMAT, "target": {"kind": "api"}, "rows": {}}))
     result = replay(tmp_path, timeout_seconds=1, backend_factory=pytest.fail)
-    assert result.files == 2 and result.files_done == 0 and len(result.errors) == 2
-    assert len(list(tmp_path.glob("spill-*.json"))) == 2
+    assert result.files == 4 and result.files_done == 0 and len(result.errors) == 4
+    assert sum("its target or rows are malformed" in e for e in result.errors) == 2, result.errors
+    assert len(list(tmp_path.glob("spill-*.json"))) == 4
 
 
 def test_rows_for_a_local_store_can_go_to_another_store_found_there_by_name(tmp_path):
