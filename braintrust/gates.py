@@ -134,6 +134,6 @@ def evaluate(fail_under: tuple[Gate, ...], max_regression: tuple[Gate, ...], sum
             ok = drop <= gate.value + 1e-12
             detail = f"dropped {_pct(drop)}" if drop > 0 else f"changed by {'+' if score.diff > 0 else ''}{_pct(score.diff)}"
             verdict = "within" if ok else "more than"
-            against = "the baseline" if coverage is None else f"the baseline on the {coverage.common} inputs both ran"
+            against = "the baseline" if coverage is None else f"the baseline on the {coverage.common} input{'s' if coverage.common != 1 else ''} both ran"
             results.append(judged("max-regression", gate, summary, score.diff, ok, f"score {gate.score!r} {detail} against {against}, {verdict} the allowed {_pct(gate.value)}"))
     return results

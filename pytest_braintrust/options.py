@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # (the SDK is imported only by --braintrust runs: an unused p
 
 _OPTIONS = (
     ("--braintrust", dict(action="store_true", default=False, help="log marked tests as cases of a Braintrust experiment")),
-    ("--braintrust-project", dict(default=None, help="project for the experiment (default: ini braintrust_project, BRAINTRUST_PROJECT_NAME, else the rootdir name)")),
+    ("--braintrust-project", dict(default=None, help="project for the experiment (default: ini braintrust_project, BRAINTRUST_PROJECT_NAME or BRAINTRUST_PROJECT, else the rootdir name)")),
     ("--braintrust-experiment", dict(default=None, help="experiment name (default: generated); with --braintrust-update, joins that experiment")),
     ("--braintrust-experiment-id", dict(default=None, help="log into this existing experiment (CI shards joining one experiment)")),
     ("--braintrust-update", dict(action="store_true", default=False, help="add to the named experiment if it exists instead of creating a new one")),
@@ -29,7 +29,7 @@ _OPTIONS = (
     ("--braintrust-fail-under", dict(default=None, metavar="SCORE=VALUE[,...]", help="fail the run (exit 6) when a score's average is below VALUE (0.8 or 80%%)")),
     ("--braintrust-max-regression", dict(default=None, metavar="SCORE=DELTA[,...]", help="fail the run (exit 6) when a score drops more than DELTA below the baseline (0.05 or 5%%)")),
     ("--braintrust-gates-only", dict(action="store_true", default=False, help="evals as benchmarks: failing cases only lower scores; exit 0 unless a gate fails")),
-    ("--braintrust-json", dict(default=None, metavar="PATH", help="write a JSON summary of the run to PATH")),
+    ("--braintrust-json", dict(default=None, metavar="PATH", help="write a JSON summary of the run to PATH (write --braintrust-json=PATH: after a space, a PATH that exists can change pytest's rootdir)")),
 )
 
 

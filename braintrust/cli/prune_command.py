@@ -31,6 +31,10 @@ def _per_project(local: LocalStore, records: list[dict[str, Any]]) -> str:
     return ", ".join(f"{name}: {count}" for name, count in counts.items())
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' if n != 1 else ''}"
+
+
 #: Experiments created or written to this recently are never pruned: a run may still be logging into them.
 ACTIVE_SECONDS = 600
 
@@ -50,12 +54,15 @@ def prune(local: LocalStore, project: str | None, keep: int, dry_run: bool, out:
         err.write(f"braintrust prune: kept {len(active)} older experiment{'s' if len(active) != 1 else ''} written to in the last "
                   f"{ACTIVE_SECONDS // 60} minutes, which a run may still be logging into ({', '.join(active[:5])}"
                   f"{', ...' if len(active) > 5 else ''}); prune again later to delete them.\n")
+    nothing = (f"Nothing to prune yet: {_count(len(active), 'older experiment')} of {scope} "
+               f"{'was' if len(active) == 1 else 'were'} written to in the last {ACTIVE_SECONDS // 60} minutes.\n"
+               if active else f"Nothing to prune: no more than {_count(keep, 'experiment')} in {scope}.\n")
     if dry_run:
         doomed = local.experiments_beyond(keep, project_id, since)
         if not doomed:
-            out.write(f"Nothing to prune: no more than {keep} experiments in {scope}.\n")
+            out.write(nothing)
             return 0
-        out.write(f"Would delete {len(doomed)} experiments ({_per_project(local, doomed)}), keeping the newest {keep} of {scope}:\n")
+        out.write(f"Would delete {_count(len(doomed), 'experiment')} ({_per_project(local, doomed)}), keeping the newest {keep} of {scope}:\n")
         out.write("".join(f"  {record['name']}\n" for record in doomed))
         return 0
     before = _megabytes(local.path)
@@ -66,9 +73,9 @@ def prune(local: LocalStore, project: str | None, keep: int, dry_run: bool, out:
                   "is writing to it: try again when it is done.\n")
         return 1
     if not deleted:
-        out.write(f"Nothing to prune: no more than {keep} experiments in {scope}.\n")
+        out.write(nothing)
         return 0
-    summary = f"Deleted {len(deleted)} experiments ({_per_project(local, deleted)}), kept the newest {keep} of {scope}"
+    summary = f"Deleted {_count(len(deleted), 'experiment')} ({_per_project(local, deleted)}), kept the newest {keep} of {scope}"
     try:
         size, shrunk = local.compact()
     except sqlite3.OperationalError as exc:

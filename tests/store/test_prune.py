@@ -103,9 +103,9 @@ def test_dry_run_and_one_project(store_path):
     assert listed.returncode == 0
     assert listed.stdout == "Would delete 2 experiments (a: 2), keeping the newest 4 of each project:\n  a-0\n  a-1\n"
     only_b = cli("b", "--keep", "1", cwd=store_path.parent.parent)
-    assert only_b.returncode == 0 and only_b.stdout.startswith("Deleted 1 experiments (b: 1), kept the newest 1 of project b")
+    assert only_b.returncode == 0 and only_b.stdout.startswith("Deleted 1 experiment (b: 1), kept the newest 1 of project b")
     nothing = cli("b", "--keep", "1", cwd=store_path.parent.parent)
-    assert nothing.stdout == "Nothing to prune: no more than 1 experiments in project b.\n"
+    assert nothing.stdout == "Nothing to prune: no more than 1 experiment in project b.\n"
     with LocalStore(store_path) as store:
         assert names(store) == ["a-0", "a-1", "a-2", "a-3", "a-4", "a-5", "b-1"]
         with pytest.raises(ValueError, match="keep must be at least 1"):
@@ -161,6 +161,10 @@ def test_an_experiment_written_to_in_the_last_minutes_is_kept(store_path):
         left = names(store)
     assert "a-1" in left and "a-0" not in left and "a-2" not in left
     assert "kept 1 older experiment written to in the last 10 minutes, which a run may still be logging into (a-1)" in err.getvalue()
+    out = io.StringIO()
+    with LocalStore(store_path) as store:  # again: only that one is beyond the newest 2 (not "no more than 2")
+        assert prune(store, "a", keep=2, dry_run=False, out=out, err=io.StringIO()) == 0
+    assert out.getvalue() == "Nothing to prune yet: 1 older experiment of project a was written to in the last 10 minutes.\n"
 
 
 def test_the_base_experiment_of_a_kept_one_is_kept(store_path):
