@@ -376,10 +376,21 @@ def _load(files: list[Path], args: argparse.Namespace, outcome: _Outcome) -> tup
                 continue  # evaluators a broken file registered before failing are not run
             added = recorded[before:]
             if not added:
-                eprint(f"braintrust eval: {file} defines no evaluator (no Eval(...) call ran while importing it)")
+                eprint(f"braintrust eval: {file} defines no evaluator (no Eval(...) call ran while importing it){_main_guard_hint(file)}")
             loaded.extend(_Loaded(file, entry) for entry in added)
         reporters = registry.registered_reporters()
     return loaded, reporters
+
+
+def _main_guard_hint(file: Path) -> str:
+    """Why a file's Eval(...) may not have run: it is under ``if __name__ == "__main__":``."""
+    try:
+        source = file.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    if re.search(r"""__name__\s*==\s*['"]__main__['"]""", source):
+        return "; an Eval(...) under `if __name__ == \"__main__\":` does not run when braintrust eval imports the file: call it at the top level"
+    return ""
 
 
 def _list(loaded: list[_Loaded], jsonl: bool) -> None:

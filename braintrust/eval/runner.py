@@ -39,6 +39,9 @@ from braintrust.parameters.values import resolve_parameters
 #: Trials in flight at once (or ``max_concurrency`` when that is larger).
 IN_FLIGHT_TRIALS = 256
 
+#: Why a trial was "cancelled" while the run was not stopping: a task or scorer raised it itself.
+NOT_CANCELLED = "CancelledError raised by the task or a scorer itself (the eval was not cancelled)"
+
 
 class _Run:
     def __init__(self, evaluator: Evaluator, *, no_send_logs: bool, filters: list[tuple[str, Pattern[str]]] | None, progress: bool, pool: BoundedThreadPool | None, announce: bool):
@@ -50,7 +53,7 @@ class _Run:
         self.announce = announce
         self.experiment: Any = None
         self.recorded = False  # some span went somewhere (needs a flush)
-        self.cancel_reason = "the eval was cancelled"
+        self.cancel_reason = NOT_CANCELLED
         #: What ``hooks.cancel_event`` is: the one given to Eval, else one set here on a timeout or an interrupt.
         self.cancel_signal = evaluator.cancel_event if evaluator.cancel_event is not None else threading.Event()
         self.parameters = resolve_parameters(evaluator.parameters, evaluator.parameter_values)
@@ -58,6 +61,7 @@ class _Run:
         self.task_takes_hooks = _parameter_count(evaluator.task) == 2
         self.task_is_async = is_async_callable(evaluator.task)
         self.started = time.monotonic()
+        self.trials_started = 0  # (past the max_concurrency semaphore)
 
     # -- the whole evaluator --------------------------------------------------------------------
 
@@ -218,15 +222,17 @@ class _Run:
             nonlocal left
             running.pop(index, None)
             case, trial = units[index]
-            results[index] = self._result_of(task, case, trial)
-            if not stopping:
-                finished_before_stop.append(index)
-            left -= 1
-            bar.update()
-            if left == 0 and not all_done.done():
-                all_done.set_result(None)
-            if not stopping:
-                launch()
+            try:
+                results[index] = self._result_of(task, case, trial)
+            finally:  # (an error here must not leave the run waiting for this trial forever)
+                if not stopping:
+                    finished_before_stop.append(index)
+                left -= 1
+                bar.update()
+                if left == 0 and not all_done.done():
+                    all_done.set_result(None)
+                if not stopping:
+                    launch()
 
         try:
             for _ in range(min(max(IN_FLIGHT_TRIALS, ev.max_concurrency or 0), len(units))):
@@ -241,16 +247,17 @@ class _Run:
                 # Ctrl-C (or the caller cancelled us): record the cancellation on what is still running,
                 # flush what finished, then let the cancellation continue.
                 bar.close()
-                if self.cancel_reason == "the eval was cancelled":
+                if self.cancel_reason == NOT_CANCELLED:
                     self.cancel_reason = "the eval was interrupted before this case finished"
                 stopping = True
                 self._signal_cancel()
-                cancelled = await self._cancel(list(running.values()))
+                await self._cancel(list(running.values()))
                 await self._flush()
+                cancelled, never_started = self._stop_counts(len(finished_before_stop), len(units))
                 eprint(
                     f"braintrust: evaluator {ev.eval_name} was interrupted: {len(finished_before_stop)} of {len(units)} trials had finished "
-                    f"(their rows were flushed); {len(cancelled)} cancelled (those already running are logged with an error) "
-                    f"and {len(units) - launched} never started."
+                    f"(their rows were flushed); {cancelled} cancelled while running (logged with an error) "
+                    f"and {never_started} never started."
                 )
                 raise
             finally:
@@ -265,16 +272,17 @@ class _Run:
                     self.cancel_reason = "the eval's cancel_event was set before this case finished"
                 stopping = True
                 self._signal_cancel()
-                cancelled = await self._cancel(list(running.values()))
+                await self._cancel(list(running.values()))
                 finished = [results[i] for i in sorted(finished_before_stop)]
                 await self._flush()
                 if not timed_out:
                     raise asyncio.CancelledError("cancel_event was set")
+                cancelled, never_started = self._stop_counts(len(finished), len(units))
                 raise EvalTimeoutError(
                     f"Evaluator timed out: {ev.eval_name} exceeded timeout={ev.timeout}s; {len(finished)} of {len(units)} "
-                    f"trials finished (their rows were flushed), {len(cancelled)} cancelled (those already running are logged with an error), "
-                    f"{len(units) - launched} never started.",
-                    finished, eval_name=ev.eval_name, cancelled=len(cancelled), experiment=self.experiment,
+                    f"trials finished (their rows were flushed), {cancelled} cancelled while running (logged with an error), "
+                    f"{never_started} never started.",
+                    finished, eval_name=ev.eval_name, cancelled=cancelled, experiment=self.experiment,
                 )
             return [result for result in results if result is not None]
         finally:
@@ -291,6 +299,12 @@ class _Run:
             await asyncio.wait(pending, timeout=CANCEL_GRACE_SECONDS)
         return pending
 
+    def _stop_counts(self, finished: int, total: int) -> tuple[int, int]:
+        """(trials cancelled while running, trials that never started) of a run stopped early
+        (a trial waiting for a ``max_concurrency`` slot never started)."""
+        never_started = total - self.trials_started
+        return total - finished - never_started, never_started
+
     def _signal_cancel(self) -> None:
         """Tell tasks that check ``hooks.cancel_event`` to stop (the caller's own event is theirs to set)."""
         if self.cancel_signal is not self.ev.cancel_event:
@@ -304,8 +318,9 @@ class _Run:
             if exc is None:
                 return task.result()
         # Only an error in the engine itself gets here; the trial's rows say what happened.
-        return EvalResult(input=case.input, output=None, scores={}, expected=case.expected, metadata=dict(case.metadata or {}),
-                          tags=list(case.tags) if case.tags else None, error=exc, exc_info=format_exception(exc), origin=case.origin, trial_index=trial)
+        metadata, tags, _ = _case_fields(case)
+        return EvalResult(input=case.input, output=None, scores={}, expected=case.expected, metadata=metadata,
+                          tags=tags or None, error=exc, exc_info=format_exception(exc), origin=case.origin, trial_index=trial)
 
     async def _run_unit(self, case: EvalCase, trial: int, semaphore: asyncio.Semaphore | None) -> EvalResult:
         if semaphore is None:
@@ -313,11 +328,10 @@ class _Run:
         async with semaphore:
             return await self._trial(case, trial)
 
-    def _start_root(self, case: EvalCase, trial: int) -> tuple[Any, BaseException | None]:
+    def _start_root(self, case: EvalCase, trial: int, tags: list[str] | None) -> tuple[Any, BaseException | None]:
         from braintrust.tracing.api import start_span
 
-        # (tags=[] is sent as [], as 0.48.1 sends the case's tags as given)
-        event: dict[str, Any] = {"input": case.input, "expected": case.expected, "tags": list(case.tags) if case.tags is not None else None}
+        event: dict[str, Any] = {"input": case.input, "expected": case.expected, "tags": tags}
         if case.origin:
             event["origin"] = case.origin
         if case.upsert_id:
@@ -340,15 +354,17 @@ class _Run:
         from braintrust.tracing.span import NOOP_SPAN
 
         ev = self.ev
-        metadata: dict[str, Any] = dict(case.metadata or {})
-        tags: list[str] = list(case.tags or [])
+        self.trials_started += 1
+        metadata, tags, case_error = _case_fields(case)
         output: Any = None
         error: BaseException | None = None
         exc_info: str | None = None
         scores: dict[str, Any] = {}
         classifications: dict[str, list[dict[str, Any]]] | None = None
         failing: list[str] = []
-        root, root_error = self._start_root(case, trial)
+        # (tags=[] is sent as [], as 0.48.1 sends the case's tags as given)
+        root, root_error = self._start_root(case, trial, list(tags) if case.tags is not None and case_error is None else None)
+        root_error = case_error or root_error
         if root is not NOOP_SPAN:
             self.recorded = True
         root.set_current()
@@ -374,6 +390,9 @@ class _Run:
                     root.log(tags=tags or None)
                 except Exception:
                     pass
+            except BaseException as exc:  # (SystemExit, a BaseException subclass...: the trial's row says so too)
+                log_error(root, format_exception(exc))
+                raise
             if ev.error_score_handler is not None and (error is not None or failing):
                 unhandled = list(self.scoring.scorer_names) if error is not None else failing
                 try:
@@ -477,6 +496,18 @@ class _Run:
             scores=scores,
             metrics={},
         )
+
+
+def _case_fields(case: EvalCase) -> tuple[dict[str, Any], list[str], ValueError | None]:
+    """The case's metadata and tags as the trial's own copies, or the error that makes them
+    unusable (metadata that is not a dict, tags that are not a list of unique strings)."""
+    from braintrust.tracing.record import validate_metadata, validate_tags
+
+    try:
+        metadata = dict(validate_metadata(case.metadata)) if case.metadata is not None else {}
+        return metadata, validate_tags(case.tags) if case.tags is not None else [], None
+    except ValueError as exc:
+        return {}, [], ValueError(f"this case's {exc}")
 
 
 def _trial_count(case: EvalCase, default: int) -> int:

@@ -44,6 +44,8 @@ class BoundedThreadPool:
         self._sequence = itertools.count()  # FIFO within a priority
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
+        #: Running work whose run was cancelled (see ``abandon``).
+        self._abandoned: set[concurrent.futures.Future] = set()
         # As in ThreadPoolExecutor: a worker releases this when it becomes idle; ``submit``
         # takes one to claim an idle worker, else starts a new one (up to the limit).
         self._idle = threading.Semaphore(0)
@@ -57,7 +59,7 @@ class BoundedThreadPool:
             raise ValueError(f"max_workers must be at least 1, got {max_workers}")
         with self._lock:
             self._max_workers = max_workers
-            extra = len(self._threads) - max_workers
+            extra = self._counted() - max_workers
         for _ in range(max(0, extra)):
             self._queue.put((_STOP_PRIORITY, next(self._sequence), None))  # an idle thread over the limit exits
 
@@ -68,11 +70,15 @@ class BoundedThreadPool:
             return future
         with self._lock:
             self._threads = [t for t in self._threads if t.is_alive()]
-            if len(self._threads) < self._max_workers:
-                thread = threading.Thread(target=self._work, name=f"{self._name}-{len(self._threads)}", daemon=True)
-                self._threads.append(thread)
-                thread.start()
+            if self._counted() < self._max_workers:
+                self._start_thread()
         return future
+
+    def _start_thread(self) -> None:
+        """(with the lock held)"""
+        thread = threading.Thread(target=self._work, name=f"{self._name}-{len(self._threads)}", daemon=True)
+        self._threads.append(thread)
+        thread.start()
 
     def _work(self) -> None:
         leave_signals_to_the_main_thread()
@@ -80,7 +86,7 @@ class BoundedThreadPool:
             item = self._queue.get()[2]
             if item is None:
                 with self._lock:
-                    if len(self._threads) > self._max_workers:
+                    if self._counted() > self._max_workers:
                         self._threads.remove(threading.current_thread())
                         self._idle.acquire(timeout=0)  # it no longer counts as idle
                         return
@@ -93,8 +99,27 @@ class BoundedThreadPool:
                     future.set_exception(exc)
                 else:
                     future.set_result(result)
+            with self._lock:
+                if future in self._abandoned:  # (another thread has taken its place)
+                    self._abandoned.discard(future)
+                    self._threads.remove(threading.current_thread())
+                    return
             del item, future, fn, args, kwargs
             self._idle.release()
+
+    def _counted(self) -> int:
+        """Threads that count against ``max_workers`` (with the lock held)."""
+        return len(self._threads) - len(self._abandoned)
+
+    def abandon(self, future: concurrent.futures.Future) -> None:
+        """Work of a cancelled run that is still running (a sync task stuck in a call): a new
+        thread takes its thread's place, so the next evaluator is not left waiting for it, and
+        that thread exits once the work returns."""
+        with self._lock:
+            if future.running() and not future.done() and future not in self._abandoned:
+                self._abandoned.add(future)
+                if self._counted() < self._max_workers:
+                    self._start_thread()
 
     def shutdown(self) -> None:
         """Let every idle thread exit (a private pool's threads must not outlive its run)."""
@@ -143,12 +168,17 @@ at_fork(after_in_child=_after_fork)
 
 async def run_in_pool(pool: BoundedThreadPool, fn: Callable[..., Any], *args: Any, priority: int = TASK_PRIORITY, **kwargs: Any) -> Any:
     """Run a sync callable on the pool in a copy of the current context; cancelling the await
-    cancels work that has not started yet (work already running is left to finish, unobserved)."""
+    cancels work that has not started yet (work already running is left to finish, unobserved,
+    and no longer holds a place in the pool)."""
     import asyncio
 
     context = contextvars.copy_context()
     future = pool.submit(context.run, fn, *args, priority=priority, **kwargs)
-    return await asyncio.wrap_future(future)
+    try:
+        return await asyncio.wrap_future(future)
+    except asyncio.CancelledError:
+        pool.abandon(future)
+        raise
 
 
 async def run_blocking(fn: Callable[[], Any]) -> Any:

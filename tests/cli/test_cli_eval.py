@@ -87,7 +87,17 @@ def test_no_evaluators_found_exits_1(tmp_path, env, store_dir):
     assert no_files.returncode == 1 and "no evaluators found" in no_files.stderr and "eval_*.py" in no_files.stderr
     assert no_calls.returncode == 1 and "no evaluators found" in no_calls.stderr
     assert "eval_nothing.py defines no evaluator" in no_calls.stderr
+    assert "__main__" not in no_calls.stderr
     assert not database(store_dir).exists()
+
+
+def test_an_eval_under_a_main_guard_is_named_as_the_reason_none_ran(tmp_path, env):
+    write(tmp_path / "eval_guarded.py", "from braintrust import Eval\nif __name__ == '__main__':\n"
+          "    Eval('guarded', data=[{'input': 1}], task=lambda x: x, scores=[lambda output: 1])\n")
+    result = run_cli("eval", "eval_guarded.py", cwd=tmp_path, env=env)
+    assert result.returncode == 1
+    assert "eval_guarded.py defines no evaluator (no Eval(...) call ran while importing it); an Eval(...) under " \
+           "`if __name__ == \"__main__\":` does not run when braintrust eval imports the file" in result.stderr
 
 
 def test_a_lone_file_that_fails_to_import_is_reported_once(tmp_path, env):

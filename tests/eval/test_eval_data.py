@@ -80,6 +80,25 @@ def test_unknown_case_keys_are_ignored_and_bad_items_are_refused():
         Eval("data-forms", data=[{"input": 1, "expected": 1}, {"expected": 2}], task=lambda x: x, scores=[exact])
 
 
+def test_a_case_with_unusable_metadata_or_tags_fails_alone():
+    # (metadata "m" used to hang the run forever; tags "ab" were logged as ["a", "b"])
+    ran = []
+    data = [{"input": 1, "metadata": "m"}, {"input": 2, "tags": "ab"}, {"input": 3, "tags": ["t", "t"]},
+            {"input": 4, "metadata": {"k": 1}, "tags": ["ok"]}]
+    result = Eval("bad-case-fields", data=data, task=lambda x: ran.append(x) or x, scores=[lambda output: 1], timeout=20)
+    errors = {r.input: str(r.error) for r in result.results if r.error}
+    assert errors == {
+        1: "this case's metadata must be a dict, got str.",
+        2: "this case's tags must be a list of unique strings, got the string 'ab' (write tags=['ab']).",
+        3: "this case's tags must be unique, 't' appears twice.",
+    }
+    assert ran == [4]
+    rows = stored_rows(result)
+    assert "tags" not in trace_of(rows, 2)[0] and "this case's tags" in trace_of(rows, 2)[0]["error"]
+    root, _ = trace_of(rows, 4)
+    assert root["metadata"] == {"k": 1} and root["tags"] == ["ok"]
+
+
 def test_no_cases_warns_and_returns_an_empty_result(capsys):
     result = Eval("no-cases", data=[], task=lambda x: x, scores=[exact])
     assert result.results == []

@@ -150,6 +150,18 @@ def test_timeout_raises_with_the_finished_results_and_their_rows_are_stored():
         assert root["metrics"]["end"] >= root["metrics"]["start"]
 
 
+def test_timeout_counts_trials_waiting_for_a_max_concurrency_slot_as_never_started():
+    async def task(x):
+        await asyncio.sleep(0 if x == 0 else 30)
+        return x
+
+    with pytest.raises(EvalTimeoutError) as info:
+        Eval("timeouts", data=[{"input": i} for i in range(6)], task=task, scores=[lambda output: 1], timeout=0.5, max_concurrency=2)
+    assert info.value.cancelled == 2
+    assert "1 of 6 trials finished (their rows were flushed), 2 cancelled while running (logged with an error), 3 never started." in str(info.value)
+    assert sorted(r["input"] for r in roots(stored_rows(info.value.experiment.id))) == [0, 1, 2]
+
+
 def test_timeout_with_a_stuck_sync_task_returns_promptly():
     release = threading.Event()
 
@@ -164,6 +176,27 @@ def test_timeout_with_a_stuck_sync_task_returns_promptly():
     release.set()
     assert time.monotonic() - started < 5
     assert [r.input for r in info.value.results] == [0]
+
+
+def test_sync_tasks_stuck_after_a_timeout_do_not_hold_the_pool_from_the_next_eval():
+    release = threading.Event()
+    pool = shared_pool()
+    before = pool.max_workers
+    set_thread_pool_max_workers(2)
+    try:
+        with pytest.raises(EvalTimeoutError):
+            Eval("stuck", data=[{"input": i} for i in range(2)], task=lambda x: release.wait(20), scores=[lambda output: 1], timeout=0.3)
+        started = time.monotonic()
+        result = Eval("after-stuck", data=[{"input": i} for i in range(4)], task=lambda x: x, scores=[lambda output: 1], timeout=10)
+        assert time.monotonic() - started < 5 and len(result.results) == 4
+        assert pool.active_threads() <= 4
+    finally:
+        release.set()
+        set_thread_pool_max_workers(before)
+    deadline = time.monotonic() + 5
+    while pool.active_threads() > 2 and time.monotonic() < deadline:  # the stuck ones leave once released
+        time.sleep(0.02)
+    assert pool.active_threads() <= 2
 
 
 def test_cancel_event_cancels_the_run():

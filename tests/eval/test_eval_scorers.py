@@ -265,6 +265,33 @@ def test_failing_task_skips_scorers_and_prints_the_failure_report(capsys):
     assert spans["task"]["error"].rstrip().endswith("RuntimeError: task exploded")
 
 
+def test_a_task_raising_a_base_exception_fails_its_trial_on_the_root_row_too():
+    class Abort(BaseException):
+        pass
+
+    def task(x):
+        if x == "boom":
+            raise Abort("aborted")
+        return x
+
+    result = Eval("failures", data=[{"input": "ok", "expected": "ok"}, {"input": "boom", "expected": "boom"}], task=task, scores=[exact])
+    assert [type(r.error).__name__ for r in result.results] == ["NoneType", "Abort"]
+    root, spans = trace_of(stored_rows(result), "boom")
+    assert root["error"].rstrip().endswith("Abort: aborted") and spans["task"]["error"].rstrip().endswith("Abort: aborted")
+
+
+def test_a_task_raising_cancelled_error_itself_does_not_say_the_eval_was_cancelled():
+    async def task(x):
+        if x == "boom":
+            raise asyncio.CancelledError()
+        return x
+
+    result = Eval("failures", data=[{"input": "ok", "expected": "ok"}, {"input": "boom", "expected": "boom"}], task=task, scores=[exact])
+    error = result.results[1].error
+    assert isinstance(error, asyncio.CancelledError) and "the eval was not cancelled" in str(error)
+    assert "the eval was not cancelled" in trace_of(stored_rows(result), "boom")[0]["error"]
+
+
 def test_default_error_score_handler_scores_unhandled_scorers_zero():
     result = Eval(
         "failures",
