@@ -167,6 +167,9 @@ class LocalBackend:
                         record=catalog.api_form(found))
             return {"experiment_id": found["id"]}, info
         base_exp_id = args.get("base_exp_id")
+        if base_exp_id and catalog.get_experiment(conn, id=base_exp_id) is None:
+            log.warning("braintrust: base experiment id %r not found in the local store; comparing with the default.", base_exp_id)
+            base_exp_id = None
         if not base_exp_id and args.get("base_experiment"):
             base = catalog.get_experiment(conn, project_id=project_id, name=args["base_experiment"])
             base_exp_id = base["id"] if base else None  # like the SDK: an unknown base is no base

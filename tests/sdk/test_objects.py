@@ -289,6 +289,18 @@ def test_an_unknown_base_experiment_name_warns_and_compares_with_the_default(mod
     assert summary.comparison_experiment_name == "first"  # the default: the previous experiment
 
 
+def test_an_unknown_base_experiment_id_warns_and_compares_with_the_default(caplog):
+    """In the local store, as an unknown name does (it was kept as the base: no comparison said why)."""
+    braintrust.init(project="base-ids", experiment="first").log(input="a", output="a", scores={"ok": 1})
+    braintrust.flush()
+    with caplog.at_level("WARNING", logger="braintrust"):
+        second = braintrust.init(project="base-ids", experiment="second", base_experiment_id="no-such-id")
+        second.log(input="a", output="a", scores={"ok": 1})
+        summary = second.summarize()
+    assert any("base experiment id 'no-such-id' not found in the local store" in r.getMessage() for r in caplog.records)
+    assert summary.comparison_experiment_name == "first"
+
+
 @pytest.mark.parametrize("mode", ["local", "api"])
 def test_opening_a_missing_experiment_names_it(mode, request):
     if mode == "api":
