@@ -112,17 +112,18 @@ def spec_of(item: pytest.Item, all_marks: list[Any] | None = None) -> CaseSpec:
         else:
             expected_value = decl.expected
         if not decl.has_input and INPUT_PARAM in user_params:
-            # ``@pytest.mark.parametrize("input, expected", ...)``: the case's input itself; any
-            # other parameters (a model fixture's, say) are recorded beside it.
+            # ``@pytest.mark.parametrize("input, expected", ...)``: the case's input itself.
             input_value = user_params.pop(INPUT_PARAM)
-            if user_params:
-                metadata.setdefault("params", dict(user_params))
             stable = _logged_params({INPUT_PARAM: input_value}, all_marks, callspec)
             logged_input = stable[INPUT_PARAM] if stable else None
+        elif decl.has_input:
+            input_value = decl.input
         else:
-            input_value = decl.input if decl.has_input else (user_params or None)
-            if not decl.has_input and user_params:
-                logged_input = _logged_params(user_params, all_marks, callspec)
+            input_value, user_params = user_params or None, {}
+            if input_value:
+                logged_input = _logged_params(input_value, all_marks, callspec)
+    if user_params:  # the parameters that are not the input (a model's, say) are recorded beside it
+        metadata.setdefault("params", dict(user_params))
     return CaseSpec(
         name=decl.name or item.name,
         input=input_value,
@@ -437,6 +438,9 @@ def call_sync_case(item: pytest.Item, logging: bool) -> bool | None:
         return None
     funcargs = item.funcargs  # type: ignore[attr-defined]
     value = function(**{name: funcargs[name] for name in item._fixtureinfo.argnames})  # type: ignore[attr-defined]
+    if hasattr(value, "__await__") or hasattr(value, "__aiter__"):  # (pytest fails it too: its body never ran)
+        pytest.fail(f"{item.nodeid} returned a {type(value).__name__} that nothing awaited: an async test must be an "
+                    "`async def` function run by an async plugin (pytest-asyncio, anyio).", pytrace=False)
     _record_return_value(item, value)
     return True
 

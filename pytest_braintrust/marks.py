@@ -24,9 +24,9 @@ _KNOWN = {"input", "expected", "metadata", "tags", "scorers", "trials", "name", 
 
 
 def eval_case(
+    *args: Any,
     input: Any = _UNSET,
     expected: Any = _UNSET,
-    *,
     metadata: dict[str, Any] | None = None,
     tags: Sequence[str] | None = None,
     scorers: Sequence[Callable[..., Any]] | None = None,
@@ -35,7 +35,8 @@ def eval_case(
     project: str | None = None,
     data: Any = None,
 ) -> pytest.MarkDecorator:
-    """Mark a test (or every test of a class/module) as an eval case.
+    """Mark a test (or every test of a class/module) as an eval case:
+    ``eval_case(input, expected, *, metadata, tags, scorers, trials, name, project, data)``.
 
     ``input``/``expected`` describe the case (default: the test's parametrize values are the
     input, except a parameter named ``expected``, which is the case's expected value, and one
@@ -44,10 +45,14 @@ def eval_case(
     (items ``[trial-1]``..``[trial-N]``); ``data`` parametrizes the test from a list, a callable,
     a ``.jsonl`` path or a Braintrust ``Dataset`` (the test then requests ``braintrust_case``).
     Written bare (``@eval_case``, no parentheses), it marks the function or class with the
-    defaults, as pytest's own marks do.
+    defaults, as pytest's own marks do: a lone positional function or class (``input=`` given
+    by keyword is always the input).
     """
-    if _applied_bare(input, expected, metadata, tags, scorers, trials, name, project, data):
-        return pytest.mark.braintrust(input)  # (pytest marks a lone function or class argument)
+    if len(args) == 1 and _applied_bare(args[0], expected, metadata, tags, scorers, trials, name, project, data):
+        return pytest.mark.braintrust(args[0])  # (pytest marks a lone function or class argument)
+    if len(args) > 2 or any(value is not _UNSET for value in (input, expected)[: len(args)]):
+        raise TypeError("eval_case() takes input and expected once each, positionally or by keyword")
+    input, expected = (*args, *(input, expected)[len(args):])
     if not isinstance(trials, int) or isinstance(trials, bool) or trials < 1:
         raise ValueError(f"eval_case(trials=...) must be a whole number >= 1, got {trials!r}.")
     kwargs: dict[str, Any] = {}
@@ -109,6 +114,17 @@ def declaration_problem(kw: dict[str, Any]) -> str | None:
         if kw.get(key) is not None and not isinstance(kw[key], str):
             return f"{key}= must be a string, got {kw[key]!r:.60}."
     return None
+
+
+def unittest_problem(item: Any) -> str | None:
+    """What a ``unittest.TestCase`` method declares that pytest cannot do there: parametrize it
+    (``data=``, ``trials=``), so the case would be logged without it (None when nothing)."""
+    decl = declared(item) or Declared()
+    argument = "data=" if decl.data is not None else "trials=" if decl.trials > 1 else None
+    if argument is None:
+        return None
+    return (f"eval_case({argument}...) cannot be used on a unittest.TestCase method: pytest does not parametrize "
+            "them; drop unittest.TestCase from the class (a plain test class) or declare the case on a test function.")
 
 
 @dataclass

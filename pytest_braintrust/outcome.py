@@ -6,20 +6,23 @@
 | failed in the call         | ``failed``   | 0        | message and the test's ``file:line`` |
 | error in setup / teardown  | ``error``    | 0        | the error, prefixed with the phase   |
 | skipped                    | ``skipped``  | none     | –  (reason in metadata)              |
-| xfail, failed as expected  | ``xfailed``  | 0        | –  (reason in metadata)              |
+| xfail, failed as expected  | ``xfailed``  | 0        | –  (reason in metadata; also an      |
+|                            |              |          | xfail before the body: ``run=False``)|
 | xfail, but passed          | ``xpassed``  | 1        | –  (strict xpass: ``failed``, 0)     |
 | interrupted (Ctrl-C,       | ``interrupted`` | none  | what stopped it, with the phase      |
 | ``pytest.exit``; not after |              |          |                                      |
 | a failure: quitting        |              |          |                                      |
 | ``--pdb`` keeps ``failed``)|              |          |                                      |
 
-An exception raised below the test (a helper, a library) also names where it was raised.
+An exception raised below the test (a helper, a library) also names where it was raised. A
+teardown error after a failure is added to its error; after a skip it makes the case ``error``.
+A test whose subtests failed (``self.subTest``, the ``subtests`` fixture) is ``failed``.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -36,52 +39,61 @@ class Outcome:
 
 
 def error_text(report: pytest.TestReport) -> str:
-    """The exception's message and where: the line of the test file that failed, and where the
-    exception was raised when that is elsewhere (a helper, a library, this SDK)."""
+    """The exception's message and where: the line of the test that failed, and where the
+    exception was raised when that is elsewhere (a helper, in the test file or not, a library,
+    this SDK)."""
     longrepr = report.longrepr
     crash = getattr(longrepr, "reprcrash", None)
     if crash is None:
         return str(longrepr)
     where = f"{crash.path}:{crash.lineno}"
-    in_test = _last_line_in(longrepr, report.location[0])
-    if in_test is not None and in_test != (os.path.basename(crash.path), crash.lineno):
-        where = f"{report.location[0]}:{in_test[1]} (raised at {where})"
+    test_file = report.location[0]
+    in_test = _test_line(longrepr, test_file)
+    if in_test is not None:
+        raised_here = os.path.basename(crash.path) == os.path.basename(test_file) and crash.lineno == in_test
+        where = f"{test_file}:{in_test}" + ("" if raised_here else f" (raised at {where})")
     return f"{crash.message}\n{where}"
 
 
-def _last_line_in(longrepr: Any, test_file: str) -> tuple[str, int] | None:
-    """(file name, line) of the last traceback entry in ``test_file``, if pytest kept entries."""
+def _test_line(longrepr: Any, test_file: str) -> int | None:
+    """The line of the first traceback entry in ``test_file`` (the test's own frame: pytest's
+    traceback starts there), if pytest kept entries."""
     entries = getattr(getattr(longrepr, "reprtraceback", None), "reprentries", None) or []
     wanted = test_file.replace(os.sep, "/")
-    for entry in reversed(entries):
+    for entry in entries:
         location = getattr(entry, "reprfileloc", None)
         if location is not None and str(location.path).replace(os.sep, "/").endswith(wanted):
-            return os.path.basename(str(location.path)), location.lineno
+            return location.lineno
     return None
 
 
-def outcome_of(reports: dict[str, pytest.TestReport]) -> Outcome:
-    """Combine the setup/call/teardown reports of one test item."""
+def outcome_of(reports: dict[str, pytest.TestReport], failed_subtests: int = 0) -> Outcome:
+    """Combine the setup/call/teardown reports of one test item (``failed_subtests``: how many
+    of its subtests failed)."""
     duration = sum(r.duration for r in reports.values())
-    setup, call, teardown = reports.get("setup"), reports.get("call"), reports.get("teardown")
+    result = _before_teardown(reports.get("setup"), reports.get("call"), duration, failed_subtests)
+    return _with_teardown(result, reports.get("teardown"))
+
+
+def _before_teardown(setup: Any, call: Any, duration: float, failed_subtests: int) -> Outcome:
     if setup is not None and setup.failed:
         return Outcome("error", 0.0, f"error in setup: {error_text(setup)}", "setup", duration=duration)
-    if setup is not None and setup.skipped:
-        return _skipped(setup, duration)
-    if call is None:
+    report = call if setup is None or not setup.skipped else setup
+    if report is None:
         return Outcome("skipped", None, duration=duration)
-    if hasattr(call, "wasxfail"):
-        if call.skipped:
-            return Outcome("xfailed", 0.0, reason=call.wasxfail or None, duration=duration)
-        if call.passed:
-            result = Outcome("xpassed", 1.0, reason=call.wasxfail or None, duration=duration)
-            return _with_teardown(result, teardown)
-    if call.failed:
-        result = Outcome("failed", 0.0, error_text(call), "call", duration=duration)
-        return result
-    if call.skipped:
-        return _skipped(call, duration)
-    return _with_teardown(Outcome("passed", 1.0, duration=duration), teardown)
+    if hasattr(report, "wasxfail"):
+        if report.skipped:
+            return Outcome("xfailed", 0.0, reason=report.wasxfail or None, duration=duration)
+        if report.passed:
+            return Outcome("xpassed", 1.0, reason=report.wasxfail or None, duration=duration)
+    if report.failed:
+        return Outcome("failed", 0.0, error_text(report), "call", duration=duration)
+    if report.skipped:
+        return _skipped(report, duration)
+    if failed_subtests:  # (pytest fails the test itself for the ``subtests`` fixture's, not unittest's)
+        plural = "s" if failed_subtests > 1 else ""
+        return Outcome("failed", 0.0, f"contains {failed_subtests} failed subtest{plural}", "call", duration=duration)
+    return Outcome("passed", 1.0, duration=duration)
 
 
 def interrupted_outcome(reports: dict[str, pytest.TestReport], stop: BaseException) -> Outcome:
@@ -105,6 +117,10 @@ def _skipped(report: pytest.TestReport, duration: float) -> Outcome:
 
 
 def _with_teardown(result: Outcome, teardown: Any) -> Outcome:
-    if teardown is not None and teardown.failed:
-        return Outcome("error", 0.0, f"error in teardown: {error_text(teardown)}", "teardown", duration=result.duration)
-    return result
+    """A teardown error: added to the error of a case that already had one, else the outcome."""
+    if teardown is None or not teardown.failed:
+        return result
+    error = f"error in teardown: {error_text(teardown)}"
+    if result.error:
+        return replace(result, error=f"{result.error}\n{error}")
+    return Outcome("error", 0.0, error, "teardown", duration=result.duration)

@@ -115,6 +115,12 @@ def _generate_cases(metafunc: pytest.Metafunc) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
+    if type(item).__name__ == "TestCaseFunction" and item.get_closest_marker("braintrust") is not None:
+        from pytest_braintrust.marks import unittest_problem
+
+        problem = unittest_problem(item)
+        if problem:
+            pytest.fail(problem, pytrace=False)
     if inspect.iscoroutinefunction(getattr(item, "obj", None)):
         from pytest_braintrust.case import capture_async_return_value, is_case
 

@@ -156,7 +156,7 @@ def terminal_summary(run: Any, tr: Any, exitstatus: int = pytest.ExitCode.OK) ->
     if delivery["spill_files"]:
         folder = os.path.dirname(delivery["spill_files"][-1])
         what = "spilled rows are" if delivery["spilled"] else "spilled attachments are"
-        tr.write_line(f"{what} kept in {folder}; send them with `braintrust replay {folder}`", red=True)
+        tr.write_line(f"{what} kept in {folder}; send them with `braintrust replay {folder}`{_store_hint(folder)}", red=True)
     for error in delivery["errors"]:
         tr.write_line(f"braintrust: {error}", red=True)
     for error in run.errors:
@@ -170,3 +170,14 @@ def terminal_summary(run: Any, tr: Any, exitstatus: int = pytest.ExitCode.OK) ->
         lost += f"; send what was spilled with `braintrust replay {os.path.dirname(delivery['spill_files'][-1])}`"
     for line in annotation_lines(run.gates, lost):
         tr.write_line(line)
+
+
+def _store_hint(spill_folder: str) -> str:
+    """Rows that could not go into the local store (it cannot be written) spill to a private
+    folder; replayed as they are they would fail again: say how to send them to another store."""
+    from braintrust.state import global_state
+    from braintrust.store.location import spill_dir
+
+    if not global_state().is_local() or os.path.abspath(spill_folder) == os.path.abspath(spill_dir()):
+        return ""
+    return " (or, if the local store still cannot be written, to another one: `--store FOLDER`)"

@@ -311,14 +311,15 @@ class EvalSession:
         case._reports[report.when] = report
         if report.when == "call":
             self._finish_task(case, report)
-            if not case.scorers_ran and case.spec.scorers:
+            skipped = report.skipped and not hasattr(report, "wasxfail")  # (no output to score, as for a skip mark)
+            if not case.scorers_ran and case.spec.scorers and not skipped:
                 case.run_scorers()
         if report.when == "teardown":
             problem = case.repair_fields()
             if problem is not None and report.passed:  # (told as an error at teardown, as pytest tells a fixture's)
                 report.outcome = "failed"
                 report.longrepr = f"{problem} The row keeps them as text. braintrust_case.log(...) checks such values in the test itself."
-            result = case._outcome = outcome_of(case._reports)
+            result = case._outcome = outcome_of(case._reports, case.subtests.get("failed", 0))
             scores = {"pass": result.passed} if result.passed is not None else {}
             for name, value in {**scores, **case.scores, **case.scorer_scores}.items():
                 if value is not None:
@@ -330,7 +331,7 @@ class EvalSession:
         case.settle_scores()
         if not case.fields_checked:  # (no teardown report checked them: the run stopped)
             case.repair_fields()
-        result = case._outcome or outcome_of(case._reports)
+        result = case._outcome or outcome_of(case._reports, case.subtests.get("failed", 0))
         scores = dict(case.scores)
         if result.passed is not None:
             scores = {"pass": result.passed, **scores}

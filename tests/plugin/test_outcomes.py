@@ -175,15 +175,27 @@ def test_an_error_raised_below_the_test_names_the_tests_line_and_where_it_was_ra
         @eval_case(input=1)
         def test_assert_here():
             assert 1 + 1 == 3, "arithmetic"
+
+
+        def check(value):
+            assert value == 2, "a helper in the test file"
+
+
+        @eval_case(input=1)
+        def test_local_helper_raises():
+            check(1)
         ''',
     )
-    bt.run("--braintrust").assert_outcomes(failed=2)
+    bt.run("--braintrust").assert_outcomes(failed=3)
     roots = bt.roots()
     error = roots["test_helper_raises"]["error"]
     assert error.startswith("ValueError: invalid literal for int() with base 10: 'x'\n")
-    assert error.endswith("test_suite_raised.py:7 (raised at " + str(bt.path / "helpers.py") + ":2)")
+    assert error.endswith("\ntest_suite_raised.py:7 (raised at " + str(bt.path / "helpers.py") + ":2)")
     here = roots["test_assert_here"]["error"]
-    assert here.startswith("AssertionError: arithmetic") and here.endswith("test_suite_raised.py:12")
+    assert here.startswith("AssertionError: arithmetic") and here.endswith("\ntest_suite_raised.py:12")
+    local = roots["test_local_helper_raises"]["error"]
+    assert local.startswith("AssertionError: a helper in the test file")
+    assert local.endswith("\ntest_suite_raised.py:21 (raised at " + str(bt.path / "test_suite_raised.py") + ":16)")
 
 
 def test_a_case_stopped_by_pytest_exit_is_interrupted_and_gates_are_not_applied(bt):

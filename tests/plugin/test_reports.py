@@ -253,7 +253,8 @@ def test_a_local_store_that_cannot_be_written_is_named_with_the_fix_and_its_rows
             "gate FAILED: --braintrust-fail-under: score 'pass' could not be checked: "
             "no summary, because none of this run's rows were delivered (* spilled)",
             "rows: 0 sent, * spilled, 0 dropped (flush *s)",
-            f"spilled rows are kept in {fallback}; send them with `braintrust replay {fallback}`",
+            f"spilled rows are kept in {fallback}; send them with `braintrust replay {fallback}` "
+            "(or, if the local store still cannot be written, to another one: `--store FOLDER`)",
             f"braintrust: could not open or create the experiment in the local Braintrust store {blocker}*"
             "or set BRAINTRUST_LOCAL_DIR to another folder.",
             f"braintrust: could not write spill files to {blocker / 'spill'} (*); they are kept in {fallback} instead",
