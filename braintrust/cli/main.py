@@ -45,7 +45,9 @@ def _store(args: argparse.Namespace):
 
     path = Path(args.store).expanduser() if args.store else database_for_commands()
     if path.is_dir():
-        path = path / "braintrust.sqlite"
+        # The store's folder, or the project folder holding it (where pytest ran: `--store .`).
+        inside = path / ".braintrust" / "braintrust.sqlite"
+        path = inside if not (path / "braintrust.sqlite").exists() and inside.exists() else path / "braintrust.sqlite"
     if not path.exists():
         below = [] if args.store else _stores_below(Path.cwd())
         again = getattr(args, "argv", None) or [args.command]
@@ -195,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_eval_arguments(sub.add_parser("eval", help="run the evaluators defined in eval files (eval_*.py)"))
 
     list_parser = sub.add_parser("list", help="list what the local store holds")
-    list_parser.add_argument("--store", help="store folder or database file (default: .braintrust/ in the project root)")
+    list_parser.add_argument("--store", help="store folder, the project folder holding it, or database file (default: .braintrust/ in the project root)")
     list_parser.set_defaults(func=cmd_list)
 
     show_parser = sub.add_parser("show", help="show one experiment's traces from the local store")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -173,6 +174,13 @@ def test_store_option_and_usage_error(filled, tmp_path):
 
     assert listed.returncode == 0 and "solo" in listed.stdout
     assert usage.returncode == 2 and "the following arguments are required: project" in usage.stderr
+    # The project folder holding the store (where pytest ran: `--store .`) names it too.
+    project = tmp_path / "project"
+    (project / ".braintrust").mkdir(parents=True)
+    with sqlite3.connect(root / "store" / "braintrust.sqlite") as source, sqlite3.connect(project / ".braintrust" / "braintrust.sqlite") as copy:
+        source.backup(copy)
+    in_project = run_cli("experiments", "--store", ".", cwd=project, env=cli_env(tmp_path / "elsewhere"))
+    assert in_project.returncode == 0 and "solo" in in_project.stdout, in_project.stderr
     assert no_store.returncode == 1 and "no local store at" in no_store.stderr, no_store.stderr
 
 
