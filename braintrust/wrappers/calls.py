@@ -110,9 +110,12 @@ def given(value: Any) -> bool:
 def as_dict(value: Any) -> Any:
     """A pydantic model (the clients' results) as plain data; dicts and others as they are."""
     dump = getattr(value, "model_dump", None)
-    if callable(dump) and not isinstance(value, type):
+    if not callable(dump) or isinstance(value, type):
+        return value
+    try:  # (no serializer warnings: a ``parse()`` result's ``parsed`` gives one the caller would see)
+        return dump(warnings=False)
+    except TypeError:  # (a ``model_dump`` of its own, without the argument)
         return dump()
-    return value
 
 
 def field(value: Any, name: str) -> Any:
@@ -264,11 +267,12 @@ class Call:
 
 class StreamProxy(NamedWrapper):
     """A stream whose chunks pass through ``_follow``: collected, and the span ended with the
-    last one, with ``close()``, or when the stream is dropped unfinished."""
+    last one, with ``close()`` (read or not), or when the stream is dropped unfinished."""
 
     def __init__(self, stream: Any, call: Call):
         super().__init__(stream)
         self._bt_stream = stream
+        self._bt_call = call
         self._bt_chunks = self._follow(stream, call)
 
     @staticmethod
@@ -300,6 +304,7 @@ class TracedStream(StreamProxy):
 
     def close(self) -> None:
         self._bt_chunks.close()
+        self._bt_call.end_unread()  # (closed before its first chunk: ``_follow`` never ran)
         self._bt_stream.close()
 
     def __enter__(self) -> "TracedStream":
@@ -317,9 +322,12 @@ class TracedAsyncStream(StreamProxy):
         try:
             async for chunk in stream:
                 call.received(chunk)
-                yield chunk
-        except GeneratorExit:
-            pass
+                try:
+                    yield chunk
+                except BaseException:  # thrown in where the caller left: not the stream's error
+                    # (closed or dropped: GeneratorExit; dropped as the loop ends: its finalizer's CancelledError)
+                    call.done_streaming()
+                    raise
         except BaseException as exc:
             call.done_streaming(exc)
             raise
@@ -332,8 +340,17 @@ class TracedAsyncStream(StreamProxy):
         return await self._bt_chunks.__anext__()
 
     async def close(self) -> None:
-        await self._bt_chunks.aclose()
+        await self._bt_end()
         await self._bt_stream.close()
+
+    async def aclose(self) -> None:
+        """(LiteLLM's async streams close this way.)"""
+        await self._bt_end()
+        await self._bt_stream.aclose()
+
+    async def _bt_end(self) -> None:
+        await self._bt_chunks.aclose()
+        self._bt_call.end_unread()
 
     async def __aenter__(self) -> "TracedAsyncStream":
         return self

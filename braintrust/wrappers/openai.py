@@ -151,6 +151,7 @@ class _Resource(NamedWrapper):
 
     def stream(self, *args: Any, **kwargs: Any) -> Any:
         """The ``stream(...)`` helper (chat completions, Responses API): traced as ``create(stream=True)``."""
+        keep_iterators(kwargs, "messages", "input", "tools")  # (the span, started later, must not exhaust what is sent)
         return _StreamHelper(self._bt_resource.stream(*args, **kwargs), self._bt_kind, kwargs)
 
     @property

@@ -159,3 +159,50 @@ def test_usage_becomes_the_public_sdks_metrics(usage, metrics):
     from braintrust.wrappers.litellm import usage_metrics
 
     assert usage_metrics(usage) == metrics
+
+
+def test_an_async_stream_closed_with_aclose_ends_its_span(bt_logs):
+    """LiteLLM's async streams close with ``aclose()`` (they have no ``close()``): through the
+    traced stream it closes LiteLLM's and ends the span with what arrived. Runs here, on a
+    stand-in module with LiteLLM's async stream shape."""
+    import asyncio
+    import types
+
+    import braintrust
+    from braintrust.wrappers.litellm import wrap_litellm
+
+    class Stream:  # (LiteLLM's CustomStreamWrapper: __aiter__/__anext__ and aclose)
+        closed = False
+
+        def __init__(self):
+            self.chunks = iter([{"choices": [{"delta": {"role": "assistant", "content": "The answer"}}]},
+                                {"choices": [{"delta": {"content": " is 4."}}]}])
+
+        def __aiter__(self):
+            return self
+
+        async def __anext__(self):
+            try:
+                return next(self.chunks)
+            except StopIteration:
+                raise StopAsyncIteration from None
+
+        async def aclose(self):
+            self.closed = True
+
+    async def acompletion(**kwargs):
+        return Stream()
+
+    module = wrap_litellm(types.SimpleNamespace(acompletion=acompletion, get_llm_provider=lambda model: (model, "openai")))
+    braintrust.init_logger(project="litellm-tests")
+
+    async def run():
+        stream = await module.acompletion(model="m", messages=[{"role": "user", "content": "2+2?"}], stream=True)
+        first = await stream.__anext__()
+        await stream.aclose()
+        return first, stream.closed, bt_logs.rows()  # (read while the stream is still held: aclose() ended the span)
+
+    first, closed, (row,) = asyncio.run(run())
+    assert first["choices"][0]["delta"]["content"] == "The answer" and closed
+    assert row["metrics"]["end"] >= row["metrics"]["start"] and "error" not in row
+    assert row["output"][0]["message"]["content"] == "The answer"

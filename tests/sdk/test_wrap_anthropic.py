@@ -68,6 +68,14 @@ def test_an_error_in_the_stream_helpers_block_is_the_spans_and_is_raised(bt_logs
     assert row["error"] == "parsing failed" and row["output"]["content"] == [{"type": "text", "text": "The answer is 4."}]
 
 
+def test_a_stream_closed_before_its_first_event_ends_its_span(bt_logs, logger, stub):
+    stream = client_for(stub).messages.create(model="m", max_tokens=10, messages=QUESTION, stream=True)
+    stream.close()
+    assert stream.response.is_closed
+    (row,) = bt_logs.rows()
+    assert row["metrics"]["end"] >= row["metrics"]["start"] and "output" not in row and "error" not in row
+
+
 def test_async_streams_both_ways(bt_logs, logger, stub):
     async def run():
         client = client_for(stub, AsyncAnthropic)

@@ -257,6 +257,60 @@ def test_the_stream_helpers_left_early_end_their_spans_with_what_arrived(bt_logs
     assert whole["output"][0]["message"]["content"] == "The answer is 4." and "error" not in early
 
 
+def test_a_stream_closed_before_its_first_chunk_ends_its_span(bt_logs, logger, stub):
+    client = client_for(stub)
+    stream = client.chat.completions.create(model="m", messages=QUESTION, stream=True)
+    stream.close()
+    assert stream.response.is_closed
+    with client.chat.completions.create(model="m", messages=QUESTION, stream=True):
+        pass
+    with client.chat.completions.stream(model="m", messages=QUESTION):
+        pass
+    with pytest.raises(ZeroDivisionError):
+        with client.responses.stream(model="m", input="Capital of France?"):
+            1 / 0
+
+    async def run_async():
+        async_stream = await client_for(stub, AsyncOpenAI).chat.completions.create(model="m", messages=QUESTION, stream=True)
+        await async_stream.close()
+
+    asyncio.run(run_async())
+    rows = bt_logs.rows()
+    assert len(rows) == 5
+    for row in rows:  # each ended, once, with nothing read
+        assert row["metrics"]["end"] >= row["metrics"]["start"] and "output" not in row and "error" not in row
+
+
+def test_an_async_stream_dropped_as_its_loop_ends_keeps_what_arrived_without_an_error(bt_logs, logger, stub):
+    async def read_one():
+        stream = await client_for(stub, AsyncOpenAI).chat.completions.create(model="m", messages=QUESTION, stream=True)
+        async for _ in stream:
+            break  # (and the stream is dropped: asyncio.run cancels the task that would close it)
+
+    asyncio.run(read_one())
+    (row,) = bt_logs.rows()
+    assert "error" not in row and row["metrics"]["end"] >= row["metrics"]["start"]
+    assert row["output"][0]["message"] == {"role": "assistant", "content": "", "tool_calls": None}
+
+
+def test_the_stream_helpers_send_messages_given_as_a_generator(bt_logs, logger, stub):
+    client = client_for(stub)
+    with client.chat.completions.stream(model="m", messages=(m for m in QUESTION)) as stream:
+        assert stream.get_final_completion().choices[0].message.content == "The answer is 4."
+    (row,) = bt_logs.rows()
+    assert stub.requests[-1][1]["messages"] == QUESTION and row["input"] == QUESTION
+
+
+def test_parse_gives_the_caller_no_warning_of_the_wrappers(bt_logs, logger, stub):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        reply = client_for(stub).chat.completions.parse(model="m", messages=QUESTION, response_format=Answer)
+    assert reply.choices[0].message.parsed == Answer(answer="4", confident=True)
+    assert [str(warning.message) for warning in caught] == []
+    (row,) = bt_logs.rows()
+    assert row["output"][0]["message"]["parsed"] == {"answer": "4", "confident": True} and "error" not in row
+
+
 def test_parameters_that_are_not_model_settings_stay_out_of_metadata(bt_logs, logger, stub):
     client_for(stub).chat.completions.create(model="m", messages=QUESTION, temperature=openai.NOT_GIVEN, user="u-1",
                                              extra_headers={"X-Secret": "s"}, seed=3)
