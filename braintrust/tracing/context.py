@@ -1,7 +1,7 @@
 """The context variables that hold the current span, experiment and logger.
 
 Context variables follow asyncio tasks, threads started with a copied context and generators
-(the ``@traced`` wrapper re-enters the span's context around each step).
+(the ``@traced`` wrapper makes its span current around each step).
 """
 
 from __future__ import annotations

@@ -103,6 +103,15 @@ def first_row(span: Any, attributes: dict[str, Any], created: float, caller: dic
     }
 
 
+def snapshot_fields(fields: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """``jsonsafe.snapshot`` of a dict of row fields; RecursionError when the stack is too
+    nearly exhausted to copy them (the snapshot is then a placeholder string, not a dict)."""
+    data, size = jsonsafe.snapshot(fields)
+    if not isinstance(data, dict):
+        raise RecursionError("maximum recursion depth exceeded while logging to a span")
+    return data, size
+
+
 def _deep_merged(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     """``update`` merged into a copy of ``base`` (dicts recursively; the caller's dicts untouched)."""
     out = dict(base)
@@ -243,13 +252,19 @@ class CurrentTokens:
         self._context_tokens.append(context.current_span_var.set(self))
 
     def unset_current(self) -> None:
-        if self._context_tokens:
-            token = self._context_tokens.pop()
+        # The newest token set in this context: the span may be current in several at once
+        # (``with span:`` in concurrent tasks), each restoring its own previous span.
+        for token in reversed(self._context_tokens[:]):
             try:
                 context.current_span_var.reset(token)
-            except ValueError:
-                # Reset from another context (e.g. a generator resumed elsewhere): best effort.
-                context.current_span_var.set(None)
+            except ValueError:  # (set in another context)
+                continue
+            self._context_tokens.remove(token)
+            return
+        if self._context_tokens and context.current_span_var.get() is self:
+            # Set in another context (e.g. a generator resumed elsewhere): best effort.
+            old = self._context_tokens.pop().old_value
+            context.current_span_var.set(None if old is contextvars.Token.MISSING else old)
 
 
 class SpanImpl(CurrentTokens, Span):
@@ -331,7 +346,7 @@ class SpanImpl(CurrentTokens, Span):
         clean = validate_event(event)
         row = first_row(self, attributes, now, caller)
         row["_is_merge"] = False
-        data, size = jsonsafe.snapshot(clean)
+        data, size = snapshot_fields(clean)
         row.update(data)
         row["metrics"] = timed_metrics(data.get("metrics"), start_time if start_time is not None else now)
         self._logged_end = row["metrics"].get("end")
@@ -368,7 +383,7 @@ class SpanImpl(CurrentTokens, Span):
         clean.pop("id", None)
         if not clean:
             return
-        data, size = jsonsafe.snapshot(clean)
+        data, size = snapshot_fields(clean)
         if data.get("metrics") and data["metrics"].get("end") is not None:
             self._logged_end = data["metrics"]["end"]  # (end() keeps it, as 0.48.1 does)
         self._merge_row(data, size)
@@ -386,7 +401,7 @@ class SpanImpl(CurrentTokens, Span):
         if type is not None:
             attributes["type"] = span_type_value(type)
         if attributes:
-            data, size = jsonsafe.snapshot(attributes)
+            data, size = snapshot_fields(attributes)
             self._merge_row({"span_attributes": data}, size)
 
     def start_span(

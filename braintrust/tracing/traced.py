@@ -4,7 +4,6 @@ current while the function body runs, including across generator steps."""
 
 from __future__ import annotations
 
-import contextvars
 import functools
 import inspect
 import logging
@@ -90,37 +89,28 @@ def _wrap(func: Callable, options: dict[str, Any]) -> Callable:
         return span
 
     def finish(span: Any, output: Any, has_output: bool = True) -> None:
-        if span is NOOP_SPAN:
-            return
-        if has_output and not notrace_io:
-            span.log(output=output)
-        span.end()
+        _close(span, {"output": output} if has_output and not notrace_io else {})
 
     def fail(span: Any, collector: "_Collector | None" = None) -> None:
-        if span is NOOP_SPAN:
-            return
-        exc_type, exc, tb = sys.exc_info()
-        if collector is not None and not notrace_io and collector.loggable() and collector.items:
-            span.log(output=collector.output())  # what was yielded before the failure
-        span.log_error(exc_type, exc, tb)
-        span.end()
+        logged = collector is not None and not notrace_io and collector.loggable() and collector.items
+        # (what a generator yielded before the failure is its output)
+        _close(span, {"output": collector.output()} if logged else {}, sys.exc_info())
 
     def abandon(span: Any) -> None:
         # The consumer stopped iterating early (``break``, ``close()``): not an error, and the
         # items seen so far are not the generator's output.
-        if span is not NOOP_SPAN:
-            span.end()
+        _close(span, {})
 
-    # Generators run every step inside a context of their own (copied from the caller's when
-    # the generator starts, with the span made current): the body sees its span -- and spans it
-    # opens across a ``yield`` stay current for it -- while the caller's context is untouched.
+    # Generators run every step with their span current (``_Steps``): the body sees its span
+    # -- and spans it opens across a ``yield`` stay current for it -- while the caller's current
+    # span is restored between steps.
 
     if inspect.isasyncgenfunction(func):
 
         @functools.wraps(func)
         async def async_gen_wrapper(*args: Any, **kwargs: Any) -> Any:
             span = open_span(args, kwargs)
-            ctx = _step_context(span, set_current)
+            steps = _Steps(span, set_current)
             collector = _Collector(collect=not notrace_io)
             agen = func(*args, **kwargs)
             to_send: Any = None
@@ -130,9 +120,9 @@ def _wrap(func: Callable, options: dict[str, Any]) -> Callable:
                     try:
                         if to_throw is not None:
                             thrown, to_throw = to_throw, None
-                            item = await _in_context(ctx, agen.athrow(thrown))
+                            item = await _in_steps(steps, agen.athrow(thrown))
                         else:
-                            item = await _in_context(ctx, agen.asend(to_send))
+                            item = await _in_steps(steps, agen.asend(to_send))
                     except StopAsyncIteration:
                         break
                     collector.add(item)
@@ -144,7 +134,7 @@ def _wrap(func: Callable, options: dict[str, Any]) -> Callable:
                         to_throw = exc
             except GeneratorExit:
                 try:
-                    await _in_context(ctx, agen.aclose())
+                    await _in_steps(steps, agen.aclose())
                 finally:
                     abandon(span)
                 raise
@@ -160,7 +150,7 @@ def _wrap(func: Callable, options: dict[str, Any]) -> Callable:
         @functools.wraps(func)
         def gen_wrapper(*args: Any, **kwargs: Any) -> Any:
             span = open_span(args, kwargs)
-            ctx = _step_context(span, set_current)
+            steps = _Steps(span, set_current)
             collector = _Collector(collect=not notrace_io)
             gen = func(*args, **kwargs)
             to_send: Any = None
@@ -170,9 +160,9 @@ def _wrap(func: Callable, options: dict[str, Any]) -> Callable:
                     try:
                         if to_throw is not None:
                             thrown, to_throw = to_throw, None
-                            item = ctx.run(gen.throw, thrown)
+                            item = steps.run(gen.throw, thrown)
                         else:
-                            item = ctx.run(gen.send, to_send)
+                            item = steps.run(gen.send, to_send)
                     except StopIteration as stop:
                         result = stop.value
                         break
@@ -185,7 +175,7 @@ def _wrap(func: Callable, options: dict[str, Any]) -> Callable:
                         to_throw = exc
             except GeneratorExit:
                 try:
-                    ctx.run(gen.close)
+                    steps.run(gen.close)
                 finally:
                     abandon(span)
                 raise
@@ -202,8 +192,8 @@ def _wrap(func: Callable, options: dict[str, Any]) -> Callable:
         @functools.wraps(func)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
             span = open_span(args, kwargs)
-            _enter(span, set_current)
             try:
+                _enter(span, set_current)
                 result = await func(*args, **kwargs)
             except BaseException:
                 fail(span)
@@ -218,8 +208,8 @@ def _wrap(func: Callable, options: dict[str, Any]) -> Callable:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         span = open_span(args, kwargs)
-        _enter(span, set_current)
         try:
+            _enter(span, set_current)
             result = func(*args, **kwargs)
         except BaseException:
             fail(span)
@@ -232,27 +222,54 @@ def _wrap(func: Callable, options: dict[str, Any]) -> Callable:
     return wrapper
 
 
-def _step_context(span: Any, set_current: bool) -> contextvars.Context:
-    ctx = contextvars.copy_context()
-    if set_current and span is not NOOP_SPAN:
-        ctx.run(context.current_span_var.set, span)
-    return ctx
+def _close(span: Any, fields: dict[str, Any], error: tuple | None = None) -> None:
+    """Log ``fields`` (and ``error``, an exc_info) and end ``span``. Never raises: if the SDK
+    fails (near the recursion limit, say), the function's own result or error goes on."""
+    if span is NOOP_SPAN:
+        return
+    try:
+        try:
+            if fields:
+                span.log(**fields)
+            if error is not None:
+                span.log_error(*error)
+        finally:
+            span.end()
+    except Exception:
+        log.debug("@traced could not record its span", exc_info=True)
+
+
+class _Steps:
+    """Runs a generator's steps with its current span: set around each step in the caller's
+    context (which the body shares, as a plain generator's does) and the caller's restored
+    after it; a span the body leaves current across a ``yield`` stays current for it."""
+
+    def __init__(self, span: Any, set_current: bool) -> None:
+        self.current = span if set_current and span is not NOOP_SPAN else context.current_span_var.get()
+
+    def run(self, step: Callable, *args: Any) -> Any:
+        token = context.current_span_var.set(self.current)
+        try:
+            return step(*args)
+        finally:
+            self.current = context.current_span_var.get()
+            context.current_span_var.reset(token)
 
 
 @types.coroutine
-def _in_context(ctx: contextvars.Context, awaitable: Any) -> Any:
-    """Await ``awaitable`` with each of its steps run inside ``ctx`` (whatever it yields to the
+def _in_steps(steps: _Steps, awaitable: Any) -> Any:
+    """Await ``awaitable`` with each of its steps run by ``steps`` (whatever it yields to the
     event loop, and whatever the loop sends or throws back, passes through unchanged)."""
-    steps = awaitable.__await__()
+    inner = awaitable.__await__()
     value: Any = None
     error: BaseException | None = None
     while True:
         try:
             if error is not None:
                 thrown, error = error, None
-                yielded = ctx.run(steps.throw, thrown)
+                yielded = steps.run(inner.throw, thrown)
             else:
-                yielded = ctx.run(steps.send, value)
+                yielded = steps.run(inner.send, value)
         except StopIteration as stop:
             return stop.value
         try:
