@@ -139,6 +139,8 @@ class LocalBackend:
             if not session:
                 raise StoreError("playground logs need a 'prompt_session_id' in create_args.")
             return {"prompt_session_id": str(session), "log_id": "x"}, {"prompt_session_id": str(session)}
+        if object_type == DATASET and args.get("dataset_id"):
+            return self._existing_dataset(conn, str(args["dataset_id"]))
         project = catalog.get_or_create_project(conn, name=args.get("project_name"), id=args.get("project_id"))
         info: dict[str, Any] = {"project_id": project["id"], "project_name": project["name"], "project_record": catalog.api_form(project)}
         if object_type == PROJECT_LOGS:
@@ -154,6 +156,17 @@ class LocalBackend:
             return {"dataset_id": dataset["id"]}, info
         raise StoreError(f"unknown object type {object_type!r}; expected one of "
                          f"{EXPERIMENT}, {PROJECT_LOGS}, {PLAYGROUND_LOGS}, {DATASET}.")
+
+    @staticmethod
+    def _existing_dataset(conn: sqlite3.Connection, dataset_id: str) -> tuple[dict[str, str], dict[str, Any]]:
+        """``init_dataset(dataset_id=...)``: that dataset, never a new one."""
+        dataset = catalog.get_dataset(conn, id=dataset_id)
+        if dataset is None:
+            raise ObjectNotFound(f"Dataset {dataset_id!r} not found in the local store; `braintrust list` shows the datasets it holds.")
+        project = catalog.get_project(conn, id=dataset["project_id"]) or {"id": dataset["project_id"], "name": None}
+        info = {"project_id": project["id"], "project_name": project["name"], "project_record": catalog.api_form(project),
+                "dataset_id": dataset["id"], "dataset_name": dataset["name"], "record": catalog.api_form(dataset)}
+        return {"dataset_id": dataset["id"]}, info
 
     def _create_experiment(self, conn: sqlite3.Connection, project_id: str, args: dict[str, Any], info: dict[str, Any]) -> tuple[dict[str, str], dict[str, Any]]:
         if args.get("open"):

@@ -136,19 +136,16 @@ class Dataset(FetchedRows):
     # -- reading -------------------------------------------------------------------------------
 
     def fetch(self, batch_size: int | None = None) -> Iterator[dict[str, Any]]:
-        """The records (as of the pinned version, if any), paging ``batch_size`` at a time."""
-        if self._cache is not None and batch_size is None:
-            yield from self._cache
-            return
-        from braintrust.objects.reads import reads
+        """The records (as of the pinned version, if any), paged ``batch_size`` at a time. All
+        pages are read before the first record is given, as 0.48.1 does: records inserted while
+        iterating are not read back by the same loop."""
+        if self._cache is None or batch_size is not None:
+            from braintrust.objects.reads import reads
 
-        flush_all()
-        records: list[dict[str, Any]] = []
-        for row in reads().fetch(DATASET, self.id, version=self.pinned_version, batch_size=batch_size):
-            record = self._normalize(row)
-            records.append(record)
-            yield record
-        self._cache = records
+            flush_all()
+            rows = reads().fetch(DATASET, self.id, version=self.pinned_version, batch_size=batch_size)
+            self._cache = [self._normalize(row) for row in rows]
+        yield from self._cache
 
     def _normalize(self, row: dict[str, Any]) -> dict[str, Any]:
         from braintrust.attachments.kinds import with_readonly_attachments

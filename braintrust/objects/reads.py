@@ -227,12 +227,8 @@ class LocalReads:
         rows, which Braintrust keeps beside the row they are about; ``braintrust show`` shows them)."""
         from braintrust.store.rows import commented_row
 
-        cursor = None
-        for _ in range(MAX_FETCH_PAGES):
-            rows, cursor = self.store.fetch_rows(object_type, object_id, version=version, limit=batch_size or FETCH_BATCH, cursor=cursor)
+        for rows in self.store.iter_rows(object_type, object_id, version=version, batch_size=batch_size or FETCH_BATCH):
             yield from (row for row in rows if commented_row(row) is None)
-            if not cursor:
-                return
 
     def environment_version(self, object_type: str, object_id: str, environment: str, describe: str) -> str:
         raise ValueError(

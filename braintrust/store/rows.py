@@ -33,8 +33,8 @@ _LOG_AFTER = (  # the JSON is read only for merges; other entries are referenced
     "SELECT seq, id, xact_id, created, op, CASE WHEN op = 1 THEN data END FROM row_log "
     "WHERE object_type = ? AND object_id = ? AND seq > ? ORDER BY seq LIMIT ?"
 )
-_LOG_UNTIL = (
-    "SELECT seq, id, xact_id, created, op, data FROM row_log "
+_LOG_UNTIL = (  # as _LOG_AFTER: the JSON of a row is read when it is wanted
+    "SELECT seq, id, xact_id, created, op, CASE WHEN op = 1 THEN data END FROM row_log "
     "WHERE object_type = ? AND object_id = ? AND xact_id <= ? ORDER BY seq"
 )
 _LAST_LOG = "SELECT seq, xact_id FROM row_log WHERE object_type = ? AND object_id = ? ORDER BY seq DESC LIMIT 1"
@@ -177,13 +177,20 @@ def materialize(conn: sqlite3.Connection, object_type: str, object_id: str) -> N
         )
 
 
-def _fold_log(conn: sqlite3.Connection, object_type: str, object_id: str, version: int) -> list[tuple]:
-    """``(seq, xact_id, created, json)`` of the rows present as of ``version``, in seq order."""
+def _live_as_of(conn: sqlite3.Connection, object_type: str, object_id: str, version: int) -> list[RowState]:
+    """The states of the rows present as of ``version``, in seq order (JSON read for merges only)."""
     states: dict[str, RowState] = {}
+    fold(conn.execute(_LOG_UNTIL, (object_type, object_id, min(version, _MAX_VERSION))), states, _loader(conn))
+    return sorted((s for s in states.values() if not s.deleted), key=lambda s: s.seq)
+
+
+def _fold_log(conn: sqlite3.Connection, object_type: str, object_id: str, version: int,
+              after: int = 0, limit: int | None = None) -> list[tuple]:
+    """``(seq, xact_id, created, json)`` of the rows present as of ``version``, in seq order:
+    the first ``limit`` (all if None) after seq ``after``."""
     load = _loader(conn)
-    fold(conn.execute(_LOG_UNTIL, (object_type, object_id, min(version, _MAX_VERSION))), states, load)
-    live = sorted((s for s in states.values() if not s.deleted), key=lambda s: s.seq)
-    return [(s.seq, s.xact_id, s.created, s.json(load)) for s in live]
+    live = [s for s in _live_as_of(conn, object_type, object_id, version) if s.seq > after]
+    return [(s.seq, s.xact_id, s.created, s.json(load)) for s in live[:limit]]
 
 
 def _parse_version(version: str | int) -> int:
@@ -211,23 +218,49 @@ def fetch_rows(
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be a positive number of rows or None, not {limit!r}.")
     wanted = -1 if limit is None else limit + 1
+    found = None
+    pinned = _MAX_VERSION if version is None else _parse_version(version)
     if version is None:
         try:
             materialize(conn, object_type, object_id)
             found = conn.execute(_CURRENT, (object_type, object_id, after, wanted)).fetchall()
         except sqlite3.OperationalError as exc:
             if "readonly" not in str(exc):
-                raise
-            found = None  # a read-only store: fold the log instead
-        if found is None:
-            found = [f for f in _fold_log(conn, object_type, object_id, _MAX_VERSION) if f[0] > after]
-    else:
-        found = [f for f in _fold_log(conn, object_type, object_id, _parse_version(version)) if f[0] > after]
+                raise  # (a read-only store: fold the log instead)
+    if found is None:
+        found = _fold_log(conn, object_type, object_id, pinned, after, None if limit is None else wanted)
     more = limit is not None and len(found) > limit
     if limit is not None:
         found = found[:limit]
     rows = [read_form(loads_row(data), xact_id, created) for _seq, xact_id, created, data in found]
     return rows, (str(found[-1][0]) if more else None)
+
+
+def iter_rows(
+    conn: sqlite3.Connection, object_type: str, object_id: str, version: str | int | None = None, batch_size: int = 1000
+) -> Iterator[list[dict[str, Any]]]:
+    """Every row ``fetch_rows`` gives, in pages of ``batch_size``. As of a version (or from a
+    read-only store) the log is folded once, not once per page as ``fetch_rows`` pages are, and
+    a row's JSON is read only when its page is."""
+    pinned = None if version is None else _parse_version(version)
+    if pinned is None:
+        try:
+            materialize(conn, object_type, object_id)
+        except sqlite3.OperationalError as exc:
+            if "readonly" not in str(exc):
+                raise
+            pinned = _MAX_VERSION
+    if pinned is None:
+        cursor = None
+        while True:
+            rows, cursor = fetch_rows(conn, object_type, object_id, limit=batch_size, cursor=cursor)
+            yield rows
+            if cursor is None:
+                return
+    load = _loader(conn)
+    live = _live_as_of(conn, object_type, object_id, pinned)
+    for start in range(0, len(live), batch_size):
+        yield [read_form(loads_row(s.json(load)), s.xact_id, s.created) for s in live[start : start + batch_size]]
 
 
 # One JSON parse per row: json_extract with several paths returns them as one JSON array.
@@ -381,7 +414,7 @@ def count_rows(conn: sqlite3.Connection, object_type: str, object_id: str) -> in
     except sqlite3.OperationalError as exc:
         if "readonly" not in str(exc):
             raise
-        return len(_fold_log(conn, object_type, object_id, _MAX_VERSION))
+        return len(_live_as_of(conn, object_type, object_id, _MAX_VERSION))
     query = "SELECT count(*) FROM object_rows WHERE object_type = ? AND object_id = ? AND is_deleted = 0"
     return int(conn.execute(query, (object_type, object_id)).fetchone()[0])
 

@@ -189,6 +189,10 @@ class LocalStore:
         """``(rows, next_cursor)``: current rows, or those as of xact id ``version``."""
         return row_ops.fetch_rows(self.connection(), object_type, object_id, version, limit, cursor)
 
+    def iter_rows(self, object_type: str, object_id: str, version: str | int | None = None, batch_size: int = 1000) -> Any:
+        """All the rows of ``fetch_rows``, ``batch_size`` at a time (see ``rows.iter_rows``)."""
+        return row_ops.iter_rows(self.connection(), object_type, object_id, version, batch_size)
+
     def latest_traces(self, object_type: str, object_id: str, count: int) -> list[dict[str, Any]]:
         """The current rows of the ``count`` traces written last (see ``rows.latest_traces``)."""
         return row_ops.latest_traces(self.connection(), object_type, object_id, count)

@@ -357,6 +357,49 @@ def test_dataset_versions_pin_what_a_read_sees(mode, request):
     assert "Total records: 2 (3 new or updated records)" in str(summary)
 
 
+def test_a_pinned_dataset_read_folds_the_store_log_once(monkeypatch):
+    """A read as of a version pages through rows folded once: it had folded the whole history
+    again for every page, so reading a 100k-record dataset at a version took half a minute."""
+    from braintrust.store import rows as row_ops
+
+    dataset = braintrust.init_dataset(project="p", name="pinned-pages")
+    for i in range(25):
+        dataset.insert(input=i, expected=i, id=f"r{i:02d}")
+    dataset.flush()
+    version = dataset.version
+    dataset.update("r03", expected=-3)
+    dataset.delete("r04")
+    dataset.flush()
+    folds = []
+    real_fold = row_ops.fold
+    monkeypatch.setattr(row_ops, "fold", lambda *args: folds.append(1) or real_fold(*args))
+    pinned = braintrust.init_dataset(project="p", name="pinned-pages", version=version)
+    records = list(pinned.fetch(batch_size=4))
+    assert [(r["input"], r["expected"]) for r in records] == [(i, i) for i in range(25)]
+    assert len(folds) == 1
+
+
+@pytest.mark.parametrize("mode", ["local", "api"])
+def test_inserting_while_iterating_a_dataset_reads_what_was_there(mode, request):
+    """Iterating a dataset while inserting into it (augmenting it) reads the records there when
+    the loop began, as 0.48.1 does: pages were read lazily, so each page brought back the records
+    written since and the loop never ended; and a loop cut short left them out of later reads."""
+    if mode == "api":
+        request.getfixturevalue("bt_env")
+    dataset = braintrust.init_dataset(project="p", name="augmented")
+    for i in range(3):
+        dataset.insert(input=i, expected=i)
+    seen = []
+    for record in dataset.fetch(batch_size=1):
+        seen.append(record["input"])
+        dataset.insert(input=record["input"] + 10, expected=0)
+        braintrust.flush()
+        if len(seen) > 10:
+            break
+    assert seen == [0, 1, 2]
+    assert sorted(r["input"] for r in dataset) == [0, 1, 2, 10, 11, 12]
+
+
 def test_dataset_arguments_are_checked():
     with pytest.raises(ValueError, match="'latest' is not a version. Pass a transaction id .* or the 16-hex-digit form"):
         braintrust.init_dataset(project="p", name="d", version="latest")
@@ -429,3 +472,18 @@ def test_misuse_is_refused_with_the_fix(bt_env, monkeypatch, call, message):
     with pytest.raises(ValueError, match=message):
         call()
     assert bt_env.requests_to("/v1/experiment", "POST") == []  # nothing created
+
+
+@pytest.mark.parametrize("mode", ["local", "api"])
+def test_init_dataset_by_id_opens_that_dataset(mode, request):
+    """In the local store it opened (created) a dataset named "logs" in project "Global" instead."""
+    if mode == "api":
+        request.getfixturevalue("bt_env")
+    dataset = braintrust.init_dataset(project="by-id", name="qa")
+    dataset.insert(input=1, expected=1, id="a")
+    dataset.flush()
+    again = braintrust.init_dataset(dataset_id=dataset.id)
+    assert (again.name, [record["id"] for record in again]) == ("qa", ["a"])
+    if mode == "local":
+        with pytest.raises(ValueError, match="Dataset 'nope' not found in the local store"):
+            list(braintrust.init_dataset(dataset_id="nope"))

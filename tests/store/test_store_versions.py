@@ -142,3 +142,4 @@ def test_random_histories_match_a_model_whatever_the_fold_chunks(store, monkeypa
     assert strip(store.fetch_rows("dataset", DS)[0]) == versions[-1][1]
     for version, expected in versions[::5]:
         assert strip(store.fetch_rows("dataset", DS, version=version)[0]) == expected
+        assert strip(row for page in store.iter_rows("dataset", DS, version=version, batch_size=4) for row in page) == expected
