@@ -11,8 +11,9 @@ experiments in ``workeroutput``; the controller merges them and prints the summa
 
 ``DatasetPins`` (always, under xdist): the controller hands every worker the same pins folder;
 the first worker to read an unpinned dataset records the version it read there and every other
-worker reads that version (``pytest_braintrust.data``), so all collect the same ids. The folder
-is only created when a dataset is read, and removed by the controller at the end.
+worker reads that version (``pytest_braintrust.data``), so all collect the same ids. The same
+folder holds the identities of the experiments workers create (``ExperimentRegistry``). It is
+only created when a worker needs it, and removed by the controller at the end.
 """
 
 from __future__ import annotations
