@@ -554,6 +554,16 @@ def snapshot(value: Any) -> tuple[Any, int]:
     return unserializable_placeholder(value), 40
 
 
+def snapshot_fields(fields: dict) -> tuple[dict, int]:
+    """``snapshot`` of a dict of row fields, which stays a dict: ``RecursionError`` when the
+    caller's stack is too nearly exhausted to copy them (``snapshot`` then gives its placeholder
+    text, which no row can be built from)."""
+    data, size = snapshot(fields)
+    if not isinstance(data, dict):
+        raise RecursionError("maximum recursion depth exceeded while logging")
+    return data, size
+
+
 _std_encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
 

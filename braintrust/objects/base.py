@@ -66,7 +66,7 @@ class RowsObject:
         """Merge fields into row ``id``."""
         clean = validate_event(event)
         clean.pop("id", None)
-        data, size = jsonsafe.snapshot(clean)
+        data, size = jsonsafe.snapshot_fields(clean)
         _enqueue(self.ref, {"id": id, **data, "_is_merge": True}, size + 200)
 
     def flush(self) -> Any:

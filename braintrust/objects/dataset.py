@@ -108,7 +108,7 @@ class Dataset(FetchedRows):
         }
         if metadata is not None:
             fields["metadata"] = validate_metadata(metadata)
-        data, size = jsonsafe.snapshot(fields)
+        data, size = jsonsafe.snapshot_fields(fields)
         row_id = id or ids.row_id()
         self._write({"id": row_id, **data, "created": _now()}, size)
         self.new_records += 1
@@ -125,7 +125,7 @@ class Dataset(FetchedRows):
             fields["tags"] = validate_tags(tags)
         if metadata is not None:
             fields["metadata"] = validate_metadata(metadata)
-        data, size = jsonsafe.snapshot(fields)
+        data, size = jsonsafe.snapshot_fields(fields)
         self._write({"id": id, **data, "_is_merge": True}, size)
         return id
 

@@ -122,7 +122,7 @@ class Experiment(RowsObject, FetchedRows):
         clean = validate_event({k: v for k, v in event.items() if v is not None})
         row_id = id or ids.row_id()
         now = time.time()
-        data, size = jsonsafe.snapshot(clean)
+        data, size = jsonsafe.snapshot_fields(clean)
         row = {
             "id": row_id,
             "span_id": ids.span_id(),

@@ -61,7 +61,7 @@ def emit(logger: Any, body: Any, level: str, metadata: Any, parameters: dict[str
     fields: dict[str, Any] = {"output": output}
     if metadata is not None or template:
         fields["metadata"] = {**(validate_metadata(metadata) if metadata is not None else {}), **template}
-    data, size = jsonsafe.snapshot(fields)
+    data, size = jsonsafe.snapshot_fields(fields)
     now = time.time() if captured_at is None else captured_at
     if place is CURRENT_SPAN:
         place = span_place()

@@ -113,7 +113,7 @@ class Logger(RowsObject):
                     open_rows.release_id(row_id)
                 get_processor().enqueue_encoded(self.ref, row, encoded)
                 return self._logged(row_id, row["metrics"]["end"])
-        data, size = jsonsafe.snapshot(clean)
+        data, size = jsonsafe.snapshot_fields(clean)
         row = self._row(row_id, now, data, data.get("metrics"))
         _enqueue(self.ref, row, size + 400)
         return self._logged(row_id, row["metrics"]["end"])

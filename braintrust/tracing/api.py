@@ -7,11 +7,12 @@ import contextlib
 from collections.abc import Mapping
 from typing import Any, Iterator
 
+from braintrust import jsonsafe
 from braintrust.delivery.backend import EXPERIMENT, PLAYGROUND_LOGS, PROJECT_LOGS, ObjectRef
 from braintrust.forks import ChildSafeLock
 from braintrust.tracing import context, w3c
 from braintrust.tracing.record import validate_event
-from braintrust.tracing.span import NOOP_SPAN, Span, SpanImpl, _enqueue, snapshot_fields
+from braintrust.tracing.span import NOOP_SPAN, Span, SpanImpl, _enqueue
 from braintrust.tracing.span_components import SpanComponentsV4, SpanObjectTypeV3
 
 _TYPE_NAMES = {
@@ -207,7 +208,7 @@ def update_span(exported: str, **event: Any) -> None:
     ref = ref_for_components(components)
     clean = validate_event(event)
     clean.pop("id", None)
-    data, size = snapshot_fields(clean)
+    data, size = jsonsafe.snapshot_fields(clean)
     row = {"id": components.row_id, "root_span_id": components.root_span_id, "span_id": components.span_id, "_is_merge": True}
     row.update(data)
     _enqueue(ref, row, size + 200)

@@ -72,7 +72,7 @@ class DeferredSpan(open_rows.Holder, CurrentTokens, Span):
         self._exec_counter = ids.next_exec_counter()
         self.caller = caller
         self._start = time.time()
-        self._fields, self._size = jsonsafe.snapshot(validate_event(event))
+        self._fields, self._size = jsonsafe.snapshot_fields(validate_event(event))
         self._real: SpanImpl | None = None
         self._ended_at: float | None = None
         self._context_tokens: list[Any] = []
@@ -163,7 +163,7 @@ class DeferredSpan(open_rows.Holder, CurrentTokens, Span):
         size = self._size + 400
         if clean:
             if not encode_now:
-                clean, extra = jsonsafe.snapshot(clean)
+                clean, extra = jsonsafe.snapshot_fields(clean)
                 size += extra
             merge_row_into(row, {**clean, "_is_merge": True})  # (row's dicts are this span's own)
         row["metrics"] = timed_metrics(row.get("metrics"), self._start, end)
@@ -175,7 +175,7 @@ class DeferredSpan(open_rows.Holder, CurrentTokens, Span):
             if encoded is not None:
                 processor().enqueue_encoded(ref, row, encoded)
                 return logged_end
-            row, size = jsonsafe.snapshot(row)  # orjson and the snapshot would differ: snapshot it all
+            row, size = jsonsafe.snapshot_fields(row)  # orjson and the snapshot would differ: snapshot it all
             size += 400
         _enqueue_now(ref, row, size)
         return logged_end

@@ -42,7 +42,7 @@ def log_feedback(
     if tags is not None:
         update["tags"] = validate_tags(tags)
     if update:
-        data, size = jsonsafe.snapshot(update)
+        data, size = jsonsafe.snapshot_fields(update)
         row = {"id": id, **data, "_audit_source": source, "_audit_metadata": audit_metadata, "_is_merge": True}
         _enqueue(ref, row, size + 200)
     if comment is not None:

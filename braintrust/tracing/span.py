@@ -103,15 +103,6 @@ def first_row(span: Any, attributes: dict[str, Any], created: float, caller: dic
     }
 
 
-def snapshot_fields(fields: dict[str, Any]) -> tuple[dict[str, Any], int]:
-    """``jsonsafe.snapshot`` of a dict of row fields; RecursionError when the stack is too
-    nearly exhausted to copy them (the snapshot is then a placeholder string, not a dict)."""
-    data, size = jsonsafe.snapshot(fields)
-    if not isinstance(data, dict):
-        raise RecursionError("maximum recursion depth exceeded while logging to a span")
-    return data, size
-
-
 def _deep_merged(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     """``update`` merged into a copy of ``base`` (dicts recursively; the caller's dicts untouched)."""
     out = dict(base)
@@ -346,7 +337,7 @@ class SpanImpl(CurrentTokens, Span):
         clean = validate_event(event)
         row = first_row(self, attributes, now, caller)
         row["_is_merge"] = False
-        data, size = snapshot_fields(clean)
+        data, size = jsonsafe.snapshot_fields(clean)
         row.update(data)
         row["metrics"] = timed_metrics(data.get("metrics"), start_time if start_time is not None else now)
         self._logged_end = row["metrics"].get("end")
@@ -383,7 +374,7 @@ class SpanImpl(CurrentTokens, Span):
         clean.pop("id", None)
         if not clean:
             return
-        data, size = snapshot_fields(clean)
+        data, size = jsonsafe.snapshot_fields(clean)
         if data.get("metrics") and data["metrics"].get("end") is not None:
             self._logged_end = data["metrics"]["end"]  # (end() keeps it, as 0.48.1 does)
         self._merge_row(data, size)
@@ -401,7 +392,7 @@ class SpanImpl(CurrentTokens, Span):
         if type is not None:
             attributes["type"] = span_type_value(type)
         if attributes:
-            data, size = snapshot_fields(attributes)
+            data, size = jsonsafe.snapshot_fields(attributes)
             self._merge_row({"span_attributes": data}, size)
 
     def start_span(

@@ -1,6 +1,7 @@
-"""Tracing under stress: a span current in several tasks at once, runaway recursion, the SDK
-failing while it records a ``@traced`` call (the function's own result or error goes on), and
-traced generators that share their caller's context as plain ones do."""
+"""Tracing under stress: a span current in several tasks at once, runaway recursion (in traced
+code and in code that logs), the SDK failing while it records a ``@traced`` call (the
+function's own result or error goes on), and traced generators that share their caller's
+context as plain ones do."""
 
 from __future__ import annotations
 
@@ -69,6 +70,22 @@ def test_runaway_recursion_raises_recursion_error_and_ends_every_span(bt_logs, l
     rows = bt_logs.rows()
     assert len(rows) > 500
     assert all(row["metrics"].get("end") for row in rows)
+
+
+def test_logging_in_runaway_recursion_raises_recursion_error(bt_logs, logger):
+    """A row built from a snapshot of its fields near the stack's end (``dataset.insert``,
+    ``logger.log``): the recursion's own error, not a TypeError from a row built of the
+    snapshot's placeholder text (a dataset's insert gave one at 8 of these 60 depths)."""
+    dataset = braintrust.init_dataset(project="robustness-tests", name="deep")
+    for k in range(60):  # (padding frames move where the stack runs out through the SDK's code)
+
+        def log_deeper(n):
+            dataset.insert(input={"n": [n, {"a": n}]}, expected=n)
+            logger.log(input={"n": [n, {"a": n}]}, output=n)
+            return _pad(k, lambda: log_deeper(n + 1))
+
+        with pytest.raises(RecursionError):
+            log_deeper(0)
 
 
 def test_a_failure_while_recording_keeps_the_functions_result_and_error(bt_logs, logger, monkeypatch):
