@@ -4,15 +4,20 @@
 iterable), a zero-argument function returning one of these (sync or async, called once), a class
 (instantiated with no arguments, then iterated), a ``Dataset`` (its records, with their provenance
 as ``origin``) or ``BaseExperiment`` (resolved by the runner, which needs the experiment first).
-Each item is an ``EvalCase`` or a dict with the same keys; unknown keys are ignored.
+Each item is an ``EvalCase`` or a dict with the same keys; unknown keys are ignored. A sync
+iterable is read on the event loop's thread (a generator may use objects bound to the thread that
+made them, such as a ``sqlite3`` connection), handing the loop back between items that take their
+time, so a timeout or Ctrl-C stops a slow generator after the item it is reading.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import inspect
 import json
 import re
+import time
 from typing import Any, Generic, Iterable, TypeVar
 
 from braintrust.serializable import SerializableDataClass
@@ -100,10 +105,12 @@ def dataset_case(record: dict[str, Any], dataset_id: str) -> EvalCase:
     )
 
 
-async def resolve_data(data: Any, run_blocking: Any) -> tuple[list[EvalCase], Any]:
+async def resolve_data(data: Any, run_blocking: Any, read: list[EvalCase] | None = None) -> tuple[list[EvalCase], Any]:
     """All cases of ``data`` (and the ``Dataset`` it came from, if any).
 
-    ``run_blocking(fn)`` runs a blocking call (dataset fetches) off the event loop.
+    ``run_blocking(fn)`` runs a blocking call (dataset fetches) off the event loop. Cases are
+    appended to ``read`` (when given) as they are read, so a caller that stops waiting can tell
+    how many were.
     """
     for _ in range(8):  # a function may return a class whose instances iterate, ...
         if inspect.isclass(data):
@@ -122,7 +129,7 @@ async def resolve_data(data: Any, run_blocking: Any) -> tuple[list[EvalCase], An
         records = await run_blocking(lambda: list(dataset.fetch()))
         dataset_id = await run_blocking(lambda: dataset.id)
         return [dataset_case(record, dataset_id) for record in records], dataset
-    cases: list[EvalCase] = []
+    cases: list[EvalCase] = read if read is not None else []
     if hasattr(data, "__aiter__"):
         async for item in data:
             cases.append(to_case(item, len(cases)))
@@ -132,9 +139,31 @@ async def resolve_data(data: Any, run_blocking: Any) -> tuple[list[EvalCase], An
             f"data must be a list, an iterable, an async iterable, a function or class returning one, "
             f"a Dataset or BaseExperiment(); got {type(data).__name__}."
         )
-    for item in data:
-        cases.append(to_case(item, len(cases)))
+    iterator = iter(data)
+    try:
+        handed_back = time.monotonic()
+        for item in iterator:
+            cases.append(to_case(item, len(cases)))
+            if time.monotonic() - handed_back >= HAND_BACK_SECONDS:
+                await _hand_back()
+                handed_back = time.monotonic()
+    except BaseException:
+        if inspect.isgenerator(iterator):  # stopped (timeout, Ctrl-C, a bad item): its finally runs now
+            iterator.close()
+        raise
     return cases, None
+
+
+#: How long reading a sync iterable may keep the event loop before handing it back between items.
+HAND_BACK_SECONDS = 0.1
+
+
+async def _hand_back() -> None:
+    """Let the loop run what fell due (a timeout, a Ctrl-C handler), and take the cancellation
+    it asks for. (A timeout reaches the task it cancels a loop iteration or two after it falls
+    due, so a bare ``sleep(0)``, after which this task runs first, could miss it: a 1 ms sleep
+    lets the loop go round.)"""
+    await asyncio.sleep(0.001)
 
 
 def _is_iterable(value: Any) -> bool:

@@ -16,6 +16,7 @@ import sys
 import traceback
 from typing import Any, Awaitable, Callable, Generic, TypeVar
 
+from braintrust.eval.progress import print_above_bar
 from braintrust.serializable import SerializableDataClass
 
 EvalReport = TypeVar("EvalReport")
@@ -47,7 +48,8 @@ def Reporter(  # noqa: N802 - public API name
 
 
 def eprint(*args: Any) -> None:
-    print(*args, file=sys.stderr)
+    """Print to stderr (on its own line(s) above an eval's progress bar while one is shown)."""
+    print_above_bar(*args, file=sys.stderr)
 
 
 def report_failures(evaluator: Any, failing_results: list[Any], verbose: bool, jsonl: bool) -> None:

@@ -90,13 +90,14 @@ class _Run:
             start_summary = await self._start_summary()
             await _maybe_await(ev.on_start(start_summary))
         results = await self._run_trials(cases)
-        self.scoring.report_repeated_failures(ev.eval_name, len(results))
+        self.scoring.report_repeated_failures(ev.eval_name, cases=len(cases), trials=len(results))
         await self._flush()
         summary = await self._summarize(results)
         return EvalResultWithSummary(summary=summary, results=results)
 
     async def _read_cases(self, data: Any) -> list[EvalCase]:
-        cases, _ = await self._with_timeout(resolve_data(data, run_blocking), phase="reading data")
+        read: list[EvalCase] = []
+        cases, _ = await self._with_timeout(resolve_data(data, run_blocking, read), lambda: _unread_message(len(read)))
         return cases
 
     def _init_experiment(self, data: Any) -> Any:
@@ -168,7 +169,8 @@ class _Run:
             return await run_blocking(lambda: experiment.summarize(summarize_scores=False))
         return self._local_summary([])
 
-    async def _with_timeout(self, awaitable: Awaitable[Any], phase: str) -> Any:
+    async def _with_timeout(self, awaitable: Awaitable[Any], describe: Callable[[], str]) -> Any:
+        """``awaitable``'s result, or ``EvalTimeoutError`` (saying ``describe()``) once the timeout expires."""
         remaining = self._remaining()
         if remaining is None:
             return await awaitable
@@ -177,7 +179,7 @@ class _Run:
         except asyncio.TimeoutError:
             await self._flush()
             raise EvalTimeoutError(
-                f"Evaluator timed out: {self.ev.eval_name} exceeded timeout={self.ev.timeout}s while {phase}; no case ran.",
+                f"Evaluator timed out: {self.ev.eval_name} exceeded timeout={self.ev.timeout}s {describe()}",
                 [], eval_name=self.ev.eval_name, experiment=self.experiment,
             ) from None
 
@@ -214,7 +216,8 @@ class _Run:
             index = launched
             case, trial = units[index]
             launched += 1
-            task = asyncio.ensure_future(self._run_unit(case, trial, semaphore))
+            # (index - trial: the index of the case's first trial, a key shared by its trials only)
+            task = asyncio.ensure_future(self._run_unit(case, index - trial, trial, semaphore))
             running[index] = task
             task.add_done_callback(lambda done_task, i=index: on_done(i, done_task))
 
@@ -322,11 +325,11 @@ class _Run:
         return EvalResult(input=case.input, output=None, scores={}, expected=case.expected, metadata=metadata,
                           tags=tags or None, error=exc, exc_info=format_exception(exc), origin=case.origin, trial_index=trial)
 
-    async def _run_unit(self, case: EvalCase, trial: int, semaphore: asyncio.Semaphore | None) -> EvalResult:
+    async def _run_unit(self, case: EvalCase, case_key: int, trial: int, semaphore: asyncio.Semaphore | None) -> EvalResult:
         if semaphore is None:
-            return await self._trial(case, trial)
+            return await self._trial(case, case_key, trial)
         async with semaphore:
-            return await self._trial(case, trial)
+            return await self._trial(case, case_key, trial)
 
     def _start_root(self, case: EvalCase, trial: int, tags: list[str] | None) -> tuple[Any, BaseException | None]:
         from braintrust.tracing.api import start_span
@@ -350,7 +353,7 @@ class _Run:
         except ValueError as exc:  # e.g. tags that are not unique strings: keep the trial, report it
             return start({k: event[k] for k in ("input", "expected", "id") if k in event}), exc
 
-    async def _trial(self, case: EvalCase, trial: int) -> EvalResult:
+    async def _trial(self, case: EvalCase, case_key: int, trial: int) -> EvalResult:
         from braintrust.tracing.span import NOOP_SPAN
 
         ev = self.ev
@@ -379,7 +382,7 @@ class _Run:
                 output = await self._run_task(root, case, hooks)
                 self._stream(root, case, {"event": "json_delta", "data": _json(output)})
                 root.log(output=output, metadata=metadata, tags=tags or None)
-                scores, failing, classifications = await self.scoring.run(root, case, output, metadata, tags, self.experiment)
+                scores, failing, classifications = await self.scoring.run(root, case, case_key, output, metadata, tags, self.experiment)
             except asyncio.CancelledError:
                 log_error(root, f"Cancelled: {self.cancel_reason}")
                 raise
@@ -508,6 +511,15 @@ def _case_fields(case: EvalCase) -> tuple[dict[str, Any], list[str], ValueError 
         return metadata, validate_tags(case.tags) if case.tags is not None else [], None
     except ValueError as exc:
         return {}, [], ValueError(f"this case's {exc}")
+
+
+def _unread_message(read: int) -> str:
+    """The end of a timeout's message while the data was still being read (no trial ran)."""
+    if read == 0:
+        return "while reading data, before its first case: no trial started."
+    cases = "case" if read == 1 else f"{read} cases"
+    return (f"while reading data, after its first {cases}: 0 trials finished, 0 cancelled while running; the "
+            f"trials of the {cases} read and of the cases not read yet never started.")
 
 
 def _trial_count(case: EvalCase, default: int) -> int:

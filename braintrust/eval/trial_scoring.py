@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import sys
 import traceback
 from typing import Any, Callable, Iterator
 
@@ -65,10 +64,12 @@ class TrialScorers:
         self.classifier_names = [scorer_name(c, i) for i, c in enumerate(self.classifiers)]
         self.pool = pool
         self.cancel_reason = cancel_reason
-        #: Cases in which each scorer (or classifier) raised.
-        self.failure_counts: dict[str, int] = {}
+        #: Per scorer (or classifier) that raised: the trials it raised in, and their cases' keys.
+        self.failed_trials: dict[str, int] = {}
+        self.failed_cases: dict[str, set[int]] = {}
 
-    async def run(self, root: Any, case: EvalCase, output: Any, metadata: dict[str, Any], tags: list[str], experiment: Any) -> tuple[dict[str, Any], list[str], dict[str, list[dict[str, Any]]] | None]:
+    async def run(self, root: Any, case: EvalCase, case_key: int, output: Any, metadata: dict[str, Any], tags: list[str], experiment: Any) -> tuple[dict[str, Any], list[str], dict[str, list[dict[str, Any]]] | None]:
+        """Score one trial of ``case`` (``case_key``: the same for every trial of this case, unique in the run)."""
         scorer_input = {"input": case.input, "expected": case.expected, "metadata": metadata, "output": output, "id": case.id, "tags": tags or None}
         arguments = {**scorer_input, "trace": EvalTrace(root, experiment)}
         # All spans first (in list order), then the work: each trial's scorer spans are contiguous.
@@ -96,33 +97,39 @@ class TrialScorers:
                 classifications.setdefault(classification.name, []).append(classification.as_item())
         if classifications:
             root.log(classifications=classifications)
-        self._record_failures(root, metadata, "scorer", failures)
-        self._record_failures(root, metadata, "classifier", classifier_failures)
+        self._record_failures(root, case_key, metadata, "scorer", failures)
+        self._record_failures(root, case_key, metadata, "classifier", classifier_failures)
         return scores, [name for name, _ in failures], classifications
 
-    def _record_failures(self, root: Any, metadata: dict[str, Any], kind: str, failures: list[tuple[str, BaseException]]) -> None:
+    def _record_failures(self, root: Any, case_key: int, metadata: dict[str, Any], kind: str, failures: list[tuple[str, BaseException]]) -> None:
         """``metadata.<kind>_errors`` on the case; the first failure of each printed, as the public SDK does."""
         if not failures:
             return
         errors = {name: format_exception(exc) for name, exc in failures}
         metadata[f"{kind}_errors"] = errors
         root.log(metadata={f"{kind}_errors": errors})
-        if self._first_failure_of_any(kind, errors):
-            print(f"Found exceptions for the following {kind}s: {', '.join(errors)}", [exc for _, exc in failures], file=sys.stderr)
+        if self._first_failure_of_any(kind, errors, case_key):
+            eprint(f"Found exceptions for the following {kind}s: {', '.join(errors)}", [exc for _, exc in failures])
 
-    def _first_failure_of_any(self, kind: str, names: dict[str, str]) -> bool:
-        """Count a case's failing scorers (or classifiers); true if one of them fails for the first time."""
+    def _first_failure_of_any(self, kind: str, names: dict[str, str], case_key: int) -> bool:
+        """Count a trial's failing scorers (or classifiers); true if one of them fails for the first time."""
         first = False
         for name in names:
             key = f"{kind} {name!r}"
-            first = first or key not in self.failure_counts
-            self.failure_counts[key] = self.failure_counts.get(key, 0) + 1
+            first = first or key not in self.failed_trials
+            self.failed_trials[key] = self.failed_trials.get(key, 0) + 1
+            self.failed_cases.setdefault(key, set()).add(case_key)
         return first
 
-    def report_repeated_failures(self, eval_name: str, cases: int) -> None:
-        for what, count in self.failure_counts.items():
-            if count > 1:
-                eprint(f"braintrust: {what} of evaluator {eval_name} failed in {count} of {cases} cases "
+    def report_repeated_failures(self, eval_name: str, cases: int, trials: int) -> None:
+        """One line per scorer that failed more than once: in how many of the ``cases`` (and, when
+        cases have several trials, of the ``trials``)."""
+        for what, failed_trials in self.failed_trials.items():
+            if failed_trials > 1:
+                where = f"{len(self.failed_cases[what])} of {_counted(cases, 'case')}"
+                if trials != cases:
+                    where += f" ({failed_trials} of {_counted(trials, 'trial')})"
+                eprint(f"braintrust: {what} of evaluator {eval_name} failed in {where} "
                        "(the first error is above; each case's metadata has its own); its score is missing from them")
 
     async def _run_one(self, span: Any, scorer: Any, name: str, arguments: dict[str, Any], convert: Callable[[str, Any], Any]) -> Any:
@@ -141,3 +148,7 @@ class TrialScorers:
             elif converted is not None:  # classifications (None: the classifier gave none, its span logs nothing)
                 span.log(**classification_span_fields(converted))
             return converted
+
+
+def _counted(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

@@ -80,12 +80,16 @@ def test_unknown_case_keys_are_ignored_and_bad_items_are_refused():
         Eval("data-forms", data=[{"input": 1, "expected": 1}, {"expected": 2}], task=lambda x: x, scores=[exact])
 
 
-def test_a_case_with_unusable_metadata_or_tags_fails_alone():
+@pytest.mark.parametrize("form", ["list", "generator"])  # (a generator is read on a helper thread)
+def test_a_case_with_unusable_metadata_or_tags_fails_alone(form):
     # (metadata "m" used to hang the run forever; tags "ab" were logged as ["a", "b"])
     ran = []
     data = [{"input": 1, "metadata": "m"}, {"input": 2, "tags": "ab"}, {"input": 3, "tags": ["t", "t"]},
             {"input": 4, "metadata": {"k": 1}, "tags": ["ok"]}]
+    if form == "generator":
+        data = (item for item in data)
     result = Eval("bad-case-fields", data=data, task=lambda x: ran.append(x) or x, scores=[lambda output: 1], timeout=20)
+    assert [r.input for r in result.results] == [1, 2, 3, 4]
     errors = {r.input: str(r.error) for r in result.results if r.error}
     assert errors == {
         1: "this case's metadata must be a dict, got str.",

@@ -233,6 +233,86 @@ def test_a_task_on_a_thread_sees_hooks_cancel_event_when_the_eval_times_out():
     result = Eval("given", data=[{"input": 1}], task=lambda x, hooks: hooks.cancel_event is mine, scores=[], cancel_event=mine)
     assert result.results[0].output is True and not mine.is_set()
 
+def test_timeout_stops_a_slow_sync_generator_while_it_is_read():
+    """A generator read on the event loop blocked it, so the timeout fired only once every item was
+    read. Now the loop gets its turn between items, so it stops after the item it was reading when
+    the deadline passed: no trial started, the cases read (and the rest) counted as never started,
+    and the generator is closed (its ``finally`` runs)."""
+    yielded, closed = [], threading.Event()
+
+    def slow_cases():
+        try:
+            for i in range(10):
+                time.sleep(1.0)
+                yielded.append(i)
+                yield {"input": i}
+        finally:
+            closed.set()
+
+    started = time.monotonic()
+    with pytest.raises(EvalTimeoutError) as info:
+        Eval("slow-data", data=slow_cases, task=lambda x: x, scores=[lambda output: 1], timeout=1.5)
+    assert time.monotonic() - started < 6  # (10 s before: the whole generator was read first)
+    message = str(info.value)
+    read = len(yielded)  # (items take 1 s: the deadline passes while the second is read, unless the VM stalls)
+    assert 1 <= read <= 3, yielded
+    cases = "case" if read == 1 else f"{read} cases"
+    assert f"exceeded timeout=1.5s while reading data, after its first {cases}: 0 trials finished, 0 cancelled while running; " \
+           f"the trials of the {cases} read and of the cases not read yet never started." in message, message
+    assert info.value.results == [] and info.value.cancelled == 0 and info.value.experiment is None
+    assert closed.is_set()
+
+
+def test_a_generator_is_read_on_the_calling_thread_in_order():
+    """A generator may use objects bound to the thread that made them (a ``sqlite3`` connection
+    refuses other threads): it is read where ``Eval`` was called, in order, a bad item refused
+    by its position."""
+    import sqlite3
+
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE cases (input INTEGER, expected INTEGER)")
+    conn.executemany("INSERT INTO cases VALUES (?, ?)", [(1, 1), (2, 2), (3, 0)])
+
+    def generator():
+        for input, expected in conn.execute("SELECT input, expected FROM cases ORDER BY input"):
+            yield {"input": input, "expected": expected}
+
+    result = Eval("readers", data=generator, task=lambda x: x, scores=[exact], no_send_logs=True)
+    assert [(r.input, r.scores) for r in result.results] == [(1, {"exact": 1.0}), (2, {"exact": 1.0}), (3, {"exact": 0.0})]
+    with pytest.raises(TypeError, match=r"data item 1 has no 'input' key"):
+        Eval("readers", data=iter([{"input": 1}, {"expected": 2}]), task=lambda x: x, scores=[exact], no_send_logs=True)
+
+
+def test_ctrl_c_while_a_slow_generator_is_read_stops_promptly(tmp_path):
+    proc = _run_script(
+        tmp_path,
+        """
+        import time
+        from braintrust.framework import Eval
+
+        def cases():
+            print("READING", flush=True)
+            for i in range(60):
+                time.sleep(1)
+                yield {"input": i}
+
+        Eval("interrupts", data=cases, task=lambda x: x, scores=[lambda output: 1])
+        print("NOT REACHED", flush=True)
+        """,
+    )
+    try:
+        assert proc.stdout.readline().strip() == "READING"
+        time.sleep(0.5)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)  # (60 s before: Ctrl-C waited for the whole generator)
+        assert time.monotonic() - sent < 10
+    finally:
+        proc.kill()
+    assert proc.returncode in (130, -signal.SIGINT), err
+    assert "NOT REACHED" not in out and "KeyboardInterrupt" in err
+
+
 def _run_script(tmp_path: Path, body: str) -> subprocess.Popen:
     script = tmp_path / "script.py"
     script.write_text(textwrap.dedent(body))
@@ -443,6 +523,45 @@ def test_progress_bar_only_draws_on_a_terminal():
     bar = ProgressBar("my-eval", 2, enabled=False, stream=disabled)
     bar.update()
     assert disabled.getvalue() == ""
+
+
+def _screen(written: str) -> list[str]:
+    """The lines a terminal shows for ``written`` ("\\r" returns to the line's start, later text overwrites)."""
+    lines, column = [[]], 0
+    for char in written:
+        if char == "\r":
+            column = 0
+        elif char == "\n":
+            lines.append([])
+            column = 0
+        else:
+            line = lines[-1]
+            line[column:column + 1] = [char]
+            column += 1
+    return ["".join(line).rstrip() for line in lines if "".join(line).strip()]
+
+
+def test_messages_printed_while_the_bar_is_shown_go_on_their_own_line_above_it(monkeypatch):
+    import io
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    def fails_on_the_second_case(input):
+        if input == 1:
+            raise ValueError("judge unavailable")
+        return 1
+
+    tty = Tty()
+    monkeypatch.setattr(sys, "stderr", tty)
+    Eval("bar", data=[{"input": i} for i in range(4)], task=lambda x: x, scores=[fails_on_the_second_case],
+         max_concurrency=1, no_send_logs=True)
+    assert "(tasks): [" in tty.getvalue()  # (the bar was drawn before the failure)
+    assert _screen(tty.getvalue()) == [
+        "Found exceptions for the following scorers: fails_on_the_second_case [ValueError('judge unavailable')]",
+        "bar (tasks): [########################] 4/4",
+    ]
 
 
 def test_base_experiment_id_is_the_comparison():

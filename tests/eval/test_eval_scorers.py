@@ -239,6 +239,25 @@ def test_a_scorer_failing_in_every_case_is_printed_once_then_counted(capsys):
     assert "braintrust: scorer 'sometimes' of evaluator repeated-failures failed in 3 of 6 cases" in err
 
 
+def test_repeated_failures_count_cases_not_trials(capsys):
+    """With trials, the line counts the cases a scorer failed in (and, beside them, the trials):
+    failing in all 3 trials of one case is "1 of 2 cases (3 of 6 trials)", not "3 cases"."""
+
+    def first_case_only(input):
+        if input == 0:
+            raise RuntimeError("no score for case 0")
+        return 1.0
+
+    Eval("trial-failures", data=[{"input": 0}, {"input": 1}], task=lambda x: x, scores=[first_case_only], trial_count=3)
+    err = capsys.readouterr().err
+    assert "braintrust: scorer 'first_case_only' of evaluator trial-failures failed in 1 of 2 cases (3 of 6 trials) (the first" in err
+
+    Eval("trial-failures", data=[{"input": 0}], task=lambda x: x, scores=[first_case_only, bad_scorer], trial_count=2)
+    err = capsys.readouterr().err
+    assert "scorer 'first_case_only' of evaluator trial-failures_1 failed in 1 of 1 case (2 of 2 trials)" in err
+    assert "scorer 'bad_scorer' of evaluator trial-failures_1 failed in 1 of 1 case (2 of 2 trials)" in err
+
+
 def flaky_task(input):
     if input == "boom":
         raise RuntimeError("task exploded")
