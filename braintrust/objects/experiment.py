@@ -78,11 +78,13 @@ class Experiment(RowsObject, FetchedRows):
     # -- reading -------------------------------------------------------------------------------
 
     def fetch(self, batch_size: int | None = None) -> Iterator[dict[str, Any]]:
-        """Its rows as stored, after sending what was logged so far (``batch_size`` per page)."""
+        """Its rows as stored, after sending what was logged so far (``batch_size`` per page): as
+        they were when the iteration started, so rows logged while iterating come in the next
+        ``fetch()``, not in this one (which would otherwise never end)."""
         from braintrust.objects.reads import reads
 
         self.flush()
-        yield from _readable(reads().fetch(EXPERIMENT, self.id, batch_size=batch_size))
+        yield from _readable(reads().snapshot(EXPERIMENT, self.id, batch_size=batch_size))
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -195,9 +197,10 @@ class ReadonlyExperiment(FetchedRows):
         return self.ref.info.get("experiment_name") or self.ref.create_args.get("experiment_name") or ""
 
     def fetch(self, batch_size: int | None = None) -> Iterator[dict[str, Any]]:
+        """Its rows as they were when the iteration started (see ``Experiment.fetch``)."""
         from braintrust.objects.reads import reads
 
-        yield from _readable(reads().fetch(EXPERIMENT, self.id, batch_size=batch_size))
+        yield from _readable(reads().snapshot(EXPERIMENT, self.id, batch_size=batch_size))
 
     def as_dataset(self, batch_size: int | None = None) -> Iterator[dict[str, Any]]:
         """Its root spans as eval cases, as 0.48.1's records: ``input``, ``expected`` (else the

@@ -6,6 +6,7 @@ store; both give the same shapes, so objects above never ask which one they talk
 
 from __future__ import annotations
 
+import itertools
 import logging
 from typing import Any, Iterator
 from urllib.parse import quote
@@ -118,18 +119,49 @@ class ApiReads:
         return f"Braintrust at {self.state.app_url()}"
 
     def fetch(self, object_type: str, object_id: str, version: str | None = None, batch_size: int | None = None) -> Iterator[dict[str, Any]]:
+        """The rows as of ``version``, else as they are as each page is read: a caller that
+        writes into the object between pages wants ``snapshot``."""
+        for events, _cursor in self._pages(object_type, object_id, version, batch_size):
+            yield from events
+
+    def snapshot(self, object_type: str, object_id: str, batch_size: int | None = None) -> Iterator[dict[str, Any]]:
+        """The rows as they were when the read started, page by page (memory holds one page):
+        rows written meanwhile (by the loop reading them, say) are not given, so such a loop ends.
+        The cursor alone would bring them, so an object longer than a page is read once to learn
+        its newest ``_xact_id``, then again with that ``version``. (A row deleted after the last
+        write to the rows still there would come back: experiments' rows are never deleted.)"""
+        pages = self._pages(object_type, object_id, None, batch_size)
+        first, cursor = next(pages)
+        if not cursor:
+            yield from first
+            return
+        newest = newest_version(itertools.chain(first, (row for events, _cursor in pages for row in events)))
+        if newest == "0":  # (no row told its version: pinning "0" would read none of them)
+            log.warning("braintrust: %s %s answered rows without _xact_id; reading it without a pinned version.", object_type, object_id)
+            newest = None
+        yield from self.fetch(object_type, object_id, version=newest, batch_size=batch_size)
+
+    def _pages(self, object_type: str, object_id: str, version: str | None,
+               batch_size: int | None) -> Iterator[tuple[list[dict[str, Any]], str | None]]:
+        """``(events, cursor)`` of each page of ``POST /v1/{type}/{id}/fetch``, ``version`` in every request."""
         cursor = None
-        for _ in range(MAX_FETCH_PAGES):
+        for pages in range(MAX_FETCH_PAGES):
             body: dict[str, Any] = {"limit": batch_size or FETCH_BATCH}
             if cursor:
                 body["cursor"] = cursor
             if version is not None:
                 body["version"] = str(version)
             page = self._call("POST", f"/v1/{object_type}/{object_id}/fetch", body=body)
-            yield from page.get("events") or []
-            cursor = page.get("cursor")
+            previous, cursor = cursor, page.get("cursor")
+            yield page.get("events") or [], cursor
             if not cursor:
                 return
+            if cursor == previous:  # (the same page again: reading on would never end)
+                log.warning("braintrust: reading %s %s stopped after %d pages: the server answered the same cursor "
+                            "twice, so the rows after it were not read.", object_type, object_id, pages + 1)
+                return
+        log.warning("braintrust: reading %s %s stopped after %d pages (the most one read takes); the rows after them "
+                    "were not read: read it in larger pages (batch_size=) or by version.", object_type, object_id, MAX_FETCH_PAGES)
 
     def environment_version(self, object_type: str, object_id: str, environment: str, describe: str) -> str:
         """The version an environment ("production") of an object points at (``describe``
@@ -229,6 +261,10 @@ class LocalReads:
 
         for rows in self.store.iter_rows(object_type, object_id, version=version, batch_size=batch_size or FETCH_BATCH):
             yield from (row for row in rows if commented_row(row) is None)
+
+    def snapshot(self, object_type: str, object_id: str, batch_size: int | None = None) -> Iterator[dict[str, Any]]:
+        """The rows as they were when the read started (the store's reads always are), page by page."""
+        return self.fetch(object_type, object_id, batch_size=batch_size)
 
     def environment_version(self, object_type: str, object_id: str, environment: str, describe: str) -> str:
         raise ValueError(

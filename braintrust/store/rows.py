@@ -6,7 +6,8 @@ fast as SQLite appends. Merge semantics are applied when reading (``fold``).
 
 Reads: the current state comes from ``object_rows``, brought up to date first by folding the
 log entries written since the last read (``materialize``). A read as of a version folds the
-log up to that transaction directly. Rows come back in first-write order.
+log up to that transaction directly. Rows come back in first-write order. ``iter_rows`` reads
+the object as it was when it started, however long its pages take to read.
 """
 
 from __future__ import annotations
@@ -52,6 +53,21 @@ LEFT JOIN row_log AS l ON l.seq = o.data_seq
 WHERE o.object_type = ? AND o.object_id = ? AND o.is_deleted = 0 AND o.seq > ?
 ORDER BY o.seq LIMIT ?
 """
+# Pages of a read that started at log entry ``seq <= ?``: rows first written since are left out.
+_CURRENT_UNTIL = """
+SELECT o.seq, o.id, o.xact_id, o.created, coalesce(o.data, l.data) FROM object_rows AS o
+LEFT JOIN row_log AS l ON l.seq = o.data_seq
+WHERE o.object_type = ? AND o.object_id = ? AND o.is_deleted = 0 AND o.seq > ? AND o.seq <= ?
+ORDER BY o.seq LIMIT ?
+"""
+_DELETED_SINCE = """
+SELECT seq, id FROM object_rows
+WHERE object_type = ? AND object_id = ? AND is_deleted = 1 AND seq > ? AND seq <= ? AND xact_id > ?
+"""
+_ENTRIES_OF = (  # (the entries of some rows between two seqs; JSON read for merges only)
+    "SELECT seq, id, xact_id, created, op, CASE WHEN op = 1 THEN data END FROM row_log "
+    "WHERE object_type = ? AND object_id = ? AND seq >= ? AND seq <= ? AND id IN ({marks}) ORDER BY seq"
+)
 _MAX_VERSION = 2**63 - 1
 
 
@@ -239,28 +255,73 @@ def fetch_rows(
 def iter_rows(
     conn: sqlite3.Connection, object_type: str, object_id: str, version: str | int | None = None, batch_size: int = 1000
 ) -> Iterator[list[dict[str, Any]]]:
-    """Every row ``fetch_rows`` gives, in pages of ``batch_size``. As of a version (or from a
+    """Every row ``fetch_rows`` gives, in pages of ``batch_size``: as of ``version``, or else as
+    the object was when the read started, so that rows written while the pages are read (by the
+    loop reading them, say) are not given and such a loop ends. As of a version (or from a
     read-only store) the log is folded once, not once per page as ``fetch_rows`` pages are, and
     a row's JSON is read only when its page is."""
     pinned = None if version is None else _parse_version(version)
     if pinned is None:
+        start = conn.execute(_LAST_LOG, (object_type, object_id)).fetchone()
+        if start is None:
+            return
         try:
             materialize(conn, object_type, object_id)
         except sqlite3.OperationalError as exc:
             if "readonly" not in str(exc):
                 raise
-            pinned = _MAX_VERSION
-    if pinned is None:
-        cursor = None
-        while True:
-            rows, cursor = fetch_rows(conn, object_type, object_id, limit=batch_size, cursor=cursor)
-            yield rows
-            if cursor is None:
-                return
+            pinned = start[1]
+        else:
+            yield from _pages_until(conn, object_type, object_id, start, batch_size)
+            return
     load = _loader(conn)
     live = _live_as_of(conn, object_type, object_id, pinned)
-    for start in range(0, len(live), batch_size):
-        yield [read_form(loads_row(s.json(load)), s.xact_id, s.created) for s in live[start : start + batch_size]]
+    for begin in range(0, len(live), batch_size):
+        yield [read_form(loads_row(s.json(load)), s.xact_id, s.created) for s in live[begin : begin + batch_size]]
+
+
+def _pages_until(conn: sqlite3.Connection, object_type: str, object_id: str, start: tuple[int, int],
+                 batch_size: int) -> Iterator[list[dict[str, Any]]]:
+    """Pages of the rows as of log entry ``start`` (its ``(seq, xact_id)``), read from the folded
+    rows: memory holds one page, not the object. A row first written after ``start`` is left out;
+    one changed or deleted since is folded again from its entries up to ``start``.
+
+    Writes are serialized (``BEGIN IMMEDIATE``), so an entry's seq and xact id grow together: a
+    folded row whose xact id is newer than ``start``'s was changed since."""
+    last_seq, version = start
+    load = _loader(conn)
+    after = 0
+    while True:
+        live = conn.execute(_CURRENT_UNTIL, (object_type, object_id, after, last_seq, batch_size)).fetchall()
+        full = len(live) == batch_size
+        until = live[-1][0] if full else last_seq
+        deleted = conn.execute(_DELETED_SINCE, (object_type, object_id, after, until, version)).fetchall()
+        changed = {row_id: seq for seq, row_id, xact_id, _created, _data in live if xact_id > version}
+        changed.update((row_id, seq) for seq, row_id in deleted)
+        found = [(seq, xact_id, created, data) for seq, row_id, xact_id, created, data in live if row_id not in changed]
+        if changed:
+            states = _states_until(conn, object_type, object_id, changed, last_seq)
+            found += [(s.seq, s.xact_id, s.created, s.json(load)) for s in states.values() if not s.deleted]
+            found.sort(key=lambda entry: entry[0])
+        if found:
+            yield [read_form(loads_row(data), xact_id, created) for _seq, xact_id, created, data in found]
+        if not full:
+            return
+        after = until
+
+
+def _states_until(conn: sqlite3.Connection, object_type: str, object_id: str, first_seqs: dict[str, int],
+                  last_seq: int) -> dict[str, RowState]:
+    """The rows ``first_seqs`` (id -> seq of its first write) folded from their log entries up to
+    ``last_seq``."""
+    states: dict[str, RowState] = {}
+    ids = list(first_seqs)
+    for begin in range(0, len(ids), _IN_CHUNK):
+        chunk = ids[begin : begin + _IN_CHUNK]
+        query = _ENTRIES_OF.format(marks=",".join("?" * len(chunk)))
+        first = min(first_seqs[row_id] for row_id in chunk)
+        fold(conn.execute(query, (object_type, object_id, first, last_seq, *chunk)), states, _loader(conn))
+    return states
 
 
 # One JSON parse per row: json_extract with several paths returns them as one JSON array.
