@@ -10,7 +10,12 @@ the system prompt as a ``system`` message, as ``input``; the model parameters an
 ``provider: "anthropic"`` as ``metadata``; the answer's role, content, model and stop reason as
 ``output``; token counts as ``metrics`` (``prompt_tokens`` counts cached and cache-creating
 input tokens too, ``tokens`` is the total) with ``time_to_first_token``. A call that raises logs
-its message as the span's error and raises it unchanged. ``client.beta.messages`` is traced the
+its message as the span's error and raises it unchanged, as does an error in the helper's block.
+The helper's span starts on entering its block (a helper never entered records nothing: nothing
+is sent). A ``stream=True`` answer is an ``anthropic.Stream`` / ``AsyncStream`` still. A stream
+dropped before it was read to the end or closed (a helper's, before its block was left) ends its
+span when collected, or at the process's exit, with what arrived and the metadata
+``stream_unfinished``. ``client.beta.messages`` is traced the
 same way (the same span names, as the public SDK writes them). Everything else passes through
 untraced.
 
@@ -27,7 +32,8 @@ from typing import Any, AsyncIterator, Callable, Iterator
 
 from braintrust.wrappers import inline_files
 from braintrust.wrappers.calls import (
-    Call, ClientProxy, Kind, NamedWrapper, as_dict, field, given, is_number, keep_iterators, start_call, traced_call, wrap_client,
+    Call, ClientProxy, Kind, NamedWrapper, as_dict, end_when_dropped, field, follow_until_dropped, given, is_number, keep_iterators,
+    start_call, traced_call, wrap_client,
 )
 
 INSTRUMENTATION = "anthropic-auto"
@@ -103,13 +109,10 @@ class _Messages(NamedWrapper):
 
     def stream(self, *args: Any, **kwargs: Any) -> Any:
         """The ``messages.stream(...)`` helper: a context manager whose stream the span follows."""
-        call = start_call(_STREAM_HELPER, kwargs)
-        try:
-            manager = self._bt_messages.stream(*args, **kwargs)
-        except BaseException as exc:
-            call.fail(exc)
-            raise
-        return _StreamManager(manager, call)
+        keep_iterators(kwargs, "messages", "tools")  # (the span, started later, must not exhaust what is sent)
+        request = dict(kwargs)
+        kwargs.pop("span_info", None)  # (for the span only)
+        return _StreamManager(self._bt_messages.stream(*args, **kwargs), request)
 
 
 # -- what a call records -----------------------------------------------------------------------
@@ -306,44 +309,107 @@ _STREAM_HELPER = _STREAMED
 
 class _StreamManager(NamedWrapper):
     """``messages.stream(...)``'s context manager. Its stream is the client's own (``text_stream``,
-    ``get_final_message()``... work as they do); the span notes its first event and ends on leaving
-    the block, with the message as far as it came."""
+    ``get_final_message()``... work as they do). The span starts on entering the block, when the
+    client sends the request (a manager never entered records nothing); it notes the first event
+    and ends on leaving the block, with the message as far as it came and the error that left
+    it, if any. A stream whose block is never left ends it when dropped (``_FollowedEvents``)."""
 
-    def __init__(self, manager: Any, call: Call):
+    def __init__(self, manager: Any, request: dict):
         super().__init__(manager)
         self._bt_manager = manager
-        self._bt_call = call
+        self._bt_request = request
+        self._bt_call: Call | None = None
         self._bt_stream: Any = None
 
+    def _bt_start(self) -> Call:
+        self._bt_call = start_call(_STREAM_HELPER, dict(self._bt_request))
+        return self._bt_call
+
+    def _bt_left(self, error: BaseException | None) -> None:
+        if self._bt_call is not None:  # (None: an __exit__ without __enter__)
+            _finish_stream(self._bt_stream, self._bt_call, error)
+
     def __enter__(self) -> Any:
+        call = self._bt_start()
         try:
             self._bt_stream = self._bt_manager.__enter__()
         except BaseException as exc:
-            self._bt_call.fail(exc)
+            call.fail(exc)
             raise
-        _note_first_event(self._bt_stream, self._bt_call)
+        _follow_events(self._bt_stream, call)
         return self._bt_stream
 
     def __exit__(self, *exc_info: Any) -> Any:
         try:
             return self._bt_manager.__exit__(*exc_info)
         finally:
-            _finish_stream(self._bt_stream, self._bt_call, exc_info[1])
+            self._bt_left(exc_info[1])
 
     async def __aenter__(self) -> Any:
+        call = self._bt_start()
         try:
             self._bt_stream = await self._bt_manager.__aenter__()
         except BaseException as exc:
-            self._bt_call.fail(exc)
+            call.fail(exc)
             raise
-        _note_first_event(self._bt_stream, self._bt_call)
+        _follow_events(self._bt_stream, call)
         return self._bt_stream
 
     async def __aexit__(self, *exc_info: Any) -> Any:
         try:
             return await self._bt_manager.__aexit__(*exc_info)
         finally:
-            _finish_stream(self._bt_stream, self._bt_call, exc_info[1])
+            self._bt_left(exc_info[1])
+
+
+def _follow_events(stream: Any, call: Call) -> None:
+    """Put ``_FollowedEvents`` in front of the stream's event iterator (every way of reading the
+    stream goes through it); without one, the first token is taken to be the answer's start."""
+    events = getattr(stream, "_iterator", None)
+    if events is None:
+        call.first_chunk()
+        return
+    follower = _FollowedAsyncEvents(events, stream, call) if hasattr(events, "__anext__") else _FollowedEvents(events, stream, call)
+    stream._iterator = follower
+    follow_until_dropped(follower, call)
+
+
+class _FollowedEvents:
+    """A helper's stream's events: the first one timed. Dropped with its stream while the span
+    is open (a block never left: ``__enter__`` called by hand), it ends the span with the message
+    as far as it came and the metadata ``stream_unfinished``; so does the process's exit."""
+
+    def __init__(self, events: Any, stream: Any, call: Call):
+        self._events = events
+        self._stream = stream
+        self._call = call
+
+    def __iter__(self) -> "_FollowedEvents":
+        return self
+
+    def __next__(self) -> Any:
+        event = next(self._events)
+        self._call.first_chunk()
+        return event
+
+    def _bt_dropped(self, note: str) -> None:
+        if not self._call.ended:
+            _finish_stream(self._stream, self._call, None, note)
+
+    def __del__(self) -> None:
+        end_when_dropped(self)
+
+
+class _FollowedAsyncEvents(_FollowedEvents):
+    """An async helper's stream's events."""
+
+    def __aiter__(self) -> "_FollowedAsyncEvents":
+        return self
+
+    async def __anext__(self) -> Any:
+        event = await self._events.__anext__()
+        self._call.first_chunk()
+        return event
 
 
 def _note_first_event(stream: Any, call: Call) -> None:
@@ -370,17 +436,19 @@ async def _first_event_async(events: AsyncIterator[Any], call: Call) -> AsyncIte
         yield event
 
 
-def _finish_stream(stream: Any, call: Call, error: BaseException | None) -> None:
+def _finish_stream(stream: Any, call: Call, error: BaseException | None, unfinished: str | None = None) -> None:
+    """End ``call`` with the stream's message as far as it came (``unfinished``: the stream was
+    dropped, and the metadata says so)."""
     try:
         snapshot = stream.current_message_snapshot if stream is not None else None
     except Exception:  # no event arrived
         snapshot = None
     if snapshot is not None:
-        call.done(snapshot, error)
+        call.done(snapshot, error, unfinished)
     elif error is not None:
         call.fail(error)
     else:
-        call.done_streaming()
+        call.done_streaming(unfinished=unfinished)
 
 
 class TracedMessageStream(NamedWrapper):

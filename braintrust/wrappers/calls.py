@@ -7,16 +7,29 @@ the fields its chunks give. ``traced_call`` runs the call in that span: the span
 result, the last chunk, the stream's ``close()`` (what arrived is kept), or the error, which is
 recorded and raised unchanged. Reading a result can never fail the caller: a result of a shape
 the kind does not know becomes the span's error.
+
+A stream handed to the caller that is dropped before it was read to the end or closed ends its
+span when it is garbage-collected, or at the latest when the process exits (before the exit-time
+flush), with what arrived and the metadata ``stream_unfinished`` saying so (``follow_until_dropped``).
+A stream of the OpenAI or Anthropic client passes for the client's own stream class
+(``isinstance(stream, openai.Stream)``: ``stream_class``).
 """
 
 from __future__ import annotations
 
+import atexit
 import inspect
+import os
+import queue
+import sys
+import threading
 import time
 import traceback
 import warnings
+import weakref
 from typing import Any, AsyncIterator, Callable, Iterator
 
+from braintrust.forks import at_fork
 from braintrust.tracing.api import start_span
 from braintrust.tracing.span import NOOP_SPAN, instrumented_by
 
@@ -169,7 +182,7 @@ def traced_call(kind: Kind, create: Callable[..., Any], args: tuple, kwargs: dic
     if inspect.isawaitable(result):
         return call.finish_async(result, bool(kwargs.get("stream")))
     if kwargs.get("stream"):
-        return TracedStream(result, call)
+        return stream_class(TracedStream, type(result))(result, call)
     call.done(result)
     return result
 
@@ -193,32 +206,34 @@ class Call:
         self.first_chunk()
         self.chunks.append(chunk)
 
-    def done(self, result: Any, error: BaseException | None = None) -> None:
-        """The result is in (``error``: and then something failed)."""
+    def done(self, result: Any, error: BaseException | None = None, unfinished: str | None = None) -> None:
+        """The result is in (``error``: and then something failed; ``unfinished``: the note of a
+        stream dropped before its end, ``result`` being what arrived)."""
         self.first_chunk()
         fields = self._read(self.kind.finish, result)
         if error is not None:
             fields["error"] = self.kind.error_text(error)
-        self._end(fields)
+        self._end(fields, unfinished)
 
-    def done_streaming(self, error: BaseException | None = None) -> None:
-        """The stream ended (``error``: it failed); what arrived is the output (a stream that
-        failed before its first chunk has none, as in 0.48.1)."""
+    def done_streaming(self, error: BaseException | None = None, unfinished: str | None = None) -> None:
+        """The stream ended (``error``: it failed; ``unfinished``: it was dropped); what arrived
+        is the output (a stream that failed before its first chunk has none, as in 0.48.1)."""
         arrived = self.kind.aggregate is not None and (error is None or bool(self.chunks))
         fields = self._read(self.kind.aggregate, self.chunks) if arrived else {}
         if error is not None:
             fields["error"] = self.kind.error_text(error)
-        self._end(fields)
+        self._end(fields, unfinished)
 
     def fail(self, exc: BaseException) -> None:
         self._end({"error": self.kind.error_text(exc)})
 
-    def end_unread(self) -> None:
-        """The caller is done without reading the result (or all of a stream): what arrived is kept."""
+    def end_unread(self, unfinished: str | None = None) -> None:
+        """The caller is done without reading the result (or all of a stream): what arrived is
+        kept (``unfinished``: the stream was dropped, not closed, and the metadata says so)."""
         if self.chunks:
-            self.done_streaming()
+            self.done_streaming(unfinished=unfinished)
         else:
-            self._end({})
+            self._end({}, unfinished)
 
     @staticmethod
     def _read(read: Callable[[Any], dict], result: Any) -> dict:
@@ -229,10 +244,12 @@ class Call:
         except Exception as exc:
             return {"error": f"the wrapper could not read this result ({type(result).__name__}): {traceback_text(exc)}"}
 
-    def _end(self, fields: dict) -> None:
+    def _end(self, fields: dict, unfinished: str | None = None) -> None:
         if self.ended:
             return
         self.ended = True
+        if unfinished is not None:
+            fields = {**fields, "metadata": {**(fields.get("metadata") or {}), UNFINISHED: unfinished}}
         metrics = dict(fields.get("metrics") or {})
         if self.kind.timed and self.first_token_seconds is not None:
             metrics["time_to_first_token"] = self.first_token_seconds
@@ -260,41 +277,52 @@ class Call:
             self.fail(exc)
             raise
         if stream:
-            return TracedAsyncStream(result, self)
+            return stream_class(TracedAsyncStream, type(result))(result, self)
         self.done(result)
         return result
 
 
 class StreamProxy(NamedWrapper):
     """A stream whose chunks pass through ``_follow``: collected, and the span ended with the
-    last one, with ``close()`` (read or not), or when the stream is dropped unfinished."""
+    last one (unless ``end_with_last_chunk`` is False: a helper's block ends it), with ``close()``
+    (read or not), or, noted as unfinished, when the stream is dropped before either."""
 
-    def __init__(self, stream: Any, call: Call):
+    def __init__(self, stream: Any, call: Call, end_with_last_chunk: bool = True):
         super().__init__(stream)
         self._bt_stream = stream
         self._bt_call = call
-        self._bt_chunks = self._follow(stream, call)
+        self._bt_chunks = self._follow(stream, call, end_with_last_chunk)
+        follow_until_dropped(self, call)
 
     @staticmethod
-    def _follow(stream: Any, call: Call) -> Any:
+    def _follow(stream: Any, call: Call, end_with_last_chunk: bool) -> Any:
         raise NotImplementedError
+
+    def _bt_dropped(self, note: str) -> None:
+        if not self._bt_call.ended:
+            self._bt_call.end_unread(note)
+
+    def __del__(self) -> None:
+        if "_bt_call" in self.__dict__:  # (not there: __init__ failed)
+            end_when_dropped(self)
 
 
 class TracedStream(StreamProxy):
     """A sync stream."""
 
     @staticmethod
-    def _follow(stream: Any, call: Call) -> Iterator[Any]:
+    def _follow(stream: Any, call: Call, end_with_last_chunk: bool) -> Iterator[Any]:
         try:
             for chunk in stream:
                 call.received(chunk)
                 yield chunk
-        except GeneratorExit:  # closed, or dropped, before the end
-            pass
+        except GeneratorExit:  # closed, or dropped, before the end: ``close()`` or ``__del__`` ends the span
+            return
         except BaseException as exc:
             call.done_streaming(exc)
             raise
-        call.done_streaming()
+        if end_with_last_chunk:
+            call.done_streaming()
 
     def __iter__(self) -> Iterator[Any]:
         return self
@@ -304,7 +332,7 @@ class TracedStream(StreamProxy):
 
     def close(self) -> None:
         self._bt_chunks.close()
-        self._bt_call.end_unread()  # (closed before its first chunk: ``_follow`` never ran)
+        self._bt_call.end_unread()  # (``_follow`` leaves a stream closed before its end to us)
         self._bt_stream.close()
 
     def __enter__(self) -> "TracedStream":
@@ -318,7 +346,7 @@ class TracedAsyncStream(StreamProxy):
     """An async stream."""
 
     @staticmethod
-    async def _follow(stream: Any, call: Call) -> AsyncIterator[Any]:
+    async def _follow(stream: Any, call: Call, end_with_last_chunk: bool) -> AsyncIterator[Any]:
         try:
             async for chunk in stream:
                 call.received(chunk)
@@ -331,7 +359,8 @@ class TracedAsyncStream(StreamProxy):
         except BaseException as exc:
             call.done_streaming(exc)
             raise
-        call.done_streaming()
+        if end_with_last_chunk:
+            call.done_streaming()
 
     def __aiter__(self) -> AsyncIterator[Any]:
         return self
@@ -357,3 +386,137 @@ class TracedAsyncStream(StreamProxy):
 
     async def __aexit__(self, *exc_info: Any) -> None:
         await self.close()
+
+
+# -- passing for the client's own stream class -------------------------------------------------
+
+#: The client libraries whose stream classes a traced stream passes for: plain classes, so a
+#: subclass of the proxy and of the client's class is safe (the names the client's class defines
+#: are forwarded to the wrapped stream, as every other attribute is).
+MIRRORED_LIBRARIES = ("openai", "anthropic")
+_stream_classes: dict[tuple[type, type], type] = {}
+
+
+def stream_class(proxy: type, stream_type: type) -> type:
+    """The class that follows a stream of ``stream_type``: ``proxy`` (``TracedStream``,
+    ``TracedAsyncStream``), or for a stream of an OpenAI or Anthropic client a subclass of both,
+    made once per stream type, so that ``isinstance(traced, openai.Stream)`` holds."""
+    cls = _stream_classes.get((proxy, stream_type))
+    if cls is None:
+        cls = _stream_classes[(proxy, stream_type)] = _mirrored(proxy, stream_type)
+    return cls
+
+
+def _mirrored(proxy: type, stream_type: type) -> type:
+    def library(cls: type) -> str:
+        return (getattr(cls, "__module__", None) or "").partition(".")[0]
+
+    if library(stream_type) not in MIRRORED_LIBRARIES:
+        return proxy
+    own = set(dir(proxy))
+    # The client class's own names (its methods, properties, class attributes such as a
+    # default ``_options``), which the subclass would otherwise resolve on the proxy itself.
+    forwarded = {name: _forwarded(name) for cls in stream_type.__mro__ if library(cls) in MIRRORED_LIBRARIES
+                 for name in vars(cls) if name not in own and not (name.startswith("__") and name.endswith("__"))}
+    try:
+        name = f"{proxy.__name__}[{stream_type.__module__}.{stream_type.__qualname__}]"
+        return type(name, (proxy, stream_type), {**forwarded, "__doc__": proxy.__doc__})
+    except TypeError:  # (a class that cannot be a second base: the proxy alone)
+        return proxy
+
+
+def _forwarded(name: str) -> property:
+    def get(self: StreamProxy) -> Any:
+        return getattr(self._bt_stream, name)
+
+    def set_(self: StreamProxy, value: Any) -> None:
+        setattr(self._bt_stream, name, value)
+
+    return property(get, set_, doc=f"the wrapped stream's {name}")
+
+
+# -- streams their callers let go of -----------------------------------------------------------
+
+#: The metadata key of a span whose stream was dropped before it was read to the end or closed.
+UNFINISHED = "stream_unfinished"
+DROPPED = "the stream was dropped before it was read to the end or closed; the output is what had arrived"
+AT_EXIT = "the stream was not read to the end nor closed when the process exited; the output is what had arrived"
+
+#: Streams handed to callers (each with ``_bt_dropped(note)``), for the exit-time check.
+_followed: "weakref.WeakSet[Any]" = weakref.WeakSet()
+_exit_hook_registered = False
+#: Spans of dropped streams, ended by the ``braintrust-stream-reaper`` thread: ``__del__`` may run
+#: inside the garbage collector, on a thread holding one of the locks ending a span takes (the
+#: queue's), so it only puts the work here (``SimpleQueue.put`` is safe there).
+_dropped: "queue.SimpleQueue[Callable[[], Any]]" = queue.SimpleQueue()
+_reaper_pid: int | None = None
+
+
+def follow_until_dropped(follower: Any, call: Call) -> None:
+    """End ``call``'s span by ``follower._bt_dropped(AT_EXIT)`` if it is still open when the process
+    exits (before the exit-time flush). ``follower`` (a stream, or what follows one) ends it when
+    it is garbage-collected (``end_when_dropped``). Nothing for a call that records nothing."""
+    global _exit_hook_registered
+    if call.span is NOOP_SPAN:
+        return
+    _followed.add(follower)
+    _start_reaper()
+    if not _exit_hook_registered:
+        _exit_hook_registered = True
+        from braintrust.delivery.runtime import get_processor
+
+        get_processor()  # (it registers the exit-time flush, if not yet: ours, registered after it, runs first)
+        atexit.register(_end_unfinished_at_exit)
+
+
+def end_when_dropped(follower: Any) -> None:
+    """From ``follower.__del__``: its span is ended (``DROPPED``) on the reaper thread, soon."""
+    if not sys.is_finalizing():
+        _dropped.put(lambda: follower._bt_dropped(DROPPED))
+
+
+def settle_dropped(timeout: float = 5.0) -> bool:
+    """Wait until the spans of the streams dropped so far are ended (False: not within ``timeout``)."""
+    _start_reaper()
+    done = threading.Event()
+    _dropped.put(done.set)
+    return done.wait(timeout)
+
+
+def _start_reaper() -> None:
+    global _reaper_pid
+    if _reaper_pid != os.getpid():  # (not yet, or this is a fork's child: threads do not survive a fork)
+        _reaper_pid = os.getpid()
+        threading.Thread(target=_reap, name="braintrust-stream-reaper", daemon=True).start()
+
+
+def _reap() -> None:
+    while True:
+        _run_quietly(_dropped.get())
+
+
+def _run_quietly(end: Callable[[], Any]) -> None:
+    try:
+        end()
+    except Exception as exc:  # (the others still end)
+        print(f"braintrust: could not end the span of an unfinished stream: {exc!r}", file=sys.stderr)
+
+
+def _end_unfinished_at_exit() -> None:
+    while True:  # (dropped ones the reaper has not reached yet, here and now)
+        try:
+            _run_quietly(_dropped.get_nowait())
+        except queue.Empty:
+            break
+    for follower in list(_followed):
+        _run_quietly(lambda: follower._bt_dropped(AT_EXIT))
+
+
+def _forget_followed_in_child() -> None:
+    # A forked child's exit must not end the parent's spans (the parent may still be reading).
+    global _dropped
+    _followed.clear()
+    _dropped = queue.SimpleQueue()
+
+
+at_fork(after_in_child=_forget_followed_in_child)

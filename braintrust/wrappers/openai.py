@@ -12,7 +12,11 @@ choices, output items, embedding length or moderation results as ``output``; tok
 (``tokens``, ``prompt_tokens``, ``completion_tokens``, ``prompt_cached_tokens``...) and
 ``time_to_first_token`` as ``metrics``.
 A call that raises records the error on its span (the public SDK 0.48.1 leaves it out) and
-raises it unchanged. ``client.beta.chat.completions`` is traced as ``client.chat.completions``.
+raises it unchanged; so does a ``stream(...)`` helper's block. A stream is an ``openai.Stream`` /
+``AsyncStream`` still; one dropped before it was read to the end or closed (or a helper entered
+by hand and never left) ends its span when collected, or at the process's exit, with what arrived
+and the metadata ``stream_unfinished``; a helper never entered records nothing (nothing is sent).
+``client.beta.chat.completions`` is traced as ``client.chat.completions``.
 Everything else on the client passes through untraced.
 
 The public SDK's helpers for tracing one endpoint without a wrapped client: ``CompletionWrapper``,
@@ -30,7 +34,7 @@ from typing import Any, Callable
 
 from braintrust.wrappers.calls import (
     Call, Kind, NamedWrapper, TracedAsyncStream, TracedStream, as_dict, field, given, is_number,
-    keep_iterators, omitted, start_call, traced_call, wrap_client,
+    keep_iterators, omitted, start_call, stream_class, traced_call, wrap_client,
 )
 from braintrust.wrappers import inline_files
 from braintrust.wrappers.raw_responses import RawResponses
@@ -152,7 +156,9 @@ class _Resource(NamedWrapper):
     def stream(self, *args: Any, **kwargs: Any) -> Any:
         """The ``stream(...)`` helper (chat completions, Responses API): traced as ``create(stream=True)``."""
         keep_iterators(kwargs, "messages", "input", "tools")  # (the span, started later, must not exhaust what is sent)
-        return _StreamHelper(self._bt_resource.stream(*args, **kwargs), self._bt_kind, kwargs)
+        request = dict(kwargs)
+        kwargs.pop("span_info", None)  # (for the span only)
+        return _StreamHelper(self._bt_resource.stream(*args, **kwargs), self._bt_kind, request)
 
     @property
     def with_raw_response(self) -> Any:
@@ -167,26 +173,34 @@ class _Resource(NamedWrapper):
 
 class _StreamHelper(NamedWrapper):
     """A ``stream(...)`` helper's context manager. Its stream stays the client's own (events,
-    ``get_final_completion()``...); the span starts with the request, on entering the block, and
-    follows the raw chunks under the events, as for ``create(stream=True)``. Leaving the block
-    ends it with what arrived."""
+    ``get_final_completion()``...); the span starts with the request, on entering the block (a
+    helper never entered sends nothing and records nothing), and follows the raw chunks under the
+    events, as for ``create(stream=True)``. Leaving the block ends it with what arrived, and with
+    the error that left it, if any; a stream dropped unfinished ends it as ``create``'s does."""
 
     def __init__(self, manager: Any, kind: Kind, kwargs: dict):
         super().__init__(manager)
         self._bt_manager = manager
         self._bt_kind = kind
         self._bt_kwargs = {**kwargs, "stream": True}
+        self._bt_call: Call | None = None
         self._bt_chunks: Any = None
 
     def _bt_start(self) -> Call:
-        return start_call(self._bt_kind, dict(self._bt_kwargs))
+        self._bt_call = start_call(self._bt_kind, dict(self._bt_kwargs))
+        return self._bt_call
 
     def _bt_follow(self, stream: Any, call: Call, proxy: type) -> None:
         raw = getattr(stream, "_raw_stream", None)
         if raw is None:  # a client whose helper works otherwise: the span has no output
             call.done_streaming()
             return
-        self._bt_chunks = stream._raw_stream = proxy(raw, call)
+        # (read to its end, the stream leaves the span open: an error in the block is still to come)
+        self._bt_chunks = stream._raw_stream = stream_class(proxy, type(raw))(raw, call, end_with_last_chunk=False)
+
+    def _bt_left(self, error: BaseException | None) -> None:
+        if error is not None and self._bt_call is not None:
+            self._bt_call.done_streaming(error)
 
     def __enter__(self) -> Any:
         call = self._bt_start()
@@ -199,11 +213,12 @@ class _StreamHelper(NamedWrapper):
         return stream
 
     def __exit__(self, *exc_info: Any) -> Any:
+        self._bt_left(exc_info[1])
         try:
             return self._bt_manager.__exit__(*exc_info)
         finally:
             if self._bt_chunks is not None:
-                self._bt_chunks.close()
+                self._bt_chunks.close()  # (ends the span with what arrived, if not ended yet)
 
     async def __aenter__(self) -> Any:
         call = self._bt_start()
@@ -216,6 +231,7 @@ class _StreamHelper(NamedWrapper):
         return stream
 
     async def __aexit__(self, *exc_info: Any) -> Any:
+        self._bt_left(exc_info[1])
         try:
             return await self._bt_manager.__aexit__(*exc_info)
         finally:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import inspect
 from typing import Any, Callable
 
-from braintrust.wrappers.calls import Call, Kind, NamedWrapper, TracedAsyncStream, TracedStream, start_call
+from braintrust.wrappers.calls import Call, Kind, NamedWrapper, TracedAsyncStream, TracedStream, start_call, stream_class
 
 
 class RawResponses(NamedWrapper):
@@ -111,7 +111,7 @@ class TracedRawResponse(NamedWrapper):
             return parsed
         if self._bt_followed is None:
             follow = TracedAsyncStream if hasattr(parsed, "__aiter__") else TracedStream
-            self._bt_followed = follow(parsed, self._bt_call)
+            self._bt_followed = stream_class(follow, type(parsed))(parsed, self._bt_call)
         return self._bt_followed
 
 

@@ -266,9 +266,8 @@ def test_a_stream_closed_before_its_first_chunk_ends_its_span(bt_logs, logger, s
         pass
     with client.chat.completions.stream(model="m", messages=QUESTION):
         pass
-    with pytest.raises(ZeroDivisionError):
-        with client.responses.stream(model="m", input="Capital of France?"):
-            1 / 0
+    with client.responses.stream(model="m", input="Capital of France?"):
+        pass  # (an error in the block is the span's: tests/sdk/test_wrapped_streams.py)
 
     async def run_async():
         async_stream = await client_for(stub, AsyncOpenAI).chat.completions.create(model="m", messages=QUESTION, stream=True)
