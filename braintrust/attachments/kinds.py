@@ -12,11 +12,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+import stat
 import threading
 import uuid
 from typing import Any, Callable, Literal, Mapping, TypedDict, Union
 
 log = logging.getLogger("braintrust")
+
+_NOT_A_FILE = "not a regular file (a folder, a pipe or a device); read its bytes yourself and pass data=bytes"
 
 __all__ = [
     "Attachment", "AttachmentMetadata", "AttachmentReference", "AttachmentStatus", "BaseAttachment",
@@ -50,6 +53,20 @@ class AttachmentStatus(TypedDict, total=False):
 class AttachmentMetadata(TypedDict):
     downloadUrl: str
     status: AttachmentStatus
+
+
+def _check_names(kind: str, filename: Any, content_type: Any) -> None:
+    """Refuse now a filename or content type that storing would refuse at flush, after the call
+    that made the attachment returned (the local store requires both strings)."""
+    for name, value in (("filename", filename), ("content_type", content_type)):
+        if not isinstance(value, str):
+            raise TypeError(f"{kind} {name} must be a string (e.g. filename=\"report.pdf\", "
+                            f"content_type=\"application/pdf\"), not {type(value).__name__}")
+    # (It is sent as an HTTP header with the bytes: a line break in it would make every upload,
+    # and every replay of it, fail.)
+    if any(char < " " or char == "\x7f" for char in content_type):
+        raise ValueError(f"{kind} content_type must be a MIME type without control characters (e.g. \"image/png\"), "
+                         f"got {content_type!r:.100}")
 
 
 class BaseAttachment:
@@ -86,6 +103,7 @@ class Attachment(BaseAttachment):
             data = bytes(data)
         if not isinstance(data, (bytes, str, os.PathLike)):
             raise TypeError(f"Attachment data must be bytes or a file path, not {type(data).__name__}")
+        _check_names("Attachment", filename, content_type)
         self._data = data if isinstance(data, bytes) else os.fspath(data)
         self._reference: BraintrustAttachmentReference = {
             "type": "braintrust_attachment", "filename": filename, "content_type": content_type, "key": str(uuid.uuid4()),
@@ -94,9 +112,11 @@ class Attachment(BaseAttachment):
         self._lock = threading.Lock()
         if isinstance(self._data, str):
             try:
-                os.stat(self._data)
+                if not stat.S_ISREG(os.stat(self._data).st_mode):
+                    raise OSError(_NOT_A_FILE)
             except OSError as exc:
-                log.warning("braintrust: attachment %r: cannot read %s (%s); its upload will fail unless the file appears.",
+                log.warning("braintrust: attachment %r: cannot read %s (%s); its upload will fail unless the file appears "
+                            "(data= given as a str is a file's path: pass bytes, e.g. text.encode(), for the content itself).",
                             filename, self._data, exc.strerror or exc)
 
     @property
@@ -105,10 +125,15 @@ class Attachment(BaseAttachment):
 
     @property
     def data(self) -> bytes:
-        """The bytes (a path is read on each call; ``OSError`` when it cannot be)."""
+        """The bytes (a path is read on each call; ``OSError`` when it cannot be, or when it is
+        not a regular file: a pipe or a device could block the flush, or never end)."""
         if isinstance(self._data, bytes):
             return self._data
-        with open(self._data, "rb") as handle:
+        # O_NONBLOCK: opening a pipe that nobody writes to returns at once instead of waiting.
+        descriptor = os.open(self._data, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        with os.fdopen(descriptor, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+                raise OSError(f"{_NOT_A_FILE}: {self._data}")
             return handle.read()
 
     @property
@@ -146,17 +171,28 @@ class Attachment(BaseAttachment):
 
 
 class JSONAttachment(Attachment):
-    """A JSON value stored as a ``application/json`` file (for values too big to log inline)."""
+    """A JSON value stored as a ``application/json`` file (for values too big to log inline).
+    A value JSON cannot hold as it is (a datetime, NaN, a set, a cycle...) is written with the
+    placeholders logged rows use (``braintrust.jsonsafe``), so the file is always valid JSON."""
 
     def __init__(self, data: Any, *, filename: str = "data.json", pretty: bool = False):
-        encoded = json.dumps(data, indent=2 if pretty else None).encode("utf-8")
-        super().__init__(data=encoded, filename=filename, content_type="application/json")
+        indent = 2 if pretty else None
+        try:
+            text = json.dumps(data, indent=indent, allow_nan=False)
+        except (TypeError, ValueError, RecursionError):
+            from braintrust.jsonsafe import snapshot
+
+            text = json.dumps(snapshot(data)[0], indent=indent)
+        super().__init__(data=text.encode("utf-8"), filename=filename, content_type="application/json")
 
 
 class ExternalAttachment(BaseAttachment):
     """A file that stays where it is (``url``, e.g. in your own bucket): only its reference is logged."""
 
     def __init__(self, *, url: str, filename: str, content_type: str):
+        if not isinstance(url, str) or not url:
+            raise TypeError(f"ExternalAttachment url must be a non-empty string, not {url!r:.100}")
+        _check_names("ExternalAttachment", filename, content_type)
         self._reference: ExternalAttachmentReference = {
             "type": "external_attachment", "filename": filename, "content_type": content_type, "url": url,
         }

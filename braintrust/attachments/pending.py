@@ -49,15 +49,20 @@ def set_overflow(handler: Callable[[], None] | None, limit_bytes: int) -> None:
 
 
 def take_over_limit() -> list[Attachment]:
-    """The oldest pending attachments, as many as it takes to be back under the bound."""
+    """The oldest pending attachments that hold bytes, as many as it takes to be back under the
+    bound. (One made from a path costs no memory until stored: it stays pending, its file unread.)"""
     global _pending_bytes
     taken = []
     with _lock:
-        while _pending_bytes > _limit_bytes and _pending:
-            key = next(iter(_pending))
-            attachment = _pending.pop(key)
-            _pending_bytes -= attachment.bytes_in_memory
-            taken.append(attachment)
+        if _pending_bytes <= _limit_bytes:
+            return taken
+        for key, attachment in list(_pending.items()):
+            if attachment.bytes_in_memory:
+                del _pending[key]
+                _pending_bytes -= attachment.bytes_in_memory
+                taken.append(attachment)
+                if _pending_bytes <= _limit_bytes:
+                    break
     return taken
 
 

@@ -8,6 +8,7 @@ attachment is always read from its URL.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Mapping
 
 import requests
@@ -22,6 +23,7 @@ READ_DEADLINE_SECONDS = 60.0
 
 def attachment_metadata(reference: Mapping[str, Any]) -> dict[str, Any]:
     """``{"downloadUrl", "status"}`` for ``reference``."""
+    _check_reference(reference)
     state = global_state()
     if state.is_local():
         if reference["type"] == "external_attachment":
@@ -50,6 +52,7 @@ def attachment_metadata(reference: Mapping[str, Any]) -> dict[str, Any]:
 
 def read_attachment(reference: Mapping[str, Any]) -> bytes:
     """The attachment's bytes."""
+    _check_reference(reference)
     if global_state().is_local() and reference["type"] == "braintrust_attachment":
         return _local_attachment(reference)["data"]
     metadata = attachment_metadata(reference)
@@ -61,8 +64,23 @@ def read_attachment(reference: Mapping[str, Any]) -> bytes:
         response = requests.get(metadata["downloadUrl"], timeout=READ_DEADLINE_SECONDS)
         response.raise_for_status()
     except requests.RequestException as exc:
-        raise RuntimeError(f"Couldn't download attachment {reference['filename']!r}: {exc}") from None
+        raise RuntimeError(f"Couldn't download attachment {reference['filename']!r}: {_without_queries(str(exc))}") from None
     return response.content
+
+
+def _check_reference(reference: Mapping[str, Any]) -> None:
+    """``ValueError`` naming what a reference lacks to be read (it is data, and may be incomplete)."""
+    where = "key" if reference["type"] == "braintrust_attachment" else "url"
+    missing = [name for name in ("filename", "content_type", where) if not isinstance(reference.get(name), str)]
+    if missing:
+        raise ValueError(f"Cannot read attachment {dict(reference)!r:.200}: its reference lacks {', '.join(missing)} "
+                         "(a reference as logged has type, filename, content_type and key or url).")
+
+
+def _without_queries(message: str) -> str:
+    """``message`` with the query of every URL in it hidden: a signed URL's signature (and, on S3,
+    a session token) is a credential, which must not reach logs."""
+    return re.sub(r"\?[^\s'\"]+", "?<query hidden>", message)
 
 
 def _local_attachment(reference: Mapping[str, Any]) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 
 ``braintrust show`` prints an attachment as ``[attachment NAME TYPE KEY8]``; the key (or the
 first characters of it, when they name one attachment) gets the bytes, into ``--output FILE``,
-or onto standard output when that is not a terminal.
+or onto standard output when that is not a terminal. Saved into a folder, the file is named after
+the attachment's filename with any folder part dropped (a logged name such as ``../../.bashrc``
+must not write outside the folder).
 """
 
 from __future__ import annotations
@@ -30,20 +32,29 @@ def find_attachment(local: LocalStore, key: str) -> dict[str, Any]:
     return local.get_attachment(rows[0][0])  # type: ignore[return-value]
 
 
+def file_name_in_folder(filename: Any, key: str) -> str:
+    """The attachment's filename as one plain name inside a folder: its last path component
+    (``/`` or ``\\``), without control characters; ``attachment-KEY8`` when nothing usable is left."""
+    name = str(filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(char for char in name if char.isprintable())
+    return name if name not in ("", ".", "..") else f"attachment-{key[:8]}"
+
+
 def save_attachment(local: LocalStore, key: str, output: str | None, out: IO[bytes], err: IO[str], out_is_terminal: bool) -> int:
     attachment = find_attachment(local, key)
+    name = file_name_in_folder(attachment["filename"], attachment["key"])
     if output is None and out_is_terminal:
-        err.write(f"braintrust: {attachment['filename']} ({attachment['content_type']}, {attachment['byte_size']} bytes) is not "
-                  f"printed to a terminal: add --output {attachment['filename']}, or redirect the output.\n")
+        err.write(f"braintrust: {name} ({attachment['content_type']}, {attachment['byte_size']} bytes) is not "
+                  f"printed to a terminal: add --output {name}, or redirect the output.\n")
         return 2
     if output is None:
         out.write(attachment["data"])
         out.flush()
         return 0
-    target = os.path.join(output, attachment["filename"]) if os.path.isdir(output) else output
+    target = os.path.join(output, name) if os.path.isdir(output) else output
     with open(target, "wb") as handle:
         handle.write(attachment["data"])
-    err.write(f"braintrust: wrote {attachment['filename']} ({attachment['content_type']}, {attachment['byte_size']} bytes) to {target}\n")
+    err.write(f"braintrust: wrote {name} ({attachment['content_type']}, {attachment['byte_size']} bytes) to {target}\n")
     return 0
 
 

@@ -107,9 +107,14 @@ class AttachmentStorage:
         outcome = AttachmentOutcome()
         for attachment in pending.take_over_limit():
             reference = dict(attachment.reference)
-            outcome.unstored.append((reference, attachment.data, "queue_full", "attachments waiting to be stored passed the "
+            try:
+                data = attachment.data
+            except OSError as exc:  # (this runs inside the caller's log(): it must not raise)
+                outcome.unreadable.append(f"attachment {reference['filename']!r} could not be stored: Failed to read file: {exc}")
+                continue
+            outcome.unstored.append((reference, data, "queue_full", "attachments waiting to be stored passed the "
                                      "queue's byte bound; the oldest are spilled for `braintrust replay`"))
-        if outcome.unstored:
+        if outcome.unstored or outcome.unreadable:
             with self._cond:
                 self._accounts.attachments(outcome)
 

@@ -136,6 +136,9 @@ def _prompt_data(what: str, prompt: str | None, messages: Sequence[Any] | None, 
         raise ValueError(f"{what} needs exactly one of prompt= (a completion) and messages= (a chat), got {'both' if prompt is not None else 'neither'}.")
     if not model:
         raise ValueError(f"{what} needs model=, the model its prompt runs on (e.g. model=\"gpt-4o-mini\").")
+    if isinstance(messages, (str, bytes, Mapping)):  # (list() would make one message of each character or key)
+        raise ValueError(f"{what}: messages= must be a list of messages ([{{\"role\": \"user\", \"content\": ...}}]), "
+                         f"got {type(messages).__name__}.")
     if messages is not None:
         body: dict[str, Any] = {"type": "chat", "messages": list(messages)}
         if raw_tools:
@@ -146,6 +149,15 @@ def _prompt_data(what: str, prompt: str | None, messages: Sequence[Any] | None, 
     if params is not None:
         options["params"] = params
     return {"prompt": body, "options": options}
+
+
+def _slug(what: str, name: str, slug: str | None) -> str:
+    """``slug``, else one made from ``name``; a name that leaves no letter or digit to make one
+    (``"日本語"``) needs ``slug=``, which Braintrust requires."""
+    made = slug or slugify(name)
+    if not made:
+        raise ValueError(f"{what}: {name!r} gives no slug (it has no ASCII letters or digits); pass slug= (e.g. slug=\"order-status\").")
+    return made
 
 
 def _default_name(handler: Callable[..., Any] | None, kind: str, counter: int) -> str:
@@ -172,8 +184,8 @@ class _CodeFunctionBuilder:
         _check_if_exists(if_exists)
         self._count += 1
         name = name or _default_name(handler, self.label, self._count)
-        function = CodeFunction(self.project, handler, name, slug or slugify(name), self.kind, description, parameters, returns,
-                                if_exists, metadata, tags)
+        slug = _slug(f"{self.kind} {name!r}", name, slug)
+        function = CodeFunction(self.project, handler, name, slug, self.kind, description, parameters, returns, if_exists, metadata, tags)
         self.project.add_code_function(function)
         return function
 
@@ -216,7 +228,7 @@ class PromptBuilder:
                 raise ValueError(f"prompt {name!r}: a tool must be a tool from tools.create, a saved function id "
                                  f"({{'type': 'global', 'name': ...}}) or a tool definition, got {tool!r:.100}.")
         data = _prompt_data(f"prompt {name!r}", prompt, messages, model, params, raw_tools)
-        code_prompt = CodePrompt(self.project, name, slug or slugify(name), data, tool_functions, description, None, id,
+        code_prompt = CodePrompt(self.project, name, _slug(f"prompt {name!r}", name, slug), data, tool_functions, description, None, id,
                                  if_exists, metadata, tags)
         self.project.add_prompt(code_prompt)
         return code_prompt
@@ -240,7 +252,7 @@ class ScorerBuilder:
         _check_if_exists(if_exists)
         self._count += 1
         name = name or _default_name(handler, "Scorer", self._count)
-        slug = slug or slugify(name)
+        slug = _slug(f"scorer {name!r}", name, slug)
         if handler is not None:
             if parameters is None:
                 raise ValueError(f"scorer {name!r}: a code scorer needs parameters=, its input schema as a pydantic model.")
@@ -276,7 +288,8 @@ class ParametersBuilder:
         if not isinstance(schema, Mapping):
             raise ValueError(f"project.parameters.create needs schema=, a mapping of parameter names to declarations, got {schema!r:.100}.")
         parameters_to_json_schema(schema)  # (a declaration it cannot save is refused here, not at publish)
-        self.project.add_parameters(CodeParameters(self.project, name, slug or slugify(name), description, schema, if_exists, metadata))
+        self.project.add_parameters(CodeParameters(self.project, name, _slug(f"parameters {name!r}", name, slug), description, schema,
+                                                   if_exists, metadata))
         return schema
 
 
@@ -366,6 +379,7 @@ class Project:
         """Send the prompts, LLM scorers and parameters defined here (``POST /insert-functions``); returns
         Braintrust's answer. Code functions are left out, with a warning: sending code is
         ``braintrust push``'s work."""
+        from braintrust import jsonsafe
         from braintrust.delivery.deadline import Deadline
         from braintrust.delivery.runtime import get_processor
         from braintrust.state import global_state
@@ -378,9 +392,10 @@ class Project:
             print("Code functions cannot be published directly. Use `braintrust push` instead.", file=sys.stderr)
         project_ids = ProjectIds()
         definitions = [defined.to_function_definition(None, project_ids) for defined in [*self.code_prompts, *self.code_parameters]]
+        body = jsonsafe.snapshot({"functions": definitions})[0]  # (a datetime in params, say, as the rows have it)
         backend = get_processor()._backend_instance()
         # Not retried: without if_exists="replace", a second attempt after a lost answer would fail.
-        return backend._call("POST", "/insert-functions", Deadline(60.0), body={"functions": definitions}, retry=False)
+        return backend._call("POST", "/insert-functions", Deadline(60.0), body=body, retry=False)
 
 
 class ProjectBuilder:

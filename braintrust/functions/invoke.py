@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
-from typing import Any, Callable, Literal, Mapping, Sequence, TypedDict
+from typing import Any, Callable, Iterator, Literal, Mapping, Sequence, TypedDict
 
 from braintrust import jsonsafe
 from braintrust.delivery.deadline import Deadline
@@ -100,8 +100,7 @@ def invoke(
             return response.json()
         except ValueError:
             raise BraintrustInvokeError(f"{_describe(identity)} answered without JSON: {response.text[:300]}") from None
-    lines = (line.decode("utf-8") if isinstance(line, bytes) else line for line in response.iter_lines(chunk_size=None))
-    return BraintrustStream(server_sent_events(lines), on_close=response.close)
+    return BraintrustStream(server_sent_events(_stream_lines(response, _describe(identity))), on_close=response.close)
 
 
 async def invoke_async(*args: Any, **kwargs: Any) -> Any:
@@ -159,10 +158,26 @@ def _logged_in(api_key: str | None, app_url: str | None, org_name: str | None, f
     return state
 
 
+def _stream_lines(response: Any, what: str) -> Iterator[str]:
+    """The lines of a streamed answer; the connection failing midway raises ``BraintrustInvokeError``
+    (what was read is kept by the stream, but the output is incomplete)."""
+    import requests
+
+    try:
+        for line in response.iter_lines(chunk_size=None):
+            yield line.decode("utf-8", errors="replace") if isinstance(line, bytes) else line
+    except requests.RequestException as exc:
+        raise BraintrustInvokeError(f"the stream of {what} broke off before it ended ({type(exc).__name__}: {exc}); "
+                                    "its output is incomplete") from None
+
+
 def _parent_slug(parent: Any) -> str:
     if isinstance(parent, str):
         return parent
     if parent is not None:
+        if not callable(getattr(parent, "export", None)):
+            raise TypeError(f"invoke parent= must be a span, an experiment or a logger (or the string their export() "
+                            f"gives), not {type(parent).__name__}")
         return parent.export()
     from braintrust.tracing.api import get_span_parent_object
     from braintrust.tracing.span import NOOP_SPAN

@@ -86,13 +86,26 @@ def server_sent_events(lines: Iterable[str]) -> Iterator[tuple[str, str]]:
 
 
 def chunk_of(event: str, data: str) -> BraintrustStreamChunk | None:
-    """The chunk an event stands for, or None for events callers do not need."""
+    """The chunk an event stands for, or None for events callers do not need. An event that
+    does not hold what its kind must raises ``BraintrustInvokeError`` naming it."""
+    try:
+        return _parsed_chunk(event, data)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BraintrustInvokeError(f"the function's stream sent a malformed {event!r} event ({type(exc).__name__}: {exc}): "
+                                    f"{data[:200]!r}") from None
+
+
+def _parsed_chunk(event: str, data: str) -> BraintrustStreamChunk | None:
     if event == "text_delta":
-        return BraintrustTextChunk(json.loads(data))
+        return BraintrustTextChunk(_string(json.loads(data)))
     if event == "json_delta":
         return BraintrustJsonChunk(data)
-    if event == "error":
-        return BraintrustErrorChunk(json.loads(data))
+    if event == "error":  # (a JSON string; an error sent as plain text is still the function's error)
+        try:
+            message = json.loads(data)
+        except ValueError:
+            message = data
+        return BraintrustErrorChunk(message if isinstance(message, str) else data)
     if event == "console":
         fields = json.loads(data)
         return BraintrustConsoleChunk(fields["message"], fields["stream"])
@@ -101,6 +114,12 @@ def chunk_of(event: str, data: str) -> BraintrustStreamChunk | None:
         return BraintrustProgressChunk(**{name: fields[name] for name in
                                           ("data", "id", "object_type", "format", "output_type", "name", "event")})
     return None
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a JSON string, got {type(value).__name__}")
+    return value
 
 
 _END = object()
@@ -170,7 +189,11 @@ def _final_value(chunks: list[BraintrustStreamChunk]) -> Any:
         elif isinstance(chunk, BraintrustJsonChunk):
             json_parts.append(chunk.data)
     if json_parts:
-        return json.loads("".join(json_parts))
+        text_of_json = "".join(json_parts)
+        try:
+            return json.loads(text_of_json)
+        except ValueError as exc:
+            raise BraintrustInvokeError(f"the function's JSON output is not valid JSON ({exc}): {text_of_json[:200]!r}") from None
     if text:
         return "".join(text)
     return None

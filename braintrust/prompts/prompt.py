@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
 from collections.abc import KeysView, Mapping
 from typing import Any, Callable, Iterator
 
@@ -66,8 +67,16 @@ class Prompt:
     def __init__(self, lazy_metadata: Any, defaults: Mapping[str, Any] | None = None, no_trace: bool = False):
         self._load: Callable[[], Mapping[str, Any]] | None = lazy_metadata if callable(lazy_metadata) else None
         self._metadata: Mapping[str, Any] | None = None if callable(lazy_metadata) else _checked(lazy_metadata)
+        self._load_lock = threading.Lock()
         self.defaults = dict(defaults or {})
         self.no_trace = no_trace
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {name: value for name, value in self.__dict__.items() if name != "_load_lock"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:  # (copied or unpickled: a lock of its own)
+        self.__dict__.update(state)
+        self._load_lock = threading.Lock()
 
     @classmethod
     def from_prompt_data(cls, name: str, prompt_data: Mapping[str, Any]) -> "Prompt":
@@ -80,9 +89,12 @@ class Prompt:
     @property
     def _data(self) -> Mapping[str, Any]:
         if self._metadata is None:
-            assert self._load is not None
-            self._metadata = _checked(self._load())
-            self._load = None
+            # Threads sharing a prompt (an Eval's tasks) fetch it once; the others wait for it.
+            with self._load_lock:
+                if self._metadata is None:
+                    assert self._load is not None
+                    self._metadata = _checked(self._load())
+                    self._load = None
         return self._metadata
 
     @property
@@ -262,4 +274,19 @@ def _checked(metadata: Any) -> Mapping[str, Any]:
     prompt_data = metadata.get("prompt_data")
     if prompt_data is not None and not isinstance(prompt_data, Mapping):
         raise ValueError(f"Prompt {metadata.get('slug')!r}: 'prompt_data' must be an object, got {type(prompt_data).__name__}")
+    block = (prompt_data or {}).get("prompt")
+    options = (prompt_data or {}).get("options")
+    messages = block.get("messages") if isinstance(block, Mapping) else None
+    for field, value, wanted in (
+        ("prompt_data.prompt", block, Mapping), ("prompt_data.options", options, Mapping),
+        ("prompt_data.options.params", options.get("params") if isinstance(options, Mapping) else None, Mapping),
+        ("prompt_data.prompt.messages", messages, list),
+    ):
+        if value is not None and not isinstance(value, wanted):
+            kind = "an object" if wanted is Mapping else "a list"
+            raise ValueError(f"Prompt {metadata.get('slug')!r}: '{field}' must be {kind}, got {type(value).__name__}")
+    for index, message in enumerate(messages or []):
+        if not isinstance(message, Mapping):
+            raise ValueError(f"Prompt {metadata.get('slug')!r}: message {index} must be an object with 'role' and "
+                             f"'content', got {type(message).__name__}")
     return metadata
