@@ -15,6 +15,9 @@ from typing import Any
 
 #: Exit status when a quality gate fails (pytest itself uses 0-5).
 GATE_FAILED_EXIT_CODE = 6
+#: How far below a bar a value may be and still meet it: averages carry floating-point error
+#: (the mean of 0.1 and 0.7 is 0.39999999999999997), far below anything a bar can mean.
+TOLERANCE = 1e-9
 
 
 @dataclass(frozen=True)
@@ -48,9 +51,9 @@ def _pct(value: float) -> str:
 def _pcts(value: float, bar: float) -> tuple[str, str]:
     """``value`` and ``bar`` as percentages, with as many decimals as it takes to tell them apart
     (83.333% below 83.334%, not 83.33% below 83.33%)."""
-    for decimals in range(2, 7):
+    for decimals in range(2, 10):
         shown = f"{value * 100:.{decimals}f}%", f"{bar * 100:.{decimals}f}%"
-        if shown[0] != shown[1] or value == bar:
+        if shown[0] != shown[1] or abs(value - bar) <= TOLERANCE:
             return shown
     return shown
 
@@ -80,6 +83,8 @@ def parse_gates(text: str | None, option: str, example: str | None = None) -> tu
         if not sep or not name.strip() or not re.match(r"^[^=]+$", name.strip()):
             raise ValueError(f"{option}: {part!r} should look like SCORE=VALUE, e.g. {example or f'{option}=exact=0.8,relevance=75%'}")
         gates.append(Gate(name.strip(), parse_fraction(value, option)))
+    if not gates:  # ("," or " ": a value meant to hold gates, such as an unset variable's, holds none)
+        raise ValueError(f"{option}: {text!r} names no gate; write SCORE=VALUE, e.g. {example or f'{option}=exact=0.8,relevance=75%'}")
     return tuple(gates)
 
 
@@ -119,7 +124,7 @@ def evaluate(fail_under: tuple[Gate, ...], max_regression: tuple[Gate, ...], sum
     for gate in fail_under:
         for summary, score in scores_for("fail-under", gate):
             value = score.score if score.score is not None else 0.0
-            ok = value >= gate.value
+            ok = value >= gate.value - TOLERANCE
             verdict = "meets" if ok else "is below"
             shown, bar = _pcts(value, gate.value)
             results.append(judged("fail-under", gate, summary, value, ok, f"score {gate.score!r} is {shown}, which {verdict} the bar of {bar}"))
@@ -131,7 +136,7 @@ def evaluate(fail_under: tuple[Gate, ...], max_regression: tuple[Gate, ...], sum
                 results.append(judged("max-regression", gate, summary, None, True, f"score {gate.score!r} has {why}, so this gate was not checked"))
                 continue
             drop = -score.diff
-            ok = drop <= gate.value + 1e-12
+            ok = drop <= gate.value + TOLERANCE
             detail = f"dropped {_pct(drop)}" if drop > 0 else f"changed by {'+' if score.diff > 0 else ''}{_pct(score.diff)}"
             verdict = "within" if ok else "more than"
             against = "the baseline" if coverage is None else f"the baseline on the {coverage.common} input{'s' if coverage.common != 1 else ''} both ran"

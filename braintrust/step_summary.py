@@ -1,17 +1,28 @@
 """Markdown for CI step summaries (GitHub's ``$GITHUB_STEP_SUMMARY``): an experiment's scores
-against its baseline, and quality gates. Written by ``pytest --braintrust`` and ``braintrust gate``."""
+against its baseline, and quality gates; and the JSON summary file. Written by ``pytest
+--braintrust`` and ``braintrust gate``."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import secrets
+from pathlib import Path
 from typing import Any
 
 from braintrust.summary import improvement_lines, regression_lines
 
 
+#: Line breaks and other control characters: one would end a table row or a list item early.
+_BREAKS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
+
+
 def md(text: Any) -> str:
-    """``text`` safe inside a Markdown table cell (no HTML, no column breaks)."""
-    return str(text).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+    """``text`` shown as written inside a Markdown table cell or list item: one line, no HTML,
+    no column breaks (a backslash is escaped too, or ``\\|`` would end the cell)."""
+    text = _BREAKS.sub(" ", str(text))
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _pct(value: float | None) -> str:
@@ -26,7 +37,8 @@ def _diff(value: float | None) -> str:
 
 def summary_lines(summary: Any) -> list[str]:
     """The experiment (linked when it is on Braintrust), its baseline, and a table of scores."""
-    compared = f" (compared to `{summary.comparison_experiment_name}`)" if summary.comparison_experiment_name else ""
+    base = summary.comparison_experiment_name
+    compared = f" (compared to `{_BREAKS.sub(' ', base)}`)" if base else ""
     title = f"{md(summary.project_name)} / {md(summary.experiment_name)}"
     url = summary.experiment_url or ""
     lines = [(f"**[{title}]({url})**" if url.startswith(("https://", "http://")) else f"**{title}**") + compared, ""]
@@ -59,8 +71,32 @@ def append(text: str) -> str | None:
     if not path:
         return None
     try:
-        with open(path, "a", encoding="utf-8") as handle:
+        # (errors="replace": a lone surrogate, from a scorer's error say, must not end the run)
+        with open(path, "a", encoding="utf-8", errors="replace") as handle:
             handle.write(text)
     except OSError as exc:
         return f"could not append the step summary to {path} ({exc.strerror or exc}); check GITHUB_STEP_SUMMARY"
     return None
+
+
+def write_json(path: Path, document: Any) -> None:
+    """Write ``document`` to ``path`` (its folders made) atomically: a reader, such as a later CI
+    step, finds the whole new file or the file that was there, never part of one. Raises ``OSError``."""
+    target = Path(os.path.realpath(path))  # (a symbolic link stays one: its target is replaced)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(document, indent=2, default=str) + "\n"
+    temporary = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
+    # (mode 0666 less the umask, as a plain write's: the file is for other CI steps to read)
+    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise

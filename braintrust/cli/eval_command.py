@@ -486,6 +486,13 @@ def _paths(args: argparse.Namespace) -> list[str]:
     return list(args.paths or []) + list(getattr(args, "extra_paths", None) or []) or ["."]
 
 
+def _check_usage(args: argparse.Namespace) -> None:
+    """The usage errors a run would find in its paths and ``--env-file`` (``UsageError``)."""
+    if args.env_file:
+        read_env_file(args.env_file)
+    find_eval_files(_paths(args))
+
+
 def run(args: argparse.Namespace) -> int:
     """The command, with parsed arguments. Raises ``UsageError``."""
     paths = _paths(args)
@@ -553,6 +560,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.watch:
         from braintrust.cli.watch import watch, without_watch
 
+        try:  # (no change to a watched file can fix these: say so now rather than watch forever)
+            _check_usage(args)
+        except UsageError as exc:
+            eprint(f"usage: braintrust eval [options] PATH...\nbraintrust eval: error: {exc}")
+            return EXIT_USAGE
         return watch(without_watch(args.argv or []), _paths(args))
     try:
         return run(args)

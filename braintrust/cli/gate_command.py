@@ -13,7 +13,6 @@ summarized; 2 usage error; 6 a gate failed (as pytest's).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any
 
 from braintrust import step_summary
 from braintrust.annotations import annotation_lines
-from braintrust.gates import GATE_FAILED_EXIT_CODE, evaluate, parse_gates, verdict
+from braintrust.gates import GATE_FAILED_EXIT_CODE, Gate, evaluate, parse_gates, verdict
 from braintrust.summary import improvement_lines, regression_lines, report_entry
 
 GATE_OPTIONS = "--"  # this command names the gates --fail-under and --max-regression
@@ -37,8 +36,10 @@ def add_gate_parser(sub: Any) -> None:
     parser.add_argument("project", help="project name")
     parser.add_argument("experiment", help="experiment name (or id)")
     parser.add_argument("--base", help="experiment to compare with (default: its base experiment, else, in the local store, the last run of the same cases)")
-    parser.add_argument("--fail-under", metavar="SCORE=VALUE[,...]", help="fail when a score's average is below VALUE (0.8 or 80%%)")
-    parser.add_argument("--max-regression", metavar="SCORE=DELTA[,...]", help="fail when a score dropped more than DELTA below the base")
+    parser.add_argument("--fail-under", action="append", metavar="SCORE=VALUE[,...]",
+                        help="fail when a score's average is below VALUE (0.8 or 80%%); repeatable")
+    parser.add_argument("--max-regression", action="append", metavar="SCORE=DELTA[,...]",
+                        help="fail when a score dropped more than DELTA below the base; repeatable")
     parser.add_argument("--json", metavar="PATH", help="also write the summary and the gates as JSON to PATH")
     parser.add_argument("--store", help="without BRAINTRUST_API_KEY: the local store folder or database file "
                         "(default: .braintrust/ in the project root)")
@@ -69,10 +70,21 @@ def _experiment(project: str, name_or_id: str) -> dict[str, Any]:
     return {**identity, "project_name": identity.get("project_name") or project}
 
 
+def _gates(given: list[str] | None, option: str) -> tuple[Gate, ...]:
+    """The gates of every ``option`` given (each may be given more than once); one given with
+    no gate in it (``--fail-under "$UNSET"``) is a ``ValueError``, not a run with no gate."""
+    if given is None:
+        return ()
+    gates = tuple(gate for text in given for gate in parse_gates(text, option))
+    if not gates:
+        raise ValueError(f"{option}: no gate given ({given[-1]!r}); write SCORE=VALUE, e.g. {option} exact=0.8,relevance=75%")
+    return gates
+
+
 def cmd_gate(args: argparse.Namespace) -> int:
     try:
-        fail_under = parse_gates(args.fail_under, "--fail-under")
-        max_regression = parse_gates(args.max_regression, "--max-regression")
+        fail_under = _gates(args.fail_under, "--fail-under")
+        max_regression = _gates(args.max_regression, "--max-regression")
     except ValueError as exc:
         print(f"braintrust gate: {exc}", file=sys.stderr)
         return 2
@@ -114,8 +126,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
         document = {"schema_version": 1, "experiments": [report_entry(summary)], "gates": [r.__dict__ for r in results]}
         path = Path(args.json)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
+            step_summary.write_json(path, document)
         except OSError as exc:  # reported; the verdict below still stands
             print(f"braintrust: could not write the JSON summary to {path} ({exc.strerror or exc}); check --json", file=sys.stderr)
     headline = "❌ a gate failed" if any(not r.passed for r in results) else "✅ every gate passed" if results else "no gates given"

@@ -123,5 +123,16 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 def without_watch(arguments: list[str]) -> list[str]:
-    """The ``braintrust eval`` arguments to repeat (``--watch`` taken out)."""
-    return [argument for argument in arguments if argument != "--watch"]
+    """The ``braintrust eval`` arguments to repeat, ``--watch`` taken out, also as argparse
+    accepts it abbreviated (``--wat``): a run left with it would watch too, and start another."""
+    kept = []
+    for index, argument in enumerate(arguments):
+        if argument == "--":  # (the rest are paths)
+            return kept + arguments[index:]
+        if not _is_watch_option(argument):
+            kept.append(argument)
+    return kept
+
+
+def _is_watch_option(argument: str) -> bool:
+    return len(argument) >= len("--w") and "--watch".startswith(argument)
