@@ -87,7 +87,7 @@ def is_case(item: pytest.Item, all_marks: list[Any] | None = None) -> bool:
 def spec_of(item: pytest.Item, all_marks: list[Any] | None = None) -> CaseSpec:
     if all_marks is None:
         all_marks = list(item.iter_markers())
-    decl = declared(item, all_marks) or Declared()
+    decl = _declaration(item, all_marks)
     callspec = getattr(item, "callspec", None)
     params = dict(callspec.params) if callspec is not None else {}
     record = params.get("braintrust_case")
@@ -139,6 +139,18 @@ def spec_of(item: pytest.Item, all_marks: list[Any] | None = None) -> CaseSpec:
         markers=sorted({mark.name for mark in all_marks}),
         logged_input=logged_input,
     )
+
+
+def _declaration(item: pytest.Item, all_marks: list[Any]) -> Declared:
+    """The item's merged marks. A ``unittest.TestCase`` method's bad marker argument leaves the
+    defaults: its setup fails the test naming the problem (``unittest_problem``), and its row
+    records that error instead of the whole run stopping here."""
+    try:
+        return declared(item, all_marks) or Declared()
+    except pytest.UsageError:
+        if type(item).__name__ != "TestCaseFunction":
+            raise
+        return Declared()
 
 
 def _without_id(name: str, part: str) -> str:
@@ -470,3 +482,37 @@ def capture_async_return_value(item: pytest.Item) -> None:
 
     item.stash[_WRAPPED_KEY] = True
     item.obj = async_wrapper
+
+
+def capture_unittest_return_value(item: pytest.Item) -> None:
+    """A logged case's ``unittest.TestCase`` method's return value is its output too. unittest
+    calls the method itself, looked up by name on the test instance (where pytest puts
+    ``item.obj`` for a sync method), so the wrapper goes in both places, once the item is set up
+    (pytest before 8.2 makes the instance in its setup). The wrapper
+    returns None: Python 3.11+ warns (``DeprecationWarning``) about a test method that returns a
+    value, which a case's output is by design. Generator methods are left alone: their body
+    never runs, and unittest's warning says so."""
+    instance = getattr(item, "_testcase", None)  # (set up: the instance, on every pytest)
+    method = getattr(instance, item.name, None)
+    if inspect.iscoroutinefunction(method):
+
+        @functools.wraps(method)
+        async def async_wrapper() -> None:
+            _record_return_value(item, await method())
+
+        wrapper: Any = async_wrapper
+    elif _plain_sync(method):
+
+        @functools.wraps(method)
+        def sync_wrapper() -> Any:
+            value = method()
+            if hasattr(value, "__await__"):
+                return value  # (a coroutine nothing awaits: unittest's warning names it)
+            _record_return_value(item, value)
+            return None
+
+        wrapper = sync_wrapper
+    else:
+        return
+    item.obj = wrapper  # type: ignore[attr-defined]  # (what pytest puts on the instance for a sync method)
+    setattr(instance, item.name, wrapper)  # (where an async one is looked up)

@@ -117,9 +117,14 @@ def declaration_problem(kw: dict[str, Any]) -> str | None:
 
 
 def unittest_problem(item: Any) -> str | None:
-    """What a ``unittest.TestCase`` method declares that pytest cannot do there: parametrize it
-    (``data=``, ``trials=``), so the case would be logged without it (None when nothing)."""
-    decl = declared(item) or Declared()
+    """What is wrong with a ``unittest.TestCase`` method's declaration (None when nothing): a bad
+    marker argument (``pytest_generate_tests``, which makes one a collection error of a test
+    function, never sees these methods), or what pytest cannot do there: parametrize it
+    (``data=``, ``trials=``), so the case would be logged without it."""
+    try:
+        decl = declared(item) or Declared()
+    except pytest.UsageError as exc:
+        return str(exc)
     argument = "data=" if decl.data is not None else "trials=" if decl.trials > 1 else None
     if argument is None:
         return None

@@ -6,7 +6,9 @@ rule and an example), so a typo in CI fails before any test runs.
 
 from __future__ import annotations
 
+import inspect
 import os
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,8 +28,8 @@ _OPTIONS = (
     ("--braintrust-base-experiment", dict(default=None, help="experiment to compare with (default: Braintrust's choice with a key; in the local store, the last run of the same cases)")),
     ("--braintrust-api-key", dict(default=None, help="deprecated: set BRAINTRUST_API_KEY instead")),
     ("--braintrust-no-summary", dict(action="store_true", default=False, help="do not print the experiment summary")),
-    ("--braintrust-fail-under", dict(default=None, metavar="SCORE=VALUE[,...]", help="fail the run (exit 6) when a score's average is below VALUE (0.8 or 80%%)")),
-    ("--braintrust-max-regression", dict(default=None, metavar="SCORE=DELTA[,...]", help="fail the run (exit 6) when a score drops more than DELTA below the baseline (0.05 or 5%%)")),
+    ("--braintrust-fail-under", dict(action="append", default=None, metavar="SCORE=VALUE[,...]", help="fail the run (exit 6) when a score's average is below VALUE (0.8 or 80%%); repeatable")),
+    ("--braintrust-max-regression", dict(action="append", default=None, metavar="SCORE=DELTA[,...]", help="fail the run (exit 6) when a score drops more than DELTA below the baseline (0.05 or 5%%); repeatable")),
     ("--braintrust-gates-only", dict(action="store_true", default=False, help="evals as benchmarks: failing cases only lower scores; exit 0 unless a gate fails")),
     ("--braintrust-json", dict(default=None, metavar="PATH", help="write a JSON summary of the run to PATH (write --braintrust-json=PATH: after a space, a PATH that exists can change pytest's rootdir)")),
 )
@@ -68,11 +70,17 @@ def parse_gates(text: str | None, option: str, example: str | None = None) -> tu
 
 
 def _gates_option(config: pytest.Config, name: str) -> tuple[Gate, ...]:
-    """``--braintrust-<name>`` or, without it, the ini key ``braintrust_<name>`` (errors name the one used)."""
+    """``--braintrust-<name>`` (every time it is given) or, without it, the ini key
+    ``braintrust_<name>`` (errors name the one used). Given with no gate in it (an unset
+    variable's empty value), it is a usage error, not the ini's gates nor none."""
     option, key = f"--braintrust-{name.replace('_', '-')}", f"braintrust_{name}"
     given = config.getoption(key)
-    if given:
-        return parse_gates(given, option)
+    if given is not None:
+        text = ",".join(given)
+        if not text.strip():
+            raise pytest.UsageError(f"{option}: an empty value names no gate; write SCORE=VALUE, e.g. {option}=exact=0.8, "
+                                    "or leave the option out.")
+        return parse_gates(text, option)
     where = config.inipath.name if config.inipath else "the ini file"
     return parse_gates(config.getini(key), f"{key} (in {where})", f"{key} = exact=0.8,relevance=75%")
 
@@ -96,7 +104,59 @@ def default_project(config: pytest.Config) -> str:
     )
 
 
+def check_json_path_form(config: pytest.Config) -> None:
+    """``--braintrust-json PATH`` written with a space, PATH an existing file (the last run's
+    summary): pytest chose its rootdir and ini file before it knew this option, taking PATH for a
+    test path, so the run may have lost its ini settings and moved its rootdir (the default
+    project). A usage error naming the fix when PATH did change them (it rarely does: the summary
+    of the last run in the current directory does not). Once, not again in each xdist worker."""
+    if hasattr(config, "workerinput"):
+        return
+    args = [*shlex.split(os.environ.get("PYTEST_ADDOPTS", "")), *config.invocation_params.args]
+    for option, value in zip(args, args[1:]):
+        if option != "--braintrust-json" or not (config.invocation_params.dir / value).exists():
+            continue  # (pytest ignores a test path that does not exist when it chooses the rootdir)
+        test_paths = [str(arg) for arg in config.option.file_or_dir or []]
+        chosen, intended = _rootdir_and_inifile(config, [*test_paths, value]), _rootdir_and_inifile(config, test_paths)
+        if chosen != intended:
+            raise pytest.UsageError(
+                f"--braintrust-json {value}: after a space, pytest took this existing path for a test path when it "
+                f"chose its rootdir (before it knew this option), so this run's rootdir (its ini settings, local "
+                f"store and default project) would be {_setup_text(chosen)} instead of {_setup_text(intended)}. "
+                f"Write --braintrust-json={value}."
+            )
+
+
+def _rootdir_and_inifile(config: pytest.Config, test_paths: list[str]) -> tuple[Path, Path | None] | None:
+    """The rootdir and ini file pytest chooses for these test paths (None if this pytest's
+    internal function, which has no public equivalent, is not the one known here)."""
+    try:
+        from _pytest.config.findpaths import determine_setup
+
+        given = {
+            "inifile": config.option.inifilename,
+            "override_ini": config.option.override_ini,
+            "args": test_paths,
+            "rootdir_cmd_arg": config.option.rootdir or None,
+            "invocation_dir": config.invocation_params.dir,  # (pytest 8+; pytest 7 takes the config)
+            "config": config,
+        }
+        accepted = inspect.signature(determine_setup).parameters
+        rootpath, inipath = determine_setup(**{name: value for name, value in given.items() if name in accepted})[:2]
+        return rootpath, inipath
+    except Exception:
+        return None
+
+
+def _setup_text(setup: tuple[Path, Path | None] | None) -> str:
+    if setup is None:
+        return "unknown"
+    rootpath, inipath = setup
+    return f"{rootpath} ({f'configfile {inipath}' if inipath else 'no configfile'})"
+
+
 def settings_from(config: pytest.Config) -> Settings:
+    check_json_path_form(config)
     json_path = config.getoption("braintrust_json")
     return Settings(
         enabled=bool(config.getoption("braintrust")),

@@ -121,6 +121,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         problem = unittest_problem(item)
         if problem:
             pytest.fail(problem, pytrace=False)
+        return  # (its return value: see capture_unittest_return_value)
     if inspect.iscoroutinefunction(getattr(item, "obj", None)):
         from pytest_braintrust.case import capture_async_return_value, is_case
 

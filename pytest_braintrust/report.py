@@ -16,7 +16,6 @@ summary file (``--braintrust-json``). The JSON schema (version 1)::
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
@@ -28,6 +27,20 @@ from braintrust.gates import GATE_FAILED_EXIT_CODE, verdict
 from braintrust.summary import improvement_lines, regression_lines, report_entry
 
 OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "interrupted")
+
+
+def junit_score_property(name: str) -> str:
+    """The JUnit XML property of score ``name``: ``braintrust.score.<name>``, each character XML
+    cannot hold (a control character, half a surrogate pair) as ``?``. Written as it is, such a
+    name stopped pytest from writing the file (a lone surrogate) or made it unreadable."""
+    if not name.isprintable() or not name.isascii():
+        name = "".join(char if _xml_char(char) else "?" for char in name)
+    return f"braintrust.score.{name}"
+
+
+def _xml_char(char: str) -> bool:
+    code = ord(char)
+    return code in (0x9, 0xA, 0xD) or 0x20 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD or code >= 0x10000
 
 
 def summary_document(run: Any) -> dict[str, Any]:
@@ -49,8 +62,7 @@ def write_outputs(run: Any) -> None:
     if run.settings.json_path is not None:
         path = run.settings.json_path
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(summary_document(run), indent=2, default=str) + "\n", encoding="utf-8")
+            step_summary.write_json(path, summary_document(run))
         except OSError as exc:
             run.errors.append(f"could not write the JSON summary to {path} ({exc.strerror or exc}); check --braintrust-json")
     if os.environ.get("GITHUB_STEP_SUMMARY"):

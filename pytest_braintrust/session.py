@@ -17,9 +17,10 @@ import pytest
 from braintrust.tracing import context, ids
 from braintrust.tracing.deferred import DeferredSpan
 from braintrust.tracing.record import hide_refused_value
-from pytest_braintrust.case import CASE_KEY, BraintrustCase, CaseSpec, is_case, spec_of
+from pytest_braintrust.case import CASE_KEY, BraintrustCase, CaseSpec, capture_unittest_return_value, is_case, spec_of
 from pytest_braintrust.options import Settings
 from pytest_braintrust.outcome import error_text, interrupted_outcome, outcome_of
+from pytest_braintrust.report import junit_score_property
 from pytest_braintrust.scoring import run_scorers
 
 
@@ -270,6 +271,8 @@ class EvalSession:
         case = item.stash.get(CASE_KEY, None)
         if case is None:
             return (yield)
+        if type(item).__name__ == "TestCaseFunction":  # (unittest calls the method: its return value is caught there)
+            capture_unittest_return_value(item)
         root = case.span
         task_input = case.input if case.spec.logged_input is None else case.spec.logged_input
         task = CaseSpan(root.ref, "task", "task", {"input": task_input}, root.caller, parent=root)
@@ -323,7 +326,7 @@ class EvalSession:
             scores = {"pass": result.passed} if result.passed is not None else {}
             for name, value in {**scores, **case.scores, **case.scorer_scores}.items():
                 if value is not None:
-                    report.user_properties.append((f"braintrust.score.{name}", float(value)))  # (True: 1.0, as every score)
+                    report.user_properties.append((junit_score_property(name), float(value)))  # (True: 1.0, as every score)
         return report
 
     def _close_root(self, item: pytest.Item, case: BraintrustCase, root: Any) -> None:

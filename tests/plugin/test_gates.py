@@ -67,6 +67,25 @@ def test_unknown_score_fails_and_bad_values_are_usage_errors(gated):
         result.stderr.fnmatch_lines([message])
 
 
+def test_a_repeated_gate_option_judges_every_value_and_an_empty_one_is_a_usage_error(gated):
+    """Given twice, each option's gates all count (once, the last value silently replaced the
+    first, so CI passed a run that failed the first bar, and a bad earlier value went unchecked);
+    given empty (an unset variable), it is a usage error rather than the ini's gates or none."""
+    gated.pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\nbraintrust_fail_under = exact=0.1\n")
+    gated.monkeypatch.setenv("FAILING", "1")
+    result = gated.run("--braintrust", "--braintrust-fail-under", "exact=0.9", "--braintrust-fail-under", "pass=0.1")
+    assert result.ret == 6
+    result.stdout.fnmatch_lines(["gate FAILED: score 'exact' is 75.00%, which is below the bar of 90.00%"])
+    result.stdout.fnmatch_lines(["gate PASSED: score 'pass' is *, which meets the bar of 10.00%"])
+    result = gated.run("--braintrust", "--braintrust-fail-under", "pass=1.1", "--braintrust-fail-under", "exact=0.1")
+    assert result.ret == 4
+    result.stderr.fnmatch_lines(["*outside 0..1*"])
+    for option in ("--braintrust-fail-under", "--braintrust-max-regression"):
+        result = gated.run("--braintrust", f"{option}=")
+        assert result.ret == 4, option
+        result.stderr.fnmatch_lines([f"*{option}: an empty value names no gate; write SCORE=VALUE*"])
+
+
 def test_gates_only(gated):
     gated.monkeypatch.setenv("FAILING", "1")
     result = gated.run("--braintrust", "--braintrust-gates-only", "--braintrust-fail-under", "pass=0.7")
