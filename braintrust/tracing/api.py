@@ -13,7 +13,7 @@ from braintrust.forks import ChildSafeLock
 from braintrust.tracing import context, w3c
 from braintrust.tracing.record import validate_event
 from braintrust.tracing.span import NOOP_SPAN, Span, SpanImpl, _enqueue
-from braintrust.tracing.span_components import SpanComponentsV4, SpanObjectTypeV3
+from braintrust.tracing.span_components import SpanComponentsError, SpanComponentsV3, SpanComponentsV4, SpanObjectTypeV3
 
 _TYPE_NAMES = {
     SpanObjectTypeV3.EXPERIMENT: EXPERIMENT,
@@ -66,13 +66,38 @@ def _new_ref_for(object_type: str, components: Any) -> ObjectRef:
     return ObjectRef(object_type, {"project_name": args.get("project_name"), "project_id": args.get("project_id")})
 
 
+def decode_slug(slug: Any, where: str) -> SpanComponentsV4:
+    """The components of an exported slug; a ``SpanComponentsError`` (a ``ValueError``) that
+    says where the slug was given and what it must be otherwise."""
+    if not isinstance(slug, str):
+        raise SpanComponentsError(
+            f"{where} needs the string that span.export() returned, got {type(slug).__name__}."
+        )
+    try:
+        return SpanComponentsV4.from_str(slug)
+    except SpanComponentsError as exc:
+        shown = slug if len(slug) <= 40 else slug[:40] + "..."
+        raise SpanComponentsError(
+            f"{where} {shown!r} is not an exported span: {exc} Pass what span.export(), "
+            "logger.export() or experiment.export() returned, whole and unchanged."
+        ) from exc.__cause__
+
+
 def start_span_under_parent(parent: str | Mapping, *, fallback: ObjectRef | None, **span_args: Any) -> SpanImpl | None:
-    """Start a span under an explicit ``parent``: an exported slug, or W3C headers from
-    ``span.inject()`` (logged to the object their baggage names, else to ``fallback``). None when
-    the headers carry no valid ``traceparent``: the caller starts the span as without a parent.
+    """Start a span under an explicit ``parent``: an exported slug (or its components), a span
+    of this process, or W3C headers from ``span.inject()`` (logged to the object their baggage
+    names, else to ``fallback``). None when the headers carry no valid ``traceparent`` (or the
+    parent is the no-op span): the caller starts the span as without a parent.
     ``span_args``: those of ``start_span_under_slug``."""
     if isinstance(parent, str):
         return start_span_under_slug(parent, **span_args)
+    if isinstance(parent, Span):  # a span of this process: its child (the no-op span: no parent)
+        if parent is NOOP_SPAN or not parent.id:
+            return None
+        event = span_args.pop("event", None) or {}
+        return parent.start_span(**span_args, **event)
+    if isinstance(parent, (SpanComponentsV3, SpanComponentsV4)):
+        return start_span_under_slug(parent.to_str(), **span_args)
     if not isinstance(parent, Mapping):
         raise ValueError(f"parent= must be an exported span (span.export()) or W3C headers (span.inject()), got {type(parent).__name__}.")
     remote = w3c.extract(parent)
@@ -95,7 +120,7 @@ def start_span_under_slug(
     event=None,
 ) -> SpanImpl:
     """Start a span whose parent is an exported slug (from ``span.export()`` elsewhere)."""
-    components = SpanComponentsV4.from_str(parent)
+    components = decode_slug(parent, "parent=")
     ref = ref_for_components(components)
     if components.row_id:
         return SpanImpl(
@@ -133,8 +158,8 @@ def start_span(
     state: Any = None,
     **event: Any,
 ) -> Span:
-    """Start a span under, in order: an explicit ``parent`` (an exported slug, or W3C headers
-    from ``span.inject()``), the current span, a ``parent_context``, the current experiment, the
+    """Start a span under, in order: an explicit ``parent`` (an exported slug, a span, or W3C
+    headers from ``span.inject()``), the current span, a ``parent_context``, the current experiment, the
     current logger. With none of them the no-op span is returned and nothing is recorded."""
     kwargs = dict(name=name, type=type, span_attributes=span_attributes, start_time=start_time, propagated_event=propagated_event)
     span: Span | None = None
@@ -169,7 +194,9 @@ def get_span_parent_object(parent: str | Mapping | None = None, state: Any = Non
     parent = parent or context.parent_var.get()
     owner = context.current_experiment_object() or context.current_logger_object()
     if isinstance(parent, str):
-        return SpanComponentsV4.from_str(parent)
+        return decode_slug(parent, "parent=")
+    if isinstance(parent, (Span, SpanComponentsV3, SpanComponentsV4)) and parent is not NOOP_SPAN:
+        return parent
     if isinstance(parent, Mapping):
         components = _components_of_headers(parent, owner)
         if components is not None:
@@ -202,7 +229,7 @@ def update_span(exported: str, **event: Any) -> None:
     """Merge fields into a span that was exported (possibly in another process)."""
     if event.get("id") is not None:  # (the slug names the row; another id would be ignored)
         raise ValueError("Cannot specify id when updating a span with `update_span`. Use the output of `span.export()` instead.")
-    components = SpanComponentsV4.from_str(exported)
+    components = decode_slug(exported, "update_span")
     if not components.row_id:
         raise ValueError("update_span needs a slug from span.export() (it has no row id); got an object slug.")
     ref = ref_for_components(components)
@@ -227,7 +254,10 @@ def parent_context(parent: str | Mapping | None, state: Any = None) -> Iterator[
 
 
 def span_components_to_object_id(components: Any) -> str:
-    """The object id a slug points at, logging in to resolve a project name if needed."""
+    """The object id a slug (or its decoded components) points at, logging in to resolve a
+    project name if needed."""
+    if isinstance(components, str):
+        components = decode_slug(components, "span_components_to_object_id")
     if components.object_id:
         return components.object_id
     ref = ref_for_components(components)

@@ -26,8 +26,10 @@ def log_feedback(
     """Attach feedback to row ``id`` of the object ``ref``."""
     from braintrust.tracing.span import _enqueue
 
-    if not id:
-        raise ValueError("log_feedback needs the id of the row to attach feedback to.")
+    if not id or not isinstance(id, str):
+        # (any other id names no row: the feedback could only be refused later, at delivery)
+        raise ValueError(f"log_feedback needs the id of the row to attach feedback to (a non-empty string, "
+                         f"as span.id or logger.log() returns it), got {id!r:.60}.")
     if scores is None and expected is None and tags is None and comment is None:
         raise ValueError("log_feedback needs at least one of scores, expected, tags or comment.")
     source = source or "external"

@@ -296,7 +296,11 @@ class SpanImpl(CurrentTokens, Span):
         event = dict(event or {})
         # A child names itself as its parent did (BRAINTRUST_LEGACY_IDS is read once per trace).
         legacy = self._legacy = parent_legacy if parent_legacy is not None else ids.legacy_ids()
-        self.id = row_id or event.pop("id", None) or ids.row_id()
+        given_id = event.pop("id", None)
+        if given_id is not None and not isinstance(given_id, str):
+            # (else the destination refuses it later, with the rows batched alongside it)
+            raise ValueError(f"a span's id must be a string, got {given_id!r:.60}.")
+        self.id = row_id or given_id or ids.row_id()
         self.span_id = span_id or ids.span_id(legacy)
         if parent_span_id is not None:
             self.root_span_id = root_span_id or parent_span_id
@@ -475,7 +479,19 @@ class SpanImpl(CurrentTokens, Span):
 
     def export(self) -> str:
         """A slug other processes can pass as ``parent=`` (V4, or V3 with legacy ids)."""
-        return self._components(SpanComponentsV3 if ids.legacy_ids() else SpanComponentsV4).to_str()
+        slug = self._components(SpanComponentsV3 if ids.legacy_ids() else SpanComponentsV4).to_str()
+        self._first_write_as_merge()
+        return slug
+
+    def _first_write_as_merge(self) -> None:
+        """Once exported, another process may write to this row (``update_span(slug)``) before
+        the span ends and queues its held row: that first write then travels as a merge, which
+        the destination inserts or merges into, so it cannot erase the other process's fields."""
+        held = self._open
+        if held is not None:
+            with held.lock:
+                if held.row is not None:
+                    held.row["_is_merge"] = True
 
     def permalink(self) -> str:
         from braintrust.tracing.links import ERROR_LINK, object_link
