@@ -33,7 +33,7 @@ from typing import Any, AsyncIterator, Callable, Iterator
 from braintrust.wrappers import inline_files
 from braintrust.wrappers.calls import (
     Call, ClientProxy, Kind, NamedWrapper, as_dict, end_when_dropped, field, follow_until_dropped, given, is_number, keep_iterators,
-    start_call, traced_call, wrap_client,
+    start_call, traced_call, traced_once, wrap_client,
 )
 
 INSTRUMENTATION = "anthropic-auto"
@@ -68,10 +68,11 @@ def wrap_anthropic(client: Any) -> Any:
     return wrap_client(client, _Client, is_client, "wrap_anthropic", "an Anthropic client (Anthropic() or AsyncAnthropic())")
 
 
-#: The client's resources whose calls are traced, and the proxy each one gets (``auto_instrument``).
+#: The client's resources whose calls are traced, and the proxy each one gets (``auto_instrument``;
+#: a resource traced already keeps its proxy).
 TRACED_RESOURCES: dict[str, Callable[[Any], Any]] = {
-    "messages": lambda messages: _Messages(messages),
-    "beta": lambda beta: _Beta(beta),
+    "messages": traced_once(lambda messages: _Messages(messages)),
+    "beta": traced_once(lambda beta: _Beta(beta)),
 }
 
 

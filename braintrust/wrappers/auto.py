@@ -81,11 +81,12 @@ def auto_instrument(*, openai: bool = True, anthropic: bool = True, **integratio
         if not wanted.get(keyword, True):
             continue
         if keyword == "openai":
-            result[key] = patch_openai()
+            result[key] = _or_warn(keyword, patch_openai)
         elif keyword == "anthropic":
-            result[key] = _instrument("anthropic", ("Anthropic", "AsyncAnthropic"), "braintrust.wrappers.anthropic")
+            result[key] = _or_warn(keyword, lambda: _instrument("anthropic", ("Anthropic", "AsyncAnthropic"),
+                                                               "braintrust.wrappers.anthropic"))
         elif keyword == "litellm":
-            result[key] = _installed(module) and _patch_litellm()
+            result[key] = _installed(module) and _or_warn(keyword, _patch_litellm)
         else:
             result[key] = False
             if keyword not in _warned and _installed(module):
@@ -97,6 +98,18 @@ def auto_instrument(*, openai: bool = True, anthropic: bool = True, **integratio
                     "(trace your own calls with @traced or start_span, or pass %s=False to leave it out).", names,
                     "is" if len(untraced) == 1 else "are", untraced[0][0])
     return result
+
+
+def _or_warn(integration: str, instrument: Callable[[], bool]) -> bool:
+    """``instrument()``; False, with a warning, when it fails (an installed library that does not
+    import, say): tracing never stops the program."""
+    try:
+        return instrument()
+    except Exception as exc:
+        log.warning("braintrust: auto_instrument could not trace %s (%s: %s); its calls run untraced. Fix: check that "
+                    "`import %s` works in this environment, or pass %s=False.", integration, type(exc).__name__, exc,
+                    integration, integration)
+        return False
 
 
 def patch_openai() -> bool:

@@ -21,6 +21,7 @@ import atexit
 import inspect
 import os
 import queue
+import re
 import sys
 import threading
 import time
@@ -64,6 +65,16 @@ class ClientProxy(NamedWrapper):
     copy = with_options
 
 
+def traced_once(proxy: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``proxy`` for a client resource, but a resource traced already (one of the wrappers'
+    proxies) as it is: a client both wrapped and auto-instrumented records one span per call."""
+
+    def trace(resource: Any) -> Any:
+        return resource if isinstance(resource, NamedWrapper) else proxy(resource)
+
+    return trace
+
+
 def wrap_client(client: Any, proxy: Callable[[Any], Any], is_client: bool, wrapper: str, expected: str) -> Any:
     """``proxy(client)`` (a proxy class, or a function that traces the client in place); the
     client itself when traced already, or (with a warning naming what ``wrapper`` expected) when
@@ -79,6 +90,39 @@ def wrap_client(client: Any, proxy: Callable[[Any], Any], is_client: bool, wrapp
 
 def traceback_text(exc: BaseException) -> str:
     return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+
+
+# -- credentials never reach a row ---------------------------------------------------------------
+
+#: Request arguments that carry credentials (LiteLLM takes them per call).
+SECRET_ARGUMENTS = ("api_key", "azure_ad_token", "aws_secret_access_key", "aws_session_token")
+#: Credentials recognisable without knowing them: an ``Authorization`` value, a provider key.
+_SECRET_PATTERNS = re.compile(r"(?i)\b(?:Bearer|Basic)\s+[^\s'\"\\,;]+|\bsk-[A-Za-z0-9_\-]{16,}")
+_REDACTED = "[redacted]"
+#: Shorter values are not looked for by value (a test's key "sk" would blot out words).
+_MIN_SECRET_LENGTH = 8
+
+
+def redact(text: str, secrets: Any = ()) -> str:
+    """``text`` without the ``secrets`` (strings) and any recognisable credential in it."""
+    for secret in secrets:
+        if isinstance(secret, str) and len(secret.strip()) >= _MIN_SECRET_LENGTH:
+            text = text.replace(secret.strip(), _REDACTED)
+    return _SECRET_PATTERNS.sub(_REDACTED, text)
+
+
+def call_secrets(create: Any, kwargs: dict) -> list[str]:
+    """The credentials a call is made with: its credential arguments and the API key of the
+    client whose method ``create`` is (through the clients' own wrappers, such as
+    ``with_raw_response``'s)."""
+    secrets = [kwargs.get(name) for name in SECRET_ARGUMENTS]
+    try:
+        owner = getattr(inspect.unwrap(create), "__self__", None) if create is not None else None
+    except ValueError:  # (a cycle of __wrapped__)
+        owner = None
+    client = getattr(owner, "_client", None)
+    secrets.append(getattr(client, "api_key", None))
+    return [secret for secret in secrets if isinstance(secret, str)]
 
 
 class Kind:
@@ -148,8 +192,9 @@ def is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def start_call(kind: Kind, kwargs: dict) -> "Call":
-    """Start ``kind``'s span for a call with ``kwargs``.
+def start_call(kind: Kind, kwargs: dict, create: Callable[..., Any] | None = None) -> "Call":
+    """Start ``kind``'s span for a call with ``kwargs`` (made through ``create``: its client's API
+    key, like the credentials among ``kwargs``, is kept out of a logged error).
 
     A ``span_info`` argument (autoevals passes one) is taken out of ``kwargs``, so it is not sent:
     its ``name`` names the span, its ``span_attributes`` (``purpose: "scorer"``) and ``metadata``
@@ -167,18 +212,31 @@ def start_call(kind: Kind, kwargs: dict) -> "Call":
     except Exception as exc:  # tracing never stops the call itself
         warnings.warn(f"{kind.name}: this call is not traced ({type(exc).__name__}: {exc})", stacklevel=4)
         span = NOOP_SPAN
-    return Call(kind, span)
+    return Call(kind, span, lambda: call_secrets(create, kwargs))
+
+
+#: The header the OpenAI and Anthropic clients add to a call made through their
+#: ``with_raw_response`` ("true", "raw") or ``with_streaming_response`` ("stream").
+RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"
 
 
 def traced_call(kind: Kind, create: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
     """Run ``create`` in ``kind``'s span; an async client's coroutine is awaited in that span,
-    and a ``stream=True`` answer is followed to its end."""
-    call = start_call(kind, kwargs)
+    and a ``stream=True`` answer is followed to its end. A call the client makes for its
+    client-level ``with_raw_response`` / ``with_streaming_response`` answers the raw response,
+    which is followed as the resource-level ones are (``raw_responses``)."""
+    call = start_call(kind, kwargs, create)
+    headers = kwargs.get("extra_headers")
+    raw_mode = headers.get(RAW_RESPONSE_HEADER) if isinstance(headers, dict) else None
     try:
         result = create(*args, **kwargs)
     except BaseException as exc:
         call.fail(exc)
         raise
+    if raw_mode is not None:
+        from braintrust.wrappers.raw_responses import follow_raw  # (it builds on this module)
+
+        return follow_raw(result, call, bool(kwargs.get("stream")), read_now=raw_mode != "stream")
     if inspect.isawaitable(result):
         return call.finish_async(result, bool(kwargs.get("stream")))
     if kwargs.get("stream"):
@@ -190,9 +248,10 @@ def traced_call(kind: Kind, create: Callable[..., Any], args: tuple, kwargs: dic
 class Call:
     """One traced call: its span, until the result (or the last chunk) is in."""
 
-    def __init__(self, kind: Kind, span: Any):
+    def __init__(self, kind: Kind, span: Any, secrets: Callable[[], list[str]] = list):
         self.kind = kind
         self.span = span
+        self.secrets = secrets  # (asked only when an error is logged)
         self.start = time.time()
         self.first_token_seconds: float | None = None
         self.chunks: list = []  # of a streamed answer
@@ -212,7 +271,7 @@ class Call:
         self.first_chunk()
         fields = self._read(self.kind.finish, result)
         if error is not None:
-            fields["error"] = self.kind.error_text(error)
+            fields["error"] = self._error_text(error)
         self._end(fields, unfinished)
 
     def done_streaming(self, error: BaseException | None = None, unfinished: str | None = None) -> None:
@@ -221,11 +280,19 @@ class Call:
         arrived = self.kind.aggregate is not None and (error is None or bool(self.chunks))
         fields = self._read(self.kind.aggregate, self.chunks) if arrived else {}
         if error is not None:
-            fields["error"] = self.kind.error_text(error)
+            fields["error"] = self._error_text(error)
         self._end(fields, unfinished)
 
     def fail(self, exc: BaseException) -> None:
-        self._end({"error": self.kind.error_text(exc)})
+        self._end({"error": self._error_text(exc)})
+
+    def _error_text(self, exc: BaseException) -> str:
+        """The error as logged, without credentials (a bad header's message quotes its value)."""
+        try:
+            secrets = self.secrets()
+        except Exception:  # (the patterns still apply)
+            secrets = []
+        return redact(self.kind.error_text(exc), secrets)
 
     def end_unread(self, unfinished: str | None = None) -> None:
         """The caller is done without reading the result (or all of a stream): what arrived is

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import inspect
 import sys
 from typing import Any, Callable
 
@@ -252,9 +253,30 @@ def _provider_lookup(module: Any) -> Callable[[str], str]:
 ORIGINAL = "__braintrust_litellm_original__"
 
 
+def _positional_names(function: Callable[..., Any]) -> tuple[str, ...]:
+    """The names of the parameters ``function`` takes by position or keyword, in order
+    (``completion(model, messages, ...)``)."""
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):  # (no signature to read)
+        return ()
+    names = []
+    for parameter in parameters:
+        if parameter.kind is not parameter.POSITIONAL_OR_KEYWORD:
+            break
+        names.append(parameter.name)
+    return tuple(names)
+
+
 def _traced(original: Callable[..., Any], kind: Kind) -> Callable[..., Any]:
+    names = _positional_names(original)
+
     @functools.wraps(original)
     def traced(*args: Any, **kwargs: Any) -> Any:
+        if args and len(args) <= len(names) and not kwargs.keys() & names[:len(args)]:
+            # Passed by name instead, so the span sees them (``completion("gpt-4o", messages)``).
+            kwargs = {**dict(zip(names, args)), **kwargs}
+            args = ()
         return traced_call(kind, original, args, kwargs)
 
     setattr(traced, ORIGINAL, original)

@@ -34,7 +34,7 @@ from typing import Any, Callable
 
 from braintrust.wrappers.calls import (
     Call, Kind, NamedWrapper, TracedAsyncStream, TracedStream, as_dict, field, given, is_number,
-    keep_iterators, omitted, start_call, stream_class, traced_call, wrap_client,
+    keep_iterators, omitted, start_call, stream_class, traced_call, traced_once, wrap_client,
 )
 from braintrust.wrappers import inline_files
 from braintrust.wrappers.raw_responses import RawResponses
@@ -102,13 +102,13 @@ def _trace_in_place(client: Any) -> Any:
 
 
 #: The client's resources whose calls are traced, and the proxy each one gets (``auto_instrument``
-#: puts them on the client classes themselves).
+#: puts them on the client classes themselves; a resource traced already keeps its proxy).
 TRACED_RESOURCES: dict[str, Callable[[Any], Any]] = {
-    "chat": lambda chat: _Chat(chat),
-    "responses": lambda responses: _Resource(responses, _RESPONSES, _RESPONSES.named("openai.responses.parse")),
-    "embeddings": lambda embeddings: _Resource(embeddings, _EMBEDDINGS),
-    "moderations": lambda moderations: _Resource(moderations, _MODERATIONS),
-    "beta": lambda beta: _Beta(beta),
+    "chat": traced_once(lambda chat: _Chat(chat)),
+    "responses": traced_once(lambda responses: _Resource(responses, _RESPONSES, _RESPONSES.named("openai.responses.parse"))),
+    "embeddings": traced_once(lambda embeddings: _Resource(embeddings, _EMBEDDINGS)),
+    "moderations": traced_once(lambda moderations: _Resource(moderations, _MODERATIONS)),
+    "beta": traced_once(lambda beta: _Beta(beta)),
 }
 
 

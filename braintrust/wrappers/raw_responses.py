@@ -9,6 +9,9 @@ nothing more); a ``stream=True`` answer is followed when the caller parses and i
 ``with_streaming_response`` the span ends when the caller parses the body, or when the block is
 left without reading it (no output then). Tracing never fails the call: a body the wrapper cannot
 parse is the span's error, and the caller's ``parse()`` raises as it would have.
+
+The client-level variants (``client.with_raw_response.chat.completions.create(...)``) call the
+traced resource's own ``create``, which hands the raw response to ``follow_raw``: the same spans.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ class RawResponses(NamedWrapper):
         return self._bt_call(self._bt_parse_kind, self._bt_raw.parse, args, kwargs)
 
     def _bt_call(self, kind: Kind, create: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
-        call = start_call(kind, kwargs)
+        call = start_call(kind, kwargs, create)
         stream = bool(kwargs.get("stream"))
         try:
             answer = create(*args, **kwargs)
@@ -48,14 +51,22 @@ class RawResponses(NamedWrapper):
             raise
         if self._bt_streaming:
             return TracedResponseManager(answer, call, stream)
-        if inspect.isawaitable(answer):
-            return _raw_async(answer, call, stream)
-        return _raw(answer, call, stream)
+        return follow_raw(answer, call, stream, read_now=True)
 
 
-def _raw(response: Any, call: Call, stream: bool) -> Any:
+def follow_raw(answer: Any, call: Call, stream: bool, read_now: bool) -> Any:
+    """The raw response ``answer`` (or, from an async client, an awaitable of it) as a
+    ``TracedRawResponse`` ending ``call``'s span. ``read_now``: the body is in (``with_raw_response``),
+    so a plain answer is parsed and the span ended at once; otherwise (``with_streaming_response``)
+    the span ends on the caller's ``parse()`` or on the response's ``close()``."""
+    if inspect.isawaitable(answer):
+        return _raw_async(answer, call, stream, read_now)
+    return _raw(answer, call, stream, read_now)
+
+
+def _raw(response: Any, call: Call, stream: bool, read_now: bool = True) -> Any:
     traced = TracedRawResponse(response, call, stream)
-    if not stream:
+    if read_now and not stream:
         try:
             traced.parse()  # (now: the body is in, and the span should not wait on the caller)
         except Exception:
@@ -63,13 +74,13 @@ def _raw(response: Any, call: Call, stream: bool) -> Any:
     return traced
 
 
-async def _raw_async(pending: Any, call: Call, stream: bool) -> Any:
+async def _raw_async(pending: Any, call: Call, stream: bool, read_now: bool = True) -> Any:
     try:
         response = await pending
     except BaseException as exc:
         call.fail(exc)
         raise
-    return _raw(response, call, stream)
+    return _raw(response, call, stream, read_now)
 
 
 class TracedRawResponse(NamedWrapper):
@@ -113,6 +124,12 @@ class TracedRawResponse(NamedWrapper):
             follow = TracedAsyncStream if hasattr(parsed, "__aiter__") else TracedStream
             self._bt_followed = stream_class(follow, type(parsed))(parsed, self._bt_call)
         return self._bt_followed
+
+    def close(self) -> Any:
+        """(The clients' ``with_streaming_response`` blocks close the response as they are left:
+        the span ends then, with what was read.)"""
+        self._bt_call.end_unread()
+        return self._bt_response.close()
 
 
 class TracedResponseManager(NamedWrapper):
