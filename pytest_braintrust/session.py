@@ -128,12 +128,19 @@ class ExperimentRegistry:
         import time
         from pathlib import Path
 
-        from braintrust.objects.experiment import attach_experiment, init
+        from braintrust.objects.experiment import attach_experiment, init, share_experiment
 
         def join_by_name() -> Any:  # the creator failed: join the run's experiment name
             if shared is None or not shared.get("experiment_name"):
                 return self._create(project)
             return init(project=project, experiment=shared["experiment_name"], update=True, set_current=False, metadata={"runner": "pytest"})
+
+        def join(identity: dict[str, Any]) -> Any:
+            if identity.get("experiment_id"):
+                return attach_experiment(identity)
+            if identity.get("reference"):  # not registered yet: write under the creator's reference
+                return share_experiment(identity["reference"])
+            return join_by_name()
 
         folder = Path(self.shared_dir) / "experiments"
         folder.mkdir(parents=True, exist_ok=True)
@@ -145,24 +152,29 @@ class ExperimentRegistry:
             deadline = time.monotonic() + self.SHARED_WAIT_SECONDS
             while time.monotonic() < deadline:
                 if identity_file.exists():
-                    identity = json.loads(identity_file.read_text())
-                    return attach_experiment(identity) if identity.get("experiment_id") else join_by_name()
+                    return join(json.loads(identity_file.read_text()))
                 time.sleep(0.01)
             return join_by_name()
-        experiment = self._create(project)
-        try:
-            identity: dict[str, Any] = {
-                "experiment_id": experiment.id,
-                "experiment_name": experiment.name,
-                "project_name": project,
-                "project_id": experiment.project.id,
-            }
-        except Exception as exc:  # could not register it: the others fall back to the name
-            identity = {"error": str(exc)}
-        draft = identity_file.with_name(f"{identity_file.name}.{os.getpid()}")
-        draft.write_text(json.dumps(identity))
-        os.replace(draft, identity_file)
-        return experiment
+        identity: dict[str, Any] = {"error": "the worker creating it failed"}
+        try:  # (the identity is written whatever happens: the others wait for it)
+            experiment = self._create(project)
+            try:
+                identity = {
+                    "experiment_id": experiment.id,
+                    "experiment_name": experiment.name,
+                    "project_name": project,
+                    "project_id": experiment.project.id,
+                }
+            except Exception as exc:
+                # Not registered now (the store locked, Braintrust unreachable): the others share
+                # this reference, so the run's rows still make one experiment once it is
+                # registered, in the run or by `braintrust replay`.
+                identity = {"error": str(exc), "reference": experiment.ref.to_json()}
+            return experiment
+        finally:
+            draft = identity_file.with_name(f"{identity_file.name}.{os.getpid()}")
+            draft.write_text(json.dumps(identity))
+            os.replace(draft, identity_file)
 
     def adopt_shared(self, shared_dir: str) -> None:
         """Controller: attach the experiments the workers created (their identity files), so

@@ -317,6 +317,14 @@ def attach_experiment(identity: dict[str, Any]) -> Experiment:
     return Experiment(ref)
 
 
+def share_experiment(reference: dict[str, Any]) -> Experiment:
+    """An ``Experiment`` writing under another process's experiment reference
+    (``ObjectRef.to_json()``) that is not registered yet: the same key and creation arguments, so
+    the local store registers it once whichever process gets there first, and ``braintrust
+    replay`` creates it once from the rows both spilled."""
+    return Experiment(ObjectRef.from_json(reference))
+
+
 def init_experiment(*args: Any, **kwargs: Any) -> Experiment | ReadonlyExperiment:
     """Alias of ``init``."""
     return init(*args, **kwargs)
