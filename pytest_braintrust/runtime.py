@@ -96,6 +96,8 @@ class BraintrustRun:
         self.errors: list[str] = []
         #: Why some experiment has no summary (gates then say so instead of "no such score").
         self.summary_missing: str | None = None
+        #: Why the summaries leave out some of this run's rows (not delivered), if they do.
+        self.summary_incomplete: str | None = None
         self.gates_skipped: str | None = None
         #: The option under which no test runs (``--collect-only``, as IDEs collect, or
         #: ``--setup-only`` / ``--setup-plan``), if any: nothing is logged or reported, and no
@@ -200,9 +202,9 @@ class BraintrustRun:
         started = time.monotonic()
         try:
             self.flush_result = flush().since(self.counts_at_start)
-        except KeyboardInterrupt:  # the user will not wait: the processor spilled the rest at once
+        except KeyboardInterrupt as stop:  # the user will not wait: the processor spilled the rest at once
             self.flush_result = stats().since(self.counts_at_start)
-            self._interrupted(session, "the final flush", "rows not delivered by then were spilled")
+            self._interrupted(session, stop, "the final flush", "rows not delivered by then were spilled")
         except Exception as exc:  # never lose the test run's result to a reporting problem
             self.errors.append(f"flush failed: {exc}")
         self.flush_seconds = time.monotonic() - started
@@ -221,8 +223,9 @@ class BraintrustRun:
         if self.interrupted_in is None:
             try:
                 self._summarize()
-            except KeyboardInterrupt:
-                self._interrupted(session, "the summary", "every row was delivered")
+            except KeyboardInterrupt as stop:
+                delivered = "some rows were not delivered (counted above)" if self.summary_incomplete else "every row was delivered"
+                self._interrupted(session, stop, "the summary", delivered)
         self._judge(session)
         from pytest_braintrust.report import write_outputs
 
@@ -245,11 +248,13 @@ class BraintrustRun:
             return ""
         return f"; {len(files)} spill file(s) appeared in {folder} meanwhile: send them with `braintrust replay {folder}`"
 
-    def _interrupted(self, session: pytest.Session, what: str, rows_note: str) -> None:
-        """Ctrl-C at session finish: no more waiting; the run's status says it was interrupted."""
+    def _interrupted(self, session: pytest.Session, stop: KeyboardInterrupt, what: str, rows_note: str) -> None:
+        """Ctrl-C (or SIGTERM, which the SDK turns into a ``KeyboardInterrupt("SIGTERM")`` under
+        pytest) at session finish: no more waiting; the run's status says it was interrupted."""
+        by = "SIGTERM" if str(stop) == "SIGTERM" else "Ctrl-C"
         self.interrupted_in = what
-        self.summary_missing = f"no summary: Ctrl-C interrupted {what}"
-        self.errors.append(f"Ctrl-C interrupted {what}; {rows_note}")
+        self.summary_missing = f"no summary: {by} interrupted {what}"
+        self.errors.append(f"{by} interrupted {what}; {rows_note}")
         session.exitstatus = pytest.ExitCode.INTERRUPTED
 
     def _judge(self, session: pytest.Session) -> None:
@@ -282,21 +287,39 @@ class BraintrustRun:
                 fail_under = ()
                 self.gates_skipped = ("--braintrust-fail-under not applied: this run reran only the last failures (--lf); "
                                       "a run of the whole suite applies it")
-            self.gates = evaluate(fail_under, self.settings.max_regression, self.summaries, self.summary_missing,
+            # A summary missing (one project's) or leaving rows out: every gate is unchecked,
+            # rather than judged on the summaries that happen to be there.
+            missing = self.summary_incomplete or self.summary_missing
+            self.gates = evaluate(fail_under, self.settings.max_regression, [] if missing else self.summaries, missing,
                                   unscored=unscored)
             return
         if has_gates:
             self.gates_skipped = f"gates not applied: {why}"
 
     def _summarize(self) -> None:
+        from braintrust.config import DeliverySettings
+        from braintrust.objects.reads import bounded_by
+
         delivery = self.delivery_counts()
         lost = {"spilled": delivery["spilled"], "dropped": sum(delivery["dropped"].values())}
+        counts = ", ".join(f"{n} {what}" for what, n in lost.items() if n)
         if any(lost.values()) and not delivery["accepted"]:
             # Nothing reached the destination (it is down, refused the key, or the store cannot
             # be written): asking it for a summary would only fail again, after the same waits.
-            counts = ", ".join(f"{n} {what}" for what, n in lost.items() if n)
             self.summary_missing = f"no summary, because none of this run's rows were delivered ({counts})"
             return
+        if any(lost.values()):
+            # The destination summarizes what it received: without the rows that did not reach
+            # it (failures, often), its averages are not this run's, so no gate may pass on them.
+            self.summary_incomplete = (f"the summary leaves out {lost['spilled'] + lost['dropped']} of this run's "
+                                       f"{delivery['produced']} rows, which were not delivered ({counts})")
+            self.notes.append(f"note: {self.summary_incomplete}; its scores are not this run's")
+        # The summary requests share one deadline, the flush's: a slow or hanging Braintrust
+        # must not keep the run from ending (each request alone would wait up to a minute).
+        with bounded_by(DeliverySettings.from_env().flush_timeout_seconds):
+            self._summarize_projects()
+
+    def _summarize_projects(self) -> None:
         for project in self.projects():
             known = project in self.registry.experiments or project in self.registry.attach
             if self.is_controller and not known:
@@ -312,9 +335,12 @@ class BraintrustRun:
                 self.errors.append(f"could not summarize the experiment of project {project!r}: {exc}")
                 self.summary_missing = f"the experiment of project {project!r} could not be summarized"
                 continue
-            compared = summary.comparison_status != "skipped"  # (a summary that failed compared nothing)
+            if summary.comparison_status == "skipped":  # (the request failed: its scores are unknown, not absent)
+                self.errors.append(f"could not summarize the experiment of project {project!r}: {summary.comparison_reason}")
+                self.summary_missing = f"the experiment of project {project!r} could not be summarized"
+                continue  # (appended above: it still says where the experiment is)
             selection = partial_selection(self.config)
-            if selection and compared and summary.comparison_experiment_name and summary.case_coverage is None and not summary.local_hint:
+            if selection and summary.comparison_experiment_name and summary.case_coverage is None and not summary.local_hint:
                 # (The local store compares the inputs both ran; Braintrust compares whole experiments.)
                 self.notes.append(
                     f"note: this run selected part of the suite ({selection}); Braintrust compares it with the whole of "
@@ -327,7 +353,7 @@ class BraintrustRun:
                 self.notes.append(f"note: project {project!r} already has an experiment named {named!r}, so this run is "
                                   f"{summary.experiment_name!r}; --braintrust-update adds this run's cases to {named!r} instead")
             wanted = self.settings.base_experiment
-            if wanted and compared and project == self.settings.project and summary.comparison_experiment_name != wanted:
+            if wanted and project == self.settings.project and summary.comparison_experiment_name != wanted:
                 instead = summary.comparison_experiment_name
                 self.errors.append(
                     f"--braintrust-base-experiment {wanted!r}: no such experiment in project {project!r}; "

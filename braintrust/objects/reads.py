@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import itertools
 import logging
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, Iterator
 from urllib.parse import quote
 
@@ -22,6 +24,25 @@ log = logging.getLogger("braintrust")
 FETCH_BATCH = 1000
 MAX_FETCH_PAGES = 10000
 REQUEST_TIMEOUT_SECONDS = 60.0
+
+#: One deadline for every read made inside ``bounded_by`` (else each request has its own).
+_shared_deadline: ContextVar[Deadline | None] = ContextVar("braintrust_reads_deadline", default=None)
+
+
+@contextmanager
+def bounded_by(seconds: float) -> Iterator[None]:
+    """Every API read made inside (logins, retries and backoff included) shares one deadline of
+    ``seconds``: a host that must end in time (the pytest plugin's summaries, after its flush)
+    waits that long at most, not ``REQUEST_TIMEOUT_SECONDS`` per request."""
+    token = _shared_deadline.set(Deadline(seconds))
+    try:
+        yield
+    finally:
+        _shared_deadline.reset(token)
+
+
+def _request_deadline() -> Deadline:
+    return _shared_deadline.get() or Deadline(REQUEST_TIMEOUT_SECONDS)
 
 
 class FetchedRows:
@@ -113,7 +134,7 @@ class ApiReads:
         self.state = global_state()
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        return self.backend._call(method, path, Deadline(REQUEST_TIMEOUT_SECONDS), **kwargs)
+        return self.backend._call(method, path, _request_deadline(), **kwargs)
 
     def where(self) -> str:
         return f"Braintrust at {self.state.app_url()}"
@@ -202,7 +223,7 @@ class ApiReads:
         experiment_id = ref.ids["experiment_id"]  # type: ignore[index]
         client = self.state.http_client()
         try:
-            response = client.request("POST", f"{self.state.app_url()}/api/base_experiment/get_id", Deadline(REQUEST_TIMEOUT_SECONDS), json_body={"id": experiment_id})
+            response = client.request("POST", f"{self.state.app_url()}/api/base_experiment/get_id", _request_deadline(), json_body={"id": experiment_id})
         except Exception as exc:
             log.warning("braintrust: could not fetch the base experiment: %s", exc)
             return None
@@ -222,7 +243,7 @@ class ApiReads:
         except BackendError as exc:
             log.warning("braintrust: experiment comparison could not be retrieved: %s", exc)
             urls = self.urls(ref.info.get("project_name") or "", ref.info.get("experiment_name"))
-            return _skipped_summary(ref, "Experiment comparison could not be retrieved", urls)
+            return _skipped_summary(ref, f"Experiment comparison could not be retrieved: {exc}", urls)
         answer.setdefault("project_name", ref.info.get("project_name"))
         answer.setdefault("experiment_name", ref.info.get("experiment_name"))
         # Build links from the answer: an experiment joined by id knows no names until now.
