@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 from pathlib import Path
 from typing import Any
 
+from braintrust.files import write_atomically
 from braintrust.summary import improvement_lines, regression_lines
 
 
@@ -85,18 +85,5 @@ def write_json(path: Path, document: Any) -> None:
     target = Path(os.path.realpath(path))  # (a symbolic link stays one: its target is replaced)
     target.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(document, indent=2, default=str) + "\n"
-    temporary = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
     # (mode 0666 less the umask, as a plain write's: the file is for other CI steps to read)
-    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
+    write_atomically(target, text.encode("utf-8"), 0o666)

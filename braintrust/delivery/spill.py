@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from braintrust import masking
+from braintrust.files import write_atomically
 from braintrust.delivery.backend import ObjectRef
 from braintrust.store.location import make_private_folder
 
@@ -58,29 +59,8 @@ def _ensure_own_private_dir(directory: Path) -> None:
 
 
 def write_private_file(path: Path, data: bytes) -> None:
-    """Atomically write ``data`` to ``path`` with mode 0600 (temp file + fsync + rename).
-
-    (The folder is not fsynced: a spill at the exit deadline may write many files, and only a
-    power cut right after the rename could lose one; the data itself is on disk before it.)
-
-    The temp file is created exclusively (never reusing, or writing through, an existing file
-    or symlink), so its mode is always 0600 whatever was there before.
-    """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    fd = os.open(tmp, flags, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Atomically write ``data`` to ``path`` with mode 0600 (whatever was there before)."""
+    write_atomically(path, data, 0o600)
 
 
 def spill_document(target: dict[str, Any], reason: str, rows: list[tuple[ObjectRef, dict]], item_count: int) -> dict[str, Any]:
