@@ -64,6 +64,9 @@ class RowsObject:
 
     def update_span(self, id: str, **event: Any) -> None:
         """Merge fields into row ``id``."""
+        if not id or not isinstance(id, str):
+            raise ValueError(f"update_span needs the id of the row to update (a non-empty string, as span.id or "
+                             f"logger.log() returns it), got {id!r:.60}.")
         clean = validate_event(event)
         clean.pop("id", None)
         data, size = jsonsafe.snapshot_fields(clean)

@@ -100,6 +100,8 @@ class Logger(RowsObject):
         if extra:
             event.update(extra)
         clean = validate_event(event)
+        if id is not None and not isinstance(id, str):  # (else the destination refuses it, with its batch)
+            raise ValueError(f"logger.log: id must be a string, got {id!r:.60}.")
         row_id = id or ids.row_id()
         now = time.time()
         if self.ref.ids and masking.get_masking_function() is None:

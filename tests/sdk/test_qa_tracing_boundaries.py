@@ -191,6 +191,21 @@ def test_a_span_id_that_is_not_a_string_is_refused_before_it_spoils_its_batch(bt
     assert {r["id"] for r in bt_logs.server.rows("project_logs")} == {good.id, "my-row-id"}
 
 
+@pytest.mark.parametrize("row_id", [123, {"a": 1}, b"bytes"])
+def test_a_logged_or_updated_row_id_that_is_not_a_string_is_refused_at_the_call(bt_logs, row_id):
+    """``logger.log(id=...)`` and ``update_span(id, ...)`` as spans are: refused where they are
+    written, not at delivery, where the batch holding the row would be refused with it."""
+    logger = braintrust.init_logger(project="row-ids")
+    with pytest.raises(ValueError, match=r"logger.log: id must be a string, got "):
+        logger.log(input=1, id=row_id)
+    with pytest.raises(ValueError, match=r"update_span needs the id of the row to update \(a non-empty string"):
+        logger.update_span(row_id, output=2)
+    kept = logger.log(input=3, id="mine")
+    result = bt_logs.flush()
+    assert result.accepted == result.produced == 1
+    assert [r["id"] for r in bt_logs.server.rows("project_logs")] == [kept]
+
+
 def test_thousands_of_threads_and_tasks_and_deep_nesting_under_one_parent_lose_nothing():
     logger = braintrust.init_logger(project="crowd")
     threads_count, tasks_count, depth = 600, 600, 1500
