@@ -217,11 +217,30 @@ class Accounts:
         self._account_budget()
 
     def _mask_in_time(self, entries: list[Entry], deadline: Deadline) -> list[Entry]:
-        masked = []
-        for ref, row, count in entries:
-            if deadline.expired():
-                break
-            masked.append((ref, masking.mask_row(row), count))
+        """``entries`` masked, as many as the masking function masks by ``deadline``. It runs on
+        a thread of its own: a function that never returns is left there (a daemon thread), and
+        the flush, the exit-time one included, still ends at its deadline."""
+        masked: list[Entry] = []
+        failed: list[BaseException] = []
+        done = threading.Event()
+
+        def mask_all() -> None:
+            try:
+                for ref, row, count in entries:
+                    if deadline.expired():
+                        break
+                    masked.append((ref, masking.mask_row(row), count))
+            except BaseException as exc:  # (even SystemExit: raised again below, as if masked here)
+                failed.append(exc)
+            finally:
+                done.set()
+
+        threading.Thread(target=mask_all, name="braintrust-masking", daemon=True).start()
+        while not done.wait(min(0.05, deadline.remaining())) and not deadline.expired():
+            pass
+        if failed:
+            raise failed[0]
+        masked = masked[:]  # (what was masked by now; rows masked later are dropped with the rest)
         late = sum(count for _, _, count in entries[len(masked):])
         if late:
             self.count_dropped("mask_timeout", late)

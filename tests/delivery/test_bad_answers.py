@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -103,6 +104,46 @@ def test_a_slow_masking_function_cannot_stretch_the_flush_deadline(bt_server, tm
     assert len(spilled_rows(spill)) == report["spilled"]
     assert "secret" not in "".join(p.read_text() for p in spill.glob("spill-*.json"))
     assert "secret" not in json.dumps(bt_server.logs3_bodies)
+
+
+STUCK_MASKING_CHILD = """
+import json, threading, time
+import braintrust
+from braintrust.delivery.runtime import get_processor
+
+def stuck_mask(value):
+    threading.Event().wait()  # (never returns)
+
+braintrust.set_masking_function(stuck_mask)
+logger = braintrust.init_logger(project="stuck-masking")
+for i in range(5):
+    logger.log(input="secret")
+started = time.monotonic()
+braintrust.flush()
+stats = get_processor().stats()
+print(json.dumps({"seconds": time.monotonic() - started, "produced": stats.produced, "accepted": stats.accepted,
+                  "spilled": stats.spilled, "dropped": stats.dropped}), flush=True)
+logger.log(input="secret too")  # (and the exit-time flush ends too)
+"""
+
+
+@pytest.mark.slow
+def test_a_masking_function_that_never_returns_cannot_hang_the_flush_or_the_exit(bt_server, tmp_path):
+    env = subprocess_env(
+        BRAINTRUST_API_KEY=bt_server.api_key, BRAINTRUST_APP_URL=bt_server.url,
+        BRAINTRUST_LOCAL_DIR=str(tmp_path / "store"), BRAINTRUST_FLUSH_TIMEOUT="1",
+        PYTHONPATH=str(Path(__file__).parents[2]),
+    )
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", STUCK_MASKING_CHILD], env=env, capture_output=True, text=True, timeout=60)
+    assert time.monotonic() - started < 20, "the exit waited for the masking function"
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout.splitlines()[-1])
+    assert report["seconds"] < 1 + 0.5 + 0.5 + 1, report  # the deadline, the in-flight grace, the masking grace, a margin
+    assert report["produced"] == 5 == sum(report["dropped"].values()), report
+    assert report["dropped"].get("mask_timeout"), report
+    assert "secret" not in json.dumps(bt_server.logs3_bodies)
+    assert "secret" not in "".join(p.read_text() for p in (tmp_path / "store" / "spill").glob("spill-*.json"))
 
 
 @pytest.mark.parametrize("suffix", ["\n", "\r\nsecond-line", "é"])
