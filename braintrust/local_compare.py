@@ -9,14 +9,18 @@ The rules, mirroring what the Braintrust server reports:
 * Metrics, where lower is better: ``duration`` (root ``metrics.end - metrics.start``), every
   token count (``*tokens``) and ``estimated_cost``/``cost`` summed over the trace's rows; only
   metrics that were logged appear. An experiment's metric is the mean over traces.
-* Against a base experiment, traces are grouped by their canonical input JSON; a trace that
-  logged no input is grouped by its pytest test instead (``metadata.pytest.nodeid``; the trials
-  of one test by ``metadata.pytest.case``), else by its root span's name: pytest cases that
-  declare no input are different tests, not one case. For each group present in both, the
-  group means are compared: higher score = improvement, lower = regression (the reverse for
-  metrics). ``diff`` = experiment mean − base mean, for names present in both. A score's
-  ``regressed_cases`` (``improved_cases``) names every group that regressed (improved), by its
-  root span's name when that is the group's own, so a summary can say which cases changed.
+* Against a base experiment, traces are grouped by their canonical input JSON (keys sorted;
+  ``1.0`` is ``1``, as JSON has one kind of number); a trace that logged no input is grouped
+  by its pytest test instead (``metadata.pytest.nodeid``; the trials of one test by
+  ``metadata.pytest.case``), else by its root span's name: pytest cases that declare no input
+  are different tests, not one case. A trace whose root row was not written has no known
+  input: it counts in its experiment's means, never in a comparison. For each group present in
+  both, the group means are compared: higher score = improvement, lower = regression (the
+  reverse for metrics; means within 1e-12 are the same). ``diff`` = experiment mean − base
+  mean, for names present in both. A score's ``regressed_cases`` (``improved_cases``) names
+  every group that regressed (improved), one name each: its root span's name when that is the
+  group's own in the whole experiment, else its input (cut to 40 characters), so a summary
+  can say which cases changed.
 * When the two ran different inputs (a ``-k`` or ``--lf`` rerun, a dataset that grew), both
   sides are first cut down to the inputs they share, so ``diff`` compares like with like; the
   result's ``coverage`` says how many inputs that is. (The server compares whole experiments.)
@@ -24,7 +28,9 @@ The rules, mirroring what the Braintrust server reports:
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 from typing import Any, Iterable, NamedTuple
 
 from braintrust.summary import CaseCoverage, MetricSummary, ScoreSummary
@@ -33,17 +39,45 @@ TOKEN_SUFFIX = "tokens"
 COST_METRICS = ("estimated_cost", "cost")
 
 
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _integral_floats_as_ints(value: Any) -> Any:
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else value
+    if isinstance(value, dict):
+        return {key: _integral_floats_as_ints(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_integral_floats_as_ints(item) for item in value]
+    return value
+
+
 def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    """The input as JSON with sorted keys, and ``1.0`` written ``1``: JSON has one kind of
+    number, so the server (and a dataset read back) does not tell them apart."""
+    text = _json(value)
+    if ".0" in text or "e+" in text:  # (an integral float's repr has one of them)
+        return _json(_integral_floats_as_ints(value))
+    return text
 
 
 _NO_INPUT = "\x00no input: "
+#: Longer inputs are keyed by a prefix (to name the case) and a digest: one key per trace of
+#: both experiments is alive at once, and inputs can be documents.
+_LONGEST_KEY = 200
+_LABEL = 40
+_DIGEST = "\x00digest "
 
 
 def _input_key(value: Any, name: str | None) -> str:
     if value is None and name:
         return _NO_INPUT + name  # (never canonical JSON, so never an input's key)
-    return _canonical(value)
+    text = _canonical(value)
+    if len(text) <= _LONGEST_KEY:
+        return text
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+    return text[:_LABEL] + _DIGEST + digest
 
 
 def _pytest_test(row: dict[str, Any]) -> tuple[str | None, bool]:
@@ -73,7 +107,9 @@ def _display_name(row: dict[str, Any]) -> str | None:
 
 
 def _mean(values: list[float]) -> float:
-    return sum(values) / len(values)
+    # (fsum: the same values in another order, trials finishing in another order, give the
+    # same mean, not one a rounding error away that would count as a change)
+    return math.fsum(values) / len(values)
 
 
 class _Trace:
@@ -164,8 +200,8 @@ def _per_input(traces: list[_Trace], value_of) -> dict[str, float]:
     groups: dict[str, list[float]] = {}
     for trace in traces:
         value = value_of(trace)
-        if value is not None:
-            groups.setdefault(trace.input_key or "", []).append(value)
+        if value is not None and trace.input_key is not None:
+            groups.setdefault(trace.input_key, []).append(value)
     return {key: _mean(values) for key, values in groups.items()}
 
 
@@ -174,12 +210,17 @@ def _overall(traces: list[_Trace], value_of) -> float | None:
     return _mean(values) if values else None
 
 
+#: Group means this close are the same (a score logged twice in a trace is summed in the order
+#: its spans were written, which may differ from run to run).
+_SAME = 1e-12
+
+
 def _compare(current: dict[str, float], base: dict[str, float], higher_is_better: bool) -> tuple[list[str], list[str]]:
     """The keys (inputs) of the groups that improved, and of those that regressed."""
     improved: list[str] = []
     regressed: list[str] = []
     for key, value in current.items():
-        if key not in base or value == base[key]:
+        if key not in base or math.isclose(value, base[key], rel_tol=_SAME, abs_tol=_SAME):
             continue
         better = value > base[key] if higher_is_better else value < base[key]
         (improved if better else regressed).append(key)
@@ -187,30 +228,39 @@ def _compare(current: dict[str, float], base: dict[str, float], higher_is_better
 
 
 def _key_label(key: str) -> str:
-    """A case named by its input key: the test, for one without input; else its input."""
+    """A case named by its input key: the test, for one without input; else its input (cut)."""
     if key.startswith(_NO_INPUT):
         return key[len(_NO_INPUT):]
-    return f"input {key[:40]}"
+    text, _, digest = key.partition(_DIGEST)
+    cut = "..." if digest or len(text) > _LABEL else ""
+    return "input " + text[:_LABEL].encode("ascii", "backslashreplace").decode("ascii") + cut  # (escaped as pytest's ids)
 
 
-def _names(traces: list[_Trace], keys: list[str]) -> list[str]:
-    """The cases with these input keys, in the experiment's order: by name when the name is
-    only that case's (a pytest case's test id; its trials' common name), else by input
-    (``Eval``'s roots are all "eval")."""
+def _names(traces: list[_Trace], all_traces: list[_Trace], keys: list[str]) -> list[str]:
+    """The cases with these input keys (one name each), in the experiment's order: by name when
+    the name is only that case's in the whole experiment (a pytest case's test id; its trials'
+    common name), else by input (``Eval``'s roots are all "eval")."""
     if not keys:
         return []
     wanted = set(keys)
     cases_of_name: dict[str | None, set[str | None]] = {}
-    for trace in traces:
+    for trace in all_traces:
         cases_of_name.setdefault(trace.name, set()).add(trace.input_key)
-    names: list[str] = []
+    named: dict[str, str] = {}
+    taken: set[str] = set()
     for trace in traces:
-        if trace.input_key in wanted:
+        key = trace.input_key
+        if key in wanted and key not in named:
             own = trace.name and len(cases_of_name[trace.name]) == 1
-            name = trace.name if own else _key_label(trace.input_key or "")
-            if name not in names:
-                names.append(name)
-    return names
+            name = trace.name if own else _key_label(key)
+            if name in taken:  # two inputs alike in their first characters
+                n = 2
+                while f"{name} ({n})" in taken:
+                    n += 1
+                name = f"{name} ({n})"
+            named[key] = name
+            taken.add(name)
+    return list(named.values())
 
 
 def _unit(name: str) -> str:
@@ -229,13 +279,15 @@ class LocalComparison(NamedTuple):
 
 
 def _matched(traces: list[_Trace], base_traces: list[_Trace]) -> tuple[list[_Trace], list[_Trace], CaseCoverage | None]:
-    """The traces of both experiments whose input both ran, when their inputs differ."""
-    keys = {trace.input_key for trace in traces}
-    base_keys = {trace.input_key for trace in base_traces}
-    if keys == base_keys:
-        return traces, base_traces, None
+    """The traces of both experiments whose input both ran; and, when their inputs differ (or
+    none is known in common), how many there are. A trace whose root row was not written has
+    no known input: it is in its experiment's means, never matched."""
+    keys = {trace.input_key for trace in traces if trace.input_key is not None}
+    base_keys = {trace.input_key for trace in base_traces if trace.input_key is not None}
     common = keys & base_keys
-    coverage = CaseCoverage(common=len(common), current=len(keys), base=len(base_keys))
+    coverage = None
+    if keys != base_keys or (not common and (traces or base_traces)):
+        coverage = CaseCoverage(common=len(common), current=len(keys), base=len(base_keys))
     return [t for t in traces if t.input_key in common], [t for t in base_traces if t.input_key in common], coverage
 
 
@@ -281,7 +333,7 @@ def compare_traces(current: ExperimentTraces, base: ExperimentTraces | None) -> 
         value_of = lambda t, n=name: _score_of(t, n)  # noqa: E731
         summary = ScoreSummary(name=name, score=_overall(traces, value_of), improvements=0, regressions=0)
         if base_traces is not None and _overall(base_traces, value_of) is not None:
-            _compare_into(summary, matched, base_matched, value_of, True)
+            _compare_into(summary, matched, base_matched, value_of, True, traces)
         scores[name] = summary
     metrics: dict[str, MetricSummary] = {}
     for name in metric_order:
@@ -291,18 +343,20 @@ def compare_traces(current: ExperimentTraces, base: ExperimentTraces | None) -> 
             continue
         metric = MetricSummary(name=name, metric=average, unit=_unit(name), improvements=0, regressions=0)
         if base_traces is not None and _overall(base_traces, value_of) is not None:
-            _compare_into(metric, matched, base_matched, value_of, False)
+            _compare_into(metric, matched, base_matched, value_of, False, traces)
         metrics[name] = metric
     return LocalComparison(scores, metrics, coverage)
 
 
-def _compare_into(summary: Any, traces: list[_Trace], base_traces: list[_Trace], value_of: Any, higher_is_better: bool) -> None:
-    """Improvements, regressions (by input) and the diff of the means, over matched traces."""
+def _compare_into(summary: Any, traces: list[_Trace], base_traces: list[_Trace], value_of: Any, higher_is_better: bool,
+                  all_traces: list[_Trace]) -> None:
+    """Improvements, regressions (by input) and the diff of the means, over matched traces
+    (``all_traces``: the experiment's, to tell whether a name is one case's)."""
     improved, regressed = _compare(_per_input(traces, value_of), _per_input(base_traces, value_of), higher_is_better)
     summary.improvements, summary.regressions = len(improved), len(regressed)
     average, base_average = _overall(traces, value_of), _overall(base_traces, value_of)
     if average is not None and base_average is not None:
         summary.diff = average - base_average
     if isinstance(summary, ScoreSummary):
-        summary.regressed_cases = _names(traces, regressed)
-        summary.improved_cases = _names(traces, improved)
+        summary.regressed_cases = _names(traces, all_traces, regressed)
+        summary.improved_cases = _names(traces, all_traces, improved)
