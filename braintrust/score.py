@@ -11,10 +11,28 @@ from __future__ import annotations
 import dataclasses
 import math
 from abc import ABC, abstractmethod
-from numbers import Number
+from numbers import Integral, Number
 from typing import Any, Protocol, runtime_checkable
 
 from braintrust.serializable import SerializableDataClass
+
+
+def plain_score_value(value: Any) -> Any:
+    """``value`` as a plain bool, int or float when it is another kind of number (``Decimal``,
+    ``Fraction``, numpy's scalars, ``np.bool_`` included): logged as given, those would be written
+    as text (``"0.5"``, ``"1/3"``) or refused. Anything else is returned as it is."""
+    kind = type(value)
+    if kind is float or kind is int or kind is bool or value is None:
+        return value
+    if hasattr(value, "dtype") and getattr(value, "shape", None) == () and callable(getattr(value, "item", None)):
+        value = value.item()  # a numpy (or similar) scalar: its Python value
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, Integral):
+        return int(value)
+    if isinstance(value, Number) and not isinstance(value, complex):
+        return float(value)
+    return value
 
 
 def check_score_value(name: Any, value: Any) -> None:
@@ -40,6 +58,7 @@ class Score(SerializableDataClass):
     error: Exception | None = None
 
     def __post_init__(self) -> None:
+        self.score = plain_score_value(self.score)
         check_score_value(self.name, self.score)
         if self.metadata is None:
             self.metadata = {}

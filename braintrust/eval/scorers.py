@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from numbers import Number
 from typing import Any, Callable
 
-from braintrust.score import Classification, Score, check_score_value
+from braintrust.score import Classification, Score, check_score_value, plain_score_value
 
 #: The arguments a scorer may receive, in the order leftover parameters are filled.
 SCORER_ARGUMENTS = ("input", "expected", "metadata", "output", "trace", "id", "tags")
@@ -133,26 +133,26 @@ def _is_score_like(value: Any) -> bool:
     return not isinstance(value, (dict, str, bytes)) and hasattr(value, "name") and hasattr(value, "score")
 
 
-def _from_object(value: Any) -> Score:
+def _from_object(value: Any, scorer: str) -> Score:
     name = getattr(value, "name")
-    score = getattr(value, "score")
+    score = plain_score_value(getattr(value, "score"))
     metadata = getattr(value, "metadata", None) or {}
     if not isinstance(name, str):
-        raise TypeError(f"a score object's name must be a string, got {name!r}")
+        raise TypeError(f"scorer {scorer!r} returned a score whose name is {name!r}; a score's name must be a string")
     check_score_value(name, score)
-    if isinstance(value, Score):
+    if isinstance(value, Score) and score is value.score:
         return value
     result = Score.__new__(Score)  # keep the value as given (e.g. True), validated above
     result.name, result.score, result.metadata = name, score, metadata
     return result
 
 
-def _from_dict(value: dict, default_name: str | None) -> Score:
+def _from_dict(value: dict, default_name: str | None, scorer: str) -> Score:
     name = value.get("name", default_name)
     if name is None:
-        raise TypeError(f"a scorer returned a list containing a dict without a 'name': {value!r:.200}")
+        raise TypeError(f"scorer {scorer!r} returned a list containing a dict without a 'name': {value!r:.200}")
     # (no "score": a null score, skipped in the averages, as 0.48.1 logs it)
-    return _from_object(_Plain(name, value.get("score"), value.get("metadata") or {}))
+    return _from_object(_Plain(name, value.get("score"), value.get("metadata") or {}), scorer)
 
 
 class _Plain:
@@ -168,16 +168,18 @@ def to_scores(name: str, result: Any) -> list[Score]:
     number → ``Score(name, n)``; bool → kept (logged as 1/0); ``None`` → a skipped score;
     ``Score`` or any object with ``name``/``score`` (``metadata``) → as is; dict → needs ``score``,
     takes the scorer's name when it has no ``name``; list/iterable of those (dicts must be named) →
-    several scores. Anything else → ``TypeError``; a value outside [0, 1] → ``ValueError``.
+    several scores, each with its own name. Anything else → ``TypeError``; a value outside
+    [0, 1] → ``ValueError``. Other kinds of numbers (``Decimal``, numpy's) become plain ones.
     """
+    result = plain_score_value(result)
     if result is None:
-        return [_from_object(_Plain(name, None, {}))]
+        return [_from_object(_Plain(name, None, {}), name)]
     if isinstance(result, bool) or (isinstance(result, Number) and not isinstance(result, complex)):
-        return [_from_object(_Plain(name, result, {}))]
+        return [_from_object(_Plain(name, result, {}), name)]
     if isinstance(result, dict):
-        return [_from_dict(result, name)]
+        return [_from_dict(result, name, name)]
     if _is_score_like(result):
-        return [_from_object(result)]
+        return [_from_object(result, name)]
     if isinstance(result, (str, bytes)) or not hasattr(result, "__iter__"):
         raise TypeError(
             f"scorer {name!r} returned {type(result).__name__} {result!r:.100}; a scorer must return a number "
@@ -186,11 +188,15 @@ def to_scores(name: str, result: Any) -> list[Score]:
     scores: list[Score] = []
     for item in result:
         if isinstance(item, dict):
-            scores.append(_from_dict(item, None))
+            scores.append(_from_dict(item, None, name))
         elif _is_score_like(item):
-            scores.append(_from_object(item))
+            scores.append(_from_object(item, name))
         else:
             raise TypeError(f"scorer {name!r} returned a list containing {type(item).__name__} {item!r:.100}; expected Scores or dicts with 'name' and 'score'")
+    if len({score.name for score in scores}) < len(scores):
+        # (its span logs one value per name: the others would be lost without a word)
+        repeated = sorted({score.name for score in scores if sum(other.name == score.name for other in scores) > 1})
+        raise ValueError(f"scorer {name!r} returned several scores named {', '.join(map(repr, repeated))}; give each score a distinct name")
     return scores
 
 

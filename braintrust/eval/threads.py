@@ -173,12 +173,22 @@ async def run_in_pool(pool: BoundedThreadPool, fn: Callable[..., Any], *args: An
     import asyncio
 
     context = contextvars.copy_context()
-    future = pool.submit(context.run, fn, *args, priority=priority, **kwargs)
+    future = pool.submit(context.run, _without_stop_iteration, fn, *args, priority=priority, **kwargs)
     try:
         return await asyncio.wrap_future(future)
     except asyncio.CancelledError:
         pool.abandon(future)
         raise
+
+
+def _without_stop_iteration(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)``, a ``StopIteration`` it raises turned into a ``RuntimeError`` (as
+    Python does in generators): asyncio cannot put one into a future, and the await would never
+    end (a task or scorer calling ``next()`` on an empty iterator hung the whole eval)."""
+    try:
+        return fn(*args, **kwargs)
+    except StopIteration as exc:
+        raise RuntimeError(f"{getattr(fn, '__name__', fn)!s} raised StopIteration") from exc
 
 
 async def run_blocking(fn: Callable[[], Any]) -> Any:
@@ -197,7 +207,7 @@ async def run_blocking(fn: Callable[[], Any]) -> Any:
     def target() -> None:
         leave_signals_to_the_main_thread()
         try:
-            result = context.run(fn)
+            result = context.run(_without_stop_iteration, fn)
         except BaseException as exc:  # noqa: BLE001
             try:
                 loop.call_soon_threadsafe(deliver, future.set_exception, exc)

@@ -5,6 +5,8 @@ trial's scorer spans are contiguous; each gets the scorer's arguments as input, 
 metadata and scores (classifications: on the root). A scorer that raises is recorded on its span
 and in the case's ``metadata.scorer_errors``; its first failure is printed with the case's line,
 later ones only counted (a broken judge would print one line per case) and reported at the end.
+Two scorers giving a score of the same name are named once on stderr: each span keeps its own
+value, and the case's result keeps the later scorer's.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ class TrialScorers:
         #: Per scorer (or classifier) that raised: the trials it raised in, and their cases' keys.
         self.failed_trials: dict[str, int] = {}
         self.failed_cases: dict[str, set[int]] = {}
+        self.warned_duplicates: set[str] = set()
 
     async def run(self, root: Any, case: EvalCase, case_key: int, output: Any, metadata: dict[str, Any], tags: list[str], experiment: Any) -> tuple[dict[str, Any], list[str], dict[str, list[dict[str, Any]]] | None]:
         """Score one trial of ``case`` (``case_key``: the same for every trial of this case, unique in the run)."""
@@ -79,13 +82,17 @@ class TrialScorers:
         jobs += [asyncio.ensure_future(self._run_one(span, c, name, arguments, to_classifications)) for span, c, name in zip(classifier_spans, self.classifiers, self.classifier_names)]
         outcomes = await asyncio.gather(*jobs, return_exceptions=True)
         scores: dict[str, Any] = {}
+        given_by: dict[str, str] = {}
         failures: list[tuple[str, BaseException]] = []
         for name, outcome in zip(self.scorer_names, outcomes[: len(self.scorers)]):
             if isinstance(outcome, BaseException):
                 failures.append((name, outcome))
             else:
                 for score in outcome:
+                    if score.name in scores:
+                        self._warn_duplicate(score.name, given_by[score.name], name)
                     scores[score.name] = score.score
+                    given_by[score.name] = name
         classifications: dict[str, list[dict[str, Any]]] | None = None
         classifier_failures: list[tuple[str, BaseException]] = []
         for name, outcome in zip(self.classifier_names, outcomes[len(self.scorers):]):
@@ -100,6 +107,14 @@ class TrialScorers:
         self._record_failures(root, case_key, metadata, "scorer", failures)
         self._record_failures(root, case_key, metadata, "classifier", classifier_failures)
         return scores, [name for name, _ in failures], classifications
+
+    def _warn_duplicate(self, score_name: str, first: str, second: str) -> None:
+        if score_name in self.warned_duplicates:
+            return
+        self.warned_duplicates.add(score_name)
+        eprint(f"braintrust: scorers {first!r} and {second!r} both give a score named "
+               f"{score_name!r}: each scorer's span records its own, but a case's result keeps only {second!r}'s. "
+               "Give the scores distinct names (a scorer's name is its __name__, or its _name()).")
 
     def _record_failures(self, root: Any, case_key: int, metadata: dict[str, Any], kind: str, failures: list[tuple[str, BaseException]]) -> None:
         """``metadata.<kind>_errors`` on the case; the first failure of each printed, as the public SDK does."""
@@ -139,7 +154,7 @@ class TrialScorers:
             if is_async:
                 result = await fn(*positional, **keyword)
             else:
-                result = await run_in_pool(self.pool, fn, *positional, priority=SCORER_PRIORITY, **keyword)
+                result = await run_in_pool(self.pool, call_sync_scorer, fn, positional, keyword, priority=SCORER_PRIORITY)
             if inspect.isawaitable(result):
                 result = await result
             converted = convert(name, result)
@@ -148,6 +163,19 @@ class TrialScorers:
             elif converted is not None:  # classifications (None: the classifier gave none, its span logs nothing)
                 span.log(**classification_span_fields(converted))
             return converted
+
+
+def call_sync_scorer(fn: Callable, positional: list[Any], keyword: dict[str, Any]) -> Any:
+    """Call a sync scorer (on the pool's thread). A generator it returns is read there too: its
+    body is the scorer's work, which must not run on the event loop. A ``StopIteration`` it raises
+    (``next()`` on an exhausted iterator) becomes a ``RuntimeError``: asyncio cannot carry one to
+    the awaiting trial, which would then wait forever."""
+    try:
+        result = fn(*positional, **keyword)
+        return list(result) if inspect.isgenerator(result) else result
+    except StopIteration as exc:
+        raise RuntimeError(f"the scorer raised StopIteration{f' ({exc})' if str(exc) else ''}; "
+                           "a StopIteration cannot leave a scorer (is it from next() on an empty iterator?)") from exc
 
 
 def _counted(count: int, noun: str) -> str:

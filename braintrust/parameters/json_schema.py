@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import re
 from typing import Any, Iterator, Mapping
+from urllib.parse import unquote
 
 __all__ = ["apply_defaults", "resolve_ref", "schema_errors", "validate_json_schema"]
 
@@ -64,7 +65,8 @@ def schema_errors(instance: Any, schema: Any) -> list[str]:
     return [f"{'.'.join(str(p) for p in path) or 'root'}: {message}" for path, message in _errors(instance, schema, root, ())]
 
 
-def _errors(value: Any, schema: Any, root: Mapping[str, Any], path: tuple) -> Iterator[tuple[tuple, str]]:
+def _errors(value: Any, schema: Any, root: Mapping[str, Any], path: tuple, refs: tuple[str, ...] = ()) -> Iterator[tuple[tuple, str]]:
+    """``refs``: the ``$ref``s followed for this same value (a cycle of them would never end)."""
     if schema is True or schema is None or (isinstance(schema, dict) and not schema):
         return
     if schema is False:
@@ -72,8 +74,11 @@ def _errors(value: Any, schema: Any, root: Mapping[str, Any], path: tuple) -> It
         return
     if not isinstance(schema, dict):
         return
-    if isinstance(schema.get("$ref"), str):
-        yield from _errors(value, resolve_ref(schema["$ref"], root), root, path)
+    ref = schema.get("$ref")
+    if isinstance(ref, str):
+        if ref in refs:
+            raise ValueError(f"JSON schema $ref {ref!r} leads back to itself ({' -> '.join((*refs, ref))}): the schema is circular.")
+        yield from _errors(value, resolve_ref(ref, root), root, path, (*refs, ref))
         return
     types = schema.get("type")
     if types is not None:
@@ -105,14 +110,14 @@ def _errors(value: Any, schema: Any, root: Mapping[str, Any], path: tuple) -> It
             if _TYPES["number"](bound) and fails(value, bound):
                 yield path, f"{value!r} {words} {bound!r}"
     for part in schema.get("allOf") or []:
-        yield from _errors(value, part, root, path)
-    if schema.get("anyOf") and not any(_valid(value, part, root) for part in schema["anyOf"]):
+        yield from _errors(value, part, root, path, refs)
+    if schema.get("anyOf") and not any(_valid(value, part, root, refs) for part in schema["anyOf"]):
         yield path, f"{_show(value)} is not valid under any of the given schemas"
     if schema.get("oneOf"):
-        matches = sum(1 for part in schema["oneOf"] if _valid(value, part, root))
+        matches = sum(1 for part in schema["oneOf"] if _valid(value, part, root, refs))
         if matches != 1:
             yield path, f"{_show(value)} is {'not valid under any' if matches == 0 else 'valid under more than one'} of the given schemas"
-    if "not" in schema and _valid(value, schema["not"], root):
+    if "not" in schema and _valid(value, schema["not"], root, refs):
         yield path, f"{_show(value)} should not be valid under {schema['not']!r}"
 
 
@@ -144,8 +149,8 @@ def _array_errors(value: list, schema: dict, root: Mapping[str, Any], path: tupl
             yield from _errors(item, item_schema, root, (*path, index))
 
 
-def _valid(value: Any, schema: Any, root: Mapping[str, Any]) -> bool:
-    return next(_errors(value, schema, root, ()), None) is None
+def _valid(value: Any, schema: Any, root: Mapping[str, Any], refs: tuple[str, ...]) -> bool:
+    return next(_errors(value, schema, root, (), refs), None) is None
 
 
 def resolve_ref(ref: str, root: Mapping[str, Any]) -> Any:
@@ -155,7 +160,7 @@ def resolve_ref(ref: str, root: Mapping[str, Any]) -> Any:
         raise ValueError(f"Unsupported JSON schema $ref {ref!r}: only references inside the schema (#/...) are resolved.")
     node: Any = root
     for part in ref[2:].split("/"):
-        part = part.replace("~1", "/").replace("~0", "~")
+        part = unquote(part).replace("~1", "/").replace("~0", "~")  # (a URI fragment: percent-encoded, then ~-escaped)
         if not isinstance(node, dict) or part not in node:
             raise ValueError(f"JSON schema $ref {ref!r} points at nothing in the schema.")
         node = node[part]

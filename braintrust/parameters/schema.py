@@ -23,6 +23,7 @@ from braintrust.parameters.json_schema import resolve_ref
 __all__ = [
     "EvalParameters",
     "ModelParameter",
+    "field_required",
     "PromptParameter",
     "serialize_eval_parameters",
     "get_default_data_from_parameters_schema",
@@ -114,7 +115,7 @@ def parameters_to_json_schema(parameters: Mapping[str, Any]) -> dict[str, Any]:
         elif is_pydantic_model(spec):
             properties[name] = _pydantic_schema(spec)
             fields = pydantic_fields(spec)
-            if list(fields) == ["value"] and _field_required(fields["value"]):
+            if list(fields) == ["value"] and field_required(fields["value"]):
                 required.append(name)
         else:
             raise ValueError(f"Parameter {name!r}: {spec!r:.100} is not a parameter declaration. Use "
@@ -161,7 +162,8 @@ def _inline_refs(node: Any, root: dict[str, Any], seen: tuple[str, ...]) -> Any:
     return {**target, **siblings} if siblings and isinstance(target, dict) else target
 
 
-def _field_required(field: Any) -> bool:
+def field_required(field: Any) -> bool:
+    """Whether a pydantic field (of pydantic 2, else 1) has no default."""
     is_required = getattr(field, "is_required", None)
     return bool(is_required()) if callable(is_required) else bool(getattr(field, "required", False))
 

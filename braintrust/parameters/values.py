@@ -10,11 +10,13 @@ schema, and prompts made ``Prompt``s. Anything else is the task's parameters as 
 
 from __future__ import annotations
 
+import copy
 from typing import Any, Mapping
 
 from braintrust.parameters.json_schema import validate_json_schema
 from braintrust.parameters.remote import RemoteEvalParameters
 from braintrust.parameters.schema import (
+    field_required,
     is_eval_parameter_schema,
     is_model_parameter,
     is_prompt_parameter,
@@ -45,7 +47,8 @@ def validate_parameters(values: Mapping[str, Any], parameters: Any) -> dict[str,
     if parameters is None:
         return dict(values)
     if isinstance(parameters, RemoteEvalParameters):
-        checked = validate_json_schema({**parameters.data, **values}, parameters.schema)
+        # (a copy: what a task changes in its values must not change the saved ones the next Eval gets)
+        checked = validate_json_schema({**copy.deepcopy(parameters.data), **values}, parameters.schema)
         return _with_prompts(checked, parameters.schema)
     return {name: _declared_value(name, spec, values.get(name)) for name, spec in parameters.items()}
 
@@ -64,7 +67,8 @@ def _declared_value(name: str, spec: Any, value: Any) -> Any:
     try:
         return _value_of(name, spec, value)
     except Exception as exc:
-        raise ValueError(f"Invalid parameter '{name}': {exc}") from exc
+        detail = exc if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"  # (a validator's KeyError says just 'key')
+        raise ValueError(f"Invalid parameter '{name}': {detail}") from exc
 
 
 def _value_of(name: str, spec: Any, value: Any) -> Any:
@@ -91,7 +95,11 @@ def _value_of(name: str, spec: Any, value: Any) -> Any:
 
 
 def _default_instance(name: str, model: type) -> Any:
+    """The model built from its defaults: a field without one makes the parameter required; a
+    default its own validators refuse is that error, named."""
+    if any(field_required(field) for field in pydantic_fields(model).values()):
+        raise ValueError(f"Parameter '{name}' is required")
     try:
         return model()
     except Exception as exc:
-        raise ValueError(f"Parameter '{name}' is required") from exc
+        raise ValueError(f"Parameter '{name}' has no value and its default is invalid: {exc}") from exc
