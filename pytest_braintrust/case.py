@@ -27,6 +27,9 @@ EXPECTED_PARAM = "expected"
 INPUT_PARAM = "input"
 #: pytest-repeat's ``--count N``: each repetition is a trial of the same case (0-based).
 REPEAT_PARAM = "__pytest_repeat_step_number"
+#: The score the plugin sets from the test's outcome (1 passed, 0 failed): a test or a scorer
+#: setting it too would change the outcome the row reports.
+OUTCOME_SCORE = "pass"
 
 
 def _is_input_param(name: str) -> bool:
@@ -255,7 +258,8 @@ class BraintrustCase:
         self._scorer_runner = scorer_runner
         #: Score spans keep their scores until ``settle_scores`` (set while the run is logged).
         self.hold_scores = hold_scores
-        self.held_score_spans: list[tuple[Any, dict[str, Any], float]] = []
+        #: (scorer name, score span, its scores, when it ended) of each held score span.
+        self.held_score_spans: list[tuple[str, Any, dict[str, Any], float]] = []
         self.reruns = 0  # earlier attempts of this test that were run again (--reruns)
         self.task: Any = None  # the task span of a test body that ran, until its report ends it
         self.task_ended: float | None = None
@@ -295,12 +299,29 @@ class BraintrustCase:
     def settle_scores(self, final: bool = True) -> None:
         """End the held score spans: with their scores (``final``), or marked superseded."""
         held, self.held_score_spans = self.held_score_spans, []
-        for span, scores, ended in held:
+        for _, span, scores, ended in held:
             if final:
                 span.log(scores=scores)
+                span.end(ended)
             else:
-                span.log(metadata={"superseded": "the test was run again; the last attempt's scores count"})
-            span.end(ended)
+                _end_superseded(span, ended, "the test was run again; the last attempt's scores count")
+
+    def supersede_scorers(self, names: set[str]) -> None:
+        """Scorers about to run again in this attempt (``run_scorers`` called twice): their
+        earlier held score spans end without their scores, so each scorer counts once, with its
+        last run (as the case's row and ``run_scorers``' return value have it)."""
+        kept = []
+        for held in self.held_score_spans:
+            name, span, scores, ended = held
+            if name not in names:
+                kept.append(held)
+                continue
+            _end_superseded(span, ended, "the scorer was run again on this case; its last run counts")
+            for score_name in scores:
+                self.scorer_scores.pop(score_name, None)
+        self.held_score_spans = kept
+        for name in names:
+            self.scorer_errors.pop(name, None)
 
     # -- logging -------------------------------------------------------------------------------
 
@@ -321,7 +342,7 @@ class BraintrustCase:
         case_fields = {name: event.pop(name) for name in ("output", "expected", "metadata", "tags", "scores") if name in event}
         metadata = validate_metadata(case_fields["metadata"]) if case_fields.get("metadata") is not None else {}
         tags = validate_tags(case_fields["tags"]) if case_fields.get("tags") is not None else []
-        scores = validate_scores(case_fields["scores"]) if case_fields.get("scores") is not None else {}
+        scores = _not_outcome(validate_scores(case_fields["scores"])) if case_fields.get("scores") is not None else {}
         if event:
             self.span.log(**event)  # (the span checks the other fields)
         if "output" in case_fields:
@@ -360,7 +381,7 @@ class BraintrustCase:
         refused = {}
         for name, value in list(self.scores.items()):
             try:
-                validate_scores({name: value})
+                _not_outcome(validate_scores({name: value}))
             except ValueError as exc:
                 problems.append(f"braintrust_case.scores: {exc}")
                 refused[str(name)] = repr(value)
@@ -378,12 +399,15 @@ class BraintrustCase:
 
         __tracebackhide__ = hide_refused_value
 
-        self.scores.update(validate_scores({name: value}))
+        self.scores.update(_not_outcome(validate_scores({name: value})))
         if metadata:
             self.score_metadata[name] = metadata
 
     def check(self, name: str, condition: Any, message: str | None = None) -> bool:
         """A soft check: log score ``name`` as 1 or 0 without failing the test."""
+        from braintrust.tracing.record import hide_refused_value
+
+        __tracebackhide__ = hide_refused_value
         passed = bool(condition)
         self.score(name, passed, {"message": message} if message and not passed else None)
         return passed
@@ -400,12 +424,21 @@ class BraintrustCase:
         if output is not None:
             self.log_output(output)
         results = self._scorer_runner(self, scorers if scorers is not None else self.spec.scorers)
-        self.scorers_ran = scorers is None
+        self.scorers_ran = self.scorers_ran or scorers is None  # (declared ones ran: not again at the end)
         return results
 
     def feedback(self, **feedback: Any) -> None:
-        """Attach feedback (scores, expected, tags, comment, metadata) to the case's row."""
+        """Attach feedback (scores, expected, tags, comment, metadata) to the case's row. Its
+        ``expected`` is the case's from now on: the row, written when the case ends, keeps it."""
+        from braintrust.tracing.record import hide_refused_value, validate_scores
+
+        __tracebackhide__ = hide_refused_value
+
+        if feedback.get("scores") is not None:
+            _not_outcome(validate_scores(feedback["scores"]))
         self.span.log_feedback(**feedback)
+        if feedback.get("expected") is not None:
+            self.expected = feedback["expected"]
 
     def start_span(self, *args: Any, **kwargs: Any) -> Any:
         return self.span.start_span(*args, **kwargs)
@@ -415,6 +448,21 @@ class BraintrustCase:
 
 
 _ATOMS = (str, int, float, bool, type(None))
+
+
+def _not_outcome(scores: dict[str, Any]) -> dict[str, Any]:
+    """``scores``, unless one is named like the outcome's score (``ValueError``, naming the fix)."""
+    __tracebackhide__ = True  # (the test's line and the message: a refused value)
+    if OUTCOME_SCORE in scores:
+        raise ValueError(f"score {OUTCOME_SCORE!r} is the test's outcome (1 passed, 0 failed), which the plugin sets; "
+                         "log this score under another name.")
+    return scores
+
+
+def _end_superseded(span: Any, ended: float, why: str) -> None:
+    """End a held score span without its scores, saying why."""
+    span.log(metadata={"superseded": why})
+    span.end(ended)
 
 
 def _private_copy(value: Any) -> Any:

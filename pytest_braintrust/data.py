@@ -18,6 +18,7 @@ experiment linked to it, as ``Eval`` links its experiment (``dataset_id`` / ``da
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import os
@@ -70,11 +71,13 @@ def _is_dataset(source: Any) -> bool:
 
 
 def unique_ids(records: list[DataRecord]) -> list[str]:
-    ids, seen = [], set()
-    for index, record in enumerate(records):
-        base = _readable_id(record) or f"case-{index + 1}"
+    """One pytest id per record. A repeated id gets ``-2``, ``-3``...: never one that another
+    record has as its own (records ``x``, ``x``, ``x-2`` are ``x``, ``x-3``, ``x-2``)."""
+    bases = [_readable_id(record) or f"case-{index + 1}" for index, record in enumerate(records)]
+    ids, seen, taken = [], set(), set(bases)
+    for base in bases:
         candidate, n = base, 2
-        while candidate in seen:
+        while candidate in seen or (candidate != base and candidate in taken):
             candidate, n = f"{base}-{n}", n + 1
         seen.add(candidate)
         ids.append(candidate)
@@ -92,15 +95,29 @@ def _readable_id(record: DataRecord) -> str:
     return _ID_CHARS.sub("_", text).strip("_")[:60].rstrip("_")
 
 
-def load_records(source: Any, metafunc: pytest.Metafunc) -> list[DataRecord]:
+#: ``{id(iterator): (iterator, its records)}``: a one-shot source (a generator, ``map(...)``)
+#: read once, for every test its mark covers (``pytestmark = eval_case(data=gen())``).
+_READ_ONCE: dict[int, tuple[Any, list[DataRecord]]] = {}
+
+
+def load_records(source: Any, metafunc: pytest.Metafunc, called: str = "") -> list[DataRecord]:
+    """``called``: the callable ``source`` came from, if any (named in errors)."""
     if isinstance(source, (str, os.PathLike)):
         return _from_jsonl(Path(source), metafunc)
     if _is_dataset(source):
         return _from_dataset(source, metafunc)
-    if callable(source):
-        return load_records(source(), metafunc)
-    if isinstance(source, Iterable) and not isinstance(source, (dict, bytes)):
-        return [to_record(item, f"record {i + 1}") for i, item in enumerate(source)]
+    if callable(source) and not called:
+        return load_records(source(), metafunc, getattr(source, "__name__", None) or repr(source))
+    if isinstance(source, Iterable) and not isinstance(source, (dict, str, bytes)):
+        if iter(source) is not source:  # (a list, a tuple: read again for each test)
+            return [to_record(item, f"record {i + 1}") for i, item in enumerate(source)]
+        read = _READ_ONCE.get(id(source))
+        if read is None or read[0] is not source:
+            read = _READ_ONCE[id(source)] = (source, [to_record(item, f"record {i + 1}") for i, item in enumerate(source)])
+        return read[1]
+    if called:
+        raise pytest.UsageError(f"{metafunc.definition.nodeid}: data={called} must return a list, a .jsonl path or a Dataset; "
+                                f"{called}() returned {type(source).__name__}.")
     raise pytest.UsageError(
         f"{metafunc.definition.nodeid}: data= must be a list, a callable, a .jsonl path or a Dataset; got {type(source).__name__}."
     )
@@ -142,11 +159,20 @@ def _from_jsonl(path: Path, metafunc: pytest.Metafunc) -> list[DataRecord]:
     if path.suffix != ".jsonl":
         raise pytest.UsageError(f"data={str(path)!r}: only .jsonl files are read (one JSON object per line).")
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        content = path.read_bytes()
     except OSError as exc:
         raise pytest.UsageError(f"data={str(path)!r}: cannot read the file ({exc.strerror}){looked_in}.") from None
+    if content.startswith(codecs.BOM_UTF8):  # (as editors on Windows save UTF-8)
+        content = content[len(codecs.BOM_UTF8):]
     records = []
-    for number, line in enumerate(lines, start=1):
+    # Lines end at "\n" only (a CRLF line's "\r" is whitespace to the JSON parser): JSON text may
+    # hold U+2028 and other characters that ``str.splitlines`` would also split at.
+    for number, raw in enumerate(content.split(b"\n"), start=1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise pytest.UsageError(f"{path}:{number}: not valid UTF-8 (byte {raw[exc.start]:#04x} at column {exc.start + 1}); "
+                                    "save the file as UTF-8.") from None
         if not line.strip():
             continue
         try:

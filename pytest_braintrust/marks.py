@@ -53,8 +53,6 @@ def eval_case(
     if len(args) > 2 or any(value is not _UNSET for value in (input, expected)[: len(args)]):
         raise TypeError("eval_case() takes input and expected once each, positionally or by keyword")
     input, expected = (*args, *(input, expected)[len(args):])
-    if not isinstance(trials, int) or isinstance(trials, bool) or trials < 1:
-        raise ValueError(f"eval_case(trials=...) must be a whole number >= 1, got {trials!r}.")
     kwargs: dict[str, Any] = {}
     if input is not _UNSET:
         kwargs["input"] = input
@@ -63,7 +61,7 @@ def eval_case(
     for key, value in (("metadata", metadata), ("tags", tags), ("scorers", scorers), ("name", name), ("project", project), ("data", data)):
         if value is not None:
             kwargs[key] = value
-    if trials != 1:
+    if trials != 1 or type(trials) is not int:
         kwargs["trials"] = trials
     problem = declaration_problem(kwargs)
     if problem:
@@ -113,6 +111,9 @@ def declaration_problem(kw: dict[str, Any]) -> str | None:
     for key in ("name", "project"):
         if kw.get(key) is not None and not isinstance(kw[key], str):
             return f"{key}= must be a string, got {kw[key]!r:.60}."
+    trials = kw.get("trials", 1)
+    if not isinstance(trials, int) or isinstance(trials, bool) or trials < 1:
+        return f"trials= must be a whole number >= 1, got {trials!r:.60}."
     return None
 
 

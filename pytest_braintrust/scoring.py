@@ -18,7 +18,10 @@ import time
 import traceback
 from typing import Any
 
+import pytest
+
 from braintrust.eval.scorers import match_arguments, resolve_scorer, scorer_callable, scorer_name, span_fields, to_scores
+from pytest_braintrust.case import OUTCOME_SCORE
 
 
 def _call(fn: Any, is_async: bool, args: list[Any], kwargs: dict[str, Any]) -> Any:
@@ -52,9 +55,16 @@ def _call(fn: Any, is_async: bool, args: list[Any], kwargs: dict[str, Any]) -> A
     return box["value"]
 
 
+#: What a scorer may raise and still only fail itself: any error, and what a test would fail
+#: with rather than stop the run (``pytest.fail``/``skip``/``xfail`` in a shared helper, ``sys.exit``).
+_SCORER_FAILURES = (Exception, SystemExit, pytest.fail.Exception, pytest.skip.Exception, pytest.xfail.Exception)
+
+
 def run_scorers(case: Any, scorers: list[Any]) -> dict[str, float | None]:
-    """Score ``case.output`` with each scorer; log score spans; return the scores."""
+    """Score ``case.output`` with each scorer; log score spans; return the scores. A scorer run
+    again in the same attempt (``run_scorers`` called twice) counts once: its last run."""
     results: dict[str, float | None] = {}
+    case.supersede_scorers({scorer_name(raw, index) for index, raw in enumerate(scorers)})
     available = {
         "input": case.input,
         "expected": case.expected,
@@ -76,7 +86,10 @@ def run_scorers(case: Any, scorers: list[Any]) -> dict[str, float | None]:
             fn, is_async = scorer_callable(scorer)
             args, kwargs = match_arguments(fn, {**available, "trace": None})
             scores = to_scores(name, _call(fn, is_async, args, kwargs))
-        except Exception as exc:
+            if any(score.name == OUTCOME_SCORE for score in scores):
+                raise ValueError(f"scorer {name!r} returned a score named {OUTCOME_SCORE!r}, which is the test's outcome "
+                                 "(1 passed, 0 failed) in the plugin; give the score another name.")
+        except _SCORER_FAILURES as exc:
             case.scorer_errors[name] = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
             span.log_error(type(exc), exc, exc.__traceback__)
             span.end()
@@ -89,7 +102,7 @@ def run_scorers(case: Any, scorers: list[Any]) -> dict[str, float | None]:
         if held is None:
             span.end()
         else:  # ended when the case settles (see BraintrustCase.settle_scores)
-            case.held_score_spans.append((span, held, time.time()))
+            case.held_score_spans.append((name, span, held, time.time()))
         for score in scores:
             value = score.score
             results[score.name] = (1 if value else 0) if isinstance(value, bool) else value
