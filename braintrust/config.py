@@ -12,6 +12,7 @@ import os
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 DEFAULT_APP_URL = "https://www.braintrust.dev"
 DEFAULT_MAX_REQUEST_BYTES = 6 * 1024 * 1024
@@ -42,7 +43,7 @@ def env_bool(name: str, default: bool = False) -> bool:
     )
 
 
-def env_number(name: str, default: float, *, minimum: float = 0.0, integer: bool = False) -> float:
+def env_number(name: str, default: float, *, minimum: float = 0.0, maximum: float = math.inf, integer: bool = False) -> float:
     value = env_str(name)
     if value is None:
         return default
@@ -55,7 +56,31 @@ def env_number(name: str, default: float, *, minimum: float = 0.0, integer: bool
         raise ValueError(f"{name}={value!r} is not a finite number; set it to e.g. {default!r} or unset it.")
     if number < minimum:
         raise ValueError(f"{name}={value!r} must be at least {minimum}; unset it to use the default {default!r}.")
+    if number > maximum:
+        raise ValueError(f"{name}={value!r} must be at most {maximum}; unset it to use the default {default!r}.")
     return number
+
+
+def checked_url(value: str, name: str) -> str:
+    """``value`` when it is an http(s) URL with a host (and no query or fragment, which would
+    swallow the paths appended to it); else a ``ValueError`` naming ``name``, the value and the fix."""
+    parts = urlsplit(value)
+    try:
+        parts.port  # (raises on a port that is not a number)
+        usable = parts.scheme.lower() in ("http", "https") and bool(parts.hostname) and not parts.query and not parts.fragment
+    except ValueError:
+        usable = False
+    if not usable:
+        raise ValueError(
+            f"{name}={value!r} is not an http(s) URL of a host: write it with its scheme and without a query, "
+            f"e.g. {DEFAULT_APP_URL}."
+        )
+    return value
+
+
+#: The longest wait a variable may ask for. (Far beyond it, the system's timers overflow: a
+#: ``BRAINTRUST_HTTP_TIMEOUT`` of 1e10 seconds failed every request with an ``OverflowError``.)
+MAX_WAIT_SECONDS = 86400
 
 
 @dataclass(frozen=True)
@@ -82,14 +107,14 @@ class DeliverySettings:
 
     @classmethod
     def from_env(cls) -> "DeliverySettings":
-        retries = env_number("BRAINTRUST_NUM_RETRIES", 4, integer=True)
+        retries = env_number("BRAINTRUST_NUM_RETRIES", 4, minimum=0, integer=True)
         max_request = env_str("BRAINTRUST_MAX_REQUEST_SIZE")
         spill = env_str("BRAINTRUST_FAILED_PUBLISH_PAYLOADS_DIR")
         copies = env_str("BRAINTRUST_ALL_PUBLISH_PAYLOADS_DIR")
         return cls(
-            flush_timeout_seconds=env_number("BRAINTRUST_FLUSH_TIMEOUT", 10.0),
+            flush_timeout_seconds=env_number("BRAINTRUST_FLUSH_TIMEOUT", 10.0, maximum=MAX_WAIT_SECONDS),
             attempts_per_batch=int(retries) + 1,
-            read_timeout_seconds=env_number("BRAINTRUST_HTTP_TIMEOUT", 30.0, minimum=0.001),
+            read_timeout_seconds=env_number("BRAINTRUST_HTTP_TIMEOUT", 30.0, minimum=0.001, maximum=MAX_WAIT_SECONDS),
             queue_max_rows=int(env_number("BRAINTRUST_QUEUE_SIZE", 100_000, minimum=1, integer=True)),
             batch_max_rows=int(env_number("BRAINTRUST_DEFAULT_BATCH_SIZE", 100, minimum=1, integer=True)),
             max_request_bytes=(
@@ -97,11 +122,17 @@ class DeliverySettings:
                 if max_request
                 else None
             ),
-            spill_dir=Path(spill) if spill else None,
-            payload_copy_dir=Path(copies) if copies else None,
+            spill_dir=folder_path(spill) if spill else None,
+            payload_copy_dir=folder_path(copies) if copies else None,
             sync_flush=env_bool("BRAINTRUST_SYNC_FLUSH"),
             disable_atexit_flush=env_bool("BRAINTRUST_DISABLE_ATEXIT_FLUSH"),
         )
+
+
+def folder_path(value: str) -> Path:
+    """A folder named by a variable: ``~`` expanded (a ``.env`` file or a CI setting does not
+    expand it as a shell does) and made absolute, so messages name where the files really are."""
+    return Path(value).expanduser().resolve()
 
 
 def default_project_name() -> str | None:

@@ -7,6 +7,8 @@ intersect their fields. The local store, having no organization, collects everyt
 
 from __future__ import annotations
 
+import os
+import selectors
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -54,27 +56,75 @@ def combine_settings(org: dict[str, Any] | None, explicit: dict[str, Any] | None
 
 #: All the ``git`` calls of one collection share this many seconds: a huge or slow repository
 #: (a network filesystem, a lock) costs a run at most this, and leaves the rest of the fields out.
+#: ``ancestor_commits`` has a budget of its own, and none at all where a collection just ran out.
 COLLECT_BUDGET_SECONDS = 5.0
 
+#: Working folders whose last collection ran out of time (``ancestor_commits`` skips them).
+_out_of_time: set[str | None] = set()
 
-def _git(args: list[str], cwd: str | None, until: float | None = None) -> str | None:
-    timeout = 10.0 if until is None else until - time.monotonic()
-    if timeout <= 0:
+
+def _output(args: list[str], cwd: str | None, until: float, max_bytes: int | None = None) -> bytes | None:
+    """What ``git args`` writes, or None when git is missing, fails or is still running at
+    ``until``. With ``max_bytes``, reading stops there and git is stopped: a diff of generated
+    files can be gigabytes, and only its head is kept."""
+    if until - time.monotonic() <= 0:
         return None
+    if os.name != "posix":  # (pipes cannot be waited on with a timeout there)
+        try:
+            done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, timeout=until - time.monotonic())
+        except (OSError, ValueError, subprocess.SubprocessError):
+            return None
+        return done.stdout[:max_bytes] if done.returncode == 0 else None
     try:
-        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
-    except (OSError, subprocess.SubprocessError):
+        process = subprocess.Popen(["git", *args], cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    except (OSError, ValueError):
         return None
-    if done.returncode != 0:
+    output = bytearray()
+    try:
+        with process.stdout, selectors.DefaultSelector() as selector:  # type: ignore[union-attr]
+            selector.register(process.stdout, selectors.EVENT_READ)  # type: ignore[arg-type]
+            while max_bytes is None or len(output) < max_bytes:
+                left = until - time.monotonic()
+                if left <= 0 or not selector.select(left):
+                    return None
+                chunk = os.read(process.stdout.fileno(), 1 << 16)  # type: ignore[union-attr]
+                if not chunk:
+                    break
+                output += chunk
+        if max_bytes is not None and len(output) >= max_bytes:
+            return bytes(output[:max_bytes])
+        returncode = process.wait(max(0.0, until - time.monotonic()))
+    except subprocess.TimeoutExpired:
         return None
-    return done.stdout.strip()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return bytes(output) if returncode == 0 else None
+
+
+def _git(args: list[str], cwd: str | None, until: float) -> str | None:
+    """``git args``'s output as text (bytes that are not UTF-8 replaced), stripped; or None."""
+    output = _output(args, cwd, until)
+    return None if output is None else output.decode("utf-8", errors="replace").strip()
+
+
+def _diff(cwd: str | None, until: float) -> str:
+    """``git diff HEAD``, at most ``GIT_DIFF_MAX_BYTES`` of UTF-8 (a change to a Latin-1 file
+    is not UTF-8: such bytes are replaced); "" when it fails or runs out of time."""
+    output = _output(["diff", "HEAD"], cwd, until, GIT_DIFF_MAX_BYTES) or b""
+    encoded = output.decode("utf-8", errors="replace").strip().encode("utf-8")
+    return encoded[:GIT_DIFF_MAX_BYTES].decode("utf-8", errors="ignore")
 
 
 def collect_repo_info(settings: dict[str, Any], cwd: str | None = None) -> dict[str, Any] | None:
     """RepoInfo fields as a dict, or None outside a repository or when collection is off."""
     collect = settings.get("collect", "all")
     until = time.monotonic() + COLLECT_BUDGET_SECONDS
+    _out_of_time.discard(cwd)
     if collect == "none" or _git(["rev-parse", "--is-inside-work-tree"], cwd, until) != "true":
+        if time.monotonic() >= until:
+            _out_of_time.add(cwd)
         return None
     wanted = set(FIELDS) if collect == "all" else set(settings.get("fields") or [])
     commit = _git(["rev-parse", "HEAD"], cwd, until)
@@ -89,27 +139,28 @@ def collect_repo_info(settings: dict[str, Any], cwd: str | None = None) -> dict[
         "author_email": _git(["log", "-1", "--pretty=%ae"], cwd, until),
         "commit_message": _git(["log", "-1", "--pretty=%B"], cwd, until),
         "commit_time": (_git(["log", "-1", "--pretty=%cI"], cwd, until) or "").replace("Z", "+00:00") or None,
-        "git_diff": None,
+        "git_diff": _diff(cwd, until) if dirty else None,
     }
-    if dirty:
-        diff = _git(["diff", "HEAD"], cwd, until) or ""
-        encoded = diff.encode("utf-8")
-        if len(encoded) > GIT_DIFF_MAX_BYTES:
-            diff = encoded[:GIT_DIFF_MAX_BYTES].decode("utf-8", errors="ignore")
-        info["git_diff"] = diff
+    if time.monotonic() >= until:
+        _out_of_time.add(cwd)
     return {k: (v if k in wanted else None) for k, v in info.items()}
 
 
 def ancestor_commits(cwd: str | None = None, limit: int = 1000) -> list[str]:
-    """First-parent history from the merge-base with the origin's main branch."""
-    if not _git(["remote", "get-url", "origin"], cwd):
+    """First-parent history from the merge-base with the origin's main branch; [] when the
+    collection just before, in the same folder, ran out of time (git would again)."""
+    if cwd in _out_of_time:
+        _out_of_time.discard(cwd)
         return []
-    branches = [b for b in ("main", "master", "develop") if _git(["rev-parse", "--verify", "--quiet", f"refs/heads/{b}"], cwd)]
+    until = time.monotonic() + COLLECT_BUDGET_SECONDS
+    if not _git(["remote", "get-url", "origin"], cwd, until):
+        return []
+    branches = [b for b in ("main", "master", "develop") if _git(["rev-parse", "--verify", "--quiet", f"refs/heads/{b}"], cwd, until)]
     base = branches[0] if len(branches) == 1 else "main"
-    dirty = bool(_git(["status", "--porcelain", "--untracked-files=no"], cwd))
+    dirty = bool(_git(["status", "--porcelain", "--untracked-files=no"], cwd, until))
     head = "HEAD" if dirty else "HEAD^"
-    merge_base = _git(["merge-base", head, f"origin/{base}"], cwd)
+    merge_base = _git(["merge-base", head, f"origin/{base}"], cwd, until)
     if not merge_base:
         return []
-    history = _git(["rev-list", "--first-parent", f"--max-count={limit}", merge_base], cwd)
+    history = _git(["rev-list", "--first-parent", f"--max-count={limit}", merge_base], cwd, until)
     return history.split() if history else []

@@ -12,7 +12,7 @@ import threading
 import time
 from typing import Any
 
-from braintrust.config import DEFAULT_APP_URL, DeliverySettings, env_bool, env_str, find_api_key, mask_secret
+from braintrust.config import DEFAULT_APP_URL, DeliverySettings, checked_url, env_bool, env_str, find_api_key, mask_secret
 from braintrust.forks import at_fork
 
 NO_KEY_MESSAGE = (
@@ -154,6 +154,9 @@ class BraintrustState:
                 raise LoginError(NO_KEY_MESSAGE, "no_api_key")
             if not force_login:
                 self._raise_if_recently_unreachable()
+            self._check_url(self.app_url(), "app_url" if self.explicit_app_url else "BRAINTRUST_APP_URL")
+            if self._client is not None and self._client.api_key != key:
+                self._drop_login()  # (BRAINTRUST_API_KEY changed since: log in with the key of now)
             client = self.http_client()
             deadline = deadline or Deadline(30.0)
             try:
@@ -162,13 +165,16 @@ class BraintrustState:
                 if exc.status in (401, 403):
                     raise LoginError(f"Invalid API key {mask_secret(key)}: [{exc.status}] {exc.body[:300]}", "auth") from None
                 reason = "deadline" if exc.deadline_reached else f"http_{exc.status // 100}xx"
-                raise LoginError(f"Braintrust login at {self.app_url()} failed: [{exc.status}] {exc.body[:300]}", reason) from None
+                hint = " (is BRAINTRUST_APP_URL the address of the Braintrust app?)" if exc.status == 404 else ""
+                raise LoginError(f"Braintrust login at {self.app_url()} failed: [{exc.status}] {exc.body[:300]}{hint}", reason) from None
             except TransportError as exc:
                 if exc.reason == "bad_api_key":  # (the network is not the problem)
                     raise LoginError(str(exc), exc.reason) from None
                 fix = ("its certificate could not be verified: if a proxy or a private CA signs it on this network, "
                        "point REQUESTS_CA_BUNDLE at that CA's bundle" if exc.reason == "tls"
                        else "check the network and BRAINTRUST_APP_URL")
+                if exc.reason == "tls" and any(sign in str(exc).lower() for sign in _PLAIN_HTTP_SIGNS):
+                    fix = "it does not answer in TLS: if it serves plain HTTP, write BRAINTRUST_APP_URL with http://"
                 error = LoginError(
                     f"Could not reach Braintrust at {self.app_url()} to log in: {exc} "
                     f"({fix}; to work offline, set BRAINTRUST_LOCAL=1 and rows go to the local store)",
@@ -220,6 +226,13 @@ class BraintrustState:
             return
         raise LoginError(str(error), error.reason)  # (the same text: reports show each error once)
 
+    @staticmethod
+    def _check_url(url: str, name: str) -> None:
+        try:
+            checked_url(url, name)
+        except ValueError as exc:
+            raise LoginError(str(exc), "bad_url") from None
+
     def _apply_login(self, info: dict[str, Any]) -> None:
         orgs = info.get("org_info") or []
         if not isinstance(orgs, list) or not all(
@@ -238,7 +251,10 @@ class BraintrustState:
             matches = [o for o in orgs if o.get("name") == wanted]
             if not matches:
                 names = ", ".join(str(o.get("name")) for o in orgs)
-                raise LoginError(f"Organization {wanted} not found. Must be one of {names}")
+                raise LoginError(
+                    f"Organization {wanted} not found. Must be one of {names} (set BRAINTRUST_ORG_NAME, or login's "
+                    "org_name, to one of them, or unset it for the first)."
+                )
             org = matches[0]
         self.user_info = None
         self.org_id = org.get("id")
@@ -250,7 +266,11 @@ class BraintrustState:
         self.proxy_url = proxy.rstrip("/")
         if not self.api_url:
             raise LoginError("Login returned no api_url for the organization; set BRAINTRUST_API_URL.")
-        self.git_metadata = org.get("git_metadata")
+        self._check_url(self.api_url, "BRAINTRUST_API_URL" if env_str("BRAINTRUST_API_URL") else "the organization's api_url")
+        if env_str("BRAINTRUST_PROXY_URL"):
+            self._check_url(self.proxy_url, "BRAINTRUST_PROXY_URL")
+        policy = org.get("git_metadata")
+        self.git_metadata = policy if isinstance(policy, dict) else None  # (another shape: no policy)
         client = self.http_client()
         client.trust(self.api_url)
         client.trust(self.proxy_url)
@@ -276,6 +296,9 @@ class BraintrustState:
         self._lock = threading.RLock()
         self._client = None
 
+
+#: What OpenSSL says (by version) when the server answers TLS with plain HTTP.
+_PLAIN_HTTP_SIGNS = ("wrong version number", "record layer failure", "packet length too long")
 
 #: Fields of a login's organization that must be strings (or absent) to be used.
 _ORG_TEXT_FIELDS = ("id", "name", "api_url", "proxy_url")

@@ -22,6 +22,8 @@ def configure_session(config: pytest.Config, settings: Settings) -> None:
     from braintrust.delivery import policy
     from braintrust.delivery.runtime import mark_counts
 
+    _check_environment()
+
     saved_policy = (policy.quiet_local_notice, policy.queue_full_wait_seconds)
     policy.quiet_local_notice = True  # the report header says where results go
     policy.enable_pytest_backpressure()
@@ -52,6 +54,20 @@ def configure_session(config: pytest.Config, settings: Settings) -> None:
         config.pluginmanager.register(run.xdist_bridge, "braintrust-xdist")
         if workerinput is None:  # the controller: its per-report hook, which workers do not need
             config.pluginmanager.register(XdistCaseCounter(run.xdist_bridge), "braintrust-xdist-cases")
+
+
+def _check_environment() -> None:
+    """The ``BRAINTRUST_*`` variables, read now: a malformed one (``BRAINTRUST_HTTP_TIMEOUT=abc``,
+    ``BRAINTRUST_LOCAL=maybe``) is a usage error naming it and the fix, before any test runs,
+    rather than a traceback at the first case or rows lost at the end."""
+    from braintrust.config import DeliverySettings
+    from braintrust.state import global_state
+
+    try:
+        DeliverySettings.from_env()
+        global_state().is_local()
+    except ValueError as exc:
+        raise pytest.UsageError(f"--braintrust: {exc}") from None
 
 
 class NonCaseFailures:

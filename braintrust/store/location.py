@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from braintrust.config import env_str
+from braintrust.config import env_str, folder_path
 
 STORE_DIRNAME = ".braintrust"
 DATABASE_FILENAME = "braintrust.sqlite"
@@ -68,7 +68,7 @@ def database_for_commands(start: Path | None = None) -> Path:
     a suite's store in its rootdir, which may be a folder below the root); else the root's."""
     override = env_str("BRAINTRUST_LOCAL_DIR")
     if override:
-        return Path(override).expanduser().resolve() / DATABASE_FILENAME
+        return folder_path(override) / DATABASE_FILENAME
     here = (start or Path.cwd()).resolve()
     root = _nearest_project(here)
     for directory in [here, *here.parents]:
@@ -97,7 +97,7 @@ def store_dir(start: Path | None = None) -> Path:
     """The store folder (not created here)."""
     override = env_str("BRAINTRUST_LOCAL_DIR")
     if override:
-        return Path(override).expanduser().resolve()
+        return folder_path(override)
     return project_root(start) / STORE_DIRNAME
 
 
@@ -109,5 +109,5 @@ def spill_dir(start: Path | None = None) -> Path:
     """Default spill folder: ``spill/`` inside the store folder."""
     override = env_str("BRAINTRUST_FAILED_PUBLISH_PAYLOADS_DIR")
     if override:
-        return Path(override).expanduser().resolve()
+        return folder_path(override)
     return store_dir(start) / "spill"

@@ -3,6 +3,8 @@ header, the SDK not even imported; the fixtures still work. ``-p no:braintrust``
 
 from __future__ import annotations
 
+import pytest
+
 SUITE = '''
 import sys
 
@@ -120,3 +122,21 @@ def test_without_logging_a_case_may_still_return_its_output_without_a_warning(bt
     result.assert_outcomes(passed=3, failed=1)
     # (the traceback's line: the short summary's copy is cut to the terminal's width)
     result.stdout.fnmatch_lines(["E *PytestReturnNotNoneWarning: *::test_unmarked_returns returned *", "FAILED *::test_unmarked_returns*"])
+
+
+@pytest.mark.parametrize("variable, value, message", [
+    ("BRAINTRUST_HTTP_TIMEOUT", "abc", "BRAINTRUST_HTTP_TIMEOUT='abc' is not a number; set it to e.g. 30.0 or unset it."),
+    ("BRAINTRUST_LOCAL", "maybe", "BRAINTRUST_LOCAL='maybe' is not a boolean: use one of true/1/yes/on or false/0/no/off."),
+])
+def test_a_malformed_braintrust_variable_is_a_usage_error_before_any_test(bt, variable, value, message):
+    """Read at configure time: once, a malformed delivery variable stopped the run with an
+    INTERNALERROR traceback at the first case, and a malformed ``BRAINTRUST_LOCAL`` lost every
+    row at the end while the run passed. Without ``--braintrust`` nothing reads them."""
+    bt.pytester.makepyfile(test_suite_env="from pytest_braintrust import eval_case\n\n@eval_case(input=1)\ndef test_it():\n    pass\n")
+    bt.monkeypatch.setenv(variable, value)
+    bt.run().assert_outcomes(passed=1)
+    result = bt.run("--braintrust")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: --braintrust: {message}"])
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    assert not bt.local_dir.joinpath("braintrust.sqlite").exists()
