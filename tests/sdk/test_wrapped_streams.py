@@ -10,6 +10,7 @@ import asyncio
 import gc
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -162,7 +163,11 @@ def test_streams_still_held_unfinished_at_exit_end_their_spans_before_the_exit_t
     script.write_text(textwrap.dedent(EXIT_SCRIPT.format(tests=str(TESTS), openai_url=stubs["openai"].base_url,
                                                          anthropic_url=stubs["anthropic"].base_url)))
     proc = subprocess.run([sys.executable, str(script)], env=dict(os.environ), capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0 and proc.stdout.strip() == "holding both", proc.stderr
+    # CPython 3.13.0 itself crashes collecting a half-read OpenAI stream at exit, after the
+    # exit-time flush (a script with no braintrust in it, only the client, crashes the same way).
+    crash_of_3_13_0 = sys.version_info[:3] == (3, 13, 0) and proc.returncode == -signal.SIGSEGV
+    assert proc.returncode == 0 or crash_of_3_13_0, proc.stderr
+    assert proc.stdout.strip() == "holding both", proc.stderr
     rows = {row["span_attributes"]["name"]: row for row in bt_logs.server.rows("project_logs")}
     assert set(rows) == {"Chat Completion", "anthropic.messages.stream"}
     for row in rows.values():
