@@ -105,6 +105,10 @@ def validate_scores(scores: Any) -> dict[str, Any]:
         if value is None:
             out[name] = None
             continue
+        if type(value) not in _NUMBER_TYPES:
+            from braintrust.score import plain_score_value
+
+            value = plain_score_value(value)  # (a Decimal, Fraction or numpy number: logged as a plain one)
         if isinstance(value, bool):
             out[name] = 1 if value else 0
             continue

@@ -257,3 +257,23 @@ def test_rows_queued_before_the_masking_function_is_set_are_masked_too(bt_logs):
     rows = bt_logs.rows()
     assert secret not in json.dumps(bt_logs.server.logs3_bodies)
     assert len(rows) == 2 and "***" in json.dumps(rows)
+
+
+def test_scores_of_other_number_kinds_are_logged_as_plain_numbers(bt_logs):
+    """``span.log`` and ``logger.log`` take a ``Decimal``, a ``Fraction`` or a numpy number as a
+    score, as ``Eval``'s scorers do: a number in the row (it was text, ``"0.5"``, or refused, for
+    numpy's bool), still held to [0, 1]."""
+    from decimal import Decimal
+    from fractions import Fraction
+
+    import numpy as np
+
+    logger = braintrust.init_logger(project="number-kinds")
+    logger.log(input=1, scores={"decimal": Decimal("0.5"), "fraction": Fraction(1, 4), "np": np.float32(0.75), "np_bool": np.bool_(True)})
+    with logger.start_span(name="span") as span:
+        span.log(scores={"decimal": Decimal("0.25")})
+        with pytest.raises(ValueError, match=r"score 'too_big' must be between 0 and 1, got 1.5"):
+            span.log(scores={"too_big": Decimal("1.5")})
+    bt_logs.flush()
+    scores = sorted((row["scores"] for row in bt_logs.server.rows("project_logs")), key=len)
+    assert scores == [{"decimal": 0.25}, {"decimal": 0.5, "fraction": 0.25, "np": 0.75, "np_bool": 1}]
