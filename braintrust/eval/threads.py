@@ -188,7 +188,9 @@ def _without_stop_iteration(fn: Callable[..., Any], *args: Any, **kwargs: Any) -
     try:
         return fn(*args, **kwargs)
     except StopIteration as exc:
-        raise RuntimeError(f"{getattr(fn, '__name__', fn)!s} raised StopIteration") from exc
+        detail = f" ({exc})" if str(exc) else ""
+        raise RuntimeError(f"StopIteration raised{detail} (next() on an empty iterator?); a StopIteration cannot "
+                           "leave a task or a scorer, as asyncio cannot carry it to the trial awaiting it") from exc
 
 
 async def run_blocking(fn: Callable[[], Any]) -> Any:

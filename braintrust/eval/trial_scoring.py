@@ -167,15 +167,10 @@ class TrialScorers:
 
 def call_sync_scorer(fn: Callable, positional: list[Any], keyword: dict[str, Any]) -> Any:
     """Call a sync scorer (on the pool's thread). A generator it returns is read there too: its
-    body is the scorer's work, which must not run on the event loop. A ``StopIteration`` it raises
-    (``next()`` on an exhausted iterator) becomes a ``RuntimeError``: asyncio cannot carry one to
-    the awaiting trial, which would then wait forever."""
-    try:
-        result = fn(*positional, **keyword)
-        return list(result) if inspect.isgenerator(result) else result
-    except StopIteration as exc:
-        raise RuntimeError(f"the scorer raised StopIteration{f' ({exc})' if str(exc) else ''}; "
-                           "a StopIteration cannot leave a scorer (is it from next() on an empty iterator?)") from exc
+    body is the scorer's work, which must not run on the event loop. (``run_in_pool`` turns a
+    ``StopIteration`` it raises into a ``RuntimeError``.)"""
+    result = fn(*positional, **keyword)
+    return list(result) if inspect.isgenerator(result) else result
 
 
 def _counted(count: int, noun: str) -> str:
