@@ -20,6 +20,7 @@ from typing import Any, Mapping
 __all__ = ["MissingVariable", "TemplateError", "escape_html", "parse", "render"]
 
 _STANDALONE_KINDS = frozenset("#^/!>=")
+MAX_SECTION_DEPTH = 100  # rendering recurses per level; far beyond any real prompt
 _LINE_TAIL = re.compile(r"[ \t]*(\r\n|\n|$)")
 
 
@@ -84,6 +85,9 @@ def parse(template: str) -> list:
                 raise TemplateError(f"bad set-delimiter tag {left}{content}{right} at line {_line(template, start)}")
             left, right = delimiters
         elif kind in ("#", "^"):
+            if len(stack) > MAX_SECTION_DEPTH:
+                raise TemplateError(f"section {key!r} at line {_line(template, start)} is nested more than "
+                                    f"{MAX_SECTION_DEPTH} sections deep; flatten the template")
             tag = _Tag(kind, key)
             stack[-1][1].append(tag)
             stack.append((tag, tag.children, start))

@@ -63,8 +63,14 @@ def get_prompt_versions(project_id: str, prompt_id: str) -> list[str]:
         entries = None
     if not isinstance(entries, list):
         raise ValueError(f"Braintrust answered the versions of prompt {prompt_id} without a 'data' list.")
-    return [
-        prettify_xact(entry["_xact_id"])
-        for entry in entries
-        if isinstance(entry, dict) and (entry.get("audit_data") or {}).get("action") in VERSION_ACTIONS
-    ]
+    versions = []
+    for entry in entries:
+        audit = entry.get("audit_data") if isinstance(entry, dict) else None
+        if not isinstance(audit, dict) or audit.get("action") not in VERSION_ACTIONS:
+            continue
+        try:
+            versions.append(prettify_xact(entry["_xact_id"]))
+        except (KeyError, TypeError, ValueError):
+            raise ValueError(f"Braintrust answered a version of prompt {prompt_id} without a valid '_xact_id': "
+                             f"{str(entry)[:200]}") from None
+    return versions

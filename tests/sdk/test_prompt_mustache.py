@@ -56,3 +56,11 @@ def test_error_messages_name_the_place():
         render("x\n{{#a}}y", {})
     with pytest.raises(TemplateError, match="closing tag 'b' at line 1 does not match the open section 'a'"):
         render("{{#a}}{{/b}}", {})
+
+
+def test_sections_nested_too_deeply_are_a_template_error_not_a_recursion_error():
+    deep = "{{#a}}" * 5000 + "x" + "{{/a}}" * 5000
+    with pytest.raises(TemplateError, match=r"section 'a' at line 1 is nested more than 100 sections deep; flatten"):
+        render(deep, {"a": True})
+    fine = "{{#a}}" * 100 + "x" + "{{/a}}" * 100
+    assert render(fine, {"a": True}) == "x"

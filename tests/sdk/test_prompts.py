@@ -273,6 +273,11 @@ def test_get_prompt_versions_errors_say_what_to_do(bt_env, monkeypatch):
     bt_env.script("POST", "/btql", [{"status": 200, "body": {"rows": []}}])
     with pytest.raises(ValueError, match="without a 'data' list"):
         braintrust.get_prompt_versions("p", "x")
+    for entry in ({"audit_data": {"action": "upsert"}}, {"_xact_id": None, "audit_data": {"action": "upsert"}},
+                  {"_xact_id": "v1", "audit_data": {"action": "merge"}}):
+        bt_env.script("POST", "/btql", [{"status": 200, "body": {"data": [entry]}}])
+        with pytest.raises(ValueError, match="answered a version of prompt x without a valid '_xact_id'"):
+            braintrust.get_prompt_versions("p", "x")
 
 
 def test_get_prompt_versions_without_a_key_says_prompts_live_in_braintrust():
