@@ -42,6 +42,8 @@ class BraintrustState:
         self.reset()
 
     def reset(self) -> None:
+        if getattr(self, "_client_pid", None) == os.getpid():
+            self._drop_login()  # (closes this process's sockets; a forked child's are its parent's)
         self.explicit_api_key: str | None = None
         self.explicit_app_url: str | None = None
         self.explicit_org_name: str | None = None

@@ -173,3 +173,28 @@ def test_flush_with_no_time_left_spills_at_once(tmp_path):
     proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["1", "1"]
+
+
+RELOGIN = """
+import gc
+import braintrust
+from braintrust.delivery.runtime import reset_for_tests
+for _ in range(3):
+    braintrust.login()
+    braintrust.init_logger(project="p").log(input=1)
+    braintrust.flush()
+    reset_for_tests()
+gc.collect()
+print("done")
+"""
+
+
+def test_forgetting_a_login_closes_its_connections():
+    """``reset_for_tests`` (the dev server's switch between callers does the same) closes the
+    HTTP client it drops: no ``ResourceWarning: unclosed socket`` per login."""
+    with BraintrustTestServer() as server:
+        env = subprocess_env(BRAINTRUST_API_KEY=server.api_key, BRAINTRUST_APP_URL=server.url)
+        proc = subprocess.run([sys.executable, "-W", "always::ResourceWarning", "-c", RELOGIN], env=env,
+                              capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.strip() == "done", proc.stderr
+    assert "unclosed" not in proc.stderr, proc.stderr
