@@ -137,7 +137,8 @@ class TokenChecker:
 
 
 class CredentialGate:
-    """Lets evals run under one caller's credential at a time (see the module's docstring)."""
+    """Lets evals run under one caller's credential at a time (see the module's docstring).
+    ``AccessDenied`` (502) when the process cannot log in as the caller."""
 
     def __init__(self) -> None:
         self._condition = threading.Condition()
@@ -151,7 +152,10 @@ class CredentialGate:
             while self._current != wanted and self._running:
                 self._condition.wait()
             if self._current != wanted:
-                _switch_login(caller)
+                try:
+                    _switch_login(caller)
+                except Exception as exc:  # (Braintrust unreachable, say: the request's answer, not a dropped connection)
+                    raise AccessDenied(502, f"Could not log in to Braintrust as the caller: {exc}") from None
                 self._current = wanted
             self._running += 1
         try:

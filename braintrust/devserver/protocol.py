@@ -72,6 +72,8 @@ def _json_object(body: bytes) -> dict[str, Any]:
         data = json.loads(body or b"null")
     except ValueError as exc:
         raise BadRequest(f"Invalid JSON: {exc}") from None
+    except RecursionError:
+        raise BadRequest("Invalid JSON: nested too deeply for this dev server to read") from None
     return _expect(data, "the request body", "object")
 
 
@@ -112,6 +114,11 @@ def _eval_data(data: Any) -> Any:
         for key, kinds in DATA_FIELDS.items():
             if key in data:
                 _expect(data[key], f"data.{key}", *kinds)
+    rows = data.get("data") if isinstance(data, dict) else data
+    for index, row in enumerate(rows or []):
+        where = f"data.data[{index}]" if isinstance(data, dict) else f"data[{index}]"
+        if "input" not in _expect(row, where, "object"):
+            raise BadRequest(f"{where} has no input: each row needs one, e.g. {{\"input\": ..., \"expected\": ...}}")
     return data
 
 
@@ -136,6 +143,12 @@ def _remote_scorer(score: Any, index: int) -> dict[str, Any]:
 def parent_slug(parent: Any) -> str:
     """A parent given as an export slug, or as ``{"object_type", "object_id", "row_ids"?}``, as a slug."""
     if isinstance(parent, str):
+        from braintrust.tracing.api import decode_slug
+
+        try:
+            decode_slug(parent, "parent")
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
         return parent
     from braintrust.tracing.span_components import SpanComponentsV4, SpanObjectTypeV3
 

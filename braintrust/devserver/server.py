@@ -5,13 +5,18 @@ An HTTP server from the standard library, one thread per request. ``GET /`` says
 parameters and extra scorers (``braintrust.devserver.protocol``), as the caller
 (``braintrust.devserver.access``). A request that cannot run is answered with a JSON error;
 once a streamed answer has started, a failure is its ``error`` event, then ``done``. A streamed
-run whose caller goes away is cancelled.
+run whose caller goes away (closes the connection, or stops reading) is cancelled. A request
+that does not arrive whole within ``request_timeout_seconds`` is answered 408 (or dropped, when
+not even its headers came).
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
+import selectors
+import socket
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,6 +35,10 @@ from braintrust.devserver.protocol import (
 __all__ = ["DevServer", "serve"]
 
 MAX_BODY_BYTES = 64 * 1024 * 1024
+#: How long a request may take to arrive, and a streamed answer's reader to take the next event.
+REQUEST_TIMEOUT_SECONDS = 60.0
+#: How often a streamed run checks that its caller is still connected.
+HANGUP_POLL_SECONDS = 0.1
 JSON_TYPE = "application/json; charset=utf-8"
 TEXT_TYPE = "text/plain; charset=utf-8"
 
@@ -39,9 +48,11 @@ class DevServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, evaluators: Mapping[str, Any], host: str = "localhost", port: int = 8300, org_name: str | None = None):
+    def __init__(self, evaluators: Mapping[str, Any], host: str = "localhost", port: int = 8300, org_name: str | None = None,
+                 request_timeout_seconds: float = REQUEST_TIMEOUT_SECONDS):
         super().__init__((host, port), _Handler)
         self.evaluators = dict(evaluators)
+        self.request_timeout_seconds = request_timeout_seconds
         self.tokens = TokenChecker(org_name)
         self.gate = CredentialGate()
 
@@ -52,7 +63,13 @@ class DevServer(ThreadingHTTPServer):
 
 
 def serve(evaluators: Mapping[str, Any], host: str = "localhost", port: int = 8300, org_name: str | None = None) -> None:
-    """Run the dev server until Ctrl-C."""
+    """Run the dev server until Ctrl-C (or SIGTERM)."""
+    from braintrust.delivery.runtime import get_processor
+
+    # Made here, on the main thread, so that its SIGTERM handler is installed (it cannot be from
+    # a request's thread, where the first eval would otherwise make it): a SIGTERM then flushes
+    # what the running evals logged instead of killing the process with their rows.
+    get_processor()
     server = DevServer(evaluators, host, port, org_name)
     print(f"Starting dev server on http://{host}:{server.server_address[1]}", flush=True)
     print(f"Loaded {len(evaluators)} evaluator(s): {list(evaluators)}", flush=True)
@@ -70,6 +87,10 @@ ENDPOINTS_TEXT = "the dev server answers GET /, GET /list and POST /eval"
 class _Handler(BaseHTTPRequestHandler):
     server: DevServer
     protocol_version = "HTTP/1.0"  # (a streamed answer ends when the connection closes)
+
+    @property
+    def timeout(self) -> float:  # (read by setup(): every read and write of the connection)
+        return self.server.request_timeout_seconds
 
     def log_message(self, format: str, *args: Any) -> None:  # one line per request, on stderr
         sys.stderr.write(f"braintrust dev server: {self.address_string()} {format % args}\n")
@@ -123,7 +144,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(200, "Hello, world!", TEXT_TYPE)
         elif path == "/list":
             if self._authorized() is not None:
-                self._answer(200, evaluator_listing(self.server.evaluators))
+                try:
+                    listing = evaluator_listing(self.server.evaluators)
+                except BadRequest as exc:  # (an evaluator's own declaration: this server's fault, not the caller's)
+                    self._answer(500, {"error": f"Failed to list the evaluators: {exc}"})
+                    return
+                self._answer(200, listing)
         else:
             self._answer(404, {"error": f"no endpoint GET {path}: {ENDPOINTS_TEXT}"})
 
@@ -155,19 +181,27 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError as exc:
             self._answer(400, {"error": f"Invalid parameters: {exc}"})
             return
-        with self.server.gate.using(caller):  # (the dataset too is read as the caller)
-            try:
-                data = _data_of(request, registered)
-            except Exception as exc:
-                self._answer(400, {"error": f"Failed to load dataset: {exc}"})
-                return
-            if request.stream:
-                self._run_streamed(request, registered, data, chosen)
-            else:
-                self._run(request, registered, data, chosen)
+        try:
+            with self.server.gate.using(caller):  # (the dataset too is read as the caller)
+                try:
+                    data = _data_of(request, registered)
+                except Exception as exc:
+                    self._answer(400, {"error": f"Failed to load dataset: {exc}"})
+                    return
+                if request.stream:
+                    self._run_streamed(request, registered, data, chosen)
+                else:
+                    self._run(request, registered, data, chosen)
+        except AccessDenied as exc:  # (raised only on entering the gate)
+            print(f"braintrust dev server: {exc.message}", file=sys.stderr)
+            self._answer(exc.status, {"error": exc.message})
 
     def _body(self) -> bytes | None:
         """The request's body; None when the answer (an error) is already sent."""
+        if self.headers.get("Transfer-Encoding"):
+            self._answer(411, {"error": f"this dev server does not read a body sent with Transfer-Encoding: "
+                                        f"{self.headers['Transfer-Encoding']}; send it with a Content-Length"})
+            return None
         declared = self.headers.get("Content-Length") or "0"
         try:
             length = int(declared)
@@ -176,9 +210,14 @@ class _Handler(BaseHTTPRequestHandler):
         if length < 0:
             self._answer(400, {"error": f"Content-Length must be a number of bytes, got {declared!r}"})
         elif length > MAX_BODY_BYTES:
-            self._answer(413, {"error": f"request body of {length} bytes is over the dev server's {MAX_BODY_BYTES}"})
+            self._answer(413, {"error": f"request body of {length} bytes is over the dev server's limit of {MAX_BODY_BYTES} bytes; "
+                                        "send fewer rows, or name a dataset instead of sending its rows"})
         else:
-            return self.rfile.read(length)
+            try:
+                return self.rfile.read(length)
+            except TimeoutError:
+                self._answer(408, {"error": f"the request body of {length} bytes did not arrive within "
+                                            f"{self.server.request_timeout_seconds:g} s"})
         return None
 
     def _authorized(self) -> Caller | None:
@@ -208,7 +247,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         cancel = threading.Event()
+        finished = threading.Event()
         lock = threading.Lock()
+        threading.Thread(target=self._watch_for_hangup, args=(cancel, finished), daemon=True,
+                         name="braintrust-devserver-hangup").start()
 
         def send(event: str, payload: Any) -> None:
             with lock:
@@ -226,11 +268,32 @@ class _Handler(BaseHTTPRequestHandler):
                                        stream=lambda event: send("progress", event))
             result = _run_evaluator(evaluator)
             send("summary", format_summary(result.summary))
+        except asyncio.CancelledError:
+            if not cancel.is_set():
+                raise
+            print(f"braintrust dev server: the caller of eval {request.name} went away; its run was cancelled", file=sys.stderr)
         except Exception as exc:
             print(f"braintrust dev server: error running eval {request.name}: {exc}", file=sys.stderr)
             send("error", json.dumps(str(exc)))  # (a JSON string, as a function's stream sends it)
         finally:
             send("done", "")
+            finished.set()
+
+    def _watch_for_hangup(self, cancel: threading.Event, finished: threading.Event) -> None:
+        """Set ``cancel`` when the caller closes the connection while the run goes on (a task
+        that sends no progress for a while would otherwise run on for nobody)."""
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.connection, selectors.EVENT_READ)
+            while not finished.is_set():
+                if not selector.select(HANGUP_POLL_SECONDS):
+                    continue
+                try:
+                    gone = self.connection.recv(1, socket.MSG_PEEK) == b""
+                except OSError:  # (reset)
+                    gone = True
+                if gone:
+                    cancel.set()
+                return  # (the caller hung up, or sent more than its request: nothing more to tell)
 
 
 def _data_of(request: EvalRequest, registered: Any) -> Any:
