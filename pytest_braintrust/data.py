@@ -10,8 +10,9 @@ number (as pytest names plain parameters), else ``case-N`` (its position). Ids a
 of the same data, and an id or string input keeps its id when records are added before it.
 
 A dataset that is not pinned is pinned to its current version at collection; under pytest-xdist
-the first worker to read it records that version in a folder the controller shares, and every
-other worker reads the same version, so all workers collect the same ids. The datasets read are
+the first worker to read it records that version (and the ids of its records, so that a record
+deleted since is not read back) in a folder the controller shares, and every other worker reads
+the same records, so all workers collect the same ids. The datasets read are
 noted per project (``DATASETS_KEY``): a project whose cases come from one dataset version has its
 experiment linked to it, as ``Eval`` links its experiment (``dataset_id`` / ``dataset_version``).
 """
@@ -186,15 +187,20 @@ def _from_jsonl(path: Path, metafunc: pytest.Metafunc) -> list[DataRecord]:
 
 
 def _from_dataset(dataset: Any, metafunc: pytest.Metafunc) -> list[DataRecord]:
-    if dataset.explicit_version is None:  # (an environment= is looked up here, once for all workers)
-        dataset.pinned_version = _shared_pin(dataset, metafunc.config)
+    from braintrust.delivery.backend import BackendError
+
+    try:
+        rows = _dataset_rows(dataset, metafunc.config)
+    except (BackendError, ValueError) as exc:  # (a dataset missing, or Braintrust refusing the read)
+        raise pytest.UsageError(f"{metafunc.definition.nodeid}: cannot read the data source {dataset!r}: {exc}") from None
     records = []
-    for row in dataset.fetch():
+    for row in rows:
         origin = {"object_type": "dataset", "object_id": dataset.id, "id": row.get("id"), "_xact_id": row.get("_xact_id"), "created": row.get("created")}
         records.append(
             DataRecord(
                 input=row.get("input"),
-                expected=row.get("expected"),
+                # (a dataset opened with use_output=True names it "output")
+                expected=row["expected"] if "expected" in row else row.get("output"),
                 metadata=dict(row.get("metadata") or {}),
                 tags=list(row.get("tags") or []),
                 id=row.get("id"),
@@ -204,27 +210,50 @@ def _from_dataset(dataset: Any, metafunc: pytest.Metafunc) -> list[DataRecord]:
     return records
 
 
-def _shared_pin(dataset: Any, config: pytest.Config) -> str:
+def _dataset_rows(dataset: Any, config: pytest.Config) -> list[dict[str, Any]]:
+    """The records to test: of the version given, else of a version pinned now (see ``_shared_pin``)."""
+    if dataset.explicit_version is not None:
+        return list(dataset.fetch())
+    # (an environment= is looked up here, once for all workers)
+    dataset.pinned_version, kept = _shared_pin(dataset, config)
+    rows = list(dataset.fetch())
+    if kept is None:
+        return rows
+    # A read as of a version brings back the records deleted since: the ids leave them out.
+    return [row for row in rows if row.get("id") in kept]
+
+
+def _shared_pin(dataset: Any, config: pytest.Config) -> tuple[str, set[str] | None]:
     """The version to read: the current one (or its environment's), agreed between xdist workers
-    through pin files."""
+    through pin files. For the current version, also the ids of its records (else None): a
+    version is the newest ``_xact_id`` of the records there, so the records deleted after it
+    are read back as of it."""
     from pytest_braintrust.xdist import PINS_KEY
 
     pins_dir = (getattr(config, "workerinput", None) or {}).get(PINS_KEY)
-    if not pins_dir:
-        return dataset.version
-    identity = {**dataset.ref.create_args, "environment": dataset.environment}
-    key = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:20]
-    Path(pins_dir).mkdir(parents=True, exist_ok=True)
-    pin_file = Path(pins_dir) / f"{key}.version"
-    if pin_file.exists():
-        return pin_file.read_text().strip()
+    pin_file = None
+    if pins_dir:
+        identity = {**dataset.ref.create_args, "environment": dataset.environment}
+        key = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:20]
+        Path(pins_dir).mkdir(parents=True, exist_ok=True)
+        pin_file = Path(pins_dir) / f"{key}.version"
+        if pin_file.exists():
+            return _read_pin(pin_file)
     version = dataset.version
+    kept = None if dataset.environment is not None else [row.get("id") for row in dataset.fetch()]
+    if pin_file is None:
+        return version, None if kept is None else set(kept)
     draft = pin_file.with_name(f"{pin_file.name}.{os.getpid()}")
-    draft.write_text(version)
+    draft.write_text(json.dumps({"version": version, "ids": kept}))
     try:
         os.link(draft, pin_file)  # atomic: the first worker's version wins, complete
     except FileExistsError:
-        version = pin_file.read_text().strip()
+        pass
     finally:
         draft.unlink()
-    return version
+    return _read_pin(pin_file)
+
+
+def _read_pin(pin_file: Path) -> tuple[str, set[str] | None]:
+    pin = json.loads(pin_file.read_text())
+    return pin["version"], None if pin["ids"] is None else set(pin["ids"])

@@ -35,6 +35,19 @@ def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat()
 
 
+def _record_id(id: Any, call: str) -> str:
+    """``id`` of a record, refused unless a string: the stores key records by string ids, so
+    another type was accepted here and the row then failed to be written."""
+    if not isinstance(id, str) or not id:
+        raise ValueError(f"{call}: id must be a non-empty string, got {type(id).__name__} {id!r:.50}; pass id=str(...).")
+    return id
+
+
+def _text_argument(name: str, value: Any) -> None:
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"init_dataset({name}=...) must be a string, got {type(value).__name__} {value!r:.50}.")
+
+
 class Dataset(FetchedRows):
     """Records (input, expected, metadata, tags) in a project, versioned by transaction."""
 
@@ -109,13 +122,14 @@ class Dataset(FetchedRows):
         if metadata is not None:
             fields["metadata"] = validate_metadata(metadata)
         data, size = jsonsafe.snapshot_fields(fields)
-        row_id = id or ids.row_id()
+        row_id = ids.row_id() if id is None or id == "" else _record_id(id, "Dataset.insert")
         self._write({"id": row_id, **data, "created": _now()}, size)
         self.new_records += 1
         return row_id
 
     def update(self, id: str, input: Any = None, expected: Any = None, tags: Any = None, metadata: Any = None) -> str:
         """Merge the given fields into record ``id``."""
+        _record_id(id, "Dataset.update")
         fields: dict[str, Any] = {}
         if input is not None:
             fields["input"] = input
@@ -130,6 +144,7 @@ class Dataset(FetchedRows):
         return id
 
     def delete(self, id: str) -> str:
+        _record_id(id, "Dataset.delete")
         self._write({"id": id, "created": _now(), "_object_delete": True}, 100)
         return id
 
@@ -189,7 +204,10 @@ class Dataset(FetchedRows):
         pinned = f", version={self._pinned!r}" if self._pinned is not None else ""
         if self._pinned is None and self.environment is not None:  # (not resolved here: a repr asks no server)
             pinned = f", environment={self.environment!r}"
-        return f"Dataset(project={self.ref.create_args.get('project_name')!r}, name={self.ref.create_args.get('dataset_name')!r}{pinned})"
+        args = self.ref.create_args
+        if args.get("dataset_id") is not None and args.get("dataset_name") is None:  # (opened by id: no names known yet)
+            return f"Dataset(dataset_id={args['dataset_id']!r}{pinned})"
+        return f"Dataset(project={args.get('project_name')!r}, name={args.get('dataset_name')!r}{pinned})"
 
 
 def init_dataset(
@@ -208,6 +226,9 @@ def init_dataset(
     dataset_id: str | None = None,
 ) -> Dataset:
     """A dataset handle; created (or found by name) lazily, on first write or read."""
+    for argument, value in (("project", project), ("name", name), ("description", description), ("project_id", project_id),
+                            ("dataset_id", dataset_id), ("environment", environment)):
+        _text_argument(argument, value)
     global_state().configure(api_key=api_key, app_url=app_url, org_name=org_name)
     if project is None and project_id is None and dataset_id is None:
         project = default_project_name()

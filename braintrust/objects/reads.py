@@ -104,6 +104,15 @@ def fetched_data(rows: Iterator[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(rows)
 
 
+def page_size(batch_size: Any) -> int:
+    """The rows a page holds: ``batch_size`` (a positive integer), else ``FETCH_BATCH``."""
+    if batch_size is None:
+        return FETCH_BATCH
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"fetch(batch_size=...) must be a positive integer (rows per page), got {batch_size!r:.50}.")
+    return batch_size
+
+
 def reads() -> "ApiReads | LocalReads":
     if global_state().is_local():
         return LocalReads()
@@ -165,9 +174,10 @@ class ApiReads:
     def _pages(self, object_type: str, object_id: str, version: str | None,
                batch_size: int | None) -> Iterator[tuple[list[dict[str, Any]], str | None]]:
         """``(events, cursor)`` of each page of ``POST /v1/{type}/{id}/fetch``, ``version`` in every request."""
+        limit = page_size(batch_size)
         cursor = None
         for pages in range(MAX_FETCH_PAGES):
-            body: dict[str, Any] = {"limit": batch_size or FETCH_BATCH}
+            body: dict[str, Any] = {"limit": limit}
             if cursor:
                 body["cursor"] = cursor
             if version is not None:
@@ -280,7 +290,7 @@ class LocalReads:
         rows, which Braintrust keeps beside the row they are about; ``braintrust show`` shows them)."""
         from braintrust.store.rows import commented_row
 
-        for rows in self.store.iter_rows(object_type, object_id, version=version, batch_size=batch_size or FETCH_BATCH):
+        for rows in self.store.iter_rows(object_type, object_id, version=version, batch_size=page_size(batch_size)):
             yield from (row for row in rows if commented_row(row) is None)
 
     def snapshot(self, object_type: str, object_id: str, batch_size: int | None = None) -> Iterator[dict[str, Any]]:
