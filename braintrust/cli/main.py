@@ -171,7 +171,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if args.store:
         store = Path(args.store).expanduser()
         store = store / DATABASE_FILENAME if store.suffix != ".sqlite" else store
-    result = replay(directory, timeout_seconds=args.timeout, store=store)
+    try:
+        result = replay(directory, timeout_seconds=args.timeout, store=store)
+    except KeyboardInterrupt:  # (files are rewritten atomically after each batch: nothing is half-done)
+        print(f"braintrust replay: interrupted; the rows not sent yet stay in {directory}: run it again to send them",
+              file=sys.stderr)
+        return 130
     print(
         f"braintrust: replayed {result.rows_sent} rows from {result.files_done} of {result.files} spill files"
         + (f" and {result.attachments_sent} attachments" if result.attachments_sent else "")

@@ -8,27 +8,41 @@ into a ledger (``objects.json``, one per redirecting store) beside the spill fil
 replay of another file, or of the same file after a crash, reuses them. Spilled attachments'
 bytes are stored again under their keys. A file is deleted once all its rows and attachments are
 accepted; what fails again stays in it (and so do later writes of the same rows, so a later
-replay applies them in order).
+replay applies them in order). After each accepted batch the file is rewritten without it, so a
+replay killed midway sends again at most the batch in flight.
+
+One replay at a time per folder (a lock file, ``.replay.lock``): a second one waits for the first
+within its own timeout. The API key goes only to the app URL this environment configures
+(``BRAINTRUST_APP_URL``, or the default): a file naming another is left in place, with the fix.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import json
+import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from braintrust import jsonsafe
 from braintrust.config import DEFAULT_MAX_REQUEST_BYTES, DeliverySettings
 from braintrust.delivery.backend import Backend, BackendError, ObjectRef
 from braintrust.delivery.deadline import Deadline
-from braintrust.delivery.spill import SPILL_FORMAT, encode_document, write_private_file
+from braintrust.delivery.spill import SPILL_FORMAT, SPILL_VERSION, encode_document, write_private_file
 from braintrust.tracing.record import merge_row_into, row_key
 
 LEDGER_NAME = "objects.json"
+LOCK_NAME = ".replay.lock"
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no lock
+    fcntl = None  # type: ignore[assignment]
 
 
 @dataclass
@@ -58,10 +72,12 @@ def _ledger_name(store: Path | None) -> str:
 
 
 def _load_ledger(directory: Path, name: str) -> dict[str, Any]:
+    """Object key -> ids; entries that are not that (a damaged or edited ledger) are left out."""
     try:
-        return json.loads((directory / name).read_text(encoding="utf-8"))
+        ledger = json.loads((directory / name).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
+    return {key: ids for key, ids in ledger.items() if _ids(ids)} if isinstance(ledger, dict) else {}
 
 
 def _save_ledger(directory: Path, name: str, ledger: dict[str, Any]) -> None:
@@ -69,21 +85,77 @@ def _save_ledger(directory: Path, name: str, ledger: dict[str, Any]) -> None:
 
 
 def backend_for_target(target: dict[str, Any]) -> Backend:
-    """The backend a spill file's target names; the API key comes from the environment."""
+    """The backend a spill file's target names; the API key comes from the environment, and is
+    sent only to the app URL the environment configures."""
     if target.get("kind") == "local":
         from braintrust.delivery.local_backend import LocalBackend
 
         return LocalBackend(Path(target["path"]))
     from braintrust.delivery.http_backend import HttpBackend
-    from braintrust.state import global_state
+    from braintrust.state import BraintrustState
 
-    state = global_state()
-    state.configure(app_url=target.get("app_url"), org_name=target.get("org_name"))
+    state = BraintrustState()  # one per target: files of several servers or orgs may share a folder
+    configured = state.app_url()
+    recorded = str(target.get("app_url") or configured).rstrip("/")
+    if recorded != configured:
+        raise BackendError(
+            f"these rows were going to {recorded}, but this environment's Braintrust is {configured} and the API "
+            f"key is only sent there: to replay them, set BRAINTRUST_APP_URL={recorded} and that server's "
+            "BRAINTRUST_API_KEY", "wrong_target"
+        )
+    state.configure(org_name=target.get("org_name"))
     if not state.api_key():
         raise BackendError(
             "these rows were going to the Braintrust API: set BRAINTRUST_API_KEY to replay them", "no_api_key"
         )
     return HttpBackend(state, DeliverySettings.from_env())
+
+
+def _malformed(document: Any) -> str | None:
+    """Why ``document`` cannot be replayed at all, or None. (Damage to single objects, rows or
+    attachments is reported by ``_FileReplay`` and leaves just them in place.)"""
+    if not isinstance(document, dict) or document.get("format") != SPILL_FORMAT:
+        return "not a braintrust spill file"
+    version = document.get("version", SPILL_VERSION)
+    if version != SPILL_VERSION:
+        return (f"spill format version {version!r}, and this pytest-braintrust reads version {SPILL_VERSION}: "
+                "replay it with the version that wrote it (or a newer one)")
+    target = document.get("target")
+    if not isinstance(target, dict) or not isinstance(document.get("rows", []), list):
+        return "not a braintrust spill file (its target or rows are malformed)"
+    if target.get("kind") == "local":
+        if not isinstance(target.get("path"), str) or not target["path"]:
+            return "not a braintrust spill file (its local target has no path)"
+    elif not all(isinstance(target.get(name), (str, type(None))) for name in ("app_url", "org_name")):
+        return "not a braintrust spill file (its target's app_url or org_name is not a string)"
+    if not isinstance(document.get("objects") or {}, dict) or not isinstance(document.get("attachments") or [], list):
+        return "not a braintrust spill file (its objects or attachments are malformed)"
+    return None
+
+
+@contextlib.contextmanager
+def _exclusive(directory: Path, deadline: Deadline) -> Iterator[str | None]:
+    """Hold the folder's replay lock while in the block; yields None, or why it could not be had."""
+    try:
+        handle = os.open(directory / LOCK_NAME, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    except OSError as exc:
+        # Sending without removing what was sent from the files would send it again next time.
+        yield f"cannot write in {directory} ({exc.strerror}): replay removes the rows it sends from their files"
+        return
+    try:
+        while fcntl is not None:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if deadline.expired():
+                    yield (f"another `braintrust replay` of {directory} is still running, and this one sent "
+                           "nothing: run it again once that one has finished")
+                    return
+                time.sleep(min(0.05, max(0.0, deadline.remaining())))
+        yield None
+    finally:
+        os.close(handle)  # (releases the lock)
 
 
 def replay(
@@ -96,6 +168,19 @@ def replay(
     ``store``: the local store (database file) to send local stores' rows to instead."""
     directory = Path(directory)
     result = ReplayResult()
+    if not directory.is_dir():
+        return result
+    deadline = Deadline(timeout_seconds)
+    with _exclusive(directory, deadline) as busy:
+        if busy:
+            result.errors.append(busy)
+        else:
+            _replay_files(directory, deadline, backend_factory, store, result)
+    return result
+
+
+def _replay_files(directory: Path, deadline: Deadline, backend_factory: Callable[[dict[str, Any]], Backend],
+                  store: Path | None, result: ReplayResult) -> None:
     ledgers = {False: (LEDGER_NAME, _load_ledger(directory, LEDGER_NAME))}
     if store is not None:
         store = Path(store).expanduser().resolve()
@@ -104,22 +189,22 @@ def replay(
     # object key -> why it could not be resolved in this run (for the recorded targets; for ``store``)
     unresolvable: dict[bool, dict[str, str]] = {False: {}, True: {}}
     held: set[tuple[str, Any]] = set()  # (object key, row id) of rows that failed in this run
-    deadline = Deadline(timeout_seconds)
     batch_rows = DeliverySettings.from_env().batch_max_rows
     for path in spill_files(directory):
-        result.files += 1
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:  # removed meanwhile (a writer's spill budget)
+            continue
         except (OSError, ValueError) as exc:
+            result.files += 1
             result.errors.append(f"{path.name}: unreadable spill file ({exc}); left in place")
             continue
-        if not isinstance(document, dict) or document.get("format") != SPILL_FORMAT:
-            result.errors.append(f"{path.name}: not a braintrust spill file; left in place")
+        result.files += 1
+        problem = _malformed(document)
+        if problem:
+            result.errors.append(f"{path.name}: {problem}; left in place")
             continue
-        target = document.get("target") or {}
-        if not isinstance(target, dict) or not isinstance(document.get("rows", []), list):
-            result.errors.append(f"{path.name}: not a braintrust spill file (its target or rows are malformed); left in place")
-            continue
+        target = document["target"]
         redirected = store is not None and target.get("kind") == "local"
         if redirected:
             target = {"kind": "local", "path": str(store)}
@@ -145,7 +230,6 @@ def replay(
             backend.close()
         except Exception:
             pass
-    return result
 
 
 class _FileReplay:
@@ -198,22 +282,27 @@ class _FileReplay:
 
     def run(self) -> None:
         for key, data in (self.document.get("objects") or {}).items():
-            try:
-                self.refs[key] = ref = ObjectRef.from_json(data)
-                if self.forget_ids:
-                    ref.ids = None
-            except (KeyError, TypeError, AttributeError):
+            ref = _object_ref(key, data)
+            if ref is None:
                 self.note(f"object {key!r} is malformed")
+                continue
+            if self.forget_ids:
+                ref.ids = None
+            self.refs[key] = ref
         merged: dict[tuple, dict] = {}
         row_ref: dict[int, str] = {}
         for entry in self.document.get("rows", []):
-            ref = self.refs.get(entry.get("object")) if isinstance(entry, dict) else None
+            ref = self.refs.get(entry.get("object")) if isinstance(entry, dict) and isinstance(entry.get("object"), str) else None
             if ref is None:
                 self.note("a row names an unknown object; left in place")
                 self.remaining.append(entry)
                 continue
             if not isinstance(entry.get("row"), dict):
                 self.note("a row is malformed (not an object); left in place")
+                self.remaining.append(entry)
+                continue
+            if not _hashable(row_key(entry["row"])):
+                self.note("a row is malformed (its id or object ids are not strings); left in place")
                 self.remaining.append(entry)
                 continue
             row_id = entry["row"].get("id")
@@ -279,17 +368,25 @@ class _FileReplay:
             if error:
                 self.note(error)
             start = end
+            if start < len(rows) and len(failed_ids) < len(batch):
+                # What was accepted leaves the file now: killed later, this replay sends it no more.
+                unsent = [{"object": row_ref.get(id(row)) or next(iter(self.refs)), "row": row} for row in rows[start:]]
+                self.write(self.remaining + unsent, self.document.get("attachments") or [])
 
     def finish(self) -> None:
         if not self.remaining and not self.remaining_attachments:
-            self.path.unlink()
+            self.path.unlink(missing_ok=True)
             self.result.files_done += 1
             return
-        document = self.document
-        document["rows"] = self.remaining
-        document["item_count"] = len(self.remaining)
-        if self.remaining_attachments:
-            document["attachments"] = self.remaining_attachments
+        self.write(self.remaining, self.remaining_attachments)
+
+    def write(self, rows: list[dict], attachments: list[dict]) -> None:
+        """Rewrite the file with ``rows`` and ``attachments`` (what is still to send)."""
+        document = dict(self.document)
+        document["rows"] = rows
+        document["item_count"] = len(rows)
+        if attachments:
+            document["attachments"] = attachments
         else:
             document.pop("attachments", None)
         # Keep the ids found or created, so the file stays correct even away from the ledger.
@@ -298,3 +395,27 @@ class _FileReplay:
             if ref.ids and isinstance(objects.get(key), dict):
                 objects[key]["ids"] = ref.ids
         write_private_file(self.path, encode_document(document))
+
+
+def _ids(value: Any) -> bool:
+    """Whether ``value`` is an object's ids: a mapping of strings to strings."""
+    return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _object_ref(key: str, data: Any) -> ObjectRef | None:
+    """The object a spill file describes under ``key``, or None if the description is malformed."""
+    if not isinstance(data, dict) or data.get("key") != key or not isinstance(data.get("object_type"), str):
+        return None
+    if not isinstance(data.get("create_args") or {}, dict) or not isinstance(data.get("info") or {}, dict):
+        return None
+    if data.get("ids") is not None and not _ids(data["ids"]):
+        return None
+    return ObjectRef.from_json(data)
