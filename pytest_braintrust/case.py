@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from pytest_braintrust.marks import MARKER, Declared, declaration_problem, declared
+from pytest_braintrust.marks import MARKER, Declared, declaration_problem, declared, param_marks_problem
 
 #: Where an item keeps its ``BraintrustCase`` (set by the session, or by the fixture when the run
 #: is not logged).
@@ -59,6 +59,9 @@ class CaseSpec:
     #: The input as the case's rows record it: ``input``, except parameters with no stable text
     #: (see ``_stable_param``). None: the same as ``input``.
     logged_input: Any = None
+    #: What is wrong with the item's marks that collection did not catch (``_declaration``):
+    #: its setup fails with it.
+    problem: str | None = None
 
     @property
     def row_input(self) -> Any:
@@ -90,7 +93,7 @@ def is_case(item: pytest.Item, all_marks: list[Any] | None = None) -> bool:
 def spec_of(item: pytest.Item, all_marks: list[Any] | None = None) -> CaseSpec:
     if all_marks is None:
         all_marks = list(item.iter_markers())
-    decl = _declaration(item, all_marks)
+    decl, problem = _declaration(item, all_marks)
     callspec = getattr(item, "callspec", None)
     params = dict(callspec.params) if callspec is not None else {}
     record = params.get("braintrust_case")
@@ -141,19 +144,22 @@ def spec_of(item: pytest.Item, all_marks: list[Any] | None = None) -> CaseSpec:
         origin=record.origin if isinstance(record, DataRecord) else None,
         markers=sorted({mark.name for mark in all_marks}),
         logged_input=logged_input,
+        problem=problem,
     )
 
 
-def _declaration(item: pytest.Item, all_marks: list[Any]) -> Declared:
-    """The item's merged marks. A ``unittest.TestCase`` method's bad marker argument leaves the
-    defaults: its setup fails the test naming the problem (``unittest_problem``), and its row
-    records that error instead of the whole run stopping here."""
+def _declaration(item: pytest.Item, all_marks: list[Any]) -> tuple[Declared, str | None]:
+    """The item's merged marks, and what is wrong with them that collection did not catch (None
+    when nothing). Such a problem leaves the defaults: its setup fails the test naming it, and
+    its row records that error instead of the whole run stopping here. That is a bad argument
+    of a ``unittest.TestCase`` method's marker (its setup checks: ``unittest_problem``), or of a
+    ``pytest.param(...)``'s under xdist (see ``EvalSession.pytest_collection_modifyitems``)."""
     try:
-        return declared(item, all_marks) or Declared()
-    except pytest.UsageError:
-        if type(item).__name__ != "TestCaseFunction":
-            raise
-        return Declared()
+        decl = declared(item, all_marks) or Declared()
+    except pytest.UsageError as exc:
+        return Declared(), None if type(item).__name__ == "TestCaseFunction" else str(exc)
+    problem = param_marks_problem(item)
+    return (Declared(), problem) if problem else (decl, None)
 
 
 def _without_id(name: str, part: str) -> str:

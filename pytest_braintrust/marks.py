@@ -133,6 +133,18 @@ def unittest_problem(item: Any) -> str | None:
             "them; drop unittest.TestCase from the class (a plain test class) or declare the case on a test function.")
 
 
+def param_marks_problem(item: Any) -> str | None:
+    """What a ``pytest.param(...)``'s braintrust mark declares that cannot take effect (None
+    when nothing): ``data=``/``trials=``, as those marks apply after pytest has parametrized
+    the test."""
+    for mark in getattr(getattr(item, "callspec", None), "marks", ()):
+        if mark.name == MARKER and (mark.kwargs.get("data") is not None or mark.kwargs.get("trials", 1) != 1):
+            argument = "data=" if mark.kwargs.get("data") is not None else "trials="
+            return (f"{item.nodeid}: braintrust marker: {argument} cannot be given in a pytest.param(...)'s marks, which "
+                    "apply after pytest has parametrized the test; declare it on the test function (@eval_case(...)).")
+    return None
+
+
 @dataclass
 class Declared:
     """What the marks of one test declare, merged from module to function."""

@@ -131,8 +131,8 @@ class BraintrustRun:
         #: What Ctrl-C cut short at session finish ("the final flush", "the summary"), if anything.
         self.interrupted_in: str | None = None
         self.deselected = 0  # tests -k, -m, --lf... left out (every xdist worker sees them all)
-        #: Set (at session start) when this run reruns only the last failures (``--lf`` with
-        #: failures on record): its averages are a few cases', so ``--braintrust-fail-under``,
+        #: Set (once collected) when this run reruns only the last failures (``--lf`` with some
+        #: of them selected): its averages are a few cases', so ``--braintrust-fail-under``,
         #: made for the suite, is not applied.
         self.reruns_failures = False
 
@@ -161,7 +161,6 @@ class BraintrustRun:
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         """``--braintrust-experiment-id``: the experiment must exist (a typo would log rows
         under an id nothing shows); its name and project then label the summary."""
-        self.reruns_failures = _reruns_last_failures(self.config)
         experiment_id = self.settings.experiment_id
         if self.is_worker or self.runs_nothing or not experiment_id:
             return
@@ -184,6 +183,22 @@ class BraintrustRun:
             )
         identity["project_name"] = identity.get("project_name") or self.settings.project
         self.registry.attach.setdefault(self.settings.project, identity)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self._selected(item.nodeid for item in session.items)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        self._selected(ids)  # (the controller collects nothing: each worker tells what it selected)
+
+    def _selected(self, nodeids: Any) -> None:
+        """With ``--lf``, pytest runs only the recorded failures among the selected tests, or,
+        when none of them is selected, every selected test: only the first is a rerun. (The
+        record, read before any test ran, holds the tests of a file that failed to collect.)"""
+        if self.reruns_failures or not self.config.getoption("lf", False):
+            return
+        last_failed = getattr(self.config.pluginmanager.getplugin("lfplugin"), "lastfailed", None) or {}
+        self.reruns_failures = any(nodeid in last_failed for nodeid in nodeids)
 
     # -- header ----------------------------------------------------------------------------------
 
@@ -242,13 +257,14 @@ class BraintrustRun:
             except KeyboardInterrupt as stop:
                 delivered = "some rows were not delivered (counted above)" if self.summary_incomplete else "every row was delivered"
                 self._interrupted(session, stop, "the summary", delivered)
-        self._judge(session)
+        ran_through = self._judge(session)
         from pytest_braintrust.report import write_outputs
 
         write_outputs(self)
         if any(not gate.passed for gate in self.gates):
             session.exitstatus = GATE_FAILED_EXIT_CODE
-        elif self.settings.gates_only and session.exitstatus == pytest.ExitCode.TESTS_FAILED and not self.failed_non_cases:
+        elif self.settings.gates_only and ran_through and session.exitstatus == pytest.ExitCode.TESTS_FAILED \
+                and not self.failed_non_cases:  # (not when -x stopped on a case: the tests after it never ran)
             session.exitstatus = pytest.ExitCode.OK
 
     def _spilled_since_start(self) -> str:
@@ -273,16 +289,20 @@ class BraintrustRun:
         self.errors.append(f"{by} interrupted {what}; {rows_note}")
         session.exitstatus = pytest.ExitCode.INTERRUPTED
 
-    def _judge(self, session: pytest.Session) -> None:
-        """Apply the gates to a whole run; otherwise say why they were not applied."""
+    def _judge(self, session: pytest.Session) -> bool:
+        """Apply the gates to a run that went through its eval cases (True); otherwise say why
+        they were not applied (False)."""
         has_gates = bool(self.settings.fail_under or self.settings.max_regression)
-        if session.exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        xdist_controller = self.config.pluginmanager.getplugin("dsession")  # (keeps its -x / --maxfail stop to itself)
+        stopped = session.shouldfail or session.shouldstop or getattr(xdist_controller, "shouldstop", False)
+        if stopped:
+            # -x / --maxfail, --sw (or a plugin's stop): the scores of the cases run so far are not
+            # the suite's. (Said before the status: pytest calls some of these stops "interrupted".)
+            why = f"the run stopped early ({stopped})"
+        elif session.exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             # Interrupted (Ctrl-C, pytest.exit) or broken: the scores cover part of the suite
             # at best, and the status already says the run is not a verdict.
             why = f"the run ended with exit status {int(session.exitstatus)} ({_status_name(session.exitstatus)})"
-        elif session.shouldfail or session.shouldstop:
-            # -x / --maxfail (or a plugin's stop): the scores of the cases run so far are not the suite's.
-            why = f"the run stopped early ({session.shouldfail or session.shouldstop})"
         elif self.outcome_counts().get("interrupted"):
             # pytest.exit(..., returncode=0) in a case: a status of 0, but the suite did not run through.
             why = "a case stopped the run (pytest.exit)"
@@ -308,9 +328,10 @@ class BraintrustRun:
             missing = self.summary_incomplete or self.summary_missing
             self.gates = evaluate(fail_under, self.settings.max_regression, [] if missing else self.summaries, missing,
                                   unscored=unscored)
-            return
+            return True
         if has_gates:
             self.gates_skipped = f"gates not applied: {why}"
+        return False
 
     def _summarize(self) -> None:
         from braintrust.config import DeliverySettings
@@ -425,16 +446,6 @@ class BraintrustRun:
         from pytest_braintrust.report import terminal_summary
 
         terminal_summary(self, terminalreporter, exitstatus)
-
-
-def _reruns_last_failures(config: pytest.Config) -> bool:
-    """``--lf`` with failures on record, which pytest then runs alone (read at session start,
-    before this run's results change the record; also right on an xdist controller, whose
-    workers do the selecting)."""
-    if not config.getoption("lf", False):
-        return False
-    last_failed = getattr(config.pluginmanager.getplugin("lfplugin"), "lastfailed", None)
-    return bool(last_failed)
 
 
 def partial_selection(config: pytest.Config) -> str | None:
