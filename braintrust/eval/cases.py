@@ -7,7 +7,9 @@ as ``origin``) or ``BaseExperiment`` (resolved by the runner, which needs the ex
 Each item is an ``EvalCase`` or a dict with the same keys; unknown keys are ignored. A sync
 iterable is read on the event loop's thread (a generator may use objects bound to the thread that
 made them, such as a ``sqlite3`` connection), handing the loop back between items that take their
-time, so a timeout or Ctrl-C stops a slow generator after the item it is reading.
+time, so a timeout or Ctrl-C stops a slow generator after the item it is reading. A data function
+is called there too, as the public SDK calls it: one that takes long to return holds up what else
+runs on that loop (the trials of another ``EvalAsync``); an async function does not.
 """
 
 from __future__ import annotations
@@ -95,7 +97,7 @@ def dataset_case(record: dict[str, Any], dataset_id: str) -> EvalCase:
     }
     return EvalCase(
         input=record.get("input"),
-        expected=record.get("expected"),
+        expected=record["expected"] if "expected" in record else record.get("output"),  # (use_output=True names it "output")
         metadata=record.get("metadata"),
         tags=record.get("tags"),
         id=record.get("id"),

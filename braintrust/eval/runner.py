@@ -32,6 +32,7 @@ from braintrust.eval.reporters import END, YELLOW, eprint
 from braintrust.eval.results import EvalResult, EvalResultWithSummary, EvalTimeoutError
 from braintrust.eval.scorers import is_async_callable
 from braintrust.eval.threads import BoundedThreadPool, run_blocking, run_in_pool, shared_pool
+from braintrust.eval.trace import TraceReader
 from braintrust.eval.trial_scoring import TrialScorers, format_exception, log_error, recorded_on
 from braintrust.parameters.remote import saved_parameters_ref
 from braintrust.parameters.values import resolve_parameters
@@ -52,6 +53,7 @@ class _Run:
         self.pool = pool or shared_pool()
         self.announce = announce
         self.experiment: Any = None
+        self.traces: TraceReader | None = None  # (what scorers' get_spans read, shared by the run's trials)
         self.recorded = False  # some span went somewhere (needs a flush)
         self.cancel_reason = NOT_CANCELLED
         #: What ``hooks.cancel_event`` is: the one given to Eval, else one set here on a timeout or an interrupt.
@@ -77,6 +79,7 @@ class _Run:
         cases = None if from_experiment else await self._read_cases(data)
         if records_experiment:
             self.experiment = await run_blocking(lambda: self._init_experiment(data))
+            self.traces = TraceReader(self.experiment)
             self.recorded = True
             if self.announce:
                 eprint(self._running_message())
@@ -97,7 +100,13 @@ class _Run:
 
     async def _read_cases(self, data: Any) -> list[EvalCase]:
         read: list[EvalCase] = []
-        cases, _ = await self._with_timeout(resolve_data(data, run_blocking, read), lambda: _unread_message(len(read)))
+        try:
+            cases, _ = await self._with_timeout(resolve_data(data, run_blocking, read), lambda: _unread_message(len(read)))
+        except Exception as exc:
+            if hasattr(exc, "add_note") and not isinstance(exc, EvalTimeoutError):  # (Python 3.11+)
+                read_so_far = "1 case" if len(read) == 1 else f"{len(read)} cases"
+                exc.add_note(f"(raised reading the data of evaluator {self.ev.eval_name}, after {read_so_far}: no trial ran)")
+            raise
         return cases
 
     def _init_experiment(self, data: Any) -> Any:
@@ -293,6 +302,7 @@ class _Run:
             # keep every case and result alive until a full collection once this returns.
             stopping = True  # (a trial that finishes late launches no other)
             launch = None
+            bar.close()  # (however this ends: the terminal's streams are put back)
 
     async def _cancel(self, tasks: list[asyncio.Task]) -> set[asyncio.Task]:
         pending = {t for t in tasks if not t.done()}
@@ -382,7 +392,7 @@ class _Run:
                 output = await self._run_task(root, case, hooks)
                 self._stream(root, case, {"event": "json_delta", "data": _json(output)})
                 root.log(output=output, metadata=metadata, tags=tags or None)
-                scores, failing, classifications = await self.scoring.run(root, case, case_key, output, metadata, tags, self.experiment)
+                scores, failing, classifications = await self.scoring.run(root, case, case_key, output, metadata, tags, self.experiment, self.traces)
             except asyncio.CancelledError:
                 log_error(root, f"Cancelled: {self.cancel_reason}")
                 raise

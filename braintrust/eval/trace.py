@@ -13,10 +13,11 @@ is not here.)
 
 from __future__ import annotations
 
+import asyncio
 import math
 from typing import Any, Mapping, TypedDict
 
-__all__ = ["EvalTrace", "SpanData", "SpanDurationFilter", "SpanFilters"]
+__all__ = ["EvalTrace", "TraceReader", "SpanData", "SpanDurationFilter", "SpanFilters"]
 
 
 class SpanDurationFilter(TypedDict, total=False):
@@ -64,12 +65,81 @@ class SpanData:
         return f"SpanData(name={attributes.get('name')!r}, type={attributes.get('type')!r}, span_id={self.span_id!r})"
 
 
+class TraceReader:
+    """Reads traces' rows back from one experiment for ``get_spans``, one read at a time: a read
+    serves every trace asked for before it started, so the scorers of trials scored at the same
+    time share one read of the experiment rather than each reading all of it."""
+
+    def __init__(self, experiment: Any):
+        self._experiment = experiment
+        self._waiting: dict[str, asyncio.Future] = {}  # root span id -> the next read's rows of it
+        self._reading = False
+        self._loop: asyncio.AbstractEventLoop | None = None  # (the loop whose calls share reads)
+
+    async def rows(self, root_span_id: str) -> list[dict[str, Any]]:
+        """The trace's rows as stored once what was logged so far is sent, in the order written."""
+        from braintrust.eval.threads import run_blocking
+
+        await run_blocking(self._experiment.flush)
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        if loop is not self._loop:  # (a sync scorer's own loop, asyncio.run(trace.get_spans())): a read of its own
+            return (await run_blocking(lambda: self._read({root_span_id})))[root_span_id]
+        # Only a read that starts now or later sees the rows just sent.
+        future = self._waiting.get(root_span_id)
+        if future is None:
+            future = self._waiting[root_span_id] = loop.create_future()
+        if not self._reading:
+            self._start()
+        return list(await asyncio.shield(future))
+
+    def _start(self) -> None:
+        from braintrust.eval.threads import run_blocking
+
+        wanted, self._waiting = self._waiting, {}
+        self._reading = True
+        read = asyncio.ensure_future(run_blocking(lambda: self._read(set(wanted))))
+        read.add_done_callback(lambda done: self._deliver(done, wanted))
+
+    def _deliver(self, read: asyncio.Future, wanted: dict[str, asyncio.Future]) -> None:
+        self._reading = False
+        for root_span_id, future in wanted.items():
+            if future.done():
+                continue
+            if read.cancelled():
+                future.cancel()
+            elif read.exception() is not None:
+                future.set_exception(read.exception())
+                future.exception()  # (retrieved: a caller cancelled meanwhile leaves no "never retrieved" log)
+            else:
+                future.set_result(read.result()[root_span_id])
+        if read.cancelled():  # (the run is stopping: start no other read)
+            waiting, self._waiting = self._waiting, {}
+            for future in waiting.values():
+                future.cancel()
+        elif self._waiting:  # asked for while this read ran
+            self._start()
+
+    def _read(self, root_span_ids: set[str]) -> dict[str, list[dict[str, Any]]]:
+        from braintrust.delivery.backend import EXPERIMENT
+        from braintrust.objects.reads import reads
+
+        found: dict[str, list[dict[str, Any]]] = {root_span_id: [] for root_span_id in root_span_ids}
+        for row in reads().fetch(EXPERIMENT, self._experiment.id):
+            rows = found.get(row.get("root_span_id"))  # type: ignore[arg-type]
+            if rows is not None:
+                rows.append(row)
+        return found
+
+
 class EvalTrace(dict):
     """The trial's trace, as a scorer's ``trace`` argument."""
 
-    def __init__(self, root_span: Any, experiment: Any):
+    def __init__(self, root_span: Any, experiment: Any, reader: TraceReader | None = None):
         self._root_span_id = getattr(root_span, "root_span_id", "") or ""
         self._experiment = experiment
+        self._reader = reader if reader is not None or experiment is None else TraceReader(experiment)
         super().__init__(trace_ref=self.get_configuration())
 
     def get_configuration(self) -> dict[str, Any]:
@@ -79,23 +149,19 @@ class EvalTrace(dict):
     async def get_spans(self, span_type: list[str] | str | None = None, *, filters: Mapping[str, Any] | None = None,
                         include_scorers: bool = False) -> list[SpanData]:
         """The trial's spans as stored so far (what was logged is sent first), in the order they
-        were written; needs an experiment (``no_send_logs`` has none: no spans)."""
+        were written. Needs the experiment they are stored in: under ``no_send_logs=True`` (or
+        with ``parent=``) there is none, and this raises ``RuntimeError`` rather than answer
+        no spans, which a scorer would take for a trace without any."""
         wanted = _normalized_filters(filters, [span_type] if isinstance(span_type, str) else span_type)
-        if self._experiment is None or not self._root_span_id:
-            return []
-        from braintrust.eval.threads import run_blocking
-
-        rows = await run_blocking(self._rows)
+        if self._reader is None or not self._root_span_id:
+            raise RuntimeError(
+                "trace.get_spans() reads the trial's spans back from the eval's experiment, and this eval has "
+                "none (no_send_logs=True, or parent=): run it with an experiment, or score without the trace."
+            )
+        rows = await self._reader.rows(self._root_span_id)
         spans = [SpanData.from_dict(row) for row in rows
                  if include_scorers or (row.get("span_attributes") or {}).get("purpose") != "scorer"]
         return [span for span in spans if _matches(span, wanted)]
-
-    def _rows(self) -> list[dict[str, Any]]:
-        from braintrust.delivery.backend import EXPERIMENT
-        from braintrust.objects.reads import reads
-
-        self._experiment.flush()
-        return [row for row in reads().fetch(EXPERIMENT, self._experiment.id) if row.get("root_span_id") == self._root_span_id]
 
     def __repr__(self) -> str:
         return f"EvalTrace(root_span_id={self._root_span_id!r})"

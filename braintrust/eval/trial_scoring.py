@@ -23,7 +23,7 @@ from braintrust.eval.scorers import (
     classification_span_fields, match_arguments, resolve_scorer, scorer_callable, scorer_name, span_fields, to_classifications, to_scores,
 )
 from braintrust.eval.threads import SCORER_PRIORITY, BoundedThreadPool, run_in_pool
-from braintrust.eval.trace import EvalTrace
+from braintrust.eval.trace import EvalTrace, TraceReader
 
 
 def format_exception(exc: BaseException) -> str:
@@ -71,10 +71,12 @@ class TrialScorers:
         self.failed_cases: dict[str, set[int]] = {}
         self.warned_duplicates: set[str] = set()
 
-    async def run(self, root: Any, case: EvalCase, case_key: int, output: Any, metadata: dict[str, Any], tags: list[str], experiment: Any) -> tuple[dict[str, Any], list[str], dict[str, list[dict[str, Any]]] | None]:
-        """Score one trial of ``case`` (``case_key``: the same for every trial of this case, unique in the run)."""
+    async def run(self, root: Any, case: EvalCase, case_key: int, output: Any, metadata: dict[str, Any], tags: list[str], experiment: Any,
+                  traces: TraceReader | None = None) -> tuple[dict[str, Any], list[str], dict[str, list[dict[str, Any]]] | None]:
+        """Score one trial of ``case`` (``case_key``: the same for every trial of this case, unique in the run;
+        ``traces``: the run's reader of its experiment's traces)."""
         scorer_input = {"input": case.input, "expected": case.expected, "metadata": metadata, "output": output, "id": case.id, "tags": tags or None}
-        arguments = {**scorer_input, "trace": EvalTrace(root, experiment)}
+        arguments = {**scorer_input, "trace": EvalTrace(root, experiment, traces)}
         # All spans first (in list order), then the work: each trial's scorer spans are contiguous.
         score_spans = [root.start_span(name=name, span_attributes={"type": "score", "purpose": "scorer"}, input=scorer_input) for name in self.scorer_names]
         classifier_spans = [root.start_span(name=name, span_attributes={"type": "classifier", "purpose": "scorer"}, input=scorer_input) for name in self.classifier_names]

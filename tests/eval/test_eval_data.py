@@ -272,6 +272,18 @@ def test_dataset_data_sets_origin_and_registers_the_dataset_version():
     assert experiment["dataset_version"] == dataset.version
 
 
+def test_a_legacy_dataset_read_with_use_output_gives_its_output_as_expected():
+    from braintrust.objects.dataset import init_dataset
+
+    dataset = init_dataset(project="ds-eval", name="legacy")
+    dataset.insert(input="hi", expected="HI")
+    dataset.flush()
+    result = Eval("ds-eval", data=init_dataset(project="ds-eval", name="legacy", use_output=True), task=upper, scores=[exact],
+                  experiment_name="over-legacy")
+    [case] = result.results
+    assert case.expected == "HI" and case.scores == {"exact": 1}
+
+
 def test_base_experiment_reruns_another_experiments_cases():
     Eval("rerun", data=[{"input": "a", "expected": "A"}, {"input": "b", "expected": "B"}], task=upper, scores=[exact], experiment_name="first")
     # BaseExperiment(): the new experiment's base (here: the previous experiment of the project)
