@@ -28,9 +28,12 @@ from braintrust.delivery.spill import SpillWriter
 from braintrust.forks import ChildSafeLock, at_fork
 from braintrust.signals import sigterm_handler_ran, watch_sigterm_handler
 from braintrust.state import global_state
+from braintrust.tracing import reentry
 
 _lock = ChildSafeLock()
 _processor: Processor | None = None
+#: How long a flush waits at most for the writes deferred from the garbage collector.
+DEFERRED_WRITES_SECONDS = 2.0
 _announced = False
 #: Set in a forked child: its exit hooks are registered again on its next use of the processor.
 _exit_hooks_stale = False
@@ -181,7 +184,14 @@ def flush(timeout: float | None = None) -> FlushResult:
             f"flush(timeout={timeout!r}): give a number of seconds, or None for the flush deadline "
             "(BRAINTRUST_FLUSH_TIMEOUT, 10 s by default)."
         )
+    _settle_deferred_writes(timeout)
     return get_processor().flush(timeout)
+
+
+def _settle_deferred_writes(timeout: float | None) -> None:
+    """Queue the writes the garbage collector's finalizers deferred (``tracing.reentry``) first."""
+    wait = DEFERRED_WRITES_SECONDS if timeout is None else max(0.0, min(timeout, DEFERRED_WRITES_SECONDS))
+    reentry.settle(wait)
 
 
 def interrupt_flushes() -> None:
@@ -246,6 +256,7 @@ def _flush_at_exit() -> None:
         return
     _exit_flush_running = True
     try:
+        _settle_deferred_writes(None)
         _processor.flush()
     except KeyboardInterrupt:  # Ctrl-C while exiting: the rest is spilled (and reported) already
         print("braintrust: exit-time flush interrupted; the rows not delivered were spilled", file=sys.stderr)

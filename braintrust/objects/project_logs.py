@@ -14,7 +14,7 @@ from braintrust.delivery.runtime import get_processor, import_backend, resolve_r
 from braintrust.objects import log_records
 from braintrust.objects.base import RowsObject
 from braintrust.state import global_state
-from braintrust.tracing import context, ids, span_origin
+from braintrust.tracing import context, ids, reentry, span_origin
 from braintrust.tracing.api import register_ref
 from braintrust.tracing.record import hide_refused_value, timed_metrics, validate_event
 from braintrust.tracing.span import _enqueue, caller_location, object_id_of
@@ -111,9 +111,10 @@ class Logger(RowsObject):
             row.update(self.ref.ids)
             encoded = jsonsafe.encode_fresh(row)
             if encoded is not None:
-                if open_rows._held:
-                    open_rows.release_id(row_id)
-                get_processor().enqueue_encoded(self.ref, row, encoded)
+                if reentry.collecting is not None and reentry.collecting_here():  # (a finalizer's log: see reentry)
+                    reentry.defer(lambda: _queue_encoded(self.ref, row_id, row, encoded))
+                else:
+                    _queue_encoded(self.ref, row_id, row, encoded)
                 return self._logged(row_id, row["metrics"]["end"])
         data, size = jsonsafe.snapshot_fields(clean)
         row = self._row(row_id, now, data, data.get("metrics"))
@@ -250,3 +251,10 @@ def _login_now() -> None:
 
 def current_logger() -> Logger | None:
     return context.current_logger_object()
+
+
+def _queue_encoded(ref: Any, row_id: str, row: dict[str, Any], encoded: bytes) -> None:
+    """Queue an encoded row, after the row an open span holds with its id (if any)."""
+    if open_rows._held:
+        open_rows.release_id(row_id)
+    get_processor().enqueue_encoded(ref, row, encoded)

@@ -26,7 +26,7 @@ from braintrust import jsonsafe, masking
 from braintrust.delivery import open_rows
 from braintrust.delivery.backend import ObjectRef
 from braintrust.span_types import span_type_value
-from braintrust.tracing import ids
+from braintrust.tracing import ids, reentry
 from braintrust.tracing.record import hide_refused_value, merge_row_into, timed_metrics, validate_event
 from braintrust.tracing.span import CurrentTokens, Span, SpanImpl, _enqueue_now, first_row, processor
 
@@ -133,6 +133,10 @@ class DeferredSpan(open_rows.Holder, CurrentTokens, Span):
     def finish(self, fields: dict[str, Any], end_time: float | None = None) -> float:
         """Log ``fields`` (validated here) and end the span: one row, queued once."""
         clean = validate_event(fields)
+        if reentry.collecting_here():  # (``lock`` may be this thread's: see reentry)
+            end = end_time or time.time()
+            reentry.defer(lambda: self.finish(clean, end))
+            return end
         with self.lock:
             if self._ended_at is not None:
                 return self._ended_at
@@ -199,13 +203,20 @@ class DeferredSpan(open_rows.Holder, CurrentTokens, Span):
 
     def log(self, **event: Any) -> None:
         __tracebackhide__ = hide_refused_value
+        if reentry.collecting_here():
+            clean = validate_event(event)
+            reentry.defer(lambda: self.real.log(**clean))
+            return
         self.real.log(**event)
 
     def log_feedback(self, **event: Any) -> None:
         self.real.log_feedback(**event)
 
     def set_attributes(self, name=None, type=None, span_attributes=None) -> None:
-        self.real.set_attributes(name=name, type=type, span_attributes=span_attributes)
+        if reentry.collecting_here():
+            reentry.defer(lambda: self.real.set_attributes(name=name, type=type, span_attributes=span_attributes))
+        else:
+            self.real.set_attributes(name=name, type=type, span_attributes=span_attributes)
         if name is not None:
             self.name = name
 

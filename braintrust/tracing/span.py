@@ -22,7 +22,7 @@ from braintrust import jsonsafe
 from braintrust.delivery import open_rows
 from braintrust.delivery.backend import EXPERIMENT, PLAYGROUND_LOGS, PROJECT_LOGS, ObjectRef
 from braintrust.span_types import span_type_value
-from braintrust.tracing import context, ids, span_origin
+from braintrust.tracing import context, ids, reentry, span_origin
 from braintrust.tracing.record import hide_refused_value, timed_metrics, validate_event
 from braintrust.tracing.timestamps import iso_utc
 from braintrust.tracing.span_components import SpanComponentsV3, SpanComponentsV4, SpanObjectTypeV3
@@ -64,11 +64,17 @@ def processor() -> Any:
 
 
 def _enqueue_now(ref: ObjectRef, row: dict[str, Any], approx_bytes: int) -> None:
+    if reentry.collecting is not None and reentry.collecting_here():
+        reentry.defer(lambda: processor().enqueue(ref, row, approx_bytes))
+        return
     processor().enqueue(ref, row, approx_bytes)
 
 
 def _enqueue(ref: ObjectRef, row: dict[str, Any], approx_bytes: int) -> None:
     """Queue a write; a row an open span holds with the same id is queued first."""
+    if reentry.collecting is not None and reentry.collecting_here():
+        reentry.defer(lambda: _enqueue(ref, row, approx_bytes))
+        return
     if open_rows._held:
         open_rows.release_id(row.get("id"))
     _enqueue_now(ref, row, approx_bytes)
@@ -359,6 +365,13 @@ class SpanImpl(CurrentTokens, Span):
 
     def _merge_row(self, fields: dict[str, Any], size: int) -> None:
         held = self._open
+        if reentry.collecting is not None and reentry.collecting_here():  # (the held row's lock: see reentry)
+            reentry.defer(lambda: self._write(held, fields, size))
+        else:
+            self._write(held, fields, size)
+
+    def _write(self, held: Any, fields: dict[str, Any], size: int) -> None:
+        """Merge into the held row (the one held when the write was made), else queue a merge."""
         if held is not None and held.merge(fields, size):
             return
         row = {
@@ -441,9 +454,15 @@ class SpanImpl(CurrentTokens, Span):
             # An end the span logged itself (metrics.end) stands; else end_time, or now (as in 0.48.1).
             self._ended_at = self._logged_end or end_time or time.time()
             held, self._open = self._open, None
-            if held is None or not held.finish({"metrics": {"end": self._ended_at}}, 40):
-                self._merge_row({"metrics": {"end": self._ended_at}}, 40)
+            if reentry.collecting is not None and reentry.collecting_here():
+                reentry.defer(lambda: self._write_end(held))
+            else:
+                self._write_end(held)
         return self._ended_at
+
+    def _write_end(self, held: Any) -> None:
+        if held is None or not held.finish({"metrics": {"end": self._ended_at}}, 40):
+            self._write(None, {"metrics": {"end": self._ended_at}}, 40)
 
     def flush(self) -> None:
         from braintrust.delivery.runtime import flush
@@ -488,7 +507,9 @@ class SpanImpl(CurrentTokens, Span):
         the span ends and queues its held row: that first write then travels as a merge, which
         the destination inserts or merges into, so it cannot erase the other process's fields."""
         held = self._open
-        if held is not None:
+        if held is not None and reentry.collecting_here():
+            reentry.defer(self._first_write_as_merge)
+        elif held is not None:
             with held.lock:
                 if held.row is not None:
                     held.row["_is_merge"] = True
