@@ -134,6 +134,9 @@ class Processor:
         self._stop = False
         self._thread: threading.Thread | None = None
         self._sender_running = False  # cleared by the sender as it exits (cheaper than is_alive())
+        #: Set once the exit-time flush has run: a write after it (an ``atexit`` handler that runs
+        #: after ours) is flushed at once, since no later flush would send it.
+        self.flush_each_write = False
         self._flush_ends: list[float] = []
         self._interruptions = 0  # ``interrupt()`` calls: a flush waiting when it grows stops waiting
         self._backend: Backend | None = None
@@ -207,6 +210,8 @@ class Processor:
             needs_sender = not self.settings.sync_flush and not self._sender_running
         if needs_sender:
             self._start_sender()
+        if self.flush_each_write:
+            self.flush()
 
     def _ahead_locked(self) -> bool:
         """Far enough ahead of what the backend has been handed to pace (``PACE_BATCHES``)."""

@@ -265,6 +265,8 @@ def _flush_at_exit() -> None:
     finally:
         _exit_flush_running = False
         _exit_flush_done = True
+        if _processor is not None:  # (an atexit handler registered before ours may log still)
+            _processor.flush_each_write = True
         connections = sys.modules.get("braintrust.store.connection")
         if connections is not None:  # (the store's own exit hook may have run before this one)
             connections.close_all_pools()

@@ -180,3 +180,40 @@ def test_forked_child_logs_and_flushes_without_duplicates_or_deadlock(tmp_path):
         assert set(child["ids"]) <= set(ids)
         assert set(parent["ids"]) <= set(ids)
         assert len(ids) == 300
+
+
+LOGS_FROM_AN_EARLIER_ATEXIT_HANDLER = """
+import atexit
+import braintrust
+
+def log_at_exit():  # registered before the first row, so it runs after braintrust's exit-time flush
+    braintrust.init_logger(project="late").log(input="from atexit")
+
+atexit.register(log_at_exit)
+braintrust.init_logger(project="late").log(input="while running")
+"""
+
+
+@pytest.mark.parametrize("destination", ["server", "local store"])
+def test_a_row_logged_by_an_atexit_handler_that_runs_after_the_exit_flush_is_delivered(tmp_path, destination):
+    """``atexit`` runs its handlers last-registered first: one registered before braintrust's
+    (added at the first row) logs after the exit-time flush. That row is flushed at once."""
+    with BraintrustTestServer() as server:
+        env = subprocess_env(BRAINTRUST_LOCAL_DIR=str(tmp_path / "store"))
+        if destination == "server":
+            env.update(BRAINTRUST_API_KEY=server.api_key, BRAINTRUST_APP_URL=server.url)
+        proc = subprocess.run([sys.executable, "-c", LOGS_FROM_AN_EARLIER_ATEXIT_HANDLER], env=env,
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        if destination == "server":
+            inputs = sorted(row["input"] for row in server.rows("project_logs"))
+    if destination == "local store":
+        from braintrust.store.sqlite_store import LocalStore
+
+        store = LocalStore(tmp_path / "store" / "braintrust.sqlite")
+        try:
+            rows, _ = store.fetch_rows("project_logs", store.get_project(name="late")["id"])
+        finally:
+            store.close()
+        inputs = sorted(row["input"] for row in rows)
+    assert inputs == ["from atexit", "while running"], proc.stderr
