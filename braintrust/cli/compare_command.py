@@ -12,7 +12,9 @@ import shlex
 from typing import IO, Any
 
 from braintrust.baseline import compare_with_base
-from braintrust.cli.store_commands import _existing_project, _table, _when, git_head, git_short, named_experiment
+from braintrust.cli.store_commands import (
+    _existing_project, _names, _printable, _table, _when, git_head, git_short, named_experiment,
+)
 from braintrust.delivery.backend import EXPERIMENT
 from braintrust.local_compare import compare_experiments
 from braintrust.store.sqlite_store import LocalStore
@@ -36,7 +38,7 @@ def _experiment(local: LocalStore, project: dict[str, Any], experiment: str | No
         return newest[-1]
     found = local.get_experiment(project_id=project["id"], name=experiment) or local.get_experiment(id=experiment)
     if found is None or found["project_id"] != project["id"]:
-        names = ", ".join(e["name"] for e in local.list_experiments(project["id"])) or "none"
+        names = _names(local.list_experiments(project["id"]), newest_last=True)
         command = f"braintrust experiments {shlex.quote(project['name'])}"
         raise LookupError(f"no {role} {experiment!r} in project {project['name']!r}; experiments: {names}. (`{command}` lists them.)")
     return found
@@ -98,7 +100,7 @@ def list_experiments(local: LocalStore, project: str | None, out: IO[str], as_js
     shift = 1 if project is None else 0
     which = f"the newest {len(entries)} of {total}, oldest first; --last 0 lists all" if len(entries) < total else "oldest first"
     if project is not None:
-        out.write(f"Experiments of project {project} ({which})\n")
+        out.write(f"Experiments of project {_printable(project)} ({which})\n")
     else:
         out.write(f"Experiments in {local.path} ({which})\n")
     out.write("\n".join(_table(table, "  ", right=(3 + shift, 4 + shift))) + "\n")

@@ -92,10 +92,20 @@ def _read_store(args: argparse.Namespace, read: Callable[[Any], int | None], err
     store = _store(args)
     if store is None:
         return 1
+    import sqlite3
+
     try:
         return int(read(store) or 0)
     except errors as exc:
         print(f"braintrust: {exc}", file=sys.stderr)
+        return 1
+    except sqlite3.DatabaseError as exc:  # found while reading (opening names the file itself)
+        if type(exc) is sqlite3.DatabaseError:  # "database disk image is malformed"
+            print(f"braintrust: {store.path} cannot be read as a Braintrust store ({exc}): it is damaged; move it "
+                  "aside (a new store is then made in its place) or set BRAINTRUST_LOCAL_DIR to another folder.",
+                  file=sys.stderr)
+        else:
+            print(f"braintrust: the local Braintrust store {store.path}: {exc}", file=sys.stderr)
         return 1
     finally:
         store.close()

@@ -57,11 +57,11 @@ def prune(local: LocalStore, project: str | None, keep: int, dry_run: bool, out:
     nothing = (f"Nothing to prune yet: {_count(len(active), 'older experiment')} of {scope} "
                f"{'was' if len(active) == 1 else 'were'} written to in the last {ACTIVE_SECONDS // 60} minutes.\n"
                if active else f"Nothing to prune: no more than {_count(keep, 'experiment')} in {scope}.\n")
+    doomed = local.experiments_beyond(keep, project_id, since)
+    if not doomed:  # (without taking the write lock: another process may hold it for long)
+        out.write(nothing)
+        return 0
     if dry_run:
-        doomed = local.experiments_beyond(keep, project_id, since)
-        if not doomed:
-            out.write(nothing)
-            return 0
         out.write(f"Would delete {_count(len(doomed), 'experiment')} ({_per_project(local, doomed)}), keeping the newest {keep} of {scope}:\n")
         out.write("".join(f"  {record['name']}\n" for record in doomed))
         return 0
@@ -69,8 +69,12 @@ def prune(local: LocalStore, project: str | None, keep: int, dry_run: bool, out:
     try:
         deleted = local.prune_experiments(keep, project_id, since)
     except sqlite3.OperationalError as exc:
-        err.write(f"braintrust prune: nothing was deleted: the store is busy ({exc}); another process (a test run?) "
-                  "is writing to it: try again when it is done.\n")
+        if "readonly" in str(exc):
+            err.write(f"braintrust prune: nothing was deleted: {local.path} cannot be written here ({exc}); "
+                      "prune it where its folder can be written.\n")
+        else:
+            err.write(f"braintrust prune: nothing was deleted: the store is busy ({exc}); another process (a test run?) "
+                      "is writing to it: try again when it is done.\n")
         return 1
     if not deleted:
         out.write(nothing)

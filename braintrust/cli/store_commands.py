@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import unicodedata
 from pathlib import Path
 from typing import IO, Any, Iterable
 
@@ -49,13 +50,31 @@ def _when(iso: str | None) -> str:
     return (iso or "-").replace("T", " ")[:19]
 
 
+def _printable(text: Any) -> str:
+    """``text`` on one line with no terminal control: control characters (a newline or an escape
+    sequence in a name) as their Python escapes."""
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
+
+
+def _width(text: str) -> int:
+    """Columns ``text`` takes in a terminal: wide East Asian characters and emoji take two."""
+    if text.isascii():
+        return len(text)
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 0 if unicodedata.combining(c) else 1 for c in text)
+
+
 def _table(rows: list[tuple[str, ...]], indent: str, right: Iterable[int] = ()) -> list[str]:
     """Rows of cells as aligned lines; columns in ``right`` are right-aligned."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    rows = [tuple(_printable(cell) for cell in row) for row in rows]
+    widths = [max(_width(row[i]) for row in rows) for i in range(len(rows[0]))]
     right = set(right)
     lines = []
     for row in rows:
-        cells = [cell.rjust(w) if i in right else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths))]
+        pads = [" " * (w - _width(cell)) for cell, w in zip(row, widths)]
+        cells = [pad + cell if i in right else cell + pad for i, (cell, pad) in enumerate(zip(row, pads))]
         lines.append((indent + "  ".join(cells)).rstrip())
     return lines
 
@@ -75,8 +94,8 @@ def list_store(store: LocalStore | str | os.PathLike[str], out: IO[str]) -> int:
 
 
 def _list(local: LocalStore, out: IO[str]) -> int:
+    projects = local.list_projects()  # (first: a store that cannot be read prints nothing)
     out.write(f"Local Braintrust store: {local.path}\n")
-    projects = local.list_projects()
     if not projects:
         out.write("\nNo projects yet.\n")
         return 0
@@ -93,7 +112,7 @@ def _list(local: LocalStore, out: IO[str]) -> int:
         logs = local.count_rows(PROJECT_LOGS, project["id"])
         if logs:
             table.append(("logs", "-", "-", str(logs)))
-        out.write(f"\nProject {project['name']}  (id {project['id']})\n")
+        out.write(f"\nProject {_printable(project['name'])}  (id {project['id']})\n")
         if len(table) == 1:
             out.write("  (empty)\n")
         else:
@@ -326,8 +345,18 @@ def _existing_project(local: LocalStore, project: str) -> dict[str, Any]:
     return found
 
 
-def _names(records: list[dict[str, Any]]) -> str:
-    return ", ".join(record["name"] for record in records) or "none"
+#: How many names a message lists at most (a store may hold thousands of experiments).
+NAMES_LISTED = 10
+
+
+def _names(records: list[dict[str, Any]], newest_last: bool = False) -> str:
+    """The records' names for a message: at most ``NAMES_LISTED`` of them (the last ones when
+    ``newest_last``, as experiments come), and how many others there are."""
+    names = [str(record["name"]) for record in records]
+    if len(names) <= NAMES_LISTED:
+        return ", ".join(names) or "none"
+    shown = names[-NAMES_LISTED:] if newest_last else names[:NAMES_LISTED]
+    return f"{', '.join(shown)} (and {len(names) - NAMES_LISTED} {'older' if newest_last else 'more'})"
 
 
 def _owners(local: LocalStore, experiment: str) -> list[dict[str, Any]]:
@@ -425,7 +454,7 @@ def _show(local: LocalStore, project: str | None, experiment: str | None, out: I
         if chosen is not None and project_id and chosen["project_id"] != project_id:
             chosen = None
     if chosen is None:
-        names = _names(local.list_experiments(project_id))
+        names = _names(local.list_experiments(project_id), newest_last=True)
         where = f"project {found_project['name']!r}" if found_project else str(local.path)
         wanted = f"experiment {experiment!r}" if experiment else "experiment"
         dataset = local.get_dataset(project_id=project_id, name=experiment) if project_id and experiment else None
@@ -440,7 +469,7 @@ def _show(local: LocalStore, project: str | None, experiment: str | None, out: I
     git = _git_line(chosen.get("repo_info"))
     if git:
         header.append(("git:", git))
-    out.write(f"Experiment {chosen['name']}  (project {owner['name']})\n")
+    out.write(f"Experiment {_printable(chosen['name'])}  (project {_printable(owner['name'])})\n")
     out.write("\n".join(_table([(label, value) for label, value in header], "  ")) + "\n\n")
     picked, traces = _selected_traces(rows, case, errors_only)
     shown = picked[:limit] if limit else picked

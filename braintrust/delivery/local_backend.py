@@ -62,6 +62,9 @@ def _why_with_fix(exc: BaseException) -> str:
     """The error and what to do (a ``StoreError`` names its own fix)."""
     if isinstance(exc, StoreError):
         return _one_line(exc).rstrip(".")
+    if "database is locked" in str(exc):
+        return (f"{_one_line(exc)}; find the process that holds the store (another test run?) and let it finish "
+                "or stop it, then `braintrust replay` sends the spilled rows")
     return f"{_one_line(exc)}; {_FIX}"
 
 

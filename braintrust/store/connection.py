@@ -7,8 +7,11 @@ Contract:
 * a new database gets 16 KiB pages (``PAGE_SIZE``): rows are JSON of a few KiB, and with
   SQLite's default 4 KiB pages most would take a page of their own (measured: writing 100,000
   rows of 2.3 KB took 1.6 s with 4 KiB pages, 0.8 s with 16 KiB); an existing database keeps its own;
-* every connection runs in WAL mode with ``synchronous=NORMAL`` and a busy timeout, and writes
-  go through ``write_transaction`` (``BEGIN IMMEDIATE``), so several processes can write at once;
+* every connection runs in WAL mode with ``synchronous=NORMAL`` and a busy timeout (30 s, or
+  ``BRAINTRUST_LOCAL_BUSY_TIMEOUT``), and writes go through ``write_transaction``
+  (``BEGIN IMMEDIATE``), so several processes can write at once;
+* a write lock held past a whole wait is taken for a stuck process: every process then waits at
+  most ``LOCKED_WAIT_SECONDS`` for it, until a write gets through again (see ``_begin``);
 * ``ConnectionPool`` hands each thread its own connection and, after ``fork``, opens fresh ones
   in the child: a connection inherited from the parent is never used, nor closed, by the child.
 """
@@ -20,6 +23,7 @@ import os
 import sqlite3
 import threading
 import time
+import urllib.parse
 import weakref
 from contextlib import contextmanager
 from importlib import resources
@@ -30,6 +34,14 @@ from braintrust.store.location import STORE_DIRNAME, make_private_folder
 
 SCHEMA_VERSION = 2
 BUSY_TIMEOUT_SECONDS = 30.0
+BUSY_TIMEOUT_VARIABLE = "BRAINTRUST_LOCAL_BUSY_TIMEOUT"
+#: A wait for the write lock this long (or the whole busy timeout, if shorter) that runs out
+#: means the holder is stuck (this store's transactions take milliseconds).
+STUCK_AFTER_SECONDS = 5.0
+#: How long a write waits for a lock found stuck, until a write gets through again.
+LOCKED_WAIT_SECONDS = 1.0
+#: How long a stuck-lock mark (the ``-locked`` file) is believed without being renewed.
+LOCKED_MARK_SECONDS = 300.0
 #: The first transaction id handed out; ids are shown as 19-digit strings (like the server's).
 FIRST_XACT_ID = 10**18
 #: Page size of a new database (ignored by SQLite for an existing one, and once in WAL mode).
@@ -42,6 +54,24 @@ _abandoned: list[sqlite3.Connection] = []
 
 class StoreError(Exception):
     """The store cannot be used as asked (newer schema, invalid row, unknown object)."""
+
+
+class _Connection(sqlite3.Connection):
+    """A connection that knows its database and its usual busy timeout (for ``_begin``)."""
+
+    path = ""
+    timeout_seconds = BUSY_TIMEOUT_SECONDS
+
+
+def busy_timeout_seconds() -> float:
+    """How long a write waits for another process's write lock: ``BRAINTRUST_LOCAL_BUSY_TIMEOUT``
+    seconds, else 30. ``StoreError`` (naming the variable and the fix) for a bad value."""
+    from braintrust.config import env_number
+
+    try:
+        return env_number(BUSY_TIMEOUT_VARIABLE, BUSY_TIMEOUT_SECONDS, minimum=0.001, maximum=86_400.0)
+    except ValueError as exc:
+        raise StoreError(str(exc)) from None
 
 
 def _tighten(path: Path, mode: int) -> None:
@@ -99,7 +129,7 @@ def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     if conn.in_transaction:
         yield conn
         return
-    conn.execute("BEGIN IMMEDIATE")
+    _begin(conn)
     try:
         yield conn
         conn.execute("COMMIT")
@@ -110,6 +140,71 @@ def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
             except sqlite3.Error:
                 pass
         raise
+
+
+def _lock_mark(conn: sqlite3.Connection) -> str | None:
+    path = getattr(conn, "path", "")
+    return f"{path}-locked" if path else None
+
+
+def _begin(conn: sqlite3.Connection) -> None:
+    """``BEGIN IMMEDIATE``, waiting for another process's write lock as the busy timeout says,
+    unless the lock was found stuck: a wait of ``STUCK_AFTER_SECONDS`` (or the whole busy
+    timeout) that ran out leaves a mark next to the database (``<database>-locked``), and while
+    it is there every process waits at most ``LOCKED_WAIT_SECONDS``, until a write gets through
+    and removes it. Else each write, case after case and in every xdist worker, would wait the
+    whole timeout again before its rows spill. (One ``stat`` per transaction, not per row.)"""
+    mark = _lock_mark(conn)
+    stuck = False
+    if mark is not None:
+        try:
+            stuck = time.time() - os.stat(mark).st_mtime < LOCKED_MARK_SECONDS
+            if not stuck:
+                os.unlink(mark)  # (left by a process that ended before the lock was let go)
+        except OSError:
+            pass
+    if not stuck:
+        started = time.monotonic()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            waited = time.monotonic() - started
+            if mark is None or "locked" not in str(exc) or waited < min(STUCK_AFTER_SECONDS, conn.timeout_seconds) - 0.05:
+                raise
+            _touch(mark)
+            raise _stuck_lock_error(exc, f"held its write lock for the whole {waited:.0f} s wait") from None
+        return
+    usual = conn.execute("PRAGMA busy_timeout").fetchone()[0]
+    set_busy_timeout(conn, min(usual / 1000, LOCKED_WAIT_SECONDS))
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if "locked" not in str(exc):
+            raise
+        _touch(mark)  # still stuck: the mark stays believed
+        raise _stuck_lock_error(exc, "still holds its write lock") from None
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {int(usual)}")
+    try:
+        os.unlink(mark)  # type: ignore[arg-type]
+    except OSError:
+        pass
+
+
+def _stuck_lock_error(exc: sqlite3.OperationalError, what: str) -> sqlite3.OperationalError:
+    return sqlite3.OperationalError(
+        f"{exc} (another process {what}: a run stopped or stuck mid-write? "
+        f"until it lets go, writes wait at most {LOCKED_WAIT_SECONDS:g} s for it)"
+    )
+
+
+def _touch(mark: str) -> None:
+    """Create or renew the stuck-lock mark (0600, empty); never fails."""
+    try:
+        os.close(os.open(mark, os.O_WRONLY | os.O_CREAT, 0o600))
+        os.utime(mark)
+    except OSError:
+        pass
 
 
 def set_busy_timeout(conn: sqlite3.Connection, seconds: float) -> None:
@@ -136,7 +231,12 @@ def _schema_version(conn: sqlite3.Connection) -> int | None:
         if "no such table" in str(exc):
             return None
         raise
-    return int(row[0]) if row else None
+    if row is None:
+        return None
+    try:
+        return int(row[0])
+    except (TypeError, ValueError):
+        raise sqlite3.DatabaseError(f"its schema version is {row[0]!r}, not a number") from None
 
 
 def ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
@@ -144,13 +244,7 @@ def ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
     if _schema_version(conn) == SCHEMA_VERSION:
         return
     with write_transaction(conn):
-        found = _schema_version(conn)
-        if found is not None and found > SCHEMA_VERSION:
-            raise StoreError(
-                f"the local Braintrust store {path} has schema version {found}, newer than this "
-                f"pytest-braintrust understands ({SCHEMA_VERSION}); upgrade pytest-braintrust or set "
-                "BRAINTRUST_LOCAL_DIR to another folder."
-            )
+        _refuse_newer(conn, path)
         for statement in _statements(_schema_script()):
             conn.execute(statement)
         conn.execute(
@@ -161,6 +255,17 @@ def ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
         conn.execute(
             "INSERT OR IGNORE INTO meta (key, value) VALUES ('last_xact_id', ?)",
             (str(FIRST_XACT_ID - 1),),
+        )
+
+
+def _refuse_newer(conn: sqlite3.Connection, path: Path) -> None:
+    """``StoreError`` for a store made by a newer version (before anything is written to it)."""
+    found = _schema_version(conn)
+    if found is not None and found > SCHEMA_VERSION:
+        raise StoreError(
+            f"the local Braintrust store {path} has schema version {found}, newer than this "
+            f"pytest-braintrust understands ({SCHEMA_VERSION}); upgrade pytest-braintrust or set "
+            "BRAINTRUST_LOCAL_DIR to another folder."
         )
 
 
@@ -196,21 +301,52 @@ def _enable_wal(conn: sqlite3.Connection, timeout_seconds: float) -> None:
 
 
 def open_connection(path: Path, timeout_seconds: float = BUSY_TIMEOUT_SECONDS) -> sqlite3.Connection:
-    """A configured connection to the database at ``path`` (created if missing)."""
+    """A configured connection to the database at ``path`` (created if missing). A store in a
+    folder this process cannot write (a read-only mount, a copy of another user's) is opened
+    read-only: reads work (they fold rows in memory), writes fail with "readonly"."""
     prepare_files(path)
+    try:
+        return _configured(path, timeout_seconds, read_only=False)
+    except sqlite3.OperationalError as exc:
+        if "unable to open" not in str(exc) or _writable(path):
+            raise
+        wal = Path(f"{path}-wal")
+        if wal.exists() and wal.stat().st_size:
+            raise StoreError(
+                f"{path} is in a folder this process cannot write, and rows of it are still in its "
+                f"write-ahead log ({path}-wal), which SQLite cannot read from there; copy the folder to "
+                "one you can write and point --store (or BRAINTRUST_LOCAL_DIR) at the copy."
+            ) from None
+    # As immutable: SQLite opens a WAL-mode file whose folder it cannot write only so. Safe with
+    # an empty log, unless another user writes the store while this process reads it.
+    return _configured(path, timeout_seconds, read_only=True)
+
+
+def _writable(path: Path) -> bool:
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+
+
+def _configured(path: Path, timeout_seconds: float, read_only: bool) -> sqlite3.Connection:
+    target = f"file:{urllib.parse.quote(str(path))}?mode=ro&immutable=1" if read_only else str(path)
     conn = sqlite3.connect(
-        str(path),
+        target,
         timeout=timeout_seconds,
         isolation_level=None,  # we issue BEGIN/COMMIT ourselves
         check_same_thread=False,  # only so that close() can close every thread's connection
         cached_statements=256,
+        factory=_Connection,
+        uri=read_only,
     )
+    conn.path = str(path)
+    conn.timeout_seconds = timeout_seconds
     try:
         set_busy_timeout(conn, timeout_seconds)
         _refuse_foreign(conn, path)
-        conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # before WAL: a new file only
-        _enable_wal(conn, timeout_seconds)
-        conn.execute("PRAGMA synchronous = NORMAL")
+        _refuse_newer(conn, path)  # (not even switched to WAL)
+        if not read_only:
+            conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # before WAL: a new file only
+            _enable_wal(conn, timeout_seconds)
+            conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA temp_store = MEMORY")
         conn.execute("PRAGMA cache_size = -2000")  # 2 MB per connection (the default): memory stays flat
         ensure_schema(conn, path)
@@ -227,8 +363,9 @@ def open_connection(path: Path, timeout_seconds: float = BUSY_TIMEOUT_SECONDS) -
     except BaseException:
         conn.close()
         raise
-    for suffix in ("", "-wal", "-shm"):
-        _tighten(Path(f"{path}{suffix}"), 0o600)
+    if not read_only:
+        for suffix in ("", "-wal", "-shm"):
+            _tighten(Path(f"{path}{suffix}"), 0o600)
     return conn
 
 

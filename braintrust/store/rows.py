@@ -14,16 +14,23 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from datetime import datetime, timezone
 from typing import Any, Iterator, Sequence
 
 from braintrust.jsonsafe import loads_row
-from braintrust.store.connection import write_transaction
+from braintrust.store.connection import BUSY_TIMEOUT_SECONDS, waiting_at_most, write_transaction
 from braintrust.store.fold import DELETE, MERGE, REPLACE, RowState, fold
 from braintrust.store.merge import object_of, read_form
 from braintrust.xact_ids import normalize_version
 
 _IN_CHUNK = 500
+#: How long a read waits for the write lock to fold the log into ``object_rows``; past it (the
+#: store is read-only or another process holds the lock) the read folds the log in memory. For
+#: ``FOLD_RETRY_SECONDS`` after that, reads of the store do not wait for the lock at all.
+FOLD_WAIT_SECONDS = 0.5
+FOLD_RETRY_SECONDS = 10.0
+_fold_locked_at: dict[str, float] = {}  # database -> when a fold last found the write lock held
 _FOLD_CHUNK = 5000
 
 _APPEND = (
@@ -151,8 +158,15 @@ def _folded_seq(conn: sqlite3.Connection, object_type: str, object_id: str) -> i
     return int(found[0]) if found else 0
 
 
+def _fold_in_memory_instead(exc: sqlite3.OperationalError) -> bool:
+    """``materialize`` could not write: the store is read-only, or another process holds its
+    write lock (a stuck run must not make every read wait, then fail)."""
+    return "readonly" in str(exc) or "locked" in str(exc)
+
+
 def materialize(conn: sqlite3.Connection, object_type: str, object_id: str) -> None:
-    """Fold log entries newer than ``objects.folded_seq`` into ``object_rows``.
+    """Fold log entries newer than ``objects.folded_seq`` into ``object_rows``; waits at most
+    ``FOLD_WAIT_SECONDS`` for the write lock (``sqlite3.OperationalError`` past it).
 
     One transaction, read in chunks so that a large object is never held in memory. Stored
     rows are looked up only for ids that can exist (not on an object's first fold, unless an
@@ -162,7 +176,19 @@ def materialize(conn: sqlite3.Connection, object_type: str, object_id: str) -> N
     if last is None or last[0] <= _folded_seq(conn, object_type, object_id):
         return
     load = _loader(conn)
-    with write_transaction(conn):
+    usual = getattr(conn, "timeout_seconds", BUSY_TIMEOUT_SECONDS)
+    path = getattr(conn, "path", "")
+    wait = 0.001 if time.monotonic() - _fold_locked_at.get(path, -FOLD_RETRY_SECONDS) < FOLD_RETRY_SECONDS else FOLD_WAIT_SECONDS
+    try:
+        _fold(conn, object_type, object_id, load, None if conn.in_transaction else wait, usual)
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc):
+            _fold_locked_at[path] = time.monotonic()
+        raise
+
+
+def _fold(conn: sqlite3.Connection, object_type: str, object_id: str, load: Any, wait: float | None, usual: float) -> None:
+    with waiting_at_most(conn, wait, usual), write_transaction(conn):
         folded = _folded_seq(conn, object_type, object_id)
         first_fold = folded == 0
         # Hashes of the ids folded by earlier chunks (first fold only): a collision just costs a
@@ -241,7 +267,7 @@ def fetch_rows(
             materialize(conn, object_type, object_id)
             found = conn.execute(_CURRENT, (object_type, object_id, after, wanted)).fetchall()
         except sqlite3.OperationalError as exc:
-            if "readonly" not in str(exc):
+            if not _fold_in_memory_instead(exc):
                 raise  # (a read-only store: fold the log instead)
     if found is None:
         found = _fold_log(conn, object_type, object_id, pinned, after, None if limit is None else wanted)
@@ -268,7 +294,7 @@ def iter_rows(
         try:
             materialize(conn, object_type, object_id)
         except sqlite3.OperationalError as exc:
-            if "readonly" not in str(exc):
+            if not _fold_in_memory_instead(exc):
                 raise
             pinned = start[1]
         else:
@@ -363,7 +389,7 @@ def summary_rows(conn: sqlite3.Connection, object_type: str, object_id: str) -> 
             query = _SUMMARY_FROM_ROWS
         cursor = conn.execute(query, (object_type, object_id))
     except sqlite3.OperationalError as exc:
-        if "readonly" in str(exc):  # cannot fold into object_rows: fold in memory
+        if _fold_in_memory_instead(exc):  # cannot fold into object_rows now: fold in memory
             found = _fold_log(conn, object_type, object_id, _MAX_VERSION)
         elif "no such function" in str(exc):  # an SQLite without its JSON functions
             materialize(conn, object_type, object_id)
@@ -438,7 +464,7 @@ def latest_traces(conn: sqlite3.Connection, object_type: str, object_id: str, co
         row_ids = [loads_row(data).get("id") for _seq, _xact_id, _created, data in found]
         found += conn.execute(_COMMENTS_ON, (object_type, object_id, json.dumps(row_ids))).fetchall()
     except sqlite3.OperationalError as exc:
-        if "readonly" not in str(exc) and "no such function" not in str(exc):
+        if not _fold_in_memory_instead(exc) and "no such function" not in str(exc):
             raise
         return _latest_traces_in_memory(conn, object_type, object_id, count)
     return [read_form(loads_row(data), xact_id, created) for _seq, xact_id, created, data in found]
@@ -473,7 +499,7 @@ def count_rows(conn: sqlite3.Connection, object_type: str, object_id: str) -> in
     try:
         materialize(conn, object_type, object_id)
     except sqlite3.OperationalError as exc:
-        if "readonly" not in str(exc):
+        if not _fold_in_memory_instead(exc):
             raise
         return len(_live_as_of(conn, object_type, object_id, _MAX_VERSION))
     query = "SELECT count(*) FROM object_rows WHERE object_type = ? AND object_id = ? AND is_deleted = 0"

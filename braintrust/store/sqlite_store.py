@@ -15,7 +15,9 @@ from typing import Any, Sequence
 from braintrust.delivery.backend import EXPERIMENT
 from braintrust.store import attachments, catalog, spills
 from braintrust.store import rows as row_ops
-from braintrust.store.connection import BUSY_TIMEOUT_SECONDS, ConnectionPool, StoreError, waiting_at_most, write_transaction
+from braintrust.store.connection import (
+    BUSY_TIMEOUT_SECONDS, ConnectionPool, StoreError, busy_timeout_seconds, waiting_at_most, write_transaction,
+)
 from braintrust.store.location import database_path
 
 __all__ = ["LocalStore", "StoreError"]
@@ -28,10 +30,19 @@ CHECKPOINT_WAIT_SECONDS = 2.0
 class LocalStore:
     """The local store at ``path`` (a database file), created on first use."""
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, timeout_seconds: float = BUSY_TIMEOUT_SECONDS):
+    def __init__(self, path: str | os.PathLike[str] | None = None, timeout_seconds: float | None = None):
+        """``timeout_seconds``: how long a write waits for other writers (default 30 s, or
+        ``BRAINTRUST_LOCAL_BUSY_TIMEOUT``; a lock found stuck is waited for less, see
+        ``connection._begin``)."""
         self.path = Path(path).expanduser().resolve() if path is not None else database_path()
+        self._setting_error: StoreError | None = None
+        if timeout_seconds is None:
+            try:
+                timeout_seconds = busy_timeout_seconds()
+            except StoreError as exc:  # said by every use of the store, as its other errors are
+                self._setting_error, timeout_seconds = exc, BUSY_TIMEOUT_SECONDS
         self.timeout_seconds = timeout_seconds
-        self._pool = ConnectionPool(self.path, timeout_seconds)
+        self._pool = ConnectionPool(self.path, self.timeout_seconds)
 
     def __repr__(self) -> str:
         return f"LocalStore({str(self.path)!r})"
@@ -42,6 +53,8 @@ class LocalStore:
 
     def connection(self):
         """This thread's (and process's) connection, opened and migrated on first use."""
+        if self._setting_error is not None:
+            raise self._setting_error
         return self._pool.get()
 
     def close(self) -> None:
