@@ -198,7 +198,8 @@ class BraintrustRun:
         if self.reruns_failures or not self.config.getoption("lf", False):
             return
         last_failed = getattr(self.config.pluginmanager.getplugin("lfplugin"), "lastfailed", None) or {}
-        self.reruns_failures = any(nodeid in last_failed for nodeid in nodeids)
+        failed = {str(key) for key in last_failed}  # (pytest 9.2 keys it by NodeId objects, earlier by strings)
+        self.reruns_failures = any(nodeid in failed for nodeid in nodeids)
 
     # -- header ----------------------------------------------------------------------------------
 
