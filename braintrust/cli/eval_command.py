@@ -74,11 +74,18 @@ class UsageError(Exception):
 
 
 def parse_filter(text: str) -> tuple[str, Pattern[str]]:
-    """``PATH=REGEX`` → ``(dotted path, compiled regex)``; raises ``ValueError`` naming the form."""
+    """``PATH=REGEX`` → ``(dotted path, compiled regex)``; raises ``ValueError`` naming the form.
+    A REGEX written as a JSON string (``input.name="foo"``) is that string, as in 0.48.1."""
     path, sep, pattern = text.partition("=")
     path = path.strip()
     if not sep or not path or any(not part for part in path.split(".")):
         raise ValueError(f"invalid filter {text!r}: expected PATH=REGEX, e.g. {FILTER_EXAMPLE}")
+    try:
+        decoded = json.loads(pattern)
+    except ValueError:
+        decoded = None
+    if isinstance(decoded, str):
+        pattern = decoded
     try:
         return path, re.compile(pattern)
     except re.error as exc:
@@ -276,13 +283,15 @@ def _module_name(path: Path) -> str:
 
 
 def import_eval_file(path: Path) -> None:
-    """Import one file as a fresh module, with its folder first on ``sys.path``."""
+    """Import one file as a fresh module, with its folder first on ``sys.path``. Its ``__file__``
+    (and so the tracebacks logged with its errors) is absolute, as in 0.48.1."""
     folder = str(path.resolve().parent)
     if folder not in sys.path:
         sys.path.insert(0, folder)
     name = _module_name(path)
-    loader = importlib.machinery.SourceFileLoader(name, str(path))
-    spec = importlib.util.spec_from_file_location(name, str(path), loader=loader)
+    location = os.path.abspath(path)
+    loader = importlib.machinery.SourceFileLoader(name, location)
+    spec = importlib.util.spec_from_file_location(name, location, loader=loader)
     if spec is None:  # pragma: no cover - a SourceFileLoader always gives a spec
         raise ImportError(f"cannot import {path}")
     module = importlib.util.module_from_spec(spec)

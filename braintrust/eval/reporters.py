@@ -55,22 +55,21 @@ def eprint(*args: Any) -> None:
 def report_failures(evaluator: Any, failing_results: list[Any], verbose: bool, jsonl: bool) -> None:
     """The failures in red on stderr (or a JSON line): each task's traceback when ``verbose`` or
     ``jsonl``, else its exception line (``braintrust eval`` without ``--verbose``), then the hint
-    to add ``--verbose``, as the public SDK prints them. (``Eval()`` itself reports verbosely.)"""
+    to add ``--verbose``, byte for byte as the public SDK prints them. (``Eval()`` itself reports verbosely.)"""
     count = len(failing_results)
     eprint(f"{RED}Evaluator {evaluator.eval_name} failed with {count} {'error' if count == 1 else 'errors'}{END}")
     errors = [_error_text(r, verbose or jsonl) for r in failing_results]
     if jsonl:
         print(json.dumps({"eval_name": evaluator.eval_name, "errors": errors}))
         return
-    for error in errors:
-        eprint(f"{RED}{error}{END}")
+    eprint(f"{RED}{''.join(errors).rstrip()}{END}")
     eprint(f"{RED}Add --verbose to see full stack traces.{END}")
 
 
 def _error_text(result: Any, full: bool) -> str:
     if full or result.error is None:
-        return (result.exc_info or repr(result.error)).rstrip()
-    return "".join(traceback.format_exception_only(type(result.error), result.error)).rstrip()
+        return result.exc_info or f"{result.error!r}\n"
+    return "\n".join(traceback.format_exception_only(type(result.error), result.error))
 
 
 def _default_report_eval(evaluator: Any, result: Any, verbose: bool, jsonl: bool) -> bool:
