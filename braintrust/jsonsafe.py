@@ -28,7 +28,7 @@ value                                                 becomes
                                                       4300 digits: ``"<int with N bits>"``)
 ``float``                                             itself; NaN -> ``"NaN"``, inf -> ``"Infinity"``,
                                                       -inf -> ``"-Infinity"``
-``dict`` (and subclasses)                             ``dict``; non-str keys -> ``str(key)``
+``dict`` (and subclasses), any other ``Mapping``       ``dict``; non-str keys -> ``str(key)``
 ``list``, ``tuple`` (and subclasses)                  ``list``
 ``set`` (and subclasses but ``frozenset``)           ``list`` sorted by the ``repr`` of the copied
                                                       items (insertion order if that fails)
@@ -44,7 +44,8 @@ attachment (class with ``__braintrust_attachment__``)  its ``reference`` dict; i
                                                       ``"Color.RED"``, for a member of a plain Enum)
 dataclass instance                                    ``dict`` of its fields (snapshotted)
 pydantic v2 model (``model_dump`` returning a dict)   ``model_dump(exclude_none=True)``
-pydantic v1 model (``__fields__`` + ``dict``)          ``.dict(exclude_none=True)`` (if a dict)
+pydantic v1 model, any object with a ``dict`` method   ``.dict(exclude_none=True)`` (if a dict)
+pydantic model class (``model_json_schema``)          ``model_json_schema()`` (if a dict)
 ``datetime``, ``date``, ``time``                      ``isoformat()``
 ``decimal.Decimal``                                   ``str(d)``: every digit kept (as 0.48.1)
 ``uuid.UUID``, ``pathlib.PurePath``                   ``str(x)``
@@ -70,6 +71,7 @@ import enum
 import json
 import pathlib
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 try:  # optional fast encoder; never required
@@ -387,8 +389,19 @@ def _convert(obj: Any, depth: int, path: set) -> tuple[Any, int]:
         return _str_size(str(obj))
     if isinstance(obj, (uuid.UUID, pathlib.PurePath)):
         return _str_size(str(obj))
+    if isinstance(obj, Mapping):  # mappingproxy, ChainMap, UserDict... (as 0.48.1)
+        return _copy_dict(obj, depth, path)
 
-    if not isinstance(obj, type):
+    if isinstance(obj, type):
+        schema = getattr(obj, "model_json_schema", None)  # a pydantic model class (as 0.48.1)
+        if callable(schema):
+            try:
+                dumped = schema()
+            except Exception:
+                dumped = _NOTHING
+            if isinstance(dumped, dict):
+                return _via(obj, dumped, depth, path)
+    else:
         if dataclasses.is_dataclass(obj):
             fields = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
             return _via(obj, fields, depth, path)
@@ -401,15 +414,14 @@ def _convert(obj: Any, depth: int, path: set) -> tuple[Any, int]:
                 dumped = _NOTHING
             if isinstance(dumped, dict):
                 return _via(obj, dumped, depth, path)
-        if hasattr(obj, "__fields__"):  # pydantic v1
-            as_dict = getattr(obj, "dict", None)
-            if callable(as_dict):
-                try:
-                    dumped = as_dict(exclude_none=True)
-                except Exception:
-                    dumped = _NOTHING
-                if isinstance(dumped, dict):
-                    return _via(obj, dumped, depth, path)
+        as_dict = getattr(obj, "dict", None)  # pydantic v1, or any object with dict() (as 0.48.1)
+        if callable(as_dict):
+            try:
+                dumped = as_dict(exclude_none=True)
+            except Exception:
+                dumped = _NOTHING
+            if isinstance(dumped, dict):
+                return _via(obj, dumped, depth, path)
 
         tolist = getattr(obj, "tolist", None)  # numpy arrays and scalars, pandas, array.array
         if callable(tolist):
