@@ -13,6 +13,11 @@ import time
 from typing import Callable
 
 
+#: The longest single wait: a day. (A ``Retry-After`` of 1e10 seconds, a wait the system's
+#: timers cannot hold, raised ``OverflowError`` from the sleep.)
+MAX_SLEEP_SECONDS = 86400.0
+
+
 class Deadline:
     def __init__(
         self,
@@ -52,7 +57,7 @@ class Deadline:
             end = self._effective_end()
             if wanted_end > end or now >= end:
                 return False
-            budget = wanted_end - now
+            budget = min(wanted_end - now, MAX_SLEEP_SECONDS)  # (the loop sleeps the rest)
             if budget <= 0:
                 return True
             if self._sleeper is not None:

@@ -28,7 +28,7 @@ from requests.utils import get_netrc_auth
 
 from braintrust.config import DeliverySettings, mask_secret
 from braintrust.delivery import policy
-from braintrust.delivery.deadline import Deadline
+from braintrust.delivery.deadline import MAX_SLEEP_SECONDS, Deadline
 from braintrust.delivery.direct_http import Answer, DirectConnections
 
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -346,7 +346,10 @@ class HttpClient:
             attempt += 1
             _budget.current = budget
             try:
-                response = send(timeout)
+                response = _send_by_deadline(send, timeout, deadline)
+            except _PastDeadline:
+                raise TransportError(f"{method} {path} gave up: no whole answer before the deadline "
+                                     f"({attempt} attempt(s))", "deadline") from None
             except _TLS_ERRORS as exc:
                 raise TransportError(f"{method} {path} failed: TLS error: {_scrub(str(exc), self.api_key)}", "tls") from None
             except retryable as exc:
@@ -400,6 +403,51 @@ _TIMEOUTS = (requests.exceptions.Timeout, TimeoutError)
 
 
 _transport = threading.local()
+
+#: How long past its deadline a request may run before it is abandoned (its own timeouts,
+#: which fit in the deadline, end a silent server's request first).
+ABANDON_AFTER_SECONDS = 0.1
+
+
+class _PastDeadline(Exception):
+    """A request was still running at its deadline and was left to finish on its own."""
+
+
+def _send_by_deadline(send: Callable[[tuple[float, float]], Any], timeout: tuple[float, float], deadline: Deadline) -> Any:
+    """``send(timeout)``, abandoned (``_PastDeadline``) once ``deadline`` has passed.
+
+    Timeouts bound each wait for bytes, not the request: a server answering a byte at a time
+    held a flush as long as it liked. So under a deadline the request runs on a thread of its
+    own (a daemon, left to end by itself). Without one (the sender between flushes, which a
+    flush past its deadline leaves behind anyway) it runs here.
+    """
+    if deadline.remaining() == math.inf:
+        return send(timeout)
+    done = threading.Event()
+    outcome: list[tuple[bool, Any]] = []
+    budget = _budget.current
+
+    def run() -> None:
+        _budget.current = budget  # (the thread-local state of the caller's request)
+        _transport.depth = 1
+        try:
+            outcome.append((True, send(timeout)))
+        except BaseException as exc:
+            outcome.append((False, exc))
+        finally:
+            done.set()
+
+    try:
+        threading.Thread(target=run, name="braintrust-request", daemon=True).start()
+    except RuntimeError:  # no new thread (at interpreter exit on 3.12.0/1): send from here
+        return send(timeout)
+    while not done.wait(min(deadline.remaining() + ABANDON_AFTER_SECONDS, MAX_SLEEP_SECONDS)):
+        if deadline.expired():
+            raise _PastDeadline
+    answered, value = outcome[0]
+    if not answered:
+        raise value
+    return value
 
 
 def sending_now() -> bool:

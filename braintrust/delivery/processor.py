@@ -176,6 +176,11 @@ class Processor:
             if self._ahead_locked():
                 # Before the row counts as produced: a log() interrupted here leaves no trace.
                 self._pace_locked()
+                if encoded is not None and not self._resumable_locked():
+                    # The queue grows (a slow or stuck sender): keep an exact copy. orjson's
+                    # bytes keep their whole first buffer (4-8 KB for a row of 300 B), so the
+                    # queue's memory was many times its byte bound.
+                    encoded = bytes(memoryview(encoded))
             item = QueuedWrite(self._next_seq, ref, row, approx_bytes, encoded, key)
             self._next_seq += 1
             stats = self._accounts.stats
