@@ -194,12 +194,13 @@ def value_at(case: EvalCase, path: str) -> tuple[bool, Any]:
 
 def case_matches(case: EvalCase, filters: Iterable[tuple[str, re.Pattern[str]]]) -> bool:
     """True when every ``(dotted_path, regex)`` matches: the value at the path as a string (JSON
-    if it is not one), matched from its start (``re.match``) as the public CLI does."""
+    if it is not one), matched from its start (``re.match``) as the public CLI does. A missing
+    or None value matches nothing, as there."""
     for path, pattern in filters:
         found, value = value_at(case, path)
-        if not found:
+        if not found or value is None:
             return False
-        text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+        text = value if isinstance(value, str) else json.dumps(value, default=str)
         if pattern.match(text) is None:
             return False
     return True

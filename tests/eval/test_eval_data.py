@@ -315,6 +315,9 @@ def test_value_at_and_case_filters():
     assert not case_matches(case, [("metadata.priority", re.compile("^P1$"))])
     assert case_matches(case, [("input", re.compile(r'\{"name"'))])  # non-strings are matched as JSON
     assert not case_matches(case, [("expected.x", re.compile(".*"))])
+    # As 0.48.1's CLI: a None value matches nothing (not the text "null"), and JSON escapes non-ASCII.
+    assert not case_matches(EvalCase(input=1, metadata={"priority": None}), [("metadata.priority", re.compile("null"))])
+    assert case_matches(EvalCase(input={"w": "é"}), [("input", re.compile(r'\{"w": "\\u00e9"'))])
 
 
 def test_an_evaluators_chosen_parameter_values_replace_the_defaults():
