@@ -38,6 +38,19 @@ class GitMetadataSettings(SerializableDataClass):
     collect: str = "all"  # "all" | "some" | "none"
     fields: list[str] = field(default_factory=list)
 
+    @classmethod
+    def merge(cls, s1: "GitMetadataSettings", s2: "GitMetadataSettings") -> "GitMetadataSettings":
+        """The stricter of two policies: "all" yields to the other, "none" wins, two "some" intersect
+        (an empty intersection is "none")."""
+        if s1.collect == "all":
+            return s2
+        if s2.collect == "all" or s1.collect == "none":
+            return s1
+        if s2.collect == "none":
+            return s2
+        fields = [f for f in s1.fields or [] if f in set(s2.fields or [])]
+        return cls(collect="some" if fields else "none", fields=fields)
+
 
 def combine_settings(org: dict[str, Any] | None, explicit: dict[str, Any] | None) -> dict[str, Any]:
     """The effective policy: an absent org policy counts as "all"; "none" wins; "some" ∩ "some"."""

@@ -132,6 +132,7 @@ class BraintrustStream:
     def __init__(self, base_stream: Iterable[Any], *, on_close: Any = None):
         self._source = iter(base_stream)
         self._seen: list[BraintrustStreamChunk] = []
+        self._anext_chunks: Iterator[BraintrustStreamChunk] | None = None
         self._on_close = on_close
 
     def __iter__(self) -> Iterator[BraintrustStreamChunk]:
@@ -164,6 +165,15 @@ class BraintrustStream:
     def __aiter__(self) -> AsyncIterator[BraintrustStreamChunk]:
         """``async for chunk in stream``: each chunk read on a worker thread."""
         return self._chunks_async()
+
+    async def __anext__(self) -> BraintrustStreamChunk:
+        """The next chunk, read on a worker thread (``anext(stream)``)."""
+        if self._anext_chunks is None:
+            self._anext_chunks = iter(self)
+        chunk = await asyncio.to_thread(next, self._anext_chunks, _END)
+        if chunk is _END:
+            raise StopAsyncIteration
+        return chunk
 
     async def _chunks_async(self) -> AsyncIterator[BraintrustStreamChunk]:
         chunks = iter(self)

@@ -10,7 +10,7 @@ from braintrust.delivery.runtime import flush as flush_all
 from braintrust.tracing.api import start_span_under_parent
 from braintrust.tracing.feedback import log_feedback as _log_feedback
 from braintrust.tracing.record import validate_event
-from braintrust.tracing.span import SpanImpl, _enqueue
+from braintrust.tracing.span import SpanImpl, _enqueue, internal_options
 
 
 class RowsObject:
@@ -19,6 +19,13 @@ class RowsObject:
 
     ROOT_SPAN_TYPE = "task"
     ref: ObjectRef
+
+    @property
+    def logging_state(self) -> Any:
+        """The process's ``BraintrustState`` (this SDK keeps one)."""
+        from braintrust.state import global_state
+
+        return global_state()
 
     def log_feedback(
         self,
@@ -43,9 +50,15 @@ class RowsObject:
         propagated_event: dict | None = None,
         span_id: str | None = None,
         root_span_id: str | None = None,
+        internal: dict | None = None,
         **event: Any,
     ) -> SpanImpl:
         """Start a root span here (or under ``parent``: an exported slug, or W3C headers)."""
+        if internal:
+            with internal_options(internal):
+                return self.start_span(name=name, type=type, span_attributes=span_attributes, start_time=start_time,
+                                       set_current=set_current, parent=parent, propagated_event=propagated_event,
+                                       span_id=span_id, root_span_id=root_span_id, **event)
         span = None
         if parent:
             span = start_span_under_parent(

@@ -221,11 +221,15 @@ def init_dataset(
     project_id: str | None = None,
     metadata: dict | None = None,
     use_output: bool = False,
+    _internal_btql: dict | None = None,
     state: Any = None,
     environment: str | None = None,
     dataset_id: str | None = None,
 ) -> Dataset:
     """A dataset handle; created (or found by name) lazily, on first write or read."""
+    if _internal_btql is not None:
+        raise ValueError("init_dataset(_internal_btql=...) is not supported by pytest-braintrust; "
+                         "fetch the dataset's rows without it.")
     for argument, value in (("project", project), ("name", name), ("description", description), ("project_id", project_id),
                             ("dataset_id", dataset_id), ("environment", environment)):
         _text_argument(argument, value)

@@ -142,10 +142,13 @@ class Experiment(RowsObject, FetchedRows):
         _enqueue(self.ref, row, size + 400)
         return row_id
 
-    def start_span(self, *args: Any, **kwargs: Any) -> SpanImpl:
+    def start_span(self, name=None, type=None, span_attributes=None, start_time=None, set_current=None, parent=None,
+                   propagated_event=None, internal=None, **event: Any) -> SpanImpl:
         """Start a root span (type ``eval``) in this experiment."""
         self._spans_started = True
-        return super().start_span(*args, **kwargs)
+        return super().start_span(name=name, type=type, span_attributes=span_attributes, start_time=start_time,
+                                  set_current=set_current, parent=parent, propagated_event=propagated_event,
+                                  internal=internal, **event)
 
     # -- reading and summaries ------------------------------------------------------------------
 
@@ -233,6 +236,7 @@ def init(
     api_key: str | None = None,
     org_name: str | None = None,
     metadata: dict | None = None,
+    tags: list[str] | None = None,
     git_metadata_settings: Any = None,
     set_current: bool = True,
     update: bool | None = None,
@@ -240,7 +244,6 @@ def init(
     base_experiment_id: str | None = None,
     repo_info: Any = None,
     state: Any = None,
-    tags: list[str] | None = None,
 ) -> Experiment | ReadonlyExperiment:
     """Create (or with ``update=True`` reuse, with ``open=True`` read) an experiment.
     ``parameters``: the saved parameters it ran with (``{"id", "version"?}``, or an object with

@@ -87,8 +87,8 @@ class Logger(RowsObject):
         metadata: Any = None,
         metrics: Any = None,
         id: str | None = None,
-        dataset_record_id: str | None = None,
         allow_concurrent_with_spans: bool = False,
+        dataset_record_id: str | None = None,
         **extra: Any,
     ) -> str:
         """Log one complete row (a root span started and ended at once); returns its id."""

@@ -52,6 +52,13 @@ class FetchedRows:
     ref: ObjectRef
     id: str
 
+    @property
+    def logging_state(self) -> Any:
+        """The process's ``BraintrustState`` (this SDK keeps one)."""
+        from braintrust.state import global_state
+
+        return global_state()
+
     def fetch(self, batch_size: int | None = None) -> Iterator[dict[str, Any]]:
         raise NotImplementedError
 

@@ -12,7 +12,7 @@ from braintrust.delivery.backend import EXPERIMENT, PLAYGROUND_LOGS, PROJECT_LOG
 from braintrust.forks import ChildSafeLock
 from braintrust.tracing import context, w3c
 from braintrust.tracing.record import validate_event
-from braintrust.tracing.span import NOOP_SPAN, Span, SpanImpl, _enqueue
+from braintrust.tracing.span import NOOP_SPAN, Span, SpanImpl, _enqueue, internal_options
 from braintrust.tracing.span_components import SpanComponentsError, SpanComponentsV3, SpanComponentsV4, SpanObjectTypeV3
 
 _TYPE_NAMES = {
@@ -156,11 +156,16 @@ def start_span(
     parent: str | Mapping | None = None,
     propagated_event: dict | None = None,
     state: Any = None,
+    internal: dict | None = None,
     **event: Any,
 ) -> Span:
     """Start a span under, in order: an explicit ``parent`` (an exported slug, a span, or W3C
     headers from ``span.inject()``), the current span, a ``parent_context``, the current experiment, the
-    current logger. With none of them the no-op span is returned and nothing is recorded."""
+    current logger. With none of them the no-op span is returned and nothing is recorded.
+    ``internal``: options reserved for SDK integrations (``tracing.span.internal_options``)."""
+    if internal:
+        with internal_options(internal):
+            return start_span(name, type, span_attributes, start_time, set_current, parent, propagated_event, state, **event)
     kwargs = dict(name=name, type=type, span_attributes=span_attributes, start_time=start_time, propagated_event=propagated_event)
     span: Span | None = None
     if parent:  # "" counts as no parent, as in the public SDK

@@ -28,7 +28,7 @@ from braintrust.delivery.backend import ObjectRef
 from braintrust.span_types import span_type_value
 from braintrust.tracing import ids, reentry
 from braintrust.tracing.record import hide_refused_value, merge_row_into, timed_metrics, validate_event
-from braintrust.tracing.span import CurrentTokens, Span, SpanImpl, _enqueue_now, first_row, processor
+from braintrust.tracing.span import CurrentTokens, Span, SpanImpl, _enqueue_now, first_row, internal_options, processor
 
 __all__ = ["DeferredSpan"]
 
@@ -187,7 +187,10 @@ class DeferredSpan(open_rows.Holder, CurrentTokens, Span):
     # -- Span ----------------------------------------------------------------------------------
 
     def start_span(self, name=None, type=None, span_attributes=None, start_time=None, set_current=None,
-                   parent=None, propagated_event=None, **event) -> Span:
+                   parent=None, propagated_event=None, internal=None, **event) -> Span:
+        if internal:
+            with internal_options(internal):
+                return self.start_span(name, type, span_attributes, start_time, set_current, parent, propagated_event, **event)
         real = self._real
         if real is not None or parent:
             return (real or self.real).start_span(

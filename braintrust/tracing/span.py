@@ -43,6 +43,22 @@ def instrumented_by(instrumentation: str) -> Iterator[None]:
     finally:
         _span_origin_var.reset(token)
 
+
+@contextlib.contextmanager
+def internal_options(internal: dict) -> Iterator[None]:
+    """Apply ``start_span(internal=...)`` (reserved for SDK integrations): only ``instrumentation``
+    (what recorded the span) is supported; other keys raise rather than being ignored."""
+    unsupported = sorted(set(internal) - {"instrumentation"})
+    if unsupported:
+        raise ValueError(f"start_span(internal=...): {', '.join(map(repr, unsupported))} not supported by pytest-braintrust "
+                         "(only 'instrumentation' is).")
+    if internal.get("instrumentation"):
+        with instrumented_by(internal["instrumentation"]):
+            yield
+    else:
+        yield
+
+
 _OBJECT_TYPE_CODES = {
     EXPERIMENT: SpanObjectTypeV3.EXPERIMENT,
     PROJECT_LOGS: SpanObjectTypeV3.PROJECT_LOGS,
@@ -135,7 +151,7 @@ class Span:
     def log_feedback(self, **event: Any) -> None:
         raise NotImplementedError
 
-    def start_span(self, name=None, type=None, span_attributes=None, start_time=None, set_current=None, parent=None, propagated_event=None, **event) -> "Span":
+    def start_span(self, name=None, type=None, span_attributes=None, start_time=None, set_current=None, parent=None, internal=None, **event) -> "Span":
         raise NotImplementedError
 
     def export(self) -> str:
@@ -176,7 +192,7 @@ class Span:
     def __enter__(self) -> "Span":
         raise NotImplementedError
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type, exc_value, tb) -> None:
         raise NotImplementedError
 
 
@@ -197,7 +213,7 @@ class NoopSpan(Span):
     def log_feedback(self, **event: Any) -> None:
         pass
 
-    def start_span(self, *args: Any, **kwargs: Any) -> "Span":
+    def start_span(self, name=None, type=None, span_attributes=None, start_time=None, set_current=None, parent=None, internal=None, **event) -> "Span":
         return self
 
     def export(self) -> str:
@@ -421,8 +437,12 @@ class SpanImpl(CurrentTokens, Span):
         set_current=None,
         parent=None,
         propagated_event=None,
+        internal=None,
         **event,
     ) -> "SpanImpl":
+        if internal:
+            with internal_options(internal):
+                return self.start_span(name, type, span_attributes, start_time, set_current, parent, propagated_event, **event)
         if parent:
             from braintrust.tracing.api import start_span_under_parent
 

@@ -15,5 +15,5 @@ class TracedThreadPoolExecutor(concurrent.futures.ThreadPoolExecutor):
     """A ``ThreadPoolExecutor`` whose ``submit`` (and so ``map``) runs each call in a copy of the
     submitting context: the current span, experiment and logger come along."""
 
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future:
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> concurrent.futures.Future:
         return super().submit(contextvars.copy_context().run, fn, *args, **kwargs)
