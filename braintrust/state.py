@@ -331,4 +331,14 @@ def global_state() -> BraintrustState:
     return _state
 
 
+def check_state(state: Any, call: str) -> None:
+    """``state=`` of the public SDK's entry points: this SDK keeps one state per process, so
+    anything but that one (or None) is refused rather than silently logged through it."""
+    if state is not None and state is not _state:
+        raise ValueError(
+            f"{call}(state=...): pytest-braintrust keeps one BraintrustState per process and cannot log "
+            "through another; drop state= (pass api_key=, app_url= or org_name= to choose where rows go)."
+        )
+
+
 at_fork(after_in_child=_state.after_fork)

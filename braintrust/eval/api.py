@@ -10,6 +10,7 @@ from braintrust.eval.hooks import EvalHooks
 from braintrust.eval.reporters import Reporter, ReporterDef, call_maybe_async, eprint
 from braintrust.eval.results import EvalResult, EvalResultWithSummary, EvalScorerArgs, EvalTimeoutError
 from braintrust.eval.threads import set_thread_pool_max_workers
+from braintrust.state import check_state
 
 # Printed (not a warning: ``-W error`` must not turn it into a failure, as 0.48.1's is not), once.
 ASYNC_CONTEXT_NOTICE = (
@@ -28,6 +29,7 @@ def default_error_score_handler(root_span: Any, data: Any, unhandled_scores: lis
 
 
 def _make_evaluator(name: str, data: Any, task: Callable[..., Any], **options: Any) -> Evaluator:
+    check_state(options.get("state"), "Eval")
     return Evaluator(
         project_name=name,
         eval_name=unique_eval_name(name, options.get("experiment_name")),

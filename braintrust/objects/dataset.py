@@ -20,7 +20,7 @@ from braintrust.delivery.runtime import resolve_ref
 from braintrust.objects.project_logs import ObjectMetadata
 from braintrust.objects.reads import FetchedRows, newest_version
 from braintrust.xact_ids import normalize_version
-from braintrust.state import global_state
+from braintrust.state import check_state, global_state
 from braintrust.summary import DatasetSummary
 from braintrust.tracing import ids
 from braintrust.tracing.record import validate_metadata, validate_tags
@@ -227,6 +227,7 @@ def init_dataset(
     dataset_id: str | None = None,
 ) -> Dataset:
     """A dataset handle; created (or found by name) lazily, on first write or read."""
+    check_state(state, "init_dataset")
     if _internal_btql is not None:
         raise ValueError("init_dataset(_internal_btql=...) is not supported by pytest-braintrust; "
                          "fetch the dataset's rows without it.")

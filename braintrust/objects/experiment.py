@@ -21,7 +21,7 @@ from braintrust.delivery.runtime import resolve_ref
 from braintrust.objects.base import RowsObject
 from braintrust.objects.project_logs import ObjectMetadata
 from braintrust.objects.reads import FetchedRows
-from braintrust.state import global_state
+from braintrust.state import check_state, global_state
 from braintrust.summary import ExperimentSummary
 from braintrust.tracing import context, ids, span_origin
 from braintrust.tracing.record import hide_refused_value, timed_metrics, validate_event
@@ -250,6 +250,7 @@ def init(
     ``id`` and ``version``), recorded on the experiment in Braintrust."""
     from braintrust.tracing.record import validate_metadata, validate_tags
 
+    check_state(state, "init")
     if open and update:
         raise ValueError("Cannot open and update an experiment at the same time; pass one of open=True or update=True.")
     global_state().configure(api_key=api_key, app_url=app_url, org_name=org_name)

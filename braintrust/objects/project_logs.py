@@ -13,7 +13,7 @@ from braintrust.delivery import open_rows
 from braintrust.delivery.runtime import get_processor, import_backend, resolve_ref
 from braintrust.objects import log_records
 from braintrust.objects.base import RowsObject
-from braintrust.state import global_state
+from braintrust.state import check_state, global_state
 from braintrust.tracing import context, ids, reentry, span_origin
 from braintrust.tracing.api import register_ref
 from braintrust.tracing.record import hide_refused_value, timed_metrics, validate_event
@@ -215,6 +215,7 @@ def init_logger(
     "name"}``) replaces the detected one on every span from now on (``span_origin``).
     ``_create_in_project_group`` (experimental, as in the public SDK): a new project goes into that
     project group (ignored with ``project_id``)."""
+    check_state(state, "init_logger")
     global_state().configure(api_key=api_key, app_url=app_url, org_name=org_name, force_login=force_login)
     span_origin.set_environment(environment)
     if project is None and project_id is None:

@@ -10,6 +10,7 @@ from typing import Any, Iterator
 from braintrust import jsonsafe
 from braintrust.delivery.backend import EXPERIMENT, PLAYGROUND_LOGS, PROJECT_LOGS, ObjectRef
 from braintrust.forks import ChildSafeLock
+from braintrust.state import check_state
 from braintrust.tracing import context, w3c
 from braintrust.tracing.record import validate_event
 from braintrust.tracing.span import NOOP_SPAN, Span, SpanImpl, _enqueue, internal_options
@@ -163,6 +164,8 @@ def start_span(
     headers from ``span.inject()``), the current span, a ``parent_context``, the current experiment, the
     current logger. With none of them the no-op span is returned and nothing is recorded.
     ``internal``: options reserved for SDK integrations (``tracing.span.internal_options``)."""
+    if state is not None:
+        check_state(state, "start_span")
     if internal:
         with internal_options(internal):
             return start_span(name, type, span_attributes, start_time, set_current, parent, propagated_event, state, **event)
@@ -193,6 +196,7 @@ def get_span_parent_object(parent: str | Mapping | None = None, state: Any = Non
     the ``parent_context``) as span components (a slug decoded; W3C headers as the trace and
     span they name, in the object their baggage names or the current one's), else the current
     experiment, else the current logger, else ``NOOP_SPAN``."""
+    check_state(state, "get_span_parent_object")
     current = context.current_span_var.get()
     if current is not None and current is not NOOP_SPAN:
         return current
@@ -251,6 +255,7 @@ def parent_context(parent: str | Mapping | None, state: Any = None) -> Iterator[
     """Within the block, spans with no current span start under ``parent``: an exported span
     (``span.export()``) or W3C trace-context headers (``extract_trace_context``, ``span.inject()``;
     without a valid ``traceparent`` they change nothing)."""
+    check_state(state, "parent_context")
     token = context.parent_var.set(parent)
     try:
         yield

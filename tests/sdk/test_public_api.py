@@ -369,3 +369,23 @@ def test_results_and_summaries_serialize_as_the_public_ones(bt_logs):
                                    "metadata": {}, "tags": None, "error": None, "exc_info": None, "origin": None}]
     assert as_dict["summary"]["scores"]["scorer_0"]["score"] == 1.0
     assert result["results"][0]["output"] == "A" and result.summary["experiment_name"] == result.summary.experiment_name
+
+
+def test_state_is_the_process_state_or_refused_not_silently_ignored():
+    """0.48.1 logs through the ``state=`` given; this SDK keeps one state per process, so another
+    one is refused, naming the fix, instead of its rows going elsewhere unnoticed."""
+    from braintrust.state import BraintrustState, global_state
+
+    braintrust.init_logger(project="p", state=global_state()).log(input=1)  # (the process's own: fine)
+    other = BraintrustState()
+    calls = {
+        "init_logger": lambda: braintrust.init_logger(project="p", state=other),
+        "init": lambda: braintrust.init(project="p", state=other),
+        "init_dataset": lambda: braintrust.init_dataset(project="p", name="d", state=other),
+        "start_span": lambda: braintrust.start_span(name="s", state=other),
+        "parent_context": lambda: braintrust.parent_context(None, state=other).__enter__(),
+        "Eval": lambda: braintrust.Eval("p", data=[{"input": 1}], task=lambda x: x, scores=[], state=other),
+    }
+    for call, run in calls.items():
+        with pytest.raises(ValueError, match=rf"^{call}\(state=\.\.\.\): pytest-braintrust keeps one BraintrustState per process"):
+            run()
