@@ -8,6 +8,7 @@ from braintrust import jsonsafe
 from braintrust.delivery.backend import ObjectRef
 from braintrust.delivery.runtime import flush as flush_all
 from braintrust.tracing.api import start_span_under_parent
+from braintrust.tracing.context import current_span_var
 from braintrust.tracing.feedback import log_feedback as _log_feedback
 from braintrust.tracing.record import validate_event
 from braintrust.tracing.span import SpanImpl, _enqueue, internal_options
@@ -53,7 +54,8 @@ class RowsObject:
         internal: dict | None = None,
         **event: Any,
     ) -> SpanImpl:
-        """Start a root span here (or under ``parent``: an exported slug, or W3C headers)."""
+        """Start a root span here (or under ``parent``: an exported slug, or W3C headers). Under a
+        current span it is that span's child (``root_span_id`` then ignored), as in 0.48.1."""
         if internal:
             with internal_options(internal):
                 return self.start_span(name=name, type=type, span_attributes=span_attributes, start_time=start_time,
@@ -66,11 +68,22 @@ class RowsObject:
                 start_time=start_time, propagated_event=propagated_event, event=event,
             )
         if span is None:
-            span = SpanImpl(
-                self.ref, name=name, type=type, span_attributes=span_attributes, start_time=start_time,
-                propagated_event=propagated_event, event=event, default_root_type=self.ROOT_SPAN_TYPE,
-                span_id=span_id, root_span_id=root_span_id,
-            )
+            current = current_span_var.get()
+            if current is not None and current.span_id:
+                # Under a current span (of any object), as in 0.48.1: its child, written here, of
+                # this object's root type unless given one.
+                span = SpanImpl(
+                    self.ref, name=name, type=self.ROOT_SPAN_TYPE if type is None else type, span_attributes=span_attributes, start_time=start_time,
+                    propagated_event=propagated_event, event=event, span_id=span_id,
+                    parent_span_id=current.span_id, root_span_id=current.root_span_id,
+                    parent_legacy=getattr(current, "_legacy", None),
+                )
+            else:
+                span = SpanImpl(
+                    self.ref, name=name, type=type, span_attributes=span_attributes, start_time=start_time,
+                    propagated_event=propagated_event, event=event, default_root_type=self.ROOT_SPAN_TYPE,
+                    span_id=span_id, root_span_id=root_span_id,
+                )
         if set_current is False:
             span._set_current_on_enter = False
         return span

@@ -191,6 +191,11 @@ class Dataset(FetchedRows):
         return flush_all()
 
     def close(self) -> str:
+        """Flush and return the dataset id. Deprecated in 0.48.1, which says so on stderr: so does this."""
+        from braintrust.objects.experiment import deprecated
+
+        deprecated("close is deprecated and will be removed in a future version of braintrust. "
+                   "It is now a no-op and can be removed")
         self.flush()
         return self.id
 

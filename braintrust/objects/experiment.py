@@ -173,7 +173,10 @@ class Experiment(RowsObject, FetchedRows):
         return cls(object_type=SpanObjectTypeV3.EXPERIMENT, object_id=self.id).to_str()
 
     def close(self) -> str:
-        """Flush and return the experiment id (the object stays usable)."""
+        """Flush and return the experiment id (the object stays usable). Deprecated in 0.48.1,
+        which says so on stderr: so does this."""
+        deprecated("close is deprecated and will be removed in a future version of braintrust. "
+                   "It is now a no-op and can be removed")
         self.flush()
         return self.id
 
@@ -291,7 +294,10 @@ def init(
     if parameters is not None:
         create_args.update(_parameters_args(parameters))
     ref = ObjectRef(EXPERIMENT, create_args)
-    experiment_object = Experiment(ref, dataset=dataset)
+    from braintrust.objects.dataset import Dataset
+
+    # (a dataset given by {"id", "version"} only links the experiment: no Dataset to read, as in 0.48.1)
+    experiment_object = Experiment(ref, dataset=dataset if isinstance(dataset, Dataset) else None)
     if set_current:
         context.set_global_experiment(experiment_object)
     return experiment_object
@@ -341,6 +347,8 @@ def current_experiment() -> Experiment | None:
 def log(**event: Any) -> str:
     """Log a row to the current experiment (deprecated in the public SDK; kept for old code)."""
     __tracebackhide__ = hide_refused_value
+    deprecated("braintrust.log is deprecated and will be removed in a future version of braintrust. "
+               "Use `experiment.log` instead.")
     experiment = current_experiment()
     if experiment is None:
         raise ValueError("Not initialized. Please call braintrust.init(...) before calling braintrust.log(...).")
@@ -348,11 +356,21 @@ def log(**event: Any) -> str:
 
 
 def summarize(summarize_scores: bool = True, comparison_experiment_id: str | None = None) -> ExperimentSummary:
-    """Summarize the current experiment."""
+    """Summarize the current experiment (deprecated in the public SDK; kept for old code)."""
+    deprecated("braintrust.summarize is deprecated and will be removed in a future version of braintrust. "
+               "Use `experiment.summarize` instead.")
     experiment = current_experiment()
     if experiment is None:
         raise ValueError("Not initialized. Please call braintrust.init(...) before calling braintrust.summarize().")
     return experiment.summarize(summarize_scores=summarize_scores, comparison_experiment_id=comparison_experiment_id)
+
+
+def deprecated(notice: str) -> None:
+    """Say on stderr that a call is deprecated, in 0.48.1's words (a notice, not a warning that
+    ``-W error`` would turn into a failure)."""
+    import sys
+
+    print(notice, file=sys.stderr)
 
 
 def _repo_info_dict(repo_info: Any) -> dict[str, Any]:
