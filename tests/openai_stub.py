@@ -1,5 +1,7 @@
 """A deterministic loopback stand-in for the OpenAI API: chat completions (plain, streamed, with
-tools, an unknown model's 400), the Responses API (with tool calls when given tools), embeddings and moderations.
+tools, an unknown model's 400), the Responses API (with tool calls when given tools), embeddings and moderations;
+images (generations as JSON; edits and variations as multipart uploads) and audio (speech as bytes;
+transcriptions and translations as multipart uploads answered as JSON, text or, streamed, events).
 
 Used by ``tests/data/captures/scenario_openai.py`` (run by both SDKs) and by the ``wrap_openai``
 tests. ``OpenAIStub`` records each request body; ``cut_stream_after`` makes streamed answers stop
@@ -8,9 +10,11 @@ after that many chunks with the connection closed, as a dropped connection would
 
 from __future__ import annotations
 
+import base64
 import json
+from email.parser import BytesParser
 
-from loopback_stub import LoopbackStub
+from loopback_stub import LoopbackStub, StubHandler
 
 USAGE = {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17,
          "prompt_tokens_details": {"cached_tokens": 4}, "completion_tokens_details": {"reasoning_tokens": 0}}
@@ -118,6 +122,136 @@ def responses_stream(body):
     return "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in numbered)
 
 
+#: What the image and audio endpoints answer: a tiny PNG (its bytes, as b64_json) and "speech".
+IMAGE_BYTES = b"\x89PNG\r\n\x1a\n stub pixels"
+SPEECH_BYTES = b"ID3\x04\x00 stub speech"
+TRANSCRIPT = "Hello from the stub."
+AUDIO_TYPES = {"mp3": "audio/mpeg", "wav": "audio/wav", "opus": "audio/opus", "aac": "audio/aac", "flac": "audio/flac",
+               "pcm": "audio/pcm"}
+
+
+def multipart_fields(content_type: str, data: bytes) -> dict:
+    """A multipart/form-data body as ``{name: value}``: text fields as strings, files as
+    ``{"filename", "content_type", "size"}``; a name sent more than once (``image[]``) as a list."""
+    message = BytesParser().parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + data)
+    fields: dict = {}
+    for part in message.get_payload():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        filename = part.get_filename()
+        value = ({"filename": filename, "content_type": part.get_content_type(), "size": len(payload)}
+                 if filename is not None else payload.decode())
+        if name in fields:
+            fields[name] = (fields[name] if isinstance(fields[name], list) else [fields[name]]) + [value]
+        else:
+            fields[name] = [value] if name.endswith("[]") else value
+    return fields
+
+
+class MediaStubHandler(StubHandler):
+    """The stub's handler: JSON bodies, and also multipart uploads (sent with a length or chunked)."""
+
+    def do_POST(self):
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            data = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0], 16)
+                chunk = self.rfile.read(size + 2)[:size]
+                if not size:
+                    break
+                data += chunk
+        else:
+            data = self.rfile.read(int(self.headers["Content-Length"]))
+        content_type = self.headers.get("Content-Type", "")
+        body = multipart_fields(content_type, data) if content_type.startswith("multipart/") else json.loads(data)
+        self.server.stub.requests.append((self.path, body))
+        self.server.stub.answer(self, self.path, body)
+
+
+def missing_model(body):
+    return {"error": {"message": f"The model `{body.get('model')}` does not exist", "type": "invalid_request_error",
+                      "param": "model", "code": "model_not_found"}}
+
+
+def images_answer(body):
+    """An images answer: URLs when ``response_format="url"`` (DALL-E), else base64 PNGs; a
+    ``gpt-image-*`` model adds its usage and the image's format, quality and size."""
+    n = int(body.get("n") or 1)
+    revised = {"revised_prompt": f"A revised {body['prompt']}"} if body.get("prompt") else {}
+    if body.get("response_format") == "url":
+        data = [{"url": f"https://images.example.com/img-{i}.png", **revised} for i in range(n)]
+    else:
+        data = [{"b64_json": base64.b64encode(IMAGE_BYTES).decode(), **revised} for i in range(n)]
+    answer = {"created": 1700000000, "data": data}
+    if str(body.get("model") or "").startswith("gpt-image"):
+        answer.update(background="opaque", output_format=body.get("output_format") or "png", quality=body.get("quality") or "low",
+                      size=body.get("size") or "1024x1024",
+                      usage={"input_tokens": 20, "output_tokens": 272, "total_tokens": 292,
+                             "input_tokens_details": {"image_tokens": 10, "text_tokens": 10}})
+    return answer
+
+
+def images_stream(body):
+    """A streamed generation: one partial image, then the completed one."""
+    image = base64.b64encode(IMAGE_BYTES).decode()
+    common = {"b64_json": image, "background": "opaque", "created_at": 1700000000, "output_format": "png",
+              "quality": "low", "size": "1024x1024"}
+    events = [{"type": "image_generation.partial_image", "partial_image_index": 0, **common},
+              {"type": "image_generation.completed", **common, "usage": {
+                  "input_tokens": 20, "output_tokens": 272, "total_tokens": 292,
+                  "input_tokens_details": {"image_tokens": 10, "text_tokens": 10}}}]
+    return "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in events)
+
+
+def transcription_answer(body, translated=False):
+    """``(data, content type)`` per ``response_format``: JSON (a ``gpt-4o`` model's with token
+    usage, whisper's with seconds; none for translations), ``verbose_json`` with segments, or text."""
+    fmt = body.get("response_format") or "json"
+    if fmt in ("text", "srt", "vtt"):
+        text = TRANSCRIPT if fmt == "text" else f"1\n00:00:00,000 --> 00:00:02,000\n{TRANSCRIPT}"
+        return (text + "\n").encode(), "text/plain"
+    answer: dict = {"text": TRANSCRIPT}
+    if fmt == "verbose_json":
+        answer = {"task": "translate" if translated else "transcribe", "language": "english", "duration": 2.0,
+                  "text": TRANSCRIPT, "segments": [{"id": 0, "seek": 0, "start": 0.0, "end": 2.0, "text": TRANSCRIPT,
+                                                    "tokens": [1, 2, 3], "temperature": 0.0, "avg_logprob": -0.2,
+                                                    "compression_ratio": 0.9, "no_speech_prob": 0.01}]}
+    if not translated:
+        answer["usage"] = ({"type": "tokens", "input_tokens": 14, "output_tokens": 5, "total_tokens": 19,
+                            "input_token_details": {"text_tokens": 0, "audio_tokens": 14}}
+                           if str(body.get("model")).startswith("gpt-4o") else {"type": "duration", "seconds": 2})
+    return json.dumps(answer).encode(), "application/json"
+
+
+def transcription_stream(body):
+    words = ["Hello", " from", " the", " stub."]
+    events = [{"type": "transcript.text.delta", "delta": word} for word in words]
+    events.append({"type": "transcript.text.done", "text": "".join(words), "usage": {
+        "type": "tokens", "input_tokens": 14, "output_tokens": 5, "total_tokens": 19,
+        "input_token_details": {"text_tokens": 0, "audio_tokens": 14}}})
+    return "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
+
+
+MEDIA_PATHS = ("/v1/images/generations", "/v1/images/edits", "/v1/images/variations", "/v1/audio/speech",
+               "/v1/audio/transcriptions", "/v1/audio/translations")
+
+
+def media_answer(handler, path, body):
+    """Answer an images or audio request (``missing-model``: a 400)."""
+    if body.get("model") == "missing-model":
+        return handler.send(400, json.dumps(missing_model(body)).encode(), "application/json")
+    if path == "/v1/images/generations" and body.get("stream"):
+        return handler.send(200, images_stream(body).encode(), "text/event-stream")
+    if path.startswith("/v1/images/"):
+        return handler.send(200, json.dumps(images_answer(body)).encode(), "application/json")
+    if path == "/v1/audio/speech":
+        fmt = body.get("response_format") or "mp3"
+        return handler.send(200, SPEECH_BYTES, AUDIO_TYPES.get(fmt, f"audio/{fmt}"))
+    if body.get("stream") == "true":
+        return handler.send(200, transcription_stream(body).encode(), "text/event-stream")
+    handler.send(200, *transcription_answer(body, translated=path == "/v1/audio/translations"))
+
+
 class OpenAIStub(LoopbackStub):
     """The stub; ``base_url`` is what ``OpenAI(base_url=...)`` takes.
 
@@ -129,9 +263,12 @@ class OpenAIStub(LoopbackStub):
         self.chat_answer = chat_answer
         self.cut_stream_after = cut_stream_after
         self.base_url = f"{self.url}/v1"
+        self._server.RequestHandlerClass = MediaStubHandler  # (multipart uploads too)
 
     def answer(self, handler, path, body):
         path = path.split("?", 1)[0]  # (the beta namespace adds ?beta=true)
+        if path in MEDIA_PATHS:
+            return media_answer(handler, path, body)
         if path in ("/v1/chat/completions", "/v1/responses") and body.get("stream"):
             text = chat_stream(body) if path == "/v1/chat/completions" else responses_stream(body)
             if self.cut_stream_after is None:

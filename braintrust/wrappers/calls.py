@@ -130,7 +130,10 @@ class Kind:
 
     ``start_fields(kwargs)``: the span's first fields (``input``, ``metadata``); ``finish(result)``
     and ``aggregate(chunks)``: the fields to log at the end (``output``, ``metrics``...);
-    ``timed``: log ``time_to_first_token``; ``error_text(exc)``: an error as logged;
+    ``timed``: log ``time_to_first_token``; ``duration``: log the call's ``duration`` in seconds,
+    for a call that answered (``"call"``) or, with ``time_to_first_token``, for a streamed one
+    (``"stream"``);
+    ``error_text(exc)``: an error as logged;
     ``children(output)``: child spans to log under the call's, each the arguments of a
     ``start_span`` plus the ``output`` or ``error`` to log in it (the tool calls an answer made).
     """
@@ -138,7 +141,7 @@ class Kind:
     def __init__(self, name: str, instrumentation: str, start_fields: Callable[[dict], dict], finish: Callable[[Any], dict],
                  aggregate: Callable[[list], dict] | None = None, timed: bool = True,
                  error_text: Callable[[BaseException], str] = traceback_text,
-                 children: Callable[[Any], list[dict]] | None = None):
+                 children: Callable[[Any], list[dict]] | None = None, duration: str | None = None):
         self.name = name
         self.instrumentation = instrumentation
         self.start_fields = start_fields
@@ -147,11 +150,12 @@ class Kind:
         self.timed = timed
         self.error_text = error_text
         self.children = children
+        self.duration = duration
 
     def named(self, name: str) -> "Kind":
         """The same kind under another span name (``parse`` beside ``create``, say)."""
         return Kind(name, self.instrumentation, self.start_fields, self.finish, self.aggregate, self.timed, self.error_text,
-                    self.children)
+                    self.children, self.duration)
 
 
 def omitted(value: Any) -> bool:
@@ -255,6 +259,7 @@ class Call:
         self.start = time.time()
         self.first_token_seconds: float | None = None
         self.chunks: list = []  # of a streamed answer
+        self.streamed = False
         self.ended = False
 
     def first_chunk(self) -> None:
@@ -270,6 +275,8 @@ class Call:
         stream dropped before its end, ``result`` being what arrived)."""
         self.first_chunk()
         fields = self._read(self.kind.finish, result)
+        if self.kind.duration == "call":  # (of a call that answered: a failed one has none)
+            fields["metrics"] = {**(fields.get("metrics") or {}), "duration": time.time() - self.start}
         if error is not None:
             fields["error"] = self._error_text(error)
         self._end(fields, unfinished)
@@ -277,6 +284,7 @@ class Call:
     def done_streaming(self, error: BaseException | None = None, unfinished: str | None = None) -> None:
         """The stream ended (``error``: it failed; ``unfinished``: it was dropped); what arrived
         is the output (a stream that failed before its first chunk has none, as in 0.48.1)."""
+        self.streamed = True
         arrived = self.kind.aggregate is not None and (error is None or bool(self.chunks))
         fields = self._read(self.kind.aggregate, self.chunks) if arrived else {}
         if error is not None:
@@ -320,6 +328,10 @@ class Call:
         metrics = dict(fields.get("metrics") or {})
         if self.kind.timed and self.first_token_seconds is not None:
             metrics["time_to_first_token"] = self.first_token_seconds
+        if self.kind.duration == "stream" and self.streamed:
+            metrics["duration"] = time.time() - self.start
+            if self.first_token_seconds is not None:
+                metrics["time_to_first_token"] = self.first_token_seconds
         fields = {**fields, "metrics": metrics} if metrics else {k: v for k, v in fields.items() if k != "metrics"}
         try:
             self.span.log(**fields)

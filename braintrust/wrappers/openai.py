@@ -16,7 +16,9 @@ raises it unchanged; so does a ``stream(...)`` helper's block. A stream is an ``
 ``AsyncStream`` still; one dropped before it was read to the end or closed (or a helper entered
 by hand and never left) ends its span when collected, or at the process's exit, with what arrived
 and the metadata ``stream_unfinished``; a helper never entered records nothing (nothing is sent).
-``client.beta.chat.completions`` is traced as ``client.chat.completions``.
+``client.beta.chat.completions`` is traced as ``client.chat.completions``. The images and audio
+endpoints (``images.generate`` / ``edit`` / ``create_variation``, ``audio.speech`` /
+``transcriptions`` / ``translations``) are traced as ``openai_media`` says.
 Everything else on the client passes through untraced.
 
 The public SDK's helpers for tracing one endpoint without a wrapped client: ``CompletionWrapper``,
@@ -37,6 +39,7 @@ from braintrust.wrappers.calls import (
     keep_iterators, omitted, start_call, stream_class, traced_call, traced_once, wrap_client,
 )
 from braintrust.wrappers import inline_files
+from braintrust.wrappers.openai_media import Audio, Images
 from braintrust.wrappers.raw_responses import RawResponses
 
 INSTRUMENTATION = "openai-auto"
@@ -109,6 +112,8 @@ TRACED_RESOURCES: dict[str, Callable[[Any], Any]] = {
     "embeddings": traced_once(lambda embeddings: _Resource(embeddings, _EMBEDDINGS)),
     "moderations": traced_once(lambda moderations: _Resource(moderations, _MODERATIONS)),
     "beta": traced_once(lambda beta: _Beta(beta)),
+    "images": traced_once(Images),
+    "audio": traced_once(Audio),
 }
 
 

@@ -33,6 +33,7 @@ SCENARIOS = {
     "anthropic_streams": (6291456, None),
     "responses_tools": (6291456, "responses_tools.out.txt"),
     "anthropic_server_tools": (6291456, None),
+    "object_spans": (6291456, None),
 }
 
 
@@ -444,3 +445,31 @@ def test_saved_parameters_match_public_sdk(tmp_path):
     printed = [line for line in proc.stdout.splitlines()
                if line.startswith(("create", "published", "loaded", "schema", "data", "validate", "declared", "saved", "error"))]
     assert "\n".join(printed) + "\n" == (CAPTURES / "parameters.out.txt").read_text()
+
+
+def test_wrap_openai_images_and_audio_match_public_sdk(tmp_path):
+    """OpenAI's images and audio endpoints (scenario_openai_media.py): 0.48.1's rows (generated
+    images and speech, uploaded images and audio files as attachments; a streamed generation
+    ended at once, without images; failed calls with their error; the raw-response variants not
+    traced), the same uploads, and what the caller got. An image call's ``duration`` (a time) is
+    compared as present only."""
+    with BraintrustTestServer(org_name="recorder-org") as server:
+        proc = run_scenario("openai_media", server, tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        rows = server.rows()
+        ours_uploaded = sorted((r.json["filename"], r.json["content_type"]) for r in server.requests_to("/attachment", "POST"))
+    captured = [json.loads(line) for line in (CAPTURES / "openai_media.jsonl").read_text().splitlines()]
+    theirs_uploaded = sorted((c["body"]["filename"], c["body"]["content_type"]) for c in captured
+                             if c["path"] == "/attachment" and c["method"] == "POST")
+    assert ours_uploaded == theirs_uploaded and len(ours_uploaded) == 23
+
+    def comparable(rows: list[dict]) -> list[str]:
+        for row in rows:
+            if isinstance((row.get("metrics") or {}).get("duration"), float):
+                row["metrics"]["duration"] = "<seconds>"
+        return normalize(_keys_as_filenames(rows))
+
+    theirs = comparable(merge_like_server(capture_rows("openai_media")))
+    ours = comparable(rows)
+    assert len(theirs) == 25 and ours == theirs, diff(ours, theirs)
+    assert proc.stdout == (CAPTURES / "openai_media.out.txt").read_text()
