@@ -89,7 +89,7 @@ def _ini_flag(config: pytest.Config, key: str) -> bool:
     """An ini boolean (true/false, yes/no, 1/0...); a usage error naming the key otherwise."""
     try:
         return bool(config.getini(key))
-    except ValueError as exc:
+    except (ValueError, pytest.UsageError) as exc:  # (pytest 9.2 raises the latter, without the key)
         where = config.inipath.name if config.inipath else "the ini file"
         raise pytest.UsageError(f"{key} in {where}: {exc}; write true or false.") from None
 
