@@ -162,6 +162,18 @@ class Declared:
     data: Any = None
 
 
+def check_mark(node: Any, mark: Any) -> None:
+    """``pytest.UsageError`` naming ``node`` when one braintrust mark's arguments are wrong."""
+    if mark.args:
+        raise pytest.UsageError(f"{node.nodeid}: the braintrust marker takes keyword arguments only (input=..., expected=...).")
+    unknown = set(mark.kwargs) - _KNOWN
+    if unknown:
+        raise pytest.UsageError(f"{node.nodeid}: unknown braintrust marker argument(s) {sorted(unknown)}; known: {sorted(_KNOWN)}.")
+    problem = declaration_problem(mark.kwargs)
+    if problem:
+        raise pytest.UsageError(f"{node.nodeid}: braintrust marker: {problem}")
+
+
 def declared(node: Any, all_marks: list[Any] | None = None) -> Declared | None:
     """The merged ``braintrust`` marks of a node (item or function definition), or None.
     ``all_marks``: ``list(node.iter_markers())`` when the caller has it already."""
@@ -170,15 +182,8 @@ def declared(node: Any, all_marks: list[Any] | None = None) -> Declared | None:
         return None
     result = Declared()
     for mark in reversed(marks):  # outermost first, so closer marks override
-        if mark.args:
-            raise pytest.UsageError(f"{node.nodeid}: the braintrust marker takes keyword arguments only (input=..., expected=...).")
-        unknown = set(mark.kwargs) - _KNOWN
-        if unknown:
-            raise pytest.UsageError(f"{node.nodeid}: unknown braintrust marker argument(s) {sorted(unknown)}; known: {sorted(_KNOWN)}.")
+        check_mark(node, mark)
         kw = mark.kwargs
-        problem = declaration_problem(kw)
-        if problem:
-            raise pytest.UsageError(f"{node.nodeid}: braintrust marker: {problem}")
         if "input" in kw:
             result.has_input, result.input = True, kw["input"]
         if "expected" in kw:

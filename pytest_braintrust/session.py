@@ -18,7 +18,7 @@ from braintrust.tracing import context, ids
 from braintrust.tracing.deferred import DeferredSpan
 from braintrust.tracing.record import hide_refused_value
 from pytest_braintrust.case import CASE_KEY, BraintrustCase, CaseSpec, capture_unittest_return_value, is_case, spec_of
-from pytest_braintrust.marks import declared, param_marks_problem
+from pytest_braintrust.marks import MARKER, check_mark, param_marks_problem
 from pytest_braintrust.options import Settings
 from pytest_braintrust.outcome import error_text, interrupted_outcome, outcome_of
 from pytest_braintrust.report import junit_score_property
@@ -232,14 +232,19 @@ class EvalSession:
         """Marks that arrive after collection checked a test function's own (a ``pytest.param``'s,
         another plugin's ``add_marker``): a wrong one stops the run here, before any test runs.
         (Not on an xdist worker, where that would be an internal error with the message lost:
-        the case errors at setup instead; see ``case._declaration``.) About 2 µs per test."""
+        the case errors at setup instead; see ``case._declaration``.) Only the item's own marks
+        are read: its class's and module's were checked with the function's."""
         if self.worker:
             return
         for item in items:
-            if type(item).__name__ != "TestCaseFunction" and declared(item) is not None:  # (raises on a bad argument)
-                problem = param_marks_problem(item)
-                if problem:
-                    raise pytest.UsageError(problem)
+            if type(item).__name__ == "TestCaseFunction":
+                continue
+            for mark in item.own_markers:
+                if mark.name == MARKER:
+                    check_mark(item, mark)  # (raises on a bad argument)
+            problem = param_marks_problem(item)
+            if problem:
+                raise pytest.UsageError(problem)
 
     # -- per case ------------------------------------------------------------------------------
 
