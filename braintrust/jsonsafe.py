@@ -343,6 +343,18 @@ def _via(obj: Any, converted: Any, depth: int, path: set) -> tuple[Any, int]:
         path.discard(oid)
 
 
+def _dict_from(obj: Any, method: str, **kwargs: Any) -> dict | None:
+    """``obj.method(**kwargs)`` if it has that method and it answers a dict, else None."""
+    call = getattr(obj, method, None)
+    if not callable(call):
+        return None
+    try:
+        dumped = call(**kwargs)
+    except Exception:
+        return None
+    return dumped if isinstance(dumped, dict) else None
+
+
 def _convert(obj: Any, depth: int, path: set) -> tuple[Any, int]:
     if id(obj) in path:
         return CIRCULAR_REFERENCE, 22
@@ -393,35 +405,19 @@ def _convert(obj: Any, depth: int, path: set) -> tuple[Any, int]:
         return _copy_dict(obj, depth, path)
 
     if isinstance(obj, type):
-        schema = getattr(obj, "model_json_schema", None)  # a pydantic model class (as 0.48.1)
-        if callable(schema):
-            try:
-                dumped = schema()
-            except Exception:
-                dumped = _NOTHING
-            if isinstance(dumped, dict):
-                return _via(obj, dumped, depth, path)
+        dumped = _dict_from(obj, "model_json_schema")  # a pydantic model class (as 0.48.1)
+        if dumped is not None:
+            return _via(obj, dumped, depth, path)
     else:
         if dataclasses.is_dataclass(obj):
             fields = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
             return _via(obj, fields, depth, path)
-
-        model_dump = getattr(obj, "model_dump", None)  # pydantic v2
-        if callable(model_dump):
-            try:
-                dumped = model_dump(exclude_none=True)
-            except Exception:
-                dumped = _NOTHING
-            if isinstance(dumped, dict):
-                return _via(obj, dumped, depth, path)
-        as_dict = getattr(obj, "dict", None)  # pydantic v1, or any object with dict() (as 0.48.1)
-        if callable(as_dict):
-            try:
-                dumped = as_dict(exclude_none=True)
-            except Exception:
-                dumped = _NOTHING
-            if isinstance(dumped, dict):
-                return _via(obj, dumped, depth, path)
+        # pydantic v2, then v1 or any object with dict() (as 0.48.1)
+        dumped = _dict_from(obj, "model_dump", exclude_none=True)
+        if dumped is None:
+            dumped = _dict_from(obj, "dict", exclude_none=True)
+        if dumped is not None:
+            return _via(obj, dumped, depth, path)
 
         tolist = getattr(obj, "tolist", None)  # numpy arrays and scalars, pandas, array.array
         if callable(tolist):
