@@ -35,7 +35,14 @@ def _on_collection(phase: str, info: dict) -> None:
     collecting = _thread.get_ident() if phase == "start" else None
 
 
-gc.callbacks.append(_on_collection)
+#: CPython 3.11 only: a Python-level gc callback that runs while the AST of a traceback is being
+#: built (pytest formatting one after Ctrl-C, or after quitting pdb, whose tracer then raises in
+#: the callback) makes ``ast.parse`` fail with "SystemError: AST constructor recursion depth
+#: mismatch" (the accounting bug of CPython gh-106905). 3.10, 3.12 and 3.13 are not affected.
+#: On 3.11 there is no hook, and writes inside a collection run at once, as before this module.
+HOOKED = sys.version_info[:2] != (3, 11)
+if HOOKED:
+    gc.callbacks.append(_on_collection)
 
 
 def collecting_here() -> bool:
