@@ -45,7 +45,14 @@ class Level(enum.IntEnum):
     HIGH = 3
 
 
-class Letter(enum.StrEnum):
+if hasattr(enum, "StrEnum"):
+    _StrEnum = enum.StrEnum
+else:  # Python 3.10: the same members (str instances whose str() is their value)
+    class _StrEnum(str, enum.Enum):
+        __str__ = str.__str__
+
+
+class Letter(_StrEnum):
     A = "a"
 
 
