@@ -95,8 +95,15 @@ def test_no_log_call_raises_and_every_row_arrives(ours):
         assert set(row) == set(corpus.FIELDS)
 
 
+#: Cases whose expected text depends on the Python version, not on the SDK: 0.48.1 was recorded
+#: on 3.11, where an IntEnum's str() (a dict key's text) is its value; on 3.10 it is its name.
+RECORDED_ON_311 = {"enum_key"}
+
+
 @pytest.mark.parametrize("case", sorted(set(corpus.CASES) - set(KEPT)))
 def test_rows_match_public_sdk(case, ours):
+    if case in RECORDED_ON_311 and sys.version_info < (3, 11):
+        pytest.skip("str() of an IntEnum key differs on Python 3.10 (its name, not its value)")
     stdlib, fast = (PUBLIC[v]["rows"] for v in ("stdlib", "orjson"))
     for way in corpus.WAYS:
         key = f"{way}:{case}"
