@@ -127,7 +127,7 @@ class SummarySuccess(SerializableDataClass):
     status: str = field(default="success", init=False)
 
 
-@dataclass
+@dataclass(frozen=True)
 class SummarySkipped(SerializableDataClass):
     """``summary.comparison`` when summarizing was disabled or the server could not answer."""
 
@@ -152,13 +152,15 @@ class ExperimentSummary(SerializableDataClass):
     local_hint: str | None = None
     #: Offline runs whose base ran other inputs: what the diffs are over (None: the same inputs).
     case_coverage: CaseCoverage | None = None
+    #: Why the comparison could not be retrieved (the request's error), beside 0.48.1's fixed reason.
+    comparison_error: str | None = field(default=None, compare=False)
 
     def __init__(self, project_name: str, project_id: str | None, experiment_id: str | None, experiment_name: str,
                  project_url: str | None, experiment_url: str | None, comparison_experiment_name: str | None,
                  comparison: "SummarySuccess | SummarySkipped | None" = None, *, scores: dict[str, ScoreSummary] | None = None,
                  metrics: dict[str, MetricSummary] | None = None, comparison_status: str = "success",
                  comparison_reason: str | None = None, local_hint: str | None = None,
-                 case_coverage: CaseCoverage | None = None) -> None:
+                 case_coverage: CaseCoverage | None = None, comparison_error: str | None = None) -> None:
         """0.48.1's arguments (its eighth, ``comparison``: a ``SummarySuccess`` with the scores and
         metrics, or a ``SummarySkipped`` with the reason), or the scores and metrics by name."""
         self.project_name, self.project_id, self.experiment_id = project_name, project_id, experiment_id
@@ -172,6 +174,7 @@ class ExperimentSummary(SerializableDataClass):
         self.scores, self.metrics = dict(scores or {}), dict(metrics or {})
         self.comparison_status, self.comparison_reason = comparison_status, comparison_reason
         self.local_hint, self.case_coverage = local_hint, case_coverage
+        self.comparison_error = comparison_error
         self.__post_init__()
 
     def __post_init__(self) -> None:
@@ -199,6 +202,18 @@ class ExperimentSummary(SerializableDataClass):
             scores={k: ScoreSummary.from_api(v) for k, v in (answer.get("scores") or {}).items()},
             metrics={k: MetricSummary.from_api(v) for k, v in (answer.get("metrics") or {}).items()},
         )
+
+    def __repr__(self) -> str:
+        """0.48.1's: its seven named fields, then ``comparison`` (ours only are left out)."""
+        names = ("project_name", "project_id", "experiment_id", "experiment_name", "project_url", "experiment_url",
+                 "comparison_experiment_name")
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in names)
+        return f"ExperimentSummary({fields}, comparison={self.comparison!r})"
+
+    def skip_description(self) -> str:
+        """Why there is no comparison, with the request's error when there was one."""
+        reason = self.comparison_reason or ""
+        return f"{reason}: {self.comparison_error}" if self.comparison_error else reason
 
     @property
     def comparison(self) -> SummarySuccess | SummarySkipped:

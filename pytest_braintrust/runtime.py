@@ -374,7 +374,7 @@ class BraintrustRun:
                 self.summary_missing = f"the experiment of project {project!r} could not be summarized"
                 continue
             if summary.comparison_status == "skipped":  # (the request failed: its scores are unknown, not absent)
-                self.errors.append(f"could not summarize the experiment of project {project!r}: {summary.comparison_reason}")
+                self.errors.append(f"could not summarize the experiment of project {project!r}: {summary.skip_description()}")
                 self.summary_missing = f"the experiment of project {project!r} could not be summarized"
                 continue  # (appended above: it still says where the experiment is)
             selection = partial_selection(self.config)

@@ -113,7 +113,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
         print(f"braintrust: {exc}", file=sys.stderr)
         return 1
     if summary.comparison_status == "skipped" and not summary.scores:
-        print(f"braintrust: could not summarize experiment {args.experiment!r}: {summary.comparison_reason}", file=sys.stderr)
+        print(f"braintrust: could not summarize experiment {args.experiment!r}: {summary.skip_description()}", file=sys.stderr)
         return 1
     print(summary)
     for line in regression_lines(summary) + improvement_lines(summary):

@@ -44,14 +44,9 @@ class EvalResultWithSummary(SerializableDataClass, Generic[Input, Output]):
     summary: Any
     results: list[EvalResult[Input, Output]]
 
-    def __repr__(self) -> str:
-        return f'EvalResultWithSummary(summary="...", results=[...{len(self.results)} results])'
-
-    def _repr_pretty_(self, p: Any, cycle: bool) -> None:  # IPython
-        p.text(repr(self))
-
-    def __str__(self) -> str:
-        return str(self.summary)
+    # (repr and str are the dataclass's, as 0.48.1's; IPython shows this shorter text.)
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text('EvalResultWithSummary(summary="...", results=[...])')
 
 
 class EvalTimeoutError(TimeoutError):

@@ -484,17 +484,12 @@ class _Run:
         """Per score: the mean of its non-null values (what ``no_send_logs`` prints)."""
         from braintrust.summary import ExperimentSummary, ScoreSummary
 
-        values: dict[str, list[float]] = {}
+        values: dict[str, list[float]] = {}  # (in the order of each score's first value, as 0.48.1's)
         for result in results:
             for name, value in (result.scores or {}).items():
-                bucket = values.setdefault(name, [])
                 if isinstance(value, (int, float)):
-                    bucket.append(float(value))
-        scores = {
-            name: ScoreSummary(name=name, score=sum(v) / len(v), improvements=0, regressions=0)
-            for name, v in values.items()
-            if v
-        }
+                    values.setdefault(name, []).append(float(value))
+        scores = {name: ScoreSummary(name=name, score=sum(v) / len(v), improvements=0, regressions=0) for name, v in values.items()}
         info = experiment.ref.info if experiment is not None else {}
         return ExperimentSummary(
             project_name=info.get("project_name") or self.ev.project_name,

@@ -486,6 +486,22 @@ def _latest_traces_in_memory(conn: sqlite3.Connection, object_type: str, object_
     return chosen + [row for row in rows if commented_row(row) in ids]
 
 
+def trace_rows(conn: sqlite3.Connection, object_type: str, object_id: str, root_span_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """The current rows of these traces (rows whose ``root_span_id`` is one of them), without
+    comment rows, in first-write order: a trace's rows without reading the whole object."""
+    try:
+        materialize(conn, object_type, object_id)
+        found = conn.execute(_ROWS_OF_TRACES, (object_type, object_id, json.dumps(list(root_span_ids)))).fetchall()
+    except sqlite3.OperationalError as exc:
+        if not _fold_in_memory_instead(exc) and "no such function" not in str(exc):
+            raise
+        wanted = set(root_span_ids)
+        rows = [read_form(loads_row(data), xact_id, created)
+                for _seq, xact_id, created, data in _fold_log(conn, object_type, object_id, _MAX_VERSION)]
+        return [row for row in rows if commented_row(row) is None and (row.get("root_span_id") or row.get("id")) in wanted]
+    return [read_form(loads_row(data), xact_id, created) for _seq, xact_id, created, data in found]
+
+
 def delete_objects(conn: sqlite3.Connection, object_type: str, object_ids: Sequence[str]) -> None:
     """Remove every row of these objects, with their history (the log entries too)."""
     with write_transaction(conn):

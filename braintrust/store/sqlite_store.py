@@ -210,6 +210,10 @@ class LocalStore:
         """The current rows of the ``count`` traces written last (see ``rows.latest_traces``)."""
         return row_ops.latest_traces(self.connection(), object_type, object_id, count)
 
+    def trace_rows(self, object_type: str, object_id: str, root_span_ids: Any) -> list[dict[str, Any]]:
+        """The current rows of these traces (see ``rows.trace_rows``)."""
+        return row_ops.trace_rows(self.connection(), object_type, object_id, root_span_ids)
+
     def summary_rows(self, object_type: str, object_id: str) -> Any:
         """Rows reduced to what a summary reads (see ``rows.summary_rows``), streamed."""
         return row_ops.summary_rows(self.connection(), object_type, object_id)

@@ -20,6 +20,7 @@ from email.policy import HTTP
 from typing import Any, Callable
 from urllib.parse import quote, unquote
 
+from . import btql as btql_query
 from .functions import invoke as function_invoke
 from .objects import USER_ID, ApiError
 from .store import RowError
@@ -165,11 +166,15 @@ def function_list(server, request) -> dict:
 
 
 def btql(server, request) -> dict:
-    """``POST /btql``: only the query the SDKs send for a prompt's versions (``get_prompt_versions``):
-    ``from: project_prompts(<project id>)``, ``filter: id = <prompt id>``, with ``audit_log: true``
-    → ``{"data": [audit entry, ...]}``; without it, the prompt itself. Any other query → 400."""
+    """``POST /btql``: the queries the SDKs send. Rows of one object (``from: experiment(<id>)``
+    or ``dataset(<id>)``, a ``filter``, ``limit``, ``cursor``: see btql.py) → ``{"data": [...],
+    "cursor"}`` in first-write order; a prompt's versions (``get_prompt_versions``): ``from:
+    project_prompts(<project id>)``, ``filter: id = <prompt id>``, with ``audit_log: true`` →
+    ``{"data": [audit entry, ...]}``; without it, the prompt itself. Any other query → 400."""
     body = _json_body(request)
     query = body.get("query")
+    if isinstance(query, dict) and btql_query.object_of(query) is not None:
+        return _btql_rows(server, query)
     source = query.get("from") if isinstance(query, dict) else None
     args = source.get("args") if isinstance(source, dict) else None
     if not isinstance(source, dict) or source.get("name") != {"op": "ident", "name": ["project_prompts"]} \
@@ -190,6 +195,23 @@ def btql(server, request) -> dict:
 
 
 # -- reading rows ----------------------------------------------------------------------------
+
+
+def _btql_rows(server, query: dict) -> dict:
+    object_type, object_id = btql_query.object_of(query)
+    obj = server.registry.experiment(object_id) if object_type == "experiment" else server.registry.dataset(object_id)
+    limit = query.get("limit", 1000)
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0:
+        raise ApiError(400, f"BTQL: 'limit' must be a positive integer, got {limit!r}")
+    offset = _decode_cursor(query["cursor"]) if query.get("cursor") else 0
+    condition = query.get("filter")
+    rows = [row for row in server.store.rows_as_of(object_type, obj["id"])
+            if "comment" not in row and (condition is None or btql_query.matches(condition, row))]
+    page = [{**row, "project_id": row.get("project_id", obj["project_id"])} for row in rows[offset : offset + limit]]
+    following = offset + limit
+    return {"data": page, "cursor": _encode_cursor(following) if following < len(rows) else None}
+
+
 
 
 def _encode_cursor(offset: int) -> str:

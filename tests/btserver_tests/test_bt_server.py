@@ -197,6 +197,53 @@ def test_btql_answers_a_prompts_audit_log(bt_server, client):
     assert unsupported.status_code == 400 and "project_prompts" in unsupported.json()["error"]
 
 
+def test_btql_reads_an_objects_rows_by_filter_in_pages(bt_server, client):
+    """The rows query of 0.48.1's ``ObjectFetcher`` (a scorer's ``trace.get_spans``): the span
+    filter operators, pages by cursor, comments left out; an operator it does not know → 400."""
+    eid = client.experiment(client.project()["id"])["id"]
+    client.logs3([
+        exp_row(eid, "a", root_span_id="t1", span_attributes={"type": "llm", "name": "m"}, metrics={"start": 1, "end": 3}),
+        exp_row(eid, "b", root_span_id="t1", span_attributes={"type": "tool", "purpose": "scorer"}, error="boom"),
+        exp_row(eid, "c", root_span_id="t2", span_attributes={"type": "llm"}, metadata={"k": {"v": 1}}),
+        exp_row(eid, "d", root_span_id="t1", comment={"text": "a comment"}, origin={"id": "a"}),
+    ])
+
+    def ident(*name):
+        return {"op": "ident", "name": list(name)}
+
+    def literal(value):
+        return {"op": "literal", "value": value}
+
+    def query(condition, **extra):
+        source = {"op": "function", "name": ident("experiment"), "args": [literal(eid)]}
+        body = {"query": {"select": [{"op": "star"}], "from": source, "filter": condition, **extra}}
+        response = client.post("/btql", json=body)
+        return response.status_code, response.json()
+
+    def ids(condition):
+        status, answer = query(condition)
+        assert status == 200, answer
+        return [row["id"] for row in answer["data"]]
+
+    trace_1 = {"op": "eq", "left": ident("root_span_id"), "right": literal("t1")}
+    assert ids(trace_1) == ["a", "b"]
+    not_scorer = {"op": "or", "children": [{"op": "isnull", "expr": ident("span_attributes", "purpose")},
+                                           {"op": "ne", "left": ident("span_attributes", "purpose"), "right": literal("scorer")}]}
+    assert ids({"op": "and", "children": [trace_1, not_scorer]}) == ["a"]
+    assert ids({"op": "in", "left": ident("span_attributes", "type"), "right": literal(["llm"])}) == ["a", "c"]
+    assert ids({"op": "isnotnull", "expr": ident("error")}) == ["b"]
+    assert ids({"op": "eq", "left": ident("metadata", "k", "v"), "right": literal(1)}) == ["c"]
+    elapsed = {"op": "sub", "left": ident("metrics", "end"), "right": ident("metrics", "start")}
+    assert ids({"op": "ge", "left": elapsed, "right": literal(2)}) == ["a"]
+    assert ids(literal(False)) == []
+    status, first = query(None, limit=2)
+    assert status == 200 and [r["id"] for r in first["data"]] == ["a", "b"] and first["cursor"]
+    status, second = query(None, limit=2, cursor=first["cursor"])
+    assert [r["id"] for r in second["data"]] == ["c"] and second["cursor"] is None
+    status, answer = query({"op": "like", "left": ident("id"), "right": literal("a%")})
+    assert status == 400 and "'like'" in str(answer)
+
+
 def test_function_invoke_runs_the_stand_ins(client):
     def invoke(body):
         return client.post("/function/invoke", json={"api_version": 1, "project_name": "p", **body})

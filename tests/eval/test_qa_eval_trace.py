@@ -12,9 +12,11 @@ import pytest
 from braintrust.framework import Eval
 
 
-def test_get_spans_of_concurrent_trials_share_one_read_of_the_experiment(bt_logs):
-    """Each ``get_spans`` used to read the whole experiment: N scorers, N full reads (quadratic
-    in cases). Trials scored at the same time now share a read, and each gets its own trace."""
+def test_get_spans_reads_each_trials_trace_alone_never_the_whole_experiment(bt_logs):
+    """Each ``get_spans`` used to read the whole experiment (``/v1/experiment/{id}/fetch``): N
+    scorers, N full reads, quadratic in cases. Each trace is now read alone, with the BTQL
+    query 0.48.1 sends when its span cache cannot answer (``tests/data/captures/eval_trace.jsonl``),
+    and each scorer gets its own trace."""
     server = bt_logs.server
     count = 24
     arrived: list = []
@@ -30,8 +32,37 @@ def test_get_spans_of_concurrent_trials_share_one_read_of_the_experiment(bt_logs
     result = Eval("trace-reads", data=[{"input": i} for i in range(count)], task=lambda x: x, scores=[own_trace])
     assert [r.scores for r in result.results] == [{"own_trace": True}] * count
     experiment_id = result.summary.experiment_id
-    fetches = server.requests_to(f"/v1/experiment/{experiment_id}/fetch", "POST")
-    assert len(fetches) <= 3, len(fetches)  # (one read for the first to ask, one for the rest; 24 before)
+    assert server.requests_to(f"/v1/experiment/{experiment_id}/fetch", "POST") == []
+    queries = [request.json["query"] for request in server.requests_to("/btql", "POST")]
+    assert len(queries) == count
+    traced = [q["filter"]["children"][0]["right"]["value"] for q in queries]
+    assert len(set(traced)) == count
+    assert {q["from"]["args"][0]["value"] for q in queries} == {experiment_id}
+
+
+def test_get_spans_sends_the_query_0_48_1_sends(bt_logs, capsys):
+    """The capture's scenario (0.48.1 with its span cache off) run on ours: the same ``/btql``
+    bodies, ids aside, and the same spans found."""
+    import json
+    import runpy
+
+    from capture_compare import CAPTURES
+
+    def bodies(requests):
+        found = []
+        for body in requests:
+            query = body["query"]
+            query["filter"]["children"][0]["right"]["value"] = "<root span id>"
+            query["from"]["args"][0]["value"] = "<experiment id>"
+            found.append(body)
+        return found
+
+    captured = [json.loads(line) for line in (CAPTURES / "eval_trace.jsonl").read_text().splitlines()]
+    theirs = bodies([r["body"] for r in captured if r["path"] == "/btql"])
+    runpy.run_path(str(CAPTURES / "scenario_eval_trace.py"), run_name="__main__")
+    ours = bodies([request.json for request in bt_logs.server.requests_to("/btql", "POST")])
+    assert ours == theirs and len(ours) == 2
+    assert capsys.readouterr().out.count("'eval', 'lookup', 'spans_seen', 'task']") == 2
 
 
 def test_get_spans_from_a_sync_scorer_on_its_own_loop_beside_async_ones():

@@ -238,3 +238,26 @@ def test_a_store_opened_read_only_reads_the_same_rows(tmp_path):
     assert counted == 8
     assert sorted(r["id"] for r in latest) == ["c3", "k3", "r3"]
     store.close()
+
+
+def test_trace_rows_reads_only_the_traces_asked_for_without_comments(tmp_path):
+    """A scorer's ``trace.get_spans()`` reads its trace, not the whole object: in SQL, and in
+    memory from a store that cannot be folded (read-only), with the same rows."""
+    import sqlite3
+
+    from braintrust.store import rows as row_ops
+
+    _logs_store(tmp_path)
+    path = tmp_path / "braintrust.sqlite"
+    read_only = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    project = read_only.execute("SELECT id FROM projects WHERE name = 'bot'").fetchone()[0]
+    folded = row_ops.trace_rows(read_only, "project_logs", project, ["t3", "t1"])
+    read_only.close()
+    store = LocalStore(path)
+    assert [r["id"] for r in store.trace_rows("project_logs", project, ["t2"])] == ["c2", "r2"]
+    both = store.trace_rows("project_logs", project, ["t3", "t1"])
+    assert [r["id"] for r in both] == ["c1", "r1", "c3", "r3"]  # (first-write order; comments k1, k3 left out)
+    assert [r["id"] for r in folded] == [r["id"] for r in both]
+    assert both[0]["output"] == 1 and both[1]["input"] == "q1" and both[0]["_xact_id"]
+    assert store.trace_rows("project_logs", project, ["nothing"]) == []
+    store.close()
