@@ -2,7 +2,8 @@
 
 ``POST {proxy_url}/function/invoke`` with the public SDK's body: ``api_version``, ``input``,
 ``metadata``, ``tags``, ``parent`` (the export slug of the given parent, else of what a new span
-would start under; ``""`` outside any), ``stream``, the arguments naming the function, and
+would start under; ``""`` outside any), ``stream``, the arguments naming the function (not
+``project_id``, which is sent as the ``x-bt-project-id`` header only), and
 ``messages``/``mode``/``strict``/``overrides`` when given; keys sorted. It is not retried (a
 function may have effects). A function gets ``INVOKE_READ_TIMEOUT_SECONDS`` to answer, or
 between two streamed events. Functions run in Braintrust: with no API key this says so.
@@ -43,9 +44,10 @@ class TraceScope(TypedDict):
     root_span_id: str
 
 
-#: The arguments that name the function, sent as given.
+#: The arguments that name the function, sent as given. (``project_id`` is not one: it goes in the
+#: ``x-bt-project-id`` header only, the project the call runs in, as 0.48.1 sends it.)
 _IDENTITY = ("function_id", "version", "prompt_session_id", "prompt_session_function_id", "project_name",
-             "project_id", "slug", "global_function", "function_type")
+             "slug", "global_function", "function_type")
 
 
 def invoke(
@@ -75,7 +77,7 @@ def invoke(
     """Run the function and return its output (parsed JSON), or with ``stream=True`` a
     ``BraintrustStream``. Raises ``BraintrustInvokeError`` when the function fails."""
     identity = {name: value for name, value in zip(_IDENTITY, (
-        function_id, version, prompt_session_id, prompt_session_function_id, project_name, project_id, slug,
+        function_id, version, prompt_session_id, prompt_session_function_id, project_name, slug,
         global_function, function_type)) if value is not None}
     if not (function_id or global_function or prompt_session_id or (slug and (project_name or project_id))):
         raise ValueError("invoke needs to know which function to call: pass function_id=, global_function=, "

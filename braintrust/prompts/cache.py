@@ -4,8 +4,9 @@
 Two levels: memory (least recently used first out, ``BRAINTRUST_PROMPT_CACHE_MEMORY_MAX_SIZE``
 entries, default 1024) and a folder (``BRAINTRUST_PROMPT_CACHE_DIR``, default
 ``~/.braintrust/prompt_cache``; ``BRAINTRUST_PROMPT_CACHE_DISK_MAX_SIZE`` files, default 1048576,
-oldest removed first). Files are JSON, written atomically, 0600 in a 0700 folder; they hold the
-prompt as the API answered it and never a credential (the key only enters the file name's hash).
+oldest removed first); a size of 0 is no bound, as in 0.48.1. Files are JSON, written atomically,
+0600 in a 0700 folder; they hold the prompt as the API answered it and never a credential (the key
+only enters the file name's hash).
 A folder that cannot be written costs the disk level only, with one warning.
 """
 
@@ -76,7 +77,7 @@ class PromptCache:
     def _remember(self, key: str, entry: CachedPrompt) -> None:
         self._memory[key] = entry
         self._memory.move_to_end(key)
-        while len(self._memory) > self.memory_max_entries:
+        while self.memory_max_entries and len(self._memory) > self.memory_max_entries:
             self._memory.popitem(last=False)
 
     def _path(self, key: str) -> Path:
@@ -108,6 +109,8 @@ class PromptCache:
             self._evict()
 
     def _evict(self) -> None:
+        if not self.disk_max_files:
+            return
         files = list(self.folder.glob("*.json"))
         if len(files) <= self.disk_max_files:
             return
@@ -137,8 +140,8 @@ def parameters_cache() -> PromptCache:
 
 def _configured(kind: str, default_folder: str) -> PromptCache:
     folder = Path(env_str(f"BRAINTRUST_{kind}_CACHE_DIR") or Path.home() / ".braintrust" / default_folder).expanduser()
-    memory = int(env_number(f"BRAINTRUST_{kind}_CACHE_MEMORY_MAX_SIZE", DEFAULT_MEMORY_MAX_ENTRIES, minimum=1, integer=True))
-    disk = int(env_number(f"BRAINTRUST_{kind}_CACHE_DISK_MAX_SIZE", DEFAULT_DISK_MAX_FILES, minimum=1, integer=True))
+    memory = int(env_number(f"BRAINTRUST_{kind}_CACHE_MEMORY_MAX_SIZE", DEFAULT_MEMORY_MAX_ENTRIES, integer=True))
+    disk = int(env_number(f"BRAINTRUST_{kind}_CACHE_DISK_MAX_SIZE", DEFAULT_DISK_MAX_FILES, integer=True))
     settings = (str(folder), memory, disk)
     with _caches_lock:
         if settings not in _caches:

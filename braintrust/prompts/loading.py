@@ -116,7 +116,8 @@ def load_prompt(
     version unless ``version`` or ``environment`` says otherwise (``version`` when both do). Nothing is fetched until the
     prompt is used. ``defaults`` are call arguments the prompt's own options override;
     ``no_trace`` leaves ``span_info`` out of ``build()``."""
-    if id is None:
+    if not id:  # (an empty id is no id, as in 0.48.1)
+        id = None
         if not project and not project_id:
             raise ValueError("Must specify at least one of project or project_id")
         if not slug:

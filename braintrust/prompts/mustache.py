@@ -13,6 +13,7 @@ Unlike chevron, attributes of objects are looked up only for names that do not s
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -107,21 +108,23 @@ def parse(template: str) -> list:
     return root
 
 
-def render(template: str, data: Any, *, strict: bool = False, escape: bool = True) -> str:
+def render(template: str, data: Any, *, strict: bool = False, escape: bool = True, json_values: bool = False) -> str:
     """Render ``template`` with ``data`` as the outermost scope.
 
     ``strict``: raise :class:`MissingVariable` naming every name no scope holds (a name whose
-    value is ``None`` is present). ``escape=False`` renders ``{{x}}`` raw too.
+    value is ``None`` is present). ``escape=False`` renders ``{{x}}`` raw too. ``json_values``:
+    every name's value is JSON text before it is used, in a section too (a list is one string,
+    not iterated), as the public SDK renders a response format's schema.
     """
     missing: list[str] = []
     out: list[str] = []
-    _render_nodes(parse(template), [data], out, missing if strict else None, escape)
+    _render_nodes(parse(template), [data], out, missing if strict else None, escape, json_values)
     if missing:
         raise MissingVariable(list(dict.fromkeys(missing)))
     return "".join(out)
 
 
-def _render_nodes(nodes: list, scopes: list, out: list[str], missing: list | None, escape: bool) -> None:
+def _render_nodes(nodes: list, scopes: list, out: list[str], missing: list | None, escape: bool, json_values: bool) -> None:
     for node in nodes:
         if isinstance(node, str):
             out.append(node)
@@ -129,22 +132,24 @@ def _render_nodes(nodes: list, scopes: list, out: list[str], missing: list | Non
         found, value = _lookup(node.key, scopes)
         if not found and missing is not None:
             missing.append(node.key)
+        if json_values:
+            value = _json_text(value, node.key == ".")
         if node.kind in ("name", "&"):
             text = _as_text(value)
             out.append(escape_html(text) if node.kind == "name" and escape else text)
         elif node.kind == "^":
             if not value:
-                _render_nodes(node.children, scopes, out, missing, escape)
+                _render_nodes(node.children, scopes, out, missing, escape, json_values)
         elif not value:
             continue
         elif value is True:
-            _render_nodes(node.children, scopes, out, missing, escape)
+            _render_nodes(node.children, scopes, out, missing, escape, json_values)
         elif isinstance(value, (list, tuple)):
             for item in value:
                 if item:
-                    _render_nodes(node.children, [item, *scopes], out, missing, escape)
+                    _render_nodes(node.children, [item, *scopes], out, missing, escape, json_values)
         else:
-            _render_nodes(node.children, [value, *scopes], out, missing, escape)
+            _render_nodes(node.children, [value, *scopes], out, missing, escape, json_values)
 
 
 def _lookup(key: str, scopes: list) -> tuple[bool, Any]:
@@ -177,6 +182,14 @@ def _child(value: Any, name: str) -> Any:
     if name.startswith("_") or isinstance(value, (str, bytes, int, float)):
         return _ABSENT
     return getattr(value, name, _ABSENT)
+
+
+def _json_text(value: Any, itself: bool) -> str:
+    """A looked-up value as JSON text: a string as it is; other falsy values but 0 and False
+    are "" (as chevron finds them), except the current item ``{{.}}``, taken as it is."""
+    if not itself and not value and value not in (0, False):
+        value = ""
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _as_text(value: Any) -> str:

@@ -5,8 +5,8 @@ a model call (braintrust-api.md §12).
 plus ``messages`` (chat) or ``prompt`` (completion), ``tools`` when the prompt has some, and
 ``span_info`` (unless ``no_trace``), which the client wrappers move into the call's span as
 ``metadata.prompt``. Text is rendered as mustache with HTML escaping, as the public SDK does:
-message contents, text/image/file parts, and the tools; a ``json_schema`` response format's schema
-is rendered without escaping. Unlike the public SDK, fields of a message that it does not know
+message contents, text/image/file parts, and a chat prompt's tools; a ``json_schema`` response
+format's schema is rendered without escaping, each value as JSON (a list variable is a JSON list). Unlike the public SDK, fields of a message that it does not know
 (``tool_call_id``, say) are kept, and a prompt made with ``from_prompt_data`` can be built.
 """
 
@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator
 
 from braintrust.prompts.mustache import MissingVariable, TemplateError, render
 
-__all__ = ["Prompt", "PromptBlock", "PromptMessage"]
+__all__ = ["Prompt", "PromptBlock", "PromptData", "PromptMessage"]
 
 
 class PromptMessage(dict):
@@ -31,6 +31,13 @@ class PromptMessage(dict):
         if name.startswith("_"):
             raise AttributeError(name)
         return self.get(name)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The message as plain data: 0.48.1's five fields always (``None`` when absent), then any others."""
+        return {**dict.fromkeys(_MESSAGE_FIELDS), **copy.deepcopy(dict(self))}
+
+
+_MESSAGE_FIELDS = ("content", "role", "name", "function_call", "tool_calls")
 
 
 class PromptBlock:
@@ -51,8 +58,23 @@ class PromptBlock:
     def as_dict(self) -> dict[str, Any]:
         """The block as plain data (as 0.48.1's block objects give it)."""
         if self.type == "chat":
-            return {"messages": [copy.deepcopy(dict(m)) for m in self.messages or []], "tools": self.tools, "type": "chat"}
+            return {"messages": [m.as_dict() for m in self.messages or []], "tools": self.tools, "type": "chat"}
         return {"content": self.content, "type": self.type}
+
+
+class PromptData:
+    """``prompt.prompt_data``: its ``prompt`` (a :class:`PromptBlock`, or None) and ``options``
+    (or None), as 0.48.1's prompt data object reads."""
+
+    def __init__(self, data: Mapping[str, Any]):
+        self.prompt = PromptBlock(data["prompt"]) if data.get("prompt") else None
+        self.options = copy.deepcopy(dict(data["options"])) if data.get("options") is not None else None
+
+    def __repr__(self) -> str:
+        return f"PromptData(prompt={self.prompt!r}, options={self.options!r})"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"prompt": self.prompt.as_dict() if self.prompt else None, "options": copy.deepcopy(self.options)}
 
 
 class Prompt:
@@ -113,6 +135,14 @@ class Prompt:
     def version(self) -> str | None:
         """The prompt's transaction id (``_xact_id``): pass it as ``load_prompt(version=...)``."""
         return self._data.get("_xact_id")
+
+    @property
+    def _xact_id(self) -> str | None:  # (0.48.1 reads it through to the prompt object)
+        return self.version
+
+    @property
+    def prompt_data(self) -> PromptData:
+        return PromptData(self._prompt_data)
 
     @property
     def project_id(self) -> str | None:
@@ -205,13 +235,16 @@ class Prompt:
         def text(template: Any, escape: bool = True) -> Any:
             return render(template, variables, strict=strict, escape=escape) if isinstance(template, str) else template
 
+        def schema_text(template: Any) -> Any:  # (values as JSON, unescaped: 0.48.1's rendering of a schema)
+            return render(template, variables, strict=strict, escape=False, json_values=True) if isinstance(template, str) else template
+
         if kind == "chat":
             result["messages"] = [_render_message(m, text) for m in block.get("messages") or []]
         elif kind == "completion":
             result["prompt"] = text(block.get("content"))
         else:
             raise ValueError(f"Prompt {self.slug!r} has a prompt of type {kind!r}; build() knows 'chat' and 'completion'.")
-        tools = block.get("tools")
+        tools = block.get("tools") if kind == "chat" else None  # (a completion call takes none: 0.48.1 leaves them out)
         if isinstance(tools, str) and tools.strip():
             rendered = text(tools)
             try:
@@ -225,11 +258,11 @@ class Prompt:
             schema = schema_holder["schema"]
             if isinstance(schema, str):
                 try:
-                    schema_holder["schema"] = json.loads(text(schema, escape=False))
+                    schema_holder["schema"] = json.loads(schema_text(schema))
                 except json.JSONDecodeError as exc:
                     raise ValueError(f"Prompt {self.slug!r}: its response format's schema is not valid JSON once rendered ({exc})") from None
             else:
-                schema_holder["schema"] = _render_strings(schema, lambda s: text(s, escape=False))
+                schema_holder["schema"] = _render_strings(schema, schema_text)
 
 
 def _render_message(message: Mapping[str, Any], text: Callable[..., Any]) -> dict[str, Any]:

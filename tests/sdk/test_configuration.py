@@ -132,7 +132,7 @@ MALFORMED = [
     ("BRAINTRUST_MAX_GENERATOR_ITEMS", "-2", "must be at least -1", _log_a_traced_generator),
     ("BRAINTRUST_MAX_GENERATOR_ITEMS", "many", "is not a whole number; set it to e.g. 1000", _log_a_traced_generator),
     ("BRAINTRUST_PROMPT_CACHE_MEMORY_MAX_SIZE", "big", "is not a whole number", _load_caches),
-    ("BRAINTRUST_PARAMETERS_CACHE_DISK_MAX_SIZE", "0", "must be at least 1", _load_caches),
+    ("BRAINTRUST_PARAMETERS_CACHE_DISK_MAX_SIZE", "-1", "must be at least 0", _load_caches),  # (0 is no bound, as in 0.48.1)
 ]
 
 

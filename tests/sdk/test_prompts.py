@@ -219,7 +219,8 @@ def test_the_prompt_reads_as_the_public_sdks_does():
                                            "options": {"model": "m", "params": {"temperature": 1}}})
     assert list(prompt) == ["model", "params", "chat", "tools"] and len(prompt) == 4 and prompt["tools"] is None
     assert prompt["chat"][0].role == "user" and prompt["chat"][0].name is None
-    assert prompt.prompt.as_dict() == {"messages": [{"role": "user", "content": "hi"}], "tools": None, "type": "chat"}
+    assert prompt.prompt.as_dict() == {"messages": [{"role": "user", "content": "hi", "name": None, "function_call": None,
+                                                     "tool_calls": None}], "tools": None, "type": "chat"}
     completion = Prompt.from_prompt_data("c", {"prompt": {"type": "completion", "content": "Say {{x}}"}, "options": {"model": "m"}})
     assert list(completion) == ["model", "prompt"] and completion["prompt"] == "Say {{x}}"
     assert completion.prompt.as_dict() == {"content": "Say {{x}}", "type": "completion"}
