@@ -412,8 +412,11 @@ def _convert(obj: Any, depth: int, path: set) -> tuple[Any, int]:
         if dataclasses.is_dataclass(obj):
             fields = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
             return _via(obj, fields, depth, path)
-        # pydantic v2, then v1 or any object with dict() (as 0.48.1)
-        dumped = _dict_from(obj, "model_dump", exclude_none=True)
+        # pydantic v2, then v1 or any object with dict() (as 0.48.1); pydantic's serializer
+        # warnings (a value its field's type does not expect) are not the caller's, as in 0.48.1
+        dumped = _dict_from(obj, "model_dump", exclude_none=True, warnings=False)
+        if dumped is None:  # (a model_dump of its own, without the argument)
+            dumped = _dict_from(obj, "model_dump", exclude_none=True)
         if dumped is None:
             dumped = _dict_from(obj, "dict", exclude_none=True)
         if dumped is not None:

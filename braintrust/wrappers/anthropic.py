@@ -15,7 +15,9 @@ The helper's span starts on entering its block (a helper never entered records n
 is sent). A ``stream=True`` answer is an ``anthropic.Stream`` / ``AsyncStream`` still. A stream
 dropped before it was read to the end or closed (a helper's, before its block was left) ends its
 span when collected, or at the process's exit, with what arrived and the metadata
-``stream_unfinished``. ``client.beta.messages`` is traced the
+``stream_unfinished``. ``messages.parse`` is traced as ``create`` (span
+``anthropic.messages.parse``, the parsed output beside the content), and ``messages.batches``'
+``create`` and ``results`` as ``task`` spans. ``client.beta.messages`` is traced the
 same way (the same span names, as the public SDK writes them). Everything else passes through
 untraced.
 
@@ -108,6 +110,21 @@ class _Messages(NamedWrapper):
         kind = _STREAMED if kwargs.get("stream") else _CREATE
         return traced_call(kind, self._bt_messages.create, args, kwargs)
 
+    @property
+    def parse(self) -> Callable[..., Any]:
+        """Structured outputs (``output_format=``): traced as ``create`` is, the parsed output
+        logged beside the content. (A client without it raises its AttributeError.)"""
+        parse = self._bt_messages.parse
+
+        def traced_parse(*args: Any, **kwargs: Any) -> Any:
+            return traced_call(_PARSE, parse, args, kwargs)
+
+        return traced_parse
+
+    @property
+    def batches(self) -> Any:
+        return _Batches(self._bt_messages.batches)
+
     def stream(self, *args: Any, **kwargs: Any) -> Any:
         """The ``messages.stream(...)`` helper: a context manager whose stream the span follows."""
         keep_iterators(kwargs, "messages", "tools")  # (the span, started later, must not exhaust what is sent)
@@ -175,11 +192,22 @@ def usage_metadata(usage: Any) -> dict[str, Any]:
     return {f"usage_{name}": usage[name] for name in USAGE_METADATA if usage.get(name) is not None}
 
 
+def _cache_miss_metadata(diagnostics: Any) -> dict[str, Any]:
+    """Why the prompt cache missed (an answer to a request with ``diagnostics``), as 0.48.1 logs it."""
+    reason = field(diagnostics, "cache_miss_reason") if diagnostics is not None else None
+    if reason is None:
+        return {}
+    metadata = {"cache_miss_reason": field(reason, "type")} if field(reason, "type") is not None else {}
+    if is_number(field(reason, "cache_missed_input_tokens")):
+        metadata["cache_missed_input_tokens"] = field(reason, "cache_missed_input_tokens")
+    return metadata
+
+
 def _message_fields(message: Any) -> dict:
     """A complete message (a result, or a stream's final snapshot): its output and token metrics."""
     output = {name: field(message, name) for name in OUTPUT_FIELDS if field(message, name) is not None}
     fields = {"output": output or None, "metrics": usage_metrics(field(message, "usage"))}
-    metadata = usage_metadata(field(message, "usage"))
+    metadata = {**usage_metadata(field(message, "usage")), **_cache_miss_metadata(field(message, "diagnostics"))}
     if metadata:
         fields["metadata"] = metadata
     return fields
@@ -199,13 +227,22 @@ def _message_from_events(events: list) -> dict:
         elif kind == "content_block_start":
             blocks.append(dict(event.get("content_block") or {}))
         elif kind == "content_block_delta" and blocks:
-            delta, block = event.get("delta") or {}, blocks[-1]
+            index = event.get("index")
+            index = index if isinstance(index, int) and 0 <= index < len(blocks) else len(blocks) - 1
+            delta, block = event.get("delta") or {}, blocks[index]
             if delta.get("type") == "text_delta":
                 block["text"] = block.get("text", "") + delta.get("text", "")
             elif delta.get("type") == "thinking_delta":
                 block["thinking"] = block.get("thinking", "") + delta.get("thinking", "")
+            elif delta.get("type") == "signature_delta":  # (the whole signature, not a piece)
+                block["signature"] = delta.get("signature")
+            elif delta.get("type") == "citations_delta":
+                citation = delta.get("citation")
+                if isinstance(citation, dict):  # (as a model logs: without the fields left at None)
+                    citation = {key: value for key, value in citation.items() if value is not None}
+                block["citations"] = (block.get("citations") or []) + [citation]
             elif delta.get("type") == "input_json_delta":
-                partial_json[len(blocks) - 1] = partial_json.get(len(blocks) - 1, "") + delta.get("partial_json", "")
+                partial_json[index] = partial_json.get(index, "") + delta.get("partial_json", "")
         elif kind == "message_delta":
             message.update({k: v for k, v in (event.get("delta") or {}).items() if v is not None})
             usage.update({k: v for k, v in (event.get("usage") or {}).items() if v is not None})
@@ -303,6 +340,65 @@ _CREATE = Kind("anthropic.messages.create", INSTRUMENTATION, _start_fields, _mes
 _STREAMED = Kind("anthropic.messages.stream", INSTRUMENTATION, _start_fields, _message_fields, _message_from_events,
                  error_text=str, children=_server_tool_spans)
 _STREAM_HELPER = _STREAMED
+
+
+def _parsed_message_fields(message: Any) -> dict:
+    fields = _message_fields(message)
+    parsed = field(message, "parsed_output")
+    if parsed is not None:
+        fields["output"] = {**(fields["output"] or {}), "parsed_output": as_dict(parsed)}
+    return fields
+
+
+_PARSE = Kind("anthropic.messages.parse", INSTRUMENTATION, _start_fields, _parsed_message_fields, error_text=str,
+              children=_server_tool_spans)
+
+
+# -- message batches: ``task`` spans (no model answers here), as 0.48.1 logs them -------------
+
+BATCH_COUNTS = ("processing", "succeeded", "errored", "canceled", "expired")
+
+
+def _batch_request_fields(kwargs: dict) -> dict:
+    keep_iterators(kwargs, "requests")
+    requests = list(kwargs.get("requests") or [])
+    models = {field(field(request, "params") or {}, "model") for request in requests} - {None}
+    metadata: dict[str, Any] = {"provider": PROVIDER, "num_requests": len(requests)}
+    if len(models) == 1:
+        metadata["model"] = next(iter(models))
+    elif models:
+        metadata["models"] = sorted(models)
+    return {"input": [{"custom_id": field(request, "custom_id")} for request in requests], "metadata": metadata}
+
+
+def _batch_fields(batch: Any) -> dict:
+    output = {name: field(batch, name) for name in ("id", "processing_status") if field(batch, name) is not None}
+    counts = field(batch, "request_counts")
+    if counts is not None:
+        output["request_counts"] = {name: field(counts, name) or 0 for name in BATCH_COUNTS}
+    return {"output": output}
+
+
+_BATCH_CREATE = Kind("anthropic.messages.batches.create", INSTRUMENTATION, _batch_request_fields, _batch_fields, timed=False,
+                     error_text=str, span_type="task")
+
+
+class _Batches(NamedWrapper):
+    """``messages.batches``: ``create`` and ``results`` traced (what the batch is, not its answers)."""
+
+    def __init__(self, batches: Any):
+        super().__init__(batches)
+        self._bt_batches = batches
+
+    def create(self, *args: Any, **kwargs: Any) -> Any:
+        return traced_call(_BATCH_CREATE, self._bt_batches.create, args, kwargs)
+
+    def results(self, *args: Any, **kwargs: Any) -> Any:
+        batch_id = args[0] if args else kwargs.get("message_batch_id")
+        kind = Kind("anthropic.messages.batches.results", INSTRUMENTATION,
+                    lambda _: {"input": {"message_batch_id": batch_id}, "metadata": {"provider": PROVIDER}},
+                    lambda _: {"output": {"type": "jsonl_stream"}}, timed=False, error_text=str, span_type="task")
+        return traced_call(kind, self._bt_batches.results, args, kwargs)
 
 
 # -- the messages.stream helper ----------------------------------------------------------------

@@ -135,13 +135,14 @@ class Kind:
     (``"stream"``);
     ``error_text(exc)``: an error as logged;
     ``children(output)``: child spans to log under the call's, each the arguments of a
-    ``start_span`` plus the ``output`` or ``error`` to log in it (the tool calls an answer made).
+    ``start_span`` plus the ``output`` or ``error`` to log in it (the tool calls an answer made);
+    ``span_type``: the span's type (``llm``; a call that is no model call, a batch's, ``task``).
     """
 
     def __init__(self, name: str, instrumentation: str, start_fields: Callable[[dict], dict], finish: Callable[[Any], dict],
                  aggregate: Callable[[list], dict] | None = None, timed: bool = True,
                  error_text: Callable[[BaseException], str] = traceback_text,
-                 children: Callable[[Any], list[dict]] | None = None, duration: str | None = None):
+                 children: Callable[[Any], list[dict]] | None = None, duration: str | None = None, span_type: str = "llm"):
         self.name = name
         self.instrumentation = instrumentation
         self.start_fields = start_fields
@@ -151,11 +152,12 @@ class Kind:
         self.error_text = error_text
         self.children = children
         self.duration = duration
+        self.span_type = span_type
 
     def named(self, name: str) -> "Kind":
         """The same kind under another span name (``parse`` beside ``create``, say)."""
         return Kind(name, self.instrumentation, self.start_fields, self.finish, self.aggregate, self.timed, self.error_text,
-                    self.children, self.duration)
+                    self.children, self.duration, self.span_type)
 
 
 def omitted(value: Any) -> bool:
@@ -210,7 +212,7 @@ def start_call(kind: Kind, kwargs: dict, create: Callable[..., Any] | None = Non
         fields = kind.start_fields(kwargs)
         fields["metadata"] = {**(span_info.pop("metadata", None) or {}), **fields["metadata"]}
         name = span_info.pop("name", None) or kind.name
-        attributes = {**(span_info.pop("span_attributes", None) or {}), "type": "llm"}
+        attributes = {**(span_info.pop("span_attributes", None) or {}), "type": kind.span_type}
         with instrumented_by(kind.instrumentation):
             span = start_span(name=name, span_attributes=attributes, **{**span_info, **fields})
     except Exception as exc:  # tracing never stops the call itself

@@ -370,11 +370,47 @@ def _responses_result(result: Any) -> dict:
 
 def _responses_events(events: list) -> dict:
     """A streamed response: the output and usage its last terminal event (``response.completed``...)
-    carries (unlike a plain call's, the response's fields do not join the metadata)."""
+    carries (unlike a plain call's, the response's fields do not join the metadata); a stream
+    without one (it ended on an ``error`` event, or was cut off) gives the items its events
+    started, as 0.48.1 rebuilds them."""
     for event in reversed(events):
         if getattr(event, "type", None) in TERMINAL_RESPONSE_EVENTS and getattr(event, "response", None) is not None:
             return {"output": field(event.response, "output"), "metrics": usage_metrics(field(event.response, "usage"))}
-    return {}
+    return {"output": _items_from_events(events)}
+
+
+def _items_from_events(events: list) -> list[dict]:
+    """Each output item its events started: id, type and role, its status once done, and the
+    text and annotations its content parts' events carry."""
+    output: list[dict[str, Any]] = []
+    for event in events:
+        kind, index = getattr(event, "type", None), getattr(event, "output_index", None)
+        if kind == "response.output_item.added":
+            item = getattr(event, "item", None)
+            started = {"id": field(item, "id"), "type": field(item, "type")}
+            if field(item, "role") is not None:
+                started["role"] = field(item, "role")
+            output.append(started)
+        elif isinstance(index, int) and 0 <= index < len(output):
+            item = output[index]
+            if kind == "response.output_item.done":
+                if field(getattr(event, "item", None), "status") is not None:
+                    item["status"] = field(event.item, "status")
+                continue
+            part_index = getattr(event, "content_index", None)
+            if not isinstance(part_index, int) or part_index < 0:
+                continue
+            parts = item.setdefault("content", [])
+            parts.extend({} for _ in range(part_index + 1 - len(parts)))
+            part = parts[part_index]
+            part["type"] = "output_text"
+            if isinstance(getattr(event, "delta", None), str) and event.delta:
+                part["text"] = (part.get("text") or "") + event.delta
+            if kind == "response.output_text.annotation.added" and isinstance(getattr(event, "annotation_index", None), int):
+                annotations = part.setdefault("annotations", [])
+                annotations.extend({} for _ in range(event.annotation_index + 1 - len(annotations)))
+                annotations[event.annotation_index] = getattr(event, "annotation", None)
+    return output
 
 
 #: The Responses API's tool-call output items, each logged as a child ``tool`` span (as 0.48.1
