@@ -40,12 +40,17 @@ DATASETS_KEY = pytest.StashKey[dict]()
 
 def parametrize_data(metafunc: pytest.Metafunc, source: Any, project: str | None = None) -> None:
     """Make every record of ``source`` one item of the test (``project``: its marker's, if any)."""
-    records = load_records(source, metafunc)
-    if _is_dataset(source):
+    read_from = source
+    if callable(source) and not _is_dataset(source):  # (a callable returning a Dataset links it too)
+        read_from = source()
+        records = load_records(read_from, metafunc, getattr(source, "__name__", None) or repr(source))
+    else:
+        records = load_records(source, metafunc)
+    if _is_dataset(read_from):
         read = metafunc.config.stash.setdefault(DATASETS_KEY, {})
-        read.setdefault(project, set()).add((source.id, source.version))
+        read.setdefault(project, set()).add((read_from.id, read_from.version))
     if not records:
-        raise pytest.UsageError(f"{metafunc.definition.nodeid}: the data source {source!r} has no records{_where_to_add(source)}.")
+        raise pytest.UsageError(f"{metafunc.definition.nodeid}: the data source {source!r} has no records{_where_to_add(read_from)}.")
     if "braintrust_case" not in metafunc.fixturenames:
         metafunc.fixturenames.append("braintrust_case")
     metafunc.parametrize("braintrust_case", records, ids=unique_ids(records), indirect=True)
@@ -138,11 +143,16 @@ def to_record(item: Any, where: str) -> DataRecord:
         metadata = item.get("metadata") or {}
         if not isinstance(metadata, dict):
             raise pytest.UsageError(f"{where}: metadata must be an object, got {type(metadata).__name__}.")
+        tags = item.get("tags") or []
+        if isinstance(tags, str):
+            raise pytest.UsageError(f"{where}: tags must be a list of strings, got the string {tags!r} (write [{json.dumps(tags)}]).")
+        if not isinstance(tags, (list, tuple, set, frozenset)) or not all(isinstance(tag, str) for tag in tags):
+            raise pytest.UsageError(f"{where}: tags must be a list of strings, got {tags!r:.60}.")
         return DataRecord(
             input=item.get("input"),
             expected=item["expected"] if "expected" in item else item.get("output"),
             metadata=dict(metadata),
-            tags=list(item.get("tags") or []),
+            tags=list(tags),
             id=str(item["id"]) if item.get("id") is not None else None,
         )
     fields = {k: getattr(item, k) for k in ("input", "expected", "metadata", "tags", "id") if hasattr(item, k)}

@@ -85,6 +85,23 @@ def _gates_option(config: pytest.Config, name: str) -> tuple[Gate, ...]:
     return parse_gates(config.getini(key), f"{key} (in {where})", f"{key} = exact=0.8,relevance=75%")
 
 
+#: Options whose empty value (an unset variable's: ``--braintrust-experiment-id "$ID"``) would
+#: silently mean something else (a new experiment, the default baseline, no JSON file), with the fix.
+_NON_EMPTY = {
+    "braintrust_experiment_id": "give the id of the experiment to join",
+    "braintrust_base_experiment": "give the name of the experiment to compare with",
+    "braintrust_json": "give the path to write, e.g. --braintrust-json=braintrust.json",
+}
+
+
+def _text_option(config: pytest.Config, dest: str) -> str | None:
+    value = config.getoption(dest)
+    if value is not None and not value.strip():
+        option = "--" + dest.replace("_", "-")
+        raise pytest.UsageError(f"{option}: an empty value names nothing; {_NON_EMPTY[dest]}, or leave the option out.")
+    return value
+
+
 def _ini_flag(config: pytest.Config, key: str) -> bool:
     """An ini boolean (true/false, yes/no, 1/0...); a usage error naming the key otherwise."""
     try:
@@ -157,14 +174,14 @@ def _setup_text(setup: tuple[Path, Path | None] | None) -> str:
 
 def settings_from(config: pytest.Config) -> Settings:
     check_json_path_form(config)
-    json_path = config.getoption("braintrust_json")
+    json_path = _text_option(config, "braintrust_json")
     return Settings(
         enabled=bool(config.getoption("braintrust")),
         project=default_project(config),
         experiment=config.getoption("braintrust_experiment"),
-        experiment_id=config.getoption("braintrust_experiment_id"),
+        experiment_id=_text_option(config, "braintrust_experiment_id"),
         update=bool(config.getoption("braintrust_update")),
-        base_experiment=config.getoption("braintrust_base_experiment"),
+        base_experiment=_text_option(config, "braintrust_base_experiment"),
         no_summary=bool(config.getoption("braintrust_no_summary")),
         fail_under=_gates_option(config, "fail_under"),
         max_regression=_gates_option(config, "max_regression"),

@@ -25,6 +25,7 @@ from braintrust import step_summary
 from braintrust.annotations import annotation_lines
 from braintrust.gates import GATE_FAILED_EXIT_CODE, verdict
 from braintrust.summary import improvement_lines, regression_lines, report_entry
+from pytest_braintrust.xdist import WORKERS_START
 
 OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "interrupted")
 
@@ -172,9 +173,14 @@ def terminal_summary(run: Any, tr: Any, exitstatus: int = pytest.ExitCode.OK) ->
     for error in delivery["errors"]:
         tr.write_line(f"braintrust: {error}", red=True)
     for error in run.errors:
-        tr.write_line(f"braintrust: {error}", red=True)
+        # (the xdist controller's login failing as the workers' did: told once, above)
+        if not any(error == f"{WORKERS_START}: {shown}" for shown in delivery["errors"]):
+            tr.write_line(f"braintrust: {error}", red=True)
     if any(not gate.passed for gate in run.gates):
         tr.write_line(f"braintrust: a quality gate failed; exit status {GATE_FAILED_EXIT_CODE}", red=True)
+    elif run.failures_waived:  # (pytest's own line still says "failed")
+        tr.write_line("braintrust: --braintrust-gates-only: failing eval cases lower the scores but do not fail the run; "
+                      "exit status 0", yellow=True)
     lost = f"{delivery['spilled']} rows spilled and {dropped} dropped" if delivery["spilled"] or dropped else None
     if attachments_lost:
         lost = (f"{lost}; " if lost else "") + f"{attachments_lost} attachments not stored"

@@ -72,13 +72,18 @@ def _check_environment() -> None:
 
 class NonCaseFailures:
     """With ``--braintrust-gates-only``: a failing test that is not an eval case still fails the
-    run, so its failures are counted (only then: a report hook costs every test)."""
+    run, and so does a file that failed to collect (``--continue-on-collection-errors``), so
+    their failures are counted (only then: a report hook costs every test)."""
 
     def __init__(self, run: "BraintrustRun"):
         self.run = run
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.failed and not getattr(report, "braintrust_case", False):
+            self.run.failed_non_cases += 1
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
             self.run.failed_non_cases += 1
 
 
@@ -109,6 +114,8 @@ class BraintrustRun:
         self.flush_result: Any = None
         self.flush_seconds = 0.0
         self.failed_non_cases = 0
+        #: ``--braintrust-gates-only`` turned failing eval cases' exit status 1 into 0.
+        self.failures_waived = False
         self.errors: list[str] = []
         #: Why some experiment has no summary (gates then say so instead of "no such score").
         self.summary_missing: str | None = None
@@ -229,6 +236,7 @@ class BraintrustRun:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        from braintrust.delivery.accounting import FlushError
         from braintrust.delivery.runtime import flush, stats
 
         started = time.monotonic()
@@ -237,6 +245,8 @@ class BraintrustRun:
         except KeyboardInterrupt as stop:  # the user will not wait: the processor spilled the rest at once
             self.flush_result = stats().since(self.counts_at_start)
             self._interrupted(session, stop, "the final flush", "rows not delivered by then were spilled")
+        except FlushError as exc:  # (BRAINTRUST_SYNC_FLUSH: rows were lost; the counts say which)
+            self.flush_result = exc.result.since(self.counts_at_start)
         except Exception as exc:  # never lose the test run's result to a reporting problem
             self.errors.append(f"flush failed: {exc}")
         self.flush_seconds = time.monotonic() - started
@@ -267,6 +277,7 @@ class BraintrustRun:
         elif self.settings.gates_only and ran_through and session.exitstatus == pytest.ExitCode.TESTS_FAILED \
                 and not self.failed_non_cases:  # (not when -x stopped on a case: the tests after it never ran)
             session.exitstatus = pytest.ExitCode.OK
+            self.failures_waived = True
 
     def _spilled_since_start(self) -> str:
         """Workers that did not report may have spilled rows: say where, if files appeared."""

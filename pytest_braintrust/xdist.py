@@ -25,6 +25,8 @@ from typing import Any
 import pytest
 
 WORKER_KEY = "braintrust"
+#: How the controller's errors before its workers start begin (the report tells one that repeats a worker's once).
+WORKERS_START = "before starting the workers"
 #: ``workerinput`` key of the folder where workers agree on dataset versions.
 PINS_KEY = "braintrust_pins_dir"
 #: ``workerinput`` key of the controller's "could not reach Braintrust" (``BraintrustState.unreachable_verdict``).
@@ -87,7 +89,7 @@ class XdistBridge:
             try:
                 state.login()
             except Exception as exc:  # the workers spill their rows; the summary says why
-                self.run.errors.append(f"before starting the workers: {exc}")
+                self.run.errors.append(f"{WORKERS_START}: {exc}")
         node.workerinput["braintrust_experiments"] = dict(self.run.registry.attach)
         # Unreachable just now: workers do not wait through the same login retries again at once.
         node.workerinput[UNREACHABLE_KEY] = state.unreachable_verdict()
@@ -108,6 +110,8 @@ class XdistBridge:
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         output = getattr(node, "workeroutput", {}).get(WORKER_KEY)
         worker = getattr(getattr(node, "gateway", None), "id", "?")
+        if worker in self._accounted:  # (pytest-xdist reports a worker that exited with status 2 down twice)
+            return
         self._accounted.add(worker)
         if not output:
             # It crashed (or was killed) before its session finish: what it held is gone.

@@ -190,8 +190,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     print(
         f"braintrust: replayed {result.rows_sent} rows from {result.files_done} of {result.files} spill files"
         + (f" and {result.attachments_sent} attachments" if result.attachments_sent else "")
-        + (f"; {result.objects_created} object{'s' if result.objects_created != 1 else ''} registered (found, or created once)"
-           if result.objects_created else "")
+        + (f"; {result.objects_created} object{'s' if result.objects_created != 1 else ''} registered (found, or created once): "
+           + ", ".join(result.registered) if result.objects_created else "")
         + (f"; {result.rows_failed} rows failed again and stay in {directory}" if result.rows_failed else "")
         + (f"; {result.attachments_failed} attachments failed again and stay in {directory}" if result.attachments_failed else "")
     )

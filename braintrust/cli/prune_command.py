@@ -49,12 +49,14 @@ def prune(local: LocalStore, project: str | None, keep: int, dry_run: bool, out:
     since = iso_utc(time.time() - ACTIVE_SECONDS)
     beyond = local.experiments_beyond(keep, project_id)
     recent = local.recently_written(beyond, since)
-    active = [record["name"] for record in beyond if record["id"] in recent]
+    active_records = [record for record in beyond if record["id"] in recent]
+    active = [record["name"] for record in active_records]
     if active:
         err.write(f"braintrust prune: kept {len(active)} older experiment{'s' if len(active) != 1 else ''} written to in the last "
                   f"{ACTIVE_SECONDS // 60} minutes, which a run may still be logging into ({', '.join(active[:5])}"
                   f"{', ...' if len(active) > 5 else ''}); prune again later to delete them.\n")
-    nothing = (f"Nothing to prune yet: {_count(len(active), 'older experiment')} of {scope} "
+    where = f"of {scope}" if chosen else f"({_per_project(local, active_records)})"  # (not "of each project": a total)
+    nothing = (f"Nothing to prune yet: {_count(len(active), 'older experiment')} {where} "
                f"{'was' if len(active) == 1 else 'were'} written to in the last {ACTIVE_SECONDS // 60} minutes.\n"
                if active else f"Nothing to prune: no more than {_count(keep, 'experiment')} in {scope}.\n")
     doomed = local.experiments_beyond(keep, project_id, since)

@@ -53,11 +53,24 @@ class ReplayResult:
     rows_failed: int = 0
     #: Objects the spilled rows named without ids, given them now: found by name, or created once.
     objects_created: int = 0
+    #: Those objects, named (``experiment 'nightly-1' of project 'bot'``): what to open or gate next.
+    registered: list[str] = field(default_factory=list)
     attachments_sent: int = 0
     attachments_failed: int = 0
     errors: list[str] = field(default_factory=list)
     #: Local stores some of whose rows failed again (they stay; ``store=`` can send them to another).
     unusable_stores: set[str] = field(default_factory=set)
+
+
+def _described(ref: ObjectRef) -> str:
+    """``experiment 'nightly-1' of project 'bot'`` (``the logs of project 'bot'``), from what
+    resolving it learned, else from what the rows asked for."""
+    info, args = ref.info, ref.create_args
+    project = info.get("project_name") or args.get("project_name") or args.get("project") or "?"
+    name = info.get(f"{ref.object_type}_name") or args.get(f"{ref.object_type}_name") or args.get(ref.object_type)
+    if name:
+        return f"{ref.object_type} {name!r} of project {project!r}"
+    return f"the {ref.object_type.replace('project_', '').replace('_', ' ')} of project {project!r}"
 
 
 def spill_files(directory: Path) -> list[Path]:
@@ -277,6 +290,7 @@ class _FileReplay:
         # Record it at once: a crash later must not make a second object on the next replay.
         self.ledger[ref.key] = ref.ids
         self.result.objects_created += 1
+        self.result.registered.append(_described(ref))
         _save_ledger(self.directory, self.ledger_name, self.ledger)
         return True
 

@@ -64,7 +64,7 @@ class RowsObject:
         span = None
         if parent:
             span = start_span_under_parent(
-                parent, fallback=self.ref, name=name, type=type, span_attributes=span_attributes,
+                parent, fallback=self.ref, typed_root=True, name=name, type=type, span_attributes=span_attributes,
                 start_time=start_time, propagated_event=propagated_event, event=event,
             )
         if span is None:
@@ -89,14 +89,21 @@ class RowsObject:
         return span
 
     def update_span(self, id: str, **event: Any) -> None:
-        """Merge fields into row ``id``."""
+        """Merge fields into row ``id``; ``span_id`` and ``root_span_id`` (both or neither, as
+        in 0.48.1) go on the merge with them."""
         if not id or not isinstance(id, str):
             raise ValueError(f"update_span needs the id of the row to update (a non-empty string, as span.id or "
                              f"logger.log() returns it), got {id!r:.60}.")
+        given = {key: event.pop(key) for key in ("span_id", "root_span_id") if key in event}
+        span_ids = {key: value for key, value in given.items() if value is not None}
+        if len(span_ids) == 1:
+            raise ValueError("both root_span_id and span_id must be set, or neither")
+        if any(not isinstance(value, str) for value in span_ids.values()):
+            raise ValueError(f"update_span: span_id and root_span_id must be strings (span.span_id, span.root_span_id), got {span_ids!r:.120}.")
         clean = validate_event(event)
         clean.pop("id", None)
         data, size = jsonsafe.snapshot_fields(clean)
-        _enqueue(self.ref, {"id": id, **data, "_is_merge": True}, size + 200)
+        _enqueue(self.ref, {"id": id, **span_ids, **data, "_is_merge": True}, size + 200)
 
     def flush(self) -> Any:
         return flush_all()

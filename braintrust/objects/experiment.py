@@ -122,6 +122,8 @@ class Experiment(RowsObject, FetchedRows):
             metadata=metadata, metrics=metrics, **extra,  # (dataset_record_id: unused, as in 0.48.1)
         )
         clean = validate_event({k: v for k, v in event.items() if v is not None})
+        if id is not None and not isinstance(id, str):  # (else the destination refuses it, with its batch)
+            raise ValueError(f"experiment.log: id must be a string, got {id!r:.60}.")
         row_id = id or ids.row_id()
         now = time.time()
         data, size = jsonsafe.snapshot_fields(clean)

@@ -7,7 +7,8 @@ that trace; otherwise it joins a trace the logger keeps for its records outside 
 parameters make the body a template: ``logger.info("user {user} failed", user=u)`` logs the
 rendered text, and the template and each parameter under ``metadata`` (``braintrust.template``,
 ``braintrust.template.parameter.<name>``), so records group by template. A template that does not
-render (a missing name) is logged as written.
+render (a positional field, a format spec the value refuses) is logged as written; a name not
+given stays as its ``{name}`` placeholder, as in 0.48.1.
 """
 
 from __future__ import annotations
@@ -33,10 +34,17 @@ def render(body: Any, parameters: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     if not isinstance(body, str):
         raise TypeError("Log body must be a string when template parameters are provided")
     try:
-        text = body.format(**parameters)
-    except (KeyError, IndexError, ValueError, AttributeError, TypeError):
+        text = body.format_map(_KeepMissing(parameters))
+    except Exception:  # (whatever a value's __format__ raises: the record is logged all the same)
         text = body
     return text, {TEMPLATE_KEY: body, **{PARAMETER_PREFIX + name: value for name, value in parameters.items()}}
+
+
+class _KeepMissing(dict):
+    """Template parameters; a name not given renders as its own placeholder."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
 
 
 #: ``place`` of ``emit``: the span current now.

@@ -84,21 +84,22 @@ def decode_slug(slug: Any, where: str) -> SpanComponentsV4:
         ) from exc.__cause__
 
 
-def start_span_under_parent(parent: str | Mapping, *, fallback: ObjectRef | None, **span_args: Any) -> SpanImpl | None:
+def start_span_under_parent(parent: str | Mapping, *, fallback: ObjectRef | None, typed_root: bool = False,
+                            **span_args: Any) -> SpanImpl | None:
     """Start a span under an explicit ``parent``: an exported slug (or its components), a span
     of this process, or W3C headers from ``span.inject()`` (logged to the object their baggage
     names, else to ``fallback``). None when the headers carry no valid ``traceparent`` (or the
     parent is the no-op span): the caller starts the span as without a parent.
-    ``span_args``: those of ``start_span_under_slug``."""
+    ``span_args``: those of ``start_span_under_slug`` (as is ``typed_root``)."""
     if isinstance(parent, str):
-        return start_span_under_slug(parent, **span_args)
+        return start_span_under_slug(parent, typed_root=typed_root, **span_args)
     if isinstance(parent, Span):  # a span of this process: its child (the no-op span: no parent)
         if parent is NOOP_SPAN or not parent.id:
             return None
         event = span_args.pop("event", None) or {}
         return parent.start_span(**span_args, **event)
     if isinstance(parent, (SpanComponentsV3, SpanComponentsV4)):
-        return start_span_under_slug(parent.to_str(), **span_args)
+        return start_span_under_slug(parent.to_str(), typed_root=typed_root, **span_args)
     if not isinstance(parent, Mapping):
         raise ValueError(f"parent= must be an exported span (span.export()) or W3C headers (span.inject()), got {type(parent).__name__}.")
     remote = w3c.extract(parent)
@@ -119,8 +120,11 @@ def start_span_under_slug(
     start_time=None,
     propagated_event=None,
     event=None,
+    typed_root: bool = False,
 ) -> SpanImpl:
-    """Start a span whose parent is an exported slug (from ``span.export()`` elsewhere)."""
+    """Start a span whose parent is an exported slug (from ``span.export()`` elsewhere). Under
+    an object's slug (no row) it is a root, of the object's root type ("eval", "task") only with
+    ``typed_root`` (the object's own ``start_span``): 0.48.1's ``start_span`` gives it none."""
     components = decode_slug(parent, "parent=")
     ref = ref_for_components(components)
     if components.row_id:
@@ -135,7 +139,7 @@ def start_span_under_slug(
             propagated_event=propagated_event if propagated_event is not None else components.propagated_event,
             event=event,
         )
-    default_type = "eval" if ref.object_type == EXPERIMENT else "task"
+    default_type = ("eval" if ref.object_type == EXPERIMENT else "task") if typed_root else None
     return SpanImpl(
         ref,
         name=name,
@@ -242,7 +246,8 @@ def update_span(exported: str, **event: Any) -> None:
     if not components.row_id:
         raise ValueError("update_span needs a slug from span.export() (it has no row id); got an object slug.")
     ref = ref_for_components(components)
-    clean = validate_event(event)
+    # (the slug names the span: ids given beside it are dropped, as 0.48.1 drops them)
+    clean = validate_event({key: value for key, value in event.items() if key not in ("span_id", "root_span_id")})
     clean.pop("id", None)
     data, size = jsonsafe.snapshot_fields(clean)
     row = {"id": components.row_id, "root_span_id": components.root_span_id, "span_id": components.span_id, "_is_merge": True}

@@ -13,15 +13,17 @@ def object_link(ref: ObjectRef, row_id: str | None = None, resolve: bool = True)
     """``{app_url}/app/{org}/object?object_type=..&object_id=..&id=..`` for the API; for the
     local store a ``file://`` URL of the database with the same query. Without ``resolve``
     (``span.link()``) nothing is asked of Braintrust but an experiment's id, as 0.48.1's links
-    name the experiment; project logs not yet resolved get ``/p/{project}/logs?oid=``, and with
-    no org known yet (no login, no ``BRAINTRUST_ORG_NAME``) the link says so, as 0.48.1's does."""
+    name the experiment (local-store links always name their object); project logs not yet
+    resolved get ``/p/{project}/logs?oid=``, and with no org known yet (no login, no
+    ``BRAINTRUST_ORG_NAME``) the link says so, as 0.48.1's does."""
     from braintrust.delivery.runtime import resolve_ref
     from braintrust.state import global_state
     from braintrust.tracing.span import object_id_of
 
     state = global_state()
     object_id = object_id_of(ref)
-    if object_id is None and (resolve or ref.object_type == EXPERIMENT):
+    # (the local store is asked nothing over the network: its links always name the object)
+    if object_id is None and (resolve or ref.object_type == EXPERIMENT or state.is_local()):
         resolve_ref(ref)
         object_id = object_id_of(ref)
     query = {"object_type": ref.object_type, "object_id": object_id}

@@ -15,6 +15,7 @@ import os
 import sys
 import time
 import traceback
+from collections.abc import Mapping
 from typing import Any, Iterator
 from urllib.parse import urlencode
 
@@ -123,6 +124,15 @@ def first_row(span: Any, attributes: dict[str, Any], created: float, caller: dic
         "created": iso_utc(created),
         "context": {**caller, "span_origin": _span_origin_var.get() or span_origin.ORIGIN},
     }
+
+
+def checked_attributes(span_attributes: Any) -> Mapping[str, Any]:
+    """``span_attributes`` if it is a mapping, else a ``TypeError`` that says so (``dict.update``'s
+    own error named neither the argument nor the fix)."""
+    if not isinstance(span_attributes, Mapping):
+        raise TypeError(f"span_attributes must be a dict (such as {{'type': 'llm'}}), got {type(span_attributes).__name__} "
+                        f"{span_attributes!r:.50}.")
+    return span_attributes
 
 
 def _deep_merged(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
@@ -354,7 +364,7 @@ class SpanImpl(CurrentTokens, Span):
             attributes["type"] = type_value
         attributes["exec_counter"] = exec_counter if exec_counter is not None else ids.next_exec_counter()
         if span_attributes:
-            attributes.update(span_attributes)
+            attributes.update(checked_attributes(span_attributes))
         self.name = name
         if propagated_event:
             # Deep-merged into the event; on a conflict the propagated value wins (as in the
@@ -418,7 +428,7 @@ class SpanImpl(CurrentTokens, Span):
         log_feedback(self.ref, id=self.id, **event)
 
     def set_attributes(self, name=None, type=None, span_attributes=None) -> None:
-        attributes = dict(span_attributes or {})
+        attributes = dict(checked_attributes(span_attributes) if span_attributes else {})
         if name is not None:
             attributes["name"] = name
             self.name = name
@@ -451,6 +461,8 @@ class SpanImpl(CurrentTokens, Span):
                 start_time=start_time, propagated_event=propagated_event, event=event,
             )
             if span is not None:
+                if set_current is False:
+                    span._set_current_on_enter = False
                 return span
         child = SpanImpl(
             self.ref,
@@ -466,6 +478,8 @@ class SpanImpl(CurrentTokens, Span):
         )
         if self.w3c_forward is not None:
             child.w3c_forward = self.w3c_forward
+        if set_current is False:
+            child._set_current_on_enter = False
         return child
 
     def end(self, end_time: float | None = None) -> float:

@@ -14,7 +14,7 @@ from typing import Any, Callable
 from braintrust.config import env_number
 from braintrust.tracing import context
 from braintrust.tracing.api import start_span
-from braintrust.tracing.span import NOOP_SPAN
+from braintrust.tracing.span import NOOP_SPAN, checked_attributes
 
 log = logging.getLogger("braintrust")
 
@@ -29,7 +29,7 @@ def traced(*span_args: Any, **options: Any) -> Any:
     Arguments other than ``notrace_io`` are ``start_span``'s (also positionally, name first);
     anything else, like ``metadata=``, is logged on the span when it starts.
     """
-    if len(span_args) == 1 and not options and callable(span_args[0]):
+    if len(span_args) == 1 and not options and (callable(span_args[0]) or isinstance(span_args[0], (staticmethod, classmethod))):
         return _wrap(span_args[0], {})
     if len(span_args) > len(_SPAN_PARAMETERS):
         raise TypeError(f"traced takes at most {len(_SPAN_PARAMETERS)} positional arguments ({', '.join(_SPAN_PARAMETERS)}).")
@@ -58,10 +58,17 @@ def _generator_limit() -> int:
 
 
 def _wrap(func: Callable, options: dict[str, Any]) -> Callable:
+    if isinstance(func, (staticmethod, classmethod)):
+        # ``@traced`` written above ``@staticmethod`` / ``@classmethod``: trace the function and
+        # keep the descriptor (else a static method was given ``self`` and a class method was
+        # taken for a span name).
+        return type(func)(_wrap(func.__func__, options))
     options = dict(options)
     notrace_io = bool(options.pop("notrace_io", False))
     options.pop("state", None)
     span_attributes = options.pop("span_attributes", None)
+    if span_attributes is not None:
+        checked_attributes(span_attributes)
     span_type = options.pop("type", None)
     if span_type is None and not (span_attributes and span_attributes.get("type") is not None):
         span_type = "function"
@@ -105,7 +112,8 @@ def _wrap(func: Callable, options: dict[str, Any]) -> Callable:
     # -- and spans it opens across a ``yield`` stay current for it -- while the caller's current
     # span is restored between steps.
 
-    if inspect.isasyncgenfunction(func):
+    kind = _kind_of(func)
+    if inspect.isasyncgenfunction(kind):
 
         @functools.wraps(func)
         async def async_gen_wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -145,7 +153,7 @@ def _wrap(func: Callable, options: dict[str, Any]) -> Callable:
 
         return async_gen_wrapper
 
-    if inspect.isgeneratorfunction(func):
+    if inspect.isgeneratorfunction(kind):
 
         @functools.wraps(func)
         def gen_wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -187,7 +195,7 @@ def _wrap(func: Callable, options: dict[str, Any]) -> Callable:
 
         return gen_wrapper
 
-    if inspect.iscoroutinefunction(func):
+    if inspect.iscoroutinefunction(kind):
 
         @functools.wraps(func)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -220,6 +228,14 @@ def _wrap(func: Callable, options: dict[str, Any]) -> Callable:
         return result
 
     return wrapper
+
+
+def _kind_of(func: Callable) -> Callable:
+    """What tells the wrapper's kind (async, generator, ...): ``func``, or for a callable object
+    its ``__call__`` (which ``inspect``'s checks do not look at)."""
+    if inspect.isroutine(func) or inspect.isclass(func) or isinstance(func, functools.partial):
+        return func
+    return getattr(func, "__call__", func)
 
 
 def _close(span: Any, fields: dict[str, Any], error: tuple | None = None) -> None:
