@@ -31,8 +31,9 @@ class CaseSpan(DeferredSpan):
     expected, tags, metadata, scores) goes to the case (``BraintrustCase.log``), which writes it
     on the root row when the case ends: the public SDK's plugin runs the test body in the root
     span, so suites written for it log these on ``braintrust.current_span()``, which here is the
-    task span; and declared scorers see an output logged on either span. Other fields stay on
-    the span."""
+    task span; and declared scorers see an output logged on either span. An input logged on the
+    task span is the case's input too (the root's, as there), and stays the task's. Other fields
+    stay on the span."""
 
     case: BraintrustCase | None = None  # (set once the case exists)
 
@@ -44,6 +45,8 @@ class CaseSpan(DeferredSpan):
             fields = {name: value for name, value in fields.items() if value is not None}  # (as span.log drops them)
             if fields:
                 case.log(**fields)
+            if event.get("input") is not None and case.span is not self:
+                case.span.log(input=event["input"])
         if event:
             super().log(**event)
 
@@ -372,28 +375,35 @@ class EvalSession:
         if not case.fields_checked:  # (no teardown report checked them: the run stopped)
             case.repair_fields()
         result = case._outcome or outcome_of(case._reports, case.subtests.get("failed", 0))
-        scores = dict(case.scores)
-        if result.passed is not None:
-            scores = {"pass": result.passed, **scores}
-        metadata = {
-            **case.metadata,
-            "pytest": {
-                "nodeid": item.nodeid,
-                "file": str(item.location[0]),
-                "line": (item.location[1] or 0) + 1,
-                "outcome": result.outcome,
-                "duration": round(result.duration, 6),
-                "markers": case.spec.markers,
-                **({"parametrize_id": item.callspec.id} if getattr(item, "callspec", None) else {}),
-                **({"phase": result.phase} if result.phase else {}),
-                **({"reason": result.reason} if result.reason else {}),
-                **({"trial_index": case.spec.trial_index} if case.spec.trial_index is not None else {}),
-                **({"case": case.spec.case_id} if case.spec.case_id else {}),
-                **({"reruns": case.reruns} if case.reruns else {}),
-                **({"subtests": dict(case.subtests)} if case.subtests else {}),
-                **({"worker": self.worker} if self.worker else {}),
-            },
+        scores = {"pass": result.passed, **case.scores} if result.passed is not None else dict(case.scores)
+        path, line, _ = item.location
+        spec = case.spec
+        pytest_fields: dict[str, Any] = {
+            "nodeid": item.nodeid,
+            "file": str(path),
+            "line": (line or 0) + 1,
+            "outcome": result.outcome,
+            "duration": round(result.duration, 6),
+            "markers": spec.markers,
         }
+        callspec = getattr(item, "callspec", None)
+        if callspec:
+            pytest_fields["parametrize_id"] = callspec.id
+        if result.phase:
+            pytest_fields["phase"] = result.phase
+        if result.reason:
+            pytest_fields["reason"] = result.reason
+        if spec.trial_index is not None:
+            pytest_fields["trial_index"] = spec.trial_index
+        if spec.case_id:
+            pytest_fields["case"] = spec.case_id
+        if case.reruns:
+            pytest_fields["reruns"] = case.reruns
+        if case.subtests:
+            pytest_fields["subtests"] = dict(case.subtests)
+        if self.worker:
+            pytest_fields["worker"] = self.worker
+        metadata = {**case.metadata, "pytest": pytest_fields}
         if case.score_metadata:  # e.g. the message of a failed soft check
             metadata["score_metadata"] = dict(case.score_metadata)
         if case.scorer_errors:
