@@ -20,7 +20,9 @@ from typing import Any
 
 import pytest
 
-from braintrust.eval.scorers import match_arguments, resolve_scorer, scorer_callable, scorer_name, span_fields, to_scores
+from braintrust.eval.scorers import (
+    match_arguments, resolve_scorer, scorer_callable, scorer_name, scorer_propagated_event, span_fields, to_scores,
+)
 from pytest_braintrust.case import OUTCOME_SCORE
 
 
@@ -78,6 +80,7 @@ def run_scorers(case: Any, scorers: list[Any]) -> dict[str, float | None]:
         span = case.span.start_span(
             name=name,
             span_attributes={"type": "score", "purpose": "scorer"},
+            propagated_event=scorer_propagated_event(case.span),
             input={k: available[k] for k in ("input", "expected", "metadata", "output", "id", "tags")},
         )
         span.set_current()  # spans the scorer starts (an LLM judge's calls) nest under its span

@@ -200,6 +200,14 @@ def to_scores(name: str, result: Any) -> list[Score]:
     return scores
 
 
+def scorer_propagated_event(parent: Any) -> dict[str, Any]:
+    """The ``propagated_event`` of a scorer's (or classifier's) span under ``parent``: the
+    parent's, plus ``purpose: "scorer"``, so every span the scorer starts (an LLM judge's calls,
+    a ``@traced`` helper) is marked as scorer work, as in 0.48.1."""
+    inherited = getattr(parent, "propagated_event", None) or {}
+    return {**inherited, "span_attributes": {**(inherited.get("span_attributes") or {}), "purpose": "scorer"}}
+
+
 def span_fields(scores: list[Score]) -> dict[str, Any]:
     """What a score span logs: ``output``, ``metadata`` and ``scores``."""
     if len(scores) == 1:

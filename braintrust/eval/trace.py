@@ -7,8 +7,8 @@ objects. Scorer spans are left out unless ``include_scorers``. ``filters`` are 0
 of ``span_type`` and ``name`` (lists of strings, any of), ``has_error`` (bool), ``metadata``
 (values at key paths, compared as JSON, without bool/number coercion) and ``duration``
 (``{"min", "max"}`` seconds, inclusive); they combine with AND, and anything else is a
-``ValueError`` naming it. (0.48.1's ``get_thread()``, which runs a preprocessor in Braintrust,
-is not here.)
+``ValueError`` naming it. ``get_thread(options=None)`` is the trace's conversation as 0.48.1 gets
+it (autoevals' ``{{thread}}`` templates ask for it): a preprocessor run in Braintrust on the trace.
 """
 
 from __future__ import annotations
@@ -136,6 +136,7 @@ class EvalTrace(dict):
         self._root_span_id = getattr(root_span, "root_span_id", "") or ""
         self._experiment = experiment
         self._reader = reader if reader is not None or experiment is None else TraceReader(experiment)
+        self._threads: dict[str, asyncio.Future] = {}  # preprocessor -> its answer (asked once per trace)
         super().__init__(trace_ref=self.get_configuration())
 
     def get_configuration(self) -> dict[str, Any]:
@@ -158,6 +159,38 @@ class EvalTrace(dict):
         spans = [SpanData.from_dict(row) for row in rows
                  if include_scorers or (row.get("span_attributes") or {}).get("purpose") != "scorer"]
         return [span for span in spans if _matches(span, wanted)]
+
+    async def get_thread(self, options: Mapping[str, Any] | None = None) -> list[Any]:
+        """The trace's conversation (a list of messages), as 0.48.1 gets it: what was logged is
+        sent, then ``options["preprocessor"]`` (default: the project's default, ``project_default``)
+        is invoked in Braintrust on this trace (``function_type: "preprocessor"``, ``mode: "json"``,
+        no parent), once per preprocessor; an answer that is not a list is ``[]``. Needs the
+        experiment in Braintrust: in the local store (no API key), or with no experiment, this
+        raises ``RuntimeError`` saying so."""
+        from braintrust.state import global_state
+
+        preprocessor = (options or {}).get("preprocessor") or "project_default"
+        if self._experiment is None or not self._root_span_id or global_state().is_local():
+            raise RuntimeError(
+                "trace.get_thread() runs a Braintrust preprocessor on the trial's trace, and this eval's trace is "
+                + ("in the local store (no BRAINTRUST_API_KEY)" if self._experiment is not None and self._root_span_id
+                   else "in no experiment (no_send_logs=True, or parent=)")
+                + ": run the eval against Braintrust, or score without the thread (e.g. with trace.get_spans())."
+            )
+        loop = asyncio.get_running_loop()
+        future = self._threads.get(preprocessor)
+        if future is None or future.get_loop() is not loop:  # (a sync scorer's own loop asks again)
+            future = self._threads[preprocessor] = asyncio.ensure_future(self._fetch_thread(preprocessor))
+        return await asyncio.shield(future)
+
+    async def _fetch_thread(self, preprocessor: str) -> list[Any]:
+        from braintrust.eval.threads import run_blocking
+        from braintrust.functions.invoke import invoke
+
+        await run_blocking(self._experiment.flush)
+        result = await run_blocking(lambda: invoke(global_function=preprocessor, function_type="preprocessor", mode="json",
+                                                   input={"trace_ref": self.get_configuration()}, parent=""))
+        return result if isinstance(result, list) else []
 
     def __repr__(self) -> str:
         return f"EvalTrace(root_span_id={self._root_span_id!r})"

@@ -20,7 +20,8 @@ from typing import Any, Callable, Iterator
 from braintrust.eval.cases import EvalCase
 from braintrust.eval.reporters import eprint
 from braintrust.eval.scorers import (
-    classification_span_fields, match_arguments, resolve_scorer, scorer_callable, scorer_name, span_fields, to_classifications, to_scores,
+    classification_span_fields, match_arguments, resolve_scorer, scorer_callable, scorer_name, scorer_propagated_event, span_fields,
+    to_classifications, to_scores,
 )
 from braintrust.eval.threads import SCORER_PRIORITY, BoundedThreadPool, run_in_pool
 from braintrust.eval.trace import EvalTrace, TraceReader
@@ -78,8 +79,11 @@ class TrialScorers:
         scorer_input = {"input": case.input, "expected": case.expected, "metadata": metadata, "output": output, "id": case.id, "tags": tags or None}
         arguments = {**scorer_input, "trace": EvalTrace(root, experiment, traces)}
         # All spans first (in list order), then the work: each trial's scorer spans are contiguous.
-        score_spans = [root.start_span(name=name, span_attributes={"type": "score", "purpose": "scorer"}, input=scorer_input) for name in self.scorer_names]
-        classifier_spans = [root.start_span(name=name, span_attributes={"type": "classifier", "purpose": "scorer"}, input=scorer_input) for name in self.classifier_names]
+        propagated = scorer_propagated_event(root)
+        score_spans = [root.start_span(name=name, span_attributes={"type": "score", "purpose": "scorer"}, propagated_event=propagated, input=scorer_input)
+                       for name in self.scorer_names]
+        classifier_spans = [root.start_span(name=name, span_attributes={"type": "classifier", "purpose": "scorer"}, propagated_event=propagated, input=scorer_input)
+                            for name in self.classifier_names]
         jobs = [asyncio.ensure_future(self._run_one(span, scorer, name, arguments, to_scores)) for span, scorer, name in zip(score_spans, self.scorers, self.scorer_names)]
         jobs += [asyncio.ensure_future(self._run_one(span, c, name, arguments, to_classifications)) for span, c, name in zip(classifier_spans, self.classifiers, self.classifier_names)]
         outcomes = await asyncio.gather(*jobs, return_exceptions=True)

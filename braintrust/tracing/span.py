@@ -374,6 +374,9 @@ class SpanImpl(CurrentTokens, Span):
         row = first_row(self, attributes, now, caller)
         row["_is_merge"] = False
         data, size = jsonsafe.snapshot_fields(clean)
+        if isinstance(data.get("span_attributes"), dict):
+            # (a propagated event's, such as a scorer's purpose: added to the span's own, as in 0.48.1)
+            data["span_attributes"] = _deep_merged(attributes, data["span_attributes"])
         row.update(data)
         row["metrics"] = timed_metrics(data.get("metrics"), start_time if start_time is not None else now)
         self._logged_end = row["metrics"].get("end")

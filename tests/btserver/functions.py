@@ -8,7 +8,10 @@ the request like any other:
 * ``shout``: the input (or the last message's content) upper-cased, as text;
 * ``classify``: ``{"label": "positive" | "negative", "score"}`` from the input's text;
 * ``fail``: a 500 with ``{"error": ...}`` (an error the function raised);
-* ``stream-error``: streams some text, then an ``error`` event.
+* ``stream-error``: streams some text, then an ``error`` event;
+* ``project_default`` (``function_type: "preprocessor"``, what a scorer's ``trace.get_thread()``
+  runs): the conversation of the trace ``input.trace_ref`` names, each ``llm`` span's messages
+  then its answer's, in the order the spans started (scorers' spans left out).
 
 With ``"stream": true`` the answer is server-sent events: text as ``text_delta`` events of a few
 characters (data: a JSON string), anything else as ``json_delta`` fragments (data: raw JSON),
@@ -43,6 +46,18 @@ def _run(name: str, body: dict):
     raise ApiError(404, f"no function {name!r} on the Braintrust test server (try echo, shout, classify, fail, stream-error)")
 
 
+def _thread(server, body: dict) -> list:
+    ref = (body.get("input") or {}).get("trace_ref") or {}
+    spans = [r for r in server.rows(ref.get("object_type"), ref.get("object_id"))
+             if r.get("root_span_id") == ref.get("root_span_id") and (r.get("span_attributes") or {}).get("type") == "llm"
+             and (r.get("span_attributes") or {}).get("purpose") != "scorer"]
+    messages: list = []
+    for span in sorted(spans, key=lambda r: r["span_attributes"].get("exec_counter", 0)):
+        messages += [m for m in span.get("input") or [] if isinstance(m, dict)]
+        messages += [c["message"] for c in span.get("output") or [] if isinstance(c, dict) and "message" in c]
+    return messages
+
+
 def _event(kind: str, data: str) -> bytes:
     return f"event: {kind}\ndata: {data}\n\n".encode()
 
@@ -72,7 +87,7 @@ def invoke(server, request):
     name = body.get("slug") or body.get("function_id") or body.get("global_function")
     if not isinstance(name, str):
         raise ApiError(400, "name the function: slug (with project_name or project_id), function_id or global_function")
-    output = _run(name, body)
+    output = _thread(server, body) if (name, body.get("function_type")) == ("project_default", "preprocessor") else _run(name, body)
     if body.get("stream"):
         return Response(200, _stream(name, output, body), content_type="text/event-stream")
     return Response(200, json.dumps(output).encode(), content_type="application/json")
