@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from braintrust.delivery.deadline import Deadline
 from braintrust.delivery.processor import FlushResult, Processor
 from braintrust.delivery.spill import SpillWriter
 from braintrust.forks import ChildSafeLock, at_fork
-from braintrust.signals import sigterm_handler_ran, watch_sigterm_handler
+from braintrust.signals import leave_signals_to_the_main_thread, sigterm_handler_ran, watch_sigterm_handler
 from braintrust.state import global_state
 from braintrust.tracing import reentry
 
@@ -61,6 +62,16 @@ def import_backend() -> None:
         import braintrust.delivery.local_backend  # noqa: F401
     else:
         import braintrust.delivery.http_backend  # noqa: F401
+
+
+def prepare() -> None:
+    """What ``init_logger`` and ``init`` do on the caller's thread before any row: import the
+    backend's modules (``import_backend``) and, on the main thread, install the SIGTERM handler.
+    Rows are often logged on worker threads only (a thread pool, ``Eval``'s tasks), where no
+    signal handler can be installed: a SIGTERM then killed the process with its queued rows,
+    neither sent nor spilled nor reported."""
+    import_backend()
+    _install_sigterm_handler()
 
 
 def _announce_local(where: str) -> None:
@@ -294,9 +305,56 @@ def _on_sigterm(signum: int, frame: Any) -> None:
         _sigterm_deferred = True  # (delivered again once the flush is over)
         return
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _start_exit_watch()
     if policy.queue_full_wait_seconds > 0:
         raise KeyboardInterrupt("SIGTERM")
     raise SystemExit(128 + signal.SIGTERM)
+
+
+#: How often the exit watch looks at the main thread and the exit-time flush.
+EXIT_WATCH_POLL_SECONDS = 0.05
+
+
+def _start_exit_watch() -> None:
+    try:
+        threading.Thread(target=_watch_exit_after_sigterm, name="braintrust-exit-watch", daemon=True).start()
+    except RuntimeError:  # (no new thread at interpreter exit)
+        pass
+
+
+def _watch_exit_after_sigterm() -> None:
+    """After a SIGTERM has unwound the main thread, make sure the process ends.
+
+    Python runs ``atexit`` handlers, the exit-time flush among them, only once every non-daemon
+    thread has ended: one that never does (a worker blocked on a queue) held a SIGTERMed process
+    forever, where SIGTERM's default action ends it at once. Once the main thread is done, such
+    threads get the flush deadline to end; then this thread flushes (under the deadline), spills
+    what was logged meanwhile, and ends the process with SIGTERM's default action."""
+    leave_signals_to_the_main_thread()
+    main = threading.main_thread()
+    while main.is_alive():
+        if _exit_flush_running or _exit_flush_done:
+            return
+        time.sleep(EXIT_WATCH_POLL_SECONDS)
+    grace_end = time.monotonic() + DeliverySettings.from_env().flush_timeout_seconds
+    while time.monotonic() < grace_end:
+        if _exit_flush_running or _exit_flush_done:
+            return  # (the threads ended: the exit-time flush runs, then the process exits)
+        time.sleep(EXIT_WATCH_POLL_SECONDS)
+    processor = _processor
+    if processor is not None and not (_exit_flush_running or _exit_flush_done):
+        try:
+            processor.flush()
+            processor.flush(timeout=0)  # (rows the threads logged during that flush: spilled)
+        except BaseException as exc:
+            print(f"braintrust: flush after SIGTERM failed: {exc}", file=sys.stderr)
+    print("braintrust: threads still running after SIGTERM kept the process from exiting; "
+          "ending it", file=sys.stderr, flush=True)
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)  # (its handler is the default action again)
+        time.sleep(1.0)
+    finally:
+        os._exit(128 + signal.SIGTERM)
 
 
 def _multiprocessing_child_exiting(frame: Any = None) -> bool:

@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from braintrust import masking
+from braintrust import jsonsafe, masking
 from braintrust.files import write_atomically
 from braintrust.delivery.backend import ObjectRef
 from braintrust.store.location import make_private_folder
@@ -33,8 +33,11 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 SPILL_FORMAT = "braintrust-spill"
 SPILL_VERSION = 1
-#: Rows spilled one at a time (full queue) are gathered into files of this many rows.
+#: Rows spilled one at a time (full queue) are gathered into files of this many rows, or of
+#: this many bytes, whichever comes first (the buffer is memory: rows of megabytes each would
+#: otherwise hold gigabytes there).
 BUFFERED_ROWS_PER_FILE = 1000
+BUFFERED_BYTES_PER_FILE = 8 * 1024 * 1024
 
 
 def ensure_private_dir(directory: Path) -> None:
@@ -88,6 +91,13 @@ def encode_document(document: dict[str, Any]) -> bytes:
     return json.dumps(document, ensure_ascii=False).encode("utf-8")
 
 
+def encode_with_rows(document: dict[str, Any], rows: list[tuple[str, bytes]]) -> bytes:
+    """``encode_document`` of ``document`` plus its ``rows``, given as (object key, encoded row)."""
+    head = encode_document(document)
+    entries = b",".join(b'{"object":' + json.dumps(key).encode("utf-8") + b',"row":' + row + b"}" for key, row in rows)
+    return head[:-1] + b',"rows":[' + entries + b"]}"
+
+
 def _item_count(path: Path) -> int:
     try:
         return int(json.loads(path.read_text(encoding="utf-8")).get("item_count", 0))
@@ -103,8 +113,9 @@ class SpillWriter:
         self.directory = Path(directory)
         self.target = target
         self.budget_bytes = budget_bytes
-        self._buffer: list[tuple[ObjectRef, dict]] = []
+        self._buffer: list[tuple[ObjectRef, bytes]] = []  # rows encoded (compact, and measured)
         self._buffer_items = 0
+        self._buffer_bytes = 0
         self._buffer_reason = "queue_full"
         self._dropped: dict[str, int] = {}
         self._foreign_dropped = 0
@@ -126,9 +137,12 @@ class SpillWriter:
         if not masked and masking.get_masking_function() is not None:
             rows = [(ref, masking.mask_row(row)) for ref, row in rows]  # (returns a new row)
         if reason == self._buffer_reason:
-            self._buffer.extend(rows)
+            for ref, row in rows:
+                encoded = jsonsafe.dumps_row(row)
+                self._buffer.append((ref, encoded))
+                self._buffer_bytes += len(encoded)
             self._buffer_items += item_count
-            if len(self._buffer) >= BUFFERED_ROWS_PER_FILE:
+            if len(self._buffer) >= BUFFERED_ROWS_PER_FILE or self._buffer_bytes >= BUFFERED_BYTES_PER_FILE:
                 return self.flush()
             return None
         # Rows buffered earlier go to disk first, so files stay in the order rows were produced.
@@ -139,14 +153,14 @@ class SpillWriter:
         """Write the buffered rows to a file. On failure they stay buffered (and it raises)."""
         if not self._buffer:
             return None
-        path = self._write_file(self._buffer, self._buffer_reason, self._buffer_items)
-        self._buffer, self._buffer_items = [], 0
+        path = self._write_file([], self._buffer_reason, self._buffer_items, encoded_rows=self._buffer)
+        self._buffer, self._buffer_items, self._buffer_bytes = [], 0, 0
         return path
 
     def discard_buffer(self) -> int:
         """Forget the buffered rows (they could not be written); returns their item count."""
         lost = self._buffer_items
-        self._buffer, self._buffer_items = [], 0
+        self._buffer, self._buffer_items, self._buffer_bytes = [], 0, 0
         return lost
 
     def write_attachments(self, attachments: list[tuple[dict, bytes]], reason: str) -> Path:
@@ -157,21 +171,23 @@ class SpillWriter:
         return path
 
     def _write_file(self, rows: list[tuple[ObjectRef, dict]], reason: str, item_count: int,
-                    attachments: list[tuple[dict, bytes]] | None = None) -> Path:
+                    attachments: list[tuple[dict, bytes]] | None = None,
+                    encoded_rows: list[tuple[ObjectRef, bytes]] | None = None) -> Path:
         try:
-            return self._write_file_here(rows, reason, item_count, attachments)
+            return self._write_file_here(rows, reason, item_count, attachments, encoded_rows)
         except OSError as exc:
             fallback = fallback_spill_dir()
             if self.directory == fallback:
                 raise
             _ensure_own_private_dir(fallback)  # (raising: the rows are lost, and counted)
             configured, self.directory = self.directory, fallback
-            path = self._write_file_here(rows, reason, item_count, attachments)
+            path = self._write_file_here(rows, reason, item_count, attachments, encoded_rows)
             self.moved = (configured, exc)
             return path
 
     def _write_file_here(self, rows: list[tuple[ObjectRef, dict]], reason: str, item_count: int,
-                         attachments: list[tuple[dict, bytes]] | None = None) -> Path:
+                         attachments: list[tuple[dict, bytes]] | None = None,
+                         encoded_rows: list[tuple[ObjectRef, bytes]] | None = None) -> Path:
         ensure_private_dir(self.directory)
         self._sequence += 1
         stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
@@ -181,7 +197,13 @@ class SpillWriter:
             document["attachments"] = [{"reference": reference, "data_base64": base64.b64encode(data).decode("ascii")}
                                        for reference, data in attachments]
         document["replay_command"] = f"braintrust replay {shlex.quote(str(self.directory))}"
-        write_private_file(path, encode_document(document))
+        if encoded_rows:
+            document["objects"] = {ref.key: ref.to_json() for ref, _ in encoded_rows}
+            del document["rows"]
+            data = encode_with_rows(document, [(ref.key, row) for ref, row in encoded_rows])
+        else:
+            data = encode_document(document)
+        write_private_file(path, data)
         self._own_files[path.name] = (item_count, reason)
         self._enforce_budget(keep=path)
         return path
@@ -233,6 +255,6 @@ class SpillWriter:
         return dropped
 
     def after_fork(self) -> None:
-        self._buffer, self._buffer_items = [], 0
+        self._buffer, self._buffer_items, self._buffer_bytes = [], 0, 0
         self._own_files = {}
         self._own_attachment_files = {}

@@ -17,7 +17,7 @@ from typing import Any, Iterator
 from braintrust import jsonsafe
 from braintrust.config import default_project_id, default_project_name
 from braintrust.delivery.backend import EXPERIMENT, ObjectRef
-from braintrust.delivery.runtime import resolve_ref
+from braintrust.delivery.runtime import prepare, resolve_ref
 from braintrust.objects.base import RowsObject
 from braintrust.objects.project_logs import ObjectMetadata
 from braintrust.objects.reads import FetchedRows
@@ -296,6 +296,7 @@ def init(
     if parameters is not None:
         create_args.update(_parameters_args(parameters))
     ref = ObjectRef(EXPERIMENT, create_args)
+    prepare()
     from braintrust.objects.dataset import Dataset
 
     # (a dataset given by {"id", "version"} only links the experiment: no Dataset to read, as in 0.48.1)

@@ -10,7 +10,7 @@ from braintrust import jsonsafe, masking
 from braintrust.config import default_project_id, default_project_name
 from braintrust.delivery.backend import PROJECT_LOGS, ObjectRef
 from braintrust.delivery import open_rows
-from braintrust.delivery.runtime import get_processor, import_backend, resolve_ref
+from braintrust.delivery.runtime import get_processor, prepare, resolve_ref
 from braintrust.objects import log_records
 from braintrust.objects.base import RowsObject
 from braintrust.state import check_state, global_state
@@ -226,7 +226,7 @@ def init_logger(
         create_args["project_group_name"] = _create_in_project_group
     ref = ObjectRef(PROJECT_LOGS, create_args)
     register_ref(ref)
-    import_backend()
+    prepare()
     logger = Logger(ref, async_flush=async_flush)
     if set_current:
         context.set_global_logger(logger)

@@ -421,8 +421,13 @@ class ConnectionPool:
         with self._lock:
             connections, self._open = self._open, []
         self._local = threading.local()
-        for _, conn in connections:
-            _close_quietly(conn)
+        current = threading.current_thread()
+        in_use = [conn for thread, conn in connections if thread is not current and thread.is_alive()]
+        for thread, conn in connections:
+            if thread is current or not thread.is_alive():
+                _close_quietly(conn)
+        if in_use:
+            _close_within(in_use, CLOSE_WAIT_SECONDS)
 
 
 #: Every pool of this process, so that exit can close their connections.
@@ -438,6 +443,26 @@ def close_all_pools() -> None:
 
 
 atexit.register(close_all_pools)
+
+
+#: How long closing waits for a connection another thread may be using: one waiting for another
+#: process's write lock holds it for the whole busy timeout (30 s), which nothing cuts short, and
+#: the exit (after a flush bounded by its deadline) waited for it. It is closed later, or never.
+CLOSE_WAIT_SECONDS = 0.5
+
+
+def _close_within(connections: list[sqlite3.Connection], seconds: float) -> None:
+    def close_all() -> None:
+        for conn in connections:
+            _close_quietly(conn)
+
+    try:
+        closer = threading.Thread(target=close_all, name="braintrust-store-close", daemon=True)
+        closer.start()
+    except RuntimeError:  # (no new thread at interpreter exit: Python 3.12.0 and 3.12.1)
+        close_all()
+        return
+    closer.join(seconds)
 
 
 def _close_quietly(conn: sqlite3.Connection) -> None:
