@@ -67,8 +67,12 @@ __all__ = ["CHUNK_ITEMS", "EARLIER_WRITE_SPILLED", "FlushError", "FlushResult", 
 
 log = logging.getLogger("braintrust")
 
-#: Items the sender takes from the queue per round (several batches, so it keeps up).
+#: Items the sender takes from the queue per round (several batches, so it keeps up), and the
+#: bytes they may hold (past the first item): a round's items are out of the queue's byte count
+#: until they are delivered, so without this a round of large rows held up to 2,000 of them
+#: beside a full queue (about twice the memory bound).
 CHUNK_ITEMS = 2000
+CHUNK_BYTES = 16 * 1024 * 1024
 #: How long a flush waits past its deadline for an in-flight request before spilling its rows.
 IN_FLIGHT_GRACE_SECONDS = 0.5
 #: How long past a flush's deadline the masking function may take to mask rows being spilled
@@ -172,10 +176,12 @@ class Processor:
         """``row``: the whole row, or its header when ``encoded``; ``whole``: the whole row as a
         dict if the caller has one (what a full queue spills; else ``encoded`` is decoded)."""
         key = (ref.key, row.get("id"))
+        waited_since = None  # (when this call started waiting: pacing and back-pressure share one bound)
         with self._lock:  # (the condition's lock; taken directly, it is a little cheaper)
             if self._ahead_locked():
                 # Before the row counts as produced: a log() interrupted here leaves no trace.
-                self._pace_locked()
+                waited_since = time.monotonic()
+                self._pace_locked(waited_since)
                 if encoded is not None and not self._resumable_locked():
                     # The queue grows (a slow or stuck sender): keep an exact copy. orjson's
                     # bytes keep their whole first buffer (4-8 KB for a row of 300 B), so the
@@ -191,7 +197,7 @@ class Processor:
                 if (
                     self._full_locked(approx_bytes)
                     and not self._follows_pending_write_locked(key, approx_bytes)
-                    and not self._wait_for_room(approx_bytes)
+                    and not self._wait_for_room(approx_bytes, waited_since)
                 ):
                     spilled = whole if whole is not None else (row if encoded is None else jsonsafe.loads_row(encoded))
                     spilling = True
@@ -232,8 +238,10 @@ class Processor:
             and self._queued_bytes < PACE_BYTES // 2
         )
 
-    def _pace_locked(self) -> None:
-        """Let a sender that is making progress catch up (see the module docstring)."""
+    def _pace_locked(self, since: float) -> None:
+        """Let a sender that is making progress catch up (see the module docstring); under
+        pytest, for no longer than a full queue's wait (``policy.queue_full_wait_seconds``)
+        counted from ``since``."""
         thread = self._thread
         if thread is None or thread is threading.current_thread() or self.settings.sync_flush:
             return
@@ -244,12 +252,15 @@ class Processor:
                 return
         seen = self._handovers
         end = time.monotonic() + PACE_WAIT_SECONDS
+        bound = since + policy.queue_full_wait_seconds if policy.queue_full_wait_seconds > 0 else None
         self._pacing += 1
         try:
             while not self._resumable_locked() and not self._sender_sleeping:
                 if self._handovers != seen:  # the sender makes progress: keep waiting for it
                     seen = self._handovers
                     end = time.monotonic() + PACE_WAIT_SECONDS
+                if bound is not None:
+                    end = min(end, bound)
                 remaining = end - time.monotonic()
                 if remaining <= 0 or not thread.is_alive():
                     self._paced_in_vain = (self._handovers, self._next_seq)
@@ -308,8 +319,9 @@ class Processor:
             else:
                 pending.pop(item.key, None)
 
-    def _wait_for_room(self, approx_bytes: int) -> bool:
-        """Back-pressure (pytest): wait briefly for the sender to make room.
+    def _wait_for_room(self, approx_bytes: int, since: float | None = None) -> bool:
+        """Back-pressure (pytest): wait briefly for the sender to make room (the call's whole
+        wait, pacing included from ``since``, is at most ``policy.queue_full_wait_seconds``).
 
         If a producer already waited in vain and the sender has taken nothing since (it is
         stuck on a slow backend), later producers spill at once instead of each waiting too.
@@ -319,7 +331,7 @@ class Processor:
             return False
         if self._stalled_at == self._takes:
             return False
-        end = time.monotonic() + wait
+        end = (since if since is not None else time.monotonic()) + wait
         while self._full_locked(approx_bytes):
             remaining = end - time.monotonic()
             if remaining <= 0:
@@ -390,9 +402,12 @@ class Processor:
 
     def _take_locked(self, limit: int) -> Chunk:
         items = []
-        while self._queue and len(items) < limit:
-            item = self._queue.popleft()
+        taken_bytes = 0
+        queue = self._queue
+        while queue and len(items) < limit and (not items or taken_bytes + queue[0].size <= CHUNK_BYTES):
+            item = queue.popleft()
             self._queued_bytes -= item.size
+            taken_bytes += item.size
             items.append(item)
         chunk = Chunk(items)
         self._takes += 1

@@ -186,6 +186,30 @@ def test_under_pytest_a_full_queue_waits_100_ms_then_spills(tmp_path, monkeypatc
     processor.close()
 
 
+def test_under_pytest_one_log_waits_at_most_the_full_queue_wait_pacing_included(tmp_path, monkeypatch):
+    """A producer ahead of a sender first paces (waits for it to catch up), then, the queue
+    full, waits for room: both waits share the one bound (they added up to 1.5 times it)."""
+    from braintrust.delivery import processor as processor_module
+
+    monkeypatch.setattr(policy, "queue_full_wait_seconds", 0.3)
+    monkeypatch.setattr(processor_module, "PACE_WAIT_SECONDS", 0.3)
+    processor, backend, _ = make_processor(tmp_path, queue_max_rows=2, batch_max_rows=1)
+    ref = project_ref()
+    fill_behind_a_blocked_backend(processor, backend, ref)
+    processor.enqueue(ref, make_row("q1"), 100)
+    processor.enqueue(ref, make_row("q2"), 100)
+    started = time.monotonic()
+    processor.enqueue(ref, make_row("waits"), 100)
+    waited = time.monotonic() - started
+    assert 0.28 <= waited < 0.5  # (pacing 0.3 s, then waiting for room 0.3 s more: 0.6 s)
+    assert processor.stats().spilled_by_reason == {"queue_full": 1}
+    backend.release()
+    result = processor.flush(timeout=5)
+    assert_invariant(result)
+    assert result.accepted == 3 and result.spilled == 1
+    processor.close()
+
+
 def test_under_pytest_a_stuck_sender_makes_only_one_producer_wait(tmp_path):
     policy.enable_pytest_backpressure()
     processor, backend, _ = make_processor(tmp_path, queue_max_rows=1)
@@ -695,3 +719,20 @@ def test_spill_files_go_to_the_fallback_folder_only_when_it_is_this_users(tmp_pa
     monkeypatch.setattr(os, "getuid", lambda: 12345)  # the folder now "belongs to another user"
     with pytest.raises(PermissionError, match="belongs to another user"):
         other.write([(project_ref(), make_row("b"))], "local_store", masked=True, item_count=1)
+
+
+def test_the_sender_takes_a_rounds_rows_up_to_a_byte_bound(tmp_path, monkeypatch):
+    """A round's rows leave the queue's byte count until they are delivered: without a byte
+    bound on a round, 2,000 large rows could be held beside a full queue (twice the bound)."""
+    from braintrust.delivery import processor as processor_module
+
+    monkeypatch.setattr(processor_module, "CHUNK_BYTES", 1000)
+    processor, backend, _ = make_processor(tmp_path, sync_flush=True)
+    ref = project_ref()
+    for i in range(12):
+        processor.enqueue(ref, make_row(f"r{i}"), 300)
+    processor.enqueue(ref, make_row("big"), 5000)  # (alone over the bound: still taken, alone)
+    result = processor.flush()
+    assert_invariant(result)
+    assert result.accepted == 13
+    assert [len(call.rows) for call in backend.calls] == [3, 3, 3, 3, 1]
