@@ -113,7 +113,9 @@ def validate_scores(scores: Any) -> dict[str, Any]:
             out[name] = 1 if value else 0
             continue
         if not isinstance(value, Number) or isinstance(value, complex):
-            raise ValueError(f"score {name!r} must be a number in [0, 1] or None, got {value!r}.")
+            # (a scorer's result, ``Score(...)``, passed whole: its number is its ``.score``)
+            hint = " (a scorer's result: pass its .score)" if isinstance(getattr(value, "score", None), Number) else ""
+            raise ValueError(f"score {name!r} must be a number in [0, 1] or None, got {value!r}{hint}.")
         if math.isnan(value) or value < 0 or value > 1:
             raise ValueError(f"score {name!r} must be between 0 and 1, got {value!r}.")
         out[name] = value

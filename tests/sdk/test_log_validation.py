@@ -67,3 +67,11 @@ def test_accepted_events_are_cleaned(event, cleaned):
 def test_refused_events_name_the_field_and_the_rule(event, message):
     with pytest.raises(ValueError, match=message):
         validate_event(dict(event))
+
+
+def test_a_scorers_result_given_as_a_score_says_to_pass_its_score():
+    """``braintrust_case.score("x", Levenshtein()(...))``: the result object, not its number."""
+    from braintrust.score import Score
+
+    with pytest.raises(ValueError, match=r"score 'x' must be a number in \[0, 1\] or None, got Score\(.*pass its \.score"):
+        validate_event({"scores": {"x": Score(name="x", score=0.5)}})
