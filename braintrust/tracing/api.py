@@ -103,7 +103,7 @@ def start_span_under_parent(parent: str | Mapping, *, fallback: ObjectRef | None
     if not isinstance(parent, Mapping):
         raise ValueError(f"parent= must be an exported span (span.export()) or W3C headers (span.inject()), got {type(parent).__name__}.")
     remote = w3c.extract(parent)
-    ref = None if remote is None else (remote.ref() or fallback)
+    ref = None if remote is None else remote.route(fallback)
     if ref is None:
         return None
     span = SpanImpl(ref, parent_span_id=remote.span_id, root_span_id=remote.root_span_id, **span_args)
@@ -219,20 +219,18 @@ def get_span_parent_object(parent: str | Mapping | None = None, state: Any = Non
 
 def _components_of_headers(headers: Mapping, owner: Any) -> SpanComponentsV4 | None:
     """The span W3C headers name, as span components: in the object of their baggage, else in
-    ``owner``'s; None without a valid ``traceparent`` or an object."""
+    ``owner``'s; None without a valid ``traceparent`` or an object (``RemoteParent.route``)."""
     remote = w3c.extract(headers)
-    if remote is None:
+    if remote is None or remote.route(getattr(owner, "ref", None)) is None:
         return None
     kinds = {"experiment_id": (SpanObjectTypeV3.EXPERIMENT, remote.object_value, None),
              "project_id": (SpanObjectTypeV3.PROJECT_LOGS, remote.object_value, None),
              "project_name": (SpanObjectTypeV3.PROJECT_LOGS, None, {"project_name": remote.object_value})}
     if remote.object_kind in kinds:
         object_type, object_id, metadata_args = kinds[remote.object_kind]
-    elif owner is not None:
+    else:
         exported = SpanComponentsV4.from_str(owner.export())
         object_type, object_id, metadata_args = exported.object_type, exported.object_id, exported.compute_object_metadata_args
-    else:
-        return None
     # (row id: the public SDK's marker for a parent known only from trace context)
     return SpanComponentsV4(object_type=object_type, object_id=object_id, compute_object_metadata_args=metadata_args,
                             row_id=w3c.PROPAGATED_ROW_ID, span_id=remote.span_id, root_span_id=remote.root_span_id)

@@ -12,6 +12,7 @@ contention, costs the caller its turn.
 from __future__ import annotations
 
 import itertools
+import logging
 import random
 from dataclasses import dataclass
 
@@ -44,8 +45,24 @@ def row_id() -> str:
     return uuid4_str()
 
 
+_told_otel_compat_wins = False
+
+
 def legacy_ids() -> bool:
-    return env_bool("BRAINTRUST_LEGACY_IDS") and not env_bool("BRAINTRUST_OTEL_COMPAT")
+    """``BRAINTRUST_LEGACY_IDS``, unless ``BRAINTRUST_OTEL_COMPAT`` (hex ids) is set too: then
+    False, said once per process, as 0.48.1 says it."""
+    global _told_otel_compat_wins
+    if not env_bool("BRAINTRUST_LEGACY_IDS"):
+        return False
+    if not env_bool("BRAINTRUST_OTEL_COMPAT"):
+        return True
+    if not _told_otel_compat_wins:
+        _told_otel_compat_wins = True
+        logging.getLogger("braintrust").warning(
+            "BRAINTRUST_LEGACY_IDS is ignored because BRAINTRUST_OTEL_COMPAT is set, which needs "
+            "OpenTelemetry-compatible hex span ids: using hex ids. Unset one of the two."
+        )
+    return False
 
 
 def span_id(legacy: bool | None = None) -> str:
