@@ -23,7 +23,12 @@ def resolve_object(backend: Any, ref: ObjectRef, deadline: Deadline) -> None:
         ref.info.update(project_id=project["id"], project_name=project.get("name"), project_record=project,
                         dataset_name=dataset.get("name"), record=dataset)
         return
-    project = backend._project(args, deadline)
+    if args.get("project_id") and not args.get("open"):
+        # A new experiment or dataset's project given by id is looked up, whatever name came with it
+        # (Eval(name, project_id=) names its project by id), as 0.48.1 does.
+        project = backend._project({**args, "project_name": None}, deadline)
+    else:
+        project = backend._project(args, deadline)
     ref.info.update(project_id=project["id"], project_name=project.get("name"), project_record=project)
     if ref.object_type == EXPERIMENT:
         experiment = open_experiment(backend, project, args, deadline) if args.get("open") else create_experiment(backend, project, args, deadline)

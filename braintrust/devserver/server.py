@@ -334,9 +334,48 @@ def _evaluator_for(request: EvalRequest, registered: Any, data: Any, chosen: Any
     scores = list(registered.scores or []) + [_remote_scorer(score["name"], score["function_id"], request.scorer_project_id)
                                               for score in request.scores]
     return dataclasses.replace(
-        registered, data=data, scores=scores, parameter_values=chosen, experiment_name=request.experiment_name,
-        parent=request.parent, project_id=request.project_id or registered.project_id, **callbacks,
+        registered, data=data, task=_reporting_output(registered.task), scores=scores, parameter_values=chosen,
+        experiment_name=request.experiment_name, parent=request.parent,
+        project_id=request.project_id or registered.project_id, **callbacks,
     )
+
+
+def _reporting_output(task: Callable[..., Any]) -> Callable[..., Any]:
+    """``task`` (taking ``(input)`` or ``(input, hooks)``, sync or async) as a two-parameter task
+    that also reports its output as a ``json_delta`` progress event, as 0.48.1's dev server does:
+    the playground shows each case's output from it. (``Eval``'s own ``stream`` sends only what a
+    task reports.)"""
+    import inspect
+
+    from braintrust.eval.scorers import is_async_callable
+
+    try:
+        takes_hooks = len(inspect.signature(task).parameters) == 2
+    except (TypeError, ValueError):
+        takes_hooks = False
+
+    def report(hooks: Any, output: Any) -> Any:
+        try:
+            data = json.dumps(output, default=str)
+        except (TypeError, ValueError):
+            data = json.dumps(str(output))
+        hooks.report_progress({"format": "code", "output_type": "completion", "event": "json_delta", "data": data})
+        return output
+
+    async def report_awaited(hooks: Any, awaitable: Any) -> Any:
+        return report(hooks, await awaitable)
+
+    if is_async_callable(task):
+        async def run_async(input: Any, hooks: Any) -> Any:
+            return report(hooks, await (task(input, hooks) if takes_hooks else task(input)))
+
+        return run_async
+
+    def run(input: Any, hooks: Any) -> Any:
+        output = task(input, hooks) if takes_hooks else task(input)
+        return report_awaited(hooks, output) if inspect.isawaitable(output) else report(hooks, output)
+
+    return run
 
 
 def _remote_scorer(name: str, function_id: dict[str, Any], project_id: str | None) -> Callable[..., Any]:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import json
 import threading
 import time
 import uuid
@@ -390,7 +389,7 @@ class _Run:
                 if root_error is not None:
                     raise root_error
                 output = await self._run_task(root, case, hooks)
-                self._stream(root, case, {"event": "json_delta", "data": _json(output)})
+                tags = hooks.tags  # (the task may have replaced the list: hooks["tags"] = [...])
                 root.log(output=output, metadata=metadata, tags=tags or None)
                 scores, failing, classifications = await self.scoring.run(root, case, case_key, output, metadata, tags, self.experiment, self.traces)
             except asyncio.CancelledError:
@@ -399,6 +398,7 @@ class _Run:
             except Exception as exc:
                 error, exc_info = exc, format_exception(exc)
                 log_error(root, exc_info)
+                tags = hooks.tags  # (what the task added before it failed)
                 try:
                     root.log(tags=tags or None)
                 except Exception:
@@ -539,13 +539,6 @@ def _parameter_count(fn: Callable[..., Any]) -> int:
         return len(inspect.signature(fn).parameters)
     except (TypeError, ValueError):
         return 1
-
-
-def _json(value: Any) -> str:
-    try:
-        return json.dumps(value, default=str)
-    except (TypeError, ValueError):
-        return json.dumps(str(value))
 
 
 async def _maybe_await(value: Any) -> Any:

@@ -209,7 +209,9 @@ def scorer_propagated_event(parent: Any) -> dict[str, Any]:
 
 
 def span_fields(scores: list[Score]) -> dict[str, Any]:
-    """What a score span logs: ``output``, ``metadata`` and ``scores``."""
+    """What a score span logs: ``output``, ``metadata`` (none for no scores, as 0.48.1) and ``scores``."""
+    if not scores:
+        return {"output": {}, "scores": {}}
     if len(scores) == 1:
         only = scores[0]
         return {"output": {"score": only.score}, "metadata": only.metadata or {}, "scores": {only.name: only.score}}
