@@ -9,11 +9,22 @@ import json
 import sys
 from pathlib import Path
 
+import autoevals
+import pytest
 from plugin_helpers import tree
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from openai_stub import chat_answer  # noqa: E402
 from openai_stub import OpenAIStub  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _autoevals_default_client():
+    """A suite here sets autoevals' client (``autoevals.init``) in this process (pytester runs
+    in-process): put back the default after each test, so later tests' judges do not call this
+    test's stub, stopped by then."""
+    yield
+    autoevals.init(client=None)
 
 
 def judge_or_answer(body: dict) -> dict:
