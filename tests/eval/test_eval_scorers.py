@@ -411,12 +411,14 @@ def test_autoevals_numeric_and_json_scorers():
     assert result.results[0].scores == {"JSONDiff": 1.0, "NumericDiff": 1.0}
 
 
-def test_importing_autoevals_with_our_package():
+def test_importing_autoevals_with_our_package(monkeypatch):
     import importlib
     import sys
 
     pytest.importorskip("autoevals")
+    # (the modules of before are put back after: other tests hold them, and a second copy in
+    # sys.modules kept state, autoevals' client, apart from theirs)
     for name in [m for m in sys.modules if m == "autoevals" or m.startswith("autoevals.")]:
-        del sys.modules[name]
+        monkeypatch.delitem(sys.modules, name)
     autoevals = importlib.import_module("autoevals")
     assert autoevals.ExactMatch()(output="a", expected="a").score == 1

@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-import autoevals  # noqa: F401 - imported once here, not again by each in-process run (pytester restores sys.modules)
+import autoevals  # (imported once here, not again by each in-process run (pytester restores sys.modules)
 import openai  # noqa: F401
 from plugin_helpers import tree
 
@@ -56,6 +56,7 @@ def test_spans_under_a_case_scorer_are_marked_as_scorer_work(bt):
             assert braintrust_case.run_scorers("4", scorers=[Factuality, brevity]) == {"Factuality": 1, "brevity": 1.0}
         '''
     )
+    autoevals.init(client=None)  # (autoevals' default client, whatever another test in this process set)
     with JudgeStub() as stub:
         bt.monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
         bt.monkeypatch.setenv("OPENAI_API_KEY", "sk-stub")
