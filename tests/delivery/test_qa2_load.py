@@ -192,7 +192,13 @@ print("EXITING", flush=True)
 """
 
 
+#: Python 3.12.0 and 3.12.1 cannot start a thread at interpreter exit, where the store's last
+#: connections are closed on a thread of their own: there they are closed in place (as before).
+NO_THREADS_AT_EXIT = sys.version_info[:3] in ((3, 12, 0), (3, 12, 1))
+
+
 @pytest.mark.slow
+@pytest.mark.skipif(NO_THREADS_AT_EXIT, reason="Python 3.12.0/3.12.1 start no thread at exit (see NO_THREADS_AT_EXIT)")
 def test_the_exit_is_not_held_by_a_sender_waiting_for_a_locked_store(tmp_path):
     """Another process holds the store's write lock: the exit-time flush spills at its deadline,
     but closing the store's connections at exit then waited for the sender's, busy in SQLite's
