@@ -17,7 +17,7 @@ dropped before it was read to the end or closed (a helper's, before its block wa
 span when collected, or at the process's exit, with what arrived and the metadata
 ``stream_unfinished``. ``messages.parse`` is traced as ``create`` (span
 ``anthropic.messages.parse``, the parsed output beside the content), and ``messages.batches``'
-``create`` and ``results`` as ``task`` spans. ``client.beta.messages`` is traced the
+``create`` and ``results`` as ``task`` spans (``anthropic_batches.py``). ``client.beta.messages`` is traced the
 same way (the same span names, as the public SDK writes them). Everything else passes through
 untraced.
 
@@ -123,7 +123,9 @@ class _Messages(NamedWrapper):
 
     @property
     def batches(self) -> Any:
-        return _Batches(self._bt_messages.batches)
+        from braintrust.wrappers.anthropic_batches import Batches
+
+        return Batches(self._bt_messages.batches)
 
     def stream(self, *args: Any, **kwargs: Any) -> Any:
         """The ``messages.stream(...)`` helper: a context manager whose stream the span follows."""
@@ -352,53 +354,6 @@ def _parsed_message_fields(message: Any) -> dict:
 
 _PARSE = Kind("anthropic.messages.parse", INSTRUMENTATION, _start_fields, _parsed_message_fields, error_text=str,
               children=_server_tool_spans)
-
-
-# -- message batches: ``task`` spans (no model answers here), as 0.48.1 logs them -------------
-
-BATCH_COUNTS = ("processing", "succeeded", "errored", "canceled", "expired")
-
-
-def _batch_request_fields(kwargs: dict) -> dict:
-    keep_iterators(kwargs, "requests")
-    requests = list(kwargs.get("requests") or [])
-    models = {field(field(request, "params") or {}, "model") for request in requests} - {None}
-    metadata: dict[str, Any] = {"provider": PROVIDER, "num_requests": len(requests)}
-    if len(models) == 1:
-        metadata["model"] = next(iter(models))
-    elif models:
-        metadata["models"] = sorted(models)
-    return {"input": [{"custom_id": field(request, "custom_id")} for request in requests], "metadata": metadata}
-
-
-def _batch_fields(batch: Any) -> dict:
-    output = {name: field(batch, name) for name in ("id", "processing_status") if field(batch, name) is not None}
-    counts = field(batch, "request_counts")
-    if counts is not None:
-        output["request_counts"] = {name: field(counts, name) or 0 for name in BATCH_COUNTS}
-    return {"output": output}
-
-
-_BATCH_CREATE = Kind("anthropic.messages.batches.create", INSTRUMENTATION, _batch_request_fields, _batch_fields, timed=False,
-                     error_text=str, span_type="task")
-
-
-class _Batches(NamedWrapper):
-    """``messages.batches``: ``create`` and ``results`` traced (what the batch is, not its answers)."""
-
-    def __init__(self, batches: Any):
-        super().__init__(batches)
-        self._bt_batches = batches
-
-    def create(self, *args: Any, **kwargs: Any) -> Any:
-        return traced_call(_BATCH_CREATE, self._bt_batches.create, args, kwargs)
-
-    def results(self, *args: Any, **kwargs: Any) -> Any:
-        batch_id = args[0] if args else kwargs.get("message_batch_id")
-        kind = Kind("anthropic.messages.batches.results", INSTRUMENTATION,
-                    lambda _: {"input": {"message_batch_id": batch_id}, "metadata": {"provider": PROVIDER}},
-                    lambda _: {"output": {"type": "jsonl_stream"}}, timed=False, error_text=str, span_type="task")
-        return traced_call(kind, self._bt_batches.results, args, kwargs)
 
 
 # -- the messages.stream helper ----------------------------------------------------------------
