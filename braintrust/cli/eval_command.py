@@ -3,7 +3,7 @@
 Files: a directory is searched (recursively) for ``eval_*.py``, skipping hidden folders (``.git``,
 ``.venv``, ...), ``site-packages``, ``node_modules`` and ``__pycache__``; a file named directly is
 run whatever its name (with a hint to rename it). Each file is imported once, under a unique module
-name, with its folder first on ``sys.path``, while ``Eval(...)``/``EvalAsync(...)`` calls only
+name, with its folder first on ``sys.path`` (the working folder is on it too, as in 0.48.1), while ``Eval(...)``/``EvalAsync(...)`` calls only
 register their evaluator (``braintrust.eval.registry.collecting``). The evaluators then run one after
 the other, in file order; each one's reporter (``reporter=``; without it the only ``Reporter(...)``
 the files define, else the summary printer; several and none named is the evaluator's failure, as
@@ -183,7 +183,10 @@ def build_eval_parser(prog: str = "braintrust eval") -> argparse.ArgumentParser:
 
 
 def read_env_file(path: str | os.PathLike[str]) -> dict[str, str]:
-    """The variables of a dotenv-style file. Raises ``UsageError`` naming the file (and line)."""
+    """The variables of a dotenv-style file, read as python-dotenv (0.48.1's ``--env-file``) reads
+    them: a quoted value may span lines and be followed by a ``#`` comment, a double-quoted one
+    takes backslash escapes, and ``${NAME}`` / ``${NAME:-default}`` are replaced (by the
+    environment's value, else the file's so far). Raises ``UsageError`` naming the file and line."""
     file = Path(path).expanduser()
     try:
         text = file.read_text(encoding="utf-8")
@@ -191,8 +194,13 @@ def read_env_file(path: str | os.PathLike[str]) -> dict[str, str]:
         raise UsageError(f"--env-file {path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"--env-file {path}: cannot read it ({exc})") from None
+    lines = text.splitlines()
     values: dict[str, str] = {}
-    for number, raw in enumerate(text.splitlines(), start=1):
+    index = 0
+    while index < len(lines):
+        raw = lines[index]
+        index += 1
+        number = index
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
@@ -202,19 +210,60 @@ def read_env_file(path: str | os.PathLike[str]) -> dict[str, str]:
         name = name.strip()
         if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", name):
             raise UsageError(f"--env-file {path}, line {number}: expected KEY=VALUE, got {raw.strip()[:80]!r}")
-        values[name] = _env_value(value.strip())
+        value = value.strip()
+        if value[:1] in ("'", '"'):
+            quote, body = value[0], value[1:]
+            while (end := _closing_quote(body, quote)) is None:
+                if index == len(lines):
+                    raise UsageError(f"--env-file {path}, line {number}: the value of {name} opens a {quote} quote that is never closed")
+                body += "\n" + lines[index]
+                index += 1
+            rest = body[end + 1:].strip()
+            if rest and not rest.startswith("#"):
+                raise UsageError(f"--env-file {path}, line {number}: unexpected {rest[:40]!r} after the quoted value of {name}; "
+                                 f"put the whole value in the quotes")
+            value = _unescape(body[:end], quote)
+        else:
+            comment = re.search(r"\s#", value)  # unquoted: a " #" starts a comment
+            value = value[: comment.start()].rstrip() if comment else value
+        values[name] = _interpolate(value, values)
     return values
 
 
-def _env_value(value: str) -> str:
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-        inner = value[1:-1]
-        if value[0] == '"':
-            inner = inner.replace("\\n", "\n").replace('\\"', '"').replace("\\\\", "\\")
-        return inner
-    # unquoted: a " #" starts a comment
-    comment = re.search(r"\s#", value)
-    return value[: comment.start()].rstrip() if comment else value
+_ESCAPES = {"\\": "\\", "'": "'", '"': '"', "a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
+_VARIABLE = re.compile(r"\$\{([^}:]+)(?::-([^}]*))?\}")
+
+
+def _closing_quote(body: str, quote: str) -> int | None:
+    """Where ``body``'s closing ``quote`` is (a backslash escapes the character after it)."""
+    position = 0
+    while position < len(body):
+        if body[position] == "\\":
+            position += 2
+        elif body[position] == quote:
+            return position
+        else:
+            position += 1
+    return None
+
+
+def _unescape(value: str, quote: str) -> str:
+    if quote == "'":  # only the quote and the backslash itself
+        return re.sub(r"\\([\\'])", r"\1", value)
+    return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(0)), value)
+
+
+def _interpolate(value: str, earlier: dict[str, str]) -> str:
+    def variable(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        current = os.environ.get(name)
+        if current is not None and current.strip():
+            return current
+        if name in earlier:
+            return earlier[name]
+        return current if current is not None else (default or "")
+
+    return _VARIABLE.sub(variable, value)
 
 
 def load_env_file(path: str | os.PathLike[str]) -> list[str]:
@@ -282,10 +331,43 @@ def _module_name(path: Path) -> str:
     return f"braintrust_eval_{_module_counter}_{stem}"
 
 
+def put_working_folder_on_path() -> None:
+    """Let eval files import the project's own packages from the folder the command runs in, as
+    0.48.1's ``braintrust`` does (a console script's ``sys.path`` starts at its ``bin/``, not there)."""
+    here = os.getcwd()
+    if not any(entry in ("", here) for entry in sys.path):
+        sys.path.insert(0, here)
+
+
+#: The folders of the eval files imported so far (each put on ``sys.path``).
+_eval_folders: set[str] = set()
+
+
+def _forget_other_folders_modules(folder: Path) -> None:
+    """Make ``folder``'s own modules importable by its eval files: a module an earlier eval file
+    imported from *its* folder under a name ``folder`` also has (each folder's ``helpers.py``) is
+    dropped from ``sys.modules``, so ``import helpers`` loads this folder's, not the cached one.
+    (The earlier file keeps the module it imported.)"""
+    for name, module in list(sys.modules.items()):
+        location = getattr(module, "__file__", None)
+        if "." in name or not location:
+            continue
+        origin = Path(location).parent
+        if Path(location).name == "__init__.py":
+            origin = origin.parent
+        if str(origin) not in _eval_folders or origin == folder:
+            continue
+        if (folder / f"{name}.py").is_file() or (folder / name / "__init__.py").is_file():
+            for loaded in [loaded for loaded in sys.modules if loaded == name or loaded.startswith(name + ".")]:
+                del sys.modules[loaded]
+
+
 def import_eval_file(path: Path) -> None:
     """Import one file as a fresh module, with its folder first on ``sys.path``. Its ``__file__``
     (and so the tracebacks logged with its errors) is absolute, as in 0.48.1."""
     folder = str(path.resolve().parent)
+    _forget_other_folders_modules(Path(folder))
+    _eval_folders.add(folder)
     if folder not in sys.path:
         sys.path.insert(0, folder)
     name = _module_name(path)
@@ -509,6 +591,7 @@ def run(args: argparse.Namespace) -> int:
         load_env_file(args.env_file)
     _apply_credentials(args)
     files, hints = find_eval_files(paths)
+    put_working_folder_on_path()
     for hint in hints:
         eprint(hint)
     outcome = _Outcome()
