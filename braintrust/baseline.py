@@ -49,10 +49,15 @@ def compare_with_base(store: Any, experiment_id: str, base: dict[str, Any] | Non
         return compare_traces(_traces_of(store, experiment_id), _traces_of(store, base["id"])), base
     earlier = store.earlier_experiments(experiment_id, CANDIDATES)
     if not earlier:
-        return compare_traces(group_traces(store.summary_rows(EXPERIMENT, experiment_id), inputs=False), None), None
+        return compare_alone(store, experiment_id), None
     current = _traces_of(store, experiment_id)
     base, base_traces = _choose(store, earlier, current)
     return compare_traces(current, base_traces), base
+
+
+def compare_alone(store: Any, experiment_id: str) -> LocalComparison:
+    """Experiment ``experiment_id``'s scores and metrics, compared with nothing."""
+    return compare_traces(group_traces(store.summary_rows(EXPERIMENT, experiment_id), inputs=False), None)
 
 
 def _recorded_base(store: Any, experiment_id: str) -> dict[str, Any] | None:

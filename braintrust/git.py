@@ -53,7 +53,8 @@ class GitMetadataSettings(SerializableDataClass):
 
 
 def combine_settings(org: dict[str, Any] | None, explicit: dict[str, Any] | None) -> dict[str, Any]:
-    """The effective policy: an absent org policy counts as "all"; "none" wins; "some" ∩ "some"."""
+    """The effective policy: an absent org policy counts as "all"; "none" wins; "some" ∩ "some"
+    (no field in common is "none", as 0.48.1 merges them: no repo_info, no ancestor commits)."""
     org = org or {"collect": "all"}
     if explicit is None:
         return org
@@ -64,7 +65,7 @@ def combine_settings(org: dict[str, Any] | None, explicit: dict[str, Any] | None
     if explicit.get("collect") == "all":
         return org
     fields = [f for f in org.get("fields") or [] if f in set(explicit.get("fields") or [])]
-    return {"collect": "some", "fields": fields}
+    return {"collect": "some", "fields": fields} if fields else {"collect": "none"}
 
 
 #: All the ``git`` calls of one collection share this many seconds: a huge or slow repository

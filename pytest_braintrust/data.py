@@ -243,7 +243,8 @@ def _shared_pin(dataset: Any, config: pytest.Config) -> tuple[str, set[str] | No
     pins_dir = (getattr(config, "workerinput", None) or {}).get(PINS_KEY)
     pin_file = None
     if pins_dir:
-        identity = {**dataset.ref.create_args, "environment": dataset.environment}
+        # (one dataset read through other BTQL clauses is other records: a pin of its own)
+        identity = {**dataset.ref.create_args, "environment": dataset.environment, "btql": dataset._internal_btql}
         key = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:20]
         Path(pins_dir).mkdir(parents=True, exist_ok=True)
         pin_file = Path(pins_dir) / f"{key}.version"

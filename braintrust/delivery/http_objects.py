@@ -23,7 +23,13 @@ def resolve_object(backend: Any, ref: ObjectRef, deadline: Deadline) -> None:
         ref.info.update(project_id=project["id"], project_name=project.get("name"), project_record=project,
                         dataset_name=dataset.get("name"), record=dataset)
         return
-    if args.get("project_id") and not args.get("open"):
+    if ref.object_type == EXPERIMENT and args.get("open"):
+        experiment = open_experiment(backend, args, deadline)
+        ref.ids = {"experiment_id": experiment["id"]}
+        ref.info.update(project_id=experiment.get("project_id"), project_name=args.get("project_name"),
+                        experiment_name=experiment.get("name"), base_exp_id=experiment.get("base_exp_id"), record=experiment)
+        return
+    if args.get("project_id"):
         # A new experiment or dataset's project given by id is looked up, whatever name came with it
         # (Eval(name, project_id=) names its project by id), as 0.48.1 does.
         project = backend._project({**args, "project_name": None}, deadline)
@@ -31,7 +37,7 @@ def resolve_object(backend: Any, ref: ObjectRef, deadline: Deadline) -> None:
         project = backend._project(args, deadline)
     ref.info.update(project_id=project["id"], project_name=project.get("name"), project_record=project)
     if ref.object_type == EXPERIMENT:
-        experiment = open_experiment(backend, project, args, deadline) if args.get("open") else create_experiment(backend, project, args, deadline)
+        experiment = create_experiment(backend, project, args, deadline)
         ref.ids = {"experiment_id": experiment["id"]}
         ref.info.update(experiment_name=experiment.get("name"), base_exp_id=experiment.get("base_exp_id"), record=experiment)
     elif ref.object_type == DATASET:
@@ -40,8 +46,10 @@ def resolve_object(backend: Any, ref: ObjectRef, deadline: Deadline) -> None:
         ref.info.update(dataset_name=dataset.get("name"), record=dataset)
 
 
-def find_experiment(backend: Any, project_id: str, name: str, deadline: Deadline) -> dict[str, Any] | None:
-    params = {"experiment_name": name, "project_id": project_id, "org_name": backend.state.org_name}
+def find_experiment(backend: Any, project_id: str | None, name: str, deadline: Deadline, project_name: str | None = None) -> dict[str, Any] | None:
+    """The experiment of that name in the project given by id and/or name, or None."""
+    project = {k: v for k, v in (("project_name", project_name), ("project_id", project_id)) if v is not None}
+    params = {"experiment_name": name, **project, "org_name": backend.state.org_name}
     found = backend._call("GET", "/v1/experiment", deadline, params=params)
     objects = found.get("objects") if isinstance(found, dict) else None
     if not isinstance(objects, list):
@@ -49,10 +57,13 @@ def find_experiment(backend: Any, project_id: str, name: str, deadline: Deadline
     return checked_object(objects[0], "GET /v1/experiment") if objects else None
 
 
-def open_experiment(backend: Any, project: dict, args: dict, deadline: Deadline) -> dict[str, Any]:
-    experiment = find_experiment(backend, project["id"], args["experiment_name"], deadline)
+def open_experiment(backend: Any, args: dict, deadline: Deadline) -> dict[str, Any]:
+    """``init(open=True)``: one lookup by the project's name or id, as 0.48.1 makes (reading
+    never creates the project, as registering it with ``POST /v1/project`` would)."""
+    experiment = find_experiment(backend, args.get("project_id"), args["experiment_name"], deadline, args.get("project_name"))
     if experiment is None:
-        raise ObjectNotFound(f"Experiment {args['experiment_name']} not found in project {project.get('name')}.")
+        project = args.get("project_name") or args.get("project_id")
+        raise ObjectNotFound(f"Experiment {args['experiment_name']} not found in project {project}.")
     return experiment
 
 

@@ -29,7 +29,8 @@ NAMING_FIELDS = ("function_id", "name", "prompt_session_id", "inline_code", "glo
 
 #: The fields of an object ``data`` this dev server reads, and the JSON types each may have.
 DATA_FIELDS = {"project_name": ("string",), "dataset_name": ("string",), "dataset_id": ("string",),
-               "dataset_version": ("string", "number", "null"), "dataset_environment": ("string", "null"), "data": ("array",)}
+               "dataset_version": ("string", "number", "null"), "dataset_environment": ("string", "null"), "data": ("array",),
+               "_internal_btql": ("object", "null")}
 
 
 class BadRequest(ValueError):

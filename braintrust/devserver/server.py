@@ -305,11 +305,13 @@ def _data_of(request: EvalRequest, registered: Any) -> Any:
     if isinstance(data, dict):
         from braintrust.objects.dataset import init_dataset
 
-        pinned = {key: data[f"dataset_{key}"] for key in ("version", "environment") if data.get(f"dataset_{key}") is not None}
+        options = {key: data[f"dataset_{key}"] for key in ("version", "environment") if data.get(f"dataset_{key}") is not None}
+        if data.get("_internal_btql") is not None:  # (the playground's filter: the rows it selected, no others)
+            options["_internal_btql"] = data["_internal_btql"]
         if "project_name" in data and "dataset_name" in data:
-            dataset = init_dataset(project=data["project_name"], name=data["dataset_name"], **pinned)
+            dataset = init_dataset(project=data["project_name"], name=data["dataset_name"], **options)
         elif "dataset_id" in data:
-            dataset = init_dataset(dataset_id=data["dataset_id"], **pinned)
+            dataset = init_dataset(dataset_id=data["dataset_id"], **options)
         else:
             dataset = None
         if dataset is not None:

@@ -53,8 +53,11 @@ class Dataset(FetchedRows):
 
     __braintrust_placeholder__ = "<dataset>"
 
-    def __init__(self, ref: ObjectRef, version: str | None = None, use_output: bool = False, environment: str | None = None):
+    def __init__(self, ref: ObjectRef, version: str | None = None, use_output: bool = False, environment: str | None = None,
+                 btql: dict[str, Any] | None = None):
         self.ref = ref
+        #: ``_internal_btql``: clauses (``filter``, ``limit``...) of the BTQL query reads are made with.
+        self._internal_btql = btql
         #: Pinned version, as the transaction id (a version in the UI's pretty form is converted).
         self._pinned = normalize_version(version, "init_dataset(version=...)") if version is not None else None
         #: An environment ("production") whose version pins reads; ``version=`` wins over it.
@@ -158,7 +161,10 @@ class Dataset(FetchedRows):
             from braintrust.objects.reads import reads
 
             flush_all()
-            rows = reads().fetch(DATASET, self.id, version=self.pinned_version, batch_size=batch_size)
+            if self._internal_btql:  # (as 0.48.1: POST /btql, not the dataset's fetch)
+                rows = reads().query_rows(DATASET, self.id, self._internal_btql, version=self.pinned_version, batch_size=batch_size)
+            else:
+                rows = reads().fetch(DATASET, self.id, version=self.pinned_version, batch_size=batch_size)
             self._cache = [self._normalize(row) for row in rows]
         yield from self._cache
 
@@ -209,6 +215,8 @@ class Dataset(FetchedRows):
         pinned = f", version={self._pinned!r}" if self._pinned is not None else ""
         if self._pinned is None and self.environment is not None:  # (not resolved here: a repr asks no server)
             pinned = f", environment={self.environment!r}"
+        if self._internal_btql:
+            pinned += f", _internal_btql={self._internal_btql!r:.200}"
         args = self.ref.create_args
         if args.get("dataset_id") is not None and args.get("dataset_name") is None:  # (opened by id: no names known yet)
             return f"Dataset(dataset_id={args['dataset_id']!r}{pinned})"
@@ -233,9 +241,7 @@ def init_dataset(
 ) -> Dataset:
     """A dataset handle; created (or found by name) lazily, on first write or read."""
     check_state(state, "init_dataset")
-    if _internal_btql is not None:
-        raise ValueError("init_dataset(_internal_btql=...) is not supported by pytest-braintrust; "
-                         "fetch the dataset's rows without it.")
+    btql = _btql_clauses(_internal_btql)
     for argument, value in (("project", project), ("name", name), ("description", description), ("project_id", project_id),
                             ("dataset_id", dataset_id), ("environment", environment)):
         _text_argument(argument, value)
@@ -253,4 +259,19 @@ def init_dataset(
     if metadata is not None:
         create_args["metadata"] = jsonsafe.snapshot(validate_metadata(metadata))[0]
     return Dataset(ObjectRef(DATASET, create_args), version=str(version) if version is not None else None, use_output=use_output,
-                   environment=environment)
+                   environment=environment, btql=btql)
+
+
+def _btql_clauses(given: Any) -> dict[str, Any] | None:
+    """``_internal_btql``, over the clauses a ``braintrust eval`` runner set for every dataset
+    (``builtins.__bt_eval_internal_btql``), as 0.48.1 merges them."""
+    import builtins
+    from collections.abc import Mapping
+
+    if given is not None and not isinstance(given, Mapping):
+        raise ValueError(f"init_dataset(_internal_btql=...) must be a dict of BTQL clauses (e.g. {{'filter': ...}}), "
+                         f"got {type(given).__name__} {given!r:.50}.")
+    runner = getattr(builtins, "__bt_eval_internal_btql", None)
+    if isinstance(runner, Mapping):
+        return {**runner, **(given or {})}
+    return dict(given) if given is not None else None

@@ -211,6 +211,20 @@ class ApiReads:
         """The rows of one trace (its ``root_span_id``), without reading the rest of the object:
         the BTQL query 0.48.1 sends for a scorer's ``trace.get_spans(include_scorers=True)`` when
         its local span cache cannot answer, pages followed by cursor."""
+        condition = {"op": "and", "children": [
+            {"op": "eq", "left": {"op": "ident", "name": ["root_span_id"]}, "right": {"op": "literal", "value": root_span_id}},
+        ]}
+        return self.query_rows(object_type, object_id, {"filter": condition}, batch_size=batch_size, describe=f"trace {root_span_id} of")
+
+    def query_rows(self, object_type: str, object_id: str, clauses: dict[str, Any], version: str | None = None,
+                   batch_size: int | None = None, describe: str = "") -> list[dict[str, Any]]:
+        """The object's rows through ``POST /btql`` (0.48.1's ``ObjectFetcher`` query): ``clauses``
+        (``filter``, ``limit``...) go into the query over those it sets, pages followed by cursor.
+        A ``limit`` there is also the most rows read in all (0: none, and no request)."""
+        total = clauses.get("limit")
+        total = total if isinstance(total, int) and not isinstance(total, bool) and total >= 0 else None
+        if total == 0:
+            return []
         rows: list[dict[str, Any]] = []
         cursor = None
         for _page in range(MAX_FETCH_PAGES):
@@ -220,22 +234,24 @@ class ApiReads:
                          "args": [{"op": "literal", "value": object_id}]},
                 "cursor": cursor,
                 "limit": page_size(batch_size),
-                "filter": {"op": "and", "children": [
-                    {"op": "eq", "left": {"op": "ident", "name": ["root_span_id"]}, "right": {"op": "literal", "value": root_span_id}},
-                ]},
+                **clauses,
             }
-            body = {"query": query, "use_columnstore": False, "brainstore_realtime": True,
-                    "query_source": f"py_sdk_object_fetcher_{object_type}"}
+            body: dict[str, Any] = {"query": query, "use_columnstore": False, "brainstore_realtime": True,
+                                    "query_source": f"py_sdk_object_fetcher_{object_type}"}
+            if version is not None:
+                body["version"] = str(version)
             page = self._call("POST", "/btql", body=body)
             data = page.get("data") if isinstance(page, dict) else None
             if not isinstance(data, list):
-                raise BackendError(f"POST /btql answered the rows of trace {root_span_id} without a 'data' list", "bad_response")
+                raise BackendError(f"POST /btql answered the rows of {describe or object_type} {object_id} without a 'data' list", "bad_response")
             rows.extend(data)
+            if total is not None and len(rows) >= total:
+                return rows[:total]
             previous, cursor = cursor, page.get("cursor")
             if not cursor or cursor == previous:
                 return rows
-        log.warning("braintrust: reading trace %s of %s %s stopped after %d pages; the rows after them were not read.",
-                    root_span_id, object_type, object_id, MAX_FETCH_PAGES)
+        log.warning("braintrust: reading %s %s %s stopped after %d pages; the rows after them were not read.",
+                    describe or "the query of", object_type, object_id, MAX_FETCH_PAGES)
         return rows
 
     def environment_version(self, object_type: str, object_id: str, environment: str, describe: str) -> str:
@@ -317,11 +333,11 @@ class ApiReads:
         dataset_name = ref.info.get("dataset_name") or ""
         project_url, _ = self.urls(project_name)
         dataset_url = f"{project_url}/datasets/{quote(dataset_name)}"
-        data = None
-        if summarize_data:
-            answer = self._call("GET", f"/v1/dataset/{ref.ids['dataset_id']}/summarize", params={"summarize_data": "true"})  # type: ignore[index]
-            total = (answer.get("data_summary") or {}).get("total_records", 0)
-            data = DataSummary(new_records=new_records, total_records=total)
+        # Asked either way, as 0.48.1 does: the data summary is whatever Braintrust answers (none when not asked for).
+        flag = "true" if summarize_data else "false"
+        answer = self._call("GET", f"/v1/dataset/{ref.ids['dataset_id']}/summarize", params={"summarize_data": flag})  # type: ignore[index]
+        summary = answer.get("data_summary") if isinstance(answer, dict) else None
+        data = DataSummary(new_records=new_records, total_records=summary.get("total_records", 0)) if isinstance(summary, dict) else None
         return DatasetSummary(project_name=project_name, dataset_name=dataset_name, project_url=project_url, dataset_url=dataset_url, data_summary=data)
 
 
@@ -342,6 +358,21 @@ class LocalReads:
     def snapshot(self, object_type: str, object_id: str, batch_size: int | None = None) -> Iterator[dict[str, Any]]:
         """The rows as they were when the read started (the store's reads always are), page by page."""
         return self.fetch(object_type, object_id, batch_size=batch_size)
+
+    def query_rows(self, object_type: str, object_id: str, clauses: dict[str, Any], version: str | None = None,
+                   batch_size: int | None = None, describe: str = "") -> list[dict[str, Any]]:
+        """As ``ApiReads.query_rows``, for the one clause the store can answer without running BTQL:
+        ``limit``. Any other is refused (never ignored: the rows would not be those asked for)."""
+        others = sorted(key for key in clauses if key != "limit")
+        if others:
+            raise ValueError(
+                f"_internal_btql={clauses!r:.200}: the local store cannot run BTQL ({', '.join(others)}); "
+                "set BRAINTRUST_API_KEY to read from Braintrust, or select the records in Python.")
+        total = clauses.get("limit")
+        if total is not None and (isinstance(total, bool) or not isinstance(total, int) or total < 0):
+            raise ValueError(f"_internal_btql: 'limit' must be a non-negative integer, got {total!r:.50}.")
+        rows = self.fetch(object_type, object_id, version=version, batch_size=batch_size)
+        return list(itertools.islice(rows, total) if total is not None else rows)
 
     def traces(self, object_type: str, object_id: str, root_span_ids: set[str]) -> dict[str, list[dict[str, Any]]]:
         """The rows of these traces (by ``root_span_id``), in one read of the store."""
@@ -389,7 +420,7 @@ class LocalReads:
         return {"id": base["id"], "name": base["name"]} if base else None
 
     def summarize_experiment(self, ref: ObjectRef, summarize_scores: bool, comparison_experiment_id: str | None) -> ExperimentSummary:
-        from braintrust.baseline import compare_with_base
+        from braintrust.baseline import compare_alone, compare_with_base
 
         experiment_id = ref.ids["experiment_id"]  # type: ignore[index]
         experiment = self.store.get_experiment(id=experiment_id) or {}
@@ -402,7 +433,12 @@ class LocalReads:
             return _skipped_summary(ref, "Score summarization was disabled", urls, hint)
         given = self.store.get_experiment(id=comparison_experiment_id) if comparison_experiment_id else None
         # Streamed: only per-trace aggregates are kept, so memory does not grow with the rows.
-        comparison, base = compare_with_base(self.store, experiment_id, given)
+        if comparison_experiment_id and given is None:  # (never another experiment than the one asked for)
+            log.warning("braintrust: comparison experiment id %r not found in the local store; summarizing %r "
+                        "without a comparison (`braintrust list` shows the experiments it holds).", comparison_experiment_id, name)
+            comparison, base = compare_alone(self.store, experiment_id), None
+        else:
+            comparison, base = compare_with_base(self.store, experiment_id, given)
         return ExperimentSummary(
             project_name=project_name,
             project_id=ref.info.get("project_id"),

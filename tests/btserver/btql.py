@@ -1,6 +1,7 @@
 """The BTQL the SDKs send to read rows of one object (``POST /btql``, 0.48.1's ``ObjectFetcher``
 with ``_internal_btql``): ``from: experiment(<id>)`` or ``dataset(<id>)``, a ``filter`` made of
-the operators 0.48.1's span filters use, ``limit`` and ``cursor``. Anything else is refused
+the operators 0.48.1's span filters use, ``limit`` and ``cursor`` (and the body's ``version``
+beside the query, handlers.py). Anything else is refused
 (400) naming what is not understood, so an SDK sending a query this server cannot answer fails
 its test rather than getting rows it did not ask for."""
 

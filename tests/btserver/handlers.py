@@ -174,7 +174,7 @@ def btql(server, request) -> dict:
     body = _json_body(request)
     query = body.get("query")
     if isinstance(query, dict) and btql_query.object_of(query) is not None:
-        return _btql_rows(server, query)
+        return _btql_rows(server, query, body.get("version"))
     source = query.get("from") if isinstance(query, dict) else None
     args = source.get("args") if isinstance(source, dict) else None
     if not isinstance(source, dict) or source.get("name") != {"op": "ident", "name": ["project_prompts"]} \
@@ -197,7 +197,8 @@ def btql(server, request) -> dict:
 # -- reading rows ----------------------------------------------------------------------------
 
 
-def _btql_rows(server, query: dict) -> dict:
+def _btql_rows(server, query: dict, version=None) -> dict:
+    """Rows of one object, as of ``version`` (the body's, beside the query) if given."""
     object_type, object_id = btql_query.object_of(query)
     obj = server.registry.experiment(object_id) if object_type == "experiment" else server.registry.dataset(object_id)
     limit = query.get("limit", 1000)
@@ -205,13 +206,20 @@ def _btql_rows(server, query: dict) -> dict:
         raise ApiError(400, f"BTQL: 'limit' must be a positive integer, got {limit!r}")
     offset = _decode_cursor(query["cursor"]) if query.get("cursor") else 0
     condition = query.get("filter")
-    rows = [row for row in server.store.rows_as_of(object_type, obj["id"])
+    rows = [row for row in server.store.rows_as_of(object_type, obj["id"], _version(version))
             if "comment" not in row and (condition is None or btql_query.matches(condition, row))]
     page = [{**row, "project_id": row.get("project_id", obj["project_id"])} for row in rows[offset : offset + limit]]
     following = offset + limit
     return {"data": page, "cursor": _encode_cursor(following) if following < len(rows) else None}
 
 
+
+
+def _version(pinned):
+    """A read's ``version``: a transaction id of digits, or None (the latest)."""
+    if pinned is not None and not str(pinned).isdigit():
+        raise ApiError(400, f"'version' must be a transaction id of digits, got {pinned!r}")
+    return pinned
 
 
 def _encode_cursor(offset: int) -> str:
@@ -245,9 +253,7 @@ def _fetch(server, request, object_type: str, obj: dict) -> dict:
     if limit <= 0:
         raise ApiError(400, f"'limit' must be a positive integer, got {limit}")
     offset = _decode_cursor(params["cursor"]) if params.get("cursor") else 0
-    pinned = params.get("version")
-    if pinned is not None and not str(pinned).isdigit():
-        raise ApiError(400, f"'version' must be a transaction id of digits, got {pinned!r}")
+    pinned = _version(params.get("version"))
     rows = [row for row in server.store.rows_as_of(object_type, obj["id"], pinned) if "comment" not in row]
     page = rows[offset : offset + limit]
     events = []
