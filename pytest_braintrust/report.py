@@ -9,6 +9,7 @@ summary file (``--braintrust-json``). The JSON schema (version 1)::
      "cases": {"total": n, "passed": n, "failed": n, "error": n, "skipped": n, "xfailed": n, "xpassed": n, "interrupted": n},
      "scorer_errors": {scorer: {"cases": n, "first": "case name: ExceptionType: message"}},
      "gates": [{"kind", "score", "bar", "value", "passed", "message", "project", "experiment"}],
+     "gates_skipped": why the gates given were not applied (or some not), else null,
      "delivery": {"produced", "accepted", "spilled", "dropped": {reason: n}, "spill_files": [...],
                   "errors": [why rows were not delivered, each once]},
      "errors": [...]}
@@ -52,6 +53,7 @@ def summary_document(run: Any) -> dict[str, Any]:
         "cases": {"total": sum(counts.values()), **{o: counts.get(o, 0) for o in OUTCOMES}},
         "scorer_errors": run.scorer_failures(),
         "gates": [gate.__dict__ for gate in run.gates],
+        "gates_skipped": run.gates_skipped,  # (else an empty "gates" read as none given, or all passed)
         "delivery": run.delivery_counts(),
         "errors": list(run.errors),
     }

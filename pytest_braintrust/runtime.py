@@ -45,8 +45,10 @@ def configure_session(config: pytest.Config, settings: Settings) -> None:
     run.eval_session = EvalSession(config, settings, registry)
     if run.runs_nothing is None:  # no per-test hooks when no test runs
         config.pluginmanager.register(run.eval_session, "braintrust-eval-session")
-    if settings.gates_only and workerinput is None:  # (the run's status is decided here, not on workers)
-        config.pluginmanager.register(NonCaseFailures(run), "braintrust-non-case-failures")
+    if settings.gates_only:
+        config.pluginmanager.register(DeclarationErrors(), "braintrust-declaration-errors")
+        if workerinput is None:  # (the run's status is decided here, not on workers)
+            config.pluginmanager.register(NonCaseFailures(run), "braintrust-non-case-failures")
     if workerinput is not None or _distributes(config):  # (not when pytest-xdist is merely installed)
         from pytest_braintrust.xdist import XdistBridge, XdistCaseCounter
 
@@ -79,12 +81,40 @@ class NonCaseFailures:
         self.run = run
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if report.failed and not getattr(report, "braintrust_case", False):
+        if report.failed and (not getattr(report, "braintrust_case", False)
+                              or getattr(report, "braintrust_declaration_error", False)):
             self.run.failed_non_cases += 1
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
             self.run.failed_non_cases += 1
+
+
+class DeclarationErrors:
+    """With ``--braintrust-gates-only`` (on xdist workers too): an eval case whose setup failed
+    on its own wrong marks (a ``pytest.param``'s braintrust mark under xdist, a unittest method's
+    marker) is marked so on its report, which travels to the controller: that is a suite to
+    fix, not a low score, so ``NonCaseFailures`` counts it (without xdist, collection stops on it)."""
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo) -> Any:
+        report = yield
+        if report.when == "setup" and report.failed and _declaration_problem(item):
+            report.braintrust_declaration_error = True
+        return report
+
+
+def _declaration_problem(item: pytest.Item) -> str | None:
+    from pytest_braintrust.case import CASE_KEY
+
+    case = item.stash.get(CASE_KEY, None)
+    if case is not None and case.spec.problem:
+        return case.spec.problem
+    if type(item).__name__ == "TestCaseFunction" and item.get_closest_marker("braintrust") is not None:
+        from pytest_braintrust.marks import unittest_problem
+
+        return unittest_problem(item)
+    return None
 
 
 def _distributes(config: pytest.Config) -> bool:
@@ -142,6 +172,9 @@ class BraintrustRun:
         #: of them selected): its averages are a few cases', so ``--braintrust-fail-under``,
         #: made for the suite, is not applied.
         self.reruns_failures = False
+        #: Set (once collected) when ``--sw`` resumes at the last failure, leaving out the tests
+        #: that passed before it: its averages are not the suite's either.
+        self.resumes_stepwise = False
 
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
         self.deselected += len(items)
@@ -193,6 +226,9 @@ class BraintrustRun:
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self._selected(item.nodeid for item in session.items)
+        # (pytest's stepwise plugin says what it skipped in its status: a string before pytest 8, a list since)
+        status = getattr(self.config.pluginmanager.getplugin("stepwiseplugin"), "report_status", None) or ()
+        self.resumes_stepwise = any("already passed" in line for line in ([status] if isinstance(status, str) else status))
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
@@ -278,6 +314,7 @@ class BraintrustRun:
                 and not self.failed_non_cases:  # (not when -x stopped on a case: the tests after it never ran)
             session.exitstatus = pytest.ExitCode.OK
             self.failures_waived = True
+        self._summary_pytest_skips(exitstatus)
 
     def _spilled_since_start(self) -> str:
         """Workers that did not report may have spilled rows: say where, if files appeared."""
@@ -328,13 +365,15 @@ class BraintrustRun:
                 for scorer, failure in self.scorer_failures().items()
             }
             fail_under = self.settings.fail_under
-            if self.reruns_failures and fail_under:
+            if (self.reruns_failures or self.resumes_stepwise) and fail_under:
                 # Bars on averages judge a suite; over the few cases --lf reruns (failures, mostly)
-                # they would fail the run for what the full run already reported. The regression
+                # they would fail the run for what the full run already reported, and over the
+                # tests --sw resumes with, for the tests before them it left out. The regression
                 # gates still apply: they compare only the inputs both runs had.
                 fail_under = ()
-                self.gates_skipped = ("--braintrust-fail-under not applied: this run reran only the last failures (--lf); "
-                                      "a run of the whole suite applies it")
+                this_run = ("reran only the last failures (--lf)" if self.reruns_failures else
+                            "resumed at the last failure (--sw), leaving out the tests that passed before it")
+                self.gates_skipped = f"--braintrust-fail-under not applied: this run {this_run}; a run of the whole suite applies it"
             # A summary missing (one project's) or leaving rows out: every gate is unchecked,
             # rather than judged on the summaries that happen to be there.
             missing = self.summary_incomplete or self.summary_missing
@@ -458,6 +497,25 @@ class BraintrustRun:
         from pytest_braintrust.report import terminal_summary
 
         terminal_summary(self, terminalreporter, exitstatus)
+
+    def _summary_pytest_skips(self, exitstatus: int) -> None:
+        """pytest calls ``pytest_terminal_summary`` for its own statuses only: after an internal
+        error (3, a plugin's bug) or ``pytest.exit(returncode=N)`` the run's counts, rows and
+        spill files would go untold, so the section is printed here instead."""
+        terminalreporter = self.config.pluginmanager.getplugin("terminalreporter")
+        if self.is_worker or terminalreporter is None or exitstatus in _TERMINAL_SUMMARY_STATUSES:
+            return
+        from pytest_braintrust.report import terminal_summary
+
+        try:
+            terminal_summary(self, terminalreporter, exitstatus)
+        except Exception as exc:  # (the run's status already says it broke; never hide that)
+            terminalreporter.write_line(f"braintrust: could not print the summary: {exc}", red=True)
+
+
+#: The exit statuses after which pytest calls ``pytest_terminal_summary`` (``TerminalReporter.pytest_sessionfinish``).
+_TERMINAL_SUMMARY_STATUSES = (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.INTERRUPTED,
+                              pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED)
 
 
 def partial_selection(config: pytest.Config) -> str | None:

@@ -16,6 +16,7 @@ import contextvars
 import threading
 import time
 import traceback
+import warnings
 from typing import Any
 
 import pytest
@@ -62,6 +63,43 @@ def _call(fn: Any, is_async: bool, args: list[Any], kwargs: dict[str, Any]) -> A
 _SCORER_FAILURES = (Exception, SystemExit, pytest.fail.Exception, pytest.skip.Exception, pytest.xfail.Exception)
 
 
+class ScoreNameWarning(UserWarning):
+    """Two givers (scorers, or a scorer and the test's own ``check``/``score``) logged a score
+    of the same name on one case."""
+
+
+def _score_givers(case: Any) -> dict[str, str]:
+    """Who gave each score the case has so far: the test (``check``/``score``/``log``) or a
+    scorer whose scores are held (a scorer about to run again was superseded already)."""
+    givers = {str(score): "the test (braintrust_case.check/score/log)" for score in case.scores}
+    for scorer, _, held, _ in case.held_score_spans:
+        givers.update({score: f"scorer {scorer!r}" for score in held})
+    return givers
+
+
+def _warn_given_twice(scores: list[Any], name: str, given_by: dict[str, str], caller: Any) -> None:
+    """As in ``Eval`` (0.48.1's too), both scores are kept (each giver's span has its own) and
+    the scorers' return value keeps the last; as our ``Eval`` does, the user is told, since the
+    experiment's average of that score then mixes the two. Under an ``error`` warnings filter
+    this scorer fails, naming the problem (raised in pytest's report hook, the warning would
+    break the run)."""
+    for score in scores:
+        first = given_by.get(score.name)
+        if first is None or first == f"scorer {name!r}":
+            continue
+        message = (f"score {score.name!r} is given by both {first} and scorer {name!r}: each is logged (on its own "
+                   f"span), and the experiment's {score.name!r} average mixes the two; give the scores distinct names "
+                   "(a scorer's scores are named by its __name__ or Score(name=...)).")
+        try:
+            if isinstance(caller, dict) and caller.get("caller_filename"):  # (told at the test, not in the plugin)
+                warnings.warn_explicit(ScoreNameWarning(message), ScoreNameWarning, caller["caller_filename"],
+                                       caller.get("caller_lineno") or 0)
+            else:
+                warnings.warn(ScoreNameWarning(message), stacklevel=4)
+        except ScoreNameWarning:
+            raise ValueError(message) from None  # (recorded as this scorer's error)
+
+
 def run_scorers(case: Any, scorers: list[Any]) -> dict[str, float | None]:
     """Score ``case.output`` with each scorer; log score spans; return the scores. A scorer run
     again in the same attempt (``run_scorers`` called twice) counts once: its last run."""
@@ -75,6 +113,7 @@ def run_scorers(case: Any, scorers: list[Any]) -> dict[str, float | None]:
         "id": case.id,
         "tags": case.tags,
     }
+    given_by = _score_givers(case)
     for index, raw in enumerate(scorers):
         name = scorer_name(raw, index)
         span = case.span.start_span(
@@ -92,6 +131,7 @@ def run_scorers(case: Any, scorers: list[Any]) -> dict[str, float | None]:
             if any(score.name == OUTCOME_SCORE for score in scores):
                 raise ValueError(f"scorer {name!r} returned a score named {OUTCOME_SCORE!r}, which is the test's outcome "
                                  "(1 passed, 0 failed) in the plugin; give the score another name.")
+            _warn_given_twice(scores, name, given_by, getattr(case.span, "caller", None))
         except _SCORER_FAILURES as exc:
             case.scorer_errors[name] = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
             span.log_error(type(exc), exc, exc.__traceback__)
@@ -109,5 +149,6 @@ def run_scorers(case: Any, scorers: list[Any]) -> dict[str, float | None]:
         for score in scores:
             value = score.score
             results[score.name] = (1 if value else 0) if isinstance(value, bool) else value
+            given_by[score.name] = f"scorer {name!r}"
     case.scorer_scores.update(results)
     return results

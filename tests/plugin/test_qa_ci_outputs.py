@@ -191,7 +191,7 @@ DELIVERY_KEYS = {"produced", "accepted", "spilled", "dropped", "spill_files", "e
 
 
 def assert_documented_schema(document: dict) -> None:
-    assert set(document) == {"schema_version", "experiments", "cases", "scorer_errors", "gates", "delivery", "errors"}
+    assert set(document) == {"schema_version", "experiments", "cases", "scorer_errors", "gates", "gates_skipped", "delivery", "errors"}
     assert document["schema_version"] == 1
     for experiment in document["experiments"]:
         assert set(experiment) - {"compared_inputs"} == EXPERIMENT_KEYS
