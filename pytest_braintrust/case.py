@@ -7,6 +7,8 @@ import copy
 import functools
 import inspect
 import re
+import sys
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -408,6 +410,20 @@ class BraintrustCase:
         self.scores.update(_not_outcome(validate_scores({name: value})))
         if metadata:
             self.score_metadata[name] = metadata
+        self._tell_if_a_scorer_gave(name)
+
+    def _tell_if_a_scorer_gave(self, name: str) -> None:
+        """A score the declared scorers already gave (``run_scorers()`` earlier in the test):
+        both are logged, and the experiment's average would mix them (``ScoreNameWarning``)."""
+        for scorer, _, held, _ in self.held_score_spans:
+            if name in held:
+                from pytest_braintrust.scoring import ScoreNameWarning
+
+                warnings.warn(ScoreNameWarning(
+                    f"score {name!r} is given by both scorer {scorer!r} and the test (braintrust_case.check/score): each is "
+                    f"logged, and the experiment's {name!r} average mixes the two; give the scores distinct names."),
+                    stacklevel=4 if sys._getframe(2).f_code is BraintrustCase.check.__code__ else 3)
+                return
 
     def check(self, name: str, condition: Any, message: str | None = None) -> bool:
         """A soft check: log score ``name`` as 1 or 0 without failing the test."""

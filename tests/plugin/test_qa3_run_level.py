@@ -269,3 +269,40 @@ def test_a_stepwise_resume_is_not_held_to_the_suite_bar(bt, monkeypatch):
     whole = run("--sw")
     assert whole.ret == pytest.ExitCode.OK, whole.stdout.str()
     whole.stdout.fnmatch_lines(["gate PASSED: score 'quality' is 46.67%, which meets the bar of 40.00%"])
+
+
+def test_a_soft_check_after_the_scorers_gave_its_name_is_told(bt):
+    """``run_scorers()`` in the test, then a ``check``/``score`` of a name a scorer gave: both are
+    logged and the average mixes them, so the test's line is told (as for a scorer after a check)."""
+    bt.pytester.makepyfile(test_suite_after='''
+from pytest_braintrust import eval_case
+
+def accuracy(output, expected):
+    return 1.0
+
+@eval_case(input=1, expected=1, scorers=[accuracy])
+def test_check_after_scorers(braintrust_case):
+    braintrust_case.run_scorers(output=1)
+    braintrust_case.check("accuracy", False)
+
+@eval_case(input=1, expected=1, scorers=[accuracy])
+def test_score_after_scorers(braintrust_case):
+    braintrust_case.run_scorers(output=1)
+    braintrust_case.score("accuracy", 0.5)
+
+@eval_case(input=1, expected=1, scorers=[accuracy])
+def test_other_name(braintrust_case):
+    braintrust_case.run_scorers(output=1)
+    braintrust_case.check("exact", True)
+''')
+    result = bt.run("--braintrust", "--braintrust-project", "after")
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    warnings_part = result.stdout.str().split("warnings summary")[1]
+    result.stdout.fnmatch_lines([
+        "test_suite_after.py::test_check_after_scorers",
+        "*test_suite_after.py:9: ScoreNameWarning: score 'accuracy' is given by both scorer 'accuracy' and the test*",
+        "test_suite_after.py::test_score_after_scorers",
+        "*test_suite_after.py:14: ScoreNameWarning: score 'accuracy' is given by both scorer 'accuracy' and the test*",
+    ])
+    assert "test_other_name" not in warnings_part
+    assert bt.roots()["test_check_after_scorers"]["scores"]["accuracy"] == 0
