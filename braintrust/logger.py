@@ -6,7 +6,10 @@ the same objects as ``braintrust`` itself offers.
 
 from braintrust.attachments.kinds import (
     Attachment,
+    AttachmentMetadata,
     AttachmentReference,
+    AttachmentStatus,
+    BaseAttachment,
     ExternalAttachment,
     JSONAttachment,
     ReadonlyAttachment,
@@ -56,7 +59,10 @@ from braintrust.tracing.w3c import extract_trace_context, inject_trace_context
 
 __all__ = [
     "Attachment",
+    "AttachmentMetadata",
     "AttachmentReference",
+    "AttachmentStatus",
+    "BaseAttachment",
     "BraintrustState",
     "DataSummary",
     "Dataset",

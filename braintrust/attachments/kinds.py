@@ -93,16 +93,18 @@ class BaseAttachment:
 class Attachment(BaseAttachment):
     """Bytes, or the path of a file, stored with the row that logs it.
 
-    ``data``: ``bytes``/``bytearray`` or a path (read when the attachment is stored, not
-    before). A path that cannot be read is reported now as a warning, and again, as the
-    attachment's error, when it is stored; the row keeps its reference either way.
+    ``data``: ``bytes`` (or a bytes-like object: copied now) or a path (read when the
+    attachment is stored, not before). A path that cannot be read is reported now as a
+    warning, and again, as the attachment's error, when it is stored; the row keeps its
+    reference either way.
     """
 
-    def __init__(self, *, data: "str | os.PathLike[str] | bytes | bytearray", filename: str, content_type: str):
-        if isinstance(data, bytearray):
-            data = bytes(data)
+    def __init__(self, *, data: "str | os.PathLike[str] | bytes | bytearray | memoryview", filename: str, content_type: str):
         if not isinstance(data, (bytes, str, os.PathLike)):
-            raise TypeError(f"Attachment data must be bytes or a file path, not {type(data).__name__}")
+            try:  # a bytearray, memoryview (BytesIO.getbuffer()), array...: what 0.48.1's bytes(data) takes
+                data = memoryview(data).tobytes()
+            except TypeError:
+                raise TypeError(f"Attachment data must be bytes (or bytes-like) or a file path, not {type(data).__name__}") from None
         _check_names("Attachment", filename, content_type)
         self._data = data if isinstance(data, bytes) else os.fspath(data)
         self._reference: BraintrustAttachmentReference = {
@@ -196,6 +198,7 @@ class ExternalAttachment(BaseAttachment):
         self._reference: ExternalAttachmentReference = {
             "type": "external_attachment", "filename": filename, "content_type": content_type, "url": url,
         }
+        self._readonly = ReadonlyAttachment(self._reference)
 
     @property
     def reference(self) -> ExternalAttachmentReference:
@@ -203,7 +206,8 @@ class ExternalAttachment(BaseAttachment):
 
     @property
     def data(self) -> bytes:
-        return ReadonlyAttachment(self._reference).data
+        """The bytes at ``url``, fetched once."""
+        return self._readonly.data
 
     def upload(self) -> AttachmentStatus:
         return {"upload_status": "done"}

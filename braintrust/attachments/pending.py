@@ -7,17 +7,20 @@ once in the life of the process, however often it is logged, so its bytes are st
 The bytes held in memory (attachments made from ``bytes``; a path is read when stored) are
 bounded like the row queue: past the processor's byte bound, ``logged`` asks the processor to
 spill the oldest (``set_overflow``), so a slow or unreachable server cannot grow memory.
+
+An attachment of the caller's own kind (a ``BaseAttachment`` subclass) stores itself: it is
+pending until taken, and the processor calls its ``upload()`` after the rows, as 0.48.1 does.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable
 
-from braintrust.attachments.kinds import Attachment
+from braintrust.attachments.kinds import Attachment, BaseAttachment, ExternalAttachment
 from braintrust.forks import ChildSafeLock, at_fork
 
 _lock = ChildSafeLock()
-_pending: dict[str, Attachment] = {}  # key -> attachment, not yet taken
+_pending: dict[str, Any] = {}  # key (or own:<id> for an own kind) -> attachment, not yet taken
 _seen: set[str] = set()  # keys ever registered (or stored by upload())
 _pending_bytes = 0  # bytes held by the pending attachments
 _overflow: Callable[[], None] | None = None  # the processor's: spill what is over the bound
@@ -37,6 +40,9 @@ def logged(attachment: Any) -> dict[str, Any]:
                 _pending[key] = attachment
                 _pending_bytes += attachment.bytes_in_memory
                 over = _pending_bytes > _limit_bytes
+    elif isinstance(attachment, BaseAttachment) and not isinstance(attachment, (Attachment, ExternalAttachment)):
+        with _lock:  # (held here until taken, so its id names no other object meanwhile)
+            _pending.setdefault(f"own:{id(attachment)}", attachment)
     if over and _overflow is not None:
         _overflow()
     return reference
@@ -57,7 +63,7 @@ def take_over_limit() -> list[Attachment]:
         if _pending_bytes <= _limit_bytes:
             return taken
         for key, attachment in list(_pending.items()):
-            if attachment.bytes_in_memory:
+            if isinstance(attachment, Attachment) and attachment.bytes_in_memory:
                 del _pending[key]
                 _pending_bytes -= attachment.bytes_in_memory
                 taken.append(attachment)
@@ -86,7 +92,7 @@ def retry(attachment: Attachment) -> None:
             _pending_bytes += attachment.bytes_in_memory
 
 
-def take() -> list[Attachment]:
+def take() -> list[Any]:
     """Every pending attachment, oldest first; they are no longer pending."""
     global _pending, _pending_bytes
     with _lock:

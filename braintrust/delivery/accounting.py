@@ -165,6 +165,9 @@ class Accounts:
         for message in outcome.unreadable:
             self._count_attachments_dropped("unreadable", 1)
             self.note_error(message)
+        for message in outcome.upload_failed:
+            self._count_attachments_dropped("upload_failed", 1)
+            self.note_error(message)
         if not outcome.unstored:
             return
         by_reason: dict[str, list] = {}

@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
+from braintrust.attachments.kinds import Attachment
 from braintrust.delivery.backend import Backend, BackendError, Deadline
 
 log = logging.getLogger("braintrust")
@@ -27,12 +28,17 @@ class AttachmentOutcome:  # (counted by ``Accounts.attachments``)
     unstored: list[Unstored] = field(default_factory=list)
     #: error messages of attachments whose bytes could not be read
     unreadable: list[str] = field(default_factory=list)
+    #: error messages of attachments of the caller's own kind whose ``upload()`` failed
+    upload_failed: list[str] = field(default_factory=list)
 
 
 def store_attachments(backend: Backend, attachments: list[Any], deadline: Deadline) -> AttachmentOutcome:
     """Store each attachment that ``upload()`` has not stored already."""
     outcome = AttachmentOutcome()
     for attachment in attachments:
+        if not isinstance(attachment, Attachment):
+            _upload_own_kind(attachment, outcome)
+            continue
         if attachment.status is not None and attachment.status.get("upload_status") == "done":
             continue
         reference = dict(attachment.reference)
@@ -42,6 +48,7 @@ def store_attachments(backend: Backend, attachments: list[Any], deadline: Deadli
             message = f"attachment {reference['filename']!r} could not be stored: Failed to read file: {exc}"
             attachment._stored({"upload_status": "error", "error_message": message})
             outcome.unreadable.append(message)
+            _report_unreadable(backend, reference, exc, deadline)
             continue
         try:
             backend.store_attachment(reference, data, deadline)
@@ -136,11 +143,14 @@ class AttachmentStorage:
 
         reference = dict(attachment.reference)
         pending.forget(reference["key"])
+        backend = self._backend()
         try:
             data = attachment.data
-            self._backend().store_attachment(reference, data, deadline)
+            backend.store_attachment(reference, data, deadline)
         except (OSError, BackendError) as exc:
             pending.retry(attachment)
+            if isinstance(exc, OSError):
+                _report_unreadable(backend, reference, exc, deadline)
             prefix = "Failed to read file: " if isinstance(exc, OSError) else ""
             return {"upload_status": "error", "error_message": f"{prefix}{exc}"}
         with self._cond:
@@ -148,10 +158,39 @@ class AttachmentStorage:
         return {"upload_status": "done"}
 
 
+def _upload_own_kind(attachment: Any, outcome: AttachmentOutcome) -> None:
+    """An attachment of the caller's own kind stores itself: its ``upload()``, counted as stored
+    when it answers ``{"upload_status": "done"}``."""
+    try:
+        status = attachment.upload()
+        error = None if isinstance(status, Mapping) and status.get("upload_status") == "done" else f"upload() answered {status!r:.300}"
+    except Exception as exc:
+        error = f"upload() raised {type(exc).__name__}: {exc}"
+    if error is None:
+        outcome.stored += 1
+    else:
+        outcome.upload_failed.append(f"attachment {type(attachment).__name__} could not be stored: {error}")
+
+
+def _report_unreadable(backend: Backend, reference: dict[str, Any], exc: OSError, deadline: Deadline) -> None:
+    """Tell the backend's server that the file could not be read, with the status message the
+    public SDK posts (only a backend with a server to tell has ``attachment_unreadable``)."""
+    report = getattr(backend, "attachment_unreadable", None)
+    if report is not None:
+        try:
+            report(reference, f"Failed to read file: {exc}", deadline)
+        except Exception:  # (best effort: the file is counted as unreadable either way)
+            log.debug("braintrust: reporting unreadable attachment %r failed", reference.get("filename"), exc_info=True)
+
+
 def _outcome_at_deadline(attachments: list[Any]) -> AttachmentOutcome:
     """What a flush past its deadline records for attachments another thread is still storing."""
     outcome = AttachmentOutcome()
     for attachment in attachments:
+        if not isinstance(attachment, Attachment):
+            outcome.upload_failed.append(f"attachment {type(attachment).__name__}: its upload() was still running "
+                                         "when the flush deadline came")
+            continue
         status = attachment.status or {}
         if status.get("upload_status") == "done":
             outcome.stored += 1

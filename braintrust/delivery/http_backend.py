@@ -289,12 +289,16 @@ class HttpBackend:
             answer = client.request("POST", f"{self.state.api_url}/attachment", deadline, json_body=request)
             upload = answer.json()
             url = upload["signedUrl"]
+            if not isinstance(url, str) or not url:
+                raise ValueError(url)
             headers = {str(k): str(v) for k, v in dict(upload.get("headers") or {}).items()}
         except (HttpError, TransportError) as exc:
             self._attachment_failed(key, f"Failed to request signed URL from API server: {exc}", deadline)
             raise BackendError(f"could not upload attachment {reference['filename']!r}: {exc}", _failure_reason(exc)) from None
         except (ValueError, TypeError, KeyError, AttributeError):
-            raise BackendError("POST /attachment answered without a usable signedUrl", "bad_response") from None
+            self._attachment_failed(key, f"Invalid response from API server: {str(answer.text)[:500]}", deadline)
+            raise BackendError(f"could not upload attachment {reference['filename']!r}: POST /attachment answered "
+                               "without a usable signedUrl", "bad_response") from None
         if "blob.core.windows.net" in url:
             headers["x-ms-blob-type"] = "BlockBlob"
         try:
@@ -304,6 +308,19 @@ class HttpBackend:
             raise BackendError(f"could not upload attachment {reference['filename']!r}: {exc}", _failure_reason(exc)) from None
         status = {"key": key, "org_id": self.state.org_id, "status": {"upload_status": "done"}}
         self._call("POST", "/attachment/status", deadline, body=status)
+
+    def attachment_unreadable(self, reference: dict[str, Any], message: str, deadline: Deadline) -> None:
+        """An attachment whose file cannot be read: Braintrust hears of it as from the public SDK
+        (which asks for the signed URL before reading, then posts the error status), so its
+        status says why it has no bytes. Best effort: nothing raises."""
+        if self.stopped_error or deadline.expired():
+            return
+        request = {"key": reference["key"], "filename": reference["filename"], "content_type": reference["content_type"]}
+        try:
+            self._call("POST", "/attachment", deadline, body={**request, "org_id": self.state.org_id}, retry=False)
+        except BackendError:
+            pass
+        self._attachment_failed(reference["key"], message, deadline)
 
     def _attachment_failed(self, key: str, message: str, deadline: Deadline) -> None:
         """Tell Braintrust the upload failed, as the public SDK does (best effort: the bytes are
