@@ -43,12 +43,15 @@ def _store(args: argparse.Namespace):
     from braintrust.store.location import database_for_commands
     from braintrust.store.sqlite_store import LocalStore
 
-    path = Path(args.store).expanduser() if args.store else database_for_commands()
-    if path.is_dir():
-        # The store's folder, or the project folder holding it (where pytest ran: `--store .`).
-        inside = path / ".braintrust" / "braintrust.sqlite"
-        path = inside if not (path / "braintrust.sqlite").exists() and inside.exists() else path / "braintrust.sqlite"
+    path = _database_in(Path(args.store).expanduser()) if args.store else database_for_commands()
     if not path.exists():
+        from braintrust.store.connection import file_in_the_way
+
+        blocker = file_in_the_way(path.parent)
+        if blocker is not None:
+            print(f"braintrust: no local store at {path}: {blocker} is a file, not a folder; point --store "
+                  "(or BRAINTRUST_LOCAL_DIR) at the store's folder or its database file.", file=sys.stderr)
+            return None
         below = [] if args.store else _stores_below(Path.cwd())
         again = getattr(args, "argv", None) or [args.command]
         hint = "".join(
@@ -61,6 +64,15 @@ def _store(args: argparse.Namespace):
         )
         return None
     return LocalStore(path)
+
+
+def _database_in(path: Path) -> Path:
+    """The database ``--store PATH`` names: the file PATH, else the store in the folder PATH, or
+    in the project folder PATH's ``.braintrust/`` (where pytest ran: ``--store .``)."""
+    if not path.is_dir():
+        return path
+    inside = path / ".braintrust" / "braintrust.sqlite"
+    return inside if not (path / "braintrust.sqlite").exists() and inside.exists() else path / "braintrust.sqlite"
 
 
 def _seconds(text: str) -> float:
@@ -84,6 +96,19 @@ def _stores_below(folder: Path, limit: int = 3) -> list[Path]:
         except OSError:
             break
     return found[:limit]
+
+
+def _spill_folders_elsewhere(searched: Path) -> list[Path]:
+    """Folders holding spill files that a bare ``braintrust replay``, which read ``searched``,
+    does not: the spill folders of ``.braintrust`` folders just below (pytest put a suite's store
+    in its rootdir), and the private one rows spill to when the configured one cannot be written."""
+    from braintrust.delivery.replay import spill_files
+    from braintrust.delivery.spill import fallback_spill_dir
+
+    candidates = [folder for pattern in ("*/.braintrust/spill", "*/*/.braintrust/spill")
+                  for folder in sorted(Path.cwd().glob(pattern))] + [fallback_spill_dir()]
+    return [folder for folder in candidates
+            if folder.resolve() != searched.resolve() and folder.is_dir() and spill_files(folder)]
 
 
 def _read_store(args: argparse.Namespace, read: Callable[[Any], int | None], errors: tuple[type, ...] = (LookupError,)) -> int:
@@ -166,9 +191,9 @@ def cmd_attachment(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from braintrust.delivery.replay import replay, spill_files
-    from braintrust.store.location import DATABASE_FILENAME, spill_dir
+    from braintrust.store.location import DATABASE_FILENAME, spill_dir_for_commands
 
-    directory = Path(args.directory).expanduser() if args.directory else spill_dir()
+    directory = Path(args.directory).expanduser() if args.directory else spill_dir_for_commands()
     if args.directory and not directory.is_dir():  # (the default folder exists once a row spilled)
         what = "is not a folder" if directory.exists() else "does not exist"
         print(f"braintrust replay: {directory} {what}; give the spill folder that a warning or a pytest "
@@ -176,11 +201,17 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return 2
     if not directory.is_dir() or not spill_files(directory):
         print(f"braintrust: nothing to replay in {directory}")
+        if not args.directory:
+            for waiting in _spill_folders_elsewhere(directory):
+                shown = os.path.relpath(waiting)
+                shown = str(waiting) if shown.startswith("..") else shown
+                print(f"  spill files are waiting in {waiting}: `braintrust replay {shlex.quote(shown)}`")
         return 0
     store = None
     if args.store:
+        # (as the other commands read it; a folder with no store yet gets one)
         store = Path(args.store).expanduser()
-        store = store / DATABASE_FILENAME if store.suffix != ".sqlite" else store
+        store = _database_in(store) if store.is_dir() or store.suffix == ".sqlite" else store / DATABASE_FILENAME
     try:
         result = replay(directory, timeout_seconds=args.timeout, store=store)
     except KeyboardInterrupt:  # (files are rewritten atomically after each batch: nothing is half-done)
@@ -189,6 +220,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return 130
     print(
         f"braintrust: replayed {result.rows_sent} rows from {result.files_done} of {result.files} spill files"
+        + (f" (into the local store {', '.join(sorted(result.stores_written))})" if result.stores_written else "")
         + (f" and {result.attachments_sent} attachments" if result.attachments_sent else "")
         + (f"; {result.objects_created} object{'s' if result.objects_created != 1 else ''} registered (found, or created once): "
            + ", ".join(result.registered) if result.objects_created else "")

@@ -60,6 +60,8 @@ class ReplayResult:
     errors: list[str] = field(default_factory=list)
     #: Local stores some of whose rows failed again (they stay; ``store=`` can send them to another).
     unusable_stores: set[str] = field(default_factory=set)
+    #: Local stores (database files) that took rows: where to look for them.
+    stores_written: set[str] = field(default_factory=set)
 
 
 def _described(ref: ObjectRef) -> str:
@@ -103,7 +105,14 @@ def backend_for_target(target: dict[str, Any]) -> Backend:
     if target.get("kind") == "local":
         from braintrust.delivery.local_backend import LocalBackend
 
-        return LocalBackend(Path(target["path"]))
+        path = Path(target["path"])
+        if not path.parent.exists() and not path.parent.parent.is_dir():
+            # (a store moved aside is made again in its folder; a project folder is not made)
+            raise BackendError(
+                f"these rows were going to the local store {path}, but {path.parent.parent} does not exist here "
+                "(a spill folder copied from another machine or checkout?); nothing was created there", "local_store"
+            )
+        return LocalBackend(path)
     from braintrust.delivery.http_backend import HttpBackend
     from braintrust.state import BraintrustState
 
@@ -210,7 +219,11 @@ def _replay_files(directory: Path, deadline: Deadline, backend_factory: Callable
             continue
         except (OSError, ValueError) as exc:
             result.files += 1
-            result.errors.append(f"{path.name}: unreadable spill file ({exc}); left in place")
+            why = "it is empty" if getattr(exc, "doc", None) == "" else str(exc)
+            fix = ("" if isinstance(exc, OSError) else
+                   ": cut short (a copy that did not finish?) or edited; the rows in it cannot be read, and replay "
+                   "reports it until it is moved out of the folder")
+            result.errors.append(f"{path.name}: unreadable spill file ({why}){fix}; left in place")
             continue
         result.files += 1
         problem = _malformed(document)
@@ -235,9 +248,13 @@ def _replay_files(directory: Path, deadline: Deadline, backend_factory: Callable
         ledger_name, ledger = ledgers[redirected]
         replayer = _FileReplay(path, document, backend, (ledger_name, ledger), directory, deadline, result,
                                unresolvable[redirected], held, batch_rows, forget_ids=redirected)
+        sent_before = result.rows_sent
         replayer.run()
-        if replayer.remaining and target.get("kind") == "local":
-            result.unusable_stores.add(str(target.get("path")))
+        if target.get("kind") == "local":
+            if replayer.remaining:
+                result.unusable_stores.add(str(target.get("path")))
+            if result.rows_sent > sent_before:
+                result.stores_written.add(str(target.get("path")))
     for backend in backends.values():
         try:
             backend.close()
@@ -264,6 +281,7 @@ class _FileReplay:
         self.refs: dict[str, ObjectRef] = {}
         self.remaining: list[dict] = []
         self.remaining_attachments: list[dict] = []
+        self.replaced: set[str] = set()  # keys of objects no longer in the store, found or made again
 
     def note(self, message: str) -> None:
         line = f"{self.path.name}: {message}"
@@ -275,8 +293,10 @@ class _FileReplay:
         if ref.ids:
             return True
         if ref.key in self.ledger:
-            ref.ids = self.ledger[ref.key]
-            return True
+            if not self.gone(ref, self.ledger[ref.key]):
+                ref.ids = self.ledger[ref.key]
+                return True
+            del self.ledger[ref.key]
         if ref.key in self.unresolvable:
             return False
         try:
@@ -290,9 +310,27 @@ class _FileReplay:
         # Record it at once: a crash later must not make a second object on the next replay.
         self.ledger[ref.key] = ref.ids
         self.result.objects_created += 1
-        self.result.registered.append(_described(ref))
+        self.result.registered.append(_described(ref) + (" (the one its rows were written for is no longer in the store)"
+                                                         if ref.key in self.replaced else ""))
         _save_ledger(self.directory, self.ledger_name, self.ledger)
         return True
+
+    def gone(self, ref: ObjectRef, ids: dict[str, str]) -> bool:
+        """Whether the local store being written no longer holds the object ``ids`` name (pruned
+        since, or the rows were written for a store since moved aside): its rows would be in no
+        object, so it is found or made again by name instead."""
+        from braintrust.store.sqlite_store import LocalStore
+
+        store = getattr(self.backend, "store", None)
+        if not isinstance(store, LocalStore):
+            return False
+        try:
+            missing = not store.holds_object(ref.object_type, ids)
+        except Exception:  # (the store cannot be read: writing to it says why)
+            return False
+        if missing:
+            self.replaced.add(ref.key)
+        return missing
 
     def run(self) -> None:
         for key, data in (self.document.get("objects") or {}).items():
@@ -300,7 +338,7 @@ class _FileReplay:
             if ref is None:
                 self.note(f"object {key!r} is malformed")
                 continue
-            if self.forget_ids:
+            if self.forget_ids or (ref.ids and self.gone(ref, ref.ids)):
                 ref.ids = None
             self.refs[key] = ref
         merged: dict[tuple, dict] = {}

@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any, Sequence
 
-from braintrust.delivery.backend import EXPERIMENT
+from braintrust.delivery.backend import DATASET, EXPERIMENT, PROJECT_LOGS
 from braintrust.store.connection import StoreError, write_transaction
 
 DEFAULT_PROJECT_NAME = "Global"
@@ -271,6 +271,23 @@ def get_or_create_dataset(
             (dataset_id, project_id, name, description, _json(metadata), _now()),
         )
     return get_dataset(conn, id=dataset_id)  # type: ignore[return-value]
+
+
+# -- objects rows name ------------------------------------------------------------------------
+
+#: The table and id field of the object each kind of row names (playground logs have no record).
+_OBJECT_RECORDS = {EXPERIMENT: ("experiments", "experiment_id"), DATASET: ("datasets", "dataset_id"),
+                   PROJECT_LOGS: ("projects", "project_id")}
+
+
+def holds_object(conn: sqlite3.Connection, object_type: str, ids: dict[str, str]) -> bool:
+    """Whether the object that rows with these ids (``{"experiment_id": ...}``) belong to is in
+    the store. Rows written for one that is not (pruned since, or made in a store since moved
+    aside) would be in no object: no command shows them, and nothing deletes them."""
+    table, field = _OBJECT_RECORDS.get(object_type, (None, None))
+    if table is None or not ids.get(field):
+        return True
+    return conn.execute(f"SELECT 1 FROM {table} WHERE id = ?", (ids[field],)).fetchone() is not None
 
 
 # -- resolved references ----------------------------------------------------------------------

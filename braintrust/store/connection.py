@@ -86,6 +86,16 @@ def _tighten(path: Path, mode: int) -> None:
         pass
 
 
+def file_in_the_way(directory: Path) -> Path | None:
+    """The file (not a folder) that ``directory`` or one of its parents is, if any."""
+    for folder in (directory, *directory.parents):
+        if folder.is_dir():
+            return None
+        if folder.exists():
+            return folder
+    return None
+
+
 def prepare_files(path: Path) -> None:
     """Create the store folder (0700) and an empty database file (0600) if missing.
 
@@ -94,7 +104,14 @@ def prepare_files(path: Path) -> None:
     """
     directory = path.parent
     if not directory.is_dir():
-        make_private_folder(directory)
+        try:
+            make_private_folder(directory)
+        except OSError:
+            # (Looked for only now: another process may be creating the folder meanwhile.)
+            blocker = file_in_the_way(directory)
+            if blocker is not None:  # (else "[Errno 17] File exists", or "Not a directory", naming neither)
+                raise NotADirectoryError(f"{blocker} is a file, not a folder") from None
+            raise
         _tighten(directory, 0o700)
     elif directory.name == STORE_DIRNAME:
         _tighten(directory, 0o700)
@@ -172,7 +189,7 @@ def _begin(conn: sqlite3.Connection) -> None:
             if mark is None or "locked" not in str(exc) or waited < min(STUCK_AFTER_SECONDS, conn.timeout_seconds) - 0.05:
                 raise
             _touch(mark)
-            raise _stuck_lock_error(exc, f"held its write lock for the whole {waited:.0f} s wait") from None
+            raise _stuck_lock_error(exc, f"held its write lock for the whole {waited:.2g} s wait") from None
         return
     usual = conn.execute("PRAGMA busy_timeout").fetchone()[0]
     set_busy_timeout(conn, min(usual / 1000, LOCKED_WAIT_SECONDS))

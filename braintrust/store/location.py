@@ -80,6 +80,27 @@ def database_for_commands(start: Path | None = None) -> Path:
     return root / STORE_DIRNAME / DATABASE_FILENAME
 
 
+def spill_dir_for_commands(start: Path | None = None) -> Path:
+    """The spill folder ``braintrust replay`` reads when not told which:
+    ``BRAINTRUST_FAILED_PUBLISH_PAYLOADS_DIR``, else the one beside the store the other commands
+    read, found as ``database_for_commands`` finds it (pytest keeps a suite's store, and its spill
+    files, in its rootdir), a store folder holding only spill files included."""
+    override = env_str("BRAINTRUST_FAILED_PUBLISH_PAYLOADS_DIR")
+    if override:
+        return folder_path(override)
+    if env_str("BRAINTRUST_LOCAL_DIR"):
+        return database_for_commands(start).parent / "spill"
+    here = (start or Path.cwd()).resolve()
+    root = _nearest_project(here)
+    for directory in [here, *here.parents]:
+        store = directory / STORE_DIRNAME
+        if (store / DATABASE_FILENAME).exists() or (store / "spill").is_dir():
+            return store / "spill"
+        if directory == root:
+            break
+    return root / STORE_DIRNAME / "spill"
+
+
 def make_private_folder(directory: Path) -> None:
     """Create ``directory`` (and missing parents) with mode 0700. A ``.braintrust`` folder this
     creates (the folder itself, or the parent of its ``spill/``) gets a ``.gitignore`` ignoring

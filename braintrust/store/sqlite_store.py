@@ -135,6 +135,10 @@ class LocalStore:
             attachments.delete_unreferenced(conn, candidates)
         return doomed
 
+    def holds_object(self, object_type: str, ids: dict[str, str]) -> bool:
+        """Whether the object rows with these ids belong to is here (see ``catalog.holds_object``)."""
+        return catalog.holds_object(self.connection(), object_type, ids)
+
     def compact(self) -> tuple[int, bool]:
         """Give the space of deleted rows back to the file system (``VACUUM``): returns the
         database's size in bytes now, and whether the file already has that size (False while
