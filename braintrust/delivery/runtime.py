@@ -233,10 +233,10 @@ def resolve_ref(ref: ObjectRef, timeout: float = 30.0) -> dict[str, str]:
 
 
 def reset_for_tests() -> None:
-    """Flush, then forget the processor, the backend, the login and the current objects
-    (tests switch between servers and stores within one process)."""
+    """Flush, then forget the processor, the backend, the login, the current objects and the span
+    cache's state (tests switch between servers and stores within one process)."""
     global _processor, _announced
-    from braintrust.tracing import api, context, span_origin
+    from braintrust.tracing import api, context, span_cache, span_origin
 
     with _lock:
         if _processor is not None:
@@ -251,6 +251,7 @@ def reset_for_tests() -> None:
     context.set_global_logger(None)
     context.set_global_experiment(None)
     api.forget_refs()
+    span_cache.reset()
 
 
 #: The exit-time flush is running, or has run. A SIGTERM meanwhile (``Pool.terminate()`` after a

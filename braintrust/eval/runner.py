@@ -35,6 +35,7 @@ from braintrust.eval.trace import TraceReader
 from braintrust.eval.trial_scoring import TrialScorers, format_exception, log_error, recorded_on
 from braintrust.parameters.remote import saved_parameters_ref
 from braintrust.parameters.values import resolve_parameters
+from braintrust.tracing import span_cache
 
 #: Trials in flight at once (or ``max_concurrency`` when that is larger).
 IN_FLIGHT_TRIALS = 256
@@ -91,7 +92,9 @@ class _Run:
         if ev.on_start is not None:
             start_summary = await self._start_summary()
             await _maybe_await(ev.on_start(start_summary))
-        results = await self._run_trials(cases)
+        # (0.48.1's span cache: scorers read their trial's spans from memory; tracing.span_cache)
+        with span_cache.running(ev.enable_cache and self.experiment is not None):
+            results = await self._run_trials(cases)
         self.scoring.report_repeated_failures(ev.eval_name, cases=len(cases), trials=len(results))
         await self._flush()
         summary = await self._summarize(results)
@@ -357,10 +360,11 @@ class _Run:
                 return parent.start_span(name="eval", span_attributes={"type": "eval"}, **fields)
             return start_span(name="eval", span_attributes={"type": "eval"}, parent=parent, **fields)
 
-        try:
-            return start(event), None
-        except ValueError as exc:  # e.g. tags that are not unique strings: keep the trial, report it
-            return start({k: event[k] for k in ("input", "expected", "id") if k in event}), exc
+        with span_cache.trial_root():
+            try:
+                return start(event), None
+            except ValueError as exc:  # e.g. tags that are not unique strings: keep the trial, report it
+                return start({k: event[k] for k in ("input", "expected", "id") if k in event}), exc
 
     async def _trial(self, case: EvalCase, case_key: int, trial: int) -> EvalResult:
         from braintrust.tracing.span import NOOP_SPAN
@@ -417,6 +421,8 @@ class _Run:
         finally:
             root.unset_current()
             root.end()
+            if getattr(root, "_cached_trace", None) is not None:  # (its scorers are done)
+                span_cache.untrack(root.root_span_id)
         return EvalResult(
             input=case.input, output=output, scores=scores, classifications=classifications, expected=case.expected,
             metadata=metadata, tags=tags or None, error=error, exc_info=exc_info, origin=case.origin, trial_index=trial,

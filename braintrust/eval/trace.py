@@ -1,4 +1,5 @@
-"""The ``trace`` argument scorers may take: the trial's spans, read back from its experiment.
+"""The ``trace`` argument scorers may take: the trial's spans, from the span cache (as 0.48.1)
+or read back from its experiment.
 
 As 0.48.1's ``LocalTrace``: a dict, ``{"trace_ref": {"object_type", "object_id", "root_span_id"}}``
 (so it serializes where a scorer passes it on), with ``get_configuration()`` and an async
@@ -16,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import math
 from typing import Any, Mapping, TypedDict
+
+from braintrust.tracing import span_cache
 
 __all__ = ["EvalTrace", "TraceReader", "SpanData", "SpanDurationFilter", "SpanFilters"]
 
@@ -145,11 +148,17 @@ class EvalTrace(dict):
 
     async def get_spans(self, span_type: list[str] | str | None = None, *, filters: Mapping[str, Any] | None = None,
                         include_scorers: bool = False) -> list[SpanData]:
-        """The trial's spans as stored so far (what was logged is sent first), in the order they
-        were written. Needs the experiment they are stored in: under ``no_send_logs=True`` (or
-        with ``parent=``) there is none, and this raises ``RuntimeError`` rather than answer
-        no spans, which a scorer would take for a trace without any."""
+        """The trial's spans, in the order they started. As 0.48.1, from the span cache while it
+        is on (``tracing.span_cache``: what the spans logged so far, without ``expected`` or
+        ``scores``, no request); else as stored so far (what was logged is sent first), read
+        back from the experiment. Without an experiment (``no_send_logs=True``, ``parent=``)
+        this raises ``RuntimeError`` rather than answer no spans, which a scorer would take for
+        a trace without any."""
         wanted = _normalized_filters(filters, [span_type] if isinstance(span_type, str) else span_type)
+        cached = span_cache.spans(self._root_span_id) if self._root_span_id else None
+        if cached is not None:  # (0.48.1's span cache: no flush, no read)
+            return [span for span in map(SpanData.from_dict, cached)
+                    if (include_scorers or (span.span_attributes or {}).get("purpose") != "scorer") and _matches(span, wanted)]
         if self._reader is None or not self._root_span_id:
             raise RuntimeError(
                 "trace.get_spans() reads the trial's spans back from the eval's experiment, and this eval has "

@@ -1,7 +1,8 @@
 """The scorers and classifiers of one evaluator, run on each trial's output (braintrust-api.md §10).
 
-A span per scorer (``score``) and per classifier (``classifier``), all opened before any runs so a
-trial's scorer spans are contiguous; each gets the scorer's arguments as input, and its output,
+A span per scorer (``score``) and per classifier (``classifier``), opened as each starts, in list
+order (0.48.1's: what a scorer reads of its trace holds the scorer spans started before its
+read); each gets the scorer's arguments as input, and its output,
 metadata and scores (classifications: on the root). A scorer that raises is recorded on its span
 and in the case's ``metadata.scorer_errors``; its first failure is printed with the case's line,
 later ones only counted (a broken judge would print one line per case) and reported at the end.
@@ -78,14 +79,18 @@ class TrialScorers:
         ``traces``: the run's reader of its experiment's traces)."""
         scorer_input = {"input": case.input, "expected": case.expected, "metadata": metadata, "output": output, "id": case.id, "tags": tags or None}
         arguments = {**scorer_input, "trace": EvalTrace(root, experiment, traces)}
-        # All spans first (in list order), then the work: each trial's scorer spans are contiguous.
+        # Each scorer's span starts when its job first runs (in list order), as in 0.48.1: an async
+        # scorer that reads the trace before it awaits anything sees the spans started before its own.
         propagated = scorer_propagated_event(root)
-        score_spans = [root.start_span(name=name, span_attributes={"type": "score", "purpose": "scorer"}, propagated_event=propagated, input=scorer_input)
-                       for name in self.scorer_names]
-        classifier_spans = [root.start_span(name=name, span_attributes={"type": "classifier", "purpose": "scorer"}, propagated_event=propagated, input=scorer_input)
-                            for name in self.classifier_names]
-        jobs = [asyncio.ensure_future(self._run_one(span, scorer, name, arguments, to_scores)) for span, scorer, name in zip(score_spans, self.scorers, self.scorer_names)]
-        jobs += [asyncio.ensure_future(self._run_one(span, c, name, arguments, to_classifications)) for span, c, name in zip(classifier_spans, self.classifiers, self.classifier_names)]
+
+        def opener(name: str, kind: str) -> Callable[[], Any]:
+            return lambda: root.start_span(name=name, span_attributes={"type": kind, "purpose": "scorer"},
+                                           propagated_event=propagated, input=scorer_input)
+
+        jobs = [asyncio.ensure_future(self._run_one(opener(name, "score"), scorer, name, arguments, to_scores))
+                for scorer, name in zip(self.scorers, self.scorer_names)]
+        jobs += [asyncio.ensure_future(self._run_one(opener(name, "classifier"), c, name, arguments, to_classifications))
+                 for c, name in zip(self.classifiers, self.classifier_names)]
         outcomes = await asyncio.gather(*jobs, return_exceptions=True)
         scores: dict[str, Any] = {}
         given_by: dict[str, str] = {}
@@ -153,7 +158,9 @@ class TrialScorers:
                 eprint(f"braintrust: {what} of evaluator {eval_name} failed in {where} "
                        "(the first error is above; each case's metadata has its own); its score is missing from them")
 
-    async def _run_one(self, span: Any, scorer: Any, name: str, arguments: dict[str, Any], convert: Callable[[str, Any], Any]) -> Any:
+    async def _run_one(self, open_span: Callable[[], Any], scorer: Any, name: str, arguments: dict[str, Any],
+                       convert: Callable[[str, Any], Any]) -> Any:
+        span = open_span()
         with recorded_on(span, self.cancel_reason):
             fn, is_async = scorer_callable(scorer)
             positional, keyword = match_arguments(fn, arguments)

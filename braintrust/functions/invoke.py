@@ -119,7 +119,11 @@ def init_function(project_name: str, slug: str, version: str | None = None) -> C
     """A function that invokes ``slug`` of ``project_name``, for ``Eval`` as a task or a scorer:
     ``f(value, ...)`` sends its first argument as the input (a task's; ``Eval``'s hooks after it are
     not sent), ``f(**fields)`` the fields as an object (a scorer's arguments). Its ``__name__`` (a
-    scorer's score name) is ``init_function-<project>-<slug>-<version or latest>``, as in 0.48.1."""
+    scorer's score name) is ``init_function-<project>-<slug>-<version or latest>``, as in 0.48.1.
+    As there, it turns ``Eval``'s span cache off (the function's spans are written in Braintrust)."""
+    from braintrust.tracing import span_cache
+
+    span_cache.disable()
 
     def f(*args: Any, **kwargs: Any) -> Any:
         return invoke(project_name=project_name, slug=slug, version=version, input=args[0] if args else kwargs)

@@ -23,7 +23,7 @@ from braintrust import jsonsafe
 from braintrust.delivery import open_rows
 from braintrust.delivery.backend import EXPERIMENT, PLAYGROUND_LOGS, PROJECT_LOGS, ObjectRef
 from braintrust.span_types import span_type_value
-from braintrust.tracing import context, ids, reentry, span_origin
+from braintrust.tracing import context, ids, reentry, span_cache, span_origin
 from braintrust.tracing.record import hide_refused_value, timed_metrics, validate_event
 from braintrust.tracing.timestamps import iso_utc
 from braintrust.tracing.span_components import SpanComponentsV3, SpanComponentsV4, SpanObjectTypeV3
@@ -297,6 +297,8 @@ class SpanImpl(CurrentTokens, Span):
     #: For a span continuing a W3C trace (and its children): the flags and ``tracestate`` its
     #: ``inject()`` passes on (``braintrust.tracing.w3c``).
     w3c_forward: tuple[str, str | None] | None = None
+    #: The trace of an Eval's trial this span writes to, kept for its scorers (``tracing.span_cache``).
+    _cached_trace: Any = None
 
     def __init__(
         self,
@@ -381,6 +383,8 @@ class SpanImpl(CurrentTokens, Span):
         row["metrics"] = timed_metrics(data.get("metrics"), start_time if start_time is not None else now)
         self._logged_end = row["metrics"].get("end")
         self._set_current_on_enter = True
+        if span_cache.recording:
+            self._cached_trace = span_cache.started(self, row)
         if first_write == "none":
             self._open = None
             return
@@ -393,6 +397,8 @@ class SpanImpl(CurrentTokens, Span):
     # -- logging -----------------------------------------------------------------------------
 
     def _merge_row(self, fields: dict[str, Any], size: int) -> None:
+        if self._cached_trace is not None:
+            span_cache.logged(self._cached_trace, self, fields)
         held = self._open
         if reentry.collecting is not None and reentry.collecting_here():  # (the held row's lock: see reentry)
             reentry.defer(lambda: self._write(held, fields, size))
@@ -537,6 +543,8 @@ class SpanImpl(CurrentTokens, Span):
         """A slug other processes can pass as ``parent=`` (V4, or V3 with legacy ids)."""
         slug = self._components(SpanComponentsV3 if ids.legacy_ids() else SpanComponentsV4).to_str()
         self._first_write_as_merge()
+        if not span_cache.disabled:  # (its trace may now be written elsewhere, as in 0.48.1)
+            span_cache.disable()
         return slug
 
     def _first_write_as_merge(self) -> None:
@@ -554,6 +562,8 @@ class SpanImpl(CurrentTokens, Span):
     def permalink(self) -> str:
         from braintrust.tracing.links import ERROR_LINK, object_link
 
+        if not span_cache.disabled:  # (0.48.1's permalink exports the span)
+            span_cache.disable()
         try:
             return object_link(self.ref, row_id=self.id, resolve=True)
         except Exception as exc:  # permalinks never raise

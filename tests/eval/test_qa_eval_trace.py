@@ -15,8 +15,8 @@ from braintrust.framework import Eval
 def test_get_spans_reads_each_trials_trace_alone_never_the_whole_experiment(bt_logs):
     """Each ``get_spans`` used to read the whole experiment (``/v1/experiment/{id}/fetch``): N
     scorers, N full reads, quadratic in cases. Each trace is now read alone, with the BTQL
-    query 0.48.1 sends when its span cache cannot answer (``tests/data/captures/eval_trace.jsonl``),
-    and each scorer gets its own trace."""
+    query 0.48.1 sends when its span cache cannot answer (``tests/data/captures/eval_trace.jsonl``;
+    here it is off: ``enable_cache=False``), and each scorer gets its own trace."""
     server = bt_logs.server
     count = 24
     arrived: list = []
@@ -29,7 +29,7 @@ def test_get_spans_reads_each_trials_trace_alone_never_the_whole_experiment(bt_l
         names = sorted(s.span_attributes["name"] for s in spans)
         return names == ["eval", "task"] and all(s.input == input for s in spans)
 
-    result = Eval("trace-reads", data=[{"input": i} for i in range(count)], task=lambda x: x, scores=[own_trace])
+    result = Eval("trace-reads", data=[{"input": i} for i in range(count)], task=lambda x: x, scores=[own_trace], enable_cache=False)
     assert [r.scores for r in result.results] == [{"own_trace": True}] * count
     experiment_id = result.summary.experiment_id
     assert server.requests_to(f"/v1/experiment/{experiment_id}/fetch", "POST") == []
@@ -76,7 +76,7 @@ def test_get_spans_from_a_sync_scorer_on_its_own_loop_beside_async_ones():
         return len(asyncio.run(trace.get_spans())) == 2
 
     result = Eval("trace-threads", data=[{"input": i} for i in range(8)], task=lambda x: x,
-                  scores=[on_the_loop, on_a_thread], trial_count=2, timeout=30)
+                  scores=[on_the_loop, on_a_thread], trial_count=2, timeout=30, enable_cache=False)  # (the reads, not the span cache)
     assert [r.scores for r in result.results] == [{"on_the_loop": True, "on_a_thread": True}] * 16
 
 def test_get_spans_without_an_experiment_says_so_rather_than_answer_no_spans():
