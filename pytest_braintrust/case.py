@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import importlib
 import inspect
 import re
 import sys
@@ -84,7 +85,9 @@ class DataRecord:
 
 def is_case(item: pytest.Item, all_marks: list[Any] | None = None) -> bool:
     """Marked ``braintrust`` (``all_marks``: ``list(item.iter_markers())`` if known), or
-    requesting the case fixture."""
+    requesting the case fixture. Only test functions are cases (a doctest in a marked module is not)."""
+    if not isinstance(item, pytest.Function):
+        return False
     if all_marks is None:
         marked = item.get_closest_marker("braintrust") is not None
     else:
@@ -100,12 +103,18 @@ def spec_of(item: pytest.Item, all_marks: list[Any] | None = None) -> CaseSpec:
     params = dict(callspec.params) if callspec is not None else {}
     record = params.get("braintrust_case")
     trial_index = int(params["braintrust_trial"]) - 1 if "braintrust_trial" in params else None
-    trial_id = f"trial-{trial_index + 1}" if trial_index is not None else None
-    if trial_index is None and isinstance(params.get(REPEAT_PARAM), int):
-        trial_index = params[REPEAT_PARAM]
-        count = getattr(item.config.option, "count", None)  # pytest-repeat's --count (ids "2-3")
-        trial_id = f"{trial_index + 1}-{count}" if count else None
-    user_params = {k: v for k, v in params.items() if _is_input_param(k)}
+    trial_ids = [f"trial-{trial_index + 1}"] if trial_index is not None else []
+    if isinstance(params.get(REPEAT_PARAM), int):
+        step = params[REPEAT_PARAM]
+        # pytest-repeat's copies (ids "2-3"): its marker's count, else --count, as pytest-repeat reads them
+        marker = item.get_closest_marker("repeat")
+        count = marker.args[0] if marker is not None and marker.args else getattr(item.config.option, "count", None)
+        # (with trials= too, every copy of every trial is a trial of its own)
+        trial_index = step if trial_index is None else step * decl.trials + trial_index
+        if count:
+            trial_ids.append(f"{step + 1}-{count}")
+    # (an empty parameter set's NOTSET placeholder is no value: pytest skips that item)
+    user_params = {k: v for k, v in params.items() if _is_input_param(k) and type(v) is not _NOT_SET}
     logged_input = None
     metadata = dict(decl.metadata)
     tags = list(decl.tags)
@@ -142,7 +151,7 @@ def spec_of(item: pytest.Item, all_marks: list[Any] | None = None) -> CaseSpec:
         project=decl.project,
         record_id=record.id if isinstance(record, DataRecord) else None,
         trial_index=trial_index,
-        case_id=_without_id(item.nodeid, trial_id) if trial_id else None,
+        case_id=functools.reduce(_without_id, trial_ids, item.nodeid) if trial_ids else None,
         origin=record.origin if isinstance(record, DataRecord) else None,
         markers=sorted({mark.name for mark in all_marks}),
         logged_input=logged_input,
@@ -194,13 +203,22 @@ def _logged_params(params: dict[str, Any], all_marks: list[Any], callspec: Any) 
     return stable if any(stable[name] is not params[name] for name in stable) else None
 
 
-def _stable_param(value: Any, position: Any) -> Any:
+def _stable_param(value: Any, position: Any, depth: int = 0) -> Any:
     """A parameter's value as the input records it. Logged as text, an object without a text of
     its own (``<x.Client object at 0x7f3a...>``, ``<function rag at 0x...>``) would be another
     input on every run, and no run could be compared with another: the address is replaced by
-    the value's position in its parametrize list (``position()``), e.g. ``<x.Client object #0>``."""
-    if type(value) in _ATOMS or isinstance(value, (dict, list, tuple)):
+    the value's position in its parametrize list (``position()``), e.g. ``<x.Client object #0>``;
+    inside a dict, list or tuple too (a config holding a client)."""
+    if type(value) in _ATOMS:
         return value
+    if isinstance(value, (dict, list, tuple)):
+        if depth > 20:
+            return value
+        items = list(value.items() if isinstance(value, dict) else enumerate(value))
+        stable = {key: _stable_param(item, position, depth + 1) for key, item in items}
+        if all(stable[key] is item for key, item in items):
+            return value  # (unchanged: the same object)
+        return stable if isinstance(value, dict) else list(stable.values())
     try:
         text = str(value)
     except Exception:
@@ -470,6 +488,8 @@ class BraintrustCase:
 
 
 _ATOMS = (str, int, float, bool, type(None))
+#: The type of pytest's placeholder for the parameters of an empty parameter set (``NOTSET``).
+_NOT_SET = type(getattr(importlib.import_module("_pytest.compat"), "NOTSET", type("_NoPlaceholder", (), {})()))
 
 
 def _not_outcome(scores: dict[str, Any]) -> dict[str, Any]:

@@ -134,15 +134,33 @@ def unittest_problem(item: Any) -> str | None:
 
 
 def param_marks_problem(item: Any) -> str | None:
-    """What a ``pytest.param(...)``'s braintrust mark declares that cannot take effect (None
-    when nothing): ``data=``/``trials=``, as those marks apply after pytest has parametrized
-    the test."""
-    for mark in getattr(getattr(item, "callspec", None), "marks", ()):
-        if mark.name == MARKER and (mark.kwargs.get("data") is not None or mark.kwargs.get("trials", 1) != 1):
-            argument = "data=" if mark.kwargs.get("data") is not None else "trials="
-            return (f"{item.nodeid}: braintrust marker: {argument} cannot be given in a pytest.param(...)'s marks, which "
+    """What a braintrust mark declares that cannot take effect (None when nothing): ``data=``/
+    ``trials=`` in a ``pytest.param(...)``'s marks, or in a mark added to the collected item
+    (``item.add_marker`` in a ``pytest_collection_modifyitems`` hook): both come after pytest
+    has parametrized the test, so they would be ignored."""
+    callspec_marks = getattr(getattr(item, "callspec", None), "marks", ())
+    for mark in callspec_marks:
+        if _parametrizes(mark):
+            return (f"{item.nodeid}: braintrust marker: {_argument(mark)} cannot be given in a pytest.param(...)'s marks, which "
                     "apply after pytest has parametrized the test; declare it on the test function (@eval_case(...)).")
+    added = [mark for mark in getattr(item, "own_markers", ()) if _parametrizes(mark)]
+    if added:  # (rare: only then are the marks declared before collection looked up)
+        declared_before = [*getattr(getattr(item, "obj", None), "pytestmark", ()), *callspec_marks]
+        for mark in added:
+            if not any(mark is before for before in declared_before):
+                return (f"{item.nodeid}: braintrust marker: {_argument(mark)} cannot be added to a collected test "
+                        "(item.add_marker), as pytest has parametrized it already; declare it on the test, its class "
+                        "or its module (pytestmark = eval_case(...)).")
     return None
+
+
+def _parametrizes(mark: Any) -> bool:
+    """A braintrust mark with ``data=`` or ``trials=`` (what pytest must know when it parametrizes)."""
+    return mark.name == MARKER and (mark.kwargs.get("data") is not None or mark.kwargs.get("trials", 1) != 1)
+
+
+def _argument(mark: Any) -> str:
+    return "data=" if mark.kwargs.get("data") is not None else "trials="
 
 
 @dataclass
