@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +62,21 @@ def env_number(name: str, default: float, *, minimum: float = 0.0, maximum: floa
     return number
 
 
+#: ``scheme://`` then credentials written into a URL (``user:token@``), up to the host.
+_URL_CREDENTIALS = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
+
+
+def redacted_url(url: str) -> str:
+    """``url`` as output may show it: credentials written into it (``https://user:token@host``)
+    become ``***@``."""
+    return _URL_CREDENTIALS.sub(r"\1***@", url)
+
+
+def url_without_credentials(url: str) -> str:
+    """``url`` with any credentials written into it left out (links printed for a browser)."""
+    return _URL_CREDENTIALS.sub(r"\1", url)
+
+
 def checked_url(value: str, name: str) -> str:
     """``value`` when it is an http(s) URL with a host (and no query or fragment, which would
     swallow the paths appended to it); else a ``ValueError`` naming ``name``, the value and the fix."""
@@ -72,7 +88,7 @@ def checked_url(value: str, name: str) -> str:
         usable = False
     if not usable:
         raise ValueError(
-            f"{name}={value!r} is not an http(s) URL of a host: write it with its scheme and without a query, "
+            f"{name}={redacted_url(value)!r} is not an http(s) URL of a host: write it with its scheme and without a query, "
             f"e.g. {DEFAULT_APP_URL}."
         )
     return value

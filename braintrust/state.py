@@ -12,7 +12,9 @@ import threading
 import time
 from typing import Any
 
-from braintrust.config import DEFAULT_APP_URL, DeliverySettings, checked_url, env_bool, env_str, find_api_key, mask_secret
+from braintrust.config import (
+    DEFAULT_APP_URL, DeliverySettings, checked_url, env_bool, env_str, find_api_key, mask_secret, redacted_url, url_without_credentials,
+)
 from braintrust.forks import at_fork
 
 NO_KEY_MESSAGE = (
@@ -105,7 +107,12 @@ class BraintrustState:
         return (self.explicit_app_url or env_str("BRAINTRUST_APP_URL") or DEFAULT_APP_URL).rstrip("/")
 
     def app_public_url(self) -> str:
-        return (env_str("BRAINTRUST_APP_PUBLIC_URL") or self.app_url()).rstrip("/")
+        """The app's address in links (never with credentials written into the URL)."""
+        return url_without_credentials(env_str("BRAINTRUST_APP_PUBLIC_URL") or self.app_url()).rstrip("/")
+
+    def shown_app_url(self) -> str:
+        """The app URL as messages and files show it (``redacted_url``)."""
+        return redacted_url(self.app_url())
 
     def requested_org(self) -> str | None:
         return self.explicit_org_name or env_str("BRAINTRUST_ORG_NAME")
@@ -124,7 +131,7 @@ class BraintrustState:
             from braintrust.store.location import database_path
 
             return {"kind": "local", "path": str(database_path())}
-        return {"kind": "api", "app_url": self.app_url(), "org_name": self.org_name or self.requested_org()}
+        return {"kind": "api", "app_url": self.shown_app_url(), "org_name": self.org_name or self.requested_org()}
 
     # -- login ---------------------------------------------------------------------------------
 
@@ -168,7 +175,7 @@ class BraintrustState:
                     raise LoginError(f"Invalid API key {mask_secret(key)}: [{exc.status}] {exc.body[:300]}", "auth") from None
                 reason = "deadline" if exc.deadline_reached else f"http_{exc.status // 100}xx"
                 hint = " (is BRAINTRUST_APP_URL the address of the Braintrust app?)" if exc.status == 404 else ""
-                raise LoginError(f"Braintrust login at {self.app_url()} failed: [{exc.status}] {exc.body[:300]}{hint}", reason) from None
+                raise LoginError(f"Braintrust login at {self.shown_app_url()} failed: [{exc.status}] {exc.body[:300]}{hint}", reason) from None
             except TransportError as exc:
                 if exc.reason == "bad_api_key":  # (the network is not the problem)
                     raise LoginError(str(exc), exc.reason) from None
@@ -178,7 +185,7 @@ class BraintrustState:
                 if exc.reason == "tls" and any(sign in str(exc).lower() for sign in _PLAIN_HTTP_SIGNS):
                     fix = "it does not answer in TLS: if it serves plain HTTP, write BRAINTRUST_APP_URL with http://"
                 error = LoginError(
-                    f"Could not reach Braintrust at {self.app_url()} to log in: {exc} "
+                    f"Could not reach Braintrust at {self.shown_app_url()} to log in: {exc} "
                     f"({fix}; to work offline, set BRAINTRUST_LOCAL=1 and rows go to the local store)",
                     exc.reason,
                 )
@@ -191,7 +198,7 @@ class BraintrustState:
                 info = None
             if not isinstance(info, dict):
                 raise LoginError(
-                    f"Braintrust login at {self.app_url()} answered {response.status_code} without a JSON object; "
+                    f"Braintrust login at {self.shown_app_url()} answered {response.status_code} without a JSON object; "
                     "is BRAINTRUST_APP_URL the Braintrust app?",
                     "bad_response",
                 )
@@ -241,7 +248,7 @@ class BraintrustState:
             isinstance(o, dict) and all(isinstance(o.get(k), (str, type(None))) for k in _ORG_TEXT_FIELDS) for o in orgs
         ):
             raise LoginError(
-                f"Braintrust login at {self.app_url()} answered an org_info that is not a list of organizations "
+                f"Braintrust login at {self.shown_app_url()} answered an org_info that is not a list of organizations "
                 f"({', '.join(_ORG_TEXT_FIELDS)} as strings); is BRAINTRUST_APP_URL the Braintrust app?",
                 "bad_response",
             )

@@ -265,7 +265,7 @@ class BraintrustRun:
         if state.is_local():
             where = f"the local store at {database_path()} ({state.local_reason()})"
         else:
-            where = f"Braintrust at {state.app_url()}"
+            where = f"Braintrust at {state.shown_app_url()}"
         return f"braintrust: logging eval cases to project {self.settings.project!r}, {experiment}, in {where}"
 
     # -- session end -----------------------------------------------------------------------------

@@ -209,7 +209,9 @@ def read_env_file(path: str | os.PathLike[str]) -> dict[str, str]:
         name, sep, value = line.partition("=")
         name = name.strip()
         if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", name):
-            raise UsageError(f"--env-file {path}, line {number}: expected KEY=VALUE, got {raw.strip()[:80]!r}")
+            # (the line is not quoted: it may be a secret, e.g. ``BRAINTRUST_API_KEY: sk-...``)
+            raise UsageError(f"--env-file {path}, line {number}: expected KEY=VALUE, with a name of letters, digits, "
+                             "'_' and '.' before the '='")
         value = value.strip()
         if value[:1] in ("'", '"'):
             quote, body = value[0], value[1:]

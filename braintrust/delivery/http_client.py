@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
-from requests.utils import get_netrc_auth
+from requests.utils import get_netrc_auth, requote_uri
 
 from braintrust.config import DeliverySettings, mask_secret
 from braintrust.delivery import policy
@@ -336,6 +336,13 @@ class HttpClient:
         if attempts is None:
             attempts = self.settings.attempts_per_batch if retry else 1
         path = urlsplit(url).path
+        hidden = (self.api_key, *_queries_of(url))
+
+        def hide(text: str) -> str:
+            for secret in hidden:
+                text = _scrub(text, secret)
+            return text
+
         budget = _Budget(deadline, attempts, self.settings.connect_timeout_seconds, read_timeout_seconds or self.settings.read_timeout_seconds)
         attempt = 0
         last_error = "no attempt made"
@@ -351,9 +358,9 @@ class HttpClient:
                 raise TransportError(f"{method} {path} gave up: no whole answer before the deadline "
                                      f"({attempt} attempt(s))", "deadline") from None
             except _TLS_ERRORS as exc:
-                raise TransportError(f"{method} {path} failed: TLS error: {_scrub(str(exc), self.api_key)}", "tls") from None
+                raise TransportError(f"{method} {path} failed: TLS error: {hide(str(exc))}", "tls") from None
             except retryable as exc:
-                last_error = f"{type(exc).__name__}: {_scrub(str(exc), self.api_key)}"
+                last_error = f"{type(exc).__name__}: {hide(str(exc))}"
                 reason = "timeout" if isinstance(exc, _TIMEOUTS) else "connection"
                 if not retry or budget.attempts_left <= 0:
                     raise TransportError(f"{method} {path} failed after {attempt} attempt(s): {last_error}", reason) from None
@@ -362,13 +369,13 @@ class HttpClient:
                 continue
             except requests.exceptions.RequestException as exc:
                 # Invalid URLs, bad headers...: retrying cannot help.
-                message = f"{method} {path} failed: {type(exc).__name__}: {_scrub(str(exc), self.api_key)}"
+                message = f"{method} {path} failed: {type(exc).__name__}: {hide(str(exc))}"
                 raise TransportError(message, "request_error") from None
             finally:
                 _budget.current = None
             if response.status_code < 300:
                 return response
-            body = _scrub(response.text, self.api_key)
+            body = hide(response.text)
             status = response.status_code
             if not retry or status not in RETRYABLE_STATUSES or budget.attempts_left <= 0:
                 raise HttpError(method, url, status, body)
@@ -457,11 +464,19 @@ def sending_now() -> bool:
 
 
 def _scrub(text: str, secret: str) -> str:
-    """Never let the API key reach a message. (Keys shorter than 8 characters are test keys
-    that would otherwise mangle ordinary words in the message.)"""
+    """Never let a secret (the API key, a signed URL's query) reach a message. (Shorter than 8
+    characters, it is a test key or no secret, and would mangle ordinary words in the message.)"""
+    secret = secret.strip()  # (a server echoing the header echoes it without the spaces around it)
     if secret and len(secret) >= 8 and secret in text:
         return text.replace(secret, mask_secret(secret))
     return text
+
+
+def _queries_of(url: str) -> tuple[str, ...]:
+    """The query of ``url`` as given and as sent: a signed upload URL's carries its credentials
+    (``X-Amz-Signature=...``), and the HTTP library's errors quote it."""
+    query = urlsplit(url).query
+    return tuple({query, urlsplit(requote_uri(url)).query}) if query else ()
 
 
 class _NoAuth(AuthBase):

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from braintrust import jsonsafe
-from braintrust.config import DEFAULT_MAX_REQUEST_BYTES, DeliverySettings
+from braintrust.config import DEFAULT_MAX_REQUEST_BYTES, DeliverySettings, redacted_url
 from braintrust.delivery.backend import Backend, BackendError, ObjectRef
 from braintrust.delivery.deadline import Deadline
 from braintrust.delivery.spill import SPILL_FORMAT, SPILL_VERSION, encode_document, write_private_file
@@ -117,8 +117,8 @@ def backend_for_target(target: dict[str, Any]) -> Backend:
     from braintrust.state import BraintrustState
 
     state = BraintrustState()  # one per target: files of several servers or orgs may share a folder
-    configured = state.app_url()
-    recorded = str(target.get("app_url") or configured).rstrip("/")
+    configured = state.shown_app_url()  # (spill files record it so: never with credentials)
+    recorded = redacted_url(str(target.get("app_url") or configured).rstrip("/"))
     if recorded != configured:
         raise BackendError(
             f"these rows were going to {recorded}, but this environment's Braintrust is {configured} and the API "

@@ -22,7 +22,7 @@ import re
 import threading
 from collections import OrderedDict
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
 __all__ = ["AccessDenied", "Caller", "CredentialGate", "TokenChecker", "caller_of", "cors_headers"]
@@ -77,7 +77,7 @@ def cors_headers(headers: Mapping[str, str]) -> dict[str, str]:
 class Caller:
     """Who sent a request: their token, organization, and the app they came from."""
 
-    token: str | None
+    token: str | None = field(repr=False)  # (a credential: never in a printed caller)
     org_name: str | None
     app_url: str | None
     project_id: str | None = None  # (x-bt-project-id: the playground's project, sent on with its scorers' calls)
@@ -89,8 +89,8 @@ def caller_of(headers: Mapping[str, str]) -> Caller:
     if not token and "authorization" in headers:
         value = headers["authorization"]
         token = value[7:] if value.lower().startswith("bearer ") else value
-        if not token:
-            raise AccessDenied(400, "Invalid authorization token format")
+    if token is not None and not token:  # (a token header sent empty, as 0.48.1 answers it)
+        raise AccessDenied(400, "Invalid authorization token format")
     if token is not None and token.lower() == "null":
         token = None
     return Caller(token or None, headers.get("x-bt-org-name"), allowed_origin(headers.get("origin")), headers.get("x-bt-project-id"))

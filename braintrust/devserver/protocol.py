@@ -142,7 +142,8 @@ def _remote_scorer(score: Any, index: int) -> dict[str, Any]:
 
 
 def parent_slug(parent: Any) -> str:
-    """A parent given as an export slug, or as ``{"object_type", "object_id", "row_ids"?}``, as a slug."""
+    """A parent given as an export slug, or as ``{"object_type", "object_id", "row_ids"?,
+    "propagated_event"?}``, as a slug (the propagated event is merged into every span of the run)."""
     if isinstance(parent, str):
         from braintrust.tracing.api import decode_slug
 
@@ -160,8 +161,10 @@ def parent_slug(parent: Any) -> str:
     row_ids = _expect(parent.get("row_ids"), "parent.row_ids", "object", "null") or {}
     for key in ("id", "span_id", "root_span_id"):
         _expect(row_ids.get(key), f"parent.row_ids.{key}", "string", "null")
+    propagated = _expect(parent.get("propagated_event"), "parent.propagated_event", "object", "null")
     return SpanComponentsV4(object_type=types[parent["object_type"]], object_id=parent["object_id"], row_id=row_ids.get("id"),
-                            span_id=row_ids.get("span_id"), root_span_id=row_ids.get("root_span_id")).to_str()
+                            span_id=row_ids.get("span_id"), root_span_id=row_ids.get("root_span_id"),
+                            propagated_event=propagated).to_str()
 
 
 def evaluator_listing(evaluators: Mapping[str, Any]) -> dict[str, Any]:

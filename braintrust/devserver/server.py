@@ -50,6 +50,8 @@ class DevServer(ThreadingHTTPServer):
 
     def __init__(self, evaluators: Mapping[str, Any], host: str = "localhost", port: int = 8300, org_name: str | None = None,
                  request_timeout_seconds: float = REQUEST_TIMEOUT_SECONDS):
+        if ":" in host:  # an IPv6 address (``::``: every interface), as 0.48.1's server takes it
+            self.address_family = socket.AF_INET6
         super().__init__((host, port), _Handler)
         self.evaluators = dict(evaluators)
         self.request_timeout_seconds = request_timeout_seconds
@@ -59,7 +61,7 @@ class DevServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def serve(evaluators: Mapping[str, Any], host: str = "localhost", port: int = 8300, org_name: str | None = None) -> None:
@@ -80,13 +82,14 @@ def serve(evaluators: Mapping[str, Any], host: str = "localhost", port: int = 83
 
 
 #: Each path and the methods it answers (OPTIONS, the CORS preflight, everywhere).
-ENDPOINTS = {"/": ("GET", "HEAD"), "/list": ("GET",), "/eval": ("POST",)}
+ENDPOINTS = {"/": ("GET", "HEAD"), "/list": ("GET", "HEAD"), "/eval": ("POST",)}
 ENDPOINTS_TEXT = "the dev server answers GET /, GET /list and POST /eval"
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: DevServer
     protocol_version = "HTTP/1.0"  # (a streamed answer ends when the connection closes)
+    _head = False  # (a HEAD request: answers carry no body)
 
     @property
     def timeout(self) -> float:  # (read by setup(): every read and write of the connection)
@@ -108,7 +111,8 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in cors_headers(self._headers()).items():
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(data)
+        if not self._head:
+            self.wfile.write(data)
 
     def do_OPTIONS(self) -> None:  # noqa: N802 - the http.server naming
         self._answer(200, b"", "text/plain")
@@ -129,12 +133,9 @@ class _Handler(BaseHTTPRequestHandler):
     do_PUT = do_DELETE = do_PATCH = _unsupported  # noqa: N815
 
     def do_HEAD(self) -> None:  # noqa: N802
-        if self.path.split("?", 1)[0] == "/":
-            self.send_response(200)
-            self.send_header("Content-Type", TEXT_TYPE)
-            self.end_headers()
-        else:
-            self._unsupported()
+        """As GET, without the body (0.48.1's server answers HEAD wherever it answers GET)."""
+        self._head = True
+        self.do_GET()
 
     def do_GET(self) -> None:  # noqa: N802
         path = self.path.split("?", 1)[0]
@@ -262,9 +263,10 @@ class _Handler(BaseHTTPRequestHandler):
                 except OSError:  # the caller went away: stop the run
                     cancel.set()
 
+        # A run under the playground's parent makes no experiment: no start event, as 0.48.1 sends none.
+        on_start = None if request.parent else (lambda summary: send("start", format_summary(summary)))
         try:  # (from here on, whatever fails is the stream's error event)
-            evaluator = _evaluator_for(request, registered, data, chosen, cancel_event=cancel,
-                                       on_start=lambda summary: send("start", format_summary(summary)),
+            evaluator = _evaluator_for(request, registered, data, chosen, cancel_event=cancel, on_start=on_start,
                                        stream=lambda event: send("progress", event))
             result = _run_evaluator(evaluator)
             send("summary", format_summary(result.summary))
@@ -283,7 +285,10 @@ class _Handler(BaseHTTPRequestHandler):
         """Set ``cancel`` when the caller closes the connection while the run goes on (a task
         that sends no progress for a while would otherwise run on for nobody)."""
         with selectors.DefaultSelector() as selector:
-            selector.register(self.connection, selectors.EVENT_READ)
+            try:
+                selector.register(self.connection, selectors.EVENT_READ)
+            except (ValueError, OSError):  # (started after a quick answer ended: the connection is closed)
+                return
             while not finished.is_set():
                 if not selector.select(HANGUP_POLL_SECONDS):
                     continue
@@ -335,9 +340,11 @@ def _chosen_parameters(request: EvalRequest, registered: Any) -> dict[str, Any] 
 def _evaluator_for(request: EvalRequest, registered: Any, data: Any, chosen: Any, **callbacks: Any) -> Any:
     scores = list(registered.scores or []) + [_remote_scorer(score["name"], score["function_id"], request.scorer_project_id)
                                               for score in request.scores]
+    # (named as 0.48.1's server names the run: its progress events and a parent's summary say it)
+    eval_name = request.name if request.experiment_name is None else f"{request.name} [experiment_name={request.experiment_name}]"
     return dataclasses.replace(
-        registered, data=data, task=_reporting_output(registered.task), scores=scores, parameter_values=chosen,
-        experiment_name=request.experiment_name, parent=request.parent,
+        registered, eval_name=eval_name, data=data, task=_reporting_output(registered.task), scores=scores,
+        parameter_values=chosen, experiment_name=request.experiment_name, parent=request.parent,
         project_id=request.project_id or registered.project_id, **callbacks,
     )
 

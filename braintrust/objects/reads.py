@@ -155,7 +155,7 @@ class ApiReads:
         return self.backend._call(method, path, _request_deadline(), **kwargs)
 
     def where(self) -> str:
-        return f"Braintrust at {self.state.app_url()}"
+        return f"Braintrust at {self.state.shown_app_url()}"
 
     def fetch(self, object_type: str, object_id: str, version: str | None = None, batch_size: int | None = None) -> Iterator[dict[str, Any]]:
         """The rows as of ``version``, else as they are as each page is read: a caller that

@@ -418,7 +418,7 @@ def test_saved_parameters_are_listed_with_their_source():
 def test_a_known_path_asked_with_another_method_is_405_with_cors(dev, bt_env):
     """As 0.48.1's server: 405 and ``Allow`` (readable by the browser: CORS headers too); 404 elsewhere."""
     origin = {"Origin": "https://www.braintrust.dev"}
-    for method, path, allowed in (("GET", "/eval", "POST"), ("PUT", "/eval", "POST"), ("POST", "/list", "GET"), ("DELETE", "/", "GET, HEAD")):
+    for method, path, allowed in (("GET", "/eval", "POST"), ("PUT", "/eval", "POST"), ("POST", "/list", "GET, HEAD"), ("DELETE", "/", "GET, HEAD")):
         answer = call(dev, method, path, headers=origin)
         assert (answer.status_code, answer.headers["Allow"]) == (405, allowed), (method, path)
         assert answer.headers["Access-Control-Allow-Origin"] == "https://www.braintrust.dev"
