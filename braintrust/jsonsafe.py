@@ -355,6 +355,20 @@ def _dict_from(obj: Any, method: str, **kwargs: Any) -> dict | None:
     return dumped if isinstance(dumped, dict) else None
 
 
+def _model_dump(obj: Any, **kwargs: Any) -> Any:
+    """A pydantic v2 model's ``model_dump(**kwargs)``: a dict, or the root value of a
+    ``RootModel`` (a list, a string...), as 0.48.1 sends it; None when it has no such method or
+    it answers anything else (a Mock's answer is another Mock)."""
+    call = getattr(obj, "model_dump", None)
+    if not callable(call):
+        return None
+    try:
+        dumped = call(**kwargs)
+    except Exception:
+        return None
+    return dumped if dumped is not None and type(dumped) in _PLAIN_RESULTS else None
+
+
 def _convert(obj: Any, depth: int, path: set) -> tuple[Any, int]:
     if id(obj) in path:
         return CIRCULAR_REFERENCE, 22
@@ -414,9 +428,9 @@ def _convert(obj: Any, depth: int, path: set) -> tuple[Any, int]:
             return _via(obj, fields, depth, path)
         # pydantic v2, then v1 or any object with dict() (as 0.48.1); pydantic's serializer
         # warnings (a value its field's type does not expect) are not the caller's, as in 0.48.1
-        dumped = _dict_from(obj, "model_dump", exclude_none=True, warnings=False)
+        dumped = _model_dump(obj, exclude_none=True, warnings=False)
         if dumped is None:  # (a model_dump of its own, without the argument)
-            dumped = _dict_from(obj, "model_dump", exclude_none=True)
+            dumped = _model_dump(obj, exclude_none=True)
         if dumped is None:
             dumped = _dict_from(obj, "dict", exclude_none=True)
         if dumped is not None:

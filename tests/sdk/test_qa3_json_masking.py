@@ -193,3 +193,23 @@ def test_an_attachment_taken_out_holds_no_memory_and_a_later_row_keeping_it_uplo
     logger.log(input={"shown": image})
     bt_logs.flush()
     assert bt_logs.server.attachment_data(image.reference["key"]) == b"i" * 1000
+
+
+def test_a_pydantic_root_model_is_sent_as_its_root_value():
+    """``RootModel`` values were sent as their text (``"root=[1, 2, 3]"``); 0.48.1 sends what
+    ``model_dump`` gives: the root value itself."""
+    from pydantic import BaseModel, RootModel
+
+    from braintrust.jsonsafe import snapshot
+
+    class Ints(RootModel[list[int]]):
+        pass
+
+    class Name(RootModel[str]):
+        pass
+
+    class Holder(BaseModel):
+        ints: Ints
+
+    assert snapshot({"a": Ints([1, 2, 3]), "b": Name("ada"), "c": Holder(ints=Ints([4]))})[0] == {
+        "a": [1, 2, 3], "b": "ada", "c": {"ints": [4]}}
