@@ -63,22 +63,34 @@ def validate_event(event: dict[str, Any]) -> dict[str, Any]:
     if "metadata" in clean:
         clean["metadata"] = validate_metadata(clean["metadata"])
     if "metrics" in clean:
-        validate_metrics(clean["metrics"])
+        clean["metrics"] = validate_metrics(clean["metrics"])
     if "tags" in clean:
         clean["tags"] = validate_tags(clean["tags"])
     return clean
 
 
-def validate_metrics(metrics: Any) -> None:
+def validate_metrics(metrics: Any) -> dict[str, Any]:
+    """``metrics`` checked; another kind of number (``Decimal``, ``Fraction``, a numpy scalar) is
+    made a plain one (in a copy), as written as given it would reach the server as text."""
     if not isinstance(metrics, dict):
         raise ValueError(f"metrics must be a dict of numbers, got {type(metrics).__name__}.")
+    converted = None
     for name, value in metrics.items():
         if type(name) is str and type(value) in _NUMBER_TYPES:
             continue  # the common case, without the slow isinstance(value, Number)
         if not isinstance(name, str):
             raise ValueError(f"metric names must be strings, got {name!r}.")
-        if value is not None and not isinstance(value, Number):  # (a bool is one, as in the public SDK)
+        if value is None:
+            continue
+        from braintrust.score import plain_score_value
+
+        plain = plain_score_value(value)
+        if type(plain) not in _NUMBER_TYPES and type(plain) is not bool:  # (a bool is a number, as in the public SDK; a complex is not)
             raise ValueError(f"metric {name!r} must be a number, got {value!r}.")
+        if plain is not value:
+            converted = converted if converted is not None else dict(metrics)
+            converted[name] = plain
+    return metrics if converted is None else converted
 
 
 def timed_metrics(given: Any, start: float, end: float | None = None) -> dict[str, Any]:

@@ -213,3 +213,28 @@ def test_a_pydantic_root_model_is_sent_as_its_root_value():
 
     assert snapshot({"a": Ints([1, 2, 3]), "b": Name("ada"), "c": Holder(ints=Ints([4]))})[0] == {
         "a": [1, 2, 3], "b": "ada", "c": {"ints": [4]}}
+
+
+def test_metrics_of_other_number_kinds_are_sent_as_numbers_and_a_complex_is_refused():
+    """``Decimal`` / ``Fraction`` / numpy metrics reached the server as text (``"0.25"``,
+    ``"1/2"``), and a complex one as ``"(1+2j)"``: now plain numbers, and a complex is refused."""
+    import decimal
+    import fractions
+
+    import numpy as np
+    import pytest
+
+    from braintrust.tracing.record import validate_event
+
+    given = {"a": decimal.Decimal("0.25"), "b": fractions.Fraction(1, 2), "c": np.float32(1.5), "d": np.int64(3),
+             "e": np.bool_(True), "f": True, "g": 2, "h": None}
+    clean = validate_event({"metrics": given})["metrics"]
+    assert clean == {"a": 0.25, "b": 0.5, "c": 1.5, "d": 3, "e": True, "f": True, "g": 2, "h": None}
+    assert [type(clean[k]) for k in "abcdefg"] == [float, float, float, int, bool, bool, int]
+    assert type(given["a"]) is decimal.Decimal  # (the caller's dict is left as it was)
+    plain = {"tokens": 3, "cost": 0.5}
+    assert validate_event({"metrics": plain})["metrics"] is plain
+    with pytest.raises(ValueError, match="metric 'x' must be a number"):
+        validate_event({"metrics": {"x": 1 + 2j}})
+    with pytest.raises(ValueError, match="metric 'y' must be a number"):
+        validate_event({"metrics": {"y": "fast"}})
