@@ -89,7 +89,7 @@ class _Run:
             cases = [c for c in cases if case_matches(c, self.filters)]
         if not cases:
             eprint(f"{YELLOW}Warning: no data rows found for evaluator '{ev.eval_name}'. The experiment will be empty.{END}")
-        if ev.on_start is not None:
+        if ev.on_start is not None and self.experiment is not None:  # (no experiment, no start: as in 0.48.1)
             start_summary = await self._start_summary()
             await _maybe_await(ev.on_start(start_summary))
         # (0.48.1's span cache: scorers read their trial's spans from memory; tracing.span_cache)

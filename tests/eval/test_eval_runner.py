@@ -468,6 +468,15 @@ def test_on_start_gets_the_experiment_summary_before_the_run():
     assert seen == [("start", "s1", {}), "task"]
 
 
+def test_on_start_is_not_called_without_an_experiment():
+    """``no_send_logs=True`` or ``parent=``: no experiment is made, so, as in 0.48.1, there is no
+    start to tell (ours called it with a summary of nothing)."""
+    seen = []
+    Eval("quiet", data=[{"input": 1}], task=lambda x: x, scores=[lambda output: 1], no_send_logs=True,
+         on_start=lambda summary: seen.append(summary))
+    assert seen == []
+
+
 def test_custom_reporter_replaces_the_default_printing(capsys):
     reports = []
     reporter = Reporter("mine", report_eval=lambda ev, result, verbose, jsonl: reports.append((ev.eval_name, len(result.results), verbose, jsonl)) or "report", report_run=lambda reports, verbose, jsonl: True)
