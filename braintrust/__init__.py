@@ -322,8 +322,9 @@ def _warn_if_shadowed() -> None:
     warnings.warn(
         f"Another installed distribution, braintrust {version} ({path}), also provides the "
         f"`braintrust` module, as {OWN_DISTRIBUTION} does; which one `import braintrust` loads "
-        "depends on install order. Fix: `pip uninstall braintrust` (pytest-braintrust provides "
-        "the same API).",
+        "depends on install order. Fix: `pip uninstall braintrust`, then install pytest-braintrust "
+        "again (`pip install --force-reinstall --no-deps` with what you installed it from): both "
+        "install the same files, so the uninstall removes them. pytest-braintrust provides the same API.",
         UserWarning,
         stacklevel=3,
     )

@@ -62,12 +62,24 @@ def _check_environment() -> None:
     """The ``BRAINTRUST_*`` variables, read now: a malformed one (``BRAINTRUST_HTTP_TIMEOUT=abc``,
     ``BRAINTRUST_LOCAL=maybe``) is a usage error naming it and the fix, before any test runs,
     rather than a traceback at the first case or rows lost at the end."""
-    from braintrust.config import DeliverySettings
+    from braintrust.config import DeliverySettings, env_bool
     from braintrust.state import global_state
+    from braintrust.tracing import ids, traced
 
     try:
         DeliverySettings.from_env()
-        global_state().is_local()
+        if global_state().is_local():
+            # (First read by the first write otherwise: every row spilled, and the run passed.)
+            from braintrust.store.connection import StoreError, busy_timeout_seconds
+
+            try:
+                busy_timeout_seconds()
+            except StoreError as exc:
+                raise ValueError(str(exc)) from None
+        # (First read otherwise by the first span, an INTERNALERROR, and the first traced generator.)
+        env_bool("BRAINTRUST_OTEL_COMPAT")
+        ids.legacy_ids()
+        traced._generator_limit()
     except ValueError as exc:
         raise pytest.UsageError(f"--braintrust: {exc}") from None
 
