@@ -56,6 +56,12 @@ def configure_session(config: pytest.Config, settings: Settings) -> None:
         config.pluginmanager.register(run.xdist_bridge, "braintrust-xdist")
         if workerinput is None:  # the controller: its per-report hook, which workers do not need
             config.pluginmanager.register(XdistCaseCounter(run.xdist_bridge), "braintrust-xdist-cases")
+            if run.runs_nothing is None:
+                # The controller logs nothing, so nothing installed the SDK's SIGTERM handler:
+                # a cancelled CI job's SIGTERM killed it with no summary (without xdist: exit 2, summarized).
+                from braintrust.delivery.runtime import prepare
+
+                prepare()
 
 
 def _check_environment() -> None:

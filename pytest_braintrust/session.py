@@ -99,11 +99,17 @@ class ExperimentRegistry:
     def _create(self, project: str) -> Any:
         from braintrust.objects.experiment import init
 
+        name, update = self.settings.experiment, self.settings.update
+        joined = self.attach.get(self.settings.project) if self.settings.experiment_id else None
+        if joined and (name or joined.get("experiment_name")):
+            # Shards joining by id: another project's cases (marker project=) join that project's
+            # experiment of the same name, one for the run rather than a new one per shard.
+            name, update = name or joined["experiment_name"], True
         return init(
             project=project,
-            experiment=self.settings.experiment,
+            experiment=name,
             base_experiment=self.settings.base_experiment,
-            update=self.settings.update or None,
+            update=update or None,
             set_current=False,
             metadata={"runner": "pytest"},
             dataset=self._dataset_of(project),
