@@ -94,6 +94,16 @@ LINGER_SECONDS = 0.05
 LINGER_BATCHES = 1
 
 
+def _interrupt_of(exc: BaseException) -> KeyboardInterrupt | None:
+    """The Ctrl-C ``exc`` is: itself, or the one a ``RuntimeError("release unlocked lock")``
+    replaced (a Ctrl-C that lands while ``Condition.wait`` takes its lock back leaves the lock
+    unheld, and the ``with`` block's release then fails); None for anything else."""
+    if isinstance(exc, KeyboardInterrupt):
+        return exc
+    context = exc.__context__
+    return context if isinstance(exc, RuntimeError) and isinstance(context, KeyboardInterrupt) else None
+
+
 class Processor:
     def __init__(
         self,
@@ -516,10 +526,12 @@ class Processor:
                 self._wait_for(target, end, interruptions)
             self._attachments.store_pending(Deadline(max(0.0, end - self._clock()), clock=self._clock, sleeper=self._backoff_sleep))
             self._attachments.wait_idle(end + IN_FLIGHT_GRACE_SECONDS, self._clock)
-        except KeyboardInterrupt as stop:
+        except (KeyboardInterrupt, RuntimeError) as exc:
             # Ctrl-C while waiting (a second one, when the first stopped the run): the user wants
             # out now. What is not delivered yet is spilled at once, not waited on.
-            interrupted = stop
+            interrupted = _interrupt_of(exc)
+            if interrupted is None:
+                raise
             with self._cond:
                 self._expire_locked(target, grace_seconds=0.0, reason="interrupted")
         finally:

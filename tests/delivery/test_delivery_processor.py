@@ -670,6 +670,30 @@ def test_counts_since_a_mark_are_one_runs_own():
     assert now.since(None) is now
 
 
+def test_a_ctrl_c_that_leaves_the_wait_s_lock_unheld_still_spills_and_propagates(tmp_path, monkeypatch):
+    """Ctrl-C landing while ``Condition.wait`` takes its lock back (seen once in a full run on
+    Python 3.12.1) leaves the lock unheld: the ``with`` block's release raises
+    ``RuntimeError("release unlocked lock")`` in its place. The flush still spills what is left
+    (reason ``interrupted``) and the Ctrl-C propagates, not the RuntimeError."""
+    processor, backend, spill_dir, ref = behind_a_blocked_backend(tmp_path)
+
+    def wait_interrupted(self, *args):
+        try:
+            raise KeyboardInterrupt
+        finally:
+            raise RuntimeError("release unlocked lock")
+
+    monkeypatch.setattr(type(processor), "_wait_for", wait_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        processor.flush(timeout=30)
+    monkeypatch.undo()
+    result = processor.stats()
+    assert result.spilled == 15 and result.spilled_by_reason == {"interrupted": 15}
+    assert spilled_items(spill_dir) == 15
+    backend.release()
+    processor.close()
+
+
 @pytest.mark.parametrize("where", ["_full_locked", "_follows_pending_write_locked"])
 def test_a_signal_landing_inside_enqueue_after_the_row_counted_still_delivers_it(tmp_path, monkeypatch, where):
     """SIGTERM's SystemExit (or Ctrl-C) is raised between two bytecodes of whatever runs: here,

@@ -133,7 +133,9 @@ def test_the_busy_timeout_is_configurable_and_a_bad_value_is_named(tmp_path, mon
         store.list_projects()
 
 
-def test_a_bad_busy_timeout_spills_a_runs_rows_and_says_why(tmp_path):
+def test_a_bad_busy_timeout_stops_the_run_before_any_test_and_says_why(tmp_path):
+    """A malformed ``BRAINTRUST_LOCAL_BUSY_TIMEOUT`` once let the run pass with every row spilled;
+    it is a usage error naming the variable and the fix, before any test runs (and logs)."""
     folder = tmp_path / "project"
     folder.mkdir()
     (folder / "pyproject.toml").write_text('[tool.pytest.ini_options]\nasyncio_default_fixture_loop_scope = "function"\n')
@@ -143,8 +145,9 @@ def test_a_bad_busy_timeout_spills_a_runs_rows_and_says_why(tmp_path):
     run = subprocess.run([sys.executable, "-m", "pytest", *QUIET, "-q", "--braintrust"], cwd=folder, env=env,
                          capture_output=True, text=True, timeout=60)
     output = run.stdout + run.stderr
-    assert "rows: 0 sent, 12 spilled, 0 dropped" in output, output
+    assert run.returncode == 4, output
     assert "BRAINTRUST_LOCAL_BUSY_TIMEOUT='-3' must be at least 0.001; unset it to use the default 30.0" in output, output
+    assert "passed" not in output and not list(folder.rglob("*.sqlite")) and not list(folder.rglob("spill/*")), output
 
 
 SUITE = '''
