@@ -420,6 +420,12 @@ class BraintrustRun:
             self.summary_incomplete = (f"the summary leaves out {lost['spilled'] + lost['dropped']} of this run's "
                                        f"{delivery['produced']} rows, which were not delivered ({counts})")
             self.notes.append(f"note: {self.summary_incomplete}; its scores are not this run's")
+        if self.unreported_cases and not self.summary_incomplete:
+            # xdist workers that went down (or were stopped) before reporting: the rows they had
+            # not sent are missing, so a gate judged on what arrived could pass a worse run.
+            self.summary_incomplete = (f"the summary may leave out the rows of {self.unreported_cases} eval case(s) "
+                                       "that xdist workers finished but never reported (see below)")
+            self.notes.append(f"note: {self.summary_incomplete}; its scores may not be this run's")
         # The summary requests share one deadline, the flush's: a slow or hanging Braintrust
         # must not keep the run from ending (each request alone would wait up to a minute).
         with bounded_by(DeliverySettings.from_env().flush_timeout_seconds):

@@ -282,14 +282,20 @@ def test_a_worker_that_crashes_is_reported_with_the_cases_it_may_have_lost(bt):
             return n
         '''
     )
-    result = bt.run_subprocess("--braintrust", "--braintrust-project", "crash", "-n", "2", "-p", "no:randomly")
-    assert result.ret == 1
+    result = bt.run_subprocess("--braintrust", "--braintrust-project", "crash", "-n", "2", "-p", "no:randomly",
+                               "--braintrust-fail-under", "pass=0.1", "--braintrust-json", "summary.json")
+    assert result.ret == 6  # (the gate could not be checked: a failed gate, as when rows spill)
     out = result.stdout.str()
     assert "INTERNALERROR" not in out
     result.stdout.fnmatch_lines(
         ["braintrust: worker gw* went down before flushing: of the * eval case(s) it finished (test_*::test_case[[]*), "
          "those whose rows it had not sent yet are lost and not in the counts above; rerun them (pass their ids to pytest*"]
     )
+    # The gates are not judged on what arrived (a worse run could pass them): unchecked, and said.
+    assert "gate PASSED" not in out, out
+    gates = json.loads((bt.path / "summary.json").read_text())["gates"]
+    assert gates and not any(gate["passed"] for gate in gates), gates
+    assert all("never reported" in gate["message"] for gate in gates), gates
 
 
 def test_a_crashed_worker_counts_a_rerun_case_once(bt):
