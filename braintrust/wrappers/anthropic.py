@@ -18,8 +18,9 @@ span when collected, or at the process's exit, with what arrived and the metadat
 ``stream_unfinished``. ``messages.parse`` is traced as ``create`` (span
 ``anthropic.messages.parse``, the parsed output beside the content), and ``messages.batches``'
 ``create`` and ``results`` as ``task`` spans (``anthropic_batches.py``). ``client.beta.messages`` is traced the
-same way (the same span names, as the public SDK writes them). Everything else passes through
-untraced.
+same way (the same span names, as the public SDK writes them), and its ``tool_runner`` and
+``thread`` helpers as a ``task`` span over the run (``anthropic_tool_runner.py``). Everything else
+passes through untraced.
 
 ``TracedMessageStream(stream, span, request_start_time)`` (the public SDK's) traces a message
 stream read outside a wrapped client: on a span of the caller's, it logs what the helper's span logs.
@@ -126,6 +127,20 @@ class _Messages(NamedWrapper):
         from braintrust.wrappers.anthropic_batches import Batches
 
         return Batches(self._bt_messages.batches)
+
+    @property
+    def tool_runner(self) -> Callable[..., Any]:
+        """``beta.messages.tool_runner``: a ``task`` span over the run (``anthropic_tool_runner.py``)."""
+        from braintrust.wrappers.anthropic_tool_runner import traced_helper
+
+        return traced_helper(self._bt_messages, "tool_runner")
+
+    @property
+    def thread(self) -> Callable[..., Any]:
+        """``beta.messages.thread``: a thread sending through the wrapped client."""
+        from braintrust.wrappers.anthropic_tool_runner import traced_helper
+
+        return traced_helper(self._bt_messages, "thread")
 
     def stream(self, *args: Any, **kwargs: Any) -> Any:
         """The ``messages.stream(...)`` helper: a context manager whose stream the span follows."""
@@ -337,10 +352,27 @@ def _server_tool_spans(output: Any) -> list[dict]:
     return [_server_tool_span(call, result) for call, result in pairs]
 
 
+#: The fields of a content block delta that carry output.
+OUTPUT_DELTAS = ("text", "thinking", "partial_json", "citation", "input")
+
+
+def _is_first_token(event: Any) -> bool:
+    """Whether a streamed event carries output: 0.48.1 times the first token there, not at
+    ``message_start`` nor at an empty text or thinking block's start."""
+    kind = field(event, "type")
+    if kind == "content_block_delta":
+        delta = field(event, "delta")
+        return delta is not None and any(field(delta, name) for name in OUTPUT_DELTAS)
+    block = field(event, "content_block") if kind == "content_block_start" else None
+    if block is None:
+        return False
+    return field(block, "type") not in ("text", "thinking") or bool(field(block, "text") or field(block, "thinking"))
+
+
 _CREATE = Kind("anthropic.messages.create", INSTRUMENTATION, _start_fields, _message_fields, error_text=str,
                children=_server_tool_spans)
 _STREAMED = Kind("anthropic.messages.stream", INSTRUMENTATION, _start_fields, _message_fields, _message_from_events,
-                 error_text=str, children=_server_tool_spans)
+                 error_text=str, children=_server_tool_spans, first_token=_is_first_token)
 _STREAM_HELPER = _STREAMED
 
 
@@ -421,13 +453,14 @@ def _follow_events(stream: Any, call: Call) -> None:
     if events is None:
         call.first_chunk()
         return
+    call.streamed = True
     follower = _FollowedAsyncEvents(events, stream, call) if hasattr(events, "__anext__") else _FollowedEvents(events, stream, call)
     stream._iterator = follower
     follow_until_dropped(follower, call)
 
 
 class _FollowedEvents:
-    """A helper's stream's events: the first one timed. Dropped with its stream while the span
+    """A helper's stream's events: the first token timed. Dropped with its stream while the span
     is open (a block never left: ``__enter__`` called by hand), it ends the span with the message
     as far as it came and the metadata ``stream_unfinished``; so does the process's exit."""
 
@@ -441,7 +474,7 @@ class _FollowedEvents:
 
     def __next__(self) -> Any:
         event = next(self._events)
-        self._call.first_chunk()
+        _note_event(self._call, event)
         return event
 
     def _bt_dropped(self, note: str) -> None:
@@ -460,31 +493,38 @@ class _FollowedAsyncEvents(_FollowedEvents):
 
     async def __anext__(self) -> Any:
         event = await self._events.__anext__()
-        self._call.first_chunk()
+        _note_event(self._call, event)
         return event
 
 
 def _note_first_event(stream: Any, call: Call) -> None:
     """Follow the stream's event iterator (every way of reading the stream goes through it) to
-    time the first event; without one, the first token is taken to be the answer's start."""
+    time the first token; without one, the first token is taken to be the answer's start."""
     events = getattr(stream, "_iterator", None)
     if events is None:
         call.first_chunk()
-    elif hasattr(events, "__anext__"):
+        return
+    call.streamed = True
+    if hasattr(events, "__anext__"):
         stream._iterator = _first_event_async(events, call)
     else:
         stream._iterator = _first_event(events, call)
 
 
+def _note_event(call: Call, event: Any) -> None:
+    if _is_first_token(event):
+        call.first_chunk()
+
+
 def _first_event(events: Iterator[Any], call: Call) -> Iterator[Any]:
     for event in events:
-        call.first_chunk()
+        _note_event(call, event)
         yield event
 
 
 async def _first_event_async(events: AsyncIterator[Any], call: Call) -> AsyncIterator[Any]:
     async for event in events:
-        call.first_chunk()
+        _note_event(call, event)
         yield event
 
 

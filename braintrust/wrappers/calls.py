@@ -136,13 +136,15 @@ class Kind:
     ``error_text(exc)``: an error as logged;
     ``children(output)``: child spans to log under the call's, each the arguments of a
     ``start_span`` plus the ``output`` or ``error`` to log in it (the tool calls an answer made);
-    ``span_type``: the span's type (``llm``; a call that is no model call, a batch's, ``task``).
+    ``span_type``: the span's type (``llm``; a call that is no model call, a batch's, ``task``);
+    ``first_token(chunk)``: whether a streamed chunk is the answer's first token (default: any chunk).
     """
 
     def __init__(self, name: str, instrumentation: str, start_fields: Callable[[dict], dict], finish: Callable[[Any], dict],
                  aggregate: Callable[[list], dict] | None = None, timed: bool = True,
                  error_text: Callable[[BaseException], str] = traceback_text,
-                 children: Callable[[Any], list[dict]] | None = None, duration: str | None = None, span_type: str = "llm"):
+                 children: Callable[[Any], list[dict]] | None = None, duration: str | None = None, span_type: str = "llm",
+                 first_token: Callable[[Any], bool] | None = None):
         self.name = name
         self.instrumentation = instrumentation
         self.start_fields = start_fields
@@ -153,11 +155,12 @@ class Kind:
         self.children = children
         self.duration = duration
         self.span_type = span_type
+        self.first_token = first_token
 
     def named(self, name: str) -> "Kind":
         """The same kind under another span name (``parse`` beside ``create``, say)."""
         return Kind(name, self.instrumentation, self.start_fields, self.finish, self.aggregate, self.timed, self.error_text,
-                    self.children, self.duration, self.span_type)
+                    self.children, self.duration, self.span_type, self.first_token)
 
 
 def omitted(value: Any) -> bool:
@@ -269,13 +272,16 @@ class Call:
             self.first_token_seconds = time.time() - self.start
 
     def received(self, chunk: Any) -> None:
-        self.first_chunk()
+        if self.kind.first_token is None or self.kind.first_token(chunk):
+            self.first_chunk()
         self.chunks.append(chunk)
 
     def done(self, result: Any, error: BaseException | None = None, unfinished: str | None = None) -> None:
         """The result is in (``error``: and then something failed; ``unfinished``: the note of a
-        stream dropped before its end, ``result`` being what arrived)."""
-        self.first_chunk()
+        stream dropped before its end, ``result`` being what arrived: a stream's first token is
+        its own, if one came)."""
+        if not self.streamed:
+            self.first_chunk()
         fields = self._read(self.kind.finish, result)
         if self.kind.duration == "call":  # (of a call that answered: a failed one has none)
             fields["metrics"] = {**(fields.get("metrics") or {}), "duration": time.time() - self.start}
