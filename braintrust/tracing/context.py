@@ -9,7 +9,35 @@ from __future__ import annotations
 import contextvars
 from typing import Any
 
-current_span_var: contextvars.ContextVar[Any] = contextvars.ContextVar("braintrust_current_span", default=None)
+
+class _CurrentSpanVar:
+    """The current span's context variable. ``get`` skips a span that ended while still current
+    where it was made current (``set_current`` and ``end`` without ``unset_current``, or a
+    pool thread's task that left its span current for the thread's next task), as 0.48.1 skips
+    ended spans: the span current before it is current again, instead of every later span in
+    that context becoming a child of the ended one. A span left by ``with`` stays the parent of
+    the asyncio tasks created inside the block (0.48.1 starts new traces there)."""
+
+    def __init__(self) -> None:
+        self._var: contextvars.ContextVar[Any] = contextvars.ContextVar("braintrust_current_span", default=None)
+        # (the variable's own methods: no Python frame on the per-span paths)
+        self.set = self._var.set
+        self.reset = self._var.reset
+
+    def get(self) -> Any:
+        span = self._var.get()
+        hops = 0
+        while span is not None and hops < 100:  # (a bound: two ended spans made current over each other)
+            tokens = getattr(span, "_context_tokens", None)
+            if not tokens or (getattr(span, "_ended_at", None) is None and getattr(span, "_logged_end", None) is None):
+                return span
+            before = tokens[-1].old_value
+            span = None if before is contextvars.Token.MISSING else before
+            hops += 1
+        return span
+
+
+current_span_var = _CurrentSpanVar()
 #: ``parent_context``'s parent: an exported slug, or W3C trace-context headers.
 parent_var: contextvars.ContextVar[Any] = contextvars.ContextVar("braintrust_parent", default=None)
 

@@ -4,6 +4,7 @@ current while the function body runs, including across generator steps."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import logging
@@ -14,6 +15,7 @@ from typing import Any, Callable
 from braintrust.config import env_number
 from braintrust.tracing import context
 from braintrust.tracing.api import start_span
+from braintrust.tracing.record import validate_event
 from braintrust.tracing.span import NOOP_SPAN, checked_attributes
 
 log = logging.getLogger("braintrust")
@@ -69,8 +71,11 @@ def _wrap(func: Callable, options: dict[str, Any]) -> Callable:
     span_attributes = options.pop("span_attributes", None)
     if span_attributes is not None:
         checked_attributes(span_attributes)
+    # "function" unless a type is given, as 0.48.1 defaults it: an explicit ``type=None`` is
+    # start_span's (a root "task", a child untyped).
+    given_type = "type" in options or bool(span_attributes and "type" in span_attributes)
     span_type = options.pop("type", None)
-    if span_type is None and not (span_attributes and span_attributes.get("type") is not None):
+    if not given_type:
         span_type = "function"
     span_args = {
         "name": options.pop("name", None) or getattr(func, "__name__", None) or type(func).__name__,
@@ -83,6 +88,11 @@ def _wrap(func: Callable, options: dict[str, Any]) -> Callable:
     set_current = options.pop("set_current", None) is not False
     span_args["set_current"] = set_current
     event = options  # anything else is logged on the span at start (e.g. metadata=)
+    if event:
+        try:  # (checked once here: else every call of the function raised it)
+            validate_event(dict(event))
+        except ValueError as exc:
+            raise ValueError(f"@traced on {span_args['name']!r}: {exc}") from None
     try:
         signature: inspect.Signature | None = inspect.signature(func)
     except (TypeError, ValueError):
@@ -110,7 +120,8 @@ def _wrap(func: Callable, options: dict[str, Any]) -> Callable:
 
     # Generators run every step with their span current (``_Steps``): the body sees its span
     # -- and spans it opens across a ``yield`` stay current for it -- while the caller's current
-    # span is restored between steps.
+    # span is restored between steps. One made a ``with`` block by ``contextlib`` keeps its span
+    # current in the block too (``_Entered``).
 
     kind = _kind_of(func)
     if inspect.isasyncgenfunction(kind):
@@ -118,12 +129,12 @@ def _wrap(func: Callable, options: dict[str, Any]) -> Callable:
         @functools.wraps(func)
         async def async_gen_wrapper(*args: Any, **kwargs: Any) -> Any:
             span = open_span(args, kwargs)
-            steps = _Steps(span, set_current)
+            steps = _steps_for(span, set_current, sys._getframe().f_back)
             collector = _Collector(collect=not notrace_io)
-            agen = func(*args, **kwargs)
             to_send: Any = None
             to_throw: BaseException | None = None
             try:
+                agen = func(*args, **kwargs)  # (arguments it cannot take: the span's error)
                 while True:
                     try:
                         if to_throw is not None:
@@ -149,6 +160,8 @@ def _wrap(func: Callable, options: dict[str, Any]) -> Callable:
             except BaseException:
                 fail(span, collector)
                 raise
+            finally:
+                steps.done()
             finish(span, collector.output(), collector.loggable())
 
         return async_gen_wrapper
@@ -158,12 +171,12 @@ def _wrap(func: Callable, options: dict[str, Any]) -> Callable:
         @functools.wraps(func)
         def gen_wrapper(*args: Any, **kwargs: Any) -> Any:
             span = open_span(args, kwargs)
-            steps = _Steps(span, set_current)
+            steps = _steps_for(span, set_current, sys._getframe().f_back)
             collector = _Collector(collect=not notrace_io)
-            gen = func(*args, **kwargs)
             to_send: Any = None
             to_throw: BaseException | None = None
             try:
+                gen = func(*args, **kwargs)  # (arguments it cannot take: the span's error)
                 while True:
                     try:
                         if to_throw is not None:
@@ -190,6 +203,8 @@ def _wrap(func: Callable, options: dict[str, Any]) -> Callable:
             except BaseException:
                 fail(span, collector)
                 raise
+            finally:
+                steps.done()
             finish(span, collector.output(), collector.loggable())
             return result
 
@@ -270,6 +285,42 @@ class _Steps:
         finally:
             self.current = context.current_span_var.get()
             context.current_span_var.reset(token)
+
+    def done(self) -> None:
+        pass
+
+
+class _Entered:
+    """The steps of a generator that ``contextlib.contextmanager`` (or ``asynccontextmanager``)
+    turned into a ``with`` block: its span is current in the block as well, as if the block
+    were inside ``with start_span(...)`` (0.48.1 nests the block's spans under it too)."""
+
+    def __init__(self, span: Any, set_current: bool) -> None:
+        self.span, self.set_current = span, set_current
+        _enter(span, set_current)
+
+    def run(self, step: Callable, *args: Any) -> Any:
+        return step(*args)
+
+    def done(self) -> None:
+        _leave(self.span, self.set_current)
+
+
+#: The code that enters a ``contextlib`` context manager made from a generator: the frame that
+#: first resumes a ``@traced`` generator's wrapper when it is used that way.
+_CONTEXT_ENTRIES = tuple(
+    method.__code__
+    for method in (getattr(contextlib._GeneratorContextManager, "__enter__", None),
+                   getattr(contextlib._AsyncGeneratorContextManager, "__aenter__", None))
+    if hasattr(method, "__code__")
+)
+
+
+def _steps_for(span: Any, set_current: bool, resumer: Any) -> "_Steps | _Entered":
+    """``_Entered`` for a generator first resumed by ``contextlib``'s entry, else ``_Steps``."""
+    if resumer is not None and resumer.f_code in _CONTEXT_ENTRIES:
+        return _Entered(span, set_current)
+    return _Steps(span, set_current)
 
 
 @types.coroutine
