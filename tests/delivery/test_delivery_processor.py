@@ -760,3 +760,43 @@ def test_the_sender_takes_a_rounds_rows_up_to_a_byte_bound(tmp_path, monkeypatch
     assert_invariant(result)
     assert result.accepted == 13
     assert [len(call.rows) for call in backend.calls] == [3, 3, 3, 3, 1]
+
+
+def test_under_pytest_the_sender_takes_writes_in_rounds_of_ten_batches(tmp_path, monkeypatch):
+    """A suite logs a steady trickle: under pytest the sender waits for ten batches' worth (or
+    ``policy.linger_seconds``) instead of one, so it wakes, and takes the GIL from the tests,
+    a tenth as often; producers pace only past that. (Outside pytest: one batch.)"""
+    monkeypatch.setattr(policy, "round_batches", 10)
+    monkeypatch.setattr(policy, "linger_seconds", 30.0)
+    processor, backend, _ = make_processor(tmp_path, batch_max_rows=100)
+    ref = project_ref()
+    processor.enqueue(ref, make_row("first"), 100)
+    deadline = time.monotonic() + 10
+    while not processor._sender_lingering and time.monotonic() < deadline:
+        time.sleep(0.01)
+    for n in range(898):  # 899 queued: under ten batches, and not far enough ahead to pace
+        processor.enqueue(ref, make_row(f"r{n}"), 100)
+    time.sleep(0.3)
+    assert backend.rows_received == 0 and processor._pacing == 0  # still lingering: no round yet
+    for n in range(101):  # 1,000 queued: the round starts
+        processor.enqueue(ref, make_row(f"s{n}"), 100)
+    while backend.rows_received < 1000 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert backend.rows_received == 1000
+    result = processor.flush(timeout=5)
+    assert_invariant(result)
+    assert result.accepted == 1000
+    processor.close()
+
+
+def test_the_plugin_sets_the_pytest_rounds_for_its_run_and_gives_them_back(pytester):
+    pytester.makepyfile(test_rounds='''
+        from braintrust.delivery import policy
+
+        def test_rounds_during_the_run():
+            assert (policy.round_batches, policy.linger_seconds) == (policy.PYTEST_ROUND_BATCHES, policy.PYTEST_LINGER_SECONDS)
+    ''')
+    before = (policy.round_batches, policy.linger_seconds)
+    result = pytester.runpytest_inprocess("--braintrust", "-p", "no:cacheprovider", "-n", "0")
+    result.assert_outcomes(passed=1)
+    assert (policy.round_batches, policy.linger_seconds) == before == (1, None)
