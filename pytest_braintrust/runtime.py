@@ -24,10 +24,9 @@ def configure_session(config: pytest.Config, settings: Settings) -> None:
 
     _check_environment()
 
-    saved_policy = (policy.quiet_local_notice, policy.queue_full_wait_seconds, policy.round_batches, policy.linger_seconds)
+    saved_policy = (policy.quiet_local_notice, policy.queue_full_wait_seconds)
     policy.quiet_local_notice = True  # the report header says where results go
     policy.enable_pytest_backpressure()
-    policy.enable_pytest_rounds()
     workerinput = getattr(config, "workerinput", None)
     attach = (workerinput or {}).get("braintrust_experiments") if workerinput else None
     from pytest_braintrust.data import DATASETS_KEY
@@ -208,8 +207,7 @@ class BraintrustRun:
         from braintrust.delivery import policy
 
         if self.saved_policy is not None:
-            (policy.quiet_local_notice, policy.queue_full_wait_seconds, policy.round_batches,
-             policy.linger_seconds) = self.saved_policy
+            policy.quiet_local_notice, policy.queue_full_wait_seconds = self.saved_policy
 
     def session(self) -> EvalSession:
         assert self.eval_session is not None

@@ -32,8 +32,7 @@ Lingering: the sender takes writes once a batch's worth is queued (``batch_max_r
 ``LINGER_SECONDS`` after it saw the first one, or at once when a flush or close asks. Taking
 each write as it comes would send one request (or one SQLite transaction) per write under a
 steady trickle, and merge nothing: a span's start, logs and end, made milliseconds apart, then
-travel as separate writes instead of one row. Under pytest (``policy.enable_pytest_rounds``)
-the sender waits for ten batches' worth, or 0.25 s, and producers pace that much further ahead.
+travel as separate writes instead of one row.
 
 Attachments: after the rows that hold them, the sender (and a flush) store the bytes of logged
 attachments (``attachment_delivery``); a flush waits for that under its deadline too.
@@ -219,8 +218,7 @@ class Processor:
                     self._queued_bytes += approx_bytes
                     self._pending_keys[key] = self._pending_keys.get(key, 0) + 1
                     if self._sender_waiting and (
-                        not self._sender_lingering
-                        or len(self._queue) >= LINGER_BATCHES * policy.round_batches * self.settings.batch_max_rows
+                        not self._sender_lingering or len(self._queue) >= LINGER_BATCHES * self.settings.batch_max_rows
                     ):
                         self._cond.notify_all()
             except BaseException:
@@ -239,14 +237,14 @@ class Processor:
     def _ahead_locked(self) -> bool:
         """Far enough ahead of what the backend has been handed to pace (``PACE_BATCHES``)."""
         return (
-            len(self._queue) + self._unsent >= (PACE_BATCHES + policy.round_batches - 1) * self.settings.batch_max_rows
+            len(self._queue) + self._unsent >= PACE_BATCHES * self.settings.batch_max_rows
             or self._queued_bytes >= PACE_BYTES
         )
 
     def _resumable_locked(self) -> bool:
         """Close enough for a pacing producer to go on: one batch less (and half the bytes)."""
         return (
-            len(self._queue) + self._unsent <= (PACE_BATCHES + policy.round_batches - 2) * self.settings.batch_max_rows
+            len(self._queue) + self._unsent <= (PACE_BATCHES - 1) * self.settings.batch_max_rows
             and self._queued_bytes < PACE_BYTES // 2
         )
 
@@ -395,11 +393,11 @@ class Processor:
     def _linger_locked(self) -> None:
         """Wait (up to ``LINGER_SECONDS``) for a batch's worth of writes, unless a flush, a
         close or a producer waiting for room needs the queue taken now."""
-        end = time.monotonic() + (LINGER_SECONDS if policy.linger_seconds is None else policy.linger_seconds)
+        end = time.monotonic() + LINGER_SECONDS
         self._sender_waiting = self._sender_lingering = True
         try:
             while (
-                len(self._queue) < LINGER_BATCHES * policy.round_batches * self.settings.batch_max_rows
+                len(self._queue) < LINGER_BATCHES * self.settings.batch_max_rows
                 and not self._flush_ends
                 and not self._stop
                 and not self._pacing
