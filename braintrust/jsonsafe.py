@@ -343,15 +343,20 @@ def _via(obj: Any, converted: Any, depth: int, path: set) -> tuple[Any, int]:
         path.discard(oid)
 
 
-def _dict_from(obj: Any, method: str, **kwargs: Any) -> dict | None:
-    """``obj.method(**kwargs)`` if it has that method and it answers a dict, else None."""
+def _answer(obj: Any, method: str, **kwargs: Any) -> Any:
+    """``obj.method(**kwargs)``, or ``_NOTHING`` when it has no such method or it raises."""
     call = getattr(obj, method, None)
     if not callable(call):
-        return None
+        return _NOTHING
     try:
-        dumped = call(**kwargs)
+        return call(**kwargs)
     except Exception:
-        return None
+        return _NOTHING
+
+
+def _dict_from(obj: Any, method: str, **kwargs: Any) -> dict | None:
+    """``obj.method(**kwargs)`` if it has that method and it answers a dict, else None."""
+    dumped = _answer(obj, method, **kwargs)
     return dumped if isinstance(dumped, dict) else None
 
 
@@ -359,13 +364,7 @@ def _model_dump(obj: Any, **kwargs: Any) -> Any:
     """A pydantic v2 model's ``model_dump(**kwargs)``: a dict, or the root value of a
     ``RootModel`` (a list, a string...), as 0.48.1 sends it; None when it has no such method or
     it answers anything else (a Mock's answer is another Mock)."""
-    call = getattr(obj, "model_dump", None)
-    if not callable(call):
-        return None
-    try:
-        dumped = call(**kwargs)
-    except Exception:
-        return None
+    dumped = _answer(obj, "model_dump", **kwargs)
     return dumped if dumped is not None and type(dumped) in _PLAIN_RESULTS else None
 
 
