@@ -288,6 +288,11 @@ class CurrentTokens:
             # Set in another context (e.g. a generator resumed elsewhere): best effort.
             old = self._context_tokens.pop().old_value
             context.current_span_var.set(None if old is contextvars.Token.MISSING else old)
+        elif not self._context_tokens and context.current_span_var.get() is self:
+            # Current again only because a span made current after it was unset after it
+            # (set a, set b, unset a, unset b): unsetting it leaves no span current, as in 0.48.1,
+            # rather than leaving it current for good.
+            context.current_span_var.set(None)
 
 
 class SpanImpl(CurrentTokens, Span):

@@ -160,3 +160,26 @@ def test_a_traced_generator_called_with_arguments_it_cannot_take_ends_its_span_w
     for name in ("numbers", "anumbers"):
         assert "TypeError" in rows[name]["error"], name
         assert rows[name]["metrics"].get("end"), name
+
+
+def test_a_span_current_again_after_out_of_order_unsets_can_still_be_unset():
+    """``a.set_current(); b.set_current(); a.unset_current(); b.unset_current()`` makes ``a``
+    current again (``b``'s token restores it); ``a.unset_current()`` then did nothing, and ``a``
+    stayed every later span's parent. Now it leaves no span current, as in 0.48.1."""
+    import braintrust
+    from braintrust.tracing.span import NOOP_SPAN
+
+    logger = braintrust.init_logger(project="out-of-order")
+    a = logger.start_span(name="a", set_current=False)
+    b = logger.start_span(name="b", set_current=False)
+    a.set_current()
+    b.set_current()
+    a.unset_current()
+    b.unset_current()
+    assert braintrust.current_span() is a
+    a.unset_current()
+    assert braintrust.current_span() is NOOP_SPAN
+    later = braintrust.start_span(name="later")
+    assert later.root_span_id != a.root_span_id
+    for span in (later, b, a):
+        span.end()
