@@ -367,12 +367,11 @@ class DatasetSummary(SerializableDataClass):
 
     def __str__(self) -> str:
         text = f"\n{RULE}\n"
-        if self.data_summary is not None:
-            text += f"{self.data_summary}\n"
         if self.local_hint:
-            return text + self.local_hint
+            return text + (f"{self.data_summary}\n" if self.data_summary is not None else "") + self.local_hint
         return (
             text
+            + f"{self.data_summary}\n"  # ("None" without one, as 0.48.1 prints it)
             + f"See results for all datasets in {self.project_name} at {self.project_url}\n"
             + f"See results for {self.dataset_name} at {self.dataset_url}"
         )

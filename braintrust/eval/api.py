@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from braintrust.eval.cases import BaseExperiment, EvalCase
-from braintrust.eval.evaluator import Evaluator, unique_eval_name
+from braintrust.eval.evaluator import Evaluator, eval_display_name
 from braintrust.eval.hooks import EvalHooks
 from braintrust.eval.reporters import Reporter, ReporterDef, call_maybe_async, eprint
 from braintrust.eval.results import EvalResult, EvalResultWithSummary, EvalScorerArgs, EvalTimeoutError
@@ -32,7 +32,7 @@ def _make_evaluator(name: str, data: Any, task: Callable[..., Any], **options: A
     check_state(options.get("state"), "Eval")
     return Evaluator(
         project_name=name,
-        eval_name=unique_eval_name(name, options.get("experiment_name")),
+        eval_name=eval_display_name(name, options.get("experiment_name")),
         data=data,
         task=task,
         **options,

@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-import threading
 from typing import Any, Callable, Generic, TypeVar
 
 Input = TypeVar("Input")
 Output = TypeVar("Output")
 
-_names_lock = threading.Lock()
-_names_seen: dict[str, int] = {}
-
-
-def unique_eval_name(project_name: str, experiment_name: str | None) -> str:
-    """``name`` or ``"<name> [experiment_name=<x>]"``, made unique within the process with ``_<n>``."""
-    base = f"{project_name} [experiment_name={experiment_name}]" if experiment_name else project_name
-    with _names_lock:
-        count = _names_seen.get(base, 0)
-        _names_seen[base] = count + 1
-    return base if count == 0 else f"{base}_{count}"
+def eval_display_name(project_name: str, experiment_name: str | None) -> str:
+    """``name`` or ``"<name> [experiment_name=<x>]"``, as 0.48.1 names an evaluator. Only
+    ``braintrust eval`` makes names unique (``registry.record``): each ``Eval()`` a script runs keeps its own."""
+    return project_name if experiment_name is None else f"{project_name} [experiment_name={experiment_name}]"
 
 
 @dataclasses.dataclass

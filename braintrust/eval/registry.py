@@ -57,7 +57,10 @@ def collecting() -> Iterator[list[RegisteredEvaluator]]:
 
 
 def record(evaluator: Evaluator, reporter: ReporterDef | str | None) -> None:
+    """Record ``evaluator``; a name already recorded gets ``_<number recorded so far>``, as 0.48.1's."""
     with _lock:
+        if any(entry.evaluator.eval_name == evaluator.eval_name for entry in _evaluators):
+            evaluator.eval_name = f"{evaluator.eval_name}_{len(_evaluators)}"
         _evaluators.append(RegisteredEvaluator(evaluator, reporter))
 
 

@@ -506,12 +506,13 @@ def test_summarize_scores_false_skips_the_comparison():
     assert "Summary skipped: Score summarization was disabled" in str(result.summary)
 
 
-def test_eval_names_are_unique_within_a_process(capsys):
+def test_a_script_s_evals_keep_their_names_as_in_0_48_1(capsys):
+    """Only ``braintrust eval`` makes names unique (test_qa3_summary_print.py); 0.48.1's script runs keep theirs."""
     seen = []
     reporter = Reporter("names", report_eval=lambda ev, result, verbose, jsonl: seen.append(ev.eval_name), report_run=lambda r, v, j: True)
     for _ in range(2):
         Eval("same-name", data=[{"input": 1}], task=lambda x: x, scores=[lambda output: 1], reporter=reporter)
-    assert seen == ["same-name", "same-name_1"]
+    assert seen == ["same-name", "same-name"]
 
 
 def test_progress_bar_only_draws_on_a_terminal():
