@@ -254,8 +254,8 @@ def test_repeated_failures_count_cases_not_trials(capsys):
 
     Eval("trial-failures", data=[{"input": 0}], task=lambda x: x, scores=[first_case_only, bad_scorer], trial_count=2)
     err = capsys.readouterr().err
-    assert "scorer 'first_case_only' of evaluator trial-failures_1 failed in 1 of 1 case (2 of 2 trials)" in err
-    assert "scorer 'bad_scorer' of evaluator trial-failures_1 failed in 1 of 1 case (2 of 2 trials)" in err
+    assert "scorer 'first_case_only' of evaluator trial-failures failed in 1 of 1 case (2 of 2 trials)" in err
+    assert "scorer 'bad_scorer' of evaluator trial-failures failed in 1 of 1 case (2 of 2 trials)" in err
 
 
 def flaky_task(input):
