@@ -3,16 +3,19 @@
 Saved parameters' schemas are small: an object of properties, each a type with a default, an
 ``x-bt-type`` ("prompt", "model"), or a pydantic model's schema. This checks the keywords such
 schemas use: ``type`` (``integer`` is a whole number, never a bool), ``enum``, ``const``,
-``properties``, ``required``, ``additionalProperties``, ``items``, ``minItems`` / ``maxItems``,
-``minimum`` / ``maximum`` (and exclusive), ``minLength`` / ``maxLength``, ``pattern``, ``allOf`` /
-``anyOf`` / ``oneOf`` / ``not``, and local ``$ref`` (``#/...``). Other keywords (``format``,
-``dependencies``, ``if``/``then``...) are not checked, as a draft-7 validator leaves ``format``
-unchecked by default.
+``properties``, ``patternProperties``, ``required``, ``additionalProperties``, ``propertyNames``,
+``minProperties`` / ``maxProperties``, ``items``, ``minItems`` / ``maxItems``, ``uniqueItems``,
+``minimum`` / ``maximum`` (and exclusive), ``multipleOf``, ``minLength`` / ``maxLength``,
+``pattern``, ``allOf`` / ``anyOf`` / ``oneOf`` / ``not``, and local ``$ref`` (``#/...``): every
+keyword pydantic writes. Other keywords (``format``, ``dependencies``, ``if``/``then``...) are not
+checked, as a draft-7 validator leaves ``format`` unchecked by default. Messages and their order
+(by path) are the ``jsonschema`` package's, which the public SDK uses.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 import re
 from typing import Any, Iterator, Mapping
 from urllib.parse import unquote
@@ -60,9 +63,11 @@ def validate_json_schema(values: Mapping[str, Any], schema: Mapping[str, Any]) -
 
 
 def schema_errors(instance: Any, schema: Any) -> list[str]:
-    """Every way ``instance`` breaks ``schema``, each as ``"<dotted path or root>: <message>"``."""
+    """Every way ``instance`` breaks ``schema``, each as ``"<dotted path or root>: <message>"``,
+    ordered by path (an object's members before deeper ones, as 0.48.1 lists them)."""
     root = schema if isinstance(schema, dict) else {}
-    return [f"{'.'.join(str(p) for p in path) or 'root'}: {message}" for path, message in _errors(instance, schema, root, ())]
+    found = sorted(_errors(instance, schema, root, ()), key=lambda error: [(isinstance(p, str), p) for p in error[0]])
+    return [f"{'.'.join(str(p) for p in path) or 'root'}: {message}" for path, message in found]
 
 
 def _errors(value: Any, schema: Any, root: Mapping[str, Any], path: tuple, refs: tuple[str, ...] = ()) -> Iterator[tuple[tuple, str]]:
@@ -95,10 +100,7 @@ def _errors(value: Any, schema: Any, root: Mapping[str, Any], path: tuple, refs:
     elif isinstance(value, list):
         yield from _array_errors(value, schema, root, path)
     elif isinstance(value, str):
-        if "minLength" in schema and len(value) < schema["minLength"]:
-            yield path, f"{_show(value)} is too short"
-        if "maxLength" in schema and len(value) > schema["maxLength"]:
-            yield path, f"{_show(value)} is too long"
+        yield from _size_errors(value, len(value), schema, "Length", path)
         if isinstance(schema.get("pattern"), str) and not re.search(schema["pattern"], value):
             yield path, f"{_show(value)} does not match {schema['pattern']!r}"
     elif _TYPES["number"](value):
@@ -109,14 +111,19 @@ def _errors(value: Any, schema: Any, root: Mapping[str, Any], path: tuple, refs:
             bound = schema.get(keyword)
             if _TYPES["number"](bound) and fails(value, bound):
                 yield path, f"{value!r} {words} {bound!r}"
+        step = schema.get("multipleOf")
+        if _TYPES["number"](step) and step > 0 and not _is_multiple(value, step):
+            yield path, f"{value!r} is not a multiple of {step!r}"
     for part in schema.get("allOf") or []:
         yield from _errors(value, part, root, path, refs)
     if schema.get("anyOf") and not any(_valid(value, part, root, refs) for part in schema["anyOf"]):
         yield path, f"{_show(value)} is not valid under any of the given schemas"
     if schema.get("oneOf"):
-        matches = sum(1 for part in schema["oneOf"] if _valid(value, part, root, refs))
-        if matches != 1:
-            yield path, f"{_show(value)} is {'not valid under any' if matches == 0 else 'valid under more than one'} of the given schemas"
+        matches = [part for part in schema["oneOf"] if _valid(value, part, root, refs)]
+        if not matches:
+            yield path, f"{_show(value)} is not valid under any of the given schemas"
+        elif len(matches) > 1:  # (jsonschema names the first match last)
+            yield path, f"{_show(value)} is valid under each of {', '.join(repr(part) for part in (*matches[1:], matches[0]))}"
     if "not" in schema and _valid(value, schema["not"], root, refs):
         yield path, f"{_show(value)} should not be valid under {schema['not']!r}"
 
@@ -125,21 +132,37 @@ def _object_errors(value: dict, schema: dict, root: Mapping[str, Any], path: tup
     for name in schema.get("required") or []:
         if name not in value:
             yield path, f"{name!r} is a required property"
+    yield from _size_errors(value, len(value), schema, "Properties", path)
+    names = schema.get("propertyNames")
+    if names is not None:
+        for name in value:
+            yield from _errors(name, names, root, path)
     properties = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+    patterns = schema.get("patternProperties") if isinstance(schema.get("patternProperties"), dict) else {}
+    extra = []
     for name, item in value.items():
         if name in properties:
             yield from _errors(item, properties[name], root, (*path, name))
-        elif schema.get("additionalProperties") is False:
-            yield path, f"Additional properties are not allowed ({name!r} was unexpected)"
-        elif isinstance(schema.get("additionalProperties"), dict):
-            yield from _errors(item, schema["additionalProperties"], root, (*path, name))
+        matched = [pattern for pattern in patterns if re.search(pattern, name)]
+        for pattern in matched:
+            yield from _errors(item, patterns[pattern], root, (*path, name))
+        if name not in properties and not matched:
+            extra.append(name)
+            if isinstance(schema.get("additionalProperties"), dict):
+                yield from _errors(item, schema["additionalProperties"], root, (*path, name))
+    if extra and schema.get("additionalProperties") is False:
+        listed = ", ".join(repr(name) for name in sorted(extra))
+        if patterns:
+            verb = "does" if len(extra) == 1 else "do"
+            yield path, f"{listed} {verb} not match any of the regexes: {', '.join(repr(p) for p in sorted(patterns))}"
+        else:
+            yield path, f"Additional properties are not allowed ({listed} {'was' if len(extra) == 1 else 'were'} unexpected)"
 
 
 def _array_errors(value: list, schema: dict, root: Mapping[str, Any], path: tuple) -> Iterator[tuple[tuple, str]]:
-    if "minItems" in schema and len(value) < schema["minItems"]:
-        yield path, f"{_show(value)} is too short"
-    if "maxItems" in schema and len(value) > schema["maxItems"]:
-        yield path, f"{_show(value)} is too long"
+    yield from _size_errors(value, len(value), schema, "Items", path)
+    if schema.get("uniqueItems") is True and any(_same(a, b) for i, a in enumerate(value) for b in value[i + 1:]):
+        yield path, f"{_show(value)} has non-unique elements"
     items = schema.get("items")
     if isinstance(items, dict):
         for index, item in enumerate(value):
@@ -147,6 +170,25 @@ def _array_errors(value: list, schema: dict, root: Mapping[str, Any], path: tupl
     elif isinstance(items, list):
         for index, (item, item_schema) in enumerate(zip(value, items)):
             yield from _errors(item, item_schema, root, (*path, index))
+
+
+def _size_errors(value: Any, size: int, schema: dict, what: str, path: tuple) -> Iterator[tuple[tuple, str]]:
+    """``min<what>`` / ``max<what>`` (``Length``, ``Items``, ``Properties``)."""
+    low, high = schema.get("min" + what), schema.get("max" + what)
+    if _TYPES["number"](low) and size < low:
+        yield path, f"{_show(value)} {'should be non-empty' if low == 1 else 'is too short' if what != 'Properties' else 'does not have enough properties'}"
+    if _TYPES["number"](high) and size > high:
+        yield path, f"{_show(value)} {'is expected to be empty' if high == 0 else 'is too long' if what != 'Properties' else 'has too many properties'}"
+
+
+def _is_multiple(value: Any, step: Any) -> bool:
+    if isinstance(value, int) and isinstance(step, int):
+        return value % step == 0
+    try:
+        quotient = value / step
+        return math.isfinite(quotient) and quotient == int(quotient)
+    except (OverflowError, ZeroDivisionError):
+        return False
 
 
 def _valid(value: Any, schema: Any, root: Mapping[str, Any], refs: tuple[str, ...]) -> bool:
@@ -168,9 +210,13 @@ def resolve_ref(ref: str, root: Mapping[str, Any]) -> Any:
 
 
 def _same(a: Any, b: Any) -> bool:
-    """JSON equality: 1 == 1.0, but True is not 1."""
+    """JSON equality, at every depth: 1 == 1.0, but True is not 1."""
     if isinstance(a, bool) or isinstance(b, bool):
         return type(a) is type(b) and a == b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[key], b[key]) for key in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
     return a == b
 
 

@@ -78,7 +78,11 @@ def pydantic_fields(model: type) -> dict[str, Any]:
 
 def is_eval_parameter_schema(parameters: Any) -> bool:
     """Whether ``parameters`` is a declaration (every value a prompt, a model, a pydantic model or
-    None) rather than plain values, which a task gets as given."""
+    None) or saved parameters, rather than plain values, which a task gets as given."""
+    from braintrust.parameters.remote import RemoteEvalParameters  # (remote imports the prompts' loading)
+
+    if isinstance(parameters, RemoteEvalParameters):
+        return True
     if not isinstance(parameters, Mapping):
         return False
     return all(is_prompt_parameter(spec) or is_model_parameter(spec) or spec is None or is_pydantic_model(spec)
