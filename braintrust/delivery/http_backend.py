@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import threading
+import time
 from typing import Any
 
 from braintrust.config import DEFAULT_MAX_REQUEST_BYTES, DeliverySettings
@@ -18,6 +19,9 @@ from braintrust.delivery.http_client import HttpError, TransportError
 from braintrust.delivery.payload_copies import PayloadCopies
 from braintrust.state import BraintrustState, LoginError
 from braintrust.tracing.record import OBJECT_ID_FIELDS
+
+#: How long a project's registration answer is reused by later loggers (0.48.1's 15 minutes).
+PROJECT_CACHE_SECONDS = 15 * 60
 
 _ENVELOPE_BYTES = len('{"rows": [], "api_version": 2}')
 
@@ -70,6 +74,7 @@ class HttpBackend:
         self._overflow_enabled = False
         self._stopped: tuple[str, str | None] | None = None  # (error, the key that was refused)
         self._copies = PayloadCopies(settings.payload_copy_dir) if settings.payload_copy_dir else None
+        self._projects: dict[tuple, tuple[float, dict[str, Any]]] = {}  # see _logs_project
 
     @property
     def stopped_error(self) -> str | None:
@@ -127,7 +132,7 @@ class HttpBackend:
                 raise BackendError(self.stopped_error, "auth")
             self._login(deadline)
             if ref.object_type == PROJECT_LOGS:
-                project = self._project(ref.create_args, deadline)
+                project = self._logs_project(ref.create_args, deadline)
                 ref.info.update(project_id=project["id"], project_name=project.get("name"), project_record=project)
                 ref.ids = {"project_id": project["id"], "log_id": "g"}
             elif ref.object_type in (EXPERIMENT, DATASET):
@@ -148,6 +153,25 @@ class HttpBackend:
         if args.get("project_group_name"):  # a new project goes into this group
             body["project_group_name"] = args["project_group_name"]
         return self._call_object("POST", "/v1/project", deadline, body=body)
+
+    def _logs_project(self, args: dict[str, Any], deadline: Deadline) -> dict[str, Any]:
+        """``_project`` for project logs, its answer kept per server, org and key for a while as
+        0.48.1 keeps it: a logger made per request registers its project once, not per logger.
+        (0.48.1 keeps no such answer for experiments and datasets.)"""
+        project_id = args.get("project_id")
+        if project_id and args.get("project_name"):  # (no request to keep)
+            return self._project(args, deadline)
+        key = (self.state.api_url, self.state.org_id, self.state.api_key(), project_id,
+               None if project_id else args.get("project_name") or "Global",
+               None if project_id else args.get("project_group_name"))
+        cached = self._projects.get(key)
+        if cached is not None and time.monotonic() < cached[0]:
+            return dict(cached[1])
+        project = self._project(args, deadline)
+        if len(self._projects) >= 1000:
+            self._projects.clear()
+        self._projects[key] = (time.monotonic() + PROJECT_CACHE_SECONDS, dict(project))
+        return project
 
     # -- rows ----------------------------------------------------------------------------------
 

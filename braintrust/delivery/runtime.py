@@ -249,6 +249,7 @@ def reset_for_tests() -> None:
     global_state().reset()
     span_origin.set_environment()
     context.set_global_logger(None)
+    context.logger_var.set(None)
     context.set_global_experiment(None)
     api.forget_refs()
     span_cache.reset()

@@ -229,6 +229,9 @@ def init_logger(
     prepare()
     logger = Logger(ref, async_flush=async_flush)
     if set_current:
+        # Current in this context (a task's or thread's own, as 0.48.1's), and process-wide for
+        # contexts that set none.
+        context.logger_var.set(logger)
         context.set_global_logger(logger)
     return logger
 
