@@ -3,31 +3,12 @@ policy of an experiment, and a summary asked against a given experiment."""
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
 import braintrust
 from braintrust.store.location import database_path
 from braintrust.store.sqlite_store import LocalStore
-
-
-def _git_repo_with_origin(path):
-    def run(*args, cwd=path):
-        subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
-
-    path.mkdir()
-    origin = path.parent / "origin.git"
-    run("init", "--bare", "-q", str(origin))
-    run("init", "-q", "-b", "main")
-    run("config", "user.email", "dev@example.invalid")
-    run("config", "user.name", "Dev Eloper")
-    (path / "app.py").write_text("print(1)\n")
-    run("add", "app.py")
-    run("commit", "-q", "-m", "first commit")
-    run("remote", "add", "origin", str(origin))
-    run("push", "-q", "origin", "main")
-    return path
+from test_objects import git_repo
 
 
 # -- init(open=True) ---------------------------------------------------------------------------
@@ -76,7 +57,7 @@ def test_opening_an_experiment_of_an_unknown_project_leaves_the_local_store_with
 def test_settings_with_no_field_in_common_with_the_org_s_collect_nothing(tmp_path, bt_server_factory, monkeypatch):
     """The org collects some fields, the caller others: 0.48.1 merges them into "none" and sends
     neither repo_info nor ancestor_commits (ours sent a repo_info of nulls and the ancestors)."""
-    monkeypatch.chdir(_git_repo_with_origin(tmp_path / "repo"))
+    monkeypatch.chdir(git_repo(tmp_path / "repo", dirty=False, origin=True))
     server = bt_server_factory(git_metadata={"collect": "some", "fields": ["commit", "dirty"]})
     monkeypatch.setenv("BRAINTRUST_API_KEY", server.api_key)
     monkeypatch.setenv("BRAINTRUST_APP_URL", server.url)
