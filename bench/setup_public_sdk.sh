@@ -25,4 +25,5 @@ fi
 "$venv/bin/python" -m pip install --quiet --no-deps "braintrust==$version"
 "$venv/bin/python" -m pip install --quiet certifi requests chevron tqdm exceptiongroup jsonschema \
     packaging sseclient-py python-slugify typing_extensions wrapt
-"$venv/bin/python" -c "import braintrust, importlib.metadata as m; print('public SDK braintrust', m.version('braintrust'), 'in $venv')"
+# (From /, so that the checkout's own braintrust/ is not what this imports.)
+(cd / && "$venv/bin/python" -c "import braintrust, importlib.metadata as m; print('public SDK braintrust', m.version('braintrust'), 'in $venv')")

@@ -192,12 +192,31 @@ def check_mark(node: Any, mark: Any) -> None:
         raise pytest.UsageError(f"{node.nodeid}: braintrust marker: {problem}")
 
 
+def _put_subclass_marks_first(cls: type, marks: list[Any]) -> None:
+    """Reorder, in place, the marks ``cls`` and its bases declared so that a subclass's come before
+    its bases' (pytest lists them base first; here the first mark is the closest)."""
+    in_mro_order = [mark for klass in cls.__mro__ for mark in _own_marks(klass)]
+    rank = {id(mark): position for position, mark in enumerate(in_mro_order)}
+    slots = [i for i, mark in enumerate(marks) if id(mark) in rank]
+    for slot, mark in zip(slots, sorted((marks[i] for i in slots), key=lambda m: rank[id(m)])):
+        marks[slot] = mark
+
+
+def _own_marks(klass: type) -> list[Any]:
+    declared_here = klass.__dict__.get("pytestmark", [])
+    listed = declared_here if isinstance(declared_here, list) else [declared_here]
+    return [getattr(mark, "mark", mark) for mark in listed if getattr(mark, "name", None) == MARKER]
+
+
 def declared(node: Any, all_marks: list[Any] | None = None) -> Declared | None:
     """The merged ``braintrust`` marks of a node (item or function definition), or None.
     ``all_marks``: ``list(node.iter_markers())`` when the caller has it already."""
     marks = [m for m in all_marks if m.name == MARKER] if all_marks is not None else list(node.iter_markers(MARKER))
     if not marks:
         return None
+    cls = getattr(node, "cls", None)
+    if cls is not None and len(marks) > 1:
+        _put_subclass_marks_first(cls, marks)
     result = Declared()
     for mark in reversed(marks):  # outermost first, so closer marks override
         check_mark(node, mark)

@@ -405,3 +405,40 @@ def test_a_bad_declaration_fails_collection_naming_the_argument_and_the_fix(bt, 
     result.stdout.fnmatch_lines([f"E   ValueError: eval_case: {message}"])
     result.stdout.fnmatch_lines([f"test_marked.py::test_marked: braintrust marker: {message}"])
     assert bt.experiments() == []
+
+
+def test_a_subclass_mark_overrides_its_base_class_mark(bt):
+    """pytest lists a class's marks base class first; a subclass's ``@eval_case`` is closer to its
+    tests than its base's, so what the subclass declares wins (as a function's mark beats its class's)."""
+    bt.pytester.makepyfile(
+        test_suite_inherited='''
+        from pytest_braintrust import eval_case
+
+        @eval_case(input="base input", expected="base", metadata={"level": "base", "kept": 1}, tags=["base"])
+        class TestBase:
+            def test_answer(self, braintrust_case):
+                return braintrust_case.input
+
+        @eval_case(input="sub input", metadata={"level": "sub"}, tags=["sub"])
+        class TestSub(TestBase):
+            pass
+
+        @eval_case(expected="mid")
+        class TestMiddle(TestBase):
+            pass
+
+        class TestLeaf(TestMiddle):
+            pass
+        '''
+    )
+    bt.run("--braintrust").assert_outcomes(passed=4)
+    roots = [r for r in bt.rows() if r["span_attributes"]["type"] == "eval"]
+    by_class = {r["metadata"]["pytest"]["nodeid"].split("::")[1]: r for r in roots}
+    assert set(by_class) == {"TestBase", "TestSub", "TestMiddle", "TestLeaf"}, by_class.keys()
+    base, sub, middle, leaf = (by_class[name] for name in ("TestBase", "TestSub", "TestMiddle", "TestLeaf"))
+    assert (base["input"], base["expected"], base["output"]) == ("base input", "base", "base input")
+    assert (sub["input"], sub["expected"], sub["output"]) == ("sub input", "base", "sub input")
+    assert sub["metadata"]["level"] == "sub" and sub["metadata"]["kept"] == 1
+    assert sub["tags"] == ["base", "sub"]
+    assert (middle["input"], middle["expected"]) == ("base input", "mid")
+    assert (leaf["input"], leaf["expected"]) == ("base input", "mid")
