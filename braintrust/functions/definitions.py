@@ -19,6 +19,7 @@ import json
 import re
 import sys
 import unicodedata
+from html.entities import name2codepoint
 from typing import Any, Callable, Mapping, Sequence
 
 from braintrust.forks import ChildSafeLock
@@ -29,12 +30,59 @@ _NO_KEY = ("publish() sends functions to Braintrust, and no API key is set: set 
            "braintrust.login(api_key=...)) first. Defining them needs no key.")
 
 
+#: Latin letters that Unicode does not decompose, and common symbols, as the public SDK's slugs
+#: spell them (it transliterates with text-unidecode: "ß" is "ss", "€" is "EUR", "©" is "(c)").
+_ASCII_SPELLINGS = {
+    "ß": "ss", "ẞ": "Ss", "Æ": "AE", "æ": "ae", "Ø": "O", "ø": "o", "Œ": "OE", "œ": "oe", "Ł": "L", "ł": "l",
+    "Đ": "D", "đ": "d", "Ð": "D", "ð": "d", "Þ": "Th", "þ": "th", "ı": "i", "Ħ": "H", "ħ": "h", "Ŧ": "T",
+    "ŧ": "t", "Ŋ": "NG", "ŋ": "ng", "ĸ": "k", "ƒ": "f",
+    "¢": "C/", "£": "PS", "¥": "Y=", "§": "SS", "©": "(c)", "®": "(r)", "°": "deg", "¶": "P", "×": "x", "€": "EUR", "¦": "|",
+    "‰": "%0", "℃": "degC", "℉": "degF",
+}
+#: Marks that slugs drop, joining what is on either side ("It’s" → "its").
+_DROPPED_QUOTES = frozenset("‘’‛′″‴")
+_ENTITY = re.compile(r"&(?:(%s)|#(\d+)|#x([0-9a-fA-F]+));" % "|".join(name2codepoint))
+
+
 def slugify(name: str) -> str:
-    """``"Order Status!"`` → ``"order-status"``: accents folded to ASCII, apostrophes dropped, every
-    other run of characters but letters and digits made one ``-``, lowercase."""
-    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
-    text = re.sub(r"['\u2019]+", "", text.lower())
+    """The slug the public SDK makes of a name: ``"Order Status!"`` → ``"order-status"``.
+
+    Accents are folded to ASCII and the Latin letters Unicode does not decompose spelled out
+    (``"ß"`` → ``"ss"``); HTML character references are read (``"&amp;"`` is ``&``); ``’`` and a
+    comma between digits are dropped, an ASCII ``'`` separates words (``"it's"`` → ``"it-s"``); every other run of characters but letters and digits is one
+    ``-``; lowercase. Raises ``ValueError`` for a letter it cannot spell in ASCII (``"Отчёт"``,
+    ``"日本"``), whose slug the public SDK would transliterate: pass ``slug=``."""
+    ascii_text, unspellable = [], []
+    for char in unicodedata.normalize("NFKD", name.replace("'", "-")):
+        if char.isascii():
+            ascii_text.append(char)
+        elif char in _ASCII_SPELLINGS:
+            ascii_text.append(_ASCII_SPELLINGS[char])
+        elif char in _DROPPED_QUOTES or unicodedata.category(char)[0] == "M" or unicodedata.category(char) == "So":
+            continue  # (combining accents, emoji and the like leave nothing)
+        elif unicodedata.category(char)[0] in "LN":
+            digit = unicodedata.digit(char, None)
+            if digit is None:
+                unspellable.append(char)
+            ascii_text.append(str(digit) if digit is not None else "")
+        else:
+            ascii_text.append("-")  # (punctuation, symbols and spaces separate words)
+    if unspellable:
+        raise ValueError(f"{''.join(dict.fromkeys(unspellable))!r} cannot be spelled in ASCII here")
+    text = _ENTITY.sub(_referenced_char, "".join(ascii_text))
+    text = unicodedata.normalize("NFKD", text).lower().replace("'", "")
+    text = re.sub(r"(?<=\d),(?=\d)", "", text)
     return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
+
+
+def _referenced_char(match: re.Match) -> str:
+    name, decimal, hexadecimal = match.groups()
+    if name:
+        return chr(name2codepoint[name])
+    try:
+        return chr(int(decimal) if decimal else int(hexadecimal, 16))
+    except (ValueError, OverflowError):
+        return match.group(0)
 
 
 @dataclasses.dataclass
@@ -154,7 +202,11 @@ def _prompt_data(what: str, prompt: str | None, messages: Sequence[Any] | None, 
 def _slug(what: str, name: str, slug: str | None) -> str:
     """``slug``, else one made from ``name``; a name that leaves no letter or digit to make one
     (``"日本語"``) needs ``slug=``, which Braintrust requires."""
-    made = slug or slugify(name)
+    try:
+        made = slug or slugify(name)
+    except ValueError as exc:
+        raise ValueError(f"{what}: {name!r} gives no slug the public SDK would give ({exc}); pass slug= "
+                         "(e.g. slug=\"order-status\").") from None
     if not made:
         raise ValueError(f"{what}: {name!r} gives no slug (it has no ASCII letters or digits); pass slug= (e.g. slug=\"order-status\").")
     return made

@@ -61,6 +61,7 @@ class BraintrustProgressChunk:
 
 
 BraintrustStreamChunk = Union[BraintrustTextChunk, BraintrustJsonChunk, BraintrustErrorChunk, BraintrustConsoleChunk, BraintrustProgressChunk]
+_CHUNK_TYPES = (BraintrustTextChunk, BraintrustJsonChunk, BraintrustErrorChunk, BraintrustConsoleChunk, BraintrustProgressChunk)
 
 
 def server_sent_events(lines: Iterable[str]) -> Iterator[tuple[str, str]]:
@@ -127,18 +128,23 @@ _END = object()
 
 class BraintrustStream:
     """The chunks of a streamed function call, read as they arrive (iterate it once), or
-    ``final_value()``. Chunks already read still count towards ``final_value()``."""
+    ``final_value()``. Chunks already read still count towards ``final_value()``. A stream made
+    from a list of chunks reads the whole list each time, as 0.48.1's does."""
 
     def __init__(self, base_stream: Iterable[Any], *, on_close: Any = None):
+        self._replay: list[BraintrustStreamChunk] | None = list(base_stream) if isinstance(base_stream, (list, tuple)) \
+            and all(isinstance(chunk, _CHUNK_TYPES) for chunk in base_stream) else None
         self._source = iter(base_stream)
         self._seen: list[BraintrustStreamChunk] = []
         self._anext_chunks: Iterator[BraintrustStreamChunk] | None = None
         self._on_close = on_close
 
     def __iter__(self) -> Iterator[BraintrustStreamChunk]:
+        if self._replay is not None:
+            yield from self._replay
+            return
         for chunk in self._source:
-            if not isinstance(chunk, (BraintrustTextChunk, BraintrustJsonChunk, BraintrustErrorChunk,
-                                      BraintrustConsoleChunk, BraintrustProgressChunk)):
+            if not isinstance(chunk, _CHUNK_TYPES):
                 chunk = chunk_of(*chunk)  # an (event, data) pair
                 if chunk is None:
                     continue
@@ -148,12 +154,16 @@ class BraintrustStream:
 
     def copy(self) -> "BraintrustStream":
         """A stream of the chunks not read yet, which this one will still give too."""
+        if self._replay is not None:
+            return BraintrustStream(list(self._replay))
         rest = list(self)
         self._source = iter(rest)
         self._seen = self._seen[: len(self._seen) - len(rest)]
         return BraintrustStream(list(rest))
 
     def final_value(self) -> Any:
+        if self._replay is not None:
+            return _final_value(self._replay)
         for _ in self:
             pass
         return _final_value(self._seen)

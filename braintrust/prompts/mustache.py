@@ -2,7 +2,8 @@
 
 Supported: variables (``{{x}}`` HTML-escaped; ``{{{x}}}`` and ``{{& x}}`` raw), dotted names and
 list indexes (``{{user.name}}``, ``{{items.0}}``), ``{{.}}``, sections and inverted sections,
-comments, set-delimiter tags, and the spec's standalone-line rules. Partials render nothing: the
+comments, set-delimiter tags, and standalone lines (chevron's rules: the spaces before a standalone
+tag go, tabs stay; at the template's end the whitespace after it stays). Partials render nothing: the
 SDK gives none (chevron would read ``NAME.mustache`` from the current folder; we never read files). Lookups follow chevron where it differs from the spec: a dotted name
 that fails in one scope is tried whole in the next; falsy items of a list section are skipped;
 ``True`` opens a section without a new scope; values render with ``str()`` (``None`` → ``""``).
@@ -14,7 +15,6 @@ Unlike chevron, attributes of objects are looked up only for names that do not s
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -22,7 +22,6 @@ __all__ = ["MissingVariable", "TemplateError", "escape_html", "parse", "render"]
 
 _STANDALONE_KINDS = frozenset("#^/!>=")
 MAX_SECTION_DEPTH = 100  # rendering recurses per level; far beyond any real prompt
-_LINE_TAIL = re.compile(r"[ \t]*(\r\n|\n|$)")
 
 
 class TemplateError(ValueError):
@@ -71,12 +70,19 @@ def parse(template: str) -> list:
             after += 1
         text = template[pos:start]
         if kind in _STANDALONE_KINDS:
-            line_start = start - (len(text) - len(text.rstrip(" \t")))
-            tail = _LINE_TAIL.match(template, after)
-            if (line_start == 0 or template[line_start - 1] == "\n") and tail is not None:
-                if kind != ">":  # chevron keeps a standalone partial's indentation
-                    text = text[: len(text) - (start - line_start)]
-                after = tail.end()
+            # chevron's rules: alone on its line but for whitespace, the tag takes the rest of the
+            # line with it, newline included (at the template's end, nothing), and the spaces
+            # (only spaces) before it; a partial keeps those.
+            newline = text.rfind("\n")
+            indent = text[newline + 1:]
+            line_end = template.find("\n", after)
+            rest = template[after:] if line_end < 0 else template[after:line_end]
+            at_line_start = newline >= 0 or pos == 0 or template[pos - 1] == "\n"
+            if at_line_start and (not indent or indent.isspace()) and (not rest or rest.isspace()):
+                if kind != ">":
+                    text = text.rstrip(" ")
+                if line_end >= 0:
+                    after = line_end + 1
         _add_text(stack[-1][1], text)
         pos = after
         key = content[1:].strip() if kind else content.strip()

@@ -253,7 +253,11 @@ class Prompt:
                 raise ValueError(f"Prompt {self.slug!r}: its tools are not valid JSON once rendered ({exc}): {rendered[:200]}") from None
         elif isinstance(tools, list):
             result["tools"] = _render_strings(tools, text)
-        schema_holder = (result.get("response_format") or {}).get("json_schema") if isinstance(result.get("response_format"), dict) else None
+        response_format = result.get("response_format")
+        # Only a json_schema response format's schema is rendered (one left behind under another
+        # type is sent as it is, as 0.48.1 sends it).
+        schema_holder = response_format.get("json_schema") \
+            if isinstance(response_format, dict) and response_format.get("type") == "json_schema" else None
         if isinstance(schema_holder, dict) and schema_holder.get("schema") is not None:
             schema = schema_holder["schema"]
             if isinstance(schema, str):
@@ -267,7 +271,8 @@ class Prompt:
 
 def _render_message(message: Mapping[str, Any], text: Callable[..., Any]) -> dict[str, Any]:
     rendered = {k: copy.deepcopy(v) for k, v in message.items() if v is not None}
-    content = rendered.get("content")
+    rendered.setdefault("content", None)  # (0.48.1 always sends it: null for a message without text)
+    content = rendered["content"]
     if isinstance(content, str):
         rendered["content"] = text(content)
     elif isinstance(content, list):

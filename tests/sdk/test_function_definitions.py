@@ -19,7 +19,7 @@ class Args(BaseModel):
     ("Order Status!", "order-status"),
     ("get_weather", "get-weather"),
     ("Café  Crème", "cafe-creme"),
-    ("it's done", "its-done"),
+    ("it's done", "it-s-done"),
     ("  --Already-slugged--  ", "already-slugged"),
     ("v1.5 Summary", "v1-5-summary"),
 ])

@@ -206,7 +206,7 @@ def test_build_rules_beyond_the_captures():
                                                                "function": {"name": "f", "arguments": "{}"}}]},
         {"role": "tool", "content": "result for {{x}}", "tool_call_id": "c1"}]}, "options": {"model": "m"}}
     messages = build(tool_turn, x="y")["messages"]
-    assert messages == [{"role": "assistant", "tool_calls": tool_turn["prompt"]["messages"][0]["tool_calls"]},
+    assert messages == [{"role": "assistant", "content": None, "tool_calls": tool_turn["prompt"]["messages"][0]["tool_calls"]},
                         {"role": "tool", "content": "result for y", "tool_call_id": "c1"}]
     broken_tools = {"prompt": {"type": "chat", "messages": [], "tools": "[{\"name\": {{x}}}]"}, "options": {"model": "m"}}
     with pytest.raises(ValueError, match="its tools are not valid JSON once rendered"):
