@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from abc import ABC, abstractmethod
 from numbers import Integral, Number
 from typing import Any, Protocol, runtime_checkable
@@ -45,10 +46,18 @@ def check_score_value(name: Any, value: Any) -> None:
         raise ValueError(f"score {name!r} ({value}) must be between 0 and 1")
 
 
+#: 0.48.1's warning (a ``UserWarning``) when a ``Score`` is made with ``error=``.
+ERROR_FIELD_DEPRECATED = (
+    "The error field is deprecated, as errors are now propagated to the caller. The field will be removed in a future "
+    "version of the library"
+)
+
+
 @dataclasses.dataclass
 class Score(SerializableDataClass):
-    """One named score in [0, 1] (``None`` = skipped), with optional metadata. ``error``: why a
-    scorer could not score (kept on the object, not logged, as in the public SDK)."""
+    """One named score in [0, 1] (``None`` = skipped), with optional metadata (``None`` is kept:
+    its scorer span then logs none, as 0.48.1's). ``error``: deprecated, as in the public SDK (a
+    warning says so); kept on the object, not logged."""
 
     _NOT_SERIALIZED = ("error",)
 
@@ -60,8 +69,8 @@ class Score(SerializableDataClass):
     def __post_init__(self) -> None:
         self.score = plain_score_value(self.score)
         check_score_value(self.name, self.score)
-        if self.metadata is None:
-            self.metadata = {}
+        if self.error is not None:
+            warnings.warn(ERROR_FIELD_DEPRECATED, stacklevel=3)
 
 
 @dataclasses.dataclass

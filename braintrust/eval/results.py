@@ -24,7 +24,9 @@ class EvalScorerArgs(SerializableDataClass, Generic[Input, Output]):
 
 @dataclasses.dataclass  # (no __slots__: as the public SDK's, vars() and extra attributes work; 48 bytes more each)
 class EvalResult(SerializableDataClass, Generic[Input, Output]):
-    """One trial of one case: its output and scores, or the error its task raised."""
+    """One trial of one case: its output and scores, or the error its task raised. Its fields are
+    0.48.1's (``dataclasses.asdict``, ``fields`` and ``==`` see no others); ``trial_index`` (0-based)
+    is an attribute beside them."""
 
     input: Input
     output: Output
@@ -36,7 +38,8 @@ class EvalResult(SerializableDataClass, Generic[Input, Output]):
     error: BaseException | None = None
     exc_info: str | None = None
     origin: dict[str, Any] | None = None
-    trial_index: int = dataclasses.field(default=0, repr=False)
+
+    trial_index = 0  # (no annotation: not a field; the runner sets it on the trials after the first)
 
 
 @dataclasses.dataclass

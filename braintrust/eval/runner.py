@@ -334,8 +334,8 @@ class _Run:
                 return task.result()
         # Only an error in the engine itself gets here; the trial's rows say what happened.
         metadata, tags, _ = _case_fields(case)
-        return EvalResult(input=case.input, output=None, scores={}, expected=case.expected, metadata=metadata,
-                          tags=tags or None, error=exc, exc_info=format_exception(exc), origin=case.origin, trial_index=trial)
+        return _with_trial(EvalResult(input=case.input, output=None, scores={}, expected=case.expected, metadata=metadata,
+                          tags=tags or None, error=exc, exc_info=format_exception(exc), origin=case.origin), trial)
 
     async def _run_unit(self, case: EvalCase, case_key: int, trial: int, semaphore: asyncio.Semaphore | None) -> EvalResult:
         if semaphore is None:
@@ -410,23 +410,24 @@ class _Run:
             except BaseException as exc:  # (SystemExit, a BaseException subclass...: the trial's row says so too)
                 log_error(root, format_exception(exc))
                 raise
-            if ev.error_score_handler is not None and (error is not None or failing):
-                unhandled = list(self.scoring.scorer_names) if error is not None else failing
+            unhandled = list(self.scoring.scorer_names) if error is not None else failing
+            if ev.error_score_handler is not None and unhandled:  # (no scorer left unscored: not called, as in 0.48.1)
                 try:
-                    handled = await _maybe_await(ev.error_score_handler(root, case, unhandled))
+                    handled = await _maybe_await(ev.error_score_handler(root, case, list(unhandled)))
                     if handled:
                         scores = {**dict(handled), **scores}
                 except Exception as exc:
+                    eprint(f"Error score handler failed for scorers: {', '.join(unhandled)} {exc}")  # (0.48.1's line)
                     eprint(f"braintrust: error_score_handler raised for evaluator {ev.eval_name}:\n{format_exception(exc).rstrip()}")
         finally:
             root.unset_current()
             root.end()
             if getattr(root, "_cached_trace", None) is not None:  # (its scorers are done)
                 span_cache.untrack(root.root_span_id)
-        return EvalResult(
+        return _with_trial(EvalResult(
             input=case.input, output=output, scores=scores, classifications=classifications, expected=case.expected,
-            metadata=metadata, tags=tags or None, error=error, exc_info=exc_info, origin=case.origin, trial_index=trial,
-        )
+            metadata=metadata, tags=tags or None, error=error, exc_info=exc_info, origin=case.origin,
+        ), trial)
 
     async def _run_task(self, root: Any, case: EvalCase, hooks: DictEvalHooks) -> Any:
         task = self.ev.task
@@ -522,6 +523,12 @@ def _case_fields(case: EvalCase) -> tuple[dict[str, Any], list[str], ValueError 
         return metadata, validate_tags(case.tags) if case.tags is not None else [], None
     except ValueError as exc:
         return {}, [], ValueError(f"this case's {exc}")
+
+
+def _with_trial(result: EvalResult, trial: int) -> EvalResult:
+    if trial:
+        result.trial_index = trial  # (an attribute, not a field: the fields are 0.48.1's)
+    return result
 
 
 def _unread_message(read: int) -> str:

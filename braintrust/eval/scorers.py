@@ -136,7 +136,7 @@ def _is_score_like(value: Any) -> bool:
 def _from_object(value: Any, scorer: str) -> Score:
     name = getattr(value, "name")
     score = plain_score_value(getattr(value, "score"))
-    metadata = getattr(value, "metadata", None) or {}
+    metadata = getattr(value, "metadata", {})  # (None stays None: the span then logs no metadata, as in 0.48.1)
     if not isinstance(name, str):
         raise TypeError(f"scorer {scorer!r} returned a score whose name is {name!r}; a score's name must be a string")
     check_score_value(name, score)
@@ -152,7 +152,7 @@ def _from_dict(value: dict, default_name: str | None, scorer: str) -> Score:
     if name is None:
         raise TypeError(f"scorer {scorer!r} returned a list containing a dict without a 'name': {value!r:.200}")
     # (no "score": a null score, skipped in the averages, as 0.48.1 logs it)
-    return _from_object(_Plain(name, value.get("score"), value.get("metadata") or {}), scorer)
+    return _from_object(_Plain(name, value.get("score"), value.get("metadata", {})), scorer)
 
 
 class _Plain:
@@ -209,15 +209,19 @@ def scorer_propagated_event(parent: Any) -> dict[str, Any]:
 
 
 def span_fields(scores: list[Score]) -> dict[str, Any]:
-    """What a score span logs: ``output``, ``metadata`` (none for no scores, as 0.48.1) and ``scores``."""
+    """What a score span logs: ``output``, ``metadata`` (as 0.48.1: none for no scores or for
+    one score whose metadata is None; each score's, None included, for several) and ``scores``."""
     if not scores:
         return {"output": {}, "scores": {}}
     if len(scores) == 1:
         only = scores[0]
-        return {"output": {"score": only.score}, "metadata": only.metadata or {}, "scores": {only.name: only.score}}
+        fields = {"output": {"score": only.score}, "scores": {only.name: only.score}}
+        if only.metadata is not None:
+            fields["metadata"] = only.metadata
+        return fields
     return {
         "output": {s.name: {"score": s.score} for s in scores},
-        "metadata": {s.name: s.metadata or {} for s in scores},
+        "metadata": {s.name: s.metadata for s in scores},
         "scores": {s.name: s.score for s in scores},
     }
 
