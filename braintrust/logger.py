@@ -1,8 +1,10 @@
 """Compatibility import path: ``from braintrust.logger import Span, NOOP_SPAN, ...``.
 
-The public SDK keeps its tracing API in ``braintrust.logger``; code that imports from there gets
-the same objects as ``braintrust`` itself offers.
+The public SDK keeps its tracing API in ``braintrust.logger`` (its reference documents that
+module); code that imports from there gets the same objects as ``braintrust`` itself offers.
 """
+
+from typing import Any
 
 from braintrust.attachments.kinds import (
     Attachment,
@@ -14,6 +16,7 @@ from braintrust.attachments.kinds import (
     JSONAttachment,
     ReadonlyAttachment,
 )
+from braintrust.delivery.policy import set_http_adapter
 from braintrust.delivery.runtime import flush
 from braintrust.functions.definitions import Project
 from braintrust.git import GitMetadataSettings, RepoInfo
@@ -26,6 +29,8 @@ from braintrust.objects.experiment import (
     current_experiment,
     init,
     init_experiment,
+    log,
+    summarize,
 )
 from braintrust.objects.project_logs import Logger, ObjectMetadata, current_logger, init_logger, login
 from braintrust.parameters.remote import load_parameters
@@ -52,7 +57,9 @@ from braintrust.tracing.api import (
 )
 from braintrust.tracing.ids import SpanIds
 from braintrust.tracing.links import permalink
+from braintrust.tracing.span import NOOP_PERMALINK as NOOP_SPAN_PERMALINK  # noqa: F401 (0.48.1's name; only here, as there)
 from braintrust.tracing.span import NOOP_SPAN, Span, SpanImpl, current_span
+from braintrust.tracing.span_components import SpanComponentsV3, SpanComponentsV4, SpanObjectTypeV3
 from braintrust.tracing.threads import TracedThreadPoolExecutor
 from braintrust.tracing.traced import traced
 from braintrust.tracing.w3c import extract_trace_context, inject_trace_context
@@ -82,10 +89,14 @@ __all__ = [
     "ReadonlyAttachment",
     "ReadonlyExperiment",
     "RepoInfo",
+    "RetryRequestExceptionsAdapter",
     "ScoreSummary",
     "Span",
+    "SpanComponentsV3",
+    "SpanComponentsV4",
     "SpanIds",
     "SpanImpl",
+    "SpanObjectTypeV3",
     "SpanTypeAttribute",
     "SummarySkipped",
     "SummarySuccess",
@@ -105,13 +116,25 @@ __all__ = [
     "load_parameters",
     "load_prompt",
     "load_prompt_async",
+    "log",
     "login",
     "parent_context",
     "permalink",
+    "set_http_adapter",
     "set_masking_function",
     "span_components_to_object_id",
     "start_span",
+    "summarize",
     "traced",
     "update_span",
     "user_info",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # (imported on first use, as ``braintrust`` does: it subclasses requests' HTTPAdapter)
+    if name == "RetryRequestExceptionsAdapter":
+        from braintrust.delivery.http_client import RetryRequestExceptionsAdapter
+
+        return RetryRequestExceptionsAdapter
+    raise AttributeError(f"module 'braintrust.logger' has no attribute {name!r}")

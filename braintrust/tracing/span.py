@@ -135,15 +135,32 @@ def checked_attributes(span_attributes: Any) -> Mapping[str, Any]:
     return span_attributes
 
 
-def _deep_merged(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
-    """``update`` merged into a copy of ``base`` (dicts recursively; the caller's dicts untouched)."""
+def _deep_merged(base: dict[str, Any], update: dict[str, Any], union_tags: bool = False) -> dict[str, Any]:
+    """``update`` merged into a copy of ``base`` (dicts recursively; the caller's dicts untouched).
+    ``union_tags``: a top-level ``tags`` list in both is their union (base's first), as 0.48.1
+    merges a propagated event's tags with a span's own."""
     out = dict(base)
     for key, value in update.items():
         existing = out.get(key)
         if isinstance(existing, dict) and isinstance(value, dict):
             out[key] = _deep_merged(existing, value)
+        elif union_tags and key == "tags" and isinstance(existing, list) and isinstance(value, list):
+            out[key] = _union(existing + value)
         else:
             out[key] = value
+    return out
+
+
+def _union(items: list[Any]) -> list[Any]:
+    """``items`` without repeats, in first-seen order (tags are strings; anything else is
+    refused by validation after the merge, so is compared by its ``repr`` only to get there)."""
+    seen: set[str] = set()
+    out = []
+    for item in items:
+        key = repr(item)
+        if key not in seen:
+            seen.add(key)
+            out.append(item)
     return out
 
 
@@ -376,7 +393,7 @@ class SpanImpl(CurrentTokens, Span):
         if propagated_event:
             # Deep-merged into the event; on a conflict the propagated value wins (as in the
             # public SDK), so every descendant carries it.
-            event = _deep_merged(event, jsonsafe.snapshot(propagated_event)[0])
+            event = _deep_merged(event, jsonsafe.snapshot(propagated_event)[0], union_tags=True)
         clean = validate_event(event)
         row = first_row(self, attributes, now, caller)
         row["_is_merge"] = False

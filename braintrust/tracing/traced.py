@@ -55,6 +55,20 @@ def _input_of(func: Callable, signature: inspect.Signature | None, args: tuple, 
     return dict(bound.arguments)
 
 
+def _signature_of(func: Callable) -> inspect.Signature | None:
+    """``func``'s signature, or None when it cannot be read (its input is then logged as
+    ``args``/``kwargs``). Annotations are not evaluated: on Python 3.14 one naming a type imported
+    only under ``TYPE_CHECKING`` would raise ``NameError`` where the function is decorated."""
+    try:
+        if sys.version_info >= (3, 14):
+            import annotationlib
+
+            return inspect.signature(func, annotation_format=annotationlib.Format.FORWARDREF)
+        return inspect.signature(func)
+    except Exception:
+        return None
+
+
 def _generator_limit() -> int:
     return int(env_number("BRAINTRUST_MAX_GENERATOR_ITEMS", 1000, minimum=-1, integer=True))
 
@@ -93,10 +107,7 @@ def _wrap(func: Callable, options: dict[str, Any]) -> Callable:
             validate_event(dict(event))
         except ValueError as exc:
             raise ValueError(f"@traced on {span_args['name']!r}: {exc}") from None
-    try:
-        signature: inspect.Signature | None = inspect.signature(func)
-    except (TypeError, ValueError):
-        signature = None
+    signature = _signature_of(func)
 
     def open_span(args: tuple, kwargs: dict) -> Any:
         start_event = dict(event)
