@@ -207,8 +207,26 @@ def env_or_file(name: str) -> str | None:
 
 
 def find_api_key(start: Path | None = None) -> str | None:
-    """``BRAINTRUST_API_KEY`` from the environment, else from the nearest ``.env.braintrust``."""
-    return env_str("BRAINTRUST_API_KEY") or env_file_value("BRAINTRUST_API_KEY", start)
+    """``BRAINTRUST_API_KEY`` from the environment, else from the nearest ``.env.braintrust``
+    (as a ``Secret``)."""
+    return secret(env_str("BRAINTRUST_API_KEY") or env_file_value("BRAINTRUST_API_KEY", start))
+
+
+class Secret(str):
+    """A string (an API key, a header carrying one) whose ``repr`` is masked as
+    ``mask_secret`` masks it. Tracebacks with locals (``pytest -l``), debuggers and logged
+    containers show values by ``repr``: there the key stays hidden. Everything else (formatting,
+    comparison, hashing, encoding) sees the whole value."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return repr(mask_secret(self))
+
+
+def secret(value: str | None) -> str | None:
+    """``value`` as a ``Secret`` (anything but a non-empty string as it is)."""
+    return Secret(value) if isinstance(value, str) and value and not isinstance(value, Secret) else value
 
 
 def mask_secret(secret: str | None) -> str:

@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from braintrust.config import (
-    DEFAULT_APP_URL, DeliverySettings, checked_url, env_bool, env_str, find_api_key, mask_secret, redacted_url, url_without_credentials,
+    DEFAULT_APP_URL, DeliverySettings, checked_url, env_bool, env_str, find_api_key, mask_secret, redacted_url, secret, url_without_credentials,
 )
 from braintrust.forks import at_fork
 
@@ -64,6 +64,7 @@ class BraintrustState:
 
     def configure(self, api_key: str | None = None, app_url: str | None = None, org_name: str | None = None, force_login: bool = False) -> None:
         """Record credentials passed to ``login``/``init_*``; they win over the environment."""
+        api_key = secret(api_key)  # (tracebacks with locals, e.g. pytest -l, show this frame's arguments)
         with self._lock:
             changed = (
                 (api_key is not None and api_key != self.api_key())

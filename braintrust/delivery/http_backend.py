@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Any
 
-from braintrust.config import DEFAULT_MAX_REQUEST_BYTES, DeliverySettings
+from braintrust.config import DEFAULT_MAX_REQUEST_BYTES, DeliverySettings, secret
 from braintrust.delivery.backend import DATASET, EXPERIMENT, PROJECT_LOGS, BackendError, Deadline, ExportResult, ObjectRef
 from braintrust.delivery.http_client import HttpError, TransportError
 from braintrust.delivery.payload_copies import PayloadCopies
@@ -86,7 +86,7 @@ class HttpBackend:
 
     @stopped_error.setter
     def stopped_error(self, message: str | None) -> None:
-        self._stopped = (message, self.state.api_key()) if message is not None else None
+        self._stopped = (message, secret(self.state.api_key())) if message is not None else None
 
     @property
     def label(self) -> str:
@@ -161,7 +161,7 @@ class HttpBackend:
         project_id = args.get("project_id")
         if project_id and args.get("project_name"):  # (no request to keep)
             return self._project(args, deadline)
-        key = (self.state.api_url, self.state.org_id, self.state.api_key(), project_id,
+        key = (self.state.api_url, self.state.org_id, secret(self.state.api_key()), project_id,
                None if project_id else args.get("project_name") or "Global",
                None if project_id else args.get("project_group_name"))
         cached = self._projects.get(key)

@@ -26,7 +26,7 @@ from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 from requests.utils import get_netrc_auth, requote_uri
 
-from braintrust.config import DeliverySettings, mask_secret
+from braintrust.config import DeliverySettings, mask_secret, secret
 from braintrust.delivery import policy
 from braintrust.delivery.deadline import MAX_SLEEP_SECONDS, Deadline
 from braintrust.delivery.direct_http import Answer, DirectConnections
@@ -176,7 +176,7 @@ class HttpClient:
         rng: random.Random | None = None,
         wall_clock: Callable[[], float] = time.time,
     ):
-        self.api_key = api_key
+        self.api_key = secret(api_key)
         self.settings = settings
         self._trusted_origins: set[str] = set()
         self._rng = rng or random.Random()
@@ -317,7 +317,7 @@ class HttpClient:
                     "which an HTTP header cannot carry: check BRAINTRUST_API_KEY (or the api_key given to login), "
                     "e.g. for a trailing newline from a file", "bad_api_key",
                 )
-            request_headers["Authorization"] = f"Bearer {self.api_key}"
+            request_headers["Authorization"] = secret(f"Bearer {self.api_key}")
         return request_headers
 
     def _with_retries(self, method: str, url: str, deadline: Deadline, send: Callable[[tuple[float, float]], Any],

@@ -16,6 +16,7 @@ import inspect
 import json
 from typing import Any, Callable, Iterator, Literal, Mapping, Sequence, TypedDict
 
+from braintrust.config import secret
 from braintrust import jsonsafe
 from braintrust.delivery.deadline import Deadline
 from braintrust.functions.stream import BraintrustInvokeError, BraintrustStream, server_sent_events
@@ -76,6 +77,7 @@ def invoke(
 ) -> Any:
     """Run the function and return its output (parsed JSON), or with ``stream=True`` a
     ``BraintrustStream``. Raises ``BraintrustInvokeError`` when the function fails."""
+    api_key = secret(api_key)  # (tracebacks with locals, e.g. pytest -l, show this frame's arguments)
     identity = {name: value for name, value in zip(_IDENTITY, (
         function_id, version, prompt_session_id, prompt_session_function_id, project_name, slug,
         global_function, function_type)) if value is not None}

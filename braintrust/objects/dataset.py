@@ -13,7 +13,7 @@ import sys
 from typing import Any, Iterator
 
 from braintrust import jsonsafe
-from braintrust.config import default_project_id, default_project_name
+from braintrust.config import default_project_id, default_project_name, secret
 from braintrust.delivery.backend import DATASET, ObjectRef
 from braintrust.delivery.runtime import flush as flush_all
 from braintrust.delivery.runtime import resolve_ref
@@ -240,6 +240,7 @@ def init_dataset(
     dataset_id: str | None = None,
 ) -> Dataset:
     """A dataset handle; created (or found by name) lazily, on first write or read."""
+    api_key = secret(api_key)  # (tracebacks with locals, e.g. pytest -l, show this frame's arguments)
     check_state(state, "init_dataset")
     btql = _btql_clauses(_internal_btql)
     for argument, value in (("project", project), ("name", name), ("description", description), ("project_id", project_id),

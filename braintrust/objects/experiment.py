@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from braintrust import jsonsafe
-from braintrust.config import default_project_id, default_project_name
+from braintrust.config import default_project_id, default_project_name, secret
 from braintrust.delivery.backend import EXPERIMENT, ObjectRef
 from braintrust.delivery.runtime import prepare, resolve_ref
 from braintrust.objects.base import RowsObject
@@ -253,6 +253,7 @@ def init(
     """Create (or with ``update=True`` reuse, with ``open=True`` read) an experiment.
     ``parameters``: the saved parameters it ran with (``{"id", "version"?}``, or an object with
     ``id`` and ``version``), recorded on the experiment in Braintrust."""
+    api_key = secret(api_key)  # (tracebacks with locals, e.g. pytest -l, show this frame's arguments)
     from braintrust.tracing.record import validate_metadata, validate_tags
 
     check_state(state, "init")

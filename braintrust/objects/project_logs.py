@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from braintrust import jsonsafe, masking
-from braintrust.config import default_project_id, default_project_name
+from braintrust.config import default_project_id, default_project_name, secret
 from braintrust.delivery.backend import PROJECT_LOGS, ObjectRef
 from braintrust.delivery import open_rows
 from braintrust.delivery.runtime import get_processor, prepare, resolve_ref
@@ -215,6 +215,7 @@ def init_logger(
     "name"}``) replaces the detected one on every span from now on (``span_origin``).
     ``_create_in_project_group`` (experimental, as in the public SDK): a new project goes into that
     project group (ignored with ``project_id``)."""
+    api_key = secret(api_key)  # (tracebacks with locals, e.g. pytest -l, show this frame's arguments)
     check_state(state, "init_logger")
     global_state().configure(api_key=api_key, app_url=app_url, org_name=org_name, force_login=force_login)
     span_origin.set_environment(environment)
@@ -238,6 +239,7 @@ def init_logger(
 
 def login(app_url: str | None = None, api_key: str | None = None, org_name: str | None = None, force_login: bool = False) -> None:
     """Log in now. With no API key this selects the embedded local store instead of failing."""
+    api_key = secret(api_key)  # (tracebacks with locals, e.g. pytest -l, show this frame's arguments)
     state = global_state()
     with state.credentials_kept_on_success():
         state.configure(api_key=api_key, app_url=app_url, org_name=org_name, force_login=force_login)

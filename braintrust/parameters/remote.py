@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from braintrust.config import secret
 from braintrust.parameters.json_schema import validate_json_schema
 from braintrust.prompts.cache import parameters_cache
 from braintrust.prompts.loading import LoadRequest, SavedKind, fetch_saved
@@ -72,6 +73,7 @@ def load_parameters(
 ) -> RemoteEvalParameters:
     """The saved parameters ``slug`` of ``project`` (or ``project_id``), or those with ``id``;
     the latest version unless ``version`` (which wins) or ``environment`` names another."""
+    api_key = secret(api_key)  # (tracebacks with locals, e.g. pytest -l, show this frame's arguments)
     if id is None:
         if not project and not project_id:
             raise ValueError("Must specify at least one of project or project_id")

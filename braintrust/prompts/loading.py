@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 from urllib.parse import quote
 
+from braintrust.config import secret
 from braintrust.delivery.deadline import Deadline
 from braintrust.forks import ChildSafeLock
 from braintrust.prompts.cache import PromptCache, prompt_cache
@@ -116,6 +117,7 @@ def load_prompt(
     version unless ``version`` or ``environment`` says otherwise (``version`` when both do). Nothing is fetched until the
     prompt is used. ``defaults`` are call arguments the prompt's own options override;
     ``no_trace`` leaves ``span_info`` out of ``build()``."""
+    api_key = secret(api_key)  # (tracebacks with locals, e.g. pytest -l, show this frame's arguments)
     if not id:  # (an empty id is no id, as in 0.48.1)
         id = None
         if not project and not project_id:
