@@ -76,7 +76,7 @@ RESPONSE_TOOL_ITEMS = [
 ]
 
 
-def responses_answer(body):
+def responses_answer(body, extra=None):
     structured = ((body.get("text") or {}).get("format") or {}).get("type") == "json_schema"
     text = "{\"answer\": \"Paris\", \"confident\": true}" if structured else "Paris."
     return {"id": "resp_1", "object": "response", "created_at": 1700000000, "status": "completed", "model": body["model"],
@@ -86,7 +86,8 @@ def responses_answer(body):
             "parallel_tool_calls": True, "tool_choice": "auto", "tools": [], "error": None, "incomplete_details": None,
             "instructions": body.get("instructions"), "metadata": {}, "temperature": 1.0, "top_p": 1.0,
             "usage": {"input_tokens": 10, "output_tokens": 2, "total_tokens": 12,
-                      "input_tokens_details": {"cached_tokens": 0}, "output_tokens_details": {"reasoning_tokens": 0}}}
+                      "input_tokens_details": {"cached_tokens": 0}, "output_tokens_details": {"reasoning_tokens": 0}},
+            **(extra or {})}
 
 
 def embeddings_answer(body):
@@ -100,8 +101,8 @@ def moderations_answer(body):
          "category_scores": {"harassment": 0.001, "violence": 0.002}}]}
 
 
-def responses_stream(body):
-    done = responses_answer(body)
+def responses_stream(body, extra=None):
+    done = responses_answer(body, extra)
     item = done["output"][0]
     text = item["content"][0]["text"]
     part = {"type": "output_text", "text": "", "annotations": []}
@@ -149,7 +150,13 @@ def multipart_fields(content_type: str, data: bytes) -> dict:
 
 
 class MediaStubHandler(StubHandler):
-    """The stub's handler: JSON bodies, and also multipart uploads (sent with a length or chunked)."""
+    """The stub's handler: JSON bodies, and also multipart uploads (sent with a length or chunked);
+    every answer carries the stub's ``headers``."""
+
+    def end_headers(self):
+        for name, value in (getattr(self.server.stub, "headers", None) or {}).items():
+            self.send_header(name, value)
+        super().end_headers()
 
     def do_POST(self):
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
@@ -166,6 +173,15 @@ class MediaStubHandler(StubHandler):
         body = multipart_fields(content_type, data) if content_type.startswith("multipart/") else json.loads(data)
         self.server.stub.requests.append((self.path, body))
         self.server.stub.answer(self, self.path, body)
+
+    def do_GET(self):
+        """``GET /v1/responses/<id>?stream=true``: a stored response streamed again (``responses.stream(response_id=...)``)."""
+        self.server.stub.requests.append((self.path, None))
+        path, _, query = self.path.partition("?")
+        if path.startswith("/v1/responses/") and "stream=true" in query:
+            extra = {**(self.server.stub.responses_extra or {}), "id": path.rsplit("/", 1)[1]}
+            return self.send(200, responses_stream({"model": "m"}, extra).encode(), "text/event-stream")
+        self.send(404, b'{"error": {"message": "not found"}}', "application/json")
 
 
 def missing_model(body):
@@ -255,12 +271,18 @@ def media_answer(handler, path, body):
 class OpenAIStub(LoopbackStub):
     """The stub; ``base_url`` is what ``OpenAI(base_url=...)`` takes.
 
-    ``chat_answer(body) -> dict``: the chat completion to answer instead of the default one.
+    ``chat_answer(body) -> dict``: the chat completion to answer instead of the default one;
+    ``chat_chunks(body) -> list[dict]``: the chunks of a streamed one; ``responses_extra``: fields
+    added to every Responses answer (streamed: to its terminal event's response); ``headers``:
+    response headers added to every answer (the AI proxy's ``x-bt-cached``, say).
     """
 
-    def __init__(self, chat_answer=None, cut_stream_after=None):
+    def __init__(self, chat_answer=None, cut_stream_after=None, chat_chunks=None, responses_extra=None, headers=None):
         super().__init__()
         self.chat_answer = chat_answer
+        self.chat_chunks = chat_chunks
+        self.responses_extra = responses_extra
+        self.headers = headers
         self.cut_stream_after = cut_stream_after
         self.base_url = f"{self.url}/v1"
         self._server.RequestHandlerClass = MediaStubHandler  # (multipart uploads too)
@@ -270,7 +292,12 @@ class OpenAIStub(LoopbackStub):
         if path in MEDIA_PATHS:
             return media_answer(handler, path, body)
         if path in ("/v1/chat/completions", "/v1/responses") and body.get("stream"):
-            text = chat_stream(body) if path == "/v1/chat/completions" else responses_stream(body)
+            if path == "/v1/responses":
+                text = responses_stream(body, self.responses_extra)
+            elif self.chat_chunks is not None:
+                text = "".join(f"data: {json.dumps(c)}\n\n" for c in self.chat_chunks(body)) + "data: [DONE]\n\n"
+            else:
+                text = chat_stream(body)
             if self.cut_stream_after is None:
                 return handler.send(200, text.encode(), "text/event-stream")
             # A connection dropped mid-answer: fewer bytes than announced.
@@ -281,7 +308,7 @@ class OpenAIStub(LoopbackStub):
         else:
             status, answer = {
                 "/v1/chat/completions": chat_answer,
-                "/v1/responses": lambda b: (200, responses_answer(b)),
+                "/v1/responses": lambda b: (200, responses_answer(b, self.responses_extra)),
                 "/v1/embeddings": lambda b: (200, embeddings_answer(b)),
                 "/v1/moderations": lambda b: (200, moderations_answer(b)),
             }[path](body)

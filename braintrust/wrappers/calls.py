@@ -137,14 +137,17 @@ class Kind:
     ``children(output)``: child spans to log under the call's, each the arguments of a
     ``start_span`` plus the ``output`` or ``error`` to log in it (the tool calls an answer made);
     ``span_type``: the span's type (``llm``; a call that is no model call, a batch's, ``task``);
-    ``first_token(chunk)``: whether a streamed chunk is the answer's first token (default: any chunk).
+    ``first_token(chunk)``: whether a streamed chunk is the answer's first token (default: any chunk);
+    ``refine(fields, request)``: the fields ``finish`` / ``aggregate`` gave, adjusted to what the
+    request asked for (the audio format of a chat answer's audio, say).
     """
 
     def __init__(self, name: str, instrumentation: str, start_fields: Callable[[dict], dict], finish: Callable[[Any], dict],
                  aggregate: Callable[[list], dict] | None = None, timed: bool = True,
                  error_text: Callable[[BaseException], str] = traceback_text,
                  children: Callable[[Any], list[dict]] | None = None, duration: str | None = None, span_type: str = "llm",
-                 first_token: Callable[[Any], bool] | None = None):
+                 first_token: Callable[[Any], bool] | None = None,
+                 refine: Callable[[dict, dict], dict] | None = None):
         self.name = name
         self.instrumentation = instrumentation
         self.start_fields = start_fields
@@ -156,11 +159,12 @@ class Kind:
         self.duration = duration
         self.span_type = span_type
         self.first_token = first_token
+        self.refine = refine
 
     def named(self, name: str) -> "Kind":
         """The same kind under another span name (``parse`` beside ``create``, say)."""
         return Kind(name, self.instrumentation, self.start_fields, self.finish, self.aggregate, self.timed, self.error_text,
-                    self.children, self.duration, self.span_type, self.first_token)
+                    self.children, self.duration, self.span_type, self.first_token, self.refine)
 
 
 def omitted(value: Any) -> bool:
@@ -221,7 +225,7 @@ def start_call(kind: Kind, kwargs: dict, create: Callable[..., Any] | None = Non
     except Exception as exc:  # tracing never stops the call itself
         warnings.warn(f"{kind.name}: this call is not traced ({type(exc).__name__}: {exc})", stacklevel=4)
         span = NOOP_SPAN
-    return Call(kind, span, lambda: call_secrets(create, kwargs))
+    return Call(kind, span, lambda: call_secrets(create, kwargs), request=kwargs)
 
 
 #: The header the OpenAI and Anthropic clients add to a call made through their
@@ -257,10 +261,13 @@ def traced_call(kind: Kind, create: Callable[..., Any], args: tuple, kwargs: dic
 class Call:
     """One traced call: its span, until the result (or the last chunk) is in."""
 
-    def __init__(self, kind: Kind, span: Any, secrets: Callable[[], list[str]] = list):
+    def __init__(self, kind: Kind, span: Any, secrets: Callable[[], list[str]] = list, request: dict | None = None):
         self.kind = kind
         self.span = span
         self.secrets = secrets  # (asked only when an error is logged)
+        self.request = request if request is not None else {}
+        #: Metrics known before the result is read (the raw response's ``cached`` header), logged with it.
+        self.metrics: dict[str, Any] = {}
         self.start = time.time()
         self.first_token_seconds: float | None = None
         self.chunks: list = []  # of a streamed answer
@@ -318,12 +325,12 @@ class Call:
         else:
             self._end({}, unfinished)
 
-    @staticmethod
-    def _read(read: Callable[[Any], dict], result: Any) -> dict:
-        """The fields ``read`` takes from a result; a result of a shape it does not know is the
-        span's error, never the caller's."""
+    def _read(self, read: Callable[[Any], dict], result: Any) -> dict:
+        """The fields ``read`` takes from a result (refined as the kind says); a result of a
+        shape it does not know is the span's error, never the caller's."""
         try:
-            return read(result)
+            fields = read(result)
+            return self.kind.refine(fields, self.request) if self.kind.refine is not None else fields
         except Exception as exc:
             return {"error": f"the wrapper could not read this result ({type(result).__name__}): {traceback_text(exc)}"}
 
@@ -333,7 +340,7 @@ class Call:
         self.ended = True
         if unfinished is not None:
             fields = {**fields, "metadata": {**(fields.get("metadata") or {}), UNFINISHED: unfinished}}
-        metrics = dict(fields.get("metrics") or {})
+        metrics = {**self.metrics, **(fields.get("metrics") or {})}
         if self.kind.timed and self.first_token_seconds is not None:
             metrics["time_to_first_token"] = self.first_token_seconds
         if self.kind.duration == "stream" and self.streamed:

@@ -10,7 +10,9 @@ writes: the messages or input as ``input``; the request's model parameters (a st
 output's model class as its JSON schema) and ``provider: "openai"`` as ``metadata``; the
 choices, output items, embedding length or moderation results as ``output``; token counts
 (``tokens``, ``prompt_tokens``, ``completion_tokens``, ``prompt_cached_tokens``...) and
-``time_to_first_token`` as ``metrics``.
+``time_to_first_token`` as ``metrics``; an answer's ``moderation`` verdict joins the metadata, a
+chat answer's audio is an attachment (``generated_audio.<ext>``, typed by the format asked for),
+and a raw response's AI proxy cache header is the ``cached`` metric (``raw_responses``).
 A call that raises records the error on its span (the public SDK 0.48.1 leaves it out) and
 raises it unchanged; so does a ``stream(...)`` helper's block. A stream is an ``openai.Stream`` /
 ``AsyncStream`` still; one dropped before it was read to the end or closed (or a helper entered
@@ -30,10 +32,13 @@ The public SDK's helpers for tracing one endpoint without a wrapped client: ``Co
 
 from __future__ import annotations
 
+import base64
+import binascii
 import inspect
 import json
 from typing import Any, Callable
 
+from braintrust.attachments.kinds import Attachment
 from braintrust.wrappers.calls import (
     Call, Kind, NamedWrapper, TracedAsyncStream, TracedStream, as_dict, field, given, is_number,
     keep_iterators, omitted, start_call, stream_class, traced_call, traced_once, wrap_client,
@@ -161,9 +166,7 @@ class _Resource(NamedWrapper):
     def stream(self, *args: Any, **kwargs: Any) -> Any:
         """The ``stream(...)`` helper (chat completions, Responses API): traced as ``create(stream=True)``."""
         keep_iterators(kwargs, "messages", "input", "tools")  # (the span, started later, must not exhaust what is sent)
-        request = dict(kwargs)
-        kwargs.pop("span_info", None)  # (for the span only)
-        return _StreamHelper(self._bt_resource.stream(*args, **kwargs), self._bt_kind, request)
+        return _StreamHelper(self._bt_resource, self._bt_kind, args, kwargs)
 
     @property
     def with_raw_response(self) -> Any:
@@ -181,18 +184,43 @@ class _StreamHelper(NamedWrapper):
     ``get_final_completion()``...); the span starts with the request, on entering the block (a
     helper never entered sends nothing and records nothing), and follows the raw chunks under the
     events, as for ``create(stream=True)``. Leaving the block ends it with what arrived, and with
-    the error that left it, if any; a stream dropped unfinished ends it as ``create``'s does."""
+    the error that left it, if any; a stream dropped unfinished ends it as ``create``'s does.
 
-    def __init__(self, manager: Any, kind: Kind, kwargs: dict):
-        super().__init__(manager)
-        self._bt_manager = manager
+    As in 0.48.1, the span records the request the helper sends (its ``create`` call: a
+    ``text_format`` as the ``text.format`` it becomes, a ``response_format`` model as the strict
+    schema sent), and a helper that sends none (one resuming a stored response) records nothing;
+    a client whose helper sends otherwise gets the helper's arguments recorded."""
+
+    def __init__(self, resource: Any, kind: Kind, args: tuple, kwargs: dict):
         self._bt_kind = kind
-        self._bt_kwargs = {**kwargs, "stream": True}
+        self._bt_span_info = kwargs.pop("span_info", None)  # (for the span only)
+        self._bt_request = {**kwargs, "stream": True}
         self._bt_call: Call | None = None
         self._bt_chunks: Any = None
+        self._bt_manager = self._bt_open(resource, args, kwargs)
+        super().__init__(self._bt_manager)
 
-    def _bt_start(self) -> Call:
-        self._bt_call = start_call(self._bt_kind, dict(self._bt_kwargs))
+    def _bt_open(self, resource: Any, args: tuple, kwargs: dict) -> Any:
+        """The client's helper, its request sent through ``_bt_send`` (when its ``stream`` is a
+        plain method, as in every openai>=1.0)."""
+        method = inspect.getattr_static(type(resource), "stream", None)
+        self._bt_through = inspect.isfunction(method)
+        if not self._bt_through:
+            return resource.stream(*args, **kwargs)
+        return method(_SendingThrough(resource, self._bt_send), *args, **kwargs)
+
+    def _bt_send(self, create: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+        request = dict(kwargs) if self._bt_span_info is None else {**kwargs, "span_info": self._bt_span_info}
+        self._bt_call = start_call(self._bt_kind, request, create)
+        return create(*args, **kwargs)
+
+    def _bt_started(self) -> Call | None:
+        """The call's span. None when the helper made no ``create`` call (``responses.stream(response_id=...)``
+        retrieves a stored response: not traced, as in 0.48.1); started now, with the helper's
+        arguments, for a client whose helper sends its request otherwise."""
+        if self._bt_call is None and not self._bt_through:
+            request = dict(self._bt_request) if self._bt_span_info is None else {**self._bt_request, "span_info": self._bt_span_info}
+            self._bt_call = start_call(self._bt_kind, request)
         return self._bt_call
 
     def _bt_follow(self, stream: Any, call: Call, proxy: type) -> None:
@@ -208,13 +236,16 @@ class _StreamHelper(NamedWrapper):
             self._bt_call.done_streaming(error)
 
     def __enter__(self) -> Any:
-        call = self._bt_start()
         try:
             stream = self._bt_manager.__enter__()
         except BaseException as exc:
-            call.fail(exc)
+            call = self._bt_started()
+            if call is not None:
+                call.fail(exc)
             raise
-        self._bt_follow(stream, call, TracedStream)
+        call = self._bt_started()
+        if call is not None:
+            self._bt_follow(stream, call, TracedStream)
         return stream
 
     def __exit__(self, *exc_info: Any) -> Any:
@@ -226,13 +257,16 @@ class _StreamHelper(NamedWrapper):
                 self._bt_chunks.close()  # (ends the span with what arrived, if not ended yet)
 
     async def __aenter__(self) -> Any:
-        call = self._bt_start()
         try:
             stream = await self._bt_manager.__aenter__()
         except BaseException as exc:
-            call.fail(exc)
+            call = self._bt_started()
+            if call is not None:
+                call.fail(exc)
             raise
-        self._bt_follow(stream, call, TracedAsyncStream)
+        call = self._bt_started()
+        if call is not None:
+            self._bt_follow(stream, call, TracedAsyncStream)
         return stream
 
     async def __aexit__(self, *exc_info: Any) -> Any:
@@ -242,6 +276,23 @@ class _StreamHelper(NamedWrapper):
         finally:
             if self._bt_chunks is not None:
                 await self._bt_chunks.close()
+
+
+class _SendingThrough(NamedWrapper):
+    """``resource`` (passing for it: ``isinstance`` holds) whose ``create`` calls go through
+    ``send(resource.create, args, kwargs)``."""
+
+    def __init__(self, resource: Any, send: Callable[[Callable[..., Any], tuple, dict], Any]):
+        super().__init__(resource)
+        self._bt_resource = resource
+        self._bt_send = send
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:
+        return self._bt_resource.__class__
+
+    def create(self, *args: Any, **kwargs: Any) -> Any:
+        return self._bt_send(self._bt_resource.create, args, kwargs)
 
 
 # -- what each endpoint records ----------------------------------------------------------------
@@ -305,10 +356,18 @@ def usage_metrics(usage: Any, names: dict[str, str] = USAGE_NAMES) -> dict[str, 
     return metrics
 
 
+def _moderation_metadata(result: Any) -> dict:
+    """A result's ``moderation`` verdict, as metadata (0.48.1 logs it so)."""
+    moderation = field(result, "moderation")
+    return {"moderation": moderation} if moderation is not None else {}
+
+
 def _chat_result(result: Any) -> dict:
-    # Choices as full dumps (fields left at None included), as the public SDK logs them.
+    # Choices as full dumps (fields left at None included), as the public SDK logs them; the
+    # moderation verdict as a model (logged without its fields left at None).
+    metadata = _moderation_metadata(result)
     result = as_dict(result)
-    return {"output": result.get("choices"), "metrics": usage_metrics(result.get("usage"))}
+    return {"output": result.get("choices"), "metrics": usage_metrics(result.get("usage")), "metadata": metadata}
 
 
 def _chat_chunks(chunks: list) -> dict:
@@ -317,13 +376,16 @@ def _chat_chunks(chunks: list) -> dict:
     holds the two answers interleaved. Here each choice is its own, by the chunks' ``index``.)"""
     choices: dict[int, _StreamedChoice] = {}
     metrics: dict[str, Any] = {}
-    for chunk in map(as_dict, chunks):
+    metadata: dict[str, Any] = {}
+    for chunk in chunks:
+        metadata.update(_moderation_metadata(chunk))
+        chunk = as_dict(chunk)
         metrics.update(usage_metrics(chunk.get("usage")))
         for choice in chunk.get("choices") or []:
             index = choice.get("index") if isinstance(choice.get("index"), int) else 0
             choices.setdefault(index, _StreamedChoice()).add(choice)
     output = [choices[index].as_choice(index) for index in sorted(choices)] or [_StreamedChoice().as_choice(0)]
-    return {"output": output, "metrics": metrics}
+    return {"output": output, "metrics": metrics, "metadata": metadata}
 
 
 class _StreamedChoice:
@@ -333,6 +395,7 @@ class _StreamedChoice:
         self.role = self.content = self.refusal = self.finish_reason = None
         self.tool_calls: list[dict] | None = None
         self.logprobs: dict[str, Any] | None = None
+        self.audio: dict[str, Any] | None = None
 
     def add(self, choice: dict) -> None:
         self.finish_reason = choice.get("finish_reason") or self.finish_reason
@@ -347,6 +410,8 @@ class _StreamedChoice:
             self.content = (self.content or "") + delta["content"]
         if delta.get("refusal") is not None:
             self.refusal = (self.refusal or "") + delta["refusal"]
+        if isinstance(delta.get("audio"), dict):
+            self._add_audio(delta["audio"])
         for call in (delta.get("tool_calls") or [])[:1]:
             function = call.get("function") or {}
             if not self.tool_calls or (call.get("id") and self.tool_calls[-1]["id"] != call["id"]):
@@ -355,11 +420,90 @@ class _StreamedChoice:
             elif isinstance(function.get("arguments"), str):
                 self.tool_calls[-1]["function"]["arguments"] += function["arguments"]
 
+    def _add_audio(self, audio: dict) -> None:
+        """An audio answer's piece: its id and expiry, more of its transcript and of its data
+        (base64 pieces are decoded and joined; data that is not base64 is joined as text)."""
+        self.audio = self.audio if self.audio is not None else {}
+        for key in ("id", "expires_at"):
+            if audio.get(key) is not None:
+                self.audio[key] = audio[key]
+        if audio.get("transcript") is not None:
+            self.audio["transcript"] = (self.audio.get("transcript") or "") + audio["transcript"]
+        data = audio.get("data")
+        if data is not None:
+            decoded = _decoded_audio(data)
+            if decoded is not None:
+                self.audio[_AUDIO_BYTES] = self.audio.get(_AUDIO_BYTES, b"") + decoded
+            else:
+                self.audio["data"] = (self.audio.get("data") or "") + str(data)
+
     def as_choice(self, index: int) -> dict:
         message: dict[str, Any] = {"role": self.role, "content": self.content, "tool_calls": self.tool_calls}
         if self.refusal is not None:
             message["refusal"] = self.refusal
+        if self.audio is not None:
+            message["audio"] = self.audio
         return {"index": index, "message": message, "logprobs": self.logprobs, "finish_reason": self.finish_reason}
+
+
+#: Where a streamed audio answer's decoded bytes wait for ``_chat_audio`` (never logged as such).
+_AUDIO_BYTES = "_bt_audio_bytes"
+#: The chat API's audio formats and their media types (another format ``f``: ``audio/f``).
+AUDIO_MEDIA_TYPES = {"mp3": "audio/mpeg", "wav": "audio/wav", "opus": "audio/opus", "aac": "audio/aac",
+                     "flac": "audio/flac", "pcm": "audio/pcm", "pcm16": "audio/pcm"}
+
+
+def _decoded_audio(data: Any) -> bytes | None:
+    """Audio data as bytes: bytes as they are, base64 (or a base64 data URL) decoded; else None."""
+    if isinstance(data, (bytes, bytearray)):
+        return bytes(data)
+    if not isinstance(data, str):
+        return None
+    try:
+        return base64.b64decode(data.partition(",")[2] if data.startswith("data:") else data, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _audio_media_type(request: dict) -> str:
+    audio_format = (request.get("audio") or {}).get("format") if isinstance(request.get("audio"), dict) else None
+    if not isinstance(audio_format, str) or not audio_format:
+        return "application/octet-stream"
+    audio_format = audio_format.lower()
+    return AUDIO_MEDIA_TYPES.get(audio_format, audio_format if "/" in audio_format else f"audio/{audio_format}")
+
+
+def _chat_audio(value: Any, media_type: str) -> Any:
+    """``value`` (a chat answer's choices) with each ``audio`` object's data as an attachment
+    ``generated_audio.<ext>`` (with its ``mime_type`` and ``audio_size_bytes``), as 0.48.1 logs
+    it; data that does not decode stays as it is."""
+    if isinstance(value, list):
+        return [_chat_audio(item, media_type) for item in value]
+    if not isinstance(value, dict):
+        return value
+    out = {}
+    for key, item in value.items():
+        if key != "audio" or not isinstance(item, dict):
+            out[key] = _chat_audio(item, media_type)
+            continue
+        audio = {k: v for k, v in item.items() if k not in ("data", _AUDIO_BYTES)}
+        data = item.get(_AUDIO_BYTES, item.get("data"))
+        decoded = _decoded_audio(data) if data is not None else None
+        if decoded is not None:
+            attachment = Attachment(data=decoded, filename=inline_files.default_filename(media_type, "generated_audio"),
+                                    content_type=media_type)
+            audio.update(mime_type=media_type, audio_size_bytes=len(decoded),
+                         file={"file_data": attachment, "filename": attachment.reference["filename"]})
+        elif data is not None:
+            audio["data"] = item.get("data", data)
+        out[key] = audio
+    return out
+
+
+def _chat_refine(fields: dict, request: dict) -> dict:
+    if "output" in fields:
+        fields["output"] = _chat_audio(fields["output"], _audio_media_type(request))
+    return fields
 
 
 def _responses_result(result: Any) -> dict:
@@ -369,13 +513,14 @@ def _responses_result(result: Any) -> dict:
 
 
 def _responses_events(events: list) -> dict:
-    """A streamed response: the output and usage its last terminal event (``response.completed``...)
-    carries (unlike a plain call's, the response's fields do not join the metadata); a stream
-    without one (it ended on an ``error`` event, or was cut off) gives the items its events
+    """A streamed response: the output, usage and moderation verdict its last terminal event
+    (``response.completed``...) carries (unlike a plain call's, the response's other fields do not
+    join the metadata); a stream without one (it ended on an ``error`` event, or was cut off) gives the items its events
     started, as 0.48.1 rebuilds them."""
     for event in reversed(events):
         if getattr(event, "type", None) in TERMINAL_RESPONSE_EVENTS and getattr(event, "response", None) is not None:
-            return {"output": field(event.response, "output"), "metrics": usage_metrics(field(event.response, "usage"))}
+            return {"output": field(event.response, "output"), "metrics": usage_metrics(field(event.response, "usage")),
+                    "metadata": _moderation_metadata(event.response)}
     return {"output": _items_from_events(events)}
 
 
@@ -472,7 +617,8 @@ def _moderation_result(result: Any) -> dict:
     return {"output": field(result, "results")}
 
 
-_CHAT = Kind("Chat Completion", INSTRUMENTATION, _request_fields(CHAT_PARAMS, "messages"), _chat_result, _chat_chunks)
+_CHAT = Kind("Chat Completion", INSTRUMENTATION, _request_fields(CHAT_PARAMS, "messages"), _chat_result, _chat_chunks,
+             refine=_chat_refine)
 _RESPONSES = Kind("openai.responses.create", INSTRUMENTATION, _request_fields(RESPONSES_PARAMS, "input"),
                   _responses_result, _responses_events, children=_response_tool_spans)
 _EMBEDDINGS = Kind("Embedding", INSTRUMENTATION, _request_fields(EMBEDDING_PARAMS, "input"), _embedding_result, timed=False)

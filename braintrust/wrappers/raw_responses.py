@@ -10,6 +10,9 @@ nothing more); a ``stream=True`` answer is followed when the caller parses and i
 left without reading it (no output then). Tracing never fails the call: a body the wrapper cannot
 parse is the span's error, and the caller's ``parse()`` raises as it would have.
 
+As in 0.48.1, an OpenAI raw response's Braintrust proxy cache header (``x-bt-cached``, or the older
+``x-cached``) is the span's ``cached`` metric: 1 for ``true`` / ``hit``, else 0.
+
 The client-level variants (``client.with_raw_response.chat.completions.create(...)``) call the
 traced resource's own ``create``, which hands the raw response to ``follow_raw``: the same spans.
 """
@@ -64,6 +67,23 @@ def follow_raw(answer: Any, call: Call, stream: bool, read_now: bool) -> Any:
     return _raw(answer, call, stream, read_now)
 
 
+#: The AI proxy's cache headers, the current one first.
+CACHED_HEADERS = ("x-bt-cached", "x-cached")
+
+
+def cached_metric(response: Any) -> dict:
+    """``{"cached": 1}`` (a proxy cache hit) or ``{"cached": 0}`` from a raw response's headers;
+    ``{}`` without the header."""
+    headers = getattr(response, "headers", None)
+    try:
+        value = next((headers.get(name) for name in CACHED_HEADERS if headers.get(name)), None)
+    except Exception:  # (headers of a shape of their own: no metric)
+        return {}
+    if not isinstance(value, str):
+        return {}
+    return {"cached": 1 if value.strip().lower() in ("true", "hit") else 0}
+
+
 def _raw(response: Any, call: Call, stream: bool, read_now: bool = True) -> Any:
     traced = TracedRawResponse(response, call, stream)
     if read_now and not stream:
@@ -93,6 +113,8 @@ class TracedRawResponse(NamedWrapper):
         self._bt_call = call
         self._bt_stream = stream
         self._bt_followed: Any = None
+        if call.kind.instrumentation == "openai-auto":  # (0.48.1's Anthropic wrapper does not read it)
+            call.metrics.update(cached_metric(response))
 
     @property  # type: ignore[misc]
     def __class__(self) -> type:  # so that isinstance(proxy, LegacyAPIResponse) holds
