@@ -10,7 +10,8 @@ run, and the previous experiment would then be the subset, sharing few of the fu
 2. else the one sharing the most cases with it (the more recent on a tie);
 3. else (none shares a case, or this one has no rows yet) the previous experiment.
 
-Cases are matched as comparisons match them (``ExperimentTraces.keys``). Only the
+Cases are inputs with the pytest tests that ran them (``ExperimentTraces.cases``): a ``-k``
+run of one of two tests over one dataset has not run the other's cases. Only the
 ``CANDIDATES`` most recent earlier experiments are read, so the cost stays bounded; the common
 case, a rerun of the same suite, reads just the previous one, and the comparison reuses what
 choosing it read (for 10,000 cases that halves the time a summary takes).
@@ -73,11 +74,11 @@ def _choose(store: Any, earlier: list[dict[str, Any]], current: ExperimentTraces
     """The baseline among ``earlier`` (newest first, not empty) and its traces: the first that
     ran every case (with no case, the previous one), else the one sharing most (the newer on a
     tie; the previous one when none shares a case)."""
-    cases = current.keys()
+    cases = current.cases()
     best, best_shared = None, 0
     for candidate in earlier:
         read = (candidate, _traces_of(store, candidate["id"]))
-        shared = len(cases & read[1].keys())
+        shared = len(cases & read[1].cases())
         if shared == len(cases):
             return read
         if best is None or shared > best_shared:

@@ -19,11 +19,15 @@ The rules, mirroring what the Braintrust server reports:
   reverse for metrics; means within 1e-12 are the same). ``diff`` = experiment mean − base
   mean, for names present in both. A score's ``regressed_cases`` (``improved_cases``) names
   every group that regressed (improved), one name each: its root span's name when that is the
-  group's own in the whole experiment, else its input (cut to 40 characters), so a summary
-  can say which cases changed.
+  group's own in the whole experiment (the group has no other name, the name no other group),
+  else its input (cut to 40 characters), so a summary can say which cases changed.
 * When the two ran different inputs (a ``-k`` or ``--lf`` rerun, a dataset that grew), both
   sides are first cut down to the inputs they share, so ``diff`` compares like with like; the
   result's ``coverage`` says how many inputs that is. (The server compares whole experiments.)
+  An input that pytest cases of several tests ran (two tests over one dataset) is cut down,
+  on both sides, to the traces of the tests both ran it in, when there are such tests (else,
+  a renamed test, all of its traces stay): a ``-k`` run of one of those tests is compared with
+  that test's traces, not with the group mean of every test.
 """
 
 from __future__ import annotations
@@ -99,6 +103,15 @@ def _identity(row: dict[str, Any]) -> str | None:
     return test or (row.get("span_attributes") or {}).get("name")
 
 
+def _test_function(row: dict[str, Any]) -> str | None:
+    """A pytest case's test function: its node id without parameters or trial id."""
+    test, _ = _pytest_test(row)
+    if test is None:
+        return None
+    head, sep, last = test.rpartition("::")
+    return head + sep + last.split("[", 1)[0]
+
+
 def _display_name(row: dict[str, Any]) -> str | None:
     """A root row's name in a summary: the span's (a pytest case's test name), a trial's without
     its trial id."""
@@ -116,10 +129,11 @@ class _Trace:
     """Per-trace aggregates, kept small (one per trace of both experiments is alive at once):
     score sums, and counts only for scores logged more than once in the trace."""
 
-    __slots__ = ("input_key", "name", "scores", "counts", "duration", "metrics")
+    __slots__ = ("input_key", "test", "name", "scores", "counts", "duration", "metrics")
 
     def __init__(self) -> None:
         self.input_key: str | None = None
+        self.test: str | None = None  # a pytest case's test function
         self.name: str | None = None  # the root span's name (a pytest case: the test's name; a trial: the case's)
         self.scores: dict[str, float] = {}
         self.counts: dict[str, int] | None = None
@@ -168,6 +182,7 @@ def _group(rows: Iterable[dict[str, Any]], score_order: list[str], child_scores:
         if is_root and inputs:
             trace.name = _display_name(row)
             trace.input_key = _input_key(row.get("input"), _identity(row))
+            trace.test = _test_function(row)
         names = score_order if is_root else child_scores
         for name, value in (row.get("scores") or {}).items():
             if isinstance(value, (int, float)):
@@ -244,14 +259,18 @@ def _names(traces: list[_Trace], all_traces: list[_Trace], keys: list[str]) -> l
         return []
     wanted = set(keys)
     cases_of_name: dict[str | None, set[str | None]] = {}
+    names_of_case: dict[str | None, set[str | None]] = {}
     for trace in all_traces:
         cases_of_name.setdefault(trace.name, set()).add(trace.input_key)
+        names_of_case.setdefault(trace.input_key, set()).add(trace.name)
     named: dict[str, str] = {}
     taken: set[str] = set()
     for trace in traces:
         key = trace.input_key
         if key in wanted and key not in named:
-            own = trace.name and len(cases_of_name[trace.name]) == 1
+            # (an input two tests ran is a group of both: named by either test, it would blame
+            # the one that did not change)
+            own = trace.name and len(cases_of_name[trace.name]) == 1 and len(names_of_case[key]) == 1
             name = trace.name if own else _key_label(key)
             if name in taken:  # two inputs alike in their first characters
                 n = 2
@@ -288,7 +307,26 @@ def _matched(traces: list[_Trace], base_traces: list[_Trace]) -> tuple[list[_Tra
     coverage = None
     if keys != base_keys or (not common and (traces or base_traces)):
         coverage = CaseCoverage(common=len(common), current=len(keys), base=len(base_keys))
-    return [t for t in traces if t.input_key in common], [t for t in base_traces if t.input_key in common], coverage
+    matched, base_matched = _same_tests([t for t in traces if t.input_key in common],
+                                        [t for t in base_traces if t.input_key in common])
+    return matched, base_matched, coverage
+
+
+def _same_tests(traces: list[_Trace], base_traces: list[_Trace]) -> tuple[list[_Trace], list[_Trace]]:
+    """Of each input's traces on both sides, those of the tests that ran it on both sides (all
+    of them when there is no such test: rows that are not pytest cases, a renamed test)."""
+    tests: dict[str | None, set[str | None]] = {}
+    base_tests: dict[str | None, set[str | None]] = {}
+    for side, found in ((traces, tests), (base_traces, base_tests)):
+        for trace in side:
+            found.setdefault(trace.input_key, set()).add(trace.test)
+    shared = {key: tests[key] & base_tests.get(key, set()) for key in tests}
+
+    def kept(trace: _Trace) -> bool:
+        both = shared.get(trace.input_key)
+        return not both or trace.test in both
+
+    return [t for t in traces if kept(t)], [t for t in base_traces if kept(t)]
 
 
 class ExperimentTraces(NamedTuple):
@@ -303,6 +341,11 @@ class ExperimentTraces(NamedTuple):
         """The keys its traces are matched by in a comparison (one per distinct case whose root
         row was written)."""
         return {trace.input_key for trace in self.traces if trace.input_key is not None}
+
+    def cases(self) -> set[tuple[str, str | None]]:
+        """Its distinct cases: each key with the pytest test that ran it (None for rows that are
+        not pytest cases), so two tests over one dataset are different cases."""
+        return {(trace.input_key, trace.test) for trace in self.traces if trace.input_key is not None}
 
 
 def group_traces(rows: Iterable[dict[str, Any]], inputs: bool = True) -> ExperimentTraces:

@@ -4,6 +4,7 @@ experiment and the summary; workers log and flush (see ``pytest_braintrust.xdist
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from typing import Any
@@ -186,6 +187,7 @@ class BraintrustRun:
         #: What Ctrl-C cut short at session finish ("the final flush", "the summary"), if anything.
         self.interrupted_in: str | None = None
         self.deselected = 0  # tests -k, -m, --lf... left out (every xdist worker sees them all)
+        self.deselected_cases = 0  # eval cases among them (this process's)
         #: Set (once collected) when this run reruns only the last failures (``--lf`` with some
         #: of them selected): its averages are a few cases', so ``--braintrust-fail-under``,
         #: made for the suite, is not applied.
@@ -196,10 +198,19 @@ class BraintrustRun:
 
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
         self.deselected += len(items)
+        self.deselected_cases += sum(1 for item in items if is_case(item))
 
     def deselected_tests(self) -> int:
         """Tests deselected in this run (under xdist each worker deselects the same ones)."""
         return max([self.deselected, *(o.get("deselected", 0) for o in self.worker_outputs)])
+
+    def deselected_eval_cases(self) -> int | None:
+        """Eval cases among the deselected tests (None when not known: an xdist controller
+        collects nothing, and a worker that never reported said nothing)."""
+        if self.xdist_bridge is None:
+            return self.deselected_cases
+        counts = [o.get("deselected_cases") for o in self.worker_outputs]
+        return max(counts) if counts and None not in counts else None
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         """Give the process back as it was (matters when pytest runs inside a process that
@@ -244,9 +255,7 @@ class BraintrustRun:
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self._selected(item.nodeid for item in session.items)
-        # (pytest's stepwise plugin says what it skipped in its status: a string before pytest 8, a list since)
-        status = getattr(self.config.pluginmanager.getplugin("stepwiseplugin"), "report_status", None) or ()
-        self.resumes_stepwise = any("already passed" in line for line in ([status] if isinstance(status, str) else status))
+        self.resumes_stepwise = _stepwise_skipped(self.config)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
@@ -451,7 +460,11 @@ class BraintrustRun:
                 self.errors.append(f"could not summarize the experiment of project {project!r}: {summary.skip_description()}")
                 self.summary_missing = f"the experiment of project {project!r} could not be summarized"
                 continue  # (appended above: it still says where the experiment is)
-            selection = partial_selection(self.config)
+            # (-m braintrust deselects only tests that are not cases)
+            deselected_cases = self.deselected_eval_cases()
+            cases_left_out = None if deselected_cases is None else deselected_cases > 0
+            selection = partial_selection(self.config, lf_reran=self.reruns_failures, sw_skipped=self.resumes_stepwise,
+                                          cases_deselected=cases_left_out)
             if selection and summary.comparison_experiment_name and summary.case_coverage is None and not summary.local_hint:
                 # (The local store compares the inputs both ran; Braintrust compares whole experiments.)
                 self.notes.append(
@@ -542,19 +555,43 @@ _TERMINAL_SUMMARY_STATUSES = (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, 
                               pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED)
 
 
-def partial_selection(config: pytest.Config) -> str | None:
-    """How this run selected part of the suite (``-k``, ``-m``, ``--lf``, ...), if it did."""
+def partial_selection(config: pytest.Config, lf_reran: bool = True, sw_skipped: bool | None = True,
+                      cases_deselected: bool | None = True) -> str | None:
+    """How this run selected part of the suite's eval cases (``-k``, ``-m``, ``--lf``, ...), if
+    it did. ``--lf`` counts only when it reran just the last failures (``lf_reran``), ``--sw``
+    unless it is known to have skipped nothing (``sw_skipped`` False): with no failure on record
+    both run every selected test. ``-k``, ``-m`` and ``--deselect`` count unless they are known
+    to have left out no eval case (``cases_deselected`` False: ``-m braintrust``)."""
     parts = []
-    if config.getoption("keyword", ""):
+    by_keyword = cases_deselected is not False
+    if by_keyword and config.getoption("keyword", ""):
         parts.append(f"-k {config.getoption('keyword')!r}")
-    if config.getoption("markexpr", ""):
+    if by_keyword and config.getoption("markexpr", ""):
         parts.append(f"-m {config.getoption('markexpr')!r}")
-    for option, flag in (("lf", "--lf"), ("stepwise", "--sw"), ("deselect", "--deselect")):
-        if config.getoption(option, None):
+    for option, flag, applies in (("lf", "--lf", lf_reran), ("stepwise", "--sw", sw_skipped is not False),
+                                  ("deselect", "--deselect", by_keyword)):
+        if applies and config.getoption(option, None):
             parts.append(flag)
     if any("::" in str(arg) for arg in config.args):
         parts.append("test ids")
     return ", ".join(parts) or None
+
+
+def _stepwise_skipped(config: pytest.Config) -> bool | None:
+    """Whether ``--sw`` resumed past tests that passed before (None: not known here, as on an
+    xdist controller, which collects nothing). pytest's stepwise plugin says so in its status,
+    "skipping N already passed items" (a string before pytest 8, a list since); it resumes at
+    the first test too ("skipping 0 ..."), which leaves nothing out."""
+    status = getattr(config.pluginmanager.getplugin("stepwiseplugin"), "report_status", None)
+    if not status:
+        return None
+    for line in [status] if isinstance(status, str) else status:
+        match = re.search(r"skipping (\d+) already passed", line)
+        if match:
+            return int(match.group(1)) > 0
+        if "already passed" in line:  # (a wording not known here: take it as a resume)
+            return True
+    return False
 
 
 def _status_name(status: Any) -> str:

@@ -148,4 +148,5 @@ class XdistBridge:
             "experiments": self.run.registry.identities(self.run.errors, registered_only=True),
             "errors": list(self.run.errors),
             "deselected": self.run.deselected,
+            "deselected_cases": self.run.deselected_cases,
         }

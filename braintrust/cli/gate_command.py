@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -66,7 +67,7 @@ def _experiment(project: str, name_or_id: str) -> dict[str, Any]:
         raise LookupError(by_name_error)
     if identity.get("project_name") not in (None, project):
         raise LookupError(f"experiment {name_or_id!r} is in project {identity['project_name']!r}, not {project!r}; "
-                          f"name that project: braintrust gate {identity['project_name']} {name_or_id}")
+                          f"name that project: braintrust gate {shlex.quote(identity['project_name'])} {shlex.quote(name_or_id)}")
     return {**identity, "project_name": identity.get("project_name") or project}
 
 

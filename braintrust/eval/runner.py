@@ -146,11 +146,10 @@ class _Run:
         name = experiment.ref.info.get("experiment_name") or self.ev.experiment_name or ""
         project = experiment.ref.info.get("project_name") or self.ev.project_name
         if global_state().is_local():
-            import shlex
-
+            from braintrust.objects.reads import show_arguments
             from braintrust.store.location import database_path
 
-            command = f"braintrust show {shlex.quote(project)} {shlex.quote(name)}"
+            command = f"braintrust show{show_arguments(project, name)}"
             return f"Experiment {name} is running in the local store at {database_path()} (see it with `{command}`)"
         from urllib.parse import quote
 

@@ -348,12 +348,19 @@ class LocalReads:
         self.store = LocalStore()
 
     def fetch(self, object_type: str, object_id: str, version: str | None = None, batch_size: int | None = None) -> Iterator[dict[str, Any]]:
-        """The object's rows, as Braintrust's fetch answers: without comments (``log_feedback(comment=...)``
-        rows, which Braintrust keeps beside the row they are about; ``braintrust show`` shows them)."""
+        """The object's rows, as Braintrust's fetch answers: each with its object's ``project_id``,
+        without comments (``log_feedback(comment=...)`` rows, which Braintrust keeps beside the
+        row they are about; ``braintrust show`` shows them)."""
         from braintrust.store.rows import commented_row
 
+        project_id = self._project_id(object_type, object_id)
         for rows in self.store.iter_rows(object_type, object_id, version=version, batch_size=page_size(batch_size)):
-            yield from (row for row in rows if commented_row(row) is None)
+            yield from (_with_project_id(row, project_id) for row in rows if commented_row(row) is None)
+
+    def _project_id(self, object_type: str, object_id: str) -> str | None:
+        """The project of an experiment or dataset: Braintrust's rows carry it, the store's do not."""
+        found = self.store.get_experiment(id=object_id) if object_type == EXPERIMENT else self.store.get_dataset(id=object_id)
+        return found.get("project_id") if found else None
 
     def snapshot(self, object_type: str, object_id: str, batch_size: int | None = None) -> Iterator[dict[str, Any]]:
         """The rows as they were when the read started (the store's reads always are), page by page."""
@@ -377,8 +384,9 @@ class LocalReads:
     def traces(self, object_type: str, object_id: str, root_span_ids: set[str]) -> dict[str, list[dict[str, Any]]]:
         """The rows of these traces (by ``root_span_id``), in one read of the store."""
         found: dict[str, list[dict[str, Any]]] = {root_span_id: [] for root_span_id in root_span_ids}
+        project_id = self._project_id(object_type, object_id)
         for row in self.store.trace_rows(object_type, object_id, sorted(root_span_ids)):
-            found[row.get("root_span_id") or row.get("id")].append(row)
+            found[row.get("root_span_id") or row.get("id")].append(_with_project_id(row, project_id))
         return found
 
     def environment_version(self, object_type: str, object_id: str, environment: str, describe: str) -> str:
@@ -410,7 +418,7 @@ class LocalReads:
 
     def hint(self, project_name: str, name: str, kind: str = "experiment") -> str:
         where = command_store_args(self.store.path)
-        command = f"braintrust show{where} {_shell_quote(project_name)} {_shell_quote(name)}" if kind == "experiment" else f"braintrust list{where}"
+        command = f"braintrust show{where}{show_arguments(project_name, name)}" if kind == "experiment" else f"braintrust list{where}"
         return f"See results for {name} in the local store at {self.store.path} (run `{command}`)"
 
     def base_experiment(self, ref: ObjectRef) -> dict[str, Any] | None:
@@ -470,7 +478,16 @@ class LocalReads:
         )
 
 
-def _shell_quote(text: str) -> str:
+def _with_project_id(row: dict[str, Any], project_id: str | None) -> dict[str, Any]:
+    if project_id is not None and "project_id" not in row:
+        row["project_id"] = project_id
+    return row
+
+
+def show_arguments(project_name: str, name: str) -> str:
+    """`` <project> <experiment>`` for ``braintrust show``, quoted for a shell; after ``--`` when
+    either starts with ``-`` (else it would be read as an option)."""
     import shlex
 
-    return shlex.quote(text)
+    ends = " --" if project_name.startswith("-") or name.startswith("-") else ""
+    return f"{ends} {shlex.quote(project_name)} {shlex.quote(name)}"
