@@ -163,7 +163,7 @@ class _Run:
         name = base.name
         if name is None:
             found = self.experiment.fetch_base_experiment()
-            if found.name is None:
+            if found is None or found.name is None:
                 raise ValueError(
                     "BaseExperiment() found no base experiment for this experiment (the project has no earlier "
                     "experiment); pass BaseExperiment(name=...) or base_experiment_name=."

@@ -154,11 +154,15 @@ class Experiment(RowsObject, FetchedRows):
 
     # -- reading and summaries ------------------------------------------------------------------
 
-    def fetch_base_experiment(self) -> ExperimentIdentifier:
-        from braintrust.objects.reads import reads
+    def fetch_base_experiment(self) -> ExperimentIdentifier | None:
+        """Its base experiment's id and name (both None when it has none); None when Braintrust
+        refuses the question (as it does for an experiment with no base), as 0.48.1 returns."""
+        from braintrust.objects.reads import NO_ANSWER, reads
 
         resolve_ref(self.ref)
         base = reads().base_experiment(self.ref)
+        if base is NO_ANSWER:
+            return None
         return ExperimentIdentifier(id=base["id"], name=base["name"]) if base else ExperimentIdentifier(id=None, name=None)
 
     def summarize(self, summarize_scores: bool = True, comparison_experiment_id: str | None = None) -> ExperimentSummary:

@@ -19,6 +19,10 @@ from braintrust.state import global_state
 from braintrust.store.location import command_store_args
 from braintrust.summary import DatasetSummary, DataSummary, ExperimentSummary
 
+#: ``base_experiment``'s answer when Braintrust refused the question (``fetch_base_experiment``
+#: is then None, as in 0.48.1).
+NO_ANSWER: dict[str, Any] = {"id": None, "name": None}
+
 log = logging.getLogger("braintrust")
 
 FETCH_BATCH = 1000
@@ -292,8 +296,12 @@ class ApiReads:
     def base_experiment(self, ref: ObjectRef) -> dict[str, Any] | None:
         experiment_id = ref.ids["experiment_id"]  # type: ignore[index]
         client = self.state.http_client()
+        from braintrust.delivery.http_client import HttpError
+
         try:
             response = client.request("POST", f"{self.state.app_url()}/api/base_experiment/get_id", _request_deadline(), json_body={"id": experiment_id})
+        except HttpError:  # (Braintrust answers 400 for an experiment with no base: 0.48.1 then has none, quietly)
+            return NO_ANSWER
         except Exception as exc:
             log.warning("braintrust: could not fetch the base experiment: %s", exc)
             return None

@@ -39,14 +39,31 @@ def _record(cursor: sqlite3.Cursor, row: tuple | None, json_fields: tuple[str, .
     return record
 
 
+#: Fields the API answers that the store keeps no value for (no users, organizations, saved
+#: parameters or project settings here, nothing soft-deleted): null, as Braintrust answers them
+#: when unset, so ``experiment.deleted_at`` reads None offline too, not an AttributeError.
+_UNKEPT_FIELDS = ("deleted_at", "user_id")
+_UNKEPT_EXPERIMENT_FIELDS = ("parameters_id", "parameters_version")
+_UNKEPT_PROJECT_FIELDS = ("org_id", "settings")
+
+
 def api_form(record: dict[str, Any]) -> dict[str, Any]:
-    """An experiment or dataset as the Braintrust API answers one (``experiment.data``): the
-    store's own bookkeeping (``seq``) left out, ``public`` a bool, ``commit`` from the git info."""
+    """A project, experiment or dataset as the Braintrust API answers one (``experiment.data``):
+    the store's own bookkeeping (``seq``) left out, ``public`` a bool, ``commit`` from the git
+    info, and the API's fields the store does not keep, null."""
     form = {key: value for key, value in record.items() if key != "seq"}
     if "public" in form:
         form["public"] = bool(form["public"])
     if "repo_info" in form:
         form["commit"] = (form["repo_info"] or {}).get("commit")
+    if "base_exp_id" in form:  # (an experiment)
+        unkept = _UNKEPT_FIELDS + _UNKEPT_EXPERIMENT_FIELDS
+    elif "project_id" in form:  # (a dataset)
+        unkept = _UNKEPT_FIELDS
+    else:
+        unkept = _UNKEPT_FIELDS + _UNKEPT_PROJECT_FIELDS
+    for name in unkept:
+        form.setdefault(name, None)
     return form
 
 
