@@ -445,7 +445,9 @@ class SpanImpl(CurrentTokens, Span):
         """Merge fields into this span's row (input, output, expected, scores, metadata, ...)."""
         __tracebackhide__ = hide_refused_value
         clean = validate_event(event)
-        clean.pop("id", None)
+        if clean.pop("id", self.id) != self.id:  # (0.48.1 raises a TypeError; dropping it would lose what was meant)
+            raise ValueError(f"span.log(id=...): a span's row id is set when it starts (start_span(..., id=...)); "
+                             f"this span's is {self.id!r}.")
         if not clean:
             return
         data, size = jsonsafe.snapshot_fields(clean)

@@ -94,3 +94,15 @@ def test_the_functions_0_48_1_documents_in_braintrust_logger_import_from_there(b
     braintrust.init(project="qa4-tracing", experiment="module-functions")
     log(input="q", output="a", scores={"exact": 1})  # (to the current experiment)
     assert summarize(summarize_scores=True).scores["exact"].score == 1
+
+
+def test_span_log_refuses_an_id_other_than_the_spans(bt_logs):
+    """0.48.1 raises a TypeError for ``span.log(id=...)``; ours dropped the id without a word, so
+    the caller never learned the row kept its own."""
+    logger = braintrust.init_logger(project="qa4-span-id")
+    with logger.start_span(name="s", id="chosen") as span:
+        with pytest.raises(ValueError, match=r"span.log\(id=...\).*'chosen'"):
+            span.log(id="other", output=1)
+        span.log(id="chosen", output=2)  # (its own id: nothing changes)
+    [row] = bt_logs.rows()
+    assert row["id"] == "chosen" and row["output"] == 2
