@@ -1,5 +1,6 @@
 """A deterministic loopback stand-in for Anthropic's Messages API: a plain answer, a tool call,
-server tool calls (web search), streamed answers, an unknown model's 400.
+server tool calls (web search), streamed answers, an unknown model's 400, a stream failing
+halfway (model ``overloaded-midstream``).
 
 Used by ``tests/data/captures/scenario_anthropic.py`` (run by both SDKs) and by the
 ``wrap_anthropic`` tests. ``AnthropicStub`` records each request body.
@@ -58,6 +59,9 @@ def message_stream(body):
         {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": " is 4."}},
         {"type": "content_block_stop", "index": 0},
     ]
+    if body["model"] == "overloaded-midstream":  # the stream fails after its first text, as the API's can
+        return "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in events[:3] + [
+            {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}])
     stop = "end_turn"
     if body.get("tools"):  # a tool call, its input streamed as JSON fragments
         events += [

@@ -396,7 +396,8 @@ class _StreamManager(NamedWrapper):
     ``get_final_message()``... work as they do). The span starts on entering the block, when the
     client sends the request (a manager never entered records nothing); it notes the first event
     and ends on leaving the block, with the message as far as it came and the error that left
-    it, if any. A stream whose block is never left ends it when dropped (``_FollowedEvents``)."""
+    it, if any, or when its events fail (with that error, as in 0.48.1, even if the block catches
+    it). A stream whose block is never left ends it when dropped (``_FollowedEvents``)."""
 
     def __init__(self, manager: Any, request: dict):
         super().__init__(manager)
@@ -468,18 +469,32 @@ class _FollowedEvents:
         self._events = events
         self._stream = stream
         self._call = call
+        self._exhausted = False
 
     def __iter__(self) -> "_FollowedEvents":
         return self
 
     def __next__(self) -> Any:
-        event = next(self._events)
+        try:
+            event = next(self._events)
+        except StopIteration:
+            self._exhausted = True
+            raise
+        except BaseException as exc:
+            self._bt_failed(exc)
+            raise
         _note_event(self._call, event)
         return event
 
-    def _bt_dropped(self, note: str) -> None:
+    def _bt_failed(self, error: BaseException) -> None:
+        """The events failed (an ``error`` event...): the call's error, as in 0.48.1, even if the
+        block catches it."""
         if not self._call.ended:
-            _finish_stream(self._stream, self._call, None, note)
+            _finish_stream(self._stream, self._call, error)
+
+    def _bt_dropped(self, note: str) -> None:
+        if not self._call.ended:  # (a stream read to its end was not cut short: no note)
+            _finish_stream(self._stream, self._call, None, None if self._exhausted else note)
 
     def __del__(self) -> None:
         end_when_dropped(self)
@@ -492,7 +507,14 @@ class _FollowedAsyncEvents(_FollowedEvents):
         return self
 
     async def __anext__(self) -> Any:
-        event = await self._events.__anext__()
+        try:
+            event = await self._events.__anext__()
+        except StopAsyncIteration:
+            self._exhausted = True
+            raise
+        except BaseException as exc:
+            self._bt_failed(exc)
+            raise
         _note_event(self._call, event)
         return event
 
