@@ -145,7 +145,8 @@ class Attachment(BaseAttachment):
 
     @property
     def status(self) -> AttachmentStatus | None:
-        """How storing it went (None until the processor or ``upload()`` stored it)."""
+        """How storing it went: None until the processor or ``upload()`` tried; an error once a
+        try failed (then ``upload()`` answers it again, as 0.48.1's; its bytes were spilled)."""
         return self._status
 
     def upload(self) -> AttachmentStatus:

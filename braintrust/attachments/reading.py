@@ -16,9 +16,18 @@ import requests
 from braintrust.delivery.deadline import Deadline
 from braintrust.state import global_state
 
-__all__ = ["attachment_metadata", "read_attachment"]
+__all__ = ["AttachmentConnectionError", "AttachmentHTTPError", "attachment_metadata", "read_attachment"]
 
 READ_DEADLINE_SECONDS = 60.0
+
+
+class AttachmentHTTPError(requests.HTTPError, RuntimeError):
+    """``GET /attachment`` answered an error status: a ``requests.HTTPError``, as 0.48.1 raises
+    it there (and a ``RuntimeError``, as the other failures of reading one back)."""
+
+
+class AttachmentConnectionError(requests.ConnectionError, RuntimeError):
+    """``GET /attachment`` got no answer: a ``requests.ConnectionError``, as 0.48.1 raises it."""
 
 
 def attachment_metadata(reference: Mapping[str, Any]) -> dict[str, Any]:
@@ -41,8 +50,11 @@ def attachment_metadata(reference: Mapping[str, Any]) -> dict[str, Any]:
 
     try:
         answer = state.http_client().request("GET", f"{state.api_url}/attachment", deadline, params=params).json()
-    except (HttpError, TransportError) as exc:
-        raise RuntimeError(f"Couldn't read attachment {reference['filename']!r}: {exc}") from None
+    except HttpError as exc:
+        raise AttachmentHTTPError(f"Couldn't read attachment {reference['filename']!r}: {exc}",
+                                  response=_answer(exc, f"{state.api_url}/attachment")) from None
+    except TransportError as exc:
+        raise AttachmentConnectionError(f"Couldn't read attachment {reference['filename']!r}: {exc}") from None
     except ValueError:
         answer = None
     if not isinstance(answer, dict) or not isinstance(answer.get("downloadUrl"), str) or not isinstance(answer.get("status"), dict):
@@ -66,6 +78,16 @@ def read_attachment(reference: Mapping[str, Any]) -> bytes:
     except requests.RequestException as exc:
         raise RuntimeError(f"Couldn't download attachment {reference['filename']!r}: {_without_queries(str(exc))}") from None
     return response.content
+
+
+def _answer(error: Any, url: str) -> requests.Response:
+    """The error answer as a ``requests.Response`` (``status_code``, ``text``, ``url``): what
+    code written for 0.48.1 reads from ``HTTPError.response``."""
+    response = requests.Response()
+    response.status_code = error.status
+    response._content = str(error.body).encode("utf-8")
+    response.url = url
+    return response
 
 
 def _check_reference(reference: Mapping[str, Any]) -> None:

@@ -45,9 +45,9 @@ def store_attachments(backend: Backend, attachments: list[Any], deadline: Deadli
         try:
             data = attachment.data
         except OSError as exc:
-            message = f"attachment {reference['filename']!r} could not be stored: Failed to read file: {exc}"
-            attachment._stored({"upload_status": "error", "error_message": message})
-            outcome.unreadable.append(message)
+            # (its status is the one Braintrust is told, as 0.48.1's upload() answers it)
+            attachment._stored({"upload_status": "error", "error_message": f"Failed to read file: {exc}"})
+            outcome.unreadable.append(f"attachment {reference['filename']!r} could not be stored: Failed to read file: {exc}")
             _report_unreadable(backend, reference, exc, deadline)
             continue
         try:
@@ -102,9 +102,12 @@ class AttachmentStorage:
         finally:
             with self._cond:
                 self._batches.discard(batch)
-                if not batch.claimed:
+                counted = not batch.claimed
+                if counted:
                     self._accounts.attachments(outcome)
                 self._cond.notify_all()
+        if counted:  # (not under ``cond``: ``upload()`` holds an attachment's lock, then takes it)
+            _keep_failures(attachments, outcome)
 
     def spill_excess(self) -> None:
         """Pending attachments hold more bytes than the queue's bound: spill the oldest (the
@@ -158,6 +161,16 @@ class AttachmentStorage:
         return {"upload_status": "done"}
 
 
+def _keep_failures(attachments: list[Any], outcome: AttachmentOutcome) -> None:
+    """The attachments whose storing failed (their bytes spilled) keep the error as their status,
+    as 0.48.1's keep the outcome of their one upload: ``upload()`` then answers it again rather
+    than send the bytes a second time (``braintrust replay`` stores the spilled ones)."""
+    failed = {reference["key"]: message for reference, _data, _reason, message in outcome.unstored}
+    for attachment in attachments:
+        if isinstance(attachment, Attachment) and attachment.reference["key"] in failed:
+            attachment._stored({"upload_status": "error", "error_message": failed[attachment.reference["key"]]})
+
+
 def _upload_own_kind(attachment: Any, outcome: AttachmentOutcome) -> None:
     """An attachment of the caller's own kind stores itself: its ``upload()``, counted as stored
     when it answers ``{"upload_status": "done"}``."""
@@ -194,9 +207,7 @@ def _outcome_at_deadline(attachments: list[Any]) -> AttachmentOutcome:
         status = attachment.status or {}
         if status.get("upload_status") == "done":
             outcome.stored += 1
-        elif status.get("upload_status") == "error":  # (set only for a file that cannot be read)
-            outcome.unreadable.append(str(status.get("error_message")))
-        else:
+        else:  # (an error status may be an earlier upload()'s failed request: the bytes are kept if they can be read)
             reference = dict(attachment.reference)
             try:
                 data = attachment.data
