@@ -7,6 +7,7 @@ intersect their fields. The local store, having no organization, collects everyt
 
 from __future__ import annotations
 
+import logging
 import os
 import selectors
 import subprocess
@@ -17,6 +18,10 @@ from typing import Any
 from braintrust.serializable import SerializableDataClass
 
 GIT_DIFF_MAX_BYTES = 65536
+#: 0.48.1's warning (on stderr, when logging is not configured) for a repository without ``origin``.
+NO_ORIGIN_WARNING = ("Skipping git metadata. This is likely because the repository has not been published to a remote yet. "
+                     "Remote named 'origin' didn't exist")
+log = logging.getLogger("braintrust.git")
 FIELDS = ("commit", "branch", "tag", "dirty", "author_name", "author_email", "commit_message", "commit_time", "git_diff")
 
 
@@ -123,11 +128,17 @@ def _git(args: list[str], cwd: str | None, until: float) -> str | None:
     return None if output is None else output.decode("utf-8", errors="replace").strip()
 
 
-def _diff(cwd: str | None, until: float) -> str:
-    """``git diff HEAD``, at most ``GIT_DIFF_MAX_BYTES`` of UTF-8 (a change to a Latin-1 file
-    is not UTF-8: such bytes are replaced); "" when it fails or runs out of time."""
-    output = _output(["diff", "HEAD"], cwd, until, GIT_DIFF_MAX_BYTES) or b""
-    encoded = output.decode("utf-8", errors="replace").strip().encode("utf-8")
+def _diff(cwd: str | None, until: float) -> str | None:
+    """``git diff HEAD`` as 0.48.1 sends it: without a configured external diff tool, one final
+    newline dropped, at most ``GIT_DIFF_MAX_BYTES`` of UTF-8 (a change to a Latin-1 file is not
+    UTF-8: such bytes are replaced); None when git fails (no commit yet) or runs out of time."""
+    # (a byte past the limit tells whether a final newline is the output's last byte)
+    output = _output(["diff", "HEAD", "--no-ext-diff"], cwd, until, GIT_DIFF_MAX_BYTES + 1)
+    if output is None:
+        return None
+    if output.endswith(b"\n"):
+        output = output[:-1]
+    encoded = output.decode("utf-8", errors="replace").encode("utf-8")
     return encoded[:GIT_DIFF_MAX_BYTES].decode("utf-8", errors="ignore")
 
 
@@ -168,6 +179,8 @@ def ancestor_commits(cwd: str | None = None, limit: int = 1000) -> list[str]:
         return []
     until = time.monotonic() + COLLECT_BUDGET_SECONDS
     if not _git(["remote", "get-url", "origin"], cwd, until):
+        if _git(["rev-parse", "--is-inside-work-tree"], cwd, until) == "true":
+            log.warning(NO_ORIGIN_WARNING)
         return []
     branches = [b for b in ("main", "master", "develop") if _git(["rev-parse", "--verify", "--quiet", f"refs/heads/{b}"], cwd, until)]
     base = branches[0] if len(branches) == 1 else "main"

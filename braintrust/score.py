@@ -13,7 +13,7 @@ import math
 import warnings
 from abc import ABC, abstractmethod
 from numbers import Integral, Number
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypedDict, runtime_checkable
 
 from braintrust.serializable import SerializableDataClass
 
@@ -83,6 +83,15 @@ class Classification(SerializableDataClass):
     label: str | None = None
     metadata: dict[str, Any] | None = None
 
+    def __post_init__(self) -> None:
+        # (0.48.1's checks and messages: a classifier's result that fails them is refused)
+        if not isinstance(self.id, str) or not self.id:
+            raise ValueError("classification id must be a non-empty string")
+        if self.name is not None and (not isinstance(self.name, str) or not self.name):
+            raise ValueError("classification name must be a non-empty string when provided")
+        if self.label is not None and not isinstance(self.label, str):
+            raise ValueError("classification label must be a string when provided")
+
     def as_dict(self) -> dict[str, Any]:
         """The fields that are set, ``id`` always."""
         return {"id": self.id, **{k: v for k, v in (("name", self.name), ("label", self.label), ("metadata", self.metadata)) if v is not None}}
@@ -118,7 +127,73 @@ class Scorer(ABC):
     def _run_eval_sync(self, output: Any, expected: Any = None, **kwargs: Any) -> Score: ...
 
 
-__all__ = ["Classification", "Score", "Scorer"]
+class ScoreLike(Protocol):
+    """What ``Eval`` takes as a score: ``Score`` or any object with these (autoevals' own)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def score(self) -> float | None: ...
+
+    @property
+    def metadata(self) -> dict[str, Any]: ...
+
+    def as_dict(self) -> Any: ...
+
+
+class _ScoreValue(TypedDict):
+    score: float | None
+
+
+class ScoreDict(_ScoreValue, total=False):
+    """A scorer's result as a dict; ``name`` defaults to the scorer's."""
+
+    name: str
+    metadata: dict[str, Any]
+
+
+class _NamedScoreValue(_ScoreValue):
+    name: str
+
+
+class NamedScoreDict(_NamedScoreValue, total=False):
+    """A scorer's result as a dict with its name (needed when a scorer returns several)."""
+
+    metadata: dict[str, Any]
+
+
+class _ClassificationId(TypedDict):
+    id: str
+
+
+class ClassificationItem(_ClassificationId, total=False):
+    """A classification as it is logged under its classifier's name (``Classification.as_item``)."""
+
+    label: str
+    metadata: dict[str, Any]
+
+
+def is_score(obj: object) -> bool:
+    """``obj`` looks like a score: it has ``name``, ``score``, ``metadata`` and ``as_dict``."""
+    return all(hasattr(obj, attribute) for attribute in ("name", "score", "metadata", "as_dict"))
+
+
+def is_classification(obj: object) -> bool:
+    """``obj`` looks like a classification: it has ``id``, ``metadata`` and ``as_dict``."""
+    return all(hasattr(obj, attribute) for attribute in ("id", "metadata", "as_dict"))
+
+
+def is_scorer(obj: object) -> bool:
+    """``obj`` can be a scorer: a class with a scorer's methods, an object with ``eval`` or
+    ``eval_async``, or any callable."""
+    if isinstance(obj, type):
+        return any(hasattr(obj, method) for method in ("eval", "eval_async", "_run_eval_sync", "_run_eval_async"))
+    return hasattr(obj, "eval") or hasattr(obj, "eval_async") or callable(obj)
+
+
+__all__ = ["Classification", "ClassificationItem", "NamedScoreDict", "Score", "ScoreDict", "ScoreLike", "Scorer",
+           "is_classification", "is_score", "is_scorer"]
 
 
 @runtime_checkable

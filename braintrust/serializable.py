@@ -46,12 +46,19 @@ class SerializableDataClass:
 
 
 def _plain(value: Any) -> Any:
+    """``value`` with the dataclasses in it as dicts, as ``dataclasses.asdict`` makes them (any
+    dataclass, not only these; a tuple stays a tuple), these classes through their ``as_dict``."""
     if isinstance(value, SerializableDataClass):
         return value.as_dict()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, list):
         return [_plain(v) for v in value]
+    if isinstance(value, tuple):
+        items = [_plain(v) for v in value]
+        return type(value)(*items) if hasattr(value, "_fields") else tuple(items)  # (a namedtuple's fields are positional)
     return value
 
 

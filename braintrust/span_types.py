@@ -25,6 +25,12 @@ class SpanTypeAttribute(str, Enum):
         return self.value
 
 
+class SpanPurpose(str, Enum):
+    """``span_attributes.purpose``: what a span is for (a scorer's span: ``scorer``)."""
+
+    SCORER = "scorer"
+
+
 def span_type_value(value: "SpanTypeAttribute | str | None") -> str | None:
     if value is None:
         return None

@@ -245,9 +245,13 @@ def to_classifications(name: str, result: Any) -> list[Classification] | None:
 def _classification(value: Any, name: str) -> Classification:
     if isinstance(value, Mapping) and value:
         fields = {k: value[k] for k in ("id", "name", "label", "metadata") if k in value}
+        invalid = f"When returning structured classifier results, each classification must be a valid Classification object. Got: {value}"
         if fields.get("id") is None:
-            raise ValueError(f"When returning structured classifier results, each classification must be a valid Classification object. Got: {value}")
-        classification = Classification(**fields)
+            raise ValueError(invalid)
+        try:
+            classification = Classification(**fields)
+        except (TypeError, ValueError) as error:
+            raise ValueError(invalid) from error
     elif isinstance(value, Classification):
         classification = value
     else:

@@ -63,10 +63,10 @@ def emit(logger: Any, body: Any, level: str, metadata: Any, parameters: dict[str
          captured_at: float | None = None, place: Any = CURRENT_SPAN) -> str:
     """Queue one record on ``logger``; returns its row id. ``captured_at``: when it happened
     (default: now); ``place``: the ``span_place()`` it was written in (default: looked up now)."""
+    output, template = render(body, parameters)  # (before the level: 0.48.1 refuses a bad body first)
     if level not in LOG_LEVELS:
         raise ValueError(f"Invalid log level {level!r}. Expected one of: {', '.join(LOG_LEVELS)}")
-    output, template = render(body, parameters)
-    fields: dict[str, Any] = {"output": output}
+    fields: dict[str, Any] = {} if output is None else {"output": output}  # (no body: no output, as in 0.48.1)
     if metadata is not None or template:
         fields["metadata"] = {**(validate_metadata(metadata) if metadata is not None else {}), **template}
     data, size = jsonsafe.snapshot_fields(fields)
