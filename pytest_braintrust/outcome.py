@@ -52,6 +52,9 @@ def error_text(report: pytest.TestReport) -> str:
     if in_test is not None:
         raised_here = os.path.basename(crash.path) == os.path.basename(test_file) and crash.lineno == in_test
         where = f"{test_file}:{in_test}" + ("" if raised_here else f" (raised at {where})")
+    elif report.location[1] is not None and os.path.basename(crash.path) != os.path.basename(test_file):
+        # (no traceback in the test: pytest.fail(pytrace=False) by a plugin, say): the test's own line
+        where = f"{test_file}:{report.location[1] + 1} (raised at {where})"
     return f"{crash.message}\n{where}"
 
 

@@ -3,7 +3,7 @@
 Each scorer gets its own span under the case's root (type ``score``, purpose ``scorer``), as in
 ``Eval``, current while the scorer runs. A scorer that raises or returns something invalid is
 recorded as that scorer's error (``metadata.scorer_errors`` on the root); it never changes the
-test's outcome.
+test's outcome. A scorer with a ``trace`` parameter gets the case's trace, as ``Eval``'s do.
 
 While the run is logged, a score span's scores are held until the case settles: when the test
 is run again (pytest-rerunfailures' ``--reruns``), the attempt it superseded must not count.
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import inspect
 import threading
 import time
 import traceback
@@ -35,9 +36,7 @@ def _call(fn: Any, is_async: bool, args: list[Any], kwargs: dict[str, Any]) -> A
         coroutine = result
     else:
         coroutine = fn(*args, **kwargs)
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
+    if not _loop_running():  # (asyncio.run outside the except: a scorer's error is not chained to this check's)
         return asyncio.run(coroutine)
     # Called from inside a running loop (an async test calling run_scorers): use a fresh loop
     # on a helper thread rather than nesting.
@@ -56,6 +55,45 @@ def _call(fn: Any, is_async: bool, args: list[Any], kwargs: dict[str, Any]) -> A
     if "error" in box:
         raise box["error"]
     return box["value"]
+
+
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+#: Stands for the ``trace`` argument in ``match_arguments``' answer until a scorer takes it.
+_TRACE = object()
+
+
+def _with_trace(case: Any, fn: Any, args: list[Any], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+    """The arguments with the ``trace`` argument ``Eval`` gives a scorer: the case's trace, read
+    back from its experiment (``trace.get_spans()``); None when the run is not logged. Made only
+    for a scorer with a parameter for it: the trace needs the experiment's id, a login that may
+    be failing (each try waits through its retries), and a scorer taking ``**kwargs`` (autoevals')
+    would wait for it without using it, so there it is None."""
+    def taken(name: str, value: Any) -> bool:
+        return value is _TRACE and (name != "trace" or _has_trace_parameter(fn))
+
+    if not any(arg is _TRACE for arg in args) and not any(taken(k, v) for k, v in kwargs.items()):
+        return args, {k: None if v is _TRACE else v for k, v in kwargs.items()}  # (`is`: an output's == may raise)
+    from braintrust.eval.trace import EvalTrace
+    from braintrust.tracing import context
+
+    experiment = context.experiment_var.get()
+    trace = None if experiment is None else EvalTrace(case.span, experiment)
+    return [trace if arg is _TRACE else arg for arg in args], {k: trace if v is _TRACE else v for k, v in kwargs.items()}
+
+
+def _has_trace_parameter(fn: Any) -> bool:
+    try:
+        parameter = inspect.signature(fn).parameters.get("trace")
+    except (TypeError, ValueError):
+        return False
+    return parameter is not None and parameter.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
 
 
 #: What a scorer may raise and still only fail itself: any error, and what a test would fail
@@ -126,7 +164,7 @@ def run_scorers(case: Any, scorers: list[Any]) -> dict[str, float | None]:
         try:
             scorer = resolve_scorer(raw)
             fn, is_async = scorer_callable(scorer)
-            args, kwargs = match_arguments(fn, {**available, "trace": None})
+            args, kwargs = _with_trace(case, fn, *match_arguments(fn, {**available, "trace": _TRACE}))
             scores = to_scores(name, _call(fn, is_async, args, kwargs))
             if any(score.name == OUTCOME_SCORE for score in scores):
                 raise ValueError(f"scorer {name!r} returned a score named {OUTCOME_SCORE!r}, which is the test's outcome "
