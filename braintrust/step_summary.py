@@ -18,11 +18,39 @@ from braintrust.summary import improvement_lines, regression_lines
 _BREAKS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
 
 
+#: Characters that start emphasis, strikethrough or a code span wherever they are.
+_INLINE = re.compile(r"([*~`])")
+#: An underscore emphasizes unless it is inside a word (``non_empty`` is plain text as it is).
+_UNDERSCORE = re.compile(r"(?<![^\W_])_|_(?![^\W_])")
+
+
 def md(text: Any) -> str:
     """``text`` shown as written inside a Markdown table cell or list item: one line, no HTML,
-    no column breaks (a backslash is escaped too, or ``\\|`` would end the cell)."""
+    no column breaks (a backslash is escaped too, or ``\\|`` would end the cell), no emphasis
+    or code span made of its ``*``, ``_``, ``~`` or backticks."""
     text = _BREAKS.sub(" ", str(text))
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = text.replace("\\", "\\\\").replace("|", "\\|").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _UNDERSCORE.sub(r"\\_", _INLINE.sub(r"\\\1", text))
+
+
+def _link_text(text: Any) -> str:
+    """``text`` as a link's text: ``md`` with its brackets escaped too (a ``]`` would end the text
+    early, breaking the link)."""
+    return md(text).replace("[", "\\[").replace("]", "\\]")
+
+
+def _code(text: str) -> str:
+    """``text`` as a code span, shown as written whatever backticks it holds (its fence is longer
+    than any run of them; a backtick at an end is set off by a space)."""
+    text = _BREAKS.sub(" ", text)
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _url(url: str) -> str:
+    """``url`` as a link's destination (a space or parenthesis there would end it)."""
+    return url.replace(" ", "%20").replace("(", "%28").replace(")", "%29")
 
 
 def _pct(value: float | None) -> str:
@@ -38,13 +66,19 @@ def _diff(value: float | None) -> str:
 def summary_lines(summary: Any) -> list[str]:
     """The experiment (linked when it is on Braintrust), its baseline, and a table of scores."""
     base = summary.comparison_experiment_name
-    compared = f" (compared to `{_BREAKS.sub(' ', base)}`)" if base else ""
-    title = f"{md(summary.project_name)} / {md(summary.experiment_name)}"
+    compared = f" (compared to {_code(base)})" if base else ""
     url = summary.experiment_url or ""
-    lines = [(f"**[{title}]({url})**" if url.startswith(("https://", "http://")) else f"**{title}**") + compared, ""]
+    if url.startswith(("https://", "http://")):
+        title = f"[{_link_text(summary.project_name)} / {_link_text(summary.experiment_name)}]({_url(url)})"
+    else:
+        title = f"{md(summary.project_name)} / {md(summary.experiment_name)}"
+    lines = [f"**{title}**{compared}", ""]
     coverage = getattr(summary, "case_coverage", None)
     if coverage is not None:
         lines += [md(coverage.describe(summary.comparison_experiment_name)), ""]
+    if getattr(summary, "comparison_status", "success") == "skipped":
+        # (an empty table would read as "no scores"; they are unknown)
+        return lines + [f"Summary skipped: {md(summary.skip_description())}", ""]
     lines += ["| score | value | diff | improvements | regressions |", "|---|---:|---:|---:|---:|"]
     for name, s in summary.scores.items():
         lines.append(f"| {md(name)} | {_pct(s.score)} | {_diff(s.diff)} | {s.improvements or 0} | {s.regressions or 0} |")

@@ -3,6 +3,7 @@ summary file (``--braintrust-json``). The JSON schema (version 1)::
 
     {"schema_version": 1,
      "experiments": [{"project", "experiment", "experiment_id", "link", "comparison_experiment",
+                      "compared_inputs" (local store, when the base ran other inputs): {"common", "this_run", "base"},
                       "scores":  {name: {"score", "diff", "improvements", "regressions",
                                          "regressed_cases", "improved_cases" (local store: the cases' names)}},
                       "metrics": {name: {"value", "unit", "diff", "improvements", "regressions"}}}],
@@ -11,7 +12,8 @@ summary file (``--braintrust-json``). The JSON schema (version 1)::
      "gates": [{"kind", "score", "bar", "value", "passed", "message", "project", "experiment"}],
      "gates_skipped": why the gates given were not applied (or some not), else null,
      "delivery": {"produced", "accepted", "spilled", "dropped": {reason: n}, "spill_files": [...],
-                  "errors": [why rows were not delivered, each once]},
+                  "errors": [why rows were not delivered, each once],
+                  "attachments_stored", "attachments_spilled", "attachments_dropped": {reason: n}},
      "errors": [...]}
 """
 
@@ -75,15 +77,18 @@ def write_outputs(run: Any) -> None:
 
 
 def markdown(run: Any) -> str:
-    """A GitHub step summary: scores against the baseline, gates, delivery (and why rows were not delivered)."""
+    """A GitHub step summary: scores against the baseline (with the terminal's notes on them),
+    gates, delivery (and why rows were not delivered)."""
     lines = ["## Braintrust eval results", "", f"{case_breakdown(run)}.", ""]
     failures = scorer_failure_lines(run)
     if failures:
         lines += [f"- {step_summary.md(line)}" for line in failures] + [""]
     for summary in run.summaries:
         lines += step_summary.summary_lines(summary)
+    if run.notes:  # (say, that the scores above leave out rows this run did not deliver)
+        lines += [f"- {step_summary.md(note)}" for note in run.notes] + [""]
     if run.gates_skipped:
-        lines += [run.gates_skipped, ""]
+        lines += [step_summary.md(run.gates_skipped), ""]
     lines += step_summary.gate_lines(run.gates)
     counts = run.delivery_counts()
     dropped = sum(counts["dropped"].values())

@@ -281,18 +281,18 @@ class BraintrustRun:
             return f"braintrust: {self.runs_nothing} runs no test, so nothing is logged and no experiment is created"
         state = global_state()
         settings = self.settings
-        if settings.experiment_id:
-            experiment = f"joining experiment id {settings.experiment_id}"
-        elif settings.experiment and settings.update:
+        if state.is_local():
+            where = f"the local store at {database_path()} ({state.local_reason()})"
+        else:
+            where = f"Braintrust at {state.shown_app_url()}"
+        if settings.experiment_id:  # (its rows go to the experiment's own project, not the default one)
+            return f"braintrust: logging eval cases to experiment id {settings.experiment_id} (in its own project), in {where}"
+        if settings.experiment and settings.update:
             experiment = f"experiment {settings.experiment!r} (joined if it exists)"
         elif settings.experiment:
             experiment = f"a new experiment {settings.experiment!r}"
         else:
             experiment = "a new experiment"
-        if state.is_local():
-            where = f"the local store at {database_path()} ({state.local_reason()})"
-        else:
-            where = f"Braintrust at {state.shown_app_url()}"
         return f"braintrust: logging eval cases to project {self.settings.project!r}, {experiment}, in {where}"
 
     # -- session end -----------------------------------------------------------------------------

@@ -30,7 +30,7 @@ def test_shards_join_by_id_and_by_name(bt_api):
     (experiment,) = server.experiments(project["id"])
     second = bt_api.run("--braintrust", "--braintrust-project", "shards", "--braintrust-experiment-id", experiment["id"], "-k", "2 or 3")
     assert second.ret == 0
-    second.stdout.fnmatch_lines([f"braintrust: logging eval cases to project 'shards', joining experiment id {experiment['id']}, in Braintrust at *"])
+    second.stdout.fnmatch_lines([f"braintrust: logging eval cases to experiment id {experiment['id']} (in its own project), in Braintrust at *"])
     assert len(server.experiments(project["id"])) == 1
     assert roots_of(server, experiment["id"]) == [f"test_shard[{n}]" for n in range(4)]
     # The joining shard's summary covers the whole experiment.
