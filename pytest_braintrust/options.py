@@ -172,15 +172,31 @@ def _setup_text(setup: tuple[Path, Path | None] | None) -> str:
     return f"{rootpath} ({f'configfile {inipath}' if inipath else 'no configfile'})"
 
 
+def _update_target(config: pytest.Config, experiment: str | None, experiment_id: str | None) -> bool:
+    """``--braintrust-update`` joins the experiment ``--braintrust-experiment`` names: without a
+    name (left out, or an unset variable's empty value) every CI shard would silently make an
+    experiment of its own, so that is a usage error."""
+    update = bool(config.getoption("braintrust_update"))
+    if update and not experiment_id and not (experiment or "").strip():
+        given = "is empty" if experiment is not None else "is not given"
+        raise pytest.UsageError(
+            f"--braintrust-update: --braintrust-experiment {given}, so there is no experiment to join and each run "
+            "would make a new one; give --braintrust-experiment NAME (e.g. \"nightly-$RUN_ID\"), or leave "
+            "--braintrust-update out."
+        )
+    return update
+
+
 def settings_from(config: pytest.Config) -> Settings:
     check_json_path_form(config)
     json_path = _text_option(config, "braintrust_json")
+    experiment, experiment_id = config.getoption("braintrust_experiment"), _text_option(config, "braintrust_experiment_id")
     return Settings(
         enabled=bool(config.getoption("braintrust")),
         project=default_project(config),
-        experiment=config.getoption("braintrust_experiment"),
-        experiment_id=_text_option(config, "braintrust_experiment_id"),
-        update=bool(config.getoption("braintrust_update")),
+        experiment=experiment,
+        experiment_id=experiment_id,
+        update=_update_target(config, experiment, experiment_id),
         base_experiment=_text_option(config, "braintrust_base_experiment"),
         no_summary=bool(config.getoption("braintrust_no_summary")),
         fail_under=_gates_option(config, "fail_under"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shlex
 from typing import IO, Any
+from urllib.parse import quote
 
 from braintrust.baseline import compare_with_base
 from braintrust.cli.store_commands import (
@@ -121,13 +122,15 @@ def compare_summary(local: LocalStore, project: str | None, experiment: str | No
     named = _experiment(local, found_project, base, role="base experiment") if base is not None else None
     comparison, base_experiment = compare_with_base(local, current["id"], named)
     command = f"braintrust show {shlex.quote(found_project['name'])} {shlex.quote(current['name'])}"
+    # (the links the run's own summary gave: `braintrust eval --jsonl`, `braintrust gate --json`)
+    project_url = f"{local.path.as_uri()}?project={quote(found_project['name'])}"
     summary = ExperimentSummary(
         project_name=found_project["name"],
         project_id=found_project["id"],
         experiment_id=current["id"],
         experiment_name=current["name"],
-        project_url=None,
-        experiment_url=None,
+        project_url=project_url,
+        experiment_url=f"{project_url}&experiment={quote(current['name'])}",
         comparison_experiment_name=base_experiment["name"] if base_experiment else None,
         scores=comparison.scores,
         metrics=comparison.metrics,

@@ -82,8 +82,21 @@ def _gates(given: list[str] | None, option: str) -> tuple[Gate, ...]:
     return gates
 
 
+#: Options whose empty value (an unset variable's: ``--base "$BASE"``) would silently mean
+#: something else (the default base, no JSON file), with the fix.
+_NON_EMPTY = {"base": "give the name (or id) of the experiment to compare with", "json": "give the path to write, e.g. --json gate.json"}
+
+
+def _check_non_empty(args: argparse.Namespace) -> None:
+    for dest, fix in _NON_EMPTY.items():
+        value = getattr(args, dest)
+        if value is not None and not value.strip():
+            raise ValueError(f"--{dest}: an empty value names nothing; {fix}, or leave the option out.")
+
+
 def cmd_gate(args: argparse.Namespace) -> int:
     try:
+        _check_non_empty(args)
         fail_under = _gates(args.fail_under, "--fail-under")
         max_regression = _gates(args.max_regression, "--max-regression")
     except ValueError as exc:
