@@ -9,6 +9,7 @@ import json
 import pytest
 import requests
 from btserver import Step
+from test_qa_server_runs import PASS_THEN_FAIL  # (the second case waits until the first one's rows arrived)
 
 ONE_CASE = '''
 from pytest_braintrust import eval_case
@@ -19,29 +20,6 @@ def test_one(braintrust_case):
     braintrust_case.score("*bold*", 0.5)
     braintrust_case.score("__init__", 1)
     braintrust_case.score("non_empty", 1)
-'''
-
-#: As in test_qa_server_runs.py: the second case waits until the first one's rows arrived.
-PASS_THEN_FAIL = '''
-import os
-import time
-
-import requests
-from pytest_braintrust import eval_case
-
-
-@eval_case(input="a")
-def test_1_passes():
-    pass
-
-
-@eval_case(input="b")
-def test_2_fails():
-    url = os.environ["BRAINTRUST_APP_URL"] + "/_test/stats"
-    deadline = time.monotonic() + 10
-    while requests.get(url).json()["rows_received"] < 2 and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert False
 '''
 
 
@@ -106,12 +84,12 @@ def test_the_step_summary_says_its_scores_leave_out_rows_that_were_not_delivered
     )
 
     assert result.ret == 1, result.stdout.str()
-    note = "note: the summary leaves out 2 of this run's 4 rows, which were not delivered (2 spilled); its scores are not this run's"
+    note = "note: the summary leaves out 4 of this run's 6 rows, which were not delivered (4 spilled); its scores are not this run's"
     result.stdout.fnmatch_lines([note])
     markdown = step.read_text()
     assert "| pass | 100.00% |" in markdown  # (what arrived)
     assert f"- {note}" in markdown.splitlines(), markdown
-    assert "Rows: 2 delivered, 2 spilled, 0 dropped." in markdown
+    assert "Rows: 2 delivered, 4 spilled, 0 dropped." in markdown
 
 
 def test_a_name_taken_note_reaches_the_step_summary(bt_api):

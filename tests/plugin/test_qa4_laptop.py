@@ -210,12 +210,7 @@ def test_tone(braintrust_case):
     assert entry["scores"]["pass"]["regressed_cases"] == ['input "q2"']
 
 
-@pytest.mark.parametrize("selection", [("-m", "braintrust"), ("-k", "not test_plain")])
-def test_a_selection_that_left_out_only_plain_tests_is_not_called_a_partial_selection(bt_api, selection):
-    """``-m braintrust`` (README: "runs exactly the cases") leaves out only tests that are not
-    eval cases, so every case of the experiment ran; with a key the summary still said "this run
-    selected part of the suite (-m 'braintrust'); ... its diffs may count cases this run did not run"."""
-    bt_api.pytester.makepyfile(test_suite_mixed='''
+TWO_CASES_AND_A_PLAIN_TEST = '''
 from pytest_braintrust import eval_case
 
 @eval_case(input="a")
@@ -228,7 +223,15 @@ def test_b(braintrust_case):
 
 def test_plain():
     pass
-''')
+'''
+
+
+@pytest.mark.parametrize("selection", [("-m", "braintrust"), ("-k", "not test_plain")])
+def test_a_selection_that_left_out_only_plain_tests_is_not_called_a_partial_selection(bt_api, selection):
+    """``-m braintrust`` (README: "runs exactly the cases") leaves out only tests that are not
+    eval cases, so every case of the experiment ran; with a key the summary still said "this run
+    selected part of the suite (-m 'braintrust'); ... its diffs may count cases this run did not run"."""
+    bt_api.pytester.makepyfile(test_suite_mixed=TWO_CASES_AND_A_PLAIN_TEST)
     assert bt_api.run("--braintrust").ret == pytest.ExitCode.OK
     selected = bt_api.run("--braintrust", *selection)
     text = selected.stdout.str()
@@ -242,20 +245,7 @@ def test_plain():
 def test_under_xdist_a_selection_that_left_out_only_plain_tests_is_not_called_partial(bt_api):
     """The same under pytest-xdist: the workers say how many eval cases they deselected (the
     controller collects nothing), so ``-m braintrust`` draws no note there either."""
-    bt_api.pytester.makepyfile(test_suite_mixed_xdist='''
-from pytest_braintrust import eval_case
-
-@eval_case(input="a")
-def test_a(braintrust_case):
-    braintrust_case.score("quality", 1.0)
-
-@eval_case(input="b")
-def test_b(braintrust_case):
-    braintrust_case.score("quality", 0.5)
-
-def test_plain():
-    pass
-''')
+    bt_api.pytester.makepyfile(test_suite_mixed_xdist=TWO_CASES_AND_A_PLAIN_TEST)
     assert bt_api.run("--braintrust").ret == pytest.ExitCode.OK
     selected = bt_api.run_subprocess("--braintrust", "-n", "2", "-m", "braintrust")
     assert selected.ret == pytest.ExitCode.OK, selected.stdout.str()
