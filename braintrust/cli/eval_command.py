@@ -357,18 +357,20 @@ def _load(files: list[Path], args: argparse.Namespace, outcome: _Outcome) -> tup
     with registry.collecting() as recorded:
         for file in files:
             before = len(recorded)
+            registry.start_file(os.path.abspath(file))
             try:
                 import_eval_file(file)
             except KeyboardInterrupt:
                 raise
             except BaseException as exc:  # SyntaxError, ImportError, SystemExit, a bad Eval(...) call ...
+                registry.discard_file()
                 eprint(f"braintrust eval: failed to import {file}:")
                 eprint(_user_traceback(exc, args.verbose))
                 outcome.fail(f"import of {file}")
                 if args.terminate_on_failure:
                     outcome.stopped = True
                     break
-                continue  # evaluators a broken file registered before failing are not run
+                continue  # what a broken file registered before failing is not used
             added = recorded[before:]
             if not added:
                 eprint(f"braintrust eval: {file} defines no evaluator (no Eval(...) call ran while importing it){_main_guard_hint(file)}")
@@ -378,13 +380,17 @@ def _load(files: list[Path], args: argparse.Namespace, outcome: _Outcome) -> tup
 
 
 def _main_guard_hint(file: Path) -> str:
-    """Why a file's Eval(...) may not have run: it is under ``if __name__ == "__main__":``."""
+    """Why a file's Eval(...) may not have run: it is under ``if __name__ == "__main__":``, or
+    it is an ``EvalAsync(...)`` never awaited (its coroutine registers nothing until it runs)."""
     try:
         source = file.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return ""
     if re.search(r"""__name__\s*==\s*['"]__main__['"]""", source):
         return "; an Eval(...) under `if __name__ == \"__main__\":` does not run when braintrust eval imports the file: call it at the top level"
+    if re.search(r"\bEvalAsync\s*\(", source) and not re.search(r"\bawait\s+EvalAsync\b", source):
+        return ("; EvalAsync(...) returns a coroutine that registers its evaluator only when awaited: "
+                "call Eval(...) at the top level instead (or `await EvalAsync(...)` in a function asyncio.run runs)")
     return ""
 
 

@@ -9,6 +9,10 @@
 
 ``Reporter(...)`` definitions made while collecting are recorded too (``registered_reporters()``),
 so an evaluator's ``reporter="name"`` can be resolved.
+
+``start_file(path)`` marks where one file's definitions begin, as 0.48.1 keeps one registry per
+file: an evaluator name repeated *within* a file gets a suffix; a reporter name defined twice in
+one file is a ``ValueError``; one an earlier file defined keeps the earlier file's (with a warning).
 """
 
 from __future__ import annotations
@@ -26,6 +30,12 @@ _lock = threading.Lock()
 _depth = 0
 _evaluators: list["RegisteredEvaluator"] = []
 _reporters: dict[str, ReporterDef] = {}
+#: Where each reporter was defined (a file given to ``start_file``, or None).
+_reporter_files: dict[str, str | None] = {}
+#: The current file: its name, the index of its first evaluator, and the reporters it defined.
+_file: str | None = None
+_file_start = 0
+_file_reporters: set[str] = set()
 
 
 @dataclasses.dataclass
@@ -43,11 +53,14 @@ def is_collecting() -> bool:
 def collecting() -> Iterator[list[RegisteredEvaluator]]:
     """Within the block, ``Eval``/``EvalAsync`` record their evaluator (and return None) instead
     of running. Starts from an empty list; what was recorded stays readable via ``registered()``."""
-    global _depth
+    global _depth, _file, _file_start
     with _lock:
         if _depth == 0:
             _evaluators.clear()
             _reporters.clear()
+            _reporter_files.clear()
+            _file, _file_start = None, 0
+            _file_reporters.clear()
         _depth += 1
     try:
         yield _evaluators
@@ -56,19 +69,58 @@ def collecting() -> Iterator[list[RegisteredEvaluator]]:
             _depth -= 1
 
 
-def record(evaluator: Evaluator, reporter: ReporterDef | str | None) -> None:
-    """Record ``evaluator``; a name already recorded gets ``_<number recorded so far>``, as 0.48.1's."""
+def start_file(path: str) -> None:
+    """The definitions recorded from now on come from the file ``path`` (see the module's doc)."""
+    global _file, _file_start
     with _lock:
-        if any(entry.evaluator.eval_name == evaluator.eval_name for entry in _evaluators):
-            evaluator.eval_name = f"{evaluator.eval_name}_{len(_evaluators)}"
+        _file, _file_start = path, len(_evaluators)
+        _file_reporters.clear()
+
+
+def discard_file() -> None:
+    """Forget what the current file recorded (it failed to import), as 0.48.1 keeps nothing of
+    such a file: its reporters in particular must not report the other files' evaluators."""
+    with _lock:
+        del _evaluators[_file_start:]
+        for name in _file_reporters:
+            if _reporter_files.get(name) == _file:
+                _reporters.pop(name, None)
+                _reporter_files.pop(name, None)
+        _file_reporters.clear()
+
+
+def record(evaluator: Evaluator, reporter: ReporterDef | str | None) -> None:
+    """Record ``evaluator``; a name the current file already recorded gets ``_<number that file
+    recorded so far>``, as 0.48.1's (another file's evaluator of that name does not count)."""
+    with _lock:
+        in_file = _evaluators[_file_start:]
+        if any(entry.evaluator.eval_name == evaluator.eval_name for entry in in_file):
+            evaluator.eval_name = f"{evaluator.eval_name}_{len(in_file)}"
         _evaluators.append(RegisteredEvaluator(evaluator, reporter))
 
 
 def record_reporter(reporter: ReporterDef) -> None:
+    """Record a reporter defined while collecting. Raises ``ValueError`` when the current file
+    already defined one of that name (as 0.48.1's ``Reporter``); one an earlier file defined is
+    kept, with a warning on stderr (what 0.48.1's ``braintrust eval`` means to do)."""
     if not is_collecting():
         return
     with _lock:
-        _reporters[reporter.name] = reporter
+        if reporter.name in _file_reporters:
+            raise ValueError(f"Reporter {reporter.name} already exists")
+        _file_reporters.add(reporter.name)
+        if reporter.name in _reporters:
+            earlier = _reporter_files.get(reporter.name) or "an earlier file"
+            here = _file or "this file"
+            warning = (f"Reporter {reporter.name} already exists (in {earlier} and {here}). "
+                       f"Will skip {reporter.name} in {here}.")
+        else:
+            _reporters[reporter.name] = reporter
+            _reporter_files[reporter.name] = _file
+            return
+    from braintrust.eval.reporters import eprint
+
+    eprint(f"braintrust eval: warning: {warning}")
 
 
 def registered() -> list[RegisteredEvaluator]:
@@ -155,6 +207,7 @@ async def run_evaluator_async(
 __all__ = [
     "RegisteredEvaluator",
     "collecting",
+    "discard_file",
     "is_collecting",
     "record",
     "record_reporter",
@@ -162,5 +215,6 @@ __all__ = [
     "registered_reporters",
     "resolve_reporter",
     "run_evaluator",
+    "start_file",
     "run_evaluator_async",
 ]

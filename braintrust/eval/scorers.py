@@ -151,7 +151,7 @@ def _from_dict(value: dict, default_name: str | None, scorer: str) -> Score:
     name = value.get("name", default_name)
     if name is None:
         raise TypeError(f"scorer {scorer!r} returned a list containing a dict without a 'name': {value!r:.200}")
-    # (no "score": a null score, skipped in the averages, as 0.48.1 logs it)
+    # (a name but no "score": a null score, skipped in the averages, as 0.48.1 logs it)
     return _from_object(_Plain(name, value.get("score"), value.get("metadata", {})), scorer)
 
 
@@ -177,6 +177,8 @@ def to_scores(name: str, result: Any) -> list[Score]:
     if isinstance(result, bool) or (isinstance(result, Number) and not isinstance(result, complex)):
         return [_from_object(_Plain(name, result, {}), name)]
     if isinstance(result, dict):
+        if "name" not in result and "score" not in result:  # (0.48.1's message: it makes no Score of it)
+            raise ValueError(f"When returning a dict, it must be a valid Score object. Got: {result}")
         return [_from_dict(result, name, name)]
     if _is_score_like(result):
         return [_from_object(result, name)]

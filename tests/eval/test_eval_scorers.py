@@ -78,7 +78,6 @@ class Obj:
         ({"score": 0.5, "metadata": {"why": "half"}}, [("s", 0.5, {"why": "half"})]),
         ({"name": "named", "score": 0, "extra": "ignored"}, [("named", 0, {})]),
         ({"name": "x"}, [("x", None, {})]),  # (no score: null, as 0.48.1 logs it)
-        ({"no_score": 1}, [("s", None, {})]),
         ([Score(name="m1", score=1), {"name": "m2", "score": 0.25}], [("m1", 1, {}), ("m2", 0.25, {})]),
         ((Obj("t1", 0.1), Obj("t2", 0.2)), [("t1", 0.1, {}), ("t2", 0.2, {})]),
     ],
@@ -98,6 +97,7 @@ def test_return_shapes(returned, expected):
         (-0.1, ValueError),
         (float("nan"), ValueError),
         ({"score": 2}, ValueError),
+        ({"no_score": 1}, ValueError),  # neither name nor score: no Score, as 0.48.1 says
         (Obj("o", 3), ValueError),
     ],
 )
