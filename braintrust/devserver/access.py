@@ -88,7 +88,8 @@ def caller_of(headers: Mapping[str, str]) -> Caller:
     token = headers.get("x-bt-auth-token")
     if not token and "authorization" in headers:
         value = headers["authorization"]
-        token = value[7:] if value.lower().startswith("bearer ") else value
+        # ("Bearer" alone, its space gone with the whitespace around the value, names no token: the 400 below)
+        token = "" if value.lower() == "bearer" else value[7:] if value.lower().startswith("bearer ") else value
     if token is not None and not token:  # (a token header sent empty, as 0.48.1 answers it)
         raise AccessDenied(400, "Invalid authorization token format")
     if token is not None and token.lower() == "null":

@@ -24,6 +24,9 @@ __all__ = ["BadRequest", "EvalRequest", "evaluator_listing", "format_summary", "
 #: The fields of a ``function_id`` a remote scorer may name (sent as given to ``/function/invoke``).
 FUNCTION_ID_FIELDS = ("function_id", "version", "name", "prompt_session_id", "prompt_session_function_id", "inline_code",
                       "global_function", "project_name", "slug")
+#: Fields of a ``function_id`` in 0.48.1's types that say what kind of function it is, not which:
+#: taken, and not sent on (0.48.1 sends the function as named, without them).
+IGNORED_FUNCTION_ID_FIELDS = ("function_type",)
 #: One of these names the function (0.48.1's forms, and a project's slug).
 NAMING_FIELDS = ("function_id", "name", "prompt_session_id", "inline_code", "global_function", "slug")
 
@@ -128,7 +131,9 @@ def _remote_scorer(score: Any, index: int) -> dict[str, Any]:
     _expect(score.get("name"), f"scores[{index}].name", "string")
     _expect(score.get("function_id"), f"scores[{index}].function_id", "object")
     function_id = {key: value for key, value in score["function_id"].items() if key in FUNCTION_ID_FIELDS and value is not None}
-    unknown = sorted(set(score["function_id"]) - set(FUNCTION_ID_FIELDS))
+    for key in IGNORED_FUNCTION_ID_FIELDS:
+        _expect(score["function_id"].get(key), f"scores[{index}].function_id.{key}", "string", "null")
+    unknown = sorted(set(score["function_id"]) - set(FUNCTION_ID_FIELDS) - set(IGNORED_FUNCTION_ID_FIELDS))
     if unknown:
         raise BadRequest(f"Invalid score at index {index}: this dev server cannot call a function given by {', '.join(unknown)}; "
                          f"it takes {', '.join(FUNCTION_ID_FIELDS)}")

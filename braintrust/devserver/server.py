@@ -99,7 +99,9 @@ class _Handler(BaseHTTPRequestHandler):
         sys.stderr.write(f"braintrust dev server: {self.address_string()} {format % args}\n")
 
     def _headers(self) -> dict[str, str]:
-        return {name.lower(): value for name, value in self.headers.items()}
+        """The request's headers, names in lower case, values without the whitespace around them
+        (not part of a value in HTTP: a token sent as ``"KEY "`` is ``KEY``, as 0.48.1's server reads it)."""
+        return {name.lower(): value.strip() for name, value in self.headers.items()}
 
     def _answer(self, status: int, body: Any, content_type: str = JSON_TYPE, headers: dict[str, str] | None = None) -> None:
         data = body if isinstance(body, bytes) else (json.dumps(body) if content_type == JSON_TYPE else str(body)).encode()
@@ -119,8 +121,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _not_allowed_here(self, method: str) -> bool:
         """405 (with ``Allow`` and the CORS headers a browser needs to read it) for a known path
-        asked with another method, as 0.48.1's server answers; False for an unknown path."""
-        allowed = ENDPOINTS.get(self.path.split("?", 1)[0])
+        asked with another method, and 307 to a known path asked with a trailing slash (``/list/``),
+        as 0.48.1's server answers; False for an unknown path."""
+        path, _, query = self.path.partition("?")
+        if path.endswith("/") and path[:-1] in ENDPOINTS:
+            target = path[:-1] + (f"?{query}" if query else "")
+            host = self.headers.get("Host", "").strip()
+            self._answer(307, b"", TEXT_TYPE, {"Location": f"http://{host}{target}" if host else target})
+            return True
+        allowed = ENDPOINTS.get(path)
         if allowed is None or method in allowed:
             return False
         self._answer(405, "Method Not Allowed", TEXT_TYPE, {"Allow": ", ".join(allowed)})
