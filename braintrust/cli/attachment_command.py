@@ -10,6 +10,7 @@ must not write outside the folder).
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
 from typing import IO, Any
 
@@ -21,9 +22,14 @@ def find_attachment(local: LocalStore, key: str) -> dict[str, Any]:
     found = local.get_attachment(key)
     if found is not None:
         return found
-    rows = local.connection().execute(
-        "SELECT key FROM attachments WHERE key >= ? AND key < ? ORDER BY key LIMIT 3", (key, key + "\uffff")
-    ).fetchall()
+    try:
+        rows = local.connection().execute(
+            "SELECT key FROM attachments WHERE key >= ? AND key < ? ORDER BY key LIMIT 3", (key, key + "\uffff")
+        ).fetchall()
+    except sqlite3.OperationalError as exc:  # (a store from before attachments, read where it cannot be upgraded)
+        if "no such table" not in str(exc):
+            raise
+        rows = []
     if not rows:
         raise LookupError(f"no attachment with a key starting {key!r} in the local store {local.path}")
     if len(rows) > 1:

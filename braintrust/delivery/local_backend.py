@@ -13,6 +13,7 @@ child process opens its own connections and starts its own writer).
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import sqlite3
@@ -65,6 +66,9 @@ def _why_with_fix(exc: BaseException) -> str:
     if "database is locked" in str(exc):
         return (f"{_one_line(exc)}; find the process that holds the store (another test run?) and let it finish "
                 "or stop it, then `braintrust replay` sends the spilled rows")
+    if "disk is full" in str(exc) or getattr(exc, "errno", None) == errno.ENOSPC:
+        return (f"{_one_line(exc)}; free space on the disk that holds the store or set BRAINTRUST_LOCAL_DIR "
+                "to a folder on another disk, then `braintrust replay` sends the spilled rows")
     return f"{_one_line(exc)}; {_FIX}"
 
 
@@ -238,12 +242,12 @@ class LocalBackend:
                 rows, encoded, failed, error = self._split_invalid(rows, encoded)
                 if rows:
                     self._write(rows, encoded, deadline)
-        except (sqlite3.Error, OSError, ValueError) as exc:
+        except (sqlite3.Error, OSError, ValueError, StoreError) as exc:
             reason = "deadline" if deadline.expired() else REASON
+            where = "" if isinstance(exc, StoreError) else f" to the local Braintrust store {self.store.path}"
             return ExportResult(
                 failed=failed + [(row, reason) for row in rows],
-                error=f"could not write {len(rows)} rows to the local Braintrust store "
-                f"{self.store.path}: {_why_with_fix(exc)}.",
+                error=f"could not write {len(rows)} rows{where}: {_why_with_fix(exc)}.",
             )
         return ExportResult(accepted=len(rows), failed=failed, error=error)
 

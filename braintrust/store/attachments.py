@@ -24,9 +24,14 @@ def put_attachment(conn: sqlite3.Connection, key: str, filename: str, content_ty
 
 def get_attachment(conn: sqlite3.Connection, key: str) -> dict[str, Any] | None:
     """``{"key", "filename", "content_type", "byte_size", "data", "created"}``, or None."""
-    row = conn.execute(
-        "SELECT key, filename, content_type, byte_size, data, created FROM attachments WHERE key = ?", (key,)
-    ).fetchone()
+    try:
+        row = conn.execute(
+            "SELECT key, filename, content_type, byte_size, data, created FROM attachments WHERE key = ?", (key,)
+        ).fetchone()
+    except sqlite3.OperationalError as exc:
+        if "no such table" not in str(exc):
+            raise
+        row = None  # a version-1 store read where it cannot be upgraded: it holds no attachments
     if row is None:
         return None
     return {"key": row[0], "filename": row[1], "content_type": row[2], "byte_size": row[3], "data": bytes(row[4]), "created": row[5]}

@@ -12,6 +12,8 @@ Contract:
   (``BEGIN IMMEDIATE``), so several processes can write at once;
 * a write lock held past a whole wait is taken for a stuck process: every process then waits at
   most ``LOCKED_WAIT_SECONDS`` for it, until a write gets through again (see ``_begin``);
+* a write to a database file deleted or replaced since the connection opened it is refused
+  (``StoreError``): its rows would be lost while counted as written (see ``_refuse_replaced``);
 * ``ConnectionPool`` hands each thread its own connection and, after ``fork``, opens fresh ones
   in the child: a connection inherited from the parent is never used, nor closed, by the child.
 """
@@ -61,6 +63,8 @@ class _Connection(sqlite3.Connection):
 
     path = ""
     timeout_seconds = BUSY_TIMEOUT_SECONDS
+    #: ``(st_dev, st_ino)`` of the file opened for writing (None when opened read-only).
+    identity: tuple[int, int] | None = None
 
 
 def busy_timeout_seconds() -> float:
@@ -148,6 +152,7 @@ def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         return
     _begin(conn)
     try:
+        _refuse_replaced(conn)
         yield conn
         conn.execute("COMMIT")
     except BaseException:
@@ -157,6 +162,28 @@ def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
             except sqlite3.Error:
                 pass
         raise
+
+
+def _file_identity(path: str | Path) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
+def _refuse_replaced(conn: sqlite3.Connection) -> None:
+    """``StoreError`` when the file at the connection's path is no longer the one it writes
+    (deleted, or moved aside and made again): a commit would go to a file nobody reads again,
+    so the rows would be counted as written and lost. (One ``stat`` per transaction.)"""
+    opened = getattr(conn, "identity", None)
+    if opened is None or _file_identity(conn.path) == opened:
+        return
+    raise StoreError(
+        f"the local Braintrust store {conn.path} was deleted or replaced while this process had it open; "
+        "rows spill rather than go to the deleted file, and `braintrust replay` sends them to the store "
+        "now at that path"
+    )
 
 
 def _lock_mark(conn: sqlite3.Connection) -> str | None:
@@ -189,7 +216,9 @@ def _begin(conn: sqlite3.Connection) -> None:
             if mark is None or "locked" not in str(exc) or waited < min(STUCK_AFTER_SECONDS, conn.timeout_seconds) - 0.05:
                 raise
             _touch(mark)
-            raise _stuck_lock_error(exc, f"held its write lock for the whole {waited:.2g} s wait") from None
+            # (The wait as set, not as measured: on a loaded machine SQLite wakes late, and "3.1 s" was said.)
+            allowed = conn.execute("PRAGMA busy_timeout").fetchone()[0] / 1000
+            raise _stuck_lock_error(exc, f"held its write lock for the whole {allowed:.2g} s wait") from None
         return
     usual = conn.execute("PRAGMA busy_timeout").fetchone()[0]
     set_busy_timeout(conn, min(usual / 1000, LOCKED_WAIT_SECONDS))
@@ -257,9 +286,20 @@ def _schema_version(conn: sqlite3.Connection) -> int | None:
 
 
 def ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
-    """Create the tables once (idempotent, safe when several processes open a new store)."""
-    if _schema_version(conn) == SCHEMA_VERSION:
+    """Create the tables once (idempotent, safe when several processes open a new store). An
+    older store where it cannot be written (a read-only mount) is read as it is: what it lacks
+    (``attachments``) it never held."""
+    found = _schema_version(conn)
+    if found == SCHEMA_VERSION:
         return
+    try:
+        _apply_schema(conn, path)
+    except sqlite3.OperationalError as exc:
+        if found is None or "readonly" not in str(exc):
+            raise
+
+
+def _apply_schema(conn: sqlite3.Connection, path: Path) -> None:
     with write_transaction(conn):
         _refuse_newer(conn, path)
         for statement in _statements(_schema_script()):
@@ -361,6 +401,7 @@ def _configured(path: Path, timeout_seconds: float, read_only: bool) -> sqlite3.
         _refuse_foreign(conn, path)
         _refuse_newer(conn, path)  # (not even switched to WAL)
         if not read_only:
+            conn.identity = _file_identity(path)  # (the file SQLite opened: it read it just above)
             conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # before WAL: a new file only
             _enable_wal(conn, timeout_seconds)
             conn.execute("PRAGMA synchronous = NORMAL")

@@ -13,7 +13,8 @@ Protocol, one request at a time:
   buffer keeps the GIL, while a pipe write of the same bytes would release it. Each release
   costs the sender a wait for the GIL while the producer runs.
 * The child answers on its stdout with a frame: a 4-byte length, then a pickle of
-  ``("ok", xact_id)`` or ``("error", kind, message)``, where kind is ``sqlite`` or ``value``.
+  ``("ok", xact_id)`` or ``("error", kind, message)``, where kind is ``sqlite``, ``value`` or
+  ``store`` (a ``StoreError``).
 * The child sends ``READY`` once the store is open.
 
 Checkpoints: past ``CHECKPOINT_PAGES`` pages of write-ahead log, a thread of the child
@@ -138,7 +139,8 @@ class WriterProcess:
     def append(self, entries: Sequence[tuple], timeout_seconds: float) -> str:
         """Have the child append ``entries`` in one transaction, waiting for other writers at
         most ``timeout_seconds``; returns the xact id. Raises ``sqlite3.OperationalError`` or
-        ``ValueError`` as an in-process write would, ``WriterGone`` if the child cannot answer."""
+        ``ValueError`` or ``StoreError`` as an in-process write would, ``WriterGone`` if the child
+        cannot answer."""
         payload = pickle.dumps(list(entries), protocol=pickle.HIGHEST_PROTOCOL)
         end = time.monotonic() + timeout_seconds + REPLY_GRACE_SECONDS
         with self._lock:
@@ -161,6 +163,10 @@ class WriterProcess:
         if reply[0] == "ok":
             return str(reply[1])
         _, kind, message = reply
+        if kind == "store":
+            from braintrust.store.connection import StoreError
+
+            raise StoreError(message)
         raise ValueError(message) if kind == "value" else sqlite3.OperationalError(message)
 
     def _put(self, payload: bytes) -> None:
@@ -291,7 +297,7 @@ def serve(path: str, buffer_fd: int, checkpoint_pages: int) -> None:
     os.dup2(null, 0)
     os.close(null)
 
-    from braintrust.store.connection import PAGE_SIZE
+    from braintrust.store.connection import PAGE_SIZE, StoreError
     from braintrust.store.sqlite_store import LocalStore
 
     store = LocalStore(path)
@@ -317,6 +323,8 @@ def serve(path: str, buffer_fd: int, checkpoint_pages: int) -> None:
                 reply = ("ok", store.append_entries(entries, timeout_seconds))
             except ValueError as exc:
                 reply = ("error", "value", str(exc))
+            except StoreError as exc:  # (names its own fix: said as it is)
+                reply = ("error", "store", str(exc))
             except Exception as exc:
                 reply = ("error", "sqlite", str(exc) or type(exc).__name__)
             payload = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
