@@ -27,10 +27,18 @@ _refs_by_identity: dict[tuple, ObjectRef] = {}
 
 
 def ref_for_components(components: Any) -> ObjectRef:
-    """The (shared) ObjectRef that a decoded export slug points at."""
+    """The (shared) ObjectRef that a decoded export slug points at. Only project logs may be
+    named by ``compute_object_metadata_args``: an experiment or playground named so (no
+    export writes one) is refused, as 0.48.1 refuses it, rather than resolved to a new object."""
     object_type = _TYPE_NAMES[SpanObjectTypeV3(components.object_type)]
     if components.object_id:
         identity: tuple = (object_type, "id", components.object_id)
+    elif object_type != PROJECT_LOGS:
+        raise SpanComponentsError(
+            f"A span slug for {object_type} must carry its object_id; this one has only "
+            "compute_object_metadata_args (which name project logs). Pass what span.export() or "
+            "experiment.export() returned."
+        )
     else:
         args = components.compute_object_metadata_args or {}
         identity = (object_type, "args", args.get("project_name"), args.get("project_id"))

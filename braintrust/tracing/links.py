@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from urllib.parse import quote, urlencode
 
-from braintrust.delivery.backend import EXPERIMENT, ObjectRef
+from braintrust.delivery.backend import EXPERIMENT, PROJECT_LOGS, ObjectRef
 
 ERROR_LINK = "https://www.braintrust.dev/error-generating-link?"
+NOOP_LINK = "https://www.braintrust.dev/noop-span"
 
 
 def object_link(ref: ObjectRef, row_id: str | None = None, resolve: bool = True) -> str:
@@ -45,13 +46,36 @@ def object_link(ref: ObjectRef, row_id: str | None = None, resolve: bool = True)
     return f"{state.app_public_url()}/app/{quote(org)}/object?" + urlencode(query)
 
 
+def span_link(ref: ObjectRef, row_id: str) -> str:
+    """``span.link()``: ``object_link`` without asking Braintrust anything, with 0.48.1's answers
+    where it has none: a project-logs span with no current logger in this process (a span
+    continued from another process's slug, a logger made with ``set_current=False``) gets the
+    no-op link, and an experiment span with no org known (once its experiment is resolved, which
+    logs in) says ``provide-app-url-or-org-name``."""
+    from braintrust.delivery.runtime import resolve_ref
+    from braintrust.state import global_state
+    from braintrust.tracing.context import current_logger_object
+    from braintrust.tracing.span import object_id_of
+
+    state = global_state()
+    if not state.is_local():  # (local-store links need neither)
+        if ref.object_type == PROJECT_LOGS and current_logger_object() is None:
+            return NOOP_LINK
+        if ref.object_type == EXPERIMENT:
+            if object_id_of(ref) is None:
+                resolve_ref(ref)
+            if not (state.org_name or state.requested_org()):
+                return ERROR_LINK + urlencode({"msg": "provide-app-url-or-org-name"})
+    return object_link(ref, row_id=row_id, resolve=False)
+
+
 def permalink(slug: str, org_name: str | None = None, app_url: str | None = None) -> str:
     """A link to the row an exported span slug names (an object link for object slugs)."""
     from braintrust.tracing.api import ref_for_components
     from braintrust.tracing.span_components import SpanComponentsV4
 
     if not slug:
-        return "https://www.braintrust.dev/noop-span"
+        return NOOP_LINK
     try:
         components = SpanComponentsV4.from_str(slug)
         if org_name and app_url and components.object_id:

@@ -594,10 +594,10 @@ class SpanImpl(CurrentTokens, Span):
             return ERROR_LINK + urlencode({"msg": str(exc)})
 
     def link(self) -> str:
-        from braintrust.tracing.links import ERROR_LINK, object_link
+        from braintrust.tracing.links import ERROR_LINK, span_link
 
         try:
-            return object_link(self.ref, row_id=self.id, resolve=False)
+            return span_link(self.ref, row_id=self.id)
         except Exception as exc:
             return ERROR_LINK + urlencode({"msg": str(exc)})
 
