@@ -50,6 +50,8 @@ def configure_session(config: pytest.Config, settings: Settings) -> None:
         config.pluginmanager.register(DeclarationErrors(), "braintrust-declaration-errors")
         if workerinput is None:  # (the run's status is decided here, not on workers)
             config.pluginmanager.register(NonCaseFailures(run), "braintrust-non-case-failures")
+    if workerinput is None:
+        config.pluginmanager.register(GateStatus(run), "braintrust-gate-status")
     if workerinput is not None or _distributes(config):  # (not when pytest-xdist is merely installed)
         from pytest_braintrust.xdist import XdistBridge, XdistCaseCounter
 
@@ -89,6 +91,22 @@ def _check_environment() -> None:
         traced._generator_limit()
     except ValueError as exc:
         raise pytest.UsageError(f"--braintrust: {exc}") from None
+
+
+class GateStatus:
+    """A failed gate's exit status (6, as the summary says) stands over the status a plugin sets
+    in its own session finish after ours from the status pytest gave it (pytest-rerunfailures'
+    ``--fail-on-flaky``: 7 for a run whose tests all passed)."""
+
+    def __init__(self, run: "BraintrustRun"):
+        self.run = run
+
+    @pytest.hookimpl(wrapper=True)  # (its end runs after every plain implementation, trylast ones too)
+    def pytest_sessionfinish(self, session: pytest.Session) -> Any:
+        result = yield
+        if any(not gate.passed for gate in self.run.gates):
+            session.exitstatus = GATE_FAILED_EXIT_CODE
+        return result
 
 
 class NonCaseFailures:

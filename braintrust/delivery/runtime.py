@@ -224,6 +224,30 @@ def mark_counts() -> FlushResult | None:
     return processor.mark() if processor is not None else None
 
 
+def set_aside() -> Processor | None:
+    """For a run nested in another (pytest run in-process by a test of a ``--braintrust`` run):
+    send what the outer run logged so far (its backend opens on its own store, if it had not
+    yet) and set its processor aside, so that the nested run's rows go to the nested run's
+    store through a processor of its own. ``bring_back`` ends the nested one."""
+    global _processor
+    flush()  # (while it is the current one: the rows the outer run's open spans hold go to it)
+    with _lock:
+        outer, _processor = _processor, None
+    return outer
+
+
+def bring_back(outer: Processor | None) -> None:
+    """Close the nested run's processor (sending what it holds) and restore ``outer``'s."""
+    global _processor
+    with _lock:
+        nested, _processor = _processor, outer
+    if nested is not None:
+        try:
+            nested.close(timeout=None)
+        except Exception as exc:  # (FlushError under BRAINTRUST_SYNC_FLUSH: counted in its summary)
+            print(f"braintrust: flush at the end of a nested run failed: {exc}", file=sys.stderr)
+
+
 def resolve_ref(ref: ObjectRef, timeout: float = 30.0) -> dict[str, str]:
     """Resolve an object's ids now, on the caller's thread (logs in if needed)."""
     if ref.ids:
