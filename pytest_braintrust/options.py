@@ -175,8 +175,15 @@ def _setup_text(setup: tuple[Path, Path | None] | None) -> str:
 def _update_target(config: pytest.Config, experiment: str | None, experiment_id: str | None) -> bool:
     """``--braintrust-update`` joins the experiment ``--braintrust-experiment`` names: without a
     name (left out, or an unset variable's empty value) every CI shard would silently make an
-    experiment of its own, so that is a usage error."""
+    experiment of its own, so that is a usage error; so is a name beside
+    ``--braintrust-experiment-id`` (one of them would be ignored)."""
     update = bool(config.getoption("braintrust_update"))
+    if experiment_id and (experiment or "").strip():
+        raise pytest.UsageError(
+            f"--braintrust-experiment-id {experiment_id} and --braintrust-experiment {experiment!r} both name the "
+            "experiment to log into; give one (the id joins that experiment; the name, with --braintrust-update, "
+            "joins the experiment of that name)."
+        )
     if update and not experiment_id and not (experiment or "").strip():
         given = "is empty" if experiment is not None else "is not given"
         raise pytest.UsageError(

@@ -48,6 +48,13 @@ def test_update_without_an_experiment_name_is_a_usage_error(suite, name_args):
     assert "test_adds" not in result.stdout.str() and not os.listdir(os.environ["BRAINTRUST_LOCAL_DIR"])
 
 
+def test_an_experiment_id_beside_an_experiment_name_is_a_usage_error(suite):
+    """Both name the experiment to log into; the name was ignored without a word."""
+    result = _run(suite, "--braintrust-experiment-id", "0b4d0c7e-0000-4000-8000-000000000001", "--braintrust-experiment", "nightly")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str() + result.stderr.str()
+    assert "both name the experiment to log into; give one" in result.stderr.str()
+
+
 def test_update_with_a_name_joins_that_experiment(suite):
     """The shard recipe itself still works: two runs with the same name make one experiment."""
     from braintrust.store.sqlite_store import LocalStore
