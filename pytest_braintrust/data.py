@@ -6,7 +6,8 @@ callable returning one, a ``.jsonl`` path (relative to the test file), or a Brai
 record becomes one item of the test, with the ``braintrust_case`` fixture holding it. pytest ids
 come from record ids; a record without one is named by its input when that is a string or a
 number (as pytest names plain parameters), else ``case-N`` (its position). Ids are reduced to
-``[A-Za-z0-9_.:-]`` and 60 characters, and a repeat gets ``-2``, ``-3``...: stable across runs
+``[A-Za-z0-9_.:-]`` (other characters escaped first, as pytest escapes them: ``日本`` is
+``u65e5_u672c``) and 60 characters, and a repeat gets ``-2``, ``-3``...: stable across runs
 of the same data, and an id or string input keeps its id when records are added before it.
 
 A dataset that is not pinned is pinned to its current version at collection; under pytest-xdist
@@ -98,6 +99,9 @@ def _readable_id(record: DataRecord) -> str:
         text = str(record.input)
     else:
         return ""
+    # Other characters are escaped first, as pytest escapes them in its own ids (\u65e5):
+    # an id in another script is still its own id, not dropped for the record's position.
+    text = text.encode("ascii", "backslashreplace").decode("ascii")
     return _ID_CHARS.sub("_", text).strip("_")[:60].rstrip("_")
 
 

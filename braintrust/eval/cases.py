@@ -2,8 +2,9 @@
 
 ``data`` may be a list, any iterable or iterator, a generator, an async generator (or any async
 iterable), a zero-argument function returning one of these (sync or async, called once), a class
-(instantiated with no arguments, then iterated), a ``Dataset`` (its records, with their provenance
-as ``origin``) or ``BaseExperiment`` (resolved by the runner, which needs the experiment first).
+(instantiated with no arguments, then iterated), a ``Dataset`` (its records; with their provenance
+as ``origin`` when the ``Dataset`` is ``data`` itself, not a function's result, as in 0.48.1) or
+``BaseExperiment`` (resolved by the runner, which needs the experiment first).
 Each item is an ``EvalCase`` or a dict with the same keys; unknown keys are ignored. A sync
 iterable is read on the event loop's thread (a generator may use objects bound to the thread that
 made them, such as a ``sqlite3`` connection), handing the loop back between items that take their
@@ -114,6 +115,7 @@ async def resolve_data(data: Any, run_blocking: Any, read: list[EvalCase] | None
     appended to ``read`` (when given) as they are read, so a caller that stops waiting can tell
     how many were.
     """
+    given_dataset = is_dataset(data)
     for _ in range(8):  # a function may return a class whose instances iterate, ...
         if inspect.isclass(data):
             data = data()
@@ -130,7 +132,12 @@ async def resolve_data(data: Any, run_blocking: Any, read: list[EvalCase] | None
         dataset = data
         records = await run_blocking(lambda: list(dataset.fetch()))
         dataset_id = await run_blocking(lambda: dataset.id)
-        return [dataset_case(record, dataset_id) for record in records], dataset
+        cases = [dataset_case(record, dataset_id) for record in records]
+        if not given_dataset:
+            # Returned by a data function: its records, as 0.48.1 iterates them, with no ``origin``
+            # (0.48.1 links a dataset to the experiment and its cases only when given as ``data``).
+            return [dataclasses.replace(case, origin=None) for case in cases], None
+        return cases, dataset
     cases: list[EvalCase] = read if read is not None else []
     if hasattr(data, "__aiter__"):
         async for item in data:
