@@ -20,7 +20,7 @@ def test_adds(braintrust_case):
 @pytest.fixture
 def suite(pytester):
     pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
-    pytester.makepyfile(test_cases=CASES)
+    pytester.makepyfile(test_qa4_readme_suite=CASES)  # (a basename no test module of ours has)
     return pytester
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from braintrust.summary import DatasetSummary, DataSummary, ExperimentSummary, MetricSummary, ScoreSummary
 from capture_compare import CAPTURES
 
@@ -112,7 +114,9 @@ def test_comparison_and_the_dict_round_trip_like_the_public_sdk():
 def test_the_other_public_dataclasses_serialize_as_the_public_sdks_do():
     from braintrust import EvalCase, RepoInfo, Score
 
-    assert Score(name="judge", score=None, error=TimeoutError("slow")).as_dict() == {"name": "judge", "score": None, "metadata": {}}
+    with pytest.warns(UserWarning, match="error field is deprecated"):  # (as 0.48.1 warns)
+        judged = Score(name="judge", score=None, error=TimeoutError("slow"))
+    assert judged.as_dict() == {"name": "judge", "score": None, "metadata": {}}
     assert Score.from_dict({"name": "s", "score": 1, "added_later": True}) == Score(name="s", score=1)
     assert EvalCase.from_dict({"input": 1, "expected": 2, "other": 3}).as_dict()["expected"] == 2
     assert json.loads(RepoInfo(commit="abc", dirty=True).as_json())["dirty"] is True
