@@ -520,8 +520,10 @@ def _private_copy(value: Any) -> Any:
 
 
 def _record_return_value(item: pytest.Item, value: Any) -> None:
+    if value is None:  # (most tests return nothing: no case to look up)
+        return
     case = item.stash.get(CASE_KEY, None)
-    if value is not None and case is not None and not case.has_output:
+    if case is not None and not case.has_output:
         case.log_output(value)
 
 

@@ -82,8 +82,14 @@ def _is_scorer(value: Any) -> bool:
     return callable(value) or callable(getattr(value, "eval", None)) or callable(getattr(value, "eval_async", None))
 
 
+#: Arguments whose values are never wrong (alone, no check applies).
+_ANY_VALUE = frozenset({"input", "expected"})
+
+
 def declaration_problem(kw: dict[str, Any]) -> str | None:
     """What is wrong with one mark's arguments, with the fix (None when nothing is)."""
+    if _ANY_VALUE.issuperset(kw):  # (the common mark: input= and expected= take any value)
+        return None
     if "data" in kw and kw["data"] is not None and ("input" in kw or "expected" in kw):
         given = " and ".join(f"{k}=" for k in ("input", "expected") if k in kw)
         them = "them" if " and " in given else "it"
@@ -214,9 +220,10 @@ def declared(node: Any, all_marks: list[Any] | None = None) -> Declared | None:
     marks = [m for m in all_marks if m.name == MARKER] if all_marks is not None else list(node.iter_markers(MARKER))
     if not marks:
         return None
-    cls = getattr(node, "cls", None)
-    if cls is not None and len(marks) > 1:
-        _put_subclass_marks_first(cls, marks)
+    if len(marks) > 1:  # (``cls`` walks up the node's parents: only looked up when it matters)
+        cls = getattr(node, "cls", None)
+        if cls is not None:
+            _put_subclass_marks_first(cls, marks)
     result = Declared()
     for mark in reversed(marks):  # outermost first, so closer marks override
         check_mark(node, mark)

@@ -49,6 +49,8 @@ def validate_event(event: dict[str, Any]) -> dict[str, Any]:
 
     Raises ``ValueError`` naming the field and the rule, synchronously, as the public SDK does.
     """
+    if not event:  # (a span ended with nothing more to log)
+        return {}
     if "inputs" in event:
         if event.get("input") is not None:
             raise ValueError("Pass either input or the deprecated inputs, not both.")

@@ -294,6 +294,15 @@ class CurrentTokens:
     def unset_current(self) -> None:
         # The newest token set in this context: the span may be current in several at once
         # (``with span:`` in concurrent tasks), each restoring its own previous span.
+        tokens = self._context_tokens
+        if tokens:  # (the usual case first: the newest token, set in this context)
+            try:
+                context.current_span_var.reset(tokens[-1])
+            except ValueError:
+                pass
+            else:
+                tokens.pop()
+                return
         for token in reversed(self._context_tokens[:]):
             try:
                 context.current_span_var.reset(token)
