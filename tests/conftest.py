@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import signal
+
 import pytest
+
+# A run started with SIGINT ignored (a background job of a non-interactive shell: `cmd &`) passes
+# that on to every process it starts, and the Ctrl-C tests' children would never see their SIGINT
+# (nor stop: a `--watch` child then runs on). A handler, unlike SIG_IGN, is not inherited.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # ==== Braintrust test server fixtures (tests/btserver/) ============================================
 # bt_server          a started BraintrustTestServer (default key "test-api-key", org "test-org"), stopped after the test
