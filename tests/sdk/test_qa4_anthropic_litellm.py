@@ -7,36 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import sys
-from pathlib import Path
 
 import pytest
-from anthropic import Anthropic, APIStatusError, AsyncAnthropic
+from anthropic import APIStatusError, AsyncAnthropic
 
-import braintrust
-from braintrust import wrap_anthropic
 from braintrust.wrappers.calls import settle_dropped
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from anthropic_stub import AnthropicStub  # noqa: E402
+# (the stub server, the logger and a wrapped client pointed at the stub, as test_wrap_anthropic makes them)
+from test_wrap_anthropic import client_for, logger, stub  # noqa: F401
 
 QUESTION = [{"role": "user", "content": "What is 2+2?"}]
 UNFINISHED = "stream_unfinished"
-
-
-@pytest.fixture
-def stub():
-    with AnthropicStub() as running:
-        yield running
-
-
-@pytest.fixture
-def logger(bt_logs):
-    return braintrust.init_logger(project="qa4-anthropic")
-
-
-def client_for(stub, cls=Anthropic):
-    return wrap_anthropic(cls(api_key="sk-stub", base_url=stub.base_url, max_retries=0))
 
 
 def test_a_helper_stream_that_fails_is_the_spans_error_even_when_its_block_catches_it(bt_logs, logger, stub):
