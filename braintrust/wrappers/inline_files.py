@@ -55,11 +55,18 @@ def attachment_of(data: Any, content_type: str | None = None, filename: str | No
         content_type, data = content_type or match.group(1), match.group(2)
     elif content_type is None:
         return None
-    try:
-        decoded = base64.b64decode(data, validate=True)
-    except (binascii.Error, ValueError):
+    decoded = decoded_base64(data)
+    if decoded is None:
         return None
     return Attachment(data=decoded, filename=filename or default_filename(content_type, prefix), content_type=content_type)
+
+
+def decoded_base64(text: str) -> bytes | None:
+    """Bare base64 ``text`` decoded (strictly: anything else is not base64); None when it is not."""
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
 
 
 def openai_input(value: Any) -> Any:

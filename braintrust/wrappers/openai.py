@@ -32,19 +32,16 @@ The public SDK's helpers for tracing one endpoint without a wrapped client: ``Co
 
 from __future__ import annotations
 
-import base64
-import binascii
 import inspect
 import json
 from typing import Any, Callable
 
-from braintrust.attachments.kinds import Attachment
 from braintrust.wrappers.calls import (
     Call, Kind, NamedWrapper, TracedAsyncStream, TracedStream, as_dict, field, given, is_number,
     keep_iterators, omitted, start_call, stream_class, traced_call, traced_once, wrap_client,
 )
 from braintrust.wrappers import inline_files
-from braintrust.wrappers.openai_media import Audio, Images
+from braintrust.wrappers.openai_media import CHAT_AUDIO_BYTES, Audio, Images, audio_bytes, chat_audio, chat_audio_media_type
 from braintrust.wrappers.raw_responses import RawResponses
 
 INSTRUMENTATION = "openai-auto"
@@ -431,9 +428,9 @@ class _StreamedChoice:
             self.audio["transcript"] = (self.audio.get("transcript") or "") + audio["transcript"]
         data = audio.get("data")
         if data is not None:
-            decoded = _decoded_audio(data)
+            decoded = audio_bytes(data)
             if decoded is not None:
-                self.audio[_AUDIO_BYTES] = self.audio.get(_AUDIO_BYTES, b"") + decoded
+                self.audio[CHAT_AUDIO_BYTES] = self.audio.get(CHAT_AUDIO_BYTES, b"") + decoded
             else:
                 self.audio["data"] = (self.audio.get("data") or "") + str(data)
 
@@ -446,63 +443,9 @@ class _StreamedChoice:
         return {"index": index, "message": message, "logprobs": self.logprobs, "finish_reason": self.finish_reason}
 
 
-#: Where a streamed audio answer's decoded bytes wait for ``_chat_audio`` (never logged as such).
-_AUDIO_BYTES = "_bt_audio_bytes"
-#: The chat API's audio formats and their media types (another format ``f``: ``audio/f``).
-AUDIO_MEDIA_TYPES = {"mp3": "audio/mpeg", "wav": "audio/wav", "opus": "audio/opus", "aac": "audio/aac",
-                     "flac": "audio/flac", "pcm": "audio/pcm", "pcm16": "audio/pcm"}
-
-
-def _decoded_audio(data: Any) -> bytes | None:
-    """Audio data as bytes: bytes as they are, base64 (or a base64 data URL) decoded; else None."""
-    if isinstance(data, (bytes, bytearray)):
-        return bytes(data)
-    if not isinstance(data, str):
-        return None
-    try:
-        return base64.b64decode(data.partition(",")[2] if data.startswith("data:") else data, validate=True)
-    except (binascii.Error, ValueError):
-        return None
-
-
-def _audio_media_type(request: dict) -> str:
-    audio_format = (request.get("audio") or {}).get("format") if isinstance(request.get("audio"), dict) else None
-    if not isinstance(audio_format, str) or not audio_format:
-        return "application/octet-stream"
-    audio_format = audio_format.lower()
-    return AUDIO_MEDIA_TYPES.get(audio_format, audio_format if "/" in audio_format else f"audio/{audio_format}")
-
-
-def _chat_audio(value: Any, media_type: str) -> Any:
-    """``value`` (a chat answer's choices) with each ``audio`` object's data as an attachment
-    ``generated_audio.<ext>`` (with its ``mime_type`` and ``audio_size_bytes``), as 0.48.1 logs
-    it; data that does not decode stays as it is."""
-    if isinstance(value, list):
-        return [_chat_audio(item, media_type) for item in value]
-    if not isinstance(value, dict):
-        return value
-    out = {}
-    for key, item in value.items():
-        if key != "audio" or not isinstance(item, dict):
-            out[key] = _chat_audio(item, media_type)
-            continue
-        audio = {k: v for k, v in item.items() if k not in ("data", _AUDIO_BYTES)}
-        data = item.get(_AUDIO_BYTES, item.get("data"))
-        decoded = _decoded_audio(data) if data is not None else None
-        if decoded is not None:
-            attachment = Attachment(data=decoded, filename=inline_files.default_filename(media_type, "generated_audio"),
-                                    content_type=media_type)
-            audio.update(mime_type=media_type, audio_size_bytes=len(decoded),
-                         file={"file_data": attachment, "filename": attachment.reference["filename"]})
-        elif data is not None:
-            audio["data"] = item.get("data", data)
-        out[key] = audio
-    return out
-
-
 def _chat_refine(fields: dict, request: dict) -> dict:
     if "output" in fields:
-        fields["output"] = _chat_audio(fields["output"], _audio_media_type(request))
+        fields["output"] = chat_audio(fields["output"], chat_audio_media_type(request))
     return fields
 
 

@@ -20,6 +20,10 @@ endpoint as ``metadata``:
 
 As in 0.48.1, their ``with_raw_response`` / ``with_streaming_response`` variants (the resources'
 and the client's) are not traced. A call that fails records its error.
+
+A chat completion's audio answer (``modalities=["audio"]``), streamed or not, is logged the same
+way: ``chat_audio`` makes its data an attachment ``generated_audio.<ext>`` typed by the format
+the request asked for.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from typing import Any, Callable
 
 from braintrust.attachments.kinds import Attachment
 from braintrust.wrappers.calls import NamedWrapper, Kind, as_dict, field, omitted, start_call, traced_call
-from braintrust.wrappers.inline_files import attachment_of, default_filename
+from braintrust.wrappers.inline_files import attachment_of, decoded_base64, default_filename
 
 INSTRUMENTATION = "openai-auto"
 PROVIDER = "openai"
@@ -297,3 +301,57 @@ _SPEECH = Kind("Speech", INSTRUMENTATION, _speech_request, _speech_result, timed
 _TRANSCRIPTION = Kind("Transcription", INSTRUMENTATION, _audio_file_request, _transcription_result, _transcription_events,
                       timed=False, duration="stream")
 _TRANSLATION = Kind("Translation", INSTRUMENTATION, _audio_file_request, _translation_result, timed=False)
+
+
+# -- a chat answer's audio (``wrap_openai``'s chat completions) ------------------------------------
+
+
+#: Where a streamed audio answer's decoded bytes wait for ``chat_audio`` (never logged as such).
+CHAT_AUDIO_BYTES = "_bt_audio_bytes"
+#: The chat API's audio formats and their media types (another format ``f``: ``audio/f``).
+AUDIO_MEDIA_TYPES = {"mp3": "audio/mpeg", "wav": "audio/wav", "opus": "audio/opus", "aac": "audio/aac",
+                     "flac": "audio/flac", "pcm": "audio/pcm", "pcm16": "audio/pcm"}
+
+
+def audio_bytes(data: Any) -> bytes | None:
+    """Audio data as bytes: bytes as they are, base64 (or a base64 data URL) decoded; else None."""
+    if isinstance(data, (bytes, bytearray)):
+        return bytes(data)
+    if not isinstance(data, str):
+        return None
+    return decoded_base64(data.partition(",")[2] if data.startswith("data:") else data)
+
+
+def chat_audio_media_type(request: dict) -> str:
+    audio_format = (request.get("audio") or {}).get("format") if isinstance(request.get("audio"), dict) else None
+    if not isinstance(audio_format, str) or not audio_format:
+        return "application/octet-stream"
+    audio_format = audio_format.lower()
+    return AUDIO_MEDIA_TYPES.get(audio_format, audio_format if "/" in audio_format else f"audio/{audio_format}")
+
+
+def chat_audio(value: Any, media_type: str) -> Any:
+    """``value`` (a chat answer's choices) with each ``audio`` object's data as an attachment
+    ``generated_audio.<ext>`` (with its ``mime_type`` and ``audio_size_bytes``), as 0.48.1 logs
+    it; data that does not decode stays as it is."""
+    if isinstance(value, list):
+        return [chat_audio(item, media_type) for item in value]
+    if not isinstance(value, dict):
+        return value
+    out = {}
+    for key, item in value.items():
+        if key != "audio" or not isinstance(item, dict):
+            out[key] = chat_audio(item, media_type)
+            continue
+        audio = {k: v for k, v in item.items() if k not in ("data", CHAT_AUDIO_BYTES)}
+        data = item.get(CHAT_AUDIO_BYTES, item.get("data"))
+        decoded = audio_bytes(data) if data is not None else None
+        if decoded is not None:
+            attachment = Attachment(data=decoded, filename=default_filename(media_type, "generated_audio"),
+                                    content_type=media_type)
+            audio.update(mime_type=media_type, audio_size_bytes=len(decoded),
+                         file={"file_data": attachment, "filename": attachment.reference["filename"]})
+        elif data is not None:
+            audio["data"] = item.get("data", data)
+        out[key] = audio
+    return out

@@ -22,6 +22,19 @@ def test_b(braintrust_case):
 '''
 
 
+TWO_CASES = '''
+from pytest_braintrust import eval_case
+
+@eval_case(input="a")
+def test_a(braintrust_case):
+    braintrust_case.score("quality", 1.0)
+
+@eval_case(input="b")
+def test_b(braintrust_case):
+    braintrust_case.score("quality", 0.5)
+'''
+
+
 def _with_cache(bt, *args: str) -> pytest.RunResult:
     """An in-process run with pytest's cache plugin (which ``--sw`` and ``--lf`` need, and the
     other runs turn off)."""
@@ -56,17 +69,7 @@ def test_a_rerun_option_that_ran_the_whole_suite_is_not_called_a_partial_selecti
     with a whole experiment. ``--lf`` with no failure on record (and ``--sw`` with none to resume
     at) runs every test, as pytest says ("not deselecting" / "not skipping"): the note said the run
     "selected part of the suite (--lf)" all the same."""
-    bt_api.pytester.makepyfile(test_suite_whole='''
-from pytest_braintrust import eval_case
-
-@eval_case(input="a")
-def test_a(braintrust_case):
-    braintrust_case.score("quality", 1.0)
-
-@eval_case(input="b")
-def test_b(braintrust_case):
-    braintrust_case.score("quality", 0.5)
-''')
+    bt_api.pytester.makepyfile(test_suite_whole=TWO_CASES)
     first = _with_cache(bt_api, option)
     assert first.ret == pytest.ExitCode.OK, first.stdout.str()
     second = _with_cache(bt_api, option)
@@ -210,17 +213,7 @@ def test_tone(braintrust_case):
     assert entry["scores"]["pass"]["regressed_cases"] == ['input "q2"']
 
 
-TWO_CASES_AND_A_PLAIN_TEST = '''
-from pytest_braintrust import eval_case
-
-@eval_case(input="a")
-def test_a(braintrust_case):
-    braintrust_case.score("quality", 1.0)
-
-@eval_case(input="b")
-def test_b(braintrust_case):
-    braintrust_case.score("quality", 0.5)
-
+TWO_CASES_AND_A_PLAIN_TEST = TWO_CASES + '''
 def test_plain():
     pass
 '''
