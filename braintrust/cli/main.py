@@ -23,6 +23,7 @@ error; 6 a quality gate failed (``gate``); 130 interrupted; 141 the output was c
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shlex
 import sys
@@ -30,6 +31,10 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 
+#: The end of ``braintrust --help``.
+EXIT_STATUSES = ("Exit status: 0 done; 1 failed (nothing to show, a lookup failed, `eval` failures); 2 usage error; "
+                 "6 a quality gate failed (`gate`); 130 interrupted; 141 the output was closed early (`| head`). "
+                 "`braintrust COMMAND --help` tells more.")
 #: How many experiments ``braintrust experiments`` lists unless told (the newest).
 EXPERIMENTS_SHOWN = 20
 #: How many traces ``braintrust show`` prints unless told (the first).
@@ -236,8 +241,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="braintrust", description="pytest-braintrust's Braintrust SDK command line.")
+    parser = argparse.ArgumentParser(
+        prog="braintrust", description="pytest-braintrust's Braintrust SDK command line.", epilog=EXIT_STATUSES,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
+    parser.commands = sub.choices  # (``parse_arguments`` names the command in a usage error)
 
     from braintrust.cli.eval_command import add_eval_arguments, count, positive_int
 
@@ -317,28 +325,61 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from braintrust.cli.terminal import escaped_controls, never_fail_to_encode
+
     arguments = list(sys.argv[1:] if argv is None else argv)
-    if arguments and arguments[0] == "eval":
+    never_fail_to_encode()
+    is_eval = bool(arguments) and arguments[0] == "eval"
+    if is_eval:
         # Its own parser, so that options may come after paths (``eval_a.py --jsonl eval_b.py``).
         from braintrust.cli.eval_command import build_eval_parser
 
         args = build_eval_parser().parse_intermixed_args(arguments[1:])
         args.argv = arguments[1:]  # (``--watch`` runs the same command again)
     else:
-        args = build_parser().parse_args(arguments)
+        args = parse_arguments(build_parser(), arguments)
         args.argv = arguments  # (to repeat the command with --store, when the store is elsewhere)
     import sqlite3
 
     from braintrust.store.connection import StoreError
 
+    # (``eval`` prints what the eval files print, as 0.48.1 does; JSON escapes its own characters)
+    escaping = not is_eval and getattr(args, "json", None) is not True
     try:
-        return int(args.func(args) or 0)
+        with escaped_controls() if escaping else contextlib.nullcontext():
+            return int(args.func(args) or 0)
     except (StoreError, sqlite3.DatabaseError) as exc:  # a damaged or foreign store file, a newer schema
         print(f"braintrust: {exc}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # the reader went away (``| head``, a pager quit): stop quietly, as Unix tools do
         _discard_stdout()
         return BROKEN_PIPE_EXIT
+    except KeyboardInterrupt:  # Ctrl-C (a command that must tidy up, ``eval``, ``replay``, catches its own)
+        print("braintrust: interrupted", file=sys.stderr)
+        return INTERRUPTED_EXIT
+
+
+def parse_arguments(parser: argparse.ArgumentParser, arguments: list[str]) -> argparse.Namespace:
+    """``parser.parse_args``, but an unknown option is reported with its command's usage line
+    (argparse's shows the top level's), and a command of 0.48.1's CLI that is not here says so."""
+    if arguments and arguments[0] in NOT_HERE:
+        parser.error(f"there is no `braintrust {arguments[0]}` here: {NOT_HERE[arguments[0]]}")
+    args, unknown = parser.parse_known_args(arguments)
+    if unknown:
+        command = parser.commands[args.command]
+        command.error(f"unrecognized arguments: {' '.join(unknown)} (see `{command.prog} --help`)")
+    return args
+
+
+#: 0.48.1's commands that pytest-braintrust does not have, with what to do instead.
+NOT_HERE = {
+    "push": "pytest-braintrust does not bundle code for Braintrust's runtime; push functions with the "
+            "public SDK's `braintrust push` (pip install braintrust, in another environment)",
+    "install": "pytest-braintrust does not set up cloud resources; use the public SDK's `braintrust install` "
+               "(pip install 'braintrust[cli]', in another environment)",
+}
+#: 128 + SIGINT: what a shell reports for a command Ctrl-C stopped.
+INTERRUPTED_EXIT = 130
 
 
 #: 128 + SIGPIPE: what a shell reports for a tool its pipe's reader closed.
