@@ -76,14 +76,33 @@ class BraintrustState:
                     "Re-logging in with different credentials (app_url, api_key or org_name) is not "
                     "supported; pass force_login=True to switch."
                 )
-            if changed and force_login:
-                self._drop_login()
+            if force_login:
+                self._configure_anew(api_key, app_url, org_name)
+                return
             if api_key is not None:
                 self.explicit_api_key = api_key
             if app_url is not None:
                 self.explicit_app_url = app_url.rstrip("/")
             if org_name is not None:
                 self.explicit_org_name = org_name
+
+    def _configure_anew(self, api_key: str | None, app_url: str | None, org_name: str | None) -> None:
+        """``force_login``: as 0.48.1's, a credential not given is read from the environment
+        again (not kept from an earlier ``login(...)``); the login is dropped when that changes
+        where or as whom rows go. Leaving no key where there was one raises the no-key error,
+        as 0.48.1's does, rather than silently switching to the local store."""
+        saved = (self.explicit_api_key, self.explicit_app_url, self.explicit_org_name)
+        before = (self.api_key(), self.app_url(), self.requested_org())
+        self.explicit_api_key = api_key
+        self.explicit_app_url = app_url.rstrip("/") if app_url is not None else None
+        self.explicit_org_name = org_name
+        after = (self.api_key(), self.app_url(), self.requested_org())
+        if before[0] and not after[0]:
+            self.explicit_api_key, self.explicit_app_url, self.explicit_org_name = saved
+            raise LoginError(NO_KEY_MESSAGE, "no_api_key")
+        stale = self._client is not None and (self._client.api_key != after[0] or not self._client.is_trusted(after[1]))
+        if after != before or stale:  # (stale: the environment changed since the login)
+            self._drop_login()
 
     @contextlib.contextmanager
     def credentials_kept_on_success(self) -> Any:
@@ -165,8 +184,10 @@ class BraintrustState:
             if not force_login:
                 self._raise_if_recently_unreachable()
             self._check_url(self.app_url(), "app_url" if self.explicit_app_url else "BRAINTRUST_APP_URL")
-            if self._client is not None and self._client.api_key != key:
-                self._drop_login()  # (BRAINTRUST_API_KEY changed since: log in with the key of now)
+            if self._client is not None and (self._client.api_key != key or not self._client.is_trusted(self.app_url())):
+                # (BRAINTRUST_API_KEY or BRAINTRUST_APP_URL changed since: log in with those of now,
+                # and send the key only to the new app and the URLs its login gives)
+                self._drop_login()
             client = self.http_client()
             deadline = deadline or Deadline(30.0)
             try:
