@@ -459,6 +459,7 @@ class BraintrustRun:
             self._summarize_projects()
 
     def _summarize_projects(self) -> None:
+        summarized: set[str] = set()  # experiment ids: one summary per experiment
         for project in self.projects():
             known = project in self.registry.experiments or project in self.registry.attach
             if self.is_controller and not known:
@@ -469,11 +470,16 @@ class BraintrustRun:
             try:
                 experiment = self.registry.get(project)
                 summary = experiment.summarize()
-                self.summaries.append(summary)
             except Exception as exc:
                 self.errors.append(f"could not summarize the experiment of project {project!r}: {exc}")
                 self.summary_missing = f"the experiment of project {project!r} could not be summarized"
                 continue
+            if summary.experiment_id and summary.experiment_id in summarized:
+                # --braintrust-experiment-id naming an experiment of a marker's project: the default
+                # project's cases and that project's logged into one experiment, summarized once.
+                continue
+            summarized.add(summary.experiment_id)
+            self.summaries.append(summary)
             if summary.comparison_status == "skipped":  # (the request failed: its scores are unknown, not absent)
                 self.errors.append(f"could not summarize the experiment of project {project!r}: {summary.skip_description()}")
                 self.summary_missing = f"the experiment of project {project!r} could not be summarized"
@@ -490,13 +496,15 @@ class BraintrustRun:
                     f"{summary.comparison_experiment_name}, so its diffs (and --braintrust-max-regression) may count cases this "
                     "run did not run; to compare like with like, pass --braintrust-base-experiment with a run of the same selection"
                 )
+            # (Every project's experiment is made with the name and base given, so each is checked.)
+            project = summary.project_name or project
             named = self.settings.experiment
-            if named and not self.settings.update and not self.settings.experiment_id and project == self.settings.project \
+            if named and not self.settings.update and not self.settings.experiment_id \
                     and summary.experiment_name not in ("", named):
                 self.notes.append(f"note: project {project!r} already has an experiment named {named!r}, so this run is "
                                   f"{summary.experiment_name!r}; --braintrust-update adds this run's cases to {named!r} instead")
             wanted = self.settings.base_experiment
-            if wanted and project == self.settings.project and summary.comparison_experiment_name != wanted:
+            if wanted and summary.comparison_experiment_name != wanted:
                 instead = summary.comparison_experiment_name
                 self.errors.append(
                     f"--braintrust-base-experiment {wanted!r}: no such experiment in project {project!r}; "
