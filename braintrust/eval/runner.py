@@ -40,6 +40,13 @@ from braintrust.tracing import span_cache
 #: Trials in flight at once (or ``max_concurrency`` when that is larger).
 IN_FLIGHT_TRIALS = 256
 
+#: A task that returns an async generator fails its case with 0.48.1's error (these first words),
+#: rather than logging the unstarted generator's repr as its output.
+_ASYNC_GENERATOR_TASK = (
+    "object async_generator can't be used in 'await' expression: the task {name!r} returned an async "
+    "generator (an `async def` with `yield`); return the output instead (e.g. `return [x async for x in ...]`)"
+)
+
 #: Why a trial was "cancelled" while the run was not stopping: a task or scorer raised it itself.
 NOT_CANCELLED = "CancelledError raised by the task or a scorer itself (the eval was not cancelled)"
 
@@ -440,6 +447,8 @@ class _Run:
                 output = await run_in_pool(self.pool, task, *args)
             if inspect.isawaitable(output):
                 output = await output
+            if inspect.isasyncgen(output):
+                raise TypeError(_ASYNC_GENERATOR_TASK.format(name=getattr(task, "__name__", type(task).__name__)))
             span.log(input=case.input, output=output)
             return output
 
