@@ -12,8 +12,10 @@ is run again (pytest-rerunfailures' ``--reruns``), the attempt it superseded mus
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextvars
 import inspect
+import os
 import threading
 import time
 import traceback
@@ -36,12 +38,60 @@ def _call(fn: Any, is_async: bool, args: list[Any], kwargs: dict[str, Any]) -> A
         coroutine = result
     else:
         coroutine = fn(*args, **kwargs)
-    if not _loop_running():  # (asyncio.run outside the except: a scorer's error is not chained to this check's)
-        return asyncio.run(coroutine)
-    # Called from inside a running loop (an async test calling run_scorers): use a fresh loop
-    # on a helper thread rather than nesting.
+    return _SCORER_LOOP.run(coroutine)
+
+
+class _ScorerLoop:
+    """The one event loop, on a daemon thread, that runs every async scorer the plugin calls in
+    this process, as ``Eval`` runs a whole run's scorers on one loop. A client a scorer keeps
+    between calls (autoevals' ``init(client=AsyncOpenAI())``, as the README advises) holds
+    keep-alive connections tied to the loop that opened them: with a loop per call, the next
+    scorer's request fails with "Event loop is closed". The caller's context goes with the
+    coroutine (the score span stays current), and the caller waits for it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    def _started(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None or self._thread is None or not self._thread.is_alive():
+                loop = asyncio.new_event_loop()
+                self._thread = threading.Thread(target=loop.run_forever, name="braintrust-scorers", daemon=True)
+                self._thread.start()
+                self._loop = loop
+            return self._loop
+
+    def run(self, coroutine: Any) -> Any:
+        loop = self._started()
+        if threading.current_thread() is self._thread:
+            # A scorer running here called run_scorers: it cannot wait on its own loop.
+            return _run_on_helper_thread(coroutine)
+        context = contextvars.copy_context()
+        done: concurrent.futures.Future = concurrent.futures.Future()
+        tasks: list[asyncio.Task] = []
+
+        async def settle() -> None:
+            try:
+                done.set_result(await coroutine)
+            except BaseException as exc:  # (SystemExit too: raised out of a task, it would stop this loop)
+                done.set_exception(exc)
+
+        # (the task runs in a copy of the caller's context)
+        loop.call_soon_threadsafe(lambda: tasks.append(context.run(loop.create_task, settle())))
+        try:
+            return done.result()
+        except BaseException:
+            if not done.done():  # interrupted while waiting (Ctrl-C): stop the scorer too
+                loop.call_soon_threadsafe(lambda: [task.cancel() for task in tasks])
+            raise
+
+
+def _run_on_helper_thread(coroutine: Any) -> Any:
+    """Run ``coroutine`` on a fresh loop on a helper thread, the caller's context included."""
     box: dict[str, Any] = {}
-    context = contextvars.copy_context()  # the score span stays current on that thread
+    context = contextvars.copy_context()
 
     def runner() -> None:
         try:
@@ -57,12 +107,9 @@ def _call(fn: Any, is_async: bool, args: list[Any], kwargs: dict[str, Any]) -> A
     return box["value"]
 
 
-def _loop_running() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
+_SCORER_LOOP = _ScorerLoop()
+# (a forked child has no such thread, and the lock may have been held at the fork)
+os.register_at_fork(after_in_child=_SCORER_LOOP.__init__)
 
 
 #: Stands for the ``trace`` argument in ``match_arguments``' answer until a scorer takes it.
