@@ -1,6 +1,7 @@
 """pytest-braintrust's embedded implementation of the Braintrust Python SDK's public API.
 
-Only the public surface lives here; nothing runs at import (no threads, no network, no files).
+Only the public surface lives here; nothing runs at import (no threads, no network, no files),
+but for patching ``threading`` when ``BRAINTRUST_INSTRUMENT_THREADS`` asks for it, as 0.48.1 does.
 """
 
 from typing import Any
@@ -331,6 +332,18 @@ def _warn_if_shadowed() -> None:
 
 
 _warn_if_shadowed()
+
+
+def _instrument_threads_if_asked() -> None:
+    import os
+
+    if os.environ.get("BRAINTRUST_INSTRUMENT_THREADS", "").lower() in ("true", "1", "yes"):
+        from braintrust.wrappers.threads import setup_threads
+
+        setup_threads()
+
+
+_instrument_threads_if_asked()
 
 
 def __getattr__(name: str) -> Any:
