@@ -250,86 +250,9 @@ __all__ = [
     "wrap_openai",
 ]
 
-#: The distribution this package ships in; another one providing ``braintrust`` is a conflict.
-OWN_DISTRIBUTION = "pytest-braintrust"
-_shadow_warned = False
-
-
-def _other_braintrust_distribution() -> "tuple[str, str] | None":
-    """``(version, metadata dir)`` of an installed distribution named ``braintrust`` (the public
-    SDK), or None. Cheap: one directory listing per ``sys.path`` entry, no metadata parsing
-    unless a candidate is found (importing ``importlib.metadata`` alone would cost ~15 ms)."""
-    import os
-    import sys
-
-    for entry in sys.path:
-        try:
-            names = os.listdir(entry or ".")
-        except OSError:
-            continue
-        for name in names:
-            lowered = name.lower()
-            if not lowered.startswith("braintrust") or not lowered.endswith((".dist-info", ".egg-info")):
-                continue
-            project, _, version = name.rsplit(".", 1)[0].partition("-")
-            if project.lower() != "braintrust":
-                continue
-            path = os.path.join(entry or ".", name)
-            headers = _metadata_headers(path)
-            if headers is not None:
-                if headers.get("name", "").strip().lower().replace("_", "-").replace(".", "-") != "braintrust":
-                    continue
-                version = headers.get("version") or version
-            elif not version[:1].isdigit():
-                continue
-            return (version or "(unknown version)"), path
-    return None
-
-
-def _metadata_headers(path: str) -> "dict[str, str] | None":
-    """The ``Name``/``Version`` headers of a dist-info/egg-info directory (None if unreadable)."""
-    import os
-
-    for filename in ("METADATA", "PKG-INFO"):
-        try:
-            with open(os.path.join(path, filename), encoding="utf-8", errors="replace") as handle:
-                headers: dict[str, str] = {}
-                for line in handle:
-                    if not line.strip():
-                        break
-                    key, sep, value = line.partition(":")
-                    if sep and key.lower() in ("name", "version"):
-                        headers[key.lower()] = value.strip()
-                return headers
-        except OSError:
-            continue
-    return None
-
-
-def _warn_if_shadowed() -> None:
-    global _shadow_warned
-    if _shadow_warned:
-        return
-    _shadow_warned = True
-    try:
-        other = _other_braintrust_distribution()
-    except Exception:  # a diagnostic must never break the import
-        return
-    if other is None:
-        return
-    import warnings
-
-    version, path = other
-    warnings.warn(
-        f"Another installed distribution, braintrust {version} ({path}), also provides the "
-        f"`braintrust` module, as {OWN_DISTRIBUTION} does; which one `import braintrust` loads "
-        "depends on install order. Fix: `pip uninstall braintrust`, then install pytest-braintrust "
-        "again (`pip install --force-reinstall --no-deps` with what you installed it from): both "
-        "install the same files, so the uninstall removes them. pytest-braintrust provides the same API.",
-        UserWarning,
-        stacklevel=3,
-    )
-
+# (The check lives in pytest_braintrust, which the public SDK's files cannot replace: installed
+# after ours, it overwrites this file, and the plugin's import warns instead.)
+from pytest_braintrust.distribution import warn_if_shadowed as _warn_if_shadowed  # noqa: E402
 
 _warn_if_shadowed()
 

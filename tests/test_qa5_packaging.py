@@ -120,7 +120,6 @@ def test_the_oldest_declared_requests_logs_in_and_sends_rows(tmp_path, bt_server
     assert [row["input"] for row in bt_server.rows("experiment")] == [1], result.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="needs fix in pytest_braintrust/__init__.py (see tests/test_qa5_packaging.py)")
 def test_importing_the_plugin_warns_when_the_public_sdk_was_installed_over_ours(tmp_path):
     """Installed after ours, the public SDK's files replace ours where paths meet, its
     ``braintrust/__init__.py`` included, so the warning there never runs (and ``import braintrust``
