@@ -36,7 +36,7 @@ from typing import Any, AsyncIterator, Callable, Iterator
 from braintrust.wrappers import inline_files
 from braintrust.wrappers.calls import (
     Call, ClientProxy, Kind, NamedWrapper, as_dict, end_when_dropped, field, follow_until_dropped, given, is_number, keep_iterators,
-    start_call, traced_call, traced_once, wrap_client,
+    start_call, traceback_text, traced_call, traced_once, wrap_client,
 )
 
 INSTRUMENTATION = "anthropic-auto"
@@ -412,7 +412,7 @@ class _StreamManager(NamedWrapper):
 
     def _bt_left(self, error: BaseException | None) -> None:
         if self._bt_call is not None:  # (None: an __exit__ without __enter__)
-            _finish_stream(self._bt_stream, self._bt_call, error)
+            _finish_stream(self._bt_stream, self._bt_call, error, left_block=True)
 
     def __enter__(self) -> Any:
         call = self._bt_start()
@@ -550,9 +550,14 @@ async def _first_event_async(events: AsyncIterator[Any], call: Call) -> AsyncIte
         yield event
 
 
-def _finish_stream(stream: Any, call: Call, error: BaseException | None, unfinished: str | None = None) -> None:
+def _finish_stream(stream: Any, call: Call, error: BaseException | None, unfinished: str | None = None,
+                   left_block: bool = False) -> None:
     """End ``call`` with the stream's message as far as it came (``unfinished``: the stream was
-    dropped, and the metadata says so)."""
+    dropped, and the metadata says so). ``left_block``: ``error`` left the stream's ``with``
+    block (the caller's code raised there): logged with its traceback, as 0.48.1's span logs an
+    error leaving its block; the stream's own errors are logged as their message."""
+    if left_block and error is not None and not call.ended:
+        call.kind = call.kind.replaced(error_text=traceback_text)
     try:
         snapshot = stream.current_message_snapshot if stream is not None else None
     except Exception:  # no event arrived
@@ -581,9 +586,9 @@ class TracedMessageStream(NamedWrapper):
         _note_first_event(msg_stream, self._bt_call)
         _finish_with_events(msg_stream, self._bt_call)
 
-    def _bt_finish(self, error: BaseException | None = None) -> None:
+    def _bt_finish(self, error: BaseException | None = None, left_block: bool = False) -> None:
         if not self._bt_call.ended:
-            _finish_stream(self._bt_stream, self._bt_call, error)
+            _finish_stream(self._bt_stream, self._bt_call, error, left_block=left_block)
 
     def __iter__(self) -> Iterator[Any]:
         return self
@@ -619,7 +624,7 @@ class TracedMessageStream(NamedWrapper):
         try:
             return self._bt_stream.__exit__(*exc_info)
         finally:
-            self._bt_finish(exc_info[1])
+            self._bt_finish(exc_info[1], left_block=True)
 
     async def __aenter__(self) -> "TracedMessageStream":
         await self._bt_stream.__aenter__()
@@ -629,7 +634,7 @@ class TracedMessageStream(NamedWrapper):
         try:
             return await self._bt_stream.__aexit__(*exc_info)
         finally:
-            self._bt_finish(exc_info[1])
+            self._bt_finish(exc_info[1], left_block=True)
 
 
 def _finish_with_events(stream: Any, call: Call) -> None:

@@ -163,8 +163,16 @@ class Kind:
 
     def named(self, name: str) -> "Kind":
         """The same kind under another span name (``parse`` beside ``create``, say)."""
-        return Kind(name, self.instrumentation, self.start_fields, self.finish, self.aggregate, self.timed, self.error_text,
-                    self.children, self.duration, self.span_type, self.first_token, self.refine)
+        return self.replaced(name=name)
+
+    def replaced(self, **changes: Any) -> "Kind":
+        """The same kind with ``changes`` (constructor arguments) made."""
+        fields = {name: getattr(self, name) for name in _KIND_FIELDS}
+        return Kind(**{**fields, **changes})
+
+
+_KIND_FIELDS = ("name", "instrumentation", "start_fields", "finish", "aggregate", "timed", "error_text", "children",
+                "duration", "span_type", "first_token", "refine")
 
 
 def omitted(value: Any) -> bool:

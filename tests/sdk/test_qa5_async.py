@@ -144,8 +144,6 @@ def test_sibling_tasks_do_not_see_each_others_current_span(bt_logs):
         assert rows[name].get("span_parents") is None
 
 
-@pytest.mark.xfail(strict=True, reason="needs fix in braintrust/wrappers/anthropic.py (a block's error as a "
-                   "traceback, as 0.48.1 logs it) and the expectations of tests/sdk/test_wrap_anthropic.py")
 def test_an_error_leaving_an_async_stream_helpers_block_is_logged_as_0_48_1_logs_it(bt_logs):
     """0.48.1 logs the traceback of the exception that left a ``messages.stream(...)`` block (its
     last line ``TimeoutError``); ours logged ``str(exc)``, which for ``asyncio.wait_for``'s

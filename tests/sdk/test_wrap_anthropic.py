@@ -65,7 +65,9 @@ def test_an_error_in_the_stream_helpers_block_is_the_spans_and_is_raised(bt_logs
             stream.get_final_message()
             raise RuntimeError("parsing failed")
     (row,) = bt_logs.rows()
-    assert row["error"] == "parsing failed" and row["output"]["content"] == [{"type": "text", "text": "The answer is 4."}]
+    # (its traceback, as 0.48.1 logs an error leaving a span's block)
+    assert row["error"].strip().splitlines()[-1] == "RuntimeError: parsing failed"
+    assert row["output"]["content"] == [{"type": "text", "text": "The answer is 4."}]
 
 
 def test_a_stream_closed_before_its_first_event_ends_its_span(bt_logs, logger, stub):
@@ -243,7 +245,8 @@ def test_an_error_in_a_traced_message_streams_block_is_the_spans_and_is_raised(s
         asyncio.run(run(async_span))
     for span in (sync_span, async_span):
         (fields,) = span.logs
-        assert span.ends == 1 and fields["error"] == "parsing failed" and fields["output"]["content"] == []
+        assert span.ends == 1 and fields["output"]["content"] == []
+        assert fields["error"].strip().splitlines()[-1] == "RuntimeError: parsing failed"
 
 
 def test_usage_details_are_named_as_the_public_sdk_names_them():
