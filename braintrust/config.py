@@ -235,4 +235,4 @@ def mask_secret(secret: str | None) -> str:
         return "<none>"
     if len(secret) <= 8:
         return "****"
-    return f"{secret[:2]}...{secret[-2:]}"
+    return f"{secret[:2]}*****{secret[-2:]}"  # (as 0.48.1 writes "Invalid API key wr*****ey")
