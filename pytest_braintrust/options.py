@@ -91,6 +91,7 @@ _NON_EMPTY = {
     "braintrust_experiment_id": "give the id of the experiment to join",
     "braintrust_base_experiment": "give the name of the experiment to compare with",
     "braintrust_json": "give the path to write, e.g. --braintrust-json=braintrust.json",
+    "braintrust_project": "give the project's name",
 }
 
 
@@ -112,9 +113,11 @@ def _ini_flag(config: pytest.Config, key: str) -> bool:
 
 
 def default_project(config: pytest.Config) -> str:
+    """The run's project: the option, the ini key, the variables, else the rootdir's name
+    (surrounding spaces are a quoting slip: `"other "` and a marker's `"other"` are one project)."""
     return (
-        config.getoption("braintrust_project")
-        or config.getini("braintrust_project")
+        (_text_option(config, "braintrust_project") or "").strip()
+        or (config.getini("braintrust_project") or "").strip()
         or os.environ.get("BRAINTRUST_PROJECT_NAME", "").strip()
         or os.environ.get("BRAINTRUST_PROJECT", "").strip()
         or config.rootpath.name

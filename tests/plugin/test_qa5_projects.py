@@ -91,3 +91,21 @@ def test_an_experiment_id_shared_with_a_marker_project_under_xdist(bt_api):
     assert [(e["project"], e["experiment_id"]) for e in document["experiments"]] == [("other", experiment["id"])]
     assert document["cases"]["total"] == 3
     assert [p["name"] for p in bt_api.server.projects() if p["name"] == "main"] == []  # no experiment made there
+
+
+def test_a_project_option_with_surrounding_spaces_is_the_markers_project(bt):
+    """``--braintrust-project "other "`` (a quoting slip) and a marker's ``project="other"`` are
+    one project, one experiment, as the variables' values already were."""
+    bt.pytester.makepyfile(test_suite_qa5p=SUITE)
+    result = bt.run("--braintrust", "--braintrust-project", " other ", "--braintrust-json=out.json")
+    assert result.ret == 0
+    assert [e["project"] for e in _document(bt)["experiments"]] == ["other"]
+
+
+def test_an_empty_project_option_is_a_usage_error(bt):
+    """An unset variable's empty value (``--braintrust-project "$PROJECT"``) would silently log
+    to the rootdir's project."""
+    bt.pytester.makepyfile(test_suite_qa5p=SUITE)
+    result = bt.run("--braintrust", "--braintrust-project", " ")
+    assert result.ret == 4
+    result.stderr.fnmatch_lines(["*--braintrust-project: an empty value names nothing; give the project's name, or leave the option out.*"])
