@@ -78,6 +78,7 @@ def test_the_wheel_holds_both_packages_their_data_files_and_nothing_else(built):
     assert shipped == _source_files(source, lambda suffix: suffix not in (".pyc", ".pyo"))
     assert "braintrust/store/schema.sql" in shipped  # read at run time by the local store
     assert {name.split("/")[0] for name in names} == {*PACKAGES, wheel.name.split("-py3")[0] + ".dist-info"}
+    assert [name for name in names if name.endswith(".dist-info/licenses/LICENSE")]  # (MIT asks for its notice)
 
 
 def test_the_wheel_declares_the_pytest_plugin_and_the_console_script(built):
@@ -96,7 +97,7 @@ def test_the_sdist_holds_no_test_suite_that_cannot_run(built):
     with tarfile.open(sdist) as archive:
         names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
     assert not [name for name in names if name == "tests" or name.startswith("tests/")]
-    assert {"README.md", "pyproject.toml", "braintrust/store/schema.sql", "pytest_braintrust/plugin.py"} <= names
+    assert {"README.md", "LICENSE", "pyproject.toml", "braintrust/store/schema.sql", "pytest_braintrust/plugin.py"} <= names
 
 
 @pytest.mark.slow
