@@ -68,6 +68,10 @@ def _store(args: argparse.Namespace):
             file=sys.stderr,
         )
         return None
+    if path.is_file() and path.stat().st_size == 0:  # (SQLite would make it a store: a read would write it)
+        print(f"braintrust: {path} is an empty file, not a local store; point --store (or BRAINTRUST_LOCAL_DIR) at "
+              "the store's folder or its database file.", file=sys.stderr)
+        return None
     return LocalStore(path)
 
 

@@ -143,3 +143,15 @@ def test_help_lists_the_exit_statuses(tmp_path):
     text = " ".join(result.stdout.split())
     assert "Exit status: 0 done;" in text
     assert all(f"{status} " in text for status in ("1", "2", "6", "130", "141"))
+
+
+@pytest.mark.parametrize("command", [["list"], ["experiments"], ["show"], ["prune", "--keep", "1"]])
+def test_an_empty_file_named_as_the_store_is_not_made_one(tmp_path, command):
+    """SQLite opens a 0-byte file as an empty database: a read command turned it into a store."""
+    empty = tmp_path / "empty.sqlite"
+    empty.touch()
+    result = run_cli(*command, "--store", str(empty), cwd=tmp_path, env=cli_env(tmp_path / "store"))
+
+    assert result.returncode == 1, result.stderr
+    assert f"{empty} is an empty file, not a local store" in result.stderr
+    assert empty.stat().st_size == 0
