@@ -8,10 +8,10 @@ from support_bot import answer
 
 
 @eval_case(input="What's the weather like?", expected={"intent": "unknown"}, scorers=[intent])
-def test_out_of_scope_question_is_handed_to_a_human():
-    reply = answer("What's the weather like?")
+def test_out_of_scope_question_is_handed_to_a_human(braintrust_case):
+    reply = answer(braintrust_case.input)
     assert "human" in reply["reply"]
-    return reply
+    return reply  # the return value is the case's output
 
 
 @eval_case(scorers=[intent], metadata={"kind": "ambiguous"})
@@ -24,7 +24,7 @@ def test_out_of_scope_question_is_handed_to_a_human():
     ids=["late-delivery-refund", "cancel-and-refund"],
 )
 def test_ambiguous_questions_pick_the_customers_goal(braintrust_case, question, expected):
-    braintrust_case.expected = expected
+    # A parameter named `expected` is the case's expected value; the others are its input.
     reply = answer(question)
     braintrust_case.log_output(reply)
     assert reply["intent"] == expected["intent"]
