@@ -531,11 +531,15 @@ def call_sync_case(item: pytest.Item, logging: bool) -> bool | None:
     """Run a case's plain (sync) test function as pytest would, keeping its return value as the
     case's output when it logged none, without pytest's ``PytestReturnNotNoneWarning``. None
     (pytest calls it as usual) for items without a case and for functions pytest runs otherwise.
-    Without ``--braintrust`` (``logging`` False) a test marked as a case is called here too, so
-    its return value, an output by design, raises no warning (an error under ``-W error``)."""
+    Without ``--braintrust`` (``logging`` False) a test marked as a case, or requesting the case
+    fixture, is called here too, so its return value, an output by design, raises no warning (an
+    error under ``-W error``)."""
     # (``keywords`` holds the marks' names of the item and its parents: a cheap first look. A
-    # node merely named "braintrust" would only lose pytest's warning about a returned value.)
-    if item.stash.get(CASE_KEY, None) is None and (logging or MARKER not in item.keywords):
+    # node merely named "braintrust" would only lose pytest's warning about a returned value.
+    # A test requesting the case fixture is a case too.)
+    if item.stash.get(CASE_KEY, None) is None and (
+        logging or (MARKER not in item.keywords and "braintrust_case" not in getattr(item, "fixturenames", ()))
+    ):
         return None
     function = getattr(item, "obj", None)
     if not _plain_sync(function):
