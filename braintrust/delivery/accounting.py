@@ -266,6 +266,7 @@ class Accounts:
             self.stats.spilled_by_reason["queue_full"] = self.stats.spilled_by_reason.get("queue_full", 0) - lost
             self.count_dropped("spill_failed", lost)
             self.note_error(f"could not write a spill file ({exc}); {lost} row writes lost")
+        writer.check_own_files()  # (another process sharing the folder may have removed some)
         self._account_budget()
 
     def count_dropped(self, reason: str, count: int) -> None:
@@ -309,6 +310,20 @@ class Accounts:
         if attachments:
             self.stats.attachments_spilled -= attachments
             self._count_attachments_dropped("spill_budget", attachments)
+        removed_by_reason, removed_attachments = writer.take_removed()
+        for spilled_reason, count in removed_by_reason.items():
+            self.stats.spilled -= count
+            self.stats.spilled_by_reason[spilled_reason] = self.stats.spilled_by_reason.get(spilled_reason, 0) - count
+            self.count_dropped("spill_file_removed", count)
+        removed = sum(removed_by_reason.values())
+        if removed_attachments:
+            self.stats.attachments_spilled -= removed_attachments
+            self._count_attachments_dropped("spill_file_removed", removed_attachments)
+        if removed or removed_attachments:
+            self.note_error(
+                f"spill files of this process in {writer.directory} were removed by another process (over its "
+                f"spill budget, or a replay): {removed} row writes counted as spilled are not on disk any more"
+            )
         foreign = writer.take_foreign_dropped()
         if foreign:
             self.stats.dropped_from_earlier_runs += foreign

@@ -5,7 +5,9 @@ folder. It names its target (API or local store, never the key), the objects its
 (with the arguments needed to create them, so replay can register an object that never was),
 and the rows (masked), or the bytes of attachments that could not be stored (base64, with their
 references). Past the size budget the oldest files are removed and their rows counted
-as dropped (``spill_budget``). When the spill folder cannot be written (a read-only checkout, a
+as dropped (``spill_budget``). Processes share the folder (pytest-xdist workers, a pool): a
+file of this writer's that another process removed (over its budget) is no longer counted as
+spilled, but as dropped (``spill_file_removed``), so that ``spilled`` is what is on disk. When the spill folder cannot be written (a read-only checkout, a
 path under a file), files go to a private folder of this user's in the system's temporary folder
 instead (``fallback_spill_dir``), and the writer says so (``moved``).
 """
@@ -118,8 +120,10 @@ class SpillWriter:
         self._buffer_bytes = 0
         self._buffer_reason = "queue_full"
         self._dropped: dict[str, int] = {}
+        self._removed: dict[str, int] = {}  # row writes of this writer's files another process removed, by reason
+        self._removed_attachments = 0
         self._foreign_dropped = 0
-        self._own_files: dict[str, tuple[int, str]] = {}  # name -> (item count, reason) of files written here
+        self._own_files: dict[str, tuple[int, str, Path]] = {}  # name -> (item count, reason, folder) of files written here
         self._own_attachment_files: dict[str, int] = {}  # name -> attachments in it, of files written here
         self._dropped_attachments = 0
         self._sequence = 0
@@ -204,7 +208,7 @@ class SpillWriter:
         else:
             data = encode_document(document)
         write_private_file(path, data)
-        self._own_files[path.name] = (item_count, reason)
+        self._own_files[path.name] = (item_count, reason, self.directory)
         self._enforce_budget(keep=path)
         return path
 
@@ -212,6 +216,7 @@ class SpillWriter:
         """Past the budget, delete the oldest files. Rows of files this writer wrote are counted
         as dropped (``spill_budget``); rows of earlier runs' files in ``take_foreign_dropped``."""
         files = sorted(self.directory.glob("spill-*.json"))
+        self._note_removed({f.name for f in files})
         sizes: dict[Path, int] = {}
         for f in files:
             try:
@@ -238,6 +243,33 @@ class SpillWriter:
             else:
                 self._foreign_dropped += items
 
+    def check_own_files(self) -> None:
+        """Notice this writer's files that another process removed (``take_removed``)."""
+        if not self._own_files:
+            return
+        try:
+            present = {f.name for f in self.directory.glob("spill-*.json")}
+        except OSError:
+            return
+        self._note_removed(present)
+
+    def _note_removed(self, present: set[str]) -> None:
+        """Own files of the current folder missing from ``present`` (its listing): removed by
+        another process sharing the folder (its spill budget), so their rows are not on disk."""
+        gone = [name for name, (_, _, folder) in self._own_files.items() if folder == self.directory and name not in present]
+        for name in gone:
+            items, reason, _ = self._own_files.pop(name)
+            self._removed[reason] = self._removed.get(reason, 0) + items
+            self._removed_attachments += self._own_attachment_files.pop(name, 0)
+
+    def take_removed(self) -> tuple[dict[str, int], int]:
+        """(row writes by the reason they were spilled for, attachments) of this writer's files
+        that another process removed since the last call: they were counted as spilled, and are
+        dropped now (``spill_file_removed``)."""
+        removed = (self._removed, self._removed_attachments)
+        self._removed, self._removed_attachments = {}, 0
+        return removed
+
     def take_dropped(self) -> dict[str, int]:
         """Row writes of this writer's files deleted over budget since the last call, by the
         reason they had been spilled for (they now count as dropped: ``spill_budget``)."""
@@ -258,3 +290,4 @@ class SpillWriter:
         self._buffer, self._buffer_items, self._buffer_bytes = [], 0, 0
         self._own_files = {}
         self._own_attachment_files = {}
+        self._removed, self._removed_attachments = {}, 0
