@@ -251,10 +251,14 @@ __all__ = [
 ]
 
 # (The check lives in pytest_braintrust, which the public SDK's files cannot replace: installed
-# after ours, it overwrites this file, and the plugin's import warns instead.)
-from pytest_braintrust.distribution import warn_if_shadowed as _warn_if_shadowed  # noqa: E402
-
-_warn_if_shadowed()
+# after ours, it overwrites this file, and the plugin's import warns instead. Without it -- this
+# package copied alone somewhere -- there is no distribution to check.)
+try:
+    from pytest_braintrust.distribution import warn_if_shadowed as _warn_if_shadowed
+except ImportError:
+    pass
+else:
+    _warn_if_shadowed()
 
 
 def _instrument_threads_if_asked() -> None:

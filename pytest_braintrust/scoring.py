@@ -15,7 +15,6 @@ import asyncio
 import concurrent.futures
 import contextvars
 import inspect
-import os
 import threading
 import time
 import traceback
@@ -27,6 +26,7 @@ import pytest
 from braintrust.eval.scorers import (
     match_arguments, resolve_scorer, scorer_callable, scorer_name, scorer_propagated_event, span_fields, to_scores,
 )
+from braintrust.forks import at_fork
 from pytest_braintrust.case import OUTCOME_SCORE
 
 
@@ -109,7 +109,7 @@ def _run_on_helper_thread(coroutine: Any) -> Any:
 
 _SCORER_LOOP = _ScorerLoop()
 # (a forked child has no such thread, and the lock may have been held at the fork)
-os.register_at_fork(after_in_child=_SCORER_LOOP.__init__)
+at_fork(after_in_child=_SCORER_LOOP.__init__)
 
 
 #: Stands for the ``trace`` argument in ``match_arguments``' answer until a scorer takes it.
