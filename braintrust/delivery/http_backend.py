@@ -7,7 +7,6 @@ retries other 4xx. Everything runs under the deadline it is given.
 
 from __future__ import annotations
 
-import json
 import math
 import threading
 import time
@@ -287,16 +286,20 @@ class HttpBackend:
             fields = dict(upload.get("fields") or {})
         except (ValueError, TypeError, KeyError, AttributeError):
             raise BackendError("POST /logs3/overflow answered without a usable signedUrl and key", "bad_response") from None
-        if "blob.core.windows.net" in url:
-            headers["x-ms-blob-type"] = "BlockBlob"
         # A signed URL carries its own authorisation: never the API key (authenticate=False).
         if method == "POST":
-            files = {"file": ("logs3.json", payload, "application/json")}
-            client.request("POST", url, deadline, data=fields, files=files, authenticate=False)
+            # (a form upload: the file part's type is the one its fields sign, as 0.48.1 sends it)
+            files = {"file": ("logs3.json", payload, str(fields.get("Content-Type") or "application/json"))}
+            form_headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+            client.request("POST", url, deadline, data=fields, files=files, headers=form_headers, authenticate=False)
         else:
+            if "blob.core.windows.net" in url:
+                headers["x-ms-blob-type"] = "BlockBlob"
             client.request("PUT", url, deadline, data=payload, headers=headers, authenticate=False)
+        # The reference is JSON sent as JSON (with its Content-Type), as 0.48.1 posts it; only
+        # the row payloads themselves go without one.
         reference = {"rows": {"type": "logs3_overflow", "key": key, "size_bytes": len(payload)}, "api_version": 2}
-        self._post_logs3(json.dumps(reference).encode(), deadline)
+        client.request("POST", f"{self.state.api_url}/logs3", deadline, json_body=reference)
 
     # -- attachments ------------------------------------------------------------------------------
 

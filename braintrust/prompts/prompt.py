@@ -270,8 +270,10 @@ class Prompt:
 
 
 def _render_message(message: Mapping[str, Any], text: Callable[..., Any]) -> dict[str, Any]:
-    rendered = {k: copy.deepcopy(v) for k, v in message.items() if v is not None}
-    rendered.setdefault("content", None)  # (0.48.1 always sends it: null for a message without text)
+    # 0.48.1's order (its message fields, then any others: printed or dumped, the same text);
+    # content always, null for a message without text, as 0.48.1 sends it.
+    ordered = [*_MESSAGE_FIELDS, *(k for k in message if k not in _MESSAGE_FIELDS)]
+    rendered = {k: copy.deepcopy(message.get(k)) for k in ordered if message.get(k) is not None or k == "content"}
     content = rendered["content"]
     if isinstance(content, str):
         rendered["content"] = text(content)

@@ -392,13 +392,22 @@ def objstore_get(server, request, path: str) -> Response:
     return Response(200, server.objstore[path], content_type=server.objstore_types.get(path, "application/octet-stream"))
 
 
+def _require_org(server, org_id) -> None:
+    """The attachment endpoints name the organization: it must be this server's (login's ``id``)."""
+    if org_id != server.org_id:
+        raise ApiError(400 if org_id is None else 403, f"'org_id' must be the organization's id from login ({server.org_id}), got {org_id!r}")
+
+
 def attachment_create(server, request) -> dict:
-    """``POST /attachment`` ``{"key","filename","content_type","org_id"}`` → ``{"signedUrl","headers"}``."""
+    """``POST /attachment`` ``{"key","filename","content_type","org_id"}`` (all required) →
+    ``{"signedUrl","headers"}``."""
     body = _json_body(request)
-    key = body.get("key")
-    if not isinstance(key, str) or not key:
-        raise ApiError(400, "'key' is required")
-    content_type = body.get("content_type") or "application/octet-stream"
+    for name in ("key", "filename", "content_type"):
+        if not isinstance(body.get(name), str) or not body[name]:
+            raise ApiError(400, f"'{name}' is required and must be a non-empty string")
+    _require_org(server, body.get("org_id"))
+    key = body["key"]
+    content_type = body["content_type"]
     server.attachments[key] = {
         "filename": body.get("filename"),
         "content_type": content_type,
@@ -417,6 +426,9 @@ def attachment_status(server, request) -> dict:
         raise ApiError(400, "'key' is required")
     if not isinstance(status, dict) or status.get("upload_status") not in ("uploading", "done", "error"):
         raise ApiError(400, "'status.upload_status' must be one of uploading, done, error")
+    if status["upload_status"] == "error" and not isinstance(status.get("error_message"), str):
+        raise ApiError(400, "'status.error_message' (a string) is required with upload_status 'error'")
+    _require_org(server, body.get("org_id"))
     # A status may arrive for a key whose POST /attachment failed: the SDKs then report
     # {"upload_status": "error", "error_message"} for it, which is recorded like any other.
     record = server.attachments.setdefault(key, {"filename": None, "content_type": None, "org_id": body.get("org_id")})
@@ -425,7 +437,11 @@ def attachment_status(server, request) -> dict:
 
 
 def attachment_get(server, request) -> dict:
-    """``GET /attachment?key=|url=...`` → ``{"downloadUrl", "status"}``."""
+    """``GET /attachment?filename=&content_type=&org_id=&key=|url=`` → ``{"downloadUrl", "status"}``."""
+    for name in ("filename", "content_type"):
+        if name not in request.query:
+            raise ApiError(400, f"query parameter '{name}' is required")
+    _require_org(server, request.query.get("org_id"))
     if request.query.get("url"):
         return {"downloadUrl": request.query["url"], "status": {"upload_status": "done"}}
     key = request.query.get("key")

@@ -39,6 +39,36 @@ def created_now() -> str:
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
+#: The fields a create request may carry (braintrust-api.md §4: what 0.48.1 sends, plus the
+#: service's other optional ones); anything else is refused, naming it, as the service refuses it.
+PROJECT_FIELDS = frozenset({"name", "org_name", "project_group_name", "description"})
+EXPERIMENT_FIELDS = frozenset({
+    "project_id", "ensure_new", "name", "description", "repo_info", "base_exp_id", "ancestor_commits",
+    "dataset_id", "dataset_version", "parameters_id", "parameters_version", "public", "metadata", "tags",
+})
+DATASET_FIELDS = frozenset({"project_id", "name", "description", "metadata"})
+
+
+def check_fields(body: dict, allowed: frozenset, what: str) -> None:
+    """400 for a field ``what`` does not know, or a known one of the wrong JSON type."""
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise ApiError(400, f"{what}: unknown field(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(sorted(allowed))}")
+    kinds = {"ensure_new": bool, "public": bool, "metadata": dict, "repo_info": dict, "tags": list, "ancestor_commits": list,
+             "dataset_version": (str, int), "parameters_version": (str, int)}
+    for name, value in body.items():
+        if value is None:
+            continue
+        wanted = kinds.get(name, str)
+        if not isinstance(value, wanted) or (wanted is not bool and isinstance(value, bool)):
+            raise ApiError(400, f"{what}: '{name}' has the wrong JSON type: {value!r:.100}")
+        if wanted is list and not all(isinstance(item, str) for item in value):
+            raise ApiError(400, f"{what}: '{name}' must be a list of strings, got {value!r:.100}")
+    tags = body.get("tags")
+    if tags is not None and len(set(tags)) != len(tags):
+        raise ApiError(400, f"{what}: 'tags' must not repeat a tag, got {tags!r:.100}")
+
+
 def _require_str(body: dict, field: str) -> str:
     value = body.get(field)
     if not isinstance(value, str) or not value:
@@ -66,6 +96,7 @@ class Registry:
 
     def project_create_or_get(self, body: dict) -> dict:
         """``POST /v1/project``: the project with ``name``, created if missing."""
+        check_fields(body, PROJECT_FIELDS, "POST /v1/project")
         name = _require_str(body, "name")
         org_name = body.get("org_name")
         if org_name not in (None, self.org_name):
@@ -114,6 +145,7 @@ class Registry:
         ``ensure_new: false`` returns the existing experiment of that name. No name → a generated
         ``experiment-<n>`` (``n`` counts across the server, like the recorder in the captures).
         """
+        check_fields(body, EXPERIMENT_FIELDS, "POST /v1/experiment")
         project_id = _require_str(body, "project_id")
         name = body.get("name")
         if name is not None and (not isinstance(name, str) or not name):
@@ -210,6 +242,7 @@ class Registry:
 
     def dataset_create_or_get(self, body: dict) -> dict:
         """``POST /v1/dataset``: the dataset ``name`` (default ``"logs"``) of the project."""
+        check_fields(body, DATASET_FIELDS, "POST /v1/dataset")
         project_id = _require_str(body, "project_id")
         name = body.get("name") or "logs"
         with self._lock:

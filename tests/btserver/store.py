@@ -50,13 +50,22 @@ def object_of(row: dict) -> tuple[str, str]:
     if row.get("dataset_id"):
         return "dataset", row["dataset_id"]
     if row.get("prompt_session_id"):
+        _require_log_id(row, "x", "prompt_session_id")
         return "playground_logs", row["prompt_session_id"]
     if row.get("project_id"):
+        _require_log_id(row, "g", "project_id")
         return "project_logs", row["project_id"]
     raise RowError(
         "row has no object id: expected one of experiment_id, dataset_id, prompt_session_id, "
         f"project_id (+log_id); got keys {sorted(row)}"
     )
+
+
+def _require_log_id(row: dict, log_id: str, id_field: str) -> None:
+    """A logs row names its log beside its object id (§5.2): without it the row is no log's."""
+    if row.get("log_id") != log_id:
+        raise RowError(f"a row with {id_field} (and no experiment_id or dataset_id) must have \"log_id\": \"{log_id}\", "
+                       f"got {row.get('log_id')!r} (row {row.get('id')!r})")
 
 
 def now_iso() -> str:
