@@ -119,11 +119,14 @@ def load_records(source: Any, metafunc: pytest.Metafunc, called: str = "") -> li
     if callable(source) and not called:
         return load_records(source(), metafunc, getattr(source, "__name__", None) or repr(source))
     if isinstance(source, Iterable) and not isinstance(source, (dict, str, bytes)):
+        # (errors name the test and the record: a module's mark may feed several tests)
+        given = f"data={called}()" if called else "data="
+        where = f"{metafunc.definition.nodeid}: {given} record"
         if iter(source) is not source:  # (a list, a tuple: read again for each test)
-            return [to_record(item, f"record {i + 1}") for i, item in enumerate(source)]
+            return [to_record(item, f"{where} {i + 1}") for i, item in enumerate(source)]
         read = _READ_ONCE.get(id(source))
         if read is None or read[0] is not source:
-            read = _READ_ONCE[id(source)] = (source, [to_record(item, f"record {i + 1}") for i, item in enumerate(source)])
+            read = _READ_ONCE[id(source)] = (source, [to_record(item, f"{where} {i + 1}") for i, item in enumerate(source)])
         return read[1]
     if called:
         raise pytest.UsageError(f"{metafunc.definition.nodeid}: data={called} must return a list, a .jsonl path or a Dataset; "
@@ -146,7 +149,8 @@ def to_record(item: Any, where: str) -> DataRecord:
             return DataRecord(input=item)
         metadata = item.get("metadata") or {}
         if not isinstance(metadata, dict):
-            raise pytest.UsageError(f"{where}: metadata must be an object, got {type(metadata).__name__}.")
+            raise pytest.UsageError(f"{where}: metadata must be an object, got {type(metadata).__name__}. "
+                                    f"Write it as a dict of fields ({{\"key\": value}}), not {metadata!r:.60}.")
         tags = item.get("tags") or []
         if isinstance(tags, str):
             raise pytest.UsageError(f"{where}: tags must be a list of strings, got the string {tags!r} (write [{json.dumps(tags)}]).")

@@ -24,8 +24,21 @@ _STANDALONE_KINDS = frozenset("#^/!>=")
 MAX_SECTION_DEPTH = 100  # rendering recurses per level; far beyond any real prompt
 
 
-class TemplateError(ValueError):
-    """The template cannot be parsed (an unclosed tag or section, a stray closing tag)."""
+try:  # (0.48.1 raises chevron's error: code written for it may catch that type)
+    from chevron import ChevronError as _ChevronError
+except ImportError:
+    _ChevronError = SyntaxError  # (chevron's error is a SyntaxError)
+
+
+class TemplateError(ValueError, _ChevronError):
+    """The template cannot be parsed (an unclosed tag or section, a stray closing tag).
+
+    A ``ValueError``, and a ``SyntaxError`` (``chevron.ChevronError`` when chevron is installed),
+    the type 0.48.1 raises there."""
+
+    def __init__(self, message: str):
+        # (SyntaxError's own __init__: its __str__ shows ``msg``, which ValueError's would leave unset)
+        SyntaxError.__init__(self, message)
 
 
 class MissingVariable(ValueError):
