@@ -109,6 +109,12 @@ def make_private_folder(directory: Path) -> None:
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     for folder in new_store_folders:
         try:
+            # (``mkdir`` gives missing parents the default mode: the store folder made as the
+            # parent of ``spill/``, when rows spill before any store exists, is private too)
+            folder.chmod(0o700)
+        except OSError:
+            pass
+        try:
             (folder / ".gitignore").write_text(GITIGNORE, encoding="utf-8")
         except OSError:
             pass  # (only a convenience: the store works without it)

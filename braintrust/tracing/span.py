@@ -419,7 +419,15 @@ class SpanImpl(CurrentTokens, Span):
         if first_write == "none":
             self._open = None
             return
-        self._open = open_rows.hold(ref, row, size + 400, _enqueue_now) if first_write == "hold" else None
+        if first_write == "hold":
+            # The processor registers the exit-time flush, which queues held rows: a process
+            # whose only spans never end must still send them. (Not inside a collection: the
+            # runtime's lock may be held by the code it interrupted; see ``reentry``.)
+            if reentry.collecting is None or not reentry.collecting_here():
+                processor()
+            self._open = open_rows.hold(ref, row, size + 400, _enqueue_now)
+        else:
+            self._open = None
         if self._open is None:
             if first_write == "queue" and open_rows.forked(self.id):  # (a deferred span held at a fork)
                 row["_is_merge"] = True
