@@ -76,6 +76,18 @@ class BackendError(Exception):
         self.reason = reason
 
 
+class KeyRefused(BackendError, ValueError):
+    """Braintrust refused the API key: also a ``ValueError``, as 0.48.1's login raises it."""
+
+    def __init__(self, message: str):
+        super().__init__(message, "auth")
+
+
+def backend_error(message: str, reason: str) -> BackendError:
+    """The error for ``reason``: ``KeyRefused`` for a refused key, else a ``BackendError``."""
+    return KeyRefused(message) if reason == "auth" else BackendError(message, reason)
+
+
 class ObjectNotFound(BackendError, ValueError):
     """An object asked for by name (``init(..., open=True)``) does not exist: also a ``ValueError``,
     as 0.48.1 raises."""

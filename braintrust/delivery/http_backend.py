@@ -13,7 +13,9 @@ import time
 from typing import Any
 
 from braintrust.config import DEFAULT_MAX_REQUEST_BYTES, DeliverySettings, secret
-from braintrust.delivery.backend import DATASET, EXPERIMENT, PROJECT_LOGS, BackendError, Deadline, ExportResult, ObjectRef
+from braintrust.delivery.backend import (
+    DATASET, EXPERIMENT, PROJECT_LOGS, BackendError, Deadline, ExportResult, KeyRefused, ObjectRef, backend_error,
+)
 from braintrust.delivery.http_client import HttpError, TransportError
 from braintrust.delivery.payload_copies import PayloadCopies
 from braintrust.state import BraintrustState, LoginError
@@ -102,7 +104,7 @@ class HttpBackend:
         except LoginError as exc:
             if exc.reason == "auth":
                 self.stopped_error = str(exc)
-            raise BackendError(str(exc), exc.reason) from None
+            raise backend_error(str(exc), exc.reason) from None
 
     def _call(self, method: str, path: str, deadline: Deadline, *, body: Any = None, params: dict | None = None, retry: bool = True) -> Any:
         self._login(deadline)
@@ -113,7 +115,7 @@ class HttpBackend:
             reason = _failure_reason(exc)
             if reason == "auth":
                 self.stopped_error = f"Braintrust refused the API key ({exc})."
-            raise BackendError(str(exc), reason) from None
+            raise backend_error(str(exc), reason) from None
         try:
             return response.json()
         except ValueError:
@@ -128,7 +130,7 @@ class HttpBackend:
             if ref.ids:
                 return ref.ids
             if self.stopped_error:
-                raise BackendError(self.stopped_error, "auth")
+                raise KeyRefused(self.stopped_error)
             self._login(deadline)
             if ref.object_type == PROJECT_LOGS:
                 project = self._logs_project(ref.create_args, deadline)
@@ -307,7 +309,7 @@ class HttpBackend:
         """``POST /attachment`` for a signed URL, ``PUT`` the bytes there (never with the API
         key), then ``POST /attachment/status`` done; a failure posts the error status too."""
         if self.stopped_error:
-            raise BackendError(self.stopped_error, "auth")
+            raise KeyRefused(self.stopped_error)
         self._login(deadline)
         client = self.state.http_client()
         key = reference["key"]

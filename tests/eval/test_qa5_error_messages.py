@@ -83,7 +83,6 @@ def test_a_template_that_cannot_be_parsed_raises_what_0_48_1_raises():
     assert isinstance(info.value, chevron.ChevronError)
 
 
-@pytest.mark.xfail(strict=True, reason="needs fix in braintrust/delivery/backend.py and http_backend.py")
 def test_a_refused_key_raises_a_value_error_as_0_48_1_does(bt_server):
     # 0.48.1: ValueError("Invalid API key wr*****ey: [401] ..."); ours raised BackendError, an
     # Exception only, past code that catches ValueError around init().
