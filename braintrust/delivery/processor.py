@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import sys
 import threading
 import time
 import weakref
@@ -151,6 +152,7 @@ class Processor:
         #: Set once the exit-time flush has run: a write after it (an ``atexit`` handler that runs
         #: after ours) is flushed at once, since no later flush would send it.
         self.flush_each_write = False
+        self._finalizing_noted = False  # (the one line about writes dropped while Python shut down)
         self._flush_ends: list[float] = []
         self._interruptions = 0  # ``interrupt()`` calls: a flush waiting when it grows stops waiting
         self._backend: Backend | None = None
@@ -185,6 +187,9 @@ class Processor:
                       whole: dict[str, Any] | None) -> None:
         """``row``: the whole row, or its header when ``encoded``; ``whole``: the whole row as a
         dict if the caller has one (what a full queue spills; else ``encoded`` is decoded)."""
+        if self.flush_each_write and sys.is_finalizing():
+            self._drop_while_finalizing()
+            return
         key = (ref.key, row.get("id"))
         waited_since = None  # (when this call started waiting: pacing and back-pressure share one bound)
         with self._lock:  # (the condition's lock; taken directly, it is a little cheaper)
@@ -233,6 +238,21 @@ class Processor:
             self._start_sender()
         if self.flush_each_write:
             self.flush()
+
+    def _drop_while_finalizing(self) -> None:
+        """A write after the exit-time flush while the interpreter finalizes (a generator or an
+        object its last collection closes): nothing can be sent or spilled any more (imports
+        fail), so it is counted dropped (``interpreter_exit``) and said in one line, not a traceback."""
+        with self._lock:
+            self._accounts.stats.produced += 1
+            self._accounts.count_dropped("interpreter_exit", 1)
+            first, self._finalizing_noted = not self._finalizing_noted, True
+        if first:
+            try:
+                sys.stderr.write("braintrust: a row written while Python was shutting down (after the exit-time flush; a "
+                                 "generator or object closed at exit) was dropped; end spans before the program exits\n")
+            except Exception:  # (stderr may be gone too)
+                pass
 
     def _ahead_locked(self) -> bool:
         """Far enough ahead of what the backend has been handed to pace (``PACE_BATCHES``)."""

@@ -134,3 +134,36 @@ def test_a_store_folder_made_for_spill_files_is_private(bt_server, tmp_path):
     assert list((store / "spill").glob("spill-*.json"))
     assert {path.name: oct(path.stat().st_mode & 0o777) for path in (store, store / "spill")} == {
         ".braintrust": "0o700", "spill": "0o700"}
+
+
+GENERATOR_CLOSED_AT_FINALIZATION = """
+import braintrust
+logger = braintrust.init_logger(project="closed-at-exit")
+
+@braintrust.traced
+def stream():
+    for i in range(5):
+        yield i
+
+class Holder:
+    pass
+
+holder = Holder()
+holder.generator, holder.me = stream(), holder  # a cycle: only the interpreter's last collection closes it
+next(holder.generator)
+del holder
+"""
+
+
+def test_a_write_while_python_shuts_down_is_one_line_not_a_traceback(bt_server, tmp_path):
+    """A ``@traced`` generator left open in a reference cycle is closed by the interpreter's last
+    collection, after the exit-time flush, when nothing can be imported: its span's end was a
+    20-line ImportError traceback and "could not write a spill file". The span's row (queued by
+    the exit flush) arrives; the late write is counted dropped and said in one line."""
+    env = subprocess_env(BRAINTRUST_API_KEY=bt_server.api_key, BRAINTRUST_APP_URL=bt_server.url,
+                         BRAINTRUST_LOCAL_DIR=str(tmp_path / "store"), PYTHONPATH=os.getcwd())
+    done = _run(GENERATOR_CLOSED_AT_FINALIZATION, env)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and "ImportError" not in done.stderr, done.stderr
+    assert done.stderr.count("a row written while Python was shutting down") == 1, done.stderr
+    assert [row["span_attributes"]["name"] for row in bt_server.rows("project_logs")] == ["stream"]
