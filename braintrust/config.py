@@ -30,10 +30,11 @@ def env_str(name: str) -> str | None:
     return value.strip()
 
 
-def env_bool(name: str, default: bool = False) -> bool:
+def env_bool(name: str) -> bool:
+    """The variable as a boolean; False when unset."""
     value = env_str(name)
     if value is None:
-        return default
+        return False
     lowered = value.lower()
     if lowered in _TRUE:
         return True
@@ -206,10 +207,10 @@ def env_or_file(name: str) -> str | None:
     return env_str(name) or env_file_value(name)
 
 
-def find_api_key(start: Path | None = None) -> str | None:
+def find_api_key() -> str | None:
     """``BRAINTRUST_API_KEY`` from the environment, else from the nearest ``.env.braintrust``
     (as a ``Secret``)."""
-    return secret(env_str("BRAINTRUST_API_KEY") or env_file_value("BRAINTRUST_API_KEY", start))
+    return secret(env_or_file("BRAINTRUST_API_KEY"))
 
 
 class Secret(str):

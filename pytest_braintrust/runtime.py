@@ -29,7 +29,7 @@ def configure_session(config: pytest.Config, settings: Settings) -> None:
     policy.quiet_local_notice = True  # the report header says where results go
     policy.enable_pytest_backpressure()
     workerinput = getattr(config, "workerinput", None)
-    attach = (workerinput or {}).get("braintrust_experiments") if workerinput else None
+    attach = workerinput.get("braintrust_experiments") if workerinput else None
     from pytest_braintrust.data import DATASETS_KEY
     from pytest_braintrust.xdist import PINS_KEY, UNREACHABLE_KEY
 
@@ -581,8 +581,8 @@ _TERMINAL_SUMMARY_STATUSES = (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, 
                               pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED)
 
 
-def partial_selection(config: pytest.Config, lf_reran: bool = True, sw_skipped: bool | None = True,
-                      cases_deselected: bool | None = True) -> str | None:
+def partial_selection(config: pytest.Config, lf_reran: bool, sw_skipped: bool | None,
+                      cases_deselected: bool | None) -> str | None:
     """How this run selected part of the suite's eval cases (``-k``, ``-m``, ``--lf``, ...), if
     it did. ``--lf`` counts only when it reran just the last failures (``lf_reran``), ``--sw``
     unless it is known to have skipped nothing (``sw_skipped`` False): with no failure on record
@@ -627,4 +627,4 @@ def _status_name(status: Any) -> str:
         return "set by the suite"
 
 
-__all__ = ["BraintrustRun", "configure_session", "is_case"]
+__all__ = ["BraintrustRun", "configure_session"]
