@@ -1,7 +1,7 @@
 """``braintrust experiments [PROJECT]`` and ``braintrust compare [PROJECT [EXPERIMENT [BASE]]]`` on the local store.
 
 Both read only; they raise ``LookupError`` (message: what exists instead) for an unknown project
-or experiment. Scores and metrics come from ``braintrust.local_compare.compare_experiments``, the
+or experiment. Scores and metrics come from ``braintrust.local_compare``, the
 same numbers an offline ``Eval`` prints in its summary.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import shlex
-from typing import IO, Any
+from typing import IO, Any, Iterable, Iterator
 from urllib.parse import quote
 
 from braintrust.baseline import compare_with_base
@@ -17,7 +17,7 @@ from braintrust.cli.store_commands import (
     _existing_project, _names, _printable, _table, _when, git_head, git_short, named_experiment,
 )
 from braintrust.delivery.backend import EXPERIMENT
-from braintrust.local_compare import compare_experiments
+from braintrust.local_compare import compare_traces, group_traces
 from braintrust.store.sqlite_store import LocalStore
 from braintrust.summary import ExperimentSummary, improvement_lines, regression_lines
 
@@ -45,8 +45,16 @@ def _experiment(local: LocalStore, project: dict[str, Any], experiment: str | No
     return found
 
 
-def _trace_count(rows: list[dict[str, Any]]) -> int:
-    return len({row.get("root_span_id") or row.get("id") for row in rows})
+class _Counted:
+    """The rows of an iterable, counted as they are read (so they need not be held)."""
+
+    def __init__(self, rows: Iterable[dict[str, Any]]) -> None:
+        self.rows, self.count = rows, 0
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for row in self.rows:
+            self.count += 1
+            yield row
 
 
 def _percent(value: float | None) -> str:
@@ -64,16 +72,17 @@ def experiment_entries(local: LocalStore, project: str | None, last: int | None 
     experiments = local.list_experiments(chosen["id"] if chosen else None)
     entries = []
     for experiment in experiments[-last:] if last else experiments:
-        rows = list(local.summary_rows(EXPERIMENT, experiment["id"]))  # (only the fields scores need)
-        scores = compare_experiments(rows, None).scores
+        counted = _Counted(local.summary_rows(EXPERIMENT, experiment["id"]))  # (only the fields scores need, streamed)
+        grouped = group_traces(counted, inputs=False)
+        scores = compare_traces(grouped, None).scores
         base = local.get_experiment(id=experiment["base_exp_id"]) if experiment.get("base_exp_id") else None
         entries.append({
             "project": names.get(experiment["project_id"], experiment["project_id"]),
             "name": experiment["name"],
             "id": experiment["id"],
             "created": experiment["created"],
-            "rows": len(rows),
-            "traces": _trace_count(rows),
+            "rows": counted.count,
+            "traces": len(grouped.traces),
             "base_experiment": base["name"] if base else None,
             "git": git_head(experiment.get("repo_info")),
             "scores": {name: summary.score for name, summary in scores.items()},

@@ -412,30 +412,37 @@ def show_experiment(
             local.close()
 
 
-def _selected_traces(rows: list[dict[str, Any]], case: str | None, errors_only: bool) -> tuple[list[str], int]:
+def _selected_traces(rows: Iterable[dict[str, Any]], case: str | None, errors_only: bool,
+                     comments: list[dict[str, Any]] | None = None) -> tuple[list[str], int]:
     """The traces whose root matches (their ids, in the experiment's order), and how many
-    traces there are."""
-    roots = [row for row in rows if not row.get("span_parents") and not commented_row(row)]
+    traces there are. ``rows`` is read once (pages of a large experiment, never held); the
+    comment rows among them are appended to ``comments`` when given."""
     wanted = case.casefold() if case else None
 
     def named(row: dict[str, Any]) -> bool:
         name = str((row.get("span_attributes") or {}).get("name") or "")
         return wanted in name.casefold() or wanted in json.dumps(row.get("input"), ensure_ascii=False, default=str).casefold()
 
-    chosen = [
-        row.get("root_span_id")
-        for row in roots
-        if (wanted is None or named(row)) and (not errors_only or row.get("error") is not None)
-    ]
-    return list(dict.fromkeys(chosen)), len(roots)
+    chosen: dict[Any, None] = {}  # (ordered, and a set)
+    roots = 0
+    for row in rows:
+        if commented_row(row):
+            if comments is not None:
+                comments.append(row)
+            continue
+        if row.get("span_parents"):
+            continue
+        roots += 1
+        if (wanted is None or named(row)) and (not errors_only or row.get("error") is not None):
+            chosen[row.get("root_span_id") or row.get("id")] = None
+    return list(chosen), roots
 
 
-def _rows_of(rows: list[dict[str, Any]], traces: list[str]) -> list[dict[str, Any]]:
-    """The rows of these traces, with the comments on them."""
-    wanted = set(traces)
-    kept = [row for row in rows if row.get("root_span_id") in wanted and not commented_row(row)]
+def _shown_rows(local: LocalStore, experiment_id: str, traces: list[str], comments: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of these traces (read from the store), with the ``comments`` on them."""
+    kept = local.trace_rows(EXPERIMENT, experiment_id, traces) if traces else []
     ids = {row.get("id") for row in kept}
-    return kept + [row for row in rows if commented_row(row) in ids]
+    return kept + [row for row in comments if commented_row(row) in ids]
 
 
 def _show(local: LocalStore, project: str | None, experiment: str | None, out: IO[str],
@@ -461,8 +468,8 @@ def _show(local: LocalStore, project: str | None, experiment: str | None, out: I
         hint = f" ({experiment!r} is a dataset: `braintrust dataset {shlex.quote(found_project['name'])} {shlex.quote(experiment)}`)" if dataset else ""
         raise LookupError(f"no {wanted} in {where}; experiments: {names}.{hint}")
     owner = found_project or local.get_project(id=chosen["project_id"]) or {"name": chosen["project_id"]}
-    rows, _ = local.fetch_rows(EXPERIMENT, chosen["id"])
-    header = [("id:", chosen["id"]), ("created:", _when(chosen["created"]) + " UTC"), ("rows:", str(len(rows)))]
+    header = [("id:", chosen["id"]), ("created:", _when(chosen["created"]) + " UTC"),
+              ("rows:", str(local.count_rows(EXPERIMENT, chosen["id"])))]
     if chosen.get("base_exp_id"):
         base = local.get_experiment(id=chosen["base_exp_id"])
         header.append(("base:", base["name"] if base else chosen["base_exp_id"]))
@@ -471,17 +478,24 @@ def _show(local: LocalStore, project: str | None, experiment: str | None, out: I
         header.append(("git:", git))
     out.write(f"Experiment {_printable(chosen['name'])}  (project {_printable(owner['name'])})\n")
     out.write("\n".join(_table([(label, value) for label, value in header], "  ")) + "\n\n")
-    picked, traces = _selected_traces(rows, case, errors_only)
+    # The traces are picked from the rows read page by page; only the shown ones' rows are read
+    # whole (a large experiment is never held in memory for its first 50 traces).
+    comments: list[dict[str, Any]] = []
+    rows = (row for page in local.iter_rows(EXPERIMENT, chosen["id"]) for row in page)
+    picked, traces = _selected_traces(rows, case, errors_only, comments)
     shown = picked[:limit] if limit else picked
     more = f"the first {len(shown)} shown (--limit 0 shows all)" if len(shown) < len(picked) else ""
     if case is None and not errors_only:
-        lines = span_tree_lines(_rows_of(rows, shown) if more else rows)
+        if more:
+            lines = span_tree_lines(_shown_rows(local, chosen["id"], shown, comments))
+        else:  # (every row: rows of traces whose root was not written too)
+            lines = span_tree_lines(local.fetch_rows(EXPERIMENT, chosen["id"])[0])
         out.write(("\n".join(lines) if lines else "(no rows)") + "\n")
         if more:
             out.write(f"\n{traces} traces, {more}; --case TEXT or --errors picks some\n")
         return 0
     asked = " and ".join(([f"{case!r} in the name or input"] if case is not None else []) + (["an error"] if errors_only else []))
     if shown:
-        out.write("\n".join(span_tree_lines(_rows_of(rows, shown))) + "\n\n")
+        out.write("\n".join(span_tree_lines(_shown_rows(local, chosen["id"], shown, comments))) + "\n\n")
     out.write(f"{len(picked)} of {traces} traces with {asked}" + (f"; {more}" if more else "") + "\n")
     return 0
