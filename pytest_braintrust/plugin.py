@@ -19,8 +19,6 @@ from pytest_braintrust.options import add_options, settings_from
 #: and applies back-pressure instead of spilling when its queue is full.
 active_rootdir: Any = None
 
-SESSION_PLUGIN = "braintrust-session"
-
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)

@@ -68,6 +68,3 @@ class Deadline:
             else:
                 time.sleep(budget)
 
-
-def forever() -> Deadline:
-    return Deadline(None)

@@ -424,9 +424,9 @@ class LocalReads:
     def where(self) -> str:
         return f"the local store at {self.store.path}"
 
-    def hint(self, project_name: str, name: str, kind: str = "experiment") -> str:
-        where = command_store_args(self.store.path)
-        command = f"braintrust show{where}{show_arguments(project_name, name)}" if kind == "experiment" else f"braintrust list{where}"
+    def hint(self, project_name: str, name: str) -> str:
+        """Where an experiment's results are, and the command that shows them."""
+        command = f"braintrust show{command_store_args(self.store.path)}{show_arguments(project_name, name)}"
         return f"See results for {name} in the local store at {self.store.path} (run `{command}`)"
 
     def base_experiment(self, ref: ObjectRef) -> dict[str, Any] | None:

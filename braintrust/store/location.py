@@ -18,15 +18,6 @@ DATABASE_FILENAME = "braintrust.sqlite"
 #: store holds test data (inputs, outputs, spilled rows) that should not be committed.
 GITIGNORE = "# Created by pytest-braintrust: the local Braintrust store. Not for version control.\n*\n"
 
-_default_root: Path | None = None
-
-
-def set_default_root(root: Path | str | None) -> None:
-    """Used by the pytest plugin: the store goes in pytest's rootdir."""
-    global _default_root
-    _default_root = Path(root) if root is not None else None
-
-
 def _pytest_rootdir() -> Path | None:
     """pytest's rootdir while pytest runs with our plugin (read without importing it)."""
     plugin = sys.modules.get("pytest_braintrust.plugin")
@@ -35,8 +26,6 @@ def _pytest_rootdir() -> Path | None:
 
 
 def project_root(start: Path | None = None) -> Path:
-    if _default_root is not None:
-        return _default_root
     pytest_root = _pytest_rootdir()
     if pytest_root is not None:
         return pytest_root

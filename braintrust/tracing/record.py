@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from numbers import Number
-from typing import Any, Iterable
+from typing import Any
 
 #: Fields a user may pass to ``log`` (plus ``inputs``, a deprecated alias of ``input``).
 LOGGABLE_FIELDS = (
@@ -222,22 +222,3 @@ def merge_row_into(earlier: dict[str, Any], later: dict[str, Any]) -> dict[str, 
     if was_replace:
         merged.pop("_is_merge", None)
     return merged
-
-
-def merge_row_batch(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Merge rows that share a key, keeping the order in which keys first appeared.
-
-    The rows must be private copies: merging mutates them.
-    """
-    merged: dict[tuple, dict[str, Any]] = {}
-    for row in rows:
-        key = row_key(row)
-        earlier = merged.get(key)
-        if earlier is None:
-            merged[key] = row
-        else:
-            merged[key] = merge_row_into(earlier, row)
-            if merged[key] is row:
-                # A replace: keep the key's original position.
-                pass
-    return list(merged.values())
