@@ -21,9 +21,6 @@ class SpanTypeAttribute(str, Enum):
     QUESTION = "question"
     LOG = "log"
 
-    def __str__(self) -> str:
-        return self.value
-
 
 class SpanPurpose(str, Enum):
     """``span_attributes.purpose``: what a span is for (a scorer's span: ``scorer``)."""
