@@ -137,6 +137,7 @@ def test_a_store_folder_made_for_spill_files_is_private(bt_server, tmp_path):
 
 
 GENERATOR_CLOSED_AT_FINALIZATION = """
+import gc
 import braintrust
 logger = braintrust.init_logger(project="closed-at-exit")
 
@@ -152,6 +153,7 @@ holder = Holder()
 holder.generator, holder.me = stream(), holder  # a cycle: only the interpreter's last collection closes it
 next(holder.generator)
 del holder
+gc.disable()  # (not an earlier one)
 """
 
 
