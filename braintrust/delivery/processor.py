@@ -128,7 +128,8 @@ class Processor:
         at_fork(after_in_child=after_fork_in_child)
 
     def _init_runtime_state(self) -> None:
-        self._lock = threading.Lock()
+        # (reentrant: a signal handler may flush while the code it interrupted holds it, in log())
+        self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
         self._wakeup = threading.Event()
         self._backend_lock = threading.Lock()

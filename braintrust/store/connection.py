@@ -23,6 +23,7 @@ from __future__ import annotations
 import atexit
 import os
 import sqlite3
+import sys
 import threading
 import time
 import urllib.parse
@@ -480,12 +481,22 @@ class ConnectionPool:
             connections, self._open = self._open, []
         self._local = threading.local()
         current = threading.current_thread()
-        in_use = [conn for thread, conn in connections if thread is not current and thread.is_alive()]
         for thread, conn in connections:
-            if thread is current or not thread.is_alive():
+            # Closing a connection while another thread runs a statement on it crashes the
+            # process (CPython does not guard it): that of a live thread is closed only while the
+            # thread waits on a lock or queue (an idle sender, pool worker); a busy one is left
+            # to be closed when collected, or by the process's end.
+            if thread is current or not thread.is_alive() or _parked(thread):
                 _close_quietly(conn)
-        if in_use:
-            _close_within(in_use, CLOSE_WAIT_SECONDS)
+
+
+#: Where a thread that is not using its connection waits (``threading``'s and ``queue``'s waits).
+_PARKED_FILES = frozenset({threading.__file__, __import__("queue").__file__})
+
+
+def _parked(thread: threading.Thread) -> bool:
+    frame = sys._current_frames().get(thread.ident)
+    return frame is not None and frame.f_code.co_filename in _PARKED_FILES
 
 
 #: Every pool of this process, so that exit can close their connections.
@@ -501,26 +512,6 @@ def close_all_pools() -> None:
 
 
 atexit.register(close_all_pools)
-
-
-#: How long closing waits for a connection another thread may be using: one waiting for another
-#: process's write lock holds it for the whole busy timeout (30 s), which nothing cuts short, and
-#: the exit (after a flush bounded by its deadline) waited for it. It is closed later, or never.
-CLOSE_WAIT_SECONDS = 0.5
-
-
-def _close_within(connections: list[sqlite3.Connection], seconds: float) -> None:
-    def close_all() -> None:
-        for conn in connections:
-            _close_quietly(conn)
-
-    try:
-        closer = threading.Thread(target=close_all, name="braintrust-store-close", daemon=True)
-        closer.start()
-    except RuntimeError:  # (no new thread at interpreter exit: Python 3.12.0 and 3.12.1)
-        close_all()
-        return
-    closer.join(seconds)
 
 
 def _close_quietly(conn: sqlite3.Connection) -> None:

@@ -67,8 +67,13 @@ USAGE_METADATA = ("service_tier", "inference_geo", "speed", "fallback_credit")
 def wrap_anthropic(client: Any) -> Any:
     """``client`` (``Anthropic()``, ``AsyncAnthropic()``) with its Messages API calls traced; a
     client wrapped already is returned as it is."""
+    return _wrap(client, "wrap_anthropic")
+
+
+def _wrap(client: Any, name: str) -> Any:
+    # (its warning points at the line that called ``wrap_anthropic`` or ``wrap_anthropic_client``)
     is_client = getattr(getattr(client, "messages", None), "create", None) is not None
-    return wrap_client(client, _Client, is_client, "wrap_anthropic", "an Anthropic client (Anthropic() or AsyncAnthropic())")
+    return wrap_client(client, _Client, is_client, name, "an Anthropic client (Anthropic() or AsyncAnthropic())", stacklevel=4)
 
 
 #: The client's resources whose calls are traced, and the proxy each one gets (``auto_instrument``;
@@ -676,7 +681,7 @@ async def _events_then_finish_async(events: AsyncIterator[Any], stream: Any, cal
 def wrap_anthropic_client(client: Any) -> Any:
     """0.48.1's deprecated name of ``wrap_anthropic``."""
     warnings.warn("wrap_anthropic_client() is deprecated. Use wrap_anthropic() instead.", DeprecationWarning, stacklevel=2)
-    return wrap_anthropic(client)
+    return _wrap(client, "wrap_anthropic_client")
 
 
 __all__ = ["TracedMessageStream", "usage_metrics", "wrap_anthropic", "wrap_anthropic_client"]

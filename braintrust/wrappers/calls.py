@@ -75,15 +75,17 @@ def traced_once(proxy: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return trace
 
 
-def wrap_client(client: Any, proxy: Callable[[Any], Any], is_client: bool, wrapper: str, expected: str) -> Any:
+def wrap_client(client: Any, proxy: Callable[[Any], Any], is_client: bool, wrapper: str, expected: str,
+                stacklevel: int = 3) -> Any:
     """``proxy(client)`` (a proxy class, or a function that traces the client in place); the
     client itself when traced already, or (with a warning naming what ``wrapper`` expected) when
-    ``is_client`` says it is not a client the proxy can trace."""
+    ``is_client`` says it is not a client the proxy can trace. ``stacklevel``: the warning's, as
+    seen from here (3: the caller of the function that called this one)."""
     if isinstance(client, NamedWrapper) or getattr(type(client), AUTO_INSTRUMENTED, False):
         return client  # (traced already: by a wrapper, or by ``auto_instrument``)
     if not is_client:
         warnings.warn(f"{wrapper}: {type(client).__name__} is not {expected}; its calls are not traced. "
-                      "Fix: pass the client object.", stacklevel=3)
+                      "Fix: pass the client object.", stacklevel=stacklevel)
         return client
     return proxy(client)
 
