@@ -74,6 +74,12 @@ def prepare() -> None:
     _install_sigterm_handler()
 
 
+def take_sigterm() -> None:
+    """From code about to log on other threads only (``Eval``, whose experiment is made on a
+    worker thread): install the SIGTERM handler now, if this is the main thread."""
+    _install_sigterm_handler()
+
+
 def _announce_local(where: str) -> None:
     global _announced
     if _announced or policy.quiet_local_notice:
@@ -174,9 +180,9 @@ def _after_fork_in_child() -> None:
     Until then SIGTERM has its default action again: a child that logs nothing (an idle ``Pool``
     worker) has nothing to flush, and a handler could only make it miss the signal (see
     ``watch_sigterm_handler``) and hang where it would have ended."""
-    global _exit_hooks_stale, _exit_flush_running, _exit_flush_done, _sigterm_deferred
+    global _exit_hooks_stale, _exit_flush_running, _exit_flush_done, _sigterm_deferred, _sigterm_taken
     _exit_hooks_stale = True
-    _exit_flush_running = _exit_flush_done = _sigterm_deferred = False  # (the child's exit is its own)
+    _exit_flush_running = _exit_flush_done = _sigterm_deferred = _sigterm_taken = False  # (the child's exit is its own)
     try:
         if signal.getsignal(signal.SIGTERM) is _on_sigterm:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -285,6 +291,8 @@ def reset_for_tests() -> None:
 _exit_flush_running = False
 _exit_flush_done = False
 _sigterm_deferred = False
+#: A SIGTERM has already unwound the main thread: another one means "stop now".
+_sigterm_taken = False
 
 
 def _flush_at_exit() -> None:
@@ -293,6 +301,7 @@ def _flush_at_exit() -> None:
         return
     _exit_flush_running = True
     try:
+        _take_sigterm_during_exit_flush()
         _settle_deferred_writes(None)
         _processor.flush()
     except KeyboardInterrupt:  # Ctrl-C while exiting: the rest is spilled (and reported) already
@@ -311,6 +320,19 @@ def _flush_at_exit() -> None:
             _deliver_sigterm_now()
 
 
+def _take_sigterm_during_exit_flush() -> None:
+    """After a SIGTERM, SIGTERM's default action is back (a second one ends a process whose
+    threads keep it from exiting); while the exit-time flush runs, our handler takes it again so
+    that the rows still queued are spilled first."""
+    if not _sigterm_taken or threading.current_thread() is not threading.main_thread():
+        return
+    try:
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _on_sigterm)
+    except (ValueError, OSError):
+        pass
+
+
 def _deliver_sigterm_now() -> None:
     try:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -322,15 +344,23 @@ def _deliver_sigterm_now() -> None:
 def _on_sigterm(signum: int, frame: Any) -> None:
     # Unwind the main thread; atexit then flushes under the deadline. Under pytest a
     # KeyboardInterrupt ends the session cleanly (its own finish hooks flush).
-    global _sigterm_deferred
+    global _sigterm_deferred, _sigterm_taken
     sigterm_handler_ran()
     if _exit_flush_done:  # nothing left to flush: the default action (no traceback from an exit hook)
         _deliver_sigterm_now()
         return
+    if _exit_flush_running and _sigterm_taken:
+        # A second SIGTERM while the exit-time flush waits (a slow Braintrust): as a second
+        # Ctrl-C, what is not delivered yet is spilled at once, then the signal takes effect.
+        # Its default action here used to end the process mid-flush, every queued row lost unsaid.
+        _sigterm_deferred = True
+        interrupt_flushes()
+        return
     if _exit_flush_running or _multiprocessing_child_exiting(frame):
         _sigterm_deferred = True  # (delivered again once the flush is over)
         return
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _sigterm_taken = True
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # (until the exit-time flush: see _flush_at_exit)
     _start_exit_watch()
     if policy.queue_full_wait_seconds > 0:
         raise KeyboardInterrupt("SIGTERM")

@@ -85,6 +85,9 @@ class _Run:
         # that raises) leaves no empty experiment behind to become the next baseline.
         cases = None if from_experiment else await self._read_cases(data)
         if records_experiment:
+            from braintrust.delivery.runtime import take_sigterm
+
+            take_sigterm()  # (``init`` runs on a worker thread, where it cannot install it)
             self.experiment = await run_blocking(lambda: self._init_experiment(data))
             self.traces = TraceReader(self.experiment)
             self.recorded = True
