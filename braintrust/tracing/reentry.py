@@ -11,6 +11,7 @@ thread can hold. A flush runs them first (``settle``), as does the exit-time flu
 from __future__ import annotations
 
 import _thread
+import functools
 import gc
 import os
 import queue
@@ -41,8 +42,22 @@ def _on_collection(phase: str, info: dict) -> None:
 #: mismatch" (the accounting bug of CPython gh-106905). 3.10, 3.12 and 3.13 are not affected.
 #: On 3.11 there is no hook, and writes inside a collection run at once, as before this module.
 HOOKED = sys.version_info[:2] != (3, 11)
+
+
+def _deliver_lost_interrupts(unraisable: Any, previous: Callable[[Any], Any]) -> None:
+    """``sys.unraisablehook`` while the callback is hooked. A Ctrl-C whose handler runs as the
+    callback starts raises inside it, and Python reports and drops an exception raised in a gc
+    callback: the program would go on as if Ctrl-C had not been pressed. It is sent again, to
+    take effect once the collection is over; everything else goes to the hook there was."""
+    if unraisable.object is _on_collection and unraisable.exc_type is KeyboardInterrupt:
+        _thread.interrupt_main()
+        return
+    previous(unraisable)
+
+
 if HOOKED:
     gc.callbacks.append(_on_collection)
+    sys.unraisablehook = functools.partial(_deliver_lost_interrupts, previous=sys.unraisablehook)
 
 
 def collecting_here() -> bool:

@@ -156,3 +156,29 @@ def test_flush_from_a_signal_handler_that_interrupted_a_log_call_returns(tmp_pat
     result = run_child(tmp_path, FLUSH_IN_SIGNAL_HANDLER)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip() == "True"
+
+
+LOST_INTERRUPT = """
+import sys, types
+import braintrust.tracing.reentry as reentry
+# What Python hands the hook when Ctrl-C's handler ran as the gc callback started (it drops
+# exceptions raised in gc callbacks): the interrupt must still reach the program.
+lost = types.SimpleNamespace(exc_type=KeyboardInterrupt, exc_value=KeyboardInterrupt(), exc_traceback=None,
+                             err_msg=None, object=reentry._on_collection)
+try:
+    sys.unraisablehook(lost)
+    for _ in range(100000):
+        pass
+    print("LOST")
+except KeyboardInterrupt:
+    print("DELIVERED")
+"""
+
+
+@pytest.mark.skipif(sys.version_info[:2] == (3, 11), reason="no gc callback on Python 3.11 (see braintrust/tracing/reentry.py)")
+def test_a_ctrl_c_landing_in_the_gc_callback_is_delivered_after_it(tmp_path):
+    """Seen on 3.10: Ctrl-C during `braintrust show` printed "Exception ignored in
+    _on_collection ... KeyboardInterrupt" and the command went on to exit 0."""
+    done = subprocess.run([sys.executable, "-c", LOST_INTERRUPT], capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                          env=subprocess_env(PYTHONPATH=str(Path(__file__).resolve().parents[2])))
+    assert done.stdout.strip() == "DELIVERED", done.stderr
