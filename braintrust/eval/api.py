@@ -39,6 +39,19 @@ def _make_evaluator(name: str, data: Any, task: Callable[..., Any], **options: A
     )
 
 
+def _reporter_for_call(reporter: Any) -> ReporterDef:
+    """The reporter an ``Eval`` run outside ``braintrust eval`` reports with, checked when it is
+    called (as 0.48.1 does): a name refers to nothing there, so it is a ``ValueError``."""
+    from braintrust.eval.registry import resolve_reporter
+
+    if isinstance(reporter, str):
+        raise ValueError(
+            f"Must specify a reporter object, not a name (reporter={reporter!r}). Can only specify reporter names "
+            "when running 'braintrust eval'; pass the object `Reporter(...)` returned instead."
+        )
+    return resolve_reporter(reporter)
+
+
 async def run_and_report(evaluator: Evaluator, reporter: Any) -> EvalResultWithSummary:
     """Run ``evaluator`` and report it with ``reporter`` (a ``ReporterDef``, a registered
     reporter's name, or None for the default one), as ``Eval`` does."""
@@ -106,6 +119,7 @@ def Eval(  # noqa: N802 - public API name
     if registry.is_collecting():
         registry.record(evaluator, reporter)
         return None
+    reporter = _reporter_for_call(reporter)  # (before a task is scheduled: a bad one fails the call)
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
@@ -166,7 +180,7 @@ async def EvalAsync(  # noqa: N802 - public API name
     if registry.is_collecting():
         registry.record(evaluator, reporter)
         return None
-    return await run_and_report(evaluator, reporter)
+    return await run_and_report(evaluator, _reporter_for_call(reporter))
 
 
 __all__ = [
