@@ -20,12 +20,14 @@ summary file (``--braintrust-json``). The JSON schema (version 1)::
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 import pytest
 
 from braintrust import step_summary
 from braintrust.annotations import annotation_lines
+from braintrust.cli.terminal import escape_controls
 from braintrust.gates import GATE_FAILED_EXIT_CODE, verdict
 from braintrust.summary import improvement_lines, regression_lines, report_entry
 from pytest_braintrust.xdist import WORKERS_START
@@ -138,63 +140,79 @@ RAN_ITS_TESTS = (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCo
 
 
 def terminal_summary(run: Any, tr: Any, exitstatus: int = pytest.ExitCode.OK) -> None:
+    """The ``Braintrust`` section of pytest's terminal summary. Every line goes through ``_write``:
+    names, messages and errors come from user code and may hold escape sequences."""
     if run.runs_nothing:
         return
     tr.section("Braintrust", sep="=", bold=True)
-    tr.write_line(case_breakdown(run))
+    _write(tr, case_breakdown(run))
     ran_normally = exitstatus in RAN_ITS_TESTS and not tr.stats.get("error")  # (else pytest says what went wrong)
     if not sum(run.outcome_counts().values()) and not run.unreported_cases and ran_normally:
         deselected = run.deselected_tests()
         if deselected:  # (-k, -m, --lf... may have left the cases out)
-            tr.write_line(f"({deselected} deselected test{'s' if deselected != 1 else ''} not run)")
+            _write(tr, f"({deselected} deselected test{'s' if deselected != 1 else ''} not run)")
         else:
-            tr.write_line("(a test is an eval case when marked @eval_case(...) or @pytest.mark.braintrust, "
-                          "or when it requests the braintrust_case fixture)")
+            _write(tr, "(a test is an eval case when marked @eval_case(...) or @pytest.mark.braintrust, "
+                       "or when it requests the braintrust_case fixture)")
     for line in scorer_failure_lines(run):
-        tr.write_line(line, yellow=True)
+        _write(tr, line, yellow=True)
     if not run.settings.no_summary:
         for summary in run.summaries:
             for line in str(summary).splitlines():
-                tr.write_line(line)
+                _write(tr, line)
             for line in regression_lines(summary):
-                tr.write_line(line, red=True)
+                _write(tr, line, red=True)
             for line in improvement_lines(summary):
-                tr.write_line(line, green=True)
-            tr.write_line("")
+                _write(tr, line, green=True)
+            _write(tr, "")
         for note in run.notes:
-            tr.write_line(note, yellow=True)
+            _write(tr, note, yellow=True)
     for gate in run.gates:
         word = verdict(gate)
-        tr.write_line(f"gate {word}: {gate.message}", red=word == "FAILED", green=word == "PASSED", yellow=word == "SKIPPED")
+        _write(tr, f"gate {word}: {gate.message}", red=word == "FAILED", green=word == "PASSED", yellow=word == "SKIPPED")
     if run.gates_skipped:
-        tr.write_line(run.gates_skipped, yellow=True)
+        _write(tr, run.gates_skipped, yellow=True)
     delivery = run.delivery_counts()
     dropped = sum(delivery["dropped"].values())
     line = f"rows: {delivery['accepted']} sent, {delivery['spilled']} spilled, {dropped} dropped"
     attachments, attachments_lost = attachment_counts(delivery)
-    tr.write_line(f"{line}{attachments} (flush {run.flush_seconds:.2f}s)", red=bool(delivery["spilled"] or dropped or attachments_lost))
+    _write(tr, f"{line}{attachments} (flush {run.flush_seconds:.2f}s)", red=bool(delivery["spilled"] or dropped or attachments_lost))
     if delivery["spill_files"]:
         folder = os.path.dirname(delivery["spill_files"][-1])
         what = "spilled rows are" if delivery["spilled"] else "spilled attachments are"
-        tr.write_line(f"{what} kept in {folder}; send them with `braintrust replay {folder}`{_store_hint(folder)}", red=True)
+        _write(tr, f"{what} kept in {folder}; send them with `braintrust replay {folder}`{_store_hint(folder)}", red=True)
     for error in delivery["errors"]:
-        tr.write_line(f"braintrust: {error}", red=True)
+        _write(tr, f"braintrust: {error}", red=True)
     for error in run.errors:
         # (the xdist controller's login failing as the workers' did: told once, above)
         if not any(error == f"{WORKERS_START}: {shown}" for shown in delivery["errors"]):
-            tr.write_line(f"braintrust: {error}", red=True)
+            _write(tr, f"braintrust: {error}", red=True)
     if any(not gate.passed for gate in run.gates):
-        tr.write_line(f"braintrust: a quality gate failed; exit status {GATE_FAILED_EXIT_CODE}", red=True)
+        _write(tr, f"braintrust: a quality gate failed; exit status {GATE_FAILED_EXIT_CODE}", red=True)
     elif run.failures_waived:  # (pytest's own line still says "failed")
-        tr.write_line("braintrust: --braintrust-gates-only: failing eval cases lower the scores but do not fail the run; "
-                      "exit status 0", yellow=True)
+        _write(tr, "braintrust: --braintrust-gates-only: failing eval cases lower the scores but do not fail the run; "
+                   "exit status 0", yellow=True)
     lost = f"{delivery['spilled']} rows spilled and {dropped} dropped" if delivery["spilled"] or dropped else None
     if attachments_lost:
         lost = (f"{lost}; " if lost else "") + f"{attachments_lost} attachments not stored"
     if lost and delivery["spill_files"]:
         lost += f"; send what was spilled with `braintrust replay {os.path.dirname(delivery['spill_files'][-1])}`"
     for line in annotation_lines(run.gates, lost):
-        tr.write_line(line)
+        _write(tr, line)
+
+
+def _write(tr: Any, line: str, **markup: bool) -> None:
+    """``tr.write_line`` with control characters (but tabs) as escapes (``\\x1b``): a score or
+    experiment name holding an escape sequence must not drive the terminal or a CI log. So are
+    the characters the output's encoding cannot hold (``PYTHONIOENCODING=ascii``, a lone
+    surrogate), each alone: else pytest escapes the whole line, backslashes too."""
+    stream = getattr(getattr(tr, "_tw", None), "_file", None) or sys.stdout  # (pytest has no public name for it)
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    try:
+        line = escape_controls(line).encode(encoding, "backslashreplace").decode(encoding)
+    except LookupError:  # (an encoding Python does not know: pytest's own fallback stands)
+        line = escape_controls(line)
+    tr.write_line(line, **markup)
 
 
 def _store_hint(spill_folder: str) -> str:

@@ -18,6 +18,8 @@ from braintrust.cli.store_commands import (
 )
 from braintrust.delivery.backend import EXPERIMENT
 from braintrust.local_compare import compare_traces, group_traces
+from braintrust.objects.reads import show_arguments
+from braintrust.store.location import command_store_args
 from braintrust.store.sqlite_store import LocalStore
 from braintrust.summary import ExperimentSummary, improvement_lines, regression_lines
 
@@ -130,7 +132,8 @@ def compare_summary(local: LocalStore, project: str | None, experiment: str | No
     current = _experiment(local, found_project, experiment)
     named = _experiment(local, found_project, base, role="base experiment") if base is not None else None
     comparison, base_experiment = compare_with_base(local, current["id"], named)
-    command = f"braintrust show {shlex.quote(found_project['name'])} {shlex.quote(current['name'])}"
+    # (as the run's own summary prints it: `--` before a name starting with "-", and the store when elsewhere)
+    command = f"braintrust show{command_store_args(local.path)}{show_arguments(found_project['name'], current['name'])}"
     # (the links the run's own summary gave: `braintrust eval --jsonl`, `braintrust gate --json`)
     project_url = f"{local.path.as_uri()}?project={quote(found_project['name'])}"
     summary = ExperimentSummary(

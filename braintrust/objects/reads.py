@@ -495,7 +495,24 @@ def _with_project_id(row: dict[str, Any], project_id: str | None) -> dict[str, A
 def show_arguments(project_name: str, name: str) -> str:
     """`` <project> <experiment>`` for ``braintrust show``, quoted for a shell; after ``--`` when
     either starts with ``-`` (else it would be read as an option)."""
+    ends = " --" if project_name.startswith("-") or name.startswith("-") else ""
+    return f"{ends} {_shell_word(project_name)} {_shell_word(name)}"
+
+
+def _shell_word(text: str) -> str:
+    """``text`` quoted for a shell; one holding a control character as bash's ``$'...'`` (each as
+    ``\\xHH``, C1 ones as ``\\uHHHH``): printed, it neither drives the terminal nor names another thing."""
     import shlex
 
-    ends = " --" if project_name.startswith("-") or name.startswith("-") else ""
-    return f"{ends} {shlex.quote(project_name)} {shlex.quote(name)}"
+    if not any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in text):
+        return shlex.quote(text)
+
+    def one(c: str) -> str:
+        code = ord(c)
+        if code < 0x20 or code == 0x7F:
+            return f"\\x{code:02x}"
+        if 0x80 <= code < 0xA0:
+            return f"\\u{code:04x}"
+        return "\\" + c if c in "\\'" else c
+
+    return "$'" + "".join(one(c) for c in text) + "'"
