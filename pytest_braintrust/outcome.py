@@ -55,6 +55,9 @@ def error_text(report: pytest.TestReport) -> str:
     elif report.location[1] is not None and os.path.basename(crash.path) != os.path.basename(test_file):
         # (no traceback in the test: pytest.fail(pytrace=False) by a plugin, say): the test's own line
         where = f"{test_file}:{report.location[1] + 1} (raised at {where})"
+    elif str(crash.path).replace(os.sep, "/").endswith(test_file.replace(os.sep, "/")):
+        # (no traceback entries to look in: --tb=native, line or no): the file as pytest names it
+        where = f"{test_file}:{crash.lineno}"
     return f"{crash.message}\n{where}"
 
 

@@ -59,13 +59,12 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[_API_KEY_ENV_KEY] = os.environ.get("BRAINTRUST_API_KEY")
         os.environ["BRAINTRUST_API_KEY"] = api_key
         if not hasattr(config, "workerinput"):  # once per run, not once per xdist worker too
-            config.issue_config_time_warning(
-                pytest.PytestWarning(
-                    "--braintrust-api-key puts the key in your shell history and CI logs; "
-                    "set the BRAINTRUST_API_KEY environment variable instead."
-                ),
-                stacklevel=2,
-            )
+            message = ("--braintrust-api-key puts the key in your shell history and CI logs; "
+                       "set the BRAINTRUST_API_KEY environment variable instead.")
+            try:
+                config.issue_config_time_warning(pytest.PytestWarning(message), stacklevel=2)
+            except pytest.PytestWarning:  # (-W error or filterwarnings = error made it an error)
+                raise pytest.UsageError(message) from None
     from pytest_braintrust.runtime import configure_session
 
     configure_session(config, settings)
@@ -142,6 +141,18 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
         if is_case(item):
             capture_async_return_value(item)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    """Without ``--braintrust`` a marked ``unittest.TestCase`` method's return value (its output,
+    by design) is dropped, as ``call_sync_case`` drops a function's: Python 3.11+ warns about it
+    (an error under ``-W error``). With it, the session plugin records it."""
+    if (type(item).__name__ == "TestCaseFunction" and not item.config.option.braintrust
+            and item.get_closest_marker("braintrust") is not None):
+        from pytest_braintrust.case import capture_unittest_return_value
+
+        capture_unittest_return_value(item)
 
 
 @pytest.hookimpl  # before pytest's own (trylast); declines what other plugins run (async tests)
