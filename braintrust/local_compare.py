@@ -6,7 +6,8 @@ The rules, mirroring what the Braintrust server reports:
 * A trace's score ``s`` is the mean of every non-null ``scores[s]`` logged anywhere in the trace
   (on the root, or on the score spans ``Eval`` writes). An experiment's score is the mean over
   the traces that have it.
-* Metrics, where lower is better: ``duration`` (root ``metrics.end - metrics.start``), every
+* Metrics, where lower is better: ``duration`` (root ``metrics.end - metrics.start``; none for
+  a trace that ended before it started, the clock set back meanwhile), every
   token count (``*tokens``) and ``estimated_cost``/``cost`` summed over the trace's rows; only
   metrics that were logged appear. An experiment's metric is the mean over traces.
 * Against a base experiment, traces are grouped by their canonical input JSON (keys sorted;
@@ -192,8 +193,9 @@ def _group(rows: Iterable[dict[str, Any]], score_order: list[str], child_scores:
                 if name not in names:
                     names.append(name)
         metrics = row.get("metrics") or {}
-        if is_root and isinstance(metrics.get("start"), (int, float)) and isinstance(metrics.get("end"), (int, float)):
-            trace.duration = float(metrics["end"]) - float(metrics["start"])
+        duration = duration_of(metrics) if is_root else None
+        if duration is not None:
+            trace.duration = duration
             if "duration" not in metric_order:
                 metric_order.insert(0, "duration")
         for name, value in metrics.items():
@@ -204,6 +206,23 @@ def _group(rows: Iterable[dict[str, Any]], score_order: list[str], child_scores:
                 if name not in metric_order:
                     metric_order.append(name)
     return list(traces.values())
+
+
+def _is_time(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def duration_of(metrics: dict[str, Any]) -> float | None:
+    """``end - start`` of a root row, or None when either is missing or not a number, or the end
+    is before the start (the clock was set back while the trace ran: its length is unknown)."""
+    start, end = metrics.get("start"), metrics.get("end")
+    if not (_is_time(start) and _is_time(end)):
+        return None
+    try:
+        duration = float(end) - float(start)
+    except OverflowError:  # (an integer too large for a float)
+        return None
+    return duration if 0 <= duration < math.inf else None
 
 
 def _score_of(trace: _Trace, name: str) -> float | None:

@@ -17,6 +17,7 @@ from typing import IO, Any, Iterable
 
 from braintrust.attachments.kinds import map_attachment_references
 from braintrust.delivery.backend import DATASET, EXPERIMENT, PROJECT_LOGS
+from braintrust.local_compare import duration_of
 from braintrust.store.location import DATABASE_FILENAME
 from braintrust.store.rows import commented_row
 from braintrust.store.sqlite_store import LocalStore
@@ -228,9 +229,9 @@ def _details(row: dict[str, Any]) -> list[tuple[str, str]]:
     if row.get("error") is not None:
         details.append(("error", _error_line(row["error"])))
     metrics = row.get("metrics") or {}
-    start, end = metrics.get("start"), metrics.get("end")
-    if isinstance(start, (int, float)) and isinstance(end, (int, float)):
-        details.append(("duration", f"{end - start:.3f} s"))
+    duration = duration_of(metrics)
+    if duration is not None:  # (none when the clock was set back while it ran)
+        details.append(("duration", f"{duration:.3f} s"))
     logged = [(name, value) for name, value in metrics.items()
               if name not in ("start", "end") and isinstance(value, (int, float)) and not isinstance(value, bool)]
     if logged:  # an LLM call's token counts and time to first token; a user's own metrics

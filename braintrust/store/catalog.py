@@ -262,9 +262,11 @@ def get_dataset(
 
 
 def list_datasets(conn: sqlite3.Connection, project_id: str | None = None) -> list[dict[str, Any]]:
+    """Oldest first: in the order they were made (not by ``created``, which a clock set back
+    between two runs puts out of order)."""
     if project_id is None:
-        return _all(conn, "SELECT * FROM datasets ORDER BY created", (), ("metadata",))
-    return _all(conn, "SELECT * FROM datasets WHERE project_id = ? ORDER BY created", (project_id,), ("metadata",))
+        return _all(conn, "SELECT * FROM datasets ORDER BY rowid", (), ("metadata",))
+    return _all(conn, "SELECT * FROM datasets WHERE project_id = ? ORDER BY rowid", (project_id,), ("metadata",))
 
 
 def get_or_create_dataset(
