@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import quote, urlencode
 
+from braintrust.config import url_without_credentials
 from braintrust.delivery.backend import EXPERIMENT, PROJECT_LOGS, ObjectRef
 
 ERROR_LINK = "https://www.braintrust.dev/error-generating-link?"
@@ -76,6 +77,8 @@ def permalink(slug: str, org_name: str | None = None, app_url: str | None = None
 
     if not slug:
         return NOOP_LINK
+    if app_url:
+        app_url = url_without_credentials(app_url).rstrip("/")  # (links never carry credentials)
     try:
         components = SpanComponentsV4.from_str(slug)
         if org_name and app_url and components.object_id:
@@ -86,7 +89,7 @@ def permalink(slug: str, org_name: str | None = None, app_url: str | None = None
             query = {"object_type": _TYPE_NAMES[SpanObjectTypeV3(components.object_type)], "object_id": components.object_id}
             if components.row_id:
                 query["id"] = components.row_id
-            return f"{app_url.rstrip('/')}/app/{quote(org_name)}/object?" + urlencode(query)
+            return f"{app_url}/app/{quote(org_name)}/object?" + urlencode(query)
         ref = ref_for_components(components)
         link = object_link(ref, row_id=components.row_id, resolve=True)
     except Exception as exc:
@@ -96,6 +99,6 @@ def permalink(slug: str, org_name: str | None = None, app_url: str | None = None
 
         state = global_state()
         default_prefix = f"{state.app_public_url()}/app/{quote(state.org_name or '')}/"
-        prefix = f"{(app_url or state.app_public_url()).rstrip('/')}/app/{quote(org_name or state.org_name or '')}/"
+        prefix = f"{app_url or state.app_public_url()}/app/{quote(org_name or state.org_name or '')}/"
         link = link.replace(default_prefix, prefix, 1)
     return link
