@@ -16,6 +16,7 @@ import signal
 import sys
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +113,14 @@ def get_processor() -> Processor:
             if _processor is None:
                 _exit_hooks_stale = False  # (registered just below, for this process)
                 settings = DeliverySettings.from_env()
-                _processor = Processor(_make_backend, _make_spill_writer, settings)
+                made_for: list[tuple] = []
+
+                def make_backend() -> Any:
+                    made_for.append(_destination())
+                    return _make_backend()
+
+                _processor = Processor(make_backend, _make_spill_writer, settings)
+                _destinations[_processor] = made_for
                 # Pending attachments are bounded in bytes like the queue (the processor spills the excess).
                 pending_attachments.set_overflow(_spill_excess_attachments, settings.queue_max_bytes)
                 if not settings.disable_atexit_flush:
@@ -225,9 +233,45 @@ def stats() -> FlushResult:
 
 def mark_counts() -> FlushResult | None:
     """Where this process's counts stand (None before anything was logged): a run that starts
-    now reports ``flush().since(mark)``, its own rows only."""
+    now reports ``flush().since(mark)``, its own rows only. A processor whose backend sends rows
+    elsewhere than this run's are to go is retired first (``follow_destination``)."""
+    follow_destination()
     processor = _processor
     return processor.mark() if processor is not None else None
+
+
+#: Where each processor's backend sends rows (``_destination`` when it was made; empty before).
+_destinations: "weakref.WeakKeyDictionary[Processor, list[tuple]]" = weakref.WeakKeyDictionary()
+
+
+def _destination() -> tuple:
+    """Where a backend made now would send rows: a local store's file, or Braintrust (whose
+    backend follows the login itself)."""
+    if global_state().is_local():
+        from braintrust.store.location import database_path
+
+        return ("local", str(database_path()))
+    return ("api",)
+
+
+def follow_destination() -> None:
+    """At the start of a run (``pytest --braintrust`` run again in one process, as a notebook
+    does): if the processor's backend was made for another destination (another rootdir's
+    store, the local store before a key was set, Braintrust before it was unset), close that
+    processor, which sends what it holds where it was logged for; the next row makes a new one.
+    The backend is made once per processor, so the second run's rows went to the first run's
+    destination while its summary named its own."""
+    global _processor
+    with _lock:
+        processor = _processor
+        made_for = _destinations.get(processor) if processor is not None else None
+        if not made_for or made_for[0] == _destination():
+            return
+        _processor = None
+    try:
+        processor.close(timeout=None)
+    except Exception as exc:  # (FlushError under BRAINTRUST_SYNC_FLUSH)
+        print(f"braintrust: flush of the rows for the earlier destination failed: {exc}", file=sys.stderr)
 
 
 def set_aside() -> Processor | None:
