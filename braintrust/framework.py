@@ -6,7 +6,7 @@ code import more from here, as in 0.48.1: ``report_failures``, ``default_reporte
 and object classes, ``Metadata``.
 """
 
-from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, TypeVar, Union
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Optional, Sequence, TypeVar, Union
 
 from braintrust.eval.api import Eval, EvalAsync, default_error_score_handler
 from braintrust.eval.cases import BaseExperiment, EvalCase
@@ -33,19 +33,27 @@ Metadata = Mapping[str, Any]
 #: The default reporter's ``report_eval``: the summary, or the failures when a task raised (False then).
 report_evaluator_result = default_reporter.report_eval
 
-#: What ``data=`` accepts (see ``braintrust.eval.cases``).
-EvalData = Union[
-    Iterable[Any],
-    Iterator[Any],
-    AsyncIterator[Any],
-    Callable[[], Union[Iterable[Any], Iterator[Any], AsyncIterator[Any], Awaitable[Iterable[Any]]]],
-    type,
-    BaseExperiment,
+# The aliases below are generic over the same type variables, in the same order, as 0.48.1's, so
+# annotations written for it (``EvalData[str, str]``, ``EvalTask[str, str, str]``) work here too.
+_Case = Union[EvalCase[Input, Expected], Mapping[str, Any]]
+_Cases = Union[Iterable[_Case], Iterator[_Case], AsyncIterator[_Case]]
+#: What ``data=`` accepts (see ``braintrust.eval.cases``); generic over ``Input, Expected``.
+EvalData = Union[_Cases, Callable[[], Union[_Cases, Awaitable[_Cases]]], type, BaseExperiment, Dataset]
+#: ``task(input)`` or ``task(input, hooks)``, sync or async; generic over ``Input, Output, Expected``.
+EvalTask = Union[
+    Callable[[Input], Union[Output, Awaitable[Output]]],
+    Callable[[Input, EvalHooks[Expected]], Union[Output, Awaitable[Output]]],
 ]
-#: ``task(input)`` or ``task(input, hooks)``, sync or async.
-EvalTask = Callable[..., Any]
-#: A function, a ``Scorer`` instance or class, or any object with ``eval``/``eval_async``.
-EvalScorer = Any
+#: A function, a ``Scorer`` instance or class, or any object with ``eval``/``eval_async``; generic
+#: over ``Input, Output, Expected``.
+EvalScorer = Union[
+    SyncScorerLike[Input, Output, Expected],
+    AsyncScorerLike[Input, Output, Expected],
+    type,
+    Callable[[Input, Output, Expected], Any],
+]
+#: ``Eval(error_score_handler=...)``: called with the root span, the case and the scorer names.
+ErrorScoreHandler = Callable[[Span, EvalCase[Input, Expected], Sequence[str]], Optional[dict[str, float]]]
 
 __all__ = [
     "AsyncScorerLike",
@@ -55,6 +63,7 @@ __all__ = [
     "DictEvalHooks",
     "Eval",
     "EvalAsync",
+    "ErrorScoreHandler",
     "EvalCase",
     "EvalData",
     "EvalHooks",

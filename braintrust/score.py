@@ -13,7 +13,7 @@ import math
 import warnings
 from abc import ABC, abstractmethod
 from numbers import Integral, Number
-from typing import Any, Protocol, TypedDict, runtime_checkable
+from typing import Any, Protocol, TypedDict, TypeVar, runtime_checkable
 
 from braintrust.serializable import SerializableDataClass
 
@@ -196,15 +196,21 @@ __all__ = ["Classification", "ClassificationItem", "NamedScoreDict", "Score", "S
            "is_classification", "is_score", "is_scorer"]
 
 
+Input = TypeVar("Input")
+Output = TypeVar("Output")
+Expected = TypeVar("Expected")
+
+
+# (generic over the same three types as 0.48.1's, so annotations like SyncScorerLike[str, str, str] work)
 @runtime_checkable
-class SyncScorerLike(Protocol):
+class SyncScorerLike(Protocol[Input, Output, Expected]):
     """Anything ``Eval`` can call as a synchronous scorer: ``scorer(input=..., output=..., expected=...)``."""
 
-    def __call__(self, input: Any, output: Any, expected: Any = None, **kwargs: Any) -> Any: ...
+    def __call__(self, input: Input, output: Output, expected: Expected | None = None, **kwargs: Any) -> Any: ...
 
 
 @runtime_checkable
-class AsyncScorerLike(Protocol):
+class AsyncScorerLike(Protocol[Input, Output, Expected]):
     """A scorer object ``Eval`` awaits through ``eval_async``."""
 
-    async def eval_async(self, output: Any, expected: Any = None, **kwargs: Any) -> Any: ...
+    async def eval_async(self, output: Output, expected: Expected | None = None, **kwargs: Any) -> Any: ...

@@ -7,6 +7,7 @@ from typing import Any, Callable, Generic, TypeVar
 
 Input = TypeVar("Input")
 Output = TypeVar("Output")
+Expected = TypeVar("Expected")
 
 def eval_display_name(project_name: str, experiment_name: str | None) -> str:
     """``name`` or ``"<name> [experiment_name=<x>]"``, as 0.48.1 names an evaluator. Only
@@ -15,7 +16,7 @@ def eval_display_name(project_name: str, experiment_name: str | None) -> str:
 
 
 @dataclasses.dataclass
-class Evaluator(Generic[Input, Output]):
+class Evaluator(Generic[Input, Output, Expected]):  # (0.48.1's three type arguments)
     """An evaluator: data, task and scorers, plus the experiment it writes to."""
 
     project_name: str

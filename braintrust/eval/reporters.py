@@ -19,6 +19,9 @@ from typing import Any, Awaitable, Callable, Generic, TypeVar
 from braintrust.eval.progress import print_above_bar
 from braintrust.serializable import SerializableDataClass
 
+Input = TypeVar("Input")
+Output = TypeVar("Output")
+Expected = TypeVar("Expected")
 EvalReport = TypeVar("EvalReport")
 
 RED = "\033[91m"
@@ -27,7 +30,7 @@ END = "\033[0m"
 
 
 @dataclasses.dataclass
-class ReporterDef(SerializableDataClass, Generic[EvalReport]):
+class ReporterDef(SerializableDataClass, Generic[Input, Output, Expected, EvalReport]):  # (as 0.48.1's)
     name: str
     report_eval: Callable[[Any, Any, bool, bool], EvalReport | Awaitable[EvalReport]]
     report_run: Callable[[list[EvalReport], bool, bool], bool | Awaitable[bool]]

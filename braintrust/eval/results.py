@@ -10,20 +10,21 @@ from braintrust.serializable import SerializableDataClass
 
 Input = TypeVar("Input")
 Output = TypeVar("Output")
+Expected = TypeVar("Expected")
 
 
 @dataclasses.dataclass
-class EvalScorerArgs(SerializableDataClass, Generic[Input, Output]):
+class EvalScorerArgs(SerializableDataClass, Generic[Input, Output, Expected]):
     """The arguments a scorer receives, as one object."""
 
     input: Input
     output: Output
-    expected: Output | None = None
+    expected: Expected | None = None
     metadata: dict[str, Any] | None = None
 
 
 @dataclasses.dataclass  # (no __slots__: as the public SDK's, vars() and extra attributes work; 48 bytes more each)
-class EvalResult(SerializableDataClass, Generic[Input, Output]):
+class EvalResult(SerializableDataClass, Generic[Input, Output, Expected]):
     """One trial of one case: its output and scores, or the error its task raised. Its fields are
     0.48.1's (``dataclasses.asdict``, ``fields`` and ``==`` see no others); ``trial_index`` (0-based)
     is an attribute beside them."""
@@ -32,7 +33,7 @@ class EvalResult(SerializableDataClass, Generic[Input, Output]):
     output: Output
     scores: dict[str, Any]
     classifications: dict[str, list[dict[str, Any]]] | None = None
-    expected: Output | None = None
+    expected: Expected | None = None
     metadata: dict[str, Any] | None = None
     tags: list[str] | None = None
     error: BaseException | None = None
@@ -43,9 +44,9 @@ class EvalResult(SerializableDataClass, Generic[Input, Output]):
 
 
 @dataclasses.dataclass
-class EvalResultWithSummary(SerializableDataClass, Generic[Input, Output]):
+class EvalResultWithSummary(SerializableDataClass, Generic[Input, Output, Expected]):
     summary: Any
-    results: list[EvalResult[Input, Output]]
+    results: list[EvalResult[Input, Output, Expected]]
 
     # (repr and str are the dataclass's, as 0.48.1's; IPython shows this shorter text.)
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
