@@ -13,6 +13,7 @@ import datetime
 import email.utils
 import http.client
 import math
+import os
 import random
 import ssl
 import threading
@@ -165,6 +166,16 @@ def origin_of(url: str) -> str:
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
+def _check_ca_bundle(url: str, verify: Any) -> None:
+    """A CA bundle path that does not exist, as the TLS error it is, naming the variable that gave
+    it. (``requests`` raises a bare ``OSError`` for it before connecting, which no retry helps.)"""
+    if urlsplit(url).scheme.lower() != "https" or not isinstance(verify, str) or os.path.exists(verify):
+        return
+    source = next((name for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE") if os.environ.get(name) == verify),
+                  "the CA bundle")
+    raise requests.exceptions.SSLError(f"{source}={verify!r} names no file or folder: point it at a CA bundle (PEM) or unset it")
+
+
 class HttpClient:
     """A session bound to one API key and the hosts allowed to receive it."""
 
@@ -203,14 +214,16 @@ class HttpClient:
         """``(send settings, auth)`` for ``url``: proxies and CA bundle from the environment and
         ``~/.netrc`` credentials, as ``requests`` finds them, read once per origin. (``requests``
         reads the whole environment and stats ``~/.netrc`` on every request: about 0.2 ms.)"""
-        origin = origin_of(url)
-        found = self._environments.get(origin)
+        parts = urlsplit(url)
+        key = (origin_of(url), parts.username, parts.password)  # (a URL's own credentials decide its auth)
+        found = self._environments.get(key)
         if found is None:
             settings = self.session.merge_environment_settings(url, {}, None, None, None)
+            _check_ca_bundle(url, settings["verify"])
             auth = get_netrc_auth(url) if self.session.trust_env else None
-            if auth is None and not urlsplit(url).username:  # (else requests uses the URL's)
+            if auth is None and not parts.username:  # (else requests uses the URL's)
                 auth = _NO_AUTH
-            found = self._environments[origin] = (settings, auth)
+            found = self._environments[key] = (settings, auth)
         return found
 
     def trust(self, url: str | None) -> None:

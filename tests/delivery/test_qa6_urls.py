@@ -41,7 +41,6 @@ def test_a_permalink_for_an_app_url_with_a_path_prefix_keeps_it_without_a_double
     assert link.startswith("http://bt.example.test:8080/braintrust/app/o/object?"), link
 
 
-@pytest.mark.xfail(strict=True, reason="needs fix in braintrust/delivery/http_client.py")
 @pytest.mark.parametrize("variable", ["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"])
 def test_a_ca_bundle_variable_naming_no_file_fails_login_as_tls_naming_the_variable(bt_env, monkeypatch, tmp_path, variable):
     # requests raises a bare OSError for it, before connecting: it escaped the transport's error
@@ -58,7 +57,6 @@ def test_a_ca_bundle_variable_naming_no_file_fails_login_as_tls_naming_the_varia
     assert variable in str(raised.value) and "missing-ca.pem" in str(raised.value)
 
 
-@pytest.mark.xfail(strict=True, reason="needs fix in braintrust/delivery/http_client.py")
 def test_an_api_url_with_credentials_sends_what_0_48_1_sends_whatever_the_app_url(bt_env, monkeypatch):
     # 0.48.1 (requests) sends credentials written into a URL as Basic auth in place of the key.
     # Ours chose the authentication once per origin (scheme, host, port), from the first URL of
