@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import math
 import os
 import sys
 import time
@@ -162,6 +163,12 @@ def _union(items: list[Any]) -> list[Any]:
             seen.add(key)
             out.append(item)
     return out
+
+
+def _sent_time(value: Any) -> Any:
+    """A start or end time as 0.48.1 sends it: NaN and the infinities as the strings it writes for
+    them (JSON has no token for them; the encoder would write null)."""
+    return jsonsafe.snapshot(value)[0] if value.__class__ is float and not math.isfinite(value) else value
 
 
 class Span:
@@ -411,7 +418,7 @@ class SpanImpl(CurrentTokens, Span):
             # (a propagated event's, such as a scorer's purpose: added to the span's own, as in 0.48.1)
             data["span_attributes"] = _deep_merged(attributes, data["span_attributes"])
         row.update(data)
-        row["metrics"] = timed_metrics(data.get("metrics"), start_time if start_time is not None else now)
+        row["metrics"] = timed_metrics(data.get("metrics"), _sent_time(start_time) if start_time is not None else now)
         self._logged_end = row["metrics"].get("end")
         self._set_current_on_enter = True
         if span_cache.recording:
@@ -545,8 +552,9 @@ class SpanImpl(CurrentTokens, Span):
         return self._ended_at
 
     def _write_end(self, held: Any) -> None:
-        if held is None or not held.finish({"metrics": {"end": self._ended_at}}, 40):
-            self._write(None, {"metrics": {"end": self._ended_at}}, 40)
+        end = {"metrics": {"end": _sent_time(self._ended_at)}}
+        if held is None or not held.finish(end, 40):
+            self._write(None, end, 40)
 
     def flush(self) -> None:
         from braintrust.delivery.runtime import flush
