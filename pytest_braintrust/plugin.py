@@ -26,8 +26,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 _ROOTDIR_KEY = pytest.StashKey[Any]()
 _OUTER_PROCESSOR_KEY = pytest.StashKey[Any]()
-#: The configs of the --braintrust runs under way in this process (more than one: pytest in pytest).
-_braintrust_runs: list[pytest.Config] = []
+#: The configs of the --braintrust runs under way in this process (more than one: pytest in pytest);
+#: read by the SDK core (``braintrust.delivery.runtime``).
+braintrust_runs: list[pytest.Config] = []
 _API_KEY_ENV_KEY = pytest.StashKey[Any]()
 
 
@@ -36,7 +37,7 @@ def pytest_configure(config: pytest.Config) -> None:
     global active_rootdir
     config.addinivalue_line("markers", MARKER_HELP)
     config.stash[_ROOTDIR_KEY] = active_rootdir  # restored at unconfigure (pytest inside pytest)
-    if _braintrust_runs and config.getoption("braintrust"):
+    if braintrust_runs and config.getoption("braintrust"):
         # A --braintrust run inside another (a plugin's pytester test): each sends its rows to
         # its own store, through its own processor (set aside before the rootdir changes).
         from braintrust.delivery.runtime import set_aside
@@ -44,7 +45,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[_OUTER_PROCESSOR_KEY] = set_aside()
     active_rootdir = config.rootpath
     if config.getoption("braintrust"):
-        _braintrust_runs.append(config)
+        braintrust_runs.append(config)
     if config.pluginmanager.hasplugin("xdist") and not hasattr(config, "workerinput"):
         from pytest_braintrust.xdist import DatasetPins
 
@@ -72,8 +73,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     global active_rootdir
-    if config in _braintrust_runs:
-        _braintrust_runs.remove(config)
+    if config in braintrust_runs:
+        braintrust_runs.remove(config)
     if _OUTER_PROCESSOR_KEY in config.stash:  # (before the rootdir goes back: the nested run's last rows)
         from braintrust.delivery.runtime import bring_back
 

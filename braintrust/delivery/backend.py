@@ -8,6 +8,7 @@ destination (the Braintrust API, the embedded local store, memory in tests).
 from __future__ import annotations
 
 import uuid
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -34,6 +35,10 @@ class ObjectRef:
     info: dict[str, Any] = field(default_factory=dict)  # resolved names/urls (project id, experiment name)
     key: str = field(default_factory=lambda: uuid.uuid4().hex)
 
+    def __post_init__(self) -> None:
+        self.ids_given = self.ids is not None  # (named by the caller: an exported slug, a spill file)
+        _live_refs.add(self)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "key": self.key,
@@ -52,6 +57,19 @@ class ObjectRef:
             info=dict(data.get("info") or {}),
             key=data["key"],
         )
+
+
+#: Every ObjectRef still referenced, for ``forget_resolved_ids``.
+_live_refs: "weakref.WeakSet[ObjectRef]" = weakref.WeakSet()
+
+
+def forget_resolved_ids() -> None:
+    """Rows now go to another destination (a login after local rows, another store): the ids a
+    backend found for an object are not that destination's, so each is resolved there anew, by
+    its ``create_args``. Ids the caller named stay."""
+    for ref in list(_live_refs):
+        if not ref.ids_given:
+            ref.ids = None
 
 
 @dataclass

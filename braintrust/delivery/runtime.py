@@ -23,7 +23,7 @@ from typing import Any
 from braintrust.attachments import pending as pending_attachments
 from braintrust.config import DeliverySettings
 from braintrust.delivery import policy
-from braintrust.delivery.backend import ObjectRef
+from braintrust.delivery.backend import ObjectRef, forget_resolved_ids
 from braintrust.delivery.deadline import Deadline
 from braintrust.delivery.processor import FlushResult, Processor
 from braintrust.delivery.spill import SpillWriter
@@ -73,6 +73,7 @@ def prepare() -> None:
     neither sent nor spilled nor reported."""
     import_backend()
     _install_sigterm_handler()
+    follow_destination(kind_only=True)
 
 
 def take_sigterm() -> None:
@@ -254,24 +255,40 @@ def _destination() -> tuple:
     return ("api",)
 
 
-def follow_destination() -> None:
-    """At the start of a run (``pytest --braintrust`` run again in one process, as a notebook
-    does): if the processor's backend was made for another destination (another rootdir's
-    store, the local store before a key was set, Braintrust before it was unset), close that
-    processor, which sends what it holds where it was logged for; the next row makes a new one.
-    The backend is made once per processor, so the second run's rows went to the first run's
-    destination while its summary named its own."""
+def follow_destination(kind_only: bool = False) -> None:
+    """If the processor's backend was made for another destination than rows go to now, close
+    that processor, which sends what it holds where it was logged for; the next row makes a new
+    one, and objects are resolved there anew (``forget_resolved_ids``). The backend is made once
+    per processor, so rows kept going to the first destination while summaries named the new one.
+
+    At the start of a ``pytest --braintrust`` run (run again in one process, as a notebook does):
+    another rootdir's store, the local store before a key was set, Braintrust after it was unset.
+    From ``login`` and ``init_*`` (``kind_only``): the local store before a key, or Braintrust
+    before ``BRAINTRUST_LOCAL``, as 0.48.1 sends rows after a login to the server."""
     global _processor
     with _lock:
         processor = _processor
         made_for = _destinations.get(processor) if processor is not None else None
-        if not made_for or made_for[0] == _destination():
+        if not made_for:
+            return
+        if kind_only:
+            if made_for[0][0] == ("local" if global_state().is_local() else "api") or _in_pytest_run():
+                return
+        elif made_for[0] == _destination():
             return
         _processor = None
     try:
         processor.close(timeout=None)
     except Exception as exc:  # (FlushError under BRAINTRUST_SYNC_FLUSH)
         print(f"braintrust: flush of the rows for the earlier destination failed: {exc}", file=sys.stderr)
+    forget_resolved_ids()
+
+
+def _in_pytest_run() -> bool:
+    """A ``pytest --braintrust`` run is under way in this process: its rows go where its summary
+    says, whatever a test's code sets (its own ``mark_counts`` follows the destination)."""
+    plugin = sys.modules.get("pytest_braintrust.plugin")
+    return bool(getattr(plugin, "braintrust_runs", None))
 
 
 def set_aside() -> Processor | None:

@@ -10,7 +10,7 @@ from braintrust import jsonsafe, masking
 from braintrust.config import default_project_id, default_project_name, secret
 from braintrust.delivery.backend import PROJECT_LOGS, ObjectRef
 from braintrust.delivery import open_rows
-from braintrust.delivery.runtime import get_processor, prepare, resolve_ref
+from braintrust.delivery.runtime import follow_destination, get_processor, prepare, resolve_ref
 from braintrust.objects import log_records
 from braintrust.objects.base import RowsObject
 from braintrust.state import check_state, global_state
@@ -245,6 +245,7 @@ def login(app_url: str | None = None, api_key: str | None = None, org_name: str 
         state.configure(api_key=api_key, app_url=app_url, org_name=org_name, force_login=force_login)
         if not state.is_local():
             state.login(force_login=force_login)
+    follow_destination(kind_only=True)  # (rows logged locally before: later ones go to Braintrust, as 0.48.1's)
 
 
 def _login_now() -> None:
