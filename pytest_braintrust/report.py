@@ -149,8 +149,12 @@ def terminal_summary(run: Any, tr: Any, exitstatus: int = pytest.ExitCode.OK) ->
     ran_normally = exitstatus in RAN_ITS_TESTS and not tr.stats.get("error")  # (else pytest says what went wrong)
     if not sum(run.outcome_counts().values()) and not run.unreported_cases and ran_normally:
         deselected = run.deselected_tests()
+        skipped_modules = sum(1 for report in tr.stats.get("skipped", ()) if isinstance(report, pytest.CollectReport))
         if deselected:  # (-k, -m, --lf... may have left the cases out)
             _write(tr, f"({deselected} deselected test{'s' if deselected != 1 else ''} not run)")
+        elif skipped_modules:  # (pytest.skip(allow_module_level=True), importorskip: their cases never collected)
+            _write(tr, f"({skipped_modules} module{'s' if skipped_modules != 1 else ''} skipped at collection: "
+                       "see pytest's short summary for why)")
         else:
             _write(tr, "(a test is an eval case when marked @eval_case(...) or @pytest.mark.braintrust, "
                        "or when it requests the braintrust_case fixture)")

@@ -270,3 +270,22 @@ def test_the_logged_error_names_the_test_file_as_pytest_does_whatever_the_tb_sty
     line = CASES.strip("\n").splitlines().index('    assert braintrust_case.input == "good", "wrong answer"') + 1
     error = _root_rows(bt)["test_suite_tb.py::test_bad"]["error"]
     assert "wrong answer" in error and error.splitlines()[-1] == f"test_suite_tb.py:{line}"
+
+
+def test_when_every_module_of_cases_is_skipped_at_collection_the_summary_says_so(bt):
+    """Not the hint on how to mark cases: the cases are marked, their modules were skipped."""
+    bt.pytester.makepyfile(
+        test_only_skipped='''
+        import pytest
+        pytest.importorskip("no_such_module_qa6")
+        from pytest_braintrust import eval_case
+
+        @eval_case(input="imp")
+        def test_never(braintrust_case):
+            return "never"
+        ''',
+    )
+    result = bt.run("--braintrust")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["0 eval cases*", "(1 module skipped at collection: see pytest's short summary for why)"])
+    assert "a test is an eval case when marked" not in result.stdout.str()
