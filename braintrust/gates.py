@@ -67,7 +67,7 @@ def parse_fraction(text: str, option: str) -> float:
         raise ValueError(f"{option}: {text!r} is not a number; write a fraction (0.8) or a percentage (80%).") from None
     if not 0 <= value <= 1:
         raise ValueError(f"{option}: {text!r} is outside 0..1 (0%..100%); scores are fractions.")
-    return value
+    return value + 0.0  # ("-0%": 0, not -0.0, shown "-0.00%")
 
 
 def parse_gates(text: str | None, option: str, example: str | None = None) -> tuple[Gate, ...]:
@@ -99,6 +99,9 @@ def evaluate(fail_under: tuple[Gate, ...], max_regression: tuple[Gate, ...], sum
     def not_found(option: str, score: str) -> str:
         if summary_missing:
             return f"{option_prefix}{option}: score {score!r} could not be checked: {summary_missing}"
+        if any(score in (getattr(s, "metrics", None) or {}) for s in summaries):
+            return (f"{option_prefix}{option}: {score!r} is a metric, not a score; gates judge scores (fractions "
+                    f"0..1, higher is better): name a score")
         why = f" ({unscored[score]})" if unscored and score in unscored else ""
         return f"{option_prefix}{option}: no score named {score!r} was logged in {scope}{why}"
 
@@ -137,8 +140,9 @@ def evaluate(fail_under: tuple[Gate, ...], max_regression: tuple[Gate, ...], sum
                 continue
             drop = -score.diff
             ok = drop <= gate.value + TOLERANCE
-            detail = f"dropped {_pct(drop)}" if drop > 0 else f"changed by {'+' if score.diff > 0 else ''}{_pct(score.diff)}"
+            shown, allowed = _pcts(drop, gate.value) if drop > 0 else (None, _pct(gate.value))
+            detail = f"dropped {shown}" if drop > 0 else f"changed by {'+' if score.diff > 0 else ''}{_pct(score.diff)}"
             verdict = "within" if ok else "more than"
             against = "the baseline" if coverage is None else f"the baseline on the {coverage.common} input{'s' if coverage.common != 1 else ''} both ran"
-            results.append(judged("max-regression", gate, summary, score.diff, ok, f"score {gate.score!r} {detail} against {against}, {verdict} the allowed {_pct(gate.value)}"))
+            results.append(judged("max-regression", gate, summary, score.diff, ok, f"score {gate.score!r} {detail} against {against}, {verdict} the allowed {allowed}"))
     return results

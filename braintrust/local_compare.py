@@ -18,10 +18,11 @@ The rules, mirroring what the Braintrust server reports:
   input: it counts in its experiment's means, never in a comparison. For each group present in
   both, the group means are compared: higher score = improvement, lower = regression (the
   reverse for metrics; means within 1e-12 are the same). ``diff`` = experiment mean − base
-  mean, for names present in both. A score's ``regressed_cases`` (``improved_cases``) names
-  every group that regressed (improved), one name each: its root span's name when that is the
-  group's own in the whole experiment (the group has no other name, the name no other group),
-  else its input (cut to 40 characters), so a summary can say which cases changed.
+  mean, for names present in both (0 for means within 1e-12). A score's ``regressed_cases``
+  (``improved_cases``) names every group that regressed (improved), one name each: its root
+  span's name when that is the group's own in the whole experiment (the group has no other
+  name, the name no other group), else its input (cut to 40 characters), so a summary can say
+  which cases changed.
 * When the two ran different inputs (a ``-k`` or ``--lf`` rerun, a dataset that grew), both
   sides are first cut down to the inputs they share, so ``diff`` compares like with like; the
   result's ``coverage`` says how many inputs that is. (The server compares whole experiments.)
@@ -251,12 +252,16 @@ def _overall(traces: list[_Trace], value_of) -> float | None:
 _SAME = 1e-12
 
 
+def _same(value: float, other: float) -> bool:
+    return math.isclose(value, other, rel_tol=_SAME, abs_tol=_SAME)
+
+
 def _compare(current: dict[str, float], base: dict[str, float], higher_is_better: bool) -> tuple[list[str], list[str]]:
     """The keys (inputs) of the groups that improved, and of those that regressed."""
     improved: list[str] = []
     regressed: list[str] = []
     for key, value in current.items():
-        if key not in base or math.isclose(value, base[key], rel_tol=_SAME, abs_tol=_SAME):
+        if key not in base or _same(value, base[key]):
             continue
         better = value > base[key] if higher_is_better else value < base[key]
         (improved if better else regressed).append(key)
@@ -420,7 +425,9 @@ def _compare_into(summary: Any, traces: list[_Trace], base_traces: list[_Trace],
     summary.improvements, summary.regressions = len(improved), len(regressed)
     average, base_average = _overall(traces, value_of), _overall(base_traces, value_of)
     if average is not None and base_average is not None:
-        summary.diff = average - base_average
+        # (means the same to within rounding differ by 0, not by 1e-17: printed "(-)", as
+        # they count neither improvements nor regressions)
+        summary.diff = 0.0 if _same(average, base_average) else average - base_average
     if isinstance(summary, ScoreSummary):
         summary.regressed_cases = _names(traces, all_traces, regressed)
         summary.improved_cases = _names(traces, all_traces, improved)
