@@ -99,15 +99,24 @@ def gate_lines(gates: list[Any]) -> list[str]:
 
 
 def append(text: str) -> str | None:
-    """Append ``text`` to ``$GITHUB_STEP_SUMMARY`` when it is set; returns why that failed (None: done
-    or not set), never raises."""
+    """Append ``text`` to ``$GITHUB_STEP_SUMMARY`` when it is set, whole or not at all; returns why
+    that failed (None: done or not set), never raises."""
     path = os.environ.get("GITHUB_STEP_SUMMARY")
     if not path:
         return None
+    # (errors="replace": a lone surrogate, from a scorer's error say, must not end the run)
+    data = text.encode("utf-8", errors="replace")
     try:
-        # (errors="replace": a lone surrogate, from a scorer's error say, must not end the run)
-        with open(path, "a", encoding="utf-8", errors="replace") as handle:
-            handle.write(text)
+        with open(path, "ab", buffering=0) as handle:  # (unbuffered: nothing left to write at close)
+            start = os.fstat(handle.fileno()).st_size
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[handle.write(view):]
+            except OSError:
+                # A full disk took part of it: cut it off, or the page ends in half a table.
+                handle.truncate(start)
+                raise
     except OSError as exc:
         return f"could not append the step summary to {path} ({exc.strerror or exc}); check GITHUB_STEP_SUMMARY"
     return None

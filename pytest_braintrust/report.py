@@ -99,6 +99,12 @@ def markdown(run: Any) -> str:
     return "\n".join(lines) + "\n\n"
 
 
+def _by_reason(counts: dict[str, int]) -> str:
+    """`` (spill_failed: 2, deadline: 1)`` for the nonzero counts (empty when there are none)."""
+    shown = ", ".join(f"{reason}: {count}" for reason, count in sorted(counts.items()) if count)
+    return f" ({shown})" if shown else ""
+
+
 def attachment_counts(delivery: dict[str, Any]) -> tuple[str, int]:
     """``"; attachments: 3 stored, 1 spilled"`` (empty when the run logged none), and how many
     were spilled or dropped."""
@@ -108,7 +114,7 @@ def attachment_counts(delivery: dict[str, Any]) -> tuple[str, int]:
         return "", 0
     text = f"; attachments: {delivery['attachments_stored']} stored"
     if lost:
-        text += f", {delivery['attachments_spilled']} spilled, {dropped} dropped"
+        text += f", {delivery['attachments_spilled']} spilled, {dropped} dropped{_by_reason(delivery['attachments_dropped'])}"
     return text, lost
 
 
@@ -178,7 +184,7 @@ def terminal_summary(run: Any, tr: Any, exitstatus: int = pytest.ExitCode.OK) ->
         _write(tr, run.gates_skipped, yellow=True)
     delivery = run.delivery_counts()
     dropped = sum(delivery["dropped"].values())
-    line = f"rows: {delivery['accepted']} sent, {delivery['spilled']} spilled, {dropped} dropped"
+    line = f"rows: {delivery['accepted']} sent, {delivery['spilled']} spilled, {dropped} dropped{_by_reason(delivery['dropped'])}"
     attachments, attachments_lost = attachment_counts(delivery)
     _write(tr, f"{line}{attachments} (flush {run.flush_seconds:.2f}s)", red=bool(delivery["spilled"] or dropped or attachments_lost))
     if delivery["spill_files"]:

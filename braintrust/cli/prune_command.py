@@ -37,6 +37,14 @@ def _count(n: int, noun: str) -> str:
 
 #: Experiments created or written to this recently are never pruned: a run may still be logging into them.
 ACTIVE_SECONDS = 600
+#: What to do when the store's disk refused a write (compacting copies the whole store first).
+_FREE_SPACE = ("free space on its disk (and in the temporary folder: compacting copies the store there first), "
+               "then run `braintrust prune` again")
+
+
+def _write_failed(exc: sqlite3.OperationalError) -> bool:
+    """The disk refused a write (full, or past a file size limit), as opposed to a lock held."""
+    return "disk is full" in str(exc) or "disk I/O error" in str(exc)
 
 
 def prune(local: LocalStore, project: str | None, keep: int, dry_run: bool, out: IO[str], err: IO[str]) -> int:
@@ -74,6 +82,8 @@ def prune(local: LocalStore, project: str | None, keep: int, dry_run: bool, out:
         if "readonly" in str(exc):
             err.write(f"braintrust prune: nothing was deleted: {local.path} cannot be written here ({exc}); "
                       "prune it where its folder can be written.\n")
+        elif _write_failed(exc):
+            err.write(f"braintrust prune: nothing was deleted: {local.path} could not be written ({exc}); {_FREE_SPACE}.\n")
         else:
             err.write(f"braintrust prune: nothing was deleted: the store is busy ({exc}); another process (a test run?) "
                       "is writing to it: try again when it is done.\n")
@@ -86,10 +96,14 @@ def prune(local: LocalStore, project: str | None, keep: int, dry_run: bool, out:
         size, shrunk = local.compact()
     except sqlite3.OperationalError as exc:
         out.write(f"{summary}.\n")
-        err.write(
-            f"braintrust prune: the store file was not compacted ({exc}: another process is writing to it); later runs "
-            "reuse the space, or run `braintrust prune` again once nothing else uses the store.\n"
-        )
+        if _write_failed(exc):
+            err.write(f"braintrust prune: the store file was not compacted ({exc}); later runs reuse the space, "
+                      f"or {_FREE_SPACE}.\n")
+        else:
+            err.write(
+                f"braintrust prune: the store file was not compacted ({exc}: another process is writing to it); later runs "
+                "reuse the space, or run `braintrust prune` again once nothing else uses the store.\n"
+            )
         return 0
     shrinks = "went" if shrunk else "goes, once the other process reading it closes it,"
     out.write(f"{summary}; the store {shrinks} from {before:.1f} MB to {size / 1e6:.1f} MB.\n")

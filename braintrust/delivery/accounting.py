@@ -181,7 +181,7 @@ class Accounts:
                 path = self.spill_writer.write_attachments(items, reason)
             except Exception as exc:
                 self._count_attachments_dropped("spill_failed", len(items))
-                self.note_error(f"could not write a spill file ({exc!r}); {len(items)} attachments lost")
+                self.note_error(f"{_spill_error(exc)}; {len(items)} attachments lost")
                 continue
             self.stats.attachments_spilled += len(items)
             self._note_spill_file(path)
@@ -210,10 +210,10 @@ class Accounts:
             if reason == "queue_full" and writer is not None and writer.buffered_items > buffered_before:
                 # The rows are in the writer's buffer (written, or counted as lost, at flush).
                 self._count_spilled(reason, count)
-                self.note_error(f"could not write a spill file ({exc!r}); will try again at flush")
+                self.note_error(f"{_spill_error(exc)}; will try again at flush")
                 return
             self.count_dropped("spill_failed", count)
-            self.note_error(f"could not write a spill file ({exc!r}); {count} row writes lost")
+            self.note_error(f"{_spill_error(exc)}; {count} row writes lost")
             return
         self._count_spilled(reason, count)
         self._note_spill_file(path)
@@ -265,7 +265,7 @@ class Accounts:
             self.stats.spilled -= lost
             self.stats.spilled_by_reason["queue_full"] = self.stats.spilled_by_reason.get("queue_full", 0) - lost
             self.count_dropped("spill_failed", lost)
-            self.note_error(f"could not write a spill file ({exc}); {lost} row writes lost")
+            self.note_error(f"{_spill_error(exc)}; {lost} row writes lost")
         writer.check_own_files()  # (another process sharing the folder may have removed some)
         self._account_budget()
 
@@ -331,3 +331,12 @@ class Accounts:
                 f"the spill budget is full: deleted the oldest spill files in {writer.directory}, "
                 f"{foreign} row writes from earlier runs"
             )
+
+
+def _spill_error(exc: BaseException) -> str:
+    """The line for a spill file not written: the spill writer's own error already names the
+    folders tried and the fix (``spill._spill_failed``); anything else is shown as it is."""
+    text = str(exc)
+    if isinstance(exc, OSError) and text.startswith("could not write a spill file"):
+        return text
+    return f"could not write a spill file ({exc!r})"

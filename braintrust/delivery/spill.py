@@ -107,6 +107,23 @@ def _item_count(path: Path) -> int:
         return 0
 
 
+def _spill_failed(tried: list[tuple[Path, OSError]]) -> OSError:
+    """The error for a spill file no folder could hold: of the last failure's type, naming each
+    folder tried, why it failed, and the fix."""
+    folders = " nor to ".join(f"{folder} ({_why(error)})" for folder, error in tried)
+    last = tried[-1][1]
+    failure = type(last)(
+        f"could not write a spill file to {folders}: free space on that disk or make the folder "
+        "writable, or set BRAINTRUST_FAILED_PUBLISH_PAYLOADS_DIR to a folder that can be written"
+    )
+    failure.errno = last.errno
+    return failure
+
+
+def _why(error: OSError) -> str:
+    return error.strerror or str(error) or type(error).__name__
+
+
 class SpillWriter:
     """Writes spill files for one process. Files are written in the order rows were given, so
     replaying them in name order applies every row after the rows written before it."""
@@ -177,17 +194,24 @@ class SpillWriter:
     def _write_file(self, rows: list[tuple[ObjectRef, dict]], reason: str, item_count: int,
                     attachments: list[tuple[dict, bytes]] | None = None,
                     encoded_rows: list[tuple[ObjectRef, bytes]] | None = None) -> Path:
+        """Write one file, in the fallback folder when the configured one fails. Raises
+        ``OSError`` naming both (the rows are lost, and counted) when neither can hold it."""
+        tried: list[tuple[Path, OSError]] = []
         try:
             return self._write_file_here(rows, reason, item_count, attachments, encoded_rows)
         except OSError as exc:
-            fallback = fallback_spill_dir()
-            if self.directory == fallback:
-                raise
-            _ensure_own_private_dir(fallback)  # (raising: the rows are lost, and counted)
-            configured, self.directory = self.directory, fallback
-            path = self._write_file_here(rows, reason, item_count, attachments, encoded_rows)
-            self.moved = (configured, exc)
-            return path
+            tried.append((self.directory, exc))
+        fallback = fallback_spill_dir()
+        if self.directory != fallback:
+            try:
+                _ensure_own_private_dir(fallback)
+                configured, self.directory = self.directory, fallback
+                path = self._write_file_here(rows, reason, item_count, attachments, encoded_rows)
+                self.moved = (configured, tried[0][1])
+                return path
+            except OSError as exc:
+                tried.append((fallback, exc))
+        raise _spill_failed(tried) from tried[-1][1]
 
     def _write_file_here(self, rows: list[tuple[ObjectRef, dict]], reason: str, item_count: int,
                          attachments: list[tuple[dict, bytes]] | None = None,
