@@ -184,7 +184,7 @@ def _from_jsonl(path: Path, metafunc: pytest.Metafunc) -> list[DataRecord]:
     try:
         content = path.read_bytes()
     except OSError as exc:
-        raise pytest.UsageError(f"data={str(path)!r}: cannot read the file ({exc.strerror}){looked_in}.") from None
+        raise pytest.UsageError(f"data={str(path)!r}: cannot read the file ({exc.strerror}){looked_in}.{_files_beside(path)}") from None
     if content.startswith(codecs.BOM_UTF8):  # (as editors on Windows save UTF-8)
         content = content[len(codecs.BOM_UTF8):]
     records = []
@@ -201,11 +201,25 @@ def _from_jsonl(path: Path, metafunc: pytest.Metafunc) -> list[DataRecord]:
         try:
             item = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise pytest.UsageError(f"{path}:{number}: not valid JSON ({exc.msg}); every line must be one JSON object.") from None
+            # (the column finds a stray comma or quote in a line of a few hundred characters)
+            raise pytest.UsageError(f"{path}:{number}: not valid JSON ({exc.msg} at column {exc.colno}); "
+                                    "every line must be one JSON object.") from None
         if not isinstance(item, dict):
             raise pytest.UsageError(f"{path}:{number}: expected a JSON object with input/expected, got {type(item).__name__}.")
         records.append(to_record(item, f"{path}:{number}"))
     return records
+
+
+def _files_beside(path: Path) -> str:
+    """For a data file not found: the .jsonl files in its folder (a typo in the name shows)."""
+    try:
+        names = sorted(p.name for p in path.parent.glob("*.jsonl") if p.name != path.name)
+    except OSError:
+        return ""
+    if not names:
+        return ""
+    shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+    return f" The .jsonl files in {path.parent}: {shown}."
 
 
 def _from_dataset(dataset: Any, metafunc: pytest.Metafunc) -> list[DataRecord]:

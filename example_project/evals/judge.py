@@ -2,14 +2,16 @@
 question and the reply, one model call (an `llm` span under the scorer's span), the letter the
 model chose mapped to a score, and its reason kept in the score's metadata.
 
-The judge model is a deterministic stand-in, so the suite runs offline and scores the same every
-run. To grade with a real model, make `call_model` a client call instead, e.g.
-`braintrust.wrap_openai(OpenAI()).chat.completions.create(model=..., messages=messages)`: the
-wrapper records the call as an `llm` span in the same place.
+By default the judge model is a deterministic stand-in, so the suite runs offline and scores the
+same every run. To grade with a real model, set JUDGE_MODEL to its name (with `openai` installed,
+OPENAI_API_KEY set, and OPENAI_BASE_URL for another OpenAI-compatible server): the call goes
+through `braintrust.wrap_openai`, which records it as an `llm` span in the same place.
 """
 
 from __future__ import annotations
 
+import functools
+import os
 import re
 
 import braintrust
@@ -45,8 +47,27 @@ def topics(text: str) -> set[str]:
     return {topic for topic, words in TOPICS.items() if any(word in text for word in words)}
 
 
-@braintrust.traced(type="llm", name="judge model")
 def call_model(messages: list[dict]) -> str:
+    """The judge's answer: from the model JUDGE_MODEL names, else from the offline stand-in."""
+    model = os.environ.get("JUDGE_MODEL", "").strip()
+    if not model:
+        return stand_in_model(messages)
+    response = openai_client(model).chat.completions.create(model=model, messages=messages, temperature=0)
+    return response.choices[0].message.content or ""
+
+
+@functools.cache
+def openai_client(model: str):
+    """One client for the run (made once: it reads its settings and certificates when made)."""
+    try:
+        from openai import OpenAI
+    except ImportError:
+        raise ImportError(f"JUDGE_MODEL={model} needs the openai package: pip install openai") from None
+    return braintrust.wrap_openai(OpenAI())
+
+
+@braintrust.traced(type="llm", name="judge model")
+def stand_in_model(messages: list[dict]) -> str:
     """The stand-in model: reads the prompt's question and reply, answers with a letter and why."""
     braintrust.current_span().log(metadata={"model": "keyword-judge"})
     prompt = messages[-1]["content"]
@@ -66,8 +87,10 @@ def answers_question(input, output):
     human, 0 for an answer to another question."""
     prompt = PROMPT.format(question=input, reply=(output or {}).get("reply", ""))
     answer = call_model([{"role": "user", "content": prompt}])
-    choice = answer[:1]
-    if choice not in CHOICE_SCORES:
+    # (a real model may write "(A)" or "A." or "A:": the first letter, then the reason)
+    chosen = re.match(r"\W*([A-Z])\b\W*(.*)", answer, re.DOTALL)
+    if not chosen or chosen.group(1) not in CHOICE_SCORES:
         raise ValueError(f"the judge answered {answer!r}, which starts with none of {sorted(CHOICE_SCORES)}")
+    choice = chosen.group(1)
     return Score(name="answers_question", score=CHOICE_SCORES[choice],
-                 metadata={"choice": choice, "rationale": answer[2:].strip()})
+                 metadata={"choice": choice, "rationale": chosen.group(2).strip()})
