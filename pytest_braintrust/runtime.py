@@ -40,6 +40,15 @@ def configure_session(config: pytest.Config, settings: Settings) -> None:
     registry = ExperimentRegistry(settings, attach=attach, shared_dir=(workerinput or {}).get(PINS_KEY),
                                   datasets=config.stash.setdefault(DATASETS_KEY, {}))
     run = BraintrustRun(config, settings, registry, is_worker=workerinput is not None)
+    if workerinput is not None and run.runs_nothing is None:
+        # A worker logs into an experiment the controller made, so nothing imported the backend
+        # before the tests: the sender imported it (``requests``) with its first batch, during a
+        # test, where pytest's warning filters apply to every thread. Under ``-W error`` the
+        # import's DependencyWarning (no PySocks) then failed it and the rows spilled as
+        # ``internal_error``; without it, that warning was charged to whichever test ran.
+        from braintrust.delivery.runtime import import_backend
+
+        import_backend()
     run.saved_policy = saved_policy
     run.counts_at_start = mark_counts()  # this run's rows only, when pytest runs twice in a process
     config.pluginmanager.register(run, RUN_PLUGIN)

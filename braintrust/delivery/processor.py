@@ -474,10 +474,9 @@ class Processor:
             )
         except BaseException as exc:
             failure = exc
-            log.error(
-                "braintrust: delivering a batch failed unexpectedly (%s: %s); spilling it",
-                type(exc).__name__, exc, exc_info=isinstance(exc, Exception),
-            )
+            # (in the flush result and the run's summary, not only in logging: a spill says why)
+            self._accounts.note_error(f"delivering a batch failed unexpectedly ({type(exc).__name__}: {exc}); its rows were spilled")
+            log.debug("braintrust: the unexpected delivery failure", exc_info=isinstance(exc, Exception))
             progress = Progress()
             progress.fail([(item.ref, item.row, 1) for item in chunk.items], "internal_error", False)
         with self._cond:

@@ -17,7 +17,8 @@ from braintrust import masking
 from braintrust.delivery import policy, spill
 from braintrust.delivery.backend import BackendError
 from braintrust.delivery.memory_backend import MemoryBackend
-from braintrust.delivery.processor import EARLIER_WRITE_SPILLED, FlushError
+from braintrust.config import DeliverySettings
+from braintrust.delivery.processor import EARLIER_WRITE_SPILLED, FlushError, Processor
 from braintrust.delivery.replay import replay
 from braintrust.delivery.spill import SpillWriter, write_private_file
 from delivery_helpers import (
@@ -319,6 +320,22 @@ def test_an_unexpected_backend_exception_spills_the_batch_and_the_sender_lives_o
     assert any("backend bug" in message for message in later.errors)
     processor.close()
 
+
+
+def test_a_backend_that_cannot_be_made_spills_the_batch_saying_why(tmp_path):
+    """(A worker's sender importing ``requests`` under ``-W error`` failed so: the rows spilled as
+    ``internal_error`` and only ``logging`` said why.)"""
+    def no_backend():
+        raise RuntimeError("the backend's modules failed to import")
+
+    spill_dir = tmp_path / "spill"
+    processor = Processor(no_backend, lambda: SpillWriter(spill_dir, {}, 500 * 1024 * 1024), DeliverySettings())
+    processor.enqueue(project_ref(), make_row("x"), 100)
+    result = processor.flush(timeout=5)
+    assert_invariant(result)
+    assert result.spilled_by_reason == {"internal_error": 1}
+    assert any("failed unexpectedly (RuntimeError: the backend's modules failed to import)" in error for error in result.errors)
+    processor.close()
 
 def test_an_unexpected_resolve_exception_spills_only_that_objects_rows(tmp_path):
     class Broken(MemoryBackend):
