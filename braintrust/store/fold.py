@@ -1,8 +1,10 @@
 """Folding the row log into row states: the server's write semantics, applied in log order.
 
-Per row id: a replace (op 0) sets the row, keeping the ``created`` of a live row it replaces;
-a merge (op 1) deep-merges into a live row (see ``merge.merge_row``) or, with none, inserts;
-a delete (op 2) leaves a tombstone.
+Per row id: a replace (op 0) sets the row, ``created`` included (a replacing row without one
+keeps the ``created`` of the live row it replaces); a merge (op 1) deep-merges into a live row
+(see ``merge.merge_row``), keeping its ``created``, or, with none, inserts; a delete (op 2)
+leaves a tombstone. (So a row written twice reads the same whether the SDK merged the two
+writes before sending, as it does within one batch, or the store folds them.)
 
 A state that is exactly one log entry's JSON only points at that entry (``data_seq``); JSON
 is read and parsed only when a merge needs it, through the ``load`` callable.
@@ -73,8 +75,13 @@ def fold(entries: Iterable[Entry], states: dict[str, RowState], load: Loader) ->
             patch = loads_row(text if text is not None else load(seq))
             state.data = merge_row(state.parsed(load), patch)
         else:
-            if state.deleted:
+            if state.deleted or _has_created(text if text is not None else load(seq)):
                 state.created = created
             state.deleted = False
             state.data_seq, state.text, state.data = seq, text, None
         state.xact_id = xact_id
+
+
+def _has_created(text: str) -> bool:
+    """Whether a replacing row brings its own ``created`` (else its entry's is the write time)."""
+    return loads_row(text).get("created") is not None

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from braintrust.delivery.backend import DATASET, EXPERIMENT, PLAYGROUND_LOGS, PROJECT_LOGS
@@ -45,22 +46,15 @@ def stored_form(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _union(old: list[Any], new: list[Any]) -> list[Any]:
-    out = list(old)
-    seen: set[Any] = set()
-    for item in out:
-        try:
-            seen.add(item)
-        except TypeError:
-            pass
-    for item in new:
-        try:
-            if item in seen:
-                continue
-            seen.add(item)
-        except TypeError:
-            if item in out:
-                continue
-        out.append(item)
+    """``old`` then ``new``, each tag once (the first time it is seen), as the SDK's merge does:
+    tags are compared as text (JSON for lists and dicts), so duplicates already in ``old`` go too."""
+    seen: set[str] = set()
+    out = []
+    for item in old + new:
+        key = json.dumps(item, sort_keys=True) if isinstance(item, (dict, list)) else str(item)
+        if key not in seen:
+            seen.add(key)
+            out.append(item)
     return out
 
 

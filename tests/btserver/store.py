@@ -14,8 +14,9 @@ object_type               fields on the row
 
 Write semantics (§5.4): ``_is_merge: true`` deep-merges into the stored row (dicts merge
 recursively, anything else is replaced, the top-level ``tags`` lists are unioned; inserted when
-absent; ``_merge_paths`` stops merging at the listed key paths); any other row replaces the stored
-one; ``_object_delete: true`` deletes it. Every request that writes gets one transaction id
+absent; ``_merge_paths`` stops merging at the listed key paths; the row keeps its ``created``); any
+other row replaces the stored one (``created`` included, kept when the new row has none);
+``_object_delete: true`` deletes it. Every request that writes gets one transaction id
 (``_xact_id``: a string of 19 digits that only grows). Each row keeps its full history so reads can
 be pinned to a past version.
 
@@ -26,6 +27,7 @@ structure; everything handed out to callers is a deep copy.
 from __future__ import annotations
 
 import copy
+import json
 import threading
 from datetime import datetime, timezone
 from typing import Iterable
@@ -77,8 +79,8 @@ def deep_merge(old: dict, new: dict, stop_paths: frozenset = frozenset(), _path:
     """A new dict: ``new`` merged into ``old`` (neither is modified).
 
     Dicts merge recursively; at a path in ``stop_paths`` (tuples of keys) the new value replaces the
-    old one whole. At the top level, two ``tags`` lists are unioned in order without duplicates.
-    Anything else is replaced.
+    old one whole (``tags`` too). At the top level, two ``tags`` lists are unioned in order without
+    duplicates. Anything else is replaced.
     """
     out = dict(old)
     for key, value in new.items():
@@ -86,16 +88,25 @@ def deep_merge(old: dict, new: dict, stop_paths: frozenset = frozenset(), _path:
             continue
         current = out.get(key)
         path = _path + (key,)
-        if isinstance(value, dict) and isinstance(current, dict) and path not in stop_paths:
+        if path in stop_paths:
+            out[key] = value
+        elif isinstance(value, dict) and isinstance(current, dict):
             out[key] = deep_merge(current, value, stop_paths, path)
         elif not _path and key == "tags" and isinstance(value, list) and isinstance(current, list):
-            union = list(current)
-            for tag in value:
-                if tag not in union:
-                    union.append(tag)
-            out[key] = union
+            out[key] = _tag_union(current, value)
         else:
             out[key] = value
+    return out
+
+
+def _tag_union(old: list, new: list) -> list:
+    """``old`` then ``new``, each tag once (the first time it is seen), as the SDK's merge does."""
+    seen, out = set(), []
+    for tag in old + new:
+        key = json.dumps(tag, sort_keys=True) if isinstance(tag, (dict, list)) else str(tag)
+        if key not in seen:
+            seen.add(key)
+            out.append(tag)
     return out
 
 
@@ -167,6 +178,8 @@ class RowStore:
         elif row.get("_is_merge") and previous is not None:
             stop = frozenset(tuple(p) for p in row.get("_merge_paths") or () if isinstance(p, list))
             stored = deep_merge(previous, row, stop)
+            if "created" in previous:  # a merge keeps the row's created, as the SDK's own merge does (§5.4)
+                stored["created"] = previous["created"]
         else:
             stored = dict(row)
             for control in CONTROL_KEYS:

@@ -57,12 +57,13 @@ def test_top_level_tags_are_unioned_without_duplicates(store):
     assert stored["metadata"]["tags"] == ["y"]  # only top-level tags are unioned
 
 
-def test_replace_overwrites_the_row_but_keeps_created(store):
+def test_replace_overwrites_the_row_created_included(store):
+    # (as the SDK's own merge of two writes in one batch does: the later replace wins whole)
     store.write_rows([row(input=1, output=2, created="2026-01-01T00:00:00+00:00")])
     store.write_rows([row(input=3, created="2026-02-02T00:00:00+00:00")])
     stored = current(store)["r1"]
     assert stored["input"] == 3 and "output" not in stored
-    assert stored["created"] == "2026-01-01T00:00:00+00:00"
+    assert stored["created"] == "2026-02-02T00:00:00+00:00"
 
 
 def test_delete_removes_the_row_and_a_later_insert_revives_it(store):
