@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import operator
 import threading
 import time
 import uuid
@@ -97,7 +98,7 @@ class _Run:
             cases = await self._read_cases(await run_blocking(lambda: self._base_experiment_cases(data)))
         if self.filters:
             cases = [c for c in cases if case_matches(c, self.filters)]
-        if not cases:
+        if not any(_trial_count(case, ev.trial_count) for case in cases):  # (no trial to run, as 0.48.1 counts)
             eprint(f"{YELLOW}Warning: no data rows found for evaluator '{ev.eval_name}'. The experiment will be empty.{END}")
         if ev.on_start is not None and self.experiment is not None:  # (no experiment, no start: as in 0.48.1)
             start_summary = await self._start_summary()
@@ -552,10 +553,18 @@ def _unread_message(read: int) -> str:
 
 
 def _trial_count(case: EvalCase, default: int) -> int:
-    count = case.trial_count
-    if isinstance(count, int) and not isinstance(count, bool) and count >= 1:
-        return count
-    return default
+    """How many trials ``case`` gets: its own ``trial_count`` when it has one (0 or less: none,
+    as in 0.48.1, which skips the case), else the evaluator's."""
+    if case.trial_count is None:
+        return default
+    try:
+        count = operator.index(case.trial_count)
+    except TypeError:
+        raise TypeError(
+            f"a case's trial_count must be an integer or None, got {case.trial_count!r} (the case with input "
+            f"{case.input!r:.100}); write e.g. trial_count=3, or leave it out to use Eval's trial_count."
+        ) from None
+    return max(count, 0)
 
 
 def _parameter_count(fn: Callable[..., Any]) -> int:
