@@ -120,9 +120,12 @@ def _wrap(func: Callable, options: dict[str, Any]) -> Callable:
         _close(span, {"output": output} if has_output and not notrace_io else {})
 
     def fail(span: Any, collector: "_Collector | None" = None) -> None:
-        logged = collector is not None and not notrace_io and collector.loggable() and collector.items
-        # (what a generator yielded before the failure is its output)
-        _close(span, {"output": collector.output()} if logged else {}, sys.exc_info())
+        error = sys.exc_info()
+        # What a generator yielded before an ``Exception`` is its output; after an interrupt
+        # (``KeyboardInterrupt``, ``SystemExit``, cancellation) there is none, as in 0.48.1.
+        logged = (collector is not None and not notrace_io and collector.loggable() and collector.items
+                  and isinstance(error[1], Exception))
+        _close(span, {"output": collector.output()} if logged else {}, error)
 
     def abandon(span: Any) -> None:
         # The consumer stopped iterating early (``break``, ``close()``): not an error, and the
@@ -144,6 +147,7 @@ def _wrap(func: Callable, options: dict[str, Any]) -> Callable:
             collector = _Collector(collect=not notrace_io)
             to_send: Any = None
             to_throw: BaseException | None = None
+            closed = False  # (the caller closed the wrapper: GeneratorExit at its ``yield``)
             try:
                 agen = func(*args, **kwargs)  # (arguments it cannot take: the span's error)
                 while True:
@@ -159,10 +163,14 @@ def _wrap(func: Callable, options: dict[str, Any]) -> Callable:
                     try:
                         to_send = yield item
                     except GeneratorExit:
+                        closed = True
                         raise
                     except BaseException as exc:  # athrow() on the wrapper: pass it on
                         to_throw = exc
             except GeneratorExit:
+                if not closed:  # (raised by the body itself: its error)
+                    fail(span, collector)
+                    raise
                 try:
                     await _in_steps(steps, agen.aclose())
                 finally:
@@ -186,6 +194,7 @@ def _wrap(func: Callable, options: dict[str, Any]) -> Callable:
             collector = _Collector(collect=not notrace_io)
             to_send: Any = None
             to_throw: BaseException | None = None
+            closed = False  # (the caller closed the wrapper: GeneratorExit at its ``yield``)
             try:
                 gen = func(*args, **kwargs)  # (arguments it cannot take: the span's error)
                 while True:
@@ -202,10 +211,14 @@ def _wrap(func: Callable, options: dict[str, Any]) -> Callable:
                     try:
                         to_send = yield item
                     except GeneratorExit:
+                        closed = True
                         raise
                     except BaseException as exc:  # throw() on the wrapper: pass it on
                         to_throw = exc
             except GeneratorExit:
+                if not closed:  # (raised by the body itself: its error)
+                    fail(span, collector)
+                    raise
                 try:
                     steps.run(gen.close)
                 finally:
