@@ -28,6 +28,7 @@ import time
 import traceback
 import warnings
 import weakref
+from collections.abc import Mapping
 from typing import Any, AsyncIterator, Callable, Iterator
 
 from braintrust.forks import at_fork
@@ -98,6 +99,8 @@ def traceback_text(exc: BaseException) -> str:
 
 #: Request arguments that carry credentials (LiteLLM takes them per call).
 SECRET_ARGUMENTS = ("api_key", "azure_ad_token", "aws_secret_access_key", "aws_session_token")
+#: Request arguments whose values are headers.
+HEADER_ARGUMENTS = ("extra_headers", "headers")
 #: Credentials recognisable without knowing them: an ``Authorization`` value, a provider key.
 _SECRET_PATTERNS = re.compile(r"(?i)\b(?:Bearer|Basic)\s+[^\s'\"\\,;]+|\bsk-[A-Za-z0-9_\-]{16,}")
 _REDACTED = "[redacted]"
@@ -114,17 +117,40 @@ def redact(text: str, secrets: Any = ()) -> str:
 
 
 def call_secrets(create: Any, kwargs: dict) -> list[str]:
-    """The credentials a call is made with: its credential arguments and the API key of the
-    client whose method ``create`` is (through the clients' own wrappers, such as
-    ``with_raw_response``'s)."""
+    """The credentials a call is made with: its credential arguments, the values of the headers
+    it sets (``extra_headers``, LiteLLM's ``headers``: any of them may carry a key, under any
+    name, and the HTTP library's error for a bad one quotes it), and the API key, auth token and
+    default headers of the client whose method ``create`` is (through the clients' own wrappers,
+    such as ``with_raw_response``'s)."""
     secrets = [kwargs.get(name) for name in SECRET_ARGUMENTS]
-    try:
-        owner = getattr(inspect.unwrap(create), "__self__", None) if create is not None else None
-    except ValueError:  # (a cycle of __wrapped__)
-        owner = None
-    client = getattr(owner, "_client", None)
+    for name in HEADER_ARGUMENTS:
+        secrets.extend(_header_values(kwargs.get(name)))
+    client = getattr(_bound_to(create), "_client", None)
     secrets.append(getattr(client, "api_key", None))
+    secrets.append(getattr(client, "auth_token", None))  # (Anthropic's)
+    secrets.extend(_header_values(getattr(client, "_custom_headers", None)))  # (its ``default_headers``)
     return [secret for secret in secrets if isinstance(secret, str)]
+
+
+def _bound_to(create: Any) -> Any:
+    """The object ``create`` is a method of: the first ``__self__`` met going down its chain of
+    wrappers (a bound method of a decorated function has the plain function as ``__wrapped__``,
+    which has none)."""
+    seen = set()
+    while create is not None and id(create) not in seen:  # (a cycle of __wrapped__ ends it)
+        owner = getattr(create, "__self__", None)
+        if owner is not None:
+            return owner
+        seen.add(id(create))
+        create = getattr(create, "__wrapped__", None)
+    return None
+
+
+def _header_values(headers: Any) -> list[Any]:
+    try:
+        return list(headers.values()) if isinstance(headers, Mapping) else []
+    except Exception:  # (a mapping that cannot be read: the patterns still apply)
+        return []
 
 
 class Kind:
