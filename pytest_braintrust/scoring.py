@@ -143,6 +143,10 @@ def _has_trace_parameter(fn: Any) -> bool:
     return parameter is not None and parameter.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
 
 
+#: The clock as imported: the test's own mock of ``time.time`` (scorers run while it is active) is
+#: neither consumed nor able to raise in the plugin's bookkeeping.
+_wall_clock = time.time
+
 #: What a scorer may raise and still only fail itself: any error, and what a test would fail
 #: with rather than stop the run (``pytest.fail``/``skip``/``xfail`` in a shared helper, ``sys.exit``).
 _SCORER_FAILURES = (Exception, SystemExit, pytest.fail.Exception, pytest.skip.Exception, pytest.xfail.Exception)
@@ -201,12 +205,20 @@ def run_scorers(case: Any, scorers: list[Any]) -> dict[str, float | None]:
     given_by = _score_givers(case)
     for index, raw in enumerate(scorers):
         name = scorer_name(raw, index)
-        span = case.span.start_span(
-            name=name,
-            span_attributes={"type": "score", "purpose": "scorer"},
-            propagated_event=scorer_propagated_event(case.span),
-            input={k: available[k] for k in ("input", "expected", "metadata", "output", "id", "tags")},
-        )
+        try:
+            span = case.span.start_span(
+                name=name,
+                span_attributes={"type": "score", "purpose": "scorer"},
+                propagated_event=scorer_propagated_event(case.span),
+                input={k: available[k] for k in ("input", "expected", "metadata", "output", "id", "tags")},
+            )
+        except Exception as exc:  # (e.g. the test's mock of time.time, still active here, ran out)
+            case.scorer_errors[name] = (
+                f"the scorer did not run: starting its score span failed ({type(exc).__name__}: {exc}). Scorers run "
+                "before the test's fixtures are torn down, so a mock the test set (of time.time, say) is still active.\n"
+                + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            )
+            continue
         span.set_current()  # spans the scorer starts (an LLM judge's calls) nest under its span
         try:
             scorer = resolve_scorer(raw)
@@ -220,7 +232,7 @@ def run_scorers(case: Any, scorers: list[Any]) -> dict[str, float | None]:
         except _SCORER_FAILURES as exc:
             case.scorer_errors[name] = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
             span.log_error(type(exc), exc, exc.__traceback__)
-            span.end()
+            span.end(_wall_clock())
             continue
         finally:
             span.unset_current()
@@ -228,9 +240,9 @@ def run_scorers(case: Any, scorers: list[Any]) -> dict[str, float | None]:
         held = fields.pop("scores") if case.hold_scores else None
         span.log(**fields)
         if held is None:
-            span.end()
+            span.end(_wall_clock())
         else:  # ended when the case settles (see BraintrustCase.settle_scores)
-            case.held_score_spans.append((name, span, held, time.time()))
+            case.held_score_spans.append((name, span, held, _wall_clock()))
         for score in scores:
             value = score.score
             results[score.name] = (1 if value else 0) if isinstance(value, bool) else value

@@ -24,6 +24,9 @@ from pytest_braintrust.outcome import error_text, interrupted_outcome, outcome_o
 from pytest_braintrust.report import junit_score_property
 from pytest_braintrust.scoring import run_scorers
 
+#: The clock as imported: the call hook reads it while the test's own mocks (pytest-mock's
+#: ``time.time``) are still active; reading the mocked one used up their values or raised.
+_wall_clock = time.time
 
 
 class CaseSpan(DeferredSpan):
@@ -330,7 +333,7 @@ class EvalSession:
         finally:
             case.running = False
             task.unset_current()
-            case.task, case.task_ended = task, time.time()  # (it ends with the call's report: _finish_task)
+            case.task, case.task_ended = task, _wall_clock()  # (it ends with the call's report: _finish_task)
 
     @staticmethod
     def _finish_task(case: BraintrustCase, call_report: Any = None) -> None:
