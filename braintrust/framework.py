@@ -8,7 +8,7 @@ and object classes, ``Metadata``.
 
 from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Optional, Sequence, TypeVar, Union
 
-from braintrust.eval.api import Eval, EvalAsync, default_error_score_handler
+from braintrust.eval.api import Eval, EvalAsync, default_error_score_handler, run_evaluator
 from braintrust.eval.cases import BaseExperiment, EvalCase
 from braintrust.eval.evaluator import Evaluator
 from braintrust.eval.hooks import DictEvalHooks, EvalHooks, SSEProgressEvent, TaskProgressEvent
@@ -100,5 +100,6 @@ __all__ = [
     "init_experiment",
     "report_evaluator_result",
     "report_failures",
+    "run_evaluator",
     "set_thread_pool_max_workers",
 ]

@@ -64,6 +64,30 @@ async def run_and_report(evaluator: Evaluator, reporter: Any) -> EvalResultWithS
     return result
 
 
+async def run_evaluator(
+    experiment: Any,
+    evaluator: Evaluator,
+    position: int | None,
+    filters: list[Any],
+    stream: Callable[[Any], Any] | None = None,
+    state: Any = None,
+    enable_cache: bool = True,
+) -> EvalResultWithSummary:
+    """0.48.1's ``braintrust.framework.run_evaluator``: run ``evaluator`` with no report, logging
+    its trials to ``experiment`` (None: to no experiment; the summary is then computed locally).
+    ``filters`` are ``(dotted path, regex)`` pairs or 0.48.1's ``Filter`` objects (``path`` a list);
+    ``position`` (a progress bar's row) is not used here."""
+    import dataclasses
+
+    from braintrust.eval.runner import run_evaluator_async
+
+    check_state(state, "run_evaluator")
+    pairs = [(".".join(f.path), f.pattern) if hasattr(f, "path") else tuple(f) for f in filters or []]
+    changes = {"enable_cache": enable_cache, **({"stream": stream} if stream is not None else {})}
+    evaluator = dataclasses.replace(evaluator, **changes)
+    return await run_evaluator_async(evaluator, no_send_logs=True, filters=pairs, announce=False, experiment=experiment)
+
+
 def Eval(  # noqa: N802 - public API name
     name: str,
     data: Any,
@@ -197,5 +221,6 @@ __all__ = [
     "Reporter",
     "ReporterDef",
     "default_error_score_handler",
+    "run_evaluator",
     "set_thread_pool_max_workers",
 ]

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import abc
+import threading
 import warnings
 from typing import Any, Callable, Generic, Literal, TypedDict, TypeVar
 
@@ -90,25 +91,27 @@ class DictEvalHooks(dict, EvalHooks[Output]):  # type: ignore[misc]
     def __init__(
         self,
         metadata: dict[str, Any] | None = None,
-        *,
         expected: Any = None,
         trial_index: int = 0,
         tags: list[str] | None = None,
-        parameters: dict[str, Any] | None = None,
         report_progress: Callable[[dict[str, Any]], None] | None = None,
+        parameters: dict[str, Any] | None = None,
         cancel_event: Any = None,
     ):
+        # (0.48.1's parameters, in its order: each may be given by position)
         super().__init__()
         if metadata is not None:
             self["metadata"] = metadata
         if expected is not None:
             self["expected"] = expected
         self["trial_index"] = trial_index
-        self["tags"] = tags if tags is not None else []  # (the runner's own list: it logs what the task adds)
+        # A copy, so what the task adds does not change the caller's list; any other value is kept
+        # as given (a string is not split into tags), as in 0.48.1.
+        self["tags"] = [] if tags is None else list(tags) if isinstance(tags, (list, tuple, set)) else tags
         self._parameters = parameters
         self._report_progress = report_progress
         self._span: Any = None
-        self._cancel_event = cancel_event
+        self._cancel_event = cancel_event if cancel_event is not None else threading.Event()
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -119,8 +122,12 @@ class DictEvalHooks(dict, EvalHooks[Output]):  # type: ignore[misc]
         return self["tags"]
 
     @tags.setter
-    def tags(self, value: list[str]) -> None:
-        self["tags"][:] = list(value or [])
+    def tags(self, value: list[str] | None) -> None:
+        tags = [] if value is None else list(value)
+        if isinstance(self.get("tags"), list):
+            self["tags"][:] = tags  # (in place: a dict(hooks) taken earlier sees it too)
+        else:
+            self["tags"] = tags
 
     @property
     def expected(self) -> Any:

@@ -53,9 +53,10 @@ NOT_CANCELLED = "CancelledError raised by the task or a scorer itself (the eval 
 
 
 class _Run:
-    def __init__(self, evaluator: Evaluator, *, no_send_logs: bool, filters: list[tuple[str, Pattern[str]]] | None, progress: bool, pool: BoundedThreadPool | None, announce: bool):
+    def __init__(self, evaluator: Evaluator, *, no_send_logs: bool, filters: list[tuple[str, Pattern[str]]] | None, progress: bool, pool: BoundedThreadPool | None, announce: bool, experiment: Any = None):
         self.ev = evaluator
         self.no_send_logs = no_send_logs or evaluator.no_send_logs
+        self.given_experiment = experiment  # (run_evaluator's: log to it rather than start one)
         self.filters = list(filters or [])
         self.progress = progress
         self.pool = pool or shared_pool()
@@ -94,6 +95,10 @@ class _Run:
             self.recorded = True
             if self.announce:
                 eprint(self._running_message())
+        elif self.given_experiment is not None:
+            self.experiment = self.given_experiment
+            self.traces = TraceReader(self.experiment)
+            self.recorded = True
         if cases is None:
             cases = await self._read_cases(await run_blocking(lambda: self._base_experiment_cases(data)))
         if self.filters:
@@ -597,7 +602,9 @@ async def run_evaluator_async(
     progress: bool = True,
     pool: BoundedThreadPool | None = None,
     announce: bool = True,
+    experiment: Any = None,
 ) -> EvalResultWithSummary:
-    """Run one evaluator (no reporting) and return its results and summary."""
-    run = _Run(evaluator, no_send_logs=no_send_logs, filters=filters, progress=progress, pool=pool, announce=announce)
+    """Run one evaluator (no reporting) and return its results and summary. With ``experiment``
+    (and ``no_send_logs``), the trials are logged to that experiment instead of a new one."""
+    run = _Run(evaluator, no_send_logs=no_send_logs, filters=filters, progress=progress, pool=pool, announce=announce, experiment=experiment)
     return await run.execute()
