@@ -47,6 +47,8 @@ PARAMS = (
     "model", "max_tokens", "temperature", "speed", "top_k", "top_p", "stop_sequences", "tool_choice", "tools", "stream",
     "thinking", "output_config", "output_format", "compaction", "context_management", "diagnostics", "thread",
 )
+# The fields of a ``thread`` parameter kept as metadata.
+THREAD_FIELDS = ("type", "previous_message_id")
 OUTPUT_FIELDS = ("role", "content", "model", "stop_reason", "stop_sequence", "stop_details")
 # usage field -> metric
 USAGE_METRICS = (
@@ -172,6 +174,8 @@ def _start_fields(kwargs: dict) -> dict:
             value = [tool.to_dict() if callable(getattr(tool, "to_dict", None)) else tool for tool in value]
         elif key == "output_format" and isinstance(value, type):
             value = f"{value.__module__}.{value.__qualname__}"
+        elif key == "thread" and isinstance(value, dict):  # only what names the thread, as 0.48.1 logs it
+            value = {name: value[name] for name in THREAD_FIELDS if name in value}
         metadata[key] = value
     return {"input": messages, "metadata": metadata}
 

@@ -33,6 +33,7 @@ import sys
 from typing import Any, Callable
 
 from braintrust.wrappers.calls import Kind, NamedWrapper, as_dict, field, is_number, keep_iterators, traced_call
+from braintrust.wrappers import inline_files
 from braintrust.wrappers.openai import USAGE_NAMES as OPENAI_USAGE_NAMES
 from braintrust.wrappers.openai import serialize_response_format
 from braintrust.wrappers.openai import usage_metrics as openai_usage_metrics
@@ -81,8 +82,8 @@ CACHE_TTL_NAMES = {
 
 
 def _request_fields(input_key: str, provider_of: Callable[[str], str]) -> Callable[[dict], dict]:
-    """A call's first fields: its ``input_key`` argument as input; the model parameters, model and
-    provider as metadata."""
+    """A call's first fields: its ``input_key`` argument as input (inline images and files as
+    attachments, as OpenAI's are); the model parameters, model and provider as metadata."""
 
     def start_fields(kwargs: dict) -> dict:
         keep_iterators(kwargs, input_key, "tools")
@@ -92,7 +93,7 @@ def _request_fields(input_key: str, provider_of: Callable[[str], str]) -> Callab
         model = kwargs.get("model")
         metadata["provider"] = provider_of(model) if isinstance(model, str) and model else "litellm"
         metadata["model"] = model
-        return {"input": kwargs.get(input_key), "metadata": metadata}
+        return {"input": inline_files.openai_input(kwargs.get(input_key)), "metadata": metadata}
 
     return start_fields
 

@@ -37,7 +37,7 @@ import json
 from typing import Any, Callable
 
 from braintrust.wrappers.calls import (
-    Call, Kind, NamedWrapper, TracedAsyncStream, TracedStream, as_dict, field, given, is_number,
+    Call, Kind, NamedWrapper, TracedAsyncStream, TracedStream, as_dict, field, is_number,
     keep_iterators, omitted, start_call, stream_class, traced_call, traced_once, wrap_client,
 )
 from braintrust.wrappers import inline_files
@@ -301,8 +301,9 @@ def _request_fields(params: tuple[str, ...], input_key: str) -> Callable[[dict],
 
     def start_fields(kwargs: dict) -> dict:
         keep_iterators(kwargs, input_key, "tools")
-        # (a pydantic model class given as ``response_format`` / ``text_format``: its JSON schema)
-        metadata = {key: serialize_response_format(kwargs[key]) for key in params if key in kwargs and given(kwargs[key])}
+        # (a pydantic model class given as ``response_format`` / ``text_format``: its JSON schema;
+        # a parameter given as None is logged as null, as 0.48.1 logs it)
+        metadata = {key: serialize_response_format(kwargs[key]) for key in params if key in kwargs and not omitted(kwargs[key])}
         metadata["provider"] = PROVIDER
         return {"input": inline_files.openai_input(kwargs.get(input_key)), "metadata": metadata}
 
