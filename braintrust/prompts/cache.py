@@ -4,9 +4,9 @@
 Two levels: memory (least recently used first out, ``BRAINTRUST_PROMPT_CACHE_MEMORY_MAX_SIZE``
 entries, default 1024) and a folder (``BRAINTRUST_PROMPT_CACHE_DIR``, default
 ``~/.braintrust/prompt_cache``; ``BRAINTRUST_PROMPT_CACHE_DISK_MAX_SIZE`` files, default 1048576,
-oldest removed first); a size of 0 is no bound, as in 0.48.1. Files are JSON, written atomically,
-0600 in a 0700 folder; they hold the prompt as the API answered it and never a credential (the key
-only enters the file name's hash).
+least recently written or read removed first); a size of 0 is no bound, as in 0.48.1. Files are
+JSON, written atomically, 0600 in a 0700 folder; they hold the prompt as the API answered it and
+never a credential (the key only enters the file name's hash).
 A folder that cannot be written costs the disk level only, with one warning.
 """
 
@@ -84,13 +84,20 @@ class PromptCache:
         return self.folder / f"{hashlib.sha256(key.encode('utf-8')).hexdigest()}.json"
 
     def _read(self, key: str) -> CachedPrompt | None:
+        path = self._path(key)
         try:
-            data = json.loads(self._path(key).read_text(encoding="utf-8"))
+            data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
-        if not isinstance(data, dict) or data.get("key") != key or not isinstance(data.get("prompt"), dict):
-            return None
-        return CachedPrompt(data["prompt"], float(data.get("saved_at") or 0))
+        saved_at = data.get("saved_at", 0) if isinstance(data, dict) else None
+        if not isinstance(data, dict) or data.get("key") != key or not isinstance(data.get("prompt"), dict) \
+                or isinstance(saved_at, bool) or not isinstance(saved_at, (int, float)):
+            return None  # (a damaged copy is no copy, as in 0.48.1)
+        try:  # (a copy read counts as used: eviction removes the least recently used, as in 0.48.1)
+            os.utime(path)
+        except OSError:
+            pass
+        return CachedPrompt(data["prompt"], float(saved_at))
 
     def _write(self, key: str, entry: CachedPrompt) -> None:
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
