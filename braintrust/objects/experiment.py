@@ -268,10 +268,17 @@ def init(
         project = default_project_name()
         project_id = default_project_id()
     if project is None and project_id is None:
-        raise ValueError("init needs project= (or project_id=, or BRAINTRUST_PROJECT_NAME in the environment).")
+        # (0.48.1's words first: callers match on them)
+        raise ValueError(
+            "Must specify at least one of project or project_id: init needs project= "
+            "(or project_id=, or BRAINTRUST_PROJECT_NAME in the environment)."
+        )
     if open:
         if experiment is None:
-            raise ValueError("init(open=True) needs experiment= (the name of the experiment to open).")
+            raise ValueError(
+                "Cannot open an experiment without specifying its name: init(open=True) needs "
+                "experiment= (the name of the experiment to open)."
+            )
         ref = ObjectRef(EXPERIMENT, {"project_name": project, "project_id": project_id, "experiment_name": experiment, "open": True})
         return ReadonlyExperiment(ref)
     create_args: dict[str, Any] = {

@@ -51,8 +51,9 @@ def span_link(ref: ObjectRef, row_id: str) -> str:
     """``span.link()``: ``object_link`` without asking Braintrust anything, with 0.48.1's answers
     where it has none: a project-logs span with no current logger in this process (a span
     continued from another process's slug, a logger made with ``set_current=False``) gets the
-    no-op link, and an experiment span with no org known (once its experiment is resolved, which
-    logs in) says ``provide-app-url-or-org-name``."""
+    no-op link, an experiment span with no org known (once its experiment is resolved, which
+    logs in) says ``provide-app-url-or-org-name``, and one whose experiment cannot be resolved
+    (the login or the registration failed) says ``resolve-experiment-id``."""
     from braintrust.delivery.runtime import resolve_ref
     from braintrust.state import global_state
     from braintrust.tracing.context import current_logger_object
@@ -64,9 +65,14 @@ def span_link(ref: ObjectRef, row_id: str) -> str:
             return NOOP_LINK
         if ref.object_type == EXPERIMENT:
             if object_id_of(ref) is None:
-                resolve_ref(ref)
+                try:
+                    resolve_ref(ref)
+                except Exception:  # (0.48.1: a link names no failure, only what it lacks)
+                    pass
             if not (state.org_name or state.requested_org()):
                 return ERROR_LINK + urlencode({"msg": "provide-app-url-or-org-name"})
+            if object_id_of(ref) is None:
+                return ERROR_LINK + urlencode({"msg": "resolve-experiment-id"})
     return object_link(ref, row_id=row_id, resolve=False)
 
 

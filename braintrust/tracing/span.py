@@ -628,9 +628,12 @@ class SpanImpl(CurrentTokens, Span):
 
     # -- context -----------------------------------------------------------------------------
 
+    def set_current(self) -> None:
+        if self._set_current_on_enter:  # (as 0.48.1's: a span started with set_current=False never is)
+            super().set_current()
+
     def __enter__(self) -> "SpanImpl":
-        if self._set_current_on_enter:
-            self.set_current()
+        self.set_current()
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:

@@ -394,9 +394,10 @@ class _Collector:
         if self.limit > 0 and len(self.items) >= self.limit:
             self.overflowed = True
             self.items = []
+            # (0.48.1's words, which callers filter on; said once per generator, not per item)
             log.warning(
-                "@traced generator yielded more than %d items; its output is not logged "
-                "(raise BRAINTRUST_MAX_GENERATOR_ITEMS, or -1 for no limit).",
+                "Generator output exceeded limit of %d items, output not logged. "
+                "Increase BRAINTRUST_MAX_GENERATOR_ITEMS or set to -1 to disable limit.",
                 self.limit,
             )
             return

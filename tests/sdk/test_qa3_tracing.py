@@ -170,8 +170,8 @@ def test_a_span_current_again_after_out_of_order_unsets_can_still_be_unset():
     from braintrust.tracing.span import NOOP_SPAN
 
     logger = braintrust.init_logger(project="out-of-order")
-    a = logger.start_span(name="a", set_current=False)
-    b = logger.start_span(name="b", set_current=False)
+    a = logger.start_span(name="a")
+    b = logger.start_span(name="b")
     a.set_current()
     b.set_current()
     a.unset_current()
