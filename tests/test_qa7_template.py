@@ -4,6 +4,7 @@ server, a JSONL line with a mistake)."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -95,9 +96,12 @@ def test_a_dataset_path_with_a_typo_names_the_files_that_are_there(project):
 
 def test_a_jsonl_line_with_a_syntax_error_names_its_line_and_column(project):
     dataset = project / "evals" / "data" / "faq.jsonl"
+    bad = '{"id": "where-order", "input": "Where is my order?", "expected": {"intent": "shipping"},}'
     with dataset.open("a", encoding="utf-8") as lines:  # (a trailing comma, as in a Python dict)
-        lines.write('{"id": "where-order", "input": "Where is my order?", "expected": {"intent": "shipping"},}\n')
+        lines.write(bad + "\n")
+    with pytest.raises(json.JSONDecodeError) as parsed:  # (its wording moves between Pythons: 3.13's names the comma)
+        json.loads(bad)
     result = run_in(project)
     assert result.returncode == 2, result.stdout + result.stderr
-    assert (f"{dataset}:9: not valid JSON (Expecting property name enclosed in double quotes at column 89); "
+    assert (f"{dataset}:9: not valid JSON ({parsed.value.msg} at column {parsed.value.colno}); "
             "every line must be one JSON object.") in result.stdout
