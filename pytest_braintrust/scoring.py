@@ -143,9 +143,9 @@ def _has_trace_parameter(fn: Any) -> bool:
     return parameter is not None and parameter.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
 
 
-#: The clock as imported: the test's own mock of ``time.time`` (scorers run while it is active) is
-#: neither consumed nor able to raise in the plugin's bookkeeping.
-_wall_clock = time.time
+#: The clock as imported: the plugin's own end times read it while a test's mock of ``time.time``
+#: (pytest-mock's) is still active, so they neither use up the mock's values nor raise with it.
+wall_clock = time.time
 
 #: What a scorer may raise and still only fail itself: any error, and what a test would fail
 #: with rather than stop the run (``pytest.fail``/``skip``/``xfail`` in a shared helper, ``sys.exit``).
@@ -232,7 +232,7 @@ def run_scorers(case: Any, scorers: list[Any]) -> dict[str, float | None]:
         except _SCORER_FAILURES as exc:
             case.scorer_errors[name] = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
             span.log_error(type(exc), exc, exc.__traceback__)
-            span.end(_wall_clock())
+            span.end(wall_clock())
             continue
         finally:
             span.unset_current()
@@ -240,9 +240,9 @@ def run_scorers(case: Any, scorers: list[Any]) -> dict[str, float | None]:
         held = fields.pop("scores") if case.hold_scores else None
         span.log(**fields)
         if held is None:
-            span.end(_wall_clock())
+            span.end(wall_clock())
         else:  # ended when the case settles (see BraintrustCase.settle_scores)
-            case.held_score_spans.append((name, span, held, _wall_clock()))
+            case.held_score_spans.append((name, span, held, wall_clock()))
         for score in scores:
             value = score.score
             results[score.name] = (1 if value else 0) if isinstance(value, bool) else value

@@ -9,7 +9,6 @@ Per case, the same layout as ``Eval()``::
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -22,11 +21,7 @@ from pytest_braintrust.marks import MARKER, check_mark, param_marks_problem
 from pytest_braintrust.options import Settings
 from pytest_braintrust.outcome import error_text, interrupted_outcome, outcome_of
 from pytest_braintrust.report import junit_score_property
-from pytest_braintrust.scoring import run_scorers
-
-#: The clock as imported: the call hook reads it while the test's own mocks (pytest-mock's
-#: ``time.time``) are still active; reading the mocked one used up their values or raised.
-_wall_clock = time.time
+from pytest_braintrust.scoring import run_scorers, wall_clock
 
 
 class CaseSpan(DeferredSpan):
@@ -333,7 +328,7 @@ class EvalSession:
         finally:
             case.running = False
             task.unset_current()
-            case.task, case.task_ended = task, _wall_clock()  # (it ends with the call's report: _finish_task)
+            case.task, case.task_ended = task, wall_clock()  # (it ends with the call's report: _finish_task)
 
     @staticmethod
     def _finish_task(case: BraintrustCase, call_report: Any = None) -> None:

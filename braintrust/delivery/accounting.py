@@ -16,7 +16,7 @@ from typing import Any, Callable
 from braintrust import masking
 from braintrust.delivery.backend import ObjectRef
 from braintrust.delivery.deadline import Deadline
-from braintrust.delivery.spill import SpillWriter
+from braintrust.delivery.spill import SPILL_FAILED, SpillWriter
 
 log = logging.getLogger("braintrust")
 
@@ -337,6 +337,6 @@ def _spill_error(exc: BaseException) -> str:
     """The line for a spill file not written: the spill writer's own error already names the
     folders tried and the fix (``spill._spill_failed``); anything else is shown as it is."""
     text = str(exc)
-    if isinstance(exc, OSError) and text.startswith("could not write a spill file"):
+    if isinstance(exc, OSError) and text.startswith(SPILL_FAILED):
         return text
-    return f"could not write a spill file ({exc!r})"
+    return f"{SPILL_FAILED} ({exc!r})"

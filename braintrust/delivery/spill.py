@@ -107,13 +107,17 @@ def _item_count(path: Path) -> int:
         return 0
 
 
+#: How the error of a spill file no folder could hold begins (the line counting its lost rows shows it whole).
+SPILL_FAILED = "could not write a spill file"
+
+
 def _spill_failed(tried: list[tuple[Path, OSError]]) -> OSError:
     """The error for a spill file no folder could hold: of the last failure's type, naming each
     folder tried, why it failed, and the fix."""
     folders = " nor to ".join(f"{folder} ({_why(error)})" for folder, error in tried)
     last = tried[-1][1]
     failure = type(last)(
-        f"could not write a spill file to {folders}: free space on that disk or make the folder "
+        f"{SPILL_FAILED} to {folders}: free space on that disk or make the folder "
         "writable, or set BRAINTRUST_FAILED_PUBLISH_PAYLOADS_DIR to a folder that can be written"
     )
     failure.errno = last.errno
