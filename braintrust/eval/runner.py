@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import operator
+import reprlib
 import threading
 import time
 import uuid
@@ -539,7 +540,18 @@ def _case_fields(case: EvalCase) -> tuple[dict[str, Any], list[str], ValueError 
         metadata = dict(validate_metadata(case.metadata)) if case.metadata is not None else {}
         return metadata, validate_tags(case.tags) if case.tags is not None else [], None
     except ValueError as exc:
-        return {}, [], ValueError(f"this case's {exc}")
+        return {}, [], ValueError(f"{_case_name(case)}: {exc}")
+
+
+def _case_name(case: EvalCase) -> str:
+    """Which case an error is about, as a user finds it in their data: its id, else its input."""
+    if getattr(case, "id", None) is not None:
+        return f"the case with id {case.id!r}"
+    shortened = reprlib.Repr()  # (keyword arguments only from Python 3.12)
+    shortened.maxstring = shortened.maxother = 60
+    shortened.maxlist = shortened.maxdict = 4
+    shortened.maxlevel = 2
+    return f"the case with input {shortened.repr(case.input)}"  # (reprlib survives a failing __repr__)
 
 
 def _with_trial(result: EvalResult, trial: int) -> EvalResult:

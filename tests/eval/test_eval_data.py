@@ -92,15 +92,31 @@ def test_a_case_with_unusable_metadata_or_tags_fails_alone(form):
     assert [r.input for r in result.results] == [1, 2, 3, 4]
     errors = {r.input: str(r.error) for r in result.results if r.error}
     assert errors == {
-        1: "this case's metadata must be a dict, got str.",
-        2: "this case's tags must be a list of unique strings, got the string 'ab' (write tags=['ab']).",
-        3: "this case's tags must be unique, 't' appears twice.",
+        1: "the case with input 1: metadata must be a dict, got str.",
+        2: "the case with input 2: tags must be a list of unique strings, got the string 'ab' (write tags=['ab']).",
+        3: "the case with input 3: tags must be unique, 't' appears twice.",
     }
     assert ran == [4]
     rows = stored_rows(result)
-    assert "tags" not in trace_of(rows, 2)[0] and "this case's tags" in trace_of(rows, 2)[0]["error"]
+    assert "tags" not in trace_of(rows, 2)[0] and "the case with input 2: tags" in trace_of(rows, 2)[0]["error"]
     root, _ = trace_of(rows, 4)
     assert root["metadata"] == {"k": 1} and root["tags"] == ["ok"]
+
+
+def test_a_case_error_names_the_case_by_its_id_else_by_its_input_shortened():
+    class Unprintable:
+        def __repr__(self):
+            raise RuntimeError("no repr")
+
+    data = [{"input": "q", "id": "record-7", "metadata": 3}, {"input": {"text": "x" * 500, "n": 1}, "tags": "a"},
+            {"input": Unprintable(), "metadata": []}]
+    result = Eval("case-names", data=data, task=lambda x: x, scores=[exact], timeout=20)
+    errors = [str(r.error) for r in result.results]
+    assert errors[0] == "the case with id 'record-7': metadata must be a dict, got int."
+    assert errors[1].startswith("the case with input {'n': 1, 'text': 'xxxxxxxxxxxx") and "..." in errors[1]
+    assert len(errors[1]) < 200
+    assert errors[2].startswith("the case with input <Unprintable instance at 0x")
+    assert errors[2].endswith(": metadata must be a dict, got list.")
 
 
 def test_no_cases_warns_and_returns_an_empty_result(capsys):
