@@ -127,7 +127,7 @@ class TokenChecker:
         except Exception as exc:
             import sys
 
-            print(f"braintrust dev server: authorization failed: {exc}", file=sys.stderr)
+            print(f"braintrust dev server: Authorization error: {exc}", file=sys.stderr)  # (0.48.1's words)
             raise AccessDenied(401, "Unauthorized") from None
         finally:
             state.close()

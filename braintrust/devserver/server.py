@@ -196,6 +196,7 @@ class _Handler(BaseHTTPRequestHandler):
                 try:
                     data = _data_of(request, registered)
                 except Exception as exc:
+                    print(f"braintrust dev server: Error loading dataset: {exc}", file=sys.stderr)
                     self._answer(400, {"error": f"Failed to load dataset: {exc}"})
                     return
                 if request.stream:
@@ -244,14 +245,14 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             result = _run_evaluator(_evaluator_for(request, registered, data, chosen))
         except Exception as exc:
-            print(f"braintrust dev server: failed to run evaluation {request.name}: {exc}", file=sys.stderr)
+            print(f"braintrust dev server: Failed to run evaluation: {exc} (evaluator {request.name!r})", file=sys.stderr)
             self._answer(500, {"error": f"Failed to run evaluation: {exc}"})
             return
         self._answer(200, format_summary(result.summary))
 
     def _run_streamed(self, request: EvalRequest, registered: Any, data: Any, chosen: Any) -> None:
         self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Content-Type", "text/event-stream; charset=utf-8")  # (as 0.48.1)
         self.send_header("Cache-Control", "no-cache")
         for name, value in cors_headers(self._headers()).items():
             self.send_header(name, value)
@@ -284,7 +285,7 @@ class _Handler(BaseHTTPRequestHandler):
                 raise
             print(f"braintrust dev server: the caller of eval {request.name} went away; its run was cancelled", file=sys.stderr)
         except Exception as exc:
-            print(f"braintrust dev server: error running eval {request.name}: {exc}", file=sys.stderr)
+            print(f"braintrust dev server: Error running eval: {exc} (evaluator {request.name!r})", file=sys.stderr)
             send("error", json.dumps(str(exc)))  # (a JSON string, as a function's stream sends it)
         finally:
             send("done", "")

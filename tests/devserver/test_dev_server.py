@@ -122,7 +122,7 @@ def test_a_run_with_the_playgrounds_data_and_parameters(dev, bt_env):
 
 def test_a_streamed_run_sends_start_progress_summary_done(dev, bt_env):
     answer = call(dev, "POST", "/eval", json={"name": "support-bot", "stream": True, "data": [{"input": "hey"}]}, stream=True)
-    assert answer.headers["Content-Type"] == "text/event-stream"
+    assert answer.headers["Content-Type"] == "text/event-stream; charset=utf-8"
     assert answer.headers["Access-Control-Allow-Origin"] == bt_env.url
     sent = events(answer)
     kinds = [kind for kind, _ in sent]
@@ -245,7 +245,7 @@ def assert_ends_with_the_error(answer: requests.Response, message: str) -> None:
     JSON string, as the SDK's stream reader takes it), then ``done``."""
     from braintrust.functions.stream import chunk_of
 
-    assert (answer.status_code, answer.headers["Content-Type"]) == (200, "text/event-stream"), answer.text
+    assert (answer.status_code, answer.headers["Content-Type"]) == (200, "text/event-stream; charset=utf-8"), answer.text
     (error, error_data), done = events(answer)[-2:]
     assert (error, done) == ("error", ("done", ""))
     assert message in chunk_of(error, error_data).data
