@@ -69,31 +69,35 @@ class SpanData:
 
 
 class TraceReader:
-    """Reads traces' rows back from one experiment for ``get_spans``, one read at a time: a read
-    serves every trace asked for before it started (the scorers of trials scored at the same
-    time share it). It reads those traces only, never the whole experiment: the local store in
-    one query, Braintrust with one BTQL query per trace (the one 0.48.1 sends)."""
+    """Reads traces' spans back from one experiment for ``get_spans``, one read at a time: a read
+    answers every query asked before it started (the scorers of trials scored at the same time
+    share it). It reads those traces only, never the whole experiment: the local store in one
+    query (filtered here), Braintrust with one BTQL query per ``get_spans`` call that needs one,
+    0.48.1's: the trace's ``root_span_id``, scorer spans left out unless asked for, the filters."""
 
     def __init__(self, experiment: Any):
         self._experiment = experiment
-        self._waiting: dict[str, asyncio.Future] = {}  # root span id -> the next read's rows of it
+        self._waiting: list[tuple[_Query, asyncio.Future]] = []  # asked for, for the next read
         self._reading = False
         self._loop: asyncio.AbstractEventLoop | None = None  # (the loop whose calls share reads)
 
-    async def rows(self, root_span_id: str) -> list[dict[str, Any]]:
-        """The trace's rows as stored once what was logged so far is sent, in the order written."""
+    async def rows(self, root_span_id: str, filters: Mapping[str, Any] | None = None,
+                   include_scorers: bool = True) -> list[dict[str, Any]]:
+        """The trace's rows that match ``filters`` (checked by ``_normalized_filters``), scorer spans
+        left out unless ``include_scorers``, as stored once what was logged so far is sent, in the
+        order written."""
         from braintrust.eval.threads import run_blocking
 
+        query = _Query(root_span_id, dict(filters or {}), include_scorers)
         await run_blocking(self._experiment.flush)
         loop = asyncio.get_running_loop()
         if self._loop is None:
             self._loop = loop
         if loop is not self._loop:  # (a sync scorer's own loop, asyncio.run(trace.get_spans())): a read of its own
-            return (await run_blocking(lambda: self._read({root_span_id})))[root_span_id]
+            return (await run_blocking(lambda: self._read([query])))[0]
         # Only a read that starts now or later sees the rows just sent.
-        future = self._waiting.get(root_span_id)
-        if future is None:
-            future = self._waiting[root_span_id] = loop.create_future()
+        future = loop.create_future()
+        self._waiting.append((query, future))
         if not self._reading:
             self._start()
         return list(await asyncio.shield(future))
@@ -101,14 +105,14 @@ class TraceReader:
     def _start(self) -> None:
         from braintrust.eval.threads import run_blocking
 
-        wanted, self._waiting = self._waiting, {}
+        wanted, self._waiting = self._waiting, []
         self._reading = True
-        read = asyncio.ensure_future(run_blocking(lambda: self._read(set(wanted))))
-        read.add_done_callback(lambda done: self._deliver(done, wanted))
+        read = asyncio.ensure_future(run_blocking(lambda: self._read([query for query, _ in wanted])))
+        read.add_done_callback(lambda done: self._deliver(done, [future for _, future in wanted]))
 
-    def _deliver(self, read: asyncio.Future, wanted: dict[str, asyncio.Future]) -> None:
+    def _deliver(self, read: asyncio.Future, wanted: list[asyncio.Future]) -> None:
         self._reading = False
-        for root_span_id, future in wanted.items():
+        for index, future in enumerate(wanted):
             if future.done():
                 continue
             if read.cancelled():
@@ -117,19 +121,126 @@ class TraceReader:
                 future.set_exception(read.exception())
                 future.exception()  # (retrieved: a caller cancelled meanwhile leaves no "never retrieved" log)
             else:
-                future.set_result(read.result()[root_span_id])
+                future.set_result(read.result()[index])
         if read.cancelled():  # (the run is stopping: start no other read)
-            waiting, self._waiting = self._waiting, {}
-            for future in waiting.values():
+            waiting, self._waiting = self._waiting, []
+            for _, future in waiting:
                 future.cancel()
         elif self._waiting:  # asked for while this read ran
             self._start()
 
-    def _read(self, root_span_ids: set[str]) -> dict[str, list[dict[str, Any]]]:
+    def _read(self, queries: list["_Query"]) -> list[list[dict[str, Any]]]:
         from braintrust.delivery.backend import EXPERIMENT
         from braintrust.objects.reads import reads
+        from braintrust.state import global_state
 
-        return reads().traces(EXPERIMENT, self._experiment.id, root_span_ids)
+        backend = reads()
+        if global_state().is_local():
+            traces = backend.traces(EXPERIMENT, self._experiment.id, {query.root_span_id for query in queries})
+            return [[row for row in traces[query.root_span_id] if query.matches(row)] for query in queries]
+        found = []
+        for query in queries:
+            rows = backend.query_rows(EXPERIMENT, self._experiment.id, {"filter": query.btql()},
+                                      describe=f"trace {query.root_span_id} of")
+            # (as 0.48.1: BTQL may coerce metadata types, so those filters are checked here too)
+            found.append([row for row in rows if query.matches(row)] if query.filters.get("metadata") else rows)
+        return found
+
+
+class _Query:
+    """One read of a trace's spans: its root span id, the filters, whether scorer spans count."""
+
+    def __init__(self, root_span_id: str, filters: dict[str, Any], include_scorers: bool):
+        self.root_span_id, self.filters, self.include_scorers = root_span_id, filters, include_scorers
+
+    def matches(self, row: Mapping[str, Any]) -> bool:
+        if not self.include_scorers and (row.get("span_attributes") or {}).get("purpose") == "scorer":
+            return False
+        return _matches(SpanData.from_dict(row), self.filters)
+
+    def btql(self) -> dict[str, Any]:
+        """0.48.1's BTQL filter: every clause ANDed, the trace's ``root_span_id`` first."""
+        purpose = ["span_attributes", "purpose"]
+        children = [_compare("eq", ["root_span_id"], self.root_span_id)]
+        if not self.include_scorers:  # (a null purpose compares as null, hence the isnull)
+            children.append({"op": "or", "children": [_null_check("isnull", purpose), _compare("ne", purpose, "scorer")]})
+        for field, attribute in (("span_type", "type"), ("name", "name")):
+            if field in self.filters:  # (BTQL refuses IN []: no alternative is false)
+                values = self.filters[field]
+                children.append(_compare("in", ["span_attributes", attribute], values) if values
+                                else {"op": "literal", "value": False})
+        if "has_error" in self.filters:
+            children.append(_null_check("isnotnull" if self.filters["has_error"] else "isnull", ["error"]))
+        for path, value in _leaves(self.filters.get("metadata") or {}):
+            name = ["metadata", *path]
+            children.append(_null_check("isnull", name) if value is None else _compare("eq", name, value))
+        elapsed = {"op": "sub", "left": {"op": "ident", "name": ["metrics", "end"]},
+                   "right": {"op": "ident", "name": ["metrics", "start"]}}
+        bounds = self.filters.get("duration") or {}
+        for bound, op in (("min", "ge"), ("max", "le")):
+            if bound in bounds:
+                children.append({"op": op, "left": elapsed, "right": {"op": "literal", "value": bounds[bound]}})
+        return {"op": "and", "children": children}
+
+
+def _compare(op: str, name: list[str], value: Any) -> dict[str, Any]:
+    return {"op": op, "left": {"op": "ident", "name": name}, "right": {"op": "literal", "value": value}}
+
+
+def _null_check(op: str, name: list[str]) -> dict[str, Any]:
+    return {"op": op, "expr": {"op": "ident", "name": name}}
+
+
+class _ReadBack:
+    """What a trace's ``get_spans`` read back so far, kept as 0.48.1 keeps it (its
+    ``CachedSpanFetcher``): spans by type, and whether all of them (scorers' aside) were read.
+    Once all were, every query is answered from here; before, a query by type alone reads only
+    the types not read yet, and any other query (or one with scorer spans) is read each time.
+    Scorers reading at the same time (even on other loops) never keep a span twice."""
+
+    def __init__(self, reader: TraceReader | None, root_span_id: str):
+        self._reader, self._root_span_id = reader, root_span_id
+        self._by_type: dict[str, list[SpanData]] = {}
+        self._complete = False
+
+    async def spans(self, filters: dict[str, Any], include_scorers: bool) -> list[SpanData]:
+        span_type = filters.get("span_type")
+        if span_type == []:
+            return []
+        if include_scorers:
+            return await self._read(filters, True)
+        narrower = any(field != "span_type" for field in filters)
+        if self._complete:
+            spans = _kept(self._by_type, span_type)
+            return [span for span in spans if _matches(span, filters)] if narrower else spans
+        if narrower:  # (an answer that says nothing of the spans it left out: not kept)
+            return await self._read(filters, False)
+        if not span_type:
+            by_type = _by_type(await self._read({}, False))
+            self._by_type, self._complete = by_type, bool(by_type)
+            return _kept(by_type, None)
+        missing = [name for name in span_type if name not in self._by_type]
+        if missing:
+            for name, spans in _by_type(await self._read({"span_type": missing}, False)).items():
+                if not self._complete:
+                    self._by_type.setdefault(name, spans)
+        return _kept(self._by_type, span_type)
+
+    async def _read(self, filters: dict[str, Any], include_scorers: bool) -> list[SpanData]:
+        assert self._reader is not None
+        return [SpanData.from_dict(row) for row in await self._reader.rows(self._root_span_id, filters, include_scorers)]
+
+
+def _by_type(spans: list[SpanData]) -> dict[str, list[SpanData]]:
+    grouped: dict[str, list[SpanData]] = {}
+    for span in spans:
+        grouped.setdefault((span.span_attributes or {}).get("type", ""), []).append(span)
+    return grouped
+
+
+def _kept(by_type: dict[str, list[SpanData]], span_type: list[str] | None) -> list[SpanData]:
+    """The kept spans of these types (all when None), type by type as they were first read."""
+    return [span for name in (span_type or list(by_type)) for span in by_type.get(name, [])]
 
 
 class EvalTrace(dict):
@@ -140,6 +251,7 @@ class EvalTrace(dict):
         self._experiment = experiment
         self._reader = reader if reader is not None or experiment is None else TraceReader(experiment)
         self._threads: dict[str, asyncio.Future] = {}  # preprocessor -> its answer (asked once per trace)
+        self._read_back = _ReadBack(self._reader, self._root_span_id)
         super().__init__(trace_ref=self.get_configuration())
 
     def get_configuration(self) -> dict[str, Any]:
@@ -148,10 +260,11 @@ class EvalTrace(dict):
 
     async def get_spans(self, span_type: list[str] | str | None = None, *, filters: Mapping[str, Any] | None = None,
                         include_scorers: bool = False) -> list[SpanData]:
-        """The trial's spans, in the order they started. As 0.48.1, from the span cache while it
-        is on (``tracing.span_cache``: what the spans logged so far, without ``expected`` or
-        ``scores``, no request); else as stored so far (what was logged is sent first), read
-        back from the experiment. Without an experiment (``no_send_logs=True``, ``parent=``)
+        """The trial's spans. As 0.48.1, from the span cache while it is on
+        (``tracing.span_cache``: what the spans logged so far, in the order they started, without
+        ``expected`` or ``scores``, no request); else read back from the experiment as stored
+        (what was logged is sent first) and kept as 0.48.1 keeps them (``_ReadBack``: grouped
+        by span type, a call it can answer sends nothing). Without an experiment (``no_send_logs=True``, ``parent=``)
         this raises ``RuntimeError`` rather than answer no spans, which a scorer would take for
         a trace without any."""
         wanted = _normalized_filters(filters, [span_type] if isinstance(span_type, str) else span_type)
@@ -164,10 +277,7 @@ class EvalTrace(dict):
                 "trace.get_spans() reads the trial's spans back from the eval's experiment, and this eval has "
                 "none (no_send_logs=True, or parent=): run it with an experiment, or score without the trace."
             )
-        rows = await self._reader.rows(self._root_span_id)
-        spans = [SpanData.from_dict(row) for row in rows
-                 if include_scorers or (row.get("span_attributes") or {}).get("purpose") != "scorer"]
-        return [span for span in spans if _matches(span, wanted)]
+        return await self._read_back.spans(wanted, include_scorers)
 
     async def get_thread(self, options: Mapping[str, Any] | None = None) -> list[Any]:
         """The trace's conversation (a list of messages), as 0.48.1 gets it: what was logged is
