@@ -59,8 +59,6 @@ class Score(SerializableDataClass):
     its scorer span then logs none, as 0.48.1's). ``error``: deprecated, as in the public SDK (a
     warning says so); kept on the object, not logged."""
 
-    _NOT_SERIALIZED = ("error",)
-
     name: str
     score: float | None = None
     metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -71,6 +69,10 @@ class Score(SerializableDataClass):
         check_score_value(self.name, self.score)
         if self.error is not None:
             warnings.warn(ERROR_FIELD_DEPRECATED, stacklevel=3)
+
+    def as_dict(self) -> dict[str, Any]:
+        """``name``, ``score`` and ``metadata`` (as given), whatever a subclass adds, as 0.48.1's."""
+        return {"name": self.name, "score": self.score, "metadata": self.metadata}
 
 
 @dataclasses.dataclass

@@ -19,13 +19,12 @@ T = TypeVar("T", bound="SerializableDataClass")
 
 
 class SerializableDataClass:
-    """Mixed into a dataclass. ``_NOT_SERIALIZED`` names fields ``as_dict`` leaves out."""
-
-    _NOT_SERIALIZED: tuple[str, ...] = ()
+    """Mixed into a dataclass."""
 
     def as_dict(self) -> dict[str, Any]:
-        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)  # type: ignore[arg-type]
-                if f.name not in self._NOT_SERIALIZED and f.repr}
+        """Every field, ``repr=False`` ones included (as ``dataclasses.asdict``), so that
+        ``from_dict(as_dict())`` gives the object back."""
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
 
     def as_json(self, **kwargs: Any) -> str:
         return json.dumps(self.as_dict(), **kwargs)
@@ -70,9 +69,13 @@ def _deep(hint: Any, value: Any) -> Any:
     if isinstance(hint, type) and issubclass(hint, SerializableDataClass):
         return hint.from_dict_deep(value) if isinstance(value, dict) else value
     if origin in (typing.Union, types.UnionType):
+        # (the first of the union's dataclasses the dict fits; none: the dict as it is, as 0.48.1)
         for option in args:
-            if option is not type(None) and isinstance(option, type) and issubclass(option, SerializableDataClass):
-                return option.from_dict_deep(value) if isinstance(value, dict) else value
+            if isinstance(value, dict) and isinstance(option, type) and issubclass(option, SerializableDataClass):
+                try:
+                    return option.from_dict_deep(value)
+                except TypeError:
+                    continue
         return value
     if origin is dict and len(args) == 2 and isinstance(value, dict):
         return {k: _deep(args[1], v) for k, v in value.items()}

@@ -127,10 +127,12 @@ class Experiment(RowsObject, FetchedRows):
         row_id = id or ids.row_id()
         now = time.time()
         data, size = jsonsafe.snapshot_fields(clean)
+        legacy = ids.legacy_ids()
+        span_id = ids.span_id(legacy)
         row = {
             "id": row_id,
-            "span_id": ids.span_id(),
-            "root_span_id": ids.trace_id(),
+            "span_id": span_id,
+            "root_span_id": span_id if legacy else ids.trace_id(legacy),  # (a legacy root is its own trace)
             "span_parents": None,
             "span_attributes": {"name": "root", "type": "eval", "exec_counter": ids.next_exec_counter()},
             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(),
