@@ -10,7 +10,7 @@ Braintrust was unreachable): its message says which.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 #: Exit status when a quality gate fails (pytest itself uses 0-5).
@@ -24,6 +24,9 @@ TOLERANCE = 1e-9
 class Gate:
     score: str
     value: float
+    #: Where the gate was written, as the user wrote it (``--braintrust-fail-under``, or an ini
+    #: key in its file): the messages about it name that. None: the option ``evaluate`` names.
+    source: str | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -66,7 +69,7 @@ def parse_fraction(text: str, option: str) -> float:
     except ValueError:
         raise ValueError(f"{option}: {text!r} is not a number; write a fraction (0.8) or a percentage (80%).") from None
     if not 0 <= value <= 1:
-        raise ValueError(f"{option}: {text!r} is outside 0..1 (0%..100%); scores are fractions.")
+        raise ValueError(f"{option}: {text!r} is outside 0..1 (0%..100%); scores are fractions: write 0.8 or 80%.")
     return value + 0.0  # ("-0%": 0, not -0.0, shown "-0.00%")
 
 
@@ -82,7 +85,10 @@ def parse_gates(text: str | None, option: str, example: str | None = None) -> tu
         name, sep, value = part.partition("=")
         if not sep or not name.strip() or not re.match(r"^[^=]+$", name.strip()):
             raise ValueError(f"{option}: {part!r} should look like SCORE=VALUE, e.g. {example or f'{option}=exact=0.8,relevance=75%'}")
-        gates.append(Gate(name.strip(), parse_fraction(value, option)))
+        if "=" in value:  # ("exact=0.8 pass=0.9": gates separated by something other than a comma)
+            raise ValueError(f"{option}: {part.strip()!r} holds more than one '='; separate gates with commas, "
+                             f"e.g. {example or f'{option}=exact=0.8,relevance=75%'}")
+        gates.append(Gate(name.strip(), parse_fraction(value, option), source=option))
     if not gates:  # ("," or " ": a value meant to hold gates, such as an unset variable's, holds none)
         raise ValueError(f"{option}: {text!r} names no gate; write SCORE=VALUE, e.g. {example or f'{option}=exact=0.8,relevance=75%'}")
     return tuple(gates)
@@ -93,17 +99,18 @@ def evaluate(fail_under: tuple[Gate, ...], max_regression: tuple[Gate, ...], sum
              scope: str = "this run", unscored: dict[str, str] | None = None) -> list[GateResult]:
     """Check every gate against every experiment summary. ``summary_missing``: why some summary
     is missing, if one is (a score not found is then reported as unchecked). ``unscored``: why
-    a score may be missing (a scorer that raised), by score name. Messages name the options as
-    ``{option_prefix}fail-under`` and what was judged as ``scope``."""
+    a score may be missing (a scorer that raised), by score name. Messages name a gate by its
+    ``source``, else as ``{option_prefix}fail-under``, and what was judged as ``scope``."""
 
-    def not_found(option: str, score: str) -> str:
+    def not_found(option: str, gate: Gate) -> str:
+        option, score = gate.source or f"{option_prefix}{option}", gate.score
         if summary_missing:
-            return f"{option_prefix}{option}: score {score!r} could not be checked: {summary_missing}"
+            return f"{option}: score {score!r} could not be checked: {summary_missing}"
         if any(score in (getattr(s, "metrics", None) or {}) for s in summaries):
-            return (f"{option_prefix}{option}: {score!r} is a metric, not a score; gates judge scores (fractions "
+            return (f"{option}: {score!r} is a metric, not a score; gates judge scores (fractions "
                     f"0..1, higher is better): name a score")
         why = f" ({unscored[score]})" if unscored and score in unscored else ""
-        return f"{option_prefix}{option}: no score named {score!r} was logged in {scope}{why}"
+        return f"{option}: no score named {score!r} was logged in {scope}{why}"
 
     results: list[GateResult] = []
 
@@ -112,7 +119,7 @@ def evaluate(fail_under: tuple[Gate, ...], max_regression: tuple[Gate, ...], sum
         saying so)."""
         found = [(s, s.scores[gate.score]) for s in summaries if gate.score in s.scores]
         if not found:
-            results.append(GateResult(kind, gate.score, gate.value, None, False, not_found(kind, gate.score)))
+            results.append(GateResult(kind, gate.score, gate.value, None, False, not_found(kind, gate)))
         return found
 
     several = len(summaries) > 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect
 import os
 import shlex
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,8 +82,32 @@ def _gates_option(config: pytest.Config, name: str) -> tuple[Gate, ...]:
             raise pytest.UsageError(f"{option}: an empty value names no gate; write SCORE=VALUE, e.g. {option}=exact=0.8, "
                                     "or leave the option out.")
         return parse_gates(text, option)
-    where = config.inipath.name if config.inipath else "the ini file"
-    return parse_gates(config.getini(key), f"{key} (in {where})", f"{key} = exact=0.8,relevance=75%")
+    where = _ini_where(config, key)
+    if where.startswith("given with"):
+        example = f"-o {key}=exact=0.8,relevance=75%"
+    else:
+        quote = '"' if config.inipath and config.inipath.suffix == ".toml" else ""
+        example = f"{key} = {quote}exact=0.8,relevance=75%{quote}"
+    return parse_gates(_ini_text(config, key, where, example), f"{key} ({where})", example)
+
+
+def _ini_where(config: pytest.Config, key: str) -> str:
+    """Where ini key ``key``'s value came from, as the user wrote it: ``in tox.ini``, or
+    ``given with -o`` (``-o``/``--override-ini`` wins over the file)."""
+    if any(item.partition("=")[0].strip() == key for item in config.option.override_ini or ()):
+        return "given with -o"
+    return f"in {config.inipath.name}" if config.inipath else "in the ini file"
+
+
+def _ini_text(config: pytest.Config, key: str, where: str, example: str) -> str | None:
+    """An ini key's text. A TOML list or table under ``[tool.pytest.ini_options]`` (pytest passes
+    those through as they are) is a usage error naming the key, not a traceback."""
+    with warnings.catch_warnings():  # (pytest 9.2 deprecates them: under -W error, an INTERNALERROR)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        value = config.getini(key)
+    if value is not None and not isinstance(value, str):
+        raise pytest.UsageError(f"{key} ({where}): {value!r} is a {type(value).__name__}; write one string, e.g. {example}")
+    return value
 
 
 #: Options whose empty value (an unset variable's: ``--braintrust-experiment-id "$ID"``) would
@@ -108,8 +133,7 @@ def _ini_flag(config: pytest.Config, key: str) -> bool:
     try:
         return bool(config.getini(key))
     except (ValueError, pytest.UsageError) as exc:  # (pytest 9.2 raises the latter, without the key)
-        where = config.inipath.name if config.inipath else "the ini file"
-        raise pytest.UsageError(f"{key} in {where}: {exc}; write true or false.") from None
+        raise pytest.UsageError(f"{key} {_ini_where(config, key)}: {exc}; write true or false.") from None
 
 
 def default_project(config: pytest.Config) -> str:
@@ -117,7 +141,8 @@ def default_project(config: pytest.Config) -> str:
     (surrounding spaces are a quoting slip: `"other "` and a marker's `"other"` are one project)."""
     return (
         (_text_option(config, "braintrust_project") or "").strip()
-        or (config.getini("braintrust_project") or "").strip()
+        or (_ini_text(config, "braintrust_project", _ini_where(config, "braintrust_project"),
+                      'braintrust_project = "my-project"') or "").strip()
         or os.environ.get("BRAINTRUST_PROJECT_NAME", "").strip()
         or os.environ.get("BRAINTRUST_PROJECT", "").strip()
         or config.rootpath.name

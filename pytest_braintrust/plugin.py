@@ -51,6 +51,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
         config.pluginmanager.register(DatasetPins(), "braintrust-dataset-pins")
     if not config.getoption("braintrust"):
+        _warn_of_gates_not_applied(config)
         return  # options and ini values are only read (and validated) for --braintrust runs
     settings = settings_from(config)
     api_key = config.getoption("braintrust_api_key")
@@ -69,6 +70,22 @@ def pytest_configure(config: pytest.Config) -> None:
     from pytest_braintrust.runtime import configure_session
 
     configure_session(config, settings)
+
+
+def _warn_of_gates_not_applied(config: pytest.Config) -> None:
+    """Gates given on the command line of a run without ``--braintrust`` (a CI step that forgot
+    it) judge nothing: say so rather than pass silently. (Ini gates are defaults for the runs
+    that log, so a plain run with them says nothing.)"""
+    given = [option for option in ("--braintrust-fail-under", "--braintrust-max-regression", "--braintrust-gates-only")
+             if config.getoption(option[2:].replace("-", "_"))]
+    if not given or hasattr(config, "workerinput"):
+        return
+    message = (f"{', '.join(given)} given without --braintrust: not applied (no case is logged, no gate judged); "
+               "add --braintrust to judge them.")
+    try:
+        config.issue_config_time_warning(pytest.PytestConfigWarning(message), stacklevel=2)
+    except pytest.PytestWarning:  # (-W error or filterwarnings = error made it an error)
+        raise pytest.UsageError(message) from None
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

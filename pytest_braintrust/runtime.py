@@ -424,10 +424,11 @@ class BraintrustRun:
                 # they would fail the run for what the full run already reported, and over the
                 # tests --sw resumes with, for the tests before them it left out. The regression
                 # gates still apply: they compare only the inputs both runs had.
-                fail_under = ()
                 this_run = ("reran only the last failures (--lf)" if self.reruns_failures else
                             "resumed at the last failure (--sw), leaving out the tests that passed before it")
-                self.gates_skipped = f"--braintrust-fail-under not applied: this run {this_run}; a run of the whole suite applies it"
+                named = fail_under[0].source or "--braintrust-fail-under"  # (as the user gave it: option or ini key)
+                fail_under = ()
+                self.gates_skipped = f"{named} not applied: this run {this_run}; a run of the whole suite applies it"
             # A summary missing (one project's) or leaving rows out: every gate is unchecked,
             # rather than judged on the summaries that happen to be there.
             missing = self.summary_incomplete or self.summary_missing
