@@ -22,6 +22,8 @@ from pytest_braintrust.marks import MARKER, Declared, declaration_problem, decla
 CASE_KEY = pytest.StashKey["BraintrustCase"]()
 #: Set once the item's test function is wrapped to capture its return value.
 _WRAPPED_KEY = pytest.StashKey[bool]()
+#: The SDK's context variables as the case's test body was called (its task span current).
+CALL_CONTEXT_KEY = pytest.StashKey[Any]()
 
 #: Parametrize argument names that belong to the plugin, not to the case's input.
 PLUGIN_PARAMS = frozenset({"braintrust_trial", "braintrust_case"})
@@ -574,7 +576,12 @@ def capture_async_return_value(item: pytest.Item) -> None:
 
     @functools.wraps(original)
     async def async_wrapper(*args: Any, **kwargs: Any) -> None:
-        _record_return_value(item, await original(*args, **kwargs))
+        # (anyio's runner awaits every test of a runner's life in one task, whose context is the
+        # first test's: the case's spans go where the body was called, under its task span)
+        from braintrust.tracing.context import carried
+
+        with carried(item.stash.get(CALL_CONTEXT_KEY, None)):
+            _record_return_value(item, await original(*args, **kwargs))
 
     item.stash[_WRAPPED_KEY] = True
     item.obj = async_wrapper
@@ -594,7 +601,11 @@ def capture_unittest_return_value(item: pytest.Item) -> None:
 
         @functools.wraps(method)
         async def async_wrapper() -> None:
-            _record_return_value(item, await method())
+            # (IsolatedAsyncioTestCase runs it in a context copied when pytest collected the test)
+            from braintrust.tracing.context import carried
+
+            with carried(item.stash.get(CALL_CONTEXT_KEY, None)):
+                _record_return_value(item, await method())
 
         wrapper: Any = async_wrapper
     elif _plain_sync(method):

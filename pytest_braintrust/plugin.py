@@ -163,9 +163,19 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_call(item: pytest.Item) -> None:
-    """Without ``--braintrust`` a marked ``unittest.TestCase`` method's return value (its output,
-    by design) is dropped, as ``call_sync_case`` drops a function's: Python 3.11+ warns about it
-    (an error under ``-W error``). With it, the session plugin records it."""
+    """With ``--braintrust``, keep where a case's spans go as its body is called (an async body
+    may be awaited in another context: ``case.capture_async_return_value``). Without it, a marked
+    ``unittest.TestCase`` method's return value (its output, by design) is dropped, as
+    ``call_sync_case`` drops a function's: Python 3.11+ warns about it (an error under ``-W
+    error``). With it, the session plugin records it."""
+    if item.config.option.braintrust:
+        from pytest_braintrust.case import CALL_CONTEXT_KEY, CASE_KEY
+
+        if item.stash.get(CASE_KEY, None) is not None:
+            from braintrust.tracing.context import snapshot
+
+            # (the task span is current here: see capture_async_return_value)
+            item.stash[CALL_CONTEXT_KEY] = snapshot()
     if (type(item).__name__ == "TestCaseFunction" and not item.config.option.braintrust
             and item.get_closest_marker("braintrust") is not None):
         from pytest_braintrust.case import capture_unittest_return_value

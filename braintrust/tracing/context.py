@@ -70,3 +70,35 @@ def set_global_experiment(experiment: Any) -> None:
 def set_global_logger(logger: Any) -> None:
     global _global_logger
     _global_logger = logger
+
+
+#: The variables that say where spans go: what ``snapshot`` keeps and ``carried`` restores.
+_CARRIED = (current_span_var._var, parent_var, experiment_var, logger_var)
+
+
+def snapshot() -> tuple[Any, ...]:
+    """This context's current span, parent and experiment/logger overrides, as set."""
+    return tuple(var.get() for var in _CARRIED)
+
+
+class carried:
+    """Within the block, the values of ``snapshot()`` taken in another context (where a test's
+    body was called, when a runner awaits it in a context of its own: anyio's runner task,
+    ``IsolatedAsyncioTestCase``'s). Only what differs is set, and it is reset at the end.
+    ``None`` carries nothing."""
+
+    def __init__(self, values: tuple[Any, ...] | None):
+        self._values = values
+        self._tokens: list[tuple[Any, Any]] = []
+
+    def __enter__(self) -> None:
+        if self._values is None:
+            return
+        for var, value in zip(_CARRIED, self._values):
+            if var.get() is not value:
+                self._tokens.append((var, var.set(value)))
+
+    def __exit__(self, *exc: Any) -> None:
+        while self._tokens:
+            var, token = self._tokens.pop()
+            var.reset(token)
