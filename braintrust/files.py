@@ -1,7 +1,8 @@
-"""Files written whole or not at all."""
+"""Files written whole or not at all, and private folders."""
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -28,3 +29,27 @@ def write_atomically(path: Path, data: bytes, mode: int) -> None:
         except OSError:
             pass
         raise
+
+
+def make_private_dirs(directory: Path) -> None:
+    """Create ``directory`` with mode 0700 and any missing parents without write access for group
+    or others, whatever the umask (under umask 0, ``mkdir -p`` makes them 0777: another user could
+    then rename the private folder away and put one of theirs in its place). An existing folder
+    is left as it is. Raises ``OSError``."""
+    missing = []
+    for folder in (directory, *directory.parents):
+        if folder.exists():  # (a file there: the mkdir below says "Not a directory")
+            break
+        missing.append(folder)
+    if not missing and not directory.is_dir():
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(directory))
+    for folder in reversed(missing):
+        private = folder == directory
+        try:
+            os.mkdir(folder, 0o700 if private else 0o755)
+        except FileExistsError:
+            if not folder.is_dir():
+                raise
+            continue  # (another process made it meanwhile)
+        if private:
+            os.chmod(folder, 0o700)  # (mkdir's mode is narrowed by the umask: 0o700 under 0o277 is 0o500)

@@ -57,7 +57,10 @@ def fallback_spill_dir() -> Path:
 
 
 def _ensure_own_private_dir(directory: Path) -> None:
-    """``ensure_private_dir``, refusing a folder another user made (the temporary folder is shared)."""
+    """``ensure_private_dir``, refusing a folder another user made and a symbolic link (the
+    temporary folder is shared: someone may have put either there first)."""
+    if directory.is_symlink():
+        raise PermissionError(f"{directory} is a symbolic link, not a folder of this user's: remove it")
     ensure_private_dir(directory)
     if hasattr(os, "getuid") and directory.stat().st_uid != os.getuid():
         raise PermissionError(f"{directory} belongs to another user")

@@ -5,7 +5,8 @@ Two levels: memory (least recently used first out, ``BRAINTRUST_PROMPT_CACHE_MEM
 entries, default 1024) and a folder (``BRAINTRUST_PROMPT_CACHE_DIR``, default
 ``~/.braintrust/prompt_cache``; ``BRAINTRUST_PROMPT_CACHE_DISK_MAX_SIZE`` files, default 1048576,
 least recently written or read removed first); a size of 0 is no bound, as in 0.48.1. Files are
-JSON, written atomically, 0600 in a 0700 folder; they hold the prompt as the API answered it and
+JSON, written atomically, 0600 in a 0700 folder (its missing parents made not writable by
+others: the copies are trusted when read back); they hold the prompt as the API answered it and
 never a credential (the key only enters the file name's hash).
 A folder that cannot be written costs the disk level only, with one warning.
 """
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from braintrust.config import env_number, env_str
+from braintrust.files import make_private_dirs
 from braintrust.forks import ChildSafeLock
 
 log = logging.getLogger("braintrust")
@@ -100,7 +102,8 @@ class PromptCache:
         return CachedPrompt(data["prompt"], float(saved_at))
 
     def _write(self, key: str, entry: CachedPrompt) -> None:
-        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not self.folder.is_dir():
+            make_private_dirs(self.folder)
         text = json.dumps({"key": key, "saved_at": entry.saved_at, "prompt": entry.prompt}, sort_keys=True)
         path = self._path(key)
         new_file = not path.exists()

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from braintrust.config import env_str, folder_path
+from braintrust.files import make_private_dirs
 
 STORE_DIRNAME = ".braintrust"
 DATABASE_FILENAME = "braintrust.sqlite"
@@ -91,11 +92,12 @@ def spill_dir_for_commands(start: Path | None = None) -> Path:
 
 
 def make_private_folder(directory: Path) -> None:
-    """Create ``directory`` (and missing parents) with mode 0700. A ``.braintrust`` folder this
-    creates (the folder itself, or the parent of its ``spill/``) gets a ``.gitignore`` ignoring
-    everything in it; an existing folder is left as it is."""
+    """Create ``directory`` with mode 0700 (missing parents not writable by others: see
+    ``make_private_dirs``). A ``.braintrust`` folder this creates (the folder itself, or the
+    parent of its ``spill/``) gets a ``.gitignore`` ignoring everything in it; an existing
+    folder is left as it is."""
     new_store_folders = [d for d in (directory, directory.parent) if d.name == STORE_DIRNAME and not d.exists()]
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    make_private_dirs(directory)
     for folder in new_store_folders:
         try:
             # (``mkdir`` gives missing parents the default mode: the store folder made as the
