@@ -280,11 +280,16 @@ class ExperimentSummary(SerializableDataClass):
                 text += "\n".join(str(s) for s in self.scores.values()) + "\n\n"
             if self.metrics:
                 text += "\n".join(str(m) for m in self.metrics.values()) + "\n\n"
+        return text + (self.results_line() or "")
+
+    def results_line(self) -> str | None:
+        """Where the experiment's results are: the link (or, offline, the local store path and
+        the command that shows them), as the summary's last line; None when there is neither."""
         if self.local_hint:
-            text += self.local_hint
-        elif self.experiment_url is not None:
-            text += f"See results for {self.experiment_name} at {self.experiment_url}"
-        return text
+            return self.local_hint
+        if self.experiment_url is not None:
+            return f"See results for {self.experiment_name} at {self.experiment_url}"
+        return None
 
 
 #: How many regressed (or improved) cases ``regression_lines`` (``improvement_lines``) names per score.

@@ -150,7 +150,7 @@ def terminal_summary(run: Any, tr: Any, exitstatus: int = pytest.ExitCode.OK) ->
     names, messages and errors come from user code and may hold escape sequences."""
     if run.runs_nothing:
         return
-    tr.section("Braintrust", sep="=", bold=True)
+    tr.write_sep("=", "Braintrust", bold=True)  # (as pytest's own sections: after the progress line ends)
     _write(tr, case_breakdown(run))
     ran_normally = exitstatus in RAN_ITS_TESTS and not tr.stats.get("error")  # (else pytest says what went wrong)
     if not sum(run.outcome_counts().values()) and not run.unreported_cases and ran_normally:
@@ -177,6 +177,11 @@ def terminal_summary(run: Any, tr: Any, exitstatus: int = pytest.ExitCode.OK) ->
             _write(tr, "")
         for note in run.notes:
             _write(tr, note, yellow=True)
+    else:  # (where the results went still shows: the header saying so is gone under -q)
+        for summary in run.summaries:
+            where = summary.results_line()
+            if where:
+                _write(tr, where)
     for gate in run.gates:
         word = verdict(gate)
         _write(tr, f"gate {word}: {gate.message}", red=word == "FAILED", green=word == "PASSED", yellow=word == "SKIPPED")
@@ -209,6 +214,31 @@ def terminal_summary(run: Any, tr: Any, exitstatus: int = pytest.ExitCode.OK) ->
         lost += f"; send what was spilled with `braintrust replay {os.path.dirname(delivery['spill_files'][-1])}`"
     for line in annotation_lines(run.gates, lost):
         _write(tr, line)
+
+
+class _StreamReporter:
+    """What ``terminal_summary`` uses of pytest's terminal reporter, on a stream of its own: for
+    runs without one (``-p no:terminal``). Colour as pytest's: ``NO_COLOR``, ``FORCE_COLOR``,
+    ``PY_COLORS``, a tty or not."""
+
+    def __init__(self, stream: Any) -> None:
+        from _pytest._io import TerminalWriter  # (pytest names it publicly nowhere)
+
+        self._tw = TerminalWriter(file=stream)
+        self.stats: dict[str, list[Any]] = {}  # (pytest's counts are not known here)
+
+    def write_sep(self, sep: str, title: str, **markup: bool) -> None:
+        self._tw.sep(sep, title, **markup)
+
+    def write_line(self, line: str, **markup: bool) -> None:
+        self._tw.line(line, **markup)
+
+
+def summary_without_terminal(run: Any, exitstatus: int) -> None:
+    """The ``Braintrust`` section on stderr when pytest runs without its terminal reporter
+    (``-p no:terminal``): else a failed gate's exit status 6, rows spilled and where the results
+    went would go unexplained."""
+    terminal_summary(run, _StreamReporter(sys.stderr), exitstatus)
 
 
 def _write(tr: Any, line: str, **markup: bool) -> None:

@@ -576,7 +576,14 @@ class BraintrustRun:
         error (3, a plugin's bug) or ``pytest.exit(returncode=N)`` the run's counts, rows and
         spill files would go untold, so the section is printed here instead."""
         terminalreporter = self.config.pluginmanager.getplugin("terminalreporter")
-        if self.is_worker or terminalreporter is None or exitstatus in _TERMINAL_SUMMARY_STATUSES:
+        if self.is_worker:
+            return
+        if terminalreporter is None:  # (-p no:terminal: a failed gate, where the results went, still told)
+            from pytest_braintrust.report import summary_without_terminal
+
+            summary_without_terminal(self, exitstatus)
+            return
+        if exitstatus in _TERMINAL_SUMMARY_STATUSES:
             return
         from pytest_braintrust.report import terminal_summary
 
@@ -588,7 +595,8 @@ class BraintrustRun:
 
 #: The exit statuses after which pytest calls ``pytest_terminal_summary`` (``TerminalReporter.pytest_sessionfinish``).
 _TERMINAL_SUMMARY_STATUSES = (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.INTERRUPTED,
-                              pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED)
+                              pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED,
+                              *(code for code in pytest.ExitCode if code.name == "MAX_WARNINGS_ERROR"))  # (pytest 9.2+)
 
 
 def partial_selection(config: pytest.Config, lf_reran: bool, sw_skipped: bool | None,
