@@ -33,12 +33,18 @@ from pytest_braintrust.case import OUTCOME_SCORE
 def _call(fn: Any, is_async: bool, args: list[Any], kwargs: dict[str, Any]) -> Any:
     if not is_async:
         result = fn(*args, **kwargs)
-        if not asyncio.iscoroutine(result):
+        # (not asyncio.iscoroutine: before Python 3.12 it is true of a generator, a scorer's
+        # list of scores, which ``to_scores`` reads as ``Eval`` does)
+        if not inspect.isawaitable(result):
             return result
-        coroutine = result
+        coroutine = result if inspect.iscoroutine(result) else _awaited(result)
     else:
         coroutine = fn(*args, **kwargs)
     return _SCORER_LOOP.run(coroutine)
+
+
+async def _awaited(awaitable: Any) -> Any:
+    return await awaitable
 
 
 class _ScorerLoop:
@@ -200,7 +206,7 @@ def run_scorers(case: Any, scorers: list[Any]) -> dict[str, float | None]:
         "metadata": case.metadata,
         "output": case.output,
         "id": case.id,
-        "tags": case.tags,
+        "tags": case.tags or None,  # (as Eval gives them: None, not [], for a case without tags)
     }
     given_by = _score_givers(case)
     for index, raw in enumerate(scorers):
