@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 #: Exit status when a quality gate fails (pytest itself uses 0-5).
-GATE_FAILED_EXIT_CODE = 6
+GATE_FAILED_EXIT_CODE = 10
 #: How far below a bar a value may be and still meet it: averages carry floating-point error
 #: (the mean of 0.1 and 0.7 is 0.39999999999999997), far below anything a bar can mean.
 TOLERANCE = 1e-9

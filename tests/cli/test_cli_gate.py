@@ -62,11 +62,11 @@ def test_gate_judges_the_experiment_every_shard_logged_into(tmp_path, shard_env)
                       env={**shard_env, "GITHUB_STEP_SUMMARY": str(step), "GITHUB_ACTIONS": "true"})
     passing = run_cli("gate", "shards", "nightly-42", "--fail-under", "pass=0.7", cwd=tmp_path, env=shard_env)
 
-    assert failing.returncode == 6, failing.stdout + failing.stderr
+    assert failing.returncode == 10, failing.stdout + failing.stderr
     # The whole experiment: 3 of the 4 cases of both shards passed.
     assert "75.00% 'pass' score" in failing.stdout
     assert "gate FAILED: score 'pass' is 75.00%, which is below the bar of 80.00%" in failing.stdout
-    assert "braintrust: a quality gate failed; exit status 6" in failing.stderr
+    assert "braintrust: a quality gate failed; exit status 10" in failing.stderr
     # On GitHub Actions the failed gate is also an annotation on the run and the pull request
     # ("%" escaped as the workflow command requires; GitHub shows "75.00%").
     assert "::error title=Braintrust quality gate::score 'pass' is 75.00%25, which is below the bar of 80.00%25" in failing.stdout
@@ -99,10 +99,10 @@ def test_gate_compares_with_a_named_base_and_names_what_is_missing(tmp_path, sha
     unknown = run_cli("gate", "shards", "no-such-run", "--fail-under", "pass=0.5", cwd=tmp_path, env=shard_env)
     bad_bar = run_cli("gate", "shards", "half-run", "--fail-under", "pass=150%", cwd=tmp_path, env=shard_env)
 
-    assert dropped.returncode == 6, dropped.stdout + dropped.stderr
+    assert dropped.returncode == 10, dropped.stdout + dropped.stderr
     assert "half-run compared to good-run" in dropped.stdout
     assert "gate FAILED: score 'pass' dropped 50.00% against the baseline, more than the allowed 25.00%" in dropped.stdout
-    assert typo.returncode == 6  # (its JSON file could not be written: said, and the verdict stands)
+    assert typo.returncode == 10  # (its JSON file could not be written: said, and the verdict stands)
     assert "braintrust: could not write the JSON summary to a-file/gate.json (File exists); check --json" in typo.stderr
     assert "gate FAILED: --fail-under: no score named 'passs' was logged in experiment 'half-run'" in typo.stdout
     assert unknown.returncode == 1 and "no-such-run" in unknown.stderr and "Traceback" not in unknown.stderr
@@ -111,7 +111,7 @@ def test_gate_compares_with_a_named_base_and_names_what_is_missing(tmp_path, sha
 
 
 def test_gate_says_when_the_summary_cannot_be_had_and_exits_1(tmp_path, bt_server):
-    """Braintrust answers, but not the summary: no gate is judged on nothing (exit 1, not 6)."""
+    """Braintrust answers, but not the summary: no gate is judged on nothing (exit 1, not 10)."""
     env = subprocess_env(BRAINTRUST_API_KEY=bt_server.api_key, BRAINTRUST_APP_URL=bt_server.url,
                          BRAINTRUST_NUM_RETRIES="0", PYTHONDONTWRITEBYTECODE="1")
     write(tmp_path / "test_shard_1.py", SHARD_1)

@@ -142,7 +142,8 @@ def test_help_lists_the_exit_statuses(tmp_path):
     assert result.returncode == 0
     text = " ".join(result.stdout.split())
     assert "Exit status: 0 done;" in text
-    assert all(f"{status} " in text for status in ("1", "2", "6", "130", "141"))
+    assert all(f"{status} " in text for status in ("1", "2", "10", "130", "141"))
+    assert "10 a quality gate failed" in text
 
 
 @pytest.mark.parametrize("command", [["list"], ["experiments"], ["show"], ["prune", "--keep", "1"]])

@@ -46,7 +46,7 @@ def test_an_average_equal_to_its_bar_meets_it(tmp_path):
     assert "gate PASSED: score 's' is 40.00%, which meets the bar of 40.00%" in gate.stdout
 
     above = run_cli("gate", "qa-gates", "first", "--fail-under", "s=40.001%", cwd=tmp_path, env=env)
-    assert above.returncode == 6  # (a bar above the average still fails)
+    assert above.returncode == 10  # (a bar above the average still fails)
     assert "gate FAILED: score 's' is 40.000%, which is below the bar of 40.001%" in above.stdout
 
 
@@ -58,7 +58,7 @@ def test_every_gate_option_given_to_braintrust_gate_is_judged(tmp_path):
     result = run_cli("gate", "qa-gates", "first", "--fail-under", "pass=0.9", "--fail-under", "s=0.9",
                      "--max-regression", "s=5%", "--max-regression", "pass=5%", cwd=tmp_path, env=env)
 
-    assert result.returncode == 6, result.stdout + result.stderr
+    assert result.returncode == 10, result.stdout + result.stderr
     verdicts = [line for line in result.stdout.splitlines() if line.startswith("gate ")]
     assert verdicts == [
         "gate PASSED: score 'pass' is 100.00%, which meets the bar of 90.00%",
@@ -103,7 +103,7 @@ def test_gate_json_is_never_left_half_written(tmp_path, bt_server):
                              "--json", str(summary)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
                             stdin=subprocess.DEVNULL, preexec_fn=_small_files)
 
-    assert result.returncode == 6, result.stdout + result.stderr  # the verdict stands
+    assert result.returncode == 10, result.stdout + result.stderr  # the verdict stands
     assert f"braintrust: could not write the JSON summary to {summary} (File too large); check --json" in result.stderr
     assert json.loads(summary.read_text()) == {"previous": True}
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".gate.json")] == []  # no temporary file left

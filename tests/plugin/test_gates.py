@@ -1,5 +1,5 @@
 """Quality gates (issue item 8): ``--braintrust-fail-under`` and ``--braintrust-max-regression``,
-exit status 6 with a message naming the score, the value and the bar; ``--braintrust-gates-only``;
+exit status 10 with a message naming the score, the value and the bar; ``--braintrust-gates-only``;
 and two runs comparing (the second summary is against the first)."""
 
 from __future__ import annotations
@@ -39,12 +39,12 @@ def gated(bt):
 def test_fail_under(gated):
     gated.monkeypatch.setenv("FAILING", "2")  # pass = exact = 50%
     result = gated.run("--braintrust", "--braintrust-fail-under", "pass=0.8,exact=40%")
-    assert result.ret == 6
+    assert result.ret == 10
     result.stdout.fnmatch_lines(
         [
             "gate FAILED: score 'pass' is 50.00%, which is below the bar of 80.00%",
             "gate PASSED: score 'exact' is 50.00%, which meets the bar of 40.00%",
-            "*a quality gate failed; exit status 6*",
+            "*a quality gate failed; exit status 10*",
         ]
     )
     # Met bars: the exit status is pytest's own (1: two cases failed).
@@ -55,7 +55,7 @@ def test_fail_under(gated):
 
 def test_unknown_score_fails_and_bad_values_are_usage_errors(gated):
     result = gated.run("--braintrust", "--braintrust-fail-under", "pas=0.5")
-    assert result.ret == 6
+    assert result.ret == 10
     result.stdout.fnmatch_lines(["gate FAILED: --braintrust-fail-under: no score named 'pas' was logged in this run"])
     for value, message in (
         ("pass", "*should look like SCORE=VALUE*"),
@@ -74,7 +74,7 @@ def test_a_repeated_gate_option_judges_every_value_and_an_empty_one_is_a_usage_e
     gated.pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\nbraintrust_fail_under = exact=0.1\n")
     gated.monkeypatch.setenv("FAILING", "1")
     result = gated.run("--braintrust", "--braintrust-fail-under", "exact=0.9", "--braintrust-fail-under", "pass=0.1")
-    assert result.ret == 6
+    assert result.ret == 10
     result.stdout.fnmatch_lines(["gate FAILED: score 'exact' is 75.00%, which is below the bar of 90.00%"])
     result.stdout.fnmatch_lines(["gate PASSED: score 'pass' is *, which meets the bar of 10.00%"])
     result = gated.run("--braintrust", "--braintrust-fail-under", "pass=1.1", "--braintrust-fail-under", "exact=0.1")
@@ -91,7 +91,7 @@ def test_gates_only(gated):
     result = gated.run("--braintrust", "--braintrust-gates-only", "--braintrust-fail-under", "pass=0.7")
     assert result.ret == 0  # a failing case only lowers the scores
     result = gated.run("--braintrust", "--braintrust-gates-only", "--braintrust-fail-under", "pass=0.9")
-    assert result.ret == 6
+    assert result.ret == 10
     # An ordinary (non-case) test failing still fails the run.
     gated.pytester.makepyfile(test_suite_unit="def test_unit():\n    assert False\n")
     result = gated.run("--braintrust", "--braintrust-gates-only")
@@ -106,7 +106,7 @@ def test_ini_defaults(gated):
     gated.pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\nbraintrust_fail_under = exact=0.9\n")
     gated.monkeypatch.setenv("FAILING", "1")
     result = gated.run("--braintrust")
-    assert result.ret == 6
+    assert result.ret == 10
     result.stdout.fnmatch_lines(["gate FAILED: score 'exact' is 75.00%, which is below the bar of 90.00%"])
     # A mistake there names the ini key (not the option), and a bad boolean is a usage error, not a traceback.
     gated.pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\nbraintrust_fail_under = exact=high\n")
@@ -130,7 +130,7 @@ def test_max_regression_against_the_previous_run(gated):
 
     gated.monkeypatch.setenv("FAILING", "1")  # pass 100% -> 75%
     second = gated.run("--braintrust", "--braintrust-project", "gates", "--braintrust-max-regression", "pass=0.3,exact=10%")
-    assert second.ret == 6
+    assert second.ret == 10
     second.stdout.fnmatch_lines(
         [
             f"* compared to {baseline['name']}:",
@@ -148,7 +148,7 @@ def test_max_regression_against_the_previous_run(gated):
 
 def test_gates_judge_only_runs_where_an_eval_case_ran(gated):
     """IDEs collect with --collect-only, and -k may keep only ordinary tests: no eval case ran,
-    so the gates (from the ini file, say) do not turn pytest's own status into 6."""
+    so the gates (from the ini file, say) do not turn pytest's own status into 10."""
     gated.pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\nbraintrust_fail_under = exact=0.9\n")
     gated.pytester.makepyfile(test_suite_unit="def test_unit():\n    assert True\n")
     collected = gated.run("--braintrust", "--collect-only")
@@ -182,7 +182,7 @@ def test_gates_judge_only_runs_where_an_eval_case_ran(gated):
     (gated.path / "conftest.py").unlink()
 
     gated.monkeypatch.setenv("FAILING", "1")
-    assert gated.run("--braintrust").ret == 6  # with cases the gate judges as before
+    assert gated.run("--braintrust").ret == 10  # with cases the gate judges as before
 
 
 @pytest.mark.parametrize("option", ["--setup-only", "--setup-plan", "--fixtures", "--fixtures-per-test"])
@@ -283,7 +283,7 @@ def test_gates_over_several_projects_name_each_one_and_tell_close_values_apart(b
     )
     result = bt.run("--braintrust", "--braintrust-project", "main-proj", "--braintrust-fail-under", "exact=0.9,pass=0.999999",
                     "--braintrust-json", "report.json")
-    assert result.ret == 6
+    assert result.ret == 10
     result.stdout.fnmatch_lines([
         "gate PASSED: project 'main-proj' (experiment '*'): score 'exact' is 100.00%, which meets the bar of 90.00%",
         "gate FAILED: project 'other-proj' (experiment '*'): score 'exact' is 0.00%, which is below the bar of 90.00%",
@@ -312,7 +312,7 @@ def test_a_file_run_alone_is_compared_with_the_last_run_of_that_file(gated):
     assert gated.run("--braintrust", "test_suite_other.py").ret == 0
     gated.monkeypatch.setenv("FAILING", "1")
     again = gated.run("--braintrust", gates_file, "--braintrust-max-regression", "pass=10%")
-    assert again.ret == 6
+    assert again.ret == 10
     again.stdout.fnmatch_lines(
         [
             f"* compared to {first['name']}:",
@@ -405,7 +405,7 @@ def test_a_last_failed_rerun_is_not_held_to_the_bars_on_averages(gated):
             reset_for_tests()
 
     gated.monkeypatch.setenv("FAILING", "2")  # n=0,1 fail: pass 50%
-    assert run().ret == 6
+    assert run().ret == 10
     rerun = run("--lf")
     assert rerun.ret == 1  # pytest's own: the two cases still fail
     rerun.stdout.fnmatch_lines([
@@ -415,7 +415,7 @@ def test_a_last_failed_rerun_is_not_held_to_the_bars_on_averages(gated):
     ])
     assert "gate FAILED" not in rerun.stdout.str()
     again = run()
-    assert again.ret == 6
+    assert again.ret == 10
     again.stdout.fnmatch_lines(["gate FAILED: score 'pass' is 50.00%, which is below the bar of 80.00%"])
 
 
@@ -434,3 +434,12 @@ def test_with_braintrust_a_subset_run_says_the_server_compares_whole_experiments
         "diffs (and --braintrust-max-regression) may count cases this run did not run; to compare like with like, "
         "pass --braintrust-base-experiment with a run of the same selection"
     ])
+
+
+def test_the_gate_status_is_none_of_pytests_own():
+    """pytest 9.2 took 6 (``MAX_WARNINGS_ERROR``), the gates' status before: a failed gate must
+    stay distinguishable from every status pytest itself gives."""
+    from braintrust.gates import GATE_FAILED_EXIT_CODE
+
+    assert GATE_FAILED_EXIT_CODE == 10
+    assert GATE_FAILED_EXIT_CODE not in {int(code) for code in pytest.ExitCode}

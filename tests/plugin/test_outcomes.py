@@ -221,7 +221,7 @@ def test_a_case_stopped_by_pytest_exit_is_interrupted_and_gates_are_not_applied(
         ''',
     )
     result = bt.run("--braintrust", "--braintrust-fail-under", "pass=1", "--braintrust-json", "summary.json")
-    assert result.ret == 2  # pytest's "interrupted", not the gates' 6: a partial run is no verdict
+    assert result.ret == 2  # pytest's "interrupted", not the gates' 10: a partial run is no verdict
     roots = bt.roots()
     assert set(roots) == {"test_first", "test_stops_the_run"}
     stopped = roots["test_stops_the_run"]

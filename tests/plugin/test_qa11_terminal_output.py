@@ -1,7 +1,7 @@
 """What the plugin prints at pytest's verbosity and summary settings: the ``Braintrust`` section
 is set off as pytest's own sections are, where the results went always shows (the header saying
 so is gone under ``-q``), and a run without pytest's terminal reporter (``-p no:terminal``)
-still tells why it exits 6."""
+still tells why it exits 10."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def test_without_the_terminal_reporter_the_section_goes_to_stderr(suite, env, co
     rows and where the results went, once, on stderr, coloured as pytest colours."""
     result = suite.run_subprocess("--braintrust", "-p", "no:terminal", "-p", "no:asyncio",
                                   "--braintrust-fail-under", "exact=0.9", env=env)
-    assert result.ret == 6, result.stderr.str()
+    assert result.ret == 10, result.stderr.str()
     err = result.stderr.str()
     result.stderr.fnmatch_lines([
         "*= Braintrust =*",
@@ -80,7 +80,7 @@ def test_without_the_terminal_reporter_the_section_goes_to_stderr(suite, env, co
         "See results for * in the local store at *",
         "*gate FAILED: score 'exact' is 50.00%, which is below the bar of 90.00%*",
         "rows: 4 sent, 0 spilled, 0 dropped*",
-        "*braintrust: a quality gate failed; exit status 6*",
+        "*braintrust: a quality gate failed; exit status 10*",
     ])
     assert ("\x1b[" in err) is colored, err
     assert err.count("= Braintrust =") == 1, err
@@ -88,8 +88,8 @@ def test_without_the_terminal_reporter_the_section_goes_to_stderr(suite, env, co
 
 
 def test_without_the_terminal_reporter_a_failed_gate_is_told(suite):
-    """``-p no:terminal``: pytest prints nothing, and the run exited 6 without a word of why."""
+    """``-p no:terminal``: pytest prints nothing, and the run exited 10 without a word of why."""
     result = suite.run_subprocess("--braintrust", "-p", "no:terminal", "-p", "no:asyncio",
                                   "--braintrust-fail-under", "exact=0.9")
-    assert result.ret == 6, result.stderr.str()
-    result.stderr.fnmatch_lines(["*gate FAILED: score 'exact'*", "*a quality gate failed; exit status 6*"])
+    assert result.ret == 10, result.stderr.str()
+    result.stderr.fnmatch_lines(["*gate FAILED: score 'exact'*", "*a quality gate failed; exit status 10*"])

@@ -225,7 +225,7 @@ def test_the_json_summary_says_why_the_gates_were_not_applied(bt):
 def test_a_stepwise_resume_is_not_held_to_the_suite_bar(bt, monkeypatch):
     """``--sw`` resumes at the last failure, leaving out the tests that passed before it: as for
     a ``--lf`` rerun, the average of what it ran is not the suite's, and --braintrust-fail-under
-    failed the fixed run with exit 6 (here 20% against a suite at 47%). A --sw run that skips
+    failed the fixed run with exit 10 (here 20% against a suite at 47%). A --sw run that skips
     nothing is the whole suite, and is judged."""
     from braintrust.delivery.runtime import reset_for_tests
 

@@ -128,7 +128,7 @@ def test_a_k_run_of_one_of_two_tests_over_one_dataset_is_compared_with_that_test
     ``-k tone`` run after the full run was compared with each input's mean over BOTH tests
     ("'pass' improved in 1 case", +25%, though nothing changed); and a ``-k accuracy`` run after
     it took the tone run for "the last run of the same cases" (same inputs), so an unchanged
-    rerun "regressed" by 50% and --braintrust-max-regression failed it with exit 6."""
+    rerun "regressed" by 50% and --braintrust-max-regression failed it with exit 10."""
     bt.pytester.makepyfile(test_suite_two='''
 from pytest_braintrust import eval_case
 
@@ -154,7 +154,7 @@ def test_tone(braintrust_case):
     tone_name = bt.experiments()[-1]["name"]
     accuracy = bt.run(*gate, "-k", "accuracy")
     text = accuracy.stdout.str()
-    assert accuracy.ret == pytest.ExitCode.TESTS_FAILED, text  # (its own failure, not a gate's 6)
+    assert accuracy.ret == pytest.ExitCode.TESTS_FAILED, text  # (its own failure, not a gate's 10)
     assert f"compared to {tone_name}" not in text
     accuracy.stdout.fnmatch_lines([f"* compared to {full_name}:", "50.00% (-) 'pass' score\t(0 improvements, 0 regressions)",
                                    "gate PASSED: *"])

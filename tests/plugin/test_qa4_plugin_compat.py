@@ -32,8 +32,8 @@ def test_wrong():
 
 def test_fail_on_flaky_keeps_the_gate_exit_status_the_summary_announces(bt):
     """pytest-rerunfailures' ``--fail-on-flaky`` turns a passing run with a rerun into exit 7
-    in its own (trylast) session finish, after ours set 6 for a failed gate: the run printed
-    "a quality gate failed; exit status 6" and exited 7. A failed gate wins, as it does over
+    in its own (trylast) session finish, after ours set 10 for a failed gate: the run printed
+    "a quality gate failed; exit status 10" and exited 7. A failed gate wins, as it does over
     pytest's own 1."""
     bt.pytester.makepyfile(test_flaky_gate=FLAKY_SUITE)
     passing_gate = bt.run("--braintrust", "--reruns", "1", "--fail-on-flaky", "--braintrust-fail-under", "pass=0.5")
@@ -41,8 +41,8 @@ def test_fail_on_flaky_keeps_the_gate_exit_status_the_summary_announces(bt):
     passing_gate.stdout.fnmatch_lines(["gate PASSED: score 'pass'*"])
 
     failing_gate = bt.run("--braintrust", "--reruns", "1", "--fail-on-flaky", "--braintrust-fail-under", "exact=0.9")
-    failing_gate.stdout.fnmatch_lines(["gate FAILED: score 'exact' is 50.00%*", "*a quality gate failed; exit status 6"])
-    assert failing_gate.ret == 6
+    failing_gate.stdout.fnmatch_lines(["gate FAILED: score 'exact' is 50.00%*", "*a quality gate failed; exit status 10"])
+    assert failing_gate.ret == 10
 
 
 def test_only_rerun_counts_a_case_once_with_its_reruns(bt):

@@ -97,7 +97,7 @@ def test_an_unencodable_character_in_an_error_does_not_end_the_run(bt, tmp_path)
 
     result = bt.run("--braintrust", "--braintrust-fail-under", "quality=0.9")
 
-    assert result.ret == 6, result.stdout.str()
+    assert result.ret == 10, result.stdout.str()
     assert "INTERNALERROR" not in result.stdout.str() and "Traceback" not in result.stdout.str()
     markdown = step.read_text(encoding="utf-8")
     assert "- scorer 'decoder' failed in 1 case (test_one: ValueError: undecodable byte ?)" in markdown
@@ -152,7 +152,7 @@ def test_the_json_summary_is_never_left_half_written(bt_api):
         timeout=120, stdin=subprocess.DEVNULL, preexec_fn=_small_files,
     )
 
-    assert result.returncode == 6, result.stdout + result.stderr  # the gate's verdict stands
+    assert result.returncode == 10, result.stdout + result.stderr  # the gate's verdict stands
     assert f"braintrust: could not write the JSON summary to {summary} (File too large); check --braintrust-json" in result.stdout
     assert json.loads(summary.read_text()) == {"previous": True}
     assert [p.name for p in bt_api.path.iterdir() if p.name.startswith(".summary.json")] == []
@@ -214,7 +214,7 @@ def test_xdist_workers_give_one_of_each_output(bt, tmp_path):
                                "--braintrust-json=out/summary.json", "--braintrust-fail-under", "half=0.5,exact=0.9",
                                env={"GITHUB_STEP_SUMMARY": str(step)})
 
-    assert result.ret == 6, result.stdout.str()
+    assert result.ret == 10, result.stdout.str()
     markdown = step.read_text()
     assert markdown.startswith("earlier step\n## Braintrust eval results\n")
     assert markdown.count("## Braintrust eval results") == 1  # the controller's, not one per worker

@@ -56,7 +56,7 @@ def test_terminal_step_summary_junit_and_json(bt, tmp_path):
         "--braintrust-fail-under",
         "exact=0.9",
     )
-    assert result.ret == 6
+    assert result.ret == 10
     store = bt.local_dir / "braintrust.sqlite"
     # The header says where results go.
     result.stdout.fnmatch_lines(
@@ -154,7 +154,7 @@ def test_scorers_that_raise_are_named_in_every_report_and_change_no_outcome(bt, 
     )
     result = bt.run("--braintrust", "--braintrust-project", "broken", "--braintrust-json", "summary.json",
                     "--braintrust-fail-under", "too_high=0.5")
-    assert result.ret == 6  # the gate's score is missing: it fails, and says why
+    assert result.ret == 10  # the gate's score is missing: it fails, and says why
     result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(
         [
@@ -216,7 +216,7 @@ def test_when_no_row_was_delivered_the_run_says_why_and_gates_say_they_were_not_
     bt_api.pytester.makepyfile(test_suite_reports=SUITE)
     result = bt_api.run("--braintrust", "--braintrust-project", "refused", "--braintrust-fail-under", "pass=0.5",
                         "--braintrust-json", "summary.json")
-    assert result.ret == 6
+    assert result.ret == 10
     result.stdout.fnmatch_lines(
         [
             "gate FAILED: --braintrust-fail-under: score 'pass' could not be checked: "
@@ -247,7 +247,7 @@ def test_a_local_store_that_cannot_be_written_is_named_with_the_fix_and_its_rows
     fallback = bt.path / "tmp" / f"braintrust-spill-{os.getuid()}"
     bt.pytester.makepyfile(test_suite_reports=SUITE)
     result = bt.run("--braintrust", "--braintrust-fail-under", "pass=0.5")
-    assert result.ret == 6
+    assert result.ret == 10
     result.stdout.fnmatch_lines(
         [
             "gate FAILED: --braintrust-fail-under: score 'pass' could not be checked: "
@@ -306,7 +306,7 @@ def test_outputs_that_cannot_be_written_are_reported_and_the_gates_still_judge(b
     bt.monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(blocker / "step.md"))
     bt.pytester.makepyfile(test_suite_reports=SUITE)
     result = bt.run("--braintrust", "--braintrust-json", str(blocker / "out" / "summary.json"), "--braintrust-fail-under", "pass=0.99")
-    assert result.ret == 6  # the gate's verdict survives; no traceback ends the run
+    assert result.ret == 10  # the gate's verdict survives; no traceback ends the run
     result.stdout.fnmatch_lines(
         [
             f"braintrust: could not write the JSON summary to {blocker / 'out' / 'summary.json'} (*); check --braintrust-json",
@@ -409,7 +409,7 @@ def test_github_actions_annotations_for_failed_gates_and_rows_not_delivered(bt_a
     bt_api.monkeypatch.delenv("GITHUB_ACTIONS")
     elsewhere = bt_api.run(*args)
 
-    assert on_github.ret == 6 and elsewhere.ret == 6
+    assert on_github.ret == 10 and elsewhere.ret == 10
     on_github.stdout.fnmatch_lines([
         "::error title=Braintrust quality gate::--braintrust-fail-under: score 'exact' could not be checked: *",
         "::warning title=Braintrust rows not delivered::* rows spilled and 0 dropped; send what was spilled with `braintrust replay *`",
