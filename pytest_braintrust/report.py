@@ -205,8 +205,10 @@ def terminal_summary(run: Any, tr: Any, exitstatus: int = pytest.ExitCode.OK) ->
     if any(not gate.passed for gate in run.gates):
         _write(tr, f"braintrust: a quality gate failed; exit status {GATE_FAILED_EXIT_CODE}", red=True)
     elif run.failures_waived:  # (pytest's own line still says "failed")
+        too_many = _warnings_over_limit(tr)
+        status = f"exit status 0, but {too_many}" if too_many else "exit status 0"
         _write(tr, "braintrust: --braintrust-gates-only: failing eval cases lower the scores but do not fail the run; "
-                   "exit status 0", yellow=True)
+                   f"{status}", yellow=True)
     lost = f"{delivery['spilled']} rows spilled and {dropped} dropped" if delivery["spilled"] or dropped else None
     if attachments_lost:
         lost = (f"{lost}; " if lost else "") + f"{attachments_lost} attachments not stored"
@@ -214,6 +216,29 @@ def terminal_summary(run: Any, tr: Any, exitstatus: int = pytest.ExitCode.OK) ->
         lost += f"; send what was spilled with `braintrust replay {os.path.dirname(delivery['spill_files'][-1])}`"
     for line in annotation_lines(run.gates, lost):
         _write(tr, line)
+
+
+def _warnings_over_limit(tr: Any) -> str | None:
+    """Why pytest 9.2's ``--max-warnings`` (or ini ``max_warnings``) will set exit status 6 on a
+    run this summary calls 0: pytest checks it after the terminal summary, on a status of 0 (the
+    one ``--braintrust-gates-only`` leaves). None when no limit is set or it is met."""
+    config = getattr(tr, "config", None)
+    if config is None:  # (no terminal reporter: pytest checks no limit then)
+        return None
+    limit = getattr(config.option, "max_warnings", None)
+    if limit is None:
+        try:
+            limit = config.getini("max_warnings")
+        except ValueError:  # (pytest before 9.2 has no such key)
+            return None
+    try:
+        limit = int(limit) if limit is not None else None
+    except (TypeError, ValueError):  # (pytest itself reports a limit that is not a number)
+        return None
+    count = len(tr.stats.get("warnings", ()))
+    if limit is None or count <= limit:
+        return None
+    return f"pytest's --max-warnings sets exit status {int(pytest.ExitCode.MAX_WARNINGS_ERROR)} ({count} warnings > {limit})"
 
 
 class _StreamReporter:

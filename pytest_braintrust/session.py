@@ -233,6 +233,8 @@ class EvalSession:
         self.scorer_failures: dict[str, dict[str, Any]] = {}
         self.worker = (getattr(config, "workerinput", None) or {}).get("workerid")  # pytest-xdist
         self.legacy_ids = ids.legacy_ids()  # read once per run, as a logger does
+        self.running_case: BraintrustCase | None = None  # the case whose test function runs (its subtests')
+        self._subtest_labels: SubtestLabels | None = None  # (registered at the first subtest report)
 
     @pytest.hookimpl(trylast=True)  # (after deselection, and after other plugins add their marks)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
@@ -322,11 +324,11 @@ class EvalSession:
         task = CaseSpan(root.ref, "task", "task", {"input": task_input}, root.caller, parent=root)
         task.case = case
         task.set_current()
-        case.running = True
+        case.running, self.running_case = True, case
         try:
             return (yield)
         finally:
-            case.running = False
+            case.running, self.running_case = False, None
             task.unset_current()
             case.task, case.task_ended = task, wall_clock()  # (it ends with the call's report: _finish_task)
 
@@ -354,6 +356,9 @@ class EvalSession:
             case.subtests[report.outcome] = case.subtests.get(report.outcome, 0) + 1
             if report.failed:
                 case.subtest_errors.append(error_text(report))
+                if self._subtest_labels is None:  # (a report hook costs every test: only once there are subtests)
+                    self._subtest_labels = SubtestLabels(self)
+                    self.config.pluginmanager.register(self._subtest_labels, "braintrust-subtest-labels")
             return report
         case._reports[report.when] = report
         if report.when == "call":
@@ -452,3 +457,21 @@ def _release(item: pytest.Item) -> None:
     (spans, outputs, reports) would grow memory, and garbage-collection time, with every test."""
     if CASE_KEY in item.stash:
         del item.stash[CASE_KEY]
+
+
+class SubtestLabels:
+    """Names a failed subtest in its case's error as pytest's summary does (``[msg] (k=v)``): only
+    the report logged after ``pytest_runtest_makereport`` (pytest 9's ``SubtestReport``) carries
+    the subtest's ``msg`` and keyword arguments."""
+
+    def __init__(self, session_plugin: Any):
+        self.session_plugin = session_plugin
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        case, context = self.session_plugin.running_case, getattr(report, "context", None)
+        if case is None or context is None or not report.failed or not case.subtest_errors:
+            return
+        label = " ".join(([f"[{context.msg}]"] if context.msg is not None else [])
+                         + ([f"({', '.join(f'{k}={v}' for k, v in context.kwargs.items())})"] if context.kwargs else []))
+        if label:
+            case.subtest_errors[-1] = f"{label}: {case.subtest_errors[-1]}"

@@ -485,7 +485,7 @@ def test_subtests_are_counted_on_their_case_and_scorers_score_the_whole_test(bt)
     letters = roots["test_letters"]
     assert letters["metadata"]["pytest"]["outcome"] == "failed"
     assert letters["metadata"]["pytest"]["subtests"] == {"passed": 1, "failed": 1}
-    assert "subtest failed: AssertionError: no b please" in letters["error"]
+    assert "subtest failed: [b]: AssertionError: no b please" in letters["error"]
     assert t.child(letters, "exact")["scores"] == {"exact": 1}  # scored on "AB", once
     assert [k for k in t.kinds(letters)].count(("exact", "score")) == 1
 
