@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from pytest_braintrust.marks import MARKER, Declared, declaration_problem, declared, param_marks_problem
+from pytest_braintrust.marks import MARKER, PLUGIN_METADATA_KEYS, Declared, declaration_problem, declared, param_marks_problem
 
 #: Where an item keeps its ``BraintrustCase`` (set by the session, or by the fixture when the run
 #: is not logged).
@@ -315,6 +315,7 @@ class BraintrustCase:
         self.subtests: dict[str, int] = {}  # subtests (the ``subtests`` fixture) per outcome
         self.subtest_errors: list[str] = []
         self.fields_checked = False  # (by repair_fields, once the test is over)
+        self.ended = False  # the case's row is written: what is logged on it now would be lost
 
     def rerun(self) -> None:
         """The test runs again (pytest-rerunfailures): what the earlier attempt logged on the
@@ -353,8 +354,16 @@ class BraintrustCase:
 
     # -- logging -------------------------------------------------------------------------------
 
+    def _refuse_if_ended(self) -> None:
+        __tracebackhide__ = True
+        if self.ended:
+            raise RuntimeError(f"braintrust_case of {self.spec.name} was used after its test ended: its row is written, "
+                               "so this would be lost; log within the test, or use braintrust_case.feedback(...).")
+
     def log_output(self, output: Any) -> None:
         """Record the system's output for this case (scorers run on it)."""
+        __tracebackhide__ = True
+        self._refuse_if_ended()
         self.output = output
         self.has_output = True
 
@@ -366,9 +375,10 @@ class BraintrustCase:
         from braintrust.tracing.record import hide_refused_value, validate_metadata, validate_scores, validate_tags
 
         __tracebackhide__ = hide_refused_value
+        self._refuse_if_ended()
 
         case_fields = {name: event.pop(name) for name in ("output", "expected", "metadata", "tags", "scores") if name in event}
-        metadata = validate_metadata(case_fields["metadata"]) if case_fields.get("metadata") is not None else {}
+        metadata = _own_metadata(validate_metadata(case_fields["metadata"])) if case_fields.get("metadata") is not None else {}
         tags = validate_tags(case_fields["tags"]) if case_fields.get("tags") is not None else []
         scores = _not_outcome(validate_scores(case_fields["scores"])) if case_fields.get("scores") is not None else {}
         if event:
@@ -419,13 +429,16 @@ class BraintrustCase:
         return " ".join(problems) or None
 
     def log_metadata(self, **metadata: Any) -> None:
-        self.metadata.update(metadata)
+        __tracebackhide__ = True
+        self._refuse_if_ended()
+        self.metadata.update(_own_metadata(metadata))
 
     def score(self, name: str, value: float | bool | None, metadata: dict[str, Any] | None = None) -> None:
         """Add a score to the case (validated now: a number in [0, 1], a bool, or None)."""
         from braintrust.tracing.record import hide_refused_value, validate_scores
 
         __tracebackhide__ = hide_refused_value
+        self._refuse_if_ended()
 
         self.scores.update(_not_outcome(validate_scores({name: value})))
         if metadata:
@@ -458,6 +471,7 @@ class BraintrustCase:
         """Run the declared (or given) scorers on ``output`` (default: the logged output) now;
         returns their scores. Scorer errors are recorded, never raised; a ``scorers`` argument
         that is not a list of scorers raises ``ValueError`` (as in ``eval_case``)."""
+        self._refuse_if_ended()
         if scorers is not None:
             problem = declaration_problem({"scorers": scorers})
             if problem:
@@ -501,6 +515,16 @@ def _not_outcome(scores: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"score {OUTCOME_SCORE!r} is the test's outcome (1 passed, 0 failed), which the plugin sets; "
                          "log this score under another name.")
     return scores
+
+
+def _own_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    """``metadata``, unless a key is one the plugin writes itself (``ValueError``, naming the fix)."""
+    __tracebackhide__ = True  # (the test's line and the message: a refused value)
+    taken = sorted(PLUGIN_METADATA_KEYS & set(metadata))
+    if taken:
+        raise ValueError(f"metadata key {taken[0]!r} is written by the plugin when the case ends (yours would be lost); "
+                         "rename it.")
+    return metadata
 
 
 def _end_superseded(span: Any, ended: float, why: str) -> None:

@@ -122,6 +122,8 @@ def load_records(source: Any, metafunc: pytest.Metafunc, called: str = "") -> li
         return _from_dataset(source, metafunc)
     if callable(source) and not called:
         return load_records(source(), metafunc, getattr(source, "__name__", None) or repr(source))
+    if isinstance(source, (set, frozenset)):
+        source = _in_stable_order(source)
     if isinstance(source, Iterable) and not isinstance(source, (dict, str, bytes)):
         # (errors name the test and the record: a module's mark may feed several tests)
         given = f"data={called}()" if called else "data="
@@ -138,6 +140,13 @@ def load_records(source: Any, metafunc: pytest.Metafunc, called: str = "") -> li
     raise pytest.UsageError(
         f"{metafunc.definition.nodeid}: data= must be a list, a callable, a .jsonl path or a Dataset; got {type(source).__name__}."
     )
+
+
+def _in_stable_order(records: set | frozenset) -> list[Any]:
+    """A set's records in an order every process agrees on: a set of strings iterates in an
+    order that changes with each process's hash seed, so pytest-xdist workers would collect the
+    same tests in different orders (and stop the run), and each run would order the cases anew."""
+    return sorted(records, key=lambda item: (type(item).__qualname__, repr(item)))
 
 
 def to_record(item: Any, where: str) -> DataRecord:

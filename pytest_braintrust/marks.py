@@ -20,6 +20,9 @@ MARKER_HELP = (
     "log this test as a case of the run's Braintrust experiment"
 )
 _UNSET: Any = object()
+#: Keys of a case's metadata the plugin writes itself when the case ends (a user's would be lost).
+PLUGIN_METADATA_KEYS = frozenset({"pytest", "score_metadata", "scorer_errors"})
+
 _KNOWN = {"input", "expected", "metadata", "tags", "scorers", "trials", "name", "project", "data"}
 
 
@@ -100,6 +103,9 @@ def declaration_problem(kw: dict[str, Any]) -> str | None:
     if metadata is not None and not all(isinstance(key, str) for key in metadata):
         key = next(key for key in metadata if not isinstance(key, str))
         return f"metadata= keys must be strings, got {key!r:.60} (write {str(key)!r:.60})."
+    taken = sorted(PLUGIN_METADATA_KEYS & set(metadata or ()))
+    if taken:
+        return f"metadata= key {taken[0]!r} is written by the plugin (the row would lose yours); rename it."
     tags = kw.get("tags")
     if tags is not None:
         if isinstance(tags, str):

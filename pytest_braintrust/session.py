@@ -426,6 +426,7 @@ class EvalSession:
         if result.error:
             event["error"] = "\n".join([result.error, *(f"subtest failed: {e}" for e in case.subtest_errors)])
         root.finish(event)
+        case.ended = True
         # The span and the case refer to each other: broken here, the case and all it holds
         # (reports, outputs) go when the item lets go of it, not at the next full collection.
         root.case = None

@@ -93,7 +93,7 @@ def test_a_failed_unittest_subtest_fails_its_case(bt):
     small = roots["test_small"]
     assert small["metadata"]["pytest"]["outcome"] == "failed" and small["scores"] == {"pass": 0}
     assert small["metadata"]["pytest"]["subtests"] == {"passed": 2, "failed": 1}
-    assert small["error"].startswith("contains 1 failed subtest\nsubtest failed: AssertionError: 2 not less than 2")
+    assert small["error"].startswith("contains 1 failed subtest\nsubtest failed: (i=2): AssertionError: 2 not less than 2")
     passing = roots["test_all_small"]
     assert passing["metadata"]["pytest"]["outcome"] == "passed" and passing["scores"] == {"pass": 1}
     assert "error" not in passing
