@@ -1,4 +1,4 @@
-"""Files written whole or not at all, and private folders."""
+"""Files written whole or not at all, private folders, and folders others control."""
 
 from __future__ import annotations
 
@@ -53,3 +53,68 @@ def make_private_dirs(directory: Path) -> None:
             continue  # (another process made it meanwhile)
         if private:
             os.chmod(folder, 0o700)  # (mkdir's mode is narrowed by the umask: 0o700 under 0o277 is 0o500)
+
+
+def others_control(folder: Path) -> str | None:
+    """Why another user could read or swap what is kept in the existing ``folder``, or None: it
+    belongs to another user (root excepted), or group or others may write it (group write is
+    fine when the group is the user's own, as a umask of 002 with per-user groups makes it, and
+    as Debian's ssh allows). None on systems without user ids, and for a folder that is missing."""
+    if not hasattr(os, "geteuid"):
+        return None
+    try:
+        info = os.stat(folder)
+    except OSError:
+        return None
+    me = os.geteuid()
+    if info.st_uid not in (me, 0):
+        return f"it belongs to another user ({_user_name(info.st_uid)})"
+    if info.st_mode & 0o002:
+        return f"others may write it (mode {info.st_mode & 0o7777:04o})"
+    if info.st_mode & 0o020 and not _own_group(info.st_gid, me):
+        return f"its group may write it (mode {info.st_mode & 0o7777:04o}, group {_group_name(info.st_gid)})"
+    return None
+
+
+def foreign_file(path: Path) -> str | None:
+    """Why the existing file (or symbolic link) ``path`` is not one this user made, or None: it
+    belongs to another user (root excepted)."""
+    if not hasattr(os, "geteuid"):
+        return None
+    try:
+        owner = os.lstat(path).st_uid
+    except OSError:
+        return None
+    if owner in (os.geteuid(), 0):
+        return None
+    return f"{path} belongs to another user ({_user_name(owner)})"
+
+
+def _own_group(gid: int, uid: int) -> bool:
+    """Whether ``gid`` is ``uid``'s personal group: named as the user, with no other member."""
+    try:
+        import grp
+        import pwd
+
+        user, group = pwd.getpwuid(uid).pw_name, grp.getgrgid(gid)
+    except (ImportError, KeyError):
+        return False
+    return group.gr_name == user and set(group.gr_mem) <= {user}
+
+
+def _user_name(uid: int) -> str:
+    try:
+        import pwd
+
+        return f"{pwd.getpwuid(uid).pw_name}, uid {uid}"
+    except (ImportError, KeyError):
+        return f"uid {uid}"
+
+
+def _group_name(gid: int) -> str:
+    try:
+        import grp
+
+        return grp.getgrgid(gid).gr_name
+    except (ImportError, KeyError):
+        return str(gid)

@@ -259,10 +259,21 @@ class BraintrustState:
 
     @staticmethod
     def _check_url(url: str, name: str) -> None:
+        """``LoginError`` for a URL that is not one; one warning per host when the API key would
+        go to it in clear text (plain http to another machine: allowed, as self-hosted servers in
+        private networks may serve it, but said, since 0.48.1 says nothing)."""
         try:
             checked_url(url, name)
         except ValueError as exc:
             raise LoginError(str(exc), "bad_url") from None
+        host = clear_text_host(url)
+        if host is not None and host not in _warned_clear_text:
+            _warned_clear_text.add(host)
+            import logging
+
+            logging.getLogger("braintrust").warning(
+                "braintrust: %s is plain http to %s, so the API key goes there unencrypted; use https:// unless "
+                "every network in between is trusted.", name, host)
 
     def _apply_login(self, info: dict[str, Any]) -> None:
         orgs = info.get("org_info") or []
@@ -333,6 +344,28 @@ _PLAIN_HTTP_SIGNS = ("wrong version number", "record layer failure", "packet len
 
 #: Fields of a login's organization that must be strings (or absent) to be used.
 _ORG_TEXT_FIELDS = ("id", "name", "api_url", "proxy_url")
+
+#: The hosts ``_check_url`` warned about (once each per process).
+_warned_clear_text: set[str] = set()
+
+
+def clear_text_host(url: str) -> str | None:
+    """The host of an ``http://`` URL that leaves this machine (not a loopback name or address), else None."""
+    import ipaddress
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme.lower() != "http":
+        return None
+    host = (parts.hostname or "").rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return None
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:
+        pass
+    return host or None
 
 _state = BraintrustState()
 

@@ -8,7 +8,9 @@ least recently written or read removed first); a size of 0 is no bound, as in 0.
 JSON, written atomically, 0600 in a 0700 folder (its missing parents made not writable by
 others: the copies are trusted when read back); they hold the prompt as the API answered it and
 never a credential (the key only enters the file name's hash).
-A folder that cannot be written costs the disk level only, with one warning.
+A folder that cannot be written costs the disk level only, with one warning. So does one others
+control (another user's, or one others may write: they could plant copies), which is then
+neither read nor written, as pip disables a cache folder that is not the user's.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from braintrust.config import env_number, env_str
-from braintrust.files import make_private_dirs
+from braintrust.files import make_private_dirs, others_control
 from braintrust.forks import ChildSafeLock
 
 log = logging.getLogger("braintrust")
@@ -44,13 +46,18 @@ class CachedPrompt:
 
 
 class PromptCache:
-    def __init__(self, folder: Path, memory_max_entries: int = DEFAULT_MEMORY_MAX_ENTRIES, disk_max_files: int = DEFAULT_DISK_MAX_FILES):
+    def __init__(self, folder: Path, memory_max_entries: int = DEFAULT_MEMORY_MAX_ENTRIES, disk_max_files: int = DEFAULT_DISK_MAX_FILES,
+                 setting: str = "BRAINTRUST_PROMPT_CACHE_DIR"):
+        """``setting``: the variable that names ``folder``, for the warnings."""
         self.folder = folder
+        self.setting = setting
         self.memory_max_entries = memory_max_entries
         self.disk_max_files = disk_max_files
         self._memory: OrderedDict[str, CachedPrompt] = OrderedDict()
         self._lock = threading.Lock()
         self._disk_warned = False
+        #: Whether the folder was found to be this user's alone (None: not looked at yet).
+        self._folder_safe: bool | None = None
 
     def put(self, key: str, prompt: dict[str, Any]) -> None:
         entry = CachedPrompt(prompt, time.time())
@@ -59,11 +66,25 @@ class PromptCache:
         try:
             self._write(key, entry)
         except OSError as exc:
-            if not self._disk_warned:
-                self._disk_warned = True
-                log.warning("braintrust: prompts are cached in memory only: %s cannot be written (%s). "
-                            "Set BRAINTRUST_PROMPT_CACHE_DIR to a writable folder.", self.folder, exc)
+            self._warn_once("%s cannot be written (%s). Set %s to a writable folder.", self.folder, exc, self.setting)
 
+    def _warn_once(self, why: str, *args: Any) -> None:
+        if not self._disk_warned:
+            self._disk_warned = True
+            log.warning("braintrust: prompts are cached in memory only: " + why, *args)
+
+    def _folder_is_safe(self) -> bool:
+        """False (with one warning) for an existing folder others control; looked at once."""
+        if self._folder_safe is None:
+            if not self.folder.is_dir():
+                return True  # (missing: made private when first written)
+            unsafe = others_control(self.folder)
+            self._folder_safe = unsafe is None
+            if unsafe is not None:
+                self._warn_once("%s is not used: %s, so the copies in it could be someone else's. Set %s to a "
+                                "folder of your own, or make this one yours alone (chmod go-w %s).",
+                                self.folder, unsafe, self.setting, self.folder)
+        return self._folder_safe
     def get(self, key: str) -> CachedPrompt | None:
         with self._lock:
             entry = self._memory.get(key)
@@ -86,6 +107,8 @@ class PromptCache:
         return self.folder / f"{hashlib.sha256(key.encode('utf-8')).hexdigest()}.json"
 
     def _read(self, key: str) -> CachedPrompt | None:
+        if not self._folder_is_safe():
+            return None
         path = self._path(key)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -104,6 +127,8 @@ class PromptCache:
     def _write(self, key: str, entry: CachedPrompt) -> None:
         if not self.folder.is_dir():
             make_private_dirs(self.folder)
+        if not self._folder_is_safe():
+            return
         text = json.dumps({"key": key, "saved_at": entry.saved_at, "prompt": entry.prompt}, sort_keys=True)
         path = self._path(key)
         new_file = not path.exists()
@@ -155,5 +180,5 @@ def _configured(kind: str, default_folder: str) -> PromptCache:
     settings = (str(folder), memory, disk)
     with _caches_lock:
         if settings not in _caches:
-            _caches[settings] = PromptCache(folder, memory, disk)
+            _caches[settings] = PromptCache(folder, memory, disk, f"BRAINTRUST_{kind}_CACHE_DIR")
         return _caches[settings]

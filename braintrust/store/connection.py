@@ -12,6 +12,10 @@ Contract:
   (``BEGIN IMMEDIATE``), so several processes can write at once;
 * a write lock held past a whole wait is taken for a stuck process: every process then waits at
   most ``LOCKED_WAIT_SECONDS`` for it, until a write gets through again (see ``_begin``);
+* nothing is written to a store in a folder others control (another user's, or one others may
+  write) nor to a store file another user made, and no store is created through a dangling
+  symbolic link: such a store is read only, and a write raises ``StoreError`` naming why and the
+  fix (see ``_refusal``);
 * a write to a database file deleted or replaced since the connection opened it is refused
   (``StoreError``): its rows would be lost while counted as written (see ``_refuse_replaced``);
 * ``ConnectionPool`` hands each thread its own connection and, after ``fork``, opens fresh ones
@@ -33,7 +37,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Iterator
 
-from braintrust.store.location import STORE_DIRNAME, make_private_folder
+from braintrust.files import foreign_file
+from braintrust.store.location import STORE_DIRNAME, make_private_folder, unsafe_store_folder
 
 SCHEMA_VERSION = 2
 BUSY_TIMEOUT_SECONDS = 30.0
@@ -66,6 +71,8 @@ class _Connection(sqlite3.Connection):
     timeout_seconds = BUSY_TIMEOUT_SECONDS
     #: ``(st_dev, st_ino)`` of the file opened for writing (None when opened read-only).
     identity: tuple[int, int] | None = None
+    #: Why this store must not be written (see ``_refusal``); a write raises it as a ``StoreError``.
+    refusal: str | None = None
 
 
 def busy_timeout_seconds() -> float:
@@ -148,6 +155,9 @@ def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
     Inside an open transaction it joins that one, so writers compose into one atomic step.
     """
+    refusal = getattr(conn, "refusal", None)
+    if refusal is not None:
+        raise StoreError(refusal)
     if conn.in_transaction:
         yield conn
         return
@@ -293,6 +303,11 @@ def ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
     found = _schema_version(conn)
     if found == SCHEMA_VERSION:
         return
+    refusal = getattr(conn, "refusal", None)
+    if refusal is not None:
+        if found is None:  # (nothing to read: an empty file)
+            raise StoreError(refusal)
+        return
     try:
         _apply_schema(conn, path)
     except sqlite3.OperationalError as exc:
@@ -361,30 +376,75 @@ def _enable_wal(conn: sqlite3.Connection, timeout_seconds: float) -> None:
 def open_connection(path: Path, timeout_seconds: float = BUSY_TIMEOUT_SECONDS) -> sqlite3.Connection:
     """A configured connection to the database at ``path`` (created if missing). A store in a
     folder this process cannot write (a read-only mount, a copy of another user's) is opened
-    read-only: reads work (they fold rows in memory), writes fail with "readonly"."""
+    read-only: reads work (they fold rows in memory), writes fail with "readonly". So is one this
+    process must not write (``_refusal``), where writes raise ``StoreError`` saying why."""
+    refusal = _refusal(path)
+    if refusal is not None:
+        if not path.is_file():  # (nothing to read)
+            raise StoreError(refusal)
+        _refuse_unread_log(path, "others control its folder or files")
+        return _configured(path, timeout_seconds, read_only=True, refusal=refusal)
     prepare_files(path)
     try:
         return _configured(path, timeout_seconds, read_only=False)
     except sqlite3.OperationalError as exc:
         if "unable to open" not in str(exc) or _writable(path):
             raise
-        wal = Path(f"{path}-wal")
-        if wal.exists() and wal.stat().st_size:
-            raise StoreError(
-                f"{path} is in a folder this process cannot write, and rows of it are still in its "
-                f"write-ahead log ({path}-wal), which SQLite cannot read from there; copy the folder to "
-                "one you can write and point --store (or BRAINTRUST_LOCAL_DIR) at the copy."
-            ) from None
+        _refuse_unread_log(path, "this process cannot write its folder")
     # As immutable: SQLite opens a WAL-mode file whose folder it cannot write only so. Safe with
     # an empty log, unless another user writes the store while this process reads it.
     return _configured(path, timeout_seconds, read_only=True)
+
+
+def _refuse_unread_log(path: Path, why: str) -> None:
+    """``StoreError`` when rows are still in the write-ahead log of a store opened read-only
+    (as immutable, SQLite would not see them)."""
+    wal = Path(f"{path}-wal")
+    if wal.exists() and wal.stat().st_size:
+        raise StoreError(
+            f"{path} is opened read-only ({why}), and rows of it are still in its "
+            f"write-ahead log ({path}-wal), which SQLite cannot read so; copy the folder to "
+            "one you can write and point --store (or BRAINTRUST_LOCAL_DIR) at the copy."
+        ) from None
+
+
+def _refusal(path: Path) -> str | None:
+    """Why rows must not be written to the store at ``path``, naming the fix, or None: its folder
+    is another user's or others may write it (they could read the rows, or swap the files for
+    theirs), one of its files was made by another user (planted there), or it is a symbolic
+    link to nothing (the store would be created wherever it points). As git refuses a
+    repository of another user's and ssh a key file others may write."""
+    directory = path.parent
+    if directory.is_dir():
+        unsafe = unsafe_store_folder(directory)
+        if unsafe is not None:
+            return (
+                f"the local Braintrust store folder {directory} is not safe to write: {unsafe}, so they could "
+                "read or replace what is kept there; nothing is written to it (what it holds is still read). "
+                f"Set BRAINTRUST_LOCAL_DIR to a folder of your own, or make this one yours alone (chmod go-w {directory})."
+            )
+    for suffix in ("", "-wal", "-shm"):
+        planted = foreign_file(Path(f"{path}{suffix}"))
+        if planted is not None:
+            return (
+                f"the local Braintrust store is not safe to write: {planted}, a file this user did not make; "
+                "nothing is written to it (what it holds is still read). Move it aside (a new store is then "
+                "made in its place) or set BRAINTRUST_LOCAL_DIR to a folder of your own."
+            )
+    if path.is_symlink() and not path.exists():
+        return (
+            f"{path} is a symbolic link to {os.readlink(path)}, which does not exist; a new store is not "
+            "created through it. Remove the link (a new store is then made in its place) or set "
+            "BRAINTRUST_LOCAL_DIR to the folder you meant."
+        )
+    return None
 
 
 def _writable(path: Path) -> bool:
     return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
 
 
-def _configured(path: Path, timeout_seconds: float, read_only: bool) -> sqlite3.Connection:
+def _configured(path: Path, timeout_seconds: float, read_only: bool, refusal: str | None = None) -> sqlite3.Connection:
     target = f"file:{urllib.parse.quote(str(path))}?mode=ro&immutable=1" if read_only else str(path)
     conn = sqlite3.connect(
         target,
@@ -397,6 +457,7 @@ def _configured(path: Path, timeout_seconds: float, read_only: bool) -> sqlite3.
     )
     conn.path = str(path)
     conn.timeout_seconds = timeout_seconds
+    conn.refusal = refusal
     try:
         set_busy_timeout(conn, timeout_seconds)
         _refuse_foreign(conn, path)

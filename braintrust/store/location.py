@@ -7,11 +7,12 @@ directory. The store is the ``.braintrust/`` folder there.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 from braintrust.config import env_str, folder_path
-from braintrust.files import make_private_dirs
+from braintrust.files import make_private_dirs, others_control
 
 STORE_DIRNAME = ".braintrust"
 DATABASE_FILENAME = "braintrust.sqlite"
@@ -111,6 +112,21 @@ def make_private_folder(directory: Path) -> None:
             pass  # (only a convenience: the store works without it)
 
 
+def unsafe_store_folder(directory: Path) -> str | None:
+    """Why rows must not be written into the existing store folder ``directory`` (another user
+    owns it, or others may write it: they could read the rows or swap the files), or None. A
+    ``.braintrust`` folder of this user's is first made 0700, as when it is created; a folder of
+    another name (``BRAINTRUST_LOCAL_DIR``) is never changed."""
+    if directory.name == STORE_DIRNAME:
+        try:
+            info = directory.stat()
+            if info.st_uid == getattr(os, "geteuid", lambda: info.st_uid)() and info.st_mode & 0o077:
+                directory.chmod(0o700)
+        except OSError:
+            pass
+    return others_control(directory)
+
+
 def store_dir(start: Path | None = None) -> Path:
     """The store folder (not created here)."""
     override = env_str("BRAINTRUST_LOCAL_DIR")
@@ -124,8 +140,14 @@ def database_path(start: Path | None = None) -> Path:
 
 
 def spill_dir(start: Path | None = None) -> Path:
-    """Default spill folder: ``spill/`` inside the store folder."""
+    """Default spill folder: ``spill/`` inside the store folder, unless others control that
+    folder (``unsafe_store_folder``): then this user's private fallback folder."""
     override = env_str("BRAINTRUST_FAILED_PUBLISH_PAYLOADS_DIR")
     if override:
         return folder_path(override)
-    return store_dir(start) / "spill"
+    directory = store_dir(start)
+    if unsafe_store_folder(directory) is not None:
+        from braintrust.delivery.spill import fallback_spill_dir
+
+        return fallback_spill_dir()
+    return directory / "spill"

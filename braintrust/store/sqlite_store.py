@@ -27,6 +27,15 @@ __all__ = ["LocalStore", "StoreError"]
 CHECKPOINT_WAIT_SECONDS = 2.0
 
 
+def _absolute(path: Path) -> Path:
+    """``path`` resolved, but a symbolic link to nothing kept as a link (the store refuses to
+    be created through it: see ``connection._refusal``)."""
+    path = path.expanduser()
+    if path.is_symlink() and not path.exists():
+        return path.parent.resolve() / path.name
+    return path.resolve()
+
+
 class LocalStore:
     """The local store at ``path`` (a database file), created on first use."""
 
@@ -34,7 +43,7 @@ class LocalStore:
         """``timeout_seconds``: how long a write waits for other writers (default 30 s, or
         ``BRAINTRUST_LOCAL_BUSY_TIMEOUT``; a lock found stuck is waited for less, see
         ``connection._begin``)."""
-        self.path = Path(path).expanduser().resolve() if path is not None else database_path()
+        self.path = _absolute(Path(path)) if path is not None else database_path()
         self._setting_error: StoreError | None = None
         if timeout_seconds is None:
             try:
