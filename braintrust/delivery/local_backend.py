@@ -84,6 +84,8 @@ class LocalBackend:
         self._writer_failed = False
         self._rows_written_here = 0
         self.rows_by_writer = 0  # rows the writer process wrote (diagnostics and tests)
+        #: Experiments this backend found or created: one missing later was pruned meanwhile.
+        self._experiments_resolved: set[str] = set()
 
     def __repr__(self) -> str:
         return f"LocalBackend({str(self.store.path)!r})"
@@ -121,6 +123,8 @@ class LocalBackend:
             ) from exc
         ref.ids = dict(ids)
         ref.info.update(info)
+        if ref.object_type == EXPERIMENT and ids.get("experiment_id"):
+            self._experiments_resolved.add(ids["experiment_id"])
         return ref.ids
 
     @staticmethod
@@ -236,10 +240,13 @@ class LocalBackend:
         failed: list[tuple[dict[str, Any], str]] = []
         error = None
         try:
+            rows, encoded, failed, error = self._without_pruned_experiments(rows, encoded)
             try:
-                self._write(rows, encoded, deadline)
+                if rows:
+                    self._write(rows, encoded, deadline)
             except ValueError:  # some rows name no object: nothing was written, keep the others
-                rows, encoded, failed, error = self._split_invalid(rows, encoded)
+                rows, encoded, invalid, why = self._split_invalid(rows, encoded)
+                failed, error = failed + invalid, "; ".join(e for e in (error, why) if e) or None
                 if rows:
                     self._write(rows, encoded, deadline)
         except (sqlite3.Error, OSError, ValueError, StoreError) as exc:
@@ -250,6 +257,21 @@ class LocalBackend:
                 error=f"could not write {len(rows)} rows{where}: {_why_with_fix(exc)}.",
             )
         return ExportResult(accepted=len(rows), failed=failed, error=error)
+
+    def _without_pruned_experiments(self, rows: list[dict[str, Any]], encoded: list[bytes] | None) -> tuple[
+            list[dict[str, Any]], list[bytes] | None, list[tuple[dict[str, Any], str]], str | None]:
+        """The rows whose experiment is still in the store, and the others failed: an experiment
+        this backend resolved and that was deleted since (``braintrust prune``) while this process
+        logs into it would hold rows no command shows. They spill, and ``braintrust replay`` writes them to an experiment of its name."""
+        experiment_ids = {row.get("experiment_id") for row in rows} & self._experiments_resolved
+        gone = {eid for eid in experiment_ids if not self.store.holds_object(EXPERIMENT, {"experiment_id": eid})}
+        if not gone:
+            return rows, encoded, [], None
+        keep = [i for i, row in enumerate(rows) if row.get("experiment_id") not in gone]
+        failed = [(row, REASON) for row in rows if row.get("experiment_id") in gone]
+        error = (f"{len(failed)} rows were not written: their experiment was deleted from the local store (braintrust "
+                 "prune) while this process logged into it; `braintrust replay` writes them to one of its name")
+        return [rows[i] for i in keep], [encoded[i] for i in keep] if encoded is not None else None, failed, error
 
     def store_attachment(self, reference: dict[str, Any], data: bytes, deadline: Deadline) -> None:
         if deadline.expired():
