@@ -93,10 +93,10 @@ class BaseAttachment:
 class Attachment(BaseAttachment):
     """Bytes, or the path of a file, stored with the row that logs it.
 
-    ``data``: ``bytes`` (or a bytes-like object: copied now) or a path (read when the
-    attachment is stored, not before). A path that cannot be read is reported now as a
-    warning, and again, as the attachment's error, when it is stored; the row keeps its
-    reference either way.
+    ``data``: ``bytes`` (or a bytes-like object: copied now) or a path (relative to the
+    directory current when the attachment is made; read when it is stored, not before). A
+    path that cannot be read is reported now as a warning, and again, as the attachment's
+    error, when it is stored; the row keeps its reference either way.
     """
 
     def __init__(self, *, data: "str | os.PathLike[str] | bytes | bytearray | memoryview", filename: str, content_type: str):
@@ -106,7 +106,11 @@ class Attachment(BaseAttachment):
             except TypeError:
                 raise TypeError(f"Attachment data must be bytes (or bytes-like) or a file path, not {type(data).__name__}") from None
         _check_names("Attachment", filename, content_type)
-        self._data = data if isinstance(data, bytes) else os.fspath(data)
+        self._given = data if isinstance(data, bytes) else os.fspath(data)
+        # A path is read when the attachment is stored (at a flush, in pytest at the session's
+        # end): resolved now, so that a change of directory in between (monkeypatch.chdir) does
+        # not make it name another file, or none.
+        self._data = self._given if isinstance(self._given, bytes) else os.path.abspath(self._given)
         self._reference: BraintrustAttachmentReference = {
             "type": "braintrust_attachment", "filename": filename, "content_type": content_type, "key": str(uuid.uuid4()),
         }
@@ -167,7 +171,7 @@ class Attachment(BaseAttachment):
                 self._status = status
 
     def debug_info(self) -> dict[str, Any]:
-        return {"input_data": self._data if isinstance(self._data, str) else "<in-memory data>", "reference": self._reference}
+        return {"input_data": self._given if isinstance(self._given, str) else "<in-memory data>", "reference": self._reference}
 
     def __repr__(self) -> str:
         return f"Attachment(filename={self._reference['filename']!r}, content_type={self._reference['content_type']!r})"
