@@ -30,6 +30,10 @@ NO_KEY_MESSAGE = (
 UNREACHABLE_RETRY_AFTER_SECONDS = 10.0
 
 
+#: The least a login waits for another thread to let go of the state, even past its deadline.
+LOCK_GRACE_SECONDS = 0.1
+
+
 class LoginError(ValueError):
     """Login failed; ``reason`` is ``auth`` for a refused key, else the transport reason."""
 
@@ -171,61 +175,86 @@ class BraintrustState:
             return self._client
 
     def login(self, deadline: Any = None, force_login: bool = False) -> "BraintrustState":
-        """Log in once (thread-safe). Raises ``LoginError``."""
+        """Log in once (thread-safe), within ``deadline`` (30 s if none) even while another
+        thread's login holds the state. Raises ``LoginError``."""
         from braintrust.delivery.deadline import Deadline
+
+        if self.logged_in and not force_login:
+            return self
+        deadline = deadline or Deadline(30.0)
+        if not self._acquire_within(deadline):
+            raise LoginError(
+                f"Could not log in to Braintrust at {self.shown_app_url()} before the deadline: another thread's "
+                "login has held it longer (a name lookup or connection that does not end?); check the network "
+                "and BRAINTRUST_APP_URL (to work offline, set BRAINTRUST_LOCAL=1 and rows go to the local store)",
+                "deadline",
+            )
+        try:
+            return self._login_locked(deadline, force_login)
+        finally:
+            self._lock.release()
+
+    def _acquire_within(self, deadline: Any) -> bool:
+        """Take ``_lock``, waiting no longer than ``deadline`` allows (and ``LOCK_GRACE_SECONDS``
+        at least, the time another thread holds it for anything but a login). A login holds the
+        lock through its request, and a name lookup there is bounded by no timeout."""
+        remaining = deadline.remaining()
+        if remaining >= threading.TIMEOUT_MAX:
+            return self._lock.acquire()
+        return self._lock.acquire(timeout=max(LOCK_GRACE_SECONDS, remaining))
+
+    def _login_locked(self, deadline: Any, force_login: bool) -> "BraintrustState":
         from braintrust.delivery.http_client import HttpError, TransportError
 
-        with self._lock:
-            if self.logged_in and not force_login:
-                return self
-            key = self.api_key()
-            if not key:
-                raise LoginError(NO_KEY_MESSAGE, "no_api_key")
-            if not force_login:
-                self._raise_if_recently_unreachable()
-            self._check_url(self.app_url(), "app_url" if self.explicit_app_url else "BRAINTRUST_APP_URL")
-            if self._client is not None and (self._client.api_key != key or not self._client.is_trusted(self.app_url())):
-                # (BRAINTRUST_API_KEY or BRAINTRUST_APP_URL changed since: log in with those of now,
-                # and send the key only to the new app and the URLs its login gives)
-                self._drop_login()
-            client = self.http_client()
-            deadline = deadline or Deadline(30.0)
-            try:
-                response = client.request("POST", f"{self.app_url()}/api/apikey/login", deadline, data=b"")
-            except HttpError as exc:
-                if exc.status in (401, 403):
-                    raise LoginError(f"Invalid API key {mask_secret(key)}: [{exc.status}] {exc.body[:300]}", "auth") from None
-                reason = "deadline" if exc.deadline_reached else f"http_{exc.status // 100}xx"
-                hint = " (is BRAINTRUST_APP_URL the address of the Braintrust app?)" if exc.status == 404 else ""
-                raise LoginError(f"Braintrust login at {self.shown_app_url()} failed: [{exc.status}] {exc.body[:300]}{hint}", reason) from None
-            except TransportError as exc:
-                if exc.reason == "bad_api_key":  # (the network is not the problem)
-                    raise LoginError(str(exc), exc.reason) from None
-                fix = ("its certificate could not be verified: if a proxy or a private CA signs it on this network, "
-                       "point REQUESTS_CA_BUNDLE at that CA's bundle" if exc.reason == "tls"
-                       else "check the network and BRAINTRUST_APP_URL")
-                if exc.reason == "tls" and any(sign in str(exc).lower() for sign in _PLAIN_HTTP_SIGNS):
-                    fix = "it does not answer in TLS: if it serves plain HTTP, write BRAINTRUST_APP_URL with http://"
-                error = LoginError(
-                    f"Could not reach Braintrust at {self.shown_app_url()} to log in: {exc} "
-                    f"({fix}; to work offline, set BRAINTRUST_LOCAL=1 and rows go to the local store)",
-                    exc.reason,
-                )
-                if exc.reason != "deadline":  # (a deadline cut the attempts short: that says less)
-                    self._unreachable = (self.app_url(), time.monotonic(), error)
-                raise error from None
-            try:
-                info = response.json()
-            except ValueError:
-                info = None
-            if not isinstance(info, dict):
-                raise LoginError(
-                    f"Braintrust login at {self.shown_app_url()} answered {response.status_code} without a JSON object; "
-                    "is BRAINTRUST_APP_URL the Braintrust app?",
-                    "bad_response",
-                )
-            self._apply_login(info)
+        if self.logged_in and not force_login:
             return self
+        key = self.api_key()
+        if not key:
+            raise LoginError(NO_KEY_MESSAGE, "no_api_key")
+        if not force_login:
+            self._raise_if_recently_unreachable()
+        self._check_url(self.app_url(), "app_url" if self.explicit_app_url else "BRAINTRUST_APP_URL")
+        if self._client is not None and (self._client.api_key != key or not self._client.is_trusted(self.app_url())):
+            # (BRAINTRUST_API_KEY or BRAINTRUST_APP_URL changed since: log in with those of now,
+            # and send the key only to the new app and the URLs its login gives)
+            self._drop_login()
+        client = self.http_client()
+        try:
+            response = client.request("POST", f"{self.app_url()}/api/apikey/login", deadline, data=b"")
+        except HttpError as exc:
+            if exc.status in (401, 403):
+                raise LoginError(f"Invalid API key {mask_secret(key)}: [{exc.status}] {exc.body[:300]}", "auth") from None
+            reason = "deadline" if exc.deadline_reached else f"http_{exc.status // 100}xx"
+            hint = " (is BRAINTRUST_APP_URL the address of the Braintrust app?)" if exc.status == 404 else ""
+            raise LoginError(f"Braintrust login at {self.shown_app_url()} failed: [{exc.status}] {exc.body[:300]}{hint}", reason) from None
+        except TransportError as exc:
+            if exc.reason == "bad_api_key":  # (the network is not the problem)
+                raise LoginError(str(exc), exc.reason) from None
+            fix = ("its certificate could not be verified: if a proxy or a private CA signs it on this network, "
+                   "point REQUESTS_CA_BUNDLE at that CA's bundle" if exc.reason == "tls"
+                   else "check the network and BRAINTRUST_APP_URL")
+            if exc.reason == "tls" and any(sign in str(exc).lower() for sign in _PLAIN_HTTP_SIGNS):
+                fix = "it does not answer in TLS: if it serves plain HTTP, write BRAINTRUST_APP_URL with http://"
+            error = LoginError(
+                f"Could not reach Braintrust at {self.shown_app_url()} to log in: {exc} "
+                f"({fix}; to work offline, set BRAINTRUST_LOCAL=1 and rows go to the local store)",
+                exc.reason,
+            )
+            if exc.reason != "deadline":  # (a deadline cut the attempts short: that says less)
+                self._unreachable = (self.app_url(), time.monotonic(), error)
+            raise error from None
+        try:
+            info = response.json()
+        except ValueError:
+            info = None
+        if not isinstance(info, dict):
+            raise LoginError(
+                f"Braintrust login at {self.shown_app_url()} answered {response.status_code} without a JSON object; "
+                "is BRAINTRUST_APP_URL the Braintrust app?",
+                "bad_response",
+            )
+        self._apply_login(info)
+        return self
 
     def unreachable_verdict(self) -> dict[str, Any] | None:
         """The last "could not reach Braintrust" while it still holds (see
