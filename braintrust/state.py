@@ -44,7 +44,12 @@ class LoginError(ValueError):
 
 class BraintrustState:
     def __init__(self) -> None:
+        # ``_lock``: held by a login through its request (a name lookup there is bounded by no
+        # timeout), so other logins wait for it only until their deadline. ``_fields``: the
+        # credentials and the login's fields, held for no network call, so ``configure`` and
+        # the rest never wait for a request.
         self._lock = threading.RLock()
+        self._fields = threading.RLock()
         self.reset()
 
     def reset(self) -> None:
@@ -69,7 +74,7 @@ class BraintrustState:
     def configure(self, api_key: str | None = None, app_url: str | None = None, org_name: str | None = None, force_login: bool = False) -> None:
         """Record credentials passed to ``login``/``init_*``; they win over the environment."""
         api_key = secret(api_key)  # (tracebacks with locals, e.g. pytest -l, show this frame's arguments)
-        with self._lock:
+        with self._fields:
             changed = (
                 (api_key is not None and api_key != self.api_key())
                 or (app_url is not None and app_url.rstrip("/") != self.app_url())
@@ -113,12 +118,12 @@ class BraintrustState:
         """Credentials ``configure``d inside the block are kept only if it succeeds: a failed
         ``login(org_name="typo", force_login=True)`` leaves the earlier ones in place, as the
         public SDK's does (the next call logs in with them again), not a state that fails forever."""
-        with self._lock:
+        with self._fields:
             saved = (self.explicit_api_key, self.explicit_app_url, self.explicit_org_name)
         try:
             yield
         except BaseException:
-            with self._lock:
+            with self._fields:
                 if (self.explicit_api_key, self.explicit_app_url, self.explicit_org_name) != saved:
                     self._drop_login()
                     self.explicit_api_key, self.explicit_app_url, self.explicit_org_name = saved
@@ -162,7 +167,7 @@ class BraintrustState:
     def http_client(self) -> Any:
         from braintrust.delivery.http_client import HttpClient
 
-        with self._lock:
+        with self._fields:
             if self._client is None or self._client_pid != os.getpid():
                 key = self.api_key()
                 if not key:
@@ -196,18 +201,40 @@ class BraintrustState:
 
     def _acquire_within(self, deadline: Any) -> bool:
         """Take ``_lock``, waiting no longer than ``deadline`` allows (and ``LOCK_GRACE_SECONDS``
-        at least, the time another thread holds it for anything but a login). A login holds the
-        lock through its request, and a name lookup there is bounded by no timeout."""
+        at least). A login holds the lock through its request, and a name lookup there is
+        bounded by no timeout."""
         remaining = deadline.remaining()
         if remaining >= threading.TIMEOUT_MAX:
             return self._lock.acquire()
         return self._lock.acquire(timeout=max(LOCK_GRACE_SECONDS, remaining))
 
     def _login_locked(self, deadline: Any, force_login: bool) -> "BraintrustState":
-        from braintrust.delivery.http_client import HttpError, TransportError
+        """The login itself (``_lock`` held). The request runs without ``_fields``; its answer
+        is applied only if the credentials are still those it was made with, else (a
+        ``configure`` meanwhile) it logs in again with those of now."""
+        while True:
+            with self._fields:
+                if self.logged_in and not force_login:
+                    return self
+                attempt = self._start_login(force_login)
+            client, key, app_url, _org = attempt
+            try:
+                outcome: Any = client.request("POST", f"{app_url}/api/apikey/login", deadline, data=b"")
+            except Exception as exc:
+                outcome = exc
+            with self._fields:
+                if self._login_attempt_current(attempt):
+                    return self._finish_login(key, outcome)
+                if deadline.expired():
+                    raise LoginError(
+                        f"Could not log in to Braintrust at {self.shown_app_url()} before the deadline: the "
+                        "credentials changed while a login with the earlier ones was under way; try again",
+                        "deadline",
+                    )
+            force_login = False  # (the change dropped the login, or it was not made yet)
 
-        if self.logged_in and not force_login:
-            return self
+    def _start_login(self, force_login: bool) -> tuple[Any, str, str, str | None]:
+        """Checks before a login request (``_fields`` held): ``(client, key, app url, org)``."""
         key = self.api_key()
         if not key:
             raise LoginError(NO_KEY_MESSAGE, "no_api_key")
@@ -218,16 +245,25 @@ class BraintrustState:
             # (BRAINTRUST_API_KEY or BRAINTRUST_APP_URL changed since: log in with those of now,
             # and send the key only to the new app and the URLs its login gives)
             self._drop_login()
-        client = self.http_client()
-        try:
-            response = client.request("POST", f"{self.app_url()}/api/apikey/login", deadline, data=b"")
-        except HttpError as exc:
+        return self.http_client(), key, self.app_url(), self.requested_org()
+
+    def _login_attempt_current(self, attempt: tuple[Any, str, str, str | None]) -> bool:
+        client, key, app_url, org = attempt
+        return self._client is client and (self.api_key(), self.app_url(), self.requested_org()) == (key, app_url, org)
+
+    def _finish_login(self, key: str, outcome: Any) -> "BraintrustState":
+        """Apply the login's answer, or raise the ``LoginError`` its failure means (``_fields`` held)."""
+        from braintrust.delivery.http_client import HttpError, TransportError
+
+        if isinstance(outcome, HttpError):
+            exc = outcome
             if exc.status in (401, 403):
                 raise LoginError(f"Invalid API key {mask_secret(key)}: [{exc.status}] {exc.body[:300]}", "auth") from None
             reason = "deadline" if exc.deadline_reached else f"http_{exc.status // 100}xx"
             hint = " (is BRAINTRUST_APP_URL the address of the Braintrust app?)" if exc.status == 404 else ""
             raise LoginError(f"Braintrust login at {self.shown_app_url()} failed: [{exc.status}] {exc.body[:300]}{hint}", reason) from None
-        except TransportError as exc:
+        if isinstance(outcome, TransportError):
+            exc = outcome
             if exc.reason == "bad_api_key":  # (the network is not the problem)
                 raise LoginError(str(exc), exc.reason) from None
             fix = ("its certificate could not be verified: if a proxy or a private CA signs it on this network, "
@@ -243,6 +279,9 @@ class BraintrustState:
             if exc.reason != "deadline":  # (a deadline cut the attempts short: that says less)
                 self._unreachable = (self.app_url(), time.monotonic(), error)
             raise error from None
+        if isinstance(outcome, BaseException):
+            raise outcome
+        response = outcome
         try:
             info = response.json()
         except ValueError:
@@ -259,7 +298,7 @@ class BraintrustState:
     def unreachable_verdict(self) -> dict[str, Any] | None:
         """The last "could not reach Braintrust" while it still holds (see
         ``UNREACHABLE_RETRY_AFTER_SECONDS``), for another process: ``remember_unreachable``."""
-        with self._lock:
+        with self._fields:
             if self._unreachable is None:
                 return None
             url, failed_at, error = self._unreachable
@@ -271,7 +310,7 @@ class BraintrustState:
     def remember_unreachable(self, verdict: dict[str, Any]) -> None:
         """Adopt another process's ``unreachable_verdict`` (pytest-xdist workers take the
         controller's: they would each wait through the same retries again)."""
-        with self._lock:
+        with self._fields:
             failed_at = time.monotonic() - (UNREACHABLE_RETRY_AFTER_SECONDS - float(verdict["seconds_left"]))
             error = LoginError(str(verdict["message"]), str(verdict["reason"]))
             self._unreachable = (str(verdict["app_url"]), failed_at, error)
@@ -350,7 +389,7 @@ class BraintrustState:
 
     def close(self) -> None:
         """Forget the login and close the HTTP connections (a state made for one check)."""
-        with self._lock:
+        with self._fields:
             self._drop_login()
 
     def _drop_login(self) -> None:
@@ -365,6 +404,7 @@ class BraintrustState:
 
     def after_fork(self) -> None:
         self._lock = threading.RLock()
+        self._fields = threading.RLock()
         self._client = None
 
 

@@ -7,10 +7,11 @@ retries other 4xx. Everything runs under the deadline it is given.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
-from typing import Any
+from typing import Any, Iterator
 
 from braintrust.config import DEFAULT_MAX_REQUEST_BYTES, DeliverySettings, secret
 from braintrust.delivery.backend import (
@@ -18,7 +19,7 @@ from braintrust.delivery.backend import (
 )
 from braintrust.delivery.http_client import HttpError, TransportError
 from braintrust.delivery.payload_copies import PayloadCopies
-from braintrust.state import BraintrustState, LoginError
+from braintrust.state import LOCK_GRACE_SECONDS, BraintrustState, LoginError
 from braintrust.tracing.record import OBJECT_ID_FIELDS
 
 #: How long a project's registration answer is reused by later loggers (0.48.1's 15 minutes).
@@ -125,8 +126,33 @@ class HttpBackend:
         """``_call`` for an endpoint that answers one object (a project, experiment, dataset)."""
         return checked_object(self._call(method, path, deadline, **kwargs), f"{method} {path}")
 
+    @contextlib.contextmanager
+    def _holding_lock(self, deadline: Deadline, purpose: str) -> Iterator[None]:
+        """``_lock``, waited for no longer than ``deadline`` (``LOCK_GRACE_SECONDS`` at least):
+        another thread holds it through its requests (registering an object, asking the
+        payload limit), and a name lookup there is bounded by no timeout. Past the deadline,
+        a ``BackendError`` (reason ``deadline``) says so."""
+        remaining = deadline.remaining()
+        if remaining >= threading.TIMEOUT_MAX:
+            acquired = self._lock.acquire()
+        else:
+            acquired = self._lock.acquire(timeout=max(LOCK_GRACE_SECONDS, remaining))
+        if not acquired:
+            raise BackendError(
+                f"Could not {purpose} at {self.label} before the deadline: another thread's request to Braintrust "
+                "has taken longer (a name lookup or connection that does not end?); check the network and "
+                "BRAINTRUST_APP_URL (to work offline, set BRAINTRUST_LOCAL=1 and rows go to the local store)",
+                "deadline",
+            )
+        try:
+            yield
+        finally:
+            self._lock.release()
+
     def resolve(self, ref: ObjectRef, deadline: Deadline) -> dict[str, str]:
-        with self._lock:
+        if ref.ids:
+            return ref.ids
+        with self._holding_lock(deadline, f"register the {'project' if ref.object_type == PROJECT_LOGS else ref.object_type}"):
             if ref.ids:
                 return ref.ids
             if self.stopped_error:
@@ -180,10 +206,11 @@ class HttpBackend:
         return configured
 
     def max_batch_bytes(self, deadline: Deadline) -> int:
-        with self._lock:
-            if self._payload_limit is None:
-                self._discover_limit(deadline)
-            limit = self._payload_limit or DEFAULT_MAX_REQUEST_BYTES
+        if self._payload_limit is None:
+            with self._holding_lock(deadline, "ask the payload limit"):
+                if self._payload_limit is None:
+                    self._discover_limit(deadline)
+        limit = self._payload_limit or DEFAULT_MAX_REQUEST_BYTES
         if self.settings.max_request_bytes:
             limit = min(limit, self.settings.max_request_bytes)
         return limit - _ENVELOPE_BYTES

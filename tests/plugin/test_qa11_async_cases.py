@@ -75,8 +75,11 @@ async def test_session_loop():
 async def test_tasks():
     created = asyncio.create_task(step("created"))
     await asyncio.gather(step("g1"), step("g2"))
-    async with asyncio.TaskGroup() as group:
-        group.create_task(step("grouped"))
+    if hasattr(asyncio, "TaskGroup"):  # (Python 3.11+)
+        async with asyncio.TaskGroup() as group:
+            group.create_task(step("grouped"))
+    else:
+        await asyncio.ensure_future(step("grouped"))
     await asyncio.to_thread(sync_step, "to_thread")
     await created
     return "tasks"
