@@ -591,6 +591,15 @@ def _plain_sync_function(function: Any) -> bool:
     return not (inspect.iscoroutinefunction(function) or inspect.isgeneratorfunction(function) or inspect.isasyncgenfunction(function))
 
 
+def _call_context(item: pytest.Item) -> Any:
+    """The context the case's body was called in (``plugin.pytest_runtest_call``), taken off the
+    item: it holds the case's spans, which the item must not keep to the session's end."""
+    context = item.stash.get(CALL_CONTEXT_KEY, None)
+    if context is not None:
+        del item.stash[CALL_CONTEXT_KEY]
+    return context
+
+
 def capture_async_return_value(item: pytest.Item) -> None:
     """An async case's return value is its output too: its coroutine function is wrapped (the
     async plugin that runs it, e.g. pytest-asyncio, discards the value)."""
@@ -604,7 +613,7 @@ def capture_async_return_value(item: pytest.Item) -> None:
         # first test's: the case's spans go where the body was called, under its task span)
         from braintrust.tracing.context import carried
 
-        with carried(item.stash.get(CALL_CONTEXT_KEY, None)):
+        with carried(_call_context(item)):
             _record_return_value(item, await original(*args, **kwargs))
 
     item.stash[_WRAPPED_KEY] = True
@@ -628,7 +637,7 @@ def capture_unittest_return_value(item: pytest.Item) -> None:
             # (IsolatedAsyncioTestCase runs it in a context copied when pytest collected the test)
             from braintrust.tracing.context import carried
 
-            with carried(item.stash.get(CALL_CONTEXT_KEY, None)):
+            with carried(_call_context(item)):
                 _record_return_value(item, await method())
 
         wrapper: Any = async_wrapper

@@ -168,13 +168,14 @@ def pytest_runtest_call(item: pytest.Item) -> None:
     ``unittest.TestCase`` method's return value (its output, by design) is dropped, as
     ``call_sync_case`` drops a function's: Python 3.11+ warns about it (an error under ``-W
     error``). With it, the session plugin records it."""
-    if item.config.option.braintrust:
+    if item.config.option.braintrust and inspect.iscoroutinefunction(getattr(item, "obj", None)):
         from pytest_braintrust.case import CALL_CONTEXT_KEY, CASE_KEY
 
         if item.stash.get(CASE_KEY, None) is not None:
             from braintrust.tracing.context import snapshot
 
-            # (the task span is current here: see capture_async_return_value)
+            # (the task span is current here: see capture_async_return_value; taken by the body
+            # as it starts, so no item keeps spans alive to the session's end)
             item.stash[CALL_CONTEXT_KEY] = snapshot()
     if (type(item).__name__ == "TestCaseFunction" and not item.config.option.braintrust
             and item.get_closest_marker("braintrust") is not None):
