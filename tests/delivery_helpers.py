@@ -141,3 +141,16 @@ def sigterm_while_logging(env: dict[str, str], report_path: Path, run_seconds: f
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=30)
     return json.loads(report_path.read_text()), time.monotonic() - sent
+
+
+#: Source to put at the top of a child process's script: its name lookups of
+#: ``never-resolves.test`` never end (``getaddrinfo`` has no timeout that requests applies).
+HANGING_RESOLVER = """
+import socket, threading, time
+_real_getaddrinfo = socket.getaddrinfo
+def _lookup(host, *args, **kwargs):
+    if host == "never-resolves.test":
+        time.sleep(3600)
+    return _real_getaddrinfo(host, *args, **kwargs)
+socket.getaddrinfo = _lookup
+"""

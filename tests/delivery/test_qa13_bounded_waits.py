@@ -13,6 +13,7 @@ import textwrap
 import time
 
 import pytest
+from delivery_helpers import HANGING_RESOLVER
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX processes")
 
@@ -20,20 +21,10 @@ FLUSH_TIMEOUT = 2.0
 #: Interpreter start, imports and spilling, on a loaded 2-core runner.
 MARGIN = 4.0
 
-_HANGING_RESOLVER = """
-import socket, time
-_real = socket.getaddrinfo
-def _lookup(host, *args, **kwargs):
-    if host == "never-resolves.test":
-        time.sleep(3600)
-    return _real(host, *args, **kwargs)
-socket.getaddrinfo = _lookup
-"""
-
 
 def _run(tmp_path, body: str, env_extra: dict[str, str] | None = None) -> tuple[subprocess.CompletedProcess, float]:
     script = tmp_path / "child.py"
-    script.write_text(_HANGING_RESOLVER + textwrap.dedent(body))
+    script.write_text(HANGING_RESOLVER + textwrap.dedent(body))
     env = {k: v for k, v in os.environ.items() if not k.startswith("BRAINTRUST_")}
     env.update({
         "BRAINTRUST_API_KEY": "test-api-key-qa13",

@@ -19,6 +19,7 @@ import pytest
 
 from braintrust.delivery.deadline import Deadline
 from braintrust.state import BraintrustState
+from delivery_helpers import HANGING_RESOLVER
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX processes")
 
@@ -28,14 +29,7 @@ AT_ONCE = 0.5
 DEADLINE = 1.0
 MARGIN = 1.0
 
-_CHILD_HEAD = """
-import socket, threading, time
-_real = socket.getaddrinfo
-def _lookup(host, *args, **kwargs):
-    if host == "never-resolves.test":
-        time.sleep(3600)
-    return _real(host, *args, **kwargs)
-socket.getaddrinfo = _lookup
+_CHILD_HEAD = HANGING_RESOLVER + """
 
 def probe(name, call, bound=5.0):
     # ``call`` on its own thread, so that a hang is reported rather than hanging the child
