@@ -153,4 +153,13 @@ def _lookup(host, *args, **kwargs):
         time.sleep(3600)
     return _real_getaddrinfo(host, *args, **kwargs)
 socket.getaddrinfo = _lookup
+
+def wait_until_the_sender_logs_in(tries=250):
+    from braintrust.state import global_state
+    for _ in range(tries):  # (a login holds the state's lock through its request)
+        if not global_state()._lock.acquire(blocking=False):
+            return
+        global_state()._lock.release()
+        time.sleep(0.02)
+    raise SystemExit("the sender never started its login")
 """

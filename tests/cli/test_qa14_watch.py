@@ -128,15 +128,20 @@ def _hanging_eval(folder: Path, project: str) -> None:
     """)
 
 
+def _wait_until_started(tmp_path, watcher) -> None:
+    """Until the run's task has started (it writes ``started``), while the watcher lives."""
+    deadline = time.monotonic() + 30
+    while not (tmp_path / "started").exists():
+        assert watcher.process.poll() is None and time.monotonic() < deadline, watcher.output
+        time.sleep(0.05)
+
+
 def test_a_change_during_a_hanging_run_stops_it_and_runs_the_edited_version(tmp_path, store_dir, watchers):
     """An edit made a task hang; the user fixes it. Waiting for the hung run would never run the
     fix: the change stops the run (it flushes what ran) and the fixed version runs."""
     _hanging_eval(tmp_path, "proj-hang-fix")
     watcher = watchers(tmp_path, cli_env(store_dir), "eval_hang.py")
-    deadline = time.monotonic() + 30
-    while not (tmp_path / "started").exists():
-        assert watcher.process.poll() is None and time.monotonic() < deadline, watcher.output
-        time.sleep(0.05)
+    _wait_until_started(tmp_path, watcher)
     hung = _children(watcher.process.pid)
     watcher.runs += hung
     write(tmp_path / "helper.py", "HANG = False  # fixed\n")
@@ -156,10 +161,7 @@ def test_sigterm_or_a_hang_up_stops_the_watcher_and_its_run(tmp_path, store_dir,
     not left running on without a watcher."""
     _hanging_eval(tmp_path, "proj-term")
     watcher = watchers(tmp_path, cli_env(store_dir), "eval_hang.py")
-    deadline = time.monotonic() + 30
-    while not (tmp_path / "started").exists():
-        assert watcher.process.poll() is None and time.monotonic() < deadline, watcher.output
-        time.sleep(0.05)
+    _wait_until_started(tmp_path, watcher)
     runs = _children(watcher.process.pid)
     watcher.runs += runs  # (ended by the fixture even when the watcher leaves it behind)
     assert len(runs) == 1

@@ -50,13 +50,7 @@ def test_a_login_waiting_for_the_senders_stuck_name_lookup_gives_up_at_its_deadl
 
         logger = braintrust.init_logger(project="p")
         logger.log(input="a", output="b")
-        for _ in range(200):  # until the sender is inside its login
-            if not global_state()._lock.acquire(blocking=False):
-                break
-            global_state()._lock.release()
-            time.sleep(0.02)
-        else:
-            raise SystemExit("the sender never started its login")
+        wait_until_the_sender_logs_in()
         started = time.monotonic()
         try:
             global_state().login(Deadline(1.0))

@@ -118,13 +118,7 @@ def test_resolving_an_object_gives_up_at_its_deadline_while_the_sender_logs_in_f
 
         logger = braintrust.init_logger(project="p")
         logger.log(input="a", output="b")
-        for _ in range(250):
-            if not global_state()._lock.acquire(blocking=False):
-                break
-            global_state()._lock.release()
-            time.sleep(0.02)
-        else:
-            raise SystemExit("the sender never started its login")
+        wait_until_the_sender_logs_in()
         experiment = braintrust.init(project="q")
         probe("resolve", lambda: resolve_ref(experiment.ref, {DEADLINE}))
     """, {"BRAINTRUST_APP_URL": "http://never-resolves.test:9"})
