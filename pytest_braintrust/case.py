@@ -306,6 +306,7 @@ class BraintrustCase:
         self.has_output = False
         self.scores: dict[str, float | None] = {}  # logged on the root span (pass, soft checks)
         self.scorer_scores: dict[str, float | None] = {}  # logged on the scorers' own spans
+        self.feedback_scores: dict[str, float | None] = {}  # merged into the root row by feedback(...)
         self.score_metadata: dict[str, Any] = {}
         self.scorer_errors: dict[str, str] = {}
         self.scorers_ran = False
@@ -491,7 +492,7 @@ class BraintrustCase:
         __tracebackhide__ = hide_refused_value
 
         if feedback.get("scores") is not None:
-            _not_outcome(validate_scores(feedback["scores"]))
+            self.feedback_scores.update(_not_outcome(validate_scores(feedback["scores"])))
         self.span.log_feedback(**feedback)
         if feedback.get("expected") is not None:
             self.expected = feedback["expected"]

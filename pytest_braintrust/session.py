@@ -373,7 +373,7 @@ class EvalSession:
                 report.longrepr = f"{problem} The row keeps them as text. braintrust_case.log(...) checks such values in the test itself."
             result = case._outcome = outcome_of(case._reports, case.subtests.get("failed", 0))
             scores = {"pass": result.passed} if result.passed is not None else {}
-            for name, value in {**scores, **case.scores, **case.scorer_scores}.items():
+            for name, value in {**scores, **case.scores, **case.feedback_scores, **case.scorer_scores}.items():
                 if value is not None:
                     report.user_properties.append((junit_score_property(name), float(value)))  # (True: 1.0, as every score)
         return report
