@@ -95,10 +95,27 @@ class XdistBridge:
         node.workerinput[UNREACHABLE_KEY] = state.unreachable_verdict()
 
     def adopt_shared_experiments(self) -> None:
-        """Controller: know every experiment the workers created, reported or not."""
+        """Controller, before the summary: know every experiment the workers created, reported
+        or not; under ``--dist each``, say that the cases ran once per worker."""
         pins = self.run.config.pluginmanager.getplugin("braintrust-dataset-pins")
         if pins is not None and pins.path is not None:
             self.run.registry.adopt_shared(pins.path)
+        note = self.each_note()
+        if note:
+            self.run.notes.append(note)
+
+    def each_note(self) -> str | None:
+        """``--dist each`` runs every test on every worker: the experiment holds each eval case
+        once per worker, and the counts and scores count every copy (as pytest's own counts do).
+        None under the other modes, or when fewer than two workers reported eval cases."""
+        if self.run.config.getoption("dist", None) != "each":
+            return None
+        workers = sum(1 for output in self.run.worker_outputs if any((output.get("outcomes") or {}).values()))
+        if workers < 2:
+            return None
+        return (f"note: --dist each ran every eval case on each of {workers} workers: the experiment holds each case "
+                f"{workers} times (metadata.pytest.worker tells the copies apart), and the counts and scores above "
+                "count every copy; without --dist each every case runs once")
 
     def unreported(self) -> tuple[list[str], int]:
         """Controller: the workers that finished eval cases but neither reported them nor were
