@@ -154,12 +154,16 @@ def _lookup(host, *args, **kwargs):
     return _real_getaddrinfo(host, *args, **kwargs)
 socket.getaddrinfo = _lookup
 
-def wait_until_the_sender_logs_in(tries=250):
-    from braintrust.state import global_state
-    for _ in range(tries):  # (a login holds the state's lock through its request)
-        if not global_state()._lock.acquire(blocking=False):
+def wait_until_held(lock, what, tries=250):
+    # until another thread holds ``lock`` (the sender, inside a request that never ends)
+    for _ in range(tries):
+        if not lock.acquire(blocking=False):
             return
-        global_state()._lock.release()
+        lock.release()
         time.sleep(0.02)
-    raise SystemExit("the sender never started its login")
+    raise SystemExit(f"the sender never started {what}")
+
+def wait_until_the_sender_logs_in():
+    from braintrust.state import global_state
+    wait_until_held(global_state()._lock, "its login")  # (a login holds it through its request)
 """

@@ -83,13 +83,7 @@ def test_calls_that_need_no_network_return_at_once_while_the_senders_login_is_st
         state = global_state()
         logger = braintrust.init_logger(project="p")
         logger.log(input="a", output="b")
-        for _ in range(250):  # until the sender is inside its login
-            if not state._lock.acquire(blocking=False):
-                break
-            state._lock.release()
-            time.sleep(0.02)
-        else:
-            raise SystemExit("the sender never started its login")
+        wait_until_held(state._lock, "its login")
 
         def kept():
             with state.credentials_kept_on_success():
@@ -142,13 +136,7 @@ def test_waits_for_the_backend_give_up_at_their_deadline_while_the_sender_regist
         logger = braintrust.init_logger(project="p")
         logger.log(input="a", output="b")
         backend = get_processor()._backend_instance()
-        for _ in range(250):  # until the sender holds the backend's lock
-            if not backend._lock.acquire(blocking=False):
-                break
-            backend._lock.release()
-            time.sleep(0.02)
-        else:
-            raise SystemExit("the sender never started registering the project")
+        wait_until_held(backend._lock, "registering the project")
         experiment = braintrust.init(project="q")
         probe("resolve", lambda: resolve_ref(experiment.ref, {DEADLINE}))
         probe("limit", lambda: backend.max_batch_bytes(Deadline({DEADLINE})))
