@@ -13,7 +13,7 @@ import math
 import warnings
 from abc import ABC, abstractmethod
 from numbers import Integral, Number
-from typing import Any, Protocol, TypedDict, TypeVar, runtime_checkable
+from typing import Any, Mapping, Protocol, TypedDict, TypeVar, runtime_checkable
 
 from braintrust.serializable import SerializableDataClass
 
@@ -61,7 +61,7 @@ class Score(SerializableDataClass):
 
     name: str
     score: float | None = None
-    metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
+    metadata: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     error: Exception | None = None
 
     def __post_init__(self) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, Sequence
 
 from braintrust.eval.cases import BaseExperiment, EvalCase
 from braintrust.eval.evaluator import Evaluator, eval_display_name
@@ -92,12 +92,12 @@ def Eval(  # noqa: N802 - public API name
     name: str,
     data: Any,
     task: Callable[..., Any],
-    scores: list[Any] | None = None,
-    classifiers: list[Any] | None = None,
+    scores: Sequence[Any] | None = None,
+    classifiers: Sequence[Any] | None = None,
     experiment_name: str | None = None,
     trial_count: int = 1,
-    metadata: dict[str, Any] | None = None,
-    tags: list[str] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    tags: Sequence[str] | None = None,
     is_public: bool = False,
     update: bool = False,
     reporter: ReporterDef | str | None = None,
@@ -161,12 +161,12 @@ async def EvalAsync(  # noqa: N802 - public API name
     name: str,
     data: Any,
     task: Callable[..., Any],
-    scores: list[Any] | None = None,
-    classifiers: list[Any] | None = None,
+    scores: Sequence[Any] | None = None,
+    classifiers: Sequence[Any] | None = None,
     experiment_name: str | None = None,
     trial_count: int = 1,
-    metadata: dict[str, Any] | None = None,
-    tags: list[str] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    tags: Sequence[str] | None = None,
     is_public: bool = False,
     update: bool = False,
     reporter: ReporterDef | str | None = None,

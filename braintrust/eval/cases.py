@@ -21,7 +21,7 @@ import inspect
 import json
 import re
 import time
-from typing import Any, Generic, Iterable, TypeVar
+from typing import Any, Generic, Iterable, Mapping, Sequence, TypeVar
 
 from braintrust.serializable import SerializableDataClass
 
@@ -40,8 +40,8 @@ class EvalCase(SerializableDataClass, Generic[Input, Output]):
 
     input: Input
     expected: Output | None = None
-    metadata: dict[str, Any] | None = None
-    tags: list[str] | None = None
+    metadata: Mapping[str, Any] | None = None
+    tags: Sequence[str] | None = None
     trial_count: int | None = None
     id: str | None = None
     _xact_id: str | None = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 from braintrust import jsonsafe
 from braintrust.delivery.backend import ObjectRef
@@ -44,7 +44,7 @@ class RowsObject:
         self,
         name: str | None = None,
         type: Any = None,
-        span_attributes: dict | None = None,
+        span_attributes: Mapping[str, Any] | None = None,
         start_time: float | None = None,
         set_current: bool | None = None,
         parent: Any = None,

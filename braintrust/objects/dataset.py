@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime
 import sys
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 from braintrust import jsonsafe
 from braintrust.config import default_project_id, default_project_name, secret
@@ -232,7 +232,7 @@ def init_dataset(
     api_key: str | None = None,
     org_name: str | None = None,
     project_id: str | None = None,
-    metadata: dict | None = None,
+    metadata: Mapping[str, Any] | None = None,
     use_output: bool = False,
     _internal_btql: dict | None = None,
     state: Any = None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -246,8 +246,8 @@ def init(
     app_url: str | None = None,
     api_key: str | None = None,
     org_name: str | None = None,
-    metadata: dict | None = None,
-    tags: list[str] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    tags: Sequence[str] | None = None,
     git_metadata_settings: Any = None,
     set_current: bool = True,
     update: bool | None = None,

@@ -163,7 +163,7 @@ def start_span_under_slug(
 def start_span(
     name: str | None = None,
     type: Any = None,
-    span_attributes: dict | None = None,
+    span_attributes: Mapping[str, Any] | None = None,
     start_time: float | None = None,
     set_current: bool | None = None,
     parent: str | Mapping | None = None,

@@ -10,7 +10,7 @@ import inspect
 import logging
 import sys
 import types
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar, overload
 
 from braintrust.config import env_number
 from braintrust.tracing import context
@@ -25,6 +25,18 @@ log = logging.getLogger("braintrust")
 _SPAN_PARAMETERS = ("name", "type", "span_attributes", "start_time", "set_current", "parent", "propagated_event")
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@overload
+def traced(f: F, /) -> F: ...
+
+
+@overload
+def traced(*span_args: Any, **options: Any) -> Callable[[F], F]: ...
+
+
+# (the overloads keep a decorated function's own type for type checkers, as 0.48.1's do)
 def traced(*span_args: Any, **options: Any) -> Any:
     """``@traced`` or ``@traced(name=..., type=..., notrace_io=..., span_attributes=..., **event)``.
 
