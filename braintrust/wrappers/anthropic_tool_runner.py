@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import copy
 import inspect
-import warnings
 from contextlib import contextmanager
 from typing import Any, Iterator
 
 from braintrust.tracing.api import start_span
 from braintrust.tracing.span import NOOP_SPAN, instrumented_by
 from braintrust.wrappers.anthropic import INSTRUMENTATION, PROVIDER, _parsed_message_fields, _start_fields, wrap_anthropic
-from braintrust.wrappers.calls import NamedWrapper, as_dict, keep_iterators
+from braintrust.wrappers.calls import NamedWrapper, as_dict, keep_iterators, warn_untraced
 
 RUN_SPAN = "anthropic.messages.tool_runner"
 _TRACED = "_braintrust_traced"  # marks a tool's call traced already (a tool given to two runners)
@@ -40,7 +39,7 @@ def traced_helper(messages: Any, name: str) -> Any:
             resource._client = wrap_anthropic(messages._client)
             kwargs = _with_traced_tools(kwargs)
         except Exception as exc:  # tracing never stops the run
-            warnings.warn(f"anthropic.messages.{name}: this run is not traced ({type(exc).__name__}: {exc})", stacklevel=2)
+            warn_untraced(f"anthropic.messages.{name}: this run is not traced ({type(exc).__name__}: {exc})", stacklevel=3)
             return getattr(messages, name)(*args, **kwargs)
         result = getattr(resource, name)(*args, **kwargs)
         return TracedMessageThread(result) if name == "thread" else TracedToolRunner(result, kwargs)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import atexit
 import inspect
+import logging
 import os
 import queue
 import re
@@ -89,6 +90,16 @@ def wrap_client(client: Any, proxy: Callable[[Any], Any], is_client: bool, wrapp
                       "Fix: pass the client object.", stacklevel=stacklevel)
         return client
     return proxy(client)
+
+
+def warn_untraced(message: str, stacklevel: int) -> None:
+    """Warn that a call runs untraced. Under an error filter (``-W error``, pytest's
+    ``filterwarnings = error``) the warning would stop the call that tracing must never stop, so
+    it is logged (``braintrust``, WARNING) instead. ``stacklevel``: as seen from here."""
+    try:
+        warnings.warn(message, stacklevel=stacklevel)
+    except Warning:
+        logging.getLogger("braintrust").warning("braintrust: %s", message)
 
 
 def traceback_text(exc: BaseException) -> str:
@@ -259,7 +270,7 @@ def start_call(kind: Kind, kwargs: dict, create: Callable[..., Any] | None = Non
         with instrumented_by(kind.instrumentation):
             span = start_span(name=name, span_attributes=attributes, **{**span_info, **fields})
     except Exception as exc:  # tracing never stops the call itself
-        warnings.warn(f"{kind.name}: this call is not traced ({type(exc).__name__}: {exc})", stacklevel=4)
+        warn_untraced(f"{kind.name}: this call is not traced ({type(exc).__name__}: {exc})", stacklevel=5)
         span = NOOP_SPAN
     return Call(kind, span, lambda: call_secrets(create, kwargs), request=kwargs)
 
