@@ -8,6 +8,7 @@ session object registered, so an unused plugin costs next to nothing.
 from __future__ import annotations
 
 import inspect
+import sys
 from typing import Any
 
 import pytest
@@ -30,6 +31,7 @@ _OUTER_PROCESSOR_KEY = pytest.StashKey[Any]()
 #: read by the SDK core (``braintrust.delivery.runtime``).
 braintrust_runs: list[pytest.Config] = []
 _API_KEY_ENV_KEY = pytest.StashKey[Any]()
+_SDK_COUNTS_KEY = pytest.StashKey[Any]()  # (a run without --braintrust: see pytest_terminal_summary)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -52,6 +54,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(DatasetPins(), "braintrust-dataset-pins")
     if not config.getoption("braintrust"):
         _warn_of_gates_not_applied(config)
+        config.stash[_SDK_COUNTS_KEY] = _sdk_counts()  # (what an outer run logged: pytest in pytest)
         return  # options and ini values are only read (and validated) for --braintrust runs
     settings = settings_from(config)
     api_key = config.getoption("braintrust_api_key")
@@ -86,6 +89,37 @@ def _warn_of_gates_not_applied(config: pytest.Config) -> None:
         config.issue_config_time_warning(pytest.PytestConfigWarning(message), stacklevel=2)
     except pytest.PytestWarning:  # (-W error or filterwarnings = error made it an error)
         raise pytest.UsageError(message) from None
+
+
+def _sdk_counts() -> Any:
+    """The SDK's delivery counts in this process so far (None: it has logged nothing, or is not
+    even imported; importing it is not for a plain run to do)."""
+    runtime = sys.modules.get("braintrust.delivery.runtime")
+    return runtime.counts_if_logging() if runtime is not None else None
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """A run without ``--braintrust`` whose tests logged through the SDK: rows they could not
+    deliver are said here. The SDK's own warning was made while a test ran, so pytest kept it
+    in that test's captured log, shown only if the test failed."""
+    if _SDK_COUNTS_KEY not in config.stash or hasattr(config, "workerinput"):
+        return
+    now = _sdk_counts()
+    if now is None:
+        return
+    lost = now.since(config.stash[_SDK_COUNTS_KEY])
+    if not (lost.spilled or lost.dropped_total or lost.attachments_spilled or sum(lost.attachments_dropped.values())):
+        return
+    import os
+
+    from pytest_braintrust.report import _write
+
+    line = f"braintrust: not every row your tests logged was delivered: {lost.describe()}."
+    if lost.spill_files:
+        line += f" Send what was spilled with `braintrust replay {os.path.dirname(lost.spill_files[-1])}`."
+    _write(terminalreporter, line, red=True)
+    for error in dict.fromkeys(lost.errors):  # (each once, in order)
+        _write(terminalreporter, f"braintrust: {error}", red=True)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -232,6 +232,13 @@ def stats() -> FlushResult:
     return get_processor().stats()
 
 
+def counts_if_logging() -> FlushResult | None:
+    """The counts so far, without flushing; None when this process has logged nothing (no
+    processor made: nothing is made here either)."""
+    processor = _processor
+    return processor.stats() if processor is not None else None
+
+
 def mark_counts() -> FlushResult | None:
     """Where this process's counts stand (None before anything was logged): a run that starts
     now reports ``flush().since(mark)``, its own rows only. A processor whose backend sends rows
