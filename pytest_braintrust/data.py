@@ -185,7 +185,8 @@ def to_record(item: Any, where: str) -> DataRecord:
 def _from_jsonl(path: Path, metafunc: pytest.Metafunc) -> list[DataRecord]:
     looked_in = ""
     if not path.is_absolute():
-        candidates = [Path(str(metafunc.definition.fspath)).parent / path, metafunc.config.rootpath / path]
+        # (.path, not .fspath: pytest's legacypath plugin adds that one, and -p no:legacypath removes it)
+        candidates = [metafunc.definition.path.parent / path, metafunc.config.rootpath / path]
         path = next((c for c in candidates if c.exists()), candidates[0])
         looked_in = f"; a relative path is looked up next to the test file, then in the rootdir ({candidates[1]})"
     if path.suffix != ".jsonl":

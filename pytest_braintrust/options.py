@@ -138,8 +138,10 @@ def _ini_flag(config: pytest.Config, key: str) -> bool:
 
 def default_project(config: pytest.Config) -> str:
     """The run's project: the option, the ini key, the variables, else the rootdir's name
-    (surrounding spaces are a quoting slip: `"other "` and a marker's `"other"` are one project)."""
-    return (
+    (surrounding spaces are a quoting slip: `"other "` and a marker's `"other"` are one project).
+    A rootdir with no name (``/``, a drive) is a usage error naming the fix: a project named ``''``
+    would silently log to the server's ``Global`` project."""
+    name = (
         (_text_option(config, "braintrust_project") or "").strip()
         or (_ini_text(config, "braintrust_project", _ini_where(config, "braintrust_project"),
                       'braintrust_project = "my-project"') or "").strip()
@@ -147,6 +149,13 @@ def default_project(config: pytest.Config) -> str:
         or os.environ.get("BRAINTRUST_PROJECT", "").strip()
         or config.rootpath.name
     )
+    if not name:
+        raise pytest.UsageError(
+            f"--braintrust: the rootdir {config.rootpath} has no name to be the default project; give one with "
+            "--braintrust-project NAME (or the ini key braintrust_project, or BRAINTRUST_PROJECT_NAME), or run "
+            "pytest with a rootdir inside a folder (--rootdir, an ini file)."
+        )
+    return name
 
 
 def check_json_path_form(config: pytest.Config) -> None:
