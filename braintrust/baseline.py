@@ -10,6 +10,10 @@ run, and the previous experiment would then be the subset, sharing few of the fu
 2. else the one sharing the most cases with it (the more recent on a tie);
 3. else (none shares a case, or this one has no rows yet) the previous experiment.
 
+Only finished experiments are candidates: one another run is still writing (two runs overlapping
+on one store, ``store.runs``) holds part of its cases, and comparing with it would report
+regressions that are not real. Skipping one is logged, naming it and the process writing it.
+
 Cases are inputs with the pytest tests that ran them (``ExperimentTraces.cases``): a ``-k``
 run of one of two tests over one dataset has not run the other's cases. Only the
 ``CANDIDATES`` most recent earlier experiments are read, so the cost stays bounded; the common
@@ -19,10 +23,13 @@ choosing it read (for 10,000 cases that halves the time a summary takes).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from braintrust.delivery.backend import EXPERIMENT
 from braintrust.local_compare import ExperimentTraces, LocalComparison, compare_traces, group_traces
+
+log = logging.getLogger("braintrust")
 
 #: How many earlier experiments (newest first) may be read to find the baseline.
 CANDIDATES = 10
@@ -31,7 +38,7 @@ CANDIDATES = 10
 def default_baseline(store: Any, experiment_id: str) -> dict[str, Any] | None:
     """The experiment record ``experiment_id`` is compared with by default (None: the first of
     its project). ``store`` is a ``LocalStore``."""
-    earlier = store.earlier_experiments(experiment_id, CANDIDATES)
+    earlier = _finished(store, store.earlier_experiments(experiment_id, CANDIDATES))
     if not earlier:
         return None
     return _choose(store, earlier, _traces_of(store, experiment_id))[0]
@@ -44,11 +51,13 @@ def base_of(store: Any, experiment_id: str) -> dict[str, Any] | None:
 
 def compare_with_base(store: Any, experiment_id: str, base: dict[str, Any] | None = None) -> tuple[LocalComparison, dict[str, Any] | None]:
     """Experiment ``experiment_id`` compared with ``base`` (an experiment record), else with
-    ``base_of`` it; and the base it was compared with (None: no earlier experiment, no comparison)."""
+    ``base_of`` it; and the base it was compared with (None: no earlier experiment, no comparison).
+    Summarized by the process that created it, the experiment counts as finished from now on."""
+    store.finish_experiment(experiment_id)
     base = base or _recorded_base(store, experiment_id)
     if base is not None:
         return compare_traces(_traces_of(store, experiment_id), _traces_of(store, base["id"])), base
-    earlier = store.earlier_experiments(experiment_id, CANDIDATES)
+    earlier = _finished(store, store.earlier_experiments(experiment_id, CANDIDATES))
     if not earlier:
         return compare_alone(store, experiment_id), None
     current = _traces_of(store, experiment_id)
@@ -64,6 +73,17 @@ def compare_alone(store: Any, experiment_id: str) -> LocalComparison:
 def _recorded_base(store: Any, experiment_id: str) -> dict[str, Any] | None:
     experiment = store.get_experiment(id=experiment_id) or {}
     return store.get_experiment(id=experiment["base_exp_id"]) if experiment.get("base_exp_id") else None
+
+
+def _finished(store: Any, earlier: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``earlier`` without the experiments a live run is still writing (each skip logged)."""
+    live = store.running_experiments([record["id"] for record in earlier])
+    for record in earlier:
+        if record["id"] in live:
+            log.warning("braintrust: not comparing with experiment %r: another run (process %d) is still writing it; "
+                        "pass it as the base experiment once that run has finished to compare with it.",
+                        record["name"], live[record["id"]])
+    return [record for record in earlier if record["id"] not in live]
 
 
 def _traces_of(store: Any, experiment_id: str) -> ExperimentTraces:

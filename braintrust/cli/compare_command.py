@@ -170,6 +170,10 @@ def compare(local: LocalStore, project: str | None, experiment: str | None, base
                 f"braintrust compare: {summary.experiment_name} has no base experiment and is the first experiment of "
                 f"project {summary.project_name}; showing its scores alone (pass BASE to compare with another).\n"
             )
+        writer = local.running_experiments([summary.experiment_id]).get(summary.experiment_id)
+        if writer is not None:
+            err.write(f"braintrust compare: {summary.experiment_name} is still being written by a run (process {writer}); "
+                      "these are its scores so far.\n")
         out.write(f"{summary}\n")
         for line in regression_lines(summary) + improvement_lines(summary):
             out.write(line + "\n")

@@ -3,7 +3,8 @@
 Every run of a suite adds an experiment, so a store used at a laptop grows with every run. This
 keeps the newest ``--keep N`` experiments of each project (or of one), deletes the older ones with
 their rows (and the attachments only they referred to), then compacts the file. An older
-experiment written to in the last ten minutes is kept (a run may still be logging into it). Datasets and project logs are not touched.
+experiment written to in the last ten minutes is kept (a run may still be logging into it), and so are
+one a live run is writing and its baseline (`store.runs`). Datasets and project logs are not touched.
 """
 
 from __future__ import annotations
@@ -47,6 +48,33 @@ def _write_failed(exc: sqlite3.OperationalError) -> bool:
     return "disk is full" in str(exc) or "disk I/O error" in str(exc)
 
 
+def _live_runs(local: LocalStore, project_id: str | None) -> tuple[dict[str, int], dict[str, str]]:
+    """The experiments of the scope a live run is still writing, with its process id (never
+    pruned), and the baselines those runs compare with, with the run's name (kept too: their
+    summaries would otherwise compare with another run, or with none)."""
+    from braintrust.baseline import default_baseline
+
+    experiments = {record["id"]: record for record in local.list_experiments(project_id)}
+    live = local.running_experiments(list(experiments))
+    spared: dict[str, str] = {}
+    for experiment_id in live:
+        base = experiments[experiment_id].get("base_exp_id") or (default_baseline(local, experiment_id) or {}).get("id")
+        if base and base not in live:
+            spared[base] = experiments[experiment_id]["name"]
+    return live, spared
+
+
+def _say_kept(beyond: list[dict[str, Any]], live: dict[str, int], spared: dict[str, str], err: IO[str]) -> None:
+    for record in beyond:
+        if record["id"] in live:
+            why = f"a run (process {live[record['id']]}) is still writing it"
+        elif record["id"] in spared:
+            why = f"it is the baseline of {spared[record['id']]}, which a run is still writing"
+        else:
+            continue
+        err.write(f"braintrust prune: kept {record['name']}: {why}; prune again once that run has finished.\n")
+
+
 def prune(local: LocalStore, project: str | None, keep: int, dry_run: bool, out: IO[str], err: IO[str]) -> int:
     """Delete all but the ``keep`` newest experiments of each project (of ``project``), except
     those written to in the last ``ACTIVE_SECONDS``; with ``dry_run``, only say which. Exit
@@ -56,6 +84,10 @@ def prune(local: LocalStore, project: str | None, keep: int, dry_run: bool, out:
     project_id = chosen["id"] if chosen else None
     since = iso_utc(time.time() - ACTIVE_SECONDS)
     beyond = local.experiments_beyond(keep, project_id)
+    live, spared = _live_runs(local, project_id)
+    _say_kept(beyond, live, spared, err)
+    before_live = len(beyond)
+    beyond = [record for record in beyond if record["id"] not in live and record["id"] not in spared]
     recent = local.recently_written(beyond, since)
     active_records = [record for record in beyond if record["id"] in recent]
     active = [record["name"] for record in active_records]
@@ -66,8 +98,9 @@ def prune(local: LocalStore, project: str | None, keep: int, dry_run: bool, out:
     where = f"of {scope}" if chosen else f"({_per_project(local, active_records)})"  # (not "of each project": a total)
     nothing = (f"Nothing to prune yet: {_count(len(active), 'older experiment')} {where} "
                f"{'was' if len(active) == 1 else 'were'} written to in the last {ACTIVE_SECONDS // 60} minutes.\n"
-               if active else f"Nothing to prune: no more than {_count(keep, 'experiment')} in {scope}.\n")
-    doomed = local.experiments_beyond(keep, project_id, since)
+               if active else f"Nothing to prune: no more than {_count(keep, 'experiment')} in {scope}"
+               f"{' besides those kept for runs still under way' if len(beyond) < before_live else ''}.\n")
+    doomed = local.experiments_beyond(keep, project_id, since, frozenset(spared))
     if not doomed:  # (without taking the write lock: another process may hold it for long)
         out.write(nothing)
         return 0
@@ -77,7 +110,7 @@ def prune(local: LocalStore, project: str | None, keep: int, dry_run: bool, out:
         return 0
     before = _megabytes(local.path)
     try:
-        deleted = local.prune_experiments(keep, project_id, since)
+        deleted = local.prune_experiments(keep, project_id, since, frozenset(spared))
     except sqlite3.OperationalError as exc:
         if "readonly" in str(exc):
             err.write(f"braintrust prune: nothing was deleted: {local.path} cannot be written here ({exc}); "

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from typing import Any, Sequence
 
 from braintrust.delivery.backend import DATASET, EXPERIMENT, PROJECT_LOGS
+from braintrust.store import runs
 from braintrust.store.connection import StoreError, write_transaction
 
 DEFAULT_PROJECT_NAME = "Global"
@@ -148,10 +149,11 @@ def earlier_experiments(conn: sqlite3.Connection, experiment_id: str, limit: int
 
 
 def experiments_beyond(conn: sqlite3.Connection, keep: int, project_id: str | None = None,
-                       written_since: str | None = None) -> list[dict[str, Any]]:
+                       written_since: str | None = None, spared: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
     """Every experiment but the ``keep`` newest of its project (of ``project_id`` only, if
     given), oldest first; with ``written_since`` (an ISO time), not those created or written to
-    since then (a run may still be logging into them); never the base experiment of one kept."""
+    since then nor those a live run is writing (``runs.running``); never the base experiment of
+    one kept, nor those in ``spared``."""
     sql = (
         "SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY project_id ORDER BY seq DESC) AS newer "
         "FROM experiments WHERE ? IS NULL OR project_id = ?) WHERE newer > ? ORDER BY seq"
@@ -161,7 +163,9 @@ def experiments_beyond(conn: sqlite3.Connection, keep: int, project_id: str | No
         record.pop("newer", None)
     if written_since is not None:
         recent = recently_written(conn, found, written_since)
-        found = [record for record in found if record["id"] not in recent]
+        live = runs.running(conn, [record["id"] for record in found])
+        found = [record for record in found if record["id"] not in recent and record["id"] not in live]
+    found = [record for record in found if record["id"] not in spared]
     # The base experiment a kept one names stays: its comparisons must not silently change.
     doomed = {record["id"] for record in found}
     kept_bases = {base for experiment_id, base in conn.execute(
@@ -186,6 +190,7 @@ def delete_experiments(conn: sqlite3.Connection, experiment_ids: Sequence[str]) 
                 "DELETE FROM resolved_refs WHERE object_type = ? AND json_extract(ids, '$.experiment_id') = ?",
                 (EXPERIMENT, experiment_id),
             )
+        runs.forget(conn, experiment_ids)
 
 
 def _generated_name(repo_info: dict[str, Any] | None) -> str:
@@ -223,9 +228,11 @@ def create_experiment(
     dataset_version: str | None = None,
     repo_info: dict[str, Any] | None = None,
     public: bool = False,
+    by_a_run: bool = True,
 ) -> dict[str, Any]:
     """A new experiment; a taken name becomes ``name-1``, ``name-2``... With ``ensure_new=False``
-    an experiment already holding ``name`` is returned unchanged."""
+    an experiment already holding ``name`` is returned unchanged. ``by_a_run``: this process
+    will log into it and summarize it, and it counts as running until then (``runs``)."""
     if get_project(conn, id=project_id) is None:
         raise StoreError(f"no project with id {project_id!r} in the local store; create it first.")
     with write_transaction(conn):
@@ -246,6 +253,8 @@ def create_experiment(
                 None if dataset_version is None else str(dataset_version), _json(repo_info), 1 if public else 0,
             ),
         )
+        if by_a_run:
+            runs.record_creator(conn, experiment_id)
     return get_experiment(conn, id=experiment_id)  # type: ignore[return-value]
 
 

@@ -9,11 +9,12 @@ once. Every method returns plain dicts / strings; transaction ids are 19-digit s
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 from typing import Any, Sequence
 
 from braintrust.delivery.backend import EXPERIMENT
-from braintrust.store import attachments, catalog, spills
+from braintrust.store import attachments, catalog, runs, spills
 from braintrust.store import rows as row_ops
 from braintrust.store.connection import (
     BUSY_TIMEOUT_SECONDS, ConnectionPool, StoreError, busy_timeout_seconds, waiting_at_most, write_transaction,
@@ -100,11 +101,12 @@ class LocalStore:
         repo_info: dict[str, Any] | None = None,
         public: bool = False,
     ) -> dict[str, Any]:
-        """See ``catalog.create_experiment``: unique names, ``ensure_new=False`` reuses by name."""
+        """See ``catalog.create_experiment``: unique names, ``ensure_new=False`` reuses by name.
+        Made directly (by a tool, not by a run that logs and summarizes it): never "running"."""
         return catalog.create_experiment(
             self.connection(), project_id, name=name, ensure_new=ensure_new, description=description,
             metadata=metadata, tags=tags, base_exp_id=base_exp_id, dataset_id=dataset_id,
-            dataset_version=dataset_version, repo_info=repo_info, public=public,
+            dataset_version=dataset_version, repo_info=repo_info, public=public, by_a_run=False,
         )
 
     def get_experiment(
@@ -119,15 +121,34 @@ class LocalStore:
         """Up to ``limit`` experiments created before this one in its project, newest first."""
         return catalog.earlier_experiments(self.connection(), experiment_id, limit)
 
-    def experiments_beyond(self, keep: int, project_id: str | None = None, written_since: str | None = None) -> list[dict[str, Any]]:
+    def experiments_beyond(self, keep: int, project_id: str | None = None, written_since: str | None = None,
+                           spared: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
         """What ``prune_experiments(keep, project_id)`` would delete, oldest first."""
-        return catalog.experiments_beyond(self.connection(), keep, project_id, written_since)
+        return catalog.experiments_beyond(self.connection(), keep, project_id, written_since, spared)
+
+    def running_experiments(self, experiment_ids: Any) -> dict[str, int]:
+        """Those of ``experiment_ids`` a live run (another process) is still writing, with its pid
+        (see ``runs``)."""
+        return runs.running(self.connection(), experiment_ids)
+
+    def finish_experiment(self, experiment_id: str) -> None:
+        """Mark ``experiment_id`` finished if this process created it (its summary: the run is
+        done); never fails (a read-only or busy store keeps the mark until the process ends)."""
+        conn = self.connection()
+        try:
+            if not runs.created_here(conn, experiment_id):
+                return
+            with waiting_at_most(conn, 1.0, self.timeout_seconds), write_transaction(conn):
+                runs.finish(conn, experiment_id)
+        except (StoreError, sqlite3.Error):
+            pass
 
     def recently_written(self, experiments: list[dict[str, Any]], since: str) -> set[str]:
         """The ids of ``experiments`` created or written to since ``since`` (an ISO time)."""
         return catalog.recently_written(self.connection(), experiments, since)
 
-    def prune_experiments(self, keep: int, project_id: str | None = None, written_since: str | None = None) -> list[dict[str, Any]]:
+    def prune_experiments(self, keep: int, project_id: str | None = None, written_since: str | None = None,
+                          spared: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
         """Delete every experiment but the ``keep`` newest of each project (of ``project_id``
         only, if given), with their rows and the attachments no other row refers to, in one
         transaction; returns the deleted records, oldest first. Datasets and project logs are
@@ -136,7 +157,7 @@ class LocalStore:
             raise ValueError(f"keep must be at least 1 (the newest experiment is the next run's baseline), not {keep!r}.")
         conn = self.connection()
         with write_transaction(conn):
-            doomed = catalog.experiments_beyond(conn, keep, project_id, written_since)
+            doomed = catalog.experiments_beyond(conn, keep, project_id, written_since, spared)
             ids = [record["id"] for record in doomed]
             candidates = attachments.keys_in_objects(conn, EXPERIMENT, ids)
             row_ops.delete_objects(conn, EXPERIMENT, ids)
