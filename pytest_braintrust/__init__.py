@@ -1,8 +1,11 @@
 """pytest-braintrust: turn pytest suites into Braintrust experiments."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_braintrust.distribution import warn_if_shadowed
+
+if TYPE_CHECKING:  # (type checkers see the real signature; at run time it is imported on first use)
+    from pytest_braintrust.marks import eval_case
 
 warn_if_shadowed()
 

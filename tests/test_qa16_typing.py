@@ -168,3 +168,19 @@ def test_py_typed_markers_are_installed_next_to_the_packages():
     for package in ("braintrust", "pytest_braintrust"):
         module = importlib.import_module(package)
         assert (Path(module.__file__).parent / "py.typed").is_file(), package
+
+
+def test_type_checkers_see_eval_case_itself_not_the_lazy_module_getattr():
+    """``pytest_braintrust.eval_case`` is imported on first use (a module ``__getattr__``), which
+    type checkers read as ``Any``: the package names it under ``TYPE_CHECKING`` for them. Run the
+    package's source as a checker reads it (``TYPE_CHECKING`` true): the name is bound to the
+    real function, with its signature."""
+    import pytest_braintrust
+    from pytest_braintrust.marks import eval_case
+
+    source = Path(pytest_braintrust.__file__).read_text()
+    namespace: dict = {"__name__": "pytest_braintrust_as_checked"}
+    checked = source.replace("from typing import TYPE_CHECKING, Any", "from typing import Any\nTYPE_CHECKING = True")
+    assert checked != source
+    exec(compile(checked, pytest_braintrust.__file__, "exec"), namespace)
+    assert namespace["eval_case"] is eval_case
