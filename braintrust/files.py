@@ -15,7 +15,8 @@ def write_atomically(path: Path, data: bytes, mode: int) -> None:
     (The folder is not fsynced: only a power cut right after the rename could lose the file, and
     a spill at the exit deadline may write many.)"""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    # (O_BINARY: Windows opens descriptors in text mode otherwise, writing each \n as \r\n)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
     handle = os.open(temporary, flags, mode)
     try:
         with os.fdopen(handle, "wb") as file:

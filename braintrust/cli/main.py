@@ -120,6 +120,16 @@ def _spill_folders_elsewhere(searched: Path) -> list[Path]:
             if folder.resolve() != searched.resolve() and folder.is_dir() and spill_files(folder)]
 
 
+def _relative_below_cwd(path: Path) -> str:
+    """``path`` relative to the current folder when it is inside it, else as it is (also when
+    they are on different Windows drives, where ``relpath`` raises ``ValueError``)."""
+    try:
+        shown = os.path.relpath(path)
+    except ValueError:
+        return str(path)
+    return str(path) if shown.startswith("..") else shown
+
+
 def _read_store(args: argparse.Namespace, read: Callable[[Any], int | None], errors: tuple[type, ...] = (LookupError,)) -> int:
     """Open the store the arguments name, run ``read(store)``, close it: exit 1 when there is no
     store or ``read`` raises one of ``errors`` (its message is the error)."""
@@ -212,8 +222,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(f"braintrust: nothing to replay in {directory}")
         if not args.directory:
             for waiting in _spill_folders_elsewhere(directory):
-                shown = os.path.relpath(waiting)
-                shown = str(waiting) if shown.startswith("..") else shown
+                shown = _relative_below_cwd(waiting)
                 print(f"  spill files are waiting in {waiting}: `braintrust replay {shlex.quote(shown)}`")
         return 0
     store = None
