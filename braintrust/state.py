@@ -253,15 +253,15 @@ class BraintrustState:
 
     def _finish_login(self, key: str, outcome: Any) -> "BraintrustState":
         """Apply the login's answer, or raise the ``LoginError`` its failure means (``_fields`` held)."""
-        from braintrust.delivery.http_client import HttpError, TransportError
+        from braintrust.delivery.http_client import HttpError, TransportError, one_line
 
         if isinstance(outcome, HttpError):
             exc = outcome
             if exc.status in (401, 403):
-                raise LoginError(f"Invalid API key {mask_secret(key)}: [{exc.status}] {exc.body[:300]}", "auth") from None
+                raise LoginError(f"Invalid API key {mask_secret(key)}: [{exc.status}] {one_line(exc.body)[:300]}", "auth") from None
             reason = "deadline" if exc.deadline_reached else f"http_{exc.status // 100}xx"
             hint = " (is BRAINTRUST_APP_URL the address of the Braintrust app?)" if exc.status == 404 else ""
-            raise LoginError(f"Braintrust login at {self.shown_app_url()} failed: [{exc.status}] {exc.body[:300]}{hint}", reason) from None
+            raise LoginError(f"Braintrust login at {self.shown_app_url()} failed: [{exc.status}] {one_line(exc.body)[:300]}{hint}", reason) from None
         if isinstance(outcome, TransportError):
             exc = outcome
             if exc.reason == "bad_api_key":  # (the network is not the problem)

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import http.client
 import os
+import select
 import socket
 import ssl
+import struct
 import threading
 import zlib
 from email.message import Message
@@ -30,6 +32,9 @@ __all__ = ["Answer", "DirectConnections"]
 #: Writing to the socket's file descriptor directly (see ``_Connection.send``) is POSIX only.
 _WRITE_FD = os.name == "posix"
 _TCP_ESTABLISHED = 1
+#: ``struct tcp_info`` (linux/tcp.h): ``tcpi_bytes_received`` (a u64, Linux 4.1+) and the length read.
+_BYTES_RECEIVED_OFFSET = 128
+_TCP_INFO_LENGTH = 136
 
 
 class Answer:
@@ -50,7 +55,7 @@ class Answer:
             if coding == "gzip":
                 data = zlib.decompress(data, 16 + zlib.MAX_WBITS)
             elif coding == "deflate":
-                data = zlib.decompress(data)
+                data = _inflate(data)
         except zlib.error:
             pass
         charset = self.headers.get_content_charset() or "utf-8"
@@ -58,6 +63,15 @@ class Answer:
             return data.decode(charset, "replace")
         except LookupError:
             return data.decode("utf-8", "replace")
+
+
+def _inflate(data: bytes) -> bytes:
+    """A ``deflate`` body: zlib-wrapped as the standard says, or raw as some servers send it
+    (``requests`` reads both)."""
+    try:
+        return zlib.decompress(data)
+    except zlib.error:
+        return zlib.decompress(data, -zlib.MAX_WBITS)
 
 
 class DirectConnections:
@@ -106,7 +120,12 @@ class DirectConnections:
         except BaseException:
             conn.close()
             raise
-        if response.will_close:
+        # Bytes the server sent past this response (a second response, garbage) would be read
+        # as the answer to the next request on this connection: such a connection is not reused
+        # (as urllib3 drops it). Bytes here now are seen by a poll; bytes arriving later, by
+        # the count of bytes received (``_alive``), read before the poll so none slips between.
+        conn.received_when_idle = _received(conn.sock) if not response.will_close else None
+        if response.will_close or _unread(conn.sock):
             conn.close()
         else:
             with self._lock:
@@ -177,18 +196,55 @@ class _Connection(http.client.HTTPConnection):
 
 
 def _alive(conn: http.client.HTTPConnection) -> bool:
-    """False if the server closed (or reset) this idle connection, as far as can be seen
-    without a system call that releases the GIL (Linux: the TCP state; elsewhere a poll)."""
-    sock = conn.sock
-    if sock is None:
+    """False if the server closed (or reset) this idle connection or sent anything since it went
+    idle (``received_when_idle``), as far as can be seen without a system call that releases
+    the GIL (Linux: the TCP state and byte count; elsewhere a poll)."""
+    if conn.sock is None:
         return False
-    tcp_info = getattr(socket, "TCP_INFO", None)
-    try:
-        if tcp_info is not None:
-            return sock.getsockopt(socket.IPPROTO_TCP, tcp_info, 1)[0] == _TCP_ESTABLISHED
-        import select
+    info = _tcp_info(conn.sock)
+    if info is not None:
+        state, received = info
+        if state != _TCP_ESTABLISHED:
+            return False
+        if received is not None and getattr(conn, "received_when_idle", None) is not None:
+            return received == conn.received_when_idle
+    return not _unread(conn.sock)
 
+
+def _received(sock: Any) -> int | None:
+    """The bytes this TCP connection has received so far (Linux 4.1+), else None."""
+    info = _tcp_info(sock)
+    return info[1] if info is not None else None
+
+
+def _tcp_info(sock: Any) -> tuple[int, int | None] | None:
+    """(TCP state, bytes received so far or None before Linux 4.1) from ``TCP_INFO``, a call
+    that keeps the GIL; None where there is no such option."""
+    option = getattr(socket, "TCP_INFO", None)
+    if option is None or sock is None:
+        return None
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, option, _TCP_INFO_LENGTH)
+    except OSError:
+        return None
+    if not info:
+        return None
+    received = struct.unpack_from("=Q", info, _BYTES_RECEIVED_OFFSET)[0] if len(info) >= _TCP_INFO_LENGTH else None
+    return info[0], received
+
+
+def _unread(sock: Any) -> bool:
+    """True if bytes (or the end of the stream) wait to be read on this idle connection."""
+    if sock is None:
+        return True
+    try:
+        if getattr(sock, "pending", None) is not None and sock.pending():  # (TLS: decrypted, unread)
+            return True
+        if hasattr(select, "poll"):  # (select() fails for descriptors past 1023)
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            return bool(poller.poll(0))
         readable, _, _ = select.select([sock], [], [], 0)
-        return not readable  # an idle connection that is readable was closed (or is garbled)
-    except (OSError, IndexError):
-        return False
+    except (OSError, ValueError):
+        return True
+    return bool(readable)

@@ -114,7 +114,13 @@ class HttpError(Exception):
         self.body = body
         self.deadline_reached = deadline_reached
         note = " (no time left for a retry)" if deadline_reached else ""
-        super().__init__(f"{method} {urlsplit(url).path} answered {status}{note}: {body[:300]}")
+        super().__init__(f"{method} {urlsplit(url).path} answered {status}{note}: {one_line(body)[:300]}")
+
+
+def one_line(body: str) -> str:
+    """``body`` with every run of whitespace (line breaks included) as one space: an error
+    quoting a proxy's HTML page stays one line."""
+    return " ".join(body.split())
 
 
 class TransportError(Exception):
