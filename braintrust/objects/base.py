@@ -100,7 +100,7 @@ class RowsObject:
             raise ValueError("both root_span_id and span_id must be set, or neither")
         if any(not isinstance(value, str) for value in span_ids.values()):
             raise ValueError(f"update_span: span_id and root_span_id must be strings (span.span_id, span.root_span_id), got {span_ids!r:.120}.")
-        clean = validate_event(event)
+        clean = {**dict.fromkeys(k for k, v in event.items() if v is None), **validate_event(event)}  # (a field given as None is sent as null, clearing it, as 0.48.1 does)
         clean.pop("id", None)
         data, size = jsonsafe.snapshot_fields(clean)
         _enqueue(self.ref, {"id": id, **span_ids, **data, "_is_merge": True}, size + 200)

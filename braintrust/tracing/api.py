@@ -253,7 +253,8 @@ def update_span(exported: str, **event: Any) -> None:
         raise ValueError("update_span needs a slug from span.export() (it has no row id); got an object slug.")
     ref = ref_for_components(components)
     # (the slug names the span: ids given beside it are dropped, as 0.48.1 drops them)
-    clean = validate_event({key: value for key, value in event.items() if key not in ("span_id", "root_span_id")})
+    given = {key: value for key, value in event.items() if key not in ("span_id", "root_span_id")}
+    clean = {**dict.fromkeys(k for k, v in given.items() if v is None), **validate_event(given)}  # (None: sent as null, as 0.48.1)
     clean.pop("id", None)
     data, size = jsonsafe.snapshot_fields(clean)
     row = {"id": components.row_id, "root_span_id": components.root_span_id, "span_id": components.span_id, "_is_merge": True}
