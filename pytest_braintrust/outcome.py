@@ -16,6 +16,8 @@
 
 An exception raised below the test (a helper, a library) also names where it was raised. A
 teardown error after a failure is added to its error; after a skip it makes the case ``error``.
+A teardown that skips or xfails (``pytest.skip``/``pytest.xfail`` in a fixture's teardown, an
+error an xfail mark expected) after a pass makes the case that outcome (phase ``teardown``).
 A test whose subtests failed (``self.subTest``, the ``subtests`` fixture) is ``failed``.
 """
 
@@ -123,8 +125,16 @@ def _skipped(report: pytest.TestReport, duration: float) -> Outcome:
 
 
 def _with_teardown(result: Outcome, teardown: Any) -> Outcome:
-    """A teardown error: added to the error of a case that already had one, else the outcome."""
-    if teardown is None or not teardown.failed:
+    """A teardown error: added to the error of a case that already had one, else the outcome.
+    A teardown that skipped (``pytest.skip``/``xfail`` in a fixture's teardown, or an error an
+    xfail mark expected) is the outcome of a case that had passed, as JUnit XML records it."""
+    if teardown is None:
+        return result
+    if teardown.skipped and result.outcome in ("passed", "xpassed"):
+        if hasattr(teardown, "wasxfail"):
+            return Outcome("xfailed", 0.0, phase="teardown", reason=teardown.wasxfail or None, duration=result.duration)
+        return replace(_skipped(teardown, result.duration), phase="teardown")
+    if not teardown.failed:
         return result
     error = f"error in teardown: {error_text(teardown)}"
     if result.error:
