@@ -124,6 +124,7 @@ class Accounts:
         self._errors_lock = threading.Lock()
         self._errors_logged: set[str] = set()
         self._warned_at = (0, 0, 0, 0)  # (spilled, dropped, attachments spilled, dropped) last warned of
+        self._masking_thread_error: BaseException | None = None
 
     def snapshot(self, completed: int) -> FlushResult:
         stats = self.stats
@@ -187,11 +188,14 @@ class Accounts:
             self._note_spill_file(path)
             self._account_budget()
 
-    def spill(self, entries: list[Entry], reason: str, masked: bool, mask_deadline: Deadline | None = None) -> None:
+    def spill(self, entries: list[Entry], reason: str, masked: bool, mask_deadline: Deadline | None = None,
+              *, retry_if_interrupted: bool = True) -> None:
         """Write rows to a spill file and count them (as dropped if that fails). With
         ``mask_deadline``, rows the masking function has not masked by then are dropped
         (``mask_timeout``): a slow masking function cannot stretch the exit, and an unmasked
-        row is never written."""
+        row is never written. A signal's exception (SIGTERM's SystemExit, Ctrl-C) that lands in
+        the write on the main thread is raised again once the rows are counted (and, when the
+        write did not get as far as the spill writer's buffer, written once more)."""
         count = sum(entry[2] for entry in entries)
         if len(self.spilled_keys) < MAX_SPILLED_KEYS:
             self.spilled_keys.update((ref.key, row.get("id")) for ref, row, _ in entries)
@@ -207,7 +211,18 @@ class Accounts:
             path = self.spill_writer.write([(ref, row) for ref, row, _ in entries], reason, masked=masked, item_count=count)
         except BaseException as exc:  # (a masking function may even raise SystemExit)
             writer = self.spill_writer
-            if reason == "queue_full" and writer is not None and writer.buffered_items > buffered_before:
+            buffered = reason == "queue_full" and writer is not None and writer.buffered_items > buffered_before
+            if _interrupts_the_main_thread(exc) and exc is not self._masking_thread_error:
+                # Swallowed here, the signal was lost: the process went on as if never told to stop.
+                if buffered:
+                    self._count_spilled(reason, count)
+                elif retry_if_interrupted:
+                    self.spill(entries, reason, masked, retry_if_interrupted=False)
+                else:
+                    self.count_dropped("spill_failed", count)
+                    self.note_error(f"{_spill_error(exc)}; {count} row writes lost")
+                raise
+            if buffered:
                 # The rows are in the writer's buffer (written, or counted as lost, at flush).
                 self._count_spilled(reason, count)
                 self.note_error(f"{_spill_error(exc)}; will try again at flush")
@@ -242,6 +257,7 @@ class Accounts:
         while not done.wait(min(0.05, deadline.remaining())) and not deadline.expired():
             pass
         if failed:
+            self._masking_thread_error = failed[0]  # (the function's own exit, not a signal)
             raise failed[0]
         masked = masked[:]  # (what was masked by now; rows masked later are dropped with the rest)
         late = sum(count for _, _, count in entries[len(masked):])
@@ -331,6 +347,12 @@ class Accounts:
                 f"the spill budget is full: deleted the oldest spill files in {writer.directory}, "
                 f"{foreign} row writes from earlier runs"
             )
+
+
+def _interrupts_the_main_thread(exc: BaseException) -> bool:
+    """A signal handler's exception: only the main thread runs them (elsewhere a SystemExit is a
+    masking function's, and counted as a failed spill)."""
+    return isinstance(exc, (KeyboardInterrupt, SystemExit)) and threading.current_thread() is threading.main_thread()
 
 
 def _spill_error(exc: BaseException) -> str:

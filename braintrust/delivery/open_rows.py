@@ -108,8 +108,16 @@ class OpenRow(Holder):
         unregister(row["id"], self)
         if forked(row["id"]):
             row["_is_merge"] = True
-        # Queued while holding the lock: a concurrent write waits, and reaches the queue after.
-        self.enqueue(self.ref, row, self.size)
+        try:
+            # Queued while holding the lock: a concurrent write waits, and reaches the queue after.
+            self.enqueue(self.ref, row, self.size)
+        except (KeyboardInterrupt, SystemExit):
+            # A signal's exception (SIGTERM, Ctrl-C) as the span ended, perhaps before the
+            # processor took the row: held again, for the exit-time flush to queue (at worst a
+            # second, identical write of it), rather than lost uncounted.
+            self.row = row
+            _held.setdefault(row["id"], self)
+            raise
 
     def _forget_after_fork(self) -> None:
         self.lock = threading.Lock()  # it may have been held at the fork

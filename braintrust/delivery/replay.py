@@ -9,7 +9,10 @@ replay of another file, or of the same file after a crash, reuses them. Spilled 
 bytes are stored again under their keys. A file is deleted once all its rows and attachments are
 accepted; what fails again stays in it (and so do later writes of the same rows, so a later
 replay applies them in order). After each accepted batch the file is rewritten without it, so a
-replay killed midway sends again at most the batch in flight.
+replay killed midway sends again at most the batch in flight. A large file (one spilled at the
+flush deadline holds the whole queue) is first cut into files of ``SEGMENT_BATCHES`` batches:
+rewriting the whole of it after every batch made its replay quadratic (30,000 rows took 30 s, and
+a larger one outlasted the replay's timeout, run after run).
 
 One replay at a time per folder (a lock file, ``.replay.lock``): a second one waits for the first
 within its own timeout. The API key goes only to the app URL this environment configures
@@ -38,6 +41,8 @@ from braintrust.tracing.record import merge_row_into, row_key
 
 LEDGER_NAME = "objects.json"
 LOCK_NAME = ".replay.lock"
+#: A file of more than twice this many batches is replayed as parts of this many.
+SEGMENT_BATCHES = 10
 
 try:
     import fcntl
@@ -246,12 +251,18 @@ def _replay_files(directory: Path, deadline: Deadline, backend_factory: Callable
                 result.unusable_stores.add(str(target.get("path")))
             continue
         ledger_name, ledger = ledgers[redirected]
-        replayer = _FileReplay(path, document, backend, (ledger_name, ledger), directory, deadline, result,
-                               unresolvable[redirected], held, batch_rows, forget_ids=redirected)
         sent_before = result.rows_sent
-        replayer.run()
+        left = rows_left = False
+        for part_path, part in _parts(path, document, SEGMENT_BATCHES * max(1, backend.max_batch_rows(batch_rows))):
+            replayer = _FileReplay(part_path, part, backend, (ledger_name, ledger), directory, deadline, result,
+                                   unresolvable[redirected], held, batch_rows, forget_ids=redirected)
+            replayer.run()
+            left = left or not replayer.done
+            rows_left = rows_left or bool(replayer.remaining)
+        if not left:
+            result.files_done += 1
         if target.get("kind") == "local":
-            if replayer.remaining:
+            if rows_left:
                 result.unusable_stores.add(str(target.get("path")))
             if result.rows_sent > sent_before:
                 result.stores_written.add(str(target.get("path")))
@@ -260,6 +271,31 @@ def _replay_files(directory: Path, deadline: Deadline, backend_factory: Callable
             backend.close()
         except Exception:
             pass
+
+
+def _parts(path: Path, document: dict, rows_per_part: int) -> list[tuple[Path, dict]]:
+    """``[(path, document)]``, or, for a file of more than two parts' rows, its parts: written
+    beside it (named after it, so they sort where it did), then it is removed. Attachments go
+    with the first part. A file that cannot be cut is replayed whole."""
+    rows = document.get("rows") or []
+    if len(rows) <= 2 * rows_per_part:
+        return [(path, document)]
+    parts = []
+    for number, start in enumerate(range(0, len(rows), rows_per_part)):
+        part = {**document, "rows": rows[start:start + rows_per_part]}
+        part["item_count"] = len(part["rows"])
+        if number:
+            part.pop("attachments", None)
+        parts.append((path.with_name(f"{path.stem}-part{number:06d}{path.suffix}"), part))
+    try:
+        for part_path, part in parts:
+            write_private_file(part_path, encode_document(part))
+        path.unlink()
+    except OSError:
+        for part_path, _ in parts:
+            part_path.unlink(missing_ok=True)
+        return [(path, document)]
+    return parts
 
 
 class _FileReplay:
@@ -282,6 +318,7 @@ class _FileReplay:
         self.remaining: list[dict] = []
         self.remaining_attachments: list[dict] = []
         self.replaced: set[str] = set()  # keys of objects no longer in the store, found or made again
+        self.done = False  # (every row and attachment accepted: the file is gone)
 
     def note(self, message: str) -> None:
         line = f"{self.path.name}: {message}"
@@ -428,7 +465,7 @@ class _FileReplay:
     def finish(self) -> None:
         if not self.remaining and not self.remaining_attachments:
             self.path.unlink(missing_ok=True)
-            self.result.files_done += 1
+            self.done = True
             return
         self.write(self.remaining, self.remaining_attachments)
 

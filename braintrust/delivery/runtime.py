@@ -372,6 +372,13 @@ def _flush_at_exit() -> None:
         _take_sigterm_during_exit_flush()
         _settle_deferred_writes(None)
         _processor.flush()
+        # A thread may still be logging: a SIGTERM that lands in the main thread's Thread.join()
+        # makes CPython (3.11) count the joined thread as ended and run the exit hooks while it
+        # runs. What it logged during the flush was left queued, lost unsaid: spill it now.
+        for _ in range(3):
+            if not _processor.stats().pending:
+                break
+            _processor.flush(timeout=0)
     except KeyboardInterrupt:  # Ctrl-C while exiting: the rest is spilled (and reported) already
         print("braintrust: exit-time flush interrupted; the rows not delivered were spilled", file=sys.stderr)
     except Exception as exc:  # never turn a clean exit into a traceback
