@@ -22,6 +22,7 @@ Exit status (what a CI job can rely on):
 2     usage error: unknown option, malformed ``--filter``, missing path or ``--env-file``,
       malformed env file
 130   interrupted (Ctrl-C): what already ran is flushed first
+141   the output was closed early (``| head``): what already ran is flushed first
 ====  =====================================================================================
 
 A broken file does not stop the other files from running (unless ``--terminate-on-failure``), but
@@ -436,7 +437,7 @@ def _run_all(loaded: list[_Loaded], defined_reporters: dict[str, Any], args: arg
         else:
             try:
                 report = _call(reporter.report_eval, evaluator=evaluator, result=result, verbose=args.verbose, jsonl=args.jsonl)
-            except KeyboardInterrupt:
+            except (KeyboardInterrupt, BrokenPipeError):  # (the output's reader went away: no reporter's fault)
                 raise
             except Exception as exc:
                 eprint(f"braintrust eval: reporter {reporter.name!r} failed on evaluator {name}:")
@@ -458,7 +459,7 @@ def _run_all(loaded: list[_Loaded], defined_reporters: dict[str, Any], args: arg
     for reporter, its_reports in reports.values():
         try:
             passed = _call(reporter.report_run, results=its_reports, verbose=args.verbose, jsonl=args.jsonl)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, BrokenPipeError):
             raise
         except Exception as exc:
             eprint(f"braintrust eval: reporter {reporter.name!r} failed in report_run:")
@@ -577,3 +578,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
         eprint("\nbraintrust eval: interrupted; flushing what already ran")
         _flush_after_interrupt()
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the output was closed early (``| head``): what ran is still sent, then exit 141
+        _flush_after_interrupt()
+        raise

@@ -13,7 +13,6 @@ summarized; 2 usage error; 10 a gate failed (as pytest's).
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import sys
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any
 from braintrust import step_summary
 from braintrust.annotations import annotation_lines
 from braintrust.gates import GATE_FAILED_EXIT_CODE, Gate, evaluate, parse_gates, verdict
-from braintrust.summary import improvement_lines, regression_lines, report_entry
+from braintrust.summary import ExperimentSummary, improvement_lines, regression_lines, report_entry
 
 GATE_OPTIONS = "--"  # this command names the gates --fail-under and --max-regression
 
@@ -71,6 +70,33 @@ def _experiment(project: str, name_or_id: str) -> dict[str, Any]:
     return {**identity, "project_name": identity.get("project_name") or project}
 
 
+def _local_experiment(store: Any, project: str, name_or_id: str) -> dict[str, Any]:
+    """As ``_experiment``, read from the local store ``store`` without writing to it."""
+    owner = store.get_project(name=project)
+    found = store.get_experiment(project_id=owner["id"], name=name_or_id) if owner else None
+    if found is None:
+        found = store.get_experiment(id=name_or_id)
+        owner = store.get_project(id=found["project_id"]) if found else None
+    if found is None:
+        raise LookupError(f"Experiment {name_or_id!r} not found in project {project!r} of the local store; "
+                          "`braintrust list` shows the experiments it holds.")
+    if owner is not None and owner["name"] != project:
+        raise LookupError(f"experiment {name_or_id!r} is in project {owner['name']!r}, not {project!r}; "
+                          f"name that project: braintrust gate {shlex.quote(owner['name'])} {shlex.quote(name_or_id)}")
+    return {"experiment_id": found["id"], "experiment_name": found["name"], "project_id": found["project_id"], "project_name": project}
+
+
+def _local_summary(store: Any, project: str, experiment: str, base: str | None) -> ExperimentSummary:
+    """The experiment's summary (against ``base``, else its default) from the store this command
+    opened, as a run's own summary reads it (the SDK's reader would open the default store)."""
+    from braintrust.objects.experiment import attach_experiment
+    from braintrust.objects.reads import LocalReads
+
+    identity = _local_experiment(store, project, experiment)
+    base_id = _local_experiment(store, project, base)["experiment_id"] if base else None
+    return LocalReads(store).summarize_experiment(attach_experiment(identity).ref, True, base_id)
+
+
 def _gates(given: list[str] | None, option: str) -> tuple[Gate, ...]:
     """The gates of every ``option`` given (each may be given more than once); one given with
     no gate in it (``--fail-under "$UNSET"``) is a ``ValueError``, not a run with no gate."""
@@ -107,25 +133,27 @@ def cmd_gate(args: argparse.Namespace) -> int:
     from braintrust.state import global_state
 
     if global_state().is_local():
-        # The store the other commands read (found as they find it; never a new, empty one).
-        from braintrust.cli.main import _store
+        # The store the other commands read (found as they find it; never a new, empty one),
+        # only read: a read-only or busy store is judged too, and `--store FILE` is that file.
+        from braintrust.cli.main import _read_store
 
-        store = _store(args)
-        if store is None:
-            return 1
-        os.environ["BRAINTRUST_LOCAL_DIR"] = str(store.path.parent)
-        store.close()
+        found: list[ExperimentSummary] = []
+        status = _read_store(args, lambda store: found.append(_local_summary(store, args.project, args.experiment, args.base)))
+        if not found:
+            return status or 1
+        summary = found[0]
     elif args.store:
         print("braintrust gate: --store is for the local store; with BRAINTRUST_API_KEY set this reads Braintrust.", file=sys.stderr)
         return 2
-    policy.quiet_local_notice = True  # (it says "writing to"; this command only reads)
-    try:
-        identity = _experiment(args.project, args.experiment)
-        base_id = _experiment(args.project, args.base)["experiment_id"] if args.base else None
-        summary = attach_experiment(identity).summarize(comparison_experiment_id=base_id)
-    except LookupError as exc:
-        print(f"braintrust: {exc}", file=sys.stderr)
-        return 1
+    else:
+        policy.quiet_local_notice = True  # (it says "writing to"; this command only reads)
+        try:
+            identity = _experiment(args.project, args.experiment)
+            base_id = _experiment(args.project, args.base)["experiment_id"] if args.base else None
+            summary = attach_experiment(identity).summarize(comparison_experiment_id=base_id)
+        except LookupError as exc:
+            print(f"braintrust: {exc}", file=sys.stderr)
+            return 1
     if summary.comparison_status == "skipped" and not summary.scores:
         print(f"braintrust: could not summarize experiment {args.experiment!r}: {summary.skip_description()}", file=sys.stderr)
         return 1

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import os
 import shlex
 import sys
@@ -140,6 +141,8 @@ def _read_store(args: argparse.Namespace, read: Callable[[Any], int | None], err
 
     try:
         return int(read(store) or 0)
+    except BrokenPipeError:  # (an OSError, but no error of the read: ``main`` stops quietly)
+        raise
     except errors as exc:
         print(f"braintrust: {exc}", file=sys.stderr)
         return 1
@@ -367,6 +370,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (``| head``, a pager quit): stop quietly, as Unix tools do
         _discard_stdout()
         return BROKEN_PIPE_EXIT
+    except OSError as exc:
+        if exc.filename is None:
+            raise
+        # A path given that cannot even be looked at (too long a name, a folder on the way not readable).
+        shown = str(exc.filename)
+        shown = shown if len(shown) <= 80 else shown[:77] + "..."
+        print(f"braintrust: cannot look at {shown!r}: {exc.strerror or exc}; check the path given.", file=sys.stderr)
+        return 2 if exc.errno == errno.ENAMETOOLONG else 1
     except KeyboardInterrupt:  # Ctrl-C (a command that must tidy up, ``eval``, ``replay``, catches its own)
         print("braintrust: interrupted", file=sys.stderr)
         return INTERRUPTED_EXIT

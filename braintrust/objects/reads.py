@@ -350,10 +350,13 @@ class ApiReads:
 
 
 class LocalReads:
-    def __init__(self) -> None:
-        from braintrust.store.sqlite_store import LocalStore
+    def __init__(self, store: Any = None) -> None:
+        """Reads of ``store`` (a ``LocalStore``; default: the one this process logs to)."""
+        if store is None:
+            from braintrust.store.sqlite_store import LocalStore
 
-        self.store = LocalStore()
+            store = LocalStore()
+        self.store = store
 
     def fetch(self, object_type: str, object_id: str, version: str | None = None, batch_size: int | None = None) -> Iterator[dict[str, Any]]:
         """The object's rows, as Braintrust's fetch answers: each with its object's ``project_id``,
