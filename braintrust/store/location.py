@@ -50,7 +50,9 @@ def command_store_args(database: Path) -> str:
 
     if database_for_commands().resolve() == Path(database).resolve():
         return ""
-    return f" --store {shlex.quote(str(Path(database).parent))}"
+    database = Path(database)
+    # (--store takes a folder holding braintrust.sqlite, or the database file itself)
+    return f" --store {shlex.quote(str(database.parent if database.name == DATABASE_FILENAME else database))}"
 
 
 def database_for_commands(start: Path | None = None) -> Path:

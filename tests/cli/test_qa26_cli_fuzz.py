@@ -183,3 +183,20 @@ def test_a_path_too_long_to_look_at_is_a_usage_error(args, tmp_path):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "File name too long; check the path given." in result.stderr
+
+
+def test_the_show_hint_of_a_store_file_with_another_name_names_that_file(made_store, tmp_path):
+    """``compare --store saved.sqlite`` printed ``braintrust show --store <its folder> ...``, which
+    finds no store there (the folder holds no braintrust.sqlite): the hint names the file."""
+    database = tmp_path / "saved.sqlite"
+    shutil.copy(made_store, database)
+
+    compared = run_cli("compare", "qa26", "first", "--store", str(database), cwd=tmp_path, env=_gate_env(tmp_path))
+
+    assert compared.returncode == 0, compared.stderr
+    hint = next(line for line in (compared.stdout + compared.stderr).splitlines() if "braintrust show" in line)
+    command = hint[hint.index("braintrust show"):].split("`")[0].split()
+    assert command[2:4] == ["--store", str(database)], hint
+    shown = run_cli(*command[1:], cwd=tmp_path, env=_gate_env(tmp_path))
+    assert shown.returncode == 0, shown.stderr
+    assert "first" in shown.stdout
