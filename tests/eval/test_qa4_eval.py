@@ -93,3 +93,19 @@ def test_results_have_the_public_sdks_fields_and_keep_their_trial_index():
     assert [f.name for f in dataclasses.fields(result.results[0])] == names
     assert all(list(dataclasses.asdict(r)) == names for r in result.results)
     assert sorted(r.trial_index for r in result.results) == [0, 1]
+
+
+def test_a_scorer_object_whose_call_is_async_is_awaited():
+    """README, "Accepted here, refused there": 0.48.1 calls such an object without awaiting it
+    (each case's scorer fails comparing a coroutine); here it is awaited and its score logged."""
+
+    class Closeness:
+        name = "closeness"
+
+        async def __call__(self, input, output, expected=None):
+            return Score(name="closeness", score=1.0 if output == expected else 0.25)
+
+    result = Eval("qa4-async-call-scorer", data=[{"input": "a", "expected": "a"}, {"input": "b", "expected": "c"}],
+                  task=lambda input: input, scores=[Closeness()])
+    assert [case.scores for case in result.results] == [{"closeness": 1.0}, {"closeness": 0.25}]
+    assert all(case.error is None for case in result.results)
