@@ -174,7 +174,8 @@ def start_span(
 ) -> Span:
     """Start a span under, in order: an explicit ``parent`` (an exported slug, a span, or W3C
     headers from ``span.inject()``), the current span, a ``parent_context``, the current experiment, the
-    current logger. With none of them the no-op span is returned and nothing is recorded.
+    current logger. With none of them the no-op span is returned and nothing is recorded. A
+    ``parent`` given (even ``""``, or headers with no trace) leaves ``parent_context`` unused.
     ``internal``: options reserved for SDK integrations (``tracing.span.internal_options``)."""
     if state is not None:
         check_state(state, "start_span")
@@ -192,7 +193,8 @@ def start_span(
             span = current.start_span(**kwargs, **event)
         else:
             owner = context.current_experiment_object() or context.current_logger_object()
-            if context.parent_var.get():
+            # (an explicit parent, even "" or headers without a trace, overrides parent_context, as in 0.48.1)
+            if parent is None and context.parent_var.get():
                 span = start_span_under_parent(context.parent_var.get(), fallback=getattr(owner, "ref", None), event=event, **kwargs)
             if span is None:
                 if owner is None:
@@ -212,9 +214,10 @@ def get_span_parent_object(parent: str | Mapping | None = None, state: Any = Non
     current = context.current_span_var.get()
     if current is not None and current is not NOOP_SPAN:
         return current
-    parent = parent or context.parent_var.get()
+    if parent is None:  # (an explicit parent, even "", overrides parent_context, as in 0.48.1)
+        parent = context.parent_var.get()
     owner = context.current_experiment_object() or context.current_logger_object()
-    if isinstance(parent, str):
+    if isinstance(parent, str) and parent:
         return decode_slug(parent, "parent=")
     if isinstance(parent, (Span, SpanComponentsV3, SpanComponentsV4)) and parent is not NOOP_SPAN:
         return parent
