@@ -595,18 +595,53 @@ def _dumps_std(row: Any) -> bytes:
     return _std_encode(row).encode("utf-8")
 
 
+#: Row fields ``validate_event`` has made numbers only (no container to look into).
+_NUMERIC_FIELDS = frozenset({"scores", "metrics"})
+
+
+def _no_tuple_in(value: Any, depth: int) -> bool:
+    """True when no tuple sits in ``value`` (a dict or list) or its dicts and lists, and they
+    nest no deeper than ``MAX_DEPTH``."""
+    if depth > MAX_DEPTH:
+        return False
+    for v in value.values() if type(value) is dict else value:
+        t = type(v)
+        if t is tuple:
+            return False
+        if (t is dict or t is list) and not _no_tuple_in(v, depth + 1):
+            return False
+    return True
+
+
+def _for_orjson(row: dict) -> bool:
+    """Whether the caller's data in ``row`` may be handed to orjson as it is. orjson does not
+    count tuples toward its nesting limit: a cycle or deep nesting through one kills the process
+    (orjson 3.12 and 3.13: a segfault in its recursion error) or nests deeper than ``snapshot``
+    keeps. So a row with a tuple anywhere takes the snapshot path (tuples become lists)."""
+    for key, value in row.items():
+        t = type(value)
+        if t is tuple:
+            return False
+        if (t is dict or t is list) and key not in _NUMERIC_FIELDS and not _no_tuple_in(value, 1):
+            return False
+    return True
+
+
 def encode_fresh(row: dict) -> bytes | None:
     """``row`` encoded exactly as ``dumps_row(snapshot(row)[0])`` would encode it, without the
     snapshot: for a row about to be queued, whose bytes then freeze the caller's data. None
     (take the snapshot path) when that cannot be promised cheaply: orjson is not installed,
-    refuses a value (anything ``snapshot`` converts, and cycles), or wrote ``null`` more often
-    than the row has None values at its top level (a None, NaN or infinity deeper in the data,
-    which ``snapshot`` may write differently, or just the text "null")."""
+    the row holds a tuple (``_for_orjson``), orjson refuses a value (anything ``snapshot``
+    converts, and cycles), or wrote ``null`` more often than the row has None values at its top
+    level (a None, NaN or infinity deeper in the data, which ``snapshot`` may write differently,
+    or just the text "null")."""
     if _orjson is None:
         return None
     try:
+        if not _for_orjson(row):
+            return None
         encoded = _orjson.dumps(row, option=_ORJSON_OPTIONS)
-    except Exception:
+    except Exception:  # (RecursionError included: the caller's stack was nearly exhausted)
         return None
     if encoded.count(b"null") != list(row.values()).count(None):
         return None
@@ -614,7 +649,8 @@ def encode_fresh(row: dict) -> bytes | None:
 
 
 def dumps_row(row: dict) -> bytes:
-    """Compact, key-sorted UTF-8 JSON for one row (see the module docstring)."""
+    """Compact, key-sorted UTF-8 JSON for one row (see the module docstring): a row made of
+    snapshots or parsed JSON (no tuples: see ``_for_orjson``; ``encode_fresh`` takes callers' data)."""
     if _orjson is not None:
         try:
             return _orjson.dumps(row, option=_ORJSON_OPTIONS)
