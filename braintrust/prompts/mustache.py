@@ -6,7 +6,8 @@ comments, set-delimiter tags, and standalone lines (chevron's rules: the spaces 
 tag go, tabs stay; at the template's end the whitespace after it stays). Partials render nothing: the
 SDK gives none (chevron would read ``NAME.mustache`` from the current folder; we never read files). Lookups follow chevron where it differs from the spec: a dotted name
 that fails in one scope is tried whole in the next; falsy items of a list section are skipped;
-``True`` opens a section without a new scope; values render with ``str()`` (``None`` → ``""``).
+``True`` is the scope of a section it opens (and of an inverted section shown), yet ``{{.}}`` there is
+the scope around it; ``{{word.0}}`` indexes a string; values render with ``str()`` (``None`` → ``""``).
 Unlike chevron, attributes of objects are looked up only for names that do not start with ``_``.
 
 ``tests/data/prompts/mustache_cases.json`` holds chevron's outputs; the tests hold ours to them.
@@ -20,7 +21,7 @@ from typing import Any, Mapping
 
 __all__ = ["MissingVariable", "TemplateError", "escape_html", "parse", "render"]
 
-_STANDALONE_KINDS = frozenset("#^/!>=")
+_STANDALONE_KINDS = frozenset("#^/!>=?")  # ("?": a "{" tag without its third brace)
 MAX_SECTION_DEPTH = 100  # rendering recurses per level; far beyond any real prompt
 
 
@@ -69,18 +70,23 @@ def parse(template: str) -> list:
     left, right = "{{", "}}"
     pos = 0
     while True:
-        start = template.find(left, pos)
-        if start < 0:
-            _add_text(stack[-1][1], template[pos:])
+        start = template.find(left, pos) if left else -1  # (chevron: an empty delimiter ends the tags)
+        if start < 0 or start + len(left) == len(template):  # (chevron drops a delimiter that ends the template)
+            _add_text(stack[-1][1], template[pos:start if start >= 0 else len(template)])
             break
         end = template.find(right, start + len(left))
         if end < 0:
             raise TemplateError(f"unclosed tag {template[start:start + 20]!r} at line {_line(template, start)}")
         content = template[start + len(left):end]
+        if not content:
+            raise TemplateError(f"empty tag {left}{right} at line {_line(template, start)}: put a name in it, or remove it")
         after = end + len(right)
         kind = content[:1] if content[:1] in "#^/!>=&{" else ""
-        if kind == "{" and right == "}}" and template.startswith("}", after):
-            after += 1
+        if kind == "{":
+            if left == "{{" and right == "}}" and template.startswith("}", after):
+                after += 1
+            else:  # (chevron: a "{" tag without its third brace renders nothing, and can stand alone)
+                kind = "?"
         text = template[pos:start]
         if kind in _STANDALONE_KINDS:
             # chevron's rules: alone on its line but for whitespace, the tag takes the rest of the
@@ -100,10 +106,12 @@ def parse(template: str) -> list:
         pos = after
         key = content[1:].strip() if kind else content.strip()
         if kind == "=":
-            delimiters = content[1:-1].split() if content.endswith("=") else []
-            if len(delimiters) != 2:
-                raise TemplateError(f"bad set-delimiter tag {left}{content}{right} at line {_line(template, start)}")
-            left, right = delimiters
+            if not content[1:].endswith("="):
+                raise TemplateError(f"bad set-delimiter tag {left}{content}{right} at line {_line(template, start)}: "
+                                    f"end it with '=', as in {{{{=<% %>=}}}}")
+            # (chevron's reading: split at single spaces; the first part opens, the last closes)
+            delimiters = content[1:-1].strip().split(" ")
+            left, right = delimiters[0], delimiters[-1]
         elif kind in ("#", "^"):
             if len(stack) > MAX_SECTION_DEPTH:
                 raise TemplateError(f"section {key!r} at line {_line(template, start)} is nested more than "
@@ -120,7 +128,7 @@ def parse(template: str) -> list:
             stack.pop()
         elif kind in ("", "&", "{"):
             stack[-1][1].append(_Tag("name" if kind == "" else "&", key))
-        # comments ("!") and partials (">") render nothing
+        # comments ("!"), partials (">") and "{" tags without their third brace render nothing
     if len(stack) > 1:
         tag, _, opened_at = stack[-1]
         raise TemplateError(f"section {tag.key!r} opened at line {_line(template, opened_at)} is never closed")
@@ -154,15 +162,15 @@ def _render_nodes(nodes: list, scopes: list, out: list[str], missing: list | Non
         if json_values:
             value = _json_text(value, node.key == ".")
         if node.kind in ("name", "&"):
-            text = _as_text(value)
+            if node.kind == "name" and value is True and node.key == "." and len(scopes) > 1:
+                value = scopes[1]  # (chevron: {{.}} in a section opened by True is the scope around it)
+            text = _as_text(value, node.key == ".")
             out.append(escape_html(text) if node.kind == "name" and escape else text)
         elif node.kind == "^":
-            if not value:
-                _render_nodes(node.children, scopes, out, missing, escape, json_values)
+            if not value:  # (chevron: the section's scope is True)
+                _render_nodes(node.children, [True, *scopes], out, missing, escape, json_values)
         elif not value:
             continue
-        elif value is True:
-            _render_nodes(node.children, scopes, out, missing, escape, json_values)
         elif isinstance(value, (list, tuple)):
             for item in value:
                 if item:
@@ -193,12 +201,12 @@ _ABSENT = object()
 def _child(value: Any, name: str) -> Any:
     if isinstance(value, Mapping):
         return value[name] if name in value else _ABSENT
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, (list, tuple, str)):  # (chevron indexes a string too: {{word.0}})
         try:
             return value[int(name)]
         except (ValueError, IndexError):
             return _ABSENT
-    if name.startswith("_") or isinstance(value, (str, bytes, int, float)):
+    if name.startswith("_") or isinstance(value, (bytes, int, float)):
         return _ABSENT
     return getattr(value, name, _ABSENT)
 
@@ -211,9 +219,13 @@ def _json_text(value: Any, itself: bool) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def _as_text(value: Any) -> str:
+def _as_text(value: Any, itself: bool = False) -> str:
+    """chevron's text of a value: ``str()``, but falsy values other than 0 and False are "",
+    except the current item ``{{.}}``, taken as it is."""
     if isinstance(value, str):
         return value
+    if itself:
+        return str(value)
     if value is None or (not value and value is not False and value != 0):
         return ""
     return str(value)

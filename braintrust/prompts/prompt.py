@@ -208,7 +208,8 @@ class Prompt:
         name a model.
         """
         logged_variables = dict(build_args)  # (strict= among them when given, as 0.48.1 logs them)
-        strict = bool(build_args.pop("strict", False))
+        # (strict= stays among the variables too: 0.48.1 renders {{strict}} as a variable)
+        strict = bool(build_args.get("strict", False))
         options = self.options
         params = {k: v for k, v in (options.get("params") or {}).items() if k != "use_cache"}
         result: dict[str, Any] = {**copy.deepcopy(self.defaults), **params}
