@@ -4,11 +4,13 @@ store than the one ``--store`` names."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -45,39 +47,9 @@ def test_gate_store_option_naming_a_database_file_reads_that_file(made_store, tm
     assert not (tmp_path / "braintrust.sqlite").exists()  # (no new, empty store beside it)
 
 
-def test_gate_does_not_wait_for_another_process_write_lock(made_store, tmp_path):
-    folder = tmp_path / "store"
-    folder.mkdir()
-    database = folder / "braintrust.sqlite"
-    shutil.copy(made_store, database)
-    holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sqlite3, sys, time\n"
-         f"c = sqlite3.connect({str(database)!r}, isolation_level=None)\n"
-         "c.execute('BEGIN EXCLUSIVE')\n"
-         "c.execute(\"INSERT INTO meta (key, value) VALUES ('qa26', '1')\")\n"
-         "print('held', flush=True)\n"
-         "time.sleep(60)\n"],
-        stdout=subprocess.PIPE, text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "held"
-        started = time.monotonic()
-        result = run_cli("gate", "qa26", "first", "--store", str(folder), "--fail-under", "exact=0.4",
-                         cwd=tmp_path, env=_gate_env(tmp_path, BRAINTRUST_LOCAL_BUSY_TIMEOUT="2"))
-        took = time.monotonic() - started
-    finally:
-        holder.kill()
-        holder.wait()
-
-    assert result.returncode == 0, result.stderr
-    assert "gate PASSED" in result.stdout
-    assert took < 2, took  # (the read never waited for the write lock)
-    assert not (folder / "braintrust.sqlite-locked").exists()
-
-
-def test_gate_of_an_unknown_experiment_under_a_held_lock_says_it_is_not_found(made_store, tmp_path):
-    """Looking it up used to open it for writing: the error was a lock timeout about spilled rows."""
+@contextlib.contextmanager
+def write_lock_held(made_store: Path, tmp_path: Path) -> Iterator[Path]:
+    """A copy of the store (its folder yielded) while another process holds its write lock."""
     folder = tmp_path / "store"
     folder.mkdir()
     database = folder / "braintrust.sqlite"
@@ -94,11 +66,30 @@ def test_gate_of_an_unknown_experiment_under_a_held_lock_says_it_is_not_found(ma
     )
     try:
         assert holder.stdout.readline().strip() == "held"
-        result = run_cli("gate", "another", "nope", "--store", str(folder),
-                         cwd=tmp_path, env=_gate_env(tmp_path, BRAINTRUST_LOCAL_BUSY_TIMEOUT="1"))
+        yield folder
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_gate_does_not_wait_for_another_process_write_lock(made_store, tmp_path):
+    with write_lock_held(made_store, tmp_path) as folder:
+        started = time.monotonic()
+        result = run_cli("gate", "qa26", "first", "--store", str(folder), "--fail-under", "exact=0.4",
+                         cwd=tmp_path, env=_gate_env(tmp_path, BRAINTRUST_LOCAL_BUSY_TIMEOUT="2"))
+        took = time.monotonic() - started
+
+    assert result.returncode == 0, result.stderr
+    assert "gate PASSED" in result.stdout
+    assert took < 2, took  # (the read never waited for the write lock)
+    assert not (folder / "braintrust.sqlite-locked").exists()
+
+
+def test_gate_of_an_unknown_experiment_under_a_held_lock_says_it_is_not_found(made_store, tmp_path):
+    """Looking it up used to open it for writing: the error was a lock timeout about spilled rows."""
+    with write_lock_held(made_store, tmp_path) as folder:
+        result = run_cli("gate", "another", "nope", "--store", str(folder),
+                         cwd=tmp_path, env=_gate_env(tmp_path, BRAINTRUST_LOCAL_BUSY_TIMEOUT="1"))
 
     assert result.returncode == 1
     assert "Experiment 'nope' not found in project 'another' of the local store" in result.stderr
