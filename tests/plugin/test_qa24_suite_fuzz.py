@@ -7,8 +7,6 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 
 def _junit_outcomes(path: Path) -> dict[str, str]:
     """``{test name: outcome}`` as JUnit XML records it (a teardown error after a failure is a
