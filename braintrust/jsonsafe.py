@@ -606,39 +606,47 @@ def _no_tuple_in(value: Any, depth: int) -> bool:
         return False
     for v in value.values() if type(value) is dict else value:
         t = type(v)
-        if t is tuple:
-            return False
-        if (t is dict or t is list) and not _no_tuple_in(v, depth + 1):
+        if t is str:  # (the common leaf, first)
+            continue
+        if t is dict or t is list:
+            if not _no_tuple_in(v, depth + 1):
+                return False
+        elif t is tuple:
             return False
     return True
 
 
-def _for_orjson(row: dict) -> bool:
-    """Whether the caller's data in ``row`` may be handed to orjson as it is. orjson does not
+def _for_orjson(fields: dict) -> bool:
+    """Whether the caller's data in ``fields`` may be handed to orjson as it is. orjson does not
     count tuples toward its nesting limit: a cycle or deep nesting through one kills the process
     (orjson 3.12 and 3.13: a segfault in its recursion error) or nests deeper than ``snapshot``
     keeps. So a row with a tuple anywhere takes the snapshot path (tuples become lists)."""
-    for key, value in row.items():
+    for key, value in fields.items():
         t = type(value)
-        if t is tuple:
-            return False
-        if (t is dict or t is list) and key not in _NUMERIC_FIELDS and not _no_tuple_in(value, 1):
+        if t is str:
+            continue
+        if t is dict or t is list:
+            if key not in _NUMERIC_FIELDS and not _no_tuple_in(value, 1):
+                return False
+        elif t is tuple:
             return False
     return True
 
 
-def encode_fresh(row: dict) -> bytes | None:
+def encode_fresh(row: dict, callers: dict | None = None) -> bytes | None:
     """``row`` encoded exactly as ``dumps_row(snapshot(row)[0])`` would encode it, without the
     snapshot: for a row about to be queued, whose bytes then freeze the caller's data. None
     (take the snapshot path) when that cannot be promised cheaply: orjson is not installed,
     the row holds a tuple (``_for_orjson``), orjson refuses a value (anything ``snapshot``
     converts, and cycles), or wrote ``null`` more often than the row has None values at its top
     level (a None, NaN or infinity deeper in the data, which ``snapshot`` may write differently,
-    or just the text "null")."""
+    or just the text "null"). ``callers``: the fields of ``row`` that hold the caller's objects
+    (the rest being the SDK's own plain values), the only ones looked through for tuples;
+    default: the whole row."""
     if _orjson is None:
         return None
     try:
-        if not _for_orjson(row):
+        if not _for_orjson(row if callers is None else callers):
             return None
         encoded = _orjson.dumps(row, option=_ORJSON_OPTIONS)
     except Exception:  # (RecursionError included: the caller's stack was nearly exhausted)

@@ -109,7 +109,7 @@ class Logger(RowsObject):
             # bytes freeze them); the snapshot path below takes whatever this cannot encode.
             row = self._row(row_id, now, clean, clean.get("metrics"))
             row.update(self.ref.ids)
-            encoded = jsonsafe.encode_fresh(row)
+            encoded = jsonsafe.encode_fresh(row, clean)  # (the rest of the row is the SDK's own)
             if encoded is not None:
                 if reentry.collecting is not None and reentry.collecting_here():  # (a finalizer's log: see reentry)
                     reentry.defer(lambda: _queue_encoded(self.ref, row_id, row, encoded))

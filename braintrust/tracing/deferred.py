@@ -175,7 +175,7 @@ class DeferredSpan(open_rows.Holder, CurrentTokens, Span):
         row["_is_merge"] = open_rows.forked(self.id)
         if encode_now:
             row.update(ref.ids)
-            encoded = jsonsafe.encode_fresh(row)
+            encoded = jsonsafe.encode_fresh(row, clean)  # (its other fields were snapshotted as it started)
             if encoded is not None:
                 processor().enqueue_encoded(ref, row, encoded)
                 return logged_end

@@ -74,3 +74,27 @@ def test_tuples_reach_the_server_as_snapshot_writes_them(case, bt_server, tmp_pa
     expected = expected_of(MAKERS[case])
     assert row["input"] == row["output"] == expected["input"]
     assert row["metadata"] == expected["metadata"]
+
+
+
+def test_a_deferred_span_ended_with_a_cycle_through_a_tuple_is_logged(bt_server, tmp_path):
+    """The plugin's spans (``DeferredSpan``) encode their end fields at once too, once the
+    experiment is resolved: the same crash, in a pytest run."""
+    script = tmp_path / "child.py"
+    script.write_text(textwrap.dedent("""\
+        import braintrust
+        from braintrust.tracing.deferred import DeferredSpan
+        d = {"k": 1}
+        d["self"] = (d,)
+        experiment = braintrust.init(project="fuzz", experiment="deferred")
+        experiment.id  # resolved: the span's row is encoded at once
+        span = DeferredSpan(experiment.ref, "case", "eval", {"input": "q"}, {"caller_functionname": "t"})
+        span.finish({"output": d})
+        experiment.flush()
+        """))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRAINTRUST_")}
+    env.update(BRAINTRUST_API_KEY=bt_server.api_key, BRAINTRUST_APP_URL=bt_server.url)
+    proc = subprocess.run([sys.executable, str(script)], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, f"logging crashed the process (rc={proc.returncode}):\n{proc.stderr[-2000:]}"
+    (row,) = [r for r in bt_server.rows("experiment") if r.get("span_attributes", {}).get("name") == "case"]
+    assert row["output"] == {"k": 1, "self": [CIRCULAR_REFERENCE]}
