@@ -595,13 +595,9 @@ def _dumps_std(row: Any) -> bytes:
     return _std_encode(row).encode("utf-8")
 
 
-#: Row fields ``validate_event`` has made numbers only (no container to look into).
-_NUMERIC_FIELDS = frozenset({"scores", "metrics"})
-
-
-def _no_tuple_in(value: Any, depth: int) -> bool:
-    """True when no tuple sits in ``value`` (a dict or list) or its dicts and lists, and they
-    nest no deeper than ``MAX_DEPTH``."""
+def _plain_in(value: Any, depth: int) -> bool:
+    """True when ``value`` (a dict or list) and the dicts and lists in it hold no tuple, NaN or
+    infinity, and nest no deeper than ``MAX_DEPTH``."""
     if depth > MAX_DEPTH:
         return False
     for v in value.values() if type(value) is dict else value:
@@ -609,7 +605,10 @@ def _no_tuple_in(value: Any, depth: int) -> bool:
         if t is str:  # (the common leaf, first)
             continue
         if t is dict or t is list:
-            if not _no_tuple_in(v, depth + 1):
+            if not _plain_in(v, depth + 1):
+                return False
+        elif t is float:
+            if v - v != 0.0:
                 return False
         elif t is tuple:
             return False
@@ -617,43 +616,33 @@ def _no_tuple_in(value: Any, depth: int) -> bool:
 
 
 def _for_orjson(fields: dict) -> bool:
-    """Whether the caller's data in ``fields`` may be handed to orjson as it is. orjson does not
-    count tuples toward its nesting limit: a cycle or deep nesting through one kills the process
-    (orjson 3.12 and 3.13: a segfault in its recursion error) or nests deeper than ``snapshot``
-    keeps. So a row with a tuple anywhere takes the snapshot path (tuples become lists)."""
-    for key, value in fields.items():
-        t = type(value)
-        if t is str:
-            continue
-        if t is dict or t is list:
-            if key not in _NUMERIC_FIELDS and not _no_tuple_in(value, 1):
-                return False
-        elif t is tuple:
-            return False
-    return True
+    """Whether the caller's data in ``fields`` may be handed to orjson as it is, and give the
+    bytes ``snapshot`` would: not with a NaN or infinity (orjson writes ``null``, ``snapshot``
+    text), nor with a tuple. orjson does not count tuples toward its nesting limit: a cycle or
+    deep nesting through one kills the process (orjson 3.12 and 3.13: a segfault in its
+    recursion error) or nests deeper than ``snapshot`` keeps. (What orjson refuses, it raises for.)"""
+    return _plain_in(fields, 0)
 
 
 def encode_fresh(row: dict, callers: dict | None = None) -> bytes | None:
     """``row`` encoded exactly as ``dumps_row(snapshot(row)[0])`` would encode it, without the
     snapshot: for a row about to be queued, whose bytes then freeze the caller's data. None
-    (take the snapshot path) when that cannot be promised cheaply: orjson is not installed,
-    the row holds a tuple (``_for_orjson``), orjson refuses a value (anything ``snapshot``
-    converts, and cycles), or wrote ``null`` more often than the row has None values at its top
-    level (a None, NaN or infinity deeper in the data, which ``snapshot`` may write differently,
-    or just the text "null"). ``callers``: the fields of ``row`` that hold the caller's objects
-    (the rest being the SDK's own plain values), the only ones looked through for tuples;
-    default: the whole row."""
+    (take the snapshot path) when that cannot be promised cheaply: orjson is not installed, the
+    caller's data holds a tuple, NaN or infinity (``_for_orjson``), or orjson refuses a value
+    (anything else ``snapshot`` converts, and cycles). ``callers``: the fields of ``row`` that
+    hold the caller's objects, the only ones looked through (the rest is the SDK's own plain
+    values; its ``metrics``, the span's times, are looked at too); default: the whole row."""
     if _orjson is None:
         return None
     try:
         if not _for_orjson(row if callers is None else callers):
             return None
-        encoded = _orjson.dumps(row, option=_ORJSON_OPTIONS)
+        metrics = row.get("metrics")
+        if callers is not None and type(metrics) is dict and not _plain_in(metrics, 1):  # (a clock that gave NaN)
+            return None
+        return _orjson.dumps(row, option=_ORJSON_OPTIONS)
     except Exception:  # (RecursionError included: the caller's stack was nearly exhausted)
         return None
-    if encoded.count(b"null") != list(row.values()).count(None):
-        return None
-    return encoded
 
 
 def dumps_row(row: dict) -> bytes:

@@ -468,8 +468,10 @@ def test_encode_fresh_takes_plain_rows_and_declines_what_snapshot_rewrites():
     plain = _envelope({"q": ["a", 1, 2.5, True, {"k": "é"}], "n": 2**64 - 1})
     assert jsonsafe.encode_fresh(plain) == dumps_row(snapshot(plain)[0])
     # (a tuple anywhere: orjson does not count tuples toward its nesting limit, see _for_orjson)
-    for value in (float("nan"), float("inf"), {"k": None}, "a null word", 2**64, {1: "x"}, "\ud800", {1, 2}, (1, 2), [{"t": (1,)}]):
+    for value in (float("nan"), float("inf"), [{"x": -float("inf")}], 2**64, {1: "x"}, "\ud800", {1, 2}, (1, 2), [{"t": (1,)}]):
         assert jsonsafe.encode_fresh(_envelope(value)) is None, value
+    for value in ({"k": None}, "a null word", [None, {"n": None}], -0.0, 1e300):  # (written as snapshot writes them)
+        assert jsonsafe.encode_fresh(_envelope(value)) == dumps_row(snapshot(_envelope(value))[0]), value
     assert jsonsafe.encode_fresh(_envelope(None)) == dumps_row(snapshot(_envelope(None))[0])  # a top-level None
     for depth in (jsonsafe.MAX_DEPTH - 2, jsonsafe.MAX_DEPTH - 1, jsonsafe.MAX_DEPTH, jsonsafe.MAX_DEPTH + 1):
         row = {"input": deep(depth)}
