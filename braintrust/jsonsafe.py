@@ -13,7 +13,9 @@ imports optional libraries.
 UTF-8. It uses ``orjson`` when installed and the standard library otherwise; both give the same
 bytes except for floats in exponent notation (orjson writes ``1e16``/``1e-7``, the standard
 library ``1e+16``/``1e-07``: the same numbers once parsed). It always returns valid JSON, even for
-a row that was not snapshotted (it then snapshots the row and encodes that).
+a row that was not snapshotted (it then snapshots the row and encodes that), provided the row holds
+no tuple: orjson crashes on a cycle through one, so callers' own data goes through ``snapshot`` or
+``encode_fresh``, which looks for tuples first.
 
 Placeholders (what ``snapshot`` turns each kind of value into)
 --------------------------------------------------------------
