@@ -212,7 +212,8 @@ class Accounts:
         except BaseException as exc:  # (a masking function may even raise SystemExit)
             writer = self.spill_writer
             buffered = reason == "queue_full" and writer is not None and writer.buffered_items > buffered_before
-            if _interrupts_the_main_thread(exc) and exc is not self._masking_thread_error:
+            masking_error, self._masking_thread_error = self._masking_thread_error, None  # (not kept: its frames)
+            if _interrupts_the_main_thread(exc) and exc is not masking_error:
                 # Swallowed here, the signal was lost: the process went on as if never told to stop.
                 if buffered:
                     self._count_spilled(reason, count)
