@@ -254,7 +254,10 @@ class Accounts:
             finally:
                 done.set()
 
-        threading.Thread(target=mask_all, name="braintrust-masking", daemon=True).start()
+        try:
+            threading.Thread(target=mask_all, name="braintrust-masking", daemon=True).start()
+        except RuntimeError:  # (Python 3.12+ starts no thread once the interpreter shuts down: the exit-time flush masks here)
+            mask_all()
         while not done.wait(min(0.05, deadline.remaining())) and not deadline.expired():
             pass
         if failed:
