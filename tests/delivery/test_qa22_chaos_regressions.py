@@ -18,6 +18,17 @@ from delivery_helpers import spilled_rows, subprocess_env
 
 pytestmark = pytest.mark.slow
 
+#: Child scripts' counts, written at exit (registered before braintrust's own exit hook, so it
+#: runs after the exit-time flush) to the file ``report_file`` names.
+REPORT_AT_EXIT = """def report():
+    s = get_processor().stats()
+    with open(report_file, "w") as handle:
+        json.dump({"produced": s.produced, "accepted": s.accepted, "spilled": s.spilled,
+                   "dropped": s.dropped, "pending": s.pending}, handle)
+
+atexit.register(report)
+"""
+
 #: The queue holds one row and the server never answers, so every further row spills from the
 #: logging (main) thread. The masking function, which the spill runs there, signals the process
 #: once, on the row "stop": the signal's exception lands inside the spill write.
@@ -29,14 +40,7 @@ from braintrust.delivery.runtime import get_processor
 report_file, signum = sys.argv[1], getattr(signal, sys.argv[2])
 signalled = []
 
-def report():
-    s = get_processor().stats()
-    with open(report_file, "w") as handle:
-        json.dump({"produced": s.produced, "accepted": s.accepted, "spilled": s.spilled,
-                   "dropped": s.dropped, "pending": s.pending}, handle)
-
-atexit.register(report)  # (registered first: runs after braintrust's exit-time flush)
-
+{report_at_exit}
 def mask(value):
     if value == "stop" and not signalled:
         signalled.append(True)
@@ -53,7 +57,7 @@ except KeyboardInterrupt:
     print("INTERRUPTED", flush=True)
     sys.exit(130)
 print("CONTINUED", flush=True)
-"""
+""".replace("{report_at_exit}", REPORT_AT_EXIT)
 
 
 @pytest.mark.parametrize("signame, exit_code", [("SIGTERM", 128 + signal.SIGTERM), ("SIGINT", 130)])
@@ -186,14 +190,7 @@ from braintrust.delivery.runtime import get_processor
 
 report_file = sys.argv[1]
 
-def report():
-    s = get_processor().stats()
-    with open(report_file, "w") as handle:
-        json.dump({"produced": s.produced, "accepted": s.accepted, "spilled": s.spilled,
-                   "dropped": s.dropped, "pending": s.pending}, handle)
-
-atexit.register(report)  # (registered first: runs after braintrust's exit-time flush)
-logger = braintrust.init_logger(project="chaos")
+{report_at_exit}logger = braintrust.init_logger(project="chaos")
 
 def work():
     for i in range(50):
@@ -207,7 +204,7 @@ def work():
 worker = threading.Thread(target=work)
 worker.start()
 worker.join()
-"""
+""".replace("{report_at_exit}", REPORT_AT_EXIT)
 
 
 def test_rows_a_thread_logs_during_the_exit_flush_after_a_sigterm_are_spilled_not_lost(tmp_path):
